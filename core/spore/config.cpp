@@ -1,0 +1,65 @@
+#include "spore/config.h"
+
+namespace spore {
+
+Config Config::default_esp8266() {
+  Config c{};
+  c.discovery_interval_ms = 1000;
+  c.listen_interval_ms = 100;
+  c.status_interval_ms = 1000;
+  c.heartbeat_interval_ms = 2000;
+  c.member_info_interval_ms = 10000;
+  c.debug_interval_ms = 5000;
+  c.start_jitter_max_ms = 1000;
+  c.long_task_warn_ms = 100;
+  c.inactive_after_ms = 10000;
+  c.dead_after_ms = 60000;
+  c.dead_retention_ms = 300000;
+  c.udp_port = 4210;
+  c.http_port = 80;
+  return c;
+}
+
+Config Config::default_lan() {
+  Config c = default_esp8266();
+  c.http_port = 8080;
+  c.long_task_warn_ms = 50;
+  return c;
+}
+
+Config Config::fast() {
+  Config c = default_lan();
+  c.discovery_interval_ms = 250;
+  c.listen_interval_ms = 20;
+  c.status_interval_ms = 100;
+  c.heartbeat_interval_ms = 250;
+  c.member_info_interval_ms = 2000;
+  c.debug_interval_ms = 0;
+  c.start_jitter_max_ms = 250;
+  c.inactive_after_ms = 1500;
+  c.dead_after_ms = 6000;
+  c.dead_retention_ms = 30000;
+  return c;
+}
+
+const char* Config::validate() const {
+  if (discovery_interval_ms == 0) return "discovery_interval_ms must be > 0";
+  if (listen_interval_ms == 0) return "listen_interval_ms must be > 0";
+  if (status_interval_ms == 0) return "status_interval_ms must be > 0";
+  if (heartbeat_interval_ms == 0) return "heartbeat_interval_ms must be > 0";
+  if (member_info_interval_ms == 0) return "member_info_interval_ms must be > 0";
+  if (inactive_after_ms == 0) return "inactive_after_ms must be > 0";
+  if (dead_after_ms <= inactive_after_ms) return "dead_after_ms must be greater than inactive_after_ms";
+  if (inactive_after_ms < 2 * heartbeat_interval_ms) {
+    // One lost heartbeat would then mark a healthy node INACTIVE.
+    return "inactive_after_ms must be at least 2 x heartbeat_interval_ms";
+  }
+  if (status_interval_ms > inactive_after_ms) {
+    return "status_interval_ms must not exceed inactive_after_ms (status changes would be missed)";
+  }
+  if (udp_port == 0) return "udp_port must be 1..65535";
+  if (http_port == 0) return "http_port must be 1..65535";
+  return nullptr;
+}
+
+}  // namespace spore

@@ -1,0 +1,70 @@
+#pragma once
+/// @file limits.h
+/// Compile-time capacities of the SPORE core, in one place (cf. Mongoose's mongoose_config.h).
+///
+/// Every table in core is a fixed array sized here, so the RAM a node needs is known at link time
+/// and nothing is allocated after begin(). Override any of these with -D on the compiler command
+/// line (PlatformIO: build_flags) before including SPORE headers. The defaults fit an ESP-01 with
+/// ~40 KB free heap; a Linux node may raise them.
+
+/// Members a node tracks, itself excluded. When full, see MemberTable for the eviction policy.
+#ifndef SPORE_MAX_MEMBERS
+#define SPORE_MAX_MEMBERS 32
+#endif
+
+/// Longest hostname kept, in bytes, without the terminating NUL ("esp_" + 8 hex digits fits).
+#ifndef SPORE_MAX_HOSTNAME_LEN
+#define SPORE_MAX_HOSTNAME_LEN 31
+#endif
+
+/// Longest endpoint URI, in bytes, without the terminating NUL.
+#ifndef SPORE_MAX_URI_LEN
+#define SPORE_MAX_URI_LEN 47
+#endif
+
+/// Endpoints one node registers for itself in its ApiRegistry.
+#ifndef SPORE_MAX_APIS
+#define SPORE_MAX_APIS 16
+#endif
+
+/// Bytes shared by all members for their variable-length details (sdkVersion and API list).
+/// Sized for 32 members with a short SDK string and ~4 endpoints each; see MemberTable.
+#ifndef SPORE_MEMBER_ARENA_BYTES
+#define SPORE_MEMBER_ARENA_BYTES 4096
+#endif
+
+/// Longest SDK / firmware version string kept for a member, without the terminating NUL.
+#ifndef SPORE_MAX_VERSION_LEN
+#define SPORE_MAX_VERSION_LEN 31
+#endif
+
+/// Local event subscriptions (ctx.on) a node can hold at once.
+#ifndef SPORE_MAX_SUBSCRIBERS
+#define SPORE_MAX_SUBSCRIBERS 24
+#endif
+
+/// Longest event topic, in bytes, without the terminating NUL.
+#ifndef SPORE_MAX_TOPIC_LEN
+#define SPORE_MAX_TOPIC_LEN 31
+#endif
+
+/// Largest UDP payload SPORE ever sends or accepts: the minimum reassembly buffer every IPv4
+/// host must accept (576) less IP and UDP headers, so no datagram is ever fragmented.
+#ifndef SPORE_MAX_DATAGRAM_BYTES
+#define SPORE_MAX_DATAGRAM_BYTES 508
+#endif
+
+/// Peers whose anti-replay state is remembered (sequence window per sender).
+#ifndef SPORE_MAX_REPLAY_PEERS
+#define SPORE_MAX_REPLAY_PEERS (SPORE_MAX_MEMBERS + 8)
+#endif
+
+/// Longest cluster key, in bytes.
+#ifndef SPORE_MAX_KEY_BYTES
+#define SPORE_MAX_KEY_BYTES 32
+#endif
+
+/// Deepest nesting of objects/arrays a JsonWriter accepts; one bit of state per level, so at most 32.
+#ifndef SPORE_JSON_MAX_DEPTH
+#define SPORE_JSON_MAX_DEPTH 16
+#endif

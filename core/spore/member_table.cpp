@@ -1,0 +1,289 @@
+#include "spore/member_table.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "spore/ports.h"
+
+namespace spore {
+
+const char* member_status_name(MemberStatus status) {
+  switch (status) {
+    case MemberStatus::kActive: return "ACTIVE";
+    case MemberStatus::kInactive: return "INACTIVE";
+    case MemberStatus::kDead: return "DEAD";
+  }
+  return "UNKNOWN";
+}
+
+const char* member_change_name(MemberChange change) {
+  switch (change) {
+    case MemberChange::kDiscovered: return "discovered";
+    case MemberChange::kRestarted: return "restarted";
+    case MemberChange::kRecovered: return "recovered";
+    case MemberChange::kInactive: return "inactive";
+    case MemberChange::kDead: return "dead";
+    case MemberChange::kLeft: return "left";
+    case MemberChange::kForgotten: return "forgotten";
+  }
+  return "unknown";
+}
+
+void format_ipv4(uint32_t ip, char* out, size_t out_size) {
+  std::snprintf(out, out_size, "%u.%u.%u.%u", static_cast<unsigned>((ip >> 24) & 0xFF),
+                static_cast<unsigned>((ip >> 16) & 0xFF), static_cast<unsigned>((ip >> 8) & 0xFF),
+                static_cast<unsigned>(ip & 0xFF));
+}
+
+namespace {
+void copy_hostname(char (&dst)[SPORE_MAX_HOSTNAME_LEN + 1], std::string_view src) {
+  const size_t n = src.size() < SPORE_MAX_HOSTNAME_LEN ? src.size() : SPORE_MAX_HOSTNAME_LEN;
+  std::memcpy(dst, src.data(), n);
+  dst[n] = '\0';
+}
+}  // namespace
+
+Member* MemberTable::find(uint32_t node_id) {
+  for (Member& m : slots_)
+    if (m.used_ && m.node_id == node_id) return &m;
+  return nullptr;
+}
+
+const Member* MemberTable::find(uint32_t node_id) const {
+  for (const Member& m : slots_)
+    if (m.used_ && m.node_id == node_id) return &m;
+  return nullptr;
+}
+
+size_t MemberTable::size() const {
+  size_t n = 0;
+  for (const Member& m : slots_) n += m.used_ ? 1 : 0;
+  return n;
+}
+
+size_t MemberTable::count(MemberStatus status) const {
+  size_t n = 0;
+  for (const Member& m : slots_) n += (m.used_ && m.status == status) ? 1 : 0;
+  return n;
+}
+
+void MemberTable::notify(const Member& m, MemberChange change) {
+  if (listener_) listener_(m, change);
+}
+
+void MemberTable::set_status(Member& m, MemberStatus status, uint32_t now_ms) {
+  m.status = status;
+  m.status_since_ms = now_ms;
+}
+
+Member* MemberTable::insert(uint32_t node_id, uint32_t now_ms) {
+  Member* slot = nullptr;
+  for (Member& m : slots_) {
+    if (!m.used_) {
+      slot = &m;
+      break;
+    }
+  }
+  if (slot == nullptr) {
+    // Full: evict the longest-silent DEAD member, else the longest-silent INACTIVE one.
+    for (MemberStatus victim_status : {MemberStatus::kDead, MemberStatus::kInactive}) {
+      uint32_t oldest_age_ms = 0;
+      for (Member& m : slots_) {
+        if (m.status != victim_status) continue;
+        const uint32_t age_ms = elapsed_ms(now_ms, m.last_seen_ms);
+        if (slot == nullptr || age_ms > oldest_age_ms) {
+          slot = &m;
+          oldest_age_ms = age_ms;
+        }
+      }
+      if (slot != nullptr) break;
+    }
+    if (slot == nullptr) {
+      ++refused_full_;
+      return nullptr;
+    }
+    ++evictions_;
+    forget(*slot);
+  }
+  *slot = Member{};
+  slot->used_ = true;
+  slot->node_id = node_id;
+  return slot;
+}
+
+void MemberTable::forget(Member& m) {
+  notify(m, MemberChange::kForgotten);
+  free_block(m.sdk_);
+  free_block(m.api_);
+  m = Member{};
+}
+
+Member* MemberTable::observe(const MemberHello& hello, uint32_t now_ms) {
+  if (hello.node_id == 0) return nullptr;
+  Member* m = find(hello.node_id);
+  MemberChange change = MemberChange::kRecovered;
+  bool changed = true;
+  if (m == nullptr) {
+    m = insert(hello.node_id, now_ms);
+    if (m == nullptr) return nullptr;
+    m->incarnation = hello.incarnation;
+    set_status(*m, MemberStatus::kActive, now_ms);
+    change = MemberChange::kDiscovered;
+  } else if (hello.incarnation < m->incarnation) {
+    return nullptr;  // delayed datagram from before a restart
+  } else if (hello.incarnation > m->incarnation) {
+    // Restarted: what we knew about the old process no longer holds.
+    free_block(m->sdk_);
+    free_block(m->api_);
+    m->incarnation = hello.incarnation;
+    m->resources = MemberResources{};
+    m->api_digest = 0;
+    m->latency_ms = Member::kUnknownLatency;
+    m->left = false;
+    m->details_truncated = false;
+    set_status(*m, MemberStatus::kActive, now_ms);
+    change = MemberChange::kRestarted;
+  } else if (m->left) {
+    return nullptr;  // a datagram sent before its goodbye, arriving late
+  } else if (m->status != MemberStatus::kActive) {
+    set_status(*m, MemberStatus::kActive, now_ms);
+  } else {
+    changed = false;
+  }
+  m->ip = hello.ip;
+  m->http_port = hello.http_port;
+  copy_hostname(m->hostname, hello.hostname);
+  m->last_seen_ms = now_ms;
+  if (changed) notify(*m, change);
+  return m;
+}
+
+void MemberTable::mark_left(uint32_t node_id, uint32_t incarnation, uint32_t now_ms) {
+  Member* m = find(node_id);
+  if (m == nullptr || incarnation < m->incarnation || m->left) return;
+  m->incarnation = incarnation;
+  m->left = true;
+  set_status(*m, MemberStatus::kDead, now_ms);
+  notify(*m, MemberChange::kLeft);
+}
+
+void MemberTable::update(uint32_t now_ms) {
+  for (Member& m : slots_) {
+    if (!m.used_) continue;
+    if (m.status == MemberStatus::kDead) {
+      if (elapsed_ms(now_ms, m.status_since_ms) >= thresholds_.dead_retention_ms) forget(m);
+      continue;
+    }
+    const uint32_t silent_ms = elapsed_ms(now_ms, m.last_seen_ms);
+    if (m.status == MemberStatus::kActive && silent_ms >= thresholds_.inactive_after_ms) {
+      set_status(m, MemberStatus::kInactive, now_ms);
+      notify(m, MemberChange::kInactive);
+    }
+    if (m.status == MemberStatus::kInactive && silent_ms >= thresholds_.dead_after_ms) {
+      set_status(m, MemberStatus::kDead, now_ms);
+      notify(m, MemberChange::kDead);
+    }
+  }
+}
+
+bool MemberTable::set_latency(uint32_t node_id, uint32_t round_trip_ms) {
+  Member* m = find(node_id);
+  if (m == nullptr) return false;
+  m->latency_ms = static_cast<uint16_t>(round_trip_ms < Member::kUnknownLatency ? round_trip_ms
+                                                                                : Member::kUnknownLatency - 1);
+  return true;
+}
+
+bool MemberTable::set_resources(uint32_t node_id, const MemberResources& resources, std::string_view sdk_version) {
+  Member* m = find(node_id);
+  if (m == nullptr) return false;
+  m->resources = resources;
+  if (sdk_version.size() > SPORE_MAX_VERSION_LEN) sdk_version = sdk_version.substr(0, SPORE_MAX_VERSION_LEN);
+  if (!store_block(m->sdk_, reinterpret_cast<const uint8_t*>(sdk_version.data()), sdk_version.size())) {
+    m->details_truncated = true;
+  }
+  return true;
+}
+
+bool MemberTable::set_api(uint32_t node_id, uint32_t api_digest, const ApiEndpoint* endpoints, size_t count) {
+  Member* m = find(node_id);
+  if (m == nullptr) return false;
+  free_block(m->api_);
+  m->api_digest = api_digest;
+  m->details_truncated = false;
+  // Append records straight into the free tail of the arena (the block just freed is gone, so
+  // this member's new block is the last one).
+  const size_t start = arena_used_;
+  size_t end = start;
+  for (size_t i = 0; i < count; ++i) {
+    const std::string_view uri = endpoints[i].uri_view();
+    const size_t record = 2 + uri.size();
+    if (uri.size() > 0xFF || end + record > arena_.size()) {
+      m->details_truncated = true;
+      break;
+    }
+    arena_[end] = static_cast<uint8_t>(endpoints[i].method);
+    arena_[end + 1] = static_cast<uint8_t>(uri.size());
+    std::memcpy(&arena_[end + 2], uri.data(), uri.size());
+    end += record;
+  }
+  m->api_.offset = static_cast<uint16_t>(start);
+  m->api_.size = static_cast<uint16_t>(end - start);
+  arena_used_ = end;
+  return true;
+}
+
+std::string_view MemberTable::sdk_version(const Member& m) const {
+  return std::string_view(reinterpret_cast<const char*>(arena_.data()) + m.sdk_.offset, m.sdk_.size);
+}
+
+size_t MemberTable::api_count(const Member& m) const {
+  size_t n = 0;
+  for (size_t pos = 0; pos + 2 <= m.api_.size; pos += 2 + arena_[m.api_.offset + pos + 1]) ++n;
+  return n;
+}
+
+bool MemberTable::api_at(const Member& m, size_t i, HttpMethod* method, std::string_view* uri) const {
+  size_t pos = 0;
+  for (size_t n = 0; pos + 2 <= m.api_.size; ++n) {
+    const uint8_t* rec = &arena_[m.api_.offset + pos];
+    if (n == i) {
+      *method = static_cast<HttpMethod>(rec[0]);
+      *uri = std::string_view(reinterpret_cast<const char*>(rec + 2), rec[1]);
+      return true;
+    }
+    pos += 2 + rec[1];
+  }
+  return false;
+}
+
+void MemberTable::free_block(Member::Block& block) {
+  if (block.size == 0) {
+    block = Member::Block{};
+    return;
+  }
+  const size_t off = block.offset;
+  const size_t size = block.size;
+  std::memmove(&arena_[off], &arena_[off + size], arena_used_ - off - size);
+  arena_used_ -= size;
+  for (Member& m : slots_) {
+    if (!m.used_) continue;
+    for (Member::Block* b : {&m.sdk_, &m.api_}) {
+      if (b->size != 0 && b->offset > off) b->offset = static_cast<uint16_t>(b->offset - size);
+    }
+  }
+  block = Member::Block{};
+}
+
+bool MemberTable::store_block(Member::Block& block, const uint8_t* data, size_t size) {
+  free_block(block);
+  if (size == 0) return true;
+  if (arena_used_ + size > arena_.size()) return false;
+  std::memcpy(&arena_[arena_used_], data, size);
+  block.offset = static_cast<uint16_t>(arena_used_);
+  block.size = static_cast<uint16_t>(size);
+  arena_used_ += size;
+  return true;
+}
+
+}  // namespace spore

@@ -1,0 +1,172 @@
+#include "spore/node_context.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace spore {
+
+NodeContext::NodeContext(const Config& config, const Clock& clock, Random& random, const SystemInfo& system,
+                         LogSink* log)
+    : config_(config),
+      clock_(clock),
+      system_(system),
+      log_(log),
+      scheduler_(clock, random, log),
+      status_task_("status", config.status_interval_ms,
+                   Task::Callback::bind<NodeContext, &NodeContext::run_status>(this)),
+      debug_task_("debug", config.debug_interval_ms, Task::Callback::bind<NodeContext, &NodeContext::run_debug>(this)) {
+}
+
+bool NodeContext::begin(const NodeIdentity& self) {
+  if (const char* error = config_.validate()) {
+    log(LogLevel::kError, "invalid config: %s", error);
+    return false;
+  }
+  if (self.node_id == 0) {
+    log(LogLevel::kError, "invalid identity: node_id must not be 0");
+    return false;
+  }
+  if (self.hostname.empty() || self.hostname.size() > SPORE_MAX_HOSTNAME_LEN) {
+    log(LogLevel::kError, "invalid identity: hostname must be 1..%d bytes", SPORE_MAX_HOSTNAME_LEN);
+    return false;
+  }
+  std::memcpy(hostname_, self.hostname.data(), self.hostname.size());
+  hostname_[self.hostname.size()] = '\0';
+  self_ = self;
+  self_.hostname = std::string_view(hostname_, self.hostname.size());
+  started_ms_ = clock_.now_ms();
+
+  members_.set_thresholds({config_.inactive_after_ms, config_.dead_after_ms, config_.dead_retention_ms});
+  members_.set_listener(MemberTable::Listener::bind<NodeContext, &NodeContext::on_member_change>(this));
+
+  scheduler_.add(status_task_);
+  if (config_.debug_interval_ms != 0) scheduler_.add(debug_task_);
+  scheduler_.begin(config_.start_jitter_max_ms, config_.long_task_warn_ms);
+  log(LogLevel::kInfo, "node %s (id %08lx, incarnation %lu) started", hostname_,
+      static_cast<unsigned long>(self_.node_id), static_cast<unsigned long>(self_.incarnation));
+  return true;
+}
+
+void NodeContext::log(LogLevel level, const char* format, ...) {
+  if (log_ == nullptr) return;
+  char line[160];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  log_->write(level, line);
+}
+
+void NodeContext::on_member_change(const Member& member, MemberChange change) {
+  std::string_view topic;
+  switch (change) {
+    case MemberChange::kDiscovered: topic = topics::kNodeDiscovered; break;
+    case MemberChange::kRestarted: topic = topics::kNodeRestarted; break;
+    case MemberChange::kRecovered: topic = topics::kNodeRecovered; break;
+    case MemberChange::kInactive: topic = topics::kNodeInactive; break;
+    case MemberChange::kDead: topic = topics::kNodeDead; break;
+    case MemberChange::kLeft: topic = topics::kNodeLeft; break;
+    case MemberChange::kForgotten: topic = topics::kNodeForgotten; break;
+  }
+  log(change == MemberChange::kDiscovered || change == MemberChange::kForgotten ? LogLevel::kDebug : LogLevel::kInfo,
+      "member %s (%08lx) %s", member.hostname, static_cast<unsigned long>(member.node_id),
+      member_change_name(change));
+  events_.fire(topic, static_cast<const NodeInfo&>(member));
+}
+
+void NodeContext::run_status(uint32_t now_ms) { members_.update(now_ms); }
+
+void NodeContext::run_debug(uint32_t) {
+  log(LogLevel::kDebug, "members: %u active, %u inactive, %u dead; longest task %lu ms (%s)",
+      static_cast<unsigned>(members_.count(MemberStatus::kActive)),
+      static_cast<unsigned>(members_.count(MemberStatus::kInactive)),
+      static_cast<unsigned>(members_.count(MemberStatus::kDead)),
+      static_cast<unsigned long>(scheduler_.max_run_ms()),
+      scheduler_.max_run_task() != nullptr ? scheduler_.max_run_task() : "-");
+}
+
+void NodeContext::write_status_json(JsonWriter& w) const {
+  w.begin_object();
+  w.field("freeHeap", system_.free_heap_bytes());
+  w.field("chipId", system_.chip_id());
+  w.field("sdkVersion", system_.sdk_version());
+  w.field("cpuFreqMHz", system_.cpu_freq_mhz());
+  w.field("flashChipSize", system_.flash_chip_size_bytes());
+  w.key("api");
+  api_.write_json(w);
+  w.field("hostname", std::string_view(hostname_));
+  w.field("nodeId", self_.node_id);
+  w.field("incarnation", self_.incarnation);
+  w.field("uptimeMs", uptime_ms());
+  w.field("apiDigest", api_.digest());
+  w.field("maxTaskRunMs", scheduler_.max_run_ms());
+  w.end_object();
+}
+
+void NodeContext::write_members_json(JsonWriter& w) const {
+  const uint32_t now_ms = clock_.now_ms();
+  char ip[16];
+  w.begin_object();
+  w.key("members").begin_array();
+  // This node first, as the seed's dashboard expects to find the node it asked.
+  format_ipv4(self_.ip, ip, sizeof ip);
+  w.begin_object();
+  w.field("hostname", std::string_view(hostname_));
+  w.field("ip", ip);
+  w.field("lastSeen", now_ms);
+  w.field("latency", 0);
+  w.field("status", member_status_name(MemberStatus::kActive));
+  w.key("resources").begin_object();
+  w.field("freeHeap", system_.free_heap_bytes());
+  w.field("chipId", system_.chip_id());
+  w.field("sdkVersion", system_.sdk_version());
+  w.field("cpuFreqMHz", system_.cpu_freq_mhz());
+  w.field("flashChipSize", system_.flash_chip_size_bytes());
+  w.end_object();
+  w.key("api");
+  api_.write_json(w);
+  w.field("nodeId", self_.node_id);
+  w.field("incarnation", self_.incarnation);
+  w.field("httpPort", config_.http_port);
+  w.field("self", true);
+  w.end_object();
+  members_.for_each([&](const Member& m) { write_member_json(w, m, now_ms); });
+  w.end_array();
+  w.end_object();
+}
+
+void NodeContext::write_member_json(JsonWriter& w, const Member& m, uint32_t now_ms) const {
+  char ip[16];
+  format_ipv4(m.ip, ip, sizeof ip);
+  w.begin_object();
+  w.field("hostname", std::string_view(m.hostname));
+  w.field("ip", ip);
+  w.field("lastSeen", m.last_seen_ms);
+  // -1 = no round trip measured yet; the seed's field is a number, so no null here.
+  w.field("latency", m.latency_ms == Member::kUnknownLatency ? int32_t{-1} : int32_t{m.latency_ms});
+  w.field("status", member_status_name(m.status));
+  w.key("resources").begin_object();
+  w.field("freeHeap", m.resources.free_heap_bytes);
+  w.field("chipId", m.resources.chip_id);
+  w.field("sdkVersion", members_.sdk_version(m));
+  w.field("cpuFreqMHz", m.resources.cpu_freq_mhz);
+  w.field("flashChipSize", m.resources.flash_chip_size_bytes);
+  w.end_object();
+  w.key("api").begin_array();
+  HttpMethod method;
+  std::string_view uri;
+  for (size_t i = 0; members_.api_at(m, i, &method, &uri); ++i) {
+    w.begin_object().field("uri", uri).field("method", http_method_name(method)).end_object();
+  }
+  w.end_array();
+  w.field("nodeId", m.node_id);
+  w.field("incarnation", m.incarnation);
+  w.field("httpPort", m.http_port);
+  w.field("lastSeenAgoMs", elapsed_ms(now_ms, m.last_seen_ms));
+  w.field("left", m.left);
+  w.field("apiDigest", m.api_digest);
+  w.field("detailsTruncated", m.details_truncated);
+  w.end_object();
+}
+
+}  // namespace spore

@@ -1,0 +1,110 @@
+#pragma once
+/// @file node_context.h
+/// The seed's central object: one per node, tying together its configuration, event bus,
+/// scheduler, membership table and API registry, and rendering the seed's REST documents.
+///
+/// Everything is sized at compile time (limits.h); after begin() nothing is allocated. The
+/// membership protocol, HTTP server and OTA attach to a NodeContext; they are not part of it.
+
+#include <cstdarg>
+#include <cstdint>
+#include <string_view>
+
+#include "spore/api_registry.h"
+#include "spore/config.h"
+#include "spore/event_bus.h"
+#include "spore/json_writer.h"
+#include "spore/member_table.h"
+#include "spore/ports.h"
+#include "spore/scheduler.h"
+
+namespace spore {
+
+/// The seed's name for a member as handed to "node_*" event handlers.
+using NodeInfo = Member;
+
+/// Topics of the events NodeContext fires itself; each carries the Member as payload.
+namespace topics {
+constexpr std::string_view kNodeDiscovered = "node_discovered";
+constexpr std::string_view kNodeRestarted = "node_restarted";
+constexpr std::string_view kNodeRecovered = "node_recovered";
+constexpr std::string_view kNodeInactive = "node_inactive";
+constexpr std::string_view kNodeDead = "node_dead";
+constexpr std::string_view kNodeLeft = "node_left";
+constexpr std::string_view kNodeForgotten = "node_forgotten";
+}  // namespace topics
+
+/// Who this node is.
+struct NodeIdentity {
+  uint32_t node_id = 0;      ///< stable across restarts (chip id); must not be 0
+  uint32_t incarnation = 0;  ///< must grow on every restart (persisted counter or boot time)
+  uint32_t ip = 0;           ///< IPv4, most significant byte first
+  std::string_view hostname;
+};
+
+class NodeContext {
+ public:
+  NodeContext(const Config& config, const Clock& clock, Random& random, const SystemInfo& system, LogSink* log);
+  NodeContext(const NodeContext&) = delete;
+  NodeContext& operator=(const NodeContext&) = delete;
+
+  /// Validates the config, registers the built-in tasks and starts the scheduler. Returns false
+  /// (and logs why) on an invalid config or identity; the node must not run then.
+  bool begin(const NodeIdentity& self);
+  /// One pass of the cooperative loop; returns ms until a task is next due.
+  uint32_t loop() { return scheduler_.tick(); }
+
+  // The seed's API.
+  EventBus::SubscriptionId on(std::string_view topic, EventHandler handler) { return events_.on(topic, handler); }
+  EventBus::SubscriptionId on(std::string_view topic, LegacyEventHandler handler) {
+    return events_.on(topic, handler);
+  }
+  template <typename T>
+  size_t fire(std::string_view topic, const T& payload) {
+    return events_.fire(topic, payload);
+  }
+  size_t fire(std::string_view topic) { return events_.fire(topic); }
+
+  /// printf-style log line through the LogSink; truncated at 160 bytes. No-op without a sink.
+  void log(LogLevel level, const char* format, ...) __attribute__((format(printf, 3, 4)));
+
+  /// The seed's GET /api/node/status document (plus extra fields: hostname, nodeId, ...).
+  void write_status_json(JsonWriter& w) const;
+  /// The seed's GET /api/cluster/members document; this node is listed first with "self": true.
+  void write_members_json(JsonWriter& w) const;
+
+  const Config& config() const { return config_; }
+  const NodeIdentity& self() const { return self_; }
+  const char* hostname() const { return hostname_; }
+  uint32_t uptime_ms() const { return elapsed_ms(clock_.now_ms(), started_ms_); }
+  EventBus& events() { return events_; }
+  Scheduler& scheduler() { return scheduler_; }
+  const Scheduler& scheduler() const { return scheduler_; }
+  MemberTable& members() { return members_; }
+  const MemberTable& members() const { return members_; }
+  ApiRegistry& api() { return api_; }
+  const ApiRegistry& api() const { return api_; }
+  const Clock& clock() const { return clock_; }
+
+ private:
+  void on_member_change(const Member& member, MemberChange change);
+  void run_status(uint32_t now_ms);
+  void run_debug(uint32_t now_ms);
+  void write_member_json(JsonWriter& w, const Member& m, uint32_t now_ms) const;
+
+  Config config_;
+  const Clock& clock_;
+  const SystemInfo& system_;
+  LogSink* log_;
+  NodeIdentity self_{};
+  char hostname_[SPORE_MAX_HOSTNAME_LEN + 1] = {};
+  uint32_t started_ms_ = 0;
+  EventBus events_;
+  Scheduler scheduler_;
+  MemberTable members_;
+  ApiRegistry api_;
+  Task status_task_;
+  Task debug_task_;
+};
+
+}  // namespace spore

@@ -1,0 +1,55 @@
+#pragma once
+/// @file ports.h
+/// The small interfaces through which core reaches the world. Each platform (esp8266, posix, sim)
+/// implements them; unit tests use fakes. Keeping them tiny keeps the platform layers thin.
+
+#include <cstdint>
+
+namespace spore {
+
+/// Monotonic milliseconds since an arbitrary origin. Wraps after ~49.7 days, like Arduino's
+/// millis(); core compares times only through elapsed_ms() so the wrap is harmless.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual uint32_t now_ms() const = 0;
+};
+
+/// Elapsed time from `since_ms` to `now_ms`, correct across one 32-bit wrap.
+inline uint32_t elapsed_ms(uint32_t now_ms, uint32_t since_ms) { return now_ms - since_ms; }
+
+/// Uniform 32-bit random numbers. Used for jitter and probe order, never for keys.
+class Random {
+ public:
+  virtual ~Random() = default;
+  virtual uint32_t next_u32() = 0;
+};
+
+enum class LogLevel : uint8_t { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
+
+/// Where core's log lines go (Serial on ESP8266, stderr on Linux, a buffer in tests).
+/// `message` is NUL-terminated and valid only during the call.
+class LogSink {
+ public:
+  virtual ~LogSink() = default;
+  virtual void write(LogLevel level, const char* message) = 0;
+};
+
+}  // namespace spore
+
+namespace spore {
+
+/// The seed's `resources`: what a node reports about the machine it runs on. On the ESP8266 these
+/// are ESP.getFreeHeap() and friends; docs say how Linux maps them.
+class SystemInfo {
+ public:
+  virtual ~SystemInfo() = default;
+  virtual uint32_t free_heap_bytes() const = 0;
+  virtual uint32_t chip_id() const = 0;
+  /// NUL-terminated, static or owned by the implementation.
+  virtual const char* sdk_version() const = 0;
+  virtual uint16_t cpu_freq_mhz() const = 0;
+  virtual uint32_t flash_chip_size_bytes() const = 0;
+};
+
+}  // namespace spore

@@ -1,0 +1,180 @@
+// Proves the DESIGN.md §2 rule "no heap allocation after begin()": every allocation in this
+// process goes through the counters below, and a long simulated run of a busy node must leave
+// them at zero. Built only without sanitizers, whose runtimes own malloc.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "fakes.h"
+#include "spore/node_context.h"
+
+extern "C" {
+void* __libc_malloc(size_t);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+void __libc_free(void*);
+}
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+void count() {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+extern "C" {
+void* malloc(size_t size) {
+  count();
+  return __libc_malloc(size);
+}
+void* calloc(size_t n, size_t size) {
+  count();
+  return __libc_calloc(n, size);
+}
+void* realloc(void* p, size_t size) {
+  count();
+  return __libc_realloc(p, size);
+}
+void free(void* p) { __libc_free(p); }
+}
+
+void* operator new(size_t size) {
+  count();
+  void* p = __libc_malloc(size == 0 ? 1 : size);
+  if (p == nullptr) std::abort();
+  return p;
+}
+void* operator new[](size_t size) { return operator new(size); }
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+  count();
+  return __libc_malloc(size == 0 ? 1 : size);
+}
+void* operator new[](size_t size, const std::nothrow_t& t) noexcept { return operator new(size, t); }
+void operator delete(void* p) noexcept { __libc_free(p); }
+void operator delete[](void* p) noexcept { __libc_free(p); }
+void operator delete(void* p, size_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, size_t) noexcept { __libc_free(p); }
+
+namespace spore {
+namespace {
+
+/// Counts allocations made while it is alive.
+class AllocationWindow {
+ public:
+  AllocationWindow() {
+    g_allocations = 0;
+    g_counting = true;
+  }
+  ~AllocationWindow() { g_counting = false; }
+  long count() const { return g_allocations.load(); }
+};
+
+/// A log sink that keeps only the last line, in a fixed buffer.
+class LastLineLog : public LogSink {
+ public:
+  void write(LogLevel, const char* message) override {
+    std::strncpy(last, message, sizeof last - 1);
+    ++lines;
+  }
+  char last[200] = {};
+  long lines = 0;
+};
+
+struct EventCounter {
+  long events = 0;
+  long typed = 0;
+  void on(const Event& e) {
+    ++events;
+    typed += e.get<NodeInfo>() != nullptr ? 1 : 0;
+  }
+};
+
+TEST(AllocFree, TheCounterSeesAllocations) {
+  // Guards the guard: without this a broken counter would make the real test pass vacuously.
+  long seen;
+  {
+    AllocationWindow w;
+    int* volatile p = new int(3);
+    delete p;
+    void* volatile q = std::malloc(16);
+    std::free(q);
+    seen = w.count();
+  }
+  EXPECT_GE(seen, 2);
+}
+
+TEST(AllocFree, BusyNodeAllocatesNothingAfterBegin) {
+  testing::FakeClock clock(0);
+  testing::FakeRandom rnd(42);
+  testing::FakeSystemInfo sys;
+  LastLineLog log;
+  Config cfg = Config::default_esp8266();
+  cfg.long_task_warn_ms = 1;  // exercise the warning path too
+  NodeContext ctx(cfg, clock, rnd, sys, &log);
+  ASSERT_TRUE(ctx.begin({0xC0FFEE, 1, 0x0A000001, "esp_c0ffee"}));
+  ctx.api().add("/api/node/status", HttpMethod::kGet);
+  ctx.api().add("/api/cluster/members", HttpMethod::kGet);
+  EventCounter counter;
+  ASSERT_GE(ctx.on(EventBus::kAnyTopic, EventHandler::bind<EventCounter, &EventCounter::on>(&counter)), 0);
+
+  static char json[16384];
+  const uint32_t kPeers = SPORE_MAX_MEMBERS + 8;  // more peers than slots: evictions happen
+  const uint32_t kRunMs = 6u * 3600u * 1000u;     // six simulated hours
+  const uint32_t kStepMs = 10;
+  long allocations;
+  long documents = 0;
+  {
+    AllocationWindow window;
+    for (uint32_t t = 0; t < kRunMs; t += kStepMs) {
+      ctx.loop();
+      if (t % 100 == 0) {
+        const uint32_t peer = 1 + (t / 100) % kPeers;
+        // Peers in the upper third fall silent for long stretches, so they go INACTIVE and DEAD.
+        const bool silent = peer > (2 * kPeers) / 3 && (t / 600000) % 2 == 1;
+        const uint32_t incarnation = 1 + t / 3600000;  // everyone restarts once an hour
+        if (!silent) {
+          char name[24];
+          std::snprintf(name, sizeof name, "esp_%06lx", static_cast<unsigned long>(peer));
+          ctx.members().observe({peer, incarnation, 0x0A000000u + peer, 80, name}, clock.now_ms());
+          ctx.members().set_latency(peer, t % 37);
+        }
+        if (t % 1000 == 0) {
+          ApiEndpoint eps[3]{};
+          for (size_t i = 0; i < 3; ++i) {
+            eps[i].method = HttpMethod::kGet;
+            std::snprintf(eps[i].uri, sizeof eps[i].uri, "/api/peer/%lu/%zu", static_cast<unsigned long>(peer), i);
+          }
+          ctx.members().set_api(peer, t, eps, 1 + (t / 1000) % 3);
+          ctx.members().set_resources(peer, MemberResources{40000 - t % 1000, peer, 1048576, 80}, "3.1.2");
+        }
+      }
+      if (t % 5000 == 0) {
+        BufferJsonOutput out(json, sizeof json);
+        JsonWriter w(out);
+        ctx.write_members_json(w);
+        out.clear();
+        JsonWriter w2(out);
+        ctx.write_status_json(w2);
+        documents += w.complete() && w2.complete() ? 1 : 0;
+      }
+      clock.advance(kStepMs);
+    }
+    allocations = window.count();
+  }
+  EXPECT_EQ(allocations, 0);
+  // The run must actually have exercised the node, or zero allocations proves nothing.
+  EXPECT_GT(ctx.scheduler().tick_count(), 2000000u);
+  EXPECT_GT(counter.events, 300);
+  EXPECT_EQ(counter.events, counter.typed);
+  EXPECT_GT(ctx.members().evictions() + ctx.members().refused_full(), 0u);
+  EXPECT_EQ(documents, static_cast<long>(kRunMs / 5000));
+  EXPECT_GT(log.lines, 0);
+}
+
+}  // namespace
+}  // namespace spore

@@ -1,0 +1,71 @@
+#include "spore/config.h"
+
+#include <gtest/gtest.h>
+
+namespace spore {
+namespace {
+
+TEST(Config, Esp8266ProfileHasTheSeedsTimings) {
+  const Config c = Config::default_esp8266();
+  EXPECT_EQ(c.discovery_interval_ms, 1000u);
+  EXPECT_EQ(c.listen_interval_ms, 100u);
+  EXPECT_EQ(c.status_interval_ms, 1000u);
+  EXPECT_EQ(c.heartbeat_interval_ms, 2000u);
+  EXPECT_EQ(c.member_info_interval_ms, 10000u);
+  EXPECT_EQ(c.debug_interval_ms, 5000u);
+  EXPECT_EQ(c.inactive_after_ms, 10000u);
+  EXPECT_EQ(c.dead_after_ms, 60000u);
+  EXPECT_EQ(c.udp_port, 4210);
+  EXPECT_EQ(c.http_port, 80);
+}
+
+TEST(Config, LanProfileKeepsSeedThresholdsOnPort8080) {
+  const Config c = Config::default_lan();
+  EXPECT_EQ(c.inactive_after_ms, 10000u);
+  EXPECT_EQ(c.dead_after_ms, 60000u);
+  EXPECT_EQ(c.udp_port, 4210);
+  EXPECT_EQ(c.http_port, 8080);
+}
+
+TEST(Config, FastProfileDetectsSoonerButStaysConsistent) {
+  const Config c = Config::fast();
+  EXPECT_LT(c.inactive_after_ms, Config::default_lan().inactive_after_ms);
+  EXPECT_LT(c.heartbeat_interval_ms, Config::default_lan().heartbeat_interval_ms);
+  EXPECT_GE(c.inactive_after_ms, 2 * c.heartbeat_interval_ms);
+}
+
+TEST(Config, EveryProfileValidates) {
+  EXPECT_EQ(Config::default_esp8266().validate(), nullptr);
+  EXPECT_EQ(Config::default_lan().validate(), nullptr);
+  EXPECT_EQ(Config::fast().validate(), nullptr);
+}
+
+TEST(Config, RejectsInconsistentValuesWithAReason) {
+  struct Case {
+    const char* what;
+    void (*mutate)(Config&);
+  };
+  const Case cases[] = {
+      {"dead before inactive", [](Config& c) { c.dead_after_ms = c.inactive_after_ms; }},
+      {"zero heartbeat", [](Config& c) { c.heartbeat_interval_ms = 0; }},
+      {"zero listen", [](Config& c) { c.listen_interval_ms = 0; }},
+      {"zero discovery", [](Config& c) { c.discovery_interval_ms = 0; }},
+      {"zero status", [](Config& c) { c.status_interval_ms = 0; }},
+      {"zero member info", [](Config& c) { c.member_info_interval_ms = 0; }},
+      {"zero inactive", [](Config& c) { c.inactive_after_ms = 0; }},
+      {"inactive within one lost heartbeat", [](Config& c) { c.inactive_after_ms = c.heartbeat_interval_ms; }},
+      {"status slower than inactive", [](Config& c) { c.status_interval_ms = c.inactive_after_ms + 1; }},
+      {"udp port 0", [](Config& c) { c.udp_port = 0; }},
+      {"http port 0", [](Config& c) { c.http_port = 0; }},
+  };
+  for (const Case& k : cases) {
+    Config c = Config::default_lan();
+    k.mutate(c);
+    const char* err = c.validate();
+    ASSERT_NE(err, nullptr) << k.what;
+    EXPECT_GT(std::string(err).size(), 10u) << k.what;
+  }
+}
+
+}  // namespace
+}  // namespace spore

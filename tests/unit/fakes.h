@@ -1,0 +1,63 @@
+#pragma once
+// Fake ports for unit tests: a clock the test moves, deterministic randomness, fixed system info
+// and a log that keeps its lines.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "spore/ports.h"
+
+namespace spore::testing {
+
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(uint32_t start_ms = 1000) : now_ms_(start_ms) {}
+  uint32_t now_ms() const override { return now_ms_; }
+  void advance(uint32_t ms) { now_ms_ += ms; }
+  void set(uint32_t ms) { now_ms_ = ms; }
+
+ private:
+  uint32_t now_ms_;
+};
+
+/// xorshift32: deterministic, so jitter in tests is reproducible.
+class FakeRandom : public Random {
+ public:
+  explicit FakeRandom(uint32_t seed = 0x12345678u) : state_(seed) {}
+  uint32_t next_u32() override {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 17;
+    state_ ^= state_ << 5;
+    return state_;
+  }
+
+ private:
+  uint32_t state_;
+};
+
+class FakeSystemInfo : public SystemInfo {
+ public:
+  uint32_t free_heap_bytes() const override { return free_heap; }
+  uint32_t chip_id() const override { return chip; }
+  const char* sdk_version() const override { return sdk; }
+  uint16_t cpu_freq_mhz() const override { return 80; }
+  uint32_t flash_chip_size_bytes() const override { return 1048576; }
+
+  uint32_t free_heap = 41000;
+  uint32_t chip = 0x00ABCDEF;
+  const char* sdk = "2.2.2-dev(38a443e)";
+};
+
+/// Keeps every line; lines are std::string because this is test code, not core.
+class CapturingLog : public LogSink {
+ public:
+  void write(LogLevel level, const char* message) override {
+    levels.push_back(level);
+    lines.emplace_back(message);
+  }
+  std::vector<LogLevel> levels;
+  std::vector<std::string> lines;
+};
+
+}  // namespace spore::testing

@@ -1,0 +1,246 @@
+#include "spore/member_table.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spore {
+namespace {
+
+struct ChangeLog {
+  std::vector<std::pair<uint32_t, MemberChange>> changes;
+  void on(const Member& m, MemberChange c) { changes.emplace_back(m.node_id, c); }
+  MemberTable::Listener listener() { return MemberTable::Listener::bind<ChangeLog, &ChangeLog::on>(this); }
+  std::vector<MemberChange> of(uint32_t id) const {
+    std::vector<MemberChange> out;
+    for (auto& [n, c] : changes)
+      if (n == id) out.push_back(c);
+    return out;
+  }
+};
+
+MemberHello hello(uint32_t id, uint32_t incarnation = 1, const char* name = nullptr) {
+  static std::string names[64];
+  std::string& n = names[id % 64];
+  n = name != nullptr ? name : "node" + std::to_string(id);
+  return MemberHello{id, incarnation, 0xC0A80100u + id, 8080, n};
+}
+
+ApiEndpoint endpoint(HttpMethod m, const char* uri) {
+  ApiEndpoint e{};
+  e.method = m;
+  std::strncpy(e.uri, uri, sizeof e.uri - 1);
+  return e;
+}
+
+class MemberTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    table.set_thresholds({10000, 60000, 300000});
+    table.set_listener(log.listener());
+  }
+  MemberTable table;
+  ChangeLog log;
+};
+
+TEST_F(MemberTableTest, FollowsTheSeedsStatusModel) {
+  ASSERT_NE(table.observe(hello(1), 0), nullptr);
+  table.update(9999);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kActive);
+  table.update(10000);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kInactive);
+  table.update(59999);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kInactive);
+  table.update(60000);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kDead);
+  EXPECT_EQ(log.of(1), (std::vector<MemberChange>{MemberChange::kDiscovered, MemberChange::kInactive,
+                                                  MemberChange::kDead}));
+}
+
+TEST_F(MemberTableTest, ThresholdsAreConfigurable) {
+  table.set_thresholds({1500, 6000, 30000});
+  table.observe(hello(1), 0);
+  table.update(1500);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kInactive);
+  table.update(6000);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kDead);
+}
+
+TEST_F(MemberTableTest, SkippedUpdatesStillReportInactiveBeforeDead) {
+  table.observe(hello(1), 0);
+  table.update(70000);
+  EXPECT_EQ(log.of(1), (std::vector<MemberChange>{MemberChange::kDiscovered, MemberChange::kInactive,
+                                                  MemberChange::kDead}));
+}
+
+TEST_F(MemberTableTest, HearingAgainRecovers) {
+  table.observe(hello(1), 0);
+  table.update(20000);
+  table.observe(hello(1), 20001);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kActive);
+  EXPECT_EQ(log.of(1).back(), MemberChange::kRecovered);
+}
+
+TEST_F(MemberTableTest, DeadMembersAreForgottenAfterRetention) {
+  table.observe(hello(1), 0);
+  table.update(60000);
+  table.update(60000 + 299999);
+  EXPECT_NE(table.find(1), nullptr);
+  table.update(60000 + 300000);
+  EXPECT_EQ(table.find(1), nullptr);
+  EXPECT_EQ(log.of(1).back(), MemberChange::kForgotten);
+}
+
+TEST_F(MemberTableTest, RestartIsOneEntryWithNewIncarnationAndFreshDetails) {
+  table.observe(hello(1, 5), 0);
+  table.set_latency(1, 12);
+  ApiEndpoint e = endpoint(HttpMethod::kGet, "/api/x");
+  table.set_api(1, 0xAA, &e, 1);
+  table.set_resources(1, MemberResources{1000, 1, 2, 80}, "sdk-1");
+  table.observe(hello(1, 6), 100);
+  EXPECT_EQ(table.size(), 1u);
+  const Member* m = table.find(1);
+  EXPECT_EQ(m->incarnation, 6u);
+  EXPECT_EQ(m->latency_ms, Member::kUnknownLatency);
+  EXPECT_EQ(table.api_count(*m), 0u);
+  EXPECT_EQ(table.sdk_version(*m), "");
+  EXPECT_EQ(table.arena_used_bytes(), 0u);
+  EXPECT_EQ(log.of(1).back(), MemberChange::kRestarted);
+}
+
+TEST_F(MemberTableTest, StaleIncarnationIsIgnored) {
+  table.observe(hello(1, 6), 0);
+  table.update(20000);
+  EXPECT_EQ(table.observe(hello(1, 5), 20001), nullptr);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kInactive);
+}
+
+TEST_F(MemberTableTest, GracefulLeaveIsDeadAtOnceAndLateDatagramsDoNotRevive) {
+  table.observe(hello(1, 3), 0);
+  table.mark_left(1, 3, 10);
+  const Member* m = table.find(1);
+  EXPECT_EQ(m->status, MemberStatus::kDead);
+  EXPECT_TRUE(m->left);
+  EXPECT_EQ(log.of(1).back(), MemberChange::kLeft);
+  EXPECT_EQ(table.observe(hello(1, 3), 20), nullptr);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kDead);
+  // ...but the same node restarting (new incarnation) comes back.
+  ASSERT_NE(table.observe(hello(1, 4), 30), nullptr);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kActive);
+  EXPECT_FALSE(table.find(1)->left);
+}
+
+TEST_F(MemberTableTest, RefreshesAddressAndTruncatesLongHostnames) {
+  table.observe(hello(1), 0);
+  std::string long_name(100, 'h');
+  MemberHello h = hello(1);
+  h.hostname = long_name;
+  h.ip = 0x0A000001;
+  table.observe(h, 5);
+  const Member* m = table.find(1);
+  EXPECT_EQ(std::string(m->hostname), long_name.substr(0, SPORE_MAX_HOSTNAME_LEN));
+  EXPECT_EQ(m->ip, 0x0A000001u);
+  EXPECT_EQ(m->last_seen_ms, 5u);
+}
+
+TEST_F(MemberTableTest, ZeroIdIsInvalid) { EXPECT_EQ(table.observe(hello(0), 0), nullptr); }
+
+TEST_F(MemberTableTest, FullTableEvictsDeadThenInactiveButNeverActive) {
+  for (uint32_t id = 1; id <= SPORE_MAX_MEMBERS; ++id) ASSERT_NE(table.observe(hello(id), 0), nullptr);
+  // All ACTIVE: a newcomer is refused, nobody is displaced.
+  EXPECT_EQ(table.observe(hello(1000), 1), nullptr);
+  EXPECT_EQ(table.refused_full(), 1u);
+  EXPECT_EQ(table.size(), static_cast<size_t>(SPORE_MAX_MEMBERS));
+
+  // Members 1 and 2 go silent; 2 longer. Others keep talking.
+  for (uint32_t id = 3; id <= SPORE_MAX_MEMBERS; ++id) table.observe(hello(id), 15000);
+  table.observe(hello(1), 5000);
+  table.update(15000);  // 1 silent 10 s, 2 silent 15 s -> both INACTIVE
+  ASSERT_EQ(table.find(2)->status, MemberStatus::kInactive);
+  ASSERT_NE(table.observe(hello(1000), 15001), nullptr);
+  EXPECT_EQ(table.find(2), nullptr) << "the longest-silent INACTIVE member is evicted";
+  EXPECT_NE(table.find(1), nullptr);
+
+  // A DEAD member is preferred over an INACTIVE one even if the INACTIVE one is older.
+  for (uint32_t id = 3; id <= SPORE_MAX_MEMBERS; ++id) table.observe(hello(id), 60000);
+  table.observe(hello(1000), 60000);
+  table.update(65000);  // 1 silent 60 s -> DEAD
+  ASSERT_EQ(table.find(1)->status, MemberStatus::kDead);
+  ASSERT_NE(table.observe(hello(2000), 65001), nullptr);
+  EXPECT_EQ(table.find(1), nullptr);
+  EXPECT_EQ(table.evictions(), 2u);
+}
+
+TEST_F(MemberTableTest, StoresApiListsAndSdkVersionsInTheSharedArena) {
+  table.observe(hello(1), 0);
+  table.observe(hello(2), 0);
+  ApiEndpoint a[] = {endpoint(HttpMethod::kGet, "/api/node/status"), endpoint(HttpMethod::kPost, "/api/led")};
+  ApiEndpoint b[] = {endpoint(HttpMethod::kGet, "/b")};
+  ASSERT_TRUE(table.set_api(1, 0x11, a, 2));
+  ASSERT_TRUE(table.set_resources(1, MemberResources{1, 2, 3, 4}, "v1.2.3"));
+  ASSERT_TRUE(table.set_api(2, 0x22, b, 1));
+  // Replace member 1's list: blocks behind it must slide and stay correct.
+  ApiEndpoint a2[] = {endpoint(HttpMethod::kDelete, "/api/only")};
+  ASSERT_TRUE(table.set_api(1, 0x12, a2, 1));
+
+  const Member* m1 = table.find(1);
+  const Member* m2 = table.find(2);
+  HttpMethod method;
+  std::string_view uri;
+  ASSERT_EQ(table.api_count(*m1), 1u);
+  ASSERT_TRUE(table.api_at(*m1, 0, &method, &uri));
+  EXPECT_EQ(method, HttpMethod::kDelete);
+  EXPECT_EQ(uri, "/api/only");
+  EXPECT_FALSE(table.api_at(*m1, 1, &method, &uri));
+  EXPECT_EQ(table.sdk_version(*m1), "v1.2.3");
+  EXPECT_EQ(m1->api_digest, 0x12u);
+  ASSERT_EQ(table.api_count(*m2), 1u);
+  ASSERT_TRUE(table.api_at(*m2, 0, &method, &uri));
+  EXPECT_EQ(uri, "/b");
+  EXPECT_EQ(table.arena_used_bytes(), (2 + 9) + 6 + (2 + 2));
+}
+
+TEST_F(MemberTableTest, ArenaFullTruncatesDetailsButKeepsTheMember) {
+  ApiEndpoint big[SPORE_MAX_APIS];
+  for (int i = 0; i < SPORE_MAX_APIS; ++i) {
+    std::string uri = "/" + std::string(SPORE_MAX_URI_LEN - 4, 'a') + std::to_string(100 + i);
+    big[i] = endpoint(HttpMethod::kGet, uri.c_str());
+  }
+  bool truncated = false;
+  for (uint32_t id = 1; id <= SPORE_MAX_MEMBERS; ++id) {
+    table.observe(hello(id), 0);
+    table.set_api(id, id, big, SPORE_MAX_APIS);
+    truncated = truncated || table.find(id)->details_truncated;
+  }
+  EXPECT_TRUE(truncated);
+  EXPECT_LE(table.arena_used_bytes(), static_cast<size_t>(SPORE_MEMBER_ARENA_BYTES));
+  EXPECT_EQ(table.size(), static_cast<size_t>(SPORE_MAX_MEMBERS));
+  // Forgetting members gives the space back.
+  table.update(60000);
+  table.update(60000 + 300000);
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(table.arena_used_bytes(), 0u);
+}
+
+TEST_F(MemberTableTest, StatusSurvivesClockWrap) {
+  table.observe(hello(1), 0xFFFFF000u);
+  table.update(0x00000100u);  // 0x1100 ms later, across the wrap
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kActive);
+  table.update(0xFFFFF000u + 10000u);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kInactive);
+}
+
+TEST(MemberTableNames, StatusNamesMatchTheSeed) {
+  EXPECT_STREQ(member_status_name(MemberStatus::kActive), "ACTIVE");
+  EXPECT_STREQ(member_status_name(MemberStatus::kInactive), "INACTIVE");
+  EXPECT_STREQ(member_status_name(MemberStatus::kDead), "DEAD");
+  char ip[16];
+  format_ipv4(0xC0A80164u, ip, sizeof ip);
+  EXPECT_STREQ(ip, "192.168.1.100");
+}
+
+}  // namespace
+}  // namespace spore

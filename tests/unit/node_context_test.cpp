@@ -1,0 +1,144 @@
+#include "spore/node_context.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fakes.h"
+
+namespace spore {
+namespace {
+
+using testing::CapturingLog;
+using testing::FakeClock;
+using testing::FakeRandom;
+using testing::FakeSystemInfo;
+
+class NodeContextTest : public ::testing::Test {
+ protected:
+  NodeContextTest() : ctx(cfg(), clock, rnd, sys, &log) {}
+  static Config cfg() {
+    Config c = Config::default_lan();
+    c.start_jitter_max_ms = 0;
+    return c;
+  }
+  nlohmann::json render(bool members) {
+    BufferJsonOutput out(buf, sizeof buf);
+    JsonWriter w(out);
+    if (members) {
+      ctx.write_members_json(w);
+    } else {
+      ctx.write_status_json(w);
+    }
+    EXPECT_TRUE(w.complete());
+    EXPECT_FALSE(out.overflowed());
+    return nlohmann::json::parse(out.c_str());
+  }
+  void tick_for(uint32_t ms) {
+    for (uint32_t i = 0; i < ms; i += 10) {
+      ctx.loop();
+      clock.advance(10);
+    }
+  }
+
+  FakeClock clock{0};
+  FakeRandom rnd;
+  FakeSystemInfo sys;
+  CapturingLog log;
+  NodeContext ctx;
+  char buf[8192];
+};
+
+TEST_F(NodeContextTest, RefusesToBeginWithBadConfigOrIdentity) {
+  Config bad = Config::default_lan();
+  bad.dead_after_ms = 1;
+  NodeContext c1(bad, clock, rnd, sys, &log);
+  EXPECT_FALSE(c1.begin({1, 1, 0, "n"}));
+  EXPECT_NE(log.lines.back().find("dead_after_ms"), std::string::npos);
+  NodeContext c2(cfg(), clock, rnd, sys, &log);
+  EXPECT_FALSE(c2.begin({0, 1, 0, "n"}));
+  EXPECT_FALSE(c2.begin({1, 1, 0, ""}));
+  EXPECT_FALSE(c2.begin({1, 1, 0, std::string(SPORE_MAX_HOSTNAME_LEN + 1, 'x')}));
+}
+
+TEST_F(NodeContextTest, StatusDocumentHasTheSeedsFields) {
+  ASSERT_TRUE(ctx.begin({0x1234, 7, 0x7F000001, "esp_001234"}));
+  ctx.api().add("/api/node/status", HttpMethod::kGet);
+  ctx.api().add("/api/node/restart", HttpMethod::kPost);
+  nlohmann::json j = render(false);
+  EXPECT_EQ(j["freeHeap"], 41000);
+  EXPECT_EQ(j["chipId"], 0x00ABCDEF);
+  EXPECT_EQ(j["sdkVersion"], "2.2.2-dev(38a443e)");
+  EXPECT_EQ(j["cpuFreqMHz"], 80);
+  EXPECT_EQ(j["flashChipSize"], 1048576);
+  ASSERT_EQ(j["api"].size(), 2u);
+  EXPECT_EQ(j["api"][0], (nlohmann::json{{"uri", "/api/node/status"}, {"method", "GET"}}));
+  EXPECT_EQ(j["hostname"], "esp_001234");
+  EXPECT_EQ(j["incarnation"], 7);
+}
+
+TEST_F(NodeContextTest, MembersDocumentHasTheSeedsShapeWithSelfFirst) {
+  ASSERT_TRUE(ctx.begin({0x1234, 7, 0x7F000001, "self"}));
+  ctx.members().observe({99, 1, 0xC0A80164, 8080, "esp_123456"}, clock.now_ms());
+  ctx.members().set_latency(99, 5);
+  ctx.members().set_resources(99, MemberResources{12345, 12345678, 1048576, 80}, "2.2.2-dev(38a443e)");
+  ApiEndpoint e{};
+  e.method = HttpMethod::kGet;
+  std::strcpy(e.uri, "/api/node/status");
+  ctx.members().set_api(99, 1, &e, 1);
+  clock.advance(3000);
+  nlohmann::json j = render(true);
+  ASSERT_EQ(j["members"].size(), 2u);
+  EXPECT_EQ(j["members"][0]["self"], true);
+  EXPECT_EQ(j["members"][0]["ip"], "127.0.0.1");
+  const nlohmann::json& m = j["members"][1];
+  // Exactly the seed's example member, plus extra fields.
+  EXPECT_EQ(m["hostname"], "esp_123456");
+  EXPECT_EQ(m["ip"], "192.168.1.100");
+  EXPECT_TRUE(m["lastSeen"].is_number());
+  EXPECT_EQ(m["latency"], 5);
+  EXPECT_EQ(m["status"], "ACTIVE");
+  EXPECT_EQ(m["resources"], (nlohmann::json{{"freeHeap", 12345},
+                                            {"chipId", 12345678},
+                                            {"sdkVersion", "2.2.2-dev(38a443e)"},
+                                            {"cpuFreqMHz", 80},
+                                            {"flashChipSize", 1048576}}));
+  EXPECT_EQ(m["api"], nlohmann::json::parse(R"([{"uri":"/api/node/status","method":"GET"}])"));
+  EXPECT_EQ(m["lastSeenAgoMs"], 3000);
+}
+
+TEST_F(NodeContextTest, HostileHostnamesStillRenderValidJson) {
+  ASSERT_TRUE(ctx.begin({1, 1, 0, "self"}));
+  const char hostile[] = "\"}\\\n\x01\xff<script>";
+  ctx.members().observe({2, 1, 0, 80, std::string_view(hostile, sizeof hostile - 1)}, 0);
+  nlohmann::json j = render(true);
+  EXPECT_EQ(j["members"].size(), 2u);
+}
+
+TEST_F(NodeContextTest, StatusTaskTurnsSilentMembersInactiveAndFiresSeedEvents) {
+  ASSERT_TRUE(ctx.begin({1, 1, 0, "self"}));
+  static std::vector<std::string> seen;
+  seen.clear();
+  ctx.on(EventBus::kAnyTopic, EventHandler([](const Event& e) {
+           const NodeInfo* n = e.get<NodeInfo>();
+           seen.push_back(std::string(e.topic()) + ":" + (n != nullptr ? n->hostname : "?"));
+         }));
+  ctx.members().observe({2, 1, 0, 80, "peer"}, clock.now_ms());
+  tick_for(10500);
+  ctx.members().mark_left(2, 1, clock.now_ms());
+  EXPECT_EQ(seen, (std::vector<std::string>{"node_discovered:peer", "node_inactive:peer", "node_left:peer"}));
+}
+
+TEST_F(NodeContextTest, DebugTaskLogsASummary) {
+  ASSERT_TRUE(ctx.begin({1, 1, 0, "self"}));
+  tick_for(5100);
+  bool found = false;
+  for (const std::string& l : log.lines) found = found || l.find("members: 0 active") != std::string::npos;
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace spore
