@@ -1,0 +1,707 @@
+#include "spore/wire_codec.h"
+
+#include <cstring>
+
+namespace spore {
+namespace wire {
+
+namespace {
+
+// ---- byte order: network order (big-endian) throughout, see docs/protocol.md -----------------
+
+inline uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline uint32_t load_u32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+/// Bounds-checked cursor over a body. Any read past the end latches failure and yields zeros, so
+/// parse code reads straight through and checks ok() once per section.
+class Reader {
+ public:
+  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+
+  uint8_t u8() {
+    const uint8_t* p = take(1);
+    return p ? p[0] : 0;
+  }
+  uint16_t u16() {
+    const uint8_t* p = take(2);
+    return p ? load_u16(p) : 0;
+  }
+  uint32_t u32() {
+    const uint8_t* p = take(4);
+    return p ? load_u32(p) : 0;
+  }
+  /// `n` bytes in place, or nullptr (and failure) if fewer remain.
+  const uint8_t* take(size_t n) {
+    if (!ok_ || n > size_ - pos_) {
+      ok_ = false;
+      return nullptr;
+    }
+    const uint8_t* p = data_ + pos_;
+    pos_ += n;
+    return p;
+  }
+  /// A u8-length-prefixed string in place.
+  std::string_view str8() {
+    const size_t n = u8();
+    const uint8_t* p = take(n);
+    return p ? std::string_view(reinterpret_cast<const char*>(p), n) : std::string_view();
+  }
+  bool ok() const { return ok_; }
+  size_t remaining() const { return size_ - pos_; }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+/// Bounds-checked writer; any write past capacity latches failure.
+class Writer {
+ public:
+  Writer(uint8_t* data, size_t capacity) : data_(data), capacity_(capacity) {}
+
+  void u8(uint8_t v) {
+    if (uint8_t* p = take(1)) p[0] = v;
+  }
+  void u16(uint16_t v) {
+    if (uint8_t* p = take(2)) {
+      p[0] = static_cast<uint8_t>(v >> 8);
+      p[1] = static_cast<uint8_t>(v);
+    }
+  }
+  void u32(uint32_t v) {
+    if (uint8_t* p = take(4)) {
+      p[0] = static_cast<uint8_t>(v >> 24);
+      p[1] = static_cast<uint8_t>(v >> 16);
+      p[2] = static_cast<uint8_t>(v >> 8);
+      p[3] = static_cast<uint8_t>(v);
+    }
+  }
+  void str8(std::string_view s) {
+    u8(static_cast<uint8_t>(s.size()));
+    if (uint8_t* p = take(s.size())) {
+      if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    }
+  }
+  uint8_t* take(size_t n) {
+    if (!ok_ || n > capacity_ - pos_) {
+      ok_ = false;
+      return nullptr;
+    }
+    uint8_t* p = data_ + pos_;
+    pos_ += n;
+    return p;
+  }
+  bool ok() const { return ok_; }
+  size_t size() const { return pos_; }
+
+ private:
+  uint8_t* data_;
+  size_t capacity_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+// ---- field rules, shared by decoder and encoder so they cannot drift apart --------------------
+
+// Hostnames and URIs end up in JSON, logs and URLs: visible ASCII only, no space.
+bool all_in_range(std::string_view s, char lo, char hi) {
+  for (char c : s)
+    if (c < lo || c > hi) return false;
+  return true;
+}
+bool valid_hostname(std::string_view s) {
+  return !s.empty() && s.size() <= SPORE_MAX_HOSTNAME_LEN && all_in_range(s, '\x21', '\x7e');
+}
+// Same rule as ApiRegistry::add(), so anything a registry holds can be published.
+bool valid_uri(std::string_view s) {
+  return !s.empty() && s.size() <= SPORE_MAX_URI_LEN && s[0] == '/' && all_in_range(s, '\x21', '\x7e');
+}
+// SDK strings are free text ("2.2.2-dev(38a443e)", "Linux 6.1"): spaces allowed, may be empty.
+bool valid_sdk_version(std::string_view s) {
+  return s.size() <= SPORE_MAX_VERSION_LEN && all_in_range(s, '\x20', '\x7e');
+}
+bool valid_method(uint8_t m) {
+  return m >= static_cast<uint8_t>(HttpMethod::kGet) && m <= static_cast<uint8_t>(HttpMethod::kPatch);
+}
+bool valid_state(uint8_t s) {
+  return s >= static_cast<uint8_t>(MemberState::kAlive) && s <= static_cast<uint8_t>(MemberState::kLeft);
+}
+bool valid_type(uint8_t t) {
+  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kInfo);
+}
+bool valid_gossip_entry(const GossipEntry& e) {
+  return e.node_id != 0 && valid_state(static_cast<uint8_t>(e.state));
+}
+
+constexpr uint8_t kAnnounceReplyRequested = 0x01;
+
+// Fixed part of each body, in bytes (see docs/protocol.md tables).
+constexpr size_t kAnnounceFixedBytes = 1 + 1 + 4 + 2 + 2 + 4 + 4 + 4 + 4 + 1;  // + hostname
+constexpr size_t kPingFixedBytes = 4 + 4 + 4 + 1;                            // + entries
+constexpr size_t kAckFixedBytes = 4 + 4 + 1;
+constexpr size_t kPingReqFixedBytes = 4 + 4 + 4 + 4 + 2 + 1;
+constexpr size_t kGossipFixedBytes = 1;
+constexpr size_t kInfoReqBytes = 1;
+constexpr size_t kInfoFixedBytes = 4 + 4 + 4 + 4 + 4 + 2 + 1 + 1 + 1 + 1;  // + sdk + entries
+constexpr size_t kApiEntryFixedBytes = 2;                                  // + uri
+
+// ---- decoding ------------------------------------------------------------------------------------
+
+GossipEntry read_gossip_entry(const uint8_t* p) {
+  GossipEntry e;
+  e.node_id = load_u32(p);
+  e.incarnation = load_u32(p + 4);
+  e.ip = load_u32(p + 8);
+  e.udp_port = load_u16(p + 12);
+  e.http_port = load_u16(p + 14);
+  e.state = static_cast<MemberState>(p[16]);
+  return e;
+}
+
+DecodeError parse_gossip_section(Reader& r, GossipList& out) {
+  const size_t count = r.u8();
+  const uint8_t* wire = r.take(count * GossipList::kEntryBytes);
+  if (!r.ok()) return DecodeError::kBadLength;
+  for (size_t i = 0; i < count; ++i)
+    if (!valid_gossip_entry(read_gossip_entry(wire + i * GossipList::kEntryBytes))) return DecodeError::kBadField;
+  out = GossipList::from_wire(wire, count);
+  return DecodeError::kOk;
+}
+
+DecodeError parse_announce(Reader& r, Announce& a) {
+  a.max_version = r.u8();
+  const uint8_t flags = r.u8();
+  a.reply_requested = (flags & kAnnounceReplyRequested) != 0;
+  a.ip = r.u32();
+  a.udp_port = r.u16();
+  a.http_port = r.u16();
+  a.free_heap_bytes = r.u32();
+  a.api_digest = r.u32();
+  a.resources_digest = r.u32();
+  a.image_digest = r.u32();
+  a.hostname = r.str8();
+  if (!r.ok()) return DecodeError::kBadLength;
+  if (a.max_version < kProtocolVersion || (flags & ~kAnnounceReplyRequested) != 0) return DecodeError::kBadField;
+  if (!valid_hostname(a.hostname)) return DecodeError::kBadString;
+  return DecodeError::kOk;
+}
+
+DecodeError parse_info(Reader& r, Info& info) {
+  info.resources_digest = r.u32();
+  info.api_digest = r.u32();
+  info.free_heap_bytes = r.u32();
+  info.chip_id = r.u32();
+  info.flash_chip_size_bytes = r.u32();
+  info.cpu_freq_mhz = r.u16();
+  info.sdk_version = r.str8();
+  info.api_page = r.u8();
+  info.api_page_count = r.u8();
+  const size_t count = r.u8();
+  if (!r.ok()) return DecodeError::kBadLength;
+  if (!valid_sdk_version(info.sdk_version)) return DecodeError::kBadString;
+  if (info.api_page_count == 0 || info.api_page >= info.api_page_count) return DecodeError::kBadField;
+  const size_t before = r.remaining();
+  const uint8_t* start = r.take(0);
+  for (size_t i = 0; i < count; ++i) {
+    const uint8_t method = r.u8();
+    const std::string_view uri = r.str8();
+    if (!r.ok()) return DecodeError::kBadLength;
+    if (!valid_method(method)) return DecodeError::kBadField;
+    if (!valid_uri(uri)) return DecodeError::kBadString;
+  }
+  info.api = ApiList::from_wire(start, before - r.remaining(), count);
+  return DecodeError::kOk;
+}
+
+DecodeError parse_body(MessageType type, Reader& r, Message& m) {
+  DecodeError err = DecodeError::kOk;
+  switch (type) {
+    case MessageType::kAnnounce:
+      err = parse_announce(r, m.announce);
+      break;
+    case MessageType::kPing:
+      m.ping.target_id = r.u32();
+      m.ping.probe_id = r.u32();
+      m.ping.timestamp_ms = r.u32();
+      err = parse_gossip_section(r, m.ping.updates);
+      if (err == DecodeError::kOk && m.ping.target_id == 0) err = DecodeError::kBadField;
+      break;
+    case MessageType::kAck:
+      m.ack.probe_id = r.u32();
+      m.ack.timestamp_ms = r.u32();
+      err = parse_gossip_section(r, m.ack.updates);
+      break;
+    case MessageType::kPingReq:
+      m.ping_req.probe_id = r.u32();
+      m.ping_req.timestamp_ms = r.u32();
+      m.ping_req.target_id = r.u32();
+      m.ping_req.target_ip = r.u32();
+      m.ping_req.target_udp_port = r.u16();
+      err = parse_gossip_section(r, m.ping_req.updates);
+      if (err == DecodeError::kOk && m.ping_req.target_id == 0) err = DecodeError::kBadField;
+      break;
+    case MessageType::kGossip:
+      err = parse_gossip_section(r, m.gossip.updates);
+      break;
+    case MessageType::kLeave:
+      break;
+    case MessageType::kInfoReq:
+      m.info_req.api_page = r.u8();
+      if (!r.ok()) err = DecodeError::kBadLength;
+      break;
+    case MessageType::kInfo:
+      err = parse_info(r, m.info);
+      break;
+  }
+  if (err != DecodeError::kOk) return err;
+  return r.remaining() == 0 ? DecodeError::kOk : DecodeError::kBadLength;
+}
+
+// ---- encoding ------------------------------------------------------------------------------------
+
+size_t gossip_section_bytes(const GossipList& list) {
+  if (list.size() > 255) return 0;
+  for (const GossipEntry e : list)
+    if (!valid_gossip_entry(e)) return 0;
+  return 1 + list.size() * GossipList::kEntryBytes;
+}
+
+void write_gossip_section(Writer& w, const GossipList& list) {
+  w.u8(static_cast<uint8_t>(list.size()));
+  for (const GossipEntry e : list) {
+    w.u32(e.node_id);
+    w.u32(e.incarnation);
+    w.u32(e.ip);
+    w.u16(e.udp_port);
+    w.u16(e.http_port);
+    w.u8(static_cast<uint8_t>(e.state));
+  }
+}
+
+// Body size and validity in one pass. On refusal returns 0 with the reason in `why`; on success
+// `why` is kOk (LEAVE's valid body is empty, so 0 alone does not mean refusal).
+size_t checked_body_size(const Message& m, EncodeError& why) {
+  why = EncodeError::kOk;
+  const auto refuse = [&why](EncodeError reason) -> size_t {
+    why = reason;
+    return 0;
+  };
+  size_t gossip = 0;
+  switch (m.header.type) {
+    case MessageType::kAnnounce: {
+      const Announce& a = m.announce;
+      if (a.max_version < kProtocolVersion) return refuse(EncodeError::kBadField);
+      if (!valid_hostname(a.hostname)) return refuse(EncodeError::kBadString);
+      return kAnnounceFixedBytes + a.hostname.size();
+    }
+    case MessageType::kPing:
+      if (m.ping.target_id == 0 || (gossip = gossip_section_bytes(m.ping.updates)) == 0)
+        return refuse(EncodeError::kBadField);
+      return kPingFixedBytes - 1 + gossip;
+    case MessageType::kAck:
+      if ((gossip = gossip_section_bytes(m.ack.updates)) == 0) return refuse(EncodeError::kBadField);
+      return kAckFixedBytes - 1 + gossip;
+    case MessageType::kPingReq:
+      if (m.ping_req.target_id == 0 || (gossip = gossip_section_bytes(m.ping_req.updates)) == 0)
+        return refuse(EncodeError::kBadField);
+      return kPingReqFixedBytes - 1 + gossip;
+    case MessageType::kGossip:
+      if ((gossip = gossip_section_bytes(m.gossip.updates)) == 0) return refuse(EncodeError::kBadField);
+      return kGossipFixedBytes - 1 + gossip;
+    case MessageType::kLeave:
+      return 0;
+    case MessageType::kInfoReq:
+      return kInfoReqBytes;
+    case MessageType::kInfo: {
+      const Info& info = m.info;
+      if (info.api_page_count == 0 || info.api_page >= info.api_page_count || info.api.size() > 255)
+        return refuse(EncodeError::kBadField);
+      if (!valid_sdk_version(info.sdk_version)) return refuse(EncodeError::kBadString);
+      size_t size = kInfoFixedBytes + info.sdk_version.size();
+      for (const ApiEntry e : info.api) {
+        if (!valid_method(static_cast<uint8_t>(e.method))) return refuse(EncodeError::kBadField);
+        if (!valid_uri(e.uri)) return refuse(EncodeError::kBadString);
+        size += kApiEntryFixedBytes + e.uri.size();
+      }
+      return size;
+    }
+  }
+  return refuse(EncodeError::kUnknownType);
+}
+
+void write_body(Writer& w, const Message& m) {
+  switch (m.header.type) {
+    case MessageType::kAnnounce: {
+      const Announce& a = m.announce;
+      w.u8(a.max_version);
+      w.u8(a.reply_requested ? kAnnounceReplyRequested : 0);
+      w.u32(a.ip);
+      w.u16(a.udp_port);
+      w.u16(a.http_port);
+      w.u32(a.free_heap_bytes);
+      w.u32(a.api_digest);
+      w.u32(a.resources_digest);
+      w.u32(a.image_digest);
+      w.str8(a.hostname);
+      break;
+    }
+    case MessageType::kPing:
+      w.u32(m.ping.target_id);
+      w.u32(m.ping.probe_id);
+      w.u32(m.ping.timestamp_ms);
+      write_gossip_section(w, m.ping.updates);
+      break;
+    case MessageType::kAck:
+      w.u32(m.ack.probe_id);
+      w.u32(m.ack.timestamp_ms);
+      write_gossip_section(w, m.ack.updates);
+      break;
+    case MessageType::kPingReq:
+      w.u32(m.ping_req.probe_id);
+      w.u32(m.ping_req.timestamp_ms);
+      w.u32(m.ping_req.target_id);
+      w.u32(m.ping_req.target_ip);
+      w.u16(m.ping_req.target_udp_port);
+      write_gossip_section(w, m.ping_req.updates);
+      break;
+    case MessageType::kGossip:
+      write_gossip_section(w, m.gossip.updates);
+      break;
+    case MessageType::kLeave:
+      break;
+    case MessageType::kInfoReq:
+      w.u8(m.info_req.api_page);
+      break;
+    case MessageType::kInfo: {
+      const Info& info = m.info;
+      w.u32(info.resources_digest);
+      w.u32(info.api_digest);
+      w.u32(info.free_heap_bytes);
+      w.u32(info.chip_id);
+      w.u32(info.flash_chip_size_bytes);
+      w.u16(info.cpu_freq_mhz);
+      w.str8(info.sdk_version);
+      w.u8(info.api_page);
+      w.u8(info.api_page_count);
+      w.u8(static_cast<uint8_t>(info.api.size()));
+      for (const ApiEntry e : info.api) {
+        w.u8(static_cast<uint8_t>(e.method));
+        w.str8(e.uri);
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+// ---- lists ---------------------------------------------------------------------------------------
+
+GossipList GossipList::from_array(const GossipEntry* entries, size_t count) {
+  GossipList l;
+  l.array_ = entries;
+  l.count_ = entries == nullptr ? 0 : count;
+  return l;
+}
+
+GossipList GossipList::from_wire(const uint8_t* wire, size_t count) {
+  GossipList l;
+  l.wire_ = wire;
+  l.count_ = wire == nullptr ? 0 : count;
+  return l;
+}
+
+GossipEntry GossipList::operator[](size_t i) const {
+  return array_ != nullptr ? array_[i] : read_gossip_entry(wire_ + i * kEntryBytes);
+}
+
+ApiList ApiList::from_array(const ApiEntry* entries, size_t count) {
+  ApiList l;
+  l.array_ = entries;
+  l.count_ = entries == nullptr ? 0 : count;
+  return l;
+}
+
+ApiList ApiList::from_wire(const uint8_t* wire, size_t size_bytes, size_t count) {
+  ApiList l;
+  l.wire_ = wire;
+  l.wire_size_ = size_bytes;
+  l.count_ = wire == nullptr ? 0 : count;
+  return l;
+}
+
+ApiEntry ApiList::Iterator::operator*() const {
+  if (list_->array_ != nullptr) return list_->array_[index_];
+  const uint8_t* p = list_->wire_ + offset_;
+  ApiEntry e;
+  e.method = static_cast<HttpMethod>(p[0]);
+  e.uri = std::string_view(reinterpret_cast<const char*>(p + 2), p[1]);
+  return e;
+}
+
+ApiList::Iterator& ApiList::Iterator::operator++() {
+  if (list_->array_ == nullptr) offset_ += kApiEntryFixedBytes + list_->wire_[offset_ + 1];
+  ++index_;
+  return *this;
+}
+
+// ---- names ---------------------------------------------------------------------------------------
+
+const char* message_type_name(MessageType type) {
+  switch (type) {
+    case MessageType::kAnnounce:
+      return "announce";
+    case MessageType::kPing:
+      return "ping";
+    case MessageType::kAck:
+      return "ack";
+    case MessageType::kPingReq:
+      return "ping_req";
+    case MessageType::kGossip:
+      return "gossip";
+    case MessageType::kLeave:
+      return "leave";
+    case MessageType::kInfoReq:
+      return "info_req";
+    case MessageType::kInfo:
+      return "info";
+  }
+  return "?";
+}
+
+const char* member_state_name(MemberState state) {
+  switch (state) {
+    case MemberState::kAlive:
+      return "alive";
+    case MemberState::kSuspect:
+      return "suspect";
+    case MemberState::kDead:
+      return "dead";
+    case MemberState::kLeft:
+      return "left";
+  }
+  return "?";
+}
+
+const char* decode_error_name(DecodeError error) {
+  switch (error) {
+    case DecodeError::kOk:
+      return "ok";
+    case DecodeError::kTooShort:
+      return "too_short";
+    case DecodeError::kTooLong:
+      return "too_long";
+    case DecodeError::kBadMagic:
+      return "bad_magic";
+    case DecodeError::kBadVersion:
+      return "bad_version";
+    case DecodeError::kUnknownType:
+      return "unknown_type";
+    case DecodeError::kBadFlags:
+      return "bad_flags";
+    case DecodeError::kBadSender:
+      return "bad_sender";
+    case DecodeError::kTruncatedBody:
+      return "truncated_body";
+    case DecodeError::kTrailingBytes:
+      return "trailing_bytes";
+    case DecodeError::kBadLength:
+      return "bad_length";
+    case DecodeError::kBadString:
+      return "bad_string";
+    case DecodeError::kBadField:
+      return "bad_field";
+    case DecodeError::kAuthRequired:
+      return "auth_required";
+    case DecodeError::kUnexpectedAuth:
+      return "unexpected_auth";
+    case DecodeError::kBadTag:
+      return "bad_tag";
+    case DecodeError::kStale:
+      return "stale";
+    case DecodeError::kReplayed:
+      return "replayed";
+  }
+  return "?";
+}
+
+const char* encode_error_name(EncodeError error) {
+  switch (error) {
+    case EncodeError::kOk:
+      return "ok";
+    case EncodeError::kNoSpace:
+      return "no_space";
+    case EncodeError::kBadString:
+      return "bad_string";
+    case EncodeError::kBadField:
+      return "bad_field";
+    case EncodeError::kUnknownType:
+      return "unknown_type";
+  }
+  return "?";
+}
+
+// ---- decode --------------------------------------------------------------------------------------
+
+DecodeError decode(const uint8_t* data, size_t size_bytes, const HmacKey& key, ReplayWindow* window, Message& out) {
+  // Header checks run cheapest and most telling first: size, then magic and version (the only
+  // fields every version shares), before anything that depends on the v1 layout.
+  if (size_bytes > SPORE_MAX_DATAGRAM_BYTES) return DecodeError::kTooLong;
+  if (data == nullptr || size_bytes < 3) return DecodeError::kTooShort;
+  if (data[0] != kMagic0 || data[1] != kMagic1) return DecodeError::kBadMagic;
+  if (data[2] != kProtocolVersion) return DecodeError::kBadVersion;
+  if (size_bytes < kHeaderBytes) return DecodeError::kTooShort;
+  if (!valid_type(data[3])) return DecodeError::kUnknownType;
+  const uint8_t flags = data[4];
+  if ((flags & ~kFlagAuthenticated) != 0) return DecodeError::kBadFlags;
+
+  Header& h = out.header;
+  h.type = static_cast<MessageType>(data[3]);
+  h.sender_id = load_u32(data + 5);
+  h.incarnation = load_u32(data + 9);
+  h.seq = load_u32(data + 13);
+  h.authenticated = (flags & kFlagAuthenticated) != 0;
+  if (h.sender_id == 0) return DecodeError::kBadSender;
+  const size_t body_bytes = load_u16(data + 17);
+  const size_t expected = kHeaderBytes + body_bytes + (h.authenticated ? kTagBytes : 0);
+  if (size_bytes < expected) return DecodeError::kTruncatedBody;
+  if (size_bytes > expected) return DecodeError::kTrailingBytes;
+
+  // Authenticate before looking at the body, so with a key nothing an outsider wrote is parsed.
+  if (!key.empty() && !h.authenticated) return DecodeError::kAuthRequired;
+  if (key.empty() && h.authenticated) return DecodeError::kUnexpectedAuth;
+  if (h.authenticated) {
+    uint8_t tag[kTagBytes];
+    const size_t signed_bytes = kHeaderBytes + body_bytes;
+    hmac_sha256(key, data, signed_bytes, tag, kTagBytes);
+    if (!constant_time_equal(tag, data + signed_bytes, kTagBytes)) return DecodeError::kBadTag;
+  }
+
+  if (window != nullptr) {
+    switch (window->check(h.sender_id, h.incarnation, h.seq)) {
+      case ReplayVerdict::kFresh:
+        break;
+      case ReplayVerdict::kStale:
+        return DecodeError::kStale;
+      case ReplayVerdict::kReplayed:
+        return DecodeError::kReplayed;
+    }
+  }
+
+  Reader body(data + kHeaderBytes, body_bytes);
+  const DecodeError err = parse_body(h.type, body, out);
+  if (err != DecodeError::kOk) return err;
+
+  if (window != nullptr) window->commit(h.sender_id, h.incarnation, h.seq);
+  return DecodeError::kOk;
+}
+
+// ---- encode --------------------------------------------------------------------------------------
+
+size_t datagram_size_bytes(const Message& msg, bool authenticated) {
+  EncodeError why = EncodeError::kOk;
+  const size_t body_bytes = checked_body_size(msg, why);
+  if (why != EncodeError::kOk || msg.header.sender_id == 0) return 0;
+  return kHeaderBytes + body_bytes + (authenticated ? kTagBytes : 0);
+}
+
+EncodeResult encode(const Message& msg, const HmacKey& key, uint8_t* out, size_t capacity_bytes) {
+  EncodeResult result;
+  if (msg.header.sender_id == 0) {
+    result.error = EncodeError::kBadField;
+    return result;
+  }
+  EncodeError why = EncodeError::kOk;
+  const size_t body_bytes = checked_body_size(msg, why);
+  if (why != EncodeError::kOk) {
+    result.error = why;
+    return result;
+  }
+  const bool authenticated = !key.empty();
+  const size_t total = kHeaderBytes + body_bytes + (authenticated ? kTagBytes : 0);
+  if (out == nullptr || total > capacity_bytes || total > SPORE_MAX_DATAGRAM_BYTES) {
+    result.error = EncodeError::kNoSpace;
+    return result;
+  }
+
+  Writer w(out, capacity_bytes);
+  w.u8(kMagic0);
+  w.u8(kMagic1);
+  w.u8(kProtocolVersion);
+  w.u8(static_cast<uint8_t>(msg.header.type));
+  w.u8(authenticated ? kFlagAuthenticated : 0);
+  w.u32(msg.header.sender_id);
+  w.u32(msg.header.incarnation);
+  w.u32(msg.header.seq);
+  w.u16(static_cast<uint16_t>(body_bytes));
+  write_body(w, msg);
+  if (authenticated) {
+    if (uint8_t* tag = w.take(kTagBytes)) hmac_sha256(key, out, kHeaderBytes + body_bytes, tag, kTagBytes);
+  }
+  // The size check above makes failure here impossible; checking keeps a future mismatch between
+  // checked_body_size() and write_body() an error instead of a bad datagram.
+  if (!w.ok() || w.size() != total) {
+    result.error = EncodeError::kNoSpace;
+    return result;
+  }
+  result.size_bytes = total;
+  return result;
+}
+
+// ---- capacity helpers ----------------------------------------------------------------------------
+
+size_t max_gossip_entries(MessageType type, bool authenticated) {
+  size_t fixed = 0;
+  switch (type) {
+    case MessageType::kPing:
+      fixed = kPingFixedBytes;
+      break;
+    case MessageType::kAck:
+      fixed = kAckFixedBytes;
+      break;
+    case MessageType::kPingReq:
+      fixed = kPingReqFixedBytes;
+      break;
+    case MessageType::kGossip:
+      fixed = kGossipFixedBytes;
+      break;
+    default:
+      return 0;
+  }
+  const size_t n = (max_body_bytes(authenticated) - fixed) / GossipList::kEntryBytes;
+  return n > 255 ? 255 : n;
+}
+
+size_t api_pages(const ApiEntry* entries, size_t entry_count, size_t sdk_version_len, bool authenticated,
+                 size_t page_index, size_t* first, size_t* count) {
+  const size_t fixed = kInfoFixedBytes + sdk_version_len;
+  if (fixed > max_body_bytes(authenticated) || (entries == nullptr && entry_count > 0)) return 0;
+  const size_t budget = max_body_bytes(authenticated) - fixed;
+  size_t pages = 0;
+  size_t i = 0;
+  do {
+    const size_t page_first = i;
+    size_t used = 0;
+    while (i < entry_count && i - page_first < 255) {
+      const size_t entry_bytes = kApiEntryFixedBytes + entries[i].uri.size();
+      if (used + entry_bytes > budget) break;
+      used += entry_bytes;
+      ++i;
+    }
+    if (i == page_first && i < entry_count) return 0;  // one entry alone does not fit
+    if (pages == page_index) {
+      if (first != nullptr) *first = page_first;
+      if (count != nullptr) *count = i - page_first;
+    }
+    ++pages;
+    if (pages > 255) return 0;
+  } while (i < entry_count);
+  return pages;
+}
+
+}  // namespace wire
+}  // namespace spore

@@ -1,0 +1,795 @@
+// Wire codec v1: round trips, canonical encoding, every rejection path, auth and anti-replay.
+//
+// Hidden mode: with SPORE_WRITE_CORPUS=<dir> set, the test CorpusWriter.WriteSeedCorpus writes one
+// valid datagram per message type, with and without a tag, into <dir> (the libFuzzer seed corpus
+// tests/fuzz/corpus/wire_decoder/). The key matches tests/fuzz/wire_decoder_fuzz.cpp.
+
+#include "spore/wire_codec.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace spore {
+namespace wire {
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+// Same key as the fuzz target, so seed-corpus datagrams authenticate there.
+constexpr const char* kClusterKeyHex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+constexpr const char* kOtherKeyHex = "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+HmacKey cluster_key() {
+  HmacKey k;
+  EXPECT_TRUE(k.set_hex(kClusterKeyHex));
+  return k;
+}
+HmacKey other_key() {
+  HmacKey k;
+  EXPECT_TRUE(k.set_hex(kOtherKeyHex));
+  return k;
+}
+const HmacKey kNoKey{};
+
+const GossipEntry kEntries[] = {
+    {0x00A1B2C3, 7, 0xC0A80102, 4210, 80, MemberState::kAlive},
+    {0x00D4E5F6, 1, 0xC0A80103, 4210, 8080, MemberState::kSuspect},
+    {0x12345678, 0xFFFFFFFF, 0x7F000005, 4211, 0, MemberState::kDead},
+    {0xFFFFFFFF, 0, 0, 1, 65535, MemberState::kLeft},
+};
+const ApiEntry kApis[] = {
+    {HttpMethod::kGet, "/api/node/status"},
+    {HttpMethod::kPost, "/api/node/update"},
+    {HttpMethod::kPost, "/api/node/restart"},
+    {HttpMethod::kGet, "/api/cluster/members"},
+    {HttpMethod::kPatch, "/x"},
+};
+
+Message base(MessageType type) {
+  Message m;
+  m.header.type = type;
+  m.header.sender_id = 0x00C0FFEE;
+  m.header.incarnation = 3;
+  m.header.seq = 41;
+  return m;
+}
+
+// One representative, field-rich message per type.
+std::vector<Message> samples() {
+  std::vector<Message> out;
+  Message m = base(MessageType::kAnnounce);
+  m.announce.max_version = 1;
+  m.announce.reply_requested = true;
+  m.announce.ip = 0xC0A80164;
+  m.announce.udp_port = 4210;
+  m.announce.http_port = 80;
+  m.announce.free_heap_bytes = 31337;
+  m.announce.api_digest = 0xDEADBEEF;
+  m.announce.resources_digest = 0x01020304;
+  m.announce.image_digest = 0xA5A5A5A5;
+  m.announce.hostname = "esp_00c0ffee";
+  out.push_back(m);
+
+  m = base(MessageType::kPing);
+  m.ping.target_id = 0x00A1B2C3;
+  m.ping.probe_id = 99;
+  m.ping.timestamp_ms = 123456789;
+  m.ping.updates = GossipList::from_array(kEntries, 2);
+  out.push_back(m);
+
+  m = base(MessageType::kAck);
+  m.ack.probe_id = 99;
+  m.ack.timestamp_ms = 123456789;
+  m.ack.updates = GossipList::from_array(kEntries, 1);
+  out.push_back(m);
+
+  m = base(MessageType::kPingReq);
+  m.ping_req.probe_id = 100;
+  m.ping_req.timestamp_ms = 5;
+  m.ping_req.target_id = 0x00D4E5F6;
+  m.ping_req.target_ip = 0xC0A80103;
+  m.ping_req.target_udp_port = 4210;
+  out.push_back(m);  // no piggyback: the empty section is exercised too
+
+  m = base(MessageType::kGossip);
+  m.gossip.updates = GossipList::from_array(kEntries, 4);
+  out.push_back(m);
+
+  out.push_back(base(MessageType::kLeave));
+
+  m = base(MessageType::kInfoReq);
+  m.info_req.api_page = 2;
+  out.push_back(m);
+
+  m = base(MessageType::kInfo);
+  m.info.resources_digest = 0x01020304;
+  m.info.api_digest = 0xDEADBEEF;
+  m.info.free_heap_bytes = 31337;
+  m.info.chip_id = 0x00C0FFEE;
+  m.info.flash_chip_size_bytes = 1048576;
+  m.info.cpu_freq_mhz = 80;
+  m.info.sdk_version = "2.2.2-dev(38a443e)";
+  m.info.api_page = 0;
+  m.info.api_page_count = 1;
+  m.info.api = ApiList::from_array(kApis, 5);
+  out.push_back(m);
+  return out;
+}
+
+Bytes encode_vec(const Message& m, const HmacKey& key) {
+  Bytes buf(SPORE_MAX_DATAGRAM_BYTES);
+  const EncodeResult r = encode(m, key, buf.data(), buf.size());
+  EXPECT_TRUE(r.ok()) << encode_error_name(r.error) << " for " << message_type_name(m.header.type);
+  buf.resize(r.size_bytes);
+  return buf;
+}
+
+DecodeError decode_vec(const Bytes& d, const HmacKey& key, ReplayWindow* window = nullptr) {
+  Message out;
+  return decode(d.data(), d.size(), key, window, out);
+}
+
+// Recomputes the tag after a test edited an authenticated datagram, to reach body checks.
+void resign(Bytes& d, const HmacKey& key) {
+  ASSERT_GE(d.size(), kHeaderBytes + kTagBytes);
+  hmac_sha256(key, d.data(), d.size() - kTagBytes, d.data() + d.size() - kTagBytes, kTagBytes);
+}
+
+void expect_same_gossip(const GossipList& a, const GossipList& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].node_id, b[i].node_id);
+    EXPECT_EQ(a[i].incarnation, b[i].incarnation);
+    EXPECT_EQ(a[i].ip, b[i].ip);
+    EXPECT_EQ(a[i].udp_port, b[i].udp_port);
+    EXPECT_EQ(a[i].http_port, b[i].http_port);
+    EXPECT_EQ(a[i].state, b[i].state);
+  }
+}
+
+void expect_same(const Message& a, const Message& b) {
+  EXPECT_EQ(a.header.type, b.header.type);
+  EXPECT_EQ(a.header.sender_id, b.header.sender_id);
+  EXPECT_EQ(a.header.incarnation, b.header.incarnation);
+  EXPECT_EQ(a.header.seq, b.header.seq);
+  switch (a.header.type) {
+    case MessageType::kAnnounce:
+      EXPECT_EQ(a.announce.max_version, b.announce.max_version);
+      EXPECT_EQ(a.announce.reply_requested, b.announce.reply_requested);
+      EXPECT_EQ(a.announce.ip, b.announce.ip);
+      EXPECT_EQ(a.announce.udp_port, b.announce.udp_port);
+      EXPECT_EQ(a.announce.http_port, b.announce.http_port);
+      EXPECT_EQ(a.announce.free_heap_bytes, b.announce.free_heap_bytes);
+      EXPECT_EQ(a.announce.api_digest, b.announce.api_digest);
+      EXPECT_EQ(a.announce.resources_digest, b.announce.resources_digest);
+      EXPECT_EQ(a.announce.image_digest, b.announce.image_digest);
+      EXPECT_EQ(a.announce.hostname, b.announce.hostname);
+      break;
+    case MessageType::kPing:
+      EXPECT_EQ(a.ping.target_id, b.ping.target_id);
+      EXPECT_EQ(a.ping.probe_id, b.ping.probe_id);
+      EXPECT_EQ(a.ping.timestamp_ms, b.ping.timestamp_ms);
+      expect_same_gossip(a.ping.updates, b.ping.updates);
+      break;
+    case MessageType::kAck:
+      EXPECT_EQ(a.ack.probe_id, b.ack.probe_id);
+      EXPECT_EQ(a.ack.timestamp_ms, b.ack.timestamp_ms);
+      expect_same_gossip(a.ack.updates, b.ack.updates);
+      break;
+    case MessageType::kPingReq:
+      EXPECT_EQ(a.ping_req.probe_id, b.ping_req.probe_id);
+      EXPECT_EQ(a.ping_req.timestamp_ms, b.ping_req.timestamp_ms);
+      EXPECT_EQ(a.ping_req.target_id, b.ping_req.target_id);
+      EXPECT_EQ(a.ping_req.target_ip, b.ping_req.target_ip);
+      EXPECT_EQ(a.ping_req.target_udp_port, b.ping_req.target_udp_port);
+      expect_same_gossip(a.ping_req.updates, b.ping_req.updates);
+      break;
+    case MessageType::kGossip:
+      expect_same_gossip(a.gossip.updates, b.gossip.updates);
+      break;
+    case MessageType::kLeave:
+      break;
+    case MessageType::kInfoReq:
+      EXPECT_EQ(a.info_req.api_page, b.info_req.api_page);
+      break;
+    case MessageType::kInfo: {
+      EXPECT_EQ(a.info.resources_digest, b.info.resources_digest);
+      EXPECT_EQ(a.info.api_digest, b.info.api_digest);
+      EXPECT_EQ(a.info.free_heap_bytes, b.info.free_heap_bytes);
+      EXPECT_EQ(a.info.chip_id, b.info.chip_id);
+      EXPECT_EQ(a.info.flash_chip_size_bytes, b.info.flash_chip_size_bytes);
+      EXPECT_EQ(a.info.cpu_freq_mhz, b.info.cpu_freq_mhz);
+      EXPECT_EQ(a.info.sdk_version, b.info.sdk_version);
+      EXPECT_EQ(a.info.api_page, b.info.api_page);
+      EXPECT_EQ(a.info.api_page_count, b.info.api_page_count);
+      ASSERT_EQ(a.info.api.size(), b.info.api.size());
+      auto ib = b.info.api.begin();
+      for (const ApiEntry ea : a.info.api) {
+        const ApiEntry eb = *ib;
+        EXPECT_EQ(ea.method, eb.method);
+        EXPECT_EQ(ea.uri, eb.uri);
+        ++ib;
+      }
+      break;
+    }
+  }
+}
+
+// ---- round trips ----------------------------------------------------------------------------------
+
+TEST(WireCodec, RoundTripEveryTypeWithAndWithoutKey) {
+  const HmacKey key = cluster_key();
+  for (const HmacKey* k : {&kNoKey, &key}) {
+    for (const Message& m : samples()) {
+      SCOPED_TRACE(message_type_name(m.header.type));
+      const Bytes d = encode_vec(m, *k);
+      EXPECT_EQ(d.size(), datagram_size_bytes(m, !k->empty()));
+      Message out;
+      ASSERT_EQ(decode(d.data(), d.size(), *k, nullptr, out), DecodeError::kOk);
+      EXPECT_EQ(out.header.authenticated, !k->empty());
+      expect_same(m, out);
+      // Canonical: the decoded form (views into `d`) encodes to the very same bytes.
+      EXPECT_EQ(encode_vec(out, *k), d);
+    }
+  }
+}
+
+TEST(WireCodec, DecodedViewsPointIntoTheDatagram) {
+  const Message m = samples()[0];
+  const Bytes d = encode_vec(m, kNoKey);
+  Message out;
+  ASSERT_EQ(decode(d.data(), d.size(), kNoKey, nullptr, out), DecodeError::kOk);
+  const char* p = out.announce.hostname.data();
+  EXPECT_GE(reinterpret_cast<const uint8_t*>(p), d.data());
+  EXPECT_LE(reinterpret_cast<const uint8_t*>(p) + out.announce.hostname.size(), d.data() + d.size());
+}
+
+// Pins the byte order and header layout documented in docs/protocol.md.
+TEST(WireCodec, GoldenPingBytes) {
+  Message m = base(MessageType::kPing);
+  m.header.sender_id = 0x01020304;
+  m.header.incarnation = 0x05060708;
+  m.header.seq = 0x090A0B0C;
+  m.ping.target_id = 0x11121314;
+  m.ping.probe_id = 0x21222324;
+  m.ping.timestamp_ms = 0x31323334;
+  const Bytes expected = {'S',  'P',  1,    2,    0,                          // magic, version, type, flags
+                          0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,     // sender, incarnation
+                          0x09, 0x0A, 0x0B, 0x0C, 0x00, 0x0D,                 // seq, body length 13
+                          0x11, 0x12, 0x13, 0x14, 0x21, 0x22, 0x23, 0x24,     // target, probe
+                          0x31, 0x32, 0x33, 0x34, 0x00};                      // timestamp, 0 updates
+  EXPECT_EQ(encode_vec(m, kNoKey), expected);
+  const Bytes authed = encode_vec(m, cluster_key());
+  ASSERT_EQ(authed.size(), expected.size() + kTagBytes);
+  EXPECT_EQ(authed[4], kFlagAuthenticated);
+  uint8_t full[kHmacSha256Bytes];
+  HmacKey k = cluster_key();
+  hmac_sha256(k, authed.data(), expected.size(), full, sizeof full);
+  EXPECT_EQ(0, std::memcmp(full, authed.data() + expected.size(), kTagBytes));  // leftmost 16 bytes
+}
+
+TEST(WireCodec, GossipAndApiListsIterate) {
+  Message m = base(MessageType::kGossip);
+  m.gossip.updates = GossipList::from_array(kEntries, 4);
+  const Bytes d = encode_vec(m, kNoKey);
+  Message out;
+  ASSERT_EQ(decode(d.data(), d.size(), kNoKey, nullptr, out), DecodeError::kOk);
+  size_t i = 0;
+  for (const GossipEntry e : out.gossip.updates) EXPECT_EQ(e.node_id, kEntries[i++].node_id);
+  EXPECT_EQ(i, 4u);
+}
+
+// ---- truncation, flips, sizes ------------------------------------------------------------------------
+
+TEST(WireCodec, EveryPrefixOfEveryDatagramIsRejected) {
+  const HmacKey key = cluster_key();
+  for (const HmacKey* k : {&kNoKey, &key}) {
+    for (const Message& m : samples()) {
+      const Bytes d = encode_vec(m, *k);
+      for (size_t n = 0; n < d.size(); ++n) {
+        Message out;
+        const DecodeError e = decode(d.data(), n, *k, nullptr, out);
+        EXPECT_NE(e, DecodeError::kOk) << message_type_name(m.header.type) << " prefix " << n;
+        if (n < 3) {
+          EXPECT_EQ(e, DecodeError::kTooShort);
+        } else if (n >= kHeaderBytes) {
+          EXPECT_EQ(e, DecodeError::kTruncatedBody);
+        }
+      }
+    }
+  }
+}
+
+TEST(WireCodec, EverySingleBitFlipOfAnAuthenticatedDatagramIsRejected) {
+  const HmacKey key = cluster_key();
+  std::set<DecodeError> seen;
+  for (const Message& m : samples()) {
+    Bytes d = encode_vec(m, key);
+    for (size_t byte = 0; byte < d.size(); ++byte) {
+      for (int bit = 0; bit < 8; ++bit) {
+        d[byte] = static_cast<uint8_t>(d[byte] ^ (1u << bit));
+        const DecodeError e = decode_vec(d, key);
+        EXPECT_NE(e, DecodeError::kOk) << message_type_name(m.header.type) << " byte " << byte << " bit " << bit;
+        seen.insert(e);
+        d[byte] = static_cast<uint8_t>(d[byte] ^ (1u << bit));
+      }
+    }
+    EXPECT_EQ(decode_vec(d, key), DecodeError::kOk);  // restored
+  }
+  EXPECT_TRUE(seen.count(DecodeError::kBadTag));
+  EXPECT_TRUE(seen.count(DecodeError::kBadMagic));
+  EXPECT_TRUE(seen.count(DecodeError::kBadVersion));
+}
+
+TEST(WireCodec, OversizedIsRejectedBeforeAnythingElse) {
+  Bytes d(SPORE_MAX_DATAGRAM_BYTES + 1, 0);
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kTooLong);
+  Bytes valid = encode_vec(samples()[0], kNoKey);
+  valid.resize(SPORE_MAX_DATAGRAM_BYTES + 1, 0);
+  EXPECT_EQ(decode_vec(valid, kNoKey), DecodeError::kTooLong);
+}
+
+TEST(WireCodec, LargestDatagramIsAccepted) {
+  std::vector<GossipEntry> many(max_gossip_entries(MessageType::kGossip, false), kEntries[0]);
+  Message m = base(MessageType::kGossip);
+  m.gossip.updates = GossipList::from_array(many.data(), many.size());
+  const Bytes d = encode_vec(m, kNoKey);
+  EXPECT_LE(d.size(), static_cast<size_t>(SPORE_MAX_DATAGRAM_BYTES));
+  EXPECT_GT(d.size() + GossipList::kEntryBytes, static_cast<size_t>(SPORE_MAX_DATAGRAM_BYTES));
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kOk);
+}
+
+TEST(WireCodec, BadMagicVersionTypeFlagsSender) {
+  const Bytes good = encode_vec(samples()[1], kNoKey);
+  Bytes d = good;
+  d[0] = 'X';
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadMagic);
+  d = good;
+  d[1] = 'p';
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadMagic);
+  d = good;
+  d[2] = 2;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadVersion);
+  d = good;
+  d[2] = 0;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadVersion);
+  // A future version with a shorter header is still reported as a version problem.
+  EXPECT_EQ(decode_vec(Bytes{'S', 'P', 2, 0}, kNoKey), DecodeError::kBadVersion);
+  d = good;
+  d[3] = 0;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
+  d[3] = 9;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
+  d = good;
+  d[4] = 0x02;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadFlags);
+  d = good;
+  d[5] = d[6] = d[7] = d[8] = 0;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadSender);
+}
+
+TEST(WireCodec, TrailingBytesAreRejected) {
+  const HmacKey key = cluster_key();
+  for (const HmacKey* k : {&kNoKey, &key}) {
+    for (const Message& m : samples()) {
+      Bytes d = encode_vec(m, *k);
+      d.push_back(0);
+      EXPECT_EQ(decode_vec(d, *k), DecodeError::kTrailingBytes) << message_type_name(m.header.type);
+    }
+  }
+}
+
+TEST(WireCodec, BodyLengthMustMatchContents) {
+  const HmacKey key = cluster_key();
+  // Body length says one byte more than the message uses: the extra byte is inside the body.
+  for (const Message& m : samples()) {
+    Bytes d = encode_vec(m, key);
+    const uint16_t body = static_cast<uint16_t>((d[17] << 8) | d[18]);
+    d.insert(d.end() - kTagBytes, 0);
+    d[17] = static_cast<uint8_t>((body + 1) >> 8);
+    d[18] = static_cast<uint8_t>(body + 1);
+    resign(d, key);
+    EXPECT_EQ(decode_vec(d, key), DecodeError::kBadLength) << message_type_name(m.header.type);
+  }
+  // Body shorter than the fixed fields: a PING with a 4-byte body.
+  Bytes d = encode_vec(samples()[1], kNoKey);
+  d.resize(kHeaderBytes + 4);
+  d[17] = 0;
+  d[18] = 4;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
+  // Gossip count promising more entries than the body holds.
+  Message g = base(MessageType::kGossip);
+  g.gossip.updates = GossipList::from_array(kEntries, 2);
+  d = encode_vec(g, kNoKey);
+  d[kHeaderBytes] = 3;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
+  // Declared body longer than what fits in a datagram: truncated.
+  d = encode_vec(g, kNoKey);
+  d[17] = 0xFF;
+  d[18] = 0xFF;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kTruncatedBody);
+}
+
+// ---- strings and fields ----------------------------------------------------------------------------
+
+TEST(WireCodec, BadStringsAreRejectedBothWays) {
+  const std::string too_long_host(SPORE_MAX_HOSTNAME_LEN + 1, 'a');
+  const std::string max_host(SPORE_MAX_HOSTNAME_LEN, 'a');
+  const char* bad_hosts[] = {"", "has space", "tab\there", "nul\0x", "\x7f", "caf\xc3\xa9"};
+  Message m = samples()[0];
+  m.announce.hostname = max_host;
+  EXPECT_EQ(decode_vec(encode_vec(m, kNoKey), kNoKey), DecodeError::kOk);
+
+  uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+  m.announce.hostname = too_long_host;
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadString);
+  for (const char* h : bad_hosts) {
+    m.announce.hostname = std::string_view(h, std::strcmp(h, "nul") == 0 ? 5 : std::strlen(h));
+    EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadString) << h;
+  }
+
+  // Same rules on the decode side: patch the hostname bytes of a valid datagram.
+  m.announce.hostname = "abcdefgh";
+  const Bytes good = encode_vec(m, kNoKey);
+  const size_t host_at = good.size() - 8;
+  const uint8_t bad_bytes[] = {0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff};
+  for (uint8_t b : bad_bytes) {
+    Bytes d = good;
+    d[host_at + 3] = b;
+    EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadString) << int(b);
+  }
+  Bytes d = good;  // zero-length hostname, body shortened to match
+  d[host_at - 1] = 0;
+  d.resize(host_at);
+  d[18] = static_cast<uint8_t>(d[18] - 8);
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadString);
+  // Too long: length prefix above the limit with enough bytes behind it.
+  Message big = m;
+  big.announce.hostname = max_host;
+  d = encode_vec(big, kNoKey);
+  d.insert(d.end(), 'z');
+  d[d.size() - SPORE_MAX_HOSTNAME_LEN - 2] = SPORE_MAX_HOSTNAME_LEN + 1;
+  d[18] = static_cast<uint8_t>(d[18] + 1);
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadString);
+}
+
+TEST(WireCodec, UriAndSdkVersionRules) {
+  uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+  Message m = samples()[7];
+  const std::string max_uri = "/" + std::string(SPORE_MAX_URI_LEN - 1, 'u');
+  const std::string long_uri = "/" + std::string(SPORE_MAX_URI_LEN, 'u');
+  ApiEntry api[1] = {{HttpMethod::kGet, max_uri}};
+  m.info.api = ApiList::from_array(api, 1);
+  EXPECT_EQ(decode_vec(encode_vec(m, kNoKey), kNoKey), DecodeError::kOk);
+  for (std::string_view uri : {std::string_view(long_uri), std::string_view("no/slash"), std::string_view(""),
+                               std::string_view("/a b")}) {
+    api[0].uri = uri;
+    EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadString) << uri;
+  }
+  api[0].uri = "/ok";
+  m.info.sdk_version = "";  // allowed: unknown SDK
+  EXPECT_EQ(decode_vec(encode_vec(m, kNoKey), kNoKey), DecodeError::kOk);
+  m.info.sdk_version = "Linux 6.1";  // spaces allowed in free text
+  EXPECT_EQ(decode_vec(encode_vec(m, kNoKey), kNoKey), DecodeError::kOk);
+  m.info.sdk_version = "bad\nline";
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadString);
+  const std::string long_sdk(SPORE_MAX_VERSION_LEN + 1, 'v');
+  m.info.sdk_version = long_sdk;
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadString);
+
+  // Decode side: turn the uri's leading '/' into 'x'.
+  m.info.sdk_version = "v";
+  const Bytes good = encode_vec(m, kNoKey);
+  Bytes d = good;
+  d[d.size() - 3] = 'x';
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadString);
+  d = good;
+  d[d.size() - 1] = 0x01;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadString);
+}
+
+TEST(WireCodec, OutOfRangeFieldsAreRejectedBothWays) {
+  uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+  // Gossip state 0 and 5.
+  GossipEntry e = kEntries[0];
+  Message g = base(MessageType::kGossip);
+  g.gossip.updates = GossipList::from_array(&e, 1);
+  const Bytes good = encode_vec(g, kNoKey);
+  for (uint8_t state : {uint8_t{0}, uint8_t{5}, uint8_t{255}}) {
+    Bytes d = good;
+    d[d.size() - 1] = state;
+    EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField) << int(state);
+    e.state = static_cast<MemberState>(state);
+    EXPECT_EQ(encode(g, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  }
+  e = kEntries[0];
+  e.node_id = 0;
+  EXPECT_EQ(encode(g, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  Bytes d = good;
+  std::memset(&d[kHeaderBytes + 1], 0, 4);
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+
+  // HTTP method 0 and 6.
+  Message info = samples()[7];
+  ApiEntry api[1] = {{HttpMethod::kGet, "/a"}};
+  info.info.api = ApiList::from_array(api, 1);
+  const Bytes info_good = encode_vec(info, kNoKey);
+  for (uint8_t method : {uint8_t{0}, uint8_t{6}}) {
+    d = info_good;
+    d[d.size() - 4] = method;
+    EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField) << int(method);
+    api[0].method = static_cast<HttpMethod>(method);
+    EXPECT_EQ(encode(info, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  }
+  api[0].method = HttpMethod::kGet;
+
+  // Page index must be below page count; page count at least 1.
+  info.info.api_page = 1;
+  info.info.api_page_count = 1;
+  EXPECT_EQ(encode(info, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  info.info.api_page = 0;
+  info.info.api_page_count = 0;
+  EXPECT_EQ(encode(info, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  d = info_good;
+  const size_t page_at = d.size() - 4 - 3;  // page, page count, entry count, then the entry
+  d[page_at] = 1;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  d = info_good;
+  d[page_at + 1] = 0;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+
+  // ANNOUNCE: reserved flag bits, max_version 0.
+  Message a = samples()[0];
+  const Bytes a_good = encode_vec(a, kNoKey);
+  d = a_good;
+  d[kHeaderBytes + 1] = 0x03;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  d = a_good;
+  d[kHeaderBytes] = 0;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  a.announce.max_version = 0;
+  EXPECT_EQ(encode(a, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+
+  // PING and PING_REQ target 0; sender 0.
+  Message p = samples()[1];
+  p.ping.target_id = 0;
+  EXPECT_EQ(encode(p, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  d = encode_vec(samples()[1], kNoKey);
+  std::memset(&d[kHeaderBytes], 0, 4);
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  Message pr = samples()[3];
+  pr.ping_req.target_id = 0;
+  EXPECT_EQ(encode(pr, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  p = samples()[1];
+  p.header.sender_id = 0;
+  EXPECT_EQ(encode(p, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  p.header = samples()[1].header;
+  p.header.type = static_cast<MessageType>(42);
+  EXPECT_EQ(encode(p, kNoKey, buf, sizeof buf).error, EncodeError::kUnknownType);
+}
+
+// ---- encoder capacity -------------------------------------------------------------------------------
+
+TEST(WireCodec, EncoderNeverWritesPastCapacity) {
+  const HmacKey key = cluster_key();
+  for (const HmacKey* k : {&kNoKey, &key}) {
+    for (const Message& m : samples()) {
+      const size_t need = datagram_size_bytes(m, !k->empty());
+      ASSERT_GT(need, 0u);
+      for (size_t cap = 0; cap < need; ++cap) {
+        Bytes buf(cap + 8, 0xAB);
+        const EncodeResult r = encode(m, *k, buf.data(), cap);
+        EXPECT_EQ(r.error, EncodeError::kNoSpace);
+        EXPECT_EQ(r.size_bytes, 0u);
+        for (size_t i = cap; i < buf.size(); ++i) ASSERT_EQ(buf[i], 0xAB) << "wrote past capacity " << cap;
+      }
+    }
+  }
+}
+
+TEST(WireCodec, MaxGossipEntriesIsExact) {
+  std::vector<GossipEntry> many(300, kEntries[1]);
+  const HmacKey key = cluster_key();
+  for (MessageType t : {MessageType::kPing, MessageType::kAck, MessageType::kPingReq, MessageType::kGossip}) {
+    for (const HmacKey* k : {&kNoKey, &key}) {
+      Message m = samples()[static_cast<size_t>(t) - 1];
+      const size_t n = max_gossip_entries(t, !k->empty());
+      ASSERT_GT(n, 20u);
+      GossipList* list = t == MessageType::kPing  ? &m.ping.updates
+                         : t == MessageType::kAck ? &m.ack.updates
+                         : t == MessageType::kPingReq ? &m.ping_req.updates
+                                                      : &m.gossip.updates;
+      *list = GossipList::from_array(many.data(), n);
+      const Bytes d = encode_vec(m, *k);
+      EXPECT_EQ(decode_vec(d, *k), DecodeError::kOk);
+      *list = GossipList::from_array(many.data(), n + 1);
+      uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+      EXPECT_EQ(encode(m, *k, buf, sizeof buf).error, EncodeError::kNoSpace) << message_type_name(t);
+      *list = GossipList::from_array(many.data(), 256);
+      EXPECT_EQ(encode(m, *k, buf, sizeof buf).error, EncodeError::kBadField);
+    }
+  }
+  EXPECT_EQ(max_gossip_entries(MessageType::kAnnounce, false), 0u);
+}
+
+TEST(WireCodec, ApiPagesCoverTheListAndEachPageFits) {
+  // 60 long endpoints need several pages.
+  std::vector<std::string> uris;
+  for (int i = 0; i < 60; ++i) uris.push_back("/api/some/rather/long/endpoint/number/" + std::to_string(i));
+  std::vector<ApiEntry> entries;
+  for (const auto& u : uris) entries.push_back({HttpMethod::kGet, u});
+  const HmacKey key = cluster_key();
+  const std::string sdk = "2.2.2-dev(38a443e)";
+  const size_t pages = api_pages(entries.data(), entries.size(), sdk.size(), true);
+  ASSERT_GE(pages, 2u);
+  size_t next = 0;
+  for (size_t p = 0; p < pages; ++p) {
+    size_t first = 99, count = 99;
+    EXPECT_EQ(api_pages(entries.data(), entries.size(), sdk.size(), true, p, &first, &count), pages);
+    EXPECT_EQ(first, next);
+    EXPECT_GT(count, 0u);
+    next = first + count;
+    Message m = samples()[7];
+    m.info.sdk_version = sdk;
+    m.info.api_page = static_cast<uint8_t>(p);
+    m.info.api_page_count = static_cast<uint8_t>(pages);
+    m.info.api = ApiList::from_array(entries.data() + first, count);
+    const Bytes d = encode_vec(m, key);
+    EXPECT_EQ(decode_vec(d, key), DecodeError::kOk);
+    if (p + 1 < pages) {  // greedy: the next entry would not have fit
+      m.info.api = ApiList::from_array(entries.data() + first, count + 1);
+      uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+      EXPECT_EQ(encode(m, key, buf, sizeof buf).error, EncodeError::kNoSpace);
+    }
+  }
+  EXPECT_EQ(next, entries.size());
+  EXPECT_EQ(api_pages(nullptr, 0, sdk.size(), true), 1u);  // empty list: one empty page
+  EXPECT_EQ(api_pages(entries.data(), 1, 1000, true), 0u);  // fixed part alone does not fit
+}
+
+// ---- authentication ----------------------------------------------------------------------------------
+
+TEST(WireCodec, WrongKeyMissingTagUnexpectedTag) {
+  const HmacKey key = cluster_key();
+  const HmacKey other = other_key();
+  for (const Message& m : samples()) {
+    const Bytes authed = encode_vec(m, key);
+    const Bytes plain = encode_vec(m, kNoKey);
+    EXPECT_EQ(decode_vec(authed, other), DecodeError::kBadTag);
+    EXPECT_EQ(decode_vec(plain, key), DecodeError::kAuthRequired);
+    EXPECT_EQ(decode_vec(authed, kNoKey), DecodeError::kUnexpectedAuth);
+    // Stripping the tag and clearing the flag does not get past a keyed node.
+    Bytes stripped(authed.begin(), authed.end() - kTagBytes);
+    stripped[4] = 0;
+    EXPECT_EQ(decode_vec(stripped, key), DecodeError::kAuthRequired);
+  }
+}
+
+// ---- anti-replay through decode() --------------------------------------------------------------------
+
+TEST(WireCodec, ReplayOfTheSameDatagramIsRejected) {
+  const HmacKey key = cluster_key();
+  ReplayWindow w;
+  const Bytes d = encode_vec(samples()[1], key);
+  EXPECT_EQ(decode_vec(d, key, &w), DecodeError::kOk);
+  EXPECT_EQ(decode_vec(d, key, &w), DecodeError::kReplayed);
+  EXPECT_EQ(decode_vec(d, key, &w), DecodeError::kReplayed);
+}
+
+TEST(WireCodec, OldIncarnationIsStale) {
+  const HmacKey key = cluster_key();
+  ReplayWindow w;
+  Message m = samples()[1];
+  m.header.incarnation = 5;
+  EXPECT_EQ(decode_vec(encode_vec(m, key), key, &w), DecodeError::kOk);
+  m.header.incarnation = 4;
+  m.header.seq = 1000;
+  EXPECT_EQ(decode_vec(encode_vec(m, key), key, &w), DecodeError::kStale);
+  m.header.incarnation = 6;
+  m.header.seq = 0;
+  EXPECT_EQ(decode_vec(encode_vec(m, key), key, &w), DecodeError::kOk);
+}
+
+TEST(WireCodec, ReorderedWithinWindowAcceptedOnceEach) {
+  const HmacKey key = cluster_key();
+  ReplayWindow w;
+  Message m = samples()[2];
+  std::vector<Bytes> sent;
+  for (uint32_t seq = 100; seq < 120; ++seq) {
+    m.header.seq = seq;
+    sent.push_back(encode_vec(m, key));
+  }
+  const size_t order[] = {3, 0, 19, 1, 2, 10, 5, 4, 18, 6, 7, 8, 9, 11, 17, 12, 13, 14, 15, 16};
+  for (size_t i : order) EXPECT_EQ(decode_vec(sent[i], key, &w), DecodeError::kOk) << i;
+  for (size_t i : order) EXPECT_EQ(decode_vec(sent[i], key, &w), DecodeError::kReplayed) << i;
+}
+
+TEST(WireCodec, RejectedDatagramsLeaveTheWindowUntouched) {
+  const HmacKey key = cluster_key();
+  ReplayWindow w;
+  Message m = samples()[1];
+  m.header.seq = 7;
+  const Bytes genuine = encode_vec(m, key);
+
+  // Forged: same header, wrong key. Must not claim seq 7 nor create an entry.
+  EXPECT_EQ(decode_vec(encode_vec(m, other_key()), key, &w), DecodeError::kBadTag);
+  EXPECT_EQ(w.size(), 0u);
+  // Forged with a huge incarnation: must not make the genuine sender stale.
+  Message forged = m;
+  forged.header.incarnation = 0xFFFFFFFF;
+  EXPECT_EQ(decode_vec(encode_vec(forged, other_key()), key, &w), DecodeError::kBadTag);
+  // Authenticated but malformed body (key holder bug): rejected, window untouched.
+  Bytes bad = genuine;
+  bad[kHeaderBytes] = bad[kHeaderBytes + 1] = bad[kHeaderBytes + 2] = bad[kHeaderBytes + 3] = 0;  // target 0
+  resign(bad, key);
+  EXPECT_EQ(decode_vec(bad, key, &w), DecodeError::kBadField);
+  EXPECT_EQ(w.size(), 0u);
+
+  EXPECT_EQ(decode_vec(genuine, key, &w), DecodeError::kOk);
+  EXPECT_EQ(w.size(), 1u);
+}
+
+TEST(WireCodec, WindowEvictionThroughDecode) {
+  const HmacKey key = cluster_key();
+  ReplayWindow w;
+  Message m = samples()[5];  // LEAVE: smallest
+  const size_t cap = ReplayWindow::capacity();
+  std::vector<Bytes> first;
+  for (uint32_t id = 1; id <= cap + 1; ++id) {
+    m.header.sender_id = id;
+    first.push_back(encode_vec(m, key));
+    EXPECT_EQ(decode_vec(first.back(), key, &w), DecodeError::kOk);
+  }
+  EXPECT_EQ(w.evictions(), 1u);
+  // Sender 1 was least recently updated and evicted: its datagram is accepted once more...
+  EXPECT_EQ(decode_vec(first[0], key, &w), DecodeError::kOk);
+  EXPECT_EQ(decode_vec(first[0], key, &w), DecodeError::kReplayed);
+  // ...which evicted sender 2 in turn, while the most recent senders stay protected.
+  EXPECT_EQ(decode_vec(first[cap], key, &w), DecodeError::kReplayed);
+}
+
+// ---- names -----------------------------------------------------------------------------------------
+
+TEST(WireCodec, EveryReasonHasADistinctName) {
+  std::set<std::string> names;
+  for (size_t i = 0; i < kDecodeErrorCount; ++i) {
+    const char* n = decode_error_name(static_cast<DecodeError>(i));
+    ASSERT_NE(n, nullptr);
+    EXPECT_STRNE(n, "?");
+    names.insert(n);
+  }
+  EXPECT_EQ(names.size(), kDecodeErrorCount);
+  EXPECT_STREQ(decode_error_name(static_cast<DecodeError>(kDecodeErrorCount)), "?");
+  EXPECT_STREQ(encode_error_name(EncodeError::kNoSpace), "no_space");
+  for (uint8_t t = 1; t <= 8; ++t) EXPECT_STRNE(message_type_name(static_cast<MessageType>(t)), "?");
+  EXPECT_STREQ(member_state_name(MemberState::kLeft), "left");
+}
+
+// ---- seed corpus generator (hidden mode) ------------------------------------------------------------
+
+TEST(CorpusWriter, WriteSeedCorpus) {
+  const char* dir = std::getenv("SPORE_WRITE_CORPUS");
+  if (dir == nullptr || *dir == '\0') GTEST_SKIP() << "set SPORE_WRITE_CORPUS=<dir> to write the seed corpus";
+  const HmacKey key = cluster_key();
+  for (const HmacKey* k : {&kNoKey, &key}) {
+    for (const Message& m : samples()) {
+      const Bytes d = encode_vec(m, *k);
+      const std::string path =
+          std::string(dir) + "/" + message_type_name(m.header.type) + (k->empty() ? "_plain" : "_auth") + ".bin";
+      std::FILE* f = std::fopen(path.c_str(), "wb");
+      ASSERT_NE(f, nullptr) << path;
+      ASSERT_EQ(std::fwrite(d.data(), 1, d.size(), f), d.size());
+      std::fclose(f);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace wire
+}  // namespace spore

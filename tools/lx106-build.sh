@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Compile the portable core for the ESP8266 (xtensa-lx106) and check its flash footprint.
+#
+# Usage: tools/lx106-build.sh [OUTDIR]      (default build/lx106, relative to the repo root)
+# Env:   SPORE_LX106_BUDGET_BYTES           .text+.rodata budget, default 49152 (DESIGN.md §4)
+#
+# Exits non-zero if a core header or source fails to compile, or if .text+.rodata exceeds the
+# budget. Writes OUTDIR/size.txt (key=value) for CI and docs/footprint.md.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+OUT="${1:-build/lx106}"
+"$ROOT/tools/lx106-setup.sh" "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+BUDGET="${SPORE_LX106_BUDGET_BYTES:-49152}"
+[[ $BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_BUDGET_BYTES must be a number" >&2; exit 2; }
+
+TARGET=xtensa-lx106-elf
+mapfile -t INCFLAGS <"$OUT/cxxflags"
+# The flags of DESIGN.md §2; -ffunction/-fdata-sections as the Arduino core builds with them.
+CXXFLAGS=(-std=gnu++17 -Os -fno-exceptions -fno-rtti -mlongcalls -mtext-section-literals
+  -ffunction-sections -fdata-sections -Wall -Wextra -Werror -fmax-errors=20)
+CC=("$TARGET-g++" "${CXXFLAGS[@]}" "${INCFLAGS[@]}" -Icore)
+
+OBJ="$OUT/obj"
+rm -rf "$OBJ" "$OUT/size.txt"
+mkdir -p "$OBJ"
+failed=()
+
+# The full libstdc++ headers are installed, so the target compile alone would accept <vector> or a
+# throw. Enforce the core rules of DESIGN.md §2 by name.
+if grep -nE '#include *[<"](Arduino\.h|ESP8266|WiFi|lwip/|sys/|unistd\.h|netinet/|arpa/|pthread\.h|vector>|string>|map>|unordered_map>|functional>|memory>|list>|deque>|iostream|sstream|thread>|mutex>)' core/spore/*; then
+  echo "lx106-build: core includes a platform or allocating header (DESIGN.md §2)" >&2
+  failed+=("core rules")
+fi
+if grep -nwE 'throw|try|catch|dynamic_cast|typeid|malloc|new\[\]' core/spore/*; then
+  echo "lx106-build: core uses exceptions, RTTI or the heap (DESIGN.md §2)" >&2
+  failed+=("core rules")
+fi
+
+# Every header must stand alone under the target compiler, even ones no .cpp includes yet.
+for h in core/spore/*.h; do
+  [[ -e $h ]] || continue
+  if ! printf '#include "spore/%s"\n' "${h##*/}" | "${CC[@]}" -x c++ -fsyntax-only -; then
+    failed+=("$h")
+  fi
+done
+
+objs=()
+for src in core/spore/*.cpp; do
+  [[ -e $src ]] || continue
+  o="$OBJ/$(basename "$src" .cpp).o"
+  if "${CC[@]}" -c "$src" -o "$o"; then objs+=("$o"); else failed+=("$src"); fi
+done
+
+# Bucket `size -A` sections. With -mtext-section-literals literal pools sit in .text*. .xt.prop,
+# .xt.lit, .xtensa.info and .comment are assembler/linker metadata and never reach the chip.
+measure() { # prints: text rodata data bss
+  "$TARGET-size" -A "$1" | awk 'NR > 2 {
+    if ($1 ~ /^\.(text|literal|irom|iram)/) t += $2
+    else if ($1 ~ /^\.(rodata|init_array|fini_array|ctors|dtors)/) r += $2
+    else if ($1 ~ /^\.s?data/) d += $2
+    else if ($1 ~ /^\.s?bss/) b += $2
+  } END { printf "%d %d %d %d\n", t, r, d, b }'
+}
+row() { printf '%-24s %8s %8s %8s %8s %12s\n' "$@"; }
+
+row file text rodata data bss text+rodata
+for o in "${objs[@]}"; do
+  read -r t r d b < <(measure "$o")
+  row "$(basename "$o" .o).cpp" "$t" "$r" "$d" "$b" $((t + r))
+done
+
+T=0 R=0 D=0 B=0
+if [[ ${#objs[@]} -gt 0 ]]; then
+  # A partial link merges the inline/template copies (COMDAT groups) each object carries, which
+  # summing per-file figures would count several times. It does not garbage-collect, so this is
+  # an upper bound of what a final --gc-sections link keeps.
+  "$TARGET-ld" -r -o "$OUT/spore-core.o" "${objs[@]}"
+  read -r T R D B < <(measure "$OUT/spore-core.o")
+  row "total (ld -r)" "$T" "$R" "$D" "$B" $((T + R))
+fi
+TR=$((T + R))
+
+# RAM: core has no globals; a node's RAM is the objects the platform creates. Measure them on the
+# target ABI by emitting one array per type whose size is sizeof(type) and reading it with nm.
+cat >"$OUT/ram_probe.cpp" <<'PROBE'
+#include "spore/node_context.h"
+#include "spore/replay_window.h"
+#define SPORE_PROBE(name, type) extern "C" const char spore_sizeof_##name[sizeof(type)] = {};
+SPORE_PROBE(NodeContext, spore::NodeContext)
+SPORE_PROBE(MemberTable, spore::MemberTable)
+SPORE_PROBE(Member, spore::Member)
+SPORE_PROBE(EventBus, spore::EventBus)
+SPORE_PROBE(ApiRegistry, spore::ApiRegistry)
+SPORE_PROBE(ReplayWindow, spore::ReplayWindow)
+PROBE
+declare -A RAM=()
+if "${CC[@]}" -c "$OUT/ram_probe.cpp" -o "$OUT/ram_probe.o"; then
+  while read -r _ size _ name; do RAM[${name#spore_sizeof_}]=$((16#$size)); done \
+    < <("$TARGET-nm" -S "$OUT/ram_probe.o" | grep ' spore_sizeof_')
+  members=$(printf '#include "spore/limits.h"\nSPORE_MAX_MEMBERS\n' | "${CC[@]}" -x c++ -E -P - | tail -n1)
+  RAM_BUDGET=$((4096 + 64 * members))
+  node_ram=$((RAM[NodeContext] + RAM[ReplayWindow]))
+  echo
+  printf '%-14s %8s\n' object bytes
+  for k in NodeContext MemberTable Member EventBus ApiRegistry ReplayWindow; do printf '%-14s %8s\n' "$k" "${RAM[$k]}"; done
+  echo "node RAM (NodeContext + ReplayWindow, ${members} members): ${node_ram} B;" \
+    "budget 4096 + 64 x ${members} = ${RAM_BUDGET} B: $([[ $node_ram -le $RAM_BUDGET ]] && echo within || echo OVER)"
+else
+  failed+=("ram_probe.cpp")
+fi
+
+status=ok
+[[ $TR -le $BUDGET ]] || status=over_budget
+[[ ${#failed[@]} -eq 0 ]] || status=compile_failed
+cat >"$OUT/size.txt" <<EOF
+gcc_version=$("$TARGET-g++" -dumpfullversion)
+objects=${#objs[@]}
+text_bytes=$T
+rodata_bytes=$R
+text_rodata_bytes=$TR
+data_bytes=$D
+bss_bytes=$B
+static_ram_bytes=$((D + B))
+node_context_bytes=${RAM[NodeContext]:-0}
+member_bytes=${RAM[Member]:-0}
+replay_window_bytes=${RAM[ReplayWindow]:-0}
+node_ram_bytes=${node_ram:-0}
+node_ram_budget_bytes=${RAM_BUDGET:-0}
+budget_text_rodata_bytes=$BUDGET
+status=$status
+EOF
+
+echo "upper bound: unreferenced functions are dropped by a real final link (--gc-sections)."
+echo "text+rodata $TR / $BUDGET B ($((TR * 100 / (BUDGET > 0 ? BUDGET : 1)))%); static RAM data+bss $((D + B)) B" \
+  "(budget 4096 B + 64 B/member; the ESP8266 Arduino core also keeps .rodata in DRAM)"
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "lx106-build: FAILED to compile: ${failed[*]}" >&2
+  exit 1
+fi
+if [[ $status == over_budget ]]; then
+  echo "lx106-build: FAILED: text+rodata $TR B exceeds budget $BUDGET B" >&2
+  exit 1
+fi
+echo "lx106-build: ok (${#objs[@]} objects, summary in ${OUT#"$ROOT"/}/size.txt)"
