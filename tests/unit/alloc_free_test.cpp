@@ -11,6 +11,7 @@
 
 #include "fakes.h"
 #include "spore/node_context.h"
+#include "spore/wire_codec.h"
 
 extern "C" {
 void* __libc_malloc(size_t);
@@ -122,6 +123,16 @@ TEST(AllocFree, BusyNodeAllocatesNothingAfterBegin) {
   EventCounter counter;
   ASSERT_GE(ctx.on(EventBus::kAnyTopic, EventHandler::bind<EventCounter, &EventCounter::on>(&counter)), 0);
 
+  // Peers' announcements travel the real wire path: encoded with the cluster key, decoded through
+  // the replay window, and only then observed.
+  HmacKey key;
+  const uint8_t key_bytes[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+  ASSERT_TRUE(key.set(key_bytes, sizeof key_bytes));
+  static ReplayWindow replay;
+  uint32_t seq[64] = {};
+  long datagrams_accepted = 0;
+  long replays_rejected = 0;
+
   static char json[16384];
   const uint32_t kPeers = SPORE_MAX_MEMBERS + 8;  // more peers than slots: evictions happen
   const uint32_t kRunMs = 6u * 3600u * 1000u;     // six simulated hours
@@ -140,8 +151,28 @@ TEST(AllocFree, BusyNodeAllocatesNothingAfterBegin) {
         if (!silent) {
           char name[24];
           std::snprintf(name, sizeof name, "esp_%06lx", static_cast<unsigned long>(peer));
-          ctx.members().observe({peer, incarnation, 0x0A000000u + peer, 80, name}, clock.now_ms());
-          ctx.members().set_latency(peer, t % 37);
+          wire::Message out;
+          out.header.type = wire::MessageType::kAnnounce;
+          out.header.sender_id = peer;
+          out.header.incarnation = incarnation;
+          out.header.seq = ++seq[peer];
+          out.announce.ip = 0x0A000000u + peer;
+          out.announce.udp_port = 4210;
+          out.announce.http_port = 80;
+          out.announce.hostname = name;
+          uint8_t datagram[SPORE_MAX_DATAGRAM_BYTES];
+          const wire::EncodeResult enc = wire::encode(out, key, datagram, sizeof datagram);
+          wire::Message in;
+          if (enc.ok() && wire::decode(datagram, enc.size_bytes, key, &replay, in) == wire::DecodeError::kOk) {
+            ++datagrams_accepted;
+            ctx.members().observe({in.header.sender_id, in.header.incarnation, in.announce.ip, in.announce.http_port,
+                                   in.announce.hostname},
+                                  clock.now_ms());
+            ctx.members().set_latency(peer, t % 37);
+          }
+          if (wire::decode(datagram, enc.size_bytes, key, &replay, in) == wire::DecodeError::kReplayed) {
+            ++replays_rejected;
+          }
         }
         if (t % 1000 == 0) {
           ApiEndpoint eps[3]{};
@@ -167,6 +198,8 @@ TEST(AllocFree, BusyNodeAllocatesNothingAfterBegin) {
     allocations = window.count();
   }
   EXPECT_EQ(allocations, 0);
+  EXPECT_GT(datagrams_accepted, 100000);
+  EXPECT_EQ(replays_rejected, datagrams_accepted);
   // The run must actually have exercised the node, or zero allocations proves nothing.
   EXPECT_GT(ctx.scheduler().tick_count(), 2000000u);
   EXPECT_GT(counter.events, 300);
