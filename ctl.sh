@@ -9,7 +9,8 @@ cd "$ROOT"
 # Debian packages the host build and tests need (DESIGN.md §6). The xtensa ones compile core for
 # the ESP8266 target; gcc-12-source provides the libstdc++ headers that toolchain lacks.
 HOST_PACKAGES=(cmake ninja-build g++ libgtest-dev libgmock-dev nlohmann-json3-dev libbearssl-dev
-  clang libclang-rt-14-dev gcc-xtensa-lx106 picolibc-xtensa-lx106-elf gcc-12-source xz-utils make)
+  clang libclang-rt-14-dev gcc-xtensa-lx106 picolibc-xtensa-lx106-elf gcc-12-source xz-utils make
+  pkg-config libcpp-httplib-dev libcli11-dev jq curl procps iproute2)
 
 JOBS="${SPORE_JOBS:-$(nproc)}"
 

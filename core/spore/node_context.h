@@ -85,6 +85,9 @@ class NodeContext {
   ApiRegistry& api() { return api_; }
   const ApiRegistry& api() const { return api_; }
   const Clock& clock() const { return clock_; }
+  const SystemInfo& system() const { return system_; }
+  /// After a refutation the membership protocol raises this node's incarnation (SWIM).
+  void set_incarnation(uint32_t incarnation) { self_.incarnation = incarnation; }
 
  private:
   void on_member_change(const Member& member, MemberChange change);

@@ -53,3 +53,22 @@ class SystemInfo {
 };
 
 }  // namespace spore
+
+#include <cstddef>
+
+namespace spore {
+
+/// Datagram output. Fire-and-forget like UDP itself; false means the platform refused at once
+/// (no route, send buffer full), which callers count but do not retry. Input is the platform's
+/// job: it polls or is called back by its socket and hands each datagram to
+/// Membership::on_datagram().
+class UdpPort {
+ public:
+  virtual ~UdpPort() = default;
+  /// Unicast to `ip` (MSB-first IPv4) : `port`.
+  virtual bool send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t size_bytes) = 0;
+  /// To every node on the local network segment (the platform knows which broadcast address).
+  virtual bool broadcast(uint16_t port, const uint8_t* data, size_t size_bytes) = 0;
+};
+
+}  // namespace spore
