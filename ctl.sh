@@ -58,6 +58,7 @@ ensure_deps() {
 
 PASSED=0
 FAILED=0
+SKIPPED=0
 
 # Runs ctest for a preset and adds its counts to the totals.
 run_ctest() {
@@ -66,6 +67,8 @@ run_ctest() {
   ctest --preset "$preset" -j "$JOBS" --timeout 300 2>&1 | tee "$out" || rc=$?
   local line total failed
   line="$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$out" | tail -n1 || true)"
+  local skipped
+  skipped="$(grep -cE '^[[:space:]]*[0-9]+ - .*\(Skipped\)' "$out" || true)"
   rm -f "$out"
   if [ -z "$line" ]; then
     FAILED=$((FAILED + 1))
@@ -73,8 +76,9 @@ run_ctest() {
   fi
   total="$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")"
   failed="$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")"
-  PASSED=$((PASSED + total - failed))
+  PASSED=$((PASSED + total - failed - skipped))
   FAILED=$((FAILED + failed))
+  SKIPPED=$((SKIPPED + skipped))
   [ "$total" -gt 0 ] || { FAILED=$((FAILED + 1)); return 1; }
   return "$rc"
 }
@@ -149,7 +153,7 @@ verb_test() {
   verb_lx106 || status=1
   echo
   echo "ctl.sh test: unit + asan test cases, fuzz targets and the lx106 compile, counted together"
-  echo "spore: ${PASSED} passed, ${FAILED} failed"
+  echo "spore: ${PASSED} passed, ${FAILED} failed, ${SKIPPED} skipped"
   return "$status"
 }
 
