@@ -24,10 +24,16 @@ struct Config {
   /// Period at which member status (ACTIVE/INACTIVE/DEAD) is re-evaluated, ms. Bounds how late a
   /// status change is noticed after its threshold passes.
   uint32_t status_interval_ms;
-  /// Period of the liveness heartbeat/probe, ms. Shorter detects crashes sooner, costs traffic.
+  /// Period of the liveness heartbeat broadcast (a GOSSIP datagram, 36 bytes with a key), ms.
+  /// Every node receives every other node's heartbeat, so a node receives N x 36 B per period:
+  /// shorter makes silence (and hence a crash) visible sooner and rides out more lost
+  /// datagrams per inactive_after_ms window, but costs receive traffic linear in N. The default
+  /// 2.5 s keeps N=50 under 1 KB/s received (docs/protocol.md §11).
   uint32_t heartbeat_interval_ms;
-  /// Period at which changed resources / API lists are exchanged, ms. Exchanged only when their
-  /// digest changed, so this bounds staleness of resources, not traffic.
+  /// Period of the full ANNOUNCE broadcast (free heap and the digests of resources and API list),
+  /// ms; it replaces the heartbeat of that period. A changed digest is announced at the next
+  /// heartbeat anyway and peers then fetch the details (INFO) once, so this bounds how stale the
+  /// free-heap figure and a missed change can get, not how fast a change propagates.
   uint32_t member_info_interval_ms;
   /// Period of the debug status print, ms; 0 disables it. Printing blocks the loop on a slow
   /// serial port, so keep it long on devices.
@@ -46,6 +52,19 @@ struct Config {
   /// A member not heard from for this long becomes DEAD, ms (seed: 60 s). Must exceed
   /// inactive_after_ms. Longer rides out reboots and WiFi reconnects without a DEAD event.
   uint32_t dead_after_ms;
+  /// A member silent this long (no datagram of it accepted) is probed: PING, then after
+  /// probe_timeout_ms PING_REQ through indirect_probes other members, repeated until it answers
+  /// or becomes INACTIVE; an unanswered round makes it suspect (gossiped, so it can refute), ms.
+  /// Must exceed heartbeat_interval_ms (one heartbeat is expected in that time). Shorter
+  /// costs probes after every single lost heartbeat; longer leaves fewer probe rounds before
+  /// inactive_after_ms, hence more false INACTIVE under loss.
+  uint32_t suspect_after_ms;
+  /// How long a probe waits for its ACK, ms, per phase (direct, then indirect). Must exceed the
+  /// worst round trip (WiFi power save adds ~100 ms on an ESP8266); a round costs 2x this.
+  uint32_t probe_timeout_ms;
+  /// Members asked to probe a silent member on our behalf (SWIM's k). More paths make a false
+  /// suspicion from one bad link less likely; each costs 4 datagrams per round.
+  uint8_t indirect_probes;
   /// A DEAD member is forgotten (its slot freed) after staying DEAD this long, ms. Longer keeps
   /// its history visible to operators; shorter frees table slots for newcomers sooner.
   uint32_t dead_retention_ms;

@@ -8,8 +8,14 @@
 /// ~40 KB free heap; a Linux node may raise them.
 
 /// Members a node tracks, itself excluded. When full, see MemberTable for the eviction policy.
+/// 32 on the ESP8266 (RAM); 64 on hosts (Linux nodes, the simulator), whose clusters of 50 must
+/// fit one table.
 #ifndef SPORE_MAX_MEMBERS
+#if defined(__XTENSA__)
 #define SPORE_MAX_MEMBERS 32
+#else
+#define SPORE_MAX_MEMBERS 64
+#endif
 #endif
 
 /// Longest hostname kept, in bytes, without the terminating NUL ("esp_" + 8 hex digits fits).
@@ -30,7 +36,7 @@
 /// Bytes shared by all members for their variable-length details (sdkVersion and API list).
 /// Sized for 32 members with a short SDK string and ~4 endpoints each; see MemberTable.
 #ifndef SPORE_MEMBER_ARENA_BYTES
-#define SPORE_MEMBER_ARENA_BYTES 4096
+#define SPORE_MEMBER_ARENA_BYTES (SPORE_MAX_MEMBERS * 128)
 #endif
 
 /// Longest SDK / firmware version string kept for a member, without the terminating NUL.
@@ -67,4 +73,40 @@
 /// Deepest nesting of objects/arrays a JsonWriter accepts; one bit of state per level, so at most 32.
 #ifndef SPORE_JSON_MAX_DEPTH
 #define SPORE_JSON_MAX_DEPTH 16
+#endif
+
+/// Longest REST API token (Authorization: Bearer <token>), in bytes. The token is kept in a fixed
+/// buffer of this size and compared in constant time over the whole buffer.
+#ifndef SPORE_MAX_TOKEN_LEN
+#define SPORE_MAX_TOKEN_LEN 64
+#endif
+
+/// Routes a RestApi can serve (built-in ones included). Every route also takes an ApiRegistry
+/// entry, so this should not exceed SPORE_MAX_APIS.
+#ifndef SPORE_MAX_ROUTES
+#define SPORE_MAX_ROUTES 12
+#endif
+
+/// Unicast join addresses (Membership::add_join_address) for networks that filter broadcast.
+#ifndef SPORE_MAX_JOIN_ADDRESSES
+#define SPORE_MAX_JOIN_ADDRESSES 4
+#endif
+
+/// Membership updates waiting to be piggybacked (suspicions, refutations, leaves, joins), 24 B
+/// each. When full, the entry sent most often is replaced: dissemination of old news slows down,
+/// first-hand evidence (heartbeats, probes) is unaffected.
+#ifndef SPORE_GOSSIP_QUEUE_LEN
+#define SPORE_GOSSIP_QUEUE_LEN 8
+#endif
+
+/// Indirect probes (PING_REQ) this node runs for others at once, 24 B each. Further requests are
+/// ignored; the requester has indirect_probes other helpers.
+#ifndef SPORE_MAX_RELAYED_PROBES
+#define SPORE_MAX_RELAYED_PROBES 4
+#endif
+
+/// Jittered unicast ANNOUNCE replies to joining nodes waiting to be sent, 12 B each. When full,
+/// further requests are dropped: the joiner still learns the member from its next heartbeat.
+#ifndef SPORE_MAX_PENDING_REPLIES
+#define SPORE_MAX_PENDING_REPLIES 8
 #endif

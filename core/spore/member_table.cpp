@@ -131,6 +131,13 @@ Member* MemberTable::observe(const MemberHello& hello, uint32_t now_ms) {
     change = MemberChange::kDiscovered;
   } else if (hello.incarnation < m->incarnation) {
     return nullptr;  // delayed datagram from before a restart
+  } else if (hello.incarnation > m->incarnation && hello.refutation && !m->left) {
+    m->incarnation = hello.incarnation;
+    if (m->status != MemberStatus::kActive) {
+      set_status(*m, MemberStatus::kActive, now_ms);
+    } else {
+      changed = false;
+    }
   } else if (hello.incarnation > m->incarnation) {
     // Restarted: what we knew about the old process no longer holds.
     free_block(m->sdk_);
@@ -155,6 +162,22 @@ Member* MemberTable::observe(const MemberHello& hello, uint32_t now_ms) {
   copy_hostname(m->hostname, hello.hostname);
   m->last_seen_ms = now_ms;
   if (changed) notify(*m, change);
+  return m;
+}
+
+Member* MemberTable::touch(uint32_t node_id, uint32_t incarnation, uint32_t now_ms) {
+  Member* m = find(node_id);
+  if (m == nullptr || incarnation < m->incarnation) return nullptr;
+  if (incarnation == m->incarnation && m->left) return nullptr;  // late datagram from before its goodbye
+  if (incarnation > m->incarnation) {
+    m->incarnation = incarnation;
+    m->left = false;  // back with a new incarnation: whatever it was, it is alive now
+  }
+  m->last_seen_ms = now_ms;
+  if (m->status != MemberStatus::kActive) {
+    set_status(*m, MemberStatus::kActive, now_ms);
+    notify(*m, MemberChange::kRecovered);
+  }
   return m;
 }
 
@@ -230,6 +253,40 @@ bool MemberTable::set_api(uint32_t node_id, uint32_t api_digest, const ApiEndpoi
   m->api_.offset = static_cast<uint16_t>(start);
   m->api_.size = static_cast<uint16_t>(end - start);
   arena_used_ = end;
+  return true;
+}
+
+bool MemberTable::append_api(uint32_t node_id, HttpMethod method, std::string_view uri) {
+  Member* m = find(node_id);
+  if (m == nullptr) return false;
+  const size_t record = 2 + uri.size();
+  if (uri.size() > SPORE_MAX_URI_LEN) {
+    m->details_truncated = true;
+    return false;
+  }
+  if (m->api_.size != 0 && m->api_.offset + m->api_.size != arena_used_) {
+    // Not the last block: copy it to the tail, then free the old copy (which slides the later
+    // blocks, this one included, down).
+    if (arena_used_ + m->api_.size + record > arena_.size()) {
+      m->details_truncated = true;
+      return false;
+    }
+    Member::Block old = m->api_;
+    std::memcpy(&arena_[arena_used_], &arena_[old.offset], old.size);
+    m->api_.offset = static_cast<uint16_t>(arena_used_);
+    arena_used_ += old.size;
+    free_block(old);
+  }
+  if (arena_used_ + record > arena_.size()) {
+    m->details_truncated = true;
+    return false;
+  }
+  if (m->api_.size == 0) m->api_.offset = static_cast<uint16_t>(arena_used_);
+  arena_[arena_used_] = static_cast<uint8_t>(method);
+  arena_[arena_used_ + 1] = static_cast<uint8_t>(uri.size());
+  std::memcpy(&arena_[arena_used_ + 2], uri.data(), uri.size());
+  arena_used_ += record;
+  m->api_.size = static_cast<uint16_t>(m->api_.size + record);
   return true;
 }
 

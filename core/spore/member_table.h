@@ -47,6 +47,10 @@ struct MemberHello {
   uint32_t ip = 0;           ///< IPv4, most significant byte first (192.168.1.2 = 0xC0A80102)
   uint16_t http_port = 0;
   std::string_view hostname;  ///< truncated to SPORE_MAX_HOSTNAME_LEN
+  /// A larger incarnation than known is a SWIM refutation by the same process (details kept,
+  /// no kRestarted), not a restart. The membership protocol sets it for every hello except a
+  /// joining node's ANNOUNCE.
+  bool refutation = false;
 };
 
 struct Member {
@@ -57,11 +61,14 @@ struct Member {
   uint32_t status_since_ms = 0; ///< local clock when status last changed
   uint32_t api_digest = 0;      ///< the digest the member announced (ApiRegistry::digest())
   MemberResources resources;
+  uint32_t image_digest = 0;  ///< first 4 bytes of the SHA-256 of its running image, as announced
   uint16_t http_port = 0;
+  uint16_t udp_port = 0;      ///< where it receives SPORE datagrams, as announced
   uint16_t latency_ms = kUnknownLatency;  ///< last measured round trip
   MemberStatus status = MemberStatus::kActive;
   bool left = false;               ///< said goodbye (graceful leave) rather than fell silent
   bool details_truncated = false;  ///< arena was full: sdk version / API list not stored
+  bool suspected = false;  ///< silent and a whole probe round (direct + indirect) went unanswered
   char hostname[SPORE_MAX_HOSTNAME_LEN + 1] = {};
 
   static constexpr uint16_t kUnknownLatency = 0xFFFF;
@@ -108,6 +115,12 @@ class MemberTable {
   /// Returns the member, or nullptr if refused (invalid id, stale, or table full).
   Member* observe(const MemberHello& hello, uint32_t now_ms);
 
+  /// First-hand evidence that a known member is alive at `now_ms` (a datagram of it, or an ACK
+  /// relayed for it) without a hello's details: refreshes last_seen, recovers an INACTIVE or DEAD
+  /// member, and takes a larger incarnation as a refutation (details kept). Returns nullptr for
+  /// an unknown member, a stale incarnation, or a member that left in this incarnation.
+  Member* touch(uint32_t node_id, uint32_t incarnation, uint32_t now_ms);
+
   /// Graceful leave: the member becomes DEAD at once with `left` set. Ignored if stale.
   void mark_left(uint32_t node_id, uint32_t incarnation, uint32_t now_ms);
 
@@ -119,6 +132,9 @@ class MemberTable {
   /// Replaces the member's API list and digest. Entries beyond what fits are dropped and
   /// details_truncated is set.
   bool set_api(uint32_t node_id, uint32_t api_digest, const ApiEndpoint* endpoints, size_t count);
+  /// Appends one endpoint to the member's API list (lists arrive in pages). False, with
+  /// details_truncated set, when the arena is full or the uri longer than SPORE_MAX_URI_LEN.
+  bool append_api(uint32_t node_id, HttpMethod method, std::string_view uri);
 
   Member* find(uint32_t node_id);
   const Member* find(uint32_t node_id) const;

@@ -129,7 +129,7 @@ TEST(AllocFree, BusyNodeAllocatesNothingAfterBegin) {
   const uint8_t key_bytes[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
   ASSERT_TRUE(key.set(key_bytes, sizeof key_bytes));
   static ReplayWindow replay;
-  uint32_t seq[64] = {};
+  uint32_t seq[SPORE_MAX_MEMBERS + 9] = {};  // indexed by peer id 1..kPeers
   long datagrams_accepted = 0;
   long replays_rejected = 0;
 

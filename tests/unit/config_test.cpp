@@ -10,7 +10,7 @@ TEST(Config, Esp8266ProfileHasTheSeedsTimings) {
   EXPECT_EQ(c.discovery_interval_ms, 1000u);
   EXPECT_EQ(c.listen_interval_ms, 100u);
   EXPECT_EQ(c.status_interval_ms, 1000u);
-  EXPECT_EQ(c.heartbeat_interval_ms, 2000u);
+  EXPECT_EQ(c.heartbeat_interval_ms, 2500u);  // seed: 2 s; see config.cpp for why not
   EXPECT_EQ(c.member_info_interval_ms, 10000u);
   EXPECT_EQ(c.debug_interval_ms, 5000u);
   EXPECT_EQ(c.inactive_after_ms, 10000u);
@@ -32,6 +32,16 @@ TEST(Config, FastProfileDetectsSoonerButStaysConsistent) {
   EXPECT_LT(c.inactive_after_ms, Config::default_lan().inactive_after_ms);
   EXPECT_LT(c.heartbeat_interval_ms, Config::default_lan().heartbeat_interval_ms);
   EXPECT_GE(c.inactive_after_ms, 2 * c.heartbeat_interval_ms);
+  EXPECT_LT(c.suspect_after_ms, Config::default_lan().suspect_after_ms);
+  EXPECT_LT(c.probe_timeout_ms, Config::default_lan().probe_timeout_ms);
+}
+
+TEST(Config, ProbingFitsAtLeastTwoRoundsBeforeInactive) {
+  for (const Config& c : {Config::default_esp8266(), Config::default_lan(), Config::fast()}) {
+    EXPECT_GT(c.suspect_after_ms, c.heartbeat_interval_ms);
+    EXPECT_LE(c.suspect_after_ms + 4 * c.probe_timeout_ms, c.inactive_after_ms);
+    EXPECT_GE(c.indirect_probes, 1);
+  }
 }
 
 TEST(Config, EveryProfileValidates) {
@@ -55,6 +65,10 @@ TEST(Config, RejectsInconsistentValuesWithAReason) {
       {"zero inactive", [](Config& c) { c.inactive_after_ms = 0; }},
       {"inactive within one lost heartbeat", [](Config& c) { c.inactive_after_ms = c.heartbeat_interval_ms; }},
       {"status slower than inactive", [](Config& c) { c.status_interval_ms = c.inactive_after_ms + 1; }},
+      {"zero probe timeout", [](Config& c) { c.probe_timeout_ms = 0; }},
+      {"suspect before a heartbeat is due", [](Config& c) { c.suspect_after_ms = c.heartbeat_interval_ms; }},
+      {"no time to probe before inactive", [](Config& c) { c.suspect_after_ms = c.inactive_after_ms - 1; }},
+      {"too many indirect probes", [](Config& c) { c.indirect_probes = 9; }},
       {"udp port 0", [](Config& c) { c.udp_port = 0; }},
       {"http port 0", [](Config& c) { c.http_port = 0; }},
   };

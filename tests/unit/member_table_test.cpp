@@ -111,6 +111,59 @@ TEST_F(MemberTableTest, RestartIsOneEntryWithNewIncarnationAndFreshDetails) {
   EXPECT_EQ(log.of(1).back(), MemberChange::kRestarted);
 }
 
+TEST_F(MemberTableTest, ARefutationKeepsDetailsAndIsNoRestart) {
+  table.observe(hello(1, 5), 0);
+  table.set_latency(1, 12);
+  table.set_resources(1, MemberResources{1000, 1, 2, 80}, "sdk-1");
+  MemberHello h = hello(1, 6);
+  h.refutation = true;
+  ASSERT_NE(table.observe(h, 100), nullptr);
+  const Member* m = table.find(1);
+  EXPECT_EQ(m->incarnation, 6u);
+  EXPECT_EQ(m->latency_ms, 12);
+  EXPECT_EQ(table.sdk_version(*m), "sdk-1");
+  EXPECT_EQ(log.of(1), std::vector<MemberChange>{MemberChange::kDiscovered});
+}
+
+TEST_F(MemberTableTest, TouchRefreshesRecoversAndRespectsIncarnationAndLeave) {
+  EXPECT_EQ(table.touch(1, 1, 0), nullptr);  // unknown: only a hello admits
+  table.observe(hello(1, 3), 0);
+  table.update(15000);
+  ASSERT_EQ(table.find(1)->status, MemberStatus::kInactive);
+  ASSERT_NE(table.touch(1, 3, 15001), nullptr);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kActive);
+  EXPECT_EQ(table.find(1)->last_seen_ms, 15001u);
+  EXPECT_EQ(log.of(1).back(), MemberChange::kRecovered);
+  EXPECT_EQ(table.touch(1, 2, 15002), nullptr);  // stale
+  ASSERT_NE(table.touch(1, 4, 15003), nullptr);  // refutation: adopted, no restart
+  EXPECT_EQ(table.find(1)->incarnation, 4u);
+  EXPECT_NE(log.of(1).back(), MemberChange::kRestarted);
+  table.mark_left(1, 4, 15004);
+  EXPECT_EQ(table.touch(1, 4, 15005), nullptr);  // late datagram from before the goodbye
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kDead);
+}
+
+TEST_F(MemberTableTest, ApiListsArriveInPages) {
+  table.observe(hello(1), 0);
+  table.observe(hello(2), 0);
+  ASSERT_TRUE(table.set_api(1, 0, nullptr, 0));
+  ASSERT_TRUE(table.append_api(1, HttpMethod::kGet, "/a"));
+  // Another member's block lands after it: appending must move member 1's block, not clobber.
+  table.set_resources(2, MemberResources{}, "sdk-2");
+  ASSERT_TRUE(table.append_api(1, HttpMethod::kPost, "/b"));
+  const Member* m = table.find(1);
+  ASSERT_EQ(table.api_count(*m), 2u);
+  HttpMethod method;
+  std::string_view uri;
+  ASSERT_TRUE(table.api_at(*m, 1, &method, &uri));
+  EXPECT_EQ(uri, "/b");
+  EXPECT_EQ(method, HttpMethod::kPost);
+  EXPECT_EQ(table.sdk_version(*table.find(2)), "sdk-2");
+  EXPECT_EQ(table.arena_used_bytes(), 4u + 4u + 5u);  // [method][len]"/a", [method][len]"/b", "sdk-2"
+  EXPECT_FALSE(table.append_api(1, HttpMethod::kGet, std::string(SPORE_MAX_URI_LEN + 1, 'x')));
+  EXPECT_TRUE(table.find(1)->details_truncated);
+}
+
 TEST_F(MemberTableTest, StaleIncarnationIsIgnored) {
   table.observe(hello(1, 6), 0);
   table.update(20000);

@@ -1,0 +1,116 @@
+#pragma once
+/// @file sim_network.h
+/// An in-process datagram network between simulated nodes: loss, delay + jitter, duplication,
+/// reordering, partitions, broadcast, crash. Deterministic from one seed: every random choice
+/// comes from one std::mt19937_64, and datagrams wait in one queue ordered by delivery time, ties
+/// broken by the order they were sent.
+///
+/// Host-only (platform/sim): uses the standard library freely.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <random>
+#include <vector>
+
+#include "sim/sim_clock.h"
+
+namespace spore::sim {
+
+/// How the network treats every datagram (per receiver for a broadcast).
+struct LinkProfile {
+  double loss = 0.0;           ///< probability a datagram is dropped, 0..1
+  uint32_t delay_ms = 1;       ///< one-way base delay
+  uint32_t jitter_ms = 0;      ///< plus uniform 0..jitter_ms
+  double duplicate = 0.0;      ///< probability a second copy is delivered (with its own delay)
+  double reorder = 0.0;        ///< probability a datagram is held back by up to reorder_ms extra
+  uint32_t reorder_ms = 20;
+};
+
+/// Per-node traffic counters. A broadcast counts once on the sender (one frame on the medium)
+/// and once on each receiver it reaches.
+struct TrafficCounters {
+  uint64_t datagrams_sent = 0, bytes_sent = 0;
+  uint64_t datagrams_received = 0, bytes_received = 0;
+  uint64_t dropped = 0;  ///< addressed to this node but lost, partitioned away, or it was down
+};
+
+class SimNetwork {
+ public:
+  using Receiver = std::function<void(uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size)>;
+
+  SimNetwork(SimClock& clock, uint64_t seed) : clock_(clock), rng_(seed) {}
+
+  /// Adds an endpoint (a node's UDP socket); returns its index.
+  size_t add_endpoint(uint32_t ip, uint16_t port);
+  void set_receiver(size_t endpoint, Receiver receiver);
+  /// A down endpoint (crashed node) sends nothing and receives nothing; in-flight datagrams to it
+  /// are dropped on arrival.
+  void set_up(size_t endpoint, bool up);
+  bool is_up(size_t endpoint) const { return endpoints_[endpoint].up; }
+
+  void set_profile(const LinkProfile& profile) { profile_ = profile; }
+  const LinkProfile& profile() const { return profile_; }
+
+  /// Endpoints in different groups cannot reach each other (checked when sent and when due).
+  void partition(const std::vector<std::vector<size_t>>& groups);
+  /// Everyone in one group again.
+  void heal();
+  bool reachable(size_t a, size_t b) const { return endpoints_[a].group == endpoints_[b].group; }
+
+  /// Unicast from `from` to ip:port; false if `from` is down (like a socket error). A datagram
+  /// to an address nobody has is silently lost, as on a LAN.
+  bool send(size_t from, uint32_t ip, uint16_t port, const uint8_t* data, size_t size);
+  /// To every other endpoint listening on `port`.
+  bool broadcast(size_t from, uint16_t port, const uint8_t* data, size_t size);
+
+  /// Delivers every datagram due at or before now; returns how many were handed to receivers.
+  size_t deliver_due();
+  /// Virtual time of the next pending delivery, or UINT64_MAX.
+  uint64_t next_delivery_ms() const;
+  size_t in_flight() const { return queue_.size(); }
+
+  const TrafficCounters& counters(size_t endpoint) const { return endpoints_[endpoint].counters; }
+  void reset_counters();
+  size_t size() const { return endpoints_.size(); }
+
+  /// Optional filter run on every datagram before delivery: return false to drop it (tests use it
+  /// to count or block particular message types).
+  std::function<bool(size_t from, size_t to, const uint8_t* data, size_t size)> filter;
+
+ private:
+  struct Endpoint {
+    uint32_t ip = 0;
+    uint16_t port = 0;
+    bool up = true;
+    int group = 0;
+    Receiver receiver;
+    TrafficCounters counters;
+  };
+  struct Pending {
+    uint64_t at_ms;
+    uint64_t order;
+    size_t from;
+    size_t to;
+    std::vector<uint8_t> data;
+  };
+  struct Later {
+    bool operator()(const Pending& a, const Pending& b) const {
+      return a.at_ms != b.at_ms ? a.at_ms > b.at_ms : a.order > b.order;
+    }
+  };
+
+  void enqueue(size_t from, size_t to, const uint8_t* data, size_t size);
+  bool chance(double p);
+  uint32_t uniform(uint32_t max_inclusive);
+
+  SimClock& clock_;
+  std::mt19937_64 rng_;
+  LinkProfile profile_;
+  std::vector<Endpoint> endpoints_;
+  std::priority_queue<Pending, std::vector<Pending>, Later> queue_;
+  uint64_t order_ = 0;
+};
+
+}  // namespace spore::sim

@@ -1,0 +1,111 @@
+#pragma once
+/// @file sim_node.h
+/// One simulated SPORE node: a NodeContext and a Membership on the virtual clock, with a fake
+/// SystemInfo and a UdpPort into SimNetwork. It can crash (stops sending and receiving, state
+/// kept for inspection) and restart (fresh NodeContext + Membership, same node id, incarnation+1).
+/// Every event the node fires is recorded with its virtual time.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/sim_clock.h"
+#include "sim/sim_network.h"
+#include "spore/config.h"
+#include "spore/hmac_sha256.h"
+#include "spore/membership.h"
+#include "spore/node_context.h"
+
+namespace spore::sim {
+
+class SimSystemInfo : public SystemInfo {
+ public:
+  uint32_t free_heap_bytes() const override { return free_heap; }
+  uint32_t chip_id() const override { return chip; }
+  const char* sdk_version() const override { return sdk.c_str(); }
+  uint16_t cpu_freq_mhz() const override { return cpu_mhz; }
+  uint32_t flash_chip_size_bytes() const override { return flash; }
+
+  uint32_t free_heap = 41000;
+  uint32_t chip = 0;
+  std::string sdk = "sim-1.0";
+  uint16_t cpu_mhz = 80;
+  uint32_t flash = 1048576;
+};
+
+/// One event as a node's handlers saw it.
+struct EventRecord {
+  uint64_t at_ms;
+  std::string topic;
+  uint32_t node_id;      ///< the member the event is about
+  uint32_t incarnation;  ///< its incarnation then
+  bool left;
+};
+
+class SimNode : public UdpPort {
+ public:
+  SimNode(SimNetwork& net, SimClock& clock, const Config& config, uint32_t node_id, uint32_t ip, std::string hostname,
+          uint64_t seed);
+  ~SimNode() override;
+
+  /// Sets the cluster key (hex) used from the next start(); "" = none.
+  bool set_key_hex(const std::string& hex);
+  /// Endpoints registered at every start (default: GET /api/node/status).
+  std::vector<std::pair<std::string, HttpMethod>> endpoints{{"/api/node/status", HttpMethod::kGet}};
+
+  /// Fresh NodeContext + Membership with `incarnation`, begun at the current virtual time.
+  void start(uint32_t incarnation);
+  /// Stops sending, receiving and running; the state stays readable.
+  void crash();
+  /// start(incarnation + 1) after a crash (or while running: a reboot).
+  void restart();
+  /// Graceful leave, then down.
+  void leave();
+  bool up() const { return up_; }
+
+  /// One pass of the node's loop if it is up; ms until its next task (UINT32_MAX when down).
+  uint32_t loop();
+
+  NodeContext& ctx() { return *ctx_; }
+  const NodeContext& ctx() const { return *ctx_; }
+  Membership& membership() { return *membership_; }
+  const Membership& membership() const { return *membership_; }
+  SimSystemInfo& system() { return system_; }
+  uint32_t node_id() const { return node_id_; }
+  uint32_t ip() const { return ip_; }
+  uint32_t incarnation() const { return incarnation_; }
+  size_t endpoint() const { return endpoint_; }
+  const std::string& hostname() const { return hostname_; }
+
+  /// Events since construction, across restarts.
+  std::vector<EventRecord> events;
+  /// Events about `node_id` with `topic` (both optional: 0 / "" match all).
+  size_t count_events(const std::string& topic, uint32_t about_node_id = 0) const;
+
+  // UdpPort
+  bool send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t size_bytes) override;
+  bool broadcast(uint16_t port, const uint8_t* data, size_t size_bytes) override;
+
+ private:
+  void on_event(const Event& event);
+  void stop();
+
+  SimNetwork& net_;
+  SimClock& clock_;
+  Config config_;
+  uint32_t node_id_;
+  uint32_t ip_;
+  std::string hostname_;
+  SimRandom random_;
+  SimSystemInfo system_;
+  HmacKey key_;
+  size_t endpoint_;
+  uint32_t incarnation_ = 0;
+  bool up_ = false;
+  std::unique_ptr<NodeContext> ctx_;
+  std::unique_ptr<Membership> membership_;
+};
+
+}  // namespace spore::sim

@@ -1,0 +1,246 @@
+// Membership against fake ports: one node, datagrams crafted with the real codec.
+
+#include "spore/membership.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "fakes.h"
+
+namespace spore {
+namespace {
+
+using testing::FakeClock;
+using testing::FakeRandom;
+using testing::FakeSystemInfo;
+
+struct Sent {
+  uint32_t ip;  // 0 = broadcast
+  uint16_t port;
+  std::vector<uint8_t> bytes;
+};
+
+class FakeUdp : public UdpPort {
+ public:
+  bool send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t size) override {
+    sent.push_back({ip, port, std::vector<uint8_t>(data, data + size)});
+    return ok;
+  }
+  bool broadcast(uint16_t port, const uint8_t* data, size_t size) override { return send_to(0, port, data, size); }
+  std::vector<Sent> sent;
+  bool ok = true;
+};
+
+class MembershipTest : public ::testing::Test {
+ protected:
+  static Config cfg() {
+    Config c = Config::fast();
+    c.start_jitter_max_ms = 0;
+    return c;
+  }
+  MembershipTest() : ctx(cfg(), clock, rnd, sys, nullptr), mem(ctx, udp, rnd) {}
+  void SetUp() override {
+    ASSERT_TRUE(ctx.begin({kSelf, 5, 0x0A000001, "self"}));
+    mem.begin();
+  }
+  // Encodes `msg` as peer `id` (incarnation `inc`) would and hands it to the node.
+  void receive(wire::Message msg, uint32_t id, uint32_t inc = 1, uint32_t ip = 0x0A000002) {
+    msg.header.sender_id = id;
+    msg.header.incarnation = inc;
+    msg.header.seq = ++seq_;
+    uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+    const wire::EncodeResult r = wire::encode(msg, HmacKey{}, buf, sizeof buf);
+    ASSERT_TRUE(r.ok());
+    mem.on_datagram(ip, 4210, buf, r.size_bytes);
+  }
+  void announce(uint32_t id, uint32_t inc = 1, bool reply = false) {
+    wire::Message m;
+    m.header.type = wire::MessageType::kAnnounce;
+    m.announce.udp_port = 4210;
+    m.announce.http_port = 8080;
+    m.announce.hostname = "peer";
+    m.announce.reply_requested = reply;
+    receive(m, id, inc);
+  }
+  std::vector<wire::Message> sent_of(wire::MessageType type) {
+    std::vector<wire::Message> out;
+    for (const Sent& s : udp.sent) {
+      wire::Message m;
+      if (wire::decode(s.bytes.data(), s.bytes.size(), HmacKey{}, nullptr, m) == wire::DecodeError::kOk &&
+          m.header.type == type)
+        out.push_back(m);
+    }
+    return out;
+  }
+  void run(uint32_t ms) {
+    for (uint32_t t = 0; t < ms; t += 10) {
+      ctx.loop();
+      clock.advance(10);
+    }
+  }
+
+  static constexpr uint32_t kSelf = 0xAA;
+  FakeClock clock{1000};
+  FakeRandom rnd;
+  FakeSystemInfo sys;
+  FakeUdp udp;
+  NodeContext ctx;
+  Membership mem;
+  uint32_t seq_ = 0;
+};
+
+TEST_F(MembershipTest, JoinsWithAnnouncesAskingForRepliesThenHeartbeats) {
+  run(cfg().discovery_interval_ms * Membership::kJoinAnnounces);
+  const auto announces = sent_of(wire::MessageType::kAnnounce);
+  ASSERT_EQ(announces.size(), Membership::kJoinAnnounces);
+  EXPECT_TRUE(announces[0].announce.reply_requested);
+  EXPECT_EQ(announces[0].announce.hostname, "self");
+  EXPECT_EQ(announces[0].announce.api_digest, ctx.api().digest());
+  udp.sent.clear();
+  run(cfg().heartbeat_interval_ms * 2);
+  EXPECT_EQ(sent_of(wire::MessageType::kAnnounce).size(), 0u);
+  EXPECT_EQ(sent_of(wire::MessageType::kGossip).size(), 2u);
+  // A changed API list is announced at the next heartbeat.
+  ctx.api().add("/x", HttpMethod::kGet);
+  run(cfg().heartbeat_interval_ms);
+  ASSERT_EQ(sent_of(wire::MessageType::kAnnounce).size(), 1u);
+  EXPECT_EQ(sent_of(wire::MessageType::kAnnounce)[0].announce.api_digest, ctx.api().digest());
+}
+
+TEST_F(MembershipTest, IgnoresItsOwnEchoAndCountsRejectsByReason) {
+  announce(kSelf);
+  EXPECT_EQ(ctx.members().size(), 0u);
+  EXPECT_EQ(mem.stats().datagrams_received, 0u);
+  const uint8_t junk[] = {'X', 'Y', 1, 2, 3};
+  mem.on_datagram(0x0A000002, 4210, junk, sizeof junk);
+  EXPECT_EQ(mem.stats().rejected[static_cast<size_t>(wire::DecodeError::kBadMagic)], 1u);
+  EXPECT_EQ(mem.stats().rejected_total, 1u);
+  EXPECT_EQ(ctx.members().size(), 0u);
+}
+
+TEST_F(MembershipTest, AnnounceAdmitsAndAReplyIsSentWithJitter) {
+  announce(0xB1, 1, true);
+  ASSERT_NE(ctx.members().find(0xB1), nullptr);
+  EXPECT_EQ(ctx.members().find(0xB1)->http_port, 8080);
+  udp.sent.clear();
+  run(cfg().discovery_interval_ms);
+  bool replied = false;
+  for (const Sent& s : udp.sent) {
+    wire::Message m;
+    if (s.ip == 0x0A000002 && wire::decode(s.bytes.data(), s.bytes.size(), HmacKey{}, nullptr, m) == wire::DecodeError::kOk &&
+        m.header.type == wire::MessageType::kAnnounce)
+      replied = true;
+  }
+  EXPECT_TRUE(replied);
+}
+
+TEST_F(MembershipTest, AnswersPingsMeantForItOnly) {
+  announce(0xB1);
+  udp.sent.clear();
+  wire::Message ping;
+  ping.header.type = wire::MessageType::kPing;
+  ping.ping.target_id = 0xDEAD;  // someone else had this address
+  ping.ping.probe_id = 7;
+  receive(ping, 0xB1);
+  EXPECT_TRUE(sent_of(wire::MessageType::kAck).empty());
+  ping.ping.target_id = kSelf;
+  ping.ping.timestamp_ms = 1234;
+  receive(ping, 0xB1);
+  const auto acks = sent_of(wire::MessageType::kAck);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].ack.probe_id, 7u);
+  EXPECT_EQ(acks[0].ack.timestamp_ms, 1234u);
+}
+
+TEST_F(MembershipTest, HearingItselfSuspectedRaisesTheIncarnationAndSaysSo) {
+  announce(0xB1);
+  udp.sent.clear();
+  wire::GossipEntry suspect;
+  suspect.node_id = kSelf;
+  suspect.incarnation = 5;
+  suspect.ip = 0x0A000001;
+  suspect.udp_port = 4210;
+  suspect.state = wire::MemberState::kSuspect;
+  wire::Message g;
+  g.header.type = wire::MessageType::kGossip;
+  g.gossip.updates = wire::GossipList::from_array(&suspect, 1);
+  receive(g, 0xB1);
+  EXPECT_EQ(ctx.self().incarnation, 6u);
+  EXPECT_EQ(mem.stats().refutations, 1u);
+  const auto out = sent_of(wire::MessageType::kGossip);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back().header.incarnation, 6u);
+  bool says_alive = false;
+  for (const wire::GossipEntry e : out.back().gossip.updates)
+    says_alive |= e.node_id == kSelf && e.state == wire::MemberState::kAlive && e.incarnation == 6;
+  EXPECT_TRUE(says_alive);
+  // The same (old) suspicion again changes nothing.
+  receive(g, 0xB1);
+  EXPECT_EQ(ctx.self().incarnation, 6u);
+}
+
+TEST_F(MembershipTest, ASilentMemberIsProbedDirectlyThenIndirectly) {
+  for (uint32_t id = 0xB1; id <= 0xB4; ++id) announce(id);
+  run(cfg().discovery_interval_ms * 4);  // past the join phase
+  for (uint32_t id = 0xB1; id <= 0xB4; ++id) announce(id);
+  // 0xB2..0xB4 stay chatty; 0xB1 falls silent.
+  udp.sent.clear();
+  for (uint32_t t = 0; t < cfg().suspect_after_ms + 3 * cfg().probe_timeout_ms; t += 50) {
+    for (uint32_t id = 0xB2; id <= 0xB4; ++id) {
+      wire::Message hb;
+      hb.header.type = wire::MessageType::kGossip;
+      receive(hb, id);
+    }
+    run(50);
+  }
+  bool pinged = false;
+  uint32_t current_probe = 0;
+  for (const wire::Message& m : sent_of(wire::MessageType::kPing)) {
+    if (m.ping.target_id != 0xB1) continue;
+    pinged = true;
+    current_probe = m.ping.probe_id;
+  }
+  EXPECT_TRUE(pinged);
+  const auto reqs = sent_of(wire::MessageType::kPingReq);
+  ASSERT_GE(reqs.size(), 3u);
+  EXPECT_EQ(reqs[0].ping_req.target_id, 0xB1u);
+  EXPECT_GE(mem.stats().probes_indirect, 1u);
+  EXPECT_TRUE(ctx.members().find(0xB1)->suspected);
+  // A relayed ACK (from a helper, with the current round's probe id) is evidence it lives.
+  wire::Message ack;
+  ack.header.type = wire::MessageType::kAck;
+  ack.ack.probe_id = current_probe;
+  receive(ack, 0xB2);
+  EXPECT_FALSE(ctx.members().find(0xB1)->suspected);
+}
+
+TEST_F(MembershipTest, LeaveIsBroadcastAndThenTheNodeIsQuiet) {
+  ASSERT_TRUE(mem.add_join_address(0x0A000063, 4210));
+  mem.leave();
+  const auto leaves = sent_of(wire::MessageType::kLeave);
+  EXPECT_EQ(leaves.size(), 3u);  // twice broadcast, once to the join address
+  EXPECT_TRUE(mem.has_left());
+  udp.sent.clear();
+  run(5000);
+  announce(0xB1);
+  EXPECT_TRUE(udp.sent.empty());
+  EXPECT_EQ(ctx.members().size(), 0u);
+}
+
+TEST_F(MembershipTest, JoinListIsBounded) {
+  for (uint32_t i = 0; i < SPORE_MAX_JOIN_ADDRESSES; ++i) EXPECT_TRUE(mem.add_join_address(0x0A000010 + i, 4210));
+  EXPECT_TRUE(mem.add_join_address(0x0A000010, 4210));  // already there
+  EXPECT_FALSE(mem.add_join_address(0x0A0000FF, 4210));
+  EXPECT_FALSE(mem.add_join_address(0, 4210));
+}
+
+TEST_F(MembershipTest, SendFailuresAreCounted) {
+  udp.ok = false;
+  run(cfg().discovery_interval_ms);
+  EXPECT_GT(mem.stats().send_failures, 0u);
+  EXPECT_EQ(mem.stats().datagrams_sent, 0u);
+}
+
+}  // namespace
+}  // namespace spore
