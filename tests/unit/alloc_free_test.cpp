@@ -4,12 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <optional>
 
 #include "fakes.h"
+#include "spore/membership.h"
 #include "spore/node_context.h"
 #include "spore/wire_codec.h"
 
@@ -207,6 +210,120 @@ TEST(AllocFree, BusyNodeAllocatesNothingAfterBegin) {
   EXPECT_GT(ctx.members().evictions() + ctx.members().refused_full(), 0u);
   EXPECT_EQ(documents, static_cast<long>(kRunMs / 5000));
   EXPECT_GT(log.lines, 0);
+}
+
+/// A loopback network in fixed buffers: what the nodes send is queued and handed to the
+/// addressee's Membership on the next step, so the whole protocol runs without a platform.
+class RingNetwork {
+ public:
+  static constexpr size_t kNodes = 4;
+  static constexpr size_t kSlots = 512;
+
+  class Port : public UdpPort {
+   public:
+    bool send_to(uint32_t ip, uint16_t, const uint8_t* data, size_t size) override {
+      return net->push(index, ip, data, size);
+    }
+    bool broadcast(uint16_t, const uint8_t* data, size_t size) override { return net->push(index, 0, data, size); }
+    RingNetwork* net = nullptr;
+    size_t index = 0;
+  };
+
+  static uint32_t ip_of(size_t i) { return 0x0A000001u + static_cast<uint32_t>(i); }
+
+  bool push(size_t from, uint32_t to_ip, const uint8_t* data, size_t size) {
+    if (count_ == kSlots || size > SPORE_MAX_DATAGRAM_BYTES) return false;
+    Slot& s = slots_[(head_ + count_) % kSlots];
+    s.from = from;
+    s.to_ip = to_ip;
+    s.size = size;
+    std::memcpy(s.data, data, size);
+    ++count_;
+    return true;
+  }
+
+  /// Delivers what was queued before this call; `down` nodes neither send nor receive.
+  void deliver(Membership* const* nodes, const bool* down) {
+    for (size_t n = count_; n > 0; --n) {
+      const Slot& s = slots_[head_];
+      for (size_t i = 0; i < kNodes; ++i) {
+        if (i == s.from || down[i] || down[s.from]) continue;
+        if (s.to_ip != 0 && s.to_ip != ip_of(i)) continue;
+        nodes[i]->on_datagram(ip_of(s.from), 4210, s.data, s.size);
+      }
+      head_ = (head_ + 1) % kSlots;
+      --count_;
+    }
+  }
+
+ private:
+  struct Slot {
+    size_t from;
+    uint32_t to_ip;
+    size_t size;
+    uint8_t data[SPORE_MAX_DATAGRAM_BYTES];
+  };
+  Slot slots_[kSlots];
+  size_t head_ = 0;
+  size_t count_ = 0;
+};
+
+TEST(AllocFree, MembershipProtocolAllocatesNothingAfterBegin) {
+  constexpr size_t kN = RingNetwork::kNodes;
+  static RingNetwork net;
+  testing::FakeClock clock(0);
+  testing::FakeSystemInfo sys;
+  Config cfg = Config::fast();
+  HmacKey key;
+  const uint8_t key_bytes[16] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2, 3, 4, 5, 6};
+  ASSERT_TRUE(key.set(key_bytes, sizeof key_bytes));
+
+  testing::FakeRandom rnd[kN] = {testing::FakeRandom(1), testing::FakeRandom(2), testing::FakeRandom(3),
+                                 testing::FakeRandom(4)};
+  RingNetwork::Port ports[kN];
+  static std::optional<NodeContext> ctx[kN];
+  static std::optional<Membership> members[kN];
+  Membership* nodes[kN];
+  const char* names[kN] = {"n0", "n1", "n2", "n3"};
+  for (size_t i = 0; i < kN; ++i) {
+    ports[i].net = &net;
+    ports[i].index = i;
+    ctx[i].emplace(cfg, clock, rnd[i], sys, nullptr);
+    members[i].emplace(*ctx[i], ports[i], rnd[i]);
+    members[i]->set_cluster_key(key);
+    ctx[i]->api().add("/api/node/status", HttpMethod::kGet);
+    ASSERT_TRUE(ctx[i]->begin({100 + static_cast<uint32_t>(i), 1, RingNetwork::ip_of(i), names[i]}));
+    members[i]->begin();
+    nodes[i] = &*members[i];
+  }
+
+  bool down[kN] = {};
+  long allocations;
+  size_t max_active_seen = 0;
+  {
+    AllocationWindow window;
+    const uint32_t kRunMs = 3600u * 1000u;  // one simulated hour, fast profile
+    for (uint32_t t = 0; t < kRunMs; t += 5) {
+      // Node 3 is down for two minutes in every ten: peers suspect, then mark it INACTIVE and DEAD.
+      down[3] = (t / 60000) % 10 >= 8;
+      for (size_t i = 0; i < kN; ++i)
+        if (!down[i]) ctx[i]->loop();
+      net.deliver(nodes, down);
+      if (t == 1800000) ctx[1]->api().add("/api/led", HttpMethod::kPost);  // triggers an INFO sync
+      max_active_seen = std::max(max_active_seen, ctx[0]->members().count(MemberStatus::kActive));
+      clock.advance(5);
+    }
+    members[2]->leave();
+    net.deliver(nodes, down);
+    allocations = window.count();
+  }
+  EXPECT_EQ(allocations, 0);
+  // The protocol really ran: convergence, failure detection, INFO sync and leave all happened.
+  EXPECT_EQ(max_active_seen, kN - 1);
+  EXPECT_GT(members[0]->stats().datagrams_received, 10000u);
+  EXPECT_GT(members[0]->stats().info_syncs, 0u);
+  EXPECT_GT(members[0]->stats().suspicions + members[1]->stats().suspicions, 0u);
+  EXPECT_TRUE(ctx[0]->members().find(102)->left);
 }
 
 }  // namespace
