@@ -4,6 +4,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CALLER_PWD="$PWD"
 cd "$ROOT"
 
 # Debian packages the host build and tests need (DESIGN.md §6). The xtensa ones compile core for
@@ -28,12 +29,23 @@ Verbs:
   asan              build and run the unit tests under AddressSanitizer + UBSan
   fuzz [SECONDS]    build the libFuzzer targets and run each for SECONDS (default 60 under CI, else 20)
   lx106             compile core for the ESP8266 and report sizes (docs/footprint.md)
+  demo [--nodes N] [--profile lan|fast|esp8266] [--for SECONDS]
+                    a local cluster of N spored nodes (default 5) on 127.0.0.2.. until Ctrl-C
+                    (./ctl.sh demo --help for every option)
+  cluster members [--json] [--watch S]   the membership table as one node sees it
+  node status [--json]                   resources and endpoints of one node
+  node restart [--token-file F]          restart one node (needs its API token)
+  discover [--timeout S] [--json]        list the nodes heard on the LAN (UDP broadcasts)
+                    these four run build/dev/spore (built if missing); the node is --node
+                    HOST[:PORT], else $SPORE_NODE, else $API_NODE, else API_NODE in .env
+                    (the current directory's, else this repository's)
   help              this text
 
-Coming with later issues (see `issues`): demo, cluster members, node status, ota update/all,
-build/flash/monitor for the ESP-01 firmware.
+Coming with later issues (see `issues`): ota update/all, build-firmware/flash/monitor for the
+ESP-01 firmware.
 
-Environment: SPORE_JOBS (parallel build jobs, default: all cores).
+Environment: SPORE_JOBS (parallel build jobs, default: all cores); SPORED, SPORE (use these
+binaries instead of building build/dev).
 USAGE
 }
 
@@ -157,6 +169,289 @@ verb_test() {
   return "$status"
 }
 
+# ---- the spore CLI and the local demo cluster -------------------------------------------------
+
+# Paths of the programs: $SPORED / $SPORE when set (tests pass the binaries they built), else
+# build/dev, built (with the Debian packages it needs) when missing or out of date.
+build_programs() {
+  ensure_deps
+  [ -f build/dev/build.ninja ] || cmake --preset dev >/dev/null
+  cmake --build --preset dev -j "$JOBS" --target "$@"
+}
+
+# cluster members / node status / node restart / discover: the seed's verbs, run by the spore CLI
+# from the caller's directory (so relative paths in arguments work). The node address comes from
+# the caller's .env if it has one, else from this repository's .env (the seed's "project root").
+verb_spore() {
+  local bin="${SPORE:-$ROOT/build/dev/spore}"
+  if [ -z "${SPORE:-}" ] && [ ! -x "$bin" ]; then
+    log "building the spore CLI (build/dev)" >&2
+    build_programs spore >&2 || die "could not build spore; see the output above"
+  fi
+  [ -x "$bin" ] || die "spore binary not found at $bin"
+  if [ ! -f "$CALLER_PWD/.env" ] && [ -f "$ROOT/.env" ] && [ -z "${SPORE_ENV_FILE:-}" ]; then
+    export SPORE_ENV_FILE="$ROOT/.env"
+  fi
+  cd "$CALLER_PWD"
+  exec "$bin" "$@"
+}
+
+demo_usage() {
+  cat <<'USAGE'
+Usage: ./ctl.sh demo [options]
+
+Starts a local SPORE cluster: N spored nodes on 127.0.0.2 .. 127.0.0.(N+1), HTTP port 8080 each,
+UDP port 4210, discovering each other by broadcast (no addresses configured). Waits until the
+first node sees all N ACTIVE, prints its members table, the URLs, logs and API token, then runs
+until Ctrl-C (or --for SECONDS) and stops every node cleanly (graceful leave).
+
+Options:
+  --nodes N          number of nodes, 1..200 (default 5)
+  --profile P        lan (seed timings: INACTIVE after 10 s, DEAD after 60 s), fast, esp8266
+                     (default lan)
+  --for SECONDS      stop after SECONDS instead of waiting for Ctrl-C
+  --wait SECONDS     how long to wait for the cluster to form (default 30)
+  --base-ip IP       address of node 1, within 127.0.0.0/8 (default 127.0.0.2)
+  --http-port PORT   HTTP port of every node (default 8080)
+  --udp-port PORT    UDP port of the cluster (default 4210)
+  --dir DIR          state directories and logs (default build/demo)
+
+Environment: SPORED, SPORE: use these binaries instead of building build/dev.
+USAGE
+}
+
+usage_die() {
+  printf 'ctl.sh: %s\n' "$*" >&2
+  exit 2
+}
+
+DEMO_PIDS=()
+DEMO_DIR=""
+
+# Stops every node the demo started: SIGTERM (graceful leave), then SIGKILL after 10 s.
+demo_stop() {
+  local pid alive=() deadline
+  for pid in "${DEMO_PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null && alive+=("$pid")
+  done
+  if [ ${#alive[@]} -gt 0 ]; then
+    printf '\nstopping %d node(s) (SIGTERM: graceful leave)...\n' "${#alive[@]}"
+    kill -TERM "${alive[@]}" 2>/dev/null || true
+    deadline=$((SECONDS + 10))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+      local still=()
+      for pid in "${alive[@]}"; do kill -0 "$pid" 2>/dev/null && still+=("$pid"); done
+      alive=("${still[@]+"${still[@]}"}")
+      [ ${#alive[@]} -eq 0 ] && break
+      sleep 0.1
+    done
+    if [ ${#alive[@]} -gt 0 ]; then
+      echo "still running after 10 s, sending SIGKILL to: ${alive[*]}"
+      kill -KILL "${alive[@]}" 2>/dev/null || true
+    fi
+  fi
+  for pid in "${DEMO_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ ${#DEMO_PIDS[@]} -gt 0 ]; then
+    echo "all ${#DEMO_PIDS[@]} node(s) stopped; logs in $(demo_rel "$DEMO_DIR")/"
+  fi
+  DEMO_PIDS=()
+  [ -n "$DEMO_DIR" ] && rm -f "$DEMO_DIR/pids"
+  return 0
+}
+
+# A path relative to the repository when it is inside it, for shorter messages.
+demo_rel() {
+  case "$1" in
+    "$ROOT"/*) printf '%s' "${1#"$ROOT"/}" ;;
+    *) printf '%s' "$1" ;;
+  esac
+}
+
+demo_show_log() {
+  local log="$1"
+  echo "---- last lines of $(demo_rel "$log") ----" >&2
+  tail -n 20 "$log" >&2 || true
+  echo "----" >&2
+}
+
+verb_demo() {
+  local nodes=5 profile=lan for_s="" wait_s=30 base_ip=127.0.0.2 http_port=8080 udp_port=4210
+  local dir="$ROOT/build/demo"
+  while [ $# -gt 0 ]; do
+    local opt="$1" val=""
+    case "${opt%%=*}" in
+      -h | --help) demo_usage; return 0 ;;
+      --nodes | --profile | --for | --wait | --base-ip | --http-port | --udp-port | --dir) ;;
+      *) usage_die "demo: unknown argument '$opt' (./ctl.sh demo --help)" ;;
+    esac
+    case "$opt" in
+      --*=*) val="${opt#*=}"; opt="${opt%%=*}"; shift ;;
+      --*)
+        [ $# -ge 2 ] || usage_die "demo: $opt needs a value (./ctl.sh demo --help)"
+        val="$2"; shift 2 ;;
+    esac
+    case "$opt" in
+      --nodes) nodes="$val" ;;
+      --profile) profile="$val" ;;
+      --for) for_s="$val" ;;
+      --wait) wait_s="$val" ;;
+      --base-ip) base_ip="$val" ;;
+      --http-port) http_port="$val" ;;
+      --udp-port) udp_port="$val" ;;
+      --dir) dir="$val" ;;
+    esac
+  done
+  [[ "$nodes" =~ ^[0-9]+$ ]] && [ "$nodes" -ge 1 ] && [ "$nodes" -le 200 ] ||
+    usage_die "demo: --nodes must be 1..200, got '$nodes'"
+  case "$profile" in lan | fast | esp8266) ;; *) usage_die "demo: --profile must be lan, fast or esp8266, got '$profile'" ;; esac
+  [ -z "$for_s" ] || [[ "$for_s" =~ ^[0-9]+$ ]] || usage_die "demo: --for must be whole seconds, got '$for_s'"
+  [[ "$wait_s" =~ ^[0-9]+$ ]] && [ "$wait_s" -ge 1 ] || usage_die "demo: --wait must be whole seconds >= 1, got '$wait_s'"
+  local port
+  for port in "$http_port" "$udp_port"; do
+    [[ "$port" =~ ^[0-9]+$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] ||
+      usage_die "demo: ports must be 1..65535, got '$port'"
+  done
+  local a b c d
+  IFS=. read -r a b c d <<<"$base_ip"
+  [[ "$base_ip" =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] && [ "$b" -le 255 ] && [ "$c" -le 255 ] &&
+    [ "$d" -ge 1 ] || usage_die "demo: --base-ip must be a loopback address 127.x.y.z, got '$base_ip'"
+  [ $((d + nodes - 1)) -le 254 ] || usage_die "demo: $nodes nodes from $base_ip run past $a.$b.$c.254"
+  command -v curl >/dev/null && command -v jq >/dev/null || ensure_deps
+
+  local spored="${SPORED:-}" spore="${SPORE:-}"
+  if [ -z "$spored" ] || [ -z "$spore" ]; then
+    log "building spored and spore (build/dev)"
+    build_programs spored spore || die "demo: the build failed; see the output above"
+    spored="${spored:-$ROOT/build/dev/spored}"
+    spore="${spore:-$ROOT/build/dev/spore}"
+  fi
+  [ -x "$spored" ] || die "demo: spored not found at $spored"
+  [ -x "$spore" ] || die "demo: spore not found at $spore"
+
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+  DEMO_DIR="$dir"
+  if [ -f "$dir/pids" ]; then
+    local old running=()
+    for old in $(cat "$dir/pids"); do kill -0 "$old" 2>/dev/null && running+=("$old"); done
+    [ ${#running[@]} -eq 0 ] ||
+      die "demo: a demo is already running from $(demo_rel "$dir") (pids ${running[*]}); stop it first"
+  fi
+
+  local ips=() k
+  for ((k = 0; k < nodes; k++)); do ips+=("$a.$b.$c.$((d + k))"); done
+
+  # Busy ports: an HTTP port already answering on a node's address (or on 0.0.0.0), or another
+  # cluster on the UDP port (nodes share it with SO_REUSEPORT, so ours would silently join it).
+  local ip
+  for ip in "${ips[@]}"; do
+    if timeout 1 bash -c "exec 3<>/dev/tcp/$ip/$http_port" 2>/dev/null; then
+      die "demo: TCP port $http_port on $ip is busy (another demo or program?). Stop it, or use --http-port / --base-ip."
+    fi
+  done
+  if command -v ss >/dev/null && [ -n "$(ss -Hlun "sport = :$udp_port" 2>/dev/null)" ]; then
+    ss -Hlunp "sport = :$udp_port" 2>/dev/null | sed 's/^/  /' >&2 || true
+    die "demo: UDP port $udp_port is already in use on this host (another SPORE node or demo?). Stop it, or use --udp-port."
+  fi
+
+  trap demo_stop EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  log "starting $nodes spored node(s), profile $profile, UDP port $udp_port"
+  for ((k = 1; k <= nodes; k++)); do
+    ip="${ips[$((k - 1))]}"
+    mkdir -p "$dir/node-$k"
+    "$spored" --hostname "demo-$k" --bind "$ip" --http-port "$http_port" --udp-port "$udp_port" \
+      --state-dir "$dir/node-$k" --profile "$profile" >"$dir/node-$k.log" 2>&1 &
+    DEMO_PIDS+=("$!")
+  done
+  printf '%s\n' "${DEMO_PIDS[@]}" >"$dir/pids"
+
+  # Every node must answer HTTP; one that exits shows its log.
+  local deadline=$((SECONDS + 20)) pid
+  for ((k = 1; k <= nodes; k++)); do
+    ip="${ips[$((k - 1))]}"
+    pid="${DEMO_PIDS[$((k - 1))]}"
+    until curl -sf -o /dev/null --max-time 2 "http://$ip:$http_port/api/node/status"; do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        demo_show_log "$dir/node-$k.log"
+        die "demo: node $k (demo-$k on $ip) exited during start-up; its log is above"
+      fi
+      if [ "$SECONDS" -ge "$deadline" ]; then
+        demo_show_log "$dir/node-$k.log"
+        die "demo: node $k (demo-$k on $ip) does not answer on http://$ip:$http_port after 20 s"
+      fi
+      sleep 0.2
+    done
+  done
+
+  # Wait until node 1 sees every node ACTIVE.
+  local first="http://${ips[0]}:$http_port" active=0 started=$SECONDS tty=0
+  [ -t 1 ] && tty=1
+  deadline=$((SECONDS + wait_s))
+  while :; do
+    active="$(curl -sf --max-time 2 "$first/api/cluster/members" |
+      jq '[.members[] | select(.status == "ACTIVE")] | length' 2>/dev/null || echo 0)"
+    [ "$active" -ge "$nodes" ] && break
+    if [ "$tty" -eq 1 ]; then
+      printf '\r  waiting for the cluster to form: demo-1 sees %s of %s ACTIVE (%d s)   ' \
+        "$active" "$nodes" $((SECONDS - started))
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      [ "$tty" -eq 1 ] && echo
+      "$spore" --node "${ips[0]}:$http_port" cluster members || true
+      die "demo: after ${wait_s} s demo-1 sees only $active of $nodes nodes ACTIVE; logs in $(demo_rel "$dir")/node-*.log"
+    fi
+    sleep 0.3
+  done
+  [ "$tty" -eq 1 ] && printf '\r%*s\r' 72 ''
+  echo "cluster formed: demo-1 sees all $nodes nodes ACTIVE after $((SECONDS - started)) s"
+  echo
+  "$spore" --node "${ips[0]}:$http_port" cluster members || true
+  echo
+  echo "REST API (seed endpoints) of each node:"
+  for ((k = 1; k <= nodes; k++)); do
+    ip="${ips[$((k - 1))]}"
+    echo "  demo-$k  http://$ip:$http_port/api/cluster/members   http://$ip:$http_port/api/node/status"
+  done
+  local token_file=""
+  token_file="$(find "$dir/node-1" -maxdepth 1 -type f -name '*token*' 2>/dev/null | head -n 1 || true)"
+  echo
+  echo "logs:       $(demo_rel "$dir")/node-K.log     state: $(demo_rel "$dir")/node-K/"
+  if [ -n "$token_file" ]; then
+    echo "API token:  $(demo_rel "$token_file")  (each node has its own, in its state directory)"
+    echo "try:        $(demo_rel "$spore") --node ${ips[0]}:$http_port cluster members --watch 1"
+    echo "            $(demo_rel "$spore") --node ${ips[1]:-${ips[0]}}:$http_port node restart --token-file $(demo_rel "${token_file/node-1/node-$((nodes > 1 ? 2 : 1))}")"
+  else
+    echo "API token:  in each node's state directory ($(demo_rel "$dir")/node-K/; see the node's log)"
+    echo "try:        $(demo_rel "$spore") --node ${ips[0]}:$http_port cluster members --watch 1"
+  fi
+  echo "            $(demo_rel "$spore") discover --udp-port $udp_port"
+  echo "            kill one node (kill <pid> from $(demo_rel "$dir")/pids) and watch it turn INACTIVE, then DEAD"
+  echo
+  if [ -n "$for_s" ]; then
+    echo "running for $for_s s..."
+  else
+    echo "running; press Ctrl-C to stop every node"
+  fi
+
+  # Run until Ctrl-C or --for; say so once if a node dies on its own.
+  local end=$((SECONDS + ${for_s:-0})) reported=""
+  while [ -z "$for_s" ] || [ "$SECONDS" -lt "$end" ]; do
+    for ((k = 1; k <= nodes; k++)); do
+      pid="${DEMO_PIDS[$((k - 1))]}"
+      if ! kill -0 "$pid" 2>/dev/null && [[ " $reported " != *" $k "* ]]; then
+        echo "note: node $k (demo-$k, pid $pid) is no longer running; see $(demo_rel "$dir")/node-$k.log"
+        reported="$reported $k"
+      fi
+    done
+    sleep 1 &
+    wait $! || true
+  done
+  return 0
+}
+
 verb="${1:-help}"
 shift || true
 case "$verb" in
@@ -168,7 +463,10 @@ case "$verb" in
   fuzz) verb_fuzz "$@" ;;
   lx106) verb_lx106 ;;
   help | -h | --help) usage ;;
-  demo | cluster | node | ota | flash | monitor)
-    die "'$verb' is not built yet: it arrives with the Linux node (issue 3), OTA (issue 4) and firmware (issue 5) work. See ./ctl.sh help." ;;
+  demo) verb_demo "$@" ;;
+  cluster | node) verb_spore "$verb" "$@" ;;
+  discover) verb_spore discover "$@" ;;
+  ota | flash | monitor | build-firmware)
+    die "'$verb' is not built yet: it arrives with OTA (issue 4) and the ESP-01 firmware (issue 5). See ./ctl.sh help." ;;
   *) usage >&2; die "unknown verb '$verb'" ;;
 esac

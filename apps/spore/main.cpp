@@ -1,0 +1,533 @@
+// spore: the command-line tool for a SPORE cluster (seed verbs: cluster members, node status,
+// node restart; plus discover). Talks to one node's REST API; discover listens for the wire
+// protocol's ANNOUNCE broadcasts and needs no address at all.
+//
+// Exit codes: 0 ok, 1 the operation failed (unreachable, error answer, nothing heard),
+// 2 bad command line. The pure logic lives in cli_logic.{h,cpp} and is unit-tested.
+
+#include <httplib.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli_logic.h"
+#include "posix/udp_socket.h"
+#include "posix/version.h"
+#include "spore/hmac_sha256.h"
+#include "spore/wire_codec.h"
+
+namespace {
+
+using spore::cli::kExitFailure;
+using spore::cli::kExitOk;
+using spore::cli::kExitUsage;
+using Json = nlohmann::ordered_json;
+
+struct Globals {
+  std::optional<std::string> node;
+  double http_timeout_s = 5.0;
+  std::string color = "auto";
+};
+
+/// A failure that ends the command: message for stderr and exit code.
+struct Failure {
+  int code;
+  std::string message;
+};
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool use_color(const Globals& g) {
+  if (g.color == "always") return true;
+  if (g.color == "never") return false;
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color != nullptr && *no_color != '\0') return false;
+  const char* term = std::getenv("TERM");
+  if (term != nullptr && std::string(term) == "dumb") return false;
+  return isatty(STDOUT_FILENO) == 1;
+}
+
+spore::cli::NodeAddress node_address(const Globals& g) {
+  // SPORE_ENV_FILE lets a wrapper (ctl.sh) point at the project's .env from another directory.
+  const char* env_file = std::getenv("SPORE_ENV_FILE");
+  std::optional<std::string> dotenv = read_file(env_file != nullptr && *env_file != '\0' ? env_file : ".env");
+  spore::cli::ResolvedAddress r =
+      spore::cli::resolve_node_address(g.node, std::getenv("SPORE_NODE"), std::getenv("API_NODE"), dotenv);
+  if (!r.address) throw Failure{kExitUsage, r.error};
+  return *r.address;
+}
+
+struct HttpAnswer {
+  int status = 0;
+  std::string body;
+};
+
+std::string describe_transport_error(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection:
+      return "connection failed (nothing listening there, or the host is unreachable)";
+    case httplib::Error::ConnectionTimeout:
+      return "connection timed out";
+    case httplib::Error::Read:
+      return "no answer (the read failed or timed out)";
+    case httplib::Error::Write:
+      return "the request could not be sent";
+    default:
+      return httplib::to_string(e);
+  }
+}
+
+HttpAnswer http_call(const spore::cli::NodeAddress& addr, const Globals& g, const std::string& method,
+                     const std::string& path, const httplib::Headers& headers = {}) {
+  httplib::Client client(addr.host, addr.port);
+  const auto timeout = std::chrono::duration<double>(g.http_timeout_s);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+  const auto sec = static_cast<time_t>(micros / 1000000);
+  const auto usec = static_cast<time_t>(micros % 1000000);
+  client.set_connection_timeout(sec, usec);
+  client.set_read_timeout(sec, usec);
+  client.set_write_timeout(sec, usec);
+  httplib::Result res = method == "POST" ? client.Post(path.c_str(), headers, "", "application/json")
+                                         : client.Get(path.c_str(), headers);
+  if (!res) {
+    throw Failure{kExitFailure, "cannot reach the node at " + addr.base_url() + ": " +
+                                    describe_transport_error(res.error()) +
+                                    ". Is spored running there? (`spore discover` lists the nodes on the LAN)"};
+  }
+  return HttpAnswer{res->status, res->body};
+}
+
+/// GET `path` and parse the JSON body; any error answer or non-JSON body is a Failure.
+Json get_json(const spore::cli::NodeAddress& addr, const Globals& g, const std::string& path, std::string* raw) {
+  HttpAnswer a = http_call(addr, g, "GET", path);
+  if (a.status < 200 || a.status > 299) {
+    throw Failure{kExitFailure, addr.to_string() + " GET " + path + ": " +
+                                    spore::cli::describe_error_response(a.status, a.body)};
+  }
+  Json j = Json::parse(a.body, nullptr, false);
+  if (j.is_discarded()) {
+    std::string head = a.body.substr(0, 200);
+    throw Failure{kExitFailure, addr.to_string() + " GET " + path + ": the answer is not JSON: " + head};
+  }
+  if (raw != nullptr) *raw = a.body;
+  return j;
+}
+
+void print_raw(const std::string& body) {
+  std::cout << body;
+  if (body.empty() || body.back() != '\n') std::cout << '\n';
+  std::cout.flush();
+}
+
+// ---- cluster members ----------------------------------------------------------------------------
+
+struct MembersOptions {
+  bool json = false;
+  double watch_s = 0;
+};
+
+std::string members_once(const spore::cli::NodeAddress& addr, const Globals& g, const MembersOptions& o,
+                         bool color) {
+  std::string raw;
+  Json j = get_json(addr, g, "/api/cluster/members", &raw);
+  if (o.json) return raw.empty() || raw.back() != '\n' ? raw + "\n" : raw;
+  if (!spore::cli::looks_like_members(j)) {
+    throw Failure{kExitFailure, addr.to_string() + ": the answer has no \"members\" list: " + raw.substr(0, 200)};
+  }
+  return spore::cli::format_members_table(j, color);
+}
+
+int cmd_members(const Globals& g, const MembersOptions& o) {
+  const spore::cli::NodeAddress addr = node_address(g);
+  const bool color = use_color(g);
+  if (o.watch_s <= 0) {
+    std::cout << members_once(addr, g, o, color);
+    return kExitOk;
+  }
+  const bool tty = isatty(STDOUT_FILENO) == 1;
+  for (;;) {
+    std::string text;
+    try {
+      text = members_once(addr, g, o, color);
+    } catch (const Failure& f) {
+      text = "spore: " + f.message + "\n";  // keep watching: the node may come back
+    }
+    if (o.json) {
+      std::cout << text;
+    } else {
+      if (tty) std::cout << "\033[H\033[2J";
+      std::time_t now = std::time(nullptr);
+      char clock[16];
+      std::strftime(clock, sizeof(clock), "%H:%M:%S", std::localtime(&now));
+      std::cout << "cluster members at " << addr.to_string() << ", every " << o.watch_s << " s, " << clock
+                << "   (Ctrl-C to stop)\n\n"
+                << text;
+    }
+    std::cout.flush();
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.watch_s));
+  }
+}
+
+// ---- node status ----------------------------------------------------------------------------------
+
+int cmd_status(const Globals& g, bool json) {
+  const spore::cli::NodeAddress addr = node_address(g);
+  std::string raw;
+  Json j = get_json(addr, g, "/api/node/status", &raw);
+  if (json) {
+    print_raw(raw);
+  } else {
+    std::cout << "node:  " << addr.base_url() << "\n" << spore::cli::format_status_lines(j);
+  }
+  return kExitOk;
+}
+
+// ---- node restart ---------------------------------------------------------------------------------
+
+struct RestartOptions {
+  std::optional<std::string> token;
+  std::optional<std::string> token_file;
+  double wait_s = 0;
+};
+
+/// Incarnation of the answering node (the `self` member), or nullopt if it does not say.
+std::optional<int64_t> self_incarnation(const spore::cli::NodeAddress& addr, const Globals& g) {
+  Json j = get_json(addr, g, "/api/cluster/members", nullptr);
+  if (!spore::cli::looks_like_members(j)) return std::nullopt;
+  for (const Json& m : j["members"]) {
+    if (m.is_object() && m.value("self", false) && m.contains("incarnation") && m["incarnation"].is_number()) {
+      return m["incarnation"].get<int64_t>();
+    }
+  }
+  return std::nullopt;
+}
+
+int cmd_restart(const Globals& g, const RestartOptions& o) {
+  const spore::cli::NodeAddress addr = node_address(g);
+  std::optional<std::string> file_text;
+  if (o.token_file) {
+    file_text = read_file(*o.token_file);
+    if (!file_text) throw Failure{kExitUsage, "cannot read the token file '" + *o.token_file + "'"};
+    if (spore::cli::trim(*file_text).empty()) throw Failure{kExitUsage, "the token file '" + *o.token_file + "' is empty"};
+  }
+  const std::optional<std::string> token = spore::cli::resolve_token(o.token, file_text, std::getenv("SPORE_TOKEN"));
+  std::optional<int64_t> before;
+  if (o.wait_s > 0) before = self_incarnation(addr, g);
+  httplib::Headers headers;
+  if (token) headers.emplace("Authorization", "Bearer " + *token);
+  HttpAnswer a = http_call(addr, g, "POST", "/api/node/restart", headers);
+  if (a.status == 401) {
+    std::string hint = token ? "the token was refused: check it is the one in the node's state directory"
+                             : "this node requires an API token: pass --token TOKEN, --token-file FILE or set "
+                               "SPORE_TOKEN (spored creates the token in its state directory on first start "
+                               "and logs the path)";
+    throw Failure{kExitFailure, addr.to_string() + " POST /api/node/restart: " +
+                                    spore::cli::describe_error_response(a.status, a.body) + "\n  " + hint};
+  }
+  if (a.status < 200 || a.status > 299) {
+    throw Failure{kExitFailure, addr.to_string() + " POST /api/node/restart: " +
+                                    spore::cli::describe_error_response(a.status, a.body)};
+  }
+  std::cout << "restart accepted by " << addr.to_string() << " (HTTP " << a.status << ")\n";
+  if (o.wait_s <= 0) return kExitOk;
+  std::cout << "waiting up to " << o.wait_s << " s for it to come back..." << std::endl;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.wait_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    try {
+      std::optional<int64_t> now = self_incarnation(addr, g);
+      if (now && (!before || *now > *before)) {
+        std::cout << "back with incarnation " << *now;
+        if (before) std::cout << " (was " << *before << ")";
+        std::cout << "\n";
+        return kExitOk;
+      }
+    } catch (const Failure&) {
+      // Down while it restarts: keep polling until the deadline.
+    }
+  }
+  throw Failure{kExitFailure, addr.to_string() + " did not come back with a new incarnation within " +
+                                  std::to_string(o.wait_s) + " s"};
+}
+
+// ---- discover -------------------------------------------------------------------------------------
+
+struct DiscoverOptions {
+  double timeout_s = 5.0;
+  uint16_t udp_port = spore::cli::kDefaultUdpPort;
+  std::optional<std::string> key_file;
+  std::vector<std::string> listen;
+  bool json = false;
+  size_t expect = 0;
+};
+
+/// Broadcast addresses to listen on when none are given: loopback's, the limited broadcast and
+/// every IPv4 interface's. A listener bound to a broadcast address (not 0.0.0.0) gets a copy of
+/// each broadcast and can never take a unicast meant for a node on this host.
+std::vector<uint32_t> default_listen_addresses() {
+  std::vector<uint32_t> out = {0x7FFFFFFFu, 0xFFFFFFFFu};
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) == 0) {
+    for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+      if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+      if ((i->ifa_flags & IFF_BROADCAST) == 0 || i->ifa_broadaddr == nullptr) continue;
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(i->ifa_broadaddr);
+      const uint32_t b = ntohl(sin->sin_addr.s_addr);
+      if (b != 0 && std::find(out.begin(), out.end(), b) == out.end()) out.push_back(b);
+    }
+    freeifaddrs(list);
+  }
+  return out;
+}
+
+int cmd_discover(const Globals& g, const DiscoverOptions& o) {
+  spore::HmacKey key;
+  if (o.key_file) {
+    std::optional<std::string> text = read_file(*o.key_file);
+    if (!text) throw Failure{kExitUsage, "cannot read the cluster key file '" + *o.key_file + "'"};
+    if (!key.set_hex(spore::cli::trim(*text)) || key.empty()) {
+      throw Failure{kExitUsage, "the cluster key file '" + *o.key_file + "' does not hold a key: expected " +
+                                    std::to_string(spore::HmacKey::kMinKeyBytes * 2) + " to " +
+                                    std::to_string(SPORE_MAX_KEY_BYTES * 2) + " hex digits"};
+    }
+  }
+  std::vector<uint32_t> addresses;
+  if (o.listen.empty()) {
+    addresses = default_listen_addresses();
+  } else {
+    for (const std::string& text : o.listen) {
+      uint32_t ip = 0;
+      if (!spore::posix::parse_ipv4(text, &ip)) throw Failure{kExitUsage, "--listen: '" + text + "' is not an IPv4 address"};
+      addresses.push_back(ip);
+    }
+  }
+  std::vector<std::unique_ptr<spore::posix::UdpSocket>> sockets;
+  std::string errors;
+  for (uint32_t ip : addresses) {
+    auto s = std::make_unique<spore::posix::UdpSocket>();
+    std::string error;
+    if (s->open_listener(ip, o.udp_port, &error)) {
+      sockets.push_back(std::move(s));
+    } else {
+      errors += "\n  " + spore::posix::ipv4_to_string(ip) + ":" + std::to_string(o.udp_port) + ": " + error;
+    }
+  }
+  if (sockets.empty()) throw Failure{kExitFailure, "cannot listen on UDP port " + std::to_string(o.udp_port) + errors};
+
+  std::vector<pollfd> fds;
+  std::vector<spore::posix::UdpSocket*> owners;
+  for (auto& s : sockets) {
+    for (int fd : {s->unicast_fd(), s->broadcast_fd()}) {
+      if (fd < 0) continue;
+      fds.push_back(pollfd{fd, POLLIN, 0});
+      owners.push_back(s.get());
+    }
+  }
+  const bool progress = !o.json && isatty(STDERR_FILENO) == 1;
+  if (progress) {
+    std::cerr << "listening for SPORE announcements on UDP port " << o.udp_port << " for " << o.timeout_s
+              << " s" << (key.empty() ? "" : " (with the cluster key)") << "...\n";
+  }
+  std::vector<spore::cli::DiscoveredNode> nodes;
+  size_t unexpected_auth = 0, bad_tag = 0, auth_required = 0, other_errors = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(o.timeout_s);
+  uint8_t buf[2048];
+  while (o.expect == 0 || nodes.size() < o.expect) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    for (pollfd& p : fds) p.revents = 0;
+    const int n = ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
+    if (n <= 0) continue;  // timeout or EINTR: the loop re-checks the deadline
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if ((fds[i].revents & POLLIN) == 0) continue;
+      for (;;) {
+        uint32_t src_ip = 0;
+        uint16_t src_port = 0;
+        const size_t size = owners[i]->receive(buf, sizeof(buf), &src_ip, &src_port, 0);
+        if (size == 0) break;
+        spore::wire::Message msg;
+        const spore::wire::DecodeError err = spore::wire::decode(buf, size, key, nullptr, msg);
+        if (err == spore::wire::DecodeError::kUnexpectedAuth) {
+          ++unexpected_auth;
+          continue;
+        }
+        if (err == spore::wire::DecodeError::kBadTag) {
+          ++bad_tag;
+          continue;
+        }
+        if (err == spore::wire::DecodeError::kAuthRequired) {
+          ++auth_required;
+          continue;
+        }
+        if (err != spore::wire::DecodeError::kOk) {
+          ++other_errors;
+          continue;
+        }
+        if (msg.header.type != spore::wire::MessageType::kAnnounce) continue;
+        spore::cli::DiscoveredNode d;
+        d.node_id = msg.header.sender_id;
+        d.incarnation = msg.header.incarnation;
+        d.hostname = std::string(msg.announce.hostname);
+        d.ip = spore::cli::ipv4_to_string(msg.announce.ip != 0 ? msg.announce.ip : src_ip);
+        d.http_port = msg.announce.http_port;
+        d.udp_port = msg.announce.udp_port != 0 ? msg.announce.udp_port : src_port;
+        d.free_heap_bytes = msg.announce.free_heap_bytes;
+        d.authenticated = msg.header.authenticated;
+        if (spore::cli::merge_discovered(nodes, d) && progress) {
+          std::cerr << "  heard " << d.hostname << " (" << d.ip << ")\n";
+        }
+      }
+    }
+  }
+  if (o.json) {
+    std::cout << spore::cli::discovered_to_json(nodes).dump(2) << "\n";
+  } else if (!nodes.empty()) {
+    std::cout << spore::cli::format_discovered_table(nodes);
+  }
+  std::string hints;
+  if (unexpected_auth > 0) {
+    hints += "\n  " + std::to_string(unexpected_auth) +
+             " authenticated datagram(s) heard: that cluster uses a key, pass --cluster-key-file FILE";
+  }
+  if (bad_tag > 0) {
+    hints += "\n  " + std::to_string(bad_tag) + " datagram(s) with a tag that does not verify under this key "
+                                                "(another cluster's key?)";
+  }
+  if (auth_required > 0) {
+    hints += "\n  " + std::to_string(auth_required) + " unauthenticated datagram(s) ignored: the key is set, "
+                                                      "those senders use none";
+  }
+  if (other_errors > 0) hints += "\n  " + std::to_string(other_errors) + " datagram(s) that are not SPORE v1 ignored";
+  if (nodes.empty()) {
+    throw Failure{kExitFailure, "no SPORE node heard on UDP port " + std::to_string(o.udp_port) + " in " +
+                                    std::to_string(o.timeout_s).substr(0, std::to_string(o.timeout_s).find('.') + 2) +
+                                    " s" + hints};
+  }
+  if (o.expect > 0 && nodes.size() < o.expect) {
+    throw Failure{kExitFailure, "heard " + std::to_string(nodes.size()) + " of the " + std::to_string(o.expect) +
+                                    " nodes expected" + hints};
+  }
+  if (!hints.empty() && !o.json) std::cerr << "note:" << hints << "\n";
+  (void)g;
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"spore: the command-line tool for a SPORE cluster.\n"
+               "Reads a node's REST API (cluster members, node status, restart) or listens for the\n"
+               "nodes' UDP announcements (discover).",
+               "spore"};
+  app.set_version_flag("--version", std::string("spore ") + SPORE_VERSION + " (wire protocol v" +
+                                        std::to_string(spore::wire::kProtocolVersion) + ")");
+  app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted after the subcommand too
+  app.footer(
+      "Node address: --node HOST[:PORT] (default port 8080), else $SPORE_NODE, else $API_NODE,\n"
+      "else API_NODE in ./.env (e.g. `export API_NODE=192.168.1.100`).\n"
+      "Global options (--node, --http-timeout, --color) may follow the subcommand.\n"
+      "SPORE_ENV_FILE names another .env to read; SPORE_TOKEN holds the API token for node restart.\n"
+      "Exit codes: 0 ok, 1 failed (unreachable, error answer, nothing heard), 2 bad arguments.");
+
+  Globals g;
+  app.add_option("--node", g.node, "node to talk to: HOST[:PORT], default port 8080")->type_name("HOST[:PORT]");
+  app.add_option("--http-timeout", g.http_timeout_s, "seconds to wait for a node's answer")
+      ->check(CLI::Range(0.1, 600.0))
+      ->type_name("SECONDS")
+      ->capture_default_str();
+  app.add_option("--color", g.color, "colour the status column: auto (when stdout is a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->type_name("WHEN")
+      ->capture_default_str();
+
+  CLI::App* cluster = app.add_subcommand("cluster", "cluster-wide views");
+  cluster->require_subcommand(1);
+  MembersOptions members_opts;
+  CLI::App* members = cluster->add_subcommand("members", "the membership table as the node sees it");
+  members->add_flag("--json", members_opts.json, "print the node's JSON answer unchanged");
+  members->add_option("--watch", members_opts.watch_s, "refresh every SECONDS until Ctrl-C")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->type_name("SECONDS");
+
+  CLI::App* node = app.add_subcommand("node", "one node");
+  node->require_subcommand(1);
+  bool status_json = false;
+  CLI::App* status = node->add_subcommand("status", "resources and published endpoints of the node");
+  status->add_flag("--json", status_json, "print the node's JSON answer unchanged");
+  RestartOptions restart_opts;
+  CLI::App* restart = node->add_subcommand("restart", "restart the node (needs its API token)");
+  auto* token_opt = restart->add_option("--token", restart_opts.token, "API token (else --token-file, else $SPORE_TOKEN)")->type_name("TOKEN");
+  restart->add_option("--token-file", restart_opts.token_file, "file holding the API token")
+      ->excludes(token_opt)
+      ->type_name("FILE");
+  restart->add_option("--wait", restart_opts.wait_s, "wait up to SECONDS for the node to come back with a new incarnation")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->type_name("SECONDS");
+
+  DiscoverOptions disc;
+  CLI::App* discover = app.add_subcommand(
+      "discover", "list the nodes on the LAN by listening for their UDP announcements (no address needed)");
+  discover->add_option("--timeout", disc.timeout_s, "seconds to listen")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->type_name("SECONDS")
+      ->capture_default_str();
+  discover->add_option("--udp-port", disc.udp_port, "the cluster's UDP port")
+      ->check(CLI::Range(1, 65535))
+      ->type_name("PORT")
+      ->capture_default_str();
+  discover->add_option("--cluster-key-file", disc.key_file, "file with the cluster key in hex, for a keyed cluster")
+      ->check(CLI::ExistingFile)
+      ->type_name("FILE");
+  discover->add_option("--listen", disc.listen,
+                       "IPv4 address(es) to listen on (default: 127.255.255.255, 255.255.255.255 and every "
+                       "interface's broadcast address)")
+      ->type_name("IP");
+  discover->add_option("--expect", disc.expect, "stop as soon as N nodes were heard; fail if fewer by the timeout")
+      ->type_name("N");
+  discover->add_flag("--json", disc.json, "print {\"nodes\": [...]} instead of a table");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  try {
+    if (*members) return cmd_members(g, members_opts);
+    if (*status) return cmd_status(g, status_json);
+    if (*restart) return cmd_restart(g, restart_opts);
+    if (*discover) return cmd_discover(g, disc);
+  } catch (const Failure& f) {
+    std::cerr << "spore: " << f.message << "\n";
+    return f.code;
+  } catch (const std::exception& e) {
+    std::cerr << "spore: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  std::cerr << app.help();
+  return kExitUsage;
+}

@@ -1,0 +1,284 @@
+// spored: the SPORE node daemon for Linux (docs/linux-node.md).
+//
+// Threads: the main thread runs the node (ctx.loop(), UDP receive, membership); cpp-httplib
+// serves the REST API from its own small pool. Core is single-threaded, so both sides hold
+// `core_mutex` whenever they touch it.
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "options.h"
+#include "posix/clock.h"
+#include "posix/http_server.h"
+#include "posix/log_sink.h"
+#include "posix/random.h"
+#include "posix/state_store.h"
+#include "posix/system_info.h"
+#include "posix/udp_socket.h"
+#include "posix/version.h"
+#include "spore/hmac_sha256.h"
+#include "spore/membership.h"
+#include "spore/node_context.h"
+#include "spore/rest_api.h"
+
+namespace {
+
+using spore::LogLevel;
+namespace px = spore::posix;
+
+std::atomic<int> g_stop_signal{0};
+std::atomic<bool> g_restart_requested{false};
+
+void on_signal(int sig) { g_stop_signal.store(sig); }
+
+void install_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: poll() returns EINTR and the loop looks at the flag at once
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void request_restart() { g_restart_requested.store(true); }
+
+/// The address peers will see for a node bound to 0.0.0.0: the first non-loopback IPv4
+/// address of an interface that is up, else 127.0.0.1.
+uint32_t primary_ipv4() {
+  uint32_t result = 0x7F000001u;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return result;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    if ((i->ifa_flags & IFF_UP) == 0 || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+    result = ntohl(reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr.s_addr);
+    break;
+  }
+  freeifaddrs(list);
+  return result;
+}
+
+std::string default_hostname(uint32_t bind_ip, uint32_t node_id) {
+  char fallback[24];
+  std::snprintf(fallback, sizeof fallback, "spored-%08x", static_cast<unsigned>(node_id));
+  // Several nodes on one host (127.0.0.2, .3, ...) would all carry the system hostname.
+  if ((bind_ip >> 24) == 127) return fallback;
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return fallback;
+  std::string h(name);
+  const size_t dot = h.find('.');
+  if (dot != std::string::npos) h.resize(dot);
+  return spored::valid_hostname(h) ? h : fallback;
+}
+
+/// Reads a secret from `path`: trimmed content; warns when group/others may read it.
+bool read_secret_file(const std::string& path, const char* what, std::string* out, px::StderrLogSink& log) {
+  if (!px::read_small_file(path, out, 4096)) {
+    std::fprintf(stderr, "spored: %s %s: cannot read: %s\n", what, path.c_str(), std::strerror(errno));
+    return false;
+  }
+  *out = std::string(px::trim_ascii(*out));
+  if (out->empty()) {
+    std::fprintf(stderr, "spored: %s %s is empty\n", what, path.c_str());
+    return false;
+  }
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    log.logf(LogLevel::kWarn, "%s %s is readable by group/others (mode %03o); chmod 600 it", what, path.c_str(),
+             static_cast<unsigned>(st.st_mode & 0777));
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spored::Options opt;
+  const int parsed = spored::parse_options(argc, argv, &opt);
+  if (parsed >= 0) return parsed;
+
+  // The path to re-execute on a restart, resolved now: exec'ing "/proc/self/exe" itself would
+  // rename the process "exe" in ps/top/pkill.
+  std::string self_exe = "/proc/self/exe";
+  {
+    char path[4096];
+    const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n > 0) self_exe.assign(path, static_cast<size_t>(n));
+  }
+
+  px::StderrLogSink log(opt.log_level);
+  install_signals();
+
+  // ---- identity and secrets ------------------------------------------------------------------
+  px::StateStore state;
+  std::string error;
+  if (!state.open(opt.state_dir, &error)) {
+    std::fprintf(stderr, "spored: %s\n", error.c_str());
+    return 1;
+  }
+  px::NodeState node;
+  if (!state.start(&node, &error)) {
+    std::fprintf(stderr, "spored: %s\n", error.c_str());
+    return 1;
+  }
+
+  spore::HmacKey cluster_key;
+  if (!opt.cluster_key_file.empty()) {
+    std::string hex;
+    if (!read_secret_file(opt.cluster_key_file, "cluster key file", &hex, log)) return 2;
+    if (!cluster_key.set_hex(hex)) {
+      std::fprintf(stderr,
+                   "spored: cluster key file %s must hold %zu to %d bytes as hex digits (e.g. from "
+                   "'openssl rand -hex 32')\n",
+                   opt.cluster_key_file.c_str(), spore::HmacKey::kMinKeyBytes, SPORE_MAX_KEY_BYTES);
+      return 2;
+    }
+  }
+
+  std::string token;
+  std::string token_where = "none (--no-api-token: the REST API is unauthenticated)";
+  if (!opt.no_api_token) {
+    if (!opt.api_token_file.empty()) {
+      if (!read_secret_file(opt.api_token_file, "API token file", &token, log)) return 2;
+      token_where = opt.api_token_file;
+    } else {
+      bool created = false;
+      if (!state.load_or_create_token(&token, &created, &error)) {
+        std::fprintf(stderr, "spored: %s\n", error.c_str());
+        return 1;
+      }
+      token_where = state.path("api_token") + (created ? " (created now)" : "");
+    }
+  }
+
+  const std::string hostname = opt.hostname.empty() ? default_hostname(opt.bind_ip, node.node_id) : opt.hostname;
+  log.set_tag(hostname);
+
+  // ---- the node ----------------------------------------------------------------------------
+  px::MonotonicClock clock;
+  px::SystemRandom random;
+  px::LinuxSystemInfo system(node.node_id);
+  spore::NodeContext ctx(opt.config, clock, random, system, &log);
+
+  px::UdpSocket udp;
+  if (!udp.open(opt.bind_ip, opt.udp_port, &error)) {
+    std::fprintf(stderr, "spored: %s\n", error.c_str());
+    return 1;
+  }
+  const uint32_t self_ip = opt.bind_ip != 0 ? opt.bind_ip : primary_ipv4();
+  if (!ctx.begin({node.node_id, node.incarnation, self_ip, hostname})) return 1;  // logged why
+
+  spore::RestApi api(ctx);
+  if (!api.set_api_token(token)) {
+    std::fprintf(stderr, "spored: the API token in %s must be 1-%d characters of A-Z a-z 0-9 - . _ ~ + / =\n",
+                 token_where.c_str(), SPORE_MAX_TOKEN_LEN);
+    return 2;
+  }
+  api.set_restart_handler(spore::Delegate<void()>(&request_restart));
+  if (!api.begin()) return 1;
+
+  spore::Membership membership(ctx, udp, random);
+  membership.set_cluster_key(cluster_key);
+  for (const spored::JoinTarget& j : opt.join) {
+    if (!membership.add_join_address(j.ip, j.port)) {
+      log.logf(LogLevel::kWarn, "join list full: %s:%u ignored", px::ipv4_to_string(j.ip).c_str(), j.port);
+    }
+  }
+  membership.begin();
+
+  std::mutex core_mutex;
+  px::HttpServer http(api, core_mutex, &log);
+  if (!http.start(opt.bind, opt.http_port, &error)) {
+    std::fprintf(stderr, "spored: %s\n", error.c_str());
+    membership.leave();
+    return 1;
+  }
+
+  const std::string url_host = opt.bind_ip != 0 ? opt.bind : px::ipv4_to_string(self_ip);
+  log.logf(LogLevel::kInfo, "spored %s: node %s id %08x incarnation %u (boot %u%s), state dir %s", SPORE_VERSION,
+           hostname.c_str(), static_cast<unsigned>(node.node_id), static_cast<unsigned>(node.incarnation),
+           static_cast<unsigned>(node.boot_count), node.first_start ? ", first start" : "", state.dir().c_str());
+  log.logf(LogLevel::kInfo, "bind %s, UDP %u (broadcast %s), HTTP %u, profile %s (inactive %u ms, dead %u ms)%s",
+           opt.bind.c_str(), opt.udp_port, px::ipv4_to_string(udp.broadcast_ip()).c_str(), opt.http_port,
+           opt.profile.c_str(), static_cast<unsigned>(opt.config.inactive_after_ms),
+           static_cast<unsigned>(opt.config.dead_after_ms), cluster_key.empty() ? ", cluster key: none" : ", cluster key: set");
+  if (!opt.join.empty()) {
+    std::string list;
+    for (const spored::JoinTarget& j : opt.join) {
+      list += (list.empty() ? "" : ", ") + px::ipv4_to_string(j.ip) + ":" + std::to_string(j.port);
+    }
+    log.logf(LogLevel::kInfo, "join list: %s", list.c_str());
+  }
+  log.logf(opt.no_api_token ? LogLevel::kWarn : LogLevel::kInfo, "API token: %s", token_where.c_str());
+  log.logf(LogLevel::kInfo, "REST: http://%s:%u/api/node/status  http://%s:%u/api/cluster/members", url_host.c_str(),
+           opt.http_port, url_host.c_str(), opt.http_port);
+
+  // ---- the loop ------------------------------------------------------------------------------
+  uint8_t datagram[SPORE_MAX_DATAGRAM_BYTES];
+  constexpr uint32_t kMaxWaitMs = 20;
+  constexpr int kMaxDatagramsPerPass = 64;
+  while (g_stop_signal.load() == 0 && !g_restart_requested.load()) {
+    uint32_t wait_ms;
+    {
+      std::lock_guard<std::mutex> lock(core_mutex);
+      wait_ms = ctx.loop();
+    }
+    wait_ms = std::min(wait_ms, kMaxWaitMs);
+    uint32_t src_ip = 0;
+    uint16_t src_port = 0;
+    size_t n = udp.receive(datagram, sizeof datagram, &src_ip, &src_port, static_cast<int>(wait_ms));
+    for (int k = 0; n > 0 && k < kMaxDatagramsPerPass; ++k) {
+      {
+        std::lock_guard<std::mutex> lock(core_mutex);
+        membership.on_datagram(src_ip, src_port, datagram, n);
+      }
+      n = udp.receive(datagram, sizeof datagram, &src_ip, &src_port, 0);
+    }
+  }
+
+  // ---- shutdown / restart --------------------------------------------------------------------
+  const bool restart = g_stop_signal.load() == 0 && g_restart_requested.load();
+  if (restart) {
+    log.logf(LogLevel::kInfo, "restart requested over REST: leaving the cluster and re-executing");
+    // stop() waits for in-flight requests, so the 202 has been sent before we leave.
+    http.stop();
+    {
+      std::lock_guard<std::mutex> lock(core_mutex);
+      membership.leave();
+    }
+  } else {
+    log.logf(LogLevel::kInfo, "%s: leaving the cluster", strsignal(g_stop_signal.load()));
+    {
+      std::lock_guard<std::mutex> lock(core_mutex);
+      membership.leave();
+    }
+    http.stop();
+  }
+  const spore::MembershipStats& s = membership.stats();
+  log.logf(LogLevel::kInfo, "sent %u datagrams (%u B), received %u (%u B), rejected %u, send failures %u",
+           s.datagrams_sent, s.bytes_sent, s.datagrams_received, s.bytes_received, s.rejected_total,
+           s.send_failures);
+  udp.close();
+  state.close();
+  if (restart) {
+    execv(self_exe.c_str(), argv);
+    log.logf(LogLevel::kError, "execv(%s) failed: %s; exiting", self_exe.c_str(), std::strerror(errno));
+    return 1;
+  }
+  return 0;
+}

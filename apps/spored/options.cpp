@@ -1,0 +1,165 @@
+#include "options.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+#include "posix/log_sink.h"
+#include "posix/udp_socket.h"
+#include "posix/version.h"
+#include "spore/limits.h"
+
+namespace spored {
+
+std::string default_state_dir() {
+  const char* xdg = std::getenv("XDG_STATE_HOME");
+  if (xdg != nullptr && xdg[0] != '\0') return std::string(xdg) + "/spore";
+  return "./spored-state";
+}
+
+bool valid_hostname(const std::string& name) {
+  if (name.empty() || name.size() > SPORE_MAX_HOSTNAME_LEN) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+namespace {
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "spored: %s\nRun 'spored --help' for the flags.\n", message.c_str());
+  return 2;
+}
+
+bool parse_join(const std::string& text, uint16_t default_port, JoinTarget* out) {
+  std::string ip_text = text;
+  uint16_t port = default_port;
+  const size_t colon = text.find(':');
+  if (colon != std::string::npos) {
+    ip_text = text.substr(0, colon);
+    const std::string port_text = text.substr(colon + 1);
+    if (port_text.empty() || port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    const unsigned long p = std::strtoul(port_text.c_str(), nullptr, 10);
+    if (p == 0 || p > 65535) return false;
+    port = static_cast<uint16_t>(p);
+  }
+  if (!spore::posix::parse_ipv4(ip_text, &out->ip)) return false;
+  out->port = port;
+  return true;
+}
+
+}  // namespace
+
+int parse_options(int argc, char** argv, Options* out) {
+  Options o;
+  CLI::App app{"spored: the SPORE node daemon for Linux. Joins the cluster on the local network over UDP "
+               "and serves the REST API (/api/node/status, /api/cluster/members, /api/node/restart).",
+               "spored"};
+  app.set_version_flag("--version", std::string("spored ") + SPORE_VERSION);
+  app.set_config("--config", "", "Read flags from this INI/TOML file (key = value, names as the long flags)");
+  app.get_config_ptr()->envname("SPORED_CONFIG");
+
+  std::string profile = "lan";
+  std::string log_level = "info";
+  std::vector<std::string> join;
+  uint32_t inactive_after_ms = 0, dead_after_ms = 0;
+  int http_port = -1, udp_port = -1;
+
+  app.add_option("--hostname", o.hostname,
+                 "Node name (1-31 of A-Z a-z 0-9 - _ .); default: the system hostname, or spored-<node id> when "
+                 "--bind is a 127.x address")
+      ->envname("SPORED_HOSTNAME");
+  app.add_option("--bind", o.bind, "IPv4 address for UDP and HTTP (0.0.0.0 = every interface)")
+      ->envname("SPORED_BIND")
+      ->capture_default_str();
+  app.add_option("--http-port", http_port, "TCP port of the REST API [default: profile's, 8080 for lan/fast]")
+      ->envname("SPORED_HTTP_PORT")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--udp-port", udp_port, "UDP port of the cluster protocol [default: 4210]")
+      ->envname("SPORED_UDP_PORT")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--state-dir", o.state_dir,
+                 "Directory for node id, boot counter and generated API token [default: $XDG_STATE_HOME/spore "
+                 "or ./spored-state]")
+      ->envname("SPORED_STATE_DIR");
+  app.add_option("--profile", profile, "Timing profile: lan (default_lan), fast, esp8266 (default_esp8266)")
+      ->envname("SPORED_PROFILE")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"lan", "default_lan", "fast", "esp8266", "default_esp8266"}));
+  app.add_option("--inactive-after-ms", inactive_after_ms, "Override: silence before a member is INACTIVE, ms")
+      ->envname("SPORED_INACTIVE_AFTER_MS")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--dead-after-ms", dead_after_ms, "Override: silence before a member is DEAD, ms")
+      ->envname("SPORED_DEAD_AFTER_MS")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--cluster-key-file", o.cluster_key_file,
+                 "File holding the cluster key as hex (32-64 hex digits); unset = unauthenticated cluster")
+      ->envname("SPORED_CLUSTER_KEY_FILE");
+  auto* token_file = app.add_option("--api-token-file", o.api_token_file,
+                                    "File holding the REST API token; default: generated in the state dir")
+                         ->envname("SPORED_API_TOKEN_FILE");
+  app.add_flag("--no-api-token", o.no_api_token, "Serve the REST API without authentication (restart is open!)")
+      ->envname("SPORED_NO_API_TOKEN")
+      ->excludes(token_file);
+  app.add_option("--join", join, "IP[:PORT] of a peer to contact by unicast (repeatable; for networks without broadcast)")
+      ->envname("SPORED_JOIN")
+      ->delimiter(',');
+  app.add_option("--log-level", log_level, "error | warn | info | debug")
+      ->envname("SPORED_LOG_LEVEL")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"error", "warn", "warning", "info", "debug"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+
+  if (profile == "fast") {
+    o.config = spore::Config::fast();
+    o.profile = "fast";
+  } else if (profile == "esp8266" || profile == "default_esp8266") {
+    o.config = spore::Config::default_esp8266();
+    o.profile = "esp8266";
+  } else {
+    o.config = spore::Config::default_lan();
+    o.profile = "lan";
+  }
+  if (!spore::posix::parse_ipv4(o.bind, &o.bind_ip)) {
+    return usage_error("--bind: '" + o.bind + "' is not an IPv4 address (like 0.0.0.0 or 127.0.0.2)");
+  }
+  // The esp8266 profile's HTTP port is 80, which needs privileges on Linux; a Linux node always
+  // defaults to 8080 unless told otherwise.
+  o.http_port = http_port > 0 ? static_cast<uint16_t>(http_port) : uint16_t{8080};
+  o.udp_port = udp_port > 0 ? static_cast<uint16_t>(udp_port) : o.config.udp_port;
+  o.config.http_port = o.http_port;
+  o.config.udp_port = o.udp_port;
+  if (inactive_after_ms > 0) o.config.inactive_after_ms = inactive_after_ms;
+  if (dead_after_ms > 0) o.config.dead_after_ms = dead_after_ms;
+  if (const char* err = o.config.validate()) return usage_error(std::string("invalid configuration: ") + err);
+
+  if (!o.hostname.empty() && !valid_hostname(o.hostname)) {
+    return usage_error("--hostname: '" + o.hostname + "' must be 1-31 characters of A-Z a-z 0-9 - _ .");
+  }
+  if (o.state_dir.empty()) o.state_dir = default_state_dir();
+  for (const std::string& j : join) {
+    JoinTarget t;
+    if (!parse_join(j, o.udp_port, &t)) return usage_error("--join: '" + j + "' is not IPv4[:PORT]");
+    o.join.push_back(t);
+  }
+  spore::posix::parse_log_level(log_level, &o.log_level);
+  *out = std::move(o);
+  return -1;
+}
+
+}  // namespace spored

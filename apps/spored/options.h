@@ -1,0 +1,47 @@
+#pragma once
+/// @file options.h
+/// spored's command line, config file and environment (docs/linux-node.md, "Flags").
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "spore/config.h"
+#include "spore/ports.h"
+
+namespace spored {
+
+struct JoinTarget {
+  uint32_t ip = 0;
+  uint16_t port = 0;
+};
+
+struct Options {
+  std::string hostname;  ///< empty: derived at start (system hostname or spored-<node id>)
+  std::string bind = "0.0.0.0";
+  uint32_t bind_ip = 0;
+  uint16_t http_port = 8080;
+  uint16_t udp_port = 4210;
+  std::string state_dir;
+  std::string profile = "lan";
+  spore::Config config{};
+  std::string cluster_key_file;
+  std::string api_token_file;
+  bool no_api_token = false;
+  std::vector<JoinTarget> join;
+  spore::LogLevel log_level = spore::LogLevel::kInfo;
+};
+
+/// Parses argv (and the --config file and SPORED_* environment). Returns -1 when spored should
+/// run with `*out`; otherwise the process exit code: 0 after --help / --version, 2 for a bad flag,
+/// value or resulting Config, with the message already printed to stderr.
+int parse_options(int argc, char** argv, Options* out);
+
+/// Default --state-dir: $XDG_STATE_HOME/spore if XDG_STATE_HOME is set, else ./spored-state.
+std::string default_state_dir();
+
+/// True for a usable hostname: 1..SPORE_MAX_HOSTNAME_LEN of A-Z a-z 0-9 '-' '_' '.'.
+bool valid_hostname(const std::string& name);
+
+}  // namespace spored

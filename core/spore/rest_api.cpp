@@ -1,0 +1,232 @@
+#include "spore/rest_api.h"
+
+#include <cstring>
+
+#include "spore/hmac_sha256.h"
+#include "spore/node_context.h"
+
+namespace spore {
+
+namespace {
+
+constexpr std::string_view kStatusPath = "/api/node/status";
+constexpr std::string_view kMembersPath = "/api/cluster/members";
+constexpr std::string_view kRestartPath = "/api/node/restart";
+
+constexpr const char* kChallengeMissing = "Bearer realm=\"spore\"";
+constexpr const char* kChallengeScheme = "Bearer realm=\"spore\", error=\"invalid_request\"";
+constexpr const char* kChallengeInvalid = "Bearer realm=\"spore\", error=\"invalid_token\"";
+
+bool is_token68_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool method_known(HttpMethod m) {
+  const auto v = static_cast<uint8_t>(m);
+  return v >= static_cast<uint8_t>(HttpMethod::kGet) && v <= static_cast<uint8_t>(HttpMethod::kPatch);
+}
+
+}  // namespace
+
+RestApi::RestApi(NodeContext& ctx) : ctx_(ctx) {}
+
+bool RestApi::set_api_token(std::string_view token) {
+  if (token.size() > SPORE_MAX_TOKEN_LEN) return false;
+  for (char c : token) {
+    if (!is_token68_char(c)) return false;
+  }
+  std::memset(token_, 0, sizeof token_);
+  if (!token.empty()) std::memcpy(token_, token.data(), token.size());
+  token_len_ = token.size();
+  return true;
+}
+
+bool RestApi::add_route(std::string_view path, HttpMethod method, RouteAuth auth, Handler handler) {
+  if (route_count_ >= SPORE_MAX_ROUTES || !handler || !method_known(method)) return false;
+  for (size_t i = 0; i < route_count_; ++i) {
+    if (routes_[i].path == path && routes_[i].method == method) return false;
+  }
+  const ApiAddResult added = ctx_.api().add(path, method);
+  if (added != ApiAddResult::kAdded && added != ApiAddResult::kDuplicate) return false;
+  routes_[route_count_++] = Route{path, method, auth, handler};
+  return true;
+}
+
+bool RestApi::begin() {
+  bool ok = add_route(kStatusPath, HttpMethod::kGet, RouteAuth::kPublic,
+                      Handler::bind<RestApi, &RestApi::serve_status>(this));
+  ok = add_route(kMembersPath, HttpMethod::kGet, RouteAuth::kPublic,
+                 Handler::bind<RestApi, &RestApi::serve_members>(this)) &&
+       ok;
+  ok = add_route(kRestartPath, HttpMethod::kPost, RouteAuth::kToken,
+                 Handler::bind<RestApi, &RestApi::serve_restart>(this)) &&
+       ok;
+  if (!ok) ctx_.log(LogLevel::kError, "rest: could not register every endpoint (registry full?)");
+  return ok;
+}
+
+RestApi::AuthResult RestApi::check_token(std::string_view authorization) const {
+  const std::string_view value = trim(authorization);
+  if (value.empty()) return AuthResult::kMissing;
+  size_t space = 0;
+  while (space < value.size() && !is_space(value[space])) ++space;
+  if (!iequals(value.substr(0, space), "Bearer")) return AuthResult::kScheme;
+  const std::string_view presented = trim(value.substr(space));
+  if (presented.empty()) return AuthResult::kScheme;
+  if (presented.size() > SPORE_MAX_TOKEN_LEN) return AuthResult::kInvalid;
+  // Compare the whole fixed buffer whatever the lengths, so timing reveals neither the position
+  // of the first wrong byte nor the length of the configured token.
+  uint8_t padded[SPORE_MAX_TOKEN_LEN] = {};
+  std::memcpy(padded, presented.data(), presented.size());
+  const bool same_bytes = constant_time_equal(padded, reinterpret_cast<const uint8_t*>(token_), sizeof padded);
+  const bool same_length = presented.size() == token_len_;
+  return (static_cast<unsigned>(same_bytes) & static_cast<unsigned>(same_length)) != 0 ? AuthResult::kOk
+                                                                                       : AuthResult::kInvalid;
+}
+
+int RestApi::write_error(JsonWriter& w, int status, const char* code, const char* message) {
+  w.begin_object().field("error", message).field("code", code);
+  return status;
+}
+
+int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders* headers) {
+  HttpResponseHeaders unused;
+  HttpResponseHeaders& h = headers != nullptr ? *headers : unused;
+  h = HttpResponseHeaders{};
+  JsonWriter w(out);
+
+  std::string_view path = req.path;
+  bool path_ok = !path.empty() && path.front() == '/' && path.size() <= kMaxPathBytes;
+  for (size_t i = 0; path_ok && i < path.size(); ++i) {
+    const auto b = static_cast<uint8_t>(path[i]);
+    path_ok = b > 0x20 && b < 0x7F;
+  }
+  if (!path_ok) {
+    write_error(w, 400, "bad_request",
+                "The request path must start with '/' and hold at most 512 printable ASCII characters.");
+    w.end_object();
+    return 400;
+  }
+  const size_t query = path.find_first_of("?#");
+  if (query != std::string_view::npos) path = path.substr(0, query);
+
+  const Route* match = nullptr;
+  bool path_known = false;
+  for (size_t i = 0; i < route_count_; ++i) {
+    if (routes_[i].path != path) continue;
+    path_known = true;
+    if (routes_[i].method == req.method) match = &routes_[i];
+  }
+
+  if (!path_known) {
+    write_error(w, 404, "not_found",
+                "No endpoint has this path; GET /api/node/status lists the endpoints this node serves.");
+    w.end_object();
+    return 404;
+  }
+
+  if (match == nullptr) {
+    // Allow header and "allowed" list: every method this path supports, registration order.
+    size_t len = 0;
+    allow_[0] = '\0';
+    write_error(w, 405, "method_not_allowed", "This endpoint does not support this method; see \"allowed\".");
+    w.key("allowed").begin_array();
+    for (size_t i = 0; i < route_count_; ++i) {
+      if (routes_[i].path != path) continue;
+      const char* name = http_method_name(routes_[i].method);
+      w.value(name);
+      const size_t name_len = std::strlen(name);
+      if (len + name_len + 3 < sizeof allow_) {
+        if (len > 0) {
+          allow_[len++] = ',';
+          allow_[len++] = ' ';
+        }
+        std::memcpy(allow_ + len, name, name_len);
+        len += name_len;
+        allow_[len] = '\0';
+      }
+    }
+    w.end_array().end_object();
+    h.allow = allow_;
+    return 405;
+  }
+
+  if (match->auth == RouteAuth::kToken && token_len_ > 0) {
+    const AuthResult auth = check_token(req.authorization);
+    if (auth != AuthResult::kOk) {
+      const char* challenge = kChallengeMissing;
+      if (auth == AuthResult::kMissing) {
+        write_error(w, 401, "auth_required",
+                    "This endpoint needs the node's API token: send 'Authorization: Bearer <token>'.");
+      } else if (auth == AuthResult::kScheme) {
+        challenge = kChallengeScheme;
+        write_error(w, 401, "auth_scheme",
+                    "The Authorization header must be 'Bearer <token>'; no other scheme is accepted.");
+      } else {
+        challenge = kChallengeInvalid;
+        write_error(w, 401, "auth_invalid", "The Bearer token is not this node's API token.");
+      }
+      w.field("authenticate", challenge).end_object();
+      h.www_authenticate = challenge;
+      return 401;
+    }
+  }
+
+  const int status = match->handler(req, w);
+  if (!w.complete()) {
+    // The handler misused the writer; the body is truncated. Buffering adapters replace it.
+    ctx_.log(LogLevel::kError, "rest: handler for %.*s wrote an incomplete document", static_cast<int>(path.size()),
+             path.data());
+    return 500;
+  }
+  return status;
+}
+
+int RestApi::serve_status(const HttpRequest&, JsonWriter& w) {
+  ctx_.write_status_json(w);
+  return 200;
+}
+
+int RestApi::serve_members(const HttpRequest&, JsonWriter& w) {
+  ctx_.write_members_json(w);
+  return 200;
+}
+
+int RestApi::serve_restart(const HttpRequest&, JsonWriter& w) {
+  if (!restart_handler_) {
+    write_error(w, 501, "not_supported", "This node cannot restart itself on request.");
+    w.end_object();
+    return 501;
+  }
+  restart_handler_();
+  w.begin_object();
+  w.field("status", "restarting");
+  w.field("hostname", ctx_.hostname());
+  w.field("nodeId", ctx_.self().node_id);
+  w.field("incarnation", ctx_.self().incarnation);
+  w.end_object();
+  return 202;
+}
+
+}  // namespace spore

@@ -1,0 +1,132 @@
+#pragma once
+/// @file rest_api.h
+/// The node's REST API, platform-independent: routing, authentication and the seed's handlers.
+/// A platform adapter (cpp-httplib on Linux, ESPAsyncWebServer on the ESP8266) turns each request
+/// into an HttpRequest, calls RestApi::handle() and sends back the status, the headers in
+/// HttpResponseHeaders and the JSON body written to the JsonOutput.
+///
+/// Seed endpoints served (field names exactly as the seed's README):
+///   GET  /api/node/status      NodeContext::write_status_json
+///   GET  /api/cluster/members  NodeContext::write_members_json
+///   POST /api/node/restart     202 {"status":"restarting",...}; needs the API token when one is set
+///
+/// Errors are always JSON `{"error": "<sentence>", "code": "<snake_case>"}`:
+///   400 bad_request        the request line is unusable (empty path, not starting with '/',
+///                          control characters, longer than kMaxPathBytes)
+///   401 auth_required      no Authorization header on a protected route
+///       auth_scheme        an Authorization header that is not `Bearer <token>`
+///       auth_invalid       a Bearer token that is not the configured one
+///                          (plus "authenticate": the WWW-Authenticate value the adapter must send)
+///   404 not_found          no route has this path
+///   405 method_not_allowed a route has this path but not this method
+///                          (plus "allowed": ["GET", ...], and HttpResponseHeaders::allow)
+///   501 not_supported      restart requested but this platform installed no restart handler
+///   500 internal_error     a handler produced an incomplete document (a bug)
+///
+/// GET endpoints are public (the seed's dashboard and CLI read them without credentials); routes
+/// that change the node (restart, later OTA) require the token when one is configured.
+///
+/// Not thread-safe and not reentrant: the adapter serializes calls with the node loop (core is
+/// single-threaded). No allocation; the route table is a fixed array of SPORE_MAX_ROUTES.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "spore/api_registry.h"
+#include "spore/delegate.h"
+#include "spore/json_writer.h"
+#include "spore/limits.h"
+
+namespace spore {
+
+class NodeContext;
+
+/// A method outside HttpMethod (HEAD, OPTIONS, ...): the adapter passes this and gets a 405 or 404.
+constexpr HttpMethod kUnknownHttpMethod = static_cast<HttpMethod>(0);
+
+/// One HTTP request as the adapter saw it. Views are valid only during handle().
+struct HttpRequest {
+  HttpMethod method = kUnknownHttpMethod;
+  /// Request target; a query string ("?a=b") is ignored for routing.
+  std::string_view path;
+  /// Raw value of the Authorization header, empty when absent.
+  std::string_view authorization;
+  std::string_view body;
+};
+
+/// Response headers the adapter must add besides `Content-Type: application/json`. Pointers are
+/// NUL-terminated and valid until the next handle() call; nullptr = do not send the header.
+struct HttpResponseHeaders {
+  const char* allow = nullptr;             ///< "Allow" on a 405, e.g. "GET" or "GET, POST"
+  const char* www_authenticate = nullptr;  ///< "WWW-Authenticate" on a 401
+};
+
+/// Who may call a route.
+enum class RouteAuth : uint8_t {
+  kPublic,  ///< anyone
+  kToken,   ///< `Authorization: Bearer <token>` when a token is configured; anyone otherwise
+};
+
+class RestApi {
+ public:
+  /// Writes the response body (one complete JSON value) and returns the HTTP status.
+  using Handler = Delegate<int(const HttpRequest&, JsonWriter&)>;
+
+  /// Longest request path accepted (query string included), bytes; longer gets 400.
+  static constexpr size_t kMaxPathBytes = 512;
+
+  explicit RestApi(NodeContext& ctx);
+  RestApi(const RestApi&) = delete;
+  RestApi& operator=(const RestApi&) = delete;
+
+  /// Sets the token protected routes require; empty = no authentication. A token must be
+  /// 1..SPORE_MAX_TOKEN_LEN bytes of RFC 6750 token68 characters (A-Z a-z 0-9 - . _ ~ + / =);
+  /// anything else returns false and leaves the previous token in place.
+  bool set_api_token(std::string_view token);
+  bool has_api_token() const { return token_len_ > 0; }
+
+  /// Called once per successful POST /api/node/restart, during handle(), before the 202 is
+  /// written. It must not restart at once: the platform restarts after the response is sent.
+  void set_restart_handler(Delegate<void()> handler) { restart_handler_ = handler; }
+
+  /// Adds a route and registers it in ctx.api() so it appears in the node's "api" list. `path`
+  /// must stay valid for the RestApi's lifetime (a string literal). Returns false when the table
+  /// or the registry is full, the path is not a valid registry URI, or the path + method exists.
+  bool add_route(std::string_view path, HttpMethod method, RouteAuth auth, Handler handler);
+
+  /// Registers the seed's endpoints (status, members, restart). Call once, after ctx.begin().
+  /// Returns false if any could not be registered (registry full).
+  bool begin();
+
+  /// Routes `req`, writes a JSON body to `out`, returns the HTTP status. `headers` may be nullptr
+  /// when the caller does not send extra headers.
+  int handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders* headers = nullptr);
+
+  size_t route_count() const { return route_count_; }
+
+ private:
+  struct Route {
+    std::string_view path;
+    HttpMethod method;
+    RouteAuth auth;
+    Handler handler;
+  };
+  enum class AuthResult : uint8_t { kOk, kMissing, kScheme, kInvalid };
+
+  AuthResult check_token(std::string_view authorization) const;
+  int write_error(JsonWriter& w, int status, const char* code, const char* message);
+  int serve_status(const HttpRequest& req, JsonWriter& w);
+  int serve_members(const HttpRequest& req, JsonWriter& w);
+  int serve_restart(const HttpRequest& req, JsonWriter& w);
+
+  NodeContext& ctx_;
+  Route routes_[SPORE_MAX_ROUTES] = {};
+  size_t route_count_ = 0;
+  char token_[SPORE_MAX_TOKEN_LEN] = {};
+  size_t token_len_ = 0;
+  Delegate<void()> restart_handler_;
+  char allow_[48] = {};
+};
+
+}  // namespace spore

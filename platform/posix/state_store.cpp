@@ -1,0 +1,220 @@
+#include "posix/state_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "posix/random.h"
+#include "posix/system_info.h"
+
+namespace spore::posix {
+
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+bool mkdir_p(const std::string& dir, std::string* error) {
+  std::string partial;
+  size_t pos = 0;
+  while (pos <= dir.size()) {
+    size_t next = dir.find('/', pos);
+    if (next == std::string::npos) next = dir.size();
+    partial = dir.substr(0, next);
+    pos = next + 1;
+    if (partial.empty()) continue;
+    if (::mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) {
+      *error = "cannot create directory " + partial + ": " + errno_text();
+      return false;
+    }
+  }
+  return true;
+}
+
+bool parse_u32(std::string_view text, int base, uint32_t* out) {
+  text = trim_ascii(text);
+  if (text.empty() || text.size() > 10) return false;
+  const std::string s(text);
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(s.c_str(), &end, base);
+  if (errno != 0 || end != s.c_str() + s.size() || v > 0xFFFFFFFFull || s[0] == '-' || s[0] == '+') return false;
+  *out = static_cast<uint32_t>(v);
+  return true;
+}
+
+}  // namespace
+
+std::string_view trim_ascii(std::string_view text) {
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+bool write_file_atomic(const std::string& path, std::string_view content, mode_t mode, std::string* error) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) {
+    if (error) *error = "cannot write " + tmp + ": " + errno_text();
+    return false;
+  }
+  // O_CREAT's mode is filtered by the umask; the token file must be 0600 whatever the umask.
+  ::fchmod(fd, mode);
+  const char* p = content.data();
+  size_t left = content.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (error) *error = "cannot write " + tmp + ": " + errno_text();
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return false;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    if (error) *error = "cannot flush " + tmp + ": " + errno_text();
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (error) *error = "cannot rename " + tmp + " to " + path + ": " + errno_text();
+    ::unlink(tmp.c_str());
+    return false;
+  }
+  // The rename itself is durable only once the directory entry is on disk.
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return true;
+}
+
+StateStore::~StateStore() { close(); }
+
+void StateStore::close() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+  lock_fd_ = -1;
+}
+
+std::string StateStore::path(std::string_view name) const { return dir_ + "/" + std::string(name); }
+
+bool StateStore::open(const std::string& dir, std::string* error) {
+  close();
+  std::string err;
+  if (dir.empty()) {
+    if (error) *error = "state dir: empty path";
+    return false;
+  }
+  dir_ = dir;
+  while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+  if (!mkdir_p(dir_, &err)) {
+    if (error) *error = "state dir " + dir_ + ": " + err;
+    return false;
+  }
+  struct stat st {};
+  if (::stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (error) *error = "state dir " + dir_ + " is not a directory";
+    return false;
+  }
+  if (::access(dir_.c_str(), W_OK | X_OK) != 0) {
+    if (error) *error = "state dir " + dir_ + " is not writable: " + errno_text();
+    return false;
+  }
+  // O_CLOEXEC: a restart by execv() drops the lock so that the new image can take it.
+  const std::string lock_path = path("lock");
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lock_fd_ < 0) {
+    if (error) *error = "state dir " + dir_ + " is not writable: cannot create " + lock_path + ": " + errno_text();
+    return false;
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder;
+    read("lock", &holder);
+    holder = std::string(trim_ascii(holder));
+    if (error)
+      *error = "state dir " + dir_ + " is in use by another spored" + (holder.empty() ? "" : " (pid " + holder + ")") +
+               "; give each node its own --state-dir";
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    return false;
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_, 0) == 0) {
+    ssize_t ignored = ::pwrite(lock_fd_, pid.data(), pid.size(), 0);
+    (void)ignored;
+  }
+  return true;
+}
+
+bool StateStore::read(std::string_view name, std::string* out) const {
+  return read_small_file(path(name), out, 64 * 1024);
+}
+
+bool StateStore::write_atomic(std::string_view name, std::string_view content, mode_t mode, std::string* error) {
+  return write_file_atomic(path(name), content, mode, error);
+}
+
+bool StateStore::start(NodeState* out, std::string* error) {
+  NodeState state;
+  std::string text;
+  if (read("node_id", &text)) {
+    if (!parse_u32(text, 16, &state.node_id) || state.node_id == 0) {
+      if (error)
+        *error = path("node_id") + " is corrupt (expected 8 hex digits, not 0); delete it to make a new node id";
+      return false;
+    }
+  } else {
+    while (state.node_id == 0) {
+      if (!random_bytes(&state.node_id, sizeof state.node_id)) {
+        if (error) *error = "getrandom() failed: cannot make a node id";
+        return false;
+      }
+    }
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%08x\n", static_cast<unsigned>(state.node_id));
+    if (!write_atomic("node_id", hex, 0644, error)) return false;
+    state.first_start = true;
+  }
+
+  uint32_t previous = 0;
+  if (read("boot_count", &text) && !parse_u32(text, 10, &previous)) {
+    if (error) *error = path("boot_count") + " is corrupt (expected a decimal number); delete it to count from 0";
+    return false;
+  }
+  state.boot_count = previous >= kMaxBootCount ? kMaxBootCount : previous + 1;
+  if (!write_atomic("boot_count", std::to_string(state.boot_count) + "\n", 0644, error)) return false;
+  state.incarnation = incarnation_for_boot(state.boot_count);
+  *out = state;
+  return true;
+}
+
+bool StateStore::load_or_create_token(std::string* token, bool* created, std::string* error) {
+  std::string text;
+  *created = false;
+  if (read("api_token", &text)) {
+    *token = std::string(trim_ascii(text));
+    if (!token->empty()) return true;
+  }
+  *token = random_hex(16);
+  if (token->empty()) {
+    if (error) *error = "getrandom() failed: cannot make an API token";
+    return false;
+  }
+  if (!write_atomic("api_token", *token + "\n", 0600, error)) return false;
+  *created = true;
+  return true;
+}
+
+}  // namespace spore::posix

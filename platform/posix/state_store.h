@@ -1,0 +1,82 @@
+#pragma once
+/// @file state_store.h
+/// What a Linux node keeps across restarts, as small files in its state directory
+/// (docs/linux-node.md, "State directory"):
+///
+///   node_id     8 hex digits: the node id and chipId, random non-zero, made on first start
+///   boot_count  decimal: how many times the node started; +1 on every start
+///   api_token   the generated REST API token (mode 0600), when no token file was given
+///   lock        flock()ed while a spored uses the directory (holds its pid)
+///
+/// Incarnation: incarnation_for_boot(boot_count) = boot_count << 16. The membership protocol
+/// raises the incarnation by one on every in-run refutation (SWIM); with the boot count in the
+/// upper 16 bits, up to 65535 refutations in one run never reach the next boot's incarnation, and
+/// every start is strictly larger than anything the previous run announced. The boot count
+/// saturates at 65535 (a restart per hour for 7 years); past that restarts are no longer
+/// recognised as such by peers (delete the state dir to start over with a new node id).
+///
+/// Writes are atomic: a temporary file in the same directory is written, fsync()ed and rename()d
+/// over the old one, then the directory is fsync()ed, so a crash or power loss leaves either the
+/// old or the new content, never a torn file.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace spore::posix {
+
+struct NodeState {
+  uint32_t node_id = 0;
+  uint32_t boot_count = 0;   ///< this start included (1 on the first start)
+  uint32_t incarnation = 0;  ///< incarnation_for_boot(boot_count)
+  bool first_start = false;  ///< node_id was created by this start
+};
+
+class StateStore {
+ public:
+  static constexpr uint32_t kMaxBootCount = 0xFFFF;
+
+  StateStore() = default;
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  /// Creates `dir` (and parents, mode 0700) if needed, takes its lock, and checks it is writable.
+  /// False with a sentence in `*error` when it is not a directory, not writable, or locked by
+  /// another running spored.
+  bool open(const std::string& dir, std::string* error);
+  void close();
+  const std::string& dir() const { return dir_; }
+  std::string path(std::string_view name) const;
+
+  /// Loads (or creates) the node id, bumps and persists the boot counter. Call once per start.
+  bool start(NodeState* out, std::string* error);
+
+  /// The generated API token: read from `api_token`, or created (32 random hex characters, mode
+  /// 0600) when absent. `*created` tells which.
+  bool load_or_create_token(std::string* token, bool* created, std::string* error);
+
+  /// Content of file `name` in the directory; false if it does not exist or cannot be read.
+  bool read(std::string_view name, std::string* out) const;
+  /// Replaces file `name` atomically (see above) with `content`, created with `mode`.
+  bool write_atomic(std::string_view name, std::string_view content, mode_t mode, std::string* error);
+
+  static uint32_t incarnation_for_boot(uint32_t boot_count) {
+    return (boot_count > kMaxBootCount ? kMaxBootCount : boot_count) << 16;
+  }
+
+ private:
+  std::string dir_;
+  int lock_fd_ = -1;
+};
+
+/// Writes `content` to `path` atomically (temp file in the same directory, fsync, rename, fsync
+/// of the directory), creating it with `mode`. False with a sentence in `*error` otherwise.
+bool write_file_atomic(const std::string& path, std::string_view content, mode_t mode, std::string* error);
+
+/// `text` without leading and trailing ASCII whitespace.
+std::string_view trim_ascii(std::string_view text);
+
+}  // namespace spore::posix

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# A cluster key keeps outsiders out: nodes 1-3 share key A and see each other; node 4 (key B) and
+# node 5 (no key) are never admitted by them, and see nobody but themselves. `spore discover`
+# sees the keyed nodes only with the key.
+source "$(dirname "$0")/lib.sh"
+it_init 104
+
+printf '%s\n' 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f >"$IT_TMP/key-a"
+printf '%s\n' ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100 >"$IT_TMP/key-b"
+chmod 600 "$IT_TMP/key-a" "$IT_TMP/key-b"
+
+for k in 1 2 3; do start_node "$k" --cluster-key-file "$IT_TMP/key-a"; done
+start_node 4 --cluster-key-file "$IT_TMP/key-b"
+start_node 5
+wait_until "keyed nodes 1-3 converge" 60 converged 1 2 3
+
+# Give the outsiders many announce rounds (the fast profile announces several times a second),
+# then check they were never admitted. Polling for the whole period, not only at its end, catches
+# an entry that appears and is later dropped.
+end=$((SECONDS + 8))
+while [ "$SECONDS" -lt "$end" ]; do
+  for k in 1 2 3; do
+    for h in n4 n5; do
+      s="$(status_at "$k" "$h")"
+      [ "$s" = ABSENT ] || it_fail "node $k (key A) lists $h (status $s)"
+    done
+  done
+  for k in 4 5; do
+    n="$(members_of "$k" | jq '.members | length')"
+    [ "$n" -eq 1 ] || it_fail "node $k (wrong or no key) lists $n members, expected only itself"
+  done
+  sleep 0.5
+done
+converged 1 2 3 || it_fail "the keyed nodes lost each other"
+log "outsiders never admitted; keyed nodes converged"
+
+# discover: without the key the keyed nodes are not listed; with it they are.
+out="$("$SPORE" discover --udp-port "$IT_UDP_PORT" --timeout 5 --json --cluster-key-file "$IT_TMP/key-a" --expect 3)" ||
+  it_fail "spore discover with key A did not hear the 3 keyed nodes"
+[ "$(jq -r '[.nodes[] | .hostname] | sort | join(",")' <<<"$out")" = "n1,n2,n3" ] ||
+  it_fail "discover with key A lists $(jq -c '[.nodes[].hostname]' <<<"$out")"
+[ "$(jq '[.nodes[] | select(.authenticated != true)] | length' <<<"$out")" -eq 0 ] ||
+  it_fail "discover with key A reports unauthenticated nodes"
+out="$("$SPORE" discover --udp-port "$IT_UDP_PORT" --timeout 3 --json 2>"$IT_TMP/discover.err" || true)"
+[ "$(jq -r '[.nodes[] | .hostname] | sort | join(",")' <<<"$out")" = "n5" ] ||
+  it_fail "discover without a key lists $(jq -c '[.nodes[].hostname]' <<<"$out"), expected only the keyless n5"
+log "discover: keyed nodes only with the key"

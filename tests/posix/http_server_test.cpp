@@ -1,0 +1,220 @@
+// HttpServer: cpp-httplib in front of RestApi on loopback. Every answer is JSON, headers RestApi
+// asks for are sent, the body limit holds, a taken port is a clear error.
+
+#include "posix/http_server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fakes.h"
+#include "spore/node_context.h"
+#include "spore/rest_api.h"
+
+namespace spore::posix {
+namespace {
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  HttpServerTest() : ctx(Config::default_lan(), clock, rnd, sys, nullptr), api(ctx), server(api, mutex, nullptr) {
+    EXPECT_TRUE(ctx.begin({0x42, 1, 0x7F000001u, "http-test"}));
+    EXPECT_TRUE(api.begin());
+    EXPECT_TRUE(api.set_api_token("tok"));
+    api.set_restart_handler(Delegate<void()>::bind<HttpServerTest, &HttpServerTest::on_restart>(this));
+  }
+  void SetUp() override {
+    std::string error;
+    ASSERT_TRUE(server.start("127.0.0.1", 0, &error)) << error;
+    ASSERT_NE(server.port(), 0);
+    client = std::make_unique<httplib::Client>("127.0.0.1", server.port());
+  }
+  void on_restart() { ++restarts; }
+
+  static nlohmann::json json_of(const httplib::Result& r) {
+    EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+    return nlohmann::json::parse(r->body);
+  }
+
+  testing::FakeClock clock;
+  testing::FakeRandom rnd;
+  testing::FakeSystemInfo sys;
+  NodeContext ctx;
+  RestApi api;
+  std::mutex mutex;
+  HttpServer server;
+  std::unique_ptr<httplib::Client> client;
+  std::atomic<int> restarts{0};
+};
+
+TEST_F(HttpServerTest, ServesStatusAndMembers) {
+  auto r = client->Get("/api/node/status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  auto j = json_of(r);
+  EXPECT_EQ(j.at("chipId"), 0x00ABCDEFu);
+  EXPECT_EQ(j.at("hostname"), "http-test");
+  EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store");
+
+  r = client->Get("/api/cluster/members?x=1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(json_of(r).at("members").size(), 1u);
+}
+
+TEST_F(HttpServerTest, UnknownPathAndWrongMethodAreJson) {
+  auto r = client->Get("/nope");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(json_of(r).at("code"), "not_found");
+
+  r = client->Post("/api/node/status", "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->get_header_value("Allow"), "GET");
+  EXPECT_EQ(json_of(r).at("code"), "method_not_allowed");
+
+  r = client->Options("/api/node/restart");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->get_header_value("Allow"), "POST");
+
+  r = client->Head("/api/node/status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_TRUE(r->body.empty());
+
+  r = client->Delete("/");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+}
+
+TEST_F(HttpServerTest, RestartNeedsTokenAndClosesTheConnection) {
+  auto r = client->Post("/api/node/restart", "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer realm=\"spore\"");
+  EXPECT_EQ(json_of(r).at("code"), "auth_required");
+  EXPECT_EQ(restarts.load(), 0);
+
+  httplib::Headers wrong = {{"Authorization", "Bearer nope"}};
+  r = client->Post("/api/node/restart", wrong, "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(json_of(r).at("code"), "auth_invalid");
+  EXPECT_EQ(restarts.load(), 0);
+
+  httplib::Headers right = {{"Authorization", "Bearer tok"}};
+  r = client->Post("/api/node/restart", right, "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 202);
+  EXPECT_EQ(json_of(r).at("status"), "restarting");
+  EXPECT_EQ(r->get_header_value("Connection"), "close");
+  EXPECT_EQ(restarts.load(), 1);
+}
+
+/// What `curl -X POST url` sends: no Content-Length, no body. It must be answered at once.
+std::string raw_request(uint16_t port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(0x7F000001u);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "";
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::send(fd, request.data(), request.size(), 0);
+  std::string response;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    response.append(buf, static_cast<size_t>(n));
+    const size_t end = response.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      const size_t cl = response.find("Content-Length: ");
+      if (cl != std::string::npos && response.size() >= end + 4 + std::stoul(response.substr(cl + 16))) break;
+    }
+  }
+  ::close(fd);
+  return response;
+}
+
+TEST_F(HttpServerTest, PostWithoutContentLengthIsServedAtOnce) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::string r = raw_request(server.port(),
+                                    "POST /api/node/restart HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n\r\n");
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.rfind("HTTP/1.1 202", 0), 0u) << r;
+  EXPECT_NE(r.find("\"restarting\""), std::string::npos) << r;
+  EXPECT_LT(took, std::chrono::seconds(1));  // not httplib's 5 s read timeout
+  EXPECT_EQ(restarts.load(), 1);
+  const std::string unauth =
+      raw_request(server.port(), "POST /api/node/restart HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(unauth.rfind("HTTP/1.1 401", 0), 0u) << unauth;
+  EXPECT_NE(unauth.find("WWW-Authenticate: Bearer"), std::string::npos) << unauth;
+  EXPECT_EQ(restarts.load(), 1);
+}
+
+TEST_F(HttpServerTest, OversizedBodyIs413Json) {
+  const std::string big(HttpServer::kDefaultMaxBodyBytes + 1, 'x');
+  auto r = client->Post("/api/node/restart", big, "application/octet-stream");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(json_of(r).at("code"), "payload_too_large");
+  EXPECT_EQ(restarts.load(), 0);
+}
+
+TEST_F(HttpServerTest, PortInUseIsAClearError) {
+  HttpServer second(api, mutex, nullptr);
+  std::string error;
+  EXPECT_FALSE(second.start("127.0.0.1", server.port(), &error));
+  EXPECT_NE(error.find("127.0.0.1:" + std::to_string(server.port())), std::string::npos) << error;
+  EXPECT_NE(error.find("in use"), std::string::npos) << error;
+  EXPECT_FALSE(second.start("not-an-ip", 8080, &error));
+  EXPECT_NE(error.find("not an IPv4"), std::string::npos) << error;
+}
+
+// Regression: httplib's default listener options (SO_REUSEPORT without SO_REUSEADDR) made the
+// re-exec'ed spored fail with EADDRINUSE, because connections the old server closed first were
+// still in FIN_WAIT/TIME_WAIT on the port. Scenario: a client holds a connection open while the
+// server stops; a new server must bind the same address at once.
+TEST_F(HttpServerTest, PortCanBeReboundRightAfterStopWithConnectionsOpen) {
+  const uint16_t port = server.port();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(0x7F000001u);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_TRUE(client->Get("/api/node/status"));  // and an idle keep-alive connection
+  server.stop();                                  // the server closes both first
+  HttpServer again(api, mutex, nullptr);
+  std::string error;
+  EXPECT_TRUE(again.start("127.0.0.1", port, &error)) << error;
+  ::close(fd);
+  // But a second live server on the same address is still refused.
+  HttpServer third(api, mutex, nullptr);
+  EXPECT_FALSE(third.start("127.0.0.1", port, &error));
+}
+
+TEST_F(HttpServerTest, StopIsIdempotentAndFast) {
+  ASSERT_TRUE(client->Get("/api/node/status"));  // leaves a keep-alive connection open
+  server.stop();
+  server.stop();
+  EXPECT_FALSE(server.running());
+  auto r = client->Get("/api/node/status");
+  EXPECT_FALSE(r);
+}
+
+}  // namespace
+}  // namespace spore::posix

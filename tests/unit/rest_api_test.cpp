@@ -1,0 +1,382 @@
+#include "spore/rest_api.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fakes.h"
+#include "spore/node_context.h"
+
+namespace spore {
+namespace {
+
+using testing::CapturingLog;
+using testing::FakeClock;
+using testing::FakeRandom;
+using testing::FakeSystemInfo;
+
+struct Response {
+  int status = 0;
+  nlohmann::json body;
+  std::string allow;
+  std::string www_authenticate;
+};
+
+class RestApiTest : public ::testing::Test {
+ protected:
+  RestApiTest() : ctx(cfg(), clock, rnd, sys, &log), api(ctx) {
+    EXPECT_TRUE(ctx.begin({0x00ABCDEFu, 3, 0x7F000002u, "esp_abcdef"}));
+    EXPECT_TRUE(api.begin());
+    api.set_restart_handler(Delegate<void()>::bind<RestApiTest, &RestApiTest::on_restart>(this));
+  }
+  static Config cfg() {
+    Config c = Config::default_lan();
+    c.start_jitter_max_ms = 0;
+    return c;
+  }
+  void on_restart() { ++restarts; }
+
+  Response call(HttpMethod method, std::string_view path, std::string_view authorization = {},
+                std::string_view body = {}) {
+    BufferJsonOutput out(buf, sizeof buf);
+    HttpResponseHeaders headers;
+    Response r;
+    r.status = api.handle(HttpRequest{method, path, authorization, body}, out, &headers);
+    EXPECT_FALSE(out.overflowed());
+    r.body = nlohmann::json::parse(out.c_str());  // every response is JSON, errors included
+    if (headers.allow != nullptr) r.allow = headers.allow;
+    if (headers.www_authenticate != nullptr) r.www_authenticate = headers.www_authenticate;
+    return r;
+  }
+
+  static void expect_error(const Response& r, int status, const std::string& code) {
+    EXPECT_EQ(r.status, status);
+    ASSERT_TRUE(r.body.is_object());
+    ASSERT_TRUE(r.body.contains("error"));
+    ASSERT_TRUE(r.body["error"].is_string());
+    EXPECT_FALSE(r.body["error"].get<std::string>().empty());
+    EXPECT_EQ(r.body.value("code", ""), code);
+  }
+
+  /// The seed's resources object: exactly these five fields with these JSON types.
+  static void expect_seed_resources(const nlohmann::json& j) {
+    ASSERT_TRUE(j.is_object());
+    EXPECT_TRUE(j.at("freeHeap").is_number_unsigned());
+    EXPECT_TRUE(j.at("chipId").is_number_unsigned());
+    EXPECT_TRUE(j.at("sdkVersion").is_string());
+    EXPECT_TRUE(j.at("cpuFreqMHz").is_number_unsigned());
+    EXPECT_TRUE(j.at("flashChipSize").is_number_unsigned());
+  }
+  static void expect_seed_api(const nlohmann::json& j) {
+    ASSERT_TRUE(j.is_array());
+    for (const auto& e : j) {
+      ASSERT_TRUE(e.is_object());
+      EXPECT_TRUE(e.at("uri").is_string());
+      EXPECT_TRUE(e.at("method").is_string());
+    }
+  }
+  static bool api_has(const nlohmann::json& list, const std::string& uri, const std::string& method) {
+    for (const auto& e : list)
+      if (e.value("uri", "") == uri && e.value("method", "") == method) return true;
+    return false;
+  }
+
+  FakeClock clock{5000};
+  FakeRandom rnd;
+  FakeSystemInfo sys;
+  CapturingLog log;
+  NodeContext ctx;
+  RestApi api;
+  int restarts = 0;
+  char buf[16384];
+};
+
+// ---- GET /api/node/status ------------------------------------------------------------------
+
+TEST_F(RestApiTest, StatusHasTheSeedFieldsAndValues) {
+  const Response r = call(HttpMethod::kGet, "/api/node/status");
+  ASSERT_EQ(r.status, 200);
+  const auto& j = r.body;
+  EXPECT_EQ(j.at("freeHeap"), 41000u);
+  EXPECT_EQ(j.at("chipId"), 0x00ABCDEFu);
+  EXPECT_EQ(j.at("sdkVersion"), "2.2.2-dev(38a443e)");
+  EXPECT_EQ(j.at("cpuFreqMHz"), 80u);
+  EXPECT_EQ(j.at("flashChipSize"), 1048576u);
+  expect_seed_api(j.at("api"));
+}
+
+TEST_F(RestApiTest, EveryServedEndpointIsInTheApiList) {
+  const Response r = call(HttpMethod::kGet, "/api/node/status");
+  const auto& list = r.body.at("api");
+  EXPECT_EQ(list.size(), 3u);
+  EXPECT_TRUE(api_has(list, "/api/node/status", "GET"));
+  EXPECT_TRUE(api_has(list, "/api/cluster/members", "GET"));
+  EXPECT_TRUE(api_has(list, "/api/node/restart", "POST"));
+  EXPECT_EQ(api.route_count(), 3u);
+}
+
+TEST_F(RestApiTest, QueryStringIsIgnoredForRouting) {
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status?pretty=1").status, 200);
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status#x").status, 200);
+}
+
+// ---- GET /api/cluster/members --------------------------------------------------------------
+
+TEST_F(RestApiTest, MembersHasTheSeedShapeForSelfAndPeers) {
+  MemberHello hello;
+  hello.node_id = 0x1234;
+  hello.incarnation = 1;
+  hello.ip = 0xC0A80164;  // 192.168.1.100
+  hello.http_port = 80;
+  hello.hostname = "esp_123456";
+  ASSERT_NE(ctx.members().observe(hello, clock.now_ms()), nullptr);
+  MemberResources res;
+  res.free_heap_bytes = 12345;
+  res.chip_id = 12345678;
+  res.cpu_freq_mhz = 80;
+  res.flash_chip_size_bytes = 1048576;
+  ASSERT_TRUE(ctx.members().set_resources(0x1234, res, "2.2.2-dev(38a443e)"));
+  ApiEndpoint ep{HttpMethod::kGet, "/api/node/status"};
+  ASSERT_TRUE(ctx.members().set_api(0x1234, 0x55, &ep, 1));
+  ASSERT_TRUE(ctx.members().set_latency(0x1234, 5));
+
+  const Response r = call(HttpMethod::kGet, "/api/cluster/members");
+  ASSERT_EQ(r.status, 200);
+  const auto& members = r.body.at("members");
+  ASSERT_TRUE(members.is_array());
+  ASSERT_EQ(members.size(), 2u);
+  for (const auto& m : members) {
+    EXPECT_TRUE(m.at("hostname").is_string());
+    EXPECT_TRUE(m.at("ip").is_string());
+    EXPECT_TRUE(m.at("lastSeen").is_number());
+    EXPECT_TRUE(m.at("latency").is_number());
+    const std::string status = m.at("status");
+    EXPECT_TRUE(status == "ACTIVE" || status == "INACTIVE" || status == "DEAD") << status;
+    expect_seed_resources(m.at("resources"));
+    expect_seed_api(m.at("api"));
+  }
+  const auto& self = members[0];
+  EXPECT_EQ(self.at("hostname"), "esp_abcdef");
+  EXPECT_EQ(self.at("ip"), "127.0.0.2");
+  EXPECT_EQ(self.at("status"), "ACTIVE");
+  EXPECT_TRUE(api_has(self.at("api"), "/api/node/restart", "POST"));
+
+  const auto& peer = members[1];
+  EXPECT_EQ(peer.at("hostname"), "esp_123456");
+  EXPECT_EQ(peer.at("ip"), "192.168.1.100");
+  EXPECT_EQ(peer.at("lastSeen"), 5000u);
+  EXPECT_EQ(peer.at("latency"), 5);
+  EXPECT_EQ(peer.at("status"), "ACTIVE");
+  EXPECT_EQ(peer.at("resources").at("freeHeap"), 12345u);
+  EXPECT_EQ(peer.at("resources").at("chipId"), 12345678u);
+  EXPECT_EQ(peer.at("resources").at("sdkVersion"), "2.2.2-dev(38a443e)");
+  EXPECT_EQ(peer.at("resources").at("cpuFreqMHz"), 80u);
+  EXPECT_EQ(peer.at("resources").at("flashChipSize"), 1048576u);
+  ASSERT_EQ(peer.at("api").size(), 1u);
+  EXPECT_EQ(peer.at("api")[0].at("uri"), "/api/node/status");
+  EXPECT_EQ(peer.at("api")[0].at("method"), "GET");
+}
+
+// ---- errors --------------------------------------------------------------------------------
+
+TEST_F(RestApiTest, UnknownPathIs404Json) {
+  for (const char* path : {"/", "/api", "/api/node", "/api/node/status/", "/API/NODE/STATUS", "/nope"}) {
+    const Response r = call(HttpMethod::kGet, path);
+    expect_error(r, 404, "not_found");
+    EXPECT_TRUE(r.allow.empty());
+  }
+  expect_error(call(HttpMethod::kPost, "/api/node/update"), 404, "not_found");
+  expect_error(call(kUnknownHttpMethod, "/nope"), 404, "not_found");
+}
+
+TEST_F(RestApiTest, KnownPathWrongMethodIs405WithAllowedMethods) {
+  Response r = call(HttpMethod::kPost, "/api/node/status");
+  expect_error(r, 405, "method_not_allowed");
+  EXPECT_EQ(r.body.at("allowed"), nlohmann::json::array({"GET"}));
+  EXPECT_EQ(r.allow, "GET");
+
+  r = call(HttpMethod::kDelete, "/api/cluster/members");
+  expect_error(r, 405, "method_not_allowed");
+  EXPECT_EQ(r.allow, "GET");
+
+  r = call(HttpMethod::kGet, "/api/node/restart", "Bearer whatever");
+  expect_error(r, 405, "method_not_allowed");
+  EXPECT_EQ(r.body.at("allowed"), nlohmann::json::array({"POST"}));
+  EXPECT_EQ(r.allow, "POST");
+  EXPECT_EQ(restarts, 0);
+
+  r = call(kUnknownHttpMethod, "/api/node/status");  // HEAD, OPTIONS, ...
+  expect_error(r, 405, "method_not_allowed");
+}
+
+TEST_F(RestApiTest, AllowListsEveryMethodOfAPath) {
+  ASSERT_TRUE(api.add_route("/api/node/status", HttpMethod::kPut, RouteAuth::kToken,
+                            RestApi::Handler([](const HttpRequest&, JsonWriter& w) {
+                              w.begin_object().end_object();
+                              return 200;
+                            })));
+  const Response r = call(HttpMethod::kDelete, "/api/node/status");
+  expect_error(r, 405, "method_not_allowed");
+  EXPECT_EQ(r.allow, "GET, PUT");
+  EXPECT_EQ(r.body.at("allowed"), nlohmann::json::array({"GET", "PUT"}));
+}
+
+TEST_F(RestApiTest, MalformedPathIs400) {
+  const std::string long_path = "/" + std::string(RestApi::kMaxPathBytes, 'a');
+  for (std::string_view path : {std::string_view(""), std::string_view("api/node/status"),
+                                std::string_view("/api/node status"), std::string_view("/api/\x01"),
+                                std::string_view("/api/\x7f"), std::string_view(long_path)}) {
+    expect_error(call(HttpMethod::kGet, path), 400, "bad_request");
+  }
+  const char with_nul[] = "/api/node/status\0x";
+  expect_error(call(HttpMethod::kGet, std::string_view(with_nul, sizeof with_nul - 1)), 400, "bad_request");
+}
+
+// ---- POST /api/node/restart and the token ---------------------------------------------------
+
+TEST_F(RestApiTest, RestartWithoutTokenConfiguredIsOpen) {
+  const Response r = call(HttpMethod::kPost, "/api/node/restart");
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body.at("status"), "restarting");
+  EXPECT_EQ(r.body.at("hostname"), "esp_abcdef");
+  EXPECT_EQ(r.body.at("nodeId"), 0x00ABCDEFu);
+  EXPECT_EQ(restarts, 1);
+}
+
+TEST_F(RestApiTest, RestartRequiresTheBearerToken) {
+  ASSERT_TRUE(api.set_api_token("s3cr3t-Token_0123456789"));
+  EXPECT_TRUE(api.has_api_token());
+
+  Response r = call(HttpMethod::kPost, "/api/node/restart");
+  expect_error(r, 401, "auth_required");
+  EXPECT_EQ(r.www_authenticate, "Bearer realm=\"spore\"");
+  EXPECT_EQ(r.body.at("authenticate"), r.www_authenticate);
+
+  r = call(HttpMethod::kPost, "/api/node/restart", "   ");
+  expect_error(r, 401, "auth_required");
+
+  for (const char* wrong_scheme : {"Basic dXNlcjpwYXNz", "Token s3cr3t-Token_0123456789", "Bearer",
+                                   "Bearer   ", "s3cr3t-Token_0123456789", "Bearers3cr3t-Token_0123456789"}) {
+    r = call(HttpMethod::kPost, "/api/node/restart", wrong_scheme);
+    expect_error(r, 401, "auth_scheme");
+    EXPECT_NE(r.www_authenticate.find("invalid_request"), std::string::npos) << wrong_scheme;
+  }
+
+  for (const char* wrong_token : {"Bearer s3cr3t-Token_012345678", "Bearer s3cr3t-Token_01234567890",
+                                  "Bearer S3CR3T-TOKEN_0123456789", "Bearer x",
+                                  "Bearer s3cr3t-Token_0123456789 extra"}) {
+    r = call(HttpMethod::kPost, "/api/node/restart", wrong_token);
+    expect_error(r, 401, "auth_invalid");
+    EXPECT_NE(r.www_authenticate.find("invalid_token"), std::string::npos) << wrong_token;
+  }
+  const std::string too_long = "Bearer " + std::string(SPORE_MAX_TOKEN_LEN + 1, 'a');
+  expect_error(call(HttpMethod::kPost, "/api/node/restart", too_long), 401, "auth_invalid");
+  EXPECT_EQ(restarts, 0) << "the restart handler ran without a valid token";
+
+  // The scheme is case-insensitive (RFC 7235), surrounding spaces are tolerated.
+  r = call(HttpMethod::kPost, "/api/node/restart", "Bearer s3cr3t-Token_0123456789");
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body.at("status"), "restarting");
+  EXPECT_TRUE(r.www_authenticate.empty());
+  EXPECT_EQ(restarts, 1);
+  r = call(HttpMethod::kPost, "/api/node/restart", "  bearer   s3cr3t-Token_0123456789 ");
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(restarts, 2);
+}
+
+TEST_F(RestApiTest, GetEndpointsStayPublicWithATokenConfigured) {
+  ASSERT_TRUE(api.set_api_token("abc"));
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").status, 200);
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/cluster/members", "Bearer wrong").status, 200);
+}
+
+TEST_F(RestApiTest, TokenValidation) {
+  EXPECT_TRUE(api.set_api_token(std::string(SPORE_MAX_TOKEN_LEN, 'A')));
+  EXPECT_FALSE(api.set_api_token(std::string(SPORE_MAX_TOKEN_LEN + 1, 'A')));
+  EXPECT_FALSE(api.set_api_token("has space"));
+  EXPECT_FALSE(api.set_api_token("quote\""));
+  EXPECT_FALSE(api.set_api_token("nl\n"));
+  // A refused token leaves the previous one in place.
+  const std::string auth = "Bearer " + std::string(SPORE_MAX_TOKEN_LEN, 'A');
+  EXPECT_EQ(call(HttpMethod::kPost, "/api/node/restart", auth).status, 202);
+  // Empty turns authentication off.
+  EXPECT_TRUE(api.set_api_token(""));
+  EXPECT_FALSE(api.has_api_token());
+  EXPECT_EQ(call(HttpMethod::kPost, "/api/node/restart").status, 202);
+  EXPECT_EQ(restarts, 2);
+}
+
+TEST_F(RestApiTest, RestartWithoutHandlerIs501AndNothingHappens) {
+  NodeContext other(cfg(), clock, rnd, sys, &log);
+  ASSERT_TRUE(other.begin({7, 1, 0x7F000003u, "other"}));
+  RestApi bare(other);
+  ASSERT_TRUE(bare.begin());
+  BufferJsonOutput out(buf, sizeof buf);
+  const int status = bare.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", {}, {}}, out);
+  EXPECT_EQ(status, 501);
+  const auto j = nlohmann::json::parse(out.c_str());
+  EXPECT_EQ(j.at("code"), "not_supported");
+}
+
+TEST_F(RestApiTest, RestartBodyIsIgnoredAndHandlerRunsOncePerRequest) {
+  EXPECT_EQ(call(HttpMethod::kPost, "/api/node/restart", {}, "{\"whatever\": true}").status, 202);
+  EXPECT_EQ(restarts, 1);
+  EXPECT_EQ(call(HttpMethod::kPost, "/api/node/restart", {}, "not json").status, 202);
+  EXPECT_EQ(restarts, 2);
+}
+
+// ---- route table ---------------------------------------------------------------------------
+
+TEST_F(RestApiTest, AddRouteRefusesDuplicatesBadUrisAndOverflow) {
+  auto handler = RestApi::Handler([](const HttpRequest&, JsonWriter& w) {
+    w.begin_object().field("ok", true).end_object();
+    return 200;
+  });
+  EXPECT_FALSE(api.add_route("/api/node/status", HttpMethod::kGet, RouteAuth::kPublic, handler));
+  EXPECT_FALSE(api.add_route("no-slash", HttpMethod::kGet, RouteAuth::kPublic, handler));
+  EXPECT_FALSE(api.add_route("/x", kUnknownHttpMethod, RouteAuth::kPublic, handler));
+  EXPECT_FALSE(api.add_route("/x", HttpMethod::kGet, RouteAuth::kPublic, RestApi::Handler()));
+  EXPECT_TRUE(api.add_route("/x", HttpMethod::kGet, RouteAuth::kPublic, handler));
+  const Response r = call(HttpMethod::kGet, "/x");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.at("ok"), true);
+  EXPECT_TRUE(api_has(call(HttpMethod::kGet, "/api/node/status").body.at("api"), "/x", "GET"));
+
+  static const char* const kPaths[] = {"/r0", "/r1", "/r2", "/r3", "/r4", "/r5", "/r6",
+                                       "/r7", "/r8", "/r9", "/r10", "/r11", "/r12"};
+  size_t added = 0;
+  for (const char* p : kPaths) added += api.add_route(p, HttpMethod::kGet, RouteAuth::kPublic, handler) ? 1 : 0;
+  EXPECT_EQ(api.route_count(), static_cast<size_t>(SPORE_MAX_ROUTES));
+  EXPECT_EQ(added, static_cast<size_t>(SPORE_MAX_ROUTES) - 4);
+}
+
+TEST_F(RestApiTest, ProtectedCustomRouteUsesTheToken) {
+  int calls = 0;
+  static int* counter = nullptr;
+  counter = &calls;
+  ASSERT_TRUE(api.add_route("/api/x", HttpMethod::kPost, RouteAuth::kToken,
+                            RestApi::Handler([](const HttpRequest&, JsonWriter& w) {
+                              ++*counter;
+                              w.begin_object().end_object();
+                              return 200;
+                            })));
+  ASSERT_TRUE(api.set_api_token("t"));
+  expect_error(call(HttpMethod::kPost, "/api/x"), 401, "auth_required");
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(call(HttpMethod::kPost, "/api/x", "Bearer t").status, 200);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(RestApiTest, IncompleteHandlerOutputIs500) {
+  ASSERT_TRUE(api.add_route("/bad", HttpMethod::kGet, RouteAuth::kPublic,
+                            RestApi::Handler([](const HttpRequest&, JsonWriter& w) {
+                              w.begin_object();  // never closed
+                              return 200;
+                            })));
+  BufferJsonOutput out(buf, sizeof buf);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/bad", {}, {}}, out), 500);
+}
+
+}  // namespace
+}  // namespace spore
