@@ -86,8 +86,10 @@ TR=$((T + R))
 # RAM: core has no globals; a node's RAM is the objects the platform creates. Measure them on the
 # target ABI by emitting one array per type whose size is sizeof(type) and reading it with nm.
 cat >"$OUT/ram_probe.cpp" <<'PROBE'
+#include "spore/membership.h"
 #include "spore/node_context.h"
 #include "spore/replay_window.h"
+#include "spore/rest_api.h"
 #define SPORE_PROBE(name, type) extern "C" const char spore_sizeof_##name[sizeof(type)] = {};
 SPORE_PROBE(NodeContext, spore::NodeContext)
 SPORE_PROBE(MemberTable, spore::MemberTable)
@@ -95,6 +97,8 @@ SPORE_PROBE(Member, spore::Member)
 SPORE_PROBE(EventBus, spore::EventBus)
 SPORE_PROBE(ApiRegistry, spore::ApiRegistry)
 SPORE_PROBE(ReplayWindow, spore::ReplayWindow)
+SPORE_PROBE(Membership, spore::Membership)
+SPORE_PROBE(RestApi, spore::RestApi)
 PROBE
 declare -A RAM=()
 if "${CC[@]}" -c "$OUT/ram_probe.cpp" -o "$OUT/ram_probe.o"; then
@@ -102,11 +106,12 @@ if "${CC[@]}" -c "$OUT/ram_probe.cpp" -o "$OUT/ram_probe.o"; then
     < <("$TARGET-nm" -S "$OUT/ram_probe.o" | grep ' spore_sizeof_')
   members=$(printf '#include "spore/limits.h"\nSPORE_MAX_MEMBERS\n' | "${CC[@]}" -x c++ -E -P - | tail -n1)
   RAM_BUDGET=$((4096 + 64 * members))
-  node_ram=$((RAM[NodeContext] + RAM[ReplayWindow]))
+  # A running node is one NodeContext, one Membership (which holds the ReplayWindow) and one RestApi.
+  node_ram=$((RAM[NodeContext] + RAM[Membership] + RAM[RestApi]))
   echo
   printf '%-14s %8s\n' object bytes
-  for k in NodeContext MemberTable Member EventBus ApiRegistry ReplayWindow; do printf '%-14s %8s\n' "$k" "${RAM[$k]}"; done
-  echo "node RAM (NodeContext + ReplayWindow, ${members} members): ${node_ram} B;" \
+  for k in NodeContext MemberTable Member EventBus ApiRegistry Membership ReplayWindow RestApi; do printf '%-14s %8s\n' "$k" "${RAM[$k]}"; done
+  echo "node RAM (NodeContext + Membership + RestApi, ${members} members): ${node_ram} B;" \
     "budget 4096 + 64 x ${members} = ${RAM_BUDGET} B: $([[ $node_ram -le $RAM_BUDGET ]] && echo within || echo OVER)"
 else
   failed+=("ram_probe.cpp")
@@ -127,6 +132,8 @@ static_ram_bytes=$((D + B))
 node_context_bytes=${RAM[NodeContext]:-0}
 member_bytes=${RAM[Member]:-0}
 replay_window_bytes=${RAM[ReplayWindow]:-0}
+membership_bytes=${RAM[Membership]:-0}
+rest_api_bytes=${RAM[RestApi]:-0}
 node_ram_bytes=${node_ram:-0}
 node_ram_budget_bytes=${RAM_BUDGET:-0}
 budget_text_rodata_bytes=$BUDGET
