@@ -13,12 +13,11 @@ export SPORE_TEST_TMP="${SPORE_TEST_TMP:-$ROOT/build/bench}"
 ROUNDS="${1:-3}"
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "usage: $0 [ROUNDS]" >&2; exit 2; }
 [ -x "$SPORED" ] || { echo "build first: ./ctl.sh build (missing $SPORED)" >&2; exit 1; }
-# shellcheck source=../tests/integration/lib.sh
+# shellcheck source=tests/integration/lib.sh
 source "$ROOT/tests/integration/lib.sh"
 it_init 240 $((ROUNDS * 400))
 
 now_ms() { date +%s%3N; }
-NODES=5
 PEERS=(1 2 3 4)
 
 # ms from $1 until `"${@:2}"` holds, polling every 50 ms.
