@@ -11,7 +11,7 @@ cd "$ROOT"
 # the ESP8266 target; gcc-12-source provides the libstdc++ headers that toolchain lacks.
 HOST_PACKAGES=(cmake ninja-build g++ libgtest-dev libgmock-dev nlohmann-json3-dev libbearssl-dev
   clang libclang-rt-14-dev gcc-xtensa-lx106 picolibc-xtensa-lx106-elf gcc-12-source xz-utils make
-  pkg-config libcpp-httplib-dev libcli11-dev jq curl procps iproute2)
+  pkg-config libcpp-httplib-dev libcli11-dev jq curl procps iproute2 libssl-dev openssl)
 
 JOBS="${SPORE_JOBS:-$(nproc)}"
 
@@ -36,16 +36,25 @@ Verbs:
   node status [--json]                   resources and endpoints of one node
   node restart [--token-file F]          restart one node (needs its API token)
   discover [--timeout S] [--json]        list the nodes heard on the LAN (UDP broadcasts)
-                    these four run build/dev/spore (built if missing); the node is --node
+  ota update IP [FILE] [spore options]   update one node: upload with progress, wait until it is
+                                         back ACTIVE with the new image
+  ota all [FILE] [--canary N] [--parallel K] [--timeout S] [spore options]
+                                         update every node the API node lists: canary, then waves
+                    FILE defaults to $SPORE_FIRMWARE, else build/dev/spored (the Linux node,
+                    built if missing); an ESP-01 image is given explicitly. Without --token,
+                    --token-file or --token-map, a running ./ctl.sh demo's per-node tokens
+                    (build/demo/node-K/api_token) are passed as a --token-map.
+  keygen [--out DIR]                     private.key + public.key (RSA-2048 PEM) for signed updates
+  sign FILE --key private.key [--out F]  append the signature (ESP8266 core's signed format)
+                    these run build/dev/spore (built if missing); the node is --node
                     HOST[:PORT], else $SPORE_NODE, else $API_NODE, else API_NODE in .env
                     (the current directory's, else this repository's)
   help              this text
 
-Coming with later issues (see `issues`): ota update/all, build-firmware/flash/monitor for the
-ESP-01 firmware.
+Coming with a later issue (see `issues`): build-firmware/flash/monitor for the ESP-01 firmware.
 
 Environment: SPORE_JOBS (parallel build jobs, default: all cores); SPORED, SPORE (use these
-binaries instead of building build/dev).
+binaries instead of building build/dev); SPORE_FIRMWARE (default image for ota).
 USAGE
 }
 
@@ -194,6 +203,58 @@ verb_spore() {
   fi
   cd "$CALLER_PWD"
   exec "$bin" "$@"
+}
+
+# ota update IP [FILE] / ota all [FILE]: the seed's verbs on `spore ota`. FILE is optional, as in
+# the seed (which flashed the PlatformIO build): $SPORE_FIRMWARE, else build/dev/spored.
+verb_ota() {
+  local sub="${1:-}"
+  shift || true
+  case "$sub" in
+    update | all) ;;
+    "" | -h | --help) verb_spore ota --help ;;
+    *) usage_die "ota: expected 'ota update IP [FILE]' or 'ota all [FILE]', got '$sub'" ;;
+  esac
+  local args=()
+  if [ "$sub" = update ]; then
+    [ $# -ge 1 ] && [[ "$1" != -* ]] || usage_die "ota update: give the node: ./ctl.sh ota update IP [FILE]"
+    args+=("$1")
+    shift
+  fi
+  local file=""
+  if [ $# -ge 1 ] && [[ "$1" != -* ]]; then
+    file="$1"
+    shift
+  fi
+  if [ -z "$file" ]; then
+    file="${SPORE_FIRMWARE:-}"
+    if [ -z "$file" ]; then
+      file="$ROOT/build/dev/spored"
+      if [ ! -x "$file" ]; then
+        log "building spored (build/dev), the default image for Linux nodes" >&2
+        build_programs spored >&2 || die "could not build spored; see the output above"
+      fi
+    fi
+    echo "ctl.sh: image: $(demo_rel "$file")" >&2
+  fi
+  args+=("$file")
+  # The local demo gives every node its own token: pass them as a token map unless told otherwise.
+  local a has_token=0
+  for a in "$@"; do
+    case "$a" in --token | --token=* | --token-file | --token-file=* | --token-map | --token-map=*) has_token=1 ;; esac
+  done
+  if [ "$has_token" -eq 0 ] && [ -z "${SPORE_TOKEN:-}" ] && compgen -G "$ROOT/build/demo/node-*/api_token" >/dev/null; then
+    local map="$ROOT/build/demo/tokens.map" f k
+    (umask 077 && : >"$map")
+    for f in "$ROOT"/build/demo/node-*/api_token; do
+      k="${f%/api_token}"
+      k="${k##*/node-}"
+      printf 'demo-%s %s\n' "$k" "$(tr -d ' \n\r\t' <"$f")" >>"$map"
+    done
+    echo "ctl.sh: tokens of the local demo's nodes: --token-map $(demo_rel "$map")" >&2
+    args+=(--token-map "$map")
+  fi
+  verb_spore ota "$sub" "${args[@]}" "$@"
 }
 
 demo_usage() {
@@ -466,7 +527,9 @@ case "$verb" in
   demo) verb_demo "$@" ;;
   cluster | node) verb_spore "$verb" "$@" ;;
   discover) verb_spore discover "$@" ;;
-  ota | flash | monitor | build-firmware)
-    die "'$verb' is not built yet: it arrives with OTA (issue 4) and the ESP-01 firmware (issue 5). See ./ctl.sh help." ;;
+  ota) verb_ota "$@" ;;
+  keygen | sign | verify) verb_spore "$verb" "$@" ;;
+  flash | monitor | build-firmware)
+    die "'$verb' is not built yet: it arrives with the ESP-01 firmware (issue 5). See ./ctl.sh help." ;;
   *) usage >&2; die "unknown verb '$verb'" ;;
 esac

@@ -570,6 +570,13 @@ nlohmann::ordered_json discovered_to_json(std::vector<DiscoveredNode> nodes) {
   return out;
 }
 
+std::string format_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows,
+                         const std::vector<bool>& right_align) {
+  std::vector<bool> right = right_align;
+  right.resize(headers.size(), false);
+  return render_table(headers, rows, right, {}, 0);
+}
+
 std::string ipv4_to_string(uint32_t ip) {
   return std::to_string((ip >> 24) & 0xFF) + "." + std::to_string((ip >> 16) & 0xFF) + "." +
          std::to_string((ip >> 8) & 0xFF) + "." + std::to_string(ip & 0xFF);

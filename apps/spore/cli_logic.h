@@ -134,6 +134,11 @@ std::string format_discovered_table(std::vector<DiscoveredNode> nodes);
 /// "authenticated","url"}]}, sorted like the table.
 nlohmann::ordered_json discovered_to_json(std::vector<DiscoveredNode> nodes);
 
+/// A plain text table: headers, then rows, columns separated by two spaces and padded to the
+/// widest cell (display width), `right_align[c]` for numeric columns; no trailing spaces.
+std::string format_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows,
+                         const std::vector<bool>& right_align);
+
 /// IPv4 address in wire order (MSB first) as dotted text.
 std::string ipv4_to_string(uint32_t ip);
 

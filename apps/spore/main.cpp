@@ -1,6 +1,6 @@
 // spore: the command-line tool for a SPORE cluster (seed verbs: cluster members, node status,
-// node restart; plus discover). Talks to one node's REST API; discover listens for the wire
-// protocol's ANNOUNCE broadcasts and needs no address at all.
+// node restart, ota update, ota all; plus discover, keygen, sign, verify). Talks to one node's REST
+// API; discover listens for the wire protocol's ANNOUNCE broadcasts and needs no address at all.
 //
 // Exit codes: 0 ok, 1 the operation failed (unreachable, error answer, nothing heard),
 // 2 bad command line. The pure logic lives in cli_logic.{h,cpp} and is unit-tested.
@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -27,6 +28,7 @@
 #include <vector>
 
 #include "cli_logic.h"
+#include "ota_cmd.h"
 #include "posix/udp_socket.h"
 #include "posix/version.h"
 #include "spore/hmac_sha256.h"
@@ -438,8 +440,9 @@ int cmd_discover(const Globals& g, const DiscoverOptions& o) {
 
 int main(int argc, char** argv) {
   CLI::App app{"spore: the command-line tool for a SPORE cluster.\n"
-               "Reads a node's REST API (cluster members, node status, restart) or listens for the\n"
-               "nodes' UDP announcements (discover).",
+               "Reads a node's REST API (cluster members, node status, restart), updates nodes over the\n"
+               "air (ota update, ota all; keygen and sign for signed images) or listens for the nodes'\n"
+               "UDP announcements (discover).",
                "spore"};
   app.set_version_flag("--version", std::string("spore ") + SPORE_VERSION + " (wire protocol v" +
                                         std::to_string(spore::wire::kProtocolVersion) + ")");
@@ -449,7 +452,7 @@ int main(int argc, char** argv) {
       "Node address: --node HOST[:PORT] (default port 8080), else $SPORE_NODE, else $API_NODE,\n"
       "else API_NODE in ./.env (e.g. `export API_NODE=192.168.1.100`).\n"
       "Global options (--node, --http-timeout, --color) may follow the subcommand.\n"
-      "SPORE_ENV_FILE names another .env to read; SPORE_TOKEN holds the API token for node restart.\n"
+      "SPORE_ENV_FILE names another .env to read; SPORE_TOKEN holds the API token (node restart, ota).\n"
       "Exit codes: 0 ok, 1 failed (unreachable, error answer, nothing heard), 2 bad arguments.");
 
   Globals g;
@@ -509,6 +512,85 @@ int main(int argc, char** argv) {
       ->type_name("N");
   discover->add_flag("--json", disc.json, "print {\"nodes\": [...]} instead of a table");
 
+  // ---- ota, keygen, sign, verify (ota_cmd.cpp) ----
+  CLI::App* ota = app.add_subcommand("ota", "over-the-air updates: one node, or the whole fleet in waves");
+  ota->require_subcommand(1);
+  auto add_common = [](CLI::App* cmd, spore::cli::OtaCommonOptions& o) {
+    auto* tok = cmd->add_option("--token", o.token, "API token for every node (else --token-file, else $SPORE_TOKEN)")
+                    ->type_name("TOKEN");
+    cmd->add_option("--token-file", o.token_file, "file holding the API token for every node")
+        ->excludes(tok)
+        ->type_name("FILE");
+    cmd->add_option("--token-map", o.token_map,
+                    "per-node tokens: lines 'NAME TOKEN', NAME a hostname, IP or IP:PORT (# comments); a node "
+                    "without a line gets --token / --token-file / $SPORE_TOKEN")
+        ->check(CLI::ExistingFile)
+        ->type_name("FILE");
+    cmd->add_option("--timeout", o.timeout_s,
+                    "per node: seconds to wait for it to come back ACTIVE with the new image after the upload "
+                    "(also the limit for a stalled upload)")
+        ->check(CLI::Range(1.0, 3600.0))
+        ->type_name("SECONDS")
+        ->capture_default_str();
+    cmd->add_flag("--raw", o.raw, "send the image as application/octet-stream instead of multipart (curl -F)");
+    cmd->add_flag("--force", o.force, "upload even to a node that already runs this image");
+    cmd->add_flag("--json", o.json, "print the result as JSON on stdout (progress stays on stderr)");
+  };
+  spore::cli::OtaUpdateOptions upd;
+  std::vector<std::string> upd_args;
+  CLI::App* ota_update = ota->add_subcommand(
+      "update", "send FILE to one node, show progress, wait until it is back ACTIVE with the new image");
+  ota_update->add_option("args", upd_args, "[NODE] FILE: NODE as HOST[:PORT] (else --node, $SPORE_NODE, API_NODE)")
+      ->required()
+      ->expected(1, 2)
+      ->type_name("[NODE] FILE");
+  add_common(ota_update, upd);
+  ota_update->add_flag("--no-wait", upd.no_wait, "return once the node accepted the image");
+  spore::cli::OtaAllOptions all;
+  CLI::App* ota_all = ota->add_subcommand(
+      "all", "update every node the --node node lists (not DEAD): canary first, then waves of at most --parallel; "
+             "stops at the first failure and prints a per-node table");
+  ota_all->add_option("file", all.file, "the image (ESP8266 .bin, or an ELF for Linux nodes; signed or not)")
+      ->required()
+      ->type_name("FILE");
+  add_common(ota_all, all);
+  ota_all->add_option("--canary", all.canary, "nodes updated first, alone, before any wave (0: none)")
+      ->check(CLI::Range(0, 1000))
+      ->type_name("N")
+      ->capture_default_str();
+  ota_all->add_option("--parallel", all.parallel, "nodes updated at the same time in each wave (1: one by one)")
+      ->check(CLI::Range(1, 256))
+      ->type_name("K")
+      ->capture_default_str();
+
+  std::string keygen_dir = ".";
+  int keygen_bits = 2048;
+  bool keygen_force = false;
+  CLI::App* keygen = app.add_subcommand(
+      "keygen", "write private.key and public.key (RSA-2048, PEM) for signed updates (ESP8266 core format)");
+  keygen->add_option("--out", keygen_dir, "directory for the two files")->type_name("DIR")->capture_default_str();
+  keygen->add_option("--bits", keygen_bits, "RSA key size (the ESP8266 core verifies 2048)")
+      ->check(CLI::IsMember({1024, 2048, 3072, 4096}))
+      ->capture_default_str();
+  keygen->add_flag("--force", keygen_force, "replace existing key files");
+
+  std::string sign_file, sign_key;
+  std::optional<std::string> sign_out;
+  bool sign_force = false;
+  CLI::App* sign = app.add_subcommand(
+      "sign", "append an RSA/SHA-256 signature and its length to FILE (ESP8266 core signed-update format)");
+  sign->add_option("file", sign_file, "the unsigned image")->required()->check(CLI::ExistingFile)->type_name("FILE");
+  sign->add_option("--key", sign_key, "the PEM private key (spore keygen)")->required()->check(CLI::ExistingFile)->type_name("FILE");
+  sign->add_option("--out", sign_out, "the signed image (default FILE.signed)")->type_name("FILE");
+  sign->add_flag("--force", sign_force, "replace --out, or sign a file that already ends with a signature");
+
+  std::string verify_file, verify_key;
+  CLI::App* verify = app.add_subcommand("verify", "check a signed image's signature with a PEM public key");
+  verify->add_option("file", verify_file, "the signed image")->required()->check(CLI::ExistingFile)->type_name("FILE");
+  verify->add_option("--key", verify_key, "the PEM public key")->required()->check(CLI::ExistingFile)->type_name("FILE");
+
+  // A node that closes the connection mid-upload must give an error, not kill the CLI.
+  ::signal(SIGPIPE, SIG_IGN);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -521,6 +603,28 @@ int main(int argc, char** argv) {
     if (*status) return cmd_status(g, status_json);
     if (*restart) return cmd_restart(g, restart_opts);
     if (*discover) return cmd_discover(g, disc);
+    if (*ota_update) {
+      upd.http_timeout_s = g.http_timeout_s;
+      if (upd_args.size() == 2) {
+        std::string error;
+        std::optional<spore::cli::NodeAddress> addr = spore::cli::parse_node_address(upd_args[0], &error);
+        if (!addr) throw Failure{kExitUsage, "ota update: " + error};
+        upd.file = upd_args[1];
+        return spore::cli::cmd_ota_update(*addr, upd);
+      }
+      upd.file = upd_args[0];
+      return spore::cli::cmd_ota_update(node_address(g), upd);
+    }
+    if (*ota_all) {
+      all.http_timeout_s = g.http_timeout_s;
+      return spore::cli::cmd_ota_all(node_address(g), all);
+    }
+    if (*keygen) return spore::cli::cmd_keygen(keygen_dir, keygen_bits, keygen_force);
+    if (*sign) return spore::cli::cmd_sign(sign_file, sign_key, sign_out, sign_force);
+    if (*verify) return spore::cli::cmd_verify(verify_file, verify_key);
+  } catch (const spore::cli::CliError& f) {
+    std::cerr << "spore: " << f.message << "\n";
+    return f.code;
   } catch (const Failure& f) {
     std::cerr << "spore: " << f.message << "\n";
     return f.code;

@@ -23,6 +23,7 @@
 
 #include "options.h"
 #include "posix/clock.h"
+#include "posix/executable_flash_target.h"
 #include "posix/http_server.h"
 #include "posix/log_sink.h"
 #include "posix/random.h"
@@ -33,6 +34,8 @@
 #include "spore/hmac_sha256.h"
 #include "spore/membership.h"
 #include "spore/node_context.h"
+#include "spore/ota.h"
+#include "spore/ota_upload.h"
 #include "spore/rest_api.h"
 
 namespace {
@@ -105,6 +108,39 @@ bool read_secret_file(const std::string& path, const char* what, std::string* ou
   return true;
 }
 
+/// Reads the OTA public key file and installs it in `session`; false with the reason on stderr.
+bool load_ota_public_key(const std::string& path, spore::OtaSession& session) {
+  std::string pem;
+  if (!px::read_small_file(path, &pem, 16 * 1024)) {
+    std::fprintf(stderr, "spored: OTA public key file %s: cannot read: %s\n", path.c_str(), std::strerror(errno));
+    return false;
+  }
+  if (pem.find("PRIVATE KEY") != std::string::npos) {
+    std::fprintf(stderr,
+                 "spored: OTA public key file %s holds a private key; give nodes only the public key "
+                 "('openssl rsa -in private.key -pubout -out public.key') and keep the private one for signing\n",
+                 path.c_str());
+    return false;
+  }
+  if (!session.set_public_key_pem(pem)) {
+    std::fprintf(stderr,
+                 "spored: OTA public key file %s holds no usable RSA public key (expected PEM '-----BEGIN PUBLIC "
+                 "KEY-----', 512-4096 bits, as 'openssl rsa -in private.key -pubout' or 'spore keygen' write)\n",
+                 path.c_str());
+    return false;
+  }
+  return true;
+}
+
+/// Says why the flash target refused (core only knows the reason code).
+struct FlashFailureLog {
+  px::ExecutableFlashTarget* target;
+  px::StderrLogSink* log;
+  void on_ota_failed(const spore::Event&) {
+    if (!target->last_error().empty()) log->logf(LogLevel::kWarn, "ota: %s", target->last_error().c_str());
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -123,6 +159,21 @@ int main(int argc, char** argv) {
 
   px::StderrLogSink log(opt.log_level);
   install_signals();
+
+  // What this process runs: /proc/self/exe is the image exec()ed, even if the file was replaced
+  // or removed since (nodes sharing one executable file, an update in progress).
+  uint8_t image_sha256[32] = {};
+  uint64_t image_bytes = 0;
+  {
+    std::string why;
+    if (!px::sha256_file("/proc/self/exe", image_sha256, &image_bytes, &why)) {
+      log.logf(LogLevel::kWarn, "cannot hash the running executable (%s); imageSha256 stays empty", why.c_str());
+    }
+  }
+  px::ExecutableFlashTarget flash(self_exe);
+  flash.set_max_image_bytes(opt.ota_max_image_bytes);
+  spore::OtaSession ota_session(flash);
+  if (!opt.ota_public_key_file.empty() && !load_ota_public_key(opt.ota_public_key_file, ota_session)) return 2;
 
   // ---- identity and secrets ------------------------------------------------------------------
   px::StateStore state;
@@ -191,6 +242,12 @@ int main(int argc, char** argv) {
   }
   api.set_restart_handler(spore::Delegate<void()>(&request_restart));
   if (!api.begin()) return 1;
+  spore::OtaUploadHandler ota(ctx, api, ota_session);
+  if (!ota.begin()) return 1;  // logged why
+  FlashFailureLog flash_failure_log{&flash, &log};
+  ctx.on(spore::topics::kOtaFailed,
+         spore::EventHandler::bind<FlashFailureLog, &FlashFailureLog::on_ota_failed>(&flash_failure_log));
+  ctx.set_firmware(px::firmware_version(), image_sha256);
 
   spore::Membership membership(ctx, udp, random);
   membership.set_cluster_key(cluster_key);
@@ -199,10 +256,16 @@ int main(int argc, char** argv) {
       log.logf(LogLevel::kWarn, "join list full: %s:%u ignored", px::ipv4_to_string(j.ip).c_str(), j.port);
     }
   }
+  membership.set_image_digest(ctx.image_digest());
   membership.begin();
 
   std::mutex core_mutex;
   px::HttpServer http(api, core_mutex, &log);
+  // The update route reads at most the largest image plus a signature trailer and multipart
+  // framing; core checks each upload against the space free at that moment.
+  http.set_ota(&ota, &clock,
+               static_cast<size_t>(flash.max_image_bytes()) + spore::OtaSession::kTailBytes +
+                   spore::OtaUploadHandler::kMultipartOverheadBytes);
   if (!http.start(opt.bind, opt.http_port, &error)) {
     std::fprintf(stderr, "spored: %s\n", error.c_str());
     membership.leave();
@@ -210,7 +273,7 @@ int main(int argc, char** argv) {
   }
 
   const std::string url_host = opt.bind_ip != 0 ? opt.bind : px::ipv4_to_string(self_ip);
-  log.logf(LogLevel::kInfo, "spored %s: node %s id %08x incarnation %u (boot %u%s), state dir %s", SPORE_VERSION,
+  log.logf(LogLevel::kInfo, "spored %s: node %s id %08x incarnation %u (boot %u%s), state dir %s", px::firmware_version(),
            hostname.c_str(), static_cast<unsigned>(node.node_id), static_cast<unsigned>(node.incarnation),
            static_cast<unsigned>(node.boot_count), node.first_start ? ", first start" : "", state.dir().c_str());
   log.logf(LogLevel::kInfo, "bind %s, UDP %u (broadcast %s), HTTP %u, profile %s (inactive %u ms, dead %u ms)%s",
@@ -225,6 +288,15 @@ int main(int argc, char** argv) {
     log.logf(LogLevel::kInfo, "join list: %s", list.c_str());
   }
   log.logf(opt.no_api_token ? LogLevel::kWarn : LogLevel::kInfo, "API token: %s", token_where.c_str());
+  {
+    char sha_hex[65];
+    spore::ota_sha256_hex(image_sha256, sha_hex);
+    log.logf(LogLevel::kInfo, "image %s (%llu bytes, sha256 %s); updates: %s, up to %zu bytes now", self_exe.c_str(),
+             static_cast<unsigned long long>(image_bytes), sha_hex,
+             ota_session.has_public_key() ? ("signed only, key " + opt.ota_public_key_file).c_str()
+                                          : "unsigned accepted (no --ota-public-key-file)",
+             flash.capacity_bytes());
+  }
   log.logf(LogLevel::kInfo, "REST: http://%s:%u/api/node/status  http://%s:%u/api/cluster/members", url_host.c_str(),
            opt.http_port, url_host.c_str(), opt.http_port);
 
@@ -237,6 +309,8 @@ int main(int argc, char** argv) {
     {
       std::lock_guard<std::mutex> lock(core_mutex);
       wait_ms = ctx.loop();
+      ota.poll(clock.now_ms());
+      if (ota.restart_pending()) g_restart_requested.store(true);
     }
     wait_ms = std::min(wait_ms, kMaxWaitMs);
     uint32_t src_ip = 0;
@@ -254,7 +328,13 @@ int main(int argc, char** argv) {
   // ---- shutdown / restart --------------------------------------------------------------------
   const bool restart = g_stop_signal.load() == 0 && g_restart_requested.load();
   if (restart) {
-    log.logf(LogLevel::kInfo, "restart requested over REST: leaving the cluster and re-executing");
+    bool new_image = false;
+    {
+      std::lock_guard<std::mutex> lock(core_mutex);
+      new_image = ota.restart_pending();
+    }
+    log.logf(LogLevel::kInfo, "%s: leaving the cluster and executing %s",
+             new_image ? "new firmware installed" : "restart requested over REST", self_exe.c_str());
     // stop() waits for in-flight requests, so the 202 has been sent before we leave.
     http.stop();
     {

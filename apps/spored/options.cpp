@@ -57,9 +57,10 @@ bool parse_join(const std::string& text, uint16_t default_port, JoinTarget* out)
 int parse_options(int argc, char** argv, Options* out) {
   Options o;
   CLI::App app{"spored: the SPORE node daemon for Linux. Joins the cluster on the local network over UDP "
-               "and serves the REST API (/api/node/status, /api/cluster/members, /api/node/restart).",
+               "and serves the REST API (/api/node/status, /api/cluster/members, /api/node/restart, "
+               "/api/node/update).",
                "spored"};
-  app.set_version_flag("--version", std::string("spored ") + SPORE_VERSION);
+  app.set_version_flag("--version", std::string("spored ") + spore::posix::firmware_version());
   app.set_config("--config", "", "Read flags from this INI/TOML file (key = value, names as the long flags)");
   app.get_config_ptr()->envname("SPORED_CONFIG");
 
@@ -108,6 +109,15 @@ int parse_options(int argc, char** argv, Options* out) {
   app.add_option("--join", join, "IP[:PORT] of a peer to contact by unicast (repeatable; for networks without broadcast)")
       ->envname("SPORED_JOIN")
       ->delimiter(',');
+  app.add_option("--ota-public-key-file", o.ota_public_key_file,
+                 "PEM RSA public key (-----BEGIN PUBLIC KEY-----): firmware updates must be signed with its private "
+                 "key; unset = unsigned images are accepted")
+      ->envname("SPORED_OTA_PUBLIC_KEY_FILE");
+  app.add_option("--ota-max-image-bytes", o.ota_max_image_bytes,
+                 "Largest firmware image accepted, bytes [default: free space beside the executable minus 16 MiB, at "
+                 "most 256 MiB]")
+      ->envname("SPORED_OTA_MAX_IMAGE_BYTES")
+      ->check(CLI::PositiveNumber);
   app.add_option("--log-level", log_level, "error | warn | info | debug")
       ->envname("SPORED_LOG_LEVEL")
       ->capture_default_str()

@@ -30,6 +30,12 @@ struct Options {
   std::string api_token_file;
   bool no_api_token = false;
   std::vector<JoinTarget> join;
+  /// PEM RSA public key: when set, POST /api/node/update takes only images signed with its private
+  /// key (ESP8266 core's signed-update format); empty = unsigned images are accepted.
+  std::string ota_public_key_file;
+  /// Largest image accepted by POST /api/node/update, bytes; 0 = the free space beside the
+  /// executable minus a margin, at most ExecutableFlashTarget::kMaxImageBytes.
+  uint64_t ota_max_image_bytes = 0;
   spore::LogLevel log_level = spore::LogLevel::kInfo;
 };
 

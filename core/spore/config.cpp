@@ -22,6 +22,7 @@ Config Config::default_esp8266() {
   c.indirect_probes = 3;
   c.udp_port = 4210;
   c.http_port = 80;
+  c.ota_stall_timeout_ms = 30000;
   return c;
 }
 
@@ -47,6 +48,7 @@ Config Config::fast() {
   c.suspect_after_ms = 400;
   c.probe_timeout_ms = 100;
   c.indirect_probes = 3;
+  c.ota_stall_timeout_ms = 10000;
   return c;
 }
 
@@ -76,6 +78,10 @@ const char* Config::validate() const {
   if (indirect_probes > 8) return "indirect_probes must be 0..8";
   if (udp_port == 0) return "udp_port must be 1..65535";
   if (http_port == 0) return "http_port must be 1..65535";
+  if (ota_stall_timeout_ms < 1000) {
+    // Below a TCP retransmission or two, healthy uploads over WiFi would be aborted.
+    return "ota_stall_timeout_ms must be at least 1000";
+  }
   return nullptr;
 }
 

@@ -76,6 +76,13 @@ struct Config {
   /// daemon needs no root.
   uint16_t http_port;
 
+  // ---- OTA ---------------------------------------------------------------------------------------
+  /// An update upload that receives no byte for this long is aborted (reason "stalled", HTTP 408)
+  /// and the upload slot freed, ms. Shorter frees the node from a dead client sooner; too short
+  /// aborts slow uploads over a weak WiFi link (an ESP8266 erases a 4 KB flash sector in ~50 ms,
+  /// a TCP retransmission backoff reaches seconds).
+  uint32_t ota_stall_timeout_ms = 30000;
+
   /// The ESP8266 profile: the seed's timings exactly, HTTP on port 80.
   static Config default_esp8266();
   /// A Linux host on a LAN: the seed's thresholds, HTTP on 8080.

@@ -110,3 +110,23 @@
 #ifndef SPORE_MAX_PENDING_REPLIES
 #define SPORE_MAX_PENDING_REPLIES 8
 #endif
+
+/// Longest RSA signature (= modulus) an OTA public key may have, in bytes: 512 = RSA-4096. A
+/// keyed OtaSession holds back 4 + this many bytes (the end of the upload, where the signature
+/// trailer is) and keeps a key of this size, so it is RAM spent while an update runs.
+#ifndef SPORE_OTA_MAX_SIGNATURE_BYTES
+#define SPORE_OTA_MAX_SIGNATURE_BYTES 512
+#endif
+
+/// Longest header section of one multipart/form-data part (all its header lines), in bytes. A
+/// longer one is refused: no legitimate upload form sends more than a few hundred bytes.
+#ifndef SPORE_MULTIPART_MAX_HEADER_BYTES
+#define SPORE_MULTIPART_MAX_HEADER_BYTES 1024
+#endif
+
+/// Bytes of each multipart part header line kept for parsing (the rest of a longer line is
+/// counted against SPORE_MULTIPART_MAX_HEADER_BYTES but not looked at). Content-Disposition's
+/// name parameter comes first in every browser and in curl, far inside this.
+#ifndef SPORE_MULTIPART_MAX_HEADER_LINE_BYTES
+#define SPORE_MULTIPART_MAX_HEADER_LINE_BYTES 160
+#endif

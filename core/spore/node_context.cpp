@@ -85,6 +85,41 @@ void NodeContext::run_debug(uint32_t) {
       scheduler_.max_run_task() != nullptr ? scheduler_.max_run_task() : "-");
 }
 
+void NodeContext::set_firmware(std::string_view version, const uint8_t (&sha256)[32]) {
+  const size_t n = version.size() < SPORE_MAX_VERSION_LEN ? version.size() : SPORE_MAX_VERSION_LEN;
+  std::memset(firmware_version_, 0, sizeof firmware_version_);
+  if (n > 0) std::memcpy(firmware_version_, version.data(), n);
+  std::memcpy(image_sha256_, sha256, sizeof image_sha256_);
+  has_firmware_ = true;
+}
+
+uint32_t NodeContext::image_digest() const {
+  return (uint32_t{image_sha256_[0]} << 24) | (uint32_t{image_sha256_[1]} << 16) |
+         (uint32_t{image_sha256_[2]} << 8) | uint32_t{image_sha256_[3]};
+}
+
+namespace {
+
+/// Lowercase hex of `size_bytes` bytes into `out` (2 * size_bytes + 1 bytes, NUL-terminated).
+void to_hex(const uint8_t* data, size_t size_bytes, char* out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (size_t i = 0; i < size_bytes; ++i) {
+    out[2 * i] = kDigits[data[i] >> 4];
+    out[2 * i + 1] = kDigits[data[i] & 0x0F];
+  }
+  out[2 * size_bytes] = '\0';
+}
+
+void write_digest(JsonWriter& w, uint32_t digest) {
+  const uint8_t bytes[4] = {static_cast<uint8_t>(digest >> 24), static_cast<uint8_t>(digest >> 16),
+                            static_cast<uint8_t>(digest >> 8), static_cast<uint8_t>(digest)};
+  char hex[9];
+  to_hex(bytes, sizeof bytes, hex);
+  w.field("imageDigest", static_cast<const char*>(hex));
+}
+
+}  // namespace
+
 void NodeContext::write_status_json(JsonWriter& w) const {
   w.begin_object();
   w.field("freeHeap", system_.free_heap_bytes());
@@ -100,6 +135,11 @@ void NodeContext::write_status_json(JsonWriter& w) const {
   w.field("uptimeMs", uptime_ms());
   w.field("apiDigest", api_.digest());
   w.field("maxTaskRunMs", scheduler_.max_run_ms());
+  // Empty strings until the platform called set_firmware(), so the fields are always there.
+  w.field("firmwareVersion", static_cast<const char*>(firmware_version_));
+  char sha_hex[65] = {};
+  if (has_firmware_) to_hex(image_sha256_, sizeof image_sha256_, sha_hex);
+  w.field("imageSha256", static_cast<const char*>(sha_hex));
   w.end_object();
 }
 
@@ -129,6 +169,8 @@ void NodeContext::write_members_json(JsonWriter& w) const {
   w.field("incarnation", self_.incarnation);
   w.field("httpPort", config_.http_port);
   w.field("self", true);
+  write_digest(w, image_digest());
+  w.field("firmwareVersion", static_cast<const char*>(firmware_version_));
   w.end_object();
   members_.for_each([&](const Member& m) { write_member_json(w, m, now_ms); });
   w.end_array();
@@ -166,6 +208,7 @@ void NodeContext::write_member_json(JsonWriter& w, const Member& m, uint32_t now
   w.field("left", m.left);
   w.field("apiDigest", m.api_digest);
   w.field("detailsTruncated", m.details_truncated);
+  write_digest(w, m.image_digest);  // "00000000" until the member announced one
   w.end_object();
 }
 

@@ -86,6 +86,19 @@ class NodeContext {
   const ApiRegistry& api() const { return api_; }
   const Clock& clock() const { return clock_; }
   const SystemInfo& system() const { return system_; }
+  /// The running firmware's version string (truncated to SPORE_MAX_VERSION_LEN) and the SHA-256
+  /// of its image, shown in /api/node/status as "firmwareVersion" and "imageSha256" and, as the
+  /// 4-byte "imageDigest", in this node's /api/cluster/members entry. The platform calls it at
+  /// start (Linux: hash of its executable; ESP8266: of the sketch). Membership announces the
+  /// digest separately (Membership::set_image_digest(image_digest())).
+  void set_firmware(std::string_view version, const uint8_t (&sha256)[32]);
+  const char* firmware_version() const { return firmware_version_; }
+  /// All zero until set_firmware().
+  const uint8_t (&image_sha256() const)[32] { return image_sha256_; }
+  /// First 4 bytes of image_sha256(), big-endian: what ANNOUNCE carries. 0 until set_firmware().
+  uint32_t image_digest() const;
+  bool has_firmware() const { return has_firmware_; }
+
   /// After a refutation the membership protocol raises this node's incarnation (SWIM).
   void set_incarnation(uint32_t incarnation) { self_.incarnation = incarnation; }
 
@@ -102,6 +115,9 @@ class NodeContext {
   NodeIdentity self_{};
   char hostname_[SPORE_MAX_HOSTNAME_LEN + 1] = {};
   uint32_t started_ms_ = 0;
+  char firmware_version_[SPORE_MAX_VERSION_LEN + 1] = {};
+  uint8_t image_sha256_[32] = {};
+  bool has_firmware_ = false;
   EventBus events_;
   Scheduler scheduler_;
   MemberTable members_;

@@ -110,6 +110,27 @@ int RestApi::write_error(JsonWriter& w, int status, const char* code, const char
   return status;
 }
 
+int RestApi::authorize(std::string_view authorization, JsonWriter& w, HttpResponseHeaders* headers) {
+  if (token_len_ == 0) return 0;
+  const AuthResult auth = check_token(authorization);
+  if (auth == AuthResult::kOk) return 0;
+  const char* challenge = kChallengeMissing;
+  if (auth == AuthResult::kMissing) {
+    write_error(w, 401, "auth_required",
+                "This endpoint needs the node's API token: send 'Authorization: Bearer <token>'.");
+  } else if (auth == AuthResult::kScheme) {
+    challenge = kChallengeScheme;
+    write_error(w, 401, "auth_scheme",
+                "The Authorization header must be 'Bearer <token>'; no other scheme is accepted.");
+  } else {
+    challenge = kChallengeInvalid;
+    write_error(w, 401, "auth_invalid", "The Bearer token is not this node's API token.");
+  }
+  w.field("authenticate", challenge).end_object();
+  if (headers != nullptr) headers->www_authenticate = challenge;
+  return 401;
+}
+
 int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders* headers) {
   HttpResponseHeaders unused;
   HttpResponseHeaders& h = headers != nullptr ? *headers : unused;
@@ -172,25 +193,9 @@ int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders
     return 405;
   }
 
-  if (match->auth == RouteAuth::kToken && token_len_ > 0) {
-    const AuthResult auth = check_token(req.authorization);
-    if (auth != AuthResult::kOk) {
-      const char* challenge = kChallengeMissing;
-      if (auth == AuthResult::kMissing) {
-        write_error(w, 401, "auth_required",
-                    "This endpoint needs the node's API token: send 'Authorization: Bearer <token>'.");
-      } else if (auth == AuthResult::kScheme) {
-        challenge = kChallengeScheme;
-        write_error(w, 401, "auth_scheme",
-                    "The Authorization header must be 'Bearer <token>'; no other scheme is accepted.");
-      } else {
-        challenge = kChallengeInvalid;
-        write_error(w, 401, "auth_invalid", "The Bearer token is not this node's API token.");
-      }
-      w.field("authenticate", challenge).end_object();
-      h.www_authenticate = challenge;
-      return 401;
-    }
+  if (match->auth == RouteAuth::kToken) {
+    const int denied = authorize(req.authorization, w, &h);
+    if (denied != 0) return denied;
   }
 
   const int status = match->handler(req, w);

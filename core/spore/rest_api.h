@@ -53,6 +53,8 @@ struct HttpRequest {
   /// Raw value of the Authorization header, empty when absent.
   std::string_view authorization;
   std::string_view body;
+  /// Raw value of the Content-Type header, empty when absent (used by POST /api/node/update).
+  std::string_view content_type;
 };
 
 /// Response headers the adapter must add besides `Content-Type: application/json`. Pointers are
@@ -98,6 +100,13 @@ class RestApi {
   /// Registers the seed's endpoints (status, members, restart). Call once, after ctx.begin().
   /// Returns false if any could not be registered (registry full).
   bool begin();
+
+  /// Checks `authorization` (the raw Authorization header) against the API token exactly as
+  /// handle() does for RouteAuth::kToken routes. Returns 0 when allowed (always, when no token is
+  /// set); otherwise writes the complete 401 JSON error (with "authenticate") to `w`, sets
+  /// headers->www_authenticate (when `headers` is not nullptr) and returns 401. For endpoints
+  /// a platform streams outside handle(), such as POST /api/node/update.
+  int authorize(std::string_view authorization, JsonWriter& w, HttpResponseHeaders* headers);
 
   /// Routes `req`, writes a JSON body to `out`, returns the HTTP status. `headers` may be nullptr
   /// when the caller does not send extra headers.

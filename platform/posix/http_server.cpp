@@ -7,14 +7,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <httplib.h>
 #include <thread>
+#include <vector>
 
 #include "posix/udp_socket.h"
 #include "spore/json_writer.h"
+#include "spore/ota_upload.h"
 
 namespace spore::posix {
 
@@ -74,6 +78,59 @@ std::string probe_bind_error(const std::string& ip, uint16_t port) {
   return result;
 }
 
+
+bool may_have_body(const httplib::Request& req) {
+  return req.method == "POST" || req.method == "PUT" || req.method == "PATCH" || req.method == "DELETE";
+}
+
+bool has_body_framing(const httplib::Request& req) {
+  return req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
+}
+
+/// Content-Length as a number; 0 when absent or unparsable (httplib already refused the latter).
+size_t content_length_of(const httplib::Request& req) {
+  const std::string text = req.get_header_value("Content-Length");
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) return 0;
+  const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+  return v > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(v);
+}
+
+/// cpp-httplib 0.11 decides how ContentReader delivers a body when the reader is *called*, from
+/// the request's Content-Type at that moment: for "multipart/form-data..." it runs its own
+/// multipart parser and hands out part headers and part bytes through two callbacks, never the
+/// raw bytes (Server::read_content_core). Core parses multipart itself (OtaUploadHandler, the same
+/// streaming parser the ESP8266 firmware uses, with its own limits and error codes), so it needs
+/// the raw body. The Request object httplib passes as const is a non-const local of its
+/// process_request(), so rewriting the header here is well defined; the original value is read
+/// before and passed to core. Checked by tests/posix/http_server_ota_test.cpp (MultipartBodyArrivesRawAndIsParsedByCore)
+/// so an httplib upgrade that changes this is noticed.
+void hide_multipart_from_httplib(const httplib::Request& req) {
+  auto& headers = const_cast<httplib::Request&>(req).headers;
+  auto range = headers.equal_range("Content-Type");
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second.rfind("multipart/form-data", 0) == 0) it->second = "application/octet-stream";
+  }
+}
+
+void send_json(httplib::Response& res, int status, const std::string& body, const std::string& allow,
+               const std::string& challenge, bool close) {
+  res.status = status;
+  if (!allow.empty()) res.set_header("Allow", allow);
+  if (!challenge.empty()) res.set_header("WWW-Authenticate", challenge);
+  // The client closes; httplib then ends the connection at its next read (EOF).
+  if (close) res.set_header("Connection", "close");
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(body, kJson);
+}
+
+/// Which request the Expect: 100-continue handler admitted on this worker thread (httplib runs
+/// that handler and then the route handler for the same Request, on the same thread).
+struct PreStarted {
+  const httplib::Request* request = nullptr;
+  uint32_t upload_id = 0;
+};
+thread_local PreStarted t_pre_started;
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -91,6 +148,7 @@ bool HttpServer::running() const { return impl_ != nullptr && impl_->server.is_r
 
 bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* error) {
   stop();
+  stopping_.store(false);
   uint32_t parsed = 0;
   if (!parse_ipv4(bind_ip, &parsed)) {
     if (error) *error = "HTTP: bind address '" + bind_ip + "' is not an IPv4 address";
@@ -117,56 +175,34 @@ bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* e
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     ::fcntl(sock, F_SETFD, FD_CLOEXEC);
   });
-  svr.set_payload_max_length(max_body_bytes_);
   svr.set_keep_alive_timeout(2);  // bounds how long stop() waits for idle keep-alive connections
   svr.set_read_timeout(5, 0);
   svr.set_write_timeout(5, 0);
 
-  auto handler = [this](const httplib::Request& req, httplib::Response& res) {
-    HttpRequest r;
-    r.method = method_from(req.method);
-    r.path = req.path;
-    const std::string authorization = req.get_header_value("Authorization");
-    r.authorization = authorization;
-    r.body = req.body;
-    std::string body;
-    body.reserve(1024);
-    StringJsonOutput out(body);
-    HttpResponseHeaders headers;
-    int status = 0;
-    std::string allow, challenge;
-    {
-      std::lock_guard<std::mutex> lock(core_mutex_);
-      status = api_.handle(r, out, &headers);
-      if (headers.allow != nullptr) allow = headers.allow;
-      if (headers.www_authenticate != nullptr) challenge = headers.www_authenticate;
-    }
-    if (status == 500) body = generic_error_json(500);  // RestApi's body may be truncated
-    res.status = status;
-    if (!allow.empty()) res.set_header("Allow", allow);
-    if (!challenge.empty()) res.set_header("WWW-Authenticate", challenge);
-    if (status == 202) res.set_header("Connection", "close");
-    res.set_header("Cache-Control", "no-store");
-    res.set_content(body, kJson);
-  };
+  auto handler = [this](const httplib::Request& req, httplib::Response& res) { serve(req, req.body, res); };
   // RFC 7230 §3.3.3: a request with neither Content-Length nor Transfer-Encoding has an empty
   // body. httplib 0.11 instead reads such a POST until the connection closes and answers 400
   // after its read timeout, which would break the seed's plain `curl -X POST .../restart`. The
   // pre-routing handler runs before httplib reads a body, so such requests are served here.
   svr.set_pre_routing_handler([handler](const httplib::Request& req, httplib::Response& res) {
-    const bool may_have_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH" ||
-                               req.method == "DELETE";
-    if (!may_have_body || req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
+    if (!may_have_body(req) || has_body_framing(req)) return httplib::Server::HandlerResponse::Unhandled;
     handler(req, res);
     return httplib::Server::HandlerResponse::Handled;
   });
+  svr.set_expect_100_continue_handler(
+      [this](const httplib::Request& req, httplib::Response& res) { return expect_update(req, res); });
+  // Requests with a body go through httplib's ContentReader, so that the update route can stream
+  // and every other route keeps its own limit (httplib's payload limit is one per server, and must
+  // be the update route's).
+  auto with_body = [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+    serve_with_body(req, res, reader);
+  };
+  svr.set_payload_max_length(std::max(max_body_bytes_, ota_ != nullptr ? ota_max_body_bytes_ : size_t{0}));
   svr.Get(".*", handler);
-  svr.Post(".*", handler);
-  svr.Put(".*", handler);
-  svr.Delete(".*", handler);
-  svr.Patch(".*", handler);
+  svr.Post(".*", with_body);
+  svr.Put(".*", with_body);
+  svr.Delete(".*", with_body);
+  svr.Patch(".*", with_body);
   svr.Options(".*", handler);
   // httplib's own errors (malformed request, 413, 414, methods it has no route table for):
   // JSON like every other answer. RestApi's answers already have a body and are left alone.
@@ -213,8 +249,188 @@ bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* e
   return true;
 }
 
+uint32_t HttpServer::now_ms() const { return clock_ != nullptr ? clock_->now_ms() : 0; }
+
+void HttpServer::serve(const httplib::Request& req, std::string_view body, httplib::Response& res) {
+  const std::string content_type = req.get_header_value("Content-Type");
+  HttpRequest r;
+  r.method = method_from(req.method);
+  r.path = req.path;
+  const std::string authorization = req.get_header_value("Authorization");
+  r.authorization = authorization;
+  r.body = body;
+  r.content_type = content_type;
+  std::string out_body;
+  out_body.reserve(1024);
+  StringJsonOutput out(out_body);
+  HttpResponseHeaders headers;
+  int status = 0;
+  std::string allow, challenge;
+  bool restart_pending = false;
+  {
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    status = api_.handle(r, out, &headers);
+    if (headers.allow != nullptr) allow = headers.allow;
+    if (headers.www_authenticate != nullptr) challenge = headers.www_authenticate;
+    restart_pending = ota_ != nullptr && ota_->restart_pending();
+  }
+  if (status == 500) out_body = generic_error_json(500);  // RestApi's body may be truncated
+  send_json(res, status, out_body, allow, challenge, status == 202 || (status == 200 && restart_pending));
+}
+
+void HttpServer::serve_with_body(const httplib::Request& req, httplib::Response& res,
+                                 const httplib::ContentReader& reader) {
+  if (ota_ != nullptr && req.method == "POST" && req.path == OtaUploadHandler::kPath) {
+    serve_update(req, res, reader);
+    return;
+  }
+  // The Content-Type as sent, before hide_multipart_from_httplib() changes it.
+  const std::string content_type = req.get_header_value("Content-Type");
+  hide_multipart_from_httplib(req);
+  const size_t drain_limit = std::max(max_body_bytes_, ota_ != nullptr ? ota_max_body_bytes_ : size_t{0});
+  std::string body;
+  size_t seen = 0;
+  bool too_large = false;
+  const bool ok = reader([&](const char* data, size_t size) {
+    seen += size;
+    if (too_large || body.size() + size > max_body_bytes_) {
+      // Over this route's limit: keep reading (and dropping) up to the server's limit, as httplib
+      // does for bodies over its own, so the 413 arrives on a connection still in sync.
+      too_large = true;
+      body.clear();
+      return seen <= drain_limit;
+    }
+    body.append(data, size);
+    return true;
+  });
+  if (too_large || (!ok && res.status == 413)) {
+    send_json(res, 413, generic_error_json(413), "", "", !ok);
+    return;
+  }
+  if (!ok) {
+    send_json(res, 400, generic_error_json(400), "", "", true);
+    return;
+  }
+  // serve() reads the headers again; give it the original Content-Type.
+  auto& headers = const_cast<httplib::Request&>(req).headers;
+  auto it = headers.find("Content-Type");
+  if (it != headers.end()) it->second = content_type;
+  serve(req, body, res);
+}
+
+int HttpServer::expect_update(const httplib::Request& req, httplib::Response& res) {
+  t_pre_started = {};
+  if (ota_ == nullptr || req.method != "POST" || req.path != OtaUploadHandler::kPath || !has_body_framing(req)) {
+    return 100;
+  }
+  const std::string content_type = req.get_header_value("Content-Type");
+  const std::string authorization = req.get_header_value("Authorization");
+  std::string body;
+  StringJsonOutput out(body);
+  HttpResponseHeaders headers;
+  int status = 0;
+  std::string challenge;
+  {
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    status = ota_->start(content_type, content_length_of(req), authorization, now_ms(), out, &headers);
+    if (status == 0) t_pre_started = {&req, ota_->upload_id()};
+    if (headers.www_authenticate != nullptr) challenge = headers.www_authenticate;
+  }
+  if (status == 0) return 100;
+  // httplib writes this answer instead of "100 Continue"; the client then never sends the body.
+  // That path of httplib (write_response) adds no Content-Length, and without one curl takes the
+  // answer as ending at connection close and sends the body after all: set it here.
+  send_json(res, status, body, "", challenge, false);
+  res.set_header("Content-Length", std::to_string(body.size()));
+  return status;
+}
+
+void HttpServer::serve_update(const httplib::Request& req, httplib::Response& res,
+                              const httplib::ContentReader& reader) {
+  const std::string content_type = req.get_header_value("Content-Type");
+  const std::string authorization = req.get_header_value("Authorization");
+  const size_t content_length = content_length_of(req);
+  std::string body;
+  StringJsonOutput out(body);
+  HttpResponseHeaders headers;
+  int status = 0;
+  std::string challenge;
+  uint32_t id = 0;
+  if (t_pre_started.request == &req) id = t_pre_started.upload_id;  // admitted by expect_update()
+  t_pre_started = {};
+  if (id == 0) {
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    status = ota_->start(content_type, content_length, authorization, now_ms(), out, &headers);
+    if (status == 0) id = ota_->upload_id();
+    if (headers.www_authenticate != nullptr) challenge = headers.www_authenticate;
+  }
+  hide_multipart_from_httplib(req);
+  if (status != 0) {
+    // Refused before the body: read a small body to keep the connection in sync, else close it.
+    bool drained = false;
+    if (content_length <= kRefusedDrainBytes) {
+      size_t seen = 0;
+      drained = reader([&](const char*, size_t size) {
+        seen += size;
+        return seen <= kRefusedDrainBytes;
+      });
+    }
+    send_json(res, status, body, "", challenge, !drained);
+    return;
+  }
+
+  std::vector<uint8_t> block;
+  block.reserve(kOtaBlockBytes);
+  bool accepting = true;  // core still takes bytes; false = its result is decided
+  bool stopped = false;   // we stopped httplib reading (the rest of a failed upload was too long)
+  size_t discarded = 0;
+  uint32_t last_flush_ms = now_ms();
+  auto flush = [&] {
+    const uint32_t now = now_ms();
+    {
+      std::lock_guard<std::mutex> lock(core_mutex_);
+      accepting = ota_->body(block.data(), block.size(), now, id);
+    }
+    block.clear();
+    last_flush_ms = now;
+  };
+  const bool read_ok = reader([&](const char* data, size_t size) {
+    if (stopping_.load()) return false;  // shutting down: abort rather than wait for the client
+    if (accepting) {
+      block.insert(block.end(), reinterpret_cast<const uint8_t*>(data), reinterpret_cast<const uint8_t*>(data) + size);
+      if (block.size() >= kOtaBlockBytes || now_ms() - last_flush_ms >= kOtaFlushMs) flush();
+      return true;
+    }
+    // The upload failed mid-body (bad magic, too large, ...): read the rest and drop it, so the
+    // answer reaches a client that is still sending, up to the route's limit.
+    discarded += size;
+    if (discarded > ota_max_body_bytes_) {
+      stopped = true;
+      return false;
+    }
+    return true;
+  });
+  if (accepting && !block.empty()) flush();  // also before an abort: "received" counts what arrived
+  // read_ok false without `stopped`: the connection dropped or timed out before the end of the
+  // body (httplib's read timeout, 5 s): core aborts the upload.
+  const bool complete = read_ok || stopped;
+  bool restart_pending = false;
+  {
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    status = ota_->finish(complete, now_ms(), out, id);
+    restart_pending = ota_->restart_pending();
+  }
+  if (!complete && log_ != nullptr) {
+    log_->write(LogLevel::kWarn, "firmware upload: the connection ended before the body did; upload aborted");
+  }
+  // After a 200 the node restarts: no keep-alive connection may pin it. After an incomplete read
+  // the connection is out of sync.
+  send_json(res, status, body, "", challenge, restart_pending || !read_ok);
+}
+
 void HttpServer::stop() {
   if (impl_ == nullptr) return;
+  stopping_.store(true);
   impl_->server.stop();
   if (impl_->thread.joinable()) {
     if (impl_->server.is_running() || impl_->finished.load()) {

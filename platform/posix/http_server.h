@@ -11,15 +11,38 @@
 /// Responses carry `Content-Type: application/json`, `Cache-Control: no-store`, and the
 /// `Allow` / `WWW-Authenticate` headers RestApi asks for. A 202 (restart accepted) also carries
 /// `Connection: close`, so no keep-alive connection pins a process that is about to exec().
+///
+/// POST /api/node/update (when set_ota() was called) is streamed, never buffered: the raw body,
+/// multipart or not, goes in blocks of up to kOtaBlockBytes to OtaUploadHandler::body(), which
+/// parses multipart itself (the same code as on the ESP8266). The core mutex is held around each
+/// call into core (start, one block, finish), never while waiting for the network. Its body limit is
+/// set_ota()'s `max_body_bytes` (the flash capacity plus signature and multipart allowances); every
+/// other route keeps max_body_bytes() (64 KiB). With `Expect: 100-continue` (curl sends it for
+/// bodies over 1 MiB) the upload is authorized and admitted before the client sends the body, so a
+/// 401 / 409 / 413 / 415 costs no transfer. How the raw multipart bytes are obtained from
+/// cpp-httplib 0.11, and the connection handling after a refused or failed upload, are explained
+/// in http_server.cpp and docs/linux-node.md.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "spore/ports.h"
 #include "spore/rest_api.h"
+
+namespace httplib {
+struct Request;
+struct Response;
+class ContentReader;
+}  // namespace httplib
+
+namespace spore {
+class OtaUploadHandler;
+}  // namespace spore
 
 namespace spore::posix {
 
@@ -27,6 +50,16 @@ class HttpServer {
  public:
   /// Bodies larger than this get 413 without reaching RestApi.
   static constexpr size_t kDefaultMaxBodyBytes = 64 * 1024;
+  /// Upload bytes are handed to core in blocks of up to this size (fewer mutex round trips and
+  /// write(2) calls than httplib's 4 KiB reads)...
+  static constexpr size_t kOtaBlockBytes = 64 * 1024;
+  /// ...or whatever arrived after this long, so a slow upload still shows progress to core's
+  /// stall timeout.
+  static constexpr uint32_t kOtaFlushMs = 200;
+  /// A refused upload (401, 409, 413, 415 without Expect: 100-continue) whose body is at most this
+  /// large is read and discarded, so the answer arrives on a clean keep-alive connection; a larger
+  /// one is answered at once with `Connection: close`.
+  static constexpr size_t kRefusedDrainBytes = 1024 * 1024;
 
   /// `api`, `core_mutex` and `log` (may be nullptr) must outlive the server.
   HttpServer(RestApi& api, std::mutex& core_mutex, LogSink* log);
@@ -35,6 +68,17 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   void set_max_body_bytes(size_t bytes) { max_body_bytes_ = bytes; }
+  size_t max_body_bytes() const { return max_body_bytes_; }
+  /// Streams POST /api/node/update into `ota` (must outlive the server; nullptr = the route is
+  /// served by RestApi like the others, body buffered up to max_body_bytes()). `clock` gives the
+  /// now_ms of core calls. `max_body_bytes`: largest body read for this route; after an upload
+  /// failed mid-body the rest is read and discarded up to this bound, so the JSON answer arrives
+  /// on a connection in a defined state. Call before start().
+  void set_ota(OtaUploadHandler* ota, const Clock* clock, size_t max_body_bytes) {
+    ota_ = ota;
+    clock_ = clock;
+    ota_max_body_bytes_ = max_body_bytes;
+  }
   /// Worker threads serving requests (default 4).
   void set_threads(size_t threads) { threads_ = threads; }
 
@@ -50,11 +94,25 @@ class HttpServer {
 
  private:
   struct Impl;
+  /// Any request but a streamed update, its body already read (at most max_body_bytes_).
+  void serve(const httplib::Request& req, std::string_view body, httplib::Response& res);
+  /// Requests with a body (POST, PUT, PATCH, DELETE): read with the per-route limit.
+  void serve_with_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
+  void serve_update(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
+  /// Expect: 100-continue on the update route: admits or refuses before the body is sent.
+  int expect_update(const httplib::Request& req, httplib::Response& res);
+  uint32_t now_ms() const;
+
   RestApi& api_;
   std::mutex& core_mutex_;
   LogSink* log_;
   size_t max_body_bytes_ = kDefaultMaxBodyBytes;
   size_t threads_ = 4;
+  OtaUploadHandler* ota_ = nullptr;
+  const Clock* clock_ = nullptr;
+  size_t ota_max_body_bytes_ = 0;
+  /// Set by stop(): an upload still streaming is aborted instead of delaying the shutdown.
+  std::atomic<bool> stopping_{false};
   uint16_t port_ = 0;
   std::unique_ptr<Impl> impl_;
 };

@@ -110,7 +110,7 @@ LinuxSystemInfo::LinuxSystemInfo(uint32_t chip_id, std::string_view program) : c
   std::string release = "?";
   if (::uname(&u) == 0) release = short_kernel_release(u.release);
   std::snprintf(sdk_version_, sizeof sdk_version_, "%.*s %s linux %s", static_cast<int>(program.size()),
-                program.data(), SPORE_VERSION, release.c_str());
+                program.data(), firmware_version(), release.c_str());
 }
 
 uint32_t LinuxSystemInfo::free_heap_bytes() const {

@@ -1,10 +1,14 @@
-// Unit tests of the spore CLI's pure logic (apps/spore/cli_logic.cpp): node address parsing and
-// resolution order, .env parsing, token resolution, tables and "N s ago".
+// Unit tests of the spore CLI's pure logic (apps/spore/cli_logic.cpp, apps/spore/ota_logic.cpp):
+// node address parsing and resolution order, .env parsing, token resolution, tables and "N s ago";
+// for OTA: signed-trailer detection and layout, multipart frame, progress formatting and throttling,
+// rollout targets and wave planning (canary, parallelism, observer last), result table and JSON,
+// member confirmation, token maps and update error hints.
 //
 // tests/posix/*_test.cpp link spore_posix only, not the apps, so the CLI logic is compiled into
 // this test by including its source (it depends on nothing but the standard library and
 // nlohmann_json, which spore_posix brings).
 #include "../../apps/spore/cli_logic.cpp"
+#include "../../apps/spore/ota_logic.cpp"
 
 #include <gtest/gtest.h>
 
@@ -331,6 +335,329 @@ TEST(SporeCliDiscover, Ipv4ToString) {
   EXPECT_EQ(ipv4_to_string(0xC0A80102u), "192.168.1.2");
   EXPECT_EQ(ipv4_to_string(0x7FFFFFFFu), "127.255.255.255");
   EXPECT_EQ(ipv4_to_string(0), "0.0.0.0");
+}
+
+// ---- OTA: signed images (ESP8266 core's tools/signing.py format) ---------------------------------
+
+TEST(SporeCliOtaSigned, SignatureTrailerByteLayout) {
+  // image ‖ signature ‖ uint32 LE length: signing.py writes the length of a 2048-bit signature as
+  // the bytes 00 01 00 00.
+  std::string sig(256, '\xAB');
+  std::string t = signature_trailer(sig);
+  ASSERT_EQ(t.size(), 260u);
+  EXPECT_EQ(t.substr(0, 256), sig);
+  EXPECT_EQ(static_cast<uint8_t>(t[256]), 0x00);
+  EXPECT_EQ(static_cast<uint8_t>(t[257]), 0x01);
+  EXPECT_EQ(static_cast<uint8_t>(t[258]), 0x00);
+  EXPECT_EQ(static_cast<uint8_t>(t[259]), 0x00);
+  EXPECT_EQ(read_le32(reinterpret_cast<const uint8_t*>(t.data()) + 256), 256u);
+  std::string t4096 = signature_trailer(std::string(512, 'x'));
+  EXPECT_EQ(read_le32(reinterpret_cast<const uint8_t*>(t4096.data()) + 512), 512u);
+}
+
+TEST(SporeCliOtaSigned, DetectsTheTrailerOfASignedImage) {
+  std::string image(1000, '\xE9');
+  std::string file = image + signature_trailer(std::string(256, 's'));
+  const auto* end = reinterpret_cast<const uint8_t*>(file.data()) + file.size() - 4;
+  ImageLayout l = detect_image_layout(file.size(), end);
+  EXPECT_TRUE(l.is_signed);
+  EXPECT_EQ(l.signature_bytes, 256u);
+  EXPECT_EQ(l.image_bytes, 1000u);
+}
+
+TEST(SporeCliOtaSigned, UnsignedEndingsAreNotMistakenForSignatures) {
+  const uint8_t zeros[4] = {0, 0, 0, 0};
+  const uint8_t small[4] = {0x18, 0, 0, 0};         // an ELF section header's sh_entsize
+  const uint8_t odd[4] = {0x00, 0x02, 0x00, 0x00};  // 512 is plausible: tested below
+  const uint8_t big[4] = {0x00, 0x01, 0x00, 0x01};  // 0x01000100: not a signature length
+  const uint8_t len300[4] = {0x2C, 0x01, 0, 0};     // 300: not an RSA size
+  for (const uint8_t* e : {zeros, small, big, len300}) {
+    ImageLayout l = detect_image_layout(100000, e);
+    EXPECT_FALSE(l.is_signed);
+    EXPECT_EQ(l.image_bytes, 100000u);
+    EXPECT_EQ(l.signature_bytes, 0u);
+  }
+  EXPECT_TRUE(detect_image_layout(100000, odd).is_signed);
+  // A file too short to hold the signature plus one image byte is not signed.
+  const uint8_t l256[4] = {0x00, 0x01, 0x00, 0x00};
+  EXPECT_FALSE(detect_image_layout(260, l256).is_signed);
+  EXPECT_TRUE(detect_image_layout(261, l256).is_signed);
+  EXPECT_EQ(detect_image_layout(261, l256).image_bytes, 1u);
+  EXPECT_FALSE(detect_image_layout(3, nullptr).is_signed);
+  EXPECT_EQ(detect_image_layout(3, nullptr).image_bytes, 3u);
+  for (uint32_t n : {128u, 256u, 384u, 512u}) EXPECT_TRUE(plausible_signature_length(n));
+  for (uint32_t n : {0u, 4u, 255u, 257u, 1024u, 0x100u << 8}) EXPECT_FALSE(plausible_signature_length(n));
+}
+
+// ---- OTA: hashes -----------------------------------------------------------------------------------
+
+TEST(SporeCliOtaHash, EitherHashMatchesCaseAndSpaceInsensitive) {
+  ImageHashes h{"aaaa" + std::string(60, '1'), "bbbb" + std::string(60, '2')};
+  EXPECT_TRUE(image_hash_matches("AAAA" + std::string(60, '1'), h));
+  EXPECT_TRUE(image_hash_matches(" bbbb" + std::string(60, '2') + "\n", h));
+  EXPECT_FALSE(image_hash_matches("", h));
+  EXPECT_FALSE(image_hash_matches("cccc" + std::string(60, '1'), h));
+  EXPECT_EQ(image_digest_of(h.image_sha256), "aaaa1111");
+  EXPECT_TRUE(image_digest_matches("AAAA1111", h));
+  EXPECT_TRUE(image_digest_matches("bbbb2222", h));
+  EXPECT_FALSE(image_digest_matches("aaaa111", h));
+  EXPECT_FALSE(image_digest_matches("", h));
+  const uint8_t bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+  EXPECT_EQ(to_hex(bytes, 4), "000fa5ff");
+}
+
+// ---- OTA: upload body ---------------------------------------------------------------------------------
+
+TEST(SporeCliOtaMultipart, FrameIsWhatCurlFormSends) {
+  MultipartFrame f = multipart_frame(multipart_boundary(0x0123456789abcdefULL), "firmware", "spore.bin");
+  const std::string b = "------------------------0123456789abcdef";
+  EXPECT_EQ(f.content_type, "multipart/form-data; boundary=" + b);
+  EXPECT_EQ(f.head, "--" + b +
+                        "\r\nContent-Disposition: form-data; name=\"firmware\"; filename=\"spore.bin\"\r\n"
+                        "Content-Type: application/octet-stream\r\n\r\n");
+  EXPECT_EQ(f.tail, "\r\n--" + b + "--\r\n");
+  // Quotes and line breaks in a file name cannot break the header.
+  MultipartFrame g = multipart_frame("b", "firmware", "a\"b\r\nc.bin");
+  EXPECT_NE(g.head.find("filename=\"a_b__c.bin\""), std::string::npos);
+  // Characters a boundary may not hold are dropped; an empty one gets a default.
+  EXPECT_EQ(multipart_frame("a b;c", "f", "x").content_type, "multipart/form-data; boundary=abc");
+  EXPECT_EQ(multipart_frame("", "f", "x").content_type, "multipart/form-data; boundary=spore-boundary");
+}
+
+// ---- OTA: progress ---------------------------------------------------------------------------------------
+
+TEST(SporeCliOtaProgress, DurationAndRate) {
+  EXPECT_EQ(format_duration(0), "0:00");
+  EXPECT_EQ(format_duration(7.4), "0:07");
+  EXPECT_EQ(format_duration(724), "12:04");
+  EXPECT_EQ(format_duration(3723), "1:02:03");
+  EXPECT_EQ(format_duration(-1), "--:--");
+  EXPECT_EQ(format_duration(std::nan("")), "--:--");
+  EXPECT_EQ(format_duration(1e9), "--:--");
+  EXPECT_EQ(format_rate(0), "-");
+  EXPECT_EQ(format_rate(5.5 * 1024 * 1024), "5.5 MiB/s");
+  EXPECT_EQ(percent_of(0, 0), 100);
+  EXPECT_EQ(percent_of(1, 3), 33);
+  EXPECT_EQ(percent_of(5, 3), 100);
+}
+
+TEST(SporeCliOtaProgress, PlainLineAndBar) {
+  const uint64_t mib = 1024 * 1024;
+  EXPECT_EQ(format_progress_line(5 * mib, 10 * mib, 1.0), "upload  50%  5.0 MiB / 10.0 MiB  5.0 MiB/s  ETA 0:01");
+  EXPECT_EQ(format_progress_line(10 * mib, 10 * mib, 2.0), "upload 100%  10.0 MiB / 10.0 MiB  5.0 MiB/s  in 0:02");
+  EXPECT_EQ(format_progress_line(0, 10 * mib, 0), "upload   0%  0 B / 10.0 MiB  -  ETA --:--");
+  std::string bar = format_progress_bar(5 * mib, 10 * mib, 1.0, 100);
+  EXPECT_LE(bar.size(), 100u);
+  EXPECT_EQ(bar.front(), '[');
+  const size_t close = bar.find(']');
+  ASSERT_NE(close, std::string::npos);
+  const std::string cells = bar.substr(1, close - 1);
+  EXPECT_EQ(std::count(cells.begin(), cells.end(), '#'), static_cast<long>(cells.size() / 2));
+  EXPECT_NE(bar.find(" 50%  5.0 MiB / 10.0 MiB  5.0 MiB/s  ETA 0:01"), std::string::npos);
+  std::string full = format_progress_bar(10 * mib, 10 * mib, 2.0, 100);
+  EXPECT_EQ(full.find('.'), full.find("10.0") + 2) << "no empty cell in a full bar: " << full;
+  // The bar does not change width as the numbers do.
+  const std::string early = format_progress_bar(1, 10 * mib, 1.0, 100);
+  const std::string late = format_progress_bar(9 * mib, 10 * mib, 3.0, 100);
+  EXPECT_EQ(early.find(']'), late.find(']'));
+  EXPECT_EQ(close, late.find(']'));
+  // Narrow terminals: no bar, never wider than the terminal.
+  EXPECT_EQ(format_progress_bar(5 * mib, 10 * mib, 1.0, 30).size(), 30u);
+  EXPECT_EQ(format_progress_bar(5 * mib, 10 * mib, 1.0, 30).front(), ' ');
+  EXPECT_EQ(format_progress_bar(5 * mib, 10 * mib, 1.0, 60).front(), ' ');
+}
+
+TEST(SporeCliOtaProgress, ThrottleEveryTenPercentOrSecondAndOnceAtTheEnd) {
+  ProgressThrottle t;
+  const uint64_t total = 1000;
+  EXPECT_TRUE(t.due(0, total, 0.0));      // first sample
+  EXPECT_FALSE(t.due(50, total, 0.1));    // same 10 % step, under a second
+  EXPECT_TRUE(t.due(100, total, 0.2));    // 10 %
+  EXPECT_FALSE(t.due(150, total, 0.3));
+  EXPECT_TRUE(t.due(160, total, 1.3));    // a second later, same step: a line while bytes move
+  EXPECT_FALSE(t.due(170, total, 1.4));
+  EXPECT_TRUE(t.due(350, total, 1.5));    // jumped two steps: one line
+  EXPECT_TRUE(t.due(1000, total, 1.6));   // 100 %
+  EXPECT_FALSE(t.due(1000, total, 5.0));  // never again
+  // A fast upload prints at most 12 lines: the first, ten steps, the end.
+  ProgressThrottle fast;
+  int lines = 0;
+  for (uint64_t sent = 0; sent <= total; sent += 7) lines += fast.due(sent, total, 0.0) ? 1 : 0;
+  lines += fast.due(total, total, 0.0) ? 1 : 0;
+  EXPECT_GE(lines, 11);
+  EXPECT_LE(lines, 12);
+}
+
+// ---- OTA: rollout ------------------------------------------------------------------------------------
+
+Json rollout_members() {
+  return Json::parse(R"({"members": [
+    {"hostname": "n1", "ip": "127.0.9.2", "status": "ACTIVE", "self": true, "httpPort": 8080},
+    {"hostname": "n10", "ip": "127.0.9.11", "status": "ACTIVE", "httpPort": 8080},
+    {"hostname": "n2", "ip": "127.0.9.3", "status": "INACTIVE", "httpPort": 9000},
+    {"hostname": "n3", "ip": "127.0.9.4", "status": "DEAD"},
+    {"hostname": "n4", "ip": "", "status": "ACTIVE"},
+    {"hostname": "n5", "ip": "127.0.9.6", "status": "ACTIVE", "imageDigest": "abcd0123"}
+  ]})");
+}
+
+TEST(SporeCliOtaRollout, TargetsSkipDeadAndPutTheObserverLast) {
+  std::vector<RolloutTarget> skipped;
+  auto t = rollout_targets(rollout_members(), "localhost", 8081, &skipped);
+  ASSERT_EQ(t.size(), 4u);
+  EXPECT_EQ(t[0].hostname, "n2");  // INACTIVE is attempted (and fails loudly if it is down)
+  EXPECT_EQ(t[0].http_port, 9000);
+  EXPECT_EQ(t[1].hostname, "n5");
+  EXPECT_EQ(t[1].image_digest, "abcd0123");
+  EXPECT_EQ(t[2].hostname, "n10");  // natural order
+  EXPECT_EQ(t[3].hostname, "n1");   // the observer last, reached where the CLI reached it
+  EXPECT_TRUE(t[3].self);
+  EXPECT_EQ(t[3].ip, "localhost");
+  EXPECT_EQ(t[3].http_port, 8081);
+  ASSERT_EQ(skipped.size(), 2u);
+  EXPECT_EQ(skipped[0].hostname, "n3");
+  EXPECT_EQ(skipped[0].status, "DEAD");
+  EXPECT_EQ(skipped[1].hostname, "n4");  // no address to reach it
+  EXPECT_TRUE(rollout_targets(Json::parse(R"({"x": 1})"), "h", 1, nullptr).empty());
+}
+
+TEST(SporeCliOtaRollout, WavesCanaryThenBoundedParallelism) {
+  using W = std::vector<std::vector<size_t>>;
+  // 10 nodes, canary 1, parallel 3: [0] [1 2 3] [4 5 6] [7 8 9] (the observer, last in the
+  // target order, in the last wave).
+  EXPECT_EQ(plan_waves(10, 1, 3), (W{{0}, {1, 2, 3}, {4, 5, 6}, {7, 8, 9}}));
+  // No canary: waves from the start. A canary of 2 goes together, whatever the parallelism.
+  EXPECT_EQ(plan_waves(5, 0, 2), (W{{0, 1}, {2, 3}, {4}}));
+  EXPECT_EQ(plan_waves(5, 2, 4), (W{{0, 1}, {2, 3, 4}}));
+  EXPECT_EQ(plan_waves(5, 3, 1), (W{{0, 1, 2}, {3}, {4}}));
+  // One by one (the seed's ota all).
+  EXPECT_EQ(plan_waves(3, 1, 1), (W{{0}, {1}, {2}}));
+  // The whole fleet behind one canary: two waves.
+  EXPECT_EQ(plan_waves(4, 1, 100), (W{{0}, {1, 2, 3}}));
+  // A canary larger than the fleet is the whole fleet; parallel 0 counts as 1.
+  EXPECT_EQ(plan_waves(2, 5, 4), (W{{0, 1}}));
+  EXPECT_EQ(plan_waves(3, 0, 0), (W{{0}, {1}, {2}}));
+  EXPECT_EQ(plan_waves(1, 1, 4), (W{{0}}));
+  EXPECT_TRUE(plan_waves(0, 1, 4).empty());
+  // Every index exactly once, in order, no wave beyond the canary larger than parallel.
+  for (size_t n = 0; n < 25; ++n) {
+    for (size_t canary : {0u, 1u, 3u}) {
+      for (size_t k : {1u, 2u, 4u, 7u}) {
+        W waves = plan_waves(n, canary, k);
+        std::vector<size_t> flat;
+        for (size_t w = 0; w < waves.size(); ++w) {
+          EXPECT_FALSE(waves[w].empty());
+          if (w > 0 || canary == 0) {
+            EXPECT_LE(waves[w].size(), k);
+          }
+          flat.insert(flat.end(), waves[w].begin(), waves[w].end());
+        }
+        ASSERT_EQ(flat.size(), n);
+        for (size_t i = 0; i < n; ++i) EXPECT_EQ(flat[i], i);
+        // Waves: the canary, then ceil(rest / k).
+        const size_t c = std::min(canary, n);
+        EXPECT_EQ(waves.size(), (c > 0 ? 1 : 0) + (n - c + k - 1) / k);
+      }
+    }
+  }
+}
+
+TEST(SporeCliOtaRollout, ResultTableAndSummary) {
+  std::vector<NodeResult> r(4);
+  r[0] = {"n1", "127.0.9.2", NodeOutcome::kUpdated, "", 3.26, 0};
+  r[1] = {"n2", "127.0.9.3:9000", NodeOutcome::kFailed, "not back within 10 s: it did not answer", 10.4, 1};
+  r[2] = {"n10", "127.0.9.11", NodeOutcome::kNotReached, "", -1, 2};
+  r[3] = {"n3", "127.0.9.4", NodeOutcome::kSkipped, "DEAD", -1, -1};
+  const std::string t = format_rollout_table(r);
+  EXPECT_EQ(t.substr(0, t.find('\n')), "HOSTNAME  IP              WAVE    RESULT                                              TIME");
+  EXPECT_NE(t.find("n1        127.0.9.2       canary  updated                                            3.3 s"), std::string::npos) << t;
+  EXPECT_NE(t.find("failed (not back within 10 s: it did not answer)  10.4 s"), std::string::npos) << t;
+  EXPECT_NE(t.find("n10       127.0.9.11      2       not reached"), std::string::npos) << t;
+  EXPECT_NE(t.find("skipped (DEAD)"), std::string::npos) << t;
+  EXPECT_NE(t.find("4 nodes: 1 updated, 1 failed, 1 not reached, 1 skipped\n"), std::string::npos) << t;
+  EXPECT_TRUE(rollout_failed(r));
+  Json j = rollout_to_json(r, "ab12");
+  EXPECT_FALSE(j["ok"].get<bool>());
+  EXPECT_EQ(j["sha256"], "ab12");
+  ASSERT_EQ(j["nodes"].size(), 4u);
+  EXPECT_EQ(j["nodes"][0]["result"], "updated");
+  EXPECT_DOUBLE_EQ(j["nodes"][0]["seconds"].get<double>(), 3.26);
+  EXPECT_EQ(j["nodes"][1]["result"], "failed");
+  EXPECT_EQ(j["nodes"][2]["result"], "not_reached");
+  EXPECT_TRUE(j["nodes"][2]["seconds"].is_null());
+  EXPECT_EQ(j["nodes"][3]["result"], "skipped");
+  std::vector<NodeResult> ok = {r[0], {"n5", "x", NodeOutcome::kUpToDate, "", 0.1, 1}};
+  EXPECT_FALSE(rollout_failed(ok));
+  EXPECT_NE(format_rollout_table(ok).find("2 nodes: 1 updated, 1 up to date\n"), std::string::npos);
+  EXPECT_NE(format_rollout_table({}).find("0 nodes: none"), std::string::npos);
+}
+
+TEST(SporeCliOtaRollout, MemberConfirmation) {
+  ImageHashes h{"abcd0123" + std::string(56, '0'), "ffff0000" + std::string(56, '0')};
+  std::string why;
+  Json m = rollout_members();
+  EXPECT_EQ(check_member(m, "n5", h, &why), MemberCheck::kConfirmed);
+  EXPECT_EQ(check_member(m, "n10", h, &why), MemberCheck::kConfirmed) << "no imageDigest listed: ACTIVE is enough";
+  EXPECT_EQ(check_member(m, "n2", h, &why), MemberCheck::kNotActive);
+  EXPECT_EQ(why, "listed INACTIVE");
+  EXPECT_EQ(check_member(m, "n9", h, &why), MemberCheck::kNotListed);
+  ImageHashes other{"12345678" + std::string(56, '0'), "12345678" + std::string(56, '0')};
+  EXPECT_EQ(check_member(m, "n5", other, &why), MemberCheck::kOldImage);
+  EXPECT_EQ(why, "listed with image abcd0123, expected 12345678");
+  EXPECT_EQ(check_member(Json::parse("[]"), "n5", h, &why), MemberCheck::kNotListed);
+}
+
+// ---- OTA: tokens and errors -------------------------------------------------------------------------
+
+TEST(SporeCliOtaTokens, MapFileAndLookupOrder) {
+  std::string error;
+  auto map = parse_token_map("# demo tokens\n n1 aaaa \n\nn2\tbbbb\n127.0.9.4:9000=cccc\n127.0.9.5 = dddd\n", &error);
+  ASSERT_TRUE(map) << error;
+  EXPECT_EQ(map->size(), 4u);
+  EXPECT_EQ(token_for_node(*map, "n1", "127.0.9.2", 8080, std::nullopt), "aaaa");
+  EXPECT_EQ(token_for_node(*map, "n2", "127.0.9.3", 8080, std::nullopt), "bbbb");
+  EXPECT_EQ(token_for_node(*map, "n3", "127.0.9.4", 9000, std::nullopt), "cccc");
+  EXPECT_EQ(token_for_node(*map, "n4", "127.0.9.5", 8080, std::nullopt), "dddd");
+  EXPECT_EQ(token_for_node(*map, "n9", "127.0.9.9", 8080, std::string("all")), "all");
+  EXPECT_EQ(token_for_node(*map, "n9", "127.0.9.9", 8080, std::nullopt), std::nullopt);
+  // The hostname wins over the address.
+  auto both = parse_token_map("n1 host\n127.0.9.2 addr\n", &error);
+  ASSERT_TRUE(both);
+  EXPECT_EQ(token_for_node(*both, "n1", "127.0.9.2", 8080, std::nullopt), "host");
+
+  EXPECT_FALSE(parse_token_map("n1 aaaa\nn2\n", &error));
+  EXPECT_EQ(error, "line 2: expected 'NAME TOKEN', got only 'n2'");
+  EXPECT_FALSE(parse_token_map("n1 aaaa\nn1 bbbb\n", &error));
+  EXPECT_EQ(error, "line 2: 'n1' is given twice");
+  EXPECT_FALSE(parse_token_map("n1 aa bb\n", &error));
+  EXPECT_EQ(error, "line 1: the token for 'n1' has spaces");
+  EXPECT_FALSE(parse_token_map("n1 =\n", &error));
+  EXPECT_EQ(error, "line 1: no token for 'n1'");
+  auto empty = parse_token_map("", &error);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(SporeCliOtaErrors, UpdateErrorsExplainWhatToDo) {
+  const std::string e401 = describe_update_error(401, R"({"error":"token required","code":"auth_required"})", false);
+  EXPECT_EQ(e401.substr(0, e401.find('\n')), "token required (HTTP 401) [auth_required]");
+  EXPECT_NE(e401.find("--token-file"), std::string::npos);
+  EXPECT_NE(describe_update_error(401, "{}", true).find("token was refused"), std::string::npos);
+  EXPECT_NE(describe_update_error(409, R"({"error":"busy","code":"busy"})", true).find("another upload"),
+            std::string::npos);
+  // The reason code picks the hint: the node answers 422 for a wrong image type and for signatures.
+  EXPECT_NE(describe_update_error(422, R"({"error":"x","code":"bad_magic"})", true).find("ELF"), std::string::npos);
+  EXPECT_NE(describe_update_error(422, R"({"error":"x","code":"unsigned"})", true).find("spore sign"),
+            std::string::npos);
+  EXPECT_NE(describe_update_error(422, R"({"error":"x","code":"bad_signature"})", true).find("matching private key"),
+            std::string::npos);
+  EXPECT_EQ(describe_update_error(422, "{}", true), "HTTP 422: {}");
+  // Without a code, the status.
+  EXPECT_NE(describe_update_error(415, "{}", true).find("--raw"), std::string::npos);
+  EXPECT_NE(describe_update_error(413, "{}", true).find("larger"), std::string::npos);
+  EXPECT_NE(describe_update_error(500, R"({"error":"x","code":"flash_commit"})", true).find("its log"),
+            std::string::npos);
+  EXPECT_EQ(describe_update_error(500, R"({"error":"disk full","code":"io"})", true), "disk full (HTTP 500) [io]");
 }
 
 }  // namespace

@@ -12,7 +12,10 @@
 #include <optional>
 
 #include "fakes.h"
+#include "ota_test_support.h"
 #include "spore/membership.h"
+#include "spore/ota_upload.h"
+#include "spore/rest_api.h"
 #include "spore/node_context.h"
 #include "spore/wire_codec.h"
 
@@ -324,6 +327,100 @@ TEST(AllocFree, MembershipProtocolAllocatesNothingAfterBegin) {
   EXPECT_GT(members[0]->stats().info_syncs, 0u);
   EXPECT_GT(members[0]->stats().suspicions + members[1]->stats().suspicions, 0u);
   EXPECT_TRUE(ctx[0]->members().find(102)->left);
+}
+
+}  // namespace
+}  // namespace spore
+
+namespace spore {
+namespace {
+
+/// A FlashTarget that keeps nothing but counts: the test's own fakes use std::vector.
+class CountingFlash : public FlashTarget {
+ public:
+  size_t capacity_bytes() const override { return 64 * 1024; }
+  bool check_magic(const uint8_t* head, size_t size) const override { return size > 0 && head[0] == 0xE9; }
+  bool begin(size_t) override { return true; }
+  bool write(const uint8_t*, size_t size_bytes) override {
+    written += size_bytes;
+    return true;
+  }
+  bool commit(const uint8_t (&)[32]) override {
+    ++commits;
+    return true;
+  }
+  void abort() override { ++aborts; }
+  size_t written = 0;
+  int commits = 0;
+  int aborts = 0;
+};
+
+class NullOutput : public JsonOutput {
+ public:
+  void write(const char*, size_t size_bytes) override { bytes += size_bytes; }
+  size_t bytes = 0;
+};
+
+TEST(AllocFree, OtaUploadsAllocateNothing) {
+  testing::FakeClock clock(0);
+  testing::FakeRandom rnd(42);
+  testing::FakeSystemInfo sys;
+  LastLineLog log;
+  NodeContext ctx(Config::default_esp8266(), clock, rnd, sys, &log);
+  ASSERT_TRUE(ctx.begin({0xC0FFEE, 1, 0x0A000001, "esp_c0ffee"}));
+  RestApi rest(ctx);
+  ASSERT_TRUE(rest.begin());
+  ASSERT_TRUE(rest.set_api_token("tok"));
+  CountingFlash flash;
+  OtaSession session(flash);
+  ASSERT_TRUE(testing::key_a().install(session));
+  OtaUploadHandler ota(ctx, rest, session);
+  ASSERT_TRUE(ota.begin());
+  // Bodies are built before the window (test code allocates; core must not).
+  const testing::Bytes image = testing::make_image(40000, 5);
+  const testing::Bytes signed_body = testing::signed_image(image, testing::key_a());
+  const std::string boundary = "------------------------d74496d66958873e";
+  const std::string content_type = "multipart/form-data; boundary=" + boundary;
+  std::string multipart = "--" + boundary +
+                          "\r\nContent-Disposition: form-data; name=\"firmware\"; filename=\"spore.bin\"\r\n\r\n";
+  multipart.append(signed_body.begin(), signed_body.end());
+  multipart += "\r\n--" + boundary + "--\r\n";
+  const auto* body = reinterpret_cast<const uint8_t*>(multipart.data());
+
+  long allocations;
+  int statuses[4] = {};
+  {
+    AllocationWindow window;
+    NullOutput out;
+    HttpResponseHeaders headers;
+    // A good signed multipart upload in 1460-byte chunks.
+    if (ota.start(content_type, multipart.size(), "Bearer tok", 0, out, &headers) == 0) {
+      for (size_t off = 0; off < multipart.size(); off += 1460) {
+        if (!ota.body(body + off, std::min<size_t>(1460, multipart.size() - off), 1)) break;
+      }
+      statuses[0] = ota.finish(true, 2, out);
+    }
+    // Refused before the body: a wrong token, then busy (the restart is pending).
+    statuses[1] = ota.start(content_type, multipart.size(), "Bearer bad", 3, out, &headers);
+    statuses[2] = ota.start("text/plain", 10, "Bearer tok", 3, out, &headers);
+    // A raw upload through a second session object, dropped mid-way.
+    OtaSession raw_session(flash);
+    OtaUploadHandler raw(ctx, rest, raw_session);
+    if (raw.start("application/octet-stream", 5000, "Bearer tok", 4, out, &headers) == 0) {
+      raw.body(signed_body.data(), 100, 5);
+      statuses[3] = raw.finish(false, 6, out);
+    }
+    raw.poll(100000);
+    allocations = window.count();
+  }
+  EXPECT_EQ(allocations, 0);
+  EXPECT_EQ(statuses[0], 200);
+  EXPECT_EQ(statuses[1], 401);
+  EXPECT_EQ(statuses[2], 409);  // the restart is pending after the first upload
+  EXPECT_EQ(statuses[3], 400);
+  EXPECT_EQ(flash.commits, 1);
+  EXPECT_EQ(flash.written, image.size() + 100);  // the signed image without its trailer, then 100 dropped bytes
+  EXPECT_EQ(flash.aborts, 1);
 }
 
 }  // namespace

@@ -44,6 +44,14 @@ TEST(Config, ProbingFitsAtLeastTwoRoundsBeforeInactive) {
   }
 }
 
+TEST(Config, OtaStallTimeoutPerProfile) {
+  EXPECT_EQ(Config::default_esp8266().ota_stall_timeout_ms, 30000u);
+  EXPECT_EQ(Config::default_lan().ota_stall_timeout_ms, 30000u);
+  EXPECT_EQ(Config::fast().ota_stall_timeout_ms, 10000u);
+  Config c{};
+  EXPECT_EQ(c.ota_stall_timeout_ms, 30000u);  // a value-initialized Config gets the default too
+}
+
 TEST(Config, EveryProfileValidates) {
   EXPECT_EQ(Config::default_esp8266().validate(), nullptr);
   EXPECT_EQ(Config::default_lan().validate(), nullptr);
@@ -71,6 +79,7 @@ TEST(Config, RejectsInconsistentValuesWithAReason) {
       {"too many indirect probes", [](Config& c) { c.indirect_probes = 9; }},
       {"udp port 0", [](Config& c) { c.udp_port = 0; }},
       {"http port 0", [](Config& c) { c.http_port = 0; }},
+      {"ota stall timeout below a second", [](Config& c) { c.ota_stall_timeout_ms = 999; }},
   };
   for (const Case& k : cases) {
     Config c = Config::default_lan();

@@ -110,6 +110,40 @@ TEST_F(NodeContextTest, MembersDocumentHasTheSeedsShapeWithSelfFirst) {
   EXPECT_EQ(m["lastSeenAgoMs"], 3000);
 }
 
+TEST_F(NodeContextTest, FirmwareVersionAndImageHashInStatusAndMembers) {
+  ASSERT_TRUE(ctx.begin({1, 1, 0x7F000001, "self"}));
+  // Before the platform sets them the fields are there, empty.
+  nlohmann::json st = render(false);
+  EXPECT_EQ(st["firmwareVersion"], "");
+  EXPECT_EQ(st["imageSha256"], "");
+  EXPECT_FALSE(ctx.has_firmware());
+  EXPECT_EQ(ctx.image_digest(), 0u);
+  Member* peer = ctx.members().observe({99, 1, 0xC0A80164, 8080, "peer"}, clock.now_ms());
+  ASSERT_NE(peer, nullptr);
+  nlohmann::json m = render(true);
+  EXPECT_EQ(m["members"][0]["imageDigest"], "00000000");
+  EXPECT_EQ(m["members"][1]["imageDigest"], "00000000");
+
+  uint8_t sha[32];
+  for (int i = 0; i < 32; ++i) sha[i] = static_cast<uint8_t>(i == 0 ? 0xDE : i);
+  ctx.set_firmware("spore 0.2.0-ota+g1234567", sha);
+  peer->image_digest = 0x0BADBEEFu;  // what its ANNOUNCE carried
+  st = render(false);
+  EXPECT_EQ(st["firmwareVersion"], "spore 0.2.0-ota+g1234567");
+  EXPECT_EQ(st["imageSha256"], "de0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+  EXPECT_EQ(ctx.image_digest(), 0xDE010203u);
+  m = render(true);
+  EXPECT_EQ(m["members"][0]["imageDigest"], "de010203");
+  EXPECT_EQ(m["members"][0]["firmwareVersion"], "spore 0.2.0-ota+g1234567");
+  EXPECT_EQ(m["members"][1]["imageDigest"], "0badbeef");
+  // The seed's fields are untouched.
+  EXPECT_TRUE(st.contains("freeHeap") && st.contains("chipId") && st.contains("api"));
+
+  // Long versions are truncated to SPORE_MAX_VERSION_LEN.
+  ctx.set_firmware(std::string(100, 'v'), sha);
+  EXPECT_EQ(render(false)["firmwareVersion"], std::string(SPORE_MAX_VERSION_LEN, 'v'));
+}
+
 TEST_F(NodeContextTest, HostileHostnamesStillRenderValidJson) {
   ASSERT_TRUE(ctx.begin({1, 1, 0, "self"}));
   const char hostile[] = "\"}\\\n\x01\xff<script>";

@@ -42,7 +42,7 @@ class RestApiTest : public ::testing::Test {
     BufferJsonOutput out(buf, sizeof buf);
     HttpResponseHeaders headers;
     Response r;
-    r.status = api.handle(HttpRequest{method, path, authorization, body}, out, &headers);
+    r.status = api.handle(HttpRequest{method, path, authorization, body, {}}, out, &headers);
     EXPECT_FALSE(out.overflowed());
     r.body = nlohmann::json::parse(out.c_str());  // every response is JSON, errors included
     if (headers.allow != nullptr) r.allow = headers.allow;
@@ -313,7 +313,7 @@ TEST_F(RestApiTest, RestartWithoutHandlerIs501AndNothingHappens) {
   RestApi bare(other);
   ASSERT_TRUE(bare.begin());
   BufferJsonOutput out(buf, sizeof buf);
-  const int status = bare.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", {}, {}}, out);
+  const int status = bare.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", {}, {}, {}}, out);
   EXPECT_EQ(status, 501);
   const auto j = nlohmann::json::parse(out.c_str());
   EXPECT_EQ(j.at("code"), "not_supported");
@@ -368,6 +368,41 @@ TEST_F(RestApiTest, ProtectedCustomRouteUsesTheToken) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST_F(RestApiTest, AuthorizeForStreamedEndpoints) {
+  char body[512];
+  BufferJsonOutput out(body, sizeof body);
+  {
+    JsonWriter w(out);
+    EXPECT_EQ(api.authorize("", w, nullptr), 0);  // no token configured: open
+  }
+  EXPECT_EQ(out.size(), 0u);
+  ASSERT_TRUE(api.set_api_token("t0k"));
+  struct Case {
+    const char* authorization;
+    const char* code;
+  };
+  for (const Case& c : {Case{"", "auth_required"}, Case{"Basic dDBr", "auth_scheme"},
+                        Case{"Bearer nope", "auth_invalid"}, Case{"Bearer ", "auth_scheme"}}) {
+    SCOPED_TRACE(c.authorization);
+    out.clear();
+    JsonWriter w(out);
+    HttpResponseHeaders h;
+    EXPECT_EQ(api.authorize(c.authorization, w, &h), 401);
+    EXPECT_TRUE(w.complete());
+    const auto j = nlohmann::json::parse(out.c_str());
+    EXPECT_EQ(j["code"], c.code);
+    ASSERT_NE(h.www_authenticate, nullptr);
+    EXPECT_EQ(j["authenticate"], h.www_authenticate);
+    out.clear();
+    JsonWriter w2(out);
+    EXPECT_EQ(api.authorize(c.authorization, w2, nullptr), 401);  // headers optional
+  }
+  out.clear();
+  JsonWriter w(out);
+  EXPECT_EQ(api.authorize("bearer  t0k ", w, nullptr), 0);
+  EXPECT_EQ(out.size(), 0u);
+}
+
 TEST_F(RestApiTest, IncompleteHandlerOutputIs500) {
   ASSERT_TRUE(api.add_route("/bad", HttpMethod::kGet, RouteAuth::kPublic,
                             RestApi::Handler([](const HttpRequest&, JsonWriter& w) {
@@ -375,7 +410,7 @@ TEST_F(RestApiTest, IncompleteHandlerOutputIs500) {
                               return 200;
                             })));
   BufferJsonOutput out(buf, sizeof buf);
-  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/bad", {}, {}}, out), 500);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/bad", {}, {}, {}}, out), 500);
 }
 
 }  // namespace

@@ -1,0 +1,637 @@
+#include "ota_cmd.h"
+
+#include <fcntl.h>
+#include <httplib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "ota_crypto.h"
+#include "ota_logic.h"
+
+namespace spore {
+namespace cli {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::optional<std::string> slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void set_timeouts(httplib::Client& client, double connect_s, double io_s) {
+  auto split = [](double s, time_t* sec, time_t* usec) {
+    const auto micros = static_cast<long long>(s * 1e6);
+    *sec = static_cast<time_t>(micros / 1000000);
+    *usec = static_cast<time_t>(micros % 1000000);
+  };
+  time_t sec = 0, usec = 0;
+  split(connect_s, &sec, &usec);
+  client.set_connection_timeout(sec, usec);
+  split(io_s, &sec, &usec);
+  client.set_read_timeout(sec, usec);
+  client.set_write_timeout(sec, usec);
+}
+
+std::string transport_error(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection:
+      return "connection failed (nothing listening there, or the host is unreachable)";
+    case httplib::Error::ConnectionTimeout:
+      return "connection timed out";
+    case httplib::Error::Read:
+      return "no answer (the read failed or timed out)";
+    case httplib::Error::Write:
+      return "the connection broke while sending";
+    default:
+      return httplib::to_string(e);
+  }
+}
+
+/// GET a JSON document; nullopt with `why` on any failure.
+std::optional<Json> get_json(const NodeAddress& addr, const std::string& path, double timeout_s, std::string* why) {
+  httplib::Client client(addr.host, addr.port);
+  set_timeouts(client, timeout_s, timeout_s);
+  httplib::Result res = client.Get(path.c_str());
+  if (!res) {
+    if (why != nullptr) *why = transport_error(res.error());
+    return std::nullopt;
+  }
+  if (res->status < 200 || res->status > 299) {
+    if (why != nullptr) *why = "GET " + path + ": " + describe_error_response(res->status, res->body);
+    return std::nullopt;
+  }
+  Json j = Json::parse(res->body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    if (why != nullptr) *why = "GET " + path + ": the answer is not a JSON object";
+    return std::nullopt;
+  }
+  return j;
+}
+
+std::string str_field(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::optional<int64_t> int_field(const Json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<int64_t>();
+}
+
+std::string short_hash(const std::string& hex) { return hex.empty() ? "?" : hex.substr(0, 12); }
+
+int terminal_width() {
+  winsize ws{};
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) return ws.ws_col;
+  return 80;
+}
+
+/// Where progress and events go: stderr, one line at a time (several nodes upload at once in a
+/// wave), or one bar redrawn in place for a single upload on a terminal.
+class Reporter {
+ public:
+  /// kBar: one upload on a terminal; kLines: one upload, plain lines; kFinalOnly: several uploads
+  /// at once (ota all), only the 100 % line of each, so a wave of 20 does not print 240 lines.
+  enum class Mode { kBar, kLines, kFinalOnly };
+  explicit Reporter(Mode mode) : bar_(mode == Mode::kBar), final_only_(mode == Mode::kFinalOnly) {}
+
+  void line(const std::string& prefix, const std::string& text) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    clear_bar_locked();
+    std::cerr << prefix << text << "\n" << std::flush;
+  }
+
+  /// A progress sample of one upload. `throttle` belongs to that upload.
+  void progress(const std::string& prefix, ProgressThrottle& throttle, uint64_t sent, uint64_t total,
+                double elapsed_s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (bar_) {
+      const bool done = sent >= total;
+      if (!done && elapsed_s - last_draw_s_ < 0.1 && bar_shown_) return;
+      last_draw_s_ = elapsed_s;
+      std::cerr << "\r" << format_progress_bar(sent, total, elapsed_s, static_cast<size_t>(terminal_width() - 1))
+                << "\033[K";
+      bar_shown_ = true;
+      if (done) {
+        std::cerr << "\n";
+        bar_shown_ = false;
+      }
+      std::cerr << std::flush;
+      return;
+    }
+    if (final_only_ && sent < total) return;
+    if (throttle.due(sent, total, elapsed_s)) {
+      std::cerr << prefix << format_progress_line(sent, total, elapsed_s) << "\n" << std::flush;
+    }
+  }
+
+  void end_bar() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    clear_bar_locked();
+  }
+
+ private:
+  void clear_bar_locked() {
+    if (bar_shown_) {
+      std::cerr << "\n";
+      bar_shown_ = false;
+    }
+  }
+  std::mutex mutex_;
+  bool bar_;
+  bool final_only_;
+  bool bar_shown_ = false;
+  double last_draw_s_ = -1;
+};
+
+/// What happened to one node.
+struct NodeRun {
+  NodeOutcome outcome = NodeOutcome::kFailed;
+  std::string reason;
+  std::string hostname;
+  double seconds = 0;
+  int64_t old_incarnation = -1, new_incarnation = -1;
+  std::string old_hash, new_hash, version;
+  bool upload_only = false;  ///< no_wait: accepted, return not checked
+};
+
+/// Streams `image` to POST /api/node/update. Returns the HTTP answer, or nullopt with `why`.
+struct UploadAnswer {
+  int status = 0;
+  std::string body;
+};
+
+std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& image, const std::optional<std::string>& token,
+                                   const OtaCommonOptions& o, Reporter& reporter, const std::string& prefix,
+                                   std::string* why) {
+  const int fd = ::open(image.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *why = "cannot open " + image.path;
+    return std::nullopt;
+  }
+  std::random_device rd;
+  const uint64_t rnd = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  const std::string base = image.path.substr(image.path.find_last_of('/') + 1);
+  const MultipartFrame frame = multipart_frame(multipart_boundary(rnd), "firmware", base);
+  const std::string head = o.raw ? std::string() : frame.head;
+  const std::string tail = o.raw ? std::string() : frame.tail;
+  const uint64_t file_bytes = image.size_bytes;
+  const uint64_t total = head.size() + file_bytes + tail.size();
+  const std::string content_type = o.raw ? "application/octet-stream" : frame.content_type;
+
+  std::vector<char> buf(64 * 1024);
+  ProgressThrottle throttle;
+  const Clock::time_point t0 = Clock::now();
+  std::atomic<uint64_t> file_sent{0};
+  bool read_failed = false;
+  reporter.progress(prefix, throttle, 0, file_bytes, 0);
+  httplib::ContentProvider provider = [&](size_t offset, size_t length, httplib::DataSink& sink) -> bool {
+    // The body is head ‖ file ‖ tail; write the segment `offset` falls in, at most one buffer.
+    if (offset < head.size()) {
+      const size_t n = std::min(length, head.size() - offset);
+      return sink.write(head.data() + offset, n);
+    }
+    const uint64_t in_file = offset - head.size();
+    if (in_file < file_bytes) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>({length, buf.size(), file_bytes - in_file}));
+      const ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(in_file));
+      if (n <= 0) {
+        read_failed = true;
+        return false;
+      }
+      if (!sink.write(buf.data(), static_cast<size_t>(n))) return false;
+      file_sent = in_file + static_cast<uint64_t>(n);
+      reporter.progress(prefix, throttle, file_sent, file_bytes, seconds_since(t0));
+      return true;
+    }
+    const size_t tail_off = static_cast<size_t>(in_file - file_bytes);
+    const size_t n = std::min(length, tail.size() - tail_off);
+    return sink.write(tail.data() + tail_off, n);
+  };
+  httplib::Client client(addr.host, addr.port);
+  set_timeouts(client, o.http_timeout_s, std::max(o.timeout_s, o.http_timeout_s));
+  httplib::Headers headers;
+  if (token) headers.emplace("Authorization", "Bearer " + *token);
+  httplib::Result res = client.Post("/api/node/update", headers, static_cast<size_t>(total), provider, content_type);
+  ::close(fd);
+  reporter.end_bar();
+  if (!res) {
+    if (read_failed) {
+      *why = "cannot read " + image.path + " while sending it";
+      return std::nullopt;
+    }
+    const uint64_t sent = file_sent;
+    if (res.error() == httplib::Error::Connection || res.error() == httplib::Error::ConnectionTimeout) {
+      *why = "cannot reach the node: " + transport_error(res.error());
+      return std::nullopt;
+    }
+    // The node may have answered an error and closed before reading everything (401, 413, 415...):
+    // the answer is lost to the client, so ask again with an empty body, which changes nothing.
+    httplib::Client probe(addr.host, addr.port);
+    set_timeouts(probe, o.http_timeout_s, o.http_timeout_s);
+    httplib::Result again = probe.Post("/api/node/update", headers, "", content_type.c_str());
+    std::string what = sent < file_bytes ? "the connection broke after " + format_bytes(sent) + " of " +
+                                               format_bytes(file_bytes) + " (" + transport_error(res.error()) + ")"
+                                         : "no answer after the upload (" + transport_error(res.error()) + ")";
+    if (again && (again->status == 401 || again->status == 403 || again->status == 409)) {
+      // Only a refusal that does not depend on the body (token, another upload running) explains
+      // the first attempt; an empty body gets 400 from a node that would take the upload.
+      return UploadAnswer{again->status, again->body};
+    }
+    *why = what + "; see the node's log";
+    return std::nullopt;
+  }
+  return UploadAnswer{res->status, res->body};
+}
+
+/// Waits for `addr` to come back after an accepted update: a new incarnation (or an observed
+/// outage) with the new image hash in its status, then ACTIVE in `observer`'s members list (or its
+/// own, when observer is nullopt).
+void wait_back(const NodeAddress& addr, const ImageFile& image, const OtaCommonOptions& o,
+               const std::optional<NodeAddress>& observer, NodeRun& run, Reporter& reporter,
+               const std::string& prefix) {
+  const Clock::time_point t0 = Clock::now();
+  const double poll_timeout = std::min(o.http_timeout_s, 2.0);
+  bool seen_down = false, answered_new = false, announced_down = false;
+  std::string last;
+  while (seconds_since(t0) < o.timeout_s) {
+    // 100 ms: a wave waits for its slowest node, so the poll period adds to every wave.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::string why;
+    std::optional<Json> status = get_json(addr, "/api/node/status", poll_timeout, &why);
+    if (!status) {
+      seen_down = true;
+      if (!announced_down) {
+        reporter.line(prefix, "restarting (not answering)");
+        announced_down = true;
+      }
+      last = "it did not answer since it accepted the image";
+      continue;
+    }
+    const std::string hash = str_field(*status, "imageSha256");
+    const std::optional<int64_t> inc = int_field(*status, "incarnation");
+    const bool restarted = seen_down || (inc && run.old_incarnation >= 0 && *inc != run.old_incarnation);
+    if (!restarted) {
+      last = "it still runs its previous incarnation";
+      continue;
+    }
+    if (!image_hash_matches(hash, image.hashes)) {
+      if (!hash.empty()) {
+        run.outcome = NodeOutcome::kFailed;
+        run.reason = "came back with image " + short_hash(hash) + ", not the new " +
+                     short_hash(image.hashes.image_sha256);
+        return;
+      }
+      last = "it answers without imageSha256";
+      continue;
+    }
+    if (!answered_new) {
+      answered_new = true;
+      run.new_hash = hash;
+      run.new_incarnation = inc.value_or(-1);
+      run.version = str_field(*status, "firmwareVersion");
+    }
+    const NodeAddress& watcher = observer ? *observer : addr;
+    std::optional<Json> members = get_json(watcher, "/api/cluster/members", poll_timeout, &why);
+    if (!members) {
+      last = "back with the new image, but " + watcher.to_string() + " does not answer: " + why;
+      continue;
+    }
+    std::string detail;
+    const std::string host = run.hostname.empty() ? str_field(*status, "hostname") : run.hostname;
+    if (check_member(*members, host, image.hashes, &detail) == MemberCheck::kConfirmed) {
+      run.outcome = NodeOutcome::kUpdated;
+      run.reason.clear();
+      return;
+    }
+    last = "back with the new image, but " + watcher.to_string() + " has it " + detail;
+  }
+  run.outcome = NodeOutcome::kFailed;
+  char secs[32];
+  std::snprintf(secs, sizeof(secs), "%g", o.timeout_s);
+  run.reason = std::string("not back within ") + secs + " s: " + last;
+}
+
+/// One node, start to end: check, upload, wait. Never throws.
+NodeRun update_node(const NodeAddress& addr, const std::string& expected_hostname, const ImageFile& image,
+                    const std::optional<std::string>& token, const OtaCommonOptions& o, bool no_wait,
+                    const std::optional<NodeAddress>& observer, Reporter& reporter, const std::string& prefix) {
+  NodeRun run;
+  run.hostname = expected_hostname;
+  const Clock::time_point t0 = Clock::now();
+  auto finish = [&]() -> NodeRun {
+    run.seconds = seconds_since(t0);
+    return run;
+  };
+  try {
+    std::string why;
+    std::optional<Json> before = get_json(addr, "/api/node/status", o.http_timeout_s, &why);
+    if (!before) {
+      run.reason = "unreachable: " + why;
+      return finish();
+    }
+    if (run.hostname.empty()) run.hostname = str_field(*before, "hostname");
+    run.old_incarnation = int_field(*before, "incarnation").value_or(-1);
+    run.old_hash = str_field(*before, "imageSha256");
+    if (!o.force && image_hash_matches(run.old_hash, image.hashes)) {
+      run.outcome = NodeOutcome::kUpToDate;
+      run.new_hash = run.old_hash;
+      reporter.line(prefix, "already runs this image (" + short_hash(run.old_hash) + "); not uploaded (--force sends it anyway)");
+      return finish();
+    }
+    reporter.line(prefix, "uploading " + format_bytes(image.size_bytes) + (o.raw ? " (raw)" : "") + " to " +
+                              addr.base_url() + "/api/node/update");
+    std::optional<UploadAnswer> answer = upload(addr, image, token, o, reporter, prefix, &why);
+    if (!answer) {
+      run.reason = why;
+      return finish();
+    }
+    if (answer->status < 200 || answer->status > 299) {
+      run.reason = describe_update_error(answer->status, answer->body, token.has_value());
+      return finish();
+    }
+    Json body = Json::parse(answer->body, nullptr, false);
+    if (body.is_object()) {
+      const std::string node_sha = str_field(body, "sha256");
+      if (!node_sha.empty() && !image_hash_matches(node_sha, image.hashes)) {
+        run.reason = "the node computed sha256 " + short_hash(node_sha) + " for the upload, the file has " +
+                     short_hash(image.hashes.image_sha256) + " (damaged in transit?)";
+        return finish();
+      }
+    }
+    std::string accepted = "accepted (HTTP " + std::to_string(answer->status);
+    if (body.is_object()) {
+      if (body.contains("signed") && body["signed"].is_boolean()) {
+        accepted += body["signed"].get<bool>() ? ", signature verified" : ", unsigned";
+      }
+      const std::string restart = body.contains("restart") && !body["restart"].is_string() ? body["restart"].dump()
+                                                                                           : str_field(body, "restart");
+      if (!restart.empty()) accepted += ", restart: " + restart;
+    }
+    accepted += ")";
+    reporter.line(prefix, accepted);
+    if (no_wait) {
+      run.outcome = NodeOutcome::kUpdated;
+      run.upload_only = true;
+      return finish();
+    }
+    reporter.line(prefix, "waiting up to " + format_duration(o.timeout_s) + " for it to come back with the new image");
+    wait_back(addr, image, o, observer, run, reporter, prefix);
+  } catch (const std::exception& e) {
+    run.outcome = NodeOutcome::kFailed;
+    run.reason = e.what();
+  }
+  return finish();
+}
+
+std::optional<std::string> fallback_token(const OtaCommonOptions& o) {
+  std::optional<std::string> file_text;
+  if (o.token_file) {
+    file_text = slurp(*o.token_file);
+    if (!file_text) throw CliError{kExitUsage, "cannot read the token file '" + *o.token_file + "'"};
+    if (trim(*file_text).empty()) throw CliError{kExitUsage, "the token file '" + *o.token_file + "' is empty"};
+  }
+  return resolve_token(o.token, file_text, std::getenv("SPORE_TOKEN"));
+}
+
+TokenMap load_token_map(const OtaCommonOptions& o) {
+  if (!o.token_map) return {};
+  std::optional<std::string> text = slurp(*o.token_map);
+  if (!text) throw CliError{kExitUsage, "cannot read the token map '" + *o.token_map + "'"};
+  std::string error;
+  std::optional<TokenMap> map = parse_token_map(*text, &error);
+  if (!map) throw CliError{kExitUsage, "token map '" + *o.token_map + "': " + error};
+  return *map;
+}
+
+ImageFile load_image(const std::string& path) {
+  ImageFile image;
+  std::string error;
+  if (!inspect_image(path, &image, &error)) throw CliError{kExitUsage, error};
+  return image;
+}
+
+std::string describe_image(const ImageFile& image) {
+  std::string out = image.path + ": " + format_bytes(image.size_bytes);
+  if (image.layout.is_signed) {
+    out += ", signed (" + std::to_string(image.layout.signature_bytes) + "-byte signature), image sha256 " +
+           image.hashes.image_sha256;
+  } else {
+    out += ", unsigned, sha256 " + image.hashes.image_sha256;
+  }
+  return out;
+}
+
+std::string endpoint_text(const std::string& ip, uint16_t port) {
+  return port == kDefaultHttpPort ? ip : NodeAddress{ip, port}.to_string();
+}
+
+}  // namespace
+
+int cmd_ota_update(const NodeAddress& node, const OtaUpdateOptions& o) {
+  const ImageFile image = load_image(o.file);
+  const TokenMap map = load_token_map(o);
+  const std::optional<std::string> fallback = fallback_token(o);
+  std::string why;
+  std::optional<Json> status = get_json(node, "/api/node/status", o.http_timeout_s, &why);
+  if (!status) {
+    throw CliError{kExitFailure, "cannot reach the node at " + node.base_url() + ": " + why +
+                                     ". Is it running? (`spore discover` lists the nodes on the LAN)"};
+  }
+  const std::string hostname = str_field(*status, "hostname");
+  const std::optional<std::string> token = token_for_node(map, hostname, node.host, node.port, fallback);
+  Reporter reporter(!o.json && isatty(STDERR_FILENO) == 1 ? Reporter::Mode::kBar : Reporter::Mode::kLines);
+  if (!o.json) std::cerr << describe_image(image) << "\n";
+  NodeRun run = update_node(node, hostname, image, token, o, o.no_wait, std::nullopt, reporter, "");
+  if (o.json) {
+    Json j;
+    j["ok"] = run.outcome != NodeOutcome::kFailed;
+    j["node"] = node.to_string();
+    j["hostname"] = run.hostname;
+    j["result"] = outcome_code(run.outcome);
+    j["reason"] = run.reason;
+    j["seconds"] = std::round(run.seconds * 1000) / 1000;
+    j["sha256"] = image.hashes.image_sha256;
+    j["fileSha256"] = image.hashes.file_sha256;
+    j["signed"] = image.layout.is_signed;
+    j["waited"] = !run.upload_only;
+    j["incarnationBefore"] = run.old_incarnation;
+    j["incarnationAfter"] = run.new_incarnation;
+    if (!run.version.empty()) j["firmwareVersion"] = run.version;
+    std::cout << j.dump(2) << "\n";
+    return run.outcome == NodeOutcome::kFailed ? kExitFailure : kExitOk;
+  }
+  char secs[32];
+  std::snprintf(secs, sizeof(secs), "%.1f s", run.seconds);
+  const std::string who = (run.hostname.empty() ? node.to_string() : run.hostname + " (" + node.to_string() + ")");
+  switch (run.outcome) {
+    case NodeOutcome::kUpdated:
+      if (run.upload_only) {
+        std::cout << who << ": image accepted, the node restarts (not waiting: --no-wait) after " << secs << "\n";
+      } else {
+        std::cout << who << ": updated in " << secs << ": back ACTIVE with image " << short_hash(run.new_hash);
+        if (!run.version.empty()) std::cout << ", version " << run.version;
+        if (run.old_incarnation >= 0 && run.new_incarnation >= 0) {
+          std::cout << ", incarnation " << run.old_incarnation << " -> " << run.new_incarnation;
+        }
+        std::cout << "\n";
+      }
+      return kExitOk;
+    case NodeOutcome::kUpToDate:
+      std::cout << who << ": already runs image " << short_hash(run.new_hash) << ", nothing sent\n";
+      return kExitOk;
+    default:
+      throw CliError{kExitFailure, who + ": update failed after " + secs + ": " + run.reason};
+  }
+}
+
+int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
+  const ImageFile image = load_image(o.file);
+  const TokenMap map = load_token_map(o);
+  const std::optional<std::string> fallback = fallback_token(o);
+  std::string why;
+  std::optional<Json> members = get_json(observer, "/api/cluster/members", o.http_timeout_s, &why);
+  if (!members) {
+    throw CliError{kExitFailure, "cannot read the members from " + observer.base_url() + ": " + why +
+                                     ". Is it running? (`spore discover` lists the nodes on the LAN)"};
+  }
+  if (!looks_like_members(*members)) throw CliError{kExitFailure, observer.to_string() + ": no \"members\" list"};
+  std::vector<RolloutTarget> skipped;
+  const std::vector<RolloutTarget> targets = rollout_targets(*members, observer.host, observer.port, &skipped);
+  if (targets.empty()) throw CliError{kExitFailure, observer.to_string() + " lists no node that is not DEAD"};
+  const std::vector<std::vector<size_t>> waves = plan_waves(targets.size(), o.canary, o.parallel);
+
+  std::vector<NodeResult> results(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    results[i].hostname = targets[i].hostname;
+    results[i].ip = endpoint_text(targets[i].ip, targets[i].http_port);
+  }
+  for (size_t w = 0; w < waves.size(); ++w) {
+    for (size_t i : waves[w]) results[i].wave = o.canary > 0 ? static_cast<int>(w) : static_cast<int>(w) + 1;
+  }
+  Reporter reporter(Reporter::Mode::kFinalOnly);
+  {
+    std::cerr << describe_image(image) << "\n";
+    std::string plan = "rollout to " + std::to_string(targets.size()) + " node(s) listed by " + observer.to_string() +
+                       ": " + std::to_string(waves.size()) + " wave(s)";
+    if (o.canary > 0) plan += ", canary first (" + std::to_string(std::min(o.canary, targets.size())) + ")";
+    plan += ", then at most " + std::to_string(o.parallel) + " at a time";
+    if (!skipped.empty()) {
+      plan += "; skipping DEAD:";
+      for (const RolloutTarget& s : skipped) plan += " " + s.hostname;
+    }
+    std::cerr << plan << "\n";
+  }
+  bool failed = false;
+  for (size_t w = 0; w < waves.size() && !failed; ++w) {
+    const std::vector<size_t>& wave = waves[w];
+    std::string names;
+    for (size_t i : wave) names += (names.empty() ? "" : " ") + targets[i].hostname;
+    reporter.line("", std::string(results[wave.front()].wave == 0 ? "canary" : "wave " + std::to_string(results[wave.front()].wave)) +
+                          ": " + names);
+    std::vector<NodeRun> runs(wave.size());
+    std::vector<std::thread> threads;
+    // While the observer restarts in this wave it cannot vouch for its wave-mates: each is then
+    // confirmed by its own members list.
+    const bool observer_in_wave =
+        std::any_of(wave.begin(), wave.end(), [&](size_t i) { return targets[i].self; });
+    for (size_t n = 0; n < wave.size(); ++n) {
+      const RolloutTarget& t = targets[wave[n]];
+      threads.emplace_back([&, n, t]() {
+        const NodeAddress addr{t.ip, t.http_port};
+        const std::optional<std::string> token = token_for_node(map, t.hostname, t.ip, t.http_port, fallback);
+        const std::optional<NodeAddress> watcher =
+            observer_in_wave ? std::nullopt : std::optional<NodeAddress>(observer);
+        runs[n] = update_node(addr, t.hostname, image, token, o, false, watcher, reporter, "  " + t.hostname + ": ");
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    for (size_t n = 0; n < wave.size(); ++n) {
+      NodeResult& r = results[wave[n]];
+      const NodeRun& run = runs[n];
+      r.outcome = run.outcome;
+      r.reason = run.reason;
+      r.seconds = run.seconds;
+      char secs[32];
+      std::snprintf(secs, sizeof(secs), "%.1f s", run.seconds);
+      if (run.outcome == NodeOutcome::kFailed) {
+        failed = true;
+        // Only the first line of a multi-line reason goes into the table; the log has it all.
+        reporter.line("  " + r.hostname + ": ", "FAILED after " + std::string(secs) + ": " + run.reason);
+        const size_t eol = r.reason.find('\n');
+        if (eol != std::string::npos) r.reason = r.reason.substr(0, eol);
+      } else if (run.outcome == NodeOutcome::kUpdated) {
+        reporter.line("  " + r.hostname + ": ", "updated, back ACTIVE with the new image after " + std::string(secs));
+      }
+    }
+    if (failed) reporter.line("", "stopping the rollout: a node of this wave failed; the nodes not reached keep their image");
+  }
+  for (const RolloutTarget& s : skipped) {
+    NodeResult r;
+    r.hostname = s.hostname;
+    r.ip = endpoint_text(s.ip, s.http_port);
+    r.outcome = NodeOutcome::kSkipped;
+    r.reason = s.status.empty() ? "no address" : s.status;
+    results.push_back(r);
+  }
+  if (o.json) {
+    std::cout << rollout_to_json(results, image.hashes.image_sha256).dump(2) << "\n";
+  } else {
+    std::cout << format_rollout_table(results);
+  }
+  return rollout_failed(results) ? kExitFailure : kExitOk;
+}
+
+int cmd_keygen(const std::string& dir, int bits, bool force) {
+  std::string error;
+  if (!generate_key_pair(dir, bits, force, &error)) throw CliError{kExitFailure, error};
+  std::cout << "wrote " << dir << "/private.key (RSA-" << bits << ", PEM, mode 0600: keep it secret, it signs updates)\n"
+            << "wrote " << dir << "/public.key  (PEM: give it to the nodes, e.g. spored --ota-public-key-file "
+            << dir << "/public.key)\n";
+  return kExitOk;
+}
+
+int cmd_sign(const std::string& file, const std::string& key, const std::optional<std::string>& out, bool force) {
+  const std::string target = out ? *out : file + ".signed";
+  std::string error;
+  size_t sig_bytes = 0;
+  if (!sign_image(file, key, target, force, &sig_bytes, &error)) throw CliError{kExitFailure, error};
+  ImageFile image;
+  if (!inspect_image(target, &image, &error)) throw CliError{kExitFailure, error};
+  std::cout << "wrote " << target << ": " << format_bytes(image.layout.image_bytes) << " image + " << sig_bytes
+            << "-byte signature + 4-byte length (ESP8266 signed-update format); image sha256 "
+            << image.hashes.image_sha256 << "\n";
+  return kExitOk;
+}
+
+int cmd_verify(const std::string& file, const std::string& key) {
+  std::string error;
+  if (!verify_image(file, key, &error)) throw CliError{kExitFailure, file + ": " + error};
+  std::cout << file << ": signature OK (" << key << ")\n";
+  return kExitOk;
+}
+
+}  // namespace cli
+}  // namespace spore

@@ -1,0 +1,468 @@
+#include "ota_logic.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "cli_logic.h"
+
+namespace spore {
+namespace cli {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string lower_trimmed(std::string_view s) {
+  std::string out = trim(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string json_string(const Json& obj, const char* key) {
+  if (!obj.is_object()) return "";
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) return "";
+  return it->get<std::string>();
+}
+
+bool json_flag(const Json& obj, const char* key) {
+  if (!obj.is_object()) return false;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_boolean() && it->get<bool>();
+}
+
+bool boundary_char_ok(char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("'()+_,-./:=?").find(c) != std::string_view::npos;
+}
+
+}  // namespace
+
+// ---- signed images -----------------------------------------------------------------------------
+
+uint32_t read_le32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) |
+         (static_cast<uint32_t>(p[3]) << 24);
+}
+
+bool plausible_signature_length(uint32_t length) {
+  return length == 128 || length == 256 || length == 384 || length == 512;
+}
+
+ImageLayout detect_image_layout(uint64_t file_size, const uint8_t* last4) {
+  ImageLayout out;
+  out.image_bytes = file_size;
+  if (file_size < kSignatureLengthBytes || last4 == nullptr) return out;
+  const uint32_t length = read_le32(last4);
+  if (!plausible_signature_length(length)) return out;
+  // At least one image byte before the signature.
+  if (file_size < static_cast<uint64_t>(length) + kSignatureLengthBytes + 1) return out;
+  out.is_signed = true;
+  out.signature_bytes = length;
+  out.image_bytes = file_size - length - kSignatureLengthBytes;
+  return out;
+}
+
+std::string signature_trailer(std::string_view signature) {
+  std::string out(signature);
+  const auto n = static_cast<uint32_t>(signature.size());
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
+  return out;
+}
+
+// ---- hashes ---------------------------------------------------------------------------------------
+
+std::string to_hex(const uint8_t* data, size_t size) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kDigits[data[i] >> 4]);
+    out.push_back(kDigits[data[i] & 0x0F]);
+  }
+  return out;
+}
+
+bool image_hash_matches(std::string_view reported, const ImageHashes& hashes) {
+  const std::string r = lower_trimmed(reported);
+  if (r.empty()) return false;
+  return r == lower_trimmed(hashes.image_sha256) || r == lower_trimmed(hashes.file_sha256);
+}
+
+std::string image_digest_of(std::string_view sha256_hex) { return lower_trimmed(sha256_hex).substr(0, 8); }
+
+bool image_digest_matches(std::string_view digest, const ImageHashes& hashes) {
+  const std::string d = lower_trimmed(digest);
+  if (d.size() != 8) return false;
+  return d == image_digest_of(hashes.image_sha256) || d == image_digest_of(hashes.file_sha256);
+}
+
+// ---- upload body -----------------------------------------------------------------------------------
+
+MultipartFrame multipart_frame(std::string_view boundary, std::string_view field, std::string_view filename) {
+  std::string b;
+  for (char c : boundary) {
+    if (boundary_char_ok(c) && b.size() < 70) b.push_back(c);
+  }
+  if (b.empty()) b = "spore-boundary";
+  std::string name;
+  for (char c : filename) name.push_back(c == '"' || c == '\r' || c == '\n' ? '_' : c);
+  if (name.empty()) name = "firmware.bin";
+  MultipartFrame f;
+  f.content_type = "multipart/form-data; boundary=" + b;
+  f.head = "--" + b + "\r\nContent-Disposition: form-data; name=\"" + std::string(field) + "\"; filename=\"" + name +
+           "\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+  f.tail = "\r\n--" + b + "--\r\n";
+  return f;
+}
+
+std::string multipart_boundary(uint64_t random) {
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(random));
+  return std::string(24, '-') + hex;
+}
+
+// ---- progress ---------------------------------------------------------------------------------------
+
+std::string format_duration(double seconds) {
+  if (!(seconds >= 0) || seconds > 99.0 * 3600) return "--:--";
+  const auto total = static_cast<long>(std::llround(seconds));
+  const long h = total / 3600, m = (total / 60) % 60, s = total % 60;
+  char buf[32];
+  if (h > 0) {
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", h, m, s);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld", m, s);
+  }
+  return buf;
+}
+
+std::string format_rate(double bytes_per_second) {
+  if (!(bytes_per_second > 0) || !std::isfinite(bytes_per_second)) return "-";
+  return format_bytes(static_cast<uint64_t>(bytes_per_second)) + "/s";
+}
+
+int percent_of(uint64_t sent, uint64_t total) {
+  if (total == 0) return 100;
+  if (sent >= total) return 100;
+  return static_cast<int>((static_cast<long double>(sent) * 100) / total);
+}
+
+namespace {
+
+// "45%  12.3 MiB / 27.0 MiB  5.1 MiB/s  ETA 0:03" (or "in 0:05" once complete).
+std::string progress_numbers(uint64_t sent, uint64_t total, double elapsed_s) {
+  // Early samples say little about the rate; the last one always gets it.
+  const bool measurable = elapsed_s > 0.05 || (sent >= total && elapsed_s > 0);
+  const double rate = measurable ? static_cast<double>(sent) / elapsed_s : 0;
+  char pct[8];
+  std::snprintf(pct, sizeof(pct), "%3d%%", percent_of(sent, total));
+  std::string out = pct;
+  out += "  " + format_bytes(sent) + " / " + format_bytes(total) + "  " + format_rate(rate);
+  if (sent >= total) {
+    out += "  in " + format_duration(elapsed_s);
+  } else {
+    const double eta = rate > 0 ? static_cast<double>(total - sent) / rate : -1;
+    out += "  ETA " + format_duration(eta);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string format_progress_bar(uint64_t sent, uint64_t total, double elapsed_s, size_t width) {
+  const std::string numbers = progress_numbers(sent, total, elapsed_s);
+  // The bar keeps its width while the numbers beside it grow and shrink (room for the longest
+  // numbers, about 56 columns), so it does not jitter; 10..30 cells.
+  constexpr size_t kNumbersRoom = 56;
+  if (width < kNumbersRoom + 14 || numbers.size() + 14 > width) return numbers.substr(0, width);
+  const size_t cells = std::min<size_t>(30, width - kNumbersRoom - 4);
+  const auto filled = static_cast<size_t>(static_cast<long double>(cells) * percent_of(sent, total) / 100);
+  std::string bar = "[" + std::string(filled, '#') + std::string(cells - filled, '.') + "]";
+  return bar + "  " + numbers;
+}
+
+std::string format_progress_line(uint64_t sent, uint64_t total, double elapsed_s) {
+  return "upload " + progress_numbers(sent, total, elapsed_s);
+}
+
+bool ProgressThrottle::due(uint64_t sent, uint64_t total, double now_s) {
+  if (finished_) return false;
+  const int pct = percent_of(sent, total);
+  const int step = pct / 10;
+  bool emit = false;
+  if (!started_) {
+    emit = true;
+  } else if (pct >= 100) {
+    emit = true;
+  } else if (step > last_step_) {
+    emit = true;
+  } else if (now_s - last_s_ >= 1.0) {
+    emit = true;
+  }
+  if (!emit) return false;
+  started_ = true;
+  last_step_ = step;
+  last_s_ = now_s;
+  if (pct >= 100) finished_ = true;
+  return true;
+}
+
+// ---- fleet rollout -----------------------------------------------------------------------------------
+
+std::vector<RolloutTarget> rollout_targets(const nlohmann::ordered_json& members, const std::string& observer_host,
+                                           uint16_t observer_port, std::vector<RolloutTarget>* skipped) {
+  std::vector<RolloutTarget> out;
+  if (!looks_like_members(members)) return out;
+  for (const Json& m : members["members"]) {
+    if (!m.is_object()) continue;
+    RolloutTarget t;
+    t.hostname = json_string(m, "hostname");
+    t.ip = json_string(m, "ip");
+    t.status = json_string(m, "status");
+    t.self = json_flag(m, "self");
+    t.image_digest = json_string(m, "imageDigest");
+    auto port = m.find("httpPort");
+    t.http_port = port != m.end() && port->is_number_unsigned() && port->get<uint64_t>() > 0 &&
+                          port->get<uint64_t>() <= 65535
+                      ? static_cast<uint16_t>(port->get<uint64_t>())
+                      : kDefaultHttpPort;
+    if (t.self) {
+      // Reach the observer where the CLI reached it, whatever address it announces.
+      t.ip = observer_host;
+      t.http_port = observer_port;
+    }
+    if (t.hostname.empty()) t.hostname = t.ip;
+    if (t.status == "DEAD" || t.ip.empty()) {
+      if (skipped != nullptr) skipped->push_back(t);
+      continue;
+    }
+    out.push_back(std::move(t));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const RolloutTarget& a, const RolloutTarget& b) {
+    if (a.self != b.self) return b.self;
+    return natural_less(a.hostname, b.hostname);
+  });
+  return out;
+}
+
+std::vector<std::vector<size_t>> plan_waves(size_t count, size_t canary, size_t parallel) {
+  std::vector<std::vector<size_t>> waves;
+  if (parallel == 0) parallel = 1;
+  size_t i = 0;
+  const size_t first = std::min(canary, count);
+  if (first > 0) {
+    waves.emplace_back();
+    for (; i < first; ++i) waves.back().push_back(i);
+  }
+  while (i < count) {
+    waves.emplace_back();
+    for (size_t n = 0; n < parallel && i < count; ++n, ++i) waves.back().push_back(i);
+  }
+  return waves;
+}
+
+const char* outcome_code(NodeOutcome outcome) {
+  switch (outcome) {
+    case NodeOutcome::kUpdated:
+      return "updated";
+    case NodeOutcome::kUpToDate:
+      return "up_to_date";
+    case NodeOutcome::kFailed:
+      return "failed";
+    case NodeOutcome::kSkipped:
+      return "skipped";
+    case NodeOutcome::kNotReached:
+      break;
+  }
+  return "not_reached";
+}
+
+std::string outcome_text(const NodeResult& r) {
+  switch (r.outcome) {
+    case NodeOutcome::kUpdated:
+      return "updated";
+    case NodeOutcome::kUpToDate:
+      return "up to date";
+    case NodeOutcome::kFailed:
+      return r.reason.empty() ? "failed" : "failed (" + r.reason + ")";
+    case NodeOutcome::kSkipped:
+      return r.reason.empty() ? "skipped" : "skipped (" + r.reason + ")";
+    case NodeOutcome::kNotReached:
+      break;
+  }
+  return "not reached";
+}
+
+std::string format_rollout_table(const std::vector<NodeResult>& results) {
+  std::vector<std::vector<std::string>> rows;
+  size_t counts[5] = {0, 0, 0, 0, 0};
+  for (const NodeResult& r : results) {
+    ++counts[static_cast<size_t>(r.outcome)];
+    char secs[32] = "-";
+    if (r.seconds >= 0) std::snprintf(secs, sizeof(secs), "%.1f s", r.seconds);
+    std::string wave = r.wave < 0 ? "-" : r.wave == 0 ? "canary" : std::to_string(r.wave);
+    rows.push_back({r.hostname.empty() ? "-" : r.hostname, r.ip.empty() ? "-" : r.ip, wave, outcome_text(r), secs});
+  }
+  std::string out = format_table({"HOSTNAME", "IP", "WAVE", "RESULT", "TIME"}, rows, {false, false, false, false, true});
+  std::string summary = std::to_string(results.size()) + (results.size() == 1 ? " node:" : " nodes:");
+  const struct {
+    NodeOutcome o;
+    const char* text;
+  } kOrder[] = {{NodeOutcome::kUpdated, "updated"},
+                {NodeOutcome::kUpToDate, "up to date"},
+                {NodeOutcome::kFailed, "failed"},
+                {NodeOutcome::kNotReached, "not reached"},
+                {NodeOutcome::kSkipped, "skipped"}};
+  bool first = true;
+  for (const auto& k : kOrder) {
+    const size_t n = counts[static_cast<size_t>(k.o)];
+    if (n == 0) continue;
+    summary += (first ? " " : ", ") + std::to_string(n) + " " + k.text;
+    first = false;
+  }
+  if (first) summary += " none";
+  return out + summary + "\n";
+}
+
+nlohmann::ordered_json rollout_to_json(const std::vector<NodeResult>& results, const std::string& sha256) {
+  Json nodes = Json::array();
+  for (const NodeResult& r : results) {
+    Json j;
+    j["hostname"] = r.hostname;
+    j["ip"] = r.ip;
+    j["wave"] = r.wave;
+    j["result"] = outcome_code(r.outcome);
+    j["reason"] = r.reason;
+    if (r.seconds >= 0) {
+      j["seconds"] = std::round(r.seconds * 1000) / 1000;
+    } else {
+      j["seconds"] = nullptr;
+    }
+    nodes.push_back(std::move(j));
+  }
+  Json out;
+  out["ok"] = !rollout_failed(results);
+  out["sha256"] = sha256;
+  out["nodes"] = std::move(nodes);
+  return out;
+}
+
+bool rollout_failed(const std::vector<NodeResult>& results) {
+  return std::any_of(results.begin(), results.end(),
+                     [](const NodeResult& r) { return r.outcome == NodeOutcome::kFailed; });
+}
+
+MemberCheck check_member(const nlohmann::ordered_json& members, std::string_view hostname, const ImageHashes& hashes,
+                         std::string* detail) {
+  auto say = [&](MemberCheck c, std::string text) {
+    if (detail != nullptr) *detail = std::move(text);
+    return c;
+  };
+  if (!looks_like_members(members)) return say(MemberCheck::kNotListed, "no members list");
+  for (const Json& m : members["members"]) {
+    if (json_string(m, "hostname") != hostname) continue;
+    const std::string status = json_string(m, "status");
+    if (status != "ACTIVE") return say(MemberCheck::kNotActive, "listed " + (status.empty() ? "without status" : status));
+    if (m.contains("imageDigest")) {
+      const std::string digest = json_string(m, "imageDigest");
+      if (!image_digest_matches(digest, hashes)) {
+        return say(MemberCheck::kOldImage, "listed with image " + (digest.empty() ? "?" : digest) + ", expected " +
+                                               image_digest_of(hashes.image_sha256));
+      }
+    }
+    return say(MemberCheck::kConfirmed, "");
+  }
+  return say(MemberCheck::kNotListed, "not listed");
+}
+
+// ---- tokens ---------------------------------------------------------------------------------------
+
+std::optional<TokenMap> parse_token_map(std::string_view text, std::string* error) {
+  TokenMap map;
+  size_t pos = 0;
+  int line_no = 0;
+  auto fail = [&](const std::string& why) -> std::optional<TokenMap> {
+    if (error != nullptr) *error = "line " + std::to_string(line_no) + ": " + why;
+    return std::nullopt;
+  };
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string line = trim(text.substr(pos, eol - pos));
+    pos = eol + 1;
+    ++line_no;
+    if (line.empty() || line.front() == '#') continue;
+    const size_t sep = line.find_first_of(" \t=");
+    if (sep == std::string::npos) return fail("expected 'NAME TOKEN', got only '" + line + "'");
+    std::string name = trim(std::string_view(line).substr(0, sep));
+    std::string_view rest = std::string_view(line).substr(sep);
+    while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+    if (!rest.empty() && rest.front() == '=') rest.remove_prefix(1);
+    std::string token = trim(rest);
+    if (name.empty()) return fail("no name before the token");
+    if (token.empty()) return fail("no token for '" + name + "'");
+    if (token.find_first_of(" \t") != std::string::npos) return fail("the token for '" + name + "' has spaces");
+    if (!map.emplace(name, token).second) return fail("'" + name + "' is given twice");
+  }
+  return map;
+}
+
+std::optional<std::string> token_for_node(const TokenMap& map, std::string_view hostname, std::string_view ip,
+                                          uint16_t port, const std::optional<std::string>& fallback) {
+  if (!hostname.empty()) {
+    auto it = map.find(std::string(hostname));
+    if (it != map.end()) return it->second;
+  }
+  if (!ip.empty()) {
+    auto it = map.find(std::string(ip) + ":" + std::to_string(port));
+    if (it != map.end()) return it->second;
+    it = map.find(std::string(ip));
+    if (it != map.end()) return it->second;
+  }
+  return fallback;
+}
+
+// ---- answers ----------------------------------------------------------------------------------------
+
+std::string describe_update_error(int status, std::string_view body, bool had_token) {
+  std::string out = describe_error_response(status, body);
+  // The node's reason code says most; the status is the fallback for nodes that send none.
+  Json j = Json::parse(body.begin(), body.end(), nullptr, false);
+  const std::string code = !j.is_discarded() && j.is_object() ? json_string(j, "code") : std::string();
+  std::string hint;
+  if (status == 401 || code == "unauthorized" || code.rfind("auth_", 0) == 0) {
+    hint = had_token ? "the token was refused: use the one in that node's state directory (api_token), "
+                       "or a --token-map line for it"
+                     : "this node requires an API token: pass --token TOKEN, --token-file FILE, --token-map FILE "
+                       "(one 'hostname token' line per node) or set SPORE_TOKEN";
+  } else if (code == "busy" || status == 409) {
+    hint = "another upload to this node is running (or it is about to restart into one); wait and retry";
+  } else if (code == "too_large" || code == "payload_too_large" || status == 413) {
+    hint = "the image is larger than the space the node has for an update";
+  } else if (code == "bad_magic") {
+    hint = "not an image for this node: an ESP8266 takes a .bin starting with 0xE9, a Linux node an ELF "
+           "executable (spored)";
+  } else if (code == "unsigned") {
+    hint = "this node only takes signed images: `spore sign FILE --key private.key` with the key pair whose "
+           "public key the node has";
+  } else if (code == "bad_signature") {
+    hint = "the signature does not verify with the node's public key: sign with the matching private key";
+  } else if (code == "unsupported_media_type" || status == 415) {
+    hint = "the node takes multipart/form-data (the default) or application/octet-stream (--raw)";
+  } else if (code == "stalled" || status == 408) {
+    hint = "the upload stalled; retry, or raise --timeout";
+  } else if (code == "truncated" || code == "aborted") {
+    hint = "the node received fewer bytes than announced; retry";
+  } else if (code.rfind("flash_", 0) == 0) {
+    hint = "the node could not write or switch to the image (disk space, permissions); see its log";
+  }
+  if (!hint.empty()) out += "\n  " + hint;
+  return out;
+}
+
+}  // namespace cli
+}  // namespace spore

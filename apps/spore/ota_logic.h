@@ -1,0 +1,216 @@
+#pragma once
+/// @file ota_logic.h
+/// The pure parts of `spore ota update`, `spore ota all`, `spore keygen` and `spore sign`: how a
+/// signed image is recognised (the ESP8266 Arduino core's format), how the signature trailer is laid
+/// out, how upload progress is shown, how a fleet is cut into a canary and waves, how per-node
+/// tokens are found, when a node counts as "back with the new image", and the result table.
+/// No I/O: every rule is unit-tested in tests/posix/spore_cli_test.cpp. Host-side code.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace spore {
+namespace cli {
+
+// ---- signed images (ESP8266 Arduino core, tools/signing.py) -----------------------------------
+
+/// The signed-update format: image ‖ signature ‖ uint32 little-endian signature length. The core's
+/// signing.py writes an RSA-2048 PKCS#1 v1.5 signature over SHA-256 of the image (256 bytes) and
+/// the length bytes 00 01 00 00.
+constexpr size_t kSignatureLengthBytes = 4;
+
+/// What the end of a file says about it.
+struct ImageLayout {
+  bool is_signed = false;       ///< ends with a plausible signature trailer
+  uint64_t image_bytes = 0;     ///< the image part (the whole file when unsigned)
+  uint32_t signature_bytes = 0; ///< 0 when unsigned
+};
+
+/// Reads the trailer of a file of `file_size` bytes whose last four bytes are `last4` (ignored
+/// when the file is shorter than 4 bytes). Signed when the little-endian length is an RSA
+/// signature size (128, 256, 384 or 512 bytes: RSA-1024..4096; the core verifies RSA-2048) and
+/// at least one image byte precedes the signature. Any other ending is an unsigned image: the
+/// chance that an unsigned image ends in exactly one of those four values is small, and the CLI
+/// accepts either hash from the node anyway (see image_hash_matches).
+ImageLayout detect_image_layout(uint64_t file_size, const uint8_t* last4);
+
+/// True for the signature sizes detect_image_layout accepts.
+bool plausible_signature_length(uint32_t length);
+
+/// The bytes `spore sign` appends to an image: `signature` then its length as uint32 LE.
+std::string signature_trailer(std::string_view signature);
+
+/// uint32 little-endian from 4 bytes.
+uint32_t read_le32(const uint8_t* p);
+
+// ---- hashes -------------------------------------------------------------------------------------
+
+/// Lower-case hex of bytes.
+std::string to_hex(const uint8_t* data, size_t size);
+
+/// The SHA-256 values a node may report for a local file: of the image part (what a signed-update
+/// verifier hashes) and of the whole file (what lands on disk when a node keeps the trailer).
+/// Equal for an unsigned file.
+struct ImageHashes {
+  std::string image_sha256;  ///< hex, lower case
+  std::string file_sha256;   ///< hex, lower case
+};
+
+/// True when `reported` (hex, any case, surrounding whitespace ignored) is one of `hashes`.
+/// Empty `reported` never matches.
+bool image_hash_matches(std::string_view reported, const ImageHashes& hashes);
+
+/// The members list's `imageDigest`: the first 4 bytes of a SHA-256 as 8 hex digits.
+std::string image_digest_of(std::string_view sha256_hex);
+
+/// True when `digest` (8 hex digits, any case) is the digest of one of `hashes`.
+bool image_digest_matches(std::string_view digest, const ImageHashes& hashes);
+
+// ---- upload body --------------------------------------------------------------------------------
+
+/// The multipart/form-data frame `curl -F firmware=@FILE` sends around the file's bytes, so the
+/// body can be streamed with a known Content-Length: head, then the file, then tail.
+struct MultipartFrame {
+  std::string content_type;  ///< "multipart/form-data; boundary=..."
+  std::string head;
+  std::string tail;
+};
+
+/// `boundary` must be 1..70 characters of [0-9A-Za-z'()+_,-./:=?] (RFC 2046); `filename` is sent
+/// with '"', CR and LF replaced by '_'.
+MultipartFrame multipart_frame(std::string_view boundary, std::string_view field, std::string_view filename);
+
+/// curl's boundary shape: 24 dashes then 16 hex digits from `random` (any value).
+std::string multipart_boundary(uint64_t random);
+
+// ---- progress -----------------------------------------------------------------------------------
+
+/// "0:07", "12:04", "1:02:03"; "--:--" when unknown (negative, NaN, over 99 h).
+std::string format_duration(double seconds);
+
+/// Bytes per second as "12.3 MiB/s" (format_bytes + "/s"); "-" when not yet measurable.
+std::string format_rate(double bytes_per_second);
+
+/// One redrawn line for a terminal, at most `width` columns:
+/// "[#########.........]  45%  12.3 MiB / 27.0 MiB  5.1 MiB/s  ETA 0:03".
+/// The bar has a fixed width for a given terminal width (10..30 cells), so it does not jitter as
+/// the numbers change, and is dropped below 70 columns.
+std::string format_progress_bar(uint64_t sent, uint64_t total, double elapsed_s, size_t width);
+
+/// One plain line for a log or pipe: "upload  45%  12.3 MiB / 27.0 MiB  5.1 MiB/s  ETA 0:03".
+std::string format_progress_line(uint64_t sent, uint64_t total, double elapsed_s);
+
+/// Percent 0..100 of sent/total (100 for an empty total).
+int percent_of(uint64_t sent, uint64_t total);
+
+/// When a plain progress line is due: at the first call, at each new 10 % step, at least once a
+/// second while bytes move, and always once at 100 %. Lines never repeat the same percentage
+/// except at most once per second.
+class ProgressThrottle {
+ public:
+  /// True when a line should be printed for this sample.
+  bool due(uint64_t sent, uint64_t total, double now_s);
+
+ private:
+  bool started_ = false;
+  bool finished_ = false;
+  int last_step_ = -1;
+  double last_s_ = 0;
+};
+
+// ---- fleet rollout ------------------------------------------------------------------------------
+
+/// One node a rollout may update, from the observer's /api/cluster/members.
+struct RolloutTarget {
+  std::string hostname;
+  std::string ip;
+  uint16_t http_port = 0;
+  std::string status;  ///< ACTIVE / INACTIVE / DEAD as the observer sees it
+  bool self = false;   ///< the observer (the --node node) itself
+  std::string image_digest;  ///< the member's imageDigest, when listed
+};
+
+/// The members the observer lists, DEAD ones in `skipped`, the rest in rollout order: by hostname
+/// (natural_less), the observer itself last, so it keeps watching the others as long as possible.
+/// A member without an ip gets the observer's address if it is `self`, else it is skipped.
+/// `observer_host`/`observer_port` are where the CLI reached the observer.
+std::vector<RolloutTarget> rollout_targets(const nlohmann::ordered_json& members, const std::string& observer_host,
+                                           uint16_t observer_port, std::vector<RolloutTarget>* skipped);
+
+/// Waves over `count` targets in order: the first min(canary, count) form the canary wave (updated
+/// together), the rest waves of at most `parallel` (>= 1). Indices into the targets, in order.
+/// With rollout_targets' order the observer is in the last wave: it is updated last, and while
+/// it restarts its wave-mates are confirmed by their own members lists instead.
+std::vector<std::vector<size_t>> plan_waves(size_t count, size_t canary, size_t parallel);
+
+enum class NodeOutcome {
+  kNotReached,  ///< a wave before it failed: never contacted, runs what it ran
+  kUpdated,     ///< uploaded, restarted, back ACTIVE with the new image
+  kUpToDate,    ///< already ran this image: not uploaded
+  kFailed,      ///< the upload or the return failed (reason)
+  kSkipped,     ///< DEAD at the observer: not attempted
+};
+
+struct NodeResult {
+  std::string hostname;
+  std::string ip;  ///< "ip" or "ip:port" when the port is not 8080
+  NodeOutcome outcome = NodeOutcome::kNotReached;
+  std::string reason;
+  double seconds = -1;  ///< from upload start to confirmed back; < 0 when not attempted
+  int wave = -1;        ///< 0 = canary; -1 when not planned
+};
+
+/// "updated", "failed (reason)", "not reached", "up to date", "skipped (DEAD)".
+std::string outcome_text(const NodeResult& r);
+
+/// Machine-readable outcome: "updated", "failed", "not_reached", "up_to_date", "skipped".
+const char* outcome_code(NodeOutcome outcome);
+
+/// The per-node table: HOSTNAME IP WAVE RESULT TIME, in the order given, then a summary line
+/// ("10 nodes: 10 updated" / "... 1 failed, 9 not reached"), without colours.
+std::string format_rollout_table(const std::vector<NodeResult>& results);
+
+/// {"ok": bool, "sha256", "nodes": [{"hostname","ip","wave","result","reason","seconds"}]}.
+nlohmann::ordered_json rollout_to_json(const std::vector<NodeResult>& results, const std::string& sha256);
+
+/// True when any node failed.
+bool rollout_failed(const std::vector<NodeResult>& results);
+
+/// Outcome of looking for a node in an observer's members list after its update.
+enum class MemberCheck { kConfirmed, kNotListed, kNotActive, kOldImage };
+
+/// Whether `members` lists `hostname` ACTIVE and, when it carries an `imageDigest`, with the
+/// digest of the new image. `detail` gets a short reason when not confirmed.
+MemberCheck check_member(const nlohmann::ordered_json& members, std::string_view hostname, const ImageHashes& hashes,
+                         std::string* detail);
+
+// ---- tokens ---------------------------------------------------------------------------------------
+
+/// A `--token-map FILE`: one "NAME TOKEN" per line, NAME a hostname, an IP or IP:PORT; blank lines
+/// and '#' comments ignored; separators spaces, tabs or one '='. A line without a token, a token
+/// with spaces, or a NAME given twice is an error (line number in `error`). nullopt on error.
+using TokenMap = std::map<std::string, std::string>;
+std::optional<TokenMap> parse_token_map(std::string_view text, std::string* error);
+
+/// The token for a node: the map's entry for its hostname, else for "ip:port", else for "ip";
+/// else `fallback` (the --token / --token-file / $SPORE_TOKEN token, if any).
+std::optional<std::string> token_for_node(const TokenMap& map, std::string_view hostname, std::string_view ip,
+                                          uint16_t port, const std::optional<std::string>& fallback);
+
+// ---- answers ----------------------------------------------------------------------------------------
+
+/// The message for an error answer to POST /api/node/update: describe_error_response plus a hint
+/// from the node's reason code (unauthorized / auth_*, busy, too_large, bad_magic, unsigned,
+/// bad_signature, unsupported_media_type, stalled, truncated, aborted, flash_*), else from the
+/// status (401, 409, 413, 415, 408). `had_token` tunes the 401 hint.
+std::string describe_update_error(int status, std::string_view body, bool had_token);
+
+}  // namespace cli
+}  // namespace spore

@@ -1,0 +1,233 @@
+#include "spore/ota_upload.h"
+
+#include "spore/node_context.h"
+
+namespace spore {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+OtaUploadHandler::OtaUploadHandler(NodeContext& ctx, RestApi& rest, OtaSession& session)
+    : ctx_(ctx), rest_(rest), session_(session) {
+  multipart_.set_sink(MultipartParser::Sink::bind<OtaUploadHandler, &OtaUploadHandler::on_part_bytes>(this));
+}
+
+bool OtaUploadHandler::begin() {
+  const bool ok = rest_.add_route(kPath, HttpMethod::kPost, RouteAuth::kToken,
+                                  RestApi::Handler::bind<OtaUploadHandler, &OtaUploadHandler::serve>(this));
+  if (!ok) ctx_.log(LogLevel::kError, "ota: could not register POST %s (route table full?)", kPath.data());
+  return ok;
+}
+
+int OtaUploadHandler::write_error(JsonWriter& w, OtaError error, const char* message, size_t received) {
+  w.begin_object();
+  w.field("error", message != nullptr ? message : ota_error_message(error));
+  w.field("code", ota_error_name(error));
+  w.field("received", received);
+  if (error == OtaError::kTooLarge) {
+    w.field("maxBytes", session_.capacity_bytes());
+  }
+  w.end_object();
+  return ota_error_http_status(error);
+}
+
+void OtaUploadHandler::fire_failed(OtaError error, size_t received) {
+  last_error_ = error;
+  ctx_.log(LogLevel::kWarn, "ota: update failed: %s after %u bytes", ota_error_name(error),
+           static_cast<unsigned>(received));
+  OtaEvent ev;
+  ev.error = error;
+  ev.size_bytes = received;
+  ev.multipart = multipart_mode_;
+  ctx_.fire(topics::kOtaFailed, ev);
+}
+
+int OtaUploadHandler::start(std::string_view content_type, size_t content_length, std::string_view authorization,
+                            uint32_t now_ms, JsonOutput& out, HttpResponseHeaders* headers) {
+  if (headers != nullptr) *headers = HttpResponseHeaders{};
+  JsonWriter w(out);
+  return start_impl(content_type, content_length, authorization, now_ms, w, headers);
+}
+
+int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_length,
+                                 std::string_view authorization, uint32_t now_ms, JsonWriter& w,
+                                 HttpResponseHeaders* headers) {
+  // Authentication first: an unauthenticated caller learns nothing, not even that one is running.
+  const int denied = rest_.authorize(authorization, w, headers);
+  if (denied != 0) return denied;
+  if (active_ || session_.busy() || restart_pending_) {
+    return write_error(w, OtaError::kBusy,
+                       restart_pending_ ? "A new image is installed and the node is restarting into it."
+                                        : "Another update upload is in progress; wait until it ends.",
+                       0);
+  }
+
+  std::string_view rest = trim(content_type);
+  const size_t semi = rest.find(';');
+  const std::string_view media = trim(rest.substr(0, semi));
+  bool multipart = false;
+  if (media.empty() || iequals(media, "application/octet-stream")) {
+    multipart = false;  // RFC 9110 §8.3: without a Content-Type the recipient may assume octet-stream
+  } else if (iequals(media, "multipart/form-data")) {
+    multipart = true;
+  } else {
+    multipart_mode_ = false;
+    fire_failed(OtaError::kUnsupportedMediaType, 0);
+    return write_error(w, OtaError::kUnsupportedMediaType, nullptr, 0);
+  }
+  multipart_mode_ = multipart;
+  if (multipart && !multipart_.begin(rest)) {
+    fire_failed(OtaError::kBadRequest, 0);
+    return write_error(w, OtaError::kBadRequest, multipart_.error(), 0);
+  }
+
+  // A multipart body carries boundaries and part headers besides the image; the session checks
+  // the image itself while it streams.
+  if (multipart && content_length > 0) {
+    const size_t limit = session_.capacity_bytes() + session_.trailer_allowance_bytes() + kMultipartOverheadBytes;
+    if (content_length > limit) {
+      fire_failed(OtaError::kTooLarge, 0);
+      return write_error(w, OtaError::kTooLarge, nullptr, 0);
+    }
+  }
+  const OtaError e = session_.begin(multipart ? 0 : content_length, now_ms);
+  if (e != OtaError::kOk) {
+    fire_failed(e, 0);
+    return write_error(w, e, nullptr, 0);
+  }
+
+  active_ = true;
+  if (++id_ == 0) id_ = 1;
+  error_ = OtaError::kOk;
+  message_ = nullptr;
+  last_activity_ms_ = now_ms;
+  ctx_.log(LogLevel::kInfo, "ota: upload started (%s, %u bytes declared)", multipart ? "multipart" : "raw",
+           static_cast<unsigned>(content_length));
+  OtaEvent ev;
+  ev.size_bytes = content_length;
+  ev.multipart = multipart;
+  ctx_.fire(topics::kOtaStarted, ev);
+  return 0;
+}
+
+void OtaUploadHandler::fail(OtaError error, const char* message) {
+  if (error_ != OtaError::kOk) return;
+  error_ = error;
+  message_ = message;
+  if (session_.busy()) session_.abort(error);
+}
+
+bool OtaUploadHandler::on_part_bytes(const uint8_t* data, size_t size_bytes) {
+  return session_.write(data, size_bytes, now_ms_) == OtaError::kOk;
+}
+
+bool OtaUploadHandler::body(const uint8_t* data, size_t size_bytes, uint32_t now_ms, uint32_t upload_id) {
+  if (!active_ || (upload_id != 0 && upload_id != id_) || error_ != OtaError::kOk) return false;
+  last_activity_ms_ = now_ms;
+  if (size_bytes == 0) return true;
+  if (!multipart_mode_) {
+    const OtaError e = session_.write(data, size_bytes, now_ms);
+    if (e != OtaError::kOk) fail(e, nullptr);
+    return e == OtaError::kOk;
+  }
+  now_ms_ = now_ms;
+  if (multipart_.feed(data, size_bytes)) return true;
+  if (!session_.busy() && session_.result().error != OtaError::kOk) {
+    fail(session_.result().error, nullptr);  // the session refused the part's bytes
+  } else {
+    fail(OtaError::kBadRequest, multipart_.error());
+  }
+  return false;
+}
+
+int OtaUploadHandler::finish(bool complete, uint32_t now_ms, JsonOutput& out, uint32_t upload_id) {
+  JsonWriter w(out);
+  return finish_impl(complete, now_ms, w, upload_id);
+}
+
+int OtaUploadHandler::finish_impl(bool complete, uint32_t now_ms, JsonWriter& w, uint32_t upload_id) {
+  if (!active_ || (upload_id != 0 && upload_id != id_)) {
+    // An upload poll() ended still gets its answer, once.
+    if (stale_id_ != 0 && (upload_id == 0 ? !active_ : upload_id == stale_id_)) {
+      stale_id_ = 0;
+      return write_error(w, stale_error_, nullptr, 0);
+    }
+    return write_error(w, OtaError::kBadRequest, "No update upload is in progress.", 0);
+  }
+  active_ = false;
+  if (!complete) fail(OtaError::kAborted, nullptr);
+  if (error_ == OtaError::kOk && multipart_mode_ && !multipart_.finish()) {
+    fail(OtaError::kBadRequest, multipart_.error());
+  }
+  OtaError e = error_;
+  if (e == OtaError::kOk) e = session_.finish(now_ms);
+  const size_t received = session_.received_bytes();
+  if (e != OtaError::kOk) {
+    if (session_.busy()) session_.abort(e);
+    fire_failed(e, received);
+    return write_error(w, e, message_, received);
+  }
+
+  const OtaResult& r = session_.result();
+  restart_pending_ = true;
+  last_error_ = OtaError::kOk;
+  char hex[65];
+  ota_sha256_hex(r.sha256, hex);
+  ctx_.log(LogLevel::kInfo, "ota: image installed, %u bytes, sha256 %s%s", static_cast<unsigned>(r.image_bytes),
+           hex, r.signature_verified ? ", signature verified" : "");
+  OtaEvent ev;
+  ev.size_bytes = r.image_bytes;
+  for (size_t i = 0; i < sizeof ev.sha256; ++i) ev.sha256[i] = r.sha256[i];
+  ev.signature_verified = r.signature_verified;
+  ev.multipart = multipart_mode_;
+  ctx_.fire(topics::kOtaFinished, ev);
+
+  w.begin_object();
+  w.field("status", "updated");
+  w.field("size", r.image_bytes);
+  w.field("sha256", static_cast<const char*>(hex));
+  w.field("signed", r.signature_verified);
+  w.field("restart", "the node restarts now with the new image");
+  w.end_object();
+  return 200;
+}
+
+void OtaUploadHandler::poll(uint32_t now_ms) {
+  if (!active_ || elapsed_ms(now_ms, last_activity_ms_) < ctx_.config().ota_stall_timeout_ms) return;
+  // Free the slot: the client is gone or hung. Its connection may still call finish() later.
+  fail(OtaError::kStalled, nullptr);
+  active_ = false;
+  stale_id_ = id_;
+  stale_error_ = error_;
+  fire_failed(error_, session_.received_bytes());
+}
+
+int OtaUploadHandler::serve(const HttpRequest& req, JsonWriter& w) {
+  // The whole body is already here (RestApi::handle already checked the token).
+  const uint32_t now_ms = ctx_.clock().now_ms();
+  const int status = start_impl(req.content_type, req.body.size(), req.authorization, now_ms, w, nullptr);
+  if (status != 0) return status;
+  body(reinterpret_cast<const uint8_t*>(req.body.data()), req.body.size(), now_ms);
+  return finish_impl(true, now_ms, w, 0);
+}
+
+}  // namespace spore

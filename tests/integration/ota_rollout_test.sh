@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Fleet rollout with `spore ota all` on 10 real spored processes (issue 4, items 4 and 5):
+#  1. a good image (a copy of spored with another version in its SPORE-VERSION-SLOT) rolled out
+#     with --canary 1 --parallel 3: every node comes back ACTIVE with the new image hash and
+#     version, the table says "updated" for all 10;
+#  2. an image that never comes back (a copy of /bin/true: an ELF, so the node takes it, execs it
+#     and is gone): the canary fails, the rollout stops there, and the 9 nodes not reached still
+#     run the image of step 1 with the same incarnation (no restart) and the same pid.
+# Every node runs its own copy of the executable (start_ota_node): an update renames the new image
+# over it.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/ota_lib.sh"
+it_init 141 170
+
+N=10
+BIN="$IT_TMP/images"
+mkdir -p "$BIN"
+field_of() { status_of "$1" | jq -r "$2"; }
+
+for k in $(seq 1 $N); do start_ota_node "$k"; done
+wait_until "10 nodes converge" 60 converged $(seq 1 $N)
+
+# Each node generated its own API token: one map for the rollout.
+MAP="$IT_TMP/tokens.map"
+for k in $(seq 1 $N); do echo "n$k $(token_of "$k")"; done >"$MAP"
+
+OLD_SHA="$(sha_of "$SPORED")"
+[ "$(field_of 1 .imageSha256)" = "$OLD_SHA" ] || it_fail "node 1 reports imageSha256 $(field_of 1 .imageSha256), its file has $OLD_SHA"
+
+# ---- 1. a good image, canary then waves of 3 ------------------------------------------------------
+patch_version "$SPORED" "$BIN/spored-9.1.0" 9.1.0
+GOOD_SHA="$(sha_of "$BIN/spored-9.1.0")"
+declare -A INC_BEFORE=() PID_BEFORE=()
+for k in $(seq 1 $N); do
+  INC_BEFORE[$k]="$(field_of "$k" .incarnation)"
+  PID_BEFORE[$k]="$(node_pid "$k")"
+done
+log "rollout 1: $BIN/spored-9.1.0 (sha256 ${GOOD_SHA:0:12}) to $N nodes, --canary 1 --parallel 3"
+rc=0
+"$SPORE" --node "$(it_ip 1):$IT_HTTP_PORT" ota all "$BIN/spored-9.1.0" --canary 1 --parallel 3 --timeout 30 \
+  --token-map "$MAP" >"$IT_TMP/rollout1.out" 2>"$IT_TMP/rollout1.err" || rc=$?
+cat "$IT_TMP/rollout1.err" "$IT_TMP/rollout1.out" >&2
+[ "$rc" -eq 0 ] || it_fail "rollout 1 exited $rc"
+grep -q "^10 nodes: 10 updated$" "$IT_TMP/rollout1.out" || it_fail "rollout 1: the summary does not say 10 updated"
+[ "$(grep -c ' updated ' "$IT_TMP/rollout1.out")" -eq $N ] || it_fail "rollout 1: not every row says updated"
+# Waves: the canary first, then 3 at a time; the observer (n1) is updated in the last wave.
+grep -Eq '^n2 +[0-9.:]+ +canary +updated' "$IT_TMP/rollout1.out" || it_fail "rollout 1: n2 was not the canary"
+grep -Eq '^n1 +[0-9.:]+ +3 +updated' "$IT_TMP/rollout1.out" || it_fail "rollout 1: the observer n1 was not in the last wave"
+for w in 1 2 3; do
+  n="$(grep -Ec "^n[0-9]+ +[0-9.:]+ +$w +updated" "$IT_TMP/rollout1.out" || true)"
+  [ "$n" -eq 3 ] || it_fail "rollout 1: wave $w has $n nodes (want 3)"
+done
+# The rollout waits for each node; its word is checked against the nodes themselves.
+for k in $(seq 1 $N); do
+  node_alive "$k" || it_fail "node $k is not running after rollout 1"
+  [ "$(field_of "$k" .imageSha256)" = "$GOOD_SHA" ] || it_fail "node $k: imageSha256 $(field_of "$k" .imageSha256), want $GOOD_SHA"
+  [ "$(field_of "$k" .firmwareVersion)" = "9.1.0" ] || it_fail "node $k: firmwareVersion $(field_of "$k" .firmwareVersion), want 9.1.0"
+  inc="$(field_of "$k" .incarnation)"
+  [ "$inc" -gt "${INC_BEFORE[$k]}" ] || it_fail "node $k: incarnation $inc not above ${INC_BEFORE[$k]}: it did not restart"
+  cmp -s "$(exe_of "$k")" "$BIN/spored-9.1.0" || it_fail "node $k: its executable is not the new image"
+done
+wait_until "all 10 ACTIVE at n1 with the new image digest" 30 bash -c \
+  "curl -sf --max-time 3 '$(it_url 1)/api/cluster/members' | jq -e --arg d '${GOOD_SHA:0:8}' \
+   '[.members[] | select(.status == \"ACTIVE\" and .imageDigest == \$d)] | length == $N' >/dev/null"
+log "rollout 1: all $N nodes updated and ACTIVE with image ${GOOD_SHA:0:8}"
+
+# ---- 2. an image that never comes back: the canary fails, nobody else is touched -----------------
+cp "$(type -P true)" "$BIN/vanishing"
+BAD_SHA="$(sha_of "$BIN/vanishing")"
+for k in $(seq 1 $N); do
+  INC_BEFORE[$k]="$(field_of "$k" .incarnation)"
+  PID_BEFORE[$k]="$(node_pid "$k")"
+done
+log "rollout 2: a copy of /bin/true (sha256 ${BAD_SHA:0:12}), --canary 1 --parallel 3 --timeout 8"
+rc=0
+"$SPORE" --node "$(it_ip 1):$IT_HTTP_PORT" ota all "$BIN/vanishing" --canary 1 --parallel 3 --timeout 8 \
+  --token-map "$MAP" >"$IT_TMP/rollout2.out" 2>"$IT_TMP/rollout2.err" || rc=$?
+cat "$IT_TMP/rollout2.err" "$IT_TMP/rollout2.out" >&2
+[ "$rc" -eq 1 ] || it_fail "rollout 2 exited $rc, want 1 (a node failed)"
+grep -Eq '^n2 +[0-9.:]+ +canary +failed \(' "$IT_TMP/rollout2.out" || it_fail "rollout 2: the canary n2 is not listed as failed"
+grep -q "^10 nodes: 1 failed, 9 not reached$" "$IT_TMP/rollout2.out" || it_fail "rollout 2: the summary is not '1 failed, 9 not reached'"
+[ "$(grep -c ' not reached ' "$IT_TMP/rollout2.out")" -eq 9 ] || it_fail "rollout 2: not 9 rows 'not reached'"
+grep -q "stopping the rollout" "$IT_TMP/rollout2.err" || it_fail "rollout 2: no 'stopping the rollout' line"
+# The canary ran the vanishing image: it does not answer any more.
+curl -sf -o /dev/null --max-time 2 "$(it_url 2)/api/node/status" && it_fail "node 2 still answers after taking /bin/true"
+# Every node not reached: same process, same incarnation (no restart), still the image of step 1.
+for k in 1 $(seq 3 $N); do
+  node_alive "$k" || it_fail "node $k (not reached) is not running"
+  [ "$(node_pid "$k")" = "${PID_BEFORE[$k]}" ] || it_fail "node $k: pid changed"
+  [ "$(field_of "$k" .incarnation)" = "${INC_BEFORE[$k]}" ] || it_fail "node $k (not reached) restarted: incarnation $(field_of "$k" .incarnation), was ${INC_BEFORE[$k]}"
+  [ "$(field_of "$k" .imageSha256)" = "$GOOD_SHA" ] || it_fail "node $k (not reached): imageSha256 changed"
+  cmp -s "$(exe_of "$k")" "$BIN/spored-9.1.0" || it_fail "node $k (not reached): its executable changed"
+done
+wait_until "n1 sees the canary n2 leave ACTIVE" 30 bash -c \
+  "[ \"\$(curl -sf --max-time 3 '$(it_url 1)/api/cluster/members' | jq -r '.members[] | select(.hostname == \"n2\") | .status')\" != ACTIVE ]"
+log "rollout 2 stopped at the canary; the 9 other nodes kept image ${GOOD_SHA:0:8} and their incarnation"
