@@ -88,6 +88,8 @@ TR=$((T + R))
 cat >"$OUT/ram_probe.cpp" <<'PROBE'
 #include "spore/membership.h"
 #include "spore/node_context.h"
+#include "spore/ota.h"
+#include "spore/ota_upload.h"
 #include "spore/replay_window.h"
 #include "spore/rest_api.h"
 #define SPORE_PROBE(name, type) extern "C" const char spore_sizeof_##name[sizeof(type)] = {};
@@ -99,6 +101,8 @@ SPORE_PROBE(ApiRegistry, spore::ApiRegistry)
 SPORE_PROBE(ReplayWindow, spore::ReplayWindow)
 SPORE_PROBE(Membership, spore::Membership)
 SPORE_PROBE(RestApi, spore::RestApi)
+SPORE_PROBE(OtaSession, spore::OtaSession)
+SPORE_PROBE(OtaUploadHandler, spore::OtaUploadHandler)
 PROBE
 declare -A RAM=()
 if "${CC[@]}" -c "$OUT/ram_probe.cpp" -o "$OUT/ram_probe.o"; then
@@ -106,12 +110,13 @@ if "${CC[@]}" -c "$OUT/ram_probe.cpp" -o "$OUT/ram_probe.o"; then
     < <("$TARGET-nm" -S "$OUT/ram_probe.o" | grep ' spore_sizeof_')
   members=$(printf '#include "spore/limits.h"\nSPORE_MAX_MEMBERS\n' | "${CC[@]}" -x c++ -E -P - | tail -n1)
   RAM_BUDGET=$((4096 + 64 * members))
-  # A running node is one NodeContext, one Membership (which holds the ReplayWindow) and one RestApi.
-  node_ram=$((RAM[NodeContext] + RAM[Membership] + RAM[RestApi]))
+  # A running node is one NodeContext, one Membership (which holds the ReplayWindow), one RestApi
+  # and the OTA pair.
+  node_ram=$((RAM[NodeContext] + RAM[Membership] + RAM[RestApi] + RAM[OtaSession] + RAM[OtaUploadHandler]))
   echo
   printf '%-14s %8s\n' object bytes
-  for k in NodeContext MemberTable Member EventBus ApiRegistry Membership ReplayWindow RestApi; do printf '%-14s %8s\n' "$k" "${RAM[$k]}"; done
-  echo "node RAM (NodeContext + Membership + RestApi, ${members} members): ${node_ram} B;" \
+  for k in NodeContext MemberTable Member EventBus ApiRegistry Membership ReplayWindow RestApi OtaSession OtaUploadHandler; do printf '%-14s %8s\n' "$k" "${RAM[$k]}"; done
+  echo "node RAM (NodeContext + Membership + RestApi + OTA, ${members} members): ${node_ram} B;" \
     "budget 4096 + 64 x ${members} = ${RAM_BUDGET} B: $([[ $node_ram -le $RAM_BUDGET ]] && echo within || echo OVER)"
 else
   failed+=("ram_probe.cpp")
