@@ -29,6 +29,7 @@
 
 #include "cli_logic.h"
 #include "ota_cmd.h"
+#include "transport_error.h"
 #include "posix/udp_socket.h"
 #include "posix/version.h"
 #include "spore/hmac_sha256.h"
@@ -39,6 +40,7 @@ namespace {
 using spore::cli::kExitFailure;
 using spore::cli::kExitOk;
 using spore::cli::kExitUsage;
+using spore::cli::describe_transport_error;
 using Json = nlohmann::ordered_json;
 
 struct Globals {
@@ -85,21 +87,6 @@ struct HttpAnswer {
   int status = 0;
   std::string body;
 };
-
-std::string describe_transport_error(httplib::Error e) {
-  switch (e) {
-    case httplib::Error::Connection:
-      return "connection failed (nothing listening there, or the host is unreachable)";
-    case httplib::Error::ConnectionTimeout:
-      return "connection timed out";
-    case httplib::Error::Read:
-      return "no answer (the read failed or timed out)";
-    case httplib::Error::Write:
-      return "the request could not be sent";
-    default:
-      return httplib::to_string(e);
-  }
-}
 
 HttpAnswer http_call(const spore::cli::NodeAddress& addr, const Globals& g, const std::string& method,
                      const std::string& path, const httplib::Headers& headers = {}) {

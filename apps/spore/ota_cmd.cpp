@@ -20,6 +20,7 @@
 
 #include "ota_crypto.h"
 #include "ota_logic.h"
+#include "transport_error.h"
 
 namespace spore {
 namespace cli {
@@ -53,28 +54,13 @@ void set_timeouts(httplib::Client& client, double connect_s, double io_s) {
   client.set_write_timeout(sec, usec);
 }
 
-std::string transport_error(httplib::Error e) {
-  switch (e) {
-    case httplib::Error::Connection:
-      return "connection failed (nothing listening there, or the host is unreachable)";
-    case httplib::Error::ConnectionTimeout:
-      return "connection timed out";
-    case httplib::Error::Read:
-      return "no answer (the read failed or timed out)";
-    case httplib::Error::Write:
-      return "the connection broke while sending";
-    default:
-      return httplib::to_string(e);
-  }
-}
-
 /// GET a JSON document; nullopt with `why` on any failure.
 std::optional<Json> get_json(const NodeAddress& addr, const std::string& path, double timeout_s, std::string* why) {
   httplib::Client client(addr.host, addr.port);
   set_timeouts(client, timeout_s, timeout_s);
   httplib::Result res = client.Get(path.c_str());
   if (!res) {
-    if (why != nullptr) *why = transport_error(res.error());
+    if (why != nullptr) *why = describe_transport_error(res.error());
     return std::nullopt;
   }
   if (res->status < 200 || res->status > 299) {
@@ -244,7 +230,7 @@ std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& ima
     }
     const uint64_t sent = file_sent;
     if (res.error() == httplib::Error::Connection || res.error() == httplib::Error::ConnectionTimeout) {
-      *why = "cannot reach the node: " + transport_error(res.error());
+      *why = "cannot reach the node: " + describe_transport_error(res.error());
       return std::nullopt;
     }
     // The node may have answered an error and closed before reading everything (401, 413, 415...):
@@ -253,8 +239,8 @@ std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& ima
     set_timeouts(probe, o.http_timeout_s, o.http_timeout_s);
     httplib::Result again = probe.Post("/api/node/update", headers, "", content_type.c_str());
     std::string what = sent < file_bytes ? "the connection broke after " + format_bytes(sent) + " of " +
-                                               format_bytes(file_bytes) + " (" + transport_error(res.error()) + ")"
-                                         : "no answer after the upload (" + transport_error(res.error()) + ")";
+                                               format_bytes(file_bytes) + " (" + describe_transport_error(res.error()) + ")"
+                                         : "no answer after the upload (" + describe_transport_error(res.error()) + ")";
     if (again && (again->status == 401 || again->status == 403 || again->status == 409)) {
       // Only a refusal that does not depend on the body (token, another upload running) explains
       // the first attempt; an empty body gets 400 from a node that would take the upload.

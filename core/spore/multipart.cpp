@@ -1,4 +1,5 @@
 #include "spore/multipart.h"
+#include "spore/http_text.h"
 
 #include <cstring>
 
@@ -8,23 +9,7 @@ namespace {
 
 constexpr size_t kFailedScan = static_cast<size_t>(-1);
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-bool is_space(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 /// RFC 2046 bchars (space allowed, but not as the last character).
 bool is_bchar(char c) {
@@ -51,15 +36,15 @@ std::string_view next_param(std::string_view& rest) {
   if (i > rest.size()) i = rest.size();
   const std::string_view piece = rest.substr(0, i);
   rest.remove_prefix(i < rest.size() ? i + 1 : rest.size());
-  return trim(piece);
+  return trim_ows(piece);
 }
 
 /// Splits a parameter "name=value" and unquotes nothing; false without '='.
 bool split_param(std::string_view param, std::string_view& name, std::string_view& value) {
   const size_t eq = param.find('=');
   if (eq == std::string_view::npos) return false;
-  name = trim(param.substr(0, eq));
-  value = trim(param.substr(eq + 1));
+  name = trim_ows(param.substr(0, eq));
+  value = trim_ows(param.substr(eq + 1));
   return true;
 }
 
@@ -105,7 +90,7 @@ bool MultipartParser::begin(std::string_view content_type, std::string_view part
   part_bytes_ = 0;
 
   std::string_view rest = content_type;
-  if (!iequals(next_param(rest), "multipart/form-data")) {
+  if (!ascii_iequals(next_param(rest), "multipart/form-data")) {
     return fail("The Content-Type is not multipart/form-data.");
   }
   std::string_view boundary;
@@ -113,7 +98,7 @@ bool MultipartParser::begin(std::string_view content_type, std::string_view part
   while (!rest.empty()) {
     std::string_view name;
     std::string_view value;
-    if (!split_param(next_param(rest), name, value) || !iequals(name, "boundary")) continue;
+    if (!split_param(next_param(rest), name, value) || !ascii_iequals(name, "boundary")) continue;
     if (!value.empty() && value.front() == '"') {
       // Boundaries are bchars only, none of which needs escaping: a backslash is refused below.
       if (value.size() < 2 || value.back() != '"') return fail("The multipart boundary has an unterminated quote.");
@@ -200,7 +185,7 @@ size_t MultipartParser::boundary_tail(const uint8_t* data, size_t size_bytes) {
       case 2:  // transport padding
         if (c == '-' && tail_state_ == 0) {
           tail_state_ = 1;
-        } else if (is_space(c)) {
+        } else if (is_ows(c)) {
           tail_state_ = 2;
         } else if (c == '\r') {
           tail_state_ = 3;
@@ -242,13 +227,13 @@ void MultipartParser::header_line() {
   if (line_len_ <= sizeof line_ && kept > 0 && line_[kept - 1] == '\r') --kept;
   const std::string_view line(line_, kept);
   const size_t colon = line.find(':');
-  if (colon == std::string_view::npos || !iequals(trim(line.substr(0, colon)), "content-disposition")) return;
+  if (colon == std::string_view::npos || !ascii_iequals(trim_ows(line.substr(0, colon)), "content-disposition")) return;
   std::string_view rest = line.substr(colon + 1);
-  if (!iequals(next_param(rest), "form-data")) return;
+  if (!ascii_iequals(next_param(rest), "form-data")) return;
   while (!rest.empty()) {
     std::string_view name;
     std::string_view value;
-    if (!split_param(next_param(rest), name, value) || !iequals(name, "name")) continue;
+    if (!split_param(next_param(rest), name, value) || !ascii_iequals(name, "name")) continue;
     part_selected_ = value_equals(value, part_name_);
     return;
   }

@@ -1,30 +1,9 @@
 #include "spore/ota_upload.h"
 
+#include "spore/http_text.h"
 #include "spore/node_context.h"
 
 namespace spore {
-
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 OtaUploadHandler::OtaUploadHandler(NodeContext& ctx, RestApi& rest, OtaSession& session)
     : ctx_(ctx), rest_(rest), session_(session) {
@@ -81,13 +60,13 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
                        0);
   }
 
-  std::string_view rest = trim(content_type);
+  std::string_view rest = trim_ows(content_type);
   const size_t semi = rest.find(';');
-  const std::string_view media = trim(rest.substr(0, semi));
+  const std::string_view media = trim_ows(rest.substr(0, semi));
   bool multipart = false;
-  if (media.empty() || iequals(media, "application/octet-stream")) {
+  if (media.empty() || ascii_iequals(media, "application/octet-stream")) {
     multipart = false;  // RFC 9110 §8.3: without a Content-Type the recipient may assume octet-stream
-  } else if (iequals(media, "multipart/form-data")) {
+  } else if (ascii_iequals(media, "multipart/form-data")) {
     multipart = true;
   } else {
     multipart_mode_ = false;

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "spore/hmac_sha256.h"
+#include "spore/http_text.h"
 #include "spore/node_context.h"
 
 namespace spore {
@@ -22,25 +23,7 @@ bool is_token68_char(char c) {
          c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool method_known(HttpMethod m) {
   const auto v = static_cast<uint8_t>(m);
@@ -87,12 +70,12 @@ bool RestApi::begin() {
 }
 
 RestApi::AuthResult RestApi::check_token(std::string_view authorization) const {
-  const std::string_view value = trim(authorization);
+  const std::string_view value = trim_ows(authorization);
   if (value.empty()) return AuthResult::kMissing;
   size_t space = 0;
-  while (space < value.size() && !is_space(value[space])) ++space;
-  if (!iequals(value.substr(0, space), "Bearer")) return AuthResult::kScheme;
-  const std::string_view presented = trim(value.substr(space));
+  while (space < value.size() && !is_ows(value[space])) ++space;
+  if (!ascii_iequals(value.substr(0, space), "Bearer")) return AuthResult::kScheme;
+  const std::string_view presented = trim_ows(value.substr(space));
   if (presented.empty()) return AuthResult::kScheme;
   if (presented.size() > SPORE_MAX_TOKEN_LEN) return AuthResult::kInvalid;
   // Compare the whole fixed buffer whatever the lengths, so timing reveals neither the position
