@@ -1,0 +1,72 @@
+#include "esp8266/system_ports.h"
+
+#include <Arduino.h>
+#include <user_interface.h>
+
+extern "C" {
+// SDK: hardware random number (RANDOM_REG32), declared in osapi.h on some SDKs only.
+unsigned long os_random(void);
+}
+
+namespace spore::esp8266 {
+
+uint32_t EspClock::now_ms() const { return static_cast<uint32_t>(millis()); }
+
+uint32_t EspRandom::next_u32() { return static_cast<uint32_t>(os_random()); }
+
+namespace {
+// Level prefixes live in flash; Serial.print(__FlashStringHelper*) reads them 4 bytes at a time.
+const char kPrefixError[] PROGMEM = "E: ";
+const char kPrefixWarn[] PROGMEM = "W: ";
+const char kPrefixInfo[] PROGMEM = "I: ";
+const char kPrefixDebug[] PROGMEM = "D: ";
+
+const __FlashStringHelper* prefix_of(LogLevel level) {
+  const char* p = kPrefixDebug;
+  switch (level) {
+    case LogLevel::kError: p = kPrefixError; break;
+    case LogLevel::kWarn: p = kPrefixWarn; break;
+    case LogLevel::kInfo: p = kPrefixInfo; break;
+    case LogLevel::kDebug: p = kPrefixDebug; break;
+  }
+  return reinterpret_cast<const __FlashStringHelper*>(p);
+}
+}  // namespace
+
+void EspLogSink::write(LogLevel level, const char* message) {
+  if (static_cast<uint8_t>(level) > static_cast<uint8_t>(max_level_)) return;
+  Serial.print(prefix_of(level));
+  Serial.println(message != nullptr ? message : "");
+}
+
+uint32_t EspSystemInfo::free_heap_bytes() const { return ESP.getFreeHeap(); }
+uint32_t EspSystemInfo::chip_id() const { return ESP.getChipId(); }
+const char* EspSystemInfo::sdk_version() const { return ESP.getSdkVersion(); }
+uint16_t EspSystemInfo::cpu_freq_mhz() const { return ESP.getCpuFreqMHz(); }
+uint32_t EspSystemInfo::flash_chip_size_bytes() const { return ESP.getFlashChipRealSize(); }
+uint32_t EspSystemInfo::max_free_block_bytes() const { return ESP.getMaxFreeBlockSize(); }
+uint8_t EspSystemInfo::heap_fragmentation_percent() const { return ESP.getHeapFragmentation(); }
+uint32_t EspSystemInfo::free_sketch_space_bytes() const { return ESP.getFreeSketchSpace(); }
+uint32_t EspSystemInfo::sketch_size_bytes() const { return ESP.getSketchSize(); }
+
+uint32_t EspSystemInfo::reset_reason_code() const {
+  const rst_info* info = system_get_rst_info();
+  return info != nullptr ? info->reason : 0xFFFFFFFFu;
+}
+
+const char* EspSystemInfo::reset_reason_name() const {
+  // Short literals: they stay in .rodata (RAM) but total < 120 bytes; the caller gets a plain
+  // char* it can hand to JsonWriter or printf without _P variants.
+  switch (reset_reason_code()) {
+    case REASON_DEFAULT_RST: return "power_on";
+    case REASON_WDT_RST: return "hardware_watchdog";
+    case REASON_EXCEPTION_RST: return "exception";
+    case REASON_SOFT_WDT_RST: return "software_watchdog";
+    case REASON_SOFT_RESTART: return "software_restart";
+    case REASON_DEEP_SLEEP_AWAKE: return "deep_sleep_wake";
+    case REASON_EXT_SYS_RST: return "external_reset";
+    default: return "unknown";
+  }
+}
+
+}  // namespace spore::esp8266

@@ -1,0 +1,67 @@
+#pragma once
+/// @file system_ports.h
+/// The small ports of core/spore/ports.h on the ESP8266 Arduino core 3.1.x: millis() clock,
+/// hardware random numbers, Serial log sink and ESP.* system information. Adapters only: no logic
+/// the host tests cannot reach lives here.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "spore/ports.h"
+
+namespace spore::esp8266 {
+
+/// millis(): wraps after ~49.7 days, which core tolerates (elapsed_ms()).
+class EspClock final : public Clock {
+ public:
+  uint32_t now_ms() const override;
+};
+
+/// The ESP8266 hardware random number generator (os_random(), i.e. RANDOM_REG32). Used by core for
+/// jitter and probe order only, never for keys.
+class EspRandom final : public Random {
+ public:
+  uint32_t next_u32() override;
+};
+
+/// Writes "E: ", "W: ", "I: ", "D: " (from flash) and the message to Serial, one line each.
+/// Lines above `max_level` are dropped before they reach the UART. Serial must be begun by the
+/// sketch (Serial.begin(115200)); without it the writes are lost, nothing breaks.
+class EspLogSink final : public LogSink {
+ public:
+  explicit EspLogSink(LogLevel max_level = LogLevel::kInfo) : max_level_(max_level) {}
+  void set_max_level(LogLevel level) { max_level_ = level; }
+  void write(LogLevel level, const char* message) override;
+
+ private:
+  LogLevel max_level_;
+};
+
+/// ESP.* values for the seed's "resources" plus what the firmware logs and serves besides.
+class EspSystemInfo final : public SystemInfo {
+ public:
+  uint32_t free_heap_bytes() const override;
+  uint32_t chip_id() const override;
+  const char* sdk_version() const override;
+  uint16_t cpu_freq_mhz() const override;
+  /// The size the flash chip reports (ESP.getFlashChipRealSize()), not the size the build assumed.
+  uint32_t flash_chip_size_bytes() const override;
+
+  // ESP8266 extras (not part of the port).
+  /// Largest block malloc() can return now (ESP.getMaxFreeBlockSize()).
+  uint32_t max_free_block_bytes() const;
+  /// 0..100 % (ESP.getHeapFragmentation()).
+  uint8_t heap_fragmentation_percent() const;
+  /// rst_info::reason of the last reset (REASON_DEFAULT_RST .. REASON_EXT_SYS_RST).
+  uint32_t reset_reason_code() const;
+  /// A static snake_case name of reset_reason_code(): "power_on", "hardware_watchdog",
+  /// "exception", "software_watchdog", "software_restart", "deep_sleep_wake", "external_reset",
+  /// "unknown". No String is built (ESP.getResetReason() would).
+  const char* reset_reason_name() const;
+  /// Free space for an OTA image (ESP.getFreeSketchSpace()).
+  uint32_t free_sketch_space_bytes() const;
+  /// Size of the running sketch (ESP.getSketchSize()).
+  uint32_t sketch_size_bytes() const;
+};
+
+}  // namespace spore::esp8266
