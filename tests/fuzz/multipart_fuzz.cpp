@@ -21,6 +21,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "fuzz_chunker.h"
 #include "spore/multipart.h"
 
 namespace {
@@ -55,16 +56,9 @@ Outcome run(std::string_view content_type, const uint8_t* body, size_t size, uin
   o.begun = p.begin(content_type);
   o.fed = o.begun;
   size_t off = 0;
-  uint32_t x = seed | 1u;
+  spore::fuzz::Chunker chunks(seed, 64);
   while (o.fed && off < size) {
-    size_t n = size - off;
-    if (seed != 0) {
-      x ^= x << 13;
-      x ^= x >> 17;
-      x ^= x << 5;
-      n = 1 + x % 64;
-      if (n > size - off) n = size - off;
-    }
+    const size_t n = chunks.next(size - off);
     o.fed = p.feed(body + off, n);
     off += n;
   }

@@ -28,6 +28,7 @@
 #include <cstring>
 #include <new>
 
+#include "fuzz_chunker.h"
 #include "spore/ota.h"
 
 namespace {
@@ -134,16 +135,9 @@ Outcome run(const uint8_t* body, size_t size, bool keyed, bool declare, size_t c
 
   OtaError e = s.begin(declare ? size : 0, 0);
   size_t off = 0;
-  uint32_t x = seed | 1u;
+  spore::fuzz::Chunker chunks(seed, 700);
   while (e == OtaError::kOk && off < size) {
-    size_t n = size - off;
-    if (seed != 0) {
-      x ^= x << 13;
-      x ^= x >> 17;
-      x ^= x << 5;
-      n = 1 + x % 700;
-      if (n > size - off) n = size - off;
-    }
+    const size_t n = chunks.next(size - off);
     e = s.write(body + off, n, static_cast<uint32_t>(off));
     off += n;
   }
