@@ -115,26 +115,23 @@ curl -s --max-time 120 --limit-rate 100k -o "$IT_TMP/slow.json" "${auth[@]}" "${
   "$(it_url 1)/api/node/update" &
 slow=$!
 IT_EXTRA_PIDS+=("$slow")
-second_is_409() {
+# text_upload_answers STATUS OUT: a raw upload of the text file to node 1 gets STATUS (body in OUT).
+text_upload_answers() {
   local got
-  got="$(curl -s --max-time 10 -o "$IT_TMP/second.json" -w '%{http_code}' "${auth[@]}" "${octet[@]}" \
+  got="$(curl -s --max-time 10 -o "$2" -w '%{http_code}' "${auth[@]}" "${octet[@]}" \
     --data-binary "@$img/text" "$(it_url 1)/api/node/update")" || true
-  [ "$got" = 409 ]
+  [ "$got" = "$1" ]
 }
-wait_until "a second upload is refused with 409 while the slow one streams" 20 second_is_409
+wait_until "a second upload is refused with 409 while the slow one streams" 20 \
+  text_upload_answers 409 "$IT_TMP/second.json"
 jq -e '.code == "busy" and (.error | length > 0)' "$IT_TMP/second.json" >/dev/null ||
   it_fail "409 body: $(cat "$IT_TMP/second.json")"
 log "concurrent upload: HTTP 409 $(jq -c . "$IT_TMP/second.json")"
 kill -0 "$slow" 2>/dev/null || it_fail "the slow upload ended before it could be dropped: $(cat "$IT_TMP/slow.json")"
 kill -KILL "$slow"
 wait "$slow" 2>/dev/null || true
-slot_free() {
-  local got
-  got="$(curl -s --max-time 10 -o "$IT_TMP/after.json" -w '%{http_code}' "${auth[@]}" "${octet[@]}" \
-    --data-binary "@$img/text" "$(it_url 1)/api/node/update")" || true
-  [ "$got" = 422 ]
-}
-wait_until "the node takes uploads again after the dropped one (422 for a text file, not 409)" 20 slot_free
+wait_until "the node takes uploads again after the dropped one (422 for a text file, not 409)" 20 \
+  text_upload_answers 422 "$IT_TMP/after.json"
 log "dropped upload: the slot is free again"
 [ "$(grep -c "ota: update failed: aborted" "$(node_log 1)")" -ge 3 ] || it_fail "n1's log does not record the dropped upload"
 expect_unchanged 1 "$before" "a concurrent and a dropped upload"

@@ -31,10 +31,15 @@ OLD_SHA="$(sha_of "$SPORED")"
 patch_version "$SPORED" "$BIN/spored-9.1.0" 9.1.0
 GOOD_SHA="$(sha_of "$BIN/spored-9.1.0")"
 declare -A INC_BEFORE=() PID_BEFORE=()
-for k in $(seq 1 $N); do
-  INC_BEFORE[$k]="$(field_of "$k" .incarnation)"
-  PID_BEFORE[$k]="$(node_pid "$k")"
-done
+# Remembers every node's incarnation and pid before a rollout.
+snapshot_nodes() {
+  local k
+  for k in $(seq 1 $N); do
+    INC_BEFORE[$k]="$(field_of "$k" .incarnation)"
+    PID_BEFORE[$k]="$(node_pid "$k")"
+  done
+}
+snapshot_nodes
 log "rollout 1: $BIN/spored-9.1.0 (sha256 ${GOOD_SHA:0:12}) to $N nodes, --canary 1 --parallel 3"
 rc=0
 "$SPORE" --node "$(it_ip 1):$IT_HTTP_PORT" ota all "$BIN/spored-9.1.0" --canary 1 --parallel 3 --timeout 30 \
@@ -67,10 +72,7 @@ log "rollout 1: all $N nodes updated and ACTIVE with image ${GOOD_SHA:0:8}"
 # ---- 2. an image that never comes back: the canary fails, nobody else is touched -----------------
 cp "$(type -P true)" "$BIN/vanishing"
 BAD_SHA="$(sha_of "$BIN/vanishing")"
-for k in $(seq 1 $N); do
-  INC_BEFORE[$k]="$(field_of "$k" .incarnation)"
-  PID_BEFORE[$k]="$(node_pid "$k")"
-done
+snapshot_nodes
 log "rollout 2: a copy of /bin/true (sha256 ${BAD_SHA:0:12}), --canary 1 --parallel 3 --timeout 8"
 rc=0
 "$SPORE" --node "$(it_ip 1):$IT_HTTP_PORT" ota all "$BIN/vanishing" --canary 1 --parallel 3 --timeout 8 \
