@@ -39,12 +39,17 @@ snapshot_nodes() {
     PID_BEFORE[$k]="$(node_pid "$k")"
   done
 }
+# rollout I FILE TIMEOUT_S: `spore ota all` through n1, canary 1, waves of 3; its table goes to
+# rolloutI.out, its exit status to rc.
+rollout() {
+  rc=0
+  "$SPORE" --node "$(it_ip 1):$IT_HTTP_PORT" ota all "$2" --canary 1 --parallel 3 --timeout "$3" \
+    --token-map "$MAP" >"$IT_TMP/rollout$1.out" 2>"$IT_TMP/rollout$1.err" || rc=$?
+  cat "$IT_TMP/rollout$1.err" "$IT_TMP/rollout$1.out" >&2
+}
 snapshot_nodes
 log "rollout 1: $BIN/spored-9.1.0 (sha256 ${GOOD_SHA:0:12}) to $N nodes, --canary 1 --parallel 3"
-rc=0
-"$SPORE" --node "$(it_ip 1):$IT_HTTP_PORT" ota all "$BIN/spored-9.1.0" --canary 1 --parallel 3 --timeout 30 \
-  --token-map "$MAP" >"$IT_TMP/rollout1.out" 2>"$IT_TMP/rollout1.err" || rc=$?
-cat "$IT_TMP/rollout1.err" "$IT_TMP/rollout1.out" >&2
+rollout 1 "$BIN/spored-9.1.0" 30
 [ "$rc" -eq 0 ] || it_fail "rollout 1 exited $rc"
 grep -q "^10 nodes: 10 updated$" "$IT_TMP/rollout1.out" || it_fail "rollout 1: the summary does not say 10 updated"
 [ "$(grep -c ' updated ' "$IT_TMP/rollout1.out")" -eq $N ] || it_fail "rollout 1: not every row says updated"
@@ -74,10 +79,7 @@ cp "$(type -P true)" "$BIN/vanishing"
 BAD_SHA="$(sha_of "$BIN/vanishing")"
 snapshot_nodes
 log "rollout 2: a copy of /bin/true (sha256 ${BAD_SHA:0:12}), --canary 1 --parallel 3 --timeout 8"
-rc=0
-"$SPORE" --node "$(it_ip 1):$IT_HTTP_PORT" ota all "$BIN/vanishing" --canary 1 --parallel 3 --timeout 8 \
-  --token-map "$MAP" >"$IT_TMP/rollout2.out" 2>"$IT_TMP/rollout2.err" || rc=$?
-cat "$IT_TMP/rollout2.err" "$IT_TMP/rollout2.out" >&2
+rollout 2 "$BIN/vanishing" 8
 [ "$rc" -eq 1 ] || it_fail "rollout 2 exited $rc, want 1 (a node failed)"
 grep -Eq '^n2 +[0-9.:]+ +canary +failed \(' "$IT_TMP/rollout2.out" || it_fail "rollout 2: the canary n2 is not listed as failed"
 grep -q "^10 nodes: 1 failed, 9 not reached$" "$IT_TMP/rollout2.out" || it_fail "rollout 2: the summary is not '1 failed, 9 not reached'"
