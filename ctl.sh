@@ -24,7 +24,18 @@ Verbs:
                     unit tests, the same tests under ASan+UBSan, the fuzz smoke run and the
                     ESP8266 (xtensa-lx106) compile of core with its size budget
   deps              only install missing Debian packages (needs root or sudo)
-  build             configure and build the host tree (build/dev)
+  build [all|host|firmware] [--env esp01_1m|esp01s]
+                    build the host tree (build/dev) and the ESP-01 firmware with PlatformIO
+                    (pio run -d firmware -e ENV); without PlatformIO the firmware is skipped with
+                    a notice (exit 0), `build firmware` fails instead (exit 1)
+  build-firmware [--env ENV]             the firmware only (= build firmware)
+  flash [--env ENV] [--port /dev/ttyUSB0]
+                    upload the firmware over serial (pio run -t upload)
+  monitor [--port P] [--baud 115200]     the board's serial console (pio device monitor)
+                    WIFI_SSID / WIFI_PASSWORD (build, flash): the environment, else .env; each
+                    of these verbs has --help
+  package [--out DIR] [--no-zip]         the Arduino IDE library: build/arduino/SPORE/ and
+                    build/arduino/SPORE-<version>.zip (tools/arduino-package.sh)
   unit              build and run the unit tests only (quick edit loop)
   asan              build and run the unit tests under AddressSanitizer + UBSan
   fuzz [SECONDS]    build the libFuzzer targets and run each for SECONDS (default 60 under CI, else 20)
@@ -51,10 +62,11 @@ Verbs:
                     (the current directory's, else this repository's)
   help              this text
 
-Coming with a later issue (see `issues`): build-firmware/flash/monitor for the ESP-01 firmware.
-
 Environment: SPORE_JOBS (parallel build jobs, default: all cores); SPORED, SPORE (use these
-binaries instead of building build/dev); SPORE_FIRMWARE (default image for ota).
+binaries instead of building build/dev); SPORE_FIRMWARE (default image for ota); SPORE_PIO (the
+PlatformIO command; default pio, platformio, then ~/.platformio/penv/bin/pio);
+SPORE_SKIP_HOST_BUILD=1 (build: skip the host tree, for tests); SPORE_ENV_FILE (the .env to read).
+Exit status: 0 success, 1 failure, 2 bad command line.
 USAGE
 }
 
@@ -198,8 +210,10 @@ verb_spore() {
     build_programs spore >&2 || die "could not build spore; see the output above"
   fi
   [ -x "$bin" ] || die "spore binary not found at $bin"
-  if [ ! -f "$CALLER_PWD/.env" ] && [ -f "$ROOT/.env" ] && [ -z "${SPORE_ENV_FILE:-}" ]; then
-    export SPORE_ENV_FILE="$ROOT/.env"
+  local envf
+  envf="$(dotenv_file)"
+  if [ -n "$envf" ] && [ -z "${SPORE_ENV_FILE:-}" ] && [ "$envf" != "$CALLER_PWD/.env" ]; then
+    export SPORE_ENV_FILE="$envf"
   fi
   cd "$CALLER_PWD"
   exec "$bin" "$@"
@@ -513,12 +527,290 @@ verb_demo() {
   return 0
 }
 
+# ---- the ESP-01 firmware (PlatformIO) and the Arduino IDE package -----------------------------
+
+FW_DIR="$ROOT/firmware"
+
+# The .env of the seed ("project root"): $SPORE_ENV_FILE when set, else the caller's ./.env, else
+# this repository's .env; empty when there is none. The spore CLI reads API_NODE from it,
+# build/flash read WIFI_SSID / WIFI_PASSWORD from it.
+dotenv_file() {
+  if [ -n "${SPORE_ENV_FILE:-}" ]; then
+    printf '%s' "$SPORE_ENV_FILE"
+  elif [ -f "$CALLER_PWD/.env" ]; then
+    printf '%s' "$CALLER_PWD/.env"
+  elif [ -f "$ROOT/.env" ]; then
+    printf '%s' "$ROOT/.env"
+  fi
+}
+
+# dotenv_get FILE KEY: prints KEY's value in FILE and succeeds, or fails when KEY is not assigned.
+# The same format as the spore CLI's reader (apps/spore/cli_logic.h, parse_env_value): lines
+# KEY=value or export KEY=value, blank lines and # comments, values optionally in single or double
+# quotes, an unquoted value ends at " #", the last assignment wins. Read as text, never run by a
+# shell: no expansion, no command substitution.
+dotenv_get() {
+  local file="$1" key="$2" line name value found=0 result="" i
+  [ -n "$file" ] && [ -f "$file" ] || return 1
+  while IFS= read -r line || [ -n "$line" ]; do
+    line="${line#"${line%%[![:space:]]*}"}"
+    line="${line%"${line##*[![:space:]]}"}"
+    [ -z "$line" ] || [ "${line:0:1}" = "#" ] && continue
+    if [[ "$line" =~ ^export[[:space:]] ]]; then
+      line="${line:6}"
+      line="${line#"${line%%[![:space:]]*}"}"
+    fi
+    [[ "$line" == *=* ]] || continue
+    name="${line%%=*}"
+    name="${name%"${name##*[![:space:]]}"}"
+    [ "$name" = "$key" ] || continue
+    value="${line#*=}"
+    value="${value#"${value%%[![:space:]]*}"}"
+    if [ "${value:0:1}" = '"' ] || [ "${value:0:1}" = "'" ]; then
+      local quote="${value:0:1}" rest="${value:1}"
+      result="${rest%%"$quote"*}"
+    else
+      result="$value"
+      for ((i = 0; i < ${#value}; i++)); do
+        if [ "${value:i:1}" = "#" ] && { [ "$i" -eq 0 ] || [[ "${value:i-1:1}" =~ [[:space:]] ]]; }; then
+          result="${value:0:i}"
+          break
+        fi
+      done
+      result="${result%"${result##*[![:space:]]}"}"
+    fi
+    found=1
+  done <"$file"
+  [ "$found" -eq 1 ] || return 1
+  printf '%s' "$result"
+}
+
+# The PlatformIO command: $SPORE_PIO when set (tests point it at a fake, or at nothing), else pio
+# or platformio on PATH, else the installer's ~/.platformio/penv/bin/pio. Empty when missing.
+find_pio() {
+  if [ -n "${SPORE_PIO+x}" ]; then
+    if [ -n "$SPORE_PIO" ] && [ -x "$SPORE_PIO" ]; then printf '%s' "$SPORE_PIO"; fi
+    return 0
+  fi
+  local c
+  for c in pio platformio; do
+    if command -v "$c" >/dev/null 2>&1; then
+      command -v "$c"
+      return 0
+    fi
+  done
+  if [ -x "${HOME:-/nonexistent}/.platformio/penv/bin/pio" ]; then
+    printf '%s' "$HOME/.platformio/penv/bin/pio"
+  fi
+  return 0
+}
+
+pio_missing_message() {
+  cat >&2 <<'MSG'
+ctl.sh: PlatformIO is not installed (no `pio` or `platformio` on PATH, no ~/.platformio/penv/bin/pio).
+  The ESP-01 firmware is built, flashed and monitored with PlatformIO Core. Install it with one of:
+    python3 -m venv ~/.platformio/penv && ~/.platformio/penv/bin/pip install platformio
+    pipx install platformio
+    curl -fsSL -o get-platformio.py https://raw.githubusercontent.com/platformio/platformio-core-installer/master/get-platformio.py && python3 get-platformio.py
+  then run this command again (ctl.sh also finds ~/.platformio/penv/bin/pio without PATH changes).
+  The first firmware build downloads the pinned ESP8266 platform and libraries (firmware/platformio.ini).
+MSG
+}
+
+# The environments of firmware/platformio.ini ([env:NAME] sections).
+fw_envs() { sed -n 's/^\[env:\([^]]*\)\].*/\1/p' "$FW_DIR/platformio.ini"; }
+
+fw_check_env() {
+  local e
+  for e in $(fw_envs); do [ "$e" = "$1" ] && return 0; done
+  usage_die "unknown firmware environment '$1'; firmware/platformio.ini has: $(fw_envs | tr '\n' ' ')"
+}
+
+# Exports WIFI_SSID / WIFI_PASSWORD for the PlatformIO build (platformio.ini reads them with
+# ${sysenv.*}): the environment's when set and not empty, else the .env's. Never prints the
+# password. Refuses characters the build flag cannot carry ('-D...="${sysenv.X}"' in single quotes).
+fw_wifi_env() {
+  local envf key val src
+  envf="$(dotenv_file)"
+  for key in WIFI_SSID WIFI_PASSWORD; do
+    val="${!key:-}"
+    src="environment"
+    if [ -z "$val" ]; then
+      src="$(demo_rel "$envf")"
+      val="$(dotenv_get "$envf" "$key")" || { val=""; src=""; }
+    fi
+    case "$val" in
+      *[\"\'\\\$]*)
+        die "$key (from $src) contains a character the PlatformIO build flags cannot carry (\" ' \\ \$); the firmware would get a wrong value. Change it, or set the credentials in code." ;;
+    esac
+    export "$key=$val"
+    if [ "$key" = WIFI_SSID ]; then
+      if [ -n "$val" ]; then
+        echo "ctl.sh: WiFi: WIFI_SSID '$val' (from $src)" >&2
+      else
+        echo "ctl.sh: warning: WIFI_SSID is not set (environment or .env): the image builds but joins no network" >&2
+      fi
+    else
+      if [ -n "$val" ]; then
+        echo "ctl.sh: WiFi: WIFI_PASSWORD set (from $src, not shown)" >&2
+      else
+        echo "ctl.sh: WiFi: WIFI_PASSWORD empty (open network)" >&2
+      fi
+    fi
+  done
+}
+
+build_usage() {
+  cat <<'USAGE'
+Usage: ./ctl.sh build [all|host|firmware] [--env ENV]
+       ./ctl.sh build-firmware [--env ENV]          (= build firmware)
+
+Builds the host tree (build/dev: spored, spore, the tests) and the ESP-01 firmware with PlatformIO
+(pio run -d firmware -e ENV; the image is firmware/.pio/build/ENV/firmware.bin).
+  all        (default) both; without PlatformIO the host tree is built, the firmware is skipped
+             with a notice saying how to install PlatformIO, and the exit status is 0
+  host       the host tree only
+  firmware   the firmware only; exit status 1 when PlatformIO is missing
+  --env ENV  PlatformIO environment: esp01_1m (ESP-01, default) or esp01s (ESP-01S, LED on GPIO2)
+
+WiFi credentials: WIFI_SSID and WIFI_PASSWORD from the environment, else from .env (the caller's,
+else this repository's; read as text, not run). The password is never printed.
+Environment: SPORE_PIO (the PlatformIO command to use), SPORE_SKIP_HOST_BUILD=1 (skip the host
+part of `build all`; the tests use it), SPORE_JOBS.
+Exit status: 0 built (or firmware skipped in `build all`), 1 a build failed or PlatformIO is
+missing for `build firmware`, 2 bad command line.
+USAGE
+}
+
+flash_usage() {
+  cat <<'USAGE'
+Usage: ./ctl.sh flash [--env ENV] [--port PORT]
+
+Builds (if needed) and uploads the firmware over the serial port:
+pio run -d firmware -e ENV -t upload [--upload-port PORT]. Put the ESP-01 in flash mode first
+(GPIO0 to GND at power-up); upload speed 115200, flash mode DOUT (firmware/platformio.ini).
+  --env ENV     esp01_1m (default) or esp01s
+  --port PORT   serial port, e.g. /dev/ttyUSB0 (default: PlatformIO picks one)
+WiFi credentials as for ./ctl.sh build. Exit status: pio's; 1 when PlatformIO is missing; 2 bad
+command line. Nodes already on the network are updated with ./ctl.sh ota instead.
+USAGE
+}
+
+monitor_usage() {
+  cat <<'USAGE'
+Usage: ./ctl.sh monitor [--port PORT] [--baud BAUD]
+
+The serial console of a board: pio device monitor -d firmware -b BAUD [-p PORT]; Ctrl-C quits.
+  --port PORT   serial port, e.g. /dev/ttyUSB0 (default: PlatformIO picks one)
+  --baud BAUD   default 115200 (the firmware's Serial speed)
+Exit status: pio's; 1 when PlatformIO is missing; 2 bad command line.
+USAGE
+}
+
+# fw_parse VERB ALLOWED_OPTIONS... -- ARGS...: sets FW_ENV / FW_PORT / FW_BAUD / FW_WHAT.
+FW_ENV=esp01_1m
+FW_PORT=""
+FW_BAUD=115200
+FW_WHAT=all
+fw_parse() {
+  local verb="$1" allowed=" " opt val
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do allowed+="$1 "; shift; done
+  shift
+  while [ $# -gt 0 ]; do
+    opt="$1"
+    case "$opt" in
+      -h | --help) "${verb}_usage"; exit 0 ;;
+      all | host | firmware)
+        [[ "$allowed" == *" target "* ]] || usage_die "$verb: unexpected argument '$opt' (./ctl.sh $verb --help)"
+        FW_WHAT="$opt"; shift; continue ;;
+      --*=*) val="${opt#*=}"; opt="${opt%%=*}"; shift ;;
+      --*)
+        [[ "$allowed" == *" $opt "* ]] || usage_die "$verb: unknown option '$opt' (./ctl.sh $verb --help)"
+        [ $# -ge 2 ] || usage_die "$verb: $opt needs a value (./ctl.sh $verb --help)"
+        val="$2"; shift 2 ;;
+      *) usage_die "$verb: unexpected argument '$opt' (./ctl.sh $verb --help)" ;;
+    esac
+    [[ "$allowed" == *" $opt "* ]] || usage_die "$verb: unknown option '$opt' (./ctl.sh $verb --help)"
+    [ -n "$val" ] || usage_die "$verb: $opt needs a value (./ctl.sh $verb --help)"
+    case "$opt" in
+      --env) fw_check_env "$val"; FW_ENV="$val" ;;
+      --port) FW_PORT="$val" ;;
+      --baud) [[ "$val" =~ ^[1-9][0-9]*$ ]] || usage_die "$verb: --baud must be a number, got '$val'"; FW_BAUD="$val" ;;
+    esac
+  done
+}
+
+# Runs PlatformIO's build of the firmware; fails (status 1) when PlatformIO is missing.
+fw_build() {
+  local pio
+  pio="$(find_pio)"
+  [ -n "$pio" ] || { pio_missing_message; return 1; }
+  fw_wifi_env
+  log "firmware: pio run -d firmware -e $FW_ENV"
+  "$pio" run -d "$FW_DIR" -e "$FW_ENV" || { echo "ctl.sh: the firmware build failed (pio's output above)" >&2; return 1; }
+  local image="$FW_DIR/.pio/build/$FW_ENV/firmware.bin"
+  if [ -f "$image" ]; then
+    echo "firmware image: $(demo_rel "$image") ($(wc -c <"$image") bytes); ./ctl.sh flash or ./ctl.sh ota update IP $(demo_rel "$image")"
+  fi
+}
+
+verb_build() {
+  local verb="$1"
+  shift
+  if [ "$verb" = build-firmware ]; then
+    fw_parse build --env -- "$@"
+    FW_WHAT=firmware
+  else
+    fw_parse build target --env -- "$@"
+  fi
+  if [ "$FW_WHAT" != firmware ]; then
+    if [ "${SPORE_SKIP_HOST_BUILD:-0}" = 1 ]; then
+      echo "ctl.sh: SPORE_SKIP_HOST_BUILD=1: host tree not built" >&2
+    else
+      ensure_deps
+      log "host tree (build/dev)"
+      build_preset dev
+    fi
+  fi
+  [ "$FW_WHAT" = host ] && return 0
+  if [ "$FW_WHAT" = all ] && [ -z "$(find_pio)" ]; then
+    pio_missing_message
+    echo "ctl.sh: firmware skipped: PlatformIO is missing (the host tree is built). ./ctl.sh build firmware fails instead of skipping." >&2
+    return 0
+  fi
+  fw_build
+}
+
+verb_flash() {
+  fw_parse flash --env --port -- "$@"
+  local pio args=(run -d "$FW_DIR" -e "$FW_ENV" -t upload)
+  pio="$(find_pio)"
+  [ -n "$pio" ] || { pio_missing_message; exit 1; }
+  [ -z "$FW_PORT" ] || args+=(--upload-port "$FW_PORT")
+  fw_wifi_env
+  log "flash: pio ${args[*]}"
+  exec "$pio" "${args[@]}"
+}
+
+verb_monitor() {
+  fw_parse monitor --port --baud -- "$@"
+  local pio args=(device monitor -d "$FW_DIR" -b "$FW_BAUD")
+  pio="$(find_pio)"
+  [ -n "$pio" ] || { pio_missing_message; exit 1; }
+  [ -z "$FW_PORT" ] || args+=(-p "$FW_PORT")
+  exec "$pio" "${args[@]}"
+}
+
 verb="${1:-help}"
 shift || true
 case "$verb" in
   test) verb_test "$@" ;;
   deps) ensure_deps ;;
-  build) ensure_deps; build_preset dev ;;
+  build | build-firmware) verb_build "$verb" "$@" ;;
+  flash) verb_flash "$@" ;;
+  monitor) verb_monitor "$@" ;;
+  package) exec "$ROOT/tools/arduino-package.sh" "$@" ;;
   unit) verb_unit ;;
   asan) verb_asan ;;
   fuzz) verb_fuzz "$@" ;;
@@ -529,7 +821,5 @@ case "$verb" in
   discover) verb_spore discover "$@" ;;
   ota) verb_ota "$@" ;;
   keygen | sign | verify) verb_spore "$verb" "$@" ;;
-  flash | monitor | build-firmware)
-    die "'$verb' is not built yet: it arrives with the ESP-01 firmware (issue 5). See ./ctl.sh help." ;;
   *) usage >&2; die "unknown verb '$verb'" ;;
 esac
