@@ -105,7 +105,10 @@ uint32_t ApiRegistry::compute_digest() const {
 void ApiRegistry::write_json(JsonWriter& w) const {
   w.begin_array();
   for (const ApiEndpoint& e : *this) {
-    w.begin_object().field("uri", e.uri_view()).field("method", http_method_name(e.method)).end_object();
+    w.begin_object()
+        .field(SPORE_FSTR("uri"), e.uri_view())
+        .field(SPORE_FSTR("method"), http_method_name(e.method))
+        .end_object();
   }
   w.end_array();
 }

@@ -52,37 +52,44 @@ Config Config::fast() {
   return c;
 }
 
-const char* Config::validate() const {
-  if (discovery_interval_ms == 0) return "discovery_interval_ms must be > 0";
-  if (listen_interval_ms == 0) return "listen_interval_ms must be > 0";
-  if (status_interval_ms == 0) return "status_interval_ms must be > 0";
-  if (heartbeat_interval_ms == 0) return "heartbeat_interval_ms must be > 0";
-  if (member_info_interval_ms == 0) return "member_info_interval_ms must be > 0";
-  if (inactive_after_ms == 0) return "inactive_after_ms must be > 0";
-  if (dead_after_ms <= inactive_after_ms) return "dead_after_ms must be greater than inactive_after_ms";
+FlashStr Config::validation_error() const {
+  if (discovery_interval_ms == 0) return SPORE_FSTR("discovery_interval_ms must be > 0");
+  if (listen_interval_ms == 0) return SPORE_FSTR("listen_interval_ms must be > 0");
+  if (status_interval_ms == 0) return SPORE_FSTR("status_interval_ms must be > 0");
+  if (heartbeat_interval_ms == 0) return SPORE_FSTR("heartbeat_interval_ms must be > 0");
+  if (member_info_interval_ms == 0) return SPORE_FSTR("member_info_interval_ms must be > 0");
+  if (inactive_after_ms == 0) return SPORE_FSTR("inactive_after_ms must be > 0");
+  if (dead_after_ms <= inactive_after_ms) return SPORE_FSTR("dead_after_ms must be greater than inactive_after_ms");
   if (inactive_after_ms < 2 * heartbeat_interval_ms) {
     // One lost heartbeat would then mark a healthy node INACTIVE.
-    return "inactive_after_ms must be at least 2 x heartbeat_interval_ms";
+    return SPORE_FSTR("inactive_after_ms must be at least 2 x heartbeat_interval_ms");
   }
   if (status_interval_ms > inactive_after_ms) {
-    return "status_interval_ms must not exceed inactive_after_ms (status changes would be missed)";
+    return SPORE_FSTR("status_interval_ms must not exceed inactive_after_ms (status changes would be missed)");
   }
-  if (probe_timeout_ms == 0) return "probe_timeout_ms must be > 0";
+  if (probe_timeout_ms == 0) return SPORE_FSTR("probe_timeout_ms must be > 0");
   if (suspect_after_ms <= heartbeat_interval_ms) {
-    return "suspect_after_ms must exceed heartbeat_interval_ms (every heartbeat would start a probe)";
+    return SPORE_FSTR("suspect_after_ms must exceed heartbeat_interval_ms (every heartbeat would start a probe)");
   }
   if (suspect_after_ms + 4 * probe_timeout_ms > inactive_after_ms) {
     // Fewer than two probe rounds (direct + indirect) before INACTIVE: one lost round trip would do.
-    return "suspect_after_ms + 4 x probe_timeout_ms must not exceed inactive_after_ms";
+    return SPORE_FSTR("suspect_after_ms + 4 x probe_timeout_ms must not exceed inactive_after_ms");
   }
-  if (indirect_probes > 8) return "indirect_probes must be 0..8";
-  if (udp_port == 0) return "udp_port must be 1..65535";
-  if (http_port == 0) return "http_port must be 1..65535";
+  if (indirect_probes > 8) return SPORE_FSTR("indirect_probes must be 0..8");
+  if (udp_port == 0) return SPORE_FSTR("udp_port must be 1..65535");
+  if (http_port == 0) return SPORE_FSTR("http_port must be 1..65535");
   if (ota_stall_timeout_ms < 1000) {
     // Below a TCP retransmission or two, healthy uploads over WiFi would be aborted.
-    return "ota_stall_timeout_ms must be at least 1000";
+    return SPORE_FSTR("ota_stall_timeout_ms must be at least 1000");
   }
-  return nullptr;
+  return FlashStr();
 }
+
+#if !defined(__XTENSA__)
+const char* Config::validate() const {
+  // On hosts SPORE_FLASH data is ordinary memory, so the flash sentence is a valid C string.
+  return validation_error().address();
+}
+#endif
 
 }  // namespace spore

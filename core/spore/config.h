@@ -5,11 +5,13 @@
 ///
 ///     spore::Config cfg = spore::Config::default_lan();
 ///     cfg.inactive_after_ms = 5000;
-///     if (const char* err = cfg.validate()) { /* refuse to start, print err */ }
+///     if (const spore::FlashStr err = cfg.validation_error(); !err.is_null()) { /* refuse, say err */ }
 ///
 /// Capacities (table sizes) are compile-time and live in limits.h, not here.
 
 #include <cstdint>
+
+#include "spore/flash_string.h"
 
 namespace spore {
 
@@ -91,9 +93,15 @@ struct Config {
   /// Costs several times the traffic of the default profiles.
   static Config fast();
 
-  /// nullptr when the configuration is usable; otherwise a static English sentence saying which
-  /// field is wrong and why. A node must refuse to begin() with an invalid config.
+  /// Null when the configuration is usable; otherwise a static English sentence saying which
+  /// field is wrong and why, kept in flash on the ESP8266 (flash_string.h). A node must refuse to
+  /// begin() with an invalid config.
+  FlashStr validation_error() const;
+#if !defined(__XTENSA__)
+  /// validation_error() as a C string (nullptr when usable); hosts only, where flash strings are
+  /// ordinary memory. On the ESP8266 the sentence must be read with FlashStr's readers.
   const char* validate() const;
+#endif
 };
 
 }  // namespace spore

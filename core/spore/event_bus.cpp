@@ -1,7 +1,5 @@
 #include "spore/event_bus.h"
 
-#include <cstring>
-
 namespace spore {
 
 EventBus::SubscriptionId EventBus::on(std::string_view topic, EventHandler handler) {
@@ -28,8 +26,7 @@ EventBus::SubscriptionId EventBus::add(std::string_view topic, EventHandler hand
   for (size_t i = 0; i < subs_.size(); ++i) {
     Subscription& s = subs_[i];
     if (s.topic_len != 0) continue;
-    std::memcpy(s.topic, topic.data(), topic.size());
-    s.topic[topic.size()] = '\0';
+    s.topic = topic.data();
     s.topic_len = static_cast<uint8_t>(topic.size());
     s.handler = handler;
     s.legacy = legacy;

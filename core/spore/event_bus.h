@@ -66,6 +66,10 @@ class EventBus {
 
   /// Returns the subscription id, or -1 if the table is full or the topic is empty or longer
   /// than SPORE_MAX_TOPIC_LEN.
+  ///
+  /// The topic is not copied: its bytes must stay valid and unchanged until off() (in practice a
+  /// string literal or a `topics::` constant, as every caller in SPORE passes). Copying it cost
+  /// 32 bytes of RAM per subscription slot, ~0.7 KB on an ESP8266 for a guarantee nobody used.
   SubscriptionId on(std::string_view topic, EventHandler handler);
   SubscriptionId on(std::string_view topic, LegacyEventHandler handler);
   /// Removes a subscription; safe to call from inside a handler. Unknown ids are ignored.
@@ -89,8 +93,8 @@ class EventBus {
   struct Subscription {
     EventHandler handler;
     LegacyEventHandler legacy = nullptr;
-    uint8_t topic_len = 0;  // 0 = free slot
-    char topic[SPORE_MAX_TOPIC_LEN + 1] = {};
+    const char* topic = nullptr;  // the caller's bytes (see on()), not NUL-terminated
+    uint8_t topic_len = 0;        // 0 = free slot
   };
 
   SubscriptionId add(std::string_view topic, EventHandler handler, LegacyEventHandler legacy);

@@ -92,13 +92,30 @@ JsonWriter& JsonWriter::end_object() { return end_container(true, '}'); }
 JsonWriter& JsonWriter::begin_array() { return begin_container(false, '['); }
 JsonWriter& JsonWriter::end_array() { return end_container(false, ']'); }
 
-JsonWriter& JsonWriter::key(std::string_view name) {
-  if (!ok_ || !in_object() || key_pending_) return fail();
+bool JsonWriter::before_key() {
+  if (!ok_ || !in_object() || key_pending_) {
+    ok_ = false;
+    return false;
+  }
   if (has_element_) put(',');
   has_element_ = true;
   key_pending_ = true;
-  write_string(name);
-  put(':');
+  return true;
+}
+
+JsonWriter& JsonWriter::key(std::string_view name) {
+  if (before_key()) {
+    write_string(name);
+    put(':');
+  }
+  return *this;
+}
+
+JsonWriter& JsonWriter::key(FlashStr name) {
+  if (before_key()) {
+    write_flash_string(name);
+    put(':');
+  }
   return *this;
 }
 
@@ -106,6 +123,12 @@ JsonWriter& JsonWriter::key(std::string_view name) {
 
 JsonWriter& JsonWriter::value(std::string_view s) {
   if (before_value()) write_string(s);
+  return *this;
+}
+
+JsonWriter& JsonWriter::value(FlashStr s) {
+  if (s.is_null()) return null_value();
+  if (before_value()) write_flash_string(s);
   return *this;
 }
 
@@ -257,9 +280,36 @@ size_t utf8_sequence_length(const unsigned char* s, size_t i, size_t size, size_
 }  // namespace
 
 void JsonWriter::write_string(std::string_view s) {
+  put('"');
+  write_string_body(s);
+  put('"');
+}
+
+void JsonWriter::write_flash_string(FlashStr s) {
+  // Copied out of flash in chunks of 32..36 bytes. A chunk ends only where the next byte does not
+  // continue a UTF-8 sequence, so write_string_body() judges every sequence whole (a sequence is
+  // at most 4 bytes, so only a run of stray continuation bytes can reach the 36th byte, and those
+  // are replaced one by one wherever the cut falls): the output is exactly value(string_view)'s.
+  constexpr size_t kChunkBytes = 32;
+  char chunk[kChunkBytes + 4];
+  put('"');
+  size_t n = 0;
+  for (size_t i = 0;; ++i) {
+    const char c = s.at(i);
+    if (c == '\0') break;
+    chunk[n++] = c;
+    if (n >= kChunkBytes && (n == sizeof chunk || (static_cast<unsigned char>(s.at(i + 1)) & 0xC0) != 0x80)) {
+      write_string_body(std::string_view(chunk, n));
+      n = 0;
+    }
+  }
+  write_string_body(std::string_view(chunk, n));
+  put('"');
+}
+
+void JsonWriter::write_string_body(std::string_view s) {
   const auto* bytes = reinterpret_cast<const unsigned char*>(s.data());
   const size_t size = s.size();
-  put('"');
   size_t run_start = 0;  // bytes [run_start, i) are safe and not yet written
   size_t i = 0;
   auto flush = [&](size_t upto) {
@@ -311,7 +361,6 @@ void JsonWriter::write_string(std::string_view s) {
     run_start = i;
   }
   flush(size);
-  put('"');
 }
 
 }  // namespace spore

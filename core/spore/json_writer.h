@@ -22,6 +22,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "spore/flash_string.h"
 #include "spore/limits.h"
 
 namespace spore {
@@ -86,12 +87,17 @@ class JsonWriter {
   /// Object member name; must be followed by exactly one value (or container). Escaped like a
   /// string value.
   JsonWriter& key(std::string_view name);
+  /// key() for a name kept in flash (flash_string.h); null writes an empty name.
+  JsonWriter& key(FlashStr name);
 
   /// String value; any bytes, including embedded NULs (escaped as \u0000).
   JsonWriter& value(std::string_view s);
   /// NUL-terminated string value; nullptr writes `null`.
   JsonWriter& value(const char* s);
   JsonWriter& value(std::nullptr_t) { return null_value(); }
+  /// String value kept in flash (flash_string.h), streamed through a small stack buffer; escaped
+  /// and UTF-8-checked exactly like value(std::string_view). Null writes `null`.
+  JsonWriter& value(FlashStr s);
   JsonWriter& value(bool b);
   JsonWriter& value(int32_t v) { return write_signed(v); }
   JsonWriter& value(uint32_t v) { return write_unsigned(v); }
@@ -130,6 +136,13 @@ class JsonWriter {
     key(name);
     return value(v);
   }
+  /// field() with the name kept in flash: `w.field(SPORE_FSTR("freeHeap"), bytes)` keeps the
+  /// key out of the ESP8266's DRAM (flash_string.h).
+  template <class T>
+  JsonWriter& field(FlashStr name, T v) {
+    key(name);
+    return value(v);
+  }
 
   /// False once the nesting was misused; from then on nothing more is written.
   bool ok() const { return ok_; }
@@ -142,9 +155,14 @@ class JsonWriter {
   JsonWriter& write_unsigned(uint64_t v);
   /// Writes the separator a new value needs; false (and !ok()) if no value may go here.
   bool before_value();
+  /// Writes the separator a new key needs; false (and !ok()) if no key may go here.
+  bool before_key();
   JsonWriter& begin_container(bool is_object, char open);
   JsonWriter& end_container(bool is_object, char close);
   void write_string(std::string_view s);
+  /// write_string() without the quotes; `s` must not end inside a UTF-8 sequence.
+  void write_string_body(std::string_view s);
+  void write_flash_string(FlashStr s);
   void put(char c) { out_.write(&c, 1); }
   bool in_object() const { return depth_ > 0 && ((object_bits_ >> (depth_ - 1)) & 1u) != 0; }
   JsonWriter& fail() {

@@ -34,9 +34,16 @@
 #endif
 
 /// Bytes shared by all members for their variable-length details (sdkVersion and API list).
-/// Sized for 32 members with a short SDK string and ~4 endpoints each; see MemberTable.
+/// Members on the same firmware build share one copy of each (MemberTable), so the arena is sized
+/// for the distinct builds in a fleet, not for its members: 1 KB on the ESP8266 holds about five
+/// distinct ~10-endpoint lists with their SDK strings (a member whose details do not fit is still
+/// tracked, with details_truncated set). Hosts keep 128 B per member, enough with no sharing.
 #ifndef SPORE_MEMBER_ARENA_BYTES
+#if defined(__XTENSA__)
+#define SPORE_MEMBER_ARENA_BYTES (SPORE_MAX_MEMBERS * 32)
+#else
 #define SPORE_MEMBER_ARENA_BYTES (SPORE_MAX_MEMBERS * 128)
+#endif
 #endif
 
 /// Longest SDK / firmware version string kept for a member, without the terminating NUL.
@@ -129,4 +136,32 @@
 /// name parameter comes first in every browser and in curl, far inside this.
 #ifndef SPORE_MULTIPART_MAX_HEADER_LINE_BYTES
 #define SPORE_MULTIPART_MAX_HEADER_LINE_BYTES 160
+#endif
+
+/// Longest WiFi SSID, in bytes (IEEE 802.11: 32).
+#ifndef SPORE_MAX_SSID_LEN
+#define SPORE_MAX_SSID_LEN 32
+#endif
+
+/// Longest WiFi password, in bytes: a WPA2 passphrase is 8..63 characters, a raw PSK 64 hex digits.
+#ifndef SPORE_MAX_WIFI_PASSWORD_LEN
+#define SPORE_MAX_WIFI_PASSWORD_LEN 64
+#endif
+
+/// Largest serialized DeviceConfig (the persisted settings file), in bytes. Every field at its
+/// longest plus the key names fits in about 300 bytes; the rest is room for comments.
+#ifndef SPORE_DEVICE_CONFIG_MAX_BYTES
+#define SPORE_DEVICE_CONFIG_MAX_BYTES 512
+#endif
+
+/// HTTP requests an ESP8266 node serves at once (HttpRequestTable slots); one more is answered
+/// 503 without its body being read. Each slot holds SPORE_ESP_MAX_BODY_BYTES of RAM.
+#ifndef SPORE_ESP_MAX_HTTP_REQUESTS
+#define SPORE_ESP_MAX_HTTP_REQUESTS 3
+#endif
+
+/// Longest request body an ESP8266 node buffers (other than the streamed update upload); a
+/// longer one is answered 413. Also holds an upload refusal's JSON answer, so at least 320.
+#ifndef SPORE_ESP_MAX_BODY_BYTES
+#define SPORE_ESP_MAX_BODY_BYTES 384
 #endif

@@ -234,6 +234,16 @@ bool MemberTable::set_api(uint32_t node_id, uint32_t api_digest, const ApiEndpoi
   free_block(m->api_);
   m->api_digest = api_digest;
   m->details_truncated = false;
+  // A fleet runs few firmware builds: share the bytes of a member that announced the same list.
+  if (api_digest != 0) {
+    for (const Member& o : slots_) {
+      if (o.used_ && &o != m && o.api_digest == api_digest && o.api_.size != 0 &&
+          api_block_equals(o.api_, endpoints, count)) {
+        m->api_ = o.api_;
+        return true;
+      }
+    }
+  }
   // Append records straight into the free tail of the arena (the block just freed is gone, so
   // this member's new block is the last one).
   const size_t start = arena_used_;
@@ -264,9 +274,9 @@ bool MemberTable::append_api(uint32_t node_id, HttpMethod method, std::string_vi
     m->details_truncated = true;
     return false;
   }
-  if (m->api_.size != 0 && m->api_.offset + m->api_.size != arena_used_) {
-    // Not the last block: copy it to the tail, then free the old copy (which slides the later
-    // blocks, this one included, down).
+  if (m->api_.size != 0 && (m->api_.offset + m->api_.size != arena_used_ || references(m->api_.offset) > 1)) {
+    // Not the last block, or other members share it: copy it to the tail, then release the old
+    // copy (freeing it slides the later blocks, this one included, down).
     if (arena_used_ + m->api_.size + record > arena_.size()) {
       m->details_truncated = true;
       return false;
@@ -288,6 +298,59 @@ bool MemberTable::append_api(uint32_t node_id, HttpMethod method, std::string_vi
   arena_used_ += record;
   m->api_.size = static_cast<uint16_t>(m->api_.size + record);
   return true;
+}
+
+bool MemberTable::complete_api(uint32_t node_id, uint32_t api_digest) {
+  Member* m = find(node_id);
+  if (m == nullptr) return false;
+  m->api_digest = api_digest;
+  if (api_digest == 0 || m->api_.size == 0 || m->details_truncated) return true;
+  for (const Member& o : slots_) {
+    if (!o.used_ || &o == m || o.api_digest != api_digest || o.api_.size != m->api_.size ||
+        o.api_.offset == m->api_.offset) {
+      continue;
+    }
+    if (std::memcmp(&arena_[o.api_.offset], &arena_[m->api_.offset], o.api_.size) != 0) continue;
+    Member::Block own = m->api_;
+    m->api_ = o.api_;
+    free_block(own);  // nobody else refers to it: slides the later blocks down
+    return true;
+  }
+  return true;
+}
+
+bool MemberTable::api_block_equals(const Member::Block& block, const ApiEndpoint* endpoints, size_t count) const {
+  size_t pos = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const std::string_view uri = endpoints[i].uri_view();
+    if (uri.size() > 0xFF || pos + 2 + uri.size() > block.size) return false;
+    const uint8_t* rec = &arena_[block.offset + pos];
+    if (rec[0] != static_cast<uint8_t>(endpoints[i].method) || rec[1] != uri.size() ||
+        std::memcmp(rec + 2, uri.data(), uri.size()) != 0) {
+      return false;
+    }
+    pos += 2 + uri.size();
+  }
+  return pos == block.size;
+}
+
+size_t MemberTable::references(uint16_t offset) const {
+  // Blocks are packed without overlap, so a non-empty block at the same offset is the same block.
+  size_t refs = 0;
+  for (const Member& m : slots_) {
+    if (!m.used_) continue;
+    refs += (m.sdk_.size != 0 && m.sdk_.offset == offset) ? 1 : 0;
+    refs += (m.api_.size != 0 && m.api_.offset == offset) ? 1 : 0;
+  }
+  return refs;
+}
+
+size_t MemberTable::shared_bytes_saved() const {
+  size_t referenced = 0;
+  for (const Member& m : slots_) {
+    if (m.used_) referenced += m.sdk_.size + m.api_.size;
+  }
+  return referenced - arena_used_;
 }
 
 std::string_view MemberTable::sdk_version(const Member& m) const {
@@ -315,12 +378,11 @@ bool MemberTable::api_at(const Member& m, size_t i, HttpMethod* method, std::str
 }
 
 void MemberTable::free_block(Member::Block& block) {
-  if (block.size == 0) {
-    block = Member::Block{};
-    return;
-  }
-  const size_t off = block.offset;
-  const size_t size = block.size;
+  const Member::Block released = block;
+  block = Member::Block{};  // drop this reference before counting the others
+  if (released.size == 0 || references(released.offset) > 0) return;  // others still use it
+  const size_t off = released.offset;
+  const size_t size = released.size;
   std::memmove(&arena_[off], &arena_[off + size], arena_used_ - off - size);
   arena_used_ -= size;
   for (Member& m : slots_) {
@@ -329,12 +391,18 @@ void MemberTable::free_block(Member::Block& block) {
       if (b->size != 0 && b->offset > off) b->offset = static_cast<uint16_t>(b->offset - size);
     }
   }
-  block = Member::Block{};
 }
 
 bool MemberTable::store_block(Member::Block& block, const uint8_t* data, size_t size) {
   free_block(block);
   if (size == 0) return true;
+  // Same bytes as another member's SDK version (same firmware build): share them.
+  for (const Member& m : slots_) {
+    if (m.used_ && m.sdk_.size == size && std::memcmp(&arena_[m.sdk_.offset], data, size) == 0) {
+      block = m.sdk_;
+      return true;
+    }
+  }
   if (arena_used_ + size > arena_.size()) return false;
   std::memcpy(&arena_[arena_used_], data, size);
   block.offset = static_cast<uint16_t>(arena_used_);

@@ -7,7 +7,10 @@
 /// Memory: SPORE_MAX_MEMBERS fixed slots plus one shared arena of SPORE_MEMBER_ARENA_BYTES for the
 /// variable-length details (SDK version, API list). Sizing the API list per slot would cost
 /// SPORE_MAX_APIS x (SPORE_MAX_URI_LEN + 2) = ~800 B per member, which a 40 KB-heap ESP-01 cannot
-/// spend on 32 members; most nodes serve a handful of endpoints, so they share one pool.
+/// spend on 32 members; most nodes serve a handful of endpoints, so they share one pool. A fleet
+/// runs few firmware builds, so the arena also keeps one copy per distinct detail: members whose
+/// SDK version bytes are equal, or whose complete API lists have the same digest and the same
+/// records, refer to the same bytes (a block is freed when its last member lets go of it).
 ///
 /// Full-table policy: a newcomer takes the slot of the DEAD member heard from least recently; if
 /// none is DEAD, of the INACTIVE member heard from least recently; if every member is ACTIVE the
@@ -135,6 +138,10 @@ class MemberTable {
   /// Appends one endpoint to the member's API list (lists arrive in pages). False, with
   /// details_truncated set, when the arena is full or the uri longer than SPORE_MAX_URI_LEN.
   bool append_api(uint32_t node_id, HttpMethod method, std::string_view uri);
+  /// The list built with append_api() is complete and has `api_digest`: sets the member's digest
+  /// and, if another member holds the same list (same digest, same bytes), shares that copy and
+  /// frees this one. A truncated list is never shared. False for an unknown member.
+  bool complete_api(uint32_t node_id, uint32_t api_digest);
 
   Member* find(uint32_t node_id);
   const Member* find(uint32_t node_id) const;
@@ -157,14 +164,21 @@ class MemberTable {
   uint32_t refused_full() const { return refused_full_; }
   uint32_t evictions() const { return evictions_; }
   size_t arena_used_bytes() const { return arena_used_; }
+  /// Arena bytes that sharing saves now: the details every member refers to, minus arena_used.
+  size_t shared_bytes_saved() const;
 
  private:
   Member* insert(uint32_t node_id, uint32_t now_ms);
   void forget(Member& m);
   void set_status(Member& m, MemberStatus status, uint32_t now_ms);
   void notify(const Member& m, MemberChange change);
-  // Arena: blocks are packed back to back; freeing one slides the later ones down.
+  // Arena: blocks are packed back to back; members with equal details refer to one block.
+  // free_block() clears `block` and, if no member refers to its bytes any more, frees them,
+  // sliding the later blocks down.
   void free_block(Member::Block& block);
+  /// How many member fields refer to the block at `offset`.
+  size_t references(uint16_t offset) const;
+  bool api_block_equals(const Member::Block& block, const ApiEndpoint* endpoints, size_t count) const;
   bool store_block(Member::Block& block, const uint8_t* data, size_t size);
 
   std::array<Member, SPORE_MAX_MEMBERS> slots_{};

@@ -490,7 +490,7 @@ void Membership::handle_info(const wire::Message& msg, uint32_t now_ms) {
     send_info_req(now_ms);
     return;
   }
-  m->api_digest = in.api_digest;
+  table.complete_api(id, in.api_digest);  // shares the bytes with members on the same build
   fetch_ = InfoFetch{};
   ++stats_.info_syncs;
   run_info_sync(now_ms);  // next member whose details are out of date, without waiting a tick

@@ -68,7 +68,7 @@ bool value_equals(std::string_view value, std::string_view want) {
 
 }  // namespace
 
-bool MultipartParser::fail(const char* why) {
+bool MultipartParser::fail(FlashStr why) {
   error_ = why;
   state_ = State::kFailed;
   capturing_ = false;
@@ -77,7 +77,7 @@ bool MultipartParser::fail(const char* why) {
 
 bool MultipartParser::begin(std::string_view content_type, std::string_view part_name) {
   part_name_ = part_name;
-  error_ = "";
+  error_ = FlashStr();
   state_ = State::kIdle;
   pattern_len_ = 0;
   match_ = 0;
@@ -91,7 +91,7 @@ bool MultipartParser::begin(std::string_view content_type, std::string_view part
 
   std::string_view rest = content_type;
   if (!ascii_iequals(next_param(rest), "multipart/form-data")) {
-    return fail("The Content-Type is not multipart/form-data.");
+    return fail(SPORE_FSTR("The Content-Type is not multipart/form-data."));
   }
   std::string_view boundary;
   bool have_boundary = false;
@@ -101,19 +101,22 @@ bool MultipartParser::begin(std::string_view content_type, std::string_view part
     if (!split_param(next_param(rest), name, value) || !ascii_iequals(name, "boundary")) continue;
     if (!value.empty() && value.front() == '"') {
       // Boundaries are bchars only, none of which needs escaping: a backslash is refused below.
-      if (value.size() < 2 || value.back() != '"') return fail("The multipart boundary has an unterminated quote.");
+      if (value.size() < 2 || value.back() != '"')
+        return fail(SPORE_FSTR("The multipart boundary has an unterminated quote."));
       value = value.substr(1, value.size() - 2);
     }
     boundary = value;
     have_boundary = true;
     break;
   }
-  if (!have_boundary || boundary.empty()) return fail("The multipart Content-Type has no boundary parameter.");
-  if (boundary.size() > kMaxBoundaryBytes) return fail("The multipart boundary is longer than 70 characters.");
+  if (!have_boundary || boundary.empty())
+    return fail(SPORE_FSTR("The multipart Content-Type has no boundary parameter."));
+  if (boundary.size() > kMaxBoundaryBytes)
+    return fail(SPORE_FSTR("The multipart boundary is longer than 70 characters."));
   for (char c : boundary) {
-    if (!is_bchar(c)) return fail("The multipart boundary holds a character RFC 2046 does not allow.");
+    if (!is_bchar(c)) return fail(SPORE_FSTR("The multipart boundary holds a character RFC 2046 does not allow."));
   }
-  if (boundary.back() == ' ') return fail("The multipart boundary ends with a space.");
+  if (boundary.back() == ' ') return fail(SPORE_FSTR("The multipart boundary ends with a space."));
 
   // Delimiter = CRLF "--" boundary; the body is scanned as if preceded by CRLF, so a boundary at
   // its very start matches too.
@@ -128,7 +131,7 @@ bool MultipartParser::begin(std::string_view content_type, std::string_view part
 bool MultipartParser::emit(const uint8_t* data, size_t size_bytes) {
   if (size_bytes == 0) return true;
   part_bytes_ += size_bytes;
-  if (sink_ && !sink_(data, size_bytes)) return fail("The part's data was refused.");
+  if (sink_ && !sink_(data, size_bytes)) return fail(SPORE_FSTR("The part's data was refused."));
   return true;
 }
 
@@ -192,20 +195,20 @@ size_t MultipartParser::boundary_tail(const uint8_t* data, size_t size_bytes) {
         } else if (c == '\n') {
           to_headers = true;
         } else {
-          fail("A multipart boundary is followed by other characters (boundary inside the data?).");
+          fail(SPORE_FSTR("A multipart boundary is followed by other characters (boundary inside the data?)."));
           return kFailedScan;
         }
         break;
       case 1:
         if (c != '-') {
-          fail("A multipart boundary is followed by a single '-'.");
+          fail(SPORE_FSTR("A multipart boundary is followed by a single '-'."));
           return kFailedScan;
         }
         state_ = State::kEpilogue;
         return i + 1;
       default:  // 3: CR seen
         if (c != '\n') {
-          fail("A multipart boundary line does not end with CRLF.");
+          fail(SPORE_FSTR("A multipart boundary line does not end with CRLF."));
           return kFailedScan;
         }
         to_headers = true;
@@ -242,7 +245,7 @@ void MultipartParser::header_line() {
 size_t MultipartParser::headers(const uint8_t* data, size_t size_bytes) {
   for (size_t i = 0; i < size_bytes; ++i) {
     if (++header_bytes_ > SPORE_MULTIPART_MAX_HEADER_BYTES) {
-      fail("A multipart part's headers are longer than the node accepts.");
+      fail(SPORE_FSTR("A multipart part's headers are longer than the node accepts."));
       return kFailedScan;
     }
     const char c = static_cast<char>(data[i]);
@@ -264,7 +267,7 @@ size_t MultipartParser::headers(const uint8_t* data, size_t size_bytes) {
     capturing_ = part_selected_;
     if (part_selected_) {
       if (found_part_) {
-        fail("The form has more than one firmware part.");
+        fail(SPORE_FSTR("The form has more than one firmware part."));
         return kFailedScan;
       }
       found_part_ = true;
@@ -275,9 +278,9 @@ size_t MultipartParser::headers(const uint8_t* data, size_t size_bytes) {
 }
 
 bool MultipartParser::feed(const uint8_t* data, size_t size_bytes) {
-  if (state_ == State::kIdle) return fail("The multipart parser was not started.");
+  if (state_ == State::kIdle) return fail(SPORE_FSTR("The multipart parser was not started."));
   if (state_ == State::kFailed) return false;
-  if (data == nullptr && size_bytes > 0) return fail("No data.");
+  if (data == nullptr && size_bytes > 0) return fail(SPORE_FSTR("No data."));
   while (size_bytes > 0) {
     size_t used = 0;
     bool found = false;
@@ -313,15 +316,15 @@ bool MultipartParser::feed(const uint8_t* data, size_t size_bytes) {
 
 bool MultipartParser::finish() {
   if (state_ == State::kFailed) return false;
-  if (state_ == State::kIdle) return fail("The multipart parser was not started.");
+  if (state_ == State::kIdle) return fail(SPORE_FSTR("The multipart parser was not started."));
   if (state_ != State::kEpilogue) {
-    return fail(state_ == State::kPreamble ? "The body holds no multipart boundary."
-                                           : "The multipart body ended before its closing boundary.");
+    return fail(state_ == State::kPreamble ? SPORE_FSTR("The body holds no multipart boundary.")
+                                           : SPORE_FSTR("The multipart body ended before its closing boundary."));
   }
   if (!found_part_) {
     return fail(part_name_ == kDefaultPartName
-                    ? "The form has no part named \"firmware\" (send: curl -F firmware=@image.bin ...)."
-                    : "The form has no part with the expected name.");
+                    ? SPORE_FSTR("The form has no part named \"firmware\" (send: curl -F firmware=@image.bin ...).")
+                    : SPORE_FSTR("The form has no part with the expected name."));
   }
   return true;
 }

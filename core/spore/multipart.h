@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "spore/delegate.h"
+#include "spore/flash_string.h"
 #include "spore/limits.h"
 
 namespace spore {
@@ -68,9 +69,10 @@ class MultipartParser {
   /// (an empty part counts). Otherwise false and error() says why.
   bool finish();
 
-  /// "" while nothing is wrong; else a static English sentence.
-  const char* error() const { return error_; }
-  bool failed() const { return error_[0] != '\0'; }
+  /// Null while nothing is wrong; else a static English sentence, kept in flash on the ESP8266
+  /// (flash_string.h: read it with FlashStr's readers or JsonWriter::value(FlashStr)).
+  FlashStr error() const { return error_; }
+  bool failed() const { return !error_.is_null(); }
   /// The closing boundary was seen.
   bool closed() const { return state_ == State::kEpilogue; }
   /// A part with the selected name began (its headers ended).
@@ -81,7 +83,7 @@ class MultipartParser {
  private:
   enum class State : uint8_t { kIdle, kPreamble, kBoundaryTail, kHeaders, kBody, kEpilogue, kFailed };
 
-  bool fail(const char* why);
+  bool fail(FlashStr why);
   /// Scans for the delimiter from data[0]; returns bytes consumed (up to and including a found
   /// delimiter) or SIZE_MAX after a failure. Data before the delimiter goes to the sink if
   /// `capture`.
@@ -93,7 +95,7 @@ class MultipartParser {
 
   Sink sink_;
   std::string_view part_name_ = kDefaultPartName;
-  const char* error_ = "";
+  FlashStr error_;
   State state_ = State::kIdle;
   // Delimiter "\r\n--" + boundary.
   uint8_t pattern_len_ = 0;

@@ -18,16 +18,18 @@ NodeContext::NodeContext(const Config& config, const Clock& clock, Random& rando
 }
 
 bool NodeContext::begin(const NodeIdentity& self) {
-  if (const char* error = config_.validate()) {
-    log(LogLevel::kError, "invalid config: %s", error);
+  if (const FlashStr error = config_.validation_error(); !error.is_null()) {
+    char why[100];  // the longest sentence is 84 bytes
+    error.copy_to(why, sizeof why);
+    SPORE_LOG(*this, LogLevel::kError, "invalid config: %s", why);
     return false;
   }
   if (self.node_id == 0) {
-    log(LogLevel::kError, "invalid identity: node_id must not be 0");
+    SPORE_LOG(*this, LogLevel::kError, "invalid identity: node_id must not be 0");
     return false;
   }
   if (self.hostname.empty() || self.hostname.size() > SPORE_MAX_HOSTNAME_LEN) {
-    log(LogLevel::kError, "invalid identity: hostname must be 1..%d bytes", SPORE_MAX_HOSTNAME_LEN);
+    SPORE_LOG(*this, LogLevel::kError, "invalid identity: hostname must be 1..%d bytes", SPORE_MAX_HOSTNAME_LEN);
     return false;
   }
   std::memcpy(hostname_, self.hostname.data(), self.hostname.size());
@@ -42,8 +44,8 @@ bool NodeContext::begin(const NodeIdentity& self) {
   scheduler_.add(status_task_);
   if (config_.debug_interval_ms != 0) scheduler_.add(debug_task_);
   scheduler_.begin(config_.start_jitter_max_ms, config_.long_task_warn_ms);
-  log(LogLevel::kInfo, "node %s (id %08lx, incarnation %lu) started", hostname_,
-      static_cast<unsigned long>(self_.node_id), static_cast<unsigned long>(self_.incarnation));
+  SPORE_LOG(*this, LogLevel::kInfo, "node %s (id %08lx, incarnation %lu) started", hostname_,
+            static_cast<unsigned long>(self_.node_id), static_cast<unsigned long>(self_.incarnation));
   return true;
 }
 
@@ -53,6 +55,22 @@ void NodeContext::log(LogLevel level, const char* format, ...) {
   va_list args;
   va_start(args, format);
   std::vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  log_->write(level, line);
+}
+
+void NodeContext::log(LogLevel level, FlashStr format, ...) {
+  if (log_ == nullptr) return;
+  char ram_format[128];
+  format.copy_to(ram_format, sizeof ram_format);
+  char line[160];
+  va_list args;
+  va_start(args, format);
+  // The format was checked at compile time by SPORE_LOG; the compiler cannot see it here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+  std::vsnprintf(line, sizeof line, ram_format, args);
+#pragma GCC diagnostic pop
   va_end(args);
   log_->write(level, line);
 }
@@ -68,21 +86,22 @@ void NodeContext::on_member_change(const Member& member, MemberChange change) {
     case MemberChange::kLeft: topic = topics::kNodeLeft; break;
     case MemberChange::kForgotten: topic = topics::kNodeForgotten; break;
   }
-  log(change == MemberChange::kDiscovered || change == MemberChange::kForgotten ? LogLevel::kDebug : LogLevel::kInfo,
-      "member %s (%08lx) %s", member.hostname, static_cast<unsigned long>(member.node_id),
-      member_change_name(change));
+  const LogLevel level =
+      change == MemberChange::kDiscovered || change == MemberChange::kForgotten ? LogLevel::kDebug : LogLevel::kInfo;
+  SPORE_LOG(*this, level, "member %s (%08lx) %s", member.hostname, static_cast<unsigned long>(member.node_id),
+            member_change_name(change));
   events_.fire(topic, static_cast<const NodeInfo&>(member));
 }
 
 void NodeContext::run_status(uint32_t now_ms) { members_.update(now_ms); }
 
 void NodeContext::run_debug(uint32_t) {
-  log(LogLevel::kDebug, "members: %u active, %u inactive, %u dead; longest task %lu ms (%s)",
-      static_cast<unsigned>(members_.count(MemberStatus::kActive)),
-      static_cast<unsigned>(members_.count(MemberStatus::kInactive)),
-      static_cast<unsigned>(members_.count(MemberStatus::kDead)),
-      static_cast<unsigned long>(scheduler_.max_run_ms()),
-      scheduler_.max_run_task() != nullptr ? scheduler_.max_run_task() : "-");
+  SPORE_LOG(*this, LogLevel::kDebug, "members: %u active, %u inactive, %u dead; longest task %lu ms (%s)",
+            static_cast<unsigned>(members_.count(MemberStatus::kActive)),
+            static_cast<unsigned>(members_.count(MemberStatus::kInactive)),
+            static_cast<unsigned>(members_.count(MemberStatus::kDead)),
+            static_cast<unsigned long>(scheduler_.max_run_ms()),
+            scheduler_.max_run_task() != nullptr ? scheduler_.max_run_task() : "-");
 }
 
 void NodeContext::set_firmware(std::string_view version, const uint8_t (&sha256)[32]) {
@@ -115,31 +134,31 @@ void write_digest(JsonWriter& w, uint32_t digest) {
                             static_cast<uint8_t>(digest >> 8), static_cast<uint8_t>(digest)};
   char hex[9];
   to_hex(bytes, sizeof bytes, hex);
-  w.field("imageDigest", static_cast<const char*>(hex));
+  w.field(SPORE_FSTR("imageDigest"), static_cast<const char*>(hex));
 }
 
 }  // namespace
 
 void NodeContext::write_status_json(JsonWriter& w) const {
   w.begin_object();
-  w.field("freeHeap", system_.free_heap_bytes());
-  w.field("chipId", system_.chip_id());
-  w.field("sdkVersion", system_.sdk_version());
-  w.field("cpuFreqMHz", system_.cpu_freq_mhz());
-  w.field("flashChipSize", system_.flash_chip_size_bytes());
-  w.key("api");
+  w.field(SPORE_FSTR("freeHeap"), system_.free_heap_bytes());
+  w.field(SPORE_FSTR("chipId"), system_.chip_id());
+  w.field(SPORE_FSTR("sdkVersion"), system_.sdk_version());
+  w.field(SPORE_FSTR("cpuFreqMHz"), system_.cpu_freq_mhz());
+  w.field(SPORE_FSTR("flashChipSize"), system_.flash_chip_size_bytes());
+  w.key(SPORE_FSTR("api"));
   api_.write_json(w);
-  w.field("hostname", std::string_view(hostname_));
-  w.field("nodeId", self_.node_id);
-  w.field("incarnation", self_.incarnation);
-  w.field("uptimeMs", uptime_ms());
-  w.field("apiDigest", api_.digest());
-  w.field("maxTaskRunMs", scheduler_.max_run_ms());
+  w.field(SPORE_FSTR("hostname"), std::string_view(hostname_));
+  w.field(SPORE_FSTR("nodeId"), self_.node_id);
+  w.field(SPORE_FSTR("incarnation"), self_.incarnation);
+  w.field(SPORE_FSTR("uptimeMs"), uptime_ms());
+  w.field(SPORE_FSTR("apiDigest"), api_.digest());
+  w.field(SPORE_FSTR("maxTaskRunMs"), scheduler_.max_run_ms());
   // Empty strings until the platform called set_firmware(), so the fields are always there.
-  w.field("firmwareVersion", static_cast<const char*>(firmware_version_));
+  w.field(SPORE_FSTR("firmwareVersion"), static_cast<const char*>(firmware_version_));
   char sha_hex[65] = {};
   if (has_firmware_) to_hex(image_sha256_, sizeof image_sha256_, sha_hex);
-  w.field("imageSha256", static_cast<const char*>(sha_hex));
+  w.field(SPORE_FSTR("imageSha256"), static_cast<const char*>(sha_hex));
   w.end_object();
 }
 
@@ -147,30 +166,30 @@ void NodeContext::write_members_json(JsonWriter& w) const {
   const uint32_t now_ms = clock_.now_ms();
   char ip[16];
   w.begin_object();
-  w.key("members").begin_array();
+  w.key(SPORE_FSTR("members")).begin_array();
   // This node first, as the seed's dashboard expects to find the node it asked.
   format_ipv4(self_.ip, ip, sizeof ip);
   w.begin_object();
-  w.field("hostname", std::string_view(hostname_));
-  w.field("ip", ip);
-  w.field("lastSeen", now_ms);
-  w.field("latency", 0);
-  w.field("status", member_status_name(MemberStatus::kActive));
-  w.key("resources").begin_object();
-  w.field("freeHeap", system_.free_heap_bytes());
-  w.field("chipId", system_.chip_id());
-  w.field("sdkVersion", system_.sdk_version());
-  w.field("cpuFreqMHz", system_.cpu_freq_mhz());
-  w.field("flashChipSize", system_.flash_chip_size_bytes());
+  w.field(SPORE_FSTR("hostname"), std::string_view(hostname_));
+  w.field(SPORE_FSTR("ip"), ip);
+  w.field(SPORE_FSTR("lastSeen"), now_ms);
+  w.field(SPORE_FSTR("latency"), 0);
+  w.field(SPORE_FSTR("status"), member_status_name(MemberStatus::kActive));
+  w.key(SPORE_FSTR("resources")).begin_object();
+  w.field(SPORE_FSTR("freeHeap"), system_.free_heap_bytes());
+  w.field(SPORE_FSTR("chipId"), system_.chip_id());
+  w.field(SPORE_FSTR("sdkVersion"), system_.sdk_version());
+  w.field(SPORE_FSTR("cpuFreqMHz"), system_.cpu_freq_mhz());
+  w.field(SPORE_FSTR("flashChipSize"), system_.flash_chip_size_bytes());
   w.end_object();
-  w.key("api");
+  w.key(SPORE_FSTR("api"));
   api_.write_json(w);
-  w.field("nodeId", self_.node_id);
-  w.field("incarnation", self_.incarnation);
-  w.field("httpPort", config_.http_port);
-  w.field("self", true);
+  w.field(SPORE_FSTR("nodeId"), self_.node_id);
+  w.field(SPORE_FSTR("incarnation"), self_.incarnation);
+  w.field(SPORE_FSTR("httpPort"), config_.http_port);
+  w.field(SPORE_FSTR("self"), true);
   write_digest(w, image_digest());
-  w.field("firmwareVersion", static_cast<const char*>(firmware_version_));
+  w.field(SPORE_FSTR("firmwareVersion"), static_cast<const char*>(firmware_version_));
   w.end_object();
   members_.for_each([&](const Member& m) { write_member_json(w, m, now_ms); });
   w.end_array();
@@ -181,33 +200,33 @@ void NodeContext::write_member_json(JsonWriter& w, const Member& m, uint32_t now
   char ip[16];
   format_ipv4(m.ip, ip, sizeof ip);
   w.begin_object();
-  w.field("hostname", std::string_view(m.hostname));
-  w.field("ip", ip);
-  w.field("lastSeen", m.last_seen_ms);
+  w.field(SPORE_FSTR("hostname"), std::string_view(m.hostname));
+  w.field(SPORE_FSTR("ip"), ip);
+  w.field(SPORE_FSTR("lastSeen"), m.last_seen_ms);
   // -1 = no round trip measured yet; the seed's field is a number, so no null here.
-  w.field("latency", m.latency_ms == Member::kUnknownLatency ? int32_t{-1} : int32_t{m.latency_ms});
-  w.field("status", member_status_name(m.status));
-  w.key("resources").begin_object();
-  w.field("freeHeap", m.resources.free_heap_bytes);
-  w.field("chipId", m.resources.chip_id);
-  w.field("sdkVersion", members_.sdk_version(m));
-  w.field("cpuFreqMHz", m.resources.cpu_freq_mhz);
-  w.field("flashChipSize", m.resources.flash_chip_size_bytes);
+  w.field(SPORE_FSTR("latency"), m.latency_ms == Member::kUnknownLatency ? int32_t{-1} : int32_t{m.latency_ms});
+  w.field(SPORE_FSTR("status"), member_status_name(m.status));
+  w.key(SPORE_FSTR("resources")).begin_object();
+  w.field(SPORE_FSTR("freeHeap"), m.resources.free_heap_bytes);
+  w.field(SPORE_FSTR("chipId"), m.resources.chip_id);
+  w.field(SPORE_FSTR("sdkVersion"), members_.sdk_version(m));
+  w.field(SPORE_FSTR("cpuFreqMHz"), m.resources.cpu_freq_mhz);
+  w.field(SPORE_FSTR("flashChipSize"), m.resources.flash_chip_size_bytes);
   w.end_object();
-  w.key("api").begin_array();
+  w.key(SPORE_FSTR("api")).begin_array();
   HttpMethod method;
   std::string_view uri;
   for (size_t i = 0; members_.api_at(m, i, &method, &uri); ++i) {
-    w.begin_object().field("uri", uri).field("method", http_method_name(method)).end_object();
+    w.begin_object().field(SPORE_FSTR("uri"), uri).field(SPORE_FSTR("method"), http_method_name(method)).end_object();
   }
   w.end_array();
-  w.field("nodeId", m.node_id);
-  w.field("incarnation", m.incarnation);
-  w.field("httpPort", m.http_port);
-  w.field("lastSeenAgoMs", elapsed_ms(now_ms, m.last_seen_ms));
-  w.field("left", m.left);
-  w.field("apiDigest", m.api_digest);
-  w.field("detailsTruncated", m.details_truncated);
+  w.field(SPORE_FSTR("nodeId"), m.node_id);
+  w.field(SPORE_FSTR("incarnation"), m.incarnation);
+  w.field(SPORE_FSTR("httpPort"), m.http_port);
+  w.field(SPORE_FSTR("lastSeenAgoMs"), elapsed_ms(now_ms, m.last_seen_ms));
+  w.field(SPORE_FSTR("left"), m.left);
+  w.field(SPORE_FSTR("apiDigest"), m.api_digest);
+  w.field(SPORE_FSTR("detailsTruncated"), m.details_truncated);
   write_digest(w, m.image_digest);  // "00000000" until the member announced one
   w.end_object();
 }

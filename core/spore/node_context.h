@@ -67,6 +67,9 @@ class NodeContext {
 
   /// printf-style log line through the LogSink; truncated at 160 bytes. No-op without a sink.
   void log(LogLevel level, const char* format, ...) __attribute__((format(printf, 3, 4)));
+  /// log() with the format kept in flash (formats up to 127 bytes). Call it through SPORE_LOG,
+  /// which also checks the format against the arguments at compile time.
+  void log(LogLevel level, FlashStr format, ...);
 
   /// The seed's GET /api/node/status document (plus extra fields: hostname, nodeId, ...).
   void write_status_json(JsonWriter& w) const;
@@ -101,6 +104,10 @@ class NodeContext {
 
   /// After a refutation the membership protocol raises this node's incarnation (SWIM).
   void set_incarnation(uint32_t incarnation) { self_.incarnation = incarnation; }
+  /// A device that (re)joined its network with a new address (DHCP) reports it here; it shows in
+  /// this node's /api/cluster/members entry and goes out in the next ANNOUNCE. Peers use a
+  /// datagram's source address anyway, so nothing is lost meanwhile.
+  void set_ip(uint32_t ip) { self_.ip = ip; }
 
  private:
   void on_member_change(const Member& member, MemberChange change);
@@ -127,3 +134,20 @@ class NodeContext {
 };
 
 }  // namespace spore
+
+namespace spore {
+/// Never called: lets the compiler check a SPORE_LOG format against its arguments.
+inline void log_format_check(const char*, ...) __attribute__((format(printf, 1, 2)));
+inline void log_format_check(const char*, ...) {}
+}  // namespace spore
+
+#define SPORE_LOG_FIRST_(first, ...) first
+#define SPORE_LOG_REST_(first, ...) __VA_ARGS__
+/// `SPORE_LOG(ctx, LogLevel::kInfo, "format %u", args...)`: ctx.log() with the format string in
+/// flash instead of the ESP8266's DRAM (flash_string.h), still checked like printf. The trailing
+/// 0 only keeps the argument list non-empty for the preprocessor; vsnprintf ignores it.
+#define SPORE_LOG(ctx, level, ...)                                                                   \
+  do {                                                                                              \
+    if (false) ::spore::log_format_check(__VA_ARGS__);                                              \
+    (ctx).log(level, SPORE_FSTR(SPORE_LOG_FIRST_(__VA_ARGS__, 0)), SPORE_LOG_REST_(__VA_ARGS__, 0)); \
+  } while (0)

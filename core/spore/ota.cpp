@@ -13,32 +13,40 @@ namespace {
 struct ErrorInfo {
   const char* name;
   int status;
-  const char* message;
 };
 
 // Indexed by OtaError; append only, like the enum.
 constexpr ErrorInfo kErrors[] = {
-    {"ok", 200, "The image was installed."},
-    {"busy", 409, "Another update is in progress or the node is restarting into a new image; retry later."},
-    {"empty", 400, "The upload holds no image bytes."},
-    {"too_large", 413, "The image does not fit in the space this node has for an update."},
-    {"bad_magic", 422, "This is not a firmware image for this node's platform (wrong magic bytes)."},
-    {"truncated", 400, "The upload ended before the declared number of bytes arrived."},
-    {"unsigned", 422, "This node requires a signed image and the upload carries no signature trailer."},
-    {"bad_signature", 422, "The image's signature does not verify with this node's public key."},
-    {"flash_begin", 500, "The node could not prepare its flash (or disk) for the update."},
-    {"flash_write", 500, "Writing the image to flash (or disk) failed."},
-    {"flash_commit", 500, "The written image failed its final verification or could not be activated."},
-    {"aborted", 400, "The upload was aborted before it completed (connection dropped)."},
-    {"stalled", 408, "The upload stalled: no data arrived within the timeout."},
-    {"bad_request", 400, "The upload is malformed."},
-    {"unauthorized", 401, "This endpoint needs the node's API token."},
-    {"unsupported_media_type", 415,
-     "Send the image as multipart/form-data (a part named \"firmware\") or application/octet-stream."},
+    {"ok", 200},           {"busy", 409},          {"empty", 400},        {"too_large", 413},
+    {"bad_magic", 422},    {"truncated", 400},     {"unsigned", 422},     {"bad_signature", 422},
+    {"flash_begin", 500},  {"flash_write", 500},   {"flash_commit", 500}, {"aborted", 400},
+    {"stalled", 408},      {"bad_request", 400},   {"unauthorized", 401}, {"unsupported_media_type", 415},
 };
 constexpr size_t kErrorCount = sizeof kErrors / sizeof kErrors[0];
 static_assert(kErrorCount == static_cast<size_t>(OtaError::kUnsupportedMediaType) + 1,
               "kErrors must have one entry per OtaError");
+
+// The sentences, in kErrors order, kept in flash (flash_string.h): ~1.1 KB of DRAM on an ESP8266.
+constexpr char kErrorMessages[] SPORE_FLASH =
+    "The image was installed.\0"
+    "Another update is in progress or the node is restarting into a new image; retry later.\0"
+    "The upload holds no image bytes.\0"
+    "The image does not fit in the space this node has for an update.\0"
+    "This is not a firmware image for this node's platform (wrong magic bytes).\0"
+    "The upload ended before the declared number of bytes arrived.\0"
+    "This node requires a signed image and the upload carries no signature trailer.\0"
+    "The image's signature does not verify with this node's public key.\0"
+    "The node could not prepare its flash (or disk) for the update.\0"
+    "Writing the image to flash (or disk) failed.\0"
+    "The written image failed its final verification or could not be activated.\0"
+    "The upload was aborted before it completed (connection dropped).\0"
+    "The upload stalled: no data arrived within the timeout.\0"
+    "The upload is malformed.\0"
+    "This endpoint needs the node's API token.\0"
+    "Send the image as multipart/form-data (a part named \"firmware\") or application/octet-stream.\0"
+    "Unknown update error.\0";
+static_assert(flash_list_count(kErrorMessages, sizeof kErrorMessages) == kErrorCount + 1,
+              "kErrorMessages must have one sentence per OtaError, then the unknown one");
 
 const ErrorInfo* info(OtaError e) {
   const auto i = static_cast<size_t>(e);
@@ -126,9 +134,9 @@ int ota_error_http_status(OtaError e) {
   return i != nullptr ? i->status : 500;
 }
 
-const char* ota_error_message(OtaError e) {
-  const ErrorInfo* i = info(e);
-  return i != nullptr ? i->message : "Unknown update error.";
+FlashStr ota_error_message(OtaError e) {
+  const auto i = static_cast<size_t>(e);
+  return flash_nth(kErrorMessages, kErrorCount + 1, i < kErrorCount ? i : kErrorCount);
 }
 
 void ota_sha256_hex(const uint8_t (&sha256)[32], char (&out)[65]) {

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "spore/flash_string.h"
 #include "spore/limits.h"
 
 namespace spore {
@@ -67,8 +68,10 @@ const char* ota_error_name(OtaError e);
 /// 422 = the request was well formed but the image is unacceptable to this node.
 int ota_error_http_status(OtaError e);
 
-/// A one-sentence English explanation of `e` for JSON "error" fields; static, never nullptr.
-const char* ota_error_message(OtaError e);
+/// A one-sentence English explanation of `e` for JSON "error" fields; static, never null. Kept in
+/// flash on the ESP8266: read it with FlashStr's readers or JsonWriter::value(FlashStr), never
+/// as a C string.
+FlashStr ota_error_message(OtaError e);
 
 /// Port: where an image is written (ESP8266 Updater; Linux: a new executable beside the running
 /// one; tests: a fake). OtaSession calls begin() once, then write() in order, then exactly one of

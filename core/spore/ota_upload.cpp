@@ -13,17 +13,17 @@ OtaUploadHandler::OtaUploadHandler(NodeContext& ctx, RestApi& rest, OtaSession& 
 bool OtaUploadHandler::begin() {
   const bool ok = rest_.add_route(kPath, HttpMethod::kPost, RouteAuth::kToken,
                                   RestApi::Handler::bind<OtaUploadHandler, &OtaUploadHandler::serve>(this));
-  if (!ok) ctx_.log(LogLevel::kError, "ota: could not register POST %s (route table full?)", kPath.data());
+  if (!ok) SPORE_LOG(ctx_, LogLevel::kError, "ota: could not register POST %s (route table full?)", kPath.data());
   return ok;
 }
 
-int OtaUploadHandler::write_error(JsonWriter& w, OtaError error, const char* message, size_t received) {
+int OtaUploadHandler::write_error(JsonWriter& w, OtaError error, FlashStr message, size_t received) {
   w.begin_object();
-  w.field("error", message != nullptr ? message : ota_error_message(error));
-  w.field("code", ota_error_name(error));
-  w.field("received", received);
+  w.field(SPORE_FSTR("error"), message.is_null() ? ota_error_message(error) : message);
+  w.field(SPORE_FSTR("code"), ota_error_name(error));
+  w.field(SPORE_FSTR("received"), received);
   if (error == OtaError::kTooLarge) {
-    w.field("maxBytes", session_.capacity_bytes());
+    w.field(SPORE_FSTR("maxBytes"), session_.capacity_bytes());
   }
   w.end_object();
   return ota_error_http_status(error);
@@ -31,8 +31,8 @@ int OtaUploadHandler::write_error(JsonWriter& w, OtaError error, const char* mes
 
 void OtaUploadHandler::fire_failed(OtaError error, size_t received) {
   last_error_ = error;
-  ctx_.log(LogLevel::kWarn, "ota: update failed: %s after %u bytes", ota_error_name(error),
-           static_cast<unsigned>(received));
+  SPORE_LOG(ctx_, LogLevel::kWarn, "ota: update failed: %s after %u bytes", ota_error_name(error),
+            static_cast<unsigned>(received));
   OtaEvent ev;
   ev.error = error;
   ev.size_bytes = received;
@@ -55,8 +55,8 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
   if (denied != 0) return denied;
   if (active_ || session_.busy() || restart_pending_) {
     return write_error(w, OtaError::kBusy,
-                       restart_pending_ ? "A new image is installed and the node is restarting into it."
-                                        : "Another update upload is in progress; wait until it ends.",
+                       restart_pending_ ? SPORE_FSTR("A new image is installed and the node is restarting into it.")
+                                        : SPORE_FSTR("Another update upload is in progress; wait until it ends."),
                        0);
   }
 
@@ -71,7 +71,7 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
   } else {
     multipart_mode_ = false;
     fire_failed(OtaError::kUnsupportedMediaType, 0);
-    return write_error(w, OtaError::kUnsupportedMediaType, nullptr, 0);
+    return write_error(w, OtaError::kUnsupportedMediaType, FlashStr(), 0);
   }
   multipart_mode_ = multipart;
   if (multipart && !multipart_.begin(rest)) {
@@ -85,22 +85,22 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
     const size_t limit = session_.capacity_bytes() + session_.trailer_allowance_bytes() + kMultipartOverheadBytes;
     if (content_length > limit) {
       fire_failed(OtaError::kTooLarge, 0);
-      return write_error(w, OtaError::kTooLarge, nullptr, 0);
+      return write_error(w, OtaError::kTooLarge, FlashStr(), 0);
     }
   }
   const OtaError e = session_.begin(multipart ? 0 : content_length, now_ms);
   if (e != OtaError::kOk) {
     fire_failed(e, 0);
-    return write_error(w, e, nullptr, 0);
+    return write_error(w, e, FlashStr(), 0);
   }
 
   active_ = true;
   if (++id_ == 0) id_ = 1;
   error_ = OtaError::kOk;
-  message_ = nullptr;
+  message_ = FlashStr();
   last_activity_ms_ = now_ms;
-  ctx_.log(LogLevel::kInfo, "ota: upload started (%s, %u bytes declared)", multipart ? "multipart" : "raw",
-           static_cast<unsigned>(content_length));
+  SPORE_LOG(ctx_, LogLevel::kInfo, "ota: upload started (%s, %u bytes declared)", multipart ? "multipart" : "raw",
+            static_cast<unsigned>(content_length));
   OtaEvent ev;
   ev.size_bytes = content_length;
   ev.multipart = multipart;
@@ -108,7 +108,7 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
   return 0;
 }
 
-void OtaUploadHandler::fail(OtaError error, const char* message) {
+void OtaUploadHandler::fail(OtaError error, FlashStr message) {
   if (error_ != OtaError::kOk) return;
   error_ = error;
   message_ = message;
@@ -125,13 +125,13 @@ bool OtaUploadHandler::body(const uint8_t* data, size_t size_bytes, uint32_t now
   if (size_bytes == 0) return true;
   if (!multipart_mode_) {
     const OtaError e = session_.write(data, size_bytes, now_ms);
-    if (e != OtaError::kOk) fail(e, nullptr);
+    if (e != OtaError::kOk) fail(e, FlashStr());
     return e == OtaError::kOk;
   }
   now_ms_ = now_ms;
   if (multipart_.feed(data, size_bytes)) return true;
   if (!session_.busy() && session_.result().error != OtaError::kOk) {
-    fail(session_.result().error, nullptr);  // the session refused the part's bytes
+    fail(session_.result().error, FlashStr());  // the session refused the part's bytes
   } else {
     fail(OtaError::kBadRequest, multipart_.error());
   }
@@ -148,12 +148,12 @@ int OtaUploadHandler::finish_impl(bool complete, uint32_t now_ms, JsonWriter& w,
     // An upload poll() ended still gets its answer, once.
     if (stale_id_ != 0 && (upload_id == 0 ? !active_ : upload_id == stale_id_)) {
       stale_id_ = 0;
-      return write_error(w, stale_error_, nullptr, 0);
+      return write_error(w, stale_error_, FlashStr(), 0);
     }
-    return write_error(w, OtaError::kBadRequest, "No update upload is in progress.", 0);
+    return write_error(w, OtaError::kBadRequest, SPORE_FSTR("No update upload is in progress."), 0);
   }
   active_ = false;
-  if (!complete) fail(OtaError::kAborted, nullptr);
+  if (!complete) fail(OtaError::kAborted, FlashStr());
   if (error_ == OtaError::kOk && multipart_mode_ && !multipart_.finish()) {
     fail(OtaError::kBadRequest, multipart_.error());
   }
@@ -171,8 +171,8 @@ int OtaUploadHandler::finish_impl(bool complete, uint32_t now_ms, JsonWriter& w,
   last_error_ = OtaError::kOk;
   char hex[65];
   ota_sha256_hex(r.sha256, hex);
-  ctx_.log(LogLevel::kInfo, "ota: image installed, %u bytes, sha256 %s%s", static_cast<unsigned>(r.image_bytes),
-           hex, r.signature_verified ? ", signature verified" : "");
+  SPORE_LOG(ctx_, LogLevel::kInfo, "ota: image installed, %u bytes, sha256 %s%s", static_cast<unsigned>(r.image_bytes),
+            hex, r.signature_verified ? ", signature verified" : "");
   OtaEvent ev;
   ev.size_bytes = r.image_bytes;
   for (size_t i = 0; i < sizeof ev.sha256; ++i) ev.sha256[i] = r.sha256[i];
@@ -181,11 +181,11 @@ int OtaUploadHandler::finish_impl(bool complete, uint32_t now_ms, JsonWriter& w,
   ctx_.fire(topics::kOtaFinished, ev);
 
   w.begin_object();
-  w.field("status", "updated");
-  w.field("size", r.image_bytes);
-  w.field("sha256", static_cast<const char*>(hex));
-  w.field("signed", r.signature_verified);
-  w.field("restart", "the node restarts now with the new image");
+  w.field(SPORE_FSTR("status"), "updated");
+  w.field(SPORE_FSTR("size"), r.image_bytes);
+  w.field(SPORE_FSTR("sha256"), static_cast<const char*>(hex));
+  w.field(SPORE_FSTR("signed"), r.signature_verified);
+  w.field(SPORE_FSTR("restart"), SPORE_FSTR("the node restarts now with the new image"));
   w.end_object();
   return 200;
 }
@@ -193,7 +193,7 @@ int OtaUploadHandler::finish_impl(bool complete, uint32_t now_ms, JsonWriter& w,
 void OtaUploadHandler::poll(uint32_t now_ms) {
   if (!active_ || elapsed_ms(now_ms, last_activity_ms_) < ctx_.config().ota_stall_timeout_ms) return;
   // Free the slot: the client is gone or hung. Its connection may still call finish() later.
-  fail(OtaError::kStalled, nullptr);
+  fail(OtaError::kStalled, FlashStr());
   active_ = false;
   stale_id_ = id_;
   stale_error_ = error_;

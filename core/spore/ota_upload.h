@@ -113,15 +113,15 @@ class OtaUploadHandler {
   int finish_impl(bool complete, uint32_t now_ms, JsonWriter& w, uint32_t upload_id);
   int serve(const HttpRequest& req, JsonWriter& w);
   bool on_part_bytes(const uint8_t* data, size_t size_bytes);
-  void fail(OtaError error, const char* message);
-  int write_error(JsonWriter& w, OtaError error, const char* message, size_t received);
+  void fail(OtaError error, FlashStr message);
+  int write_error(JsonWriter& w, OtaError error, FlashStr message, size_t received);
   void fire_failed(OtaError error, size_t received);
 
   NodeContext& ctx_;
   RestApi& rest_;
   OtaSession& session_;
   MultipartParser multipart_;
-  const char* message_ = nullptr;  // why the current/last upload failed, when more precise than the code
+  FlashStr message_;  // why the current/last upload failed, when more precise than the code
   uint32_t id_ = 0;
   uint32_t stale_id_ = 0;  // an upload poll() ended; its finish() still gets its answer
   uint32_t now_ms_ = 0;    // of the body() call in progress, for the multipart sink

@@ -34,11 +34,16 @@ bool method_known(HttpMethod m) {
 
 RestApi::RestApi(NodeContext& ctx) : ctx_(ctx) {}
 
-bool RestApi::set_api_token(std::string_view token) {
+bool RestApi::valid_api_token(std::string_view token) {
   if (token.size() > SPORE_MAX_TOKEN_LEN) return false;
   for (char c : token) {
     if (!is_token68_char(c)) return false;
   }
+  return true;
+}
+
+bool RestApi::set_api_token(std::string_view token) {
+  if (!valid_api_token(token)) return false;
   std::memset(token_, 0, sizeof token_);
   if (!token.empty()) std::memcpy(token_, token.data(), token.size());
   token_len_ = token.size();
@@ -65,7 +70,7 @@ bool RestApi::begin() {
   ok = add_route(kRestartPath, HttpMethod::kPost, RouteAuth::kToken,
                  Handler::bind<RestApi, &RestApi::serve_restart>(this)) &&
        ok;
-  if (!ok) ctx_.log(LogLevel::kError, "rest: could not register every endpoint (registry full?)");
+  if (!ok) SPORE_LOG(ctx_, LogLevel::kError, "rest: could not register every endpoint (registry full?)");
   return ok;
 }
 
@@ -77,19 +82,23 @@ RestApi::AuthResult RestApi::check_token(std::string_view authorization) const {
   if (!ascii_iequals(value.substr(0, space), "Bearer")) return AuthResult::kScheme;
   const std::string_view presented = trim_ows(value.substr(space));
   if (presented.empty()) return AuthResult::kScheme;
-  if (presented.size() > SPORE_MAX_TOKEN_LEN) return AuthResult::kInvalid;
+  return token_matches(presented) ? AuthResult::kOk : AuthResult::kInvalid;
+}
+
+bool RestApi::token_matches(std::string_view presented) const {
+  if (token_len_ == 0) return true;
+  if (presented.size() > SPORE_MAX_TOKEN_LEN) return false;
   // Compare the whole fixed buffer whatever the lengths, so timing reveals neither the position
   // of the first wrong byte nor the length of the configured token.
   uint8_t padded[SPORE_MAX_TOKEN_LEN] = {};
   std::memcpy(padded, presented.data(), presented.size());
   const bool same_bytes = constant_time_equal(padded, reinterpret_cast<const uint8_t*>(token_), sizeof padded);
   const bool same_length = presented.size() == token_len_;
-  return (static_cast<unsigned>(same_bytes) & static_cast<unsigned>(same_length)) != 0 ? AuthResult::kOk
-                                                                                       : AuthResult::kInvalid;
+  return (static_cast<unsigned>(same_bytes) & static_cast<unsigned>(same_length)) != 0;
 }
 
-int RestApi::write_error(JsonWriter& w, int status, const char* code, const char* message) {
-  w.begin_object().field("error", message).field("code", code);
+int RestApi::write_error(JsonWriter& w, int status, const char* code, FlashStr message) {
+  w.begin_object().field(SPORE_FSTR("error"), message).field(SPORE_FSTR("code"), code);
   return status;
 }
 
@@ -100,16 +109,16 @@ int RestApi::authorize(std::string_view authorization, JsonWriter& w, HttpRespon
   const char* challenge = kChallengeMissing;
   if (auth == AuthResult::kMissing) {
     write_error(w, 401, "auth_required",
-                "This endpoint needs the node's API token: send 'Authorization: Bearer <token>'.");
+                SPORE_FSTR("This endpoint needs the node's API token: send 'Authorization: Bearer <token>'."));
   } else if (auth == AuthResult::kScheme) {
     challenge = kChallengeScheme;
     write_error(w, 401, "auth_scheme",
-                "The Authorization header must be 'Bearer <token>'; no other scheme is accepted.");
+                SPORE_FSTR("The Authorization header must be 'Bearer <token>'; no other scheme is accepted."));
   } else {
     challenge = kChallengeInvalid;
-    write_error(w, 401, "auth_invalid", "The Bearer token is not this node's API token.");
+    write_error(w, 401, "auth_invalid", SPORE_FSTR("The Bearer token is not this node's API token."));
   }
-  w.field("authenticate", challenge).end_object();
+  w.field(SPORE_FSTR("authenticate"), challenge).end_object();
   if (headers != nullptr) headers->www_authenticate = challenge;
   return 401;
 }
@@ -128,7 +137,7 @@ int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders
   }
   if (!path_ok) {
     write_error(w, 400, "bad_request",
-                "The request path must start with '/' and hold at most 512 printable ASCII characters.");
+                SPORE_FSTR("The request path must start with '/' and hold at most 512 printable ASCII characters."));
     w.end_object();
     return 400;
   }
@@ -145,7 +154,7 @@ int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders
 
   if (!path_known) {
     write_error(w, 404, "not_found",
-                "No endpoint has this path; GET /api/node/status lists the endpoints this node serves.");
+                SPORE_FSTR("No endpoint has this path; GET /api/node/status lists the endpoints this node serves."));
     w.end_object();
     return 404;
   }
@@ -154,8 +163,9 @@ int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders
     // Allow header and "allowed" list: every method this path supports, registration order.
     size_t len = 0;
     allow_[0] = '\0';
-    write_error(w, 405, "method_not_allowed", "This endpoint does not support this method; see \"allowed\".");
-    w.key("allowed").begin_array();
+    write_error(w, 405, "method_not_allowed",
+                SPORE_FSTR("This endpoint does not support this method; see \"allowed\"."));
+    w.key(SPORE_FSTR("allowed")).begin_array();
     for (size_t i = 0; i < route_count_; ++i) {
       if (routes_[i].path != path) continue;
       const char* name = http_method_name(routes_[i].method);
@@ -184,8 +194,8 @@ int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders
   const int status = match->handler(req, w);
   if (!w.complete()) {
     // The handler misused the writer; the body is truncated. Buffering adapters replace it.
-    ctx_.log(LogLevel::kError, "rest: handler for %.*s wrote an incomplete document", static_cast<int>(path.size()),
-             path.data());
+    SPORE_LOG(ctx_, LogLevel::kError, "rest: handler for %.*s wrote an incomplete document",
+              static_cast<int>(path.size()), path.data());
     return 500;
   }
   return status;
@@ -203,16 +213,16 @@ int RestApi::serve_members(const HttpRequest&, JsonWriter& w) {
 
 int RestApi::serve_restart(const HttpRequest&, JsonWriter& w) {
   if (!restart_handler_) {
-    write_error(w, 501, "not_supported", "This node cannot restart itself on request.");
+    write_error(w, 501, "not_supported", SPORE_FSTR("This node cannot restart itself on request."));
     w.end_object();
     return 501;
   }
   restart_handler_();
   w.begin_object();
-  w.field("status", "restarting");
-  w.field("hostname", ctx_.hostname());
-  w.field("nodeId", ctx_.self().node_id);
-  w.field("incarnation", ctx_.self().incarnation);
+  w.field(SPORE_FSTR("status"), "restarting");
+  w.field(SPORE_FSTR("hostname"), ctx_.hostname());
+  w.field(SPORE_FSTR("nodeId"), ctx_.self().node_id);
+  w.field(SPORE_FSTR("incarnation"), ctx_.self().incarnation);
   w.end_object();
   return 202;
 }

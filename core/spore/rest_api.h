@@ -86,7 +86,14 @@ class RestApi {
   /// 1..SPORE_MAX_TOKEN_LEN bytes of RFC 6750 token68 characters (A-Z a-z 0-9 - . _ ~ + / =);
   /// anything else returns false and leaves the previous token in place.
   bool set_api_token(std::string_view token);
+  /// True for every token set_api_token() accepts, the empty one included (DeviceConfig checks
+  /// a stored token with it before the node starts).
+  static bool valid_api_token(std::string_view token);
   bool has_api_token() const { return token_len_ > 0; }
+  /// True when no token is set or `token` (the bare token, no "Bearer ") is the configured one;
+  /// in time independent of where they differ. For credentials that arrive outside an
+  /// Authorization header, such as the captive portal's form.
+  bool token_matches(std::string_view token) const;
 
   /// Called once per successful POST /api/node/restart, during handle(), before the 202 is
   /// written. It must not restart at once: the platform restarts after the response is sent.
@@ -124,7 +131,7 @@ class RestApi {
   enum class AuthResult : uint8_t { kOk, kMissing, kScheme, kInvalid };
 
   AuthResult check_token(std::string_view authorization) const;
-  int write_error(JsonWriter& w, int status, const char* code, const char* message);
+  int write_error(JsonWriter& w, int status, const char* code, FlashStr message);
   int serve_status(const HttpRequest& req, JsonWriter& w);
   int serve_members(const HttpRequest& req, JsonWriter& w);
   int serve_restart(const HttpRequest& req, JsonWriter& w);

@@ -43,7 +43,7 @@ struct Outcome {
   bool begun = false;
   bool fed = false;
   bool finished = false;
-  const char* error = "";
+  char error[160] = {};  // p.error(), copied out of its FlashStr
   size_t part_bytes = 0;
   uint8_t sha[32] = {};
 };
@@ -63,7 +63,7 @@ Outcome run(std::string_view content_type, const uint8_t* body, size_t size, uin
     off += n;
   }
   o.finished = o.fed && p.finish();
-  o.error = p.error();
+  p.error().copy_to(o.error, sizeof o.error);
   o.part_bytes = p.part_bytes();
   if (o.part_bytes != d.bytes) std::abort();
   if (o.part_bytes > size) std::abort();

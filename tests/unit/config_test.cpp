@@ -87,7 +87,13 @@ TEST(Config, RejectsInconsistentValuesWithAReason) {
     const char* err = c.validate();
     ASSERT_NE(err, nullptr) << k.what;
     EXPECT_GT(std::string(err).size(), 10u) << k.what;
+    // The flash form (what an ESP8266 node reads) says the same.
+    const FlashStr flash = c.validation_error();
+    ASSERT_FALSE(flash.is_null()) << k.what;
+    EXPECT_TRUE(flash.equals(err)) << k.what;
+    EXPECT_LT(flash.length(), 100u) << k.what;  // NodeContext::begin() copies it into 100 bytes
   }
+  EXPECT_TRUE(Config::default_esp8266().validation_error().is_null());
 }
 
 }  // namespace

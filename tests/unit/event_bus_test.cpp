@@ -85,10 +85,25 @@ TEST(EventBus, RefusesWhenFullOrTopicInvalidAndCounts) {
   EventBus other;
   EXPECT_EQ(other.on("", r.handler()), -1);
   EXPECT_EQ(other.on(std::string(SPORE_MAX_TOPIC_LEN + 1, 'x'), r.handler()), -1);
-  EXPECT_GE(other.on(std::string(SPORE_MAX_TOPIC_LEN, 'x'), r.handler()), 0);
+  static const std::string longest(SPORE_MAX_TOPIC_LEN, 'x');  // outlives the subscription
+  EXPECT_GE(other.on(longest, r.handler()), 0);
   EXPECT_EQ(other.on("t", EventHandler()), -1);
   EXPECT_EQ(other.refused_subscriptions(), 3u);
   EXPECT_EQ(bus.refused_subscriptions(), 1u);
+}
+
+// Subscriptions keep the caller's topic bytes (no 32-byte copy per slot, event_bus.h); matching
+// is still by content, so a fire() with an equal string from elsewhere reaches the handler.
+TEST(EventBus, TopicIsMatchedByContentNotAddress) {
+  EventBus bus;
+  Recorder r;
+  static const char kTopic[] = "sensor_reading";
+  ASSERT_GE(bus.on(kTopic, r.handler()), 0);
+  const std::string same(kTopic);
+  EXPECT_EQ(bus.fire(std::string_view(same), NodeInfo{7}), 1u);
+  EXPECT_EQ(bus.fire(std::string_view("sensor_readin")), 0u);
+  EXPECT_EQ(r.topics, (std::vector<std::string>{"sensor_reading"}));
+  EXPECT_EQ(r.ids, (std::vector<int>{7}));
 }
 
 TEST(EventBus, OffRemovesAndFreesTheSlot) {

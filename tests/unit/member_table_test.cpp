@@ -278,6 +278,118 @@ TEST_F(MemberTableTest, ArenaFullTruncatesDetailsButKeepsTheMember) {
   EXPECT_EQ(table.arena_used_bytes(), 0u);
 }
 
+// ---- one copy per distinct detail (member_table.h) -------------------------------------------
+
+std::vector<std::string> api_of(const MemberTable& t, uint32_t id) {
+  std::vector<std::string> out;
+  HttpMethod method;
+  std::string_view uri;
+  const Member* m = t.find(id);
+  for (size_t i = 0; m != nullptr && t.api_at(*m, i, &method, &uri); ++i) {
+    out.push_back(std::to_string(static_cast<int>(method)) + " " + std::string(uri));
+  }
+  return out;
+}
+
+TEST_F(MemberTableTest, MembersOnTheSameBuildShareOneCopyOfTheirDetails) {
+  const ApiEndpoint list[] = {endpoint(HttpMethod::kGet, "/api/node/status"),
+                              endpoint(HttpMethod::kPost, "/api/node/update")};
+  const size_t list_bytes = (2 + 16) + (2 + 16);
+  for (uint32_t id = 1; id <= 5; ++id) {
+    table.observe(hello(id), 0);
+    ASSERT_TRUE(table.set_resources(id, MemberResources{}, "3.1.2"));
+    ASSERT_TRUE(table.set_api(id, 0xABCD, list, 2));
+  }
+  EXPECT_EQ(table.arena_used_bytes(), 5 + list_bytes);
+  EXPECT_EQ(table.shared_bytes_saved(), 4 * (5 + list_bytes));
+  for (uint32_t id = 1; id <= 5; ++id) {
+    EXPECT_EQ(table.sdk_version(*table.find(id)), "3.1.2");
+    EXPECT_EQ(api_of(table, id), (std::vector<std::string>{"1 /api/node/status", "2 /api/node/update"}));
+  }
+  // A different build: its own copies.
+  const ApiEndpoint other[] = {endpoint(HttpMethod::kGet, "/x")};
+  table.observe(hello(6), 0);
+  table.set_resources(6, MemberResources{}, "2.7.4");
+  table.set_api(6, 0x1111, other, 1);
+  EXPECT_EQ(table.arena_used_bytes(), 5 + list_bytes + 5 + 4);
+  EXPECT_EQ(api_of(table, 6), (std::vector<std::string>{"1 /x"}));
+
+  // Letting go of a shared copy keeps it for the others; the last one frees it.
+  table.set_api(1, 0x1111, other, 1);  // member 1 now on member 6's build
+  EXPECT_EQ(table.arena_used_bytes(), 5 + list_bytes + 5 + 4);
+  EXPECT_EQ(api_of(table, 1), (std::vector<std::string>{"1 /x"}));
+  EXPECT_EQ(api_of(table, 2).size(), 2u);
+  for (uint32_t id = 2; id <= 5; ++id) table.set_api(id, 0x1111, other, 1);
+  EXPECT_EQ(table.arena_used_bytes(), 5 + 5 + 4);
+  EXPECT_EQ(table.sdk_version(*table.find(6)), "2.7.4");
+  EXPECT_EQ(table.sdk_version(*table.find(3)), "3.1.2");
+  for (uint32_t id = 1; id <= 6; ++id) EXPECT_EQ(api_of(table, id), (std::vector<std::string>{"1 /x"}));
+}
+
+TEST_F(MemberTableTest, SameDigestButDifferentListIsNotShared) {
+  // A digest collision (or a lying peer) must not hand one member another's list.
+  const ApiEndpoint a[] = {endpoint(HttpMethod::kGet, "/a")};
+  const ApiEndpoint b[] = {endpoint(HttpMethod::kGet, "/b")};
+  table.observe(hello(1), 0);
+  table.observe(hello(2), 0);
+  table.set_api(1, 0x42, a, 1);
+  table.set_api(2, 0x42, b, 1);
+  EXPECT_EQ(api_of(table, 1), (std::vector<std::string>{"1 /a"}));
+  EXPECT_EQ(api_of(table, 2), (std::vector<std::string>{"1 /b"}));
+  EXPECT_EQ(table.arena_used_bytes(), 2u * (2 + 2));
+  // Digest 0 (list incomplete) is never shared either.
+  table.observe(hello(3), 0);
+  table.set_api(3, 0, a, 1);
+  EXPECT_EQ(table.arena_used_bytes(), 3u * (2 + 2));
+}
+
+TEST_F(MemberTableTest, PagedListIsSharedOnceCompleteAndCopiedBeforeItChanges) {
+  const ApiEndpoint list[] = {endpoint(HttpMethod::kGet, "/s"), endpoint(HttpMethod::kPost, "/u")};
+  table.observe(hello(1), 0);
+  table.observe(hello(2), 0);
+  table.observe(hello(3), 0);
+  table.set_api(1, 0x77, list, 2);
+  // Member 2's list arrives in pages, as the membership protocol fetches it.
+  table.set_api(2, 0, nullptr, 0);
+  table.append_api(2, HttpMethod::kGet, "/s");
+  table.set_resources(3, MemberResources{}, "v9");  // a block after member 2's, which must slide
+  table.append_api(2, HttpMethod::kPost, "/u");
+  EXPECT_EQ(table.arena_used_bytes(), 8u + 2 + 8);
+  ASSERT_TRUE(table.complete_api(2, 0x77));
+  EXPECT_EQ(table.find(2)->api_digest, 0x77u);
+  EXPECT_EQ(table.arena_used_bytes(), 8u + 2);
+  EXPECT_EQ(api_of(table, 2), (std::vector<std::string>{"1 /s", "2 /u"}));
+  EXPECT_EQ(table.sdk_version(*table.find(3)), "v9");
+  EXPECT_FALSE(table.complete_api(99, 0x77));
+
+  // Appending to a shared list copies it first: the other member's list does not change.
+  ASSERT_TRUE(table.append_api(1, HttpMethod::kDelete, "/d"));
+  EXPECT_EQ(api_of(table, 1), (std::vector<std::string>{"1 /s", "2 /u", "4 /d"}));
+  EXPECT_EQ(api_of(table, 2), (std::vector<std::string>{"1 /s", "2 /u"}));
+  EXPECT_EQ(table.arena_used_bytes(), 8u + 2 + 12);
+
+  // Forgetting every member frees every block.
+  table.update(60000);
+  table.update(60000 + 300000);
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(table.arena_used_bytes(), 0u);
+}
+
+TEST_F(MemberTableTest, RestartOfOneSharingMemberKeepsTheOthersDetails) {
+  const ApiEndpoint list[] = {endpoint(HttpMethod::kGet, "/s")};
+  for (uint32_t id = 1; id <= 3; ++id) {
+    table.observe(hello(id), 0);
+    table.set_resources(id, MemberResources{}, "same");
+    table.set_api(id, 5, list, 1);
+  }
+  table.observe(hello(2, 2), 100);  // restart: fresh details for member 2 only
+  EXPECT_EQ(table.sdk_version(*table.find(2)), "");
+  EXPECT_TRUE(api_of(table, 2).empty());
+  EXPECT_EQ(table.sdk_version(*table.find(1)), "same");
+  EXPECT_EQ(api_of(table, 3), (std::vector<std::string>{"1 /s"}));
+  EXPECT_EQ(table.arena_used_bytes(), 4u + 4);
+}
+
 TEST_F(MemberTableTest, StatusSurvivesClockWrap) {
   table.observe(hello(1), 0xFFFFF000u);
   table.update(0x00000100u);  // 0x1100 ms later, across the wrap

@@ -57,11 +57,28 @@ TEST_F(NodeContextTest, RefusesToBeginWithBadConfigOrIdentity) {
   bad.dead_after_ms = 1;
   NodeContext c1(bad, clock, rnd, sys, &log);
   EXPECT_FALSE(c1.begin({1, 1, 0, "n"}));
-  EXPECT_NE(log.lines.back().find("dead_after_ms"), std::string::npos);
+  EXPECT_EQ(log.lines.back(), "invalid config: dead_after_ms must be greater than inactive_after_ms");
   NodeContext c2(cfg(), clock, rnd, sys, &log);
   EXPECT_FALSE(c2.begin({0, 1, 0, "n"}));
   EXPECT_FALSE(c2.begin({1, 1, 0, ""}));
   EXPECT_FALSE(c2.begin({1, 1, 0, std::string(SPORE_MAX_HOSTNAME_LEN + 1, 'x')}));
+}
+
+TEST_F(NodeContextTest, FlashFormatLogLinesAreFormattedLikePrintf) {
+  // SPORE_LOG keeps the format in flash (node_context.h); the line must equal printf's.
+  SPORE_LOG(ctx, LogLevel::kWarn, "member %s (%08lx) %u%%", "n1", static_cast<unsigned long>(0xABCD), 7u);
+  ASSERT_FALSE(log.lines.empty());
+  EXPECT_EQ(log.lines.back(), "member n1 (0000abcd) 7%");
+  EXPECT_EQ(log.levels.back(), LogLevel::kWarn);
+  SPORE_LOG(ctx, LogLevel::kError, "no arguments");
+  EXPECT_EQ(log.lines.back(), "no arguments");
+  // Lines are still cut at 160 bytes.
+  SPORE_LOG(ctx, LogLevel::kInfo, "%s", std::string(300, 'x').c_str());
+  EXPECT_EQ(log.lines.back(), std::string(159, 'x'));
+  if (false) SPORE_LOG(ctx, LogLevel::kInfo, "dangling else");  // the macro is one statement
+  else
+    SPORE_LOG(ctx, LogLevel::kInfo, "else branch");
+  EXPECT_EQ(log.lines.back(), "else branch");
 }
 
 TEST_F(NodeContextTest, StatusDocumentHasTheSeedsFields) {
@@ -108,6 +125,15 @@ TEST_F(NodeContextTest, MembersDocumentHasTheSeedsShapeWithSelfFirst) {
                                             {"flashChipSize", 1048576}}));
   EXPECT_EQ(m["api"], nlohmann::json::parse(R"([{"uri":"/api/node/status","method":"GET"}])"));
   EXPECT_EQ(m["lastSeenAgoMs"], 3000);
+}
+
+TEST_F(NodeContextTest, SetIpUpdatesTheIdentityAfterBegin) {
+  // An ESP8266 node begins before WiFi has given it an address.
+  ASSERT_TRUE(ctx.begin({0x1234, 7, 0, "esp_001234"}));
+  EXPECT_EQ(render(true)["members"][0]["ip"], "0.0.0.0");
+  ctx.set_ip(0xC0A8010A);
+  EXPECT_EQ(ctx.self().ip, 0xC0A8010Au);
+  EXPECT_EQ(render(true)["members"][0]["ip"], "192.168.1.10");
 }
 
 TEST_F(NodeContextTest, FirmwareVersionAndImageHashInStatusAndMembers) {

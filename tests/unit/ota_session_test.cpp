@@ -65,11 +65,24 @@ TEST(OtaErrorTest, NamesAreStableSnakeCaseAndUnique) {
     const auto e = static_cast<OtaError>(i);
     EXPECT_STREQ(ota_error_name(e), expected[i]);
     EXPECT_TRUE(seen.insert(ota_error_name(e)).second);
-    ASSERT_NE(ota_error_message(e), nullptr);
-    EXPECT_GT(std::string(ota_error_message(e)).size(), 10u);
+    ASSERT_FALSE(ota_error_message(e).is_null());
+    EXPECT_GT(ota_error_message(e).length(), 10u);
   }
   EXPECT_STREQ(ota_error_name(static_cast<OtaError>(200)), "unknown");
   EXPECT_EQ(ota_error_http_status(static_cast<OtaError>(200)), 500);
+}
+
+// The sentences live in one flash string list (ota.cpp); an entry out of order would give every
+// later error its neighbour's sentence.
+TEST(OtaErrorTest, MessagesMatchTheirErrors) {
+  EXPECT_TRUE(ota_error_message(OtaError::kOk).equals("The image was installed."));
+  EXPECT_TRUE(ota_error_message(OtaError::kTooLarge)
+                  .equals("The image does not fit in the space this node has for an update."));
+  EXPECT_TRUE(ota_error_message(OtaError::kBadRequest).equals("The upload is malformed."));
+  EXPECT_TRUE(ota_error_message(OtaError::kUnsupportedMediaType)
+                  .equals("Send the image as multipart/form-data (a part named \"firmware\") or "
+                          "application/octet-stream."));
+  EXPECT_TRUE(ota_error_message(static_cast<OtaError>(200)).equals("Unknown update error."));
 }
 
 TEST(OtaErrorTest, HttpStatusTable) {

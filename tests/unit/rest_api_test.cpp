@@ -413,5 +413,26 @@ TEST_F(RestApiTest, IncompleteHandlerOutputIs500) {
   EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/bad", {}, {}, {}}, out), 500);
 }
 
+TEST_F(RestApiTest, TokenMatchesForFormCredentials) {
+  EXPECT_TRUE(api.token_matches(""));  // no token configured: open, as the routes
+  EXPECT_TRUE(api.token_matches("anything"));
+  ASSERT_TRUE(api.set_api_token("abc"));
+  EXPECT_TRUE(api.token_matches("abc"));
+  EXPECT_FALSE(api.token_matches("abd"));
+  EXPECT_FALSE(api.token_matches("ab"));
+  EXPECT_FALSE(api.token_matches("abcd"));
+  EXPECT_FALSE(api.token_matches(""));
+  EXPECT_FALSE(api.token_matches(std::string(SPORE_MAX_TOKEN_LEN + 1, 'a')));
+}
+
+TEST(RestApiStatic, ValidApiToken) {
+  EXPECT_TRUE(RestApi::valid_api_token(""));
+  EXPECT_TRUE(RestApi::valid_api_token("A-z0.9_~+/="));
+  EXPECT_TRUE(RestApi::valid_api_token(std::string(SPORE_MAX_TOKEN_LEN, 'x')));
+  EXPECT_FALSE(RestApi::valid_api_token(std::string(SPORE_MAX_TOKEN_LEN + 1, 'x')));
+  EXPECT_FALSE(RestApi::valid_api_token("a b"));
+  EXPECT_FALSE(RestApi::valid_api_token("a:b"));
+}
+
 }  // namespace
 }  // namespace spore
