@@ -27,6 +27,11 @@ class Random {
 
 enum class LogLevel : uint8_t { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3 };
 
+/// Whether a sink configured for `max_level` writes a line of `level` (more severe = lower).
+inline bool log_level_enabled(LogLevel level, LogLevel max_level) {
+  return static_cast<uint8_t>(level) <= static_cast<uint8_t>(max_level);
+}
+
 /// Where core's log lines go (Serial on ESP8266, stderr on Linux, a buffer in tests).
 /// `message` is NUL-terminated and valid only during the call.
 class LogSink {

@@ -1,9 +1,14 @@
 #pragma once
 /// @file http_server.h
 /// The REST API on ESPAsyncWebServer (ESP32Async 3.x over ESPAsyncTCP 2.x). One catch-all
-/// AsyncWebHandler (allocated once in begin(), owned by the AsyncWebServer) turns every request into a spore::HttpRequest, calls RestApi::handle() and
-/// sends the JSON it wrote; POST /api/node/update streams its body into OtaUploadHandler
-/// (start / body / finish). Routing, authentication, handlers and the OTA pipeline stay in core.
+/// AsyncWebHandler (allocated once in begin(), owned by the AsyncWebServer) turns every request
+/// into a spore::HttpRequest, calls RestApi::handle() and sends the JSON it wrote; POST
+/// /api/node/update streams its body into OtaUploadHandler (start / body / finish). Routing,
+/// authentication, handlers and the OTA pipeline stay in core.
+///
+/// Every decision (admission, slots, body buffering, upload routing, refusals, restart timing) is
+/// spore::HttpRequestTable's, host-tested in tests/unit/http_request_table_test.cpp; this file
+/// only translates ESPAsyncWebServer's callbacks and objects.
 ///
 /// Threading: ESPAsyncWebServer runs its callbacks from lwIP's receive path, which on the ESP8266
 /// (NONOS SDK) runs between two passes of loop(), never during one: calls into core are
@@ -11,12 +16,13 @@
 /// yield() or delay(); restarts are deferred to loop().
 ///
 /// Memory discipline:
-///  - at most Options::max_concurrent requests in flight (a fixed slot table); a request beyond
+///  - at most SPORE_ESP_MAX_HTTP_REQUESTS requests in flight (a fixed slot table); a request beyond
 ///    that, or arriving while ESP.getFreeHeap() < Options::min_free_heap_bytes, is answered 503
 ///    {"error":...,"code":"overloaded"} by the server's catch-all (not-found) handler without its
 ///    body being read, instead of running the heap out;
 ///  - a request body (other than the update upload) is copied into its slot's fixed buffer of
-///    SPORE_ESP_MAX_BODY_BYTES; longer bodies get 413;
+///    SPORE_ESP_MAX_BODY_BYTES; longer bodies get 413; an upload refused before its body (401,
+///    409, 413, 415) keeps its JSON answer in that buffer until the request ends;
 ///  - responses are AsyncResponseStream objects (ESPAsyncWebServer allocates them; unavoidable),
 ///    written straight from JsonWriter without String building.
 ///
@@ -33,15 +39,9 @@
 #include <cstdint>
 
 #include "spore/delegate.h"
+#include "spore/http_request_table.h"
 #include "spore/ports.h"
 #include "spore/rest_api.h"
-
-#ifndef SPORE_ESP_MAX_BODY_BYTES
-#define SPORE_ESP_MAX_BODY_BYTES 384
-#endif
-#ifndef SPORE_ESP_MAX_HTTP_REQUESTS
-#define SPORE_ESP_MAX_HTTP_REQUESTS 3
-#endif
 
 namespace spore {
 class OtaUploadHandler;
@@ -51,13 +51,10 @@ namespace spore::esp8266 {
 
 class EspHttpServer {
  public:
-  struct Options {
-    /// Below this free heap new requests get 503.
-    uint32_t min_free_heap_bytes = 8 * 1024;
-    /// How long loop() waits after a 200 update / 202 restart answer before ESP.restart(), so
-    /// the answer leaves the TCP send buffer.
-    uint32_t restart_delay_ms = 500;
-  };
+  /// min_free_heap_bytes (8 KB: below it new requests get 503) and restart_delay_ms (500 ms
+  /// between a 200 update / 202 restart answer and ESP.restart(), so the answer leaves the TCP
+  /// send buffer).
+  using Options = HttpRequestTable::Options;
 
   /// `server` is the sketch's AsyncWebServer (port 80); begin() adds this handler and the 503
   /// catch-all to it. `api` must have been begin()'d.
@@ -65,9 +62,9 @@ class EspHttpServer {
   EspHttpServer(const EspHttpServer&) = delete;
   EspHttpServer& operator=(const EspHttpServer&) = delete;
 
-  void set_options(const Options& options) { options_ = options; }
+  void set_options(const Options& options) { table_.set_options(options); }
   /// Enables streamed POST /api/node/update; `ota` must have been begin()'d.
-  void set_ota(OtaUploadHandler* ota) { ota_ = ota; }
+  void set_ota(OtaUploadHandler* ota) { table_.set_ota(ota); }
 
   /// Registers the handlers, installs the RestApi restart handler and starts the server.
   void begin();
@@ -75,16 +72,16 @@ class EspHttpServer {
   void loop();
 
   /// What RestApi's restart route calls: schedules ESP.restart() in loop().
-  void request_restart();
+  void request_restart() { table_.request_restart(); }
   /// Runs in loop() right before the deferred ESP.restart() (Node: Membership::leave()).
   void set_before_restart(Delegate<void()> hook) { before_restart_ = hook; }
-  bool restart_scheduled() const { return restart_scheduled_; }
+  bool restart_scheduled() const { return table_.restart_scheduled(); }
 
   /// Requests refused with 503 since begin().
-  uint32_t overload_count() const { return overloaded_; }
+  uint32_t overload_count() const { return table_.overload_count(); }
 
   /// Requests in flight (admitted, not yet answered or dropped).
-  size_t active_requests() const;
+  size_t active_requests() const { return table_.active_requests(); }
 
   // Called by the AsyncWebHandler begin() gives the server (which owns and deletes it).
   bool admit(AsyncWebServerRequest* request);
@@ -93,40 +90,13 @@ class EspHttpServer {
   void on_body(AsyncWebServerRequest* request, uint8_t* data, size_t len);
 
  private:
-  enum class Kind : uint8_t { kFree, kPlain, kUpload };
-  struct Slot {
-    AsyncWebServerRequest* request = nullptr;
-    AsyncResponseStream* refusal = nullptr;  // an upload core refused at start(): sent at the end
-    uint32_t upload_id = 0;
-    size_t body_len = 0;
-    Kind kind = Kind::kFree;
-    bool body_too_large = false;
-    bool upload_accepting = false;  // core still takes bytes
-    bool upload_part_seen = false;  // multipart: the first file part began
-    bool upload_part_done = false;  // multipart: the first file part ended
-    char body[SPORE_ESP_MAX_BODY_BYTES];
-  };
-
-  Slot* find(const AsyncWebServerRequest* request);
-  void release(Slot& slot);
-  void on_disconnect(AsyncWebServerRequest* request);
-  void start_upload(Slot& slot, AsyncWebServerRequest* request, bool multipart);
-  void serve_plain(Slot& slot, AsyncWebServerRequest* request);
-  void serve_upload(Slot& slot, AsyncWebServerRequest* request);
   void send_overloaded(AsyncWebServerRequest* request);
-  uint32_t now_ms() const { return clock_.now_ms(); }
 
   AsyncWebServer& server_;
-  RestApi& api_;
-  const Clock& clock_;
-  OtaUploadHandler* ota_ = nullptr;
+  HttpRequestTable table_;
   Delegate<void()> before_restart_;
-  Options options_{};
-  uint32_t restart_requested_ms_ = 0;
-  uint32_t overloaded_ = 0;
-  bool restart_scheduled_ = false;
   bool begun_ = false;
-  Slot slots_[SPORE_ESP_MAX_HTTP_REQUESTS];
+  bool handler_added_ = false;
 };
 
 }  // namespace spore::esp8266

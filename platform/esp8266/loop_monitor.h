@@ -7,28 +7,24 @@
 /// A loop pass longer than `warn_ms` is counted and, at most once per `warn_interval_ms`, logged
 /// with the longest pass seen since the last warning. The ESP8266's software watchdog fires after
 /// ~3.2 s without a feed / return to the SDK, the hardware one after ~8 s; warn_ms defaults well
-/// below both.
+/// below both. The measuring and the warning rule are spore::LoopPassMonitor's (host-tested in
+/// tests/unit/loop_pass_monitor_test.cpp); this class adds ESP.wdtFeed() and millis().
 
 #include <cstdint>
 
+#include "spore/loop_pass_monitor.h"
 #include "spore/ports.h"
 
 namespace spore::esp8266 {
 
-struct LoopStats {
-  uint32_t passes = 0;
-  uint32_t long_passes = 0;  ///< passes above warn_ms
-  uint32_t max_pass_ms = 0;  ///< longest pass since begin()
-};
-
 class LoopMonitor {
  public:
-  static constexpr uint32_t kDefaultWarnMs = 500;
-  static constexpr uint32_t kDefaultWarnIntervalMs = 10000;
+  static constexpr uint32_t kDefaultWarnMs = LoopPassMonitor::kDefaultWarnMs;
+  static constexpr uint32_t kDefaultWarnIntervalMs = LoopPassMonitor::kDefaultWarnIntervalMs;
 
   explicit LoopMonitor(LogSink* log = nullptr, uint32_t warn_ms = kDefaultWarnMs,
                        uint32_t warn_interval_ms = kDefaultWarnIntervalMs)
-      : log_(log), warn_ms_(warn_ms), warn_interval_ms_(warn_interval_ms) {}
+      : passes_(log, warn_ms, warn_interval_ms) {}
 
   /// Starts measuring (call at the end of setup(): setup's own length is not a loop pass).
   void begin();
@@ -37,19 +33,11 @@ class LoopMonitor {
   /// Feeds the watchdog only (ESP.wdtFeed()).
   static void feed();
 
-  const LoopStats& stats() const { return stats_; }
+  /// passes, long_passes, max_pass_ms (spore::LoopStats).
+  const LoopStats& stats() const { return passes_.stats(); }
 
  private:
-  LogSink* log_;
-  uint32_t warn_ms_;
-  uint32_t warn_interval_ms_;
-  uint32_t pass_start_ms_ = 0;
-  uint32_t last_warn_ms_ = 0;
-  uint32_t worst_since_warn_ms_ = 0;
-  uint32_t long_since_warn_ = 0;
-  bool started_ = false;
-  bool warned_once_ = false;
-  LoopStats stats_{};
+  LoopPassMonitor passes_;
 };
 
 }  // namespace spore::esp8266

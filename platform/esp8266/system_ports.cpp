@@ -3,6 +3,8 @@
 #include <Arduino.h>
 #include <user_interface.h>
 
+#include "spore/reset_reason.h"
+
 extern "C" {
 // SDK: hardware random number (RANDOM_REG32), declared in osapi.h on some SDKs only.
 unsigned long os_random(void);
@@ -34,7 +36,7 @@ const __FlashStringHelper* prefix_of(LogLevel level) {
 }  // namespace
 
 void EspLogSink::write(LogLevel level, const char* message) {
-  if (static_cast<uint8_t>(level) > static_cast<uint8_t>(max_level_)) return;
+  if (!log_level_enabled(level, max_level_)) return;
   Serial.print(prefix_of(level));
   Serial.println(message != nullptr ? message : "");
 }
@@ -54,19 +56,6 @@ uint32_t EspSystemInfo::reset_reason_code() const {
   return info != nullptr ? info->reason : 0xFFFFFFFFu;
 }
 
-const char* EspSystemInfo::reset_reason_name() const {
-  // Short literals: they stay in .rodata (RAM) but total < 120 bytes; the caller gets a plain
-  // char* it can hand to JsonWriter or printf without _P variants.
-  switch (reset_reason_code()) {
-    case REASON_DEFAULT_RST: return "power_on";
-    case REASON_WDT_RST: return "hardware_watchdog";
-    case REASON_EXCEPTION_RST: return "exception";
-    case REASON_SOFT_WDT_RST: return "software_watchdog";
-    case REASON_SOFT_RESTART: return "software_restart";
-    case REASON_DEEP_SLEEP_AWAKE: return "deep_sleep_wake";
-    case REASON_EXT_SYS_RST: return "external_reset";
-    default: return "unknown";
-  }
-}
+const char* EspSystemInfo::reset_reason_name() const { return esp_reset_reason_name(reset_reason_code()); }
 
 }  // namespace spore::esp8266

@@ -54,9 +54,10 @@ class EspSystemInfo final : public SystemInfo {
   uint8_t heap_fragmentation_percent() const;
   /// rst_info::reason of the last reset (REASON_DEFAULT_RST .. REASON_EXT_SYS_RST).
   uint32_t reset_reason_code() const;
-  /// A static snake_case name of reset_reason_code(): "power_on", "hardware_watchdog",
-  /// "exception", "software_watchdog", "software_restart", "deep_sleep_wake", "external_reset",
-  /// "unknown". No String is built (ESP.getResetReason() would).
+  /// esp_reset_reason_name(reset_reason_code()) (spore/reset_reason.h, host-tested): "power_on",
+  /// "hardware_watchdog", "exception", "software_watchdog", "software_restart",
+  /// "deep_sleep_wake", "external_reset", "unknown". No String is built (ESP.getResetReason()
+  /// would).
   const char* reset_reason_name() const;
   /// Free space for an OTA image (ESP.getFreeSketchSpace()).
   uint32_t free_sketch_space_bytes() const;

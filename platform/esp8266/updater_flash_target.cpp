@@ -3,35 +3,23 @@
 #include <Arduino.h>
 #include <Updater.h>
 
+#include "spore/esp_flash.h"
+
 namespace spore::esp8266 {
 
-namespace {
-constexpr uint32_t kSector = 0x1000;  // FLASH_SECTOR_SIZE
-}
+size_t UpdaterFlashTarget::capacity_bytes() const { return esp_ota_capacity_bytes(ESP.getFreeSketchSpace()); }
 
-size_t UpdaterFlashTarget::capacity_bytes() const {
-  const uint32_t free_space = ESP.getFreeSketchSpace();
-  if (free_space <= kSector) return 0;
-  return static_cast<size_t>((free_space - kSector) & ~(kSector - 1));
-}
-
-bool UpdaterFlashTarget::check_magic(const uint8_t* head, size_t size) const {
-  if (head == nullptr || size == 0) return false;
-  if (head[0] == 0xE9) return true;
-  return size >= 2 && head[0] == 0x1F && head[1] == 0x8B;
-}
+bool UpdaterFlashTarget::check_magic(const uint8_t* head, size_t size) const { return esp_image_magic_ok(head, size); }
 
 bool UpdaterFlashTarget::begin(size_t max_image_bytes) {
   if (running_) abort();
   last_error_ = 0;
-  const size_t cap = capacity_bytes();
-  const size_t size = (max_image_bytes == 0 || max_image_bytes > cap) ? cap : max_image_bytes;
-  if (size == 0) return false;
+  const size_t begin_bytes = esp_updater_begin_bytes(max_image_bytes, capacity_bytes());
+  if (begin_bytes == 0) return false;
   Update.runAsync(true);
-  // One byte more than OtaSession will ever write: the Updater then never considers the image
-  // "finished" by itself, so abort()'s end(false) can only discard (an end(false) after exactly
-  // `size` bytes would install the image). capacity_bytes() keeps a sector of slack for it.
-  if (!Update.begin(size + 1, U_FLASH)) {
+  // One byte more than OtaSession will ever write (esp_updater_begin_bytes()): abort()'s
+  // end(false) can then only discard the image, never install it.
+  if (!Update.begin(begin_bytes, U_FLASH)) {
     last_error_ = Update.getError();
     Update.clearError();
     return false;

@@ -11,6 +11,9 @@
 /// its own header checks (first byte, flash mode/size of a raw image) and, on end(), the image
 /// length and the eboot command. commit() does not re-read the flash to compare `sha256`:
 /// Updater's buffered writes are verified by the SPI flash driver; read-back is a follow-up.
+///
+/// The capacity, magic and Update.begin() sizing rules are core's (spore/esp_flash.h, host-tested
+/// in tests/unit/esp_flash_test.cpp); this class only calls Update and ESP.
 
 #include <cstddef>
 #include <cstdint>
@@ -21,13 +24,14 @@ namespace spore::esp8266 {
 
 class UpdaterFlashTarget final : public FlashTarget {
  public:
-  /// (ESP.getFreeSketchSpace() - one 4 KB sector of slack) rounded down to a sector, like the
-  /// core's ArduinoOTA does. 0 when there is no room at all.
+  /// esp_ota_capacity_bytes(ESP.getFreeSketchSpace()): (free sketch space - one 4 KB sector of
+  /// slack) rounded down to a sector, like the core's ArduinoOTA does. 0 when there is no room.
   size_t capacity_bytes() const override;
-  /// E9 (raw image) or 1F 8B (gzip, inflated by eboot).
+  /// esp_image_magic_ok(): E9 (raw image) or 1F 8B (gzip, inflated by eboot).
   bool check_magic(const uint8_t* head, size_t size) const override;
-  /// Update.begin(max_image_bytes, or capacity_bytes() when 0 = unknown): the Updater erases
-  /// sectors lazily, so a generous bound costs nothing.
+  /// Update.begin(esp_updater_begin_bytes(max_image_bytes, capacity_bytes())): the bound (the
+  /// capacity when 0 = unknown or larger) plus one byte. The Updater erases sectors lazily, so a
+  /// generous bound costs nothing.
   bool begin(size_t max_image_bytes) override;
   bool write(const uint8_t* data, size_t size_bytes) override;
   /// Update.end(true): accepts an image shorter than the bound given to begin().

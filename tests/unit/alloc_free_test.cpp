@@ -13,10 +13,13 @@
 
 #include "fakes.h"
 #include "ota_test_support.h"
+#include "spore/http_request_table.h"
+#include "spore/loop_pass_monitor.h"
 #include "spore/membership.h"
 #include "spore/ota_upload.h"
 #include "spore/rest_api.h"
 #include "spore/node_context.h"
+#include "spore/udp_intake.h"
 #include "spore/wire_codec.h"
 
 extern "C" {
@@ -421,6 +424,112 @@ TEST(AllocFree, OtaUploadsAllocateNothing) {
   EXPECT_EQ(flash.commits, 1);
   EXPECT_EQ(flash.written, image.size() + 100);  // the signed image without its trailer, then 100 dropped bytes
   EXPECT_EQ(flash.aborts, 1);
+}
+
+/// A socket with `left` queued datagrams of 100 bytes (every 5th oversize).
+class ScriptedSource : public DatagramSource {
+ public:
+  size_t next_datagram() override {
+    if (left == 0) return 0;
+    --left;
+    return left % 5 == 0 ? SPORE_MAX_DATAGRAM_BYTES + 1 : 100;
+  }
+  size_t read(uint8_t* buffer, size_t size_bytes) override {
+    std::memset(buffer, 0x5A, size_bytes);
+    return size_bytes;
+  }
+  uint32_t remote_ip() override { return 0x0A000002; }
+  uint16_t remote_port() override { return 4210; }
+  uint32_t largest_free_block_bytes() const override { return left % 7 == 0 ? 1000 : 20000; }
+  int left = 0;
+};
+
+void count_datagram(uint32_t, uint16_t, const uint8_t*, size_t) {}
+
+TEST(AllocFree, EspAdapterLogicAllocatesNothing) {
+  testing::FakeClock clock(0);
+  testing::FakeRandom rnd(42);
+  testing::FakeSystemInfo sys;
+  LastLineLog log;
+  NodeContext ctx(Config::default_esp8266(), clock, rnd, sys, &log);
+  ASSERT_TRUE(ctx.begin({0xC0FFEE, 1, 0x0A000001, "esp_c0ffee"}));
+  RestApi rest(ctx);
+  ASSERT_TRUE(rest.begin());
+  CountingFlash flash;
+  OtaSession session(flash);
+  OtaUploadHandler ota(ctx, rest, session);
+  ASSERT_TRUE(ota.begin());
+  HttpRequestTable table(rest, clock);
+  table.set_ota(&ota);
+  table.begin();
+  UdpIntake intake;
+  ScriptedSource source;
+  LoopPassMonitor monitor(&log);
+  const testing::Bytes image = testing::make_image(20000, 5);
+  const testing::Bytes big_body(SPORE_ESP_MAX_BODY_BYTES + 10, 'x');
+  int handles[4];
+
+  long allocations;
+  int statuses[5] = {};
+  size_t delivered = 0;
+  {
+    AllocationWindow window;
+    NullOutput out;
+    HttpResponseHeaders headers;
+    bool close = false;
+    HttpRequestHead status_head;
+    status_head.method = http_method_from_name("GET");
+    status_head.path = "/api/node/status";
+    HttpRequestHead big_head;
+    big_head.method = HttpMethod::kPost;
+    big_head.path = "/api/node/restart";
+    big_head.content_length = big_body.size();
+    HttpRequestHead upload_head;
+    upload_head.method = HttpMethod::kPost;
+    upload_head.path = OtaUploadHandler::kPath;
+    upload_head.content_type = "application/octet-stream";
+    upload_head.content_length = image.size();
+    // A plain GET, a body too large, an upload dropped mid-way, a second upload refused (409)
+    // while a third streams and installs; a request beyond the slots.
+    table.admit(&handles[0], status_head, 30000);
+    statuses[0] = table.respond(&handles[0], status_head, out, &headers, &close);
+    table.admit(&handles[1], big_head, 30000);
+    table.on_body(&handles[1], big_body.data(), big_body.size());
+    statuses[1] = table.respond(&handles[1], big_head, out, &headers, &close);
+    table.admit(&handles[2], upload_head, 30000);
+    table.on_body(&handles[2], image.data(), 1000);
+    table.disconnected(&handles[2]);
+    table.admit(&handles[2], upload_head, 30000);
+    table.admit(&handles[3], upload_head, 30000);
+    table.admit(&handles[0], upload_head, 30000);
+    statuses[2] = table.admit(&handles[1], status_head, 30000) ? 1 : 0;  // slots full
+    table.on_body(&handles[3], image.data(), image.size());
+    statuses[3] = table.respond(&handles[3], upload_head, out, &headers, &close);
+    for (size_t off = 0; off < image.size(); off += 1460) {
+      table.on_body(&handles[2], image.data() + off, std::min<size_t>(1460, image.size() - off));
+    }
+    statuses[4] = table.respond(&handles[2], upload_head, out, &headers, &close);
+    table.fail(&handles[0]);
+    clock.advance(1000);
+    (void)table.poll();
+    // Datagrams and loop passes.
+    source.left = 40;
+    for (int i = 0; i < 6; ++i) delivered += intake.poll(source, DatagramHandler(&count_datagram));
+    monitor.begin(0);
+    for (uint32_t t = 100; t < 30000; t += 700) monitor.tick(t);
+    allocations = window.count();
+  }
+  EXPECT_EQ(allocations, 0);
+  EXPECT_EQ(statuses[0], 200);
+  EXPECT_EQ(statuses[1], 413);
+  EXPECT_EQ(statuses[2], 0);
+  EXPECT_EQ(statuses[3], 409);
+  EXPECT_EQ(statuses[4], 200);
+  EXPECT_EQ(flash.commits, 1);
+  EXPECT_TRUE(table.restart_scheduled());
+  EXPECT_GT(delivered, 0u);
+  EXPECT_GT(monitor.stats().long_passes, 0u);
+  EXPECT_GT(log.lines, 0);
 }
 
 }  // namespace

@@ -1,0 +1,443 @@
+// HttpRequestTable: the ESP8266 HTTP adapter's decisions (admission, slots, body buffering,
+// upload routing, restart deferral), driven the way ESPAsyncWebServer's callbacks drive them,
+// with a real RestApi + OtaUploadHandler + OtaSession and a FakeFlashTarget behind them.
+
+#include "spore/http_request_table.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fakes.h"
+#include "ota_test_support.h"
+#include "spore/node_context.h"
+#include "spore/ota_upload.h"
+
+namespace spore {
+namespace {
+
+using testing::Bytes;
+
+constexpr uint32_t kPlentyHeap = 30000;
+
+struct Reply {
+  int status = 0;
+  nlohmann::json body;
+  std::string www_authenticate;
+  std::string allow;
+  bool close = false;
+};
+
+struct Node {
+  explicit Node(uint32_t start_ms = 1000)
+      : clock(start_ms),
+        ctx(cfg(), clock, rnd, sys, &log),
+        api(ctx),
+        session(flash),
+        ota(ctx, api, session),
+        table(api, clock) {
+    EXPECT_TRUE(ctx.begin({0x00ABCDEFu, 3, 0x7F000002u, "esp_abcdef"}));
+    EXPECT_TRUE(api.begin());
+    EXPECT_TRUE(ota.begin());
+    table.set_ota(&ota);
+    table.begin();
+  }
+  static Config cfg() {
+    Config c = Config::default_esp8266();
+    c.start_jitter_max_ms = 0;
+    c.ota_stall_timeout_ms = 30000;
+    return c;
+  }
+
+  Reply respond(const void* req, const HttpRequestHead& head) {
+    Reply r;
+    char buf[4096];
+    BufferJsonOutput out(buf, sizeof buf);
+    HttpResponseHeaders headers;
+    r.status = table.respond(req, head, out, &headers, &r.close);
+    EXPECT_FALSE(out.overflowed());
+    if (out.size() > 0) r.body = nlohmann::json::parse(out.c_str());
+    if (headers.www_authenticate != nullptr) r.www_authenticate = headers.www_authenticate;
+    if (headers.allow != nullptr) r.allow = headers.allow;
+    return r;
+  }
+
+  /// Feeds `body` through on_body() in chunks of `chunk` bytes.
+  void feed(const void* req, const Bytes& body, size_t chunk = 1460) {
+    for (size_t off = 0; off < body.size(); off += chunk) {
+      clock.advance(1);
+      table.on_body(req, body.data() + off, std::min(chunk, body.size() - off));
+    }
+  }
+
+  testing::FakeClock clock;
+  testing::FakeRandom rnd;
+  testing::FakeSystemInfo sys;
+  testing::CapturingLog log;
+  NodeContext ctx;
+  RestApi api;
+  testing::FakeFlashTarget flash;
+  OtaSession session;
+  OtaUploadHandler ota;
+  HttpRequestTable table;
+};
+
+// Request handles: only their addresses matter.
+int g_requests[8];
+const void* req(int i) { return &g_requests[i]; }
+
+HttpRequestHead get(std::string_view path) {
+  HttpRequestHead h;
+  h.method = HttpMethod::kGet;
+  h.path = path;
+  return h;
+}
+
+HttpRequestHead post(std::string_view path, size_t content_length, std::string_view content_type = "",
+                     std::string_view authorization = "") {
+  HttpRequestHead h;
+  h.method = HttpMethod::kPost;
+  h.path = path;
+  h.content_length = content_length;
+  h.content_type = content_type;
+  h.authorization = authorization;
+  return h;
+}
+
+HttpRequestHead upload(size_t content_length, std::string_view content_type = "application/octet-stream",
+                       std::string_view authorization = "") {
+  return post(OtaUploadHandler::kPath, content_length, content_type, authorization);
+}
+
+// ---- pure helpers --------------------------------------------------------------------------------
+
+TEST(HttpRequestTableTest, MethodNames) {
+  EXPECT_EQ(http_method_from_name("GET"), HttpMethod::kGet);
+  EXPECT_EQ(http_method_from_name("POST"), HttpMethod::kPost);
+  EXPECT_EQ(http_method_from_name("HEAD"), HttpMethod::kGet);  // served as GET
+  EXPECT_EQ(http_method_from_name("OPTIONS"), kUnknownHttpMethod);
+  EXPECT_EQ(http_method_from_name(""), kUnknownHttpMethod);
+}
+
+TEST(HttpRequestTableTest, UpdateUploadDetection) {
+  EXPECT_TRUE(is_update_upload(upload(1)));
+  EXPECT_FALSE(is_update_upload(upload(0)));  // no Content-Length (chunked or empty): plain
+  EXPECT_FALSE(is_update_upload(post("/api/node/restart", 10)));
+  EXPECT_FALSE(is_update_upload(post("/api/node/update/", 10)));
+  HttpRequestHead g = upload(10);
+  g.method = HttpMethod::kGet;
+  EXPECT_FALSE(is_update_upload(g));
+}
+
+TEST(HttpRequestTableTest, MultipartDetectionIsCaseInsensitive) {
+  EXPECT_TRUE(is_multipart("multipart/form-data; boundary=x"));
+  EXPECT_TRUE(is_multipart("Multipart/Form-Data; boundary=x"));
+  EXPECT_FALSE(is_multipart("multipart"));
+  EXPECT_FALSE(is_multipart("application/octet-stream"));
+  EXPECT_FALSE(is_multipart(""));
+}
+
+// ---- admission -----------------------------------------------------------------------------------
+
+TEST(HttpRequestTableTest, SlotsFullIsRefusedAndCounted) {
+  Node n;
+  for (int i = 0; i < SPORE_ESP_MAX_HTTP_REQUESTS; ++i) EXPECT_TRUE(n.table.admit(req(i), get("/x"), kPlentyHeap));
+  EXPECT_EQ(n.table.active_requests(), static_cast<size_t>(SPORE_ESP_MAX_HTTP_REQUESTS));
+  EXPECT_FALSE(n.table.admit(req(7), get("/x"), kPlentyHeap));
+  EXPECT_FALSE(n.table.contains(req(7)));
+  EXPECT_EQ(n.table.overload_count(), 1u);
+  // Answering one frees its slot for the next request.
+  EXPECT_EQ(n.respond(req(0), get("/api/node/status")).status, 200);
+  EXPECT_TRUE(n.table.admit(req(7), get("/x"), kPlentyHeap));
+  EXPECT_EQ(n.table.overload_count(), 1u);
+}
+
+TEST(HttpRequestTableTest, LowHeapIsRefused) {
+  Node n;
+  const uint32_t min = n.table.options().min_free_heap_bytes;
+  EXPECT_FALSE(n.table.admit(req(0), get("/x"), min - 1));
+  EXPECT_EQ(n.table.overload_count(), 1u);
+  EXPECT_EQ(n.table.active_requests(), 0u);
+  EXPECT_TRUE(n.table.admit(req(0), get("/x"), min));
+  HttpRequestTable::Options o;
+  o.min_free_heap_bytes = 20000;
+  n.table.set_options(o);
+  EXPECT_FALSE(n.table.admit(req(1), get("/x"), 19999));
+  EXPECT_EQ(n.table.overload_count(), 2u);
+}
+
+TEST(HttpRequestTableTest, AdmittingTheSameHandleTwiceTakesOneSlot) {
+  Node n;
+  EXPECT_TRUE(n.table.admit(req(0), get("/x"), kPlentyHeap));
+  EXPECT_TRUE(n.table.admit(req(0), get("/x"), kPlentyHeap));
+  EXPECT_EQ(n.table.active_requests(), 1u);
+}
+
+// ---- plain requests ------------------------------------------------------------------------------
+
+TEST(HttpRequestTableTest, PlainRequestIsServedByRestApi) {
+  Node n;
+  const HttpRequestHead h = get("/api/node/status");
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  const Reply r = n.respond(req(0), h);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body["hostname"], "esp_abcdef");
+  EXPECT_FALSE(r.close);
+  EXPECT_EQ(n.table.active_requests(), 0u);
+  // 405 carries RestApi's Allow header through.
+  const HttpRequestHead d = post("/api/node/status", 0);
+  ASSERT_TRUE(n.table.admit(req(1), d, kPlentyHeap));
+  const Reply r405 = n.respond(req(1), d);
+  EXPECT_EQ(r405.status, 405);
+  EXPECT_EQ(r405.allow, "GET");
+}
+
+TEST(HttpRequestTableTest, BodyUpToTheBufferIsKeptBeyondIs413) {
+  Node n;
+  // Exactly the buffer, in pieces: reaches RestApi (the restart route ignores the body).
+  const HttpRequestHead h = post("/api/node/restart", SPORE_ESP_MAX_BODY_BYTES, "application/json");
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  n.feed(req(0), Bytes(SPORE_ESP_MAX_BODY_BYTES, 'a'), 100);
+  EXPECT_EQ(n.respond(req(0), h).status, 202);
+
+  // One byte more: 413, RestApi not called.
+  Node m;
+  const HttpRequestHead h2 = post("/api/node/restart", SPORE_ESP_MAX_BODY_BYTES + 1, "application/json");
+  ASSERT_TRUE(m.table.admit(req(0), h2, kPlentyHeap));
+  m.feed(req(0), Bytes(SPORE_ESP_MAX_BODY_BYTES + 1, 'a'), 100);
+  const Reply r = m.respond(req(0), h2);
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.body["code"], "payload_too_large");
+  EXPECT_FALSE(m.table.restart_scheduled());
+}
+
+TEST(HttpRequestTableTest, MultipartBodyOnAPlainRouteIs413) {
+  Node n;
+  const HttpRequestHead h = post("/api/node/restart", 100, "multipart/form-data; boundary=b");
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  const uint8_t bytes[4] = {1, 2, 3, 4};
+  n.table.on_upload(req(0), 0, bytes, sizeof bytes, true);
+  EXPECT_EQ(n.respond(req(0), h).status, 413);
+  EXPECT_FALSE(n.table.restart_scheduled());
+}
+
+TEST(HttpRequestTableTest, UpdateWithoutContentLengthIsAPlainRequest) {
+  Node n;
+  const HttpRequestHead h = upload(0);
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  EXPECT_FALSE(n.ota.busy());  // not streamed: RestApi's route gets the (empty) buffered body
+  const Reply r = n.respond(req(0), h);
+  EXPECT_GE(r.status, 400);
+  n.flash.expect_untouched();
+}
+
+TEST(HttpRequestTableTest, UpdateWithoutOtaIsAPlainRequest) {
+  Node n;
+  n.table.set_ota(nullptr);
+  const HttpRequestHead h = upload(5000);
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  EXPECT_FALSE(n.ota.busy());
+  n.feed(req(0), testing::make_image(5000));
+  EXPECT_EQ(n.respond(req(0), h).status, 413);
+  EXPECT_TRUE(n.flash.committed.empty());
+}
+
+// ---- uploads -------------------------------------------------------------------------------------
+
+TEST(HttpRequestTableTest, RawUploadStreamsIntoOtaAndDefersTheRestart) {
+  Node n;
+  const Bytes image = testing::make_image(20000, 2);
+  const HttpRequestHead h = upload(image.size());
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  EXPECT_TRUE(n.ota.busy());
+  EXPECT_EQ(n.flash.max_image_arg, image.size());  // Content-Length reached core
+  n.feed(req(0), image);
+  const Reply r = n.respond(req(0), h);
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(r.body["status"], "updated");
+  EXPECT_TRUE(r.close);
+  EXPECT_EQ(n.flash.committed, image);
+  EXPECT_EQ(n.table.active_requests(), 0u);
+  ASSERT_TRUE(n.table.restart_scheduled());
+  const uint32_t delay = n.table.options().restart_delay_ms;
+  n.clock.advance(delay - 1);
+  EXPECT_FALSE(n.table.poll());
+  n.clock.advance(1);
+  EXPECT_TRUE(n.table.poll());
+  EXPECT_TRUE(n.table.poll());  // stays due
+}
+
+TEST(HttpRequestTableTest, MultipartUploadStreamsTheFirstFilePartOnly) {
+  Node n;
+  const Bytes image = testing::make_image(9000, 3);
+  const Bytes other = testing::make_image(500, 4);
+  const HttpRequestHead h = upload(image.size() + 400, "Multipart/Form-Data; boundary=xyz");
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  EXPECT_TRUE(n.ota.busy());
+  EXPECT_EQ(n.flash.max_image_arg, 0u);  // started as octet-stream of unknown length
+  for (size_t off = 0; off < image.size(); off += 1000) {
+    const size_t len = std::min<size_t>(1000, image.size() - off);
+    n.table.on_upload(req(0), off, image.data() + off, len, false);
+  }
+  n.table.on_upload(req(0), image.size(), nullptr, 0, true);  // the part's end, as the library reports it
+  n.table.on_upload(req(0), 0, other.data(), other.size(), true);  // a second file part: ignored
+  const Reply r = n.respond(req(0), h);
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(n.flash.committed, image);
+  EXPECT_TRUE(r.close);
+}
+
+TEST(HttpRequestTableTest, UploadRefusedAtStartIsAnsweredAtTheEndAndItsBodyIgnored) {
+  Node n;
+  ASSERT_TRUE(n.api.set_api_token("s3cr3t"));
+  const Bytes image = testing::make_image(3000);
+  const HttpRequestHead h = upload(image.size(), "application/octet-stream", "Bearer wrong");
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  EXPECT_FALSE(n.ota.busy());
+  n.feed(req(0), image);
+  const Reply r = n.respond(req(0), h);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body["code"], "auth_invalid");
+  EXPECT_FALSE(r.www_authenticate.empty());
+  EXPECT_FALSE(r.close);
+  EXPECT_EQ(n.flash.begin_calls, 0);
+  EXPECT_FALSE(n.table.restart_scheduled());
+  EXPECT_EQ(n.table.active_requests(), 0u);
+
+  // With the token the same upload installs.
+  const HttpRequestHead ok = upload(image.size(), "application/octet-stream", "Bearer s3cr3t");
+  ASSERT_TRUE(n.table.admit(req(1), ok, kPlentyHeap));
+  n.feed(req(1), image);
+  EXPECT_EQ(n.respond(req(1), ok).status, 200);
+}
+
+TEST(HttpRequestTableTest, SecondConcurrentUploadIs409AndTheFirstCompletes) {
+  Node n;
+  const Bytes image = testing::make_image(4000, 6);
+  const HttpRequestHead h = upload(image.size());
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  ASSERT_TRUE(n.table.admit(req(1), h, kPlentyHeap));
+  n.feed(req(1), image);  // ignored: refused at start
+  n.feed(req(0), image);
+  const Reply second = n.respond(req(1), h);
+  EXPECT_EQ(second.status, 409);
+  EXPECT_EQ(n.respond(req(0), h).status, 200);
+  EXPECT_EQ(n.flash.committed, image);
+}
+
+TEST(HttpRequestTableTest, DisconnectMidUploadAbortsIt) {
+  Node n;
+  const Bytes image = testing::make_image(20000, 3);
+  const HttpRequestHead h = upload(image.size());
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  n.feed(req(0), Bytes(image.begin(), image.begin() + 8000));
+  EXPECT_EQ(n.flash.begin_calls, 1);
+  n.table.disconnected(req(0));
+  EXPECT_FALSE(n.ota.busy());
+  EXPECT_EQ(n.ota.last_error(), OtaError::kAborted);
+  n.flash.expect_untouched();
+  EXPECT_EQ(n.table.active_requests(), 0u);
+  EXPECT_EQ(n.table.overload_count(), 0u);
+  // Late callbacks for the gone request change nothing.
+  n.table.on_body(req(0), image.data(), 100);
+  n.table.disconnected(req(0));
+  EXPECT_EQ(n.respond(req(0), h).status, 503);
+  // The next upload gets the OTA slot.
+  n.flash.reset_counters();
+  ASSERT_TRUE(n.table.admit(req(1), h, kPlentyHeap));
+  n.feed(req(1), image);
+  EXPECT_EQ(n.respond(req(1), h).status, 200);
+  EXPECT_EQ(n.flash.committed, image);
+}
+
+TEST(HttpRequestTableTest, DisconnectAfterTheAnswerDoesNothing) {
+  Node n;
+  const Bytes image = testing::make_image(2000, 3);
+  const HttpRequestHead h = upload(image.size());
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  n.feed(req(0), image);
+  EXPECT_EQ(n.respond(req(0), h).status, 200);
+  n.table.disconnected(req(0));
+  EXPECT_EQ(n.flash.committed, image);
+  EXPECT_EQ(n.flash.abort_calls, 0);
+}
+
+TEST(HttpRequestTableTest, FailAbortsAnUploadAndCountsTheOverload) {
+  Node n;
+  const Bytes image = testing::make_image(6000, 9);
+  const HttpRequestHead h = upload(image.size());
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  n.feed(req(0), image);
+  n.table.fail(req(0));  // no memory for the response: 503 instead
+  EXPECT_EQ(n.table.overload_count(), 1u);
+  EXPECT_FALSE(n.ota.busy());
+  EXPECT_EQ(n.ota.last_error(), OtaError::kAborted);
+  n.flash.expect_untouched();
+  EXPECT_FALSE(n.table.restart_scheduled());
+  EXPECT_EQ(n.table.active_requests(), 0u);
+  n.table.fail(req(5));  // a handle never admitted: counted only
+  EXPECT_EQ(n.table.overload_count(), 2u);
+}
+
+TEST(HttpRequestTableTest, StalledUploadIsEndedByPollAndAnswered408) {
+  Node n;
+  const Bytes image = testing::make_image(6000, 5);
+  const HttpRequestHead h = upload(image.size());
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  n.feed(req(0), Bytes(image.begin(), image.begin() + 1000));
+  n.clock.advance(30000);
+  EXPECT_FALSE(n.table.poll());
+  EXPECT_FALSE(n.ota.busy());
+  EXPECT_EQ(n.ota.last_error(), OtaError::kStalled);
+  n.feed(req(0), Bytes(image.begin() + 1000, image.end()));  // wakes up: ignored
+  const Reply r = n.respond(req(0), h);
+  EXPECT_EQ(r.status, 408);
+  EXPECT_EQ(r.body["code"], "stalled");
+  n.flash.expect_untouched();
+}
+
+// ---- restart -------------------------------------------------------------------------------------
+
+TEST(HttpRequestTableTest, RestartRouteIsDeferredAndClosesTheConnection) {
+  Node n;
+  const HttpRequestHead h = post("/api/node/restart", 0);
+  ASSERT_TRUE(n.table.admit(req(0), h, kPlentyHeap));
+  EXPECT_FALSE(n.table.poll());
+  const Reply r = n.respond(req(0), h);
+  EXPECT_EQ(r.status, 202);
+  EXPECT_EQ(r.body["status"], "restarting");
+  EXPECT_TRUE(r.close);
+  EXPECT_TRUE(n.table.restart_scheduled());
+  n.clock.advance(300);
+  n.table.request_restart();  // a second request keeps the first deadline
+  n.clock.advance(199);
+  EXPECT_FALSE(n.table.poll());
+  n.clock.advance(1);
+  EXPECT_TRUE(n.table.poll());
+}
+
+TEST(HttpRequestTableTest, RestartDelayAcrossTheClockWrap) {
+  Node n(0xFFFFFF00u);
+  HttpRequestTable::Options o;
+  o.restart_delay_ms = 1000;
+  n.table.set_options(o);
+  n.table.request_restart();
+  n.clock.advance(0x100);  // now 0
+  EXPECT_FALSE(n.table.poll());
+  n.clock.advance(999 - 0x100);
+  EXPECT_FALSE(n.table.poll());
+  n.clock.advance(1);
+  EXPECT_TRUE(n.table.poll());
+}
+
+TEST(HttpRequestTableTest, NoRestartWithoutARequest) {
+  Node n;
+  n.clock.advance(100000);
+  EXPECT_FALSE(n.table.poll());
+  EXPECT_FALSE(n.table.restart_scheduled());
+}
+
+}  // namespace
+}  // namespace spore

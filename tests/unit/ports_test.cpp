@@ -1,0 +1,26 @@
+// The inline helpers of ports.h every platform relies on: the wrap-safe elapsed time and the log
+// level filter.
+
+#include "spore/ports.h"
+
+#include <gtest/gtest.h>
+
+namespace spore {
+namespace {
+
+TEST(PortsTest, ElapsedAcrossTheWrap) {
+  EXPECT_EQ(elapsed_ms(1500, 1000), 500u);
+  EXPECT_EQ(elapsed_ms(0x10, 0xFFFFFFF0u), 0x20u);
+  EXPECT_EQ(elapsed_ms(7, 7), 0u);
+}
+
+TEST(PortsTest, LogLevelFilter) {
+  EXPECT_TRUE(log_level_enabled(LogLevel::kError, LogLevel::kError));
+  EXPECT_FALSE(log_level_enabled(LogLevel::kWarn, LogLevel::kError));
+  EXPECT_TRUE(log_level_enabled(LogLevel::kInfo, LogLevel::kInfo));
+  EXPECT_FALSE(log_level_enabled(LogLevel::kDebug, LogLevel::kInfo));
+  EXPECT_TRUE(log_level_enabled(LogLevel::kError, LogLevel::kDebug));
+}
+
+}  // namespace
+}  // namespace spore
