@@ -2,14 +2,9 @@
 // (token-protected when the node has an API token). Both appear in the node's "api" list, so
 // the cluster and the dashboard know this node serves them.
 #include <Arduino.h>
-#include <ESP8266WiFi.h>
 
 #include "esp8266/node.h"
 
-#ifndef WIFI_SSID
-#define WIFI_SSID "your-ssid"
-#define WIFI_PASSWORD "your-password"
-#endif
 #ifndef SPORE_LED_PIN
 #define SPORE_LED_PIN 1  // ESP-01: GPIO1 (TX); ESP-01S: GPIO2. Active low.
 #endif
@@ -32,9 +27,6 @@ int toggle_led(const spore::HttpRequest&, spore::JsonWriter& w) {
 void setup() {
   pinMode(SPORE_LED_PIN, OUTPUT);
   digitalWrite(SPORE_LED_PIN, HIGH);
-  WiFi.mode(WIFI_STA);
-  WiFi.begin(WIFI_SSID, WIFI_PASSWORD);
-  while (WiFi.status() != WL_CONNECTED) delay(100);
   node.begin();
   node.api().add_route("/api/led", spore::HttpMethod::kGet, spore::RouteAuth::kPublic, &get_led);
   node.api().add_route("/api/led", spore::HttpMethod::kPost, spore::RouteAuth::kToken, &toggle_led);

@@ -2,14 +2,8 @@
 // event (local subscribers today; issue 8 carries events cluster-wide) and serves the last
 // reading at GET /api/sensor.
 #include <Arduino.h>
-#include <ESP8266WiFi.h>
 
 #include "esp8266/node.h"
-
-#ifndef WIFI_SSID
-#define WIFI_SSID "your-ssid"
-#define WIFI_PASSWORD "your-password"
-#endif
 
 struct SensorReading {
   uint32_t at_ms;
@@ -40,9 +34,6 @@ int get_sensor(const spore::HttpRequest&, spore::JsonWriter& w) {
 
 void setup() {
   Serial.begin(115200);
-  WiFi.mode(WIFI_STA);
-  WiFi.begin(WIFI_SSID, WIFI_PASSWORD);
-  while (WiFi.status() != WL_CONNECTED) delay(100);
   node.begin();
   node.context().on(kSensorTopic, spore::EventHandler(&on_reading));
   node.context().scheduler().add(sample_task);

@@ -2,15 +2,35 @@
 
 #include <Arduino.h>
 #include <EEPROM.h>
-#include <ESP8266WiFi.h>
 
 #include <cstdio>
+
+#include <bearssl/bearssl_hash.h>
+
+#include "spore/boot_counter.h"
+#include "spore/hmac_sha256.h"
 
 namespace spore::esp8266 {
 
 namespace {
-constexpr uint32_t kBootMagic = 0x53504231;  // "SPB1"
-constexpr size_t kEepromBytes = 8;
+
+// Seed credentials from the build (PlatformIO: WIFI_SSID=... WIFI_PASSWORD=... pio run). An
+// empty WIFI_SSID (the variable unset at build time) counts as none.
+#ifdef WIFI_SSID
+constexpr const char* kBuildSsid = WIFI_SSID;
+#else
+constexpr const char* kBuildSsid = "";
+#endif
+#ifdef WIFI_PASSWORD
+constexpr const char* kBuildPassword = WIFI_PASSWORD;
+#else
+constexpr const char* kBuildPassword = "";
+#endif
+
+#ifndef SPORE_FIRMWARE_VERSION
+#define SPORE_FIRMWARE_VERSION "spore-esp8266-0.1.0"
+#endif
+
 }  // namespace
 
 Node::Node(const Config& config)
@@ -22,46 +42,123 @@ Node::Node(const Config& config)
       membership_(ctx_, udp_, random_),
       server_(config_.http_port),
       http_(server_, api_, clock_),
-      monitor_(&log_) {}
+      monitor_(&log_),
+      wifi_(radio_, random_, &log_),
+      portal_(server_, wifi_, device_, store_, api_, clock_, log_, hostname_) {}
 
 uint32_t Node::next_incarnation() {
-  EEPROM.begin(kEepromBytes);
-  uint32_t magic = 0;
-  uint32_t counter = 0;
-  EEPROM.get(0, magic);
-  EEPROM.get(4, counter);
-  if (magic != kBootMagic) counter = 0;
-  ++counter;
-  EEPROM.put(0, kBootMagic);
-  EEPROM.put(4, counter);
+  uint8_t bytes[kBootCounterBytes];
+  EEPROM.begin(kBootCounterBytes);
+  for (size_t i = 0; i < kBootCounterBytes; ++i) bytes[i] = EEPROM.read(static_cast<int>(i));
+  const uint32_t counter = next_boot_count(bytes);
+  for (size_t i = 0; i < kBootCounterBytes; ++i) EEPROM.write(static_cast<int>(i), bytes[i]);
   EEPROM.end();  // commits and frees the RAM copy
   return counter;
+}
+
+bool Node::hash_running_image(uint8_t (&sha256)[32]) {
+  // The flash may only be read in aligned 32-bit words; the sketch size is a multiple of 16.
+  alignas(4) uint8_t chunk[256];
+  br_sha256_context sha;
+  br_sha256_init(&sha);
+  const uint32_t size = ESP.getSketchSize();
+  for (uint32_t offset = 0; offset < size; offset += sizeof chunk) {
+    const uint32_t n = size - offset < sizeof chunk ? size - offset : sizeof chunk;
+    if (!ESP.flashRead(offset, reinterpret_cast<uint32_t*>(chunk), (n + 3) & ~3u)) {
+      log_.write(LogLevel::kError, "firmware: flash read failed; imageSha256 left unset");
+      return false;
+    }
+    br_sha256_update(&sha, chunk, n);
+    if ((offset & 0x3FFF) == 0) ESP.wdtFeed();  // ~0.4 s in all: keep the watchdog quiet
+  }
+  br_sha256_out(&sha, sha256);
+  return size > 0;
+}
+
+void Node::load_device_config() {
+  if (!store_.begin()) {
+    log_.write(LogLevel::kError, "config: no flash area for settings in this layout; running on build-time settings");
+  } else {
+    char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
+    size_t size = 0;
+    const ConfigStore::Load loaded = store_.load(text, sizeof text, &size);
+    DeviceConfigError error;
+    if (loaded == ConfigStore::Load::kLoaded && !device_.parse(std::string_view(text, size), &error)) {
+      // The file stays as it is (a user may fix it); the node runs as if there were none.
+      ctx_.log(LogLevel::kError, "config: stored settings line %u: %s; ignored", static_cast<unsigned>(error.line),
+               error.reason);
+    } else if (loaded == ConfigStore::Load::kError) {
+      log_.write(LogLevel::kError, "config: stored settings unreadable; ignored");
+    }
+  }
+  if (!device_.has_wifi() && kBuildSsid[0] != '\0') {
+    if (const char* reason = device_.set_wifi(kBuildSsid, kBuildPassword)) {
+      ctx_.log(LogLevel::kError, "config: WIFI_SSID/WIFI_PASSWORD build flags: %s", reason);
+    }
+  }
 }
 
 bool Node::begin(const char* api_token) {
   if (begun_) return true;
   const uint32_t chip = system_.chip_id();
   snprintf_P(hostname_, sizeof hostname_, PSTR("esp_%06lx"), static_cast<unsigned long>(chip));
-  const IPAddress ip = WiFi.localIP();
-  const uint32_t self_ip = (static_cast<uint32_t>(ip[0]) << 24) | (static_cast<uint32_t>(ip[1]) << 16) |
-                           (static_cast<uint32_t>(ip[2]) << 8) | static_cast<uint32_t>(ip[3]);
+  snprintf_P(ap_name_, sizeof ap_name_, PSTR("spore-%06lx"), static_cast<unsigned long>(chip));
+  load_device_config();
   if (!udp_.begin(config_.udp_port)) {
     log_.write(LogLevel::kError, "UDP: cannot bind the cluster port");
     return false;
   }
-  if (!ctx_.begin({chip, next_incarnation(), self_ip, hostname_})) return false;  // logged why
-  if (api_token != nullptr && api_token[0] != '\0' && !api_.set_api_token(api_token)) {
+  // The address comes with the WiFi connection (on_ip_change); 0 until then.
+  if (!ctx_.begin({chip, next_incarnation(), radio_.station_ip(), hostname_})) return false;  // logged why
+  uint8_t image_sha256[32] = {};
+  if (hash_running_image(image_sha256)) {
+    ctx_.set_firmware(SPORE_FIRMWARE_VERSION, image_sha256);
+    membership_.set_image_digest(ctx_.image_digest());
+  }
+  const std::string_view token = !device_.api_token().empty() ? device_.api_token()
+                                 : api_token != nullptr     ? std::string_view(api_token)
+                                                            : std::string_view();
+  if (!api_.set_api_token(token)) {
     log_.write(LogLevel::kError, "API token: 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected");
     return false;
   }
+  if (!device_.cluster_key_hex().empty()) {
+    HmacKey key;
+    if (!key.set_hex(device_.cluster_key_hex())) return false;  // DeviceConfig checked it: cannot happen
+    membership_.set_cluster_key(key);
+  }
+#ifdef SPORE_OTA_PUBLIC_KEY_PEM
+  {
+    // The PEM stays in flash; parsing needs it in RAM for a moment (stack, ~450 B for RSA-2048).
+    static const char kPem[] PROGMEM = SPORE_OTA_PUBLIC_KEY_PEM;
+    char pem[sizeof kPem];
+    memcpy_P(pem, kPem, sizeof kPem);
+    if (!ota_session_.set_public_key_pem(std::string_view(pem, sizeof kPem - 1))) {
+      log_.write(LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM");
+      return false;
+    }
+  }
+#endif
   if (!api_.begin() || !ota_.begin()) return false;
-  membership_.begin();
   http_.set_ota(&ota_);
   http_.set_before_restart(Delegate<void()>::bind<Node, &Node::before_restart>(this));
+  portal_.begin();  // before the REST handler: the server asks handlers in order
   http_.begin();
   monitor_.begin();
+  radio_.begin();
+  wifi_.set_on_ip_change(WifiManager::IpChanged::bind<Node, &Node::on_ip_change>(this));
+  wifi_.begin(clock_.now_ms(), hostname_, ap_name_, device_.wifi_ssid(), device_.wifi_password());
   begun_ = true;
   return true;
+}
+
+void Node::on_ip_change(uint32_t ip) {
+  ctx_.set_ip(ip);
+  ctx_.log(LogLevel::kInfo, "wifi: %s address %lu.%lu.%lu.%lu", hostname_, static_cast<unsigned long>(ip >> 24),
+           static_cast<unsigned long>((ip >> 16) & 0xFF), static_cast<unsigned long>((ip >> 8) & 0xFF),
+           static_cast<unsigned long>(ip & 0xFF));
+  // Joining before there is a network would spend the join ANNOUNCEs on nobody.
+  if (!membership_.begun()) membership_.begin();
 }
 
 void Node::before_restart() {
@@ -75,7 +172,10 @@ void Node::before_restart() {
 void Node::loop() {
   monitor_.tick();
   if (!begun_) return;
-  udp_.poll(membership_);
+  radio_.loop();
+  wifi_.loop(clock_.now_ms());
+  portal_.loop();
+  if (wifi_.connected()) udp_.poll(membership_);
   ctx_.loop();
   http_.loop();
 }

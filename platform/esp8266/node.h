@@ -1,34 +1,57 @@
 #pragma once
 /// @file node.h
 /// One object that wires a whole SPORE node on the ESP8266: the ports (clock, random, Serial log,
-/// ESP.* info, WiFiUDP, Updater), NodeContext, RestApi, the OTA upload route, Membership, the
-/// ESPAsyncWebServer adapter and the loop monitor. A sketch needs only:
+/// ESP.* info, WiFiUDP, Updater), the WiFi manager with its captive portal, the persisted device
+/// settings, NodeContext, RestApi, the OTA upload route, Membership, the ESPAsyncWebServer
+/// adapter and the loop monitor. A sketch needs only:
 /// @code
 ///   spore::esp8266::Node node;
-///   void setup() { Serial.begin(115200); /* connect WiFi */ node.begin(); }
+///   void setup() { Serial.begin(115200); node.begin(); }
 ///   void loop() { node.loop(); }
 /// @endcode
 /// Glue only: every decision is in core or in the adapters it holds.
 ///
-/// Identity: node_id = ESP.getChipId(), hostname "esp_<chipid, 6 hex digits>", ip =
-/// WiFi.localIP() at begin() (WiFi must be connected), incarnation = a boot counter kept in the
-/// first 8 bytes of the EEPROM sector (magic + counter; one sector erase per boot).
-/// NOT YET: config persisted in LittleFS, WiFi manager (AP fallback, reconnect, IP change),
-/// image SHA-256 of the running sketch (set_firmware), cluster key and OTA public key loading.
+/// Settings (begin()): the settings record in flash (esp8266/config_store.h; its fields are in
+/// core/spore/device_config.h: wifi_ssid, wifi_password, api_token, cluster_key). When it holds
+/// no WiFi credentials, the build flags
+/// WIFI_SSID / WIFI_PASSWORD are used if the library was compiled with them (PlatformIO's
+/// build_flags reach libraries; not saved to flash). Without either, the setup portal opens: an
+/// open access point "spore-<chipid>" whose every page is a form for the credentials
+/// (platform/esp8266/portal.h). A stored api_token wins over begin()'s argument.
+///
+/// WiFi: core's WifiManager (connect with backoff, portal after 3 failed attempts, gratuitous
+/// ARP keep-alive). Membership starts at the first IP address; a later address change updates
+/// the node's identity (NodeContext::set_ip).
+///
+/// Identity: node_id = ESP.getChipId(), hostname "esp_<chipid, 6 hex digits>", ip = the station
+/// address, incarnation = a boot counter kept in the first 8 bytes of the EEPROM sector
+/// (core/spore/boot_counter.h; one sector erase per boot).
+/// Firmware identity: version = SPORE_FIRMWARE_VERSION (build flag, default the library's), image
+/// SHA-256 = the running sketch as it sits in flash (ESP.getSketchSize() bytes from address 0, the
+/// same bytes as the uploaded .bin), hashed once in begin() (~0.4 s for 370 KB). A gzip-compressed
+/// upload therefore reports the hash of the inflated image, not of the uploaded file.
+/// Signed updates: define SPORE_OTA_PUBLIC_KEY_PEM (the text of `spore keygen`'s public.key as a C
+/// string literal, e.g. in a header force-included with build_flags = -include ota_key.h); the
+/// node then refuses unsigned images and images signed by another key.
 
 #include <ESPAsyncWebServer.h>
 
+#include "esp8266/config_store.h"
 #include "esp8266/http_server.h"
 #include "esp8266/loop_monitor.h"
+#include "esp8266/portal.h"
 #include "esp8266/system_ports.h"
 #include "esp8266/udp.h"
 #include "esp8266/updater_flash_target.h"
+#include "esp8266/wifi.h"
 #include "spore/config.h"
+#include "spore/device_config.h"
 #include "spore/membership.h"
 #include "spore/node_context.h"
 #include "spore/ota.h"
 #include "spore/ota_upload.h"
 #include "spore/rest_api.h"
+#include "spore/wifi_manager.h"
 
 namespace spore::esp8266 {
 
@@ -38,9 +61,10 @@ class Node {
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
-  /// Call once from setup(), with WiFi connected. `api_token` protects restart and update
-  /// (nullptr or "" = no token, as the seed). Routes the sketch adds with api().add_route() must
-  /// be added after begin(). False (and logged why) when a part refused to start.
+  /// Call once from setup(); WiFi need not be up (the node brings it up). `api_token` protects
+  /// restart and update unless the stored settings set one (nullptr or "" = no token, as the seed).
+  /// Routes the sketch adds with api().add_route() must be added after begin(). False (and
+  /// logged why) when a part refused to start.
   bool begin(const char* api_token = nullptr);
   /// Call from loop(); returns quickly (never blocks on the network).
   void loop();
@@ -54,10 +78,15 @@ class Node {
   const EspUdp& udp() const { return udp_; }
   EspHttpServer& http() { return http_; }
   const LoopMonitor& loop_monitor() const { return monitor_; }
+  const WifiManager& wifi() const { return wifi_; }
+  const DeviceConfig& device_config() const { return device_; }
 
  private:
   uint32_t next_incarnation();
+  void load_device_config();
+  bool hash_running_image(uint8_t (&sha256)[32]);
   void before_restart();
+  void on_ip_change(uint32_t ip);
 
   Config config_;
   EspClock clock_;
@@ -74,7 +103,13 @@ class Node {
   AsyncWebServer server_;
   EspHttpServer http_;
   LoopMonitor monitor_;
+  EspWifi radio_;
+  WifiManager wifi_;
+  ConfigStore store_;
+  DeviceConfig device_;
+  Portal portal_;
   char hostname_[16] = {};
+  char ap_name_[16] = {};
   bool begun_ = false;
 };
 

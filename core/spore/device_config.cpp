@@ -1,0 +1,149 @@
+#include "spore/device_config.h"
+
+#include <cstring>
+#include <type_traits>
+
+#include "spore/hmac_sha256.h"  // HmacKey::kMinKeyBytes
+#include "spore/rest_api.h"
+
+namespace spore {
+
+static_assert(std::is_trivially_copyable_v<DeviceConfig>, "the constructor zeroes it with memset");
+static_assert(SPORE_MAX_SSID_LEN <= 255 && SPORE_MAX_WIFI_PASSWORD_LEN <= 255 && SPORE_MAX_TOKEN_LEN <= 255 &&
+                  2 * SPORE_MAX_KEY_BYTES <= 255,
+              "DeviceConfig keeps its lengths in uint8_t");
+
+namespace {
+
+constexpr const char* kKeys[] = {"wifi_ssid", "wifi_password", "api_token", "cluster_key"};
+enum Key : uint8_t { kSsid, kPassword, kToken, kClusterKey, kKeyCount };
+
+constexpr const char* kBadSsid = "wifi_ssid: 1-32 bytes, no control characters";
+constexpr const char* kBadPassword = "wifi_password: 8-63 printable ASCII characters or 64 hex digits";
+
+bool all_hex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))) return false;
+  }
+  return true;
+}
+
+// Copies `value` and clears the rest of `dst` (N = its size), so no tail of a longer old value
+// stays behind the NUL.
+template <size_t N>
+void store(char (&dst)[N], uint8_t& len, std::string_view value) {
+  std::memset(dst, 0, N);
+  if (!value.empty()) std::memcpy(dst, value.data(), value.size());  // an unset view's data() is null
+  len = static_cast<uint8_t>(value.size());
+}
+
+}  // namespace
+
+DeviceConfig::DeviceConfig() { std::memset(static_cast<void*>(this), 0, sizeof *this); }
+
+const char* DeviceConfig::set_wifi(std::string_view ssid, std::string_view password) {
+  if (ssid.size() > SPORE_MAX_SSID_LEN) return kBadSsid;
+  for (char c : ssid) {
+    // Control characters cannot be typed into a form and would break the line format.
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return kBadSsid;
+  }
+  if (ssid.empty() && !password.empty()) return "wifi_password without wifi_ssid";
+  if (password.size() == 64) {
+    if (!all_hex(password)) return kBadPassword;  // a raw PSK
+  } else if (!password.empty()) {
+    if (password.size() < 8 || password.size() > 63) return kBadPassword;
+    for (char c : password) {
+      if (c < 0x20 || c > 0x7e) return kBadPassword;  // WPA2 passphrases are printable ASCII
+    }
+  }
+  store(ssid_, ssid_len_, ssid);
+  store(password_, password_len_, password);
+  return nullptr;
+}
+
+const char* DeviceConfig::set_api_token(std::string_view token) {
+  if (!RestApi::valid_api_token(token)) return "api_token: 1-64 of A-Z a-z 0-9 - . _ ~ + / =";
+  store(token_, token_len_, token);
+  return nullptr;
+}
+
+const char* DeviceConfig::set_cluster_key_hex(std::string_view hex) {
+  const bool length_ok = hex.empty() || (hex.size() % 2 == 0 && hex.size() >= 2 * HmacKey::kMinKeyBytes &&
+                                         hex.size() <= 2 * SPORE_MAX_KEY_BYTES);
+  if (!length_ok || !all_hex(hex)) return "cluster_key: 32-64 hex digits";
+  store(key_hex_, key_hex_len_, hex);
+  return nullptr;
+}
+
+bool DeviceConfig::parse(std::string_view text, DeviceConfigError* error) {
+  DeviceConfig next;
+  std::string_view values[kKeyCount];
+  uint16_t lines[kKeyCount] = {};
+  DeviceConfigError e;
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  uint16_t line_no = 0;
+  while (p < end && e.reason == nullptr) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    const char* line_end = nl != nullptr ? nl : end;
+    std::string_view line(p, static_cast<size_t>(line_end - p));
+    p = line_end + 1;
+    if (line_no < UINT16_MAX) ++line_no;  // saturates: only a > 64 K-line text gets a wrong number
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    const size_t eq = line.find('=');
+    uint8_t k = 0;
+    while (eq != std::string_view::npos && k < kKeyCount && std::string_view(line.data(), eq) != kKeys[k]) ++k;
+    if (eq == std::string_view::npos) {
+      e = {line_no, "expected key=value"};
+    } else if (k == kKeyCount) {
+      e = {line_no, "unknown key"};
+    } else if (lines[k] != 0) {
+      e = {line_no, "key given twice"};
+    } else {
+      values[k] = std::string_view(line.data() + eq + 1, line.size() - eq - 1);
+      lines[k] = line_no;
+    }
+  }
+  if (e.reason == nullptr) {
+    if (const char* r = next.set_api_token(values[kToken])) e = {lines[kToken], r};
+  }
+  if (e.reason == nullptr) {
+    if (const char* r = next.set_cluster_key_hex(values[kClusterKey])) e = {lines[kClusterKey], r};
+  }
+  if (e.reason == nullptr) {
+    if (const char* r = next.set_wifi(values[kSsid], values[kPassword])) {
+      e = {lines[r == kBadSsid ? kSsid : kPassword], r};
+    }
+  }
+  if (error != nullptr) *error = e;
+  if (e.reason != nullptr) return false;
+  *this = next;
+  return true;
+}
+
+size_t DeviceConfig::serialize(char* out, size_t out_bytes) const {
+  if (out_bytes == 0) return 0;
+  const std::string_view values[kKeyCount] = {{ssid_, ssid_len_}, {password_, password_len_}, api_token(),
+                                              cluster_key_hex()};
+  size_t n = 0;
+  bool fits = true;
+  auto put = [&](const char* s, size_t size) {
+    fits = fits && size < out_bytes - n;  // keeps room for the NUL
+    if (fits) std::memcpy(out + n, s, size);
+    if (fits) n += size;
+  };
+  put("# spore\n", 8);
+  for (uint8_t k = 0; k < kKeyCount; ++k) {
+    if (values[k].empty()) continue;
+    put(kKeys[k], std::strlen(kKeys[k]));
+    put("=", 1);
+    put(values[k].data(), values[k].size());
+    put("\n", 1);
+  }
+  if (!fits) n = 0;
+  out[n] = '\0';
+  return n;
+}
+
+}  // namespace spore

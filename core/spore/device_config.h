@@ -1,0 +1,80 @@
+#pragma once
+/// @file device_config.h
+/// The settings a device keeps across restarts (on the ESP8266: one record in flash, see config_record.h): WiFi
+/// credentials, REST API token, cluster key. Timing and capacities are not here: they are the
+/// firmware's Config profile and limits.h, fixed at build time.
+///
+/// Text format, one setting per line, so a user can read and write the file by hand:
+///
+///     # comment
+///     wifi_ssid=My Network
+///     wifi_password=correct horse
+///     api_token=s3cret-token
+///     cluster_key=00112233445566778899aabbccddeeff
+///
+/// `key=value` with nothing trimmed (an SSID may begin or end with a space), an optional '\r'
+/// before '\n', blank lines and '#' comment lines allowed. An empty value means "not set". Every
+/// key may appear once; an unknown key is an error (a typo must not silently drop a setting).
+///
+/// Bad input changes nothing: parse() checks the whole text before it replaces a single field.
+/// No allocation; fixed buffers sized by limits.h.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "spore/limits.h"
+
+namespace spore {
+
+/// Where parse() stopped and why.
+struct DeviceConfigError {
+  uint16_t line = 0;             ///< 1-based line of the offending setting; 0 = the text as a whole
+  const char* reason = nullptr;  ///< static English sentence, nullptr when there was no error
+};
+
+class DeviceConfig {
+ public:
+  /// Nothing set.
+  DeviceConfig();
+
+  /// Replaces every setting with the ones in `text` (settings absent from it become unset). On
+  /// any error returns false, fills `error` (when not null) and leaves this object untouched.
+  bool parse(std::string_view text, DeviceConfigError* error);
+
+  /// Writes the text parse() reads into `out`, NUL-terminated. Returns the length without the
+  /// NUL, or 0 (out left empty) when it does not fit in `out_bytes`. Secrets are written as is:
+  /// the file is as sensitive as the device's flash.
+  size_t serialize(char* out, size_t out_bytes) const;
+
+  /// Sets the WiFi credentials, or returns a static sentence saying what is wrong with them and
+  /// changes nothing. SSID: 1..SPORE_MAX_SSID_LEN bytes without control characters (empty =
+  /// forget the credentials; the password must then be empty too). Password: empty (open
+  /// network), 8..63 printable ASCII characters (WPA2 passphrase) or 64 hex digits (raw PSK).
+  const char* set_wifi(std::string_view ssid, std::string_view password);
+  /// As RestApi::set_api_token(): empty or 1..SPORE_MAX_TOKEN_LEN token68 characters.
+  const char* set_api_token(std::string_view token);
+  /// Hex text as HmacKey::set_hex() takes it: empty, or 2 x (16..SPORE_MAX_KEY_BYTES) hex digits.
+  const char* set_cluster_key_hex(std::string_view hex);
+
+  bool has_wifi() const { return ssid_len_ > 0; }
+  /// NUL-terminated views into this object; valid while it lives and is not changed.
+  const char* wifi_ssid() const { return ssid_; }
+  const char* wifi_password() const { return password_; }
+  std::string_view api_token() const { return {token_, token_len_}; }
+  std::string_view cluster_key_hex() const { return {key_hex_, key_hex_len_}; }
+
+ private:
+  // Zeroed by the constructor (not member initializers: GCC -Os would copy a 232-byte zero
+  // image out of .rodata for them).
+  char ssid_[SPORE_MAX_SSID_LEN + 1];
+  char password_[SPORE_MAX_WIFI_PASSWORD_LEN + 1];
+  char token_[SPORE_MAX_TOKEN_LEN + 1];
+  char key_hex_[2 * SPORE_MAX_KEY_BYTES + 1];
+  uint8_t ssid_len_;
+  uint8_t password_len_;
+  uint8_t token_len_;
+  uint8_t key_hex_len_;
+};
+
+}  // namespace spore

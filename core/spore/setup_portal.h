@@ -1,0 +1,61 @@
+#pragma once
+/// @file setup_portal.h
+/// The decisions of the WiFi setup portal (the page itself is served by the platform, e.g.
+/// platform/esp8266/portal.cpp): which requests it takes, what a submitted form does, and when the
+/// accepted credentials are saved and applied. Kept here so the host tests reach them.
+///
+/// - While the portal is open it answers every path outside /api/ (phones' and laptops'
+///   connectivity probes such as /generate_204 then show the page); /api/ stays with REST, so a
+///   device stuck in setup can still be inspected and updated over the access point.
+/// - POST /wifi submits the form. The access point is open, so when the device has an API token
+///   the form must carry it (403 otherwise): nobody in radio range may move a device that lost
+///   its network to a network of theirs. An empty network name is refused (400): on the form it
+///   is a mistake, not a request to forget the credentials. Every other check is
+///   DeviceConfig::set_wifi()'s; on any error the settings are unchanged.
+/// - Accepted credentials are applied kApplyDelayMs later, from the loop: flash writes and a radio
+///   mode change do not belong in the server callback, and the delay lets the answer reach the
+///   browser before the access point changes channel.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "spore/device_config.h"
+#include "spore/api_registry.h"
+#include "spore/rest_api.h"
+
+namespace spore {
+
+class SetupPortal {
+ public:
+  /// Larger form bodies are left to REST, which refuses them; keeps the server's buffers small.
+  static constexpr size_t kMaxBodyBytes = 512;
+  /// Time between the answer to POST /wifi and saving + reconnecting.
+  static constexpr uint32_t kApplyDelayMs = 1000;
+
+  enum class Route : uint8_t {
+    kNotMine,  ///< portal closed, an /api/ path or a body over kMaxBodyBytes: REST answers
+    kPage,     ///< the form
+    kSubmit,   ///< POST /wifi
+  };
+  static Route route(bool portal_open, HttpMethod method, std::string_view path, size_t content_length_bytes);
+
+  struct Outcome {
+    int status;          ///< 200 saved, 400 bad credentials, 403 wrong token
+    const char* error;   ///< static English sentence for the page; nullptr when saved
+  };
+  /// Checks a submitted form and, when it is good, stores the credentials in `config` and
+  /// schedules apply_due(). `api` holds the device's token (none asked when it has none).
+  Outcome submit(DeviceConfig& config, const RestApi& api, std::string_view ssid, std::string_view password,
+                 std::string_view token, uint32_t now_ms);
+
+  /// True once, kApplyDelayMs after an accepted submit (a later submit restarts the wait).
+  bool apply_due(uint32_t now_ms);
+  bool pending() const { return pending_; }
+
+ private:
+  uint32_t accepted_ms_ = 0;
+  bool pending_ = false;
+};
+
+}  // namespace spore

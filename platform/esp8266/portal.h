@@ -1,0 +1,74 @@
+#pragma once
+/// @file portal.h
+/// The captive portal's web side: while core's WifiManager has its setup access point open, every
+/// HTTP request outside /api/ gets a small form (network name, password and, when the device
+/// has an API token, that token); POST /wifi stores the credentials in the DeviceConfig, saves it
+/// through ConfigStore and hands them to the WifiManager. Phones' and laptops' connectivity
+/// probes (/generate_204, /hotspot-detect.html, /connecttest.txt, ...) get the form as well,
+/// which makes them show the portal. /api/ stays with the REST handler, so a device stuck in
+/// setup can still be inspected and updated over the access point (http://192.168.4.1/api/...).
+///
+/// Every decision is core's (core/spore/setup_portal.h: routing, token, DeviceConfig::set_wifi()
+/// with the SSID and WPA2 password rules, apply timing). Bad input gets 400 (403 for a wrong
+/// token) with the reason and the form again, and changes nothing. The token field exists because the access
+/// point is open: without it anybody in radio range of a device that lost its network could
+/// move it to a network of theirs.
+///
+/// The page is in flash (PROGMEM, ~0.8 KB, no external resources). Form fields are decoded by
+/// ESPAsyncWebServer (application/x-www-form-urlencoded bodies never reach a handler raw); a
+/// body longer than SetupPortal::kMaxBodyBytes is left to the REST handler, which refuses it, so the
+/// server's parameter Strings stay small.
+///
+/// Saving and reconnecting happen in loop(), not in the server callback: flash writes and a
+/// radio mode change do not belong in lwIP's receive path, and the delay lets the answer reach
+/// the browser before the access point changes channel.
+
+#include <ESPAsyncWebServer.h>
+
+#include <cstdint>
+
+#include "esp8266/config_store.h"
+#include "spore/device_config.h"
+#include "spore/ports.h"
+#include "spore/rest_api.h"
+#include "spore/setup_portal.h"
+#include "spore/wifi_manager.h"
+
+namespace spore::esp8266 {
+
+class Portal {
+ public:
+  /// `device_name` (the hostname) is shown on the page; all references must outlive the portal.
+  /// `api` holds the token the form asks for (none asked when it has none).
+  Portal(AsyncWebServer& server, WifiManager& wifi, DeviceConfig& config, ConfigStore& store, const RestApi& api,
+         const Clock& clock, LogSink& log, const char* device_name);
+  Portal(const Portal&) = delete;
+  Portal& operator=(const Portal&) = delete;
+
+  /// Adds the portal's handler to the server; call before the REST handler is added (the server
+  /// asks handlers in the order they were added).
+  void begin();
+  /// Saves and applies credentials accepted by a POST /wifi.
+  void loop();
+
+
+  // Called by the handler begin() gives the server (which owns and deletes it).
+  bool wants(AsyncWebServerRequest* request) const;
+  void serve(AsyncWebServerRequest* request);
+
+ private:
+  SetupPortal::Route route_of(AsyncWebServerRequest* request) const;
+  void send_page(AsyncWebServerRequest* request, int status, const char* error, bool saved);
+
+  AsyncWebServer& server_;
+  WifiManager& wifi_;
+  DeviceConfig& config_;
+  ConfigStore& store_;
+  const RestApi& api_;
+  const Clock& clock_;
+  LogSink& log_;
+  const char* device_name_;
+  SetupPortal logic_;  // routing, form checks, apply timing (core, host-tested)
+};
+
+}  // namespace spore::esp8266

@@ -1,0 +1,79 @@
+// libFuzzer target for the persisted settings parser (core/spore/device_config.h).
+//
+// Input: the settings file text, as read from flash; the same bytes are also decoded as a raw
+// flash record (core/spore/config_record.h), the frame the ESP8266 stores that text in.
+//
+// Properties checked on every input, abort() on violation:
+// - parse() never crashes or reads out of bounds (ASan/UBSan in the fuzz preset);
+// - a rejected text leaves the previous settings exactly as they were, and says why and where
+//   (a reason, a line no further than the text has);
+// - an accepted text round-trips: serialize() fits SPORE_DEVICE_CONFIG_MAX_BYTES, and parsing its
+//   output gives the same settings (same serialization);
+// - a record that decodes re-encodes to the same bytes (up to its word padding).
+//
+// Seed corpus: tests/fuzz/corpus/device_config/ (valid files, near misses).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "spore/config_record.h"
+#include "spore/device_config.h"
+
+namespace {
+
+using spore::DeviceConfig;
+using spore::DeviceConfigError;
+
+size_t dump(const DeviceConfig& c, char (&out)[SPORE_DEVICE_CONFIG_MAX_BYTES]) {
+  const size_t n = c.serialize(out, sizeof out);
+  if (n == 0) std::abort();  // every valid config fits
+  return n;
+}
+
+void check_record(const uint8_t* data, size_t size) {
+  std::string_view text;
+  if (!spore::decode_config_record(data, size, &text)) {
+    if (!text.empty()) std::abort();
+    return;
+  }
+  uint8_t again[spore::kConfigRecordMaxBytes];
+  const size_t n = spore::encode_config_record(text, again, sizeof again);
+  if (n == 0 || n > size + 3 || std::memcmp(again, data, spore::kConfigRecordHeaderBytes + text.size()) != 0) {
+    std::abort();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  check_record(data, size);
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  DeviceConfig c;
+  DeviceConfigError e;
+  if (!c.parse("wifi_ssid=prev\nwifi_password=previous\napi_token=t\n", &e)) std::abort();
+  char before[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  const size_t before_n = dump(c, before);
+
+  if (!c.parse(text, &e)) {
+    if (e.reason == nullptr || e.reason[0] == '\0') std::abort();
+    size_t lines = 1;
+    for (char ch : text) lines += ch == '\n' ? 1 : 0;
+    if (e.line > lines) std::abort();
+    char after[SPORE_DEVICE_CONFIG_MAX_BYTES];
+    const size_t after_n = dump(c, after);
+    if (after_n != before_n || std::memcmp(before, after, before_n) != 0) std::abort();
+    return 0;
+  }
+  if (e.reason != nullptr) std::abort();
+  char once[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  const size_t once_n = dump(c, once);
+  DeviceConfig again;
+  if (!again.parse(std::string_view(once, once_n), &e)) std::abort();
+  char twice[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  const size_t twice_n = dump(again, twice);
+  if (once_n != twice_n || std::memcmp(once, twice, once_n) != 0) std::abort();
+  return 0;
+}

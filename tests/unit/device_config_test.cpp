@@ -1,0 +1,186 @@
+// DeviceConfig: the persisted settings file. Every rejection leaves the previous settings as
+// they were and names the line; serialize() and parse() round-trip.
+
+#include "spore/device_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+namespace spore {
+namespace {
+
+constexpr const char* kKey32 = "00112233445566778899aabbccddeeff";
+constexpr const char* kFull =
+    "# written by hand\n"
+    "wifi_ssid=My Network\n"
+    "wifi_password=correct horse\n"
+    "\n"
+    "api_token=s3cret-token\n"
+    "cluster_key=00112233445566778899aabbccddeeff\n";
+
+DeviceConfig parsed(std::string_view text) {
+  DeviceConfig c;
+  DeviceConfigError e;
+  EXPECT_TRUE(c.parse(text, &e)) << e.line << ": " << (e.reason ? e.reason : "");
+  return c;
+}
+
+// Parses `text` into a config holding kFull and expects the error at `line`, nothing changed.
+void expect_rejected(std::string_view text, uint16_t line) {
+  DeviceConfig c = parsed(kFull);
+  DeviceConfigError e;
+  EXPECT_FALSE(c.parse(text, &e)) << text;
+  EXPECT_EQ(e.line, line) << text;
+  ASSERT_NE(e.reason, nullptr);
+  EXPECT_STRNE(e.reason, "");
+  EXPECT_STREQ(c.wifi_ssid(), "My Network");
+  EXPECT_STREQ(c.wifi_password(), "correct horse");
+  EXPECT_EQ(c.api_token(), "s3cret-token");
+  EXPECT_EQ(c.cluster_key_hex(), kKey32);
+}
+
+TEST(DeviceConfig, ParsesEveryField) {
+  const DeviceConfig c = parsed(kFull);
+  EXPECT_TRUE(c.has_wifi());
+  EXPECT_STREQ(c.wifi_ssid(), "My Network");
+  EXPECT_STREQ(c.wifi_password(), "correct horse");
+  EXPECT_EQ(c.api_token(), "s3cret-token");
+  EXPECT_EQ(c.cluster_key_hex(), kKey32);
+}
+
+TEST(DeviceConfig, EmptyTextIsAnEmptyConfig) {
+  DeviceConfig c = parsed(kFull);
+  DeviceConfigError e;
+  ASSERT_TRUE(c.parse("", &e));
+  EXPECT_EQ(e.reason, nullptr);
+  EXPECT_FALSE(c.has_wifi());
+  EXPECT_STREQ(c.wifi_password(), "");
+  EXPECT_TRUE(c.api_token().empty());
+  EXPECT_TRUE(c.cluster_key_hex().empty());
+}
+
+TEST(DeviceConfig, CrLfCommentsBlankLinesAndMissingFinalNewline) {
+  const DeviceConfig c = parsed("#c\r\n\r\nwifi_ssid= spaced \r\nwifi_password=12345678");
+  EXPECT_STREQ(c.wifi_ssid(), " spaced ");  // nothing trimmed but the \r
+  EXPECT_STREQ(c.wifi_password(), "12345678");
+}
+
+TEST(DeviceConfig, ValueMayContainEqualsAndHash) {
+  const DeviceConfig c = parsed("wifi_ssid=a=b#c\napi_token=abc==\n");
+  EXPECT_STREQ(c.wifi_ssid(), "a=b#c");
+  EXPECT_EQ(c.api_token(), "abc==");
+}
+
+TEST(DeviceConfig, EmptyValueMeansUnset) {
+  const DeviceConfig c = parsed("wifi_ssid=\nwifi_password=\napi_token=\ncluster_key=\n");
+  EXPECT_FALSE(c.has_wifi());
+  EXPECT_TRUE(c.api_token().empty());
+}
+
+TEST(DeviceConfig, OpenNetworkHasEmptyPassword) {
+  const DeviceConfig c = parsed("wifi_ssid=cafe\n");
+  EXPECT_TRUE(c.has_wifi());
+  EXPECT_STREQ(c.wifi_password(), "");
+}
+
+TEST(DeviceConfig, RejectsWithLineAndChangesNothing) {
+  expect_rejected("wifi_ssid=x\nbogus=1\n", 2);                       // unknown key
+  expect_rejected("wifi_ssid=x\nwifi_ssid=y\n", 2);                   // twice
+  expect_rejected("\n\njust text\n", 3);                              // no '='
+  expect_rejected(" wifi_ssid=x\n", 1);                               // keys are exact
+  expect_rejected("wifi_ssid=" + std::string(33, 'a') + "\n", 1);     // SSID too long
+  expect_rejected("wifi_ssid=a\tb\n", 1);                             // control character
+  expect_rejected("wifi_ssid=x\nwifi_password=short\n", 2);           // < 8
+  expect_rejected("wifi_ssid=x\nwifi_password=" + std::string(65, 'a') + "\n", 2);
+  expect_rejected("wifi_ssid=x\nwifi_password=" + std::string(64, 'g') + "\n", 2);  // not a PSK
+  expect_rejected("wifi_ssid=x\nwifi_password=caf\xc3\xa9 au lait\n", 2);  // WPA2 is ASCII
+  expect_rejected("#\nwifi_password=12345678\n", 2);                  // password without SSID
+  expect_rejected("api_token=has space\n", 1);
+  expect_rejected("api_token=" + std::string(65, 'a') + "\n", 1);
+  expect_rejected("cluster_key=abc\n", 1);                            // odd length
+  expect_rejected("cluster_key=00112233445566778899aabbccddee\n", 1);  // 15 bytes
+  expect_rejected("cluster_key=" + std::string(66, 'a') + "\n", 1);   // 33 bytes
+  expect_rejected("cluster_key=00112233445566778899aabbccddeezz\n", 1);
+}
+
+TEST(DeviceConfig, NullErrorPointerIsAllowed) {
+  DeviceConfig c;
+  EXPECT_FALSE(c.parse("nope\n", nullptr));
+  EXPECT_TRUE(c.parse("wifi_ssid=x\n", nullptr));
+}
+
+TEST(DeviceConfig, AcceptsLimits) {
+  const std::string psk(64, 'A');
+  const DeviceConfig c = parsed("wifi_ssid=" + std::string(32, 's') + "\nwifi_password=" + psk +
+                                "\napi_token=" + std::string(64, 't') + "\ncluster_key=" + std::string(64, 'f') +
+                                "\n");
+  EXPECT_EQ(std::string(c.wifi_ssid()).size(), 32u);
+  EXPECT_EQ(c.wifi_password(), psk);
+  EXPECT_EQ(c.api_token().size(), 64u);
+  EXPECT_EQ(c.cluster_key_hex().size(), 64u);
+  EXPECT_EQ(parsed("wifi_ssid=\xe2\x98\x95 caf\xc3\xa9\n").wifi_ssid(), std::string("\xe2\x98\x95 caf\xc3\xa9"));
+}
+
+TEST(DeviceConfig, RoundTrip) {
+  const DeviceConfig a = parsed(kFull);
+  char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  const size_t n = a.serialize(text, sizeof text);
+  ASSERT_GT(n, 0u);
+  EXPECT_EQ(std::strlen(text), n);
+  const DeviceConfig b = parsed(std::string_view(text, n));
+  EXPECT_STREQ(b.wifi_ssid(), a.wifi_ssid());
+  EXPECT_STREQ(b.wifi_password(), a.wifi_password());
+  EXPECT_EQ(b.api_token(), a.api_token());
+  EXPECT_EQ(b.cluster_key_hex(), a.cluster_key_hex());
+}
+
+TEST(DeviceConfig, LongestConfigFitsTheLimit) {
+  const DeviceConfig a = parsed("wifi_ssid=" + std::string(32, 's') + "\nwifi_password=" + std::string(64, 'a') +
+                                "\napi_token=" + std::string(64, 't') + "\ncluster_key=" + std::string(64, 'f') +
+                                "\n");
+  char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  EXPECT_GT(a.serialize(text, sizeof text), 0u);
+}
+
+TEST(DeviceConfig, SerializeRefusesASmallBuffer) {
+  const DeviceConfig a = parsed(kFull);
+  char text[40];
+  std::memset(text, 'x', sizeof text);
+  EXPECT_EQ(a.serialize(text, sizeof text), 0u);
+  EXPECT_STREQ(text, "");
+  EXPECT_EQ(a.serialize(nullptr, 0), 0u);
+}
+
+TEST(DeviceConfig, EmptyConfigSerializesToJustTheComment) {
+  char text[64];
+  const size_t n = DeviceConfig().serialize(text, sizeof text);
+  ASSERT_GT(n, 0u);
+  EXPECT_EQ(parsed(text).has_wifi(), false);
+}
+
+TEST(DeviceConfig, SetWifiValidatesAndKeepsOtherFields) {
+  DeviceConfig c = parsed(kFull);
+  EXPECT_NE(c.set_wifi("", "12345678"), nullptr);
+  EXPECT_NE(c.set_wifi("x", "1234567"), nullptr);
+  EXPECT_NE(c.set_wifi(std::string_view("a\0b", 3), ""), nullptr);
+  EXPECT_STREQ(c.wifi_ssid(), "My Network");
+  EXPECT_EQ(c.set_wifi("Other", "87654321"), nullptr);
+  EXPECT_STREQ(c.wifi_ssid(), "Other");
+  EXPECT_STREQ(c.wifi_password(), "87654321");
+  EXPECT_EQ(c.api_token(), "s3cret-token");
+  EXPECT_EQ(c.set_wifi("", ""), nullptr);  // forget
+  EXPECT_FALSE(c.has_wifi());
+}
+
+TEST(DeviceConfig, ShorterValueLeavesNoTailOfTheLongerOne) {
+  DeviceConfig c;
+  ASSERT_EQ(c.set_wifi("a-long-network-name", "a-long-password"), nullptr);
+  ASSERT_EQ(c.set_wifi("ab", "12345678"), nullptr);
+  EXPECT_STREQ(c.wifi_ssid(), "ab");
+  EXPECT_STREQ(c.wifi_password(), "12345678");
+}
+
+}  // namespace
+}  // namespace spore

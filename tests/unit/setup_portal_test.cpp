@@ -1,0 +1,114 @@
+#include "spore/setup_portal.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes.h"
+#include "spore/node_context.h"
+
+namespace spore {
+namespace {
+
+using testing::FakeClock;
+using testing::FakeRandom;
+using testing::FakeSystemInfo;
+using Route = SetupPortal::Route;
+
+TEST(SetupPortalRoute, ClosedPortalTakesNothing) {
+  EXPECT_EQ(SetupPortal::route(false, HttpMethod::kGet, "/", 0), Route::kNotMine);
+  EXPECT_EQ(SetupPortal::route(false, HttpMethod::kPost, "/wifi", 40), Route::kNotMine);
+}
+
+TEST(SetupPortalRoute, OpenPortalAnswersEveryPathButTheApi) {
+  for (const char* path : {"/", "/generate_204", "/hotspot-detect.html", "/connecttest.txt", "/wifi", "/api"}) {
+    EXPECT_EQ(SetupPortal::route(true, HttpMethod::kGet, path, 0), Route::kPage) << path;
+  }
+  EXPECT_EQ(SetupPortal::route(true, HttpMethod::kGet, "/api/node/status", 0), Route::kNotMine);
+  EXPECT_EQ(SetupPortal::route(true, HttpMethod::kPost, "/api/node/update", 100), Route::kNotMine);
+}
+
+TEST(SetupPortalRoute, OnlyPostWifiSubmits) {
+  EXPECT_EQ(SetupPortal::route(true, HttpMethod::kPost, "/wifi", 40), Route::kSubmit);
+  EXPECT_EQ(SetupPortal::route(true, HttpMethod::kPost, "/wifi/", 40), Route::kPage);
+  EXPECT_EQ(SetupPortal::route(true, HttpMethod::kPut, "/wifi", 40), Route::kPage);
+}
+
+TEST(SetupPortalRoute, LargeBodiesAreLeftToRest) {
+  EXPECT_EQ(SetupPortal::route(true, HttpMethod::kPost, "/wifi", SetupPortal::kMaxBodyBytes), Route::kSubmit);
+  EXPECT_EQ(SetupPortal::route(true, HttpMethod::kPost, "/wifi", SetupPortal::kMaxBodyBytes + 1), Route::kNotMine);
+}
+
+class SetupPortalSubmit : public ::testing::Test {
+ protected:
+  SetupPortalSubmit() : ctx(Config::default_esp8266(), clock, rnd, sys, nullptr), api(ctx) {
+    EXPECT_TRUE(ctx.begin({0x00ABCDEFu, 1, 0, "esp_abcdef"}));
+    EXPECT_TRUE(api.begin());
+    DeviceConfigError e;
+    EXPECT_TRUE(config.parse("wifi_ssid=Old\nwifi_password=old-password\n", &e));
+  }
+  FakeClock clock{1000};
+  FakeRandom rnd;
+  FakeSystemInfo sys;
+  NodeContext ctx;
+  RestApi api;
+  DeviceConfig config;
+  SetupPortal portal;
+};
+
+TEST_F(SetupPortalSubmit, GoodCredentialsAreStoredAndAppliedAfterTheDelay) {
+  const auto out = portal.submit(config, api, "Home", "correct horse", "", 5000);
+  EXPECT_EQ(out.status, 200);
+  EXPECT_EQ(out.error, nullptr);
+  EXPECT_STREQ(config.wifi_ssid(), "Home");
+  EXPECT_STREQ(config.wifi_password(), "correct horse");
+  EXPECT_TRUE(portal.pending());
+  EXPECT_FALSE(portal.apply_due(5000));
+  EXPECT_FALSE(portal.apply_due(5000 + SetupPortal::kApplyDelayMs - 1));
+  EXPECT_TRUE(portal.apply_due(5000 + SetupPortal::kApplyDelayMs));
+  EXPECT_FALSE(portal.apply_due(5000 + SetupPortal::kApplyDelayMs + 1)) << "only once";
+  EXPECT_FALSE(portal.pending());
+}
+
+TEST_F(SetupPortalSubmit, ApplyDelayIsWrapSafe) {
+  const uint32_t near_wrap = 0xFFFFFF00u;
+  ASSERT_EQ(portal.submit(config, api, "Home", "", "", near_wrap).status, 200);
+  EXPECT_FALSE(portal.apply_due(near_wrap + 0x80));  // wrapped past 0, 128 ms later
+  EXPECT_TRUE(portal.apply_due(near_wrap + SetupPortal::kApplyDelayMs));
+}
+
+TEST_F(SetupPortalSubmit, BadCredentialsChangeNothing) {
+  for (const auto& [ssid, password] : {std::pair<std::string_view, std::string_view>{"Home", "short"},
+                                       {"", "correct horse"},
+                                       {"this network name is far too long to be an ssid", ""},
+                                       {"Home", "bad\x01password"}}) {
+    const auto out = portal.submit(config, api, ssid, password, "", 5000);
+    EXPECT_EQ(out.status, 400) << ssid;
+    ASSERT_NE(out.error, nullptr);
+    EXPECT_GT(std::string_view(out.error).size(), 5u);
+    EXPECT_STREQ(config.wifi_ssid(), "Old");
+    EXPECT_STREQ(config.wifi_password(), "old-password");
+    EXPECT_FALSE(portal.pending());
+  }
+}
+
+TEST_F(SetupPortalSubmit, TokenIsRequiredWhenTheDeviceHasOne) {
+  ASSERT_TRUE(api.set_api_token("s3cret"));
+  for (std::string_view wrong : {"", "s3cre", "s3cret2", "S3CRET"}) {
+    const auto out = portal.submit(config, api, "Home", "correct horse", wrong, 5000);
+    EXPECT_EQ(out.status, 403) << wrong;
+    EXPECT_STREQ(config.wifi_ssid(), "Old");
+    EXPECT_FALSE(portal.pending());
+  }
+  EXPECT_EQ(portal.submit(config, api, "Home", "correct horse", "s3cret", 5000).status, 200);
+  EXPECT_STREQ(config.wifi_ssid(), "Home");
+}
+
+TEST_F(SetupPortalSubmit, ALaterSubmitRestartsTheWait) {
+  ASSERT_EQ(portal.submit(config, api, "Home", "", "", 5000).status, 200);
+  ASSERT_EQ(portal.submit(config, api, "Work", "", "", 5600).status, 200);
+  EXPECT_FALSE(portal.apply_due(6000));
+  EXPECT_TRUE(portal.apply_due(6600));
+  EXPECT_STREQ(config.wifi_ssid(), "Work");
+}
+
+}  // namespace
+}  // namespace spore
