@@ -185,4 +185,21 @@ sed 's/^category=.*/category=Networking/' "$IT_ROOT/library.properties" >"$copy/
 expect_rc 1 "$copy/tools/arduino-package.sh" --out "$IT_TMP/bad-out" --no-zip
 expect_out "category 'Networking'"
 
+# ---- firmware/no_float_stdio.py: the PlatformIO post-script drops exactly the two forced symbols
+python3 - "$IT_ROOT/firmware/no_float_stdio.py" <<'PY' || it_fail "no_float_stdio.py did not strip the float symbols"
+import sys
+class Env(dict):
+    def Replace(self, **kw):
+        self.update(kw)
+env = Env(LINKFLAGS=["-Os", "-u", "app_entry", "-u", "_printf_float", "-Wl,-static", "-u", "_scanf_float",
+                     "-u _printf_float", "-u", "_DebugExceptionVector"])
+code = compile(open(sys.argv[1]).read(), sys.argv[1], "exec")
+exec(code, {"Import": lambda name: None, "env": env})
+want = ["-Os", "-u", "app_entry", "-Wl,-static", "-u", "_DebugExceptionVector"]
+if env["LINKFLAGS"] != want:
+    sys.exit(f"got {env['LINKFLAGS']}")
+PY
+grep -q '^extra_scripts = post:no_float_stdio.py' "$IT_ROOT/firmware/platformio.ini" ||
+  it_fail "firmware/platformio.ini does not run no_float_stdio.py"
+
 log "ctl.sh firmware verbs and package behave as documented"
