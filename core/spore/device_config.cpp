@@ -41,6 +41,11 @@ void store(char (&dst)[N], uint8_t& len, std::string_view value) {
 
 DeviceConfig::DeviceConfig() { std::memset(static_cast<void*>(this), 0, sizeof *this); }
 
+const char* DeviceConfig::use_build_wifi(std::string_view ssid, std::string_view password) {
+  if (has_wifi() || ssid.empty()) return nullptr;
+  return set_wifi(ssid, password);
+}
+
 const char* DeviceConfig::set_wifi(std::string_view ssid, std::string_view password) {
   if (ssid.size() > SPORE_MAX_SSID_LEN) return kBadSsid;
   for (char c : ssid) {

@@ -57,6 +57,16 @@ class DeviceConfig {
   /// Hex text as HmacKey::set_hex() takes it: empty, or 2 x (16..SPORE_MAX_KEY_BYTES) hex digits.
   const char* set_cluster_key_hex(std::string_view hex);
 
+  /// Precedence of the firmware's settings (stored > build flags > setup portal): takes the
+  /// credentials compiled into the image (WIFI_SSID / WIFI_PASSWORD) only when none are stored,
+  /// without saving them. Returns set_wifi()'s sentence when the build's values are invalid
+  /// (nothing changes then), nullptr otherwise, also when there was nothing to take.
+  const char* use_build_wifi(std::string_view ssid, std::string_view password);
+  /// The token a node runs with: the stored one, else `fallback` (what the sketch passed).
+  std::string_view effective_api_token(std::string_view fallback) const {
+    return token_len_ > 0 ? api_token() : fallback;
+  }
+
   bool has_wifi() const { return ssid_len_ > 0; }
   /// NUL-terminated views into this object; valid while it lives and is not changed.
   const char* wifi_ssid() const { return ssid_; }

@@ -91,10 +91,8 @@ void Node::load_device_config() {
       log_.write(LogLevel::kError, "config: stored settings unreadable; ignored");
     }
   }
-  if (!device_.has_wifi() && kBuildSsid[0] != '\0') {
-    if (const char* reason = device_.set_wifi(kBuildSsid, kBuildPassword)) {
-      ctx_.log(LogLevel::kError, "config: WIFI_SSID/WIFI_PASSWORD build flags: %s", reason);
-    }
+  if (const char* reason = device_.use_build_wifi(kBuildSsid, kBuildPassword)) {
+    ctx_.log(LogLevel::kError, "config: WIFI_SSID/WIFI_PASSWORD build flags: %s", reason);
   }
 }
 
@@ -115,9 +113,8 @@ bool Node::begin(const char* api_token) {
     ctx_.set_firmware(SPORE_FIRMWARE_VERSION, image_sha256);
     membership_.set_image_digest(ctx_.image_digest());
   }
-  const std::string_view token = !device_.api_token().empty() ? device_.api_token()
-                                 : api_token != nullptr     ? std::string_view(api_token)
-                                                            : std::string_view();
+  const std::string_view token =
+      device_.effective_api_token(api_token != nullptr ? std::string_view(api_token) : std::string_view());
   if (!api_.set_api_token(token)) {
     log_.write(LogLevel::kError, "API token: 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected");
     return false;

@@ -182,5 +182,41 @@ TEST(DeviceConfig, ShorterValueLeavesNoTailOfTheLongerOne) {
   EXPECT_STREQ(c.wifi_password(), "12345678");
 }
 
+
+// Firmware precedence: stored settings > build flags > setup portal; stored token > sketch's.
+TEST(DeviceConfigPrecedence, BuildWifiFillsOnlyWhenNothingIsStored) {
+  DeviceConfig none;
+  EXPECT_EQ(none.use_build_wifi("Build", "build-password"), nullptr);
+  EXPECT_STREQ(none.wifi_ssid(), "Build");
+  EXPECT_STREQ(none.wifi_password(), "build-password");
+
+  DeviceConfig stored = parsed(kFull);
+  EXPECT_EQ(stored.use_build_wifi("Build", "build-password"), nullptr);
+  EXPECT_STREQ(stored.wifi_ssid(), "My Network");
+  EXPECT_STREQ(stored.wifi_password(), "correct horse");
+}
+
+TEST(DeviceConfigPrecedence, EmptyBuildSsidIsNoCredentials) {
+  DeviceConfig none;
+  EXPECT_EQ(none.use_build_wifi("", ""), nullptr);
+  EXPECT_FALSE(none.has_wifi());
+}
+
+TEST(DeviceConfigPrecedence, InvalidBuildWifiIsReportedAndChangesNothing) {
+  DeviceConfig none;
+  const char* error = none.use_build_wifi("Build", "short");
+  ASSERT_NE(error, nullptr);
+  EXPECT_GT(std::strlen(error), 5u);
+  EXPECT_FALSE(none.has_wifi());
+}
+
+TEST(DeviceConfigPrecedence, StoredTokenWinsOverTheSketchs) {
+  DeviceConfig none;
+  EXPECT_EQ(none.effective_api_token("from-sketch"), "from-sketch");
+  EXPECT_EQ(none.effective_api_token(""), "");
+  DeviceConfig stored = parsed(kFull);
+  EXPECT_EQ(stored.effective_api_token("from-sketch"), "s3cret-token");
+}
+
 }  // namespace
 }  // namespace spore
