@@ -364,21 +364,31 @@ class NullOutput : public JsonOutput {
   size_t bytes = 0;
 };
 
-TEST(AllocFree, OtaUploadsAllocateNothing) {
-  testing::FakeClock clock(0);
-  testing::FakeRandom rnd(42);
+/// A node with REST and the OTA upload route, set up (allocations allowed) before a window.
+/// begin() is called by the test after it installed a token or a key, as a platform would.
+struct UploadNode {
+  testing::FakeClock clock{0};
+  testing::FakeRandom rnd{42};
   testing::FakeSystemInfo sys;
   LastLineLog log;
-  NodeContext ctx(Config::default_esp8266(), clock, rnd, sys, &log);
-  ASSERT_TRUE(ctx.begin({0xC0FFEE, 1, 0x0A000001, "esp_c0ffee"}));
-  RestApi rest(ctx);
-  ASSERT_TRUE(rest.begin());
-  ASSERT_TRUE(rest.set_api_token("tok"));
+  NodeContext ctx{Config::default_esp8266(), clock, rnd, sys, &log};
+  RestApi rest{ctx};
   CountingFlash flash;
-  OtaSession session(flash);
-  ASSERT_TRUE(testing::key_a().install(session));
-  OtaUploadHandler ota(ctx, rest, session);
-  ASSERT_TRUE(ota.begin());
+  OtaSession session{flash};
+  OtaUploadHandler ota{ctx, rest, session};
+  bool begin_context() { return ctx.begin({0xC0FFEE, 1, 0x0A000001, "esp_c0ffee"}) && rest.begin(); }
+};
+
+TEST(AllocFree, OtaUploadsAllocateNothing) {
+  UploadNode n;
+  ASSERT_TRUE(n.begin_context());
+  ASSERT_TRUE(n.rest.set_api_token("tok"));
+  ASSERT_TRUE(testing::key_a().install(n.session));
+  ASSERT_TRUE(n.ota.begin());
+  NodeContext& ctx = n.ctx;
+  RestApi& rest = n.rest;
+  CountingFlash& flash = n.flash;
+  OtaUploadHandler& ota = n.ota;
   // Bodies are built before the window (test code allocates; core must not).
   const testing::Bytes image = testing::make_image(40000, 5);
   const testing::Bytes signed_body = testing::signed_image(image, testing::key_a());
@@ -447,18 +457,14 @@ class ScriptedSource : public DatagramSource {
 void count_datagram(uint32_t, uint16_t, const uint8_t*, size_t) {}
 
 TEST(AllocFree, EspAdapterLogicAllocatesNothing) {
-  testing::FakeClock clock(0);
-  testing::FakeRandom rnd(42);
-  testing::FakeSystemInfo sys;
-  LastLineLog log;
-  NodeContext ctx(Config::default_esp8266(), clock, rnd, sys, &log);
-  ASSERT_TRUE(ctx.begin({0xC0FFEE, 1, 0x0A000001, "esp_c0ffee"}));
-  RestApi rest(ctx);
-  ASSERT_TRUE(rest.begin());
-  CountingFlash flash;
-  OtaSession session(flash);
-  OtaUploadHandler ota(ctx, rest, session);
-  ASSERT_TRUE(ota.begin());
+  UploadNode n;
+  ASSERT_TRUE(n.begin_context());
+  ASSERT_TRUE(n.ota.begin());
+  testing::FakeClock& clock = n.clock;
+  LastLineLog& log = n.log;
+  RestApi& rest = n.rest;
+  CountingFlash& flash = n.flash;
+  OtaUploadHandler& ota = n.ota;
   HttpRequestTable table(rest, clock);
   table.set_ota(&ota);
   table.begin();
