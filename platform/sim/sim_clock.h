@@ -26,6 +26,37 @@ class SimClock : public Clock {
   uint64_t now_;
 };
 
+/// One node's own clock: the shared SimClock seen through a crystal that runs `ppm` parts per
+/// million fast (> 0) or slow (< 0), as real ESP8266 crystals do (tens of ppm; the internal RC
+/// when sleeping, percents). Changing the rate keeps the reading continuous and monotonic.
+class DriftClock : public Clock {
+ public:
+  /// Rates beyond +-10 % are not crystals any more; set_drift_ppm clamps to this.
+  static constexpr int32_t kMaxDriftPpm = 100000;
+
+  explicit DriftClock(const SimClock& base) : base_(base), anchor_base_(base.now()), anchor_local_(base.now()) {}
+  uint32_t now_ms() const override { return static_cast<uint32_t>(now()); }
+  uint64_t now() const {
+    const uint64_t elapsed = base_.now() - anchor_base_;
+    // floor(elapsed * ppm / 1e6) with |ppm| < 1e6 never makes the sum go backwards.
+    const int64_t skew = static_cast<int64_t>(elapsed) * ppm_;
+    const int64_t skew_ms = skew >= 0 ? skew / 1000000 : -((-skew + 999999) / 1000000);
+    return anchor_local_ + elapsed + static_cast<uint64_t>(skew_ms);
+  }
+  void set_drift_ppm(int32_t ppm) {
+    anchor_local_ = now();
+    anchor_base_ = base_.now();
+    ppm_ = ppm > kMaxDriftPpm ? kMaxDriftPpm : ppm < -kMaxDriftPpm ? -kMaxDriftPpm : ppm;
+  }
+  int32_t drift_ppm() const { return ppm_; }
+
+ private:
+  const SimClock& base_;
+  uint64_t anchor_base_;
+  uint64_t anchor_local_;
+  int32_t ppm_ = 0;
+};
+
 /// xorshift64*: a small seeded PRNG implementing core's Random port (jitter, probe order).
 class SimRandom : public Random {
  public:

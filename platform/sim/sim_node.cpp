@@ -6,6 +6,7 @@ SimNode::SimNode(SimNetwork& net, SimClock& clock, const Config& config, uint32_
                  std::string hostname, uint64_t seed)
     : net_(net),
       clock_(clock),
+      local_clock_(clock),
       config_(config),
       node_id_(node_id),
       ip_(ip),
@@ -31,7 +32,7 @@ void SimNode::stop() {
 void SimNode::start(uint32_t incarnation) {
   stop();
   incarnation_ = incarnation;
-  ctx_ = std::make_unique<NodeContext>(config_, clock_, random_, system_, nullptr);
+  ctx_ = std::make_unique<NodeContext>(config_, local_clock_, random_, system_, nullptr);
   membership_ = std::make_unique<Membership>(*ctx_, *this, random_);
   ctx_->on("*", EventHandler::bind<SimNode, &SimNode::on_event>(this));
   if (!ctx_->begin({node_id_, incarnation, ip_, hostname_})) {

@@ -64,6 +64,18 @@ class SimNode : public UdpPort {
   /// Graceful leave, then down.
   void leave();
   bool up() const { return up_; }
+  /// The node's clock runs `ppm` parts per million fast (> 0) or slow (< 0) from now on, across
+  /// restarts; its timers and thresholds all follow it. Event times stay on the shared clock.
+  void set_clock_drift_ppm(int32_t ppm) { local_clock_.set_drift_ppm(ppm); }
+  int32_t clock_drift_ppm() const { return local_clock_.drift_ppm(); }
+  /// `local_ms` of this node's clock in shared-clock ms, rounded down (waking a node a little
+  /// early costs one idle pass; late would stretch its timers).
+  uint64_t shared_ms(uint32_t local_ms) const {
+    const int32_t ppm = local_clock_.drift_ppm();
+    if (ppm == 0) return local_ms;
+    const uint64_t shared = uint64_t{local_ms} * 1000000u / static_cast<uint64_t>(1000000 + ppm);
+    return shared == 0 && local_ms > 0 ? 1 : shared;
+  }
 
   /// One pass of the node's loop if it is up; ms until its next task (UINT32_MAX when down).
   uint32_t loop();
@@ -94,6 +106,7 @@ class SimNode : public UdpPort {
 
   SimNetwork& net_;
   SimClock& clock_;
+  DriftClock local_clock_;  // what the node's core sees (drift 0 unless set)
   Config config_;
   uint32_t node_id_;
   uint32_t ip_;

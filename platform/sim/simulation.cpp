@@ -56,7 +56,7 @@ bool Cluster::run_until(const std::function<bool()>& done, uint64_t max_ms, uint
         if (next_due_[i] > now || !nodes_[i]->up()) continue;
         const uint32_t wait = nodes_[i]->loop();
         if (wait == 0) busy = true;
-        next_due_[i] = wait == UINT32_MAX ? std::numeric_limits<uint64_t>::max() : now + wait;
+        next_due_[i] = wait == UINT32_MAX ? std::numeric_limits<uint64_t>::max() : now + nodes_[i]->shared_ms(wait);
       }
       if (delivered == 0 && !busy) break;
     }
