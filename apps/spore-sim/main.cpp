@@ -70,6 +70,7 @@ nlohmann::json to_json(const ScenarioResult& r) {
   return {{"name", r.name},
           {"nodes", r.nodes},
           {"profile", r.profile},
+          {"protocol", r.protocol},
           {"seed", r.seed},
           {"virtual_ms", r.virtual_ms},
           {"converge_ms", opt_json(r.converge_ms)},
@@ -86,7 +87,9 @@ nlohmann::json to_json(const ScenarioResult& r) {
            {{"sent_datagrams", r.sent_datagrams_per_s},
             {"sent_bytes", r.sent_bytes_per_s},
             {"received_datagrams", r.received_datagrams_per_s},
-            {"received_bytes", r.received_bytes_per_s}}},
+            {"received_bytes", r.received_bytes_per_s},
+            {"sent_wire_bytes", r.sent_wire_bytes_per_s},
+            {"received_wire_bytes", r.received_wire_bytes_per_s}}},
           {"wall_s", r.wall_s},
           {"violation_count", r.violation_count},
           {"violations", violations},
@@ -100,7 +103,7 @@ void print_table(const std::vector<ScenarioResult>& results) {
     const std::string detect = r.detect_min_ms ? opt_ms(r.detect_min_ms) + "/" + opt_ms(r.detect_max_ms) : "-";
     const std::string alarms = std::to_string(r.false_inactive) + "/" + std::to_string(r.false_dead);
     std::printf("%-28s %5u %-7s %8s %9s %9s %17s %7s %7.2f %8.1f %8.1f %6s\n", r.name.c_str(), r.nodes,
-                r.profile.c_str(), spore_sim::format_ms(r.virtual_ms).c_str(), opt_ms(r.converge_ms).c_str(),
+                r.protocol == "seed" ? "seed" : r.profile.c_str(), spore_sim::format_ms(r.virtual_ms).c_str(), opt_ms(r.converge_ms).c_str(),
                 opt_ms(r.reconverge_max_ms).c_str(), detect.c_str(), alarms.c_str(), r.sent_datagrams_per_s,
                 r.sent_bytes_per_s, r.received_bytes_per_s, r.passed() ? "PASS" : "FAIL");
   }
@@ -115,7 +118,9 @@ void print_table(const std::vector<ScenarioResult>& results) {
       std::printf(": %s\n", v.detail.c_str());
     }
   }
-  std::printf("\nfalse = false INACTIVE/DEAD events; tx/rx per node per second of virtual time, whole run.\n");
+  std::printf("\nfalse = false INACTIVE/DEAD events; tx/rx per node per second of virtual time, whole run, "
+              "payload bytes (UDP/TCP/IP headers not counted; --json has wire bytes too).\n"
+              "profile 'seed' = protocol seed: the model of the seed's design (docs/simulation.md).\n");
 }
 
 }  // namespace

@@ -2,8 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <limits>
 
+#include "backend.h"
+#include "seed_model.h"
 #include "sim/simulation.h"
 #include "spore/limits.h"
 
@@ -25,6 +29,20 @@ uint64_t default_detect_bound_ms(const Config& cfg, const LinkSettings& link) {
   return uint64_t{cfg.inactive_after_ms} + cfg.status_interval_ms + worst_delay;
 }
 
+uint64_t seed_converge_bound_ms(const SeedParams& p) {
+  // A discovery round and its answers (each read by the 100 ms listen task), twice, since either
+  // may be lost; a restarted or healed peer is ACTIVE again after its next successful poll.
+  return 2 * (uint64_t{p.discovery_interval_ms} + 2 * p.listen_interval_ms) + p.poll_interval_ms + p.poll_timeout_ms;
+}
+
+uint64_t seed_detect_bound_ms(const SeedParams& p, const LinkSettings& link) {
+  // The last answer of the victim arrives at most one worst-case delay after the crash (a poll
+  // in flight); it is INACTIVE inactive_after_ms later, at the next status pass. Poll interval and
+  // timeout are added as the brief's bound (10 s + poll interval + timeout) asks: they are margin.
+  const uint64_t worst_delay = uint64_t{link.delay_ms} + link.jitter_ms + (link.reorder > 0 ? 1 + link.reorder_ms : 0);
+  return uint64_t{p.inactive_after_ms} + p.status_interval_ms + p.poll_interval_ms + p.poll_timeout_ms + worst_delay;
+}
+
 namespace {
 
 // Same key on every node: authenticated datagrams are what a deployed cluster sends (sizes and
@@ -34,24 +52,84 @@ constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
 // Cluster numbers node i as 0x1000 + i.
 constexpr uint32_t kFirstNodeId = 0x1000;
 
+// SPORE's core on platform/sim's Cluster.
+class SporeBackend final : public Backend {
+ public:
+  SporeBackend(uint32_t nodes, const Config& cfg, uint64_t seed) : cluster_(nodes, cfg, seed), nodes_(nodes) {}
+  spore::sim::Cluster& cluster() { return cluster_; }
+
+  uint64_t now() const override { return cluster_.now(); }
+  spore::sim::SimNetwork& net() override { return cluster_.net(); }
+  void start(uint32_t i) override { cluster_.start(i, 1); }
+  void crash(uint32_t i) override { cluster_.crash(i); }
+  void restart(uint32_t i) override { cluster_.restart(i); }
+  void leave(uint32_t i) override { cluster_.leave(i); }
+  void set_drift_ppm(uint32_t i, int32_t ppm) override { cluster_.node(i).set_clock_drift_ppm(ppm); }
+  bool up(uint32_t i) const override { return const_cast<Cluster&>(cluster_).node(i).up(); }
+  int status_of(uint32_t observer, uint32_t subject) const override { return cluster_.status_of(observer, subject); }
+  size_t table_size(uint32_t i) const override { return const_cast<Cluster&>(cluster_).node(i).ctx().members().size(); }
+  size_t table_capacity() const override { return SPORE_MAX_MEMBERS; }
+  void for_each_member(uint32_t i, const std::function<void(uint32_t, int)>& f) const override {
+    const spore::MemberTable& t = const_cast<Cluster&>(cluster_).node(i).ctx().members();
+    t.for_each([&](const Member& m) {
+      if (m.node_id < kFirstNodeId || m.node_id - kFirstNodeId >= nodes_) return;
+      f(m.node_id - kFirstNodeId, static_cast<int>(m.status));
+    });
+  }
+  const std::vector<spore::sim::EventRecord>& events(uint32_t i) const override {
+    return const_cast<Cluster&>(cluster_).node(i).events;
+  }
+  bool run_until(const std::function<bool()>& done, uint64_t max_ms, uint64_t check_every_ms) override {
+    return cluster_.run_until(done, max_ms, check_every_ms);
+  }
+  NodeTraffic traffic(uint32_t i) const override {
+    const spore::sim::TrafficCounters& c = const_cast<Cluster&>(cluster_).net().counters(i);
+    NodeTraffic t;
+    t.datagrams_sent = c.datagrams_sent;
+    t.bytes_sent = c.bytes_sent;
+    t.wire_bytes_sent = c.bytes_sent + kUdpIpHeaderBytes * c.datagrams_sent;
+    t.datagrams_received = c.datagrams_received;
+    t.bytes_received = c.bytes_received;
+    t.wire_bytes_received = c.bytes_received + kUdpIpHeaderBytes * c.datagrams_received;
+    return t;
+  }
+
+ private:
+  Cluster cluster_;
+  uint32_t nodes_;
+};
+
+std::unique_ptr<Backend> make_backend(const Scenario& s, const Config& cfg) {
+  if (s.protocol == "seed") return std::make_unique<SeedModel>(s.nodes, s.seed);
+  auto b = std::make_unique<SporeBackend>(s.nodes, cfg, s.seed);
+  if (s.keyed) b->cluster().set_key_hex(kClusterKey);
+  return b;
+}
+
 class Runner {
  public:
   explicit Runner(const Scenario& s)
       : s_(s),
+        seed_(s.protocol == "seed"),
         cfg_(config_for(s)),
-        cluster_(s.nodes, cfg_, s.seed),
+        backend_(make_backend(s, cfg_)),
+        cluster_(*backend_),
         t0_(cluster_.now()),
         up_since_(s.nodes, kNever),
         cursor_(s.nodes, 0) {
     result_.name = s.name;
     result_.nodes = s.nodes;
     result_.profile = s.profile;
+    result_.protocol = s.protocol;
     result_.seed = s.seed;
-    result_.converge_bound_ms = s.converge_within_ms.value_or(default_converge_bound_ms(cfg_));
-    result_.detect_bound_ms = s.detect_within_ms.value_or(default_detect_bound_ms(cfg_, s.link));
-    if (s.keyed) cluster_.set_key_hex(kClusterKey);
+    const SeedParams seed_params;
+    inactive_after_ms_ = seed_ ? seed_params.inactive_after_ms : cfg_.inactive_after_ms;
+    result_.converge_bound_ms = s.converge_within_ms.value_or(
+        seed_ ? seed_converge_bound_ms(seed_params) : default_converge_bound_ms(cfg_));
+    result_.detect_bound_ms = s.detect_within_ms.value_or(
+        seed_ ? seed_detect_bound_ms(seed_params, s.link) : default_detect_bound_ms(cfg_, s.link));
     for (const DriftSetting& d : s.drift)
-      for (uint32_t n : d.nodes) cluster_.node(n).set_clock_drift_ppm(d.ppm);
+      for (uint32_t n : d.nodes) cluster_.set_drift_ppm(n, d.ppm);
     set_link(s.link);
     groups_.push_back(Epoch{0, std::vector<int>(s.nodes, 0)});
   }
@@ -60,7 +138,7 @@ class Runner {
     const auto wall0 = std::chrono::steady_clock::now();
     for (uint32_t i = 0; i < s_.nodes; ++i) {
       if (std::find(s_.idle.begin(), s_.idle.end(), i) != s_.idle.end()) continue;
-      cluster_.start(i, 1);
+      cluster_.start(i);
       up_since_[i] = 0;
     }
     open_convergence(0, "start");
@@ -152,7 +230,7 @@ class Runner {
         for (uint32_t v : a.nodes) {
           Detection d{v, now, now + result_.detect_bound_ms, {}, {}};
           for (uint32_t o = 0; o < s_.nodes; ++o) {
-            if (o != v && cluster_.node(o).up() && cluster_.status_of(o, v) == static_cast<int>(MemberStatus::kActive))
+            if (o != v && cluster_.up(o) && cluster_.status_of(o, v) == static_cast<int>(MemberStatus::kActive))
               d.observers.push_back(o);
           }
           cluster_.crash(v);
@@ -171,7 +249,7 @@ class Runner {
         break;
       case ActionKind::kStart:
         for (uint32_t v : a.nodes) {
-          cluster_.start(v, 1);
+          cluster_.start(v);
           up_since_[v] = now;
         }
         open_convergence(now, "start at " + format_ms(now));
@@ -200,7 +278,7 @@ class Runner {
         open_convergence(now, "heal at " + format_ms(now));
         break;
       case ActionKind::kDrift:
-        for (uint32_t v : a.nodes) cluster_.node(v).set_clock_drift_ppm(a.ppm);
+        for (uint32_t v : a.nodes) cluster_.set_drift_ppm(v, a.ppm);
         break;
       case ActionKind::kLoss:
       case ActionKind::kDuplicate:
@@ -255,10 +333,10 @@ class Runner {
     check_detection(now);
     check_convergence(now);
     for (uint32_t i = 0; i < s_.nodes; ++i) {
-      if (!cluster_.node(i).up()) continue;
-      const size_t size = cluster_.node(i).ctx().members().size();
+      if (!cluster_.up(i)) continue;
+      const size_t size = cluster_.table_size(i);
       result_.max_table = std::max(result_.max_table, size);
-      if (size > SPORE_MAX_MEMBERS) {
+      if (size > cluster_.table_capacity()) {
         violate("table-bound", static_cast<int>(i), -1,
                 "member table holds " + std::to_string(size) + " > SPORE_MAX_MEMBERS", now);
       }
@@ -268,7 +346,7 @@ class Runner {
   // Status events since the last check: false alarms, and precise detection times.
   void scan_events() {
     for (uint32_t i = 0; i < s_.nodes; ++i) {
-      const auto& events = cluster_.node(i).events;
+      const auto& events = cluster_.events(i);
       for (; cursor_[i] < events.size(); ++cursor_[i]) {
         const spore::sim::EventRecord& e = events[cursor_[i]];
         const bool inactive = e.topic == "node_inactive";
@@ -288,7 +366,7 @@ class Runner {
           }
         }
         const uint64_t since = healthy_since(i, static_cast<uint32_t>(j));
-        if (since != kNever && since + cfg_.inactive_after_ms <= at) {
+        if (since != kNever && since + inactive_after_ms_ <= at) {
           (inactive ? result_.false_inactive : result_.false_dead)++;
           if (result_.false_inactive + result_.false_dead > s_.max_false_alarms) {
             violate("false-alarm", static_cast<int>(i), j,
@@ -317,7 +395,7 @@ class Runner {
     for (Detection& d : detections_) {
       for (size_t k = 0; k < d.late.size();) {
         const uint32_t o = d.late[k];
-        if (!cluster_.node(o).up()) {
+        if (!cluster_.up(o)) {
           d.late.erase(d.late.begin() + static_cast<long>(k));
         } else if (cluster_.status_of(o, d.victim) != static_cast<int>(MemberStatus::kActive)) {
           record_detection(d, now, o, true);
@@ -329,7 +407,7 @@ class Runner {
       for (size_t k = 0; k < d.observers.size();) {
         const uint32_t o = d.observers[k];
         const int status = cluster_.status_of(o, d.victim);
-        if (!cluster_.node(o).up()) {
+        if (!cluster_.up(o)) {
           d.observers.erase(d.observers.begin() + static_cast<long>(k));  // crashed itself: excused
         } else if (status != static_cast<int>(MemberStatus::kActive)) {
           // Gone from the table without an event we saw (e.g. forgotten): now is the best bound.
@@ -356,21 +434,18 @@ class Runner {
   bool find_unconverged(int* observer, int* subject) {
     std::vector<int> seen(s_.nodes);
     for (uint32_t i = 0; i < s_.nodes; ++i) {
-      if (!cluster_.node(i).up()) continue;
+      if (!cluster_.up(i)) continue;
       // What i's table says about everyone: -1 absent, else its status.
       std::fill(seen.begin(), seen.end(), -1);
       size_t stale = 0;
-      const spore::MemberTable& t = cluster_.node(i).ctx().members();
-      t.for_each([&](const Member& m) {
-        const int j = index_of(m.node_id, s_.nodes);
-        if (j < 0) return;
-        seen[static_cast<size_t>(j)] = static_cast<int>(m.status);
-        if (!cluster_.node(static_cast<size_t>(j)).up() || !cluster_.net().reachable(i, static_cast<size_t>(j))) ++stale;
+      cluster_.for_each_member(i, [&](uint32_t j, int status) {
+        seen[j] = status;
+        if (!cluster_.up(j) || !cluster_.net().reachable(i, j)) ++stale;
       });
       size_t peers = 0, active = 0;
       int missing = -1;
       for (uint32_t j = 0; j < s_.nodes; ++j) {
-        if (j == i || !cluster_.node(j).up() || !cluster_.net().reachable(i, j)) continue;
+        if (j == i || !cluster_.up(j) || !cluster_.net().reachable(i, j)) continue;
         ++peers;
         if (seen[j] == static_cast<int>(MemberStatus::kActive)) {
           ++active;
@@ -386,7 +461,8 @@ class Runner {
       }
       // More peers than table slots: full of ACTIVE reachable peers is as converged as it gets
       // (healthy members are never displaced, MemberTable).
-      const size_t room = SPORE_MAX_MEMBERS > stale ? SPORE_MAX_MEMBERS - stale : 0;
+      const size_t cap = cluster_.table_capacity();
+      const size_t room = cap > stale ? cap - stale : 0;
       if (active < std::min(peers, room)) {
         *observer = static_cast<int>(i);
         *subject = missing;
@@ -440,13 +516,15 @@ class Runner {
   }
 
   void measure_traffic() {
-    uint64_t dg_tx = 0, b_tx = 0, dg_rx = 0, b_rx = 0;
+    uint64_t dg_tx = 0, b_tx = 0, dg_rx = 0, b_rx = 0, w_tx = 0, w_rx = 0;
     for (uint32_t i = 0; i < s_.nodes; ++i) {
-      const spore::sim::TrafficCounters& c = cluster_.net().counters(i);
+      const NodeTraffic c = cluster_.traffic(i);
       dg_tx += c.datagrams_sent;
       b_tx += c.bytes_sent;
+      w_tx += c.wire_bytes_sent;
       dg_rx += c.datagrams_received;
       b_rx += c.bytes_received;
+      w_rx += c.wire_bytes_received;
     }
     const double node_s = static_cast<double>(s_.nodes) * static_cast<double>(elapsed()) / 1000.0;
     if (node_s <= 0) return;
@@ -454,11 +532,16 @@ class Runner {
     result_.sent_bytes_per_s = static_cast<double>(b_tx) / node_s;
     result_.received_datagrams_per_s = static_cast<double>(dg_rx) / node_s;
     result_.received_bytes_per_s = static_cast<double>(b_rx) / node_s;
+    result_.sent_wire_bytes_per_s = static_cast<double>(w_tx) / node_s;
+    result_.received_wire_bytes_per_s = static_cast<double>(w_rx) / node_s;
   }
 
   const Scenario& s_;
+  bool seed_;  // protocol seed: the model of the seed's design
   Config cfg_;
-  Cluster cluster_;
+  std::unique_ptr<Backend> backend_;
+  Backend& cluster_;
+  uint32_t inactive_after_ms_ = 0;
   uint64_t t0_;
   std::vector<uint64_t> up_since_;  // per node, kNever while down
   std::vector<size_t> cursor_;      // per node, events already judged

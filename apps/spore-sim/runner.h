@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "scenario.h"
+#include "seed_model.h"
 
 namespace spore_sim {
 
@@ -36,6 +37,7 @@ struct ScenarioResult {
   std::string name;
   uint32_t nodes = 0;
   std::string profile;
+  std::string protocol = "spore";  ///< spore | seed (Scenario::protocol)
   uint64_t seed = 0;
   uint64_t virtual_ms = 0;
   uint64_t converge_bound_ms = 0;
@@ -47,7 +49,10 @@ struct ScenarioResult {
   uint32_t false_inactive = 0, false_dead = 0;
   size_t max_table = 0;
   // Per node per second of virtual time, whole run (TrafficCounters of SimNetwork).
+  // Bytes are payloads (UDP payload; for the seed model UDP + TCP payloads); wire bytes add the
+  // IPv4 + UDP (28 B) or TCP (40 B) headers of every datagram / segment.
   double sent_datagrams_per_s = 0, sent_bytes_per_s = 0, received_datagrams_per_s = 0, received_bytes_per_s = 0;
+  double sent_wire_bytes_per_s = 0, received_wire_bytes_per_s = 0;
   double wall_s = 0;  ///< real seconds the run took (not deterministic; for the curious)
   std::vector<Violation> violations;  ///< at most kMaxViolations kept ...
   uint32_t violation_count = 0;       ///< ... out of this many
@@ -64,6 +69,11 @@ uint64_t default_converge_bound_ms(const spore::Config& cfg);
 /// one worst-case network delay after the crash, so it is silent for inactive_after_ms by then,
 /// and the next status pass (status_interval_ms) marks it.
 uint64_t default_detect_bound_ms(const spore::Config& cfg, const LinkSettings& link);
+
+/// The same bounds for protocol seed (SeedModel): two discovery rounds plus a poll (interval +
+/// timeout); inactive_after_ms + status pass + poll interval + poll timeout + worst one-way delay.
+uint64_t seed_converge_bound_ms(const SeedParams& params);
+uint64_t seed_detect_bound_ms(const SeedParams& params, const LinkSettings& link);
 
 ScenarioResult run_scenario(const Scenario& scenario);
 

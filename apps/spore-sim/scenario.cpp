@@ -249,6 +249,12 @@ class Parser {
       }
       return true;
     }
+    if (key == "protocol") {
+      if (!need_args(t, 2, "protocol spore|seed") || !once(key)) return false;
+      if (t[1] != "spore" && t[1] != "seed") return fail("protocol " + quoted(t[1]) + ": expected spore or seed");
+      s_.protocol = std::string(t[1]);
+      return true;
+    }
     if (key == "seed") {
       if (!need_args(t, 2, "seed N") || !once(key)) return false;
       if (!parse_uint(t[1], UINT64_MAX, &s_.seed)) return fail("seed " + quoted(t[1]) + ": expected a whole number");
@@ -294,7 +300,7 @@ class Parser {
       return link_value(key, t[1], &s_.link);
     }
     return fail("unknown setting " + quoted(key) +
-                " (settings: name nodes profile seed key duration check-every idle drift loss delay jitter "
+                " (settings: name nodes profile protocol seed key duration check-every idle drift loss delay jitter "
                 "duplicate reorder reorder-window; then 'at' and 'expect' lines)");
   }
 

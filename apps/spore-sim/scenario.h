@@ -76,6 +76,9 @@ struct Scenario {
   std::string name;  ///< `name`, else set by the caller (file stem)
   uint32_t nodes = 0;
   std::string profile = "lan";  ///< esp8266 | lan | fast: Config::default_esp8266 / default_lan / fast
+  /// spore: SPORE's core; seed: the model of the seed's design (seed_model.h), where `profile`
+  /// and `key` do not apply (the seed has one timing and no key).
+  std::string protocol = "spore";
   uint64_t seed = 1;
   bool keyed = true;  ///< cluster key on every node, as a deployed cluster should run
   LinkSettings link;

@@ -39,6 +39,7 @@ void check_accepted(const Scenario& s) {
   check(s.check_every_ms >= 1);
   check(fraction(s.link.loss) && fraction(s.link.duplicate) && fraction(s.link.reorder));
   check(s.profile == "lan" || s.profile == "fast" || s.profile == "esp8266");
+  check(s.protocol == "spore" || s.protocol == "seed");
   check(spore_sim::config_for(s).validate() == nullptr);
   for (uint32_t n : s.idle) check(n < s.nodes);
   uint64_t last = 0;

@@ -91,6 +91,7 @@ TEST(ScenarioParser, AcceptsEveryDocumentedForm) {
 TEST(ScenarioParser, DefaultsAreTheDocumentedOnes) {
   const Scenario s = parse_ok("nodes 3\nduration 10s\n");
   EXPECT_EQ(s.profile, "lan");
+  EXPECT_EQ(s.protocol, "spore");
   EXPECT_EQ(s.seed, 1u);
   EXPECT_TRUE(s.keyed);
   EXPECT_EQ(s.link.loss, 0.0);
@@ -99,6 +100,15 @@ TEST(ScenarioParser, DefaultsAreTheDocumentedOnes) {
   EXPECT_FALSE(s.converge_within_ms.has_value());
   EXPECT_EQ(s.max_false_alarms, 0u);
   EXPECT_EQ(config_for(s).inactive_after_ms, spore::Config::default_lan().inactive_after_ms);
+}
+
+TEST(ScenarioParser, ProtocolChoosesSporeOrTheSeedModel) {
+  EXPECT_EQ(parse_ok("nodes 3\nprotocol seed\nduration 10s\n").protocol, "seed");
+  EXPECT_EQ(parse_ok("protocol spore\nnodes 3\nduration 10s\n").protocol, "spore");
+  // profile is still parsed (and ignored by the seed model), so one file can switch protocols.
+  const Scenario s = parse_ok("nodes 3\nprotocol seed\nprofile fast\nduration 10s\n");
+  EXPECT_EQ(s.protocol, "seed");
+  EXPECT_EQ(s.profile, "fast");
 }
 
 struct BadCase {
@@ -118,6 +128,12 @@ TEST(ScenarioParser, RefusesWithLineAndReason) {
       {"nodes -3\n", 1, "whole number"},
       {"seed 18446744073709551616\n", 1, "whole number"},
       {"nodes 3\nprofile slow\n", 2, "esp8266, lan or fast"},
+      {"nodes 3\nprotocol gossip\n", 2, "expected spore or seed"},
+      {"nodes 3\nprotocol\n", 2, "protocol spore|seed"},
+      {"nodes 3\nprotocol seed spore\n", 2, "protocol spore|seed"},
+      {"nodes 3\nprotocol seed\nprotocol spore\n", 3, "set twice"},
+      {"nodes 3\nprotocol SEED\n", 2, "expected spore or seed"},
+      {"nodes 3\nduration 9s\nat 1s crash 0\nprotocol seed\n", 4, "settings come first"},
       {"nodes 3\nduration 10\n", 2, "like 90s"},
       {"nodes 3\nduration 25h\n", 2, "like 90s"},
       {"nodes 3\nduration 1.5ms\n", 2, "like 90s"},

@@ -8,6 +8,7 @@
 // tests/posix/spore_cli_test.cpp does for apps/spore.
 #include "../../apps/spore-sim/runner.cpp"
 #include "../../apps/spore-sim/scenario.cpp"
+#include "../../apps/spore-sim/seed_model.cpp"
 
 #include <gtest/gtest.h>
 
@@ -72,13 +73,16 @@ TEST_P(ScenarioFile, EveryInvariantHolds) {
   const ScenarioResult r = run_scenario(s);
   std::printf("[figure] %s: N=%u %s, %s virtual in %.1f s wall, converged %s, detection %s..%s, "
               "false %u/%u, per node %.1f B/s sent %.1f B/s received\n",
-              r.name.c_str(), r.nodes, r.profile.c_str(), format_ms(r.virtual_ms).c_str(), r.wall_s,
+              r.name.c_str(), r.nodes, r.protocol == "seed" ? "seed" : r.profile.c_str(),
+              format_ms(r.virtual_ms).c_str(), r.wall_s,
               r.converge_ms ? format_ms(*r.converge_ms).c_str() : "-",
               r.detect_min_ms ? format_ms(*r.detect_min_ms).c_str() : "-",
               r.detect_max_ms ? format_ms(*r.detect_max_ms).c_str() : "-", r.false_inactive, r.false_dead,
               r.sent_bytes_per_s, r.received_bytes_per_s);
   EXPECT_TRUE(r.passed()) << r.violation_count << " violation(s):\n" << describe(r);
-  EXPECT_LE(r.max_table, size_t{SPORE_MAX_MEMBERS});
+  if (s.protocol == "spore") {
+    EXPECT_LE(r.max_table, size_t{SPORE_MAX_MEMBERS});  // the seed's member map is unbounded
+  }
   ASSERT_TRUE(r.converge_ms.has_value()) << "never converged";
 }
 
@@ -171,6 +175,67 @@ TEST(SporeSimRunner, TablesStayBoundedWithMorePeersThanSlots) {
   const ScenarioResult r = run_scenario(parse_or_die("nodes 100\nprofile lan\nduration 5s\n"));
   EXPECT_TRUE(r.passed()) << describe(r);
   EXPECT_EQ(r.max_table, size_t{SPORE_MAX_MEMBERS});
+}
+
+// ---- protocol seed: the model of the seed's design (seed_model.h) ----------------------------
+
+TEST(SeedModel, EveryPollCostsItsPacketsOnTheWire) {
+  // Two nodes, no loss: per node per second one discovery broadcast (45 B), one answer to the
+  // peer's (55 B), one poll as client (SYN 40 + ACK+request 160 + ACK 40 + FIN 40) and one as
+  // server (SYN-ACK 40 + answer 703 + FIN 40): 9 datagrams, 1163 B on the wire, 827 B payload.
+  const ScenarioResult r = run_scenario(parse_or_die("nodes 2\nprotocol seed\nduration 100s\n"));
+  EXPECT_TRUE(r.passed()) << describe(r);
+  EXPECT_EQ(r.protocol, "seed");
+  EXPECT_NEAR(r.sent_datagrams_per_s, 9.0, 0.2);
+  EXPECT_NEAR(r.sent_wire_bytes_per_s, 45 + 55 + 280 + 783, 20);
+  EXPECT_NEAR(r.sent_bytes_per_s, 17 + 27 + 120 + 663, 20);
+  EXPECT_NEAR(r.received_wire_bytes_per_s, r.sent_wire_bytes_per_s, 20);
+}
+
+TEST(SeedModel, PollsEveryMemberEverySecondSoTrafficGrowsWithN) {
+  const ScenarioResult small = run_scenario(parse_or_die("nodes 5\nprotocol seed\nduration 20s\n"));
+  const ScenarioResult big = run_scenario(parse_or_die("nodes 20\nprotocol seed\nduration 20s\n"));
+  EXPECT_TRUE(small.passed() && big.passed());
+  // (N - 1) polls each way per node per second: bytes per node grow ~linearly with N.
+  EXPECT_NEAR(big.sent_bytes_per_s / small.sent_bytes_per_s, 19.0 / 4.0, 0.5);
+  EXPECT_EQ(big.max_table, 19u);
+}
+
+TEST(SeedModel, SameSeedSameRunAndSporeIsNotTheSeed) {
+  const std::string text = "nodes 8\nprotocol seed\nseed 5\nloss 20%\nduration 30s\nat 5s crash 3\n";
+  const ScenarioResult a = run_scenario(parse_or_die(text));
+  const ScenarioResult b = run_scenario(parse_or_die(text));
+  EXPECT_TRUE(a.passed()) << describe(a);
+  EXPECT_EQ(a.detect_min_ms, b.detect_min_ms);
+  EXPECT_EQ(a.detect_max_ms, b.detect_max_ms);
+  EXPECT_EQ(a.sent_wire_bytes_per_s, b.sent_wire_bytes_per_s);
+  // Crash seen 10 s after the last successful poll (at most a poll interval before the crash),
+  // at a status pass: 9..11 s.
+  ASSERT_TRUE(a.detect_min_ms && a.detect_max_ms);
+  EXPECT_GE(*a.detect_min_ms, 8900u);
+  EXPECT_LE(*a.detect_max_ms, 11100u);
+}
+
+TEST(SeedModel, InvariantsFailForTheSeedToo) {
+  const ScenarioResult tight = run_scenario(
+      parse_or_die("nodes 4\nprotocol seed\nduration 20s\nat 3s crash 2\nexpect detect crash within 5s\n"));
+  ASSERT_FALSE(tight.passed());
+  EXPECT_EQ(tight.violations.front().invariant, "detection");
+  EXPECT_EQ(tight.violations.front().subject, 2);
+  // Total loss of a healthy network: every poll fails, INACTIVE 10 s later is a false alarm.
+  const ScenarioResult cut = run_scenario(parse_or_die("nodes 4\nprotocol seed\nduration 20s\nat 3s loss 100%\n"));
+  ASSERT_FALSE(cut.passed());
+  EXPECT_EQ(cut.violations.front().invariant, "false-alarm");
+  EXPECT_GE(cut.violations.front().at_ms, 3000u + 10000u - 1000u);
+}
+
+TEST(SeedModel, APartitionedPeerComesBackActiveAtItsNextPoll) {
+  const ScenarioResult r = run_scenario(
+      parse_or_die("nodes 6\nprotocol seed\nduration 40s\nat 2s partition 0-2 | 3-5\nat 20s heal\n"));
+  EXPECT_TRUE(r.passed()) << describe(r);
+  EXPECT_EQ(r.false_inactive, 0u);
+  ASSERT_TRUE(r.reconverge_max_ms.has_value());
+  EXPECT_LE(*r.reconverge_max_ms, 1200u);  // poll interval + a round trip, at check resolution
 }
 
 TEST(SporeSimDrift, DriftClockRunsAtItsRateContinuouslyAndNeverBackwards) {
