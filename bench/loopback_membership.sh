@@ -17,16 +17,9 @@ ROUNDS="${1:-3}"
 source "$ROOT/tests/integration/lib.sh"
 it_init 240 $((ROUNDS * 400))
 
-now_ms() { date +%s%3N; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"  # now_ms, time_until
 PEERS=(1 2 3 4)
-
-# ms from $1 until `"${@:2}"` holds, polling every 50 ms.
-time_until() {
-  local t0="$1"
-  shift
-  until "$@"; do sleep 0.05; done
-  echo $(($(now_ms) - t0))
-}
 
 # True when every peer shows n5 with STATUS.
 all_peers_see() { all_see n5 "$1" "${PEERS[@]}"; }
