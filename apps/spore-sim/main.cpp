@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../cli_parse.h"
 #include "posix/version.h"
 #include "runner.h"
 #include "scenario.h"
@@ -139,17 +140,8 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "Print the results as JSON (one object with a 'scenarios' array) instead of a table");
   app.add_option("--seed", seed, "Override every scenario's seed (explore other runs of the same scenario)");
   app.add_flag("--check", check_only, "Only parse the scenario files; exit 0 if all are valid, 2 otherwise");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return usage_error(e.what());
-  }
+  const std::optional<int> stop = spore_apps::parse_command_line(app, argc, argv, usage_error);
+  if (stop) return *stop;
 
   // Every file is parsed before anything runs: a typo in the tenth file should not cost the
   // time of the first nine.

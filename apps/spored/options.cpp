@@ -1,9 +1,11 @@
 #include "options.h"
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
 
+#include "../cli_parse.h"
 #include "posix/log_sink.h"
 #include "posix/udp_socket.h"
 #include "posix/version.h"
@@ -123,17 +125,8 @@ int parse_options(int argc, char** argv, Options* out) {
       ->capture_default_str()
       ->check(CLI::IsMember({"error", "warn", "warning", "info", "debug"}));
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return usage_error(e.what());
-  }
+  const std::optional<int> stop = spore_apps::parse_command_line(app, argc, argv, usage_error);
+  if (stop) return *stop;
 
   if (profile == "fast") {
     o.config = spore::Config::fast();
