@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "sim/simulation.h"
 #include "spore/member_table.h"
 
 namespace spore_sim {
@@ -288,29 +289,20 @@ bool SeedModel::run_timers(uint64_t now) {
 }
 
 bool SeedModel::run_until(const std::function<bool()>& done, uint64_t max_ms, uint64_t check_every_ms) {
-  const uint64_t end = clock_.now() + max_ms;
-  uint64_t next_check = clock_.now();
-  for (;;) {
-    const uint64_t now = clock_.now();
-    for (int pass = 0; pass < 16; ++pass) {
-      const size_t delivered = net_.deliver_due();
-      bool busy = run_timers(now);
-      for (uint32_t i = 0; i < nodes_.size(); ++i) {
-        const Node& n = nodes_[i];
-        if (!n.up) continue;
-        if (std::min({n.next_discovery, n.next_listen, n.next_poll, n.next_status}) <= now) {
-          run_tasks(i, now);
-          busy = true;
-        }
+  const auto run_due = [this](uint64_t now) {
+    bool busy = run_timers(now);
+    for (uint32_t i = 0; i < nodes_.size(); ++i) {
+      const Node& n = nodes_[i];
+      if (!n.up) continue;
+      if (std::min({n.next_discovery, n.next_listen, n.next_poll, n.next_status}) <= now) {
+        run_tasks(i, now);
+        busy = true;
       }
-      if (delivered == 0 && !busy) break;
     }
-    if (now >= next_check || now >= end) {
-      if (done()) return true;
-      next_check = now + check_every_ms;
-    }
-    if (now >= end) return false;
-    uint64_t next = std::min(end, net_.next_delivery_ms());
+    return busy;
+  };
+  const auto next_due = [this] {
+    uint64_t next = std::numeric_limits<uint64_t>::max();
     for (const Node& n : nodes_)
       if (n.up) next = std::min({next, n.next_discovery, n.next_listen, n.next_poll, n.next_status});
     for (const auto& [id, c] : conns_) {
@@ -318,9 +310,9 @@ bool SeedModel::run_until(const std::function<bool()>& done, uint64_t max_ms, ui
       if (c.client_rto != 0) next = std::min(next, c.client_rto);
       if (c.server_rto != 0) next = std::min(next, c.server_rto);
     }
-    next = std::min(next, std::max(next_check, now + 1));
-    clock_.set(std::max(next, now + 1));
-  }
+    return next;
+  };
+  return spore::sim::run_event_loop(clock_, net_, run_due, next_due, done, max_ms, check_every_ms);
 }
 
 }  // namespace spore_sim

@@ -43,21 +43,17 @@ void Cluster::start(size_t i, uint32_t incarnation) {
   next_due_[i] = clock_.now();
 }
 
-bool Cluster::run_until(const std::function<bool()>& done, uint64_t max_ms, uint64_t check_every_ms) {
-  const uint64_t end = clock_.now() + max_ms;
-  uint64_t next_check = clock_.now();
+bool run_event_loop(SimClock& clock, SimNetwork& net, const std::function<bool(uint64_t now)>& run_due,
+                    const std::function<uint64_t()>& next_due, const std::function<bool()>& done, uint64_t max_ms,
+                    uint64_t check_every_ms) {
+  const uint64_t end = clock.now() + max_ms;
+  uint64_t next_check = clock.now();
   for (;;) {
-    const uint64_t now = clock_.now();
-    // Settle this millisecond: deliveries and due tasks, which may cause more of both.
+    const uint64_t now = clock.now();
+    // Settle this millisecond: deliveries and due work, which may cause more of both.
     for (int pass = 0; pass < 16; ++pass) {
-      const size_t delivered = net_.deliver_due();
-      bool busy = false;
-      for (size_t i = 0; i < nodes_.size(); ++i) {
-        if (next_due_[i] > now || !nodes_[i]->up()) continue;
-        const uint32_t wait = nodes_[i]->loop();
-        if (wait == 0) busy = true;
-        next_due_[i] = wait == UINT32_MAX ? std::numeric_limits<uint64_t>::max() : now + nodes_[i]->shared_ms(wait);
-      }
+      const size_t delivered = net.deliver_due();
+      const bool busy = run_due(now);
       if (delivered == 0 && !busy) break;
     }
     if (now >= next_check || now >= end) {
@@ -65,13 +61,31 @@ bool Cluster::run_until(const std::function<bool()>& done, uint64_t max_ms, uint
       next_check = now + check_every_ms;
     }
     if (now >= end) return false;
-    uint64_t next = std::min(end, net_.next_delivery_ms());
+    uint64_t next = std::min({end, net.next_delivery_ms(), next_due()});
+    next = std::min(next, std::max(next_check, now + 1));
+    clock.set(std::max(next, now + 1));
+  }
+}
+
+bool Cluster::run_until(const std::function<bool()>& done, uint64_t max_ms, uint64_t check_every_ms) {
+  const auto run_due = [this](uint64_t now) {
+    bool busy = false;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (next_due_[i] > now || !nodes_[i]->up()) continue;
+      const uint32_t wait = nodes_[i]->loop();
+      if (wait == 0) busy = true;
+      next_due_[i] = wait == UINT32_MAX ? std::numeric_limits<uint64_t>::max() : now + nodes_[i]->shared_ms(wait);
+    }
+    return busy;
+  };
+  const auto next_due = [this] {
+    uint64_t next = std::numeric_limits<uint64_t>::max();
     for (size_t i = 0; i < nodes_.size(); ++i) {
       if (nodes_[i]->up()) next = std::min(next, next_due_[i]);
     }
-    next = std::min(next, std::max(next_check, now + 1));
-    clock_.set(std::max(next, now + 1));
-  }
+    return next;
+  };
+  return run_event_loop(clock_, net_, run_due, next_due, done, max_ms, check_every_ms);
 }
 
 int Cluster::status_of(size_t observer, size_t subject) const {

@@ -16,6 +16,17 @@
 
 namespace spore::sim {
 
+/// The discrete-event loop every simulated protocol runs on (Cluster below, spore-sim's model of
+/// the seed's design): settle the current virtual millisecond (deliver due datagrams, run due
+/// work, again while either did something, at most 16 passes), check `done` every
+/// `check_every_ms`, then jump the clock to the next delivery, the next due work or the next
+/// check. `run_due(now)` runs what is due and returns whether it did anything; `next_due()` is
+/// the earliest time work other than a delivery falls due. Returns whether `done` held before
+/// `max_ms` passed.
+bool run_event_loop(SimClock& clock, SimNetwork& net, const std::function<bool(uint64_t now)>& run_due,
+                    const std::function<uint64_t()>& next_due, const std::function<bool()>& done, uint64_t max_ms,
+                    uint64_t check_every_ms);
+
 class Cluster {
  public:
   /// `n` nodes with `config`, not started. Node i has id 0x1000 + i, IP 10.0.x.y (10.0.0.1 for
