@@ -4,37 +4,33 @@
 # Usage: bench/all.sh        (from anywhere; root on Debian, so it can install what is missing)
 #
 # Runs, one after the other, each bench script that owns a marked section of docs/benchmarks.md:
-#   bench/sim_sweep.sh --update-docs            <!-- sim-sweep:begin --> .. <!-- sim-sweep:end -->
-#   bench/memberlist_vs_spore.sh --update-docs -r R   <!-- memberlist:begin --> .. (when the script
-#       supports --update-docs); R = BENCH_MEMBERLIST_ROUNDS, default 1 so that the whole run takes
-#       about 15 minutes (its own default, 3 rounds, takes about 25 minutes: for medians of 3 run
-#       BENCH_MEMBERLIST_ROUNDS=3 BENCH_ALL_LIMIT_S=2400 bench/all.sh). BENCH_SKIP_MEMBERLIST=1
-#       skips it (no root for namespaces, or a machine where loopback timing is being measured).
-# Debian packages are installed when missing (cmake and a C++ toolchain for the build, jq,
-# valgrind, python3-matplotlib; the memberlist bench installs its own Go packages). The whole run
-# is bounded: each step runs under `timeout`, all of them within BENCH_ALL_LIMIT_S (default 1800 s; a run took 860 s on the 2-core development machine).
+#   bench/sim_sweep.sh --update-docs     <!-- sim-sweep:begin --> .. <!-- sim-sweep:end -->
+#   bench/netns_bench.sh --update-docs   <!-- netns:begin --> .. <!-- netns:end -->  (SPORE against
+#       memberlist in network namespaces, N = 10 and 20; BENCH_SKIP_NETNS=1 skips it, e.g. without root)
+# On a fresh Debian machine it first installs what it needs: the host build's packages
+# (`./ctl.sh deps`) and valgrind, python3-matplotlib, golang-go and
+# golang-github-hashicorp-memberlist-dev. The whole run is bounded: each step runs under
+# `timeout`, all of them within BENCH_ALL_LIMIT_S (default 2700 s; about 25 minutes on the 2-core
+# development machine, see docs/benchmarks.md for the measured time).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-LIMIT="${BENCH_ALL_LIMIT_S:-1800}"
+LIMIT="${BENCH_ALL_LIMIT_S:-2700}"
 t0=$SECONDS
 
-# Debian packages for building spore-sim and for the sweep.
+# Debian packages: the host build's (ctl.sh's list), then the benchmarks' own.
+[ "$(id -u)" -eq 0 ] || [ "${BENCH_SKIP_NETNS:-0}" = 1 ] ||
+  { echo "bench/all.sh: run as root (network namespaces, Debian packages), or BENCH_SKIP_NETNS=1" >&2; exit 1; }
+./ctl.sh deps
 need=()
-for tool in cmake:cmake g++:g++ jq:jq valgrind:valgrind; do
-  command -v "${tool%%:*}" >/dev/null || need+=("${tool#*:}")
+for p in valgrind python3-matplotlib golang-go golang-github-hashicorp-memberlist-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
-/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "bench/all.sh: installing Debian packages: ${need[*]}"
-  [ "$(id -u)" -eq 0 ] || { echo "bench/all.sh: run as root (or install ${need[*]} yourself)" >&2; exit 1; }
-  DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null ||
-    { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null; }
-fi
-if [ ! -x build/dev/spore-sim ]; then
-  echo "bench/all.sh: building spore-sim (./ctl.sh build host has the full list of build dependencies)"
-  [ -f build/dev/CMakeCache.txt ] || cmake --preset dev >/dev/null
-  cmake --build build/dev -j2 --target spore-sim >/dev/null
+  [ "$(id -u)" -eq 0 ] || { echo "bench/all.sh: run as root (or apt-get install ${need[*]} yourself)" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; }
 fi
 
 # step NAME COMMAND...: runs COMMAND within what is left of LIMIT.
@@ -47,11 +43,9 @@ step() {
 }
 
 step "simulation sweep" bench/sim_sweep.sh --update-docs
-if [ "${BENCH_SKIP_MEMBERLIST:-0}" = 1 ]; then
-  echo "bench/all.sh: memberlist vs spore skipped (BENCH_SKIP_MEMBERLIST=1): its section is not regenerated"
-elif [ -x bench/memberlist_vs_spore.sh ] && grep -q -- '--update-docs' bench/memberlist_vs_spore.sh; then
-  step "memberlist vs spore" bench/memberlist_vs_spore.sh --update-docs -r "${BENCH_MEMBERLIST_ROUNDS:-1}"
+if [ "${BENCH_SKIP_NETNS:-0}" = 1 ]; then
+  echo "bench/all.sh: network-namespace bench skipped (BENCH_SKIP_NETNS=1): its section is not regenerated"
 else
-  echo "bench/all.sh: TODO bench/memberlist_vs_spore.sh has no --update-docs yet: its section is not regenerated"
+  step "SPORE vs memberlist in network namespaces" bench/netns_bench.sh --update-docs
 fi
 echo "bench/all.sh: done in $((SECONDS - t0)) s; see git diff docs/benchmarks.md docs/img/"
