@@ -58,6 +58,8 @@ for ax in (ax1, ax2):
     ax.grid(True, which="both", alpha=0.3)
 ax1.legend(fontsize=7, loc="upper left")
 ax2.legend(fontsize=6, loc="lower center", ncol=2)
-fig.suptitle(f"spore-sim, virtual time ({data['date']}, {data['git']})", fontsize=9)
+wide = sorted({r["n"] for r in runs if r.get("build") == "sim255"})
+note = f"; N >= {wide[0]}: SPORE_MAX_MEMBERS={data['builds']['sim255']['max_members']} build, full view" if wide else ""
+fig.suptitle(f"spore-sim, virtual time ({data['date']}, {data['git']}{note})", fontsize=9)
 fig.tight_layout()
 fig.savefig(sys.argv[2])

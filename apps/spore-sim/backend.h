@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "sim/sim_network.h"
@@ -54,6 +55,9 @@ class Backend {
   /// As spore::sim::Cluster::run_until.
   virtual bool run_until(const std::function<bool()>& done, uint64_t max_ms, uint64_t check_every_ms) = 0;
   virtual NodeTraffic traffic(uint32_t i) const = 0;
+  /// Heap allocations the protocol's own code made after its nodes began (core_alloc.h); nullopt
+  /// where that is not checked (the seed model is the simulator's code, not core).
+  virtual std::optional<uint64_t> core_allocations() const { return std::nullopt; }
 };
 
 }  // namespace spore_sim

@@ -15,6 +15,7 @@
 #include "posix/version.h"
 #include "runner.h"
 #include "scenario.h"
+#include "spore/limits.h"
 
 namespace {
 
@@ -84,6 +85,7 @@ nlohmann::json to_json(const ScenarioResult& r) {
           {"false_inactive", r.false_inactive},
           {"false_dead", r.false_dead},
           {"max_table", r.max_table},
+          {"core_allocations", opt_json(r.core_allocations)},
           {"per_node_per_s",
            {{"sent_datagrams", r.sent_datagrams_per_s},
             {"sent_bytes", r.sent_bytes_per_s},
@@ -98,15 +100,16 @@ nlohmann::json to_json(const ScenarioResult& r) {
 }
 
 void print_table(const std::vector<ScenarioResult>& results) {
-  std::printf("%-28s %5s %-7s %8s %9s %9s %17s %7s %7s %8s %8s %6s\n", "scenario", "nodes", "profile", "virtual",
-              "converge", "reconv", "detect min/max", "false", "tx dg/s", "tx B/s", "rx B/s", "result");
+  std::printf("%-28s %5s %-7s %8s %9s %9s %17s %7s %7s %8s %8s %6s %6s\n", "scenario", "nodes", "profile", "virtual",
+              "converge", "reconv", "detect min/max", "false", "tx dg/s", "tx B/s", "rx B/s", "allocs", "result");
   for (const ScenarioResult& r : results) {
     const std::string detect = r.detect_min_ms ? opt_ms(r.detect_min_ms) + "/" + opt_ms(r.detect_max_ms) : "-";
     const std::string alarms = std::to_string(r.false_inactive) + "/" + std::to_string(r.false_dead);
-    std::printf("%-28s %5u %-7s %8s %9s %9s %17s %7s %7.2f %8.1f %8.1f %6s\n", r.name.c_str(), r.nodes,
+    const std::string allocs = r.core_allocations ? std::to_string(*r.core_allocations) : "-";
+    std::printf("%-28s %5u %-7s %8s %9s %9s %17s %7s %7.2f %8.1f %8.1f %6s %6s\n", r.name.c_str(), r.nodes,
                 r.protocol == "seed" ? "seed" : r.profile.c_str(), spore_sim::format_ms(r.virtual_ms).c_str(), opt_ms(r.converge_ms).c_str(),
                 opt_ms(r.reconverge_max_ms).c_str(), detect.c_str(), alarms.c_str(), r.sent_datagrams_per_s,
-                r.sent_bytes_per_s, r.received_bytes_per_s, r.passed() ? "PASS" : "FAIL");
+                r.sent_bytes_per_s, r.received_bytes_per_s, allocs.c_str(), r.passed() ? "PASS" : "FAIL");
   }
   for (const ScenarioResult& r : results) {
     if (r.passed()) continue;
@@ -121,6 +124,7 @@ void print_table(const std::vector<ScenarioResult>& results) {
   }
   std::printf("\nfalse = false INACTIVE/DEAD events; tx/rx per node per second of virtual time, whole run, "
               "payload bytes (UDP/TCP/IP headers not counted; --json has wire bytes too).\n"
+              "allocs = heap allocations by core after begin() (must be 0; '-' for protocol seed, which is not core).\n"
               "profile 'seed' = protocol seed: the model of the seed's design (docs/simulation.md).\n");
 }
 
@@ -159,7 +163,11 @@ int main(int argc, char** argv) {
     passed = passed && results.back().passed();
   }
   if (json) {
-    nlohmann::json out = {{"scenarios", nlohmann::json::array()}, {"result", passed ? "pass" : "fail"}};
+    // The member table capacity this binary was built with: above it, "converged" means tables
+    // full of ACTIVE peers rather than full view (runner.h), so readers of the JSON must know it.
+    nlohmann::json out = {{"scenarios", nlohmann::json::array()},
+                          {"spore_max_members", SPORE_MAX_MEMBERS},
+                          {"result", passed ? "pass" : "fail"}};
     for (const ScenarioResult& r : results) out["scenarios"].push_back(to_json(r));
     std::cout << out.dump(2) << "\n";
   } else {

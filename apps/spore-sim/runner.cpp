@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "backend.h"
+#include "core_alloc.h"
 #include "seed_model.h"
 #include "sim/simulation.h"
 #include "spore/limits.h"
@@ -52,17 +53,75 @@ constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
 // Cluster numbers node i as 0x1000 + i.
 constexpr uint32_t kFirstNodeId = 0x1000;
 
-// SPORE's core on platform/sim's Cluster.
+// Test hook (Scenario::test_allocate_in_core): an event handler running inside the core's
+// dispatch that allocates, as a core that broke the rule would. volatile: the compiler may not
+// drop the pair.
+void* volatile g_test_allocation = nullptr;
+void allocate_inside_core(void*) {
+  g_test_allocation = ::operator new(16);
+  ::operator delete(g_test_allocation);
+}
+
+// The no-allocation invariant through platform/sim's call hooks: every call into a begun node's
+// core is counted (core_alloc.h), its calls back into the simulated network are not.
+class AllocationCounter final : public spore::sim::CallHooks {
+ public:
+  uint64_t total() const { return total_; }
+
+  void enter_core(spore::sim::SimNode& node) override {
+    if (depth_++ == 0) {
+      // SimNode records every event the node fires into a vector, from inside the core's
+      // dispatch. Room is reserved first so that recording allocates nothing (the topics fit
+      // std::string's inline buffer); a growth that happens anyway is the simulator's.
+      if (node.events.capacity() - node.events.size() < kEventHeadroom) {
+        node.events.reserve(std::max(2 * node.events.capacity(), node.events.size() + kEventHeadroom));
+      }
+      events_capacity_ = node.events.capacity();
+      before_ = spore_sim::core_allocations();
+    }
+    spore_sim::enter_core_call();
+  }
+  void leave_core(spore::sim::SimNode& node) override {
+    spore_sim::leave_core_call();
+    if (--depth_ > 0) return;
+    uint64_t made = spore_sim::core_allocations() - before_;
+    if (node.events.capacity() != events_capacity_ && made > 0) --made;  // the event log grew
+    total_ += made;
+  }
+  void enter_simulator() override { spore_sim::enter_simulator_call(); }
+  void leave_simulator() override { spore_sim::leave_simulator_call(); }
+
+ private:
+  // Events one call into a node can fire at most, with a wide margin: a status pass marks each
+  // member at most once or twice (INACTIVE, DEAD / forgotten), a datagram a few.
+  static constexpr size_t kEventHeadroom = 4 * SPORE_MAX_MEMBERS + 64;
+
+  int depth_ = 0;
+  size_t events_capacity_ = 0;
+  uint64_t before_ = 0;
+  uint64_t total_ = 0;
+};
+
+// SPORE's core on platform/sim's Cluster, its allocations after begin() counted.
 class SporeBackend final : public Backend {
  public:
-  SporeBackend(uint32_t nodes, const Config& cfg, uint64_t seed) : cluster_(nodes, cfg, seed), nodes_(nodes) {}
+  SporeBackend(uint32_t nodes, const Config& cfg, uint64_t seed, bool allocate_in_core)
+      : cluster_(nodes, cfg, seed), nodes_(nodes), allocate_in_core_(allocate_in_core) {
+    cluster_.set_call_hooks(&allocations_);
+  }
   spore::sim::Cluster& cluster() { return cluster_; }
 
   uint64_t now() const override { return cluster_.now(); }
   spore::sim::SimNetwork& net() override { return cluster_.net(); }
-  void start(uint32_t i) override { cluster_.start(i, 1); }
+  void start(uint32_t i) override {
+    cluster_.start(i, 1);
+    arm_test_hook(i);
+  }
   void crash(uint32_t i) override { cluster_.crash(i); }
-  void restart(uint32_t i) override { cluster_.restart(i); }
+  void restart(uint32_t i) override {
+    cluster_.restart(i);
+    arm_test_hook(i);
+  }
   void leave(uint32_t i) override { cluster_.leave(i); }
   void set_drift_ppm(uint32_t i, int32_t ppm) override { cluster_.node(i).set_clock_drift_ppm(ppm); }
   bool up(uint32_t i) const override { return const_cast<Cluster&>(cluster_).node(i).up(); }
@@ -93,15 +152,25 @@ class SporeBackend final : public Backend {
     t.wire_bytes_received = c.bytes_received + kUdpIpHeaderBytes * c.datagrams_received;
     return t;
   }
+  std::optional<uint64_t> core_allocations() const override { return allocations_.total(); }
 
  private:
+  // After begin() (which may allocate: it is not "after begin"), the test hook if asked for.
+  void arm_test_hook(uint32_t i) {
+    if (allocate_in_core_ && cluster_.node(i).up()) {
+      cluster_.node(i).ctx().on(spore::topics::kNodeDiscovered, &allocate_inside_core);
+    }
+  }
+
+  AllocationCounter allocations_;  // before cluster_: the nodes point to it
   Cluster cluster_;
   uint32_t nodes_;
+  bool allocate_in_core_;
 };
 
 std::unique_ptr<Backend> make_backend(const Scenario& s, const Config& cfg) {
   if (s.protocol == "seed") return std::make_unique<SeedModel>(s.nodes, s.seed);
-  auto b = std::make_unique<SporeBackend>(s.nodes, cfg, s.seed);
+  auto b = std::make_unique<SporeBackend>(s.nodes, cfg, s.seed, s.test_allocate_in_core);
   if (s.keyed) b->cluster().set_key_hex(kClusterKey);
   return b;
 }
@@ -332,6 +401,8 @@ class Runner {
     scan_events();
     check_detection(now);
     check_convergence(now);
+    check_allocations(now);
+    last_check_ms_ = now;
     for (uint32_t i = 0; i < s_.nodes; ++i) {
       if (!cluster_.up(i)) continue;
       const size_t size = cluster_.table_size(i);
@@ -341,6 +412,20 @@ class Runner {
                 "member table holds " + std::to_string(size) + " > SPORE_MAX_MEMBERS", now);
       }
     }
+  }
+
+  // Allocations by core since the last check: each check that finds some is one violation, so
+  // the report says when (to the check-every resolution) and how many.
+  void check_allocations(uint64_t now) {
+    const std::optional<uint64_t> total = cluster_.core_allocations();
+    if (!total) return;
+    result_.core_allocations = total;
+    if (*total == allocations_seen_) return;
+    violate("core-allocation", -1, -1,
+            std::to_string(*total - allocations_seen_) + " heap allocation(s) by core after begin() since " +
+                format_ms(last_check_ms_) + " (" + std::to_string(*total) + " in all)",
+            now);
+    allocations_seen_ = *total;
   }
 
   // Status events since the last check: false alarms, and precise detection times.
@@ -501,6 +586,7 @@ class Runner {
   void finish_obligations() {
     // The run ended before a bound passed: nothing is known to be broken, but say so.
     const uint64_t now = elapsed();
+    check_allocations(now);
     if (convergence_ && !convergence_->late) {
       violate("convergence", -1, -1,
               "run ended " + format_ms(now - convergence_->since_ms) + " after " + convergence_->cause +
@@ -549,6 +635,8 @@ class Runner {
   LinkSettings link_;
   std::optional<Convergence> convergence_;
   std::vector<Detection> detections_;
+  uint64_t allocations_seen_ = 0;  // core allocations already reported
+  uint64_t last_check_ms_ = 0;
   ScenarioResult result_;
 };
 

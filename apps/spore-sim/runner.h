@@ -10,7 +10,9 @@
 ///   from the observer for the whole inactive_after_ms before it is false, whatever the loss;
 /// - detection: a crashed node is INACTIVE (or DEAD) at every running peer that showed it ACTIVE
 ///   at the crash, within the bound;
-/// - bounded tables: no member table above SPORE_MAX_MEMBERS.
+/// - bounded tables: no member table above SPORE_MAX_MEMBERS;
+/// - no allocation: SPORE's core allocates nothing on the heap once a node has begun (DESIGN.md
+///   §2), counted around every call into a node (core_alloc.h); protocol spore only.
 ///
 /// Host only; deterministic from the scenario's seed (same seed, same result, any machine).
 
@@ -26,7 +28,7 @@ namespace spore_sim {
 
 /// One broken invariant.
 struct Violation {
-  std::string invariant;  ///< "convergence", "false-alarm", "detection", "table-bound"
+  std::string invariant;  ///< "convergence", "false-alarm", "detection", "table-bound", "core-allocation"
   uint64_t at_ms = 0;     ///< virtual time since the scenario began
   int node = -1;          ///< the observer
   int subject = -1;       ///< the node it is about, if any
@@ -48,6 +50,8 @@ struct ScenarioResult {
   uint32_t crashes = 0;
   uint32_t false_inactive = 0, false_dead = 0;
   size_t max_table = 0;
+  /// Heap allocations by core after begin(), whole run; nullopt for protocol seed (not core).
+  std::optional<uint64_t> core_allocations;
   // Per node per second of virtual time, whole run (TrafficCounters of SimNetwork).
   // Bytes are payloads (UDP payload; for the seed model UDP + TCP payloads); wire bytes add the
   // IPv4 + UDP (28 B) or TCP (40 B) headers of every datagram / segment.

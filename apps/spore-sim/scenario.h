@@ -92,6 +92,10 @@ struct Scenario {
   std::optional<uint64_t> converge_within_ms;
   std::optional<uint64_t> detect_within_ms;
   uint32_t max_false_alarms = 0;  ///< false INACTIVE + false DEAD tolerated (default none)
+
+  /// Test only, not in the file format: every SPORE node gets a node_discovered handler that
+  /// allocates, run from inside the core's dispatch, so the no-allocation check must fail.
+  bool test_allocate_in_core = false;
 };
 
 struct ScenarioError {

@@ -16,7 +16,9 @@ SimNode::SimNode(SimNetwork& net, SimClock& clock, const Config& config, uint32_
   system_.chip = node_id;
   net_.set_up(endpoint_, false);
   net_.set_receiver(endpoint_, [this](uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size) {
-    if (up_ && membership_) membership_->on_datagram(src_ip, src_port, data, size);
+    if (!up_ || !membership_) return;
+    CoreScope core(*this);
+    membership_->on_datagram(src_ip, src_port, data, size);
   });
 }
 
@@ -58,12 +60,16 @@ void SimNode::restart() {
 }
 
 void SimNode::leave() {
-  if (up_ && membership_) membership_->leave();
+  if (up_ && membership_) {
+    CoreScope core(*this);
+    membership_->leave();
+  }
   crash();
 }
 
 uint32_t SimNode::loop() {
   if (!up_ || !ctx_) return UINT32_MAX;
+  CoreScope core(*this);
   return ctx_->loop();
 }
 
@@ -84,10 +90,12 @@ size_t SimNode::count_events(const std::string& topic, uint32_t about_node_id) c
 }
 
 bool SimNode::send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t size_bytes) {
+  SimulatorScope simulator(hooks_);
   return net_.send(endpoint_, ip, port, data, size_bytes);
 }
 
 bool SimNode::broadcast(uint16_t port, const uint8_t* data, size_t size_bytes) {
+  SimulatorScope simulator(hooks_);
   return net_.broadcast(endpoint_, port, data, size_bytes);
 }
 

@@ -44,6 +44,21 @@ struct EventRecord {
   bool left;
 };
 
+class SimNode;
+
+/// Brackets the work a harness wants to attribute (spore-sim counts the core's heap allocations
+/// with it): every call into a begun node's core (a loop pass, a delivered datagram, a graceful
+/// leave), and inside one every call the core makes back into the simulated network, whose queues
+/// are the simulator's, not the core's. All calls happen on the simulation's one thread.
+class CallHooks {
+ public:
+  virtual ~CallHooks() = default;
+  virtual void enter_core(SimNode& node) = 0;
+  virtual void leave_core(SimNode& node) = 0;
+  virtual void enter_simulator() = 0;
+  virtual void leave_simulator() = 0;
+};
+
 class SimNode : public UdpPort {
  public:
   SimNode(SimNetwork& net, SimClock& clock, const Config& config, uint32_t node_id, uint32_t ip, std::string hostname,
@@ -79,6 +94,8 @@ class SimNode : public UdpPort {
 
   /// One pass of the node's loop if it is up; ms until its next task (UINT32_MAX when down).
   uint32_t loop();
+  /// Calls into this node's core and back out are bracketed by `hooks` (nullptr: none).
+  void set_call_hooks(CallHooks* hooks) { hooks_ = hooks; }
 
   NodeContext& ctx() { return *ctx_; }
   const NodeContext& ctx() const { return *ctx_; }
@@ -103,6 +120,38 @@ class SimNode : public UdpPort {
  private:
   void on_event(const Event& event);
   void stop();
+
+  // RAII brackets for CallHooks.
+  class CoreScope {
+   public:
+    explicit CoreScope(SimNode& node) : node_(node) {
+      if (node_.hooks_) node_.hooks_->enter_core(node_);
+    }
+    ~CoreScope() {
+      if (node_.hooks_) node_.hooks_->leave_core(node_);
+    }
+    CoreScope(const CoreScope&) = delete;
+    CoreScope& operator=(const CoreScope&) = delete;
+
+   private:
+    SimNode& node_;
+  };
+  class SimulatorScope {
+   public:
+    explicit SimulatorScope(CallHooks* hooks) : hooks_(hooks) {
+      if (hooks_) hooks_->enter_simulator();
+    }
+    ~SimulatorScope() {
+      if (hooks_) hooks_->leave_simulator();
+    }
+    SimulatorScope(const SimulatorScope&) = delete;
+    SimulatorScope& operator=(const SimulatorScope&) = delete;
+
+   private:
+    CallHooks* hooks_;
+  };
+
+  CallHooks* hooks_ = nullptr;
 
   SimNetwork& net_;
   SimClock& clock_;

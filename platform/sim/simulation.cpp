@@ -14,8 +14,14 @@ size_t Cluster::add_node(const Config& config) {
   const size_t i = nodes_.size();
   nodes_.push_back(std::make_unique<SimNode>(net_, clock_, config, 0x1000u + static_cast<uint32_t>(i), ip_of(i),
                                              "sim-" + std::to_string(i), seed_ * 1000003u + i + 1));
+  nodes_.back()->set_call_hooks(hooks_);
   next_due_.push_back(0);
   return i;
+}
+
+void Cluster::set_call_hooks(CallHooks* hooks) {
+  hooks_ = hooks;
+  for (auto& n : nodes_) n->set_call_hooks(hooks);
 }
 
 void Cluster::set_key_hex(const std::string& hex) {

@@ -41,6 +41,8 @@ class Cluster {
 
   /// Adds a node (not started), e.g. an outsider with another key. Returns its index.
   size_t add_node(const Config& config);
+  /// Brackets calls into every node's core, present and added later (nullptr: none).
+  void set_call_hooks(CallHooks* hooks);
 
   /// Starts every node that is not up, with incarnation 1, at the current virtual time.
   void start_all();
@@ -76,6 +78,7 @@ class Cluster {
   SimClock clock_;
   SimNetwork net_;
   uint64_t seed_;
+  CallHooks* hooks_ = nullptr;
   std::vector<std::unique_ptr<SimNode>> nodes_;
   std::vector<uint64_t> next_due_;
 };

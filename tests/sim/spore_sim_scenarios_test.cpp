@@ -6,6 +6,7 @@
 
 // spore-sim is an executable, not a library: its sources are compiled in here, as
 // tests/posix/spore_cli_test.cpp does for apps/spore.
+#include "../../apps/spore-sim/core_alloc.cpp"
 #include "../../apps/spore-sim/runner.cpp"
 #include "../../apps/spore-sim/scenario.cpp"
 #include "../../apps/spore-sim/seed_model.cpp"
@@ -82,6 +83,7 @@ TEST_P(ScenarioFile, EveryInvariantHolds) {
   EXPECT_TRUE(r.passed()) << r.violation_count << " violation(s):\n" << describe(r);
   if (s.protocol == "spore") {
     EXPECT_LE(r.max_table, size_t{SPORE_MAX_MEMBERS});  // the seed's member map is unbounded
+    EXPECT_EQ(r.core_allocations, std::optional<uint64_t>(0));
   }
   ASSERT_TRUE(r.converge_ms.has_value()) << "never converged";
 }
@@ -175,6 +177,43 @@ TEST(SporeSimRunner, TablesStayBoundedWithMorePeersThanSlots) {
   const ScenarioResult r = run_scenario(parse_or_die("nodes 100\nprofile lan\nduration 5s\n"));
   EXPECT_TRUE(r.passed()) << describe(r);
   EXPECT_EQ(r.max_table, size_t{SPORE_MAX_MEMBERS});
+}
+
+TEST(SporeSimRunner, CoreAllocationsAreCountedOnlyInsideCoreCalls) {
+  // The counter itself: inside a CoreCallScope yes, inside a nested SimulatorScope or outside no.
+  const uint64_t before = core_allocations();
+  {
+    CoreCallScope core;
+    delete new int(1);
+    {
+      SimulatorScope simulator;
+      delete new int(2);
+    }
+  }
+  delete new int(3);
+  EXPECT_EQ(core_allocations() - before, 1u);
+}
+
+TEST(SporeSimRunner, AnAllocationInsideTheCoreFailsTheScenario) {
+  Scenario s = parse_or_die("nodes 4\nprofile fast\nduration 5s\n");
+  const ScenarioResult clean = run_scenario(s);
+  EXPECT_TRUE(clean.passed()) << describe(clean);
+  EXPECT_EQ(clean.core_allocations, std::optional<uint64_t>(0));
+  // A handler called from inside the core's dispatch (node_discovered, while a datagram is being
+  // received) allocates: exactly what core must never do after begin().
+  s.test_allocate_in_core = true;
+  const ScenarioResult r = run_scenario(s);
+  ASSERT_FALSE(r.passed());
+  EXPECT_EQ(r.violations.front().invariant, "core-allocation");
+  ASSERT_TRUE(r.core_allocations.has_value());
+  EXPECT_EQ(*r.core_allocations, 4u * 3u);  // each node discovers each of its 3 peers once
+  EXPECT_NE(r.violations.front().detail.find("after begin()"), std::string::npos);
+}
+
+TEST(SporeSimRunner, TheSeedModelIsNotCheckedForAllocations) {
+  const ScenarioResult r = run_scenario(parse_or_die("nodes 3\nprotocol seed\nduration 10s\n"));
+  EXPECT_TRUE(r.passed()) << describe(r);
+  EXPECT_FALSE(r.core_allocations.has_value());
 }
 
 // ---- protocol seed: the model of the seed's design (seed_model.h) ----------------------------
