@@ -11,7 +11,12 @@ cd "$ROOT"
 # the ESP8266 target; gcc-12-source provides the libstdc++ headers that toolchain lacks.
 HOST_PACKAGES=(cmake ninja-build g++ libgtest-dev libgmock-dev nlohmann-json3-dev libbearssl-dev
   clang libclang-rt-14-dev gcc-xtensa-lx106 picolibc-xtensa-lx106-elf gcc-12-source xz-utils make
-  pkg-config libcpp-httplib-dev libcli11-dev jq curl procps iproute2 nftables libssl-dev openssl python3)
+  pkg-config libcpp-httplib-dev libcli11-dev jq curl procps iproute2 nftables libssl-dev openssl python3
+  chromium)
+# The dashboard's browser test (tests/integration/dashboard_browser_test.sh) also needs Node.js and
+# npm: Debian's nodejs + npm unless a node / npm is already on PATH (e.g. NodeSource's nodejs, which
+# bundles npm and conflicts with Debian's npm package).
+BROWSER_TOOLS=(node:nodejs npm:npm)
 
 JOBS="${SPORE_JOBS:-$(nproc)}"
 
@@ -77,6 +82,10 @@ ensure_deps() {
   local missing=()
   for p in "${HOST_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  local t
+  for t in "${BROWSER_TOOLS[@]}"; do
+    command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing missing Debian packages: ${missing[*]}"

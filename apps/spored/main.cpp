@@ -37,6 +37,7 @@
 #include "spore/ota.h"
 #include "spore/ota_upload.h"
 #include "spore/rest_api.h"
+#include "spore_dashboard_asset.h"  // generated in the build tree by tools/embed_asset.py
 
 namespace {
 
@@ -244,6 +245,10 @@ int main(int argc, char** argv) {
   if (!api.begin()) return 1;
   spore::OtaUploadHandler ota(ctx, api, ota_session);
   if (!ota.begin()) return 1;  // logged why
+  // GET /: the web dashboard (docs/dashboard.md), last so the api list starts with the seed's.
+  if (!api.set_dashboard(spore::generated::kDashboardGzip, spore::generated::kDashboardGzipBytes)) {
+    log.logf(LogLevel::kWarn, "web dashboard not served: the api registry is full");
+  }
   FlashFailureLog flash_failure_log{&flash, &log};
   ctx.on(spore::topics::kOtaFailed,
          spore::EventHandler::bind<FlashFailureLog, &FlashFailureLog::on_ota_failed>(&flash_failure_log));

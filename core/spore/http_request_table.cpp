@@ -152,6 +152,17 @@ int HttpRequestTable::respond(const void* request, const HttpRequestHead& head, 
   return status;
 }
 
+const HttpAsset* HttpRequestTable::respond_asset(const void* request, const HttpRequestHead& head) {
+  Slot* slot = find(request);
+  if (slot == nullptr || slot->kind != Kind::kPlain || slot->body_too_large) return nullptr;
+  HttpRequest r;
+  r.method = head.method;
+  r.path = head.path;
+  const HttpAsset* asset = api_.asset_for(r);
+  if (asset != nullptr) release(*slot);
+  return asset;
+}
+
 int HttpRequestTable::respond_plain(Slot& slot, const HttpRequestHead& head, JsonOutput& out,
                                     HttpResponseHeaders& headers, bool* close_connection) {
   if (slot.body_too_large) {

@@ -113,6 +113,12 @@ class HttpRequestTable {
   int respond(const void* request, const HttpRequestHead& head, JsonOutput& out, HttpResponseHeaders* headers,
               bool* close_connection);
 
+  /// The request is complete; when it asks for a static asset (RestApi::asset_for(): GET / with
+  /// the dashboard set) frees the slot and returns the asset, which the adapter sends as is
+  /// instead of calling respond(). nullptr otherwise (slot kept; call respond()), also for a
+  /// handle not admitted or a plain request whose body overflowed (respond() says 413).
+  const HttpAsset* respond_asset(const void* request, const HttpRequestHead& head);
+
   /// The adapter answers 503 instead of respond() (no memory for a response, or a handle it
   /// does not know): aborts an accepted upload (the running image stays), frees the slot and
   /// counts the overload.

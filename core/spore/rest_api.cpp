@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "spore/flash_string.h"
 #include "spore/hmac_sha256.h"
 #include "spore/http_text.h"
 #include "spore/node_context.h"
@@ -13,6 +14,7 @@ namespace {
 constexpr std::string_view kStatusPath = "/api/node/status";
 constexpr std::string_view kMembersPath = "/api/cluster/members";
 constexpr std::string_view kRestartPath = "/api/node/restart";
+constexpr std::string_view kDashboardPath = "/";
 
 constexpr const char* kChallengeMissing = "Bearer realm=\"spore\"";
 constexpr const char* kChallengeScheme = "Bearer realm=\"spore\", error=\"invalid_request\"";
@@ -189,6 +191,8 @@ int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders
   if (match->auth == RouteAuth::kToken) {
     const int denied = authorize(req.authorization, w, &h);
     if (denied != 0) return denied;
+  } else if (match->method == HttpMethod::kGet) {
+    h.allow_origin = "*";
   }
 
   const int status = match->handler(req, w);
@@ -199,6 +203,40 @@ int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders
     return 500;
   }
   return status;
+}
+
+bool RestApi::set_dashboard(const uint8_t* gzip_html, size_t size_bytes) {
+  // A gzip member starts with 1f 8b 08 (deflate); anything else would reach browsers labelled
+  // "Content-Encoding: gzip" and show as a broken page. Read via flash_read_byte: flash on target.
+  if (gzip_html == nullptr || size_bytes < 18) return false;
+  const char* bytes = reinterpret_cast<const char*>(gzip_html);
+  const auto byte_at = [bytes](size_t i) { return static_cast<uint8_t>(flash_read_byte(bytes + i)); };
+  if (byte_at(0) != 0x1F || byte_at(1) != 0x8B || byte_at(2) != 0x08) return false;
+  // Registered as a route too, so "/" is in the api list and other methods on it get a JSON 405;
+  // GET itself never reaches the handler (the adapter asks asset_for() first).
+  if (dashboard_.data == nullptr &&
+      !add_route(kDashboardPath, HttpMethod::kGet, RouteAuth::kPublic,
+                 Handler::bind<RestApi, &RestApi::serve_dashboard_json>(this))) {
+    return false;
+  }
+  dashboard_ = HttpAsset{gzip_html, size_bytes, "text/html; charset=utf-8", "gzip"};
+  return true;
+}
+
+const HttpAsset* RestApi::asset_for(const HttpRequest& req) const {
+  if (dashboard_.data == nullptr || req.method != HttpMethod::kGet) return nullptr;
+  std::string_view path = req.path;
+  const size_t query = path.find_first_of("?#");
+  if (query != std::string_view::npos) path = path.substr(0, query);
+  return path == kDashboardPath ? &dashboard_ : nullptr;
+}
+
+int RestApi::serve_dashboard_json(const HttpRequest&, JsonWriter& w) {
+  // Reached only by an adapter that skipped asset_for(): say where the page is rather than fail.
+  write_error(w, 406, "not_acceptable",
+              SPORE_FSTR("GET / is the web dashboard, an HTML page; this client asked for JSON."));
+  w.end_object();
+  return 406;
 }
 
 int RestApi::serve_status(const HttpRequest&, JsonWriter& w) {

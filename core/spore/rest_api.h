@@ -9,6 +9,8 @@
 ///   GET  /api/node/status      NodeContext::write_status_json
 ///   GET  /api/cluster/members  NodeContext::write_members_json
 ///   POST /api/node/restart     202 {"status":"restarting",...}; needs the API token when one is set
+/// and, once set_dashboard() was called, GET / : the web dashboard, a gzipped HTML page the
+/// adapter sends byte for byte (asset_for(); it is not JSON, so it bypasses handle()).
 ///
 /// Errors are always JSON `{"error": "<sentence>", "code": "<snake_case>"}`:
 ///   400 bad_request        the request line is unusable (empty path, not starting with '/',
@@ -20,6 +22,7 @@
 ///   404 not_found          no route has this path
 ///   405 method_not_allowed a route has this path but not this method
 ///                          (plus "allowed": ["GET", ...], and HttpResponseHeaders::allow)
+///   406 not_acceptable     GET / reached handle(): an adapter that does not serve asset_for()
 ///   501 not_supported      restart requested but this platform installed no restart handler
 ///   500 internal_error     a handler produced an incomplete document (a bug)
 ///
@@ -62,6 +65,20 @@ struct HttpRequest {
 struct HttpResponseHeaders {
   const char* allow = nullptr;             ///< "Allow" on a 405, e.g. "GET" or "GET, POST"
   const char* www_authenticate = nullptr;  ///< "WWW-Authenticate" on a 401
+  /// "Access-Control-Allow-Origin" ("*") on public GET routes: the dashboard served by one node
+  /// reads its peers' GET /api/node/status (firmware version) across origins. Only data anyone
+  /// on the LAN may read anyway; no credentials, no preflight, and never on a protected route.
+  const char* allow_origin = nullptr;
+};
+
+/// A complete response body stored pre-encoded in flash (the web dashboard), sent byte for byte.
+/// On the ESP8266 `data` is in flash (SPORE_FLASH / PROGMEM): read it only with word-aligned
+/// loads or memcpy_P, which the adapter's response class does.
+struct HttpAsset {
+  const uint8_t* data = nullptr;
+  size_t size_bytes = 0;
+  const char* content_type = nullptr;      ///< "Content-Type"
+  const char* content_encoding = nullptr;  ///< "Content-Encoding" ("gzip"), nullptr = none
 };
 
 /// Who may call a route.
@@ -115,6 +132,15 @@ class RestApi {
   /// a platform streams outside handle(), such as POST /api/node/update.
   int authorize(std::string_view authorization, JsonWriter& w, HttpResponseHeaders* headers);
 
+  /// Serves `gzip_html` (a gzip stream of one HTML page, `size_bytes` long, which must outlive the
+  /// RestApi; in flash on the ESP8266) as GET / and lists "/" in the node's api list. Returns false
+  /// (and serves nothing) when the data is empty or not gzip, or the registry is full.
+  bool set_dashboard(const uint8_t* gzip_html, size_t size_bytes);
+  /// The asset `req` asks for, or nullptr when it is a request for handle(): GET (or HEAD, which
+  /// adapters map to GET) of "/" (a query string is ignored) once set_dashboard() succeeded. Every
+  /// other method on "/" goes to handle(), which answers 405 with "Allow: GET".
+  const HttpAsset* asset_for(const HttpRequest& req) const;
+
   /// Routes `req`, writes a JSON body to `out`, returns the HTTP status. `headers` may be nullptr
   /// when the caller does not send extra headers.
   int handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders* headers = nullptr);
@@ -135,6 +161,7 @@ class RestApi {
   int serve_status(const HttpRequest& req, JsonWriter& w);
   int serve_members(const HttpRequest& req, JsonWriter& w);
   int serve_restart(const HttpRequest& req, JsonWriter& w);
+  int serve_dashboard_json(const HttpRequest& req, JsonWriter& w);
 
   NodeContext& ctx_;
   Route routes_[SPORE_MAX_ROUTES] = {};
@@ -143,6 +170,7 @@ class RestApi {
   size_t token_len_ = 0;
   Delegate<void()> restart_handler_;
   char allow_[48] = {};
+  HttpAsset dashboard_;
 };
 
 }  // namespace spore

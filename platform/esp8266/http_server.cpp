@@ -45,6 +45,7 @@ void add_common_headers(AsyncResponseStream* out, const HttpResponseHeaders& h) 
   out->addHeader("Cache-Control", "no-store");
   if (h.allow != nullptr) out->addHeader("Allow", h.allow);
   if (h.www_authenticate != nullptr) out->addHeader("WWW-Authenticate", h.www_authenticate);
+  if (h.allow_origin != nullptr) out->addHeader("Access-Control-Allow-Origin", h.allow_origin);
 }
 
 /// The handler ESPAsyncWebServer calls; all state lives in EspHttpServer.
@@ -113,6 +114,20 @@ void EspHttpServer::on_upload(AsyncWebServerRequest* request, size_t index, uint
 }
 
 void EspHttpServer::on_request(AsyncWebServerRequest* request) {
+  if (const HttpAsset* asset = table_.respond_asset(request, head_of(request))) {
+    // The dashboard: gzip bytes straight from flash. ESPAsyncWebServer 3.x's beginResponse()
+    // with a uint8_t pointer is its progmem response (it reads with memcpy_P), no RAM copy.
+    AsyncWebServerResponse* response =
+        request->beginResponse(200, asset->content_type, asset->data, asset->size_bytes);
+    if (response == nullptr) {
+      send_overloaded(request);
+      return;
+    }
+    if (asset->content_encoding != nullptr) response->addHeader("Content-Encoding", asset->content_encoding);
+    response->addHeader("Cache-Control", "no-cache");
+    request->send(response);
+    return;
+  }
   AsyncResponseStream* response =
       table_.contains(request) ? request->beginResponseStream(kJson, kStreamInitialBytes) : nullptr;
   if (response == nullptr) {

@@ -8,6 +8,12 @@
 #include <bearssl/bearssl_hash.h>
 
 #include "spore/boot_counter.h"
+// The web dashboard, generated into the build by firmware/embed_dashboard.py (PlatformIO pre:
+// script) from web/dashboard/. A build without it (Arduino IDE library) serves no GET /.
+#if __has_include("spore_dashboard_asset.h")
+#include "spore_dashboard_asset.h"
+#define SPORE_HAS_DASHBOARD 1
+#endif
 #include "spore/hmac_sha256.h"
 
 namespace spore::esp8266 {
@@ -137,6 +143,12 @@ bool Node::begin(const char* api_token) {
   }
 #endif
   if (!api_.begin() || !ota_.begin()) return false;
+#ifdef SPORE_HAS_DASHBOARD
+  // Gzipped, in flash (SPORE_FLASH); ESPAsyncWebServer streams it with memcpy_P, no RAM copy.
+  if (!api_.set_dashboard(generated::kDashboardGzip, generated::kDashboardGzipBytes)) {
+    log_.write(LogLevel::kWarn, "web dashboard not served: the api registry is full");
+  }
+#endif
   http_.set_ota(&ota_);
   http_.set_before_restart(Delegate<void()>::bind<Node, &Node::before_restart>(this));
   portal_.begin();  // before the REST handler: the server asks handlers in order

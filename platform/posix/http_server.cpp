@@ -113,8 +113,9 @@ void hide_multipart_from_httplib(const httplib::Request& req) {
 }
 
 void send_json(httplib::Response& res, int status, const std::string& body, const std::string& allow,
-               const std::string& challenge, bool close) {
+               const std::string& challenge, bool close, const char* allow_origin = nullptr) {
   res.status = status;
+  if (allow_origin != nullptr) res.set_header("Access-Control-Allow-Origin", allow_origin);
   if (!allow.empty()) res.set_header("Allow", allow);
   if (!challenge.empty()) res.set_header("WWW-Authenticate", challenge);
   // The client closes; httplib then ends the connection at its next read (EOF).
@@ -260,6 +261,29 @@ void HttpServer::serve(const httplib::Request& req, std::string_view body, httpl
   r.authorization = authorization;
   r.body = body;
   r.content_type = content_type;
+  const HttpAsset* asset = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    asset = api_.asset_for(r);
+  }
+  if (asset != nullptr) {
+    // Sent as stored (gzip), through a fixed-length content provider: Debian's httplib is built
+    // with zlib and brotli and compresses a set_content() text/html body again for clients that
+    // accept it, ignoring the Content-Encoding already set (two encodings, a broken page); it
+    // never compresses a fixed-length provider.
+    res.status = 200;
+    if (asset->content_encoding != nullptr) res.set_header("Content-Encoding", asset->content_encoding);
+    // Revalidate every time: after an OTA update the node may serve a different page.
+    res.set_header("Cache-Control", "no-cache");
+    const char* data = reinterpret_cast<const char*>(asset->data);
+    const size_t size = asset->size_bytes;
+    res.set_content_provider(size, asset->content_type,
+                             [data, size](size_t offset, size_t length, httplib::DataSink& sink) {
+                               if (offset > size) return false;
+                               return sink.write(data + offset, std::min(length, size - offset));
+                             });
+    return;
+  }
   std::string out_body;
   out_body.reserve(1024);
   StringJsonOutput out(out_body);
@@ -275,7 +299,8 @@ void HttpServer::serve(const httplib::Request& req, std::string_view body, httpl
     restart_pending = ota_ != nullptr && ota_->restart_pending();
   }
   if (status == 500) out_body = generic_error_json(500);  // RestApi's body may be truncated
-  send_json(res, status, out_body, allow, challenge, status == 202 || (status == 200 && restart_pending));
+  send_json(res, status, out_body, allow, challenge, status == 202 || (status == 200 && restart_pending),
+            headers.allow_origin);
 }
 
 void HttpServer::serve_with_body(const httplib::Request& req, httplib::Response& res,

@@ -202,4 +202,27 @@ PY
 grep -q '^extra_scripts = post:no_float_stdio.py' "$IT_ROOT/firmware/platformio.ini" ||
   it_fail "firmware/platformio.ini does not run no_float_stdio.py"
 
+# ---- firmware/embed_dashboard.py: the PlatformIO pre-script generates the dashboard header into
+# the build directory (never the source tree) and puts it on the include path
+grep -qE '^ +pre:embed_dashboard.py' "$IT_ROOT/firmware/platformio.ini" ||
+  it_fail "firmware/platformio.ini does not run embed_dashboard.py"
+python3 - "$IT_ROOT/firmware/embed_dashboard.py" "$IT_ROOT/firmware" "$IT_TMP/pio-build" <<'PY' ||
+import os, sys
+class Env(dict):
+    def subst(self, s):
+        return {"$PROJECT_DIR": sys.argv[2], "$BUILD_DIR": sys.argv[3]}[s]
+    def Append(self, **kw):
+        for k, v in kw.items():
+            self.setdefault(k, []).extend(v)
+    def Exit(self, code):
+        sys.exit(f"Exit({code})")
+env = Env()
+exec(compile(open(sys.argv[1]).read(), sys.argv[1], "exec"), {"Import": lambda name: None, "env": env})
+header = os.path.join(sys.argv[3], "generated", "spore_dashboard_asset.h")
+text = open(header).read()
+if "kDashboardGzip[] SPORE_FLASH" not in text or env.get("CPPPATH") != [os.path.dirname(header)]:
+    sys.exit(f"unexpected header or CPPPATH {env.get('CPPPATH')}")
+PY
+  it_fail "embed_dashboard.py did not generate the dashboard header"
+
 log "ctl.sh firmware verbs and package behave as documented"

@@ -98,6 +98,44 @@ TEST_F(HttpServerTest, UnknownPathAndWrongMethodAreJson) {
   EXPECT_EQ(r->status, 404);
 }
 
+// GET / sends the dashboard's gzip bytes exactly once encoded, whatever the client accepts.
+// Regression: Debian's httplib (built with zlib and brotli) compressed a set_content() text/html
+// body a second time for clients sending Accept-Encoding (every browser), adding a second
+// Content-Encoding: the page arrived as garbage. Fix: a fixed-length content provider.
+TEST_F(HttpServerTest, DashboardIsSentAsStoredGzip) {
+  // gzip.compress(b"<!doctype html><p>SPORE</p>", 9, mtime=0)
+  static const uint8_t kPage[] = {0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xB3, 0x51,
+                                  0x4C, 0xC9, 0x4F, 0x2E, 0xA9, 0x2C, 0x48, 0x55, 0xC8, 0x28, 0xC9, 0xCD,
+                                  0xB1, 0xB3, 0x29, 0xB0, 0x0B, 0x0E, 0xF0, 0x0F, 0x72, 0xB5, 0xD1, 0x2F,
+                                  0xB0, 0x03, 0x00, 0x30, 0xB7, 0x24, 0x93, 0x1B, 0x00, 0x00, 0x00};
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ASSERT_TRUE(api.set_dashboard(kPage, sizeof kPage));
+  }
+  const std::string stored(reinterpret_cast<const char*>(kPage), sizeof kPage);
+  client->set_decompress(false);
+  for (const char* accept : {"", "gzip, deflate, br", "br"}) {
+    httplib::Headers h;
+    if (*accept != '\0') h.emplace("Accept-Encoding", accept);
+    auto r = client->Get("/", h);
+    ASSERT_TRUE(r) << accept;
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_EQ(r->get_header_value_count("Content-Encoding"), 1u) << accept;
+    EXPECT_EQ(r->get_header_value("Content-Encoding"), "gzip");
+    EXPECT_EQ(r->body, stored) << accept;
+  }
+  // Decoded by the client, it is the page.
+  client->set_decompress(true);
+  auto r = client->Get("/?from=test", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "<!doctype html><p>SPORE</p>");
+  // Public GETs carry the CORS header the dashboard needs to read its peers' status.
+  r = client->Get("/api/node/status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), "*");
+}
+
 TEST_F(HttpServerTest, RestartNeedsTokenAndClosesTheConnection) {
   auto r = client->Post("/api/node/restart", "", "application/json");
   ASSERT_TRUE(r);

@@ -154,6 +154,37 @@ TEST(HttpRequestTableTest, SlotsFullIsRefusedAndCounted) {
   EXPECT_EQ(n.table.overload_count(), 1u);
 }
 
+// The dashboard (GET /) is answered from flash by the adapter, not as JSON: respond_asset() hands
+// it out and frees the slot; every other request keeps its slot for respond().
+TEST(HttpRequestTableTest, DashboardIsAnAssetAndFreesItsSlot) {
+  Node n;
+  static const uint8_t kPage[] = {0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 2, 0xFF, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  ASSERT_TRUE(n.api.set_dashboard(kPage, sizeof kPage));
+  ASSERT_TRUE(n.table.admit(req(0), get("/"), kPlentyHeap));
+  const HttpAsset* asset = n.table.respond_asset(req(0), get("/"));
+  ASSERT_NE(asset, nullptr);
+  EXPECT_EQ(asset->data, kPage);
+  EXPECT_EQ(asset->size_bytes, sizeof kPage);
+  EXPECT_STREQ(asset->content_encoding, "gzip");
+  EXPECT_EQ(n.table.active_requests(), 0u);
+  EXPECT_FALSE(n.table.contains(req(0)));
+
+  // A JSON route keeps its slot and is answered by respond().
+  ASSERT_TRUE(n.table.admit(req(1), get("/api/node/status"), kPlentyHeap));
+  EXPECT_EQ(n.table.respond_asset(req(1), get("/api/node/status")), nullptr);
+  EXPECT_TRUE(n.table.contains(req(1)));
+  EXPECT_EQ(n.respond(req(1), get("/api/node/status")).status, 200);
+
+  // Not admitted: nothing to hand out.
+  EXPECT_EQ(n.table.respond_asset(req(2), get("/")), nullptr);
+  // POST / is not the asset: respond() says 405.
+  ASSERT_TRUE(n.table.admit(req(3), post("/", 0), kPlentyHeap));
+  EXPECT_EQ(n.table.respond_asset(req(3), post("/", 0)), nullptr);
+  const Reply r = n.respond(req(3), post("/", 0));
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.allow, "GET");
+}
+
 TEST(HttpRequestTableTest, LowHeapIsRefused) {
   Node n;
   const uint32_t min = n.table.options().min_free_heap_bytes;

@@ -425,6 +425,76 @@ TEST_F(RestApiTest, TokenMatchesForFormCredentials) {
   EXPECT_FALSE(api.token_matches(std::string(SPORE_MAX_TOKEN_LEN + 1, 'a')));
 }
 
+// ---- GET /: the web dashboard ---------------------------------------------------------------
+
+// The smallest gzip member (an empty file): header 1f 8b 08, then deflate and trailer.
+const uint8_t kGzipPage[] = {0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 2, 0xFF, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+
+TEST_F(RestApiTest, NoDashboardUntilSet) {
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}}), nullptr);
+  expect_error(call(HttpMethod::kGet, "/"), 404, "not_found");
+}
+
+TEST_F(RestApiTest, DashboardIsServedAtRootAsGzipHtmlAndListed) {
+  ASSERT_TRUE(api.set_dashboard(kGzipPage, sizeof kGzipPage));
+  for (std::string_view path : {"/", "/?node=2", "/#members"}) {
+    const HttpAsset* a = api.asset_for(HttpRequest{HttpMethod::kGet, path, {}, {}, {}});
+    ASSERT_NE(a, nullptr) << path;
+    EXPECT_EQ(a->data, kGzipPage);
+    EXPECT_EQ(a->size_bytes, sizeof kGzipPage);
+    EXPECT_STREQ(a->content_type, "text/html; charset=utf-8");
+    EXPECT_STREQ(a->content_encoding, "gzip");
+  }
+  // Not the dashboard: other paths and other methods stay with handle() and its JSON answers.
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/index", {}, {}, {}}), nullptr);
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/api/node/status", {}, {}, {}}), nullptr);
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kPost, "/", {}, {}, {}}), nullptr);
+  const Response post = call(HttpMethod::kPost, "/");
+  expect_error(post, 405, "method_not_allowed");
+  EXPECT_EQ(post.allow, "GET");
+  // The service registry lists it, after the seed's endpoints, which keep their order.
+  const auto list = call(HttpMethod::kGet, "/api/node/status").body.at("api");
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[0].at("uri"), "/api/node/status");
+  EXPECT_EQ(list[3].at("uri"), "/");
+  EXPECT_EQ(list[3].at("method"), "GET");
+  // Setting it again (a new page) replaces the bytes without a second registry entry.
+  static const uint8_t kOther[sizeof kGzipPage] = {0x1F, 0x8B, 0x08};
+  ASSERT_TRUE(api.set_dashboard(kOther, sizeof kOther));
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}})->data, kOther);
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 4u);
+}
+
+TEST_F(RestApiTest, DashboardMustBeGzip) {
+  static const uint8_t kHtml[] = "<!doctype html><title>x</title>";
+  EXPECT_FALSE(api.set_dashboard(kHtml, sizeof kHtml));
+  EXPECT_FALSE(api.set_dashboard(nullptr, 100));
+  EXPECT_FALSE(api.set_dashboard(kGzipPage, 10));  // shorter than any gzip member
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}}), nullptr);
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 3u);
+}
+
+// Public GETs may be read by a dashboard another node served (firmware versions of peers);
+// protected routes and errors carry no CORS header.
+TEST_F(RestApiTest, PublicGetsAllowAnyOriginProtectedRoutesDoNot) {
+  ASSERT_TRUE(api.set_api_token("secret"));
+  HttpResponseHeaders h;
+  char out_buf[4096];
+  BufferJsonOutput out(out_buf, sizeof out_buf);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/api/node/status", {}, {}, {}}, out, &h), 200);
+  ASSERT_NE(h.allow_origin, nullptr);
+  EXPECT_STREQ(h.allow_origin, "*");
+  BufferJsonOutput out2(out_buf, sizeof out_buf);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", "Bearer secret", {}, {}}, out2, &h), 202);
+  EXPECT_EQ(h.allow_origin, nullptr);
+  BufferJsonOutput out3(out_buf, sizeof out_buf);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", "Bearer wrong", {}, {}}, out3, &h), 401);
+  EXPECT_EQ(h.allow_origin, nullptr);
+  BufferJsonOutput out4(out_buf, sizeof out_buf);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/nope", {}, {}, {}}, out4, &h), 404);
+  EXPECT_EQ(h.allow_origin, nullptr);
+}
+
 TEST(RestApiStatic, ValidApiToken) {
   EXPECT_TRUE(RestApi::valid_api_token(""));
   EXPECT_TRUE(RestApi::valid_api_token("A-z0.9_~+/="));

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The web dashboard in a real browser: tests/browser/dashboard.mjs (playwright-core, pinned in
+# tests/browser/package-lock.json) drives Debian's Chromium, headless, against a 3-node loopback
+# cluster, on node 1's page (GET /): the table shows 3 ACTIVE; a wrong API token gives a clear
+# error; killing node 3 turns it INACTIVE on the page without a reload; a firmware upload shows
+# progress to 100 % and node 1 comes back with the new version (a copy of spored with its version
+# slot patched, as the OTA tests do). SPORE_DASHBOARD_SCREENSHOT=docs/img/dashboard.png saves a
+# screenshot of the live cluster (relative to the repository root).
+#
+# Needs chromium, node and npm (./ctl.sh test installs them). On a machine without them the test
+# is skipped (exit 77) with a message; under CI (CI=true) it fails instead, so CI never passes
+# without running it. playwright-core is installed by `npm ci` into tests/browser/node_modules
+# (git-ignored) when missing.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/ota_lib.sh"
+
+BROWSER_DIR="$IT_ROOT/tests/browser"
+CHROMIUM="${SPORE_CHROMIUM:-/usr/bin/chromium}"
+
+missing() {
+  if [ "${CI:-}" = true ]; then
+    echo "$IT_NAME: FAIL: $* (CI must run the browser test: ./ctl.sh test installs chromium, nodejs, npm)" >&2
+    exit 1
+  fi
+  echo "$IT_NAME: SKIPPED: $* (apt-get install chromium nodejs npm to run it)" >&2
+  exit 77
+}
+[ -x "$CHROMIUM" ] || missing "no Chromium at $CHROMIUM"
+command -v node >/dev/null || missing "no node (Node.js)"
+# (Re)install when missing or not the version package-lock.json pins.
+wanted="$(jq -r '.packages["node_modules/playwright-core"].version' "$BROWSER_DIR/package-lock.json")"
+installed="$(jq -r .version "$BROWSER_DIR/node_modules/playwright-core/package.json" 2>/dev/null || true)"
+if [ "$installed" != "$wanted" ]; then
+  command -v npm >/dev/null || missing "no npm to install playwright-core"
+  echo "$IT_NAME: installing playwright-core $wanted (npm ci in tests/browser)" >&2
+  # --ignore-scripts: playwright-core downloads no browser; the test uses Debian's Chromium.
+  (cd "$BROWSER_DIR" && timeout 300 npm ci --ignore-scripts --no-audit --no-fund >&2) ||
+    missing "npm ci in tests/browser failed (no access to the npm registry?)"
+fi
+
+it_init 160
+start_ota_node 1
+start_node 2
+start_node 3
+wait_until "3 nodes converge" 60 converged 1 2 3
+
+version="9.7.0"
+mkdir -p "$IT_TMP/images"
+image="$IT_TMP/images/spored-$version"
+patch_version "$SPORED" "$image" "$version"
+
+screenshot=""
+if [ -n "${SPORE_DASHBOARD_SCREENSHOT:-}" ]; then
+  screenshot="$SPORE_DASHBOARD_SCREENSHOT"
+  [[ "$screenshot" = /* ]] || screenshot="$IT_ROOT/$screenshot"
+  mkdir -p "$(dirname "$screenshot")"
+fi
+
+log "driving $CHROMIUM ($("$CHROMIUM" --version 2>/dev/null || echo '?')) on $(it_url 1)/"
+DASHBOARD_URL="$(it_url 1)/" TOKEN="$(token_of 1)" VICTIM_PID="$(node_pid 3)" IMAGE="$image" \
+  NEW_VERSION="$version" SCREENSHOT="$screenshot" CHROMIUM="$CHROMIUM" \
+  timeout 120 node "$BROWSER_DIR/dashboard.mjs" || it_fail "the browser checks failed (see above)"
+
+# What the page showed must also be what the nodes say.
+[ "$(status_of 1 | jq -r .firmwareVersion)" = "$version" ] || it_fail "node 1 does not run $version"
+[ "$(status_at 1 n3)" != ACTIVE ] || it_fail "node 1 still sees the killed n3 ACTIVE"

@@ -1,0 +1,199 @@
+// SPORE dashboard. Polls this node's GET /api/cluster/members every second and redraws without
+// reloading; membership changes it observes go to the events log through ingest(), the one entry
+// point a later cluster event stream (SSE) can feed too. Actions (upload, restart) go to the node
+// that served the page: other nodes are reached through their own dashboard (same origin, so the
+// token stays a plain Authorization header and each node keeps its own token in localStorage).
+'use strict';
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 1000;
+const TOKEN_KEY = 'spore.apiToken';
+let members = [];       // last members list, this node first
+let known = new Map();  // key -> {status, version} last seen, for change events
+let selected = null;    // key of the node in the detail panel
+let firstPoll = true;
+const versions = new Map();  // nodeId:imageDigest -> firmwareVersion read from that node
+
+const key = (m) => m.hostname + '@' + m.ip;
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
+const token = () => localStorage.getItem(TOKEN_KEY) || '';
+const base = (m) => 'http://' + m.ip + ':' + (m.httpPort || 80);
+
+function ago(ms) {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return s + ' s ago';
+  if (s < 3600) return Math.round(s / 60) + ' min ago';
+  return Math.round(s / 3600) + ' h ago';
+}
+function kb(bytes) {
+  if (bytes == null) return '';
+  return bytes < 1048576 ? (bytes / 1024).toFixed(1) + ' KB' : (bytes / 1048576).toFixed(1) + ' MB';
+}
+
+function message(text, ok) {
+  const el = $('msg');
+  el.textContent = text;
+  el.className = ok ? 'ok' : '';
+  el.hidden = !text;
+}
+
+// An answer the API refused: 401 means the token, anything else carries {"error", "code"}.
+async function why(res) {
+  if (res.status === 401 || res.status === 403) {
+    return 'Wrong API token: this node refused it (HTTP ' + res.status + '). Enter the node\'s API token above and save it.';
+  }
+  try { return (await res.json()).error || 'HTTP ' + res.status; } catch (e) { return 'HTTP ' + res.status; }
+}
+
+// ---- events log: ingest({time, text}) from the poller now, from an event stream later ----
+function ingest(ev) {
+  const li = document.createElement('li');
+  li.textContent = new Date(ev.time || Date.now()).toLocaleTimeString() + '  ' + ev.text;
+  const list = $('events');
+  list.insertBefore(li, list.firstChild);
+  while (list.children.length > 200) list.removeChild(list.lastChild);
+}
+
+function version(m) {
+  if (m.self) return m.firmwareVersion || '';
+  return versions.get(m.nodeId + ':' + m.imageDigest) || (m.imageDigest ? '#' + m.imageDigest : '');
+}
+
+// Peers' versions are not in the members list: read each peer's public status once per image.
+function fetchVersion(m) {
+  const k = m.nodeId + ':' + m.imageDigest;
+  if (m.self || versions.has(k) || m.status !== 'ACTIVE') return;
+  versions.set(k, '');
+  fetch(base(m) + '/api/node/status', {cache: 'no-store'})
+    .then((r) => r.json())
+    .then((s) => { versions.set(k, s.firmwareVersion || ''); })
+    .catch(() => versions.delete(k));
+}
+
+function observe(list) {
+  const seen = new Set();
+  for (const m of list) {
+    const k = key(m), v = version(m), was = known.get(k);
+    seen.add(k);
+    if (!firstPoll) {
+      if (!was) ingest({text: m.hostname + ' (' + m.ip + ') joined, ' + m.status});
+      else if (was.status !== m.status) ingest({text: m.hostname + ' is ' + m.status + ' (was ' + was.status + ')'});
+      if (was && was.version && v && was.version !== v && v.charAt(0) !== '#') ingest({text: m.hostname + ' runs firmware ' + v + ' (was ' + was.version + ')'});
+    }
+    known.set(k, {status: m.status, version: v && v.charAt(0) !== '#' ? v : (was && was.version) || ''});
+  }
+  for (const k of known.keys()) {
+    if (!seen.has(k)) { ingest({text: k.split('@')[0] + ' is no longer listed'}); known.delete(k); }
+  }
+  if (firstPoll) ingest({text: 'watching ' + list.length + ' node(s) from ' + (list[0] ? list[0].hostname : '?')});
+  firstPoll = false;
+}
+
+function render() {
+  const rows = members.map((m) => {
+    const k = key(m);
+    return '<tr data-k="' + esc(k) + '"' + (k === selected ? ' class="sel"' : '') + '>' +
+      '<td class="st ' + esc(m.status) + '">' + esc(m.status) + (m.left ? ' (left)' : '') + '</td>' +
+      '<td>' + esc(m.hostname) + (m.self ? ' <small>(this node)</small>' : '') + '</td>' +
+      '<td>' + esc(m.ip) + '</td>' +
+      '<td>' + ago(m.lastSeenAgoMs || 0) + '</td>' +
+      '<td>' + (m.latency >= 0 ? m.latency + ' ms' : '&ndash;') + '</td>' +
+      '<td>' + kb(m.resources && m.resources.freeHeap) + '</td>' +
+      '<td>' + esc(version(m)) + '</td></tr>';
+  });
+  $('members').tBodies[0].innerHTML = rows.join('');
+  const n = (s) => members.filter((m) => m.status === s).length;
+  $('summary').textContent = members.length + ' nodes: ' + n('ACTIVE') + ' active, ' + n('INACTIVE') + ' inactive, ' + n('DEAD') + ' dead';
+  renderDetail();
+}
+
+function renderDetail() {
+  const m = members.find((x) => key(x) === selected);
+  $('detail').hidden = !m;
+  if (!m) return;
+  const r = m.resources || {};
+  $('d-name').textContent = m.hostname;
+  const info = [['Status', m.status], ['Address', m.ip + ':' + m.httpPort], ['Node id', m.nodeId], ['Incarnation', m.incarnation],
+    ['Firmware', version(m)], ['Image', m.imageDigest], ['Free heap', kb(r.freeHeap)], ['Chip id', r.chipId],
+    ['SDK', r.sdkVersion], ['CPU', r.cpuFreqMHz + ' MHz'], ['Flash', kb(r.flashChipSize)]];
+  $('d-info').innerHTML = info.map((p) => '<dt>' + p[0] + '</dt><dd>' + esc(p[1] == null ? '' : p[1]) + '</dd>').join('');
+  // The service registry: GET endpoints open in the browser, the others are listed.
+  $('d-api').innerHTML = (m.api || []).map((a) => a.method === 'GET'
+    ? '<li><a href="' + esc(base(m) + a.uri) + '" target="_blank">GET ' + esc(a.uri) + '</a></li>'
+    : '<li>' + esc(a.method + ' ' + a.uri) + '</li>').join('');
+  $('d-actions').hidden = !m.self;
+  $('d-remote').innerHTML = m.self ? '' : '<p>Update or restart this node from <a href="' + esc(base(m)) + '/">its own dashboard</a>.</p>';
+}
+
+async function poll() {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 3000);
+  try {
+    const res = await fetch('/api/cluster/members', {cache: 'no-store', signal: ctl.signal});
+    if (!res.ok) throw new Error(await why(res));
+    members = (await res.json()).members || [];
+    if (members[0]) $('node').textContent = members[0].hostname;
+    members.forEach(fetchVersion);
+    observe(members);
+    if (selected === null && members[0]) selected = key(members[0]);
+    if ($('members').classList.contains('stale')) { $('members').classList.remove('stale'); message(''); }
+    render();
+  } catch (e) {
+    $('members').classList.add('stale');
+    message('This node does not answer (' + (e.name === 'AbortError' ? 'timeout' : e.message) + '); retrying every second.');
+  } finally {
+    clearTimeout(timer);
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+$('members').addEventListener('click', (e) => {
+  const tr = e.target.closest('tr[data-k]');
+  if (tr) { selected = tr.dataset.k; render(); }
+});
+
+$('auth').addEventListener('submit', (e) => {
+  e.preventDefault();
+  localStorage.setItem(TOKEN_KEY, $('token').value.trim());
+  message('API token saved in this browser.', true);
+});
+
+$('restart').addEventListener('click', async () => {
+  if (!confirm('Restart ' + $('node').textContent + '? It leaves the cluster and comes back in a few seconds.')) return;
+  try {
+    const res = await fetch('/api/node/restart', {method: 'POST', headers: {Authorization: 'Bearer ' + token()}});
+    if (res.status !== 202) { message(await why(res)); return; }
+    message('Restarting ' + $('node').textContent + '.', true);
+    ingest({text: $('node').textContent + ': restart requested'});
+  } catch (e) { message('Restart failed: ' + e.message); }
+});
+
+$('upload').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const file = $('file').files[0];
+  if (!file) { message('Choose a firmware image first.'); return; }
+  const show = (pct, text) => { $('bar').style.width = pct + '%'; $('progress').textContent = text; };
+  const form = new FormData();
+  form.append('firmware', file, file.name);
+  const xhr = new XMLHttpRequest();
+  xhr.open('POST', '/api/node/update');
+  xhr.setRequestHeader('Authorization', 'Bearer ' + token());
+  xhr.upload.onprogress = (ev) => {
+    if (ev.lengthComputable) { const p = Math.floor(ev.loaded * 100 / ev.total); show(p, 'Uploading: ' + p + ' %'); }
+  };
+  xhr.onload = async () => {
+    if (xhr.status === 200) {
+      show(100, 'Uploaded: 100 %, installed; the node restarts with the new firmware.');
+      message('Firmware installed on ' + $('node').textContent + '; it is restarting.', true);
+      ingest({text: $('node').textContent + ': firmware ' + file.name + ' installed, restarting'});
+    } else {
+      show(0, 'Upload refused.');
+      message(await why(new Response(xhr.responseText, {status: xhr.status})));
+    }
+  };
+  xhr.onerror = () => { show(0, 'Upload failed: the connection broke.'); message('Upload failed: the node closed the connection.'); };
+  show(0, 'Uploading: 0 %');
+  xhr.send(form);
+});
+
+$('token').value = token();
+poll();
