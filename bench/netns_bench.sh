@@ -7,12 +7,13 @@
 #   memberlist-lan  bench/memberlist peer   UDP+TCP 7946, HTTP 8082 (memberlist.DefaultLANConfig())
 # so every system meets the same kernel, bridge, loss and CPU contention.
 #
-# For each N (default 10 and 20), one fresh bed:
-#   join     N-1 nodes converge; then the N-th node's three processes start at once; ms until all N
-#            list all N alive (ACTIVE), per system. spored finds peers by broadcast; memberlist
+# For each N (default 10 and 20), one fresh bed with N-1+ROUNDS namespaces; N-1 nodes converge,
+# then ROUNDS rounds (default 3) in each of which a new node joins and is later killed:
+#   join     the new node's three processes start at once (its own namespace, address and name);
+#            ms until all N list all N alive (ACTIVE), per system. spored finds peers by broadcast; memberlist
 #            peers are given node 1's address (-join), as memberlist needs.
-#   traffic  62 s after that start (memberlist's first push/pull runs 30-60 s after a start), STEADY_S
-#            s (default 30: one push/pull interval) of steady state, nobody polling: packets and IP
+#   traffic  (round 1) 62 s after that start (memberlist's first push/pull runs 30-60 s after a
+#            start), STEADY_S s (default 30: one push/pull interval) of steady state, nobody polling: packets and IP
 #            bytes sent and received per node per second, from nftables counters on each node's eth0
 #            (by port: 4210, 4211, 7946 UDP and TCP; a node's own broadcasts looped back are not
 #            counted as received);
@@ -24,19 +25,21 @@
 #            ~0.1 s and every alive -> suspect/INACTIVE and alive -> dead/DEAD/absent change of an
 #            observer's view is a false alarm (nobody crashed). Reported per node-hour. The bed
 #            then reconverges without loss before the next level;
-#   crash    the N-th node's three processes are SIGKILLed at once; ms until all N-1 others list
+#   crash    the new node's three processes are SIGKILLed at once; ms until all N-1 others list
 #            it suspect/INACTIVE (or already dead), and until all list it dead/DEAD, per system.
+#            (loss runs in round 1, before its crash.) Join and crash: median of the rounds, and range.
 # Polling (bench/netns_poll.py in the hub namespace) reads all observers of all systems
 # concurrently; a poll round takes ~0.1 s, the slack of the join and crash figures.
 #
-# Usage: bench/netns_bench.sh [--update-docs] [-n "10 20"] [-s STEADY_S] [-d LOSS_S] [-l "0 10 20 30"]
+# Usage: bench/netns_bench.sh [--update-docs] [-n "10 20"] [-r ROUNDS] [-s STEADY_S] [-d LOSS_S] [-l "0 10 20 30"]
 #   --update-docs replaces the text between <!-- netns:begin --> and <!-- netns:end --> of
 #   docs/benchmarks.md with the tables (bench/all.sh uses it). Output also in build/bench/netns_bench.md
 #   (table) and build/bench/netns_bench.json (every figure).
 # Needs root, iproute2, nftables, curl, jq, python3, and Go with Debian's memberlist
 # (apt-get install golang-go golang-github-hashicorp-memberlist-dev); builds build/release/spored
 # (CMake preset `release`: CPU is measured on an optimised build, as Go's is) and the Go peer.
-# Takes about 2 + 4 x LOSS_S / 60 + 1.5 minutes per N (about 15 minutes for the defaults).
+# Takes about 1.5 + 1.1 x ROUNDS + 1.1 x (number of loss levels) x LOSS_S / 60 minutes per N
+# (about 20 minutes for the defaults).
 # shellcheck disable=SC2015,SC2317  # A && B || fail is meant; functions are called via ns_wait
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,7 +54,7 @@ SYSTEMS=(spore-fast spore-lan memberlist-lan)
 ML_SETTLE_S=${BENCH_ML_SETTLE_S:-62}
 
 usage() {
-  echo "usage: $0 [--update-docs] [-n \"SIZES\"] [-s STEADY_S] [-d LOSS_S] [-l \"LOSS%...\"]   (defaults: -n \"10 20\" -s 30 -d 60 -l \"0 10 20 30\")" >&2
+  echo "usage: $0 [--update-docs] [-n \"SIZES\"] [-r ROUNDS] [-s STEADY_S] [-d LOSS_S] [-l \"LOSS%...\"]   (defaults: -n \"10 20\" -r 3 -s 30 -d 60 -l \"0 10 20 30\")" >&2
   exit 2
 }
 
@@ -61,9 +64,10 @@ case "${1:-}" in
   --update-docs) UPDATE_DOCS=1; shift ;;
   -h | --help) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 esac
-SIZES="10 20" STEADY_S=30 LOSS_S=60 LOSSES="0 10 20 30"
-while getopts "n:s:d:l:" opt; do
+SIZES="10 20" STEADY_S=30 LOSS_S=60 LOSSES="0 10 20 30" ROUNDS=3
+while getopts "n:s:d:l:r:" opt; do
   case "$opt" in
+    r) ROUNDS="$OPTARG" ;;
     n) SIZES="$OPTARG" ;;
     s) STEADY_S="$OPTARG" ;;
     d) LOSS_S="$OPTARG" ;;
@@ -72,11 +76,11 @@ while getopts "n:s:d:l:" opt; do
   esac
 done
 [ "$OPTIND" -gt "$#" ] || usage
-[[ "$STEADY_S" =~ ^[1-9][0-9]*$ && "$LOSS_S" =~ ^[1-9][0-9]*$ ]] || usage
+[[ "$STEADY_S" =~ ^[1-9][0-9]*$ && "$LOSS_S" =~ ^[1-9][0-9]*$ && "$ROUNDS" =~ ^[1-9]$ ]] || usage
 for n in $SIZES; do [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 3 ] && [ "$n" -le 100 ] || usage; done
 for l in $LOSSES; do [[ "$l" =~ ^[0-9]+$ ]] && [ "$l" -le 90 ] || usage; done
 [ -n "$SIZES" ] && [ -n "$LOSSES" ] || usage
-CMDLINE="bench/netns_bench.sh -n \"$SIZES\" -s $STEADY_S -d $LOSS_S -l \"$LOSSES\""
+CMDLINE="bench/netns_bench.sh -n \"$SIZES\" -r $ROUNDS -s $STEADY_S -d $LOSS_S -l \"$LOSSES\""
 
 # ==== one size: runs in a process of its own, so that each size gets a fresh bed ================
 if [ -n "$ONE" ]; then
@@ -85,7 +89,7 @@ if [ -n "$ONE" ]; then
   source "$ROOT/tests/cluster/netns.sh"
   NS_NAME="netns_bench_n$N"
   ns_require_nft
-  ns_init "$N" $((600 + 5 * N + ($(wc -w <<<"$LOSSES") * (LOSS_S + 90)) + STEADY_S))
+  ns_init $((N - 1 + ROUNDS)) $((600 + 5 * N + ($(wc -w <<<"$LOSSES") * (LOSS_S + 90)) + STEADY_S + 150 * ROUNDS))
   RES="$SPORE_TEST_TMP/netns_bench_n$N.json"
   declare -A BPID=()
 
@@ -170,42 +174,48 @@ table inet spore_meter {
 EOF
     done
   }
-  # meter_read: one line per system, "SYSTEM rx_packets rx_bytes tx_packets tx_bytes" summed over nodes.
+  # meter_read I...: one line per system, "SYSTEM rx_packets rx_bytes tx_packets tx_bytes" summed
+  # over nodes I... (the running ones: an idle namespace still receives every broadcast).
   meter_read() {
     local i
-    for i in $(ns_all); do ns_nft "$i" -j list table inet spore_meter; done |
+    for i in "$@"; do ns_nft "$i" -j list table inet spore_meter; done |
       jq -rs '[.[].nftables[] | select(.rule) | .rule | {sys: .comment, dir: .chain,
                  p: ([.expr[] | select(.counter) | .counter.packets][0]),
                  b: ([.expr[] | select(.counter) | .counter.bytes][0])}]
               | group_by(.sys)[] | . as $g
               | "\($g[0].sys) \([$g[] | select(.dir == "input") | .p] | add) \([$g[] | select(.dir == "input") | .b] | add) \([$g[] | select(.dir == "output") | .p] | add) \([$g[] | select(.dir == "output") | .b] | add)"'
   }
-  # cpu_ns SYSTEM: CPU time (ns) used so far by SYSTEM's processes on all nodes (all threads).
+  # cpu_ns SYSTEM I...: CPU time (ns) used so far by SYSTEM's processes on nodes I... (all threads).
   cpu_ns() {
-    local i total=0 t f
-    for i in $(ns_all); do
-      for f in /proc/"${BPID[$1 $i]}"/task/*/schedstat; do
+    local sys="$1" i total=0 t f
+    shift
+    for i in "$@"; do
+      for f in /proc/"${BPID[$sys $i]}"/task/*/schedstat; do
         read -r t _ <"$f" || continue
         total=$((total + t))
       done
     done
     echo "$total"
   }
+  # rss_kib_median SYSTEM I...
   rss_kib_median() {
-    local i
-    for i in $(ns_all); do awk '/^VmRSS:/ { print $2 }' "/proc/${BPID[$1 $i]}/status"; done | sort -n |
+    local sys="$1" i
+    shift
+    for i in "$@"; do awk '/^VmRSS:/ { print $2 }' "/proc/${BPID[$sys $i]}/status"; done | sort -n |
       awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
   }
   # loss_on PCT / loss_off: drops PCT % of the IP packets a node receives from its peers on eth0
   # (not the hub's: the poller must see every node). All protocols: memberlist's TCP too.
+  # loss_on PCT I... / loss_off I...
   loss_on() {
-    local i
-    for i in $(ns_all); do
+    local pct="$1" i
+    shift
+    for i in "$@"; do
       ns_nft "$i" -f - <<EOF
 table inet spore_bench_loss {
   chain input {
     type filter hook input priority 0; policy accept;
-    iifname "eth0" ip saddr != { $NS_HUB_IP, $(ns_ip "$i") } numgen random mod 100 < $1 counter drop
+    iifname "eth0" ip saddr != { $NS_HUB_IP, $(ns_ip "$i") } numgen random mod 100 < $pct counter drop
   }
 }
 EOF
@@ -213,9 +223,8 @@ EOF
   }
   loss_off() {
     local i
-    for i in $(ns_all); do ns_nft "$i" delete table inet spore_bench_loss 2>/dev/null || true; done
+    for i in "$@"; do ns_nft "$i" delete table inet spore_bench_loss 2>/dev/null || true; done
   }
-  json_get() { jq -c "$1" <<<"$2"; }
 
   meter_install
   peers=$(seq 1 $((N - 1)))
@@ -228,60 +237,72 @@ EOF
   log "$((N - 1)) nodes converged (ms since asked, per system): $conv"
   [ "$(jq '[.[][] | select(. == null)] | length' <<<"$conv")" = 0 ] || ns_fail "the first $((N - 1)) nodes did not converge: $conv"
 
-  # ---- join ----
-  t_start=$(epoch_ms)
-  for sys in "${SYSTEMS[@]}"; do b_start "$sys" "$N"; done
-  # shellcheck disable=SC2046
-  join_ms=$(poll until --t0-ms "$t_start" --converged "$(names $(ns_all))" --timeout-s 90 $(systems_args $(ns_all)))
-  log "join of n$N (ms until all $N list all $N alive): $join_ms"
-
-  # ---- steady traffic, CPU, memory ----
-  sleep $((ML_SETTLE_S - ($(epoch_ms) - t_start) / 1000 > 0 ? ML_SETTLE_S - ($(epoch_ms) - t_start) / 1000 : 0))
-  declare -A CPU0=()
-  for sys in "${SYSTEMS[@]}"; do CPU0[$sys]=$(cpu_ns "$sys"); done
-  m0="$(meter_read)"
-  t0=$(epoch_ms)
-  sleep "$STEADY_S"
-  m1="$(meter_read)"
-  t1=$(epoch_ms)
-  steady="{}"
-  for sys in "${SYSTEMS[@]}"; do
-    cpu=$(($(cpu_ns "$sys") - CPU0[$sys]))
-    rss=$(rss_kib_median "$sys")
-    read -r _ rp0 rb0 tp0 tb0 < <(grep "^$sys " <<<"$m0")
-    read -r _ rp1 rb1 tp1 tb1 < <(grep "^$sys " <<<"$m1")
-    steady=$(jq -c --arg s "$sys" --argjson n "$N" --argjson ms $((t1 - t0)) --argjson cpu "$cpu" --argjson rss "$rss" \
-      --argjson rp $((rp1 - rp0)) --argjson rb $((rb1 - rb0)) --argjson tp $((tp1 - tp0)) --argjson tb $((tb1 - tb0)) \
-      '. + {($s): {sent_pps: ($tp / $n / ($ms / 1000)), sent_Bps: ($tb / $n / ($ms / 1000)),
-                   recv_pps: ($rp / $n / ($ms / 1000)), recv_Bps: ($rb / $n / ($ms / 1000)),
-                   cpu_ms_per_node_s: ($cpu / 1e6 / $n / ($ms / 1000)), rss_kib: $rss}}' <<<"$steady")
-  done
-  log "steady state over $((t1 - t0)) ms: $steady"
-
-  # ---- false alarms under loss ----
-  alarms="{}"
-  for pct in $LOSSES; do
-    [ "$pct" = 0 ] || loss_on "$pct"
+  # Rounds: in round r a fresh node J = N - 1 + r (its own namespace, address and name) joins the
+  # N-1 peers, so every join is a new node's, then it is killed. Round 1 also measures steady state
+  # and false alarms with those N nodes. Earlier victims stay listed as dead; "converged" asks only
+  # that the live N are alive everywhere and nobody else is.
+  joins="{}" crashes="{}" steady="{}" alarms="{}"
+  for round in $(seq 1 "$ROUNDS"); do
+    J=$((N - 1 + round))
+    # shellcheck disable=SC2206
+    live=($peers "$J")
+    # ---- join ----
+    t_start=$(epoch_ms)
+    for sys in "${SYSTEMS[@]}"; do b_start "$sys" "$J"; done
     # shellcheck disable=SC2046
-    w=$(poll watch --seconds "$LOSS_S" $(systems_args $(ns_all)))
-    loss_off
-    log "loss $pct % for $LOSS_S s: $w"
-    alarms=$(jq -c --arg p "$pct" --argjson w "$w" '. + {($p): $w}' <<<"$alarms")
-    # shellcheck disable=SC2046
-    again=$(poll until --t0-ms "$(epoch_ms)" --converged "$(names $(ns_all))" --timeout-s 120 $(systems_args $(ns_all)))
-    [ "$(jq '[.[][] | select(. == null)] | length' <<<"$again")" = 0 ] || ns_fail "no reconvergence after $pct % loss: $again"
+    join_ms=$(poll until --t0-ms "$t_start" --converged "$(names "${live[@]}")" --timeout-s 90 $(systems_args "${live[@]}"))
+    log "round $round: join of n$J (ms until all $N list all $N alive): $join_ms"
+    joins=$(jq -c --argjson j "$join_ms" '. as $a | reduce ($j | keys[]) as $k ($a; .[$k] += $j[$k])' <<<"$joins")
+
+    if [ "$round" = 1 ]; then
+      # ---- steady traffic, CPU, memory ----
+      sleep $((ML_SETTLE_S - ($(epoch_ms) - t_start) / 1000 > 0 ? ML_SETTLE_S - ($(epoch_ms) - t_start) / 1000 : 0))
+      declare -A CPU0=()
+      for sys in "${SYSTEMS[@]}"; do CPU0[$sys]=$(cpu_ns "$sys" "${live[@]}"); done
+      m0="$(meter_read "${live[@]}")"
+      t0=$(epoch_ms)
+      sleep "$STEADY_S"
+      m1="$(meter_read "${live[@]}")"
+      t1=$(epoch_ms)
+      for sys in "${SYSTEMS[@]}"; do
+        cpu=$(($(cpu_ns "$sys" "${live[@]}") - CPU0[$sys]))
+        rss=$(rss_kib_median "$sys" "${live[@]}")
+        read -r _ rp0 rb0 tp0 tb0 < <(grep "^$sys " <<<"$m0")
+        read -r _ rp1 rb1 tp1 tb1 < <(grep "^$sys " <<<"$m1")
+        steady=$(jq -c --arg s "$sys" --argjson n "$N" --argjson ms $((t1 - t0)) --argjson cpu "$cpu" --argjson rss "$rss" \
+          --argjson rp $((rp1 - rp0)) --argjson rb $((rb1 - rb0)) --argjson tp $((tp1 - tp0)) --argjson tb $((tb1 - tb0)) \
+          '. + {($s): {sent_pps: ($tp / $n / ($ms / 1000)), sent_Bps: ($tb / $n / ($ms / 1000)),
+                       recv_pps: ($rp / $n / ($ms / 1000)), recv_Bps: ($rb / $n / ($ms / 1000)),
+                       cpu_ms_per_node_s: ($cpu / 1e6 / $n / ($ms / 1000)), rss_kib: $rss}}' <<<"$steady")
+      done
+      log "steady state over $((t1 - t0)) ms: $steady"
+
+      # ---- false alarms under loss ----
+      for pct in $LOSSES; do
+        [ "$pct" = 0 ] || loss_on "$pct" "${live[@]}"
+        # shellcheck disable=SC2046
+        w=$(poll watch --seconds "$LOSS_S" $(systems_args "${live[@]}"))
+        loss_off "${live[@]}"
+        log "loss $pct % for $LOSS_S s: $w"
+        alarms=$(jq -c --arg p "$pct" --argjson w "$w" '. + {($p): $w}' <<<"$alarms")
+        # shellcheck disable=SC2046
+        again=$(poll until --t0-ms "$(epoch_ms)" --converged "$(names "${live[@]}")" --timeout-s 120 $(systems_args "${live[@]}"))
+        [ "$(jq '[.[][] | select(. == null)] | length' <<<"$again")" = 0 ] || ns_fail "no reconvergence after $pct % loss: $again"
+      done
+    fi
+
+    # ---- crash ----
+    t_kill=$(epoch_ms)
+    for sys in "${SYSTEMS[@]}"; do kill -KILL "${BPID[$sys $J]}"; done
+    # shellcheck disable=SC2046,SC2086
+    crash=$(poll until --t0-ms "$t_kill" --target "n$J" --stage suspect,dead --stage dead --timeout-s 120 $(systems_args $peers))
+    log "round $round: crash of n$J (ms until all $((N - 1)) list it suspect/INACTIVE, dead/DEAD): $crash"
+    crashes=$(jq -c --argjson c "$crash" '. as $a | reduce ($c | keys[]) as $k ($a; .[$k] += [$c[$k]])' <<<"$crashes")
   done
 
-  # ---- crash ----
-  t_kill=$(epoch_ms)
-  for sys in "${SYSTEMS[@]}"; do kill -KILL "${BPID[$sys $N]}"; done
-  # shellcheck disable=SC2046,SC2086
-  crash=$(poll until --t0-ms "$t_kill" --target "n$N" --stage suspect,dead --stage dead --timeout-s 120 $(systems_args $peers))
-  log "crash of n$N (ms until all $((N - 1)) list it suspect/INACTIVE, dead/DEAD): $crash"
-
-  jq -n --argjson n "$N" --argjson join "$join_ms" --argjson steady "$steady" --argjson alarms "$alarms" \
-    --argjson crash "$crash" --argjson loss_s "$LOSS_S" \
-    '{n: $n, join: $join, steady: $steady, alarms: $alarms, crash: $crash, loss_s: $loss_s}' >"$RES"
+  jq -n --argjson n "$N" --argjson join "$joins" --argjson steady "$steady" --argjson alarms "$alarms" \
+    --argjson crash "$crashes" --argjson loss_s "$LOSS_S" --argjson rounds "$ROUNDS" \
+    '{n: $n, rounds: $rounds, join: $join, steady: $steady, alarms: $alarms, crash: $crash, loss_s: $loss_s}' >"$RES"
   log "results in $RES"
   exit 0
 fi
@@ -291,7 +312,8 @@ fi
 for tool in ip nft jq curl nsenter setpriv python3; do
   command -v "$tool" >/dev/null || { echo "$0: $tool is required (Debian: iproute2 nftables jq curl util-linux python3)" >&2; exit 1; }
 done
-if [ ! -x "$SPORED" ]; then
+if [ "$SPORED" = "$ROOT/build/release/spored" ]; then
+  # Brought up to date every time (a no-op when it is): a stale build would measure old code.
   echo "$0: building $SPORED (cmake --preset release)" >&2
   (cd "$ROOT" && { [ -f build/release/CMakeCache.txt ] || cmake --preset release >/dev/null; } &&
     cmake --build build/release -j2 --target spored >/dev/null)
@@ -312,7 +334,7 @@ results=()
 for n in $SIZES; do
   echo "netns_bench: N=$n" >&2
   rm -f "$SPORE_TEST_TMP/netns_bench_n$n.json"
-  "$SELF" --one "$n" -n "$SIZES" -s "$STEADY_S" -d "$LOSS_S" -l "$LOSSES" ||
+  "$SELF" --one "$n" -n "$SIZES" -r "$ROUNDS" -s "$STEADY_S" -d "$LOSS_S" -l "$LOSSES" ||
     { echo "netns_bench: N=$n failed (logs under $SPORE_TEST_TMP/netns_bench_n$n)" >&2; exit 1; }
   results+=("$SPORE_TEST_TMP/netns_bench_n$n.json")
 done

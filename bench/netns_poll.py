@@ -7,8 +7,8 @@ system is a name, a kind (spore: spored's /api/cluster/members; memberlist: benc
 state alive | suspect | dead (INACTIVE is suspect; a member that left counts as dead).
 
   netns_poll.py until --t0-ms MS --converged n1,n2,... SYSTEM...
-      ms from MS (epoch ms) until, in one poll of a system, every observer lists exactly those
-      names, all alive. One result per system; polling goes on until every system holds or
+      ms from MS (epoch ms) until, in one poll of a system, every observer lists all those
+      names alive and no other name alive (earlier victims may still be listed, not alive). One result per system; polling goes on until every system holds or
       --timeout-s passes (then that system's result is null).
   netns_poll.py until --t0-ms MS --target nK --stage suspect,dead --stage dead SYSTEM...
       the same, once per --stage: until every observer lists nK in one of that stage's states.
@@ -71,7 +71,7 @@ def until(args, systems, pool):
     """{system: [ms per condition]}: ms from --t0-ms until each condition first held."""
     if args.converged:
         want = set(args.converged.split(","))
-        conds = [lambda lists: all(l is not None and set(l) == want and all(v == "alive" for v in l.values()) for l in lists)]
+        conds = [lambda lists: all(l is not None and {m for m, v in l.items() if v == "alive"} == want for l in lists)]
     else:
         conds = [
             (lambda states: lambda lists: all(l is not None and l.get(args.target) in states for l in lists))(set(st.split(",")))

@@ -21,6 +21,23 @@ def num(v, digits):
     return "-" if v is None else f"{v:,.{digits}f}"
 
 
+def median(values):
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) // 2
+
+
+def spread(values):
+    """Median, with the range when there is more than one value: "1,520 (1,490-1,610)"."""
+    v = [x for x in values if x is not None]
+    missing = len(values) - len(v)
+    text = ms(median(v))
+    if len(v) > 1:
+        text += f" ({min(v):,}-{max(v):,})"
+    return text + (f" [{missing} timed out]" if missing else "")
+
+
 def ratio(a, b):
     return "-" if not a or not b else f"{a / b:.2f}x"
 
@@ -33,7 +50,8 @@ def main():
     w("Real processes, one network namespace and one address per node on a bridge, the three systems")
     w("running side by side in the same namespaces at the same time (so the same kernel, bridge, loss")
     w("and CPU contention). spored is the Release build (`cmake --preset release`), the memberlist peer")
-    w("is built by Go from Debian's sources. Reproduce with (root; about 15 minutes):")
+    w("is built by Go from Debian's sources. Join and crash figures: median of the rounds (a new node")
+    w("each round), range in brackets. Reproduce with (root; about 20 minutes):")
     w("")
     w("```bash")
     w(cmd)
@@ -44,8 +62,9 @@ def main():
     for r in results:
         for key, label, settings in SYSTEMS:
             st = r["steady"].get(key, {})
-            crash = r["crash"].get(key, [None, None])
-            w(f"| {r['n']} | {label} | {settings} | {ms(r['join'].get(key, [None])[0])} | {ms(crash[0])} | {ms(crash[1])} | "
+            crash = r["crash"].get(key, [])
+            w(f"| {r['n']} | {label} | {settings} | {spread(r['join'].get(key, []))} | "
+              f"{spread([c[0] for c in crash])} | {spread([c[1] for c in crash])} | "
               f"{num(st.get('sent_pps'), 1)} | {num(st.get('sent_Bps'), 0)} | {num(st.get('recv_pps'), 1)} | "
               f"{num(st.get('recv_Bps'), 0)} | {num(st.get('cpu_ms_per_node_s'), 3)} | {ms(st.get('rss_kib'))} |")
     w("")
@@ -82,13 +101,13 @@ def main():
     w("")
     for r in results:
         s, lan, ml = (r["steady"].get(k, {}) for k, _, _ in SYSTEMS)
-        cf, cl, cm = (r["crash"].get(k, [None, None]) for k, _, _ in SYSTEMS)
+        cf, _, cm = ([median([c[stage] for c in r["crash"].get(k, [])]) for stage in (0, 1)] for k, _, _ in SYSTEMS)
         w(f"- N={r['n']}: `lan` sends {ratio(lan.get('sent_Bps'), ml.get('sent_Bps'))} and receives "
           f"{ratio(lan.get('recv_Bps'), ml.get('recv_Bps'))} memberlist's bytes, uses "
           f"{ratio(lan.get('cpu_ms_per_node_s'), ml.get('cpu_ms_per_node_s'))} its CPU and "
           f"{ratio(lan.get('rss_kib'), ml.get('rss_kib'))} its memory; `fast` sends "
           f"{ratio(s.get('sent_Bps'), ml.get('sent_Bps'))}, receives {ratio(s.get('recv_Bps'), ml.get('recv_Bps'))}, "
-          f"and its INACTIVE comes in {ratio(cf[0], cm[0])} the time of memberlist's suspect, "
+          f"and its median INACTIVE comes in {ratio(cf[0], cm[0])} the time of memberlist's suspect, "
           f"its DEAD in {ratio(cf[1], cm[1])} the time of memberlist's dead.")
     print("\n".join(out))
 
