@@ -165,3 +165,33 @@
 #ifndef SPORE_ESP_MAX_BODY_BYTES
 #define SPORE_ESP_MAX_BODY_BYTES 384
 #endif
+
+/// Cluster events (docs/events.md): the outbound log, the events this node published last and can
+/// still re-send to a peer that missed one. Each slot holds a whole event (about 40 B plus
+/// SPORE_EVENT_PAYLOAD_MAX), so the log is the RAM price of repair: a peer that misses more than
+/// this many events of a node before it can ask again loses the oldest (counted, never silent).
+#ifndef SPORE_EVENT_LOG_SIZE
+#if defined(__XTENSA__)
+#define SPORE_EVENT_LOG_SIZE 4
+#else
+#define SPORE_EVENT_LOG_SIZE 16
+#endif
+#endif
+
+/// Largest payload this node publishes, in bytes; at most 256 (wire::kMaxEventPayloadBytes, the
+/// protocol's limit, which every node accepts whatever this is). 64 on the ESP8266 keeps the
+/// outbound log at ~0.4 KB; hosts publish up to the protocol limit.
+#ifndef SPORE_EVENT_PAYLOAD_MAX
+#if defined(__XTENSA__)
+#define SPORE_EVENT_PAYLOAD_MAX 64
+#else
+#define SPORE_EVENT_PAYLOAD_MAX 256
+#endif
+#endif
+
+/// Event streams (one per publishing peer) whose delivery position this node tracks, 24 B each.
+/// When full, the stream of a peer that left the member table (or is not ACTIVE) is replaced; an
+/// event of a further stream is dropped and counted.
+#ifndef SPORE_EVENT_MAX_STREAMS
+#define SPORE_EVENT_MAX_STREAMS SPORE_MAX_MEMBERS
+#endif

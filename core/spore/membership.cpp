@@ -43,7 +43,8 @@ Membership::Membership(NodeContext& ctx, UdpPort& udp, Random& random)
       udp_(udp),
       random_(random),
       heartbeat_task_("heartbeat", 1000, Task::Callback::bind<Membership, &Membership::run_heartbeat>(this)),
-      tick_task_("membership", 100, Task::Callback::bind<Membership, &Membership::run_tick>(this)) {}
+      tick_task_("membership", 100, Task::Callback::bind<Membership, &Membership::run_tick>(this)),
+      events_(ctx, *this) {}
 
 void Membership::set_cluster_key(const HmacKey& key) { key_ = key; }
 
@@ -72,6 +73,7 @@ void Membership::begin() {
   tick_task_.set_interval_ms(cfg.listen_interval_ms);
   ctx_.scheduler().add(heartbeat_task_);
   ctx_.scheduler().add(tick_task_);
+  events_.begin();
   begun_ = true;
 }
 
@@ -90,6 +92,7 @@ void Membership::leave() {
     send(join_[i].ip, join_[i].port, msg);
   }
   left_ = true;
+  events_.stop();
   heartbeat_task_.disable();
   tick_task_.disable();
 }
@@ -121,6 +124,7 @@ void Membership::run_heartbeat(uint32_t now_ms) {
     broadcast_heartbeat();
   }
   probe_next_for_latency(now_ms);
+  events_.on_heartbeat();
 }
 
 void Membership::run_tick(uint32_t now_ms) {
@@ -136,6 +140,7 @@ void Membership::run_tick(uint32_t now_ms) {
   }
   run_probes(now_ms);
   run_info_sync(now_ms);
+  events_.run(now_ms);
 }
 
 void Membership::on_forgotten(const Event& event) {
@@ -189,6 +194,12 @@ void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* 
     case wire::MessageType::kInfo:
       heard_from(msg.header, src_ip, src_port, now_ms);
       handle_info(msg, now_ms);
+      break;
+    case wire::MessageType::kEvent:
+    case wire::MessageType::kEventReq:
+    case wire::MessageType::kEventDigest:
+      heard_from(msg.header, src_ip, src_port, now_ms);
+      events_.on_message(src_ip, src_port, msg, now_ms);
       break;
   }
 }

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "spore/cluster_events.h"
 #include "spore/event_bus.h"
 #include "spore/gossip_queue.h"
 #include "spore/hmac_sha256.h"
@@ -40,7 +41,7 @@ struct MembershipStats {
   uint32_t rejected_total = 0;
 
   /// Datagrams by wire::MessageType value (index 0 unused): sent, and received and accepted.
-  static constexpr size_t kTypeSlots = 9;
+  static constexpr size_t kTypeSlots = 12;
   uint32_t sent_by_type[kTypeSlots] = {};
   uint32_t received_by_type[kTypeSlots] = {};
   uint32_t probes_direct = 0;        ///< PINGs sent as probes (latency or liveness)
@@ -84,6 +85,9 @@ class Membership {
   uint32_t resources_digest() const { return resources_digest_; }
   const ReplayWindow& replay_window() const { return replay_; }
   const GossipQueue& gossip_queue() const { return gossip_; }
+  /// Cluster-wide events (docs/events.md); ctx.publish() goes here once begin() ran.
+  ClusterEvents& events() { return events_; }
+  const ClusterEvents& events() const { return events_; }
 
   /// Full join-phase ANNOUNCEs (reply_requested, every discovery_interval_ms) after begin().
   static constexpr uint8_t kJoinAnnounces = 3;
@@ -94,6 +98,8 @@ class Membership {
   static constexpr uint8_t kInfoTries = 3;
 
  private:
+  friend class ClusterEvents;  // sends through send(): same key, sequence and counters
+
   /// Protocol state per member, beside MemberTable (same capacity, keyed by node id).
   struct Peer {
     uint32_t node_id = 0;  // 0 = free
@@ -183,6 +189,7 @@ class Membership {
   Task heartbeat_task_;
   Task tick_task_;
   MembershipStats stats_;
+  ClusterEvents events_;
   std::array<Peer, SPORE_MAX_MEMBERS> peers_{};
   std::array<Relay, SPORE_MAX_RELAYED_PROBES> relays_{};
   std::array<PendingReply, SPORE_MAX_PENDING_REPLIES> replies_{};

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "spore/cluster_events.h"
+
 namespace spore {
 
 NodeContext::NodeContext(const Config& config, const Clock& clock, Random& random, const SystemInfo& system,
@@ -47,6 +49,11 @@ bool NodeContext::begin(const NodeIdentity& self) {
   SPORE_LOG(*this, LogLevel::kInfo, "node %s (id %08lx, incarnation %lu) started", hostname_,
             static_cast<unsigned long>(self_.node_id), static_cast<unsigned long>(self_.incarnation));
   return true;
+}
+
+bool NodeContext::publish(std::string_view topic, const void* payload, size_t size_bytes) {
+  return cluster_events_ != nullptr &&
+         cluster_events_->publish(topic, static_cast<const uint8_t*>(payload), size_bytes) == PublishError::kOk;
 }
 
 void NodeContext::log(LogLevel level, const char* format, ...) {

@@ -20,6 +20,8 @@
 
 namespace spore {
 
+class ClusterEvents;
+
 /// The seed's name for a member as handed to "node_*" event handlers.
 using NodeInfo = Member;
 
@@ -64,6 +66,15 @@ class NodeContext {
     return events_.fire(topic, payload);
   }
   size_t fire(std::string_view topic) { return events_.fire(topic); }
+  /// Cluster-wide event (docs/events.md): `payload` (0..SPORE_EVENT_PAYLOAD_MAX bytes, copied)
+  /// reaches the subscribers of `topic` on this node at once and on every other node, once each,
+  /// in publish order, as a ClusterEvent. False when refused (ClusterEvents::publish() says why)
+  /// or before the membership protocol began.
+  bool publish(std::string_view topic, const void* payload, size_t size_bytes);
+  bool publish(std::string_view topic, std::string_view text) { return publish(topic, text.data(), text.size()); }
+  /// Set by Membership::begin(); nullptr before.
+  void set_cluster_events(ClusterEvents* events) { cluster_events_ = events; }
+  ClusterEvents* cluster_events() { return cluster_events_; }
 
   /// printf-style log line through the LogSink; truncated at 160 bytes. No-op without a sink.
   void log(LogLevel level, const char* format, ...) __attribute__((format(printf, 3, 4)));
@@ -131,6 +142,7 @@ class NodeContext {
   ApiRegistry api_;
   Task status_task_;
   Task debug_task_;
+  ClusterEvents* cluster_events_ = nullptr;
 };
 
 }  // namespace spore

@@ -131,7 +131,14 @@ bool valid_state(uint8_t s) {
   return s >= static_cast<uint8_t>(MemberState::kAlive) && s <= static_cast<uint8_t>(MemberState::kLeft);
 }
 bool valid_type(uint8_t t) {
-  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kInfo);
+  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kEventDigest);
+}
+bool valid_topic(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxEventTopicLen && all_in_range(s, '\x21', '\x7e');
+}
+// seq numbers start at 1; the oldest held event is never newer than the newest one.
+bool valid_stream_pos(const EventStreamPos& p, bool with_oldest) {
+  return p.seq != 0 && (!with_oldest || (p.oldest_seq != 0 && p.oldest_seq <= p.seq));
 }
 bool valid_gossip_entry(const GossipEntry& e) {
   return e.node_id != 0 && valid_state(static_cast<uint8_t>(e.state));
@@ -148,6 +155,9 @@ constexpr size_t kGossipFixedBytes = 1;
 constexpr size_t kInfoReqBytes = 1;
 constexpr size_t kInfoFixedBytes = 4 + 4 + 4 + 4 + 4 + 2 + 1 + 1 + 1 + 1;  // + sdk + entries
 constexpr size_t kApiEntryFixedBytes = 2;                                  // + uri
+constexpr size_t kEventFixedBytes = 4 + 4 + 4 + 1 + 2;                     // + topic + payload
+constexpr size_t kEventReqBytes = 4 + 4;
+constexpr size_t kEventDigestBytes = 4 + 4 + 4;
 
 // ---- decoding ------------------------------------------------------------------------------------
 
@@ -217,6 +227,27 @@ DecodeError parse_info(Reader& r, Info& info) {
   return DecodeError::kOk;
 }
 
+// EVENT, EVENT_REQ and EVENT_DIGEST all start with the stream position.
+DecodeError parse_stream_pos(Reader& r, EventStreamPos& p, bool with_oldest) {
+  p.epoch = r.u32();
+  p.seq = r.u32();
+  p.oldest_seq = with_oldest ? r.u32() : 0;
+  if (!r.ok()) return DecodeError::kBadLength;
+  return valid_stream_pos(p, with_oldest) ? DecodeError::kOk : DecodeError::kBadField;
+}
+
+DecodeError parse_event(Reader& r, EventMessage& e) {
+  const DecodeError err = parse_stream_pos(r, e.pos, true);
+  if (err != DecodeError::kOk) return err;
+  e.topic = r.str8();
+  e.payload_size_bytes = r.u16();
+  if (!r.ok()) return DecodeError::kBadLength;
+  if (!valid_topic(e.topic)) return DecodeError::kBadString;
+  if (e.payload_size_bytes > kMaxEventPayloadBytes) return DecodeError::kBadField;
+  e.payload = r.take(e.payload_size_bytes);
+  return r.ok() ? DecodeError::kOk : DecodeError::kBadLength;
+}
+
 DecodeError parse_body(MessageType type, Reader& r, Message& m) {
   DecodeError err = DecodeError::kOk;
   switch (type) {
@@ -255,6 +286,15 @@ DecodeError parse_body(MessageType type, Reader& r, Message& m) {
       break;
     case MessageType::kInfo:
       err = parse_info(r, m.info);
+      break;
+    case MessageType::kEvent:
+      err = parse_event(r, m.event);
+      break;
+    case MessageType::kEventReq:
+      err = parse_stream_pos(r, m.event_req, false);
+      break;
+    case MessageType::kEventDigest:
+      err = parse_stream_pos(r, m.event_digest, true);
       break;
   }
   if (err != DecodeError::kOk) return err;
@@ -329,6 +369,20 @@ size_t checked_body_size(const Message& m, EncodeError& why) {
       }
       return size;
     }
+    case MessageType::kEvent: {
+      const EventMessage& e = m.event;
+      if (!valid_stream_pos(e.pos, true) || e.payload_size_bytes > kMaxEventPayloadBytes ||
+          (e.payload == nullptr && e.payload_size_bytes != 0))
+        return refuse(EncodeError::kBadField);
+      if (!valid_topic(e.topic)) return refuse(EncodeError::kBadString);
+      return kEventFixedBytes + e.topic.size() + e.payload_size_bytes;
+    }
+    case MessageType::kEventReq:
+      if (!valid_stream_pos(m.event_req, false)) return refuse(EncodeError::kBadField);
+      return kEventReqBytes;
+    case MessageType::kEventDigest:
+      if (!valid_stream_pos(m.event_digest, true)) return refuse(EncodeError::kBadField);
+      return kEventDigestBytes;
   }
   return refuse(EncodeError::kUnknownType);
 }
@@ -391,6 +445,24 @@ void write_body(Writer& w, const Message& m) {
       for (const ApiEntry e : info.api) {
         w.u8(static_cast<uint8_t>(e.method));
         w.str8(e.uri);
+      }
+      break;
+    }
+    case MessageType::kEvent:
+    case MessageType::kEventReq:
+    case MessageType::kEventDigest: {
+      const EventStreamPos& p = m.header.type == MessageType::kEvent      ? m.event.pos
+                                : m.header.type == MessageType::kEventReq ? m.event_req
+                                                                          : m.event_digest;
+      w.u32(p.epoch);
+      w.u32(p.seq);
+      if (m.header.type == MessageType::kEventReq) break;
+      w.u32(p.oldest_seq);
+      if (m.header.type == MessageType::kEventDigest) break;
+      w.str8(m.event.topic);
+      w.u16(m.event.payload_size_bytes);
+      if (uint8_t* dst = w.take(m.event.payload_size_bytes)) {
+        if (m.event.payload_size_bytes != 0) std::memcpy(dst, m.event.payload, m.event.payload_size_bytes);
       }
       break;
     }
@@ -469,6 +541,12 @@ const char* message_type_name(MessageType type) {
       return "info_req";
     case MessageType::kInfo:
       return "info";
+    case MessageType::kEvent:
+      return "event";
+    case MessageType::kEventReq:
+      return "event_req";
+    case MessageType::kEventDigest:
+      return "event_digest";
   }
   return "?";
 }

@@ -28,6 +28,9 @@ enum class MessageType : uint8_t {
   kLeave = 6,     ///< graceful leave of the sender
   kInfoReq = 7,   ///< ask the receiver for its resources and one page of its API list
   kInfo = 8,      ///< resources plus one page of the API list
+  kEvent = 9,        ///< one cluster event of the sender's event stream (docs/events.md)
+  kEventReq = 10,    ///< "re-send your events from this seq": gap repair, unicast to the publisher
+  kEventDigest = 11, ///< the sender's newest and oldest held event seq, so receivers see lost tails
 };
 /// "announce", "ping", ...; "?" for a value outside the enum. Never nullptr.
 const char* message_type_name(MessageType type);
@@ -214,6 +217,30 @@ struct Info {
   ApiList api;                   ///< the entries of this page
 };
 
+/// Longest event topic on the wire: 1..31 bytes of 0x21..0x7E (EventBus::on's limit by default).
+constexpr size_t kMaxEventTopicLen = 31;
+/// Largest event payload on the wire, in bytes. A protocol constant, not a build option, so every
+/// node accepts what any node may publish; what a node itself publishes is bounded by
+/// SPORE_EVENT_PAYLOAD_MAX (<= this), the size of its outbound log slots.
+constexpr size_t kMaxEventPayloadBytes = 256;
+
+/// Where an event sits in its sender's stream. A stream is (sender id, epoch): the epoch is the
+/// incarnation the sender had at begin(), so it grows on every restart but not on a refutation,
+/// and seq restarts at 1 with every epoch.
+struct EventStreamPos {
+  uint32_t epoch = 0;
+  uint32_t seq = 0;         ///< EVENT: this event; DIGEST: the newest published; REQ: first wanted (>= 1)
+  uint32_t oldest_seq = 0;  ///< EVENT, DIGEST: oldest event the sender still holds (1..seq); REQ: unused
+};
+
+/// EVENT: one published event. Receivers deliver a stream's events in seq order, once each.
+struct EventMessage {
+  EventStreamPos pos;
+  std::string_view topic;  ///< 1..kMaxEventTopicLen bytes of 0x21..0x7E
+  const uint8_t* payload = nullptr;
+  uint16_t payload_size_bytes = 0;  ///< 0..kMaxEventPayloadBytes
+};
+
 /// A whole datagram. Only the member matching header.type is meaningful; the others keep their
 /// defaults on decode and are ignored on encode. (Not a union: a decoded Message is then safe to
 /// read in any order, and it is ~200 bytes of stack, short-lived.)
@@ -226,6 +253,9 @@ struct Message {
   Gossip gossip;
   InfoReq info_req;
   Info info;
+  EventMessage event;         ///< kEvent
+  EventStreamPos event_req;   ///< kEventReq: epoch and seq (first wanted); oldest_seq is not sent (0)
+  EventStreamPos event_digest;  ///< kEventDigest: epoch, seq = newest, oldest_seq
 };
 
 }  // namespace wire

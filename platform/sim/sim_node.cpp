@@ -74,6 +74,11 @@ uint32_t SimNode::loop() {
 }
 
 void SimNode::on_event(const Event& event) {
+  if (const ClusterEvent* c = event.get<ClusterEvent>()) {
+    cluster_events.push_back(ClusterEventRecord{clock_.now(), incarnation_, c->sender_id, c->epoch, c->seq,
+                                                std::string(c->topic), std::string(c->payload_text())});
+    return;
+  }
   const Member* m = event.get<Member>();
   events.push_back(EventRecord{clock_.now(), std::string(event.topic()), m ? m->node_id : 0u,
                                m ? m->incarnation : 0u, m ? m->left : false});

@@ -44,6 +44,17 @@ struct EventRecord {
   bool left;
 };
 
+/// One cluster event (ClusterEvent payload) as a node's subscribers saw it.
+struct ClusterEventRecord {
+  uint64_t at_ms;
+  uint32_t receiver_incarnation;  ///< the receiving node's life it was delivered in
+  uint32_t sender_id;
+  uint32_t epoch;
+  uint32_t seq;
+  std::string topic;
+  std::string payload;
+};
+
 class SimNode;
 
 /// Brackets the work a harness wants to attribute (spore-sim counts the core's heap allocations
@@ -110,6 +121,8 @@ class SimNode : public UdpPort {
 
   /// Events since construction, across restarts.
   std::vector<EventRecord> events;
+  /// Cluster events (docs/events.md) delivered to this node's subscribers, across restarts.
+  std::vector<ClusterEventRecord> cluster_events;
   /// Events about `node_id` with `topic` (both optional: 0 / "" match all).
   size_t count_events(const std::string& topic, uint32_t about_node_id = 0) const;
 

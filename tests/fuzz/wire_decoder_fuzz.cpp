@@ -8,6 +8,10 @@
 // - a datagram accepted through a window is refused as kReplayed the second time, and a rejected
 //   one leaves the window empty.
 //
+// Every message type goes through the same generic decode/encode path, so the cluster-event
+// messages (EVENT, EVENT_REQ, EVENT_DIGEST, docs/events.md) are covered like the others; the seed
+// corpus has one of each.
+//
 // Seed corpus: tests/fuzz/corpus/wire_decoder/, written by the unit test
 // CorpusWriter.WriteSeedCorpus (SPORE_WRITE_CORPUS=<dir> build/dev/wire_codec_test). Its key is
 // the one below, so the authenticated seeds reach the body parser behind the tag check.

@@ -316,6 +316,8 @@ TEST(AllocFree, MembershipProtocolAllocatesNothingAfterBegin) {
         if (!down[i]) ctx[i]->loop();
       net.deliver(nodes, down);
       if (t == 1800000) ctx[1]->api().add("/api/led", HttpMethod::kPost);  // triggers an INFO sync
+      // Cluster events: publish, broadcast, digests, gap repair (node 3's downtime) and re-sends.
+      if (t % 10000 == 5000) ctx[t / 10000 % kN]->publish("alloc/test", "payload");
       max_active_seen = std::max(max_active_seen, ctx[0]->members().count(MemberStatus::kActive));
       clock.advance(5);
     }
@@ -330,6 +332,8 @@ TEST(AllocFree, MembershipProtocolAllocatesNothingAfterBegin) {
   EXPECT_GT(members[0]->stats().info_syncs, 0u);
   EXPECT_GT(members[0]->stats().suspicions + members[1]->stats().suspicions, 0u);
   EXPECT_TRUE(ctx[0]->members().find(102)->left);
+  EXPECT_GT(members[0]->events().stats().delivered, 100u);
+  EXPECT_GT(members[3]->events().stats().requests_sent, 0u);
 }
 
 }  // namespace

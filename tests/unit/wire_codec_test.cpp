@@ -51,6 +51,8 @@ const ApiEntry kApis[] = {
     {HttpMethod::kPatch, "/x"},
 };
 
+const uint8_t kEventPayload[] = {'{', '"', 'o', 'n', '"', ':', '1', '}', 0x00, 0xFF};  // binary is fine
+
 Message base(MessageType type) {
   Message m;
   m.header.type = type;
@@ -118,6 +120,21 @@ std::vector<Message> samples() {
   m.info.api_page = 0;
   m.info.api_page_count = 1;
   m.info.api = ApiList::from_array(kApis, 5);
+  out.push_back(m);
+
+  m = base(MessageType::kEvent);  // samples()[8]
+  m.event.pos = {7, 42, 30};
+  m.event.topic = "led/state";
+  m.event.payload = kEventPayload;
+  m.event.payload_size_bytes = sizeof kEventPayload;
+  out.push_back(m);
+
+  m = base(MessageType::kEventReq);
+  m.event_req = {7, 31, 0};
+  out.push_back(m);
+
+  m = base(MessageType::kEventDigest);
+  m.event_digest = {7, 42, 30};
   out.push_back(m);
   return out;
 }
@@ -218,6 +235,24 @@ void expect_same(const Message& a, const Message& b) {
       }
       break;
     }
+    case MessageType::kEvent:
+      EXPECT_EQ(a.event.pos.epoch, b.event.pos.epoch);
+      EXPECT_EQ(a.event.pos.seq, b.event.pos.seq);
+      EXPECT_EQ(a.event.pos.oldest_seq, b.event.pos.oldest_seq);
+      EXPECT_EQ(a.event.topic, b.event.topic);
+      ASSERT_EQ(a.event.payload_size_bytes, b.event.payload_size_bytes);
+      EXPECT_EQ(std::memcmp(a.event.payload, b.event.payload, a.event.payload_size_bytes), 0);
+      break;
+    case MessageType::kEventReq:
+      EXPECT_EQ(a.event_req.epoch, b.event_req.epoch);
+      EXPECT_EQ(a.event_req.seq, b.event_req.seq);
+      EXPECT_EQ(b.event_req.oldest_seq, 0u);
+      break;
+    case MessageType::kEventDigest:
+      EXPECT_EQ(a.event_digest.epoch, b.event_digest.epoch);
+      EXPECT_EQ(a.event_digest.seq, b.event_digest.seq);
+      EXPECT_EQ(a.event_digest.oldest_seq, b.event_digest.oldest_seq);
+      break;
   }
 }
 
@@ -364,7 +399,7 @@ TEST(WireCodec, BadMagicVersionTypeFlagsSender) {
   d = good;
   d[3] = 0;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
-  d[3] = 9;
+  d[3] = 12;  // one past the last type (kEventDigest = 11)
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
   d = good;
   d[4] = 0x02;
@@ -575,6 +610,126 @@ TEST(WireCodec, OutOfRangeFieldsAreRejectedBothWays) {
 }
 
 // ---- encoder capacity -------------------------------------------------------------------------------
+
+// ---- cluster events (EVENT, EVENT_REQ, EVENT_DIGEST) ------------------------------------------------
+
+TEST(WireCodec, EventLayoutIsAsDocumented) {
+  const Bytes d = encode_vec(samples()[8], kNoKey);
+  // header, then epoch, seq, oldest, str8 topic, u16 payload length, payload (docs/protocol.md §4)
+  ASSERT_EQ(d.size(), kHeaderBytes + 12 + 1 + 9 + 2 + sizeof kEventPayload);
+  EXPECT_EQ(d[3], 9);
+  const Bytes body(d.begin() + kHeaderBytes, d.begin() + kHeaderBytes + 13);
+  EXPECT_EQ(body, (Bytes{0, 0, 0, 7, 0, 0, 0, 42, 0, 0, 0, 30, 9}));
+  EXPECT_EQ(d[kHeaderBytes + 22], 0);
+  EXPECT_EQ(d[kHeaderBytes + 23], sizeof kEventPayload);
+  EXPECT_EQ(encode_vec(samples()[9], kNoKey).size(), kHeaderBytes + 8);
+  EXPECT_EQ(encode_vec(samples()[10], kNoKey).size(), kHeaderBytes + 12);
+  EXPECT_STREQ(message_type_name(MessageType::kEvent), "event");
+  EXPECT_STREQ(message_type_name(MessageType::kEventReq), "event_req");
+  EXPECT_STREQ(message_type_name(MessageType::kEventDigest), "event_digest");
+}
+
+TEST(WireCodec, LargestEventFitsAnAuthenticatedDatagram) {
+  const HmacKey key = cluster_key();
+  const std::string topic(kMaxEventTopicLen, 't');
+  const std::vector<uint8_t> payload(kMaxEventPayloadBytes, 0xAB);
+  Message m = samples()[8];
+  m.event.topic = topic;
+  m.event.payload = payload.data();
+  m.event.payload_size_bytes = static_cast<uint16_t>(payload.size());
+  const Bytes d = encode_vec(m, key);
+  EXPECT_LE(d.size(), size_t{SPORE_MAX_DATAGRAM_BYTES});
+  Message out;
+  ASSERT_EQ(decode(d.data(), d.size(), key, nullptr, out), DecodeError::kOk);
+  EXPECT_EQ(out.event.payload_size_bytes, kMaxEventPayloadBytes);
+  EXPECT_EQ(out.event.topic.size(), kMaxEventTopicLen);
+}
+
+TEST(WireCodec, EventRejectsAreClear) {
+  uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+  const std::vector<uint8_t> big(kMaxEventPayloadBytes + 1, 1);
+  // Encoder side.
+  Message m = samples()[8];
+  m.event.payload = big.data();
+  m.event.payload_size_bytes = static_cast<uint16_t>(big.size());
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField) << "oversize payload";
+  m = samples()[8];
+  m.event.payload = nullptr;
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField) << "payload length without bytes";
+  for (const EventStreamPos pos : {EventStreamPos{7, 0, 0}, EventStreamPos{7, 5, 0}, EventStreamPos{7, 5, 6}}) {
+    m = samples()[8];
+    m.event.pos = pos;
+    EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField) << pos.seq << "/" << pos.oldest_seq;
+    m = samples()[10];
+    m.event_digest = pos;
+    EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  }
+  m = samples()[9];
+  m.event_req.seq = 0;
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  const std::string long_topic(kMaxEventTopicLen + 1, 't');
+  for (std::string_view topic : {std::string_view(""), std::string_view("a b"), std::string_view("\x7f"),
+                                 std::string_view(long_topic)}) {
+    m = samples()[8];
+    m.event.topic = topic;
+    EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadString) << topic;
+  }
+
+  // Decoder side: patch a valid EVENT (unauthenticated, so no re-signing is needed).
+  const Bytes good = encode_vec(samples()[8], kNoKey);
+  const size_t body = kHeaderBytes;
+  Bytes d = good;
+  d[body + 7] = 0;  // seq 0
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  d = good;
+  d[body + 11] = 43;  // oldest 43 > seq 42
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  d = good;
+  d[body + 11] = 0;  // oldest 0
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  d = good;
+  d[body + 13] = ' ';  // space in the topic
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadString);
+  d = good;
+  d[body + 12] = 0;  // empty topic; the rest then does not add up
+  EXPECT_NE(decode_vec(d, kNoKey), DecodeError::kOk);
+  d = good;
+  d[body + 22] = 0x01;  // payload length 256 + 10: more than the protocol allows
+  d[body + 23] = 0x0A;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  d = good;
+  d[body + 23] = sizeof kEventPayload + 1;  // promises a byte more than the body has
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
+  d = good;
+  d[body + 23] = sizeof kEventPayload - 1;  // one payload byte left over
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
+  // A 257-byte payload that is really there is refused as bad_field too, not read.
+  Message big_msg = samples()[8];
+  big_msg.event.payload = big.data();
+  big_msg.event.payload_size_bytes = kMaxEventPayloadBytes;
+  d = encode_vec(big_msg, kNoKey);
+  d.push_back(1);
+  d[body + 22] = 0x01;
+  d[body + 23] = 0x01;
+  d[17] = static_cast<uint8_t>((d.size() - kHeaderBytes) >> 8);
+  d[18] = static_cast<uint8_t>(d.size() - kHeaderBytes);
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  // EVENT_REQ: from seq 0; EVENT_DIGEST: oldest > newest.
+  d = encode_vec(samples()[9], kNoKey);
+  d[body + 7] = 0;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  d = encode_vec(samples()[10], kNoKey);
+  d[body + 11] = 50;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  d = encode_vec(samples()[10], kNoKey);
+  d.push_back(0);
+  d[18] = static_cast<uint8_t>(d[18] + 1);
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
+  // A type beyond the last one is still unknown_type (what v1 nodes without events answer).
+  d = good;
+  d[3] = 12;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
+}
 
 TEST(WireCodec, EncoderNeverWritesPastCapacity) {
   const HmacKey key = cluster_key();
