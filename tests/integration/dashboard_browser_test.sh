@@ -34,6 +34,10 @@ if [ "$installed" != "$wanted" ]; then
   command -v npm >/dev/null || missing "no npm to install playwright-core"
   echo "$IT_NAME: installing playwright-core $wanted (npm ci in tests/browser)" >&2
   # --ignore-scripts: playwright-core downloads no browser; the test uses Debian's Chromium.
+  # Node.js trusts its own CA bundle only; add the system's, so a registry reached through a
+  # proxy whose CA the machine trusts (/usr/local/share/ca-certificates) works too.
+  [ -n "${NODE_EXTRA_CA_CERTS:-}" ] || [ ! -r /etc/ssl/certs/ca-certificates.crt ] ||
+    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
   (cd "$BROWSER_DIR" && timeout 300 npm ci --ignore-scripts --no-audit --no-fund >&2) ||
     missing "npm ci in tests/browser failed (no access to the npm registry?)"
 fi
