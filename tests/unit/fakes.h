@@ -60,4 +60,23 @@ class CapturingLog : public LogSink {
   std::vector<std::string> lines;
 };
 
+/// A datagram FakeUdp was asked to send.
+struct Sent {
+  uint32_t ip;  // 0 = broadcast
+  uint16_t port;
+  std::vector<uint8_t> bytes;
+};
+
+/// Records every datagram instead of sending it; `ok` = false makes sends fail.
+class FakeUdp : public UdpPort {
+ public:
+  bool send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t size) override {
+    sent.push_back({ip, port, std::vector<uint8_t>(data, data + size)});
+    return ok;
+  }
+  bool broadcast(uint16_t port, const uint8_t* data, size_t size) override { return send_to(0, port, data, size); }
+  std::vector<Sent> sent;
+  bool ok = true;
+};
+
 }  // namespace spore::testing

@@ -14,23 +14,8 @@ namespace {
 using testing::FakeClock;
 using testing::FakeRandom;
 using testing::FakeSystemInfo;
-
-struct Sent {
-  uint32_t ip;  // 0 = broadcast
-  uint16_t port;
-  std::vector<uint8_t> bytes;
-};
-
-class FakeUdp : public UdpPort {
- public:
-  bool send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t size) override {
-    sent.push_back({ip, port, std::vector<uint8_t>(data, data + size)});
-    return ok;
-  }
-  bool broadcast(uint16_t port, const uint8_t* data, size_t size) override { return send_to(0, port, data, size); }
-  std::vector<Sent> sent;
-  bool ok = true;
-};
+using testing::FakeUdp;
+using testing::Sent;
 
 class MembershipTest : public ::testing::Test {
  protected:
