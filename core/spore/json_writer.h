@@ -125,7 +125,8 @@ class JsonWriter {
   /// double (so 0.1 is written "0.1", not "0.10000000000000001"); integral values have no
   /// fraction ("5"), except negative zero, written "-0.0" because parsers read "-0" as integer 0.
   /// NaN and infinities, which JSON cannot represent, are written as `null`. Uses snprintf/sscanf
-  /// "%g": keep doubles off hot paths on the ESP8266 (libc float formatting is slow and large).
+  /// "%g", which the ESP-01 firmware does NOT link (firmware/no_float_stdio.py drops float
+  /// printf/scanf to fit 1 MB): core writes no doubles today, and device code must not either.
   JsonWriter& value(double d);
 
   JsonWriter& null_value();
