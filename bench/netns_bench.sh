@@ -342,15 +342,6 @@ jq -s . "${results[@]}" >"$OUT_JSON"
 python3 "$ROOT/bench/netns_report.py" "$OUT_JSON" "$CMDLINE" >"$OUT_MD"
 cat "$OUT_MD"
 if [ "$UPDATE_DOCS" = 1 ]; then
-  python3 - "$ROOT/docs/benchmarks.md" "$OUT_MD" <<'PY'
-import sys
-doc_path, table_path = sys.argv[1], sys.argv[2]
-doc, table = open(doc_path).read(), open(table_path).read()
-begin, end = "<!-- netns:begin -->", "<!-- netns:end -->"
-i, j = doc.find(begin), doc.find(end)
-if i < 0 or j < i:
-    sys.exit(f"netns_bench: {doc_path} lacks the markers {begin} ... {end}")
-open(doc_path, "w").write(doc[: i + len(begin)] + "\n" + table.rstrip("\n") + "\n" + doc[j:])
-PY
+  python3 "$ROOT/bench/doc_section.py" "$ROOT/docs/benchmarks.md" netns "$OUT_MD"
   echo "docs/benchmarks.md updated (between <!-- netns:begin/end -->)" >&2
 fi

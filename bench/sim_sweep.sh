@@ -285,17 +285,6 @@ if [ "$UPDATE_DOCS" = 1 ]; then
   mkdir -p "$ROOT/docs/img"
   cp "$OUT/traffic_vs_n.png" "$ROOT/docs/img/traffic_vs_n.png"
   python3 "$ROOT/bench/sweep_report.py" "$OUT/sim_sweep.json" img/traffic_vs_n.png >"$DIR/section.md"
-  # Replace only what lies between the markers (both must be there, in order).
-  python3 - "$DOC" "$DIR/section.md" <<'EOF'
-import sys
-doc_path, section_path = sys.argv[1], sys.argv[2]
-doc = open(doc_path, encoding="utf-8").read()
-begin, end = "<!-- sim-sweep:begin -->", "<!-- sim-sweep:end -->"
-i, j = doc.find(begin), doc.find(end)
-if i < 0 or j < i:
-    sys.exit(f"sim_sweep: {doc_path} lacks the markers {begin} ... {end}")
-section = open(section_path, encoding="utf-8").read().strip("\n")
-open(doc_path, "w", encoding="utf-8").write(doc[: i + len(begin)] + "\n" + section + "\n" + doc[j:])
-EOF
+  python3 "$ROOT/bench/doc_section.py" "$DOC" sim-sweep "$DIR/section.md"
   echo "sim_sweep: updated docs/benchmarks.md (between the sim-sweep markers) and docs/img/traffic_vs_n.png" >&2
 fi
