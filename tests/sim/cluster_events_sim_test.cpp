@@ -11,13 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include "keyed_cluster.h"
 #include "sim/simulation.h"
 #include "spore/cluster_events.h"
 
 namespace spore::sim {
 namespace {
 
-constexpr const char* kKey = "000102030405060708090a0b0c0d0e0f";
+using testing::KeyedCluster;
 
 LinkProfile lossy() {
   LinkProfile p;
@@ -80,8 +81,7 @@ TEST(ClusterEventsSim, TenNodesAtTwentyPercentLossDeliverEveryEventOnceInOrder) 
   constexpr size_t kN = 10;
   constexpr uint32_t kK = 12;
   const Config cfg = Config::fast();
-  Cluster c(kN, cfg, 81);
-  c.set_key_hex(kKey);
+  KeyedCluster c(kN, cfg, 81);
   c.start_all();
   ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5000));
   c.net().set_profile(lossy());
@@ -128,8 +128,7 @@ TEST(ClusterEventsSim, ARestartedPublisherStartsANewStreamWithoutMixUps) {
   constexpr size_t kN = 6;
   constexpr size_t kVictim = 2;
   const Config cfg = Config::fast();
-  Cluster c(kN, cfg, 82);
-  c.set_key_hex(kKey);
+  KeyedCluster c(kN, cfg, 82);
   c.start_all();
   ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5000));
   c.net().set_profile(lossy());

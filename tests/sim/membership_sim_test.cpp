@@ -7,17 +7,13 @@
 #include <cstdio>
 #include <string>
 
+#include "keyed_cluster.h"
 #include "sim/simulation.h"
 
 namespace spore::sim {
 namespace {
 
-constexpr const char* kKey = "000102030405060708090a0b0c0d0e0f";
-
-// Every cluster here runs with a key, as a deployed one should (sizes then include the tag).
-struct KeyedCluster : Cluster {
-  KeyedCluster(size_t n, const Config& cfg, uint64_t seed) : Cluster(n, cfg, seed) { set_key_hex(kKey); }
-};
+using testing::KeyedCluster;
 
 // Events of `topic` about node `subject` seen by every up node except the subject.
 size_t events_about(Cluster& c, size_t subject, const std::string& topic) {
