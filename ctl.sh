@@ -494,6 +494,8 @@ verb_demo() {
   echo
   "$spore" --node "${ips[0]}:$http_port" cluster members || true
   echo
+  echo "web dashboard: http://${ips[0]}:$http_port/  (every node serves one; docs/dashboard.md)"
+  echo
   echo "REST API (seed endpoints) of each node:"
   for ((k = 1; k <= nodes; k++)); do
     ip="${ips[$((k - 1))]}"

@@ -14,6 +14,7 @@ demo=("$IT_ROOT/ctl.sh" demo --nodes 3 --profile fast --for 2 --base-ip "$base" 
 cat "$out" >&2
 
 grep -q "cluster formed: demo-1 sees all 3 nodes ACTIVE" "$out" || it_fail "no 'cluster formed' line"
+grep -q "web dashboard: http://127\." "$out" || it_fail "no web dashboard URL in the demo output"
 for k in 1 2 3; do
   grep -q "^demo-$k.*ACTIVE" "$out" || grep -q "^demo-$k\*.*ACTIVE" "$out" || it_fail "table lacks demo-$k ACTIVE"
   grep -q "http://$IT_NET.$((k + 1)):$IT_HTTP_PORT/api/cluster/members" "$out" || it_fail "no URL for demo-$k"
