@@ -33,6 +33,7 @@
 #include "posix/version.h"
 #include "spore/hmac_sha256.h"
 #include "spore/membership.h"
+#include "spore/metrics.h"
 #include "spore/node_context.h"
 #include "spore/ota.h"
 #include "spore/ota_upload.h"
@@ -263,6 +264,10 @@ int main(int argc, char** argv) {
   }
   membership.set_image_digest(ctx.image_digest());
   membership.begin();
+  // GET /metrics (docs/metrics.md): public, like GET /api/node/status.
+  spore::Metrics metrics(ctx, api);
+  metrics.set_membership(&membership);
+  if (!metrics.begin()) log.logf(LogLevel::kWarn, "GET /metrics not served: the api registry is full");
 
   std::mutex core_mutex;
   px::HttpServer http(api, core_mutex, &log);

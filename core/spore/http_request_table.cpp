@@ -67,6 +67,7 @@ bool HttpRequestTable::admit(const void* request, const HttpRequestHead& head, u
   }
   if (slot == nullptr) {
     ++overloaded_;
+    api_.record_response(503);
     return false;
   }
   slot->request = request;
@@ -145,7 +146,11 @@ int HttpRequestTable::respond(const void* request, const HttpRequestHead& head, 
   bool& close = close_connection != nullptr ? *close_connection : close_unused;
   close = false;
   Slot* slot = find(request);
-  if (slot == nullptr) return 503;
+  if (slot == nullptr) {
+    api_.record_response(503);
+    return 503;
+  }
+  // A plain request's status is counted by RestApi::handle(); the others here.
   const int status = slot->kind == Kind::kUpload ? respond_upload(*slot, out, h, &close)
                                                  : respond_plain(*slot, head, out, h, &close);
   release(*slot);
@@ -159,7 +164,10 @@ const HttpAsset* HttpRequestTable::respond_asset(const void* request, const Http
   r.method = head.method;
   r.path = head.path;
   const HttpAsset* asset = api_.asset_for(r);
-  if (asset != nullptr) release(*slot);
+  if (asset != nullptr) {
+    api_.record_response(200);
+    release(*slot);
+  }
   return asset;
 }
 
@@ -170,6 +178,7 @@ int HttpRequestTable::respond_plain(Slot& slot, const HttpRequestHead& head, Jso
     constexpr std::string_view kTooLarge =
         "{\"error\":\"The request body is larger than this node accepts.\",\"code\":\"payload_too_large\"}";
     out.write(kTooLarge.data(), kTooLarge.size());
+    api_.record_response(413);
     return 413;
   }
   HttpRequest r;
@@ -188,9 +197,11 @@ int HttpRequestTable::respond_upload(Slot& slot, JsonOutput& out, HttpResponseHe
   if (slot.refusal_status != 0) {
     out.write(slot.body, slot.body_len);
     headers = slot.refusal_headers;
+    api_.record_response(slot.refusal_status);
     return slot.refusal_status;
   }
   const int status = ota_->finish(true, clock_.now_ms(), out, slot.upload_id);
+  api_.record_response(status);
   if (status == 200 && ota_->restart_pending()) {
     *close_connection = true;
     request_restart();
@@ -207,6 +218,7 @@ void HttpRequestTable::abort_upload(Slot& slot) {
 
 void HttpRequestTable::fail(const void* request) {
   ++overloaded_;
+  api_.record_response(503);
   Slot* slot = find(request);
   if (slot == nullptr) return;
   abort_upload(*slot);

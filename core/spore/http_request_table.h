@@ -19,6 +19,10 @@
 ///   table.disconnected(req);
 /// @endcode
 ///
+/// Every answer is counted once in RestApi::response_counts() (GET /metrics): RestApi::handle()
+/// counts plain requests, this class the rest (respond_asset()'s 200, uploads, 413, and the 503 of
+/// admit() refusals and fail()), so the adapter counts nothing itself.
+///
 /// Memory: a fixed table of SPORE_ESP_MAX_HTTP_REQUESTS slots, each with a body buffer of
 /// SPORE_ESP_MAX_BODY_BYTES (longer bodies get 413). An upload slot streams into
 /// OtaUploadHandler instead and uses its buffer for the answer of an upload refused at start.
@@ -104,8 +108,9 @@ class HttpRequestTable {
   /// body on any other request makes it 413 (only the update route understands one).
   void on_upload(const void* request, size_t index, const uint8_t* data, size_t size_bytes, bool final);
 
-  /// The request is complete and the adapter has a response to write into: writes the JSON
-  /// answer to `out`, fills `headers` as RestApi::handle does (the adapter adds
+  /// The request is complete and the adapter has a response to write into: writes the answer
+  /// (JSON, or a text route's body: then headers->content_type is set) to `out`, fills `headers`
+  /// as RestApi::handle does (the adapter adds
   /// "Cache-Control: no-store" to every answer itself) and returns the status;
   /// `*close_connection` is set when the node is about to restart (send "Connection: close").
   /// Frees the slot. For a handle not admitted it writes nothing and returns 503 (the adapter

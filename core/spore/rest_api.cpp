@@ -34,6 +34,20 @@ bool method_known(HttpMethod m) {
 
 }  // namespace
 
+// The statuses HttpStatusCounts counts one by one, in slot order; in flash (read as aligned words).
+constexpr uint32_t kCountedStatuses[HttpStatusCounts::kSlots - 1] SPORE_FLASH = {
+    200, 202, 400, 401, 404, 405, 406, 408, 409, 413, 414, 415, 422, 500, 501, 503};
+
+size_t HttpStatusCounts::slot_of(int status) {
+  size_t i = 0;
+  while (i < kSlots - 1 && static_cast<int>(kCountedStatuses[i]) != status) ++i;
+  return i;
+}
+
+int HttpStatusCounts::status_at(size_t slot) {
+  return slot < kSlots - 1 ? static_cast<int>(kCountedStatuses[slot]) : 0;
+}
+
 RestApi::RestApi(NodeContext& ctx) : ctx_(ctx) {}
 
 bool RestApi::valid_api_token(std::string_view token) {
@@ -52,15 +66,31 @@ bool RestApi::set_api_token(std::string_view token) {
   return true;
 }
 
-bool RestApi::add_route(std::string_view path, HttpMethod method, RouteAuth auth, Handler handler) {
-  if (route_count_ >= SPORE_MAX_ROUTES || !handler || !method_known(method)) return false;
+bool RestApi::add(std::string_view path, HttpMethod method, RouteAuth auth, const char* content_type,
+                  Target target) {
+  if (route_count_ >= SPORE_MAX_ROUTES || !method_known(method)) return false;
   for (size_t i = 0; i < route_count_; ++i) {
     if (routes_[i].path == path && routes_[i].method == method) return false;
   }
   const ApiAddResult added = ctx_.api().add(path, method);
   if (added != ApiAddResult::kAdded && added != ApiAddResult::kDuplicate) return false;
-  routes_[route_count_++] = Route{path, method, auth, handler};
+  routes_[route_count_++] = Route{path, method, auth, content_type, target};
   return true;
+}
+
+bool RestApi::add_route(std::string_view path, HttpMethod method, RouteAuth auth, Handler handler) {
+  if (!handler) return false;
+  Target target;
+  target.json = handler;
+  return add(path, method, auth, nullptr, target);
+}
+
+bool RestApi::add_text_route(std::string_view path, HttpMethod method, RouteAuth auth, const char* content_type,
+                             TextHandler handler) {
+  if (!handler || content_type == nullptr) return false;
+  Target target;
+  target.text = handler;
+  return add(path, method, auth, content_type, target);
 }
 
 bool RestApi::begin() {
@@ -129,6 +159,12 @@ int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders
   HttpResponseHeaders unused;
   HttpResponseHeaders& h = headers != nullptr ? *headers : unused;
   h = HttpResponseHeaders{};
+  const int status = dispatch(req, out, h);
+  responses_.record(status);
+  return status;
+}
+
+int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders& h) {
   JsonWriter w(out);
 
   std::string_view path = req.path;
@@ -195,7 +231,11 @@ int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders
     h.allow_origin = "*";
   }
 
-  const int status = match->handler(req, w);
+  if (match->content_type != nullptr) {
+    h.content_type = match->content_type;
+    return match->target.text(req, out);
+  }
+  const int status = match->target.json(req, w);
   if (!w.complete()) {
     // The handler misused the writer; the body is truncated. Buffering adapters replace it.
     SPORE_LOG(ctx_, LogLevel::kError, "rest: handler for %.*s wrote an incomplete document",

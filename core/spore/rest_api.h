@@ -11,6 +11,9 @@
 ///   POST /api/node/restart     202 {"status":"restarting",...}; needs the API token when one is set
 /// and, once set_dashboard() was called, GET / : the web dashboard, a gzipped HTML page the
 /// adapter sends byte for byte (asset_for(); it is not JSON, so it bypasses handle()).
+/// Text routes (add_text_route(), e.g. GET /metrics) go through handle() like JSON ones, but
+/// their handler writes raw bytes and HttpResponseHeaders::content_type names their media type;
+/// errors before the handler runs (404, 405, 401) are JSON as everywhere else.
 ///
 /// Errors are always JSON `{"error": "<sentence>", "code": "<snake_case>"}`:
 ///   400 bad_request        the request line is unusable (empty path, not starting with '/',
@@ -60,9 +63,11 @@ struct HttpRequest {
   std::string_view content_type;
 };
 
-/// Response headers the adapter must add besides `Content-Type: application/json`. Pointers are
-/// NUL-terminated and valid until the next handle() call; nullptr = do not send the header.
+/// Response headers the adapter must add. Pointers are NUL-terminated and valid until the next
+/// handle() call; nullptr = do not send the header.
 struct HttpResponseHeaders {
+  /// "Content-Type" of a text route's body; nullptr = `application/json` (every other answer).
+  const char* content_type = nullptr;
   const char* allow = nullptr;             ///< "Allow" on a 405, e.g. "GET" or "GET, POST"
   const char* www_authenticate = nullptr;  ///< "WWW-Authenticate" on a 401
   /// "Access-Control-Allow-Origin" ("*") on public GET routes: the dashboard served by one node
@@ -81,6 +86,28 @@ struct HttpAsset {
   const char* content_encoding = nullptr;  ///< "Content-Encoding" ("gzip"), nullptr = none
 };
 
+/// Responses by HTTP status, for GET /metrics: one counter for each status SPORE itself sends
+/// (200 202 400 401 404 405 406 408 409 413 414 415 422 500 501 503), one for all others, so the
+/// table is fixed (68 B) whatever a client provokes.
+class HttpStatusCounts {
+ public:
+  /// Counter slots: one per known status, then "other".
+  static constexpr size_t kSlots = 17;
+  /// The slot counting `status`; kSlots - 1 ("other") for a status outside the table.
+  static size_t slot_of(int status);
+  /// The status a slot counts; 0 for the "other" slot (and beyond).
+  static int status_at(size_t slot);
+
+  void record(int status) { ++counts_[slot_of(status)]; }
+  /// Responses counted in `slot` (0 beyond the table).
+  uint32_t at(size_t slot) const { return slot < kSlots ? counts_[slot] : 0; }
+  /// Responses counted with `status`; for a status outside the table, all such responses.
+  uint32_t count(int status) const { return counts_[slot_of(status)]; }
+
+ private:
+  uint32_t counts_[kSlots] = {};
+};
+
 /// Who may call a route.
 enum class RouteAuth : uint8_t {
   kPublic,  ///< anyone
@@ -91,6 +118,9 @@ class RestApi {
  public:
   /// Writes the response body (one complete JSON value) and returns the HTTP status.
   using Handler = Delegate<int(const HttpRequest&, JsonWriter&)>;
+  /// A text route's handler: writes the raw body bytes (any media type, no JSON framing) and
+  /// returns the HTTP status.
+  using TextHandler = Delegate<int(const HttpRequest&, JsonOutput&)>;
 
   /// Longest request path accepted (query string included), bytes; longer gets 400.
   static constexpr size_t kMaxPathBytes = 512;
@@ -120,6 +150,12 @@ class RestApi {
   /// must stay valid for the RestApi's lifetime (a string literal). Returns false when the table
   /// or the registry is full, the path is not a valid registry URI, or the path + method exists.
   bool add_route(std::string_view path, HttpMethod method, RouteAuth auth, Handler handler);
+  /// add_route() for a route whose body is not JSON (GET /metrics: Prometheus text): handle()
+  /// passes its output to `handler` unwrapped and sets HttpResponseHeaders::content_type to
+  /// `content_type` (NUL-terminated, must outlive the RestApi: a string literal). Same rules and
+  /// results as add_route(); also false for a null content type.
+  bool add_text_route(std::string_view path, HttpMethod method, RouteAuth auth, const char* content_type,
+                      TextHandler handler);
 
   /// Registers the seed's endpoints (status, members, restart). Call once, after ctx.begin().
   /// Returns false if any could not be registered (registry full).
@@ -141,21 +177,39 @@ class RestApi {
   /// other method on "/" goes to handle(), which answers 405 with "Allow: GET".
   const HttpAsset* asset_for(const HttpRequest& req) const;
 
-  /// Routes `req`, writes a JSON body to `out`, returns the HTTP status. `headers` may be nullptr
-  /// when the caller does not send extra headers.
+  /// Routes `req`, writes a JSON body (a text route's: its own) to `out`, returns the HTTP
+  /// status and counts it in response_counts(). `headers` may be nullptr when the caller does not
+  /// send extra headers.
   int handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders* headers = nullptr);
+
+  /// Counts a response an adapter sent without handle() (the dashboard asset, a streamed upload's
+  /// answer, a 503 overload refusal, its HTTP library's own errors), so that response_counts()
+  /// covers every answer the node gives.
+  void record_response(int status) { responses_.record(status); }
+  /// Responses by status since construction (handle()'s and record_response()'s).
+  const HttpStatusCounts& response_counts() const { return responses_; }
 
   size_t route_count() const { return route_count_; }
 
  private:
+  /// One of the two handler kinds; which one is Route::content_type's business (4 B per route
+  /// instead of a second delegate).
+  union Target {
+    Handler json;
+    TextHandler text;
+    constexpr Target() : json() {}
+  };
   struct Route {
     std::string_view path;
     HttpMethod method;
     RouteAuth auth;
-    Handler handler;
+    const char* content_type;  ///< nullptr = a JSON route (target.json), else target.text
+    Target target;
   };
   enum class AuthResult : uint8_t { kOk, kMissing, kScheme, kInvalid };
 
+  bool add(std::string_view path, HttpMethod method, RouteAuth auth, const char* content_type, Target target);
+  int dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders& h);
   AuthResult check_token(std::string_view authorization) const;
   int write_error(JsonWriter& w, int status, const char* code, FlashStr message);
   int serve_status(const HttpRequest& req, JsonWriter& w);
@@ -171,6 +225,7 @@ class RestApi {
   Delegate<void()> restart_handler_;
   char allow_[48] = {};
   HttpAsset dashboard_;
+  HttpStatusCounts responses_;
 };
 
 }  // namespace spore

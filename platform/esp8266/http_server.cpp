@@ -140,6 +140,8 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
   bool close_connection = false;
   const int status = table_.respond(request, head_of(request), out, &headers, &close_connection);
   response->setCode(status);
+  // A text route (GET /metrics): the body is already in the stream, the head is built at send().
+  if (headers.content_type != nullptr) response->setContentType(headers.content_type);
   add_common_headers(response, headers);
   if (close_connection) response->addHeader("Connection", "close");
   request->send(response);

@@ -24,7 +24,8 @@
 ///    SPORE_ESP_MAX_BODY_BYTES; longer bodies get 413; an upload refused before its body (401,
 ///    409, 413, 415) keeps its JSON answer in that buffer until the request ends;
 ///  - responses are AsyncResponseStream objects (ESPAsyncWebServer allocates them; unavoidable),
-///    written straight from JsonWriter without String building.
+///    written straight from JsonWriter (a text route such as GET /metrics: its own writer) without
+///    String building; a text route's Content-Type replaces the JSON one before the head is sent.
 ///
 /// Multipart uploads: ESPAsyncWebServer parses multipart/form-data itself and hands out only the
 /// file part's bytes (handleUpload), never the raw body. For such an upload the adapter starts

@@ -46,6 +46,7 @@ Node::Node(const Config& config)
       ota_session_(flash_),
       ota_(ctx_, api_, ota_session_),
       membership_(ctx_, udp_, random_),
+      metrics_(ctx_, api_),
       server_(config_.http_port),
       http_(server_, api_, clock_),
       monitor_(&log_),
@@ -149,6 +150,9 @@ bool Node::begin(const char* api_token) {
     log_.write(LogLevel::kWarn, "web dashboard not served: the api registry is full");
   }
 #endif
+  metrics_.set_membership(&membership_);
+  metrics_.set_udp_stats(&udp_.stats());
+  if (!metrics_.begin()) log_.write(LogLevel::kWarn, "GET /metrics not served: the api registry is full");
   http_.set_ota(&ota_);
   http_.set_before_restart(Delegate<void()>::bind<Node, &Node::before_restart>(this));
   portal_.begin();  // before the REST handler: the server asks handlers in order

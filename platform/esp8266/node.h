@@ -47,6 +47,7 @@
 #include "spore/config.h"
 #include "spore/device_config.h"
 #include "spore/membership.h"
+#include "spore/metrics.h"
 #include "spore/node_context.h"
 #include "spore/ota.h"
 #include "spore/ota_upload.h"
@@ -72,6 +73,7 @@ class Node {
   NodeContext& context() { return ctx_; }
   RestApi& api() { return api_; }
   Membership& membership() { return membership_; }
+  Metrics& metrics() { return metrics_; }
   OtaSession& ota_session() { return ota_session_; }
   EspLogSink& log_sink() { return log_; }
   const EspSystemInfo& system() const { return system_; }
@@ -100,6 +102,7 @@ class Node {
   OtaUploadHandler ota_;
   EspUdp udp_;
   Membership membership_;
+  Metrics metrics_;
   AsyncWebServer server_;
   EspHttpServer http_;
   LoopMonitor monitor_;

@@ -113,7 +113,8 @@ void hide_multipart_from_httplib(const httplib::Request& req) {
 }
 
 void send_json(httplib::Response& res, int status, const std::string& body, const std::string& allow,
-               const std::string& challenge, bool close, const char* allow_origin = nullptr) {
+               const std::string& challenge, bool close, const char* allow_origin = nullptr,
+               const char* content_type = kJson) {
   res.status = status;
   if (allow_origin != nullptr) res.set_header("Access-Control-Allow-Origin", allow_origin);
   if (!allow.empty()) res.set_header("Allow", allow);
@@ -121,7 +122,7 @@ void send_json(httplib::Response& res, int status, const std::string& body, cons
   // The client closes; httplib then ends the connection at its next read (EOF).
   if (close) res.set_header("Connection", "close");
   res.set_header("Cache-Control", "no-store");
-  res.set_content(body, kJson);
+  res.set_content(body, content_type);
 }
 
 /// Which request the Expect: 100-continue handler admitted on this worker thread (httplib runs
@@ -208,13 +209,15 @@ bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* e
   // httplib's own errors (malformed request, 413, 414, methods it has no route table for):
   // JSON like every other answer. RestApi's answers already have a body and are left alone.
   svr.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request&, httplib::Response& res) -> httplib::Server::HandlerResponse {
+      [this](const httplib::Request&, httplib::Response& res) -> httplib::Server::HandlerResponse {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        record_response(res.status);  // httplib's own answer; RestApi's are counted already
         res.set_header("Cache-Control", "no-store");
         res.set_content(generic_error_json(res.status), kJson);
         return httplib::Server::HandlerResponse::Handled;
       }));
-  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+  svr.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    record_response(500);
     res.status = 500;
     res.set_content(generic_error_json(500), kJson);
   });
@@ -252,6 +255,11 @@ bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* e
 
 uint32_t HttpServer::now_ms() const { return clock_ != nullptr ? clock_->now_ms() : 0; }
 
+void HttpServer::record_response(int status) {
+  std::lock_guard<std::mutex> lock(core_mutex_);
+  api_.record_response(status);
+}
+
 void HttpServer::serve(const httplib::Request& req, std::string_view body, httplib::Response& res) {
   const std::string content_type = req.get_header_value("Content-Type");
   HttpRequest r;
@@ -265,6 +273,7 @@ void HttpServer::serve(const httplib::Request& req, std::string_view body, httpl
   {
     std::lock_guard<std::mutex> lock(core_mutex_);
     asset = api_.asset_for(r);
+    if (asset != nullptr) api_.record_response(200);
   }
   if (asset != nullptr) {
     // Sent as stored (gzip), through a fixed-length content provider: Debian's httplib is built
@@ -293,14 +302,19 @@ void HttpServer::serve(const httplib::Request& req, std::string_view body, httpl
   bool restart_pending = false;
   {
     std::lock_guard<std::mutex> lock(core_mutex_);
-    status = api_.handle(r, out, &headers);
+    status = api_.handle(r, out, &headers);  // counts the status in api_.response_counts()
     if (headers.allow != nullptr) allow = headers.allow;
     if (headers.www_authenticate != nullptr) challenge = headers.www_authenticate;
     restart_pending = ota_ != nullptr && ota_->restart_pending();
   }
-  if (status == 500) out_body = generic_error_json(500);  // RestApi's body may be truncated
+  // headers.content_type (a text route's) is a string literal: valid after the lock.
+  const char* out_type = headers.content_type != nullptr ? headers.content_type : kJson;
+  if (status == 500) {
+    out_body = generic_error_json(500);  // RestApi's body may be truncated
+    out_type = kJson;
+  }
   send_json(res, status, out_body, allow, challenge, status == 202 || (status == 200 && restart_pending),
-            headers.allow_origin);
+            headers.allow_origin, out_type);
 }
 
 void HttpServer::serve_with_body(const httplib::Request& req, httplib::Response& res,
@@ -329,10 +343,12 @@ void HttpServer::serve_with_body(const httplib::Request& req, httplib::Response&
     return true;
   });
   if (too_large || (!ok && res.status == 413)) {
+    record_response(413);
     send_json(res, 413, generic_error_json(413), "", "", !ok);
     return;
   }
   if (!ok) {
+    record_response(400);
     send_json(res, 400, generic_error_json(400), "", "", true);
     return;
   }
@@ -359,6 +375,7 @@ int HttpServer::expect_update(const httplib::Request& req, httplib::Response& re
     std::lock_guard<std::mutex> lock(core_mutex_);
     status = ota_->start(content_type, content_length_of(req), authorization, now_ms(), out, &headers);
     if (status == 0) t_pre_started = {&req, ota_->upload_id()};
+    if (status != 0) api_.record_response(status);
     if (headers.www_authenticate != nullptr) challenge = headers.www_authenticate;
   }
   if (status == 0) return 100;
@@ -387,6 +404,7 @@ void HttpServer::serve_update(const httplib::Request& req, httplib::Response& re
     std::lock_guard<std::mutex> lock(core_mutex_);
     status = ota_->start(content_type, content_length, authorization, now_ms(), out, &headers);
     if (status == 0) id = ota_->upload_id();
+    if (status != 0) api_.record_response(status);
     if (headers.www_authenticate != nullptr) challenge = headers.www_authenticate;
   }
   hide_multipart_from_httplib(req);
@@ -443,6 +461,7 @@ void HttpServer::serve_update(const httplib::Request& req, httplib::Response& re
   {
     std::lock_guard<std::mutex> lock(core_mutex_);
     status = ota_->finish(complete, now_ms(), out, id);
+    api_.record_response(status);
     restart_pending = ota_->restart_pending();
   }
   if (!complete && log_ != nullptr) {

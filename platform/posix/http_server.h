@@ -8,8 +8,10 @@
 /// RestApi's JSON 404 too, and errors httplib produces itself (malformed request line, body over
 /// the limit: 413, URI too long: 414) are rewritten as JSON {"error", "code"} as well.
 ///
-/// Responses carry `Content-Type: application/json`, `Cache-Control: no-store`, and the
-/// `Allow` / `WWW-Authenticate` headers RestApi asks for. A 202 (restart accepted) also carries
+/// Responses carry `Content-Type: application/json` (a text route such as GET /metrics: the type
+/// RestApi names in HttpResponseHeaders::content_type), `Cache-Control: no-store`, and the
+/// `Allow` / `WWW-Authenticate` headers RestApi asks for. Every answer, RestApi's or not (the
+/// dashboard, uploads, httplib's own errors), is counted in RestApi::response_counts(). A 202 (restart accepted) also carries
 /// `Connection: close`, so no keep-alive connection pins a process that is about to exec().
 ///
 /// POST /api/node/update (when set_ota() was called) is streamed, never buffered: the raw body,
@@ -102,6 +104,8 @@ class HttpServer {
   /// Expect: 100-continue on the update route: admits or refuses before the body is sent.
   int expect_update(const httplib::Request& req, httplib::Response& res);
   uint32_t now_ms() const;
+  /// RestApi::record_response() under the core mutex, for answers that bypass RestApi::handle().
+  void record_response(int status);
 
   RestApi& api_;
   std::mutex& core_mutex_;

@@ -14,10 +14,12 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "fakes.h"
+#include "spore/metrics.h"
 #include "spore/node_context.h"
 #include "spore/rest_api.h"
 
@@ -210,6 +212,84 @@ TEST_F(HttpServerTest, OversizedBodyIs413Json) {
   EXPECT_EQ(r->status, 413);
   EXPECT_EQ(json_of(r).at("code"), "payload_too_large");
   EXPECT_EQ(restarts.load(), 0);
+}
+
+/// The value of the sample `series` in Prometheus text, or -1 when absent.
+long long prometheus_value(const std::string& text, const std::string& series) {
+  const std::string key = "\n" + series + " ";
+  const size_t at = ("\n" + text).find(key);
+  return at == std::string::npos ? -1 : std::stoll(text.substr(at + key.size() - 1));
+}
+
+TEST_F(HttpServerTest, MetricsAreServedAsPrometheusTextAndCountEveryAnswer) {
+  Metrics metrics(ctx, api);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ASSERT_TRUE(metrics.begin());
+  }
+  // Answers from RestApi (401, 404), from httplib's own error path (413) and a scrape.
+  httplib::Headers wrong = {{"Authorization", "Bearer nope"}};
+  ASSERT_TRUE(client->Post("/api/node/restart", wrong, "", "application/json"));
+  ASSERT_TRUE(client->Get("/nope"));
+  ASSERT_TRUE(client->Post("/api/node/restart", std::string(HttpServer::kDefaultMaxBodyBytes + 1, 'x'),
+                           "application/octet-stream"));
+  ASSERT_TRUE(client->Get("/metrics"));
+
+  auto r = client->Get("/metrics");  // no token needed, though one is set
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store");
+  // Every line is a comment or `name{labels} value`; every sample's family has a TYPE line.
+  ASSERT_FALSE(r->body.empty());
+  ASSERT_EQ(r->body.back(), '\n');
+  std::set<std::string> typed;
+  size_t samples = 0;
+  size_t start = 0;
+  while (start < r->body.size()) {
+    const size_t end = r->body.find('\n', start);
+    const std::string line = r->body.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      const std::string rest = line.substr(7);
+      const std::string type = rest.substr(rest.find(' ') + 1);
+      EXPECT_TRUE(type == "counter" || type == "gauge") << line;
+      typed.insert(rest.substr(0, rest.find(' ')));
+      continue;
+    }
+    if (line.rfind("# HELP ", 0) == 0) continue;
+    ASSERT_NE(line.front(), '#') << line;
+    const size_t name_end = line.find_first_of("{ ");
+    ASSERT_NE(name_end, std::string::npos) << line;
+    const std::string name = line.substr(0, name_end);
+    EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_:0123456789"), std::string::npos) << line;
+    EXPECT_TRUE(typed.count(name)) << line;
+    size_t value_at = name_end + 1;
+    if (line[name_end] == '{') {
+      const size_t close = line.find("} ", name_end);
+      ASSERT_NE(close, std::string::npos) << line;
+      value_at = close + 2;
+    }
+    const std::string value = line.substr(value_at);
+    ASSERT_FALSE(value.empty()) << line;
+    EXPECT_EQ(value.find_first_not_of("0123456789"), std::string::npos) << line;
+    ++samples;
+  }
+  EXPECT_GE(samples, 10u);
+  EXPECT_EQ(prometheus_value(r->body, "spore_members{status=\"active\"}"), 1);
+  EXPECT_EQ(prometheus_value(r->body, "spore_http_requests_total{code=\"401\"}"), 1);
+  EXPECT_EQ(prometheus_value(r->body, "spore_http_requests_total{code=\"404\"}"), 1);
+  EXPECT_EQ(prometheus_value(r->body, "spore_http_requests_total{code=\"413\"}"), 1);
+  EXPECT_EQ(prometheus_value(r->body, "spore_http_requests_total{code=\"200\"}"), 1);  // the first scrape
+
+  // HEAD like GET, without a body; other methods get the JSON 405.
+  r = client->Head("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  r = client->Post("/metrics", "", "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(json_of(r).at("code"), "method_not_allowed");
 }
 
 TEST_F(HttpServerTest, PortInUseIsAClearError) {

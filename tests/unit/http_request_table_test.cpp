@@ -472,3 +472,54 @@ TEST(HttpRequestTableTest, NoRestartWithoutARequest) {
 
 }  // namespace
 }  // namespace spore
+
+namespace spore {
+namespace {
+
+// GET /metrics counts every answer the ESP8266 adapter sends exactly once, whichever path it
+// takes: RestApi::handle() (plain requests), the dashboard asset, 413, upload answers (refused at
+// start and finished), 503 refusals. The adapter itself counts nothing.
+TEST(HttpRequestTableTest, EveryAnswerIsCountedOnceByStatus) {
+  Node n;
+  const HttpStatusCounts& c = n.api.response_counts();
+  static const uint8_t kPage[] = {0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 2, 0xFF, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  ASSERT_TRUE(n.api.set_dashboard(kPage, sizeof kPage));
+  ASSERT_TRUE(n.table.admit(req(0), get("/"), kPlentyHeap));
+  ASSERT_NE(n.table.respond_asset(req(0), get("/")), nullptr);
+  ASSERT_TRUE(n.table.admit(req(0), get("/api/node/status"), kPlentyHeap));
+  EXPECT_EQ(n.table.respond_asset(req(0), get("/api/node/status")), nullptr);  // not an asset: not counted
+  EXPECT_EQ(n.respond(req(0), get("/api/node/status")).status, 200);
+  EXPECT_EQ(c.count(200), 2u);
+
+  ASSERT_TRUE(n.table.admit(req(0), get("/nope"), kPlentyHeap));
+  EXPECT_EQ(n.respond(req(0), get("/nope")).status, 404);
+  const HttpRequestHead big = post("/api/node/restart", 2000);
+  ASSERT_TRUE(n.table.admit(req(0), big, kPlentyHeap));
+  n.feed(req(0), Bytes(2000, 'x'));
+  EXPECT_EQ(n.respond(req(0), big).status, 413);
+  EXPECT_EQ(c.count(404), 1u);
+  EXPECT_EQ(c.count(413), 1u);
+
+  ASSERT_TRUE(n.api.set_api_token("s3cr3t"));
+  const Bytes image = testing::make_image(3000);
+  const HttpRequestHead wrong = upload(image.size(), "application/octet-stream", "Bearer wrong");
+  ASSERT_TRUE(n.table.admit(req(0), wrong, kPlentyHeap));
+  n.feed(req(0), image);
+  EXPECT_EQ(n.respond(req(0), wrong).status, 401);
+  EXPECT_EQ(c.count(401), 1u);
+  const HttpRequestHead ok = upload(image.size(), "application/octet-stream", "Bearer s3cr3t");
+  ASSERT_TRUE(n.table.admit(req(0), ok, kPlentyHeap));
+  n.feed(req(0), image);
+  EXPECT_EQ(n.respond(req(0), ok).status, 200);
+  EXPECT_EQ(c.count(200), 3u);
+
+  EXPECT_FALSE(n.table.admit(req(1), get("/x"), 100));  // low heap: 503
+  ASSERT_TRUE(n.table.admit(req(2), get("/x"), kPlentyHeap));
+  n.table.fail(req(2));  // no memory for a response: 503
+  EXPECT_EQ(c.count(503), 2u);
+  n.table.disconnected(req(2));  // after the answer: nothing more
+  EXPECT_EQ(c.count(503), 2u);
+}
+
+}  // namespace
+}  // namespace spore

@@ -506,3 +506,53 @@ TEST(RestApiStatic, ValidApiToken) {
 
 }  // namespace
 }  // namespace spore
+
+namespace spore {
+namespace {
+
+int write_hello(const HttpRequest&, JsonOutput& out) {
+  out.write("hello\n", 6);
+  return 200;
+}
+
+// A text route (GET /metrics's kind): its handler writes raw bytes and names the content type;
+// 404/405 around it stay JSON, and handle() counts every status it answers.
+TEST(RestApiTextRouteTest, RawBodyWithItsContentTypeAndStatusesCounted) {
+  testing::FakeClock clock;
+  testing::FakeRandom rnd;
+  testing::FakeSystemInfo sys;
+  Config c = Config::default_lan();
+  NodeContext ctx(c, clock, rnd, sys, nullptr);
+  ASSERT_TRUE(ctx.begin({0x00ABCDEFu, 3, 0x7F000002u, "esp_abcdef"}));
+  RestApi api(ctx);
+  ASSERT_TRUE(api.begin());
+  EXPECT_FALSE(api.add_text_route("/hello", HttpMethod::kGet, RouteAuth::kPublic, nullptr,
+                                  RestApi::TextHandler(&write_hello)));
+  ASSERT_TRUE(api.add_text_route("/hello", HttpMethod::kGet, RouteAuth::kPublic, "text/plain",
+                                 RestApi::TextHandler(&write_hello)));
+  EXPECT_FALSE(api.add_text_route("/hello", HttpMethod::kGet, RouteAuth::kPublic, "text/plain",
+                                  RestApi::TextHandler(&write_hello)));  // same path + method
+
+  char buf[512];
+  BufferJsonOutput out(buf, sizeof buf);
+  HttpResponseHeaders h;
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/hello", {}, {}, {}}, out, &h), 200);
+  EXPECT_STREQ(out.c_str(), "hello\n");
+  EXPECT_STREQ(h.content_type, "text/plain");
+  EXPECT_STREQ(h.allow_origin, "*");
+
+  out.clear();
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kDelete, "/hello", {}, {}, {}}, out, &h), 405);
+  EXPECT_EQ(h.content_type, nullptr);
+  EXPECT_TRUE(nlohmann::json::parse(out.c_str()).contains("allowed"));
+  out.clear();
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/api/node/status", {}, {}, {}}, out, &h), 200);
+  EXPECT_EQ(h.content_type, nullptr);  // JSON routes leave it unset
+
+  EXPECT_EQ(api.response_counts().count(200), 2u);
+  EXPECT_EQ(api.response_counts().count(405), 1u);
+  EXPECT_EQ(api.response_counts().count(404), 0u);
+}
+
+}  // namespace
+}  // namespace spore

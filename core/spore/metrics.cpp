@@ -1,0 +1,268 @@
+#include "spore/metrics.h"
+
+#include <string_view>
+
+#include "spore/flash_string.h"
+#include "spore/membership.h"
+#include "spore/node_context.h"
+#include "spore/ota_upload.h"
+#include "spore/udp_intake.h"
+#include "spore/wire_codec.h"
+
+namespace spore {
+
+namespace {
+
+/// The exposition format's pieces, written in short runs to a JsonOutput.
+class Exposition {
+ public:
+  explicit Exposition(JsonOutput& out) : out_(out) {}
+
+  void raw(std::string_view s) { out_.write(s.data(), s.size()); }
+
+  /// A flash string, through a small stack buffer (flash reads must be word-aligned).
+  void flash(FlashStr s) {
+    char buf[32];
+    size_t n = 0;
+    for (size_t i = 0;; ++i) {
+      const char c = s.is_null() ? '\0' : s.at(i);
+      if (c == '\0' || n == sizeof buf) {
+        out_.write(buf, n);
+        n = 0;
+      }
+      if (c == '\0') return;
+      buf[n++] = c;
+    }
+  }
+
+  void number(uint64_t v) {
+    char buf[20];
+    size_t n = sizeof buf;
+    do {
+      buf[--n] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0);
+    out_.write(buf + n, sizeof buf - n);
+  }
+
+  /// "# HELP name help\n# TYPE name type\n"; help texts hold no '\' or newline (no escaping).
+  __attribute__((noinline)) void family(FlashStr name, bool counter, FlashStr help) {
+    raw("# HELP ");
+    flash(name);
+    raw(" ");
+    flash(help);
+    raw("\n# TYPE ");
+    flash(name);
+    raw(counter ? " counter\n" : " gauge\n");
+  }
+
+  void sample(FlashStr name, uint64_t v) {
+    flash(name);
+    raw(" ");
+    number(v);
+    raw("\n");
+  }
+
+  /// `name{label="`: the caller writes the value (label_value() or number()), then close().
+  void open(FlashStr name, const char* label) {
+    flash(name);
+    raw("{");
+    raw(label);
+    raw("=\"");
+  }
+  /// `"} v` and the end of the line.
+  void close(uint64_t v) {
+    raw("\"} ");
+    number(v);
+    raw("\n");
+  }
+  /// name{label="value"} v, `value` escaped (label_value()).
+  void sample(FlashStr name, const char* label, std::string_view value, uint64_t v) {
+    open(name, label);
+    label_value(value);
+    close(v);
+  }
+
+  /// A label value as the format wants it: `\`, `"` and newline escaped. Other control bytes and
+  /// bytes >= 0x80 become '?', so the output is ASCII (valid UTF-8) whatever the data held.
+  void label_value(std::string_view s) {
+    char buf[32];
+    size_t n = 0;
+    for (char c : s) {
+      if (n + 2 > sizeof buf) {
+        out_.write(buf, n);
+        n = 0;
+      }
+      const auto b = static_cast<uint8_t>(c);
+      if (c == '\\' || c == '"') {
+        buf[n++] = '\\';
+        buf[n++] = c;
+      } else if (c == '\n') {
+        buf[n++] = '\\';
+        buf[n++] = 'n';
+      } else {
+        buf[n++] = (b < 0x20 || b >= 0x7F) ? '?' : c;
+      }
+    }
+    out_.write(buf, n);
+  }
+
+ private:
+  JsonOutput& out_;
+};
+
+std::string_view view_or_empty(const char* s) { return s != nullptr ? std::string_view(s) : std::string_view(); }
+
+// Every family in output order, as one flash list (no pointer table in RAM): a type letter ('c'
+// counter, 'g' gauge) glued to the name, then the help text. Indexed by Family.
+constexpr char kFamilies[] SPORE_FLASH =
+    "gspore_members\0Members by status, this node included.\0"
+    "cspore_datagrams_received_total\0Cluster datagrams received.\0"
+    "cspore_datagrams_sent_total\0Cluster datagrams sent.\0"
+    "cspore_bytes_received_total\0UDP payload bytes received.\0"
+    "cspore_bytes_sent_total\0UDP payload bytes sent.\0"
+    "cspore_datagram_send_failures_total\0Sends the network refused.\0"
+    "cspore_datagrams_rejected_total\0Datagrams dropped, by reason.\0"
+    "cspore_http_requests_total\0HTTP responses by status code.\0"
+    "cspore_ota_updates_started_total\0Firmware uploads accepted.\0"
+    "cspore_ota_updates_succeeded_total\0Firmware images installed.\0"
+    "cspore_ota_updates_failed_total\0Uploads ended without a new image.\0"
+    "gspore_free_heap_bytes\0Free heap.\0"
+    "gspore_uptime_seconds\0Time since the node started.\0"
+    "gspore_build_info\0Firmware and SDK version.\0";
+
+enum Family : uint8_t {
+  kMembers,
+  kDatagramsReceived,
+  kDatagramsSent,
+  kBytesReceived,
+  kBytesSent,
+  kSendFailures,
+  kRejected,  // the last one that needs Membership
+  kHttpRequests,
+  kOtaStarted,
+  kOtaSucceeded,
+  kOtaFailed,
+  kFreeHeap,
+  kUptime,
+  kBuildInfo,
+  kFamilyCount
+};
+static_assert(flash_list_count(kFamilies, sizeof kFamilies) == 2 * kFamilyCount, "one name and help per Family");
+
+}  // namespace
+
+Metrics::Metrics(NodeContext& ctx, RestApi& api)
+    : ctx_(ctx),
+      api_(api),
+      refresh_task_("metrics", kRefreshIntervalMs, Task::Callback::bind<Metrics, &Metrics::refresh>(this)) {}
+
+bool Metrics::begin() {
+  // One subscription to every topic instead of three topic slots; on_ota_event() filters.
+  const bool subscribed = ctx_.on(EventBus::kAnyTopic, EventHandler::bind<Metrics, &Metrics::on_ota_event>(this)) >= 0;
+  const bool routed = api_.add_text_route(kPath, HttpMethod::kGet, RouteAuth::kPublic, kPrometheusContentType,
+                                          RestApi::TextHandler::bind<Metrics, &Metrics::serve>(this));
+  ctx_.scheduler().add(refresh_task_);
+  return subscribed && routed;
+}
+
+void Metrics::on_ota_event(const Event& event) {
+  if (event.get<OtaEvent>() == nullptr) return;
+  const std::string_view topic = event.topic();
+  if (topic == topics::kOtaStarted) ++ota_started_;
+  if (topic == topics::kOtaFinished) ++ota_succeeded_;
+  if (topic == topics::kOtaFailed) ++ota_failed_;
+}
+
+void Metrics::refresh(uint32_t) {
+  uptime_ms_.update(ctx_.uptime_ms());
+  if (membership_ == nullptr) return;
+  const MembershipStats& s = membership_->stats();
+  datagrams_received_.update(s.datagrams_received);
+  datagrams_sent_.update(s.datagrams_sent);
+  bytes_received_.update(s.bytes_received);
+  bytes_sent_.update(s.bytes_sent);
+}
+
+int Metrics::serve(const HttpRequest&, JsonOutput& out) {
+  write(out);
+  return 200;
+}
+
+void Metrics::write(JsonOutput& out) {
+  refresh(0);
+  Exposition e(out);
+  const char* entry = kFamilies;
+  for (uint8_t f = 0; f < kFamilyCount; ++f) {
+    const bool counter = flash_read_byte(entry) == 'c';
+    const FlashStr name(entry + 1);
+    const FlashStr help(entry + 1 + name.length() + 1);
+    entry = help.address() + help.length() + 1;
+    if (membership_ == nullptr && f >= kDatagramsReceived && f <= kRejected) continue;
+    e.family(name, counter, help);
+    // A labelled family writes its samples itself; a plain one sets `value`.
+    uint64_t value = 0;
+    switch (f) {
+      case kMembers: {
+        // Lower case, as Prometheus label values usually are (the REST documents say "ACTIVE").
+        const MemberTable& table = ctx_.members();
+        e.sample(name, "status", "active", table.count(MemberStatus::kActive) + 1);
+        e.sample(name, "status", "inactive", table.count(MemberStatus::kInactive));
+        e.sample(name, "status", "dead", table.count(MemberStatus::kDead));
+        continue;
+      }
+      case kDatagramsReceived: value = datagrams_received_.total; break;
+      case kDatagramsSent: value = datagrams_sent_.total; break;
+      case kBytesReceived: value = bytes_received_.total; break;
+      case kBytesSent: value = bytes_sent_.total; break;
+      case kSendFailures: value = membership_->stats().send_failures; break;
+      case kRejected: {
+        const MembershipStats& s = membership_->stats();
+        for (size_t i = 1; i < wire::kDecodeErrorCount; ++i) {
+          if (s.rejected[i] != 0) {
+            e.sample(name, "reason", wire::decode_error_name(static_cast<wire::DecodeError>(i)), s.rejected[i]);
+          }
+        }
+        if (udp_ != nullptr) {
+          if (udp_->dropped_oversize != 0) e.sample(name, "reason", "oversize", udp_->dropped_oversize);
+          if (udp_->dropped_low_heap != 0) e.sample(name, "reason", "low_heap", udp_->dropped_low_heap);
+          if (udp_->dropped_short_read != 0) e.sample(name, "reason", "short_read", udp_->dropped_short_read);
+        }
+        continue;
+      }
+      case kHttpRequests: {
+        // The scrape itself is counted once answered: it shows in the next one.
+        const HttpStatusCounts& responses = api_.response_counts();
+        for (size_t i = 0; i < HttpStatusCounts::kSlots; ++i) {
+          const uint32_t n = responses.at(i);
+          if (n == 0) continue;
+          const int status = HttpStatusCounts::status_at(i);
+          e.open(name, "code");
+          if (status != 0) {
+            e.number(static_cast<uint64_t>(status));
+          } else {
+            e.raw("other");
+          }
+          e.close(n);
+        }
+        continue;
+      }
+      case kOtaStarted: value = ota_started_; break;
+      case kOtaSucceeded: value = ota_succeeded_; break;
+      case kOtaFailed: value = ota_failed_; break;
+      case kFreeHeap: value = ctx_.system().free_heap_bytes(); break;
+      case kUptime: value = uptime_ms_.total / 1000; break;
+      default: {  // kBuildInfo
+        e.open(name, "version");
+        e.label_value(ctx_.firmware_version());
+        e.raw("\",sdk=\"");
+        e.label_value(view_or_empty(ctx_.system().sdk_version()));
+        e.close(1);
+        continue;
+      }
+    }
+    e.sample(name, value);
+  }
+}
+
+}  // namespace spore

@@ -1,0 +1,274 @@
+// Metrics: the Prometheus text a node writes for GET /metrics, exactly, and how it follows the
+// counters it reports (traffic, rejections, HTTP statuses, OTA events, uptime across clock wraps).
+
+#include "spore/metrics.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "fakes.h"
+#include "spore/membership.h"
+#include "spore/node_context.h"
+#include "spore/ota_upload.h"
+#include "spore/udp_intake.h"
+
+namespace spore {
+namespace {
+
+using testing::FakeClock;
+using testing::FakeRandom;
+using testing::FakeSystemInfo;
+
+class StringOutput : public JsonOutput {
+ public:
+  void write(const char* data, size_t size_bytes) override { text.append(data, size_bytes); }
+  std::string text;
+};
+
+class NullUdp : public UdpPort {
+ public:
+  bool send_to(uint32_t, uint16_t, const uint8_t*, size_t) override { return true; }
+  bool broadcast(uint16_t, const uint8_t*, size_t) override { return true; }
+};
+
+class MetricsTest : public ::testing::Test {
+ protected:
+  static Config cfg() {
+    Config c = Config::fast();
+    c.start_jitter_max_ms = 0;
+    return c;
+  }
+  MetricsTest() : ctx(cfg(), clock, rnd, sys, nullptr), api(ctx), mem(ctx, udp, rnd), metrics(ctx, api) {}
+  void SetUp() override {
+    ASSERT_TRUE(ctx.begin({0xAA, 5, 0x0A000001, "self"}));
+    ASSERT_TRUE(api.begin());
+    const uint8_t sha[32] = {};
+    ctx.set_firmware("1.2.3", sha);
+    ASSERT_TRUE(metrics.begin());
+  }
+  std::string scrape() {
+    StringOutput out;
+    metrics.write(out);
+    return out.text;
+  }
+  // Through RestApi, as an adapter calls it.
+  int get(std::string_view path, std::string* body, HttpResponseHeaders* headers) {
+    StringOutput out;
+    const int status = api.handle(HttpRequest{HttpMethod::kGet, path, {}, {}, {}}, out, headers);
+    *body = out.text;
+    return status;
+  }
+  // The value of the sample line starting with `series` + " ", or -1 when absent.
+  static long long value_of(const std::string& text, const std::string& series) {
+    const std::string key = "\n" + series + " ";
+    const size_t at = ("\n" + text).find(key);
+    if (at == std::string::npos) return -1;
+    return std::stoll(text.substr(at + key.size() - 1));
+  }
+
+  FakeClock clock{1000};
+  FakeRandom rnd;
+  FakeSystemInfo sys;
+  NullUdp udp;
+  NodeContext ctx;
+  RestApi api;
+  Membership mem;
+  Metrics metrics;
+};
+
+TEST_F(MetricsTest, ExactTextForAKnownState) {
+  MemberHello peer;
+  peer.node_id = 0xBB;
+  peer.incarnation = 1;
+  peer.ip = 0x0A000002;
+  peer.hostname = "peer";
+  ASSERT_NE(ctx.members().observe(peer, clock.now_ms()), nullptr);
+  clock.advance(12345);
+  sys.free_heap = 30000;
+  std::string body;
+  ASSERT_EQ(get("/api/node/status", &body, nullptr), 200);  // one 200 before the scrape
+  api.record_response(418);                                  // outside the table: "other"
+
+  EXPECT_EQ(scrape(),
+            "# HELP spore_members Members by status, this node included.\n"
+            "# TYPE spore_members gauge\n"
+            "spore_members{status=\"active\"} 2\n"
+            "spore_members{status=\"inactive\"} 0\n"
+            "spore_members{status=\"dead\"} 0\n"
+            "# HELP spore_http_requests_total HTTP responses by status code.\n"
+            "# TYPE spore_http_requests_total counter\n"
+            "spore_http_requests_total{code=\"200\"} 1\n"
+            "spore_http_requests_total{code=\"other\"} 1\n"
+            "# HELP spore_ota_updates_started_total Firmware uploads accepted.\n"
+            "# TYPE spore_ota_updates_started_total counter\n"
+            "spore_ota_updates_started_total 0\n"
+            "# HELP spore_ota_updates_succeeded_total Firmware images installed.\n"
+            "# TYPE spore_ota_updates_succeeded_total counter\n"
+            "spore_ota_updates_succeeded_total 0\n"
+            "# HELP spore_ota_updates_failed_total Uploads ended without a new image.\n"
+            "# TYPE spore_ota_updates_failed_total counter\n"
+            "spore_ota_updates_failed_total 0\n"
+            "# HELP spore_free_heap_bytes Free heap.\n"
+            "# TYPE spore_free_heap_bytes gauge\n"
+            "spore_free_heap_bytes 30000\n"
+            "# HELP spore_uptime_seconds Time since the node started.\n"
+            "# TYPE spore_uptime_seconds gauge\n"
+            "spore_uptime_seconds 12\n"
+            "# HELP spore_build_info Firmware and SDK version.\n"
+            "# TYPE spore_build_info gauge\n"
+            "spore_build_info{version=\"1.2.3\",sdk=\"2.2.2-dev(38a443e)\"} 1\n");
+}
+
+TEST_F(MetricsTest, ServedAsATextRouteListedInTheApiAndPublic) {
+  ASSERT_TRUE(api.set_api_token("secret"));
+  std::string body;
+  HttpResponseHeaders headers;
+  ASSERT_EQ(get("/metrics?x=1", &body, &headers), 200);
+  ASSERT_NE(headers.content_type, nullptr);
+  EXPECT_STREQ(headers.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_STREQ(headers.allow_origin, "*");
+  EXPECT_EQ(body.rfind("# HELP spore_members ", 0), 0u);
+  // The scrape is counted once it is answered: the next one shows it.
+  ASSERT_EQ(get("/metrics", &body, &headers), 200);
+  EXPECT_EQ(value_of(body, "spore_http_requests_total{code=\"200\"}"), 1);
+
+  bool listed = false;
+  for (size_t i = 0; i < ctx.api().size(); ++i) {
+    const ApiEndpoint& e = ctx.api().at(i);
+    listed = listed || (e.uri_view() == "/metrics" && e.method == HttpMethod::kGet);
+  }
+  EXPECT_TRUE(listed);
+
+  // Other methods get RestApi's JSON 405, without a text content type.
+  StringOutput out;
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/metrics", {}, {}, {}}, out, &headers), 405);
+  EXPECT_EQ(headers.content_type, nullptr);
+  EXPECT_EQ(out.text.front(), '{');
+}
+
+TEST_F(MetricsTest, TrafficAndRejectionsFollowMembershipStats) {
+  UdpStats intake;
+  metrics.set_membership(&mem);
+  metrics.set_udp_stats(&intake);
+  mem.begin();
+  std::string text = scrape();
+  EXPECT_EQ(value_of(text, "spore_datagrams_received_total"), 0);
+  EXPECT_EQ(value_of(text, "spore_bytes_received_total"), 0);
+  EXPECT_EQ(value_of(text, "spore_datagram_send_failures_total"), 0);
+  EXPECT_NE(text.find("# TYPE spore_datagrams_rejected_total counter\n"), std::string::npos);
+  EXPECT_EQ(text.find("spore_datagrams_rejected_total{"), std::string::npos);  // none yet
+
+  // Two junk datagrams (not "SP") and one too short for a header.
+  const uint8_t junk[20] = {'X', 'Y'};
+  const uint8_t stub[3] = {'S', 'P', 1};
+  mem.on_datagram(0x0A000002, 4210, junk, sizeof junk);
+  mem.on_datagram(0x0A000002, 4210, junk, sizeof junk);
+  mem.on_datagram(0x0A000002, 4210, stub, sizeof stub);
+  intake.dropped_oversize = 4;
+  for (int i = 0; i < 100; ++i) {  // heartbeats and join ANNOUNCEs go out
+    ctx.loop();
+    clock.advance(50);
+  }
+  text = scrape();
+  EXPECT_EQ(value_of(text, "spore_datagrams_received_total"), 3);
+  EXPECT_EQ(value_of(text, "spore_bytes_received_total"), 43);
+  EXPECT_EQ(value_of(text, "spore_datagrams_rejected_total{reason=\"bad_magic\"}"), 2);
+  EXPECT_EQ(value_of(text, "spore_datagrams_rejected_total{reason=\"too_short\"}"), 1);
+  EXPECT_EQ(value_of(text, "spore_datagrams_rejected_total{reason=\"oversize\"}"), 4);
+  EXPECT_EQ(value_of(text, "spore_datagrams_rejected_total{reason=\"low_heap\"}"), -1);
+  EXPECT_EQ(value_of(text, "spore_datagrams_sent_total"), mem.stats().datagrams_sent);
+  EXPECT_GT(mem.stats().datagrams_sent, 0u);
+  EXPECT_EQ(value_of(text, "spore_bytes_sent_total"), mem.stats().bytes_sent);
+}
+
+TEST_F(MetricsTest, OtaEventsAreCounted) {
+  OtaEvent ev;
+  ctx.fire(topics::kOtaStarted, ev);
+  ctx.fire(topics::kOtaFailed, ev);
+  ctx.fire(topics::kOtaStarted, ev);
+  ctx.fire(topics::kOtaFinished, ev);
+  ctx.fire(topics::kOtaFailed, ev);  // e.g. refused at start (415): no ota_started before it
+  const std::string text = scrape();
+  EXPECT_EQ(value_of(text, "spore_ota_updates_started_total"), 2);
+  EXPECT_EQ(value_of(text, "spore_ota_updates_succeeded_total"), 1);
+  EXPECT_EQ(value_of(text, "spore_ota_updates_failed_total"), 2);
+  EXPECT_EQ(metrics.ota_failed(), 2u);
+}
+
+TEST_F(MetricsTest, HttpStatusesOutsideTheTableShareOneBucket) {
+  api.record_response(503);
+  api.record_response(503);
+  api.record_response(302);
+  api.record_response(999);
+  api.record_response(-1);
+  EXPECT_EQ(api.response_counts().count(503), 2u);
+  EXPECT_EQ(api.response_counts().count(302), 3u);  // the "other" bucket
+  const std::string text = scrape();
+  EXPECT_EQ(value_of(text, "spore_http_requests_total{code=\"503\"}"), 2);
+  EXPECT_EQ(value_of(text, "spore_http_requests_total{code=\"other\"}"), 3);
+  for (size_t i = 0; i + 1 < HttpStatusCounts::kSlots; ++i) {
+    const int status = HttpStatusCounts::status_at(i);
+    EXPECT_GE(status, 200);
+    EXPECT_EQ(HttpStatusCounts::slot_of(status), i);
+  }
+  EXPECT_EQ(HttpStatusCounts::status_at(HttpStatusCounts::kSlots - 1), 0);
+}
+
+TEST_F(MetricsTest, LabelValuesFromDataAreEscaped) {
+  const uint8_t sha[32] = {};
+  ctx.set_firmware("a\"b\\c\nd\x01\xC3\xA9", sha);
+  sys.sdk = "";
+  const std::string text = scrape();
+  EXPECT_NE(text.find("spore_build_info{version=\"a\\\"b\\\\c\\nd???\",sdk=\"\"} 1\n"), std::string::npos)
+      << text;
+}
+
+TEST_F(MetricsTest, UptimeAndByteCountersSurviveA32BitWrap) {
+  metrics.set_membership(&mem);
+  // The node clock wraps after 49.7 days; the refresh task folds it into 64 bits.
+  const uint64_t days_60_ms = 60ull * 24 * 3600 * 1000;
+  for (uint64_t t = 0; t < days_60_ms; t += Metrics::kRefreshIntervalMs) {
+    clock.advance(Metrics::kRefreshIntervalMs);
+    ctx.loop();
+  }
+  const long long uptime = value_of(scrape(), "spore_uptime_seconds");
+  EXPECT_GE(uptime, static_cast<long long>(days_60_ms / 1000));
+  EXPECT_LE(uptime, static_cast<long long>(days_60_ms / 1000) + 1);
+
+  WideCounter c;
+  c.update(0xFFFFFFF0u);
+  c.update(0x10u);  // wrapped
+  EXPECT_EQ(c.total, 0x100000000ull + 0x10u);
+}
+
+TEST_F(MetricsTest, EveryLineIsACommentOrASample) {
+  metrics.set_membership(&mem);
+  mem.begin();
+  const std::string text = scrape();
+  ASSERT_FALSE(text.empty());
+  ASSERT_EQ(text.back(), '\n');
+  size_t start = 0;
+  std::vector<std::string> typed;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      typed.push_back(line.substr(7, line.find(' ', 7) - 7));
+      continue;
+    }
+    if (line.rfind("# HELP ", 0) == 0) continue;
+    // name{labels} value: the name of the family declared last, a number after the space.
+    ASSERT_FALSE(typed.empty()) << line;
+    EXPECT_EQ(line.rfind(typed.back(), 0), 0u) << line;
+    const size_t space = line.rfind(' ');
+    ASSERT_NE(space, std::string::npos) << line;
+    EXPECT_EQ(line.substr(space + 1).find_first_not_of("0123456789"), std::string::npos) << line;
+  }
+  EXPECT_EQ(typed.size(), 14u);  // every family, with membership
+}
+
+}  // namespace
+}  // namespace spore
