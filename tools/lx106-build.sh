@@ -30,7 +30,7 @@ DEVICE_MODULES=" boot_counter config_record device_config esp_flash http_request
 # of cluster events, the MQTT bridge). DESIGN.md §4's 48 KB engine budget was set for cluster,
 # REST and OTA; issue 8 added these on top, so they get their own budget (docs/footprint.md,
 # "Integrations"). The firmware image budget still covers whatever the default image links.
-INTEGRATION_MODULES=" metrics "
+INTEGRATION_MODULES=" event_api metrics "
 
 TARGET=xtensa-lx106-elf
 mapfile -t INCFLAGS <"$OUT/cxxflags"

@@ -31,6 +31,7 @@
 #include "posix/system_info.h"
 #include "posix/udp_socket.h"
 #include "posix/version.h"
+#include "spore/event_api.h"
 #include "spore/hmac_sha256.h"
 #include "spore/membership.h"
 #include "spore/metrics.h"
@@ -271,6 +272,12 @@ int main(int argc, char** argv) {
 
   std::mutex core_mutex;
   px::HttpServer http(api, core_mutex, &log);
+  // POST /api/cluster/events and the SSE stream (docs/events.md).
+  spore::EventApi event_api(ctx, api);
+  if (!event_api.begin(spore::EventApi::Sink::bind<px::HttpServer, &px::HttpServer::send_event>(&http))) {
+    log.logf(LogLevel::kWarn, "cluster events over HTTP not served: a table is full");
+  }
+  http.set_event_api(&event_api);
   // The update route reads at most the largest image plus a signature trailer and multipart
   // framing; core checks each upload against the space free at that moment.
   http.set_ota(&ota, &clock,

@@ -20,6 +20,13 @@ bool reserved_topic(std::string_view topic) { return starts_with(topic, "node_")
 
 }  // namespace
 
+bool valid_event_topic(std::string_view topic) {
+  if (topic.empty() || topic.size() > wire::kMaxEventTopicLen || topic == EventBus::kAnyTopic) return false;
+  for (char c : topic)
+    if (c < '\x21' || c > '\x7e') return false;
+  return true;
+}
+
 const char* publish_error_name(PublishError error) {
   switch (error) {
     case PublishError::kOk:
@@ -56,9 +63,7 @@ uint32_t ClusterEvents::delivered_seq(uint32_t node_id) const {
 
 PublishError ClusterEvents::publish(std::string_view topic, const uint8_t* payload, size_t size_bytes) {
   if (!running_) return PublishError::kNotRunning;
-  if (topic.empty() || topic.size() > wire::kMaxEventTopicLen || topic == EventBus::kAnyTopic) return PublishError::kBadTopic;
-  for (char c : topic)
-    if (c < '\x21' || c > '\x7e') return PublishError::kBadTopic;
+  if (!valid_event_topic(topic)) return PublishError::kBadTopic;
   if (reserved_topic(topic)) return PublishError::kReservedTopic;
   return store_and_send(topic, payload, size_bytes, true);
 }

@@ -55,6 +55,9 @@ enum class PublishError : uint8_t {
   kReservedTopic,  ///< "node_*" (membership, local to each node) or "ota_*" (published by the OTA path)
   kTooLarge,       ///< payload longer than SPORE_EVENT_PAYLOAD_MAX
 };
+/// A topic's syntax: 1..31 bytes of 0x21..0x7E, not "*" (kBadTopic otherwise). Reserved topics
+/// (node_*, ota_*) are valid here: they are what subscribers and stream filters name.
+bool valid_event_topic(std::string_view topic);
 /// "ok", "not_running", "bad_topic", "reserved_topic", "too_large"; "?" otherwise. Never nullptr.
 const char* publish_error_name(PublishError error);
 

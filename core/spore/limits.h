@@ -195,3 +195,22 @@
 #ifndef SPORE_EVENT_MAX_STREAMS
 #define SPORE_EVENT_MAX_STREAMS SPORE_MAX_MEMBERS
 #endif
+
+/// Server-Sent Event streams (GET /api/cluster/events/stream) open at once; one more gets 503
+/// too_many_streams. Each open stream costs the ESP8266 a TCP connection and its send buffer
+/// (about 1.5 KB of heap while a message is in flight), and a Linux node one HTTP worker thread.
+#ifndef SPORE_MAX_EVENT_STREAMS
+#if defined(__XTENSA__)
+#define SPORE_MAX_EVENT_STREAMS 2
+#else
+#define SPORE_MAX_EVENT_STREAMS 8
+#endif
+#endif
+
+/// Buffer for one streamed event's JSON `data` line (EventApi, RAM of the node): room for a
+/// SPORE_EVENT_PAYLOAD_MAX payload and a hostname even if every byte is escaped as \u00XX, plus
+/// the fixed fields. A larger event (a 256 B payload from a host, on an ESP8266) is not streamed
+/// and counted (EventApi::oversize()).
+#ifndef SPORE_SSE_DATA_MAX
+#define SPORE_SSE_DATA_MAX (6 * SPORE_EVENT_PAYLOAD_MAX + 6 * SPORE_MAX_HOSTNAME_LEN + 192)
+#endif

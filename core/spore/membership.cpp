@@ -232,12 +232,14 @@ void Membership::handle_announce(uint32_t src_ip, const wire::Message& msg, uint
     queue_gossip(*m, wire::MemberState::kAlive);  // helps members that cannot hear its broadcasts
   }
   m->udp_port = a.udp_port;
+  const bool updated = known && m->image_digest != 0 && a.image_digest != m->image_digest;
   m->image_digest = a.image_digest;
   m->resources.free_heap_bytes = a.free_heap_bytes;
   peer.announced_api_digest = a.api_digest;
   peer.announced_res_digest = a.resources_digest;
   peer.announced = true;
   alive_evidence(peer, *m);
+  if (updated) ctx_.fire(topics::kNodeUpdated, *m);
   if (a.reply_requested) {
     // Jittered, so a joiner is not hit by every member's reply in the same millisecond.
     for (const PendingReply& r : replies_) {

@@ -34,6 +34,9 @@ constexpr std::string_view kNodeInactive = "node_inactive";
 constexpr std::string_view kNodeDead = "node_dead";
 constexpr std::string_view kNodeLeft = "node_left";
 constexpr std::string_view kNodeForgotten = "node_forgotten";
+/// A member announced a different firmware image than before (it was updated); fired after the
+/// announcement that carries it, besides node_restarted when the update restarted it.
+constexpr std::string_view kNodeUpdated = "node_updated";
 }  // namespace topics
 
 /// Who this node is.

@@ -10,13 +10,16 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
 #include <cstring>
 #include <httplib.h>
 #include <thread>
 #include <vector>
 
 #include "posix/udp_socket.h"
+#include "spore/event_api.h"
 #include "spore/json_writer.h"
 #include "spore/ota_upload.h"
 
@@ -141,8 +144,23 @@ struct HttpServer::Impl {
   std::atomic<bool> finished{false};  ///< listen_after_bind() returned
 };
 
+/// The open event streams. Shared with each stream's content provider (a worker thread), which
+/// waits on `cv` for messages; send_event() (the node loop, under the core mutex) only appends
+/// to queues, so a slow client never holds up core.
+struct HttpServer::Streams {
+  struct Client {
+    SseFilter filter;
+    std::deque<std::string> queue;
+    bool overflowed = false;
+  };
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::shared_ptr<Client>> clients;
+  bool stopping = false;
+};
+
 HttpServer::HttpServer(RestApi& api, std::mutex& core_mutex, LogSink* log)
-    : api_(api), core_mutex_(core_mutex), log_(log) {}
+    : api_(api), core_mutex_(core_mutex), log_(log), streams_(std::make_shared<Streams>()) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -165,7 +183,11 @@ bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* e
   }
   impl_ = std::make_unique<Impl>();
   httplib::Server& svr = impl_->server;
-  const size_t threads = threads_ == 0 ? 1 : threads_;
+  {
+    std::lock_guard<std::mutex> lock(streams_->mutex);
+    streams_->stopping = false;
+  }
+  const size_t threads = (threads_ == 0 ? 1 : threads_) + (events_ != nullptr ? SPORE_MAX_EVENT_STREAMS : 0);
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   // httplib's default sets SO_REUSEPORT only, which lets a second spored bind the same ip:port
   // (the kernel would then split connections between them) and, lacking SO_REUSEADDR, refuses
@@ -264,7 +286,9 @@ void HttpServer::serve(const httplib::Request& req, std::string_view body, httpl
   const std::string content_type = req.get_header_value("Content-Type");
   HttpRequest r;
   r.method = method_from(req.method);
-  r.path = req.path;
+  // The raw target, query string included: RestApi routes on the path before '?', and handlers
+  // such as POST /api/cluster/events?topic= read their parameters from it.
+  r.path = req.target.empty() ? req.path : req.target;
   const std::string authorization = req.get_header_value("Authorization");
   r.authorization = authorization;
   r.body = body;
@@ -274,6 +298,10 @@ void HttpServer::serve(const httplib::Request& req, std::string_view body, httpl
     std::lock_guard<std::mutex> lock(core_mutex_);
     asset = api_.asset_for(r);
     if (asset != nullptr) api_.record_response(200);
+  }
+  if (events_ != nullptr && EventApi::is_stream_request(r)) {
+    serve_stream(r, res);
+    return;
   }
   if (asset != nullptr) {
     // Sent as stored (gzip), through a fixed-length content provider: Debian's httplib is built
@@ -315,6 +343,89 @@ void HttpServer::serve(const httplib::Request& req, std::string_view body, httpl
   }
   send_json(res, status, out_body, allow, challenge, status == 202 || (status == 200 && restart_pending),
             headers.allow_origin, out_type);
+}
+
+void HttpServer::serve_stream(const HttpRequest& r, httplib::Response& res) {
+  SseFilter filter;
+  std::string error_body;
+  StringJsonOutput out(error_body);
+  JsonWriter w(out);
+  char preamble[96];
+  size_t preamble_size = 0;
+  int status = 0;
+  {
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    status = events_->open_stream(r, &filter, w);
+    api_.record_response(status);
+    if (status == 200) preamble_size = events_->write_preamble(preamble, sizeof preamble);
+  }
+  if (status != 200) {
+    send_json(res, status, error_body, "", "", false);
+    return;
+  }
+  auto client = std::make_shared<Streams::Client>();
+  client->filter = filter;
+  {
+    std::lock_guard<std::mutex> lock(streams_->mutex);
+    streams_->clients.push_back(client);
+  }
+  res.status = 200;
+  res.set_header("Cache-Control", "no-store");
+  res.set_header("X-Accel-Buffering", "no");  // a reverse proxy (nginx) must not buffer the stream
+  res.set_header("Access-Control-Allow-Origin", "*");  // public, like every GET that is not a secret
+  std::shared_ptr<Streams> streams = streams_;
+  std::string first(preamble, preamble_size);
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [streams, client, first](size_t offset, httplib::DataSink& sink) {
+        if (offset == 0) return sink.write(first.data(), first.size());
+        std::string batch;
+        bool end = false;
+        {
+          std::unique_lock<std::mutex> lock(streams->mutex);
+          streams->cv.wait_for(lock, std::chrono::milliseconds(EventApi::kKeepAliveMs),
+                               [&] { return streams->stopping || client->overflowed || !client->queue.empty(); });
+          end = streams->stopping || client->overflowed;
+          while (!end && !client->queue.empty()) {
+            batch += client->queue.front();
+            client->queue.pop_front();
+          }
+        }
+        if (end) {
+          sink.done();  // the last chunk: the client sees a clean end and reconnects (retry:)
+          return true;
+        }
+        if (batch.empty()) batch = EventApi::kKeepAliveFrame;
+        return sink.write(batch.data(), batch.size());  // false: the client is gone
+      },
+      [this, streams, client](bool) {
+        {
+          std::lock_guard<std::mutex> lock(streams->mutex);
+          auto& list = streams->clients;
+          list.erase(std::remove(list.begin(), list.end(), client), list.end());
+        }
+        std::lock_guard<std::mutex> lock(core_mutex_);
+        events_->close_stream();
+      });
+}
+
+void HttpServer::send_event(const SseMessage& msg) {
+  std::string frame(msg.id.size() + msg.event.size() + msg.data.size() + 32, '\0');
+  frame.resize(EventApi::format(msg, frame.data(), frame.size()));
+  if (frame.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(streams_->mutex);
+    for (const std::shared_ptr<Streams::Client>& c : streams_->clients) {
+      if (c->overflowed || !EventApi::filter_matches(c->filter, msg.event)) continue;
+      if (c->queue.size() >= kStreamQueueMessages) {
+        c->overflowed = true;
+        c->queue.clear();
+        continue;
+      }
+      c->queue.push_back(frame);
+    }
+  }
+  streams_->cv.notify_all();
 }
 
 void HttpServer::serve_with_body(const httplib::Request& req, httplib::Response& res,
@@ -475,6 +586,12 @@ void HttpServer::serve_update(const httplib::Request& req, httplib::Response& re
 void HttpServer::stop() {
   if (impl_ == nullptr) return;
   stopping_.store(true);
+  {
+    // Open event streams end now rather than at their next keep-alive.
+    std::lock_guard<std::mutex> lock(streams_->mutex);
+    streams_->stopping = true;
+  }
+  streams_->cv.notify_all();
   impl_->server.stop();
   if (impl_->thread.joinable()) {
     if (impl_->server.is_running() || impl_->finished.load()) {

@@ -43,7 +43,9 @@ class ContentReader;
 }  // namespace httplib
 
 namespace spore {
+class EventApi;
 class OtaUploadHandler;
+struct SseMessage;
 }  // namespace spore
 
 namespace spore::posix {
@@ -81,8 +83,19 @@ class HttpServer {
     clock_ = clock;
     ota_max_body_bytes_ = max_body_bytes;
   }
-  /// Worker threads serving requests (default 4).
+  /// Worker threads serving requests (default 4); set_event_api() adds one per event stream.
   void set_threads(size_t threads) { threads_ = threads; }
+  /// Serves GET /api/cluster/events/stream (docs/events.md) from `events` (must outlive the
+  /// server). Each open stream keeps one worker thread, so the pool grows by
+  /// SPORE_MAX_EVENT_STREAMS and ordinary requests keep their threads. Call before start(), and
+  /// pass send_event() as the EventApi's sink.
+  void set_event_api(EventApi* events) { events_ = events; }
+  /// The EventApi's sink: queues `msg` for every open stream whose filter matches. Called by core
+  /// with the core mutex held; never blocks on a client (a client more than kStreamQueueMessages
+  /// behind is disconnected: it reconnects and goes on from the present).
+  void send_event(const SseMessage& msg);
+  /// Messages queued per stream before a slow client is cut off.
+  static constexpr size_t kStreamQueueMessages = 256;
 
   /// Binds `bind_ip`:`port` (port 0: the kernel picks, see port()) and starts serving on a
   /// background thread. False with a sentence in `*error` if the address cannot be bound (port in
@@ -107,12 +120,18 @@ class HttpServer {
   /// RestApi::record_response() under the core mutex, for answers that bypass RestApi::handle().
   void record_response(int status);
 
+  struct Streams;
+  /// GET of the event stream: admitted by EventApi::open_stream(), then kept open.
+  void serve_stream(const HttpRequest& r, httplib::Response& res);
+
   RestApi& api_;
   std::mutex& core_mutex_;
   LogSink* log_;
   size_t max_body_bytes_ = kDefaultMaxBodyBytes;
   size_t threads_ = 4;
   OtaUploadHandler* ota_ = nullptr;
+  EventApi* events_ = nullptr;
+  std::shared_ptr<Streams> streams_;
   const Clock* clock_ = nullptr;
   size_t ota_max_body_bytes_ = 0;
   /// Set by stop(): an upload still streaming is aborted instead of delaying the shutdown.

@@ -39,9 +39,10 @@ class MembershipTest : public ::testing::Test {
     ASSERT_TRUE(r.ok());
     mem.on_datagram(ip, 4210, buf, r.size_bytes);
   }
-  void announce(uint32_t id, uint32_t inc = 1, bool reply = false) {
+  void announce(uint32_t id, uint32_t inc = 1, bool reply = false, uint32_t image_digest = 0) {
     wire::Message m;
     m.header.type = wire::MessageType::kAnnounce;
+    m.announce.image_digest = image_digest;
     m.announce.udp_port = 4210;
     m.announce.http_port = 8080;
     m.announce.hostname = "peer";
@@ -118,6 +119,24 @@ TEST_F(MembershipTest, AnnounceAdmitsAndAReplyIsSentWithJitter) {
       replied = true;
   }
   EXPECT_TRUE(replied);
+}
+
+TEST_F(MembershipTest, ANewFirmwareDigestFiresNodeUpdated) {
+  std::vector<uint32_t> updated;
+  struct Recorder {
+    std::vector<uint32_t>* ids;
+    void on(const Event& e) { ids->push_back(e.get<Member>()->node_id); }
+  } recorder{&updated};
+  ctx.on(topics::kNodeUpdated, EventHandler::bind<Recorder, &Recorder::on>(&recorder));
+  announce(0xB1, 1, true, 0x11111111);  // first sight: discovered, not updated
+  announce(0xB1, 1, false, 0x11111111);
+  EXPECT_TRUE(updated.empty());
+  announce(0xB1, 2, true, 0x22222222);  // restarted on a new image
+  ASSERT_EQ(updated.size(), 1u);
+  EXPECT_EQ(updated[0], 0xB1u);
+  EXPECT_EQ(ctx.members().find(0xB1)->image_digest, 0x22222222u);
+  announce(0xB1, 3, true, 0x22222222);  // restarted on the same image
+  EXPECT_EQ(updated.size(), 1u);
 }
 
 TEST_F(MembershipTest, AnswersPingsMeantForItOnly) {

@@ -1,0 +1,233 @@
+// HttpServer's event stream (GET /api/cluster/events/stream) on loopback: events published in
+// core reach open streams in order and filtered, the slot limit answers 503, a client that goes
+// away or stops reading frees its slot, and stop() ends open streams.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fakes.h"
+#include "posix/http_server.h"
+#include "spore/event_api.h"
+#include "spore/membership.h"
+#include "spore/node_context.h"
+
+namespace spore::posix {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// One client reading a stream on its own thread into `text`.
+class StreamReader {
+ public:
+  StreamReader(uint16_t port, std::string path) {
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port);
+    client_->set_read_timeout(30, 0);
+    thread_ = std::thread([this, path] {
+      auto r = client_->Get(path.c_str(), [this](const char* data, size_t n) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        text_.append(data, n);
+        return !stop_.load();
+      });
+      std::lock_guard<std::mutex> lock(mutex_);
+      status_ = r ? r->status : -1;
+      if (r) body_ = r->body;
+      done_.store(true);
+    });
+  }
+  ~StreamReader() {
+    stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::string text() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return text_;
+  }
+  /// Waits (bounded) until the text contains `needle`.
+  bool wait_for(const std::string& needle, int seconds = 10) {
+    const auto deadline = Clock::now() + std::chrono::seconds(seconds);
+    while (Clock::now() < deadline) {
+      if (text().find(needle) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+  bool wait_done(int seconds = 10) {
+    const auto deadline = Clock::now() + std::chrono::seconds(seconds);
+    while (Clock::now() < deadline && !done_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return done_.load();
+  }
+  /// Hangs up now (closes the socket under the reading thread), as a client that goes away.
+  void stop() {
+    stop_.store(true);
+    client_->stop();
+  }
+  int status() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return status_;
+  }
+  std::string body() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return body_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string text_, body_;
+  int status_ = 0;
+  std::atomic<bool> stop_{false}, done_{false};
+  std::unique_ptr<httplib::Client> client_;
+  std::thread thread_;
+};
+
+class EventStreamTest : public ::testing::Test {
+ protected:
+  EventStreamTest()
+      : ctx(Config::fast(), clock, rnd, sys, nullptr), api(ctx), mem(ctx, udp, rnd), events(ctx, api),
+        server(api, mutex, nullptr) {
+    EXPECT_TRUE(ctx.begin({0x42, 3, 0x7F000001u, "stream-test"}));
+    EXPECT_TRUE(api.begin());
+    mem.begin();
+    EXPECT_TRUE(events.begin(EventApi::Sink::bind<HttpServer, &HttpServer::send_event>(&server)));
+    server.set_event_api(&events);
+  }
+  void SetUp() override {
+    std::string error;
+    ASSERT_TRUE(server.start("127.0.0.1", 0, &error)) << error;
+  }
+  void publish(const std::string& topic, const std::string& data) {
+    std::lock_guard<std::mutex> lock(mutex);
+    ASSERT_TRUE(ctx.publish(topic, data));
+  }
+  size_t open_streams() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return events.open_streams();
+  }
+  /// Waits (bounded) for `n` open streams; with `poke`, publishes an event every 50 ms meanwhile,
+  /// since a server learns that a client is gone only when it writes to it.
+  bool wait_open_streams(size_t n, bool poke = false) {
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    for (int i = 0; Clock::now() < deadline && open_streams() != n; ++i) {
+      if (poke && i % 10 == 0) publish("poke", "");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return open_streams() == n;
+  }
+
+  testing::FakeClock clock;
+  testing::FakeRandom rnd;
+  testing::FakeSystemInfo sys;
+  testing::FakeUdp udp;
+  NodeContext ctx;
+  RestApi api;
+  Membership mem;
+  EventApi events;
+  std::mutex mutex;
+  HttpServer server;
+};
+
+TEST_F(EventStreamTest, EventsArriveInOrderAndFiltered) {
+  StreamReader all(server.port(), "/api/cluster/events/stream");
+  StreamReader only_b(server.port(), "/api/cluster/events/stream?topic=b");
+  ASSERT_TRUE(all.wait_for("retry: 2000\n\n"));
+  ASSERT_TRUE(only_b.wait_for("retry: 2000\n\n"));
+  EXPECT_EQ(all.text().rfind(": spore events 00000042\n", 0), 0u);
+  ASSERT_TRUE(wait_open_streams(2));
+  publish("a", "1");
+  publish("b", "2");
+  publish("a", "3");
+  ASSERT_TRUE(all.wait_for("id: 00000042-3-3\n"));
+  ASSERT_TRUE(only_b.wait_for("id: 00000042-3-2\n"));
+  const std::string t = all.text();
+  const size_t p1 = t.find("id: 00000042-3-1\nevent: a\ndata: {");
+  const size_t p2 = t.find("id: 00000042-3-2\nevent: b\n");
+  const size_t p3 = t.find("id: 00000042-3-3\nevent: a\n");
+  ASSERT_NE(p1, std::string::npos);
+  EXPECT_LT(p1, p2);
+  EXPECT_LT(p2, p3);
+  EXPECT_NE(t.find("\"data\":\"3\"}\n\n"), std::string::npos);
+  EXPECT_EQ(only_b.text().find("event: a"), std::string::npos);
+}
+
+TEST_F(EventStreamTest, StreamsBeyondTheLimitGet503AndSlotsComeBack) {
+  std::vector<std::unique_ptr<StreamReader>> readers;
+  for (int i = 0; i < SPORE_MAX_EVENT_STREAMS; ++i) {
+    readers.push_back(std::make_unique<StreamReader>(server.port(), "/api/cluster/events/stream"));
+  }
+  for (auto& r : readers) ASSERT_TRUE(r->wait_for("retry:"));
+  ASSERT_TRUE(wait_open_streams(SPORE_MAX_EVENT_STREAMS));
+
+  httplib::Client c("127.0.0.1", server.port());
+  auto r = c.Get("/api/cluster/events/stream");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(nlohmann::json::parse(r->body).at("code"), "too_many_streams");
+  // Ordinary requests still have worker threads of their own.
+  r = c.Get("/api/node/status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+
+  // Clients that go away free their slots at the next write (an event or a keep-alive).
+  for (auto& reader : readers) reader->stop();
+  for (auto& reader : readers) ASSERT_TRUE(reader->wait_done(20));
+  readers.clear();
+  ASSERT_TRUE(wait_open_streams(0, true));
+  StreamReader again(server.port(), "/api/cluster/events/stream");
+  EXPECT_TRUE(again.wait_for("retry:"));
+}
+
+TEST_F(EventStreamTest, ABadFilterIs400AndTakesNoSlot) {
+  httplib::Client c("127.0.0.1", server.port());
+  auto r = c.Get("/api/cluster/events/stream?topic=%20");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(nlohmann::json::parse(r->body).at("code"), "bad_topic");
+  EXPECT_EQ(open_streams(), 0u);
+}
+
+TEST_F(EventStreamTest, StopEndsOpenStreams) {
+  StreamReader reader(server.port(), "/api/cluster/events/stream");
+  ASSERT_TRUE(reader.wait_for("retry:"));
+  server.stop();  // returns although the stream never ends by itself
+  EXPECT_TRUE(reader.wait_done());
+  EXPECT_EQ(open_streams(), 0u);
+}
+
+TEST_F(EventStreamTest, AClientThatStopsReadingIsCutOffAndMemoryStaysBounded) {
+  // A raw connection that sends the request and never reads: the kernel's buffers fill, then the
+  // stream's queue (kStreamQueueMessages), then the server gives up on it.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  int small = 4096;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(server.port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string req = "GET /api/cluster/events/stream HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  ASSERT_TRUE(wait_open_streams(1));
+  const std::string data(1000, 'x');
+  for (int i = 0; i < 4000 && open_streams() == 1; ++i) {
+    std::lock_guard<std::mutex> lock(mutex);
+    server.send_event(SseMessage{"id", "flood", data});
+  }
+  EXPECT_TRUE(wait_open_streams(0));
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace spore::posix

@@ -1,0 +1,277 @@
+// EventApi: POST /api/cluster/events (through RestApi, as an adapter calls it), the stream's
+// admission (topic filter, slot limit) and the SSE messages it makes of cluster and membership
+// events.
+
+#include "spore/event_api.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "fakes.h"
+#include "spore/cluster_events.h"
+#include "spore/membership.h"
+#include "spore/node_context.h"
+
+namespace spore {
+namespace {
+
+using testing::FakeClock;
+using testing::FakeRandom;
+using testing::FakeSystemInfo;
+using testing::FakeUdp;
+
+class StringOutput : public JsonOutput {
+ public:
+  void write(const char* data, size_t size_bytes) override { text.append(data, size_bytes); }
+  std::string text;
+};
+
+struct Captured {
+  std::string id, event, data;
+};
+
+class EventApiTest : public ::testing::Test {
+ protected:
+  static Config cfg() {
+    Config c = Config::fast();
+    c.start_jitter_max_ms = 0;
+    return c;
+  }
+  EventApiTest() : ctx(cfg(), clock, rnd, sys, nullptr), api(ctx), mem(ctx, udp, rnd), events(ctx, api) {}
+  void SetUp() override {
+    ASSERT_TRUE(ctx.begin({0x0A1B2C3D, 7, 0x0A000001, "self"}));
+    ASSERT_TRUE(api.begin());
+    ASSERT_TRUE(api.set_api_token("secret"));
+    mem.begin();
+    ASSERT_TRUE(events.begin(EventApi::Sink::bind<EventApiTest, &EventApiTest::capture>(this)));
+  }
+  void capture(const SseMessage& m) {
+    got.push_back({std::string(m.id), std::string(m.event), std::string(m.data)});
+  }
+  int post(std::string_view target, std::string_view body, std::string* answer,
+           std::string_view authorization = "Bearer secret") {
+    StringOutput out;
+    const int status = api.handle(HttpRequest{HttpMethod::kPost, target, authorization, body, {}}, out, nullptr);
+    *answer = out.text;
+    return status;
+  }
+  int open(std::string_view target, SseFilter* filter, std::string* answer) {
+    StringOutput out;
+    JsonWriter w(out);
+    const int status = events.open_stream(HttpRequest{HttpMethod::kGet, target, {}, {}, {}}, filter, w);
+    *answer = out.text;
+    return status;
+  }
+  void add_member(uint32_t id, const char* name, uint32_t ip) {
+    MemberHello h;
+    h.node_id = id;
+    h.incarnation = 1;
+    h.ip = ip;
+    h.http_port = 80;
+    h.hostname = name;
+    ASSERT_NE(ctx.members().observe(h, clock.now_ms()), nullptr);
+  }
+
+  FakeClock clock{1000};
+  FakeRandom rnd;
+  FakeSystemInfo sys;
+  FakeUdp udp;
+  NodeContext ctx;
+  RestApi api;
+  Membership mem;
+  EventApi events;
+  std::vector<Captured> got;
+};
+
+TEST_F(EventApiTest, BothRoutesAreListedInTheNodesApi) {
+  StringOutput out;
+  JsonWriter w(out);
+  ctx.write_status_json(w);
+  EXPECT_NE(out.text.find("\"/api/cluster/events\""), std::string::npos);
+  EXPECT_NE(out.text.find("\"/api/cluster/events/stream\""), std::string::npos);
+}
+
+TEST_F(EventApiTest, PublishAnswers202WithTheStreamPositionAndStreamsTheEvent) {
+  std::string answer;
+  ASSERT_EQ(post("/api/cluster/events?topic=light", "on", &answer), 202);
+  EXPECT_EQ(answer,
+            "{\"status\":\"published\",\"topic\":\"light\",\"node_id\":\"0a1b2c3d\",\"epoch\":7,\"seq\":1,"
+            "\"size_bytes\":2}");
+  ASSERT_EQ(got.size(), 1u);  // the publisher's own subscribers get it at once
+  EXPECT_EQ(got[0].id, "0a1b2c3d-7-1");
+  EXPECT_EQ(got[0].event, "light");
+  EXPECT_EQ(got[0].data,
+            "{\"topic\":\"light\",\"node_id\":\"0a1b2c3d\",\"hostname\":\"self\",\"epoch\":7,\"seq\":1,\"data\":\"on\"}");
+  ASSERT_EQ(post("/api/cluster/events?topic=light", "", &answer), 202);  // an empty payload is an event too
+  EXPECT_NE(answer.find("\"seq\":2"), std::string::npos);
+  EXPECT_EQ(ctx.cluster_events()->stats().published, 2u);
+}
+
+TEST_F(EventApiTest, PublishNeedsTheToken) {
+  std::string answer;
+  EXPECT_EQ(post("/api/cluster/events?topic=light", "on", &answer, ""), 401);
+  EXPECT_NE(answer.find("auth_required"), std::string::npos);
+  EXPECT_EQ(post("/api/cluster/events?topic=light", "on", &answer, "Bearer wrong"), 401);
+  EXPECT_NE(answer.find("auth_invalid"), std::string::npos);
+  EXPECT_EQ(ctx.cluster_events()->stats().published, 0u);
+  EXPECT_TRUE(got.empty());
+}
+
+TEST_F(EventApiTest, BadTopicsAndPayloadsChangeNothing) {
+  struct Case {
+    const char* target;
+    size_t body_bytes;
+    int status;
+    const char* code;
+  } cases[] = {
+      {"/api/cluster/events", 1, 400, "bad_topic"},
+      {"/api/cluster/events?topic=", 1, 400, "bad_topic"},
+      {"/api/cluster/events?other=x", 1, 400, "bad_topic"},
+      {"/api/cluster/events?topic=a%20b", 1, 400, "bad_topic"},
+      {"/api/cluster/events?topic=%2", 1, 400, "bad_topic"},
+      {"/api/cluster/events?topic=%00x", 1, 400, "bad_topic"},
+      {"/api/cluster/events?topic=*", 1, 400, "bad_topic"},
+      {"/api/cluster/events?topic=0123456789012345678901234567890123", 1, 400, "bad_topic"},
+      {"/api/cluster/events?topic=node_dead", 1, 400, "reserved_topic"},
+      {"/api/cluster/events?topic=ota_finished", 1, 400, "reserved_topic"},
+      {"/api/cluster/events?topic=big", SPORE_EVENT_PAYLOAD_MAX + 1, 413, "too_large"},
+  };
+  for (const Case& c : cases) {
+    std::string answer;
+    const std::string body(c.body_bytes, 'x');
+    EXPECT_EQ(post(c.target, body, &answer), c.status) << c.target;
+    EXPECT_NE(answer.find(std::string("\"code\":\"") + c.code + "\""), std::string::npos) << c.target << " " << answer;
+  }
+  EXPECT_EQ(ctx.cluster_events()->stats().published, 0u);
+  EXPECT_TRUE(got.empty());
+  std::string answer;
+  EXPECT_EQ(post("/api/cluster/events?topic=big", std::string(SPORE_EVENT_PAYLOAD_MAX, 'x'), &answer), 202);
+}
+
+TEST_F(EventApiTest, PercentEncodedTopicsAreDecoded) {
+  std::string answer;
+  ASSERT_EQ(post("/api/cluster/events?x=1&topic=room%2Fkitchen&topic=ignored", "", &answer), 202);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].event, "room/kitchen");
+}
+
+TEST_F(EventApiTest, AfterLeavingPublishIs503) {
+  mem.leave();
+  std::string answer;
+  EXPECT_EQ(post("/api/cluster/events?topic=light", "on", &answer), 503);
+  EXPECT_NE(answer.find("not_running"), std::string::npos);
+}
+
+TEST_F(EventApiTest, QueryParamHandlesEdgeCases) {
+  char out[8];
+  EXPECT_EQ(EventApi::query_param("/p", "topic", out, sizeof out), -1);
+  EXPECT_EQ(EventApi::query_param("/p?topics=a", "topic", out, sizeof out), -1);
+  EXPECT_EQ(EventApi::query_param("/p?topic", "topic", out, sizeof out), 0);
+  EXPECT_EQ(EventApi::query_param("/p?topic=a+b", "topic", out, sizeof out), 3);
+  EXPECT_EQ(std::string(out, 3), "a+b");
+  EXPECT_EQ(EventApi::query_param("/p?topic=%41%6a#frag", "topic", out, sizeof out), 2);
+  EXPECT_EQ(std::string(out, 2), "Aj");
+  EXPECT_EQ(EventApi::query_param("/p?topic=12345678", "topic", out, sizeof out), 8);
+  EXPECT_EQ(EventApi::query_param("/p?topic=123456789", "topic", out, sizeof out), -2);
+  EXPECT_EQ(EventApi::query_param("/p?topic=%4", "topic", out, sizeof out), -2);
+  EXPECT_EQ(EventApi::query_param("/p?topic=%g1", "topic", out, sizeof out), -2);
+  EXPECT_EQ(EventApi::query_param("/p?topic=%00", "topic", out, sizeof out), -2);
+}
+
+TEST_F(EventApiTest, StreamRequestsAreRecognisedByMethodAndPath) {
+  EXPECT_TRUE(EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events/stream", {}, {}, {}}));
+  EXPECT_TRUE(
+      EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events/stream?topic=a", {}, {}, {}}));
+  EXPECT_FALSE(EventApi::is_stream_request(HttpRequest{HttpMethod::kPost, "/api/cluster/events/stream", {}, {}, {}}));
+  EXPECT_FALSE(EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events", {}, {}, {}}));
+  EXPECT_FALSE(EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events/streams", {}, {}, {}}));
+}
+
+TEST_F(EventApiTest, WithoutAStreamingAdapterTheStreamRouteIs501) {
+  StringOutput out;
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/api/cluster/events/stream", {}, {}, {}}, out, nullptr), 501);
+  EXPECT_NE(out.text.find("not_supported"), std::string::npos);
+}
+
+TEST_F(EventApiTest, StreamsAreLimitedAndFiltered) {
+  SseFilter f;
+  std::string answer;
+  for (int i = 0; i < SPORE_MAX_EVENT_STREAMS; ++i) {
+    ASSERT_EQ(open("/api/cluster/events/stream", &f, &answer), 200);
+    EXPECT_EQ(f.topic_len, 0);
+  }
+  EXPECT_EQ(events.open_streams(), static_cast<size_t>(SPORE_MAX_EVENT_STREAMS));
+  EXPECT_EQ(open("/api/cluster/events/stream", &f, &answer), 503);
+  EXPECT_NE(answer.find("too_many_streams"), std::string::npos);
+  events.close_stream();
+  ASSERT_EQ(open("/api/cluster/events/stream?topic=node_dead", &f, &answer), 200);  // reserved topics filter fine
+  EXPECT_TRUE(EventApi::filter_matches(f, "node_dead"));
+  EXPECT_FALSE(EventApi::filter_matches(f, "node_deadx"));
+  EXPECT_FALSE(EventApi::filter_matches(f, "light"));
+  EXPECT_TRUE(EventApi::filter_matches(SseFilter{}, "light"));
+  for (int i = 0; i < SPORE_MAX_EVENT_STREAMS + 3; ++i) events.close_stream();  // extra closes are harmless
+  EXPECT_EQ(events.open_streams(), 0u);
+  EXPECT_EQ(open("/api/cluster/events/stream?topic=a%20b", &f, &answer), 400);
+  EXPECT_EQ(open("/api/cluster/events/stream?topic=", &f, &answer), 400);
+  EXPECT_EQ(events.open_streams(), 0u);  // refused requests take no slot
+}
+
+TEST_F(EventApiTest, PreambleNamesTheNodeAndTheRetry) {
+  char buf[96];
+  const size_t n = events.write_preamble(buf, sizeof buf);
+  EXPECT_EQ(std::string(buf, n), ": spore events 0a1b2c3d\nretry: 2000\n\n");
+  EXPECT_EQ(events.write_preamble(buf, 10), 0u);
+}
+
+TEST_F(EventApiTest, FormatWritesTheSseWireForm) {
+  char buf[128];
+  size_t n = EventApi::format(SseMessage{"1-2-3", "light", "{}"}, buf, sizeof buf);
+  EXPECT_EQ(std::string(buf, n), "id: 1-2-3\nevent: light\ndata: {}\n\n");
+  n = EventApi::format(SseMessage{"", "node_dead", "{}"}, buf, sizeof buf);
+  EXPECT_EQ(std::string(buf, n), "event: node_dead\ndata: {}\n\n");
+  EXPECT_EQ(EventApi::format(SseMessage{"", "node_dead", "{}"}, buf, 20), 0u);
+}
+
+TEST_F(EventApiTest, MembershipEventsAreStreamedWithoutId) {
+  add_member(0x11223344, "node-3", 0x7F000003);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id, "");
+  EXPECT_EQ(got[0].event, "node_discovered");
+  EXPECT_EQ(got[0].data,
+            "{\"topic\":\"node_discovered\",\"node_id\":\"11223344\",\"hostname\":\"node-3\",\"ip\":\"127.0.0.3\","
+            "\"status\":\"ACTIVE\"}");
+}
+
+TEST_F(EventApiTest, RemoteEventsNameTheSenderAndEscapeThePayload) {
+  add_member(0x11223344, "node-3", 0x7F000003);
+  got.clear();
+  const uint8_t payload[] = {'a', 0x01, '"', 0xFF};
+  ClusterEvent ev;
+  ev.sender_id = 0x11223344;
+  ev.epoch = 9;
+  ev.seq = 4;
+  ev.topic = "light";
+  ev.payload = payload;
+  ev.payload_size_bytes = sizeof payload;
+  ctx.fire("light", ev);
+  ev.sender_id = 0x55555555;  // not (or no longer) a member: no hostname
+  ctx.fire("light", ev);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].id, "11223344-9-4");
+  EXPECT_EQ(got[0].data,
+            "{\"topic\":\"light\",\"node_id\":\"11223344\",\"hostname\":\"node-3\",\"epoch\":9,\"seq\":4,"
+            "\"data\":\"a\\u0001\\\"\xEF\xBF\xBD\"}");  // invalid UTF-8 becomes U+FFFD
+  EXPECT_EQ(got[1].data.find("hostname"), std::string::npos);
+  EXPECT_EQ(events.streamed(), 3u);  // node_discovered too
+}
+
+TEST_F(EventApiTest, ApplicationEventsAndLocalOtaCopiesAreNotStreamed) {
+  ctx.fire("my_local_thing", 42);
+  ctx.fire("ota_started");
+  EXPECT_TRUE(got.empty());
+}
+
+}  // namespace
+}  // namespace spore
