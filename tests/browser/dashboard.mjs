@@ -72,6 +72,14 @@ try {
     log(`screenshot saved to ${process.env.SCREENSHOT}`);
   }
 
+  // Cluster events reach the log through the SSE stream: publish one from the page's origin.
+  const published = await page.evaluate(async (t) => (await fetch('/api/cluster/events?topic=doorbell', {
+    method: 'POST', headers: { Authorization: 'Bearer ' + t }, body: 'ring',
+  })).status, token);
+  if (published !== 202) throw new Error(`publishing an event answered ${published}`);
+  await waitFor('the events log shows the published cluster event', () =>
+    [...document.querySelectorAll('#events li')].some((li) => /n1: doorbell ring$/.test(li.textContent)));
+
   // Usable on a phone: at 390 px nothing pushes the page sideways (the table scrolls inside).
   await page.setViewportSize({ width: 390, height: 844 });
   const phoneWidth = await page.evaluate(() => document.documentElement.scrollWidth);

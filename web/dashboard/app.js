@@ -1,6 +1,6 @@
 // SPORE dashboard. Polls this node's GET /api/cluster/members every second and redraws without
-// reloading; membership changes it observes go to the events log through ingest(), the one entry
-// point a later cluster event stream (SSE) can feed too. Actions (upload, restart) go to the node
+// reloading; membership changes it observes go to the events log through ingest(), and so do the
+// cluster events of GET /api/cluster/events/stream (SSE, docs/events.md). Actions (upload, restart) go to the node
 // that served the page: other nodes are reached through their own dashboard (same origin, so the
 // token stays a plain Authorization header and each node keeps its own token in localStorage).
 'use strict';
@@ -44,13 +44,42 @@ async function why(res) {
   try { return (await res.json()).error || 'HTTP ' + res.status; } catch (e) { return 'HTTP ' + res.status; }
 }
 
-// ---- events log: ingest({time, text}) from the poller now, from an event stream later ----
+// ---- events log: ingest({time, text}) from the poller and from the cluster event stream ----
 function ingest(ev) {
   const li = document.createElement('li');
   li.textContent = new Date(ev.time || Date.now()).toLocaleTimeString() + '  ' + ev.text;
   const list = $('events');
   list.insertBefore(li, list.firstChild);
   while (list.children.length > 200) list.removeChild(list.lastChild);
+}
+
+// The stream is read with fetch, not EventSource: EventSource delivers a named event ("event:
+// light") only to a listener for that name, and topics are not known in advance. Membership
+// (node_*) is already in the log from the poller; everything else is shown as it arrives.
+async function stream() {
+  let wait = 2000;
+  try {
+    const res = await fetch('/api/cluster/events/stream', {cache: 'no-store'});
+    if (res.status === 503) wait = 15000;  // every stream slot taken (other tabs): look again later
+    if (res.ok && res.body) {
+      const reader = res.body.getReader(), dec = new TextDecoder();
+      let buf = '';
+      for (;;) {
+        const {value, done} = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, {stream: true}).replace(/\r\n?/g, '\n');
+        let end;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const data = buf.slice(0, end).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+          buf = buf.slice(end + 2);
+          if (!data) continue;
+          const e = JSON.parse(data);
+          if (!e.topic.startsWith('node_')) ingest({text: (e.hostname || e.node_id) + ': ' + e.topic + (e.data ? ' ' + e.data : '')});
+        }
+      }
+    }
+  } catch (e) { /* the node restarted or the network dropped: retry below */ }
+  setTimeout(stream, wait);
 }
 
 function version(m) {
@@ -197,3 +226,4 @@ $('upload').addEventListener('submit', (e) => {
 
 $('token').value = token();
 poll();
+stream();
