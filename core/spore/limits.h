@@ -125,6 +125,18 @@
 #define SPORE_OTA_MAX_SIGNATURE_BYTES 512
 #endif
 
+/// Whether OtaUploadHandler parses multipart/form-data bodies itself (1) or takes only raw image
+/// bytes (0). cpp-httplib hands the Linux node the raw body, so hosts parse it in core; the
+/// ESP8266's ESPAsyncWebServer parses multipart itself and passes the file part's bytes, so the
+/// firmware never needs the parser and leaves it out (about 3.8 KB of flash, docs/footprint.md).
+#ifndef SPORE_OTA_MULTIPART
+#if defined(__XTENSA__)
+#define SPORE_OTA_MULTIPART 0
+#else
+#define SPORE_OTA_MULTIPART 1
+#endif
+#endif
+
 /// Longest header section of one multipart/form-data part (all its header lines), in bytes. A
 /// longer one is refused: no legitimate upload form sends more than a few hundred bytes.
 #ifndef SPORE_MULTIPART_MAX_HEADER_BYTES

@@ -7,7 +7,9 @@ namespace spore {
 
 OtaUploadHandler::OtaUploadHandler(NodeContext& ctx, RestApi& rest, OtaSession& session)
     : ctx_(ctx), rest_(rest), session_(session) {
+#if SPORE_OTA_MULTIPART
   multipart_.set_sink(MultipartParser::Sink::bind<OtaUploadHandler, &OtaUploadHandler::on_part_bytes>(this));
+#endif
 }
 
 bool OtaUploadHandler::begin() {
@@ -66,7 +68,7 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
   bool multipart = false;
   if (media.empty() || ascii_iequals(media, "application/octet-stream")) {
     multipart = false;  // RFC 9110 §8.3: without a Content-Type the recipient may assume octet-stream
-  } else if (ascii_iequals(media, "multipart/form-data")) {
+  } else if (SPORE_OTA_MULTIPART && ascii_iequals(media, "multipart/form-data")) {
     multipart = true;
   } else {
     multipart_mode_ = false;
@@ -74,10 +76,12 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
     return write_error(w, OtaError::kUnsupportedMediaType, FlashStr(), 0);
   }
   multipart_mode_ = multipart;
+#if SPORE_OTA_MULTIPART
   if (multipart && !multipart_.begin(rest)) {
     fire_failed(OtaError::kBadRequest, 0);
     return write_error(w, OtaError::kBadRequest, multipart_.error(), 0);
   }
+#endif
 
   // A multipart body carries boundaries and part headers besides the image; the session checks
   // the image itself while it streams.
@@ -115,9 +119,11 @@ void OtaUploadHandler::fail(OtaError error, FlashStr message) {
   if (session_.busy()) session_.abort(error);
 }
 
+#if SPORE_OTA_MULTIPART
 bool OtaUploadHandler::on_part_bytes(const uint8_t* data, size_t size_bytes) {
   return session_.write(data, size_bytes, now_ms_) == OtaError::kOk;
 }
+#endif
 
 bool OtaUploadHandler::body(const uint8_t* data, size_t size_bytes, uint32_t now_ms, uint32_t upload_id) {
   if (!active_ || (upload_id != 0 && upload_id != id_) || error_ != OtaError::kOk) return false;
@@ -128,6 +134,7 @@ bool OtaUploadHandler::body(const uint8_t* data, size_t size_bytes, uint32_t now
     if (e != OtaError::kOk) fail(e, FlashStr());
     return e == OtaError::kOk;
   }
+#if SPORE_OTA_MULTIPART
   now_ms_ = now_ms;
   if (multipart_.feed(data, size_bytes)) return true;
   if (!session_.busy() && session_.result().error != OtaError::kOk) {
@@ -135,6 +142,7 @@ bool OtaUploadHandler::body(const uint8_t* data, size_t size_bytes, uint32_t now
   } else {
     fail(OtaError::kBadRequest, multipart_.error());
   }
+#endif
   return false;
 }
 
@@ -154,9 +162,11 @@ int OtaUploadHandler::finish_impl(bool complete, uint32_t now_ms, JsonWriter& w,
   }
   active_ = false;
   if (!complete) fail(OtaError::kAborted, FlashStr());
+#if SPORE_OTA_MULTIPART
   if (error_ == OtaError::kOk && multipart_mode_ && !multipart_.finish()) {
     fail(OtaError::kBadRequest, multipart_.error());
   }
+#endif
   OtaError e = error_;
   if (e == OtaError::kOk) e = session_.finish(now_ms);
   const size_t received = session_.received_bytes();

@@ -30,7 +30,10 @@
 #include <string_view>
 
 #include "spore/json_writer.h"
+#include "spore/limits.h"
+#if SPORE_OTA_MULTIPART
 #include "spore/multipart.h"
+#endif
 #include "spore/ota.h"
 #include "spore/rest_api.h"
 
@@ -78,8 +81,8 @@ class OtaUploadHandler {
 
   /// Starts an upload: authenticates (RestApi::authorize, same rules), refuses a second
   /// concurrent upload or one while a restart is pending (409), checks `content_type`
-  /// (multipart/form-data with a boundary, application/octet-stream, or none = octet-stream per
-  /// RFC 9110 §8.3; else 415) and `content_length` against the capacity (413). Returns 0 when the
+  /// (multipart/form-data with a boundary when SPORE_OTA_MULTIPART, application/octet-stream, or
+  /// none = octet-stream per RFC 9110 §8.3; else 415) and `content_length` against the capacity (413). Returns 0 when the
   /// platform should stream the body in; otherwise the HTTP status, with the JSON error written
   /// to `out` and `headers` filled like RestApi::handle (WWW-Authenticate on 401).
   int start(std::string_view content_type, size_t content_length, std::string_view authorization,
@@ -120,7 +123,9 @@ class OtaUploadHandler {
   NodeContext& ctx_;
   RestApi& rest_;
   OtaSession& session_;
+#if SPORE_OTA_MULTIPART
   MultipartParser multipart_;
+#endif
   FlashStr message_;  // why the current/last upload failed, when more precise than the code
   uint32_t id_ = 0;
   uint32_t stale_id_ = 0;  // an upload poll() ended; its finish() still gets its answer
