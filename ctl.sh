@@ -52,6 +52,10 @@ Verbs:
   node status [--json]                   resources and endpoints of one node
   node restart [--token-file F]          restart one node (needs its API token)
   discover [--timeout S] [--json]        list the nodes heard on the LAN (UDP broadcasts)
+  events publish TOPIC DATA [--token-file F]
+                                         publish a cluster event to every node (DATA - = stdin)
+  events watch [--topic T] [--json] [--count N] [--timeout S]
+                                         print the cluster's events live until Ctrl-C
   ota update IP [FILE] [spore options]   update one node: upload with progress, wait until it is
                                          back ACTIVE with the new image
   ota all [FILE] [--canary N] [--parallel K] [--timeout S] [spore options]
@@ -828,7 +832,7 @@ case "$verb" in
   lx106) verb_lx106 ;;
   help | -h | --help) usage ;;
   demo) verb_demo "$@" ;;
-  cluster | node) verb_spore "$verb" "$@" ;;
+  cluster | node | events) verb_spore "$verb" "$@" ;;
   discover) verb_spore discover "$@" ;;
   ota) verb_ota "$@" ;;
   keygen | sign | verify) verb_spore "$verb" "$@" ;;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "cli_logic.h"
+#include "events_cmd.h"
 #include "ota_cmd.h"
 #include "transport_error.h"
 #include "posix/udp_socket.h"
@@ -439,7 +440,7 @@ int main(int argc, char** argv) {
       "Node address: --node HOST[:PORT] (default port 8080), else $SPORE_NODE, else $API_NODE,\n"
       "else API_NODE in ./.env (e.g. `export API_NODE=192.168.1.100`).\n"
       "Global options (--node, --http-timeout, --color) may follow the subcommand.\n"
-      "SPORE_ENV_FILE names another .env to read; SPORE_TOKEN holds the API token (node restart, ota).\n"
+      "SPORE_ENV_FILE names another .env to read; SPORE_TOKEN holds the API token (node restart, ota, events publish).\n"
       "Exit codes: 0 ok, 1 failed (unreachable, error answer, nothing heard), 2 bad arguments.");
 
   Globals g;
@@ -498,6 +499,10 @@ int main(int argc, char** argv) {
   discover->add_option("--expect", disc.expect, "stop as soon as N nodes were heard; fail if fewer by the timeout")
       ->type_name("N");
   discover->add_flag("--json", disc.json, "print {\"nodes\": [...]} instead of a table");
+
+  // ---- events publish, events watch (events_cmd.cpp) ----
+  spore::cli::EventsCli events_cli;
+  events_cli.add_to(app);
 
   // ---- ota, keygen, sign, verify (ota_cmd.cpp) ----
   CLI::App* ota = app.add_subcommand("ota", "over-the-air updates: one node, or the whole fleet in waves");
@@ -590,6 +595,9 @@ int main(int argc, char** argv) {
     if (*status) return cmd_status(g, status_json);
     if (*restart) return cmd_restart(g, restart_opts);
     if (*discover) return cmd_discover(g, disc);
+    if (events_cli.selected()) {
+      return events_cli.run(spore::cli::EventsContext{[&g] { return node_address(g); }, g.http_timeout_s, use_color(g)});
+    }
     if (*ota_update) {
       upd.http_timeout_s = g.http_timeout_s;
       if (upd_args.size() == 2) {

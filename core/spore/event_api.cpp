@@ -167,7 +167,8 @@ int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
           .field(SPORE_FSTR("status"), SPORE_FSTR("published"))
           .field(SPORE_FSTR("topic"), std::string_view(topic, static_cast<size_t>(len)));
       write_node_id(w, ctx_.self().node_id);
-      w.field(SPORE_FSTR("epoch"), events->epoch())
+      w.field(SPORE_FSTR("hostname"), ctx_.hostname())
+          .field(SPORE_FSTR("epoch"), events->epoch())
           .field(SPORE_FSTR("seq"), events->last_seq())
           .field(SPORE_FSTR("size_bytes"), static_cast<uint32_t>(req.body.size()))
           .end_object();

@@ -97,7 +97,8 @@ TEST_F(EventApiTest, PublishAnswers202WithTheStreamPositionAndStreamsTheEvent) {
   std::string answer;
   ASSERT_EQ(post("/api/cluster/events?topic=light", "on", &answer), 202);
   EXPECT_EQ(answer,
-            "{\"status\":\"published\",\"topic\":\"light\",\"node_id\":\"0a1b2c3d\",\"epoch\":7,\"seq\":1,"
+            "{\"status\":\"published\",\"topic\":\"light\",\"node_id\":\"0a1b2c3d\",\"hostname\":\"self\",\"epoch\":7,"
+            "\"seq\":1,"
             "\"size_bytes\":2}");
   ASSERT_EQ(got.size(), 1u);  // the publisher's own subscribers get it at once
   EXPECT_EQ(got[0].id, "0a1b2c3d-7-1");
