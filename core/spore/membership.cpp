@@ -164,7 +164,13 @@ void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* 
   ++stats_.datagrams_received;
   stats_.bytes_received += static_cast<uint32_t>(size_bytes);
   wire::Message msg;
-  const wire::DecodeError err = wire::decode(data, size_bytes, key_, &replay_, msg);
+  wire::DecodeError err = wire::decode(data, size_bytes, key_, &replay_, msg);
+  // A refused tag changed nothing (the window moves only for accepted datagrams), so the
+  // rotation's second key gets the same datagram afresh.
+  if ((err == wire::DecodeError::kBadTag || err == wire::DecodeError::kUnexpectedAuth) && !accept_key_.empty()) {
+    err = wire::decode(data, size_bytes, accept_key_, &replay_, msg);
+    if (err == wire::DecodeError::kOk) ++stats_.accepted_with_accept_key;
+  }
   if (err != wire::DecodeError::kOk) {
     ++stats_.rejected[static_cast<size_t>(err)];
     ++stats_.rejected_total;

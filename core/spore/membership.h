@@ -50,6 +50,9 @@ struct MembershipStats {
   uint32_t refutations = 0;          ///< times this node heard itself suspected and raised its incarnation
   uint32_t info_syncs = 0;           ///< complete INFO fetches (all pages of a changed list)
   uint32_t ignored = 0;              ///< accepted datagrams that were not for us (wrong PING target, unknown ACK, ...)
+  /// Datagrams accepted with the accept-only key (set_accept_key()): while a key rotation rolls
+  /// out, peers still on the other key. Zero for a while = every peer has moved.
+  uint32_t accepted_with_accept_key = 0;
 };
 
 class Membership {
@@ -60,6 +63,12 @@ class Membership {
 
   /// Empty key = no authentication. Must be called before begin().
   void set_cluster_key(const HmacKey& key);
+  /// A second key this node accepts but never sends with, so the cluster key can be rotated
+  /// node by node without a partition (docs/security.md, "Rotating the cluster key"): first every
+  /// node accepts the new key, then every node sends with it (accepting the old one), then the old
+  /// one goes. A datagram the cluster key refuses (bad tag, or a tag a keyless node does not
+  /// expect) is checked once more with this key. Empty (the default) = none.
+  void set_accept_key(const HmacKey& key) { accept_key_ = key; }
   /// Optional unicast join list for networks that filter broadcast (bounded by
   /// SPORE_MAX_JOIN_ADDRESSES, false when full). Join ANNOUNCEs and periodic ANNOUNCEs are also
   /// sent there; members learned from them are greeted by unicast.
@@ -184,6 +193,7 @@ class Membership {
   UdpPort& udp_;
   Random& random_;
   HmacKey key_;
+  HmacKey accept_key_;
   ReplayWindow replay_;
   GossipQueue gossip_;
   Task heartbeat_task_;

@@ -123,6 +123,7 @@ constexpr char kFamilies[] SPORE_FLASH =
     "cspore_bytes_sent_total\0UDP payload bytes sent.\0"
     "cspore_datagram_send_failures_total\0Sends the network refused.\0"
     "cspore_datagrams_rejected_total\0Datagrams dropped, by reason.\0"
+    "cspore_datagrams_accept_key_total\0Datagrams accepted with the key rotation's second key.\0"
     "cspore_http_requests_total\0HTTP responses by status code.\0"
     "cspore_ota_updates_started_total\0Firmware uploads accepted.\0"
     "cspore_ota_updates_succeeded_total\0Firmware images installed.\0"
@@ -138,7 +139,8 @@ enum Family : uint8_t {
   kBytesReceived,
   kBytesSent,
   kSendFailures,
-  kRejected,  // the last one that needs Membership
+  kRejected,
+  kAcceptKey,  // the last one that needs Membership
   kHttpRequests,
   kOtaStarted,
   kOtaSucceeded,
@@ -198,7 +200,7 @@ void Metrics::write(JsonOutput& out) {
     const FlashStr name(entry + 1);
     const FlashStr help(entry + 1 + name.length() + 1);
     entry = help.address() + help.length() + 1;
-    if (membership_ == nullptr && f >= kDatagramsReceived && f <= kRejected) continue;
+    if (membership_ == nullptr && f >= kDatagramsReceived && f <= kAcceptKey) continue;
     e.family(name, counter, help);
     // A labelled family writes its samples itself; a plain one sets `value`.
     uint64_t value = 0;
@@ -216,6 +218,7 @@ void Metrics::write(JsonOutput& out) {
       case kBytesReceived: value = bytes_received_.total; break;
       case kBytesSent: value = bytes_sent_.total; break;
       case kSendFailures: value = membership_->stats().send_failures; break;
+      case kAcceptKey: value = membership_->stats().accepted_with_accept_key; break;
       case kRejected: {
         const MembershipStats& s = membership_->stats();
         for (size_t i = 1; i < wire::kDecodeErrorCount; ++i) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <vector>
 
 #include "fakes.h"
@@ -30,12 +31,13 @@ class MembershipTest : public ::testing::Test {
     mem.begin();
   }
   // Encodes `msg` as peer `id` (incarnation `inc`) would and hands it to the node.
-  void receive(wire::Message msg, uint32_t id, uint32_t inc = 1, uint32_t ip = 0x0A000002) {
+  void receive(wire::Message msg, uint32_t id, uint32_t inc = 1, uint32_t ip = 0x0A000002,
+               const HmacKey& key = HmacKey{}) {
     msg.header.sender_id = id;
     msg.header.incarnation = inc;
     msg.header.seq = ++seq_;
     uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
-    const wire::EncodeResult r = wire::encode(msg, HmacKey{}, buf, sizeof buf);
+    const wire::EncodeResult r = wire::encode(msg, key, buf, sizeof buf);
     ASSERT_TRUE(r.ok());
     mem.on_datagram(ip, 4210, buf, r.size_bytes);
   }
@@ -137,6 +139,53 @@ TEST_F(MembershipTest, ANewFirmwareDigestFiresNodeUpdated) {
   EXPECT_EQ(ctx.members().find(0xB1)->image_digest, 0x22222222u);
   announce(0xB1, 3, true, 0x22222222);  // restarted on the same image
   EXPECT_EQ(updated.size(), 1u);
+}
+
+HmacKey key_of(char fill) {
+  HmacKey k;
+  uint8_t bytes[32];
+  std::memset(bytes, fill, sizeof bytes);
+  EXPECT_TRUE(k.set(bytes, sizeof bytes));
+  return k;
+}
+
+TEST_F(MembershipTest, AnAcceptKeyLetsARotationRollWithoutAPartition) {
+  const HmacKey old_key = key_of('o'), new_key = key_of('n'), other = key_of('x');
+  wire::Message gossip;
+  gossip.header.type = wire::MessageType::kGossip;
+  // Phase 2 of a rotation: this node sends with the new key and still accepts the old one.
+  mem.set_cluster_key(new_key);
+  mem.set_accept_key(old_key);
+  receive(gossip, 0xB1, 1, 0x0A000002, new_key);
+  receive(gossip, 0xB2, 1, 0x0A000003, old_key);
+  receive(gossip, 0xB3, 1, 0x0A000004, other);
+  receive(gossip, 0xB4, 1, 0x0A000005);  // untagged
+  EXPECT_EQ(mem.stats().accepted_with_accept_key, 1u);
+  EXPECT_EQ(mem.stats().rejected[static_cast<size_t>(wire::DecodeError::kBadTag)], 1u);
+  EXPECT_EQ(mem.stats().rejected[static_cast<size_t>(wire::DecodeError::kAuthRequired)], 1u);
+  EXPECT_EQ(mem.stats().rejected_total, 2u);
+  // The datagram refused under the first key is still fresh for the second: the replay window
+  // moved only for accepted datagrams, so the same sequence number is not a replay.
+  EXPECT_EQ(mem.stats().rejected[static_cast<size_t>(wire::DecodeError::kReplayed)], 0u);
+  // What this node sends carries the new key's tag.
+  udp.sent.clear();
+  run(cfg().heartbeat_interval_ms);
+  ASSERT_FALSE(udp.sent.empty());
+  wire::Message m;
+  EXPECT_EQ(wire::decode(udp.sent[0].bytes.data(), udp.sent[0].bytes.size(), new_key, nullptr, m), wire::DecodeError::kOk);
+  EXPECT_EQ(wire::decode(udp.sent[0].bytes.data(), udp.sent[0].bytes.size(), old_key, nullptr, m), wire::DecodeError::kBadTag);
+}
+
+TEST_F(MembershipTest, AKeylessNodeWithAnAcceptKeyTakesTaggedAndUntagged) {
+  const HmacKey new_key = key_of('n');
+  wire::Message gossip;
+  gossip.header.type = wire::MessageType::kGossip;
+  mem.set_accept_key(new_key);  // phase 1 of turning authentication on
+  receive(gossip, 0xB1, 1, 0x0A000002);
+  receive(gossip, 0xB2, 1, 0x0A000003, new_key);
+  receive(gossip, 0xB3, 1, 0x0A000004, key_of('x'));
+  EXPECT_EQ(mem.stats().accepted_with_accept_key, 1u);
+  EXPECT_EQ(mem.stats().rejected_total, 1u);
 }
 
 TEST_F(MembershipTest, AnswersPingsMeantForItOnly) {

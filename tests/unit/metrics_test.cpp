@@ -267,7 +267,7 @@ TEST_F(MetricsTest, EveryLineIsACommentOrASample) {
     ASSERT_NE(space, std::string::npos) << line;
     EXPECT_EQ(line.substr(space + 1).find_first_not_of("0123456789"), std::string::npos) << line;
   }
-  EXPECT_EQ(typed.size(), 14u);  // every family, with membership
+  EXPECT_EQ(typed.size(), 15u);  // every family, with membership
 }
 
 }  // namespace
