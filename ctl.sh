@@ -12,7 +12,7 @@ cd "$ROOT"
 HOST_PACKAGES=(cmake ninja-build g++ libgtest-dev libgmock-dev nlohmann-json3-dev libbearssl-dev
   clang libclang-rt-14-dev gcc-xtensa-lx106 picolibc-xtensa-lx106-elf gcc-12-source xz-utils make
   pkg-config libcpp-httplib-dev libcli11-dev jq curl procps iproute2 nftables libssl-dev openssl python3
-  chromium)
+  chromium libmosquitto-dev mosquitto mosquitto-clients)
 # The dashboard's browser test (tests/integration/dashboard_browser_test.sh) also needs Node.js and
 # npm: Debian's nodejs + npm unless a node / npm is already on PATH (e.g. NodeSource's nodejs, which
 # bundles npm and conflicts with Debian's npm package).
@@ -44,7 +44,7 @@ Verbs:
   unit              build and run the unit tests only (quick edit loop)
   asan              build and run the unit tests under AddressSanitizer + UBSan
   fuzz [SECONDS]    build the libFuzzer targets and run each for SECONDS (default 60 under CI, else 20)
-  lx106             compile core for the ESP8266 and report sizes (docs/footprint.md)
+  lx106 [DIR]       compile core for the ESP8266 and report sizes (docs/footprint.md; default DIR build/lx106)
   demo [--nodes N] [--profile lan|fast|esp8266] [--for SECONDS]
                     a local cluster of N spored nodes (default 5) on 127.0.0.2.. until Ctrl-C
                     (./ctl.sh demo --help for every option)
@@ -182,7 +182,7 @@ verb_fuzz() {
 
 verb_lx106() {
   log "core compiled for the ESP8266 (xtensa-lx106-elf-g++ -Os)"
-  if tools/lx106-build.sh; then
+  if tools/lx106-build.sh "$@"; then
     PASSED=$((PASSED + 1))
   else
     FAILED=$((FAILED + 1))
@@ -829,7 +829,7 @@ case "$verb" in
   unit) verb_unit ;;
   asan) verb_asan ;;
   fuzz) verb_fuzz "$@" ;;
-  lx106) verb_lx106 ;;
+  lx106) verb_lx106 "$@" ;;
   help | -h | --help) usage ;;
   demo) verb_demo "$@" ;;
   cluster | node | events) verb_spore "$verb" "$@" ;;

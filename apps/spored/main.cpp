@@ -26,6 +26,7 @@
 #include "posix/executable_flash_target.h"
 #include "posix/http_server.h"
 #include "posix/log_sink.h"
+#include "posix/mqtt_client.h"
 #include "posix/random.h"
 #include "posix/state_store.h"
 #include "posix/system_info.h"
@@ -35,6 +36,7 @@
 #include "spore/hmac_sha256.h"
 #include "spore/membership.h"
 #include "spore/metrics.h"
+#include "spore/mqtt_bridge.h"
 #include "spore/node_context.h"
 #include "spore/ota.h"
 #include "spore/ota_upload.h"
@@ -107,6 +109,20 @@ bool read_secret_file(const std::string& path, const char* what, std::string* ou
   if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
     log.logf(LogLevel::kWarn, "%s %s is readable by group/others (mode %03o); chmod 600 it", what, path.c_str(),
              static_cast<unsigned>(st.st_mode & 0777));
+  }
+  return true;
+}
+
+/// Reads a cluster key file (hex) into `key`; an empty path leaves the key empty. False with the
+/// reason on stderr.
+bool read_cluster_key(const std::string& path, const char* what, spore::HmacKey* key, px::StderrLogSink& log) {
+  if (path.empty()) return true;
+  std::string hex;
+  if (!read_secret_file(path, what, &hex, log)) return false;
+  if (!key->set_hex(hex)) {
+    std::fprintf(stderr, "spored: %s %s must hold %zu to %d bytes as hex digits (e.g. from 'openssl rand -hex 32')\n",
+                 what, path.c_str(), spore::HmacKey::kMinKeyBytes, SPORE_MAX_KEY_BYTES);
+    return false;
   }
   return true;
 }
@@ -191,17 +207,10 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  spore::HmacKey cluster_key;
-  if (!opt.cluster_key_file.empty()) {
-    std::string hex;
-    if (!read_secret_file(opt.cluster_key_file, "cluster key file", &hex, log)) return 2;
-    if (!cluster_key.set_hex(hex)) {
-      std::fprintf(stderr,
-                   "spored: cluster key file %s must hold %zu to %d bytes as hex digits (e.g. from "
-                   "'openssl rand -hex 32')\n",
-                   opt.cluster_key_file.c_str(), spore::HmacKey::kMinKeyBytes, SPORE_MAX_KEY_BYTES);
-      return 2;
-    }
+  spore::HmacKey cluster_key, accept_key;
+  if (!read_cluster_key(opt.cluster_key_file, "cluster key file", &cluster_key, log) ||
+      !read_cluster_key(opt.cluster_key_accept_file, "cluster key accept file", &accept_key, log)) {
+    return 2;
   }
 
   std::string token;
@@ -258,6 +267,7 @@ int main(int argc, char** argv) {
 
   spore::Membership membership(ctx, udp, random);
   membership.set_cluster_key(cluster_key);
+  membership.set_accept_key(accept_key);
   for (const spored::JoinTarget& j : opt.join) {
     if (!membership.add_join_address(j.ip, j.port)) {
       log.logf(LogLevel::kWarn, "join list full: %s:%u ignored", px::ipv4_to_string(j.ip).c_str(), j.port);
@@ -269,6 +279,28 @@ int main(int argc, char** argv) {
   spore::Metrics metrics(ctx, api);
   metrics.set_membership(&membership);
   if (!metrics.begin()) log.logf(LogLevel::kWarn, "GET /metrics not served: the api registry is full");
+  // The MQTT bridge (docs/mqtt.md), with --mqtt: polled from the node loop under core_mutex.
+  px::MqttClient mqtt_client(&log);
+  spore::MqttBridge mqtt(ctx, api, mqtt_client);
+  if (!opt.mqtt_host.empty()) {
+    error.clear();
+    std::string password;
+    spore::MqttBridgeConfig mqtt_config;
+    mqtt_config.cluster = opt.mqtt_cluster.c_str();
+    mqtt_config.discovery_prefix = opt.mqtt_discovery_prefix.c_str();
+    mqtt_config.state_interval_ms = opt.mqtt_state_interval_s * 1000;
+    mqtt_config.model = "Linux";
+    if ((!opt.mqtt_password_file.empty() &&
+         !read_secret_file(opt.mqtt_password_file, "MQTT password file", &password, log)) ||
+        !mqtt.begin(mqtt_config) ||  // logged why
+        !mqtt_client.start({opt.mqtt_host, opt.mqtt_port, opt.mqtt_username, password, opt.mqtt_keepalive_s}, mqtt,
+                           &error)) {
+      if (!error.empty()) std::fprintf(stderr, "spored: %s\n", error.c_str());
+      membership.leave();
+      return 2;
+    }
+    mqtt.set_restart_handler(spore::Delegate<void()>(&request_restart));
+  }
 
   std::mutex core_mutex;
   px::HttpServer http(api, core_mutex, &log);
@@ -293,10 +325,11 @@ int main(int argc, char** argv) {
   log.logf(LogLevel::kInfo, "spored %s: node %s id %08x incarnation %u (boot %u%s), state dir %s", px::firmware_version(),
            hostname.c_str(), static_cast<unsigned>(node.node_id), static_cast<unsigned>(node.incarnation),
            static_cast<unsigned>(node.boot_count), node.first_start ? ", first start" : "", state.dir().c_str());
-  log.logf(LogLevel::kInfo, "bind %s, UDP %u (broadcast %s), HTTP %u, profile %s (inactive %u ms, dead %u ms)%s",
+  log.logf(LogLevel::kInfo, "bind %s, UDP %u (broadcast %s), HTTP %u, profile %s (inactive %u ms, dead %u ms)%s%s",
            opt.bind.c_str(), opt.udp_port, px::ipv4_to_string(udp.broadcast_ip()).c_str(), opt.http_port,
            opt.profile.c_str(), static_cast<unsigned>(opt.config.inactive_after_ms),
-           static_cast<unsigned>(opt.config.dead_after_ms), cluster_key.empty() ? ", cluster key: none" : ", cluster key: set");
+           static_cast<unsigned>(opt.config.dead_after_ms), cluster_key.empty() ? ", cluster key: none" : ", cluster key: set",
+           accept_key.empty() ? "" : ", accept key: set (key rotation)");
   if (!opt.join.empty()) {
     std::string list;
     for (const spored::JoinTarget& j : opt.join) {
@@ -327,6 +360,7 @@ int main(int argc, char** argv) {
       std::lock_guard<std::mutex> lock(core_mutex);
       wait_ms = ctx.loop();
       ota.poll(clock.now_ms());
+      mqtt_client.poll(clock.now_ms());
       if (ota.restart_pending()) g_restart_requested.store(true);
     }
     wait_ms = std::min(wait_ms, kMaxWaitMs);
@@ -356,12 +390,14 @@ int main(int argc, char** argv) {
     http.stop();
     {
       std::lock_guard<std::mutex> lock(core_mutex);
+      mqtt_client.leave();  // retained "offline", flushed, then DISCONNECT
       membership.leave();
     }
   } else {
     log.logf(LogLevel::kInfo, "%s: leaving the cluster", strsignal(g_stop_signal.load()));
     {
       std::lock_guard<std::mutex> lock(core_mutex);
+      mqtt_client.leave();  // retained "offline", flushed, then DISCONNECT
       membership.leave();
     }
     http.stop();

@@ -7,6 +7,7 @@
 
 #include "../cli_parse.h"
 #include "posix/log_sink.h"
+#include "posix/mqtt_client.h"
 #include "posix/udp_socket.h"
 #include "posix/version.h"
 #include "spore/limits.h"
@@ -102,6 +103,10 @@ int parse_options(int argc, char** argv, Options* out) {
   app.add_option("--cluster-key-file", o.cluster_key_file,
                  "File holding the cluster key as hex (32-64 hex digits); unset = unauthenticated cluster")
       ->envname("SPORED_CLUSTER_KEY_FILE");
+  app.add_option("--cluster-key-accept-file", o.cluster_key_accept_file,
+                 "File holding a second cluster key (hex) accepted but never sent: rotates the key without a "
+                 "partition (docs/security.md)")
+      ->envname("SPORED_CLUSTER_KEY_ACCEPT_FILE");
   auto* token_file = app.add_option("--api-token-file", o.api_token_file,
                                     "File holding the REST API token; default: generated in the state dir")
                          ->envname("SPORED_API_TOKEN_FILE");
@@ -120,6 +125,31 @@ int parse_options(int argc, char** argv, Options* out) {
                  "most 256 MiB]")
       ->envname("SPORED_OTA_MAX_IMAGE_BYTES")
       ->check(CLI::PositiveNumber);
+  std::string mqtt_url;
+  app.add_option("--mqtt", mqtt_url,
+                 "Bridge this node to an MQTT broker, mqtt://host[:port] (port 1883 by default; docs/mqtt.md); unset "
+                 "= no MQTT")
+      ->envname("SPORED_MQTT");
+  app.add_option("--mqtt-cluster", o.mqtt_cluster, "MQTT topics live under spore/<NAME>/<node>/ (1-31 of A-Z a-z 0-9 _ -)")
+      ->envname("SPORED_MQTT_CLUSTER")
+      ->capture_default_str();
+  app.add_option("--mqtt-username", o.mqtt_username, "MQTT username; unset = anonymous")->envname("SPORED_MQTT_USERNAME");
+  app.add_option("--mqtt-password-file", o.mqtt_password_file, "File holding the MQTT password (with --mqtt-username)")
+      ->envname("SPORED_MQTT_PASSWORD_FILE");
+  app.add_option("--mqtt-discovery-prefix", o.mqtt_discovery_prefix,
+                 "Home Assistant MQTT discovery prefix; \"\" = no discovery documents")
+      ->envname("SPORED_MQTT_DISCOVERY_PREFIX")
+      ->capture_default_str();
+  app.add_option("--mqtt-state-interval-s", o.mqtt_state_interval_s,
+                 "Seconds between refreshes of the retained <base>/state (also sent on connect and member changes)")
+      ->envname("SPORED_MQTT_STATE_INTERVAL_S")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  app.add_option("--mqtt-keepalive-s", o.mqtt_keepalive_s,
+                 "MQTT keepalive, s (libmosquitto: at least 5): the broker publishes the last will (offline) after 1.5 x this of silence")
+      ->envname("SPORED_MQTT_KEEPALIVE_S")
+      ->capture_default_str()
+      ->check(CLI::Range(5, 3600));
   app.add_option("--log-level", log_level, "error | warn | info | debug")
       ->envname("SPORED_LOG_LEVEL")
       ->capture_default_str()
@@ -159,6 +189,18 @@ int parse_options(int argc, char** argv, Options* out) {
     JoinTarget t;
     if (!parse_join(j, o.udp_port, &t)) return usage_error("--join: '" + j + "' is not IPv4[:PORT]");
     o.join.push_back(t);
+  }
+  if (!mqtt_url.empty()) {
+    std::string why;
+    if (!spore::posix::parse_mqtt_url(mqtt_url, &o.mqtt_host, &o.mqtt_port, &why)) return usage_error("--mqtt: " + why);
+  }
+  if (o.mqtt_cluster.empty() || o.mqtt_cluster.size() > 31 ||
+      o.mqtt_cluster.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
+          std::string::npos) {
+    return usage_error("--mqtt-cluster: '" + o.mqtt_cluster + "' must be 1-31 characters of A-Z a-z 0-9 _ -");
+  }
+  if (!o.mqtt_password_file.empty() && o.mqtt_username.empty()) {
+    return usage_error("--mqtt-password-file needs --mqtt-username");
   }
   spore::posix::parse_log_level(log_level, &o.log_level);
   *out = std::move(o);

@@ -27,6 +27,7 @@ struct Options {
   std::string profile = "lan";
   spore::Config config{};
   std::string cluster_key_file;
+  std::string cluster_key_accept_file;  ///< a second key accepted on receive (key rotation)
   std::string api_token_file;
   bool no_api_token = false;
   std::vector<JoinTarget> join;
@@ -37,6 +38,15 @@ struct Options {
   /// executable minus a margin, at most ExecutableFlashTarget::kMaxImageBytes.
   uint64_t ota_max_image_bytes = 0;
   spore::LogLevel log_level = spore::LogLevel::kInfo;
+  /// MQTT bridge (docs/mqtt.md); off while mqtt_host is empty.
+  std::string mqtt_host;  ///< from --mqtt mqtt://host[:port]
+  uint16_t mqtt_port = 1883;
+  std::string mqtt_cluster = "spore";
+  std::string mqtt_username;
+  std::string mqtt_password_file;
+  std::string mqtt_discovery_prefix = "homeassistant";  ///< "" = no Home Assistant discovery
+  uint32_t mqtt_state_interval_s = 30;
+  int mqtt_keepalive_s = 30;
 };
 
 /// Parses argv (and the --config file and SPORED_* environment). Returns -1 when spored should

@@ -226,3 +226,23 @@
 #ifndef SPORE_SSE_DATA_MAX
 #define SPORE_SSE_DATA_MAX (6 * SPORE_EVENT_PAYLOAD_MAX + 6 * SPORE_MAX_HOSTNAME_LEN + 192)
 #endif
+
+/// MQTT bridge (docs/mqtt.md): the topic buffer, bytes with the NUL. "spore/<cluster>/<node>/
+/// members/<peer>" is the longest topic: 6 + 31 + 1 + 31 + 9 + 31 = 109 bytes.
+#ifndef SPORE_MQTT_TOPIC_MAX
+#define SPORE_MQTT_TOPIC_MAX 112
+#endif
+
+/// MQTT bridge: the payload buffer every document is built in (state, discovery, results), bytes
+/// with the NUL. The largest is a Home Assistant discovery document with every name at its
+/// longest (MqttBridge::kLargestDocumentBytes), or an own cluster event whose payload is all
+/// control bytes (each escaped as \u00XX: 6 x SPORE_EVENT_PAYLOAD_MAX + 80); both checked at
+/// compile time. The ESP8266 spends no more RAM than its 64-byte events and the discovery
+/// documents need; hosts publish 256-byte events.
+#ifndef SPORE_MQTT_PAYLOAD_MAX
+#if defined(__XTENSA__)
+#define SPORE_MQTT_PAYLOAD_MAX 704
+#else
+#define SPORE_MQTT_PAYLOAD_MAX 1664
+#endif
+#endif

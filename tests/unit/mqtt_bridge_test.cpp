@@ -1,0 +1,575 @@
+// MqttBridge (docs/mqtt.md) against a fake MqttPort that records every publish: topics, retained
+// flags, the state and discovery documents (parsed with nlohmann::json), members topics on
+// membership events, own cluster events only, commands with right / wrong / missing tokens,
+// malformed payloads, hostname sanitizing and a disconnected port.
+
+#include "spore/mqtt_bridge.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fakes.h"
+#include "spore/cluster_events.h"
+#include "spore/membership.h"
+#include "spore/node_context.h"
+#include "spore/rest_api.h"
+
+namespace spore {
+namespace {
+
+using nlohmann::json;
+using testing::FakeClock;
+using testing::FakeRandom;
+using testing::FakeSystemInfo;
+using testing::FakeUdp;
+
+struct Published {
+  std::string topic;
+  std::string payload;
+  bool retain;
+};
+
+class FakeMqttPort : public MqttPort {
+ public:
+  bool connected() const override { return up; }
+  bool publish(const char* topic, const uint8_t* payload, size_t size_bytes, bool retain) override {
+    if (!up || refuse) return false;
+    msgs.push_back({topic, std::string(reinterpret_cast<const char*>(payload), size_bytes), retain});
+    return true;
+  }
+  bool subscribe(const char* topic) override {
+    subs.emplace_back(topic);
+    return up;
+  }
+  /// Messages on `topic`, in order.
+  std::vector<Published> on(const std::string& topic) const {
+    std::vector<Published> r;
+    for (const Published& m : msgs)
+      if (m.topic == topic) r.push_back(m);
+    return r;
+  }
+  const Published* last(const std::string& topic) const {
+    for (auto it = msgs.rbegin(); it != msgs.rend(); ++it)
+      if (it->topic == topic) return &*it;
+    return nullptr;
+  }
+  bool up = true;
+  bool refuse = false;
+  std::vector<Published> msgs;
+  std::vector<std::string> subs;
+};
+
+constexpr uint32_t kSelf = 0x0a1b2c3d;
+constexpr const char* kBase = "spore/spore/node-1";
+
+class MqttBridgeTest : public ::testing::Test {
+ protected:
+  static Config cfg() {
+    Config c = Config::fast();
+    c.start_jitter_max_ms = 0;
+    return c;
+  }
+  MqttBridgeTest() : ctx(cfg(), clock, rnd, sys, nullptr), api(ctx), mem(ctx, udp, rnd), bridge(ctx, api, port) {}
+  void SetUp() override {
+    ASSERT_TRUE(ctx.begin({kSelf, 7, 0x0A000005, "node-1"}));
+    ASSERT_TRUE(api.begin());
+    ASSERT_TRUE(api.set_api_token("s3cret"));
+    const uint8_t sha[32] = {};
+    ctx.set_firmware("1.2.0", sha);
+    mem.begin();
+    api.set_restart_handler(Delegate<void()>::bind<MqttBridgeTest, &MqttBridgeTest::on_rest_restart>(this));
+    bridge.set_restart_handler(Delegate<void()>::bind<MqttBridgeTest, &MqttBridgeTest::on_restart>(this));
+    MqttBridgeConfig c;
+    c.model = "Linux";
+    ASSERT_TRUE(bridge.begin(c));
+  }
+  void on_restart() { ++restarts; }
+  void on_rest_restart() {}
+  void command(const std::string& name, const std::string& payload) {
+    const std::string topic = std::string(kBase) + "/cmd/" + name;
+    bridge.on_message(topic.c_str(), reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+  }
+  json last_result() {
+    const Published* p = port.last(std::string(kBase) + "/cmd/result");
+    return p == nullptr ? json() : json::parse(p->payload);
+  }
+  json discovery(const std::string& component, const std::string& object) {
+    const Published* p = port.last("homeassistant/" + component + "/spore_0a1b2c3d/" + object + "/config");
+    EXPECT_NE(p, nullptr) << component << "/" << object;
+    if (p == nullptr) return json();
+    EXPECT_TRUE(p->retain);
+    return json::parse(p->payload);
+  }
+
+  FakeClock clock{1000};
+  FakeRandom rnd;
+  FakeSystemInfo sys;
+  FakeUdp udp;
+  NodeContext ctx;
+  RestApi api;
+  Membership mem;
+  FakeMqttPort port;
+  MqttBridge bridge;
+  int restarts = 0;
+};
+
+TEST_F(MqttBridgeTest, IdentityTopicsAndClientId) {
+  EXPECT_STREQ(bridge.base_topic(), kBase);
+  EXPECT_STREQ(bridge.will_topic(), "spore/spore/node-1/status");
+  EXPECT_STREQ(bridge.client_id(), "spore-0a1b2c3d");
+  EXPECT_STREQ(MqttBridge::kWillPayload, "offline");
+}
+
+TEST_F(MqttBridgeTest, ConnectPublishesStatusStateDiscoveryAndSubscribes) {
+  clock.advance(123000);
+  bridge.on_connected(clock.now_ms());
+  ASSERT_EQ(port.subs.size(), 1u);
+  EXPECT_EQ(port.subs[0], "spore/spore/node-1/cmd/+");
+  const Published* status = port.last("spore/spore/node-1/status");
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(status->payload, "online");
+  EXPECT_TRUE(status->retain);
+  const Published* state = port.last("spore/spore/node-1/state");
+  ASSERT_NE(state, nullptr);
+  EXPECT_TRUE(state->retain);
+  const json s = json::parse(state->payload);
+  EXPECT_EQ(s["status"], "online");
+  EXPECT_EQ(s["free_heap"], 41000);
+  EXPECT_EQ(s["uptime_s"], 123);
+  EXPECT_EQ(s["firmware"], "1.2.0");
+  EXPECT_EQ(s["ip"], "10.0.0.5");
+  EXPECT_EQ(s["node_id"], "0a1b2c3d");
+  EXPECT_EQ(s["members"], (json{{"active", 1}, {"inactive", 0}, {"dead", 0}}));
+  EXPECT_EQ(bridge.stats().connects, 1u);
+  EXPECT_EQ(bridge.stats().publish_failures, 0u);
+  EXPECT_TRUE(bridge.online());
+  // The token never appears in anything published.
+  for (const Published& m : port.msgs) EXPECT_EQ(m.payload.find("s3cret"), std::string::npos) << m.topic;
+}
+
+TEST_F(MqttBridgeTest, HomeAssistantDiscoveryDocuments) {
+  bridge.on_connected(clock.now_ms());
+  const json device = {{"identifiers", {"spore_0a1b2c3d"}},
+                       {"name", "node-1"},
+                       {"manufacturer", "SPORE"},
+                       {"model", "Linux"},
+                       {"sw_version", "1.2.0"}};
+  const json st = discovery("binary_sensor", "status");
+  EXPECT_EQ(st["unique_id"], "spore_0a1b2c3d_status");
+  EXPECT_EQ(st["object_id"], "node-1_status");
+  EXPECT_EQ(st["state_topic"], "spore/spore/node-1/status");
+  EXPECT_EQ(st["payload_on"], "online");
+  EXPECT_EQ(st["payload_off"], "offline");
+  EXPECT_EQ(st["device_class"], "connectivity");
+  EXPECT_EQ(st["device"], device);
+  EXPECT_FALSE(st.contains("value_template"));
+
+  const json heap = discovery("sensor", "free_heap");
+  EXPECT_EQ(heap["unique_id"], "spore_0a1b2c3d_free_heap");
+  EXPECT_EQ(heap["state_topic"], "spore/spore/node-1/state");
+  EXPECT_EQ(heap["value_template"], "{{ value_json.free_heap }}");
+  EXPECT_EQ(heap["unit_of_measurement"], "B");
+  EXPECT_EQ(heap["device_class"], "data_size");
+  EXPECT_EQ(heap["state_class"], "measurement");
+  EXPECT_EQ(heap["availability_topic"], "spore/spore/node-1/status");
+  EXPECT_EQ(heap["device"], device);
+
+  const json up = discovery("sensor", "uptime");
+  EXPECT_EQ(up["value_template"], "{{ value_json.uptime_s }}");
+  EXPECT_EQ(up["unit_of_measurement"], "s");
+  EXPECT_EQ(up["device_class"], "duration");
+  EXPECT_EQ(up["availability_topic"], "spore/spore/node-1/status");
+
+  const json fw = discovery("sensor", "firmware");
+  EXPECT_EQ(fw["value_template"], "{{ value_json.firmware }}");
+  EXPECT_FALSE(fw.contains("unit_of_measurement"));
+  EXPECT_FALSE(fw.contains("device_class"));
+  EXPECT_EQ(fw["name"], "Firmware");
+}
+
+TEST_F(MqttBridgeTest, EmptyDiscoveryPrefixDisablesDiscovery) {
+  MqttBridge other(ctx, api, port);
+  MqttBridgeConfig c;
+  c.discovery_prefix = "";
+  c.cluster = "lab_2";
+  ASSERT_TRUE(other.begin(c));
+  EXPECT_STREQ(other.base_topic(), "spore/lab_2/node-1");
+  other.on_connected(clock.now_ms());
+  for (const Published& m : port.msgs) EXPECT_EQ(m.topic.rfind("homeassistant/", 0), std::string::npos) << m.topic;
+  EXPECT_NE(port.last("spore/lab_2/node-1/state"), nullptr);
+}
+
+TEST_F(MqttBridgeTest, InvalidConfigIsRefused) {
+  MqttBridge other(ctx, api, port);
+  MqttBridgeConfig c;
+  c.cluster = "a/b";
+  EXPECT_FALSE(other.begin(c));
+  c.cluster = "";
+  EXPECT_FALSE(other.begin(c));
+  c.cluster = "x+";
+  EXPECT_FALSE(other.begin(c));
+  c.cluster = "this-cluster-name-is-far-too-long-for-a-level";
+  EXPECT_FALSE(other.begin(c));
+  c.cluster = "ok";
+  c.discovery_prefix = "home#";
+  EXPECT_FALSE(other.begin(c));
+  c.discovery_prefix = "home assistant";
+  EXPECT_FALSE(other.begin(c));
+  c.discovery_prefix = "ha";
+  c.state_interval_ms = 10;
+  EXPECT_FALSE(other.begin(c));
+  EXPECT_STREQ(other.base_topic(), "");
+  other.on_connected(clock.now_ms());  // not begun: nothing happens
+  other.on_message("spore/ok/node-1/cmd/restart", reinterpret_cast<const uint8_t*>("s3cret"), 6);
+  EXPECT_TRUE(port.msgs.empty());
+  EXPECT_EQ(restarts, 0);
+}
+
+TEST_F(MqttBridgeTest, HostnameSanitizing) {
+  char out[32];
+  EXPECT_EQ(MqttBridge::sanitize_level("esp.local+#/x y", 1, out, sizeof out), 15u);
+  EXPECT_STREQ(out, "esp_local___x_y");
+  EXPECT_EQ(MqttBridge::sanitize_level("A-z_09", 1, out, sizeof out), 6u);
+  EXPECT_STREQ(out, "A-z_09");
+  EXPECT_EQ(MqttBridge::sanitize_level("\xC3\xA9t\xE9", 1, out, sizeof out), 4u);
+  EXPECT_STREQ(out, "__t_");
+  EXPECT_EQ(MqttBridge::sanitize_level("", 0xdeadbeef, out, sizeof out), 8u);
+  EXPECT_STREQ(out, "deadbeef");
+  char small[4];
+  EXPECT_EQ(MqttBridge::sanitize_level("abcdef", 1, small, sizeof small), 3u);
+  EXPECT_STREQ(small, "abc");
+
+  // A node whose hostname has a dot: the topic level and object ids use the sanitized name,
+  // the device name shows the hostname.
+  NodeContext dotted(cfg(), clock, rnd, sys, nullptr);
+  ASSERT_TRUE(dotted.begin({0x1234, 1, 0x0A000006, "pi.lan"}));
+  RestApi dotted_api(dotted);
+  FakeMqttPort p2;
+  MqttBridge b2(dotted, dotted_api, p2);
+  ASSERT_TRUE(b2.begin(MqttBridgeConfig{}));
+  EXPECT_STREQ(b2.base_topic(), "spore/spore/pi_lan");
+  b2.on_connected(clock.now_ms());
+  const Published* d = p2.last("homeassistant/sensor/spore_00001234/uptime/config");
+  ASSERT_NE(d, nullptr);
+  const json doc = json::parse(d->payload);
+  EXPECT_EQ(doc["object_id"], "pi_lan_uptime");
+  EXPECT_EQ(doc["device"]["name"], "pi.lan");
+  EXPECT_EQ(doc["device"]["model"], "SPORE node");
+}
+
+TEST_F(MqttBridgeTest, MembersTopicsFollowMembershipEvents) {
+  ctx.members().observe({0x99, 1, 0x0A000009, 8080, "peer.one"}, clock.now_ms());
+  bridge.on_connected(clock.now_ms());
+  const std::string topic = "spore/spore/node-1/members/peer_one";
+  ASSERT_NE(port.last(topic), nullptr);  // once for all members on connect
+  EXPECT_EQ(port.last(topic)->payload, "ACTIVE");
+  EXPECT_TRUE(port.last(topic)->retain);
+  EXPECT_EQ(json::parse(port.last("spore/spore/node-1/state")->payload)["members"]["active"], 2);
+
+  ctx.members().observe({0x77, 1, 0x0A000007, 8080, "peer2"}, clock.now_ms());
+  ASSERT_NE(port.last("spore/spore/node-1/members/peer2"), nullptr);
+  EXPECT_EQ(port.last("spore/spore/node-1/members/peer2")->payload, "ACTIVE");
+  // The counts changed: the next loop pass refreshes the state, once.
+  const size_t states = port.on("spore/spore/node-1/state").size();
+  bridge.loop(clock.now_ms());
+  bridge.loop(clock.now_ms());
+  EXPECT_EQ(port.on("spore/spore/node-1/state").size(), states + 1);
+  EXPECT_EQ(json::parse(port.last("spore/spore/node-1/state")->payload)["members"]["active"], 3);
+
+  const Config c = cfg();
+  clock.advance(c.inactive_after_ms + 1);
+  ctx.members().touch(0x77, 1, clock.now_ms());  // peer2 stays ACTIVE
+  ctx.members().update(clock.now_ms());
+  EXPECT_EQ(port.last(topic)->payload, "INACTIVE");
+  clock.advance(c.dead_after_ms);
+  ctx.members().update(clock.now_ms());
+  EXPECT_EQ(port.last(topic)->payload, "DEAD");
+  bridge.loop(clock.now_ms());
+  const json members = json::parse(port.last("spore/spore/node-1/state")->payload)["members"];
+  EXPECT_EQ(members["dead"], 2);
+  clock.advance(c.dead_retention_ms + 1);
+  ctx.members().update(clock.now_ms());
+  // Forgotten: an empty retained message deletes the retained status at the broker.
+  EXPECT_EQ(port.last(topic)->payload, "");
+  EXPECT_TRUE(port.last(topic)->retain);
+}
+
+TEST_F(MqttBridgeTest, StateRefreshedEveryInterval) {
+  bridge.on_connected(clock.now_ms());
+  const size_t n = port.on("spore/spore/node-1/state").size();
+  clock.advance(29999);
+  bridge.loop(clock.now_ms());
+  EXPECT_EQ(port.on("spore/spore/node-1/state").size(), n);
+  clock.advance(1);
+  bridge.loop(clock.now_ms());
+  EXPECT_EQ(port.on("spore/spore/node-1/state").size(), n + 1);
+  EXPECT_EQ(json::parse(port.last("spore/spore/node-1/state")->payload)["uptime_s"], 30);
+}
+
+TEST_F(MqttBridgeTest, OwnClusterEventsOnly) {
+  bridge.on_connected(clock.now_ms());
+  ASSERT_TRUE(ctx.publish("led/state", "on"));
+  const Published* e = port.last("spore/spore/node-1/events/led/state");
+  ASSERT_NE(e, nullptr);
+  EXPECT_FALSE(e->retain);
+  const json doc = json::parse(e->payload);
+  EXPECT_EQ(doc["node_id"], "0a1b2c3d");
+  EXPECT_EQ(doc["epoch"], mem.events().epoch());
+  EXPECT_EQ(doc["seq"], 1);
+  EXPECT_EQ(doc["data"], "on");
+  EXPECT_EQ(bridge.stats().events_bridged, 1u);
+
+  // A peer's event reaches this node's handlers but is the peer's bridge's business.
+  const size_t before = port.msgs.size();
+  ClusterEvent remote;
+  remote.sender_id = 0x99;
+  remote.epoch = 1;
+  remote.seq = 1;
+  remote.topic = "led/state";
+  ctx.fire("led/state", remote);
+  EXPECT_EQ(port.msgs.size(), before);
+
+  // Wildcard characters in an event topic are not valid in a topic name.
+  ASSERT_TRUE(ctx.publish("a+b#", "x"));
+  EXPECT_NE(port.last("spore/spore/node-1/events/a_b_"), nullptr);
+  // Binary data: valid JSON whatever the bytes.
+  const uint8_t bin[] = {0x00, 0xFF, '"', '\n'};
+  ASSERT_TRUE(ctx.publish("bin", bin, sizeof bin));
+  ASSERT_NE(port.last("spore/spore/node-1/events/bin"), nullptr);
+  EXPECT_TRUE(json::accept(port.last("spore/spore/node-1/events/bin")->payload));
+  // The largest payload with every byte escaped still fits.
+  const std::string ctl(SPORE_EVENT_PAYLOAD_MAX, '\x01');
+  ASSERT_TRUE(ctx.publish("ctl", ctl));
+  ASSERT_NE(port.last("spore/spore/node-1/events/ctl"), nullptr);
+  EXPECT_EQ(json::parse(port.last("spore/spore/node-1/events/ctl")->payload)["data"], ctl);
+  EXPECT_EQ(bridge.stats().oversize, 0u);
+}
+
+TEST_F(MqttBridgeTest, RestartWithRightTokenIsAcceptedAndAnswered) {
+  bridge.on_connected(clock.now_ms());
+  command("restart", "s3cret");
+  EXPECT_EQ(restarts, 1);
+  EXPECT_EQ(last_result(), (json{{"command", "restart"}, {"status", "accepted"}}));
+  EXPECT_FALSE(port.last(std::string(kBase) + "/cmd/result")->retain);
+  EXPECT_EQ(bridge.stats().commands, 1u);
+}
+
+TEST_F(MqttBridgeTest, RestartWithWrongOrMissingTokenChangesNothing) {
+  bridge.on_connected(clock.now_ms());
+  command("restart", "wrong");
+  EXPECT_EQ(restarts, 0);
+  json r = last_result();
+  EXPECT_EQ(r["status"], "error");
+  EXPECT_EQ(r["code"], "auth_invalid");
+  EXPECT_TRUE(r["error"].is_string());
+  command("restart", "");
+  EXPECT_EQ(last_result()["code"], "auth_required");
+  command("restart", "s3cret ");  // the payload is the token alone
+  EXPECT_EQ(last_result()["code"], "auth_invalid");
+  command("restart", "s3cre");
+  command("restart", std::string(200, 'x'));
+  EXPECT_EQ(restarts, 0);
+  EXPECT_EQ(bridge.stats().rejected_commands, 5u);
+  EXPECT_EQ(bridge.stats().commands, 0u);
+  // The token is never echoed.
+  for (const Published& m : port.msgs) EXPECT_EQ(m.payload.find("s3cret"), std::string::npos) << m.topic;
+}
+
+TEST_F(MqttBridgeTest, WithoutTokenAnyPayloadIsAccepted) {
+  ASSERT_TRUE(api.set_api_token(""));
+  bridge.on_connected(clock.now_ms());
+  command("restart", "");
+  EXPECT_EQ(restarts, 1);
+  EXPECT_EQ(last_result()["status"], "accepted");
+}
+
+TEST_F(MqttBridgeTest, PublishCommand) {
+  bridge.on_connected(clock.now_ms());
+  command("publish", "s3cret led/state on and off");
+  EXPECT_EQ(last_result(), (json{{"command", "publish"}, {"status", "accepted"}}));
+  const Published* e = port.last("spore/spore/node-1/events/led/state");
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(json::parse(e->payload)["data"], "on and off");
+  EXPECT_EQ(mem.events().stats().published, 1u);
+
+  command("publish", "s3cret empty");  // no data: an empty payload
+  EXPECT_EQ(last_result()["status"], "accepted");
+  EXPECT_EQ(json::parse(port.last("spore/spore/node-1/events/empty")->payload)["data"], "");
+
+  command("publish", "wrong led/state on");
+  EXPECT_EQ(last_result()["code"], "auth_invalid");
+  command("publish", "s3cret");
+  EXPECT_EQ(last_result()["code"], "bad_request");
+  command("publish", "s3cret  on");
+  EXPECT_EQ(last_result()["code"], "bad_request");
+  command("publish", "s3cret node_dead x");
+  EXPECT_EQ(last_result()["code"], "reserved_topic");
+  command("publish", "s3cret * x");
+  EXPECT_EQ(last_result()["code"], "bad_topic");
+  command("publish", "s3cret big " + std::string(SPORE_EVENT_PAYLOAD_MAX + 1, 'x'));
+  EXPECT_EQ(last_result()["code"], "too_large");
+  EXPECT_EQ(mem.events().stats().published, 2u);
+  EXPECT_EQ(bridge.stats().rejected_commands, 1u);
+  EXPECT_EQ(bridge.stats().bad_commands, 5u);
+}
+
+TEST_F(MqttBridgeTest, OtaCommand) {
+  bridge.on_connected(clock.now_ms());
+  command("ota", "s3cret http://10.0.0.2:8000/fw.bin");
+  EXPECT_EQ(last_result()["code"], "not_supported");  // no handler installed
+
+  struct Ota {
+    std::string url;
+    bool accept = true;
+    bool on_url(const char* u) {
+      url = u;
+      return accept;
+    }
+  } ota;
+  bridge.set_ota_url_handler(Delegate<bool(const char*)>::bind<Ota, &Ota::on_url>(&ota));
+  command("ota", "s3cret http://10.0.0.2:8000/fw.bin");
+  EXPECT_EQ(ota.url, "http://10.0.0.2:8000/fw.bin");
+  EXPECT_EQ(last_result(), (json{{"command", "ota"}, {"status", "accepted"}}));
+  ota.url.clear();
+  for (const char* bad : {"s3cret", "s3cret ", "s3cret https://x/fw.bin", "s3cret http://", "s3cret http://a b",
+                          "s3cret ftp://x"}) {
+    command("ota", bad);
+    EXPECT_EQ(last_result()["code"], "bad_request") << bad;
+  }
+  command("ota", "s3cret http://x/" + std::string(SPORE_MQTT_PAYLOAD_MAX, 'a'));
+  EXPECT_EQ(last_result()["code"], "bad_request");
+  command("ota", "nope http://x/fw.bin");
+  EXPECT_EQ(last_result()["code"], "auth_invalid");
+  command("ota", " http://x/fw.bin");
+  EXPECT_EQ(last_result()["code"], "auth_required");
+  EXPECT_TRUE(ota.url.empty());
+  ota.accept = false;
+  command("ota", "s3cret http://x/fw.bin");
+  EXPECT_EQ(last_result()["code"], "ota_refused");
+}
+
+TEST_F(MqttBridgeTest, MalformedAndForeignMessages) {
+  bridge.on_connected(clock.now_ms());
+  const size_t before = port.msgs.size();
+  // Not ours: ignored silently.
+  for (const char* t : {"spore/spore/other/cmd/restart", "spore/spore/node-1/cmd/", "spore/spore/node-1/cmd",
+                        "spore/spore/node-1", "", "spore/spore/node-1/status", "spore/spore/node-10/cmd/restart"}) {
+    bridge.on_message(t, reinterpret_cast<const uint8_t*>("s3cret"), 6);
+  }
+  // Our own results come back through cmd/+: never answered (that would loop).
+  bridge.on_message("spore/spore/node-1/cmd/result", reinterpret_cast<const uint8_t*>("{}"), 2);
+  bridge.on_message(nullptr, nullptr, 0);
+  EXPECT_EQ(port.msgs.size(), before);
+  EXPECT_EQ(restarts, 0);
+  EXPECT_EQ(bridge.stats().messages, 0u);
+
+  command("reboot", "s3cret");
+  EXPECT_EQ(last_result()["code"], "unknown_command");
+  command(std::string(300, 'c'), "x");
+  const json r = last_result();
+  EXPECT_EQ(r["code"], "unknown_command");
+  EXPECT_EQ(r["command"].get<std::string>().size(), 32u);
+  bridge.on_message("spore/spore/node-1/cmd/restart", nullptr, 5);  // null payload = empty
+  EXPECT_EQ(last_result()["code"], "auth_required");
+  const std::string binary("\x00\xFF\"\\", 4);
+  command("restart", binary);
+  EXPECT_EQ(last_result()["code"], "auth_invalid");
+  command("publish\xFF", "x");
+  EXPECT_TRUE(json::accept(port.last(std::string(kBase) + "/cmd/result")->payload));
+  EXPECT_EQ(restarts, 0);
+}
+
+TEST_F(MqttBridgeTest, DisconnectedPortCountsFailuresAndReconnectRepublishes) {
+  port.up = false;
+  bridge.on_connected(clock.now_ms());  // a platform bug or a race: nothing crashes
+  EXPECT_GT(bridge.stats().publish_failures, 0u);
+  EXPECT_TRUE(port.msgs.empty());
+  bridge.loop(clock.now_ms());
+  EXPECT_FALSE(bridge.online());
+  ASSERT_TRUE(ctx.publish("t", "x"));
+  ctx.members().observe({0x99, 1, 0x0A000009, 8080, "peer"}, clock.now_ms());
+  command("restart", "s3cret");  // carried out; its answer is lost
+  EXPECT_EQ(restarts, 1);
+  clock.advance(60000);
+  bridge.loop(clock.now_ms());
+  bridge.leave();
+  EXPECT_TRUE(port.msgs.empty());
+  EXPECT_EQ(bridge.stats().published, 0u);
+
+  // A refusing port (queue full) counts too.
+  MqttBridge b2(ctx, api, port);
+  ASSERT_TRUE(b2.begin(MqttBridgeConfig{}));
+  port.up = true;
+  port.refuse = true;
+  b2.on_connected(clock.now_ms());
+  EXPECT_GT(b2.stats().publish_failures, 0u);
+  port.refuse = false;
+  b2.on_connected(clock.now_ms());
+  EXPECT_EQ(b2.stats().connects, 2u);
+  EXPECT_NE(port.last("spore/spore/node-1/members/peer"), nullptr);
+  EXPECT_EQ(port.last("spore/spore/node-1/status")->payload, "online");
+}
+
+TEST_F(MqttBridgeTest, LeavePublishesOfflineAndStops) {
+  bridge.on_connected(clock.now_ms());
+  bridge.leave();
+  const Published* s = port.last("spore/spore/node-1/status");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->payload, "offline");
+  EXPECT_TRUE(s->retain);
+  EXPECT_FALSE(bridge.online());
+  const size_t n = port.msgs.size();
+  ASSERT_TRUE(ctx.publish("t", "x"));
+  command("restart", "s3cret");
+  clock.advance(60000);
+  bridge.loop(clock.now_ms());
+  bridge.on_connected(clock.now_ms());
+  bridge.leave();
+  EXPECT_EQ(port.msgs.size(), n);
+  EXPECT_EQ(restarts, 0);
+}
+
+// kLargestDocumentBytes is the compile-time bound SPORE_MQTT_PAYLOAD_MAX is checked against: the
+// real discovery documents, with every variable field at its longest, must stay within it.
+TEST_F(MqttBridgeTest, LargestDocumentWithinBound) {
+  const std::string host(SPORE_MAX_HOSTNAME_LEN, 'h');
+  NodeContext big(cfg(), clock, rnd, sys, nullptr);
+  ASSERT_TRUE(big.begin({0xFFFFFFFF, 1, 0xFFFFFFFF, host}));
+  const uint8_t sha[32] = {};
+  big.set_firmware(std::string(SPORE_MAX_VERSION_LEN, '\x01'), sha);
+  RestApi big_api(big);
+  FakeMqttPort p;
+  MqttBridge b(big, big_api, p);
+  MqttBridgeConfig c;
+  const std::string cluster(MqttBridge::kMaxClusterLen, 'c');
+  const std::string prefix(MqttBridge::kMaxPrefixLen, 'p');
+  const std::string model(MqttBridge::kMaxModelLen, '"');
+  c.cluster = cluster.c_str();
+  c.discovery_prefix = prefix.c_str();
+  c.model = model.c_str();
+  ASSERT_TRUE(b.begin(c));
+  big.members().observe({0x99, 1, 0x0A000009, 8080, host}, clock.now_ms());
+  b.on_connected(clock.now_ms());
+  EXPECT_EQ(b.stats().publish_failures, 0u);
+  size_t largest = 0, longest_topic = 0;
+  int discovery = 0;
+  for (const Published& m : p.msgs) {
+    largest = std::max(largest, m.payload.size());
+    longest_topic = std::max(longest_topic, m.topic.size());
+    if (m.topic.rfind(prefix, 0) == 0) {
+      ++discovery;
+      EXPECT_TRUE(json::accept(m.payload));
+    }
+  }
+  EXPECT_EQ(discovery, 4);
+  EXPECT_LE(largest, MqttBridge::kLargestDocumentBytes);
+  EXPECT_LT(longest_topic, size_t{SPORE_MQTT_TOPIC_MAX});
+  std::printf("figure: largest document %zu B (bound %zu), longest topic %zu B\n", largest,
+              MqttBridge::kLargestDocumentBytes, longest_topic);
+}
+
+}  // namespace
+}  // namespace spore
