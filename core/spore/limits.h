@@ -208,6 +208,28 @@
 #define SPORE_EVENT_MAX_STREAMS SPORE_MAX_MEMBERS
 #endif
 
+/// Datagrams a node takes from one source address per second (SourceRateLimit); more are
+/// dropped before any decoding and counted (spore_datagrams_rejected_total{reason="rate_limited"}).
+/// A healthy peer sends a few per second (heartbeat, probe answers, INFO pages, its events); the
+/// ESP8266 value still lets a peer publish dozens of events per second, the host value hundreds.
+#ifndef SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S
+#if defined(__XTENSA__)
+#define SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S 100
+#else
+#define SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S 1000
+#endif
+#endif
+
+/// Source addresses SourceRateLimit tracks at once (12 B each). More sources than this only make
+/// the limit looser, never stricter (the longest-quiet entry is reused).
+#ifndef SPORE_RATE_LIMIT_SOURCES
+#if defined(__XTENSA__)
+#define SPORE_RATE_LIMIT_SOURCES 16
+#else
+#define SPORE_RATE_LIMIT_SOURCES 64
+#endif
+#endif
+
 /// Server-Sent Event streams (GET /api/cluster/events/stream) open at once; one more gets 503
 /// too_many_streams. Each open stream costs the ESP8266 a TCP connection and its send buffer
 /// (about 1.5 KB of heap while a message is in flight), and a Linux node one HTTP worker thread.

@@ -163,6 +163,11 @@ void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* 
   }
   ++stats_.datagrams_received;
   stats_.bytes_received += static_cast<uint32_t>(size_bytes);
+  if (!rate_limit_.allow(src_ip, ctx_.clock().now_ms())) {
+    ++stats_.rate_limited;
+    ++stats_.rejected_total;
+    return;
+  }
   wire::Message msg;
   wire::DecodeError err = wire::decode(data, size_bytes, key_, &replay_, msg);
   // A refused tag changed nothing (the window moves only for accepted datagrams), so the

@@ -27,6 +27,7 @@
 #include "spore/node_context.h"
 #include "spore/ports.h"
 #include "spore/replay_window.h"
+#include "spore/source_rate_limit.h"
 #include "spore/scheduler.h"
 #include "spore/wire_codec.h"
 
@@ -53,6 +54,9 @@ struct MembershipStats {
   /// Datagrams accepted with the accept-only key (set_accept_key()): while a key rotation rolls
   /// out, peers still on the other key. Zero for a while = every peer has moved.
   uint32_t accepted_with_accept_key = 0;
+  /// Datagrams dropped unread because their source sent more than
+  /// SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S in a second (also in rejected_total).
+  uint32_t rate_limited = 0;
 };
 
 class Membership {
@@ -194,6 +198,7 @@ class Membership {
   Random& random_;
   HmacKey key_;
   HmacKey accept_key_;
+  SourceRateLimit rate_limit_;
   ReplayWindow replay_;
   GossipQueue gossip_;
   Task heartbeat_task_;

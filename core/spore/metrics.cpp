@@ -226,6 +226,7 @@ void Metrics::write(JsonOutput& out) {
             e.sample(name, "reason", wire::decode_error_name(static_cast<wire::DecodeError>(i)), s.rejected[i]);
           }
         }
+        if (s.rate_limited != 0) e.sample(name, "reason", "rate_limited", s.rate_limited);
         if (udp_ != nullptr) {
           if (udp_->dropped_oversize != 0) e.sample(name, "reason", "oversize", udp_->dropped_oversize);
           if (udp_->dropped_low_heap != 0) e.sample(name, "reason", "low_heap", udp_->dropped_low_heap);

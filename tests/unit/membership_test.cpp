@@ -188,6 +188,27 @@ TEST_F(MembershipTest, AKeylessNodeWithAnAcceptKeyTakesTaggedAndUntagged) {
   EXPECT_EQ(mem.stats().rejected_total, 1u);
 }
 
+TEST_F(MembershipTest, AFloodingSourceIsCutToTheRateLimitBeforeDecoding) {
+  wire::Message gossip;
+  gossip.header.type = wire::MessageType::kGossip;
+  const uint32_t limit = SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S;
+  for (uint32_t i = 0; i < limit + 50; ++i) receive(gossip, 0xB1, 1, 0x0A000002);
+  EXPECT_EQ(mem.stats().rate_limited, 50u);
+  EXPECT_EQ(mem.stats().rejected_total, 50u);
+  EXPECT_EQ(mem.stats().received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], limit);
+  // Garbage counts against its source's budget as well, and costs no decoding once over it.
+  const uint8_t junk[] = {'S', 'P', 1, 0};
+  mem.on_datagram(0x0A000009, 4210, junk, sizeof junk);
+  EXPECT_EQ(mem.stats().rejected[static_cast<size_t>(wire::DecodeError::kTooShort)], 1u);
+  // Other sources are not affected, and the flooder is heard again a second later.
+  receive(gossip, 0xB2, 1, 0x0A000003);
+  EXPECT_EQ(mem.stats().rate_limited, 50u);
+  clock.advance(1000);
+  receive(gossip, 0xB1, 1, 0x0A000002);
+  EXPECT_EQ(mem.stats().rate_limited, 50u);
+  EXPECT_EQ(mem.stats().received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], limit + 2);
+}
+
 TEST_F(MembershipTest, AnswersPingsMeantForItOnly) {
   announce(0xB1);
   udp.sent.clear();
