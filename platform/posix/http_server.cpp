@@ -128,6 +128,68 @@ void send_json(httplib::Response& res, int status, const std::string& body, cons
   res.set_content(body, content_type);
 }
 
+/// Set on a worker thread while it serves a connection that was accepted when kMaxQueuedConnections
+/// connections were already waiting for a worker: every request on it is answered 503 overloaded
+/// at once (and the connection closed), so a burst beyond the server's capacity gets a clear
+/// answer in little time instead of a long wait and a client-side timeout.
+thread_local bool t_overloaded = false;
+
+/// httplib's ThreadPool with admission control: the same fixed workers and FIFO queue, but a
+/// connection accepted while the queue is full is marked overloaded (t_overloaded) instead of
+/// waiting like the others. httplib 0.11's TaskQueue::enqueue() cannot refuse a connection (it
+/// returns void and owns the socket), so marking it is the one way to answer it.
+class AdmissionQueue : public httplib::TaskQueue {
+ public:
+  AdmissionQueue(size_t threads, size_t max_queued) : max_queued_(max_queued) {
+    for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~AdmissionQueue() override { shutdown(); }
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const bool overloaded = jobs_.size() >= max_queued_;
+      jobs_.push_back({std::move(fn), overloaded});
+    }
+    cond_.notify_one();
+  }
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (shutdown_) return;
+      shutdown_ = true;
+    }
+    cond_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+
+ private:
+  struct Job {
+    std::function<void()> fn;
+    bool overloaded;
+  };
+  void work() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cond_.wait(lock, [this] { return shutdown_ || !jobs_.empty(); });
+        if (shutdown_ && jobs_.empty()) return;  // as httplib's pool: queued connections are served first
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      t_overloaded = job.overloaded;
+      job.fn();
+      t_overloaded = false;
+    }
+  }
+  const size_t max_queued_;
+  std::vector<std::thread> workers_;
+  std::deque<Job> jobs_;
+  std::mutex mutex_;
+  std::condition_variable cond_;
+  bool shutdown_ = false;
+};
+
 /// Which request the Expect: 100-continue handler admitted on this worker thread (httplib runs
 /// that handler and then the route handler for the same Request, on the same thread).
 struct PreStarted {
@@ -188,7 +250,8 @@ bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* e
     streams_->stopping = false;
   }
   const size_t threads = (threads_ == 0 ? 1 : threads_) + (events_ != nullptr ? SPORE_MAX_EVENT_STREAMS : 0);
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const size_t max_queued = max_queued_connections_;
+  svr.new_task_queue = [threads, max_queued] { return new AdmissionQueue(threads, max_queued); };
   // httplib's default sets SO_REUSEPORT only, which lets a second spored bind the same ip:port
   // (the kernel would then split connections between them) and, lacking SO_REUSEADDR, refuses
   // to rebind while connections the old process closed are in FIN_WAIT/TIME_WAIT: exactly the
@@ -212,7 +275,11 @@ bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* e
   // body. httplib 0.11 instead reads such a POST until the connection closes and answers 400
   // after its read timeout, which would break the seed's plain `curl -X POST .../restart`. The
   // pre-routing handler runs before httplib reads a body, so such requests are served here.
-  svr.set_pre_routing_handler([handler](const httplib::Request& req, httplib::Response& res) {
+  svr.set_pre_routing_handler([this, handler](const httplib::Request& req, httplib::Response& res) {
+    if (t_overloaded) {
+      answer_overloaded(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (!may_have_body(req) || has_body_framing(req)) return httplib::Server::HandlerResponse::Unhandled;
     handler(req, res);
     return httplib::Server::HandlerResponse::Handled;
@@ -474,8 +541,26 @@ void HttpServer::serve_with_body(const httplib::Request& req, httplib::Response&
   serve(req, body, res);
 }
 
+void HttpServer::answer_overloaded(httplib::Response& res) {
+  record_response(503);
+  std::string body;
+  StringJsonOutput out(body);
+  JsonWriter w(out);
+  w.begin_object()
+      .field("error", "The node is serving as many connections as it can queue; retry in a moment.")
+      .field("code", "overloaded")
+      .end_object();
+  send_json(res, 503, body, "", "", true);
+  res.set_header("Retry-After", "1");
+}
+
 int HttpServer::expect_update(const httplib::Request& req, httplib::Response& res) {
   t_pre_started = {};
+  if (t_overloaded) {  // answered before the client sends the body
+    answer_overloaded(res);
+    res.set_header("Content-Length", std::to_string(res.body.size()));
+    return 503;
+  }
   if (ota_ == nullptr || req.method != "POST" || req.path != OtaUploadHandler::kPath || !has_body_framing(req)) {
     return 100;
   }

@@ -85,6 +85,10 @@ class HttpServer {
   }
   /// Worker threads serving requests (default 4); set_event_api() adds one per event stream.
   void set_threads(size_t threads) { threads_ = threads; }
+  /// Connections waiting for a worker beyond which a new one is answered 503 `overloaded` (with
+  /// `Retry-After: 1` and `Connection: close`) instead of waiting. Call before start().
+  void set_max_queued_connections(size_t n) { max_queued_connections_ = n; }
+  static constexpr size_t kDefaultMaxQueuedConnections = 64;
   /// Serves GET /api/cluster/events/stream (docs/events.md) from `events` (must outlive the
   /// server). Each open stream keeps one worker thread, so the pool grows by
   /// SPORE_MAX_EVENT_STREAMS and ordinary requests keep their threads. Call before start(), and
@@ -116,6 +120,8 @@ class HttpServer {
   void serve_update(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
   /// Expect: 100-continue on the update route: admits or refuses before the body is sent.
   int expect_update(const httplib::Request& req, httplib::Response& res);
+  /// The 503 for a connection AdmissionQueue marked overloaded.
+  void answer_overloaded(httplib::Response& res);
   uint32_t now_ms() const;
   /// RestApi::record_response() under the core mutex, for answers that bypass RestApi::handle().
   void record_response(int status);
@@ -129,6 +135,7 @@ class HttpServer {
   LogSink* log_;
   size_t max_body_bytes_ = kDefaultMaxBodyBytes;
   size_t threads_ = 4;
+  size_t max_queued_connections_ = kDefaultMaxQueuedConnections;
   OtaUploadHandler* ota_ = nullptr;
   EventApi* events_ = nullptr;
   std::shared_ptr<Streams> streams_;
