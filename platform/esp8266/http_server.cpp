@@ -2,6 +2,7 @@
 
 #include <Arduino.h>
 
+#include <cstring>
 #include <new>
 #include <string_view>
 
@@ -14,6 +15,8 @@ namespace {
 constexpr const char* kJson = "application/json";
 // Response streams start small and grow (cbuf) only for big documents such as the member list.
 constexpr size_t kStreamInitialBytes = 256;
+// A rebuilt request target ("path?query"); longer ones are passed without their query.
+constexpr size_t kTargetMaxBytes = 160;
 
 /// JsonWriter output straight into ESPAsyncWebServer's response buffer.
 class StreamJsonOutput final : public JsonOutput {
@@ -29,12 +32,59 @@ class StreamJsonOutput final : public JsonOutput {
 
 std::string_view view_of(const String& s) { return std::string_view(s.c_str(), s.length()); }
 
-/// What core needs of a request; views into the request's Strings, valid while it lives.
-HttpRequestHead head_of(AsyncWebServerRequest* request) {
+bool is_unreserved(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+/// Appends `s` percent-encoded; false when it does not fit.
+bool append_encoded(const String& s, char* out, size_t capacity_bytes, size_t* len) {
+  static const char kHex[] = "0123456789ABCDEF";
+  for (size_t i = 0; i < s.length(); ++i) {
+    const char c = s[i];
+    const size_t need = is_unreserved(c) ? 1 : 3;
+    if (*len + need >= capacity_bytes) return false;
+    if (need == 1) {
+      out[(*len)++] = c;
+    } else {
+      out[(*len)++] = '%';
+      out[(*len)++] = kHex[(static_cast<uint8_t>(c) >> 4) & 0xF];
+      out[(*len)++] = kHex[static_cast<uint8_t>(c) & 0xF];
+    }
+  }
+  return true;
+}
+
+/// The request target as the client sent it, as far as ESPAsyncWebServer lets us know it: the
+/// path plus its query parameters, percent-encoded again. The path alone when there are none or
+/// when it does not fit `buffer`.
+std::string_view target_of(AsyncWebServerRequest* request, char* buffer, size_t capacity_bytes) {
+  const String& url = request->url();
+  const std::string_view path = view_of(url);
+  if (url.length() >= capacity_bytes) return path;
+  std::memcpy(buffer, url.c_str(), url.length());
+  size_t len = url.length();
+  bool any = false;
+  for (size_t i = 0; i < request->params(); ++i) {
+    const AsyncWebParameter* p = request->getParam(i);
+    if (p == nullptr || p->isPost() || p->isFile()) continue;
+    if (len + 2 >= capacity_bytes) return path;
+    buffer[len++] = any ? '&' : '?';
+    any = true;
+    if (!append_encoded(p->name(), buffer, capacity_bytes, &len)) return path;
+    buffer[len++] = '=';
+    if (!append_encoded(p->value(), buffer, capacity_bytes, &len)) return path;
+  }
+  return std::string_view(buffer, len);
+}
+
+/// What core needs of a request; views into the request's Strings (and `target`), valid while it
+/// lives. `target` nullptr: the path alone (admission); else the rebuilt target (routing).
+HttpRequestHead head_of(AsyncWebServerRequest* request, char* target = nullptr) {
   HttpRequestHead h;
   const char* method = request->methodToString();
   h.method = http_method_from_name(method != nullptr ? std::string_view(method) : std::string_view());
-  h.path = view_of(request->url());
+  h.path = target != nullptr ? target_of(request, target, kTargetMaxBytes) : view_of(request->url());
   h.authorization = view_of(request->header("Authorization"));
   h.content_type = view_of(request->contentType());
   h.content_length = request->contentLength();
@@ -67,10 +117,37 @@ class Handler final : public AsyncWebHandler {
   EspHttpServer& server_;
 };
 
+/// The head of an event stream; sending it hands the connection to EspHttpServer.
+class StreamResponse final : public AsyncWebServerResponse {
+ public:
+  StreamResponse(EspHttpServer& server, size_t slot) : server_(server), slot_(slot) {
+    _code = 200;
+    _contentType = "text/event-stream";
+    _sendContentLength = false;  // the body ends when the connection does
+    addHeader("Cache-Control", "no-store");
+    addHeader("Access-Control-Allow-Origin", "*");  // public, like the node's other public GETs
+  }
+  ~StreamResponse() override {
+    if (!adopted_) server_.drop_stream(slot_);  // deleted unsent (the request went away first)
+  }
+  bool _sourceValid() const override { return true; }
+  void _respond(AsyncWebServerRequest* request) override {
+    String head;
+    _assembleHead(head, request->version());
+    adopted_ = true;
+    server_.adopt_stream(slot_, request, head);
+  }
+
+ private:
+  EspHttpServer& server_;
+  size_t slot_;
+  bool adopted_ = false;
+};
+
 }  // namespace
 
 EspHttpServer::EspHttpServer(AsyncWebServer& server, RestApi& api, const Clock& clock)
-    : server_(server), table_(api, clock) {}
+    : server_(server), api_(api), clock_(clock), table_(api, clock) {}
 
 void EspHttpServer::begin() {
   if (begun_) return;
@@ -95,6 +172,15 @@ void EspHttpServer::loop() {
     if (before_restart_) before_restart_();
     ESP.restart();
   }
+  const uint32_t now_ms = clock_.now_ms();
+  for (Stream& s : streams_) {
+    if (s.tcp == nullptr || now_ms - s.last_sent_ms < EventApi::kKeepAliveMs) continue;
+    s.last_sent_ms = now_ms;  // one try per period: a full send buffer is traffic enough
+    const std::string_view frame = EventApi::kKeepAliveFrame;
+    if (s.tcp->space() >= frame.size() && s.tcp->add(frame.data(), frame.size(), ASYNC_WRITE_FLAG_COPY) == frame.size()) {
+      s.tcp->send();
+    }
+  }
 }
 
 bool EspHttpServer::admit(AsyncWebServerRequest* request) {
@@ -114,7 +200,14 @@ void EspHttpServer::on_upload(AsyncWebServerRequest* request, size_t index, uint
 }
 
 void EspHttpServer::on_request(AsyncWebServerRequest* request) {
-  if (const HttpAsset* asset = table_.respond_asset(request, head_of(request))) {
+  char target[kTargetMaxBytes];
+  const HttpRequestHead head = head_of(request, target);
+  if (events_ != nullptr && table_.contains(request) &&
+      EventApi::is_stream_request(HttpRequest{head.method, head.path, {}, {}, {}})) {
+    serve_stream(request, head);
+    return;
+  }
+  if (const HttpAsset* asset = table_.respond_asset(request, head)) {
     // The dashboard: gzip bytes straight from flash. ESPAsyncWebServer 3.x's beginResponse()
     // with a uint8_t pointer is its progmem response (it reads with memcpy_P), no RAM copy.
     AsyncWebServerResponse* response =
@@ -138,7 +231,7 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
   StreamJsonOutput out(*response);
   HttpResponseHeaders headers;
   bool close_connection = false;
-  const int status = table_.respond(request, head_of(request), out, &headers, &close_connection);
+  const int status = table_.respond(request, head, out, &headers, &close_connection);
   response->setCode(status);
   // A text route (GET /metrics): the body is already in the stream, the head is built at send().
   if (headers.content_type != nullptr) response->setContentType(headers.content_type);
@@ -156,6 +249,108 @@ void EspHttpServer::send_overloaded(AsyncWebServerRequest* request) {
   if (response == nullptr) return;  // ESPAsyncWebServer answers 501/closes by itself
   response->addHeader("Retry-After", "1");
   request->send(response);
+}
+
+void EspHttpServer::serve_stream(AsyncWebServerRequest* request, const HttpRequestHead& head) {
+  // The stream never ends: its request slot is freed now (the connection becomes the stream's).
+  table_.disconnected(request);
+  size_t slot = SPORE_MAX_EVENT_STREAMS;
+  for (size_t i = 0; i < SPORE_MAX_EVENT_STREAMS; ++i) {
+    if (!streams_[i].reserved) slot = i;
+  }
+  char error[192];
+  BufferJsonOutput error_out(error, sizeof error);
+  JsonWriter w(error_out);
+  SseFilter filter;
+  const HttpRequest req{head.method, head.path, head.authorization, {}, head.content_type};
+  int status = events_->open_stream(req, &filter, w);
+  if (status == 200 && slot == SPORE_MAX_EVENT_STREAMS) {  // EventApi counts the same limit: cannot happen
+    events_->close_stream();
+    status = 503;
+  }
+  // HEAD is served as GET (http_method_from_name): a HEAD client gets the stream's head and
+  // closes, which frees the slot.
+  AsyncWebServerResponse* response = nullptr;
+  if (status != 200) {
+    // The library copies the body (a String) now; `error` is on this stack.
+    if (!error_out.overflowed()) response = request->beginResponse(status, kJson, error_out.c_str());
+    if (response != nullptr) response->addHeader("Cache-Control", "no-store");
+  } else {
+    streams_[slot].reserved = true;  // released by drop_stream() if the response never goes out
+    streams_[slot].filter = filter;
+    response = new (std::nothrow) StreamResponse(*this, slot);
+    if (response == nullptr) drop_stream(slot);
+  }
+  if (response == nullptr) {
+    api_.record_response(503);
+    send_overloaded(request);
+    return;
+  }
+  api_.record_response(status);
+  // A stream's head goes out right after this handler returns (StreamResponse::_respond).
+  request->send(response);
+}
+
+void EspHttpServer::adopt_stream(size_t slot, AsyncWebServerRequest* request, const String& head) {
+  Stream& s = streams_[slot];
+  AsyncClient* tcp = request->client();
+  char preamble[64];
+  const size_t n = events_->write_preamble(preamble, sizeof preamble);
+  // A fresh connection's send buffer (2 x 536 B) takes the ~200-byte head and preamble.
+  tcp->add(head.c_str(), head.length(), ASYNC_WRITE_FLAG_COPY);
+  if (n > 0) tcp->add(preamble, n, ASYNC_WRITE_FLAG_COPY);
+  tcp->send();
+  // The request deletes itself; the connection is the stream's (its RX timeout is already off:
+  // the library clears it before sending any response).
+  tcp = request->clientRelease();
+  tcp->setNoDelay(true);  // one event, one segment, now
+  // Captureless callbacks with `this` as their argument: nothing for std::function to allocate.
+  tcp->onDisconnect(
+      [](void* server, AsyncClient* c) {
+        static_cast<EspHttpServer*>(server)->on_stream_closed(c);
+        delete c;  // ESPAsyncTCP's convention: whoever holds the client deletes it here
+      },
+      this);
+  tcp->onTimeout([](void*, AsyncClient* c, uint32_t) { c->close(); }, nullptr);  // no ACK for 5 s
+  s.tcp = tcp;
+  s.last_sent_ms = clock_.now_ms();
+}
+
+void EspHttpServer::drop_stream(size_t slot) {
+  streams_[slot] = Stream{};
+  events_->close_stream();
+}
+
+void EspHttpServer::on_stream_closed(AsyncClient* tcp) {
+  for (size_t i = 0; i < SPORE_MAX_EVENT_STREAMS; ++i) {
+    if (streams_[i].tcp == tcp) drop_stream(i);
+  }
+}
+
+void EspHttpServer::stream(const SseMessage& msg) {
+  // EventApi::format()'s bytes, written in pieces straight into each send buffer: the sink can
+  // run inside an HTTP callback (a POST publishes and delivers locally at once), on the SDK's
+  // small system stack, where a frame buffer of SPORE_SSE_DATA_MAX bytes does not belong.
+  const std::string_view pieces[] = {"id: ", msg.id, "\n", "event: ", msg.event, "\ndata: ", msg.data, "\n\n"};
+  const size_t first = msg.id.empty() ? 3 : 0;  // no id: no id line
+  size_t size_bytes = 0;
+  for (size_t i = first; i < 8; ++i) size_bytes += pieces[i].size();
+  const uint32_t now_ms = clock_.now_ms();
+  for (Stream& s : streams_) {
+    if (s.tcp == nullptr || !EventApi::filter_matches(s.filter, msg.event)) continue;
+    if (s.tcp->space() < size_bytes) {
+      ++stream_drops_;
+      continue;
+    }
+    size_t written = 0;
+    for (size_t i = first; i < 8; ++i) written += s.tcp->add(pieces[i].data(), pieces[i].size(), ASYNC_WRITE_FLAG_COPY);
+    if (written != size_bytes) {
+      s.tcp->close();  // lwIP out of buffers mid-frame: end the stream, the client reconnects
+      continue;
+    }
+    s.tcp->send();
+    s.last_sent_ms = now_ms;
+  }
 }
 
 }  // namespace spore::esp8266

@@ -33,6 +33,23 @@
 /// part: authentication, busy and capacity checks while streaming stay core's, but the early 413
 /// on Content-Length and core's multipart part selection ("firmware" field) do not apply.
 /// Raw application/octet-stream uploads go through core unchanged (handleBody).
+///
+/// Query strings: ESPAsyncWebServer keeps only the decoded path and parameters, not the request
+/// target. The adapter rebuilds "path?name=value&..." from the query parameters, percent-encoding
+/// every byte outside A-Z a-z 0-9 - . _ ~, so core's routes that read the query (cluster events'
+/// ?topic=) see it. The library decodes a literal '+' as a space (form encoding): send '+' as %2B.
+///
+/// Event streams (set_event_api()): GET /api/cluster/events/stream is admitted by core's
+/// EventApi::open_stream() (topic filter, SPORE_MAX_EVENT_STREAMS slots, 400 / 503 JSON); its
+/// response sends the head and EventApi's preamble, then takes the TCP connection from the
+/// request (clientRelease(), as ESPAsyncWebServer's AsyncEventSource does). Not AsyncEventSource
+/// itself: its per-client message queue (std::list of shared Strings) and its unused formatting
+/// code cost ~2.8 KB of flash and heap per queued message. Here lwIP's send buffer is the queue:
+/// stream() formats each message once (EventApi::format(), on the stack) and copies it into the
+/// send buffer of every matching stream that has room for all of it; a stream without room
+/// misses it (counted in stream_drops(); SSE promises no delivery, a client re-reads state).
+/// A stream idle for EventApi::kKeepAliveMs gets a keep-alive comment; an unacknowledged send
+/// for 5 s (ESPAsyncTCP's ack timeout) closes it.
 
 #include <ESPAsyncWebServer.h>
 
@@ -40,6 +57,7 @@
 #include <cstdint>
 
 #include "spore/delegate.h"
+#include "spore/event_api.h"
 #include "spore/http_request_table.h"
 #include "spore/ports.h"
 #include "spore/rest_api.h"
@@ -66,10 +84,15 @@ class EspHttpServer {
   void set_options(const Options& options) { table_.set_options(options); }
   /// Enables streamed POST /api/node/update; `ota` must have been begin()'d.
   void set_ota(OtaUploadHandler* ota) { table_.set_ota(ota); }
+  /// Serves GET /api/cluster/events/stream; pass stream() to `events`' begin() as its sink.
+  void set_event_api(EventApi* events) { events_ = events; }
+  /// EventApi's sink: queues `msg` on every open stream whose filter matches.
+  void stream(const SseMessage& msg);
 
   /// Registers the handlers, installs the RestApi restart handler and starts the server.
   void begin();
-  /// From loop(): OTA stall detection, deferred restart (after a restart or a committed update).
+  /// From loop(): OTA stall detection, deferred restart (after a restart or a committed update),
+  /// event stream keep-alives.
   void loop();
 
   /// What RestApi's restart route calls: schedules ESP.restart() in loop().
@@ -83,18 +106,43 @@ class EspHttpServer {
 
   /// Requests in flight (admitted, not yet answered or dropped).
   size_t active_requests() const { return table_.active_requests(); }
+  /// Event streams open (admitted and not yet closed).
+  size_t open_streams() const { return events_ != nullptr ? events_->open_streams() : 0; }
+  /// Stream messages not sent because the stream's TCP send buffer had no room for them.
+  uint32_t stream_drops() const { return stream_drops_; }
 
   // Called by the AsyncWebHandler begin() gives the server (which owns and deletes it).
   bool admit(AsyncWebServerRequest* request);
   void on_request(AsyncWebServerRequest* request);
   void on_upload(AsyncWebServerRequest* request, size_t index, uint8_t* data, size_t len, bool final);
   void on_body(AsyncWebServerRequest* request, uint8_t* data, size_t len);
+  // Called by the stream response serve_stream() creates: it sends the head (`head`) and takes
+  // the connection, or is deleted unsent.
+  void adopt_stream(size_t slot, AsyncWebServerRequest* request, const String& head);
+  void drop_stream(size_t slot);
+  // The stream's connection is gone (ESPAsyncTCP's disconnect callback).
+  void on_stream_closed(AsyncClient* tcp);
 
  private:
+  /// One admitted event stream: `reserved` from admission, `tcp` once its response took the
+  /// connection (right after the handler returns, in the same call chain).
+  struct Stream {
+    AsyncClient* tcp = nullptr;
+    uint32_t last_sent_ms = 0;
+    SseFilter filter{};
+    bool reserved = false;
+  };
+
   void send_overloaded(AsyncWebServerRequest* request);
+  void serve_stream(AsyncWebServerRequest* request, const HttpRequestHead& head);
 
   AsyncWebServer& server_;
+  RestApi& api_;
+  const Clock& clock_;
   HttpRequestTable table_;
+  EventApi* events_ = nullptr;
+  Stream streams_[SPORE_MAX_EVENT_STREAMS];
+  uint32_t stream_drops_ = 0;
   Delegate<void()> before_restart_;
   bool begun_ = false;
   bool handler_added_ = false;

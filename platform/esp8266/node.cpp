@@ -37,6 +37,40 @@ constexpr const char* kBuildPassword = "";
 #define SPORE_FIRMWARE_VERSION "spore-esp8266-0.1.0"
 #endif
 
+#ifdef SPORE_WITH_MQTT
+// Broker and bridge settings from the build (PlatformIO: MQTT_HOST=... pio run -e esp01_1m_mqtt),
+// string literals; "" = the default.
+#ifndef SPORE_MQTT_HOST
+#define SPORE_MQTT_HOST ""
+#endif
+#ifndef SPORE_MQTT_PORT
+#define SPORE_MQTT_PORT ""
+#endif
+#ifndef SPORE_MQTT_USER
+#define SPORE_MQTT_USER ""
+#endif
+#ifndef SPORE_MQTT_PASSWORD
+#define SPORE_MQTT_PASSWORD ""
+#endif
+#ifndef SPORE_MQTT_CLUSTER
+#define SPORE_MQTT_CLUSTER ""
+#endif
+#ifndef SPORE_MQTT_DISCOVERY
+#define SPORE_MQTT_DISCOVERY ""
+#endif
+
+/// "" = 1883; 0 when not a port number (1..65535).
+uint16_t mqtt_port_from(const char* text) {
+  if (*text == '\0') return 1883;
+  uint32_t port = 0;
+  for (; *text != '\0'; ++text) {
+    if (*text < '0' || *text > '9' || port > 6553) return 0;
+    port = port * 10 + static_cast<uint32_t>(*text - '0');
+  }
+  return port <= 65535 ? static_cast<uint16_t>(port) : 0;
+}
+#endif
+
 }  // namespace
 
 Node::Node(const Config& config)
@@ -47,11 +81,19 @@ Node::Node(const Config& config)
       ota_(ctx_, api_, ota_session_),
       membership_(ctx_, udp_, random_),
       metrics_(ctx_, api_),
+      events_(ctx_, api_),
       server_(config_.http_port),
       http_(server_, api_, clock_),
       monitor_(&log_),
       wifi_(radio_, random_, &log_),
-      portal_(server_, wifi_, device_, store_, api_, clock_, log_, hostname_) {}
+      portal_(server_, wifi_, device_, store_, api_, clock_, log_, hostname_)
+#ifdef SPORE_WITH_MQTT
+      ,
+      mqtt_(random_),
+      bridge_(ctx_, api_, mqtt_)
+#endif
+{
+}
 
 uint32_t Node::next_incarnation() {
   uint8_t bytes[kBootCounterBytes];
@@ -72,7 +114,7 @@ bool Node::hash_running_image(uint8_t (&sha256)[32]) {
   for (uint32_t offset = 0; offset < size; offset += sizeof chunk) {
     const uint32_t n = size - offset < sizeof chunk ? size - offset : sizeof chunk;
     if (!ESP.flashRead(offset, reinterpret_cast<uint32_t*>(chunk), (n + 3) & ~3u)) {
-      log_.write(LogLevel::kError, "firmware: flash read failed; imageSha256 left unset");
+      SPORE_LOG(ctx_, LogLevel::kError, "firmware: flash read failed; imageSha256 left unset");
       return false;
     }
     br_sha256_update(&sha, chunk, n);
@@ -84,7 +126,8 @@ bool Node::hash_running_image(uint8_t (&sha256)[32]) {
 
 void Node::load_device_config() {
   if (!store_.begin()) {
-    log_.write(LogLevel::kError, "config: no flash area for settings in this layout; running on build-time settings");
+    SPORE_LOG(ctx_, LogLevel::kError,
+              "config: no flash area for settings in this layout; running on build-time settings");
   } else {
     char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
     size_t size = 0;
@@ -92,14 +135,14 @@ void Node::load_device_config() {
     DeviceConfigError error;
     if (loaded == ConfigStore::Load::kLoaded && !device_.parse(std::string_view(text, size), &error)) {
       // The file stays as it is (a user may fix it); the node runs as if there were none.
-      ctx_.log(LogLevel::kError, "config: stored settings line %u: %s; ignored", static_cast<unsigned>(error.line),
-               error.reason);
+      SPORE_LOG(ctx_, LogLevel::kError, "config: stored settings line %u: %s; ignored",
+                static_cast<unsigned>(error.line), error.reason);
     } else if (loaded == ConfigStore::Load::kError) {
-      log_.write(LogLevel::kError, "config: stored settings unreadable; ignored");
+      SPORE_LOG(ctx_, LogLevel::kError, "config: stored settings unreadable; ignored");
     }
   }
   if (const char* reason = device_.use_build_wifi(kBuildSsid, kBuildPassword)) {
-    ctx_.log(LogLevel::kError, "config: WIFI_SSID/WIFI_PASSWORD build flags: %s", reason);
+    SPORE_LOG(ctx_, LogLevel::kError, "config: WIFI_SSID/WIFI_PASSWORD build flags: %s", reason);
   }
 }
 
@@ -110,7 +153,7 @@ bool Node::begin(const char* api_token) {
   snprintf_P(ap_name_, sizeof ap_name_, PSTR("spore-%06lx"), static_cast<unsigned long>(chip));
   load_device_config();
   if (!udp_.begin(config_.udp_port)) {
-    log_.write(LogLevel::kError, "UDP: cannot bind the cluster port");
+    SPORE_LOG(ctx_, LogLevel::kError, "UDP: cannot bind the cluster port");
     return false;
   }
   // The address comes with the WiFi connection (on_ip_change); 0 until then.
@@ -123,7 +166,7 @@ bool Node::begin(const char* api_token) {
   const std::string_view token =
       device_.effective_api_token(api_token != nullptr ? std::string_view(api_token) : std::string_view());
   if (!api_.set_api_token(token)) {
-    log_.write(LogLevel::kError, "API token: 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected");
+    SPORE_LOG(ctx_, LogLevel::kError, "API token: 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected");
     return false;
   }
   if (!device_.cluster_key_hex().empty()) {
@@ -138,7 +181,7 @@ bool Node::begin(const char* api_token) {
     char pem[sizeof kPem];
     memcpy_P(pem, kPem, sizeof kPem);
     if (!ota_session_.set_public_key_pem(std::string_view(pem, sizeof kPem - 1))) {
-      log_.write(LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM");
+      SPORE_LOG(ctx_, LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM");
       return false;
     }
   }
@@ -147,12 +190,17 @@ bool Node::begin(const char* api_token) {
 #ifdef SPORE_HAS_DASHBOARD
   // Gzipped, in flash (SPORE_FLASH); ESPAsyncWebServer streams it with memcpy_P, no RAM copy.
   if (!api_.set_dashboard(generated::kDashboardGzip, generated::kDashboardGzipBytes)) {
-    log_.write(LogLevel::kWarn, "web dashboard not served: the api registry is full");
+    SPORE_LOG(ctx_, LogLevel::kWarn, "web dashboard not served: the api registry is full");
   }
 #endif
   metrics_.set_membership(&membership_);
   metrics_.set_udp_stats(&udp_.stats());
-  if (!metrics_.begin()) log_.write(LogLevel::kWarn, "GET /metrics not served: the api registry is full");
+  if (!metrics_.begin()) SPORE_LOG(ctx_, LogLevel::kWarn, "GET /metrics not served: the api registry is full");
+  // POST /api/cluster/events and the SSE stream (EventApi logs why when it cannot serve them).
+  if (events_.begin(EventApi::Sink::bind<EspHttpServer, &EspHttpServer::stream>(&http_))) http_.set_event_api(&events_);
+#ifdef SPORE_WITH_MQTT
+  begin_mqtt();
+#endif
   http_.set_ota(&ota_);
   http_.set_before_restart(Delegate<void()>::bind<Node, &Node::before_restart>(this));
   portal_.begin();  // before the REST handler: the server asks handlers in order
@@ -165,18 +213,52 @@ bool Node::begin(const char* api_token) {
   return true;
 }
 
+#ifdef SPORE_WITH_MQTT
+void Node::begin_mqtt() {
+  if (*SPORE_MQTT_HOST == '\0') {
+    SPORE_LOG(ctx_, LogLevel::kInfo, "mqtt: no broker (SPORE_MQTT_HOST empty); bridge off");
+    return;
+  }
+  EspMqttClient::Settings settings;
+  settings.host = SPORE_MQTT_HOST;
+  settings.port = mqtt_port_from(SPORE_MQTT_PORT);
+  settings.user = SPORE_MQTT_USER;
+  settings.password = SPORE_MQTT_PASSWORD;
+  MqttBridgeConfig config;
+  if (*SPORE_MQTT_CLUSTER != '\0') config.cluster = SPORE_MQTT_CLUSTER;
+  if (*SPORE_MQTT_DISCOVERY != '\0') config.discovery_prefix = SPORE_MQTT_DISCOVERY[0] == '-' ? "" : SPORE_MQTT_DISCOVERY;
+  config.model = "ESP8266";
+  if (settings.port == 0) {
+    SPORE_LOG(ctx_, LogLevel::kError, "mqtt: SPORE_MQTT_PORT is not a port number; bridge off");
+    return;
+  }
+  if (!bridge_.begin(config)) return;  // logged why
+  bridge_.set_restart_handler(Delegate<void()>::bind<EspHttpServer, &EspHttpServer::request_restart>(&http_));
+  mqtt_.begin(settings, bridge_);
+  SPORE_LOG(ctx_, LogLevel::kInfo, "mqtt: broker %s port %u, topics under %s", settings.host,
+            static_cast<unsigned>(settings.port), bridge_.base_topic());
+}
+#endif
+
 void Node::on_ip_change(uint32_t ip) {
   ctx_.set_ip(ip);
-  ctx_.log(LogLevel::kInfo, "wifi: %s address %lu.%lu.%lu.%lu", hostname_, static_cast<unsigned long>(ip >> 24),
-           static_cast<unsigned long>((ip >> 16) & 0xFF), static_cast<unsigned long>((ip >> 8) & 0xFF),
-           static_cast<unsigned long>(ip & 0xFF));
+  SPORE_LOG(ctx_, LogLevel::kInfo, "wifi: %s address %lu.%lu.%lu.%lu", hostname_,
+            static_cast<unsigned long>(ip >> 24), static_cast<unsigned long>((ip >> 16) & 0xFF),
+            static_cast<unsigned long>((ip >> 8) & 0xFF), static_cast<unsigned long>(ip & 0xFF));
   // Joining before there is a network would spend the join ANNOUNCEs on nobody.
   if (!membership_.begun()) membership_.begin();
 }
 
 void Node::before_restart() {
-  log_.write(LogLevel::kInfo, ota_.restart_pending() ? "new firmware installed: leaving the cluster and restarting"
-                                                     : "restart requested over REST: leaving the cluster");
+  // Log formats in flash (SPORE_LOG): the ESP8266 keeps every other string literal in DRAM.
+  if (ota_.restart_pending()) {
+    SPORE_LOG(ctx_, LogLevel::kInfo, "new firmware installed: leaving the cluster and restarting");
+  } else {
+    SPORE_LOG(ctx_, LogLevel::kInfo, "restart requested over REST or MQTT: leaving the cluster");
+  }
+#ifdef SPORE_WITH_MQTT
+  mqtt_.leave();  // "offline" (retained), then DISCONNECT: the broker does not fire the will
+#endif
   membership_.leave();
   // leave() queues its datagrams in lwIP; give them a moment to go out before the reset.
   delay(50);
@@ -190,6 +272,11 @@ void Node::loop() {
   portal_.loop();
   if (wifi_.connected()) udp_.poll(membership_);
   ctx_.loop();
+#ifdef SPORE_WITH_MQTT
+  const uint32_t now_ms = clock_.now_ms();
+  mqtt_.loop(now_ms, wifi_.connected());
+  bridge_.loop(now_ms);
+#endif
   http_.loop();
 }
 

@@ -33,6 +33,13 @@
 /// Signed updates: define SPORE_OTA_PUBLIC_KEY_PEM (the text of `spore keygen`'s public.key as a C
 /// string literal, e.g. in a header force-included with build_flags = -include ota_key.h); the
 /// node then refuses unsigned images and images signed by another key.
+///
+/// MQTT (only when built with -DSPORE_WITH_MQTT, PlatformIO env `esp01_1m_mqtt`): core's
+/// MqttBridge on EspMqttClient (esp8266/mqtt_client.h), configured from build flags
+/// SPORE_MQTT_HOST (empty = off), SPORE_MQTT_PORT ("" = 1883), SPORE_MQTT_USER,
+/// SPORE_MQTT_PASSWORD, SPORE_MQTT_CLUSTER ("" = "spore") and SPORE_MQTT_DISCOVERY ("" =
+/// "homeassistant", "-" = no Home Assistant discovery), all string literals. cmd/restart restarts
+/// as REST's restart does; cmd/ota is answered not_supported (no HTTP client in the image).
 
 #include <ESPAsyncWebServer.h>
 
@@ -46,6 +53,7 @@
 #include "esp8266/wifi.h"
 #include "spore/config.h"
 #include "spore/device_config.h"
+#include "spore/event_api.h"
 #include "spore/membership.h"
 #include "spore/metrics.h"
 #include "spore/node_context.h"
@@ -53,6 +61,10 @@
 #include "spore/ota_upload.h"
 #include "spore/rest_api.h"
 #include "spore/wifi_manager.h"
+#ifdef SPORE_WITH_MQTT
+#include "esp8266/mqtt_client.h"
+#include "spore/mqtt_bridge.h"
+#endif
 
 namespace spore::esp8266 {
 
@@ -74,6 +86,7 @@ class Node {
   RestApi& api() { return api_; }
   Membership& membership() { return membership_; }
   Metrics& metrics() { return metrics_; }
+  EventApi& event_api() { return events_; }
   OtaSession& ota_session() { return ota_session_; }
   EspLogSink& log_sink() { return log_; }
   const EspSystemInfo& system() const { return system_; }
@@ -82,6 +95,10 @@ class Node {
   const LoopMonitor& loop_monitor() const { return monitor_; }
   const WifiManager& wifi() const { return wifi_; }
   const DeviceConfig& device_config() const { return device_; }
+#ifdef SPORE_WITH_MQTT
+  MqttBridge& mqtt_bridge() { return bridge_; }
+  const EspMqttClient& mqtt_client() const { return mqtt_; }
+#endif
 
  private:
   uint32_t next_incarnation();
@@ -89,6 +106,9 @@ class Node {
   bool hash_running_image(uint8_t (&sha256)[32]);
   void before_restart();
   void on_ip_change(uint32_t ip);
+#ifdef SPORE_WITH_MQTT
+  void begin_mqtt();
+#endif
 
   Config config_;
   EspClock clock_;
@@ -103,6 +123,7 @@ class Node {
   EspUdp udp_;
   Membership membership_;
   Metrics metrics_;
+  EventApi events_;
   AsyncWebServer server_;
   EspHttpServer http_;
   LoopMonitor monitor_;
@@ -111,6 +132,10 @@ class Node {
   ConfigStore store_;
   DeviceConfig device_;
   Portal portal_;
+#ifdef SPORE_WITH_MQTT
+  EspMqttClient mqtt_;
+  MqttBridge bridge_;
+#endif
   char hostname_[16] = {};
   char ap_name_[16] = {};
   bool begun_ = false;

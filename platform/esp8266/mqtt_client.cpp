@@ -1,0 +1,112 @@
+#include "esp8266/mqtt_client.h"
+
+#ifdef SPORE_WITH_MQTT
+
+#include <cstring>
+
+namespace spore::esp8266 {
+
+namespace {
+
+constexpr uint32_t kFirstBackoffMs = 1000;
+constexpr uint32_t kMaxBackoffMs = 60000;
+// A connection that lived this long was a real one: the next loss starts the backoff over.
+constexpr uint32_t kStableConnectionMs = 60000;
+
+bool empty(const char* s) { return s == nullptr || *s == '\0'; }
+
+}  // namespace
+
+EspMqttClient::EspMqttClient(Random& random)
+    : random_(random), mqtt_(SPORE_MQTT_READ_BUFFER_BYTES, SPORE_MQTT_WRITE_BUFFER_BYTES) {}
+
+bool EspMqttClient::begin(const Settings& settings, MqttBridge& bridge) {
+  settings_ = settings;
+  bridge_ = &bridge;
+  if (empty(settings_.host)) return false;
+  have_address_ = address_.fromString(settings_.host);  // a dotted address needs no DNS
+  tcp_.setTimeout(settings_.timeout_ms);                // bounds DNS and the TCP connect
+  mqtt_.begin(tcp_);
+  mqtt_.setOptions(settings_.keep_alive_s, true, static_cast<int>(settings_.timeout_ms));
+  mqtt_.setWill(bridge.will_topic(), MqttBridge::kWillPayload, true, 1);
+  mqtt_.dropOverflow(true);  // an oversized message is dropped, not a reason to disconnect
+  mqtt_.ref = this;
+  mqtt_.onMessageAdvanced(&EspMqttClient::on_message);
+  return true;
+}
+
+bool EspMqttClient::connected() const { return mqtt_.connected(); }
+
+bool EspMqttClient::publish(const char* topic, const uint8_t* payload, size_t size_bytes, bool retain) {
+  // The library's write buffer is checked by the library too; refusing here keeps an oversized
+  // message from closing the connection.
+  if (size_bytes + 8 + strlen(topic) > SPORE_MQTT_WRITE_BUFFER_BYTES) return false;
+  return mqtt_.publish(topic, reinterpret_cast<const char*>(payload), static_cast<int>(size_bytes), retain,
+                       retain ? 1 : 0);
+}
+
+bool EspMqttClient::subscribe(const char* topic) { return mqtt_.subscribe(topic, 1); }
+
+void EspMqttClient::on_message(MQTTClient* client, char topic[], char bytes[], int length) {
+  auto* self = static_cast<EspMqttClient*>(client->ref);
+  if (self == nullptr || self->bridge_ == nullptr || length < 0) return;
+  self->bridge_->on_message(topic, reinterpret_cast<const uint8_t*>(bytes), static_cast<size_t>(length));
+}
+
+bool EspMqttClient::try_connect() {
+  ++attempts_;
+  if (!have_address_) {
+    // Bounded by the WiFiClient timeout; the address is kept until a connect fails.
+    if (WiFi.hostByName(settings_.host, address_, settings_.timeout_ms) != 1) return false;
+    have_address_ = true;
+  }
+  mqtt_.setHost(address_, settings_.port);
+  const bool ok = mqtt_.connect(bridge_->client_id(), empty(settings_.user) ? nullptr : settings_.user,
+                                empty(settings_.password) ? nullptr : settings_.password);
+  if (!ok) {
+    IPAddress literal;
+    if (!literal.fromString(settings_.host)) have_address_ = false;  // resolve again next time
+  }
+  return ok;
+}
+
+void EspMqttClient::schedule_retry(uint32_t now_ms) {
+  backoff_ms_ = backoff_ms_ == 0 ? kFirstBackoffMs : (backoff_ms_ >= kMaxBackoffMs / 2 ? kMaxBackoffMs : backoff_ms_ * 2);
+  // 50-100 % of the backoff, so that nodes that lost one broker do not come back in lock step.
+  const uint32_t half = backoff_ms_ / 2;
+  next_attempt_ms_ = now_ms + half + random_.next_u32() % (half + 1);
+}
+
+void EspMqttClient::loop(uint32_t now_ms, bool network_up) {
+  if (bridge_ == nullptr || empty(settings_.host) || left_) return;
+  if (mqtt_.connected()) {
+    mqtt_.loop();  // reads what arrived (on_message), sends PINGREQ when due
+    if (mqtt_.connected()) return;
+  }
+  if (was_connected_) {  // just lost: the bridge notices through connected()
+    was_connected_ = false;
+    if (now_ms - connected_since_ms_ >= kStableConnectionMs) backoff_ms_ = 0;
+    schedule_retry(now_ms);
+    return;
+  }
+  if (!network_up || static_cast<int32_t>(now_ms - next_attempt_ms_) < 0) return;
+  if (!try_connect()) {
+    ++failures_;
+    schedule_retry(now_ms);
+    return;
+  }
+  was_connected_ = true;
+  connected_since_ms_ = now_ms;
+  bridge_->on_connected(now_ms);
+}
+
+void EspMqttClient::leave() {
+  if (bridge_ == nullptr) return;
+  bridge_->leave();
+  mqtt_.disconnect();  // the DISCONNECT packet: the broker does not send the will
+  left_ = true;
+}
+
+}  // namespace spore::esp8266
+
+#endif  // SPORE_WITH_MQTT

@@ -1,0 +1,120 @@
+#pragma once
+/// @file mqtt_client.h
+/// spore::MqttPort on the ESP8266: 256dpi/arduino-mqtt (lwmqtt) over a WiFiClient, for the MQTT
+/// bridge (core/spore/mqtt_bridge.h, docs/mqtt.md). Built only with -DSPORE_WITH_MQTT (the
+/// PlatformIO env `esp01_1m_mqtt`, which also adds the library): the default image carries none
+/// of it.
+///
+/// Connection: client id MqttBridge::client_id(), last will MqttBridge::will_topic() =
+/// MqttBridge::kWillPayload (retained, QoS 1), clean session, keep-alive 30 s. After every
+/// (re)connect MqttBridge::on_connected(); every received message goes to MqttBridge::on_message().
+/// Reconnects back off 1 s, 2 s, 4 s ... 60 s, each a random 50-100 % of that (nodes that lost
+/// the same broker do not return in lock step); the backoff restarts after a connection that
+/// lasted a minute.
+///
+/// Blocking (arduino-mqtt is synchronous; the library's calls wait with delay(), which lets the
+/// SDK, WiFi and lwIP run, but not the node loop): every wait is bounded by
+/// Settings::timeout_ms (default 500 ms):
+///  - a connect attempt: DNS (a host name, not an address; cached until a connect fails) + TCP
+///    connect + CONNACK, each <= timeout_ms: at most ~1.5 s, on a LAN a few ms; then
+///    on_connected(): SUBACK and one PUBACK per retained message (status, 4 discovery documents,
+///    state, one per member: ~6 + members round trips, ~0.1-0.3 s on a LAN for 32 members). A
+///    broker that stops answering fails the first wait, which closes the connection; what follows
+///    returns at once. Worst case ~2 s, then the backoff.
+///  - a retained (QoS 1) publish from loop(): one round trip for its PUBACK, <= timeout_ms;
+///    QoS 0 publishes (events, command results) do not wait.
+///  - reading a message: until the whole packet is in, <= timeout_ms.
+///
+/// Memory: the library's read and write buffers are allocated once, in the constructor
+/// (SPORE_MQTT_READ_BUFFER_BYTES, SPORE_MQTT_WRITE_BUFFER_BYTES below); the will once in
+/// begin(); WiFiClient's connection state on each connect (as any TCP client). Incoming messages
+/// larger than the read buffer are dropped (counted), not a reason to disconnect.
+
+#ifdef SPORE_WITH_MQTT
+
+#include <ESP8266WiFi.h>
+#include <MQTT.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "spore/limits.h"
+#include "spore/mqtt_bridge.h"
+#include "spore/ports.h"
+
+/// The library's write buffer: the largest packet the bridge sends (topic, payload and a 5-byte
+/// MQTT header with the 2-byte topic length and packet id).
+#ifndef SPORE_MQTT_WRITE_BUFFER_BYTES
+#define SPORE_MQTT_WRITE_BUFFER_BYTES (SPORE_MQTT_TOPIC_MAX + SPORE_MQTT_PAYLOAD_MAX + 8)
+#endif
+/// The library's read buffer: the largest command the bridge accepts, a `<base>/cmd/publish`
+/// topic with the payload `<token> <topic> <data>` (token <= 64 bytes, topic <= 31, data <=
+/// SPORE_EVENT_PAYLOAD_MAX), plus the packet's own header. A larger message is dropped.
+#ifndef SPORE_MQTT_READ_BUFFER_BYTES
+#define SPORE_MQTT_READ_BUFFER_BYTES (SPORE_MQTT_TOPIC_MAX + 64 + 1 + 31 + 1 + SPORE_EVENT_PAYLOAD_MAX + 16)
+#endif
+
+namespace spore::esp8266 {
+
+class EspMqttClient final : public MqttPort {
+ public:
+  struct Settings {
+    /// Broker host name or dotted address; nullptr or "" = the client stays off.
+    const char* host = nullptr;
+    uint16_t port = 1883;
+    /// nullptr or "" = no user name / password.
+    const char* user = nullptr;
+    const char* password = nullptr;
+    /// Bound of every wait of a connect, publish or read (see the file comment).
+    uint32_t timeout_ms = 500;
+    uint16_t keep_alive_s = 30;
+  };
+
+  explicit EspMqttClient(Random& random);
+  EspMqttClient(const EspMqttClient&) = delete;
+  EspMqttClient& operator=(const EspMqttClient&) = delete;
+
+  /// After bridge.begin() (which makes the client id and will topic). The strings of `settings`
+  /// must outlive the client (build-time literals). False when no host is set: the client
+  /// stays off and loop() does nothing.
+  bool begin(const Settings& settings, MqttBridge& bridge);
+  /// From the node loop. `network_up`: the station has an address. Connects when due, reads
+  /// what arrived, keeps the connection alive, notices when it is gone.
+  void loop(uint32_t now_ms, bool network_up);
+  /// Clean shutdown: the bridge publishes "offline", then the client disconnects.
+  void leave();
+
+  bool connected() const override;
+  bool publish(const char* topic, const uint8_t* payload, size_t size_bytes, bool retain) override;
+  bool subscribe(const char* topic) override;
+
+  /// Connect attempts, and of those the ones that failed; incoming messages dropped because they
+  /// did not fit the read buffer.
+  uint32_t connect_attempts() const { return attempts_; }
+  uint32_t connect_failures() const { return failures_; }
+  uint32_t dropped_messages() const { return mqtt_.droppedMessages(); }
+
+ private:
+  bool try_connect();
+  void schedule_retry(uint32_t now_ms);
+  static void on_message(MQTTClient* client, char topic[], char bytes[], int length);
+
+  Random& random_;
+  MqttBridge* bridge_ = nullptr;
+  Settings settings_{};
+  WiFiClient tcp_;
+  mutable MQTTClient mqtt_;  // its connected() is not const
+  IPAddress address_;
+  bool have_address_ = false;
+  bool was_connected_ = false;
+  bool left_ = false;
+  uint32_t next_attempt_ms_ = 0;
+  uint32_t backoff_ms_ = 0;
+  uint32_t connected_since_ms_ = 0;
+  uint32_t attempts_ = 0;
+  uint32_t failures_ = 0;
+};
+
+}  // namespace spore::esp8266
+
+#endif  // SPORE_WITH_MQTT
