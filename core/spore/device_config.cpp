@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "spore/hmac_sha256.h"  // HmacKey::kMinKeyBytes
+#include "spore/ports.h"
 #include "spore/rest_api.h"
 
 namespace spore {
@@ -70,6 +71,18 @@ const char* DeviceConfig::set_api_token(std::string_view token) {
   if (!RestApi::valid_api_token(token)) return "api_token: 1-64 of A-Z a-z 0-9 - . _ ~ + / =";
   store(token_, token_len_, token);
   return nullptr;
+}
+
+bool DeviceConfig::generate_api_token_if_unset(std::string_view fallback, Random& random) {
+  if (token_len_ > 0 || !fallback.empty()) return false;
+  static constexpr char kHex[] = "0123456789abcdef";
+  char token[32];
+  for (size_t i = 0; i < sizeof token; i += 8) {
+    uint32_t r = random.next_u32();
+    for (size_t j = 0; j < 8; ++j, r >>= 4) token[i + j] = kHex[r & 0xF];
+  }
+  store(token_, token_len_, std::string_view(token, sizeof token));
+  return true;
 }
 
 const char* DeviceConfig::set_cluster_key_hex(std::string_view hex) {

@@ -27,6 +27,8 @@
 
 namespace spore {
 
+class Random;
+
 /// Where parse() stopped and why.
 struct DeviceConfigError {
   uint16_t line = 0;             ///< 1-based line of the offending setting; 0 = the text as a whole
@@ -62,6 +64,11 @@ class DeviceConfig {
   /// without saving them. Returns set_wifi()'s sentence when the build's values are invalid
   /// (nothing changes then), nullptr otherwise, also when there was nothing to take.
   const char* use_build_wifi(std::string_view ssid, std::string_view password);
+  /// Safe default for a fresh board: when no token is stored and the sketch passed none
+  /// (`fallback` empty), sets a new random one (32 hex digits from `random`, which must be a
+  /// hardware RNG: the ESP8266's is good while the radio is on) and returns true: the caller
+  /// saves the settings and shows the token on the serial log. Otherwise changes nothing.
+  bool generate_api_token_if_unset(std::string_view fallback, Random& random);
   /// The token a node runs with: the stored one, else `fallback` (what the sketch passed).
   std::string_view effective_api_token(std::string_view fallback) const {
     return token_len_ > 0 ? api_token() : fallback;

@@ -3,6 +3,9 @@
 
 #include "spore/device_config.h"
 
+#include "spore/ports.h"
+#include "spore/rest_api.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -216,6 +219,45 @@ TEST(DeviceConfigPrecedence, StoredTokenWinsOverTheSketchs) {
   EXPECT_EQ(none.effective_api_token(""), "");
   DeviceConfig stored = parsed(kFull);
   EXPECT_EQ(stored.effective_api_token("from-sketch"), "s3cret-token");
+}
+
+}  // namespace
+}  // namespace spore
+
+namespace spore {
+namespace {
+
+class SequenceRandom : public Random {
+ public:
+  uint32_t next_u32() override { return value_ += 0x11111111u; }
+
+ private:
+  uint32_t value_ = 0x89ABCDEFu - 0x11111111u;
+};
+
+TEST(DeviceConfig, AFreshBoardGetsARandomApiTokenOnce) {
+  DeviceConfig c;
+  SequenceRandom rnd;
+  ASSERT_TRUE(c.generate_api_token_if_unset("", rnd));
+  // 4 words of 8 hex digits, least significant nibble first.
+  EXPECT_EQ(c.api_token(), "fedcba9800fdcba9110fdcba2210fdcb");
+  EXPECT_TRUE(RestApi::valid_api_token(c.api_token()));
+  const std::string first(c.api_token());
+  EXPECT_FALSE(c.generate_api_token_if_unset("", rnd));  // kept: the next boot finds it stored
+  EXPECT_EQ(c.api_token(), first);
+  char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  ASSERT_GT(c.serialize(text, sizeof text), 0u);
+  DeviceConfig again;
+  ASSERT_TRUE(again.parse(text, nullptr));
+  EXPECT_EQ(again.api_token(), first);
+}
+
+TEST(DeviceConfig, NoTokenIsGeneratedWhenTheSketchPassesOne) {
+  DeviceConfig c;
+  SequenceRandom rnd;
+  EXPECT_FALSE(c.generate_api_token_if_unset("from-the-sketch", rnd));
+  EXPECT_TRUE(c.api_token().empty());
+  EXPECT_EQ(c.effective_api_token("from-the-sketch"), "from-the-sketch");
 }
 
 }  // namespace
