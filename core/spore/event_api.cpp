@@ -19,26 +19,92 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string_view without_query(std::string_view target) {
-  const size_t q = target.find('?');
-  return q == std::string_view::npos ? target : target.substr(0, q);
-}
+/// The built-in membership topics a stream carries (their payload is the Member), in flash: one
+/// loop instead of eight inlined comparisons.
+constexpr char kMembershipTopics[] SPORE_FLASH =
+    "node_discovered\0node_restarted\0node_recovered\0node_inactive\0node_dead\0node_left\0node_updated\0"
+    "node_forgotten\0";
+constexpr size_t kMembershipTopicCount = flash_list_count(kMembershipTopics, sizeof kMembershipTopics);
 
-/// The built-in membership topics a stream carries (their payload is the Member).
+/// Whether string list `list` (sizeof `size_bytes`) holds `s`; for the static_assert below.
+constexpr bool list_holds(const char* list, size_t size_bytes, std::string_view s) {
+  for (size_t i = 0; i + 1 < size_bytes;) {
+    size_t n = 0;
+    while (list[i + n] != '\0') ++n;
+    if (std::string_view(list + i, n) == s) return true;
+    i += n + 1;
+  }
+  return false;
+}
+static_assert(kMembershipTopicCount == 8 &&
+                  list_holds(kMembershipTopics, sizeof kMembershipTopics, topics::kNodeDiscovered) &&
+                  list_holds(kMembershipTopics, sizeof kMembershipTopics, topics::kNodeRestarted) &&
+                  list_holds(kMembershipTopics, sizeof kMembershipTopics, topics::kNodeRecovered) &&
+                  list_holds(kMembershipTopics, sizeof kMembershipTopics, topics::kNodeInactive) &&
+                  list_holds(kMembershipTopics, sizeof kMembershipTopics, topics::kNodeDead) &&
+                  list_holds(kMembershipTopics, sizeof kMembershipTopics, topics::kNodeLeft) &&
+                  list_holds(kMembershipTopics, sizeof kMembershipTopics, topics::kNodeUpdated) &&
+                  list_holds(kMembershipTopics, sizeof kMembershipTopics, topics::kNodeForgotten),
+              "the node_* topics of node_context.h, each once");
+
 bool is_membership_topic(std::string_view topic) {
-  return topic == topics::kNodeDiscovered || topic == topics::kNodeRestarted || topic == topics::kNodeRecovered ||
-         topic == topics::kNodeInactive || topic == topics::kNodeDead || topic == topics::kNodeLeft ||
-         topic == topics::kNodeUpdated || topic == topics::kNodeForgotten;
+  for (size_t i = 0; i < kMembershipTopicCount; ++i) {
+    if (flash_nth(kMembershipTopics, kMembershipTopicCount, i).equals(topic)) return true;
+  }
+  return false;
 }
 
-int write_error(JsonWriter& w, int status, const char* code, FlashStr message) {
-  w.begin_object().field(SPORE_FSTR("error"), message).field(SPORE_FSTR("code"), code);
-  return status;
+/// The error answers, as "code\0sentence\0" pairs in flash (no code strings in DRAM, one call per
+/// answer). Indexed by ErrorId.
+constexpr char kErrors[] SPORE_FLASH =
+    "bad_topic\0The topic filter must be 1-31 bytes of printable ASCII without spaces, percent-encoded.\0"
+    "too_many_streams\0Every event stream slot of this node is taken; retry later.\0"
+    "not_running\0This node is not part of a cluster yet.\0"
+    "bad_topic\0Give the topic as ?topic=NAME: 1-31 bytes of printable ASCII without spaces, not \"*\".\0"
+    "reserved_topic\0Topics starting with node_ or ota_ are published by SPORE itself.\0"
+    "too_large\0The event payload (the request body) is larger than this node publishes.\0"
+    "not_running\0This node has left the cluster.\0"
+    "not_supported\0This node's web server does not stream events.\0";
+
+enum ErrorId : uint8_t {
+  kBadFilter,
+  kTooManyStreams,
+  kNotStarted,
+  kBadTopic,
+  kReservedTopic,
+  kTooLarge,
+  kLeft,
+  kNotSupported,
+  kErrorCount
+};
+static_assert(flash_list_count(kErrors, sizeof kErrors) == 2 * kErrorCount, "one code and sentence per ErrorId");
+
+/// Opens the error object ({"error":...,"code":...}); the caller may add fields and closes it.
+void write_error(JsonWriter& w, ErrorId id) {
+  const FlashStr code = flash_nth(kErrors, 2 * kErrorCount, 2 * id);
+  w.begin_object()
+      .field(SPORE_FSTR("error"), FlashStr(code.address() + code.length() + 1))
+      .field(SPORE_FSTR("code"), code);
+}
+
+// Keys both the publish answer and the stream's data carry.
+constexpr char kTopicKey[] SPORE_FLASH = "topic";
+constexpr char kHostnameKey[] SPORE_FLASH = "hostname";
+constexpr char kEpochKey[] SPORE_FLASH = "epoch";
+constexpr char kSeqKey[] SPORE_FLASH = "seq";
+
+/// The node id as 8 hex digits; `out` holds at least 9 bytes.
+void format_node_id(uint32_t node_id, char* out) {
+  for (int i = 7; i >= 0; --i, node_id >>= 4) {
+    const auto digit = static_cast<char>(node_id & 0xF);
+    out[i] = static_cast<char>(digit < 10 ? '0' + digit : 'a' + digit - 10);
+  }
+  out[8] = '\0';
 }
 
 void write_node_id(JsonWriter& w, uint32_t node_id) {
   char hex[9];
-  std::snprintf(hex, sizeof hex, "%08lx", static_cast<unsigned long>(node_id));
+  format_node_id(node_id, hex);
   w.field(SPORE_FSTR("node_id"), static_cast<const char*>(hex));
 }
 
@@ -62,7 +128,11 @@ bool EventApi::begin(Sink sink) {
 }
 
 bool EventApi::is_stream_request(const HttpRequest& req) {
-  return req.method == HttpMethod::kGet && without_query(req.path) == kStreamPath;
+  const std::string_view path = req.path;
+  // The path up to the query, if any: kStreamPath followed by nothing or '?'.
+  return req.method == HttpMethod::kGet && path.size() >= kStreamPath.size() &&
+         std::string_view(path.data(), kStreamPath.size()) == kStreamPath &&
+         (path.size() == kStreamPath.size() || path[kStreamPath.size()] == '?');
 }
 
 int EventApi::open_stream(const HttpRequest& req, SseFilter* filter, JsonWriter& w) {
@@ -70,13 +140,12 @@ int EventApi::open_stream(const HttpRequest& req, SseFilter* filter, JsonWriter&
   char topic[wire::kMaxEventTopicLen + 1];
   const int len = query_param(req.path, "topic", topic, wire::kMaxEventTopicLen);
   if (len == -2 || len == 0 || (len > 0 && !valid_event_topic(std::string_view(topic, static_cast<size_t>(len))))) {
-    write_error(w, 400, "bad_topic",
-                SPORE_FSTR("The topic filter must be 1-31 bytes of printable ASCII without spaces, percent-encoded."));
+    write_error(w, kBadFilter);
     w.end_object();
     return 400;
   }
   if (open_streams_ >= SPORE_MAX_EVENT_STREAMS) {
-    write_error(w, 503, "too_many_streams", SPORE_FSTR("Every event stream slot of this node is taken; retry later."));
+    write_error(w, kTooManyStreams);
     w.field(SPORE_FSTR("max_streams"), static_cast<uint32_t>(SPORE_MAX_EVENT_STREAMS)).end_object();
     return 503;
   }
@@ -104,39 +173,53 @@ bool EventApi::filter_matches(const SseFilter& filter, std::string_view topic) {
 
 size_t EventApi::format(const SseMessage& msg, char* buffer, size_t capacity_bytes) {
   // data is one line of JSON and event a topic without spaces or line ends, so each is one field.
+  // The formats are arrays of this function, not literals: the ESP8266 adapter never calls it,
+  // and --gc-sections drops them with it instead of keeping them among the file's DRAM strings.
+  static constexpr char kWithoutId[] = "event: %.*s\ndata: %.*s\n\n";
+  static constexpr char kWithId[] = "id: %.*s\nevent: %.*s\ndata: %.*s\n\n";
   const int n = msg.id.empty()
-                    ? std::snprintf(buffer, capacity_bytes, "event: %.*s\ndata: %.*s\n\n", static_cast<int>(msg.event.size()),
+                    ? std::snprintf(buffer, capacity_bytes, kWithoutId, static_cast<int>(msg.event.size()),
                                     msg.event.data(), static_cast<int>(msg.data.size()), msg.data.data())
-                    : std::snprintf(buffer, capacity_bytes, "id: %.*s\nevent: %.*s\ndata: %.*s\n\n",
-                                    static_cast<int>(msg.id.size()), msg.id.data(), static_cast<int>(msg.event.size()),
-                                    msg.event.data(), static_cast<int>(msg.data.size()), msg.data.data());
+                    : std::snprintf(buffer, capacity_bytes, kWithId, static_cast<int>(msg.id.size()), msg.id.data(),
+                                    static_cast<int>(msg.event.size()), msg.event.data(),
+                                    static_cast<int>(msg.data.size()), msg.data.data());
   return n > 0 && static_cast<size_t>(n) < capacity_bytes ? static_cast<size_t>(n) : 0;
 }
 
 int EventApi::query_param(std::string_view target, std::string_view name, char* out, size_t capacity_bytes) {
-  const size_t q = target.find('?');
-  if (q == std::string_view::npos) return -1;
-  std::string_view rest = target.substr(q + 1);
-  const size_t hash = rest.find('#');
-  if (hash != std::string_view::npos) rest = rest.substr(0, hash);
-  while (!rest.empty()) {
-    const size_t amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != name) continue;
-    const std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+  // Pointer scans rather than string_view::find()/substr(): substr's range check drags libstdc++'s
+  // exception message into the ESP8266's DRAM.
+  const char* p = target.data();
+  const char* end = p + target.size();
+  while (p != end && *p != '?') ++p;
+  if (p == end) return -1;
+  ++p;
+  for (const char* h = p; h != end; ++h) {
+    if (*h == '#') {
+      end = h;  // the fragment is not part of the query
+      break;
+    }
+  }
+  while (p != end) {
+    const char* pair_end = p;
+    while (pair_end != end && *pair_end != '&') ++pair_end;
+    const char* eq = p;
+    while (eq != pair_end && *eq != '=') ++eq;
+    if (std::string_view(p, static_cast<size_t>(eq - p)) != name) {
+      p = pair_end == end ? end : pair_end + 1;
+      continue;
+    }
     size_t len = 0;
-    for (size_t i = 0; i < value.size(); ++i) {
-      char c = value[i];
+    for (const char* v = eq == pair_end ? pair_end : eq + 1; v != pair_end; ++v) {
+      char c = *v;
       if (c == '%') {
-        if (i + 2 >= value.size()) return -2;
-        const int hi = hex_value(value[i + 1]);
-        const int lo = hex_value(value[i + 2]);
+        if (pair_end - v < 3) return -2;
+        const int hi = hex_value(v[1]);
+        const int lo = hex_value(v[2]);
         if (hi < 0 || lo < 0) return -2;
         c = static_cast<char>(hi * 16 + lo);
         if (c == '\0') return -2;
-        i += 2;
+        v += 2;
       }
       if (len >= capacity_bytes) return -2;
       out[len++] = c;
@@ -149,7 +232,7 @@ int EventApi::query_param(std::string_view target, std::string_view name, char* 
 int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
   ClusterEvents* events = ctx_.cluster_events();
   if (events == nullptr) {
-    write_error(w, 503, "not_running", SPORE_FSTR("This node is not part of a cluster yet."));
+    write_error(w, kNotStarted);
     w.end_object();
     return 503;
   }
@@ -165,31 +248,29 @@ int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
     case PublishError::kOk:
       w.begin_object()
           .field(SPORE_FSTR("status"), SPORE_FSTR("published"))
-          .field(SPORE_FSTR("topic"), std::string_view(topic, static_cast<size_t>(len)));
+          .field(FlashStr(kTopicKey), std::string_view(topic, static_cast<size_t>(len)));
       write_node_id(w, ctx_.self().node_id);
-      w.field(SPORE_FSTR("hostname"), ctx_.hostname())
-          .field(SPORE_FSTR("epoch"), events->epoch())
-          .field(SPORE_FSTR("seq"), events->last_seq())
+      w.field(FlashStr(kHostnameKey), ctx_.hostname())
+          .field(FlashStr(kEpochKey), events->epoch())
+          .field(FlashStr(kSeqKey), events->last_seq())
           .field(SPORE_FSTR("size_bytes"), static_cast<uint32_t>(req.body.size()))
           .end_object();
       return 202;
     case PublishError::kBadTopic:
-      write_error(w, 400, "bad_topic",
-                  SPORE_FSTR("Give the topic as ?topic=NAME: 1-31 bytes of printable ASCII without spaces, not \"*\"."));
+      write_error(w, kBadTopic);
       break;
     case PublishError::kReservedTopic:
-      write_error(w, 400, "reserved_topic",
-                  SPORE_FSTR("Topics starting with node_ or ota_ are published by SPORE itself."));
+      write_error(w, kReservedTopic);
       break;
     case PublishError::kTooLarge:
       status = 413;
-      write_error(w, 413, "too_large", SPORE_FSTR("The event payload (the request body) is larger than this node publishes."));
+      write_error(w, kTooLarge);
       w.field(SPORE_FSTR("max_bytes"), static_cast<uint32_t>(SPORE_EVENT_PAYLOAD_MAX));
       break;
     case PublishError::kNotRunning:
     default:
       status = 503;
-      write_error(w, 503, "not_running", SPORE_FSTR("This node has left the cluster."));
+      write_error(w, kLeft);
       break;
   }
   w.end_object();
@@ -198,45 +279,45 @@ int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
 
 int EventApi::serve_stream_json(const HttpRequest&, JsonWriter& w) {
   // Reached only through an adapter that does not call is_stream_request() (no streaming support).
-  write_error(w, 501, "not_supported", SPORE_FSTR("This node's web server does not stream events."));
+  write_error(w, kNotSupported);
   w.end_object();
   return 501;
 }
 
 void EventApi::on_event(const Event& event) {
-  if (!sink_) return;
-  BufferJsonOutput out(data_, sizeof data_);
-  JsonWriter w(out);
-  char id[40] = {};
+  // Only streams read the message: without one, formatting it is wasted work. The adapters (the
+  // Linux and ESP8266 HTTP servers) are the only sinks and admit every stream through
+  // open_stream().
+  if (!sink_ || open_streams_ == 0) return;
   const ClusterEvent* ce = event.get<ClusterEvent>();
   const Member* m = ce == nullptr ? event.get<Member>() : nullptr;
+  // An application's local event, or the OTA path's local copy of an ota_* event: not streamed.
+  if (ce == nullptr && (m == nullptr || !is_membership_topic(event.topic()))) return;
+  BufferJsonOutput out(data_, sizeof data_);
+  JsonWriter w(out);
+  char id[32] = {};  // "<8 hex>-<epoch>-<seq>": at most 8 + 1 + 10 + 1 + 10 bytes
+  w.begin_object().field(FlashStr(kTopicKey), ce != nullptr ? ce->topic : event.topic());
   if (ce != nullptr) {
-    std::snprintf(id, sizeof id, "%08lx-%lu-%lu", static_cast<unsigned long>(ce->sender_id),
-                  static_cast<unsigned long>(ce->epoch), static_cast<unsigned long>(ce->seq));
-    w.begin_object().field(SPORE_FSTR("topic"), ce->topic);
+    format_node_id(ce->sender_id, id);
+    std::snprintf(id + 8, sizeof id - 8, "-%lu-%lu", static_cast<unsigned long>(ce->epoch),
+                  static_cast<unsigned long>(ce->seq));
     write_node_id(w, ce->sender_id);
     const char* hostname = ce->sender_id == ctx_.self().node_id ? ctx_.hostname() : nullptr;
     if (hostname == nullptr) {
       const Member* sender = ctx_.members().find(ce->sender_id);
       if (sender != nullptr) hostname = sender->hostname;
     }
-    if (hostname != nullptr) w.field(SPORE_FSTR("hostname"), hostname);
-    w.field(SPORE_FSTR("epoch"), ce->epoch)
-        .field(SPORE_FSTR("seq"), ce->seq)
-        .field(SPORE_FSTR("data"), ce->payload_text())
-        .end_object();
-  } else if (m != nullptr && is_membership_topic(event.topic())) {
+    if (hostname != nullptr) w.field(FlashStr(kHostnameKey), hostname);
+    w.field(FlashStr(kEpochKey), ce->epoch).field(FlashStr(kSeqKey), ce->seq).field(SPORE_FSTR("data"), ce->payload_text());
+  } else {
     char ip[16];
     format_ipv4(m->ip, ip, sizeof ip);
-    w.begin_object().field(SPORE_FSTR("topic"), event.topic());
     write_node_id(w, m->node_id);
-    w.field(SPORE_FSTR("hostname"), static_cast<const char*>(m->hostname))
+    w.field(FlashStr(kHostnameKey), static_cast<const char*>(m->hostname))
         .field(SPORE_FSTR("ip"), static_cast<const char*>(ip))
-        .field(SPORE_FSTR("status"), member_status_name(m->status))
-        .end_object();
-  } else {
-    return;  // an application's local event, or the OTA path's local copy of an ota_* event
+        .field(SPORE_FSTR("status"), member_status_name(m->status));
   }
+  w.end_object();
   if (!w.complete() || out.overflowed()) {
     ++oversize_;
     return;

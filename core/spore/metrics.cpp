@@ -13,15 +13,14 @@ namespace spore {
 
 namespace {
 
-/// The exposition format's pieces, written in short runs to a JsonOutput.
+/// The exposition format's pieces, written in short runs to a JsonOutput. Every constant piece
+/// is a flash string: on the ESP8266 literals would sit in DRAM.
 class Exposition {
  public:
   explicit Exposition(JsonOutput& out) : out_(out) {}
 
-  void raw(std::string_view s) { out_.write(s.data(), s.size()); }
-
   /// A flash string, through a small stack buffer (flash reads must be word-aligned).
-  void flash(FlashStr s) {
+  __attribute__((noinline)) void flash(FlashStr s) {
     char buf[32];
     size_t n = 0;
     for (size_t i = 0;; ++i) {
@@ -47,39 +46,41 @@ class Exposition {
 
   /// "# HELP name help\n# TYPE name type\n"; help texts hold no '\' or newline (no escaping).
   __attribute__((noinline)) void family(FlashStr name, bool counter, FlashStr help) {
-    raw("# HELP ");
+    flash(SPORE_FSTR("# HELP "));
     flash(name);
-    raw(" ");
+    flash(SPORE_FSTR(" "));
     flash(help);
-    raw("\n# TYPE ");
+    flash(SPORE_FSTR("\n# TYPE "));
     flash(name);
-    raw(counter ? " counter\n" : " gauge\n");
+    flash(counter ? SPORE_FSTR(" counter\n") : SPORE_FSTR(" gauge\n"));
   }
 
-  void sample(FlashStr name, uint64_t v) {
+  /// `name v` and the end of the line.
+  __attribute__((noinline)) void sample(FlashStr name, uint64_t v) {
     flash(name);
-    raw(" ");
+    flash(SPORE_FSTR(" "));
     number(v);
-    raw("\n");
+    flash(SPORE_FSTR("\n"));
   }
 
-  /// `name{label="`: the caller writes the value (label_value() or number()), then close().
-  void open(FlashStr name, const char* label) {
+  /// `name{label="`: the caller writes the value (label_value(), flash() or number()), then
+  /// close().
+  __attribute__((noinline)) void open(FlashStr name, FlashStr label) {
     flash(name);
-    raw("{");
-    raw(label);
-    raw("=\"");
+    flash(SPORE_FSTR("{"));
+    flash(label);
+    flash(SPORE_FSTR("=\""));
   }
   /// `"} v` and the end of the line.
-  void close(uint64_t v) {
-    raw("\"} ");
+  __attribute__((noinline)) void close(uint64_t v) {
+    flash(SPORE_FSTR("\"} "));
     number(v);
-    raw("\n");
+    flash(SPORE_FSTR("\n"));
   }
-  /// name{label="value"} v, `value` escaped (label_value()).
-  void sample(FlashStr name, const char* label, std::string_view value, uint64_t v) {
+  /// name{label="value"} v, for a value that needs no escaping (a constant name).
+  __attribute__((noinline)) void sample(FlashStr name, FlashStr label, FlashStr value, uint64_t v) {
     open(name, label);
-    label_value(value);
+    flash(value);
     close(v);
   }
 
@@ -207,10 +208,11 @@ void Metrics::write(JsonOutput& out) {
     switch (f) {
       case kMembers: {
         // Lower case, as Prometheus label values usually are (the REST documents say "ACTIVE").
+        static constexpr char kStatuses[] SPORE_FLASH = "active\0inactive\0dead\0";
         const MemberTable& table = ctx_.members();
-        e.sample(name, "status", "active", table.count(MemberStatus::kActive) + 1);
-        e.sample(name, "status", "inactive", table.count(MemberStatus::kInactive));
-        e.sample(name, "status", "dead", table.count(MemberStatus::kDead));
+        const size_t counts[] = {table.count(MemberStatus::kActive) + 1, table.count(MemberStatus::kInactive),
+                                 table.count(MemberStatus::kDead)};
+        for (size_t i = 0; i < 3; ++i) e.sample(name, SPORE_FSTR("status"), flash_nth(kStatuses, 3, i), counts[i]);
         continue;
       }
       case kDatagramsReceived: value = datagrams_received_.total; break;
@@ -221,16 +223,19 @@ void Metrics::write(JsonOutput& out) {
       case kAcceptKey: value = membership_->stats().accepted_with_accept_key; break;
       case kRejected: {
         const MembershipStats& s = membership_->stats();
+        const FlashStr reason = SPORE_FSTR("reason");
         for (size_t i = 1; i < wire::kDecodeErrorCount; ++i) {
           if (s.rejected[i] != 0) {
-            e.sample(name, "reason", wire::decode_error_name(static_cast<wire::DecodeError>(i)), s.rejected[i]);
+            e.sample(name, reason, wire::decode_error_name(static_cast<wire::DecodeError>(i)), s.rejected[i]);
           }
         }
-        if (s.rate_limited != 0) e.sample(name, "reason", "rate_limited", s.rate_limited);
-        if (udp_ != nullptr) {
-          if (udp_->dropped_oversize != 0) e.sample(name, "reason", "oversize", udp_->dropped_oversize);
-          if (udp_->dropped_low_heap != 0) e.sample(name, "reason", "low_heap", udp_->dropped_low_heap);
-          if (udp_->dropped_short_read != 0) e.sample(name, "reason", "short_read", udp_->dropped_short_read);
+        // The reasons counted outside the decoder, after its own; 0 (left out) without UdpStats.
+        static constexpr char kOtherReasons[] SPORE_FLASH = "rate_limited\0oversize\0low_heap\0short_read\0";
+        const uint32_t others[] = {s.rate_limited, udp_ != nullptr ? udp_->dropped_oversize : 0,
+                                   udp_ != nullptr ? udp_->dropped_low_heap : 0,
+                                   udp_ != nullptr ? udp_->dropped_short_read : 0};
+        for (size_t i = 0; i < 4; ++i) {
+          if (others[i] != 0) e.sample(name, reason, flash_nth(kOtherReasons, 4, i), others[i]);
         }
         continue;
       }
@@ -241,11 +246,11 @@ void Metrics::write(JsonOutput& out) {
           const uint32_t n = responses.at(i);
           if (n == 0) continue;
           const int status = HttpStatusCounts::status_at(i);
-          e.open(name, "code");
+          e.open(name, SPORE_FSTR("code"));
           if (status != 0) {
             e.number(static_cast<uint64_t>(status));
           } else {
-            e.raw("other");
+            e.flash(SPORE_FSTR("other"));
           }
           e.close(n);
         }
@@ -257,9 +262,9 @@ void Metrics::write(JsonOutput& out) {
       case kFreeHeap: value = ctx_.system().free_heap_bytes(); break;
       case kUptime: value = uptime_ms_.total / 1000; break;
       default: {  // kBuildInfo
-        e.open(name, "version");
+        e.open(name, SPORE_FSTR("version"));
         e.label_value(ctx_.firmware_version());
-        e.raw("\",sdk=\"");
+        e.flash(SPORE_FSTR("\",sdk=\""));
         e.label_value(view_or_empty(ctx_.system().sdk_version()));
         e.close(1);
         continue;

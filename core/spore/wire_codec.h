@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "spore/flash_string.h"
 #include "spore/hmac_sha256.h"
 #include "spore/limits.h"
 #include "spore/replay_window.h"
@@ -68,8 +69,8 @@ enum class DecodeError : uint8_t {
 constexpr size_t kDecodeErrorCount = static_cast<size_t>(DecodeError::kReplayed) + 1;
 
 /// "ok", "too_short", ... (snake_case, for logs and metrics names); "?" outside the enum.
-/// Never nullptr; the string is static.
-const char* decode_error_name(DecodeError error);
+/// Never null; the string is static and in flash on the ESP8266 (read it through FlashStr).
+FlashStr decode_error_name(DecodeError error);
 
 /// Why encode() refused.
 enum class EncodeError : uint8_t {

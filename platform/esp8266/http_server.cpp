@@ -78,12 +78,32 @@ std::string_view target_of(AsyncWebServerRequest* request, char* buffer, size_t 
   return std::string_view(buffer, len);
 }
 
+/// The request's method as core knows it; HEAD is served as GET, as http_method_from_name() does
+/// for the Linux server. From the library's enum, not its name: methodToString() and the name
+/// parsing cost ~300 B of flash for the same answer.
+HttpMethod method_of(const AsyncWebServerRequest* request) {
+  switch (request->method()) {
+    case AsyncWebRequestMethod::HTTP_GET:
+    case AsyncWebRequestMethod::HTTP_HEAD:
+      return HttpMethod::kGet;
+    case AsyncWebRequestMethod::HTTP_POST:
+      return HttpMethod::kPost;
+    case AsyncWebRequestMethod::HTTP_PUT:
+      return HttpMethod::kPut;
+    case AsyncWebRequestMethod::HTTP_DELETE:
+      return HttpMethod::kDelete;
+    case AsyncWebRequestMethod::HTTP_PATCH:
+      return HttpMethod::kPatch;
+    default:
+      return kUnknownHttpMethod;
+  }
+}
+
 /// What core needs of a request; views into the request's Strings (and `target`), valid while it
 /// lives. `target` nullptr: the path alone (admission); else the rebuilt target (routing).
 HttpRequestHead head_of(AsyncWebServerRequest* request, char* target = nullptr) {
   HttpRequestHead h;
-  const char* method = request->methodToString();
-  h.method = http_method_from_name(method != nullptr ? std::string_view(method) : std::string_view());
+  h.method = method_of(request);
   h.path = target != nullptr ? target_of(request, target, kTargetMaxBytes) : view_of(request->url());
   h.authorization = view_of(request->header("Authorization"));
   h.content_type = view_of(request->contentType());
@@ -202,12 +222,9 @@ void EspHttpServer::on_upload(AsyncWebServerRequest* request, size_t index, uint
 void EspHttpServer::on_request(AsyncWebServerRequest* request) {
   char target[kTargetMaxBytes];
   const HttpRequestHead head = head_of(request, target);
-  if (events_ != nullptr && table_.contains(request) &&
-      EventApi::is_stream_request(HttpRequest{head.method, head.path, {}, {}, {}})) {
-    serve_stream(request, head);
-    return;
-  }
-  if (const HttpAsset* asset = table_.respond_asset(request, head)) {
+  const bool stream = events_ != nullptr && table_.contains(request) &&
+                      EventApi::is_stream_request(HttpRequest{head.method, head.path, {}, {}, {}});
+  if (const HttpAsset* asset = stream ? nullptr : table_.respond_asset(request, head)) {
     // The dashboard: gzip bytes straight from flash. ESPAsyncWebServer 3.x's beginResponse()
     // with a uint8_t pointer is its progmem response (it reads with memcpy_P), no RAM copy.
     AsyncWebServerResponse* response =
@@ -231,7 +248,16 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
   StreamJsonOutput out(*response);
   HttpResponseHeaders headers;
   bool close_connection = false;
-  const int status = table_.respond(request, head, out, &headers, &close_connection);
+  int status = 0;
+  if (stream) {
+    // A refused stream answers its JSON error like any route, through this response.
+    if (serve_stream(request, head, out, &status)) {
+      delete response;  // never sent: the stream's own response went instead
+      return;
+    }
+  } else {
+    status = table_.respond(request, head, out, &headers, &close_connection);
+  }
   response->setCode(status);
   // A text route (GET /metrics): the body is already in the stream, the head is built at send().
   if (headers.content_type != nullptr) response->setContentType(headers.content_type);
@@ -251,44 +277,42 @@ void EspHttpServer::send_overloaded(AsyncWebServerRequest* request) {
   request->send(response);
 }
 
-void EspHttpServer::serve_stream(AsyncWebServerRequest* request, const HttpRequestHead& head) {
+bool EspHttpServer::serve_stream(AsyncWebServerRequest* request, const HttpRequestHead& head, JsonOutput& out,
+                                 int* status) {
   // The stream never ends: its request slot is freed now (the connection becomes the stream's).
   table_.disconnected(request);
   size_t slot = SPORE_MAX_EVENT_STREAMS;
   for (size_t i = 0; i < SPORE_MAX_EVENT_STREAMS; ++i) {
     if (!streams_[i].reserved) slot = i;
   }
-  char error[192];
-  BufferJsonOutput error_out(error, sizeof error);
-  JsonWriter w(error_out);
+  JsonWriter w(out);
   SseFilter filter;
   const HttpRequest req{head.method, head.path, head.authorization, {}, head.content_type};
-  int status = events_->open_stream(req, &filter, w);
-  if (status == 200 && slot == SPORE_MAX_EVENT_STREAMS) {  // EventApi counts the same limit: cannot happen
-    events_->close_stream();
-    status = 503;
+  *status = events_->open_stream(req, &filter, w);
+  if (*status != 200) {
+    api_.record_response(*status);
+    return false;
   }
-  // HEAD is served as GET (http_method_from_name): a HEAD client gets the stream's head and
-  // closes, which frees the slot.
+  // HEAD is served as GET (method_of()): a HEAD client gets the stream's head and closes, which
+  // frees the slot.
   AsyncWebServerResponse* response = nullptr;
-  if (status != 200) {
-    // The library copies the body (a String) now; `error` is on this stack.
-    if (!error_out.overflowed()) response = request->beginResponse(status, kJson, error_out.c_str());
-    if (response != nullptr) response->addHeader("Cache-Control", "no-store");
-  } else {
-    streams_[slot].reserved = true;  // released by drop_stream() if the response never goes out
+  if (slot < SPORE_MAX_EVENT_STREAMS) {  // EventApi counts the same limit: no slot cannot happen
+    streams_[slot].reserved = true;      // released by drop_stream() if the response never goes out
     streams_[slot].filter = filter;
     response = new (std::nothrow) StreamResponse(*this, slot);
     if (response == nullptr) drop_stream(slot);
+  } else {
+    events_->close_stream();
   }
   if (response == nullptr) {
     api_.record_response(503);
     send_overloaded(request);
-    return;
+    return true;
   }
-  api_.record_response(status);
+  api_.record_response(200);
   // A stream's head goes out right after this handler returns (StreamResponse::_respond).
   request->send(response);
+  return true;
 }
 
 void EspHttpServer::adopt_stream(size_t slot, AsyncWebServerRequest* request, const String& head) {

@@ -134,7 +134,10 @@ class EspHttpServer {
   };
 
   void send_overloaded(AsyncWebServerRequest* request);
-  void serve_stream(AsyncWebServerRequest* request, const HttpRequestHead& head);
+  /// Admits an event stream (EventApi::open_stream()). True when it answered the request itself
+  /// (the stream, or 503 overloaded); false with the JSON error written to `out` and its status
+  /// in `*status`, for on_request() to send like any route's answer.
+  bool serve_stream(AsyncWebServerRequest* request, const HttpRequestHead& head, JsonOutput& out, int* status);
 
   AsyncWebServer& server_;
   RestApi& api_;

@@ -46,6 +46,10 @@ class EventApiTest : public ::testing::Test {
     ASSERT_TRUE(api.set_api_token("secret"));
     mem.begin();
     ASSERT_TRUE(events.begin(EventApi::Sink::bind<EventApiTest, &EventApiTest::capture>(this)));
+    // A client is watching, as an adapter admits one: without an open stream nothing is formatted.
+    SseFilter filter;
+    std::string answer;
+    ASSERT_EQ(open("/api/cluster/events/stream", &filter, &answer), 200);
   }
   void capture(const SseMessage& m) {
     got.push_back({std::string(m.id), std::string(m.event), std::string(m.data)});
@@ -196,9 +200,19 @@ TEST_F(EventApiTest, WithoutAStreamingAdapterTheStreamRouteIs501) {
   EXPECT_NE(out.text.find("not_supported"), std::string::npos);
 }
 
+TEST_F(EventApiTest, WithoutAnOpenStreamNothingIsFormatted) {
+  events.close_stream();
+  std::string answer;
+  ASSERT_EQ(post("/api/cluster/events?topic=light", "on", &answer), 202);
+  add_member(0x11223344, "node-3", 0x7F000003);
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(events.streamed(), 0u);
+}
+
 TEST_F(EventApiTest, StreamsAreLimitedAndFiltered) {
   SseFilter f;
   std::string answer;
+  events.close_stream();  // the fixture's
   for (int i = 0; i < SPORE_MAX_EVENT_STREAMS; ++i) {
     ASSERT_EQ(open("/api/cluster/events/stream", &f, &answer), 200);
     EXPECT_EQ(f.topic_len, 0);
