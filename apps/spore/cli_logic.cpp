@@ -69,8 +69,17 @@ std::optional<int64_t> number(const Json& obj, const char* key) {
   if (!obj.is_object()) return std::nullopt;
   auto it = obj.find(key);
   if (it == obj.end()) return std::nullopt;
-  if (it->is_number_integer() || it->is_number_unsigned()) return it->get<int64_t>();
-  if (it->is_number_float()) return static_cast<int64_t>(it->get<double>());
+  if (it->is_number_unsigned()) {
+    const uint64_t u = it->get<uint64_t>();
+    if (u > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<int64_t>(u);
+  }
+  if (it->is_number_integer()) return it->get<int64_t>();
+  if (it->is_number_float()) {
+    const double d = it->get<double>();
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return std::nullopt;
+    return static_cast<int64_t>(d);
+  }
   return std::nullopt;
 }
 
@@ -175,7 +184,7 @@ std::optional<NodeAddress> parse_node_address(std::string_view text, std::string
     set_error(error, "'" + trimmed + "': expected HOST[:PORT], not a URL with a path");
     return std::nullopt;
   }
-  if (std::any_of(s.begin(), s.end(), [](char c) { return is_space(c) || static_cast<unsigned char>(c) < 0x21; })) {
+  if (std::any_of(s.begin(), s.end(), [](char c) { return is_space(c) || static_cast<unsigned char>(c) < 0x21 || c == 0x7F; })) {
     set_error(error, "'" + trimmed + "': spaces in the node address");
     return std::nullopt;
   }
@@ -215,6 +224,10 @@ std::optional<NodeAddress> parse_node_address(std::string_view text, std::string
   }
   if (host.empty()) {
     set_error(error, "'" + trimmed + "': no host");
+    return std::nullopt;
+  }
+  if (host.find_first_of("[]") != std::string_view::npos) {
+    set_error(error, "'" + trimmed + "': '[' and ']' only enclose an IPv6 address, as in [fe80::1]:8080");
     return std::nullopt;
   }
   if (has_port) {
@@ -500,18 +513,29 @@ std::string format_status_lines(const nlohmann::ordered_json& body) {
   return out;
 }
 
+namespace {
+/// A node's text for one terminal line: control characters (a JSON "\n" in an error sentence
+/// included) become spaces, so an answer cannot start lines of its own or move the cursor.
+std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
+  }
+  return text;
+}
+}  // namespace
+
 std::string describe_error_response(int status, std::string_view body) {
   Json j = Json::parse(body.begin(), body.end(), nullptr, false);
   std::string out;
   if (!j.is_discarded() && j.is_object() && j.contains("error")) {
-    out = scalar_text(j["error"]) + " (HTTP " + std::to_string(status) + ")";
-    if (j.contains("code")) out += " [" + scalar_text(j["code"]) + "]";
+    out = one_line(scalar_text(j["error"])) + " (HTTP " + std::to_string(status) + ")";
+    if (j.contains("code")) out += " [" + one_line(scalar_text(j["code"])) + "]";
     return out;
   }
   std::string text = trim(body);
   if (text.size() > 200) text = text.substr(0, 200) + "...";
   out = "HTTP " + std::to_string(status);
-  if (!text.empty()) out += ": " + text;
+  if (!text.empty()) out += ": " + one_line(text);
   return out;
 }
 
