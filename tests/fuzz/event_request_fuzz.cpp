@@ -23,45 +23,18 @@
 #include "spore/cluster_events.h"
 #include "spore/event_api.h"
 #include "spore/membership.h"
+#include "fuzz_ports.h"
 #include "spore/node_context.h"
 
 namespace {
 
-class StillClock : public spore::Clock {
- public:
-  uint32_t now_ms() const override { return 1000; }
-};
-class CountingRandom : public spore::Random {
- public:
-  uint32_t next_u32() override { return ++n_ * 2654435761u; }
-
- private:
-  uint32_t n_ = 0;
-};
-class NoSystem : public spore::SystemInfo {
- public:
-  uint32_t free_heap_bytes() const override { return 40000; }
-  uint32_t chip_id() const override { return 1; }
-  const char* sdk_version() const override { return "fuzz"; }
-  uint16_t cpu_freq_mhz() const override { return 80; }
-  uint32_t flash_chip_size_bytes() const override { return 1 << 20; }
-};
-class NullUdp : public spore::UdpPort {
- public:
-  bool send_to(uint32_t, uint16_t, const uint8_t*, size_t) override { return true; }
-  bool broadcast(uint16_t, const uint8_t*, size_t) override { return true; }
-};
-class StringOutput : public spore::JsonOutput {
- public:
-  void write(const char* data, size_t size_bytes) override { text.append(data, size_bytes); }
-  std::string text;
-};
+using spore::fuzz::StringOutput;
 
 struct Node {
-  StillClock clock;
-  CountingRandom random;
-  NoSystem system;
-  NullUdp udp;
+  spore::fuzz::SettableClock clock;
+  spore::fuzz::CountingRandom random;
+  spore::fuzz::FixedSystem system;
+  spore::fuzz::NullUdp udp;
   spore::NodeContext ctx{spore::Config::fast(), clock, random, system, nullptr};
   spore::RestApi api{ctx};
   spore::Membership membership{ctx, udp, random};

@@ -44,6 +44,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_ports.h"
 #include "spore/http_request_table.h"
 #include "spore/membership.h"
 #include "spore/metrics.h"
@@ -53,6 +54,10 @@
 #include "spore/rest_api.h"
 
 namespace {
+
+using spore::fuzz::CountingRandom;
+using spore::fuzz::NullUdp;
+using spore::fuzz::StringOutput;
 
 constexpr std::string_view kToken = "esp-token";
 constexpr std::string_view kBearer = "Bearer esp-token";
@@ -64,77 +69,15 @@ void check(bool ok) {
   if (!ok) std::abort();
 }
 
-class FuzzClock : public spore::Clock {
- public:
-  uint32_t now_ms() const override { return now; }
-  uint32_t now = 0xFFFF0000u;  // wraps during a long input
-};
-class CountingRandom : public spore::Random {
- public:
-  uint32_t next_u32() override { return ++n_ * 2654435761u; }
-
- private:
-  uint32_t n_ = 0;
-};
-class NoSystem : public spore::SystemInfo {
- public:
-  uint32_t free_heap_bytes() const override { return 40000; }
-  uint32_t chip_id() const override { return 1; }
-  const char* sdk_version() const override { return "fuzz"; }
-  uint16_t cpu_freq_mhz() const override { return 80; }
-  uint32_t flash_chip_size_bytes() const override { return 1 << 20; }
-};
-class NullUdp : public spore::UdpPort {
- public:
-  bool send_to(uint32_t, uint16_t, const uint8_t*, size_t) override { return true; }
-  bool broadcast(uint16_t, const uint8_t*, size_t) override { return true; }
-};
-class StringOutput : public spore::JsonOutput {
- public:
-  void write(const char* data, size_t size_bytes) override { text.append(data, size_bytes); }
-  std::string text;
-};
-
-class MemoryFlash : public spore::FlashTarget {
- public:
-  size_t capacity_bytes() const override { return 2048; }
-  bool check_magic(const uint8_t* head, size_t size) const override {
-    check(size > 0 && size <= spore::OtaSession::kMagicBytes && written.empty());
-    return head[0] == 0xE9;
-  }
-  bool begin(size_t max_image_bytes) override {
-    check(!active && max_image_bytes <= capacity_bytes());
-    active = true;
-    ++begins;
-    written.clear();
-    return true;
-  }
-  bool write(const uint8_t* data, size_t size_bytes) override {
-    check(active && size_bytes > 0 && written.size() + size_bytes <= capacity_bytes());
-    written.insert(written.end(), data, data + size_bytes);
-    return true;
-  }
-  bool commit(const uint8_t (&)[32]) override {
-    check(active);
-    active = false;
-    ++commits;
-    return true;
-  }
-  void abort() override { active = false; }
-  bool active = false;
-  uint32_t begins = 0, commits = 0;
-  std::vector<uint8_t> written;
-};
-
 // The smallest gzip member set_dashboard() accepts.
 const uint8_t kPage[] = {0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 2, 0xFF, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 struct Node {
-  FuzzClock clock;
+  spore::fuzz::SettableClock clock{0xFFFF0000u};  // wraps during a long input
   CountingRandom random;
-  NoSystem system;
+  spore::fuzz::FixedSystem system;
   NullUdp udp;
-  MemoryFlash flash;
+  spore::fuzz::MemoryFlash flash{2048};
   spore::NodeContext ctx{cfg(), clock, random, system, nullptr};
   spore::RestApi api{ctx};
   spore::Membership membership{ctx, udp, random};

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "fuzz_ports.h"
 #include "spore/membership.h"
 #include "spore/mqtt_bridge.h"
 #include "spore/node_context.h"
@@ -35,30 +36,6 @@ namespace {
 constexpr std::string_view kToken = "QZ-token_42";
 constexpr std::string_view kBase = "spore/spore/fuzz-node";
 
-class FixedClock : public spore::Clock {
- public:
-  uint32_t now_ms() const override { return 5000; }
-};
-class CountingRandom : public spore::Random {
- public:
-  uint32_t next_u32() override { return state_ = state_ * 1664525u + 1013904223u; }
-
- private:
-  uint32_t state_ = 1;
-};
-class Info : public spore::SystemInfo {
- public:
-  uint32_t free_heap_bytes() const override { return 30000; }
-  uint32_t chip_id() const override { return 1; }
-  const char* sdk_version() const override { return "fuzz"; }
-  uint16_t cpu_freq_mhz() const override { return 80; }
-  uint32_t flash_chip_size_bytes() const override { return 1 << 20; }
-};
-class NullUdp : public spore::UdpPort {
- public:
-  bool send_to(uint32_t, uint16_t, const uint8_t*, size_t) override { return true; }
-  bool broadcast(uint16_t, const uint8_t*, size_t) override { return true; }
-};
 
 class CheckingPort : public spore::MqttPort {
  public:
@@ -94,10 +71,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t flags = data[0];
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
 
-  static FixedClock clock;
-  static CountingRandom random;
-  static Info info;
-  static NullUdp udp;
+  static spore::fuzz::SettableClock clock(5000);
+  static spore::fuzz::CountingRandom random;
+  static spore::fuzz::FixedSystem info(30000);
+  static spore::fuzz::NullUdp udp;
   spore::Config config = spore::Config::fast();
   config.start_jitter_max_ms = 0;
   spore::NodeContext ctx(config, clock, random, info, nullptr);

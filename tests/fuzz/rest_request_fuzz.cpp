@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "fuzz_chunker.h"
+#include "fuzz_ports.h"
 #include "spore/cluster_events.h"
 #include "spore/event_api.h"
 #include "spore/membership.h"
@@ -54,86 +55,22 @@
 
 namespace {
 
+using spore::fuzz::CountingRandom;
+using spore::fuzz::NullUdp;
+using spore::fuzz::StringOutput;
+
 constexpr std::string_view kToken = "fuzz-token-7Qx9";
 
 void check(bool ok) {
   if (!ok) std::abort();
 }
 
-class StillClock : public spore::Clock {
- public:
-  uint32_t now_ms() const override { return now; }
-  uint32_t now = 1000;
-};
-class CountingRandom : public spore::Random {
- public:
-  uint32_t next_u32() override { return ++n_ * 2654435761u; }
-
- private:
-  uint32_t n_ = 0;
-};
-class NoSystem : public spore::SystemInfo {
- public:
-  uint32_t free_heap_bytes() const override { return 40000; }
-  uint32_t chip_id() const override { return 1; }
-  const char* sdk_version() const override { return "fuzz"; }
-  uint16_t cpu_freq_mhz() const override { return 80; }
-  uint32_t flash_chip_size_bytes() const override { return 1 << 20; }
-};
-class NullUdp : public spore::UdpPort {
- public:
-  bool send_to(uint32_t, uint16_t, const uint8_t*, size_t) override { return true; }
-  bool broadcast(uint16_t, const uint8_t*, size_t) override { return true; }
-};
-class StringOutput : public spore::JsonOutput {
- public:
-  void write(const char* data, size_t size_bytes) override { text.append(data, size_bytes); }
-  std::string text;
-};
-
-/// In-memory flash that enforces the FlashTarget contract.
-class MemoryFlash : public spore::FlashTarget {
- public:
-  size_t capacity_bytes() const override { return 4096; }
-  bool check_magic(const uint8_t* head, size_t size) const override {
-    check(size > 0 && size <= spore::OtaSession::kMagicBytes && written.empty());
-    return head[0] == 0xE9;
-  }
-  bool begin(size_t max_image_bytes) override {
-    check(!active && max_image_bytes <= capacity_bytes());
-    active = true;
-    ++begins;
-    written.clear();
-    return true;
-  }
-  bool write(const uint8_t* data, size_t size_bytes) override {
-    check(active && size_bytes > 0 && written.size() + size_bytes <= capacity_bytes());
-    written.insert(written.end(), data, data + size_bytes);
-    ++writes;
-    return true;
-  }
-  bool commit(const uint8_t (&)[32]) override {
-    check(active);
-    active = false;
-    ++commits;
-    committed = written;
-    return true;
-  }
-  void abort() override {
-    active = false;
-    ++aborts;
-  }
-  bool active = false;
-  int begins = 0, writes = 0, commits = 0, aborts = 0;
-  std::vector<uint8_t> written, committed;
-};
-
 struct Node {
-  StillClock clock;
+  spore::fuzz::SettableClock clock;
   CountingRandom random;
-  NoSystem system;
+  spore::fuzz::FixedSystem system;
   NullUdp udp;
-  MemoryFlash flash;
+  spore::fuzz::MemoryFlash flash{4096};
   spore::NodeContext ctx{spore::Config::fast(), clock, random, system, nullptr};
   spore::RestApi api{ctx};
   spore::Membership membership{ctx, udp, random};
