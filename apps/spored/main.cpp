@@ -27,6 +27,7 @@
 #include "posix/http_server.h"
 #include "posix/log_sink.h"
 #include "posix/mqtt_client.h"
+#include "posix/ota_url_fetch.h"
 #include "posix/random.h"
 #include "posix/state_store.h"
 #include "posix/system_info.h"
@@ -303,6 +304,12 @@ int main(int argc, char** argv) {
   }
 
   std::mutex core_mutex;
+  // MQTT cmd/ota: the image is fetched over HTTP and streamed through the upload path.
+  px::OtaUrlFetch url_fetch(ota, core_mutex, clock, &log, token.empty() ? std::string() : "Bearer " + token);
+  if (!opt.mqtt_host.empty()) {
+    mqtt.set_ota_url_handler(
+        spore::Delegate<bool(const char*)>::bind<px::OtaUrlFetch, &px::OtaUrlFetch::start>(&url_fetch));
+  }
   px::HttpServer http(api, core_mutex, &log);
   // POST /api/cluster/events and the SSE stream (docs/events.md).
   spore::EventApi event_api(ctx, api);
@@ -385,9 +392,10 @@ int main(int argc, char** argv) {
       new_image = ota.restart_pending();
     }
     log.logf(LogLevel::kInfo, "%s: leaving the cluster and executing %s",
-             new_image ? "new firmware installed" : "restart requested over REST", self_exe.c_str());
+             new_image ? "new firmware installed" : "restart requested (REST or MQTT)", self_exe.c_str());
     // stop() waits for in-flight requests, so the 202 has been sent before we leave.
     http.stop();
+    url_fetch.stop();
     {
       std::lock_guard<std::mutex> lock(core_mutex);
       mqtt_client.leave();  // retained "offline", flushed, then DISCONNECT
@@ -395,6 +403,7 @@ int main(int argc, char** argv) {
     }
   } else {
     log.logf(LogLevel::kInfo, "%s: leaving the cluster", strsignal(g_stop_signal.load()));
+    url_fetch.stop();  // a download in progress ends as aborted; the running image stays
     {
       std::lock_guard<std::mutex> lock(core_mutex);
       mqtt_client.leave();  // retained "offline", flushed, then DISCONNECT

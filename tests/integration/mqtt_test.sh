@@ -10,40 +10,8 @@
 source "$(dirname "$0")/lib.sh"
 it_init 175
 
-MOSQUITTO="$(command -v mosquitto || true)"
-[ -n "$MOSQUITTO" ] || { [ -x /usr/sbin/mosquitto ] && MOSQUITTO=/usr/sbin/mosquitto; }
-if [ -z "$MOSQUITTO" ] || ! command -v mosquitto_sub >/dev/null || ! command -v mosquitto_pub >/dev/null; then
-  if [ "${CI:-}" = "true" ]; then it_fail "mosquitto / mosquitto-clients missing (CI=true): ./ctl.sh setup installs them"; fi
-  log "SKIP: mosquitto or mosquitto-clients not installed (apt-get install mosquitto mosquitto-clients)"
-  trap - EXIT
-  exit 77
-fi
-
-# ---- the broker
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-cat >"$IT_TMP/mosquitto.conf" <<EOF
-listener $PORT 127.0.0.1
-allow_anonymous true
-persistence false
-EOF
-start_extra "$MOSQUITTO" -c "$IT_TMP/mosquitto.conf" >"$IT_TMP/mosquitto.log" 2>&1
-broker_up() { timeout 3 mosquitto_pub -h 127.0.0.1 -p "$PORT" -t probe/up -m x 2>/dev/null; }
-wait_until "mosquitto answers on 127.0.0.1:$PORT" 15 broker_up
-log "mosquitto on 127.0.0.1:$PORT"
-
-# Everything under spore/ goes to one file, one line per message: "topic payload".
-STREAM="$IT_TMP/stream.txt"
-start_extra stdbuf -oL mosquitto_sub -h 127.0.0.1 -p "$PORT" -v -t 'spore/#' -t 'probe/#' >"$STREAM" 2>&1
-stream_has() { grep -q -- "$1" "$STREAM"; }
-probe_stream() { timeout 3 mosquitto_pub -h 127.0.0.1 -p "$PORT" -t probe/sub -m ready && stream_has '^probe/sub ready'; }
-wait_until "the stream subscriber is subscribed" 15 probe_stream
-
+source "$(dirname "$0")/mqtt_lib.sh"
 CLUSTER=it175
-base() { printf 'spore/%s/n%s' "$CLUSTER" "$1"; }
-# retained TOPIC: the retained payload of TOPIC (empty output when none within 2 s).
-retained() { timeout 5 mosquitto_sub -h 127.0.0.1 -p "$PORT" -t "$1" -C 1 -W 2 2>/dev/null || true; }
-retained_is() { [ "$(retained "$1")" = "$2" ]; }
-pub() { timeout 5 mosquitto_pub -h 127.0.0.1 -p "$PORT" -t "$1" -m "$2"; }
 
 for k in 1 2 3; do
   printf 'token-n%s\n' "$k" >"$IT_TMP/token$k"

@@ -1,0 +1,109 @@
+#include "posix/ota_url_fetch.h"
+
+#include <httplib.h>
+
+#include <cstdlib>
+
+#include "posix/http_server.h"
+#include "spore/ota_upload.h"
+
+namespace spore::posix {
+
+OtaUrlFetch::OtaUrlFetch(OtaUploadHandler& ota, std::mutex& core_mutex, const Clock& clock, LogSink* log,
+                         std::string authorization)
+    : ota_(ota), core_mutex_(core_mutex), clock_(clock), log_(log), authorization_(std::move(authorization)) {}
+
+OtaUrlFetch::~OtaUrlFetch() { stop(); }
+
+bool OtaUrlFetch::parse_url(const std::string& url, std::string* host, uint16_t* port, std::string* path) {
+  static const std::string kScheme = "http://";
+  if (url.compare(0, kScheme.size(), kScheme) != 0) return false;
+  const size_t slash = url.find('/', kScheme.size());
+  const std::string authority = url.substr(kScheme.size(), slash == std::string::npos ? std::string::npos : slash - kScheme.size());
+  *path = slash == std::string::npos ? "/" : url.substr(slash);
+  const size_t colon = authority.rfind(':');
+  *host = authority.substr(0, colon);
+  *port = 80;
+  if (colon != std::string::npos) {
+    const std::string digits = authority.substr(colon + 1);
+    if (digits.empty() || digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+    const unsigned long p = std::strtoul(digits.c_str(), nullptr, 10);
+    if (p == 0 || p > 65535) return false;
+    *port = static_cast<uint16_t>(p);
+  }
+  return !host->empty() && host->find_first_of("@[]") == std::string::npos;
+}
+
+bool OtaUrlFetch::start(const char* url) {
+  std::string host, path;
+  uint16_t port = 0;
+  if (busy_.load() || ota_.busy() || !parse_url(url, &host, &port, &path)) return false;
+  if (thread_.joinable()) thread_.join();  // the previous download's thread, finished
+  busy_.store(true);
+  stopping_.store(false);
+  thread_ = std::thread([this, host, port, path] { run(host, port, path); });
+  return true;
+}
+
+void OtaUrlFetch::stop() {
+  stopping_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+void OtaUrlFetch::log(LogLevel level, const std::string& line) {
+  if (log_ != nullptr) log_->write(level, line.c_str());
+}
+
+void OtaUrlFetch::run(std::string host, uint16_t port, std::string path) {
+  const std::string where = "http://" + host + ":" + std::to_string(port) + path;
+  log(LogLevel::kInfo, "ota: downloading " + where);
+  httplib::Client client(host, port);
+  client.set_connection_timeout(10, 0);
+  client.set_read_timeout(30, 0);  // between bytes; a stalled server also trips core's stall timeout
+  uint32_t upload_id = 0;
+  std::string refusal;
+  bool body_ok = true;
+  httplib::Result res = client.Get(
+      path.c_str(), httplib::Headers{},
+      [&](const httplib::Response& r) {
+        if (r.status != 200) {
+          refusal = "the server answered HTTP " + std::to_string(r.status);
+          return false;
+        }
+        size_t length = 0;
+        if (r.has_header("Content-Length")) length = std::strtoull(r.get_header_value("Content-Length").c_str(), nullptr, 10);
+        std::string answer;
+        StringJsonOutput out(answer);
+        std::lock_guard<std::mutex> lock(core_mutex_);
+        const int status = ota_.start("application/octet-stream", length, authorization_, clock_.now_ms(), out);
+        if (status != 0) {
+          refusal = "refused: " + answer;
+          return false;
+        }
+        upload_id = ota_.upload_id();
+        return true;
+      },
+      [&](const char* data, size_t size) {
+        if (stopping_.load()) return body_ok = false;
+        std::lock_guard<std::mutex> lock(core_mutex_);
+        body_ok = ota_.body(reinterpret_cast<const uint8_t*>(data), size, clock_.now_ms(), upload_id);
+        return body_ok;
+      });
+  if (upload_id != 0) {
+    const bool complete = res && res->status == 200 && body_ok && !stopping_.load();
+    std::string answer;
+    StringJsonOutput out(answer);
+    int status = 0;
+    {
+      std::lock_guard<std::mutex> lock(core_mutex_);
+      status = ota_.finish(complete, clock_.now_ms(), out, upload_id);
+    }
+    log(status == 200 ? LogLevel::kInfo : LogLevel::kWarn, "ota: " + where + ": " + answer);
+  } else {
+    if (refusal.empty()) refusal = "download failed: " + httplib::to_string(res.error());
+    log(LogLevel::kWarn, "ota: " + where + ": " + refusal);
+  }
+  busy_.store(false);
+}
+
+}  // namespace spore::posix

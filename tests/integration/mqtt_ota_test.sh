@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# OTA from a URL over MQTT (docs/mqtt.md, cmd/ota) on a Linux node: a real mosquitto, one spored
+# with --mqtt and its own copy of the executable, and a plain HTTP server on loopback holding the
+# new image. A wrong token, an https:// URL and a missing file change nothing and are answered
+# on cmd/result (the missing file only in the node's log: the download starts, then fails); the
+# right token with the image's URL installs it through the upload path, and the node comes back
+# running the new version, announced in its MQTT state.
+source "$(dirname "$0")/lib.sh"
+it_init 177
+source "$(dirname "$0")/ota_lib.sh"
+source "$(dirname "$0")/mqtt_lib.sh"
+CLUSTER=it177
+
+printf 'token-ota\n' >"$IT_TMP/token"
+chmod 600 "$IT_TMP/token"
+IT_NODE_ARGS=(--profile fast --mqtt "mqtt://127.0.0.1:$PORT" --mqtt-cluster "$CLUSTER" --mqtt-keepalive-s 5
+  --mqtt-state-interval-s 5)
+start_ota_node 1 --api-token-file "$IT_TMP/token"
+wait_until "node 1 online on MQTT" 20 retained_is "$(base 1)/status" online
+before="$(status_of 1 | jq -r .firmwareVersion)"
+
+# The image server: python's http.server on the test's own loopback address.
+mkdir -p "$IT_TMP/www"
+patch_version "$SPORED" "$IT_TMP/www/spored-9.8.0" 9.8.0
+WWW_IP="$(it_ip 200)"
+WWW_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+start_extra python3 -m http.server --bind "$WWW_IP" --directory "$IT_TMP/www" "$WWW_PORT" >"$IT_TMP/www.log" 2>&1
+www_up() { curl -sf -o /dev/null --max-time 2 "http://$WWW_IP:$WWW_PORT/"; }
+wait_until "the image server answers" 15 www_up
+url="http://$WWW_IP:$WWW_PORT/spored-9.8.0"
+
+# result_after N: waits for the (N+1)th line on cmd/result and prints it.
+results() { grep -c "^$(base 1)/cmd/result " "$STREAM" || true; }
+nth_result() { grep "^$(base 1)/cmd/result " "$STREAM" | sed -n "$1p" | cut -d' ' -f2-; }
+command_answered() {
+  local n0
+  n0="$(results)"
+  pub "$(base 1)/cmd/ota" "$1"
+  wait_until "an answer on cmd/result" 10 bash -c "[ \$(grep -c '^$(base 1)/cmd/result ' '$STREAM') -gt $n0 ]"
+  nth_result $((n0 + 1))
+}
+
+answer="$(command_answered "wrong-token $url")"
+jq -e '.command == "ota" and .status == "error" and .code == "auth_invalid"' <<<"$answer" >/dev/null ||
+  it_fail "cmd/ota with a wrong token answered: $answer"
+answer="$(command_answered "token-ota https://$WWW_IP:$WWW_PORT/spored-9.8.0")"
+jq -e '.status == "error" and .code == "bad_request"' <<<"$answer" >/dev/null || it_fail "https URL answered: $answer"
+answer="$(command_answered "token-ota http://$WWW_IP:$WWW_PORT/missing")"
+jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "missing file: the command was not accepted: $answer"
+wait_until "the node logs the failed download" 15 grep -q "missing: the server answered HTTP 404" "$(node_log 1)"
+sleep 1
+[ "$(status_of 1 | jq -r .firmwareVersion)" = "$before" ] || it_fail "a refused or failed command changed the firmware"
+node_alive 1 || it_fail "node 1 died"
+log "wrong token (auth_invalid), https (bad_request) and a 404 (logged) change nothing"
+
+answer="$(command_answered "token-ota $url")"
+jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "cmd/ota with the right token answered: $answer"
+new_version() { [ "$(status_of 1 | jq -r .firmwareVersion 2>/dev/null)" = 9.8.0 ]; }
+wait_until "node 1 runs 9.8.0 after the MQTT-triggered update" 60 new_version
+[ "$(sha_of "$(exe_of 1)")" = "$(sha_of "$IT_TMP/www/spored-9.8.0")" ] || it_fail "the installed executable is not the served image"
+state_has_version() { retained "$(base 1)/state" | jq -e '.firmware == "9.8.0"' >/dev/null; }
+wait_until "the MQTT state announces firmware 9.8.0" 20 state_has_version
+log "cmd/ota with the token: downloaded, installed, restarted into 9.8.0 ($before before)"
