@@ -87,24 +87,28 @@ PublishError ClusterEvents::store_and_send(std::string_view topic, const uint8_t
   return PublishError::kOk;
 }
 
-void ClusterEvents::on_ota(const Event& event) {
+size_t ota_event_text(const Event& event, char* out, size_t capacity_bytes) {
   const OtaEvent* ota = event.get<OtaEvent>();
-  if (ota == nullptr || !running_) return;
-  // A small JSON object, so the REST/SSE bridge can pass it through as is. The longest
-  // ({"sizeBytes":4294967295,"error":"<longest reason>"}) fits the ESP8266's 64-byte payloads.
-  char text[96];
+  if (ota == nullptr || capacity_bytes == 0) return 0;
   int n = 0;
   const unsigned long size = static_cast<unsigned long>(ota->size_bytes);
   if (ota->error != OtaError::kOk) {
-    n = std::snprintf(text, sizeof text, "{\"sizeBytes\":%lu,\"error\":\"%s\"}", size, ota_error_name(ota->error));
+    n = std::snprintf(out, capacity_bytes, "{\"sizeBytes\":%lu,\"error\":\"%s\"}", size, ota_error_name(ota->error));
   } else if (event.topic() == topics::kOtaFinished) {
-    n = std::snprintf(text, sizeof text, "{\"sizeBytes\":%lu,\"imageDigest\":\"%02x%02x%02x%02x\"}", size,
+    n = std::snprintf(out, capacity_bytes, "{\"sizeBytes\":%lu,\"imageDigest\":\"%02x%02x%02x%02x\"}", size,
                       ota->sha256[0], ota->sha256[1], ota->sha256[2], ota->sha256[3]);
   } else {
-    n = std::snprintf(text, sizeof text, "{\"sizeBytes\":%lu}", size);
+    n = std::snprintf(out, capacity_bytes, "{\"sizeBytes\":%lu}", size);
   }
-  if (n < 0) return;
-  size_t len = static_cast<size_t>(n) < sizeof text ? static_cast<size_t>(n) : sizeof text - 1;
+  if (n < 0 || static_cast<size_t>(n) >= capacity_bytes) return 0;
+  return static_cast<size_t>(n);
+}
+
+void ClusterEvents::on_ota(const Event& event) {
+  if (!running_) return;
+  char text[96];
+  size_t len = ota_event_text(event, text, sizeof text);
+  if (len == 0) return;
   if (len > SPORE_EVENT_PAYLOAD_MAX) len = SPORE_EVENT_PAYLOAD_MAX;
   // Local subscribers already had the OtaEvent; this copy is for the other nodes only.
   store_and_send(event.topic(), reinterpret_cast<const uint8_t*>(text), len, false);

@@ -58,6 +58,11 @@ enum class PublishError : uint8_t {
 /// A topic's syntax: 1..31 bytes of 0x21..0x7E, not "*" (kBadTopic otherwise). Reserved topics
 /// (node_*, ota_*) are valid here: they are what subscribers and stream filters name.
 bool valid_event_topic(std::string_view topic);
+/// The JSON text an ota_* event carries to other nodes (and the MQTT bridge publishes):
+/// {"sizeBytes":N}, with "imageDigest" for ota_finished and "error" for a failure; at most 64
+/// bytes, so it fits the ESP8266's payloads. Writes it NUL-terminated to `out` and returns its
+/// length; 0 when `event` carries no OtaEvent or `out` is too small (96 bytes are enough).
+size_t ota_event_text(const Event& event, char* out, size_t capacity_bytes);
 /// "ok", "not_running", "bad_topic", "reserved_topic", "too_large"; "?" otherwise. Never nullptr.
 const char* publish_error_name(PublishError error);
 

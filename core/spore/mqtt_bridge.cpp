@@ -357,12 +357,26 @@ void MqttBridge::on_event(const Event& event) {
     publish_member(*member, event.topic() == topics::kNodeForgotten);
     return;
   }
+  char id[9];
+  hex8(ctx_.self().node_id, id);
+  // This node's own ota_* events reach it as OtaEvent (ClusterEvents sends the cluster copy to
+  // the others only): bridged here with the text the other nodes receive.
+  char ota_text[96];
+  if (ota_event_text(event, ota_text, sizeof ota_text) != 0) {
+    if (!build_topic("/events/", event.topic())) return;
+    BufferJsonOutput out(payload_, sizeof payload_);
+    JsonWriter w(out);
+    w.begin_object()
+        .field(SPORE_FSTR("node_id"), static_cast<const char*>(id))
+        .field(SPORE_FSTR("data"), static_cast<const char*>(ota_text))
+        .end_object();
+    if (send(out.size(), false, out.overflowed() || !w.complete())) ++stats_.events_bridged;
+    return;
+  }
   const ClusterEvent* ev = event.get<ClusterEvent>();
   // Only our own: with every node bridged, the broker then sees each event once.
   if (ev == nullptr || ev->sender_id != ctx_.self().node_id) return;
   if (!build_topic("/events/", ev->topic)) return;
-  char id[9];
-  hex8(ev->sender_id, id);
   BufferJsonOutput out(payload_, sizeof payload_);
   JsonWriter w(out);
   w.begin_object()

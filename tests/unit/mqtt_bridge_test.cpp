@@ -15,6 +15,7 @@
 #include "spore/cluster_events.h"
 #include "spore/membership.h"
 #include "spore/node_context.h"
+#include "spore/ota_upload.h"
 #include "spore/rest_api.h"
 
 namespace spore {
@@ -307,6 +308,21 @@ TEST_F(MqttBridgeTest, StateRefreshedEveryInterval) {
   bridge.loop(clock.now_ms());
   EXPECT_EQ(port.on("spore/spore/node-1/state").size(), n + 1);
   EXPECT_EQ(json::parse(port.last("spore/spore/node-1/state")->payload)["uptime_s"], 30);
+}
+
+TEST_F(MqttBridgeTest, OwnOtaEventsAreBridgedWithTheTextPeersReceive) {
+  bridge.on_connected(clock.now_ms());
+  OtaEvent failed;
+  failed.error = OtaError::kBadSignature;
+  failed.size_bytes = 4096;
+  ctx.fire(topics::kOtaFailed, failed);
+  const Published* e = port.last("spore/spore/node-1/events/ota_failed");
+  ASSERT_NE(e, nullptr);
+  EXPECT_FALSE(e->retain);
+  const json doc = json::parse(e->payload);
+  EXPECT_EQ(doc["node_id"], "0a1b2c3d");
+  EXPECT_EQ(json::parse(doc["data"].get<std::string>()), json::parse(R"({"sizeBytes":4096,"error":"bad_signature"})"));
+  EXPECT_EQ(bridge.stats().events_bridged, 1u);
 }
 
 TEST_F(MqttBridgeTest, OwnClusterEventsOnly) {
