@@ -641,13 +641,15 @@ fw_check_env() {
   usage_die "unknown firmware environment '$1'; firmware/platformio.ini has: $(fw_envs | tr '\n' ' ')"
 }
 
-# Exports WIFI_SSID / WIFI_PASSWORD for the PlatformIO build (platformio.ini reads them with
-# ${sysenv.*}): the environment's when set and not empty, else the .env's. Never prints the
-# password. Refuses characters the build flag cannot carry ('-D...="${sysenv.X}"' in single quotes).
+# Exports WIFI_SSID / WIFI_PASSWORD, and the MQTT settings of the esp01_1m_mqtt env (MQTT_HOST,
+# MQTT_PORT, MQTT_USER, MQTT_PASSWORD, SPORE_CLUSTER, MQTT_DISCOVERY_PREFIX; docs/mqtt.md), for
+# the PlatformIO build (platformio.ini reads them with ${sysenv.*}): the environment's when set and
+# not empty, else the .env's. Never prints a password. Refuses characters the build flag cannot
+# carry ('-D...="${sysenv.X}"' in single quotes).
 fw_wifi_env() {
   local envf key val src
   envf="$(dotenv_file)"
-  for key in WIFI_SSID WIFI_PASSWORD; do
+  for key in WIFI_SSID WIFI_PASSWORD MQTT_HOST MQTT_PORT MQTT_USER MQTT_PASSWORD SPORE_CLUSTER MQTT_DISCOVERY_PREFIX; do
     val="${!key:-}"
     src="environment"
     if [ -z "$val" ]; then
@@ -659,7 +661,10 @@ fw_wifi_env() {
         die "$key (from $src) contains a character the PlatformIO build flags cannot carry (\" ' \\ \$); the firmware would get a wrong value. Change it, or set the credentials in code." ;;
     esac
     export "$key=$val"
-    if [ "$key" = WIFI_SSID ]; then
+    if [[ $key == MQTT_* || $key == SPORE_CLUSTER ]]; then
+      [ -z "$val" ] || [ "$key" = MQTT_PASSWORD ] || echo "ctl.sh: MQTT: $key '$val' (from $src)" >&2
+      [ -z "$val" ] || [ "$key" != MQTT_PASSWORD ] || echo "ctl.sh: MQTT: MQTT_PASSWORD set (from $src, not shown)" >&2
+    elif [ "$key" = WIFI_SSID ]; then
       if [ -n "$val" ]; then
         echo "ctl.sh: WiFi: WIFI_SSID '$val' (from $src)" >&2
       else
@@ -686,10 +691,13 @@ Builds the host tree (build/dev: spored, spore, the tests) and the ESP-01 firmwa
              with a notice saying how to install PlatformIO, and the exit status is 0
   host       the host tree only
   firmware   the firmware only; exit status 1 when PlatformIO is missing
-  --env ENV  PlatformIO environment: esp01_1m (ESP-01, default) or esp01s (ESP-01S, LED on GPIO2)
+  --env ENV  PlatformIO environment: esp01_1m (ESP-01, default), esp01s (ESP-01S, LED on GPIO2) or
+             esp01_1m_mqtt (ESP-01 with the MQTT bridge)
 
 WiFi credentials: WIFI_SSID and WIFI_PASSWORD from the environment, else from .env (the caller's,
-else this repository's; read as text, not run). The password is never printed.
+else this repository's; read as text, not run). The password is never printed. The MQTT image
+(--env esp01_1m_mqtt) reads MQTT_HOST, MQTT_PORT, MQTT_USER, MQTT_PASSWORD, SPORE_CLUSTER and
+MQTT_DISCOVERY_PREFIX the same way (docs/mqtt.md).
 Environment: SPORE_PIO (the PlatformIO command to use), SPORE_SKIP_HOST_BUILD=1 (skip the host
 part of `build all`; the tests use it), SPORE_JOBS.
 Exit status: 0 built (or firmware skipped in `build all`), 1 a build failed or PlatformIO is
