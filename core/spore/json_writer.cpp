@@ -153,10 +153,8 @@ JsonWriter& JsonWriter::null_value() {
   return *this;
 }
 
-namespace {
-
-/// Formats `v` right-aligned ending at `end`; returns the first digit. Own code rather than
-/// printf("%llu"): newlib-nano/picolibc builds may lack 64-bit printf, and this is smaller.
+// Own code rather than printf("%llu"): newlib-nano/picolibc builds may lack 64-bit printf, and
+// this is smaller.
 char* format_decimal(uint64_t v, char* end) {
   char* p = end;
   // 32-bit division is a single libgcc call on lx106; use it whenever the value allows.
@@ -171,8 +169,6 @@ char* format_decimal(uint64_t v, char* end) {
   } while (v32 != 0);
   return p;
 }
-
-}  // namespace
 
 JsonWriter& JsonWriter::write_unsigned(uint64_t v) {
   if (!before_value()) return *this;

@@ -30,6 +30,10 @@ namespace spore {
 static_assert(SPORE_JSON_MAX_DEPTH >= 1 && SPORE_JSON_MAX_DEPTH <= 32,
               "SPORE_JSON_MAX_DEPTH must be 1..32 (one bit of a uint32_t per level)");
 
+/// Formats `v` in decimal right-aligned ending at `end` (at most 20 digits before it); returns
+/// the first digit. Shared by the JSON writer and the /metrics exposition: one copy in flash.
+char* format_decimal(uint64_t v, char* end);
+
 /// Where a JsonWriter's bytes go: an HTTP response stream, a socket, a fixed buffer.
 class JsonOutput {
  public:

@@ -36,12 +36,9 @@ class Exposition {
 
   void number(uint64_t v) {
     char buf[20];
-    size_t n = sizeof buf;
-    do {
-      buf[--n] = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v != 0);
-    out_.write(buf + n, sizeof buf - n);
+    char* end = buf + sizeof buf;
+    const char* first = format_decimal(v, end);
+    out_.write(first, static_cast<size_t>(end - first));
   }
 
   /// "# HELP name help\n# TYPE name type\n"; help texts hold no '\' or newline (no escaping).

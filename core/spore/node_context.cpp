@@ -144,15 +144,37 @@ void write_digest(JsonWriter& w, uint32_t digest) {
   w.field(SPORE_FSTR("imageDigest"), static_cast<const char*>(hex));
 }
 
+/// The five resource fields, in the seed's order, shared by /api/node/status and every entry of
+/// /api/cluster/members (one copy of the code and of the keys in flash). `sdk` null writes null.
+void write_resources(JsonWriter& w, const MemberResources& r, const std::string_view* sdk) {
+  w.field(SPORE_FSTR("freeHeap"), r.free_heap_bytes);
+  w.field(SPORE_FSTR("chipId"), r.chip_id);
+  w.key(SPORE_FSTR("sdkVersion"));
+  if (sdk != nullptr) {
+    w.value(*sdk);
+  } else {
+    w.null_value();
+  }
+  w.field(SPORE_FSTR("cpuFreqMHz"), r.cpu_freq_mhz);
+  w.field(SPORE_FSTR("flashChipSize"), r.flash_chip_size_bytes);
+}
+
 }  // namespace
+
+void NodeContext::write_self_resources(JsonWriter& w) const {
+  MemberResources r;
+  r.free_heap_bytes = system_.free_heap_bytes();
+  r.chip_id = system_.chip_id();
+  r.cpu_freq_mhz = system_.cpu_freq_mhz();
+  r.flash_chip_size_bytes = system_.flash_chip_size_bytes();
+  const char* sdk = system_.sdk_version();
+  const std::string_view sdk_view = sdk != nullptr ? std::string_view(sdk) : std::string_view();
+  write_resources(w, r, sdk != nullptr ? &sdk_view : nullptr);
+}
 
 void NodeContext::write_status_json(JsonWriter& w) const {
   w.begin_object();
-  w.field(SPORE_FSTR("freeHeap"), system_.free_heap_bytes());
-  w.field(SPORE_FSTR("chipId"), system_.chip_id());
-  w.field(SPORE_FSTR("sdkVersion"), system_.sdk_version());
-  w.field(SPORE_FSTR("cpuFreqMHz"), system_.cpu_freq_mhz());
-  w.field(SPORE_FSTR("flashChipSize"), system_.flash_chip_size_bytes());
+  write_self_resources(w);
   w.key(SPORE_FSTR("api"));
   api_.write_json(w);
   w.field(SPORE_FSTR("hostname"), std::string_view(hostname_));
@@ -171,39 +193,26 @@ void NodeContext::write_status_json(JsonWriter& w) const {
 
 void NodeContext::write_members_json(JsonWriter& w) const {
   const uint32_t now_ms = clock_.now_ms();
-  char ip[16];
   w.begin_object();
   w.key(SPORE_FSTR("members")).begin_array();
-  // This node first, as the seed's dashboard expects to find the node it asked.
-  format_ipv4(self_.ip, ip, sizeof ip);
-  w.begin_object();
-  w.field(SPORE_FSTR("hostname"), std::string_view(hostname_));
-  w.field(SPORE_FSTR("ip"), ip);
-  w.field(SPORE_FSTR("lastSeen"), now_ms);
-  w.field(SPORE_FSTR("latency"), 0);
-  w.field(SPORE_FSTR("status"), member_status_name(MemberStatus::kActive));
-  w.key(SPORE_FSTR("resources")).begin_object();
-  w.field(SPORE_FSTR("freeHeap"), system_.free_heap_bytes());
-  w.field(SPORE_FSTR("chipId"), system_.chip_id());
-  w.field(SPORE_FSTR("sdkVersion"), system_.sdk_version());
-  w.field(SPORE_FSTR("cpuFreqMHz"), system_.cpu_freq_mhz());
-  w.field(SPORE_FSTR("flashChipSize"), system_.flash_chip_size_bytes());
-  w.end_object();
-  w.key(SPORE_FSTR("api"));
-  api_.write_json(w);
-  w.field(SPORE_FSTR("nodeId"), self_.node_id);
-  w.field(SPORE_FSTR("incarnation"), self_.incarnation);
-  w.field(SPORE_FSTR("httpPort"), config_.http_port);
-  w.field(SPORE_FSTR("self"), true);
-  write_digest(w, image_digest());
-  w.field(SPORE_FSTR("firmwareVersion"), static_cast<const char*>(firmware_version_));
-  w.end_object();
-  members_.for_each([&](const Member& m) { write_member_json(w, m, now_ms); });
+  // This node first, as the seed's dashboard expects to find the node it asked. Described as a
+  // member heard from just now, so that it shares the members' writer (one copy in flash).
+  Member self;
+  self.node_id = self_.node_id;
+  self.incarnation = self_.incarnation;
+  self.ip = self_.ip;
+  self.last_seen_ms = now_ms;
+  self.latency_ms = 0;
+  self.http_port = config_.http_port;
+  self.image_digest = image_digest();
+  std::memcpy(self.hostname, hostname_, sizeof self.hostname);
+  write_member_json(w, self, now_ms, true);
+  members_.for_each([&](const Member& m) { write_member_json(w, m, now_ms, false); });
   w.end_array();
   w.end_object();
 }
 
-void NodeContext::write_member_json(JsonWriter& w, const Member& m, uint32_t now_ms) const {
+void NodeContext::write_member_json(JsonWriter& w, const Member& m, uint32_t now_ms, bool is_self) const {
   char ip[16];
   format_ipv4(m.ip, ip, sizeof ip);
   w.begin_object();
@@ -214,27 +223,38 @@ void NodeContext::write_member_json(JsonWriter& w, const Member& m, uint32_t now
   w.field(SPORE_FSTR("latency"), m.latency_ms == Member::kUnknownLatency ? int32_t{-1} : int32_t{m.latency_ms});
   w.field(SPORE_FSTR("status"), member_status_name(m.status));
   w.key(SPORE_FSTR("resources")).begin_object();
-  w.field(SPORE_FSTR("freeHeap"), m.resources.free_heap_bytes);
-  w.field(SPORE_FSTR("chipId"), m.resources.chip_id);
-  w.field(SPORE_FSTR("sdkVersion"), members_.sdk_version(m));
-  w.field(SPORE_FSTR("cpuFreqMHz"), m.resources.cpu_freq_mhz);
-  w.field(SPORE_FSTR("flashChipSize"), m.resources.flash_chip_size_bytes);
-  w.end_object();
-  w.key(SPORE_FSTR("api")).begin_array();
-  HttpMethod method;
-  std::string_view uri;
-  for (size_t i = 0; members_.api_at(m, i, &method, &uri); ++i) {
-    w.begin_object().field(SPORE_FSTR("uri"), uri).field(SPORE_FSTR("method"), http_method_name(method)).end_object();
+  if (is_self) {
+    write_self_resources(w);
+  } else {
+    const std::string_view sdk = members_.sdk_version(m);
+    write_resources(w, m.resources, &sdk);
   }
-  w.end_array();
+  w.end_object();
+  w.key(SPORE_FSTR("api"));
+  if (is_self) {
+    api_.write_json(w);
+  } else {
+    w.begin_array();
+    HttpMethod method;
+    std::string_view uri;
+    for (size_t i = 0; members_.api_at(m, i, &method, &uri); ++i) {
+      w.begin_object().field(SPORE_FSTR("uri"), uri).field(SPORE_FSTR("method"), http_method_name(method)).end_object();
+    }
+    w.end_array();
+  }
   w.field(SPORE_FSTR("nodeId"), m.node_id);
   w.field(SPORE_FSTR("incarnation"), m.incarnation);
   w.field(SPORE_FSTR("httpPort"), m.http_port);
-  w.field(SPORE_FSTR("lastSeenAgoMs"), elapsed_ms(now_ms, m.last_seen_ms));
-  w.field(SPORE_FSTR("left"), m.left);
-  w.field(SPORE_FSTR("apiDigest"), m.api_digest);
-  w.field(SPORE_FSTR("detailsTruncated"), m.details_truncated);
+  if (is_self) {
+    w.field(SPORE_FSTR("self"), true);
+  } else {
+    w.field(SPORE_FSTR("lastSeenAgoMs"), elapsed_ms(now_ms, m.last_seen_ms));
+    w.field(SPORE_FSTR("left"), m.left);
+    w.field(SPORE_FSTR("apiDigest"), m.api_digest);
+    w.field(SPORE_FSTR("detailsTruncated"), m.details_truncated);
+  }
   write_digest(w, m.image_digest);  // "00000000" until the member announced one
+  if (is_self) w.field(SPORE_FSTR("firmwareVersion"), static_cast<const char*>(firmware_version_));
   w.end_object();
 }
 

@@ -127,7 +127,10 @@ class NodeContext {
   void on_member_change(const Member& member, MemberChange change);
   void run_status(uint32_t now_ms);
   void run_debug(uint32_t now_ms);
-  void write_member_json(JsonWriter& w, const Member& m, uint32_t now_ms) const;
+  /// One entry of /api/cluster/members; `is_self`: this node, whose resources, API and firmware
+  /// come from here rather than from the table.
+  void write_member_json(JsonWriter& w, const Member& m, uint32_t now_ms, bool is_self) const;
+  void write_self_resources(JsonWriter& w) const;
 
   Config config_;
   const Clock& clock_;

@@ -25,7 +25,12 @@ bool is_token68_char(char c) {
          c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
 }
 
-
+/// `path` up to its query or fragment, if any (no substr(): see check_token()).
+std::string_view without_query(std::string_view path) {
+  size_t n = 0;
+  while (n < path.size() && path[n] != '?' && path[n] != '#') ++n;
+  return std::string_view(path.data(), n);
+}
 
 bool method_known(HttpMethod m) {
   const auto v = static_cast<uint8_t>(m);
@@ -111,8 +116,10 @@ RestApi::AuthResult RestApi::check_token(std::string_view authorization) const {
   if (value.empty()) return AuthResult::kMissing;
   size_t space = 0;
   while (space < value.size() && !is_ows(value[space])) ++space;
-  if (!ascii_iequals(value.substr(0, space), "Bearer")) return AuthResult::kScheme;
-  const std::string_view presented = trim_ows(value.substr(space));
+  // Views built by hand rather than with substr(): its range check drags libstdc++'s exception
+  // message into the ESP8266's DRAM.
+  if (!ascii_iequals(std::string_view(value.data(), space), "Bearer")) return AuthResult::kScheme;
+  const std::string_view presented = trim_ows(std::string_view(value.data() + space, value.size() - space));
   if (presented.empty()) return AuthResult::kScheme;
   return token_matches(presented) ? AuthResult::kOk : AuthResult::kInvalid;
 }
@@ -179,8 +186,7 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
     w.end_object();
     return 400;
   }
-  const size_t query = path.find_first_of("?#");
-  if (query != std::string_view::npos) path = path.substr(0, query);
+  path = without_query(path);
 
   const Route* match = nullptr;
   bool path_known = false;
@@ -266,8 +272,7 @@ bool RestApi::set_dashboard(const uint8_t* gzip_html, size_t size_bytes) {
 const HttpAsset* RestApi::asset_for(const HttpRequest& req) const {
   if (dashboard_.data == nullptr || req.method != HttpMethod::kGet) return nullptr;
   std::string_view path = req.path;
-  const size_t query = path.find_first_of("?#");
-  if (query != std::string_view::npos) path = path.substr(0, query);
+  path = without_query(path);
   return path == kDashboardPath ? &dashboard_ : nullptr;
 }
 
