@@ -5,19 +5,13 @@
 
 #include "spore/cluster_events.h"
 #include "spore/flash_string.h"
+#include "spore/hex.h"
 #include "spore/member_table.h"
 #include "spore/node_context.h"
 
 namespace spore {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 /// The built-in membership topics a stream carries (their payload is the Member), in flash: one
 /// loop instead of eight inlined comparisons.
@@ -214,8 +208,8 @@ int EventApi::query_param(std::string_view target, std::string_view name, char* 
       char c = *v;
       if (c == '%') {
         if (pair_end - v < 3) return -2;
-        const int hi = hex_value(v[1]);
-        const int lo = hex_value(v[2]);
+        const int hi = hex_digit_value(v[1]);
+        const int lo = hex_digit_value(v[2]);
         if (hi < 0 || lo < 0) return -2;
         c = static_cast<char>(hi * 16 + lo);
         if (c == '\0') return -2;

@@ -2,16 +2,11 @@
 
 #include <cstring>
 
+#include "spore/hex.h"
+
 namespace spore {
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // A plain memset before going out of scope may be elided as a dead store; writing through a
 // volatile pointer may not.
@@ -38,8 +33,8 @@ bool HmacKey::set_hex(std::string_view hex) {
   uint8_t raw[SPORE_MAX_KEY_BYTES];
   const size_t n = hex.size() / 2;
   for (size_t i = 0; i < n; ++i) {
-    const int hi = hex_value(hex[2 * i]);
-    const int lo = hex_value(hex[2 * i + 1]);
+    const int hi = hex_digit_value(hex[2 * i]);
+    const int lo = hex_digit_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
       secure_wipe(raw, sizeof raw);
       return false;
