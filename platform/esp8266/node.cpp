@@ -163,8 +163,18 @@ bool Node::begin(const char* api_token) {
     ctx_.set_firmware(SPORE_FIRMWARE_VERSION, image_sha256);
     membership_.set_image_digest(ctx_.image_digest());
   }
-  const std::string_view token =
-      device_.effective_api_token(api_token != nullptr ? std::string_view(api_token) : std::string_view());
+  // A fresh board gets a random token rather than an open REST API (docs/security.md). The SDK
+  // calibrated the radio before setup(), so os_random() is the hardware RNG already. The serial
+  // log shows it once, when it is made: reading it needs the board in hand, which the threat
+  // model leaves out anyway; the setup portal never shows it (its access point is open).
+  const std::string_view sketch_token = api_token != nullptr ? std::string_view(api_token) : std::string_view();
+  if (device_.generate_api_token_if_unset(sketch_token, random_)) {
+    char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
+    const size_t n = device_.serialize(text, sizeof text);
+    const bool saved = n != 0 && store_.save(text, n);
+    SPORE_LOG(ctx_, LogLevel::kWarn, "new API token %s%s", device_.api_token().data(), saved ? "" : " (NOT saved)");
+  }
+  const std::string_view token = device_.effective_api_token(sketch_token);
   if (!api_.set_api_token(token)) {
     SPORE_LOG(ctx_, LogLevel::kError, "API token: 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected");
     return false;
