@@ -40,7 +40,9 @@ const HmacKey& fuzz_key() {
 void check(const uint8_t* data, size_t size, const HmacKey& key) {
   Message m;
   const DecodeError e = decode(data, size, key, nullptr, m);
-  if (decode_error_name(e) == nullptr || std::strcmp(decode_error_name(e), "?") == 0) std::abort();
+  if (decode_error_name(e).is_null() || decode_error_name(e).length() == 0 || decode_error_name(e).equals("?")) {
+    std::abort();
+  }
 
   ReplayWindow window;
   Message again;
