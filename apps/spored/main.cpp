@@ -42,6 +42,7 @@
 #include "spore/ota.h"
 #include "spore/ota_upload.h"
 #include "spore/rest_api.h"
+#include "spore/udp_intake.h"
 #include "spore_dashboard_asset.h"  // generated in the build tree by tools/embed_asset.py
 
 namespace {
@@ -279,6 +280,10 @@ int main(int argc, char** argv) {
   // GET /metrics (docs/metrics.md): public, like GET /api/node/status.
   spore::Metrics metrics(ctx, api);
   metrics.set_membership(&membership);
+  // Datagrams over SPORE_MAX_DATAGRAM_BYTES never reach core (the socket drops them); their count
+  // goes to /metrics as reason "oversize", as on the ESP8266. Refreshed every loop pass.
+  spore::UdpStats udp_stats;
+  metrics.set_udp_stats(&udp_stats);
   if (!metrics.begin()) log.logf(LogLevel::kWarn, "GET /metrics not served: the api registry is full");
   // The MQTT bridge (docs/mqtt.md), with --mqtt: polled from the node loop under core_mutex.
   px::MqttClient mqtt_client(&log);
@@ -368,6 +373,7 @@ int main(int argc, char** argv) {
       wait_ms = ctx.loop();
       ota.poll(clock.now_ms());
       mqtt_client.poll(clock.now_ms());
+      udp_stats.dropped_oversize = udp.oversized_dropped();
       if (ota.restart_pending()) g_restart_requested.store(true);
     }
     wait_ms = std::min(wait_ms, kMaxWaitMs);

@@ -21,7 +21,7 @@ class Exposition {
 
   /// A flash string, through a small stack buffer (flash reads must be word-aligned).
   __attribute__((noinline)) void flash(FlashStr s) {
-    char buf[32];
+    char buf[32] = {};  // zeroed: GCC -O3 cannot see that write() only reads the n bytes set
     size_t n = 0;
     for (size_t i = 0;; ++i) {
       const char c = s.is_null() ? '\0' : s.at(i);
