@@ -12,15 +12,6 @@ work="$IT_TMP/cwd"
 mkdir -p "$work"
 cd "$work"
 
-expect_rc() { # expect_rc CODE COMMAND...: runs COMMAND, output in $OUT, fails unless it exits CODE
-  local want="$1" rc
-  shift
-  set +e
-  OUT="$("$@" 2>&1)"
-  rc=$?
-  set -e
-  [ "$rc" -eq "$want" ] || it_fail "'$*' exited $rc, expected $want; output: $OUT"
-}
 clean_env=(env -u SPORE_NODE -u API_NODE -u SPORE_ENV_FILE -u SPORE_TOKEN)
 
 # ---- --help, --version, usage errors

@@ -24,16 +24,6 @@ addr() { printf '%s:%s' "$(it_ip "$1")" "$IT_HTTP_PORT"; }
 token1="$(node_dir 1)/api_token"
 [ -s "$token1" ] || it_fail "node 1 has no API token file at $token1"
 
-expect_rc() { # expect_rc CODE COMMAND...: runs COMMAND, output in $OUT, fails unless it exits CODE
-  local want="$1" rc
-  shift
-  set +e
-  OUT="$("$@" 2>&1)"
-  rc=$?
-  set -e
-  [ "$rc" -eq "$want" ] || it_fail "'$*' exited $rc, expected $want; output: $OUT"
-}
-
 # watch_in_background NAME ARGS...: starts `spore ARGS` with stdout in NAME.out, stderr in NAME.err;
 # its pid in WATCH_PID.
 watch_in_background() {

@@ -178,6 +178,18 @@ token_of() {
   tr -d ' \n\r\t' <"$f"
 }
 
+# expect_rc CODE COMMAND...: runs COMMAND with its output (stdout and stderr) in $OUT; fails the
+# test unless it exits CODE.
+expect_rc() {
+  local want="$1" rc
+  shift
+  set +e
+  OUT="$("$@" 2>&1)"
+  rc=$?
+  set -e
+  [ "$rc" -eq "$want" ] || it_fail "'$*' exited $rc, expected $want; output: $OUT"
+}
+
 # Runs a command in the background and remembers it for cleanup.
 start_extra() {
   "$@" &
