@@ -32,11 +32,7 @@ struct Got {
 
 class ClusterEventsTest : public ::testing::Test {
  protected:
-  static Config cfg() {
-    Config c = Config::fast();
-    c.start_jitter_max_ms = 0;
-    return c;
-  }
+  static Config cfg() { return testing::fast_config_without_jitter(); }
   ClusterEventsTest() : ctx(cfg(), clock, rnd, sys, nullptr), mem(ctx, udp, rnd) {}
   void SetUp() override {
     ASSERT_TRUE(ctx.begin({kSelf, 5, 0x0A000001, "self"}));

@@ -34,11 +34,7 @@ struct Captured {
 
 class EventApiTest : public ::testing::Test {
  protected:
-  static Config cfg() {
-    Config c = Config::fast();
-    c.start_jitter_max_ms = 0;
-    return c;
-  }
+  static Config cfg() { return testing::fast_config_without_jitter(); }
   EventApiTest() : ctx(cfg(), clock, rnd, sys, nullptr), api(ctx), mem(ctx, udp, rnd), events(ctx, api) {}
   void SetUp() override {
     ASSERT_TRUE(ctx.begin({0x0A1B2C3D, 7, 0x0A000001, "self"}));

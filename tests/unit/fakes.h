@@ -6,9 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "spore/config.h"
 #include "spore/ports.h"
 
 namespace spore::testing {
+
+/// Config::fast() without the start jitter: unit tests step the clock themselves and expect the
+/// first tasks at once.
+inline Config fast_config_without_jitter() {
+  Config c = Config::fast();
+  c.start_jitter_max_ms = 0;
+  return c;
+}
 
 class FakeClock : public Clock {
  public:

@@ -35,11 +35,7 @@ class NullUdp : public UdpPort {
 
 class MetricsTest : public ::testing::Test {
  protected:
-  static Config cfg() {
-    Config c = Config::fast();
-    c.start_jitter_max_ms = 0;
-    return c;
-  }
+  static Config cfg() { return testing::fast_config_without_jitter(); }
   MetricsTest() : ctx(cfg(), clock, rnd, sys, nullptr), api(ctx), mem(ctx, udp, rnd), metrics(ctx, api) {}
   void SetUp() override {
     ASSERT_TRUE(ctx.begin({0xAA, 5, 0x0A000001, "self"}));

@@ -68,11 +68,7 @@ constexpr const char* kBase = "spore/spore/node-1";
 
 class MqttBridgeTest : public ::testing::Test {
  protected:
-  static Config cfg() {
-    Config c = Config::fast();
-    c.start_jitter_max_ms = 0;
-    return c;
-  }
+  static Config cfg() { return testing::fast_config_without_jitter(); }
   MqttBridgeTest() : ctx(cfg(), clock, rnd, sys, nullptr), api(ctx), mem(ctx, udp, rnd), bridge(ctx, api, port) {}
   void SetUp() override {
     ASSERT_TRUE(ctx.begin({kSelf, 7, 0x0A000005, "node-1"}));
