@@ -19,3 +19,21 @@ time_until() {
   done
   echo $(($(now_ms) - t0))
 }
+
+# bench_netns_prereqs: the namespace bed's needs (root and its tools), or exit 1 saying which.
+bench_netns_prereqs() {
+  [ "$(id -u)" -eq 0 ] || { echo "$0: needs root (network namespaces); nothing run" >&2; exit 1; }
+  local tool
+  for tool in ip nft jq curl nsenter setpriv python3; do
+    command -v "$tool" >/dev/null || { echo "$0: $tool is required (Debian: iproute2 nftables jq curl util-linux python3)" >&2; exit 1; }
+  done
+}
+
+# bench_build_release_spored ROOT SPORED: when SPORED is the release preset's, brings it up to
+# date (a no-op when it is): a stale build would measure old code.
+bench_build_release_spored() {
+  [ "$2" = "$1/build/release/spored" ] || return 0
+  echo "$0: building $2 (cmake --preset release)" >&2
+  (cd "$1" && { [ -f build/release/CMakeCache.txt ] || cmake --preset release >/dev/null; } &&
+    cmake --build build/release -j2 --target spored >/dev/null)
+}

@@ -308,16 +308,10 @@ EOF
 fi
 
 # ==== outside: checks, builds, one run per size, the report ===================================
-[ "$(id -u)" -eq 0 ] || { echo "$0: needs root (network namespaces); nothing measured" >&2; exit 1; }
-for tool in ip nft jq curl nsenter setpriv python3; do
-  command -v "$tool" >/dev/null || { echo "$0: $tool is required (Debian: iproute2 nftables jq curl util-linux python3)" >&2; exit 1; }
-done
-if [ "$SPORED" = "$ROOT/build/release/spored" ]; then
-  # Brought up to date every time (a no-op when it is): a stale build would measure old code.
-  echo "$0: building $SPORED (cmake --preset release)" >&2
-  (cd "$ROOT" && { [ -f build/release/CMakeCache.txt ] || cmake --preset release >/dev/null; } &&
-    cmake --build build/release -j2 --target spored >/dev/null)
-fi
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_netns_prereqs
+bench_build_release_spored "$ROOT" "$SPORED"
 if [ ! -x "$ML_PEER" ] || [ "$ROOT/bench/memberlist/peer.go" -nt "$ML_PEER" ]; then
   if ! command -v go >/dev/null || [ ! -d /usr/share/gocode/src/github.com/hashicorp/memberlist ]; then
     echo "$0: needs apt-get install golang-go golang-github-hashicorp-memberlist-dev" >&2

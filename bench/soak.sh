@@ -114,15 +114,10 @@ DURATION="${OPT[duration]%.*}"
 [ "${OPT[loss]%.*}" -le 90 ] || { echo "soak.sh: --loss must be 0..90" >&2; exit 2; }
 CMDLINE="bench/soak.sh${ARGS[*]:+ ${ARGS[*]}}"
 
-[ "$(id -u)" -eq 0 ] || { echo "$0: needs root (network namespaces); nothing run" >&2; exit 1; }
-for tool in ip nft jq curl nsenter setpriv python3; do
-  command -v "$tool" >/dev/null || { echo "$0: $tool is required (Debian: iproute2 nftables jq curl util-linux python3)" >&2; exit 1; }
-done
-if [ "$SPORED" = "$ROOT/build/release/spored" ]; then
-  echo "soak.sh: building $SPORED (cmake --preset release)" >&2
-  (cd "$ROOT" && { [ -f build/release/CMakeCache.txt ] || cmake --preset release >/dev/null; } &&
-    cmake --build build/release -j2 --target spored >/dev/null)
-fi
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+bench_netns_prereqs
+bench_build_release_spored "$ROOT" "$SPORED"
 [ -x "$SPORED" ] || { echo "soak.sh: SPORED=$SPORED is not executable" >&2; exit 1; }
 # What was soaked: the commit (+local when core, platform/posix or apps differ from it) and the
 # binary's own SHA-256 prefix (spored logs the same at start), taken before the run.
