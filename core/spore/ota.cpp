@@ -21,9 +21,10 @@ constexpr ErrorInfo kErrors[] = {
     {"bad_magic", 422},    {"truncated", 400},     {"unsigned", 422},     {"bad_signature", 422},
     {"flash_begin", 500},  {"flash_write", 500},   {"flash_commit", 500}, {"aborted", 400},
     {"stalled", 408},      {"bad_request", 400},   {"unauthorized", 401}, {"unsupported_media_type", 415},
+    {"bad_image", 422},    {"self_test_failed", 422}, {"digest_mismatch", 400},
 };
 constexpr size_t kErrorCount = sizeof kErrors / sizeof kErrors[0];
-static_assert(kErrorCount == static_cast<size_t>(OtaError::kUnsupportedMediaType) + 1,
+static_assert(kErrorCount == static_cast<size_t>(OtaError::kDigestMismatch) + 1,
               "kErrors must have one entry per OtaError");
 
 // The sentences, in kErrors order, kept in flash (flash_string.h): ~1.1 KB of DRAM on an ESP8266.
@@ -44,6 +45,9 @@ constexpr char kErrorMessages[] SPORE_FLASH =
     "The upload is malformed.\0"
     "This endpoint needs the node's API token.\0"
     "Send the image as multipart/form-data (a part named \"firmware\") or application/octet-stream.\0"
+    "The image is malformed: its structure is not a bootable image for this node.\0"
+    "The new image failed its trial run on this node; nothing was replaced.\0"
+    "The bytes received are not the image the request's proof was made for.\0"
     "Unknown update error.\0";
 static_assert(flash_list_count(kErrorMessages, sizeof kErrorMessages) == kErrorCount + 1,
               "kErrorMessages must have one sentence per OtaError, then the unknown one");
@@ -377,7 +381,8 @@ OtaError OtaSession::finish(uint32_t now_ms) {
     r.signature_verified = true;
   }
   r.image_bytes = image_bytes_;
-  if (!target_.commit(r.sha256)) return fail(OtaError::kFlashCommit);
+  const OtaError committed = target_.commit(r.sha256);
+  if (committed != OtaError::kOk) return fail(committed);
   target_begun_ = false;
   state_ = State::kDone;
   r.error = OtaError::kOk;

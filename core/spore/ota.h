@@ -47,6 +47,9 @@ enum class OtaError : uint8_t {
   kBadRequest,            ///< malformed upload (broken multipart, no firmware part, API misuse)
   kUnauthorized,          ///< missing or wrong API token
   kUnsupportedMediaType,  ///< Content-Type neither multipart/form-data nor application/octet-stream
+  kBadImage,              ///< the image's structure is not bootable (ELF headers, ESP segments, length, checksum)
+  kSelfTestFailed,        ///< the new image failed its trial run before the switch-over (Linux)
+  kDigestMismatch,        ///< the bytes received are not the ones the request's proof declared
 };
 
 /// snake_case name of `e` ("too_large"), static, never nullptr ("unknown" for values out of range).
@@ -64,6 +67,8 @@ const char* ota_error_name(OtaError e);
 /// | truncated              | 400    | stalled                 | 408    |
 /// | unsigned               | 422    | bad_request             | 400    |
 /// | unauthorized           | 401    | unsupported_media_type  | 415    |
+/// | bad_image              | 422    | self_test_failed        | 422    |
+/// | digest_mismatch        | 400    |                         |        |
 ///
 /// 422 = the request was well formed but the image is unacceptable to this node.
 int ota_error_http_status(OtaError e);
@@ -89,8 +94,11 @@ class FlashTarget {
   virtual bool begin(size_t max_image_bytes) = 0;
   virtual bool write(const uint8_t* data, size_t size_bytes) = 0;
   /// Verifies what was written (its SHA-256 is `sha256`) and makes it the next boot image. The
-  /// platform restarts later, after the HTTP answer is sent, not inside commit().
-  virtual bool commit(const uint8_t (&sha256)[32]) = 0;
+  /// platform restarts later, after the HTTP answer is sent, not inside commit(). Returns kOk, or
+  /// why the image was not activated: kBadImage (its structure is not bootable), kSelfTestFailed
+  /// (its trial run failed), kFlashCommit (read-back or switch-over failed). On any error the
+  /// running image stays the boot image; OtaSession then calls abort().
+  virtual OtaError commit(const uint8_t (&sha256)[32]) = 0;
   /// Discards what was written; the running firmware stays untouched.
   virtual void abort() = 0;
 };

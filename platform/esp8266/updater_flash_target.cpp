@@ -40,16 +40,16 @@ bool UpdaterFlashTarget::write(const uint8_t* data, size_t size_bytes) {
   return true;
 }
 
-bool UpdaterFlashTarget::commit(const uint8_t (&sha256)[32]) {
+OtaError UpdaterFlashTarget::commit(const uint8_t (&sha256)[32]) {
   (void)sha256;  // verified by OtaSession while streaming; see the header about read-back
-  if (!running_) return false;
+  if (!running_) return OtaError::kFlashCommit;
   running_ = false;
   if (!Update.end(true)) {
     last_error_ = Update.getError();
     Update.clearError();
-    return false;
+    return OtaError::kFlashCommit;
   }
-  return true;
+  return OtaError::kOk;
 }
 
 void UpdaterFlashTarget::abort() {

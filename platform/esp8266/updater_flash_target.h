@@ -35,7 +35,7 @@ class UpdaterFlashTarget final : public FlashTarget {
   bool begin(size_t max_image_bytes) override;
   bool write(const uint8_t* data, size_t size_bytes) override;
   /// Update.end(true): accepts an image shorter than the bound given to begin().
-  bool commit(const uint8_t (&sha256)[32]) override;
+  OtaError commit(const uint8_t (&sha256)[32]) override;
   void abort() override;
 
   /// UpdaterClass::getError() of the last failure (UPDATE_ERROR_*), 0 = none.

@@ -227,7 +227,11 @@ bool ExecutableFlashTarget::write(const uint8_t* data, size_t size_bytes) {
   return true;
 }
 
-bool ExecutableFlashTarget::commit(const uint8_t (&sha256)[32]) {
+OtaError ExecutableFlashTarget::commit(const uint8_t (&sha256)[32]) {
+  return install(sha256) ? OtaError::kOk : OtaError::kFlashCommit;
+}
+
+bool ExecutableFlashTarget::install(const uint8_t (&sha256)[32]) {
   if (fd_ < 0) return fail("commit without begin");
   auto give_up = [this](const std::string& why) {  // `why` is built before abort() changes errno
     abort();

@@ -62,7 +62,7 @@ class ExecutableFlashTarget : public spore::FlashTarget {
   bool check_magic(const uint8_t* head, size_t size) const override;
   bool begin(size_t max_image_bytes) override;
   bool write(const uint8_t* data, size_t size_bytes) override;
-  bool commit(const uint8_t (&sha256)[32]) override;
+  OtaError commit(const uint8_t (&sha256)[32]) override;
   void abort() override;
 
   const std::string& executable() const { return executable_; }
@@ -76,6 +76,8 @@ class ExecutableFlashTarget : public spore::FlashTarget {
 
  private:
   bool fail(const std::string& message);
+  /// commit()'s work: read-back check, chmod, rename over the executable.
+  bool install(const uint8_t (&sha256)[32]);
   bool check_elf_header();
 
   std::string executable_;

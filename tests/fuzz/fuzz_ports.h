@@ -78,12 +78,12 @@ class MemoryFlash : public FlashTarget {
     ++writes;
     return true;
   }
-  bool commit(const uint8_t (&)[32]) override {
+  OtaError commit(const uint8_t (&)[32]) override {
     require(active);
     active = false;
     ++commits;
     committed = written;
-    return true;
+    return OtaError::kOk;
   }
   void abort() override {
     active = false;

@@ -87,14 +87,14 @@ class CheckingFlash : public FlashTarget {
     written_ += size_bytes;
     return true;
   }
-  bool commit(const uint8_t (&sha)[32]) override {
+  OtaError commit(const uint8_t (&sha)[32]) override {
     if (!begun_ || committed_) std::abort();
     uint8_t check[32];
     sha256(buf_, written_, check);
     if (std::memcmp(check, sha, 32) != 0) std::abort();
     committed_ = true;
     begun_ = false;
-    return true;
+    return OtaError::kOk;
   }
   void abort() override {
     if (committed_) std::abort();

@@ -119,7 +119,7 @@ TEST_F(ExecutableFlashTargetTest, CommitReplacesTheExecutableAtomically) {
   EXPECT_EQ(slurp(exe), self) << "the executable must not change before commit()";
   uint8_t digest[32];
   sha256(image, digest);
-  ASSERT_TRUE(t.commit(digest)) << t.last_error();
+  ASSERT_EQ(t.commit(digest), OtaError::kOk) << t.last_error();
   EXPECT_FALSE(t.active());
   EXPECT_EQ(slurp(exe), image);  // reservation trimmed to the bytes written
   ASSERT_EQ(::stat(exe.c_str(), &st), 0);
@@ -140,7 +140,7 @@ TEST_F(ExecutableFlashTargetTest, UnknownSizeIsWrittenWithoutReservation) {
   ASSERT_TRUE(write_chunked(t, image, 4096));
   uint8_t digest[32];
   sha256(image, digest);
-  ASSERT_TRUE(t.commit(digest)) << t.last_error();
+  ASSERT_EQ(t.commit(digest), OtaError::kOk) << t.last_error();
   EXPECT_EQ(slurp(exe), image);
 }
 
@@ -151,7 +151,7 @@ TEST_F(ExecutableFlashTargetTest, WrongDigestLeavesTheOldExecutable) {
   uint8_t digest[32];
   sha256(image, digest);
   digest[5] ^= 1;
-  EXPECT_FALSE(t.commit(digest));
+  EXPECT_EQ(t.commit(digest), OtaError::kFlashCommit);
   EXPECT_NE(t.last_error().find("SHA-256"), std::string::npos) << t.last_error();
   EXPECT_EQ(slurp(exe), self);
   EXPECT_TRUE(others().empty());
@@ -171,7 +171,7 @@ TEST_F(ExecutableFlashTargetTest, AbortRemovesTheTemporaryFile) {
   ASSERT_TRUE(write_chunked(t, image, 5000));
   uint8_t digest[32];
   sha256(image, digest);
-  EXPECT_TRUE(t.commit(digest)) << t.last_error();
+  EXPECT_EQ(t.commit(digest), OtaError::kOk) << t.last_error();
 }
 
 TEST_F(ExecutableFlashTargetTest, DestructorAbortsAnOpenSession) {
@@ -231,7 +231,7 @@ TEST_F(ExecutableFlashTargetTest, ShortImageCannotBeCommitted) {
   ASSERT_TRUE(t.write(self.data(), 10));
   uint8_t digest[32];
   sha256(std::vector<uint8_t>(self.begin(), self.begin() + 10), digest);
-  EXPECT_FALSE(t.commit(digest));
+  EXPECT_EQ(t.commit(digest), OtaError::kFlashCommit);
   EXPECT_EQ(slurp(exe), self);
   EXPECT_TRUE(others().empty());
 }

@@ -43,9 +43,9 @@ class MemoryFlashTarget : public FlashTarget {
     ++writes;
     return true;
   }
-  bool commit(const uint8_t (&)[32]) override {
+  OtaError commit(const uint8_t (&)[32]) override {
     committed = staged;
-    return true;
+    return OtaError::kOk;
   }
   void abort() override {
     staged.clear();

@@ -352,9 +352,9 @@ class CountingFlash : public FlashTarget {
     written += size_bytes;
     return true;
   }
-  bool commit(const uint8_t (&)[32]) override {
+  OtaError commit(const uint8_t (&)[32]) override {
     ++commits;
-    return true;
+    return OtaError::kOk;
   }
   void abort() override { ++aborts; }
   size_t written = 0;

@@ -59,7 +59,8 @@ TEST(OtaErrorTest, NamesAreStableSnakeCaseAndUnique) {
   const char* expected[] = {"ok",          "busy",        "empty",        "too_large",
                             "bad_magic",   "truncated",   "unsigned",     "bad_signature",
                             "flash_begin", "flash_write", "flash_commit", "aborted",
-                            "stalled",     "bad_request", "unauthorized", "unsupported_media_type"};
+                            "stalled",     "bad_request", "unauthorized", "unsupported_media_type",
+                            "bad_image",   "self_test_failed", "digest_mismatch"};
   std::set<std::string> seen;
   for (size_t i = 0; i < sizeof expected / sizeof expected[0]; ++i) {
     const auto e = static_cast<OtaError>(i);
@@ -102,6 +103,9 @@ TEST(OtaErrorTest, HttpStatusTable) {
   EXPECT_EQ(ota_error_http_status(OtaError::kBadRequest), 400);
   EXPECT_EQ(ota_error_http_status(OtaError::kUnauthorized), 401);
   EXPECT_EQ(ota_error_http_status(OtaError::kUnsupportedMediaType), 415);
+  EXPECT_EQ(ota_error_http_status(OtaError::kBadImage), 422);
+  EXPECT_EQ(ota_error_http_status(OtaError::kSelfTestFailed), 422);
+  EXPECT_EQ(ota_error_http_status(OtaError::kDigestMismatch), 400);
 }
 
 TEST(OtaErrorTest, Sha256Hex) {
@@ -470,6 +474,16 @@ TEST(OtaSessionTest, FlashFailures) {
     OtaSession s(flash);
     EXPECT_EQ(upload(s, image).final(), OtaError::kFlashCommit);
     EXPECT_EQ(flash.commit_calls, 1);
+    EXPECT_TRUE(flash.committed.empty());
+    EXPECT_EQ(flash.abort_calls, 1);
+  }
+  // The target's own verdict (a structure check, a trial run) is the session's result as it is.
+  for (const OtaError verdict : {OtaError::kBadImage, OtaError::kSelfTestFailed}) {
+    FakeFlashTarget flash;
+    flash.commit_error = verdict;
+    OtaSession s(flash);
+    EXPECT_EQ(upload(s, image).final(), verdict);
+    EXPECT_EQ(s.result().error, verdict);
     EXPECT_TRUE(flash.committed.empty());
     EXPECT_EQ(flash.abort_calls, 1);
   }

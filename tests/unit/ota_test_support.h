@@ -38,6 +38,7 @@ class FakeFlashTarget : public FlashTarget {
   Bytes magic = {0xE9};  // ESP8266 image magic
   bool fail_begin = false;
   bool fail_commit = false;
+  OtaError commit_error = OtaError::kOk;  ///< what commit() returns instead of kOk (bad image, ...)
   size_t fail_write_at = 0;  // write() fails once this many bytes were written (0 = never)
 
   // Recorded.
@@ -76,14 +77,15 @@ class FakeFlashTarget : public FlashTarget {
     EXPECT_LE(written.size(), capacity) << "write beyond capacity";
     return !(fail_write_at != 0 && written.size() >= fail_write_at);
   }
-  bool commit(const uint8_t (&sha256)[32]) override {
+  OtaError commit(const uint8_t (&sha256)[32]) override {
     ++commit_calls;
     EXPECT_TRUE(active);
     EXPECT_EQ(Bytes(sha256, sha256 + 32), sha256_of(written)) << "commit with a hash of other bytes";
     active = false;
-    if (fail_commit) return false;
+    if (fail_commit) return OtaError::kFlashCommit;
+    if (commit_error != OtaError::kOk) return commit_error;
     committed = written;
-    return true;
+    return OtaError::kOk;
   }
   void abort() override {
     ++abort_calls;
