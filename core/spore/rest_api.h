@@ -84,6 +84,10 @@ struct HttpAsset {
   size_t size_bytes = 0;
   const char* content_type = nullptr;      ///< "Content-Type"
   const char* content_encoding = nullptr;  ///< "Content-Encoding" ("gzip"), nullptr = none
+  /// "Content-Security-Policy" of the page (the dashboard's: its inline script and style by hash,
+  /// frame-ancestors 'none'), nullptr = none. Adapters send every asset with
+  /// `X-Frame-Options: DENY` and, like every other answer, `X-Content-Type-Options: nosniff`.
+  const char* content_security_policy = nullptr;
 };
 
 /// Responses by HTTP status, for GET /metrics: one counter for each status SPORE itself sends
