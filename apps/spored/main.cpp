@@ -310,7 +310,7 @@ int main(int argc, char** argv) {
 
   std::mutex core_mutex;
   // MQTT cmd/ota: the image is fetched over HTTP and streamed through the upload path.
-  px::OtaUrlFetch url_fetch(ota, core_mutex, clock, &log, token.empty() ? std::string() : "Bearer " + token);
+  px::OtaUrlFetch url_fetch(ota, core_mutex, clock, &log);
   if (!opt.mqtt_host.empty()) {
     mqtt.set_ota_url_handler(
         spore::Delegate<bool(const char*)>::bind<px::OtaUrlFetch, &px::OtaUrlFetch::start>(&url_fetch));

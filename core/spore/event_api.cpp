@@ -5,7 +5,7 @@
 
 #include "spore/cluster_events.h"
 #include "spore/flash_string.h"
-#include "spore/hex.h"
+#include "spore/http_target.h"
 #include "spore/member_table.h"
 #include "spore/node_context.h"
 
@@ -132,7 +132,7 @@ bool EventApi::is_stream_request(const HttpRequest& req) {
 int EventApi::open_stream(const HttpRequest& req, SseFilter* filter, JsonWriter& w) {
   *filter = SseFilter{};
   char topic[wire::kMaxEventTopicLen + 1];
-  const int len = query_param(req.path, "topic", topic, wire::kMaxEventTopicLen);
+  const int len = http_query_param(req.path, "topic", topic, wire::kMaxEventTopicLen);
   if (len == -2 || len == 0 || (len > 0 && !valid_event_topic(std::string_view(topic, static_cast<size_t>(len))))) {
     write_error(w, kBadFilter);
     w.end_object();
@@ -180,49 +180,6 @@ size_t EventApi::format(const SseMessage& msg, char* buffer, size_t capacity_byt
   return n > 0 && static_cast<size_t>(n) < capacity_bytes ? static_cast<size_t>(n) : 0;
 }
 
-int EventApi::query_param(std::string_view target, std::string_view name, char* out, size_t capacity_bytes) {
-  // Pointer scans rather than string_view::find()/substr(): substr's range check drags libstdc++'s
-  // exception message into the ESP8266's DRAM.
-  const char* p = target.data();
-  const char* end = p + target.size();
-  while (p != end && *p != '?') ++p;
-  if (p == end) return -1;
-  ++p;
-  for (const char* h = p; h != end; ++h) {
-    if (*h == '#') {
-      end = h;  // the fragment is not part of the query
-      break;
-    }
-  }
-  while (p != end) {
-    const char* pair_end = p;
-    while (pair_end != end && *pair_end != '&') ++pair_end;
-    const char* eq = p;
-    while (eq != pair_end && *eq != '=') ++eq;
-    if (std::string_view(p, static_cast<size_t>(eq - p)) != name) {
-      p = pair_end == end ? end : pair_end + 1;
-      continue;
-    }
-    size_t len = 0;
-    for (const char* v = eq == pair_end ? pair_end : eq + 1; v != pair_end; ++v) {
-      char c = *v;
-      if (c == '%') {
-        if (pair_end - v < 3) return -2;
-        const int hi = hex_digit_value(v[1]);
-        const int lo = hex_digit_value(v[2]);
-        if (hi < 0 || lo < 0) return -2;
-        c = static_cast<char>(hi * 16 + lo);
-        if (c == '\0') return -2;
-        v += 2;
-      }
-      if (len >= capacity_bytes) return -2;
-      out[len++] = c;
-    }
-    return static_cast<int>(len);
-  }
-  return -1;
-}
-
 int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
   ClusterEvents* events = ctx_.cluster_events();
   if (events == nullptr) {
@@ -231,7 +188,7 @@ int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
     return 503;
   }
   char topic[wire::kMaxEventTopicLen + 1];
-  const int len = query_param(req.path, "topic", topic, wire::kMaxEventTopicLen);
+  const int len = http_query_param(req.path, "topic", topic, wire::kMaxEventTopicLen);
   PublishError error = PublishError::kBadTopic;
   if (len > 0) {
     error = events->publish(std::string_view(topic, static_cast<size_t>(len)),

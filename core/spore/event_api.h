@@ -99,12 +99,6 @@ class EventApi {
   /// the stream themselves. Returns the length, or 0 when it does not fit.
   static size_t format(const SseMessage& msg, char* buffer, size_t capacity_bytes);
 
-  /// The value of query parameter `name` in `target` (the request target, "/path?a=1&b=2"),
-  /// percent-decoded ('+' stays '+', as a topic may contain it) into `out`. Returns its length;
-  /// -1 when absent; -2 when malformed (bad %-escape, a decoded NUL) or longer than
-  /// `capacity_bytes`. The first occurrence wins.
-  static int query_param(std::string_view target, std::string_view name, char* out, size_t capacity_bytes);
-
   /// Messages handed to the sink, and events not streamed because the message did not fit.
   uint32_t streamed() const { return streamed_; }
   uint32_t oversize() const { return oversize_; }

@@ -1,7 +1,7 @@
 #pragma once
 /// @file hex.h
 /// Hex digits, for the places core reads them: cluster keys (HmacKey::set_hex) and percent-escapes
-/// in request targets (EventApi::query_param).
+/// in request targets (http_query_param, canonical_target).
 
 namespace spore {
 

@@ -6,16 +6,12 @@
 
 namespace spore {
 
-namespace {
-
 // A plain memset before going out of scope may be elided as a dead store; writing through a
 // volatile pointer may not.
 void secure_wipe(void* p, size_t n) {
   volatile uint8_t* v = static_cast<volatile uint8_t*>(p);
   while (n-- > 0) *v++ = 0;
 }
-
-}  // namespace
 
 bool HmacKey::set(const uint8_t* key, size_t size_bytes) {
   if (size_bytes == 0) {

@@ -66,6 +66,10 @@ size_t hmac_sha256(const HmacKey& key, const uint8_t* data, size_t size_bytes, u
 void hmac_sha256_oneshot(const uint8_t* key, size_t key_bytes, const uint8_t* data, size_t size_bytes,
                          uint8_t* out);
 
+/// Zeroes `size_bytes` bytes at `p` in a way the compiler cannot drop as a dead store (secrets on
+/// the stack before they go out of scope).
+void secure_wipe(void* p, size_t size_bytes);
+
 /// Compares `size_bytes` bytes of `a` and `b` in time independent of where they differ, so a
 /// forger cannot learn a tag byte by byte from response timing.
 bool constant_time_equal(const uint8_t* a, const uint8_t* b, size_t size_bytes);

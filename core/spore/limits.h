@@ -88,6 +88,27 @@
 #define SPORE_MAX_TOKEN_LEN 64
 #endif
 
+/// Request-proof nonces (docs/security.md, "Request proofs") a node remembers as used, so each is
+/// accepted once. When the table is full the oldest entry is dropped and every nonce issued at or
+/// before it is refused from then on (a floor, like a replay window's left edge), so the table
+/// never needs to hold a nonce's whole lifetime: a client whose nonce fell below the floor gets 401
+/// `auth_stale` and fetches a new one. 12 B per entry; only token holders can fill it. 8 on the
+/// ESP8266 (a handful of operators), 64 on hosts (scripts publishing events in a loop).
+#ifndef SPORE_MAX_AUTH_NONCES
+#if defined(__XTENSA__)
+#define SPORE_MAX_AUTH_NONCES 8
+#else
+#define SPORE_MAX_AUTH_NONCES 64
+#endif
+#endif
+
+/// How long a request-proof nonce stays valid after GET /api/node/challenge issued it, ms. Long
+/// enough for a client on a slow WiFi (the CLI fetches one right before each request), short
+/// enough that a proof an attacker withheld from the node is useless soon after.
+#ifndef SPORE_AUTH_NONCE_LIFETIME_MS
+#define SPORE_AUTH_NONCE_LIFETIME_MS 30000
+#endif
+
 /// Routes a RestApi can serve (built-in ones included). Every route also takes an ApiRegistry
 /// entry, so this should not exceed SPORE_MAX_APIS.
 #ifndef SPORE_MAX_ROUTES

@@ -11,6 +11,7 @@ NodeContext::NodeContext(const Config& config, const Clock& clock, Random& rando
                          LogSink* log)
     : config_(config),
       clock_(clock),
+      random_(random),
       system_(system),
       log_(log),
       scheduler_(clock, random, log),

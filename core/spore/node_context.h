@@ -102,6 +102,8 @@ class NodeContext {
   ApiRegistry& api() { return api_; }
   const ApiRegistry& api() const { return api_; }
   const Clock& clock() const { return clock_; }
+  /// The platform's random source (nonces, jitter).
+  Random& random() const { return random_; }
   const SystemInfo& system() const { return system_; }
   /// The running firmware's version string (truncated to SPORE_MAX_VERSION_LEN) and the SHA-256
   /// of its image, shown in /api/node/status as "firmwareVersion" and "imageSha256" and, as the
@@ -134,6 +136,7 @@ class NodeContext {
 
   Config config_;
   const Clock& clock_;
+  Random& random_;
   const SystemInfo& system_;
   LogSink* log_;
   NodeIdentity self_{};

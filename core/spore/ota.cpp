@@ -227,9 +227,14 @@ bool OtaSession::clear_public_key() {
   return true;
 }
 
-OtaError OtaSession::begin(size_t declared_bytes, uint32_t now_ms) {
+OtaError OtaSession::begin(size_t declared_bytes, uint32_t now_ms, const uint8_t (*expected_file_sha256)[32]) {
   if (busy()) return OtaError::kBusy;
   result_ = OtaResult{};
+  expect_file_sha_ = expected_file_sha256 != nullptr;
+  if (expect_file_sha_) {
+    std::memcpy(expected_file_sha_, *expected_file_sha256, sizeof expected_file_sha_);
+    br_sha256_init(&file_sha_);
+  }
   declared_ = declared_bytes;
   received_ = 0;
   image_bytes_ = 0;
@@ -306,6 +311,7 @@ OtaError OtaSession::write(const uint8_t* data, size_t size_bytes, uint32_t now_
   if (data == nullptr) return fail(OtaError::kBadRequest);
   if (declared_ != 0 && size_bytes > declared_ - received_) return fail(OtaError::kTooLarge);
   received_ += size_bytes;
+  if (expect_file_sha_) br_sha256_update(&file_sha_, data, size_bytes);
   if (!keyed_) return emit(data, size_bytes);
 
   // Keep the last kTailBytes bytes back: only finish() knows whether they are image or trailer.
@@ -351,6 +357,13 @@ OtaError OtaSession::finish(uint32_t now_ms) {
   last_activity_ms_ = now_ms;
   if (received_ == 0) return fail(OtaError::kEmpty);
   if (declared_ != 0 && received_ < declared_) return fail(OtaError::kTruncated);
+  if (expect_file_sha_) {
+    // Before anything else is decided: an image the request's proof was not made for is never
+    // verified, committed or even reported on.
+    uint8_t file_sha[32];
+    br_sha256_out(&file_sha_, file_sha);
+    if (std::memcmp(file_sha, expected_file_sha_, sizeof file_sha) != 0) return fail(OtaError::kDigestMismatch);
+  }
 
   const uint8_t* sig = nullptr;
   size_t sig_len = 0;

@@ -160,12 +160,15 @@ class OtaSession {
   /// upload), 0 = unknown. kBusy when a session runs (that one is not disturbed); kTooLarge when
   /// declared_bytes exceeds capacity_bytes() (+ the trailer allowance with a key) — before any
   /// FlashTarget call but capacity_bytes(); kFlashBegin when the target refuses.
-  OtaError begin(size_t declared_bytes, uint32_t now_ms);
+  /// `expected_file_sha256` (may be nullptr): the SHA-256 every byte given to write() must hash
+  /// to, trailer included (a request proof's declared image digest); finish() refuses anything
+  /// else with kDigestMismatch before it verifies or commits.
+  OtaError begin(size_t declared_bytes, uint32_t now_ms, const uint8_t (*expected_file_sha256)[32] = nullptr);
   /// Next body bytes, in order. kTooLarge beyond capacity or beyond declared_bytes, kBadMagic,
   /// kFlashWrite; any error ends the session.
   OtaError write(const uint8_t* data, size_t size_bytes, uint32_t now_ms);
   /// End of body: parses the trailer, verifies, commits; result() filled. kEmpty, kTruncated
-  /// (fewer than declared_bytes), kBadMagic, kUnsigned, kBadSignature, kFlashWrite, kFlashCommit.
+  /// (fewer than declared_bytes), kDigestMismatch, kBadMagic, kUnsigned, kBadSignature, kFlashWrite, kFlashCommit.
   OtaError finish(uint32_t now_ms);
   /// Ends a running session with `reason` (kAborted, kStalled, ...): the target is aborted,
   /// result().error = reason. No-op when not busy().
@@ -199,6 +202,9 @@ class OtaSession {
   FlashTarget& target_;
   Key key_{};
   br_sha256_context sha_{};
+  br_sha256_context file_sha_{};  // every body byte, when a digest was declared
+  uint8_t expected_file_sha_[32] = {};
+  bool expect_file_sha_ = false;
   OtaResult result_{};
   size_t capacity_ = 0;
   size_t declared_ = 0;

@@ -13,7 +13,7 @@ OtaUploadHandler::OtaUploadHandler(NodeContext& ctx, RestApi& rest, OtaSession& 
 }
 
 bool OtaUploadHandler::begin() {
-  const bool ok = rest_.add_route(kPath, HttpMethod::kPost, RouteAuth::kToken,
+  const bool ok = rest_.add_route(kPath, HttpMethod::kPost, RouteAuth::kTokenInHandler,
                                   RestApi::Handler::bind<OtaUploadHandler, &OtaUploadHandler::serve>(this));
   if (!ok) SPORE_LOG(ctx_, LogLevel::kError, "ota: could not register POST %s (route table full?)", kPath.data());
   return ok;
@@ -46,15 +46,29 @@ int OtaUploadHandler::start(std::string_view content_type, size_t content_length
                             uint32_t now_ms, JsonOutput& out, HttpResponseHeaders* headers) {
   if (headers != nullptr) *headers = HttpResponseHeaders{};
   JsonWriter w(out);
-  return start_impl(content_type, content_length, authorization, now_ms, w, headers);
+  return start_impl(content_type, content_length, &authorization, now_ms, w, headers);
+}
+
+int OtaUploadHandler::start_authorized(std::string_view content_type, size_t content_length, uint32_t now_ms,
+                                       JsonOutput& out) {
+  JsonWriter w(out);
+  return start_impl(content_type, content_length, nullptr, now_ms, w, nullptr);
 }
 
 int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_length,
-                                 std::string_view authorization, uint32_t now_ms, JsonWriter& w,
+                                 const std::string_view* authorization, uint32_t now_ms, JsonWriter& w,
                                  HttpResponseHeaders* headers) {
   // Authentication first: an unauthenticated caller learns nothing, not even that one is running.
-  const int denied = rest_.authorize(authorization, w, headers);
-  if (denied != 0) return denied;
+  // A proof's sha256 is the image file's: checked by the session when the upload ends.
+  AuthDecision auth;
+  if (authorization != nullptr) {
+    AuthRequest req;
+    req.method = HttpMethod::kPost;
+    req.target = kPath;
+    req.authorization = *authorization;
+    const int denied = rest_.authorize(req, w, headers, &auth);
+    if (denied != 0) return denied;
+  }
   if (active_ || session_.busy() || restart_pending_) {
     return write_error(w, OtaError::kBusy,
                        restart_pending_ ? SPORE_FSTR("A new image is installed and the node is restarting into it.")
@@ -92,7 +106,8 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
       return write_error(w, OtaError::kTooLarge, FlashStr(), 0);
     }
   }
-  const OtaError e = session_.begin(multipart ? 0 : content_length, now_ms);
+  const OtaError e = session_.begin(multipart ? 0 : content_length, now_ms,
+                                    auth.has_declared ? &auth.declared_sha256 : nullptr);
   if (e != OtaError::kOk) {
     fire_failed(e, 0);
     return write_error(w, e, FlashStr(), 0);
@@ -211,9 +226,11 @@ void OtaUploadHandler::poll(uint32_t now_ms) {
 }
 
 int OtaUploadHandler::serve(const HttpRequest& req, JsonWriter& w) {
-  // The whole body is already here (RestApi::handle already checked the token).
+  // The whole body is already here; the route is kTokenInHandler, so the token is checked here, as
+  // for a streamed upload.
   const uint32_t now_ms = ctx_.clock().now_ms();
-  const int status = start_impl(req.content_type, req.body.size(), req.authorization, now_ms, w, nullptr);
+  const int status =
+      start_impl(req.content_type, req.body.size(), &req.authorization, now_ms, w, rest_.current_headers());
   if (status != 0) return status;
   body(reinterpret_cast<const uint8_t*>(req.body.data()), req.body.size(), now_ms);
   return finish_impl(true, now_ms, w, 0);

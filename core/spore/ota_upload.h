@@ -79,7 +79,9 @@ class OtaUploadHandler {
   /// rest.begin(). False when the route table or the registry is full.
   bool begin();
 
-  /// Starts an upload: authenticates (RestApi::authorize, same rules), refuses a second
+  /// Starts an upload: authenticates (RestApi::authorize, same rules; a request proof's sha256 is
+  /// the image FILE's — the "firmware" part or the raw body — and the session refuses the upload
+  /// with digest_mismatch at its end when the file hashes otherwise), refuses a second
   /// concurrent upload or one while a restart is pending (409), checks `content_type`
   /// (multipart/form-data with a boundary when SPORE_OTA_MULTIPART, application/octet-stream, or
   /// none = octet-stream per RFC 9110 §8.3; else 415) and `content_length` against the capacity (413). Returns 0 when the
@@ -87,6 +89,10 @@ class OtaUploadHandler {
   /// to `out` and `headers` filled like RestApi::handle (WWW-Authenticate on 401).
   int start(std::string_view content_type, size_t content_length, std::string_view authorization,
             uint32_t now_ms, JsonOutput& out, HttpResponseHeaders* headers = nullptr);
+
+  /// start() for an upload the caller authorized itself (spored's OTA from a URL, after the MQTT
+  /// bridge checked the command's token): no Authorization header, no proof, no declared digest.
+  int start_authorized(std::string_view content_type, size_t content_length, uint32_t now_ms, JsonOutput& out);
 
   /// Body bytes as they arrive. False = stop reading, the result is decided (finish() writes
   /// it). `upload_id` 0 = the current upload; another id than upload_id() returns false.
@@ -111,7 +117,8 @@ class OtaUploadHandler {
   OtaError last_error() const { return last_error_; }
 
  private:
-  int start_impl(std::string_view content_type, size_t content_length, std::string_view authorization,
+  /// `authorization` nullptr: authorized by the caller (start_authorized()).
+  int start_impl(std::string_view content_type, size_t content_length, const std::string_view* authorization,
                  uint32_t now_ms, JsonWriter& w, HttpResponseHeaders* headers);
   int finish_impl(bool complete, uint32_t now_ms, JsonWriter& w, uint32_t upload_id);
   int serve(const HttpRequest& req, JsonWriter& w);

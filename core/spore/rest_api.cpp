@@ -4,6 +4,8 @@
 
 #include "spore/flash_string.h"
 #include "spore/hmac_sha256.h"
+#include "spore/hex.h"
+#include "spore/http_target.h"
 #include "spore/http_text.h"
 #include "spore/node_context.h"
 
@@ -14,16 +16,42 @@ namespace {
 constexpr std::string_view kStatusPath = "/api/node/status";
 constexpr std::string_view kMembersPath = "/api/cluster/members";
 constexpr std::string_view kRestartPath = "/api/node/restart";
+constexpr std::string_view kChallengePath = "/api/node/challenge";
 constexpr std::string_view kDashboardPath = "/";
 
-constexpr const char* kChallengeMissing = "Bearer realm=\"spore\"";
-constexpr const char* kChallengeScheme = "Bearer realm=\"spore\", error=\"invalid_request\"";
-constexpr const char* kChallengeInvalid = "Bearer realm=\"spore\", error=\"invalid_token\"";
+// WWW-Authenticate values (RFC 9110 §11.6.1): both schemes while bearer tokens are accepted.
+constexpr const char* kChallengeBoth = "Spore realm=\"spore\", Bearer realm=\"spore\"";
+constexpr const char* kChallengeProof = "Spore realm=\"spore\"";
+constexpr const char* kChallengeScheme = "Spore realm=\"spore\", error=\"invalid_request\"";
+constexpr const char* kChallengeProofInvalid = "Spore realm=\"spore\", error=\"invalid_token\"";
+constexpr const char* kChallengeBearerInvalid = "Bearer realm=\"spore\", error=\"invalid_token\"";
 
-bool is_token68_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-         c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
-}
+/// The 401 of each refusal: code, WWW-Authenticate value, sentence (in flash), in AuthVerdict
+/// order from kMissing; kDigestMismatch is a 400 and handled apart.
+struct AuthRefusal {
+  const char* code;
+  const char* challenge;
+};
+constexpr AuthRefusal kAuthRefusals[] = {
+    {"auth_required", kChallengeBoth},          {"auth_scheme", kChallengeScheme},
+    {"auth_bearer_refused", kChallengeProof},   {"auth_invalid", kChallengeProofInvalid},
+    {"auth_malformed", kChallengeProofInvalid}, {"auth_stale", kChallengeProofInvalid},
+};
+constexpr char kAuthMessages[] SPORE_FLASH =
+    "This endpoint needs the node's API token (see tokenLocation): send a request proof ('Authorization: Spore "
+    "...', which the spore CLI and the dashboard make; docs/security.md) or 'Authorization: Bearer <token>'.\0"
+    "The Authorization header must be 'Spore nonce=..., sha256=..., proof=...' or 'Bearer <token>'.\0"
+    "This node does not accept bearer tokens: send a request proof (the spore CLI and the dashboard make them; "
+    "docs/security.md).\0"
+    "The bearer token or the request proof is not valid for this node.\0"
+    "A request proof must be 'Spore nonce=<40 hex>, sha256=<64 hex>, proof=<64 hex>'.\0"
+    "The request proof's nonce expired, was used already, or predates the node's last start: get a new one "
+    "from GET /api/node/challenge.\0";
+static_assert(sizeof kAuthRefusals / sizeof kAuthRefusals[0] ==
+                  static_cast<size_t>(AuthVerdict::kStale) - static_cast<size_t>(AuthVerdict::kMissing) + 1,
+              "one refusal per AuthVerdict from kMissing to kStale");
+static_assert(flash_list_count(kAuthMessages, sizeof kAuthMessages) == sizeof kAuthRefusals / sizeof kAuthRefusals[0],
+              "one sentence per refusal");
 
 /// `path` up to its query or fragment, if any (no substr(): see check_token()).
 std::string_view without_query(std::string_view path) {
@@ -54,22 +82,6 @@ int HttpStatusCounts::status_at(size_t slot) {
 }
 
 RestApi::RestApi(NodeContext& ctx) : ctx_(ctx) {}
-
-bool RestApi::valid_api_token(std::string_view token) {
-  if (token.size() > SPORE_MAX_TOKEN_LEN) return false;
-  for (char c : token) {
-    if (!is_token68_char(c)) return false;
-  }
-  return true;
-}
-
-bool RestApi::set_api_token(std::string_view token) {
-  if (!valid_api_token(token)) return false;
-  std::memset(token_, 0, sizeof token_);
-  if (!token.empty()) std::memcpy(token_, token.data(), token.size());
-  token_len_ = token.size();
-  return true;
-}
 
 bool RestApi::add(std::string_view path, HttpMethod method, RouteAuth auth, const char* content_type,
                   Target target) {
@@ -107,33 +119,12 @@ bool RestApi::begin() {
   ok = add_route(kRestartPath, HttpMethod::kPost, RouteAuth::kToken,
                  Handler::bind<RestApi, &RestApi::serve_restart>(this)) &&
        ok;
+  ok = add_route(kChallengePath, HttpMethod::kGet, RouteAuth::kPublic,
+                 Handler::bind<RestApi, &RestApi::serve_challenge>(this)) &&
+       ok;
+  auth_.begin(ctx_.random());
   if (!ok) SPORE_LOG(ctx_, LogLevel::kError, "rest: could not register every endpoint (registry full?)");
   return ok;
-}
-
-RestApi::AuthResult RestApi::check_token(std::string_view authorization) const {
-  const std::string_view value = trim_ows(authorization);
-  if (value.empty()) return AuthResult::kMissing;
-  size_t space = 0;
-  while (space < value.size() && !is_ows(value[space])) ++space;
-  // Views built by hand rather than with substr(): its range check drags libstdc++'s exception
-  // message into the ESP8266's DRAM.
-  if (!ascii_iequals(std::string_view(value.data(), space), "Bearer")) return AuthResult::kScheme;
-  const std::string_view presented = trim_ows(std::string_view(value.data() + space, value.size() - space));
-  if (presented.empty()) return AuthResult::kScheme;
-  return token_matches(presented) ? AuthResult::kOk : AuthResult::kInvalid;
-}
-
-bool RestApi::token_matches(std::string_view presented) const {
-  if (token_len_ == 0) return true;
-  if (presented.size() > SPORE_MAX_TOKEN_LEN) return false;
-  // Compare the whole fixed buffer whatever the lengths, so timing reveals neither the position
-  // of the first wrong byte nor the length of the configured token.
-  uint8_t padded[SPORE_MAX_TOKEN_LEN] = {};
-  std::memcpy(padded, presented.data(), presented.size());
-  const bool same_bytes = constant_time_equal(padded, reinterpret_cast<const uint8_t*>(token_), sizeof padded);
-  const bool same_length = presented.size() == token_len_;
-  return (static_cast<unsigned>(same_bytes) & static_cast<unsigned>(same_length)) != 0;
 }
 
 int RestApi::write_error(JsonWriter& w, int status, const char* code, FlashStr message) {
@@ -141,23 +132,24 @@ int RestApi::write_error(JsonWriter& w, int status, const char* code, FlashStr m
   return status;
 }
 
-int RestApi::authorize(std::string_view authorization, JsonWriter& w, HttpResponseHeaders* headers) {
-  if (token_len_ == 0) return 0;
-  const AuthResult auth = check_token(authorization);
-  if (auth == AuthResult::kOk) return 0;
-  const char* challenge = kChallengeMissing;
-  if (auth == AuthResult::kMissing) {
-    write_error(w, 401, "auth_required",
-                SPORE_FSTR("This endpoint needs the node's API token: send 'Authorization: Bearer <token>'."));
-  } else if (auth == AuthResult::kScheme) {
-    challenge = kChallengeScheme;
-    write_error(w, 401, "auth_scheme",
-                SPORE_FSTR("The Authorization header must be 'Bearer <token>'; no other scheme is accepted."));
-  } else {
-    challenge = kChallengeInvalid;
-    write_error(w, 401, "auth_invalid", SPORE_FSTR("The Bearer token is not this node's API token."));
+int RestApi::authorize(const AuthRequest& req, JsonWriter& w, HttpResponseHeaders* headers, AuthDecision* decision) {
+  const AuthDecision d = auth_.check(req, ctx_.self().node_id, ctx_.clock().now_ms());
+  if (decision != nullptr) *decision = d;
+  if (d.verdict == AuthVerdict::kOk) return 0;
+  if (d.verdict == AuthVerdict::kDigestMismatch) {
+    write_error(w, 400, "digest_mismatch", SPORE_FSTR("The request body is not the one the request proof was made for."));
+    w.end_object();
+    return 400;
   }
-  w.field(SPORE_FSTR("authenticate"), challenge).end_object();
+  const size_t i = static_cast<size_t>(d.verdict) - static_cast<size_t>(AuthVerdict::kMissing);
+  const AuthRefusal& r = kAuthRefusals[i];
+  const char* challenge = r.challenge;
+  if (d.verdict == AuthVerdict::kMissing && !auth_.bearer_allowed()) challenge = kChallengeProof;
+  if (d.verdict == AuthVerdict::kInvalid && d.bearer) challenge = kChallengeBearerInvalid;
+  write_error(w, 401, r.code, flash_nth(kAuthMessages, sizeof kAuthRefusals / sizeof kAuthRefusals[0], i));
+  w.field(SPORE_FSTR("authenticate"), challenge);
+  if (token_location_ != nullptr) w.field(SPORE_FSTR("tokenLocation"), token_location_);
+  w.end_object();
   if (headers != nullptr) headers->www_authenticate = challenge;
   return 401;
 }
@@ -166,7 +158,9 @@ int RestApi::handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders
   HttpResponseHeaders unused;
   HttpResponseHeaders& h = headers != nullptr ? *headers : unused;
   h = HttpResponseHeaders{};
+  current_headers_ = &h;
   const int status = dispatch(req, out, h);
+  current_headers_ = nullptr;
   responses_.record(status);
   return status;
 }
@@ -231,7 +225,12 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
   }
 
   if (match->auth == RouteAuth::kToken) {
-    const int denied = authorize(req.authorization, w, &h);
+    AuthRequest auth_req;
+    auth_req.method = req.method;
+    auth_req.target = req.path;
+    auth_req.authorization = req.authorization;
+    auth_req.body = &req.body;
+    const int denied = authorize(auth_req, w, &h);
     if (denied != 0) return denied;
   } else if (match->method == HttpMethod::kGet) {
     h.allow_origin = "*";
@@ -291,6 +290,42 @@ int RestApi::serve_status(const HttpRequest&, JsonWriter& w) {
 
 int RestApi::serve_members(const HttpRequest&, JsonWriter& w) {
   ctx_.write_members_json(w);
+  return 200;
+}
+
+int RestApi::serve_challenge(const HttpRequest& req, JsonWriter& w) {
+  char client_nonce[kAuthClientNonceMaxHexLen];
+  const int len = http_query_param(req.path, "client_nonce", client_nonce, sizeof client_nonce);
+  bool client_ok = len == -1;
+  if (len >= static_cast<int>(kAuthClientNonceMinHexLen) && len % 2 == 0) {
+    client_ok = true;
+    for (int i = 0; i < len; ++i) client_ok = client_ok && hex_digit_value(client_nonce[i]) >= 0;
+  }
+  if (!client_ok) {
+    write_error(w, 400, "bad_request", SPORE_FSTR("client_nonce must be 16 to 64 hex digits (an even number)."));
+    w.end_object();
+    return 400;
+  }
+  const bool keyed = auth_.has_token();
+  w.begin_object();
+  w.field(SPORE_FSTR("nodeId"), ctx_.self().node_id);
+  w.field(SPORE_FSTR("auth"), keyed ? "proof" : "none");
+  w.field(SPORE_FSTR("bearer"), keyed && auth_.bearer_allowed());
+  if (keyed) {
+    uint8_t nonce[kAuthNonceBytes];
+    auth_.issue_nonce(ctx_.clock().now_ms(), nonce);
+    char hex[2 * 32 + 1];
+    auth_to_hex(nonce, sizeof nonce, hex);
+    w.field(SPORE_FSTR("nonce"), static_cast<const char*>(hex));
+    w.field(SPORE_FSTR("expiresInMs"), static_cast<uint32_t>(SPORE_AUTH_NONCE_LIFETIME_MS));
+    if (len > 0) {
+      uint8_t proof[32];
+      auth_.node_proof(ctx_.self().node_id, nonce, std::string_view(client_nonce, static_cast<size_t>(len)), proof);
+      auth_to_hex(proof, sizeof proof, hex);
+      w.field(SPORE_FSTR("proof"), static_cast<const char*>(hex));
+    }
+  }
+  w.end_object();
   return 200;
 }
 

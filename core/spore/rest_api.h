@@ -9,6 +9,8 @@
 ///   GET  /api/node/status      NodeContext::write_status_json
 ///   GET  /api/cluster/members  NodeContext::write_members_json
 ///   POST /api/node/restart     202 {"status":"restarting",...}; needs the API token when one is set
+///   GET  /api/node/challenge   a nonce for a request proof (request_auth.h), and with
+///                              ?client_nonce=<16..64 hex> the node's own proof that it holds the token
 /// and, once set_dashboard() was called, GET / : the web dashboard, a gzipped HTML page the
 /// adapter sends byte for byte (asset_for(); it is not JSON, so it bypasses handle()).
 /// Text routes (add_text_route(), e.g. GET /metrics) go through handle() like JSON ones, but
@@ -18,10 +20,15 @@
 /// Errors are always JSON `{"error": "<sentence>", "code": "<snake_case>"}`:
 ///   400 bad_request        the request line is unusable (empty path, not starting with '/',
 ///                          control characters, longer than kMaxPathBytes)
+///   400 digest_mismatch    a valid request proof, but the body is not the one it was made for
 ///   401 auth_required      no Authorization header on a protected route
-///       auth_scheme        an Authorization header that is not `Bearer <token>`
-///       auth_invalid       a Bearer token that is not the configured one
-///                          (plus "authenticate": the WWW-Authenticate value the adapter must send)
+///       auth_scheme        an Authorization header that is neither `Spore ...` nor `Bearer <token>`
+///       auth_invalid       a Bearer token that is not the configured one, or a proof that does not verify
+///       auth_malformed     a `Spore` header whose parameters do not parse
+///       auth_stale         a proof whose nonce expired, was used, or predates the node's start
+///       auth_bearer_refused  a Bearer token on a node told not to accept them (set_bearer_allowed)
+///                          (plus "authenticate": the WWW-Authenticate value the adapter must send,
+///                          and "tokenLocation": where this node's token is, when the platform said)
 ///   404 not_found          no route has this path
 ///   405 method_not_allowed a route has this path but not this method
 ///                          (plus "allowed": ["GET", ...], and HttpResponseHeaders::allow)
@@ -30,7 +37,9 @@
 ///   500 internal_error     a handler produced an incomplete document (a bug)
 ///
 /// GET endpoints are public (the seed's dashboard and CLI read them without credentials); routes
-/// that change the node (restart, later OTA) require the token when one is configured.
+/// that change the node (restart, OTA, publishing events) require the token when one is
+/// configured, as a request proof (`Authorization: Spore ...`, request_auth.h) or, unless turned
+/// off, as `Authorization: Bearer <token>`.
 ///
 /// Not thread-safe and not reentrant: the adapter serializes calls with the node loop (core is
 /// single-threaded). No allocation; the route table is a fixed array of SPORE_MAX_ROUTES.
@@ -43,6 +52,7 @@
 #include "spore/delegate.h"
 #include "spore/json_writer.h"
 #include "spore/limits.h"
+#include "spore/request_auth.h"
 
 namespace spore {
 
@@ -115,7 +125,10 @@ class HttpStatusCounts {
 /// Who may call a route.
 enum class RouteAuth : uint8_t {
   kPublic,  ///< anyone
-  kToken,   ///< `Authorization: Bearer <token>` when a token is configured; anyone otherwise
+  kToken,   ///< the API token (a request proof, or Bearer) when one is configured; anyone otherwise
+  /// The same, but checked by the handler itself rather than before it: a streamed upload, whose
+  /// proof covers the image file (checked when it ends) instead of the request body.
+  kTokenInHandler,
 };
 
 class RestApi {
@@ -136,15 +149,24 @@ class RestApi {
   /// Sets the token protected routes require; empty = no authentication. A token must be
   /// 1..SPORE_MAX_TOKEN_LEN bytes of RFC 6750 token68 characters (A-Z a-z 0-9 - . _ ~ + / =);
   /// anything else returns false and leaves the previous token in place.
-  bool set_api_token(std::string_view token);
+  bool set_api_token(std::string_view token) { return auth_.set_token(token); }
   /// True for every token set_api_token() accepts, the empty one included (DeviceConfig checks
   /// a stored token with it before the node starts).
-  static bool valid_api_token(std::string_view token);
-  bool has_api_token() const { return token_len_ > 0; }
+  static bool valid_api_token(std::string_view token) { return RequestAuth::valid_token(token); }
+  bool has_api_token() const { return auth_.has_token(); }
   /// True when no token is set or `token` (the bare token, no "Bearer ") is the configured one;
   /// in time independent of where they differ. For credentials that arrive outside an
   /// Authorization header, such as the captive portal's form.
-  bool token_matches(std::string_view token) const;
+  bool token_matches(std::string_view token) const { return auth_.token_matches(token); }
+  /// Whether `Authorization: Bearer <token>` is accepted besides request proofs (default true: the
+  /// seed's `curl` flow). spored --no-bearer and the ESP8266 setting `no_bearer=1` turn it off.
+  void set_bearer_allowed(bool allowed) { auth_.set_bearer_allowed(allowed); }
+  /// Where this node's token can be found, for 401 answers ("tokenLocation"): a Linux node's
+  /// token file, an ESP8266's "serial log of its first boot". NUL-terminated, must outlive the
+  /// RestApi; nullptr (default) = not said.
+  void set_token_location(const char* where) { token_location_ = where; }
+  RequestAuth& auth() { return auth_; }
+  const RequestAuth& auth() const { return auth_; }
 
   /// Called once per successful POST /api/node/restart, during handle(), before the 202 is
   /// written. It must not restart at once: the platform restarts after the response is sent.
@@ -161,16 +183,19 @@ class RestApi {
   bool add_text_route(std::string_view path, HttpMethod method, RouteAuth auth, const char* content_type,
                       TextHandler handler);
 
-  /// Registers the seed's endpoints (status, members, restart). Call once, after ctx.begin().
+  /// Registers the seed's endpoints (status, members, restart) and GET /api/node/challenge, and
+  /// seeds the request-proof nonces from ctx's Random. Call once, after ctx.begin().
   /// Returns false if any could not be registered (registry full).
   bool begin();
 
-  /// Checks `authorization` (the raw Authorization header) against the API token exactly as
-  /// handle() does for RouteAuth::kToken routes. Returns 0 when allowed (always, when no token is
-  /// set); otherwise writes the complete 401 JSON error (with "authenticate") to `w`, sets
-  /// headers->www_authenticate (when `headers` is not nullptr) and returns 401. For endpoints
-  /// a platform streams outside handle(), such as POST /api/node/update.
-  int authorize(std::string_view authorization, JsonWriter& w, HttpResponseHeaders* headers);
+  /// Authorizes `req` exactly as handle() does for RouteAuth::kToken routes (request_auth.h).
+  /// Returns 0 when allowed (always, when no token is set), with `*decision` (may be nullptr)
+  /// holding the proof's declared SHA-256 when req.body was nullptr (a streamed upload: the caller
+  /// checks it at the end). Otherwise writes the complete JSON error to `w` (401 with
+  /// "authenticate" and "tokenLocation", or 400 digest_mismatch), sets headers->www_authenticate
+  /// on a 401 (when `headers` is not nullptr) and returns the status. For endpoints a platform
+  /// streams outside handle(), such as POST /api/node/update.
+  int authorize(const AuthRequest& req, JsonWriter& w, HttpResponseHeaders* headers, AuthDecision* decision = nullptr);
 
   /// Serves `gzip_html` (a gzip stream of one HTML page, `size_bytes` long, which must outlive the
   /// RestApi; in flash on the ESP8266) as GET / and lists "/" in the node's api list. Returns false
@@ -185,6 +210,10 @@ class RestApi {
   /// status and counts it in response_counts(). `headers` may be nullptr when the caller does not
   /// send extra headers.
   int handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders* headers = nullptr);
+
+  /// The headers of the response handle() is building, for a kTokenInHandler handler that
+  /// authorizes itself; nullptr outside handle().
+  HttpResponseHeaders* current_headers() const { return current_headers_; }
 
   /// Counts a response an adapter sent without handle() (the dashboard asset, a streamed upload's
   /// answer, a 503 overload refusal, its HTTP library's own errors), so that response_counts()
@@ -210,22 +239,21 @@ class RestApi {
     const char* content_type;  ///< nullptr = a JSON route (target.json), else target.text
     Target target;
   };
-  enum class AuthResult : uint8_t { kOk, kMissing, kScheme, kInvalid };
-
   bool add(std::string_view path, HttpMethod method, RouteAuth auth, const char* content_type, Target target);
   int dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders& h);
-  AuthResult check_token(std::string_view authorization) const;
   int write_error(JsonWriter& w, int status, const char* code, FlashStr message);
   int serve_status(const HttpRequest& req, JsonWriter& w);
   int serve_members(const HttpRequest& req, JsonWriter& w);
   int serve_restart(const HttpRequest& req, JsonWriter& w);
+  int serve_challenge(const HttpRequest& req, JsonWriter& w);
   int serve_dashboard_json(const HttpRequest& req, JsonWriter& w);
 
   NodeContext& ctx_;
   Route routes_[SPORE_MAX_ROUTES] = {};
   size_t route_count_ = 0;
-  char token_[SPORE_MAX_TOKEN_LEN] = {};
-  size_t token_len_ = 0;
+  RequestAuth auth_;
+  const char* token_location_ = nullptr;
+  HttpResponseHeaders* current_headers_ = nullptr;
   Delegate<void()> restart_handler_;
   char allow_[48] = {};
   HttpAsset dashboard_;

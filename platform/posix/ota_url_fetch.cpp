@@ -9,9 +9,8 @@
 
 namespace spore::posix {
 
-OtaUrlFetch::OtaUrlFetch(OtaUploadHandler& ota, std::mutex& core_mutex, const Clock& clock, LogSink* log,
-                         std::string authorization)
-    : ota_(ota), core_mutex_(core_mutex), clock_(clock), log_(log), authorization_(std::move(authorization)) {}
+OtaUrlFetch::OtaUrlFetch(OtaUploadHandler& ota, std::mutex& core_mutex, const Clock& clock, LogSink* log)
+    : ota_(ota), core_mutex_(core_mutex), clock_(clock), log_(log) {}
 
 OtaUrlFetch::~OtaUrlFetch() { stop(); }
 
@@ -75,7 +74,7 @@ void OtaUrlFetch::run(std::string host, uint16_t port, std::string path) {
         std::string answer;
         StringJsonOutput out(answer);
         std::lock_guard<std::mutex> lock(core_mutex_);
-        const int status = ota_.start("application/octet-stream", length, authorization_, clock_.now_ms(), out);
+        const int status = ota_.start_authorized("application/octet-stream", length, clock_.now_ms(), out);
         if (status != 0) {
           refusal = "refused: " + answer;
           return false;

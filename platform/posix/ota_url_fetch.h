@@ -27,10 +27,9 @@ namespace spore::posix {
 
 class OtaUrlFetch {
  public:
-  /// `authorization` is what the upload route would need ("Bearer <token>", or empty when the node
-  /// has no token): the command that asked was checked against the same token already.
-  OtaUrlFetch(OtaUploadHandler& ota, std::mutex& core_mutex, const Clock& clock, LogSink* log,
-              std::string authorization);
+  /// Uploads start with OtaUploadHandler::start_authorized(): the command that asked (MQTT
+  /// cmd/ota) was checked against the node's token already.
+  OtaUrlFetch(OtaUploadHandler& ota, std::mutex& core_mutex, const Clock& clock, LogSink* log);
   ~OtaUrlFetch();
   OtaUrlFetch(const OtaUrlFetch&) = delete;
   OtaUrlFetch& operator=(const OtaUrlFetch&) = delete;
@@ -54,7 +53,6 @@ class OtaUrlFetch {
   std::mutex& core_mutex_;
   const Clock& clock_;
   LogSink* log_;
-  const std::string authorization_;
   std::atomic<bool> busy_{false};
   std::atomic<bool> stopping_{false};
   std::thread thread_;

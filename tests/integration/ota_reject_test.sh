@@ -31,7 +31,7 @@ head -c 2000 "$img/good" >"$img/head"
 upload 1 401 auth_required "no token" "${octet[@]}" --data-binary "@$img/good"
 upload 1 401 auth_invalid "wrong token" -H "Authorization: Bearer not-the-token" -F "firmware=@$img/good"
 upload 1 401 auth_scheme "Basic auth" -H "Authorization: Basic dXNlcjpwYXNz" "${octet[@]}" --data-binary "@$img/text"
-grep -qi "^www-authenticate: Bearer" < <(curl -s -D - -o /dev/null --data-binary x "${octet[@]}" "$(it_url 1)/api/node/update") ||
+grep -qi "^www-authenticate: Spore realm=\"spore\", Bearer" < <(curl -s -D - -o /dev/null --data-binary x "${octet[@]}" "$(it_url 1)/api/node/update") ||
   it_fail "401 without WWW-Authenticate"
 expect_unchanged 1 "$before" "unauthenticated uploads"
 

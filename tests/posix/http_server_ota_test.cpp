@@ -209,7 +209,7 @@ TEST_F(HttpServerOtaTest, TokenIsRequired) {
   auto r = client->Post("/api/node/update", image_of(1000), "application/octet-stream");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
-  EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer realm=\"spore\"");
+  EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Spore realm=\"spore\", Bearer realm=\"spore\"");
   EXPECT_EQ(nlohmann::json::parse(r->body).at("code"), "auth_required");
   EXPECT_EQ(flash.begins, 0);
   // Without a body at all (curl -X POST): answered by RestApi's path, still JSON.

@@ -142,7 +142,7 @@ TEST_F(HttpServerTest, RestartNeedsTokenAndClosesTheConnection) {
   auto r = client->Post("/api/node/restart", "", "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
-  EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Bearer realm=\"spore\"");
+  EXPECT_EQ(r->get_header_value("WWW-Authenticate"), "Spore realm=\"spore\", Bearer realm=\"spore\"");
   EXPECT_EQ(json_of(r).at("code"), "auth_required");
   EXPECT_EQ(restarts.load(), 0);
 
@@ -201,7 +201,7 @@ TEST_F(HttpServerTest, PostWithoutContentLengthIsServedAtOnce) {
   const std::string unauth =
       raw_request(server.port(), "POST /api/node/restart HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(unauth.rfind("HTTP/1.1 401", 0), 0u) << unauth;
-  EXPECT_NE(unauth.find("WWW-Authenticate: Bearer"), std::string::npos) << unauth;
+  EXPECT_NE(unauth.find("WWW-Authenticate: Spore realm=\"spore\", Bearer"), std::string::npos) << unauth;
   EXPECT_EQ(restarts.load(), 1);
 }
 

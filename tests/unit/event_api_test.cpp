@@ -165,22 +165,6 @@ TEST_F(EventApiTest, AfterLeavingPublishIs503) {
   EXPECT_NE(answer.find("not_running"), std::string::npos);
 }
 
-TEST_F(EventApiTest, QueryParamHandlesEdgeCases) {
-  char out[8];
-  EXPECT_EQ(EventApi::query_param("/p", "topic", out, sizeof out), -1);
-  EXPECT_EQ(EventApi::query_param("/p?topics=a", "topic", out, sizeof out), -1);
-  EXPECT_EQ(EventApi::query_param("/p?topic", "topic", out, sizeof out), 0);
-  EXPECT_EQ(EventApi::query_param("/p?topic=a+b", "topic", out, sizeof out), 3);
-  EXPECT_EQ(std::string(out, 3), "a+b");
-  EXPECT_EQ(EventApi::query_param("/p?topic=%41%6a#frag", "topic", out, sizeof out), 2);
-  EXPECT_EQ(std::string(out, 2), "Aj");
-  EXPECT_EQ(EventApi::query_param("/p?topic=12345678", "topic", out, sizeof out), 8);
-  EXPECT_EQ(EventApi::query_param("/p?topic=123456789", "topic", out, sizeof out), -2);
-  EXPECT_EQ(EventApi::query_param("/p?topic=%4", "topic", out, sizeof out), -2);
-  EXPECT_EQ(EventApi::query_param("/p?topic=%g1", "topic", out, sizeof out), -2);
-  EXPECT_EQ(EventApi::query_param("/p?topic=%00", "topic", out, sizeof out), -2);
-}
-
 TEST_F(EventApiTest, StreamRequestsAreRecognisedByMethodAndPath) {
   EXPECT_TRUE(EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events/stream", {}, {}, {}}));
   EXPECT_TRUE(

@@ -260,6 +260,58 @@ TEST(OtaUploadTest, TokenRequiredWhenConfigured) {
   EXPECT_EQ(n.post("application/octet-stream", image, "Bearer s3cr3t").status, 200);
 }
 
+/// `Authorization: Spore ...` for an upload of `file` to `n`, with a nonce `n` issued.
+std::string upload_proof(Node& n, const std::string& token, const Bytes& file) {
+  uint8_t nonce[kAuthNonceBytes], proof[32];
+  n.api.auth().issue_nonce(n.clock.now_ms(), nonce);
+  const Bytes sha = testing::sha256_of(file);
+  uint8_t digest[32];
+  std::copy(sha.begin(), sha.end(), digest);
+  compute_request_proof(token, HttpMethod::kPost, OtaUploadHandler::kPath, n.ctx.self().node_id, nonce, digest, proof);
+  char nonce_hex[2 * kAuthNonceBytes + 1], proof_hex[65];
+  auth_to_hex(nonce, sizeof nonce, nonce_hex);
+  auth_to_hex(proof, sizeof proof, proof_hex);
+  return std::string("Spore nonce=") + nonce_hex + ", sha256=" + hex(sha) + ", proof=" + proof_hex;
+}
+
+// The proof covers the image file, raw or as the multipart "firmware" part, and is checked when
+// the upload ends, before anything is installed; it is good for one upload only.
+TEST(OtaUploadTest, RequestProofCoversTheImageFile) {
+  Node n;
+  ASSERT_TRUE(n.api.set_api_token("s3cr3t"));
+  const Bytes image = testing::make_image(30000, 4);
+  const std::string proof = upload_proof(n, "s3cr3t", image);
+  const Answer raw = n.post("application/octet-stream", image, proof);
+  ASSERT_EQ(raw.status, 200) << raw.body.dump();
+  EXPECT_EQ(n.flash.committed, image);
+
+  Node m;
+  ASSERT_TRUE(m.api.set_api_token("s3cr3t"));
+  const Answer part = m.post(kMultipart, multipart_body(image), upload_proof(m, "s3cr3t", image));
+  ASSERT_EQ(part.status, 200) << part.body.dump();
+  EXPECT_EQ(m.flash.committed, image);
+}
+
+TEST(OtaUploadTest, AnImageTheProofWasNotMadeForIsRefusedAtTheEnd) {
+  Node n;
+  ASSERT_TRUE(n.api.set_api_token("s3cr3t"));
+  const Bytes authorized = testing::make_image(20000, 5);
+  Bytes other = authorized;
+  other[12345] ^= 0x40;  // a relay swapped one byte of the image
+  const Answer a = n.post("application/octet-stream", other, upload_proof(n, "s3cr3t", authorized));
+  EXPECT_EQ(a.status, 400);
+  EXPECT_EQ(a.body["code"], "digest_mismatch");
+  n.expect_unchanged();
+  // The header of an accepted upload, captured and replayed, is refused before any byte is read.
+  const std::string captured = upload_proof(n, "s3cr3t", authorized);
+  ASSERT_EQ(n.post("application/octet-stream", authorized, captured).status, 200);
+  const size_t begins = n.flash.begin_calls;
+  const Answer replay = n.post("application/octet-stream", authorized, captured);
+  EXPECT_EQ(replay.status, 401);
+  EXPECT_EQ(replay.body["code"], "auth_stale");
+  EXPECT_EQ(n.flash.begin_calls, begins);
+}
+
 TEST(OtaUploadTest, UnsupportedMediaType) {
   for (const std::string& ct : {std::string("application/x-www-form-urlencoded"), std::string("text/plain"),
                                 std::string("multipart/mixed; boundary=x")}) {

@@ -1,5 +1,6 @@
 #include "spore/rest_api.h"
 
+#include <bearssl/bearssl_hash.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -7,6 +8,7 @@
 
 #include "fakes.h"
 #include "spore/node_context.h"
+#include "spore/request_auth.h"
 
 namespace spore {
 namespace {
@@ -109,11 +111,12 @@ TEST_F(RestApiTest, StatusHasTheSeedFieldsAndValues) {
 TEST_F(RestApiTest, EveryServedEndpointIsInTheApiList) {
   const Response r = call(HttpMethod::kGet, "/api/node/status");
   const auto& list = r.body.at("api");
-  EXPECT_EQ(list.size(), 3u);
+  EXPECT_EQ(list.size(), 4u);
   EXPECT_TRUE(api_has(list, "/api/node/status", "GET"));
   EXPECT_TRUE(api_has(list, "/api/cluster/members", "GET"));
   EXPECT_TRUE(api_has(list, "/api/node/restart", "POST"));
-  EXPECT_EQ(api.route_count(), 3u);
+  EXPECT_TRUE(api_has(list, "/api/node/challenge", "GET"));
+  EXPECT_EQ(api.route_count(), 4u);
 }
 
 TEST_F(RestApiTest, QueryStringIsIgnoredForRouting) {
@@ -250,7 +253,7 @@ TEST_F(RestApiTest, RestartRequiresTheBearerToken) {
 
   Response r = call(HttpMethod::kPost, "/api/node/restart");
   expect_error(r, 401, "auth_required");
-  EXPECT_EQ(r.www_authenticate, "Bearer realm=\"spore\"");
+  EXPECT_EQ(r.www_authenticate, "Spore realm=\"spore\", Bearer realm=\"spore\"");
   EXPECT_EQ(r.body.at("authenticate"), r.www_authenticate);
 
   r = call(HttpMethod::kPost, "/api/node/restart", "   ");
@@ -348,7 +351,7 @@ TEST_F(RestApiTest, AddRouteRefusesDuplicatesBadUrisAndOverflow) {
   size_t added = 0;
   for (const char* p : kPaths) added += api.add_route(p, HttpMethod::kGet, RouteAuth::kPublic, handler) ? 1 : 0;
   EXPECT_EQ(api.route_count(), static_cast<size_t>(SPORE_MAX_ROUTES));
-  EXPECT_EQ(added, static_cast<size_t>(SPORE_MAX_ROUTES) - 4);
+  EXPECT_EQ(added, static_cast<size_t>(SPORE_MAX_ROUTES) - 5);
 }
 
 TEST_F(RestApiTest, ProtectedCustomRouteUsesTheToken) {
@@ -369,11 +372,18 @@ TEST_F(RestApiTest, ProtectedCustomRouteUsesTheToken) {
 }
 
 TEST_F(RestApiTest, AuthorizeForStreamedEndpoints) {
-  char body[512];
+  char body[768];
   BufferJsonOutput out(body, sizeof body);
+  const auto streamed = [](const char* authorization) {
+    AuthRequest r;
+    r.method = HttpMethod::kPost;
+    r.target = "/api/x";
+    r.authorization = authorization;
+    return r;
+  };
   {
     JsonWriter w(out);
-    EXPECT_EQ(api.authorize("", w, nullptr), 0);  // no token configured: open
+    EXPECT_EQ(api.authorize(streamed(""), w, nullptr), 0);  // no token configured: open
   }
   EXPECT_EQ(out.size(), 0u);
   ASSERT_TRUE(api.set_api_token("t0k"));
@@ -387,7 +397,7 @@ TEST_F(RestApiTest, AuthorizeForStreamedEndpoints) {
     out.clear();
     JsonWriter w(out);
     HttpResponseHeaders h;
-    EXPECT_EQ(api.authorize(c.authorization, w, &h), 401);
+    EXPECT_EQ(api.authorize(streamed(c.authorization), w, &h), 401);
     EXPECT_TRUE(w.complete());
     const auto j = nlohmann::json::parse(out.c_str());
     EXPECT_EQ(j["code"], c.code);
@@ -395,12 +405,72 @@ TEST_F(RestApiTest, AuthorizeForStreamedEndpoints) {
     EXPECT_EQ(j["authenticate"], h.www_authenticate);
     out.clear();
     JsonWriter w2(out);
-    EXPECT_EQ(api.authorize(c.authorization, w2, nullptr), 401);  // headers optional
+    EXPECT_EQ(api.authorize(streamed(c.authorization), w2, nullptr), 401);  // headers optional
   }
   out.clear();
   JsonWriter w(out);
-  EXPECT_EQ(api.authorize("bearer  t0k ", w, nullptr), 0);
+  EXPECT_EQ(api.authorize(streamed("bearer  t0k "), w, nullptr), 0);
   EXPECT_EQ(out.size(), 0u);
+}
+
+// GET /api/node/challenge: a nonce for a request proof, and the node's own proof on request.
+TEST_F(RestApiTest, ChallengeGivesANonceAndProvesTheNode) {
+  Response open = call(HttpMethod::kGet, "/api/node/challenge");
+  EXPECT_EQ(open.status, 200);
+  EXPECT_EQ(open.body.at("auth"), "none");  // no token: nothing to prove
+  EXPECT_EQ(open.body.at("nodeId"), 0x00ABCDEFu);
+  EXPECT_FALSE(open.body.contains("nonce"));
+
+  ASSERT_TRUE(api.set_api_token("t0k"));
+  const std::string client = "00112233445566778899aabbccddeeff";
+  const Response r = call(HttpMethod::kGet, "/api/node/challenge?client_nonce=" + client);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.at("auth"), "proof");
+  EXPECT_EQ(r.body.at("bearer"), true);
+  EXPECT_EQ(r.body.at("expiresInMs"), SPORE_AUTH_NONCE_LIFETIME_MS);
+  const std::string nonce_hex = r.body.at("nonce");
+  uint8_t nonce[kAuthNonceBytes], want[32];
+  ASSERT_TRUE(auth_from_hex(nonce_hex, nonce, sizeof nonce));
+  compute_node_proof("t0k", 0x00ABCDEFu, nonce, client, want);
+  char want_hex[65];
+  auth_to_hex(want, sizeof want, want_hex);
+  EXPECT_EQ(r.body.at("proof"), want_hex);
+  EXPECT_NE(call(HttpMethod::kGet, "/api/node/challenge").body.at("nonce"), nonce_hex);  // fresh each time
+
+  // The client proves itself with that nonce; the proof works once.
+  uint8_t body_sha[32], proof[32];
+  br_sha256_context c;
+  br_sha256_init(&c);
+  br_sha256_out(&c, body_sha);
+  compute_request_proof("t0k", HttpMethod::kPost, "/api/node/restart", 0x00ABCDEFu, nonce, body_sha, proof);
+  char sha_hex[65], proof_hex[65];
+  auth_to_hex(body_sha, 32, sha_hex);
+  auth_to_hex(proof, 32, proof_hex);
+  const std::string header = "Spore nonce=" + nonce_hex + ", sha256=" + sha_hex + ", proof=" + proof_hex;
+  EXPECT_EQ(call(HttpMethod::kPost, "/api/node/restart", header).status, 202);
+  EXPECT_EQ(restarts, 1);
+  expect_error(call(HttpMethod::kPost, "/api/node/restart", header), 401, "auth_stale");
+  EXPECT_EQ(restarts, 1);
+
+  for (const char* bad : {"?client_nonce=0011", "?client_nonce=0011223344556677zz", "?client_nonce=",
+                          "?client_nonce=00112233445566778"}) {
+    expect_error(call(HttpMethod::kGet, std::string("/api/node/challenge") + bad), 400, "bad_request");
+  }
+}
+
+TEST_F(RestApiTest, BearerCanBeTurnedOffAndRefusalsSayWhereTheTokenIs) {
+  ASSERT_TRUE(api.set_api_token("t0k"));
+  api.set_token_location("/var/lib/spored/api_token");
+  Response r = call(HttpMethod::kPost, "/api/node/restart");
+  expect_error(r, 401, "auth_required");
+  EXPECT_EQ(r.body.at("tokenLocation"), "/var/lib/spored/api_token");
+  api.set_bearer_allowed(false);
+  r = call(HttpMethod::kPost, "/api/node/restart", "Bearer t0k");
+  expect_error(r, 401, "auth_bearer_refused");
+  EXPECT_EQ(r.www_authenticate, "Spore realm=\"spore\"");
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/challenge").body.at("bearer"), false);
+  expect_error(call(HttpMethod::kPost, "/api/node/restart", "Spore nonce=00"), 401, "auth_malformed");
+  EXPECT_EQ(restarts, 0);
 }
 
 TEST_F(RestApiTest, IncompleteHandlerOutputIs500) {
@@ -454,15 +524,15 @@ TEST_F(RestApiTest, DashboardIsServedAtRootAsGzipHtmlAndListed) {
   EXPECT_EQ(post.allow, "GET");
   // The service registry lists it, after the seed's endpoints, which keep their order.
   const auto list = call(HttpMethod::kGet, "/api/node/status").body.at("api");
-  ASSERT_EQ(list.size(), 4u);
+  ASSERT_EQ(list.size(), 5u);
   EXPECT_EQ(list[0].at("uri"), "/api/node/status");
-  EXPECT_EQ(list[3].at("uri"), "/");
-  EXPECT_EQ(list[3].at("method"), "GET");
+  EXPECT_EQ(list[4].at("uri"), "/");
+  EXPECT_EQ(list[4].at("method"), "GET");
   // Setting it again (a new page) replaces the bytes without a second registry entry.
   static const uint8_t kOther[sizeof kGzipPage] = {0x1F, 0x8B, 0x08};
   ASSERT_TRUE(api.set_dashboard(kOther, sizeof kOther));
   EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}})->data, kOther);
-  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 4u);
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 5u);
 }
 
 TEST_F(RestApiTest, DashboardMustBeGzip) {
@@ -471,7 +541,7 @@ TEST_F(RestApiTest, DashboardMustBeGzip) {
   EXPECT_FALSE(api.set_dashboard(nullptr, 100));
   EXPECT_FALSE(api.set_dashboard(kGzipPage, 10));  // shorter than any gzip member
   EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}}), nullptr);
-  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 3u);
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 4u);
 }
 
 // Public GETs may be read by a dashboard another node served (firmware versions of peers);

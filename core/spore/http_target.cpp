@@ -1,0 +1,128 @@
+#include "spore/http_target.h"
+
+#include "spore/hex.h"
+
+namespace spore {
+
+namespace {
+
+bool is_unreserved(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+/// The byte at `*p` with a %XX escape decoded; advances `*p` past what it read. A '%' without two
+/// hex digits after it is itself.
+char decode_one(const char** p, const char* end) {
+  const char* q = *p;
+  if (*q == '%' && end - q >= 3) {
+    const int hi = hex_digit_value(q[1]);
+    const int lo = hex_digit_value(q[2]);
+    if (hi >= 0 && lo >= 0) {
+      *p = q + 3;
+      return static_cast<char>(hi * 16 + lo);
+    }
+  }
+  *p = q + 1;
+  return *q;
+}
+
+/// Decodes [p, end) and writes it re-encoded; '/' stays literal when `keep_slash`.
+size_t emit_component(const char* p, const char* end, bool keep_slash, CanonicalSink& sink) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  size_t n = 0;
+  while (p != end) {
+    const char c = decode_one(&p, end);
+    if (is_unreserved(c) || (keep_slash && c == '/')) {
+      sink.append(&c, 1);
+      n += 1;
+    } else {
+      const auto b = static_cast<unsigned char>(c);
+      const char escape[3] = {'%', kHex[b >> 4], kHex[b & 15]};
+      sink.append(escape, 3);
+      n += 3;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+int http_query_param(std::string_view target, std::string_view name, char* out, size_t capacity_bytes) {
+  // Pointer scans rather than string_view::find()/substr(): substr's range check drags libstdc++'s
+  // exception message into the ESP8266's DRAM.
+  const char* p = target.data();
+  const char* end = p + target.size();
+  while (p != end && *p != '?') ++p;
+  if (p == end) return -1;
+  ++p;
+  for (const char* h = p; h != end; ++h) {
+    if (*h == '#') {
+      end = h;  // the fragment is not part of the query
+      break;
+    }
+  }
+  while (p != end) {
+    const char* pair_end = p;
+    while (pair_end != end && *pair_end != '&') ++pair_end;
+    const char* eq = p;
+    while (eq != pair_end && *eq != '=') ++eq;
+    if (std::string_view(p, static_cast<size_t>(eq - p)) != name) {
+      p = pair_end == end ? end : pair_end + 1;
+      continue;
+    }
+    size_t len = 0;
+    for (const char* v = eq == pair_end ? pair_end : eq + 1; v != pair_end; ++v) {
+      char c = *v;
+      if (c == '%') {
+        if (pair_end - v < 3) return -2;
+        const int hi = hex_digit_value(v[1]);
+        const int lo = hex_digit_value(v[2]);
+        if (hi < 0 || lo < 0) return -2;
+        c = static_cast<char>(hi * 16 + lo);
+        if (c == '\0') return -2;
+        v += 2;
+      }
+      if (len >= capacity_bytes) return -2;
+      out[len++] = c;
+    }
+    return static_cast<int>(len);
+  }
+  return -1;
+}
+
+size_t canonical_target(std::string_view target, CanonicalSink& sink) {
+  const char* p = target.data();
+  const char* end = p + target.size();
+  for (const char* h = p; h != end; ++h) {
+    if (*h == '#') {
+      end = h;
+      break;
+    }
+  }
+  const char* path_end = p;
+  while (path_end != end && *path_end != '?') ++path_end;
+  size_t n = emit_component(p, path_end, true, sink);
+  if (path_end == end || path_end + 1 == end) return n;  // no query, or an empty one
+  sink.append("?", 1);
+  ++n;
+  p = path_end + 1;
+  while (true) {
+    const char* pair_end = p;
+    while (pair_end != end && *pair_end != '&') ++pair_end;
+    const char* eq = p;
+    while (eq != pair_end && *eq != '=') ++eq;
+    n += emit_component(p, eq, false, sink);
+    if (eq != pair_end) {
+      sink.append("=", 1);
+      n += 1 + emit_component(eq + 1, pair_end, false, sink);
+    }
+    if (pair_end == end) break;
+    sink.append("&", 1);
+    ++n;
+    p = pair_end + 1;
+  }
+  return n;
+}
+
+}  // namespace spore

@@ -1,0 +1,38 @@
+#pragma once
+/// @file http_target.h
+/// Request-target helpers ("/path?a=1&b=2"): reading one query parameter, and the canonical form
+/// of a target that request proofs sign (docs/security.md, "Request proofs").
+///
+/// Why a canonical form: the client signs the target it sends, but the node does not always see
+/// those bytes. ESPAsyncWebServer decodes the path and the query and the ESP8266 adapter rebuilds
+/// the target from the parsed parameters; cpp-httplib / libmicrohttpd hand over the raw target.
+/// Both sides therefore sign the same normal form: every %XX escape decoded, then every byte
+/// outside RFC 3986's unreserved set (and '/' in the path) re-encoded as %XX with upper-case hex.
+/// '+' is a byte like any other (never a space), a fragment is dropped, an empty query ("/p?") is
+/// no query, and a '%' not followed by two hex digits stands for itself (so it becomes "%25").
+
+#include <cstddef>
+#include <string_view>
+
+namespace spore {
+
+/// The value of query parameter `name` in `target`, percent-decoded ('+' stays '+', as a topic may
+/// contain it) into `out`. Returns its length; -1 when absent; -2 when malformed (bad %-escape, a
+/// decoded NUL) or longer than `capacity_bytes`. The first occurrence wins; names are compared
+/// raw (not decoded).
+int http_query_param(std::string_view target, std::string_view name, char* out, size_t capacity_bytes);
+
+/// Receives the canonical target in pieces (see canonical_target()).
+class CanonicalSink {
+ public:
+  virtual void append(const char* data, size_t size_bytes) = 0;
+
+ protected:
+  ~CanonicalSink() = default;
+};
+
+/// Writes the canonical form of `target` (see the file comment) to `sink`, in pieces; no buffer, so
+/// a target of any length works. Returns the canonical length in bytes.
+size_t canonical_target(std::string_view target, CanonicalSink& sink);
+
+}  // namespace spore

@@ -1,0 +1,370 @@
+#include "spore/request_auth.h"
+
+#include <bearssl/bearssl_hash.h>
+#include <bearssl/bearssl_hmac.h>
+
+#include <cstring>
+
+#include "spore/hex.h"
+#include "spore/hmac_sha256.h"
+#include "spore/http_target.h"
+#include "spore/http_text.h"
+#include "spore/ports.h"
+
+namespace spore {
+
+namespace {
+
+constexpr std::string_view kProofDomain = "SPORE-HMAC-SHA256\n";
+constexpr std::string_view kNodeProofDomain = "SPORE-NODE-PROOF\n";
+constexpr std::string_view kNonceDomain = "SPORE-NONCE\n";
+
+bool is_token68_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+uint32_t load_be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+void store_be32(uint32_t v, uint8_t* p) {
+  p[0] = static_cast<uint8_t>(v >> 24);
+  p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8);
+  p[3] = static_cast<uint8_t>(v);
+}
+
+/// HMAC-SHA256 keyed with the token, fed in pieces; the key context lives on the stack only while a
+/// proof is computed (no 132-byte keyed state kept per node).
+class TokenMac final : public CanonicalSink {
+ public:
+  explicit TokenMac(std::string_view token) {
+    br_hmac_key_init(&key_, &br_sha256_vtable, token.data(), token.size());
+    br_hmac_init(&ctx_, &key_, 0);
+  }
+  ~TokenMac() {
+    secure_wipe(&key_, sizeof key_);
+    secure_wipe(&ctx_, sizeof ctx_);
+  }
+  TokenMac(const TokenMac&) = delete;
+  TokenMac& operator=(const TokenMac&) = delete;
+
+  void append(const char* data, size_t size_bytes) override { br_hmac_update(&ctx_, data, size_bytes); }
+  void text(std::string_view s) { append(s.data(), s.size()); }
+  void bytes(const uint8_t* data, size_t size_bytes) { br_hmac_update(&ctx_, data, size_bytes); }
+  void hex(const uint8_t* data, size_t size_bytes) {
+    char pair[3];
+    for (size_t i = 0; i < size_bytes; ++i) {
+      auth_to_hex(data + i, 1, pair);
+      append(pair, 2);
+    }
+  }
+  void node_id(uint32_t id) {
+    uint8_t be[4];
+    store_be32(id, be);
+    hex(be, sizeof be);
+  }
+  void finish(uint8_t (&out)[32]) { br_hmac_out(&ctx_, out); }
+
+ private:
+  br_hmac_key_context key_{};
+  br_hmac_context ctx_{};
+};
+
+/// Next `name=value` of an auth-param list; false at the end or on a syntax error (`*ok` false).
+bool next_param(std::string_view* rest, std::string_view* name, std::string_view* value, bool* ok) {
+  std::string_view s = trim_ows(*rest);
+  if (s.empty()) return false;
+  size_t eq = 0;
+  while (eq < s.size() && s[eq] != '=' && s[eq] != ',' && !is_ows(s[eq])) ++eq;
+  *name = std::string_view(s.data(), eq);
+  size_t i = eq;
+  while (i < s.size() && is_ows(s[i])) ++i;
+  if (eq == 0 || i >= s.size() || s[i] != '=') {
+    *ok = false;
+    return false;
+  }
+  ++i;
+  while (i < s.size() && is_ows(s[i])) ++i;
+  size_t start = i;
+  size_t end = i;
+  if (i < s.size() && s[i] == '"') {
+    start = ++i;
+    while (i < s.size() && s[i] != '"') ++i;
+    if (i >= s.size()) {
+      *ok = false;
+      return false;
+    }
+    end = i++;
+  } else {
+    while (i < s.size() && s[i] != ',' && !is_ows(s[i])) ++i;
+    end = i;
+  }
+  *value = std::string_view(s.data() + start, end - start);
+  while (i < s.size() && is_ows(s[i])) ++i;
+  if (i < s.size()) {
+    if (s[i] != ',') {
+      *ok = false;
+      return false;
+    }
+    ++i;
+    // A trailing comma with nothing after it is not a parameter list.
+    if (trim_ows(std::string_view(s.data() + i, s.size() - i)).empty()) {
+      *ok = false;
+      return false;
+    }
+  }
+  *rest = std::string_view(s.data() + i, s.size() - i);
+  return true;
+}
+
+}  // namespace
+
+void auth_to_hex(const uint8_t* data, size_t size_bytes, char* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (size_t i = 0; i < size_bytes; ++i) {
+    out[2 * i] = kHex[data[i] >> 4];
+    out[2 * i + 1] = kHex[data[i] & 15];
+  }
+  out[2 * size_bytes] = '\0';
+}
+
+bool auth_from_hex(std::string_view hex, uint8_t* out, size_t size_bytes) {
+  if (hex.size() != 2 * size_bytes) return false;
+  for (size_t i = 0; i < size_bytes; ++i) {
+    const int hi = hex_digit_value(hex[2 * i]);
+    const int lo = hex_digit_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
+
+bool parse_request_proof(std::string_view params, RequestProof* out) {
+  RequestProof p;
+  bool have_nonce = false, have_sha = false, have_proof = false;
+  bool ok = true;
+  std::string_view name, value;
+  while (next_param(&params, &name, &value, &ok)) {
+    bool* have = nullptr;
+    uint8_t* dest = nullptr;
+    size_t size = 0;
+    if (ascii_iequals(name, "nonce")) {
+      have = &have_nonce, dest = p.nonce, size = sizeof p.nonce;
+    } else if (ascii_iequals(name, "sha256")) {
+      have = &have_sha, dest = p.sha256, size = sizeof p.sha256;
+    } else if (ascii_iequals(name, "proof")) {
+      have = &have_proof, dest = p.proof, size = sizeof p.proof;
+    } else {
+      return false;
+    }
+    if (*have || !auth_from_hex(value, dest, size)) return false;
+    *have = true;
+  }
+  if (!ok || !have_nonce || !have_sha || !have_proof) return false;
+  *out = p;
+  return true;
+}
+
+void compute_request_proof(std::string_view token, HttpMethod method, std::string_view target, uint32_t node_id,
+                           const uint8_t (&nonce)[kAuthNonceBytes], const uint8_t (&sha256)[32], uint8_t (&out)[32]) {
+  TokenMac mac(token);
+  mac.text(kProofDomain);
+  mac.text(http_method_name(method));
+  mac.text("\n");
+  canonical_target(target, mac);
+  mac.text("\n");
+  mac.node_id(node_id);
+  mac.text("\n");
+  mac.hex(nonce, sizeof nonce);
+  mac.text("\n");
+  mac.hex(sha256, sizeof sha256);
+  mac.finish(out);
+}
+
+void compute_node_proof(std::string_view token, uint32_t node_id, const uint8_t (&nonce)[kAuthNonceBytes],
+                        std::string_view client_nonce_hex, uint8_t (&out)[32]) {
+  TokenMac mac(token);
+  mac.text(kNodeProofDomain);
+  mac.node_id(node_id);
+  mac.text("\n");
+  mac.hex(nonce, sizeof nonce);
+  mac.text("\n");
+  mac.text(client_nonce_hex);
+  mac.finish(out);
+}
+
+bool RequestAuth::valid_token(std::string_view token) {
+  if (token.size() > SPORE_MAX_TOKEN_LEN) return false;
+  for (char c : token) {
+    if (!is_token68_char(c)) return false;
+  }
+  return true;
+}
+
+bool RequestAuth::set_token(std::string_view token) {
+  if (!valid_token(token)) return false;
+  secure_wipe(token_, sizeof token_);
+  if (!token.empty()) std::memcpy(token_, token.data(), token.size());
+  token_len_ = token.size();
+  used_count_ = 0;
+  floor_set_ = false;
+  return true;
+}
+
+bool RequestAuth::token_matches(std::string_view presented) const {
+  if (token_len_ == 0) return true;
+  if (presented.size() > SPORE_MAX_TOKEN_LEN) return false;
+  // Compare the whole fixed buffer whatever the lengths, so timing reveals neither the position
+  // of the first wrong byte nor the length of the configured token.
+  uint8_t padded[SPORE_MAX_TOKEN_LEN] = {};
+  std::memcpy(padded, presented.data(), presented.size());
+  const bool same_bytes = constant_time_equal(padded, reinterpret_cast<const uint8_t*>(token_), sizeof padded);
+  const bool same_length = presented.size() == token_len_;
+  return (static_cast<unsigned>(same_bytes) & static_cast<unsigned>(same_length)) != 0;
+}
+
+void RequestAuth::begin(Random& random) {
+  random_ = &random;
+  store_be32(random.next_u32(), salt_);
+  store_be32(random.next_u32(), salt_ + 4);
+}
+
+void RequestAuth::nonce_mac(const uint8_t* head, uint8_t (&out)[8]) const {
+  TokenMac mac(std::string_view(token_, token_len_));
+  mac.text(kNonceDomain);
+  mac.bytes(salt_, sizeof salt_);
+  mac.bytes(head, 12);
+  uint8_t full[32];
+  mac.finish(full);
+  std::memcpy(out, full, sizeof out);
+}
+
+void RequestAuth::issue_nonce(uint32_t now_ms, uint8_t (&nonce)[kAuthNonceBytes]) {
+  // The serial makes nonces unique within a boot, the salt (in the mac) across boots. The random
+  // part is hygiene only: the mac already binds the rest, and only token holders can use a nonce.
+  store_be32(now_ms, nonce);
+  store_be32(++serial_, nonce + 4);
+  store_be32(random_ != nullptr ? random_->next_u32() : 0, nonce + 8);
+  uint8_t mac[8];
+  nonce_mac(nonce, mac);
+  std::memcpy(nonce + 12, mac, sizeof mac);
+}
+
+void RequestAuth::node_proof(uint32_t node_id, const uint8_t (&nonce)[kAuthNonceBytes],
+                             std::string_view client_nonce_hex, uint8_t (&out)[32]) const {
+  if (token_len_ == 0) {
+    std::memset(out, 0, sizeof out);
+    return;
+  }
+  compute_node_proof(std::string_view(token_, token_len_), node_id, nonce, client_nonce_hex, out);
+}
+
+bool RequestAuth::nonce_fresh(const uint8_t (&nonce)[kAuthNonceBytes], uint32_t now_ms) const {
+  const uint32_t issued = load_be32(nonce);
+  uint8_t mac[8];
+  nonce_mac(nonce, mac);
+  if (!constant_time_equal(mac, nonce + 12, sizeof mac)) return false;  // not ours, or before a restart
+  if (now_ms - issued > SPORE_AUTH_NONCE_LIFETIME_MS) return false;    // expired (or "from the future")
+  if (floor_set_ && now_ms - floor_ms_ <= SPORE_AUTH_NONCE_LIFETIME_MS &&
+      static_cast<int32_t>(issued - floor_ms_) <= 0) {
+    return false;
+  }
+  for (size_t i = 0; i < used_count_; ++i) {
+    if (used_[i].issued_ms == issued && used_[i].serial == load_be32(nonce + 4)) return false;
+  }
+  return true;
+}
+
+void RequestAuth::mark_used(const uint8_t (&nonce)[kAuthNonceBytes], uint32_t now_ms) {
+  const Used entry{load_be32(nonce), load_be32(nonce + 4)};
+  // Entries that expired are free; else the oldest is dropped and becomes the floor.
+  size_t slot = used_count_;
+  for (size_t i = 0; i < used_count_; ++i) {
+    if (now_ms - used_[i].issued_ms > SPORE_AUTH_NONCE_LIFETIME_MS) {
+      slot = i;
+      break;
+    }
+  }
+  if (slot == used_count_ && used_count_ == SPORE_MAX_AUTH_NONCES) {
+    slot = 0;
+    for (size_t i = 1; i < used_count_; ++i) {
+      if (now_ms - used_[i].issued_ms > now_ms - used_[slot].issued_ms) slot = i;
+    }
+    const uint32_t dropped = used_[slot].issued_ms;
+    if (!floor_set_ || now_ms - floor_ms_ > SPORE_AUTH_NONCE_LIFETIME_MS ||
+        static_cast<int32_t>(dropped - floor_ms_) > 0) {
+      floor_ms_ = dropped;
+      floor_set_ = true;
+    }
+  }
+  used_[slot] = entry;
+  if (slot == used_count_) ++used_count_;
+}
+
+AuthDecision RequestAuth::check_proof(const AuthRequest& req, std::string_view params, uint32_t node_id,
+                                      uint32_t now_ms) {
+  AuthDecision d;
+  RequestProof p;
+  if (!parse_request_proof(params, &p)) {
+    d.verdict = AuthVerdict::kMalformed;
+    return d;
+  }
+  if (!nonce_fresh(p.nonce, now_ms)) {
+    ++stale_;
+    d.verdict = AuthVerdict::kStale;
+    return d;
+  }
+  uint8_t expected[32];
+  compute_request_proof(std::string_view(token_, token_len_), req.method, req.target, node_id, p.nonce, p.sha256,
+                        expected);
+  if (!constant_time_equal(expected, p.proof, sizeof expected)) {
+    d.verdict = AuthVerdict::kInvalid;
+    return d;
+  }
+  // Valid: the nonce is spent whatever follows, so a relay cannot retry it with another body.
+  mark_used(p.nonce, now_ms);
+  ++accepted_;
+  if (req.body != nullptr) {
+    uint8_t actual[32];
+    br_sha256_context sha;
+    br_sha256_init(&sha);
+    br_sha256_update(&sha, req.body->data(), req.body->size());
+    br_sha256_out(&sha, actual);
+    d.verdict = std::memcmp(actual, p.sha256, sizeof actual) == 0 ? AuthVerdict::kOk : AuthVerdict::kDigestMismatch;
+    return d;
+  }
+  d.verdict = AuthVerdict::kOk;
+  d.has_declared = true;
+  std::memcpy(d.declared_sha256, p.sha256, sizeof p.sha256);
+  return d;
+}
+
+AuthDecision RequestAuth::check(const AuthRequest& req, uint32_t node_id, uint32_t now_ms) {
+  AuthDecision d;
+  if (token_len_ == 0) {
+    d.verdict = AuthVerdict::kOk;
+    return d;
+  }
+  const std::string_view value = trim_ows(req.authorization);
+  if (value.empty()) return d;  // kMissing
+  size_t space = 0;
+  while (space < value.size() && !is_ows(value[space])) ++space;
+  // Views built by hand rather than with substr(): its range check drags libstdc++'s exception
+  // message into the ESP8266's DRAM.
+  const std::string_view scheme(value.data(), space);
+  const std::string_view rest = trim_ows(std::string_view(value.data() + space, value.size() - space));
+  if (ascii_iequals(scheme, "Spore")) return check_proof(req, rest, node_id, now_ms);
+  d.bearer = ascii_iequals(scheme, "Bearer");
+  if (!d.bearer || rest.empty()) {
+    d.verdict = AuthVerdict::kScheme;
+  } else if (!bearer_allowed_) {
+    d.verdict = AuthVerdict::kBearerRefused;
+  } else {
+    d.verdict = token_matches(rest) ? AuthVerdict::kOk : AuthVerdict::kInvalid;
+  }
+  return d;
+}
+
+}  // namespace spore
