@@ -35,35 +35,30 @@ void store_be32(uint32_t v, uint8_t* p) {
   p[3] = static_cast<uint8_t>(v);
 }
 
-/// HMAC-SHA256 keyed with the token, fed in pieces; the key context lives on the stack only while a
-/// proof is computed (no 132-byte keyed state kept per node).
+/// HMAC-SHA256 keyed with the token, fed in pieces. The key context lives on the stack only while
+/// a proof is computed (no 132-byte keyed state kept per node).
 class TokenMac final : public CanonicalSink {
  public:
-  explicit TokenMac(std::string_view token) {
+  TokenMac(std::string_view token, std::string_view domain) {
     br_hmac_key_init(&key_, &br_sha256_vtable, token.data(), token.size());
     br_hmac_init(&ctx_, &key_, 0);
+    text(domain);
   }
-  ~TokenMac() {
-    secure_wipe(&key_, sizeof key_);
-    secure_wipe(&ctx_, sizeof ctx_);
-  }
-  TokenMac(const TokenMac&) = delete;
-  TokenMac& operator=(const TokenMac&) = delete;
-
   void append(const char* data, size_t size_bytes) override { br_hmac_update(&ctx_, data, size_bytes); }
   void text(std::string_view s) { append(s.data(), s.size()); }
-  void bytes(const uint8_t* data, size_t size_bytes) { br_hmac_update(&ctx_, data, size_bytes); }
-  void hex(const uint8_t* data, size_t size_bytes) {
+  /// `size_bytes` bytes as lower-case hex, then a newline when `newline`.
+  void hex(const uint8_t* data, size_t size_bytes, bool newline) {
     char pair[3];
     for (size_t i = 0; i < size_bytes; ++i) {
       auth_to_hex(data + i, 1, pair);
       append(pair, 2);
     }
+    if (newline) append("\n", 1);
   }
   void node_id(uint32_t id) {
     uint8_t be[4];
     store_be32(id, be);
-    hex(be, sizeof be);
+    hex(be, sizeof be, true);
   }
   void finish(uint8_t (&out)[32]) { br_hmac_out(&ctx_, out); }
 
@@ -71,53 +66,6 @@ class TokenMac final : public CanonicalSink {
   br_hmac_key_context key_{};
   br_hmac_context ctx_{};
 };
-
-/// Next `name=value` of an auth-param list; false at the end or on a syntax error (`*ok` false).
-bool next_param(std::string_view* rest, std::string_view* name, std::string_view* value, bool* ok) {
-  std::string_view s = trim_ows(*rest);
-  if (s.empty()) return false;
-  size_t eq = 0;
-  while (eq < s.size() && s[eq] != '=' && s[eq] != ',' && !is_ows(s[eq])) ++eq;
-  *name = std::string_view(s.data(), eq);
-  size_t i = eq;
-  while (i < s.size() && is_ows(s[i])) ++i;
-  if (eq == 0 || i >= s.size() || s[i] != '=') {
-    *ok = false;
-    return false;
-  }
-  ++i;
-  while (i < s.size() && is_ows(s[i])) ++i;
-  size_t start = i;
-  size_t end = i;
-  if (i < s.size() && s[i] == '"') {
-    start = ++i;
-    while (i < s.size() && s[i] != '"') ++i;
-    if (i >= s.size()) {
-      *ok = false;
-      return false;
-    }
-    end = i++;
-  } else {
-    while (i < s.size() && s[i] != ',' && !is_ows(s[i])) ++i;
-    end = i;
-  }
-  *value = std::string_view(s.data() + start, end - start);
-  while (i < s.size() && is_ows(s[i])) ++i;
-  if (i < s.size()) {
-    if (s[i] != ',') {
-      *ok = false;
-      return false;
-    }
-    ++i;
-    // A trailing comma with nothing after it is not a parameter list.
-    if (trim_ows(std::string_view(s.data() + i, s.size() - i)).empty()) {
-      *ok = false;
-      return false;
-    }
-  }
-  *rest = std::string_view(s.data() + i, s.size() - i);
-  return true;
-}
 
 }  // namespace
 
@@ -143,54 +91,59 @@ bool auth_from_hex(std::string_view hex, uint8_t* out, size_t size_bytes) {
 
 bool parse_request_proof(std::string_view params, RequestProof* out) {
   RequestProof p;
-  bool have_nonce = false, have_sha = false, have_proof = false;
-  bool ok = true;
-  std::string_view name, value;
-  while (next_param(&params, &name, &value, &ok)) {
-    bool* have = nullptr;
-    uint8_t* dest = nullptr;
-    size_t size = 0;
-    if (ascii_iequals(name, "nonce")) {
-      have = &have_nonce, dest = p.nonce, size = sizeof p.nonce;
-    } else if (ascii_iequals(name, "sha256")) {
-      have = &have_sha, dest = p.sha256, size = sizeof p.sha256;
-    } else if (ascii_iequals(name, "proof")) {
-      have = &have_proof, dest = p.proof, size = sizeof p.proof;
-    } else {
-      return false;
-    }
-    if (*have || !auth_from_hex(value, dest, size)) return false;
-    *have = true;
+  uint8_t* const dest[] = {p.nonce, p.sha256, p.proof};
+  static constexpr uint8_t kSizes[] = {sizeof p.nonce, sizeof p.sha256, sizeof p.proof};
+  unsigned seen = 0;
+  const char* s = params.data();
+  const char* const end = s + params.size();
+  const auto skip_ows = [&s, end] {
+    while (s != end && is_ows(*s)) ++s;
+  };
+  for (;;) {
+    skip_ows();
+    const char* name = s;
+    while (s != end && *s != '=' && *s != ',' && !is_ows(*s)) ++s;
+    const std::string_view key(name, static_cast<size_t>(s - name));
+    skip_ows();
+    if (s == end || *s != '=') return false;
+    ++s;
+    skip_ows();
+    const bool quoted = s != end && *s == '"';
+    if (quoted) ++s;
+    const char* value = s;
+    while (s != end && hex_digit_value(*s) >= 0) ++s;
+    const std::string_view hex(value, static_cast<size_t>(s - value));
+    if (quoted && (s == end || *s++ != '"')) return false;
+    const int i = ascii_iequals(key, "nonce") ? 0 : ascii_iequals(key, "sha256") ? 1 : ascii_iequals(key, "proof") ? 2 : -1;
+    if (i < 0 || (seen & (1u << i)) != 0 || !auth_from_hex(hex, dest[i], kSizes[i])) return false;
+    seen |= 1u << i;
+    skip_ows();
+    if (s == end) break;
+    if (*s++ != ',') return false;
   }
-  if (!ok || !have_nonce || !have_sha || !have_proof) return false;
+  if (seen != 7) return false;
   *out = p;
   return true;
 }
 
 void compute_request_proof(std::string_view token, HttpMethod method, std::string_view target, uint32_t node_id,
                            const uint8_t (&nonce)[kAuthNonceBytes], const uint8_t (&sha256)[32], uint8_t (&out)[32]) {
-  TokenMac mac(token);
-  mac.text(kProofDomain);
+  TokenMac mac(token, kProofDomain);
   mac.text(http_method_name(method));
   mac.text("\n");
   canonical_target(target, mac);
   mac.text("\n");
   mac.node_id(node_id);
-  mac.text("\n");
-  mac.hex(nonce, sizeof nonce);
-  mac.text("\n");
-  mac.hex(sha256, sizeof sha256);
+  mac.hex(nonce, sizeof nonce, true);
+  mac.hex(sha256, sizeof sha256, false);
   mac.finish(out);
 }
 
 void compute_node_proof(std::string_view token, uint32_t node_id, const uint8_t (&nonce)[kAuthNonceBytes],
                         std::string_view client_nonce_hex, uint8_t (&out)[32]) {
-  TokenMac mac(token);
-  mac.text(kNodeProofDomain);
+  TokenMac mac(token, kNodeProofDomain);
   mac.node_id(node_id);
-  mac.text("\n");
-  mac.hex(nonce, sizeof nonce);
-  mac.text("\n");
+  mac.hex(nonce, sizeof nonce, true);
   mac.text(client_nonce_hex);
   mac.finish(out);
 }
@@ -232,10 +185,9 @@ void RequestAuth::begin(Random& random) {
 }
 
 void RequestAuth::nonce_mac(const uint8_t* head, uint8_t (&out)[8]) const {
-  TokenMac mac(std::string_view(token_, token_len_));
-  mac.text(kNonceDomain);
-  mac.bytes(salt_, sizeof salt_);
-  mac.bytes(head, 12);
+  TokenMac mac(std::string_view(token_, token_len_), kNonceDomain);
+  mac.append(reinterpret_cast<const char*>(salt_), sizeof salt_);
+  mac.append(reinterpret_cast<const char*>(head), 12);
   uint8_t full[32];
   mac.finish(full);
   std::memcpy(out, full, sizeof out);

@@ -38,15 +38,13 @@ constexpr AuthRefusal kAuthRefusals[] = {
     {"auth_malformed", kChallengeProofInvalid}, {"auth_stale", kChallengeProofInvalid},
 };
 constexpr char kAuthMessages[] SPORE_FLASH =
-    "This endpoint needs the node's API token (see tokenLocation): send a request proof ('Authorization: Spore "
-    "...', which the spore CLI and the dashboard make; docs/security.md) or 'Authorization: Bearer <token>'.\0"
-    "The Authorization header must be 'Spore nonce=..., sha256=..., proof=...' or 'Bearer <token>'.\0"
-    "This node does not accept bearer tokens: send a request proof (the spore CLI and the dashboard make them; "
-    "docs/security.md).\0"
-    "The bearer token or the request proof is not valid for this node.\0"
-    "A request proof must be 'Spore nonce=<40 hex>, sha256=<64 hex>, proof=<64 hex>'.\0"
-    "The request proof's nonce expired, was used already, or predates the node's last start: get a new one "
-    "from GET /api/node/challenge.\0";
+    "This endpoint needs the node's API token (see tokenLocation), as a request proof ('Authorization: Spore "
+    "...', docs/security.md) or as 'Authorization: Bearer <token>'.\0"
+    "Use 'Authorization: Spore nonce=..., sha256=..., proof=...' or 'Bearer <token>'.\0"
+    "This node takes request proofs only ('Authorization: Spore ...'), no bearer token.\0"
+    "The bearer token or request proof is not valid for this node.\0"
+    "A request proof is 'Spore nonce=<40 hex>, sha256=<64 hex>, proof=<64 hex>'.\0"
+    "The proof's nonce expired, was used, or predates the node's start: get a new one (GET /api/node/challenge).\0";
 static_assert(sizeof kAuthRefusals / sizeof kAuthRefusals[0] ==
                   static_cast<size_t>(AuthVerdict::kStale) - static_cast<size_t>(AuthVerdict::kMissing) + 1,
               "one refusal per AuthVerdict from kMissing to kStale");
