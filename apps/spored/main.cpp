@@ -217,17 +217,20 @@ int main(int argc, char** argv) {
 
   std::string token;
   std::string token_where = "none (--no-api-token: the REST API is unauthenticated)";
+  std::string token_path;  // where a 401 says the token is (RestApi::set_token_location)
   if (!opt.no_api_token) {
     if (!opt.api_token_file.empty()) {
       if (!read_secret_file(opt.api_token_file, "API token file", &token, log)) return 2;
-      token_where = opt.api_token_file;
+      token_path = opt.api_token_file;
+      token_where = token_path;
     } else {
       bool created = false;
       if (!state.load_or_create_token(&token, &created, &error)) {
         std::fprintf(stderr, "spored: %s\n", error.c_str());
         return 1;
       }
-      token_where = state.path("api_token") + (created ? " (created now)" : "");
+      token_path = state.path("api_token");
+      token_where = token_path + (created ? " (created now)" : "");
     }
   }
 
@@ -254,6 +257,8 @@ int main(int argc, char** argv) {
                  token_where.c_str(), SPORE_MAX_TOKEN_LEN);
     return 2;
   }
+  if (!token_path.empty()) api.set_token_location(token_path.c_str());
+  api.set_bearer_allowed(!opt.no_bearer);
   api.set_restart_handler(spore::Delegate<void()>(&request_restart));
   if (!api.begin()) return 1;
   spore::OtaUploadHandler ota(ctx, api, ota_session);
@@ -349,7 +354,8 @@ int main(int argc, char** argv) {
     }
     log.logf(LogLevel::kInfo, "join list: %s", list.c_str());
   }
-  log.logf(opt.no_api_token ? LogLevel::kWarn : LogLevel::kInfo, "API token: %s", token_where.c_str());
+  log.logf(opt.no_api_token ? LogLevel::kWarn : LogLevel::kInfo, "API token: %s%s", token_where.c_str(),
+           opt.no_bearer ? " (request proofs only: --no-bearer)" : "");
   {
     char sha_hex[65];
     spore::ota_sha256_hex(image_sha256, sha_hex);

@@ -113,6 +113,11 @@ int parse_options(int argc, char** argv, Options* out) {
   app.add_flag("--no-api-token", o.no_api_token, "Serve the REST API without authentication (restart is open!)")
       ->envname("SPORED_NO_API_TOKEN")
       ->excludes(token_file);
+  app.add_flag("--no-bearer", o.no_bearer,
+               "Refuse 'Authorization: Bearer <token>': accept only request proofs, which never reveal the token "
+               "(the spore CLI and the dashboard send proofs; docs/security.md)")
+      ->envname("SPORED_NO_BEARER")
+      ->excludes("--no-api-token");
   app.add_option("--join", join, "IP[:PORT] of a peer to contact by unicast (repeatable; for networks without broadcast)")
       ->envname("SPORED_JOIN")
       ->delimiter(',');

@@ -30,6 +30,8 @@ struct Options {
   std::string cluster_key_accept_file;  ///< a second key accepted on receive (key rotation)
   std::string api_token_file;
   bool no_api_token = false;
+  /// Refuse `Authorization: Bearer <token>`: only request proofs (docs/security.md) are accepted.
+  bool no_bearer = false;
   std::vector<JoinTarget> join;
   /// PEM RSA public key: when set, POST /api/node/update takes only images signed with its private
   /// key (ESP8266 core's signed-update format); empty = unsigned images are accepted.

@@ -16,8 +16,8 @@ static_assert(SPORE_MAX_SSID_LEN <= 255 && SPORE_MAX_WIFI_PASSWORD_LEN <= 255 &&
 
 namespace {
 
-constexpr const char* kKeys[] = {"wifi_ssid", "wifi_password", "api_token", "cluster_key"};
-enum Key : uint8_t { kSsid, kPassword, kToken, kClusterKey, kKeyCount };
+constexpr const char* kKeys[] = {"wifi_ssid", "wifi_password", "api_token", "cluster_key", "no_bearer"};
+enum Key : uint8_t { kSsid, kPassword, kToken, kClusterKey, kNoBearer, kKeyCount };
 
 constexpr const char* kBadSsid = "wifi_ssid: 1-32 bytes, no control characters";
 constexpr const char* kBadPassword = "wifi_password: 8-63 printable ASCII characters or 64 hex digits";
@@ -93,6 +93,12 @@ const char* DeviceConfig::set_cluster_key_hex(std::string_view hex) {
   return nullptr;
 }
 
+const char* DeviceConfig::set_no_bearer(std::string_view value) {
+  if (!value.empty() && value != "0" && value != "1") return "no_bearer: 1 (request proofs only) or 0";
+  no_bearer_ = value == "1";
+  return nullptr;
+}
+
 bool DeviceConfig::parse(std::string_view text, DeviceConfigError* error) {
   DeviceConfig next;
   std::string_view values[kKeyCount];
@@ -130,6 +136,9 @@ bool DeviceConfig::parse(std::string_view text, DeviceConfigError* error) {
     if (const char* r = next.set_cluster_key_hex(values[kClusterKey])) e = {lines[kClusterKey], r};
   }
   if (e.reason == nullptr) {
+    if (const char* r = next.set_no_bearer(values[kNoBearer])) e = {lines[kNoBearer], r};
+  }
+  if (e.reason == nullptr) {
     if (const char* r = next.set_wifi(values[kSsid], values[kPassword])) {
       e = {lines[r == kBadSsid ? kSsid : kPassword], r};
     }
@@ -143,7 +152,7 @@ bool DeviceConfig::parse(std::string_view text, DeviceConfigError* error) {
 size_t DeviceConfig::serialize(char* out, size_t out_bytes) const {
   if (out_bytes == 0) return 0;
   const std::string_view values[kKeyCount] = {{ssid_, ssid_len_}, {password_, password_len_}, api_token(),
-                                              cluster_key_hex()};
+                                              cluster_key_hex(), no_bearer_ ? "1" : ""};
   size_t n = 0;
   bool fits = true;
   auto put = [&](const char* s, size_t size) {

@@ -1,7 +1,7 @@
 #pragma once
 /// @file device_config.h
 /// The settings a device keeps across restarts (on the ESP8266: one record in flash, see config_record.h): WiFi
-/// credentials, REST API token, cluster key. Timing and capacities are not here: they are the
+/// credentials, REST API token, cluster key, whether bearer tokens are refused. Timing and capacities are not here: they are the
 /// firmware's Config profile and limits.h, fixed at build time.
 ///
 /// Text format, one setting per line, so a user can read and write the file by hand:
@@ -11,6 +11,7 @@
 ///     wifi_password=correct horse
 ///     api_token=s3cret-token
 ///     cluster_key=00112233445566778899aabbccddeeff
+///     no_bearer=1
 ///
 /// `key=value` with nothing trimmed (an SSID may begin or end with a space), an optional '\r'
 /// before '\n', blank lines and '#' comment lines allowed. An empty value means "not set". Every
@@ -59,6 +60,10 @@ class DeviceConfig {
   /// Hex text as HmacKey::set_hex() takes it: empty, or 2 x (16..SPORE_MAX_KEY_BYTES) hex digits.
   const char* set_cluster_key_hex(std::string_view hex);
 
+  /// "1": the REST API refuses bearer tokens and takes request proofs only (RestApi::set_bearer_allowed);
+  /// "0" or empty: bearer tokens are accepted too (the default). Anything else is refused.
+  const char* set_no_bearer(std::string_view value);
+
   /// Precedence of the firmware's settings (stored > build flags > setup portal): takes the
   /// credentials compiled into the image (WIFI_SSID / WIFI_PASSWORD) only when none are stored,
   /// without saving them. Returns set_wifi()'s sentence when the build's values are invalid
@@ -80,6 +85,7 @@ class DeviceConfig {
   const char* wifi_password() const { return password_; }
   std::string_view api_token() const { return {token_, token_len_}; }
   std::string_view cluster_key_hex() const { return {key_hex_, key_hex_len_}; }
+  bool no_bearer() const { return no_bearer_; }
 
  private:
   // Zeroed by the constructor (not member initializers: GCC -Os would copy a 232-byte zero
@@ -92,6 +98,7 @@ class DeviceConfig {
   uint8_t password_len_;
   uint8_t token_len_;
   uint8_t key_hex_len_;
+  bool no_bearer_;
 };
 
 }  // namespace spore

@@ -179,6 +179,9 @@ bool Node::begin(const char* api_token) {
     SPORE_LOG(ctx_, LogLevel::kError, "API token: 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected");
     return false;
   }
+  // What a 401 says (a string literal: it must outlive the RestApi). Not the token, only where it is.
+  api_.set_token_location("the serial log of the board's first boot (./ctl.sh monitor), or its api_token setting");
+  api_.set_bearer_allowed(!device_.no_bearer());
   if (!device_.cluster_key_hex().empty()) {
     HmacKey key;
     if (!key.set_hex(device_.cluster_key_hex())) return false;  // DeviceConfig checked it: cannot happen

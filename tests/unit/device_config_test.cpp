@@ -106,6 +106,20 @@ TEST(DeviceConfig, RejectsWithLineAndChangesNothing) {
   expect_rejected("cluster_key=00112233445566778899aabbccddee\n", 1);  // 15 bytes
   expect_rejected("cluster_key=" + std::string(66, 'a') + "\n", 1);   // 33 bytes
   expect_rejected("cluster_key=00112233445566778899aabbccddeezz\n", 1);
+  expect_rejected("no_bearer=yes\n", 1);
+  expect_rejected("no_bearer=2\n", 1);
+}
+
+TEST(DeviceConfig, NoBearerRoundTrips) {
+  EXPECT_FALSE(parsed(kFull).no_bearer());
+  EXPECT_FALSE(parsed("no_bearer=0\n").no_bearer());
+  EXPECT_FALSE(parsed("no_bearer=\n").no_bearer());
+  const DeviceConfig c = parsed(std::string(kFull) + "no_bearer=1\n");
+  EXPECT_TRUE(c.no_bearer());
+  char text[512];
+  ASSERT_GT(c.serialize(text, sizeof text), 0u);
+  EXPECT_NE(std::string(text).find("no_bearer=1\n"), std::string::npos);
+  EXPECT_TRUE(parsed(text).no_bearer());
 }
 
 TEST(DeviceConfig, NullErrorPointerIsAllowed) {
