@@ -271,12 +271,13 @@ verb_ota() {
     case "$a" in --token | --token=* | --token-file | --token-file=* | --token-map | --token-map=*) has_token=1 ;; esac
   done
   if [ "$has_token" -eq 0 ] && [ -z "${SPORE_TOKEN:-}" ] && compgen -G "$ROOT/build/demo/node-*/api_token" >/dev/null; then
-    local map="$ROOT/build/demo/tokens.map" f k
+    # Keyed by node id (each node's state-dir node_id file): the CLI never picks a token by hostname.
+    local map="$ROOT/build/demo/tokens.map" f d
     (umask 077 && : >"$map")
     for f in "$ROOT"/build/demo/node-*/api_token; do
-      k="${f%/api_token}"
-      k="${k##*/node-}"
-      printf 'demo-%s %s\n' "$k" "$(tr -d ' \n\r\t' <"$f")" >>"$map"
+      d="${f%/api_token}"
+      [ -s "$d/node_id" ] || continue
+      printf '%s %s\n' "$(tr -d ' \n\r\t' <"$d/node_id")" "$(tr -d ' \n\r\t' <"$f")" >>"$map"
     done
     echo "ctl.sh: tokens of the local demo's nodes: --token-map $(demo_rel "$map")" >&2
     args+=(--token-map "$map")

@@ -122,7 +122,7 @@ log "(b) fleet update of $FLEET_N nodes"
 for k in $(seq 1 "$FLEET_N"); do start_own_node "$k"; done
 wait_until "$FLEET_N nodes converge" 120 converged $(seq 1 "$FLEET_N")
 MAP="$IT_TMP/tokens.map"
-for k in $(seq 1 "$FLEET_N"); do echo "n$k $(token_of "$k")"; done >"$MAP"
+token_map_of "$FLEET_N" >"$MAP"
 OBS="$(it_ip 1):$IT_HTTP_PORT"
 LAST=$FLEET_N
 CONFIGS=("one-node" "all-p1" "all-p4" "all-c1-p$((FLEET_N - 1))" "all-c0-p$FLEET_N")

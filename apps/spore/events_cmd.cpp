@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ota_cmd.h"
+#include "request_signer.h"
 #include "transport_error.h"
 
 namespace spore {
@@ -119,9 +120,9 @@ std::string describe_publish_error(int status, std::string_view body, bool token
   Json j = Json::parse(body.begin(), body.end(), nullptr, false);
   const std::string code = !j.is_discarded() && j.is_object() ? json_text(j, "code") : "";
   if (status == 401) {
-    out += token_given ? "\n  the token was refused: check it is the one in the node's state directory (api_token)"
-                       : "\n  this node requires an API token: pass --token TOKEN, --token-file FILE or set SPORE_TOKEN "
-                         "(spored creates the token in its state directory on first start and logs the path)";
+    out += "\n  " + auth_refusal_hint(body, token_given);
+  } else if (code == "digest_mismatch") {
+    out += "\n  the node received another payload than the one the request proof was made for";
   } else if (status == 413) {
     const std::string max = json_text(j, "max_bytes");
     if (!max.empty()) out += "\n  this node takes payloads of at most " + max + " bytes";
@@ -300,20 +301,6 @@ bool read_limited(std::istream& in, size_t limit, std::string* out) {
   return true;
 }
 
-void set_timeouts(httplib::Client& client, double connect_s, double read_s) {
-  auto split = [](double s, time_t* sec, time_t* usec) {
-    const auto micros = static_cast<int64_t>(s * 1e6);
-    *sec = static_cast<time_t>(micros / 1000000);
-    *usec = static_cast<time_t>(micros % 1000000);
-  };
-  time_t sec = 0, usec = 0;
-  split(connect_s, &sec, &usec);
-  client.set_connection_timeout(sec, usec);
-  client.set_write_timeout(sec, usec);
-  split(read_s, &sec, &usec);
-  client.set_read_timeout(sec, usec);
-}
-
 std::string unreachable(const NodeAddress& addr, httplib::Error e) {
   return "cannot reach the node at " + addr.base_url() + ": " + describe_transport_error(e) +
          ". Is spored running there? (`spore discover` lists the nodes on the LAN)";
@@ -377,11 +364,19 @@ int cmd_events_publish(const EventsContext& context, const EventsPublishOptions&
   const std::optional<std::string> token = resolve_token(o.token, file_text, std::getenv("SPORE_TOKEN"));
   const NodeAddress addr = context.node();
 
+  const std::string path = publish_path(o.topic);
+  // A one-use request proof over the topic (in the path) and the payload, after the node proved it
+  // holds the token.
+  uint8_t payload_sha[32];
+  sha256_of(payload, payload_sha);
+  std::string why;
+  const std::optional<Signed> sig = sign_request(addr, context.http_timeout_s, single_token_policy(token, o.bearer),
+                                                 HttpMethod::kPost, path, payload_sha, &why);
+  if (!sig) throw CliError{kExitFailure, addr.to_string() + " POST /api/cluster/events: not sent: " + why};
   httplib::Client client(addr.host, addr.port);
   set_timeouts(client, context.http_timeout_s, context.http_timeout_s);
   httplib::Headers headers;
-  if (token) headers.emplace("Authorization", "Bearer " + *token);
-  const std::string path = publish_path(o.topic);
+  if (!sig->authorization.empty()) headers.emplace("Authorization", sig->authorization);
   httplib::Result res = client.Post(path.c_str(), headers, payload, "application/octet-stream");
   if (!res) throw CliError{kExitFailure, unreachable(addr, res.error())};
   if (res->status < 200 || res->status > 299) {
@@ -660,6 +655,9 @@ void EventsCli::add_to(CLI::App& app) {
   publish_->add_option("--token-file", publish_options_.token_file, "file holding the API token")
       ->excludes(tok)
       ->type_name("FILE");
+  publish_->add_flag("--bearer", publish_options_.bearer,
+                     "send the token itself ('Authorization: Bearer') instead of a one-use request proof (nodes "
+                     "older than request proofs)");
   publish_->add_flag("--json", publish_options_.json, "print the node's JSON answer unchanged");
   publish_->footer(
       "Prints `published TOPIC seq N on NODE (NODE_ID, epoch E)`. The node answers 401 without its\n"

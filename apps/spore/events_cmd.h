@@ -112,6 +112,7 @@ struct EventsPublishOptions {
   std::optional<std::string> file;        ///< --file PATH
   std::optional<std::string> token;       ///< --token
   std::optional<std::string> token_file;  ///< --token-file
+  bool bearer = false;                    ///< --bearer: the token itself, no request proof
   bool json = false;
 };
 

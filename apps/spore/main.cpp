@@ -30,6 +30,7 @@
 #include "cli_logic.h"
 #include "events_cmd.h"
 #include "ota_cmd.h"
+#include "request_signer.h"
 #include "transport_error.h"
 #include "posix/udp_socket.h"
 #include "posix/version.h"
@@ -92,13 +93,7 @@ struct HttpAnswer {
 HttpAnswer http_call(const spore::cli::NodeAddress& addr, const Globals& g, const std::string& method,
                      const std::string& path, const httplib::Headers& headers = {}) {
   httplib::Client client(addr.host, addr.port);
-  const auto timeout = std::chrono::duration<double>(g.http_timeout_s);
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
-  const auto sec = static_cast<time_t>(micros / 1000000);
-  const auto usec = static_cast<time_t>(micros % 1000000);
-  client.set_connection_timeout(sec, usec);
-  client.set_read_timeout(sec, usec);
-  client.set_write_timeout(sec, usec);
+  spore::cli::set_timeouts(client, g.http_timeout_s, g.http_timeout_s);
   httplib::Result res = method == "POST" ? client.Post(path.c_str(), headers, "", "application/json")
                                          : client.Get(path.c_str(), headers);
   if (!res) {
@@ -199,6 +194,7 @@ int cmd_status(const Globals& g, bool json) {
 struct RestartOptions {
   std::optional<std::string> token;
   std::optional<std::string> token_file;
+  bool bearer = false;
   double wait_s = 0;
 };
 
@@ -225,16 +221,21 @@ int cmd_restart(const Globals& g, const RestartOptions& o) {
   const std::optional<std::string> token = spore::cli::resolve_token(o.token, file_text, std::getenv("SPORE_TOKEN"));
   std::optional<int64_t> before;
   if (o.wait_s > 0) before = self_incarnation(addr, g);
+  // A one-use request proof for this POST (empty body), after the node proved it holds the token.
+  uint8_t empty_sha[32];
+  spore::cli::sha256_of("", empty_sha);
+  std::string why;
+  const std::optional<spore::cli::Signed> sig =
+      spore::cli::sign_request(addr, g.http_timeout_s, spore::cli::single_token_policy(token, o.bearer),
+                               spore::HttpMethod::kPost, "/api/node/restart", empty_sha, &why);
+  if (!sig) throw Failure{kExitFailure, addr.to_string() + " POST /api/node/restart: not sent: " + why};
   httplib::Headers headers;
-  if (token) headers.emplace("Authorization", "Bearer " + *token);
+  if (!sig->authorization.empty()) headers.emplace("Authorization", sig->authorization);
   HttpAnswer a = http_call(addr, g, "POST", "/api/node/restart", headers);
   if (a.status == 401) {
-    std::string hint = token ? "the token was refused: check it is the one in the node's state directory"
-                             : "this node requires an API token: pass --token TOKEN, --token-file FILE or set "
-                               "SPORE_TOKEN (spored creates the token in its state directory on first start "
-                               "and logs the path)";
     throw Failure{kExitFailure, addr.to_string() + " POST /api/node/restart: " +
-                                    spore::cli::describe_error_response(a.status, a.body) + "\n  " + hint};
+                                    spore::cli::describe_error_response(a.status, a.body) + "\n  " +
+                                    spore::cli::auth_refusal_hint(a.body, token.has_value())};
   }
   if (a.status < 200 || a.status > 299) {
     throw Failure{kExitFailure, addr.to_string() + " POST /api/node/restart: " +
@@ -474,6 +475,9 @@ int main(int argc, char** argv) {
   restart->add_option("--token-file", restart_opts.token_file, "file holding the API token")
       ->excludes(token_opt)
       ->type_name("FILE");
+  restart->add_flag("--bearer", restart_opts.bearer,
+                    "send the token itself ('Authorization: Bearer') instead of a one-use request proof (nodes "
+                    "older than request proofs)");
   restart->add_option("--wait", restart_opts.wait_s, "wait up to SECONDS for the node to come back with a new incarnation")
       ->check(CLI::Range(0.0, 3600.0))
       ->type_name("SECONDS");
@@ -514,10 +518,15 @@ int main(int argc, char** argv) {
         ->excludes(tok)
         ->type_name("FILE");
     cmd->add_option("--token-map", o.token_map,
-                    "per-node tokens: lines 'NAME TOKEN', NAME a hostname, IP or IP:PORT (# comments); a node "
-                    "without a line gets --token / --token-file / $SPORE_TOKEN")
+                    "per-node tokens: lines 'NODE_ID TOKEN', NODE_ID the node's id as 8 hex digits (its state "
+                    "dir's node_id file; # comments); a node without a line gets --token / --token-file / "
+                    "$SPORE_TOKEN")
         ->check(CLI::ExistingFile)
         ->type_name("FILE");
+    cmd->add_flag("--bearer", o.bearer,
+                  "send the API token itself ('Authorization: Bearer') instead of a one-use request proof: for "
+                  "nodes older than request proofs; anyone on the path can read and reuse it, and node "
+                  "identities are not checked");
     cmd->add_option("--timeout", o.timeout_s,
                     "per node: seconds to wait for it to come back ACTIVE with the new image after the upload "
                     "(also the limit for a stalled upload)")

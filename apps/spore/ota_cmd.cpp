@@ -20,6 +20,7 @@
 
 #include "ota_crypto.h"
 #include "ota_logic.h"
+#include "request_signer.h"
 #include "transport_error.h"
 
 namespace spore {
@@ -38,20 +39,6 @@ std::optional<std::string> slurp(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-void set_timeouts(httplib::Client& client, double connect_s, double io_s) {
-  auto split = [](double s, time_t* sec, time_t* usec) {
-    const auto micros = static_cast<long long>(s * 1e6);
-    *sec = static_cast<time_t>(micros / 1000000);
-    *usec = static_cast<time_t>(micros % 1000000);
-  };
-  time_t sec = 0, usec = 0;
-  split(connect_s, &sec, &usec);
-  client.set_connection_timeout(sec, usec);
-  split(io_s, &sec, &usec);
-  client.set_read_timeout(sec, usec);
-  client.set_write_timeout(sec, usec);
 }
 
 /// GET a JSON document; nullopt with `why` on any failure.
@@ -169,9 +156,15 @@ struct UploadAnswer {
   std::string body;
 };
 
-std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& image, const std::optional<std::string>& token,
+/// The Authorization header for one upload request (a fresh request proof each call), or nullopt
+/// with `why` when the node cannot be authorized (then nothing is sent).
+using Authorizer = std::function<std::optional<std::string>(std::string* why)>;
+
+std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& image, const Authorizer& authorize,
                                    const OtaCommonOptions& o, Reporter& reporter, const std::string& prefix,
                                    std::string* why) {
+  const std::optional<std::string> authorization = authorize(why);
+  if (!authorization) return std::nullopt;
   const int fd = ::open(image.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     *why = "cannot open " + image.path;
@@ -219,7 +212,7 @@ std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& ima
   httplib::Client client(addr.host, addr.port);
   set_timeouts(client, o.http_timeout_s, std::max(o.timeout_s, o.http_timeout_s));
   httplib::Headers headers;
-  if (token) headers.emplace("Authorization", "Bearer " + *token);
+  if (!authorization->empty()) headers.emplace("Authorization", *authorization);
   httplib::Result res = client.Post("/api/node/update", headers, static_cast<size_t>(total), provider, content_type);
   ::close(fd);
   reporter.end_bar();
@@ -235,16 +228,23 @@ std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& ima
     }
     // The node may have answered an error and closed before reading everything (401, 413, 415...):
     // the answer is lost to the client, so ask again with an empty body, which changes nothing.
-    httplib::Client probe(addr.host, addr.port);
-    set_timeouts(probe, o.http_timeout_s, o.http_timeout_s);
-    httplib::Result again = probe.Post("/api/node/update", headers, "", content_type.c_str());
     std::string what = sent < file_bytes ? "the connection broke after " + format_bytes(sent) + " of " +
                                                format_bytes(file_bytes) + " (" + describe_transport_error(res.error()) + ")"
                                          : "no answer after the upload (" + describe_transport_error(res.error()) + ")";
-    if (again && (again->status == 401 || again->status == 403 || again->status == 409)) {
-      // Only a refusal that does not depend on the body (token, another upload running) explains
-      // the first attempt; an empty body gets 400 from a node that would take the upload.
-      return UploadAnswer{again->status, again->body};
+    // The first request's proof is spent (or was refused): the probe gets its own.
+    std::string probe_why;
+    const std::optional<std::string> probe_auth = authorize(&probe_why);
+    if (probe_auth) {
+      httplib::Headers probe_headers;
+      if (!probe_auth->empty()) probe_headers.emplace("Authorization", *probe_auth);
+      httplib::Client probe(addr.host, addr.port);
+      set_timeouts(probe, o.http_timeout_s, o.http_timeout_s);
+      httplib::Result again = probe.Post("/api/node/update", probe_headers, "", content_type.c_str());
+      if (again && (again->status == 401 || again->status == 403 || again->status == 409)) {
+        // Only a refusal that does not depend on the body (token, another upload running) explains
+        // the first attempt; an empty body gets 400 from a node that would take the upload.
+        return UploadAnswer{again->status, again->body};
+      }
     }
     *why = what + "; see the node's log";
     return std::nullopt;
@@ -320,9 +320,10 @@ void wait_back(const NodeAddress& addr, const ImageFile& image, const OtaCommonO
   run.reason = std::string("not back within ") + secs + " s: " + last;
 }
 
-/// One node, start to end: check, upload, wait. Never throws.
+/// One node, start to end: check, upload, wait. Never throws. `policy` says which token to prove
+/// (request_signer.h); the image goes only to a node that passed its challenge.
 NodeRun update_node(const NodeAddress& addr, const std::string& expected_hostname, const ImageFile& image,
-                    const std::optional<std::string>& token, const OtaCommonOptions& o, bool no_wait,
+                    const SignPolicy& policy, const OtaCommonOptions& o, bool no_wait,
                     const std::optional<NodeAddress>& observer, Reporter& reporter, const std::string& prefix) {
   NodeRun run;
   run.hostname = expected_hostname;
@@ -349,13 +350,26 @@ NodeRun update_node(const NodeAddress& addr, const std::string& expected_hostnam
     }
     reporter.line(prefix, "uploading " + format_bytes(image.size_bytes) + (o.raw ? " (raw)" : "") + " to " +
                               addr.base_url() + "/api/node/update");
-    std::optional<UploadAnswer> answer = upload(addr, image, token, o, reporter, prefix, &why);
+    uint8_t file_sha[32];
+    sha256_from_hex(image.hashes.file_sha256, file_sha);
+    bool token_used = false;
+    const Authorizer authorize = [&](std::string* sign_why) -> std::optional<std::string> {
+      std::optional<Signed> s = sign_request(addr, o.http_timeout_s, policy, HttpMethod::kPost, "/api/node/update",
+                                             file_sha, sign_why);
+      if (!s) {
+        *sign_why = "not sent: the node at " + addr.to_string() + ": " + *sign_why;
+        return std::nullopt;
+      }
+      token_used = s->token_used;
+      return s->authorization;
+    };
+    std::optional<UploadAnswer> answer = upload(addr, image, authorize, o, reporter, prefix, &why);
     if (!answer) {
       run.reason = why;
       return finish();
     }
     if (answer->status < 200 || answer->status > 299) {
-      run.reason = describe_update_error(answer->status, answer->body, token.has_value());
+      run.reason = describe_update_error(answer->status, answer->body, token_used);
       return finish();
     }
     Json body = Json::parse(answer->body, nullptr, false);
@@ -400,6 +414,14 @@ std::optional<std::string> fallback_token(const OtaCommonOptions& o) {
     if (trim(*file_text).empty()) throw CliError{kExitUsage, "the token file '" + *o.token_file + "' is empty"};
   }
   return resolve_token(o.token, file_text, std::getenv("SPORE_TOKEN"));
+}
+
+/// Tokens by node id: the map's line for the node, else the shared token.
+SignPolicy sign_policy(const OtaCommonOptions& o, const TokenMap& map, const std::optional<std::string>& fallback) {
+  SignPolicy p;
+  p.token_for = [&map, fallback](uint32_t node_id) { return token_for_node(map, node_id, fallback); };
+  p.bearer = o.bearer;
+  return p;
 }
 
 TokenMap load_token_map(const OtaCommonOptions& o) {
@@ -447,10 +469,15 @@ int cmd_ota_update(const NodeAddress& node, const OtaUpdateOptions& o) {
                                      ". Is it running? (`spore discover` lists the nodes on the LAN)"};
   }
   const std::string hostname = str_field(*status, "hostname");
-  const std::optional<std::string> token = token_for_node(map, hostname, node.host, node.port, fallback);
+  SignPolicy policy = sign_policy(o, map, fallback);
+  if (o.bearer) {
+    // A bearer token is chosen by the id the node claims: nothing checks the claim (--bearer's risk).
+    const std::optional<int64_t> id = int_field(*status, "nodeId");
+    if (id && *id >= 0 && *id <= UINT32_MAX) policy.expected_node_id = static_cast<uint32_t>(*id);
+  }
   Reporter reporter(!o.json && isatty(STDERR_FILENO) == 1 ? Reporter::Mode::kBar : Reporter::Mode::kLines);
   if (!o.json) std::cerr << describe_image(image) << "\n";
-  NodeRun run = update_node(node, hostname, image, token, o, o.no_wait, std::nullopt, reporter, "");
+  NodeRun run = update_node(node, hostname, image, policy, o, o.no_wait, std::nullopt, reporter, "");
   if (o.json) {
     Json j;
     j["ok"] = run.outcome != NodeOutcome::kFailed;
@@ -505,8 +532,54 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
   }
   if (!looks_like_members(*members)) throw CliError{kExitFailure, observer.to_string() + ": no \"members\" list"};
   std::vector<RolloutTarget> skipped;
-  const std::vector<RolloutTarget> targets = rollout_targets(*members, observer.host, observer.port, &skipped);
-  if (targets.empty()) throw CliError{kExitFailure, observer.to_string() + " lists no node that is not DEAD"};
+  const std::vector<RolloutTarget> listed = rollout_targets(*members, observer.host, observer.port, &skipped);
+  if (listed.empty()) throw CliError{kExitFailure, observer.to_string() + " lists no node that is not DEAD"};
+  const SignPolicy policy = sign_policy(o, map, fallback);
+  // Every listed node must prove, before anything is sent, that it holds the token this CLI has
+  // for the id it is listed with: a member any LAN peer announced cannot, and is left out of the
+  // waves (canary included) and reported.
+  std::vector<std::string> unverified(listed.size());
+  if (!o.bearer) {
+    std::vector<std::thread> checks;
+    uint8_t file_sha[32];
+    sha256_from_hex(image.hashes.file_sha256, file_sha);
+    for (size_t i = 0; i < listed.size(); ++i) {
+      checks.emplace_back([&, i]() {
+        const RolloutTarget& t = listed[i];
+        if (!t.node_id) {
+          unverified[i] = "no nodeId in the members list";
+          return;
+        }
+        SignPolicy p = policy;
+        p.require_identity = true;
+        p.expected_node_id = t.node_id;
+        std::string refusal;
+        if (!sign_request(NodeAddress{t.ip, t.http_port}, o.http_timeout_s, p, HttpMethod::kGet, "/", file_sha,
+                          &refusal)) {
+          unverified[i] = refusal.empty() ? "no proof of identity" : refusal;
+        }
+      });
+    }
+    for (std::thread& th : checks) th.join();
+  } else {
+    std::cerr << "--bearer: the nodes' identities are not checked, and each is sent its token itself\n";
+  }
+  std::vector<RolloutTarget> targets;
+  std::vector<RolloutTarget> impostors;
+  for (size_t i = 0; i < listed.size(); ++i) {
+    if (unverified[i].empty()) {
+      targets.push_back(listed[i]);
+    } else {
+      RolloutTarget t = listed[i];
+      t.status = "unverified: " + unverified[i];
+      impostors.push_back(t);
+      std::cerr << "skipping " << t.hostname << " (" << endpoint_text(t.ip, t.http_port)
+                << "): it cannot prove it is the node listed: " << unverified[i] << "; nothing is sent to it\n";
+    }
+  }
+  if (targets.empty()) {
+    throw CliError{kExitFailure, "no listed node proved its identity with the token(s) given; nothing was sent"};
+  }
   const std::vector<std::vector<size_t>> waves = plan_waves(targets.size(), o.canary, o.parallel);
 
   std::vector<NodeResult> results(targets.size());
@@ -547,10 +620,12 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
       const RolloutTarget& t = targets[wave[n]];
       threads.emplace_back([&, n, t]() {
         const NodeAddress addr{t.ip, t.http_port};
-        const std::optional<std::string> token = token_for_node(map, t.hostname, t.ip, t.http_port, fallback);
+        SignPolicy p = policy;
+        p.require_identity = !o.bearer;
+        p.expected_node_id = t.node_id;
         const std::optional<NodeAddress> watcher =
             observer_in_wave ? std::nullopt : std::optional<NodeAddress>(observer);
-        runs[n] = update_node(addr, t.hostname, image, token, o, false, watcher, reporter, "  " + t.hostname + ": ");
+        runs[n] = update_node(addr, t.hostname, image, p, o, false, watcher, reporter, "  " + t.hostname + ": ");
       });
     }
     for (std::thread& th : threads) th.join();
@@ -574,13 +649,15 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
     }
     if (failed) reporter.line("", "stopping the rollout: a node of this wave failed; the nodes not reached keep their image");
   }
-  for (const RolloutTarget& s : skipped) {
-    NodeResult r;
-    r.hostname = s.hostname;
-    r.ip = endpoint_text(s.ip, s.http_port);
-    r.outcome = NodeOutcome::kSkipped;
-    r.reason = s.status.empty() ? "no address" : s.status;
-    results.push_back(r);
+  for (const std::vector<RolloutTarget>* list : {&impostors, &skipped}) {
+    for (const RolloutTarget& s : *list) {
+      NodeResult r;
+      r.hostname = s.hostname;
+      r.ip = endpoint_text(s.ip, s.http_port);
+      r.outcome = list == &impostors ? NodeOutcome::kUnverified : NodeOutcome::kSkipped;
+      r.reason = s.status.empty() ? "no address" : s.status;
+      results.push_back(r);
+    }
   }
   if (o.json) {
     std::cout << rollout_to_json(results, image.hashes.image_sha256).dump(2) << "\n";

@@ -23,7 +23,8 @@ struct OtaCommonOptions {
   std::string file;
   std::optional<std::string> token;       ///< --token
   std::optional<std::string> token_file;  ///< --token-file
-  std::optional<std::string> token_map;   ///< --token-map FILE ("hostname token" lines)
+  std::optional<std::string> token_map;   ///< --token-map FILE ("NODE_ID TOKEN" lines)
+  bool bearer = false;                    ///< --bearer: send the token itself, no request proof
   double timeout_s = 60;                  ///< per node: upload stall limit and wait for its return
   double http_timeout_s = 5;              ///< one ordinary REST call
   bool raw = false;                       ///< application/octet-stream instead of multipart

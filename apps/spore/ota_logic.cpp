@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli_logic.h"
+#include "request_signer.h"
 
 namespace spore {
 namespace cli {
@@ -225,6 +226,8 @@ std::vector<RolloutTarget> rollout_targets(const nlohmann::ordered_json& members
     t.status = json_string(m, "status");
     t.self = json_flag(m, "self");
     t.image_digest = json_string(m, "imageDigest");
+    const auto id = m.find("nodeId");
+    if (id != m.end() && id->is_number_unsigned() && id->get<uint64_t>() <= UINT32_MAX) t.node_id = id->get<uint32_t>();
     auto port = m.find("httpPort");
     t.http_port = port != m.end() && port->is_number_unsigned() && port->get<uint64_t>() > 0 &&
                           port->get<uint64_t>() <= 65535
@@ -275,6 +278,8 @@ const char* outcome_code(NodeOutcome outcome) {
       return "failed";
     case NodeOutcome::kSkipped:
       return "skipped";
+    case NodeOutcome::kUnverified:
+      return "unverified";
     case NodeOutcome::kNotReached:
       break;
   }
@@ -291,6 +296,8 @@ std::string outcome_text(const NodeResult& r) {
       return r.reason.empty() ? "failed" : "failed (" + r.reason + ")";
     case NodeOutcome::kSkipped:
       return r.reason.empty() ? "skipped" : "skipped (" + r.reason + ")";
+    case NodeOutcome::kUnverified:
+      return "not sent (" + r.reason + ")";
     case NodeOutcome::kNotReached:
       break;
   }
@@ -299,7 +306,7 @@ std::string outcome_text(const NodeResult& r) {
 
 std::string format_rollout_table(const std::vector<NodeResult>& results) {
   std::vector<std::vector<std::string>> rows;
-  size_t counts[5] = {0, 0, 0, 0, 0};
+  size_t counts[6] = {0, 0, 0, 0, 0, 0};
   for (const NodeResult& r : results) {
     ++counts[static_cast<size_t>(r.outcome)];
     char secs[32] = "-";
@@ -316,7 +323,8 @@ std::string format_rollout_table(const std::vector<NodeResult>& results) {
                 {NodeOutcome::kUpToDate, "up to date"},
                 {NodeOutcome::kFailed, "failed"},
                 {NodeOutcome::kNotReached, "not reached"},
-                {NodeOutcome::kSkipped, "skipped"}};
+                {NodeOutcome::kSkipped, "skipped"},
+                {NodeOutcome::kUnverified, "unverified"}};
   bool first = true;
   for (const auto& k : kOrder) {
     const size_t n = counts[static_cast<size_t>(k.o)];
@@ -353,7 +361,9 @@ nlohmann::ordered_json rollout_to_json(const std::vector<NodeResult>& results, c
 
 bool rollout_failed(const std::vector<NodeResult>& results) {
   return std::any_of(results.begin(), results.end(),
-                     [](const NodeResult& r) { return r.outcome == NodeOutcome::kFailed; });
+                     [](const NodeResult& r) {
+                       return r.outcome == NodeOutcome::kFailed || r.outcome == NodeOutcome::kUnverified;
+                     });
 }
 
 MemberCheck check_member(const nlohmann::ordered_json& members, std::string_view hostname, const ImageHashes& hashes,
@@ -397,33 +407,30 @@ std::optional<TokenMap> parse_token_map(std::string_view text, std::string* erro
     ++line_no;
     if (line.empty() || line.front() == '#') continue;
     const size_t sep = line.find_first_of(" \t=");
-    if (sep == std::string::npos) return fail("expected 'NAME TOKEN', got only '" + line + "'");
+    if (sep == std::string::npos) return fail("expected 'NODE_ID TOKEN', got only '" + line + "'");
     std::string name = trim(std::string_view(line).substr(0, sep));
     std::string_view rest = std::string_view(line).substr(sep);
     while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
     if (!rest.empty() && rest.front() == '=') rest.remove_prefix(1);
     std::string token = trim(rest);
-    if (name.empty()) return fail("no name before the token");
-    if (token.empty()) return fail("no token for '" + name + "'");
-    if (token.find_first_of(" \t") != std::string::npos) return fail("the token for '" + name + "' has spaces");
-    if (!map.emplace(name, token).second) return fail("'" + name + "' is given twice");
+    if (name.empty()) return fail("no node id before the token");
+    const std::optional<uint32_t> id = parse_node_id(name);
+    if (!id) {
+      return fail("'" + name +
+                  "' is not a node id (8 hex digits, as in the node's state-dir node_id file); tokens are looked "
+                  "up by node id only, since any LAN peer can claim a hostname or an address");
+    }
+    if (token.empty()) return fail("no token for node " + name);
+    if (token.find_first_of(" \t") != std::string::npos) return fail("the token for node " + name + " has spaces");
+    if (!map.emplace(*id, token).second) return fail("node " + name + " is given twice");
   }
   return map;
 }
 
-std::optional<std::string> token_for_node(const TokenMap& map, std::string_view hostname, std::string_view ip,
-                                          uint16_t port, const std::optional<std::string>& fallback) {
-  if (!hostname.empty()) {
-    auto it = map.find(std::string(hostname));
-    if (it != map.end()) return it->second;
-  }
-  if (!ip.empty()) {
-    auto it = map.find(std::string(ip) + ":" + std::to_string(port));
-    if (it != map.end()) return it->second;
-    it = map.find(std::string(ip));
-    if (it != map.end()) return it->second;
-  }
-  return fallback;
+std::optional<std::string> token_for_node(const TokenMap& map, uint32_t node_id,
+                                          const std::optional<std::string>& fallback) {
+  const auto it = map.find(node_id);
+  return it != map.end() ? std::optional<std::string>(it->second) : fallback;
 }
 
 // ---- answers ----------------------------------------------------------------------------------------
@@ -435,10 +442,15 @@ std::string describe_update_error(int status, std::string_view body, bool had_to
   const std::string code = !j.is_discarded() && j.is_object() ? json_string(j, "code") : std::string();
   std::string hint;
   if (status == 401 || code == "unauthorized" || code.rfind("auth_", 0) == 0) {
-    hint = had_token ? "the token was refused: use the one in that node's state directory (api_token), "
-                       "or a --token-map line for it"
-                     : "this node requires an API token: pass --token TOKEN, --token-file FILE, --token-map FILE "
-                       "(one 'hostname token' line per node) or set SPORE_TOKEN";
+    hint = auth_refusal_hint(body, had_token);
+  } else if (code == "digest_mismatch") {
+    hint = "the node received other bytes than the image the request proof was made for (changed in transit?)";
+  } else if (code == "bad_image") {
+    hint = "the image is damaged or not a complete image for this node (truncated, corrupt headers or "
+           "checksum); nothing was installed";
+  } else if (code == "self_test_failed") {
+    hint = "the new image did not pass its trial run on the node (`spored --self-test`); nothing was installed, "
+           "see the node's log";
   } else if (code == "busy" || status == 409) {
     hint = "another upload to this node is running (or it is about to restart into one); wait and retry";
   } else if (code == "too_large" || code == "payload_too_large" || status == 413) {

@@ -135,6 +135,7 @@ struct RolloutTarget {
   std::string status;  ///< ACTIVE / INACTIVE / DEAD as the observer sees it
   bool self = false;   ///< the observer (the --node node) itself
   std::string image_digest;  ///< the member's imageDigest, when listed
+  std::optional<uint32_t> node_id;  ///< the member's nodeId, when listed
 };
 
 /// The members the observer lists, DEAD ones in `skipped`, the rest in rollout order: by hostname
@@ -156,6 +157,9 @@ enum class NodeOutcome {
   kUpToDate,    ///< already ran this image: not uploaded
   kFailed,      ///< the upload or the return failed (reason)
   kSkipped,     ///< DEAD at the observer: not attempted
+  /// Listed, but did not prove it holds the token for its node id (an impostor, a wrong token, an
+  /// open node): sent nothing. Counts as a failure of the rollout (exit status 1).
+  kUnverified,
 };
 
 struct NodeResult {
@@ -193,16 +197,19 @@ MemberCheck check_member(const nlohmann::ordered_json& members, std::string_view
 
 // ---- tokens ---------------------------------------------------------------------------------------
 
-/// A `--token-map FILE`: one "NAME TOKEN" per line, NAME a hostname, an IP or IP:PORT; blank lines
-/// and '#' comments ignored; separators spaces, tabs or one '='. A line without a token, a token
-/// with spaces, or a NAME given twice is an error (line number in `error`). nullopt on error.
-using TokenMap = std::map<std::string, std::string>;
+/// A `--token-map FILE`: one "NODE_ID TOKEN" per line, NODE_ID the node's id as 8 hex digits
+/// (spored's state-dir `node_id` file); blank lines and '#' comments ignored; separators spaces,
+/// tabs or one '='. Keyed by node id only, never by hostname or address: any LAN peer can
+/// announce a hostname or an address, but only the node holding the token can prove its id
+/// (request_signer.h). A name that is not a node id, a line without a token, a token with spaces,
+/// or an id given twice is an error (line number in `error`). nullopt on error.
+using TokenMap = std::map<uint32_t, std::string>;
 std::optional<TokenMap> parse_token_map(std::string_view text, std::string* error);
 
-/// The token for a node: the map's entry for its hostname, else for "ip:port", else for "ip";
-/// else `fallback` (the --token / --token-file / $SPORE_TOKEN token, if any).
-std::optional<std::string> token_for_node(const TokenMap& map, std::string_view hostname, std::string_view ip,
-                                          uint16_t port, const std::optional<std::string>& fallback);
+/// The token for node `node_id`: the map's entry, else `fallback` (the --token / --token-file /
+/// $SPORE_TOKEN token, if any).
+std::optional<std::string> token_for_node(const TokenMap& map, uint32_t node_id,
+                                          const std::optional<std::string>& fallback);
 
 // ---- answers ----------------------------------------------------------------------------------------
 

@@ -83,8 +83,11 @@ expect_rc 1 "${clean_env[@]}" SPORE="$SPORE" "$IT_ROOT/ctl.sh" node restart
 grep -q "(HTTP 401)" <<<"$OUT" || it_fail "./ctl.sh node restart without token: $OUT"
 rm -f .env
 
-# ---- an error answer is shown from its JSON body
+# ---- a wrong token: the node cannot prove it holds it, so nothing is sent (request proofs)
 expect_rc 1 "$SPORE" --node "$(it_ip 2):$IT_HTTP_PORT" node restart --token nope
+grep -q "not sent: it did not prove it holds the API token" <<<"$OUT" || it_fail "wrong token not explained: $OUT"
+# ---- an error answer is shown from its JSON body (--bearer sends the token itself)
+expect_rc 1 "$SPORE" --node "$(it_ip 2):$IT_HTTP_PORT" node restart --token nope --bearer
 grep -q "(HTTP 401)" <<<"$OUT" || it_fail "401 not shown: $OUT"
 node_alive 2 || it_fail "n2 died"
 log "CLI resolution, output and errors as specified"

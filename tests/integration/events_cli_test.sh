@@ -81,7 +81,9 @@ log "node 2's watcher got the three events of node 1 in order"
 
 # ---- errors: a wrong token (exit 1, the node's code), bad topics (exit 2, nothing sent)
 expect_rc 1 "$SPORE" --node "$(addr 1)" events publish itest x --token not-the-token
-grep -q "auth_invalid" <<<"$OUT" || it_fail "wrong token message: $OUT"
+grep -q "not sent: it did not prove it holds the API token" <<<"$OUT" || it_fail "wrong token message: $OUT"
+expect_rc 1 "$SPORE" --node "$(addr 1)" events publish itest x --token not-the-token --bearer
+grep -q "auth_invalid" <<<"$OUT" || it_fail "wrong bearer token message: $OUT"
 for topic in "a b" "node_x" "ota_x" "*" "" "$(printf 'a%.0s' {1..32})"; do
   # An address nobody serves: a request would fail with 1, so 2 proves nothing was sent.
   expect_rc 2 "$SPORE" --node "$(it_ip 9):$IT_HTTP_PORT" events publish "$topic" x --token t

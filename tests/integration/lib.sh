@@ -178,6 +178,20 @@ token_of() {
   tr -d ' \n\r\t' <"$f"
 }
 
+# Node K's id as spored keeps it in its state directory (8 hex digits): what token maps are keyed by.
+node_id_of() {
+  local f
+  f="$(node_dir "$1")/node_id"
+  [ -s "$f" ] || it_fail "no node_id file at $f"
+  tr -d ' \n\r\t' <"$f"
+}
+
+# A --token-map for nodes 1..N: one "NODE_ID TOKEN" line per node.
+token_map_of() {
+  local k
+  for k in $(seq 1 "$1"); do echo "$(node_id_of "$k") $(token_of "$k")"; done
+}
+
 # expect_rc CODE COMMAND...: runs COMMAND with its output (stdout and stderr) in $OUT; fails the
 # test unless it exits CODE.
 expect_rc() {

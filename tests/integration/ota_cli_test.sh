@@ -66,10 +66,15 @@ run_spore no-token --node "$NODE" ota update "$BIN/spored-7.0.1" --timeout 10
 [ "$RC" -eq 1 ] || it_fail "update without a token exited $RC, want 1"
 grep -q "HTTP 401" "$IT_TMP/no-token.err" || it_fail "no 'HTTP 401' in the message without a token"
 grep -q -- "--token-file" "$IT_TMP/no-token.err" || it_fail "the 401 message does not say how to pass the token"
-# A wrong token: refused with another hint.
+# A wrong token: the node cannot prove it holds it, so the image is not sent at all...
 run_spore bad-token --node "$NODE" ota update "$BIN/spored-7.0.1" --token 0123456789abcdef0123456789abcdef
-[ "$RC" -eq 1 ] && grep -q "HTTP 401" "$IT_TMP/bad-token.err" && grep -q "token was refused" "$IT_TMP/bad-token.err" ||
-  it_fail "a wrong token is not reported as refused"
+[ "$RC" -eq 1 ] && grep -q "not sent: .*did not prove it holds the API token" "$IT_TMP/bad-token.err" ||
+  it_fail "a wrong token is not reported before sending"
+! grep -q "upload " "$IT_TMP/bad-token.err" || it_fail "the image was sent with a token the node does not hold"
+# ...and with --bearer (the token itself) it is refused by the node, with another hint.
+run_spore bad-bearer --node "$NODE" ota update "$BIN/spored-7.0.1" --bearer --token 0123456789abcdef0123456789abcdef
+[ "$RC" -eq 1 ] && grep -q "HTTP 401" "$IT_TMP/bad-bearer.err" && grep -q "token was refused" "$IT_TMP/bad-bearer.err" ||
+  it_fail "a wrong bearer token is not reported as refused"
 [ "$(field_of 1 .incarnation)" = "$inc0" ] || it_fail "the node restarted after refused uploads"
 
 # A file the node refuses (not an ELF): a 4xx with the node's reason, node unchanged.

@@ -22,7 +22,7 @@ wait_until "10 nodes converge" 60 converged $(seq 1 $N)
 
 # Each node generated its own API token: one map for the rollout.
 MAP="$IT_TMP/tokens.map"
-for k in $(seq 1 $N); do echo "n$k $(token_of "$k")"; done >"$MAP"
+token_map_of "$N" >"$MAP"
 
 OLD_SHA="$(sha_of "$SPORED")"
 [ "$(field_of 1 .imageSha256)" = "$OLD_SHA" ] || it_fail "node 1 reports imageSha256 $(field_of 1 .imageSha256), its file has $OLD_SHA"

@@ -9,6 +9,7 @@
 // nlohmann_json, which spore_posix brings).
 #include "../../apps/spore/cli_logic.cpp"
 #include "../../apps/spore/ota_logic.cpp"
+#include "../../apps/spore/request_signer.cpp"
 
 #include <gtest/gtest.h>
 
@@ -609,30 +610,31 @@ TEST(SporeCliOtaRollout, MemberConfirmation) {
 
 // ---- OTA: tokens and errors -------------------------------------------------------------------------
 
-TEST(SporeCliOtaTokens, MapFileAndLookupOrder) {
+TEST(SporeCliOtaTokens, MapIsKeyedByNodeIdOnly) {
   std::string error;
-  auto map = parse_token_map("# demo tokens\n n1 aaaa \n\nn2\tbbbb\n127.0.9.4:9000=cccc\n127.0.9.5 = dddd\n", &error);
+  auto map = parse_token_map("# demo tokens\n 0a1b2c3d aaaa \n\n0A1B2C3E\tbbbb\n00000001=cccc\nffffffff = dddd\n", &error);
   ASSERT_TRUE(map) << error;
   EXPECT_EQ(map->size(), 4u);
-  EXPECT_EQ(token_for_node(*map, "n1", "127.0.9.2", 8080, std::nullopt), "aaaa");
-  EXPECT_EQ(token_for_node(*map, "n2", "127.0.9.3", 8080, std::nullopt), "bbbb");
-  EXPECT_EQ(token_for_node(*map, "n3", "127.0.9.4", 9000, std::nullopt), "cccc");
-  EXPECT_EQ(token_for_node(*map, "n4", "127.0.9.5", 8080, std::nullopt), "dddd");
-  EXPECT_EQ(token_for_node(*map, "n9", "127.0.9.9", 8080, std::string("all")), "all");
-  EXPECT_EQ(token_for_node(*map, "n9", "127.0.9.9", 8080, std::nullopt), std::nullopt);
-  // The hostname wins over the address.
-  auto both = parse_token_map("n1 host\n127.0.9.2 addr\n", &error);
-  ASSERT_TRUE(both);
-  EXPECT_EQ(token_for_node(*both, "n1", "127.0.9.2", 8080, std::nullopt), "host");
+  EXPECT_EQ(token_for_node(*map, 0x0a1b2c3d, std::nullopt), "aaaa");
+  EXPECT_EQ(token_for_node(*map, 0x0a1b2c3e, std::nullopt), "bbbb");
+  EXPECT_EQ(token_for_node(*map, 1, std::nullopt), "cccc");
+  EXPECT_EQ(token_for_node(*map, 0xffffffff, std::nullopt), "dddd");
+  EXPECT_EQ(token_for_node(*map, 2, std::string("all")), "all");
+  EXPECT_EQ(token_for_node(*map, 2, std::nullopt), std::nullopt);
 
-  EXPECT_FALSE(parse_token_map("n1 aaaa\nn2\n", &error));
-  EXPECT_EQ(error, "line 2: expected 'NAME TOKEN', got only 'n2'");
-  EXPECT_FALSE(parse_token_map("n1 aaaa\nn1 bbbb\n", &error));
-  EXPECT_EQ(error, "line 2: 'n1' is given twice");
-  EXPECT_FALSE(parse_token_map("n1 aa bb\n", &error));
-  EXPECT_EQ(error, "line 1: the token for 'n1' has spaces");
-  EXPECT_FALSE(parse_token_map("n1 =\n", &error));
-  EXPECT_EQ(error, "line 1: no token for 'n1'");
+  // Hostnames and addresses are claims any LAN peer can make: refused, with the reason.
+  for (const char* name : {"n1", "127.0.9.2", "127.0.9.4:9000", "0a1b2c3", "0a1b2c3d0", "0x0a1b2c"}) {
+    EXPECT_FALSE(parse_token_map(std::string(name) + " aaaa\n", &error)) << name;
+    EXPECT_NE(error.find("is not a node id"), std::string::npos) << error;
+  }
+  EXPECT_FALSE(parse_token_map("0a1b2c3d aaaa\n0a1b2c3e\n", &error));
+  EXPECT_EQ(error, "line 2: expected 'NODE_ID TOKEN', got only '0a1b2c3e'");
+  EXPECT_FALSE(parse_token_map("0a1b2c3d aaaa\n0A1B2C3D bbbb\n", &error));
+  EXPECT_EQ(error, "line 2: node 0A1B2C3D is given twice");
+  EXPECT_FALSE(parse_token_map("0a1b2c3d aa bb\n", &error));
+  EXPECT_EQ(error, "line 1: the token for node 0a1b2c3d has spaces");
+  EXPECT_FALSE(parse_token_map("0a1b2c3d =\n", &error));
+  EXPECT_EQ(error, "line 1: no token for node 0a1b2c3d");
   auto empty = parse_token_map("", &error);
   ASSERT_TRUE(empty);
   EXPECT_TRUE(empty->empty());

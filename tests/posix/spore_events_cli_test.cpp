@@ -10,6 +10,7 @@
 // header-only).
 #include "../../apps/spore/cli_logic.cpp"
 #include "../../apps/spore/events_cmd.cpp"
+#include "../../apps/spore/request_signer.cpp"
 #include "../../apps/spore/sse_parser.cpp"
 
 #include <gtest/gtest.h>
