@@ -8,7 +8,9 @@ line), gzips the result reproducibly (level 9, mtime 0, no file name: the same s
 same bytes on every machine with the same zlib) and writes:
 
   --header H   a C++ header defining spore::generated::kDashboardGzip[] (SPORE_FLASH: in flash on
-               the ESP8266, like PROGMEM) and kDashboardGzipBytes; included by spored (CMake,
+               the ESP8266, like PROGMEM), kDashboardGzipBytes and kDashboardCsp, the page's
+               Content-Security-Policy (its one inline script and one inline style allowed by their
+               SHA-256, nothing else inline, no framing); included by spored (CMake,
                cmake/dashboard.cmake) and by the ESP8266 firmware (firmware/embed_dashboard.py)
   --gzip G     the gzip bytes themselves (for inspection: `zcat G`)
   --html F     the inlined page before gzip
@@ -19,7 +21,9 @@ page twice and fails unless both builds are byte-identical and within budget (a 
 Generated files are build products: never edit or commit them.
 """
 import argparse
+import base64
 import gzip
+import hashlib
 import os
 import re
 import sys
@@ -60,10 +64,25 @@ def minify_js(js):
     return strip_lines(js, r"//.*")
 
 
+def inline_parts(src_dir):
+    """The page's inline stylesheet and script, exactly as build_html() embeds them."""
+    return minify_css(read(os.path.join(src_dir, "style.css"))), minify_js(read(os.path.join(src_dir, "app.js")))
+
+
+def csp(src_dir):
+    """Content-Security-Policy for the page: only its own inline script and style (by hash) run,
+    requests go to this node and its peers (plain http: the peers' /api/node/status), no plugins,
+    no forms posting elsewhere, no framing (clickjacking) and no <base> rewriting."""
+    css, js = inline_parts(src_dir)
+    h = lambda s: "'sha256-" + base64.b64encode(hashlib.sha256(s.encode("utf-8")).digest()).decode() + "'"
+    return ("default-src 'none'; script-src " + h(js) + "; style-src " + h(css) +
+            "; connect-src 'self' http:; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+            "frame-ancestors 'none'")
+
+
 def build_html(src_dir):
     html = read(os.path.join(src_dir, "index.html"))
-    css = minify_css(read(os.path.join(src_dir, "style.css")))
-    js = minify_js(read(os.path.join(src_dir, "app.js")))
+    css, js = inline_parts(src_dir)
     link = '<link rel="stylesheet" href="style.css">'
     script = '<script src="app.js"></script>'
     if link not in html or script not in html:
@@ -79,7 +98,7 @@ def compress(data):
     return gzip.compress(data, compresslevel=9, mtime=0)
 
 
-def header_text(gz, html_bytes):
+def header_text(gz, html_bytes, policy):
     rows = []
     for i in range(0, len(gz), 20):
         rows.append("    " + ",".join(str(b) for b in gz[i:i + 20]) + ",")
@@ -100,6 +119,8 @@ static const uint8_t kDashboardGzip[] SPORE_FLASH = {{
 }};
 constexpr size_t kDashboardGzipBytes = sizeof kDashboardGzip;
 constexpr size_t kDashboardHtmlBytes = {len(html_bytes)};
+// Content-Security-Policy sent with the page (RestApi::set_dashboard); in flash on the ESP8266.
+static const char kDashboardCsp[] SPORE_FLASH = "{policy}";
 
 }}  // namespace spore::generated
 """
@@ -142,7 +163,7 @@ def main():
     if gzip.decompress(gz) != html:
         sys.exit("embed_asset: gzip round trip failed")
     if args.header:
-        write_if_changed(args.header, header_text(gz, html))
+        write_if_changed(args.header, header_text(gz, html, csp(args.src)))
     if args.gzip:
         write_if_changed(args.gzip, gz)
     if args.html:

@@ -264,7 +264,8 @@ int main(int argc, char** argv) {
   spore::OtaUploadHandler ota(ctx, api, ota_session);
   if (!ota.begin()) return 1;  // logged why
   // GET /: the web dashboard (docs/dashboard.md), last so the api list starts with the seed's.
-  if (!api.set_dashboard(spore::generated::kDashboardGzip, spore::generated::kDashboardGzipBytes)) {
+  if (!api.set_dashboard(spore::generated::kDashboardGzip, spore::generated::kDashboardGzipBytes,
+                         spore::generated::kDashboardCsp)) {
     log.logf(LogLevel::kWarn, "web dashboard not served: the api registry is full");
   }
   FlashFailureLog flash_failure_log{&flash, &log};

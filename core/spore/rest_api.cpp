@@ -248,7 +248,7 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
   return status;
 }
 
-bool RestApi::set_dashboard(const uint8_t* gzip_html, size_t size_bytes) {
+bool RestApi::set_dashboard(const uint8_t* gzip_html, size_t size_bytes, const char* content_security_policy) {
   // A gzip member starts with 1f 8b 08 (deflate); anything else would reach browsers labelled
   // "Content-Encoding: gzip" and show as a broken page. Read via flash_read_byte: flash on target.
   if (gzip_html == nullptr || size_bytes < 18) return false;
@@ -262,7 +262,7 @@ bool RestApi::set_dashboard(const uint8_t* gzip_html, size_t size_bytes) {
                  Handler::bind<RestApi, &RestApi::serve_dashboard_json>(this))) {
     return false;
   }
-  dashboard_ = HttpAsset{gzip_html, size_bytes, "text/html; charset=utf-8", "gzip"};
+  dashboard_ = HttpAsset{gzip_html, size_bytes, "text/html; charset=utf-8", "gzip", content_security_policy};
   return true;
 }
 

@@ -95,8 +95,9 @@ struct HttpAsset {
   const char* content_type = nullptr;      ///< "Content-Type"
   const char* content_encoding = nullptr;  ///< "Content-Encoding" ("gzip"), nullptr = none
   /// "Content-Security-Policy" of the page (the dashboard's: its inline script and style by hash,
-  /// frame-ancestors 'none'), nullptr = none. Adapters send every asset with
-  /// `X-Frame-Options: DENY` and, like every other answer, `X-Content-Type-Options: nosniff`.
+  /// frame-ancestors 'none'), nullptr = none; NUL-terminated, in flash on the ESP8266 like `data`
+  /// (read it with FlashStr). Adapters send every asset with `X-Frame-Options: DENY` and, like
+  /// every other answer, `X-Content-Type-Options: nosniff`.
   const char* content_security_policy = nullptr;
 };
 
@@ -198,9 +199,11 @@ class RestApi {
   int authorize(const AuthRequest& req, JsonWriter& w, HttpResponseHeaders* headers, AuthDecision* decision = nullptr);
 
   /// Serves `gzip_html` (a gzip stream of one HTML page, `size_bytes` long, which must outlive the
-  /// RestApi; in flash on the ESP8266) as GET / and lists "/" in the node's api list. Returns false
-  /// (and serves nothing) when the data is empty or not gzip, or the registry is full.
-  bool set_dashboard(const uint8_t* gzip_html, size_t size_bytes);
+  /// RestApi; in flash on the ESP8266) as GET / and lists "/" in the node's api list, with
+  /// `content_security_policy` (may be nullptr; must outlive the RestApi; tools/embed_asset.py
+  /// generates the dashboard's) as HttpAsset::content_security_policy. Returns false (and serves
+  /// nothing) when the data is empty or not gzip, or the registry is full.
+  bool set_dashboard(const uint8_t* gzip_html, size_t size_bytes, const char* content_security_policy = nullptr);
   /// The asset `req` asks for, or nullptr when it is a request for handle(): GET (or HEAD, which
   /// adapters map to GET) of "/" (a query string is ignored) once set_dashboard() succeeded. Every
   /// other method on "/" goes to handle(), which answers 405 with "Allow: GET".

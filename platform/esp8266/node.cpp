@@ -202,7 +202,7 @@ bool Node::begin(const char* api_token) {
   if (!api_.begin() || !ota_.begin()) return false;
 #ifdef SPORE_HAS_DASHBOARD
   // Gzipped, in flash (SPORE_FLASH); ESPAsyncWebServer streams it with memcpy_P, no RAM copy.
-  if (!api_.set_dashboard(generated::kDashboardGzip, generated::kDashboardGzipBytes)) {
+  if (!api_.set_dashboard(generated::kDashboardGzip, generated::kDashboardGzipBytes, generated::kDashboardCsp)) {
     SPORE_LOG(ctx_, LogLevel::kWarn, "web dashboard not served: the api registry is full");
   }
 #endif

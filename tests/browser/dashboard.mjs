@@ -38,7 +38,41 @@ try {
   const dialogs = [];
   page.on('dialog', (d) => { dialogs.push(d.message()); d.accept(); });
 
+  // Every Authorization header the page sends, to replay them later as an attacker would.
+  const sentAuth = [];
+  page.on('request', (r) => {
+    const a = r.headers().authorization;
+    if (a) sentAuth.push({ url: r.url(), method: r.method(), auth: a });
+  });
+
   await page.goto(url, { waitUntil: 'load' });
+
+  // The page's own SHA-256 / HMAC-SHA256 (no crypto.subtle on plain http) against published
+  // vectors (FIPS 180-4, RFC 4231 case 2) and the node's request-proof known answer
+  // (tests/unit/request_auth_test.cpp, KnownAnswers), so the browser and the node agree byte for byte.
+  const kat = await page.evaluate(() => {
+    const { sha256, hmac, utf8, hex } = window.sporeCrypto;
+    const nonce = hex(Uint8Array.from({ length: 20 }, (_, i) => i));
+    return {
+      abc: hex(sha256(utf8('abc'))),
+      long: hex(sha256(utf8('a'.repeat(1000)))),
+      rfc4231: hex(hmac(utf8('Jefe'), utf8('what do ya want for nothing?'))),
+      longKey: hex(hmac(new Uint8Array(131).fill(0xaa), utf8('Test Using Larger Than Block-Size Key - Hash Key First'))),
+      restart: hex(hmac(utf8('3f9c2b7e0d4a41c6a5e8b1f2c3d4e5f6'), utf8('SPORE-HMAC-SHA256\nPOST\n/api/node/restart\n0a1b2c3d\n' +
+        nonce + '\n' + hex(sha256(new Uint8Array(0)))))),
+    };
+  });
+  const want = {
+    abc: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    long: '41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3',
+    rfc4231: '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    longKey: '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54',
+    restart: '399fad79552249ce4645fc732da4a6b830b7c76f64a624dae59d80b3e63a354b',
+  };
+  for (const k of Object.keys(want)) {
+    if (kat[k] !== want[k]) throw new Error(`dashboard crypto ${k}: got ${kat[k]}, want ${want[k]}`);
+  }
+  log('ok: the page\'s SHA-256 and HMAC-SHA256 match FIPS 180-4, RFC 4231 and the node\'s proof vector');
   // Proves "without reload": a navigation would drop this marker and the recorded progress.
   await page.evaluate(() => {
     window.__sporeMarker = 42;
@@ -87,7 +121,7 @@ try {
   await page.setViewportSize({ width: 1200, height: 900 });
   log('ok: fits a 390 px phone screen');
 
-  // 2. A wrong token: restart (confirmed) is refused with a clear message; the node stays.
+  // 2. A wrong token: the node cannot prove it holds it, so the page sends nothing and says so; the node stays.
   const incarnation = () => page.evaluate(async () => (await (await fetch('/api/node/status')).json()).incarnation);
   const before = await incarnation();
   await page.fill('#token', 'not-the-token');
@@ -100,6 +134,9 @@ try {
   if (stored !== 'not-the-token') throw new Error(`token not kept in localStorage (got ${stored})`);
   await page.waitForTimeout(1000);
   if (await incarnation() !== before) throw new Error('node 1 restarted although the token was wrong');
+  if (sentAuth.some((s) => s.url.endsWith('/api/node/restart'))) {
+    throw new Error('the page sent a restart request with a token the node could not prove it holds');
+  }
 
   // 3. A node dies: its row turns INACTIVE without a reload, and the events log says so.
   process.kill(victimPid, 'SIGKILL');
@@ -129,6 +166,25 @@ try {
   await waitFor('the events log records the new version', (v) =>
     [...document.querySelectorAll('#events li')].some((li) => li.textContent.includes('runs firmware ' + v)), newVersion);
   if (await page.evaluate(() => window.__sporeMarker) !== 42) throw new Error('the page was reloaded');
+
+  // 5. What the page sent for the upload is a one-use proof, not the token: replayed (as someone
+  // who captured it on the LAN would), it is refused and nothing changes.
+  const upload = sentAuth.find((s) => s.url.endsWith('/api/node/update'));
+  if (!upload || !upload.auth.startsWith('Spore ')) throw new Error(`the upload carried no request proof: ${JSON.stringify(upload)}`);
+  if (upload.auth.includes(token)) throw new Error('the upload request carried the token itself');
+  const statusBefore = await (await fetch(new URL('/api/node/status', url))).json();
+  const replay = await fetch(new URL('/api/node/update', url), {
+    method: 'POST', headers: { Authorization: upload.auth, 'Content-Type': 'application/octet-stream' }, body: 'x',
+  });
+  const replayBody = await replay.json();
+  if (replay.status !== 401 || replayBody.code !== 'auth_stale') {
+    throw new Error(`a replayed upload proof answered ${replay.status} ${JSON.stringify(replayBody)}`);
+  }
+  const statusAfter = await (await fetch(new URL('/api/node/status', url))).json();
+  if (statusAfter.incarnation !== statusBefore.incarnation || statusAfter.imageSha256 !== statusBefore.imageSha256) {
+    throw new Error('the replay changed node 1');
+  }
+  log('ok: the upload carried a request proof, and its replay was refused (401 auth_stale)');
   log(`table:\n${await table()}`);
   log(`events:\n${await page.evaluate(() => [...document.querySelectorAll('#events li')].map((li) => li.textContent).reverse().join('\n'))}`);
 } catch (e) {

@@ -1,8 +1,9 @@
 // SPORE dashboard. Polls this node's GET /api/cluster/members every second and redraws without
 // reloading; membership changes it observes go to the events log through ingest(), and so do the
 // cluster events of GET /api/cluster/events/stream (SSE, docs/events.md). Actions (upload, restart) go to the node
-// that served the page: other nodes are reached through their own dashboard (same origin, so the
-// token stays a plain Authorization header and each node keeps its own token in localStorage).
+// that served the page: other nodes are reached through their own dashboard (same origin; each node
+// keeps its own token in localStorage). The token never leaves the browser: actions carry a one-use
+// request proof (docs/security.md), after the node proved it holds the same token.
 'use strict';
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 1000;
@@ -12,6 +13,71 @@ let known = new Map();  // key -> {status, version} last seen, for change events
 let selected = null;    // key of the node in the detail panel
 let firstPoll = true;
 const versions = new Map();  // nodeId:imageDigest -> firmwareVersion read from that node
+
+// ---- SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) on Uint8Arrays. Hand-written because
+// browsers give crypto.subtle only to secure contexts (https, localhost), and a node's page is
+// plain HTTP on a LAN address. Round constants: first 32 bits of the fractional parts of the cube
+// roots (K) and square roots (H0) of the first primes, as the standard defines them.
+const PRIMES = [];
+for (let n = 2; PRIMES.length < 64; n++) if (PRIMES.every((p) => n % p)) PRIMES.push(n);
+const frac32 = (x) => ((x - Math.floor(x)) * 4294967296) >>> 0;
+const K = PRIMES.map((p) => frac32(Math.cbrt(p)));
+const H0 = PRIMES.slice(0, 8).map((p) => frac32(Math.sqrt(p)));
+function sha256(bytes) {
+  const n = bytes.length, padded = new Uint8Array(((n + 72) >> 6) << 6);
+  padded.set(bytes);
+  padded[n] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(n / 536870912));
+  view.setUint32(padded.length - 4, n << 3);
+  const h = H0.slice(), w = new Uint32Array(64);
+  const rotr = (x, r) => (x >>> r) | (x << (32 - r));
+  for (let off = 0; off < padded.length; off += 64) {
+    for (let i = 0; i < 64; i++) {
+      if (i < 16) { w[i] = view.getUint32(off + 4 * i); continue; }
+      const a = w[i - 15], b = w[i - 2];
+      w[i] = (rotr(a, 7) ^ rotr(a, 18) ^ (a >>> 3)) + (rotr(b, 17) ^ rotr(b, 19) ^ (b >>> 10)) + w[i - 7] + w[i - 16];
+    }
+    let [a, b, c, d, e, f, g, k] = h;
+    for (let i = 0; i < 64; i++) {
+      const t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+      const t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      k = g; g = f; f = e; e = (d + t1) >>> 0; d = c; c = b; b = a; a = (t1 + t2) >>> 0;
+    }
+    [a, b, c, d, e, f, g, k].forEach((v, i) => { h[i] = (h[i] + v) >>> 0; });
+  }
+  const out = new Uint8Array(32);
+  h.forEach((v, i) => new DataView(out.buffer).setUint32(4 * i, v));
+  return out;
+}
+function hmac(key, msg) {
+  if (key.length > 64) key = sha256(key);
+  const pad = (x) => { const p = new Uint8Array(64).fill(x); key.forEach((b, i) => { p[i] ^= b; }); return p; };
+  const cat = (a, b) => { const r = new Uint8Array(a.length + b.length); r.set(a); r.set(b, a.length); return r; };
+  return sha256(cat(pad(0x5c), sha256(cat(pad(0x36), msg))));
+}
+const utf8 = (s) => new TextEncoder().encode(s);
+const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+// The Authorization header for METHOD PATH with a body hashing to `sha` (hex): asks the node for a
+// nonce, checks that it proves it holds the saved token, answers with a one-use proof
+// (core/spore/request_auth.h has the byte format). PATH is one of the fixed ASCII paths below,
+// already in canonical form. '' when no token is saved or the node has none; throws when the node
+// cannot prove it holds the saved token (nothing is sent then).
+async function authorization(method, path, sha) {
+  const t = token();
+  if (!t) return '';
+  const mine = hex(crypto.getRandomValues(new Uint8Array(16)));
+  const c = await (await fetch('/api/node/challenge?client_nonce=' + mine, {cache: 'no-store'})).json();
+  if (c.auth !== 'proof') return '';
+  const id = (c.nodeId >>> 0).toString(16).padStart(8, '0');
+  if (c.proof !== hex(hmac(utf8(t), utf8('SPORE-NODE-PROOF\n' + id + '\n' + c.nonce + '\n' + mine)))) {
+    throw new Error('Wrong API token: this node could not prove it holds the token saved here. Enter the node\'s API token above and save it.');
+  }
+  const text = 'SPORE-HMAC-SHA256\n' + method + '\n' + path + '\n' + id + '\n' + c.nonce + '\n' + sha;
+  return 'Spore nonce=' + c.nonce + ', sha256=' + sha + ', proof=' + hex(hmac(utf8(t), utf8(text)));
+}
+window.sporeCrypto = {sha256, hmac, utf8, hex};  // for the browser test's known-answer checks
 
 const key = (m) => m.hostname + '@' + m.ip;
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
@@ -39,6 +105,9 @@ function message(text, ok) {
 // An answer the API refused: 401 means the token, anything else carries {"error", "code"}.
 async function why(res) {
   if (res.status === 401 || res.status === 403) {
+    let code = '';
+    try { code = (await res.clone().json()).code || ''; } catch (e) { /* not JSON */ }
+    if (code === 'auth_stale') return 'The node refused a stale request proof (it restarted?); try again.';
     return 'Wrong API token: this node refused it (HTTP ' + res.status + '). Enter the node\'s API token above and save it.';
   }
   try { return (await res.json()).error || 'HTTP ' + res.status; } catch (e) { return 'HTTP ' + res.status; }
@@ -189,23 +258,29 @@ $('auth').addEventListener('submit', (e) => {
 $('restart').addEventListener('click', async () => {
   if (!confirm('Restart ' + $('node').textContent + '? It leaves the cluster and comes back in a few seconds.')) return;
   try {
-    const res = await fetch('/api/node/restart', {method: 'POST', headers: {Authorization: 'Bearer ' + token()}});
+    const auth = await authorization('POST', '/api/node/restart', hex(sha256(new Uint8Array(0))));
+    const res = await fetch('/api/node/restart', {method: 'POST', headers: auth ? {Authorization: auth} : {}});
     if (res.status !== 202) { message(await why(res)); return; }
     message('Restarting ' + $('node').textContent + '.', true);
     ingest({text: $('node').textContent + ': restart requested'});
-  } catch (e) { message('Restart failed: ' + e.message); }
+  } catch (e) { message(/^Wrong API token/.test(e.message) ? e.message : 'Restart failed: ' + e.message); }
 });
 
-$('upload').addEventListener('submit', (e) => {
+$('upload').addEventListener('submit', async (e) => {
   e.preventDefault();
   const file = $('file').files[0];
   if (!file) { message('Choose a firmware image first.'); return; }
   const show = (pct, text) => { $('bar').style.width = pct + '%'; $('progress').textContent = text; };
+  let auth;
+  try {
+    // The proof covers the image file's SHA-256; the node checks it when the upload ends.
+    auth = await authorization('POST', '/api/node/update', hex(sha256(new Uint8Array(await file.arrayBuffer()))));
+  } catch (err) { message(err.message); return; }
   const form = new FormData();
   form.append('firmware', file, file.name);
   const xhr = new XMLHttpRequest();
   xhr.open('POST', '/api/node/update');
-  xhr.setRequestHeader('Authorization', 'Bearer ' + token());
+  if (auth) xhr.setRequestHeader('Authorization', auth);
   xhr.upload.onprogress = (ev) => {
     if (ev.lengthComputable) { const p = Math.floor(ev.loaded * 100 / ev.total); show(p, 'Uploading: ' + p + ' %'); }
   };
