@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""A hostile LAN peer posing as a cluster member, for tests/integration/fake_member_test.sh.
+
+  fake_member.py --ip IP --udp-port P --http-port H --node-id HEX --hostname NAME
+                 --mode forge|relay [--relay-to IP:PORT] --log FILE
+
+Broadcasts a v1 ANNOUNCE (docs/protocol.md §4.1, keyless cluster) every 300 ms for node NODE_ID
+named NAME at IP:H, so the nodes list it ACTIVE, and serves HTTP on IP:H, writing every request it
+gets (method, target, headers, body length and SHA-256) as one JSON line to FILE. It answers:
+
+  GET /api/node/status     a plausible status (so `spore ota all` goes on with it)
+  GET /api/node/challenge  mode forge: a nonce and a made-up proof, claiming NODE_ID;
+                           mode relay: whatever the real node at --relay-to answers to the same
+                           request (client nonce included): a real node's valid proof
+  anything else            200 {"status":"updated"} after reading the whole body
+
+Python's standard library only; stops on SIGTERM.
+"""
+import argparse
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def announce(node_id, incarnation, seq, ip, udp_port, http_port, hostname):
+    body = struct.pack(">BBIHHIIII", 1, 0, ip, udp_port, http_port, 40000, 0, 0, 0)
+    body += bytes([len(hostname)]) + hostname
+    # "SP", version 1, type 1 (ANNOUNCE), flags 0, sender, incarnation, seq, body length
+    return b"SP" + struct.pack(">BBBIIIH", 1, 1, 0, node_id, incarnation, seq, len(body)) + body
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ip", required=True)
+    ap.add_argument("--udp-port", type=int, required=True)
+    ap.add_argument("--http-port", type=int, required=True)
+    ap.add_argument("--node-id", required=True)
+    ap.add_argument("--hostname", required=True)
+    ap.add_argument("--mode", choices=["forge", "relay"], required=True)
+    ap.add_argument("--relay-to")
+    ap.add_argument("--log", required=True)
+    a = ap.parse_args()
+    node_id = int(a.node_id, 16)
+    ip_int = struct.unpack(">I", socket.inet_aton(a.ip))[0]
+    log_lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def answer(self, status, obj):
+            data = json.dumps(obj).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def record(self, body):
+            entry = {"method": self.command, "target": self.path, "headers": dict(self.headers.items()),
+                     "body_bytes": len(body), "body_sha256": hashlib.sha256(body).hexdigest()}
+            with log_lock, open(a.log, "a") as f:
+                f.write(json.dumps(entry) + "\n")
+
+        def read_body(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(n) if n > 0 else b""
+
+        def do_GET(self):
+            self.record(b"")
+            if self.path.startswith("/api/node/status"):
+                self.answer(200, {"hostname": a.hostname, "nodeId": node_id, "incarnation": 1, "imageSha256": "",
+                                  "firmwareVersion": "0.0.1"})
+            elif self.path.startswith("/api/node/challenge"):
+                if a.mode == "relay":
+                    with urllib.request.urlopen("http://" + a.relay_to + self.path, timeout=3) as r:
+                        self.answer(r.status, json.loads(r.read()))
+                else:
+                    self.answer(200, {"nodeId": node_id, "auth": "proof", "bearer": True, "nonce": os.urandom(20).hex(),
+                                      "expiresInMs": 30000, "proof": os.urandom(32).hex()})
+            else:
+                self.answer(404, {"error": "no", "code": "not_found"})
+
+        def do_POST(self):
+            self.record(self.read_body())
+            self.answer(200, {"status": "updated"})
+
+    server = ThreadingHTTPServer((a.ip, a.http_port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    udp.bind((a.ip, 0))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    incarnation, seq = int(time.time()) & 0xFFFFFFFF, 0
+    while not stop.is_set():
+        seq += 1
+        udp.sendto(announce(node_id, incarnation, seq, ip_int, a.udp_port, a.http_port, a.hostname.encode()),
+                   ("127.255.255.255", a.udp_port))
+        stop.wait(0.3)
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
