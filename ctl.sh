@@ -43,7 +43,7 @@ Verbs:
                     build/arduino/SPORE-<version>.zip (tools/arduino-package.sh)
   unit              build and run the unit tests only (quick edit loop)
   asan              build and run the unit tests under AddressSanitizer + UBSan
-  fuzz [SECONDS]    build the libFuzzer targets and run each for SECONDS (default 60 under CI, else 20)
+  fuzz [SECONDS]    build the libFuzzer targets and run each for SECONDS (default 30 under CI, else 20)
   lx106 [DIR]       compile core for the ESP8266 and report sizes (docs/footprint.md; default DIR build/lx106)
   demo [--nodes N] [--profile lan|fast|esp8266] [--for SECONDS]
                     a local cluster of N spored nodes (default 5) on 127.0.0.2.. until Ctrl-C
@@ -150,7 +150,9 @@ verb_asan() {
 verb_fuzz() {
   local seconds="${1:-}"
   if [ -z "$seconds" ]; then
-    if [ "${CI:-}" = "true" ]; then seconds=60; else seconds=20; fi
+    # 30 s a target in CI keeps the whole run under its 30-minute budget as targets are added;
+    # long runs are done by hand (`./ctl.sh fuzz 300`), their figures in docs/reliability.md.
+    if [ "${CI:-}" = "true" ]; then seconds=30; else seconds=20; fi
   fi
   [[ "$seconds" =~ ^[0-9]+$ ]] || die "fuzz: SECONDS must be a whole number, got '$seconds'"
   log "fuzz smoke: each libFuzzer target for ${seconds} s (build/fuzz)"

@@ -7,7 +7,7 @@
 // - nothing crashes or reads out of bounds (ASan/UBSan in the fuzz preset);
 // - the POST answers one of 202, 400, 413 with one complete JSON object, and publishes
 //   exactly one event when it says 202, none otherwise;
-// - query_param() never reports more bytes than the buffer holds;
+// - http_query_param() never reports more bytes than the buffer holds;
 // - open_stream() admits only valid topic filters, never more than SPORE_MAX_EVENT_STREAMS
 //   streams, and a refused request takes no slot.
 //
@@ -22,6 +22,7 @@
 
 #include "spore/cluster_events.h"
 #include "spore/event_api.h"
+#include "spore/http_target.h"
 #include "spore/membership.h"
 #include "fuzz_ports.h"
 #include "spore/node_context.h"
@@ -56,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body = nul == std::string::npos ? std::string_view() : std::string_view(input).substr(nul + 1);
 
   char value[16];
-  const int n = spore::EventApi::query_param(target, "topic", value, sizeof value);
+  const int n = spore::http_query_param(target, "topic", value, sizeof value);
   if (n > static_cast<int>(sizeof value) || n < -2) std::abort();
 
   // POST: the input is the query of the route (a target of its own could name another route).
