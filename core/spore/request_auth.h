@@ -59,10 +59,10 @@ struct RequestProof {
   uint8_t proof[32] = {};
 };
 
-/// Parses the parameters after the scheme: `nonce=`, `sha256=` and `proof=`, each exactly once, in
-/// any order, separated by commas with optional whitespace, values hex (either case) of exactly
-/// the right length, optionally in double quotes (RFC 9110 auth-param). Anything else, an unknown
-/// parameter included, is false.
+/// Parses the parameters after the scheme (whitespace around them already trimmed): exactly
+/// `nonce=<40 hex>, sha256=<64 hex>, proof=<64 hex>` in this order, hex in either case, the commas
+/// followed by optional whitespace. Anything else (another order, quotes, an unknown parameter) is
+/// false: every SPORE client writes this one form.
 bool parse_request_proof(std::string_view params, RequestProof* out);
 
 /// The proof a client sends (what the CLI and tests compute; the node verifies with the same code).

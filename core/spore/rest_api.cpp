@@ -4,7 +4,6 @@
 
 #include "spore/flash_string.h"
 #include "spore/hmac_sha256.h"
-#include "spore/hex.h"
 #include "spore/http_target.h"
 #include "spore/http_text.h"
 #include "spore/node_context.h"
@@ -38,13 +37,13 @@ constexpr AuthRefusal kAuthRefusals[] = {
     {"auth_malformed", kChallengeProofInvalid}, {"auth_stale", kChallengeProofInvalid},
 };
 constexpr char kAuthMessages[] SPORE_FLASH =
-    "This endpoint needs the node's API token (see tokenLocation), as a request proof ('Authorization: Spore "
-    "...', docs/security.md) or as 'Authorization: Bearer <token>'.\0"
-    "Use 'Authorization: Spore nonce=..., sha256=..., proof=...' or 'Bearer <token>'.\0"
-    "This node takes request proofs only ('Authorization: Spore ...'), no bearer token.\0"
+    "This endpoint needs the node's API token (see tokenLocation): send a request proof (docs/security.md) or "
+    "'Authorization: Bearer <token>'.\0"
+    "Authorization must be 'Spore nonce=..., sha256=..., proof=...' or 'Bearer <token>'.\0"
+    "This node takes request proofs only, no bearer token.\0"
     "The bearer token or request proof is not valid for this node.\0"
     "A request proof is 'Spore nonce=<40 hex>, sha256=<64 hex>, proof=<64 hex>'.\0"
-    "The proof's nonce expired, was used, or predates the node's start: get a new one (GET /api/node/challenge).\0";
+    "The proof's nonce expired, was used, or predates the node's start: get a new one.\0";
 static_assert(sizeof kAuthRefusals / sizeof kAuthRefusals[0] ==
                   static_cast<size_t>(AuthVerdict::kStale) - static_cast<size_t>(AuthVerdict::kMissing) + 1,
               "one refusal per AuthVerdict from kMissing to kStale");
@@ -294,12 +293,9 @@ int RestApi::serve_members(const HttpRequest&, JsonWriter& w) {
 int RestApi::serve_challenge(const HttpRequest& req, JsonWriter& w) {
   char client_nonce[kAuthClientNonceMaxHexLen];
   const int len = http_query_param(req.path, "client_nonce", client_nonce, sizeof client_nonce);
-  bool client_ok = len == -1;
-  if (len >= static_cast<int>(kAuthClientNonceMinHexLen) && len % 2 == 0) {
-    client_ok = true;
-    for (int i = 0; i < len; ++i) client_ok = client_ok && hex_digit_value(client_nonce[i]) >= 0;
-  }
-  if (!client_ok) {
+  uint8_t decoded[kAuthClientNonceMaxHexLen / 2];
+  if (len != -1 && (len < static_cast<int>(kAuthClientNonceMinHexLen) || len % 2 != 0 ||
+                    !auth_from_hex(std::string_view(client_nonce, static_cast<size_t>(len)), decoded, len / 2))) {
     write_error(w, 400, "bad_request", SPORE_FSTR("client_nonce must be 16 to 64 hex digits (an even number)."));
     w.end_object();
     return 400;

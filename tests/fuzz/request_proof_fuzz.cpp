@@ -84,7 +84,7 @@ bool proof_of(std::string_view authorization, spore::RequestProof* out) {
   const std::string_view v = spore::trim_ows(authorization);
   size_t sp = 0;
   while (sp < v.size() && !spore::is_ows(v[sp])) ++sp;
-  return spore::ascii_iequals(v.substr(0, sp), "Spore") && spore::parse_request_proof(v.substr(sp), out);
+  return spore::ascii_iequals(v.substr(0, sp), "Spore") && spore::parse_request_proof(spore::trim_ows(v.substr(sp)), out);
 }
 
 bool same(const spore::RequestProof& a, const spore::RequestProof& b) {

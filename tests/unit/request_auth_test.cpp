@@ -52,19 +52,19 @@ TEST(RequestProofFormatTest, ParsesTheHeaderStrictly) {
   EXPECT_EQ(out.nonce[0], 0xaa);
   EXPECT_EQ(out.sha256[31], 0xbb);
   EXPECT_EQ(out.proof[5], 0xcc);
-  EXPECT_TRUE(parse_request_proof("proof=\"" + p + "\",nonce=" + n + " ,  SHA256 = " + s, &out));
+  EXPECT_TRUE(parse_request_proof("nonce=" + n + ",sha256=" + s + ", \tproof=" + p, &out));
   for (const std::string& bad : {
            std::string(),
            "nonce=" + n + ", sha256=" + s,                                       // proof missing
            "nonce=" + n + ", sha256=" + s + ", proof=" + p + ", x=1",            // unknown parameter
-           "nonce=" + n + ", nonce=" + n + ", sha256=" + s + ", proof=" + p,     // twice
+           "proof=" + p + ", nonce=" + n + ", sha256=" + s,                      // another order
+           "nonce=\"" + n + "\", sha256=" + s + ", proof=" + p,                  // quoted
            "nonce=" + n.substr(2) + ", sha256=" + s + ", proof=" + p,            // short
-           "nonce=" + n + "0, sha256=" + s + ", proof=" + p,                     // odd / long
+           "nonce=" + n + "0, sha256=" + s + ", proof=" + p,                     // long
            "nonce=" + n + ", sha256=" + s + ", proof=" + p + ",",                // trailing comma
-           "nonce=" + n + " sha256=" + s + ", proof=" + p,                       // no comma
-           "nonce=\"" + n + ", sha256=" + s + ", proof=" + p,                    // open quote
+           "nonce=" + n + " , sha256=" + s + ", proof=" + p,                     // space before comma
+           "NONCE=" + n + ", sha256=" + s + ", proof=" + p,                      // names are lower case
            "nonce=" + n + ", sha256=" + s + ", proof=" + p.substr(0, 63) + "g",  // not hex
-           "=" + n,
        }) {
     EXPECT_FALSE(parse_request_proof(bad, &out)) << bad;
   }
