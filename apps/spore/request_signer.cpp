@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "spore/hex.h"
 #include "spore/hmac_sha256.h"
 #include "spore/request_auth.h"
 #include "transport_error.h"
@@ -20,7 +21,7 @@ using Json = nlohmann::ordered_json;
 
 std::string hex_of(const uint8_t* data, size_t n) {
   std::string s(2 * n, '\0');
-  auth_to_hex(data, n, s.data());
+  hex_encode(data, n, s.data());
   return s;
 }
 
@@ -43,7 +44,7 @@ void sha256_of(std::string_view data, uint8_t (&out)[32]) {
   br_sha256_out(&c, out);
 }
 
-bool sha256_from_hex(std::string_view hex, uint8_t (&out)[32]) { return auth_from_hex(hex, out, sizeof out); }
+bool sha256_from_hex(std::string_view hex, uint8_t (&out)[32]) { return hex_decode(hex, out, sizeof out); }
 
 std::string node_id_hex(uint32_t node_id) {
   char buf[9];
@@ -53,7 +54,7 @@ std::string node_id_hex(uint32_t node_id) {
 
 std::optional<uint32_t> parse_node_id(std::string_view text) {
   uint8_t be[4];
-  if (!auth_from_hex(text, be, sizeof be)) return std::nullopt;
+  if (!hex_decode(text, be, sizeof be)) return std::nullopt;
   return (uint32_t{be[0]} << 24) | (uint32_t{be[1]} << 16) | (uint32_t{be[2]} << 8) | uint32_t{be[3]};
 }
 
@@ -87,14 +88,14 @@ std::optional<Challenge> check_challenge(std::string_view body, std::string_view
   const auto nonce = j.find("nonce");
   uint8_t nonce_bytes[kAuthNonceBytes];
   if (nonce == j.end() || !nonce->is_string() ||
-      !auth_from_hex(nonce->get<std::string>(), nonce_bytes, sizeof nonce_bytes)) {
+      !hex_decode(nonce->get<std::string>(), nonce_bytes, sizeof nonce_bytes)) {
     return fail("its challenge answer has no valid nonce");
   }
   c.nonce_hex = hex_of(nonce_bytes, sizeof nonce_bytes);
   if (!token) return c;
   const auto proof = j.find("proof");
   uint8_t got[32], want[32];
-  if (proof == j.end() || !proof->is_string() || !auth_from_hex(proof->get<std::string>(), got, sizeof got)) {
+  if (proof == j.end() || !proof->is_string() || !hex_decode(proof->get<std::string>(), got, sizeof got)) {
     return fail("it did not prove it holds the API token (no proof in its challenge answer)");
   }
   compute_node_proof(*token, c.node_id, nonce_bytes, client_nonce_hex, want);
@@ -109,7 +110,7 @@ std::optional<Challenge> check_challenge(std::string_view body, std::string_view
 std::string proof_header(std::string_view token, const Challenge& c, HttpMethod method, std::string_view target,
                          const uint8_t (&body_sha256)[32]) {
   uint8_t nonce[kAuthNonceBytes], proof[32];
-  auth_from_hex(c.nonce_hex, nonce, sizeof nonce);
+  hex_decode(c.nonce_hex, nonce, sizeof nonce);
   compute_request_proof(token, method, target, c.node_id, nonce, body_sha256, proof);
   return "Spore nonce=" + c.nonce_hex + ", sha256=" + hex_of(body_sha256, 32) + ", proof=" + hex_of(proof, 32);
 }

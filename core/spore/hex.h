@@ -1,7 +1,12 @@
 #pragma once
 /// @file hex.h
-/// Hex digits, for the places core reads them: cluster keys (HmacKey::set_hex) and percent-escapes
-/// in request targets (http_query_param, canonical_target).
+/// Hex digits, for the places core reads and writes them: cluster keys (HmacKey::set_hex),
+/// percent-escapes in request targets (http_query_param, canonical_target), image digests in JSON,
+/// and request-proof nonces and proofs (request_auth.h).
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
 
 namespace spore {
 
@@ -12,5 +17,12 @@ inline int hex_digit_value(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
+
+/// Lower-case hex of `size_bytes` bytes into `out`: 2 * size_bytes characters, then a NUL.
+void hex_encode(const uint8_t* data, size_t size_bytes, char* out);
+
+/// Decodes exactly 2 * size_bytes hex digits (either case) into `out`; false (out partly written)
+/// for any other length or a character that is not a hex digit.
+bool hex_decode(std::string_view hex, uint8_t* out, size_t size_bytes);
 
 }  // namespace spore

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "spore/cluster_events.h"
+#include "spore/hex.h"
 
 namespace spore {
 
@@ -127,21 +128,11 @@ uint32_t NodeContext::image_digest() const {
 
 namespace {
 
-/// Lowercase hex of `size_bytes` bytes into `out` (2 * size_bytes + 1 bytes, NUL-terminated).
-void to_hex(const uint8_t* data, size_t size_bytes, char* out) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (size_t i = 0; i < size_bytes; ++i) {
-    out[2 * i] = kDigits[data[i] >> 4];
-    out[2 * i + 1] = kDigits[data[i] & 0x0F];
-  }
-  out[2 * size_bytes] = '\0';
-}
-
 void write_digest(JsonWriter& w, uint32_t digest) {
   const uint8_t bytes[4] = {static_cast<uint8_t>(digest >> 24), static_cast<uint8_t>(digest >> 16),
                             static_cast<uint8_t>(digest >> 8), static_cast<uint8_t>(digest)};
   char hex[9];
-  to_hex(bytes, sizeof bytes, hex);
+  hex_encode(bytes, sizeof bytes, hex);
   w.field(SPORE_FSTR("imageDigest"), static_cast<const char*>(hex));
 }
 
@@ -187,7 +178,7 @@ void NodeContext::write_status_json(JsonWriter& w) const {
   // Empty strings until the platform called set_firmware(), so the fields are always there.
   w.field(SPORE_FSTR("firmwareVersion"), static_cast<const char*>(firmware_version_));
   char sha_hex[65] = {};
-  if (has_firmware_) to_hex(image_sha256_, sizeof image_sha256_, sha_hex);
+  if (has_firmware_) hex_encode(image_sha256_, sizeof image_sha256_, sha_hex);
   w.field(SPORE_FSTR("imageSha256"), static_cast<const char*>(sha_hex));
   w.end_object();
 }

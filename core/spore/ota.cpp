@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "spore/hex.h"
 #include "spore/ports.h"
 
 namespace spore {
@@ -143,14 +144,7 @@ FlashStr ota_error_message(OtaError e) {
   return flash_nth(kErrorMessages, kErrorCount + 1, i < kErrorCount ? i : kErrorCount);
 }
 
-void ota_sha256_hex(const uint8_t (&sha256)[32], char (&out)[65]) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (size_t i = 0; i < 32; ++i) {
-    out[2 * i] = kDigits[sha256[i] >> 4];
-    out[2 * i + 1] = kDigits[sha256[i] & 0x0F];
-  }
-  out[64] = '\0';
-}
+void ota_sha256_hex(const uint8_t (&sha256)[32], char (&out)[65]) { hex_encode(sha256, sizeof sha256, out); }
 
 OtaSession::OtaSession(FlashTarget& target) : target_(target) {}
 

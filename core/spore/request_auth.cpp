@@ -50,7 +50,7 @@ class TokenMac final : public CanonicalSink {
   void hex(const uint8_t* data, size_t size_bytes, bool newline) {
     char pair[3];
     for (size_t i = 0; i < size_bytes; ++i) {
-      auth_to_hex(data + i, 1, pair);
+      hex_encode(data + i, 1, pair);
       append(pair, 2);
     }
     if (newline) append("\n", 1);
@@ -69,26 +69,6 @@ class TokenMac final : public CanonicalSink {
 
 }  // namespace
 
-void auth_to_hex(const uint8_t* data, size_t size_bytes, char* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (size_t i = 0; i < size_bytes; ++i) {
-    out[2 * i] = kHex[data[i] >> 4];
-    out[2 * i + 1] = kHex[data[i] & 15];
-  }
-  out[2 * size_bytes] = '\0';
-}
-
-bool auth_from_hex(std::string_view hex, uint8_t* out, size_t size_bytes) {
-  if (hex.size() != 2 * size_bytes) return false;
-  for (size_t i = 0; i < size_bytes; ++i) {
-    const int hi = hex_digit_value(hex[2 * i]);
-    const int lo = hex_digit_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<uint8_t>(hi * 16 + lo);
-  }
-  return true;
-}
-
 bool parse_request_proof(std::string_view params, RequestProof* out) {
   // One fixed form, the one every SPORE client writes: a general auth-param parser (any order,
   // quoted values) cost ~400 B more of the ESP8266's flash and bought nothing.
@@ -106,7 +86,7 @@ bool parse_request_proof(std::string_view params, RequestProof* out) {
     const size_t name = std::strlen(kNames[i]);
     const size_t hex = 2u * kSizes[i];
     if (static_cast<size_t>(end - s) < name + hex || std::memcmp(s, kNames[i], name) != 0 ||
-        !auth_from_hex(std::string_view(s + name, hex), dest[i], kSizes[i])) {
+        !hex_decode(std::string_view(s + name, hex), dest[i], kSizes[i])) {
       return false;
     }
     s += name + hex;

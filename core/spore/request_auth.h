@@ -74,11 +74,6 @@ void compute_request_proof(std::string_view token, HttpMethod method, std::strin
 void compute_node_proof(std::string_view token, uint32_t node_id, const uint8_t (&nonce)[kAuthNonceBytes],
                         std::string_view client_nonce_hex, uint8_t (&out)[32]);
 
-/// Lower-case hex of `size_bytes` bytes into `out` (2 * size_bytes chars, then a NUL).
-void auth_to_hex(const uint8_t* data, size_t size_bytes, char* out);
-/// Decodes exactly 2 * size_bytes hex digits (either case); false otherwise.
-bool auth_from_hex(std::string_view hex, uint8_t* out, size_t size_bytes);
-
 /// What RequestAuth::check() decided.
 enum class AuthVerdict : uint8_t {
   kOk,              ///< allowed: a valid proof or bearer token, or no token configured

@@ -4,6 +4,7 @@
 
 #include "spore/flash_string.h"
 #include "spore/hmac_sha256.h"
+#include "spore/hex.h"
 #include "spore/http_target.h"
 #include "spore/http_text.h"
 #include "spore/node_context.h"
@@ -295,7 +296,7 @@ int RestApi::serve_challenge(const HttpRequest& req, JsonWriter& w) {
   const int len = http_query_param(req.path, "client_nonce", client_nonce, sizeof client_nonce);
   uint8_t decoded[kAuthClientNonceMaxHexLen / 2];
   if (len != -1 && (len < static_cast<int>(kAuthClientNonceMinHexLen) || len % 2 != 0 ||
-                    !auth_from_hex(std::string_view(client_nonce, static_cast<size_t>(len)), decoded, len / 2))) {
+                    !hex_decode(std::string_view(client_nonce, static_cast<size_t>(len)), decoded, len / 2))) {
     write_error(w, 400, "bad_request", SPORE_FSTR("client_nonce must be 16 to 64 hex digits (an even number)."));
     w.end_object();
     return 400;
@@ -309,13 +310,13 @@ int RestApi::serve_challenge(const HttpRequest& req, JsonWriter& w) {
     uint8_t nonce[kAuthNonceBytes];
     auth_.issue_nonce(ctx_.clock().now_ms(), nonce);
     char hex[2 * 32 + 1];
-    auth_to_hex(nonce, sizeof nonce, hex);
+    hex_encode(nonce, sizeof nonce, hex);
     w.field(SPORE_FSTR("nonce"), static_cast<const char*>(hex));
     w.field(SPORE_FSTR("expiresInMs"), static_cast<uint32_t>(SPORE_AUTH_NONCE_LIFETIME_MS));
     if (len > 0) {
       uint8_t proof[32];
       auth_.node_proof(ctx_.self().node_id, nonce, std::string_view(client_nonce, static_cast<size_t>(len)), proof);
-      auth_to_hex(proof, sizeof proof, hex);
+      hex_encode(proof, sizeof proof, hex);
       w.field(SPORE_FSTR("proof"), static_cast<const char*>(hex));
     }
   }

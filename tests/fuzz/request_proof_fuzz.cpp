@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "fuzz_ports.h"
+#include "spore/hex.h"
 #include "spore/http_target.h"
 #include "spore/http_text.h"
 #include "spore/node_context.h"
@@ -73,7 +74,7 @@ std::string canon(std::string_view target) {
 
 std::string hex(const uint8_t* data, size_t n) {
   std::string s(2 * n, '\0');
-  spore::auth_to_hex(data, n, s.data());
+  spore::hex_encode(data, n, s.data());
   return s;
 }
 

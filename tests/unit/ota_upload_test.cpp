@@ -13,6 +13,7 @@
 
 #include "fakes.h"
 #include "ota_test_support.h"
+#include "spore/hex.h"
 #include "spore/node_context.h"
 
 namespace spore {
@@ -269,8 +270,8 @@ std::string upload_proof(Node& n, const std::string& token, const Bytes& file) {
   std::copy(sha.begin(), sha.end(), digest);
   compute_request_proof(token, HttpMethod::kPost, OtaUploadHandler::kPath, n.ctx.self().node_id, nonce, digest, proof);
   char nonce_hex[2 * kAuthNonceBytes + 1], proof_hex[65];
-  auth_to_hex(nonce, sizeof nonce, nonce_hex);
-  auth_to_hex(proof, sizeof proof, proof_hex);
+  hex_encode(nonce, sizeof nonce, nonce_hex);
+  hex_encode(proof, sizeof proof, proof_hex);
   return std::string("Spore nonce=") + nonce_hex + ", sha256=" + hex(sha) + ", proof=" + proof_hex;
 }
 

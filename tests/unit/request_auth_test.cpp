@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fakes.h"
+#include "spore/hex.h"
 
 namespace spore {
 namespace {
@@ -15,7 +16,7 @@ constexpr uint32_t kNode = 0x0a1b2c3d;
 
 std::string hex(const uint8_t* data, size_t n) {
   std::string s(2 * n, '\0');
-  auth_to_hex(data, n, s.data());
+  hex_encode(data, n, s.data());
   return s;
 }
 

@@ -8,6 +8,7 @@
 
 #include "fakes.h"
 #include "spore/node_context.h"
+#include "spore/hex.h"
 #include "spore/request_auth.h"
 
 namespace spore {
@@ -430,10 +431,10 @@ TEST_F(RestApiTest, ChallengeGivesANonceAndProvesTheNode) {
   EXPECT_EQ(r.body.at("expiresInMs"), SPORE_AUTH_NONCE_LIFETIME_MS);
   const std::string nonce_hex = r.body.at("nonce");
   uint8_t nonce[kAuthNonceBytes], want[32];
-  ASSERT_TRUE(auth_from_hex(nonce_hex, nonce, sizeof nonce));
+  ASSERT_TRUE(hex_decode(nonce_hex, nonce, sizeof nonce));
   compute_node_proof("t0k", 0x00ABCDEFu, nonce, client, want);
   char want_hex[65];
-  auth_to_hex(want, sizeof want, want_hex);
+  hex_encode(want, sizeof want, want_hex);
   EXPECT_EQ(r.body.at("proof"), want_hex);
   EXPECT_NE(call(HttpMethod::kGet, "/api/node/challenge").body.at("nonce"), nonce_hex);  // fresh each time
 
@@ -444,8 +445,8 @@ TEST_F(RestApiTest, ChallengeGivesANonceAndProvesTheNode) {
   br_sha256_out(&c, body_sha);
   compute_request_proof("t0k", HttpMethod::kPost, "/api/node/restart", 0x00ABCDEFu, nonce, body_sha, proof);
   char sha_hex[65], proof_hex[65];
-  auth_to_hex(body_sha, 32, sha_hex);
-  auth_to_hex(proof, 32, proof_hex);
+  hex_encode(body_sha, 32, sha_hex);
+  hex_encode(proof, 32, proof_hex);
   const std::string header = "Spore nonce=" + nonce_hex + ", sha256=" + sha_hex + ", proof=" + proof_hex;
   EXPECT_EQ(call(HttpMethod::kPost, "/api/node/restart", header).status, 202);
   EXPECT_EQ(restarts, 1);
