@@ -19,7 +19,9 @@ OUT="$(cd "$OUT" && pwd)"
 
 TARGET=xtensa-lx106-elf
 CXX="$TARGET-g++"
-PICOLIBC_INC=/usr/lib/$TARGET/include
+# The C library headers: Debian's picolibc; tools/esp8266-compile-check.sh points this at the
+# newlib the ESP8266 Arduino core ships (an install-like include tree) to check platform/esp8266.
+PICOLIBC_INC="${SPORE_LX106_LIBC_INC:-/usr/lib/$TARGET/include}"
 BEARSSL_INC=/usr/include/bearssl
 
 die() { echo "lx106-setup: error: $*" >&2; exit 1; }
@@ -36,7 +38,7 @@ TARBALL="${tarballs[0]}"
 GCCVER="$("$CXX" -dumpfullversion)"
 
 # Redo everything if the compiler, the source or this script changed; otherwise this is a no-op.
-KEY="$GCCVER $(stat -c '%s %Y' "$TARBALL") $TARBALL $(md5sum <"${BASH_SOURCE[0]}")"
+KEY="$GCCVER $(stat -c '%s %Y' "$TARBALL") $TARBALL $PICOLIBC_INC $(md5sum <"${BASH_SOURCE[0]}")"
 if [[ -f $OUT/.setup-stamp && "$(cat "$OUT/.setup-stamp")" == "$KEY" ]]; then
   echo "lx106-setup: up to date ($OUT)"
   exit 0

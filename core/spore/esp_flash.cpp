@@ -7,11 +7,7 @@ size_t esp_ota_capacity_bytes(uint32_t free_sketch_space_bytes) {
   return static_cast<size_t>((free_sketch_space_bytes - kEspFlashSectorBytes) & ~(kEspFlashSectorBytes - 1));
 }
 
-bool esp_image_magic_ok(const uint8_t* head, size_t size) {
-  if (head == nullptr || size == 0) return false;
-  if (head[0] == 0xE9) return true;
-  return size >= 2 && head[0] == 0x1F && head[1] == 0x8B;
-}
+bool esp_image_magic_ok(const uint8_t* head, size_t size) { return head != nullptr && size > 0 && head[0] == 0xE9; }
 
 size_t esp_updater_begin_bytes(size_t max_image_bytes, size_t capacity_bytes) {
   const size_t size = (max_image_bytes == 0 || max_image_bytes > capacity_bytes) ? capacity_bytes : max_image_bytes;

@@ -17,8 +17,10 @@ constexpr uint32_t kEspFlashSectorBytes = 0x1000;
 /// sector, like the core's ArduinoOTA. 0 when there is no room at all.
 size_t esp_ota_capacity_bytes(uint32_t free_sketch_space_bytes);
 
-/// An image the eboot bootloader installs: a raw image (first byte 0xE9) or a gzip stream
-/// (1F 8B), which eboot inflates.
+/// A raw ESP8266 image (first byte 0xE9). Not a gzip stream (1F 8B), although eboot would
+/// inflate one: its segments and checksums cannot be checked before it is installed (a DEFLATE
+/// window is 32 KB, more than an ESP-01 has free), and eboot erases the running image before it
+/// finds a broken stream (spore/esp_image.h).
 bool esp_image_magic_ok(const uint8_t* head, size_t size);
 
 /// The size to pass to Update.begin() for an upload of at most `max_image_bytes` (0 = unknown)

@@ -117,6 +117,11 @@ class NodeContext {
   /// First 4 bytes of image_sha256(), big-endian: what ANNOUNCE carries. 0 until set_firmware().
   uint32_t image_digest() const;
   bool has_firmware() const { return has_firmware_; }
+  /// The platform started this boot in safe mode (core/spore/safe_mode.h: after repeated early
+  /// crashes only WiFi, REST and OTA run). Shown in /api/node/status as "safeMode"; false until
+  /// set, and always on platforms without one.
+  void set_safe_mode(bool active) { safe_mode_ = active; }
+  bool safe_mode() const { return safe_mode_; }
 
   /// After a refutation the membership protocol raises this node's incarnation (SWIM).
   void set_incarnation(uint32_t incarnation) { self_.incarnation = incarnation; }
@@ -145,6 +150,7 @@ class NodeContext {
   char firmware_version_[SPORE_MAX_VERSION_LEN + 1] = {};
   uint8_t image_sha256_[32] = {};
   bool has_firmware_ = false;
+  bool safe_mode_ = false;
   EventBus events_;
   Scheduler scheduler_;
   MemberTable members_;

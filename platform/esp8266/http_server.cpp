@@ -173,6 +173,11 @@ void EspHttpServer::begin() {
   if (begun_) return;
   begun_ = true;
   table_.begin();
+  // Every response object the server builds copies DefaultHeaders when it is constructed: ours,
+  // the event stream's head, the setup portal's pages and the library's own 500/501. So no
+  // answer goes out without it. Heap: this list entry once (80 B), and the same per answer while
+  // it is alive (platform/esp8266/README.md, "Security headers").
+  DefaultHeaders::Instance().addHeader(String(F("X-Content-Type-Options")), String(F("nosniff")));
   Handler* handler = new (std::nothrow) Handler(*this);  // once; the server owns it
   if (handler != nullptr) {
     server_.addHandler(handler);
@@ -235,6 +240,14 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
     }
     if (asset->content_encoding != nullptr) response->addHeader("Content-Encoding", asset->content_encoding);
     response->addHeader("Cache-Control", "no-cache");
+    // The page may not be framed (clickjacking); its CSP pins its inline script and style.
+    // Plain literals (45 B of DRAM): String(F(...)) temporaries would cost ~100 B more flash.
+    response->addHeader("X-Frame-Options", "DENY");
+    if (asset->content_security_policy != nullptr) {
+      // The policy is in flash (SPORE_FLASH, tools/embed_asset.py): copied through FPSTR, never read
+      // byte by byte as a char* (a LoadStoreError on the ESP8266). ~300 B of heap while the answer lives.
+      response->addHeader(String(F("Content-Security-Policy")), String(FPSTR(asset->content_security_policy)));
+    }
     request->send(response);
     return;
   }

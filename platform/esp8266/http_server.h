@@ -34,6 +34,14 @@
 /// on Content-Length and core's multipart part selection ("firmware" field) do not apply.
 /// Raw application/octet-stream uploads go through core unchanged (handleBody).
 ///
+/// Security headers: `X-Content-Type-Options: nosniff` on every answer (ESPAsyncWebServer's
+/// DefaultHeaders, set in begin(), so also the portal's and the library's own answers); the
+/// dashboard (an HttpAsset) also gets `X-Frame-Options: DENY` and its
+/// `Content-Security-Policy` when HttpAsset::content_security_policy is set (a RAM C string).
+/// Each header is an AsyncWebHeader in the response's std::list: 80 B of heap per header per
+/// answer for nosniff, 64 B for X-Frame-Options, 80 B + the policy's length rounded up for the
+/// CSP (platform/esp8266/README.md, "Security headers").
+///
 /// Query strings: ESPAsyncWebServer keeps only the decoded path and parameters, not the request
 /// target. The adapter rebuilds "path?name=value&..." from the query parameters, percent-encoding
 /// every byte outside A-Z a-z 0-9 - . _ ~, so core's routes that read the query (cluster events'

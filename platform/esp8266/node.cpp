@@ -8,6 +8,7 @@
 #include <bearssl/bearssl_hash.h>
 
 #include "spore/boot_counter.h"
+#include "spore/reset_reason.h"
 // The web dashboard, generated into the build by firmware/embed_dashboard.py (PlatformIO pre:
 // script) from web/dashboard/. A build without it (Arduino IDE library) serves no GET /.
 #if __has_include("spore_dashboard_asset.h")
@@ -73,8 +74,9 @@ uint16_t mqtt_port_from(const char* text) {
 
 }  // namespace
 
-Node::Node(const Config& config)
+Node::Node(const Config& config, const SafeModeConfig& safe_mode)
     : config_(config),
+      safe_mode_(rtc_, safe_mode),
       ctx_(config_, clock_, random_, system_, &log_),
       api_(ctx_),
       ota_session_(flash_),
@@ -146,13 +148,46 @@ void Node::load_device_config() {
   }
 }
 
+void Node::begin_safe_mode() {
+  const bool power_on = system_.reset_reason_code() == static_cast<uint32_t>(EspResetReason::kPowerOn);
+  const SafeModeConfig& c = safe_mode_.config();
+  if (safe_mode_.begin(clock_.now_ms(), power_on)) {
+    SPORE_LOG(ctx_, LogLevel::kWarn,
+              "SAFE MODE: %u boots in a row ended within %lu s; WiFi, REST and OTA only for %lu s",
+              static_cast<unsigned>(safe_mode_.failed_boots()), static_cast<unsigned long>(c.stable_after_ms / 1000),
+              static_cast<unsigned long>(c.timeout_ms / 1000));
+  } else if (safe_mode_.failed_boots() > 0) {
+    SPORE_LOG(ctx_, LogLevel::kWarn, "safe mode: %u boot(s) in a row ended early (last reset: %s); safe mode at %u",
+              static_cast<unsigned>(safe_mode_.failed_boots()), system_.reset_reason_name(),
+              static_cast<unsigned>(c.boot_attempts));
+  }
+  ctx_.set_safe_mode(safe_mode_.active());
+}
+
+void Node::poll_safe_mode(uint32_t now_ms) {
+  switch (safe_mode_.poll(now_ms, ota_session_.busy() || http_.restart_scheduled())) {
+    case SafeModeEvent::kBootStable:
+      SPORE_LOG(ctx_, LogLevel::kInfo, "safe mode: boot stable; early-reset counter cleared");
+      break;
+    case SafeModeEvent::kTimeout:
+      SPORE_LOG(ctx_, LogLevel::kWarn, "safe mode: time is up; restarting into a normal boot");
+      http_.request_restart();  // loop()'s deferred restart, through before_restart()
+      break;
+    case SafeModeEvent::kNone:
+      break;
+  }
+}
+
 bool Node::begin(const char* api_token) {
   if (begun_) return true;
+  // First: a crash anywhere below is what safe mode counts.
+  begin_safe_mode();
+  const bool safe = safe_mode_.active();
   const uint32_t chip = system_.chip_id();
   snprintf_P(hostname_, sizeof hostname_, PSTR("esp_%06lx"), static_cast<unsigned long>(chip));
   snprintf_P(ap_name_, sizeof ap_name_, PSTR("spore-%06lx"), static_cast<unsigned long>(chip));
   load_device_config();
-  if (!udp_.begin(config_.udp_port)) {
+  if (!safe && !udp_.begin(config_.udp_port)) {
     SPORE_LOG(ctx_, LogLevel::kError, "UDP: cannot bind the cluster port");
     return false;
   }
@@ -199,21 +234,11 @@ bool Node::begin(const char* api_token) {
     }
   }
 #endif
+  // Without a key OtaSession passes a signature trailer through to the flash target.
+  flash_.set_signature_trailer_allowed(!ota_session_.has_public_key());
+  flash_.set_log(&ctx_);
   if (!api_.begin() || !ota_.begin()) return false;
-#ifdef SPORE_HAS_DASHBOARD
-  // Gzipped, in flash (SPORE_FLASH); ESPAsyncWebServer streams it with memcpy_P, no RAM copy.
-  if (!api_.set_dashboard(generated::kDashboardGzip, generated::kDashboardGzipBytes, generated::kDashboardCsp)) {
-    SPORE_LOG(ctx_, LogLevel::kWarn, "web dashboard not served: the api registry is full");
-  }
-#endif
-  metrics_.set_membership(&membership_);
-  metrics_.set_udp_stats(&udp_.stats());
-  if (!metrics_.begin()) SPORE_LOG(ctx_, LogLevel::kWarn, "GET /metrics not served: the api registry is full");
-  // POST /api/cluster/events and the SSE stream (EventApi logs why when it cannot serve them).
-  if (events_.begin(EventApi::Sink::bind<EspHttpServer, &EspHttpServer::stream>(&http_))) http_.set_event_api(&events_);
-#ifdef SPORE_WITH_MQTT
-  begin_mqtt();
-#endif
+  if (!safe) begin_services();
   http_.set_ota(&ota_);
   http_.set_before_restart(Delegate<void()>::bind<Node, &Node::before_restart>(this));
   portal_.begin();  // before the REST handler: the server asks handlers in order
@@ -253,16 +278,36 @@ void Node::begin_mqtt() {
 }
 #endif
 
+void Node::begin_services() {
+#ifdef SPORE_HAS_DASHBOARD
+  // Gzipped, in flash (SPORE_FLASH); ESPAsyncWebServer streams it with memcpy_P, no RAM copy.
+  if (!api_.set_dashboard(generated::kDashboardGzip, generated::kDashboardGzipBytes, generated::kDashboardCsp)) {
+    SPORE_LOG(ctx_, LogLevel::kWarn, "web dashboard not served: the api registry is full");
+  }
+#endif
+  metrics_.set_membership(&membership_);
+  metrics_.set_udp_stats(&udp_.stats());
+  if (!metrics_.begin()) SPORE_LOG(ctx_, LogLevel::kWarn, "GET /metrics not served: the api registry is full");
+  // POST /api/cluster/events and the SSE stream (EventApi logs why when it cannot serve them).
+  if (events_.begin(EventApi::Sink::bind<EspHttpServer, &EspHttpServer::stream>(&http_))) http_.set_event_api(&events_);
+#ifdef SPORE_WITH_MQTT
+  begin_mqtt();
+#endif
+}
+
 void Node::on_ip_change(uint32_t ip) {
   ctx_.set_ip(ip);
   SPORE_LOG(ctx_, LogLevel::kInfo, "wifi: %s address %lu.%lu.%lu.%lu", hostname_,
             static_cast<unsigned long>(ip >> 24), static_cast<unsigned long>((ip >> 16) & 0xFF),
             static_cast<unsigned long>((ip >> 8) & 0xFF), static_cast<unsigned long>(ip & 0xFF));
-  // Joining before there is a network would spend the join ANNOUNCEs on nobody.
-  if (!membership_.begun()) membership_.begin();
+  // Joining before there is a network would spend the join ANNOUNCEs on nobody. Safe mode never
+  // joins: a node that keeps crashing stays out of the cluster.
+  if (!safe_mode_.active() && !membership_.begun()) membership_.begin();
 }
 
 void Node::before_restart() {
+  // A restart the node decided (REST, MQTT, a new image, safe mode's end) is not an early death.
+  safe_mode_.clear();
   // Log formats in flash (SPORE_LOG): the ESP8266 keeps every other string literal in DRAM.
   if (ota_.restart_pending()) {
     SPORE_LOG(ctx_, LogLevel::kInfo, "new firmware installed: leaving the cluster and restarting");
@@ -272,6 +317,7 @@ void Node::before_restart() {
 #ifdef SPORE_WITH_MQTT
   mqtt_.leave();  // "offline" (retained), then DISCONNECT: the broker does not fire the will
 #endif
+  if (!membership_.begun()) return;  // safe mode, or no address yet: nobody to tell
   membership_.leave();
   // leave() queues its datagrams in lwIP; give them a moment to go out before the reset.
   delay(50);
@@ -280,15 +326,19 @@ void Node::before_restart() {
 void Node::loop() {
   monitor_.tick();
   if (!begun_) return;
+  const uint32_t now_ms = clock_.now_ms();
   radio_.loop();
-  wifi_.loop(clock_.now_ms());
+  wifi_.loop(now_ms);
   portal_.loop();
-  if (wifi_.connected()) udp_.poll(membership_);
+  poll_safe_mode(now_ms);
+  const bool normal = !safe_mode_.active();  // safe mode: no UDP, no MQTT
+  if (normal && wifi_.connected()) udp_.poll(membership_);
   ctx_.loop();
 #ifdef SPORE_WITH_MQTT
-  const uint32_t now_ms = clock_.now_ms();
-  mqtt_.loop(now_ms, wifi_.connected());
-  bridge_.loop(now_ms);
+  if (normal) {
+    mqtt_.loop(now_ms, wifi_.connected());
+    bridge_.loop(now_ms);
+  }
 #endif
   http_.loop();
 }

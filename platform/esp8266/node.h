@@ -27,9 +27,16 @@
 /// address, incarnation = a boot counter kept in the first 8 bytes of the EEPROM sector
 /// (core/spore/boot_counter.h; one sector erase per boot).
 /// Firmware identity: version = SPORE_FIRMWARE_VERSION (build flag, default the library's), image
-/// SHA-256 = the running sketch as it sits in flash (ESP.getSketchSize() bytes from address 0, the
-/// same bytes as the uploaded .bin), hashed once in begin() (~0.4 s for 370 KB). A gzip-compressed
-/// upload therefore reports the hash of the inflated image, not of the uploaded file.
+/// SHA-256 = the running sketch as it sits in flash (ESP.getSketchSize() bytes from address 0),
+/// hashed once in begin() (~0.4 s for 370 KB).
+///
+/// Safe mode (core/spore/safe_mode.h, as ESPHome's): begin() first counts the boot in RTC memory
+/// (EspRtcSafeModeStore). After SafeModeConfig::boot_attempts (10) boots in a row that ended
+/// within stable_after_ms (60 s), the next boot is safe mode: WiFi (with its setup portal), the
+/// REST API (status, members, restart) and POST /api/node/update only; no UDP, membership,
+/// cluster events, /metrics, dashboard or MQTT. /api/node/status says "safeMode": true and the
+/// serial log says why; after timeout_ms (5 min, not while an upload runs) the node restarts
+/// into a normal boot. A REST/MQTT restart and the restart after a successful OTA clear the count.
 /// Signed updates: define SPORE_OTA_PUBLIC_KEY_PEM (the text of `spore keygen`'s public.key as a C
 /// string literal, e.g. in a header force-included with build_flags = -include ota_key.h); the
 /// node then refuses unsigned images and images signed by another key.
@@ -60,6 +67,7 @@
 #include "spore/ota.h"
 #include "spore/ota_upload.h"
 #include "spore/rest_api.h"
+#include "spore/safe_mode.h"
 #include "spore/wifi_manager.h"
 #ifdef SPORE_WITH_MQTT
 #include "esp8266/mqtt_client.h"
@@ -70,7 +78,8 @@ namespace spore::esp8266 {
 
 class Node {
  public:
-  explicit Node(const Config& config = Config::default_esp8266());
+  explicit Node(const Config& config = Config::default_esp8266(),
+                const SafeModeConfig& safe_mode = SafeModeConfig());
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
@@ -95,6 +104,7 @@ class Node {
   const LoopMonitor& loop_monitor() const { return monitor_; }
   const WifiManager& wifi() const { return wifi_; }
   const DeviceConfig& device_config() const { return device_; }
+  const SafeMode& safe_mode() const { return safe_mode_; }
 #ifdef SPORE_WITH_MQTT
   MqttBridge& mqtt_bridge() { return bridge_; }
   const EspMqttClient& mqtt_client() const { return mqtt_; }
@@ -106,11 +116,17 @@ class Node {
   bool hash_running_image(uint8_t (&sha256)[32]);
   void before_restart();
   void on_ip_change(uint32_t ip);
+  void begin_safe_mode();
+  /// What only a normal boot runs: dashboard, /metrics, cluster events, MQTT.
+  void begin_services();
+  void poll_safe_mode(uint32_t now_ms);
 #ifdef SPORE_WITH_MQTT
   void begin_mqtt();
 #endif
 
   Config config_;
+  EspRtcSafeModeStore rtc_;
+  SafeMode safe_mode_;
   EspClock clock_;
   EspRandom random_;
   EspLogSink log_;

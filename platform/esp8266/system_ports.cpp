@@ -58,4 +58,16 @@ uint32_t EspSystemInfo::reset_reason_code() const {
 
 const char* EspSystemInfo::reset_reason_name() const { return esp_reset_reason_name(reset_reason_code()); }
 
+static_assert(SPORE_ESP_SAFE_MODE_RTC_BLOCK >= 32 && SPORE_ESP_SAFE_MODE_RTC_BLOCK + SafeModeStore::kWords <= 128,
+              "SPORE_ESP_SAFE_MODE_RTC_BLOCK: user blocks 0..31 are eboot's command, 128 blocks in all");
+
+bool EspRtcSafeModeStore::load(uint32_t (&words)[kWords]) {
+  return ESP.rtcUserMemoryRead(SPORE_ESP_SAFE_MODE_RTC_BLOCK, words, sizeof words);
+}
+
+bool EspRtcSafeModeStore::save(const uint32_t (&words)[kWords]) {
+  // rtcUserMemoryWrite() takes a non-const pointer but only reads it.
+  return ESP.rtcUserMemoryWrite(SPORE_ESP_SAFE_MODE_RTC_BLOCK, const_cast<uint32_t*>(words), sizeof words);
+}
+
 }  // namespace spore::esp8266

@@ -1,13 +1,22 @@
 #pragma once
 /// @file system_ports.h
 /// The small ports of core/spore/ports.h on the ESP8266 Arduino core 3.1.x: millis() clock,
-/// hardware random numbers, Serial log sink and ESP.* system information. Adapters only: no logic
-/// the host tests cannot reach lives here.
+/// hardware random numbers, Serial log sink and ESP.* system information; and the safe-mode
+/// counter's store in RTC memory. Adapters only: no logic the host tests cannot reach lives here.
 
 #include <cstddef>
 #include <cstdint>
 
 #include "spore/ports.h"
+#include "spore/safe_mode.h"
+
+/// First of the three RTC user-memory blocks (4 bytes each, 0..127) that hold the safe-mode
+/// counter. Default: the last three, away from eboot's command (blocks 0..31: Update.end() writes
+/// it at 0x60001200, the first user block; eboot_command.h) and from low offsets sketches tend to
+/// use. The SDK's own RTC data is below the user blocks (system_rtc_mem_read blocks 0..63).
+#ifndef SPORE_ESP_SAFE_MODE_RTC_BLOCK
+#define SPORE_ESP_SAFE_MODE_RTC_BLOCK 125
+#endif
 
 namespace spore::esp8266 {
 
@@ -63,6 +72,14 @@ class EspSystemInfo final : public SystemInfo {
   uint32_t free_sketch_space_bytes() const;
   /// Size of the running sketch (ESP.getSketchSize()).
   uint32_t sketch_size_bytes() const;
+};
+
+/// SafeModeStore in RTC user memory (ESP.rtcUserMemoryRead/Write at SPORE_ESP_SAFE_MODE_RTC_BLOCK):
+/// kept across every reset but a power cut, and no flash wear however often the node restarts.
+class EspRtcSafeModeStore final : public SafeModeStore {
+ public:
+  bool load(uint32_t (&words)[kWords]) override;
+  bool save(const uint32_t (&words)[kWords]) override;
 };
 
 }  // namespace spore::esp8266

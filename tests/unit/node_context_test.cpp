@@ -170,6 +170,14 @@ TEST_F(NodeContextTest, FirmwareVersionAndImageHashInStatusAndMembers) {
   EXPECT_EQ(render(false)["firmwareVersion"], std::string(SPORE_MAX_VERSION_LEN, 'v'));
 }
 
+TEST_F(NodeContextTest, SafeModeInStatus) {
+  ASSERT_TRUE(ctx.begin({1, 1, 0x7F000001, "self"}));
+  EXPECT_EQ(render(false)["safeMode"], false);  // always there: Linux nodes have no safe mode
+  ctx.set_safe_mode(true);
+  EXPECT_TRUE(ctx.safe_mode());
+  EXPECT_EQ(render(false)["safeMode"], true);
+}
+
 TEST_F(NodeContextTest, HostileHostnamesStillRenderValidJson) {
   ASSERT_TRUE(ctx.begin({1, 1, 0, "self"}));
   const char hostile[] = "\"}\\\n\x01\xff<script>";
