@@ -94,6 +94,11 @@ DEFS=(-DF_CPU=80000000L -D__ets__ -DICACHE_FLASH -D_GNU_SOURCE -DARDUINO=10805 -
 FLAGS=(-std=gnu++17 -Os -mlongcalls -mtext-section-literals -falign-functions=4 -ffunction-sections
   -fdata-sections -fno-rtti -fno-exceptions -Wall -Wextra -Werror -fmax-errors=20)
 
+# The dashboard header the firmware build generates (firmware/embed_dashboard.py does the same), so
+# node.cpp is checked with the dashboard and its Content-Security-Policy, as the firmware builds it.
+python3 tools/embed_asset.py --src web/dashboard --header "$OUT/generated/spore_dashboard_asset.h" >/dev/null
+SYS+=(-I "$OUT/generated")
+
 files=("$@")
 if [[ ${#files[@]} -eq 0 ]]; then
   for f in platform/esp8266/*.cpp; do
