@@ -22,11 +22,14 @@
 #include <thread>
 
 #include "options.h"
+#include "ota_guardian_main.h"
 #include "posix/clock.h"
 #include "posix/executable_flash_target.h"
 #include "posix/http_server.h"
 #include "posix/log_sink.h"
 #include "posix/mqtt_client.h"
+#include "posix/ota_guardian.h"
+#include "posix/ota_trial.h"
 #include "posix/ota_url_fetch.h"
 #include "posix/random.h"
 #include "posix/state_store.h"
@@ -63,6 +66,12 @@ void install_signals() {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // A restart blocks them across its exec() (see the end of main): delivered now, to the handler.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sigprocmask(SIG_UNBLOCK, &stop, nullptr);
 }
 
 void request_restart() { g_restart_requested.store(true); }
@@ -153,18 +162,55 @@ bool load_ota_public_key(const std::string& path, spore::OtaSession& session) {
   return true;
 }
 
-/// Says why the flash target refused (core only knows the reason code).
-struct FlashFailureLog {
+/// Says why the flash target refused (core only knows the reason code), and what it accepted.
+struct FlashTargetLog {
   px::ExecutableFlashTarget* target;
   px::StderrLogSink* log;
-  void on_ota_failed(const spore::Event&) {
-    if (!target->last_error().empty()) log->logf(LogLevel::kWarn, "ota: %s", target->last_error().c_str());
+  // Only this node's own events carry an OtaEvent; the other nodes' arrive as cluster events.
+  void on_ota_failed(const spore::Event& e) {
+    if (e.get<spore::OtaEvent>() != nullptr && !target->last_error().empty()) {
+      log->logf(LogLevel::kWarn, "ota: %s", target->last_error().c_str());
+    }
+  }
+  void on_ota_finished(const spore::Event& e) {
+    if (e.get<spore::OtaEvent>() == nullptr) return;
+    log->logf(LogLevel::kInfo, "ota: the new image passed its checks and its trial run ('%s', %u ms)",
+              px::self_test_line(target->new_version()).c_str(), static_cast<unsigned>(target->self_test_ms()));
   }
 };
+
+/// ACTIVE members other than this node.
+size_t active_peers(const spore::NodeContext& ctx) {
+  size_t n = 0;
+  ctx.members().for_each([&](const spore::Member& m) {
+    if (m.status == spore::MemberStatus::kActive && m.node_id != ctx.self().node_id) ++n;
+  });
+  return n;
+}
+
+/// spored --self-test, once the node is assembled: the documents a client asks first, through the
+/// same RestApi the HTTP server uses, then the line the updating node checks.
+int finish_self_test(spore::RestApi& api) {
+  static char buffer[16 * 1024];
+  for (const char* path : {"/api/node/status", "/api/cluster/members"}) {
+    spore::BufferJsonOutput out(buffer, sizeof buffer);
+    spore::HttpRequest req;
+    req.method = spore::HttpMethod::kGet;
+    req.path = path;
+    const int status = api.handle(req, out);
+    if (status != 200 || out.overflowed()) {
+      std::fprintf(stderr, "spored: self-test: GET %s answered %d\n", path, status);
+      return 1;
+    }
+  }
+  std::printf("%s\n", px::self_test_line(px::firmware_version()).c_str());
+  return 0;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], px::kGuardianFlag) == 0) return spored::guardian_main(argc, argv);
   spored::Options opt;
   const int parsed = spored::parse_options(argc, argv, &opt);
   if (parsed >= 0) return parsed;
@@ -177,6 +223,11 @@ int main(int argc, char** argv) {
     const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
     if (n > 0) self_exe.assign(path, static_cast<size_t>(n));
   }
+  // An image on trial runs from its trial directory; the node's executable is still the proven
+  // image, which updates replace and a restart after the trial starts (docs/ota.md).
+  bool from_trial = false;
+  const std::string running_exe = self_exe;
+  self_exe = px::canonical_executable(self_exe, &from_trial);
 
   px::StderrLogSink log(opt.log_level);
   install_signals();
@@ -185,7 +236,7 @@ int main(int argc, char** argv) {
   // or removed since (nodes sharing one executable file, an update in progress).
   uint8_t image_sha256[32] = {};
   uint64_t image_bytes = 0;
-  {
+  if (!opt.self_test) {
     std::string why;
     if (!px::sha256_file("/proc/self/exe", image_sha256, &image_bytes, &why)) {
       log.logf(LogLevel::kWarn, "cannot hash the running executable (%s); imageSha256 stays empty", why.c_str());
@@ -193,18 +244,24 @@ int main(int argc, char** argv) {
   }
   px::ExecutableFlashTarget flash(self_exe);
   flash.set_max_image_bytes(opt.ota_max_image_bytes);
+  // Every image runs `--self-test` with this node's arguments before it is accepted.
+  const std::vector<std::string> node_argv(argv, argv + argc);
+  flash.set_self_test(argv[0], std::vector<std::string>(argv + 1, argv + argc));
   spore::OtaSession ota_session(flash);
   if (!opt.ota_public_key_file.empty() && !load_ota_public_key(opt.ota_public_key_file, ota_session)) return 2;
 
   // ---- identity and secrets ------------------------------------------------------------------
   px::StateStore state;
   std::string error;
-  if (!state.open(opt.state_dir, &error)) {
-    std::fprintf(stderr, "spored: %s\n", error.c_str());
-    return 1;
-  }
   px::NodeState node;
-  if (!state.start(&node, &error)) {
+  if (opt.self_test) {
+    // Read only: the running node holds the lock and owns every file.
+    if (!px::StateStore::peek(opt.state_dir, &node, &error)) {
+      std::fprintf(stderr, "spored: %s\n", error.c_str());
+      return 1;
+    }
+    if (node.node_id == 0) node.node_id = 1;  // a fresh state dir: the id is made at the real start
+  } else if (!state.open(opt.state_dir, &error) || !state.start(&node, &error)) {
     std::fprintf(stderr, "spored: %s\n", error.c_str());
     return 1;
   }
@@ -223,6 +280,9 @@ int main(int argc, char** argv) {
       if (!read_secret_file(opt.api_token_file, "API token file", &token, log)) return 2;
       token_path = opt.api_token_file;
       token_where = token_path;
+    } else if (opt.self_test) {
+      px::read_small_file(opt.state_dir + "/api_token", &token, 4096);
+      token = std::string(px::trim_ascii(token));
     } else {
       bool created = false;
       if (!state.load_or_create_token(&token, &created, &error)) {
@@ -237,6 +297,19 @@ int main(int argc, char** argv) {
   const std::string hostname = opt.hostname.empty() ? default_hostname(opt.bind_ip, node.node_id) : opt.hostname;
   log.set_tag(hostname);
 
+  // ---- what an interrupted upload or update left (docs/ota.md) --------------------------------
+  px::OtaTrial trial(px::TrialPaths::make(self_exe, node.node_id, opt.state_dir), &log);
+  px::TrialRecord rolled_back;
+  bool report_rollback = false;
+  if (!opt.self_test) {
+    for (const std::string& path : flash.remove_stale_temp_files()) {
+      log.logf(LogLevel::kInfo, "ota: removed %s, the temporary file of an interrupted upload", path.c_str());
+    }
+    trial.start(from_trial, image_sha256, px::firmware_version());
+    report_rollback = trial.take_rollback(&rolled_back);
+  }
+  flash.set_installer([&trial](const std::string& staged, std::string* why) { return trial.stage(staged, why); });
+
   // ---- the node ----------------------------------------------------------------------------
   px::MonotonicClock clock;
   px::SystemRandom random;
@@ -244,7 +317,7 @@ int main(int argc, char** argv) {
   spore::NodeContext ctx(opt.config, clock, random, system, &log);
 
   px::UdpSocket udp;
-  if (!udp.open(opt.bind_ip, opt.udp_port, &error)) {
+  if (!opt.self_test && !udp.open(opt.bind_ip, opt.udp_port, &error)) {
     std::fprintf(stderr, "spored: %s\n", error.c_str());
     return 1;
   }
@@ -268,9 +341,10 @@ int main(int argc, char** argv) {
                          spore::generated::kDashboardCsp)) {
     log.logf(LogLevel::kWarn, "web dashboard not served: the api registry is full");
   }
-  FlashFailureLog flash_failure_log{&flash, &log};
-  ctx.on(spore::topics::kOtaFailed,
-         spore::EventHandler::bind<FlashFailureLog, &FlashFailureLog::on_ota_failed>(&flash_failure_log));
+  FlashTargetLog flash_log{&flash, &log};
+  ctx.on(spore::topics::kOtaFailed, spore::EventHandler::bind<FlashTargetLog, &FlashTargetLog::on_ota_failed>(&flash_log));
+  ctx.on(spore::topics::kOtaFinished,
+         spore::EventHandler::bind<FlashTargetLog, &FlashTargetLog::on_ota_finished>(&flash_log));
   ctx.set_firmware(px::firmware_version(), image_sha256);
 
   spore::Membership membership(ctx, udp, random);
@@ -283,6 +357,17 @@ int main(int argc, char** argv) {
   }
   membership.set_image_digest(ctx.image_digest());
   membership.begin();
+  if (report_rollback) {
+    // After begin(): the cluster events bridge forwards ota_* events with an OtaEvent payload.
+    log.logf(LogLevel::kWarn, "ota: rolled back: image %s%s%s did not prove healthy: %s; running %s (version %s) again",
+             px::short_sha(rolled_back.image_sha256).c_str(), rolled_back.image_version.empty() ? "" : " version ",
+             rolled_back.image_version.c_str(), rolled_back.reason.c_str(), px::short_sha(image_sha256).c_str(),
+             px::firmware_version());
+    spore::OtaEvent event;
+    event.error = spore::OtaError::kSelfTestFailed;
+    std::memcpy(event.sha256, rolled_back.image_sha256, sizeof event.sha256);
+    ctx.fire(px::kOtaRolledBackTopic, event);
+  }
   // GET /metrics (docs/metrics.md): public, like GET /api/node/status.
   spore::Metrics metrics(ctx, api);
   metrics.set_membership(&membership);
@@ -305,14 +390,17 @@ int main(int argc, char** argv) {
     if ((!opt.mqtt_password_file.empty() &&
          !read_secret_file(opt.mqtt_password_file, "MQTT password file", &password, log)) ||
         !mqtt.begin(mqtt_config) ||  // logged why
-        !mqtt_client.start({opt.mqtt_host, opt.mqtt_port, opt.mqtt_username, password, opt.mqtt_keepalive_s}, mqtt,
-                           &error)) {
+        (!opt.self_test &&  // the self-test connects to nothing
+         !mqtt_client.start({opt.mqtt_host, opt.mqtt_port, opt.mqtt_username, password, opt.mqtt_keepalive_s}, mqtt,
+                            &error))) {
       if (!error.empty()) std::fprintf(stderr, "spored: %s\n", error.c_str());
       membership.leave();
       return 2;
     }
     mqtt.set_restart_handler(spore::Delegate<void()>(&request_restart));
   }
+
+  if (opt.self_test) return finish_self_test(api);
 
   std::mutex core_mutex;
   // MQTT cmd/ota: the image is fetched over HTTP and streamed through the upload path.
@@ -360,7 +448,7 @@ int main(int argc, char** argv) {
   {
     char sha_hex[65];
     spore::ota_sha256_hex(image_sha256, sha_hex);
-    log.logf(LogLevel::kInfo, "image %s (%llu bytes, sha256 %s); updates: %s, up to %zu bytes now", self_exe.c_str(),
+    log.logf(LogLevel::kInfo, "image %s (%llu bytes, sha256 %s); updates: %s, up to %zu bytes now", running_exe.c_str(),
              static_cast<unsigned long long>(image_bytes), sha_hex,
              ota_session.has_public_key() ? ("signed only, key " + opt.ota_public_key_file).c_str()
                                           : "unsigned accepted (no --ota-public-key-file)",
@@ -373,8 +461,14 @@ int main(int argc, char** argv) {
   uint8_t datagram[SPORE_MAX_DATAGRAM_BYTES];
   constexpr uint32_t kMaxWaitMs = 20;
   constexpr int kMaxDatagramsPerPass = 64;
+  // An image on trial proves itself here (docs/ota.md): up for the stable period, a peer ACTIVE
+  // when the node had peers at the update, then its own REST API answering.
+  constexpr uint32_t kProbeTimeoutMs = 1000;
+  px::TrialHealth health(opt.ota_trial_stable_ms, trial.on_trial() && trial.record().peers > 0);
   while (g_stop_signal.load() == 0 && !g_restart_requested.load()) {
     uint32_t wait_ms;
+    bool probe = false;
+    uint32_t uptime_ms = 0;
     {
       std::lock_guard<std::mutex> lock(core_mutex);
       wait_ms = ctx.loop();
@@ -382,6 +476,23 @@ int main(int argc, char** argv) {
       mqtt_client.poll(clock.now_ms());
       udp_stats.dropped_oversize = udp.oversized_dropped();
       if (ota.restart_pending()) g_restart_requested.store(true);
+      uptime_ms = ctx.uptime_ms();
+      probe = trial.on_trial() && health.probe_due(uptime_ms, active_peers(ctx));
+    }
+    if (probe) {
+      // Outside the mutex: the HTTP worker that answers needs it.
+      const bool answered = px::http_get_ok(opt.bind_ip, opt.http_port, "/api/node/status", kProbeTimeoutMs);
+      std::lock_guard<std::mutex> lock(core_mutex);
+      health.probe_done(uptime_ms, answered);
+      std::string why;
+      if (!answered || !trial.on_trial()) {
+        log.logf(LogLevel::kDebug, "ota: trial: the REST self-probe got no 200 yet");
+      } else if (trial.promote(&why)) {
+        log.logf(LogLevel::kInfo, "ota: this image proved healthy after %u ms (REST answering, %zu peers ACTIVE): it is now %s",
+                 static_cast<unsigned>(uptime_ms), active_peers(ctx), self_exe.c_str());
+      } else {
+        log.logf(LogLevel::kWarn, "ota: cannot promote this image: %s", why.c_str());
+      }
     }
     wait_ms = std::min(wait_ms, kMaxWaitMs);
     uint32_t src_ip = 0;
@@ -398,14 +509,21 @@ int main(int argc, char** argv) {
 
   // ---- shutdown / restart --------------------------------------------------------------------
   const bool restart = g_stop_signal.load() == 0 && g_restart_requested.load();
+  bool new_image = false;
+  size_t peers_at_update = 0;
+  // A restart keeps an image on trial on trial (same pid, same guardian); otherwise the node's
+  // executable, the proven image.
+  std::string exec_path = self_exe;
+  {
+    std::lock_guard<std::mutex> lock(core_mutex);
+    new_image = restart && ota.restart_pending();
+    peers_at_update = active_peers(ctx);
+    if (trial.on_trial()) exec_path = trial.paths().trial_file;
+  }
   if (restart) {
-    bool new_image = false;
-    {
-      std::lock_guard<std::mutex> lock(core_mutex);
-      new_image = ota.restart_pending();
-    }
     log.logf(LogLevel::kInfo, "%s: leaving the cluster and executing %s",
-             new_image ? "new firmware installed" : "restart requested (REST or MQTT)", self_exe.c_str());
+             new_image ? "new firmware installed" : "restart requested (REST or MQTT)",
+             (new_image ? trial.paths().trial_file : exec_path).c_str());
     // stop() waits for in-flight requests, so the 202 has been sent before we leave.
     http.stop();
     url_fetch.stop();
@@ -416,6 +534,11 @@ int main(int argc, char** argv) {
     }
   } else {
     log.logf(LogLevel::kInfo, "%s: leaving the cluster", strsignal(g_stop_signal.load()));
+    if (trial.on_trial()) {
+      trial.mark_stopped();
+      log.logf(LogLevel::kWarn, "ota: stopped before this image proved healthy: its guardian sets it aside; the next "
+                                "start runs %s (the previous image)", self_exe.c_str());
+    }
     url_fetch.stop();  // a download in progress ends as aborted; the running image stays
     {
       std::lock_guard<std::mutex> lock(core_mutex);
@@ -430,9 +553,37 @@ int main(int argc, char** argv) {
            s.send_failures);
   udp.close();
   state.close();
+  // A SIGTERM from now until the new image's install_signals() would kill it before it could leave
+  // gracefully (and an image on trial would be rolled back and restarted): it stays pending until
+  // then. One that came before is seen here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  if (restart) sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (restart && g_stop_signal.load() != 0) {
+    // Stopped while restarting: the stop wins. A staged image is removed at the next start; an
+    // image on trial is set aside by its guardian.
+    log.logf(LogLevel::kInfo, "%s during the restart: not restarting", strsignal(g_stop_signal.load()));
+    trial.mark_stopped();
+    return 0;
+  }
+  if (new_image) {
+    px::TrialRecord record;
+    std::memcpy(record.image_sha256, ota_session.result().sha256, sizeof record.image_sha256);
+    record.image_version = flash.new_version();
+    record.peers = static_cast<uint32_t>(peers_at_update);
+    if (trial.launch(&record, node_argv, opt.ota_trial_timeout_s * 1000, &error)) {
+      exec_path = trial.paths().trial_file;
+    } else {
+      log.logf(LogLevel::kError, "ota: not switching to the new image: %s; restarting %s", error.c_str(), self_exe.c_str());
+      trial.record_rollback(record, "the guardian could not start: " + error, nullptr);
+      exec_path = self_exe;
+    }
+  }
   if (restart) {
-    execv(self_exe.c_str(), argv);
-    log.logf(LogLevel::kError, "execv(%s) failed: %s; exiting", self_exe.c_str(), std::strerror(errno));
+    execv(exec_path.c_str(), argv);
+    log.logf(LogLevel::kError, "execv(%s) failed: %s; exiting", exec_path.c_str(), std::strerror(errno));
     return 1;
   }
   return 0;

@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <optional>
 #include <cstdio>
 #include <cstdlib>
@@ -130,6 +131,22 @@ int parse_options(int argc, char** argv, Options* out) {
                  "most 256 MiB]")
       ->envname("SPORED_OTA_MAX_IMAGE_BYTES")
       ->check(CLI::PositiveNumber);
+  uint32_t ota_trial_stable_s = 0, ota_trial_timeout_s = 0;
+  app.add_option("--ota-trial-timeout-s", ota_trial_timeout_s,
+                 "A new firmware image must prove healthy (REST answering, back in the cluster) within this many "
+                 "seconds of the switch, else the previous image is restored [default: 60, or the stable period + "
+                 "30 when that is longer]")
+      ->envname("SPORED_OTA_TRIAL_TIMEOUT_S")
+      ->check(CLI::Range(5, 3600));
+  app.add_option("--ota-trial-stable-s", ota_trial_stable_s,
+                 "Seconds a new firmware image must run before it may prove healthy [default: the INACTIVE "
+                 "threshold, at least 2]")
+      ->envname("SPORED_OTA_TRIAL_STABLE_S")
+      ->check(CLI::Range(1, 3600));
+  app.add_flag("--self-test", o.self_test,
+               "Load the configuration, keys and state as a start would, check the REST API in process, print "
+               "'spored <version> self-test ok' and exit 0; binds no port and writes nothing (run on every new "
+               "image before an update switches to it)");
   std::string mqtt_url;
   app.add_option("--mqtt", mqtt_url,
                  "Bridge this node to an MQTT broker, mqtt://host[:port] (port 1883 by default; docs/mqtt.md); unset "
@@ -185,6 +202,13 @@ int parse_options(int argc, char** argv, Options* out) {
   if (inactive_after_ms > 0) o.config.inactive_after_ms = inactive_after_ms;
   if (dead_after_ms > 0) o.config.dead_after_ms = dead_after_ms;
   if (const char* err = o.config.validate()) return usage_error(std::string("invalid configuration: ") + err);
+  o.ota_trial_stable_ms = ota_trial_stable_s > 0 ? ota_trial_stable_s * 1000 : std::max<uint32_t>(o.config.inactive_after_ms, 2000);
+  o.ota_trial_timeout_s = ota_trial_timeout_s > 0 ? ota_trial_timeout_s : std::max<uint32_t>(60, o.ota_trial_stable_ms / 1000 + 30);
+  if (uint64_t{o.ota_trial_stable_ms} + 3000 > uint64_t{o.ota_trial_timeout_s} * 1000) {
+    return usage_error("--ota-trial-timeout-s (" + std::to_string(o.ota_trial_timeout_s) +
+                       " s) must exceed the stable period (" + std::to_string(o.ota_trial_stable_ms / 1000) +
+                       " s) by at least 3 s");
+  }
 
   if (!o.hostname.empty() && !valid_hostname(o.hostname)) {
     return usage_error("--hostname: '" + o.hostname + "' must be 1-31 characters of A-Z a-z 0-9 - _ .");

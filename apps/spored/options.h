@@ -39,6 +39,15 @@ struct Options {
   /// Largest image accepted by POST /api/node/update, bytes; 0 = the free space beside the
   /// executable minus a margin, at most ExecutableFlashTarget::kMaxImageBytes.
   uint64_t ota_max_image_bytes = 0;
+  /// A new image must prove healthy within this many seconds of the switch, else its guardian
+  /// restores the previous one (docs/ota.md); by default 60, or the stable period + 30 s.
+  uint32_t ota_trial_timeout_s = 60;
+  /// How long a new image must run before it may prove healthy, ms; from --ota-trial-stable-s, by
+  /// default max(inactive_after_ms, 2000): by then a peer would have noticed a silent node.
+  uint32_t ota_trial_stable_ms = 0;
+  /// --self-test: load config, keys and state like a start, check the REST API in process, print
+  /// "spored <version> self-test ok" and exit 0, binding nothing and writing nothing.
+  bool self_test = false;
   spore::LogLevel log_level = spore::LogLevel::kInfo;
   /// MQTT bridge (docs/mqtt.md); off while mqtt_host is empty.
   std::string mqtt_host;  ///< from --mqtt mqtt://host[:port]

@@ -1,9 +1,12 @@
 #include "posix/executable_flash_target.h"
 
 #include <bearssl/bearssl_hash.h>
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -11,22 +14,29 @@
 #include <algorithm>
 #include <cstring>
 
+#include "posix/bounded_run.h"
+#include "posix/ota_trial_text.h"
+
 namespace spore::posix {
 
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-const char* machine_name(uint16_t m) {
-  switch (m) {
-    case EM_386: return "i386";
-    case EM_ARM: return "arm";
-    case EM_X86_64: return "x86-64";
-    case EM_AARCH64: return "aarch64";
-    case EM_RISCV: return "riscv";
-    case 94: return "xtensa";  // EM_XTENSA, an ESP8266 ELF
-    default: return "other";
-  }
+/// Up to `max` bytes of a program's output for a log line: control characters become '?'.
+std::string printable_excerpt(std::string_view text, size_t max) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  std::string s(text.substr(0, max));
+  for (char& c : s)
+    if (c < 0x20 || c > 0x7E) c = '?';
+  return s;
+}
+
+/// The last non-empty line of `text`.
+std::string_view last_line(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  const size_t nl = text.rfind('\n');
+  return nl == std::string_view::npos ? text : text.substr(nl + 1);
 }
 
 uint16_t read_u16(const uint8_t* p, uint8_t elf_data) {
@@ -94,29 +104,41 @@ ExecutableFlashTarget::ExecutableFlashTarget(std::string executable) : executabl
   temp_path_ = dir_ + "/." + base + ".update." + std::to_string(::getpid());
 
   // What this host runs; overwritten by the running executable's own header when readable.
-  elf_class_ = sizeof(void*) == 8 ? ELFCLASS64 : ELFCLASS32;
-  elf_data_ = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB;
-#if defined(__x86_64__)
-  elf_machine_ = EM_X86_64;
-#elif defined(__aarch64__)
-  elf_machine_ = EM_AARCH64;
-#elif defined(__arm__)
-  elf_machine_ = EM_ARM;
-#elif defined(__i386__)
-  elf_machine_ = EM_386;
-#elif defined(__riscv)
-  elf_machine_ = EM_RISCV;
-#endif
+  identity_ = host_elf_identity();
   const int fd = ::open(executable_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     uint8_t h[20] = {};
-    if (::pread(fd, h, sizeof h, 0) == static_cast<ssize_t>(sizeof h) && std::memcmp(h, ELFMAG, SELFMAG) == 0) {
-      elf_class_ = h[EI_CLASS];
-      elf_data_ = h[EI_DATA];
-      elf_machine_ = read_u16(h + 18, elf_data_);
-    }
+    if (::pread(fd, h, sizeof h, 0) == static_cast<ssize_t>(sizeof h)) read_elf_identity(h, sizeof h, &identity_);
     ::close(fd);
   }
+}
+
+void ExecutableFlashTarget::set_self_test(std::string argv0, std::vector<std::string> args, uint32_t timeout_ms) {
+  self_test_argv0_ = std::move(argv0);
+  self_test_args_ = std::move(args);
+  self_test_timeout_ms_ = timeout_ms;
+}
+
+std::vector<std::string> ExecutableFlashTarget::remove_stale_temp_files() const {
+  std::vector<std::string> removed;
+  const size_t slash = executable_.rfind('/');
+  const std::string prefix = "." + (slash == std::string::npos ? executable_ : executable_.substr(slash + 1)) + ".update.";
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) return removed;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    uint32_t pid = 0;
+    if (name.compare(0, prefix.size(), prefix) != 0 || !parse_decimal_u32(name.substr(prefix.size()), kMaxTrialPid, &pid)) continue;
+    // A live pid other than ours may be another node's upload in progress (nodes sharing a
+    // directory); ours is from before an exec(): no upload survives one.
+    const bool owner_alive = pid != 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+    if (pid == static_cast<uint32_t>(::getpid()) || !owner_alive) {
+      const std::string path = dir_ + "/" + name;
+      if (::unlink(path.c_str()) == 0) removed.push_back(path);
+    }
+  }
+  ::closedir(d);
+  return removed;
 }
 
 ExecutableFlashTarget::~ExecutableFlashTarget() { abort(); }
@@ -132,14 +154,14 @@ size_t ExecutableFlashTarget::capacity_bytes() const {
 
 bool ExecutableFlashTarget::check_magic(const uint8_t* head, size_t size) const {
   if (head == nullptr || size < SELFMAG || std::memcmp(head, ELFMAG, SELFMAG) != 0) return false;
-  if (size > EI_CLASS && head[EI_CLASS] != elf_class_) return false;
-  if (size > EI_DATA && head[EI_DATA] != elf_data_) return false;
+  if (size > EI_CLASS && head[EI_CLASS] != identity_.elf_class) return false;
+  if (size > EI_DATA && head[EI_DATA] != identity_.data) return false;
   if (size > EI_VERSION && head[EI_VERSION] != EV_CURRENT) return false;
   // OtaSession passes 16 bytes today; should it pass the 20 of the header's start, an executable
   // for another CPU is refused here as bad magic (422) instead of at the first write() (500).
   if (size >= 20) {
-    const uint16_t type = read_u16(head + 16, elf_data_);
-    if ((type != ET_EXEC && type != ET_DYN) || read_u16(head + 18, elf_data_) != elf_machine_) return false;
+    const uint16_t type = read_u16(head + 16, identity_.data);
+    if ((type != ET_EXEC && type != ET_DYN) || read_u16(head + 18, identity_.data) != identity_.machine) return false;
   }
   return true;
 }
@@ -186,15 +208,15 @@ bool ExecutableFlashTarget::begin(size_t max_image_bytes) {
 }
 
 bool ExecutableFlashTarget::check_elf_header() {
-  const uint16_t type = read_u16(header_ + 16, elf_data_);
-  const uint16_t machine = read_u16(header_ + 18, elf_data_);
+  const uint16_t type = read_u16(header_ + 16, identity_.data);
+  const uint16_t machine = read_u16(header_ + 18, identity_.data);
   if (type != ET_EXEC && type != ET_DYN) {
     return fail("the image is an ELF file but not an executable (e_type " + std::to_string(type) + ")");
   }
-  if (machine != elf_machine_) {
-    return fail(std::string("the image is an executable for ") + machine_name(machine) + " (e_machine " +
-                std::to_string(machine) + "), this node runs " + machine_name(elf_machine_) + " (e_machine " +
-                std::to_string(elf_machine_) + ")");
+  if (machine != identity_.machine) {
+    return fail(std::string("the image is an executable for ") + elf_machine_name(machine) + " (e_machine " +
+                std::to_string(machine) + "), this node runs " + elf_machine_name(identity_.machine) + " (e_machine " +
+                std::to_string(identity_.machine) + ")");
   }
   return true;
 }
@@ -228,36 +250,58 @@ bool ExecutableFlashTarget::write(const uint8_t* data, size_t size_bytes) {
 }
 
 OtaError ExecutableFlashTarget::commit(const uint8_t (&sha256)[32]) {
-  return install(sha256) ? OtaError::kOk : OtaError::kFlashCommit;
+  new_version_.clear();
+  self_test_ms_ = 0;
+  const OtaError e = install(sha256);
+  if (e == OtaError::kOk) last_error_.clear();
+  return e;
 }
 
-bool ExecutableFlashTarget::install(const uint8_t (&sha256)[32]) {
-  if (fd_ < 0) return fail("commit without begin");
-  auto give_up = [this](const std::string& why) {  // `why` is built before abort() changes errno
-    abort();
-    return fail(why);
-  };
-  if (!header_checked_) return give_up("the image is shorter than an ELF header");
-  if (reserved_ && ::ftruncate(fd_, static_cast<off_t>(written_)) != 0) {
-    return give_up("cannot trim " + temp_path_ + ": " + errno_text(errno));
+OtaError ExecutableFlashTarget::install(const uint8_t (&sha256)[32]) {
+  if (fd_ < 0) {
+    fail("commit without begin");
+    return OtaError::kFlashCommit;
   }
-  if (::fsync(fd_) != 0) return give_up("cannot flush " + temp_path_ + " to disk: " + errno_text(errno));
+  auto give_up = [this](OtaError code, const std::string& why) {  // `why` is built before abort() changes errno
+    abort();
+    fail(why);
+    return code;
+  };
+  if (!header_checked_) return give_up(OtaError::kBadImage, "the image is shorter than an ELF header");
+  if (reserved_ && ::ftruncate(fd_, static_cast<off_t>(written_)) != 0) {
+    return give_up(OtaError::kFlashCommit, "cannot trim " + temp_path_ + ": " + errno_text(errno));
+  }
+  if (::fsync(fd_) != 0) return give_up(OtaError::kFlashCommit, "cannot flush " + temp_path_ + " to disk: " + errno_text(errno));
   // The pages are clean after fsync(): dropping them makes the re-read below come from the disk,
   // so the check covers what the next exec() will load, not just the page cache.
   ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED);
   uint8_t on_disk[32];
   uint64_t size = 0;
-  if (!sha256_fd(fd_, on_disk, &size)) return give_up("cannot re-read " + temp_path_ + ": " + errno_text(errno));
-  if (size != written_ || std::memcmp(on_disk, sha256, sizeof on_disk) != 0) {
-    return give_up("verification failed: " + temp_path_ + " read back " + std::to_string(size) +
-                   " bytes whose SHA-256 differs from the " + std::to_string(written_) + " bytes received");
+  if (!sha256_fd(fd_, on_disk, &size)) {
+    return give_up(OtaError::kFlashCommit, "cannot re-read " + temp_path_ + ": " + errno_text(errno));
   }
-  if (::fchmod(fd_, 0755) != 0) return give_up("cannot chmod " + temp_path_ + ": " + errno_text(errno));
+  if (size != written_ || std::memcmp(on_disk, sha256, sizeof on_disk) != 0) {
+    return give_up(OtaError::kFlashCommit, "verification failed: " + temp_path_ + " read back " + std::to_string(size) +
+                                               " bytes whose SHA-256 differs from the " + std::to_string(written_) +
+                                               " bytes received");
+  }
+  const OtaError structure = check_structure();
+  if (structure != OtaError::kOk) return give_up(structure, last_error_);
+  if (::fchmod(fd_, 0755) != 0) return give_up(OtaError::kFlashCommit, "cannot chmod " + temp_path_ + ": " + errno_text(errno));
+  // Closed before the trial run: a file open for writing cannot be executed (ETXTBSY).
   const int fd = fd_;
   fd_ = -1;
-  if (::close(fd) != 0) return give_up("cannot close " + temp_path_ + ": " + errno_text(errno));
+  if (::close(fd) != 0) return give_up(OtaError::kFlashCommit, "cannot close " + temp_path_ + ": " + errno_text(errno));
+  const OtaError trial = run_self_test();
+  if (trial != OtaError::kOk) return give_up(trial, last_error_);
+  if (installer_) {
+    std::string why;
+    if (!installer_(temp_path_, &why)) return give_up(OtaError::kFlashCommit, why);
+    created_ = false;
+    return OtaError::kOk;
+  }
   if (::rename(temp_path_.c_str(), executable_.c_str()) != 0) {
-    return give_up("cannot rename " + temp_path_ + " over " + executable_ + ": " + errno_text(errno));
+    return give_up(OtaError::kFlashCommit, "cannot rename " + temp_path_ + " over " + executable_ + ": " + errno_text(errno));
   }
   created_ = false;
   const int dir_fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -266,8 +310,46 @@ bool ExecutableFlashTarget::install(const uint8_t (&sha256)[32]) {
     ::fsync(dir_fd);
     ::close(dir_fd);
   }
-  last_error_.clear();
-  return true;
+  return OtaError::kOk;
+}
+
+OtaError ExecutableFlashTarget::check_structure() {
+  void* map = ::mmap(nullptr, written_, PROT_READ, MAP_PRIVATE, fd_, 0);
+  if (map == MAP_FAILED) {
+    fail("cannot map " + temp_path_ + " to check it: " + errno_text(errno));
+    return OtaError::kFlashCommit;
+  }
+  const ElfCheck check = check_elf_image(static_cast<const uint8_t*>(map), written_, identity_);
+  ::munmap(map, written_);
+  if (!check.ok) {
+    fail("the image cannot run here: " + check.error);
+    return OtaError::kBadImage;
+  }
+  return OtaError::kOk;
+}
+
+OtaError ExecutableFlashTarget::run_self_test() {
+  if (self_test_argv0_.empty()) return OtaError::kOk;
+  std::vector<std::string> argv{self_test_argv0_, "--self-test"};
+  argv.insert(argv.end(), self_test_args_.begin(), self_test_args_.end());
+  const BoundedRunResult run = run_bounded(temp_path_, argv, self_test_timeout_ms_);
+  std::string version;
+  if (run.succeeded() && parse_self_test_line(run.out, &version)) {
+    new_version_ = version;
+    self_test_ms_ = run.elapsed_ms;
+    return OtaError::kOk;
+  }
+  std::string why = "the new image failed its trial run (--self-test): it ";
+  if (run.succeeded()) {
+    why += "printed '" + printable_excerpt(run.out.substr(0, run.out.find('\n')), 80) + "' instead of '" +
+           self_test_line("<version>") + "'";
+  } else {
+    why += run.describe(self_test_timeout_ms_);
+    const std::string err = printable_excerpt(last_line(run.err), 160);
+    if (!err.empty()) why += "; its last words: " + err;
+  }
+  fail(why);
+  return OtaError::kSelfTestFailed;
 }
 
 void ExecutableFlashTarget::abort() {

@@ -1,7 +1,8 @@
 #pragma once
 /// @file executable_flash_target.h
 /// spore::FlashTarget on Linux: an OTA image is a new `spored` executable, written beside the
-/// running one and switched in by an atomic rename (docs/linux-node.md, "Firmware updates").
+/// running one, proven, and switched in by an atomic rename (docs/linux-node.md, "Firmware
+/// updates"; docs/ota.md, "Linux: proven before the switch, rolled back after it").
 ///
 ///   begin()   creates `.<name>.update.<pid>` (mode 0600) in the directory of the running
 ///             executable (same filesystem, so the final rename is atomic) and reserves the
@@ -10,10 +11,18 @@
 ///             ELF header is checked once its first 20 bytes are in (e_type executable or shared
 ///             object, e_machine of this host): an image for another CPU would never exec.
 ///   commit()  trims the reservation, fsync()s, drops the file's pages from the page cache and
-///             re-reads it from disk: its SHA-256 must equal the one computed while streaming.
-///             Then chmod 0755, rename() over the executable, fsync() of the directory. A crash
-///             at any point leaves the old or the new executable, never half of one.
+///             re-reads it from disk: its SHA-256 must equal the one computed while streaming
+///             (else kFlashCommit). Then the whole ELF structure is checked (elf_image.h; else
+///             kBadImage), the file is made executable and, when set_self_test() was called, run
+///             as `<image> --self-test <the node's arguments>` with a hard time limit: it must
+///             exit 0 and print the self-test line (bounded_run.h, ota_trial_text.h; else
+///             kSelfTestFailed). Last the installer moves it into place: by default rename() over
+///             the executable and fsync() of the directory; spored stages it for its trial
+///             (OtaTrial::stage). A crash at any point leaves the old executable whole.
 ///   abort()   closes and unlinks the temporary file. Idempotent; also run by the destructor.
+///
+/// commit() blocks for the trial run (typically tens of ms, at most the self-test timeout plus
+/// the reaping of the killed process group); OtaSession calls it under the core mutex.
 ///
 /// The running process keeps its (now unlinked) old image until it exec()s the new file, which is
 /// the platform's restart path. Nodes started from one shared executable file share its updates
@@ -21,13 +30,17 @@
 ///
 /// Capacity: the free space (statvfs f_bavail) of the executable's filesystem minus
 /// kSafetyMarginBytes (so an update never fills the disk the state directory and logs live on),
-/// at most kMaxImageBytes and at most set_max_image_bytes(). Not thread-safe (OtaSession calls it
-/// under the core mutex).
+/// at most kMaxImageBytes and at most set_max_image_bytes(). Temporary files of uploads that a
+/// crash or kill interrupted hold space until remove_stale_temp_files() runs (spored: at start).
+/// Not thread-safe (OtaSession calls it under the core mutex).
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "posix/elf_image.h"
 #include "spore/ota.h"
 
 namespace spore::posix {
@@ -39,6 +52,12 @@ class ExecutableFlashTarget : public spore::FlashTarget {
   /// Upper bound of an image whatever the free space: a spored is a few MB (debug builds ~10 MB);
   /// the cap bounds how much disk and time a bogus upload can take.
   static constexpr uint64_t kMaxImageBytes = 256ull * 1024 * 1024;
+  /// Time limit of the trial run. commit() runs under the core mutex, so the node loop stalls
+  /// this long at worst (a normal self-test takes tens of ms; docs/ota.md has the figures).
+  static constexpr uint32_t kDefaultSelfTestTimeoutMs = 5000;
+
+  /// Moves a checked image (`staged_file`, mode 0755) into place; false with a sentence.
+  using Installer = std::function<bool(const std::string& staged_file, std::string* error)>;
 
   /// `executable`: absolute path of the file to replace, the running executable resolved at
   /// start (readlink /proc/self/exe). The ELF identity (class, byte order, machine) new images
@@ -54,6 +73,21 @@ class ExecutableFlashTarget : public spore::FlashTarget {
   uint64_t max_image_bytes() const { return max_image_bytes_; }
   /// Changes the free-space margin (tests).
   void set_safety_margin_bytes(uint64_t bytes) { margin_bytes_ = bytes; }
+  /// Makes commit() run the staged image as `argv0 --self-test args...` first (the node's own
+  /// argv[0] and arguments, so the trial loads the same config and state dir). Empty argv0 (the
+  /// default) = no trial run.
+  void set_self_test(std::string argv0, std::vector<std::string> args, uint32_t timeout_ms = kDefaultSelfTestTimeoutMs);
+  /// Replaces the default installer (rename over executable()).
+  void set_installer(Installer installer) { installer_ = std::move(installer); }
+  /// Of the last successful commit() with a trial run: the version its self-test line named and
+  /// how long the run took; "" and 0 without one.
+  const std::string& new_version() const { return new_version_; }
+  uint32_t self_test_ms() const { return self_test_ms_; }
+
+  /// Removes the temporary files `.<name>.update.<pid>` beside the executable that no upload owns
+  /// any more: their pid is no running process, or is this process (left by a run before an
+  /// exec()). Call it at start, before anything reads capacity_bytes(). Returns the paths removed.
+  std::vector<std::string> remove_stale_temp_files() const;
 
   // ---- spore::FlashTarget ----
   size_t capacity_bytes() const override;
@@ -76,8 +110,10 @@ class ExecutableFlashTarget : public spore::FlashTarget {
 
  private:
   bool fail(const std::string& message);
-  /// commit()'s work: read-back check, chmod, rename over the executable.
-  bool install(const uint8_t (&sha256)[32]);
+  /// commit()'s work: read-back check, ELF check, chmod, trial run, installer.
+  OtaError install(const uint8_t (&sha256)[32]);
+  OtaError check_structure();
+  OtaError run_self_test();
   bool check_elf_header();
 
   std::string executable_;
@@ -93,10 +129,13 @@ class ExecutableFlashTarget : public spore::FlashTarget {
   bool created_ = false;  // temp_path_ exists and is ours to unlink
   bool header_checked_ = false;
   uint8_t header_[20] = {};
-  // ELF identity of the running executable.
-  uint8_t elf_class_ = 0;
-  uint8_t elf_data_ = 0;
-  uint16_t elf_machine_ = 0;
+  ElfIdentity identity_;  // of the running executable
+  std::string self_test_argv0_;
+  std::vector<std::string> self_test_args_;
+  uint32_t self_test_timeout_ms_ = kDefaultSelfTestTimeoutMs;
+  Installer installer_;
+  std::string new_version_;
+  uint32_t self_test_ms_ = 0;
 };
 
 /// SHA-256 of the file at `path`, read in 64 KiB blocks; `*size_bytes` (may be nullptr) gets its

@@ -166,16 +166,38 @@ bool StateStore::write_atomic(std::string_view name, std::string_view content, m
   return write_file_atomic(path(name), content, mode, error);
 }
 
-bool StateStore::start(NodeState* out, std::string* error) {
+bool StateStore::load(NodeState* out, uint32_t* previous_boots, std::string* error) const {
   NodeState state;
   std::string text;
-  if (read("node_id", &text)) {
-    if (!parse_u32(text, 16, &state.node_id) || state.node_id == 0) {
-      if (error)
-        *error = path("node_id") + " is corrupt (expected 8 hex digits, not 0); delete it to make a new node id";
-      return false;
-    }
-  } else {
+  if (read("node_id", &text) && (!parse_u32(text, 16, &state.node_id) || state.node_id == 0)) {
+    if (error) *error = path("node_id") + " is corrupt (expected 8 hex digits, not 0); delete it to make a new node id";
+    return false;
+  }
+  *previous_boots = 0;
+  if (read("boot_count", &text) && !parse_u32(text, 10, previous_boots)) {
+    if (error) *error = path("boot_count") + " is corrupt (expected a decimal number); delete it to count from 0";
+    return false;
+  }
+  state.first_start = state.node_id == 0;
+  *out = state;
+  return true;
+}
+
+bool StateStore::peek(const std::string& dir, NodeState* out, std::string* error) {
+  StateStore reader;
+  reader.dir_ = dir;
+  uint32_t previous = 0;
+  if (!reader.load(out, &previous, error)) return false;
+  out->boot_count = previous;
+  out->incarnation = incarnation_for_boot(previous);
+  return true;
+}
+
+bool StateStore::start(NodeState* out, std::string* error) {
+  NodeState state;
+  uint32_t previous = 0;
+  if (!load(&state, &previous, error)) return false;
+  if (state.first_start) {
     while (state.node_id == 0) {
       if (!random_bytes(&state.node_id, sizeof state.node_id)) {
         if (error) *error = "getrandom() failed: cannot make a node id";
@@ -185,13 +207,6 @@ bool StateStore::start(NodeState* out, std::string* error) {
     char hex[16];
     std::snprintf(hex, sizeof hex, "%08x\n", static_cast<unsigned>(state.node_id));
     if (!write_atomic("node_id", hex, 0644, error)) return false;
-    state.first_start = true;
-  }
-
-  uint32_t previous = 0;
-  if (read("boot_count", &text) && !parse_u32(text, 10, &previous)) {
-    if (error) *error = path("boot_count") + " is corrupt (expected a decimal number); delete it to count from 0";
-    return false;
   }
   state.boot_count = previous >= kMaxBootCount ? kMaxBootCount : previous + 1;
   if (!write_atomic("boot_count", std::to_string(state.boot_count) + "\n", 0644, error)) return false;

@@ -53,6 +53,11 @@ class StateStore {
 
   /// Loads (or creates) the node id, bumps and persists the boot counter. Call once per start.
   bool start(NodeState* out, std::string* error);
+  /// What start() would load from `dir`, read-only (spored --self-test, the OTA guardian): no
+  /// directory created, no lock taken, nothing written. A missing `node_id` gives node_id 0 and
+  /// first_start; boot_count and incarnation are those of the last start. False with a sentence
+  /// when a file is corrupt.
+  static bool peek(const std::string& dir, NodeState* out, std::string* error);
 
   /// The generated API token: read from `api_token`, or created (32 random hex characters, mode
   /// 0600) when absent. `*created` tells which.
@@ -68,6 +73,9 @@ class StateStore {
   }
 
  private:
+  /// Parses node_id (0 when absent) and boot_count (the previous starts, 0 when absent).
+  bool load(NodeState* out, uint32_t* previous_boots, std::string* error) const;
+
   std::string dir_;
   int lock_fd_ = -1;
 };

@@ -213,6 +213,8 @@ start_extra() {
 it_cleanup() {
   local rc=$? k pid alive=()
   trap - EXIT INT TERM
+  # A helper library may have processes to deal with first (ota_lib.sh: OTA guardians).
+  if declare -F it_before_cleanup >/dev/null; then it_before_cleanup || true; fi
   for k in "${!IT_PID[@]}"; do
     pid="${IT_PID[$k]}"
     kill -0 "$pid" 2>/dev/null && alive+=("$pid")

@@ -57,7 +57,7 @@ answer="$(command_answered "token-ota $url")"
 jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "cmd/ota with the right token answered: $answer"
 new_version() { [ "$(status_of 1 | jq -r .firmwareVersion 2>/dev/null)" = 9.8.0 ]; }
 wait_until "node 1 runs 9.8.0 after the MQTT-triggered update" 60 new_version
-[ "$(sha_of "$(exe_of 1)")" = "$(sha_of "$IT_TMP/www/spored-9.8.0")" ] || it_fail "the installed executable is not the served image"
+wait_until "the served image proves healthy and becomes the executable" 30 exe_is 1 "$(sha_of "$IT_TMP/www/spored-9.8.0")"
 state_has_version() { retained "$(base 1)/state" | jq -e '.firmware == "9.8.0"' >/dev/null; }
 wait_until "the MQTT state announces firmware 9.8.0" 20 state_has_version
 log "cmd/ota with the token: downloaded, installed, restarted into 9.8.0 ($before before)"

@@ -93,3 +93,82 @@ upload() {
   fi
   log "$what: HTTP $got $(jq -c '{code, error, size, sha256} | with_entries(select(.value != null))' "$IT_TMP/upload.json" 2>/dev/null)"
 }
+
+# back_with K VERSION SHA INC: node K answers with VERSION, SHA and an incarnation above INC.
+back_with() {
+  local st
+  st="$(status_of "$1" 2>/dev/null)" || return 1
+  [ "$(jq -r .firmwareVersion <<<"$st")" = "$2" ] && [ "$(jq -r .imageSha256 <<<"$st")" = "$3" ] &&
+    [ "$(jq -r .incarnation <<<"$st")" -gt "$4" ]
+}
+
+# exe_is K SHA: node K's executable on disk holds SHA (an image becomes the executable once it
+# proved healthy on trial: docs/ota.md) and no trial directory is left beside it.
+exe_is() {
+  [ "$(sha_of "$(exe_of "$1")")" = "$2" ] && [ -z "$(find "$IT_TMP/exe-$1" -name '.spored.trial-*')" ]
+}
+
+# compile_image DST KIND [VERSION]: a tiny C program as a "firmware image" (an ELF for this host):
+#   crash        segfaults at once, also for --self-test
+#   trial-crash  prints "spored VERSION self-test ok" for --self-test, otherwise segfaults after 0.2 s
+#   trial-hang   the same, but otherwise sleeps forever (never healthy)
+compile_image() {
+  local dst="$1" kind="$2" version="${3:-6.6.6}" define
+  command -v cc >/dev/null || it_fail "cc is required to build the test images"
+  case "$kind" in
+    crash) define=-DCRASH_ALWAYS ;;
+    trial-crash) define=-DCRASH_LATER ;;
+    trial-hang) define=-DHANG ;;
+    *) it_fail "compile_image: unknown kind $kind" ;;
+  esac
+  cat >"$dst.c" <<'CEOF'
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+static void crash(void) { signal(SIGSEGV, SIG_DFL); raise(SIGSEGV); }
+int main(int argc, char** argv) {
+#ifdef CRASH_ALWAYS
+  crash();
+#endif
+  for (int i = 1; i < argc; ++i)
+    if (strcmp(argv[i], "--self-test") == 0) { printf("spored %s self-test ok\n", VERSION); return 0; }
+#ifdef HANG
+  for (;;) pause();
+#endif
+  usleep(200000);
+  crash();
+  return 1;
+}
+CEOF
+  cc -O1 -DVERSION="\"$version\"" "$define" -o "$dst" "$dst.c" || it_fail "cannot compile $dst.c"
+  rm -f "$dst.c"
+}
+
+# runs_with PID TEXT: process PID is running and its command line contains TEXT.
+runs_with() { [[ "$1" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"; }
+
+# adopt_node K: after a rollback node K runs in its guardian's process (another pid): take that
+# pid from its state dir's lock file, so the test's cleanup stops it.
+adopt_node() {
+  local pid
+  pid="$(tr -d ' \n' <"$(node_dir "$1")/lock" 2>/dev/null)"
+  runs_with "$pid" "--state-dir $(node_dir "$1")" || return 1
+  IT_PID[$1]="$pid"
+}
+
+# Called by lib.sh's it_cleanup before it stops the nodes: a guardian whose node is killed would
+# restart the previous image behind the cleanup's back, so guardians go first; a node a guardian
+# already restarted (another pid) is adopted so that it is stopped too.
+it_before_cleanup() {
+  local dir k g
+  for dir in "$IT_TMP"/node-*; do
+    [ -d "$dir" ] || continue
+    k="${dir##*-}"
+    g="$(sed -n 's/^guardian \([0-9][0-9]*\)$/\1/p' "$dir/ota_trial" 2>/dev/null)"
+    if [ -n "$g" ] && runs_with "$g" "--ota-guardian"; then kill -KILL "$g" 2>/dev/null || true; fi
+    adopt_node "$k" || true
+  done
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }

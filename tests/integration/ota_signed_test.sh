@@ -75,6 +75,6 @@ back() {
 }
 wait_until "n1 back with the signed image (version 8.0.1, sha ${sha:0:12})" 30 back
 [ "$(node_pid 1)" = "$pid" ] && node_alive 1 || it_fail "n1 is not the same process"
-[ "$(sha_of "$(exe_of 1)")" = "$sha" ] || it_fail "the executable on disk is not the image without its trailer"
+wait_until "the image without its trailer proves healthy and becomes the executable" 30 exe_is 1 "$sha"
 # The restarted node kept its key (same arguments): an unsigned image is still refused.
 upload 1 422 unsigned "unsigned image after the restart" "${auth[@]}" -F "firmware=@$img/plain"

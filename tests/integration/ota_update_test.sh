@@ -20,13 +20,6 @@ sha0="$(status_of 2 | jq -r .imageSha256)"
 log "n2 runs version $v0, image ${sha0:0:12}, pid $pid"
 
 mkdir -p "$IT_TMP/images"
-# back_with K VERSION SHA INC: node K answers with VERSION, SHA and an incarnation above INC.
-back_with() {
-  local st
-  st="$(status_of "$1" 2>/dev/null)" || return 1
-  [ "$(jq -r .firmwareVersion <<<"$st")" = "$2" ] && [ "$(jq -r .imageSha256 <<<"$st")" = "$3" ] &&
-    [ "$(jq -r .incarnation <<<"$st")" -gt "$4" ]
-}
 peer_sees() { [ "$(status_at 1 n2)" = ACTIVE ] && [ "$(field_at 1 n2 .imageDigest)" = "\"$1\"" ]; }
 
 # update_with MODE VERSION: builds the image, uploads it, checks everything.
@@ -49,7 +42,7 @@ update_with() {
   node_alive 2 || it_fail "n2's process $pid is gone: the update did not exec in place"
   [ "$(node_pid 2)" = "$pid" ] || it_fail "n2 has a new pid"
   [ "$(sha_of "/proc/$pid/exe")" = "$sha" ] || it_fail "process $pid does not run the new image"
-  [ "$(sha_of "$(exe_of 2)")" = "$sha" ] || it_fail "the executable on disk is not the new image"
+  wait_until "the new image proves healthy and becomes n2's executable" 30 exe_is 2 "$sha"
   [ -z "$(find "$IT_TMP/exe-2" -name '.spored.update.*')" ] || it_fail "temporary file left beside the executable"
   [ "$(status_of 2 | jq -r '.api | map(.uri) | index("/api/node/update") != null')" = true ] ||
     it_fail "/api/node/update is not in n2's api list"

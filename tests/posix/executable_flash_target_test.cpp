@@ -1,6 +1,10 @@
 // ExecutableFlashTarget: ELF magic of this host only, a new executable written beside the old one,
-// verified from disk and renamed over it atomically; every failure leaves the old file untouched
-// and no temporary file behind.
+// verified from disk, checked whole as an ELF executable, run once with --self-test and renamed
+// over the old one atomically; every failure leaves the old file untouched and no temporary file
+// behind. Temporary files of interrupted uploads are found and removed.
+//
+// The "new images" are copies of this test binary. Run with --self-test (as commit() does), it
+// acts as an image would, as SPORE_FAKE_IMAGE in its environment says (see act_as_image below).
 
 #include "posix/executable_flash_target.h"
 
@@ -8,18 +12,70 @@
 #include <dirent.h>
 #include <elf.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
+#include "posix/ota_trial_text.h"
+
 namespace spore::posix {
 namespace {
+
+// Before main(): when this binary is started as `<copy> --self-test ...`, it plays the new image.
+//   ok      prints the self-test line with version "<argc>-<last argument>", exits 0
+//   crash   dies of SIGSEGV (raised)
+//   fail    says why on stderr, exits 3
+//   wrong   prints something else, exits 0
+//   hang    starts a helper that writes its pid to $SPORE_FAKE_IMAGE_PIDFILE, then both sleep
+const bool kActedAsImage = [] {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  const std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  for (size_t at = 0; at < cmdline.size();) {
+    const size_t end = cmdline.find('\0', at);
+    args.push_back(cmdline.substr(at, end - at));
+    at = end == std::string::npos ? cmdline.size() : end + 1;
+  }
+  if (args.size() < 2 || args[1] != "--self-test") return false;
+  const char* mode = std::getenv("SPORE_FAKE_IMAGE");
+  const std::string m = mode ? mode : "ok";
+  if (m == "ok") {
+    std::printf("%s\n", self_test_line(std::to_string(args.size()) + "-" + args.back()).c_str());
+    std::exit(0);
+  }
+  if (m == "crash") {
+    ::signal(SIGSEGV, SIG_DFL);  // a sanitizer's handler would turn the crash into exit(1)
+    ::raise(SIGSEGV);
+  }
+  if (m == "fail") {
+    std::fprintf(stderr, "spored: state dir is corrupt\n");
+    std::exit(3);
+  }
+  if (m == "wrong") {
+    std::printf("hello\n");
+    std::exit(0);
+  }
+  if (m == "hang") {
+    if (::fork() == 0) {
+      std::FILE* f = std::fopen(std::getenv("SPORE_FAKE_IMAGE_PIDFILE"), "w");
+      std::fprintf(f, "%d\n", static_cast<int>(::getpid()));
+      std::fclose(f);
+    }
+    for (;;) ::pause();
+  }
+  std::exit(99);
+}();
 
 std::vector<uint8_t> slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -225,15 +281,162 @@ TEST_F(ExecutableFlashTargetTest, CapacityIsFreeSpaceMinusMarginAndCapped) {
   EXPECT_EQ(t.capacity_bytes(), 0u);
 }
 
-TEST_F(ExecutableFlashTargetTest, ShortImageCannotBeCommitted) {
+TEST_F(ExecutableFlashTargetTest, ShortImageIsABadImage) {
   ExecutableFlashTarget t(exe);
   ASSERT_TRUE(t.begin(0));
   ASSERT_TRUE(t.write(self.data(), 10));
   uint8_t digest[32];
   sha256(std::vector<uint8_t>(self.begin(), self.begin() + 10), digest);
-  EXPECT_EQ(t.commit(digest), OtaError::kFlashCommit);
+  EXPECT_EQ(t.commit(digest), OtaError::kBadImage);
   EXPECT_EQ(slurp(exe), self);
   EXPECT_TRUE(others().empty());
+}
+
+// The finding of issue 15: the first 1,000 bytes of an executable were installed and exec()ed.
+TEST_F(ExecutableFlashTargetTest, TruncatedOrCorruptElfIsABadImage) {
+  std::vector<uint8_t> corrupt = self;
+  // e_phoff (64-bit: at 32; 32-bit: at 28) pointing past the end of the file.
+  const bool is64 = self[EI_CLASS] == ELFCLASS64;
+  const uint64_t past = self.size() + 64;
+  for (size_t i = 0; i < (is64 ? 8u : 4u); ++i) corrupt[(is64 ? 32 : 28) + i] = static_cast<uint8_t>(past >> (8 * i));
+  const std::vector<std::vector<uint8_t>> bad = {std::vector<uint8_t>(self.begin(), self.begin() + 1000),
+                                                 std::vector<uint8_t>(self.begin(), self.end() - 1), corrupt};
+  for (const std::vector<uint8_t>& image_bytes : bad) {
+    ExecutableFlashTarget t(exe);
+    t.set_self_test("spored", {});  // never reached: the structure check comes first
+    ASSERT_TRUE(t.begin(image_bytes.size()));
+    ASSERT_TRUE(write_chunked(t, image_bytes, 4096));
+    uint8_t digest[32];
+    sha256(image_bytes, digest);
+    EXPECT_EQ(t.commit(digest), OtaError::kBadImage);
+    EXPECT_NE(t.last_error().find("cannot run here"), std::string::npos) << t.last_error();
+    EXPECT_NE(t.last_error().find("beyond the image's"), std::string::npos) << t.last_error();
+    EXPECT_EQ(slurp(exe), self);
+    EXPECT_TRUE(others().empty());
+  }
+}
+
+/// commit() of `image` with a trial run in mode `mode` (SPORE_FAKE_IMAGE).
+OtaError commit_with_self_test(ExecutableFlashTarget& t, const std::vector<uint8_t>& image_bytes, const char* mode,
+                               uint32_t timeout_ms = ExecutableFlashTarget::kDefaultSelfTestTimeoutMs) {
+  ::setenv("SPORE_FAKE_IMAGE", mode, 1);
+  t.set_self_test("spored", {"--state-dir", "/tmp/the-nodes-own"}, timeout_ms);
+  if (!t.begin(image_bytes.size())) return OtaError::kFlashBegin;
+  for (size_t off = 0; off < image_bytes.size(); off += 65536) {
+    if (!t.write(image_bytes.data() + off, std::min<size_t>(65536, image_bytes.size() - off))) return OtaError::kFlashWrite;
+  }
+  uint8_t digest[32];
+  sha256(image_bytes, digest);
+  const OtaError e = t.commit(digest);
+  ::unsetenv("SPORE_FAKE_IMAGE");
+  return e;
+}
+
+TEST_F(ExecutableFlashTargetTest, TheImageMustPassItsSelfTestWithTheNodesArguments) {
+  ExecutableFlashTarget t(exe);
+  ASSERT_EQ(commit_with_self_test(t, image, "ok"), OtaError::kOk) << t.last_error();
+  // "<argc>-<last argument>": argv was spored --self-test --state-dir /tmp/the-nodes-own.
+  EXPECT_EQ(t.new_version(), "4-/tmp/the-nodes-own");
+  EXPECT_LT(t.self_test_ms(), ExecutableFlashTarget::kDefaultSelfTestTimeoutMs);
+  EXPECT_EQ(slurp(exe), image);
+  EXPECT_TRUE(others().empty());
+}
+
+TEST_F(ExecutableFlashTargetTest, AFailedSelfTestLeavesTheOldExecutable) {
+  const struct {
+    const char* mode;
+    const char* says;
+  } cases[] = {{"crash", "killed by signal 11"},
+               {"fail", "exited with status 3; its last words: spored: state dir is corrupt"},
+               {"wrong", "printed 'hello' instead of 'spored <version> self-test ok'"}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.mode);
+    ExecutableFlashTarget t(exe);
+    EXPECT_EQ(commit_with_self_test(t, image, c.mode), OtaError::kSelfTestFailed);
+    EXPECT_NE(t.last_error().find(c.says), std::string::npos) << t.last_error();
+    EXPECT_EQ(t.new_version(), "");
+    EXPECT_EQ(slurp(exe), self);
+    EXPECT_TRUE(others().empty());
+  }
+}
+
+TEST_F(ExecutableFlashTargetTest, AHangingSelfTestIsKilledWithItsProcessGroup) {
+  const std::string pidfile = root + "-helper.pid";
+  ::setenv("SPORE_FAKE_IMAGE_PIDFILE", pidfile.c_str(), 1);
+  ExecutableFlashTarget t(exe);
+  EXPECT_EQ(commit_with_self_test(t, image, "hang", 500), OtaError::kSelfTestFailed);
+  EXPECT_NE(t.last_error().find("did not finish within 500 ms"), std::string::npos) << t.last_error();
+  EXPECT_EQ(slurp(exe), self);
+  EXPECT_TRUE(others().empty());
+  std::ifstream in(pidfile);
+  int helper = 0;
+  ASSERT_TRUE(in >> helper) << "the hanging image's helper never started";
+  // Killed with the group; reparented to init (or a subreaper), so it may linger as a zombie for
+  // a moment: wait until it is gone or a zombie.
+  bool dead = false;
+  for (int i = 0; i < 100 && !dead; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(helper) + "/stat");
+    std::string pid_field, comm, state;
+    dead = !(stat >> pid_field >> comm >> state) || state == "Z";
+    if (!dead) ::usleep(20 * 1000);
+  }
+  EXPECT_TRUE(dead) << "helper " << helper << " of the killed self-test still runs";
+  ::unlink(pidfile.c_str());
+  ::unsetenv("SPORE_FAKE_IMAGE_PIDFILE");
+}
+
+TEST_F(ExecutableFlashTargetTest, AnInstallerTakesTheCheckedImageInsteadOfTheRename) {
+  ExecutableFlashTarget t(exe);
+  std::string got;
+  const std::string staged = root + "/staged";
+  t.set_installer([&](const std::string& file, std::string*) {
+    got = file;
+    return ::rename(file.c_str(), staged.c_str()) == 0;
+  });
+  ASSERT_EQ(commit_with_self_test(t, image, "ok"), OtaError::kOk) << t.last_error();
+  EXPECT_EQ(got, t.temp_path());
+  EXPECT_EQ(slurp(exe), self) << "the executable is the installer's business now";
+  EXPECT_EQ(slurp(staged), image);
+  struct stat st {};
+  ASSERT_EQ(::stat(staged.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  // An installer that fails: kFlashCommit with its sentence, nothing left.
+  t.set_installer([](const std::string&, std::string* why) {
+    *why = "no room at the inn";
+    return false;
+  });
+  ::unlink(staged.c_str());
+  EXPECT_EQ(commit_with_self_test(t, image, "ok"), OtaError::kFlashCommit);
+  EXPECT_EQ(t.last_error(), "no room at the inn");
+  EXPECT_TRUE(others().empty());
+}
+
+TEST_F(ExecutableFlashTargetTest, StaleTemporaryFilesOfDeadUploadersAreRemoved) {
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ASSERT_GT(dead, 0);
+  ::waitpid(dead, nullptr, 0);
+  const pid_t alive = ::fork();
+  if (alive == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  const std::vector<std::string> stale = {root + "/.spored.update." + std::to_string(dead),
+                                          root + "/.spored.update." + std::to_string(::getpid())};
+  const std::vector<std::string> kept = {root + "/.spored.update." + std::to_string(alive), root + "/.spored.update.x1",
+                                         root + "/.other.update." + std::to_string(dead), root + "/.spored.update."};
+  for (const auto& f : stale) put(f, {1, 2, 3}, 0600);
+  for (const auto& f : kept) put(f, {1, 2, 3}, 0600);
+  ExecutableFlashTarget t(exe);
+  std::vector<std::string> removed = t.remove_stale_temp_files();
+  std::sort(removed.begin(), removed.end());
+  std::vector<std::string> want = stale;
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(removed, want);
+  for (const auto& f : stale) EXPECT_NE(::access(f.c_str(), F_OK), 0) << f;
+  for (const auto& f : kept) EXPECT_EQ(::access(f.c_str(), F_OK), 0) << f;
+  ::kill(alive, SIGKILL);
+  ::waitpid(alive, nullptr, 0);
 }
 
 TEST_F(ExecutableFlashTargetTest, UnwritableDirectoryIsAClearError) {

@@ -1,0 +1,167 @@
+#include "posix/bounded_run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+extern char** environ;
+
+namespace spore::posix {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t ms_since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+/// Reads what `fd` has now into `into` (up to kMaxCaptureBytes kept); false at EOF or error.
+bool drain(int fd, std::string& into) {
+  char buf[4096];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n < 0) return errno == EINTR || errno == EAGAIN;
+  if (n == 0) return false;
+  const size_t room = kMaxCaptureBytes - std::min(into.size(), kMaxCaptureBytes);
+  into.append(buf, std::min(static_cast<size_t>(n), room));
+  return true;
+}
+
+/// Closes both ends of a pipe pair that are still open.
+void close_pair(int (&p)[2]) {
+  for (int& fd : p) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+}
+
+}  // namespace
+
+// Through syscall(): Debian 12's <sys/pidfd.h> lacks the C++ linkage of its declarations.
+int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+int spawn_process(const std::string& path, const std::vector<std::string>& argv, const SpawnOptions& options, pid_t* pid) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  if (options.out_fd >= 0) posix_spawn_file_actions_adddup2(&actions, options.out_fd, 1);
+  if (options.err_fd >= 0) posix_spawn_file_actions_adddup2(&actions, options.err_fd, 2);
+  if (options.fd3 >= 0) posix_spawn_file_actions_adddup2(&actions, options.fd3, 3);
+  posix_spawn_file_actions_addclosefrom_np(&actions, options.fd3 >= 0 ? 4 : 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (options.own_group) flags |= POSIX_SPAWN_SETPGROUP;
+  if (options.own_session) flags |= POSIX_SPAWN_SETSID;
+  posix_spawnattr_setflags(&attr, flags);
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const int rc = posix_spawn(pid, path.c_str(), &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  return rc;
+}
+
+std::string BoundedRunResult::describe(uint32_t timeout_ms) const {
+  if (!started) return "could not be started: " + error;
+  if (timed_out) return "did not finish within " + std::to_string(timeout_ms) + " ms (its process group was killed)";
+  if (signal != 0) return "was killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
+  return "exited with status " + std::to_string(exit_status);
+}
+
+BoundedRunResult run_bounded(const std::string& path, const std::vector<std::string>& argv, uint32_t timeout_ms) {
+  BoundedRunResult r;
+  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    r.error = std::string("pipe: ") + std::strerror(errno);
+    close_pair(out_pipe);
+    close_pair(err_pipe);
+    return r;
+  }
+  SpawnOptions options;
+  options.out_fd = out_pipe[1];
+  options.err_fd = err_pipe[1];
+  options.own_group = true;  // killed as one at the deadline
+  const Clock::time_point start = Clock::now();
+  pid_t pid = -1;
+  const int rc = spawn_process(path, argv, options, &pid);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  out_pipe[1] = err_pipe[1] = -1;
+  if (rc != 0) {
+    r.error = path + ": " + std::strerror(rc);
+    close_pair(out_pipe);
+    close_pair(err_pipe);
+    return r;
+  }
+  r.started = true;
+  const int pidfd = open_pidfd(pid);  // -1 on kernels before 5.3: polled instead
+
+  bool ended = false;
+  int64_t ended_ms = -1;
+  for (;;) {
+    const int64_t left_ms = static_cast<int64_t>(timeout_ms) - ms_since(start);
+    if (left_ms <= 0) break;
+    pollfd fds[3];
+    nfds_t n = 0;
+    if (out_pipe[0] >= 0) fds[n++] = {out_pipe[0], POLLIN, 0};
+    if (err_pipe[0] >= 0) fds[n++] = {err_pipe[0], POLLIN, 0};
+    if (!ended && pidfd >= 0) fds[n++] = {pidfd, POLLIN, 0};
+    int wait_ms = static_cast<int>(std::min<int64_t>(left_ms, 1000));
+    if (!ended && pidfd < 0) wait_ms = std::min(wait_ms, 10);
+    if (n == 0) break;  // ended and both pipes closed
+    if (::poll(fds, n, wait_ms) < 0 && errno != EINTR) break;
+    for (nfds_t i = 0; i < n; ++i) {
+      if (fds[i].revents == 0 || fds[i].fd == pidfd) continue;
+      int(&p)[2] = fds[i].fd == out_pipe[0] ? out_pipe : err_pipe;
+      if (!drain(p[0], fds[i].fd == out_pipe[0] ? r.out : r.err)) close_pair(p);
+    }
+    if (!ended) {
+      siginfo_t info{};
+      // WNOWAIT: the child stays a zombie, so its pid (= the group id) cannot be reused before
+      // the group is killed below.
+      ended = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+      if (ended) {
+        ended_ms = ms_since(start);
+        ::kill(-pid, SIGKILL);  // whatever it left running in its group
+      }
+    }
+    if (ended && out_pipe[0] < 0 && err_pipe[0] < 0) break;
+  }
+  if (!ended) {
+    r.timed_out = true;
+    ::kill(-pid, SIGKILL);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  r.elapsed_ms = static_cast<uint32_t>(ended ? ended_ms : ms_since(start));
+  if (WIFEXITED(status)) {
+    r.exited = true;
+    r.exit_status = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    r.signal = WTERMSIG(status);
+  }
+  if (pidfd >= 0) ::close(pidfd);
+  close_pair(out_pipe);
+  close_pair(err_pipe);
+  return r;
+}
+
+}  // namespace spore::posix
