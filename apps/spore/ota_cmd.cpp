@@ -286,8 +286,11 @@ void wait_back(const NodeAddress& addr, const ImageFile& image, const OtaCommonO
     if (!image_hash_matches(hash, image.hashes)) {
       if (!hash.empty()) {
         run.outcome = NodeOutcome::kFailed;
-        run.reason = "came back with image " + short_hash(hash) + ", not the new " +
-                     short_hash(image.hashes.image_sha256);
+        run.reason = hash == run.old_hash || answered_new
+                         ? "rolled back: it came back on its previous image " + short_hash(hash) +
+                               " (the new one did not prove healthy on it; see its log, event ota_rolled_back)"
+                         : "came back with image " + short_hash(hash) + ", not the new " +
+                               short_hash(image.hashes.image_sha256);
         return;
       }
       last = "it answers without imageSha256";
@@ -298,6 +301,12 @@ void wait_back(const NodeAddress& addr, const ImageFile& image, const OtaCommonO
       run.new_hash = hash;
       run.new_incarnation = inc.value_or(-1);
       run.version = str_field(*status, "firmwareVersion");
+    }
+    // A Linux node runs a new image on trial until it proves healthy, and may still return to its
+    // previous one (docs/ota.md §11): the next wave waits for the verdict.
+    if (status->contains("otaTrial") && (*status)["otaTrial"].is_boolean() && (*status)["otaTrial"].get<bool>()) {
+      last = "back with the new image, still on trial (proving healthy)";
+      continue;
     }
     const NodeAddress& watcher = observer ? *observer : addr;
     std::optional<Json> members = get_json(watcher, "/api/cluster/members", poll_timeout, &why);

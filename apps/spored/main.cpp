@@ -323,6 +323,7 @@ int main(int argc, char** argv) {
   }
   const uint32_t self_ip = opt.bind_ip != 0 ? opt.bind_ip : primary_ipv4();
   if (!ctx.begin({node.node_id, node.incarnation, self_ip, hostname})) return 1;  // logged why
+  ctx.set_ota_trial(trial.on_trial());
 
   spore::RestApi api(ctx);
   if (!api.set_api_token(token)) {
@@ -488,6 +489,7 @@ int main(int argc, char** argv) {
       if (!answered || !trial.on_trial()) {
         log.logf(LogLevel::kDebug, "ota: trial: the REST self-probe got no 200 yet");
       } else if (trial.promote(&why)) {
+        ctx.set_ota_trial(false);
         log.logf(LogLevel::kInfo, "ota: this image proved healthy after %u ms (REST answering, %zu peers ACTIVE): it is now %s",
                  static_cast<unsigned>(uptime_ms), active_peers(ctx), self_exe.c_str());
       } else {

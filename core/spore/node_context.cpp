@@ -181,6 +181,7 @@ void NodeContext::write_status_json(JsonWriter& w) const {
   if (has_firmware_) hex_encode(image_sha256_, sizeof image_sha256_, sha_hex);
   w.field(SPORE_FSTR("imageSha256"), static_cast<const char*>(sha_hex));
   w.field(SPORE_FSTR("safeMode"), safe_mode_);
+  w.field(SPORE_FSTR("otaTrial"), ota_trial_);
   w.end_object();
 }
 

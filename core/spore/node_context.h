@@ -122,6 +122,10 @@ class NodeContext {
   /// set, and always on platforms without one.
   void set_safe_mode(bool active) { safe_mode_ = active; }
   bool safe_mode() const { return safe_mode_; }
+  /// The running image is on trial after an update (Linux: docs/ota.md §11) and may still be
+  /// rolled back; shown in /api/node/status as "otaTrial", which `spore ota` waits to see false
+  /// before it counts the node as updated. False on platforms without trials.
+  void set_ota_trial(bool on_trial) { ota_trial_ = on_trial; }
 
   /// After a refutation the membership protocol raises this node's incarnation (SWIM).
   void set_incarnation(uint32_t incarnation) { self_.incarnation = incarnation; }
@@ -151,6 +155,7 @@ class NodeContext {
   uint8_t image_sha256_[32] = {};
   bool has_firmware_ = false;
   bool safe_mode_ = false;
+  bool ota_trial_ = false;
   EventBus events_;
   Scheduler scheduler_;
   MemberTable members_;

@@ -178,6 +178,15 @@ TEST_F(NodeContextTest, SafeModeInStatus) {
   EXPECT_EQ(render(false)["safeMode"], true);
 }
 
+TEST_F(NodeContextTest, OtaTrialInStatus) {
+  ASSERT_TRUE(ctx.begin({1, 1, 0x7F000001, "self"}));
+  EXPECT_EQ(render(false)["otaTrial"], false);  // always there: only a Linux image on trial sets it
+  ctx.set_ota_trial(true);
+  EXPECT_EQ(render(false)["otaTrial"], true);
+  ctx.set_ota_trial(false);
+  EXPECT_EQ(render(false)["otaTrial"], false);
+}
+
 TEST_F(NodeContextTest, HostileHostnamesStillRenderValidJson) {
   ASSERT_TRUE(ctx.begin({1, 1, 0, "self"}));
   const char hostile[] = "\"}\\\n\x01\xff<script>";
