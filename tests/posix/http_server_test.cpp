@@ -19,6 +19,7 @@
 #include <string>
 
 #include "fakes.h"
+#include "raw_http_client.h"
 #include "spore/metrics.h"
 #include "spore/node_context.h"
 #include "spore/rest_api.h"
@@ -164,29 +165,9 @@ TEST_F(HttpServerTest, RestartNeedsTokenAndClosesTheConnection) {
 
 /// What `curl -X POST url` sends: no Content-Length, no body. It must be answered at once.
 std::string raw_request(uint16_t port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(0x7F000001u);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "";
-  timeval tv{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::send(fd, request.data(), request.size(), 0);
-  std::string response;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    response.append(buf, static_cast<size_t>(n));
-    const size_t end = response.find("\r\n\r\n");
-    if (end != std::string::npos) {
-      const size_t cl = response.find("Content-Length: ");
-      if (cl != std::string::npos && response.size() >= end + 4 + std::stoul(response.substr(cl + 16))) break;
-    }
-  }
-  ::close(fd);
-  return response;
+  RawClient client(port, 0, 2);
+  client.send(request);
+  return client.response();
 }
 
 TEST_F(HttpServerTest, PostWithoutContentLengthIsServedAtOnce) {
