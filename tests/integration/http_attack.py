@@ -49,6 +49,19 @@ def closed_by_peer(s):
     return True, data
 
 
+def receive(sel, c):
+    """Reads what the server sent on connection `c` into c["data"]; False (and `c` out of `sel`)
+    when the server has closed it."""
+    try:
+        data = c["sock"].recv(65536)
+    except OSError:
+        data = b""
+    c["data"] += data
+    if not data:
+        sel.unregister(c["sock"])
+    return bool(data)
+
+
 def mode_slow(a):
     sources = a.sources.split(",")
     t0 = time.monotonic()
@@ -71,15 +84,9 @@ def mode_slow(a):
         timeout = max(0.0, min(next_send, deadline) - time.monotonic())
         for key, _ in sel.select(timeout):
             c = key.data
-            try:
-                data = c["sock"].recv(65536)
-            except OSError:
-                data = b""
-            c["data"] += data
-            if not data:
+            if not receive(sel, c):
                 c["closed_s"] = round(time.monotonic() - t0, 3)
                 c["answer"] = c["data"].split(b"\r\n", 1)[0].decode("latin-1")
-                sel.unregister(c["sock"])
                 c["sock"].close()
                 if a.reconnect:
                     open_one(c["index"])
@@ -121,16 +128,9 @@ def mode_flood(a):
     while time.monotonic() < deadline and any(not c["closed"] for c in conns):
         for key, events in sel.select(0.5):
             c = key.data
-            if events & selectors.EVENT_READ:
-                try:
-                    data = c["sock"].recv(65536)
-                except OSError:
-                    data = b""
-                c["data"] += data
-                if not data:
-                    c["closed"] = True
-                    sel.unregister(c["sock"])
-                    continue
+            if events & selectors.EVENT_READ and not receive(sel, c):
+                c["closed"] = True
+                continue
             if events & selectors.EVENT_WRITE:
                 if not c["pending"]:
                     if c["lines"] >= a.lines:

@@ -1,6 +1,6 @@
 // HttpServer's limits against slow and hostile clients, on real loopback sockets: the total head
 // deadline, the body deadline and idle time, connections per address, header count and head size,
-// unambiguous body framing, and the headers every answer carries. Limits are scaled down so each
+// unambiguous body framing, and the nosniff header every answer carries. Limits are scaled down so each
 // test takes about a second; the decisions are the same at the defaults.
 
 #include <gtest/gtest.h>
@@ -46,6 +46,14 @@ class HttpLimitsTest : public ::testing::Test {
     auto r = c.Get("/api/node/status");
     return r && r->status == 200;
   }
+  /// Sends piece(i) every 100 ms (i = 0, 1, ...) until the server closes the connection or
+  /// `max_pieces` went out, calling between(i) after each; the number of pieces sent.
+  template <typename Piece, typename Between>
+  static int trickle(RawClient& client, int max_pieces, Piece piece, Between between) {
+    int sent = 0;
+    while (sent < max_pieces && !client.closed_by_server(100) && client.send(piece(sent))) between(++sent);
+    return sent;
+  }
   /// The JSON "code" of a raw response's body.
   static std::string code_of(const std::string& response) {
     const size_t body = response.find("\r\n\r\n");
@@ -72,20 +80,15 @@ TEST_F(HttpLimitsTest, ASlowHeadIsCutOffAtItsDeadlineWhileOthersAreServed) {
   start(limits);
   RawClient slow(server.port());
   ASSERT_TRUE(slow.send("GET /api/node/status HTTP/1.1\r\nHost: x\r\n"));
-  const auto start_time = SteadyClock::now();
-  int lines = 0;
-  bool cut = false;
-  while (SteadyClock::now() - start_time < std::chrono::seconds(10)) {  // would trickle for 10 s
-    if (slow.closed_by_server(100) || !slow.send("X-Slow: " + std::to_string(lines++) + "\r\n")) {
-      cut = true;
-      break;
-    }
-    if (lines % 3 == 0) {
-      EXPECT_TRUE(status_answers());
-    }
-  }
-  ASSERT_TRUE(cut) << "the slow client was never cut off";
-  EXPECT_LT(lines, 50);  // long before the 100 lines of its 10 s
+  // One header line every 100 ms for 10 s, never the end of the head.
+  const int lines = trickle(
+      slow, 100, [](int i) { return "X-Slow: " + std::to_string(i) + "\r\n"; },
+      [this](int i) {
+        if (i % 3 == 0) {
+          EXPECT_TRUE(status_answers());
+        }
+      });
+  EXPECT_LT(lines, 50);  // cut off long before its 10 s
   const std::string answer = slow.read_all();
   EXPECT_EQ(status_of(answer), 408) << answer;
   EXPECT_EQ(code_of(answer), "head_timeout") << answer;
@@ -112,8 +115,7 @@ TEST_F(HttpLimitsTest, ABodyTrickledBelowTheMinimumRateIsAnswered408) {
   start(limits);
   RawClient client(server.port());
   ASSERT_TRUE(client.send("POST /api/node/restart HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n\r\n"));
-  int pieces = 0;
-  while (pieces < 100 && !client.closed_by_server(100) && client.send(std::string(100, 'x'))) ++pieces;
+  const int pieces = trickle(client, 100, [](int) { return std::string(100, 'x'); }, [](int) {});
   EXPECT_LT(pieces, 100);  // 100 bytes per 100 ms never idle, but far too slow for the rate
   const std::string answer = client.read_all();
   EXPECT_EQ(status_of(answer), 408) << answer;
@@ -226,19 +228,11 @@ TEST_F(HttpLimitsTest, ABodyOverItsLimitButWorthReadingIsDrainedAndTheConnection
   EXPECT_EQ(r->status, 200);
 }
 
-TEST_F(HttpLimitsTest, EveryAnswerSaysNosniffAndTheDashboardRefusesFrames) {
-  // gzip.compress(b"<!doctype html><p>SPORE</p>", 9, mtime=0)
-  static const uint8_t kPage[] = {0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xB3, 0x51,
-                                  0x4C, 0xC9, 0x4F, 0x2E, 0xA9, 0x2C, 0x48, 0x55, 0xC8, 0x28, 0xC9, 0xCD,
-                                  0xB1, 0xB3, 0x29, 0xB0, 0x0B, 0x0E, 0xF0, 0x0F, 0x72, 0xB5, 0xD1, 0x2F,
-                                  0xB0, 0x03, 0x00, 0x30, 0xB7, 0x24, 0x93, 0x1B, 0x00, 0x00, 0x00};
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    ASSERT_TRUE(api.set_dashboard(kPage, sizeof kPage));
-  }
+// Regression (issue 15): JSON answers carried no X-Content-Type-Options (the dashboard's own
+// headers: HttpServerTest.DashboardIsSentAsStoredGzip).
+TEST_F(HttpLimitsTest, EveryAnswerSaysNosniff) {
   start(HttpServer::Limits{});
   httplib::Client client("127.0.0.1", server.port());
-  client.set_decompress(false);
   for (const char* path : {"/api/node/status", "/nope", "/metrics", "/api/cluster/events/stream"}) {
     auto r = client.Get(path);
     ASSERT_TRUE(r) << path;
@@ -247,13 +241,8 @@ TEST_F(HttpLimitsTest, EveryAnswerSaysNosniffAndTheDashboardRefusesFrames) {
   }
   auto r = client.Post("/api/node/restart", "", "application/json");  // 401 with its challenge
   ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
   EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff");
-  r = client.Get("/");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff");
-  EXPECT_EQ(r->get_header_value("X-Frame-Options"), "DENY");
-  EXPECT_EQ(r->body, std::string(reinterpret_cast<const char*>(kPage), sizeof kPage));
 }
 
 TEST_F(HttpLimitsTest, AnswersLibmicrohttpdGivesItselfAreCounted) {

@@ -126,6 +126,9 @@ TEST_F(HttpServerTest, DashboardIsSentAsStoredGzip) {
     EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
     EXPECT_EQ(r->get_header_value_count("Content-Encoding"), 1u) << accept;
     EXPECT_EQ(r->get_header_value("Content-Encoding"), "gzip");
+    // Not to be framed by another site, nor sniffed into another type (issue 15).
+    EXPECT_EQ(r->get_header_value("X-Frame-Options"), "DENY");
+    EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff");
     EXPECT_EQ(r->body, stored) << accept;
   }
   // Decoded by the client, it is the page.
