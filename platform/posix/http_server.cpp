@@ -117,9 +117,9 @@ uint16_t bound_port(int fd) {
   return ntohs(a.sin_port);
 }
 
-/// A complete HTTP/1.1 JSON answer the housekeeping thread writes itself on a connection whose
-/// head or body is late: libmicrohttpd writes nothing while it reads a request, and it cannot be
-/// asked to queue an answer before the body has arrived.
+/// A complete HTTP/1.1 JSON answer the adapter writes itself: libmicrohttpd cannot be asked to
+/// queue an answer before the body has arrived, and while it reads a request it writes nothing
+/// but "100 Continue" (before the body) and its own error answers (docs/hand-written.md).
 std::string raw_answer(int status, const std::string& body, const std::string& challenge = std::string()) {
   if (status == 0) return {};
   const char* reason = MHD_get_reason_phrase_for(static_cast<unsigned int>(status));
@@ -352,7 +352,7 @@ void HttpServer::stop() {
     // still sending its head has nothing in flight.
     std::lock_guard<std::mutex> lock(impl.conns_mutex);
     for (Conn* c : impl.conns) {
-      if (c->phase == Conn::Phase::kHead || c->uploading) cut_locked(c, std::string());
+      if (c->phase == Conn::Phase::kHead || c->uploading) cut_locked(c, std::string(), 0);
     }
   }
   {
@@ -966,18 +966,18 @@ std::string HttpServer::end_late_upload(Conn* conn) {
   return answer;
 }
 
-bool HttpServer::cut_locked(Conn* conn, const std::string& answer) {
-  if (conn->cut) return false;
+void HttpServer::cut_locked(Conn* conn, const std::string& answer, int status) {
+  if (conn->cut) return;
   if (conn->uploading) {
-    const std::string upload_answer = end_late_upload(conn);
-    if (upload_answer.empty()) return false;  // it finished meanwhile: its answer is on its way
+    const std::string upload_answer = end_late_upload(conn);  // counted there
+    if (upload_answer.empty()) return;  // it finished meanwhile: its answer is on its way
     send_and_close(conn->fd, upload_answer, true);
     conn->cut = true;
-    return false;
+    return;
   }
+  if (status != 0) record_response(status);  // before the client can see it
   send_and_close(conn->fd, answer, true);
   conn->cut = true;
-  return true;
 }
 
 void HttpServer::housekeep() {
@@ -990,7 +990,6 @@ void HttpServer::housekeep() {
     if (impl.hk_stop) break;
     hk_lock.unlock();
     const SteadyClock::time_point now = SteadyClock::now();
-    int late = 0;
     {
       // A head past its deadline, or a body past its deadline or idle: answered (408, or core's
       // answer for an upload) when the socket takes it, then shut down, which makes
@@ -1002,12 +1001,8 @@ void HttpServer::housekeep() {
         const bool body = c->phase == Conn::Phase::kBody;
         const SteadyClock::time_point activity{SteadyClock::duration(c->body_activity.load())};
         if (now < c->deadline && !(body && now - activity >= idle)) continue;
-        if (cut_locked(c, body ? impl.body_timeout_answer : impl.head_timeout_answer)) ++late;
+        cut_locked(c, body ? impl.body_timeout_answer : impl.head_timeout_answer, 408);
       }
-    }
-    if (late > 0) {
-      std::lock_guard<std::mutex> lock(core_mutex_);
-      for (int i = 0; i < late; ++i) api_.record_response(408);
     }
     {
       // Idle streams get a keep-alive comment every EventApi::kKeepAliveMs: the write is also how

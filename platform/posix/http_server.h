@@ -202,9 +202,9 @@ class HttpServer {
   /// The same for an upload whose body is late or that stop() ends: core aborts it.
   std::string end_late_upload(Conn* conn);
   /// With Impl::conns_mutex held: ends a connection from outside its libmicrohttpd thread with
-  /// `answer` (an upload in progress: core's answer instead; one that just finished is left to
-  /// send its own). True when `answer` was sent.
-  bool cut_locked(Conn* conn, const std::string& answer);
+  /// `answer` (raw HTTP, counted as `status` unless 0; an upload in progress: core's answer
+  /// instead; one that just finished is left to send its own).
+  void cut_locked(Conn* conn, const std::string& answer, int status);
 
   RestApi& api_;
   std::mutex& core_mutex_;
