@@ -17,6 +17,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "fakes.h"
 #include "raw_http_client.h"
@@ -316,6 +317,25 @@ TEST_F(HttpServerTest, StopIsIdempotentAndFast) {
   EXPECT_FALSE(server.running());
   auto r = client->Get("/api/node/status");
   EXPECT_FALSE(r);
+}
+
+// stop() answers what is in flight: here a request waits for the core mutex (the node loop is
+// busy) when stop() begins, and still gets its 200 once the mutex is free.
+TEST_F(HttpServerTest, StopAnswersTheRequestInFlight) {
+  std::unique_lock<std::mutex> core(mutex);
+  int status = 0;
+  std::thread request([&] {
+    auto r = client->Get("/api/node/status");
+    if (r) status = r->status;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // it reached the adapter
+  std::thread stopper([&] { server.stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // stop() is waiting for it
+  core.unlock();
+  stopper.join();
+  request.join();
+  EXPECT_EQ(status, 200);
+  EXPECT_FALSE(server.running());
 }
 
 }  // namespace
