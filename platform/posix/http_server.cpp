@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -32,6 +33,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr const char* kJson = "application/json";
 constexpr const char* kTooLargeMessage = "The request body is larger than this node accepts.";
+/// RestApi's restart route (core/spore/rest_api.h): its 202 is followed by an exec().
+constexpr std::string_view kRestartPath = "/api/node/restart";
 
 HttpMethod method_from(const char* name) {
   // libmicrohttpd sends no body for HEAD; RestApi answers it as GET.
@@ -215,7 +218,8 @@ struct HttpServer::StreamClient {
   MHD_Connection* connection = nullptr;
   int fd = -1;
   SseFilter filter;
-  std::deque<std::string> queue;
+  /// Frames to send; one event's frame is shared by every stream it goes to.
+  std::deque<std::shared_ptr<const std::string>> queue;
   size_t front_offset = 0;  ///< bytes of queue.front() already handed out
   bool suspended = false;
   bool overflowed = false;
@@ -688,7 +692,9 @@ int HttpServer::serve(MHD_Connection* c, Conn* conn) {
     a.body = internal_error_json();  // RestApi's body may be truncated
     a.content_type = kJson;
   }
-  a.close = a.status == 202 || (a.status == 200 && restart_pending);
+  // The node exec()s itself after a 202 restart or a 200 that installed an image: no keep-alive
+  // connection may pin it. Other 202s (an event published) keep theirs.
+  a.close = (a.status == 202 && path_of(conn->target) == kRestartPath) || (a.status == 200 && restart_pending);
   return answer(c, conn, a);
 }
 
@@ -840,7 +846,7 @@ int HttpServer::serve_stream(MHD_Connection* c, Conn* conn, const HttpRequest& r
   client->connection = c;
   client->fd = conn->fd;
   client->filter = filter;
-  client->queue.emplace_back(preamble, preamble_size);
+  client->queue.push_back(std::make_shared<const std::string>(preamble, preamble_size));
   client->last_write = SteadyClock::now();
   // From here stream_free() (called when libmicrohttpd drops the response) closes the slot.
   MHD_Response* resp =
@@ -878,7 +884,7 @@ ssize_t HttpServer::Impl::stream_read(void* cls, uint64_t, char* buf, size_t max
   if (streams.stopping || s->overflowed) return MHD_CONTENT_READER_END_OF_STREAM;
   size_t n = 0;
   while (n < max && !s->queue.empty()) {
-    const std::string& frame = s->queue.front();
+    const std::string& frame = *s->queue.front();
     const size_t k = std::min(max - n, frame.size() - s->front_offset);
     std::memcpy(buf + n, frame.data() + s->front_offset, k);
     n += k;
@@ -912,9 +918,10 @@ void HttpServer::Impl::stream_free(void* cls) {
 }
 
 void HttpServer::send_event(const SseMessage& msg) {
-  std::string frame(msg.id.size() + msg.event.size() + msg.data.size() + 32, '\0');
-  frame.resize(EventApi::format(msg, frame.data(), frame.size()));
-  if (frame.empty()) return;
+  std::string text(msg.id.size() + msg.event.size() + msg.data.size() + 32, '\0');
+  text.resize(EventApi::format(msg, text.data(), text.size()));
+  if (text.empty()) return;
+  const auto frame = std::make_shared<const std::string>(std::move(text));
   std::lock_guard<std::mutex> lock(streams_->mutex);
   if (streams_->stopping) return;
   for (StreamClient* s : streams_->clients) {
@@ -1011,7 +1018,7 @@ void HttpServer::housekeep() {
       for (StreamClient* s : streams_->clients) {
         if (streams_->stopping || !s->suspended) continue;
         if (now - s->last_write < std::chrono::milliseconds(EventApi::kKeepAliveMs)) continue;
-        s->queue.emplace_back(EventApi::kKeepAliveFrame);
+        s->queue.push_back(std::make_shared<const std::string>(EventApi::kKeepAliveFrame));
         s->suspended = false;
         MHD_resume_connection(s->connection);
       }

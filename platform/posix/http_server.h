@@ -21,8 +21,9 @@
 /// `Access-Control-Allow-Origin` headers RestApi asks for. An HttpAsset (the dashboard) is sent
 /// byte for byte as stored, with its Content-Encoding, `X-Frame-Options: DENY` and its
 /// Content-Security-Policy. Every answer, RestApi's or not (the dashboard, uploads, refusals,
-/// libmicrohttpd's own), is counted in RestApi::response_counts(). A 202 (restart accepted) also
-/// carries `Connection: close`, so no keep-alive connection pins a process that is about to exec().
+/// libmicrohttpd's own), is counted in RestApi::response_counts(). The 202 of POST
+/// /api/node/restart (and the 200 of an installed image) also carries `Connection: close`, so no
+/// keep-alive connection pins a process that is about to exec().
 ///
 /// Limits (Limits below; docs/reliability.md has the table): a total deadline for a request head,
 /// a body deadline from a minimum average rate, an idle timeout, connections per client address,
@@ -75,8 +76,10 @@ class HttpServer {
   /// limit) whose declared body is at most this large is read and discarded, so the answer arrives
   /// on a clean keep-alive connection; a larger one is answered at once and the connection closed.
   static constexpr size_t kRefusedDrainBytes = 1024 * 1024;
-  /// Messages queued per event stream before a slow client is cut off.
-  static constexpr size_t kStreamQueueMessages = 256;
+  /// Messages queued per event stream before a slow client is cut off: about 30 ms of events at
+  /// the rate one node publishes on 2 cores (bench/rest_load.sh), so a reader that is merely
+  /// scheduled late keeps its stream; at most ~200 KB per stream.
+  static constexpr size_t kStreamQueueMessages = 1024;
   /// How long stop() waits for requests in flight (their answers being sent) before it closes
   /// every connection.
   static constexpr uint32_t kStopGraceMs = 5000;
