@@ -76,10 +76,11 @@ class HttpServer {
   /// limit) whose declared body is at most this large is read and discarded, so the answer arrives
   /// on a clean keep-alive connection; a larger one is answered at once and the connection closed.
   static constexpr size_t kRefusedDrainBytes = 1024 * 1024;
-  /// Messages queued per event stream before a slow client is cut off: about 30 ms of events at
-  /// the rate one node publishes on 2 cores (bench/rest_load.sh), so a reader that is merely
-  /// scheduled late keeps its stream; at most ~200 KB per stream.
-  static constexpr size_t kStreamQueueMessages = 1024;
+  /// Messages queued per event stream before a slow client is cut off: about 120 ms of events at
+  /// the highest rate one node publishes on 2 busy cores (35 k/s, bench/rest_load.sh), so a reader
+  /// that is merely scheduled late keeps its stream; at most ~800 KB per stream (the frames are
+  /// shared between the streams).
+  static constexpr size_t kStreamQueueMessages = 4096;
   /// How long stop() waits for requests in flight (their answers being sent) before it closes
   /// every connection.
   static constexpr uint32_t kStopGraceMs = 5000;

@@ -235,7 +235,7 @@ TEST_F(EventStreamTest, AClientThatStopsReadingIsCutOffAndMemoryStaysBounded) {
   ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
   ASSERT_TRUE(wait_open_streams(1));
   const std::string data(1000, 'x');
-  for (int i = 0; i < 4000 && open_streams() == 1; ++i) {
+  for (size_t i = 0; i < 2 * HttpServer::kStreamQueueMessages && open_streams() == 1; ++i) {
     std::lock_guard<std::mutex> lock(mutex);
     server.send_event(SseMessage{"id", "flood", data});
   }
