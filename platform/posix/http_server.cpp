@@ -307,6 +307,8 @@ bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* e
   // a client that does not read its answer).
   const unsigned int idle = limits_.idle_timeout_s + 1;
   std::vector<MHD_OptionItem> options = {
+      // First, or libmicrohttpd logs what it says about the other options to stderr itself.
+      {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&Impl::on_log), this},
       {MHD_OPTION_LISTEN_SOCKET, fd, nullptr},
       {MHD_OPTION_CONNECTION_LIMIT, hard_limit, nullptr},
       {MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, nullptr},
@@ -315,7 +317,6 @@ bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* e
       {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Impl::on_completed), this},
       {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&Impl::on_connection), this},
       {MHD_OPTION_URI_LOG_CALLBACK, reinterpret_cast<intptr_t>(&Impl::on_uri), this},
-      {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&Impl::on_log), this},
   };
   if (threads > 1) options.push_back({MHD_OPTION_THREAD_POOL_SIZE, threads, nullptr});
   options.push_back({MHD_OPTION_END, 0, nullptr});

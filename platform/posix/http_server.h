@@ -97,8 +97,9 @@ class HttpServer {
     /// take 1 h 45 min; a body trickled in at one byte per idle timeout is cut off.
     uint32_t body_grace_ms = 10000;
     uint32_t min_body_bytes_per_s = 16 * 1024;
-    /// A connection that moves no byte for this long is closed (keep-alive idle, a stalled
-    /// upload, a client that stops reading an answer). libmicrohttpd counts whole seconds.
+    /// A body that moves no byte for this long is late (408, or core's answer for an upload);
+    /// any other connection silent for one second more is closed by libmicrohttpd (keep-alive
+    /// idle, a head that stopped coming, a client that does not read its answer). Whole seconds.
     uint32_t idle_timeout_s = 5;
     /// Connections open at once; a request on a connection accepted beyond this is answered 503
     /// `overloaded` (`Retry-After: 1`) and the connection closed. kOverflowConnections more are
