@@ -152,9 +152,7 @@ struct HttpServer::Answer {
 /// touched only by the libmicrohttpd thread serving the connection, except: `phase`, `deadline`,
 /// `uploading` and `cut` are shared with the housekeeping thread under Impl::conns_mutex,
 /// `body_activity` is atomic, and the upload's state is guarded by `upload_mutex` (the
-/// housekeeping thread ends an upload whose body stalls). Lock order: Impl::conns_mutex, then
-/// `upload_mutex`, then the core mutex; the libmicrohttpd thread never takes conns_mutex while it
-/// holds one of the others.
+/// housekeeping thread ends an upload whose body stalls); the lock order is Impl::conns_mutex's.
 struct HttpServer::Conn {
   enum class Phase : uint8_t { kHead, kBody, kAnswer };
   /// What the adapter does with the current request's body.
@@ -239,8 +237,8 @@ struct HttpServer::Impl {
   std::condition_variable hk_cv;
   bool hk_stop = false;
 
-  /// Every open connection, for the housekeeping thread. Lock order: core mutex, then
-  /// Streams::mutex, then conns_mutex, then libmicrohttpd's own.
+  /// Every open connection, for the housekeeping thread. Lock order: conns_mutex, then a Conn's
+  /// upload_mutex, then the core mutex, then Streams::mutex, then libmicrohttpd's own.
   std::mutex conns_mutex;
   std::unordered_set<Conn*> conns;
   std::atomic<size_t> open_connections{0};
