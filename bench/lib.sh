@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Wall-clock timing helpers of the bench/ scripts (bench/netns_poll.py polls many observers at
-# once for the namespace bench).
+# Helpers of the bench/ scripts: wall-clock timing, the namespace benches' prerequisites and release
+# build, a scratch directory cleaned up at exit (bench/netns_poll.py polls many observers at once).
 
 now_ms() { date +%s%3N; }
 
@@ -36,4 +36,17 @@ bench_build_release_spored() {
   echo "$0: building $2 (cmake --preset release)" >&2
   (cd "$1" && { [ -f build/release/CMakeCache.txt ] || cmake --preset release >/dev/null; } &&
     cmake --build build/release -j2 --target spored >/dev/null)
+}
+
+# bench_scratch NAME: a scratch directory in WORK and a PIDS list; at exit (or INT / TERM) every
+# process in PIDS is stopped and WORK removed.
+bench_scratch() {
+  WORK="$(mktemp -d "/tmp/spore-$1.XXXXXX")"
+  PIDS=()
+  trap bench_scratch_cleanup EXIT INT TERM
+}
+bench_scratch_cleanup() {
+  [ ${#PIDS[@]} -eq 0 ] || kill "${PIDS[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
 }

@@ -2,9 +2,9 @@
 # Load on spored's REST API with wrk (issue 9): requests per second, latency percentiles, errors
 # and the node's memory, per endpoint and number of connections, on a 3-node loopback cluster.
 #
-# Usage: bench/rest_load.sh [--duration S] [--connections "8 64"] [--update-docs]
+# Usage: bench/rest_load.sh [--duration S] [--connections "8 16"] [--update-docs]
 #   --duration S       seconds of load per run (default 15)
-#   --connections L    client connections per run, space-separated (default "8 64")
+#   --connections L    client connections per run, space-separated, each 1..16 (default "8 16")
 #   --update-docs      write the table into docs/reliability.md (<!-- rest-load:begin/end -->)
 # Env: SPORED  a spored binary (default: builds the `release` preset's)
 #
@@ -12,24 +12,29 @@
 # /api/cluster/events (token, 16-byte payload) while 4 SSE clients watch the stream of the same
 # node (the fan-out is part of the cost). Errors are wrk's socket errors (connect, read, write,
 # timeout) plus every answer that is not 2xx. Memory: the loaded node's VmRSS before the run and
-# after it, and its peak (VmHWM). Nodes bind 127.0.246.2-4, UDP 29246, HTTP 28246.
+# after it, and its peak (VmHWM). Nodes bind 127.0.246.2-4, UDP 29246, HTTP 28246. wrk connects
+# from 127.0.0.1, the SSE and bookkeeping clients from 127.0.246.50: a node takes at most 16
+# connections per client address (docs/reliability.md), so wrk's --connections stay <= 16.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source "$ROOT/bench/lib.sh"
 DURATION=15
-CONNECTIONS="8 64"
+CONNECTIONS="8 16"
 UPDATE_DOCS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION="${2:?--duration needs seconds}"; shift 2 ;;
     --connections) CONNECTIONS="${2:?--connections needs a list}"; shift 2 ;;
     --update-docs) UPDATE_DOCS=1; shift ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "rest_load.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || { echo "rest_load.sh: --duration must be a positive number of seconds" >&2; exit 2; }
-for c in $CONNECTIONS; do [[ "$c" =~ ^[1-9][0-9]*$ ]] || { echo "rest_load.sh: bad connection count '$c'" >&2; exit 2; }; done
+for c in $CONNECTIONS; do
+  [[ "$c" =~ ^[1-9][0-9]*$ ]] && [ "$c" -le 16 ] || { echo "rest_load.sh: connection counts are 1..16 (the per-address cap), got '$c'" >&2; exit 2; }
+done
 command -v wrk >/dev/null || { echo "rest_load.sh: needs wrk (apt-get install wrk)" >&2; exit 1; }
 command -v jq >/dev/null || { echo "rest_load.sh: needs jq" >&2; exit 1; }
 
@@ -38,14 +43,7 @@ if [ -z "${SPORED:-}" ]; then
   cmake --build --preset release --target spored >/dev/null
   SPORED="$ROOT/build/release/spored"
 fi
-WORK="$(mktemp -d /tmp/spore-rest-load.XXXXXX)"
-PIDS=()
-cleanup() {
-  [ ${#PIDS[@]} -eq 0 ] || kill "${PIDS[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+bench_scratch rest-load
 
 ip_of() { echo "127.0.246.$(($1 + 1))"; }
 url_of() { echo "http://$(ip_of "$1"):28246"; }
@@ -75,6 +73,9 @@ rss_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$NODE_PID/status"; }
 # wrk_row NAME PATH CONNECTIONS [LUA]: one table row.
 wrk_row() {
   local name="$1" path="$2" conns="$3" lua="${4:-}" out rss0 rss1 hwm rps p50 p90 p99 sock non2xx
+  # The previous run's connections are closed first: a node counts a connection against its
+  # client address's 16 until it has cleaned it up.
+  sleep 1
   rss0="$(rss_kb VmRSS)"
   out="$(wrk -t2 -c"$conns" -d"${DURATION}s" --timeout 5s --latency ${lua:+-s "$lua"} "$(url_of 1)$path" 2>&1)"
   rss1="$(rss_kb VmRSS)"
@@ -91,9 +92,11 @@ wrk_row() {
 
 # The seq of a fresh publish: how many events node 1 has published so far, plus one.
 last_seq() {
-  curl -sf -X POST -H "Authorization: Bearer $(cat "$WORK/token")" --data-binary x "$(url_of 1)/api/cluster/events?topic=mark" | jq .seq
+  curl -sf --interface 127.0.246.50 -X POST -H "Authorization: Bearer $(cat "$WORK/token")" --data-binary x \
+    "$(url_of 1)/api/cluster/events?topic=mark" | jq .seq
 }
 NOTES=()
+LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 TABLE="$WORK/table.md"
 {
   echo "| request | connections | requests/s | p50 | p90 | p99 | socket errors | non-2xx | RSS before / after / peak, MiB |"
@@ -103,15 +106,19 @@ for c in $CONNECTIONS; do
   wrk_row "GET /api/node/status" /api/node/status "$c" >>"$TABLE"
   wrk_row "GET /api/cluster/members" /api/cluster/members "$c" >>"$TABLE"
   wrk_row "GET /metrics" /metrics "$c" >>"$TABLE"
+  sse=()
   for s in 1 2 3 4; do
-    curl -sN --max-time $((DURATION + 10)) "$(url_of 1)/api/cluster/events/stream" -o "$WORK/stream$c-$s.txt" &
+    curl -sN --interface 127.0.246.50 --max-time $((DURATION + 10)) "$(url_of 1)/api/cluster/events/stream" \
+      -o "$WORK/stream$c-$s.txt" &
     PIDS+=($!)
+    sse+=($!)
   done
   sleep 0.5
   seq0="$(last_seq)"
   wrk_row "POST /api/cluster/events (4 SSE clients)" "/api/cluster/events?topic=load" "$c" "$WORK/publish.lua" >>"$TABLE"
   published=$(($(last_seq) - seq0 - 1))
   sleep 1
+  kill "${sse[@]}" 2>/dev/null || true
   per_client="$(for s in 1 2 3 4; do grep -c '^event: load$' "$WORK/stream$c-$s.txt" || true; done | sort -n | tr '\n' ' ')"
   NOTES+=("At $c connections $published events were published; the 4 SSE clients received $(echo $per_client | sed 's/ /, /g') of them.")
 done
@@ -119,7 +126,7 @@ done
 {
   echo "Measured $(date -u +%Y-%m-%d) with \`bench/rest_load.sh --duration $DURATION --connections \"$CONNECTIONS\"\`:"
   echo "wrk 2 threads, ${DURATION} s per row, against node 1 of a 3-node loopback cluster (release build;"
-  echo "$(nproc) cores shared by wrk, the 3 nodes and the SSE clients)."
+  echo "$(nproc) cores shared by wrk, the 3 nodes and the SSE clients; load average $LOAD at the start)."
   echo
   cat "$TABLE"
   echo

@@ -2,22 +2,24 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <microhttpd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstdlib>
-#include <deque>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
-#include <httplib.h>
+#include <deque>
+#include <memory>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
+#include "posix/http_head_check.h"
 #include "posix/udp_socket.h"
 #include "spore/event_api.h"
 #include "spore/json_writer.h"
@@ -27,29 +29,22 @@ namespace spore::posix {
 
 namespace {
 
-constexpr const char* kJson = "application/json";
+using SteadyClock = std::chrono::steady_clock;
 
-HttpMethod method_from(const std::string& name) {
-  // httplib routes HEAD to the GET handlers and sends only the headers; RestApi answers it as GET.
-  if (name == "HEAD") return HttpMethod::kGet;
+constexpr const char* kJson = "application/json";
+constexpr const char* kTooLargeMessage = "The request body is larger than this node accepts.";
+/// RestApi's restart route (core/spore/rest_api.h): its 202 is followed by an exec().
+constexpr std::string_view kRestartPath = "/api/node/restart";
+
+HttpMethod method_from(const char* name) {
+  // libmicrohttpd sends no body for HEAD; RestApi answers it as GET.
+  if (std::strcmp(name, "HEAD") == 0) return HttpMethod::kGet;
   HttpMethod m = kUnknownHttpMethod;
   if (!parse_http_method(name, &m)) return kUnknownHttpMethod;
   return m;
 }
 
-/// Body for a status httplib produced by itself (no RestApi involved).
-std::string generic_error_json(int status) {
-  const char* code = "http_error";
-  const char* message = "The request could not be served.";
-  switch (status) {
-    case 400: code = "bad_request"; message = "The HTTP request is malformed."; break;
-    case 404: code = "not_found"; message = "No endpoint has this path."; break;
-    case 405: code = "method_not_allowed"; message = "This method is not supported."; break;
-    case 413: code = "payload_too_large"; message = "The request body is larger than this node accepts."; break;
-    case 414: code = "uri_too_long"; message = "The request URI is too long."; break;
-    case 500: code = "internal_error"; message = "The node failed to produce a response."; break;
-    default: break;
-  }
+std::string error_json(const char* message, const char* code) {
   std::string body;
   StringJsonOutput out(body);
   JsonWriter w(out);
@@ -57,294 +52,224 @@ std::string generic_error_json(int status) {
   return body;
 }
 
-/// Binds a throwaway TCP socket the way httplib will, to turn a failure into an errno sentence
-/// (httplib only says "false").
-std::string probe_bind_error(const std::string& ip, uint16_t port) {
+/// The body of a 500 (RestApi's own may be truncated).
+std::string internal_error_json() {
+  return error_json("The node failed to produce a response.", "internal_error");
+}
+
+/// The path of a request target, without its query string.
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+std::string_view header(MHD_Connection* c, const char* name) {
+  const char* value = nullptr;
+  size_t size = 0;
+  if (MHD_lookup_connection_value_n(c, MHD_HEADER_KIND, name, std::strlen(name), &value, &size) != MHD_YES ||
+      value == nullptr) {
+    return {};
+  }
+  return {value, size};
+}
+
+/// Creates the listening socket: SO_REUSEADDR (rebinding right after a restart by exec(), while
+/// the old connections are in TIME_WAIT) but not SO_REUSEPORT (a second spored on the same
+/// ip:port must fail, not share the port), close-on-exec, non-blocking (libmicrohttpd's threads
+/// all accept from it). -1 with a sentence in `*error` when it cannot be bound.
+int open_listener(const std::string& bind_ip, uint16_t port, std::string* error) {
   uint32_t addr = 0;
-  if (!parse_ipv4(ip, &addr)) return "not an IPv4 address";
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::strerror(errno);
+  if (!parse_ipv4(bind_ip, &addr)) {
+    if (error) *error = "HTTP: bind address '" + bind_ip + "' is not an IPv4 address";
+    return -1;
+  }
+  const std::string where = "HTTP: cannot listen on " + bind_ip + ":" + std::to_string(port) + ": ";
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    if (error) *error = where + std::strerror(errno);
+    return -1;
+  }
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(addr);
-  std::string result;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    result = std::strerror(errno);
-    if (errno == EADDRINUSE) result += " (another process listens on this port)";
-    if (errno == EACCES) result += " (ports below 1024 need privileges)";
-    if (errno == EADDRNOTAVAIL) result += " (no local interface has this address)";
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 512) != 0) {
+    const int e = errno;
+    std::string why = std::strerror(e);
+    if (e == EADDRINUSE) why += " (another process listens on this port)";
+    if (e == EACCES) why += " (ports below 1024 need privileges)";
+    if (e == EADDRNOTAVAIL) why += " (no local interface has this address)";
+    if (error) *error = where + why;
+    ::close(fd);
+    return -1;
   }
-  ::close(fd);
-  return result;
+  return fd;
 }
 
-
-bool may_have_body(const httplib::Request& req) {
-  return req.method == "POST" || req.method == "PUT" || req.method == "PATCH" || req.method == "DELETE";
+/// Writes `raw` (a complete answer) if the socket takes it now, then ends the connection: the
+/// sending side only when libmicrohttpd is about to close it anyway (`read_too` false), both sides
+/// from another thread, so that libmicrohttpd's next read sees the end.
+void send_and_close(int fd, const std::string& raw, bool read_too) {
+  if (!raw.empty()) (void)::send(fd, raw.data(), raw.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(fd, read_too ? SHUT_RDWR : SHUT_WR);
 }
 
-bool has_body_framing(const httplib::Request& req) {
-  return req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
+uint16_t bound_port(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) return 0;
+  return ntohs(a.sin_port);
 }
 
-/// Content-Length as a number; 0 when absent or unparsable (httplib already refused the latter).
-size_t content_length_of(const httplib::Request& req) {
-  const std::string text = req.get_header_value("Content-Length");
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) return 0;
-  const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
-  return v > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(v);
+/// A complete HTTP/1.1 JSON answer the adapter writes itself: libmicrohttpd cannot be asked to
+/// queue an answer before the body has arrived, and while it reads a request it writes nothing
+/// but "100 Continue" (before the body) and its own error answers (docs/hand-written.md).
+std::string raw_answer(int status, const std::string& body, const std::string& challenge = std::string()) {
+  if (status == 0) return {};
+  const char* reason = MHD_get_reason_phrase_for(static_cast<unsigned int>(status));
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason +
+         "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+         "X-Content-Type-Options: nosniff\r\n" + (challenge.empty() ? "" : "WWW-Authenticate: " + challenge + "\r\n") +
+         "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
-
-/// cpp-httplib 0.11 decides how ContentReader delivers a body when the reader is *called*, from
-/// the request's Content-Type at that moment: for "multipart/form-data..." it runs its own
-/// multipart parser and hands out part headers and part bytes through two callbacks, never the
-/// raw bytes (Server::read_content_core). Core parses multipart itself (OtaUploadHandler, the same
-/// streaming parser the ESP8266 firmware uses, with its own limits and error codes), so it needs
-/// the raw body. The Request object httplib passes as const is a non-const local of its
-/// process_request(), so rewriting the header here is well defined; the original value is read
-/// before and passed to core. Checked by tests/posix/http_server_ota_test.cpp (MultipartBodyArrivesRawAndIsParsedByCore)
-/// so an httplib upgrade that changes this is noticed.
-void hide_multipart_from_httplib(const httplib::Request& req) {
-  auto& headers = const_cast<httplib::Request&>(req).headers;
-  auto range = headers.equal_range("Content-Type");
-  for (auto it = range.first; it != range.second; ++it) {
-    if (it->second.rfind("multipart/form-data", 0) == 0) it->second = "application/octet-stream";
-  }
-}
-
-void send_json(httplib::Response& res, int status, const std::string& body, const std::string& allow,
-               const std::string& challenge, bool close, const char* allow_origin = nullptr,
-               const char* content_type = kJson) {
-  res.status = status;
-  if (allow_origin != nullptr) res.set_header("Access-Control-Allow-Origin", allow_origin);
-  if (!allow.empty()) res.set_header("Allow", allow);
-  if (!challenge.empty()) res.set_header("WWW-Authenticate", challenge);
-  // The client closes; httplib then ends the connection at its next read (EOF).
-  if (close) res.set_header("Connection", "close");
-  res.set_header("Cache-Control", "no-store");
-  res.set_content(body, content_type);
-}
-
-/// Set on a worker thread while it serves a connection that was accepted when kMaxQueuedConnections
-/// connections were already waiting for a worker: every request on it is answered 503 overloaded
-/// at once (and the connection closed), so a burst beyond the server's capacity gets a clear
-/// answer in little time instead of a long wait and a client-side timeout.
-thread_local bool t_overloaded = false;
-
-/// httplib's ThreadPool with admission control: the same fixed workers and FIFO queue, but a
-/// connection accepted while the queue is full is marked overloaded (t_overloaded) instead of
-/// waiting like the others. httplib 0.11's TaskQueue::enqueue() cannot refuse a connection (it
-/// returns void and owns the socket), so marking it is the one way to answer it.
-class AdmissionQueue : public httplib::TaskQueue {
- public:
-  AdmissionQueue(size_t threads, size_t max_queued) : max_queued_(max_queued) {
-    for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
-  }
-  ~AdmissionQueue() override { shutdown(); }
-  void enqueue(std::function<void()> fn) override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      const bool overloaded = jobs_.size() >= max_queued_;
-      jobs_.push_back({std::move(fn), overloaded});
-    }
-    cond_.notify_one();
-  }
-  void shutdown() override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (shutdown_) return;
-      shutdown_ = true;
-    }
-    cond_.notify_all();
-    for (std::thread& t : workers_) t.join();
-  }
-
- private:
-  struct Job {
-    std::function<void()> fn;
-    bool overloaded;
-  };
-  void work() {
-    for (;;) {
-      Job job;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        cond_.wait(lock, [this] { return shutdown_ || !jobs_.empty(); });
-        if (shutdown_ && jobs_.empty()) return;  // as httplib's pool: queued connections are served first
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      t_overloaded = job.overloaded;
-      job.fn();
-      t_overloaded = false;
-    }
-  }
-  const size_t max_queued_;
-  std::vector<std::thread> workers_;
-  std::deque<Job> jobs_;
-  std::mutex mutex_;
-  std::condition_variable cond_;
-  bool shutdown_ = false;
-};
-
-/// Which request the Expect: 100-continue handler admitted on this worker thread (httplib runs
-/// that handler and then the route handler for the same Request, on the same thread).
-struct PreStarted {
-  const httplib::Request* request = nullptr;
-  uint32_t upload_id = 0;
-};
-thread_local PreStarted t_pre_started;
 
 }  // namespace
 
-struct HttpServer::Impl {
-  httplib::Server server;
-  std::thread thread;
-  std::atomic<bool> finished{false};  ///< listen_after_bind() returned
+/// What one answer carries besides its status and body.
+struct HttpServer::Answer {
+  int status = 200;
+  std::string body;
+  const char* content_type = kJson;
+  std::string allow;
+  std::string challenge;
+  const char* allow_origin = nullptr;
+  bool close = false;
+  bool retry_after = false;
+  /// Sent instead of `body` with the asset's own headers (the dashboard).
+  const HttpAsset* asset = nullptr;
 };
 
-/// The open event streams. Shared with each stream's content provider (a worker thread), which
-/// waits on `cv` for messages; send_event() (the node loop, under the core mutex) only appends
-/// to queues, so a slow client never holds up core.
-struct HttpServer::Streams {
-  struct Client {
-    SseFilter filter;
-    std::deque<std::string> queue;
-    bool overflowed = false;
+/// One connection, from accept to close (libmicrohttpd's socket context). The request fields are
+/// touched only by the libmicrohttpd thread serving the connection, except: `phase`, `deadline`,
+/// `uploading` and `cut` are shared with the housekeeping thread under Impl::conns_mutex,
+/// `body_activity` is atomic, and the upload's state is guarded by `upload_mutex` (the
+/// housekeeping thread ends an upload whose body stalls); the lock order is Impl::conns_mutex's.
+struct HttpServer::Conn {
+  enum class Phase : uint8_t { kHead, kBody, kAnswer };
+  /// What the adapter does with the current request's body.
+  enum class Kind : uint8_t {
+    kNone,      ///< head not complete yet
+    kPlain,     ///< body collected for RestApi (at most max_body_bytes_)
+    kTooLarge,  ///< over the route's limit: discarded, then 413
+    kRefused,   ///< refused before its body: discarded, then `refusal`
+    kUpload,    ///< streamed into OtaUploadHandler
+    kAnswered,  ///< an answer is queued
   };
+
+  int fd = -1;
+  bool overloaded = false;  ///< accepted beyond Limits::max_connections
+  // Shared with the housekeeping thread (Impl::conns_mutex).
+  Phase phase = Phase::kHead;
+  SteadyClock::time_point deadline;
+  bool uploading = false;  ///< the body streams into an admitted upload (stop() aborts it)
+  bool cut = false;        ///< the housekeeping thread shut the socket down
+  /// When the last body bytes arrived (SteadyClock ticks): a body idle for the idle timeout is late.
+  std::atomic<SteadyClock::rep> body_activity{0};
+
+  // The current request (this connection's libmicrohttpd thread only).
+  Kind kind = Kind::kNone;
+  bool active = false;   ///< counted in Impl::active_requests
+  bool counted = false;  ///< its answer is in RestApi::response_counts()
+  HttpMethod method = kUnknownHttpMethod;
+  std::string target;    ///< raw request target, query string included
+  std::string body;
+  size_t discarded_bytes = 0;
+  Answer refusal;
+  std::mutex upload_mutex;
+  bool upload_active = false;    ///< started in core (upload_mutex)
+  bool upload_finished = false;  ///< core's finish() was called (upload_mutex)
+  uint32_t upload_id = 0;
+  bool upload_accepting = false;
+  uint32_t last_flush_ms = 0;
+  std::vector<uint8_t> block;
+
+  void reset_request() {
+    kind = Kind::kNone;
+    active = counted = false;
+    method = kUnknownHttpMethod;
+    std::string().swap(target);
+    std::string().swap(body);
+    discarded_bytes = 0;
+    refusal = Answer{};
+    std::lock_guard<std::mutex> lock(upload_mutex);
+    upload_active = upload_finished = false;
+    upload_id = 0;
+    upload_accepting = false;
+    std::vector<uint8_t>().swap(block);
+  }
+};
+
+/// An open event stream. Its queue is filled by send_event() (node loop) and drained by the
+/// libmicrohttpd content reader; while it is empty the connection is suspended in
+/// libmicrohttpd, so an idle stream costs no thread and no polling.
+struct HttpServer::StreamClient {
+  HttpServer* server = nullptr;
+  MHD_Connection* connection = nullptr;
+  int fd = -1;
+  SseFilter filter;
+  /// Frames to send; one event's frame is shared by every stream it goes to.
+  std::deque<std::shared_ptr<const std::string>> queue;
+  size_t front_offset = 0;  ///< bytes of queue.front() already handed out
+  bool suspended = false;
+  bool overflowed = false;
+  SteadyClock::time_point last_write;
+};
+
+struct HttpServer::Streams {
   std::mutex mutex;
-  std::condition_variable cv;
-  std::vector<std::shared_ptr<Client>> clients;
+  std::vector<StreamClient*> clients;
   bool stopping = false;
 };
 
+struct HttpServer::Impl {
+  MHD_Daemon* daemon = nullptr;
+  std::thread housekeeper;
+  std::mutex hk_mutex;
+  std::condition_variable hk_cv;
+  bool hk_stop = false;
+
+  /// Every open connection, for the housekeeping thread. Lock order: conns_mutex, then a Conn's
+  /// upload_mutex, then the core mutex, then Streams::mutex, then libmicrohttpd's own.
+  std::mutex conns_mutex;
+  std::unordered_set<Conn*> conns;
+  std::atomic<size_t> open_connections{0};
+
+  /// Requests whose head arrived and whose answer is not yet out; stop() waits for them.
+  std::mutex active_mutex;
+  std::condition_variable active_cv;
+  size_t active_requests = 0;
+
+  std::string head_timeout_answer;
+  std::string body_timeout_answer;
+
+  // libmicrohttpd's callbacks, forwarding to the server.
+  static MHD_Result on_access(void* cls, MHD_Connection* c, const char*, const char* method, const char*,
+                              const char* upload_data, size_t* upload_size, void** req_cls);
+  static void on_completed(void* cls, MHD_Connection* c, void** req_cls, MHD_RequestTerminationCode toe);
+  static void on_connection(void* cls, MHD_Connection* c, void** socket_context, MHD_ConnectionNotificationCode toe);
+  static void* on_uri(void* cls, const char* uri, MHD_Connection* c);
+  static void on_log(void* cls, const char* fmt, va_list ap);
+  static ssize_t stream_read(void* cls, uint64_t pos, char* buf, size_t max);
+  static void stream_free(void* cls);
+  /// The Conn libmicrohttpd keeps as the connection's socket context.
+  static Conn* conn_of(MHD_Connection* c);
+};
+
 HttpServer::HttpServer(RestApi& api, std::mutex& core_mutex, LogSink* log)
-    : api_(api), core_mutex_(core_mutex), log_(log), streams_(std::make_shared<Streams>()) {}
+    : api_(api), core_mutex_(core_mutex), log_(log), streams_(std::make_unique<Streams>()) {}
 
 HttpServer::~HttpServer() { stop(); }
 
-bool HttpServer::running() const { return impl_ != nullptr && impl_->server.is_running(); }
-
-bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* error) {
-  stop();
-  stopping_.store(false);
-  uint32_t parsed = 0;
-  if (!parse_ipv4(bind_ip, &parsed)) {
-    if (error) *error = "HTTP: bind address '" + bind_ip + "' is not an IPv4 address";
-    return false;
-  }
-  if (port != 0) {
-    const std::string why = probe_bind_error(bind_ip, port);
-    if (!why.empty()) {
-      if (error) *error = "HTTP: cannot listen on " + bind_ip + ":" + std::to_string(port) + ": " + why;
-      return false;
-    }
-  }
-  impl_ = std::make_unique<Impl>();
-  httplib::Server& svr = impl_->server;
-  {
-    std::lock_guard<std::mutex> lock(streams_->mutex);
-    streams_->stopping = false;
-  }
-  const size_t threads = (threads_ == 0 ? 1 : threads_) + (events_ != nullptr ? SPORE_MAX_EVENT_STREAMS : 0);
-  const size_t max_queued = max_queued_connections_;
-  svr.new_task_queue = [threads, max_queued] { return new AdmissionQueue(threads, max_queued); };
-  // httplib's default sets SO_REUSEPORT only, which lets a second spored bind the same ip:port
-  // (the kernel would then split connections between them) and, lacking SO_REUSEADDR, refuses
-  // to rebind while connections the old process closed are in FIN_WAIT/TIME_WAIT: exactly the
-  // state right after a restart by exec(). SO_REUSEADDR alone is the classic server setting;
-  // FD_CLOEXEC keeps the listener out of the exec()ed image.
-  svr.set_socket_options([](socket_t sock) {
-    int one = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    ::fcntl(sock, F_SETFD, FD_CLOEXEC);
-  });
-  // httplib writes the headers and the body with separate send()s; with Nagle's algorithm the
-  // body then waits for the client's delayed ACK (40 ms on Linux): 283 requests/s and a 43 ms
-  // median for GET /api/node/status on loopback before this line (bench/rest_load.sh).
-  svr.set_tcp_nodelay(true);
-  svr.set_keep_alive_timeout(2);  // bounds how long stop() waits for idle keep-alive connections
-  svr.set_read_timeout(5, 0);
-  svr.set_write_timeout(5, 0);
-
-  auto handler = [this](const httplib::Request& req, httplib::Response& res) { serve(req, req.body, res); };
-  // RFC 7230 §3.3.3: a request with neither Content-Length nor Transfer-Encoding has an empty
-  // body. httplib 0.11 instead reads such a POST until the connection closes and answers 400
-  // after its read timeout, which would break the seed's plain `curl -X POST .../restart`. The
-  // pre-routing handler runs before httplib reads a body, so such requests are served here.
-  svr.set_pre_routing_handler([this, handler](const httplib::Request& req, httplib::Response& res) {
-    if (t_overloaded) {
-      answer_overloaded(res);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (!may_have_body(req) || has_body_framing(req)) return httplib::Server::HandlerResponse::Unhandled;
-    handler(req, res);
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  svr.set_expect_100_continue_handler(
-      [this](const httplib::Request& req, httplib::Response& res) { return expect_update(req, res); });
-  // Requests with a body go through httplib's ContentReader, so that the update route can stream
-  // and every other route keeps its own limit (httplib's payload limit is one per server, and must
-  // be the update route's).
-  auto with_body = [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
-    serve_with_body(req, res, reader);
-  };
-  svr.set_payload_max_length(std::max(max_body_bytes_, ota_ != nullptr ? ota_max_body_bytes_ : size_t{0}));
-  svr.Get(".*", handler);
-  svr.Post(".*", with_body);
-  svr.Put(".*", with_body);
-  svr.Delete(".*", with_body);
-  svr.Patch(".*", with_body);
-  svr.Options(".*", handler);
-  // httplib's own errors (malformed request, 413, 414, methods it has no route table for):
-  // JSON like every other answer. RestApi's answers already have a body and are left alone.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse(
-      [this](const httplib::Request&, httplib::Response& res) -> httplib::Server::HandlerResponse {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        record_response(res.status);  // httplib's own answer; RestApi's are counted already
-        res.set_header("Cache-Control", "no-store");
-        res.set_content(generic_error_json(res.status), kJson);
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  svr.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    record_response(500);
-    res.status = 500;
-    res.set_content(generic_error_json(500), kJson);
-  });
-
-  int bound = 0;
-  if (port == 0) {
-    bound = svr.bind_to_any_port(bind_ip);
-  } else {
-    bound = svr.bind_to_port(bind_ip, port) ? port : -1;
-  }
-  if (bound <= 0) {
-    if (error) *error = "HTTP: cannot listen on " + bind_ip + ":" + std::to_string(port);
-    impl_.reset();
-    return false;
-  }
-  port_ = static_cast<uint16_t>(bound);
-  Impl* impl = impl_.get();
-  impl->thread = std::thread([impl] {
-    impl->server.listen_after_bind();
-    impl->finished.store(true);
-  });
-  // httplib's stop() does nothing until listen_after_bind() has marked the server running, so a
-  // stop() right after start() would leave the accept loop running forever: wait for it here.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!impl->server.is_running() && !impl->finished.load() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (!impl->server.is_running()) {
-    if (error) *error = "HTTP: the server on " + bind_ip + ":" + std::to_string(port_) + " did not start";
-    stop();
-    return false;
-  }
-  return true;
-}
+bool HttpServer::running() const { return impl_ != nullptr && impl_->daemon != nullptr; }
 
 uint32_t HttpServer::now_ms() const { return clock_ != nullptr ? clock_->now_ms() : 0; }
 
@@ -353,345 +278,752 @@ void HttpServer::record_response(int status) {
   api_.record_response(status);
 }
 
-void HttpServer::serve(const httplib::Request& req, std::string_view body, httplib::Response& res) {
-  const std::string content_type = req.get_header_value("Content-Type");
-  HttpRequest r;
-  r.method = method_from(req.method);
-  // The raw target, query string included: RestApi routes on the path before '?', and handlers
-  // such as POST /api/cluster/events?topic= read their parameters from it.
-  r.path = req.target.empty() ? req.path : req.target;
-  const std::string authorization = req.get_header_value("Authorization");
-  r.authorization = authorization;
-  r.body = body;
-  r.content_type = content_type;
-  const HttpAsset* asset = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(core_mutex_);
-    asset = api_.asset_for(r);
-    if (asset != nullptr) api_.record_response(200);
-  }
-  if (events_ != nullptr && EventApi::is_stream_request(r)) {
-    serve_stream(r, res);
-    return;
-  }
-  if (asset != nullptr) {
-    // Sent as stored (gzip), through a fixed-length content provider: Debian's httplib is built
-    // with zlib and brotli and compresses a set_content() text/html body again for clients that
-    // accept it, ignoring the Content-Encoding already set (two encodings, a broken page); it
-    // never compresses a fixed-length provider.
-    res.status = 200;
-    if (asset->content_encoding != nullptr) res.set_header("Content-Encoding", asset->content_encoding);
-    // Revalidate every time: after an OTA update the node may serve a different page.
-    res.set_header("Cache-Control", "no-cache");
-    const char* data = reinterpret_cast<const char*>(asset->data);
-    const size_t size = asset->size_bytes;
-    res.set_content_provider(size, asset->content_type,
-                             [data, size](size_t offset, size_t length, httplib::DataSink& sink) {
-                               if (offset > size) return false;
-                               return sink.write(data + offset, std::min(length, size - offset));
-                             });
-    return;
-  }
-  std::string out_body;
-  out_body.reserve(1024);
-  StringJsonOutput out(out_body);
-  HttpResponseHeaders headers;
-  int status = 0;
-  std::string allow, challenge;
-  bool restart_pending = false;
-  {
-    std::lock_guard<std::mutex> lock(core_mutex_);
-    status = api_.handle(r, out, &headers);  // counts the status in api_.response_counts()
-    if (headers.allow != nullptr) allow = headers.allow;
-    if (headers.www_authenticate != nullptr) challenge = headers.www_authenticate;
-    restart_pending = ota_ != nullptr && ota_->restart_pending();
-  }
-  // headers.content_type (a text route's) is a string literal: valid after the lock.
-  const char* out_type = headers.content_type != nullptr ? headers.content_type : kJson;
-  if (status == 500) {
-    out_body = generic_error_json(500);  // RestApi's body may be truncated
-    out_type = kJson;
-  }
-  send_json(res, status, out_body, allow, challenge, status == 202 || (status == 200 && restart_pending),
-            headers.allow_origin, out_type);
-}
-
-void HttpServer::serve_stream(const HttpRequest& r, httplib::Response& res) {
-  SseFilter filter;
-  std::string error_body;
-  StringJsonOutput out(error_body);
-  JsonWriter w(out);
-  char preamble[96];
-  size_t preamble_size = 0;
-  int status = 0;
-  {
-    std::lock_guard<std::mutex> lock(core_mutex_);
-    status = events_->open_stream(r, &filter, w);
-    api_.record_response(status);
-    if (status == 200) preamble_size = events_->write_preamble(preamble, sizeof preamble);
-  }
-  if (status != 200) {
-    send_json(res, status, error_body, "", "", false);
-    return;
-  }
-  auto client = std::make_shared<Streams::Client>();
-  client->filter = filter;
+bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* error) {
+  stop();
+  const int fd = open_listener(bind_ip, port, error);
+  if (fd < 0) return false;
+  port_ = bound_port(fd);
+  stopping_.store(false);
   {
     std::lock_guard<std::mutex> lock(streams_->mutex);
-    streams_->clients.push_back(client);
+    streams_->stopping = false;
   }
-  res.status = 200;
-  res.set_header("Cache-Control", "no-store");
-  res.set_header("X-Accel-Buffering", "no");  // a reverse proxy (nginx) must not buffer the stream
-  res.set_header("Access-Control-Allow-Origin", "*");  // public, like every GET that is not a secret
-  std::shared_ptr<Streams> streams = streams_;
-  std::string first(preamble, preamble_size);
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [streams, client, first](size_t offset, httplib::DataSink& sink) {
-        if (offset == 0) return sink.write(first.data(), first.size());
-        std::string batch;
-        bool end = false;
-        {
-          std::unique_lock<std::mutex> lock(streams->mutex);
-          streams->cv.wait_for(lock, std::chrono::milliseconds(EventApi::kKeepAliveMs),
-                               [&] { return streams->stopping || client->overflowed || !client->queue.empty(); });
-          end = streams->stopping || client->overflowed;
-          while (!end && !client->queue.empty()) {
-            batch += client->queue.front();
-            client->queue.pop_front();
-          }
-        }
-        if (end) {
-          sink.done();  // the last chunk: the client sees a clean end and reconnects (retry:)
-          return true;
-        }
-        if (batch.empty()) batch = EventApi::kKeepAliveFrame;
-        return sink.write(batch.data(), batch.size());  // false: the client is gone
-      },
-      [this, streams, client](bool) {
-        {
-          std::lock_guard<std::mutex> lock(streams->mutex);
-          auto& list = streams->clients;
-          list.erase(std::remove(list.begin(), list.end(), client), list.end());
-        }
-        std::lock_guard<std::mutex> lock(core_mutex_);
-        events_->close_stream();
-      });
-}
+  impl_ = std::make_unique<Impl>();
+  char message[96];
+  std::snprintf(message, sizeof message, "The request head did not arrive within %u ms.",
+                static_cast<unsigned>(limits_.head_timeout_ms));
+  impl_->head_timeout_answer = raw_answer(408, error_json(message, "head_timeout"));
+  impl_->body_timeout_answer = raw_answer(
+      408, error_json("The request body stalled or arrived too slowly (docs/reliability.md).", "body_timeout"));
 
-void HttpServer::send_event(const SseMessage& msg) {
-  std::string frame(msg.id.size() + msg.event.size() + msg.data.size() + 32, '\0');
-  frame.resize(EventApi::format(msg, frame.data(), frame.size()));
-  if (frame.empty()) return;
-  {
-    std::lock_guard<std::mutex> lock(streams_->mutex);
-    for (const std::shared_ptr<Streams::Client>& c : streams_->clients) {
-      if (c->overflowed || !EventApi::filter_matches(c->filter, msg.event)) continue;
-      if (c->queue.size() >= kStreamQueueMessages) {
-        c->overflowed = true;
-        c->queue.clear();
-        continue;
-      }
-      c->queue.push_back(frame);
-    }
-  }
-  streams_->cv.notify_all();
-}
-
-void HttpServer::serve_with_body(const httplib::Request& req, httplib::Response& res,
-                                 const httplib::ContentReader& reader) {
-  if (ota_ != nullptr && req.method == "POST" && req.path == OtaUploadHandler::kPath) {
-    serve_update(req, res, reader);
-    return;
-  }
-  // The Content-Type as sent, before hide_multipart_from_httplib() changes it.
-  const std::string content_type = req.get_header_value("Content-Type");
-  hide_multipart_from_httplib(req);
-  const size_t drain_limit = std::max(max_body_bytes_, ota_ != nullptr ? ota_max_body_bytes_ : size_t{0});
-  std::string body;
-  size_t seen = 0;
-  bool too_large = false;
-  const bool ok = reader([&](const char* data, size_t size) {
-    seen += size;
-    if (too_large || body.size() + size > max_body_bytes_) {
-      // Over this route's limit: keep reading (and dropping) up to the server's limit, as httplib
-      // does for bodies over its own, so the 413 arrives on a connection still in sync.
-      too_large = true;
-      body.clear();
-      return seen <= drain_limit;
-    }
-    body.append(data, size);
-    return true;
-  });
-  if (too_large || (!ok && res.status == 413)) {
-    record_response(413);
-    send_json(res, 413, generic_error_json(413), "", "", !ok);
-    return;
-  }
-  if (!ok) {
-    record_response(400);
-    send_json(res, 400, generic_error_json(400), "", "", true);
-    return;
-  }
-  // serve() reads the headers again; give it the original Content-Type.
-  auto& headers = const_cast<httplib::Request&>(req).headers;
-  auto it = headers.find("Content-Type");
-  if (it != headers.end()) it->second = content_type;
-  serve(req, body, res);
-}
-
-void HttpServer::answer_overloaded(httplib::Response& res) {
-  record_response(503);
-  std::string body;
-  StringJsonOutput out(body);
-  JsonWriter w(out);
-  w.begin_object()
-      .field("error", "The node is serving as many connections as it can queue; retry in a moment.")
-      .field("code", "overloaded")
-      .end_object();
-  send_json(res, 503, body, "", "", true);
-  res.set_header("Retry-After", "1");
-}
-
-int HttpServer::expect_update(const httplib::Request& req, httplib::Response& res) {
-  t_pre_started = {};
-  if (t_overloaded) {  // answered before the client sends the body
-    answer_overloaded(res);
-    res.set_header("Content-Length", std::to_string(res.body.size()));
-    return 503;
-  }
-  if (ota_ == nullptr || req.method != "POST" || req.path != OtaUploadHandler::kPath || !has_body_framing(req)) {
-    return 100;
-  }
-  const std::string content_type = req.get_header_value("Content-Type");
-  const std::string authorization = req.get_header_value("Authorization");
-  std::string body;
-  StringJsonOutput out(body);
-  HttpResponseHeaders headers;
-  int status = 0;
-  std::string challenge;
-  {
-    std::lock_guard<std::mutex> lock(core_mutex_);
-    status = ota_->start(content_type, content_length_of(req), authorization, now_ms(), out, &headers);
-    if (status == 0) t_pre_started = {&req, ota_->upload_id()};
-    if (status != 0) api_.record_response(status);
-    if (headers.www_authenticate != nullptr) challenge = headers.www_authenticate;
-  }
-  if (status == 0) return 100;
-  // httplib writes this answer instead of "100 Continue"; the client then never sends the body.
-  // That path of httplib (write_response) adds no Content-Length, and without one curl takes the
-  // answer as ending at connection close and sends the body after all: set it here.
-  send_json(res, status, body, "", challenge, false);
-  res.set_header("Content-Length", std::to_string(body.size()));
-  return status;
-}
-
-void HttpServer::serve_update(const httplib::Request& req, httplib::Response& res,
-                              const httplib::ContentReader& reader) {
-  const std::string content_type = req.get_header_value("Content-Type");
-  const std::string authorization = req.get_header_value("Authorization");
-  const size_t content_length = content_length_of(req);
-  std::string body;
-  StringJsonOutput out(body);
-  HttpResponseHeaders headers;
-  int status = 0;
-  std::string challenge;
-  uint32_t id = 0;
-  if (t_pre_started.request == &req) id = t_pre_started.upload_id;  // admitted by expect_update()
-  t_pre_started = {};
-  if (id == 0) {
-    std::lock_guard<std::mutex> lock(core_mutex_);
-    status = ota_->start(content_type, content_length, authorization, now_ms(), out, &headers);
-    if (status == 0) id = ota_->upload_id();
-    if (status != 0) api_.record_response(status);
-    if (headers.www_authenticate != nullptr) challenge = headers.www_authenticate;
-  }
-  hide_multipart_from_httplib(req);
-  if (status != 0) {
-    // Refused before the body: read a small body to keep the connection in sync, else close it.
-    bool drained = false;
-    if (content_length <= kRefusedDrainBytes) {
-      size_t seen = 0;
-      drained = reader([&](const char*, size_t size) {
-        seen += size;
-        return seen <= kRefusedDrainBytes;
-      });
-    }
-    send_json(res, status, body, "", challenge, !drained);
-    return;
-  }
-
-  std::vector<uint8_t> block;
-  block.reserve(kOtaBlockBytes);
-  bool accepting = true;  // core still takes bytes; false = its result is decided
-  bool stopped = false;   // we stopped httplib reading (the rest of a failed upload was too long)
-  size_t discarded = 0;
-  uint32_t last_flush_ms = now_ms();
-  auto flush = [&] {
-    const uint32_t now = now_ms();
-    {
-      std::lock_guard<std::mutex> lock(core_mutex_);
-      accepting = ota_->body(block.data(), block.size(), now, id);
-    }
-    block.clear();
-    last_flush_ms = now;
+  const unsigned int threads = static_cast<unsigned int>(std::max<size_t>(threads_, 1));
+  const unsigned int hard_limit = static_cast<unsigned int>(limits_.max_connections + kOverflowConnections);
+  const unsigned int per_ip = static_cast<unsigned int>(limits_.max_connections_per_ip);
+  const size_t pool = limits_.connection_memory_bytes;
+  // libmicrohttpd's own idle timeout, one second after the housekeeping thread's: a stalled body
+  // gets its answer from the latter, and libmicrohttpd closes what is idle elsewhere (keep-alive,
+  // a client that does not read its answer).
+  const unsigned int idle = limits_.idle_timeout_s + 1;
+  std::vector<MHD_OptionItem> options = {
+      // First, or libmicrohttpd logs what it says about the other options to stderr itself.
+      {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&Impl::on_log), this},
+      {MHD_OPTION_LISTEN_SOCKET, fd, nullptr},
+      {MHD_OPTION_CONNECTION_LIMIT, hard_limit, nullptr},
+      {MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, nullptr},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<intptr_t>(pool), nullptr},
+      {MHD_OPTION_CONNECTION_TIMEOUT, idle, nullptr},
+      {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Impl::on_completed), this},
+      {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&Impl::on_connection), this},
+      {MHD_OPTION_URI_LOG_CALLBACK, reinterpret_cast<intptr_t>(&Impl::on_uri), this},
   };
-  const bool read_ok = reader([&](const char* data, size_t size) {
-    if (stopping_.load()) return false;  // shutting down: abort rather than wait for the client
-    if (accepting) {
-      block.insert(block.end(), reinterpret_cast<const uint8_t*>(data), reinterpret_cast<const uint8_t*>(data) + size);
-      if (block.size() >= kOtaBlockBytes || now_ms() - last_flush_ms >= kOtaFlushMs) flush();
-      return true;
-    }
-    // The upload failed mid-body (bad magic, too large, ...): read the rest and drop it, so the
-    // answer reaches a client that is still sending, up to the route's limit.
-    discarded += size;
-    if (discarded > ota_max_body_bytes_) {
-      stopped = true;
-      return false;
-    }
-    return true;
-  });
-  if (accepting && !block.empty()) flush();  // also before an abort: "received" counts what arrived
-  // read_ok false without `stopped`: the connection dropped or timed out before the end of the
-  // body (httplib's read timeout, 5 s): core aborts the upload.
-  const bool complete = read_ok || stopped;
-  bool restart_pending = false;
-  {
-    std::lock_guard<std::mutex> lock(core_mutex_);
-    status = ota_->finish(complete, now_ms(), out, id);
-    api_.record_response(status);
-    restart_pending = ota_->restart_pending();
+  if (threads > 1) options.push_back({MHD_OPTION_THREAD_POOL_SIZE, threads, nullptr});
+  options.push_back({MHD_OPTION_END, 0, nullptr});
+  const unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                             MHD_USE_ERROR_LOG;
+  impl_->daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &Impl::on_access, this, MHD_OPTION_ARRAY, options.data(),
+                                   MHD_OPTION_END);
+  if (impl_->daemon == nullptr) {
+    // Not closed here: libmicrohttpd closes the listening socket on most of its failure paths,
+    // and a second close() could hit a descriptor another thread just opened.
+    impl_.reset();
+    if (error) *error = "HTTP: libmicrohttpd did not start on " + bind_ip + ":" + std::to_string(port_);
+    return false;
   }
-  if (!complete && log_ != nullptr) {
-    log_->write(LogLevel::kWarn, "firmware upload: the connection ended before the body did; upload aborted");
-  }
-  // After a 200 the node restarts: no keep-alive connection may pin it. After an incomplete read
-  // the connection is out of sync.
-  send_json(res, status, body, "", challenge, restart_pending || !read_ok);
+  Impl* impl = impl_.get();
+  impl->housekeeper = std::thread([this] { housekeep(); });
+  return true;
 }
 
 void HttpServer::stop() {
   if (impl_ == nullptr) return;
+  Impl& impl = *impl_;
   stopping_.store(true);
   {
-    // Open event streams end now rather than at their next keep-alive.
+    // Open event streams end now (their reader returns the end of the stream) rather than at
+    // their next keep-alive; libmicrohttpd must not be stopped with a connection suspended.
     std::lock_guard<std::mutex> lock(streams_->mutex);
     streams_->stopping = true;
-  }
-  streams_->cv.notify_all();
-  impl_->server.stop();
-  if (impl_->thread.joinable()) {
-    if (impl_->server.is_running() || impl_->finished.load()) {
-      impl_->thread.join();
-    } else {
-      // Never got running (see start()): the thread cannot be stopped, do not hang on it.
-      impl_->thread.detach();
-      impl_.release();  // the detached thread still uses it
+    for (StreamClient* s : streams_->clients) {
+      if (s->suspended) {
+        s->suspended = false;
+        MHD_resume_connection(s->connection);
+      }
     }
   }
+  {
+    // An upload in progress is aborted (with core's answer) rather than waited for; a client
+    // still sending its head has nothing in flight.
+    std::lock_guard<std::mutex> lock(impl.conns_mutex);
+    for (Conn* c : impl.conns) {
+      if (c->phase == Conn::Phase::kHead || c->uploading) cut_locked(c, std::string(), 0);
+    }
+  }
+  {
+    std::unique_lock<std::mutex> lock(impl.active_mutex);
+    impl.active_cv.wait_for(lock, std::chrono::milliseconds(kStopGraceMs), [&] { return impl.active_requests == 0; });
+  }
+  MHD_stop_daemon(impl.daemon);  // closes every connection and the listening socket
+  impl.daemon = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(impl.hk_mutex);
+    impl.hk_stop = true;
+  }
+  impl.hk_cv.notify_all();
+  if (impl.housekeeper.joinable()) impl.housekeeper.join();
   impl_.reset();
+}
+
+// ---- libmicrohttpd callbacks ------------------------------------------------------------------
+
+HttpServer::Conn* HttpServer::Impl::conn_of(MHD_Connection* c) {
+  const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return info != nullptr ? static_cast<Conn*>(info->socket_context) : nullptr;
+}
+
+void HttpServer::Impl::on_connection(void* cls, MHD_Connection* c, void** socket_context,
+                                     MHD_ConnectionNotificationCode toe) {
+  auto* server = static_cast<HttpServer*>(cls);
+  Impl& impl = *server->impl_;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    auto* conn = new Conn();
+    const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    conn->fd = info != nullptr ? info->connect_fd : -1;
+    conn->overloaded = impl.open_connections.fetch_add(1) + 1 > server->limits_.max_connections;
+    conn->deadline = SteadyClock::now() + std::chrono::milliseconds(server->limits_.head_timeout_ms);
+    {
+      std::lock_guard<std::mutex> lock(impl.conns_mutex);
+      impl.conns.insert(conn);
+    }
+    *socket_context = conn;
+    return;
+  }
+  auto* conn = static_cast<Conn*>(*socket_context);
+  if (conn == nullptr) return;
+  {
+    // libmicrohttpd closes the socket after this returns: once the connection is out of the set,
+    // the housekeeping thread cannot shut down a descriptor number reused by another connection.
+    std::lock_guard<std::mutex> lock(impl.conns_mutex);
+    impl.conns.erase(conn);
+  }
+  impl.open_connections.fetch_sub(1);
+  delete conn;
+  *socket_context = nullptr;
+}
+
+void* HttpServer::Impl::on_uri(void*, const char* uri, MHD_Connection* c) {
+  // Called when a request line has been read, before libmicrohttpd decodes the target: the raw
+  // target (query string included) is what RestApi routes on.
+  Conn* conn = conn_of(c);
+  if (conn == nullptr) return nullptr;
+  conn->reset_request();
+  conn->target = uri != nullptr ? uri : "";
+  return conn;
+}
+
+void HttpServer::Impl::on_log(void* cls, const char* fmt, va_list ap) {
+  auto* server = static_cast<HttpServer*>(cls);
+  if (server->log_ == nullptr) return;
+  char line[256];
+  std::vsnprintf(line, sizeof line, fmt, ap);
+  size_t n = std::strlen(line);
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+  std::string message = std::string("HTTP (libmicrohttpd): ") + line;
+  server->log_->write(LogLevel::kDebug, message.c_str());
+}
+
+MHD_Result HttpServer::Impl::on_access(void* cls, MHD_Connection* c, const char*, const char* method, const char*,
+                                       const char* upload_data, size_t* upload_size, void** req_cls) {
+  auto* server = static_cast<HttpServer*>(cls);
+  Conn* conn = static_cast<Conn*>(*req_cls);
+  if (conn == nullptr) {
+    conn = conn_of(c);
+    if (conn == nullptr) return MHD_NO;
+    *req_cls = conn;
+  }
+  return server->on_request(c, method, upload_data, upload_size, conn) != 0 ? MHD_YES : MHD_NO;
+}
+
+void HttpServer::Impl::on_completed(void* cls, MHD_Connection* c, void** req_cls, MHD_RequestTerminationCode toe) {
+  auto* conn = static_cast<Conn*>(*req_cls);
+  if (conn == nullptr) return;
+  (void)toe;  // how it ended is in the connection's state
+  static_cast<HttpServer*>(cls)->on_completed(c, conn);
+  *req_cls = nullptr;
+}
+
+// ---- requests ---------------------------------------------------------------------------------
+
+int HttpServer::on_request(MHD_Connection* c, const char* method, const char* upload_data, size_t* upload_size,
+                           Conn* conn) {
+  // libmicrohttpd calls once when the head is complete, once per piece of body, and once at the
+  // end of the body. An answer queued at the first call makes it discard the body and close the
+  // connection, so answers for a kept connection are queued at the last call.
+  if (conn->kind == Conn::Kind::kNone) return begin_request(c, method, conn);
+  if (*upload_size > 0) {
+    const bool go_on = consume_body(conn, upload_data, *upload_size);
+    *upload_size = 0;
+    return go_on ? 1 : 0;  // 0: libmicrohttpd closes the connection without an answer
+  }
+  return finish_request(c, conn);
+}
+
+namespace {
+
+MHD_Result add_field(void* cls, MHD_ValueKind, const char* key, size_t key_size, const char* value,
+                     size_t value_size) {
+  static_cast<HeadCheck*>(cls)->add({key, key_size}, {value != nullptr ? value : "", value != nullptr ? value_size : 0});
+  return MHD_YES;
+}
+
+}  // namespace
+
+int HttpServer::begin_request(MHD_Connection* c, const char* method, Conn* conn) {
+  Impl& impl = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(impl.active_mutex);
+    ++impl.active_requests;
+  }
+  conn->active = true;
+  conn->kind = Conn::Kind::kPlain;
+  conn->method = method_from(method);
+
+  HeadCheck check(limits_.max_header_count);
+  MHD_get_connection_values_n(c, MHD_HEADER_KIND, &add_field, &check);
+  const MHD_ConnectionInfo* size_info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+  const size_t head_bytes = size_info != nullptr ? size_info->header_size : 0;
+  const bool chunked = check.chunked();
+  const uint64_t declared = check.has_content_length() ? check.content_length() : 0;
+  const bool has_body = chunked || declared > 0;
+  const bool expect_continue = header_name_is(header(c, "Expect"), "100-continue");
+  const bool upload = ota_ != nullptr && std::strcmp(method, "POST") == 0 &&
+                      path_of(conn->target) == OtaUploadHandler::kPath &&
+                      (check.has_content_length() || chunked);
+  {
+    // From here the request's body is on the clock; a request without one is being answered.
+    const size_t route_limit = upload ? ota_max_body_bytes_ : max_body_bytes_;
+    const uint64_t expected = chunked ? route_limit : std::min<uint64_t>(declared, route_limit);
+    const uint64_t rate = std::max<uint32_t>(limits_.min_body_bytes_per_s, 1);
+    const uint64_t body_ms = limits_.body_grace_ms + std::min<uint64_t>(expected * 1000 / rate, 24ULL * 3600 * 1000);
+    std::lock_guard<std::mutex> lock(impl.conns_mutex);
+    conn->phase = has_body ? Conn::Phase::kBody : Conn::Phase::kAnswer;
+    conn->body_activity.store(SteadyClock::now().time_since_epoch().count());
+    conn->deadline = SteadyClock::now() + std::chrono::milliseconds(body_ms);
+    conn->uploading = upload;
+  }
+
+  if (stopping_.load()) {
+    return refuse(c, conn, 503, "stopping", "The node is stopping or restarting; retry in a moment.", true);
+  }
+  if (conn->overloaded) {
+    return refuse(c, conn, 503, "overloaded",
+                  "The node is serving as many connections as it can; retry in a moment.", true);
+  }
+  switch (check.verdict(head_bytes, limits_.max_head_bytes)) {
+    case HeadVerdict::kOk:
+      break;
+    case HeadVerdict::kTooManyHeaders:
+    case HeadVerdict::kTooLarge: {
+      char message[128];
+      std::snprintf(message, sizeof message, "The request head is over %zu header fields or %zu bytes.",
+                    limits_.max_header_count, limits_.max_head_bytes);
+      return refuse(c, conn, 431, "headers_too_large", message, true);
+    }
+    case HeadVerdict::kBadHeader:
+      return refuse(c, conn, 400, "bad_request", "A header name holds a space or a control character.", true);
+    case HeadVerdict::kBadFraming:
+      return refuse(c, conn, 400, "bad_framing", check.framing_problem(), true);
+  }
+  if (upload) return begin_upload(c, conn, chunked ? 0 : declared, expect_continue);
+  if (check.has_content_length() && declared > max_body_bytes_) {
+    // Refused before the body. A small one is read and dropped so the answer arrives on a
+    // connection still in sync; a large one (or one the client waits to be asked for) is not.
+    if (declared > kRefusedDrainBytes || expect_continue) {
+      return refuse(c, conn, 413, "payload_too_large", kTooLargeMessage, true);
+    }
+    conn->kind = Conn::Kind::kTooLarge;
+  }
+  return 1;
+}
+
+bool HttpServer::consume_body(Conn* conn, const char* data, size_t size) {
+  conn->body_activity.store(SteadyClock::now().time_since_epoch().count());
+  switch (conn->kind) {
+    case Conn::Kind::kPlain:
+      if (conn->body.size() + size <= max_body_bytes_) {
+        conn->body.append(data, size);
+        return true;
+      }
+      // A chunked body over the limit: dropped from here on.
+      conn->kind = Conn::Kind::kTooLarge;
+      conn->discarded_bytes = conn->body.size();
+      std::string().swap(conn->body);
+      [[fallthrough]];
+    case Conn::Kind::kTooLarge:
+    case Conn::Kind::kRefused:
+      conn->discarded_bytes += size;
+      if (conn->discarded_bytes <= kRefusedDrainBytes) return true;
+      // More than is worth reading (a chunked body: no length was declared): the answer now.
+      if (conn->kind == Conn::Kind::kTooLarge) {
+        record_response(413);
+        conn->refusal.status = 413;
+        conn->refusal.body = error_json(kTooLargeMessage, "payload_too_large");
+      }
+      conn->counted = true;
+      send_and_close(conn->fd, raw_answer(conn->refusal.status, conn->refusal.body, conn->refusal.challenge), false);
+      return false;
+    case Conn::Kind::kUpload: {
+      if (stopping_.load()) return false;  // shutting down: abort rather than wait for the client
+      std::lock_guard<std::mutex> lock(conn->upload_mutex);
+      if (conn->upload_finished) return false;  // ended by the housekeeping thread, answer sent
+      if (conn->upload_accepting) {
+        conn->block.insert(conn->block.end(), reinterpret_cast<const uint8_t*>(data),
+                           reinterpret_cast<const uint8_t*>(data) + size);
+        if (conn->block.size() >= kOtaBlockBytes || now_ms() - conn->last_flush_ms >= kOtaFlushMs) flush_upload(conn);
+        return true;
+      }
+      // The upload failed mid-body (bad magic, too large, ...): the rest is read and dropped, so
+      // the answer arrives on a connection in a defined state, up to the route's limit; beyond
+      // it (a chunked body) the answer goes now and the connection closes.
+      conn->discarded_bytes += size;
+      if (conn->discarded_bytes <= ota_max_body_bytes_) return true;
+      conn->counted = true;
+      send_and_close(conn->fd, end_upload_locked(conn, true), false);
+      return false;
+    }
+    case Conn::Kind::kNone:
+    case Conn::Kind::kAnswered:
+      break;
+  }
+  return true;
+}
+
+int HttpServer::finish_request(MHD_Connection* c, Conn* conn) {
+  switch (conn->kind) {
+    case Conn::Kind::kUpload:
+      return finish_upload(c, conn);
+    case Conn::Kind::kRefused:
+      return answer(c, conn, conn->refusal);  // counted when it was decided
+    case Conn::Kind::kTooLarge:
+      return refuse(c, conn, 413, "payload_too_large", kTooLargeMessage, false);
+    case Conn::Kind::kPlain:
+      return serve(c, conn);
+    case Conn::Kind::kNone:
+    case Conn::Kind::kAnswered:
+      break;
+  }
+  return 1;
+}
+
+void HttpServer::on_completed(MHD_Connection* c, Conn* conn) {
+  bool aborted = false;
+  {
+    std::lock_guard<std::mutex> upload_lock(conn->upload_mutex);
+    if (conn->upload_active && !conn->upload_finished) {
+      // The connection ended before the body did (dropped, cut off, or stop()): core aborts the
+      // upload and frees its slot for the next one.
+      std::string ignored;
+      StringJsonOutput out(ignored);
+      std::lock_guard<std::mutex> lock(core_mutex_);
+      ota_->finish(false, now_ms(), out, conn->upload_id);
+      conn->upload_finished = aborted = true;
+    }
+  }
+  if (aborted && log_ != nullptr) {
+    log_->write(LogLevel::kWarn, "firmware upload: the connection ended before the body did; upload aborted");
+  }
+  if (!conn->counted) {
+    // An answer libmicrohttpd produced by itself (malformed request, head over the memory pool).
+    const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+    if (info != nullptr && info->http_status != 0) record_response(static_cast<int>(info->http_status));
+  }
+  Impl& impl = *impl_;
+  if (conn->active) {
+    {
+      std::lock_guard<std::mutex> lock(impl.active_mutex);
+      --impl.active_requests;
+    }
+    impl.active_cv.notify_all();
+  }
+  conn->reset_request();
+  {
+    // The next request on a kept connection has head_timeout_ms from now.
+    std::lock_guard<std::mutex> lock(impl.conns_mutex);
+    conn->phase = Conn::Phase::kHead;
+    conn->uploading = false;
+    conn->deadline = SteadyClock::now() + std::chrono::milliseconds(limits_.head_timeout_ms);
+  }
+}
+
+
+int HttpServer::serve(MHD_Connection* c, Conn* conn) {
+  HttpRequest r;
+  r.method = conn->method;
+  // The raw target, query string included: RestApi routes on the path before '?', and handlers
+  // such as POST /api/cluster/events?topic= read their parameters from it.
+  r.path = conn->target;
+  r.authorization = header(c, "Authorization");
+  r.body = conn->body;
+  r.content_type = header(c, "Content-Type");
+  if (events_ != nullptr && EventApi::is_stream_request(r)) return serve_stream(c, conn, r);
+  Answer a;
+  {
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    a.asset = api_.asset_for(r);
+    if (a.asset != nullptr) api_.record_response(200);
+  }
+  conn->counted = true;
+  if (a.asset != nullptr) return answer(c, conn, a);
+  a.body.reserve(1024);
+  StringJsonOutput out(a.body);
+  HttpResponseHeaders headers;
+  bool restart_pending = false;
+  {
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    a.status = api_.handle(r, out, &headers);  // counts the status in api_.response_counts()
+    if (headers.allow != nullptr) a.allow = headers.allow;
+    if (headers.www_authenticate != nullptr) a.challenge = headers.www_authenticate;
+    restart_pending = ota_ != nullptr && ota_->restart_pending();
+  }
+  // headers.content_type and allow_origin are string literals: valid after the lock.
+  if (headers.content_type != nullptr) a.content_type = headers.content_type;
+  a.allow_origin = headers.allow_origin;
+  if (a.status == 500) {
+    a.body = internal_error_json();  // RestApi's body may be truncated
+    a.content_type = kJson;
+  }
+  // The node exec()s itself after a 202 restart or a 200 that installed an image: no keep-alive
+  // connection may pin it. Other 202s (an event published) keep theirs.
+  a.close = (a.status == 202 && path_of(conn->target) == kRestartPath) || (a.status == 200 && restart_pending);
+  return answer(c, conn, a);
+}
+
+int HttpServer::answer(MHD_Connection* c, Conn* conn, const Answer& a) {
+  MHD_Response* resp = nullptr;
+  if (a.asset != nullptr) {
+    // Sent as stored (gzip): libmicrohttpd never compresses.
+    resp = MHD_create_response_from_buffer(a.asset->size_bytes, const_cast<uint8_t*>(a.asset->data),
+                                           MHD_RESPMEM_PERSISTENT);
+  } else {
+    resp = MHD_create_response_from_buffer(a.body.size(), const_cast<char*>(a.body.data()), MHD_RESPMEM_MUST_COPY);
+  }
+  if (resp == nullptr) return 0;
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  if (a.asset != nullptr) {
+    MHD_add_response_header(resp, "Content-Type", a.asset->content_type);
+    if (a.asset->content_encoding != nullptr) MHD_add_response_header(resp, "Content-Encoding", a.asset->content_encoding);
+    // Revalidate every time: after an OTA update the node may serve a different page.
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    if (a.asset->content_security_policy != nullptr) {
+      MHD_add_response_header(resp, "Content-Security-Policy", a.asset->content_security_policy);
+    }
+  } else {
+    MHD_add_response_header(resp, "Content-Type", a.content_type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+  }
+  if (a.allow_origin != nullptr) MHD_add_response_header(resp, "Access-Control-Allow-Origin", a.allow_origin);
+  if (!a.allow.empty()) MHD_add_response_header(resp, "Allow", a.allow.c_str());
+  if (!a.challenge.empty()) MHD_add_response_header(resp, "WWW-Authenticate", a.challenge.c_str());
+  if (a.retry_after) MHD_add_response_header(resp, "Retry-After", "1");
+  if (a.close) MHD_add_response_header(resp, "Connection", "close");
+  if (conn != nullptr) {
+    conn->kind = Conn::Kind::kAnswered;
+    std::lock_guard<std::mutex> lock(impl_->conns_mutex);
+    conn->phase = Conn::Phase::kAnswer;
+    conn->uploading = false;
+  }
+  const MHD_Result queued = MHD_queue_response(c, static_cast<unsigned int>(a.status), resp);
+  MHD_destroy_response(resp);
+  return queued == MHD_YES ? 1 : 0;
+}
+
+int HttpServer::refuse(MHD_Connection* c, Conn* conn, int status, const char* code, const char* message,
+                       bool close) {
+  record_response(status);
+  conn->counted = true;
+  Answer a;
+  a.status = status;
+  a.body = error_json(message, code);
+  a.close = close;
+  a.retry_after = status == 503;
+  return answer(c, conn, a);
+}
+
+// ---- POST /api/node/update ----------------------------------------------------------------------
+
+int HttpServer::begin_upload(MHD_Connection* c, Conn* conn, uint64_t content_length, bool expect_continue) {
+  Answer a;
+  StringJsonOutput out(a.body);
+  HttpResponseHeaders headers;
+  const size_t declared = static_cast<size_t>(std::min<uint64_t>(content_length, SIZE_MAX));
+  {
+    std::lock_guard<std::mutex> upload_lock(conn->upload_mutex);
+    {
+      std::lock_guard<std::mutex> lock(core_mutex_);
+      a.status = ota_->start(header(c, "Content-Type"), declared, header(c, "Authorization"), now_ms(), out, &headers);
+      if (a.status == 0) conn->upload_id = ota_->upload_id();
+      if (a.status != 0) api_.record_response(a.status);
+      if (headers.www_authenticate != nullptr) a.challenge = headers.www_authenticate;
+    }
+    if (a.status == 0) {
+      // Admitted: with Expect: 100-continue, libmicrohttpd now sends "100 Continue".
+      conn->kind = Conn::Kind::kUpload;
+      conn->upload_active = true;
+      conn->upload_accepting = true;
+      conn->last_flush_ms = now_ms();
+      conn->block.reserve(kOtaBlockBytes);
+      return 1;
+    }
+  }
+  conn->counted = true;
+  {
+    std::lock_guard<std::mutex> lock(impl_->conns_mutex);
+    conn->uploading = false;  // nothing for stop() to abort
+  }
+  if (expect_continue || declared > kRefusedDrainBytes) {
+    // Before the body: the client sends none (Expect) or a large one is not read; the
+    // connection closes after the answer.
+    a.close = true;
+    return answer(c, conn, a);
+  }
+  // Refused before the body: a small body is read and dropped, so the answer arrives on a clean
+  // keep-alive connection.
+  conn->refusal = std::move(a);
+  conn->kind = Conn::Kind::kRefused;
+  return 1;
+}
+
+void HttpServer::flush_upload(Conn* conn) {
+  const uint32_t now = now_ms();
+  {
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    conn->upload_accepting = ota_->body(conn->block.data(), conn->block.size(), now, conn->upload_id);
+  }
+  conn->block.clear();
+  conn->last_flush_ms = now;
+}
+
+int HttpServer::finish_upload(MHD_Connection* c, Conn* conn) {
+  Answer a;
+  StringJsonOutput out(a.body);
+  bool restart_pending = false;
+  {
+    std::lock_guard<std::mutex> upload_lock(conn->upload_mutex);
+    if (conn->upload_finished) return 0;  // ended by the housekeeping thread, answer sent
+    if (conn->upload_accepting && !conn->block.empty()) flush_upload(conn);
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    a.status = ota_->finish(true, now_ms(), out, conn->upload_id);
+    api_.record_response(a.status);
+    restart_pending = ota_->restart_pending();
+    conn->upload_finished = true;
+  }
+  conn->counted = true;
+  // After a 200 the node restarts: no keep-alive connection may pin it.
+  a.close = restart_pending;
+  return answer(c, conn, a);
+}
+
+// ---- event streams ------------------------------------------------------------------------------
+
+int HttpServer::serve_stream(MHD_Connection* c, Conn* conn, const HttpRequest& r) {
+  SseFilter filter;
+  Answer refusal;
+  StringJsonOutput out(refusal.body);
+  JsonWriter w(out);
+  char preamble[96];
+  size_t preamble_size = 0;
+  {
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    refusal.status = events_->open_stream(r, &filter, w);
+    api_.record_response(refusal.status);
+    if (refusal.status == 200) preamble_size = events_->write_preamble(preamble, sizeof preamble);
+  }
+  conn->counted = true;
+  if (refusal.status != 200) return answer(c, conn, refusal);
+  auto* client = new StreamClient();
+  client->server = this;
+  client->connection = c;
+  client->fd = conn->fd;
+  client->filter = filter;
+  client->queue.push_back(std::make_shared<const std::string>(preamble, preamble_size));
+  client->last_write = SteadyClock::now();
+  // From here stream_free() (called when libmicrohttpd drops the response) closes the slot.
+  MHD_Response* resp =
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, &Impl::stream_read, client, &Impl::stream_free);
+  if (resp == nullptr) {
+    delete client;
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    events_->close_stream();
+    return 0;
+  }
+  {
+    std::lock_guard<std::mutex> lock(streams_->mutex);
+    streams_->clients.push_back(client);
+  }
+  MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(resp, "X-Accel-Buffering", "no");  // a reverse proxy (nginx) must not buffer it
+  MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");  // public, like every GET that is not a secret
+  conn->kind = Conn::Kind::kAnswered;
+  {
+    std::lock_guard<std::mutex> lock(impl_->conns_mutex);
+    conn->phase = Conn::Phase::kAnswer;
+  }
+  const MHD_Result queued = MHD_queue_response(c, 200, resp);
+  MHD_destroy_response(resp);  // not queued: this frees the client through stream_free()
+  return queued == MHD_YES ? 1 : 0;
+}
+
+ssize_t HttpServer::Impl::stream_read(void* cls, uint64_t, char* buf, size_t max) {
+  auto* s = static_cast<StreamClient*>(cls);
+  Streams& streams = *s->server->streams_;
+  std::lock_guard<std::mutex> lock(streams.mutex);
+  // The end of the stream: the client sees a clean end and reconnects (retry:).
+  if (streams.stopping || s->overflowed) return MHD_CONTENT_READER_END_OF_STREAM;
+  size_t n = 0;
+  while (n < max && !s->queue.empty()) {
+    const std::string& frame = *s->queue.front();
+    const size_t k = std::min(max - n, frame.size() - s->front_offset);
+    std::memcpy(buf + n, frame.data() + s->front_offset, k);
+    n += k;
+    s->front_offset += k;
+    if (s->front_offset == frame.size()) {
+      s->queue.pop_front();
+      s->front_offset = 0;
+    }
+  }
+  if (n > 0) {
+    s->last_write = SteadyClock::now();
+    return static_cast<ssize_t>(n);
+  }
+  // Nothing to send: out of libmicrohttpd's event loop until send_event() or a keep-alive.
+  s->suspended = true;
+  MHD_suspend_connection(s->connection);
+  return 0;
+}
+
+void HttpServer::Impl::stream_free(void* cls) {
+  auto* s = static_cast<StreamClient*>(cls);
+  HttpServer* server = s->server;
+  {
+    std::lock_guard<std::mutex> lock(server->streams_->mutex);
+    auto& list = server->streams_->clients;
+    list.erase(std::remove(list.begin(), list.end(), s), list.end());
+  }
+  delete s;
+  std::lock_guard<std::mutex> lock(server->core_mutex_);
+  server->events_->close_stream();
+}
+
+void HttpServer::send_event(const SseMessage& msg) {
+  std::string text(msg.id.size() + msg.event.size() + msg.data.size() + 32, '\0');
+  text.resize(EventApi::format(msg, text.data(), text.size()));
+  if (text.empty()) return;
+  const auto frame = std::make_shared<const std::string>(std::move(text));
+  std::lock_guard<std::mutex> lock(streams_->mutex);
+  if (streams_->stopping) return;
+  for (StreamClient* s : streams_->clients) {
+    if (s->overflowed || !EventApi::filter_matches(s->filter, msg.event)) continue;
+    if (s->queue.size() >= kStreamQueueMessages) {
+      // A client this far behind has stopped reading: its socket is full, so not even the end of
+      // the stream would reach it. Cut it off; it reconnects and goes on from the present.
+      s->overflowed = true;
+      s->queue.clear();
+      s->front_offset = 0;
+      if (s->suspended) {
+        s->suspended = false;
+        MHD_resume_connection(s->connection);
+      } else {
+        ::shutdown(s->fd, SHUT_RDWR);  // the descriptor is open while the client is listed
+      }
+      continue;
+    }
+    s->queue.push_back(frame);
+    if (s->suspended) {
+      s->suspended = false;
+      MHD_resume_connection(s->connection);
+    }
+  }
+}
+
+// ---- deadlines ----------------------------------------------------------------------------------
+
+std::string HttpServer::end_upload_locked(Conn* conn, bool complete) {
+  if (!conn->upload_active || conn->upload_finished) return {};
+  std::string body;
+  StringJsonOutput out(body);
+  int status = 0;
+  {
+    std::lock_guard<std::mutex> lock(core_mutex_);
+    status = ota_->finish(complete, now_ms(), out, conn->upload_id);
+    api_.record_response(status);
+  }
+  conn->upload_finished = true;
+  return raw_answer(status, body);
+}
+
+std::string HttpServer::end_late_upload(Conn* conn) {
+  std::lock_guard<std::mutex> upload_lock(conn->upload_mutex);
+  std::string answer = end_upload_locked(conn, false);  // 400 aborted: the old image stays
+  if (!answer.empty() && log_ != nullptr) {
+    log_->write(LogLevel::kWarn, "firmware upload: the body stalled or the server stops; upload aborted");
+  }
+  return answer;
+}
+
+void HttpServer::cut_locked(Conn* conn, const std::string& answer, int status) {
+  if (conn->cut) return;
+  if (conn->uploading) {
+    const std::string upload_answer = end_late_upload(conn);  // counted there
+    if (upload_answer.empty()) return;  // it finished meanwhile: its answer is on its way
+    send_and_close(conn->fd, upload_answer, true);
+    conn->cut = true;
+    return;
+  }
+  if (status != 0) record_response(status);  // before the client can see it
+  send_and_close(conn->fd, answer, true);
+  conn->cut = true;
+}
+
+void HttpServer::housekeep() {
+  Impl& impl = *impl_;
+  constexpr auto kPeriod = std::chrono::milliseconds(100);
+  const auto idle = std::chrono::seconds(limits_.idle_timeout_s);
+  std::unique_lock<std::mutex> hk_lock(impl.hk_mutex);
+  while (!impl.hk_stop) {
+    impl.hk_cv.wait_for(hk_lock, kPeriod);
+    if (impl.hk_stop) break;
+    hk_lock.unlock();
+    const SteadyClock::time_point now = SteadyClock::now();
+    {
+      // A head past its deadline, or a body past its deadline or idle: answered (408, or core's
+      // answer for an upload) when the socket takes it, then shut down, which makes
+      // libmicrohttpd's next read see the end and close the connection. Only a listed connection
+      // is touched: its descriptor stays open until it leaves the set (on_connection).
+      std::lock_guard<std::mutex> lock(impl.conns_mutex);
+      for (Conn* c : impl.conns) {
+        if (c->cut || c->phase == Conn::Phase::kAnswer) continue;
+        const bool body = c->phase == Conn::Phase::kBody;
+        const SteadyClock::time_point activity{SteadyClock::duration(c->body_activity.load())};
+        if (now < c->deadline && !(body && now - activity >= idle)) continue;
+        cut_locked(c, body ? impl.body_timeout_answer : impl.head_timeout_answer, 408);
+      }
+    }
+    {
+      // Idle streams get a keep-alive comment every EventApi::kKeepAliveMs: the write is also how
+      // a client that went away is noticed.
+      std::lock_guard<std::mutex> lock(streams_->mutex);
+      for (StreamClient* s : streams_->clients) {
+        if (streams_->stopping || !s->suspended) continue;
+        if (now - s->last_write < std::chrono::milliseconds(EventApi::kKeepAliveMs)) continue;
+        s->queue.push_back(std::make_shared<const std::string>(EventApi::kKeepAliveFrame));
+        s->suspended = false;
+        MHD_resume_connection(s->connection);
+      }
+    }
+    hk_lock.lock();
+  }
 }
 
 }  // namespace spore::posix

@@ -1,29 +1,45 @@
 #pragma once
 /// @file http_server.h
-/// The REST API on Linux: cpp-httplib's server in front of core's RestApi.
+/// The REST API on Linux: libmicrohttpd in front of core's RestApi.
+///
+/// libmicrohttpd (Debian's libmicrohttpd 0.9.75) reads and writes the sockets from a few
+/// event-driven threads (epoll, set_threads()); no thread ever waits for one client, so slow or
+/// stalled clients cost a connection slot and its memory, never a thread others need
+/// (docs/hand-written.md, "The HTTP server", has the evaluation against cpp-httplib).
 ///
 /// Every request, whatever its path or method, becomes an spore::HttpRequest handed to
 /// RestApi::handle() under `core_mutex`, the mutex the node loop holds while it runs core (core
-/// is single-threaded; httplib serves from a small pool of its own threads). So unknown paths get
-/// RestApi's JSON 404 too, and errors httplib produces itself (malformed request line, body over
-/// the limit: 413, URI too long: 414) are rewritten as JSON {"error", "code"} as well.
+/// is single-threaded). The core mutex is held around each call into core, never while waiting
+/// for the network. So unknown paths get RestApi's JSON 404 too, and the refusals this adapter
+/// makes itself are JSON {"error", "code"} as well: 400 `bad_framing` / `bad_request`, 408
+/// `head_timeout` / `body_timeout`, 413 `payload_too_large`, 431 `headers_too_large`, 503
+/// `overloaded` / `stopping`.
 ///
 /// Responses carry `Content-Type: application/json` (a text route such as GET /metrics: the type
-/// RestApi names in HttpResponseHeaders::content_type), `Cache-Control: no-store`, and the
-/// `Allow` / `WWW-Authenticate` headers RestApi asks for. Every answer, RestApi's or not (the
-/// dashboard, uploads, httplib's own errors), is counted in RestApi::response_counts(). A 202 (restart accepted) also carries
-/// `Connection: close`, so no keep-alive connection pins a process that is about to exec().
+/// RestApi names in HttpResponseHeaders::content_type), `Cache-Control: no-store`,
+/// `X-Content-Type-Options: nosniff`, and the `Allow` / `WWW-Authenticate` /
+/// `Access-Control-Allow-Origin` headers RestApi asks for. An HttpAsset (the dashboard) is sent
+/// byte for byte as stored, with its Content-Encoding, `X-Frame-Options: DENY` and its
+/// Content-Security-Policy. Every answer, RestApi's or not (the dashboard, uploads, refusals,
+/// libmicrohttpd's own), is counted in RestApi::response_counts(). The 202 of POST
+/// /api/node/restart (and the 200 of an installed image) also carries `Connection: close`, so no
+/// keep-alive connection pins a process that is about to exec().
+///
+/// Limits (Limits below; docs/reliability.md has the table): a total deadline for a request head,
+/// a body deadline from a minimum average rate, an idle timeout, connections per client address,
+/// connections in all (beyond: 503 `overloaded`), header fields and head bytes (431), unambiguous
+/// body framing (400, http_head_check.h), a fixed memory pool per connection.
+///
+/// Answers libmicrohttpd gives by itself before the request reaches this adapter (a request or
+/// header line it cannot parse, a head larger than the connection's memory pool, a Content-Length
+/// that is not a number or does not fit 64 bits, broken chunked framing) carry its own short HTML
+/// body without the headers above; they are counted all the same (docs/linux-node.md).
 ///
 /// POST /api/node/update (when set_ota() was called) is streamed, never buffered: the raw body,
 /// multipart or not, goes in blocks of up to kOtaBlockBytes to OtaUploadHandler::body(), which
-/// parses multipart itself (the same code as on the ESP8266). The core mutex is held around each
-/// call into core (start, one block, finish), never while waiting for the network. Its body limit is
-/// set_ota()'s `max_body_bytes` (the flash capacity plus signature and multipart allowances); every
-/// other route keeps max_body_bytes() (64 KiB). With `Expect: 100-continue` (curl sends it for
-/// bodies over 1 MiB) the upload is authorized and admitted before the client sends the body, so a
-/// 401 / 409 / 413 / 415 costs no transfer. How the raw multipart bytes are obtained from
-/// cpp-httplib 0.11, and the connection handling after a refused or failed upload, are explained
-/// in http_server.cpp and docs/linux-node.md.
+/// parses multipart itself (the same code as on the ESP8266). With `Expect: 100-continue` (curl
+/// sends it for bodies over 1 MiB) the upload is authorized and admitted before the client sends
+/// the body, so a 401 / 409 / 413 / 415 costs no transfer (the connection is then closed).
 
 #include <atomic>
 #include <cstddef>
@@ -36,11 +52,7 @@
 #include "spore/ports.h"
 #include "spore/rest_api.h"
 
-namespace httplib {
-struct Request;
-struct Response;
-class ContentReader;
-}  // namespace httplib
+struct MHD_Connection;
 
 namespace spore {
 class EventApi;
@@ -55,15 +67,59 @@ class HttpServer {
   /// Bodies larger than this get 413 without reaching RestApi.
   static constexpr size_t kDefaultMaxBodyBytes = 64 * 1024;
   /// Upload bytes are handed to core in blocks of up to this size (fewer mutex round trips and
-  /// write(2) calls than httplib's 4 KiB reads)...
+  /// write(2) calls than libmicrohttpd's reads)...
   static constexpr size_t kOtaBlockBytes = 64 * 1024;
   /// ...or whatever arrived after this long, so a slow upload still shows progress to core's
   /// stall timeout.
   static constexpr uint32_t kOtaFlushMs = 200;
-  /// A refused upload (401, 409, 413, 415 without Expect: 100-continue) whose body is at most this
-  /// large is read and discarded, so the answer arrives on a clean keep-alive connection; a larger
-  /// one is answered at once with `Connection: close`.
+  /// A refused request (an upload refused without `Expect: 100-continue`, a body over its route's
+  /// limit) whose declared body is at most this large is read and discarded, so the answer arrives
+  /// on a clean keep-alive connection; a larger one is answered at once and the connection closed.
   static constexpr size_t kRefusedDrainBytes = 1024 * 1024;
+  /// Messages queued per event stream before a slow client is cut off: about 120 ms of events at
+  /// the highest rate one node publishes on 2 busy cores (35 k/s, bench/rest_load.sh), so a reader
+  /// that is merely scheduled late keeps its stream; at most ~800 KB per stream (the frames are
+  /// shared between the streams).
+  static constexpr size_t kStreamQueueMessages = 4096;
+  /// How long stop() waits for requests in flight (their answers being sent) before it closes
+  /// every connection.
+  static constexpr uint32_t kStopGraceMs = 5000;
+
+  /// What the server allows a client. Every refusal is a JSON answer (or, where the client is
+  /// not listening for one, the connection is closed); docs/reliability.md lists them.
+  struct Limits {
+    /// From the accept (or the end of the previous answer on a keep-alive connection) to the end
+    /// of the request head, however the bytes trickle in: 408 `head_timeout` and close. Bounds
+    /// how long a slow client holds its connection slot; per read, it would be unbounded.
+    uint32_t head_timeout_ms = 10000;
+    /// A body must arrive within body_grace_ms + its declared length (chunked: the route's limit)
+    /// at min_body_bytes_per_s: else 408 `body_timeout` and close. 16 KiB/s lets a 100 MB image
+    /// take 1 h 45 min; a body trickled in at one byte per idle timeout is cut off.
+    uint32_t body_grace_ms = 10000;
+    uint32_t min_body_bytes_per_s = 16 * 1024;
+    /// A body that moves no byte for this long is late (408, or core's answer for an upload);
+    /// any other connection silent for one second more is closed by libmicrohttpd (keep-alive
+    /// idle, a head that stopped coming, a client that does not read its answer). Whole seconds.
+    uint32_t idle_timeout_s = 5;
+    /// Connections open at once; a request on a connection accepted beyond this is answered 503
+    /// `overloaded` (`Retry-After: 1`) and the connection closed. kOverflowConnections more are
+    /// accepted for that answer; beyond those, new connections are closed unanswered.
+    size_t max_connections = 256;
+    /// Connections from one IPv4 address; more are closed at accept, unanswered (the client
+    /// already holds this many open).
+    size_t max_connections_per_ip = 16;
+    /// Header fields in one request head, and bytes of the head (request line and fields):
+    /// 431 `headers_too_large` and close beyond either.
+    size_t max_header_count = 100;
+    size_t max_head_bytes = 16 * 1024;
+    /// libmicrohttpd's memory pool per connection (the head, parsed fields, read and write
+    /// buffers). Fixed: a flood of header lines fills it and is refused with 431, so memory per
+    /// connection is bounded, and pools over 32 KiB are mmap()ed: returned to the system when the
+    /// connection closes.
+    size_t connection_memory_bytes = 64 * 1024;
+  };
+  /// Connections accepted beyond Limits::max_connections only to be answered 503.
+  static constexpr size_t kOverflowConnections = 64;
 
   /// `api`, `core_mutex` and `log` (may be nullptr) must outlive the server.
   HttpServer(RestApi& api, std::mutex& core_mutex, LogSink* log);
@@ -83,65 +139,90 @@ class HttpServer {
     clock_ = clock;
     ota_max_body_bytes_ = max_body_bytes;
   }
-  /// Worker threads serving requests (default 4); set_event_api() adds one per event stream.
+  /// libmicrohttpd threads serving connections (default 2, each with its own epoll set). Call
+  /// before start().
   void set_threads(size_t threads) { threads_ = threads; }
-  /// Connections waiting for a worker beyond which a new one is answered 503 `overloaded` (with
-  /// `Retry-After: 1` and `Connection: close`) instead of waiting. Call before start().
-  void set_max_queued_connections(size_t n) { max_queued_connections_ = n; }
-  static constexpr size_t kDefaultMaxQueuedConnections = 64;
+  /// Call before start().
+  void set_limits(const Limits& limits) { limits_ = limits; }
+  const Limits& limits() const { return limits_; }
+  /// Shorthand for Limits::max_connections. Call before start().
+  void set_max_connections(size_t n) { limits_.max_connections = n; }
   /// Serves GET /api/cluster/events/stream (docs/events.md) from `events` (must outlive the
-  /// server). Each open stream keeps one worker thread, so the pool grows by
-  /// SPORE_MAX_EVENT_STREAMS and ordinary requests keep their threads. Call before start(), and
-  /// pass send_event() as the EventApi's sink.
+  /// server). An open stream holds a connection, not a thread: it is suspended in
+  /// libmicrohttpd while it has nothing to send. Call before start(), and pass send_event() as
+  /// the EventApi's sink.
   void set_event_api(EventApi* events) { events_ = events; }
   /// The EventApi's sink: queues `msg` for every open stream whose filter matches. Called by core
   /// with the core mutex held; never blocks on a client (a client more than kStreamQueueMessages
   /// behind is disconnected: it reconnects and goes on from the present).
   void send_event(const SseMessage& msg);
-  /// Messages queued per stream before a slow client is cut off.
-  static constexpr size_t kStreamQueueMessages = 256;
 
-  /// Binds `bind_ip`:`port` (port 0: the kernel picks, see port()) and starts serving on a
-  /// background thread. False with a sentence in `*error` if the address cannot be bound (port in
-  /// use, address not local, privileged port).
+  /// Binds `bind_ip`:`port` (port 0: the kernel picks, see port()) and starts serving on
+  /// background threads. False with a sentence in `*error` if the address cannot be bound (port
+  /// in use, address not local, privileged port) or the server cannot start.
   bool start(const std::string& bind_ip, uint16_t port, std::string* error);
-  /// Stops accepting, waits for in-flight requests to finish (their responses are sent), joins the
-  /// threads. Idempotent. Must not be called with `core_mutex` held.
+  /// Stops: new requests are answered 503 `stopping`, uploads in progress are aborted, event
+  /// streams end, requests in flight are answered (up to kStopGraceMs), then every connection and
+  /// the listening socket are closed and the threads joined. Idempotent. Must not be called with
+  /// `core_mutex` held.
   void stop();
   bool running() const;
   uint16_t port() const { return port_; }
 
  private:
   struct Impl;
-  /// Any request but a streamed update, its body already read (at most max_body_bytes_).
-  void serve(const httplib::Request& req, std::string_view body, httplib::Response& res);
-  /// Requests with a body (POST, PUT, PATCH, DELETE): read with the per-route limit.
-  void serve_with_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
-  void serve_update(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
-  /// Expect: 100-continue on the update route: admits or refuses before the body is sent.
-  int expect_update(const httplib::Request& req, httplib::Response& res);
-  /// The 503 for a connection AdmissionQueue marked overloaded.
-  void answer_overloaded(httplib::Response& res);
+  struct Conn;
+  struct Streams;
+  struct StreamClient;
+  struct Answer;
+
+  friend struct Impl;
+
+  // libmicrohttpd callbacks (http_server.cpp); `Conn` is the connection's state.
+  int on_request(MHD_Connection* c, const char* method, const char* upload_data, size_t* upload_size, Conn* conn);
+  int begin_request(MHD_Connection* c, const char* method, Conn* conn);
+  bool consume_body(Conn* conn, const char* data, size_t size);
+  int finish_request(MHD_Connection* c, Conn* conn);
+  void on_completed(MHD_Connection* c, Conn* conn);
+  /// A request without a body to stream, its body read (at most max_body_bytes_).
+  int serve(MHD_Connection* c, Conn* conn);
+  /// POST /api/node/update with a body: admitted (or refused) before the body is read.
+  int begin_upload(MHD_Connection* c, Conn* conn, uint64_t content_length, bool expect_continue);
+  void flush_upload(Conn* conn);
+  int finish_upload(MHD_Connection* c, Conn* conn);
+  /// GET of the event stream: admitted by EventApi::open_stream(), then kept open.
+  int serve_stream(MHD_Connection* c, Conn* conn, const HttpRequest& r);
+  /// Queues `a` on `c`; `conn` (may be nullptr) moves to the answering phase.
+  int answer(MHD_Connection* c, Conn* conn, const Answer& a);
+  /// A JSON {"error","code"} answer this adapter makes itself, counted in response_counts().
+  int refuse(MHD_Connection* c, Conn* conn, int status, const char* code, const char* message, bool close);
   uint32_t now_ms() const;
   /// RestApi::record_response() under the core mutex, for answers that bypass RestApi::handle().
   void record_response(int status);
-
-  struct Streams;
-  /// GET of the event stream: admitted by EventApi::open_stream(), then kept open.
-  void serve_stream(const HttpRequest& r, httplib::Response& res);
+  /// The housekeeping thread: head and body deadlines, event-stream keep-alives.
+  void housekeep();
+  /// Ends an admitted upload in core (`complete` false: aborted) with `upload_mutex` held; its
+  /// answer as raw HTTP, counted ("" when the upload already ended).
+  std::string end_upload_locked(Conn* conn, bool complete);
+  /// The same for an upload whose body is late or that stop() ends: core aborts it.
+  std::string end_late_upload(Conn* conn);
+  /// With Impl::conns_mutex held: ends a connection from outside its libmicrohttpd thread with
+  /// `answer` (raw HTTP, counted as `status` unless 0; an upload in progress: core's answer
+  /// instead; one that just finished is left to send its own).
+  void cut_locked(Conn* conn, const std::string& answer, int status);
 
   RestApi& api_;
   std::mutex& core_mutex_;
   LogSink* log_;
   size_t max_body_bytes_ = kDefaultMaxBodyBytes;
-  size_t threads_ = 4;
-  size_t max_queued_connections_ = kDefaultMaxQueuedConnections;
+  size_t threads_ = 2;
+  Limits limits_;
   OtaUploadHandler* ota_ = nullptr;
   EventApi* events_ = nullptr;
-  std::shared_ptr<Streams> streams_;
+  std::unique_ptr<Streams> streams_;
   const Clock* clock_ = nullptr;
   size_t ota_max_body_bytes_ = 0;
-  /// Set by stop(): an upload still streaming is aborted instead of delaying the shutdown.
+  /// Set by stop(): new requests are refused and an upload still streaming is aborted.
   std::atomic<bool> stopping_{false};
   uint16_t port_ = 0;
   std::unique_ptr<Impl> impl_;

@@ -54,10 +54,10 @@ upload 1 400 bad_request "multipart without boundary parameter" "${auth[@]}" -H 
   --data-binary "@$img/head"
 expect_unchanged 1 "$before" "empty, wrong magic, wrong media type and broken multipart uploads"
 
-# ---- truncated: Content-Length promises more than is sent. (a) The client waits: httplib's read
-# timeout (5 s) ends the body and the answer is 400 "aborted". (b) The client half-closes its side:
-# cpp-httplib 0.11 never writes to a socket whose peer sent FIN (SocketStream::is_writable), so
-# no answer arrives, but the node must still abort the upload and stay unchanged.
+# ---- truncated: Content-Length promises more than is sent. (a) The client waits: after 5 s
+# without a byte the server ends the upload and answers 400 "aborted". (b) The client half-closes
+# its side: libmicrohttpd takes the FIN as the client leaving, so no answer arrives, but the node
+# must still abort the upload and stay unchanged.
 truncated() {
   python3 - "$(it_ip 1)" "$IT_HTTP_PORT" "$token" "$img/head" "$1" <<'EOF'
 import socket, sys
@@ -100,7 +100,7 @@ expect_unchanged 1 "$before" "a truncated upload"
 truncated half-close >/dev/null || it_fail "truncated upload client failed"
 aborted_twice() { [ "$(grep -c "ota: update failed: aborted" "$(node_log 1)")" -ge 2 ]; }
 wait_until "n1 aborts the half-closed upload" 15 aborted_twice
-log "truncated body, client half-closes: upload aborted (no answer: httplib does not write after FIN)"
+log "truncated body, client half-closes: upload aborted (no answer after a FIN)"
 expect_unchanged 1 "$before" "a truncated, half-closed upload"
 
 # ---- too large for node 2 (--ota-max-image-bytes 1000000)

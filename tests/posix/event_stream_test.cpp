@@ -187,6 +187,20 @@ TEST_F(EventStreamTest, StreamsBeyondTheLimitGet503AndSlotsComeBack) {
   EXPECT_TRUE(again.wait_for("retry:"));
 }
 
+// Only a restart's 202 closes its connection: a client publishing events keeps one (with
+// `Connection: close` on every 202, 8 publishers churned connections faster than the node cleaned
+// them up and hit the per-address cap).
+TEST_F(EventStreamTest, APublishKeepsItsConnection) {
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_keep_alive(true);
+  for (int i = 0; i < 2; ++i) {
+    auto r = c.Post("/api/cluster/events?topic=t", "x", "application/octet-stream");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 202) << r->body;
+    EXPECT_NE(r->get_header_value("Connection"), "close");
+  }
+}
+
 TEST_F(EventStreamTest, ABadFilterIs400AndTakesNoSlot) {
   httplib::Client c("127.0.0.1", server.port());
   auto r = c.Get("/api/cluster/events/stream?topic=%20");
@@ -221,7 +235,7 @@ TEST_F(EventStreamTest, AClientThatStopsReadingIsCutOffAndMemoryStaysBounded) {
   ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
   ASSERT_TRUE(wait_open_streams(1));
   const std::string data(1000, 'x');
-  for (int i = 0; i < 4000 && open_streams() == 1; ++i) {
+  for (size_t i = 0; i < 2 * HttpServer::kStreamQueueMessages && open_streams() == 1; ++i) {
     std::lock_guard<std::mutex> lock(mutex);
     server.send_event(SseMessage{"id", "flood", data});
   }

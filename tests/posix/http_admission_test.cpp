@@ -1,12 +1,8 @@
-// HttpServer's admission control: a connection accepted while the queue of connections waiting
-// for a worker is full is answered 503 overloaded at once (Retry-After, Connection: close); the
-// ones queued before it are served normally once a worker is free.
+// HttpServer's admission control: a connection accepted while Limits::max_connections are open
+// is answered 503 overloaded at once (Retry-After, Connection: close); the ones accepted before it
+// are served normally, and capacity comes back when connections close.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <mutex>
@@ -15,41 +11,16 @@
 
 #include "fakes.h"
 #include "posix/http_server.h"
+#include "raw_http_client.h"
 #include "spore/node_context.h"
 #include "spore/rest_api.h"
 
 namespace spore::posix {
 namespace {
 
-int connect_to(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  return fd;
-}
+const std::string kGet = "GET /api/node/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 
-void send_get(int fd) {
-  const std::string req = "GET /api/node/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-  ASSERT_EQ(::write(fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
-}
-
-std::string read_all(int fd) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
-
-TEST(HttpAdmission, ConnectionsBeyondTheQueueAreAnswered503AndTheQueuedOnesServed) {
+TEST(HttpAdmission, ConnectionsBeyondCapacityAreAnswered503AndTheOthersServed) {
   testing::FakeClock clock;
   testing::FakeRandom rnd;
   testing::FakeSystemInfo sys;
@@ -59,34 +30,42 @@ TEST(HttpAdmission, ConnectionsBeyondTheQueueAreAnswered503AndTheQueuedOnesServe
   ASSERT_TRUE(api.begin());
   std::mutex mutex;
   HttpServer server(api, mutex, nullptr);
-  server.set_threads(1);
-  server.set_max_queued_connections(1);
+  server.set_max_connections(2);
   std::string error;
   ASSERT_TRUE(server.start("127.0.0.1", 0, &error)) << error;
 
-  // The only worker is busy with a connection that has not sent its request yet.
-  const int busy = connect_to(server.port());
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the worker picks it up
-  const int queued = connect_to(server.port());                 // waits: the queue was empty
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // accepted and queued
-  const int refused = connect_to(server.port());                // the queue is full: overloaded
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  send_get(queued);
-  send_get(refused);
-  send_get(busy);  // frees the worker; it then serves the queue in order
+  // Two connections fill the capacity without sending anything yet (slow clients, or browsers'
+  // idle pre-connections); the third is accepted beyond it.
+  RawClient first(server.port()), second(server.port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both accepted
+  RawClient refused(server.port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  refused.send(kGet);
+  first.send(kGet);
+  second.send(kGet);
 
-  const std::string a = read_all(busy), b = read_all(queued), c = read_all(refused);
+  const std::string a = first.read_all(), b = second.read_all(), c = refused.read_all();
   EXPECT_EQ(a.rfind("HTTP/1.1 200", 0), 0u) << a;
   EXPECT_EQ(b.rfind("HTTP/1.1 200", 0), 0u) << b;
   EXPECT_EQ(c.rfind("HTTP/1.1 503", 0), 0u) << c;
   EXPECT_NE(c.find("\"code\":\"overloaded\""), std::string::npos) << c;
   EXPECT_NE(c.find("Retry-After: 1"), std::string::npos) << c;
-  ::close(busy);
-  ::close(queued);
-  ::close(refused);
+  EXPECT_NE(c.find("Connection: close"), std::string::npos) << c;
+  first.close();
+  second.close();
+  refused.close();
   {
     std::lock_guard<std::mutex> lock(mutex);
     EXPECT_EQ(api.response_counts().count(503), 1u);
+  }
+  // Once those are closed, capacity is free again.
+  for (int i = 0; i < 50; ++i) {
+    RawClient again(server.port());
+    again.send(kGet);
+    const std::string r = again.read_all();
+    if (r.rfind("HTTP/1.1 200", 0) == 0) break;
+    ASSERT_LT(i, 49) << "capacity never came back: " << r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   server.stop();
 }

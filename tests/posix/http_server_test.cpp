@@ -17,8 +17,10 @@
 #include <set>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "fakes.h"
+#include "raw_http_client.h"
 #include "spore/metrics.h"
 #include "spore/node_context.h"
 #include "spore/rest_api.h"
@@ -125,6 +127,9 @@ TEST_F(HttpServerTest, DashboardIsSentAsStoredGzip) {
     EXPECT_EQ(r->get_header_value("Content-Type"), "text/html; charset=utf-8");
     EXPECT_EQ(r->get_header_value_count("Content-Encoding"), 1u) << accept;
     EXPECT_EQ(r->get_header_value("Content-Encoding"), "gzip");
+    // Not to be framed by another site, nor sniffed into another type (issue 15).
+    EXPECT_EQ(r->get_header_value("X-Frame-Options"), "DENY");
+    EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff");
     EXPECT_EQ(r->body, stored) << accept;
   }
   // Decoded by the client, it is the page.
@@ -164,29 +169,9 @@ TEST_F(HttpServerTest, RestartNeedsTokenAndClosesTheConnection) {
 
 /// What `curl -X POST url` sends: no Content-Length, no body. It must be answered at once.
 std::string raw_request(uint16_t port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(0x7F000001u);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "";
-  timeval tv{2, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::send(fd, request.data(), request.size(), 0);
-  std::string response;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    response.append(buf, static_cast<size_t>(n));
-    const size_t end = response.find("\r\n\r\n");
-    if (end != std::string::npos) {
-      const size_t cl = response.find("Content-Length: ");
-      if (cl != std::string::npos && response.size() >= end + 4 + std::stoul(response.substr(cl + 16))) break;
-    }
-  }
-  ::close(fd);
-  return response;
+  RawClient client(port, 0, 2);
+  client.send(request);
+  return client.response();
 }
 
 TEST_F(HttpServerTest, PostWithoutContentLengthIsServedAtOnce) {
@@ -332,6 +317,25 @@ TEST_F(HttpServerTest, StopIsIdempotentAndFast) {
   EXPECT_FALSE(server.running());
   auto r = client->Get("/api/node/status");
   EXPECT_FALSE(r);
+}
+
+// stop() answers what is in flight: here a request waits for the core mutex (the node loop is
+// busy) when stop() begins, and still gets its 200 once the mutex is free.
+TEST_F(HttpServerTest, StopAnswersTheRequestInFlight) {
+  std::unique_lock<std::mutex> core(mutex);
+  int status = 0;
+  std::thread request([&] {
+    auto r = client->Get("/api/node/status");
+    if (r) status = r->status;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // it reached the adapter
+  std::thread stopper([&] { server.stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // stop() is waiting for it
+  core.unlock();
+  stopper.join();
+  request.join();
+  EXPECT_EQ(status, 200);
+  EXPECT_FALSE(server.running());
 }
 
 }  // namespace

@@ -1,0 +1,257 @@
+// HttpServer's limits against slow and hostile clients, on real loopback sockets: the total head
+// deadline, the body deadline and idle time, connections per address, header count and head size,
+// unambiguous body framing, and the nosniff header every answer carries. Limits are scaled down so each
+// test takes about a second; the decisions are the same at the defaults.
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <chrono>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "fakes.h"
+#include "posix/http_server.h"
+#include "raw_http_client.h"
+#include "spore/node_context.h"
+#include "spore/rest_api.h"
+
+namespace spore::posix {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+class HttpLimitsTest : public ::testing::Test {
+ protected:
+  HttpLimitsTest() : ctx(Config::default_lan(), clock, rnd, sys, nullptr), api(ctx), server(api, mutex, nullptr) {
+    EXPECT_TRUE(ctx.begin({0x42, 1, 0x7F000001u, "limits-test"}));
+    EXPECT_TRUE(api.begin());
+    EXPECT_TRUE(api.set_api_token("tok"));
+  }
+  void start(const HttpServer::Limits& limits) {
+    server.set_limits(limits);
+    std::string error;
+    ASSERT_TRUE(server.start("127.0.0.1", 0, &error)) << error;
+  }
+  size_t count(int status) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return api.response_counts().count(status);
+  }
+  /// GET /api/node/status from a fresh connection answers 200.
+  bool status_answers() {
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_read_timeout(3, 0);
+    auto r = c.Get("/api/node/status");
+    return r && r->status == 200;
+  }
+  /// Sends piece(i) every 100 ms (i = 0, 1, ...) until the server closes the connection or
+  /// `max_pieces` went out, calling between(i) after each; the number of pieces sent.
+  template <typename Piece, typename Between>
+  static int trickle(RawClient& client, int max_pieces, Piece piece, Between between) {
+    int sent = 0;
+    while (sent < max_pieces && !client.closed_by_server(100) && client.send(piece(sent))) between(++sent);
+    return sent;
+  }
+  /// The JSON "code" of a raw response's body.
+  static std::string code_of(const std::string& response) {
+    const size_t body = response.find("\r\n\r\n");
+    if (body == std::string::npos) return "";
+    return nlohmann::json::parse(response.substr(body + 4), nullptr, false).value("code", "");
+  }
+
+  testing::FakeClock clock;
+  testing::FakeRandom rnd;
+  testing::FakeSystemInfo sys;
+  NodeContext ctx;
+  RestApi api;
+  std::mutex mutex;
+  HttpServer server;
+};
+
+// Regression (issue 15): cpp-httplib's timeouts were per read, so a client sending one header
+// line every 3 s held a worker thread for as long as it liked, and 12 of them stalled every other
+// client. The head deadline is total; the trickling client is answered 408 and cut off while
+// others are served all along.
+TEST_F(HttpLimitsTest, ASlowHeadIsCutOffAtItsDeadlineWhileOthersAreServed) {
+  HttpServer::Limits limits;
+  limits.head_timeout_ms = 500;
+  start(limits);
+  RawClient slow(server.port());
+  ASSERT_TRUE(slow.send("GET /api/node/status HTTP/1.1\r\nHost: x\r\n"));
+  // One header line every 100 ms for 10 s, never the end of the head.
+  const int lines = trickle(
+      slow, 100, [](int i) { return "X-Slow: " + std::to_string(i) + "\r\n"; },
+      [this](int i) {
+        if (i % 3 == 0) {
+          EXPECT_TRUE(status_answers());
+        }
+      });
+  EXPECT_LT(lines, 50);  // cut off long before its 10 s
+  const std::string answer = slow.read_all();
+  EXPECT_EQ(status_of(answer), 408) << answer;
+  EXPECT_EQ(code_of(answer), "head_timeout") << answer;
+  EXPECT_NE(answer.find("X-Content-Type-Options: nosniff"), std::string::npos) << answer;
+  EXPECT_EQ(count(408), 1u);
+}
+
+TEST_F(HttpLimitsTest, AStalledBodyIsAnswered408) {
+  HttpServer::Limits limits;
+  limits.idle_timeout_s = 1;
+  start(limits);
+  RawClient client(server.port());
+  ASSERT_TRUE(client.send("POST /api/node/restart HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"));
+  const std::string answer = client.read_all();  // 10 of 100 bytes, then nothing
+  EXPECT_EQ(status_of(answer), 408) << answer;
+  EXPECT_EQ(code_of(answer), "body_timeout") << answer;
+  EXPECT_EQ(count(408), 1u);
+}
+
+TEST_F(HttpLimitsTest, ABodyTrickledBelowTheMinimumRateIsAnswered408) {
+  HttpServer::Limits limits;
+  limits.body_grace_ms = 200;
+  limits.min_body_bytes_per_s = 100000;  // 50,000 bytes: 0.7 s in all
+  start(limits);
+  RawClient client(server.port());
+  ASSERT_TRUE(client.send("POST /api/node/restart HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n\r\n"));
+  const int pieces = trickle(client, 100, [](int) { return std::string(100, 'x'); }, [](int) {});
+  EXPECT_LT(pieces, 100);  // 100 bytes per 100 ms never idle, but far too slow for the rate
+  const std::string answer = client.read_all();
+  EXPECT_EQ(status_of(answer), 408) << answer;
+  EXPECT_EQ(code_of(answer), "body_timeout") << answer;
+}
+
+TEST_F(HttpLimitsTest, ConnectionsPerAddressAreCapped) {
+  HttpServer::Limits limits;
+  limits.max_connections_per_ip = 2;
+  start(limits);
+  RawClient a(server.port()), b(server.port());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  RawClient c(server.port());
+  EXPECT_TRUE(c.closed_by_server(2000));  // the third from 127.0.0.1: closed at accept
+  EXPECT_FALSE(a.closed_by_server(100));
+  // Another address is not affected.
+  RawClient other(server.port(), 0x7F000002u);
+  ASSERT_TRUE(other.send("GET /api/node/status HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(status_of(other.response()), 200);
+  // And the address gets its slot back when one of its connections closes.
+  a.close();
+  for (int i = 0; i < 50; ++i) {
+    RawClient again(server.port());
+    if (again.send("GET /api/node/status HTTP/1.1\r\nHost: x\r\n\r\n") && status_of(again.response()) == 200) break;
+    ASSERT_LT(i, 49) << "the address never got its slot back";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// Regression (issue 15): 1 M header lines on each of 4 connections grew cpp-httplib's RSS to
+// 448 MB. Heads over the field count or size are refused with 431; a flood beyond the
+// connection's memory pool is refused by libmicrohttpd itself, and the server goes on.
+TEST_F(HttpLimitsTest, HeadsOverTheLimitsAre431) {
+  HttpServer::Limits limits;
+  limits.max_header_count = 10;
+  limits.max_head_bytes = 2048;
+  start(limits);
+  std::string many = "GET /api/node/status HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 10; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
+  {
+    RawClient client(server.port());
+    ASSERT_TRUE(client.send(many + "\r\n"));  // 11 fields
+    const std::string answer = client.read_all();
+    EXPECT_EQ(status_of(answer), 431) << answer;
+    EXPECT_EQ(code_of(answer), "headers_too_large") << answer;
+    EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+  }
+  {
+    RawClient client(server.port());
+    ASSERT_TRUE(client.send("GET /api/node/status HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(3000, 'b') + "\r\n\r\n"));
+    const std::string answer = client.read_all();
+    EXPECT_EQ(status_of(answer), 431) << answer;
+    EXPECT_EQ(code_of(answer), "headers_too_large") << answer;
+  }
+  {
+    // Past the 64 KiB memory pool: libmicrohttpd's own 431, or the connection closed under the
+    // flood; never a bigger buffer.
+    RawClient client(server.port());
+    client.send("GET /api/node/status HTTP/1.1\r\nHost: x\r\n");
+    const std::string line = "X-Flood: " + std::string(100, 'f') + "\r\n";
+    for (int i = 0; i < 10000 && client.send(line); ++i) {
+    }
+    const std::string answer = client.read_all();
+    EXPECT_TRUE(answer.empty() || status_of(answer) == 431) << answer.substr(0, 200);
+  }
+  EXPECT_EQ(count(431), 3u);  // counted whoever answered (the flood's answer when it was sent)
+  EXPECT_TRUE(status_answers());
+}
+
+TEST_F(HttpLimitsTest, AmbiguousFramingIs400AndImpossibleLengthsAreAnsweredAtOnce) {
+  start(HttpServer::Limits{});
+  const std::string post = "POST /api/node/restart HTTP/1.1\r\nHost: x\r\n";
+  struct Case {
+    std::string head;
+    int status;
+    const char* code;
+  };
+  for (const Case& k : {
+           Case{"Content-Length: 2\r\nContent-Length: 3\r\n", 400, "bad_framing"},
+           Case{"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n", 400, "bad_framing"},
+           Case{"Transfer-Encoding: gzip\r\n", 400, "bad_framing"},
+           Case{"Content-Length : 2\r\n", 400, "bad_request"},
+           // More than this route takes and more than is worth reading: 413 before any body byte.
+           Case{"Content-Length: 99999999999999\r\n", 413, "payload_too_large"},
+       }) {
+    RawClient client(server.port());
+    ASSERT_TRUE(client.send(post + k.head + "\r\n{}"));
+    const std::string answer = client.read_all();  // and the connection closed
+    EXPECT_EQ(status_of(answer), k.status) << k.head << answer;
+    EXPECT_EQ(code_of(answer), k.code) << k.head << answer;
+  }
+  // libmicrohttpd refuses a length that is not a number before spored sees it: still at once.
+  RawClient negative(server.port());
+  ASSERT_TRUE(negative.send(post + "Content-Length: -1\r\n\r\n{}"));
+  EXPECT_EQ(status_of(negative.read_all()), 400);
+  EXPECT_EQ(count(400), 5u);  // libmicrohttpd's own answer is counted too
+  EXPECT_EQ(count(413), 1u);
+}
+
+TEST_F(HttpLimitsTest, ABodyOverItsLimitButWorthReadingIsDrainedAndTheConnectionKept) {
+  start(HttpServer::Limits{});
+  httplib::Client client("127.0.0.1", server.port());
+  client.set_keep_alive(true);
+  auto r = client.Post("/api/node/restart", std::string(HttpServer::kDefaultMaxBodyBytes + 1, 'x'), "text/plain");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_NE(r->get_header_value("Connection"), "close");
+  r = client.Get("/api/node/status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+// Regression (issue 15): JSON answers carried no X-Content-Type-Options (the dashboard's own
+// headers: HttpServerTest.DashboardIsSentAsStoredGzip).
+TEST_F(HttpLimitsTest, EveryAnswerSaysNosniff) {
+  start(HttpServer::Limits{});
+  httplib::Client client("127.0.0.1", server.port());
+  for (const char* path : {"/api/node/status", "/nope", "/metrics", "/api/cluster/events/stream"}) {
+    auto r = client.Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff") << path;
+    EXPECT_FALSE(r->has_header("X-Frame-Options")) << path;
+  }
+  auto r = client.Post("/api/node/restart", "", "application/json");  // 401 with its challenge
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_EQ(r->get_header_value("X-Content-Type-Options"), "nosniff");
+}
+
+TEST_F(HttpLimitsTest, AnswersLibmicrohttpdGivesItselfAreCounted) {
+  start(HttpServer::Limits{});
+  RawClient client(server.port());
+  ASSERT_TRUE(client.send("GET /api/node/status HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"));
+  EXPECT_EQ(status_of(client.read_all()), 400);
+  EXPECT_EQ(count(400), 1u);
+}
+
+}  // namespace
+}  // namespace spore::posix
