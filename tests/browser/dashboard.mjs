@@ -45,7 +45,22 @@ try {
     if (a) sentAuth.push({ url: r.url(), method: r.method(), auth: a });
   });
 
-  await page.goto(url, { waitUntil: 'load' });
+  // The page runs under its own Content-Security-Policy (tools/embed_asset.py: its inline script
+  // and style by hash): every check below would fail if the policy blocked them, and a violation
+  // report on the console fails the test outright.
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) { console.error(`CSP violation: ${m.text()}`); failed = true; }
+  });
+  const response = await page.goto(url, { waitUntil: 'load' });
+  const headers = response.headers();
+  const csp = headers['content-security-policy'] || '';
+  if (!/script-src 'sha256-[A-Za-z0-9+/=]+'/.test(csp) || !/frame-ancestors 'none'/.test(csp)) {
+    throw new Error(`the dashboard's Content-Security-Policy is missing or loose: '${csp}'`);
+  }
+  if (headers['x-frame-options'] !== 'DENY' || headers['x-content-type-options'] !== 'nosniff') {
+    throw new Error(`the dashboard lacks X-Frame-Options: DENY or nosniff: ${JSON.stringify(headers)}`);
+  }
+  log('ok: served with its Content-Security-Policy, X-Frame-Options: DENY and nosniff');
 
   // The page's own SHA-256 / HMAC-SHA256 (no crypto.subtle on plain http) against published
   // vectors (FIPS 180-4, RFC 4231 case 2) and the node's request-proof known answer
