@@ -1,8 +1,8 @@
 // spored: the SPORE node daemon for Linux (docs/linux-node.md).
 //
-// Threads: the main thread runs the node (ctx.loop(), UDP receive, membership); cpp-httplib
-// serves the REST API from its own small pool. Core is single-threaded, so both sides hold
-// `core_mutex` whenever they touch it.
+// Threads: the main thread runs the node (ctx.loop(), UDP receive, membership); libmicrohttpd
+// serves the REST API from its own epoll threads (platform/posix/http_server.h). Core is
+// single-threaded, so both sides hold `core_mutex` whenever they touch it.
 
 #include <errno.h>
 #include <ifaddrs.h>
@@ -411,6 +411,10 @@ int main(int argc, char** argv) {
         spore::Delegate<bool(const char*)>::bind<px::OtaUrlFetch, &px::OtaUrlFetch::start>(&url_fetch));
   }
   px::HttpServer http(api, core_mutex, &log);
+  px::HttpServer::Limits limits;
+  limits.max_connections = opt.http_max_connections;
+  limits.max_connections_per_ip = opt.http_max_connections_per_address;
+  http.set_limits(limits);
   // POST /api/cluster/events and the SSE stream (docs/events.md).
   spore::EventApi event_api(ctx, api);
   if (!event_api.begin(spore::EventApi::Sink::bind<px::HttpServer, &px::HttpServer::send_event>(&http))) {

@@ -126,6 +126,17 @@ int parse_options(int argc, char** argv, Options* out) {
                  "PEM RSA public key (-----BEGIN PUBLIC KEY-----): firmware updates must be signed with its private "
                  "key; unset = unsigned images are accepted")
       ->envname("SPORED_OTA_PUBLIC_KEY_FILE");
+  app.add_option("--http-max-connections", o.http_max_connections,
+                 "REST connections open at once; a request on one more is answered 503 overloaded")
+      ->envname("SPORED_HTTP_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--http-max-per-address", o.http_max_connections_per_address,
+                 "REST connections from one client address (a slow or hostile client cannot take them all; "
+                 "raise it behind a reverse proxy, whose clients all arrive from its address)")
+      ->envname("SPORED_HTTP_MAX_PER_ADDRESS")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   app.add_option("--ota-max-image-bytes", o.ota_max_image_bytes,
                  "Largest firmware image accepted, bytes [default: free space beside the executable minus 16 MiB, at "
                  "most 256 MiB]")

@@ -39,6 +39,10 @@ struct Options {
   /// Largest image accepted by POST /api/node/update, bytes; 0 = the free space beside the
   /// executable minus a margin, at most ExecutableFlashTarget::kMaxImageBytes.
   uint64_t ota_max_image_bytes = 0;
+  /// REST connections open at once, and from one client address (HttpServer::Limits); a reverse
+  /// proxy in front of the node arrives from one address and needs the second raised.
+  size_t http_max_connections = 256;
+  size_t http_max_connections_per_address = 16;
   /// A new image must prove healthy within this many seconds of the switch, else its guardian
   /// restores the previous one (docs/ota.md); by default 60, or the stable period + 30 s.
   uint32_t ota_trial_timeout_s = 60;

@@ -58,6 +58,11 @@ check "huge Content-Length answered 413 at once ($out)" status_code "$out" 413 p
 out="$("${ATTACK[@]}" hold "$HOST" "$IT_HTTP_PORT" --source "$IT_NET.120" --count 17 --seconds 1)"
 check "17th connection from one address closed at once ($out)" \
   test "$(jq .closed_by_server <<<"$out")" -eq 1
+# The cap is spored's --http-max-per-address (behind a reverse proxy every client has one address).
+start_node 2 --http-max-per-address 2
+out="$("${ATTACK[@]}" hold "$(it_ip 2)" "$IT_HTTP_PORT" --source "$IT_NET.121" --count 3 --seconds 1)"
+check "--http-max-per-address 2: the 3rd connection closed ($out)" test "$(jq .closed_by_server <<<"$out")" -eq 1
+stop_node 2
 
 # ---- 64 slow clients -----------------------------------------------------------------------------
 # One header line every 2 s each, from 5 addresses (13 per address: under the per-address cap).
