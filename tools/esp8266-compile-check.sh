@@ -12,6 +12,8 @@
 #   NEWLIB   earlephilhower/newlib-xtensa, branch xtensa-4_0_0-lock-arduino: the C library core
 #            3.1.2's toolchain ships (its headers declare the *_P functions and the lx106's
 #            core-isa.h the core uses; Debian's picolibc has neither)
+#   SPORE_CHECK_CXXFLAGS  extra flags for every file, e.g. '-DSPORE_OTA_PUBLIC_KEY_PEM="..."' to
+#            check the signed-updates build
 #   FILE     sources to check, default every platform/esp8266/*.cpp. With SPORE_CHECK_MQTT=DIR
 #            (256dpi/arduino-mqtt at tag v2.5.3) also mqtt_client.cpp and node.cpp with
 #            -DSPORE_WITH_MQTT (the esp01_1m_mqtt env); without it mqtt_client.cpp is skipped
@@ -93,6 +95,8 @@ DEFS=(-DF_CPU=80000000L -D__ets__ -DICACHE_FLASH -D_GNU_SOURCE -DARDUINO=10805 -
   -U__STRICT_ANSI__)
 FLAGS=(-std=gnu++17 -Os -mlongcalls -mtext-section-literals -falign-functions=4 -ffunction-sections
   -fdata-sections -fno-rtti -fno-exceptions -Wall -Wextra -Werror -fmax-errors=20)
+read -r -a EXTRA <<<"${SPORE_CHECK_CXXFLAGS:-}"
+FLAGS+=("${EXTRA[@]}")
 
 # The dashboard header the firmware build generates (firmware/embed_dashboard.py does the same), so
 # node.cpp is checked with the dashboard and its Content-Security-Policy, as the firmware builds it.

@@ -10,6 +10,12 @@
 /// outside RFC 3986's unreserved set (and '/' in the path) re-encoded as %XX with upper-case hex.
 /// '+' is a byte like any other (never a space), a fragment is dropped, an empty query ("/p?") is
 /// no query, and a '%' not followed by two hex digits stands for itself (so it becomes "%25").
+///
+/// What the ESP8266 cannot reproduce, because ESPAsyncWebServer decodes before SPORE sees the
+/// target: a literal '+' in the query (it becomes a space: send %2B), "%25" in the path, a
+/// parameter without '=' ("?a": it becomes "?a="), and a target over 160 bytes (the adapter's
+/// buffer). A proof over such a target verifies on Linux and fails (401) on an ESP8266; the CLI and
+/// the dashboard never send one.
 
 #include <cstddef>
 #include <string_view>

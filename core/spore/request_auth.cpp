@@ -67,6 +67,18 @@ class TokenMac final : public CanonicalSink {
   br_hmac_context ctx_{};
 };
 
+/// Whether `body` hashes to `sha256`. Its own frame, not inlined: the SHA-256 context (~110 B) is
+/// then never on the stack together with the HMAC contexts of the proof check (the ESP8266 runs
+/// it in the web server's callbacks, on the small system stack).
+__attribute__((noinline)) bool body_matches(std::string_view body, const uint8_t (&sha256)[32]) {
+  uint8_t actual[32];
+  br_sha256_context sha;
+  br_sha256_init(&sha);
+  br_sha256_update(&sha, body.data(), body.size());
+  br_sha256_out(&sha, actual);
+  return std::memcmp(actual, sha256, sizeof actual) == 0;
+}
+
 }  // namespace
 
 bool parse_request_proof(std::string_view params, RequestProof* out) {
@@ -148,10 +160,11 @@ bool RequestAuth::token_matches(std::string_view presented) const {
   return (static_cast<unsigned>(same_bytes) & static_cast<unsigned>(same_length)) != 0;
 }
 
-void RequestAuth::begin(Random& random) {
+void RequestAuth::begin(Random& random, uint32_t incarnation) {
   random_ = &random;
   store_be32(random.next_u32(), salt_);
   store_be32(random.next_u32(), salt_ + 4);
+  store_be32(incarnation, salt_ + 8);
 }
 
 void RequestAuth::nonce_mac(const uint8_t* head, uint8_t (&out)[8]) const {
@@ -249,12 +262,7 @@ AuthDecision RequestAuth::check_proof(const AuthRequest& req, std::string_view p
   mark_used(p.nonce, now_ms);
   ++accepted_;
   if (req.body != nullptr) {
-    uint8_t actual[32];
-    br_sha256_context sha;
-    br_sha256_init(&sha);
-    br_sha256_update(&sha, req.body->data(), req.body->size());
-    br_sha256_out(&sha, actual);
-    d.verdict = std::memcmp(actual, p.sha256, sizeof actual) == 0 ? AuthVerdict::kOk : AuthVerdict::kDigestMismatch;
+    d.verdict = body_matches(*req.body, p.sha256) ? AuthVerdict::kOk : AuthVerdict::kDigestMismatch;
     return d;
   }
   d.verdict = AuthVerdict::kOk;

@@ -10,7 +10,8 @@
 ///   1. the client asks the node for a nonce: GET /api/node/challenge[?client_nonce=<hex>]
 ///      (public). The nonce is 20 bytes, 40 lower-case hex digits:
 ///        issued_at_ms (uint32 BE, the node's clock) || serial (4) || random (4) || mac (8)
-///      mac = HMAC-SHA256(token, "SPORE-NONCE\n" || boot_salt (8) || issued_at_ms || serial || random)[0..8):
+///      mac = HMAC-SHA256(token, "SPORE-NONCE\n" || boot_salt (8) || incarnation (4) || issued_at_ms || serial
+///                              || random)[0..8):
 ///      only this node, since its last start, can have issued it; no state is kept per nonce issued.
 ///      With a client nonce (16..64 hex digits) the answer also proves the NODE holds the token:
 ///        node proof = HMAC-SHA256(token, "SPORE-NODE-PROOF\n" <node id> "\n" <nonce> "\n" <client nonce>)
@@ -119,10 +120,13 @@ class RequestAuth {
   void set_bearer_allowed(bool allowed) { bearer_allowed_ = allowed; }
   bool bearer_allowed() const { return bearer_allowed_; }
 
-  /// Draws the boot salt nonces are bound to and keeps `random` (must outlive this) for their
-  /// random part: call once at start (RestApi::begin()). Until then the salt is zero and the
-  /// random part too; nonces still work (the serial keeps them unique).
-  void begin(Random& random);
+  /// Binds nonces to this boot: a salt drawn from `random` and `incarnation`, the node's
+  /// incarnation at start, which grows with every boot (persisted boot counter). The incarnation
+  /// is what makes a previous boot's nonces fail even where the RNG is weak at start (an ESP8266
+  /// before its radio is on); the salt covers a boot counter that was reset. Keeps `random` (must
+  /// outlive this) for the nonces' random part. Call once at start (RestApi::begin()); until then
+  /// both are zero and nonces still work (the serial keeps them unique).
+  void begin(Random& random, uint32_t incarnation);
 
   /// A fresh nonce issued at `now_ms`. Meaningless (but harmless) without a token.
   void issue_nonce(uint32_t now_ms, uint8_t (&nonce)[kAuthNonceBytes]);
@@ -153,7 +157,7 @@ class RequestAuth {
 
   char token_[SPORE_MAX_TOKEN_LEN] = {};
   size_t token_len_ = 0;
-  uint8_t salt_[8] = {};
+  uint8_t salt_[12] = {};  ///< 8 random bytes, then the incarnation at begin()
   Random* random_ = nullptr;
   uint32_t serial_ = 0;
   Used used_[SPORE_MAX_AUTH_NONCES] = {};

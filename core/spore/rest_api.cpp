@@ -120,7 +120,7 @@ bool RestApi::begin() {
   ok = add_route(kChallengePath, HttpMethod::kGet, RouteAuth::kPublic,
                  Handler::bind<RestApi, &RestApi::serve_challenge>(this)) &&
        ok;
-  auth_.begin(ctx_.random());
+  auth_.begin(ctx_.random(), ctx_.self().incarnation);
   if (!ok) SPORE_LOG(ctx_, LogLevel::kError, "rest: could not register every endpoint (registry full?)");
   return ok;
 }

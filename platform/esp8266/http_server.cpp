@@ -245,7 +245,8 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
     response->addHeader("X-Frame-Options", "DENY");
     if (asset->content_security_policy != nullptr) {
       // The policy is in flash (SPORE_FLASH, tools/embed_asset.py): copied through FPSTR, never read
-      // byte by byte as a char* (a LoadStoreError on the ESP8266). ~300 B of heap while the answer lives.
+      // byte by byte as a char* (a LoadStoreError on the ESP8266). Its ~260 B are on the heap once
+      // while the answer lives, twice for a moment (this temporary, then the head being assembled).
       response->addHeader(String(F("Content-Security-Policy")), String(FPSTR(asset->content_security_policy)));
     }
     request->send(response);

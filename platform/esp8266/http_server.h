@@ -37,7 +37,7 @@
 /// Security headers: `X-Content-Type-Options: nosniff` on every answer (ESPAsyncWebServer's
 /// DefaultHeaders, set in begin(), so also the portal's and the library's own answers); the
 /// dashboard (an HttpAsset) also gets `X-Frame-Options: DENY` and its
-/// `Content-Security-Policy` when HttpAsset::content_security_policy is set (a RAM C string).
+/// `Content-Security-Policy` when HttpAsset::content_security_policy is set (a string in flash).
 /// Each header is an AsyncWebHeader in the response's std::list: 80 B of heap per header per
 /// answer for nosniff, 64 B for X-Frame-Options, 80 B + the policy's length rounded up for the
 /// CSP (platform/esp8266/README.md, "Security headers").

@@ -182,17 +182,21 @@ bool Node::begin(const char* api_token) {
   if (begun_) return true;
   // First: a crash anywhere below is what safe mode counts.
   begin_safe_mode();
-  const bool safe = safe_mode_.active();
+  // A step below that fails never ends begin() early: WiFi, the REST API and OTA start whatever
+  // happens, so an image with a bad setting stays reachable and replaceable over the air (it
+  // would otherwise sit offline without crashing, where safe mode cannot help). Such a node runs
+  // like one in safe mode, without the cluster services.
+  bool degraded = false;
   const uint32_t chip = system_.chip_id();
   snprintf_P(hostname_, sizeof hostname_, PSTR("esp_%06lx"), static_cast<unsigned long>(chip));
   snprintf_P(ap_name_, sizeof ap_name_, PSTR("spore-%06lx"), static_cast<unsigned long>(chip));
   load_device_config();
-  if (!safe && !udp_.begin(config_.udp_port)) {
-    SPORE_LOG(ctx_, LogLevel::kError, "UDP: cannot bind the cluster port");
-    return false;
+  if (!safe_mode_.active() && !udp_.begin(config_.udp_port)) {
+    SPORE_LOG(ctx_, LogLevel::kError, "UDP: cannot bind the cluster port; WiFi, REST and OTA only");
+    degraded = true;
   }
   // The address comes with the WiFi connection (on_ip_change); 0 until then.
-  if (!ctx_.begin({chip, next_incarnation(), radio_.station_ip(), hostname_})) return false;  // logged why
+  if (!ctx_.begin({chip, next_incarnation(), radio_.station_ip(), hostname_})) degraded = true;  // logged why
   uint8_t image_sha256[32] = {};
   if (hash_running_image(image_sha256)) {
     ctx_.set_firmware(SPORE_FIRMWARE_VERSION, image_sha256);
@@ -211,17 +215,25 @@ bool Node::begin(const char* api_token) {
   }
   const std::string_view token = device_.effective_api_token(sketch_token);
   if (!api_.set_api_token(token)) {
-    SPORE_LOG(ctx_, LogLevel::kError, "API token: 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected");
-    return false;
+    // Never an open API instead: a random token for this boot, shown once on the serial log.
+    DeviceConfig fresh;
+    fresh.generate_api_token_if_unset({}, random_);
+    api_.set_api_token(fresh.api_token());
+    SPORE_LOG(ctx_, LogLevel::kError, "API token: 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected; for this boot: %s",
+              fresh.api_token().data());
   }
   // What a 401 says (a string literal: it must outlive the RestApi). Not the token, only where it is.
   api_.set_token_location("the serial log of the board's first boot (./ctl.sh monitor), or its api_token setting");
   api_.set_bearer_allowed(!device_.no_bearer());
   if (!device_.cluster_key_hex().empty()) {
     HmacKey key;
-    if (!key.set_hex(device_.cluster_key_hex())) return false;  // DeviceConfig checked it: cannot happen
-    membership_.set_cluster_key(key);
+    if (key.set_hex(device_.cluster_key_hex())) {
+      membership_.set_cluster_key(key);
+    } else {
+      degraded = true;  // DeviceConfig checked it: cannot happen; never run keyless instead
+    }
   }
+  bool ota_ok = true;
 #ifdef SPORE_OTA_PUBLIC_KEY_PEM
   {
     // The PEM stays in flash; parsing needs it in RAM for a moment (stack, ~450 B for RSA-2048).
@@ -229,16 +241,21 @@ bool Node::begin(const char* api_token) {
     char pem[sizeof kPem];
     memcpy_P(pem, kPem, sizeof kPem);
     if (!ota_session_.set_public_key_pem(std::string_view(pem, sizeof kPem - 1))) {
-      SPORE_LOG(ctx_, LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM");
-      return false;
+      // Taking unsigned images instead would be a downgrade: no update route at all; the serial
+      // port is the way back for this build.
+      SPORE_LOG(ctx_, LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM; no updates");
+      ota_ok = false;
+      degraded = true;
     }
   }
 #endif
   // Without a key OtaSession passes a signature trailer through to the flash target.
   flash_.set_signature_trailer_allowed(!ota_session_.has_public_key());
   flash_.set_log(&ctx_);
-  if (!api_.begin() || !ota_.begin()) return false;
-  if (!safe) begin_services();
+  if (!api_.begin()) degraded = true;                  // logged why; the routes that fit are served
+  if (ota_ok && !ota_.begin()) degraded = true;       // logged why
+  if (degraded) ctx_.set_safe_mode(true);             // "safeMode": only WiFi, REST and OTA run
+  if (!safe_mode_.active() && !degraded) begin_services();
   http_.set_ota(&ota_);
   http_.set_before_restart(Delegate<void()>::bind<Node, &Node::before_restart>(this));
   portal_.begin();  // before the REST handler: the server asks handlers in order
@@ -331,7 +348,7 @@ void Node::loop() {
   wifi_.loop(now_ms);
   portal_.loop();
   poll_safe_mode(now_ms);
-  const bool normal = !safe_mode_.active();  // safe mode: no UDP, no MQTT
+  const bool normal = !ctx_.safe_mode();  // safe mode, or a setting begin() could not use: no UDP, no MQTT
   if (normal && wifi_.connected()) udp_.poll(membership_);
   ctx_.loop();
 #ifdef SPORE_WITH_MQTT

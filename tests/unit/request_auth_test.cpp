@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::string_view kToken = "3f9c2b7e0d4a41c6a5e8b1f2c3d4e5f6";
 constexpr uint32_t kNode = 0x0a1b2c3d;
+constexpr uint32_t kIncarnation = 7 << 16;
 
 std::string hex(const uint8_t* data, size_t n) {
   std::string s(2 * n, '\0');
@@ -75,7 +76,7 @@ class RequestAuthTest : public ::testing::Test {
  protected:
   RequestAuthTest() {
     EXPECT_TRUE(auth.set_token(kToken));
-    auth.begin(rnd);
+    auth.begin(rnd, kIncarnation);
   }
 
   /// A client's request: nonce from the node, proof over `signed_body`, `sent_body` on the wire.
@@ -157,9 +158,17 @@ TEST_F(RequestAuthTest, NoncesExpireAndDieWithTheBoot) {
   RequestAuth before;
   ASSERT_TRUE(before.set_token(kToken));
   testing::FakeRandom other_rnd(99);
-  before.begin(other_rnd);
+  before.begin(other_rnd, kIncarnation - 1);
   uint8_t old_nonce[kAuthNonceBytes];
   before.issue_nonce(clock.now_ms(), old_nonce);
+  EXPECT_EQ(restart(header(old_nonce, "/api/node/restart", "")), AuthVerdict::kStale);
+  // ...also where the random source gave the same salt at start (an ESP8266 before its radio is
+  // on): the incarnation, which grows with every boot, still tells the boots apart.
+  RequestAuth same_rng;
+  ASSERT_TRUE(same_rng.set_token(kToken));
+  testing::FakeRandom same_seed;  // the seed this fixture's node drew its salt from
+  same_rng.begin(same_seed, kIncarnation - 1);
+  same_rng.issue_nonce(clock.now_ms(), old_nonce);
   EXPECT_EQ(restart(header(old_nonce, "/api/node/restart", "")), AuthVerdict::kStale);
 
   // A nonce from the future (a forged issue time) never verifies either: its mac does not match.

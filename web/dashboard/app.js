@@ -68,8 +68,12 @@ async function authorization(method, path, sha) {
   const t = token();
   if (!t) return '';
   const mine = hex(crypto.getRandomValues(new Uint8Array(16)));
-  const c = await (await fetch('/api/node/challenge?client_nonce=' + mine, {cache: 'no-store'})).json();
-  if (c.auth !== 'proof') return '';
+  const res = await fetch('/api/node/challenge?client_nonce=' + mine, {cache: 'no-store'});
+  // A busy node (503) or an old one (404) is an error, never "no token": nothing is sent then.
+  if (!res.ok) throw new Error('The node did not give a challenge: ' + await why(res));
+  const c = await res.json();
+  if (c.auth === 'none') return '';
+  if (c.auth !== 'proof') throw new Error('The node answered its challenge without a nonce.');
   const id = (c.nodeId >>> 0).toString(16).padStart(8, '0');
   if (c.proof !== hex(hmac(utf8(t), utf8('SPORE-NODE-PROOF\n' + id + '\n' + c.nonce + '\n' + mine)))) {
     throw new Error('Wrong API token: this node could not prove it holds the token saved here. Enter the node\'s API token above and save it.');
@@ -263,7 +267,7 @@ $('restart').addEventListener('click', async () => {
     if (res.status !== 202) { message(await why(res)); return; }
     message('Restarting ' + $('node').textContent + '.', true);
     ingest({text: $('node').textContent + ': restart requested'});
-  } catch (e) { message(/^Wrong API token/.test(e.message) ? e.message : 'Restart failed: ' + e.message); }
+  } catch (e) { message(/^(Wrong API token|The node)/.test(e.message) ? e.message : 'Restart failed: ' + e.message); }
 });
 
 $('upload').addEventListener('submit', async (e) => {
