@@ -316,7 +316,11 @@ void wait_back(const NodeAddress& addr, const ImageFile& image, const OtaCommonO
     }
     std::string detail;
     const std::string host = run.hostname.empty() ? str_field(*status, "hostname") : run.hostname;
-    if (check_member(*members, host, image.hashes, &detail) == MemberCheck::kConfirmed) {
+    // By the id the node itself reports when it has one: a fake member may reuse its hostname.
+    const std::optional<int64_t> id = int_field(*status, "nodeId");
+    const std::optional<uint32_t> node_id =
+        id && *id >= 0 && *id <= UINT32_MAX ? std::optional<uint32_t>(static_cast<uint32_t>(*id)) : std::nullopt;
+    if (check_member(*members, host, image.hashes, &detail, node_id) == MemberCheck::kConfirmed) {
       run.outcome = NodeOutcome::kUpdated;
       run.reason.clear();
       return;

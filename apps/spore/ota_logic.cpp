@@ -367,14 +367,19 @@ bool rollout_failed(const std::vector<NodeResult>& results) {
 }
 
 MemberCheck check_member(const nlohmann::ordered_json& members, std::string_view hostname, const ImageHashes& hashes,
-                         std::string* detail) {
+                         std::string* detail, std::optional<uint32_t> node_id) {
   auto say = [&](MemberCheck c, std::string text) {
     if (detail != nullptr) *detail = std::move(text);
     return c;
   };
   if (!looks_like_members(members)) return say(MemberCheck::kNotListed, "no members list");
   for (const Json& m : members["members"]) {
-    if (json_string(m, "hostname") != hostname) continue;
+    if (node_id) {
+      const auto id = m.find("nodeId");
+      if (id == m.end() || !id->is_number_unsigned() || id->get<uint64_t>() != *node_id) continue;
+    } else if (json_string(m, "hostname") != hostname) {
+      continue;
+    }
     const std::string status = json_string(m, "status");
     if (status != "ACTIVE") return say(MemberCheck::kNotActive, "listed " + (status.empty() ? "without status" : status));
     if (m.contains("imageDigest")) {

@@ -190,10 +190,11 @@ bool rollout_failed(const std::vector<NodeResult>& results);
 /// Outcome of looking for a node in an observer's members list after its update.
 enum class MemberCheck { kConfirmed, kNotListed, kNotActive, kOldImage };
 
-/// Whether `members` lists `hostname` ACTIVE and, when it carries an `imageDigest`, with the
+/// Whether `members` lists `hostname` (or, when `node_id` is given, the member with that `nodeId`:
+/// a fake member may reuse a hostname) ACTIVE and, when it carries an `imageDigest`, with the
 /// digest of the new image. `detail` gets a short reason when not confirmed.
 MemberCheck check_member(const nlohmann::ordered_json& members, std::string_view hostname, const ImageHashes& hashes,
-                         std::string* detail);
+                         std::string* detail, std::optional<uint32_t> node_id = std::nullopt);
 
 // ---- tokens ---------------------------------------------------------------------------------------
 

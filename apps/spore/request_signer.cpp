@@ -1,10 +1,16 @@
 #include "request_signer.h"
 
+#include <arpa/inet.h>
 #include <bearssl/bearssl_hash.h>
 #include <httplib.h>
+#include <netdb.h>
+#include <netinet/in.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -23,6 +29,59 @@ std::string hex_of(const uint8_t* data, size_t n) {
   std::string s(2 * n, '\0');
   hex_encode(data, n, s.data());
   return s;
+}
+
+/// Largest challenge answer read (a real one is ~300 B).
+constexpr size_t kMaxChallengeBytes = 4096;
+
+struct BoundedAnswer {
+  int status = 0;
+  std::string body;
+};
+
+/// GET with an overall deadline and a size cap: whoever answers (a fake member included) cannot
+/// hold the CLI by trickling its answer a byte at a time or grow it without end. The deadline is
+/// enforced by a watchdog that stops the client, since httplib's timeouts are per read.
+std::optional<BoundedAnswer> bounded_get(const NodeAddress& addr, const std::string& path, double timeout_s,
+                                         size_t max_bytes, std::string* why) {
+  httplib::Client client(addr.host, addr.port);
+  set_timeouts(client, timeout_s, timeout_s);
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false, expired = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(m);
+    if (!cv.wait_for(lock, std::chrono::duration<double>(timeout_s), [&] { return done; })) {
+      expired = true;
+      client.stop();
+    }
+  });
+  BoundedAnswer answer;
+  bool too_large = false;
+  httplib::Result res = client.Get(path.c_str(), [&](const char* data, size_t n) {
+    too_large = answer.body.size() + n > max_bytes;
+    if (!too_large) answer.body.append(data, n);
+    return !too_large;
+  });
+  {
+    std::lock_guard<std::mutex> lock(m);
+    done = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%g", timeout_s);
+  if (too_large) {
+    *why = "its answer is larger than " + std::to_string(max_bytes) + " bytes";
+  } else if (expired) {
+    *why = std::string("no complete answer within ") + secs + " s";
+  } else if (!res) {
+    *why = "cannot reach it: " + describe_transport_error(res.error());
+  } else {
+    answer.status = res->status;
+    return answer;
+  }
+  return std::nullopt;
 }
 
 std::string fresh_client_nonce() {
@@ -58,9 +117,29 @@ std::optional<uint32_t> parse_node_id(std::string_view text) {
   return (uint32_t{be[0]} << 24) | (uint32_t{be[1]} << 16) | (uint32_t{be[2]} << 8) | uint32_t{be[3]};
 }
 
+std::vector<std::string> connected_addresses(const NodeAddress& addr) {
+  const std::string port = ":" + std::to_string(addr.port);
+  in_addr literal{};
+  if (::inet_pton(AF_INET, addr.host.c_str(), &literal) == 1) return {addr.host + port};
+  std::vector<std::string> out;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(addr.host.c_str(), nullptr, &hints, &found) != 0) return out;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    char text[INET_ADDRSTRLEN] = {};
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+    if (::inet_ntop(AF_INET, &sin->sin_addr, text, sizeof text) != nullptr) out.push_back(text + port);
+  }
+  ::freeaddrinfo(found);
+  return out;
+}
+
 std::optional<Challenge> check_challenge(std::string_view body, std::string_view client_nonce_hex,
                                          const std::optional<std::string>& token,
-                                         std::optional<uint32_t> expected_node_id, std::string* error) {
+                                         std::optional<uint32_t> expected_node_id,
+                                         const std::vector<std::string>& connected, std::string* error) {
   const auto fail = [error](const std::string& why) -> std::optional<Challenge> {
     *error = why;
     return std::nullopt;
@@ -93,12 +172,23 @@ std::optional<Challenge> check_challenge(std::string_view body, std::string_view
   }
   c.nonce_hex = hex_of(nonce_bytes, sizeof nonce_bytes);
   if (!token) return c;
+  // The node signs the address the connection reached it at: a fake member relaying our challenge
+  // to the real node gets the real node's address signed, not its own.
+  const auto address = j.find("address");
+  const std::string answered = address != j.end() && address->is_string() ? address->get<std::string>() : "";
+  if (std::find(connected.begin(), connected.end(), answered) == connected.end()) {
+    std::string where;
+    for (const std::string& a : connected) where += (where.empty() ? "" : " or ") + a;
+    return fail("it answered for " + (answered.empty() ? std::string("no address") : "address " + answered) +
+                ", not " + (where.empty() ? std::string("the address this CLI reached") : where) +
+                " (a relay, or NAT between this CLI and the node)");
+  }
   const auto proof = j.find("proof");
   uint8_t got[32], want[32];
   if (proof == j.end() || !proof->is_string() || !hex_decode(proof->get<std::string>(), got, sizeof got)) {
     return fail("it did not prove it holds the API token (no proof in its challenge answer)");
   }
-  compute_node_proof(*token, c.node_id, nonce_bytes, client_nonce_hex, want);
+  compute_node_proof(*token, c.node_id, nonce_bytes, client_nonce_hex, answered, want);
   if (!constant_time_equal(got, want, sizeof got)) {
     return fail("it did not prove it holds the API token this CLI has for node " + node_id_hex(c.node_id) +
                 " (a wrong token, or not that node)");
@@ -133,17 +223,13 @@ std::optional<Signed> sign_request(const NodeAddress& addr, double timeout_s, co
     return out;
   }
   const std::string client_nonce = fresh_client_nonce();
-  httplib::Client client(addr.host, addr.port);
-  set_timeouts(client, timeout_s, timeout_s);
-  const std::string path = "/api/node/challenge?client_nonce=" + client_nonce;
-  httplib::Result res = client.Get(path.c_str());
-  if (!res) {
-    *why = "cannot reach it: " + describe_transport_error(res.error());
-    return std::nullopt;
-  }
+  const std::optional<BoundedAnswer> res =
+      bounded_get(addr, "/api/node/challenge?client_nonce=" + client_nonce, timeout_s, kMaxChallengeBytes, why);
+  if (!res) return std::nullopt;
   if (res->status == 404) {
-    *why = "it serves no /api/node/challenge (firmware older than request proofs); update it with --bearer, "
-           "which sends the API token itself";
+    // Not "use --bearer": an impostor answers 404 precisely to be sent the token.
+    *why = "it serves no /api/node/challenge: firmware older than request proofs, or not a SPORE node; "
+           "--bearer sends the API token itself, so use it only for an address you know is that node";
     return std::nullopt;
   }
   if (res->status != 200) {
@@ -159,7 +245,8 @@ std::optional<Signed> sign_request(const NodeAddress& addr, double timeout_s, co
     token = policy.token_for(peek["nodeId"].get<uint32_t>());
   }
   std::string error;
-  const std::optional<Challenge> c = check_challenge(res->body, client_nonce, token, policy.expected_node_id, &error);
+  const std::optional<Challenge> c =
+      check_challenge(res->body, client_nonce, token, policy.expected_node_id, connected_addresses(addr), &error);
   if (!c) {
     *why = error;
     return std::nullopt;

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cli_logic.h"
 #include "spore/api_registry.h"
@@ -50,12 +51,19 @@ struct Challenge {
 };
 
 /// Parses and checks `body` (the challenge JSON). `client_nonce_hex`: what we sent;
-/// `token`: the token we hold for the node it names (nullopt: none, proof not checked).
-/// nullopt with `*error` set when the answer is malformed, or names a node other than
-/// `expected_node_id`, or its proof does not match `token`.
+/// `token`: the token we hold for the node it names (nullopt: none, proof not checked);
+/// `connected`: the "a.b.c.d:port" addresses the CLI's connection may have reached (the node's
+/// signed "address" must be one of them, else the answer came through a relay). nullopt with
+/// `*error` set when the answer is malformed, names a node other than `expected_node_id`, was
+/// made for another address, or its proof does not match `token`.
 std::optional<Challenge> check_challenge(std::string_view body, std::string_view client_nonce_hex,
                                          const std::optional<std::string>& token,
-                                         std::optional<uint32_t> expected_node_id, std::string* error);
+                                         std::optional<uint32_t> expected_node_id,
+                                         const std::vector<std::string>& connected, std::string* error);
+
+/// The "a.b.c.d:port" forms of `addr`: itself for an IPv4 literal, else each IPv4 address its host
+/// name resolves to. Empty when nothing resolves.
+std::vector<std::string> connected_addresses(const NodeAddress& addr);
 
 /// `Authorization: Spore ...` for one request, from a checked challenge.
 std::string proof_header(std::string_view token, const Challenge& c, HttpMethod method, std::string_view target,

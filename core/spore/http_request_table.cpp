@@ -187,6 +187,7 @@ int HttpRequestTable::respond_plain(Slot& slot, const HttpRequestHead& head, Jso
   r.authorization = head.authorization;
   r.body = std::string_view(slot.body, slot.body_len);
   r.content_type = head.content_type;
+  r.local_address = head.local_address;
   const int status = api_.handle(r, out, &headers);
   *close_connection = status == 202 && restart_scheduled_;
   return status;

@@ -51,6 +51,8 @@ struct HttpRequestHead {
   std::string_view content_type;
   /// Declared Content-Length; 0 when absent (chunked bodies count as plain requests).
   size_t content_length = 0;
+  /// HttpRequest::local_address.
+  std::string_view local_address;
 };
 
 /// The HttpMethod for a request-line method name: HEAD is served as GET (the library sends the

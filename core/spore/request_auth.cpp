@@ -122,11 +122,13 @@ void compute_request_proof(std::string_view token, HttpMethod method, std::strin
 }
 
 void compute_node_proof(std::string_view token, uint32_t node_id, const uint8_t (&nonce)[kAuthNonceBytes],
-                        std::string_view client_nonce_hex, uint8_t (&out)[32]) {
+                        std::string_view client_nonce_hex, std::string_view address, uint8_t (&out)[32]) {
   TokenMac mac(token, kNodeProofDomain);
   mac.node_id(node_id);
   mac.hex(nonce, sizeof nonce, true);
   mac.text(client_nonce_hex);
+  mac.text("\n");
+  mac.text(address);
   mac.finish(out);
 }
 
@@ -188,12 +190,12 @@ void RequestAuth::issue_nonce(uint32_t now_ms, uint8_t (&nonce)[kAuthNonceBytes]
 }
 
 void RequestAuth::node_proof(uint32_t node_id, const uint8_t (&nonce)[kAuthNonceBytes],
-                             std::string_view client_nonce_hex, uint8_t (&out)[32]) const {
+                             std::string_view client_nonce_hex, std::string_view address, uint8_t (&out)[32]) const {
   if (token_len_ == 0) {
     std::memset(out, 0, sizeof out);
     return;
   }
-  compute_node_proof(std::string_view(token_, token_len_), node_id, nonce, client_nonce_hex, out);
+  compute_node_proof(std::string_view(token_, token_len_), node_id, nonce, client_nonce_hex, address, out);
 }
 
 bool RequestAuth::nonce_fresh(const uint8_t (&nonce)[kAuthNonceBytes], uint32_t now_ms) const {

@@ -14,8 +14,11 @@
 ///                              || random)[0..8):
 ///      only this node, since its last start, can have issued it; no state is kept per nonce issued.
 ///      With a client nonce (16..64 hex digits) the answer also proves the NODE holds the token:
-///        node proof = HMAC-SHA256(token, "SPORE-NODE-PROOF\n" <node id> "\n" <nonce> "\n" <client nonce>)
-///      (hex, lower case), which the CLI checks before it sends anything of value.
+///        node proof = HMAC-SHA256(token, "SPORE-NODE-PROOF\n" <node id> "\n" <nonce> "\n" <client nonce>
+///                                 "\n" <address>)
+///      (hex, lower case), <address> being the node's end of the connection ("a.b.c.d:port"), which
+///      the CLI checks against where it connected before it sends anything of value: a fake member
+///      that relays the challenge to the real node gets a proof for the real node's address.
 ///   2. the client sends
 ///        Authorization: Spore nonce=<40 hex>, sha256=<64 hex>, proof=<64 hex>
 ///      proof = HMAC-SHA256(token, "SPORE-HMAC-SHA256\n" <METHOD> "\n" <canonical target> "\n"
@@ -71,9 +74,10 @@ bool parse_request_proof(std::string_view params, RequestProof* out);
 void compute_request_proof(std::string_view token, HttpMethod method, std::string_view target, uint32_t node_id,
                            const uint8_t (&nonce)[kAuthNonceBytes], const uint8_t (&sha256)[32], uint8_t (&out)[32]);
 
-/// The node's answer to a client nonce (`client_nonce_hex` as sent, 16..64 hex digits).
+/// The node's answer to a client nonce (`client_nonce_hex` as sent, 16..64 hex digits) on the
+/// connection whose node end is `address` ("a.b.c.d:port", HttpRequest::local_address).
 void compute_node_proof(std::string_view token, uint32_t node_id, const uint8_t (&nonce)[kAuthNonceBytes],
-                        std::string_view client_nonce_hex, uint8_t (&out)[32]);
+                        std::string_view client_nonce_hex, std::string_view address, uint8_t (&out)[32]);
 
 /// What RequestAuth::check() decided.
 enum class AuthVerdict : uint8_t {
@@ -133,7 +137,7 @@ class RequestAuth {
 
   /// compute_node_proof() with this node's token; all zero without a token.
   void node_proof(uint32_t node_id, const uint8_t (&nonce)[kAuthNonceBytes], std::string_view client_nonce_hex,
-                  uint8_t (&out)[32]) const;
+                  std::string_view address, uint8_t (&out)[32]) const;
 
   /// Decides `req`; marks an accepted proof's nonce used. `node_id`: this node's id.
   AuthDecision check(const AuthRequest& req, uint32_t node_id, uint32_t now_ms);

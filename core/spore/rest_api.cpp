@@ -306,6 +306,7 @@ int RestApi::serve_challenge(const HttpRequest& req, JsonWriter& w) {
   w.field(SPORE_FSTR("nodeId"), ctx_.self().node_id);
   w.field(SPORE_FSTR("auth"), keyed ? "proof" : "none");
   w.field(SPORE_FSTR("bearer"), keyed && auth_.bearer_allowed());
+  w.field(SPORE_FSTR("address"), req.local_address);
   if (keyed) {
     uint8_t nonce[kAuthNonceBytes];
     auth_.issue_nonce(ctx_.clock().now_ms(), nonce);
@@ -315,7 +316,8 @@ int RestApi::serve_challenge(const HttpRequest& req, JsonWriter& w) {
     w.field(SPORE_FSTR("expiresInMs"), static_cast<uint32_t>(SPORE_AUTH_NONCE_LIFETIME_MS));
     if (len > 0) {
       uint8_t proof[32];
-      auth_.node_proof(ctx_.self().node_id, nonce, std::string_view(client_nonce, static_cast<size_t>(len)), proof);
+      auth_.node_proof(ctx_.self().node_id, nonce, std::string_view(client_nonce, static_cast<size_t>(len)),
+                       req.local_address, proof);
       hex_encode(proof, sizeof proof, hex);
       w.field(SPORE_FSTR("proof"), static_cast<const char*>(hex));
     }

@@ -71,6 +71,10 @@ struct HttpRequest {
   std::string_view body;
   /// Raw value of the Content-Type header, empty when absent (used by POST /api/node/update).
   std::string_view content_type;
+  /// This node's end of the connection as "a.b.c.d:port" (the address the client reached it at),
+  /// empty when the adapter cannot tell. GET /api/node/challenge signs it, so a client can tell a
+  /// relay (a fake member forwarding its challenge to the real node) from the node itself.
+  std::string_view local_address;
 };
 
 /// Response headers the adapter must add. Pointers are NUL-terminated and valid until the next

@@ -17,6 +17,8 @@ constexpr const char* kJson = "application/json";
 constexpr size_t kStreamInitialBytes = 256;
 // A rebuilt request target ("path?query"); longer ones are passed without their query.
 constexpr size_t kTargetMaxBytes = 160;
+/// "255.255.255.255:65535" and its NUL.
+constexpr size_t kLocalAddressMaxBytes = 22;
 
 /// JsonWriter output straight into ESPAsyncWebServer's response buffer.
 class StreamJsonOutput final : public JsonOutput {
@@ -101,13 +103,26 @@ HttpMethod method_of(const AsyncWebServerRequest* request) {
 
 /// What core needs of a request; views into the request's Strings (and `target`), valid while it
 /// lives. `target` nullptr: the path alone (admission); else the rebuilt target (routing).
-HttpRequestHead head_of(AsyncWebServerRequest* request, char* target = nullptr) {
+/// "a.b.c.d:port" of this node's end of the request's connection into `out` (kLocalAddressMaxBytes):
+/// the address the client reached, which GET /api/node/challenge signs.
+std::string_view local_address_of(AsyncWebServerRequest* request, char* out) {
+  AsyncClient* client = request->client();
+  if (client == nullptr) return {};
+  const IPAddress ip = client->localIP();
+  const int n = snprintf_P(out, kLocalAddressMaxBytes, PSTR("%u.%u.%u.%u:%u"), ip[0], ip[1], ip[2], ip[3],
+                           static_cast<unsigned>(client->localPort()));
+  return n > 0 && n < static_cast<int>(kLocalAddressMaxBytes) ? std::string_view(out, static_cast<size_t>(n))
+                                                               : std::string_view();
+}
+
+HttpRequestHead head_of(AsyncWebServerRequest* request, char* target = nullptr, char* local = nullptr) {
   HttpRequestHead h;
   h.method = method_of(request);
   h.path = target != nullptr ? target_of(request, target, kTargetMaxBytes) : view_of(request->url());
   h.authorization = view_of(request->header("Authorization"));
   h.content_type = view_of(request->contentType());
   h.content_length = request->contentLength();
+  if (local != nullptr) h.local_address = local_address_of(request, local);
   return h;
 }
 
@@ -226,9 +241,10 @@ void EspHttpServer::on_upload(AsyncWebServerRequest* request, size_t index, uint
 
 void EspHttpServer::on_request(AsyncWebServerRequest* request) {
   char target[kTargetMaxBytes];
-  const HttpRequestHead head = head_of(request, target);
+  char local[kLocalAddressMaxBytes];
+  const HttpRequestHead head = head_of(request, target, local);
   const bool stream = events_ != nullptr && table_.contains(request) &&
-                      EventApi::is_stream_request(HttpRequest{head.method, head.path, {}, {}, {}});
+                      EventApi::is_stream_request(HttpRequest{head.method, head.path, {}, {}, {}, {}});
   if (const HttpAsset* asset = stream ? nullptr : table_.respond_asset(request, head)) {
     // The dashboard: gzip bytes straight from flash. ESPAsyncWebServer 3.x's beginResponse()
     // with a uint8_t pointer is its progmem response (it reads with memcpy_P), no RAM copy.
@@ -301,7 +317,7 @@ bool EspHttpServer::serve_stream(AsyncWebServerRequest* request, const HttpReque
   }
   JsonWriter w(out);
   SseFilter filter;
-  const HttpRequest req{head.method, head.path, head.authorization, {}, head.content_type};
+  const HttpRequest req{head.method, head.path, head.authorization, {}, head.content_type, head.local_address};
   *status = events_->open_stream(req, &filter, w);
   if (*status != 200) {
     api_.record_response(*status);

@@ -132,6 +132,17 @@ std::string raw_answer(int status, const std::string& body, const std::string& c
          "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
+/// "a.b.c.d:port" of this end of the accepted socket `fd` (getsockname: the address the client
+/// reached, also on a node bound to 0.0.0.0); empty when it is not IPv4 or cannot be read.
+std::string local_address_of(int fd) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || a.sin_family != AF_INET) return {};
+  char text[INET_ADDRSTRLEN] = {};
+  if (::inet_ntop(AF_INET, &a.sin_addr, text, sizeof text) == nullptr) return {};
+  return std::string(text) + ":" + std::to_string(ntohs(a.sin_port));
+}
+
 }  // namespace
 
 /// What one answer carries besides its status and body.
@@ -166,6 +177,8 @@ struct HttpServer::Conn {
   };
 
   int fd = -1;
+  /// This node's end of the connection, "a.b.c.d:port" (HttpRequest::local_address).
+  std::string local_address;
   bool overloaded = false;  ///< accepted beyond Limits::max_connections
   // Shared with the housekeeping thread (Impl::conns_mutex).
   Phase phase = Phase::kHead;
@@ -388,6 +401,7 @@ void HttpServer::Impl::on_connection(void* cls, MHD_Connection* c, void** socket
     auto* conn = new Conn();
     const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     conn->fd = info != nullptr ? info->connect_fd : -1;
+    conn->local_address = local_address_of(conn->fd);
     conn->overloaded = impl.open_connections.fetch_add(1) + 1 > server->limits_.max_connections;
     conn->deadline = SteadyClock::now() + std::chrono::milliseconds(server->limits_.head_timeout_ms);
     {
@@ -664,6 +678,7 @@ int HttpServer::serve(MHD_Connection* c, Conn* conn) {
   r.authorization = header(c, "Authorization");
   r.body = conn->body;
   r.content_type = header(c, "Content-Type");
+  r.local_address = conn->local_address;
   if (events_ != nullptr && EventApi::is_stream_request(r)) return serve_stream(c, conn, r);
   Answer a;
   {

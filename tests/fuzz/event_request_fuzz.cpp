@@ -66,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view t = routed;
     const uint32_t before = node.ctx.cluster_events()->stats().published;
     StringOutput out;
-    const int status = node.api.handle(spore::HttpRequest{spore::HttpMethod::kPost, t, {}, body, {}}, out, nullptr);
+    const int status = node.api.handle(spore::HttpRequest{spore::HttpMethod::kPost, t, {}, body, {}, {}}, out, nullptr);
     const uint32_t published = node.ctx.cluster_events()->stats().published - before;
     if (status != 202 && status != 400 && status != 413) std::abort();
     if (published != (status == 202 ? 1u : 0u)) std::abort();
@@ -79,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   StringOutput out;
   spore::JsonWriter w(out);
   spore::SseFilter filter;
-  const int status = node.events.open_stream(spore::HttpRequest{spore::HttpMethod::kGet, stream, {}, {}, {}}, &filter, w);
+  const int status = node.events.open_stream(spore::HttpRequest{spore::HttpMethod::kGet, stream, {}, {}, {}, {}}, &filter, w);
   if (status == 200) {
     if (node.events.open_streams() != open_before + 1 || node.events.open_streams() > SPORE_MAX_EVENT_STREAMS) std::abort();
     if (filter.topic_len != 0 && !spore::valid_event_topic(std::string_view(filter.topic, filter.topic_len))) std::abort();

@@ -150,7 +150,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     spore::HttpResponseHeaders h;
     const int before = node.restarts;
     const int status =
-        node.api.handle(spore::HttpRequest{spore::HttpMethod::kPost, "/api/node/restart", authorization, body, {}}, out, &h);
+        node.api.handle(spore::HttpRequest{spore::HttpMethod::kPost, "/api/node/restart", authorization, body, {}, {}}, out, &h);
     check(status == 202 || status == 400 || status == 401);
     check(json_object(out.text));
     check((status == 202) == (node.restarts == before + 1));
@@ -162,7 +162,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   StringOutput out;
   const std::string challenge = "/api/node/challenge" + (target.empty() || target[0] != '?' ? std::string() : target);
-  const int status = node.api.handle(spore::HttpRequest{spore::HttpMethod::kGet, challenge, {}, {}, {}}, out, nullptr);
+  const int status = node.api.handle(spore::HttpRequest{spore::HttpMethod::kGet, challenge, {}, {}, {}, {}}, out, nullptr);
   check((status == 200 || status == 400) && json_object(out.text));
   return 0;
 }

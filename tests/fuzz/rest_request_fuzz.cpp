@@ -230,7 +230,7 @@ void fuzz_handle(uint8_t method_route, uint8_t flags, const Fields& f, const std
   StringOutput out;
   spore::HttpResponseHeaders headers;
   headers.allow = "garbage";  // handle() must reset the headers
-  const spore::HttpRequest req{method, target, auth_value, f.body, f.content_type};
+  const spore::HttpRequest req{method, target, auth_value, f.body, f.content_type, {}};
   const int status = node.api.handle(req, out, &headers);
 
   check(documented_status(status));

@@ -2,10 +2,12 @@
 """A hostile LAN peer posing as a cluster member, for tests/integration/fake_member_test.sh.
 
   fake_member.py --ip IP --udp-port P --http-port H --node-id HEX --hostname NAME
-                 --mode forge|relay [--relay-to IP:PORT] --log FILE
+                 --mode forge|relay [--relay-to IP:PORT] [--incarnation N] --log FILE
 
 Broadcasts a v1 ANNOUNCE (docs/protocol.md §4.1, keyless cluster) every 300 ms for node NODE_ID
-named NAME at IP:H, so the nodes list it ACTIVE, and serves HTTP on IP:H, writing every request it
+named NAME at IP:H, so the nodes list it ACTIVE (with a real node's NODE_ID and a larger
+--incarnation it takes that member's entry over: the nodes then list the real node at IP:H), and
+serves HTTP on IP:H, writing every request it
 gets (method, target, headers, body length and SHA-256) as one JSON line to FILE. It answers:
 
   GET /api/node/status     a plausible status (so `spore ota all` goes on with it)
@@ -45,6 +47,7 @@ def main():
     ap.add_argument("--hostname", required=True)
     ap.add_argument("--mode", choices=["forge", "relay"], required=True)
     ap.add_argument("--relay-to")
+    ap.add_argument("--incarnation", type=int, default=0, help="default: the current time")
     ap.add_argument("--log", required=True)
     a = ap.parse_args()
     node_id = int(a.node_id, 16)
@@ -102,7 +105,7 @@ def main():
     udp.bind((a.ip, 0))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    incarnation, seq = int(time.time()) & 0xFFFFFFFF, 0
+    incarnation, seq = (a.incarnation or int(time.time())) & 0xFFFFFFFF, 0
     while not stop.is_set():
         seq += 1
         udp.sendto(announce(node_id, incarnation, seq, ip_int, a.udp_port, a.http_port, a.hostname.encode()),

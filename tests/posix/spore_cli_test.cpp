@@ -606,6 +606,14 @@ TEST(SporeCliOtaRollout, MemberConfirmation) {
   EXPECT_EQ(check_member(m, "n5", other, &why), MemberCheck::kOldImage);
   EXPECT_EQ(why, "listed with image abcd0123, expected 12345678");
   EXPECT_EQ(check_member(Json::parse("[]"), "n5", h, &why), MemberCheck::kNotListed);
+  // By node id, a hostname reused by another member (a fake) does not decide.
+  const Json dup = Json::parse(R"({"members":[{"hostname":"n5","nodeId":7,"status":"ACTIVE","imageDigest":"00000000"},
+                                              {"hostname":"n5","nodeId":8,"status":"ACTIVE","imageDigest":")" +
+                               image_digest_of(h.image_sha256) + R"("}]})");
+  EXPECT_EQ(check_member(dup, "n5", h, &why), MemberCheck::kOldImage) << "by hostname the first one decides";
+  EXPECT_EQ(check_member(dup, "n5", h, &why, 8u), MemberCheck::kConfirmed);
+  EXPECT_EQ(check_member(dup, "n5", h, &why, 7u), MemberCheck::kOldImage);
+  EXPECT_EQ(check_member(dup, "n5", h, &why, 9u), MemberCheck::kNotListed);
 }
 
 // ---- OTA: tokens and errors -------------------------------------------------------------------------
@@ -660,6 +668,68 @@ TEST(SporeCliOtaErrors, UpdateErrorsExplainWhatToDo) {
   EXPECT_NE(describe_update_error(500, R"({"error":"x","code":"flash_commit"})", true).find("its log"),
             std::string::npos);
   EXPECT_EQ(describe_update_error(500, R"({"error":"disk full","code":"io"})", true), "disk full (HTTP 500) [io]");
+}
+
+}  // namespace
+}  // namespace cli
+}  // namespace spore
+
+namespace spore {
+namespace cli {
+namespace {
+
+// ---- request proofs: the CLI's check of a node's challenge answer ------------------------------------
+
+std::string challenge_answer(const std::string& token, uint32_t id, const std::string& client, const std::string& addr) {
+  uint8_t nonce[kAuthNonceBytes], proof[32];
+  for (size_t i = 0; i < sizeof nonce; ++i) nonce[i] = static_cast<uint8_t>(i + 1);
+  compute_node_proof(token, id, nonce, client, addr, proof);
+  char nonce_hex[2 * kAuthNonceBytes + 1], proof_hex[65];
+  hex_encode(nonce, sizeof nonce, nonce_hex);
+  hex_encode(proof, sizeof proof, proof_hex);
+  return Json{{"nodeId", id}, {"auth", "proof"}, {"bearer", true}, {"address", addr}, {"nonce", nonce_hex},
+              {"proof", proof_hex}}
+      .dump();
+}
+
+TEST(SporeCliChallenge, TheNodeMustProveTheTokenTheIdAndTheAddressWeReached) {
+  const std::string client = "00112233445566778899aabbccddeeff";
+  const std::vector<std::string> here = {"10.0.0.5:8080"};
+  const std::optional<std::string> token = std::string("fleet-token");
+  std::string error;
+  const auto ok = check_challenge(challenge_answer("fleet-token", 42, client, "10.0.0.5:8080"), client, token, 42u,
+                                  here, &error);
+  ASSERT_TRUE(ok) << error;
+  EXPECT_TRUE(ok->node_proven);
+  EXPECT_EQ(ok->node_id, 42u);
+
+  // A relay: the real node answered for its own address, not the one this CLI reached.
+  EXPECT_FALSE(check_challenge(challenge_answer("fleet-token", 42, client, "10.0.0.6:8080"), client, token, 42u, here,
+                               &error));
+  EXPECT_NE(error.find("answered for address 10.0.0.6:8080, not 10.0.0.5:8080"), std::string::npos) << error;
+  // Another node's id, a wrong token, another client nonce, no address at all.
+  EXPECT_FALSE(check_challenge(challenge_answer("fleet-token", 43, client, "10.0.0.5:8080"), client, token, 42u, here,
+                               &error));
+  EXPECT_FALSE(check_challenge(challenge_answer("other-token", 42, client, "10.0.0.5:8080"), client, token, 42u, here,
+                               &error));
+  EXPECT_FALSE(check_challenge(challenge_answer("fleet-token", 42, client, "10.0.0.5:8080"),
+                               "ffeeddccbbaa99887766554433221100", token, 42u, here, &error));
+  EXPECT_FALSE(check_challenge(challenge_answer("fleet-token", 42, client, ""), client, token, 42u, here, &error));
+  // Malformed answers are errors, never "open node".
+  for (const char* bad : {"", "[]", R"({"nodeId":42})", R"({"nodeId":-1,"auth":"proof"})",
+                          R"({"nodeId":42,"auth":"proof","nonce":"zz"})", R"({"nodeId":42,"auth":"maybe"})"}) {
+    EXPECT_FALSE(check_challenge(bad, client, token, 42u, here, &error)) << bad;
+  }
+  // An open node is reported as such (the caller decides: ota all refuses it).
+  const auto open = check_challenge(R"({"nodeId":42,"auth":"none","bearer":false})", client, token, 42u, here, &error);
+  ASSERT_TRUE(open);
+  EXPECT_TRUE(open->open);
+}
+
+TEST(SporeCliChallenge, ConnectedAddressesOfALiteralAndOfAName) {
+  EXPECT_EQ(connected_addresses(NodeAddress{"10.0.0.5", 80}), std::vector<std::string>{"10.0.0.5:80"});
+  const std::vector<std::string> local = connected_addresses(NodeAddress{"localhost", 8080});
+  EXPECT_NE(std::find(local.begin(), local.end(), "127.0.0.1:8080"), local.end());
 }
 
 }  // namespace

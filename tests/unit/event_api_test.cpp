@@ -53,14 +53,14 @@ class EventApiTest : public ::testing::Test {
   int post(std::string_view target, std::string_view body, std::string* answer,
            std::string_view authorization = "Bearer secret") {
     StringOutput out;
-    const int status = api.handle(HttpRequest{HttpMethod::kPost, target, authorization, body, {}}, out, nullptr);
+    const int status = api.handle(HttpRequest{HttpMethod::kPost, target, authorization, body, {}, {}}, out, nullptr);
     *answer = out.text;
     return status;
   }
   int open(std::string_view target, SseFilter* filter, std::string* answer) {
     StringOutput out;
     JsonWriter w(out);
-    const int status = events.open_stream(HttpRequest{HttpMethod::kGet, target, {}, {}, {}}, filter, w);
+    const int status = events.open_stream(HttpRequest{HttpMethod::kGet, target, {}, {}, {}, {}}, filter, w);
     *answer = out.text;
     return status;
   }
@@ -166,17 +166,17 @@ TEST_F(EventApiTest, AfterLeavingPublishIs503) {
 }
 
 TEST_F(EventApiTest, StreamRequestsAreRecognisedByMethodAndPath) {
-  EXPECT_TRUE(EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events/stream", {}, {}, {}}));
+  EXPECT_TRUE(EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events/stream", {}, {}, {}, {}}));
   EXPECT_TRUE(
-      EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events/stream?topic=a", {}, {}, {}}));
-  EXPECT_FALSE(EventApi::is_stream_request(HttpRequest{HttpMethod::kPost, "/api/cluster/events/stream", {}, {}, {}}));
-  EXPECT_FALSE(EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events", {}, {}, {}}));
-  EXPECT_FALSE(EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events/streams", {}, {}, {}}));
+      EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events/stream?topic=a", {}, {}, {}, {}}));
+  EXPECT_FALSE(EventApi::is_stream_request(HttpRequest{HttpMethod::kPost, "/api/cluster/events/stream", {}, {}, {}, {}}));
+  EXPECT_FALSE(EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events", {}, {}, {}, {}}));
+  EXPECT_FALSE(EventApi::is_stream_request(HttpRequest{HttpMethod::kGet, "/api/cluster/events/streams", {}, {}, {}, {}}));
 }
 
 TEST_F(EventApiTest, WithoutAStreamingAdapterTheStreamRouteIs501) {
   StringOutput out;
-  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/api/cluster/events/stream", {}, {}, {}}, out, nullptr), 501);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/api/cluster/events/stream", {}, {}, {}, {}}, out, nullptr), 501);
   EXPECT_NE(out.text.find("not_supported"), std::string::npos);
 }
 

@@ -52,7 +52,7 @@ class MetricsTest : public ::testing::Test {
   // Through RestApi, as an adapter calls it.
   int get(std::string_view path, std::string* body, HttpResponseHeaders* headers) {
     StringOutput out;
-    const int status = api.handle(HttpRequest{HttpMethod::kGet, path, {}, {}, {}}, out, headers);
+    const int status = api.handle(HttpRequest{HttpMethod::kGet, path, {}, {}, {}, {}}, out, headers);
     *body = out.text;
     return status;
   }
@@ -139,7 +139,7 @@ TEST_F(MetricsTest, ServedAsATextRouteListedInTheApiAndPublic) {
 
   // Other methods get RestApi's JSON 405, without a text content type.
   StringOutput out;
-  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/metrics", {}, {}, {}}, out, &headers), 405);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/metrics", {}, {}, {}, {}}, out, &headers), 405);
   EXPECT_EQ(headers.content_type, nullptr);
   EXPECT_EQ(out.text.front(), '{');
 }

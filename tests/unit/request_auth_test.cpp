@@ -43,8 +43,8 @@ TEST(RequestProofFormatTest, KnownAnswers) {
   EXPECT_EQ(hex(out, 32), "b5d4dbda39f8d8ffab9680f415234bffc0112cf3bc2a9e7747c3d97a82a4e560");
   compute_request_proof(kToken, HttpMethod::kPost, "/api/cluster/events?topic=door%2fbell", kNode, nonce, body, out);
   EXPECT_EQ(hex(out, 32), "b5d4dbda39f8d8ffab9680f415234bffc0112cf3bc2a9e7747c3d97a82a4e560");
-  compute_node_proof(kToken, kNode, nonce, "00112233445566778899aabbccddeeff", out);
-  EXPECT_EQ(hex(out, 32), "f75e6b8d75fb6d27a2d9f7d7a9bc404497dbd8e7ab7a5d278bbd70ecfa3c1405");
+  compute_node_proof(kToken, kNode, nonce, "00112233445566778899aabbccddeeff", "192.168.1.20:80", out);
+  EXPECT_EQ(hex(out, 32), "ba8908c7438ea567024f847a36f8ac52d9499adbad7c4b344b3899b2fdd35db6");
 }
 
 TEST(RequestProofFormatTest, ParsesTheHeaderStrictly) {
@@ -234,12 +234,17 @@ TEST_F(RequestAuthTest, ANewTokenInvalidatesOutstandingNonces) {
 TEST_F(RequestAuthTest, NodeProofBindsEverything) {
   uint8_t nonce[kAuthNonceBytes], a[32], b[32];
   auth.issue_nonce(clock.now_ms(), nonce);
-  auth.node_proof(kNode, nonce, "00112233445566778899aabbccddeeff", a);
-  compute_node_proof(kToken, kNode, nonce, "00112233445566778899aabbccddeeff", b);
+  const char* here = "10.0.0.5:80";
+  auth.node_proof(kNode, nonce, "00112233445566778899aabbccddeeff", here, a);
+  compute_node_proof(kToken, kNode, nonce, "00112233445566778899aabbccddeeff", here, b);
   EXPECT_EQ(hex(a, 32), hex(b, 32));
-  compute_node_proof(kToken, kNode + 1, nonce, "00112233445566778899aabbccddeeff", b);
+  compute_node_proof(kToken, kNode + 1, nonce, "00112233445566778899aabbccddeeff", here, b);
   EXPECT_NE(hex(a, 32), hex(b, 32));
-  compute_node_proof(kToken, kNode, nonce, "00112233445566778899aabbccddeefe", b);
+  compute_node_proof(kToken, kNode, nonce, "00112233445566778899aabbccddeefe", here, b);
+  EXPECT_NE(hex(a, 32), hex(b, 32));
+  // The address binds the answer to the connection: a relay's challenge, answered by the real
+  // node on its own address, does not pass for the relay's.
+  compute_node_proof(kToken, kNode, nonce, "00112233445566778899aabbccddeeff", "10.0.0.9:80", b);
   EXPECT_NE(hex(a, 32), hex(b, 32));
   // A node proof is never a request proof for anything: the domain prefixes differ.
   EXPECT_EQ(restart("Spore nonce=" + hex(nonce, sizeof nonce) + ", sha256=" + std::string(64, '0') +

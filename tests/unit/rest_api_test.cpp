@@ -45,7 +45,7 @@ class RestApiTest : public ::testing::Test {
     BufferJsonOutput out(buf, sizeof buf);
     HttpResponseHeaders headers;
     Response r;
-    r.status = api.handle(HttpRequest{method, path, authorization, body, {}}, out, &headers);
+    r.status = api.handle(HttpRequest{method, path, authorization, body, {}, {}}, out, &headers);
     EXPECT_FALSE(out.overflowed());
     r.body = nlohmann::json::parse(out.c_str());  // every response is JSON, errors included
     if (headers.allow != nullptr) r.allow = headers.allow;
@@ -317,7 +317,7 @@ TEST_F(RestApiTest, RestartWithoutHandlerIs501AndNothingHappens) {
   RestApi bare(other);
   ASSERT_TRUE(bare.begin());
   BufferJsonOutput out(buf, sizeof buf);
-  const int status = bare.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", {}, {}, {}}, out);
+  const int status = bare.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", {}, {}, {}, {}}, out);
   EXPECT_EQ(status, 501);
   const auto j = nlohmann::json::parse(out.c_str());
   EXPECT_EQ(j.at("code"), "not_supported");
@@ -424,15 +424,21 @@ TEST_F(RestApiTest, ChallengeGivesANonceAndProvesTheNode) {
 
   ASSERT_TRUE(api.set_api_token("t0k"));
   const std::string client = "00112233445566778899aabbccddeeff";
-  const Response r = call(HttpMethod::kGet, "/api/node/challenge?client_nonce=" + client);
-  ASSERT_EQ(r.status, 200);
+  // As an adapter passes it: the node's end of the connection, which the answer names and signs.
+  const std::string target = "/api/node/challenge?client_nonce=" + client;
+  BufferJsonOutput challenge_out(buf, sizeof buf);
+  ASSERT_EQ(api.handle(HttpRequest{HttpMethod::kGet, target, {}, {}, {}, "10.1.2.3:8080"}, challenge_out), 200);
+  Response r;
+  r.status = 200;
+  r.body = nlohmann::json::parse(challenge_out.c_str());
+  EXPECT_EQ(r.body.at("address"), "10.1.2.3:8080");
   EXPECT_EQ(r.body.at("auth"), "proof");
   EXPECT_EQ(r.body.at("bearer"), true);
   EXPECT_EQ(r.body.at("expiresInMs"), SPORE_AUTH_NONCE_LIFETIME_MS);
   const std::string nonce_hex = r.body.at("nonce");
   uint8_t nonce[kAuthNonceBytes], want[32];
   ASSERT_TRUE(hex_decode(nonce_hex, nonce, sizeof nonce));
-  compute_node_proof("t0k", 0x00ABCDEFu, nonce, client, want);
+  compute_node_proof("t0k", 0x00ABCDEFu, nonce, client, "10.1.2.3:8080", want);
   char want_hex[65];
   hex_encode(want, sizeof want, want_hex);
   EXPECT_EQ(r.body.at("proof"), want_hex);
@@ -481,7 +487,7 @@ TEST_F(RestApiTest, IncompleteHandlerOutputIs500) {
                               return 200;
                             })));
   BufferJsonOutput out(buf, sizeof buf);
-  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/bad", {}, {}, {}}, out), 500);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/bad", {}, {}, {}, {}}, out), 500);
 }
 
 TEST_F(RestApiTest, TokenMatchesForFormCredentials) {
@@ -502,14 +508,14 @@ TEST_F(RestApiTest, TokenMatchesForFormCredentials) {
 const uint8_t kGzipPage[] = {0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 2, 0xFF, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 TEST_F(RestApiTest, NoDashboardUntilSet) {
-  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}}), nullptr);
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}, {}}), nullptr);
   expect_error(call(HttpMethod::kGet, "/"), 404, "not_found");
 }
 
 TEST_F(RestApiTest, DashboardIsServedAtRootAsGzipHtmlAndListed) {
   ASSERT_TRUE(api.set_dashboard(kGzipPage, sizeof kGzipPage));
   for (std::string_view path : {"/", "/?node=2", "/#members"}) {
-    const HttpAsset* a = api.asset_for(HttpRequest{HttpMethod::kGet, path, {}, {}, {}});
+    const HttpAsset* a = api.asset_for(HttpRequest{HttpMethod::kGet, path, {}, {}, {}, {}});
     ASSERT_NE(a, nullptr) << path;
     EXPECT_EQ(a->data, kGzipPage);
     EXPECT_EQ(a->size_bytes, sizeof kGzipPage);
@@ -517,9 +523,9 @@ TEST_F(RestApiTest, DashboardIsServedAtRootAsGzipHtmlAndListed) {
     EXPECT_STREQ(a->content_encoding, "gzip");
   }
   // Not the dashboard: other paths and other methods stay with handle() and its JSON answers.
-  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/index", {}, {}, {}}), nullptr);
-  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/api/node/status", {}, {}, {}}), nullptr);
-  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kPost, "/", {}, {}, {}}), nullptr);
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/index", {}, {}, {}, {}}), nullptr);
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/api/node/status", {}, {}, {}, {}}), nullptr);
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kPost, "/", {}, {}, {}, {}}), nullptr);
   const Response post = call(HttpMethod::kPost, "/");
   expect_error(post, 405, "method_not_allowed");
   EXPECT_EQ(post.allow, "GET");
@@ -532,7 +538,7 @@ TEST_F(RestApiTest, DashboardIsServedAtRootAsGzipHtmlAndListed) {
   // Setting it again (a new page) replaces the bytes without a second registry entry.
   static const uint8_t kOther[sizeof kGzipPage] = {0x1F, 0x8B, 0x08};
   ASSERT_TRUE(api.set_dashboard(kOther, sizeof kOther));
-  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}})->data, kOther);
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}, {}})->data, kOther);
   EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 5u);
 }
 
@@ -541,7 +547,7 @@ TEST_F(RestApiTest, DashboardMustBeGzip) {
   EXPECT_FALSE(api.set_dashboard(kHtml, sizeof kHtml));
   EXPECT_FALSE(api.set_dashboard(nullptr, 100));
   EXPECT_FALSE(api.set_dashboard(kGzipPage, 10));  // shorter than any gzip member
-  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}}), nullptr);
+  EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}, {}}), nullptr);
   EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 4u);
 }
 
@@ -552,17 +558,17 @@ TEST_F(RestApiTest, PublicGetsAllowAnyOriginProtectedRoutesDoNot) {
   HttpResponseHeaders h;
   char out_buf[4096];
   BufferJsonOutput out(out_buf, sizeof out_buf);
-  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/api/node/status", {}, {}, {}}, out, &h), 200);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/api/node/status", {}, {}, {}, {}}, out, &h), 200);
   ASSERT_NE(h.allow_origin, nullptr);
   EXPECT_STREQ(h.allow_origin, "*");
   BufferJsonOutput out2(out_buf, sizeof out_buf);
-  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", "Bearer secret", {}, {}}, out2, &h), 202);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", "Bearer secret", {}, {}, {}}, out2, &h), 202);
   EXPECT_EQ(h.allow_origin, nullptr);
   BufferJsonOutput out3(out_buf, sizeof out_buf);
-  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", "Bearer wrong", {}, {}}, out3, &h), 401);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", "Bearer wrong", {}, {}, {}}, out3, &h), 401);
   EXPECT_EQ(h.allow_origin, nullptr);
   BufferJsonOutput out4(out_buf, sizeof out_buf);
-  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/nope", {}, {}, {}}, out4, &h), 404);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/nope", {}, {}, {}, {}}, out4, &h), 404);
   EXPECT_EQ(h.allow_origin, nullptr);
 }
 
@@ -607,17 +613,17 @@ TEST(RestApiTextRouteTest, RawBodyWithItsContentTypeAndStatusesCounted) {
   char buf[512];
   BufferJsonOutput out(buf, sizeof buf);
   HttpResponseHeaders h;
-  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/hello", {}, {}, {}}, out, &h), 200);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/hello", {}, {}, {}, {}}, out, &h), 200);
   EXPECT_STREQ(out.c_str(), "hello\n");
   EXPECT_STREQ(h.content_type, "text/plain");
   EXPECT_STREQ(h.allow_origin, "*");
 
   out.clear();
-  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kDelete, "/hello", {}, {}, {}}, out, &h), 405);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kDelete, "/hello", {}, {}, {}, {}}, out, &h), 405);
   EXPECT_EQ(h.content_type, nullptr);
   EXPECT_TRUE(nlohmann::json::parse(out.c_str()).contains("allowed"));
   out.clear();
-  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/api/node/status", {}, {}, {}}, out, &h), 200);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/api/node/status", {}, {}, {}, {}}, out, &h), 200);
   EXPECT_EQ(h.content_type, nullptr);  // JSON routes leave it unset
 
   EXPECT_EQ(api.response_counts().count(200), 2u);

@@ -75,7 +75,11 @@ async function authorization(method, path, sha) {
   if (c.auth === 'none') return '';
   if (c.auth !== 'proof') throw new Error('The node answered its challenge without a nonce.');
   const id = (c.nodeId >>> 0).toString(16).padStart(8, '0');
-  if (c.proof !== hex(hmac(utf8(t), utf8('SPORE-NODE-PROOF\n' + id + '\n' + c.nonce + '\n' + mine)))) {
+  // The node signs the address it was reached at: on a page opened by IP it must be this one.
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(location.hostname) && c.address !== location.hostname + ':' + (location.port || '80')) {
+    throw new Error('The node answered for another address (' + c.address + '); nothing was sent.');
+  }
+  if (c.proof !== hex(hmac(utf8(t), utf8('SPORE-NODE-PROOF\n' + id + '\n' + c.nonce + '\n' + mine + '\n' + c.address)))) {
     throw new Error('Wrong API token: this node could not prove it holds the token saved here. Enter the node\'s API token above and save it.');
   }
   const text = 'SPORE-HMAC-SHA256\n' + method + '\n' + path + '\n' + id + '\n' + c.nonce + '\n' + sha;
