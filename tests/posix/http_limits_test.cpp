@@ -23,6 +23,11 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// Client addresses other than the server's own 127.0.0.1 (connections from the server's own
+// address are outside the connection caps: HttpServer::kSelfConnections).
+constexpr uint32_t kClientA = 0x7F000002u;
+constexpr uint32_t kClientB = 0x7F000003u;
+
 class HttpLimitsTest : public ::testing::Test {
  protected:
   HttpLimitsTest() : ctx(Config::default_lan(), clock, rnd, sys, nullptr), api(ctx), server(api, mutex, nullptr) {
@@ -122,23 +127,62 @@ TEST_F(HttpLimitsTest, ABodyTrickledBelowTheMinimumRateIsAnswered408) {
   EXPECT_EQ(code_of(answer), "body_timeout") << answer;
 }
 
+// Regression (issue 15, F2a): the body deadline was body_grace_ms + the route's limit at the
+// minimum rate (chunked: 64 KiB here, 256 MiB on the update route: 4.5 hours), so one chunk byte
+// every few seconds held the connection for as long. The pace is a running minimum: a trickle is
+// cut off soon after the grace, whatever the body's declared or possible length.
+TEST_F(HttpLimitsTest, AChunkedBodyTrickledPastTheGraceIsCutOff) {
+  HttpServer::Limits limits;
+  limits.body_grace_ms = 300;
+  limits.min_body_bytes_per_s = 1000;  // the old deadline: 0.3 s + 64 KiB / 1000 B/s = 66 s
+  start(limits);
+  RawClient client(server.port(), kClientA);
+  ASSERT_TRUE(client.send("POST /api/node/restart HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  // One byte per 100 ms (10 B/s): never idle, far below the pace; until the server answers.
+  int pieces = 0;
+  while (pieces < 40 && !client.readable(100) && client.send("1\r\nx\r\n")) ++pieces;
+  EXPECT_LT(pieces, 20);  // answered within about a second of the grace, not after 4 s of trickling
+  const std::string answer = client.read_all();
+  EXPECT_EQ(status_of(answer), 408) << answer;
+  EXPECT_EQ(code_of(answer), "body_timeout") << answer;
+}
+
+// Regression (issue 15, F2a): a chunked body over its route's limit was read and dropped up to
+// 1 MiB before its 413. Its length is unknown, so it is answered as soon as it passes the limit.
+TEST_F(HttpLimitsTest, AChunkedBodyOverTheLimitIsAnsweredAtOnce) {
+  start(HttpServer::Limits{});
+  RawClient client(server.port(), kClientA, 2);
+  ASSERT_TRUE(client.send("POST /api/node/restart HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  const std::string chunk(16 * 1024, 'x');
+  char size_line[16];
+  std::snprintf(size_line, sizeof size_line, "%zx\r\n", chunk.size());
+  for (size_t sent = 0; sent <= HttpServer::kDefaultMaxBodyBytes; sent += chunk.size()) {
+    if (!client.send(size_line + chunk + "\r\n")) break;
+  }
+  // ...and then nothing: the answer must not wait for more.
+  const std::string answer = client.read_all();
+  EXPECT_EQ(status_of(answer), 413) << answer.substr(0, 200);
+  EXPECT_EQ(code_of(answer), "payload_too_large") << answer;
+  EXPECT_EQ(count(413), 1u);
+}
+
 TEST_F(HttpLimitsTest, ConnectionsPerAddressAreCapped) {
   HttpServer::Limits limits;
   limits.max_connections_per_ip = 2;
   start(limits);
-  RawClient a(server.port()), b(server.port());
+  RawClient a(server.port(), kClientA), b(server.port(), kClientA);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  RawClient c(server.port());
-  EXPECT_TRUE(c.closed_by_server(2000));  // the third from 127.0.0.1: closed at accept
+  RawClient c(server.port(), kClientA);
+  EXPECT_TRUE(c.closed_by_server(2000));  // the third from one address: closed at accept
   EXPECT_FALSE(a.closed_by_server(100));
   // Another address is not affected.
-  RawClient other(server.port(), 0x7F000002u);
+  RawClient other(server.port(), kClientB);
   ASSERT_TRUE(other.send("GET /api/node/status HTTP/1.1\r\nHost: x\r\n\r\n"));
   EXPECT_EQ(status_of(other.response()), 200);
   // And the address gets its slot back when one of its connections closes.
   a.close();
   for (int i = 0; i < 50; ++i) {
-    RawClient again(server.port());
+    RawClient again(server.port(), kClientA);
     if (again.send("GET /api/node/status HTTP/1.1\r\nHost: x\r\n\r\n") && status_of(again.response()) == 200) break;
     ASSERT_LT(i, 49) << "the address never got its slot back";
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
