@@ -77,10 +77,21 @@ measure() {
   done
   rss() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
 
+  # ---- memory after 256 connections with 64 KiB bodies (first, on a fresh node)
+  local before peak after15 slow
+  before="$(rss)"
+  "${ATTACK[@]}" bodies "$IP" "$PORT" --sources "$BODY_SOURCES" --count 256 --hold 4 >/dev/null &
+  slow=$!
+  sleep 3
+  peak="$(rss)"
+  wait "$slow" 2>/dev/null || true
+  sleep 15
+  after15="$(rss)"
+
   # ---- latency while 64 slow clients hold connections
   "${ATTACK[@]}" slow "$IP" "$PORT" --sources "$SOURCES" --count 64 --interval 2 --reconnect \
     --duration $((REQUESTS / 10 + 3 * 4 + 10)) >"$dir.slow.json" &
-  local slow=$!
+  slow=$!
   sleep 1
   local latency
   latency="$(probe_latency)"
@@ -114,17 +125,6 @@ measure() {
     wait "$slow" 2>/dev/null || true
   done
 
-  # ---- memory after 256 connections with 64 KiB bodies
-  sleep 2
-  local before peak after15
-  before="$(rss)"
-  "${ATTACK[@]}" bodies "$IP" "$PORT" --sources "$BODY_SOURCES" --count 256 --hold 4 >/dev/null &
-  slow=$!
-  sleep 3
-  peak="$(rss)"
-  wait "$slow" 2>/dev/null || true
-  sleep 15
-  after15="$(rss)"
   kill -0 "$pid" 2>/dev/null || { echo "http_abuse.sh: $bin died" >&2; exit 1; }
   kill "$pid"
   wait "$pid" 2>/dev/null || true
@@ -154,7 +154,7 @@ probe_latency() {
     lat="$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR] = $1} END {printf "%.1f / %.1f", a[int((NR + 1) / 2)] * 1000, a[NR] * 1000}')"
   fi
   answered="${#times[@]} of $tried"
-  [ "$fails" -eq 0 ] || answered="$answered (others: $(printf '%s\n' "${others[@]}" | sort | uniq -c | awk '{printf "%s%s x%s", NR > 1 ? ", " : "", ($2 == "000" ? "no answer" : $2), $1}'))"
+  [ "$fails" -eq 0 ] || answered="$answered (others: $(printf '%s\n' "${others[@]}" | sort | uniq -c | awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), ($2 == "000" ? "no answer" : $2), $1}'))"
   [ "$tried" -eq "$REQUESTS" ] || answered="$answered, stopped after 3 failures in a row"
   printf '%s | %s' "$answered" "$lat"
 }
