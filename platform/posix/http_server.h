@@ -34,9 +34,9 @@
 ///
 /// Answers libmicrohttpd gives by itself before the request reaches this adapter (a request or
 /// header line it cannot parse, an unsupported HTTP version, a head or request line larger than
-/// the connection's memory pool, a missing Host, a Content-Length that is not a number or does not
-/// fit 64 bits, broken chunked framing or an overflowing chunk size) carry its own fixed HTML
-/// sentence, no Content-Type and none of the headers above: 0.9.75 builds them internally
+/// the connection's memory pool, a Content-Length that is not a number or does not fit 64 bits,
+/// broken chunked framing or an overflowing chunk size) carry its own fixed HTML sentence, no
+/// Content-Type and none of the headers above: 0.9.75 builds them internally
 /// (transmit_error_response() in connection.c) with no hook to add a header or change the body
 /// (docs/hand-written.md). They are counted all the same (docs/linux-node.md).
 ///
