@@ -13,8 +13,9 @@
 # node (the fan-out is part of the cost). Errors are wrk's socket errors (connect, read, write,
 # timeout) plus every answer that is not 2xx. Memory: the loaded node's VmRSS before the run and
 # after it, and its peak (VmHWM). Nodes bind 127.0.246.2-4, UDP 29246, HTTP 28246. wrk connects
-# from 127.0.0.1, the SSE and bookkeeping clients from 127.0.246.50: a node takes at most 16
-# connections per client address (docs/reliability.md), so wrk's --connections stay <= 16.
+# from 127.0.0.1, the bookkeeping client from 127.0.246.50, the 4 SSE clients from 127.0.246.50
+# and .51: a node takes at most 16 connections and 2 event streams per client address
+# (docs/reliability.md), so wrk's --connections stay <= 16.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -108,7 +109,8 @@ for c in $CONNECTIONS; do
   wrk_row "GET /metrics" /metrics "$c" >>"$TABLE"
   sse=()
   for s in 1 2 3 4; do
-    curl -sN --interface 127.0.246.50 --max-time $((DURATION + 10)) "$(url_of 1)/api/cluster/events/stream" \
+    # Two per address: a node takes at most 2 event streams from one (HttpServer::Limits).
+    curl -sN --interface "127.0.246.$((49 + (s + 1) / 2))" --max-time $((DURATION + 10)) "$(url_of 1)/api/cluster/events/stream" \
       -o "$WORK/stream$c-$s.txt" &
     PIDS+=($!)
     sse+=($!)

@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <malloc.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,9 +18,11 @@
 #include <deque>
 #include <memory>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "posix/http_eviction.h"
 #include "posix/http_head_check.h"
 #include "posix/udp_socket.h"
 #include "spore/event_api.h"
@@ -33,6 +37,11 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr const char* kJson = "application/json";
 constexpr const char* kTooLargeMessage = "The request body is larger than this node accepts.";
+constexpr const char* kOverloadedMessage = "The node is serving as many connections as it can; retry in a moment.";
+constexpr const char* kRetryAfter = "Retry-After: 1\r\n";
+/// After this many connections were open at once, the heap is trimmed once they are down to an
+/// eighth (housekeep()).
+constexpr size_t kTrimAfterConnections = 64;
 /// RestApi's restart route (core/spore/rest_api.h): its 202 is followed by an exec().
 constexpr std::string_view kRestartPath = "/api/node/restart";
 
@@ -120,27 +129,37 @@ uint16_t bound_port(int fd) {
   return ntohs(a.sin_port);
 }
 
+/// The IPv4 address of a connected socket's peer (`peer`) or of its own end (host byte order);
+/// 0 when unknown.
+uint32_t socket_address(int fd, bool peer) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len)
+                      : ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  if (rc != 0 || a.sin_family != AF_INET) return 0;
+  return ntohl(a.sin_addr.s_addr);
+}
+
 /// A complete HTTP/1.1 JSON answer the adapter writes itself: libmicrohttpd cannot be asked to
 /// queue an answer before the body has arrived, and while it reads a request it writes nothing
 /// but "100 Continue" (before the body) and its own error answers (docs/hand-written.md).
-std::string raw_answer(int status, const std::string& body, const std::string& challenge = std::string()) {
+/// `extra_headers`: complete header lines ("Name: value\r\n...").
+std::string raw_answer(int status, const std::string& body, const std::string& extra_headers = std::string()) {
   if (status == 0) return {};
   const char* reason = MHD_get_reason_phrase_for(static_cast<unsigned int>(status));
   return "HTTP/1.1 " + std::to_string(status) + " " + reason +
          "\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
-         "X-Content-Type-Options: nosniff\r\n" + (challenge.empty() ? "" : "WWW-Authenticate: " + challenge + "\r\n") +
-         "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+         "X-Content-Type-Options: nosniff\r\n" + extra_headers + "Connection: close\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
-/// "a.b.c.d:port" of this end of the accepted socket `fd` (getsockname: the address the client
-/// reached, also on a node bound to 0.0.0.0); empty when it is not IPv4 or cannot be read.
+/// "a.b.c.d:port" of this end of the accepted socket `fd` (the address the client reached, also on
+/// a node bound to 0.0.0.0); empty when it is not IPv4 or cannot be read.
 std::string local_address_of(int fd) {
-  sockaddr_in a{};
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0 || a.sin_family != AF_INET) return {};
-  char text[INET_ADDRSTRLEN] = {};
-  if (::inet_ntop(AF_INET, &a.sin_addr, text, sizeof text) == nullptr) return {};
-  return std::string(text) + ":" + std::to_string(ntohs(a.sin_port));
+  const uint32_t ip = socket_address(fd, false);
+  if (ip == 0) return {};
+  return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 0xFF) + "." + std::to_string((ip >> 8) & 0xFF) +
+         "." + std::to_string(ip & 0xFF) + ":" + std::to_string(bound_port(fd));
 }
 
 }  // namespace
@@ -160,10 +179,11 @@ struct HttpServer::Answer {
 };
 
 /// One connection, from accept to close (libmicrohttpd's socket context). The request fields are
-/// touched only by the libmicrohttpd thread serving the connection, except: `phase`, `deadline`,
-/// `uploading` and `cut` are shared with the housekeeping thread under Impl::conns_mutex,
-/// `body_activity` is atomic, and the upload's state is guarded by `upload_mutex` (the
-/// housekeeping thread ends an upload whose body stalls); the lock order is Impl::conns_mutex's.
+/// touched only by the libmicrohttpd thread serving the connection, except: the fields after
+/// "Shared" are shared with the housekeeping thread and with admit_locked() (another connection
+/// arriving) under Impl::conns_mutex, `body_activity` and `body_bytes` are atomic, and the
+/// upload's state is guarded by `upload_mutex` (the housekeeping thread ends an upload whose body
+/// stalls); the lock order is Impl::conns_mutex's.
 struct HttpServer::Conn {
   enum class Phase : uint8_t { kHead, kBody, kAnswer };
   /// What the adapter does with the current request's body.
@@ -179,14 +199,23 @@ struct HttpServer::Conn {
   int fd = -1;
   /// This node's end of the connection, "a.b.c.d:port" (HttpRequest::local_address).
   std::string local_address;
-  bool overloaded = false;  ///< accepted beyond Limits::max_connections
-  // Shared with the housekeeping thread (Impl::conns_mutex).
+  uint32_t address = 0;  ///< the client's IPv4 address (host byte order)
+  // Shared (Impl::conns_mutex).
+  bool overloaded = false;  ///< accepted when nothing could be displaced: answered 503
+  bool exempt = false;      ///< from the node's own address, within kSelfConnections
+  bool holds_slot = false;  ///< counted in Impl::counted and Impl::per_address
   Phase phase = Phase::kHead;
-  SteadyClock::time_point deadline;
+  /// When the current phase began: the accept or the previous answer (kHead), the end of the
+  /// head (kBody).
+  SteadyClock::time_point since;
+  SteadyClock::time_point deadline;  ///< of the head
+  uint32_t requests = 0;   ///< answered on this connection: in kHead after one, it is idle keep-alive
   bool uploading = false;  ///< the body streams into an admitted upload (stop() aborts it)
-  bool cut = false;        ///< the housekeeping thread shut the socket down
+  bool cut = false;        ///< shut down from outside its libmicrohttpd thread
   /// When the last body bytes arrived (SteadyClock ticks): a body idle for the idle timeout is late.
   std::atomic<SteadyClock::rep> body_activity{0};
+  /// Body bytes of the current request received so far, for the running minimum pace.
+  std::atomic<uint64_t> body_bytes{0};
 
   // The current request (this connection's libmicrohttpd thread only).
   Kind kind = Kind::kNone;
@@ -228,6 +257,7 @@ struct HttpServer::StreamClient {
   HttpServer* server = nullptr;
   MHD_Connection* connection = nullptr;
   int fd = -1;
+  uint32_t address = 0;  ///< the client's, for Limits::max_streams_per_ip
   SseFilter filter;
   /// Frames to send; one event's frame is shared by every stream it goes to.
   std::deque<std::shared_ptr<const std::string>> queue;
@@ -240,7 +270,15 @@ struct HttpServer::StreamClient {
 struct HttpServer::Streams {
   std::mutex mutex;
   std::vector<StreamClient*> clients;
+  /// Streams open or being opened, by client address.
+  std::unordered_map<uint32_t, size_t> per_address;
   bool stopping = false;
+
+  /// With `mutex` held: one stream fewer from `address`.
+  void release_locked(uint32_t address) {
+    auto it = per_address.find(address);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
 };
 
 struct HttpServer::Impl {
@@ -254,7 +292,16 @@ struct HttpServer::Impl {
   /// upload_mutex, then the core mutex, then Streams::mutex, then libmicrohttpd's own.
   std::mutex conns_mutex;
   std::unordered_set<Conn*> conns;
-  std::atomic<size_t> open_connections{0};
+  /// Connections counted against Limits::max_connections, and by client address against
+  /// Limits::max_connections_per_ip (the node's own within kSelfConnections are not).
+  size_t counted = 0;
+  std::unordered_map<uint32_t, size_t> per_address;
+  size_t self_connections = 0;
+  /// choose_victim_locked()'s scratch space (conns_mutex).
+  std::vector<EvictionCandidate> candidates;
+  std::vector<Conn*> candidate_conns;
+  /// The most connections open since the heap was last trimmed (housekeeping thread).
+  size_t peak_since_trim = 0;
 
   /// Requests whose head arrived and whose answer is not yet out; stop() waits for them.
   std::mutex active_mutex;
@@ -263,6 +310,7 @@ struct HttpServer::Impl {
 
   std::string head_timeout_answer;
   std::string body_timeout_answer;
+  std::string overloaded_answer;
 
   // libmicrohttpd's callbacks, forwarding to the server.
   static MHD_Result on_access(void* cls, MHD_Connection* c, const char*, const char* method, const char*,
@@ -308,10 +356,18 @@ bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* e
   impl_->head_timeout_answer = raw_answer(408, error_json(message, "head_timeout"));
   impl_->body_timeout_answer = raw_answer(
       408, error_json("The request body stalled or arrived too slowly (docs/reliability.md).", "body_timeout"));
+  impl_->overloaded_answer = raw_answer(
+      503,
+      error_json("The node is full and this connection was the slowest to send its request; retry in a moment.",
+                 "overloaded"),
+      kRetryAfter);
+  fit_open_file_limit();
 
   const unsigned int threads = static_cast<unsigned int>(std::max<size_t>(threads_, 1));
-  const unsigned int hard_limit = static_cast<unsigned int>(limits_.max_connections + kOverflowConnections);
-  const unsigned int per_ip = static_cast<unsigned int>(limits_.max_connections_per_ip);
+  // The caps are the adapter's (admit_locked(): the node's own address is exempt, a full server
+  // displaces a connection); libmicrohttpd's limit only bounds what is accepted beyond them.
+  const unsigned int hard_limit =
+      static_cast<unsigned int>(limits_.max_connections + kOverflowConnections + kSelfConnections);
   const size_t pool = limits_.connection_memory_bytes;
   // libmicrohttpd's own idle timeout, one second after the housekeeping thread's: a stalled body
   // gets its answer from the latter, and libmicrohttpd closes what is idle elsewhere (keep-alive,
@@ -322,7 +378,6 @@ bool HttpServer::start(const std::string& bind_ip, uint16_t port, std::string* e
       {MHD_OPTION_EXTERNAL_LOGGER, reinterpret_cast<intptr_t>(&Impl::on_log), this},
       {MHD_OPTION_LISTEN_SOCKET, fd, nullptr},
       {MHD_OPTION_CONNECTION_LIMIT, hard_limit, nullptr},
-      {MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip, nullptr},
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<intptr_t>(pool), nullptr},
       {MHD_OPTION_CONNECTION_TIMEOUT, idle, nullptr},
       {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Impl::on_completed), this},
@@ -402,11 +457,16 @@ void HttpServer::Impl::on_connection(void* cls, MHD_Connection* c, void** socket
     const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     conn->fd = info != nullptr ? info->connect_fd : -1;
     conn->local_address = local_address_of(conn->fd);
-    conn->overloaded = impl.open_connections.fetch_add(1) + 1 > server->limits_.max_connections;
-    conn->deadline = SteadyClock::now() + std::chrono::milliseconds(server->limits_.head_timeout_ms);
+    conn->address = socket_address(conn->fd, true);
+    // The peer is the very address the connection arrived on: a process on this host, connecting
+    // from the node's own address (no other host can complete a handshake from it).
+    const bool from_self = conn->address != 0 && conn->address == socket_address(conn->fd, false);
+    conn->since = SteadyClock::now();
+    conn->deadline = conn->since + std::chrono::milliseconds(server->limits_.head_timeout_ms);
     {
       std::lock_guard<std::mutex> lock(impl.conns_mutex);
       impl.conns.insert(conn);
+      server->admit_locked(conn, from_self);
     }
     *socket_context = conn;
     return;
@@ -415,13 +475,102 @@ void HttpServer::Impl::on_connection(void* cls, MHD_Connection* c, void** socket
   if (conn == nullptr) return;
   {
     // libmicrohttpd closes the socket after this returns: once the connection is out of the set,
-    // the housekeeping thread cannot shut down a descriptor number reused by another connection.
+    // nothing can shut down a descriptor number reused by another connection.
     std::lock_guard<std::mutex> lock(impl.conns_mutex);
     impl.conns.erase(conn);
+    server->release_locked(conn);
+    if (conn->exempt) --impl.self_connections;
   }
-  impl.open_connections.fetch_sub(1);
   delete conn;
   *socket_context = nullptr;
+}
+
+void HttpServer::admit_locked(Conn* conn, bool from_self) {
+  Impl& impl = *impl_;
+  if (from_self && impl.self_connections < kSelfConnections) {
+    conn->exempt = true;
+    ++impl.self_connections;
+    return;
+  }
+  size_t& from_address = impl.per_address[conn->address];
+  if (from_address >= limits_.max_connections_per_ip) {
+    // The address holds its share already: closed unanswered (libmicrohttpd's next read sees
+    // the end), as a full accept queue would.
+    conn->cut = true;
+    ::shutdown(conn->fd, SHUT_RDWR);
+    return;
+  }
+  ++from_address;
+  ++impl.counted;
+  conn->holds_slot = true;
+  if (impl.counted <= limits_.max_connections) return;
+  Conn* victim = choose_victim_locked(conn);
+  if (victim == nullptr) {
+    conn->overloaded = true;  // answered 503 when its head is complete
+    return;
+  }
+  // Displaced: a request under way is told to retry; an idle keep-alive connection is closed
+  // unanswered, as any server may close one (clients retry on a new connection).
+  const bool idle = victim->phase == Conn::Phase::kHead && victim->requests > 0;
+  cut_locked(victim, idle ? std::string() : impl.overloaded_answer, idle ? 0 : 503);
+}
+
+HttpServer::Conn* HttpServer::choose_victim_locked(const Conn* arriving) {
+  Impl& impl = *impl_;
+  const SteadyClock::time_point now = SteadyClock::now();
+  impl.candidates.clear();
+  impl.candidate_conns.clear();
+  for (Conn* c : impl.conns) {
+    // Never an answer being sent (an event stream among them), an admitted upload, the node's
+    // own connections or one already on its way out.
+    if (c == arriving || !c->holds_slot || c->cut || c->uploading || c->phase == Conn::Phase::kAnswer) continue;
+    EvictionCandidate e;
+    e.state = c->phase == Conn::Phase::kBody ? EvictionCandidate::State::kBody
+              : c->requests > 0              ? EvictionCandidate::State::kIdle
+                                             : EvictionCandidate::State::kHead;
+    e.age_ms = static_cast<uint32_t>(
+        std::min<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now - c->since).count(), UINT32_MAX));
+    e.address_connections = impl.per_address[c->address];
+    impl.candidates.push_back(e);
+    impl.candidate_conns.push_back(c);
+  }
+  const size_t i = choose_eviction(impl.candidates.data(), impl.candidates.size(), limits_.eviction_min_age_ms);
+  return i < impl.candidate_conns.size() ? impl.candidate_conns[i] : nullptr;
+}
+
+void HttpServer::release_locked(Conn* conn) {
+  if (!conn->holds_slot) return;
+  Impl& impl = *impl_;
+  conn->holds_slot = false;
+  --impl.counted;
+  auto it = impl.per_address.find(conn->address);
+  if (it != impl.per_address.end() && --it->second == 0) impl.per_address.erase(it);
+}
+
+void HttpServer::fit_open_file_limit() {
+  // Every connection is a descriptor; past RLIMIT_NOFILE accept() fails and the node could not
+  // open its own files. The soft limit is not raised: spored also links select()-based clients
+  // (libmosquitto's loop, cpp-httplib's client) that cannot use descriptors from FD_SETSIZE
+  // (1024) up, which the default soft limit of 1024 keeps them below.
+  rlimit nofile{};
+  const size_t extra = kOverflowConnections + kSelfConnections + kReservedFds;
+  const bool known = ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY;
+  char line[256];
+  if (known && nofile.rlim_cur < limits_.max_connections + extra) {
+    const size_t fit = nofile.rlim_cur > extra + 16 ? static_cast<size_t>(nofile.rlim_cur) - extra : 16;
+    std::snprintf(line, sizeof line,
+                  "HTTP: the open-file limit is %llu: at most %zu connections instead of %zu (raise it: ulimit -n, "
+                  "systemd LimitNOFILE=)",
+                  static_cast<unsigned long long>(nofile.rlim_cur), fit, limits_.max_connections);
+    if (log_ != nullptr) log_->write(LogLevel::kWarn, line);
+    limits_.max_connections = fit;
+  }
+  std::snprintf(line, sizeof line,
+                "HTTP: at most %zu connections, %zu per address (%zu more from the node's own address); open-file "
+                "limit %s",
+                limits_.max_connections, limits_.max_connections_per_ip, kSelfConnections,
+                known ? std::to_string(nofile.rlim_cur).c_str() : "unlimited");
+  if (log_ != nullptr) log_->write(LogLevel::kInfo, line);
 }
 
 void* HttpServer::Impl::on_uri(void*, const char* uri, MHD_Connection* c) {
@@ -512,26 +661,26 @@ int HttpServer::begin_request(MHD_Connection* c, const char* method, Conn* conn)
   const bool upload = ota_ != nullptr && std::strcmp(method, "POST") == 0 &&
                       path_of(conn->target) == OtaUploadHandler::kPath &&
                       (check.has_content_length() || chunked);
+  // A refused body is read and dropped only when that is cheap: a declared length the client
+  // sends without waiting to be asked, small enough to read at the minimum pace in seconds.
+  const bool drain_if_refused = !chunked && !expect_continue && declared <= kRefusedDrainBytes;
+  bool overloaded = false;
   {
-    // From here the request's body is on the clock; a request without one is being answered.
-    const size_t route_limit = upload ? ota_max_body_bytes_ : max_body_bytes_;
-    const uint64_t expected = chunked ? route_limit : std::min<uint64_t>(declared, route_limit);
-    const uint64_t rate = std::max<uint32_t>(limits_.min_body_bytes_per_s, 1);
-    const uint64_t body_ms = limits_.body_grace_ms + std::min<uint64_t>(expected * 1000 / rate, 24ULL * 3600 * 1000);
+    // From here the request's body is on the clock (the running minimum pace, housekeep()); a
+    // request without one is being answered.
     std::lock_guard<std::mutex> lock(impl.conns_mutex);
     conn->phase = has_body ? Conn::Phase::kBody : Conn::Phase::kAnswer;
-    conn->body_activity.store(SteadyClock::now().time_since_epoch().count());
-    conn->deadline = SteadyClock::now() + std::chrono::milliseconds(body_ms);
+    conn->since = SteadyClock::now();
+    conn->body_activity.store(conn->since.time_since_epoch().count());
+    conn->body_bytes.store(0);
     conn->uploading = upload;
+    overloaded = conn->overloaded;
   }
 
   if (stopping_.load()) {
     return refuse(c, conn, 503, "stopping", "The node is stopping or restarting; retry in a moment.", true);
   }
-  if (conn->overloaded) {
-    return refuse(c, conn, 503, "overloaded",
-                  "The node is serving as many connections as it can; retry in a moment.", true);
-  }
+  if (overloaded) return refuse(c, conn, 503, "overloaded", kOverloadedMessage, true);
   switch (check.verdict(head_bytes, limits_.max_head_bytes)) {
     case HeadVerdict::kOk:
       break;
@@ -547,13 +696,11 @@ int HttpServer::begin_request(MHD_Connection* c, const char* method, Conn* conn)
     case HeadVerdict::kBadFraming:
       return refuse(c, conn, 400, "bad_framing", check.framing_problem(), true);
   }
-  if (upload) return begin_upload(c, conn, chunked ? 0 : declared, expect_continue);
+  if (upload) return begin_upload(c, conn, chunked ? 0 : declared, drain_if_refused);
   if (check.has_content_length() && declared > max_body_bytes_) {
-    // Refused before the body. A small one is read and dropped so the answer arrives on a
-    // connection still in sync; a large one (or one the client waits to be asked for) is not.
-    if (declared > kRefusedDrainBytes || expect_continue) {
-      return refuse(c, conn, 413, "payload_too_large", kTooLargeMessage, true);
-    }
+    // Refused before the body: a small one is read and dropped so the answer arrives on a
+    // connection still in sync; any other is answered now and the connection closed.
+    if (!drain_if_refused) return refuse(c, conn, 413, "payload_too_large", kTooLargeMessage, true);
     conn->kind = Conn::Kind::kTooLarge;
   }
   return 1;
@@ -561,30 +708,24 @@ int HttpServer::begin_request(MHD_Connection* c, const char* method, Conn* conn)
 
 bool HttpServer::consume_body(Conn* conn, const char* data, size_t size) {
   conn->body_activity.store(SteadyClock::now().time_since_epoch().count());
+  conn->body_bytes.fetch_add(size);
   switch (conn->kind) {
     case Conn::Kind::kPlain:
       if (conn->body.size() + size <= max_body_bytes_) {
         conn->body.append(data, size);
         return true;
       }
-      // A chunked body over the limit: dropped from here on.
-      conn->kind = Conn::Kind::kTooLarge;
-      conn->discarded_bytes = conn->body.size();
+      // A chunked body over the limit (its length was not declared): the answer now, the rest
+      // is not read.
       std::string().swap(conn->body);
-      [[fallthrough]];
+      record_response(413);
+      conn->counted = true;
+      send_and_close(conn->fd, raw_answer(413, error_json(kTooLargeMessage, "payload_too_large")), false);
+      return false;
     case Conn::Kind::kTooLarge:
     case Conn::Kind::kRefused:
-      conn->discarded_bytes += size;
-      if (conn->discarded_bytes <= kRefusedDrainBytes) return true;
-      // More than is worth reading (a chunked body: no length was declared): the answer now.
-      if (conn->kind == Conn::Kind::kTooLarge) {
-        record_response(413);
-        conn->refusal.status = 413;
-        conn->refusal.body = error_json(kTooLargeMessage, "payload_too_large");
-      }
-      conn->counted = true;
-      send_and_close(conn->fd, raw_answer(conn->refusal.status, conn->refusal.body, conn->refusal.challenge), false);
-      return false;
+      // A declared length of at most kRefusedDrainBytes (begin_request()): read to its end.
+      return true;
     case Conn::Kind::kUpload: {
       if (stopping_.load()) return false;  // shutting down: abort rather than wait for the client
       std::lock_guard<std::mutex> lock(conn->upload_mutex);
@@ -660,14 +801,16 @@ void HttpServer::on_completed(MHD_Connection* c, Conn* conn) {
   }
   conn->reset_request();
   {
-    // The next request on a kept connection has head_timeout_ms from now.
+    // The next request on a kept connection has head_timeout_ms from now; until its first byte
+    // the connection is an idle keep-alive one.
     std::lock_guard<std::mutex> lock(impl.conns_mutex);
     conn->phase = Conn::Phase::kHead;
     conn->uploading = false;
-    conn->deadline = SteadyClock::now() + std::chrono::milliseconds(limits_.head_timeout_ms);
+    ++conn->requests;
+    conn->since = SteadyClock::now();
+    conn->deadline = conn->since + std::chrono::milliseconds(limits_.head_timeout_ms);
   }
 }
-
 
 int HttpServer::serve(MHD_Connection* c, Conn* conn) {
   HttpRequest r;
@@ -766,7 +909,7 @@ int HttpServer::refuse(MHD_Connection* c, Conn* conn, int status, const char* co
 
 // ---- POST /api/node/update ----------------------------------------------------------------------
 
-int HttpServer::begin_upload(MHD_Connection* c, Conn* conn, uint64_t content_length, bool expect_continue) {
+int HttpServer::begin_upload(MHD_Connection* c, Conn* conn, uint64_t content_length, bool drain_if_refused) {
   Answer a;
   StringJsonOutput out(a.body);
   HttpResponseHeaders headers;
@@ -795,14 +938,14 @@ int HttpServer::begin_upload(MHD_Connection* c, Conn* conn, uint64_t content_len
     std::lock_guard<std::mutex> lock(impl_->conns_mutex);
     conn->uploading = false;  // nothing for stop() to abort
   }
-  if (expect_continue || declared > kRefusedDrainBytes) {
-    // Before the body: the client sends none (Expect) or a large one is not read; the
-    // connection closes after the answer.
+  if (!drain_if_refused) {
+    // Before the body: the client sends none (Expect), or one of unknown (chunked) or large
+    // length is not read: the answer now, and the connection closes after it.
     a.close = true;
     return answer(c, conn, a);
   }
-  // Refused before the body: a small body is read and dropped, so the answer arrives on a clean
-  // keep-alive connection.
+  // Refused before a small declared body: it is read and dropped, so the answer arrives on a
+  // clean keep-alive connection.
   conn->refusal = std::move(a);
   conn->kind = Conn::Kind::kRefused;
   return 1;
@@ -841,6 +984,22 @@ int HttpServer::finish_upload(MHD_Connection* c, Conn* conn) {
 // ---- event streams ------------------------------------------------------------------------------
 
 int HttpServer::serve_stream(MHD_Connection* c, Conn* conn, const HttpRequest& r) {
+  bool address_full = false;
+  {
+    // One address may not take every stream slot: its share is reserved before core is asked.
+    std::lock_guard<std::mutex> lock(streams_->mutex);
+    size_t& from_address = streams_->per_address[conn->address];
+    address_full = from_address >= limits_.max_streams_per_ip;
+    if (!address_full) ++from_address;
+    if (from_address == 0) streams_->per_address.erase(conn->address);
+  }
+  if (address_full) {
+    char message[160];
+    std::snprintf(message, sizeof message,
+                  "This address already holds %zu event streams, the most one address may; close one first.",
+                  limits_.max_streams_per_ip);
+    return refuse(c, conn, 503, "too_many_streams", message, false);
+  }
   SseFilter filter;
   Answer refusal;
   StringJsonOutput out(refusal.body);
@@ -854,11 +1013,16 @@ int HttpServer::serve_stream(MHD_Connection* c, Conn* conn, const HttpRequest& r
     if (refusal.status == 200) preamble_size = events_->write_preamble(preamble, sizeof preamble);
   }
   conn->counted = true;
-  if (refusal.status != 200) return answer(c, conn, refusal);
+  if (refusal.status != 200) {
+    std::lock_guard<std::mutex> lock(streams_->mutex);
+    streams_->release_locked(conn->address);
+    return answer(c, conn, refusal);
+  }
   auto* client = new StreamClient();
   client->server = this;
   client->connection = c;
   client->fd = conn->fd;
+  client->address = conn->address;
   client->filter = filter;
   client->queue.push_back(std::make_shared<const std::string>(preamble, preamble_size));
   client->last_write = SteadyClock::now();
@@ -867,6 +1031,10 @@ int HttpServer::serve_stream(MHD_Connection* c, Conn* conn, const HttpRequest& r
       MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, &Impl::stream_read, client, &Impl::stream_free);
   if (resp == nullptr) {
     delete client;
+    {
+      std::lock_guard<std::mutex> lock(streams_->mutex);
+      streams_->release_locked(conn->address);
+    }
     std::lock_guard<std::mutex> lock(core_mutex_);
     events_->close_stream();
     return 0;
@@ -925,6 +1093,7 @@ void HttpServer::Impl::stream_free(void* cls) {
     std::lock_guard<std::mutex> lock(server->streams_->mutex);
     auto& list = server->streams_->clients;
     list.erase(std::remove(list.begin(), list.end(), s), list.end());
+    server->streams_->release_locked(s->address);
   }
   delete s;
   std::lock_guard<std::mutex> lock(server->core_mutex_);
@@ -993,26 +1162,37 @@ void HttpServer::cut_locked(Conn* conn, const std::string& answer, int status) {
     const std::string upload_answer = end_late_upload(conn);  // counted there
     if (upload_answer.empty()) return;  // it finished meanwhile: its answer is on its way
     send_and_close(conn->fd, upload_answer, true);
-    conn->cut = true;
-    return;
+  } else {
+    if (status != 0) record_response(status);  // before the client can see it
+    send_and_close(conn->fd, answer, true);
   }
-  if (status != 0) record_response(status);  // before the client can see it
-  send_and_close(conn->fd, answer, true);
   conn->cut = true;
+  release_locked(conn);  // on its way out: its slot is free for the next connection now
+}
+
+bool HttpServer::body_late(const Conn& conn, SteadyClock::time_point now) const {
+  const SteadyClock::time_point activity{SteadyClock::duration(conn.body_activity.load())};
+  if (now - activity >= std::chrono::seconds(limits_.idle_timeout_s)) return true;
+  // The running minimum pace: after the grace, never fewer bytes than the rate allows for.
+  const int64_t elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - conn.since).count();
+  if (elapsed_ms <= static_cast<int64_t>(limits_.body_grace_ms)) return false;
+  const uint64_t required =
+      static_cast<uint64_t>(elapsed_ms - limits_.body_grace_ms) * limits_.min_body_bytes_per_s / 1000;
+  return conn.body_bytes.load() < required;
 }
 
 void HttpServer::housekeep() {
   Impl& impl = *impl_;
   constexpr auto kPeriod = std::chrono::milliseconds(100);
-  const auto idle = std::chrono::seconds(limits_.idle_timeout_s);
   std::unique_lock<std::mutex> hk_lock(impl.hk_mutex);
   while (!impl.hk_stop) {
     impl.hk_cv.wait_for(hk_lock, kPeriod);
     if (impl.hk_stop) break;
     hk_lock.unlock();
     const SteadyClock::time_point now = SteadyClock::now();
+    size_t open_now = 0;
     {
-      // A head past its deadline, or a body past its deadline or idle: answered (408, or core's
+      // A head past its deadline, or a body idle or behind its pace: answered (408, or core's
       // answer for an upload) when the socket takes it, then shut down, which makes
       // libmicrohttpd's next read see the end and close the connection. Only a listed connection
       // is touched: its descriptor stays open until it leaves the set (on_connection).
@@ -1020,10 +1200,17 @@ void HttpServer::housekeep() {
       for (Conn* c : impl.conns) {
         if (c->cut || c->phase == Conn::Phase::kAnswer) continue;
         const bool body = c->phase == Conn::Phase::kBody;
-        const SteadyClock::time_point activity{SteadyClock::duration(c->body_activity.load())};
-        if (now < c->deadline && !(body && now - activity >= idle)) continue;
+        if (body ? !body_late(*c, now) : now < c->deadline) continue;
         cut_locked(c, body ? impl.body_timeout_answer : impl.head_timeout_answer, 408);
       }
+      impl.peak_since_trim = std::max(impl.peak_since_trim, impl.conns.size());
+      open_now = impl.conns.size();
+    }
+    if (impl.peak_since_trim >= kTrimAfterConnections && open_now <= impl.peak_since_trim / 8) {
+      // A flood subsided: its request bodies and buffers went back to glibc's arenas, which keep
+      // the pages (RSS stayed 10-20 MB above its baseline). Hand them back once.
+      ::malloc_trim(0);
+      impl.peak_since_trim = open_now;
     }
     {
       // Idle streams get a keep-alive comment every EventApi::kKeepAliveMs: the write is also how

@@ -26,14 +26,19 @@
 /// keep-alive connection pins a process that is about to exec().
 ///
 /// Limits (Limits below; docs/reliability.md has the table): a total deadline for a request head,
-/// a body deadline from a minimum average rate, an idle timeout, connections per client address,
-/// connections in all (beyond: 503 `overloaded`), header fields and head bytes (431), unambiguous
-/// body framing (400, http_head_check.h), a fixed memory pool per connection.
+/// a running minimum pace for a body, an idle timeout, connections per client address,
+/// connections in all (a full server displaces its slowest connection for a new one:
+/// http_eviction.h; the node's own address has a small allowance outside both caps), event streams
+/// per address, header fields and head bytes (431), unambiguous body framing (400,
+/// http_head_check.h), a fixed memory pool per connection.
 ///
 /// Answers libmicrohttpd gives by itself before the request reaches this adapter (a request or
-/// header line it cannot parse, a head larger than the connection's memory pool, a Content-Length
-/// that is not a number or does not fit 64 bits, broken chunked framing) carry its own short HTML
-/// body without the headers above; they are counted all the same (docs/linux-node.md).
+/// header line it cannot parse, an unsupported HTTP version, a head or request line larger than
+/// the connection's memory pool, a Content-Length that is not a number or does not fit 64 bits,
+/// broken chunked framing or an overflowing chunk size) carry its own fixed HTML sentence, no
+/// Content-Type and none of the headers above: 0.9.75 builds them internally
+/// (transmit_error_response() in connection.c) with no hook to add a header or change the body
+/// (docs/hand-written.md). They are counted all the same (docs/linux-node.md).
 ///
 /// POST /api/node/update (when set_ota() was called) is streamed, never buffered: the raw body,
 /// multipart or not, goes in blocks of up to kOtaBlockBytes to OtaUploadHandler::body(), which
@@ -42,6 +47,7 @@
 /// the body, so a 401 / 409 / 413 / 415 costs no transfer (the connection is then closed).
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -73,9 +79,11 @@ class HttpServer {
   /// stall timeout.
   static constexpr uint32_t kOtaFlushMs = 200;
   /// A refused request (an upload refused without `Expect: 100-continue`, a body over its route's
-  /// limit) whose declared body is at most this large is read and discarded, so the answer arrives
-  /// on a clean keep-alive connection; a larger one is answered at once and the connection closed.
-  static constexpr size_t kRefusedDrainBytes = 1024 * 1024;
+  /// limit) whose declared Content-Length is at most this large is read and discarded, so the
+  /// answer arrives on a clean keep-alive connection; at the minimum body pace that costs at most
+  /// Limits::body_grace_ms + 8 s. A larger one, a chunked one (its length is unknown) or one whose
+  /// client waits for `100 Continue` is answered at once and the connection closed.
+  static constexpr size_t kRefusedDrainBytes = 128 * 1024;
   /// Messages queued per event stream before a slow client is cut off: about 120 ms of events at
   /// the highest rate one node publishes on 2 busy cores (35 k/s, bench/rest_load.sh), so a reader
   /// that is merely scheduled late keeps its stream; at most ~800 KB per stream (the frames are
@@ -92,22 +100,34 @@ class HttpServer {
     /// of the request head, however the bytes trickle in: 408 `head_timeout` and close. Bounds
     /// how long a slow client holds its connection slot; per read, it would be unbounded.
     uint32_t head_timeout_ms = 10000;
-    /// A body must arrive within body_grace_ms + its declared length (chunked: the route's limit)
-    /// at min_body_bytes_per_s: else 408 `body_timeout` and close. 16 KiB/s lets a 100 MB image
-    /// take 1 h 45 min; a body trickled in at one byte per idle timeout is cut off.
+    /// A running minimum pace for a request body: from body_grace_ms after the head, the body
+    /// bytes received must stay at or above (elapsed - body_grace_ms) x min_body_bytes_per_s,
+    /// whatever the declared length: else 408 `body_timeout` (an upload: core's answer) and close.
+    /// 16 KiB/s lets a 100 MB image take 1 h 45 min; a trickle is cut off just after the grace.
     uint32_t body_grace_ms = 10000;
     uint32_t min_body_bytes_per_s = 16 * 1024;
     /// A body that moves no byte for this long is late (408, or core's answer for an upload);
     /// any other connection silent for one second more is closed by libmicrohttpd (keep-alive
     /// idle, a head that stopped coming, a client that does not read its answer). Whole seconds.
     uint32_t idle_timeout_s = 5;
-    /// Connections open at once; a request on a connection accepted beyond this is answered 503
-    /// `overloaded` (`Retry-After: 1`) and the connection closed. kOverflowConnections more are
-    /// accepted for that answer; beyond those, new connections are closed unanswered.
+    /// Connections counted open at once. A new connection to a full server displaces one it holds
+    /// (choose_eviction(), http_eviction.h: from the address holding the most connections, a
+    /// slow first head before an idle keep-alive connection before a body still arriving), which
+    /// is answered 503 `overloaded` (`Retry-After: 1`; an idle keep-alive connection: closed
+    /// unanswered). When none can be displaced (every connection is being answered, streams
+    /// events or uploads), a request on the new connection is answered 503 `overloaded` and the
+    /// connection closed; kOverflowConnections more are accepted for that answer, beyond those new
+    /// connections wait in the listen queue. start() lowers this to fit the open-file limit.
     size_t max_connections = 256;
     /// Connections from one IPv4 address; more are closed at accept, unanswered (the client
     /// already holds this many open).
     size_t max_connections_per_ip = 16;
+    /// A connection is displaced before younger ones only once it has been this long in its
+    /// state (a request head on a LAN arrives within milliseconds of the connection).
+    uint32_t eviction_min_age_ms = 500;
+    /// Event streams (GET /api/cluster/events/stream) from one address: beyond, 503
+    /// `too_many_streams`, so one host cannot take every one of the SPORE_MAX_EVENT_STREAMS.
+    size_t max_streams_per_ip = 2;
     /// Header fields in one request head, and bytes of the head (request line and fields):
     /// 431 `headers_too_large` and close beyond either.
     size_t max_header_count = 100;
@@ -120,6 +140,15 @@ class HttpServer {
   };
   /// Connections accepted beyond Limits::max_connections only to be answered 503.
   static constexpr size_t kOverflowConnections = 64;
+  /// Connections from the node's own address (the peer address is the address the connection
+  /// was accepted on: the OTA trial's REST self-probe; on a LAN no other host can complete a TCP
+  /// handshake from it) that count against neither cap, at most this many at once; more are
+  /// counted like any other.
+  static constexpr size_t kSelfConnections = 4;
+  /// File descriptors start() leaves to the rest of the process (UDP and MQTT sockets, state and
+  /// upload files, libmicrohttpd's epoll sets, pipes) when it fits the connection caps under
+  /// RLIMIT_NOFILE.
+  static constexpr size_t kReservedFds = 64;
 
   /// `api`, `core_mutex` and `log` (may be nullptr) must outlive the server.
   HttpServer(RestApi& api, std::mutex& core_mutex, LogSink* log);
@@ -186,8 +215,9 @@ class HttpServer {
   void on_completed(MHD_Connection* c, Conn* conn);
   /// A request without a body to stream, its body read (at most max_body_bytes_).
   int serve(MHD_Connection* c, Conn* conn);
-  /// POST /api/node/update with a body: admitted (or refused) before the body is read.
-  int begin_upload(MHD_Connection* c, Conn* conn, uint64_t content_length, bool expect_continue);
+  /// POST /api/node/update with a body: admitted (or refused) before the body is read; a refusal
+  /// reads and drops the body first only if `drain_if_refused`.
+  int begin_upload(MHD_Connection* c, Conn* conn, uint64_t content_length, bool drain_if_refused);
   void flush_upload(Conn* conn);
   int finish_upload(MHD_Connection* c, Conn* conn);
   /// GET of the event stream: admitted by EventApi::open_stream(), then kept open.
@@ -199,8 +229,20 @@ class HttpServer {
   uint32_t now_ms() const;
   /// RestApi::record_response() under the core mutex, for answers that bypass RestApi::handle().
   void record_response(int status);
-  /// The housekeeping thread: head and body deadlines, event-stream keep-alives.
+  /// The housekeeping thread: head and body deadlines, event-stream keep-alives, returning freed
+  /// heap to the system after a flood.
   void housekeep();
+  /// A body past its idle time or behind the running minimum pace (Limits::body_grace_ms).
+  bool body_late(const Conn& conn, std::chrono::steady_clock::time_point now) const;
+  /// With Impl::conns_mutex held: counts a new connection against the caps (refusing it beyond
+  /// the per-address cap, displacing another one when the server is full).
+  void admit_locked(Conn* conn, bool from_self);
+  /// With Impl::conns_mutex held: the connection admit_locked() closes to make room, or nullptr.
+  Conn* choose_victim_locked(const Conn* arriving);
+  /// With Impl::conns_mutex held: `conn` no longer counts against the caps.
+  void release_locked(Conn* conn);
+  /// Lowers limits_.max_connections to fit RLIMIT_NOFILE; logs the caps.
+  void fit_open_file_limit();
   /// Ends an admitted upload in core (`complete` false: aborted) with `upload_mutex` held; its
   /// answer as raw HTTP, counted ("" when the upload already ended).
   std::string end_upload_locked(Conn* conn, bool complete);

@@ -119,6 +119,10 @@ bool http_get_ok(uint32_t ip, uint16_t port, const char* path, uint32_t timeout_
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(ip == 0 ? 0x7F000001u : ip);
+  // From the address it connects to (the kernel would pick 127.0.0.1 for any 127.x target).
+  sockaddr_in self = addr;
+  self.sin_port = 0;
+  (void)::bind(fd, reinterpret_cast<const sockaddr*>(&self), sizeof self);
   bool ok = false;
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 || errno == EINPROGRESS) {
     int err = 0;

@@ -83,7 +83,9 @@ class TrialHealth {
 };
 
 /// True when an HTTP server at `ip`:`port` (0.0.0.0 = 127.0.0.1) answers `GET path` with status
-/// 200 within `timeout_ms` (connect, send and first bytes each bounded by it).
+/// 200 within `timeout_ms` (connect, send and first bytes each bounded by it). The connection
+/// comes from `ip` itself (from 127.0.0.1 for 0.0.0.0), so spored's server counts it as the
+/// node's own (HttpServer::kSelfConnections): a node held full by clients still answers it.
 bool http_get_ok(uint32_t ip, uint16_t port, const char* path, uint32_t timeout_ms);
 
 class OtaTrial {

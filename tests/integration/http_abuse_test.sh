@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Slow and hostile HTTP clients against one spored (issue 15, part C): 64 slow clients do not keep
-# anyone else waiting and are cut off at the head deadline, header floods are refused and leave
-# no memory behind, ambiguous body framing and impossible Content-Lengths are refused at once, one
-# address cannot open more than its share of connections, and every answer carries
+# Slow and hostile HTTP clients against one spored (issue 15, part C and its red-team findings):
+# 64 slow clients do not keep anyone else waiting and are cut off at the head deadline, a node held
+# full by slow heads or slow chunked bodies from many addresses still serves others (the slowest
+# is displaced), an unauthenticated chunked upload is refused at once, header floods are refused
+# and leave no memory behind, ambiguous body framing and impossible Content-Lengths are refused at
+# once, one address cannot open more than its share of connections, and every answer carries
 # X-Content-Type-Options (the dashboard also X-Frame-Options).
 #
 # Every check runs even when an earlier one failed, and the failures are listed at the end, so a
 # run against an older spored (SPORED=/path/to/old/spored) shows each finding separately.
 source "$(dirname "$0")/lib.sh"
-it_init 190 150
+it_init 190 170
 
 ATTACK=(python3 "$IT_ROOT/tests/integration/http_attack.py")
 FAILED_CHECKS=()
@@ -53,6 +55,10 @@ out="$(RAW_TIMEOUT=2 raw "${EVENTS}Content-Length: -1\r\n\r\n{}")"
 check "negative Content-Length answered 400 at once ($out)" status_code "$out" 400
 out="$(RAW_TIMEOUT=2 raw "${EVENTS}Content-Length: 99999999999999\r\n\r\n{}")"
 check "huge Content-Length answered 413 at once ($out)" status_code "$out" 413 payload_too_large
+# An upload without a token and with a chunked body (its length unknown) is refused at once, not
+# after its body (the old server read it to 1 MiB: one byte every 4 s held it for hours).
+out="$(RAW_TIMEOUT=2 raw "POST /api/node/update HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nA\r\n")"
+check "unauthenticated chunked upload answered 401 at once ($out)" status_code "$out" 401
 
 # ---- one address, many connections ---------------------------------------------------------------
 out="$("${ATTACK[@]}" hold "$HOST" "$IT_HTTP_PORT" --source "$IT_NET.120" --count 17 --seconds 1)"
@@ -63,6 +69,34 @@ start_node 2 --http-max-per-address 2
 out="$("${ATTACK[@]}" hold "$(it_ip 2)" "$IT_HTTP_PORT" --source "$IT_NET.121" --count 3 --seconds 1)"
 check "--http-max-per-address 2: the 3rd connection closed ($out)" test "$(jq .closed_by_server <<<"$out")" -eq 1
 stop_node 2
+
+# ---- a full node ---------------------------------------------------------------------------------
+# Node 3 takes 32 connections, 4 per address; 8 addresses x 4 slow clients fill it and reconnect at
+# once when cut off (the red team: 16 x 16 against 256). Another client's requests are still
+# answered 200: it displaces the slowest of them (the old server answered it 503 overloaded).
+start_node 3 --http-max-connections 32 --http-max-per-address 4
+for mode in head chunked; do
+  # Addresses of their own for each mode: none still holds connections from the previous one.
+  first=$([ "$mode" = head ] && echo 130 || echo 140)
+  FULL_SOURCES="$(for k in 0 1 2 3 4 5 6 7; do printf '%s.%s,' "$IT_NET" $((first + k)); done)"
+  "${ATTACK[@]}" slow "$(it_ip 3)" "$IT_HTTP_PORT" --mode "$mode" --sources "${FULL_SOURCES%,}" --count 32 \
+    --interval 1 --duration 9 --reconnect >"$IT_TMP/full-$mode.json" &
+  FULL_PID=$!
+  IT_EXTRA_PIDS+=("$FULL_PID")
+  sleep 2
+  answers=""
+  for _ in 1 2 3 4 5; do
+    answers+="$(curl -s --max-time 3 -o /dev/null -w '%{http_code}' "$(it_url 3)/api/node/status") "
+    sleep 0.5
+  done
+  wait "$FULL_PID" || true
+  log "full node, slow ${mode}s: $(jq -c '{connections, open_at_end, answers}' <"$IT_TMP/full-$mode.json")"
+  check "node full of slow ${mode}s from 8 addresses: another client answered 200 5 of 5 times (got $answers)" \
+    test "$answers" = "200 200 200 200 200 "
+  check "the slow ${mode}s held the node full to the end" jq -e '.connections >= 32 and .open_at_end >= 28' \
+    "$IT_TMP/full-$mode.json"
+done
+stop_node 3
 
 # ---- 64 slow clients -----------------------------------------------------------------------------
 # One header line every 2 s each, from 5 addresses (13 per address: under the per-address cap).

@@ -4,11 +4,14 @@ bench/http_abuse.sh. Standard library only; every mode is bounded in time and pr
 object on stdout.
 
   slow  HOST PORT --sources A,B,.. --count N --interval S --duration S [--reconnect]
-        N connections (spread over the source addresses) send a request line, then one header
-        line every S seconds, never the end of the head. Runs until --duration or until the
-        server closed every connection (--reconnect: a closed one is replaced at once, so N stay
-        open, as a persistent attacker would). Prints when each was closed by the server and what
-        it answered first (e.g. "HTTP/1.1 408").
+        [--mode head|chunked|idle] [--path P]
+        N connections (spread over the source addresses) send, every S seconds, one more header
+        line of a head they never finish (head), or one more 1-byte chunk of a chunked POST body
+        to P (chunked; default /api/cluster/events?topic=t), or nothing at all (idle). Runs until
+        --duration or until the server closed every connection (--reconnect: a closed one is
+        replaced at once, so N stay open, as a persistent attacker would). Prints when each was
+        closed by the server, what it answered first (e.g. "HTTP/1.1 408") and how many
+        connections were opened in all.
   flood HOST PORT --connections N --lines L [--source A]
         N connections at once send a request line and then up to L header lines as fast as the
         server reads them. Prints, per connection, the lines sent, the first line of the answer
@@ -16,6 +19,10 @@ object on stdout.
   hold  HOST PORT --source A --count N --seconds S
         N idle connections from one source address; after S seconds prints how many the server
         had already closed (a per-address cap closes the surplus at once).
+  bodies HOST PORT --sources A,B,.. --count N --hold S
+        N connections (spread over the source addresses) each send a POST head with
+        Content-Length: 65536 and 65535 bytes of its body, hold them S seconds, then close.
+        Prints how many connected.
   raw   HOST PORT --request TEXT [--timeout S]
         Sends TEXT (Python escapes such as \\r\\n are decoded) and prints the answer's status,
         headers, body and the seconds until the answer was complete (or the connection closed).
@@ -69,15 +76,22 @@ def mode_slow(a):
     conns = []
 
     def open_one(i):
-        s = connect(a.host, a.port, sources[i % len(sources)])
-        s.sendall(b"GET /api/node/status HTTP/1.1\r\nHost: slow\r\n")
+        try:
+            s = connect(a.host, a.port, sources[i % len(sources)])
+            if a.mode == "head":
+                s.sendall(b"GET /api/node/status HTTP/1.1\r\nHost: slow\r\n")
+            elif a.mode == "chunked":
+                s.sendall(b"POST %s HTTP/1.1\r\nHost: slow\r\nContent-Type: application/octet-stream\r\n"
+                          b"Transfer-Encoding: chunked\r\n\r\n" % a.path.encode())
+        except OSError:
+            return False  # refused at accept (a per-address cap): tried again at the next round
         s.setblocking(False)
         c = {"sock": s, "index": i, "lines": 0, "closed_s": None, "answer": "", "data": b""}
         conns.append(c)
         sel.register(s, selectors.EVENT_READ, c)
+        return True
 
-    for i in range(a.count):
-        open_one(i)
+    missing = [i for i in range(a.count) if not open_one(i)]
     next_send = time.monotonic() + a.interval
     deadline = t0 + a.duration
     while time.monotonic() < deadline and any(c["closed_s"] is None for c in conns):
@@ -88,13 +102,18 @@ def mode_slow(a):
                 c["closed_s"] = round(time.monotonic() - t0, 3)
                 c["answer"] = c["data"].split(b"\r\n", 1)[0].decode("latin-1")
                 c["sock"].close()
-                if a.reconnect:
-                    open_one(c["index"])
+                if a.reconnect and not open_one(c["index"]):
+                    missing.append(c["index"])
         if time.monotonic() >= next_send:
+            if a.reconnect:
+                missing = [i for i in missing if not open_one(i)]
+            piece = {"head": lambda n: b"X-Slow-%d: x\r\n" % n, "chunked": lambda n: b"1\r\nx\r\n",
+                     "idle": lambda n: b""}[a.mode]
             for c in conns:
                 if c["closed_s"] is None:
                     try:
-                        c["sock"].send(b"X-Slow-%d: x\r\n" % c["lines"])
+                        if a.mode != "idle":
+                            c["sock"].send(piece(c["lines"]))
                         c["lines"] += 1
                     except OSError:
                         pass
@@ -105,10 +124,11 @@ def mode_slow(a):
     closed = [c for c in conns if c["closed_s"] is not None]
     print(json.dumps({
         "connections": len(conns),
+        "open_at_end": len(conns) - len(closed),
         "closed_by_server": len(closed),
         "closed_s": sorted(c["closed_s"] for c in closed),
         "answers": sorted({c["answer"] for c in closed}),
-        "max_lines_sent": max(c["lines"] for c in conns),
+        "max_lines_sent": max((c["lines"] for c in conns), default=0),
     }))
 
 
@@ -163,6 +183,23 @@ def mode_hold(a):
     print(json.dumps({"connections": a.count, "closed_by_server": closed}))
 
 
+def mode_bodies(a):
+    sources = a.sources.split(",")
+    head = b"POST /api/cluster/events?topic=x HTTP/1.1\r\nHost: bodies\r\nContent-Length: 65536\r\n\r\n"
+    socks = []
+    for i in range(a.count):
+        try:
+            s = connect(a.host, a.port, sources[i % len(sources)])
+            s.sendall(head + b"A" * 65535)
+            socks.append(s)
+        except OSError:
+            pass
+    time.sleep(a.hold)
+    for s in socks:
+        s.close()
+    print(json.dumps({"connections": len(socks)}))
+
+
 def mode_raw(a):
     request = a.request.encode("latin-1").decode("unicode_escape").encode("latin-1")
     t0 = time.monotonic()
@@ -202,8 +239,8 @@ def mode_raw(a):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="mode", required=True)
-    for name in ("slow", "flood", "hold", "raw"):
+    sub = p.add_subparsers(dest="command", required=True)
+    for name in ("slow", "flood", "hold", "bodies", "raw"):
         sp = sub.add_parser(name)
         sp.add_argument("host")
         sp.add_argument("port", type=int)
@@ -213,11 +250,17 @@ def main():
             sp.add_argument("--interval", type=float, default=2.0)
             sp.add_argument("--duration", type=float, default=30.0)
             sp.add_argument("--reconnect", action="store_true")
+            sp.add_argument("--mode", choices=("head", "chunked", "idle"), default="head")
+            sp.add_argument("--path", default="/api/cluster/events?topic=t")
         elif name == "flood":
             sp.add_argument("--connections", type=int, default=4)
             sp.add_argument("--lines", type=int, default=1000000)
             sp.add_argument("--source")
             sp.add_argument("--timeout", type=float, default=60.0)
+        elif name == "bodies":
+            sp.add_argument("--sources", required=True)
+            sp.add_argument("--count", type=int, required=True)
+            sp.add_argument("--hold", type=float, default=3.0)
         elif name == "hold":
             sp.add_argument("--source", required=True)
             sp.add_argument("--count", type=int, required=True)
@@ -226,7 +269,7 @@ def main():
             sp.add_argument("--request", required=True)
             sp.add_argument("--timeout", type=float, default=5.0)
     a = p.parse_args()
-    {"slow": mode_slow, "flood": mode_flood, "hold": mode_hold, "raw": mode_raw}[a.mode](a)
+    {"slow": mode_slow, "flood": mode_flood, "hold": mode_hold, "bodies": mode_bodies, "raw": mode_raw}[a.command](a)
 
 
 if __name__ == "__main__":

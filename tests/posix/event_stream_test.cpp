@@ -19,6 +19,7 @@
 
 #include "fakes.h"
 #include "posix/http_server.h"
+#include "raw_http_client.h"
 #include "spore/event_api.h"
 #include "spore/membership.h"
 #include "spore/node_context.h"
@@ -103,8 +104,22 @@ class EventStreamTest : public ::testing::Test {
     server.set_event_api(&events);
   }
   void SetUp() override {
+    // httplib's clients all connect from 127.0.0.1: one address may hold every stream here.
+    HttpServer::Limits limits;
+    limits.max_streams_per_ip = SPORE_MAX_EVENT_STREAMS;
+    restart(limits);
+  }
+  void restart(const HttpServer::Limits& limits) {
+    server.stop();
+    server.set_limits(limits);
     std::string error;
     ASSERT_TRUE(server.start("127.0.0.1", 0, &error)) << error;
+  }
+  /// A raw stream request from `source`; its first line once the preamble (or a refusal) arrived.
+  static std::string open_raw_stream(RawClient& client) {
+    if (!client.send("GET /api/cluster/events/stream HTTP/1.1\r\nHost: x\r\n\r\n")) return "";
+    const std::string head = client.head();
+    return head.substr(0, head.find("\r\n"));
   }
   void publish(const std::string& topic, const std::string& data) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -241,6 +256,46 @@ TEST_F(EventStreamTest, AClientThatStopsReadingIsCutOffAndMemoryStaysBounded) {
   }
   EXPECT_TRUE(wait_open_streams(0));
   ::close(fd);
+}
+
+// Regression (issue 15, F5): one address could open every stream slot (8), and every other client
+// got 503 too_many_streams for as long as it held them. One address now gets at most
+// Limits::max_streams_per_ip (2 by default) and the other slots stay open to others.
+TEST_F(EventStreamTest, OneAddressGetsAtMostItsShareOfStreams) {
+  restart(HttpServer::Limits{});
+  RawClient a1(server.port(), 0x7F000005u), a2(server.port(), 0x7F000005u), a3(server.port(), 0x7F000005u);
+  EXPECT_EQ(open_raw_stream(a1), "HTTP/1.1 200 OK");
+  EXPECT_EQ(open_raw_stream(a2), "HTTP/1.1 200 OK");
+  EXPECT_EQ(open_raw_stream(a3), "HTTP/1.1 503 Service Unavailable");
+  const std::string refusal = a3.response();
+  EXPECT_NE(refusal.find("\"code\":\"too_many_streams\""), std::string::npos) << refusal;
+  EXPECT_NE(refusal.find("2 event streams"), std::string::npos) << refusal;
+  RawClient b(server.port(), 0x7F000006u);
+  EXPECT_EQ(open_raw_stream(b), "HTTP/1.1 200 OK");
+  EXPECT_TRUE(wait_open_streams(3));
+  // The address gets its share back when one of its streams ends.
+  a1.close();
+  ASSERT_TRUE(wait_open_streams(2, true));
+  RawClient a4(server.port(), 0x7F000005u);
+  EXPECT_EQ(open_raw_stream(a4), "HTTP/1.1 200 OK");
+}
+
+// When every connection of a full server is busy (streams are never displaced), a request on a
+// new connection is answered 503 overloaded rather than taking a stream's place.
+TEST_F(EventStreamTest, AServerFullOfStreamsAnswersANewConnection503) {
+  HttpServer::Limits limits;
+  limits.max_connections = 2;
+  restart(limits);
+  RawClient s1(server.port(), 0x7F000005u), s2(server.port(), 0x7F000006u);
+  ASSERT_EQ(open_raw_stream(s1), "HTTP/1.1 200 OK");
+  ASSERT_EQ(open_raw_stream(s2), "HTTP/1.1 200 OK");
+  RawClient refused(server.port(), 0x7F000007u);
+  ASSERT_TRUE(refused.send("GET /api/node/status HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::string answer = refused.read_all();
+  EXPECT_EQ(status_of(answer), 503) << answer;
+  EXPECT_NE(answer.find("\"code\":\"overloaded\""), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos) << answer;
+  EXPECT_EQ(open_streams(), 2u);
 }
 
 }  // namespace

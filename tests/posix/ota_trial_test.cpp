@@ -145,16 +145,26 @@ TEST(TrialHealth, StablePeriodThenPeerThenProbe) {
   EXPECT_TRUE(alone.probe_due(2000, 0));
 }
 
+/// A listening socket on `ip` (host byte order), any port; its address in `*a`. -1 on failure.
+int listen_on(uint32_t ip, sockaddr_in* a) {
+  const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  *a = sockaddr_in{};
+  a->sin_family = AF_INET;
+  a->sin_addr.s_addr = htonl(ip);
+  socklen_t len = sizeof *a;
+  if (::bind(server, reinterpret_cast<sockaddr*>(a), sizeof *a) != 0 ||
+      ::getsockname(server, reinterpret_cast<sockaddr*>(a), &len) != 0 || ::listen(server, 1) != 0) {
+    ::close(server);
+    return -1;
+  }
+  return server;
+}
+
 TEST(HttpGetOk, OnlyA200Counts) {
   for (const char* answer : {"HTTP/1.1 200 OK\r\n\r\n", "HTTP/1.1 404 Not Found\r\n\r\n", "garbage", ""}) {
-    const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(0x7F000001);
-    ASSERT_EQ(::bind(server, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    socklen_t len = sizeof a;
-    ::getsockname(server, reinterpret_cast<sockaddr*>(&a), &len);
-    ::listen(server, 1);
+    const int server = listen_on(0x7F000001, &a);
+    ASSERT_GE(server, 0);
     std::thread t([&] {
       const int c = ::accept(server, nullptr, nullptr);
       char buf[256];
@@ -169,6 +179,29 @@ TEST(HttpGetOk, OnlyA200Counts) {
   }
   // Nobody listening: false at once.
   EXPECT_FALSE(http_get_ok(0x7F000001, 1, "/", 500));
+}
+
+// The self-probe comes from the node's own address (not the kernel's 127.0.0.1 for a 127.x
+// target), so spored's HTTP server keeps a place for it however many clients hold it full.
+TEST(HttpGetOk, ConnectsFromTheAddressItProbes) {
+  sockaddr_in a{};
+  const int server = listen_on(0x7F000009, &a);
+  ASSERT_GE(server, 0);
+  uint32_t peer_ip = 0;
+  std::thread t([&] {
+    sockaddr_in peer{};
+    socklen_t peer_len = sizeof peer;
+    const int c = ::accept(server, reinterpret_cast<sockaddr*>(&peer), &peer_len);
+    peer_ip = ntohl(peer.sin_addr.s_addr);
+    char buf[256];
+    (void)::recv(c, buf, sizeof buf, 0);
+    (void)::send(c, "HTTP/1.1 200 OK\r\n\r\n", 19, MSG_NOSIGNAL);
+    ::close(c);
+  });
+  EXPECT_TRUE(http_get_ok(0x7F000009, ntohs(a.sin_port), "/api/node/status", 2000));
+  t.join();
+  ::close(server);
+  EXPECT_EQ(peer_ip, 0x7F000009u);
 }
 
 TEST_F(OtaTrialTest, StagedImageIsPromotedWhenHealthy) {

@@ -95,6 +95,12 @@ class RawClient {
       if (std::chrono::steady_clock::now() >= deadline) return false;
     }
   }
+  /// True when the server has sent something or closed the connection within `wait_ms`
+  /// (nothing is consumed).
+  bool readable(int wait_ms) {
+    pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+    return ::poll(&p, 1, wait_ms) > 0;
+  }
   void close() {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
