@@ -11,7 +11,15 @@
 #include "../../apps/spore/ota_logic.cpp"
 #include "../../apps/spore/request_signer.cpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
 
 namespace spore {
 namespace cli {
@@ -730,6 +738,76 @@ TEST(SporeCliChallenge, ConnectedAddressesOfALiteralAndOfAName) {
   EXPECT_EQ(connected_addresses(NodeAddress{"10.0.0.5", 80}), std::vector<std::string>{"10.0.0.5:80"});
   const std::vector<std::string> local = connected_addresses(NodeAddress{"localhost", 8080});
   EXPECT_NE(std::find(local.begin(), local.end(), "127.0.0.1:8080"), local.end());
+}
+
+}  // namespace
+}  // namespace cli
+}  // namespace spore
+
+namespace spore {
+namespace cli {
+namespace {
+
+// A "node" (a fake member) that answers the challenge one byte at a time, or without end: the CLI
+// gives up at its deadline or size cap instead of waiting as long as the bytes keep coming (found
+// by the red-team review: `spore ota all` hung behind such a member, or grew to 2.5 GB).
+class TrickleServer {
+ public:
+  explicit TrickleServer(bool endless) : endless_(endless) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_, 4), 0);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~TrickleServer() {
+    stop_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  void serve() {
+    const int c = ::accept(fd_, nullptr, nullptr);
+    if (c < 0) return;
+    const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n";
+    if (endless_) {
+      const std::string start = head + "Content-Length: 100000000\r\n\r\n";
+      ::send(c, start.data(), start.size(), MSG_NOSIGNAL);
+      const std::string chunk(8192, ' ');
+      while (!stop_ && ::send(c, chunk.data(), chunk.size(), MSG_NOSIGNAL) > 0) {
+      }
+    } else {
+      for (size_t i = 0; !stop_ && i < head.size(); ++i) {
+        if (::send(c, &head[i], 1, MSG_NOSIGNAL) <= 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+    ::close(c);
+  }
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  bool endless_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST(SporeCliChallenge, AFakeThatTricklesOrFloodsItsAnswerIsGivenUpOn) {
+  uint8_t sha[32] = {};
+  const SignPolicy policy = single_token_policy(std::string("t"), false);
+  for (const bool endless : {false, true}) {
+    TrickleServer fake(endless);
+    std::string why;
+    EXPECT_FALSE(sign_request(NodeAddress{"127.0.0.1", fake.port()}, 1.0, policy, HttpMethod::kPost, "/x", sha, &why));
+    EXPECT_NE(why.find(endless ? "larger than 4096 bytes" : "no complete answer within 1 s"), std::string::npos) << why;
+  }
 }
 
 }  // namespace
