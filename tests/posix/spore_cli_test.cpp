@@ -678,13 +678,6 @@ TEST(SporeCliOtaErrors, UpdateErrorsExplainWhatToDo) {
   EXPECT_EQ(describe_update_error(500, R"({"error":"disk full","code":"io"})", true), "disk full (HTTP 500) [io]");
 }
 
-}  // namespace
-}  // namespace cli
-}  // namespace spore
-
-namespace spore {
-namespace cli {
-namespace {
 
 // ---- request proofs: the CLI's check of a node's challenge answer ------------------------------------
 
@@ -740,13 +733,6 @@ TEST(SporeCliChallenge, ConnectedAddressesOfALiteralAndOfAName) {
   EXPECT_NE(std::find(local.begin(), local.end(), "127.0.0.1:8080"), local.end());
 }
 
-}  // namespace
-}  // namespace cli
-}  // namespace spore
-
-namespace spore {
-namespace cli {
-namespace {
 
 // A "node" (a fake member) that answers the challenge one byte at a time, or without end: the CLI
 // gives up at its deadline or size cap instead of waiting as long as the bytes keep coming (found
