@@ -1,5 +1,7 @@
 #include "spore/boot_counter.h"
 
+#include "spore/bytes.h"
+
 namespace spore {
 
 namespace {
@@ -8,23 +10,14 @@ namespace {
 // counters carry over.
 constexpr uint32_t kBootMagic = 0x53504231;
 
-uint32_t get_u32le(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
-         static_cast<uint32_t>(p[3]) << 24;
-}
-
-void put_u32le(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-
 }  // namespace
 
 uint32_t next_boot_count(uint8_t (&storage)[kBootCounterBytes]) {
-  uint32_t counter = get_u32le(storage) == kBootMagic ? get_u32le(storage + 4) : 0;
+  uint32_t counter = load_le32(storage) == kBootMagic ? load_le32(storage + 4) : 0;
   ++counter;
   if (counter == 0) counter = 1;
-  put_u32le(storage, kBootMagic);
-  put_u32le(storage + 4, counter);
+  store_le32(kBootMagic, storage);
+  store_le32(counter, storage + 4);
   return counter;
 }
 

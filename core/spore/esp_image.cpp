@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "spore/bytes.h"
 #include "spore/limits.h"
 
 namespace spore {
@@ -63,10 +64,6 @@ constexpr CrcTable kCrcTable SPORE_FLASH = make_crc_table();
 inline uint32_t crc_byte(uint32_t crc, uint8_t b) {
   crc = (crc << 4) ^ kCrcTable.v[(crc >> 28) ^ (b >> 4)];
   return (crc << 4) ^ kCrcTable.v[(crc >> 28) ^ (b & 0x0Fu)];
-}
-
-uint32_t le32(const uint8_t* p) {
-  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
 }
 
 /// [addr, addr + size) lies in [lo, hi) (an empty segment may sit right at `hi`, as an empty
@@ -212,15 +209,15 @@ void EspImageWalker::on_header() {
   }
   segments_left_ = header_[1];
   segment_index_ = 0;
-  entry_ = le32(header_ + 4);
+  entry_ = load_le32(header_ + 4);
   entry_ok_ = false;
   checksum_ = kChecksumSeed;
   phase_ = Phase::kSegmentHeader;
 }
 
 void EspImageWalker::on_segment_header() {
-  const uint32_t addr = le32(header_);
-  const uint32_t size = le32(header_ + 4);
+  const uint32_t addr = load_le32(header_);
+  const uint32_t size = load_le32(header_ + 4);
   const uint32_t start = offset_;  // of the segment's data
   if (image_index_ == 0) {
     if (!inside(addr, size, kDramStart, kDramEnd) && !inside(addr, size, kIramStart, kBootIramEnd)) {
@@ -266,8 +263,8 @@ void EspImageWalker::next_segment() {
 }
 
 void EspImageWalker::on_crc_field(uint32_t bytes_read) {
-  crc_len_ = le32(crc_field_);
-  crc_val_ = le32(crc_field_ + 4);
+  crc_len_ = load_le32(crc_field_);
+  crc_val_ = load_le32(crc_field_ + 4);
   crc_known_ = true;
   // The app ends on its 16-byte-aligned checksum, after its first segment's data.
   if (crc_len_ % 16 != 0 || crc_len_ <= segment_end_) fail_at(EspImageError::kBadLength, bytes_read);
@@ -303,7 +300,7 @@ EspImageError EspImageWalker::finish() {
     return error_;
   }
   // sig || uint32 LE sig_len: the length must account for exactly the bytes before it.
-  if (trailer_bytes_ != 0 && (trailer_bytes_ < 5 || le32(last4_) != trailer_bytes_ - 4)) {
+  if (trailer_bytes_ != 0 && (trailer_bytes_ < 5 || load_le32(last4_) != trailer_bytes_ - 4)) {
     fail(EspImageError::kTrailingBytes);
     return error_;
   }

@@ -2,14 +2,11 @@
 
 #include <cstring>
 
+#include "spore/bytes.h"
+
 namespace spore {
 
 namespace {
-
-uint32_t read_be32(const uint8_t* p) {
-  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) |
-         (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
-}
 
 // FNV-1a, 32 bit, the hash ApiRegistry::digest() uses too.
 constexpr uint32_t kFnvOffset = 0x811C9DC5u;
@@ -19,8 +16,8 @@ uint32_t fnv_bytes(uint32_t h, const uint8_t* p, size_t n) {
   return h;
 }
 uint32_t fnv_u32(uint32_t h, uint32_t v) {
-  const uint8_t b[4] = {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 8),
-                        static_cast<uint8_t>(v)};
+  uint8_t b[4];
+  store_be32(v, b);
   return fnv_bytes(h, b, sizeof b);
 }
 
@@ -158,7 +155,7 @@ void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* 
   if (!begun_ || left_ || data == nullptr) return;
   // Our own broadcast echoed back: not news, and not worth a replay-window slot.
   if (size_bytes >= wire::kHeaderBytes && data[0] == wire::kMagic0 && data[1] == wire::kMagic1 &&
-      read_be32(data + 5) == ctx_.self().node_id) {
+      load_be32(data + 5) == ctx_.self().node_id) {
     return;
   }
   ++stats_.datagrams_received;

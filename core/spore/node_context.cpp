@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "spore/bytes.h"
 #include "spore/cluster_events.h"
 #include "spore/hex.h"
 
@@ -122,15 +123,14 @@ void NodeContext::set_firmware(std::string_view version, const uint8_t (&sha256)
 }
 
 uint32_t NodeContext::image_digest() const {
-  return (uint32_t{image_sha256_[0]} << 24) | (uint32_t{image_sha256_[1]} << 16) |
-         (uint32_t{image_sha256_[2]} << 8) | uint32_t{image_sha256_[3]};
+  return load_be32(image_sha256_);
 }
 
 namespace {
 
 void write_digest(JsonWriter& w, uint32_t digest) {
-  const uint8_t bytes[4] = {static_cast<uint8_t>(digest >> 24), static_cast<uint8_t>(digest >> 16),
-                            static_cast<uint8_t>(digest >> 8), static_cast<uint8_t>(digest)};
+  uint8_t bytes[4];
+  store_be32(digest, bytes);
   char hex[9];
   hex_encode(bytes, sizeof bytes, hex);
   w.field(SPORE_FSTR("imageDigest"), static_cast<const char*>(hex));

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "spore/bytes.h"
 #include "spore/hex.h"
 #include "spore/ports.h"
 
@@ -56,10 +57,6 @@ static_assert(flash_list_count(kErrorMessages, sizeof kErrorMessages) == kErrorC
 const ErrorInfo* info(OtaError e) {
   const auto i = static_cast<size_t>(e);
   return i < kErrorCount ? &kErrors[i] : nullptr;
-}
-
-uint32_t load_le32(const uint8_t* p) {
-  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
 }
 
 // ---- Minimal DER reader for RSA public keys ----------------------------------------------------

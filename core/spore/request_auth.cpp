@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "spore/bytes.h"
 #include "spore/hex.h"
 #include "spore/hmac_sha256.h"
 #include "spore/http_target.h"
@@ -22,17 +23,6 @@ constexpr std::string_view kNonceDomain = "SPORE-NONCE\n";
 bool is_token68_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
          c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
-}
-
-uint32_t load_be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
-
-void store_be32(uint32_t v, uint8_t* p) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
 }
 
 /// HMAC-SHA256 keyed with the token, fed in pieces. The key context lives on the stack only while

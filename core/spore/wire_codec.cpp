@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "spore/bytes.h"
 #include "spore/flash_string.h"
 
 namespace spore {
@@ -12,9 +13,6 @@ namespace {
 // ---- byte order: network order (big-endian) throughout, see docs/protocol.md -----------------
 
 inline uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-inline uint32_t load_u32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
 
 /// Bounds-checked cursor over a body. Any read past the end latches failure and yields zeros, so
 /// parse code reads straight through and checks ok() once per section.
@@ -32,7 +30,7 @@ class Reader {
   }
   uint32_t u32() {
     const uint8_t* p = take(4);
-    return p ? load_u32(p) : 0;
+    return p ? load_be32(p) : 0;
   }
   /// `n` bytes in place, or nullptr (and failure) if fewer remain.
   const uint8_t* take(size_t n) {
@@ -75,12 +73,7 @@ class Writer {
     }
   }
   void u32(uint32_t v) {
-    if (uint8_t* p = take(4)) {
-      p[0] = static_cast<uint8_t>(v >> 24);
-      p[1] = static_cast<uint8_t>(v >> 16);
-      p[2] = static_cast<uint8_t>(v >> 8);
-      p[3] = static_cast<uint8_t>(v);
-    }
+    if (uint8_t* p = take(4)) store_be32(v, p);
   }
   void str8(std::string_view s) {
     u8(static_cast<uint8_t>(s.size()));
@@ -165,9 +158,9 @@ constexpr size_t kEventDigestBytes = 4 + 4 + 4;
 
 GossipEntry read_gossip_entry(const uint8_t* p) {
   GossipEntry e;
-  e.node_id = load_u32(p);
-  e.incarnation = load_u32(p + 4);
-  e.ip = load_u32(p + 8);
+  e.node_id = load_be32(p);
+  e.incarnation = load_be32(p + 4);
+  e.ip = load_be32(p + 8);
   e.udp_port = load_u16(p + 12);
   e.http_port = load_u16(p + 14);
   e.state = static_cast<MemberState>(p[16]);
@@ -592,9 +585,9 @@ DecodeError decode(const uint8_t* data, size_t size_bytes, const HmacKey& key, R
 
   Header& h = out.header;
   h.type = static_cast<MessageType>(data[3]);
-  h.sender_id = load_u32(data + 5);
-  h.incarnation = load_u32(data + 9);
-  h.seq = load_u32(data + 13);
+  h.sender_id = load_be32(data + 5);
+  h.incarnation = load_be32(data + 9);
+  h.seq = load_be32(data + 13);
   h.authenticated = (flags & kFlagAuthenticated) != 0;
   if (h.sender_id == 0) return DecodeError::kBadSender;
   const size_t body_bytes = load_u16(data + 17);
