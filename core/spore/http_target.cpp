@@ -11,20 +11,22 @@ bool is_unreserved(char c) {
          c == '_' || c == '~';
 }
 
+/// The byte a %XX escape at `p` (which points at the '%') stands for, or -1 when two hex digits do
+/// not follow before `end`.
+int escape_value(const char* p, const char* end) {
+  if (end - p < 3) return -1;
+  const int hi = hex_digit_value(p[1]);
+  const int lo = hex_digit_value(p[2]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 /// The byte at `*p` with a %XX escape decoded; advances `*p` past what it read. A '%' without two
 /// hex digits after it is itself.
 char decode_one(const char** p, const char* end) {
   const char* q = *p;
-  if (*q == '%' && end - q >= 3) {
-    const int hi = hex_digit_value(q[1]);
-    const int lo = hex_digit_value(q[2]);
-    if (hi >= 0 && lo >= 0) {
-      *p = q + 3;
-      return static_cast<char>(hi * 16 + lo);
-    }
-  }
-  *p = q + 1;
-  return *q;
+  const int v = *q == '%' ? escape_value(q, end) : -1;
+  *p = q + (v >= 0 ? 3 : 1);
+  return v >= 0 ? static_cast<char>(v) : *q;
 }
 
 /// Decodes [p, end) and writes it re-encoded; '/' stays literal when `keep_slash`.
@@ -75,12 +77,9 @@ int http_query_param(std::string_view target, std::string_view name, char* out, 
     for (const char* v = eq == pair_end ? pair_end : eq + 1; v != pair_end; ++v) {
       char c = *v;
       if (c == '%') {
-        if (pair_end - v < 3) return -2;
-        const int hi = hex_digit_value(v[1]);
-        const int lo = hex_digit_value(v[2]);
-        if (hi < 0 || lo < 0) return -2;
-        c = static_cast<char>(hi * 16 + lo);
-        if (c == '\0') return -2;
+        const int e = escape_value(v, pair_end);
+        if (e <= 0) return -2;  // malformed, or a decoded NUL
+        c = static_cast<char>(e);
         v += 2;
       }
       if (len >= capacity_bytes) return -2;
