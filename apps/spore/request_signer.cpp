@@ -137,8 +137,7 @@ std::vector<std::string> connected_addresses(const NodeAddress& addr) {
 }
 
 std::optional<Challenge> check_challenge(std::string_view body, std::string_view client_nonce_hex,
-                                         const std::optional<std::string>& token,
-                                         std::optional<uint32_t> expected_node_id,
+                                         const TokenLookup& token_for, std::optional<uint32_t> expected_node_id,
                                          const std::vector<std::string>& connected, std::string* error) {
   const auto fail = [error](const std::string& why) -> std::optional<Challenge> {
     *error = why;
@@ -171,6 +170,8 @@ std::optional<Challenge> check_challenge(std::string_view body, std::string_view
     return fail("its challenge answer has no valid nonce");
   }
   c.nonce_hex = hex_of(nonce_bytes, sizeof nonce_bytes);
+  c.token = token_for(c.node_id);
+  const std::optional<std::string>& token = c.token;
   if (!token) return c;
   // The node signs the address the connection reached it at: a fake member relaying our challenge
   // to the real node gets the real node's address signed, not its own.
@@ -236,22 +237,15 @@ std::optional<Signed> sign_request(const NodeAddress& addr, double timeout_s, co
     *why = "its challenge answered HTTP " + std::to_string(res->status);
     return std::nullopt;
   }
-  // The node id the answer names decides which token to check its proof with; an impostor can
-  // name any id, but cannot prove it holds that id's token.
-  const Json peek = Json::parse(res->body, nullptr, false);
-  std::optional<std::string> token;
-  if (peek.is_object() && peek.contains("nodeId") && peek["nodeId"].is_number_unsigned() &&
-      peek["nodeId"].get<uint64_t>() <= UINT32_MAX) {
-    token = policy.token_for(peek["nodeId"].get<uint32_t>());
-  }
   std::string error;
-  const std::optional<Challenge> c =
-      check_challenge(res->body, client_nonce, token, policy.expected_node_id, connected_addresses(addr), &error);
+  const std::optional<Challenge> c = check_challenge(res->body, client_nonce, policy.token_for,
+                                                     policy.expected_node_id, connected_addresses(addr), &error);
   if (!c) {
     *why = error;
     return std::nullopt;
   }
   out.node_id = c->node_id;
+  const std::optional<std::string>& token = c->token;
   out.token_used = token.has_value();
   if (policy.require_identity && c->open) {
     *why = "it has no API token, so it cannot prove it is node " + node_id_hex(c->node_id);

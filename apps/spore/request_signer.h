@@ -48,17 +48,18 @@ struct Challenge {
   bool bearer_allowed = false;
   std::string nonce_hex;       ///< 40 hex digits (empty when open)
   bool node_proven = false;    ///< its "proof" matched the token we hold for it
+  std::optional<std::string> token;  ///< the token held for node_id (what proved it), if any
 };
 
 /// Parses and checks `body` (the challenge JSON). `client_nonce_hex`: what we sent;
-/// `token`: the token we hold for the node it names (nullopt: none, proof not checked);
+/// `token_for`: the token we hold for the node id it names (nullopt: none, proof not checked; an
+/// impostor can name any id, but cannot prove it holds that id's token);
 /// `connected`: the "a.b.c.d:port" addresses the CLI's connection may have reached (the node's
 /// signed "address" must be one of them, else the answer came through a relay). nullopt with
 /// `*error` set when the answer is malformed, names a node other than `expected_node_id`, was
 /// made for another address, or its proof does not match `token`.
 std::optional<Challenge> check_challenge(std::string_view body, std::string_view client_nonce_hex,
-                                         const std::optional<std::string>& token,
-                                         std::optional<uint32_t> expected_node_id,
+                                         const TokenLookup& token_for, std::optional<uint32_t> expected_node_id,
                                          const std::vector<std::string>& connected, std::string* error);
 
 /// The "a.b.c.d:port" forms of `addr`: itself for an IPv4 literal, else each IPv4 address its host

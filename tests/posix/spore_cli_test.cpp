@@ -696,7 +696,7 @@ std::string challenge_answer(const std::string& token, uint32_t id, const std::s
 TEST(SporeCliChallenge, TheNodeMustProveTheTokenTheIdAndTheAddressWeReached) {
   const std::string client = "00112233445566778899aabbccddeeff";
   const std::vector<std::string> here = {"10.0.0.5:8080"};
-  const std::optional<std::string> token = std::string("fleet-token");
+  const TokenLookup token = [](uint32_t) { return std::optional<std::string>("fleet-token"); };
   std::string error;
   const auto ok = check_challenge(challenge_answer("fleet-token", 42, client, "10.0.0.5:8080"), client, token, 42u,
                                   here, &error);
