@@ -12,6 +12,9 @@
 #   NEWLIB   earlephilhower/newlib-xtensa, branch xtensa-4_0_0-lock-arduino: the C library core
 #            3.1.2's toolchain ships (its headers declare the *_P functions and the lx106's
 #            core-isa.h the core uses; Debian's picolibc has neither)
+#   SPORE_CHECK_SIZES=1  also print `.text` / `.rodata` / `.bss` bytes of each object (the numbers
+#            docs/footprint.md gives per platform/esp8266 object; literal pools and flash strings count
+#            as text, as tools/lx106-build.sh counts them)
 #   SPORE_CHECK_CXXFLAGS  extra flags for every file, e.g. '-DSPORE_OTA_PUBLIC_KEY_PEM="..."' to
 #            check the signed-updates build
 #   FILE     sources to check, default every platform/esp8266/*.cpp. With SPORE_CHECK_MQTT=DIR
@@ -134,4 +137,14 @@ for f in "${files[@]}"; do
   # The esp01_1m_mqtt env builds the Node with the bridge.
   if [[ $f == */node.cpp && -n ${SPORE_CHECK_MQTT:-} ]]; then check "$f" "$OUT/node-mqtt.o" -DSPORE_WITH_MQTT; fi
 done
+if [[ ${SPORE_CHECK_SIZES:-} == 1 ]]; then
+  printf '%-28s %8s %8s %8s\n' object text rodata bss
+  for o in "$OUT"/*.o; do
+    xtensa-lx106-elf-size -A "$o" | awk -v o="$(basename "$o")" 'NR > 2 {
+      if ($1 ~ /^\.(text|literal|irom|iram)/) t += $2
+      else if ($1 ~ /^\.rodata/) r += $2
+      else if ($1 ~ /^\.s?bss/) b += $2
+    } END { printf "%-28s %8d %8d %8d\n", o, t, r, b }'
+  done
+fi
 exit "$failed"
