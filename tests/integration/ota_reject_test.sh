@@ -115,6 +115,11 @@ curl -s --max-time 120 --limit-rate 100k -o "$IT_TMP/slow.json" "${auth[@]}" "${
   "$(it_url 1)/api/node/update" &
 slow=$!
 IT_EXTRA_PIDS+=("$slow")
+# The slow upload must hold the slot before the second one is sent: started together, the short text
+# upload can win the race and the slow one is then the upload refused with 409.
+good_bytes="$(stat -c %s "$img/good")"
+slow_started() { grep -q "ota: upload started (raw, $good_bytes bytes declared)" "$(node_log 1)"; }
+wait_until "n1 starts the slow upload" 20 slow_started
 # text_upload_answers STATUS OUT: a raw upload of the text file to node 1 gets STATUS (body in OUT).
 text_upload_answers() {
   local got
