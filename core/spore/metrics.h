@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "spore/chunked_answer.h"
 #include "spore/event_bus.h"
 #include "spore/json_writer.h"
 #include "spore/rest_api.h"
@@ -82,7 +83,12 @@ class Metrics {
   uint32_t ota_failed() const { return ota_failed_; }
 
  private:
-  int serve(const HttpRequest& req, JsonOutput& out);
+  /// One unit of the exposition (an AnswerSource, chunked_answer.h): a family's head or one
+  /// sample line.
+  bool write_unit(AnswerCursor& c, JsonWriter& w);
+  /// Sample slot `slot` of family `f` (possibly nothing: a zero labelled counter); false when the
+  /// family has no such slot.
+  bool write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slot);
   void on_ota_event(const Event& event);
   void refresh(uint32_t now_ms);
 
