@@ -200,6 +200,10 @@ class StreamResponse final : public AsyncWebServerResponse {
   bool adopted_ = false;
 };
 
+// The heap of one answer, whatever its length (platform/esp8266/README.md, "Answers in chunks"):
+// 800 B with ESPAsyncWebServer 3.12.0 on core 3.1.2, the 512-B carry included.
+static_assert(sizeof(AnswerResponse) <= 800, "an answer's response object grew: update the README's figure");
+
 }  // namespace
 
 EspHttpServer::EspHttpServer(AsyncWebServer& server, RestApi& api, const Clock& clock)
@@ -294,7 +298,7 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
 
 void EspHttpServer::serve_answer(AsyncWebServerRequest* request, const HttpRequestHead& head, bool stream) {
   // Our own object, so new (std::nothrow) can say no (ESPAsyncWebServer's begin*() use a throwing
-  // new): ~700 B, the same for every answer whatever its length (platform/esp8266/README.md,
+  // new): 800 B, the same for every answer whatever its length (platform/esp8266/README.md,
   // "Answers in chunks").
   AnswerResponse* response =
       table_.contains(request) ? new (std::nothrow) AnswerResponse(request->version() != 0) : nullptr;

@@ -27,7 +27,7 @@
 ///    response object of ours (an AsyncAbstractResponse in chunked mode, what beginChunkedResponse()
 ///    builds): RestApi decides status and headers at once, and a large answer (members, status,
 ///    /metrics) is rendered unit by unit into the library's send buffer as TCP takes it, so an
-///    answer needs ~700 B of heap whatever the cluster's size, instead of the whole document
+///    answer needs 800 B of heap whatever the cluster's size, instead of the whole document
 ///    (platform/esp8266/README.md, "Answers in chunks"). An answer that cannot be completed is
 ///    never sent as a complete one: before the head it becomes a 500, after it the connection is
 ///    closed without the last chunk.
