@@ -259,7 +259,8 @@ bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slo
       return true;
     }
     case kHttpRequests: {
-      // The scrape itself is counted once answered: it shows in the next one.
+      // A scrape written whole is counted once answered: it shows in the next one. One sent in
+      // chunks (the ESP8266) is counted before its lines are written, so it shows in itself.
       if (slot >= HttpStatusCounts::kSlots) return false;
       const uint32_t n = api_.response_counts().at(slot);
       if (n == 0) return true;

@@ -5,8 +5,9 @@
 /// can watch a fleet without a SPORE-specific exporter. Every metric, its type and meaning:
 /// docs/metrics.md.
 ///
-/// The text is written straight into the caller's output (the HTTP response stream), in runs of
-/// a few dozen bytes; names and help texts stay in flash on the ESP8266. Nothing is allocated and
+/// The text is written line by line (an answer route, chunked_answer.h: on the ESP8266 each line
+/// is rendered when the HTTP library asks for bytes), in runs of a few dozen bytes; names and
+/// help texts stay in flash on the ESP8266. Nothing is allocated and
 /// the object holds about 100 bytes: the counters themselves live where the events happen
 /// (MembershipStats, UdpStats, RestApi::response_counts()); Metrics only counts OTA outcomes (from
 /// the ota_* events, so the OTA code knows nothing of it) and widens the 32-bit traffic and

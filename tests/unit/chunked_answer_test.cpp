@@ -20,12 +20,7 @@ namespace {
 using testing::FakeClock;
 using testing::FakeRandom;
 using testing::FakeSystemInfo;
-
-class StringOutput : public JsonOutput {
- public:
-  void write(const char* data, size_t size_bytes) override { text.append(data, size_bytes); }
-  std::string text;
-};
+using testing::StringOutput;
 
 /// Everything a ChunkedAnswer hands out, `size` bytes asked for at a time (sizes[i % n]).
 std::string drain(ChunkedAnswer& a, const std::vector<size_t>& sizes) {
