@@ -102,14 +102,13 @@ uint32_t ApiRegistry::compute_digest() const {
   return h;
 }
 
+void write_api_entry(JsonWriter& w, HttpMethod method, std::string_view uri) {
+  w.begin_object().field(SPORE_FSTR("uri"), uri).field(SPORE_FSTR("method"), http_method_name(method)).end_object();
+}
+
 void ApiRegistry::write_json(JsonWriter& w) const {
   w.begin_array();
-  for (const ApiEndpoint& e : *this) {
-    w.begin_object()
-        .field(SPORE_FSTR("uri"), e.uri_view())
-        .field(SPORE_FSTR("method"), http_method_name(e.method))
-        .end_object();
-  }
+  for (const ApiEndpoint& e : *this) write_api_entry(w, e.method, e.uri_view());
   w.end_array();
 }
 

@@ -46,6 +46,10 @@ enum class ApiAddResult : uint8_t {
 };
 
 /// The endpoints this node serves, in registration order, with a cached order-independent digest.
+/// One entry of the seed's API list, `{"uri":"...","method":"GET"}` (ApiRegistry::write_json(),
+/// and the members' lists, whose entries are written one at a time).
+void write_api_entry(JsonWriter& w, HttpMethod method, std::string_view uri);
+
 class ApiRegistry {
  public:
   /// Registers `method uri`.

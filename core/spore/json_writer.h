@@ -34,6 +34,8 @@ static_assert(SPORE_JSON_MAX_DEPTH >= 1 && SPORE_JSON_MAX_DEPTH <= 32,
 /// the first digit. Shared by the JSON writer and the /metrics exposition: one copy in flash.
 char* format_decimal(uint64_t v, char* end);
 
+class ChunkedAnswer;
+
 /// Where a JsonWriter's bytes go: an HTTP response stream, a socket, a fixed buffer.
 class JsonOutput {
  public:
@@ -41,6 +43,10 @@ class JsonOutput {
   /// Appends `size_bytes` bytes from `data`. `data` is valid only during the call and is not
   /// NUL-terminated. The writer calls this with runs of bytes, not byte by byte.
   virtual void write(const char* data, size_t size_bytes) = 0;
+  /// The answer object when this output is one that is handed out in pieces (chunked_answer.h):
+  /// RestApi then attaches a large answer's source to it instead of writing the whole answer now.
+  /// nullptr (every other output): large answers are written whole.
+  virtual ChunkedAnswer* chunked_answer() { return nullptr; }
 };
 
 /// Output into a caller-owned fixed buffer. Never writes past the end: when the content does not
@@ -148,6 +154,9 @@ class JsonWriter {
     key(name);
     return value(v);
   }
+
+  /// The output this writer writes to: a text answer's source writes its raw bytes there.
+  JsonOutput& output() const { return out_; }
 
   /// False once the nesting was misused; from then on nothing more is written.
   bool ok() const { return ok_; }

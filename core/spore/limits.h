@@ -199,6 +199,15 @@
 #define SPORE_ESP_MAX_BODY_BYTES 384
 #endif
 
+/// Bytes of one piece ("unit") of an answer rendered in chunks (chunked_answer.h): the buffer a
+/// ChunkedAnswer keeps between two calls of the HTTP library's filler. Every unit the node's own
+/// answers produce (a member's head, one API entry, one metrics line, ...) fits it even with every
+/// string at its longest and fully escaped (ChunkedAnswerTest.WorstCaseUnitsFitTheCarry); an answer
+/// written in one piece (errors, the challenge, a sketch's JSON routes) must fit it too.
+#ifndef SPORE_ANSWER_CARRY_BYTES
+#define SPORE_ANSWER_CARRY_BYTES 512
+#endif
+
 /// Cluster events (docs/events.md): the outbound log, the events this node published last and can
 /// still re-send to a peer that missed one. Each slot holds a whole event (about 40 B plus
 /// SPORE_EVENT_PAYLOAD_MAX), so the log is the RAM price of repair: a peer that misses more than

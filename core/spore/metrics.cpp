@@ -160,8 +160,8 @@ Metrics::Metrics(NodeContext& ctx, RestApi& api)
 bool Metrics::begin() {
   // One subscription to every topic instead of three topic slots; on_ota_event() filters.
   const bool subscribed = ctx_.on(EventBus::kAnyTopic, EventHandler::bind<Metrics, &Metrics::on_ota_event>(this)) >= 0;
-  const bool routed = api_.add_text_route(kPath, HttpMethod::kGet, RouteAuth::kPublic, kPrometheusContentType,
-                                          RestApi::TextHandler::bind<Metrics, &Metrics::serve>(this));
+  const bool routed = api_.add_answer_route(kPath, HttpMethod::kGet, RouteAuth::kPublic, kPrometheusContentType,
+                                            AnswerSource::bind<Metrics, &Metrics::write_unit>(this));
   ctx_.scheduler().add(refresh_task_);
   return subscribed && routed;
 }
@@ -184,91 +184,123 @@ void Metrics::refresh(uint32_t) {
   bytes_sent_.update(s.bytes_sent);
 }
 
-int Metrics::serve(const HttpRequest&, JsonOutput& out) {
-  write(out);
-  return 200;
+void Metrics::write(JsonOutput& out) {
+  write_whole_answer(AnswerSource::bind<Metrics, &Metrics::write_unit>(this), out, false);
 }
 
-void Metrics::write(JsonOutput& out) {
-  refresh(0);
-  Exposition e(out);
-  const char* entry = kFamilies;
-  for (uint8_t f = 0; f < kFamilyCount; ++f) {
+bool Metrics::write_unit(AnswerCursor& c, JsonWriter& w) {
+  // Units: a family's HELP and TYPE lines, then one sample line per slot (c.part = family,
+  // c.index = 0 for the head, slot + 1 after). Each line is rendered whole (~180 B at most: the
+  // build info with both versions fully escaped), so a counter that moves between two units
+  // never shows half old, half new.
+  if (c.key == 0) {
+    c.key = 1;
+    refresh(0);
+  }
+  Exposition e(w.output());
+  while (c.part < kFamilyCount) {
+    const auto f = static_cast<uint8_t>(c.part);
+    const char* entry = kFamilies;
+    for (uint8_t i = 0; i < f; ++i) {
+      const FlashStr skipped_name(entry + 1);
+      const FlashStr skipped_help(entry + 1 + skipped_name.length() + 1);
+      entry = skipped_help.address() + skipped_help.length() + 1;
+    }
     const bool counter = flash_read_byte(entry) == 'c';
     const FlashStr name(entry + 1);
     const FlashStr help(entry + 1 + name.length() + 1);
-    entry = help.address() + help.length() + 1;
-    if (membership_ == nullptr && f >= kDatagramsReceived && f <= kAcceptKey) continue;
-    e.family(name, counter, help);
-    // A labelled family writes its samples itself; a plain one sets `value`.
-    uint64_t value = 0;
-    switch (f) {
-      case kMembers: {
-        // Lower case, as Prometheus label values usually are (the REST documents say "ACTIVE").
-        static constexpr char kStatuses[] SPORE_FLASH = "active\0inactive\0dead\0";
-        const MemberTable& table = ctx_.members();
-        const size_t counts[] = {table.count(MemberStatus::kActive) + 1, table.count(MemberStatus::kInactive),
-                                 table.count(MemberStatus::kDead)};
-        for (size_t i = 0; i < 3; ++i) e.sample(name, SPORE_FSTR("status"), flash_nth(kStatuses, 3, i), counts[i]);
-        continue;
+    if (membership_ != nullptr || f < kDatagramsReceived || f > kAcceptKey) {
+      if (c.index == 0) {
+        e.family(name, counter, help);
+        c.index = 1;
+        return true;
       }
-      case kDatagramsReceived: value = datagrams_received_.total; break;
-      case kDatagramsSent: value = datagrams_sent_.total; break;
-      case kBytesReceived: value = bytes_received_.total; break;
-      case kBytesSent: value = bytes_sent_.total; break;
-      case kSendFailures: value = membership_->stats().send_failures; break;
-      case kAcceptKey: value = membership_->stats().accepted_with_accept_key; break;
-      case kRejected: {
-        const MembershipStats& s = membership_->stats();
-        const FlashStr reason = SPORE_FSTR("reason");
-        for (size_t i = 1; i < wire::kDecodeErrorCount; ++i) {
-          if (s.rejected[i] != 0) {
-            e.sample(name, reason, wire::decode_error_name(static_cast<wire::DecodeError>(i)), s.rejected[i]);
-          }
-        }
-        // The reasons counted outside the decoder, after its own; 0 (left out) without UdpStats.
-        static constexpr char kOtherReasons[] SPORE_FLASH = "rate_limited\0oversize\0low_heap\0short_read\0";
-        const uint32_t others[] = {s.rate_limited, udp_ != nullptr ? udp_->dropped_oversize : 0,
-                                   udp_ != nullptr ? udp_->dropped_low_heap : 0,
-                                   udp_ != nullptr ? udp_->dropped_short_read : 0};
-        for (size_t i = 0; i < 4; ++i) {
-          if (others[i] != 0) e.sample(name, reason, flash_nth(kOtherReasons, 4, i), others[i]);
-        }
-        continue;
-      }
-      case kHttpRequests: {
-        // The scrape itself is counted once answered: it shows in the next one.
-        const HttpStatusCounts& responses = api_.response_counts();
-        for (size_t i = 0; i < HttpStatusCounts::kSlots; ++i) {
-          const uint32_t n = responses.at(i);
-          if (n == 0) continue;
-          const int status = HttpStatusCounts::status_at(i);
-          e.open(name, SPORE_FSTR("code"));
-          if (status != 0) {
-            e.number(static_cast<uint64_t>(status));
-          } else {
-            e.flash(SPORE_FSTR("other"));
-          }
-          e.close(n);
-        }
-        continue;
-      }
-      case kOtaStarted: value = ota_started_; break;
-      case kOtaSucceeded: value = ota_succeeded_; break;
-      case kOtaFailed: value = ota_failed_; break;
-      case kFreeHeap: value = ctx_.system().free_heap_bytes(); break;
-      case kUptime: value = uptime_ms_.total / 1000; break;
-      default: {  // kBuildInfo
-        e.open(name, SPORE_FSTR("version"));
-        e.label_value(ctx_.firmware_version());
-        e.flash(SPORE_FSTR("\",sdk=\""));
-        e.label_value(view_or_empty(ctx_.system().sdk_version()));
-        e.close(1);
-        continue;
-      }
+      const size_t slot = c.index - 1;
+      ++c.index;
+      if (write_sample(w.output(), f, name, slot)) return true;
     }
-    e.sample(name, value);
+    ++c.part;
+    c.index = 0;
   }
+  return false;
+}
+
+bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slot) {
+  // Labelled families: one slot per label value, written only when not zero. Plain: slot 0.
+  Exposition e(out);
+  uint64_t value = 0;
+  switch (f) {
+    case kMembers: {
+      if (slot >= 3) return false;
+      // Lower case, as Prometheus label values usually are (the REST documents say "ACTIVE").
+      static constexpr char kStatuses[] SPORE_FLASH = "active\0inactive\0dead\0";
+      static constexpr MemberStatus kOrder[] = {MemberStatus::kActive, MemberStatus::kInactive, MemberStatus::kDead};
+      const size_t count = ctx_.members().count(kOrder[slot]) + (slot == 0 ? 1 : 0);  // this node is active
+      e.sample(name, SPORE_FSTR("status"), flash_nth(kStatuses, 3, slot), count);
+      return true;
+    }
+    case kRejected: {
+      const MembershipStats& s = membership_->stats();
+      const FlashStr reason = SPORE_FSTR("reason");
+      constexpr size_t kDecoderSlots = wire::kDecodeErrorCount - 1;  // DecodeError 0 is "no error"
+      if (slot < kDecoderSlots) {
+        const uint32_t n = s.rejected[slot + 1];
+        if (n != 0) e.sample(name, reason, wire::decode_error_name(static_cast<wire::DecodeError>(slot + 1)), n);
+        return true;
+      }
+      // The reasons counted outside the decoder, after its own; 0 (left out) without UdpStats.
+      static constexpr char kOtherReasons[] SPORE_FLASH = "rate_limited\0oversize\0low_heap\0short_read\0";
+      const size_t other = slot - kDecoderSlots;
+      if (other >= 4) return false;
+      const uint32_t others[] = {s.rate_limited, udp_ != nullptr ? udp_->dropped_oversize : 0,
+                                 udp_ != nullptr ? udp_->dropped_low_heap : 0,
+                                 udp_ != nullptr ? udp_->dropped_short_read : 0};
+      if (others[other] != 0) e.sample(name, reason, flash_nth(kOtherReasons, 4, other), others[other]);
+      return true;
+    }
+    case kHttpRequests: {
+      // A scrape written whole is counted once answered: it shows in the next one. One sent in
+      // chunks (the ESP8266) is counted before its lines are written, so it shows in itself.
+      if (slot >= HttpStatusCounts::kSlots) return false;
+      const uint32_t n = api_.response_counts().at(slot);
+      if (n == 0) return true;
+      const int status = HttpStatusCounts::status_at(slot);
+      e.open(name, SPORE_FSTR("code"));
+      if (status != 0) {
+        e.number(static_cast<uint64_t>(status));
+      } else {
+        e.flash(SPORE_FSTR("other"));
+      }
+      e.close(n);
+      return true;
+    }
+    case kBuildInfo:
+      if (slot != 0) return false;
+      e.open(name, SPORE_FSTR("version"));
+      e.label_value(ctx_.firmware_version());
+      e.flash(SPORE_FSTR("\",sdk=\""));
+      e.label_value(view_or_empty(ctx_.system().sdk_version()));
+      e.close(1);
+      return true;
+    default:
+      break;
+  }
+  if (slot != 0) return false;
+  switch (f) {
+    case kDatagramsReceived: value = datagrams_received_.total; break;
+    case kDatagramsSent: value = datagrams_sent_.total; break;
+    case kBytesReceived: value = bytes_received_.total; break;
+    case kBytesSent: value = bytes_sent_.total; break;
+    case kSendFailures: value = membership_->stats().send_failures; break;
+    case kAcceptKey: value = membership_->stats().accepted_with_accept_key; break;
+    case kOtaStarted: value = ota_started_; break;
+    case kOtaSucceeded: value = ota_succeeded_; break;
+    case kOtaFailed: value = ota_failed_; break;
+    case kFreeHeap: value = ctx_.system().free_heap_bytes(); break;
+    default: value = uptime_ms_.total / 1000; break;  // kUptime
+  }
+  e.sample(name, value);
+  return true;
 }
 
 }  // namespace spore

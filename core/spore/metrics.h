@@ -5,8 +5,9 @@
 /// can watch a fleet without a SPORE-specific exporter. Every metric, its type and meaning:
 /// docs/metrics.md.
 ///
-/// The text is written straight into the caller's output (the HTTP response stream), in runs of
-/// a few dozen bytes; names and help texts stay in flash on the ESP8266. Nothing is allocated and
+/// The text is written line by line (an answer route, chunked_answer.h: on the ESP8266 each line
+/// is rendered when the HTTP library asks for bytes), in runs of a few dozen bytes; names and
+/// help texts stay in flash on the ESP8266. Nothing is allocated and
 /// the object holds about 100 bytes: the counters themselves live where the events happen
 /// (MembershipStats, UdpStats, RestApi::response_counts()); Metrics only counts OTA outcomes (from
 /// the ota_* events, so the OTA code knows nothing of it) and widens the 32-bit traffic and
@@ -21,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "spore/chunked_answer.h"
 #include "spore/event_bus.h"
 #include "spore/json_writer.h"
 #include "spore/rest_api.h"
@@ -82,7 +84,12 @@ class Metrics {
   uint32_t ota_failed() const { return ota_failed_; }
 
  private:
-  int serve(const HttpRequest& req, JsonOutput& out);
+  /// One unit of the exposition (an AnswerSource, chunked_answer.h): a family's head or one
+  /// sample line.
+  bool write_unit(AnswerCursor& c, JsonWriter& w);
+  /// Sample slot `slot` of family `f` (possibly nothing: a zero labelled counter); false when the
+  /// family has no such slot.
+  bool write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slot);
   void on_ota_event(const Event& event);
   void refresh(uint32_t now_ms);
 

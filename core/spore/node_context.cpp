@@ -165,91 +165,172 @@ void NodeContext::write_self_resources(JsonWriter& w) const {
 }
 
 void NodeContext::write_status_json(JsonWriter& w) const {
-  w.begin_object();
-  write_self_resources(w);
-  w.key(SPORE_FSTR("api"));
-  api_.write_json(w);
-  w.field(SPORE_FSTR("hostname"), std::string_view(hostname_));
-  w.field(SPORE_FSTR("nodeId"), self_.node_id);
-  w.field(SPORE_FSTR("incarnation"), self_.incarnation);
-  w.field(SPORE_FSTR("uptimeMs"), uptime_ms());
-  w.field(SPORE_FSTR("apiDigest"), api_.digest());
-  w.field(SPORE_FSTR("maxTaskRunMs"), scheduler_.max_run_ms());
-  // Empty strings until the platform called set_firmware(), so the fields are always there.
-  w.field(SPORE_FSTR("firmwareVersion"), static_cast<const char*>(firmware_version_));
-  char sha_hex[65] = {};
-  if (has_firmware_) hex_encode(image_sha256_, sizeof image_sha256_, sha_hex);
-  w.field(SPORE_FSTR("imageSha256"), static_cast<const char*>(sha_hex));
-  w.field(SPORE_FSTR("safeMode"), safe_mode_);
-  w.field(SPORE_FSTR("otaTrial"), ota_trial_);
-  w.end_object();
+  AnswerCursor c;
+  while (write_status_unit(c, w)) {
+  }
 }
 
 void NodeContext::write_members_json(JsonWriter& w) const {
-  const uint32_t now_ms = clock_.now_ms();
-  w.begin_object();
-  w.key(SPORE_FSTR("members")).begin_array();
-  // This node first, as the seed's dashboard expects to find the node it asked. Described as a
-  // member heard from just now, so that it shares the members' writer (one copy in flash).
-  Member self;
-  self.node_id = self_.node_id;
-  self.incarnation = self_.incarnation;
-  self.ip = self_.ip;
-  self.last_seen_ms = now_ms;
-  self.latency_ms = 0;
-  self.http_port = config_.http_port;
-  self.image_digest = image_digest();
-  std::memcpy(self.hostname, hostname_, sizeof self.hostname);
-  write_member_json(w, self, now_ms, true);
-  members_.for_each([&](const Member& m) { write_member_json(w, m, now_ms, false); });
-  w.end_array();
-  w.end_object();
+  AnswerCursor c;
+  while (write_members_unit(c, w)) {
+  }
 }
 
-void NodeContext::write_member_json(JsonWriter& w, const Member& m, uint32_t now_ms, bool is_self) const {
-  char ip[16];
-  format_ipv4(m.ip, ip, sizeof ip);
-  w.begin_object();
-  w.field(SPORE_FSTR("hostname"), std::string_view(m.hostname));
-  w.field(SPORE_FSTR("ip"), ip);
-  w.field(SPORE_FSTR("lastSeen"), m.last_seen_ms);
-  // -1 = no round trip measured yet; the seed's field is a number, so no null here.
-  w.field(SPORE_FSTR("latency"), m.latency_ms == Member::kUnknownLatency ? int32_t{-1} : int32_t{m.latency_ms});
-  w.field(SPORE_FSTR("status"), member_status_name(m.status));
-  w.key(SPORE_FSTR("resources")).begin_object();
-  if (is_self) {
-    write_self_resources(w);
-  } else {
-    const std::string_view sdk = members_.sdk_version(m);
-    write_resources(w, m.resources, &sdk);
+bool NodeContext::write_status_unit(AnswerCursor& c, JsonWriter& w) const {
+  // Units: the head with the resources (the SDK string fully escaped: ~330 B at most), one API
+  // entry each, then the tail in two pieces of ~340 B at most (hostname, firmware version).
+  switch (c.part) {
+    case 0:
+      w.begin_object();
+      write_self_resources(w);
+      w.key(SPORE_FSTR("api")).begin_array();
+      c.part = 1;
+      return true;
+    case 1:
+      if (c.index < api_.size()) {
+        write_api_entry(w, api_.at(c.index).method, api_.at(c.index).uri_view());
+        ++c.index;
+        return true;
+      }
+      w.end_array();
+      w.field(SPORE_FSTR("hostname"), std::string_view(hostname_));
+      w.field(SPORE_FSTR("nodeId"), self_.node_id);
+      w.field(SPORE_FSTR("incarnation"), self_.incarnation);
+      w.field(SPORE_FSTR("uptimeMs"), uptime_ms());
+      w.field(SPORE_FSTR("apiDigest"), api_.digest());
+      w.field(SPORE_FSTR("maxTaskRunMs"), scheduler_.max_run_ms());
+      c.part = 2;
+      return true;
+    default: {
+      // Empty strings until the platform called set_firmware(), so the fields are always there.
+      w.field(SPORE_FSTR("firmwareVersion"), static_cast<const char*>(firmware_version_));
+      char sha_hex[65] = {};
+      if (has_firmware_) hex_encode(image_sha256_, sizeof image_sha256_, sha_hex);
+      w.field(SPORE_FSTR("imageSha256"), static_cast<const char*>(sha_hex));
+      w.field(SPORE_FSTR("safeMode"), safe_mode_);
+      w.field(SPORE_FSTR("otaTrial"), ota_trial_);
+      w.end_object();
+      return false;
+    }
   }
-  w.end_object();
-  w.key(SPORE_FSTR("api"));
+}
+
+bool NodeContext::write_members_unit(AnswerCursor& c, JsonWriter& w) const {
+  if (c.part == 0) {
+    c.now_ms = clock_.now_ms();
+    w.begin_object();
+    w.key(SPORE_FSTR("members")).begin_array();
+    // This node first, as the seed's dashboard expects to find the node it asked. Described as a
+    // member heard from just now, so that it shares the members' writer (one copy in flash).
+    c.member = Member{};
+    c.member.node_id = self_.node_id;
+    c.member.incarnation = self_.incarnation;
+    c.member.ip = self_.ip;
+    c.member.last_seen_ms = c.now_ms;
+    c.member.latency_ms = 0;
+    c.member.http_port = config_.http_port;
+    c.member.image_digest = image_digest();
+    std::memcpy(c.member.hostname, hostname_, sizeof c.member.hostname);
+    c.part = 1;
+    return true;
+  }
+  if (!write_member_unit(c, w, c.part == 1)) return true;
+  // That entry is complete. The next member is the one with the smallest node id above the last
+  // one written, looked up now: whatever joined or left meanwhile, none is written twice.
+  const Member* next = nullptr;
+  members_.for_each([&](const Member& m) {
+    if (m.node_id > c.key && (next == nullptr || m.node_id < next->node_id)) next = &m;
+  });
+  if (next == nullptr) {
+    w.end_array();
+    w.end_object();
+    return false;
+  }
+  c.member = *next;
+  c.key = next->node_id;
+  c.part = 2;
+  c.step = 0;
+  c.index = 0;
+  c.cut = false;
+  return true;
+}
+
+const Member* NodeContext::unchanged_member(AnswerCursor& c) const {
+  if (c.cut) return nullptr;  // once cut, the list stays cut: no entries after a gap
+  const Member* live = members_.find(c.member.node_id);
+  if (live == nullptr || live->incarnation != c.member.incarnation || live->api_digest != c.member.api_digest) {
+    c.cut = true;
+    return nullptr;
+  }
+  return live;
+}
+
+bool NodeContext::write_member_unit(AnswerCursor& c, JsonWriter& w, bool is_self) const {
+  // Units: head (~290 B at most, the hostname fully escaped), resources and the API list's
+  // opening (~330 B: the SDK string), one API entry each (~320 B: the URI), the tail (~360 B).
+  const Member& m = c.member;
+  if (c.step == 0) {
+    char ip[16];
+    format_ipv4(m.ip, ip, sizeof ip);
+    w.begin_object();
+    w.field(SPORE_FSTR("hostname"), std::string_view(m.hostname));
+    w.field(SPORE_FSTR("ip"), ip);
+    w.field(SPORE_FSTR("lastSeen"), m.last_seen_ms);
+    // -1 = no round trip measured yet; the seed's field is a number, so no null here.
+    w.field(SPORE_FSTR("latency"), m.latency_ms == Member::kUnknownLatency ? int32_t{-1} : int32_t{m.latency_ms});
+    w.field(SPORE_FSTR("status"), member_status_name(m.status));
+    c.step = 1;
+    return false;
+  }
+  if (c.step == 1) {
+    w.key(SPORE_FSTR("resources")).begin_object();
+    if (is_self) {
+      write_self_resources(w);
+    } else {
+      // The SDK string lives in the table's arena, which may have moved since the copy: read it
+      // from the member as it is now, or write none if it changed.
+      const Member* live = unchanged_member(c);
+      const std::string_view sdk = live != nullptr ? members_.sdk_version(*live) : std::string_view();
+      write_resources(w, m.resources, &sdk);
+    }
+    w.end_object();
+    w.key(SPORE_FSTR("api")).begin_array();
+    c.step = 2;
+    c.index = 0;
+    return false;
+  }
   if (is_self) {
-    api_.write_json(w);
-  } else {
-    w.begin_array();
+    if (c.index < api_.size()) {
+      write_api_entry(w, api_.at(c.index).method, api_.at(c.index).uri_view());
+      ++c.index;
+      return false;
+    }
+  } else if (const Member* live = unchanged_member(c)) {
     HttpMethod method;
     std::string_view uri;
-    for (size_t i = 0; members_.api_at(m, i, &method, &uri); ++i) {
-      w.begin_object().field(SPORE_FSTR("uri"), uri).field(SPORE_FSTR("method"), http_method_name(method)).end_object();
+    if (members_.api_at(*live, c.index, &method, &uri)) {
+      write_api_entry(w, method, uri);
+      ++c.index;
+      return false;
     }
-    w.end_array();
   }
+  w.end_array();
   w.field(SPORE_FSTR("nodeId"), m.node_id);
   w.field(SPORE_FSTR("incarnation"), m.incarnation);
   w.field(SPORE_FSTR("httpPort"), m.http_port);
   if (is_self) {
     w.field(SPORE_FSTR("self"), true);
   } else {
-    w.field(SPORE_FSTR("lastSeenAgoMs"), elapsed_ms(now_ms, m.last_seen_ms));
+    w.field(SPORE_FSTR("lastSeenAgoMs"), elapsed_ms(c.now_ms, m.last_seen_ms));
     w.field(SPORE_FSTR("left"), m.left);
     w.field(SPORE_FSTR("apiDigest"), m.api_digest);
-    w.field(SPORE_FSTR("detailsTruncated"), m.details_truncated);
+    // Also when the list changed while this answer was being sent and ended early.
+    w.field(SPORE_FSTR("detailsTruncated"), m.details_truncated || c.cut);
   }
   write_digest(w, m.image_digest);  // "00000000" until the member announced one
   if (is_self) w.field(SPORE_FSTR("firmwareVersion"), static_cast<const char*>(firmware_version_));
   w.end_object();
+  return true;
 }
 
 }  // namespace spore

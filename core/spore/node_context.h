@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "spore/api_registry.h"
+#include "spore/chunked_answer.h"
 #include "spore/config.h"
 #include "spore/event_bus.h"
 #include "spore/json_writer.h"
@@ -85,10 +86,20 @@ class NodeContext {
   /// which also checks the format against the arguments at compile time.
   void log(LogLevel level, FlashStr format, ...);
 
-  /// The seed's GET /api/node/status document (plus extra fields: hostname, nodeId, ...).
+  /// The seed's GET /api/node/status document (plus extra fields: hostname, nodeId, ...), whole:
+  /// write_status_unit() until it returns false.
   void write_status_json(JsonWriter& w) const;
-  /// The seed's GET /api/cluster/members document; this node is listed first with "self": true.
+  /// The seed's GET /api/cluster/members document, whole: write_members_unit() until it returns
+  /// false. This node is listed first with "self": true, then the members by increasing node id.
   void write_members_json(JsonWriter& w) const;
+  /// One unit of the status document (an AnswerSource, chunked_answer.h): its head with the
+  /// resources, one API entry, its tail in two pieces. Each at most SPORE_ANSWER_CARRY_BYTES.
+  bool write_status_unit(AnswerCursor& c, JsonWriter& w) const;
+  /// One unit of the members document (an AnswerSource): its opening, one member's head, its
+  /// resources, one of its API entries, its tail, the closing. A member is found afresh by node id
+  /// for each of its units, so the table may change between two calls (chunked_answer.h says how
+  /// the document stays whole); its own fields come from the copy in `c` taken at its first unit.
+  bool write_members_unit(AnswerCursor& c, JsonWriter& w) const;
 
   const Config& config() const { return config_; }
   const NodeIdentity& self() const { return self_; }
@@ -138,9 +149,13 @@ class NodeContext {
   void on_member_change(const Member& member, MemberChange change);
   void run_status(uint32_t now_ms);
   void run_debug(uint32_t now_ms);
-  /// One entry of /api/cluster/members; `is_self`: this node, whose resources, API and firmware
-  /// come from here rather than from the table.
-  void write_member_json(JsonWriter& w, const Member& m, uint32_t now_ms, bool is_self) const;
+  /// The next unit of the entry of c.member (c.step: head, resources, API entries, tail);
+  /// `is_self`: this node, whose resources, API and firmware come from here rather than from the
+  /// table. True once the entry's last unit is written.
+  bool write_member_unit(AnswerCursor& c, JsonWriter& w, bool is_self) const;
+  /// The member whose entry is being written as the table holds it now, if it still has the
+  /// incarnation and API list of c.member; nullptr (and c.cut set) otherwise.
+  const Member* unchanged_member(AnswerCursor& c) const;
   void write_self_resources(JsonWriter& w) const;
 
   Config config_;

@@ -6,8 +6,8 @@
 /// HttpResponseHeaders and the JSON body written to the JsonOutput.
 ///
 /// Seed endpoints served (field names exactly as the seed's README):
-///   GET  /api/node/status      NodeContext::write_status_json
-///   GET  /api/cluster/members  NodeContext::write_members_json
+///   GET  /api/node/status      NodeContext::write_status_unit (an answer route)
+///   GET  /api/cluster/members  NodeContext::write_members_unit (an answer route)
 ///   POST /api/node/restart     202 {"status":"restarting",...}; needs the API token when one is set
 ///   GET  /api/node/challenge   a nonce for a request proof (request_auth.h), and with
 ///                              ?client_nonce=<16..64 hex> the node's own proof that it holds the token
@@ -49,6 +49,7 @@
 #include <string_view>
 
 #include "spore/api_registry.h"
+#include "spore/chunked_answer.h"
 #include "spore/delegate.h"
 #include "spore/json_writer.h"
 #include "spore/limits.h"
@@ -187,6 +188,13 @@ class RestApi {
   /// results as add_route(); also false for a null content type.
   bool add_text_route(std::string_view path, HttpMethod method, RouteAuth auth, const char* content_type,
                       TextHandler handler);
+  /// add_route() for a 200 answer that may be large (members, status, /metrics): `source` writes
+  /// it unit by unit (chunked_answer.h). handle() attaches it to an output that is a ChunkedAnswer
+  /// (the ESP8266 adapter), which renders it as the HTTP library asks for bytes, and writes it
+  /// whole to any other output. `content_type` nullptr = JSON (checked complete; an incomplete
+  /// whole rendering is a 500), else a text answer of that media type (a string literal).
+  bool add_answer_route(std::string_view path, HttpMethod method, RouteAuth auth, const char* content_type,
+                        AnswerSource source);
 
   /// Registers the seed's endpoints (status, members, restart) and GET /api/node/challenge, and
   /// seeds the request-proof nonces from ctx's Random. Call once, after ctx.begin().
@@ -215,7 +223,10 @@ class RestApi {
 
   /// Routes `req`, writes a JSON body (a text route's: its own) to `out`, returns the HTTP
   /// status and counts it in response_counts(). `headers` may be nullptr when the caller does not
-  /// send extra headers.
+  /// send extra headers. When `out` is a ChunkedAnswer, an answer route's source is attached to it
+  /// (the body follows as the caller calls fill()); an answer written in one piece that does not
+  /// fit its carry buffer fails it and makes the status 500 (the caller then sends an error of
+  /// its own instead of the failed answer).
   int handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders* headers = nullptr);
 
   /// The headers of the response handle() is building, for a kTokenInHandler handler that
@@ -232,25 +243,28 @@ class RestApi {
   size_t route_count() const { return route_count_; }
 
  private:
-  /// One of the two handler kinds; which one is Route::content_type's business (4 B per route
-  /// instead of a second delegate).
+  /// One of the three handler kinds, told apart by Route::kind (one delegate per route).
   union Target {
     Handler json;
     TextHandler text;
+    AnswerSource answer;
     constexpr Target() : json() {}
   };
+  enum class Kind : uint8_t { kJson, kText, kAnswer };
   struct Route {
     std::string_view path;
     HttpMethod method;
     RouteAuth auth;
-    const char* content_type;  ///< nullptr = a JSON route (target.json), else target.text
+    Kind kind;
+    const char* content_type;  ///< a text or answer route's media type; nullptr = JSON
     Target target;
   };
-  bool add(std::string_view path, HttpMethod method, RouteAuth auth, const char* content_type, Target target);
+  bool add(std::string_view path, HttpMethod method, RouteAuth auth, Kind kind, const char* content_type,
+           Target target);
+  bool members_unit(AnswerCursor& c, JsonWriter& w);
+  bool status_unit(AnswerCursor& c, JsonWriter& w);
   int dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders& h);
   int write_error(JsonWriter& w, int status, const char* code, FlashStr message);
-  int serve_status(const HttpRequest& req, JsonWriter& w);
-  int serve_members(const HttpRequest& req, JsonWriter& w);
   int serve_restart(const HttpRequest& req, JsonWriter& w);
   int serve_challenge(const HttpRequest& req, JsonWriter& w);
   int serve_dashboard_json(const HttpRequest& req, JsonWriter& w);

@@ -6,6 +6,7 @@
 #include <new>
 #include <string_view>
 
+#include "spore/chunked_answer.h"
 #include "spore/json_writer.h"
 
 namespace spore::esp8266 {
@@ -13,23 +14,43 @@ namespace spore::esp8266 {
 namespace {
 
 constexpr const char* kJson = "application/json";
-// Response streams start small and grow (cbuf) only for big documents such as the member list.
-constexpr size_t kStreamInitialBytes = 256;
 // A rebuilt request target ("path?query"); longer ones are passed without their query.
 constexpr size_t kTargetMaxBytes = 160;
 /// "255.255.255.255:65535" and its NUL.
 constexpr size_t kLocalAddressMaxBytes = 22;
 
-/// JsonWriter output straight into ESPAsyncWebServer's response buffer.
-class StreamJsonOutput final : public JsonOutput {
+/// Every answer but the dashboard, the 503 and event streams: core's ChunkedAnswer, handed to
+/// ESPAsyncWebServer piece by piece. What AsyncChunkedResponse (beginChunkedResponse()) does, with
+/// the answer inside the response object instead of behind a std::function, so it is freed with
+/// the response and costs one allocation. AsyncAbstractResponse::write_send_buffs()
+/// (WebResponses.cpp:344-521, ESPAsyncWebServer 3.12.0) calls _fillBuffer() whenever TCP has room
+/// (with ASYNCWEBSERVER_USE_CHUNK_INFLIGHT, its default: once the whole 2 x TCP_MSS send buffer
+/// is free, WebResponses.cpp:369-378), into a 2 x TCP_MSS std::array it allocates for that call
+/// and frees when the bytes went to TCP (:442-450, :512-515), minus 8 bytes of chunk framing (:453).
+class AnswerResponse final : public AsyncAbstractResponse {
  public:
-  explicit StreamJsonOutput(AsyncResponseStream& stream) : stream_(stream) {}
-  void write(const char* data, size_t size_bytes) override {
-    stream_.write(reinterpret_cast<const uint8_t*>(data), size_bytes);
+  /// `chunked`: HTTP/1.1 (Transfer-Encoding: chunked, so a cut answer is visibly incomplete);
+  /// HTTP/1.0 has no chunks and ends the body with the connection (as beginChunkedResponse()).
+  explicit AnswerResponse(bool chunked) {
+    _code = 200;
+    _contentType = kJson;
+    _contentLength = 0;
+    _sendContentLength = false;
+    _chunked = chunked;
+  }
+  ChunkedAnswer& answer() { return answer_; }
+  /// False once the answer failed: write_send_buffs() then closes the connection before anything
+  /// more is sent (WebResponses.cpp:345-349), so a cut answer never ends with the last chunk.
+  bool _sourceValid() const override { return !answer_.failed(); }
+  size_t _fillBuffer(uint8_t* data, size_t len) override {
+    const size_t n = answer_.fill(reinterpret_cast<char*>(data), len);
+    // 0 would be the last chunk, i.e. a complete answer: a failed one sends nothing instead and
+    // is closed by the next call (an ACK or ESPAsyncTCP's 500 ms poll).
+    return answer_.failed() ? RESPONSE_TRY_AGAIN : n;
   }
 
  private:
-  AsyncResponseStream& stream_;
+  ChunkedAnswer answer_;
 };
 
 std::string_view view_of(const String& s) { return std::string_view(s.c_str(), s.length()); }
@@ -126,7 +147,7 @@ HttpRequestHead head_of(AsyncWebServerRequest* request, char* target = nullptr, 
   return h;
 }
 
-void add_common_headers(AsyncResponseStream* out, const HttpResponseHeaders& h) {
+void add_common_headers(AsyncWebServerResponse* out, const HttpResponseHeaders& h) {
   out->addHeader("Cache-Control", "no-store");
   if (h.allow != nullptr) out->addHeader("Allow", h.allow);
   if (h.www_authenticate != nullptr) out->addHeader("WWW-Authenticate", h.www_authenticate);
@@ -179,6 +200,10 @@ class StreamResponse final : public AsyncWebServerResponse {
   bool adopted_ = false;
 };
 
+// The heap of one answer, whatever its length (platform/esp8266/README.md, "Answers in chunks"):
+// 800 B with ESPAsyncWebServer 3.12.0 on core 3.1.2, the 512-B carry included.
+static_assert(sizeof(AnswerResponse) <= 800, "an answer's response object grew: update the README's figure");
+
 }  // namespace
 
 EspHttpServer::EspHttpServer(AsyncWebServer& server, RestApi& api, const Clock& clock)
@@ -214,7 +239,7 @@ void EspHttpServer::loop() {
   }
   const uint32_t now_ms = clock_.now_ms();
   for (Stream& s : streams_) {
-    if (s.tcp == nullptr || now_ms - s.last_sent_ms < EventApi::kKeepAliveMs) continue;
+    if (s.tcp == nullptr || s.cut || now_ms - s.last_sent_ms < EventApi::kKeepAliveMs) continue;
     s.last_sent_ms = now_ms;  // one try per period: a full send buffer is traffic enough
     const std::string_view frame = EventApi::kKeepAliveFrame;
     if (s.tcp->space() >= frame.size() && s.tcp->add(frame.data(), frame.size(), ASYNC_WRITE_FLAG_COPY) == frame.size()) {
@@ -268,14 +293,21 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
     request->send(response);
     return;
   }
-  AsyncResponseStream* response =
-      table_.contains(request) ? request->beginResponseStream(kJson, kStreamInitialBytes) : nullptr;
+  serve_answer(request, head, stream);
+}
+
+void EspHttpServer::serve_answer(AsyncWebServerRequest* request, const HttpRequestHead& head, bool stream) {
+  // Our own object, so new (std::nothrow) can say no (ESPAsyncWebServer's begin*() use a throwing
+  // new): 800 B, the same for every answer whatever its length (platform/esp8266/README.md,
+  // "Answers in chunks").
+  AnswerResponse* response =
+      table_.contains(request) ? new (std::nothrow) AnswerResponse(request->version() != 0) : nullptr;
   if (response == nullptr) {
     table_.fail(request);  // aborts an accepted upload; the running image stays
     send_overloaded(request);
     return;
   }
-  StreamJsonOutput out(*response);
+  ChunkedAnswer& out = response->answer();
   HttpResponseHeaders headers;
   bool close_connection = false;
   int status = 0;
@@ -288,12 +320,24 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
   } else {
     status = table_.respond(request, head, out, &headers, &close_connection);
   }
+  if (out.failed()) {
+    // Known before the head: a one-piece answer longer than the carry (RestApi counted it 500).
+    delete response;
+    send_error(request);
+    return;
+  }
   response->setCode(status);
-  // A text route (GET /metrics): the body is already in the stream, the head is built at send().
+  // A text route (GET /metrics): its media type; the head is built at send().
   if (headers.content_type != nullptr) response->setContentType(headers.content_type);
   add_common_headers(response, headers);
   if (close_connection) response->addHeader("Connection", "close");
   request->send(response);
+}
+
+void EspHttpServer::send_error(AsyncWebServerRequest* request) {
+  static const char kBody[] PROGMEM =
+      "{\"error\":\"The answer does not fit the node's answer buffer.\",\"code\":\"internal_error\"}";
+  request->send(request->beginResponse(500, kJson, reinterpret_cast<const uint8_t*>(kBody), sizeof kBody - 1));
 }
 
 void EspHttpServer::send_overloaded(AsyncWebServerRequest* request) {
@@ -350,9 +394,10 @@ void EspHttpServer::adopt_stream(size_t slot, AsyncWebServerRequest* request, co
   AsyncClient* tcp = request->client();
   char preamble[64];
   const size_t n = events_->write_preamble(preamble, sizeof preamble);
-  // A fresh connection's send buffer (2 x 536 B) takes the ~200-byte head and preamble.
-  tcp->add(head.c_str(), head.length(), ASYNC_WRITE_FLAG_COPY);
-  if (n > 0) tcp->add(preamble, n, ASYNC_WRITE_FLAG_COPY);
+  // A fresh connection's send buffer (2 x 536 B) takes the ~200-byte head and preamble; if lwIP
+  // is out of buffers it did not, and the stream starts cut (closed below, see cut_stream()).
+  const bool whole = tcp->add(head.c_str(), head.length(), ASYNC_WRITE_FLAG_COPY) == head.length() &&
+                     (n == 0 || tcp->add(preamble, n, ASYNC_WRITE_FLAG_COPY) == n);
   tcp->send();
   // The request deletes itself; the connection is the stream's (its RX timeout is already off:
   // the library clears it before sending any response).
@@ -368,6 +413,17 @@ void EspHttpServer::adopt_stream(size_t slot, AsyncWebServerRequest* request, co
   tcp->onTimeout([](void*, AsyncClient* c, uint32_t) { c->close(); }, nullptr);  // no ACK for 5 s
   s.tcp = tcp;
   s.last_sent_ms = clock_.now_ms();
+  if (!whole) cut_stream(s);
+}
+
+void EspHttpServer::cut_stream(Stream& s) {
+  // ESPAsyncTCP's close() only marks the connection: the pcb is closed by its next poll, up to
+  // 500 ms later (AsyncClient::close(), ESPAsyncTCP.cpp:355-365; _poll(), :666-670). Until then
+  // the slot would still take frames, sent after the cut one; marked cut, it takes none, and
+  // on_stream_closed() frees it when the connection is gone.
+  s.tcp->close();
+  s.cut = true;
+  ++stream_cuts_;
 }
 
 void EspHttpServer::drop_stream(size_t slot) {
@@ -391,7 +447,7 @@ void EspHttpServer::stream(const SseMessage& msg) {
   for (size_t i = first; i < 8; ++i) size_bytes += pieces[i].size();
   const uint32_t now_ms = clock_.now_ms();
   for (Stream& s : streams_) {
-    if (s.tcp == nullptr || !EventApi::filter_matches(s.filter, msg.event)) continue;
+    if (s.tcp == nullptr || s.cut || !EventApi::filter_matches(s.filter, msg.event)) continue;
     if (s.tcp->space() < size_bytes) {
       ++stream_drops_;
       continue;
@@ -399,7 +455,7 @@ void EspHttpServer::stream(const SseMessage& msg) {
     size_t written = 0;
     for (size_t i = first; i < 8; ++i) written += s.tcp->add(pieces[i].data(), pieces[i].size(), ASYNC_WRITE_FLAG_COPY);
     if (written != size_bytes) {
-      s.tcp->close();  // lwIP out of buffers mid-frame: end the stream, the client reconnects
+      cut_stream(s);  // lwIP out of buffers mid-frame: end the stream, the client reconnects
       continue;
     }
     s.tcp->send();

@@ -23,9 +23,14 @@
 ///  - a request body (other than the update upload) is copied into its slot's fixed buffer of
 ///    SPORE_ESP_MAX_BODY_BYTES; longer bodies get 413; an upload refused before its body (401,
 ///    409, 413, 415) keeps its JSON answer in that buffer until the request ends;
-///  - responses are AsyncResponseStream objects (ESPAsyncWebServer allocates them; unavoidable),
-///    written straight from JsonWriter (a text route such as GET /metrics: its own writer) without
-///    String building; a text route's Content-Type replaces the JSON one before the head is sent.
+///  - every answer but the dashboard, the 503 and event streams is a core ChunkedAnswer inside a
+///    response object of ours (an AsyncAbstractResponse in chunked mode, what beginChunkedResponse()
+///    builds): RestApi decides status and headers at once, and a large answer (members, status,
+///    /metrics) is rendered unit by unit into the library's send buffer as TCP takes it, so an
+///    answer needs 800 B of heap whatever the cluster's size, instead of the whole document
+///    (platform/esp8266/README.md, "Answers in chunks"). An answer that cannot be completed is
+///    never sent as a complete one: before the head it becomes a 500, after it the connection is
+///    closed without the last chunk.
 ///
 /// Multipart uploads: ESPAsyncWebServer parses multipart/form-data itself and hands out only the
 /// file part's bytes (handleUpload), never the raw body. For such an upload the adapter starts
@@ -118,6 +123,9 @@ class EspHttpServer {
   size_t open_streams() const { return events_ != nullptr ? events_->open_streams() : 0; }
   /// Stream messages not sent because the stream's TCP send buffer had no room for them.
   uint32_t stream_drops() const { return stream_drops_; }
+  /// Streams ended because lwIP took only part of a frame (the stream is closed at once: nothing
+  /// follows a cut frame).
+  uint32_t stream_cuts() const { return stream_cuts_; }
 
   // Called by the AsyncWebHandler begin() gives the server (which owns and deletes it).
   bool admit(AsyncWebServerRequest* request);
@@ -139,9 +147,16 @@ class EspHttpServer {
     uint32_t last_sent_ms = 0;
     SseFilter filter{};
     bool reserved = false;
+    bool cut = false;  ///< a frame went out cut: closing, takes nothing more
   };
 
   void send_overloaded(AsyncWebServerRequest* request);
+  /// 500 with a constant body: the answer failed before its head (it did not fit the carry).
+  void send_error(AsyncWebServerRequest* request);
+  /// Answers an admitted request (or a refused event stream) through a ChunkedAnswer.
+  void serve_answer(AsyncWebServerRequest* request, const HttpRequestHead& head, bool stream);
+  /// A frame (or the head) went out cut: close the connection and take the slot out of service.
+  void cut_stream(Stream& s);
   /// Admits an event stream (EventApi::open_stream()). True when it answered the request itself
   /// (the stream, or 503 overloaded); false with the JSON error written to `out` and its status
   /// in `*status`, for on_request() to send like any route's answer.
@@ -154,6 +169,7 @@ class EspHttpServer {
   EventApi* events_ = nullptr;
   Stream streams_[SPORE_MAX_EVENT_STREAMS];
   uint32_t stream_drops_ = 0;
+  uint32_t stream_cuts_ = 0;
   Delegate<void()> before_restart_;
   bool begun_ = false;
   bool handler_added_ = false;

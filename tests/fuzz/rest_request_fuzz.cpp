@@ -29,7 +29,10 @@
 //   writes nothing to flash; after 0, exactly one ota_started, then exactly one of ota_finished
 //   (200, flash committed once, restart_pending) or ota_failed (error status, flash not
 //   committed, aborted if begun); finish() leaves busy() false; a second finish() answers 400;
-//   the outcome (status, committed bytes) is the same whole and in pseudo-random chunks.
+//   the outcome (status, committed bytes) is the same whole and in pseudo-random chunks;
+// - the same request answered through a ChunkedAnswer (the ESP8266 adapter) drained in
+//   pseudo-random pieces gives the same status, media type and bytes, and never fails (every
+//   answer written in one piece fits SPORE_ANSWER_CARRY_BYTES).
 //
 // Seed corpus: tests/fuzz/corpus/rest_request/.
 
@@ -44,6 +47,7 @@
 
 #include "fuzz_chunker.h"
 #include "fuzz_ports.h"
+#include "spore/chunked_answer.h"
 #include "spore/cluster_events.h"
 #include "spore/event_api.h"
 #include "spore/membership.h"
@@ -216,7 +220,33 @@ constexpr std::string_view kRoutes[] = {
 };
 constexpr size_t kRouteCount = sizeof kRoutes / sizeof kRoutes[0];
 
-void fuzz_handle(uint8_t method_route, uint8_t flags, const Fields& f, const std::string& auth_value) {
+/// The same request on a fresh node, answered through a ChunkedAnswer (the ESP8266 adapter's
+/// way) drained in pseudo-random pieces of 1..600 bytes: same status and media type, and the same
+/// bytes as the whole answer (for /metrics: as a whole rendering right after handle(), since the
+/// chunked answer is rendered after its own request was counted).
+void check_chunked(bool with_token, uint32_t seed, const spore::HttpRequest& req, int status,
+                   const spore::HttpResponseHeaders& headers, const std::string& whole) {
+  Node node(with_token);
+  spore::ChunkedAnswer answer;
+  spore::HttpResponseHeaders h;
+  const int chunked_status = node.api.handle(req, answer, &h);
+  // Every answer core writes in one piece fits the carry: no 500 from the chunked path either.
+  check(chunked_status == status && !answer.failed());
+  check((h.content_type == nullptr) == (headers.content_type == nullptr));
+  std::string expected = whole;
+  if (h.content_type != nullptr) {
+    StringOutput now;
+    node.metrics.write(now);
+    expected = now.text;
+  }
+  spore::fuzz::Chunker chunks(seed | 0x100u, 600);
+  std::string text;
+  char buf[600];
+  for (size_t n; (n = answer.fill(buf, chunks.next(sizeof buf))) != 0;) text.append(buf, n);
+  check(answer.finished() && text == expected);
+}
+
+void fuzz_handle(uint8_t method_route, uint8_t flags, uint32_t seed, const Fields& f, const std::string& auth_value) {
   const bool with_token = (flags & 3u) != 2;
   Node node(with_token);
   const auto method = static_cast<spore::HttpMethod>(method_route & 7u);
@@ -253,6 +283,7 @@ void fuzz_handle(uint8_t method_route, uint8_t flags, const Fields& f, const std
     check(!node.ota.restart_pending());
   }
   if (status == 202 && node.restarts > 0) check(node.restarts == 1);
+  check_chunked(with_token, seed, req, status, headers, out.text);
   // An upload through handle() runs start + body + finish at once: it ended, one way or the other
   // (ota_failed also fires for an upload refused at start, without ota_started).
   check(node.ota_started <= 1 && node.ota_finished <= node.ota_started);
@@ -343,7 +374,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Fields f = split(std::string_view(reinterpret_cast<const char*>(data) + 3, size - 3));
   std::string auth_value((flags & 3u) == 1 ? "Bearer " + std::string(kToken) : std::string(f.authorization));
 
-  fuzz_handle(method_route, flags, f, auth_value);
+  fuzz_handle(method_route, flags, seed, f, auth_value);
 
   const UploadOutcome whole = fuzz_upload(flags, 0, f, auth_value);
   const UploadOutcome chunked = fuzz_upload(flags, seed + 1, f, auth_value);

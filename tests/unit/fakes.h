@@ -7,9 +7,17 @@
 #include <vector>
 
 #include "spore/config.h"
+#include "spore/json_writer.h"
 #include "spore/ports.h"
 
 namespace spore::testing {
+
+/// A JsonOutput that keeps everything in a string.
+class StringOutput : public JsonOutput {
+ public:
+  void write(const char* data, size_t size_bytes) override { text.append(data, size_bytes); }
+  std::string text;
+};
 
 /// Config::fast() without the start jitter: unit tests step the clock themselves and expect the
 /// first tasks at once.
