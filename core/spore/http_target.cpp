@@ -50,20 +50,12 @@ size_t emit_component(const char* p, const char* end, bool keep_slash, Canonical
 
 }  // namespace
 
-int http_query_param(std::string_view target, std::string_view name, char* out, size_t capacity_bytes) {
-  // Pointer scans rather than string_view::find()/substr(): substr's range check drags libstdc++'s
-  // exception message into the ESP8266's DRAM.
-  const char* p = target.data();
-  const char* end = p + target.size();
-  while (p != end && *p != '?') ++p;
-  if (p == end) return -1;
-  ++p;
-  for (const char* h = p; h != end; ++h) {
-    if (*h == '#') {
-      end = h;  // the fragment is not part of the query
-      break;
-    }
-  }
+namespace {
+
+/// The value of field `name` in the '&'-separated pairs [p, end), decoded into `out`; see
+/// http_query_param() and http_form_field() for the results.
+int find_field(const char* p, const char* end, std::string_view name, bool plus_is_space, char* out,
+               size_t capacity_bytes) {
   while (p != end) {
     const char* pair_end = p;
     while (pair_end != end && *pair_end != '&') ++pair_end;
@@ -81,6 +73,8 @@ int http_query_param(std::string_view target, std::string_view name, char* out, 
         if (e <= 0) return -2;  // malformed, or a decoded NUL
         c = static_cast<char>(e);
         v += 2;
+      } else if (c == '+' && plus_is_space) {
+        c = ' ';
       }
       if (len >= capacity_bytes) return -2;
       out[len++] = c;
@@ -88,6 +82,29 @@ int http_query_param(std::string_view target, std::string_view name, char* out, 
     return static_cast<int>(len);
   }
   return -1;
+}
+
+}  // namespace
+
+int http_query_param(std::string_view target, std::string_view name, char* out, size_t capacity_bytes) {
+  // Pointer scans rather than string_view::find()/substr(): substr's range check drags libstdc++'s
+  // exception message into the ESP8266's DRAM.
+  const char* p = target.data();
+  const char* end = p + target.size();
+  while (p != end && *p != '?') ++p;
+  if (p == end) return -1;
+  ++p;
+  for (const char* h = p; h != end; ++h) {
+    if (*h == '#') {
+      end = h;  // the fragment is not part of the query
+      break;
+    }
+  }
+  return find_field(p, end, name, false, out, capacity_bytes);
+}
+
+int http_form_field(std::string_view form, std::string_view name, char* out, size_t capacity_bytes) {
+  return find_field(form.data(), form.data() + form.size(), name, true, out, capacity_bytes);
 }
 
 size_t canonical_target(std::string_view target, CanonicalSink& sink) {
