@@ -68,6 +68,7 @@ int find_field(const char* p, const char* end, std::string_view name, bool plus_
     size_t len = 0;
     for (const char* v = eq == pair_end ? pair_end : eq + 1; v != pair_end; ++v) {
       char c = *v;
+      if (c == '\0') return -2;  // raw or decoded, a NUL is never part of a value
       if (c == '%') {
         const int e = escape_value(v, pair_end);
         if (e <= 0) return -2;  // malformed, or a decoded NUL

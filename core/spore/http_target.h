@@ -23,7 +23,7 @@
 namespace spore {
 
 /// The value of query parameter `name` in `target`, percent-decoded ('+' stays '+', as a topic may
-/// contain it) into `out`. Returns its length; -1 when absent; -2 when malformed (bad %-escape, a
+/// contain it) into `out`. Returns its length; -1 when absent; -2 when malformed (bad %-escape, a raw or
 /// decoded NUL) or longer than `capacity_bytes`. The first occurrence wins; names are compared
 /// raw (not decoded).
 int http_query_param(std::string_view target, std::string_view name, char* out, size_t capacity_bytes);

@@ -35,7 +35,8 @@ SetupPortal::Outcome SetupPortal::submit_form(DeviceConfig& config, const RestAp
   const int password_len = http_form_field(body, "password", password, sizeof password);
   const int token_len = http_form_field(body, "token", token, sizeof token);
   if (ssid_len == -2 || password_len == -2 || token_len == -2) return {400, bad_submit_error()};
-  auto view = [](const char* s, int n) { return n > 0 ? std::string_view(s, static_cast<size_t>(n)) : std::string_view(); };
+  // Absent = empty, never a null view: RequestAuth::token_matches() memcpy()s from data().
+  auto view = [](const char* s, int n) { return std::string_view(s, n > 0 ? static_cast<size_t>(n) : 0); };
   return submit(config, api, view(ssid, ssid_len), view(password, password_len), view(token, token_len), now_ms);
 }
 
