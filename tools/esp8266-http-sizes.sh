@@ -29,6 +29,8 @@ extern const unsigned kProgmemResponse = sizeof(AsyncProgmemResponse);
 EOP
 tools/esp8266-compile-check.sh "$@" "$probe" >/dev/null
 obj=build/esp8266-check/http_sizes_probe.o
+# Not left beside the platform objects, whose sizes SPORE_CHECK_SIZES lists.
+trap 'rm -f "$obj" "$probe"' EXIT
 for sym in kString kParamNode kHeaderNode kRequest kBasicResponse kStreamResponse kProgmemResponse; do
   line=$(xtensa-lx106-elf-nm -S "$obj" | awk -v s="$sym" '$4 == s')
   sec=$(xtensa-lx106-elf-objdump -t "$obj" | awk -v s="$sym" '$NF == s {print $(NF-2)}')

@@ -26,27 +26,21 @@ bool has_prefix_ci(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && ascii_iequals(std::string_view(s.data(), prefix.size()), prefix);
 }
 
-/// `s` up to the first `stop` character (all of it without one).
-std::string_view until(std::string_view s, char stop) {
-  size_t end = 0;
-  while (end < s.size() && s[end] != stop) ++end;
-  return std::string_view(s.data(), end);
-}
-
-/// The media type of a Content-Type value, without parameters or surrounding spaces.
-std::string_view media_type(std::string_view content_type) { return trim_ows(until(content_type, ';')); }
-
 /// Bodies ESPAsyncWebServer treats as form fields (WebRequest.cpp:199-212: urlencoded always,
 /// text/plain when it starts like "name="): with trivial handlers it drops them unseen, so no
 /// route could read one.
 bool is_form_body(std::string_view content_type) {
-  const std::string_view media = media_type(content_type);
+  const std::string_view media = http_media_type(content_type);
   return ascii_iequals(media, "application/x-www-form-urlencoded") || ascii_iequals(media, "text/plain");
 }
 
-constexpr std::string_view kRestartPath = "/api/node/restart";
-
 }  // namespace
+
+std::string_view http_media_type(std::string_view content_type) {
+  size_t end = 0;
+  while (end < content_type.size() && content_type[end] != ';') ++end;
+  return trim_ows(std::string_view(content_type.data(), end));
+}
 
 bool is_multipart(std::string_view content_type) { return has_prefix_ci(content_type, "multipart/"); }
 
@@ -99,18 +93,17 @@ int HttpRequestTable::admit(const void* request, const HttpRequestHead& head, co
   // What the library already parsed cannot be undone, but refusing keeps the request from
   // holding it (and a slot) while its body arrives.
   if (head.target_bytes >= SPORE_ESP_MAX_TARGET_BYTES || head.query_params > SPORE_ESP_MAX_QUERY_PARAMS) {
-    return refuse(414, "uri_too_long", SPORE_FSTR("The request target or its query is longer than this node accepts."),
+    return refuse(414, "uri_too_long", SPORE_FSTR("Target or query too long."),
                   out);
   }
   if (head.header_count > SPORE_ESP_MAX_HEADERS) {
-    return refuse(431, "headers_too_large", SPORE_FSTR("The request has more header lines than this node accepts."),
+    return refuse(431, "headers_too_large", SPORE_FSTR("Too many header lines."),
                   out);
   }
   if (head.content_length > 0 && (is_form_body(head.content_type) ||
                                   (is_multipart(head.content_type) && !is_multipart_upload(head)))) {
     return refuse(415, "unsupported_media_type",
-                  SPORE_FSTR("This node takes JSON or application/octet-stream bodies (multipart only for "
-                             "/api/node/update), not forms."),
+                  SPORE_FSTR("Form bodies are not accepted."),
                   out);
   }
   Slot* slot = nullptr;
@@ -243,33 +236,8 @@ int HttpRequestTable::respond_plain(Slot& slot, const HttpRequestHead& head, Jso
   r.body = std::string_view(slot.body, slot.body_len);
   r.content_type = head.content_type;
   r.local_address = head.local_address;
-  if (restart_blocked_ && head.method == HttpMethod::kPost && until(head.path, '?') == kRestartPath) {
-    return respond_restart_blocked(r, out, headers);
-  }
   const int status = api_.handle(r, out, &headers);
   *close_connection = status == 202 && restart_scheduled_;
-  return status;
-}
-
-int HttpRequestTable::respond_restart_blocked(const HttpRequest& r, JsonOutput& out, HttpResponseHeaders& headers) {
-  // Authentication first, as the route itself would: a stranger learns nothing of the boot mode.
-  AuthRequest auth;
-  auth.method = r.method;
-  auth.target = r.path;
-  auth.authorization = r.authorization;
-  auth.body = &r.body;
-  JsonWriter w(out);
-  int status = api_.authorize(auth, w, &headers);
-  if (status == 0) {
-    w.begin_object()
-        .field(SPORE_FSTR("error"),
-               SPORE_FSTR("The chip is still in its serial download boot mode (reset by a serial flash) and would "
-                          "hang on restart; power-cycle it."))
-        .field(SPORE_FSTR("code"), "restart_unavailable")
-        .end_object();
-    status = 409;
-  }
-  api_.record_response(status);
   return status;
 }
 
@@ -324,6 +292,9 @@ void HttpRequestTable::request_restart() {
   restart_waits_for_ = answering_;
 }
 
-void HttpRequestTable::set_restart_blocked(bool blocked) { restart_blocked_ = blocked; }
+void HttpRequestTable::set_restart_blocked(bool blocked) {
+  restart_blocked_ = blocked;
+  api_.set_restart_blocked(blocked);  // the route answers 409 after authenticating
+}
 
 }  // namespace spore

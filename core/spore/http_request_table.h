@@ -84,6 +84,9 @@ HttpMethod http_method_from_name(std::string_view name);
 /// OtaUploadHandler::kPath with a body announced by Content-Length.
 bool is_update_upload(const HttpRequestHead& head);
 
+/// The media type of a Content-Type value: before any ';', without surrounding spaces.
+std::string_view http_media_type(std::string_view content_type);
+
 /// True for a multipart/* Content-Type (ASCII case-insensitive), whose file part the library
 /// parses out itself.
 bool is_multipart(std::string_view content_type);
@@ -219,7 +222,6 @@ class HttpRequestTable {
   Slot* find(const void* request);
   int refuse(int status, const char* code, FlashStr message, JsonOutput& out);
   int start_upload(Slot& slot, const HttpRequestHead& head, JsonOutput& out, HttpResponseHeaders* headers);
-  int respond_restart_blocked(const HttpRequest& r, JsonOutput& out, HttpResponseHeaders& headers);
   int respond_plain(Slot& slot, const HttpRequestHead& head, JsonOutput& out, HttpResponseHeaders& headers,
                     bool* close_connection);
   int respond_upload(Slot& slot, JsonOutput& out, HttpResponseHeaders& headers, bool* close_connection);

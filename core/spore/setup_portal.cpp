@@ -1,5 +1,6 @@
 #include "spore/setup_portal.h"
 
+#include "spore/http_request_table.h"
 #include "spore/http_target.h"
 #include "spore/http_text.h"
 #include "spore/limits.h"
@@ -12,9 +13,7 @@ SetupPortal::Route SetupPortal::route(bool portal_open, HttpMethod method, std::
   if (!portal_open) return Route::kNotMine;
   if (path.size() >= 5 && std::string_view(path.data(), 5) == "/api/") return Route::kNotMine;
   if (method == HttpMethod::kPost && path == "/wifi") {
-    size_t end = 0;
-    while (end < content_type.size() && content_type[end] != ';') ++end;
-    const bool ours = ascii_iequals(trim_ows(std::string_view(content_type.data(), end)), kFormContentType);
+    const bool ours = ascii_iequals(http_media_type(content_type), kFormContentType);
     return ours && content_length_bytes > 0 && content_length_bytes <= kMaxBodyBytes ? Route::kSubmit
                                                                                      : Route::kBadSubmit;
   }
@@ -22,7 +21,7 @@ SetupPortal::Route SetupPortal::route(bool portal_open, HttpMethod method, std::
 }
 
 const char* SetupPortal::bad_submit_error() {
-  return "the form could not be read (this page needs JavaScript to send it)";
+  return "the form needs JavaScript";
 }
 
 SetupPortal::Outcome SetupPortal::submit_form(DeviceConfig& config, const RestApi& api, std::string_view body,
