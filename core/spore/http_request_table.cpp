@@ -93,18 +93,14 @@ int HttpRequestTable::admit(const void* request, const HttpRequestHead& head, co
   // What the library already parsed cannot be undone, but refusing keeps the request from
   // holding it (and a slot) while its body arrives.
   if (head.target_bytes >= SPORE_ESP_MAX_TARGET_BYTES || head.query_params > SPORE_ESP_MAX_QUERY_PARAMS) {
-    return refuse(414, "uri_too_long", SPORE_FSTR("Target or query too long."),
-                  out);
+    return refuse(414, "uri_too_long", SPORE_FSTR("Target or query too long."), out);
   }
   if (head.header_count > SPORE_ESP_MAX_HEADERS) {
-    return refuse(431, "headers_too_large", SPORE_FSTR("Too many header lines."),
-                  out);
+    return refuse(431, "headers_too_large", SPORE_FSTR("Too many header lines."), out);
   }
   if (head.content_length > 0 && (is_form_body(head.content_type) ||
                                   (is_multipart(head.content_type) && !is_multipart_upload(head)))) {
-    return refuse(415, "unsupported_media_type",
-                  SPORE_FSTR("Form bodies are not accepted."),
-                  out);
+    return refuse(415, "unsupported_media_type", SPORE_FSTR("Form bodies are not accepted."), out);
   }
   Slot* slot = nullptr;
   if (heap.free_bytes >= options_.min_free_heap_bytes && heap.max_block_bytes >= options_.min_free_block_bytes) {
@@ -198,7 +194,7 @@ int HttpRequestTable::respond(const void* request, const HttpRequestHead& head, 
   }
   // A plain request's status is counted by RestApi::handle(); the others here.
   answering_ = request;  // a restart requested now waits for this connection to close
-  const int status = slot->kind == Kind::kUpload ? respond_upload(*slot, out, h, &close)
+  const int status = slot->kind == Kind::kUpload ? respond_upload(*slot, out, &close)
                                                  : respond_plain(*slot, head, out, h, &close);
   answering_ = nullptr;
   release(*slot);
@@ -241,9 +237,7 @@ int HttpRequestTable::respond_plain(Slot& slot, const HttpRequestHead& head, Jso
   return status;
 }
 
-int HttpRequestTable::respond_upload(Slot& slot, JsonOutput& out, HttpResponseHeaders& headers,
-                                     bool* close_connection) {
-  (void)headers;
+int HttpRequestTable::respond_upload(Slot& slot, JsonOutput& out, bool* close_connection) {
   const int status = ota_->finish(true, clock_.now_ms(), out, slot.upload_id);
   api_.record_response(status);
   if (status == 200 && ota_->restart_pending()) {

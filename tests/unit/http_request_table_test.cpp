@@ -364,6 +364,25 @@ TEST(HttpRequestTableTest, UploadRefusedAtStartIsAnsweredAtAdmissionWithoutASlot
   EXPECT_EQ(n.respond(req(1), ok).status, 200);
 }
 
+// The ESP8266 adapter writes an admission refusal into a stack buffer of kMinRefusalBytes. The
+// longest is a 401 without valid credentials with the ESP8266's token location (339 bytes when
+// this was written; the old 320 truncated it into invalid JSON).
+TEST(HttpRequestTableTest, TheLongestUploadRefusalFitsTheAdmissionBuffer) {
+  const std::string zeros(64, '0');
+  const std::string proof = "Spore nonce=" + zeros.substr(0, 40) + ", sha256=" + zeros + ", proof=" + zeros;
+  for (const bool bearer : {true, false}) {
+    Node n;
+    ASSERT_TRUE(n.api.set_api_token("s3cr3t"));
+    n.api.set_bearer_allowed(bearer);
+    n.api.set_token_location("the serial log of the board's first boot (./ctl.sh monitor), or its api_token setting");
+    for (const std::string& auth : {std::string(), std::string("Basic x"), std::string("Bearer wrong"),
+                                   std::string("Spore nonce=1"), proof}) {
+      EXPECT_FALSE(n.admit(req(0), upload(4000, "application/octet-stream", auth))) << auth;  // fits: no overflow
+      EXPECT_EQ(n.refusal.status, 401) << auth;
+    }
+  }
+}
+
 TEST(HttpRequestTableTest, SecondConcurrentUploadIs409AtAdmissionAndTheFirstCompletes) {
   Node n;
   const Bytes image = testing::make_image(4000, 6);
