@@ -297,8 +297,8 @@ void EspHttpServer::send_refusal(AsyncWebServerRequest* request, int status, con
   // Sent now, from inside the library's header parsing: a paused request's send() writes at once
   // (WebRequest.cpp send() -> _send()), the response says "Connection: close" and the library
   // closes the connection once it is acknowledged (_onAck()), so a refused body is never
-  // transferred. An AsyncBasicResponse copies `json` (one String, < kMinRefusalBytes). Budget:
-  // admission refuses before the heap is too low for this (min_free_heap_bytes).
+  // transferred. An AsyncBasicResponse copies `json` (one String of at most kMinRefusalBytes);
+  // a 503 refusal is the one sent on a low heap, and it is ~90 bytes.
   // Known quirk: with "Expect: 100-continue" the library writes its interim 100 after this final
   // answer (WebRequest.cpp _parseLine()); the client has its answer and the connection closes.
   AsyncWebServerResponse* response = request->beginResponse(status, kJson, json);
