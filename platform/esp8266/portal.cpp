@@ -21,9 +21,9 @@ const char kFormStart[] PROGMEM =
     "b.push(e.name+'='+encodeURIComponent(e.value))}fetch('/wifi',{method:'POST',headers:{'Content-Type':"
     "'application/x-spore-setup-form'},body:b.join('&')}).then(function(r){return r.text()}).then(function(t){"
     "document.open();document.write(t);document.close()});return false}</script>"
-    "<form method=\"post\" action=\"/wifi\" onsubmit=\"return s(this)\"><label>WiFi network<input name=\"ssid\" maxlength=\"32\" "
-    "required></label><label>Password (empty for an open network)<input name=\"password\" type=\"password\" "
-    "maxlength=\"64\"></label>";
+    "<form method=\"post\" action=\"/wifi\" onsubmit=\"return s(this)\"><label>WiFi network"
+    "<input name=\"ssid\" maxlength=\"32\" required></label><label>Password (empty for an open network)"
+    "<input name=\"password\" type=\"password\" maxlength=\"64\"></label>";
 const char kTokenField[] PROGMEM =
     "<label>API token of this device<input name=\"token\" type=\"password\" maxlength=\"64\" required></label>";
 const char kFormEnd[] PROGMEM = "<button>Save and connect</button></form></body></html>";
@@ -94,7 +94,9 @@ bool Portal::wants(AsyncWebServerRequest* request) {
 
 void Portal::on_body(AsyncWebServerRequest* request, const uint8_t* data, size_t len, size_t index) {
   // The library stops at Content-Length (WebRequest.cpp:188), which route() capped.
-  if (request != body_owner_ || index > SetupPortal::kMaxBodyBytes || len > SetupPortal::kMaxBodyBytes - index) return;
+  if (request != body_owner_ || index > SetupPortal::kMaxBodyBytes || len > SetupPortal::kMaxBodyBytes - index) {
+    return;
+  }
   memcpy(body_ + index, data, len);
   if (index + len > body_len_) body_len_ = index + len;
 }
