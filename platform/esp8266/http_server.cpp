@@ -150,9 +150,11 @@ HttpRequestHead head_of(AsyncWebServerRequest* request, char* target = nullptr, 
 /// header lists (already parsed: WebRequest.cpp _parseReqHead() / _parseReqHeader()).
 HttpRequestHead admission_head_of(AsyncWebServerRequest* request) {
   HttpRequestHead h = head_of(request);
-  h.target_bytes = target_size(request);
   h.query_params = request->params();
   h.header_count = request->headers();
+  // getParam(i) walks the list from its start: only measure a list admission will not refuse
+  // anyway, so a flood of parameters costs no quadratic walk in the SYS context.
+  if (h.query_params <= SPORE_ESP_MAX_QUERY_PARAMS) h.target_bytes = target_size(request);
   return h;
 }
 
