@@ -18,9 +18,34 @@ bool is_update_upload(const HttpRequestHead& head) {
   return head.method == HttpMethod::kPost && head.path == OtaUploadHandler::kPath && head.content_length > 0;
 }
 
-bool is_multipart(std::string_view content_type) {
-  constexpr std::string_view kPrefix = "multipart/";
-  return content_type.size() >= kPrefix.size() && ascii_iequals(content_type.substr(0, kPrefix.size()), kPrefix);
+namespace {
+
+// Views built from pointers, not substr(): its range check drags libstdc++'s exception message
+// into the ESP8266's DRAM (as in http_target.cpp).
+bool has_prefix_ci(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && ascii_iequals(std::string_view(s.data(), prefix.size()), prefix);
+}
+
+/// Bodies ESPAsyncWebServer treats as form fields (WebRequest.cpp:199-212: urlencoded always,
+/// text/plain when it starts like "name="): with trivial handlers it drops them unseen, so no
+/// route could read one.
+bool is_form_body(std::string_view content_type) {
+  const std::string_view media = http_media_type(content_type);
+  return ascii_iequals(media, "application/x-www-form-urlencoded") || ascii_iequals(media, "text/plain");
+}
+
+}  // namespace
+
+std::string_view http_media_type(std::string_view content_type) {
+  size_t end = 0;
+  while (end < content_type.size() && content_type[end] != ';') ++end;
+  return trim_ows(std::string_view(content_type.data(), end));
+}
+
+bool is_multipart(std::string_view content_type) { return has_prefix_ci(content_type, "multipart/"); }
+
+bool is_multipart_upload(const HttpRequestHead& head) {
+  return is_update_upload(head) && is_multipart(head.content_type);
 }
 
 HttpRequestTable::HttpRequestTable(RestApi& api, const Clock& clock) : api_(api), clock_(clock) {}
@@ -51,13 +76,34 @@ void HttpRequestTable::release(Slot& slot) {
   slot.kind = Kind::kFree;
   slot.body_len = 0;
   slot.upload_id = 0;
-  slot.refusal_status = 0;
 }
 
-bool HttpRequestTable::admit(const void* request, const HttpRequestHead& head, uint32_t free_heap_bytes) {
-  if (find(request) != nullptr) return true;
+int HttpRequestTable::refuse(int status, const char* code, FlashStr message, JsonOutput& out) {
+  JsonWriter w(out);
+  w.begin_object().field(SPORE_FSTR("error"), message).field(SPORE_FSTR("code"), code).end_object();
+  if (status == 503) ++overloaded_;
+  api_.record_response(status);
+  return status;
+}
+
+int HttpRequestTable::admit(const void* request, const HttpRequestHead& head, const HttpHeapState& heap,
+                            JsonOutput& out, HttpResponseHeaders* headers) {
+  if (headers != nullptr) *headers = HttpResponseHeaders{};
+  if (find(request) != nullptr) return 0;
+  // What the library already parsed cannot be undone, but refusing keeps the request from
+  // holding it (and a slot) while its body arrives.
+  if (head.target_bytes >= SPORE_ESP_MAX_TARGET_BYTES || head.query_params > SPORE_ESP_MAX_QUERY_PARAMS) {
+    return refuse(414, "uri_too_long", SPORE_FSTR("Target or query too long."), out);
+  }
+  if (head.header_count > SPORE_ESP_MAX_HEADERS) {
+    return refuse(431, "headers_too_large", SPORE_FSTR("Too many header lines."), out);
+  }
+  if (head.content_length > 0 && (is_form_body(head.content_type) ||
+                                  (is_multipart(head.content_type) && !is_multipart_upload(head)))) {
+    return refuse(415, "unsupported_media_type", SPORE_FSTR("Form bodies are not accepted."), out);
+  }
   Slot* slot = nullptr;
-  if (free_heap_bytes >= options_.min_free_heap_bytes) {
+  if (heap.free_bytes >= options_.min_free_heap_bytes && heap.max_block_bytes >= options_.min_free_block_bytes) {
     for (Slot& s : slots_) {
       if (s.kind == Kind::kFree) {
         slot = &s;
@@ -66,50 +112,46 @@ bool HttpRequestTable::admit(const void* request, const HttpRequestHead& head, u
     }
   }
   if (slot == nullptr) {
-    ++overloaded_;
-    api_.record_response(503);
-    return false;
+    return refuse(503, "overloaded", SPORE_FSTR("The node is low on memory or busy; retry shortly."), out);
   }
   slot->request = request;
   slot->upload_id = 0;
   slot->body_len = 0;
-  slot->refusal_headers = HttpResponseHeaders{};
-  slot->refusal_status = 0;
   slot->body_too_large = false;
   slot->upload_accepting = false;
   slot->upload_part_done = false;
   const bool upload = ota_ != nullptr && is_update_upload(head);
   slot->kind = upload ? Kind::kUpload : Kind::kPlain;
-  if (upload) start_upload(*slot, head);
-  return true;
+  if (!upload) return 0;
+  const int status = start_upload(*slot, head, out, headers);
+  if (status != 0) {
+    api_.record_response(status);
+    release(*slot);  // refused before any body byte: answered now
+  }
+  return status;
 }
 
-void HttpRequestTable::start_upload(Slot& slot, const HttpRequestHead& head) {
+int HttpRequestTable::start_upload(Slot& slot, const HttpRequestHead& head, JsonOutput& out,
+                                   HttpResponseHeaders* headers) {
   // The library hands out only a multipart body's file part, never the raw body: core's
   // multipart parser cannot see it, so the file part is streamed as an octet-stream of unknown
   // length (no early 413 from Content-Length; OtaSession still stops at the capacity).
   const bool multipart = is_multipart(head.content_type);
   const std::string_view content_type = multipart ? std::string_view("application/octet-stream") : head.content_type;
   const size_t content_length = multipart ? 0 : head.content_length;
-  BufferJsonOutput out(slot.body, sizeof slot.body);
-  const int status =
-      ota_->start(content_type, content_length, head.authorization, clock_.now_ms(), out, &slot.refusal_headers);
+  const int status = ota_->start(content_type, content_length, head.authorization, clock_.now_ms(), out, headers);
   if (status == 0) {
     slot.upload_id = ota_->upload_id();
     slot.upload_accepting = true;
-    return;
   }
-  // Refused before any body byte (401, 409, 413, 415): the answer waits in the slot until the
-  // request ends; the body that still arrives is ignored.
-  slot.refusal_status = status;
-  slot.body_len = out.size();
+  return status;
 }
 
 void HttpRequestTable::on_body(const void* request, const uint8_t* data, size_t size_bytes) {
   Slot* slot = find(request);
   if (slot == nullptr || size_bytes == 0) return;
   if (slot->kind == Kind::kUpload) {
-    if (slot->refusal_status != 0 || !slot->upload_accepting) return;
+    if (!slot->upload_accepting) return;
     slot->upload_accepting = ota_->body(data, size_bytes, clock_.now_ms(), slot->upload_id);
     return;
   }
@@ -130,7 +172,7 @@ void HttpRequestTable::on_upload(const void* request, size_t index, const uint8_
     slot->body_too_large = true;  // multipart bodies are only understood on the update route
     return;
   }
-  if (slot->refusal_status != 0 || slot->upload_part_done) return;  // only the first file part
+  if (slot->upload_part_done) return;  // only the first file part
   if (slot->upload_accepting && size_bytes > 0) {
     slot->upload_accepting = ota_->body(data, size_bytes, clock_.now_ms(), slot->upload_id);
   }
@@ -151,8 +193,10 @@ int HttpRequestTable::respond(const void* request, const HttpRequestHead& head, 
     return 503;
   }
   // A plain request's status is counted by RestApi::handle(); the others here.
-  const int status = slot->kind == Kind::kUpload ? respond_upload(*slot, out, h, &close)
+  answering_ = request;  // a restart requested now waits for this connection to close
+  const int status = slot->kind == Kind::kUpload ? respond_upload(*slot, out, &close)
                                                  : respond_plain(*slot, head, out, h, &close);
+  answering_ = nullptr;
   release(*slot);
   return status;
 }
@@ -193,14 +237,7 @@ int HttpRequestTable::respond_plain(Slot& slot, const HttpRequestHead& head, Jso
   return status;
 }
 
-int HttpRequestTable::respond_upload(Slot& slot, JsonOutput& out, HttpResponseHeaders& headers,
-                                     bool* close_connection) {
-  if (slot.refusal_status != 0) {
-    out.write(slot.body, slot.body_len);
-    headers = slot.refusal_headers;
-    api_.record_response(slot.refusal_status);
-    return slot.refusal_status;
-  }
+int HttpRequestTable::respond_upload(Slot& slot, JsonOutput& out, bool* close_connection) {
   const int status = ota_->finish(true, clock_.now_ms(), out, slot.upload_id);
   api_.record_response(status);
   if (status == 200 && ota_->restart_pending()) {
@@ -227,6 +264,7 @@ void HttpRequestTable::fail(const void* request) {
 }
 
 void HttpRequestTable::disconnected(const void* request) {
+  if (restart_scheduled_ && request == restart_waits_for_) restart_due_ = true;  // its answer is out
   Slot* slot = find(request);
   if (slot == nullptr) return;  // answered already
   abort_upload(*slot);
@@ -236,13 +274,21 @@ void HttpRequestTable::disconnected(const void* request) {
 bool HttpRequestTable::poll() {
   const uint32_t now = clock_.now_ms();
   if (ota_ != nullptr) ota_->poll(now);
-  return restart_scheduled_ && elapsed_ms(now, restart_requested_ms_) >= options_.restart_delay_ms;
+  if (!restart_scheduled_) return false;
+  if (restart_waits_for_ == nullptr) return elapsed_ms(now, restart_requested_ms_) >= options_.restart_delay_ms;
+  return restart_due_ || elapsed_ms(now, restart_requested_ms_) >= options_.restart_max_wait_ms;
 }
 
 void HttpRequestTable::request_restart() {
-  if (restart_scheduled_) return;
+  if (restart_scheduled_ || restart_blocked_) return;
   restart_scheduled_ = true;
   restart_requested_ms_ = clock_.now_ms();
+  restart_waits_for_ = answering_;
+}
+
+void HttpRequestTable::set_restart_blocked(bool blocked) {
+  restart_blocked_ = blocked;
+  api_.set_restart_blocked(blocked);  // the route answers 409 after authenticating
 }
 
 }  // namespace spore

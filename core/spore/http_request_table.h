@@ -8,7 +8,8 @@
 /// Requests are identified by an opaque handle (the library's request pointer), never
 /// dereferenced. Per request, in this order:
 /// @code
-///   if (!table.admit(req, head, free_heap)) { /* answer 503 overloaded, do not read the body */ }
+///   // headers are in, the body not yet: refusals are answered now, before any body byte
+///   if (int s = table.admit(req, head, heap, out, &headers)) { /* send s + out at once, close */ }
 ///   table.on_body(req, data, n);                       // raw body chunks, or
 ///   table.on_upload(req, index, data, n, final);       // multipart file-part chunks
 ///   // request complete: allocate the response, then
@@ -20,8 +21,22 @@
 /// @endcode
 ///
 /// Every answer is counted once in RestApi::response_counts() (GET /metrics): RestApi::handle()
-/// counts plain requests, this class the rest (respond_asset()'s 200, uploads, 413, and the 503 of
-/// admit() refusals and fail()), so the adapter counts nothing itself.
+/// counts plain requests, this class the rest (respond_asset()'s 200, uploads, 413, admit()'s
+/// refusals and fail()'s 503), so the adapter counts nothing itself.
+///
+/// Admission (admit(), once the headers are in and before the body) refuses, in this order:
+///  - 414 uri_too_long: a target (path plus re-encoded query) of SPORE_ESP_MAX_TARGET_BYTES or
+///    more, or more than SPORE_ESP_MAX_QUERY_PARAMS query parameters;
+///  - 431 headers_too_large: more than SPORE_ESP_MAX_HEADERS header lines;
+///  - 415 unsupported_media_type: a body declared application/x-www-form-urlencoded or
+///    text/plain (ESPAsyncWebServer would parse it into a parameter list, or drop it, depending on
+///    its first bytes: no SPORE route takes one), or multipart/* anywhere but the update upload;
+///  - 503 overloaded: free heap below Options::min_free_heap_bytes, largest free block below
+///    Options::min_free_block_bytes (the worst case of one answer: platform/esp8266/README.md,
+///    "HTTP admission"), or every slot taken;
+///  - an update upload OtaUploadHandler::start() refuses (401, 409, 413, 415).
+/// The adapter sends such an answer at once and closes the connection after it, so the body of a
+/// refused request (a 500 KB upload) is never transferred.
 ///
 /// Memory: a fixed table of SPORE_ESP_MAX_HTTP_REQUESTS slots, each with a body buffer of
 /// SPORE_ESP_MAX_BODY_BYTES (longer bodies get 413). An upload slot streams into
@@ -51,6 +66,12 @@ struct HttpRequestHead {
   std::string_view content_type;
   /// Declared Content-Length; 0 when absent (chunked bodies count as plain requests).
   size_t content_length = 0;
+  /// Bytes of the request target the adapter will pass to routing (path plus its query as the
+  /// adapter rebuilds it); admission refuses SPORE_ESP_MAX_TARGET_BYTES or more.
+  size_t target_bytes = 0;
+  /// Query parameters and header lines the server library parsed.
+  size_t query_params = 0;
+  size_t header_count = 0;
   /// HttpRequest::local_address.
   std::string_view local_address;
 };
@@ -63,23 +84,49 @@ HttpMethod http_method_from_name(std::string_view name);
 /// OtaUploadHandler::kPath with a body announced by Content-Length.
 bool is_update_upload(const HttpRequestHead& head);
 
+/// The media type of a Content-Type value: before any ';', without surrounding spaces.
+std::string_view http_media_type(std::string_view content_type);
+
 /// True for a multipart/* Content-Type (ASCII case-insensitive), whose file part the library
 /// parses out itself.
 bool is_multipart(std::string_view content_type);
+
+/// True for a request the non-trivial ESPAsyncWebServer handler takes: a multipart update upload
+/// (the library's multipart parser hands out its file part).
+bool is_multipart_upload(const HttpRequestHead& head);
+
+/// What the heap allows at admission (ESP.getFreeHeap(), ESP.getMaxFreeBlockSize()).
+struct HttpHeapState {
+  uint32_t free_bytes = 0;
+  uint32_t max_block_bytes = 0;
+};
+
+/// True when ESP.restart() would hang: the chip was reset by a serial flash and is still in its
+/// UART download boot mode (strapping bits (GPI >> 16) & 0xf == 1, as core 3.1.2's
+/// Updater::begin() reads them, cores/esp8266/Updater.cpp:84, UPDATE_ERROR_BOOTSTRAP). Only a
+/// power cycle or the reset pin leaves it.
+constexpr bool restart_blocked_by_boot_mode(uint32_t strapping_boot_mode) { return (strapping_boot_mode & 0xf) == 1; }
 
 class HttpRequestTable {
  public:
   struct Options {
     /// Below this free heap new requests are refused (503) instead of running the heap out.
     uint32_t min_free_heap_bytes = 8 * 1024;
-    /// How long after a restart was requested poll() reports it due, so that the 202/200 answer
-    /// leaves the TCP send buffer first.
+    /// Below this largest free block new requests are refused (503): the largest single
+    /// allocation one answer makes (its head, a send segment), with room to spare.
+    uint32_t min_free_block_bytes = 1024;
+    /// A restart requested without a connection to wait for (MQTT, safe mode) is due this long
+    /// after the request.
     uint32_t restart_delay_ms = 500;
+    /// A restart requested by an HTTP answer (202 restart, 200 update) is due when that request's
+    /// connection closes (its answer was delivered and acknowledged), or this long after the
+    /// request at the latest.
+    uint32_t restart_max_wait_ms = 2000;
   };
 
-  /// Bytes of an upload refusal's JSON answer the slot buffer must hold (the longest
-  /// OtaUploadHandler::start() error, with room to spare).
-  static constexpr size_t kMinRefusalBytes = 320;
+  /// Room admit() needs in `out` for a refusal's JSON answer: the longest, a 401 with the ESP8266's
+  /// tokenLocation, is 339 bytes (HttpRequestTableTest.TheLongestUploadRefusalFitsTheAdmissionBuffer).
+  static constexpr size_t kMinRefusalBytes = 384;
 
   HttpRequestTable(RestApi& api, const Clock& clock);
   HttpRequestTable(const HttpRequestTable&) = delete;
@@ -94,12 +141,14 @@ class HttpRequestTable {
   /// Installs request_restart() as the RestApi restart handler.
   void begin();
 
-  /// Headers are in. True = a slot is taken (the adapter must later call respond(), fail() or
-  /// disconnected()); an update upload is started in OtaUploadHandler now, so that an
-  /// unauthenticated or oversized one is refused before any body byte is stored. False (counted
-  /// in overload_count()) when `free_heap_bytes` < Options::min_free_heap_bytes or every slot is
-  /// taken: answer 503 without reading the body. A handle already admitted stays admitted.
-  bool admit(const void* request, const HttpRequestHead& head, uint32_t free_heap_bytes);
+  /// Headers are in, the body is not. 0 = a slot is taken (the adapter must later call
+  /// respond(), fail() or disconnected()); an update upload is started in OtaUploadHandler now.
+  /// Otherwise the request is refused (see the file comment): returns its status with the JSON
+  /// answer written to `out` (at least kMinRefusalBytes of room) and `*headers` filled (may be
+  /// nullptr); the adapter sends it at once, reads no body and takes no slot. A handle already
+  /// admitted stays admitted (0).
+  int admit(const void* request, const HttpRequestHead& head, const HttpHeapState& heap, JsonOutput& out,
+            HttpResponseHeaders* headers = nullptr);
 
   /// Raw body bytes, in order. A plain request's go to its slot buffer (beyond it: 413 later);
   /// an upload's to OtaUploadHandler::body() until it has decided (or was refused at start).
@@ -139,10 +188,17 @@ class HttpRequestTable {
   /// on, every call). The adapter then restarts the node.
   bool poll();
 
-  /// Schedules a restart Options::restart_delay_ms from now; a second request keeps the first
-  /// time. What RestApi's restart route calls.
+  /// Schedules a restart: due when the connection of the request being answered closes (capped
+  /// by Options::restart_max_wait_ms), or Options::restart_delay_ms from now outside an answer.
+  /// A second request keeps the first. What RestApi's restart route calls. Ignored (logged by
+  /// the caller) while the restart is blocked.
   void request_restart();
   bool restart_scheduled() const { return restart_scheduled_; }
+
+  /// The chip cannot restart itself now (restart_blocked_by_boot_mode()): POST
+  /// /api/node/restart answers 409 restart_unavailable and request_restart() does nothing.
+  void set_restart_blocked(bool blocked);
+  bool restart_blocked() const { return restart_blocked_; }
 
   /// Requests refused with 503 since construction (admit() refusals and fail() calls).
   uint32_t overload_count() const { return overloaded_; }
@@ -155,23 +211,20 @@ class HttpRequestTable {
   struct Slot {
     const void* request = nullptr;
     uint32_t upload_id = 0;  // OtaUploadHandler's id of an accepted upload, 0 otherwise
-    size_t body_len = 0;     // plain: bytes in body; refused upload: bytes of its JSON answer
-    HttpResponseHeaders refusal_headers{};
-    int refusal_status = 0;  // an upload OtaUploadHandler refused at start(), answered at the end
+    size_t body_len = 0;     // plain: bytes in body
     Kind kind = Kind::kFree;
     bool body_too_large = false;
     bool upload_accepting = false;  // OtaUploadHandler still takes bytes
     bool upload_part_done = false;  // multipart: the first file part ended
     char body[SPORE_ESP_MAX_BODY_BYTES];
   };
-  static_assert(SPORE_ESP_MAX_BODY_BYTES >= kMinRefusalBytes,
-                "the slot buffer also holds an upload refusal's JSON answer");
 
   Slot* find(const void* request);
-  void start_upload(Slot& slot, const HttpRequestHead& head);
+  int refuse(int status, const char* code, FlashStr message, JsonOutput& out);
+  int start_upload(Slot& slot, const HttpRequestHead& head, JsonOutput& out, HttpResponseHeaders* headers);
   int respond_plain(Slot& slot, const HttpRequestHead& head, JsonOutput& out, HttpResponseHeaders& headers,
                     bool* close_connection);
-  int respond_upload(Slot& slot, JsonOutput& out, HttpResponseHeaders& headers, bool* close_connection);
+  int respond_upload(Slot& slot, JsonOutput& out, bool* close_connection);
   void abort_upload(Slot& slot);
   static void release(Slot& slot);
 
@@ -181,7 +234,11 @@ class HttpRequestTable {
   Options options_{};
   uint32_t restart_requested_ms_ = 0;
   uint32_t overloaded_ = 0;
+  const void* answering_ = nullptr;       // request whose answer respond() is writing
+  const void* restart_waits_for_ = nullptr;  // connection whose close makes the restart due
   bool restart_scheduled_ = false;
+  bool restart_due_ = false;               // that connection closed
+  bool restart_blocked_ = false;
   Slot slots_[SPORE_ESP_MAX_HTTP_REQUESTS];
 };
 

@@ -50,6 +50,43 @@ size_t emit_component(const char* p, const char* end, bool keep_slash, Canonical
 
 }  // namespace
 
+namespace {
+
+/// The value of field `name` in the '&'-separated pairs [p, end), decoded into `out`; see
+/// http_query_param() and http_form_field() for the results.
+int find_field(const char* p, const char* end, std::string_view name, bool plus_is_space, char* out,
+               size_t capacity_bytes) {
+  while (p != end) {
+    const char* pair_end = p;
+    while (pair_end != end && *pair_end != '&') ++pair_end;
+    const char* eq = p;
+    while (eq != pair_end && *eq != '=') ++eq;
+    if (std::string_view(p, static_cast<size_t>(eq - p)) != name) {
+      p = pair_end == end ? end : pair_end + 1;
+      continue;
+    }
+    size_t len = 0;
+    for (const char* v = eq == pair_end ? pair_end : eq + 1; v != pair_end; ++v) {
+      char c = *v;
+      if (c == '\0') return -2;  // raw or decoded, a NUL is never part of a value
+      if (c == '%') {
+        const int e = escape_value(v, pair_end);
+        if (e <= 0) return -2;  // malformed, or a decoded NUL
+        c = static_cast<char>(e);
+        v += 2;
+      } else if (c == '+' && plus_is_space) {
+        c = ' ';
+      }
+      if (len >= capacity_bytes) return -2;
+      out[len++] = c;
+    }
+    return static_cast<int>(len);
+  }
+  return -1;
+}
+
+}  // namespace
+
 int http_query_param(std::string_view target, std::string_view name, char* out, size_t capacity_bytes) {
   // Pointer scans rather than string_view::find()/substr(): substr's range check drags libstdc++'s
   // exception message into the ESP8266's DRAM.
@@ -64,30 +101,11 @@ int http_query_param(std::string_view target, std::string_view name, char* out, 
       break;
     }
   }
-  while (p != end) {
-    const char* pair_end = p;
-    while (pair_end != end && *pair_end != '&') ++pair_end;
-    const char* eq = p;
-    while (eq != pair_end && *eq != '=') ++eq;
-    if (std::string_view(p, static_cast<size_t>(eq - p)) != name) {
-      p = pair_end == end ? end : pair_end + 1;
-      continue;
-    }
-    size_t len = 0;
-    for (const char* v = eq == pair_end ? pair_end : eq + 1; v != pair_end; ++v) {
-      char c = *v;
-      if (c == '%') {
-        const int e = escape_value(v, pair_end);
-        if (e <= 0) return -2;  // malformed, or a decoded NUL
-        c = static_cast<char>(e);
-        v += 2;
-      }
-      if (len >= capacity_bytes) return -2;
-      out[len++] = c;
-    }
-    return static_cast<int>(len);
-  }
-  return -1;
+  return find_field(p, end, name, false, out, capacity_bytes);
+}
+
+int http_form_field(std::string_view form, std::string_view name, char* out, size_t capacity_bytes) {
+  return find_field(form.data(), form.data() + form.size(), name, true, out, capacity_bytes);
 }
 
 size_t canonical_target(std::string_view target, CanonicalSink& sink) {

@@ -23,10 +23,16 @@
 namespace spore {
 
 /// The value of query parameter `name` in `target`, percent-decoded ('+' stays '+', as a topic may
-/// contain it) into `out`. Returns its length; -1 when absent; -2 when malformed (bad %-escape, a
+/// contain it) into `out`. Returns its length; -1 when absent; -2 when malformed (bad %-escape, a raw or
 /// decoded NUL) or longer than `capacity_bytes`. The first occurrence wins; names are compared
 /// raw (not decoded).
 int http_query_param(std::string_view target, std::string_view name, char* out, size_t capacity_bytes);
+
+/// The value of field `name` in an application/x-www-form-urlencoded body ("a=1&b=x+y"), decoded
+/// into `out` as a browser encodes it ('+' is a space, %XX a byte). Same results and rules as
+/// http_query_param(): length, -1 absent, -2 malformed or longer than `capacity_bytes`; the
+/// first occurrence wins. Reads nothing outside `form` and writes at most `capacity_bytes`.
+int http_form_field(std::string_view form, std::string_view name, char* out, size_t capacity_bytes);
 
 /// Receives the canonical target in pieces (see canonical_target()).
 class CanonicalSink {

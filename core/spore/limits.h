@@ -194,7 +194,7 @@
 #endif
 
 /// Longest request body an ESP8266 node buffers (other than the streamed update upload); a
-/// longer one is answered 413. Also holds an upload refusal's JSON answer, so at least 320.
+/// longer one is answered 413.
 #ifndef SPORE_ESP_MAX_BODY_BYTES
 #define SPORE_ESP_MAX_BODY_BYTES 384
 #endif
@@ -206,6 +206,28 @@
 /// written in one piece (errors, the challenge, a sketch's JSON routes) must fit it too.
 #ifndef SPORE_ANSWER_CARRY_BYTES
 #define SPORE_ANSWER_CARRY_BYTES 512
+#endif
+
+/// Request targets an ESP8266 node routes: the path plus the query as the adapter re-encodes it
+/// from ESPAsyncWebServer's parameters must be shorter than this (else 414 before the body). The
+/// adapter's stack buffer for the target has this size; SPORE's longest target (an event stream
+/// with a topic filter) is under 100 bytes.
+#ifndef SPORE_ESP_MAX_TARGET_BYTES
+#define SPORE_ESP_MAX_TARGET_BYTES 160
+#endif
+
+/// Query parameters an ESP8266 request may carry (SPORE's routes read at most one); more is 414.
+/// ESPAsyncWebServer has parsed them into its list already (about 48 B of heap each): the limit
+/// only keeps such a request from holding that heap while it is served.
+#ifndef SPORE_ESP_MAX_QUERY_PARAMS
+#define SPORE_ESP_MAX_QUERY_PARAMS 4
+#endif
+
+/// Header lines an ESP8266 request may carry; more is 431 before the body. A browser sends up to
+/// ~18 (Chrome with its sec-ch-ua and sec-fetch lines), curl 3-5. ESPAsyncWebServer has parsed
+/// them already (one AsyncWebHeader each): the limit keeps such a request from holding them.
+#ifndef SPORE_ESP_MAX_HEADERS
+#define SPORE_ESP_MAX_HEADERS 24
 #endif
 
 /// Cluster events (docs/events.md): the outbound log, the events this node published last and can

@@ -355,6 +355,11 @@ int RestApi::serve_restart(const HttpRequest&, JsonWriter& w) {
     w.end_object();
     return 501;
   }
+  if (restart_blocked_) {
+    write_error(w, 409, "restart_unavailable", SPORE_FSTR("Serial boot mode: power-cycle the board."));
+    w.end_object();
+    return 409;
+  }
   restart_handler_();
   w.begin_object();
   w.field(SPORE_FSTR("status"), "restarting");

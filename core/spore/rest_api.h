@@ -177,6 +177,9 @@ class RestApi {
   /// Called once per successful POST /api/node/restart, during handle(), before the 202 is
   /// written. It must not restart at once: the platform restarts after the response is sent.
   void set_restart_handler(Delegate<void()> handler) { restart_handler_ = handler; }
+  /// While set, an authorized POST /api/node/restart answers 409 restart_unavailable and the
+  /// handler is not called (an ESP8266 in its serial download boot mode would hang).
+  void set_restart_blocked(bool blocked) { restart_blocked_ = blocked; }
 
   /// Adds a route and registers it in ctx.api() so it appears in the node's "api" list. `path`
   /// must stay valid for the RestApi's lifetime (a string literal). Returns false when the table
@@ -276,6 +279,7 @@ class RestApi {
   const char* token_location_ = nullptr;
   HttpResponseHeaders* current_headers_ = nullptr;
   Delegate<void()> restart_handler_;
+  bool restart_blocked_ = false;
   char allow_[48] = {};
   HttpAsset dashboard_;
   HttpStatusCounts responses_;

@@ -7,7 +7,14 @@
 /// - While the portal is open it answers every path outside /api/ (phones' and laptops'
 ///   connectivity probes such as /generate_204 then show the page); /api/ stays with REST, so a
 ///   device stuck in setup can still be inspected and updated over the access point.
-/// - POST /wifi submits the form. The access point is open, so when the device has an API token
+/// - Pages are GET (or HEAD) without a body. POST /wifi submits the form: its page posts the
+///   fields urlencoded ("ssid=..&password=..&token=..") with Content-Type kFormContentType from a
+///   few lines of script, not as a plain HTML form, because ESPAsyncWebServer never hands an
+///   application/x-www-form-urlencoded body to a trivial handler (WebRequest.cpp:199-224: it
+///   drops it, or parses it into a heap list of parameters for a non-trivial one). The body is
+///   read whole, at most kMaxBodyBytes, and its fields by http_form_field(): nothing of it is
+///   parsed into the library's lists. Any other request with a body is not the portal's.
+/// - The access point is open, so when the device has an API token
 ///   the form must carry it (403 otherwise): nobody in radio range may move a device that lost
 ///   its network to a network of theirs. An empty network name is refused (400): on the form it
 ///   is a mistake, not a request to forget the credentials. Every other check is
@@ -28,17 +35,22 @@ namespace spore {
 
 class SetupPortal {
  public:
-  /// Larger form bodies are left to REST, which refuses them; keeps the server's buffers small.
+  /// Longest form body read: the three fields at their longest, every byte %-escaped (ssid
+  /// 32 x 3, password 64 x 3, token 64 x 3) plus their names. A longer POST /wifi is kBadSubmit.
   static constexpr size_t kMaxBodyBytes = 512;
+  /// The Content-Type the page's script posts the form with (urlencoded fields).
+  static constexpr std::string_view kFormContentType = "application/x-spore-setup-form";
   /// Time between the answer to POST /wifi and saving + reconnecting.
   static constexpr uint32_t kApplyDelayMs = 1000;
 
   enum class Route : uint8_t {
-    kNotMine,  ///< portal closed, an /api/ path or a body over kMaxBodyBytes: REST answers
-    kPage,     ///< the form
-    kSubmit,   ///< POST /wifi
+    kNotMine,    ///< portal closed, an /api/ path, or a request with a body but POST /wifi: REST answers
+    kPage,       ///< the form (GET, no body)
+    kSubmit,     ///< POST /wifi with kFormContentType and 1..kMaxBodyBytes of body
+    kBadSubmit,  ///< another POST /wifi (a browser without script posts a plain form): 400 + the form
   };
-  static Route route(bool portal_open, HttpMethod method, std::string_view path, size_t content_length_bytes);
+  static Route route(bool portal_open, HttpMethod method, std::string_view path, std::string_view content_type,
+                     size_t content_length_bytes);
 
   struct Outcome {
     int status;          ///< 200 saved, 400 bad credentials, 403 wrong token
@@ -48,6 +60,11 @@ class SetupPortal {
   /// schedules apply_due(). `api` holds the device's token (none asked when it has none).
   Outcome submit(DeviceConfig& config, const RestApi& api, std::string_view ssid, std::string_view password,
                  std::string_view token, uint32_t now_ms);
+  /// submit() with the fields read from a kSubmit body (urlencoded, http_form_field()); a field
+  /// that is malformed or longer than its limit is 400 and changes nothing.
+  Outcome submit_form(DeviceConfig& config, const RestApi& api, std::string_view body, uint32_t now_ms);
+  /// The sentence for a kBadSubmit answer (status 400).
+  static const char* bad_submit_error();
 
   /// True once, kApplyDelayMs after an accepted submit (a later submit restarts the wait).
   bool apply_due(uint32_t now_ms);

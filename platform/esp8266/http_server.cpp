@@ -14,8 +14,8 @@ namespace spore::esp8266 {
 namespace {
 
 constexpr const char* kJson = "application/json";
-// A rebuilt request target ("path?query"); longer ones are passed without their query.
-constexpr size_t kTargetMaxBytes = 160;
+// A rebuilt request target ("path?query"); admit() refuses (414) one that would not fit.
+constexpr size_t kTargetMaxBytes = SPORE_ESP_MAX_TARGET_BYTES;
 /// "255.255.255.255:65535" and its NUL.
 constexpr size_t kLocalAddressMaxBytes = 22;
 
@@ -60,6 +60,26 @@ bool is_unreserved(char c) {
          c == '_' || c == '~';
 }
 
+size_t encoded_size(const String& s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.length(); ++i) n += is_unreserved(s[i]) ? 1 : 3;
+  return n;
+}
+
+/// Query parameters ESPAsyncWebServer parsed from the target (never body fields: every SPORE
+/// handler is trivial for form bodies, and the upload handler's multipart fields are skipped).
+bool is_query_param(const AsyncWebParameter* p) { return p != nullptr && !p->isPost() && !p->isFile(); }
+
+/// Length of the target target_of() rebuilds, without building it.
+size_t target_size(AsyncWebServerRequest* request) {
+  size_t n = request->url().length();
+  for (size_t i = 0; i < request->params(); ++i) {
+    const AsyncWebParameter* p = request->getParam(i);
+    if (is_query_param(p)) n += 2 + encoded_size(p->name()) + encoded_size(p->value());
+  }
+  return n;
+}
+
 /// Appends `s` percent-encoded; false when it does not fit.
 bool append_encoded(const String& s, char* out, size_t capacity_bytes, size_t* len) {
   static const char kHex[] = "0123456789ABCDEF";
@@ -80,7 +100,7 @@ bool append_encoded(const String& s, char* out, size_t capacity_bytes, size_t* l
 
 /// The request target as the client sent it, as far as ESPAsyncWebServer lets us know it: the
 /// path plus its query parameters, percent-encoded again. The path alone when there are none or
-/// when it does not fit `buffer`.
+/// when it does not fit `buffer` (admit() refused such a request already).
 std::string_view target_of(AsyncWebServerRequest* request, char* buffer, size_t capacity_bytes) {
   const String& url = request->url();
   const std::string_view path = view_of(url);
@@ -90,7 +110,7 @@ std::string_view target_of(AsyncWebServerRequest* request, char* buffer, size_t 
   bool any = false;
   for (size_t i = 0; i < request->params(); ++i) {
     const AsyncWebParameter* p = request->getParam(i);
-    if (p == nullptr || p->isPost() || p->isFile()) continue;
+    if (!is_query_param(p)) continue;
     if (len + 2 >= capacity_bytes) return path;
     buffer[len++] = any ? '&' : '?';
     any = true;
@@ -147,6 +167,18 @@ HttpRequestHead head_of(AsyncWebServerRequest* request, char* target = nullptr, 
   return h;
 }
 
+/// head_of() plus what admission bounds: the target's size and the library's parameter and
+/// header lists (already parsed: WebRequest.cpp _parseReqHead() / _parseReqHeader()).
+HttpRequestHead admission_head_of(AsyncWebServerRequest* request) {
+  HttpRequestHead h = head_of(request);
+  h.query_params = request->params();
+  h.header_count = request->headers();
+  // getParam(i) walks the list from its start: only measure a list admission will not refuse
+  // anyway, so a flood of parameters costs no quadratic walk in the SYS context.
+  if (h.query_params <= SPORE_ESP_MAX_QUERY_PARAMS) h.target_bytes = target_size(request);
+  return h;
+}
+
 void add_common_headers(AsyncWebServerResponse* out, const HttpResponseHeaders& h) {
   out->addHeader("Cache-Control", "no-store");
   if (h.allow != nullptr) out->addHeader("Allow", h.allow);
@@ -154,18 +186,36 @@ void add_common_headers(AsyncWebServerResponse* out, const HttpResponseHeaders& 
   if (h.allow_origin != nullptr) out->addHeader("Access-Control-Allow-Origin", h.allow_origin);
 }
 
-/// The handler ESPAsyncWebServer calls; all state lives in EspHttpServer.
+/// The handler ESPAsyncWebServer asks for every request (after the upload handler); all state
+/// lives in EspHttpServer. Trivial: the library parses no form or multipart body for it
+/// (WebRequest.cpp:186-226 skips them; other bodies reach handleBody raw). It takes every
+/// request, so the library's catch-all (and its 404/501 answers) is never used.
 class Handler final : public AsyncWebHandler {
  public:
   explicit Handler(EspHttpServer& server) : server_(server) {}
   bool canHandle(AsyncWebServerRequest* request) const override { return server_.admit(request); }
   void handleRequest(AsyncWebServerRequest* request) override { server_.on_request(request); }
+  void handleBody(AsyncWebServerRequest* request, uint8_t* data, size_t len, size_t, size_t) override {
+    server_.on_body(request, data, len);
+  }
+  bool isRequestHandlerTrivial() const override { return true; }
+
+ private:
+  EspHttpServer& server_;
+};
+
+/// The one non-trivial handler: an admitted multipart POST /api/node/update, whose file part
+/// the library's multipart parser hands to handleUpload. Its other fields would become heap
+/// parameters (one per field): only an upload OtaUploadHandler accepted (authenticated, not busy)
+/// gets here; everything else falls through to Handler.
+class UploadHandler final : public AsyncWebHandler {
+ public:
+  explicit UploadHandler(EspHttpServer& server) : server_(server) {}
+  bool canHandle(AsyncWebServerRequest* request) const override { return server_.admit_multipart_upload(request); }
+  void handleRequest(AsyncWebServerRequest* request) override { server_.on_request(request); }
   void handleUpload(AsyncWebServerRequest* request, const String&, size_t index, uint8_t* data, size_t len,
                     bool final) override {
     server_.on_upload(request, index, data, len, final);
-  }
-  void handleBody(AsyncWebServerRequest* request, uint8_t* data, size_t len, size_t, size_t) override {
-    server_.on_body(request, data, len);
   }
   bool isRequestHandlerTrivial() const override { return false; }
 
@@ -218,17 +268,13 @@ void EspHttpServer::begin() {
   // answer goes out without it. Heap: this list entry once (80 B), and the same per answer while
   // it is alive (platform/esp8266/README.md, "Security headers").
   DefaultHeaders::Instance().addHeader(String(F("X-Content-Type-Options")), String(F("nosniff")));
-  Handler* handler = new (std::nothrow) Handler(*this);  // once; the server owns it
-  if (handler != nullptr) {
-    server_.addHandler(handler);
-    handler_added_ = true;
-  }
-  // Reached only by requests admit() refused (the catch-all handler above takes everything
-  // else): answer 503 without reading their body. admit() counted them already.
-  server_.onNotFound([this](AsyncWebServerRequest* request) {
-    if (!handler_added_) table_.fail(request);  // counted here: admit() never saw it
-    send_overloaded(request);
-  });
+  // The chip cannot restart itself after a serial flash until it is power-cycled.
+  table_.set_restart_blocked(restart_blocked_by_boot_mode((GPI >> 16) & 0xf));
+  // Once, at boot; the server owns and deletes them. The upload handler first: the server asks
+  // handlers in the order they were added. No onNotFound(): it would make the library's
+  // catch-all non-trivial (WebHandlerImpl.h:85), and Handler takes every request anyway.
+  server_.addHandler(new UploadHandler(*this));
+  server_.addHandler(new Handler(*this));
   server_.begin();
 }
 
@@ -249,11 +295,44 @@ void EspHttpServer::loop() {
 }
 
 bool EspHttpServer::admit(AsyncWebServerRequest* request) {
-  if (!table_.admit(request, head_of(request), ESP.getFreeHeap())) return false;
+  // Called from the library's _attachHandler(): the headers are in, no body byte has been read.
+  if (request->isSent() || table_.contains(request)) return true;  // decided already
+  char refusal[HttpRequestTable::kMinRefusalBytes];
+  BufferJsonOutput out(refusal, sizeof refusal);
+  HttpResponseHeaders headers;
+  const HttpHeapState heap{ESP.getFreeHeap(), ESP.getMaxFreeBlockSize()};
+  const int status = table_.admit(request, admission_head_of(request), heap, out, &headers);
+  if (status != 0) {
+    send_refusal(request, status, out.c_str(), headers);
+    return true;  // Handler takes it and does nothing more with it
+  }
   // Fires when the client goes away, answered or not; after on_request() the slot is already
-  // free and this does nothing. Two captured pointers fit std::function's inline storage.
+  // free and it only tells the table the answer is out (a pending restart waits for that). Two
+  // captured pointers fit std::function's inline storage.
   request->onDisconnect([this, request]() { table_.disconnected(request); });
   return true;
+}
+
+bool EspHttpServer::admit_multipart_upload(AsyncWebServerRequest* request) {
+  if (!is_multipart_upload(head_of(request))) return false;
+  admit(request);
+  return table_.contains(request);  // refused: answered, and Handler (trivial) skips its body
+}
+
+void EspHttpServer::send_refusal(AsyncWebServerRequest* request, int status, const char* json,
+                                 const HttpResponseHeaders& headers) {
+  // Sent now, from inside the library's header parsing: a paused request's send() writes at once
+  // (WebRequest.cpp send() -> _send()), the response says "Connection: close" and the library
+  // closes the connection once it is acknowledged (_onAck()), so a refused body is never
+  // transferred. An AsyncBasicResponse copies `json` (one String of at most kMinRefusalBytes);
+  // a 503 refusal is the one sent on a low heap, and it is ~90 bytes.
+  // Known quirk: with "Expect: 100-continue" the library writes its interim 100 after this final
+  // answer (WebRequest.cpp _parseLine()); the client has its answer and the connection closes.
+  AsyncWebServerResponse* response = request->beginResponse(status, kJson, json);
+  add_common_headers(response, headers);
+  if (status == 503) response->addHeader("Retry-After", "1");
+  request->pause();
+  request->send(response);
 }
 
 void EspHttpServer::on_body(AsyncWebServerRequest* request, uint8_t* data, size_t len) {
@@ -265,6 +344,7 @@ void EspHttpServer::on_upload(AsyncWebServerRequest* request, size_t index, uint
 }
 
 void EspHttpServer::on_request(AsyncWebServerRequest* request) {
+  if (request->isSent()) return;  // refused at admission; its answer is out
   char target[kTargetMaxBytes];
   char local[kLocalAddressMaxBytes];
   const HttpRequestHead head = head_of(request, target, local);
@@ -275,10 +355,6 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
     // with a uint8_t pointer is its progmem response (it reads with memcpy_P), no RAM copy.
     AsyncWebServerResponse* response =
         request->beginResponse(200, asset->content_type, asset->data, asset->size_bytes);
-    if (response == nullptr) {
-      send_overloaded(request);
-      return;
-    }
     if (asset->content_encoding != nullptr) response->addHeader("Content-Encoding", asset->content_encoding);
     response->addHeader("Cache-Control", "no-cache");
     // The page may not be framed (clickjacking); its CSP pins its inline script and style.
@@ -346,7 +422,6 @@ void EspHttpServer::send_overloaded(AsyncWebServerRequest* request) {
       "{\"error\":\"The node is low on memory or busy; retry shortly.\",\"code\":\"overloaded\"}";
   AsyncWebServerResponse* response =
       request->beginResponse(503, kJson, reinterpret_cast<const uint8_t*>(kBody), sizeof kBody - 1);
-  if (response == nullptr) return;  // ESPAsyncWebServer answers 501/closes by itself
   response->addHeader("Retry-After", "1");
   request->send(response);
 }

@@ -1,10 +1,13 @@
 #pragma once
 /// @file http_server.h
-/// The REST API on ESPAsyncWebServer (ESP32Async 3.x over ESPAsyncTCP 2.x). One catch-all
-/// AsyncWebHandler (allocated once in begin(), owned by the AsyncWebServer) turns every request
-/// into a spore::HttpRequest, calls RestApi::handle() and sends the JSON it wrote; POST
-/// /api/node/update streams its body into OtaUploadHandler (start / body / finish). Routing,
-/// authentication, handlers and the OTA pipeline stay in core.
+/// The REST API on ESPAsyncWebServer (ESP32Async 3.x over ESPAsyncTCP 2.x). Two AsyncWebHandlers
+/// (allocated once in begin(), owned by the AsyncWebServer): a trivial one that takes every
+/// request (isRequestHandlerTrivial() true: the library parses no form or multipart body for it)
+/// and, asked first, the only non-trivial one, for an admitted multipart POST /api/node/update
+/// (the library's multipart parser hands out its file part). No onNotFound() catch-all. Each
+/// request becomes a spore::HttpRequest, RestApi::handle() answers it; POST /api/node/update
+/// streams its body into OtaUploadHandler (start / body / finish). Routing, authentication,
+/// handlers and the OTA pipeline stay in core.
 ///
 /// Every decision (admission, slots, body buffering, upload routing, refusals, restart timing) is
 /// spore::HttpRequestTable's, host-tested in tests/unit/http_request_table_test.cpp; this file
@@ -15,14 +18,20 @@
 /// therefore serialized with the node loop, as RestApi requires. Those callbacks must not
 /// yield() or delay(); restarts are deferred to loop().
 ///
-/// Memory discipline:
-///  - at most SPORE_ESP_MAX_HTTP_REQUESTS requests in flight (a fixed slot table); a request beyond
-///    that, or arriving while ESP.getFreeHeap() < Options::min_free_heap_bytes, is answered 503
-///    {"error":...,"code":"overloaded"} by the server's catch-all (not-found) handler without its
-///    body being read, instead of running the heap out;
+/// Memory discipline (platform/esp8266/README.md, "HTTP admission"):
+///  - admission runs when the headers are in, before any body byte (the library's
+///    _attachHandler() asks canHandle()): HttpRequestTable::admit() decides, and a refusal (414
+///    long target or query, 431 header lines, 415 form or stray multipart body, 503 low heap /
+///    fragmented heap / all SPORE_ESP_MAX_HTTP_REQUESTS slots taken, an upload's 401 / 409 / 413 /
+///    415) is sent at once and the connection closed after it: a refused 500 KB upload is not
+///    transferred;
+///  - the heap an answer needs is budgeted at admission (ESP.getFreeHeap() and
+///    ESP.getMaxFreeBlockSize() against Options), because beginResponse*() use throwing new:
+///    out of memory there is a reset, so there are no null checks on them;
+///  - what the library parses before any hook (the request line with its query parameters, every
+///    header line) cannot be bounded from here: README "Known limits";
 ///  - a request body (other than the update upload) is copied into its slot's fixed buffer of
-///    SPORE_ESP_MAX_BODY_BYTES; longer bodies get 413; an upload refused before its body (401,
-///    409, 413, 415) keeps its JSON answer in that buffer until the request ends;
+///    SPORE_ESP_MAX_BODY_BYTES; longer bodies get 413;
 ///  - every answer but the dashboard, the 503 and event streams is a core ChunkedAnswer inside a
 ///    response object of ours (an AsyncAbstractResponse in chunked mode, what beginChunkedResponse()
 ///    builds): RestApi decides status and headers at once, and a large answer (members, status,
@@ -49,8 +58,10 @@
 ///
 /// Query strings: ESPAsyncWebServer keeps only the decoded path and parameters, not the request
 /// target. The adapter rebuilds "path?name=value&..." from the query parameters, percent-encoding
-/// every byte outside A-Z a-z 0-9 - . _ ~, so core's routes that read the query (cluster events'
-/// ?topic=) see it. The library decodes a literal '+' as a space (form encoding): send '+' as %2B.
+/// every byte outside A-Z a-z 0-9 - . _ ~, so core's routes read the query with SPORE's own
+/// bounded reader (http_query_param(): cluster events' ?topic=); admission refuses a target that
+/// would not fit SPORE_ESP_MAX_TARGET_BYTES. The library decodes a literal '+' as a space (form
+/// encoding): send '+' as %2B.
 ///
 /// Event streams (set_event_api()): GET /api/cluster/events/stream is admitted by core's
 /// EventApi::open_stream() (topic filter, SPORE_MAX_EVENT_STREAMS slots, 400 / 503 JSON); its
@@ -83,13 +94,14 @@ namespace spore::esp8266 {
 
 class EspHttpServer {
  public:
-  /// min_free_heap_bytes (8 KB: below it new requests get 503) and restart_delay_ms (500 ms
-  /// between a 200 update / 202 restart answer and ESP.restart(), so the answer leaves the TCP
-  /// send buffer).
+  /// min_free_heap_bytes / min_free_block_bytes (below them new requests get 503), and when a
+  /// requested restart happens: once the 202 restart / 200 update answer's connection closed
+  /// (delivered), at most restart_max_wait_ms (2 s) after it; restart_delay_ms (500 ms) for a
+  /// restart without an answer to deliver (MQTT, safe mode).
   using Options = HttpRequestTable::Options;
 
-  /// `server` is the sketch's AsyncWebServer (port 80); begin() adds this handler and the 503
-  /// catch-all to it. `api` must have been begin()'d.
+  /// `server` is the sketch's AsyncWebServer (port 80); begin() adds the two handlers to it.
+  /// `api` must have been begin()'d.
   EspHttpServer(AsyncWebServer& server, RestApi& api, const Clock& clock);
   EspHttpServer(const EspHttpServer&) = delete;
   EspHttpServer& operator=(const EspHttpServer&) = delete;
@@ -108,8 +120,12 @@ class EspHttpServer {
   /// event stream keep-alives.
   void loop();
 
-  /// What RestApi's restart route calls: schedules ESP.restart() in loop().
+  /// What RestApi's restart route calls: schedules ESP.restart() in loop(). Ignored while
+  /// restart_blocked().
   void request_restart() { table_.request_restart(); }
+  /// The chip is in its UART download boot mode (reset by a serial flash, not power-cycled):
+  /// ESP.restart() would hang, so POST /api/node/restart answers 409 restart_unavailable.
+  bool restart_blocked() const { return table_.restart_blocked(); }
   /// Runs in loop() right before the deferred ESP.restart() (Node: Membership::leave()).
   void set_before_restart(Delegate<void()> hook) { before_restart_ = hook; }
   bool restart_scheduled() const { return table_.restart_scheduled(); }
@@ -127,8 +143,12 @@ class EspHttpServer {
   /// follows a cut frame).
   uint32_t stream_cuts() const { return stream_cuts_; }
 
-  // Called by the AsyncWebHandler begin() gives the server (which owns and deletes it).
+  // Called by the AsyncWebHandlers begin() gives the server (which owns and deletes them).
+  // admit(): the trivial handler's canHandle(); true for every request (a refused one is
+  // answered inside). admit_multipart_upload(): the upload handler's; true only for an admitted
+  // multipart update upload.
   bool admit(AsyncWebServerRequest* request);
+  bool admit_multipart_upload(AsyncWebServerRequest* request);
   void on_request(AsyncWebServerRequest* request);
   void on_upload(AsyncWebServerRequest* request, size_t index, uint8_t* data, size_t len, bool final);
   void on_body(AsyncWebServerRequest* request, uint8_t* data, size_t len);
@@ -157,6 +177,8 @@ class EspHttpServer {
   void serve_answer(AsyncWebServerRequest* request, const HttpRequestHead& head, bool stream);
   /// A frame (or the head) went out cut: close the connection and take the slot out of service.
   void cut_stream(Stream& s);
+  /// Sends an admission refusal at once, before the body (see admit()).
+  void send_refusal(AsyncWebServerRequest* request, int status, const char* json, const HttpResponseHeaders& headers);
   /// Admits an event stream (EventApi::open_stream()). True when it answered the request itself
   /// (the stream, or 503 overloaded); false with the JSON error written to `out` and its status
   /// in `*status`, for on_request() to send like any route's answer.
@@ -172,7 +194,6 @@ class EspHttpServer {
   uint32_t stream_cuts_ = 0;
   Delegate<void()> before_restart_;
   bool begun_ = false;
-  bool handler_added_ = false;
 };
 
 }  // namespace spore::esp8266

@@ -260,6 +260,10 @@ bool Node::begin(const char* api_token) {
   http_.set_before_restart(Delegate<void()>::bind<Node, &Node::before_restart>(this));
   portal_.begin();  // before the REST handler: the server asks handlers in order
   http_.begin();
+  if (http_.restart_blocked()) {
+    SPORE_LOG(ctx_, LogLevel::kWarn, "boot mode is UART download (reset by a serial flash): restart requests are "
+                                     "refused until the board is power-cycled");
+  }
   monitor_.begin();
   radio_.begin();
   wifi_.set_on_ip_change(WifiManager::IpChanged::bind<Node, &Node::on_ip_change>(this));

@@ -2,6 +2,7 @@
 
 #include <Arduino.h>
 
+#include <new>
 #include <string_view>
 
 namespace spore::esp8266 {
@@ -13,10 +14,16 @@ const char kHead[] PROGMEM =
     "content=\"width=device-width,initial-scale=1\"><title>SPORE setup</title><style>body{font-family:"
     "sans-serif;max-width:22em;margin:2em auto;padding:0 1em}input{display:block;width:100%;margin:.3em 0 "
     "1em;padding:.4em;box-sizing:border-box}.e{color:#b00}</style></head><body><h1>SPORE setup</h1><p>Device ";
+// The form goes out urlencoded under SetupPortal::kFormContentType by a few lines of script:
+// ESPAsyncWebServer never hands a plain form post's body to a trivial handler (setup_portal.h).
 const char kFormStart[] PROGMEM =
-    "</p><form method=\"post\" action=\"/wifi\"><label>WiFi network<input name=\"ssid\" maxlength=\"32\" "
-    "required></label><label>Password (empty for an open network)<input name=\"password\" type=\"password\" "
-    "maxlength=\"64\"></label>";
+    "</p><script>function s(f){var b=[];for(var i=0;i<f.elements.length;i++){var e=f.elements[i];if(e.name)"
+    "b.push(e.name+'='+encodeURIComponent(e.value))}fetch('/wifi',{method:'POST',headers:{'Content-Type':"
+    "'application/x-spore-setup-form'},body:b.join('&')}).then(function(r){return r.text()}).then(function(t){"
+    "document.open();document.write(t);document.close()});return false}</script>"
+    "<form method=\"post\" action=\"/wifi\" onsubmit=\"return s(this)\"><label>WiFi network"
+    "<input name=\"ssid\" maxlength=\"32\" required></label><label>Password (empty for an open network)"
+    "<input name=\"password\" type=\"password\" maxlength=\"64\"></label>";
 const char kTokenField[] PROGMEM =
     "<label>API token of this device<input name=\"token\" type=\"password\" maxlength=\"64\" required></label>";
 const char kFormEnd[] PROGMEM = "<button>Save and connect</button></form></body></html>";
@@ -27,19 +34,18 @@ const char kErrorStart[] PROGMEM = "<p class=\"e\">Not saved: ";
 const char kErrorEnd[] PROGMEM = "</p>";
 const char kHtml[] PROGMEM = "text/html";
 
-std::string_view param(AsyncWebServerRequest* request, const char* name) {
-  const AsyncWebParameter* p = request->getParam(name, true);
-  if (p == nullptr) return {};
-  return std::string_view(p->value().c_str(), p->value().length());
-}
+const char kBusy[] PROGMEM = "another submission is being read; try again";
 
 class Handler final : public AsyncWebHandler {
  public:
   explicit Handler(Portal& portal) : portal_(portal) {}
   bool canHandle(AsyncWebServerRequest* request) const override { return portal_.wants(request); }
   void handleRequest(AsyncWebServerRequest* request) override { portal_.serve(request); }
-  // Not trivial: the server must parse the form body into parameters.
-  bool isRequestHandlerTrivial() const override { return false; }
+  void handleBody(AsyncWebServerRequest* request, uint8_t* data, size_t len, size_t index, size_t) override {
+    portal_.on_body(request, data, len, index);
+  }
+  // Trivial: the library parses no body into parameters; the form arrives raw (handleBody).
+  bool isRequestHandlerTrivial() const override { return true; }
 
  private:
   Portal& portal_;
@@ -61,19 +67,52 @@ Portal::Portal(AsyncWebServer& server, WifiManager& wifi, DeviceConfig& config, 
 void Portal::begin() { server_.addHandler(new Handler(*this)); }
 
 SetupPortal::Route Portal::route_of(AsyncWebServerRequest* request) const {
-  const HttpMethod method = request->method() == HTTP_POST ? HttpMethod::kPost : HttpMethod::kGet;
+  HttpMethod method = kUnknownHttpMethod;
+  if (request->method() == HTTP_POST) method = HttpMethod::kPost;
+  if (request->method() == HTTP_GET || request->method() == HTTP_HEAD) method = HttpMethod::kGet;
   const String& url = request->url();
+  const String& type = request->contentType();
   return SetupPortal::route(wifi_.portal_active(), method, std::string_view(url.c_str(), url.length()),
-                            request->contentLength());
+                            std::string_view(type.c_str(), type.length()), request->contentLength());
 }
 
-bool Portal::wants(AsyncWebServerRequest* request) const {
-  return route_of(request) != SetupPortal::Route::kNotMine;
+bool Portal::wants(AsyncWebServerRequest* request) {
+  const SetupPortal::Route route = route_of(request);
+  if (route == SetupPortal::Route::kNotMine) return false;
+  if (route == SetupPortal::Route::kSubmit && body_owner_ == nullptr) {
+    // One submission at a time, its body (at most kMaxBodyBytes) in a buffer that exists only
+    // while it is read: the portal runs in setup mode, when the heap is nearly all free.
+    body_ = new (std::nothrow) char[SetupPortal::kMaxBodyBytes];
+    if (body_ != nullptr) {
+      body_owner_ = request;
+      body_len_ = 0;
+      request->onDisconnect([this, request]() { release_body(request); });
+    }
+  }
+  return true;
+}
+
+void Portal::on_body(AsyncWebServerRequest* request, const uint8_t* data, size_t len, size_t index) {
+  // The library stops at Content-Length (WebRequest.cpp:188), which route() capped.
+  if (request != body_owner_ || index > SetupPortal::kMaxBodyBytes || len > SetupPortal::kMaxBodyBytes - index) {
+    return;
+  }
+  memcpy(body_ + index, data, len);
+  if (index + len > body_len_) body_len_ = index + len;
+}
+
+void Portal::release_body(const AsyncWebServerRequest* request) {
+  if (request != body_owner_) return;
+  delete[] body_;
+  body_ = nullptr;
+  body_owner_ = nullptr;
+  body_len_ = 0;
 }
 
 void Portal::send_page(AsyncWebServerRequest* request, int status, const char* error, bool saved) {
+  // Throwing new (a failure is a reset): the portal serves a node in setup mode, whose heap holds
+  // no cluster; the page is ~1.3 KB.
   AsyncResponseStream* out = request->beginResponseStream(FPSTR(kHtml));
-  if (out == nullptr) return;  // out of memory: the server closes the connection
   out->setCode(status);
   out->addHeader(F("Cache-Control"), F("no-store"));
   out->print(FPSTR(kHead));
@@ -95,13 +134,23 @@ void Portal::send_page(AsyncWebServerRequest* request, int status, const char* e
 }
 
 void Portal::serve(AsyncWebServerRequest* request) {
-  if (route_of(request) != SetupPortal::Route::kSubmit) {
+  const SetupPortal::Route route = route_of(request);
+  if (route == SetupPortal::Route::kPage) {
     send_page(request, 200, nullptr, false);
     return;
   }
+  if (route == SetupPortal::Route::kBadSubmit) {
+    send_page(request, 400, SetupPortal::bad_submit_error(), false);
+    return;
+  }
+  if (request != body_owner_) {  // another submission holds the buffer, or no memory for one
+    send_page(request, 503, kBusy, false);
+    return;
+  }
   // The user gets the reason and the form again; config_ is unchanged on error.
-  const SetupPortal::Outcome out = logic_.submit(config_, api_, param(request, "ssid"), param(request, "password"),
-                                                 param(request, "token"), clock_.now_ms());
+  const SetupPortal::Outcome out =
+      logic_.submit_form(config_, api_, std::string_view(body_, body_len_), clock_.now_ms());
+  release_body(request);
   send_page(request, out.status, out.error, out.error == nullptr);
 }
 

@@ -14,10 +14,13 @@
 /// point is open: without it anybody in radio range of a device that lost its network could
 /// move it to a network of theirs.
 ///
-/// The page is in flash (PROGMEM, ~0.8 KB, no external resources). Form fields are decoded by
-/// ESPAsyncWebServer (application/x-www-form-urlencoded bodies never reach a handler raw); a
-/// body longer than SetupPortal::kMaxBodyBytes is left to the REST handler, which refuses it, so the
-/// server's parameter Strings stay small.
+/// The page is in flash (PROGMEM, ~1.3 KB, no external resources). Its handler is trivial: the
+/// library parses no body into parameters. Only POST /wifi has a body: the page's script posts
+/// the fields urlencoded under SetupPortal::kFormContentType (a plain form post's body never
+/// reaches a trivial handler: setup_portal.h), at most SetupPortal::kMaxBodyBytes, copied raw
+/// (handleBody) into a buffer allocated for that one submission and read by core's
+/// http_form_field(). Any other request with a body, and every /api/ path, is the REST
+/// handler's. A browser without script gets the form again with a 400 saying it needs it.
 ///
 /// Saving and reconnecting happen in loop(), not in the server callback: flash writes and a
 /// radio mode change do not belong in lwIP's receive path, and the delay lets the answer reach
@@ -53,10 +56,12 @@ class Portal {
 
 
   // Called by the handler begin() gives the server (which owns and deletes it).
-  bool wants(AsyncWebServerRequest* request) const;
+  bool wants(AsyncWebServerRequest* request);
   void serve(AsyncWebServerRequest* request);
+  void on_body(AsyncWebServerRequest* request, const uint8_t* data, size_t len, size_t index);
 
  private:
+  void release_body(const AsyncWebServerRequest* request);
   SetupPortal::Route route_of(AsyncWebServerRequest* request) const;
   void send_page(AsyncWebServerRequest* request, int status, const char* error, bool saved);
 
@@ -69,6 +74,9 @@ class Portal {
   LogSink& log_;
   const char* device_name_;
   SetupPortal logic_;  // routing, form checks, apply timing (core, host-tested)
+  char* body_ = nullptr;  // the submission being read (SetupPortal::kMaxBodyBytes), else none
+  const AsyncWebServerRequest* body_owner_ = nullptr;
+  size_t body_len_ = 0;
 };
 
 }  // namespace spore::esp8266

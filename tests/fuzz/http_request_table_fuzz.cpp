@@ -6,7 +6,8 @@
 //
 // Input: a sequence of operations; each starts with one byte, op = b & 7, request = (b >> 3) % 6:
 //   0 admit: next byte = head (index into kHeads; bit 7 set: free heap below the minimum), next
-//     byte = Content-Length / 16 for heads that send one;
+//     byte = Content-Length / 16 for heads that send one, next byte x: target_bytes = x,
+//     query_params = x & 7, header_count = x >> 2;
 //   1 on_body: next byte n (0..255), then n body bytes;   2 on_upload: next byte n, n bytes, the
 //     low bit of the following byte = final;   3 respond_asset, then respond() if it gave nothing;
 //   4 fail;   5 disconnected;   6 poll after the clock advanced next byte * 1 s;
@@ -16,9 +17,12 @@
 // Properties checked on every input, abort() on violation:
 // - nothing crashes or reads out of bounds (ASan/UBSan in the fuzz preset);
 // - never more than SPORE_ESP_MAX_HTTP_REQUESTS requests in flight; active_requests() and
-//   contains() agree with a model of the admitted handles; admit() refuses exactly when the heap
-//   is low or every slot is taken (a handle already admitted stays admitted), and each refusal
-//   is counted once in overload_count();
+//   contains() agree with a model of the admitted handles; admit() refuses with 414 / 431 / 415
+//   / 503 exactly when the target, query or headers are over their limits, the body is a form
+//   or a stray multipart, the heap is low or every slot is taken, and an update upload only with
+//   OtaUploadHandler's refusals (401 409 413 415, never touching flash unauthenticated); a
+//   refusal is one complete JSON error, takes no slot, is counted once (a 503 also in
+//   overload_count()); a handle already admitted stays admitted;
 // - every admitted request gets at most one answer: respond() (or respond_asset()) frees its
 //   slot, a later respond() on it is a 503 that writes nothing; respond() on a handle never
 //   admitted is 503 too;
@@ -129,6 +133,8 @@ const HeadSpec kHeads[] = {
     {kPost, "/api/node/update", kBearer, "text/plain", true},
     {kPost, "/api/node/update", kBearer, "", false},
     {kPost, "/", "", "", true},
+    {kPost, "/api/cluster/events", kBearer, "application/x-www-form-urlencoded", true},
+    {kPost, "/api/cluster/events", kBearer, "multipart/form-data; boundary=b", true},
     {spore::kUnknownHttpMethod, "/api/cluster/members", "", "", false},
     {kGet, "/nope", "", "", true},
 };
@@ -137,7 +143,7 @@ constexpr size_t kHeadCount = sizeof kHeads / sizeof kHeads[0];
 bool documented_status(int s) {
   switch (s) {
     case 200: case 202: case 400: case 401: case 404: case 405: case 406: case 408: case 409: case 413:
-    case 415: case 422: case 501: case 503:
+    case 414: case 415: case 422: case 431: case 501: case 503:
       return true;
     default:
       return false;
@@ -236,6 +242,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const size_t spec = (hb & 0x7F) % kHeadCount;
         const uint32_t heap = (hb & 0x80) != 0 ? kLowHeap : kPlentyHeap;
         const size_t length = kHeads[spec].has_length ? size_t{in.byte()} * 16 : 0;
+        const uint8_t x = in.byte();
         const bool was = m.admitted;
         const bool room = in_flight() < SPORE_ESP_MAX_HTTP_REQUESTS && heap >= min_heap;
         spore::HttpRequestHead head;
@@ -244,18 +251,47 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         head.authorization = kHeads[spec].authorization;
         head.content_type = kHeads[spec].content_type;
         head.content_length = length;
+        head.target_bytes = x;
+        head.query_params = x & 7;
+        head.header_count = x >> 2;
+        const std::string_view media = head.content_type.substr(0, head.content_type.find(';'));
+        const bool stray_body = length > 0 && (media == "text/plain" || media == "application/x-www-form-urlencoded" ||
+                                               (media == "multipart/form-data" && !spore::is_update_upload(head)));
+        int expected = 0;  // -1: an upload OtaUploadHandler decides
+        if (was) {
+          expected = 0;
+        } else if (x >= SPORE_ESP_MAX_TARGET_BYTES || (x & 7) > SPORE_ESP_MAX_QUERY_PARAMS) {
+          expected = 414;
+        } else if ((x >> 2) > SPORE_ESP_MAX_HEADERS) {
+          expected = 431;
+        } else if (stray_body) {
+          expected = 415;
+        } else if (!room) {
+          expected = 503;
+        } else if (spore::is_update_upload(head)) {
+          expected = -1;
+        }
         const uint32_t flash_begins = node.flash.begins;
-        const bool ok = node.table.admit(handle, head, heap);
-        check(ok == (was || room));
-        if (!ok) {
+        StringOutput out;
+        spore::HttpResponseHeaders h;
+        const int status = node.table.admit(handle, head, {heap, heap}, out, &h);
+        if (expected >= 0) check(status == expected);
+        if (expected == -1) check(status == 0 || status == 401 || status == 409 || status == 413 || status == 415);
+        if (status == 401) check(kHeads[spec].authorization != kBearer && h.www_authenticate != nullptr);
+        if (is_upload(Model{false, head, spec, 0, false}) && kHeads[spec].authorization != kBearer) {
+          check(node.flash.begins == flash_begins);
+        }
+        if (status != 0) {
           expected_answers = 1;
-          check(node.table.overload_count() == overload_before + 1);
+          const nlohmann::json doc = nlohmann::json::parse(out.text, nullptr, false);
+          check(doc.is_object() && doc["error"].is_string() && doc["code"].is_string());
+          check(node.table.overload_count() == overload_before + (status == 503 ? 1 : 0));
+          check(!node.table.contains(handle));
         } else if (!was) {
           m = Model{};
           m.admitted = true;
           m.head = head;
           m.spec = spec;
-          if (is_upload(m) && kHeads[spec].authorization != kBearer) check(node.flash.begins == flash_begins);
         }
         break;
       }

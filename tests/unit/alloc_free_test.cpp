@@ -509,20 +509,21 @@ TEST(AllocFree, EspAdapterLogicAllocatesNothing) {
     upload_head.content_length = image.size();
     // A plain GET, a body too large, an upload dropped mid-way, a second upload refused (409)
     // while a third streams and installs; a request beyond the slots.
-    table.admit(&handles[0], status_head, 30000);
+    const HttpHeapState heap{30000, 30000};
+    table.admit(&handles[0], status_head, heap, out);
     statuses[0] = table.respond(&handles[0], status_head, out, &headers, &close);
-    table.admit(&handles[1], big_head, 30000);
+    table.admit(&handles[1], big_head, heap, out);
     table.on_body(&handles[1], big_body.data(), big_body.size());
     statuses[1] = table.respond(&handles[1], big_head, out, &headers, &close);
-    table.admit(&handles[2], upload_head, 30000);
+    table.admit(&handles[2], upload_head, heap, out);
     table.on_body(&handles[2], image.data(), 1000);
     table.disconnected(&handles[2]);
-    table.admit(&handles[2], upload_head, 30000);
-    table.admit(&handles[3], upload_head, 30000);
-    table.admit(&handles[0], upload_head, 30000);
-    statuses[2] = table.admit(&handles[1], status_head, 30000) ? 1 : 0;  // slots full
+    table.admit(&handles[2], upload_head, heap, out);
+    statuses[3] = table.admit(&handles[3], upload_head, heap, out);  // refused at admission
     table.on_body(&handles[3], image.data(), image.size());
-    statuses[3] = table.respond(&handles[3], upload_head, out, &headers, &close);
+    table.admit(&handles[0], status_head, heap, out);
+    table.admit(&handles[1], status_head, heap, out);
+    statuses[2] = table.admit(&handles[3], status_head, heap, out);  // slots full
     for (size_t off = 0; off < image.size(); off += 1460) {
       table.on_body(&handles[2], image.data() + off, std::min<size_t>(1460, image.size() - off));
     }
@@ -540,7 +541,7 @@ TEST(AllocFree, EspAdapterLogicAllocatesNothing) {
   EXPECT_EQ(allocations, 0);
   EXPECT_EQ(statuses[0], 200);
   EXPECT_EQ(statuses[1], 413);
-  EXPECT_EQ(statuses[2], 0);
+  EXPECT_EQ(statuses[2], 503);
   EXPECT_EQ(statuses[3], 409);
   EXPECT_EQ(statuses[4], 200);
   EXPECT_EQ(flash.commits, 1);

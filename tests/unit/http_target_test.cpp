@@ -20,6 +20,22 @@ std::string canon(std::string_view target) {
   return sink.text;
 }
 
+TEST(HttpFormFieldTest, DecodesAsBrowsersEncode) {
+  char out[16];
+  EXPECT_EQ(http_form_field("a=1&ssid=x+y%2B&b", "ssid", out, sizeof out), 4);
+  EXPECT_EQ(std::string(out, 4), "x y+");  // '+' is a space in a form, %2B the plus
+  EXPECT_EQ(http_form_field("ssid=&x=1", "ssid", out, sizeof out), 0);
+  EXPECT_EQ(http_form_field("ssid", "ssid", out, sizeof out), 0);
+  EXPECT_EQ(http_form_field("x=1", "ssid", out, sizeof out), -1);
+  EXPECT_EQ(http_form_field("", "ssid", out, sizeof out), -1);
+  EXPECT_EQ(http_form_field("ssid=%4", "ssid", out, sizeof out), -2);
+  EXPECT_EQ(http_form_field("ssid=%00", "ssid", out, sizeof out), -2);
+  EXPECT_EQ(http_form_field("ssid=0123456789abcdefg", "ssid", out, sizeof out), -2);  // 17 > 16
+  EXPECT_EQ(http_form_field("ssid=1&ssid=2", "ssid", out, sizeof out), 1);
+  EXPECT_EQ(out[0], '1');
+  EXPECT_EQ(http_form_field("?ssid=1", "ssid", out, sizeof out), -1);  // a body, not a target
+}
+
 TEST(HttpQueryParamTest, HandlesEdgeCases) {
   char out[8];
   EXPECT_EQ(http_query_param("/p", "topic", out, sizeof out), -1);
