@@ -6,13 +6,13 @@
 /// (Update.installSignature()). The Updater's end(true) then writes the last buffered bytes,
 /// reads the whole staged image back from flash in 128-byte pieces into the hash, and asks the
 /// verifier, all before it writes eboot's command (core 3.1.2 cores/esp8266/Updater.cpp 212-330:
-/// flush 236-241, read-back 286-293, verify 317-321, eboot command 343-353). This class is that
+/// flush 234-239, read-back 280-289, verify 317-321, eboot command 343-354). This class is that
 /// hash and verdict: the bytes read back must be the image's bytes as streamed, whose SHA-256
 /// OtaSession computed, with one exception the Updater makes on purpose.
 ///
 /// The flash-mode byte: when it writes the first sector, the Updater replaces byte 2 of the image
 /// (the SPI flash mode, 0 QIO, 1 QOUT, 2 DIO, 3 DOUT) with the running chip's mode whenever the
-/// two differ (Updater.cpp 385-405: `_buffer[2] = ESP.getFlashChipMode()`, which is byte 2 of
+/// two differ (Updater.cpp 385-420: `_buffer[2] = ESP.getFlashChipMode()`, which is byte 2 of
 /// the running image, Esp.cpp 320-330, or 0xFF when that is not 0..3, Esp.cpp 370-376), and
 /// restores it only in its RAM buffer. So the staged image, and the image eboot installs, can
 /// differ from the uploaded .bin in that one byte, as esptool's --flash_mode does at a serial

@@ -40,9 +40,9 @@ namespace {
 
 // StackThunk.cpp's _stackSize (6200 / 4 words); the core does not export it.
 constexpr uint32_t kStackThunkBytes = 6200;
-// Taken before Update.begin(), which then allocates its one-sector buffer (Updater.cpp begin():
-// `new uint8_t[_bufferSize]`, FLASH_SECTOR_SIZE): a block this large leaves that sector and a
-// little more after the thunk's is carved from it.
+// Taken before Update.begin(), which then allocates its buffer (Updater.cpp 172-181: one 4 KB
+// sector when more than two sectors of heap are free, else 256 B; new (std::nothrow)): a block
+// this large still leaves a sector and a little more once the thunk's stack is carved from it.
 constexpr uint32_t kStackThunkMinFreeBlockBytes = kStackThunkBytes + kEspFlashSectorBytes + 512;
 
 // Update.end(true)'s read-back goes through these (Update.installSignature()): the hash is the
