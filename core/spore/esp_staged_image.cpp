@@ -32,11 +32,15 @@ void EspStagedImageCheck::update(const uint8_t* data, size_t size_bytes) {
   read_ += size_bytes;
 }
 
+void EspStagedImageCheck::digest(uint8_t (&out)[32]) const {
+  br_sha256_out(&sha_, out);  // leaves the context as it is: more bytes may follow
+}
+
 bool EspStagedImageCheck::matches() const {
   if (read_ != image_bytes_ || read_ <= kFlashModeOffset || !mode_ok_) return false;
-  uint8_t digest[32];
-  br_sha256_out(&sha_, digest);  // leaves the context as it is: matches() may be asked again
-  return std::memcmp(digest, expected_, sizeof digest) == 0;
+  uint8_t d[32];
+  digest(d);
+  return std::memcmp(d, expected_, sizeof d) == 0;
 }
 
 }  // namespace spore

@@ -43,6 +43,8 @@ class EspStagedImageCheck {
   /// After the last update(): true only when exactly `image_bytes` bytes came, byte 2 was the
   /// uploaded byte or `chip_mode`, and the bytes (byte 2 as uploaded) hash to `expected_sha256`.
   bool matches() const;
+  /// SHA-256 of the bytes read back so far, byte 2 as uploaded (what matches() compares).
+  void digest(uint8_t (&out)[32]) const;
   /// Bytes given to update() since begin().
   size_t bytes_read() const { return read_; }
   /// Byte 2 as read back (valid once bytes_read() > 2): what eboot will install there.

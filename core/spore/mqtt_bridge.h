@@ -33,9 +33,9 @@
 /// the platform calls from its loop, publish directly.
 ///
 /// No allocation: topics and payloads are built in two fixed buffers (SPORE_MQTT_TOPIC_MAX,
-/// SPORE_MQTT_PAYLOAD_MAX) and queued in a third; one EventBus slot (kAnyTopic). The API token never appears in a
-/// retained message (it travels only in command payloads the operator sends). Not thread-safe:
-/// call everything from the thread that runs the node loop.
+/// SPORE_MQTT_PAYLOAD_MAX) and queued in a third; one EventBus slot (kAnyTopic). The API token
+/// never appears in a retained message (it travels only in command payloads the operator sends).
+/// Not thread-safe: call everything from the thread that runs the node loop.
 
 #include <cstddef>
 #include <cstdint>

@@ -149,10 +149,10 @@ class OtaSession {
   bool clear_public_key();
   /// Where finish() runs the RSA PKCS#1 v1.5 verification: a function with BearSSL's
   /// br_rsa_pkcs1_vrfy signature (and contract) that the platform may run on another stack.
-  /// BearSSL's i15/i31 engines need ~2.8 KB of stack for RSA-2048 (docs/ota.md §2), more than
-  /// the ESP8266's system stack has left inside a web-server callback, so the ESP8266 passes a
-  /// wrapper that runs it on the Arduino core's 6,200-byte stack thunk (UpdaterFlashTarget::
-  /// rsa_verify). nullptr = br_rsa_pkcs1_vrfy_get_default(), called directly (the host). Called
+  /// BearSSL's engines need ~3 KB of stack for RSA-2048 (docs/ota.md §9, measured on the host),
+  /// more than the ESP8266's system stack has left inside a web-server callback, so the ESP8266
+  /// passes a wrapper that runs it on the Arduino core's 6,200-byte stack thunk
+  /// (UpdaterFlashTarget::rsa_verify). nullptr = br_rsa_pkcs1_vrfy_get_default(), called directly (the host). Called
   /// at most once per session, from finish(), only for a keyed session whose trailer is
   /// well formed; a verifier that returns 0 makes the upload bad_signature.
   void set_rsa_verifier(br_rsa_pkcs1_vrfy verifier) { rsa_verifier_ = verifier; }

@@ -52,13 +52,15 @@ class ReadBackHash final : public UpdaterHashClass {
   explicit ReadBackHash(EspStagedImageCheck& check) : check_(check) {}
   void begin() override {}  // commit() began the check with the expected digest
   void add(const void* data, uint32_t len) override { check_.update(static_cast<const uint8_t*>(data), len); }
-  void end() override {}
-  int len() override { return 32; }
-  const void* hash() override { return nullptr; }  // only ReadBackVerify reads the result
+  // ReadBackVerify decides; the digest is for the Updater's DEBUG_UPDATER print (Updater.cpp 290-302).
+  void end() override { check_.digest(digest_); }
+  int len() override { return sizeof digest_; }
+  const void* hash() override { return digest_; }
   const unsigned char* oid() override { return BR_HASH_OID_SHA256; }
 
  private:
   EspStagedImageCheck& check_;
+  uint8_t digest_[32] = {};
 };
 
 class ReadBackVerify final : public UpdaterVerifyClass {
@@ -73,11 +75,22 @@ class ReadBackVerify final : public UpdaterVerifyClass {
 
 }  // namespace
 
+bool UpdaterFlashTarget::take_stack() {
+  // stack_thunk_add_ref() calls abort() (a reset) when its malloc fails: ask first, unless the
+  // stack exists already (someone holds a reference).
+  if (stack_thunk_get_refcnt() == 0 && ESP.getMaxFreeBlockSize() < kStackThunkMinFreeBlockBytes) return false;
+  stack_thunk_add_ref();
+  return true;
+}
+
 uint32_t UpdaterFlashTarget::rsa_verify(const unsigned char* x, size_t xlen, const unsigned char* hash_oid,
                                         size_t hash_len, const br_rsa_public_key* pk, unsigned char* hash_out) {
-  // Never on a stack that is not there: begin() took a reference for a keyed upload.
-  if (stack_thunk_get_refcnt() == 0) return 0;
-  return thunk_spore_rsa_pkcs1_vrfy(x, xlen, hash_oid, hash_len, pk, hash_out);
+  // begin() reserved the stack for a keyed upload (set_needs_rsa_stack()); a key set some other
+  // way gets it for the call, or a refusal (0: not verified) when the heap cannot hold it.
+  if (!take_stack()) return 0;
+  const uint32_t ok = thunk_spore_rsa_pkcs1_vrfy(x, xlen, hash_oid, hash_len, pk, hash_out);
+  stack_thunk_del_ref();
+  return ok;
 }
 
 size_t UpdaterFlashTarget::capacity_bytes() const { return esp_ota_capacity_bytes(ESP.getFreeSketchSpace()); }
@@ -96,15 +109,14 @@ bool UpdaterFlashTarget::begin(size_t max_image_bytes) {
   const size_t begin_bytes = esp_updater_begin_bytes(max_image_bytes, capacity_bytes());
   if (begin_bytes == 0) return false;
   if (needs_rsa_stack_ && !stack_held_) {
-    // stack_thunk_add_ref() calls abort() (a reset) when its malloc fails: ask first.
-    if (ESP.getMaxFreeBlockSize() < kStackThunkMinFreeBlockBytes) {
+    // Before any body byte: a signed upload the heap cannot verify is refused now (flash_begin).
+    if (!take_stack()) {
       if (log_ != nullptr) {
         SPORE_LOG(*log_, LogLevel::kError, "OTA: no %lu-byte heap block for the signature check's stack",
                   static_cast<unsigned long>(kStackThunkMinFreeBlockBytes));
       }
       return false;
     }
-    stack_thunk_add_ref();
     stack_held_ = true;
   }
   walker_.begin(trailer_allowed_);

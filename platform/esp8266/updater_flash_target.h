@@ -82,8 +82,9 @@ class UpdaterFlashTarget final : public FlashTarget {
   /// is set. Read at begin().
   void set_needs_rsa_stack(bool needed) { needs_rsa_stack_ = needed; }
   /// BearSSL's br_rsa_pkcs1_vrfy_get_default() run on the core's stack thunk; for
-  /// OtaSession::set_rsa_verifier(). Returns 0 (not verified) when no reference on the thunk is
-  /// held (begin() without set_needs_rsa_stack(true)).
+  /// OtaSession::set_rsa_verifier(). Uses the stack begin() reserved; without one (a key set
+  /// without set_needs_rsa_stack(true)) it allocates the stack for the call when the heap has a
+  /// block for it, else returns 0 (not verified: bad_signature).
   static uint32_t rsa_verify(const unsigned char* x, size_t xlen, const unsigned char* hash_oid, size_t hash_len,
                              const br_rsa_public_key* pk, unsigned char* hash_out);
   /// Where commit() logs a refused image; nullptr = nowhere.
@@ -95,6 +96,9 @@ class UpdaterFlashTarget final : public FlashTarget {
   EspImageError last_image_error() const { return walker_.error(); }
 
  private:
+  /// A reference on the core's stack thunk; false (nothing taken) when the stack does not exist
+  /// yet and the heap has no block for it and the Updater's buffer.
+  static bool take_stack();
   void release_stack();
 
   EspImageWalker walker_;

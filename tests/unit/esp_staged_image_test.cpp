@@ -115,6 +115,9 @@ TEST(EspStagedImageTest, BeginStartsOver) {
   c.update(flash.data(), flash.size());
   EXPECT_TRUE(c.matches());
   EXPECT_EQ(c.staged_mode_byte(), 2);
+  uint8_t digest[32];
+  c.digest(digest);
+  EXPECT_EQ(Bytes(digest, digest + 32), sha);
 }
 
 }  // namespace
