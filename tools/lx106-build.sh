@@ -31,7 +31,7 @@ AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-6144}"
 # the host tests reach them; only the ESP8266 firmware links them). DESIGN.md §4's 48 KB is the
 # portable engine's budget, so they are measured and budgeted as their own group; the firmware
 # image budget (380 KB, docs/footprint.md) covers both.
-DEVICE_MODULES=" boot_counter config_record device_config esp_flash esp_image http_request_table loop_pass_monitor reset_reason safe_mode setup_portal udp_intake wifi_manager "
+DEVICE_MODULES=" boot_counter config_record device_config esp_flash esp_image esp_staged_image http_request_table loop_pass_monitor reset_reason safe_mode setup_portal udp_intake wifi_manager "
 # Integrations: what connects a node to outside tools (Prometheus /metrics, the REST and SSE side
 # of cluster events, the MQTT bridge). DESIGN.md §4's 48 KB engine budget was set for cluster,
 # REST and OTA; issue 8 added these on top, so they get their own budget (docs/footprint.md,
@@ -39,7 +39,7 @@ DEVICE_MODULES=" boot_counter config_record device_config esp_flash esp_image ht
 INTEGRATION_MODULES=" event_api metrics "
 # Optional: off by default and linked only by its own firmware environment (the MQTT bridge:
 # PlatformIO env esp01_1m_mqtt, docs/mqtt.md), so the default image does not carry it.
-OPTIONAL_MODULES=" mqtt_bridge "
+OPTIONAL_MODULES=" mqtt_bridge mqtt_queue "
 # Request proofs (issue 15: the REST API's authorization without sending the token): the proof and
 # nonce logic and the canonical request target. DESIGN.md §4's 48 KB engine budget was set before
 # they existed and cannot hold them; they get a group of their own so their cost stays visible

@@ -320,3 +320,18 @@
 #define SPORE_MQTT_PAYLOAD_MAX 1664
 #endif
 #endif
+
+/// MQTT bridge: the outbox, bytes. What the bridge builds inside a callback (a local event fired
+/// from a web-server handler, a command's answer inside the client's read) waits here until its
+/// loop() publishes it, so no publish runs nested in another or in the ESP8266's system context
+/// (docs/mqtt.md, "Outbox"). Each message costs its topic, its payload and 5 bytes; when full,
+/// new messages are dropped and counted, never waited for. It must hold the largest message
+/// (checked in mqtt_queue.h). 1 KB on the ESP8266 holds ~8 typical event messages, or one of
+/// the largest; hosts queue 8 KB.
+#ifndef SPORE_MQTT_QUEUE_BYTES
+#if defined(__XTENSA__)
+#define SPORE_MQTT_QUEUE_BYTES 1024
+#else
+#define SPORE_MQTT_QUEUE_BYTES 8192
+#endif
+#endif

@@ -161,9 +161,17 @@ bool MqttBridge::build_topic(const char* suffix, std::string_view level) {
   return true;
 }
 
-bool MqttBridge::send(size_t size_bytes, bool retain, bool overflowed) {
+bool MqttBridge::send(size_t size_bytes, bool retain, bool overflowed, bool event) {
   if (overflowed) {
     ++stats_.oversize;
+    ++stats_.publish_failures;
+    return false;
+  }
+  if (callback_depth_ > 0) {
+    // Inside a callback (a web-server handler on the system stack, the client's own read, or a
+    // callback nested in one of the client's waits): loop() publishes it.
+    if (outbox_.push(topic_, reinterpret_cast<const uint8_t*>(payload_), size_bytes, retain, event)) return true;
+    ++stats_.queue_drops;
     ++stats_.publish_failures;
     return false;
   }
@@ -172,7 +180,24 @@ bool MqttBridge::send(size_t size_bytes, bool retain, bool overflowed) {
     return false;
   }
   ++stats_.published;
+  if (event) ++stats_.events_bridged;
   return true;
+}
+
+void MqttBridge::flush_outbox(size_t limit) {
+  MqttQueue::Message m;
+  for (; limit > 0 && outbox_.front(&m); --limit) {
+    // Published straight from the ring: a callback that runs during the client's waits may queue
+    // more meanwhile, behind this message, without touching it.
+    const bool ok = port_.connected() && port_.publish(m.topic, m.payload, m.size_bytes, m.retain);
+    outbox_.pop();
+    if (!ok) {
+      ++stats_.publish_failures;
+      continue;
+    }
+    ++stats_.published;
+    if (m.event) ++stats_.events_bridged;
+  }
 }
 
 bool MqttBridge::send_text(const char* text, bool retain) {
@@ -201,7 +226,8 @@ void MqttBridge::publish_state(uint32_t now_ms) {
       .field(SPORE_FSTR("uptime_s"), ctx_.uptime_ms() / 1000)
       .field(SPORE_FSTR("firmware"), ctx_.firmware_version())
       .field(SPORE_FSTR("ip"), static_cast<const char*>(ip))
-      .field(SPORE_FSTR("node_id"), static_cast<const char*>(id));
+      .field(SPORE_FSTR("node_id"), static_cast<const char*>(id))
+      .field(SPORE_FSTR("mqtt_dropped"), stats_.queue_drops);
   w.key(SPORE_FSTR("members"))
       .begin_object()
       .field(SPORE_FSTR("active"), last_counts_[0])
@@ -322,6 +348,12 @@ void MqttBridge::on_connected(uint32_t now_ms) {
 }
 
 void MqttBridge::loop(uint32_t now_ms) {
+  flush_outbox(outbox_.size());
+  if (stats_.queue_drops != drops_logged_) {
+    SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: outbox full, %lu message(s) dropped so far",
+              static_cast<unsigned long>(stats_.queue_drops));
+    drops_logged_ = stats_.queue_drops;
+  }
   if (!session_) return;
   if (!port_.connected()) {
     // Lost: the platform reconnects and calls on_connected(), which republishes everything.
@@ -341,6 +373,7 @@ void MqttBridge::loop(uint32_t now_ms) {
 
 void MqttBridge::leave() {
   if (!begun_ || left_) return;
+  flush_outbox(outbox_.size());
   left_ = true;
   session_ = false;
   if (build_topic("/status", {})) send_text(kWillPayload, true);
@@ -350,6 +383,14 @@ void MqttBridge::leave() {
 
 void MqttBridge::on_event(const Event& event) {
   if (!begun_ || left_) return;
+  // Events fire wherever their cause runs (an HTTP handler, the UDP intake): everything this
+  // publishes waits in the outbox for loop().
+  ++callback_depth_;
+  on_event_queued(event);
+  --callback_depth_;
+}
+
+void MqttBridge::on_event_queued(const Event& event) {
   if (const Member* member = event.get<Member>()) {
     if (!starts_with(event.topic(), "node_")) return;
     // The state's counts follow in loop(): several changes in one pass give one document.
@@ -370,7 +411,7 @@ void MqttBridge::on_event(const Event& event) {
         .field(SPORE_FSTR("node_id"), static_cast<const char*>(id))
         .field(SPORE_FSTR("data"), static_cast<const char*>(ota_text))
         .end_object();
-    if (send(out.size(), false, out.overflowed() || !w.complete())) ++stats_.events_bridged;
+    send(out.size(), false, out.overflowed() || !w.complete(), true);
     return;
   }
   const ClusterEvent* ev = event.get<ClusterEvent>();
@@ -385,7 +426,7 @@ void MqttBridge::on_event(const Event& event) {
       .field(SPORE_FSTR("seq"), ev->seq)
       .field(SPORE_FSTR("data"), ev->payload_text())
       .end_object();
-  if (send(out.size(), false, out.overflowed() || !w.complete())) ++stats_.events_bridged;
+  send(out.size(), false, out.overflowed() || !w.complete(), true);
 }
 
 // ---- commands --------------------------------------------------------------------------------
@@ -403,7 +444,10 @@ void MqttBridge::on_message(const char* topic, const uint8_t* payload, size_t si
   if (command == "result") return;
   ++stats_.messages;
   if (payload == nullptr) size_bytes = 0;
+  // Called inside the client's read: the results wait in the outbox for loop().
+  ++callback_depth_;
   run_command(command, std::string_view(reinterpret_cast<const char*>(payload), size_bytes));
+  --callback_depth_;
 }
 
 void MqttBridge::answer(std::string_view command, const char* code, FlashStr error) {

@@ -23,10 +23,19 @@
 /// (will_topic(), kWillPayload, retained, QoS 1), calls on_connected() after every (re)connect,
 /// hands every received message to on_message() and calls loop() from the node loop.
 ///
+/// Outbox: what the bridge publishes because of a callback (on_event(): member changes, this
+/// node's cluster and OTA events, which fire inside web-server handlers on the ESP8266's system
+/// stack; on_message(): command results, built inside the client's read) is queued in a fixed
+/// ring (MqttQueue, SPORE_MQTT_QUEUE_BYTES) and published only from loop(), in order, so no
+/// publish ever runs inside another client call or in the ESP8266's system context. A message
+/// that does not fit is dropped and counted (MqttBridgeStats::queue_drops, the state document's
+/// "mqtt_dropped", a log line), never waited for. Only on_connected(), loop() and leave(), which
+/// the platform calls from its loop, publish directly.
+///
 /// No allocation: topics and payloads are built in two fixed buffers (SPORE_MQTT_TOPIC_MAX,
-/// SPORE_MQTT_PAYLOAD_MAX); one EventBus slot (kAnyTopic). The API token never appears in a
-/// retained message (it travels only in command payloads the operator sends). Not thread-safe:
-/// call everything from the thread that runs the node loop.
+/// SPORE_MQTT_PAYLOAD_MAX) and queued in a third; one EventBus slot (kAnyTopic). The API token
+/// never appears in a retained message (it travels only in command payloads the operator sends).
+/// Not thread-safe: call everything from the thread that runs the node loop.
 
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +45,7 @@
 #include "spore/event_bus.h"
 #include "spore/flash_string.h"
 #include "spore/limits.h"
+#include "spore/mqtt_queue.h"
 
 namespace spore {
 
@@ -83,6 +93,7 @@ struct MqttBridgeStats {
   uint32_t commands = 0;          ///< commands accepted (authenticated and carried out)
   uint32_t rejected_commands = 0; ///< commands with a missing or wrong token: nothing changed
   uint32_t bad_commands = 0;      ///< authenticated but malformed, unknown, refused or not supported
+  uint32_t queue_drops = 0;       ///< messages built in a callback that did not fit the outbox (also publish_failures)
 };
 
 class MqttBridge {
@@ -121,13 +132,17 @@ class MqttBridge {
   void on_connected(uint32_t now_ms);
   /// A message the client received. `topic` NUL-terminated; `payload` any bytes, valid only
   /// during the call. Anything but <base>/cmd/<command> is ignored; every command is answered on
-  /// <base>/cmd/result. Runs the restart / OTA handlers and ctx.publish() synchronously.
+  /// <base>/cmd/result (queued: published by the next loop()). Runs the restart / OTA handlers
+  /// and ctx.publish() synchronously.
   void on_message(const char* topic, const uint8_t* payload, size_t size_bytes);
-  /// From the node loop: refreshes the state when due or when the member counts changed. Cheap
-  /// when nothing is due (no table scan).
+  /// From the node loop, never from inside a client call: publishes what the callbacks queued
+  /// (at most the messages queued when it starts; what they queue meanwhile waits for the next
+  /// call), then refreshes the state when due or when the member counts changed. Cheap when
+  /// nothing is due (no table scan).
   void loop(uint32_t now_ms);
-  /// Clean shutdown: publishes "offline" on will_topic() (retained; a clean disconnect does not
-  /// fire the will) and stops publishing. The platform then flushes and disconnects.
+  /// Clean shutdown: publishes what is queued, then "offline" on will_topic() (retained; a clean
+  /// disconnect does not fire the will) and stops publishing. The platform then flushes and
+  /// disconnects.
   void leave();
 
   /// Called for an accepted cmd/restart, after its "accepted" result was handed to the port. It
@@ -140,6 +155,8 @@ class MqttBridge {
   void set_ota_url_handler(Delegate<bool(const char* url)> handler) { ota_url_handler_ = handler; }
 
   const MqttBridgeStats& stats() const { return stats_; }
+  /// Messages waiting in the outbox for the next loop().
+  size_t queued() const { return outbox_.size(); }
   /// True between on_connected() and leave() or the port reporting a disconnect.
   bool online() const { return session_; }
 
@@ -152,6 +169,7 @@ class MqttBridge {
   enum class Entity : uint8_t { kStatus, kFreeHeap, kUptime, kFirmware, kCount };
 
   void on_event(const Event& event);
+  void on_event_queued(const Event& event);
   void on_member_event(const Member& member, bool forgotten);
   void on_cluster_event(const Event& event);
   void run_command(std::string_view command, std::string_view payload);
@@ -164,8 +182,11 @@ class MqttBridge {
   void publish_discovery(size_t entity);
   /// topic_ = base_ + suffix (+ level, sanitized for a topic name: '+' and '#' become '_').
   bool build_topic(const char* suffix, std::string_view level);
-  /// Publishes payload_[0..size) on topic_; counts.
-  bool send(size_t size_bytes, bool retain, bool overflowed);
+  /// Publishes payload_[0..size) on topic_ (queued while a callback runs: callback_depth_ > 0);
+  /// counts. `event`: a bridged event (events_bridged once published).
+  bool send(size_t size_bytes, bool retain, bool overflowed, bool event = false);
+  /// Publishes at most `limit` queued messages, oldest first.
+  void flush_outbox(size_t limit);
   bool send_text(const char* text, bool retain);
 
   NodeContext& ctx_;
@@ -181,6 +202,8 @@ class MqttBridge {
   bool session_ = false;
   bool left_ = false;
   bool counts_dirty_ = false;
+  uint8_t callback_depth_ = 0;  // on_event() / on_message() calls in progress: send() queues
+  uint32_t drops_logged_ = 0;   // queue_drops when loop() last logged them
   uint8_t base_len_ = 0;
   uint8_t node_offset_ = 0;  // where <node> starts in base_
   char base_[6 + kMaxClusterLen + 1 + SPORE_MAX_HOSTNAME_LEN + 1] = {};
@@ -190,6 +213,7 @@ class MqttBridge {
   char model_[kMaxModelLen + 1] = {};
   char topic_[SPORE_MQTT_TOPIC_MAX] = {};
   char payload_[SPORE_MQTT_PAYLOAD_MAX] = {};
+  MqttQueue outbox_;
 };
 
 static_assert(SPORE_MQTT_PAYLOAD_MAX > MqttBridge::kLargestDocumentBytes,

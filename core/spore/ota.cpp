@@ -334,7 +334,8 @@ bool OtaSession::verify_signature(const uint8_t* sig, size_t sig_len, const uint
   if (sig_len != key_.n_len) return false;
   const br_rsa_public_key pk{key_.n, key_.n_len, key_.e, key_.e_len};
   uint8_t signed_hash[32] = {};
-  const br_rsa_pkcs1_vrfy vrfy = br_rsa_pkcs1_vrfy_get_default();
+  // The platform's verifier may run BearSSL on another stack (set_rsa_verifier()).
+  const br_rsa_pkcs1_vrfy vrfy = rsa_verifier_ != nullptr ? rsa_verifier_ : br_rsa_pkcs1_vrfy_get_default();
   if (vrfy(sig, sig_len, BR_HASH_OID_SHA256, sizeof signed_hash, &pk, signed_hash) != 1) return false;
   // Public data on both sides, yet compare in constant time anyway: it costs nothing here.
   uint8_t diff = 0;

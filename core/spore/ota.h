@@ -147,6 +147,15 @@ class OtaSession {
   bool set_public_key_der(const uint8_t* der, size_t der_len);
   /// Forgets the key: images are accepted unsigned again. False when busy().
   bool clear_public_key();
+  /// Where finish() runs the RSA PKCS#1 v1.5 verification: a function with BearSSL's
+  /// br_rsa_pkcs1_vrfy signature (and contract) that the platform may run on another stack.
+  /// BearSSL's engines need ~3 KB of stack for RSA-2048 (docs/ota.md §9, measured on the host),
+  /// more than the ESP8266's system stack has left inside a web-server callback, so the ESP8266
+  /// passes a wrapper that runs it on the Arduino core's 6,200-byte stack thunk
+  /// (UpdaterFlashTarget::rsa_verify). nullptr = br_rsa_pkcs1_vrfy_get_default(), called directly (the host). Called
+  /// at most once per session, from finish(), only for a keyed session whose trailer is
+  /// well formed; a verifier that returns 0 makes the upload bad_signature.
+  void set_rsa_verifier(br_rsa_pkcs1_vrfy verifier) { rsa_verifier_ = verifier; }
   bool has_public_key() const { return key_.n_len > 0; }
   /// The key's modulus length in bytes (= its signature length), 0 without a key.
   size_t public_key_bytes() const { return key_.n_len; }
@@ -200,6 +209,7 @@ class OtaSession {
   bool verify_signature(const uint8_t* sig, size_t sig_len, const uint8_t (&sha256)[32]);
 
   FlashTarget& target_;
+  br_rsa_pkcs1_vrfy rsa_verifier_ = nullptr;
   Key key_{};
   br_sha256_context sha_{};
   br_sha256_context file_sha_{};  // every body byte, when a digest was declared

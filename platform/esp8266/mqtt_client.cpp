@@ -37,15 +37,32 @@ bool EspMqttClient::begin(const Settings& settings, MqttBridge& bridge) {
 
 bool EspMqttClient::connected() const { return mqtt_.connected(); }
 
+bool EspMqttClient::enter() {
+  if (busy_) {
+    ++reentrant_refusals_;
+    return false;
+  }
+  busy_ = true;
+  return true;
+}
+
 bool EspMqttClient::publish(const char* topic, const uint8_t* payload, size_t size_bytes, bool retain) {
   // The library's write buffer is checked by the library too; refusing here keeps an oversized
   // message from closing the connection.
   if (size_bytes + 8 + strlen(topic) > SPORE_MQTT_WRITE_BUFFER_BYTES) return false;
-  return mqtt_.publish(topic, reinterpret_cast<const char*>(payload), static_cast<int>(size_bytes), retain,
-                       retain ? 1 : 0);
+  if (!enter()) return false;
+  const bool ok = mqtt_.publish(topic, reinterpret_cast<const char*>(payload), static_cast<int>(size_bytes), retain,
+                                retain ? 1 : 0);
+  busy_ = false;
+  return ok;
 }
 
-bool EspMqttClient::subscribe(const char* topic) { return mqtt_.subscribe(topic, 1); }
+bool EspMqttClient::subscribe(const char* topic) {
+  if (!enter()) return false;
+  const bool ok = mqtt_.subscribe(topic, 1);
+  busy_ = false;
+  return ok;
+}
 
 void EspMqttClient::on_message(MQTTClient* client, char topic[], char bytes[], int length) {
   auto* self = static_cast<EspMqttClient*>(client->ref);
@@ -61,8 +78,10 @@ bool EspMqttClient::try_connect() {
     have_address_ = true;
   }
   mqtt_.setHost(address_, settings_.port);
+  busy_ = true;
   const bool ok = mqtt_.connect(bridge_->client_id(), empty(settings_.user) ? nullptr : settings_.user,
                                 empty(settings_.password) ? nullptr : settings_.password);
+  busy_ = false;
   if (!ok) {
     IPAddress literal;
     if (!literal.fromString(settings_.host)) have_address_ = false;  // resolve again next time
@@ -79,8 +98,11 @@ void EspMqttClient::schedule_retry(uint32_t now_ms) {
 
 void EspMqttClient::loop(uint32_t now_ms, bool network_up) {
   if (bridge_ == nullptr || empty(settings_.host) || left_) return;
+  if (busy_) return;  // called from inside one of the client's own waits: never nested
   if (mqtt_.connected()) {
-    mqtt_.loop();  // reads what arrived (on_message), sends PINGREQ when due
+    busy_ = true;
+    mqtt_.loop();  // reads what arrived (on_message: the bridge queues its answers), sends PINGREQ when due
+    busy_ = false;
     if (mqtt_.connected()) return;
   }
   if (was_connected_) {  // just lost: the bridge notices through connected()
@@ -103,6 +125,7 @@ void EspMqttClient::loop(uint32_t now_ms, bool network_up) {
 void EspMqttClient::leave() {
   if (bridge_ == nullptr) return;
   bridge_->leave();
+  if (busy_) return;  // inside a client call (cannot happen from loop()): the will tells the broker
   mqtt_.disconnect();  // the DISCONNECT packet: the broker does not send the will
   left_ = true;
 }

@@ -25,6 +25,19 @@
 ///    QoS 0 publishes (events, command results) do not wait.
 ///  - reading a message: until the whole packet is in, <= timeout_ms.
 ///
+/// Re-entrancy: arduino-mqtt (lwmqtt) is not re-entrant, and its waits (ClientContext's
+/// _write_from_source() and lwmqtt's read loop call esp_delay()/delay(), core 3.1.2
+/// libraries/ESP8266WiFi/src/include/ClientContext.h 463-494) let the SDK run web-server and UDP
+/// callbacks, and lwmqtt hands a message that arrives while it waits for a PUBACK to
+/// on_message(). A publish from any of those would enter the client mid-packet; one from the
+/// system context itself (an ESPAsyncWebServer callback) cannot wait at all: esp_delay() cannot
+/// suspend there (core_esp8266_main.cpp 126-130, 152-164), so the write spins for its whole
+/// timeout_ms with lwIP stopped under it and sends whatever part of the packet fit. So the
+/// bridge publishes only from its loop(), on_connected() and leave(), and queues what callbacks
+/// build (MqttBridge's outbox, core/spore/mqtt_bridge.h). This client adds a guard: a publish,
+/// subscribe, loop() or disconnect that begins while another of its calls is in progress is
+/// refused (counted in reentrant_refusals()), never run nested.
+///
 /// Memory: the library's read and write buffers are allocated once, in the constructor
 /// (SPORE_MQTT_READ_BUFFER_BYTES, SPORE_MQTT_WRITE_BUFFER_BYTES below); the will once in
 /// begin(); WiFiClient's connection state on each connect (as any TCP client). Incoming messages
@@ -93,9 +106,14 @@ class EspMqttClient final : public MqttPort {
   uint32_t connect_attempts() const { return attempts_; }
   uint32_t connect_failures() const { return failures_; }
   uint32_t dropped_messages() const { return mqtt_.droppedMessages(); }
+  /// Publishes and subscribes refused because another client call was in progress (0 unless a
+  /// caller breaks the bridge's rule; see the file comment).
+  uint32_t reentrant_refusals() const { return reentrant_refusals_; }
 
  private:
   bool try_connect();
+  /// Marks a client call in progress; false (counted) when one already is.
+  bool enter();
   void schedule_retry(uint32_t now_ms);
   static void on_message(MQTTClient* client, char topic[], char bytes[], int length);
 
@@ -108,11 +126,13 @@ class EspMqttClient final : public MqttPort {
   bool have_address_ = false;
   bool was_connected_ = false;
   bool left_ = false;
+  bool busy_ = false;  // a call into the library is in progress
   uint32_t next_attempt_ms_ = 0;
   uint32_t backoff_ms_ = 0;
   uint32_t connected_since_ms_ = 0;
   uint32_t attempts_ = 0;
   uint32_t failures_ = 0;
+  uint32_t reentrant_refusals_ = 0;
 };
 
 }  // namespace spore::esp8266

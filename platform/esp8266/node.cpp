@@ -251,6 +251,9 @@ bool Node::begin(const char* api_token) {
 #endif
   // Without a key OtaSession passes a signature trailer through to the flash target.
   flash_.set_signature_trailer_allowed(!ota_session_.has_public_key());
+  // RSA runs on the core's stack thunk, never on the system stack of the upload's callbacks.
+  flash_.set_needs_rsa_stack(ota_session_.has_public_key());
+  ota_session_.set_rsa_verifier(&UpdaterFlashTarget::rsa_verify);
   flash_.set_log(&ctx_);
   if (!api_.begin()) degraded = true;                  // logged why; the routes that fit are served
   if (ota_ok && !ota_.begin()) degraded = true;       // logged why

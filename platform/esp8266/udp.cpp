@@ -45,14 +45,23 @@ bool EspUdp::broadcast(uint16_t port, const uint8_t* data, size_t size_bytes) {
   return send(WiFi.broadcastIP(), port, data, size_bytes);
 }
 
+static_assert(EspUdp::kMaxDatagramsPerPoll >= EspUdp::kCoreQueueDatagrams,
+              "one poll() must empty the core's UDP receive queue");
+
 size_t EspUdp::poll(Membership& membership) {
   if (!bound_) return 0;
-  return intake_.poll(*this, DatagramHandler::bind<Membership, &Membership::on_datagram>(&membership));
+  pulled_ = 0;
+  const size_t delivered =
+      intake_.poll(*this, DatagramHandler::bind<Membership, &Membership::on_datagram>(&membership));
+  if (pulled_ >= kCoreQueueDatagrams) ++full_queue_polls_;
+  return delivered;
 }
 
 size_t EspUdp::next_datagram() {
   const int size = udp_.parsePacket();  // also discards the unread rest of the previous one
-  return size > 0 ? static_cast<size_t>(size) : 0;
+  if (size <= 0) return 0;
+  ++pulled_;
+  return static_cast<size_t>(size);
 }
 
 size_t EspUdp::read(uint8_t* buffer, size_t size_bytes) {

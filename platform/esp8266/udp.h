@@ -11,6 +11,19 @@
 /// never retried. One 508-byte buffer (in UdpIntake); nothing allocated by this class after
 /// begin(). The policy is host-tested in tests/unit/udp_intake_test.cpp; this file only wraps
 /// WiFiUDP.
+///
+/// The core's own receive queue is short and drops without a trace: UdpContext::_recv() (core
+/// 3.1.2 libraries/ESP8266WiFi/src/include/UdpContext.h 512-528, rxBufMaxDepth = 4 at 620) chains
+/// each unread datagram behind the current one with a helper pbuf for its addresses and frees a
+/// new datagram unread once that chain is 2 x rxBufMaxDepth = 8 pbufs long, that is while 5
+/// single-pbuf datagrams wait (fewer when one spans several pbufs); it also frees one when the
+/// helper pbuf cannot be allocated (546-551). WiFiUDP offers no count or callback for either, so
+/// datagrams lost during a long loop pass (an OTA upload's flash writes, a blocking MQTT
+/// connect) cannot be counted here. What is done: every poll() empties the queue
+/// (kMaxDatagramsPerPoll 8 >= kCoreQueueDatagrams 5, checked at compile time; nothing arrives
+/// during a poll, which never yields), and full_queue_polls() counts the polls that found it at
+/// that limit, when datagrams may have been dropped before. Membership tolerates it as it
+/// tolerates radio loss (probes and suspicion before death, docs/protocol.md).
 
 #include <WiFiUdp.h>
 
@@ -48,11 +61,18 @@ class EspUdp final : public UdpPort, private DatagramSource {
   /// ESP8266 STA interface delivers more reliably than 255.255.255.255. False when not connected.
   bool broadcast(uint16_t port, const uint8_t* data, size_t size_bytes) override;
 
-  /// Drains up to kMaxDatagramsPerPoll queued datagrams into `membership`. Returns how many were
-  /// delivered. Call from loop(); not reentrant.
+  /// Datagrams the core's receive queue holds before it frees new ones unread (see above).
+  static constexpr uint8_t kCoreQueueDatagrams = 5;
+
+  /// Drains up to kMaxDatagramsPerPoll queued datagrams into `membership` (all of them: the
+  /// core queues at most kCoreQueueDatagrams). Returns how many were delivered. Call from loop();
+  /// not reentrant.
   size_t poll(Membership& membership);
 
   const UdpStats& stats() const { return intake_.stats(); }
+  /// poll() calls that found kCoreQueueDatagrams or more datagrams queued: the core's queue was
+  /// full, and datagrams that arrived then were dropped by the core, uncounted.
+  uint32_t full_queue_polls() const { return full_queue_polls_; }
 
  private:
   bool send(const IPAddress& to, uint16_t port, const uint8_t* data, size_t size_bytes);
@@ -66,6 +86,8 @@ class EspUdp final : public UdpPort, private DatagramSource {
 
   WiFiUDP udp_;
   UdpIntake intake_;
+  uint32_t full_queue_polls_ = 0;
+  uint8_t pulled_ = 0;  // datagrams next_datagram() found during this poll()
   bool bound_ = false;
 };
 

@@ -17,9 +17,28 @@
 /// the answer says bad_image rather than flash_write. What Update.end() checks by itself
 /// (core 3.1.2 cores/esp8266/Updater.cpp end() and _verifyEnd()): bytes were written, the
 /// first byte is E9 (or 1F 8B, then "just assume OK"), the header's flash size is not above the
-/// chip's; a signature only with the core's own signing, an MD5 only when one was set.
-/// commit() does not re-read the flash to compare `sha256`: Updater's buffered writes are
-/// verified by the SPI flash driver; read-back is a follow-up.
+/// chip's; a signature only with the core's own signing (refused at compile time here, below),
+/// an MD5 only when one was set.
+///
+/// Read-back: commit() installs core's EspStagedImageCheck (spore/esp_staged_image.h) as the
+/// Updater's hash and verifier (Update.installSignature(), no signature expected), so
+/// Update.end(true) writes its last buffered bytes, reads the whole staged image back from flash
+/// and writes eboot's command only when it is the uploaded image (SHA-256 as OtaSession streamed
+/// it; byte 2, the flash mode, as uploaded or as the Updater rewrote it for this chip). A
+/// mismatch is kFlashCommit, logged, and nothing is installed. Cost: one flash read and SHA-256
+/// of the image inside the request's callback, as the core's own signed updates do (of the order
+/// of hash_running_image()'s ~0.4 s for 370 KB; not measured on a board).
+///
+/// Signatures: with set_needs_rsa_stack(true) (an OTA key is set) begin() takes a reference on
+/// the core's stack thunk (StackThunk.h: a 6,200-byte stack in the heap, allocated on the first
+/// reference), after checking that the heap has a block for it and the Updater's sector buffer;
+/// commit() and abort() drop it. rsa_verify(), OtaSession's RSA verifier on the ESP8266, runs
+/// BearSSL's verification on that stack, not on the SDK's system stack the web server's
+/// callbacks run on (docs/ota.md §2).
+///
+/// A `public.key` in an Arduino IDE sketch folder turns on the core's own update signing
+/// (ARDUINO_SIGNING in the generated Updater_Signing.h); this file then fails to compile with a
+/// message saying to pass the key as SPORE_OTA_PUBLIC_KEY_PEM instead.
 ///
 /// The capacity, magic and Update.begin() sizing rules are core's (spore/esp_flash.h, host-tested
 /// in tests/unit/esp_flash_test.cpp); this class only calls Update and ESP.
@@ -28,6 +47,7 @@
 #include <cstdint>
 
 #include "spore/esp_image.h"
+#include "spore/esp_staged_image.h"
 #include "spore/ota.h"
 
 namespace spore {
@@ -58,6 +78,15 @@ class UpdaterFlashTarget final : public FlashTarget {
   /// true when no OTA key is configured, since OtaSession then passes the trailer through (with
   /// a key it strips it). Read at begin().
   void set_signature_trailer_allowed(bool allowed) { trailer_allowed_ = allowed; }
+  /// Whether begin() must reserve the core's stack thunk for rsa_verify(): true when an OTA key
+  /// is set. Read at begin().
+  void set_needs_rsa_stack(bool needed) { needs_rsa_stack_ = needed; }
+  /// BearSSL's br_rsa_pkcs1_vrfy_get_default() run on the core's stack thunk; for
+  /// OtaSession::set_rsa_verifier(). Uses the stack begin() reserved; without one (a key set
+  /// without set_needs_rsa_stack(true)) it allocates the stack for the call when the heap has a
+  /// block for it, else returns 0 (not verified: bad_signature).
+  static uint32_t rsa_verify(const unsigned char* x, size_t xlen, const unsigned char* hash_oid, size_t hash_len,
+                             const br_rsa_public_key* pk, unsigned char* hash_out);
   /// Where commit() logs a refused image; nullptr = nowhere.
   void set_log(NodeContext* ctx) { log_ = ctx; }
 
@@ -67,11 +96,21 @@ class UpdaterFlashTarget final : public FlashTarget {
   EspImageError last_image_error() const { return walker_.error(); }
 
  private:
+  /// A reference on the core's stack thunk; false (nothing taken) when the stack does not exist
+  /// yet and the heap has no block for it and the Updater's buffer.
+  static bool take_stack();
+  void release_stack();
+
   EspImageWalker walker_;
+  EspStagedImageCheck check_;
   NodeContext* log_ = nullptr;
+  size_t written_ = 0;  // bytes handed to Update.write() for this image
+  uint8_t uploaded_mode_byte_ = 0;
   uint8_t last_error_ = 0;
   bool running_ = false;
   bool trailer_allowed_ = true;
+  bool needs_rsa_stack_ = false;
+  bool stack_held_ = false;
 };
 
 }  // namespace spore::esp8266

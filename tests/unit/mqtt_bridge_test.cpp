@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -38,7 +39,16 @@ class FakeMqttPort : public MqttPort {
   bool connected() const override { return up; }
   bool publish(const char* topic, const uint8_t* payload, size_t size_bytes, bool retain) override {
     if (!up || refuse) return false;
+    if (++depth > 1) ++nested;
     msgs.push_back({topic, std::string(reinterpret_cast<const char*>(payload), size_bytes), retain});
+    // What runs while a real client waits inside publish (a web-server callback, a message lwmqtt
+    // reads while it waits for the PUBACK).
+    if (during_publish) {
+      auto hook = during_publish;
+      during_publish = nullptr;  // once
+      hook();
+    }
+    --depth;
     return true;
   }
   bool subscribe(const char* topic) override {
@@ -59,6 +69,9 @@ class FakeMqttPort : public MqttPort {
   }
   bool up = true;
   bool refuse = false;
+  int depth = 0;
+  int nested = 0;  // publishes that began while another was in progress
+  std::function<void()> during_publish;
   std::vector<Published> msgs;
   std::vector<std::string> subs;
 };
@@ -88,7 +101,9 @@ class MqttBridgeTest : public ::testing::Test {
   void command(const std::string& name, const std::string& payload) {
     const std::string topic = std::string(kBase) + "/cmd/" + name;
     bridge.on_message(topic.c_str(), reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+    drain();  // the results wait in the outbox for loop()
   }
+  void drain() { bridge.loop(clock.now_ms()); }
   json last_result() {
     const Published* p = port.last(std::string(kBase) + "/cmd/result");
     return p == nullptr ? json() : json::parse(p->payload);
@@ -267,12 +282,12 @@ TEST_F(MqttBridgeTest, MembersTopicsFollowMembershipEvents) {
   EXPECT_EQ(json::parse(port.last("spore/spore/node-1/state")->payload)["members"]["active"], 2);
 
   ctx.members().observe({0x77, 1, 0x0A000007, 8080, "peer2"}, clock.now_ms());
-  ASSERT_NE(port.last("spore/spore/node-1/members/peer2"), nullptr);
-  EXPECT_EQ(port.last("spore/spore/node-1/members/peer2")->payload, "ACTIVE");
-  // The counts changed: the next loop pass refreshes the state, once.
+  // The counts changed: the next loop pass publishes the member and refreshes the state, once.
   const size_t states = port.on("spore/spore/node-1/state").size();
   bridge.loop(clock.now_ms());
   bridge.loop(clock.now_ms());
+  ASSERT_NE(port.last("spore/spore/node-1/members/peer2"), nullptr);
+  EXPECT_EQ(port.last("spore/spore/node-1/members/peer2")->payload, "ACTIVE");
   EXPECT_EQ(port.on("spore/spore/node-1/state").size(), states + 1);
   EXPECT_EQ(json::parse(port.last("spore/spore/node-1/state")->payload)["members"]["active"], 3);
 
@@ -280,15 +295,18 @@ TEST_F(MqttBridgeTest, MembersTopicsFollowMembershipEvents) {
   clock.advance(c.inactive_after_ms + 1);
   ctx.members().touch(0x77, 1, clock.now_ms());  // peer2 stays ACTIVE
   ctx.members().update(clock.now_ms());
+  drain();
   EXPECT_EQ(port.last(topic)->payload, "INACTIVE");
   clock.advance(c.dead_after_ms);
   ctx.members().update(clock.now_ms());
+  drain();
   EXPECT_EQ(port.last(topic)->payload, "DEAD");
   bridge.loop(clock.now_ms());
   const json members = json::parse(port.last("spore/spore/node-1/state")->payload)["members"];
   EXPECT_EQ(members["dead"], 2);
   clock.advance(c.dead_retention_ms + 1);
   ctx.members().update(clock.now_ms());
+  drain();
   // Forgotten: an empty retained message deletes the retained status at the broker.
   EXPECT_EQ(port.last(topic)->payload, "");
   EXPECT_TRUE(port.last(topic)->retain);
@@ -312,6 +330,7 @@ TEST_F(MqttBridgeTest, OwnOtaEventsAreBridgedWithTheTextPeersReceive) {
   failed.error = OtaError::kBadSignature;
   failed.size_bytes = 4096;
   ctx.fire(topics::kOtaFailed, failed);
+  drain();
   const Published* e = port.last("spore/spore/node-1/events/ota_failed");
   ASSERT_NE(e, nullptr);
   EXPECT_FALSE(e->retain);
@@ -324,6 +343,7 @@ TEST_F(MqttBridgeTest, OwnOtaEventsAreBridgedWithTheTextPeersReceive) {
 TEST_F(MqttBridgeTest, OwnClusterEventsOnly) {
   bridge.on_connected(clock.now_ms());
   ASSERT_TRUE(ctx.publish("led/state", "on"));
+  drain();
   const Published* e = port.last("spore/spore/node-1/events/led/state");
   ASSERT_NE(e, nullptr);
   EXPECT_FALSE(e->retain);
@@ -342,19 +362,23 @@ TEST_F(MqttBridgeTest, OwnClusterEventsOnly) {
   remote.seq = 1;
   remote.topic = "led/state";
   ctx.fire("led/state", remote);
+  drain();
   EXPECT_EQ(port.msgs.size(), before);
 
   // Wildcard characters in an event topic are not valid in a topic name.
   ASSERT_TRUE(ctx.publish("a+b#", "x"));
+  drain();
   EXPECT_NE(port.last("spore/spore/node-1/events/a_b_"), nullptr);
   // Binary data: valid JSON whatever the bytes.
   const uint8_t bin[] = {0x00, 0xFF, '"', '\n'};
   ASSERT_TRUE(ctx.publish("bin", bin, sizeof bin));
+  drain();
   ASSERT_NE(port.last("spore/spore/node-1/events/bin"), nullptr);
   EXPECT_TRUE(json::accept(port.last("spore/spore/node-1/events/bin")->payload));
   // The largest payload with every byte escaped still fits.
   const std::string ctl(SPORE_EVENT_PAYLOAD_MAX, '\x01');
   ASSERT_TRUE(ctx.publish("ctl", ctl));
+  drain();
   ASSERT_NE(port.last("spore/spore/node-1/events/ctl"), nullptr);
   EXPECT_EQ(json::parse(port.last("spore/spore/node-1/events/ctl")->payload)["data"], ctl);
   EXPECT_EQ(bridge.stats().oversize, 0u);
@@ -485,6 +509,7 @@ TEST_F(MqttBridgeTest, MalformedAndForeignMessages) {
   EXPECT_EQ(r["code"], "unknown_command");
   EXPECT_EQ(r["command"].get<std::string>().size(), 32u);
   bridge.on_message("spore/spore/node-1/cmd/restart", nullptr, 5);  // null payload = empty
+  drain();
   EXPECT_EQ(last_result()["code"], "auth_required");
   const std::string binary("\x00\xFF\"\\", 4);
   command("restart", binary);
@@ -542,6 +567,101 @@ TEST_F(MqttBridgeTest, LeavePublishesOfflineAndStops) {
   bridge.leave();
   EXPECT_EQ(port.msgs.size(), n);
   EXPECT_EQ(restarts, 0);
+}
+
+// ---- the outbox: nothing is published from inside a callback (issue 16 item 7) --------------
+
+TEST_F(MqttBridgeTest, EventsFromCallbacksArePublishedInOrderFromLoop) {
+  bridge.on_connected(clock.now_ms());
+  const size_t before = port.msgs.size();
+  // As an HTTP handler on the ESP8266's system stack fires them: nothing reaches the client there.
+  OtaEvent started;
+  started.size_bytes = 1000;
+  ctx.fire(topics::kOtaStarted, started);
+  ASSERT_TRUE(ctx.publish("a", "1"));
+  ctx.members().observe({0x99, 1, 0x0A000009, 8080, "peer"}, clock.now_ms());
+  ASSERT_TRUE(ctx.publish("b", "2"));
+  bridge.on_message("spore/spore/node-1/cmd/publish", reinterpret_cast<const uint8_t*>("s3cret c 3"), 10);
+  EXPECT_EQ(port.msgs.size(), before);
+  EXPECT_EQ(bridge.queued(), 6u);  // 4 events, the member, the command's result
+  drain();
+  EXPECT_EQ(bridge.queued(), 0u);
+  std::vector<std::string> order;
+  for (size_t i = before; i < port.msgs.size(); ++i) order.push_back(port.msgs[i].topic);
+  const std::string b = kBase;
+  const std::vector<std::string> expected = {b + "/events/ota_started", b + "/events/a", b + "/members/peer",
+                                             b + "/events/b",           b + "/events/c", b + "/cmd/result",
+                                             b + "/state"};  // the counts changed: state last
+  EXPECT_EQ(order, expected);
+  EXPECT_TRUE(port.last(b + "/members/peer")->retain);
+  EXPECT_EQ(bridge.stats().events_bridged, 4u);
+  EXPECT_EQ(bridge.stats().publish_failures, 0u);
+}
+
+TEST_F(MqttBridgeTest, AFullOutboxDropsAndCountsNeverBlocks) {
+  bridge.on_connected(clock.now_ms());
+  const size_t before = port.msgs.size();
+  const std::string data(SPORE_EVENT_PAYLOAD_MAX, 'd');
+  size_t sent = 0;
+  while (bridge.stats().queue_drops == 0 && sent < 1000) {
+    ASSERT_TRUE(ctx.publish("t" + std::to_string(sent), data));  // the cluster event itself is not refused
+    ++sent;
+  }
+  ASSERT_EQ(bridge.stats().queue_drops, 1u);
+  const size_t kept = bridge.queued();
+  EXPECT_EQ(kept, sent - 1);
+  EXPECT_GT(kept, 0u);
+  EXPECT_EQ(port.msgs.size(), before);
+  drain();
+  // Everything that fitted went out, in order; the dropped one never.
+  ASSERT_EQ(port.msgs.size(), before + kept);
+  for (size_t i = 0; i < kept; ++i) {
+    EXPECT_EQ(port.msgs[before + i].topic, std::string(kBase) + "/events/t" + std::to_string(i));
+  }
+  EXPECT_EQ(port.last(std::string(kBase) + "/events/t" + std::to_string(sent - 1)), nullptr);
+  EXPECT_EQ(bridge.stats().publish_failures, 1u);
+  // Room again, and the count shows in the state document.
+  ASSERT_TRUE(ctx.publish("again", "x"));
+  clock.advance(30000);
+  drain();
+  EXPECT_NE(port.last(std::string(kBase) + "/events/again"), nullptr);
+  EXPECT_EQ(json::parse(port.last(std::string(kBase) + "/state")->payload)["mqtt_dropped"], 1);
+}
+
+TEST_F(MqttBridgeTest, APublishDuringAPublishIsQueued) {
+  // A callback that runs while the client waits inside a publish (on the ESP8266 a web-server
+  // handler in delay(); lwmqtt delivering a command while it waits for a PUBACK) must not enter
+  // the client again: its messages go out after, from loop().
+  port.during_publish = [this] {
+    ASSERT_TRUE(ctx.publish("nested", "x"));
+    bridge.on_message("spore/spore/node-1/cmd/restart", reinterpret_cast<const uint8_t*>("s3cret"), 6);
+  };
+  bridge.on_connected(clock.now_ms());  // its first publish runs the callback
+  EXPECT_EQ(port.nested, 0);
+  EXPECT_EQ(restarts, 1);
+  EXPECT_EQ(port.last(std::string(kBase) + "/events/nested"), nullptr);
+  EXPECT_EQ(bridge.queued(), 2u);
+  // And while loop() publishes from the outbox, more may be queued behind.
+  port.during_publish = [this] { ASSERT_TRUE(ctx.publish("later", "y")); };
+  drain();
+  EXPECT_EQ(port.nested, 0);
+  ASSERT_NE(port.last(std::string(kBase) + "/events/nested"), nullptr);
+  EXPECT_EQ(last_result()["command"], "restart");
+  EXPECT_EQ(port.last(std::string(kBase) + "/events/later"), nullptr) << "queued during this pass: the next one";
+  EXPECT_EQ(bridge.queued(), 1u);
+  drain();
+  ASSERT_NE(port.last(std::string(kBase) + "/events/later"), nullptr);
+  EXPECT_EQ(json::parse(port.last(std::string(kBase) + "/events/later")->payload)["data"], "y");
+  EXPECT_EQ(bridge.stats().publish_failures, 0u);
+}
+
+TEST_F(MqttBridgeTest, LeavePublishesWhatIsQueuedFirst) {
+  bridge.on_connected(clock.now_ms());
+  ASSERT_TRUE(ctx.publish("last", "words"));
+  bridge.leave();
+  ASSERT_GE(port.msgs.size(), 2u);
+  EXPECT_EQ(port.msgs[port.msgs.size() - 2].topic, std::string(kBase) + "/events/last");
+  EXPECT_EQ(port.msgs.back().payload, "offline");
 }
 
 // kLargestDocumentBytes is the compile-time bound SPORE_MQTT_PAYLOAD_MAX is checked against: the

@@ -244,6 +244,60 @@ TEST(OtaSessionTest, OpenSslSignedVectorVerifies) {
   }
 }
 
+// The platform's RSA verifier (the ESP8266 runs BearSSL on the core's stack thunk): finish() calls
+// it once, with the key and the trailer's signature, and its verdict decides.
+struct RecordingVerifier {
+  static inline int calls = 0;
+  static inline size_t sig_len = 0;
+  static inline size_t key_bytes = 0;
+  static inline bool refuse = false;
+  static uint32_t verify(const unsigned char* x, size_t xlen, const unsigned char* oid, size_t hash_len,
+                         const br_rsa_public_key* pk, unsigned char* hash_out) {
+    ++calls;
+    sig_len = xlen;
+    key_bytes = pk->nlen;
+    if (refuse) return 0;
+    return br_rsa_pkcs1_vrfy_get_default()(x, xlen, oid, hash_len, pk, hash_out);
+  }
+  static void reset() {
+    calls = 0;
+    sig_len = key_bytes = 0;
+    refuse = false;
+  }
+};
+
+TEST(OtaSessionTest, SignatureGoesThroughThePlatformsVerifier) {
+  const Bytes image = make_image(5000, 3);
+  const Bytes body = signed_image(image, key_a());
+  for (bool refuse : {false, true}) {
+    SCOPED_TRACE(refuse);
+    RecordingVerifier::reset();
+    RecordingVerifier::refuse = refuse;
+    FakeFlashTarget flash;
+    OtaSession s(flash);
+    s.set_rsa_verifier(&RecordingVerifier::verify);
+    ASSERT_TRUE(key_a().install(s));
+    EXPECT_EQ(upload(s, body, body.size()).final(), refuse ? OtaError::kBadSignature : OtaError::kOk);
+    EXPECT_EQ(RecordingVerifier::calls, 1);
+    EXPECT_EQ(RecordingVerifier::sig_len, 256u);
+    EXPECT_EQ(RecordingVerifier::key_bytes, 256u);
+    if (refuse) {
+      flash.expect_untouched();
+    } else {
+      EXPECT_EQ(flash.committed, image);
+    }
+  }
+  // Unkeyed sessions and trailers that are not there never reach it.
+  RecordingVerifier::reset();
+  FakeFlashTarget flash;
+  OtaSession s(flash);
+  s.set_rsa_verifier(&RecordingVerifier::verify);
+  ASSERT_EQ(upload(s, body).final(), OtaError::kOk);
+  ASSERT_TRUE(key_a().install(s));
+  EXPECT_EQ(upload(s, image).final(), OtaError::kUnsigned);
+  EXPECT_EQ(RecordingVerifier::calls, 0);
+}
+
 // ---- keys ----------------------------------------------------------------------------------------
 
 TEST(OtaSessionTest, PublicKeyValidation) {
