@@ -129,7 +129,8 @@ uint16_t DeviceConfig::read_text(std::string_view text, bool lenient, DeviceConf
   while (p < end && (lenient || errors == 0)) {
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     const char* line_end = nl != nullptr ? nl : end;
-    std::string_view line(p, static_cast<size_t>(line_end - p));
+    const std::string_view raw(p, static_cast<size_t>(line_end - p));
+    std::string_view line = raw;
     p = line_end + 1;
     if (line_no < UINT16_MAX) ++line_no;  // saturates: only a > 64 K-line text gets a wrong number
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -140,7 +141,9 @@ uint16_t DeviceConfig::read_text(std::string_view text, bool lenient, DeviceConf
     if (eq == std::string_view::npos || eq == 0) {
       fail(line_no, "expected key=value");
     } else if (k == kKeyCount) {
-      next.keep_unknown(line);  // a newer image's setting: kept for the next save
+      // A newer image's setting: kept for the next save as it was, its '\r' included, so that
+      // reading the saved text gives the same line again.
+      next.keep_unknown(raw);
     } else if (lines[k] != 0) {
       fail(line_no, "key given twice");
     } else {
