@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 
 #include "spore/token_drbg.h"
 
@@ -59,6 +60,19 @@ void boot(DeviceSettings& s, StepEntropy& e, std::string_view sketch_token = {},
   }
 }
 
+// A store holding `what` (and `text`), booted `boots` times.
+class DeviceSettingsBoots : public ::testing::Test {
+ protected:
+  void boot_with(StoredSettings what, std::string text = {}, int boots = 1) {
+    store.what = what;
+    store.text = std::move(text);
+    boot(s, e, {}, boots);
+  }
+  FakeStore store;
+  DeviceSettings s{store};
+  StepEntropy e;
+};
+
 TEST(DeviceSettings, AnEmptyStoreGetsATokenSavedOnceTheRadioIsUp) {
   FakeStore store;
   DeviceSettings s(store);
@@ -83,12 +97,8 @@ TEST(DeviceSettings, AnEmptyStoreGetsATokenSavedOnceTheRadioIsUp) {
   EXPECT_EQ(store.saves, 1);
 }
 
-TEST(DeviceSettings, ADamagedRecordIsNeverWrittenOverByTheNode) {
-  FakeStore store;
-  store.what = StoredSettings::kDamaged;
-  DeviceSettings s(store);
-  StepEntropy e;
-  boot(s, e, {}, 3);
+TEST_F(DeviceSettingsBoots, ADamagedRecordIsNeverWrittenOverByTheNode) {
+  boot_with(StoredSettings::kDamaged, {}, 3);
   EXPECT_EQ(s.access(), SettingsAccess::kReadOnly);
   EXPECT_TRUE(s.read_only());
   EXPECT_EQ(store.saves, 0);
@@ -98,14 +108,9 @@ TEST(DeviceSettings, ADamagedRecordIsNeverWrittenOverByTheNode) {
   EXPECT_EQ(s.config().api_token(), s.api_token());
 }
 
-TEST(DeviceSettings, ARecordThatDoesNotParseRunsReadOnlyOnWhatDoes) {
-  FakeStore store;
-  store.what = StoredSettings::kText;
-  store.text = std::string(kGood) + "no_bearer=maybe\n";  // say, a newer image's value
-  const std::string before = store.text;
-  DeviceSettings s(store);
-  StepEntropy e;
-  boot(s, e, {}, 3);
+TEST_F(DeviceSettingsBoots, ARecordThatDoesNotParseRunsReadOnlyOnWhatDoes) {
+  const std::string before = std::string(kGood) + "no_bearer=maybe\n";  // say, a newer image's value
+  boot_with(StoredSettings::kText, before, 3);
   EXPECT_EQ(s.access(), SettingsAccess::kReadOnly);
   EXPECT_EQ(s.bad_lines(), 1u);
   EXPECT_EQ(s.first_error().line, 5u);
@@ -118,13 +123,8 @@ TEST(DeviceSettings, ARecordThatDoesNotParseRunsReadOnlyOnWhatDoes) {
   EXPECT_FALSE(s.read_only());
 }
 
-TEST(DeviceSettings, ANewerImagesKeysAreNoReasonToRefuseOrRewrite) {
-  FakeStore store;
-  store.what = StoredSettings::kText;
-  store.text = std::string(kGood) + "mqtt_host=broker\n";
-  DeviceSettings s(store);
-  StepEntropy e;
-  boot(s, e);
+TEST_F(DeviceSettingsBoots, ANewerImagesKeysAreNoReasonToRefuseOrRewrite) {
+  boot_with(StoredSettings::kText, std::string(kGood) + "mqtt_host=broker\n");
   EXPECT_EQ(s.access(), SettingsAccess::kStored);
   EXPECT_FALSE(s.read_only());
   EXPECT_EQ(s.config().unknown_keys(), 1u);
@@ -132,12 +132,8 @@ TEST(DeviceSettings, ANewerImagesKeysAreNoReasonToRefuseOrRewrite) {
   EXPECT_EQ(store.saves, 0);
 }
 
-TEST(DeviceSettings, AnUnreadableStoreIsNeverWritten) {
-  FakeStore store;
-  store.what = StoredSettings::kUnreadable;
-  DeviceSettings s(store);
-  StepEntropy e;
-  boot(s, e);
+TEST_F(DeviceSettingsBoots, AnUnreadableStoreIsNeverWritten) {
+  boot_with(StoredSettings::kUnreadable);
   EXPECT_EQ(s.access(), SettingsAccess::kUnavailable);
   EXPECT_TRUE(s.read_only());
   EXPECT_EQ(store.saves, 0);
