@@ -90,8 +90,8 @@ class DeviceConfig {
   /// not run an open API, so it draws one (generate_api_token()) once the radio is up.
   bool needs_generated_token(std::string_view fallback) const { return token_len_ == 0 && fallback.empty(); }
   /// Sets a new random token: 32 hex digits from draw_api_token() (spore/token_drbg.h) over
-  /// `entropy` and `mac`. The caller saves the settings when it may (no record yet, or one that
-  /// parsed) and shows the token on the serial log.
+  /// `entropy` and `mac`. When to call it and whether to save is DeviceSettings' decision
+  /// (spore/device_settings.h: saved only into an empty store).
   void generate_api_token(EntropySource& entropy, const uint8_t (&mac)[6]);
   /// The token a node runs with: the stored one, else `fallback` (what the sketch passed).
   std::string_view effective_api_token(std::string_view fallback) const {
