@@ -52,8 +52,10 @@ class EspEntropy final : public EntropySource {
 /// Not the EEPROM sector: erasing it would blank a sketch's EEPROM bytes; not the OTA area: the
 /// Updater stages images below FS_start (Updater.cpp:124); not RTC memory (safe mode's blocks,
 /// lost at power-off). Reads and programs go through ESP.flashRead / ESP.flashWrite (aligned
-/// 32-bit words; on PUYA chips flashWrite ANDs with what is there, Esp.cpp:715-740, so a program
-/// still only clears bits), erases through ESP.flashEraseSector.
+/// 32-bit words; on PUYA chips, common on ESP-01S boards, flashWrite reads the page, ANDs the new
+/// words in and writes it back, Esp.cpp:715-760, so a program still only clears bits; its
+/// 256-byte page buffer is malloc'ed once, at the first write, which is this boot's in begin()),
+/// erases through ESP.flashEraseSector.
 class EspBootLogFlash final : public BootLogFlash {
  public:
   /// False when the layout has no room for the log (filesystem area under 5 sectors); the node
