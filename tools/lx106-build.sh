@@ -32,7 +32,7 @@ AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-6144}"
 # portable engine's budget, so they are measured and budgeted as their own group; the firmware
 # image budget (440 KB, DESIGN.md §4) covers both. 14 KB since issue 16 (12 KB before): the boot
 # counter's flash log, the settings policy (DeviceSettings, unknown keys, salvage) and the token
-# DRBG's seeding took it from 10,883 B to 13,146 B (docs/footprint.md, "Budget").
+# DRBG's seeding took it from 10,883 B to 13,150 B (docs/footprint.md, "Budget").
 DEVICE_MODULES=" boot_counter config_record device_config device_settings esp_flash esp_image http_request_table loop_pass_monitor reset_reason safe_mode setup_portal token_drbg udp_intake wifi_manager "
 # Integrations: what connects a node to outside tools (Prometheus /metrics, the REST and SSE side
 # of cluster events, the MQTT bridge). DESIGN.md §4's 48 KB engine budget was set for cluster,
