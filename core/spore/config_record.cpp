@@ -36,10 +36,14 @@ size_t encode_config_record(std::string_view text, uint8_t* out, size_t out_byte
   return size;
 }
 
+bool config_record_present(const uint8_t* record, size_t record_bytes) {
+  return record != nullptr && record_bytes >= sizeof kMagic && std::memcmp(record, kMagic, sizeof kMagic) == 0;
+}
+
 bool decode_config_record(const uint8_t* record, size_t record_bytes, std::string_view* text) {
   *text = std::string_view();
   if (record == nullptr || record_bytes < kConfigRecordHeaderBytes) return false;
-  if (std::memcmp(record, kMagic, sizeof kMagic) != 0 || record[6] != 0 || record[7] != 0) return false;
+  if (!config_record_present(record, record_bytes) || record[6] != 0 || record[7] != 0) return false;
   const size_t length = static_cast<size_t>(record[4]) | (static_cast<size_t>(record[5]) << 8);
   if (length >= SPORE_DEVICE_CONFIG_MAX_BYTES || length > record_bytes - kConfigRecordHeaderBytes) return false;
   const std::string_view candidate(reinterpret_cast<const char*>(record + kConfigRecordHeaderBytes), length);

@@ -16,8 +16,11 @@
 ///     offset 8   4 bytes  first 4 bytes of SHA-256(text)
 ///     offset 12  L bytes  the DeviceConfig text
 ///
-/// Blank flash (0xFF), a foreign record, a wrong length or a torn write fail decoding; the device
-/// then behaves as if nothing were stored.
+/// Blank flash (0xFF), a foreign record, a wrong length or a torn write fail decoding. The device
+/// tells them apart with config_record_present(): without the magic nothing is stored (a fresh
+/// board, or another firmware's bytes), and the device may write its first record; with the
+/// magic but failing decode the record is damaged, and the device keeps it untouched and runs
+/// read-only until the user saves new settings (platform/esp8266/node.h).
 
 #include <cstddef>
 #include <cstdint>
@@ -39,5 +42,8 @@ size_t encode_config_record(std::string_view text, uint8_t* out, size_t out_byte
 /// Checks a record read back from flash; on success `*text` points into `record`. False (and
 /// `*text` empty) for anything that is not a complete, intact record.
 bool decode_config_record(const uint8_t* record, size_t record_bytes, std::string_view* text);
+
+/// True when `record` starts with this format's magic: a SPORE record is there, intact or not.
+bool config_record_present(const uint8_t* record, size_t record_bytes);
 
 }  // namespace spore

@@ -3,9 +3,9 @@
 #include <cstring>
 #include <type_traits>
 
-#include "spore/hmac_sha256.h"  // HmacKey::kMinKeyBytes
-#include "spore/ports.h"
+#include "spore/hmac_sha256.h"  // HmacKey::kMinKeyBytes, secure_wipe
 #include "spore/rest_api.h"
+#include "spore/token_drbg.h"
 
 namespace spore {
 
@@ -18,6 +18,16 @@ namespace {
 
 constexpr const char* kKeys[] = {"wifi_ssid", "wifi_password", "api_token", "cluster_key", "no_bearer"};
 enum Key : uint8_t { kSsid, kPassword, kToken, kClusterKey, kNoBearer, kKeyCount };
+
+// The longest text serialize() writes: the header comment, every known key at its longest
+// ("key=value\n"), the kept unknown lines; plus the NUL.
+constexpr size_t kLongestTextBytes = 8 + (9 + 2 + SPORE_MAX_SSID_LEN) + (13 + 2 + SPORE_MAX_WIFI_PASSWORD_LEN) +
+                                     (9 + 2 + SPORE_MAX_TOKEN_LEN) + (11 + 2 + 2 * SPORE_MAX_KEY_BYTES) + (9 + 3) +
+                                     SPORE_DEVICE_CONFIG_UNKNOWN_BYTES + 1;
+static_assert(kLongestTextBytes <= SPORE_DEVICE_CONFIG_MAX_BYTES,
+              "SPORE_DEVICE_CONFIG_UNKNOWN_BYTES: every setting at its longest must fit SPORE_DEVICE_CONFIG_MAX_BYTES");
+static_assert(SPORE_DEVICE_CONFIG_UNKNOWN_BYTES <= 255, "DeviceConfig keeps unknown_len_ in uint8_t");
+static_assert(kGeneratedTokenChars <= SPORE_MAX_TOKEN_LEN, "");
 
 constexpr const char* kBadSsid = "wifi_ssid: 1-32 bytes, no control characters";
 constexpr const char* kBadPassword = "wifi_password: 8-63 printable ASCII characters or 64 hex digits";
@@ -73,16 +83,11 @@ const char* DeviceConfig::set_api_token(std::string_view token) {
   return nullptr;
 }
 
-bool DeviceConfig::generate_api_token_if_unset(std::string_view fallback, Random& random) {
-  if (token_len_ > 0 || !fallback.empty()) return false;
-  static constexpr char kHex[] = "0123456789abcdef";
-  char token[32];
-  for (size_t i = 0; i < sizeof token; i += 8) {
-    uint32_t r = random.next_u32();
-    for (size_t j = 0; j < 8; ++j, r >>= 4) token[i + j] = kHex[r & 0xF];
-  }
+void DeviceConfig::generate_api_token(EntropySource& entropy, const uint8_t (&mac)[6]) {
+  char token[kGeneratedTokenChars];
+  draw_api_token(entropy, mac, token);
   store(token_, token_len_, std::string_view(token, sizeof token));
-  return true;
+  secure_wipe(token, sizeof token);
 }
 
 const char* DeviceConfig::set_cluster_key_hex(std::string_view hex) {
@@ -99,18 +104,33 @@ const char* DeviceConfig::set_no_bearer(std::string_view value) {
   return nullptr;
 }
 
-bool DeviceConfig::parse(std::string_view text, DeviceConfigError* error) {
-  DeviceConfig next;
+void DeviceConfig::keep_unknown(std::string_view line) {
+  if (unknown_count_ < UINT8_MAX) ++unknown_count_;
+  if (line.size() + 1 > sizeof unknown_ - unknown_len_) {
+    if (unknown_dropped_ < UINT8_MAX) ++unknown_dropped_;
+    return;
+  }
+  std::memcpy(unknown_ + unknown_len_, line.data(), line.size());
+  unknown_[unknown_len_ + line.size()] = '\n';
+  unknown_len_ = static_cast<uint8_t>(unknown_len_ + line.size() + 1);
+}
+
+uint16_t DeviceConfig::read_text(std::string_view text, bool lenient, DeviceConfig& next, DeviceConfigError& first) {
   std::string_view values[kKeyCount];
   uint16_t lines[kKeyCount] = {};
-  DeviceConfigError e;
+  uint16_t errors = 0;
+  auto fail = [&](uint16_t line, const char* reason) {
+    if (errors == 0) first = {line, reason};
+    if (errors < UINT16_MAX) ++errors;
+  };
   const char* p = text.data();
   const char* const end = p + text.size();
   uint16_t line_no = 0;
-  while (p < end && e.reason == nullptr) {
+  while (p < end && (lenient || errors == 0)) {
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     const char* line_end = nl != nullptr ? nl : end;
-    std::string_view line(p, static_cast<size_t>(line_end - p));
+    const std::string_view raw(p, static_cast<size_t>(line_end - p));
+    std::string_view line = raw;
     p = line_end + 1;
     if (line_no < UINT16_MAX) ++line_no;  // saturates: only a > 64 K-line text gets a wrong number
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -118,35 +138,46 @@ bool DeviceConfig::parse(std::string_view text, DeviceConfigError* error) {
     const size_t eq = line.find('=');
     uint8_t k = 0;
     while (eq != std::string_view::npos && k < kKeyCount && std::string_view(line.data(), eq) != kKeys[k]) ++k;
-    if (eq == std::string_view::npos) {
-      e = {line_no, "expected key=value"};
+    if (eq == std::string_view::npos || eq == 0) {
+      fail(line_no, "expected key=value");
     } else if (k == kKeyCount) {
-      e = {line_no, "unknown key"};
+      // A newer image's setting: kept for the next save as it was, its '\r' included, so that
+      // reading the saved text gives the same line again.
+      next.keep_unknown(raw);
     } else if (lines[k] != 0) {
-      e = {line_no, "key given twice"};
+      fail(line_no, "key given twice");
     } else {
       values[k] = std::string_view(line.data() + eq + 1, line.size() - eq - 1);
       lines[k] = line_no;
     }
   }
-  if (e.reason == nullptr) {
-    if (const char* r = next.set_api_token(values[kToken])) e = {lines[kToken], r};
+  if (!lenient && errors != 0) return errors;
+  // Each setting on its own: a lenient read keeps the others when one is bad.
+  if (const char* r = next.set_api_token(values[kToken])) fail(lines[kToken], r);
+  if (const char* r = next.set_cluster_key_hex(values[kClusterKey])) fail(lines[kClusterKey], r);
+  if (const char* r = next.set_no_bearer(values[kNoBearer])) fail(lines[kNoBearer], r);
+  if (const char* r = next.set_wifi(values[kSsid], values[kPassword])) {
+    fail(lines[r == kBadSsid ? kSsid : kPassword], r);
   }
-  if (e.reason == nullptr) {
-    if (const char* r = next.set_cluster_key_hex(values[kClusterKey])) e = {lines[kClusterKey], r};
-  }
-  if (e.reason == nullptr) {
-    if (const char* r = next.set_no_bearer(values[kNoBearer])) e = {lines[kNoBearer], r};
-  }
-  if (e.reason == nullptr) {
-    if (const char* r = next.set_wifi(values[kSsid], values[kPassword])) {
-      e = {lines[r == kBadSsid ? kSsid : kPassword], r};
-    }
-  }
-  if (error != nullptr) *error = e;
-  if (e.reason != nullptr) return false;
+  return errors;
+}
+
+bool DeviceConfig::parse(std::string_view text, DeviceConfigError* error) {
+  DeviceConfig next;
+  DeviceConfigError e;
+  const bool ok = read_text(text, false, next, e) == 0;
+  if (error != nullptr) *error = ok ? DeviceConfigError() : e;
+  if (ok) *this = next;
+  return ok;
+}
+
+uint16_t DeviceConfig::salvage(std::string_view text, DeviceConfigError* first_error) {
+  DeviceConfig next;
+  DeviceConfigError e;
+  const uint16_t errors = read_text(text, true, next, e);
+  if (first_error != nullptr) *first_error = e;
   *this = next;
-  return true;
+  return errors;
 }
 
 size_t DeviceConfig::serialize(char* out, size_t out_bytes) const {
@@ -168,6 +199,7 @@ size_t DeviceConfig::serialize(char* out, size_t out_bytes) const {
     put(values[k].data(), values[k].size());
     put("\n", 1);
   }
+  put(unknown_, unknown_len_);
   if (!fits) n = 0;
   out[n] = '\0';
   return n;

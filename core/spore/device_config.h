@@ -15,10 +15,18 @@
 ///
 /// `key=value` with nothing trimmed (an SSID may begin or end with a space), an optional '\r'
 /// before '\n', blank lines and '#' comment lines allowed. An empty value means "not set". Every
-/// key may appear once; an unknown key is an error (a typo must not silently drop a setting).
+/// known key may appear once.
+///
+/// A key this image does not know (a newer image's setting, or a typo) is not an error: its line
+/// is kept verbatim, counted (unknown_keys(), which the firmware logs), and written back by
+/// serialize() after the known ones, so an older image run after a newer one neither rejects the
+/// settings nor drops the newer image's lines when it saves. At most
+/// SPORE_DEVICE_CONFIG_UNKNOWN_BYTES of such lines are kept, whole lines in order; the ones after
+/// that are counted in unknown_keys_dropped() and are missing from the next save.
 ///
 /// Bad input changes nothing: parse() checks the whole text before it replaces a single field.
-/// No allocation; fixed buffers sized by limits.h.
+/// salvage() is the lenient reading of a stored record that parse() refuses: it keeps every setting
+/// that is valid by itself. No allocation; fixed buffers sized by limits.h.
 
 #include <cstddef>
 #include <cstdint>
@@ -28,7 +36,7 @@
 
 namespace spore {
 
-class Random;
+class EntropySource;
 
 /// Where parse() stopped and why.
 struct DeviceConfigError {
@@ -41,13 +49,22 @@ class DeviceConfig {
   /// Nothing set.
   DeviceConfig();
 
-  /// Replaces every setting with the ones in `text` (settings absent from it become unset). On
-  /// any error returns false, fills `error` (when not null) and leaves this object untouched.
+  /// Replaces every setting with the ones in `text` (settings absent from it become unset), the
+  /// lines of unknown keys included. On any error returns false, fills `error` (when not null)
+  /// and leaves this object untouched.
   bool parse(std::string_view text, DeviceConfigError* error);
 
-  /// Writes the text parse() reads into `out`, NUL-terminated. Returns the length without the
-  /// NUL, or 0 (out left empty) when it does not fit in `out_bytes`. Secrets are written as is:
-  /// the file is as sensitive as the device's flash.
+  /// For a stored text that parse() refuses: replaces every setting with the ones of `text` that
+  /// are valid on their own and leaves the others unset (a line without '=', a repeated known
+  /// key, a bad value; the WiFi SSID and password are taken or left together). Returns how many
+  /// lines were left out and puts the first in `first_error` (when not null). The firmware runs
+  /// on the result without saving it (read-only) until the user saves new settings.
+  uint16_t salvage(std::string_view text, DeviceConfigError* first_error);
+
+  /// Writes the text parse() reads into `out`, NUL-terminated: the known settings, then the kept
+  /// lines of unknown keys as they were read. Returns the length without the NUL, or 0 (out left
+  /// empty) when it does not fit in `out_bytes` (SPORE_DEVICE_CONFIG_MAX_BYTES always fits).
+  /// Secrets are written as is: the file is as sensitive as the device's flash.
   size_t serialize(char* out, size_t out_bytes) const;
 
   /// Sets the WiFi credentials, or returns a static sentence saying what is wrong with them and
@@ -69,11 +86,13 @@ class DeviceConfig {
   /// without saving them. Returns set_wifi()'s sentence when the build's values are invalid
   /// (nothing changes then), nullptr otherwise, also when there was nothing to take.
   const char* use_build_wifi(std::string_view ssid, std::string_view password);
-  /// Safe default for a fresh board: when no token is stored and the sketch passed none
-  /// (`fallback` empty), sets a new random one (32 hex digits from `random`, which must be a
-  /// hardware RNG: the ESP8266's is good while the radio is on) and returns true: the caller
-  /// saves the settings and shows the token on the serial log. Otherwise changes nothing.
-  bool generate_api_token_if_unset(std::string_view fallback, Random& random);
+  /// True when no token is stored and the sketch passed none (`fallback` empty): the node must
+  /// not run an open API, so it draws one (generate_api_token()) once the radio is up.
+  bool needs_generated_token(std::string_view fallback) const { return token_len_ == 0 && fallback.empty(); }
+  /// Sets a new random token: 32 hex digits from draw_api_token() (spore/token_drbg.h) over
+  /// `entropy` and `mac`. When to call it and whether to save is DeviceSettings' decision
+  /// (spore/device_settings.h: saved only into an empty store).
+  void generate_api_token(EntropySource& entropy, const uint8_t (&mac)[6]);
   /// The token a node runs with: the stored one, else `fallback` (what the sketch passed).
   std::string_view effective_api_token(std::string_view fallback) const {
     return token_len_ > 0 ? api_token() : fallback;
@@ -86,14 +105,28 @@ class DeviceConfig {
   std::string_view api_token() const { return {token_, token_len_}; }
   std::string_view cluster_key_hex() const { return {key_hex_, key_hex_len_}; }
   bool no_bearer() const { return no_bearer_; }
+  /// Lines with keys this image does not know that the last parse()/salvage() read, kept or not.
+  uint8_t unknown_keys() const { return unknown_count_; }
+  /// Of those, the lines that did not fit SPORE_DEVICE_CONFIG_UNKNOWN_BYTES: a save loses them.
+  uint8_t unknown_keys_dropped() const { return unknown_dropped_; }
 
  private:
+  /// parse() (`lenient` false: stops at the first error) and salvage() (skips what is bad) in one
+  /// pass; fills `next` and returns the number of errors, the first in `first`.
+  static uint16_t read_text(std::string_view text, bool lenient, DeviceConfig& next, DeviceConfigError& first);
+  /// Keeps one line of an unknown key (counted; dropped when SPORE_DEVICE_CONFIG_UNKNOWN_BYTES is full).
+  void keep_unknown(std::string_view line);
+
   // Zeroed by the constructor (not member initializers: GCC -Os would copy a 232-byte zero
   // image out of .rodata for them).
   char ssid_[SPORE_MAX_SSID_LEN + 1];
   char password_[SPORE_MAX_WIFI_PASSWORD_LEN + 1];
   char token_[SPORE_MAX_TOKEN_LEN + 1];
   char key_hex_[2 * SPORE_MAX_KEY_BYTES + 1];
+  char unknown_[SPORE_DEVICE_CONFIG_UNKNOWN_BYTES];  // "key=value\n" lines, not NUL-terminated
+  uint8_t unknown_len_;
+  uint8_t unknown_count_;
+  uint8_t unknown_dropped_;
   uint8_t ssid_len_;
   uint8_t password_len_;
   uint8_t token_len_;

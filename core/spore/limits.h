@@ -187,6 +187,14 @@
 #define SPORE_DEVICE_CONFIG_MAX_BYTES 512
 #endif
 
+/// Bytes of settings lines with keys this image does not know (written by a newer image) that a
+/// DeviceConfig keeps verbatim and writes back when the settings are saved, so rolling back to an
+/// older image loses nothing. Lines beyond it are counted and left out of a save (device_config.h).
+/// Every known field at its longest (~300 bytes) plus this must fit SPORE_DEVICE_CONFIG_MAX_BYTES.
+#ifndef SPORE_DEVICE_CONFIG_UNKNOWN_BYTES
+#define SPORE_DEVICE_CONFIG_UNKNOWN_BYTES 128
+#endif
+
 /// HTTP requests an ESP8266 node serves at once (HttpRequestTable slots); one more is answered
 /// 503 without its body being read. Each slot holds SPORE_ESP_MAX_BODY_BYTES of RAM.
 #ifndef SPORE_ESP_MAX_HTTP_REQUESTS

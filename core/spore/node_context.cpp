@@ -209,6 +209,7 @@ bool NodeContext::write_status_unit(AnswerCursor& c, JsonWriter& w) const {
       w.field(SPORE_FSTR("imageSha256"), static_cast<const char*>(sha_hex));
       w.field(SPORE_FSTR("safeMode"), safe_mode_);
       w.field(SPORE_FSTR("otaTrial"), ota_trial_);
+      w.field(SPORE_FSTR("settingsReadOnly"), settings_read_only_);
       w.end_object();
       return false;
     }

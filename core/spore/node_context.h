@@ -133,6 +133,10 @@ class NodeContext {
   /// set, and always on platforms without one.
   void set_safe_mode(bool active) { safe_mode_ = active; }
   bool safe_mode() const { return safe_mode_; }
+  /// The device runs on settings it may not save (an ESP8266 whose stored settings record is
+  /// damaged, does not parse or cannot be read: core/spore/device_settings.h). Shown in
+  /// /api/node/status as "settingsReadOnly"; false until set, and always on Linux.
+  void set_settings_read_only(bool read_only) { settings_read_only_ = read_only; }
   /// The running image is on trial after an update (Linux: docs/ota.md §11) and may still be
   /// rolled back; shown in /api/node/status as "otaTrial", which `spore ota` waits to see false
   /// before it counts the node as updated. False on platforms without trials.
@@ -171,6 +175,7 @@ class NodeContext {
   bool has_firmware_ = false;
   bool safe_mode_ = false;
   bool ota_trial_ = false;
+  bool settings_read_only_ = false;
   EventBus events_;
   Scheduler scheduler_;
   MemberTable members_;

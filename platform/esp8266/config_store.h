@@ -7,34 +7,42 @@
 /// Why not LittleFS: linking it costs ~30 KB of the 380 KB image budget (docs/footprint.md) to
 /// store one short text. Why the SDK call: it keeps two copies and a flag sector, so a power cut
 /// during a save leaves the old record or the new one, never half of one. Storage only; the
-/// format and its checks are core's (device_config.h, config_record.h).
+/// format and its checks are core's (device_config.h, config_record.h), and what the node does
+/// with a record that is missing, damaged or does not parse is core's DeviceSettings.
 
 #include <cstddef>
 #include <cstdint>
 
+#include "spore/device_settings.h"
+
 namespace spore::esp8266 {
 
-class ConfigStore {
- public:
-  enum class Load : unsigned char {
-    kLoaded,   ///< the text is in the buffer
-    kMissing,  ///< no intact record (first boot, never saved, or foreign/torn contents)
-    kError,    ///< no room in this flash layout, or the flash read failed
-  };
+/// Sectors of the filesystem area the settings record takes (two copies + the SDK's flag sector);
+/// the boot counter's log follows them (EspBootLogFlash, system_ports.h).
+constexpr uint32_t kSettingsSectors = 3;
 
+class ConfigStore final : public SettingsStore {
+ public:
   /// Finds the three sectors; false when the linker script leaves no filesystem area for them
-  /// (load() and save() then fail and the node runs on its build-time settings).
+  /// (load() then says kUnreadable, save() fails, and the node runs on its build-time settings).
   bool begin();
 
-  /// Reads the record and copies its text into `out`, NUL-terminated; `*size_bytes` = its length.
-  Load load(char* out, size_t out_bytes, size_t* size_bytes);
+  /// Reads the record: kText (its text copied into `out`, NUL-terminated, `*size_bytes` = its
+  /// length), kNone (no SPORE record: blank flash or another firmware's bytes), kDamaged (the
+  /// SPORE magic but a record that fails its check: kept, never written over by the node;
+  /// core/spore/device_settings.h) or kUnreadable (no room in this layout, or the read failed).
+  StoredSettings load(char* out, size_t out_bytes, size_t* size_bytes) override;
 
   /// Replaces the record with `text`. False when the text is too long or the flash refused; the
   /// previous record is then still in place.
-  bool save(const char* text, size_t size_bytes);
+  bool save(const char* text, size_t size_bytes) override;
+
+  /// Successful save() calls since boot (the node notices a save by the setup portal with it).
+  uint16_t saves() const { return saves_; }
 
  private:
   uint16_t first_sector_ = 0;
+  uint16_t saves_ = 0;
   bool usable_ = false;
 };
 

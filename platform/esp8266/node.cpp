@@ -1,7 +1,6 @@
 #include "esp8266/node.h"
 
 #include <Arduino.h>
-#include <EEPROM.h>
 
 #include <cstdio>
 
@@ -88,7 +87,8 @@ Node::Node(const Config& config, const SafeModeConfig& safe_mode)
       http_(server_, api_, clock_),
       monitor_(&log_),
       wifi_(radio_, random_, &log_),
-      portal_(server_, wifi_, device_, store_, api_, clock_, log_, hostname_)
+      settings_(store_),
+      portal_(server_, wifi_, settings_.config(), store_, api_, clock_, log_, hostname_)
 #ifdef SPORE_WITH_MQTT
       ,
       mqtt_(random_),
@@ -98,13 +98,24 @@ Node::Node(const Config& config, const SafeModeConfig& safe_mode)
 }
 
 uint32_t Node::next_incarnation() {
-  uint8_t bytes[kBootCounterBytes];
-  EEPROM.begin(kBootCounterBytes);
-  for (size_t i = 0; i < kBootCounterBytes; ++i) bytes[i] = EEPROM.read(static_cast<int>(i));
-  const uint32_t counter = next_boot_count(bytes);
-  for (size_t i = 0; i < kBootCounterBytes; ++i) EEPROM.write(static_cast<int>(i), bytes[i]);
-  EEPROM.end();  // commits and frees the RAM copy
-  return counter;
+  const uint32_t legacy = boot_log_.legacy_count();
+  if (!boot_log_.begin()) {
+    // No room for the log: peers may take this boot's datagrams for a stale life's.
+    SPORE_LOG(ctx_, LogLevel::kError, "boot counter: no flash area for its log in this layout; incarnation %lu",
+              static_cast<unsigned long>(legacy + 1));
+    return legacy < kBootCountMax ? legacy + 1 : kBootCountMax;
+  }
+  // Never the EEPROM sector: its old 8 bytes are read once (migrate), never written.
+  const BootCount c = next_boot_count(boot_log_, legacy);
+  if (c.migrated) {
+    SPORE_LOG(ctx_, LogLevel::kInfo, "boot counter: continued from the EEPROM counter %lu in the log at 0x%lx",
+              static_cast<unsigned long>(legacy), static_cast<unsigned long>(boot_log_.address()));
+  }
+  if (!c.saved) {
+    SPORE_LOG(ctx_, LogLevel::kError, "boot counter: flash write failed; the next boot may repeat incarnation %lu",
+              static_cast<unsigned long>(c.count));
+  }
+  return c.count;
 }
 
 bool Node::hash_running_image(uint8_t (&sha256)[32]) {
@@ -127,25 +138,49 @@ bool Node::hash_running_image(uint8_t (&sha256)[32]) {
 }
 
 void Node::load_device_config() {
-  if (!store_.begin()) {
-    SPORE_LOG(ctx_, LogLevel::kError,
-              "config: no flash area for settings in this layout; running on build-time settings");
-  } else {
-    char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
-    size_t size = 0;
-    const ConfigStore::Load loaded = store_.load(text, sizeof text, &size);
-    DeviceConfigError error;
-    if (loaded == ConfigStore::Load::kLoaded && !device_.parse(std::string_view(text, size), &error)) {
-      // The file stays as it is (a user may fix it); the node runs as if there were none.
-      SPORE_LOG(ctx_, LogLevel::kError, "config: stored settings line %u: %s; ignored",
-                static_cast<unsigned>(error.line), error.reason);
-    } else if (loaded == ConfigStore::Load::kError) {
-      SPORE_LOG(ctx_, LogLevel::kError, "config: stored settings unreadable; ignored");
-    }
+  const bool store_ok = store_.begin();
+  if (!store_ok) {
+    SPORE_LOG(ctx_, LogLevel::kError, "config: no flash area for settings in this layout; running on build-time settings");
   }
-  if (const char* reason = device_.use_build_wifi(kBuildSsid, kBuildPassword)) {
+  settings_.begin(kBuildSsid, kBuildPassword, sketch_token_);
+  const DeviceConfig& config = settings_.config();
+  if (settings_.access() == SettingsAccess::kUnavailable && store_ok) {
+    SPORE_LOG(ctx_, LogLevel::kError, "config: stored settings unreadable; READ-ONLY on build-time settings");
+  } else if (settings_.access() == SettingsAccess::kReadOnly && settings_.bad_lines() > 0) {
+    SPORE_LOG(ctx_, LogLevel::kError,
+              "config: settings line %u: %s (%u bad line(s)); READ-ONLY on the rest until the portal saves",
+              static_cast<unsigned>(settings_.first_error().line), settings_.first_error().reason,
+              static_cast<unsigned>(settings_.bad_lines()));
+  } else if (settings_.access() == SettingsAccess::kReadOnly) {
+    SPORE_LOG(ctx_, LogLevel::kError,
+              "config: settings record damaged; kept, READ-ONLY on build-time settings until the portal saves");
+  }
+  if (config.unknown_keys() > 0) {
+    SPORE_LOG(ctx_, LogLevel::kWarn, "config: %u setting(s) with keys this image does not know kept%s",
+              static_cast<unsigned>(config.unknown_keys()),
+              config.unknown_keys_dropped() > 0 ? "; some over the budget: a save loses them" : "");
+  }
+  if (const char* reason = settings_.build_wifi_error()) {
     SPORE_LOG(ctx_, LogLevel::kError, "config: WIFI_SSID/WIFI_PASSWORD build flags: %s", reason);
   }
+  ctx_.set_settings_read_only(settings_.read_only());
+}
+
+void Node::poll_settings() {
+  if (settings_.read_only() && store_.saves() > 0) {
+    settings_.saved_by_user();  // the setup portal saved new settings over the record
+    ctx_.set_settings_read_only(false);
+  }
+  if (!settings_.token_pending() || !(wifi_.connected() || radio_.access_point_up())) return;
+  // The radio runs now: RANDOM_REG32 gives RF noise, not the pseudo-random numbers of boot time.
+  uint8_t mac[6];
+  radio_.station_mac(mac);
+  const bool saved = settings_.draw_token(entropy_, mac);
+  api_.set_api_token(settings_.api_token());  // 32 hex digits: always valid
+  // Shown once, when it is made: reading it needs the board in hand, which the threat model
+  // leaves out anyway; the setup portal never shows it (its access point is open).
+  SPORE_LOG(ctx_, LogLevel::kWarn, "new API token %s%s", settings_.api_token().data(),
+            saved ? "" : " (for this boot only: not saved)");
 }
 
 void Node::begin_safe_mode() {
@@ -190,6 +225,7 @@ bool Node::begin(const char* api_token) {
   const uint32_t chip = system_.chip_id();
   snprintf_P(hostname_, sizeof hostname_, PSTR("esp_%06lx"), static_cast<unsigned long>(chip));
   snprintf_P(ap_name_, sizeof ap_name_, PSTR("spore-%06lx"), static_cast<unsigned long>(chip));
+  sketch_token_ = api_token != nullptr ? api_token : "";
   load_device_config();
   if (!safe_mode_.active() && !udp_.begin(config_.udp_port)) {
     SPORE_LOG(ctx_, LogLevel::kError, "UDP: cannot bind the cluster port; WiFi, REST and OTA only");
@@ -202,32 +238,28 @@ bool Node::begin(const char* api_token) {
     ctx_.set_firmware(SPORE_FIRMWARE_VERSION, image_sha256);
     membership_.set_image_digest(ctx_.image_digest());
   }
-  // A fresh board gets a random token rather than an open REST API (docs/security.md). The SDK
-  // calibrated the radio before setup(), so os_random() is the hardware RNG already. The serial
-  // log shows it once, when it is made: reading it needs the board in hand, which the threat
-  // model leaves out anyway; the setup portal never shows it (its access point is open).
-  const std::string_view sketch_token = api_token != nullptr ? std::string_view(api_token) : std::string_view();
-  if (device_.generate_api_token_if_unset(sketch_token, random_)) {
-    char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
-    const size_t n = device_.serialize(text, sizeof text);
-    const bool saved = n != 0 && store_.save(text, n);
-    SPORE_LOG(ctx_, LogLevel::kWarn, "new API token %s%s", device_.api_token().data(), saved ? "" : " (NOT saved)");
+  // A fresh board gets a random token rather than an open REST API (docs/security.md), drawn in
+  // loop() once WiFi runs (poll_settings()). Until then a throwaway token locks the API: nobody
+  // can reach it before the radio is up anyway, and it is never shown.
+  if (settings_.sketch_token_invalid()) {
+    SPORE_LOG(ctx_, LogLevel::kError,
+              "API token passed to begin(): 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected; not used");
   }
-  const std::string_view token = device_.effective_api_token(sketch_token);
-  if (!api_.set_api_token(token)) {
-    // Never an open API instead: a random token for this boot, shown once on the serial log.
-    DeviceConfig fresh;
-    fresh.generate_api_token_if_unset({}, random_);
-    api_.set_api_token(fresh.api_token());
-    SPORE_LOG(ctx_, LogLevel::kError, "API token: 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected; for this boot: %s",
-              fresh.api_token().data());
+  if (settings_.token_pending()) {
+    char lock[17];
+    snprintf_P(lock, sizeof lock, PSTR("%08lx%08lx"), static_cast<unsigned long>(random_.next_u32()),
+               static_cast<unsigned long>(random_.next_u32()));
+    api_.set_api_token(lock);
+  } else if (!api_.set_api_token(settings_.api_token())) {
+    degraded = true;  // DeviceSettings checked it: cannot happen; never an open API instead
   }
   // What a 401 says (a string literal: it must outlive the RestApi). Not the token, only where it is.
   api_.set_token_location("the serial log of the board's first boot (./ctl.sh monitor), or its api_token setting");
-  api_.set_bearer_allowed(!device_.no_bearer());
-  if (!device_.cluster_key_hex().empty()) {
+  const DeviceConfig& device = settings_.config();
+  api_.set_bearer_allowed(!device.no_bearer());
+  if (!device.cluster_key_hex().empty()) {
     HmacKey key;
-    if (key.set_hex(device_.cluster_key_hex())) {
+    if (key.set_hex(device.cluster_key_hex())) {
       membership_.set_cluster_key(key);
     } else {
       degraded = true;  // DeviceConfig checked it: cannot happen; never run keyless instead
@@ -270,7 +302,7 @@ bool Node::begin(const char* api_token) {
   monitor_.begin();
   radio_.begin();
   wifi_.set_on_ip_change(WifiManager::IpChanged::bind<Node, &Node::on_ip_change>(this));
-  wifi_.begin(clock_.now_ms(), hostname_, ap_name_, device_.wifi_ssid(), device_.wifi_password());
+  wifi_.begin(clock_.now_ms(), hostname_, ap_name_, device.wifi_ssid(), device.wifi_password());
   begun_ = true;
   return true;
 }
@@ -354,6 +386,7 @@ void Node::loop() {
   radio_.loop();
   wifi_.loop(now_ms);
   portal_.loop();
+  poll_settings();
   poll_safe_mode(now_ms);
   const bool normal = !ctx_.safe_mode();  // safe mode, or a setting begin() could not use: no UDP, no MQTT
   if (normal && wifi_.connected()) udp_.poll(membership_);

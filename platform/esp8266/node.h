@@ -12,20 +12,30 @@
 /// Glue only: every decision is in core or in the adapters it holds.
 ///
 /// Settings (begin()): the settings record in flash (esp8266/config_store.h; its fields are in
-/// core/spore/device_config.h: wifi_ssid, wifi_password, api_token, cluster_key). When it holds
-/// no WiFi credentials, the build flags
-/// WIFI_SSID / WIFI_PASSWORD are used if the library was compiled with them (PlatformIO's
-/// build_flags reach libraries; not saved to flash). Without either, the setup portal opens: an
-/// open access point "spore-<chipid>" whose every page is a form for the credentials
-/// (platform/esp8266/portal.h). A stored api_token wins over begin()'s argument.
+/// core/spore/device_config.h: wifi_ssid, wifi_password, api_token, cluster_key, no_bearer; lines
+/// with keys this image does not know are kept and written back). What the node does with a
+/// record that is missing, damaged or does not parse is core's DeviceSettings
+/// (core/spore/device_settings.h): it never writes over a record that exists; it runs read-only
+/// on what parses ("settingsReadOnly": true in /api/node/status, the reason on the serial log)
+/// until the user saves new settings in the setup portal. When the settings hold no WiFi
+/// credentials, the build flags WIFI_SSID / WIFI_PASSWORD are used if the library was compiled
+/// with them (PlatformIO's build_flags reach libraries; not saved to the settings record, but they
+/// are string constants of the image: anyone with the .bin or a flash dump can read them).
+/// Without either, the setup portal opens: an open access point "spore-<chipid>" whose every page
+/// is a form for the credentials (platform/esp8266/portal.h). A stored api_token wins over
+/// begin()'s argument. With neither, the node draws a token once WiFi runs (station connected or
+/// access point up: the RNG is only random with the radio on, core/spore/token_drbg.h), saves it
+/// when nothing was stored, and prints it once on the serial log; until then the API is locked
+/// with a throwaway token.
 ///
 /// WiFi: core's WifiManager (connect with backoff, portal after 3 failed attempts, gratuitous
 /// ARP keep-alive). Membership starts at the first IP address; a later address change updates
 /// the node's identity (NodeContext::set_ip).
 ///
 /// Identity: node_id = ESP.getChipId(), hostname "esp_<chipid, 6 hex digits>", ip = the station
-/// address, incarnation = a boot counter kept in the first 8 bytes of the EEPROM sector
-/// (core/spore/boot_counter.h; one sector erase per boot).
+/// address, incarnation = the boot counter's append-only log in two flash sectors after the
+/// settings (core/spore/boot_counter.h, EspBootLogFlash: one 8-byte program per boot, one sector
+/// erase per 511 boots; the first boot continues from the counter the EEPROM firmware kept).
 /// Firmware identity: version = SPORE_FIRMWARE_VERSION (build flag, default the library's), image
 /// SHA-256 = the running sketch as it sits in flash (ESP.getSketchSize() bytes from address 0),
 /// hashed once in begin() (~0.4 s for 370 KB).
@@ -60,6 +70,7 @@
 #include "esp8266/wifi.h"
 #include "spore/config.h"
 #include "spore/device_config.h"
+#include "spore/device_settings.h"
 #include "spore/event_api.h"
 #include "spore/membership.h"
 #include "spore/metrics.h"
@@ -84,7 +95,9 @@ class Node {
   Node& operator=(const Node&) = delete;
 
   /// Call once from setup(); WiFi need not be up (the node brings it up). `api_token` protects
-  /// restart and update unless the stored settings set one (nullptr or "" = no token, as the seed).
+  /// restart and update unless the stored settings set one; it must stay valid (a string
+  /// literal). nullptr or "": the stored token, else one the node draws once WiFi runs; never an
+  /// open API.
   /// Routes the sketch adds with api().add_route() must be added after begin(). False (and
   /// logged why) when a part refused to start.
   bool begin(const char* api_token = nullptr);
@@ -103,7 +116,8 @@ class Node {
   EspHttpServer& http() { return http_; }
   const LoopMonitor& loop_monitor() const { return monitor_; }
   const WifiManager& wifi() const { return wifi_; }
-  const DeviceConfig& device_config() const { return device_; }
+  const DeviceConfig& device_config() const { return settings_.config(); }
+  const DeviceSettings& device_settings() const { return settings_; }
   const SafeMode& safe_mode() const { return safe_mode_; }
 #ifdef SPORE_WITH_MQTT
   MqttBridge& mqtt_bridge() { return bridge_; }
@@ -113,6 +127,8 @@ class Node {
  private:
   uint32_t next_incarnation();
   void load_device_config();
+  /// The settings' pending token, once WiFi runs; a save by the setup portal ends read-only.
+  void poll_settings();
   bool hash_running_image(uint8_t (&sha256)[32]);
   void before_restart();
   void on_ip_change(uint32_t ip);
@@ -146,12 +162,15 @@ class Node {
   EspWifi radio_;
   WifiManager wifi_;
   ConfigStore store_;
-  DeviceConfig device_;
+  DeviceSettings settings_;
+  EspEntropy entropy_;
+  EspBootLogFlash boot_log_;
   Portal portal_;
 #ifdef SPORE_WITH_MQTT
   EspMqttClient mqtt_;
   MqttBridge bridge_;
 #endif
+  const char* sketch_token_ = "";  // begin()'s argument (DeviceSettings keeps a view of it)
   char hostname_[16] = {};
   char ap_name_[16] = {};
   bool begun_ = false;

@@ -1,7 +1,10 @@
 #include "esp8266/system_ports.h"
 
 #include <Arduino.h>
+#include <flash_hal.h>
 #include <user_interface.h>
+
+#include "esp8266/config_store.h"  // kSettingsSectors
 
 #include "spore/reset_reason.h"
 
@@ -15,6 +18,44 @@ namespace spore::esp8266 {
 uint32_t EspClock::now_ms() const { return static_cast<uint32_t>(millis()); }
 
 uint32_t EspRandom::next_u32() { return static_cast<uint32_t>(os_random()); }
+
+uint32_t EspEntropy::hardware_sample_u32() {
+  delayMicroseconds(kTokenSampleSpacingUs);
+  return static_cast<uint32_t>(os_random());
+}
+
+uint32_t EspEntropy::micros_now() { return static_cast<uint32_t>(micros()); }
+
+bool EspBootLogFlash::begin() {
+  const uint32_t start = FS_PHYS_ADDR;
+  usable_ = start % kBootLogSectorBytes == 0 && FS_PHYS_SIZE >= (kSettingsSectors + 2) * kBootLogSectorBytes;
+  first_sector_ = start / kBootLogSectorBytes + kSettingsSectors;
+  return usable_;
+}
+
+bool EspBootLogFlash::read(uint8_t sector, uint32_t offset, uint8_t* out, size_t size_bytes) {
+  if (!usable_ || sector > 1) return false;
+  // The uint8_t overload reads an unaligned buffer through an aligned one (Esp.cpp:889).
+  return ESP.flashRead((first_sector_ + sector) * kBootLogSectorBytes + offset, out, size_bytes);
+}
+
+bool EspBootLogFlash::program(uint8_t sector, uint32_t offset, const uint8_t* data, size_t size_bytes) {
+  if (!usable_ || sector > 1) return false;
+  // The uint8_t overload copies an unaligned buffer through an aligned one (Esp.cpp:874).
+  return ESP.flashWrite((first_sector_ + sector) * kBootLogSectorBytes + offset, data, size_bytes);
+}
+
+bool EspBootLogFlash::erase(uint8_t sector) {
+  if (!usable_ || sector > 1) return false;
+  return ESP.flashEraseSector(first_sector_ + sector);
+}
+
+uint32_t EspBootLogFlash::legacy_count() const {
+  // Where the EEPROM library keeps its sector (libraries/EEPROM/EEPROM.cpp:42).
+  alignas(4) uint8_t record[kBootCounterBytes];
+  if (!ESP.flashRead(EEPROM_start - 0x40200000, reinterpret_cast<uint32_t*>(record), sizeof record)) return 0;
+  return legacy_boot_count(record);
+}
 
 namespace {
 // Level prefixes live in flash; Serial.print(__FlashStringHelper*) reads them 4 bytes at a time.

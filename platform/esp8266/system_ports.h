@@ -7,8 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "spore/boot_counter.h"
 #include "spore/ports.h"
 #include "spore/safe_mode.h"
+#include "spore/token_drbg.h"
 
 /// First of the three RTC user-memory blocks (4 bytes each, 0..127) that hold the safe-mode
 /// counter. Default: the last three, away from eboot's command (blocks 0..31: Update.end() writes
@@ -27,10 +29,50 @@ class EspClock final : public Clock {
 };
 
 /// The ESP8266 hardware random number generator (os_random(), i.e. RANDOM_REG32). Used by core for
-/// jitter and probe order only, never for keys.
+/// jitter, probe order and nonces; the API token comes from EspEntropy through a DRBG instead.
 class EspRandom final : public Random {
  public:
   uint32_t next_u32() override;
+};
+
+/// Seed material for the first-boot API token (core/spore/token_drbg.h): RANDOM_REG32 read
+/// kTokenSampleSpacingUs after the previous read (delayMicroseconds, loop context only), and
+/// micros(). Only worth anything once WiFi runs: the core's own comment says the register gives
+/// pseudo-random numbers with the radio off (cores/esp8266/Esp.cpp:536-557 in core 3.1.2).
+class EspEntropy final : public EntropySource {
+ public:
+  uint32_t hardware_sample_u32() override;
+  uint32_t micros_now() override;
+};
+
+/// The boot counter's two log sectors (core/spore/boot_counter.h) in the filesystem area of the
+/// linker script, right after the settings record's three (config_store.h). With
+/// eagle.flash.1m64.ld (filesystem 0xEB000..0xFB000, EEPROM 0xFB000, RF calibration 0xFC000, the
+/// SDK's WiFi settings 0xFD000..0xFFFFF): settings 0xEB000..0xEDFFF, boot log 0xEE000 and 0xEF000.
+/// Not the EEPROM sector: erasing it would blank a sketch's EEPROM bytes; not the OTA area: the
+/// Updater stages images below FS_start (Updater.cpp:124); not RTC memory (safe mode's blocks,
+/// lost at power-off). Reads and programs go through ESP.flashRead / ESP.flashWrite (aligned
+/// 32-bit words; on PUYA chips, common on ESP-01S boards, flashWrite reads the page, ANDs the new
+/// words in and writes it back, Esp.cpp:715-760, so a program still only clears bits; its
+/// 256-byte page buffer is malloc'ed once, at the first write, which is this boot's in begin()),
+/// erases through ESP.flashEraseSector.
+class EspBootLogFlash final : public BootLogFlash {
+ public:
+  /// False when the layout has no room for the log (filesystem area under 5 sectors); the node
+  /// then counts from the EEPROM firmware's value + 1 every boot (logged).
+  bool begin();
+  bool read(uint8_t sector, uint32_t offset, uint8_t* out, size_t size_bytes) override;
+  bool program(uint8_t sector, uint32_t offset, const uint8_t* data, size_t size_bytes) override;
+  bool erase(uint8_t sector) override;
+  /// The counter the EEPROM firmware kept in the first 8 bytes of the EEPROM sector
+  /// (legacy_boot_count()), read, never written; 0 when there is none.
+  uint32_t legacy_count() const;
+  /// Flash address of the log's first sector (for the log line).
+  uint32_t address() const { return first_sector_ * kBootLogSectorBytes; }
+
+ private:
+  uint32_t first_sector_ = 0;
+  bool usable_ = false;
 };
 
 /// Writes "E: ", "W: ", "I: ", "D: " (from flash) and the message to Serial, one line each.

@@ -13,7 +13,11 @@ void EspWifi::begin() {
   WiFi.persistent(false);
   WiFi.setAutoReconnect(false);
   WiFi.mode(WIFI_STA);
+  // No modem sleep: missed ARP replies and UDP with it (esp8266/Arduino#6886, #7007; wifi.h).
+  WiFi.setSleepMode(WIFI_NONE_SLEEP);
 }
+
+void EspWifi::station_mac(uint8_t (&mac)[6]) const { WiFi.macAddress(mac); }
 
 void EspWifi::loop() {
   if (ap_up_) dns_.processNextRequest();

@@ -8,8 +8,12 @@
 // - a rejected text leaves the previous settings exactly as they were, and says why and where
 //   (a reason, a line no further than the text has);
 // - an accepted text round-trips: serialize() fits SPORE_DEVICE_CONFIG_MAX_BYTES, and parsing its
-//   output gives the same settings (same serialization);
-// - a record that decodes re-encodes to the same bytes (up to its word padding).
+//   output gives the same settings (same serialization), the kept lines of unknown keys included
+//   (as many as were read, less the ones over SPORE_DEVICE_CONFIG_UNKNOWN_BYTES);
+// - salvage() never fails to give settings that serialize and parse again; it reports no bad line
+//   exactly when parse() accepts, and then gives the same settings as parse();
+// - a record that decodes re-encodes to the same bytes (up to its word padding), and a record
+//   that decodes is present (config_record_present()).
 //
 // Seed corpus: tests/fuzz/corpus/device_config/ (valid files, near misses).
 
@@ -39,11 +43,27 @@ void check_record(const uint8_t* data, size_t size) {
     if (!text.empty()) std::abort();
     return;
   }
+  if (!spore::config_record_present(data, size)) std::abort();
   uint8_t again[spore::kConfigRecordMaxBytes];
   const size_t n = spore::encode_config_record(text, again, sizeof again);
   if (n == 0 || n > size + 3 || std::memcmp(again, data, spore::kConfigRecordHeaderBytes + text.size()) != 0) {
     std::abort();
   }
+}
+
+// salvage(): settings that always serialize and parse again; no bad line exactly when parse()
+// accepts, and then the same settings.
+void check_salvage(std::string_view text, bool parsed, const char (&parsed_dump)[SPORE_DEVICE_CONFIG_MAX_BYTES],
+                   size_t parsed_n) {
+  DeviceConfig s;
+  DeviceConfigError e;
+  const uint16_t bad = s.salvage(text, &e);
+  if ((bad == 0) != parsed || (bad != 0 && (e.reason == nullptr || e.reason[0] == '\0'))) std::abort();
+  char out[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  const size_t n = dump(s, out);
+  DeviceConfig again;
+  if (!again.parse(std::string_view(out, n), &e)) std::abort();
+  if (parsed && (n != parsed_n || std::memcmp(out, parsed_dump, n) != 0)) std::abort();
 }
 
 }  // namespace
@@ -65,13 +85,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     char after[SPORE_DEVICE_CONFIG_MAX_BYTES];
     const size_t after_n = dump(c, after);
     if (after_n != before_n || std::memcmp(before, after, before_n) != 0) std::abort();
+    check_salvage(text, false, before, 0);
     return 0;
   }
   if (e.reason != nullptr) std::abort();
   char once[SPORE_DEVICE_CONFIG_MAX_BYTES];
   const size_t once_n = dump(c, once);
+  check_salvage(text, true, once, once_n);
   DeviceConfig again;
   if (!again.parse(std::string_view(once, once_n), &e)) std::abort();
+  // (The counters saturate at 255 lines.)
+  if (c.unknown_keys() < UINT8_MAX &&
+      (again.unknown_keys() != c.unknown_keys() - c.unknown_keys_dropped() || again.unknown_keys_dropped() != 0)) {
+    std::abort();
+  }
   char twice[SPORE_DEVICE_CONFIG_MAX_BYTES];
   const size_t twice_n = dump(again, twice);
   if (once_n != twice_n || std::memcmp(once, twice, once_n) != 0) std::abort();

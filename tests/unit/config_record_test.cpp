@@ -46,8 +46,24 @@ TEST(ConfigRecord, BlankFlashIsNoRecord) {
   std::string_view text = "x";
   EXPECT_FALSE(decode_config_record(blank, sizeof blank, &text));
   EXPECT_TRUE(text.empty());
+  EXPECT_FALSE(config_record_present(blank, sizeof blank));  // nothing stored: a first boot
   std::memset(blank, 0, sizeof blank);
   EXPECT_FALSE(decode_config_record(blank, sizeof blank, &text));
+  EXPECT_FALSE(config_record_present(blank, sizeof blank));
+}
+
+// A record with the magic that fails its check is damaged, not absent: the node keeps it
+// (core/spore/device_settings.h) instead of writing a first-boot record over it.
+TEST(ConfigRecord, ADamagedRecordIsStillPresent) {
+  uint8_t rec[kConfigRecordMaxBytes];
+  const size_t size = encode_config_record(kText, rec, sizeof rec);
+  EXPECT_TRUE(config_record_present(rec, size));
+  rec[kConfigRecordHeaderBytes] ^= 0x20;
+  std::string_view text;
+  EXPECT_FALSE(decode_config_record(rec, size, &text));
+  EXPECT_TRUE(config_record_present(rec, size));
+  EXPECT_FALSE(config_record_present(rec, 3));
+  EXPECT_FALSE(config_record_present(nullptr, size));
 }
 
 TEST(ConfigRecord, EveryCorruptedByteIsDetected) {

@@ -3,8 +3,8 @@
 
 #include "spore/device_config.h"
 
-#include "spore/ports.h"
 #include "spore/rest_api.h"
+#include "spore/token_drbg.h"
 
 #include <gtest/gtest.h>
 
@@ -89,10 +89,9 @@ TEST(DeviceConfig, OpenNetworkHasEmptyPassword) {
 }
 
 TEST(DeviceConfig, RejectsWithLineAndChangesNothing) {
-  expect_rejected("wifi_ssid=x\nbogus=1\n", 2);                       // unknown key
   expect_rejected("wifi_ssid=x\nwifi_ssid=y\n", 2);                   // twice
   expect_rejected("\n\njust text\n", 3);                              // no '='
-  expect_rejected(" wifi_ssid=x\n", 1);                               // keys are exact
+  expect_rejected("=x\n", 1);                                         // no key
   expect_rejected("wifi_ssid=" + std::string(33, 'a') + "\n", 1);     // SSID too long
   expect_rejected("wifi_ssid=a\tb\n", 1);                             // control character
   expect_rejected("wifi_ssid=x\nwifi_password=short\n", 2);           // < 8
@@ -120,6 +119,71 @@ TEST(DeviceConfig, NoBearerRoundTrips) {
   ASSERT_GT(c.serialize(text, sizeof text), 0u);
   EXPECT_NE(std::string(text).find("no_bearer=1\n"), std::string::npos);
   EXPECT_TRUE(parsed(text).no_bearer());
+}
+
+// Issue 16 item 4: an older image run after a newer one that added a setting must neither refuse
+// the settings (the node would lose WiFi, token and key) nor drop the newer line when it saves.
+TEST(DeviceConfig, UnknownKeysAreKeptAndWrittenBack) {
+  DeviceConfig c;
+  DeviceConfigError e;
+  ASSERT_TRUE(c.parse(std::string(kFull) + "mqtt_host=broker.lan\n wifi_ssid=typo\nfuture=a=b\r\n", &e));
+  EXPECT_EQ(e.reason, nullptr);
+  EXPECT_STREQ(c.wifi_ssid(), "My Network");  // the typo's line is not the SSID
+  EXPECT_EQ(c.unknown_keys(), 3u);
+  EXPECT_EQ(c.unknown_keys_dropped(), 0u);
+  char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  const size_t n = c.serialize(text, sizeof text);
+  ASSERT_GT(n, 0u);
+  // As read, a line's '\r' included: the text reads back to the same lines.
+  EXPECT_NE(std::string(text).find("\nmqtt_host=broker.lan\n wifi_ssid=typo\nfuture=a=b\r\n"), std::string::npos) << text;
+  // A save after a change in the portal keeps them too.
+  ASSERT_EQ(c.set_wifi("Other", "12345678"), nullptr);
+  ASSERT_GT(c.serialize(text, sizeof text), 0u);
+  DeviceConfig again = parsed(text);
+  EXPECT_STREQ(again.wifi_ssid(), "Other");
+  EXPECT_EQ(again.unknown_keys(), 3u);
+  char twice[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  ASSERT_GT(again.serialize(twice, sizeof twice), 0u);
+  EXPECT_STREQ(twice, text);
+}
+
+TEST(DeviceConfig, UnknownLinesOverTheBudgetAreCountedAndLeftOut) {
+  const std::string line = "k" + std::string(SPORE_DEVICE_CONFIG_UNKNOWN_BYTES / 2 - 5, 'v');  // "a" + line + "=1\n": 64 bytes, 2 fit, not 3
+  const DeviceConfig c = parsed("a" + line + "=1\nb" + line + "=2\nc" + line + "=3\n");
+  EXPECT_EQ(c.unknown_keys(), 3u);
+  EXPECT_EQ(c.unknown_keys_dropped(), 1u);
+  char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  ASSERT_GT(c.serialize(text, sizeof text), 0u);
+  EXPECT_NE(std::string(text).find("b" + line), std::string::npos);
+  EXPECT_EQ(std::string(text).find("c" + line), std::string::npos);
+}
+
+TEST(DeviceConfig, EverySettingAtItsLongestWithTheUnknownBudgetFits) {
+  DeviceConfig c = parsed("wifi_ssid=" + std::string(32, 's') + "\nwifi_password=" + std::string(64, 'a') +
+                          "\napi_token=" + std::string(64, 't') + "\ncluster_key=" + std::string(64, 'f') +
+                          "\nno_bearer=1\nx=" + std::string(SPORE_DEVICE_CONFIG_UNKNOWN_BYTES - 4, 'u') + "\n");
+  EXPECT_EQ(c.unknown_keys_dropped(), 0u);
+  char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  EXPECT_GT(c.serialize(text, sizeof text), 0u);
+}
+
+TEST(DeviceConfig, SalvageKeepsWhatIsValidOnItsOwn) {
+  DeviceConfig c = parsed(kFull);
+  DeviceConfigError e;
+  const uint16_t bad = c.salvage(
+      "wifi_ssid=Net\nwifi_password=short\napi_token=good-token\njunk\napi_token=second\ncluster_key=zz\nnew_key=1\n", &e);
+  EXPECT_EQ(bad, 4u);  // junk, the second api_token, the bad key, the short password
+  EXPECT_EQ(e.line, 4u);
+  ASSERT_NE(e.reason, nullptr);
+  EXPECT_EQ(c.api_token(), "good-token");
+  EXPECT_FALSE(c.has_wifi());  // SSID and password are taken together
+  EXPECT_TRUE(c.cluster_key_hex().empty());
+  EXPECT_EQ(c.unknown_keys(), 1u);
+  // A text parse() accepts salvages to the same settings.
+  DeviceConfig d;
+  EXPECT_EQ(d.salvage(kFull, &e), 0u);
+  EXPECT_EQ(d.api_token(), "s3cret-token");
+  EXPECT_STREQ(d.wifi_ssid(), "My Network");
 }
 
 TEST(DeviceConfig, NullErrorPointerIsAllowed) {
@@ -241,24 +305,32 @@ TEST(DeviceConfigPrecedence, StoredTokenWinsOverTheSketchs) {
 namespace spore {
 namespace {
 
-class SequenceRandom : public Random {
+// Hardware samples and clock readings that count up from a start: a deterministic EntropySource.
+class CountingEntropy final : public EntropySource {
  public:
-  uint32_t next_u32() override { return value_ += 0x11111111u; }
+  explicit CountingEntropy(uint32_t start) : sample_(start) {}
+  uint32_t hardware_sample_u32() override { return ++samples_, sample_ += 0x01234567u; }
+  uint32_t micros_now() override { return micros_ += 53; }
+  size_t samples() const { return samples_; }
 
  private:
-  uint32_t value_ = 0x89ABCDEFu - 0x11111111u;
+  uint32_t sample_;
+  uint32_t micros_ = 1000;
+  size_t samples_ = 0;
 };
 
-TEST(DeviceConfig, AFreshBoardGetsARandomApiTokenOnce) {
+constexpr uint8_t kMac[6] = {0x5c, 0xcf, 0x7f, 0x01, 0x02, 0x03};
+
+TEST(DeviceConfig, AFreshBoardDrawsItsTokenFromTheDrbg) {
   DeviceConfig c;
-  SequenceRandom rnd;
-  ASSERT_TRUE(c.generate_api_token_if_unset("", rnd));
-  // 4 words of 8 hex digits, least significant nibble first.
-  EXPECT_EQ(c.api_token(), "fedcba9800fdcba9110fdcba2210fdcb");
+  ASSERT_TRUE(c.needs_generated_token(""));
+  CountingEntropy entropy(7);
+  c.generate_api_token(entropy, kMac);
+  EXPECT_EQ(entropy.samples(), kTokenEntropySamples);
+  EXPECT_EQ(c.api_token().size(), kGeneratedTokenChars);
   EXPECT_TRUE(RestApi::valid_api_token(c.api_token()));
+  EXPECT_FALSE(c.needs_generated_token(""));  // kept: the next boot finds it stored
   const std::string first(c.api_token());
-  EXPECT_FALSE(c.generate_api_token_if_unset("", rnd));  // kept: the next boot finds it stored
-  EXPECT_EQ(c.api_token(), first);
   char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
   ASSERT_GT(c.serialize(text, sizeof text), 0u);
   DeviceConfig again;
@@ -266,10 +338,9 @@ TEST(DeviceConfig, AFreshBoardGetsARandomApiTokenOnce) {
   EXPECT_EQ(again.api_token(), first);
 }
 
-TEST(DeviceConfig, NoTokenIsGeneratedWhenTheSketchPassesOne) {
+TEST(DeviceConfig, NoTokenIsNeededWhenTheSketchPassesOne) {
   DeviceConfig c;
-  SequenceRandom rnd;
-  EXPECT_FALSE(c.generate_api_token_if_unset("from-the-sketch", rnd));
+  EXPECT_FALSE(c.needs_generated_token("from-the-sketch"));
   EXPECT_TRUE(c.api_token().empty());
   EXPECT_EQ(c.effective_api_token("from-the-sketch"), "from-the-sketch");
 }

@@ -187,6 +187,13 @@ TEST_F(NodeContextTest, OtaTrialInStatus) {
   EXPECT_EQ(render(false)["otaTrial"], false);
 }
 
+TEST_F(NodeContextTest, SettingsReadOnlyInStatus) {
+  ASSERT_TRUE(ctx.begin({1, 1, 0x7F000001, "self"}));
+  EXPECT_EQ(render(false)["settingsReadOnly"], false);  // always there: Linux nodes never set it
+  ctx.set_settings_read_only(true);
+  EXPECT_EQ(render(false)["settingsReadOnly"], true);
+}
+
 TEST_F(NodeContextTest, HostileHostnamesStillRenderValidJson) {
   ASSERT_TRUE(ctx.begin({1, 1, 0, "self"}));
   const char hostile[] = "\"}\\\n\x01\xff<script>";
