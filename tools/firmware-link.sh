@@ -297,6 +297,30 @@ int main(int argc, char** argv) {
 EOF
 g++ -std=c++17 -O1 -Icore "$OUT/image-check.cpp" core/spore/esp_image.cpp -o "$OUT/image-check" || fail "image check build"
 
+# Where the image goes: bytes of the image's output sections per archive (per SPORE half), from
+# the link map. code = in the .bin (flash code, IRAM code, DATA, RODATA); dram = DATA+RODATA+BSS.
+cat >"$OUT/where.awk" <<'EOF'
+function flush_line(sz, file,   g, m) {
+  if (file == "" || sz == 0) return
+  if (match(file, /\/?([^\/]+)\(([^)]+)\)$/, m)) {
+    g = file; sub(/\(.*$/, "", g); sub(/^.*\//, "", g)
+    if (g == "libSPORE.a") g = (m[2] in platform) ? "SPORE platform/esp8266" : "SPORE core"
+  } else { g = file; sub(/^.*\//, "", g) }
+  if (out == ".irom0.text" || out == ".text" || out == ".text1") code[g] += sz
+  if (out == ".data" || out == ".rodata") { code[g] += sz; dram[g] += sz }
+  if (out == ".bss") dram[g] += sz
+  groups[g] = 1
+}
+BEGIN { n = split(PLATFORM, p, " "); for (i = 1; i <= n; i++) platform[p[i] ".o"] = 1 }
+/^\.[A-Za-z0-9_.]+/ { out = $1; pending = ""; next }
+/^ \.[^ ]+$/ { pending = $1; next }
+/^ \.[^ ]+ +0x[0-9a-f]+ +0x[0-9a-f]+ / { flush_line(strtonum($3), $4); pending = ""; next }
+pending != "" && /^ +0x[0-9a-f]+ +0x[0-9a-f]+ / { flush_line(strtonum($2), $3); pending = ""; next }
+{ pending = "" }
+END { for (g in groups) printf "%s\t%d\t%d\n", g, code[g], dram[g] }
+EOF
+PLATFORM_OBJS="$(cd platform/esp8266 && echo *.cpp)"
+
 # 4. Each env: compile as PlatformIO does (object = source path + ".o", so the core's linker rules
 #    that match `*.cpp.o` and exclude `umm_malloc.cpp.o` from flash apply), archive each library,
 #    link, make the image with the core's elf2bin.py, check, measure.
@@ -393,6 +417,7 @@ for ENV in "${ENVS[@]}"; do
     $1 == ".irom0.text" { irom += $2 } $1 == ".text" || $1 == ".text1" { iram += $2 }
     $1 == ".data" { data += $2 } $1 == ".rodata" { rodata += $2 } $1 == ".bss" { bss += $2 }
     END { print irom + 0, iram + 0, data + 0, rodata + 0, bss + 0 }')
+  awk -v PLATFORM="$PLATFORM_OBJS" -f "$OUT/where.awk" "$E/firmware.map" | sort >"$E/where.txt"
   bin_bytes="$(stat -c %s "$BIN")"
   heap=$((16#3FFFC000 - 16#$heap_start))
   {
@@ -414,6 +439,20 @@ for ENV in "${ENVS[@]}"; do
     "$(v data_bytes)" "$(v rodata_bytes)" "$(v bss_bytes)" "$(v static_dram_bytes)" "$(v heap_at_boot_bytes)"
 done
 echo "(bytes; IRAM = .text + .text1; heap@boot = 0x3FFFC000 - _heap_start, before WiFi and lwIP take theirs)"
+# The per-archive table, one code/dram column pair per env, largest first (by the first env).
+echo
+{
+  printf 'where the image goes (link map)'
+  for ENV in "${ENVS[@]}"; do printf '\t%s code\tdram' "$ENV"; done
+  echo
+  for ENV in "${ENVS[@]}"; do cut -f1 "$OUT/$ENV/where.txt"; done | sort -u | while IFS= read -r g; do
+    printf '%s' "$g"
+    for ENV in "${ENVS[@]}"; do
+      awk -F'\t' -v g="$g" '$1 == g { c = $2; d = $3 } END { printf "\t%d\t%d", c, d }' "$OUT/$ENV/where.txt"
+    done
+    echo
+  done | sort -t$'\t' -k2,2nr
+} | awk -F'\t' '{ printf "%-32s", $1; for (i = 2; i <= NF; i++) printf " %10s", $i; print "" }' 
 budget_check "$SIZES" || status=1
 echo "firmware-link: $([[ $status -eq 0 ]] && echo ok || echo FAILED) (images in $OUT/<env>/firmware.bin, sizes in $SIZES)"
 exit "$status"
