@@ -16,12 +16,14 @@
 #   MQTT     256dpi/arduino-mqtt at tag v2.5.3 (only the esp01_1m_mqtt env uses it)
 #   --env    esp01_1m, esp01s or esp01_1m_mqtt (repeatable; default all three)
 #   SPORE_LINK_BEARSSL=DIR  earlephilhower/bearssl-esp8266 at b024386 (core 3.1.2's tools/sdk/ssl
-#            submodule), needed when ARDUINO has no tools/sdk/lib/libbearssl.a (a git clone without
-#            LFS-sized blobs); built with the core's tools/sdk/ssl recipe
+#            submodule), needed when ARDUINO has no tools/sdk/lib/libbearssl.a (a partial copy of
+#            the tree without the large prebuilt archives); built with the core's tools/sdk/ssl recipe
 #   SPORE_LINK_HAL=DIR  earlephilhower/lx106-hal (master, e4bcc63): the xtensa/*.h headers the
 #            PlatformIO toolchain installs (the core's .S files include xtensa/coreasm.h); required
 #   SPORE_IMAGE_BUDGET_BYTES  image budget (default 450560 = 440 KiB, DESIGN.md §4)
 #   SPORE_LINK_JOBS  parallel compiles (default 2)
+#   SPORE_LINK_KEEP_FLOAT=1  link as core 3.1.2 does without firmware/no_float_stdio.py (keeps
+#            "-u _printf_float -u _scanf_float"), to measure what that script saves
 #   --budget-check SIZEFILE  only check the `bin_bytes=` lines of a size file against the budget
 #
 # libstdc++: core 3.1.2 links its own prebuilt tools/sdk/lib/libstdc++.a; when ARDUINO lacks it,
@@ -36,7 +38,7 @@ cd "$ROOT"
 BUDGET="${SPORE_IMAGE_BUDGET_BYTES:-450560}"
 JOBS="${SPORE_LINK_JOBS:-2}"
 T=xtensa-lx106-elf
-usage() { sed -n '8,29p' "$0" >&2; exit 2; }
+usage() { sed -n '8,32p' "$0" >&2; exit 2; }
 die() { echo "firmware-link: $*" >&2; exit 2; }
 fail() { echo "firmware-link: FAILED: $*" >&2; exit 1; }
 [[ $BUDGET =~ ^[0-9]+$ ]] || die "SPORE_IMAGE_BUDGET_BYTES must be a number of bytes, not '$BUDGET'"
@@ -111,14 +113,14 @@ if [[ ! -f $BEARSSL_LIB ]]; then
 fi
 [[ -n ${SPORE_LINK_HAL:-} ]] || die "set SPORE_LINK_HAL to earlephilhower/lx106-hal (the toolchain's xtensa/*.h headers)"
 HAL="$(tree SPORE_LINK_HAL "$SPORE_LINK_HAL" "earlephilhower/lx106-hal" include/xtensa/coreasm.h include/xtensa/config/core-isa.h)"
-for tool in $T-gcc $T-g++ $T-ar $T-nm $T-size $T-objcopy python3 make xz; do
-  command -v "$tool" >/dev/null || die "$tool not found (apt-get install gcc-xtensa-lx106 binutils-xtensa-lx106 python3 make xz-utils)"
+for tool in $T-gcc $T-g++ $T-ar $T-nm $T-size $T-objcopy python3 make xz gawk g++; do
+  command -v "$tool" >/dev/null || die "$tool not found (apt-get install gcc-xtensa-lx106 binutils-xtensa-lx106 python3 make xz-utils gawk g++)"
 done
 
 OUT="$ROOT/build/firmware-link"
 mkdir -p "$OUT"
 TOOLBIN="$(dirname "$(command -v $T-objcopy)")"
-# Run a list of commands (one shell-quoted command a line) JOBS at a time; fail on the first error.
+# Run a list of commands (one shell-quoted command a line) JOBS at a time; fail if any fails.
 run_all() { # LISTFILE WHAT: compiler output goes to LISTFILE.log (the core's own warnings are many)
   if ! xargs -P "$JOBS" -d '\n' -I{} bash -c '{}' <"$1" 2>"$1.log"; then
     grep -B2 -A6 -E 'error|Error' "$1.log" | head -60 >&2
@@ -188,6 +190,7 @@ DEFS=(-DF_CPU=80000000L -D__ets__ -DICACHE_FLASH -D_GNU_SOURCE -DARDUINO=10805
 LINKFLAGS=(-Os -nostdlib -Wl,--no-check-sections -Wl,-static -Wl,--gc-sections -Wl,-wrap,system_restart_local
   -Wl,-wrap,spi_flash_read -u app_entry -u _DebugExceptionVector -u _DoubleExceptionVector
   -u _KernelExceptionVector -u _NMIExceptionVector -u _UserExceptionVector)
+if [[ ${SPORE_LINK_KEEP_FLOAT:-} == 1 ]]; then LINKFLAGS+=(-u _printf_float -u _scanf_float); fi
 SYSLIBS=(-lhal -lphy -lpp -lnet80211 -llwip2-536-feat -lwpa -lcrypto -lmain -lwps -lbearssl -lespnow
   -lsmartconfig -lairkiss -lwpa2 -lstdc++ -lm -lc -lgcc)
 # build_flags of platformio.ini's [env] (WIFI_SSID etc. empty, as with an empty environment) and
@@ -270,7 +273,6 @@ fi
 
 # The image check: core's ESP image walker (core/spore/esp_image.h, what a node runs on every OTA
 # byte: headers, segment addresses, entry point, checksums, __crc_len/__crc_val), on the host.
-command -v g++ >/dev/null || die "g++ not found (apt-get install g++)"
 cat >"$OUT/image-check.cpp" <<'EOF'
 #include <cstdio>
 #include <fstream>
@@ -298,7 +300,8 @@ EOF
 g++ -std=c++17 -O1 -Icore "$OUT/image-check.cpp" core/spore/esp_image.cpp -o "$OUT/image-check" || fail "image check build"
 
 # Where the image goes: bytes of the image's output sections per archive (per SPORE half), from
-# the link map. code = in the .bin (flash code, IRAM code, DATA, RODATA); dram = DATA+RODATA+BSS.
+# the link map (gawk: match() with groups, strtonum()). code = in the .bin (flash code, IRAM code,
+# DATA, RODATA); dram = DATA+RODATA+BSS.
 cat >"$OUT/where.awk" <<'EOF'
 function flush_line(sz, file,   g, m) {
   if (file == "" || sz == 0) return
@@ -417,7 +420,7 @@ for ENV in "${ENVS[@]}"; do
     $1 == ".irom0.text" { irom += $2 } $1 == ".text" || $1 == ".text1" { iram += $2 }
     $1 == ".data" { data += $2 } $1 == ".rodata" { rodata += $2 } $1 == ".bss" { bss += $2 }
     END { print irom + 0, iram + 0, data + 0, rodata + 0, bss + 0 }')
-  awk -v PLATFORM="$PLATFORM_OBJS" -f "$OUT/where.awk" "$E/firmware.map" | sort >"$E/where.txt"
+  gawk -v PLATFORM="$PLATFORM_OBJS" -f "$OUT/where.awk" "$E/firmware.map" | sort >"$E/where.txt"
   bin_bytes="$(stat -c %s "$BIN")"
   heap=$((16#3FFFC000 - 16#$heap_start))
   {
@@ -452,7 +455,7 @@ echo
     done
     echo
   done | sort -t$'\t' -k2,2nr
-} | awk -F'\t' '{ printf "%-32s", $1; for (i = 2; i <= NF; i++) printf " %10s", $i; print "" }' 
+} | awk -F'\t' '{ printf "%-32s", $1; for (i = 2; i <= NF; i++) printf " %10s", $i; print "" }'
 budget_check "$SIZES" || status=1
 echo "firmware-link: $([[ $status -eq 0 ]] && echo ok || echo FAILED) (images in $OUT/<env>/firmware.bin, sizes in $SIZES)"
 exit "$status"

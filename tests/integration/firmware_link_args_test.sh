@@ -11,15 +11,8 @@ LINK="$IT_ROOT/tools/firmware-link.sh"
 CTL="$IT_ROOT/ctl.sh"
 cd "$IT_TMP"
 
-expect_rc() { # expect_rc CODE COMMAND...: output (stdout + stderr) in $OUT; fails unless it exits CODE
-  local want="$1" rc
-  shift
-  set +e
-  OUT="$(env -u SPORE_IMAGE_BUDGET_BYTES timeout 30 "$@" 2>&1)"
-  rc=$?
-  set -e
-  [ "$rc" -eq "$want" ] || it_fail "'$*' exited $rc, expected $want; output: $OUT"
-}
+unset SPORE_IMAGE_BUDGET_BYTES SPORE_LINK_JOBS
+# expect_rc (lib.sh) leaves the command's output in $OUT.
 expect_out() { grep -qF -- "$1" <<<"$OUT" || it_fail "${2:-output} lacks '$1': $OUT"; }
 
 # ---- command line
