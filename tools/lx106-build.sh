@@ -30,7 +30,7 @@ AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-6144}"
 # Core modules that hold the ESP8266 platform layer's decisions (moved out of platform/esp8266 so
 # the host tests reach them; only the ESP8266 firmware links them). DESIGN.md §4's 48 KB is the
 # portable engine's budget, so they are measured and budgeted as their own group; the firmware
-# image budget (380 KB, docs/footprint.md) covers both.
+# image budget (440 KiB, docs/footprint.md) covers both.
 DEVICE_MODULES=" boot_counter config_record device_config esp_flash esp_image http_request_table loop_pass_monitor reset_reason safe_mode setup_portal udp_intake wifi_manager "
 # Integrations: what connects a node to outside tools (Prometheus /metrics, the REST and SSE side
 # of cluster events, the MQTT bridge). DESIGN.md §4's 48 KB engine budget was set for cluster,
