@@ -48,8 +48,8 @@ Verbs:
   firmware-link [--env ENV]... ARDUINO AWS ATCP NEWLIB MQTT
                     link esp01_1m, esp01s and esp01_1m_mqtt as PlatformIO would, from source trees
                     you supply (never downloads), check the images (allocator in IRAM, headers,
-                    checksums, CRC) and the 440 KB image budget, print the footprint
-                    (tools/firmware-link.sh; --help for the trees and variables)
+                    checksums, CRC) and the 440 KiB image budget, print the footprint
+                    (tools/firmware-link.sh; needs SPORE_LINK_HAL; --help for the trees)
   demo [--nodes N] [--profile lan|fast|esp8266] [--for SECONDS]
                     a local cluster of N spored nodes (default 5) on 127.0.0.2.. until Ctrl-C
                     (./ctl.sh demo --help for every option)
