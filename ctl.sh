@@ -45,6 +45,11 @@ Verbs:
   asan              build and run the unit tests under AddressSanitizer + UBSan
   fuzz [SECONDS]    build the libFuzzer targets and run each for SECONDS (default 30 under CI, else 20)
   lx106 [DIR]       compile core for the ESP8266 and report sizes (docs/footprint.md; default DIR build/lx106)
+  firmware-link [--env ENV]... ARDUINO AWS ATCP NEWLIB MQTT
+                    link esp01_1m, esp01s and esp01_1m_mqtt as PlatformIO would, from source trees
+                    you supply (never downloads), check the images (allocator in IRAM, headers,
+                    checksums, CRC) and the 440 KiB image budget, print the footprint
+                    (tools/firmware-link.sh; needs SPORE_LINK_HAL; --help for the trees)
   demo [--nodes N] [--profile lan|fast|esp8266] [--for SECONDS]
                     a local cluster of N spored nodes (default 5) on 127.0.0.2.. until Ctrl-C
                     (./ctl.sh demo --help for every option)
@@ -841,6 +846,7 @@ case "$verb" in
   asan) verb_asan ;;
   fuzz) verb_fuzz "$@" ;;
   lx106) verb_lx106 "$@" ;;
+  firmware-link) cd "$CALLER_PWD" && exec "$ROOT/tools/firmware-link.sh" "$@" ;;
   help | -h | --help) usage ;;
   demo) verb_demo "$@" ;;
   cluster | node | events) verb_spore "$verb" "$@" ;;

@@ -30,7 +30,7 @@ AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-6144}"
 # Core modules that hold the ESP8266 platform layer's decisions (moved out of platform/esp8266 so
 # the host tests reach them; only the ESP8266 firmware links them). DESIGN.md §4's 48 KB is the
 # portable engine's budget, so they are measured and budgeted as their own group; the firmware
-# image budget (440 KB, DESIGN.md §4) covers both. 16 KB since issue 16 (12 KB before): HTTP
+# image budget (440 KiB, docs/footprint.md) covers both. 16 KB since issue 16 (12 KB before): HTTP
 # admission before the body (+1.4 KB), the boot counter's flash log, the settings policy
 # (DeviceSettings, unknown keys, salvage) and the token DRBG's seeding (+2.3 KB), the staged-image
 # read-back (+0.4 KB) took it from 10,883 B to 14,866 B (docs/footprint.md, "Budget").
