@@ -37,8 +37,8 @@
 ///
 /// No allocation: topics and payloads are built in two fixed buffers (SPORE_MQTT_TOPIC_MAX,
 /// SPORE_MQTT_PAYLOAD_MAX), copied into a third (the outbox) and published from there; one
-/// EventBus slot (kAnyTopic). The API token
-/// never appears in a retained message (it travels only in command payloads the operator sends).
+/// EventBus slot (kAnyTopic). The API token never appears in a retained message (it travels only
+/// in command payloads the operator sends).
 /// Not thread-safe: call everything from the thread that runs the node loop.
 
 #include <cstddef>

@@ -408,13 +408,13 @@ void Node::log_counter_changes(uint32_t now_ms) {
   // the log (serial) is where an operator sees them, as the MQTT outbox drops.
   if (udp_.full_queue_polls() != full_queue_polls_logged_) {
     full_queue_polls_logged_ = udp_.full_queue_polls();
-    SPORE_LOG(ctx_, LogLevel::kWarn, "UDP: receive queue found full by %lu poll(s) so far; datagrams may have been lost",
+    SPORE_LOG(ctx_, LogLevel::kWarn, "UDP: receive queue found full by %lu poll(s) so far; datagrams may be lost",
               static_cast<unsigned long>(full_queue_polls_logged_));
   }
 #ifdef SPORE_WITH_MQTT
   if (mqtt_.reentrant_refusals() != reentrant_refusals_logged_) {
     reentrant_refusals_logged_ = mqtt_.reentrant_refusals();
-    SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: %lu publish(es) refused for starting inside another client call",
+    SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: %lu client call(s) refused: begun inside another (a bug, mqtt_client.h)",
               static_cast<unsigned long>(reentrant_refusals_logged_));
   }
 #endif
