@@ -176,7 +176,7 @@ void Node::poll_settings() {
   uint8_t mac[6];
   radio_.station_mac(mac);
   const bool saved = settings_.draw_token(entropy_, mac);
-  api_.set_api_token(settings_.api_token());  // 32 hex digits: always valid
+  api_.set_api_token(settings_.api_token());  // 32 hex digits: always valid; ends lock_until_token()
   // Shown once, when it is made: reading it needs the board in hand, which the threat model
   // leaves out anyway; the setup portal never shows it (its access point is open).
   SPORE_LOG(ctx_, LogLevel::kWarn, "new API token %s%s", settings_.api_token().data(),
@@ -239,17 +239,14 @@ bool Node::begin(const char* api_token) {
     membership_.set_image_digest(ctx_.image_digest());
   }
   // A fresh board gets a random token rather than an open REST API (docs/security.md), drawn in
-  // loop() once WiFi runs (poll_settings()). Until then a throwaway token locks the API: nobody
-  // can reach it before the radio is up anyway, and it is never shown.
+  // loop() once WiFi runs (poll_settings()). Until then every protected route answers 503
+  // token_pending: no throwaway token, which the pre-radio RNG would make guessable.
   if (settings_.sketch_token_invalid()) {
     SPORE_LOG(ctx_, LogLevel::kError,
               "API token passed to begin(): 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected; not used");
   }
   if (settings_.token_pending()) {
-    char lock[17];
-    snprintf_P(lock, sizeof lock, PSTR("%08lx%08lx"), static_cast<unsigned long>(random_.next_u32()),
-               static_cast<unsigned long>(random_.next_u32()));
-    api_.set_api_token(lock);
+    api_.lock_until_token();
   } else if (!api_.set_api_token(settings_.api_token())) {
     degraded = true;  // DeviceSettings checked it: cannot happen; never an open API instead
   }
