@@ -155,6 +155,11 @@ void Node::load_device_config() {
     SPORE_LOG(ctx_, LogLevel::kError,
               "config: settings record damaged; kept, READ-ONLY on build-time settings until the portal saves");
   }
+  if (settings_.degraded()) {
+    // Never keyless, never bearer tokens the record may refuse (DeviceSettings::degraded()).
+    SPORE_LOG(ctx_, LogLevel::kError,
+              "config: the cluster key or no_bearer setting may be lost; WiFi, REST and OTA only until the portal saves");
+  }
   if (config.unknown_keys() > 0) {
     SPORE_LOG(ctx_, LogLevel::kWarn, "config: %u setting(s) with keys this image does not know kept%s",
               static_cast<unsigned>(config.unknown_keys()),
@@ -168,8 +173,14 @@ void Node::load_device_config() {
 
 void Node::poll_settings() {
   if (settings_.read_only() && store_.saves() > 0) {
+    const bool was_degraded = settings_.degraded();
     settings_.saved_by_user();  // the setup portal saved new settings over the record
     ctx_.set_settings_read_only(false);
+    if (was_degraded) {
+      // begin() left the cluster services off; a clean boot starts them on the saved record.
+      SPORE_LOG(ctx_, LogLevel::kWarn, "config: settings saved by the portal; restarting onto them");
+      http_.request_restart();
+    }
   }
   if (!settings_.token_pending() || !(wifi_.connected() || radio_.access_point_up())) return;
   // The radio runs now: RANDOM_REG32 gives RF noise, not the pseudo-random numbers of boot time.
@@ -227,6 +238,7 @@ bool Node::begin(const char* api_token) {
   snprintf_P(ap_name_, sizeof ap_name_, PSTR("spore-%06lx"), static_cast<unsigned long>(chip));
   sketch_token_ = api_token != nullptr ? api_token : "";
   load_device_config();
+  if (settings_.degraded()) degraded = true;  // logged why
   if (!safe_mode_.active() && !udp_.begin(config_.udp_port)) {
     SPORE_LOG(ctx_, LogLevel::kError, "UDP: cannot bind the cluster port; WiFi, REST and OTA only");
     degraded = true;
