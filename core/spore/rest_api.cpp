@@ -143,7 +143,7 @@ int RestApi::authorize(const AuthRequest& req, JsonWriter& w, HttpResponseHeader
     // Before any check: no proof or token can be right yet (lock_until_token()).
     if (decision != nullptr) *decision = AuthDecision();
     write_error(w, 503, "token_pending",
-                SPORE_FSTR("This node is still generating its API token (it does once its WiFi runs); try again in a "
+                SPORE_FSTR("This node is still generating its API token (it does once its WiFi runs); ask again in a "
                            "few seconds."));
     w.end_object();
     return 503;
