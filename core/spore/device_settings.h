@@ -29,9 +29,10 @@
 /// The token: when neither the settings nor the sketch give one, the node must not run an open
 /// API, but the radio is still off at begin() and the ESP8266's RNG is then pseudo-random
 /// (spore/token_drbg.h). So begin() only marks the token pending; the platform locks the API
-/// meanwhile (RestApi::lock_until_token(): 503, no token compared) and calls draw_token() once WiFi runs (station connected or
-/// access point up). The drawn token is saved when the table above allows it, else used for this
-/// boot only (and kept in config(), so that a save by the user stores the token they were shown).
+/// meanwhile (RestApi::lock_until_token(): 503, no token compared) and calls draw_token() once
+/// WiFi runs (station connected or access point up). The drawn token is saved when the table
+/// above allows it, else used for this boot only (and kept in config(), so that a save by the
+/// user stores the token they were shown).
 /// A record that parses but holds no token (the sketch passed one when it was saved) gets a new
 /// token every boot until one is saved: "generate and save only when no record exists".
 

@@ -158,7 +158,7 @@ void Node::load_device_config() {
   if (settings_.degraded()) {
     // Never keyless, never bearer tokens the record may refuse (DeviceSettings::degraded()).
     SPORE_LOG(ctx_, LogLevel::kError,
-              "config: the cluster key or no_bearer setting may be lost; WiFi, REST and OTA only until the portal saves");
+              "config: cluster key or no_bearer may be lost; WiFi, REST and OTA only until the portal saves");
   }
   if (config.unknown_keys() > 0) {
     SPORE_LOG(ctx_, LogLevel::kWarn, "config: %u setting(s) with keys this image does not know kept%s",
