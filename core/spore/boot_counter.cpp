@@ -76,7 +76,8 @@ void encode_pair(uint32_t value, uint8_t (&out)[kBootLogEntryBytes]) {
 }
 
 bool has_room(const BootLogSector& s) {
-  return s.state != BootLogSector::State::kForeign && s.next_offset < kBootLogSectorBytes;
+  return s.state != BootLogSector::State::kForeign && s.state != BootLogSector::State::kReadFailed &&
+         s.next_offset < kBootLogSectorBytes;
 }
 
 }  // namespace
@@ -98,7 +99,11 @@ BootLogSector scan_boot_log_sector(BootLogFlash& flash, uint8_t sector) {
   SectorScan scan;
   alignas(4) uint8_t chunk[kScanChunkBytes];
   for (uint32_t offset = 0; offset < kBootLogSectorBytes; offset += kScanChunkBytes) {
-    if (!flash.read(sector, offset, chunk, sizeof chunk)) return BootLogSector();
+    if (!flash.read(sector, offset, chunk, sizeof chunk)) {
+      BootLogSector failed;
+      failed.state = BootLogSector::State::kReadFailed;
+      return failed;
+    }
     scan.feed(offset, chunk, sizeof chunk);
   }
   return scan.result();
@@ -118,12 +123,24 @@ BootCount next_boot_count(BootLogFlash& flash, uint32_t legacy_count) {
     last = legacy_count;
     out.migrated = true;
   }
-  out.count = last < kBootCountMax ? last + 1 : kBootCountMax;
-
-  // The sector to append to: the one that holds the last count while it has room, else the other.
-  uint8_t target = s[1].max_count > s[0].max_count ? 1 : 0;
-  if (s[target].max_count == 0 && !has_room(s[target]) && has_room(s[1 - target])) target = 1 - target;
-  if (s[target].max_count != 0 && !has_room(s[target])) target = 1 - target;
+  uint8_t target = 0;
+  const bool failed[2] = {s[0].state == BootLogSector::State::kReadFailed,
+                          s[1].state == BootLogSector::State::kReadFailed};
+  if (failed[0] || failed[1]) {
+    // The unread sector may be the newer one, up to a full sector of counts ahead: count above
+    // anything it can hold, and never erase (boot_counter.h). The count is saved only where it
+    // needs no erase: the readable sector, when it has room.
+    out.migrated = false;
+    out.count = last < kBootCountMax - kBootLogEntriesPerSector ? last + kBootLogEntriesPerSector : kBootCountMax;
+    target = failed[0] ? 1 : 0;
+    if (failed[target] || !has_room(s[target])) return out;
+  } else {
+    out.count = last < kBootCountMax ? last + 1 : kBootCountMax;
+    // The sector to append to: the one that holds the last count while it has room, else the other.
+    target = s[1].max_count > s[0].max_count ? 1 : 0;
+    if (s[target].max_count == 0 && !has_room(s[target]) && has_room(s[1 - target])) target = 1 - target;
+    if (s[target].max_count != 0 && !has_room(s[target])) target = 1 - target;
+  }
   BootLogSector& t = s[target];
 
   bool ok = true;

@@ -68,7 +68,8 @@ struct BootLogSector {
   enum class State : uint8_t {
     kBlank,    ///< every byte 0xFF: can be started without an erase
     kLog,      ///< a valid header: entries may be appended at `next_offset`
-    kForeign,  ///< neither (another use, a torn header, an erase cut short): erase before use
+    kForeign,     ///< neither (another use, a torn header, an erase cut short): erase before use
+    kReadFailed,  ///< the flash refused a read: what it holds is unknown, so it is never erased
   };
   State state = State::kForeign;
   uint32_t max_count = 0;    ///< the largest valid entry; 0 = none (kLog only)
@@ -76,7 +77,7 @@ struct BootLogSector {
 };
 
 /// Reads one sector of `flash` in small pieces (no 4 KB buffer) and classifies it. A read error
-/// makes the sector kForeign.
+/// makes the sector kReadFailed (not kForeign: it may hold the last count).
 BootLogSector scan_boot_log_sector(BootLogFlash& flash, uint8_t sector);
 
 /// The same over a sector already in memory (`bytes` = kBootLogSectorBytes): the fuzz target's
@@ -99,6 +100,12 @@ struct BootCount {
 /// sector holding the largest count is full, the other sector is erased (unless blank) and
 /// started. A count is returned also when the flash refused the write: the node must run; its
 /// next boot may then repeat this count (logged by the caller).
+///
+/// When a sector cannot be read it may hold counts up to kBootLogEntriesPerSector above the other
+/// one's: nothing is erased, and the count is the largest known one (the other sector's, else
+/// `legacy_count`) plus kBootLogEntriesPerSector, so it does not go backwards. It is appended to
+/// the readable sector when that one has room, else saved nowhere (`saved` false). Erasing
+/// instead could destroy the sector that holds the last count.
 BootCount next_boot_count(BootLogFlash& flash, uint32_t legacy_count);
 
 }  // namespace spore

@@ -119,9 +119,11 @@ uint16_t DeviceConfig::read_text(std::string_view text, bool lenient, DeviceConf
   std::string_view values[kKeyCount];
   uint16_t lines[kKeyCount] = {};
   uint16_t errors = 0;
-  auto fail = [&](uint16_t line, const char* reason) {
+  // `guard`: a refused line of the keys that protect the node (the cluster key, no_bearer=1).
+  auto fail = [&](uint16_t line, const char* reason, bool guard) {
     if (errors == 0) first = {line, reason};
     if (errors < UINT16_MAX) ++errors;
+    if (guard) next.guard_refused_ = true;
   };
   const char* p = text.data();
   const char* const end = p + text.size();
@@ -139,13 +141,15 @@ uint16_t DeviceConfig::read_text(std::string_view text, bool lenient, DeviceConf
     uint8_t k = 0;
     while (eq != std::string_view::npos && k < kKeyCount && std::string_view(line.data(), eq) != kKeys[k]) ++k;
     if (eq == std::string_view::npos || eq == 0) {
-      fail(line_no, "expected key=value");
+      // "cluster_key 0011..." may well be meant as the key.
+      const bool guard = line.rfind(kKeys[kClusterKey], 0) == 0 || line.rfind(kKeys[kNoBearer], 0) == 0;
+      fail(line_no, "expected key=value", guard);
     } else if (k == kKeyCount) {
       // A newer image's setting: kept for the next save as it was, its '\r' included, so that
       // reading the saved text gives the same line again.
       next.keep_unknown(raw);
     } else if (lines[k] != 0) {
-      fail(line_no, "key given twice");
+      fail(line_no, "key given twice", k == kClusterKey || k == kNoBearer);
     } else {
       values[k] = std::string_view(line.data() + eq + 1, line.size() - eq - 1);
       lines[k] = line_no;
@@ -153,11 +157,11 @@ uint16_t DeviceConfig::read_text(std::string_view text, bool lenient, DeviceConf
   }
   if (!lenient && errors != 0) return errors;
   // Each setting on its own: a lenient read keeps the others when one is bad.
-  if (const char* r = next.set_api_token(values[kToken])) fail(lines[kToken], r);
-  if (const char* r = next.set_cluster_key_hex(values[kClusterKey])) fail(lines[kClusterKey], r);
-  if (const char* r = next.set_no_bearer(values[kNoBearer])) fail(lines[kNoBearer], r);
+  if (const char* r = next.set_api_token(values[kToken])) fail(lines[kToken], r, false);
+  if (const char* r = next.set_cluster_key_hex(values[kClusterKey])) fail(lines[kClusterKey], r, true);
+  if (const char* r = next.set_no_bearer(values[kNoBearer])) fail(lines[kNoBearer], r, true);
   if (const char* r = next.set_wifi(values[kSsid], values[kPassword])) {
-    fail(lines[r == kBadSsid ? kSsid : kPassword], r);
+    fail(lines[r == kBadSsid ? kSsid : kPassword], r, false);
   }
   return errors;
 }

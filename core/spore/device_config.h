@@ -105,6 +105,10 @@ class DeviceConfig {
   std::string_view api_token() const { return {token_, token_len_}; }
   std::string_view cluster_key_hex() const { return {key_hex_, key_hex_len_}; }
   bool no_bearer() const { return no_bearer_; }
+  /// The last salvage() left out a cluster_key or no_bearer line (a bad value, the key given
+  /// twice, or such a line without '='): the record asks for protection these settings lack, so
+  /// a node must not run cluster services on them (DeviceSettings::degraded()). False after parse().
+  bool guard_refused() const { return guard_refused_; }
   /// Lines with keys this image does not know that the last parse()/salvage() read, kept or not.
   uint8_t unknown_keys() const { return unknown_count_; }
   /// Of those, the lines that did not fit SPORE_DEVICE_CONFIG_UNKNOWN_BYTES: a save loses them.
@@ -132,6 +136,7 @@ class DeviceConfig {
   uint8_t token_len_;
   uint8_t key_hex_len_;
   bool no_bearer_;
+  bool guard_refused_;
 };
 
 }  // namespace spore

@@ -4,11 +4,18 @@
 
 namespace spore {
 
+StoredSettings stored_settings_from(RecordRead loaded, RecordRead copy0, RecordRead copy1) {
+  if (loaded == RecordRead::kIntact) return StoredSettings::kText;
+  const bool none = loaded == RecordRead::kNoMagic && copy0 == RecordRead::kNoMagic && copy1 == RecordRead::kNoMagic;
+  return none ? StoredSettings::kNone : StoredSettings::kDamaged;
+}
+
 void DeviceSettings::begin(std::string_view build_ssid, std::string_view build_password,
                            std::string_view sketch_token) {
   config_ = DeviceConfig();
   bad_lines_ = 0;
   first_error_ = DeviceConfigError();
+  degraded_ = false;
   char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
   size_t size = 0;
   switch (store_.load(text, sizeof text, &size)) {
@@ -23,12 +30,18 @@ void DeviceSettings::begin(std::string_view build_ssid, std::string_view build_p
         // Kept as it is: run on what is valid, never write over it.
         bad_lines_ = config_.salvage(std::string_view(text, size), &first_error_);
         access_ = SettingsAccess::kReadOnly;
+        degraded_ = config_.guard_refused();
       }
       break;
     case StoredSettings::kDamaged:
       access_ = SettingsAccess::kReadOnly;
+      degraded_ = true;
       break;
     case StoredSettings::kUnreadable:
+      access_ = SettingsAccess::kUnavailable;
+      degraded_ = true;
+      break;
+    case StoredSettings::kNoArea:
       access_ = SettingsAccess::kUnavailable;
       break;
   }

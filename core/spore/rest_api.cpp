@@ -139,6 +139,15 @@ int RestApi::write_error(JsonWriter& w, int status, const char* code, FlashStr m
 }
 
 int RestApi::authorize(const AuthRequest& req, JsonWriter& w, HttpResponseHeaders* headers, AuthDecision* decision) {
+  if (token_pending_) {
+    // Before any check: no proof or token can be right yet (lock_until_token()).
+    if (decision != nullptr) *decision = AuthDecision();
+    write_error(w, 503, "token_pending",
+                SPORE_FSTR("This node is still generating its API token (it does once its WiFi runs); ask again in a "
+                           "few seconds."));
+    w.end_object();
+    return 503;
+  }
   const AuthDecision d = auth_.check(req, ctx_.self().node_id, ctx_.clock().now_ms());
   if (decision != nullptr) *decision = d;
   if (d.verdict == AuthVerdict::kOk) return 0;
@@ -324,7 +333,7 @@ int RestApi::serve_challenge(const HttpRequest& req, JsonWriter& w) {
     w.end_object();
     return 400;
   }
-  const bool keyed = auth_.has_token();
+  const bool keyed = has_api_token();
   w.begin_object();
   w.field(SPORE_FSTR("nodeId"), ctx_.self().node_id);
   w.field(SPORE_FSTR("auth"), keyed ? "proof" : "none");

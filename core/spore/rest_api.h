@@ -30,6 +30,7 @@
 ///                          (plus "authenticate": the WWW-Authenticate value the adapter must send,
 ///                          and "tokenLocation": where this node's token is, when the platform said)
 ///   404 not_found          no route has this path
+///   503 token_pending      a protected route while the node has no token yet (lock_until_token())
 ///   405 method_not_allowed a route has this path but not this method
 ///                          (plus "allowed": ["GET", ...], and HttpResponseHeaders::allow)
 ///   406 not_acceptable     GET / reached handle(): an adapter that does not serve asset_for()
@@ -155,15 +156,27 @@ class RestApi {
   /// Sets the token protected routes require; empty = no authentication. A token must be
   /// 1..SPORE_MAX_TOKEN_LEN bytes of RFC 6750 token68 characters (A-Z a-z 0-9 - . _ ~ + / =);
   /// anything else returns false and leaves the previous token in place.
-  bool set_api_token(std::string_view token) { return auth_.set_token(token); }
+  /// An accepted token also ends lock_until_token().
+  bool set_api_token(std::string_view token) {
+    const bool ok = auth_.set_token(token);
+    if (ok) token_pending_ = false;
+    return ok;
+  }
+  /// The node will have a token but has not drawn it yet (an ESP8266 before its radio runs:
+  /// spore/device_settings.h). Until set_api_token() every protected route answers 503
+  /// token_pending, whatever credentials it carries; has_api_token() is true and token_matches()
+  /// false. Nothing is compared with a token meanwhile: a throwaway token drawn while the RNG is
+  /// weak could be guessed (review finding 8).
+  void lock_until_token() { token_pending_ = true; }
+  bool token_pending() const { return token_pending_; }
   /// True for every token set_api_token() accepts, the empty one included (DeviceConfig checks
   /// a stored token with it before the node starts).
   static bool valid_api_token(std::string_view token) { return RequestAuth::valid_token(token); }
-  bool has_api_token() const { return auth_.has_token(); }
+  bool has_api_token() const { return token_pending_ || auth_.has_token(); }
   /// True when no token is set or `token` (the bare token, no "Bearer ") is the configured one;
   /// in time independent of where they differ. For credentials that arrive outside an
   /// Authorization header, such as the captive portal's form.
-  bool token_matches(std::string_view token) const { return auth_.token_matches(token); }
+  bool token_matches(std::string_view token) const { return !token_pending_ && auth_.token_matches(token); }
   /// Whether `Authorization: Bearer <token>` is accepted besides request proofs (default true: the
   /// seed's `curl` flow). spored --no-bearer and the ESP8266 setting `no_bearer=1` turn it off.
   void set_bearer_allowed(bool allowed) { auth_.set_bearer_allowed(allowed); }
@@ -280,6 +293,7 @@ class RestApi {
   HttpResponseHeaders* current_headers_ = nullptr;
   Delegate<void()> restart_handler_;
   bool restart_blocked_ = false;
+  bool token_pending_ = false;
   char allow_[48] = {};
   HttpAsset dashboard_;
   HttpStatusCounts responses_;

@@ -155,6 +155,11 @@ void Node::load_device_config() {
     SPORE_LOG(ctx_, LogLevel::kError,
               "config: settings record damaged; kept, READ-ONLY on build-time settings until the portal saves");
   }
+  if (settings_.degraded()) {
+    // Never keyless, never bearer tokens the record may refuse (DeviceSettings::degraded()).
+    SPORE_LOG(ctx_, LogLevel::kError,
+              "config: cluster key or no_bearer may be lost; WiFi, REST and OTA only until the portal saves");
+  }
   if (config.unknown_keys() > 0) {
     SPORE_LOG(ctx_, LogLevel::kWarn, "config: %u setting(s) with keys this image does not know kept%s",
               static_cast<unsigned>(config.unknown_keys()),
@@ -168,15 +173,21 @@ void Node::load_device_config() {
 
 void Node::poll_settings() {
   if (settings_.read_only() && store_.saves() > 0) {
+    const bool was_degraded = settings_.degraded();
     settings_.saved_by_user();  // the setup portal saved new settings over the record
     ctx_.set_settings_read_only(false);
+    if (was_degraded) {
+      // begin() left the cluster services off; a clean boot starts them on the saved record.
+      SPORE_LOG(ctx_, LogLevel::kWarn, "config: settings saved by the portal; restarting onto them");
+      http_.request_restart();
+    }
   }
   if (!settings_.token_pending() || !(wifi_.connected() || radio_.access_point_up())) return;
   // The radio runs now: RANDOM_REG32 gives RF noise, not the pseudo-random numbers of boot time.
   uint8_t mac[6];
   radio_.station_mac(mac);
   const bool saved = settings_.draw_token(entropy_, mac);
-  api_.set_api_token(settings_.api_token());  // 32 hex digits: always valid
+  api_.set_api_token(settings_.api_token());  // 32 hex digits: always valid; ends lock_until_token()
   // Shown once, when it is made: reading it needs the board in hand, which the threat model
   // leaves out anyway; the setup portal never shows it (its access point is open).
   SPORE_LOG(ctx_, LogLevel::kWarn, "new API token %s%s", settings_.api_token().data(),
@@ -227,6 +238,7 @@ bool Node::begin(const char* api_token) {
   snprintf_P(ap_name_, sizeof ap_name_, PSTR("spore-%06lx"), static_cast<unsigned long>(chip));
   sketch_token_ = api_token != nullptr ? api_token : "";
   load_device_config();
+  if (settings_.degraded()) degraded = true;  // logged why
   if (!safe_mode_.active() && !udp_.begin(config_.udp_port)) {
     SPORE_LOG(ctx_, LogLevel::kError, "UDP: cannot bind the cluster port; WiFi, REST and OTA only");
     degraded = true;
@@ -239,17 +251,14 @@ bool Node::begin(const char* api_token) {
     membership_.set_image_digest(ctx_.image_digest());
   }
   // A fresh board gets a random token rather than an open REST API (docs/security.md), drawn in
-  // loop() once WiFi runs (poll_settings()). Until then a throwaway token locks the API: nobody
-  // can reach it before the radio is up anyway, and it is never shown.
+  // loop() once WiFi runs (poll_settings()). Until then every protected route answers 503
+  // token_pending: no throwaway token, which the pre-radio RNG would make guessable.
   if (settings_.sketch_token_invalid()) {
     SPORE_LOG(ctx_, LogLevel::kError,
               "API token passed to begin(): 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected; not used");
   }
   if (settings_.token_pending()) {
-    char lock[17];
-    snprintf_P(lock, sizeof lock, PSTR("%08lx%08lx"), static_cast<unsigned long>(random_.next_u32()),
-               static_cast<unsigned long>(random_.next_u32()));
-    api_.set_api_token(lock);
+    api_.lock_until_token();
   } else if (!api_.set_api_token(settings_.api_token())) {
     degraded = true;  // DeviceSettings checked it: cannot happen; never an open API instead
   }

@@ -25,8 +25,8 @@
 /// is a form for the credentials (platform/esp8266/portal.h). A stored api_token wins over
 /// begin()'s argument. With neither, the node draws a token once WiFi runs (station connected or
 /// access point up: the RNG is only random with the radio on, core/spore/token_drbg.h), saves it
-/// when nothing was stored, and prints it once on the serial log; until then the API is locked
-/// with a throwaway token.
+/// when nothing was stored, and prints it once on the serial log; until then every protected
+/// route answers 503 token_pending (RestApi::lock_until_token()).
 ///
 /// WiFi: core's WifiManager (connect with backoff, portal after 3 failed attempts, gratuitous
 /// ARP keep-alive). Membership starts at the first IP address; a later address change updates

@@ -52,9 +52,10 @@ class EspEntropy final : public EntropySource {
 /// Not the EEPROM sector: erasing it would blank a sketch's EEPROM bytes; not the OTA area: the
 /// Updater stages images below FS_start (Updater.cpp:124); not RTC memory (safe mode's blocks,
 /// lost at power-off). Reads and programs go through ESP.flashRead / ESP.flashWrite (aligned
-/// 32-bit words; on PUYA chips, common on ESP-01S boards, flashWrite reads the page, ANDs the new
-/// words in and writes it back, Esp.cpp:715-760, so a program still only clears bits; its
-/// 256-byte page buffer is malloc'ed once, at the first write, which is this boot's in begin()),
+/// 32-bit words; on PUYA chips, common on ESP-01S boards, flashWrite reads only the range being
+/// written, at most 256 bytes at a time, ANDs the new words in and writes that range back,
+/// Esp.cpp:745-757, so a program still only clears bits; its 256-byte buffer is malloc'ed once,
+/// at the first write, which is this boot's in begin(), Esp.cpp:727-734),
 /// erases through ESP.flashEraseSector.
 class EspBootLogFlash final : public BootLogFlash {
  public:

@@ -11,7 +11,8 @@
 //   output gives the same settings (same serialization), the kept lines of unknown keys included
 //   (as many as were read, less the ones over SPORE_DEVICE_CONFIG_UNKNOWN_BYTES);
 // - salvage() never fails to give settings that serialize and parse again; it reports no bad line
-//   exactly when parse() accepts, and then gives the same settings as parse();
+//   exactly when parse() accepts, and then gives the same settings as parse(); unless it says
+//   guard_refused(), every cluster_key= and no_bearer= line of the text is in its settings;
 // - a record that decodes re-encodes to the same bytes (up to its word padding), and a record
 //   that decodes is present (config_record_present()).
 //
@@ -51,6 +52,21 @@ void check_record(const uint8_t* data, size_t size) {
   }
 }
 
+// Without guard_refused() every cluster_key / no_bearer line of the text is in the settings: a
+// node never runs without the key or the bearer refusal its record holds (review finding 2).
+void check_guards_kept(std::string_view text, const DeviceConfig& s) {
+  size_t p = 0;
+  while (p <= text.size()) {
+    size_t nl = text.find('\n', p);
+    if (nl == std::string_view::npos) nl = text.size();
+    std::string_view line = text.substr(p, nl - p);
+    p = nl + 1;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.rfind("cluster_key=", 0) == 0 && line.substr(12) != s.cluster_key_hex()) std::abort();
+    if (line.rfind("no_bearer=", 0) == 0 && (line.substr(10) == "1") != s.no_bearer()) std::abort();
+  }
+}
+
 // salvage(): settings that always serialize and parse again; no bad line exactly when parse()
 // accepts, and then the same settings.
 void check_salvage(std::string_view text, bool parsed, const char (&parsed_dump)[SPORE_DEVICE_CONFIG_MAX_BYTES],
@@ -59,6 +75,8 @@ void check_salvage(std::string_view text, bool parsed, const char (&parsed_dump)
   DeviceConfigError e;
   const uint16_t bad = s.salvage(text, &e);
   if ((bad == 0) != parsed || (bad != 0 && (e.reason == nullptr || e.reason[0] == '\0'))) std::abort();
+  if (s.guard_refused() && bad == 0) std::abort();
+  if (!s.guard_refused()) check_guards_kept(text, s);
   char out[SPORE_DEVICE_CONFIG_MAX_BYTES];
   const size_t n = dump(s, out);
   DeviceConfig again;

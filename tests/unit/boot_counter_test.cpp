@@ -19,7 +19,7 @@ class FakeNorFlash final : public BootLogFlash {
   FakeNorFlash() { std::memset(bytes_, 0xFF, sizeof bytes_); }
 
   bool read(uint8_t sector, uint32_t offset, uint8_t* out, size_t size_bytes) override {
-    if (!valid(sector, offset, size_bytes) || off_) return false;
+    if (!valid(sector, offset, size_bytes) || off_ || sector == unreadable_) return false;
     ++reads_;
     std::memcpy(out, bytes_[sector] + offset, size_bytes);
     return true;
@@ -51,6 +51,8 @@ class FakeNorFlash final : public BootLogFlash {
     off_ = false;
     cut_countdown_ = -1;
   }
+  /// Every read of `s` fails from now on (2: none).
+  void fail_reads_of(uint8_t s) { unreadable_ = s; }
   uint8_t* sector(uint8_t s) { return bytes_[s]; }
   int programs() const { return programs_; }
   int erases() const { return erases_; }
@@ -69,6 +71,7 @@ class FakeNorFlash final : public BootLogFlash {
 
   uint8_t bytes_[2][kBootLogSectorBytes];
   int cut_countdown_ = -1;
+  uint8_t unreadable_ = 2;
   bool off_ = false;
   std::mt19937 rng_;
   int programs_ = 0;
@@ -211,6 +214,42 @@ TEST(BootCounter, AFlashThatRefusesStillGivesACount) {
   const BootCount c = next_boot_count(flash, 0);
   EXPECT_EQ(c.count, 2u);
   EXPECT_FALSE(c.saved);
+}
+
+// Review finding 4: a read error made the sector "foreign"; when it held the last count and the
+// other sector was full, the boot erased it and the count went back a whole sector.
+TEST(BootCounter, ASectorThatFailsToReadIsNeverErasedAndTheCountDoesNotGoBack) {
+  FakeNorFlash flash;
+  const uint32_t last = kBootLogEntriesPerSector + 9;  // sector 0 full, sector 1 holds the last 9
+  for (uint32_t i = 0; i < last; ++i) next_boot_count(flash, 0);
+  ASSERT_EQ(read_boot_count(flash), last);
+  uint8_t before[kBootLogSectorBytes];
+  std::memcpy(before, flash.sector(1), sizeof before);
+  flash.fail_reads_of(1);
+  EXPECT_EQ(scan_boot_log_sector(flash, 1).state, BootLogSector::State::kReadFailed);
+  const BootCount c = next_boot_count(flash, 0);
+  EXPECT_GT(c.count, last);
+  EXPECT_FALSE(c.saved);  // sector 0 is full: saving would need an erase
+  EXPECT_FALSE(c.erased);
+  EXPECT_EQ(flash.erases(), 0);
+  EXPECT_EQ(std::memcmp(before, flash.sector(1), sizeof before), 0);
+  // The read works again: the log is as it was.
+  flash.fail_reads_of(2);
+  EXPECT_EQ(next_boot_count(flash, 0).count, last + 1);
+}
+
+// With room in the readable sector the raised count is saved there, so later boots keep above it.
+TEST(BootCounter, ARaisedCountIsSavedWhereNoEraseIsNeeded) {
+  FakeNorFlash flash;
+  for (int i = 0; i < 5; ++i) next_boot_count(flash, 0);  // sector 0: 1..5, sector 1 blank
+  flash.fail_reads_of(1);
+  const BootCount c = next_boot_count(flash, 0);
+  EXPECT_EQ(c.count, 5 + kBootLogEntriesPerSector);
+  EXPECT_TRUE(c.saved);
+  EXPECT_FALSE(c.erased);
+  flash.fail_reads_of(2);
+  EXPECT_EQ(next_boot_count(flash, 0).count, c.count + 1);
+  EXPECT_EQ(flash.erases(), 0);
 }
 
 TEST(BootCounter, ScanSkipsTornEntriesAndAppendsAfterThem) {

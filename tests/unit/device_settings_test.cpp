@@ -118,9 +118,51 @@ TEST_F(DeviceSettingsBoots, ARecordThatDoesNotParseRunsReadOnlyOnWhatDoes) {
   EXPECT_EQ(s.api_token(), "stored-token");
   EXPECT_EQ(store.saves, 0);
   EXPECT_EQ(store.text, before);
+  EXPECT_TRUE(s.degraded());  // no_bearer=1 may have been meant
   // Until the user saves new settings.
   s.saved_by_user();
   EXPECT_FALSE(s.read_only());
+}
+
+// Review finding 2: a refused cluster_key (here 33 bytes) and no_bearer line left WiFi and the
+// token valid, so the node ran its cluster services keyless with bearer tokens back on.
+TEST_F(DeviceSettingsBoots, ARecordWhoseKeyOrNoBearerIsRefusedRunsDegraded) {
+  const std::string refused_key = "wifi_ssid=Home\nwifi_password=correct horse\napi_token=tok\ncluster_key=" +
+                                  std::string(66, 'a') + "\nno_bearer=yes\n";
+  for (const std::string& text :
+       {refused_key, std::string(kGood) + "no_bearer=yes\n", std::string(kGood) + "no_bearer=1\nno_bearer=1\n",
+        std::string("wifi_ssid=Home\ncluster_key 00112233445566778899aabbccddeeff\n"),
+        std::string(kGood) + "cluster_key=00112233445566778899aabbccddeeff\n"}) {
+    SCOPED_TRACE(text);
+    boot_with(StoredSettings::kText, text);
+    EXPECT_EQ(s.access(), SettingsAccess::kReadOnly);
+    EXPECT_TRUE(s.degraded());
+    EXPECT_EQ(store.saves, 0);
+  }
+  boot_with(StoredSettings::kText, refused_key);
+  EXPECT_TRUE(s.config().cluster_key_hex().empty());  // what the cluster services would have run on
+  s.saved_by_user();  // the portal saved: the user's settings now
+  EXPECT_FALSE(s.degraded());
+}
+
+TEST_F(DeviceSettingsBoots, ARecordOfUnknownStateRunsDegradedOneWithoutAreaDoesNot) {
+  boot_with(StoredSettings::kDamaged);
+  EXPECT_TRUE(s.degraded());
+  boot_with(StoredSettings::kUnreadable);
+  EXPECT_TRUE(s.degraded());
+  boot_with(StoredSettings::kNoArea);
+  EXPECT_EQ(s.access(), SettingsAccess::kUnavailable);
+  EXPECT_FALSE(s.degraded());
+  EXPECT_EQ(store.saves, 0);
+  boot_with(StoredSettings::kNone);
+  EXPECT_FALSE(s.degraded());
+  boot_with(StoredSettings::kText, kGood);
+  EXPECT_FALSE(s.degraded());
+  // A refused line that protects nothing keeps the services: the key is there.
+  boot_with(StoredSettings::kText, std::string(kGood) + "not a setting\n");
+  EXPECT_EQ(s.access(), SettingsAccess::kReadOnly);
+  EXPECT_FALSE(s.degraded());
+  EXPECT_EQ(s.config().cluster_key_hex(), "00112233445566778899aabbccddeeff");
 }
 
 TEST_F(DeviceSettingsBoots, ANewerImagesKeysAreNoReasonToRefuseOrRewrite) {
@@ -138,6 +180,34 @@ TEST_F(DeviceSettingsBoots, AnUnreadableStoreIsNeverWritten) {
   EXPECT_TRUE(s.read_only());
   EXPECT_EQ(store.saves, 0);
   EXPECT_FALSE(s.api_token().empty());
+}
+
+// Review finding 3: system_param_load() returns true after a failed flash read, with a zero
+// buffer; the store called that kNone and the node saved a fresh record over the user's. Only
+// reads that all succeed and all lack the magic mean an empty store.
+TEST(StoredSettingsFrom, AnEmptyStoreIsOnlyOneReadWholeWithoutAnyRecord) {
+  using R = RecordRead;
+  const R all[] = {R::kFailed, R::kNoMagic, R::kMagic, R::kIntact};
+  int none = 0;
+  for (R loaded : all) {
+    for (R a : all) {
+      for (R b : all) {
+        const StoredSettings got = stored_settings_from(loaded, a, b);
+        if (loaded == R::kIntact) {
+          EXPECT_EQ(got, StoredSettings::kText);
+        } else if (loaded == R::kNoMagic && a == R::kNoMagic && b == R::kNoMagic) {
+          EXPECT_EQ(got, StoredSettings::kNone);
+          ++none;
+        } else {
+          EXPECT_EQ(got, StoredSettings::kDamaged) << int(loaded) << int(a) << int(b);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(none, 1);
+  // The finding's case: the load's read failed (a zero buffer), the copies hold the user's record.
+  EXPECT_EQ(stored_settings_from(R::kNoMagic, R::kIntact, R::kNoMagic), StoredSettings::kDamaged);
+  EXPECT_EQ(stored_settings_from(R::kNoMagic, R::kFailed, R::kNoMagic), StoredSettings::kDamaged);
 }
 
 TEST(DeviceSettings, TheSketchsTokenMeansNoDraw) {

@@ -502,6 +502,42 @@ TEST_F(RestApiTest, TokenMatchesForFormCredentials) {
   EXPECT_FALSE(api.token_matches(std::string(SPORE_MAX_TOKEN_LEN + 1, 'a')));
 }
 
+// Review finding 8: before its radio runs an ESP8266 has no token yet, and a throwaway one drawn
+// then is guessable. While the token is pending nothing is compared: every protected route,
+// streamed ones and form credentials included, is refused outright with 503 token_pending.
+TEST_F(RestApiTest, APendingTokenRefusesEveryProtectedRouteWhateverItCarries) {
+  api.lock_until_token();
+  EXPECT_TRUE(api.token_pending());
+  EXPECT_TRUE(api.has_api_token());
+  for (const char* authorization : {"", "Bearer anything", "Bearer ", "Spore nonce=00, sha256=00, proof=00"}) {
+    SCOPED_TRACE(authorization);
+    expect_error(call(HttpMethod::kPost, "/api/node/restart", authorization), 503, "token_pending");
+    char body[512];
+    BufferJsonOutput out(body, sizeof body);
+    JsonWriter w(out);
+    AuthRequest streamed;
+    streamed.method = HttpMethod::kPost;
+    streamed.target = "/api/node/update";
+    streamed.authorization = authorization;
+    EXPECT_EQ(api.authorize(streamed, w, nullptr), 503);
+    EXPECT_TRUE(w.complete());
+  }
+  EXPECT_EQ(restarts, 0);
+  EXPECT_FALSE(api.token_matches(""));
+  EXPECT_FALSE(api.token_matches("anything"));
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").status, 200);  // public routes stay public
+  // A token set before the lock is not accepted either.
+  ASSERT_TRUE(api.set_api_token("guessable"));
+  api.lock_until_token();
+  expect_error(call(HttpMethod::kPost, "/api/node/restart", "Bearer guessable"), 503, "token_pending");
+  EXPECT_FALSE(api.token_matches("guessable"));
+  // The drawn token ends the lock.
+  ASSERT_TRUE(api.set_api_token("drawn"));
+  EXPECT_FALSE(api.token_pending());
+  EXPECT_EQ(call(HttpMethod::kPost, "/api/node/restart", "Bearer drawn").status, 202);
+  EXPECT_EQ(restarts, 1);
+}
+
 // ---- GET /: the web dashboard ---------------------------------------------------------------
 
 // The smallest gzip member (an empty file): header 1f 8b 08, then deflate and trailer.
