@@ -238,6 +238,38 @@
 #define SPORE_ESP_MAX_HEADERS 24
 #endif
 
+/// The head screen (http_head_screen.h) in front of ESPAsyncWebServer: the longest request line
+/// (method, target as sent, version, CR; without the LF) an ESP8266 node lets the library parse.
+/// Longer is a reset connection before the library has seen a byte. Leaves room for the method,
+/// the version and a client that percent-encodes more than the adapter's re-encoding
+/// (SPORE_ESP_MAX_TARGET_BYTES) does.
+#ifndef SPORE_ESP_MAX_REQUEST_LINE_BYTES
+#define SPORE_ESP_MAX_REQUEST_LINE_BYTES 256
+#endif
+
+/// The head screen: the longest header line (name, value, CR; without the LF). A browser's longest
+/// (User-Agent, Accept) is ~150 B; the library keeps each line in a String while it grows.
+#ifndef SPORE_ESP_MAX_HEADER_LINE_BYTES
+#define SPORE_ESP_MAX_HEADER_LINE_BYTES 512
+#endif
+
+/// The head screen: the whole request head (request line, header lines and the blank line, every
+/// byte counted). A browser's head to the dashboard is under 1 KB; what the library builds from a
+/// head is about its size plus ~64 B per header line (platform/esp8266/README.md, "Known limits").
+#ifndef SPORE_ESP_MAX_HEAD_BYTES
+#define SPORE_ESP_MAX_HEAD_BYTES 1536
+#endif
+
+/// The head screen: connections an ESP8266 node lets send a request head at once (one screen each).
+/// One more is reset at accept, before ESPAsyncTCP allocates anything for it. lwIP's
+/// MEMP_NUM_TCP_PCB is 5 on the ESP8266 core (one is often an event stream or MQTT); one short of
+/// it, so a browser's idle preconnected sockets do not lock the others out. The heap all heads may
+/// hold at once is this many times the per-head worst case (the listener also checks the free heap
+/// for it at accept).
+#ifndef SPORE_ESP_MAX_HEAD_SCREENS
+#define SPORE_ESP_MAX_HEAD_SCREENS 4
+#endif
+
 /// Cluster events (docs/events.md): the outbound log, the events this node published last and can
 /// still re-send to a peer that missed one. Each slot holds a whole event (about 40 B plus
 /// SPORE_EVENT_PAYLOAD_MAX), so the log is the RAM price of repair: a peer that misses more than
