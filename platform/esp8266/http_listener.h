@@ -1,0 +1,90 @@
+#pragma once
+/// @file http_listener.h
+/// The HTTP port's listener: what AsyncWebServer::begin() would do, plus core's head screen
+/// (core/spore/http_head_screen.h) between lwIP and ESPAsyncWebServer, so the library never parses
+/// a request line, a query or header lines beyond SPORE's limits (platform/esp8266/README.md,
+/// "HTTP admission"). Public APIs only: the library is not patched.
+///
+/// How (ESPAsyncWebServer 3.12.0, ESPAsyncTCP 2.0.0, lwIP 2.1.3 as the ESP8266 core 3.1.2 builds
+/// it, LWIP_CALLBACK_API):
+///  - AsyncWebServer::begin() is never called, so its own AsyncServer never listens
+///    (WebServer.cpp:112-115). This listener binds the port with raw lwIP and, for each accepted
+///    pcb, does what ESPAsyncTCP's AsyncServer::_accept() (ESPAsyncTCP.cpp:1201-1303: Nagle off
+///    as AsyncWebServer::begin() asks, `new (std::nothrow) AsyncClient(pcb)`) and the server's
+///    accept lambda (WebServer.cpp:45-57: setRxTimeout(3), AsyncWebServerRequest::create(), abort
+///    and delete on failure) do;
+///  - before that, it refuses (RST, before anything is allocated) a connection when all
+///    SPORE_ESP_MAX_HEAD_SCREENS screens are in use or the free heap could not hold one more head
+///    at its worst case besides the reserve (see begin());
+///  - AsyncClient's constructor sets the pcb's recv callback to its own (ESPAsyncTCP.cpp:198);
+///    the listener saves it from the pcb and puts screen_recv() in front. Each received pbuf chain
+///    goes through the screen first: while the head is within limits it is forwarded unchanged;
+///    once the head ended within them the saved callback is put back (the body, and anything
+///    after the request, reaches the library directly); a head over a limit is dropped with
+///    tcp_abort() (RST, no answer) before the library sees any byte of that chain.
+///
+/// One listener per node (its callbacks find it through a static pointer). Runs in lwIP's
+/// receive path, serialized with loop() like every ESPAsyncWebServer callback.
+
+#include <ESPAsyncWebServer.h>
+#include <lwip/tcp.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "spore/http_head_screen.h"
+
+namespace spore::esp8266 {
+
+class HttpListener {
+ public:
+  /// Heap one connection can take while its head is screened and parsed, at the screen's limits:
+  /// AsyncClient (220 B) + AsyncWebServerRequest (336 B) + their shared_ptr blocks and lwIP's pcb
+  /// (~300 B), the library's line buffer (SPORE_ESP_MAX_HEADER_LINE_BYTES), every header as a
+  /// list node of AsyncWebHeader (32 B) with its name and value (the head's bytes plus ~24 B of
+  /// allocator overhead per line), the request line's copies and the query parameters (40 B
+  /// each). Sizes from the xtensa compile check (platform/esp8266/README.md, "Known limits").
+  static constexpr uint32_t kHeadWorstCaseBytes =
+      900 + SPORE_ESP_MAX_HEADER_LINE_BYTES + SPORE_ESP_MAX_HEAD_BYTES + (32 + 24) * SPORE_ESP_MAX_HEADERS +
+      2 * SPORE_ESP_MAX_REQUEST_LINE_BYTES + 40 * SPORE_ESP_MAX_QUERY_PARAMS;
+
+  HttpListener() = default;
+  HttpListener(const HttpListener&) = delete;
+  HttpListener& operator=(const HttpListener&) = delete;
+
+  /// Listens on `port` (any address) and hands each connection whose head passes the screen to
+  /// `server`'s handlers. A connection is accepted only while the free heap is at least
+  /// `reserve_heap_bytes` plus kHeadWorstCaseBytes for it and for every head still being
+  /// screened. False (logged by the caller) when lwIP cannot bind or listen; call once.
+  bool begin(AsyncWebServer& server, uint16_t port, uint32_t reserve_heap_bytes);
+
+  /// Connections reset at accept (no screen free, or not enough heap) since begin().
+  uint32_t refused_accepts() const { return refused_accepts_; }
+  /// Connections reset because their head broke a limit since begin().
+  uint32_t refused_heads() const { return refused_heads_; }
+
+ private:
+  struct Screen {
+    tcp_pcb* pcb = nullptr;         ///< nullptr: free
+    tcp_recv_fn forward = nullptr;  ///< the recv callback AsyncClient installed
+    HttpHeadScreen head;
+  };
+
+  // lwIP's accept and recv callbacks (exact lwIP signatures).
+  static err_t s_accept(void* arg, tcp_pcb* pcb, err_t err);
+  static err_t s_recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err);
+  err_t accept(tcp_pcb* pcb);
+  err_t recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err);
+  /// A free screen, after releasing those whose connection lwIP has closed or freed meanwhile.
+  Screen* free_screen(size_t* in_use);
+  Screen* screen_of(const tcp_pcb* pcb);
+
+  AsyncWebServer* server_ = nullptr;
+  tcp_pcb* listen_pcb_ = nullptr;
+  uint32_t reserve_heap_bytes_ = 0;
+  Screen screens_[SPORE_ESP_MAX_HEAD_SCREENS];
+  uint32_t refused_accepts_ = 0;
+  uint32_t refused_heads_ = 0;
+};
+
+}  // namespace spore::esp8266
