@@ -224,16 +224,16 @@
 #define SPORE_ESP_MAX_TARGET_BYTES 160
 #endif
 
-/// Query parameters an ESP8266 request may carry (SPORE's routes read at most one); more is 414.
-/// ESPAsyncWebServer has parsed them into its list already (about 48 B of heap each): the limit
-/// only keeps such a request from holding that heap while it is served.
+/// Query parameters an ESP8266 request may carry (SPORE's routes read at most one). The head screen
+/// (http_head_screen.h) resets a connection whose request line has more before ESPAsyncWebServer
+/// parses it into its list (48 B of heap each); admission's 414 stays as a second check.
 #ifndef SPORE_ESP_MAX_QUERY_PARAMS
 #define SPORE_ESP_MAX_QUERY_PARAMS 4
 #endif
 
-/// Header lines an ESP8266 request may carry; more is 431 before the body. A browser sends up to
-/// ~18 (Chrome with its sec-ch-ua and sec-fetch lines), curl 3-5. ESPAsyncWebServer has parsed
-/// them already (one AsyncWebHeader each): the limit keeps such a request from holding them.
+/// Header lines an ESP8266 request may carry. A browser sends up to ~18 (Chrome with its sec-ch-ua
+/// and sec-fetch lines), curl 3-5. The head screen resets a connection with more before
+/// ESPAsyncWebServer makes an AsyncWebHeader of each; admission's 431 stays as a second check.
 #ifndef SPORE_ESP_MAX_HEADERS
 #define SPORE_ESP_MAX_HEADERS 24
 #endif

@@ -16,6 +16,13 @@ HttpListener* g_listener = nullptr;  // the one listener: lwIP's callbacks carry
 #error "the head screen wraps tcp_pcb::recv: lwIP with LWIP_CALLBACK_API expected"
 #endif
 
+// kConnectionBytes and kHeadWorstCaseBytes hold while the libraries' objects are no larger than
+// this (tools/esp8266-http-sizes.sh prints them).
+static_assert(sizeof(AsyncClient) <= 220 && sizeof(AsyncWebServerRequest) <= 336 && sizeof(tcp_pcb) <= 184,
+              "a connection's objects grew: update HttpListener::kConnectionBytes and the README");
+static_assert(sizeof(AsyncWebHeader) <= 24 && sizeof(AsyncWebParameter) <= 32,
+              "a header's or parameter's object grew: update HttpListener::kHeadWorstCaseBytes and the README");
+
 // Whether `pcb` is still a live connection in lwIP (its active list, lwip/priv/tcp_priv.h): a
 // pointer comparison, so a pcb lwIP has freed is never read.
 bool is_active(const tcp_pcb* pcb) {
@@ -27,10 +34,9 @@ bool is_active(const tcp_pcb* pcb) {
 
 }  // namespace
 
-bool HttpListener::begin(AsyncWebServer& server, uint16_t port, uint32_t reserve_heap_bytes) {
+bool HttpListener::begin(AsyncWebServer& server, uint16_t port) {
   if (listen_pcb_ != nullptr) return true;
   server_ = &server;
-  reserve_heap_bytes_ = reserve_heap_bytes;
   // As AsyncServer::begin() (ESPAsyncTCP.cpp:1119-1143), on any address.
   tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
   if (pcb == nullptr) return false;
@@ -92,8 +98,8 @@ err_t HttpListener::accept(tcp_pcb* pcb) {
   size_t in_use = 0;
   Screen* screen = free_screen(&in_use);
   // Every head in flight may still grow to its worst case; this one too.
-  const uint32_t need = reserve_heap_bytes_ + (in_use + 1) * kHeadWorstCaseBytes;
-  if (screen == nullptr || ESP.getFreeHeap() < need || ESP.getMaxFreeBlockSize() < SPORE_ESP_MAX_HEADER_LINE_BYTES * 2) {
+  const uint32_t need = kReserveBytes + (in_use + 1) * kHeadWorstCaseBytes;
+  if (screen == nullptr || ESP.getFreeHeap() < need || ESP.getMaxFreeBlockSize() < kMinFreeBlockBytes) {
     ++refused_accepts_;
     tcp_abort(pcb);
     return ERR_ABRT;

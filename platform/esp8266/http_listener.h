@@ -15,7 +15,8 @@
 ///    and delete on failure) do;
 ///  - before that, it refuses (RST, before anything is allocated) a connection when all
 ///    SPORE_ESP_MAX_HEAD_SCREENS screens are in use or the free heap could not hold one more head
-///    at its worst case besides the reserve (see begin());
+///    at its worst case besides those in flight and a reserve (see begin()): lwIP's pcb is all
+///    it cost;
 ///  - AsyncClient's constructor sets the pcb's recv callback to its own (ESPAsyncTCP.cpp:198);
 ///    the listener saves it from the pcb and puts screen_recv() in front. Each received pbuf chain
 ///    goes through the screen first: while the head is within limits it is forwarded unchanged;
@@ -38,15 +39,28 @@ namespace spore::esp8266 {
 
 class HttpListener {
  public:
-  /// Heap one connection can take while its head is screened and parsed, at the screen's limits:
-  /// AsyncClient (220 B) + AsyncWebServerRequest (336 B) + their shared_ptr blocks and lwIP's pcb
-  /// (~300 B), the library's line buffer (SPORE_ESP_MAX_HEADER_LINE_BYTES), every header as a
-  /// list node of AsyncWebHeader (32 B) with its name and value (the head's bytes plus ~24 B of
-  /// allocator overhead per line), the request line's copies and the query parameters (40 B
-  /// each). Sizes from the xtensa compile check (platform/esp8266/README.md, "Known limits").
+  /// Heap of one accepted connection's objects: AsyncClient (220 B), its error tracker's
+  /// make_shared block, AsyncWebServerRequest (336 B), its shared_ptr block, lwIP's tcp_pcb
+  /// (184 B), each in umm_malloc's 8-byte blocks with a 4-byte header.
+  static constexpr uint32_t kConnectionBytes = 816;
+  /// Heap one connection can take while its head is screened and parsed, at the screen's limits
+  /// (an upper estimate, not measured on a board): the connection's objects; kept, every header
+  /// line as a list node (40 B) with its name and value (the head's text plus 2 x 12 B of block
+  /// overhead), the URL and each query parameter's node (48 B) and strings (the request line's
+  /// text); in flight, one line in up to 5 copies (the buffer while realloc() moves it, the
+  /// parse's name and value, the request's own fields: Host, Content-Type, the boundary).
+  /// 7,052 B with the default limits; `tools/esp8266-http-sizes.sh` prints the same sum from the
+  /// sizes the ESP8266 compiler gives (platform/esp8266/README.md, "HTTP admission").
   static constexpr uint32_t kHeadWorstCaseBytes =
-      900 + SPORE_ESP_MAX_HEADER_LINE_BYTES + SPORE_ESP_MAX_HEAD_BYTES + (32 + 24) * SPORE_ESP_MAX_HEADERS +
-      2 * SPORE_ESP_MAX_REQUEST_LINE_BYTES + 40 * SPORE_ESP_MAX_QUERY_PARAMS;
+      kConnectionBytes + SPORE_ESP_MAX_HEAD_BYTES + (40 + 24) * SPORE_ESP_MAX_HEADERS +
+      SPORE_ESP_MAX_REQUEST_LINE_BYTES + (48 + 24) * SPORE_ESP_MAX_QUERY_PARAMS + 5 * (SPORE_ESP_MAX_HEADER_LINE_BYTES + 12);
+  /// Free heap a new connection must leave beyond every head's worst case: room for the 503 that
+  /// admission answers when the heap is below its floor (AsyncBasicResponse, its headers and
+  /// lwIP's copy of the segment: under 1.6 KB, README "HTTP admission").
+  static constexpr uint32_t kReserveBytes = 2048;
+  /// The largest free block a new connection needs: the line buffer (at most
+  /// SPORE_ESP_MAX_HEADER_LINE_BYTES) while realloc() copies it, or the request object.
+  static constexpr uint32_t kMinFreeBlockBytes = 2 * SPORE_ESP_MAX_HEADER_LINE_BYTES;
 
   HttpListener() = default;
   HttpListener(const HttpListener&) = delete;
@@ -54,9 +68,9 @@ class HttpListener {
 
   /// Listens on `port` (any address) and hands each connection whose head passes the screen to
   /// `server`'s handlers. A connection is accepted only while the free heap is at least
-  /// `reserve_heap_bytes` plus kHeadWorstCaseBytes for it and for every head still being
-  /// screened. False (logged by the caller) when lwIP cannot bind or listen; call once.
-  bool begin(AsyncWebServer& server, uint16_t port, uint32_t reserve_heap_bytes);
+  /// kReserveBytes plus kHeadWorstCaseBytes for it and for every head still being screened, and
+  /// the largest free block at least kMinFreeBlockBytes. False when lwIP cannot bind or listen.
+  bool begin(AsyncWebServer& server, uint16_t port);
 
   /// Connections reset at accept (no screen free, or not enough heap) since begin().
   uint32_t refused_accepts() const { return refused_accepts_; }
@@ -81,7 +95,6 @@ class HttpListener {
 
   AsyncWebServer* server_ = nullptr;
   tcp_pcb* listen_pcb_ = nullptr;
-  uint32_t reserve_heap_bytes_ = 0;
   Screen screens_[SPORE_ESP_MAX_HEAD_SCREENS];
   uint32_t refused_accepts_ = 0;
   uint32_t refused_heads_ = 0;

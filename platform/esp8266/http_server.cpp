@@ -276,9 +276,8 @@ bool EspHttpServer::begin(uint16_t port) {
   server_.addHandler(new UploadHandler(*this));
   server_.addHandler(new Handler(*this));
   // Not server_.begin(): the listener accepts the connections itself, so that core's head screen
-  // sees each request head before ESPAsyncWebServer parses it (http_listener.h). It keeps the
-  // admission floor free for answers even if every head in flight reached its worst case.
-  listening_ = listener_.begin(server_, port, table_.options().min_free_heap_bytes);
+  // sees each request head before ESPAsyncWebServer parses it (http_listener.h).
+  listening_ = listener_.begin(server_, port);
   return listening_;
 }
 
