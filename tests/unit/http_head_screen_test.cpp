@@ -50,6 +50,17 @@ std::string headers(size_t n) {
   return h;
 }
 
+// A head built with `n` of something passes at limit - 1 and at limit, and is refused for `why`
+// at limit + 1.
+template <typename Build>
+void expect_edge(Build build, size_t limit, HeadRefusal why) {
+  HeadRefusal got = HeadRefusal::kNone;
+  EXPECT_EQ(screen(build(limit - 1)), HeadVerdict::kPassed) << limit - 1;
+  EXPECT_EQ(screen(build(limit)), HeadVerdict::kPassed) << limit;
+  EXPECT_EQ(screen(build(limit + 1), &got), HeadVerdict::kRefused) << limit + 1;
+  EXPECT_EQ(got, why);
+}
+
 TEST(HttpHeadScreenTest, PassesOrdinaryHeadsWithCrlfAndBareLf) {
   EXPECT_EQ(screen("GET /api/node/status HTTP/1.1\r\nHost: n\r\nAccept: */*\r\n\r\n"), HeadVerdict::kPassed);
   EXPECT_EQ(screen("GET /api/node/status HTTP/1.1\nHost: n\nAccept: */*\n\n"), HeadVerdict::kPassed);
@@ -71,21 +82,15 @@ TEST(HttpHeadScreenTest, AWhiteSpaceLineEndsTheHeadAsTheLibraryTrimsIt) {
 }
 
 TEST(HttpHeadScreenTest, RequestLineAtItsLimit) {
-  HeadRefusal why;
-  EXPECT_EQ(screen(request_line(Screen::kMaxRequestLineBytes - 1) + "\r\n"), HeadVerdict::kPassed);
-  EXPECT_EQ(screen(request_line(Screen::kMaxRequestLineBytes) + "\r\n"), HeadVerdict::kPassed);
-  EXPECT_EQ(screen(request_line(Screen::kMaxRequestLineBytes + 1) + "\r\n", &why), HeadVerdict::kRefused);
-  EXPECT_EQ(why, HeadRefusal::kRequestLineTooLong);
+  expect_edge([](size_t n) { return request_line(n) + "\r\n"; }, Screen::kMaxRequestLineBytes,
+              HeadRefusal::kRequestLineTooLong);
   // Refused as soon as it is too long, without waiting for its end.
   EXPECT_EQ(screen("GET /" + std::string(Screen::kMaxRequestLineBytes, 'x')), HeadVerdict::kRefused);
 }
 
 TEST(HttpHeadScreenTest, QueryParametersAtTheirLimit) {
-  HeadRefusal why;
-  EXPECT_EQ(screen("GET /a" + query(Screen::kMaxQueryParams - 1) + " HTTP/1.1\r\n\r\n"), HeadVerdict::kPassed);
-  EXPECT_EQ(screen("GET /a" + query(Screen::kMaxQueryParams) + " HTTP/1.1\r\n\r\n"), HeadVerdict::kPassed);
-  EXPECT_EQ(screen("GET /a" + query(Screen::kMaxQueryParams + 1) + " HTTP/1.1\r\n\r\n", &why), HeadVerdict::kRefused);
-  EXPECT_EQ(why, HeadRefusal::kTooManyQueryParams);
+  expect_edge([](size_t n) { return "GET /a" + query(n) + " HTTP/1.1\r\n\r\n"; }, Screen::kMaxQueryParams,
+              HeadRefusal::kTooManyQueryParams);
   // The finding: a ~1.3 KB "a&a&a..." request. Refused within the first few parameters.
   std::string flood = "GET /?";
   for (int i = 0; i < 650; ++i) flood += "a&";
@@ -101,20 +106,13 @@ TEST(HttpHeadScreenTest, AmpersandsBeforeTheQueryAreNotParameters) {
 }
 
 TEST(HttpHeadScreenTest, HeaderLinesAtTheirLimit) {
-  HeadRefusal why;
-  EXPECT_EQ(screen("GET / HTTP/1.1\r\n" + headers(Screen::kMaxHeaders - 1) + "\r\n"), HeadVerdict::kPassed);
-  EXPECT_EQ(screen("GET / HTTP/1.1\r\n" + headers(Screen::kMaxHeaders) + "\r\n"), HeadVerdict::kPassed);
-  EXPECT_EQ(screen("GET / HTTP/1.1\r\n" + headers(Screen::kMaxHeaders + 1) + "\r\n", &why), HeadVerdict::kRefused);
-  EXPECT_EQ(why, HeadRefusal::kTooManyHeaders);
+  expect_edge([](size_t n) { return "GET / HTTP/1.1\r\n" + headers(n) + "\r\n"; }, Screen::kMaxHeaders,
+              HeadRefusal::kTooManyHeaders);
 }
 
 TEST(HttpHeadScreenTest, HeaderLineLengthAtItsLimit) {
-  HeadRefusal why;
-  EXPECT_EQ(screen("GET / HTTP/1.1\r\n" + header_line(Screen::kMaxHeaderLineBytes - 1) + "\r\n"), HeadVerdict::kPassed);
-  EXPECT_EQ(screen("GET / HTTP/1.1\r\n" + header_line(Screen::kMaxHeaderLineBytes) + "\r\n"), HeadVerdict::kPassed);
-  EXPECT_EQ(screen("GET / HTTP/1.1\r\n" + header_line(Screen::kMaxHeaderLineBytes + 1) + "\r\n", &why),
-            HeadVerdict::kRefused);
-  EXPECT_EQ(why, HeadRefusal::kHeaderLineTooLong);
+  expect_edge([](size_t n) { return "GET / HTTP/1.1\r\n" + header_line(n) + "\r\n"; }, Screen::kMaxHeaderLineBytes,
+              HeadRefusal::kHeaderLineTooLong);
   // One endless line (the library's _temp would grow until reserve() fails): refused at its limit.
   const std::string endless = "GET / HTTP/1.1\r\nX: " + std::string(4000, 'v');
   Screen s;
