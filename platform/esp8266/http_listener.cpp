@@ -167,6 +167,9 @@ err_t HttpListener::recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
     tcp_recv(pcb, forward);
     return forward(arg, pcb, p, err);
   }
+  // ESPAsyncTCP's callback returns ERR_OK or ERR_ABRT only (ESPAsyncTCP.cpp:737-742, 137-143),
+  // never an error that makes lwIP keep the segment and deliver it again (which the screen would
+  // count twice).
   const err_t result = forward(arg, pcb, p, err);
   // The library aborted the connection or closed it (its callbacks cleared): this screen is done.
   // Not only on ERR_ABRT: after an abort() inside the library's callback ESPAsyncTCP returns
