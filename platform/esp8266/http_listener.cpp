@@ -22,6 +22,8 @@ static_assert(sizeof(AsyncClient) <= 220 && sizeof(AsyncWebServerRequest) <= 336
               "a connection's objects grew: update HttpListener::kConnectionBytes and the README");
 static_assert(sizeof(AsyncWebHeader) <= 24 && sizeof(AsyncWebParameter) <= 32,
               "a header's or parameter's object grew: update HttpListener::kHeadWorstCaseBytes and the README");
+// The listener's own RAM: SPORE_ESP_MAX_HEAD_SCREENS of these (README "HTTP admission").
+static_assert(sizeof(HttpHeadScreen) <= 10, "the head screen is a few counters");
 
 // Whether `pcb` is still a live connection in lwIP (its active list, lwip/priv/tcp_priv.h): a
 // pointer comparison, so a pcb lwIP has freed is never read.

@@ -83,6 +83,7 @@ class HttpListener {
     tcp_recv_fn forward = nullptr;  ///< the recv callback AsyncClient installed
     HttpHeadScreen head;
   };
+  static_assert(sizeof(Screen) <= 20, "README \"HTTP admission\" says 20 B per screen");
 
   // lwIP's accept and recv callbacks (exact lwIP signatures).
   static err_t s_accept(void* arg, tcp_pcb* pcb, err_t err);
