@@ -34,7 +34,7 @@ AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-6144}"
 # admission before the body (+1.4 KB), the boot counter's flash log, the settings policy
 # (DeviceSettings, unknown keys, salvage) and the token DRBG's seeding (+2.3 KB), the staged-image
 # read-back (+0.4 KB) took it from 10,883 B to 14,866 B (docs/footprint.md, "Budget").
-DEVICE_MODULES=" boot_counter config_record device_config device_settings esp_flash esp_image esp_staged_image http_request_table loop_pass_monitor reset_reason safe_mode setup_portal token_drbg udp_intake wifi_manager "
+DEVICE_MODULES=" boot_counter config_record device_config device_settings esp_flash esp_image esp_staged_image http_head_screen http_request_table loop_pass_monitor reset_reason safe_mode setup_portal token_drbg udp_intake wifi_manager "
 # Integrations: what connects a node to outside tools (Prometheus /metrics, the REST and SSE side
 # of cluster events, the MQTT bridge). DESIGN.md §4's 48 KB engine budget was set for cluster,
 # REST and OTA; issue 8 added these on top, so they get their own budget (docs/footprint.md,

@@ -224,18 +224,50 @@
 #define SPORE_ESP_MAX_TARGET_BYTES 160
 #endif
 
-/// Query parameters an ESP8266 request may carry (SPORE's routes read at most one); more is 414.
-/// ESPAsyncWebServer has parsed them into its list already (about 48 B of heap each): the limit
-/// only keeps such a request from holding that heap while it is served.
+/// Query parameters an ESP8266 request may carry (SPORE's routes read at most one). The head screen
+/// (http_head_screen.h) resets a connection whose request line has more before ESPAsyncWebServer
+/// parses it into its list (48 B of heap each); admission's 414 stays as a second check.
 #ifndef SPORE_ESP_MAX_QUERY_PARAMS
 #define SPORE_ESP_MAX_QUERY_PARAMS 4
 #endif
 
-/// Header lines an ESP8266 request may carry; more is 431 before the body. A browser sends up to
-/// ~18 (Chrome with its sec-ch-ua and sec-fetch lines), curl 3-5. ESPAsyncWebServer has parsed
-/// them already (one AsyncWebHeader each): the limit keeps such a request from holding them.
+/// Header lines an ESP8266 request may carry. A browser sends up to ~18 (Chrome with its sec-ch-ua
+/// and sec-fetch lines), curl 3-5. The head screen resets a connection with more before
+/// ESPAsyncWebServer makes an AsyncWebHeader of each; admission's 431 stays as a second check.
 #ifndef SPORE_ESP_MAX_HEADERS
 #define SPORE_ESP_MAX_HEADERS 24
+#endif
+
+/// The head screen (http_head_screen.h) in front of ESPAsyncWebServer: the longest request line
+/// (method, target as sent, version, CR; without the LF) an ESP8266 node lets the library parse.
+/// Longer is a reset connection before the library has seen a byte. Leaves room for the method,
+/// the version and a client that percent-encodes more than the adapter's re-encoding
+/// (SPORE_ESP_MAX_TARGET_BYTES) does.
+#ifndef SPORE_ESP_MAX_REQUEST_LINE_BYTES
+#define SPORE_ESP_MAX_REQUEST_LINE_BYTES 256
+#endif
+
+/// The head screen: the longest header line (name, value, CR; without the LF). A browser's longest
+/// (User-Agent, Accept) is ~150 B; the library keeps each line in a String while it grows.
+#ifndef SPORE_ESP_MAX_HEADER_LINE_BYTES
+#define SPORE_ESP_MAX_HEADER_LINE_BYTES 512
+#endif
+
+/// The head screen: the whole request head (request line, header lines and the blank line, every
+/// byte counted). A browser's head to the dashboard is under 1 KB; what the library builds from a
+/// head is about its size plus ~64 B per header line (platform/esp8266/README.md, "Known limits").
+#ifndef SPORE_ESP_MAX_HEAD_BYTES
+#define SPORE_ESP_MAX_HEAD_BYTES 1536
+#endif
+
+/// The head screen: connections an ESP8266 node lets send a request head at once (one screen each).
+/// One more is reset at accept, before ESPAsyncTCP allocates anything for it. lwIP's
+/// MEMP_NUM_TCP_PCB is 5 on the ESP8266 core (one is often an event stream or MQTT); one short of
+/// it, so a browser's idle preconnected sockets do not lock the others out. The heap all heads may
+/// hold at once is this many times the per-head worst case (the listener also checks the free heap
+/// for it at accept).
+#ifndef SPORE_ESP_MAX_HEAD_SCREENS
+#define SPORE_ESP_MAX_HEAD_SCREENS 4
 #endif
 
 /// Cluster events (docs/events.md): the outbound log, the events this node published last and can

@@ -259,8 +259,8 @@ static_assert(sizeof(AnswerResponse) <= 800, "an answer's response object grew: 
 EspHttpServer::EspHttpServer(AsyncWebServer& server, RestApi& api, const Clock& clock)
     : server_(server), api_(api), clock_(clock), table_(api, clock) {}
 
-void EspHttpServer::begin() {
-  if (begun_) return;
+bool EspHttpServer::begin(uint16_t port) {
+  if (begun_) return listening_;
   begun_ = true;
   table_.begin();
   // Every response object the server builds copies DefaultHeaders when it is constructed: ours,
@@ -275,7 +275,10 @@ void EspHttpServer::begin() {
   // catch-all non-trivial (WebHandlerImpl.h:85), and Handler takes every request anyway.
   server_.addHandler(new UploadHandler(*this));
   server_.addHandler(new Handler(*this));
-  server_.begin();
+  // Not server_.begin(): the listener accepts the connections itself, so that core's head screen
+  // sees each request head before ESPAsyncWebServer parses it (http_listener.h).
+  listening_ = listener_.begin(server_, port);
+  return listening_;
 }
 
 void EspHttpServer::loop() {

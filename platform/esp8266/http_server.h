@@ -29,7 +29,9 @@
 ///    ESP.getMaxFreeBlockSize() against Options), because beginResponse*() use throwing new:
 ///    out of memory there is a reset, so there are no null checks on them;
 ///  - what the library parses before any hook (the request line with its query parameters, every
-///    header line) cannot be bounded from here: README "Known limits";
+///    header line) is bounded before it sees a byte, by core's head screen in HttpListener
+///    (http_listener.h): a head over SPORE_ESP_MAX_REQUEST_LINE_BYTES, SPORE_ESP_MAX_QUERY_PARAMS,
+///    SPORE_ESP_MAX_HEADERS, SPORE_ESP_MAX_HEADER_LINE_BYTES or SPORE_ESP_MAX_HEAD_BYTES is reset;
 ///  - a request body (other than the update upload) is copied into its slot's fixed buffer of
 ///    SPORE_ESP_MAX_BODY_BYTES; longer bodies get 413;
 ///  - every answer but the dashboard, the 503 and event streams is a core ChunkedAnswer inside a
@@ -80,6 +82,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "http_listener.h"
 #include "spore/delegate.h"
 #include "spore/event_api.h"
 #include "spore/http_request_table.h"
@@ -114,8 +117,14 @@ class EspHttpServer {
   /// EventApi's sink: queues `msg` on every open stream whose filter matches.
   void stream(const SseMessage& msg);
 
-  /// Registers the handlers, installs the RestApi restart handler and starts the server.
-  void begin();
+  /// Registers the handlers, installs the RestApi restart handler and starts listening on `port`
+  /// (the AsyncWebServer's) through HttpListener, which screens every request head before the
+  /// library parses it (http_listener.h); AsyncWebServer::begin() is not called. False when
+  /// lwIP could not listen on the port (the caller logs it; nothing is served).
+  bool begin(uint16_t port);
+  /// Connections reset by the head screen: at accept (no screen free, not enough heap) and for a
+  /// head over SPORE's limits.
+  uint32_t refused_connections() const { return listener_.refused_accepts() + listener_.refused_heads(); }
   /// From loop(): OTA stall detection, deferred restart (after a restart or a committed update),
   /// event stream keep-alives.
   void loop();
@@ -193,7 +202,9 @@ class EspHttpServer {
   uint32_t stream_drops_ = 0;
   uint32_t stream_cuts_ = 0;
   Delegate<void()> before_restart_;
+  HttpListener listener_;
   bool begun_ = false;
+  bool listening_ = false;
 };
 
 }  // namespace spore::esp8266

@@ -303,7 +303,9 @@ bool Node::begin(const char* api_token) {
   http_.set_ota(&ota_);
   http_.set_before_restart(Delegate<void()>::bind<Node, &Node::before_restart>(this));
   portal_.begin();  // before the REST handler: the server asks handlers in order
-  http_.begin();
+  if (!http_.begin(config_.http_port)) {
+    SPORE_LOG(ctx_, LogLevel::kError, "http: cannot listen on port %u", static_cast<unsigned>(config_.http_port));
+  }
   if (http_.restart_blocked()) {
     SPORE_LOG(ctx_, LogLevel::kWarn, "boot mode is UART download (reset by a serial flash): restart requests are "
                                      "refused until the board is power-cycled");

@@ -1,0 +1,184 @@
+#include "http_listener.h"
+
+#include <Arduino.h>
+#include <ESPAsyncTCP.h>
+#include <lwip/priv/tcp_priv.h>
+#include <lwip/tcp.h>
+
+#include <new>
+
+namespace spore::esp8266 {
+namespace {
+
+HttpListener* g_listener = nullptr;  // the one listener: lwIP's callbacks carry the AsyncClient as arg
+
+#if !LWIP_CALLBACK_API
+#error "the head screen wraps tcp_pcb::recv: lwIP with LWIP_CALLBACK_API expected"
+#endif
+
+// kConnectionBytes and kHeadWorstCaseBytes hold while the libraries' objects are no larger than
+// this (tools/esp8266-http-sizes.sh prints them).
+static_assert(sizeof(AsyncClient) <= 220 && sizeof(AsyncWebServerRequest) <= 336 && sizeof(tcp_pcb) <= 184,
+              "a connection's objects grew: update HttpListener::kConnectionBytes and the README");
+static_assert(sizeof(AsyncWebHeader) <= 24 && sizeof(AsyncWebParameter) <= 32,
+              "a header's or parameter's object grew: update HttpListener::kHeadWorstCaseBytes and the README");
+// The listener's own RAM: SPORE_ESP_MAX_HEAD_SCREENS of these (README "HTTP admission").
+static_assert(sizeof(HttpHeadScreen) <= 10, "the head screen is a few counters");
+
+// Whether `pcb` is still a live connection in lwIP (its active list, lwip/priv/tcp_priv.h): a
+// pointer comparison, so a pcb lwIP has freed is never read.
+bool is_active(const tcp_pcb* pcb) {
+  for (const tcp_pcb* p = tcp_active_pcbs; p != nullptr; p = p->next) {
+    if (p == pcb) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool HttpListener::begin(AsyncWebServer& server, uint16_t port) {
+  if (listen_pcb_ != nullptr) return true;
+  server_ = &server;
+  // As AsyncServer::begin() (ESPAsyncTCP.cpp:1119-1143), on any address.
+  tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+  if (pcb == nullptr) return false;
+  tcp_setprio(pcb, TCP_PRIO_MIN);
+  if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
+    tcp_close(pcb);
+    return false;
+  }
+  tcp_pcb* listening = tcp_listen(pcb);  // frees `pcb` on success
+  if (listening == nullptr) {
+    tcp_close(pcb);
+    return false;
+  }
+  listen_pcb_ = listening;
+  g_listener = this;
+  tcp_arg(listen_pcb_, this);
+  tcp_accept(listen_pcb_, &HttpListener::s_accept);
+  return true;
+}
+
+err_t HttpListener::s_accept(void* arg, tcp_pcb* pcb, err_t err) {
+  // lwIP's contract (tcp.h, tcp_accept_fn): return ERR_ABRT only after tcp_abort() on `pcb`.
+  if (pcb == nullptr || err != ERR_OK) return ERR_OK;  // as ESPAsyncTCP.cpp:1203-1214
+  return static_cast<HttpListener*>(arg)->accept(pcb);
+}
+
+err_t HttpListener::s_recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
+  return g_listener->recv(arg, pcb, p, err);
+}
+
+HttpListener::Screen* HttpListener::screen_of(const tcp_pcb* pcb) {
+  for (Screen& s : screens_) {
+    if (s.pcb == pcb) return &s;
+  }
+  return nullptr;
+}
+
+HttpListener::Screen* HttpListener::free_screen(size_t* in_use) {
+  // A screen is released in recv() when its head ends, is refused, or the library aborts the
+  // connection. A connection that ends otherwise mid-head (the peer's RST, the library's 3 s rx
+  // timeout closing it) leaves its screen behind: it is stale once its pcb is no longer active
+  // or no longer routes its data through us (AsyncClient's close clears the recv callback).
+  Screen* free = nullptr;
+  *in_use = 0;
+  for (Screen& s : screens_) {
+    if (s.pcb != nullptr && (!is_active(s.pcb) || s.pcb->recv != &s_recv)) {
+      s.pcb = nullptr;
+    }
+    if (s.pcb == nullptr) {
+      if (free == nullptr) free = &s;
+    } else {
+      ++*in_use;
+    }
+  }
+  return free;
+}
+
+err_t HttpListener::accept(tcp_pcb* pcb) {
+  size_t in_use = 0;
+  Screen* screen = free_screen(&in_use);
+  // Every head in flight may still grow to its worst case; this one too.
+  const uint32_t need = kReserveBytes + (in_use + 1) * kHeadWorstCaseBytes;
+  if (screen == nullptr || ESP.getFreeHeap() < need || ESP.getMaxFreeBlockSize() < kMinFreeBlockBytes) {
+    ++refused_accepts_;
+    tcp_abort(pcb);
+    return ERR_ABRT;
+  }
+  // AsyncServer::_accept() (ESPAsyncTCP.cpp:1215-1291) with AsyncWebServer::begin()'s
+  // setNoDelay(true); the AsyncClient constructor sets arg, recv, sent, err and poll.
+  tcp_nagle_disable(pcb);
+  AsyncClient* client = new (std::nothrow) AsyncClient(pcb);
+  if (client == nullptr) {
+    ++refused_accepts_;
+    tcp_abort(pcb);
+    return ERR_ABRT;
+  }
+  screen->pcb = pcb;
+  screen->forward = pcb->recv;
+  screen->head.reset();
+  tcp_recv(pcb, &s_recv);  // tcp_arg stays the AsyncClient
+  // AsyncWebServer's accept lambda (WebServer.cpp:45-57). The request keeps itself alive.
+  client->setRxTimeout(3);
+  if (!AsyncWebServerRequest::create(server_, client)) {
+    screen->pcb = nullptr;
+    client->abort();  // tcp_abort(); no request, so nothing deletes the client meanwhile
+    delete client;
+    return ERR_ABRT;
+  }
+  return ERR_OK;
+}
+
+err_t HttpListener::recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
+  Screen* screen = screen_of(pcb);
+  if (screen == nullptr) {
+    // Not ours (cannot happen: recv is ours only while a screen holds the pcb). Drop it rather
+    // than hand the library unscreened bytes.
+    if (p != nullptr) pbuf_free(p);
+    tcp_abort(pcb);
+    return ERR_ABRT;
+  }
+  const tcp_recv_fn forward = screen->forward;
+  if (p == nullptr || err != ERR_OK) {
+    // The peer closed (FIN) or lwIP reports an error: the library closes; nothing to screen.
+    screen->pcb = nullptr;
+    tcp_recv(pcb, forward);
+    return forward(arg, pcb, p, err);
+  }
+  HeadVerdict verdict = screen->head.verdict();
+  for (const pbuf* q = p; q != nullptr && verdict == HeadVerdict::kReading; q = q->next) {
+    verdict = screen->head.feed(static_cast<const uint8_t*>(q->payload), q->len);
+  }
+  if (verdict == HeadVerdict::kRefused) {
+    screen->pcb = nullptr;
+    ++refused_heads_;
+    // tcp_abort() calls the pcb's err callback, AsyncClient::_s_error (ESPAsyncTCP.cpp:744-750),
+    // as a peer's RST does: the client forgets the pcb and reports the disconnect, the request
+    // deletes itself and the client (WebRequest.cpp:95-101, 283-292). Not client->abort(): it
+    // writes to the client after tcp_abort() returns (ESPAsyncTCP.cpp:347-351), which the
+    // request has deleted by then. lwIP does not free `p` after ERR_ABRT (tcp_in.c, "aborted:"
+    // drops its reference): we do.
+    pbuf_free(p);
+    tcp_abort(pcb);
+    return ERR_ABRT;
+  }
+  if (verdict == HeadVerdict::kPassed) {
+    // The head is in and within limits: the rest goes straight to the library.
+    screen->pcb = nullptr;
+    tcp_recv(pcb, forward);
+    return forward(arg, pcb, p, err);
+  }
+  // ESPAsyncTCP's callback returns ERR_OK or ERR_ABRT only (ESPAsyncTCP.cpp:737-742, 137-143),
+  // never an error that makes lwIP keep the segment and deliver it again (which the screen would
+  // count twice).
+  const err_t result = forward(arg, pcb, p, err);
+  // The library aborted the connection or closed it (its callbacks cleared): this screen is done.
+  // Not only on ERR_ABRT: after an abort() inside the library's callback ESPAsyncTCP returns
+  // ERR_OK (its error callback marks the tracker errored first: ESPAsyncTCP.cpp:137-143,
+  // 744-750), so whether `pcb` still exists is asked of lwIP before it is read.
+  if (result == ERR_ABRT || !is_active(pcb) || pcb->recv != &s_recv) screen->pcb = nullptr;
+  return result;
+}
+
+}  // namespace spore::esp8266
