@@ -279,7 +279,6 @@ void HttpRequestTable::abort_upload(Slot& slot) {
 
 void HttpRequestTable::fail(const void* request) {
   ++overloaded_;
-  api_.record_response(503);
   Slot* slot = find(request);
   if (slot == nullptr) return;
   abort_upload(*slot);

@@ -201,9 +201,10 @@ class HttpRequestTable {
   /// handle not admitted or a plain request whose body overflowed (respond() says 413).
   const HttpAsset* respond_asset(const void* request, const HttpRequestHead& head);
 
-  /// The adapter answers 503 instead of respond() (no memory for a response, or a handle it
-  /// does not know): aborts an accepted upload (the running image stays), frees the slot and
-  /// counts the overload.
+  /// The adapter cannot answer (no memory for a response, or a handle it does not know) and
+  /// resets the connection instead: aborts an accepted upload (the running image stays), frees
+  /// the slot and counts the overload (overload_count(); not in response_counts(): nothing is
+  /// sent).
   void fail(const void* request);
 
   /// The client went away (also fires after respond(), when it does nothing): aborts an accepted
@@ -234,7 +235,8 @@ class HttpRequestTable {
   void set_restart_blocked(bool blocked);
   bool restart_blocked() const { return restart_blocked_; }
 
-  /// Requests refused with 503 since construction (admit() refusals and fail() calls).
+  /// Requests refused with 503 or reset for lack of memory since construction (admit() refusals
+  /// and fail() calls).
   uint32_t overload_count() const { return overloaded_; }
   /// Requests in flight (admitted, not yet answered or dropped).
   size_t active_requests() const;

@@ -572,8 +572,9 @@ TEST(HttpRequestTableTest, FailAbortsAnUploadAndCountsTheOverload) {
   const HttpRequestHead h = upload(image.size());
   ASSERT_TRUE(n.admit(req(0), h, kPlentyHeap));
   n.feed(req(0), image);
-  n.table.fail(req(0));  // no memory for the response: 503 instead
+  n.table.fail(req(0));  // no memory for the response: the adapter resets the connection
   EXPECT_EQ(n.table.overload_count(), 1u);
+  EXPECT_EQ(n.api.response_counts().count(503), 0u);  // no answer went out
   EXPECT_FALSE(n.ota.busy());
   EXPECT_EQ(n.ota.last_error(), OtaError::kAborted);
   n.flash.expect_untouched();
@@ -743,10 +744,11 @@ TEST(HttpRequestTableTest, EveryAnswerIsCountedOnceByStatus) {
 
   EXPECT_FALSE(n.admit(req(1), get("/x"), 100));  // low heap: 503
   ASSERT_TRUE(n.admit(req(2), get("/x"), kPlentyHeap));
-  n.table.fail(req(2));  // no memory for a response: 503
-  EXPECT_EQ(c.count(503), 2u);
-  n.table.disconnected(req(2));  // after the answer: nothing more
-  EXPECT_EQ(c.count(503), 2u);
+  n.table.fail(req(2));  // no memory for a response: reset, no answer, not counted as one
+  EXPECT_EQ(c.count(503), 1u);
+  EXPECT_EQ(n.table.overload_count(), 2u);
+  n.table.disconnected(req(2));  // after the reset: nothing more
+  EXPECT_EQ(c.count(503), 1u);
 }
 
 }  // namespace
