@@ -299,8 +299,13 @@ EspImageError EspImageWalker::finish() {
     fail(EspImageError::kTruncated);
     return error_;
   }
-  // sig || uint32 LE sig_len: the length must account for exactly the bytes before it.
-  if (trailer_bytes_ != 0 && (trailer_bytes_ < 5 || load_le32(last4_) != trailer_bytes_ - 4)) {
+  // sig || uint32 LE sig_len: the length must account for exactly the bytes before it. And a
+  // whole number of 32-bit words: Update.end() reads the installed file back in 128-byte pieces
+  // with ESP.flashRead(uint32_t*), which refuses a size that is not a multiple of 4 (core 3.1.2
+  // Esp.cpp:928-931) without Updater.cpp:285 checking, so such a file (the image itself ends
+  // 16-aligned) would always fail its read-back as if the flash were bad. RSA signatures are.
+  if (trailer_bytes_ != 0 &&
+      (trailer_bytes_ < 5 || trailer_bytes_ % 4 != 0 || load_le32(last4_) != trailer_bytes_ - 4)) {
     fail(EspImageError::kTrailingBytes);
     return error_;
   }

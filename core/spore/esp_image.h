@@ -84,9 +84,10 @@ class EspImageWalker {
   EspImageWalker() = default;
 
   /// Starts over. `allow_signature_trailer`: accept `sig || uint32 LE sig_len` (1 <= sig_len <=
-  /// SPORE_OTA_MAX_SIGNATURE_BYTES) after the image's exact end, as the ESP8266 core's signing
-  /// appends it; set when no OTA key is configured (OtaSession then passes the trailer through;
-  /// with a key it strips it and the image must end exactly).
+  /// SPORE_OTA_MAX_SIGNATURE_BYTES, a multiple of 4: the Updater's read-back reads whole 32-bit
+  /// words) after the image's exact end, as the ESP8266 core's signing appends it; set when no
+  /// OTA key is configured (OtaSession then passes the trailer through; with a key it strips it
+  /// and the image must end exactly).
   void begin(bool allow_signature_trailer);
   /// The next `size_bytes` bytes of the file. False once the image is known bad (then and later).
   bool feed(const uint8_t* data, size_t size_bytes);

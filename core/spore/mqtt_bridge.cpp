@@ -167,20 +167,30 @@ bool MqttBridge::send(size_t size_bytes, bool retain, bool overflowed, bool even
     ++stats_.publish_failures;
     return false;
   }
-  if (callback_depth_ > 0) {
-    // Inside a callback (a web-server handler on the system stack, the client's own read, or a
-    // callback nested in one of the client's waits): loop() publishes it.
-    if (outbox_.push(topic_, reinterpret_cast<const uint8_t*>(payload_), size_bytes, retain, event)) return true;
+  // Every message goes through the outbox, so publish() only ever reads ring memory: the client
+  // may wait inside it (on the ESP8266, WiFiClient's write waits in esp_delay() for lwIP room
+  // between the PUBLISH header and the payload, ClientContext.h:487), and a callback that runs
+  // there renders its message into topic_/payload_ and queues it behind, never into the bytes
+  // being sent (the ring's front stays put across pushes, mqtt_queue.h).
+  const auto* payload = reinterpret_cast<const uint8_t*>(payload_);
+  bool queued = outbox_.push(topic_, payload, size_bytes, retain, event);
+  if (!queued && callback_depth_ == 0 && !outbox_.empty()) {
+    // From the loop: make room by publishing what callbacks queued before (older: order kept).
+    flush_outbox(outbox_.size());
+    queued = outbox_.push(topic_, payload, size_bytes, retain, event);
+  }
+  if (!queued) {
     ++stats_.queue_drops;
     ++stats_.publish_failures;
+    // A lost retained message would stay wrong on the broker until the next connect: loop()
+    // republishes the retained set once the outbox has room (resync_).
+    if (retain) resync_ = true;
     return false;
   }
-  if (!port_.connected() || !port_.publish(topic_, reinterpret_cast<const uint8_t*>(payload_), size_bytes, retain)) {
-    ++stats_.publish_failures;
-    return false;
-  }
-  ++stats_.published;
-  if (event) ++stats_.events_bridged;
+  // Inside a callback (a web-server handler on the system stack, the client's own read, or a
+  // callback nested in one of the client's waits) it waits for loop(); from the loop it goes out
+  // now, after whatever callbacks queued before it.
+  if (callback_depth_ == 0) flush_outbox(outbox_.size());
   return true;
 }
 
@@ -339,6 +349,11 @@ void MqttBridge::on_connected(uint32_t now_ms) {
   if (build_topic("/cmd/+", {}) && !port_.subscribe(topic_)) {
     SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: subscribing to %s failed; commands will not arrive", topic_);
   }
+  publish_retained(now_ms);
+}
+
+void MqttBridge::publish_retained(uint32_t now_ms) {
+  resync_ = false;
   if (build_topic("/status", {})) send_text(kOnlinePayload, true);
   if (prefix_[0] != '\0') {
     for (size_t e = 0; e < kEntityCount; ++e) publish_discovery(e);
@@ -358,6 +373,14 @@ void MqttBridge::loop(uint32_t now_ms) {
   if (!port_.connected()) {
     // Lost: the platform reconnects and calls on_connected(), which republishes everything.
     session_ = false;
+    return;
+  }
+  if (resync_ && outbox_.empty()) {
+    // A retained message was dropped (full outbox): what the broker keeps is stale until this
+    // republishes the whole retained set (the state included). Only once the callbacks' burst
+    // has drained: while they still queue during a pass, the next pass tries again.
+    counts_dirty_ = false;
+    publish_retained(now_ms);
     return;
   }
   bool due = elapsed_ms(now_ms, last_state_ms_) >= state_interval_ms_;

@@ -29,12 +29,16 @@
 /// ring (MqttQueue, SPORE_MQTT_QUEUE_BYTES) and published only from loop(), in order, so no
 /// publish ever runs inside another client call or in the ESP8266's system context. A message
 /// that does not fit is dropped and counted (MqttBridgeStats::queue_drops, the state document's
-/// "mqtt_dropped", a log line), never waited for. Only on_connected(), loop() and leave(), which
-/// the platform calls from its loop, publish directly.
+/// "mqtt_dropped", a log line), never waited for; a dropped retained message (a member's status)
+/// makes the next loop() with an empty outbox republish the whole retained set, as a reconnect
+/// does. on_connected(), loop() and leave(), which the platform calls from its loop, publish at
+/// once, but through the same outbox (after what waits in it): the client is only ever handed
+/// ring memory, which a callback running inside one of the client's waits cannot overwrite.
 ///
 /// No allocation: topics and payloads are built in two fixed buffers (SPORE_MQTT_TOPIC_MAX,
-/// SPORE_MQTT_PAYLOAD_MAX) and queued in a third; one EventBus slot (kAnyTopic). The API token
-/// never appears in a retained message (it travels only in command payloads the operator sends).
+/// SPORE_MQTT_PAYLOAD_MAX), copied into a third (the outbox) and published from there; one
+/// EventBus slot (kAnyTopic). The API token never appears in a retained message (it travels only
+/// in command payloads the operator sends).
 /// Not thread-safe: call everything from the thread that runs the node loop.
 
 #include <cstddef>
@@ -137,8 +141,10 @@ class MqttBridge {
   void on_message(const char* topic, const uint8_t* payload, size_t size_bytes);
   /// From the node loop, never from inside a client call: publishes what the callbacks queued
   /// (at most the messages queued when it starts; what they queue meanwhile waits for the next
-  /// call), then refreshes the state when due or when the member counts changed. Cheap when
-  /// nothing is due (no table scan).
+  /// call, unless this call publishes a message of its own, which goes out behind them), then
+  /// republishes the retained set when one was dropped and the outbox is empty, else refreshes
+  /// the state when due or when the member counts changed. Cheap when nothing is due (no table
+  /// scan).
   void loop(uint32_t now_ms);
   /// Clean shutdown: publishes what is queued, then "offline" on will_topic() (retained; a clean
   /// disconnect does not fire the will) and stops publishing. The platform then flushes and
@@ -180,10 +186,15 @@ class MqttBridge {
   void publish_state(uint32_t now_ms);
   void publish_member(const Member& member, bool forgotten);
   void publish_discovery(size_t entity);
+  /// Status "online", the discovery documents, the state and every member's status: what the
+  /// broker keeps for this node (on connect, and after a retained message was dropped).
+  void publish_retained(uint32_t now_ms);
   /// topic_ = base_ + suffix (+ level, sanitized for a topic name: '+' and '#' become '_').
   bool build_topic(const char* suffix, std::string_view level);
-  /// Publishes payload_[0..size) on topic_ (queued while a callback runs: callback_depth_ > 0);
-  /// counts. `event`: a bridged event (events_bridged once published).
+  /// Queues payload_[0..size) on topic_ and, unless a callback runs (callback_depth_ > 0),
+  /// publishes the outbox up to it, so the client only ever reads ring memory. False when
+  /// dropped (oversize, or no room: counted; a retained one sets resync_). `event`: a bridged
+  /// event (events_bridged once published).
   bool send(size_t size_bytes, bool retain, bool overflowed, bool event = false);
   /// Publishes at most `limit` queued messages, oldest first.
   void flush_outbox(size_t limit);
@@ -202,6 +213,7 @@ class MqttBridge {
   bool session_ = false;
   bool left_ = false;
   bool counts_dirty_ = false;
+  bool resync_ = false;  // a retained message was dropped: loop() republishes the retained set
   uint8_t callback_depth_ = 0;  // on_event() / on_message() calls in progress: send() queues
   uint32_t drops_logged_ = 0;   // queue_drops when loop() last logged them
   uint8_t base_len_ = 0;

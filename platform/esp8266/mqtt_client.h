@@ -34,9 +34,12 @@
 /// suspend there (core_esp8266_main.cpp 126-130, 152-164), so the write spins for its whole
 /// timeout_ms with lwIP stopped under it and sends whatever part of the packet fit. So the
 /// bridge publishes only from its loop(), on_connected() and leave(), and queues what callbacks
-/// build (MqttBridge's outbox, core/spore/mqtt_bridge.h). This client adds a guard: a publish,
-/// subscribe, loop() or disconnect that begins while another of its calls is in progress is
-/// refused (counted in reentrant_refusals()), never run nested.
+/// build (MqttBridge's outbox, core/spore/mqtt_bridge.h); the payload it hands publish() is
+/// always outbox memory, which those callbacks never write (lwmqtt sends the payload from the
+/// caller's buffer after the header: src/lwmqtt/client.c 497-505). This client adds a guard: a
+/// publish, subscribe, loop() or disconnect that begins while another of its calls is in
+/// progress is refused (counted in reentrant_refusals(), which Node logs when it grows), never
+/// run nested.
 ///
 /// Memory: the library's read and write buffers are allocated once, in the constructor
 /// (SPORE_MQTT_READ_BUFFER_BYTES, SPORE_MQTT_WRITE_BUFFER_BYTES below); the will once in

@@ -402,6 +402,26 @@ void Node::loop() {
   }
 #endif
   http_.loop();
+  log_counter_changes(now_ms);
+}
+
+void Node::log_counter_changes(uint32_t now_ms) {
+  if (elapsed_ms(now_ms, counters_logged_ms_) < kCounterLogIntervalMs) return;
+  counters_logged_ms_ = now_ms;
+  // Neither counter has a metric (GET /metrics counts datagrams, and a full queue is not one);
+  // the log (serial) is where an operator sees them, as the MQTT outbox drops.
+  if (udp_.full_queue_polls() != full_queue_polls_logged_) {
+    full_queue_polls_logged_ = udp_.full_queue_polls();
+    SPORE_LOG(ctx_, LogLevel::kWarn, "UDP: receive queue found full by %lu poll(s) so far; datagrams may be lost",
+              static_cast<unsigned long>(full_queue_polls_logged_));
+  }
+#ifdef SPORE_WITH_MQTT
+  if (mqtt_.reentrant_refusals() != reentrant_refusals_logged_) {
+    reentrant_refusals_logged_ = mqtt_.reentrant_refusals();
+    SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: %lu client call(s) refused: begun inside another (a bug, mqtt_client.h)",
+              static_cast<unsigned long>(reentrant_refusals_logged_));
+  }
+#endif
 }
 
 }  // namespace spore::esp8266

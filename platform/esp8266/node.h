@@ -136,6 +136,9 @@ class Node {
   /// What only a normal boot runs: dashboard, /metrics, cluster events, MQTT.
   void begin_services();
   void poll_safe_mode(uint32_t now_ms);
+  /// Logs the platform counters no other path reports (EspUdp::full_queue_polls(),
+  /// EspMqttClient::reentrant_refusals()) when they grew, at most once per kCounterLogIntervalMs.
+  void log_counter_changes(uint32_t now_ms);
 #ifdef SPORE_WITH_MQTT
   void begin_mqtt();
 #endif
@@ -174,6 +177,11 @@ class Node {
   char hostname_[16] = {};
   char ap_name_[16] = {};
   bool begun_ = false;
+  // log_counter_changes(): a burst that fills UDP's queue at every poll gives one line a minute.
+  static constexpr uint32_t kCounterLogIntervalMs = 60000;
+  uint32_t counters_logged_ms_ = 0;
+  uint32_t full_queue_polls_logged_ = 0;
+  uint32_t reentrant_refusals_logged_ = 0;
 };
 
 }  // namespace spore::esp8266

@@ -19,10 +19,13 @@
 /// single-pbuf datagrams wait (fewer when one spans several pbufs); it also frees one when the
 /// helper pbuf cannot be allocated (546-551). WiFiUDP offers no count or callback for either, so
 /// datagrams lost during a long loop pass (an OTA upload's flash writes, a blocking MQTT
-/// connect) cannot be counted here. What is done: every poll() empties the queue
-/// (kMaxDatagramsPerPoll 8 >= kCoreQueueDatagrams 5, checked at compile time; nothing arrives
-/// during a poll, which never yields), and full_queue_polls() counts the polls that found it at
-/// that limit, when datagrams may have been dropped before. Membership tolerates it as it
+/// connect) cannot be counted here. What is done: every poll() reads the queue until it is
+/// empty (kMaxDatagramsPerPoll 8 >= kCoreQueueDatagrams 5, checked at compile time), and
+/// full_queue_polls() counts the polls that found it at that limit, when datagrams may have been
+/// dropped before. The poll can yield once, at its end: the parsePacket() that finds the queue
+/// empty calls optimistic_yield(100) (WiFiUdp.cpp 196-197), which yields when the loop has run
+/// 100 us since it last did (core_esp8266_main.cpp 200-212); what arrives then waits for the
+/// next poll, so the queue is empty when a poll starts its last read, not always when it returns. Membership tolerates it as it
 /// tolerates radio loss (probes and suspicion before death, docs/protocol.md).
 
 #include <WiFiUdp.h>

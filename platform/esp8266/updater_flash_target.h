@@ -26,8 +26,11 @@
 /// and writes eboot's command only when it is the uploaded image (SHA-256 as OtaSession streamed
 /// it; byte 2, the flash mode, as uploaded or as the Updater rewrote it for this chip). A
 /// mismatch is kFlashCommit, logged, and nothing is installed. Cost: one flash read and SHA-256
-/// of the image inside the request's callback, as the core's own signed updates do (of the order
-/// of hash_running_image()'s ~0.4 s for 370 KB; not measured on a board).
+/// of the image (of the order of hash_running_image()'s ~0.4 s for 370 KB: an estimate, measure
+/// on the board, issue 17's bed), spent inside the web server's request callback, i.e. in SYS
+/// context with lwIP and the WiFi tasks stopped and no yield possible, under the ~3 s software
+/// watchdog. The core's own signed updates spend it in loop context instead (ESP8266WebServer
+/// and ArduinoOTA are synchronous), so they are no precedent for this cost.
 ///
 /// Signatures: with set_needs_rsa_stack(true) (an OTA key is set) begin() takes a reference on
 /// the core's stack thunk (StackThunk.h: a 6,200-byte stack in the heap, allocated on the first

@@ -134,7 +134,7 @@ void check_built(const uint8_t* data, size_t size, bool allow_trailer, uint32_t 
   // elf2bin refuses a bootloader over 4 KB; the specs above stay far below.
   if (f.boot.end > spore::kEspAppImageOffset) std::abort();
   if (allow_trailer && p.next(2) == 1) {
-    t::append_signature_trailer(f.bytes, 1 + p.next(SPORE_OTA_MAX_SIGNATURE_BYTES));
+    t::append_signature_trailer(f.bytes, 4 * (1 + p.next(SPORE_OTA_MAX_SIGNATURE_BYTES / 4)));
   }
   if (walk_both(f.bytes, allow_trailer, seed).error != EspImageError::kOk) std::abort();
   if (!flip_segment_byte(f, p)) std::abort();

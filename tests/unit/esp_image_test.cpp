@@ -143,7 +143,7 @@ TEST(EspImageTest, ExtraBytesAfterTheEnd) {
 }
 
 TEST(EspImageTest, SignatureTrailerOnlyWhenAllowed) {
-  for (size_t sig : {size_t{1}, size_t{256}, size_t{SPORE_OTA_MAX_SIGNATURE_BYTES}}) {
+  for (size_t sig : {size_t{4}, size_t{256}, size_t{SPORE_OTA_MAX_SIGNATURE_BYTES}}) {
     std::vector<uint8_t> bytes = build_esp_firmware().bytes;
     append_signature_trailer(bytes, sig);
     EXPECT_EQ(verdict(bytes, true), EspImageError::kOk) << sig;
@@ -157,6 +157,13 @@ TEST(EspImageTest, SignatureTrailerOnlyWhenAllowed) {
   append_signature_trailer(wrong, 256);
   put_le32(wrong, wrong.size() - 4, 255);
   EXPECT_EQ(verdict(wrong, true), EspImageError::kTrailingBytes);
+  // Review of issue 16, finding 6: a signature length that is not a multiple of 4 would pass
+  // here and then always fail Update.end()'s read-back (ESP.flashRead() refuses such a size).
+  for (size_t sig : {size_t{1}, size_t{2}, size_t{3}, size_t{255}, size_t{SPORE_OTA_MAX_SIGNATURE_BYTES - 1}}) {
+    std::vector<uint8_t> odd = build_esp_firmware().bytes;
+    append_signature_trailer(odd, sig);
+    EXPECT_EQ(verdict(odd, true), EspImageError::kTrailingBytes) << sig;
+  }
   std::vector<uint8_t> zero = build_esp_firmware().bytes;
   test::append_le32(zero, 0);
   EXPECT_EQ(verdict(zero, true), EspImageError::kTrailingBytes);

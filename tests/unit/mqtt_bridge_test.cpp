@@ -40,6 +40,13 @@ class FakeMqttPort : public MqttPort {
   bool publish(const char* topic, const uint8_t* payload, size_t size_bytes, bool retain) override {
     if (!up || refuse) return false;
     if (++depth > 1) ++nested;
+    // As the ESP8266's WiFiClient: lwmqtt sends the PUBLISH header, then the payload from the
+    // caller's buffer, and waiting for lwIP room between the two runs the system's callbacks.
+    if (before_payload) {
+      auto hook = before_payload;
+      before_payload = nullptr;  // once
+      hook();
+    }
     msgs.push_back({topic, std::string(reinterpret_cast<const char*>(payload), size_bytes), retain});
     // What runs while a real client waits inside publish (a web-server callback, a message lwmqtt
     // reads while it waits for the PUBACK).
@@ -72,6 +79,7 @@ class FakeMqttPort : public MqttPort {
   int depth = 0;
   int nested = 0;  // publishes that began while another was in progress
   std::function<void()> during_publish;
+  std::function<void()> before_payload;  // runs before the payload is read
   std::vector<Published> msgs;
   std::vector<std::string> subs;
 };
@@ -631,28 +639,99 @@ TEST_F(MqttBridgeTest, AFullOutboxDropsAndCountsNeverBlocks) {
 TEST_F(MqttBridgeTest, APublishDuringAPublishIsQueued) {
   // A callback that runs while the client waits inside a publish (on the ESP8266 a web-server
   // handler in delay(); lwmqtt delivering a command while it waits for a PUBACK) must not enter
-  // the client again: its messages go out after, from loop().
+  // the client again: its messages go out after the one being published, never inside it.
   port.during_publish = [this] {
     ASSERT_TRUE(ctx.publish("nested", "x"));
     bridge.on_message("spore/spore/node-1/cmd/restart", reinterpret_cast<const uint8_t*>("s3cret"), 6);
   };
-  bridge.on_connected(clock.now_ms());  // its first publish runs the callback
+  bridge.on_connected(clock.now_ms());  // its first publish (status) runs the callback
   EXPECT_EQ(port.nested, 0);
   EXPECT_EQ(restarts, 1);
-  EXPECT_EQ(port.last(std::string(kBase) + "/events/nested"), nullptr);
-  EXPECT_EQ(bridge.queued(), 2u);
+  // on_connected() publishes through the outbox: what the callback queued goes out right after
+  // the status, before the discovery documents, in order.
+  ASSERT_GE(port.msgs.size(), 3u);
+  EXPECT_EQ(port.msgs[0].topic, std::string(kBase) + "/status");
+  EXPECT_EQ(port.msgs[1].topic, std::string(kBase) + "/events/nested");
+  EXPECT_EQ(port.msgs[2].topic, std::string(kBase) + "/cmd/result");
+  EXPECT_EQ(last_result()["command"], "restart");
+  EXPECT_EQ(bridge.queued(), 0u);
   // And while loop() publishes from the outbox, more may be queued behind.
+  ASSERT_TRUE(ctx.publish("first", "z"));
   port.during_publish = [this] { ASSERT_TRUE(ctx.publish("later", "y")); };
   drain();
   EXPECT_EQ(port.nested, 0);
-  ASSERT_NE(port.last(std::string(kBase) + "/events/nested"), nullptr);
-  EXPECT_EQ(last_result()["command"], "restart");
+  ASSERT_NE(port.last(std::string(kBase) + "/events/first"), nullptr);
   EXPECT_EQ(port.last(std::string(kBase) + "/events/later"), nullptr) << "queued during this pass: the next one";
   EXPECT_EQ(bridge.queued(), 1u);
   drain();
   ASSERT_NE(port.last(std::string(kBase) + "/events/later"), nullptr);
   EXPECT_EQ(json::parse(port.last(std::string(kBase) + "/events/later")->payload)["data"], "y");
   EXPECT_EQ(bridge.stats().publish_failures, 0u);
+}
+
+// Review of issue 16, finding 1: a callback that runs inside the client's wait between the
+// PUBLISH header and the payload (the fake runs it before it reads the payload) renders its own
+// message; the one being sent must go out unchanged. Fails when the loop publishes from payload_.
+TEST_F(MqttBridgeTest, ACallbackInsideALoopPublishLeavesItsPayloadAlone) {
+  ctx.members().observe({0x99, 1, 0x0A000009, 8080, "peer"}, clock.now_ms());
+  port.before_payload = [this] { ASSERT_TRUE(ctx.publish("nested", "x")); };
+  bridge.on_connected(clock.now_ms());  // the first publish is the peer's status, then "online"
+  ASSERT_FALSE(port.msgs.empty());
+  EXPECT_EQ(port.msgs[0].topic, std::string(kBase) + "/members/peer");
+  EXPECT_EQ(port.msgs[0].payload, "ACTIVE");
+  ASSERT_EQ(port.on(std::string(kBase) + "/status").size(), 1u);
+  EXPECT_EQ(port.on(std::string(kBase) + "/status")[0].payload, "online");
+  drain();
+  clock.advance(600000);  // the state is due: published from loop()
+  port.before_payload = [this] {
+    ASSERT_TRUE(ctx.publish("nested2", "y"));
+    ctx.members().observe({0x98, 1, 0x0A000008, 8080, "other"}, clock.now_ms());
+  };
+  drain();
+  const Published* state = port.last(std::string(kBase) + "/state");
+  ASSERT_NE(state, nullptr);
+  const json doc = json::parse(state->payload, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded()) << state->payload;
+  EXPECT_EQ(doc["status"], "online");
+  EXPECT_EQ(doc["members"]["active"], 2);  // as rendered before the callback added "other"
+  drain();  // what the callbacks queued follows, intact
+  EXPECT_EQ(json::parse(port.last(std::string(kBase) + "/events/nested")->payload)["data"], "x");
+  EXPECT_EQ(json::parse(port.last(std::string(kBase) + "/events/nested2")->payload)["data"], "y");
+  EXPECT_EQ(port.last(std::string(kBase) + "/members/other")->payload, "ACTIVE");
+  EXPECT_EQ(port.nested, 0);
+  EXPECT_EQ(bridge.stats().publish_failures, 0u);
+}
+
+// Review finding 5: a member's retained status dropped by a full outbox is republished (with the
+// rest of the retained set) once the outbox has room, not only at the next reconnect.
+TEST_F(MqttBridgeTest, ADroppedRetainedStatusIsRepublishedWhenTheOutboxHasRoom) {
+  bridge.on_connected(clock.now_ms());
+  drain();
+  const std::string data(SPORE_EVENT_PAYLOAD_MAX, 'd');
+  for (int i = 0; bridge.stats().queue_drops == 0 && i < 1000; ++i) {
+    ASSERT_TRUE(ctx.publish("t" + std::to_string(i), data));
+  }
+  ASSERT_EQ(bridge.stats().queue_drops, 1u);  // the outbox is full now
+  ctx.members().observe({0x99, 1, 0x0A000009, 8080, "peer"}, clock.now_ms());
+  ASSERT_EQ(bridge.stats().queue_drops, 2u) << "the member's status did not fit either";
+  const std::string peer = std::string(kBase) + "/members/peer";
+  const size_t before = port.msgs.size();
+  drain();  // the burst goes out; the outbox is empty after it: the retained set follows
+  const Published* p = port.last(peer);
+  ASSERT_NE(p, nullptr) << "the dropped retained status is resent";
+  EXPECT_EQ(p->payload, "ACTIVE");
+  EXPECT_TRUE(p->retain);
+  // The whole retained set, as on connect, after the events that fitted.
+  size_t first = before;
+  while (first < port.msgs.size() && port.msgs[first].topic.find("/events/") != std::string::npos) ++first;
+  EXPECT_EQ(first - before, size_t{bridge.stats().events_bridged}) << "the events that fitted come first";
+  ASSERT_LT(first, port.msgs.size());
+  EXPECT_EQ(port.msgs[first].topic, std::string(kBase) + "/status");
+  EXPECT_EQ(json::parse(port.last(std::string(kBase) + "/state")->payload)["members"]["active"], 2);
+  // Once: a quiet pass republishes nothing.
+  const size_t after = port.msgs.size();
+  drain();
+  EXPECT_EQ(port.msgs.size(), after);
 }
 
 TEST_F(MqttBridgeTest, LeavePublishesWhatIsQueuedFirst) {
