@@ -415,6 +415,14 @@ void Node::log_counter_changes(uint32_t now_ms) {
     SPORE_LOG(ctx_, LogLevel::kWarn, "UDP: receive queue found full by %lu poll(s) so far; datagrams may be lost",
               static_cast<unsigned long>(full_queue_polls_logged_));
   }
+  // HTTP connections ended without an answer: no memory for the response object (a reset), or a
+  // plain request still unanswered 10 s after admission (a trickled or endless body).
+  if (http_.memory_resets() != http_resets_logged_ || http_.expired_requests() != http_expired_logged_) {
+    http_resets_logged_ = http_.memory_resets();
+    http_expired_logged_ = http_.expired_requests();
+    SPORE_LOG(ctx_, LogLevel::kWarn, "HTTP: %lu connection(s) reset for lack of memory, %lu unanswered at 10 s",
+              static_cast<unsigned long>(http_resets_logged_), static_cast<unsigned long>(http_expired_logged_));
+  }
 #ifdef SPORE_WITH_MQTT
   if (mqtt_.reentrant_refusals() != reentrant_refusals_logged_) {
     reentrant_refusals_logged_ = mqtt_.reentrant_refusals();
