@@ -65,6 +65,11 @@ bool HttpRequestTable::contains(const void* request) const {
   return const_cast<HttpRequestTable*>(this)->find(request) != nullptr;
 }
 
+bool HttpRequestTable::is_upload(const void* request) const {
+  const Slot* slot = const_cast<HttpRequestTable*>(this)->find(request);
+  return slot != nullptr && slot->kind == Kind::kUpload;
+}
+
 size_t HttpRequestTable::active_requests() const {
   size_t n = 0;
   for (const Slot& s : slots_) n += s.kind != Kind::kFree ? 1 : 0;
@@ -102,6 +107,11 @@ int HttpRequestTable::admit(const void* request, const HttpRequestHead& head, co
                                   (is_multipart(head.content_type) && !is_multipart_upload(head)))) {
     return refuse(415, "unsupported_media_type", SPORE_FSTR("Form bodies are not accepted."), out);
   }
+  const bool upload = ota_ != nullptr && is_update_upload(head);
+  if (!upload && head.content_length > SPORE_ESP_MAX_BODY_BYTES) {
+    write_too_large(out);
+    return 413;
+  }
   Slot* slot = nullptr;
   if (heap.free_bytes >= options_.min_free_heap_bytes && heap.max_block_bytes >= options_.min_free_block_bytes) {
     for (Slot& s : slots_) {
@@ -115,12 +125,12 @@ int HttpRequestTable::admit(const void* request, const HttpRequestHead& head, co
     return refuse(503, "overloaded", SPORE_FSTR("The node is low on memory or busy; retry shortly."), out);
   }
   slot->request = request;
+  slot->admitted_ms = clock_.now_ms();
   slot->upload_id = 0;
   slot->body_len = 0;
   slot->body_too_large = false;
   slot->upload_accepting = false;
   slot->upload_part_done = false;
-  const bool upload = ota_ != nullptr && is_update_upload(head);
   slot->kind = upload ? Kind::kUpload : Kind::kPlain;
   if (!upload) return 0;
   const int status = start_upload(*slot, head, out, headers);
@@ -147,20 +157,37 @@ int HttpRequestTable::start_upload(Slot& slot, const HttpRequestHead& head, Json
   return status;
 }
 
-void HttpRequestTable::on_body(const void* request, const uint8_t* data, size_t size_bytes) {
+bool HttpRequestTable::on_body(const void* request, const uint8_t* data, size_t size_bytes) {
   Slot* slot = find(request);
-  if (slot == nullptr || size_bytes == 0) return;
+  if (slot == nullptr || size_bytes == 0) return false;
   if (slot->kind == Kind::kUpload) {
-    if (!slot->upload_accepting) return;
-    slot->upload_accepting = ota_->body(data, size_bytes, clock_.now_ms(), slot->upload_id);
-    return;
+    if (slot->upload_accepting) slot->upload_accepting = ota_->body(data, size_bytes, clock_.now_ms(), slot->upload_id);
+    return false;
   }
-  if (slot->body_too_large || size_bytes > sizeof slot->body - slot->body_len) {
+  if (slot->body_too_large) return false;  // flagged already; the adapter answers it
+  if (size_bytes > sizeof slot->body - slot->body_len) {
     slot->body_too_large = true;
-    return;
+    return true;
   }
   std::memcpy(slot->body + slot->body_len, data, size_bytes);
   slot->body_len += size_bytes;
+  return false;
+}
+
+int HttpRequestTable::refuse_too_large(const void* request, JsonOutput& out) {
+  Slot* slot = find(request);
+  if (slot == nullptr || slot->kind != Kind::kPlain || !slot->body_too_large) return 0;
+  write_too_large(out);
+  release(*slot);
+  return 413;
+}
+
+void HttpRequestTable::write_too_large(JsonOutput& out) {
+  // A constant document: written as is, no JsonWriter needed.
+  constexpr std::string_view kTooLarge =
+      "{\"error\":\"The request body is larger than this node accepts.\",\"code\":\"payload_too_large\"}";
+  out.write(kTooLarge.data(), kTooLarge.size());
+  api_.record_response(413);
 }
 
 void HttpRequestTable::on_upload(const void* request, size_t index, const uint8_t* data, size_t size_bytes,
@@ -218,11 +245,7 @@ const HttpAsset* HttpRequestTable::respond_asset(const void* request, const Http
 int HttpRequestTable::respond_plain(Slot& slot, const HttpRequestHead& head, JsonOutput& out,
                                     HttpResponseHeaders& headers, bool* close_connection) {
   if (slot.body_too_large) {
-    // A constant document: written as is, no JsonWriter needed.
-    constexpr std::string_view kTooLarge =
-        "{\"error\":\"The request body is larger than this node accepts.\",\"code\":\"payload_too_large\"}";
-    out.write(kTooLarge.data(), kTooLarge.size());
-    api_.record_response(413);
+    write_too_large(out);
     return 413;
   }
   HttpRequest r;
@@ -256,7 +279,6 @@ void HttpRequestTable::abort_upload(Slot& slot) {
 
 void HttpRequestTable::fail(const void* request) {
   ++overloaded_;
-  api_.record_response(503);
   Slot* slot = find(request);
   if (slot == nullptr) return;
   abort_upload(*slot);
@@ -277,6 +299,18 @@ bool HttpRequestTable::poll() {
   if (!restart_scheduled_) return false;
   if (restart_waits_for_ == nullptr) return elapsed_ms(now, restart_requested_ms_) >= options_.restart_delay_ms;
   return restart_due_ || elapsed_ms(now, restart_requested_ms_) >= options_.restart_max_wait_ms;
+}
+
+const void* HttpRequestTable::take_expired() {
+  const uint32_t now = clock_.now_ms();
+  for (Slot& s : slots_) {
+    if (s.kind != Kind::kPlain || elapsed_ms(now, s.admitted_ms) < options_.max_plain_request_ms) continue;
+    const void* request = s.request;
+    release(s);
+    ++expired_;
+    return request;
+  }
+  return nullptr;
 }
 
 void HttpRequestTable::request_restart() {

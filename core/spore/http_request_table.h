@@ -31,12 +31,22 @@
 ///  - 415 unsupported_media_type: a body declared application/x-www-form-urlencoded or
 ///    text/plain (ESPAsyncWebServer would parse it into a parameter list, or drop it, depending on
 ///    its first bytes: no SPORE route takes one), or multipart/* anywhere but the update upload;
+///  - 413 payload_too_large: a plain request (not a streamed update upload) declaring a
+///    Content-Length beyond SPORE_ESP_MAX_BODY_BYTES (also "-1", which the library's atoi() makes
+///    SIZE_MAX): it would hold a slot while a body arrives that could only end in 413;
 ///  - 503 overloaded: free heap below Options::min_free_heap_bytes, largest free block below
 ///    Options::min_free_block_bytes (the worst case of one answer: platform/esp8266/README.md,
 ///    "HTTP admission"), or every slot taken;
 ///  - an update upload OtaUploadHandler::start() refuses (401, 409, 413, 415).
-/// The adapter sends such an answer at once and closes the connection after it, so the body of a
-/// refused request (a 500 KB upload) is never transferred.
+/// The adapter sends such an answer at once and closes the connection after it, and stops
+/// acknowledging the refused body (ESPAsyncTCP's ackLater()): of a refused 500 KB upload at most
+/// a few KB arrive (about two receive windows, 2 x 2,144 B: platform/esp8266/README.md).
+///
+/// Deadlines: a plain request holds its slot at most Options::max_plain_request_ms from admission
+/// to its answer (take_expired() hands it back; the adapter closes the connection), and a plain
+/// body that outgrows the buffer (a chunked one, which declares no length) is answered 413 at
+/// once (on_body() returns true, then refuse_too_large()). Without them three slow or endless
+/// bodies would hold every slot for as long as their senders like.
 ///
 /// Memory: a fixed table of SPORE_ESP_MAX_HTTP_REQUESTS slots, each with a body buffer of
 /// SPORE_ESP_MAX_BODY_BYTES (longer bodies get 413). An upload slot streams into
@@ -111,16 +121,26 @@ class HttpRequestTable {
  public:
   struct Options {
     /// Below this free heap new requests are refused (503) instead of running the heap out.
-    uint32_t min_free_heap_bytes = 8 * 1024;
+    /// The peak of SPORE_ESP_MAX_HTTP_REQUESTS answers in flight at once (~3.5 KB each:
+    /// platform/esp8266/README.md, "Heap budget") plus room for lwIP and WiFi.
+    uint32_t min_free_heap_bytes = 12 * 1024;
     /// Below this largest free block new requests are refused (503): the largest single
-    /// allocation one answer makes (its head, a send segment), with room to spare.
-    uint32_t min_free_block_bytes = 1024;
+    /// allocation an answer makes is ESPAsyncWebServer's send buffer, a std::array of
+    /// 2 x TCP_MSS = 1,072 B (+ 8 B of heap header), so 2 x 536 + 200 B of margin. Below it an
+    /// admitted answer would send its head and then stall until ESPAsyncTCP's 5 s ACK timeout.
+    uint32_t min_free_block_bytes = 2 * 536 + 200;
+    /// A plain request (not an update upload) that has not been answered this long after its
+    /// admission is handed back by take_expired(): its body is ~1 KB, so only a client that
+    /// trickles or never ends it gets there.
+    uint32_t max_plain_request_ms = 10000;
     /// A restart requested without a connection to wait for (MQTT, safe mode) is due this long
     /// after the request.
     uint32_t restart_delay_ms = 500;
     /// A restart requested by an HTTP answer (202 restart, 200 update) is due when that request's
-    /// connection closes (its answer was delivered and acknowledged), or this long after the
-    /// request at the latest.
+    /// connection closes, or this long after the request at the latest. ESPAsyncWebServer closes
+    /// on the first ACK after the answer's last bytes went to TCP (WebRequest.cpp:258-264,
+    /// WebResponses.cpp:470): our answers fit one segment, so that ACK is normally the answer's;
+    /// the library promises no more than that.
     uint32_t restart_max_wait_ms = 2000;
   };
 
@@ -150,9 +170,15 @@ class HttpRequestTable {
   int admit(const void* request, const HttpRequestHead& head, const HttpHeapState& heap, JsonOutput& out,
             HttpResponseHeaders* headers = nullptr);
 
-  /// Raw body bytes, in order. A plain request's go to its slot buffer (beyond it: 413 later);
-  /// an upload's to OtaUploadHandler::body() until it has decided (or was refused at start).
-  void on_body(const void* request, const uint8_t* data, size_t size_bytes);
+  /// Raw body bytes, in order. A plain request's go to its slot buffer; an upload's to
+  /// OtaUploadHandler::body() until it has decided (or was refused at start). True once, when a
+  /// plain body has just outgrown SPORE_ESP_MAX_BODY_BYTES: the adapter answers
+  /// refuse_too_large() at once instead of reading the rest.
+  bool on_body(const void* request, const uint8_t* data, size_t size_bytes);
+
+  /// The 413 for a request on_body() flagged: writes its JSON to `out`, counts it, frees the
+  /// slot and returns 413 (0 for a handle that is not a plain request whose body overflowed).
+  int refuse_too_large(const void* request, JsonOutput& out);
 
   /// Bytes of a multipart file part (`index` = offset in that part, `final` = its last chunk).
   /// Only the first file part of an upload is streamed; later parts are ignored. A multipart
@@ -175,9 +201,10 @@ class HttpRequestTable {
   /// handle not admitted or a plain request whose body overflowed (respond() says 413).
   const HttpAsset* respond_asset(const void* request, const HttpRequestHead& head);
 
-  /// The adapter answers 503 instead of respond() (no memory for a response, or a handle it
-  /// does not know): aborts an accepted upload (the running image stays), frees the slot and
-  /// counts the overload.
+  /// The adapter cannot answer (no memory for a response, or a handle it does not know) and
+  /// resets the connection instead: aborts an accepted upload (the running image stays), frees
+  /// the slot and counts the overload (overload_count(); not in response_counts(): nothing is
+  /// sent).
   void fail(const void* request);
 
   /// The client went away (also fires after respond(), when it does nothing): aborts an accepted
@@ -187,6 +214,14 @@ class HttpRequestTable {
   /// From the node loop: OTA stall detection; true once a requested restart is due (from then
   /// on, every call). The adapter then restarts the node.
   bool poll();
+
+  /// From the node loop, until it returns nullptr: a plain request admitted more than
+  /// Options::max_plain_request_ms ago and still unanswered. Its slot is freed now (counted in
+  /// expired_count(), no answer: nothing can be sent while its body is still coming); the
+  /// adapter closes its connection.
+  const void* take_expired();
+  /// Requests take_expired() handed back since construction.
+  uint32_t expired_count() const { return expired_; }
 
   /// Schedules a restart: due when the connection of the request being answered closes (capped
   /// by Options::restart_max_wait_ms), or Options::restart_delay_ms from now outside an answer.
@@ -200,16 +235,20 @@ class HttpRequestTable {
   void set_restart_blocked(bool blocked);
   bool restart_blocked() const { return restart_blocked_; }
 
-  /// Requests refused with 503 since construction (admit() refusals and fail() calls).
+  /// Requests refused with 503 or reset for lack of memory since construction (admit() refusals
+  /// and fail() calls).
   uint32_t overload_count() const { return overloaded_; }
   /// Requests in flight (admitted, not yet answered or dropped).
   size_t active_requests() const;
   bool contains(const void* request) const;
+  /// True for a request admitted as a streamed update upload (not a plain one).
+  bool is_upload(const void* request) const;
 
  private:
   enum class Kind : uint8_t { kFree, kPlain, kUpload };
   struct Slot {
     const void* request = nullptr;
+    uint32_t admitted_ms = 0;  // take_expired()'s deadline runs from here
     uint32_t upload_id = 0;  // OtaUploadHandler's id of an accepted upload, 0 otherwise
     size_t body_len = 0;     // plain: bytes in body
     Kind kind = Kind::kFree;
@@ -221,6 +260,8 @@ class HttpRequestTable {
 
   Slot* find(const void* request);
   int refuse(int status, const char* code, FlashStr message, JsonOutput& out);
+  /// Writes and counts the constant 413 answer.
+  void write_too_large(JsonOutput& out);
   int start_upload(Slot& slot, const HttpRequestHead& head, JsonOutput& out, HttpResponseHeaders* headers);
   int respond_plain(Slot& slot, const HttpRequestHead& head, JsonOutput& out, HttpResponseHeaders& headers,
                     bool* close_connection);
@@ -234,6 +275,7 @@ class HttpRequestTable {
   Options options_{};
   uint32_t restart_requested_ms_ = 0;
   uint32_t overloaded_ = 0;
+  uint32_t expired_ = 0;
   const void* answering_ = nullptr;       // request whose answer respond() is writing
   const void* restart_waits_for_ = nullptr;  // connection whose close makes the restart due
   bool restart_scheduled_ = false;

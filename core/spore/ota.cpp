@@ -236,6 +236,8 @@ OtaError OtaSession::begin(size_t declared_bytes, uint32_t now_ms, const uint8_t
   keyed_ = has_public_key();
   last_activity_ms_ = now_ms;
   state_ = State::kActive;
+  // A configured key that did not load must not turn into "no key, anything installs".
+  if (key_required_ && !keyed_) return fail(OtaError::kUnsigned);
   capacity_ = target_.capacity_bytes();
   // A signed upload is the image plus exactly 4 + modulus-length trailer bytes.
   const size_t allowance = keyed_ ? 4 + key_.n_len : 0;

@@ -145,8 +145,13 @@ class OtaSession {
   bool set_public_key_pem(std::string_view pem);
   /// The same from DER bytes (SubjectPublicKeyInfo or PKCS#1 RSAPublicKey).
   bool set_public_key_der(const uint8_t* der, size_t der_len);
-  /// Forgets the key: images are accepted unsigned again. False when busy().
+  /// Forgets the key: images are accepted unsigned again (unless require_public_key()). False when busy().
   bool clear_public_key();
+  /// The build configured a key: while none is set (it failed to load, or was cleared) every
+  /// upload fails at begin() with kUnsigned instead of installing unsigned images. Call it before
+  /// set_public_key*(), so a key that does not parse can never leave the node keyless.
+  void require_public_key() { key_required_ = true; }
+  bool public_key_required() const { return key_required_; }
   /// Where finish() runs the RSA PKCS#1 v1.5 verification: a function with BearSSL's
   /// br_rsa_pkcs1_vrfy signature (and contract) that the platform may run on another stack.
   /// BearSSL's engines need ~3 KB of stack for RSA-2048 (docs/ota.md §9, measured on the host),
@@ -227,6 +232,7 @@ class OtaSession {
   bool target_begun_ = false;
   bool magic_checked_ = false;
   bool keyed_ = false;  // a key was set at begin(); fixed for the session
+  bool key_required_ = false;  // require_public_key(): no key means no update
   uint8_t head_[kMagicBytes] = {};
   uint8_t tail_[kTailBytes] = {};
 };

@@ -49,6 +49,23 @@ SetupPortal::Outcome SetupPortal::submit(DeviceConfig& config, const RestApi& ap
   return {200, nullptr};
 }
 
+bool SetupPortal::heap_allows(uint32_t free_bytes, uint32_t max_block_bytes) {
+  return free_bytes >= kMinFreeHeapBytes && max_block_bytes >= kMinFreeBlockBytes;
+}
+
+bool SetupPortal::claim_body(const void* request, uint32_t now_ms) {
+  if (body_owner_ != nullptr && body_owner_ != request && elapsed_ms(now_ms, body_claimed_ms_) <= kBodyHoldMs) {
+    return false;
+  }
+  body_owner_ = request;
+  body_claimed_ms_ = now_ms;
+  return true;
+}
+
+void SetupPortal::release_body(const void* request) {
+  if (owns_body(request)) body_owner_ = nullptr;
+}
+
 bool SetupPortal::apply_due(uint32_t now_ms) {
   if (!pending_ || elapsed_ms(now_ms, accepted_ms_) < kApplyDelayMs) return false;
   pending_ = false;

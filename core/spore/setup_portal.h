@@ -22,6 +22,11 @@
 /// - Accepted credentials are applied kApplyDelayMs later, from the loop: flash writes and a radio
 ///   mode change do not belong in the server callback, and the delay lets the answer reach the
 ///   browser before the access point changes channel.
+/// - Admission (the access point is open to anyone in radio range): a request is taken only with
+///   heap_allows() (otherwise the platform answers a short 503 at once, as HTTP admission does),
+///   a kBadSubmit is answered as soon as its headers are in (its body is not read), and the one
+///   body buffer goes to a submission by claim_body(): free, or held longer than kBodyHoldMs by
+///   another (a sender trickling a byte every 2 s must not keep every real submission at 503).
 
 #include <cstddef>
 #include <cstdint>
@@ -42,6 +47,14 @@ class SetupPortal {
   static constexpr std::string_view kFormContentType = "application/x-spore-setup-form";
   /// Time between the answer to POST /wifi and saving + reconnecting.
   static constexpr uint32_t kApplyDelayMs = 1000;
+  /// A submission's body (at most kMaxBodyBytes, from a phone next to the device) takes well
+  /// under this; past it another submission may take the buffer over.
+  static constexpr uint32_t kBodyHoldMs = 5000;
+  /// Heap a page needs: the library's AsyncResponseStream allocates a 1,460-B cbuf (throwing new),
+  /// then the 1,072-B send buffer; the block floor is the cbuf plus margin, the free floor leaves
+  /// lwIP and WiFi their room.
+  static constexpr uint32_t kMinFreeHeapBytes = 8 * 1024;
+  static constexpr uint32_t kMinFreeBlockBytes = 2 * 1024;
 
   enum class Route : uint8_t {
     kNotMine,    ///< portal closed, an /api/ path, or a request with a body but POST /wifi: REST answers
@@ -70,8 +83,22 @@ class SetupPortal {
   bool apply_due(uint32_t now_ms);
   bool pending() const { return pending_; }
 
+  /// True when the heap can take a page (free >= kMinFreeHeapBytes, largest block >=
+  /// kMinFreeBlockBytes); otherwise the request is refused with 503 before anything is allocated.
+  static bool heap_allows(uint32_t free_bytes, uint32_t max_block_bytes);
+
+  /// A kSubmit's headers are in: true when `request` (an opaque handle) gets the body buffer, because
+  /// it is free or its holder took it more than kBodyHoldMs ago (that one then answers "busy").
+  /// The caller fills the buffer from the start.
+  bool claim_body(const void* request, uint32_t now_ms);
+  bool owns_body(const void* request) const { return request != nullptr && body_owner_ == request; }
+  /// The submission ended (answered or gone); nothing for a request that does not hold the buffer.
+  void release_body(const void* request);
+
  private:
   uint32_t accepted_ms_ = 0;
+  uint32_t body_claimed_ms_ = 0;
+  const void* body_owner_ = nullptr;
   bool pending_ = false;
 };
 

@@ -23,15 +23,15 @@ constexpr size_t kLocalAddressMaxBytes = 22;
 /// ESPAsyncWebServer piece by piece. What AsyncChunkedResponse (beginChunkedResponse()) does, with
 /// the answer inside the response object instead of behind a std::function, so it is freed with
 /// the response and costs one allocation. AsyncAbstractResponse::write_send_buffs()
-/// (WebResponses.cpp:344-521, ESPAsyncWebServer 3.12.0) calls _fillBuffer() whenever TCP has room
+/// (WebResponses.cpp:346-519, ESPAsyncWebServer 3.12.0) calls _fillBuffer() whenever TCP has room
 /// (with ASYNCWEBSERVER_USE_CHUNK_INFLIGHT, its default: once the whole 2 x TCP_MSS send buffer
 /// is free, WebResponses.cpp:369-378), into a 2 x TCP_MSS std::array it allocates for that call
-/// and frees when the bytes went to TCP (:442-450, :512-515), minus 8 bytes of chunk framing (:453).
+/// and frees when the bytes went to TCP (:440-446, :505-508), minus 8 bytes of chunk framing (:453).
 class AnswerResponse final : public AsyncAbstractResponse {
  public:
   /// `chunked`: HTTP/1.1 (Transfer-Encoding: chunked, so a cut answer is visibly incomplete);
   /// HTTP/1.0 has no chunks and ends the body with the connection (as beginChunkedResponse()).
-  explicit AnswerResponse(bool chunked) {
+  AnswerResponse(AsyncClient* client, bool chunked) : client_(client) {
     _code = 200;
     _contentType = kJson;
     _contentLength = 0;
@@ -39,17 +39,31 @@ class AnswerResponse final : public AsyncAbstractResponse {
     _chunked = chunked;
   }
   ChunkedAnswer& answer() { return answer_; }
-  /// False once the answer failed: write_send_buffs() then closes the connection before anything
-  /// more is sent (WebResponses.cpp:345-349), so a cut answer never ends with the last chunk.
-  bool _sourceValid() const override { return !answer_.failed(); }
+  /// False once the answer failed, and then the connection is reset: a close would end an
+  /// HTTP/1.0 answer (no chunk framing) as if it were complete. Called first thing by
+  /// write_send_buffs() (WebResponses.cpp:348-352), which then close()s: safe on the aborted
+  /// connection (AsyncClient::close() only touches the pcb when there is one,
+  /// ESPAsyncTCP.cpp:355-363; the request and its AsyncClient stay alive until the ACK or poll
+  /// callback that called us returns: WebRequest.cpp:240-266 hold `self`, and the client is
+  /// deleted only by the request's destructor). AsyncClient::abort() is made to be called from
+  /// its own callbacks (ESPAsyncTCP.cpp:334-353: the callback then returns ERR_ABRT to lwIP).
+  /// Not from _fillBuffer(): write_send_buffs() calls client->send() after it, and tcp_output()
+  /// on the null pcb would crash.
+  bool _sourceValid() const override {
+    if (!answer_.failed()) return true;
+    client_->abort();  // RST; a second call finds no pcb and does nothing
+    return false;
+  }
   size_t _fillBuffer(uint8_t* data, size_t len) override {
     const size_t n = answer_.fill(reinterpret_cast<char*>(data), len);
-    // 0 would be the last chunk, i.e. a complete answer: a failed one sends nothing instead and
-    // is closed by the next call (an ACK or ESPAsyncTCP's 500 ms poll).
+    // 0 would be the last chunk, i.e. a complete answer: a failed one sends nothing instead, and
+    // the next write_send_buffs() call (the ACK of what is in flight, or ESPAsyncTCP's 500 ms
+    // poll once nothing is) resets the connection in _sourceValid().
     return answer_.failed() ? RESPONSE_TRY_AGAIN : n;
   }
 
  private:
+  AsyncClient* client_;
   ChunkedAnswer answer_;
 };
 
@@ -196,7 +210,9 @@ class Handler final : public AsyncWebHandler {
   bool canHandle(AsyncWebServerRequest* request) const override { return server_.admit(request); }
   void handleRequest(AsyncWebServerRequest* request) override { server_.on_request(request); }
   void handleBody(AsyncWebServerRequest* request, uint8_t* data, size_t len, size_t, size_t) override {
-    server_.on_body(request, data, len);
+    // A refused (or expired, or already answered) request's body is not wanted: not acknowledging
+    // its segments closes the client's window within ~2 KB (ESPAsyncTCP.h:214, .cpp:650-653).
+    if (!server_.on_body(request, data, len)) request->client()->ackLater();
   }
   bool isRequestHandlerTrivial() const override { return true; }
 
@@ -251,8 +267,8 @@ class StreamResponse final : public AsyncWebServerResponse {
 };
 
 // The heap of one answer, whatever its length (platform/esp8266/README.md, "Answers in chunks"):
-// 800 B with ESPAsyncWebServer 3.12.0 on core 3.1.2, the 512-B carry included.
-static_assert(sizeof(AnswerResponse) <= 800, "an answer's response object grew: update the README's figure");
+// 808 B with ESPAsyncWebServer 3.12.0 on core 3.1.2, the 512-B carry included.
+static_assert(sizeof(AnswerResponse) <= 808, "an answer's response object grew: update the README's figure");
 
 }  // namespace
 
@@ -286,6 +302,15 @@ void EspHttpServer::loop() {
     if (before_restart_) before_restart_();
     ESP.restart();
   }
+  while (const void* expired = table_.take_expired()) {
+    // Its slot is free already. close(true), not abort(): outside a callback of its own,
+    // AsyncClient::abort() writes to the client after tcp_abort()'s error callback has deleted
+    // it (ESPAsyncTCP.cpp:347-350 after :517-532 -> the request's destructor). _close() touches
+    // nothing after the disconnect callback (ESPAsyncTCP.cpp:494-514); lwIP answers unread data
+    // with RST.
+    AsyncWebServerRequest* request = static_cast<AsyncWebServerRequest*>(const_cast<void*>(expired));
+    request->client()->close(true);
+  }
   const uint32_t now_ms = clock_.now_ms();
   for (Stream& s : streams_) {
     if (s.tcp == nullptr || s.cut || now_ms - s.last_sent_ms < EventApi::kKeepAliveMs) continue;
@@ -300,8 +325,7 @@ void EspHttpServer::loop() {
 bool EspHttpServer::admit(AsyncWebServerRequest* request) {
   // Called from the library's _attachHandler(): the headers are in, no body byte has been read.
   if (request->isSent() || table_.contains(request)) return true;  // decided already
-  char refusal[HttpRequestTable::kMinRefusalBytes];
-  BufferJsonOutput out(refusal, sizeof refusal);
+  BufferJsonOutput out(refusal_, sizeof refusal_);
   HttpResponseHeaders headers;
   const HttpHeapState heap{ESP.getFreeHeap(), ESP.getMaxFreeBlockSize()};
   const int status = table_.admit(request, admission_head_of(request), heap, out, &headers);
@@ -319,16 +343,21 @@ bool EspHttpServer::admit(AsyncWebServerRequest* request) {
 bool EspHttpServer::admit_multipart_upload(AsyncWebServerRequest* request) {
   if (!is_multipart_upload(head_of(request))) return false;
   admit(request);
-  return table_.contains(request);  // refused: answered, and Handler (trivial) skips its body
+  // Refused (answered), or a plain slot (no set_ota(): the non-trivial handler would parse its
+  // fields into heap parameters, unauthenticated): Handler (trivial) takes it and skips its body.
+  return table_.is_upload(request);
 }
 
 void EspHttpServer::send_refusal(AsyncWebServerRequest* request, int status, const char* json,
                                  const HttpResponseHeaders& headers) {
-  // Sent now, from inside the library's header parsing: a paused request's send() writes at once
-  // (WebRequest.cpp send() -> _send()), the response says "Connection: close" and the library
-  // closes the connection once it is acknowledged (_onAck()), so a refused body is never
-  // transferred. An AsyncBasicResponse copies `json` (one String of at most kMinRefusalBytes);
-  // a 503 refusal is the one sent on a low heap, and it is ~90 bytes.
+  // Sent now, from inside the library's header parsing (or a body callback, for a chunked body's
+  // 413): a paused request's send() writes at once (WebRequest.cpp:1251-1267 -> _send()), the
+  // response says "Connection: close" and the library closes the connection once it is
+  // acknowledged (_onAck(), WebRequest.cpp:248-266; the pcb at ESPAsyncTCP's next poll). The
+  // segment that carried the head is not acknowledged (ackLater()), nor any later body segment
+  // (Handler::handleBody): at most a few KB of a refused body arrive (http_server.h). An
+  // AsyncBasicResponse copies `json` (one String of at most kMinRefusalBytes); a 503 refusal is
+  // the one sent on a low heap, and it is ~90 bytes.
   // Known quirk: with "Expect: 100-continue" the library writes its interim 100 after this final
   // answer (WebRequest.cpp _parseLine()); the client has its answer and the connection closes.
   AsyncWebServerResponse* response = request->beginResponse(status, kJson, json);
@@ -336,10 +365,19 @@ void EspHttpServer::send_refusal(AsyncWebServerRequest* request, int status, con
   if (status == 503) response->addHeader("Retry-After", "1");
   request->pause();
   request->send(response);
+  request->client()->ackLater();
 }
 
-void EspHttpServer::on_body(AsyncWebServerRequest* request, uint8_t* data, size_t len) {
-  table_.on_body(request, data, len);
+bool EspHttpServer::on_body(AsyncWebServerRequest* request, uint8_t* data, size_t len) {
+  if (!table_.contains(request)) return false;
+  if (table_.on_body(request, data, len)) {
+    // A chunked body (no Content-Length) outgrew the buffer: 413 now, not when (if ever) it ends.
+    BufferJsonOutput out(refusal_, sizeof refusal_);
+    const int status = table_.refuse_too_large(request, out);
+    send_refusal(request, status, out.c_str(), HttpResponseHeaders{});
+    return false;
+  }
+  return true;
 }
 
 void EspHttpServer::on_upload(AsyncWebServerRequest* request, size_t index, uint8_t* data, size_t len, bool final) {
@@ -377,13 +415,14 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
 
 void EspHttpServer::serve_answer(AsyncWebServerRequest* request, const HttpRequestHead& head, bool stream) {
   // Our own object, so new (std::nothrow) can say no (ESPAsyncWebServer's begin*() use a throwing
-  // new): 800 B, the same for every answer whatever its length (platform/esp8266/README.md,
+  // new): 808 B, the same for every answer whatever its length (platform/esp8266/README.md,
   // "Answers in chunks").
-  AnswerResponse* response =
-      table_.contains(request) ? new (std::nothrow) AnswerResponse(request->version() != 0) : nullptr;
+  AnswerResponse* response = table_.contains(request)
+                                 ? new (std::nothrow) AnswerResponse(request->client(), request->version() != 0)
+                                 : nullptr;
   if (response == nullptr) {
     table_.fail(request);  // aborts an accepted upload; the running image stays
-    send_overloaded(request);
+    reset_for_memory(request);
     return;
   }
   ChunkedAnswer& out = response->answer();
@@ -419,14 +458,13 @@ void EspHttpServer::send_error(AsyncWebServerRequest* request) {
   request->send(request->beginResponse(500, kJson, reinterpret_cast<const uint8_t*>(kBody), sizeof kBody - 1));
 }
 
-void EspHttpServer::send_overloaded(AsyncWebServerRequest* request) {
-  // A constant body from flash: no JsonWriter, no allocation beyond the response itself.
-  static const char kBody[] PROGMEM =
-      "{\"error\":\"The node is low on memory or busy; retry shortly.\",\"code\":\"overloaded\"}";
-  AsyncWebServerResponse* response =
-      request->beginResponse(503, kJson, reinterpret_cast<const uint8_t*>(kBody), sizeof kBody - 1);
-  response->addHeader("Retry-After", "1");
-  request->send(response);
+void EspHttpServer::reset_for_memory(AsyncWebServerRequest* request) {
+  // A 503 would need a response object from the library's throwing new, on a heap that just
+  // refused 808 B: a reset is the answer that allocates nothing. Called from on_request(), inside
+  // the library's _onData(), which holds the request (WebRequest.cpp:123), so abort()'s
+  // disconnect callback cannot delete it under us; abort() also marks it sent (WebRequest.cpp:1068-1075).
+  ++memory_resets_;
+  request->abort();
 }
 
 bool EspHttpServer::serve_stream(AsyncWebServerRequest* request, const HttpRequestHead& head, JsonOutput& out,
@@ -457,8 +495,7 @@ bool EspHttpServer::serve_stream(AsyncWebServerRequest* request, const HttpReque
     events_->close_stream();
   }
   if (response == nullptr) {
-    api_.record_response(503);
-    send_overloaded(request);
+    reset_for_memory(request);
     return true;
   }
   api_.record_response(200);

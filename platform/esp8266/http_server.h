@@ -13,18 +13,32 @@
 /// spore::HttpRequestTable's, host-tested in tests/unit/http_request_table_test.cpp; this file
 /// only translates ESPAsyncWebServer's callbacks and objects.
 ///
-/// Threading: ESPAsyncWebServer runs its callbacks from lwIP's receive path, which on the ESP8266
-/// (NONOS SDK) runs between two passes of loop(), never during one: calls into core are
-/// therefore serialized with the node loop, as RestApi requires. Those callbacks must not
-/// yield() or delay(); restarts are deferred to loop().
+/// Threading: ESPAsyncWebServer runs its callbacks from lwIP's receive path in the SDK's system
+/// context, never at the same time as loop() code: calls into core are serialized with the node
+/// loop, as RestApi requires. They are not confined to the gaps between loop passes, though:
+/// they also run wherever loop() code waits (delay(), yield(), WiFi.mode(), a WiFiClient write
+/// waiting for its ACK: Node::before_restart()'s delay(50), the MQTT client), so loop() state
+/// they touch must be consistent at every such call. Nothing here relies on more: the table is
+/// only changed inside single calls, and restarts are deferred to loop(). Those callbacks must
+/// not yield() or delay().
 ///
 /// Memory discipline (platform/esp8266/README.md, "HTTP admission"):
 ///  - admission runs when the headers are in, before any body byte (the library's
 ///    _attachHandler() asks canHandle()): HttpRequestTable::admit() decides, and a refusal (414
-///    long target or query, 431 header lines, 415 form or stray multipart body, 503 low heap /
-///    fragmented heap / all SPORE_ESP_MAX_HTTP_REQUESTS slots taken, an upload's 401 / 409 / 413 /
-///    415) is sent at once and the connection closed after it: a refused 500 KB upload is not
-///    transferred;
+///    long target or query, 431 header lines, 415 form or stray multipart body, 413 a plain body
+///    declared beyond SPORE_ESP_MAX_BODY_BYTES, 503 low heap / fragmented heap / all
+///    SPORE_ESP_MAX_HTTP_REQUESTS slots taken, an upload's 401 / 409 / 413 / 415) is sent at once
+///    and the connection closed after it. ESPAsyncTCP closes at its next poll, up to 500 ms later
+///    (ESPAsyncTCP.cpp:355-363, 666-670), and acknowledges every segment it receives (:637,
+///    :650-653) unless told ackLater() (ESPAsyncTCP.h:214): Handler::handleBody says so for every
+///    body segment of a request the table does not hold, so of a refused raw upload at most a few
+///    KB arrive (one receive window, 2,144 B, before the close; close() acknowledges what it held
+///    back, so about one more before the poll closes the pcb), not the body. A refused multipart or
+///    form body reaches no callback of ours (WebRequest.cpp:189-197, 199-226): it is acknowledged
+///    until the close;
+///  - a plain request holds its slot at most Options::max_plain_request_ms (10 s): loop() closes
+///    the connection of one still unanswered then (HttpRequestTable::take_expired()), and a
+///    chunked body outgrowing the buffer is answered 413 at once;
 ///  - the heap an answer needs is budgeted at admission (ESP.getFreeHeap() and
 ///    ESP.getMaxFreeBlockSize() against Options), because beginResponse*() use throwing new:
 ///    out of memory there is a reset, so there are no null checks on them;
@@ -38,10 +52,14 @@
 ///    response object of ours (an AsyncAbstractResponse in chunked mode, what beginChunkedResponse()
 ///    builds): RestApi decides status and headers at once, and a large answer (members, status,
 ///    /metrics) is rendered unit by unit into the library's send buffer as TCP takes it, so an
-///    answer needs 800 B of heap whatever the cluster's size, instead of the whole document
+///    answer needs 808 B of heap whatever the cluster's size, instead of the whole document
 ///    (platform/esp8266/README.md, "Answers in chunks"). An answer that cannot be completed is
-///    never sent as a complete one: before the head it becomes a 500, after it the connection is
-///    closed without the last chunk.
+///    never sent as a complete one: before the head it becomes a 500; after it the connection is
+///    reset (AnswerResponse::_sourceValid() aborts it), so neither an HTTP/1.1 client (no last
+///    chunk) nor an HTTP/1.0 one (no chunk framing: a clean close would look complete) takes it for
+///    a whole answer. A response object that cannot be allocated resets the connection too
+///    (request->abort(): no allocation; memory_resets()), since the library's own 503 would
+///    allocate with a throwing new.
 ///
 /// Multipart uploads: ESPAsyncWebServer parses multipart/form-data itself and hands out only the
 /// file part's bytes (handleUpload), never the raw body. For such an upload the adapter starts
@@ -139,8 +157,12 @@ class EspHttpServer {
   void set_before_restart(Delegate<void()> hook) { before_restart_ = hook; }
   bool restart_scheduled() const { return table_.restart_scheduled(); }
 
-  /// Requests refused with 503 since begin().
+  /// Requests refused with 503 or reset for lack of memory since begin().
   uint32_t overload_count() const { return table_.overload_count(); }
+  /// Connections reset because an answer's response object could not be allocated.
+  uint32_t memory_resets() const { return memory_resets_; }
+  /// Plain requests whose connection loop() closed unanswered (Options::max_plain_request_ms).
+  uint32_t expired_requests() const { return table_.expired_count(); }
 
   /// Requests in flight (admitted, not yet answered or dropped).
   size_t active_requests() const { return table_.active_requests(); }
@@ -154,13 +176,15 @@ class EspHttpServer {
 
   // Called by the AsyncWebHandlers begin() gives the server (which owns and deletes them).
   // admit(): the trivial handler's canHandle(); true for every request (a refused one is
-  // answered inside). admit_multipart_upload(): the upload handler's; true only for an admitted
-  // multipart update upload.
+  // answered inside). admit_multipart_upload(): the upload handler's; true only for a multipart
+  // update upload admitted as an upload (with set_ota(): never for a plain slot).
+  // on_body(): false when the request is not (or no longer) one the table holds: the handler
+  // then holds back the segment's ACK.
   bool admit(AsyncWebServerRequest* request);
   bool admit_multipart_upload(AsyncWebServerRequest* request);
   void on_request(AsyncWebServerRequest* request);
   void on_upload(AsyncWebServerRequest* request, size_t index, uint8_t* data, size_t len, bool final);
-  void on_body(AsyncWebServerRequest* request, uint8_t* data, size_t len);
+  bool on_body(AsyncWebServerRequest* request, uint8_t* data, size_t len);
   // Called by the stream response serve_stream() creates: it sends the head (`head`) and takes
   // the connection, or is deleted unsent.
   void adopt_stream(size_t slot, AsyncWebServerRequest* request, const String& head);
@@ -179,7 +203,8 @@ class EspHttpServer {
     bool cut = false;  ///< a frame went out cut: closing, takes nothing more
   };
 
-  void send_overloaded(AsyncWebServerRequest* request);
+  /// No memory for an answer: reset the connection (no allocation) and count it.
+  void reset_for_memory(AsyncWebServerRequest* request);
   /// 500 with a constant body: the answer failed before its head (it did not fit the carry).
   void send_error(AsyncWebServerRequest* request);
   /// Answers an admitted request (or a refused event stream) through a ChunkedAnswer.
@@ -201,6 +226,10 @@ class EspHttpServer {
   Stream streams_[SPORE_MAX_EVENT_STREAMS];
   uint32_t stream_drops_ = 0;
   uint32_t stream_cuts_ = 0;
+  uint32_t memory_resets_ = 0;
+  // An admission refusal's JSON: a member, not a stack array, because admit() runs on the SDK's
+  // system stack at the deepest point of a request (review finding 4); admission is serialized.
+  char refusal_[HttpRequestTable::kMinRefusalBytes];
   Delegate<void()> before_restart_;
   HttpListener listener_;
   bool begun_ = false;

@@ -281,6 +281,7 @@ bool Node::begin(const char* api_token) {
     static const char kPem[] PROGMEM = SPORE_OTA_PUBLIC_KEY_PEM;
     char pem[sizeof kPem];
     memcpy_P(pem, kPem, sizeof kPem);
+    ota_session_.require_public_key();  // whatever happens below, this build never installs unsigned
     if (!ota_session_.set_public_key_pem(std::string_view(pem, sizeof kPem - 1))) {
       // Taking unsigned images instead would be a downgrade: no update route at all; the serial
       // port is the way back for this build.
@@ -297,10 +298,13 @@ bool Node::begin(const char* api_token) {
   ota_session_.set_rsa_verifier(&UpdaterFlashTarget::rsa_verify);
   flash_.set_log(&ctx_);
   if (!api_.begin()) degraded = true;                  // logged why; the routes that fit are served
-  if (ota_ok && !ota_.begin()) degraded = true;       // logged why
+  if (ota_ok && !ota_.begin()) {  // logged why
+    degraded = true;
+    ota_ok = false;
+  }
   if (degraded) ctx_.set_safe_mode(true);             // "safeMode": only WiFi, REST and OTA run
   if (!safe_mode_.active() && !degraded) begin_services();
-  http_.set_ota(&ota_);
+  if (ota_ok) http_.set_ota(&ota_);  // else POST /api/node/update is a plain request: 413/404
   http_.set_before_restart(Delegate<void()>::bind<Node, &Node::before_restart>(this));
   portal_.begin();  // before the REST handler: the server asks handlers in order
   if (!http_.begin(config_.http_port)) {
@@ -421,6 +425,14 @@ void Node::log_counter_changes(uint32_t now_ms) {
     full_queue_polls_logged_ = udp_.full_queue_polls();
     SPORE_LOG(ctx_, LogLevel::kWarn, "UDP: receive queue found full by %lu poll(s) so far; datagrams may be lost",
               static_cast<unsigned long>(full_queue_polls_logged_));
+  }
+  // HTTP connections ended without an answer: no memory for the response object (a reset), or a
+  // plain request still unanswered 10 s after admission (a trickled or endless body).
+  if (http_.memory_resets() != http_resets_logged_ || http_.expired_requests() != http_expired_logged_) {
+    http_resets_logged_ = http_.memory_resets();
+    http_expired_logged_ = http_.expired_requests();
+    SPORE_LOG(ctx_, LogLevel::kWarn, "HTTP: %lu connection(s) reset for lack of memory, %lu unanswered at 10 s",
+              static_cast<unsigned long>(http_resets_logged_), static_cast<unsigned long>(http_expired_logged_));
   }
 #ifdef SPORE_WITH_MQTT
   if (mqtt_.reentrant_refusals() != reentrant_refusals_logged_) {

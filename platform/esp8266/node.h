@@ -137,7 +137,8 @@ class Node {
   void begin_services();
   void poll_safe_mode(uint32_t now_ms);
   /// Logs the platform counters no other path reports (EspUdp::full_queue_polls(),
-  /// EspMqttClient::reentrant_refusals()) when they grew, at most once per kCounterLogIntervalMs.
+  /// EspMqttClient::reentrant_refusals(), EspHttpServer::memory_resets() and expired_requests())
+  /// when they grew, at most once per kCounterLogIntervalMs.
   void log_counter_changes(uint32_t now_ms);
 #ifdef SPORE_WITH_MQTT
   void begin_mqtt();
@@ -182,6 +183,8 @@ class Node {
   uint32_t counters_logged_ms_ = 0;
   uint32_t full_queue_polls_logged_ = 0;
   uint32_t reentrant_refusals_logged_ = 0;
+  uint32_t http_resets_logged_ = 0;
+  uint32_t http_expired_logged_ = 0;
 };
 
 }  // namespace spore::esp8266

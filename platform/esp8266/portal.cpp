@@ -35,6 +35,7 @@ const char kErrorEnd[] PROGMEM = "</p>";
 const char kHtml[] PROGMEM = "text/html";
 
 const char kBusy[] PROGMEM = "another submission is being read; try again";
+const char kLowHeap[] PROGMEM = "The device is low on memory; retry shortly.";
 
 class Handler final : public AsyncWebHandler {
  public:
@@ -42,7 +43,9 @@ class Handler final : public AsyncWebHandler {
   bool canHandle(AsyncWebServerRequest* request) const override { return portal_.wants(request); }
   void handleRequest(AsyncWebServerRequest* request) override { portal_.serve(request); }
   void handleBody(AsyncWebServerRequest* request, uint8_t* data, size_t len, size_t index, size_t) override {
-    portal_.on_body(request, data, len, index);
+    // A body nobody reads (answered already, or its buffer taken over): not acknowledged, so the
+    // sender's window closes within ~2 KB (ESPAsyncTCP.h:214).
+    if (!portal_.on_body(request, data, len, index)) request->client()->ackLater();
   }
   // Trivial: the library parses no body into parameters; the form arrives raw (handleBody).
   bool isRequestHandlerTrivial() const override { return true; }
@@ -77,41 +80,69 @@ SetupPortal::Route Portal::route_of(AsyncWebServerRequest* request) const {
 }
 
 bool Portal::wants(AsyncWebServerRequest* request) {
+  // Called from the library's _attachHandler(): the headers are in, no body byte has been read.
   const SetupPortal::Route route = route_of(request);
   if (route == SetupPortal::Route::kNotMine) return false;
-  if (route == SetupPortal::Route::kSubmit && body_owner_ == nullptr) {
+  if (request->isSent()) return true;  // answered already
+  if (!SetupPortal::heap_allows(ESP.getFreeHeap(), ESP.getMaxFreeBlockSize())) {
+    // A page would take a 1,460-B cbuf from a throwing new: a short constant answer instead.
+    AsyncWebServerResponse* response = request->beginResponse(
+        503, FPSTR(kHtml), reinterpret_cast<const uint8_t*>(kLowHeap), sizeof kLowHeap - 1);
+    response->addHeader(F("Retry-After"), F("1"));
+    answer_now(request, response);
+    return true;
+  }
+  if (route == SetupPortal::Route::kBadSubmit) {
+    // Answered now, before its body (up to its Content-Length, unbounded here) is read.
+    answer_now(request, page(request, 400, SetupPortal::bad_submit_error(), false));
+    return true;
+  }
+  if (route == SetupPortal::Route::kSubmit && logic_.claim_body(request, clock_.now_ms())) {
     // One submission at a time, its body (at most kMaxBodyBytes) in a buffer that exists only
-    // while it is read: the portal runs in setup mode, when the heap is nearly all free.
-    body_ = new (std::nothrow) char[SetupPortal::kMaxBodyBytes];
-    if (body_ != nullptr) {
-      body_owner_ = request;
-      body_len_ = 0;
+    // while submissions are read: the portal runs in setup mode, when the heap is nearly all
+    // free. A holder that took too long lost it here (SetupPortal::claim_body()): it reads from
+    // the start again for the new owner.
+    if (body_ == nullptr) body_ = new (std::nothrow) char[SetupPortal::kMaxBodyBytes];
+    body_len_ = 0;
+    if (body_ == nullptr) {
+      logic_.release_body(request);
+    } else {
       request->onDisconnect([this, request]() { release_body(request); });
     }
   }
   return true;
 }
 
-void Portal::on_body(AsyncWebServerRequest* request, const uint8_t* data, size_t len, size_t index) {
+void Portal::answer_now(AsyncWebServerRequest* request, AsyncWebServerResponse* response) {
+  // As EspHttpServer::send_refusal(): a paused request's send() writes at once, the library
+  // closes the connection once the answer is acknowledged, and the segment that carried the
+  // head is not acknowledged (nor any later body segment: Handler::handleBody).
+  request->pause();
+  request->send(response);
+  request->client()->ackLater();
+}
+
+bool Portal::on_body(AsyncWebServerRequest* request, const uint8_t* data, size_t len, size_t index) {
   // The library stops at Content-Length (WebRequest.cpp:188), which route() capped.
-  if (request != body_owner_ || index > SetupPortal::kMaxBodyBytes || len > SetupPortal::kMaxBodyBytes - index) {
-    return;
+  if (!logic_.owns_body(request) || index > SetupPortal::kMaxBodyBytes || len > SetupPortal::kMaxBodyBytes - index) {
+    return false;
   }
   memcpy(body_ + index, data, len);
   if (index + len > body_len_) body_len_ = index + len;
+  return true;
 }
 
 void Portal::release_body(const AsyncWebServerRequest* request) {
-  if (request != body_owner_) return;
+  if (!logic_.owns_body(request)) return;
+  logic_.release_body(request);
   delete[] body_;
   body_ = nullptr;
-  body_owner_ = nullptr;
   body_len_ = 0;
 }
 
-void Portal::send_page(AsyncWebServerRequest* request, int status, const char* error, bool saved) {
-  // Throwing new (a failure is a reset): the portal serves a node in setup mode, whose heap holds
-  // no cluster; the page is ~1.3 KB.
+AsyncWebServerResponse* Portal::page(AsyncWebServerRequest* request, int status, const char* error, bool saved) {
+  // Throwing new (a failure is a reset): wants() admitted the request only with
+  // SetupPortal::heap_allows() (the stream's 1,460-B cbuf); the page is ~1.3 KB.
   AsyncResponseStream* out = request->beginResponseStream(FPSTR(kHtml));
   out->setCode(status);
   out->addHeader(F("Cache-Control"), F("no-store"));
@@ -130,10 +161,15 @@ void Portal::send_page(AsyncWebServerRequest* request, int status, const char* e
     }
     out->print(FPSTR(kFormEnd));
   }
-  request->send(out);
+  return out;
+}
+
+void Portal::send_page(AsyncWebServerRequest* request, int status, const char* error, bool saved) {
+  request->send(page(request, status, error, saved));
 }
 
 void Portal::serve(AsyncWebServerRequest* request) {
+  if (request->isSent()) return;  // answered from wants()
   const SetupPortal::Route route = route_of(request);
   if (route == SetupPortal::Route::kPage) {
     send_page(request, 200, nullptr, false);
@@ -143,7 +179,7 @@ void Portal::serve(AsyncWebServerRequest* request) {
     send_page(request, 400, SetupPortal::bad_submit_error(), false);
     return;
   }
-  if (request != body_owner_) {  // another submission holds the buffer, or no memory for one
+  if (!logic_.owns_body(request)) {  // another submission holds the buffer, or no memory for one
     send_page(request, 503, kBusy, false);
     return;
   }
@@ -154,12 +190,23 @@ void Portal::serve(AsyncWebServerRequest* request) {
   send_page(request, out.status, out.error, out.error == nullptr);
 }
 
+bool Portal::unchanged_in_flash(const char* text, size_t size_bytes) {
+  // A submit of the same credentials (a second click, a retry) must not wear the sectors. Read
+  // back into a buffer of the same size (~0.5 KB more on the loop's stack, only here).
+  char stored[SPORE_DEVICE_CONFIG_MAX_BYTES];
+  size_t stored_bytes = 0;
+  return store_.load(stored, sizeof stored, &stored_bytes) == StoredSettings::kText && stored_bytes == size_bytes &&
+         memcmp(stored, text, size_bytes) == 0;
+}
+
 void Portal::loop() {
   const uint32_t now_ms = clock_.now_ms();
   if (!logic_.apply_due(now_ms)) return;
   char text[SPORE_DEVICE_CONFIG_MAX_BYTES];
   const size_t n = config_.serialize(text, sizeof text);
-  if (n == 0 || !store_.save(text, n)) {
+  if (n > 0 && unchanged_in_flash(text, n)) {
+    log_.write(LogLevel::kInfo, "portal: WiFi settings unchanged, not rewritten");
+  } else if (n == 0 || !store_.save(text, n)) {
     log_.write(LogLevel::kError, "portal: could not save the settings to flash; the new WiFi settings last until restart");
   } else {
     log_.write(LogLevel::kInfo, "portal: WiFi settings saved");

@@ -56,14 +56,21 @@ class Portal {
 
 
   // Called by the handler begin() gives the server (which owns and deletes it).
+  // wants(): canHandle(); answers a low-heap 503 and a bad submit there, at once. on_body():
+  // false when the segment is not read (the handler then holds back its ACK).
   bool wants(AsyncWebServerRequest* request);
   void serve(AsyncWebServerRequest* request);
-  void on_body(AsyncWebServerRequest* request, const uint8_t* data, size_t len, size_t index);
+  bool on_body(AsyncWebServerRequest* request, const uint8_t* data, size_t len, size_t index);
 
  private:
   void release_body(const AsyncWebServerRequest* request);
   SetupPortal::Route route_of(AsyncWebServerRequest* request) const;
+  AsyncWebServerResponse* page(AsyncWebServerRequest* request, int status, const char* error, bool saved);
   void send_page(AsyncWebServerRequest* request, int status, const char* error, bool saved);
+  /// Sends `response` before the body is read (pause + send) and stops acknowledging the body.
+  static void answer_now(AsyncWebServerRequest* request, AsyncWebServerResponse* response);
+  /// True when the settings record in flash holds exactly `text`.
+  bool unchanged_in_flash(const char* text, size_t size_bytes);
 
   AsyncWebServer& server_;
   WifiManager& wifi_;
@@ -74,8 +81,8 @@ class Portal {
   LogSink& log_;
   const char* device_name_;
   SetupPortal logic_;  // routing, form checks, apply timing (core, host-tested)
-  char* body_ = nullptr;  // the submission being read (SetupPortal::kMaxBodyBytes), else none
-  const AsyncWebServerRequest* body_owner_ = nullptr;
+  char* body_ = nullptr;  // the submission being read (SetupPortal::kMaxBodyBytes), else none;
+                          // its reader is logic_'s body owner
   size_t body_len_ = 0;
 };
 

@@ -8,18 +8,20 @@
 //   0 admit: next byte = head (index into kHeads; bit 7 set: free heap below the minimum), next
 //     byte = Content-Length / 16 for heads that send one, next byte x: target_bytes = x,
 //     query_params = x & 7, header_count = x >> 2;
-//   1 on_body: next byte n (0..255), then n body bytes;   2 on_upload: next byte n, n bytes, the
-//     low bit of the following byte = final;   3 respond_asset, then respond() if it gave nothing;
-//   4 fail;   5 disconnected;   6 poll after the clock advanced next byte * 1 s;
-//   7 clock += next byte ms.
+//   1 on_body: next byte n (0..255), then n body bytes (when it flags an overflow, the adapter's
+//     refuse_too_large() follows);   2 on_upload: next byte n, n bytes, the low bit of the
+//     following byte = final;   3 respond_asset, then respond() if it gave nothing;
+//   4 fail;   5 disconnected;   6 poll and take_expired() until nullptr, after the clock advanced
+//     next byte * 1 s;   7 clock += next byte ms.
 // At the end every request still in flight is disconnected.
 //
 // Properties checked on every input, abort() on violation:
 // - nothing crashes or reads out of bounds (ASan/UBSan in the fuzz preset);
 // - never more than SPORE_ESP_MAX_HTTP_REQUESTS requests in flight; active_requests() and
 //   contains() agree with a model of the admitted handles; admit() refuses with 414 / 431 / 415
-//   / 503 exactly when the target, query or headers are over their limits, the body is a form
-//   or a stray multipart, the heap is low or every slot is taken, and an update upload only with
+//   / 413 / 503 exactly when the target, query or headers are over their limits, the body is a
+//   form or a stray multipart, a plain request declares more than SPORE_ESP_MAX_BODY_BYTES, the
+//   heap is low or every slot is taken, and an update upload only with
 //   OtaUploadHandler's refusals (401 409 413 415, never touching flash unauthenticated); a
 //   refusal is one complete JSON error, takes no slot, is counted once (a 503 also in
 //   overload_count()); a handle already admitted stays admitted;
@@ -28,10 +30,14 @@
 //   admitted is 503 too;
 // - answers: a documented status (200 202 400 401 404 405 406 408 409 413 415 422 501 503, never
 //   500), one complete valid JSON value with "error"/"code" on errors (a text route: Prometheus
-//   text, content_type set); a body over SPORE_ESP_MAX_BODY_BYTES or a multipart body on a
-//   plain route is 413; an unauthenticated upload is 401 and never touches flash;
+//   text, content_type set); a plain body growing over SPORE_ESP_MAX_BODY_BYTES is flagged by
+//   on_body() exactly when it crosses it, and refuse_too_large() then answers 413 and frees the
+//   slot; a multipart body on a plain route is 413; an unauthenticated upload is 401 and never
+//   touches flash;
+// - take_expired() hands back exactly the plain requests admitted max_plain_request_ms or more
+//   ago, each once, freeing their slots, never an upload;
 // - RestApi::response_counts() grows by exactly one per answer (respond, asset, admit refusal,
-//   fail) and by nothing else;
+//   413 on overflow) and by nothing else (fail() resets the connection: no answer);
 // - a restart is scheduled only after an authorized restart (202) or an installed update (200),
 //   and `close_connection` is set exactly for those answers;
 // - OtaUploadHandler is busy only while an admitted upload is in flight; after the final
@@ -156,6 +162,7 @@ struct Model {
   size_t spec = 0;
   size_t plain_body = 0;  // bytes sent through on_body on a plain request
   bool multipart_seen = false;
+  uint32_t admitted_ms = 0;
 };
 
 class Reader {
@@ -266,6 +273,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           expected = 431;
         } else if (stray_body) {
           expected = 415;
+        } else if (!spore::is_update_upload(head) && length > SPORE_ESP_MAX_BODY_BYTES) {
+          expected = 413;
         } else if (!room) {
           expected = 503;
         } else if (spore::is_update_upload(head)) {
@@ -292,6 +301,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           m.admitted = true;
           m.head = head;
           m.spec = spec;
+          m.admitted_ms = node.clock.now;
         }
         break;
       }
@@ -300,8 +310,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         size_t n = in.byte();
         const uint8_t* bytes = in.take(&n);
         if (op == 1) {
-          node.table.on_body(handle, bytes, n);
-          if (m.admitted && !is_upload(m)) m.plain_body += n;
+          const bool plain = m.admitted && !is_upload(m);
+          const bool was_over = m.plain_body > SPORE_ESP_MAX_BODY_BYTES;
+          if (plain) m.plain_body += n;
+          const bool overflow = node.table.on_body(handle, bytes, n);
+          check(overflow == (plain && !was_over && !m.multipart_seen && m.plain_body > SPORE_ESP_MAX_BODY_BYTES));
+          if (overflow) {
+            StringOutput out;
+            check(node.table.refuse_too_large(handle, out) == 413);
+            const nlohmann::json doc = nlohmann::json::parse(out.text, nullptr, false);
+            check(doc.is_object() && doc["code"] == "payload_too_large");
+            expected_answers = 1;
+            m.admitted = false;
+          } else if (!(plain && m.multipart_seen)) {  // (that one is flagged for respond()'s 413)
+            StringOutput out;
+            check(node.table.refuse_too_large(handle, out) == 0 && out.text.empty());
+          }
         } else {
           const bool final = (in.byte() & 1) != 0;
           node.table.on_upload(handle, 0, bytes, n, final);
@@ -334,7 +358,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 4:
         node.table.fail(handle);
-        expected_answers = 1;
         check(node.table.overload_count() == overload_before + 1);
         m.admitted = false;
         break;
@@ -346,6 +369,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         node.clock.now += uint32_t{in.byte()} * 1000u;
         const bool due = node.table.poll();
         check(!due || node.table.restart_scheduled());
+        const uint32_t limit = node.table.options().max_plain_request_ms;
+        const uint32_t expired_before = node.table.expired_count();
+        uint32_t taken = 0;
+        while (const void* e = node.table.take_expired()) {
+          int k = 0;
+          while (k < kHandles && &g_handles[k] != e) ++k;
+          check(k < kHandles && model[k].admitted && !is_upload(model[k]) &&
+                node.clock.now - model[k].admitted_ms >= limit);
+          model[k].admitted = false;
+          ++taken;
+        }
+        check(node.table.expired_count() == expired_before + taken);
+        for (const Model& x : model) check(!x.admitted || is_upload(x) || node.clock.now - x.admitted_ms < limit);
         break;
       }
       default:

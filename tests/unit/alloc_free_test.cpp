@@ -488,7 +488,8 @@ TEST(AllocFree, EspAdapterLogicAllocatesNothing) {
   int handles[4];
 
   long allocations;
-  int statuses[5] = {};
+  int statuses[6] = {};
+  const void* expired = nullptr;
   size_t delivered = 0;
   {
     AllocationWindow window;
@@ -507,14 +508,19 @@ TEST(AllocFree, EspAdapterLogicAllocatesNothing) {
     upload_head.path = OtaUploadHandler::kPath;
     upload_head.content_type = "application/octet-stream";
     upload_head.content_length = image.size();
-    // A plain GET, a body too large, an upload dropped mid-way, a second upload refused (409)
-    // while a third streams and installs; a request beyond the slots.
+    // A plain GET, a body declared too large (413 at admission), a chunked one that outgrows the
+    // buffer (413 at once), an upload dropped mid-way, a second upload refused (409) while a third
+    // streams and installs; a request beyond the slots; a plain request that expires.
     const HttpHeapState heap{30000, 30000};
     table.admit(&handles[0], status_head, heap, out);
     statuses[0] = table.respond(&handles[0], status_head, out, &headers, &close);
-    table.admit(&handles[1], big_head, heap, out);
-    table.on_body(&handles[1], big_body.data(), big_body.size());
-    statuses[1] = table.respond(&handles[1], big_head, out, &headers, &close);
+    statuses[1] = table.admit(&handles[1], big_head, heap, out);
+    HttpRequestHead chunked_head = big_head;
+    chunked_head.content_length = 0;
+    table.admit(&handles[1], chunked_head, heap, out);
+    if (table.on_body(&handles[1], big_body.data(), big_body.size())) {
+      statuses[5] = table.refuse_too_large(&handles[1], out);
+    }
     table.admit(&handles[2], upload_head, heap, out);
     table.on_body(&handles[2], image.data(), 1000);
     table.disconnected(&handles[2]);
@@ -531,6 +537,9 @@ TEST(AllocFree, EspAdapterLogicAllocatesNothing) {
     table.fail(&handles[0]);
     clock.advance(1000);
     (void)table.poll();
+    table.admit(&handles[0], chunked_head, heap, out);
+    clock.advance(table.options().max_plain_request_ms);
+    expired = table.take_expired();
     // Datagrams and loop passes.
     source.left = 40;
     for (int i = 0; i < 6; ++i) delivered += intake.poll(source, DatagramHandler(&count_datagram));
@@ -544,6 +553,8 @@ TEST(AllocFree, EspAdapterLogicAllocatesNothing) {
   EXPECT_EQ(statuses[2], 503);
   EXPECT_EQ(statuses[3], 409);
   EXPECT_EQ(statuses[4], 200);
+  EXPECT_EQ(statuses[5], 413);
+  EXPECT_EQ(expired, &handles[0]);
   EXPECT_EQ(flash.commits, 1);
   EXPECT_TRUE(table.restart_scheduled());
   EXPECT_GT(delivered, 0u);

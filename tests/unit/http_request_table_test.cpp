@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -252,15 +253,79 @@ TEST(HttpRequestTableTest, BodyUpToTheBufferIsKeptBeyondIs413) {
   n.feed(req(0), Bytes(SPORE_ESP_MAX_BODY_BYTES, 'a'), 100);
   EXPECT_EQ(n.respond(req(0), h).status, 202);
 
-  // One byte more: 413, RestApi not called.
+  // One byte more declared: 413 at admission, before any body byte, without a slot.
   Node m;
-  const HttpRequestHead h2 = post("/api/node/restart", SPORE_ESP_MAX_BODY_BYTES + 1, "application/json");
-  ASSERT_TRUE(m.admit(req(0), h2, kPlentyHeap));
-  m.feed(req(0), Bytes(SPORE_ESP_MAX_BODY_BYTES + 1, 'a'), 100);
-  const Reply r = m.respond(req(0), h2);
-  EXPECT_EQ(r.status, 413);
-  EXPECT_EQ(r.body["code"], "payload_too_large");
+  EXPECT_FALSE(m.admit(req(0), post("/api/node/restart", SPORE_ESP_MAX_BODY_BYTES + 1, "application/json")));
+  EXPECT_EQ(m.refusal.status, 413);
+  EXPECT_EQ(m.refusal.body["code"], "payload_too_large");
+  EXPECT_EQ(m.table.active_requests(), 0u);
   EXPECT_FALSE(m.table.restart_scheduled());
+}
+
+TEST(HttpRequestTableTest, HugeDeclaredPlainBodiesAre413AtAdmissionAndHoldNoSlot) {
+  // Review finding 2 (ReviewProbe.HugeDeclaredPlainBodyIsAdmittedAndHoldsASlot): three such
+  // requests used to take every slot until their (endless) bodies ended. "-1" reaches admission
+  // as SIZE_MAX through the library's atoi().
+  Node n;
+  for (int i = 0; i < SPORE_ESP_MAX_HTTP_REQUESTS; ++i) {
+    const size_t declared = i == 0 ? static_cast<size_t>(-1) : 999999999u;
+    EXPECT_FALSE(n.admit(req(i), post("/api/cluster/events", declared, "application/json")));
+    EXPECT_EQ(n.refusal.status, 413);
+  }
+  EXPECT_EQ(n.table.active_requests(), 0u);
+  EXPECT_TRUE(n.admit(req(6), get("/api/node/status")));
+  EXPECT_EQ(n.respond(req(6), get("/api/node/status")).status, 200);
+  // An update upload is exempt: OtaUploadHandler judges its length against the flash.
+  EXPECT_TRUE(n.admit(req(7), upload(3000)));
+  EXPECT_TRUE(n.table.is_upload(req(7)));
+  EXPECT_FALSE(n.table.is_upload(req(6)));
+}
+
+TEST(HttpRequestTableTest, AChunkedBodyOutgrowingTheBufferIsFlaggedOnceFor413AtOnce) {
+  Node n;
+  const HttpRequestHead h = post("/api/cluster/events", 0, "application/json");  // chunked: no length
+  ASSERT_TRUE(n.admit(req(0), h));
+  char none[8];
+  BufferJsonOutput empty(none, sizeof none);
+  EXPECT_EQ(n.table.refuse_too_large(req(0), empty), 0);  // not flagged: nothing to refuse
+  const Bytes chunk(SPORE_ESP_MAX_BODY_BYTES / 2 + 1, 'a');
+  EXPECT_FALSE(n.table.on_body(req(0), chunk.data(), chunk.size()));
+  EXPECT_TRUE(n.table.on_body(req(0), chunk.data(), chunk.size()));   // now: answer it
+  EXPECT_FALSE(n.table.on_body(req(0), chunk.data(), chunk.size()));  // once
+  char buf[HttpRequestTable::kMinRefusalBytes];
+  BufferJsonOutput out(buf, sizeof buf);
+  EXPECT_EQ(n.table.refuse_too_large(req(0), out), 413);
+  EXPECT_EQ(nlohmann::json::parse(out.c_str())["code"], "payload_too_large");
+  EXPECT_EQ(n.table.active_requests(), 0u);  // the slot is free at once, not when the body ends
+  EXPECT_FALSE(n.table.on_body(req(0), chunk.data(), chunk.size()));
+  EXPECT_EQ(n.api.response_counts().count(413), 1u);
+}
+
+TEST(HttpRequestTableTest, UnansweredPlainRequestsExpireUploadsDoNot) {
+  // Review finding 2: a body trickled a byte at a time (or a chunked one that never ends) kept its
+  // slot for good; three of them locked out REST and the dashboard.
+  Node n;
+  const uint32_t limit = n.table.options().max_plain_request_ms;
+  ASSERT_TRUE(n.admit(req(0), upload(3000)));
+  for (int i = 1; i < SPORE_ESP_MAX_HTTP_REQUESTS; ++i) {
+    ASSERT_TRUE(n.admit(req(i), post("/api/cluster/events", 100, "application/json")));
+  }
+  EXPECT_FALSE(n.admit(req(6), get("/api/node/status")));
+  n.clock.advance(limit - 1);
+  const uint8_t byte = '{';
+  for (int i = 1; i < SPORE_ESP_MAX_HTTP_REQUESTS; ++i) n.table.on_body(req(i), &byte, 1);  // activity is no excuse
+  EXPECT_EQ(n.table.take_expired(), nullptr);
+  n.clock.advance(1);
+  std::vector<const void*> expired;
+  while (const void* r = n.table.take_expired()) expired.push_back(r);
+  EXPECT_EQ(expired.size(), static_cast<size_t>(SPORE_ESP_MAX_HTTP_REQUESTS - 1));
+  EXPECT_EQ(std::count(expired.begin(), expired.end(), req(0)), 0);  // the upload has OTA's stall timeout
+  EXPECT_EQ(n.table.expired_count(), expired.size());
+  EXPECT_TRUE(n.table.contains(req(0)));
+  EXPECT_TRUE(n.admit(req(6), get("/api/node/status")));
+  // The client's disconnect after the adapter closed it finds nothing to free.
+  n.table.disconnected(req(1));
+  EXPECT_TRUE(n.table.contains(req(6)));
 }
 
 TEST(HttpRequestTableTest, MultipartBodyOnAPlainRouteIs415AtAdmissionOr413) {
@@ -289,11 +354,10 @@ TEST(HttpRequestTableTest, UpdateWithoutContentLengthIsAPlainRequest) {
 TEST(HttpRequestTableTest, UpdateWithoutOtaIsAPlainRequest) {
   Node n;
   n.table.set_ota(nullptr);
-  const HttpRequestHead h = upload(5000);
-  ASSERT_TRUE(n.admit(req(0), h, kPlentyHeap));
+  // A plain request: its declared body is beyond the buffer, so 413 before any byte.
+  EXPECT_FALSE(n.admit(req(0), upload(5000), kPlentyHeap));
+  EXPECT_EQ(n.refusal.status, 413);
   EXPECT_FALSE(n.ota.busy());
-  n.feed(req(0), testing::make_image(5000));
-  EXPECT_EQ(n.respond(req(0), h).status, 413);
   EXPECT_TRUE(n.flash.committed.empty());
 }
 
@@ -508,8 +572,9 @@ TEST(HttpRequestTableTest, FailAbortsAnUploadAndCountsTheOverload) {
   const HttpRequestHead h = upload(image.size());
   ASSERT_TRUE(n.admit(req(0), h, kPlentyHeap));
   n.feed(req(0), image);
-  n.table.fail(req(0));  // no memory for the response: 503 instead
+  n.table.fail(req(0));  // no memory for the response: the adapter resets the connection
   EXPECT_EQ(n.table.overload_count(), 1u);
+  EXPECT_EQ(n.api.response_counts().count(503), 0u);  // no answer went out
   EXPECT_FALSE(n.ota.busy());
   EXPECT_EQ(n.ota.last_error(), OtaError::kAborted);
   n.flash.expect_untouched();
@@ -658,10 +723,8 @@ TEST(HttpRequestTableTest, EveryAnswerIsCountedOnceByStatus) {
 
   ASSERT_TRUE(n.admit(req(0), get("/nope"), kPlentyHeap));
   EXPECT_EQ(n.respond(req(0), get("/nope")).status, 404);
-  const HttpRequestHead big = post("/api/node/restart", 2000);
-  ASSERT_TRUE(n.admit(req(0), big, kPlentyHeap));
-  n.feed(req(0), Bytes(2000, 'x'));
-  EXPECT_EQ(n.respond(req(0), big).status, 413);
+  EXPECT_FALSE(n.admit(req(0), post("/api/node/restart", 2000), kPlentyHeap));  // 413 at admission
+  EXPECT_EQ(n.refusal.status, 413);
   EXPECT_EQ(c.count(404), 1u);
   EXPECT_EQ(c.count(413), 1u);
 
@@ -681,10 +744,11 @@ TEST(HttpRequestTableTest, EveryAnswerIsCountedOnceByStatus) {
 
   EXPECT_FALSE(n.admit(req(1), get("/x"), 100));  // low heap: 503
   ASSERT_TRUE(n.admit(req(2), get("/x"), kPlentyHeap));
-  n.table.fail(req(2));  // no memory for a response: 503
-  EXPECT_EQ(c.count(503), 2u);
-  n.table.disconnected(req(2));  // after the answer: nothing more
-  EXPECT_EQ(c.count(503), 2u);
+  n.table.fail(req(2));  // no memory for a response: reset, no answer, not counted as one
+  EXPECT_EQ(c.count(503), 1u);
+  EXPECT_EQ(n.table.overload_count(), 2u);
+  n.table.disconnected(req(2));  // after the reset: nothing more
+  EXPECT_EQ(c.count(503), 1u);
 }
 
 }  // namespace

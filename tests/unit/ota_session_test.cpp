@@ -209,6 +209,24 @@ TEST(OtaSessionTest, SignedImageWithoutKeyInstallsWholeBody) {
   EXPECT_FALSE(s.result().signature_verified);
 }
 
+TEST(OtaSessionTest, AConfiguredKeyThatDidNotLoadRefusesEveryImage) {
+  // A build with a key whose PEM does not parse (review finding 5): no key, but not "anything
+  // installs" either. Before require_public_key() this image went to flash.
+  const Bytes body = signed_image(make_image(4000), key_a());
+  FakeFlashTarget flash;
+  OtaSession s(flash);
+  s.require_public_key();
+  EXPECT_FALSE(s.set_public_key_pem("-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n"));
+  EXPECT_EQ(s.begin(body.size(), 0), OtaError::kUnsigned);
+  EXPECT_FALSE(s.busy());
+  EXPECT_NE(upload(s, body).final(), OtaError::kOk);
+  EXPECT_TRUE(flash.committed.empty());
+  // With the key loaded the same image installs, verified.
+  ASSERT_TRUE(key_a().install(s));
+  ASSERT_EQ(upload(s, body).final(), OtaError::kOk);
+  EXPECT_TRUE(s.result().signature_verified);
+}
+
 TEST(OtaSessionTest, SignedImageAtExactCapacity) {
   FakeFlashTarget flash;
   flash.capacity = 3000;

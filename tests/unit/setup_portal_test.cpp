@@ -154,5 +154,42 @@ TEST_F(SetupPortalSubmit, FormTokenIsChecked) {
   EXPECT_STREQ(config.wifi_ssid(), "Home");
 }
 
+// Review finding 8: a POST /wifi trickling a byte every 2 s (Content-Length <= 512) kept the one
+// body buffer for good, so every real submission got 503 "busy".
+TEST(SetupPortalBody, AStaleHolderLosesTheBufferToANewSubmission) {
+  SetupPortal p;
+  int a = 0, b = 0, c = 0;
+  ASSERT_TRUE(p.claim_body(&a, 1000));
+  EXPECT_TRUE(p.owns_body(&a));
+  EXPECT_FALSE(p.claim_body(&b, 1000 + SetupPortal::kBodyHoldMs));  // still fresh: busy
+  EXPECT_TRUE(p.owns_body(&a));
+  EXPECT_TRUE(p.claim_body(&b, 1001 + SetupPortal::kBodyHoldMs));   // taken over
+  EXPECT_FALSE(p.owns_body(&a));
+  EXPECT_TRUE(p.owns_body(&b));
+  p.release_body(&a);  // the old holder going away frees nothing
+  EXPECT_TRUE(p.owns_body(&b));
+  EXPECT_FALSE(p.claim_body(&c, 1002 + SetupPortal::kBodyHoldMs));
+  p.release_body(&b);
+  EXPECT_FALSE(p.owns_body(&b));
+  EXPECT_TRUE(p.claim_body(&c, 1003 + SetupPortal::kBodyHoldMs));  // free again
+  EXPECT_FALSE(p.owns_body(nullptr));
+}
+
+TEST(SetupPortalBody, HoldIsWrapSafe) {
+  SetupPortal p;
+  int a = 0, b = 0;
+  ASSERT_TRUE(p.claim_body(&a, 0xFFFFFF00u));
+  EXPECT_FALSE(p.claim_body(&b, 0x00000100u));  // 512 ms later across the wrap
+  EXPECT_TRUE(p.claim_body(&b, 0xFFFFFF00u + SetupPortal::kBodyHoldMs + 1));
+}
+
+// Review finding 6: every page allocates a 1,460-B cbuf with a throwing new.
+TEST(SetupPortalBody, PagesNeedHeapForTheirBuffers) {
+  EXPECT_TRUE(SetupPortal::heap_allows(SetupPortal::kMinFreeHeapBytes, SetupPortal::kMinFreeBlockBytes));
+  EXPECT_FALSE(SetupPortal::heap_allows(SetupPortal::kMinFreeHeapBytes - 1, 30000));
+  EXPECT_FALSE(SetupPortal::heap_allows(30000, SetupPortal::kMinFreeBlockBytes - 1));
+  EXPECT_GT(SetupPortal::kMinFreeBlockBytes, 1460u + 8u);
+}
+
 }  // namespace
 }  // namespace spore
