@@ -26,8 +26,14 @@ HeadVerdict HttpHeadScreen::feed(const uint8_t* data, size_t size_bytes) {
     const uint8_t c = data[i];
     if (head_bytes_ >= kMaxHeadBytes) return refuse(HeadRefusal::kHeadTooLarge);
     ++head_bytes_;
+    // Bytes on which the library itself aborts the connection from inside its receive callback
+    // (a NUL, a request line that is empty or no method): refused here first, so the library
+    // never aborts in that callback (ESPAsyncTCP then answers lwIP ERR_OK for a freed pcb:
+    // platform/esp8266/http_listener.cpp).
+    if (c == 0) return refuse(HeadRefusal::kBadByte);
     if (c == '\n') {
       if (in_request_line_) {
+        if (line_bytes_ == 0) return refuse(HeadRefusal::kBadRequestLine);
         in_request_line_ = false;
       } else if (!line_has_text_) {
         verdict_ = HeadVerdict::kPassed;  // the blank line: the library attaches a handler here
@@ -38,6 +44,7 @@ HeadVerdict HttpHeadScreen::feed(const uint8_t* data, size_t size_bytes) {
     }
     ++line_bytes_;
     if (in_request_line_) {
+      if (line_bytes_ == 1 && (c < 'A' || c > 'Z')) return refuse(HeadRefusal::kBadRequestLine);
       if (line_bytes_ > kMaxRequestLineBytes) return refuse(HeadRefusal::kRequestLineTooLong);
       // The library takes the query after a '?' in the target and splits it at every '&'
       // (WebRequest.cpp:296-312); counting from the line's first '?' can only count more.

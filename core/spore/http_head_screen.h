@@ -47,6 +47,8 @@ enum class HeadRefusal : uint8_t {
   kHeaderLineTooLong,
   kTooManyHeaders,
   kHeadTooLarge,
+  kBadByte,         ///< a NUL: the library aborts on it (WebRequest.cpp:127-131) inside its callback
+  kBadRequestLine,  ///< empty, or not starting with a method's capital letter (a TLS hello, a stray CRLF)
 };
 
 class HttpHeadScreen {

@@ -262,12 +262,20 @@
 
 /// The head screen: connections an ESP8266 node lets send a request head at once (one screen each).
 /// One more is reset at accept, before ESPAsyncTCP allocates anything for it. lwIP's
-/// MEMP_NUM_TCP_PCB is 5 on the ESP8266 core (one is often an event stream or MQTT); one short of
-/// it, so a browser's idle preconnected sockets do not lock the others out. The heap all heads may
+/// MEMP_NUM_TCP_PCB (5) does not bound connections on the ESP8266 core (MEMP_MEM_MALLOC 1 takes
+/// pcbs from the heap); the listener's backlog of this plus one bounds the half-open ones. The heap all heads may
 /// hold at once is this many times the per-head worst case (the listener also checks the free heap
 /// for it at accept).
 #ifndef SPORE_ESP_MAX_HEAD_SCREENS
 #define SPORE_ESP_MAX_HEAD_SCREENS 4
+#endif
+
+/// Milliseconds an ESP8266 connection has, from accept, to send its whole request head; later it
+/// is reset and its screen freed (platform/esp8266/http_listener.h). A head is one or two TCP
+/// segments from any real client; without a deadline four connections sending a byte every
+/// 2.9 s held every screen (ESPAsyncTCP's 3 s receive timeout restarts with each byte).
+#ifndef SPORE_ESP_HEAD_TIMEOUT_MS
+#define SPORE_ESP_HEAD_TIMEOUT_MS 5000
 #endif
 
 /// Cluster events (docs/events.md): the outbound log, the events this node published last and can

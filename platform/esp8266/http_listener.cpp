@@ -47,7 +47,10 @@ bool HttpListener::begin(AsyncWebServer& server, uint16_t port) {
     tcp_close(pcb);
     return false;
   }
-  tcp_pcb* listening = tcp_listen(pcb);  // frees `pcb` on success
+  // A backlog, unlike AsyncServer's default (0xff, lwipopts.h:1413-1414): connections lwIP has
+  // not handed to accept() yet (SYN_RCVD, ~192 B of heap each for up to 20 s) are bounded too.
+  static_assert(TCP_LISTEN_BACKLOG, "lwIP with TCP_LISTEN_BACKLOG (LWIP_FEATURES=1) expected");
+  tcp_pcb* listening = tcp_listen_with_backlog(pcb, SPORE_ESP_MAX_HEAD_SCREENS + 1);  // frees `pcb` on success
   if (listening == nullptr) {
     tcp_close(pcb);
     return false;
@@ -67,6 +70,44 @@ err_t HttpListener::s_accept(void* arg, tcp_pcb* pcb, err_t err) {
 
 err_t HttpListener::s_recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
   return g_listener->recv(arg, pcb, p, err);
+}
+
+err_t HttpListener::s_sent(void* arg, tcp_pcb* pcb, uint16_t len) {
+  // The library may abort from here too (an answer that failed: AnswerResponse::_sourceValid(),
+  // reached through AsyncClient::_sent -> the request's _onAck).
+  HttpListener& self = *g_listener;
+  self.forwarding_arg_ = arg;
+  self.forwarding_aborted_ = false;
+  return self.after_forward(arg, self.forward_sent_(arg, pcb, len));
+}
+
+void HttpListener::s_err(void* arg, err_t err) {
+  // lwIP calls this after it freed the pcb (tcp_abandon(): the library's or our tcp_abort(), or
+  // the peer's RST).
+  HttpListener& self = *g_listener;
+  if (arg == self.forwarding_arg_) self.forwarding_aborted_ = true;
+  self.forward_err_(arg, err);
+}
+
+err_t HttpListener::after_forward(void* arg, err_t result) {
+  const bool aborted = forwarding_aborted_ && forwarding_arg_ == arg;
+  forwarding_arg_ = nullptr;
+  forwarding_aborted_ = false;
+  return aborted ? ERR_ABRT : result;
+}
+
+void HttpListener::poll(uint32_t now_ms) {
+  for (Screen& s : screens_) {
+    if (s.pcb == nullptr || now_ms - s.accepted_ms < SPORE_ESP_HEAD_TIMEOUT_MS) continue;
+    tcp_pcb* pcb = s.pcb;
+    s.pcb = nullptr;
+    // Still that connection, mid-head? (A pcb lwIP freed is compared, never read.)
+    if (!is_active(pcb) || pcb->recv != &s_recv) continue;
+    ++refused_heads_;
+    // From loop(), outside lwIP's callbacks: as a peer's RST, the err callback lets the request
+    // delete itself and its client (ESPAsyncTCP.cpp:744-750, WebRequest.cpp:95-101, 283-292).
+    tcp_abort(pcb);
+  }
 }
 
 HttpListener::Screen* HttpListener::screen_of(const tcp_pcb* pcb) {
@@ -115,10 +156,20 @@ err_t HttpListener::accept(tcp_pcb* pcb) {
     tcp_abort(pcb);
     return ERR_ABRT;
   }
+  if (forward_recv_ == nullptr) {
+    forward_recv_ = pcb->recv;
+    forward_sent_ = pcb->sent;
+    forward_err_ = pcb->errf;
+  }
   screen->pcb = pcb;
-  screen->forward = pcb->recv;
+  screen->accepted_ms = millis();
   screen->head.reset();
-  tcp_recv(pcb, &s_recv);  // tcp_arg stays the AsyncClient
+  // Ours in front of AsyncClient's for the connection's life (tcp_arg stays the AsyncClient):
+  // the recv one screens the head, and all three turn an abort inside the library's callback
+  // into the ERR_ABRT lwIP needs (after_forward()).
+  tcp_recv(pcb, &s_recv);
+  tcp_sent(pcb, &s_sent);
+  tcp_err(pcb, &s_err);
   // AsyncWebServer's accept lambda (WebServer.cpp:45-57). The request keeps itself alive.
   client->setRxTimeout(3);
   if (!AsyncWebServerRequest::create(server_, client)) {
@@ -131,54 +182,34 @@ err_t HttpListener::accept(tcp_pcb* pcb) {
 }
 
 err_t HttpListener::recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
-  Screen* screen = screen_of(pcb);
-  if (screen == nullptr) {
-    // Not ours (cannot happen: recv is ours only while a screen holds the pcb). Drop it rather
-    // than hand the library unscreened bytes.
-    if (p != nullptr) pbuf_free(p);
-    tcp_abort(pcb);
-    return ERR_ABRT;
+  Screen* screen = screen_of(pcb);  // nullptr once the head is in: the rest passes straight on
+  if (screen != nullptr) {
+    if (p == nullptr || err != ERR_OK) {
+      screen->pcb = nullptr;  // the peer closed (FIN) or lwIP reports an error: nothing to screen
+    } else {
+      HeadVerdict verdict = screen->head.verdict();
+      for (const pbuf* q = p; q != nullptr && verdict == HeadVerdict::kReading; q = q->next) {
+        verdict = screen->head.feed(static_cast<const uint8_t*>(q->payload), q->len);
+      }
+      if (verdict == HeadVerdict::kRefused) {
+        screen->pcb = nullptr;
+        ++refused_heads_;
+        // tcp_abort() calls the pcb's err callback (s_err -> AsyncClient::_s_error,
+        // ESPAsyncTCP.cpp:744-750), as a peer's RST does: the client forgets the pcb and reports
+        // the disconnect, the request deletes itself and the client (WebRequest.cpp:95-101,
+        // 283-292). Not client->abort(): it writes to the client after tcp_abort() returns
+        // (ESPAsyncTCP.cpp:347-351), which the request has deleted by then. lwIP does not free
+        // `p` after ERR_ABRT (tcp_in.c, "aborted:" drops its reference): we do.
+        pbuf_free(p);
+        tcp_abort(pcb);
+        return ERR_ABRT;
+      }
+      if (verdict == HeadVerdict::kPassed) screen->pcb = nullptr;
+    }
   }
-  const tcp_recv_fn forward = screen->forward;
-  if (p == nullptr || err != ERR_OK) {
-    // The peer closed (FIN) or lwIP reports an error: the library closes; nothing to screen.
-    screen->pcb = nullptr;
-    tcp_recv(pcb, forward);
-    return forward(arg, pcb, p, err);
-  }
-  HeadVerdict verdict = screen->head.verdict();
-  for (const pbuf* q = p; q != nullptr && verdict == HeadVerdict::kReading; q = q->next) {
-    verdict = screen->head.feed(static_cast<const uint8_t*>(q->payload), q->len);
-  }
-  if (verdict == HeadVerdict::kRefused) {
-    screen->pcb = nullptr;
-    ++refused_heads_;
-    // tcp_abort() calls the pcb's err callback, AsyncClient::_s_error (ESPAsyncTCP.cpp:744-750),
-    // as a peer's RST does: the client forgets the pcb and reports the disconnect, the request
-    // deletes itself and the client (WebRequest.cpp:95-101, 283-292). Not client->abort(): it
-    // writes to the client after tcp_abort() returns (ESPAsyncTCP.cpp:347-351), which the
-    // request has deleted by then. lwIP does not free `p` after ERR_ABRT (tcp_in.c, "aborted:"
-    // drops its reference): we do.
-    pbuf_free(p);
-    tcp_abort(pcb);
-    return ERR_ABRT;
-  }
-  if (verdict == HeadVerdict::kPassed) {
-    // The head is in and within limits: the rest goes straight to the library.
-    screen->pcb = nullptr;
-    tcp_recv(pcb, forward);
-    return forward(arg, pcb, p, err);
-  }
-  // ESPAsyncTCP's callback returns ERR_OK or ERR_ABRT only (ESPAsyncTCP.cpp:737-742, 137-143),
-  // never an error that makes lwIP keep the segment and deliver it again (which the screen would
-  // count twice).
-  const err_t result = forward(arg, pcb, p, err);
-  // The library aborted the connection or closed it (its callbacks cleared): this screen is done.
-  // Not only on ERR_ABRT: after an abort() inside the library's callback ESPAsyncTCP returns
-  // ERR_OK (its error callback marks the tracker errored first: ESPAsyncTCP.cpp:137-143,
-  // 744-750), so whether `pcb` still exists is asked of lwIP before it is read.
-  if (result == ERR_ABRT || !is_active(pcb) || pcb->recv != &s_recv) screen->pcb = nullptr;
-  return result;
+  forwarding_arg_ = arg;
+  forwarding_aborted_ = false;
+  return after_forward(arg, forward_recv_(arg, pcb, p, err));
 }
 
 }  // namespace spore::esp8266

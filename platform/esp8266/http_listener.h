@@ -17,12 +17,22 @@
 ///    SPORE_ESP_MAX_HEAD_SCREENS screens are in use or the free heap could not hold one more head
 ///    at its worst case besides those in flight and a reserve (see begin()): lwIP's pcb is all
 ///    it cost;
-///  - AsyncClient's constructor sets the pcb's recv callback to its own (ESPAsyncTCP.cpp:198);
-///    the listener saves it from the pcb and puts screen_recv() in front. Each received pbuf chain
-///    goes through the screen first: while the head is within limits it is forwarded unchanged;
-///    once the head ended within them the saved callback is put back (the body, and anything
-///    after the request, reaches the library directly); a head over a limit is dropped with
-///    tcp_abort() (RST, no answer) before the library sees any byte of that chain.
+///  - AsyncClient's constructor sets the pcb's recv, sent and err callbacks to its own
+///    (ESPAsyncTCP.cpp:198-200); the listener saves them from the pcb and puts its own in front,
+///    for the connection's life. Each received pbuf chain goes through the screen first while the
+///    head is being read: within limits it is forwarded unchanged; a head over a limit (or with a
+///    byte the library would abort on: a NUL, an empty request line, no method) is dropped with
+///    tcp_abort() (RST, no answer) before the library sees any byte of that chain. After the head
+///    everything is forwarded unchanged;
+///  - the wrappers also mend one ESPAsyncTCP behaviour: when the library aborts a connection from
+///    inside its recv or sent callback, ESPAsyncTCP answers lwIP ERR_OK (its error tracker is
+///    already marked: ESPAsyncTCP.cpp:137-143, 737-750), and lwIP then goes on with the freed pcb
+///    (with a FIN in the same segment: a second tcp_free() and a call into the deleted client).
+///    The err wrapper notes that the pcb was freed while the library's callback ran, and the recv
+///    and sent wrappers then return ERR_ABRT, as lwIP requires (tcp.h, tcp_abort());
+///  - a head not in within SPORE_ESP_HEAD_TIMEOUT_MS of accept is reset from loop() (poll());
+///  - the listen backlog is SPORE_ESP_MAX_HEAD_SCREENS + 1, so half-open connections (SYN_RCVD,
+///    ~192 B of heap each, which lwIP takes from the heap: MEMP_MEM_MALLOC 1) are bounded too.
 ///
 /// One listener per node (its callbacks find it through a static pointer). Runs in lwIP's
 /// receive path, serialized with loop() like every ESPAsyncWebServer callback.
@@ -76,20 +86,32 @@ class HttpListener {
   uint32_t refused_accepts() const { return refused_accepts_; }
   /// Connections reset because their head broke a limit since begin().
   uint32_t refused_heads() const { return refused_heads_; }
+  /// Resets connections whose head is not in SPORE_ESP_HEAD_TIMEOUT_MS after accept (the
+  /// library's 3 s receive timeout restarts with every byte, so a head sent a byte at a time
+  /// would otherwise hold its screen for as long as it likes). Call from loop().
+  void poll(uint32_t now_ms);
 
  private:
   struct Screen {
-    tcp_pcb* pcb = nullptr;         ///< nullptr: free
-    tcp_recv_fn forward = nullptr;  ///< the recv callback AsyncClient installed
+    tcp_pcb* pcb = nullptr;   ///< nullptr: free
+    uint32_t accepted_ms = 0;  ///< millis() at accept: the head's deadline runs from here
     HttpHeadScreen head;
   };
   static_assert(sizeof(Screen) <= 20, "README \"HTTP admission\" says 20 B per screen");
 
-  // lwIP's accept and recv callbacks (exact lwIP signatures).
+  // lwIP's accept callback and the wrappers around AsyncClient's recv, sent and err callbacks
+  // (exact lwIP signatures).
   static err_t s_accept(void* arg, tcp_pcb* pcb, err_t err);
   static err_t s_recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err);
+  static err_t s_sent(void* arg, tcp_pcb* pcb, uint16_t len);
+  static void s_err(void* arg, err_t err);
   err_t accept(tcp_pcb* pcb);
   err_t recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err);
+  /// What AsyncClient's callback returned, or ERR_ABRT when the connection was aborted while it
+  /// ran (its err callback came for `arg`): ESPAsyncTCP answers ERR_OK then (ESPAsyncTCP.cpp:
+  /// 137-143, 737-750), and lwIP would go on with a freed pcb (tcp.h: "When calling this from one
+  /// of the TCP callbacks, make sure you always return ERR_ABRT").
+  err_t after_forward(void* arg, err_t result);
   /// A free screen, after releasing those whose connection lwIP has closed or freed meanwhile.
   Screen* free_screen(size_t* in_use);
   Screen* screen_of(const tcp_pcb* pcb);
@@ -97,6 +119,13 @@ class HttpListener {
   AsyncWebServer* server_ = nullptr;
   tcp_pcb* listen_pcb_ = nullptr;
   Screen screens_[SPORE_ESP_MAX_HEAD_SCREENS];
+  // AsyncClient's own callbacks (the same static functions for every connection), captured at the
+  // first accept; ours stay in front of them for the connection's life.
+  tcp_recv_fn forward_recv_ = nullptr;
+  tcp_sent_fn forward_sent_ = nullptr;
+  tcp_err_fn forward_err_ = nullptr;
+  void* forwarding_arg_ = nullptr;  ///< the AsyncClient whose callback runs now
+  bool forwarding_aborted_ = false;  ///< its err callback came meanwhile: the pcb is freed
   uint32_t refused_accepts_ = 0;
   uint32_t refused_heads_ = 0;
 };

@@ -45,8 +45,10 @@ class AnswerResponse final : public AsyncAbstractResponse {
   /// connection (AsyncClient::close() only touches the pcb when there is one,
   /// ESPAsyncTCP.cpp:355-363; the request and its AsyncClient stay alive until the ACK or poll
   /// callback that called us returns: WebRequest.cpp:240-266 hold `self`, and the client is
-  /// deleted only by the request's destructor). AsyncClient::abort() is made to be called from
-  /// its own callbacks (ESPAsyncTCP.cpp:334-353: the callback then returns ERR_ABRT to lwIP).
+  /// deleted only by the request's destructor). AsyncClient::abort() from inside its own
+  /// callbacks: ESPAsyncTCP then answers lwIP ERR_OK for the freed pcb (ESPAsyncTCP.cpp:137-143),
+  /// which HttpListener's wrappers of the recv and sent callbacks turn into ERR_ABRT
+  /// (http_listener.h, after_forward()); from the poll callback lwIP rescans its list anyway.
   /// Not from _fillBuffer(): write_send_buffs() calls client->send() after it, and tcp_output()
   /// on the null pcb would crash.
   bool _sourceValid() const override {
@@ -298,6 +300,7 @@ bool EspHttpServer::begin(uint16_t port) {
 }
 
 void EspHttpServer::loop() {
+  if (listening_) listener_.poll(millis());
   if (table_.poll()) {
     if (before_restart_) before_restart_();
     ESP.restart();

@@ -60,6 +60,11 @@ Result model(std::string_view in) {
     // The head size first: on the same byte it is the screen's first check.
     const size_t line_end = nl == std::string_view::npos ? in.size() : nl + 1;  // bytes through this line
     if (HttpHeadScreen::kMaxHeadBytes < line_end) note(HttpHeadScreen::kMaxHeadBytes, HeadRefusal::kHeadTooLarge);
+    const size_t nul = line.find('\0');
+    if (nul != std::string_view::npos) note(pos + nul, HeadRefusal::kBadByte);
+    if (first && (line.empty() ? nl != std::string_view::npos : (line[0] < 'A' || line[0] > 'Z'))) {
+      note(pos, HeadRefusal::kBadRequestLine);
+    }
     if (first) {
       if (line.size() > HttpHeadScreen::kMaxRequestLineBytes) {
         note(pos + HttpHeadScreen::kMaxRequestLineBytes, HeadRefusal::kRequestLineTooLong);

@@ -77,8 +77,9 @@ TEST(HttpHeadScreenTest, WaitsForTheBlankLine) {
 TEST(HttpHeadScreenTest, AWhiteSpaceLineEndsTheHeadAsTheLibraryTrimsIt) {
   // ESPAsyncWebServer trims each line (String::trim()): a line of blanks is the end of the head.
   EXPECT_EQ(screen("GET / HTTP/1.1\r\nHost: n\r\n \t\v\f\r\n"), HeadVerdict::kPassed);
-  // A first line of blanks is the request line (the library refuses it itself), not the end.
-  EXPECT_EQ(screen("\r\nHost: n\r\n"), HeadVerdict::kReading);
+  // A first line of blanks is the request line, not the end; the library would abort on it
+  // inside its callback, so the screen refuses it first (BytesTheLibraryAbortsOnAreRefusedFirst).
+  EXPECT_EQ(screen("\r\nHost: n\r\n"), HeadVerdict::kRefused);
 }
 
 TEST(HttpHeadScreenTest, RequestLineAtItsLimit) {
@@ -148,6 +149,30 @@ TEST(HttpHeadScreenTest, TheBodyIsNeverCounted) {
   EXPECT_EQ(s.head_bytes(), head.size());
   // Also when the head and the body arrive in one piece.
   EXPECT_EQ(screen(head + body), HeadVerdict::kPassed);
+}
+
+// Review finding (issue 16, third review): the library aborts the connection inside its receive
+// callback on a NUL, an empty request line or one without a method (WebRequest.cpp:127-131,
+// 141-146, 986-995), and ESPAsyncTCP then tells lwIP ERR_OK for a freed pcb. The screen refuses
+// those bytes first, so the library never sees them.
+TEST(HttpHeadScreenTest, BytesTheLibraryAbortsOnAreRefusedFirst) {
+  HeadRefusal why = HeadRefusal::kNone;
+  EXPECT_EQ(screen(std::string("GET /\0x HTTP/1.1\r\n\r\n", 20), &why), HeadVerdict::kRefused);
+  EXPECT_EQ(why, HeadRefusal::kBadByte);
+  EXPECT_EQ(screen(std::string("GET / HTTP/1.1\r\nA: \0\r\n\r\n", 24), &why), HeadVerdict::kRefused);
+  EXPECT_EQ(why, HeadRefusal::kBadByte);
+  EXPECT_EQ(screen("\x16\x03\x01\x02\x00", &why), HeadVerdict::kRefused);  // a TLS ClientHello
+  EXPECT_EQ(why, HeadRefusal::kBadRequestLine);
+  EXPECT_EQ(screen("\r\nGET / HTTP/1.1\r\n\r\n", &why), HeadVerdict::kRefused);
+  EXPECT_EQ(why, HeadRefusal::kBadRequestLine);
+  EXPECT_EQ(screen("\nGET / HTTP/1.1\r\n\r\n", &why), HeadVerdict::kRefused);
+  EXPECT_EQ(why, HeadRefusal::kBadRequestLine);
+  EXPECT_EQ(screen("get / HTTP/1.1\r\n\r\n", &why), HeadVerdict::kRefused);
+  EXPECT_EQ(why, HeadRefusal::kBadRequestLine);
+  // Every method SPORE serves starts with a capital letter.
+  for (const char* m : {"GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"}) {
+    EXPECT_EQ(screen(std::string(m) + " / HTTP/1.1\r\n\r\n"), HeadVerdict::kPassed) << m;
+  }
 }
 
 TEST(HttpHeadScreenTest, AVerdictNeverRevertsUntilReset) {
