@@ -434,6 +434,13 @@ void Node::log_counter_changes(uint32_t now_ms) {
     SPORE_LOG(ctx_, LogLevel::kWarn, "HTTP: %lu connection(s) reset for lack of memory, %lu unanswered at 10 s",
               static_cast<unsigned long>(http_resets_logged_), static_cast<unsigned long>(http_expired_logged_));
   }
+  // Connections reset before the library parsed them: no screen or heap at accept, or a head over
+  // the screen's limits or its deadline (http_listener.h).
+  if (http_.refused_connections() != http_refused_logged_) {
+    http_refused_logged_ = http_.refused_connections();
+    SPORE_LOG(ctx_, LogLevel::kWarn, "HTTP: %lu connection(s) reset at accept or for their request head",
+              static_cast<unsigned long>(http_refused_logged_));
+  }
 #ifdef SPORE_WITH_MQTT
   if (mqtt_.reentrant_refusals() != reentrant_refusals_logged_) {
     reentrant_refusals_logged_ = mqtt_.reentrant_refusals();

@@ -185,6 +185,7 @@ class Node {
   uint32_t reentrant_refusals_logged_ = 0;
   uint32_t http_resets_logged_ = 0;
   uint32_t http_expired_logged_ = 0;
+  uint32_t http_refused_logged_ = 0;
 };
 
 }  // namespace spore::esp8266
