@@ -492,6 +492,8 @@ std::string format_status_lines(const nlohmann::ordered_json& body) {
         lines.emplace_back("api", pad_right(method, 6) + " " + uri);
       }
     } else if (v.is_object()) {
+      // An empty object still gets its line, so every field of the answer is shown (fuzz finding).
+      if (v.empty()) lines.emplace_back(key, "{}");
       for (auto sub = v.begin(); sub != v.end(); ++sub) {
         lines.emplace_back(key + "." + sub.key(), sub.value().is_structured() ? sub.value().dump() : scalar_text(sub.value()));
       }

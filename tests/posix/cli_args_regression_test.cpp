@@ -74,5 +74,12 @@ TEST(CliArgsRegression, AnErrorSentenceWithANewlineStaysOneLine) {
   EXPECT_EQ(describe_error_response(502, "bad\ngateway"), "HTTP 502: bad gateway");
 }
 
+// Fuzz finding (CI, cli_args_fuzz, input {"membena": {}}): a field holding an empty object gave
+// no line in `spore node status`, so a non-empty answer could print nothing at all.
+TEST(CliArgsRegressionTest, AnEmptyObjectFieldStillGetsItsStatusLine) {
+  const auto body = nlohmann::ordered_json::parse(R"({"membena": {}, "b": {"c": 1}})");
+  EXPECT_EQ(format_status_lines(body), "membena: {}\nb.c:     1\n");
+}
+
 }  // namespace
 }  // namespace spore::cli
