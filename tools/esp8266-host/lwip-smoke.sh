@@ -25,7 +25,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d /tmp/lwip-smoke.XXXXXX)
 NA=lws-$$-a NB=lws-$$-b
 LWIP_IP=10.232.17.2 LINUX_IP=10.232.17.1 MAC=02:5e:17:00:00:02
-SMOKE_PID= PROG_PID=
+SMOKE_PID='' PROG_PID=''
 
 cleanup() {
   [[ -n $PROG_PID ]] && kill "$PROG_PID" 2>/dev/null
@@ -167,7 +167,7 @@ check link-up-again udp_probe answer
 
 # Stop the program and read its counters: it must have heard none of its own broadcasts, although the
 # hairpin bridge port returned its frames to the TAP (rx_own_dropped > 0 shows they came back).
-kill -TERM "$PROG_PID"; wait "$SMOKE_PID"; SMOKE_PID= PROG_PID=
+kill -TERM "$PROG_PID"; wait "$SMOKE_PID"; SMOKE_PID='' PROG_PID=''
 STATS=$(grep '^smoke-stats' "$WORK/smoke.out")
 own_rx=$(sed -n 's/.*own_bcast_rx=\([0-9]*\).*/\1/p' <<<"$STATS")
 own_dropped=$(sed -n 's/.*rx_own_dropped=\([0-9]*\).*/\1/p' <<<"$STATS")

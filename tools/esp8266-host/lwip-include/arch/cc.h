@@ -19,7 +19,11 @@
 #undef sys_now
 
 /* LWIP_RAND is r_rand, a ROM function on the chip that no header declares; lwip_glue.c provides it. */
+#ifdef __cplusplus
+extern "C" uint32_t r_rand(void);
+#else
 uint32_t r_rand(void);
+#endif
 
 /* lwipopts.h's mem_clib_calloc calls pvPortZalloc, which ets_sys.h (unlike pvPortMalloc/vPortFree)
  * does not declare: the chip's build calls it through an implicit int declaration. Declared here as
