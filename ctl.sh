@@ -50,6 +50,10 @@ Verbs:
                     you supply (never downloads), check the images (allocator in IRAM, headers,
                     checksums, CRC) and the 440 KiB image budget, print the footprint
                     (tools/firmware-link.sh; needs SPORE_LINK_HAL; --help for the trees)
+  esp8266-host build ARDUINO AWS ATCP LWIP BEARSSL | bed SCENARIO [BOARDS [LINUX]] | --help
+                    the real ESP-01 firmware as a Linux program on lwIP over TAP (emulated board),
+                    and the bed that runs boards and spored nodes as one cluster in network
+                    namespaces (tools/esp8266-host/; needs source trees, root; docs/esp8266-runtime.md)
   demo [--nodes N] [--profile lan|fast|esp8266] [--for SECONDS]
                     a local cluster of N spored nodes (default 5) on 127.0.0.2.. until Ctrl-C
                     (./ctl.sh demo --help for every option)
@@ -847,6 +851,20 @@ case "$verb" in
   fuzz) verb_fuzz "$@" ;;
   lx106) verb_lx106 "$@" ;;
   firmware-link) cd "$CALLER_PWD" && exec "$ROOT/tools/firmware-link.sh" "$@" ;;
+  esp8266-host)
+    case "${1:-}" in
+      build) shift && cd "$CALLER_PWD" && exec "$ROOT/tools/esp8266-host/build.sh" "$@" ;;
+      bed) shift && exec "$ROOT/tools/esp8266-host/bed.sh" "$@" ;;
+      -h | --help | "")
+        echo "usage: ./ctl.sh esp8266-host build ARDUINO AWS ATCP LWIP BEARSSL [OUTDIR]"
+        echo "       ./ctl.sh esp8266-host bed SCENARIO [BOARDS [LINUX_NODES]]"
+        echo
+        "$ROOT/tools/esp8266-host/build.sh" --help
+        echo
+        "$ROOT/tools/esp8266-host/bed.sh" --help
+        [[ -n ${1:-} ]] && exit 0 || exit 2 ;;
+      *) echo "ctl.sh esp8266-host: unknown command '$1' (build, bed, --help)" >&2 && exit 2 ;;
+    esac ;;
   help | -h | --help) usage ;;
   demo) verb_demo "$@" ;;
   cluster | node | events) verb_spore "$verb" "$@" ;;

@@ -37,6 +37,10 @@ void board_eboot();  // what eboot does at boot: apply a pending "copy the new i
 
 // board_heap.cpp
 bool board_heap_init(uint32_t sdk_reserve_bytes);
+struct BoardHeapStats {
+  uint32_t free_bytes, max_block_bytes, fragmentation_pct, min_free_bytes;
+};
+BoardHeapStats board_heap_stats();
 
 // board_main.cpp
 void board_service();            // what the SDK runs between two loop() calls, and inside yield()

@@ -12,6 +12,7 @@
 #include <new>
 
 #include <cstdint>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 
@@ -24,16 +25,42 @@ void umm_board_free(void* p);
 void* umm_board_calloc(size_t n, size_t size);
 void* umm_board_realloc(void* p, size_t size);
 
-void* __wrap_malloc(size_t size) { return umm_board_malloc(size); }
+size_t umm_free_heap_size_lw(void);
+size_t umm_max_block_size(void);
+int umm_fragmentation_metric(void);
+}
+
+namespace {
+// The heap's low-water mark: the least free heap right after any allocation of the board's life
+// (the allocator's O(1) counter, read on every allocation, so no transient minimum is missed).
+uint32_t min_free_ = UINT32_MAX;
+void* noted(void* p) {
+  const uint32_t f = static_cast<uint32_t>(umm_free_heap_size_lw());
+  if (f < min_free_) min_free_ = f;
+  return p;
+}
+}  // namespace
+
+extern "C" {
+void* __wrap_malloc(size_t size) { return noted(umm_board_malloc(size)); }
 void __wrap_free(void* p) { umm_board_free(p); }
-void* __wrap_calloc(size_t n, size_t size) { return umm_board_calloc(n, size); }
-void* __wrap_realloc(void* p, size_t size) { return umm_board_realloc(p, size); }
+void* __wrap_calloc(size_t n, size_t size) { return noted(umm_board_calloc(n, size)); }
+void* __wrap_realloc(void* p, size_t size) { return noted(umm_board_realloc(p, size)); }
 char* __wrap_strdup(const char* s) {
   const size_t n = std::strlen(s) + 1;
-  char* d = static_cast<char*>(umm_board_malloc(n));
+  char* d = static_cast<char*>(__wrap_malloc(n));
   if (d != nullptr) std::memcpy(d, s, n);
   return d;
 }
+}
+
+BoardHeapStats board_heap_stats() {
+  BoardHeapStats s;
+  s.free_bytes = static_cast<uint32_t>(umm_free_heap_size_lw());
+  s.max_block_bytes = static_cast<uint32_t>(umm_max_block_size());
+  s.fragmentation_pct = static_cast<uint32_t>(umm_fragmentation_metric());
+  s.min_free_bytes = min_free_ == UINT32_MAX ? s.free_bytes : min_free_;
+  return s;
 }
 
 namespace {

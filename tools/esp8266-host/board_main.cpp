@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -188,10 +189,31 @@ void board_wdt_feed() { last_feed_ms_.store(now_ms()); }
 // What the SDK does between two passes of loop() and while the firmware yields: receive frames
 // (lwIP input and the TCP/UDP callbacks run from here, as they run from the SDK's tasks), lwIP's
 // timers, os_timers, WiFi events.
+// The heap as the bed sees it, once a second, in <flash file>.heap: what ESP.getFreeHeap(),
+// getMaxFreeBlockSize() and getHeapFragmentation() answer, the least free heap so far, and the
+// least largest block seen by these samples.
+static void write_heap_file(uint32_t now) {
+  static uint32_t next_ms = 0, min_block = UINT32_MAX;
+  const BoardHeapStats h = board_heap_stats();
+  if (h.max_block_bytes < min_block) min_block = h.max_block_bytes;
+  if (static_cast<int32_t>(now - next_ms) < 0) return;
+  next_ms = now + 1000;
+  char path[600], tmp[610];
+  std::snprintf(path, sizeof path, "%s.heap", config_.flash_path);
+  std::snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE* f = std::fopen(tmp, "w");
+  if (f == nullptr) return;
+  std::fprintf(f, "uptime_ms=%u free=%u max_block=%u fragmentation=%u min_free=%u min_max_block=%u\n", now,
+               h.free_bytes, h.max_block_bytes, h.fragmentation_pct, h.min_free_bytes, min_block);
+  std::fclose(f);
+  std::rename(tmp, path);
+}
+
 void board_service() {
   if (in_sys_) return;
   in_sys_ = true;
   const uint32_t now = now_ms();
+  write_heap_file(now);
   board_wdt_feed();
   read_control();
   board_sdk_service(now);

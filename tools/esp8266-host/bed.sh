@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# The emulated-board bed: B emulated ESP-01s (tools/esp8266-host/build.sh's spore-board) and L
+# spored nodes in the network-namespace bed of tests/cluster/netns.sh, one cluster on one bridge.
+# Each board runs in its own namespace on its own TAP device, bridged to that namespace's veth;
+# lwIP holds the board's address (10.231.0.<i>), the namespace's kernel has none. No traffic leaves
+# the namespaces. Results: docs/esp8266-runtime.md.
+#
+# usage: tools/esp8266-host/bed.sh SCENARIO [BOARDS [LINUX_NODES]]
+#   join     boards and Linux nodes converge (every member ACTIVE at every member, once); the seed's
+#            REST shapes, the dashboard, /metrics and the SSE stream from a board
+#   restart  kill a board: INACTIVE then DEAD at every peer; start it again: one ACTIVE entry with a
+#            higher incarnation (the boot counter in its flash)
+#   heap     free heap, largest free block and fragmentation of every board at steady state, idle
+#            and under 3 concurrent HTTP clients (default 3 boards + 29 Linux nodes = 32 members)
+# env: SPORE_BOARD (default build/esp8266-host/spore-board), SPORED (default build/release/apps/
+#      spored/spored or build/dev/spored), SPORE_BOARD_IMAGE (default build/firmware-link/esp01_1m/
+#      firmware.bin), SPORE_BED_SECONDS (time limit, default 600).
+# Needs root, iproute2, curl, jq, util-linux (nsenter, setpriv).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+case "${1:-}" in
+  -h | --help | "")
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    [[ -n ${1:-} ]] && exit 0 || exit 2
+    ;;
+esac
+SCENARIO="$1"
+case $SCENARIO in join | restart) DEF_B=2 DEF_L=2 ;; heap) DEF_B=3 DEF_L=29 ;; *)
+  echo "bed: unknown scenario $SCENARIO (join, restart, heap)" >&2
+  exit 2
+  ;;
+esac
+BOARDS="${2:-$DEF_B}"
+LINUX="${3:-$DEF_L}"
+BOARD_BIN="${SPORE_BOARD:-$ROOT/build/esp8266-host/spore-board}"
+IMAGE="${SPORE_BOARD_IMAGE:-$ROOT/build/firmware-link/esp01_1m/firmware.bin}"
+if [[ -z ${SPORED:-} ]]; then
+  for c in "$ROOT/build/release/spored" "$ROOT/build/dev/spored"; do [[ -x $c ]] && SPORED="$c" && break; done
+fi
+[[ -x $BOARD_BIN ]] || { echo "bed: no $BOARD_BIN: build it with tools/esp8266-host/build.sh (./ctl.sh esp8266-host --help)" >&2; exit 1; }
+[[ -f $IMAGE ]] || { echo "bed: no $IMAGE: run ./ctl.sh firmware-link first" >&2; exit 1; }
+[[ -x ${SPORED:-} ]] || { echo "bed: no spored binary: ./ctl.sh build, or set SPORED" >&2; exit 1; }
+export SPORED
+# shellcheck source=../../tests/cluster/netns.sh
+source "$ROOT/tests/cluster/netns.sh"
+NS_NAME="bed-$SCENARIO"
+NS_NODE_ARGS=(--profile esp8266)
+N=$((BOARDS + LINUX))
+ns_init "$N" "${SPORE_BED_SECONDS:-600}"
+
+is_board() { [ "$1" -le "$BOARDS" ]; }
+url() { if is_board "$1"; then echo "http://$(ns_ip "$1")"; else ns_url "$1"; fi; }
+get() { ns_hub curl -sf --max-time "${3:-3}" "$(url "$1")$2"; }
+
+# Board I: the namespace's eth0 loses its kernel address and joins a bridge with the board's TAP.
+board_start() {
+  local i="$1" ns
+  ns="$(ns_name "$i")"
+  if [ -z "${BED_NET_DONE[$i]:-}" ]; then
+    ns_in "$ns" ip addr flush dev eth0
+    ns_in "$ns" ip link add br0 type bridge stp_state 0 forward_delay 0
+    ns_in "$ns" ip tuntap add tap0 mode tap
+    ns_in "$ns" ip link set eth0 master br0
+    ns_in "$ns" ip link set tap0 master br0
+    ns_in "$ns" ip link set tap0 up
+    ns_in "$ns" ip link set br0 up
+    BED_NET_DONE[$i]=1
+  fi
+  echo "==== start $(date -u +%FT%T.%3NZ) ====" >>"$(ns_log "$i")"
+  nsenter --net="$NS_RUN_DIR/$ns" setpriv --pdeathsig KILL "$BOARD_BIN" --tap tap0 --ip "$(ns_ip "$i")/24" \
+    --flash "$NS_TMP/board-$i.flash" --image "$IMAGE" --chip-id "$((0x100000 + i))" --name "b$i" \
+    >>"$(ns_log "$i")" 2>&1 &
+  NS_PID[$i]=$!
+  disown "$!"
+}
+declare -A BED_NET_DONE=()
+
+answering() {
+  local i
+  for i in "$@"; do
+    ns_alive "$i" || { ns_show_log "$i"; ns_fail "member $i exited"; }
+    get "$i" /api/node/status >/dev/null 2 || return 1
+  done
+}
+
+# The member table of I as "IP-LAST-OCTET STATUS INCARNATION" lines (boards' hostnames are
+# esp_<chip id>, spored's n<i>: members are named here by their address).
+view() { get "$1" /api/cluster/members | jq -r '.members[] | "\(.ip | split(".")[3]) \(.status) \(.incarnation // 0)"'; }
+
+# Every member lists every member once, ACTIVE.
+converged() {
+  local i v
+  for i in $(ns_all); do
+    v="$(view "$i" 2>/dev/null)" || return 1
+    [ "$(grep -c ' ACTIVE ' <<<"$v")" -eq "$N" ] || return 1
+    [ "$(cut -d' ' -f1 <<<"$v" | sort -u | wc -l)" -eq "$N" ] || return 1
+  done
+}
+
+# Every member but J lists J with a status matching REGEX.
+all_see() {
+  local j="$1" re="$2" i st
+  for i in $(ns_all); do
+    [ "$i" = "$j" ] && continue
+    st="$(view "$i" 2>/dev/null | awk -v j="$j" '$1 == j { print $2 }')" || return 1
+    [[ $st =~ ^($re)$ ]] || return 1
+  done
+}
+
+heap_line() { # I LABEL: the board's own sample (board_main.cpp writes <flash>.heap every second)
+  local m
+  m="$(get "$1" /api/cluster/members | jq '.members | length')" || m="?"
+  echo "board $1 $2 ($m members): $(cat "$NS_TMP/board-$1.flash.heap")"
+}
+
+for i in $(ns_all); do if is_board "$i"; then board_start "$i"; else ns_start "$i"; fi; done
+ns_wait "all $N members answer HTTP" 60 answering $(ns_all)
+log "$BOARDS boards (1..$BOARDS, port 80) and $LINUX spored nodes ($((BOARDS + 1))..$N, port $NS_HTTP_PORT) answer"
+ns_wait "every member lists all $N members ACTIVE" 120 converged
+log "converged: every member lists $N members, all ACTIVE"
+
+case $SCENARIO in
+  join)
+    for path in /api/node/status /api/cluster/members / /metrics; do
+      bytes="$(ns_hub curl -sf --max-time 5 -o /dev/null -w '%{size_download}' "$(url 1)$path")" ||
+        ns_fail "board 1: GET $path failed"
+      log "board 1: GET $path: $bytes B"
+    done
+    get 1 /api/node/status | jq -e '.freeHeap and .chipId and .sdkVersion and .cpuFreqMHz and .flashChipSize and .api' >/dev/null ||
+      ns_fail "board 1: /api/node/status lacks a seed field"
+    get 1 /api/cluster/members | jq -e '.members[0] | .hostname and .ip and .lastSeen != null and .status and .resources' >/dev/null ||
+      ns_fail "board 1: /api/cluster/members lacks a seed field"
+    sse="$(ns_hub curl -s -N --max-time 3 "$(url 1)/api/cluster/events/stream" || true)"
+    log "board 1: SSE stream answered ${#sse} B in 3 s: $(head -c 120 <<<"$sse" | tr '\n' '|')"
+    ;;
+  restart)
+    v="$(view 2)"
+    inc_before="$(awk '$1 == 1 { print $3 }' <<<"$v")"
+    ns_kill 1
+    log "board 1 killed (incarnation $inc_before at member 2)"
+    ns_wait "every peer sees board 1 INACTIVE" 40 all_see 1 'INACTIVE|DEAD'
+    log "board 1 INACTIVE (or DEAD) at every peer"
+    ns_wait "every peer sees board 1 DEAD" 120 all_see 1 'DEAD'
+    log "board 1 DEAD at every peer"
+    board_start 1
+    ns_wait "board 1 answers again" 30 answering 1
+    ns_wait "every member lists all $N members ACTIVE again" 90 converged
+    inc_after="$(view 2 | awk '$1 == 1 { print $3 }')"
+    log "board 1 back: one ACTIVE entry at every member, incarnation $inc_before -> $inc_after"
+    [ "$inc_after" -gt "$inc_before" ] || ns_fail "incarnation did not grow"
+    ;;
+  heap)
+    sleep 20
+    for i in $(seq 1 "$BOARDS"); do log "$(heap_line "$i" idle)"; done
+    for i in $(seq 1 "$BOARDS"); do
+      for c in 1 2 3; do
+        (for _ in $(seq 1 20); do get "$i" /api/cluster/members 5 >/dev/null || true; done) &
+      done
+      wait
+      sleep 1.2
+      log "$(heap_line "$i" "after 3 clients x 20 GET /api/cluster/members")"
+    done
+    ;;
+esac
+for i in $(seq 1 "$BOARDS"); do
+  grep -E 'reset \(reason' "$(ns_log "$i")" >&2 && ns_fail "board $i reset (see its log)"
+done
+log "PASS: $SCENARIO"
