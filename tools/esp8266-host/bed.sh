@@ -10,8 +10,12 @@
 #            REST shapes, the dashboard, /metrics and the SSE stream from a board
 #   restart  kill a board: INACTIVE then DEAD at every peer; start it again: one ACTIVE entry with a
 #            higher incarnation (the boot counter in its flash)
-#   heap     free heap, largest free block and fragmentation of every board at steady state, idle
-#            and under 3 concurrent HTTP clients (default 3 boards + 29 Linux nodes = 32 members)
+#   heap     free heap, largest free block and fragmentation of every board at steady state, idle,
+#            under 3 concurrent HTTP clients and under a UDP flood (default 3 boards + 29 Linux
+#            nodes = 32 members)
+#   ota      OTA of board 1 with `spore ota update` (multipart, then --raw) and the seed's curl -F
+#            into its flash through the core's Updater; a truncated image refused, the old kept;
+#            the heap's minimum during each upload
 # env: SPORE_BOARD (default build/esp8266-host/spore-board), SPORED (default build/release/apps/
 #      spored/spored or build/dev/spored), SPORE_BOARD_IMAGE (default build/firmware-link/esp01_1m/
 #      firmware.bin), SPORE_BED_SECONDS (time limit, default 600).
@@ -25,8 +29,8 @@ case "${1:-}" in
     ;;
 esac
 SCENARIO="$1"
-case $SCENARIO in join | restart) DEF_B=2 DEF_L=2 ;; heap) DEF_B=3 DEF_L=29 ;; *)
-  echo "bed: unknown scenario $SCENARIO (join, restart, heap)" >&2
+case $SCENARIO in join | restart | ota) DEF_B=2 DEF_L=2 ;; heap) DEF_B=3 DEF_L=29 ;; *)
+  echo "bed: unknown scenario $SCENARIO (join, restart, heap, ota)" >&2
   exit 2
   ;;
 esac
@@ -34,6 +38,8 @@ BOARDS="${2:-$DEF_B}"
 LINUX="${3:-$DEF_L}"
 BOARD_BIN="${SPORE_BOARD:-$ROOT/build/esp8266-host/spore-board}"
 IMAGE="${SPORE_BOARD_IMAGE:-$ROOT/build/firmware-link/esp01_1m/firmware.bin}"
+SPORE_CLI="${SPORE:-$ROOT/build/release/spore}"
+[[ -x $SPORE_CLI ]] || SPORE_CLI="$ROOT/build/dev/spore"
 if [[ -z ${SPORED:-} ]]; then
   for c in "$ROOT/build/release/spored" "$ROOT/build/dev/spored"; do [[ -x $c ]] && SPORED="$c" && break; done
 fi
@@ -113,6 +119,21 @@ heap_line() { # I LABEL: the board's own sample (board_main.cpp writes <flash>.h
   echo "board $1 $2 ($m members): $(cat "$NS_TMP/board-$1.flash.heap")"
 }
 
+# A new heap measurement window on board I (its two minima start afresh; board_main.cpp).
+window() { kill -USR1 "${NS_PID[$1]}"; sleep 0.3; }
+sha() { get "$1" /api/node/status | jq -r .imageSha256; }
+token() { sed -n 's/.*new API token \([0-9a-f]*\).*/\1/p' "$(ns_log "$1")" | tail -1; }
+udp_flood() { # I SECONDS: junk datagrams of 64..512 B to board I's UDP port, as fast as one core sends
+  ns_hub python3 - "$(ns_ip "$1")" "$2" <<'PY'
+import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end, n = time.time() + float(sys.argv[2]), 0
+while time.time() < end:
+    s.sendto(os.urandom(64 + n % 449), (sys.argv[1], 4210)); n += 1
+print(n)
+PY
+}
+
 for i in $(ns_all); do if is_board "$i"; then board_start "$i"; else ns_start "$i"; fi; done
 ns_wait "all $N members answer HTTP" 60 answering $(ns_all)
 log "$BOARDS boards (1..$BOARDS, port 80) and $LINUX spored nodes ($((BOARDS + 1))..$N, port $NS_HTTP_PORT) answer"
@@ -150,19 +171,68 @@ case $SCENARIO in
     [ "$inc_after" -gt "$inc_before" ] || ns_fail "incarnation did not grow"
     ;;
   heap)
+    sleep 10
+    for i in $(seq 1 "$BOARDS"); do window "$i"; done
     sleep 20
-    for i in $(seq 1 "$BOARDS"); do log "$(heap_line "$i" idle)"; done
+    for i in $(seq 1 "$BOARDS"); do log "$(heap_line "$i" "idle 20 s")"; done
     for i in $(seq 1 "$BOARDS"); do
+      pids=()
       for c in 1 2 3; do
         (for _ in $(seq 1 20); do get "$i" /api/cluster/members 5 >/dev/null || true; done) &
+        pids+=($!)
       done
-      wait
+      wait "${pids[@]}"
       sleep 1.2
       log "$(heap_line "$i" "after 3 clients x 20 GET /api/cluster/members")"
     done
+    window 1
+    sent="$(udp_flood 1 5)"
+    sleep 1.2
+    log "$(heap_line 1 "UDP flood, $sent junk datagrams in 5 s")"
+    ;;
+  ota)
+    tok="$(token 1)"
+    [ -n "$tok" ] || ns_fail "board 1 printed no API token"
+    old="$(sha 1)"
+    ota() { # LABEL IMAGE spore-ota-args...
+      local label="$1" image="$2"
+      shift 2
+      window 1
+      ns_hub "$SPORE_CLI" ota update "$(ns_ip 1):80" "$image" --token "$tok" --timeout 60 "$@" >&2 ||
+        ns_fail "board 1: $label failed"
+      log "board 1 heap during $label, up to its restart: $(cat "$NS_TMP/board-1.flash.heap.before-reset")"
+    }
+    NEW_IMAGE="${SPORE_BOARD_IMAGE2:-$ROOT/build/firmware-link/esp01s/firmware.bin}"
+    [ -f "$NEW_IMAGE" ] || ns_fail "no second image $NEW_IMAGE (./ctl.sh firmware-link builds esp01s)"
+    ota "spore ota update (multipart), esp01s image" "$NEW_IMAGE"
+    now="$(sha 1)"
+    [ "$now" = "$(sha256sum "$NEW_IMAGE" | cut -d' ' -f1)" ] || ns_fail "board 1 runs $now, not the new image"
+    log "board 1 runs the new image (imageSha256 $now, was $old)"
+    ota "spore ota update --raw, esp01_1m image back" "$IMAGE" --raw
+    [ "$(sha 1)" = "$old" ] || ns_fail "board 1 did not go back to the first image"
+    log "board 1 back on the first image by --raw"
+    head -c 1000 "$IMAGE" >"$NS_TMP/truncated.bin"
+    window 1
+    code="$(ns_hub curl -s -o "$NS_TMP/bad.json" -w '%{http_code}' --max-time 20 -H "Authorization: Bearer $tok" \
+      -F "file=@$NS_TMP/truncated.bin" "$(url 1)/api/node/update")" || true
+    log "board 1: curl -F of a 1,000 B truncated image: HTTP $code $(cat "$NS_TMP/bad.json")"
+    [[ $code == 4* ]] || ns_fail "the truncated image was not refused"
+    sleep 2
+    [ "$(sha 1)" = "$old" ] || ns_fail "board 1 changed image after a refused upload"
+    log "board 1 kept its image and answers"
+    window 1
+    code="$(ns_hub curl -s -o "$NS_TMP/curl.json" -w '%{http_code}' --max-time 60 -H "Authorization: Bearer $tok" \
+      -F "file=@$NEW_IMAGE" "$(url 1)/api/node/update")" || true
+    log "board 1: the seed's curl -F with the esp01s image: HTTP $code $(cat "$NS_TMP/curl.json")"
+    [ "$code" = 200 ] || ns_fail "curl -F upload refused"
+    want="$(sha256sum "$NEW_IMAGE" | cut -d' ' -f1)"
+    runs_new() { [ "$(sha 1 2>/dev/null)" = "$want" ]; }
+    ns_wait "board 1 back with the new image" 60 runs_new
+    log "board 1 heap during the curl -F upload, up to its restart: $(cat "$NS_TMP/board-1.flash.heap.before-reset")"
     ;;
 esac
 for i in $(seq 1 "$BOARDS"); do
-  grep -E 'reset \(reason' "$(ns_log "$i")" >&2 && ns_fail "board $i reset (see its log)"
+  # Reason 4 is a software restart (ESP.restart() after an OTA); 1-3 are watchdog and exceptions.
+  grep -E 'reset \(reason [1-3]\)' "$(ns_log "$i")" >&2 && ns_fail "board $i reset (see its log)"
 done
 log "PASS: $SCENARIO"

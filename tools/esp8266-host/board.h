@@ -41,6 +41,7 @@ struct BoardHeapStats {
   uint32_t free_bytes, max_block_bytes, fragmentation_pct, min_free_bytes;
 };
 BoardHeapStats board_heap_stats();
+void board_heap_reset_low_water();
 
 // board_main.cpp
 void board_service();            // what the SDK runs between two loop() calls, and inside yield()

@@ -1,9 +1,8 @@
 // The emulated board's 1 MB SPI flash (a file, mapped shared so a restart or a kill keeps what was
 // written), the SDK's flash and parameter-sector calls over it, the chip's RTC memory, and what
 // eboot does at boot. Flash behaves as NOR flash: erase sets a 4 KB sector to 0xFF, a write can
-// only clear bits (the stored word is old AND new), and the SDK's calls refuse addresses or sizes
-// that are not 4-byte aligned, as the chip's do (the core's EspClass::flashWrite/flashRead handle
-// unaligned buffers themselves).
+// only clear bits (the stored word is old AND new), and the SDK's calls refuse what the core
+// expects them to refuse (see spi_flash_read and spi_flash_write below).
 #include <Arduino.h>
 #include <eboot_command.h>
 #include <spi_flash.h>
@@ -121,8 +120,12 @@ SpiFlashOpResult spi_flash_write(uint32 des_addr, uint32* src_addr, uint32 size)
   return SPI_FLASH_RESULT_OK;
 }
 
+// Reads take any flash address (the core's EspClass::getSketchSize() walks the image's segments,
+// whose sizes need not be multiples of 4, with spi_flash_read at the unaligned offsets), but the
+// buffer and the size must be word-aligned (EspClass::flashRead checks those two, not the address).
 SpiFlashOpResult spi_flash_read(uint32 src_addr, uint32* des_addr, uint32 size) {
-  if (flash_ == nullptr || !aligned(src_addr) || !aligned(size) || src_addr + size > kBoardFlashBytes ||
+  if (flash_ == nullptr || !aligned(reinterpret_cast<uintptr_t>(des_addr)) || !aligned(size) ||
+      src_addr + size > kBoardFlashBytes ||
       src_addr + size < src_addr)
     return SPI_FLASH_RESULT_ERR;
   std::memcpy(des_addr, flash_ + src_addr, size);
@@ -180,10 +183,14 @@ void board_eboot() {
   if (cmd.action == ACTION_COPY_RAW) {
     const uint32_t src = cmd.args[0], dst = cmd.args[1], size = cmd.args[2];
     if (src + size <= kBoardFlashBytes && dst + size <= kBoardFlashBytes && (dst % kSectorBytes) == 0) {
+      // Sector by sector through a buffer, as eboot does (its copy_raw reads before it erases),
+      // so that a copy onto itself keeps the data.
+      static uint8_t sector[kSectorBytes];
       for (uint32_t off = 0; off < size; off += kSectorBytes) {
-        spi_flash_erase_sector(static_cast<uint16>((dst + off) / kSectorBytes));
         const uint32_t n = size - off < kSectorBytes ? size - off : kSectorBytes;
-        std::memcpy(flash_ + dst + off, flash_ + src + off, n);
+        std::memcpy(sector, flash_ + src + off, n);
+        spi_flash_erase_sector(static_cast<uint16>((dst + off) / kSectorBytes));
+        std::memcpy(flash_ + dst + off, sector, n);
       }
       std::fprintf(stderr, "board: eboot copied %u B from 0x%x to 0x%x\n", size, src, dst);
     }

@@ -54,6 +54,8 @@ char* __wrap_strdup(const char* s) {
 }
 }
 
+void board_heap_reset_low_water() { min_free_ = UINT32_MAX; }
+
 BoardHeapStats board_heap_stats() {
   BoardHeapStats s;
   s.free_bytes = static_cast<uint32_t>(umm_free_heap_size_lw());

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -174,8 +175,12 @@ void board_softap_link(bool) {}  // the soft AP's netif is not modelled yet (doc
 uint8_t board_softap_stations() { return 0; }
 void board_wdt_feed() { last_feed_ms_.store(now_ms()); }
 
+static void write_heap_file(uint32_t now, const char* suffix);
+
 [[noreturn]] void board_reset(uint32_t reason, const char* why) {
   std::fflush(stdout);
+  // The heap sample of the life that ends here (e.g. the minimum during an OTA upload).
+  write_heap_file(now_ms(), ".heap.before-reset");
   std::fprintf(stderr, "board %s: reset (reason %u): %s\n", config_.name, reason, why);
   uint32_t mark[2] = {kResetMagic, reason};
   std::memcpy(reinterpret_cast<void*>(0x60001100), mark, sizeof mark);
@@ -192,14 +197,23 @@ void board_wdt_feed() { last_feed_ms_.store(now_ms()); }
 // The heap as the bed sees it, once a second, in <flash file>.heap: what ESP.getFreeHeap(),
 // getMaxFreeBlockSize() and getHeapFragmentation() answer, the least free heap so far, and the
 // least largest block seen by these samples.
-static void write_heap_file(uint32_t now) {
+// SIGUSR1 from the bed starts a new measurement window: the two minima start afresh.
+static volatile sig_atomic_t heap_window_ = 0;
+static void write_heap_file(uint32_t now, const char* suffix = ".heap") {
   static uint32_t next_ms = 0, min_block = UINT32_MAX;
+  const bool last = std::strcmp(suffix, ".heap") != 0;  // the reset's own sample: always written
+  if (heap_window_ != 0) {
+    heap_window_ = 0;
+    board_heap_reset_low_water();
+    min_block = UINT32_MAX;
+    next_ms = now;
+  }
   const BoardHeapStats h = board_heap_stats();
   if (h.max_block_bytes < min_block) min_block = h.max_block_bytes;
-  if (static_cast<int32_t>(now - next_ms) < 0) return;
+  if (!last && static_cast<int32_t>(now - next_ms) < 0) return;
   next_ms = now + 1000;
   char path[600], tmp[610];
-  std::snprintf(path, sizeof path, "%s.heap", config_.flash_path);
+  std::snprintf(path, sizeof path, "%s%s", config_.flash_path, suffix);
   std::snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE* f = std::fopen(tmp, "w");
   if (f == nullptr) return;
@@ -301,6 +315,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   board_wdt_feed();
+  signal(SIGUSR1, [](int) { heap_window_ = 1; });
   pthread_t wdt;
   pthread_create(&wdt, nullptr, watchdog_main, nullptr);
   std::fprintf(stderr, "board %s: boot (reset reason %u), heap region 0x%08lx..0x3fffc000 (%lu B)\n", config_.name,
