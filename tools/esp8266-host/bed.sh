@@ -16,6 +16,9 @@
 #   ota      OTA of board 1 with `spore ota update` (multipart, then --raw) and the seed's curl -F
 #            into its flash through the core's Updater; a truncated image refused, the old kept;
 #            the heap's minimum during each upload
+#   soak     SPORE_SOAK_SECONDS (default 1800) with 10 % UDP loss at every member and churn (every
+#            60 s a board or a Linux node other than board 1 is killed and started again): no
+#            board resets by itself, board 1's free heap shows no trend, all converge at the end
 # env: SPORE_BOARD (default build/esp8266-host/spore-board), SPORED (default build/release/apps/
 #      spored/spored or build/dev/spored), SPORE_BOARD_IMAGE (default build/firmware-link/esp01_1m/
 #      firmware.bin), SPORE_BED_SECONDS (time limit, default 600).
@@ -29,8 +32,8 @@ case "${1:-}" in
     ;;
 esac
 SCENARIO="$1"
-case $SCENARIO in join | restart | ota) DEF_B=2 DEF_L=2 ;; heap) DEF_B=3 DEF_L=29 ;; *)
-  echo "bed: unknown scenario $SCENARIO (join, restart, heap, ota)" >&2
+case $SCENARIO in join | restart | ota) DEF_B=2 DEF_L=2 ;; heap) DEF_B=3 DEF_L=29 ;; soak) DEF_B=3 DEF_L=5 ;; *)
+  echo "bed: unknown scenario $SCENARIO (join, restart, heap, ota, soak)" >&2
   exit 2
   ;;
 esac
@@ -52,6 +55,8 @@ source "$ROOT/tests/cluster/netns.sh"
 NS_NAME="bed-$SCENARIO"
 NS_NODE_ARGS=(--profile esp8266)
 N=$((BOARDS + LINUX))
+SOAK_S="${SPORE_SOAK_SECONDS:-1800}"
+[[ $SCENARIO != soak ]] || : "${SPORE_BED_SECONDS:=$((SOAK_S + 600))}"
 ns_init "$N" "${SPORE_BED_SECONDS:-600}"
 
 is_board() { [ "$1" -le "$BOARDS" ]; }
@@ -132,6 +137,26 @@ while time.time() < end:
     s.sendto(os.urandom(64 + n % 449), (sys.argv[1], 4210)); n += 1
 print(n)
 PY
+}
+
+# PCT % of the UDP datagrams to member I are dropped on arrival (0 removes the rule). A board's
+# namespace bridges its veth to the TAP, so its rule is in the bridge's forward path.
+loss() {
+  local i="$1" pct="$2"
+  if ! is_board "$i"; then
+    if [ "$pct" -eq 0 ]; then ns_nft "$i" delete table inet spore_loss 2>/dev/null || true; else ns_loss "$pct" "$i"; fi
+    return
+  fi
+  ns_nft "$i" delete table bridge spore_loss 2>/dev/null || true
+  [ "$pct" -eq 0 ] && return
+  ns_nft "$i" -f - <<EOF
+table bridge spore_loss {
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    iifname "eth0" oifname "tap0" meta l4proto udp numgen random mod 100 < $pct counter drop
+  }
+}
+EOF
 }
 
 for i in $(ns_all); do if is_board "$i"; then board_start "$i"; else ns_start "$i"; fi; done
@@ -229,6 +254,33 @@ case $SCENARIO in
     runs_new() { [ "$(sha 1 2>/dev/null)" = "$want" ]; }
     ns_wait "board 1 back with the new image" 60 runs_new
     log "board 1 heap during the curl -F upload, up to its restart: $(cat "$NS_TMP/board-1.flash.heap.before-reset")"
+    ;;
+  soak)
+    ns_require_nft
+    [ "$BOARDS" -ge 2 ] && [ "$LINUX" -ge 1 ] || ns_fail "soak needs 2 boards and a Linux node at least"
+    for i in $(ns_all); do loss "$i" 10; done
+    log "10 % UDP loss at every member; churn every 60 s for $SOAK_S s"
+    window 1
+    start=$SECONDS round=0 first_free=""
+    while [ $((SECONDS - start)) -lt "$SOAK_S" ]; do
+      sleep 60
+      round=$((round + 1))
+      # Churn: a board (2..BOARDS) and a Linux node in turn, killed (a crash) and started again.
+      if [ $((round % 2)) -eq 1 ]; then v=$((2 + (round / 2) % (BOARDS - 1))); else v=$((BOARDS + 1 + (round / 2) % LINUX)); fi
+      ns_kill "$v"
+      if is_board "$v"; then board_start "$v"; else ns_start "$v"; fi
+      h="$(cat "$NS_TMP/board-1.flash.heap")"
+      [ -n "$first_free" ] || first_free="$(sed 's/.* free=\([0-9]*\).*/\1/' <<<"$h")"
+      log "round $round: member $v killed and started again; board 1: $h"
+    done
+    drops="$(ns_nft 1 list table bridge spore_loss | sed -n 's/.*counter packets \([0-9]*\).*drop.*/\1/p')"
+    log "board 1: $drops UDP datagrams dropped on their way to it"
+    for i in $(ns_all); do loss "$i" 0; done
+    ns_wait "every member lists all $N members ACTIVE after the soak" 180 converged
+    last="$(cat "$NS_TMP/board-1.flash.heap")"
+    last_free="$(sed 's/.* free=\([0-9]*\).*/\1/' <<<"$last")"
+    log "converged after $round rounds; board 1 free heap $first_free B after the first minute, $last_free B at the end: $last"
+    [ "$last_free" -ge $((first_free - 256)) ] || ns_fail "board 1's free heap fell by more than 256 B over the soak"
     ;;
 esac
 for i in $(seq 1 "$BOARDS"); do
