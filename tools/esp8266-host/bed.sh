@@ -227,9 +227,9 @@ case $SCENARIO in
         ns_fail "board 1: $label failed"
       log "board 1 heap during $label, up to its restart: $(cat "$NS_TMP/board-1.flash.heap.before-reset")"
     }
-    NEW_IMAGE="${SPORE_BOARD_IMAGE2:-$ROOT/build/firmware-link/esp01s/firmware.bin}"
-    [ -f "$NEW_IMAGE" ] || ns_fail "no second image $NEW_IMAGE (./ctl.sh firmware-link builds esp01s)"
-    ota "spore ota update (multipart), esp01s image" "$NEW_IMAGE"
+    NEW_IMAGE="${SPORE_BOARD_IMAGE2:-$ROOT/build/firmware-link/esp01_1m_mqtt/firmware.bin}"
+    [ -f "$NEW_IMAGE" ] || ns_fail "no second image $NEW_IMAGE (./ctl.sh firmware-link builds esp01_1m_mqtt)"
+    ota "spore ota update (multipart), esp01_1m_mqtt image" "$NEW_IMAGE"
     now="$(sha 1)"
     [ "$now" = "$(sha256sum "$NEW_IMAGE" | cut -d' ' -f1)" ] || ns_fail "board 1 runs $now, not the new image"
     log "board 1 runs the new image (imageSha256 $now, was $old)"
@@ -248,7 +248,7 @@ case $SCENARIO in
     window 1
     code="$(ns_hub curl -s -o "$NS_TMP/curl.json" -w '%{http_code}' --max-time 60 -H "Authorization: Bearer $tok" \
       -F "file=@$NEW_IMAGE" "$(url 1)/api/node/update")" || true
-    log "board 1: the seed's curl -F with the esp01s image: HTTP $code $(cat "$NS_TMP/curl.json")"
+    log "board 1: the seed's curl -F with the esp01_1m_mqtt image: HTTP $code $(cat "$NS_TMP/curl.json")"
     [ "$code" = 200 ] || ns_fail "curl -F upload refused"
     want="$(sha256sum "$NEW_IMAGE" | cut -d' ' -f1)"
     runs_new() { [ "$(sha 1 2>/dev/null)" = "$want" ]; }
