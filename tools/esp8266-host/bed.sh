@@ -23,6 +23,7 @@
 #      spored/spored or build/dev/spored), SPORE_BOARD_IMAGE (default build/firmware-link/esp01_1m/
 #      firmware.bin), SPORE_BED_SECONDS (time limit, default 600).
 # Needs root, iproute2, curl, jq, util-linux (nsenter, setpriv).
+# shellcheck disable=SC2034,SC2046  # NS_* are read by netns.sh; $(ns_all) splits on purpose
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 case "${1:-}" in

@@ -43,7 +43,8 @@ mkdir -p "$OUT/obj" "$OUT/generated"
 # (board_*.cpp here). Of tests/host (the core's host emulation) only the UART, pin and tool mocks
 # are used; its socket-based UdpContext/ClientContext and its lwIP stubs are not: UDP and TCP go
 # through the real UdpContext.h/ClientContext.h and ESPAsyncTCP on real lwIP.
-C=cores/esp8266
+C=cores/esp8266  # no spaces: the lists below split on purpose
+# shellcheck disable=SC2206
 CORE_SRC=($C/Esp.cpp $C/WString.cpp $C/Print.cpp $C/Stream.cpp $C/StreamSend.cpp $C/IPAddress.cpp
   $C/Updater.cpp $C/MD5Builder.cpp $C/base64.cpp $C/libb64/cdecode.cpp $C/libb64/cencode.cpp
   $C/stdlib_noniso.cpp $C/crc32.cpp $C/Schedule.cpp $C/LwipIntf.cpp $C/LwipIntfCB.cpp $C/debug.cpp
@@ -111,7 +112,8 @@ add() { # SRC OBJ extra-flags...
   OBJS+=("$obj")
   local line
   line="$(printf '%q ' "${cmd[@]}" -MMD -c "$src" -o "$obj")"
-  # Recompile when the command, the source or a header it read changed.
+  # Recompile when the command, the source or a header it read changed (the .d list splits on purpose).
+  # shellcheck disable=SC2046
   if [[ -f $obj && -f $obj.cmd && "$(cat "$obj.cmd")" == "$line" ]] &&
     ! find "$src" $(sed -e 's/^[^:]*://' -e 's/\\$//' "${obj%.o}.d" 2>/dev/null) -newer "$obj" 2>/dev/null | grep -q .; then
     return
