@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <cstring>
 
 #include "board.h"
+#include "spore/esp_image.h"
 
 namespace {
 
@@ -86,19 +88,23 @@ bool board_flash_open(const char* path, const char* image_path) {
 // it in a file across the restarts it performs (warm) and starts without it otherwise.
 void board_rtc_load(bool warm) {
   auto* rtc = reinterpret_cast<uint8_t*>(kRtcMemBase);
-  std::memset(rtc, 0, kRtcMemBytes);
-  if (!warm) return;
-  FILE* f = std::fopen(rtc_path_, "rb");
-  if (f == nullptr) return;
-  if (std::fread(rtc, 1, kRtcMemBytes, f) != kRtcMemBytes) std::memset(rtc, 0, kRtcMemBytes);
-  std::fclose(f);
+  if (warm) {
+    const int fd = open(rtc_path_, O_RDONLY);
+    const bool ok = fd >= 0 && read(fd, rtc, kRtcMemBytes) == static_cast<ssize_t>(kRtcMemBytes);
+    if (fd >= 0) close(fd);
+    if (ok) return;
+  }
+  // After a power-on RTC memory holds whatever the cells settled to, not zeros: code that trusts
+  // zeros must fail here as on a board.
+  if (getrandom(rtc, kRtcMemBytes, 0) != static_cast<ssize_t>(kRtcMemBytes)) std::memset(rtc, 0xA5, kRtcMemBytes);
 }
 
+// Called by board_reset, possibly from the watchdog's thread: open/write/close only, no stdio.
 void board_rtc_save() {
-  FILE* f = std::fopen(rtc_path_, "wb");
-  if (f == nullptr) return;
-  std::fwrite(reinterpret_cast<const void*>(kRtcMemBase), 1, kRtcMemBytes, f);
-  std::fclose(f);
+  const int fd = open(rtc_path_, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return;
+  (void)!write(fd, reinterpret_cast<const void*>(kRtcMemBase), kRtcMemBytes);
+  close(fd);
 }
 
 extern "C" {
@@ -177,12 +183,47 @@ bool system_rtc_mem_write(uint8 des_addr, const void* src_addr, uint16 save_size
 // eboot (bootloaders/eboot/eboot.c): a valid ACTION_COPY_RAW command copies args[2] bytes from
 // args[0] to args[1], sector by sector, then the command is cleared and the app starts. The bed
 // runs the same host program afterwards: only the flash contents change (docs/esp8266-runtime.md).
+namespace {
+// What the ROM and eboot check before they start the app: the image at 0 (eboot, padded to 4 KB,
+// then the app at 0x1000 as elf2bin.py lays it out) walks cleanly: magic, segments, checksum,
+// and the CRC elf2bin records. The app's length is found as EspClass::getSketchSize() finds it.
+bool bootable_image(const char** why) {
+  uint32_t pos = 0x1000;
+  if (flash_[pos] != 0xE9) {
+    *why = "no image magic at 0x1000";
+    return false;
+  }
+  const uint8_t segments = flash_[pos + 1];
+  pos += 8;
+  for (uint8_t i = 0; i < segments && pos + 8 <= kBoardFlashBytes; ++i) {
+    uint32_t size = 0;
+    std::memcpy(&size, flash_ + pos + 4, 4);
+    pos += 8 + size;
+  }
+  const uint32_t end = (pos + 16) & ~15u;
+  if (end > kBoardFlashBytes) {
+    *why = "segments run past the flash";
+    return false;
+  }
+  spore::EspImageWalker walker;
+  walker.begin(false);
+  walker.feed(flash_, end);
+  const spore::EspImageError e = walker.finish();
+  if (e == spore::EspImageError::kOk) return true;
+  static char msg[96];
+  spore::esp_image_error_message(e).copy_to(msg, sizeof msg);
+  *why = msg;
+  return false;
+}
+}  // namespace
+
 void board_eboot() {
   eboot_command cmd{};
-  if (eboot_command_read(&cmd) != 0) return;
-  if (cmd.action == ACTION_COPY_RAW) {
+  if (eboot_command_read(&cmd) == 0 && cmd.action == ACTION_COPY_RAW) {
     const uint32_t src = cmd.args[0], dst = cmd.args[1], size = cmd.args[2];
-    if (src + size <= kBoardFlashBytes && dst + size <= kBoardFlashBytes && (dst % kSectorBytes) == 0) {
+    // eboot.c copy_raw: both addresses sector-aligned, or nothing is copied.
+    if (src + size <= kBoardFlashBytes && dst + size <= kBoardFlashBytes && (src % kSectorBytes) == 0 &&
+        (dst % kSectorBytes) == 0) {
       // Sector by sector through a buffer, as eboot does (its copy_raw reads before it erases),
       // so that a copy onto itself keeps the data.
       static uint8_t sector[kSectorBytes];
@@ -194,6 +235,12 @@ void board_eboot() {
       }
       std::fprintf(stderr, "board: eboot copied %u B from 0x%x to 0x%x\n", size, src, dst);
     }
+    eboot_command_clear();
   }
-  eboot_command_clear();
+  const char* why = "";
+  if (!bootable_image(&why)) {
+    // A chip stops in the ROM or eboot here, printing to the serial port, and never runs the app.
+    std::fprintf(stderr, "board: the flash holds no bootable image (%s): the board does not start\n", why);
+    std::exit(3);
+  }
 }

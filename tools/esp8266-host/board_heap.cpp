@@ -108,7 +108,7 @@ extern "C" void __unhandled_exception(const char* str);
 namespace {
 void* new_or_oom(size_t size) {
   void* p = malloc(size);
-  if (p == nullptr) __unhandled_exception("OOM");
+  if (p == nullptr && size != 0) __unhandled_exception("OOM");  // abi.cpp: size 0 is no OOM
   return p;
 }
 }  // namespace

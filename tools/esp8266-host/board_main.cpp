@@ -46,6 +46,7 @@ bool in_sys_ = false;  // inside an SDK task (lwIP input, a timer): yield() and 
 timespec boot_{};
 std::atomic<uint32_t> last_feed_ms_{0};
 char** argv_ = nullptr;
+pthread_t main_thread_;
 // RTC system memory block 0..1 (the SDK's own area): the bed keeps the next boot's reset reason there.
 constexpr uint32_t kResetMagic = 0x5350524Eu;
 
@@ -170,7 +171,17 @@ void* watchdog_main(void*) {
 
 const BoardConfig& board_config() { return config_; }
 bool board_wlan_in_range() { return wlan_in_range_; }
-void board_station_link(bool up) { tap_netif_set_up(&sta_netif_, up); }
+// The chip's glue releases the DHCP lease and zeroes the station's address when the link goes
+// down (esp82xx-nonos-linklayer lwip-git.c); the address comes back with the next GOT_IP.
+void board_station_link(bool up) {
+  ip4_addr_t ip, mask, gw;
+  ip.addr = up ? config_.ip : 0;
+  mask.addr = up ? config_.netmask : 0;
+  gw.addr = up ? config_.gateway : 0;
+  if (!up) tap_netif_set_up(&sta_netif_, false);
+  netif_set_addr(&sta_netif_, &ip, &mask, &gw);
+  if (up) tap_netif_set_up(&sta_netif_, true);
+}
 void board_softap_link(bool) {}  // the soft AP's netif is not modelled yet (docs/esp8266-runtime.md)
 uint8_t board_softap_stations() { return 0; }
 void board_wdt_feed() { last_feed_ms_.store(now_ms()); }
@@ -178,16 +189,27 @@ void board_wdt_feed() { last_feed_ms_.store(now_ms()); }
 static void write_heap_file(uint32_t now, const char* suffix);
 
 [[noreturn]] void board_reset(uint32_t reason, const char* why) {
-  std::fflush(stdout);
-  // The heap sample of the life that ends here (e.g. the minimum during an OTA upload).
-  write_heap_file(now_ms(), ".heap.before-reset");
-  std::fprintf(stderr, "board %s: reset (reason %u): %s\n", config_.name, reason, why);
+  // From the watchdog's thread the main thread may be anywhere, inside umm_malloc or holding
+  // stdout's lock: then only write(2), the RTC file and execv.
+  const bool on_main = pthread_equal(pthread_self(), main_thread_) != 0;
+  if (on_main) {
+    std::fflush(stdout);
+    // The heap sample of the life that ends here (e.g. the minimum during an OTA upload).
+    write_heap_file(now_ms(), ".heap.before-reset");
+  }
+  char line[256];
+  const int n = std::snprintf(line, sizeof line, "board %s: reset (reason %u): %s\n", config_.name, reason, why);
+  if (n > 0) (void)!write(STDERR_FILENO, line, static_cast<size_t>(n) < sizeof line ? static_cast<size_t>(n) : sizeof line - 1);
+  sigset_t usr1;  // no window signal between execv and the new image's handler
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
   uint32_t mark[2] = {kResetMagic, reason};
   std::memcpy(reinterpret_cast<void*>(0x60001100), mark, sizeof mark);
   board_rtc_save();
   setenv("SPORE_BOARD_WARM", "1", 1);
   execv("/proc/self/exe", argv_);
-  std::fprintf(stderr, "board %s: restart failed: %s\n", config_.name, std::strerror(errno));
+  (void)!write(STDERR_FILENO, "board: restart (execv) failed\n", 30);
   std::_Exit(70);
 }
 
@@ -239,34 +261,45 @@ void board_service() {
 extern "C" {
 unsigned long millis() { return now_ms(); }
 unsigned long micros() {
+  // 32 bits of microseconds, wrapping after 71.6 min as the chip's micros() does.
   timespec t{};
   clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<unsigned long>((t.tv_sec - boot_.tv_sec) * 1000000 + (t.tv_nsec - boot_.tv_nsec) / 1000);
+  const int64_t us = (static_cast<int64_t>(t.tv_sec) - boot_.tv_sec) * 1000000 + (t.tv_nsec - boot_.tv_nsec) / 1000;
+  return static_cast<unsigned long>(static_cast<uint32_t>(us));
 }
 bool can_yield() { return !in_sys_; }
-static void not_from_sys(const char* what) {
-  // core_esp8266_main.cpp: yield()/delay() from the SDK's context panic on the chip.
-  if (in_sys_) board_reset(REASON_EXCEPTION_RST, what);
-}
-void esp_yield() {
-  not_from_sys("yield from SYS context");
+// core_esp8266_main.cpp: yield() from the SDK's context panics; esp_yield() and esp_suspend()
+// there do nothing (only CONT can be suspended); delay() there busy-waits with the SDK blocked.
+static uint32_t us_at_resume_ = 0;
+static void resume_cont() {
   board_service();
+  us_at_resume_ = static_cast<uint32_t>(micros());
   run_scheduled_recurrent_functions();
 }
-void yield() { esp_yield(); }
+void esp_yield() {
+  if (!in_sys_) resume_cont();
+}
+void yield() {
+  if (in_sys_) board_reset(REASON_EXCEPTION_RST, "yield from SYS context");
+  resume_cont();
+}
 void esp_suspend() {
+  if (in_sys_) return;
   if (board_restart_pending()) board_reset(REASON_SOFT_RESTART, "ESP.restart()");
-  esp_yield();
+  resume_cont();
 }
 void esp_schedule() {}
-void optimistic_yield(uint32_t) {
-  if (!in_sys_) esp_yield();
+void optimistic_yield(uint32_t interval_us) {
+  if (!in_sys_ && static_cast<uint32_t>(micros()) - us_at_resume_ > interval_us) yield();
 }
 void esp_delay(unsigned long ms) {
-  not_from_sys("delay from SYS context");
   const uint32_t start = now_ms();
+  if (in_sys_) {  // nothing else runs meanwhile, the watchdog included
+    usleep(static_cast<useconds_t>(ms) * 1000u);
+    return;
+  }
   do {
-    esp_yield();
+    resume_cont();
     const uint32_t left = ms - (now_ms() - start);
     if (static_cast<int32_t>(left) <= 0) break;
     pollfd p{tap_netif_fd(), POLLIN, 0};
@@ -291,6 +324,13 @@ bool esp_try_delay(const uint32_t start_ms, const uint32_t timeout_ms, const uin
 
 int main(int argc, char** argv) {
   argv_ = argv;
+  main_thread_ = pthread_self();
+  // First, and unblocked (board_reset blocks it across execv): a window signal must never kill a board.
+  signal(SIGUSR1, [](int) { heap_window_ = 1; });
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  sigprocmask(SIG_UNBLOCK, &usr1, nullptr);
   setvbuf(stdout, nullptr, _IOLBF, 0);
   clock_gettime(CLOCK_MONOTONIC, &boot_);
   parse_args(argc, argv);
@@ -315,7 +355,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   board_wdt_feed();
-  signal(SIGUSR1, [](int) { heap_window_ = 1; });
   pthread_t wdt;
   pthread_create(&wdt, nullptr, watchdog_main, nullptr);
   std::fprintf(stderr, "board %s: boot (reset reason %u), heap region 0x%08lx..0x3fffc000 (%lu B)\n", config_.name,
@@ -325,7 +364,8 @@ int main(int argc, char** argv) {
   for (;;) {
     board_wdt_feed();
     loop();
-    run_scheduled_functions();
+    run_scheduled_functions();  // the core's loop_end()
+    run_scheduled_recurrent_functions();
     if (board_restart_pending()) board_reset(REASON_SOFT_RESTART, "ESP.restart()");
     board_service();
     // Idle until a frame arrives or 1 ms passes: the chip's loop spins; the bed's boards share cores.

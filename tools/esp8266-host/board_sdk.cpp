@@ -21,6 +21,7 @@
 namespace {
 
 constexpr uint32_t kAssociateMs = 300;  // scan + auth + association; a real AP takes 1-3 s
+constexpr uint32_t kDhcpMs = 200;       // DISCOVER..ACK between EVENT_STAMODE_CONNECTED and GOT_IP
 
 struct Radio {
   uint8_t opmode = NULL_MODE;
@@ -32,6 +33,7 @@ struct Radio {
   bool reconnect = true;
   station_status_t status = STATION_IDLE;
   uint32_t connect_due_ms = 0;  // 0 = no association in progress
+  uint32_t got_ip_due_ms = 0;   // associated, DHCP in progress (0 = none)
   wifi_event_handler_cb_t event_cb = nullptr;
   char hostname[33] = "ESP-board";
   uint8_t sleep_type = NONE_SLEEP_T;
@@ -43,7 +45,11 @@ void send_event(System_Event_t* e) {
   if (radio.event_cb != nullptr) radio.event_cb(e);
 }
 
-void event_disconnected(uint8_t reason) {
+// Events the firmware's own calls cause (a disconnect, a mode change) reach its handler later,
+// from the SDK's task, as on the chip: queued here, sent by board_sdk_service().
+uint8_t pending_disconnect_reason_ = 0;
+
+void send_disconnected(uint8_t reason) {
   System_Event_t e{};
   e.event = EVENT_STAMODE_DISCONNECTED;
   std::memcpy(e.event_info.disconnected.ssid, radio.sta_config.ssid, 32);
@@ -52,10 +58,13 @@ void event_disconnected(uint8_t reason) {
   send_event(&e);
 }
 
+void event_disconnected(uint8_t reason) { pending_disconnect_reason_ = reason; }
+
 void station_down(uint8_t reason) {
-  const bool was_up = radio.status == STATION_GOT_IP;
+  const bool was_up = radio.status == STATION_GOT_IP || radio.got_ip_due_ms != 0;
   board_station_link(false);
   radio.connect_due_ms = 0;
+  radio.got_ip_due_ms = 0;
   if (was_up || reason != 0) event_disconnected(reason == 0 ? REASON_ASSOC_LEAVE : reason);
 }
 
@@ -63,6 +72,23 @@ void station_down(uint8_t reason) {
 
 // Called from the board's service loop: completes an association that is due.
 void board_sdk_service(uint32_t now_ms) {
+  if (pending_disconnect_reason_ != 0) {
+    const uint8_t reason = pending_disconnect_reason_;
+    pending_disconnect_reason_ = 0;
+    send_disconnected(reason);
+  }
+  if (radio.got_ip_due_ms != 0 && static_cast<int32_t>(now_ms - radio.got_ip_due_ms) >= 0) {
+    radio.got_ip_due_ms = 0;
+    const BoardConfig& b = board_config();
+    board_station_link(true);
+    radio.status = STATION_GOT_IP;
+    System_Event_t g{};
+    g.event = EVENT_STAMODE_GOT_IP;
+    g.event_info.got_ip.ip.addr = b.ip;
+    g.event_info.got_ip.mask.addr = b.netmask;
+    g.event_info.got_ip.gw.addr = b.gateway;
+    send_event(&g);
+  }
   if (radio.connect_due_ms == 0 || static_cast<int32_t>(now_ms - radio.connect_due_ms) < 0) return;
   radio.connect_due_ms = 0;
   const BoardConfig& b = board_config();
@@ -85,14 +111,8 @@ void board_sdk_service(uint32_t now_ms) {
   e.event_info.connected.ssid_len = static_cast<uint8>(strnlen(ssid, 32));
   e.event_info.connected.channel = radio.channel;
   send_event(&e);
-  board_station_link(true);
-  radio.status = STATION_GOT_IP;
-  System_Event_t g{};
-  g.event = EVENT_STAMODE_GOT_IP;
-  g.event_info.got_ip.ip.addr = b.ip;
-  g.event_info.got_ip.mask.addr = b.netmask;
-  g.event_info.got_ip.gw.addr = b.gateway;
-  send_event(&g);
+  radio.got_ip_due_ms = now_ms + kDhcpMs;
+  if (radio.got_ip_due_ms == 0) radio.got_ip_due_ms = 1;
 }
 
 // The bed takes the WLAN away (a board "walks out of range") or gives it back.
