@@ -333,6 +333,21 @@ case $SCENARIO in
     ns_wait "board 1 counts the phone ($mac) as a station of its AP" 10 joined
     log "board 1: $(grep -o "soft AP: station $mac join.*" "$(ns_log 1)" | head -1)"
     stations() { grep -o 'soft AP: station [0-9a-f:]*' "$(ns_log 1)" | sort -u; }
+    # The captive portal's DNS (DNSServer on the AP, platform/esp8266/wifi.cpp): any name is the AP.
+    dns_a="$(phone python3 - <<'PY'
+import socket, struct
+q = struct.pack(">HHHHHH", 0x5350, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in "connectivitycheck.example.com".split(".")) + b"\0"
+q += struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(q, ("192.168.4.1", 53))
+r = s.recv(512)
+print(".".join(str(b) for b in r[-4:]) if struct.unpack(">H", r[6:8])[0] >= 1 else "no answer")
+PY
+)" || ns_fail "the phone got no DNS answer from 192.168.4.1"
+    [ "$dns_a" = 192.168.4.1 ] || ns_fail "the AP's DNS answered $dns_a, not 192.168.4.1"
+    log "phone: DNS connectivitycheck.example.com at 192.168.4.1: A $dns_a (captive portal)"
     page() { phone curl -sf --max-time 3 http://192.168.4.1/ >"$NS_TMP/portal.html"; }
     ns_wait "the phone gets the setup page from 192.168.4.1" 30 page
     grep -q 'SPORE setup' "$NS_TMP/portal.html" || ns_fail "GET / on the AP is not the setup page"
