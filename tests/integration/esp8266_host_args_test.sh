@@ -38,5 +38,8 @@ expect_rc 2 "$BED" frob
 expect_out "unknown scenario frob"
 expect_rc 1 env SPORE_BOARD="$IT_TMP/none" "$BED" join
 expect_out "build it with tools/esp8266-host/build.sh"
+# The portal scenario's board without credentials is a second build.
+expect_rc 1 env SPORE_BOARD=/bin/true SPORE_BOARD_NOCREDS="$IT_TMP/none" "$BED" portal
+expect_out "build it without credentials"
 
 log "esp8266-host build and bed check their command lines and trees as documented"

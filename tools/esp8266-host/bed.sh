@@ -19,22 +19,31 @@
 #   soak     SPORE_SOAK_SECONDS (default 1800) with 10 % UDP loss at every member and churn (every
 #            60 s a board or a Linux node other than board 1 is killed and started again): no
 #            board resets by itself, board 1's free heap shows no trend, all converge at the end
+#   portal   board 1 runs the firmware built without WiFi credentials (SPORE_BOARD_NOCREDS) with
+#            its soft AP on a second TAP, bridged to a "phone" namespace; the phone gets an address
+#            from the board's DHCP server (udhcpc or busybox, else 192.168.4.2/24 static), GETs the
+#            setup page, posts the credentials as the page's script does; board 1 joins the
+#            cluster (ACTIVE at every member) and its AP goes down (192.168.4.1 unreachable)
 # env: SPORE_BOARD (default build/esp8266-host/spore-board), SPORED (default build/release/apps/
 #      spored/spored or build/dev/spored), SPORE_BOARD_IMAGE (default build/firmware-link/esp01_1m/
-#      firmware.bin), SPORE_BED_SECONDS (time limit, default 600).
-# Needs root, iproute2, curl, jq, util-linux (nsenter, setpriv).
+#      firmware.bin), SPORE_BED_SECONDS (time limit, default 600), SPORE_BOARD_NOCREDS (portal:
+#      default build/esp8266-host-nocreds/spore-board, built with empty credentials:
+#      SPORE_HOST_WIFI_SSID= SPORE_HOST_WIFI_PASSWORD= tools/esp8266-host/build.sh ARDUINO AWS ATCP
+#      LWIP BEARSSL build/esp8266-host-nocreds), SPORE_BED_PHONE_STATIC=1 (portal: the phone takes
+#      192.168.4.2/24 without DHCP).
+# Needs root, iproute2, curl, jq, util-linux (nsenter, setpriv); portal: udhcpc or busybox optional.
 # shellcheck disable=SC2034,SC2046  # NS_* are read by netns.sh; $(ns_all) splits on purpose
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 case "${1:-}" in
   -h | --help | "")
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
     [[ -n ${1:-} ]] && exit 0 || exit 2
     ;;
 esac
 SCENARIO="$1"
-case $SCENARIO in join | restart | ota) DEF_B=2 DEF_L=2 ;; heap) DEF_B=3 DEF_L=29 ;; soak) DEF_B=3 DEF_L=5 ;; *)
-  echo "bed: unknown scenario $SCENARIO (join, restart, heap, ota, soak)" >&2
+case $SCENARIO in join | restart | ota | portal) DEF_B=2 DEF_L=2 ;; heap) DEF_B=3 DEF_L=29 ;; soak) DEF_B=3 DEF_L=5 ;; *)
+  echo "bed: unknown scenario $SCENARIO (join, restart, heap, ota, soak, portal)" >&2
   exit 2
   ;;
 esac
@@ -48,6 +57,11 @@ if [[ -z ${SPORED:-} ]]; then
   for c in "$ROOT/build/release/spored" "$ROOT/build/dev/spored"; do [[ -x $c ]] && SPORED="$c" && break; done
 fi
 [[ -x $BOARD_BIN ]] || { echo "bed: no $BOARD_BIN: build it with tools/esp8266-host/build.sh (./ctl.sh esp8266-host --help)" >&2; exit 1; }
+NOCREDS_BIN="${SPORE_BOARD_NOCREDS:-$ROOT/build/esp8266-host-nocreds/spore-board}"
+[[ $SCENARIO != portal || -x $NOCREDS_BIN ]] || {
+  echo "bed: no $NOCREDS_BIN: build it without credentials (SPORE_HOST_WIFI_SSID= SPORE_HOST_WIFI_PASSWORD= tools/esp8266-host/build.sh ... build/esp8266-host-nocreds) or set SPORE_BOARD_NOCREDS" >&2
+  exit 1
+}
 [[ -f $IMAGE ]] || { echo "bed: no $IMAGE: run ./ctl.sh firmware-link first" >&2; exit 1; }
 [[ -x ${SPORED:-} ]] || { echo "bed: no spored binary: ./ctl.sh build, or set SPORED" >&2; exit 1; }
 export SPORED
@@ -76,16 +90,47 @@ board_start() {
     ns_in "$ns" ip link set tap0 master br0
     ns_in "$ns" ip link set tap0 up
     ns_in "$ns" ip link set br0 up
+    [ "$(portal_board)" != "$i" ] || phone_net "$i"
     BED_NET_DONE[$i]=1
   fi
+  local bin="$BOARD_BIN" ap=()
+  if [ "$(portal_board)" = "$i" ]; then bin="$NOCREDS_BIN" ap=(--ap-tap tap1); fi
   echo "==== start $(date -u +%FT%T.%3NZ) ====" >>"$(ns_log "$i")"
-  nsenter --net="$NS_RUN_DIR/$ns" setpriv --pdeathsig KILL "$BOARD_BIN" --tap tap0 --ip "$(ns_ip "$i")/24" \
+  nsenter --net="$NS_RUN_DIR/$ns" setpriv --pdeathsig KILL "$bin" --tap tap0 "${ap[@]}" --ip "$(ns_ip "$i")/24" \
     --flash "$NS_TMP/board-$i.flash" --image "$IMAGE" --chip-id "$((0x100000 + i))" --name "b$i" \
     >>"$(ns_log "$i")" 2>&1 &
   NS_PID[$i]=$!
   disown "$!"
 }
 declare -A BED_NET_DONE=()
+
+# The portal scenario's board without credentials (1), none otherwise.
+portal_board() { if [ "$SCENARIO" = portal ]; then echo 1; fi; }
+# The phone: namespace N+1 of this run (so the run's cleanup and watchdog delete it with the rest).
+PHONE_NS="$(ns_name $((N + 1)))"
+phone() { ns_in "$PHONE_NS" "$@"; }
+# Board I's soft AP: TAP tap1 on bridge br1 with veth ph0, whose other end is the phone's eth0
+# (the radio link between the board's AP and a phone next to it).
+phone_net() {
+  local ns
+  ns="$(ns_name "$1")"
+  ip netns add "$PHONE_NS"
+  phone ip link set lo up
+  ns_in "$ns" ip link add br1 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
+  ns_in "$ns" ip tuntap add tap1 mode tap
+  ns_in "$ns" ip link add ph0 type veth peer name eth0 netns "$PHONE_NS"
+  # No IPv6 on the bed's own links of the AP side and no IGMP snooping on its bridge (the radio has
+  # no bridge): their router solicitations and IGMP reports would reach the board from MACs that
+  # are no station. The phone's own eth0 keeps both.
+  local dev
+  for dev in br1 tap1 ph0; do ns_in "$ns" sh -c "echo 1 >/proc/sys/net/ipv6/conf/$dev/disable_ipv6"; done
+  ns_in "$ns" ip link set tap1 master br1
+  ns_in "$ns" ip link set ph0 master br1
+  ns_in "$ns" ip link set tap1 up
+  ns_in "$ns" ip link set ph0 up
+  ns_in "$ns" ip link set br1 up
+  phone ip link set eth0 up
+}
 
 answering() {
   local i
@@ -161,10 +206,12 @@ EOF
 }
 
 for i in $(ns_all); do if is_board "$i"; then board_start "$i"; else ns_start "$i"; fi; done
-ns_wait "all $N members answer HTTP" 60 answering $(ns_all)
-log "$BOARDS boards (1..$BOARDS, port 80) and $LINUX spored nodes ($((BOARDS + 1))..$N, port $NS_HTTP_PORT) answer"
-ns_wait "every member lists all $N members ACTIVE" 120 converged
-log "converged: every member lists $N members, all ACTIVE"
+if [ "$SCENARIO" != portal ]; then
+  ns_wait "all $N members answer HTTP" 60 answering $(ns_all)
+  log "$BOARDS boards (1..$BOARDS, port 80) and $LINUX spored nodes ($((BOARDS + 1))..$N, port $NS_HTTP_PORT) answer"
+  ns_wait "every member lists all $N members ACTIVE" 120 converged
+  log "converged: every member lists $N members, all ACTIVE"
+fi
 
 case $SCENARIO in
   join)
@@ -255,6 +302,89 @@ case $SCENARIO in
     runs_new() { [ "$(sha 1 2>/dev/null)" = "$want" ]; }
     ns_wait "board 1 back with the new image" 60 runs_new
     log "board 1 heap during the curl -F upload, up to its restart: $(cat "$NS_TMP/board-1.flash.heap.before-reset")"
+    ;;
+  portal)
+    ns_wait "members 2..$N answer HTTP" 60 answering $(seq 2 "$N")
+    log "members 2..$N answer; board 1 runs $NOCREDS_BIN (no credentials) with its soft AP on tap1"
+    # The phone's address: from the board's DHCP server (the core's LwipDhcpServer) when a client
+    # is installed, else the first address of the SDK's default pool range, static.
+    script="$NS_TMP/udhcpc.script"
+    # Only the phone's eth0 is configured (no resolv.conf, no route: nothing outside the namespace).
+    # shellcheck disable=SC2016  # the script's own variables, expanded by udhcpc's shell
+    printf '#!/bin/sh\n[ "$1" = bound ] || [ "$1" = renew ] || exit 0\nip addr add "$ip/${mask:-24}" dev "$interface"\necho "$ip" >"%s"\n' \
+      "$NS_TMP/phone.ip" >"$script"
+    chmod +x "$script"
+    dhcp=()
+    if [ -n "${SPORE_BED_PHONE_STATIC:-}" ]; then :; elif command -v udhcpc >/dev/null; then dhcp=(udhcpc)
+    elif command -v busybox >/dev/null; then dhcp=(busybox udhcpc); fi
+    ap_up() { grep -q 'soft AP up' "$(ns_log 1)"; }
+    ns_wait "board 1 opens its soft AP" 30 ap_up
+    if [ ${#dhcp[@]} -gt 0 ]; then
+      phone timeout 30 "${dhcp[@]}" -i eth0 -s "$script" -q -n -f -t 10 -T 2 >"$NS_TMP/udhcpc.log" 2>&1 ||
+        { cat "$NS_TMP/udhcpc.log" >&2; ns_fail "the phone got no DHCP lease from board 1"; }
+      log "phone: address $(cat "$NS_TMP/phone.ip") by DHCP (${dhcp[*]}) from board 1's soft AP"
+    else
+      phone ip addr add 192.168.4.2/24 dev eth0
+      why="no udhcpc or busybox here"
+      [ -z "${SPORE_BED_PHONE_STATIC:-}" ] || why="SPORE_BED_PHONE_STATIC is set"
+      log "phone: 192.168.4.2/24 static, no DHCP ($why)"
+    fi
+    mac="$(phone ip -o link show eth0 | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')"
+    joined() { grep -q "soft AP: station $mac join" "$(ns_log 1)"; }
+    ns_wait "board 1 counts the phone ($mac) as a station of its AP" 10 joined
+    log "board 1: $(grep -o "soft AP: station $mac join.*" "$(ns_log 1)" | head -1)"
+    stations() { grep -o 'soft AP: station [0-9a-f:]*' "$(ns_log 1)" | sort -u; }
+    # The captive portal's DNS (DNSServer on the AP, platform/esp8266/wifi.cpp): any name is the AP.
+    dns_a="$(phone python3 - <<'PY'
+import socket, struct
+q = struct.pack(">HHHHHH", 0x5350, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in "connectivitycheck.example.com".split(".")) + b"\0"
+q += struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(q, ("192.168.4.1", 53))
+r = s.recv(512)
+print(".".join(str(b) for b in r[-4:]) if struct.unpack(">H", r[6:8])[0] >= 1 else "no answer")
+PY
+)" || ns_fail "the phone got no DNS answer from 192.168.4.1"
+    [ "$dns_a" = 192.168.4.1 ] || ns_fail "the AP's DNS answered $dns_a, not 192.168.4.1"
+    log "phone: DNS connectivitycheck.example.com at 192.168.4.1: A $dns_a (captive portal)"
+    page() { phone curl -sf --max-time 3 http://192.168.4.1/ >"$NS_TMP/portal.html"; }
+    ns_wait "the phone gets the setup page from 192.168.4.1" 30 page
+    grep -q 'SPORE setup' "$NS_TMP/portal.html" || ns_fail "GET / on the AP is not the setup page"
+    log "phone: GET http://192.168.4.1/: $(wc -c <"$NS_TMP/portal.html") B, the setup page"
+    # Captive portal: any other path outside /api/ is the page too (phones' connectivity probes).
+    phone curl -sf --max-time 3 http://192.168.4.1/generate_204 | grep -q 'SPORE setup' ||
+      ns_fail "GET /generate_204 on the AP is not the setup page"
+    sleep 1.2  # the board writes its heap sample every second
+    log "board 1 heap with the portal open and the phone on it: $(cat "$NS_TMP/board-1.flash.heap")"
+    # The form as the page's script posts it (portal.cpp kFormStart): every named field in form
+    # order, name=encodeURIComponent(value) joined by '&', Content-Type application/x-spore-setup-form.
+    for want in 'name="ssid"' 'name="password"' "'Content-Type':'application/x-spore-setup-form'"; do
+      grep -qF "$want" "$NS_TMP/portal.html" || ns_fail "the setup page changed: no $want in it (update the bed's form post)"
+    done
+    enc() { jq -rn --arg v "$1" '$v | @uri'; }
+    body="ssid=$(enc spore-bed)&password=$(enc spore-bed-pass)"
+    if grep -q 'name="token"' "$NS_TMP/portal.html"; then
+      tok="$(token 1)"
+      [ -n "$tok" ] || ns_fail "the page asks for the API token and board 1 printed none"
+      body="$body&token=$(enc "$tok")"
+      log "the page asks for the API token: the one board 1 printed at first boot"
+    fi
+    code="$(phone curl -s -o "$NS_TMP/saved.html" -w '%{http_code}' --max-time 5 -X POST \
+      -H 'Content-Type: application/x-spore-setup-form' --data-binary "$body" http://192.168.4.1/wifi)" || true
+    if [ "$code" != 200 ] || ! grep -q 'Saved' "$NS_TMP/saved.html"; then
+      ns_fail "POST /wifi: HTTP $code $(head -c 300 "$NS_TMP/saved.html")"
+    fi
+    log "phone: POST /wifi with the credentials: HTTP 200, the page says saved"
+    ns_wait "every member lists all $N members ACTIVE (board 1 joined)" 120 converged
+    log "converged: board 1 joined, every member lists $N members, all ACTIVE"
+    ap_gone() { ! phone curl -s --max-time 2 -o /dev/null http://192.168.4.1/; }
+    ns_wait "board 1's AP is down (the phone no longer reaches 192.168.4.1)" 30 ap_gone
+    grep -q 'soft AP down' "$(ns_log 1)" || ns_fail "board 1 did not take its soft AP down"
+    [ "$(stations)" = "soft AP: station $mac" ] || ns_fail "board 1 heard stations other than the phone: $(stations | tr '\n' ' ')"
+    log "board 1's soft AP is down: the phone no longer reaches 192.168.4.1"
+    log "$(heap_line 1 "after joining")"
     ;;
   soak)
     ns_require_nft

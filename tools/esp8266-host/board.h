@@ -6,6 +6,7 @@
 struct BoardConfig {
   const char* name = "board";         // log prefix
   const char* tap = nullptr;          // station TAP device (in the board's network namespace)
+  const char* ap_tap = nullptr;       // soft-AP TAP device (none: the soft AP has no netif)
   const char* flash_path = nullptr;   // 1 MB flash image file (created erased, image written)
   const char* image_path = nullptr;   // the firmware .bin for flash offset 0 (tools/firmware-link.sh)
   uint32_t ip = 0, netmask = 0, gateway = 0;  // network byte order, as lwIP's ip4_addr_t
@@ -21,7 +22,12 @@ struct BoardConfig {
 const BoardConfig& board_config();
 bool board_wlan_in_range();
 void board_station_link(bool up);  // WiFi associated (netif up) or not
+// The soft AP's netif (SOFTAP_IF, 192.168.4.1/24 unless wifi_set_ip_info changes it) up or down;
+// nothing without --ap-tap.
 void board_softap_link(bool up);
+bool board_softap_has_netif();
+// Stations that sent the soft AP a frame in the last kBoardApStationIdleMs (by source MAC).
+constexpr uint32_t kBoardApStationIdleMs = 60000;
 uint8_t board_softap_stations();
 
 // board_sdk.cpp

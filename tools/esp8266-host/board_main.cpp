@@ -41,6 +41,16 @@ namespace {
 
 BoardConfig config_;
 struct netif& sta_netif_ = netif_git[STATION_IF];
+struct netif& ap_netif_ = netif_git[SOFTAP_IF];
+bool ap_open_ = false;  // --ap-tap given and its TAP opened
+// Stations heard on the soft AP: the SDK counts associated stations; the bed has no association,
+// so a station is a source MAC that sent a frame within kBoardApStationIdleMs.
+struct ApStation {
+  bool used;
+  uint8_t mac[6];
+  uint32_t last_ms;
+};
+ApStation ap_stations_[8];  // the SDK's softap_config.max_connection is at most 8
 bool wlan_in_range_ = true;
 bool in_sys_ = false;  // inside an SDK task (lwIP input, a timer): yield() and delay() are not allowed
 timespec boot_{};
@@ -61,6 +71,8 @@ uint32_t now_ms() {
                "usage: spore-board --tap DEV --ip A.B.C.D/LEN [--gw A.B.C.D] --flash FILE [options]\n"
                "An emulated ESP-01 running the SPORE firmware on lwIP (docs/esp8266-runtime.md).\n"
                "  --tap DEV          the board's TAP device (create it first: ip tuntap add DEV mode tap)\n"
+               "  --ap-tap DEV       the soft AP's TAP device (192.168.4.1/24, up while the firmware's\n"
+               "                     WiFi mode includes the AP; default: the soft AP has no interface)\n"
                "  --ip A.B.C.D/LEN   the address the board gets when its WiFi connects\n"
                "  --gw A.B.C.D       gateway (default: none)\n"
                "  --flash FILE       the board's 1 MB flash (created erased when missing)\n"
@@ -93,6 +105,7 @@ void parse_args(int argc, char** argv) {
     };
     if (std::strcmp(a, "--help") == 0 || std::strcmp(a, "-h") == 0) usage(0);
     else if (std::strcmp(a, "--tap") == 0) config_.tap = value();
+    else if (std::strcmp(a, "--ap-tap") == 0) config_.ap_tap = value();
     else if (std::strcmp(a, "--flash") == 0) config_.flash_path = value();
     else if (std::strcmp(a, "--image") == 0) config_.image_path = value();
     else if (std::strcmp(a, "--name") == 0) config_.name = value();
@@ -178,12 +191,58 @@ void board_station_link(bool up) {
   ip.addr = up ? config_.ip : 0;
   mask.addr = up ? config_.netmask : 0;
   gw.addr = up ? config_.gateway : 0;
-  if (!up) tap_netif_set_up(&sta_netif_, false);
+  if (!up) tap_netif_set_up(&sta_netif_, false, true);
   netif_set_addr(&sta_netif_, &ip, &mask, &gw);
-  if (up) tap_netif_set_up(&sta_netif_, true);
+  if (up) tap_netif_set_up(&sta_netif_, true, true);
 }
-void board_softap_link(bool) {}  // the soft AP's netif is not modelled yet (docs/esp8266-runtime.md)
-uint8_t board_softap_stations() { return 0; }
+bool board_softap_has_netif() { return ap_open_; }
+void board_softap_link(bool up) {
+  if (!ap_open_) return;
+  // The station keeps the default route (the chip's glue gives it to the station only).
+  tap_netif_set_up(&ap_netif_, up, false);
+  std::memset(ap_stations_, 0, sizeof ap_stations_);
+  std::fprintf(stderr, "board %s: soft AP %s %s\n", config_.name, up ? "up" : "down",
+               ip4addr_ntoa(netif_ip4_addr(&ap_netif_)));
+}
+uint8_t board_softap_stations() {
+  if (!ap_open_ || !netif_is_up(&ap_netif_)) return 0;
+  uint8_t n = 0;
+  const uint32_t now = now_ms();
+  for (const ApStation& s : ap_stations_) {
+    if (s.used && now - s.last_ms < kBoardApStationIdleMs) ++n;
+  }
+  return n;
+}
+static void ap_heard(const struct netif*, const uint8_t* frame, size_t) {
+  const uint8_t* src_mac = frame + 6;
+  const uint32_t now = now_ms();
+  ApStation* slot = nullptr;
+  for (ApStation& s : ap_stations_) {
+    if (s.used && std::memcmp(s.mac, src_mac, 6) == 0) {
+      const bool was_idle = now - s.last_ms >= kBoardApStationIdleMs;
+      s.last_ms = now;
+      if (!was_idle) return;
+      slot = &s;  // back after a silence: a new association
+      break;
+    }
+    // A free entry, else the one heard from longest ago.
+    if (slot == nullptr || !s.used || (slot->used && now - s.last_ms > now - slot->last_ms)) slot = &s;
+  }
+  slot->used = true;
+  std::memcpy(slot->mac, src_mac, 6);
+  slot->last_ms = now;
+  // As the SDK's "station: <mac> join, AID = <n>" line on an association.
+  std::fprintf(stderr,
+               "board %s: soft AP: station %02x:%02x:%02x:%02x:%02x:%02x join (first frame: type 0x%02x%02x), "
+               "%u heard in %u s\n",
+               config_.name, src_mac[0], src_mac[1], src_mac[2], src_mac[3], src_mac[4], src_mac[5], frame[12],
+               frame[13], board_softap_stations(), kBoardApStationIdleMs / 1000);
+}
+// The idle wait of the loop and delay(): until a frame arrives on either interface or TIMEOUT ms pass.
+static void wait_frames(int timeout_ms) {
+  pollfd p[2] = {{tap_netif_fd(&sta_netif_), POLLIN, 0}, {ap_open_ ? tap_netif_fd(&ap_netif_) : -1, POLLIN, 0}};
+  poll(p, 2, timeout_ms);
+}
 void board_wdt_feed() { last_feed_ms_.store(now_ms()); }
 
 static void write_heap_file(uint32_t now, const char* suffix);
@@ -254,6 +313,7 @@ void board_service() {
   read_control();
   board_sdk_service(now);
   tap_netif_poll(&sta_netif_);
+  if (ap_open_) tap_netif_poll(&ap_netif_);
   board_timers_run(now);
   in_sys_ = false;
 }
@@ -302,8 +362,7 @@ void esp_delay(unsigned long ms) {
     resume_cont();
     const uint32_t left = ms - (now_ms() - start);
     if (static_cast<int32_t>(left) <= 0) break;
-    pollfd p{tap_netif_fd(), POLLIN, 0};
-    poll(&p, 1, left < 2 ? static_cast<int>(left) : 2);
+    wait_frames(left < 2 ? static_cast<int>(left) : 2);
   } while (now_ms() - start < ms);
 }
 void delay(unsigned long ms) { esp_delay(ms); }
@@ -349,10 +408,26 @@ int main(int argc, char** argv) {
   ip.addr = config_.ip;
   mask.addr = config_.netmask;
   gw.addr = config_.gateway;
-  const int rc = tap_netif_open(&sta_netif_, config_.tap, config_.mac, &ip, &mask, &gw);
+  // The station first: lwIP numbers netifs in order, and LwipDhcpServer tells the soft AP by
+  // netif->num == SOFTAP_IF (1).
+  const int rc = tap_netif_open(&sta_netif_, config_.tap, "st", config_.mac, &ip, &mask, &gw);
   if (rc != 0) {
     std::fprintf(stderr, "board %s: cannot open TAP %s: %s\n", config_.name, config_.tap, std::strerror(-rc));
     return 1;
+  }
+  if (config_.ap_tap != nullptr) {
+    // The SDK's soft-AP MAC (wifi_get_macaddr(SOFTAP_IF)); its address is the SDK's to set when
+    // the AP comes up (board_sdk.cpp: 192.168.4.1/24 until wifi_set_ip_info changes it).
+    uint8_t ap_mac[6];
+    wifi_get_macaddr(SOFTAP_IF, ap_mac);
+    const ip4_addr_t none{};
+    const int arc = tap_netif_open(&ap_netif_, config_.ap_tap, "ap", ap_mac, &none, &none, &none);
+    if (arc != 0) {
+      std::fprintf(stderr, "board %s: cannot open AP TAP %s: %s\n", config_.name, config_.ap_tap, std::strerror(-arc));
+      return 1;
+    }
+    tap_netif_set_rx_hook(&ap_netif_, ap_heard);
+    ap_open_ = true;
   }
   board_wdt_feed();
   pthread_t wdt;
@@ -369,7 +444,6 @@ int main(int argc, char** argv) {
     if (board_restart_pending()) board_reset(REASON_SOFT_RESTART, "ESP.restart()");
     board_service();
     // Idle until a frame arrives or 1 ms passes: the chip's loop spins; the bed's boards share cores.
-    pollfd p{tap_netif_fd(), POLLIN, 0};
-    poll(&p, 1, 1);
+    wait_frames(1);
   }
 }

@@ -23,6 +23,16 @@ namespace {
 constexpr uint32_t kAssociateMs = 300;  // scan + auth + association; a real AP takes 1-3 s
 constexpr uint32_t kDhcpMs = 200;       // DISCOVER..ACK between EVENT_STAMODE_CONNECTED and GOT_IP
 
+// The SDK's soft-AP address until wifi_set_ip_info(SOFTAP_IF) changes it: 192.168.4.1/24, itself
+// as gateway.
+ip_info sdk_default_ap_ip() {
+  ip_info info{};
+  IP4_ADDR(&info.ip, 192, 168, 4, 1);
+  IP4_ADDR(&info.netmask, 255, 255, 255, 0);
+  info.gw = info.ip;
+  return info;
+}
+
 struct Radio {
   uint8_t opmode = NULL_MODE;
   uint8_t opmode_default = STATION_MODE;
@@ -39,7 +49,34 @@ struct Radio {
   uint8_t sleep_type = NONE_SLEEP_T;
   uint8_t phy_mode = PHY_MODE_11N;
   uint8_t channel = 1;
+  bool dhcps_enabled = true;  // the SDK's soft-AP DHCP server flag (on by default)
+  ip_info ap_ip = sdk_default_ap_ip();  // the soft AP's address (wifi_get_ip_info/set_ip_info)
 } radio;
+
+// The lwip2 glue's DHCP server entry points (LwipDhcpServer-NonOS.cpp): the SDK calls them when
+// the soft AP comes up or goes down and from wifi_softap_dhcps_start()/stop().
+extern "C" void dhcps_start(struct ip_info* info, struct netif* apnetif);
+extern "C" void dhcps_stop();
+extern "C" struct netif netif_git[2];
+
+// The soft AP's netif takes the SDK's address for it (before it comes up, and on a change).
+void softap_apply_addr() {
+  if (!board_softap_has_netif()) return;
+  ip4_addr_t ip, mask, gw;
+  ip.addr = radio.ap_ip.ip.addr;
+  mask.addr = radio.ap_ip.netmask.addr;
+  gw.addr = radio.ap_ip.gw.addr;
+  netif_set_addr(&netif_git[SOFTAP_IF], &ip, &mask, &gw);
+}
+
+void softap_dhcps(bool run) {
+  if (!board_softap_has_netif()) return;
+  if (run) {
+    dhcps_start(&radio.ap_ip, &netif_git[SOFTAP_IF]);
+  } else {
+    dhcps_stop();
+  }
+}
 
 void send_event(System_Event_t* e) {
   if (radio.event_cb != nullptr) radio.event_cb(e);
@@ -139,7 +176,13 @@ static bool set_opmode(uint8 mode) {
     radio.status = STATION_IDLE;
     station_down(0);
   }
-  if ((mode & SOFTAP_MODE) != (old & SOFTAP_MODE)) board_softap_link((mode & SOFTAP_MODE) != 0);
+  if ((mode & SOFTAP_MODE) != (old & SOFTAP_MODE)) {
+    const bool ap = (mode & SOFTAP_MODE) != 0;
+    if (!ap) softap_dhcps(false);
+    if (ap) softap_apply_addr();
+    board_softap_link(ap);
+    if (ap && radio.dhcps_enabled) softap_dhcps(true);
+  }
   if ((mode & STATION_MODE) != 0 && (old & STATION_MODE) == 0 && radio.auto_connect &&
       radio.sta_config.ssid[0] != 0) {
     radio.status = STATION_CONNECTING;
@@ -223,14 +266,19 @@ bool wifi_get_ip_info(uint8 if_index, struct ip_info* info) {
   }
   if (if_index == SOFTAP_IF) {
     if ((radio.opmode & SOFTAP_MODE) == 0) return true;
-    IP4_ADDR(&info->ip, 192, 168, 4, 1);
-    IP4_ADDR(&info->netmask, 255, 255, 255, 0);
-    IP4_ADDR(&info->gw, 192, 168, 4, 1);
+    *info = radio.ap_ip;
     return true;
   }
   return false;
 }
-bool wifi_set_ip_info(uint8, struct ip_info*) { return false; }  // static addresses are set by the bed
+bool wifi_set_ip_info(uint8 if_index, struct ip_info* info) {
+  // The station's address is the bed's (--ip); the soft AP's may be changed (softAPConfig()), as
+  // on the chip while its DHCP server is stopped.
+  if (if_index != SOFTAP_IF || info == nullptr) return false;
+  radio.ap_ip = *info;
+  softap_apply_addr();
+  return true;
+}
 bool wifi_get_macaddr(uint8 if_index, uint8* macaddr) {
   std::memcpy(macaddr, board_config().mac, 6);
   if (if_index == SOFTAP_IF) macaddr[0] |= 0x02;  // the SDK's AP MAC differs from the station's
@@ -277,8 +325,17 @@ bool wifi_softap_set_config_current(struct softap_config* config) {
   return true;
 }
 uint8 wifi_softap_get_station_num(void) { return board_softap_stations(); }
-bool wifi_softap_dhcps_start(void) { return true; }
-bool wifi_softap_dhcps_stop(void) { return true; }
+bool wifi_softap_dhcps_start(void) {
+  radio.dhcps_enabled = true;
+  if ((radio.opmode & SOFTAP_MODE) != 0) softap_dhcps(true);
+  return true;
+}
+bool wifi_softap_dhcps_stop(void) {
+  radio.dhcps_enabled = false;
+  softap_dhcps(false);
+  return true;
+}
+enum dhcp_status wifi_softap_dhcps_status(void) { return radio.dhcps_enabled ? DHCP_STARTED : DHCP_STOPPED; }
 
 bool smartconfig_start(sc_callback_t, ...) { return false; }
 bool smartconfig_stop(void) { return true; }

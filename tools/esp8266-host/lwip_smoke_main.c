@@ -157,12 +157,12 @@ int main(int argc, char** argv) {
   signal(SIGUSR1, on_link_signal);
   signal(SIGUSR2, on_link_signal);
   lwip_glue_init();
-  int rc = tap_netif_open(&board, argv[1], mac, &ip, &mask, &gw);
+  int rc = tap_netif_open(&board, argv[1], "st", mac, &ip, &mask, &gw);
   if (rc != 0) {
     fprintf(stderr, "lwip-smoke: tap_netif_open(%s): %s\n", argv[1], strerror(-rc));
     return 1;
   }
-  tap_netif_set_up(&board, true);
+  tap_netif_set_up(&board, true, true);
 
   struct udp_pcb* echo = udp_new();
   struct udp_pcb* bcast = udp_new();
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
   while (!stop && millis() - start < (unsigned long)seconds * 1000ul) {
     if (is_up != (want_up != 0)) {
       is_up = want_up != 0;
-      tap_netif_set_up(&board, is_up);
+      tap_netif_set_up(&board, is_up, true);
       printf("lwip-smoke: link %s\n", is_up ? "up" : "down");
       fflush(stdout);
     }
@@ -198,13 +198,13 @@ int main(int argc, char** argv) {
       send_broadcast(bcast);
       next_bcast += kBroadcastPeriodMs;
     }
-    struct pollfd pfd = {.fd = tap_netif_fd(), .events = POLLIN};
+    struct pollfd pfd = {.fd = tap_netif_fd(&board), .events = POLLIN};
     poll(&pfd, 1, kPollSliceMs);
     tap_netif_poll(&board);
     unsigned tw = lwip_glue_tw_count();
     if (tw > tw_max) tw_max = tw;
   }
-  TapNetifStats s = tap_netif_stats();
+  TapNetifStats s = tap_netif_stats(&board);
   printf("smoke-stats rx_frames=%u rx_own_dropped=%u tx_frames=%u tx_dropped=%u tx_chained=%u rx_link_down=%u own_bcast_rx=%u bcast_sent=%u hello_served=%u tw_max=%u\n",
          s.rx_frames, s.rx_own_dropped, s.tx_frames, s.tx_dropped, s.tx_chained, s.rx_link_down, own_bcast_rx, bcast_sent,
          hello_served, tw_max);

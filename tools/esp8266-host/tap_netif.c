@@ -27,25 +27,35 @@
  * (read returns more than the largest frame the chip takes) and dropped, not truncated. */
 enum { kTapMtu = 1500, kMaxFrameBytes = 14 + kTapMtu, kReadBufferBytes = 2048 };
 
-static int tap_fd = -1;
-static TapNetifStats stats;
+/* One per open netif (nif->state): the station and the soft AP each have their own TAP device. */
+typedef struct TapState {
+  bool used;
+  int fd;
+  TapNetifStats stats;
+  TapNetifRxHook rx_hook;
+  char name[2];
+} TapState;
+static TapState slots[TAP_NETIF_MAX];
+
+static TapState* state_of(const struct netif* nif) { return nif != NULL ? (TapState*)nif->state : NULL; }
 
 /* netif->linkoutput: one write() per frame, the pbuf chain flattened first (TAP takes whole frames
  * only). A short write is a lost frame, as a frame the radio could not send. */
 static err_t tap_linkoutput(struct netif* nif, struct pbuf* p) {
-  if (tap_fd < 0 || !netif_is_link_up(nif) || p->tot_len > kMaxFrameBytes) {
-    ++stats.tx_dropped;
+  TapState* st = state_of(nif);
+  if (st == NULL || st->fd < 0 || !netif_is_link_up(nif) || p->tot_len > kMaxFrameBytes) {
+    if (st != NULL) ++st->stats.tx_dropped;
     return ERR_IF;
   }
-  if (p->next != NULL) ++stats.tx_chained;
+  if (p->next != NULL) ++st->stats.tx_chained;
   uint8_t frame[kMaxFrameBytes];
   u16_t len = pbuf_copy_partial(p, frame, p->tot_len, 0);
-  ssize_t n = write(tap_fd, frame, len);
+  ssize_t n = write(st->fd, frame, len);
   if (n != (ssize_t)len) {
-    ++stats.tx_dropped;
+    ++st->stats.tx_dropped;
     return ERR_IF;
   }
-  ++stats.tx_frames;
+  ++st->stats.tx_frames;
   return ERR_OK;
 }
 
@@ -53,8 +63,9 @@ static err_t tap_linkoutput(struct netif* nif, struct pbuf* p) {
 static void tap_status_callback(struct netif* nif) { netif_status_changed(nif); }
 
 static err_t tap_netif_init(struct netif* nif) {
-  nif->name[0] = 's';  /* "st", the chip's station interface name (glue: netif_name) */
-  nif->name[1] = 't';
+  /* "st" / "ap", the chip's interface names (glue: netif_name) */
+  nif->name[0] = state_of(nif)->name[0];
+  nif->name[1] = state_of(nif)->name[1];
   nif->output = etharp_output;
   nif->linkoutput = tap_linkoutput;
   nif->mtu = kTapMtu;
@@ -63,10 +74,14 @@ static err_t tap_netif_init(struct netif* nif) {
   return ERR_OK;
 }
 
-int tap_netif_open(struct netif* nif, const char* tap_name, const uint8_t mac[6],
+int tap_netif_open(struct netif* nif, const char* tap_name, const char name[2], const uint8_t mac[6],
                    const ip4_addr_t* addr, const ip4_addr_t* netmask, const ip4_addr_t* gw) {
-  if (tap_fd >= 0) return -EBUSY;
-  if (tap_name == NULL || strlen(tap_name) >= IFNAMSIZ) return -EINVAL;
+  TapState* st = NULL;
+  for (int i = 0; i < TAP_NETIF_MAX && st == NULL; ++i) {
+    if (!slots[i].used) st = &slots[i];
+  }
+  if (st == NULL) return -EBUSY;
+  if (tap_name == NULL || strlen(tap_name) >= IFNAMSIZ || name == NULL) return -EINVAL;
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return -errno;
   struct ifreq ifr;
@@ -78,25 +93,28 @@ int tap_netif_open(struct netif* nif, const char* tap_name, const uint8_t mac[6]
     close(fd);
     return -e;
   }
-  memset(&stats, 0, sizeof stats);
+  memset(st, 0, sizeof *st);
+  st->fd = fd;
+  st->name[0] = name[0];
+  st->name[1] = name[1];
   memset(nif, 0, sizeof *nif);
   nif->hwaddr_len = ETH_HWADDR_LEN;
   memcpy(nif->hwaddr, mac, ETH_HWADDR_LEN);
-  if (netif_add(nif, addr, netmask, gw, NULL, tap_netif_init, ethernet_input) == NULL) {
+  if (netif_add(nif, addr, netmask, gw, st, tap_netif_init, ethernet_input) == NULL) {
     close(fd);
     return -ENOMEM;
   }
-  tap_fd = fd;
+  st->used = true;
   return 0;
 }
 
-void tap_netif_set_up(struct netif* nif, bool up) {
+void tap_netif_set_up(struct netif* nif, bool up, bool default_route) {
   /* As the chip's glue (esp2glue_netif_set_up1down0 and its station status callback): the station
    * is the default route while up, none while down. */
   if (up) {
     netif_set_link_up(nif);
     netif_set_up(nif);  /* status callback: netif_status_changed(); gratuitous ARP, IGMP report */
-    netif_set_default(nif);
+    if (default_route) netif_set_default(nif);
   } else {
     netif_set_link_down(nif);
     netif_set_down(nif);  /* status callback; IGMP groups stay joined, as on the chip */
@@ -112,29 +130,31 @@ static bool from_self(const struct netif* nif, const uint8_t* frame) {
 int tap_netif_poll(struct netif* nif) {
   int handled = 0;
   uint8_t buf[kReadBufferBytes];
+  TapState* st = state_of(nif);
   lwip_glue_tw_limit();  /* an application tcp_close() since the last poll (lwip_glue.h) */
-  while (tap_fd >= 0) {
-    ssize_t n = read(tap_fd, buf, sizeof buf);
+  while (st != NULL && st->fd >= 0) {
+    ssize_t n = read(st->fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       break;  /* EAGAIN: nothing more pending (other errors: the device went away; try next poll) */
     }
     if (n < 14 || n > kMaxFrameBytes) continue;  /* runt or oversized: the chip would not take it */
     if (from_self(nif, buf)) {
-      ++stats.rx_own_dropped;
+      ++st->stats.rx_own_dropped;
       continue;
     }
     if (!netif_is_link_up(nif) || !netif_is_up(nif)) {
-      ++stats.rx_link_down;
+      ++st->stats.rx_link_down;
       continue;
     }
     struct pbuf* p = pbuf_alloc(PBUF_RAW, (u16_t)n, PBUF_RAM);
     if (p == NULL) {
-      ++stats.rx_nomem;
+      ++st->stats.rx_nomem;
       continue;
     }
     pbuf_take(p, buf, (u16_t)n);
-    ++stats.rx_frames;
+    ++st->stats.rx_frames;
+    if (st->rx_hook != NULL) st->rx_hook(nif, buf, (size_t)n);
     if (nif->input(p, nif) != ERR_OK) pbuf_free(p);
     lwip_glue_tw_limit();
     ++handled;
@@ -143,13 +163,29 @@ int tap_netif_poll(struct netif* nif) {
   return handled;
 }
 
-int tap_netif_fd(void) { return tap_fd; }
+int tap_netif_fd(const struct netif* nif) {
+  const TapState* st = state_of(nif);
+  return st != NULL ? st->fd : -1;
+}
 
-TapNetifStats tap_netif_stats(void) { return stats; }
+TapNetifStats tap_netif_stats(const struct netif* nif) {
+  const TapState* st = state_of(nif);
+  TapNetifStats none;
+  memset(&none, 0, sizeof none);
+  return st != NULL ? st->stats : none;
+}
+
+void tap_netif_set_rx_hook(struct netif* nif, TapNetifRxHook hook) {
+  TapState* st = state_of(nif);
+  if (st != NULL) st->rx_hook = hook;
+}
 
 void tap_netif_close(struct netif* nif) {
-  if (tap_fd < 0) return;
+  TapState* st = state_of(nif);
+  if (st == NULL || !st->used) return;
   netif_remove(nif);
-  close(tap_fd);
-  tap_fd = -1;
+  close(st->fd);
+  memset(st, 0, sizeof *st);
+  st->fd = -1;
+  nif->state = NULL;
 }

@@ -1,7 +1,8 @@
 /*
  * SPORE's TAP network interface for lwIP 2.1.3 on the emulated ESP-01 (issue 17): one emulated board,
- * one Linux TAP device (created beforehand with `ip tuntap add mode tap` in the board's network
- * namespace), Ethernet frames in and out, lwIP as the board's only network stack.
+ * one Linux TAP device per interface (created beforehand with `ip tuntap add mode tap` in the board's
+ * network namespace): the station, and the soft AP while the firmware has one. Ethernet frames in
+ * and out, lwIP as the board's only network stack.
  *
  * The chip's netif (esp82xx-nonos-linklayer glue) is an Ethernet-like interface over the WiFi MAC:
  * ETHARP, broadcast, IGMP, MTU 1500; the radio does not hand the board its own transmitted
@@ -14,6 +15,7 @@
 #define SPORE_ESP8266_HOST_TAP_NETIF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lwip/opt.h" /* first: the core's lwipopts.h/cc.h must be read before any other lwIP header */
@@ -40,22 +42,29 @@ typedef struct TapNetifStats {
 /**
  * Opens TAP device @p tap_name (IFF_TAP|IFF_NO_PI, non-blocking) and adds @p nif to lwIP with
  * @p mac, @p addr, @p netmask, @p gw (ethernet_input / etharp_output, flags BROADCAST, ETHARP,
- * IGMP, MTU 1500). The netif is left administratively down with its link down and is not the
- * default route: call tap_netif_set_up(nif, true) to connect. lwip_init() must have run.
- * At most one TAP netif per process (the emulated board has one station interface).
- * @return 0, or -errno (the device could not be opened; lwIP is unchanged).
+ * IGMP, MTU 1500, named @p name: "st" for the station, "ap" for the soft AP, as the chip's glue
+ * names them). The netif is left administratively down with its link down and is not the default
+ * route: call tap_netif_set_up(nif, true, ...) to connect. lwip_init() must have run.
+ * At most TAP_NETIF_MAX per process (the chip has two interfaces: station and soft AP); each
+ * netif's own state (device, counters) is in nif->state.
+ * @return 0, or -errno (the device could not be opened, -EBUSY: no free slot; lwIP is unchanged).
  */
-int tap_netif_open(struct netif* nif, const char* tap_name, const uint8_t mac[6],
+int tap_netif_open(struct netif* nif, const char* tap_name, const char name[2], const uint8_t mac[6],
                    const ip4_addr_t* addr, const ip4_addr_t* netmask, const ip4_addr_t* gw);
+
+/** TAP netifs one process may open (station and soft AP). */
+#define TAP_NETIF_MAX 2
 
 /**
  * Link and administrative state together, as WiFi connect (true) and disconnect (false) change
  * them on the chip. While down, received frames are read and dropped and nothing is sent.
- * Calls netif_status_changed() through the netif's status callback, as the chip's glue does, and
- * makes the netif the default route while up (none while down), as the chip's glue does.
+ * Calls netif_status_changed() through the netif's status callback, as the chip's glue does.
+ * With @p default_route (the station), the netif is the default route while up and no netif is
+ * while it is down, as the chip's glue does for the station; the soft AP never takes the default
+ * route (lwIP reaches its /24 by the netif's own subnet).
  * Unlike the chip's glue, SNTP is not started when the station comes up with an address.
  */
-void tap_netif_set_up(struct netif* nif, bool up);
+void tap_netif_set_up(struct netif* nif, bool up, bool default_route);
 
 /**
  * Reads every frame pending on the TAP device without blocking, hands each to nif->input (the
@@ -65,11 +74,19 @@ void tap_netif_set_up(struct netif* nif, bool up);
  */
 int tap_netif_poll(struct netif* nif);
 
-/** The TAP file descriptor (readable when a frame waits), -1 when not open; for poll()/select(). */
-int tap_netif_fd(void);
+/** @p nif's TAP file descriptor (readable when a frame waits), -1 when not open; for poll(). */
+int tap_netif_fd(const struct netif* nif);
 
-/** Counters since tap_netif_open(). */
-TapNetifStats tap_netif_stats(void);
+/** @p nif's counters since its tap_netif_open() (all zero when not open). */
+TapNetifStats tap_netif_stats(const struct netif* nif);
+
+/**
+ * Called with every frame (Ethernet header first, @p len >= 14 bytes) that @p nif hands to lwIP,
+ * before lwIP sees it, e.g. to count the stations that talk to the soft AP; NULL (the default)
+ * for none.
+ */
+typedef void (*TapNetifRxHook)(const struct netif* nif, const uint8_t* frame, size_t len);
+void tap_netif_set_rx_hook(struct netif* nif, TapNetifRxHook hook);
 
 /** Removes the netif from lwIP and closes the TAP device. */
 void tap_netif_close(struct netif* nif);
