@@ -26,7 +26,9 @@
 #            cluster (ACTIVE at every member) and its AP goes down (192.168.4.1 unreachable)
 # env: SPORE_BOARD (default build/esp8266-host/spore-board), SPORED (default build/release/apps/
 #      spored/spored or build/dev/spored), SPORE_BOARD_IMAGE (default build/firmware-link/esp01_1m/
-#      firmware.bin), SPORE_BED_SECONDS (time limit, default 600), SPORE_BOARD_NOCREDS (portal:
+#      firmware.bin), SPORE_BED_SECONDS (time limit, default 600), SPORE_BED_SDK_RESERVE (bytes of heap
+#      every board gives the SDK's WiFi before setup(), default 0: spore-board --sdk-reserve),
+#      SPORE_BOARD_NOCREDS (portal:
 #      default build/esp8266-host-nocreds/spore-board, built with empty credentials:
 #      SPORE_HOST_WIFI_SSID= SPORE_HOST_WIFI_PASSWORD= tools/esp8266-host/build.sh ARDUINO AWS ATCP
 #      LWIP BEARSSL build/esp8266-host-nocreds), SPORE_BED_PHONE_STATIC=1 (portal: the phone takes
@@ -37,7 +39,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 case "${1:-}" in
   -h | --help | "")
-    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && /^#/ && !/shellcheck/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
     [[ -n ${1:-} ]] && exit 0 || exit 2
     ;;
 esac
@@ -98,7 +100,7 @@ board_start() {
   echo "==== start $(date -u +%FT%T.%3NZ) ====" >>"$(ns_log "$i")"
   nsenter --net="$NS_RUN_DIR/$ns" setpriv --pdeathsig KILL "$bin" --tap tap0 "${ap[@]}" --ip "$(ns_ip "$i")/24" \
     --flash "$NS_TMP/board-$i.flash" --image "$IMAGE" --chip-id "$((0x100000 + i))" --name "b$i" \
-    >>"$(ns_log "$i")" 2>&1 &
+    --sdk-reserve "${SPORE_BED_SDK_RESERVE:-0}" >>"$(ns_log "$i")" 2>&1 &
   NS_PID[$i]=$!
   disown "$!"
 }
@@ -251,12 +253,15 @@ case $SCENARIO in
     for i in $(seq 1 "$BOARDS"); do
       pids=()
       for c in 1 2 3; do
-        (for _ in $(seq 1 20); do get "$i" /api/cluster/members 5 >/dev/null || true; done) &
+        (for _ in $(seq 1 20); do
+          ns_hub curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 "$(url "$i")/api/cluster/members" || true
+        done >"$NS_TMP/codes-$i-$c") &
         pids+=($!)
       done
       wait "${pids[@]}"
       sleep 1.2
-      log "$(heap_line "$i" "after 3 clients x 20 GET /api/cluster/members")"
+      codes="$(cat "$NS_TMP"/codes-"$i"-* | sort | uniq -c | awk '{ printf "%s%s x %s", sep, $2, $1; sep = ", " }')"
+      log "$(heap_line "$i" "after 3 clients x 20 GET /api/cluster/members (answers: $codes)")"
     done
     window 1
     sent="$(udp_flood 1 5)"
