@@ -50,6 +50,5 @@ BoardHeapStats board_heap_stats();
 void board_heap_reset_low_water();
 
 // board_main.cpp
-void board_service();            // what the SDK runs between two loop() calls, and inside yield()
 void board_wdt_feed();
 [[noreturn]] void board_reset(uint32_t reason, const char* why);  // rst_info reason codes (REASON_*)

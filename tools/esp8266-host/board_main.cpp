@@ -12,6 +12,8 @@
 
 #include <arpa/inet.h>
 #include <poll.h>
+#include <sys/mman.h>
+#include <ucontext.h>
 #include <signal.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -246,6 +248,9 @@ static void wait_frames(int timeout_ms) {
 void board_wdt_feed() { last_feed_ms_.store(now_ms()); }
 
 static void write_heap_file(uint32_t now, const char* suffix);
+namespace {
+uint32_t cont_stack_used();
+}
 
 [[noreturn]] void board_reset(uint32_t reason, const char* why) {
   // From the watchdog's thread the main thread may be anywhere, inside umm_malloc or holding
@@ -298,15 +303,16 @@ static void write_heap_file(uint32_t now, const char* suffix = ".heap") {
   std::snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE* f = std::fopen(tmp, "w");
   if (f == nullptr) return;
-  std::fprintf(f, "uptime_ms=%u free=%u max_block=%u fragmentation=%u min_free=%u min_max_block=%u\n", now,
-               h.free_bytes, h.max_block_bytes, h.fragmentation_pct, h.min_free_bytes, min_block);
+  std::fprintf(f, "uptime_ms=%u free=%u max_block=%u fragmentation=%u min_free=%u min_max_block=%u cont_stack_max=%u\n",
+               now, h.free_bytes, h.max_block_bytes, h.fragmentation_pct, h.min_free_bytes, min_block, cont_stack_used());
   std::fclose(f);
   std::rename(tmp, path);
 }
 
-void board_service() {
-  if (in_sys_) return;
-  in_sys_ = true;
+// What the SDK does between two runs of the firmware's CONT context: receive frames (lwIP input
+// and the TCP/UDP callbacks run from here, in SYS context, as from the SDK's tasks), lwIP's timers,
+// os_timers, WiFi events.
+static void board_service() {
   const uint32_t now = now_ms();
   write_heap_file(now);
   board_wdt_feed();
@@ -315,8 +321,55 @@ void board_service() {
   tap_netif_poll(&sta_netif_);
   if (ap_open_) tap_netif_poll(&ap_netif_);
   board_timers_run(now);
-  in_sys_ = false;
 }
+
+// The firmware runs in its own context, CONT, on its own stack, as cont.S gives it on the chip;
+// the SDK's loop (main() here) is SYS. yield(), delay() and the end of each loop() pass switch to
+// SYS, which runs board_service() and switches back: so lwIP callbacks never run on CONT's stack,
+// and CONT's stack use is measured (painted, kContStackBytes; the chip's is 4,096 B, but x86-32
+// frames are not xtensa's, so the bed reports the high-water mark rather than enforcing 4 KB).
+namespace {
+constexpr size_t kContStackBytes = 16384;
+constexpr uint8_t kStackPaint = 0xA5;
+ucontext_t sys_ctx_, cont_ctx_;
+uint8_t* cont_stack_ = nullptr;
+// What SYS does before it resumes CONT: at once (a yield), after idling for frames up to 1 ms
+// (the end of a loop() pass), or at a deadline (delay()).
+enum class Resume : uint8_t { kNow, kIdle, kAt };
+Resume resume_ = Resume::kNow;
+uint32_t resume_at_ms_ = 0;
+uint32_t us_at_resume_ = 0;
+
+void suspend_cont(Resume how, uint32_t at_ms = 0) {
+  resume_ = how;
+  resume_at_ms_ = at_ms;
+  in_sys_ = true;
+  swapcontext(&cont_ctx_, &sys_ctx_);
+  in_sys_ = false;
+  // core_esp8266_main.cpp esp_suspend_within_cont(): after each resume.
+  us_at_resume_ = static_cast<uint32_t>(micros());
+  run_scheduled_recurrent_functions();
+}
+
+void cont_main() {
+  setup();
+  for (;;) {
+    board_wdt_feed();
+    loop();
+    run_scheduled_functions();  // the core's loop_end()
+    run_scheduled_recurrent_functions();
+    if (board_restart_pending()) board_reset(REASON_SOFT_RESTART, "ESP.restart()");
+    suspend_cont(Resume::kIdle);
+  }
+}
+
+uint32_t cont_stack_used() {
+  if (cont_stack_ == nullptr) return 0;
+  size_t i = 0;
+  while (i < kContStackBytes && cont_stack_[i] == kStackPaint) ++i;
+  return static_cast<uint32_t>(kContStackBytes - i);
+}
+}  // namespace
 
 extern "C" {
 unsigned long millis() { return now_ms(); }
@@ -330,46 +383,35 @@ unsigned long micros() {
 bool can_yield() { return !in_sys_; }
 // core_esp8266_main.cpp: yield() from the SDK's context panics; esp_yield() and esp_suspend()
 // there do nothing (only CONT can be suspended); delay() there busy-waits with the SDK blocked.
-static uint32_t us_at_resume_ = 0;
-static void resume_cont() {
-  board_service();
-  us_at_resume_ = static_cast<uint32_t>(micros());
-  run_scheduled_recurrent_functions();
-}
 void esp_yield() {
-  if (!in_sys_) resume_cont();
+  if (!in_sys_) suspend_cont(Resume::kNow);
 }
 void yield() {
   if (in_sys_) board_reset(REASON_EXCEPTION_RST, "yield from SYS context");
-  resume_cont();
+  suspend_cont(Resume::kNow);
 }
 void esp_suspend() {
   if (in_sys_) return;
   if (board_restart_pending()) board_reset(REASON_SOFT_RESTART, "ESP.restart()");
-  resume_cont();
+  suspend_cont(Resume::kNow);
 }
 void esp_schedule() {}
 void optimistic_yield(uint32_t interval_us) {
   if (!in_sys_ && static_cast<uint32_t>(micros()) - us_at_resume_ > interval_us) yield();
 }
 void esp_delay(unsigned long ms) {
-  const uint32_t start = now_ms();
   if (in_sys_) {  // nothing else runs meanwhile, the watchdog included
     usleep(static_cast<useconds_t>(ms) * 1000u);
     return;
   }
-  do {
-    resume_cont();
-    const uint32_t left = ms - (now_ms() - start);
-    if (static_cast<int32_t>(left) <= 0) break;
-    wait_frames(left < 2 ? static_cast<int>(left) : 2);
-  } while (now_ms() - start < ms);
+  suspend_cont(Resume::kAt, now_ms() + static_cast<uint32_t>(ms));
 }
 void delay(unsigned long ms) { esp_delay(ms); }
 void delayMicroseconds(unsigned int us) { usleep(us); }
 cont_t* g_pcont = nullptr;
 void cont_suspend(cont_t*) {}
-int cont_get_free_stack(cont_t*) { return 4096; }
+// ESP.getFreeContStack(): against the chip's 4,096 B (the bed's own stack is larger, see above).
+int cont_get_free_stack(cont_t*) { return cont_stack_used() >= 4096 ? 0 : static_cast<int>(4096 - cont_stack_used()); }
 void cont_repaint_stack(cont_t*) {}
 }
 void esp8266RebootIntoUartDownloadMode() { board_reset(REASON_SOFT_RESTART, "reboot into UART download mode"); }
@@ -435,15 +477,32 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "board %s: boot (reset reason %u), heap region 0x%08lx..0x3fffc000 (%lu B)\n", config_.name,
                resetInfo.reason, static_cast<unsigned long>(reinterpret_cast<uintptr_t>(_heap_start)),
                static_cast<unsigned long>(0x3FFFC000u - reinterpret_cast<uintptr_t>(_heap_start)));
-  setup();
+  // CONT's stack, with an inaccessible page below it: an overflow is a crash, not silent damage.
+  void* mem = mmap(nullptr, kContStackBytes + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED || mprotect(mem, 4096, PROT_NONE) != 0) return 1;
+  cont_stack_ = static_cast<uint8_t*>(mem) + 4096;
+  std::memset(cont_stack_, kStackPaint, kContStackBytes);
+  getcontext(&cont_ctx_);
+  cont_ctx_.uc_stack.ss_sp = cont_stack_;
+  cont_ctx_.uc_stack.ss_size = kContStackBytes;
+  cont_ctx_.uc_link = nullptr;
+  makecontext(&cont_ctx_, cont_main, 0);
+  // SYS: run CONT until it suspends, then the SDK's work; idle for frames only when CONT asked to
+  // (the chip's loop spins; the bed's boards share the host's cores).
   for (;;) {
-    board_wdt_feed();
-    loop();
-    run_scheduled_functions();  // the core's loop_end()
-    run_scheduled_recurrent_functions();
-    if (board_restart_pending()) board_reset(REASON_SOFT_RESTART, "ESP.restart()");
-    board_service();
-    // Idle until a frame arrives or 1 ms passes: the chip's loop spins; the bed's boards share cores.
-    wait_frames(1);
+    in_sys_ = false;
+    swapcontext(&sys_ctx_, &cont_ctx_);
+    in_sys_ = true;
+    for (;;) {
+      board_service();
+      if (resume_ == Resume::kNow) break;
+      if (resume_ == Resume::kIdle) {
+        wait_frames(1);
+        break;
+      }
+      const int32_t left = static_cast<int32_t>(resume_at_ms_ - now_ms());  // delay(): CONT waits
+      if (left <= 0) break;
+      wait_frames(left < 2 ? static_cast<int>(left) : 2);
+    }
   }
 }

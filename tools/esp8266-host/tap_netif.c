@@ -47,9 +47,16 @@ static err_t tap_linkoutput(struct netif* nif, struct pbuf* p) {
     if (st != NULL) ++st->stats.tx_dropped;
     return ERR_IF;
   }
-  if (p->next != NULL) ++st->stats.tx_chained;
-  uint8_t frame[kMaxFrameBytes];
-  u16_t len = pbuf_copy_partial(p, frame, p->tot_len, 0);
+  /* Off the stack: the caller may be the firmware's CONT context (a UDP send from loop()), whose
+   * stack the bed measures; on the chip the frame goes to the radio's queue without a copy. */
+  static uint8_t chained[kMaxFrameBytes];
+  const void* frame = p->payload;
+  u16_t len = p->len;
+  if (p->next != NULL) {
+    ++st->stats.tx_chained;
+    len = pbuf_copy_partial(p, chained, p->tot_len, 0);
+    frame = chained;
+  }
   ssize_t n = write(st->fd, frame, len);
   if (n != (ssize_t)len) {
     ++st->stats.tx_dropped;
