@@ -9,7 +9,7 @@ it_init 213 60
 BUILD="$IT_ROOT/tools/esp8266-host/build.sh"
 BED="$IT_ROOT/tools/esp8266-host/bed.sh"
 CTL="$IT_ROOT/ctl.sh"
-cd "$IT_TMP"
+cd "$IT_TMP" || exit 1
 expect_out() { grep -qF -- "$1" <<<"$OUT" || it_fail "${2:-output} lacks '$1': $OUT"; }
 
 expect_rc 2 "$BUILD"
