@@ -94,6 +94,18 @@ bool parse_ip(const char* s, uint32_t* out) {
   return true;
 }
 
+// A whole number in decimal or 0x-hex, at most MAX; anything else is a usage error.
+uint32_t parse_number(const char* option, const char* text, uint32_t max) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long v = std::strtoul(text, &end, 0);
+  if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v > max) {
+    std::fprintf(stderr, "spore-board: %s wants a number from 0 to %u, not '%s'\n", option, max, text);
+    usage(2);
+  }
+  return static_cast<uint32_t>(v);
+}
+
 void parse_args(int argc, char** argv) {
   static char wlan[128] = "spore-bed:spore-bed-pass";
   for (int i = 1; i < argc; ++i) {
@@ -112,8 +124,8 @@ void parse_args(int argc, char** argv) {
     else if (std::strcmp(a, "--image") == 0) config_.image_path = value();
     else if (std::strcmp(a, "--name") == 0) config_.name = value();
     else if (std::strcmp(a, "--control") == 0) config_.control_path = value();
-    else if (std::strcmp(a, "--sdk-reserve") == 0) config_.sdk_reserve_bytes = static_cast<uint32_t>(std::strtoul(value(), nullptr, 0));
-    else if (std::strcmp(a, "--chip-id") == 0) config_.chip_id = static_cast<uint32_t>(std::strtoul(value(), nullptr, 0)) & 0xFFFFFFu;
+    else if (std::strcmp(a, "--sdk-reserve") == 0) config_.sdk_reserve_bytes = parse_number(a, value(), 0x7000);
+    else if (std::strcmp(a, "--chip-id") == 0) config_.chip_id = parse_number(a, value(), 0xFFFFFF);
     else if (std::strcmp(a, "--wlan") == 0) std::snprintf(wlan, sizeof wlan, "%s", value());
     else if (std::strcmp(a, "--gw") == 0) {
       if (!parse_ip(value(), &config_.gateway)) usage(2);
