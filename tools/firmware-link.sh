@@ -121,12 +121,8 @@ OUT="$ROOT/build/firmware-link"
 mkdir -p "$OUT"
 TOOLBIN="$(dirname "$(command -v $T-objcopy)")"
 # Run a list of commands (one shell-quoted command a line) JOBS at a time; fail if any fails.
-run_all() { # LISTFILE WHAT: compiler output goes to LISTFILE.log (the core's own warnings are many)
-  if ! xargs -P "$JOBS" -d '\n' -I{} bash -c '{}' <"$1" 2>"$1.log"; then
-    grep -B2 -A6 -E 'error|Error' "$1.log" | head -60 >&2
-    fail "$2 (compiler output: $1.log)"
-  fi
-}
+# shellcheck source=run-all.sh
+source "$ROOT/tools/run-all.sh"
 stamp_ok() { [[ -f $1 && "$(cat "$1")" == "$2" ]]; }
 # Bump when a recipe below changes, so the cached libraries are rebuilt.
 RECIPE=1
@@ -229,7 +225,7 @@ else
         -DPGM_READ_UNALIGNED=0 "${CINC[@]}" -I"$BEARSSL/inc" -I"$BEARSSL/src" -c "$src" -o "$PRE/bearssl/$base.o" >>"$PRE/bearssl/cmds"
       echo >>"$PRE/bearssl/cmds"
     done < <(find "$BEARSSL/src" -name '*.c' | sort)
-    run_all "$PRE/bearssl/cmds" "BearSSL"
+    run_all "$PRE/bearssl/cmds" "BearSSL" "$JOBS"
     $T-ar rc "$PRE/libbearssl.a" "$PRE"/bearssl/*.o
     echo "$BS_KEY" >"$PRE/.bearssl-stamp"
   fi
@@ -382,7 +378,7 @@ for ENV in "${ENVS[@]}"; do
     "${CXXINC[@]}" -c "$ROOT/firmware/src/main.cpp" -o "$E/obj/main.cpp.o" >>"$E/cmds"
   echo >>"$E/cmds"
   echo "firmware-link: $ENV: compiling $(wc -l <"$E/cmds") files"
-  run_all "$E/cmds" "$ENV: compile"
+  run_all "$E/cmds" "$ENV: compile" "$JOBS"
   for g in "${LIBGROUPS[@]}"; do
     name="${g%%|*}"
     # PlatformIO archives each library; members are the objects' basenames, which must be unique.

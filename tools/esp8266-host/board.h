@@ -34,6 +34,10 @@ uint8_t board_softap_stations();
 void board_sdk_service(uint32_t now_ms);
 void board_sdk_wlan_changed(uint32_t now_ms);
 
+// board_esp.cpp: the SDK's system_restart() asked for a restart; os_timers that are due run.
+bool board_restart_pending();
+void board_timers_run(uint32_t now_ms);
+
 // board_flash.cpp: the 1 MB flash file and the chip's RTC memory (persisted across restarts).
 constexpr uint32_t kBoardFlashBytes = 1024 * 1024;
 bool board_flash_open(const char* path, const char* image_path);

@@ -32,8 +32,6 @@
 
 void setup();
 void loop();
-bool board_restart_pending();
-void board_timers_run(uint32_t now_ms);
 extern "C" char _heap_start[];
 extern "C" struct rst_info resetInfo;
 // The chip's lwip2 glue keeps the station and soft-AP netifs here (LwipDhcpServer-NonOS.cpp uses it).

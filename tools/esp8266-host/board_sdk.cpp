@@ -312,18 +312,14 @@ bool wifi_softap_get_config(struct softap_config* config) {
   *config = radio.ap_config;
   return true;
 }
-bool wifi_softap_get_config_default(struct softap_config* config) {
-  *config = radio.ap_config;
-  return true;
-}
 bool wifi_softap_set_config(struct softap_config* config) {
   radio.ap_config = *config;
   return true;
 }
-bool wifi_softap_set_config_current(struct softap_config* config) {
-  radio.ap_config = *config;
-  return true;
-}
+// The bed keeps no flash copy of the soft AP's configuration (unlike the station's): the
+// default and the current one are the same.
+bool wifi_softap_get_config_default(struct softap_config* config) { return wifi_softap_get_config(config); }
+bool wifi_softap_set_config_current(struct softap_config* config) { return wifi_softap_set_config(config); }
 uint8 wifi_softap_get_station_num(void) { return board_softap_stations(); }
 bool wifi_softap_dhcps_start(void) {
   radio.dhcps_enabled = true;

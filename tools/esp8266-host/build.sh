@@ -16,6 +16,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$ROOT/tools/esp8266-host"
+# shellcheck source=../run-all.sh
+source "$ROOT/tools/run-all.sh"
 usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 fail() { echo "esp8266-host build: $*" >&2; exit 1; }
 [[ ${1:-} == -h || ${1:-} == --help ]] && { usage; exit 0; }
@@ -145,8 +147,7 @@ for s in "${GLUE_SRC[@]}"; do add "$HERE/$s" "$OUT/obj/glue/$s.o"; done
 n=$(wc -l <"$CMDS")
 if [[ $n -gt 0 ]]; then
   echo "esp8266-host build: compiling $n files"
-  xargs -P "${SPORE_JOBS:-2}" -d '\n' -I{} bash -c '{}' <"$CMDS" 2>"$OUT/compile.log" || {
-    grep -m 40 -E 'error|Error' "$OUT/compile.log" >&2; fail "compile failed (all messages in $OUT/compile.log)"; }
+  run_all "$CMDS" "compile failed" "${SPORE_JOBS:-2}"
 fi
 
 # _heap_start of the chip's link of this image (eagle.flash.1m64.ld places it after .bss): from
