@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "spore/incarnation.h"
 #include "spore/membership.h"
 #include "spore/node_context.h"
 #include "spore/ota_upload.h"
@@ -190,11 +191,11 @@ ClusterEvents::Stream* ClusterEvents::stream_for(uint32_t node_id, uint32_t epoc
   Stream* slot = nullptr;
   for (Stream& s : streams_) {
     if (s.node_id == node_id) {
-      if (epoch < s.epoch) {
+      if (incarnation_older(epoch, s.epoch)) {
         ++stats_.stale;  // delayed datagram from before the sender restarted
         return nullptr;
       }
-      if (epoch > s.epoch) slot = &s;  // the sender restarted: a new stream from seq 1
+      if (incarnation_newer(epoch, s.epoch)) slot = &s;  // the sender restarted: a new stream from seq 1
       else return &s;
       break;
     }
