@@ -159,7 +159,10 @@ void ClusterEvents::on_message(uint32_t src_ip, uint16_t src_port, const wire::M
   if (pos.oldest_seq > s->delivered + 1) {
     // The sender no longer holds what we miss: skip it. What it published before we first heard
     // the stream (nothing delivered yet) is history, not a loss.
-    if (s->delivered != 0) stats_.lost += pos.oldest_seq - s->delivered - 1;
+    if (s->delivered != 0) {
+      stats_.lost += pos.oldest_seq - s->delivered - 1;
+      stats_.lost_overwritten += pos.oldest_seq - s->delivered - 1;
+    }
     s->delivered = pos.oldest_seq - 1;
     s->tries = 0;
   }

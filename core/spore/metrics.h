@@ -9,7 +9,7 @@
 /// is rendered when the HTTP library asks for bytes), in runs of a few dozen bytes; names and
 /// help texts stay in flash on the ESP8266. Nothing is allocated and
 /// the object holds about 100 bytes: the counters themselves live where the events happen
-/// (MembershipStats, UdpStats, RestApi::response_counts()); Metrics only counts OTA outcomes (from
+/// (MembershipStats, ClusterEventStats, UdpStats, RestApi::response_counts()); Metrics only counts OTA outcomes (from
 /// the ota_* events, so the OTA code knows nothing of it) and widens the 32-bit traffic and
 /// uptime counters to 64 bits, so they do not wrap after 4 GiB or 49.7 days.
 ///
