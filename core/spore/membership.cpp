@@ -231,7 +231,8 @@ void Membership::handle_announce(uint32_t src_ip, const wire::Message& msg, uint
   hello.refutation = !a.reply_requested;
   Member* m = ctx_.members().observe(hello, now_ms);
   if (m == nullptr) return;
-  const bool restarted = known && incarnation_newer(h.incarnation, prev_incarnation) && (a.reply_requested || was_left);
+  const bool restarted =
+      known && incarnation_newer(h.incarnation, prev_incarnation) && (a.reply_requested || was_left);
   Peer& peer = peer_for(h.sender_id);
   if (!known || restarted) {
     peer = Peer{};
@@ -404,7 +405,8 @@ void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) 
         if (Peer* p = find_peer(e.node_id)) p->probe_phase = kPhaseNone;
         queue_gossip(*m, wire::MemberState::kLeft);
       }
-    } else if (e.state == wire::MemberState::kAlive && incarnation_newer(e.incarnation, m->incarnation) && !m->left) {
+    } else if (e.state == wire::MemberState::kAlive && incarnation_newer(e.incarnation, m->incarnation) &&
+               !m->left) {
       // A refutation heard second hand: adopt the incarnation, but it is not first-hand evidence
       // of life, so last_seen stays (per-observer status stays honest).
       m->incarnation = e.incarnation;

@@ -156,9 +156,10 @@ enum Family : uint8_t {
   kEventsDropped,
   kFamilyCount
 };
-
-bool needs_membership(uint8_t f) { return (f >= kDatagramsReceived && f <= kAcceptKey) || f >= kEventsPublished; }
 static_assert(flash_list_count(kFamilies, sizeof kFamilies) == 2 * kFamilyCount, "one name and help per Family");
+
+// Families read from Membership: left out until set_membership() gave one.
+bool needs_membership(uint8_t f) { return (f >= kDatagramsReceived && f <= kAcceptKey) || f >= kEventsPublished; }
 
 }  // namespace
 

@@ -45,7 +45,7 @@ d="$IT_TMP/open"
 mkdir -m 700 "$d"
 chmod 0777 "$d"
 refused "0777 state dir" "$d" "$d" "owner uid $me" "mode 0777" "writable by group/others"
-[ ! -e "$d/node_id" ] && [ ! -e "$d/lock" ] || it_fail "0777 state dir: spored wrote into it"
+if [ -e "$d/node_id" ] || [ -e "$d/lock" ]; then it_fail "0777 state dir: spored wrote into it"; fi
 
 # ---- a 0666 api_token in a private directory
 d="$IT_TMP/token-0666"
