@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "posix/atomic_temp_name.h"
 #include "posix/private_file.h"
 #include "posix/random.h"
 
@@ -59,37 +60,16 @@ std::string_view trim_ascii(std::string_view text) {
   return text;
 }
 
-bool is_atomic_temp_name(std::string_view name, pid_t* pid) {
-  const size_t at = name.rfind(".tmp.");
-  if (at == std::string_view::npos || at == 0) return false;
-  std::string_view rest = name.substr(at + 5);
-  const size_t dot = rest.find('.');
-  std::string_view digits = rest.substr(0, dot);
-  if (dot != std::string_view::npos) {
-    const std::string_view n = rest.substr(dot + 1);
-    if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string_view::npos) return false;
-  }
-  uint32_t value = 0;
-  if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string_view::npos ||
-      !parse_u32(digits, 10, &value) || value == 0 || value > 0x7FFFFFFFu) {
-    return false;
-  }
-  *pid = static_cast<pid_t>(value);
-  return true;
-}
-
 bool write_file_atomic(const std::string& path, std::string_view content, mode_t mode, std::string* error) {
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const std::string base = path + ".tmp." + std::to_string(::getpid());
   // O_EXCL: whatever sits at the name (a planted file, a hard link to another user's file, a
   // link) is never opened, so never truncated or written through (issue 18, finding 9). A name
   // taken by a stale file of a previous life of this pid moves on to the next one.
-  constexpr int kTempNames = 8;
   std::string tmp;
   int fd = -1;
-  for (int k = 0; k < kTempNames && fd < 0; ++k) {
-    tmp = k == 0 ? base : base + "." + std::to_string(k);
+  for (uint32_t k = 0; k <= kMaxAtomicTempSuffix && fd < 0; ++k) {
+    tmp = atomic_temp_name(path, ::getpid(), k);
     fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0 && errno != EEXIST) break;
   }

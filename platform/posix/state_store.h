@@ -96,14 +96,11 @@ class StateStore {
   std::vector<std::string> removed_temp_files_;
 };
 
-/// Whether `name` is a temporary file of write_file_atomic()'s naming, `<x>.tmp.<pid>` or
-/// `<x>.tmp.<pid>.<n>`; `*pid` is its writer's pid.
-bool is_atomic_temp_name(std::string_view name, pid_t* pid);
 
 /// Writes `content` to `path` atomically (temp file in the same directory, fsync, rename, fsync
 /// of the directory), creating it with `mode`. The temp file is `<path>.tmp.<pid>`, or
-/// `<path>.tmp.<pid>.<n>` when that name exists: an existing file or link is never opened. False
-/// with a sentence in `*error` otherwise.
+/// `<path>.tmp.<pid>.<n>` when that name exists (atomic_temp_name.h): an existing file or link is
+/// never opened. False with a sentence in `*error` otherwise.
 bool write_file_atomic(const std::string& path, std::string_view content, mode_t mode, std::string* error);
 
 /// `text` without leading and trailing ASCII whitespace.

@@ -332,17 +332,5 @@ TEST_F(StateStoreTest, WorksUnderUmask000WithPrivateModes) {
   EXPECT_TRUE(s.open(dir, &error)) << error;  // and it trusts what it made
 }
 
-TEST(AtomicTempName, OnlyItsOwnNamingMatches) {
-  pid_t pid = 0;
-  EXPECT_TRUE(is_atomic_temp_name("boot_count.tmp.123", &pid));
-  EXPECT_EQ(pid, 123);
-  EXPECT_TRUE(is_atomic_temp_name("a.tmp.7.2", &pid));
-  EXPECT_EQ(pid, 7);
-  for (const char* name : {"boot_count", ".tmp.5", "x.tmp.", "x.tmp.0", "x.tmp.-1", "x.tmp.12a", "x.tmp.5.",
-                           "x.tmp.5.1234", "x.tmp.99999999999", "x.tmp.4294967295"}) {
-    EXPECT_FALSE(is_atomic_temp_name(name, &pid)) << name;
-  }
-}
-
 }  // namespace
 }  // namespace spore::posix
