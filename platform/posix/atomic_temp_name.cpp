@@ -1,20 +1,14 @@
 #include "posix/atomic_temp_name.h"
 
+#include "posix/ota_trial_text.h"
+
 namespace spore::posix {
 
 namespace {
 
-// 1..10 ASCII digits, no leading zero, value in 1..max.
-bool parse_positive(std::string_view text, uint64_t max, uint64_t* out) {
-  if (text.empty() || text.size() > 10 || text[0] == '0') return false;
-  uint64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (value > max) return false;
-  *out = value;
-  return true;
+// 1..10 ASCII digits without a leading zero (the way std::to_string writes it), value 1..max.
+bool parse_positive(std::string_view text, uint32_t max, uint32_t* out) {
+  return !text.empty() && text[0] != '0' && parse_decimal_u32(text, max, out);
 }
 
 }  // namespace
@@ -30,7 +24,7 @@ bool is_atomic_temp_name(std::string_view name, pid_t* pid) {
   if (at == std::string_view::npos || at == 0) return false;
   const std::string_view rest = name.substr(at + 5);
   const size_t dot = rest.find('.');
-  uint64_t value = 0, suffix = 0;
+  uint32_t value = 0, suffix = 0;
   if (!parse_positive(rest.substr(0, dot), 0x7FFFFFFFu, &value)) return false;
   if (dot != std::string_view::npos && !parse_positive(rest.substr(dot + 1), kMaxAtomicTempSuffix, &suffix)) {
     return false;

@@ -15,6 +15,7 @@
 // Seed corpus: tests/fuzz/corpus/atomic_temp_name/.
 
 #include "../../platform/posix/atomic_temp_name.cpp"
+#include "../../platform/posix/ota_trial_text.cpp"  // parse_decimal_u32()
 
 #include <cstdlib>
 #include <string>
