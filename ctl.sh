@@ -462,6 +462,7 @@ verb_demo() {
   for ((k = 1; k <= nodes; k++)); do
     ip="${ips[$((k - 1))]}"
     mkdir -p "$dir/node-$k"
+    chmod 700 "$dir/node-$k"  # a state dir others can write is refused (docs/security.md)
     "$spored" --hostname "demo-$k" --bind "$ip" --http-port "$http_port" --udp-port "$udp_port" \
       --state-dir "$dir/node-$k" --profile "$profile" >"$dir/node-$k.log" 2>&1 &
     DEMO_PIDS+=("$!")

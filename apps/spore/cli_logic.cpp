@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "spore/incarnation.h"
+
 namespace spore {
 namespace cli {
 
@@ -545,7 +547,7 @@ bool merge_discovered(std::vector<DiscoveredNode>& nodes, const DiscoveredNode& 
   for (DiscoveredNode& n : nodes) {
     if (n.node_id != node.node_id) continue;
     const uint32_t heard = n.announces + 1;
-    if (node.incarnation >= n.incarnation) n = node;
+    if (spore::incarnation_at_least(node.incarnation, n.incarnation)) n = node;  // serial arithmetic
     n.announces = heard;
     return false;
   }

@@ -35,6 +35,7 @@
 #include "posix/udp_socket.h"
 #include "posix/version.h"
 #include "spore/hmac_sha256.h"
+#include "spore/incarnation.h"
 #include "spore/wire_codec.h"
 
 namespace {
@@ -249,7 +250,8 @@ int cmd_restart(const Globals& g, const RestartOptions& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     try {
       std::optional<int64_t> now = self_incarnation(addr, g);
-      if (now && (!before || *now > *before)) {
+      // Serial arithmetic (core/spore/incarnation.h): boot 65,536 comes back as incarnation 0.
+      if (now && (!before || spore::incarnation_newer(static_cast<uint32_t>(*now), static_cast<uint32_t>(*before)))) {
         std::cout << "back with incarnation " << *now;
         if (before) std::cout << " (was " << *before << ")";
         std::cout << "\n";

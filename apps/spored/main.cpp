@@ -31,6 +31,7 @@
 #include "posix/ota_guardian.h"
 #include "posix/ota_trial.h"
 #include "posix/ota_url_fetch.h"
+#include "posix/private_file.h"
 #include "posix/random.h"
 #include "posix/state_store.h"
 #include "posix/system_info.h"
@@ -105,10 +106,14 @@ std::string default_hostname(uint32_t bind_ip, uint32_t node_id) {
   return spored::valid_hostname(h) ? h : fallback;
 }
 
-/// Reads a secret from `path`: trimmed content; warns when group/others may read it.
+/// Reads a secret from `path`: trimmed content; warns when group/others may read it. Refuses a
+/// symbolic link, a file that is not regular, and one another user can write (private_file.h).
 bool read_secret_file(const std::string& path, const char* what, std::string* out, px::StderrLogSink& log) {
-  if (!px::read_small_file(path, out, 4096)) {
-    std::fprintf(stderr, "spored: %s %s: cannot read: %s\n", what, path.c_str(), std::strerror(errno));
+  std::string why;
+  const px::PrivateRead got = px::read_private_file(what, path, out, 4096, &why);
+  if (got != px::PrivateRead::kOk) {
+    if (got == px::PrivateRead::kMissing) why = std::string(what) + " " + path + ": cannot read: " + std::strerror(ENOENT);
+    std::fprintf(stderr, "spored: %s\n", why.c_str());
     return false;
   }
   *out = std::string(px::trim_ascii(*out));
@@ -265,6 +270,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "spored: %s\n", error.c_str());
     return 1;
   }
+  for (const std::string& name : state.removed_temp_files()) {
+    log.logf(LogLevel::kInfo, "state: removed %s, the temporary file of an interrupted write", state.path(name).c_str());
+  }
 
   spore::HmacKey cluster_key, accept_key;
   if (!read_cluster_key(opt.cluster_key_file, "cluster key file", &cluster_key, log) ||
@@ -281,7 +289,11 @@ int main(int argc, char** argv) {
       token_path = opt.api_token_file;
       token_where = token_path;
     } else if (opt.self_test) {
-      px::read_small_file(opt.state_dir + "/api_token", &token, 4096);
+      if (px::read_private_file("API token file", opt.state_dir + "/api_token", &token, 4096, &error) ==
+          px::PrivateRead::kRefused) {
+        std::fprintf(stderr, "spored: %s\n", error.c_str());
+        return 2;
+      }
       token = std::string(px::trim_ascii(token));
     } else {
       bool created = false;

@@ -1,10 +1,14 @@
 #pragma once
 /// @file boot_counter.h
-/// The incarnation number of a device without a clock that survives restarts: a counter raised
-/// once per boot and kept in NOR flash as an append-only log, so that a boot costs one 8-byte
-/// program and a sector is erased only once every kBootLogEntriesPerSector boots. Membership needs
-/// a number that grows on every restart so that peers tell a restarted node from a stale datagram
-/// of its previous life.
+/// The boot count of a device without a clock that survives restarts: a counter raised once per
+/// boot and kept in NOR flash as an append-only log, so that a boot costs one 8-byte program and a
+/// sector is erased only once every kBootLogEntriesPerSector boots. Membership needs an
+/// incarnation that grows on every restart so that peers tell a restarted node from a stale
+/// datagram of its previous life: incarnation_for_boot(count) (incarnation.h), the same scheme as
+/// spored's, which wraps every 65,536 boots and is compared with serial arithmetic. The count
+/// itself stops at kBootCountMax (4,294,967,294 boots; the log's two sectors would have been
+/// erased ~4.2 million times each by then, far beyond the flash's rated ~100,000 cycles), so it
+/// never needs to wrap.
 ///
 /// Why a log: the first firmware rewrote 8 bytes of the EEPROM sector with EEPROM.commit(), which
 /// erases the whole sector on every boot (a restart loop wears it out in days), starts the count
@@ -89,7 +93,7 @@ uint32_t read_boot_count(BootLogFlash& flash);
 
 /// What next_boot_count() did.
 struct BootCount {
-  uint32_t count = 0;        ///< this boot's incarnation, >= 1
+  uint32_t count = 0;        ///< this boot's count, >= 1 (incarnation_for_boot() makes the incarnation)
   bool saved = false;        ///< the entry was programmed (false: the flash refused; the count is used anyway)
   bool erased = false;       ///< a sector was erased to make room
   bool migrated = false;     ///< the log was empty and continued from `legacy_count`

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "spore/incarnation.h"
 #include "spore/membership.h"
 #include "spore/node_context.h"
 #include "spore/ota_upload.h"
@@ -158,7 +159,10 @@ void ClusterEvents::on_message(uint32_t src_ip, uint16_t src_port, const wire::M
   if (pos.oldest_seq > s->delivered + 1) {
     // The sender no longer holds what we miss: skip it. What it published before we first heard
     // the stream (nothing delivered yet) is history, not a loss.
-    if (s->delivered != 0) stats_.lost += pos.oldest_seq - s->delivered - 1;
+    if (s->delivered != 0) {
+      stats_.lost += pos.oldest_seq - s->delivered - 1;
+      stats_.lost_overwritten += pos.oldest_seq - s->delivered - 1;
+    }
     s->delivered = pos.oldest_seq - 1;
     s->tries = 0;
   }
@@ -190,11 +194,11 @@ ClusterEvents::Stream* ClusterEvents::stream_for(uint32_t node_id, uint32_t epoc
   Stream* slot = nullptr;
   for (Stream& s : streams_) {
     if (s.node_id == node_id) {
-      if (epoch < s.epoch) {
+      if (incarnation_older(epoch, s.epoch)) {
         ++stats_.stale;  // delayed datagram from before the sender restarted
         return nullptr;
       }
-      if (epoch > s.epoch) slot = &s;  // the sender restarted: a new stream from seq 1
+      if (incarnation_newer(epoch, s.epoch)) slot = &s;  // the sender restarted: a new stream from seq 1
       else return &s;
       break;
     }

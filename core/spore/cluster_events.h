@@ -78,6 +78,10 @@ struct ClusterEventStats {
   uint32_t requests_sent = 0;  ///< EVENT_REQ sent
   uint32_t resent = 0;         ///< EVENTs re-sent for peers' EVENT_REQ
   uint32_t digests_sent = 0;   ///< EVENT_DIGEST broadcasts
+  /// Of `lost`: skipped because the sender's ring had already overwritten them (it published
+  /// more than SPORE_EVENT_LOG_SIZE while they were missing here, e.g. dropped by the per-source
+  /// datagram limit). The rest of `lost` is repair that went unanswered.
+  uint32_t lost_overwritten = 0;
 };
 
 class ClusterEvents {

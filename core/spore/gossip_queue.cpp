@@ -1,12 +1,14 @@
 #include "spore/gossip_queue.h"
 
+#include "spore/incarnation.h"
+
 namespace spore {
 
 namespace {
 // SWIM precedence: an update overrides another about the same node when it is about a later
 // incarnation, or the same one with a stronger claim.
 bool overrides(const wire::GossipEntry& a, const wire::GossipEntry& b) {
-  if (a.incarnation != b.incarnation) return a.incarnation > b.incarnation;
+  if (a.incarnation != b.incarnation) return incarnation_newer(a.incarnation, b.incarnation);
   return static_cast<uint8_t>(a.state) >= static_cast<uint8_t>(b.state);
 }
 }  // namespace

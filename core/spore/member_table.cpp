@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "spore/incarnation.h"
 #include "spore/ports.h"
 
 namespace spore {
@@ -129,16 +130,16 @@ Member* MemberTable::observe(const MemberHello& hello, uint32_t now_ms) {
     m->incarnation = hello.incarnation;
     set_status(*m, MemberStatus::kActive, now_ms);
     change = MemberChange::kDiscovered;
-  } else if (hello.incarnation < m->incarnation) {
+  } else if (incarnation_older(hello.incarnation, m->incarnation)) {
     return nullptr;  // delayed datagram from before a restart
-  } else if (hello.incarnation > m->incarnation && hello.refutation && !m->left) {
+  } else if (incarnation_newer(hello.incarnation, m->incarnation) && hello.refutation && !m->left) {
     m->incarnation = hello.incarnation;
     if (m->status != MemberStatus::kActive) {
       set_status(*m, MemberStatus::kActive, now_ms);
     } else {
       changed = false;
     }
-  } else if (hello.incarnation > m->incarnation) {
+  } else if (incarnation_newer(hello.incarnation, m->incarnation)) {
     // Restarted: what we knew about the old process no longer holds.
     free_block(m->sdk_);
     free_block(m->api_);
@@ -167,9 +168,9 @@ Member* MemberTable::observe(const MemberHello& hello, uint32_t now_ms) {
 
 Member* MemberTable::touch(uint32_t node_id, uint32_t incarnation, uint32_t now_ms) {
   Member* m = find(node_id);
-  if (m == nullptr || incarnation < m->incarnation) return nullptr;
+  if (m == nullptr || incarnation_older(incarnation, m->incarnation)) return nullptr;
   if (incarnation == m->incarnation && m->left) return nullptr;  // late datagram from before its goodbye
-  if (incarnation > m->incarnation) {
+  if (incarnation_newer(incarnation, m->incarnation)) {
     m->incarnation = incarnation;
     m->left = false;  // back with a new incarnation: whatever it was, it is alive now
   }
@@ -183,7 +184,7 @@ Member* MemberTable::touch(uint32_t node_id, uint32_t incarnation, uint32_t now_
 
 void MemberTable::mark_left(uint32_t node_id, uint32_t incarnation, uint32_t now_ms) {
   Member* m = find(node_id);
-  if (m == nullptr || incarnation < m->incarnation || m->left) return;
+  if (m == nullptr || incarnation_older(incarnation, m->incarnation) || m->left) return;
   m->incarnation = incarnation;
   m->left = true;
   set_status(*m, MemberStatus::kDead, now_ms);

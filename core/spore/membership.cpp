@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "spore/bytes.h"
+#include "spore/incarnation.h"
 
 namespace spore {
 
@@ -230,7 +231,8 @@ void Membership::handle_announce(uint32_t src_ip, const wire::Message& msg, uint
   hello.refutation = !a.reply_requested;
   Member* m = ctx_.members().observe(hello, now_ms);
   if (m == nullptr) return;
-  const bool restarted = known && h.incarnation > prev_incarnation && (a.reply_requested || was_left);
+  const bool restarted =
+      known && incarnation_newer(h.incarnation, prev_incarnation) && (a.reply_requested || was_left);
   Peer& peer = peer_for(h.sender_id);
   if (!known || restarted) {
     peer = Peer{};
@@ -370,7 +372,7 @@ void Membership::handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire:
 
 void Membership::handle_leave(const wire::Header& h, uint32_t now_ms) {
   Member* m = ctx_.members().find(h.sender_id);
-  if (m == nullptr || m->left || h.incarnation < m->incarnation) return;
+  if (m == nullptr || m->left || incarnation_older(h.incarnation, m->incarnation)) return;
   ctx_.members().mark_left(h.sender_id, h.incarnation, now_ms);
   if (Peer* p = find_peer(h.sender_id)) {
     p->probe_phase = kPhaseNone;
@@ -383,7 +385,9 @@ void Membership::handle_leave(const wire::Header& h, uint32_t now_ms) {
 void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) {
   for (const wire::GossipEntry e : updates) {
     if (e.node_id == ctx_.self().node_id) {
-      if (e.state != wire::MemberState::kAlive && e.incarnation >= ctx_.self().incarnation) refute(now_ms);
+      if (e.state != wire::MemberState::kAlive && incarnation_at_least(e.incarnation, ctx_.self().incarnation)) {
+        refute(now_ms);
+      }
       continue;
     }
     Member* m = ctx_.members().find(e.node_id);
@@ -396,12 +400,13 @@ void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) 
       continue;
     }
     if (e.state == wire::MemberState::kLeft) {
-      if (!m->left && e.incarnation >= m->incarnation) {
+      if (!m->left && incarnation_at_least(e.incarnation, m->incarnation)) {
         ctx_.members().mark_left(e.node_id, e.incarnation, now_ms);
         if (Peer* p = find_peer(e.node_id)) p->probe_phase = kPhaseNone;
         queue_gossip(*m, wire::MemberState::kLeft);
       }
-    } else if (e.state == wire::MemberState::kAlive && e.incarnation > m->incarnation && !m->left) {
+    } else if (e.state == wire::MemberState::kAlive && incarnation_newer(e.incarnation, m->incarnation) &&
+               !m->left) {
       // A refutation heard second hand: adopt the incarnation, but it is not first-hand evidence
       // of life, so last_seen stays (per-observer status stays honest).
       m->incarnation = e.incarnation;

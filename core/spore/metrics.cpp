@@ -128,7 +128,11 @@ constexpr char kFamilies[] SPORE_FLASH =
     "cspore_ota_updates_failed_total\0Uploads ended without a new image.\0"
     "gspore_free_heap_bytes\0Free heap.\0"
     "gspore_uptime_seconds\0Time since the node started.\0"
-    "gspore_build_info\0Firmware and SDK version.\0";
+    "gspore_build_info\0Firmware and SDK version.\0"
+    "cspore_cluster_events_published_total\0Cluster events this node published.\0"
+    "cspore_cluster_events_delivered_total\0Cluster events from other nodes delivered here.\0"
+    "cspore_cluster_events_lost_total\0Cluster events never delivered here, by reason.\0"
+    "cspore_cluster_events_dropped_total\0Cluster event copies dropped without loss, by reason.\0";
 
 enum Family : uint8_t {
   kMembers,
@@ -146,9 +150,16 @@ enum Family : uint8_t {
   kFreeHeap,
   kUptime,
   kBuildInfo,
+  kEventsPublished,  // from here on Membership is needed again
+  kEventsDelivered,
+  kEventsLost,
+  kEventsDropped,
   kFamilyCount
 };
 static_assert(flash_list_count(kFamilies, sizeof kFamilies) == 2 * kFamilyCount, "one name and help per Family");
+
+// Families read from Membership: left out until set_membership() gave one.
+bool needs_membership(uint8_t f) { return (f >= kDatagramsReceived && f <= kAcceptKey) || f >= kEventsPublished; }
 
 }  // namespace
 
@@ -209,7 +220,7 @@ bool Metrics::write_unit(AnswerCursor& c, JsonWriter& w) {
     const bool counter = flash_read_byte(entry) == 'c';
     const FlashStr name(entry + 1);
     const FlashStr help(entry + 1 + name.length() + 1);
-    if (membership_ != nullptr || f < kDatagramsReceived || f > kAcceptKey) {
+    if (membership_ != nullptr || !needs_membership(f)) {
       if (c.index == 0) {
         e.family(name, counter, help);
         c.index = 1;
@@ -274,6 +285,22 @@ bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slo
       e.close(n);
       return true;
     }
+    case kEventsLost:
+    case kEventsDropped: {
+      // Lost: the sender's ring no longer held them (ring overflow; events the per-source limit
+      // dropped end here when the sender published on meanwhile), repair unanswered, no stream
+      // slot. Dropped copies: network duplicates, out of order (re-requested), a previous life's.
+      static constexpr char kLostReasons[] SPORE_FLASH = "overwritten\0unanswered\0untracked\0";
+      static constexpr char kDroppedReasons[] SPORE_FLASH = "duplicate\0out_of_order\0stale\0";
+      if (slot >= 3) return false;
+      const ClusterEventStats& s = membership_->events().stats();
+      const uint32_t lost[] = {s.lost_overwritten, s.lost - s.lost_overwritten, s.untracked};
+      const uint32_t dropped[] = {s.duplicates, s.out_of_order, s.stale};
+      const uint32_t n = f == kEventsLost ? lost[slot] : dropped[slot];
+      const char* reasons = f == kEventsLost ? kLostReasons : kDroppedReasons;
+      if (n != 0) e.sample(name, SPORE_FSTR("reason"), flash_nth(reasons, 3, slot), n);
+      return true;
+    }
     case kBuildInfo:
       if (slot != 0) return false;
       e.open(name, SPORE_FSTR("version"));
@@ -297,6 +324,8 @@ bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slo
     case kOtaSucceeded: value = ota_succeeded_; break;
     case kOtaFailed: value = ota_failed_; break;
     case kFreeHeap: value = ctx_.system().free_heap_bytes(); break;
+    case kEventsPublished: value = membership_->events().stats().published; break;
+    case kEventsDelivered: value = membership_->events().stats().delivered; break;
     default: value = uptime_ms_.total / 1000; break;  // kUptime
   }
   e.sample(name, value);

@@ -9,9 +9,9 @@
 /// is rendered when the HTTP library asks for bytes), in runs of a few dozen bytes; names and
 /// help texts stay in flash on the ESP8266. Nothing is allocated and
 /// the object holds about 100 bytes: the counters themselves live where the events happen
-/// (MembershipStats, UdpStats, RestApi::response_counts()); Metrics only counts OTA outcomes (from
-/// the ota_* events, so the OTA code knows nothing of it) and widens the 32-bit traffic and
-/// uptime counters to 64 bits, so they do not wrap after 4 GiB or 49.7 days.
+/// (MembershipStats, ClusterEventStats, UdpStats, RestApi::response_counts()); Metrics only
+/// counts OTA outcomes (from the ota_* events, so the OTA code knows nothing of it) and widens the
+/// 32-bit traffic and uptime counters to 64 bits, so they do not wrap after 4 GiB or 49.7 days.
 ///
 /// Labelled counters list only the label values seen so far (as Prometheus client libraries
 /// do); a scrape is therefore about 1.5 KB for a quiet node. Label values taken from data (the

@@ -1,5 +1,7 @@
 #include "spore/replay_window.h"
 
+#include "spore/incarnation.h"
+
 namespace spore {
 
 const char* replay_verdict_name(ReplayVerdict verdict) {
@@ -26,8 +28,9 @@ ReplayWindow::Entry* ReplayWindow::find(uint32_t node_id) {
 }
 
 ReplayVerdict ReplayWindow::verdict(const Entry& e, uint32_t incarnation, uint32_t seq) {
-  if (incarnation < e.incarnation) return ReplayVerdict::kStale;
-  if (incarnation > e.incarnation) return ReplayVerdict::kFresh;
+  // Serial arithmetic (incarnation.h): a boot count past 65,535 wraps the incarnation to 0.
+  if (incarnation_older(incarnation, e.incarnation)) return ReplayVerdict::kStale;
+  if (incarnation_newer(incarnation, e.incarnation)) return ReplayVerdict::kFresh;
   if (seq > e.max_seq) return ReplayVerdict::kFresh;
   const uint32_t behind = e.max_seq - seq;
   if (behind >= kWindowSize) return ReplayVerdict::kReplayed;
@@ -63,7 +66,7 @@ void ReplayWindow::commit(uint32_t node_id, uint32_t incarnation, uint32_t seq) 
     e->incarnation = incarnation;
     e->max_seq = seq;
     e->seen = 1;
-  } else if (incarnation > e->incarnation) {
+  } else if (incarnation_newer(incarnation, e->incarnation)) {
     e->incarnation = incarnation;
     e->max_seq = seq;
     e->seen = 1;

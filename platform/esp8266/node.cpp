@@ -7,6 +7,7 @@
 #include <bearssl/bearssl_hash.h>
 
 #include "spore/boot_counter.h"
+#include "spore/incarnation.h"
 #include "spore/reset_reason.h"
 // The web dashboard, generated into the build by firmware/embed_dashboard.py (PlatformIO pre:
 // script) from web/dashboard/. A build without it (Arduino IDE library) serves no GET /.
@@ -98,12 +99,14 @@ Node::Node(const Config& config, const SafeModeConfig& safe_mode)
 }
 
 uint32_t Node::next_incarnation() {
+  // The same scheme as spored's (core/spore/incarnation.h): boot count << 16, room for 65,535
+  // refutations per run, compared with serial arithmetic so that it wraps instead of saturating.
   const uint32_t legacy = boot_log_.legacy_count();
   if (!boot_log_.begin()) {
     // No room for the log: peers may take this boot's datagrams for a stale life's.
-    SPORE_LOG(ctx_, LogLevel::kError, "boot counter: no flash area for its log in this layout; incarnation %lu",
+    SPORE_LOG(ctx_, LogLevel::kError, "boot counter: no flash area for its log in this layout; boot count %lu",
               static_cast<unsigned long>(legacy + 1));
-    return legacy < kBootCountMax ? legacy + 1 : kBootCountMax;
+    return incarnation_for_boot(legacy < kBootCountMax ? legacy + 1 : kBootCountMax);
   }
   // Never the EEPROM sector: its old 8 bytes are read once (migrate), never written.
   const BootCount c = next_boot_count(boot_log_, legacy);
@@ -112,10 +115,10 @@ uint32_t Node::next_incarnation() {
               static_cast<unsigned long>(legacy), static_cast<unsigned long>(boot_log_.address()));
   }
   if (!c.saved) {
-    SPORE_LOG(ctx_, LogLevel::kError, "boot counter: flash write failed; the next boot may repeat incarnation %lu",
+    SPORE_LOG(ctx_, LogLevel::kError, "boot counter: flash write failed; the next boot may repeat boot count %lu",
               static_cast<unsigned long>(c.count));
   }
-  return c.count;
+  return incarnation_for_boot(c.count);
 }
 
 bool Node::hash_running_image(uint8_t (&sha256)[32]) {

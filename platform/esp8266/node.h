@@ -33,7 +33,8 @@
 /// the node's identity (NodeContext::set_ip).
 ///
 /// Identity: node_id = ESP.getChipId(), hostname "esp_<chipid, 6 hex digits>", ip = the station
-/// address, incarnation = the boot counter's append-only log in two flash sectors after the
+/// address, incarnation = incarnation_for_boot(boot count) (core/spore/incarnation.h: count << 16,
+/// as spored's) with the boot count from the append-only log in two flash sectors after the
 /// settings (core/spore/boot_counter.h, EspBootLogFlash: one 8-byte program per boot, one sector
 /// erase per 511 boots; the first boot continues from the counter the EEPROM firmware kept).
 /// Firmware identity: version = SPORE_FIRMWARE_VERSION (build flag, default the library's), image

@@ -1,7 +1,9 @@
 #include "posix/state_store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,8 +12,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "posix/atomic_temp_name.h"
+#include "posix/private_file.h"
 #include "posix/random.h"
-#include "posix/system_info.h"
 
 namespace spore::posix {
 
@@ -60,8 +63,16 @@ std::string_view trim_ascii(std::string_view text) {
 bool write_file_atomic(const std::string& path, std::string_view content, mode_t mode, std::string* error) {
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+  // O_EXCL: whatever sits at the name (a planted file, a hard link to another user's file, a
+  // link) is never opened, so never truncated or written through (issue 18, finding 9). A name
+  // taken by a stale file of a previous life of this pid moves on to the next one.
+  std::string tmp;
+  int fd = -1;
+  for (uint32_t k = 0; k <= kMaxAtomicTempSuffix && fd < 0; ++k) {
+    tmp = atomic_temp_name(path, ::getpid(), k);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0 && errno != EEXIST) break;
+  }
   if (fd < 0) {
     if (error) *error = "cannot write " + tmp + ": " + errno_text();
     return false;
@@ -128,15 +139,34 @@ bool StateStore::open(const std::string& dir, std::string* error) {
     if (error) *error = "state dir " + dir_ + " is not a directory";
     return false;
   }
+  if (!check_private_dir("state dir", dir_, error)) return false;
   if (::access(dir_.c_str(), W_OK | X_OK) != 0) {
     if (error) *error = "state dir " + dir_ + " is not writable: " + errno_text();
     return false;
   }
   // O_CLOEXEC: a restart by execv() drops the lock so that the new image can take it.
   const std::string lock_path = path("lock");
-  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
   if (lock_fd_ < 0) {
-    if (error) *error = "state dir " + dir_ + " is not writable: cannot create " + lock_path + ": " + errno_text();
+    if (error) {
+      *error = errno == ELOOP ? "state dir " + dir_ + ": " + lock_path + " is a symbolic link; remove it"
+                              : "state dir " + dir_ + " is not writable: cannot create " + lock_path + ": " + errno_text();
+    }
+    return false;
+  }
+  // The lock file is truncated and written in place: it must be this directory's own file, not
+  // a hard link to someone else's.
+  std::string why;
+  if (::fstat(lock_fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    why = lock_path + " is not a regular file";
+  } else if (st.st_nlink != 1) {
+    why = lock_path + " has " + std::to_string(st.st_nlink) + " hard links; remove it";
+  } else {
+    why = untrusted_reason("state file", lock_path, st);
+  }
+  if (!why.empty()) {
+    if (error) *error = "state dir " + dir_ + ": " + why;
+    close();
     return false;
   }
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
@@ -150,6 +180,10 @@ bool StateStore::open(const std::string& dir, std::string* error) {
     lock_fd_ = -1;
     return false;
   }
+  if (!scan(error)) {
+    close();
+    return false;
+  }
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(lock_fd_, 0) == 0) {
     ssize_t ignored = ::pwrite(lock_fd_, pid.data(), pid.size(), 0);
@@ -158,8 +192,45 @@ bool StateStore::open(const std::string& dir, std::string* error) {
   return true;
 }
 
+bool StateStore::scan(std::string* error) {
+  removed_temp_files_.clear();
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) {
+    if (error) *error = "state dir " + dir_ + ": cannot list: " + errno_text();
+    return false;
+  }
+  std::string why;
+  while (const dirent* entry = ::readdir(d)) {
+    const std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+    pid_t writer = 0;
+    if (!S_ISDIR(st.st_mode) && is_atomic_temp_name(name, &writer)) {
+      // Stale: its writer no longer runs, or was this process before an execv() restart (same
+      // pid). A live writer's (the OTA guardian's) is left alone. We hold the lock, so no other
+      // spored writes here.
+      const bool running = writer != ::getpid() && (::kill(writer, 0) == 0 || errno == EPERM);
+      if (!running && ::unlinkat(::dirfd(d), name.c_str(), 0) == 0) {
+        removed_temp_files_.push_back(name);
+        continue;
+      }
+    }
+    if (S_ISLNK(st.st_mode)) {
+      why = path(name) + " is a symbolic link; spored never follows links in its state dir: remove it";
+    } else {
+      why = untrusted_reason("state file", path(name), st);
+    }
+    if (!why.empty()) break;
+  }
+  ::closedir(d);
+  if (why.empty()) return true;
+  if (error) *error = "state dir " + dir_ + ": " + why;
+  return false;
+}
+
 bool StateStore::read(std::string_view name, std::string* out) const {
-  return read_small_file(path(name), out, 64 * 1024);
+  return read_private_file("state file", path(name), out, 64 * 1024, nullptr) == PrivateRead::kOk;
 }
 
 bool StateStore::write_atomic(std::string_view name, std::string_view content, mode_t mode, std::string* error) {
@@ -169,12 +240,16 @@ bool StateStore::write_atomic(std::string_view name, std::string_view content, m
 bool StateStore::load(NodeState* out, uint32_t* previous_boots, std::string* error) const {
   NodeState state;
   std::string text;
-  if (read("node_id", &text) && (!parse_u32(text, 16, &state.node_id) || state.node_id == 0)) {
+  PrivateRead got = read_private_file("state file", path("node_id"), &text, 64 * 1024, error);
+  if (got == PrivateRead::kRefused) return false;
+  if (got == PrivateRead::kOk && (!parse_u32(text, 16, &state.node_id) || state.node_id == 0)) {
     if (error) *error = path("node_id") + " is corrupt (expected 8 hex digits, not 0); delete it to make a new node id";
     return false;
   }
   *previous_boots = 0;
-  if (read("boot_count", &text) && !parse_u32(text, 10, previous_boots)) {
+  got = read_private_file("state file", path("boot_count"), &text, 64 * 1024, error);
+  if (got == PrivateRead::kRefused) return false;
+  if (got == PrivateRead::kOk && !parse_u32(text, 10, previous_boots)) {
     if (error) *error = path("boot_count") + " is corrupt (expected a decimal number); delete it to count from 0";
     return false;
   }
@@ -186,6 +261,9 @@ bool StateStore::load(NodeState* out, uint32_t* previous_boots, std::string* err
 bool StateStore::peek(const std::string& dir, NodeState* out, std::string* error) {
   StateStore reader;
   reader.dir_ = dir;
+  // Read-only, no lock: the running node's directory is checked, not its entries' temp files.
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) == 0 && !check_private_dir("state dir", dir, error)) return false;
   uint32_t previous = 0;
   if (!reader.load(out, &previous, error)) return false;
   out->boot_count = previous;
@@ -208,7 +286,8 @@ bool StateStore::start(NodeState* out, std::string* error) {
     std::snprintf(hex, sizeof hex, "%08x\n", static_cast<unsigned>(state.node_id));
     if (!write_atomic("node_id", hex, 0644, error)) return false;
   }
-  state.boot_count = previous >= kMaxBootCount ? kMaxBootCount : previous + 1;
+  // Wraps after 2^32 - 1 starts: the incarnation is compared with serial arithmetic (incarnation.h).
+  state.boot_count = previous + 1;
   if (!write_atomic("boot_count", std::to_string(state.boot_count) + "\n", 0644, error)) return false;
   state.incarnation = incarnation_for_boot(state.boot_count);
   *out = state;
@@ -218,7 +297,11 @@ bool StateStore::start(NodeState* out, std::string* error) {
 bool StateStore::load_or_create_token(std::string* token, bool* created, std::string* error) {
   std::string text;
   *created = false;
-  if (read("api_token", &text)) {
+  // O_NOFOLLOW, a regular file of ours that nobody else can write (issue 18, finding 8); a
+  // refused one is an error, never replaced by a new token.
+  const PrivateRead got = read_private_file("API token file", path("api_token"), &text, 4096, error);
+  if (got == PrivateRead::kRefused) return false;
+  if (got == PrivateRead::kOk) {
     *token = std::string(trim_ascii(text));
     if (!token->empty()) return true;
   }

@@ -8,22 +8,32 @@
 ///   api_token   the generated REST API token (mode 0600), when no token file was given
 ///   lock        flock()ed while a spored uses the directory (holds its pid)
 ///
-/// Incarnation: incarnation_for_boot(boot_count) = boot_count << 16. The membership protocol
-/// raises the incarnation by one on every in-run refutation (SWIM); with the boot count in the
-/// upper 16 bits, up to 65535 refutations in one run never reach the next boot's incarnation, and
-/// every start is strictly larger than anything the previous run announced. The boot count
-/// saturates at 65535 (a restart per hour for 7 years); past that restarts are no longer
-/// recognised as such by peers (delete the state dir to start over with a new node id).
+/// Incarnation: spore::incarnation_for_boot(boot_count) = boot_count << 16 (mod 2^32,
+/// core/spore/incarnation.h). The membership protocol raises the incarnation by one on every
+/// in-run refutation (SWIM); with the boot count in the upper 16 bits, up to 65535 refutations in
+/// one run never reach the next boot's incarnation. The boot count is 32 bits and wraps (after
+/// 4,294,967,295 starts, to 0); the incarnation wraps every 65,536 starts and peers compare
+/// incarnations with serial number arithmetic, so every start is newer than anything the
+/// previous run announced, forever (docs/protocol.md §7).
 ///
-/// Writes are atomic: a temporary file in the same directory is written, fsync()ed and rename()d
-/// over the old one, then the directory is fsync()ed, so a crash or power loss leaves either the
-/// old or the new content, never a torn file.
+/// Writes are atomic: a temporary file `<name>.tmp.<pid>` in the same directory is created with
+/// O_CREAT | O_EXCL | O_NOFOLLOW (never an existing file or link), written, fsync()ed and
+/// rename()d over the old one, then the directory is fsync()ed, so a crash or power loss leaves
+/// either the old or the new content, never a torn file. open() removes such temporary files
+/// left by a process that no longer runs.
+///
+/// Trust (docs/security.md, "Local state"): open() refuses a directory, and any file in it, that
+/// another user could write (posix/private_file.h), and a symbolic link in the directory; files
+/// are read with O_NOFOLLOW and checked on the open descriptor.
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "spore/incarnation.h"
 
 namespace spore::posix {
 
@@ -36,17 +46,21 @@ struct NodeState {
 
 class StateStore {
  public:
-  static constexpr uint32_t kMaxBootCount = 0xFFFF;
-
   StateStore() = default;
   ~StateStore();
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
-  /// Creates `dir` (and parents, mode 0700) if needed, takes its lock, and checks it is writable.
-  /// False with a sentence in `*error` when it is not a directory, not writable, or locked by
-  /// another running spored.
+  /// Creates `dir` (and parents, mode 0700) if needed, checks it is writable and that no other
+  /// user can write it, takes its lock, removes stale temporary files (removed_temp_files()) and
+  /// checks every other entry the same way. False with a sentence in `*error` when it is not a
+  /// directory, not writable, writable or owned by another user (the sentence names the path,
+  /// the owner and the mode), holds a symbolic link or such a file, or is locked by another
+  /// running spored.
   bool open(const std::string& dir, std::string* error);
+  /// Names of the stale `<name>.tmp.<pid>` files open() removed (their writer no longer runs, or
+  /// was this process before an execv() restart).
+  const std::vector<std::string>& removed_temp_files() const { return removed_temp_files_; }
   void close();
   const std::string& dir() const { return dir_; }
   std::string path(std::string_view name) const;
@@ -63,25 +77,30 @@ class StateStore {
   /// 0600) when absent. `*created` tells which.
   bool load_or_create_token(std::string* token, bool* created, std::string* error);
 
-  /// Content of file `name` in the directory; false if it does not exist or cannot be read.
+  /// Content of file `name` in the directory; false if it does not exist, cannot be read, or is
+  /// refused (a link, not a regular file, writable by another user: private_file.h).
   bool read(std::string_view name, std::string* out) const;
   /// Replaces file `name` atomically (see above) with `content`, created with `mode`.
   bool write_atomic(std::string_view name, std::string_view content, mode_t mode, std::string* error);
 
-  static uint32_t incarnation_for_boot(uint32_t boot_count) {
-    return (boot_count > kMaxBootCount ? kMaxBootCount : boot_count) << 16;
-  }
+  static uint32_t incarnation_for_boot(uint32_t boot_count) { return spore::incarnation_for_boot(boot_count); }
 
  private:
   /// Parses node_id (0 when absent) and boot_count (the previous starts, 0 when absent).
   bool load(NodeState* out, uint32_t* previous_boots, std::string* error) const;
+  /// Removes stale temporary files and checks every other entry (open()).
+  bool scan(std::string* error);
 
   std::string dir_;
   int lock_fd_ = -1;
+  std::vector<std::string> removed_temp_files_;
 };
 
+
 /// Writes `content` to `path` atomically (temp file in the same directory, fsync, rename, fsync
-/// of the directory), creating it with `mode`. False with a sentence in `*error` otherwise.
+/// of the directory), creating it with `mode`. The temp file is `<path>.tmp.<pid>`, or
+/// `<path>.tmp.<pid>.<n>` when that name exists (atomic_temp_name.h): an existing file or link is
+/// never opened. False with a sentence in `*error` otherwise.
 bool write_file_atomic(const std::string& path, std::string_view content, mode_t mode, std::string* error);
 
 /// `text` without leading and trailing ASCII whitespace.

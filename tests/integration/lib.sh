@@ -87,6 +87,7 @@ start_node() {
   local k="$1"
   shift
   mkdir -p "$(node_dir "$k")"
+  chmod 700 "$(node_dir "$k")"  # spored refuses a state dir others can write, whatever the umask
   echo "==== start $(date +%T) ====" >>"$(node_log "$k")"
   "$SPORED" --hostname "n$k" --bind "$(it_ip "$k")" --http-port "$IT_HTTP_PORT" --udp-port "$IT_UDP_PORT" \
     --state-dir "$(node_dir "$k")" "${IT_NODE_ARGS[@]}" "$@" >>"$(node_log "$k")" 2>&1 &

@@ -3,13 +3,16 @@
 
 #include "posix/state_store.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace spore::posix {
 namespace {
@@ -78,14 +81,29 @@ TEST_F(StateStoreTest, DifferentDirectoriesGetDifferentIds) {
   EXPECT_NE(na.node_id, nb.node_id);
 }
 
-TEST_F(StateStoreTest, BootCounterSaturates) {
+// Issue 18, finding 2: the count used to stop at 65535, so every later start reused incarnation
+// 0xFFFF0000 and peers dropped its datagrams and events as replays.
+TEST_F(StateStoreTest, BootsPastTheOld16BitLimitStayNewer) {
   StateStore s;
   ASSERT_TRUE(s.open(root, nullptr));
-  ASSERT_TRUE(s.write_atomic("boot_count", "65535\n", 0644, nullptr));
-  NodeState n;
-  ASSERT_TRUE(s.start(&n, nullptr));
-  EXPECT_EQ(n.boot_count, StateStore::kMaxBootCount);
-  EXPECT_EQ(n.incarnation, 0xFFFFu << 16);
+  ASSERT_TRUE(s.write_atomic("boot_count", "65534\n", 0644, nullptr));
+  NodeState before, after, later;
+  ASSERT_TRUE(s.start(&before, nullptr));
+  ASSERT_TRUE(s.start(&after, nullptr));
+  ASSERT_TRUE(s.start(&later, nullptr));
+  EXPECT_EQ(before.boot_count, 65535u);
+  EXPECT_EQ(after.boot_count, 65536u);
+  EXPECT_EQ(later.boot_count, 65537u);
+  EXPECT_EQ(slurp(root + "/boot_count"), "65537\n");
+  // Newer than anything the previous run could announce (65535 refutations), wrap or not.
+  EXPECT_TRUE(incarnation_newer(after.incarnation, before.incarnation + 0xFFFF));
+  EXPECT_TRUE(incarnation_newer(later.incarnation, after.incarnation + 0xFFFF));
+  // The 32-bit count wraps too, and still moves on.
+  ASSERT_TRUE(s.write_atomic("boot_count", "4294967295\n", 0644, nullptr));
+  NodeState wrapped;
+  ASSERT_TRUE(s.start(&wrapped, nullptr));
+  EXPECT_EQ(wrapped.boot_count, 0u);
+  EXPECT_TRUE(incarnation_newer(wrapped.incarnation, incarnation_for_boot(0xFFFFFFFFu) + 0xFFFF));
 }
 
 TEST_F(StateStoreTest, CorruptFilesAreReportedNotReplaced) {
@@ -177,6 +195,141 @@ TEST_F(StateStoreTest, UnusableDirectoryGivesAClearError) {
   }
   EXPECT_FALSE(write_file_atomic(root + "/missing/dir/f", "x", 0644, &error));
   EXPECT_NE(error.find("cannot write"), std::string::npos) << error;
+}
+
+// ---- local state a neighbour cannot abuse (issue 18, findings 8 and 9) -------------------------
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST_F(StateStoreTest, ADirectoryOthersCanWriteIsRefusedNamingPathOwnerAndMode) {
+  const std::string dir = root + "/state";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
+  StateStore s;
+  std::string error;
+  EXPECT_FALSE(s.open(dir, &error));
+  EXPECT_TRUE(has(error, dir)) << error;
+  EXPECT_TRUE(has(error, "owner uid " + std::to_string(::geteuid()))) << error;
+  EXPECT_TRUE(has(error, "mode 0777")) << error;
+  EXPECT_TRUE(has(error, "writable by group/others")) << error;
+  EXPECT_NE(::access((dir + "/lock").c_str(), F_OK), 0) << "nothing is created in a refused directory";
+  ASSERT_EQ(::chmod(dir.c_str(), 0770), 0);  // group-writable is refused too
+  EXPECT_FALSE(s.open(dir, &error));
+  EXPECT_TRUE(has(error, "mode 0770")) << error;
+  ASSERT_EQ(::chmod(dir.c_str(), 0755), 0);  // readable is fine
+  EXPECT_TRUE(s.open(dir, &error)) << error;
+  s.close();
+  if (::geteuid() == 0) {  // only root can give a directory away
+    ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
+    EXPECT_FALSE(s.open(dir, &error));
+    EXPECT_TRUE(has(error, "owner uid 65534")) << error;
+    EXPECT_TRUE(has(error, "belongs to another user")) << error;
+  }
+}
+
+TEST_F(StateStoreTest, AnApiTokenOthersCanWriteIsRefusedNotUsedNorReplaced) {
+  StateStore s;
+  std::string error, token;
+  bool created = false;
+  ASSERT_TRUE(write_file_atomic(root + "/api_token", "planted\n", 0666, nullptr));
+  EXPECT_FALSE(s.open(root, &error));  // every entry is checked at open
+  EXPECT_TRUE(has(error, root + "/api_token")) << error;
+  EXPECT_TRUE(has(error, "mode 0666")) << error;
+  ASSERT_EQ(::chmod((root + "/api_token").c_str(), 0600), 0);
+  ASSERT_TRUE(s.open(root, &error)) << error;
+  ASSERT_EQ(::chmod((root + "/api_token").c_str(), 0666), 0);  // changed while running
+  EXPECT_FALSE(s.load_or_create_token(&token, &created, &error));
+  EXPECT_TRUE(has(error, "mode 0666")) << error;
+  EXPECT_TRUE(token.empty());
+  EXPECT_EQ(slurp(root + "/api_token"), "planted\n");
+}
+
+TEST_F(StateStoreTest, ASymlinkedApiTokenIsNotFollowed) {
+  const std::string target = root + "/elsewhere";
+  ASSERT_EQ(::mkdir(target.c_str(), 0700), 0);
+  ASSERT_TRUE(write_file_atomic(target + "/secret", "0123456789abcdef0123456789abcdef\n", 0600, nullptr));
+  const std::string dir = root + "/state";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(::symlink((target + "/secret").c_str(), (dir + "/api_token").c_str()), 0);
+  StateStore s;
+  std::string error, token;
+  bool created = false;
+  EXPECT_FALSE(s.open(dir, &error));
+  EXPECT_TRUE(has(error, dir + "/api_token is a symbolic link")) << error;
+  // Planted after open: the read itself refuses it (O_NOFOLLOW), and no new token replaces it.
+  ASSERT_EQ(::unlink((dir + "/api_token").c_str()), 0);
+  ASSERT_TRUE(s.open(dir, &error)) << error;
+  ASSERT_EQ(::symlink((target + "/secret").c_str(), (dir + "/api_token").c_str()), 0);
+  EXPECT_FALSE(s.load_or_create_token(&token, &created, &error));
+  EXPECT_TRUE(has(error, "symbolic link")) << error;
+  EXPECT_TRUE(token.empty());
+  std::string out;
+  EXPECT_FALSE(s.read("api_token", &out));
+  EXPECT_EQ(slurp(target + "/secret"), "0123456789abcdef0123456789abcdef\n");
+}
+
+TEST_F(StateStoreTest, APreCreatedFileOrHardLinkAtTheTempNameIsNeverWrittenThrough) {
+  const std::string victim = root + "/victim";
+  ASSERT_TRUE(write_file_atomic(victim, "victim's data\n", 0644, nullptr));
+  const std::string dir = root + "/state";
+  StateStore s;
+  std::string error;
+  ASSERT_TRUE(s.open(dir, &error)) << error;
+  const std::string tmp = dir + "/boot_count.tmp." + std::to_string(::getpid());
+  ASSERT_EQ(::link(victim.c_str(), tmp.c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), (dir + "/node_id.tmp." + std::to_string(::getpid())).c_str()), 0);
+  NodeState n;
+  ASSERT_TRUE(s.start(&n, &error)) << error;  // takes another temp name
+  EXPECT_EQ(slurp(victim), "victim's data\n");
+  EXPECT_EQ(slurp(tmp), "victim's data\n");
+  EXPECT_EQ(slurp(dir + "/boot_count"), "1\n");
+  struct stat st {};
+  ASSERT_EQ(::lstat((dir + "/node_id").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+}
+
+TEST_F(StateStoreTest, StaleTempFilesOfItsOwnNamingAreRemovedAtOpen) {
+  const std::string dir = root + "/state";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  const std::string mine = "boot_count.tmp." + std::to_string(::getpid());  // before an execv() restart
+  const std::vector<std::string> stale = {mine, "node_id.tmp.999999999", "ota_trial.tmp.999999999.3"};
+  const std::vector<std::string> kept = {"api_token.tmp.1",  // pid 1 runs: a live writer's
+                                         "notes.tmp.x", "tmp.5"};
+  for (const std::string& name : stale) ASSERT_TRUE(write_file_atomic(dir + "/" + name, "x", 0600, nullptr));
+  for (const std::string& name : kept) ASSERT_TRUE(write_file_atomic(dir + "/" + name, "x", 0600, nullptr));
+  StateStore s;
+  std::string error;
+  ASSERT_TRUE(s.open(dir, &error)) << error;
+  for (const std::string& name : stale) EXPECT_NE(::access((dir + "/" + name).c_str(), F_OK), 0) << name;
+  for (const std::string& name : kept) EXPECT_EQ(::access((dir + "/" + name).c_str(), F_OK), 0) << name;
+  std::vector<std::string> removed = s.removed_temp_files();
+  std::sort(removed.begin(), removed.end());
+  std::vector<std::string> expected = stale;
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(removed, expected);
+}
+
+TEST_F(StateStoreTest, WorksUnderUmask000WithPrivateModes) {
+  const mode_t old = ::umask(0);
+  const std::string dir = root + "/fresh/state";
+  StateStore s;
+  NodeState n;
+  std::string error, token;
+  bool created = false;
+  const bool opened = s.open(dir, &error);
+  const bool started = opened && s.start(&n, &error);
+  const bool tokened = started && s.load_or_create_token(&token, &created, &error);
+  ::umask(old);
+  ASSERT_TRUE(opened && started && tokened) << error;
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  for (const char* name : {"lock", "api_token"}) {
+    ASSERT_EQ(::stat((dir + "/" + name).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+  }
+  s.close();
+  EXPECT_TRUE(s.open(dir, &error)) << error;  // and it trusts what it made
 }
 
 }  // namespace

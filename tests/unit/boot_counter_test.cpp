@@ -8,6 +8,8 @@
 #include <cstring>
 #include <random>
 
+#include "spore/incarnation.h"
+
 namespace spore {
 namespace {
 
@@ -136,6 +138,22 @@ TEST(BootCounter, StopsAtTheLargestCountInsteadOfWrapping) {
   EXPECT_EQ(next_boot_count(flash, kBootCountMax - 1).count, kBootCountMax);
   EXPECT_EQ(next_boot_count(flash, 0).count, kBootCountMax);
   EXPECT_EQ(read_boot_count(flash), kBootCountMax);
+}
+
+// Issue 18, finding 2, on the ESP8266's path (Node::next_incarnation): the log counts on past
+// 65,535, and the incarnation made from it (incarnation.h) stays newer than the boot before,
+// refutations included, across the 16-bit wrap.
+TEST(BootCounter, BootsPastTheOld16BitLimitGiveNewerIncarnations) {
+  FakeNorFlash flash;
+  uint32_t before = incarnation_for_boot(next_boot_count(flash, 0xFFFE).count);
+  EXPECT_EQ(before, 0xFFFF0000u);
+  for (uint32_t boot = 0x10000; boot < 0x10003; ++boot) {
+    const BootCount c = next_boot_count(flash, 0);
+    EXPECT_EQ(c.count, boot);
+    const uint32_t now = incarnation_for_boot(c.count);
+    EXPECT_TRUE(incarnation_newer(now, before + 0xFFFF)) << boot;
+    before = now;
+  }
 }
 
 TEST(BootCounter, AForeignSectorIsErasedBeforeUse) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fakes.h"
+#include "spore/incarnation.h"
 #include "spore/membership.h"
 #include "spore/ota_upload.h"
 
@@ -228,6 +229,24 @@ TEST_F(ClusterEventsTest, ANewEpochIsANewStreamAndAnOlderOneIsStale) {
   event(3, 1, 3);  // a late datagram of the previous life
   EXPECT_EQ(stats().stale, 1u);
   EXPECT_EQ(got.size(), 3u);
+}
+
+// Issue 18, finding 2: a publisher restarted past boot 65,535 has epoch 0 (incarnation.h); with
+// plain `<` its stream was "older" than 0xFFFF0000 and every event was dropped as stale.
+TEST_F(ClusterEventsTest, AStreamAfterTheBootCountWrapIsDeliveredNotDroppedAsStale) {
+  const uint32_t before = incarnation_for_boot(0xFFFF);
+  const uint32_t after = incarnation_for_boot(0x10000);
+  event(1, 1, before);
+  event(2, 1, before);
+  event(1, 1, after);  // restarted: seq 1 of a new stream
+  event(2, 1, after);
+  EXPECT_EQ(seqs(), (std::vector<uint32_t>{1, 2, 1, 2}));
+  EXPECT_EQ(got[2].epoch, after);
+  EXPECT_EQ(stats().stale, 0u);
+  EXPECT_EQ(stats().duplicates, 0u);
+  event(3, 1, before);  // a late datagram of the previous life
+  EXPECT_EQ(stats().stale, 1u);
+  EXPECT_EQ(got.size(), 4u);
 }
 
 TEST_F(ClusterEventsTest, AnswersARequestFromItsLogInBatches) {

@@ -13,6 +13,7 @@
 #include "spore/node_context.h"
 #include "spore/ota_upload.h"
 #include "spore/udp_intake.h"
+#include "spore/wire_codec.h"
 
 namespace spore {
 namespace {
@@ -263,7 +264,59 @@ TEST_F(MetricsTest, EveryLineIsACommentOrASample) {
     ASSERT_NE(space, std::string::npos) << line;
     EXPECT_EQ(line.substr(space + 1).find_first_not_of("0123456789"), std::string::npos) << line;
   }
-  EXPECT_EQ(typed.size(), 15u);  // every family, with membership
+  EXPECT_EQ(typed.size(), 19u);  // every family, with membership
+}
+
+// Issue 18, finding 10: a publisher floods; the per-source datagram limit drops what is beyond
+// SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S, the publisher's ring moves on, and the events that can
+// no longer be repaired are counted in /metrics (before: only in ClusterEventStats).
+TEST_F(MetricsTest, EventsTheFloodLimitDroppedAndTheRingOverwroteAreCounted) {
+  metrics.set_membership(&mem);
+  mem.begin();
+  constexpr uint32_t kPeer = 0xBB;
+  uint32_t datagram_seq = 0;
+  auto receive = [&](wire::Message m) {
+    m.header.sender_id = kPeer;
+    m.header.incarnation = 1;
+    m.header.seq = ++datagram_seq;
+    uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+    const wire::EncodeResult r = wire::encode(m, HmacKey{}, buf, sizeof buf);
+    ASSERT_TRUE(r.ok());
+    mem.on_datagram(0x0A000002, 4210, buf, r.size_bytes);
+  };
+  wire::Message hello;
+  hello.header.type = wire::MessageType::kAnnounce;
+  hello.announce.udp_port = 4210;
+  hello.announce.hostname = "peer";
+  receive(hello);
+  auto event = [&](uint32_t seq) {
+    wire::Message m;
+    m.header.type = wire::MessageType::kEvent;
+    const uint32_t oldest = seq > SPORE_EVENT_LOG_SIZE ? seq - SPORE_EVENT_LOG_SIZE + 1 : 1;
+    m.event.pos = {7, seq, oldest};
+    m.event.topic = "flood";
+    receive(m);
+  };
+  // All within one second: the limit lets the first ones through and drops the rest.
+  constexpr uint32_t kFlood = SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S + 200;
+  for (uint32_t seq = 1; seq <= kFlood; ++seq) event(seq);
+  const uint32_t delivered = mem.events().stats().delivered;
+  ASSERT_GT(delivered, 0u);
+  ASSERT_LT(delivered, kFlood);
+  ASSERT_GT(mem.stats().rate_limited, 0u);
+  clock.advance(1500);
+  event(kFlood + 1);  // its oldest held is far beyond what was delivered here: the rest is gone
+  const std::string text = scrape();
+  const uint32_t gone = kFlood + 1 - SPORE_EVENT_LOG_SIZE + 1 - 1 - delivered;
+  EXPECT_EQ(mem.events().stats().lost_overwritten, gone);
+  EXPECT_EQ(value_of(text, "spore_cluster_events_lost_total{reason=\"overwritten\"}"), static_cast<long long>(gone))
+      << text;
+  EXPECT_EQ(value_of(text, "spore_cluster_events_delivered_total"), static_cast<long long>(delivered)) << text;
+  EXPECT_EQ(value_of(text, "spore_datagrams_rejected_total{reason=\"rate_limited\"}"),
+            static_cast<long long>(mem.stats().rate_limited))
+      << text;
+  EXPECT_EQ(value_of(text, "spore_cluster_events_published_total"), 0);
+  EXPECT_EQ(value_of(text, "spore_cluster_events_lost_total{reason=\"unanswered\"}"), -1);  // zero: left out
 }
 
 }  // namespace
