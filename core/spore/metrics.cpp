@@ -4,6 +4,7 @@
 
 #include "spore/flash_string.h"
 #include "spore/membership.h"
+#include "spore/mqtt_bridge.h"
 #include "spore/node_context.h"
 #include "spore/ota_upload.h"
 #include "spore/udp_intake.h"
@@ -128,7 +129,8 @@ constexpr char kFamilies[] SPORE_FLASH =
     "cspore_ota_updates_failed_total\0Uploads ended without a new image.\0"
     "gspore_free_heap_bytes\0Free heap.\0"
     "gspore_uptime_seconds\0Time since the node started.\0"
-    "gspore_build_info\0Firmware and SDK version.\0";
+    "gspore_build_info\0Firmware and SDK version.\0"
+    "cspore_mqtt_commands_refused_total\0MQTT commands refused, by reason.\0";
 
 enum Family : uint8_t {
   kMembers,
@@ -146,6 +148,7 @@ enum Family : uint8_t {
   kFreeHeap,
   kUptime,
   kBuildInfo,
+  kMqttRefused,  // only with set_mqtt_stats()
   kFamilyCount
 };
 static_assert(flash_list_count(kFamilies, sizeof kFamilies) == 2 * kFamilyCount, "one name and help per Family");
@@ -209,7 +212,7 @@ bool Metrics::write_unit(AnswerCursor& c, JsonWriter& w) {
     const bool counter = flash_read_byte(entry) == 'c';
     const FlashStr name(entry + 1);
     const FlashStr help(entry + 1 + name.length() + 1);
-    if (membership_ != nullptr || f < kDatagramsReceived || f > kAcceptKey) {
+    if ((membership_ != nullptr || f < kDatagramsReceived || f > kAcceptKey) && (f != kMqttRefused || mqtt_ != nullptr)) {
       if (c.index == 0) {
         e.family(name, counter, help);
         c.index = 1;
@@ -272,6 +275,15 @@ bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slo
         e.flash(SPORE_FSTR("other"));
       }
       e.close(n);
+      return true;
+    }
+    case kMqttRefused: {
+      // "auth": missing, wrong or malformed proofs (and plain tokens) other than stale ones.
+      static constexpr char kReasons[] SPORE_FLASH = "retained\0stale\0auth\0throttled\0";
+      if (slot >= 4) return false;
+      const uint32_t counts[] = {mqtt_->retained_commands, mqtt_->stale_commands,
+                                 mqtt_->rejected_commands - mqtt_->stale_commands, mqtt_->throttled};
+      if (counts[slot] != 0) e.sample(name, SPORE_FSTR("reason"), flash_nth(kReasons, 4, slot), counts[slot]);
       return true;
     }
     case kBuildInfo:
