@@ -28,6 +28,7 @@ MqttPayloadForm parse_mqtt_command_payload(std::string_view payload, MqttCommand
   constexpr std::string_view kProof = " proof=";
   // Slices with the pointer constructors (no substr(): its out_of_range paths would land in the
   // ESP8266 image, as mqtt_bridge.cpp notes).
+  if (payload.empty()) return MqttPayloadForm::kToken;  // (memchr on an empty view's nullptr is UB)
   if (payload.size() < kNonce.size() || std::memcmp(payload.data(), kNonce.data(), kNonce.size()) != 0) {
     const char* space = static_cast<const char*>(std::memchr(payload.data(), ' ', payload.size()));
     const size_t first = space == nullptr ? payload.size() : static_cast<size_t>(space - payload.data());
