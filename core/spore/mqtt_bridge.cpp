@@ -152,7 +152,7 @@ bool MqttBridge::begin(const MqttBridgeConfig& config) {
   draw_client_id();
   allow_token_payload_ = config.allow_token_payload;
   if (allow_token_payload_) {
-    SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: plain-token commands allowed: the token travels in clear (unsafe)");
+    SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: token payloads allowed (unsafe)");
   }
   renew_nonce();
   begun_ = true;
@@ -493,7 +493,7 @@ void MqttBridge::on_message(const char* topic, const uint8_t* payload, size_t si
     // retained cmd/restart restarted a node in a loop (issue 18). Never carried out, whatever it
     // holds; the proof is not even checked.
     ++stats_.retained_commands;
-    refuse(command, "retained", SPORE_FSTR("Commands must not be retained: publish without the retain flag."));
+    refuse(command, "retained", SPORE_FSTR("Retained commands are refused."));
   } else {
     nonce_spent_ = false;
     run_command(command, std::string_view(reinterpret_cast<const char*>(payload), size_bytes));
@@ -534,11 +534,14 @@ void MqttBridge::refuse(std::string_view command, const char* code, FlashStr err
 }
 
 bool MqttBridge::take_budget() {
-  const uint32_t now_ms = ctx_.clock().now_ms();
   constexpr uint32_t kFull = SPORE_MQTT_COMMAND_BURST * 1000u;
-  const uint64_t refill = static_cast<uint64_t>(elapsed_ms(now_ms, budget_ms_)) * SPORE_MQTT_COMMANDS_PER_S;
+  constexpr uint32_t kFillMs = kFull / SPORE_MQTT_COMMANDS_PER_S + 1;  // empty to full
+  const uint32_t now_ms = ctx_.clock().now_ms();
+  const uint32_t elapsed = elapsed_ms(now_ms, budget_ms_);
   budget_ms_ = now_ms;
-  budget_milli_ = refill >= kFull - budget_milli_ ? kFull : budget_milli_ + static_cast<uint32_t>(refill);
+  // 32-bit arithmetic (no 64-bit multiply on the ESP8266): elapsed * rate cannot overflow below kFillMs.
+  budget_milli_ = elapsed >= kFillMs ? kFull : budget_milli_ + elapsed * SPORE_MQTT_COMMANDS_PER_S;
+  if (budget_milli_ > kFull) budget_milli_ = kFull;
   if (budget_milli_ < 1000) return false;
   budget_milli_ -= 1000;
   return true;
@@ -559,52 +562,48 @@ void MqttBridge::renew_nonce() {
 bool MqttBridge::authorize(std::string_view command, std::string_view payload, std::string_view* args) {
   MqttCommandPayload p;
   const MqttPayloadForm form = parse_mqtt_command_payload(payload, &p);
-  if (form == MqttPayloadForm::kMalformed) {
-    ++stats_.rejected_commands;
-    refuse(command, "bad_request", SPORE_FSTR("The payload must be 'nonce=<32 hex> proof=<64 hex>[ <arguments>]'."));
-    return false;
-  }
   *args = p.args;
-  // Without a token every payload is accepted, as on the REST API.
-  if (!api_.has_api_token()) return true;
-  if (form == MqttPayloadForm::kToken) {
+  const char* code = nullptr;
+  FlashStr why;
+  if (form == MqttPayloadForm::kMalformed) {
+    code = "bad_request";
+    why = SPORE_FSTR("Payload: nonce=<32 hex> proof=<64 hex>[ <args>].");
+  } else if (!api_.has_api_token()) {
+    return true;  // without a token every payload is accepted, as on the REST API
+  } else if (form == MqttPayloadForm::kToken) {
+    // The old form: the token in clear on the broker, replayable. Only when explicitly allowed.
     if (!allow_token_payload_) {
-      ++stats_.rejected_commands;
-      refuse(command, "proof_required",
-             SPORE_FSTR("Commands need 'nonce=<cmd/nonce> proof=<HMAC>' (spore mqtt proof); a plain token is refused."));
-      return false;
+      code = "proof_required";
+      why = SPORE_FSTR("A proof is required (spore mqtt proof), not the token.");
+    } else if (p.token.empty()) {
+      code = "auth_required";
+      why = SPORE_FSTR("This node requires its API token as the first word of the payload.");
+    } else if (!api_.token_matches(p.token)) {
+      code = "auth_invalid";
+      why = SPORE_FSTR("The token does not match this node's API token.");
     }
-    if (p.token.empty()) {
-      ++stats_.rejected_commands;
-      refuse(command, "auth_required", SPORE_FSTR("This node requires its API token as the first word of the payload."));
-      return false;
-    }
-    if (!api_.token_matches(p.token)) {
-      ++stats_.rejected_commands;
-      refuse(command, "auth_invalid", SPORE_FSTR("The token does not match this node's API token."));
-      return false;
-    }
-    return true;
-  }
-  if (p.nonce_hex != std::string_view(nonce_, kMqttNonceHexLen)) {
+  } else if (p.nonce_hex != std::string_view(nonce_, kMqttNonceHexLen)) {
     // Used already, from before a restart, or another node's: the cheap check, before any HMAC.
-    ++stats_.rejected_commands;
     ++stats_.stale_commands;
-    refuse(command, "stale", SPORE_FSTR("The nonce is not the node's current one (retained on cmd/nonce): make a new proof."));
-    return false;
+    code = "stale";
+    why = SPORE_FSTR("Not the current nonce (cmd/nonce): make a new proof.");
+  } else {
+    uint8_t expected[32];
+    compute_mqtt_command_proof(api_.token_pending() ? std::string_view() : api_.auth().token(),
+                               ctx_.self().node_id, p.nonce_hex, command, p.args, expected);
+    const bool ok = !api_.token_pending() && constant_time_equal(expected, p.proof, sizeof expected);
+    secure_wipe(expected, sizeof expected);
+    if (!ok) {
+      code = "auth_invalid";
+      why = SPORE_FSTR("The proof does not verify.");
+    } else {
+      nonce_spent_ = true;
+    }
   }
-  uint8_t expected[32];
-  compute_mqtt_command_proof(api_.token_pending() ? std::string_view() : api_.auth().token(), ctx_.self().node_id,
-                             p.nonce_hex, command, p.args, expected);
-  const bool ok = !api_.token_pending() && constant_time_equal(expected, p.proof, sizeof expected);
-  secure_wipe(expected, sizeof expected);
-  if (!ok) {
-    ++stats_.rejected_commands;
-    refuse(command, "auth_invalid", SPORE_FSTR("The proof does not verify with this node's API token."));
-    return false;
-  }
-  nonce_spent_ = true;
-  return true;
+  if (code == nullptr) return true;
+  ++stats_.rejected_commands;
+  refuse(command, code, why);
+  return false;
 }
 
 void MqttBridge::run_command(std::string_view command, std::string_view payload) {
@@ -620,7 +619,7 @@ void MqttBridge::run_command(std::string_view command, std::string_view payload)
   if (command == "restart") {
     if (!rest.empty()) {
       ++stats_.bad_commands;
-      refuse(command, "bad_request", SPORE_FSTR("cmd/restart takes no arguments."));
+      refuse(command, "bad_request", SPORE_FSTR("No arguments."));
       return;
     }
     if (!restart_handler_) {
