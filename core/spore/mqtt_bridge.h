@@ -102,7 +102,7 @@ struct MqttBridgeStats {
   uint32_t events_bridged = 0;    ///< own cluster events handed to the port (events/<topic>)
   uint32_t messages = 0;          ///< on_message() calls for a cmd/ topic of this node (results excluded)
   uint32_t commands = 0;          ///< commands accepted (authenticated and carried out)
-  uint32_t rejected_commands = 0; ///< commands with a missing or wrong token: nothing changed
+  uint32_t rejected_commands = 0; ///< commands without a valid proof (or token): nothing changed
   uint32_t bad_commands = 0;      ///< authenticated but malformed, unknown, refused or not supported
   uint32_t queue_drops = 0;       ///< messages built in a callback that did not fit the outbox (also publish_failures)
   uint32_t retained_commands = 0; ///< commands that arrived retained: refused, never carried out
