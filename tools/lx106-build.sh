@@ -42,7 +42,7 @@ DEVICE_MODULES=" boot_counter config_record device_config device_settings esp_fl
 INTEGRATION_MODULES=" event_api metrics "
 # Optional: off by default and linked only by its own firmware environment (the MQTT bridge:
 # PlatformIO env esp01_1m_mqtt, docs/mqtt.md), so the default image does not carry it.
-OPTIONAL_MODULES=" mqtt_bridge mqtt_queue "
+OPTIONAL_MODULES=" mqtt_bridge mqtt_queue mqtt_proof mqtt_inbound "
 # Request proofs (issue 15: the REST API's authorization without sending the token): the proof and
 # nonce logic and the canonical request target. DESIGN.md §4's 48 KB engine budget was set before
 # they existed and cannot hold them; they get a group of their own so their cost stays visible

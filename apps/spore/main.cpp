@@ -29,6 +29,7 @@
 
 #include "cli_logic.h"
 #include "events_cmd.h"
+#include "mqtt_cmd.h"
 #include "ota_cmd.h"
 #include "request_signer.h"
 #include "transport_error.h"
@@ -443,7 +444,7 @@ int main(int argc, char** argv) {
       "Node address: --node HOST[:PORT] (default port 8080), else $SPORE_NODE, else $API_NODE,\n"
       "else API_NODE in ./.env (e.g. `export API_NODE=192.168.1.100`).\n"
       "Global options (--node, --http-timeout, --color) may follow the subcommand.\n"
-      "SPORE_ENV_FILE names another .env to read; SPORE_TOKEN holds the API token (node restart, ota, events publish).\n"
+      "SPORE_ENV_FILE names another .env to read; SPORE_TOKEN holds the API token (node restart, ota, events publish, mqtt proof).\n"
       "Exit codes: 0 ok, 1 failed (unreachable, error answer, nothing heard), 2 bad arguments.");
 
   Globals g;
@@ -509,6 +510,8 @@ int main(int argc, char** argv) {
   // ---- events publish, events watch (events_cmd.cpp) ----
   spore::cli::EventsCli events_cli;
   events_cli.add_to(app);
+  spore::cli::MqttCli mqtt_cli;
+  mqtt_cli.add_to(app);
 
   // ---- ota, keygen, sign, verify (ota_cmd.cpp) ----
   CLI::App* ota = app.add_subcommand("ota", "over-the-air updates: one node, or the whole fleet in waves");
@@ -606,6 +609,7 @@ int main(int argc, char** argv) {
     if (*status) return cmd_status(g, status_json);
     if (*restart) return cmd_restart(g, restart_opts);
     if (*discover) return cmd_discover(g, disc);
+    if (mqtt_cli.selected()) return mqtt_cli.run();
     if (events_cli.selected()) {
       return events_cli.run(spore::cli::EventsContext{[&g] { return node_address(g); }, g.http_timeout_s, use_color(g)});
     }

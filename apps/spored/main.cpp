@@ -400,6 +400,8 @@ int main(int argc, char** argv) {
     mqtt_config.discovery_prefix = opt.mqtt_discovery_prefix.c_str();
     mqtt_config.state_interval_ms = opt.mqtt_state_interval_s * 1000;
     mqtt_config.model = "Linux";
+    mqtt_config.allow_token_payload = opt.mqtt_allow_token_payload;
+    metrics.set_mqtt_stats(&mqtt.stats());
     if ((!opt.mqtt_password_file.empty() &&
          !read_secret_file(opt.mqtt_password_file, "MQTT password file", &password, log)) ||
         !mqtt.begin(mqtt_config) ||  // logged why

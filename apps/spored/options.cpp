@@ -183,6 +183,10 @@ int parse_options(int argc, char** argv, Options* out) {
       ->envname("SPORED_MQTT_KEEPALIVE_S")
       ->capture_default_str()
       ->check(CLI::Range(5, 3600));
+  app.add_flag("--mqtt-allow-token-payload", o.mqtt_allow_token_payload,
+               "UNSAFE: also accept MQTT commands as '<token> <args>' (the token travels in clear on the broker and "
+               "such a command can be replayed); without it commands need a proof (spore mqtt proof, docs/mqtt.md)")
+      ->envname("SPORED_MQTT_ALLOW_TOKEN_PAYLOAD");
   app.add_option("--log-level", log_level, "error | warn | info | debug")
       ->envname("SPORED_LOG_LEVEL")
       ->capture_default_str()

@@ -62,6 +62,7 @@ struct Options {
   std::string mqtt_discovery_prefix = "homeassistant";  ///< "" = no Home Assistant discovery
   uint32_t mqtt_state_interval_s = 30;
   int mqtt_keepalive_s = 30;
+  bool mqtt_allow_token_payload = false;  ///< UNSAFE legacy `<token> <args>` commands (docs/mqtt.md)
 };
 
 /// Parses argv (and the --config file and SPORED_* environment). Returns -1 when spored should

@@ -383,3 +383,17 @@
 #define SPORE_MQTT_QUEUE_BYTES 8192
 #endif
 #endif
+
+/// MQTT bridge: the command budget of one connection, a token bucket (docs/mqtt.md, "Command
+/// budget"). Every command the bridge refuses (retained, stale, wrong proof, malformed, unknown)
+/// takes one token for its answer; with none left it is dropped unanswered and counted
+/// (MqttBridgeStats::throttled, spore_mqtt_commands_refused_total{reason="throttled"}). A
+/// command with a valid proof takes none: it needs the node's next nonce, so those come one per
+/// operator round trip. The bucket refills at SPORE_MQTT_COMMANDS_PER_S up to
+/// SPORE_MQTT_COMMAND_BURST and is full again after every connect.
+#ifndef SPORE_MQTT_COMMANDS_PER_S
+#define SPORE_MQTT_COMMANDS_PER_S 5
+#endif
+#ifndef SPORE_MQTT_COMMAND_BURST
+#define SPORE_MQTT_COMMAND_BURST 10
+#endif

@@ -4,6 +4,7 @@
 
 #include "spore/flash_string.h"
 #include "spore/membership.h"
+#include "spore/mqtt_bridge.h"
 #include "spore/node_context.h"
 #include "spore/ota_upload.h"
 #include "spore/udp_intake.h"
@@ -132,7 +133,8 @@ constexpr char kFamilies[] SPORE_FLASH =
     "cspore_cluster_events_published_total\0Cluster events this node published.\0"
     "cspore_cluster_events_delivered_total\0Cluster events from other nodes delivered here.\0"
     "cspore_cluster_events_lost_total\0Cluster events never delivered here, by reason.\0"
-    "cspore_cluster_events_dropped_total\0Cluster event copies dropped without loss, by reason.\0";
+    "cspore_cluster_events_dropped_total\0Cluster event copies dropped without loss, by reason.\0"
+    "cspore_mqtt_commands_refused_total\0MQTT commands refused, by reason.\0";
 
 enum Family : uint8_t {
   kMembers,
@@ -150,16 +152,17 @@ enum Family : uint8_t {
   kFreeHeap,
   kUptime,
   kBuildInfo,
-  kEventsPublished,  // from here on Membership is needed again
+  kEventsPublished,  // from here to kEventsDropped Membership is needed again
   kEventsDelivered,
   kEventsLost,
   kEventsDropped,
+  kMqttRefused,  // only with set_mqtt_stats()
   kFamilyCount
 };
 static_assert(flash_list_count(kFamilies, sizeof kFamilies) == 2 * kFamilyCount, "one name and help per Family");
 
 // Families read from Membership: left out until set_membership() gave one.
-bool needs_membership(uint8_t f) { return (f >= kDatagramsReceived && f <= kAcceptKey) || f >= kEventsPublished; }
+bool needs_membership(uint8_t f) { return (f >= kDatagramsReceived && f <= kAcceptKey) || (f >= kEventsPublished && f <= kEventsDropped); }
 
 }  // namespace
 
@@ -220,7 +223,7 @@ bool Metrics::write_unit(AnswerCursor& c, JsonWriter& w) {
     const bool counter = flash_read_byte(entry) == 'c';
     const FlashStr name(entry + 1);
     const FlashStr help(entry + 1 + name.length() + 1);
-    if (membership_ != nullptr || !needs_membership(f)) {
+    if ((membership_ != nullptr || !needs_membership(f)) && (f != kMqttRefused || mqtt_ != nullptr)) {
       if (c.index == 0) {
         e.family(name, counter, help);
         c.index = 1;
@@ -299,6 +302,15 @@ bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slo
       const uint32_t n = f == kEventsLost ? lost[slot] : dropped[slot];
       const char* reasons = f == kEventsLost ? kLostReasons : kDroppedReasons;
       if (n != 0) e.sample(name, SPORE_FSTR("reason"), flash_nth(reasons, 3, slot), n);
+      return true;
+    }
+    case kMqttRefused: {
+      // "auth": missing, wrong or malformed proofs (and plain tokens) other than stale ones.
+      static constexpr char kReasons[] SPORE_FLASH = "retained\0stale\0auth\0throttled\0";
+      if (slot >= 4) return false;
+      const uint32_t counts[] = {mqtt_->retained_commands, mqtt_->stale_commands,
+                                 mqtt_->rejected_commands - mqtt_->stale_commands, mqtt_->throttled};
+      if (counts[slot] != 0) e.sample(name, SPORE_FSTR("reason"), flash_nth(kReasons, 4, slot), counts[slot]);
       return true;
     }
     case kBuildInfo:

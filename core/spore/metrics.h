@@ -32,6 +32,7 @@ namespace spore {
 
 class Membership;
 class NodeContext;
+struct MqttBridgeStats;
 struct UdpStats;
 
 /// Content-Type of the Prometheus text exposition format, version 0.0.4.
@@ -67,6 +68,9 @@ class Metrics {
   /// Datagrams a UdpIntake dropped before the protocol saw them (ESP8266), reported as
   /// spore_datagrams_rejected_total reasons "oversize", "low_heap" and "short_read".
   void set_udp_stats(const UdpStats* stats) { udp_ = stats; }
+  /// MQTT commands the bridge refused, as spore_mqtt_commands_refused_total{reason=...}
+  /// (retained, stale, auth, throttled); without it the family is left out. Must outlive the Metrics.
+  void set_mqtt_stats(const MqttBridgeStats* stats) { mqtt_ = stats; }
 
   /// After ctx.begin() and api.begin(): registers GET /metrics (listed in the node's api list),
   /// subscribes to ota_started / ota_finished / ota_failed (3 EventBus slots) and adds the
@@ -97,6 +101,7 @@ class Metrics {
   RestApi& api_;
   const Membership* membership_ = nullptr;
   const UdpStats* udp_ = nullptr;
+  const MqttBridgeStats* mqtt_ = nullptr;
   WideCounter datagrams_received_, datagrams_sent_, bytes_received_, bytes_sent_, uptime_ms_;
   uint32_t ota_started_ = 0, ota_succeeded_ = 0, ota_failed_ = 0;
   Task refresh_task_;

@@ -12,10 +12,13 @@
 ///   members/<peer>    retained: the peer's status as this node sees it ("ACTIVE", "INACTIVE",
 ///                     "DEAD"); an empty retained message (deletes it) when the peer is forgotten
 ///   events/<topic>    not retained: every cluster event THIS node published, as JSON
-///   cmd/restart       payload `<token>`               (subscribed: cmd/+)
-///   cmd/ota           payload `<token> <http-url>`
-///   cmd/publish       payload `<token> <topic> <data>`
-///   cmd/result        not retained: the answer to every command, as JSON
+///   cmd/restart       payload `nonce=<hex> proof=<hex>`   (subscribed: cmd/+; mqtt_proof.h)
+///   cmd/ota           payload `nonce=<hex> proof=<hex> <http-url>`
+///   cmd/publish       payload `nonce=<hex> proof=<hex> <topic> <data>`
+///   cmd/nonce         retained: the nonce the next command's proof must name (on connect, and
+///                     renewed after every command whose proof verified)
+///   cmd/result        not retained: the answer to a command, as JSON (refusals within the
+///                     command budget, SPORE_MQTT_COMMANDS_PER_S / SPORE_MQTT_COMMAND_BURST)
 /// plus Home Assistant MQTT discovery documents under `<discovery_prefix>/...` (retained).
 ///
 /// Transport-agnostic: the platform owns the MQTT client (libmosquitto on Linux, an Arduino
@@ -37,8 +40,8 @@
 ///
 /// No allocation: topics and payloads are built in two fixed buffers (SPORE_MQTT_TOPIC_MAX,
 /// SPORE_MQTT_PAYLOAD_MAX), copied into a third (the outbox) and published from there; one
-/// EventBus slot (kAnyTopic). The API token never appears in a retained message (it travels only
-/// in command payloads the operator sends).
+/// EventBus slot (kAnyTopic). The API token never travels: commands carry proofs made with it
+/// (mqtt_proof.h); a message that arrives retained is never carried out.
 /// Not thread-safe: call everything from the thread that runs the node loop.
 
 #include <cstddef>
@@ -71,6 +74,10 @@ struct MqttBridgeConfig {
   /// The Home Assistant device's "model": the platform ("ESP8266", "Linux"). At most 31 bytes;
   /// bytes outside printable ASCII, '"' and '\' are shown as '_'.
   const char* model = "SPORE node";
+  /// UNSAFE, off by default: also accept the old payload form `<token> <args>`, which puts the
+  /// API token on the broker in clear and can be replayed by anyone who saw it. Only for
+  /// operators' scripts that cannot make proofs yet (docs/mqtt.md).
+  bool allow_token_payload = false;
 };
 
 /// What the bridge needs from an MQTT client (libmosquitto on Linux, an Arduino library on the ESP8266).
@@ -95,9 +102,12 @@ struct MqttBridgeStats {
   uint32_t events_bridged = 0;    ///< own cluster events handed to the port (events/<topic>)
   uint32_t messages = 0;          ///< on_message() calls for a cmd/ topic of this node (results excluded)
   uint32_t commands = 0;          ///< commands accepted (authenticated and carried out)
-  uint32_t rejected_commands = 0; ///< commands with a missing or wrong token: nothing changed
+  uint32_t rejected_commands = 0; ///< commands without a valid proof (or token): nothing changed
   uint32_t bad_commands = 0;      ///< authenticated but malformed, unknown, refused or not supported
   uint32_t queue_drops = 0;       ///< messages built in a callback that did not fit the outbox (also publish_failures)
+  uint32_t retained_commands = 0; ///< commands that arrived retained: refused, never carried out
+  uint32_t stale_commands = 0;    ///< proofs for a nonce that is not the current one (also rejected_commands)
+  uint32_t throttled = 0;         ///< refusals over the command budget: dropped unanswered
 };
 
 class MqttBridge {
@@ -124,21 +134,31 @@ class MqttBridge {
   /// node's events (1 EventBus slot). False (logged why) when the config is invalid or the event
   /// table is full; the bridge then does nothing. The config's strings are copied.
   bool begin(const MqttBridgeConfig& config);
-  /// "spore-<node_id as 8 hex digits>", for the platform's connect. "" before begin().
+  /// "spore-<node_id, 8 hex digits>-<8 hex digits drawn at begin()>", for the platform's connect:
+  /// 23 bytes, the length every MQTT 3.1.1 broker accepts. Random per boot so that another broker
+  /// user cannot take the session over by connecting with it (docs/mqtt.md). "" before begin().
   const char* client_id() const { return client_id_; }
+  /// Draws the client id's random part again. begin() draws it; a platform whose RNG is weak
+  /// until its radio runs (the ESP8266) calls this once more before its first connect.
+  void draw_client_id();
   /// "<base>/status": the topic of the connection's last will. "" before begin().
   const char* will_topic() const { return will_topic_; }
   /// "spore/<cluster>/<node>". "" before begin().
   const char* base_topic() const { return base_; }
+  /// The nonce the next command's proof must name (kMqttNonceHexLen lower-case hex digits),
+  /// published retained on <base>/cmd/nonce. "" before begin().
+  const char* nonce() const { return nonce_; }
 
   /// The platform calls this after each (re)connect: subscribes to <base>/cmd/+, publishes
   /// status online, the discovery documents, the state and every member's status.
   void on_connected(uint32_t now_ms);
   /// A message the client received. `topic` NUL-terminated; `payload` any bytes, valid only
-  /// during the call. Anything but <base>/cmd/<command> is ignored; every command is answered on
-  /// <base>/cmd/result (queued: published by the next loop()). Runs the restart / OTA handlers
-  /// and ctx.publish() synchronously.
-  void on_message(const char* topic, const uint8_t* payload, size_t size_bytes);
+  /// during the call; `retained`: the PUBLISH had its RETAIN flag set (the broker resends such a
+  /// message on every subscribe): refused as "retained", never carried out. Anything but
+  /// <base>/cmd/<command> is ignored; a command is answered on <base>/cmd/result (queued:
+  /// published by the next loop()) unless it is refused over the command budget. Runs the
+  /// restart / OTA handlers and ctx.publish() synchronously.
+  void on_message(const char* topic, const uint8_t* payload, size_t size_bytes, bool retained);
   /// From the node loop, never from inside a client call: publishes what the callbacks queued
   /// (at most the messages queued when it starts; what they queue meanwhile waits for the next
   /// call, unless this call publishes a message of its own, which goes out behind them), then
@@ -179,10 +199,17 @@ class MqttBridge {
   void on_member_event(const Member& member, bool forgotten);
   void on_cluster_event(const Event& event);
   void run_command(std::string_view command, std::string_view payload);
-  /// Checks the token (first space-separated field of `payload`); answers and counts a failure.
-  bool authorize(std::string_view command, std::string_view token);
+  /// Checks the proof (or, when allowed, the token) of `payload`; sets `*args` to what follows
+  /// it. Answers and counts a failure.
+  bool authorize(std::string_view command, std::string_view payload, std::string_view* args);
   /// Publishes the result of `command` on <base>/cmd/result: accepted when `code` is nullptr.
   void answer(std::string_view command, const char* code, FlashStr error);
+  /// answer() for a refusal, if the command budget has a token left; else dropped and counted.
+  void refuse(std::string_view command, const char* code, FlashStr error);
+  /// Takes one token from the command budget (refilled first); false when empty.
+  bool take_budget();
+  /// Draws the next nonce (the current one is spent).
+  void renew_nonce();
   void publish_state(uint32_t now_ms);
   void publish_member(const Member& member, bool forgotten);
   void publish_discovery(size_t entity);
@@ -216,11 +243,17 @@ class MqttBridge {
   bool resync_ = false;  // a retained message was dropped: loop() republishes the retained set
   uint8_t callback_depth_ = 0;  // on_event() / on_message() calls in progress: send() queues
   uint32_t drops_logged_ = 0;   // queue_drops when loop() last logged them
+  bool allow_token_payload_ = false;
+  bool nonce_spent_ = false;      // a proof verified during this on_message(): renew after it
+  uint32_t nonce_serial_ = 0;
+  uint32_t budget_milli_ = SPORE_MQTT_COMMAND_BURST * 1000u;  // command budget, 1/1000 tokens
+  uint32_t budget_ms_ = 0;        // when it was last refilled
   uint8_t base_len_ = 0;
   uint8_t node_offset_ = 0;  // where <node> starts in base_
   char base_[6 + kMaxClusterLen + 1 + SPORE_MAX_HOSTNAME_LEN + 1] = {};
   char will_topic_[sizeof base_ + 7] = {};
-  char client_id_[15] = {};
+  char client_id_[24] = {};
+  char nonce_[2 * 16 + 1] = {};
   char prefix_[kMaxPrefixLen + 1] = {};
   char model_[kMaxModelLen + 1] = {};
   char topic_[SPORE_MQTT_TOPIC_MAX] = {};
@@ -228,6 +261,8 @@ class MqttBridge {
   MqttQueue outbox_;
 };
 
+static_assert(SPORE_MQTT_COMMAND_BURST >= 1 && SPORE_MQTT_COMMAND_BURST <= 1000000 && SPORE_MQTT_COMMANDS_PER_S >= 1,
+              "SPORE_MQTT_COMMAND_BURST: 1..1e6, SPORE_MQTT_COMMANDS_PER_S: >= 1");
 static_assert(SPORE_MQTT_PAYLOAD_MAX > MqttBridge::kLargestDocumentBytes,
               "SPORE_MQTT_PAYLOAD_MAX must hold the largest discovery document");
 // {"node_id":"0a1b2c3d","epoch":4294967295,"seq":4294967295,"data":"..."} around the payload.

@@ -117,6 +117,9 @@ class RequestAuth {
   bool set_token(std::string_view token);
   static bool valid_token(std::string_view token);
   bool has_token() const { return token_len_ > 0; }
+  /// The token itself, for the other proofs keyed with it (MQTT commands, mqtt_proof.h); empty
+  /// when none. Never log, answer or publish it.
+  std::string_view token() const { return {token_, token_len_}; }
   /// True when no token is set or `token` (bare) is the configured one; constant time.
   bool token_matches(std::string_view token) const;
 

@@ -67,7 +67,8 @@ bool EspMqttClient::subscribe(const char* topic) {
 void EspMqttClient::on_message(MQTTClient* client, char topic[], char bytes[], int length) {
   auto* self = static_cast<EspMqttClient*>(client->ref);
   if (self == nullptr || self->bridge_ == nullptr || length < 0) return;
-  self->bridge_->on_message(topic, reinterpret_cast<const uint8_t*>(bytes), static_cast<size_t>(length));
+  self->bridge_->on_message(topic, reinterpret_cast<const uint8_t*>(bytes), static_cast<size_t>(length),
+                            self->tcp_.flags.last_publish_retained());
 }
 
 bool EspMqttClient::try_connect() {
@@ -78,6 +79,11 @@ bool EspMqttClient::try_connect() {
     have_address_ = true;
   }
   mqtt_.setHost(address_, settings_.port);
+  if (!id_drawn_) {
+    bridge_->draw_client_id();  // begin() ran before the radio: draw it again now that it runs
+    id_drawn_ = true;
+  }
+  tcp_.flags.reset();  // a new connection: the stream starts with CONNACK
   busy_ = true;
   const bool ok = mqtt_.connect(bridge_->client_id(), empty(settings_.user) ? nullptr : settings_.user,
                                 empty(settings_.password) ? nullptr : settings_.password);

@@ -5,7 +5,8 @@
 /// PlatformIO env `esp01_1m_mqtt`, which also adds the library): the default image carries none
 /// of it.
 ///
-/// Connection: client id MqttBridge::client_id(), last will MqttBridge::will_topic() =
+/// Connection: client id MqttBridge::client_id() (its random part drawn again before the first
+/// connect, when the radio runs and the RNG is good), last will MqttBridge::will_topic() =
 /// MqttBridge::kWillPayload (retained, QoS 1), clean session, keep-alive 30 s. After every
 /// (re)connect MqttBridge::on_connected(); every received message goes to MqttBridge::on_message().
 /// Reconnects back off 1 s, 2 s, 4 s ... 60 s, each a random 50-100 % of that (nodes that lost
@@ -41,6 +42,14 @@
 /// progress is refused (counted in reentrant_refusals(), which Node logs when it grows), never
 /// run nested.
 ///
+/// Retained commands: arduino-mqtt 2.5.3 does not hand the RETAIN flag to the message callback
+/// (src/MQTTClient.cpp:102-121 passes topic, bytes and length; lwmqtt decoded the flag into
+/// lwmqtt_message_t::retained, src/lwmqtt/lwmqtt.h:78). The connection is therefore a
+/// WiFiClient whose reads also feed MqttInboundFlags (core/spore/mqtt_inbound.h), which follows
+/// the packet framing and keeps the last PUBLISH header's RETAIN bit: lwmqtt reads exactly one
+/// whole packet before it calls back (src/lwmqtt/client.c:247-273, reads through
+/// Client::read(uint8_t*, size_t), src/MQTTClient.cpp:46-80), so that is the message's flag.
+///
 /// Memory: the library's read and write buffers are allocated once, in the constructor
 /// (SPORE_MQTT_READ_BUFFER_BYTES, SPORE_MQTT_WRITE_BUFFER_BYTES below); the will once in
 /// begin(); WiFiClient's connection state on each connect (as any TCP client). Incoming messages
@@ -56,6 +65,8 @@
 
 #include "spore/limits.h"
 #include "spore/mqtt_bridge.h"
+#include "spore/mqtt_inbound.h"
+#include "spore/mqtt_proof.h"
 #include "spore/ports.h"
 
 /// The library's write buffer: the largest packet the bridge sends (topic, payload and a 5-byte
@@ -64,13 +75,34 @@
 #define SPORE_MQTT_WRITE_BUFFER_BYTES (SPORE_MQTT_TOPIC_MAX + SPORE_MQTT_PAYLOAD_MAX + 8)
 #endif
 /// The library's read buffer: the largest command the bridge accepts, a `<base>/cmd/publish`
-/// topic with the payload `<token> <topic> <data>` (token <= 64 bytes, topic <= 31, data <=
-/// SPORE_EVENT_PAYLOAD_MAX), plus the packet's own header. A larger message is dropped.
+/// topic with the payload `nonce=<32 hex> proof=<64 hex> <topic> <data>` (kMqttProofPrefixLen
+/// bytes, topic <= 31, data <= SPORE_EVENT_PAYLOAD_MAX), plus the packet's own header. A larger
+/// message is dropped.
 #ifndef SPORE_MQTT_READ_BUFFER_BYTES
-#define SPORE_MQTT_READ_BUFFER_BYTES (SPORE_MQTT_TOPIC_MAX + 64 + 1 + 31 + 1 + SPORE_EVENT_PAYLOAD_MAX + 16)
+#define SPORE_MQTT_READ_BUFFER_BYTES \
+  (SPORE_MQTT_TOPIC_MAX + spore::kMqttProofPrefixLen + 1 + 31 + 1 + SPORE_EVENT_PAYLOAD_MAX + 16)
 #endif
 
 namespace spore::esp8266 {
+
+/// The broker connection: a WiFiClient that shows every byte lwmqtt reads to MqttInboundFlags.
+class FlagTrackingClient final : public WiFiClient {
+ public:
+  int read() override {
+    const int c = WiFiClient::read();
+    if (c >= 0) {
+      const auto b = static_cast<uint8_t>(c);
+      flags.feed(&b, 1);
+    }
+    return c;
+  }
+  int read(uint8_t* buf, size_t size) override {
+    const int n = WiFiClient::read(buf, size);
+    if (n > 0) flags.feed(buf, static_cast<size_t>(n));
+    return n;
+  }
+  MqttInboundFlags flags;
+};
 
 class EspMqttClient final : public MqttPort {
  public:
@@ -123,12 +155,13 @@ class EspMqttClient final : public MqttPort {
   Random& random_;
   MqttBridge* bridge_ = nullptr;
   Settings settings_{};
-  WiFiClient tcp_;
+  FlagTrackingClient tcp_;
   mutable MQTTClient mqtt_;  // its connected() is not const
   IPAddress address_;
   bool have_address_ = false;
   bool was_connected_ = false;
   bool left_ = false;
+  bool id_drawn_ = false;  // the client id's random part drawn with the radio on
   bool busy_ = false;  // a call into the library is in progress
   uint32_t next_attempt_ms_ = 0;
   uint32_t backoff_ms_ = 0;

@@ -345,6 +345,7 @@ void Node::begin_mqtt() {
     return;
   }
   if (!bridge_.begin(config)) return;  // logged why
+  metrics_.set_mqtt_stats(&bridge_.stats());
   bridge_.set_restart_handler(Delegate<void()>::bind<EspHttpServer, &EspHttpServer::request_restart>(&http_));
   mqtt_.begin(settings, bridge_);
   SPORE_LOG(ctx_, LogLevel::kInfo, "mqtt: broker %s port %u, topics under %s", settings.host,

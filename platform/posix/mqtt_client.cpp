@@ -19,6 +19,14 @@ namespace {
 /// A CONNECT that gets no CONNACK within this long is abandoned and retried (a broker that
 /// accepts TCP but never answers, a filtering middlebox).
 constexpr uint32_t kConnectTimeoutMs = 10000;
+/// A connection that stayed up this long was a real one: its loss starts the backoff over. A
+/// shorter one (kicked by the broker right after connecting) keeps doubling it (issue 18).
+constexpr uint32_t kStableConnectionMs = 60000;
+/// Packets read per poll() at most: mosquitto_loop() handles about one per call, and the node
+/// loop calls poll() ~100-200 times a second, so one packet per pass let 20,000 junk commands
+/// queue in the socket ahead of a valid one for ~2 minutes (issue 18). The bridge drops what
+/// exceeds its command budget cheaply; this bounds the time one pass spends here.
+constexpr int kMaxPacketsPerPoll = 256;
 
 void init_library() {
   static std::once_flag once;
@@ -108,6 +116,7 @@ bool MqttClient::start(const MqttSettings& settings, spore::MqttBridge& bridge, 
 
 void MqttClient::lost(uint32_t now_ms, const char* why) {
   const bool was_connected = connected_;
+  if (was_connected && spore::elapsed_ms(now_ms, connected_at_ms_) >= kStableConnectionMs) backoff_ms_ = kMinBackoffMs;
   connected_ = false;
   connecting_ = false;
   next_attempt_ms_ = now_ms + backoff_ms_;
@@ -140,10 +149,15 @@ void MqttClient::poll(uint32_t now_ms) {
     return;
   }
   if (connected_ || connecting_) {
-    // Timeout 0: never block the node loop; the loop's own wait (UDP receive) paces it.
-    const int rc = mosquitto_loop(mosq_, 0, 1);
-    if (rc != MOSQ_ERR_SUCCESS && (connected_ || connecting_)) {
-      lost(now_ms, rc == MOSQ_ERR_ERRNO ? std::strerror(errno) : mosquitto_strerror(rc));
+    // Timeout 0: never block the node loop; the loop's own wait (UDP receive) paces it. Again
+    // while the last call delivered a message: what waits in the socket is read now.
+    for (int i = 0; i < kMaxPacketsPerPoll; ++i) {
+      const uint32_t before = messages_;
+      const int rc = mosquitto_loop(mosq_, 0, 1);
+      if (rc != MOSQ_ERR_SUCCESS && (connected_ || connecting_)) {
+        lost(now_ms, rc == MOSQ_ERR_ERRNO ? std::strerror(errno) : mosquitto_strerror(rc));
+      }
+      if (rc != MOSQ_ERR_SUCCESS || messages_ == before || !connected_) break;
     }
   }
   bridge_->loop(now_ms);
@@ -158,7 +172,9 @@ void MqttClient::on_connect_cb(struct mosquitto*, void* self, int rc) {
   }
   c->connected_ = true;
   c->connecting_ = false;
-  c->backoff_ms_ = kMinBackoffMs;
+  // The backoff is not reset here but when a connection that lasted is lost (lost()): a broker
+  // user who kicks the node right after each connect must not hold it at one attempt a second.
+  c->connected_at_ms_ = c->now_ms_;
   c->last_error_.clear();
   ++c->connects_;
   if (c->log_ != nullptr) {
@@ -181,8 +197,11 @@ void MqttClient::on_disconnect_cb(struct mosquitto*, void* self, int rc) {
 void MqttClient::on_message_cb(struct mosquitto*, void* self, const struct mosquitto_message* msg) {
   auto* c = static_cast<MqttClient*>(self);
   if (msg == nullptr || msg->topic == nullptr) return;
+  ++c->messages_;
+  // msg->retain: the broker set RETAIN, i.e. it sends a retained message because of our
+  // subscription (mosquitto.h, struct mosquitto_message); the bridge refuses such commands.
   c->bridge_->on_message(msg->topic, static_cast<const uint8_t*>(msg->payload),
-                         msg->payloadlen > 0 ? static_cast<size_t>(msg->payloadlen) : 0);
+                         msg->payloadlen > 0 ? static_cast<size_t>(msg->payloadlen) : 0, msg->retain);
 }
 
 bool MqttClient::publish(const char* topic, const uint8_t* payload, size_t size_bytes, bool retain) {

@@ -9,7 +9,9 @@
 /// zero timeout) from the node loop, so the callbacks, and the bridge they call, run there. The
 /// connect is non-blocking too (mosquitto_connect_async, the same path loop_start uses), except
 /// for the name lookup of a broker given by hostname; a lost or refused connection is retried
-/// with exponential backoff (1 s doubling to 30 s).
+/// with exponential backoff (1 s doubling to 30 s; back to 1 s only after a connection that
+/// stayed up for a minute, so a client kicked right after each connect does not retry every
+/// second).
 
 #include <cstdint>
 #include <string>
@@ -90,6 +92,8 @@ class MqttClient : public spore::MqttPort {
   uint32_t backoff_ms_ = kMinBackoffMs;
   uint32_t now_ms_ = 0;
   uint32_t connects_ = 0;
+  uint32_t connected_at_ms_ = 0;  ///< when the current connection's CONNACK came
+  uint32_t messages_ = 0;         ///< messages received (poll() reads on while they come)
   int last_qos1_mid_ = 0;         ///< the last retained (QoS 1) message handed to libmosquitto...
   bool last_qos1_acked_ = true;   ///< ...and whether the broker acknowledged it (leave() waits)
   std::string last_error_;  ///< logged once per distinct failure, not on every retry

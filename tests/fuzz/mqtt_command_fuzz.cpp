@@ -2,19 +2,25 @@
 // MqttBridge::on_message): whatever a broker delivers on a topic the node subscribed to.
 //
 // Input: byte 0 = flags (bit 0: prefix the topic with "<base>/cmd/", so most inputs reach the
-// command parser; bit 1: the node has no API token), then the topic up to the first '\n' (a
-// C string: an embedded NUL ends it), then the payload (any bytes). Several messages per input,
-// separated by "\n\x1e\n", so sequences (publish then restart, ...) are explored too.
+// command parser; bit 1: the node has no API token; bit 2: every message arrives retained; bit 3:
+// the payload is replaced by a valid proof for the node's current nonce over the payload as the
+// arguments, as `spore mqtt proof` makes it; bit 4: each message is sent twice, the replay
+// of a proof), then the topic up to the first '\n' (a C string: an embedded NUL ends it), then
+// the payload (any bytes). Several messages per input, separated by "\n\x1e\n", so sequences
+// (publish then restart, ...) are explored too.
 //
 // Properties checked on every input, abort() on violation:
 // - on_message() never crashes or reads out of bounds (ASan/UBSan in the fuzz preset);
 // - every publish is a NUL-free topic without wildcards, under the node's base topic, and
 //   never retained except the bridge's own status / state / members documents;
-// - the restart handler runs only for "<base>/cmd/restart" whose payload is the token exactly
-//   (any payload when the node has no token);
+// - the restart handler runs only for "<base>/cmd/restart" not retained, with a valid proof for
+//   the current nonce and no arguments (with no token: any payload that is not a malformed proof
+//   form, without arguments), and never for a replay of a proof (unless the node has no token);
 // - the configured token is never published unless the input itself contained it;
-// - every answer on cmd/result is one per command message, published by the next loop() and never
-//   inside on_message(), and never retained.
+// - every command message gets one answer on cmd/result or is counted as throttled (the command
+//   budget), published by the next loop() and never inside on_message(), and never retained;
+//   an accepted command is always answered, whatever the budget;
+// - the nonce changes exactly when a proof verified (and never when the message was retained).
 //
 // Seed corpus: tests/fuzz/corpus/mqtt_command/.
 
@@ -22,11 +28,14 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "fuzz_ports.h"
 #include "spore/membership.h"
+#include "spore/hex.h"
 #include "spore/mqtt_bridge.h"
+#include "spore/mqtt_proof.h"
 #include "spore/node_context.h"
 #include "spore/rest_api.h"
 
@@ -93,6 +102,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bridge.set_ota_url_handler(spore::Delegate<bool(const char*)>(&on_ota));
   bridge.on_connected(clock.now_ms());
 
+  const bool retained = (flags & 4) != 0;
+  const bool sign = (flags & 8) != 0;
+  const bool twice = (flags & 16) != 0;
   constexpr std::string_view kSeparator = "\n\x1e\n";
   char topic[256];
   size_t at = 0;
@@ -117,17 +129,52 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     topic[n + topic_part.size()] = '\0';
 
     const std::string_view t(topic);  // up to an embedded NUL, as the client would pass it
-    const bool is_command = t.size() > kBase.size() + 5 && t.substr(0, kBase.size() + 5) == "spore/spore/fuzz-node/cmd/" &&
-                            t.substr(kBase.size() + 5) != "result";
-    const bool restart_ok = t == "spore/spore/fuzz-node/cmd/restart" && (no_token || payload == kToken);
-    const int restarts_before = g_restarts;
-    const int results_before = port.results;
-    bridge.on_message(topic, reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
-    if (g_restarts - restarts_before != (restart_ok ? 1 : 0)) std::abort();
-    // Answers wait in the outbox: nothing is published inside on_message() (the client's read).
-    if (port.results != results_before) std::abort();
-    bridge.loop(clock.now_ms());
-    if (port.results - results_before != (is_command ? 1 : 0)) std::abort();
+    const std::string_view cmd_prefix = "spore/spore/fuzz-node/cmd/";
+    const std::string_view name = t.size() > cmd_prefix.size() && t.substr(0, cmd_prefix.size()) == cmd_prefix
+                                      ? t.substr(cmd_prefix.size())
+                                      : std::string_view();
+    const bool is_command = !name.empty() && name != "result" && name != "nonce";
+    // The payload as sent: with `sign`, a proof over `payload` as the arguments.
+    std::string signed_payload;
+    std::string_view sent = payload;
+    if (sign) {
+      uint8_t mac[32];
+      spore::compute_mqtt_command_proof(kToken, 0xF022, bridge.nonce(), name, payload, mac);
+      char hex[65];
+      spore::hex_encode(mac, sizeof mac, hex);
+      signed_payload = std::string("nonce=") + bridge.nonce() + " proof=" + hex;
+      if (!payload.empty()) signed_payload += " " + std::string(payload);
+      sent = signed_payload;
+    }
+    spore::MqttCommandPayload parsed;
+    const spore::MqttPayloadForm form = spore::parse_mqtt_command_payload(sent, &parsed);
+    const bool authorized = no_token ? form != spore::MqttPayloadForm::kMalformed : sign;
+    const bool restart_ok = name == "restart" && !retained && authorized && parsed.args.empty();
+    for (int round = 0; round < (twice ? 2 : 1); ++round) {
+      const std::string nonce_before = bridge.nonce();
+      const int restarts_before = g_restarts;
+      const int results_before = port.results;
+      const uint32_t throttled_before = bridge.stats().throttled;
+      const uint32_t accepted_before = bridge.stats().commands;
+      bridge.on_message(topic, reinterpret_cast<const uint8_t*>(sent.data()), sent.size(), retained);
+      // A replay (round 1) never runs: the first round spent the nonce, or it was refused anyway
+      // (without a token nothing is authenticated, replays included).
+      if (g_restarts - restarts_before != (restart_ok && (round == 0 || no_token) ? 1 : 0)) std::abort();
+      // Answers wait in the outbox: nothing is published inside on_message() (the client's read).
+      if (port.results != results_before) std::abort();
+      const bool spent = nonce_before != bridge.nonce();
+      if (spent && (retained || !is_command || no_token || !sign || round == 1)) std::abort();
+      if (!spent && sign && !no_token && is_command && !retained && round == 0 &&
+          (name == "restart" || name == "ota" || name == "publish")) {
+        std::abort();  // a valid proof for a known command must spend the nonce
+      }
+      bridge.loop(clock.now_ms());
+      const int answered = port.results - results_before;
+      const uint32_t throttled = bridge.stats().throttled - throttled_before;
+      if (answered + static_cast<int>(throttled) != (is_command ? 1 : 0)) std::abort();
+      if (bridge.stats().commands != accepted_before && answered != 1) std::abort();
+    }
+    clock.now += 50;  // the budget refills a little between messages
   }
   bridge.leave();
   return 0;

@@ -39,3 +39,14 @@ retained() { timeout 5 mosquitto_sub -h 127.0.0.1 -p "$PORT" -t "$1" -C 1 -W 2 2
 retained_is() { [ "$(retained "$1")" = "$2" ]; }
 pub() { timeout 5 mosquitto_pub -h 127.0.0.1 -p "$PORT" -t "$1" -m "$2"; }
 
+# Commands carry a proof for the node's current nonce (docs/mqtt.md, "Commands").
+mqtt_node_id() { retained "$(base "$1")/state" | jq -r .node_id; }
+mqtt_nonce() { retained "$(base "$1")/cmd/nonce"; }
+# signed K TOKEN COMMAND [ARGS...]: the payload `spore mqtt proof` makes for node K's current nonce.
+signed() {
+  local k="$1" tok="$2"
+  shift 2
+  "$SPORE" mqtt proof --node-id "$(mqtt_node_id "$k")" --nonce "$(mqtt_nonce "$k")" --token "$tok" "$@"
+}
+# nonce_renewed K OLD: node K's retained nonce is no longer OLD (a proof verified: it was spent).
+nonce_renewed() { local n; n="$(mqtt_nonce "$1")"; [ -n "$n" ] && [ "$n" != "$2" ]; }

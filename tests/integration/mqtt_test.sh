@@ -61,7 +61,7 @@ done
 log "members topics: every node reports both peers ACTIVE (retained)"
 
 # ---- a cluster event through cmd/publish: under the publisher's events topic, once
-pub "$(base 1)/cmd/publish" "token-n1 led/state on"
+pub "$(base 1)/cmd/publish" "$(signed 1 token-n1 publish led/state on)"
 wait_until "cmd/publish accepted" 15 stream_has "^$(base 1)/cmd/result {\"command\":\"publish\",\"status\":\"accepted\"}"
 wait_until "the event on n1's events topic" 15 stream_has "^$(base 1)/events/led/state "
 line="$(grep "^$(base 1)/events/led/state " "$STREAM" | head -1)"
@@ -72,20 +72,21 @@ n="$(grep -c "/events/led/state " "$STREAM" || true)"
 [ "$n" = 1 ] || it_fail "the event was bridged $n times (only the publisher bridges its own events)"
 log "cmd/publish: event bridged once, by the publisher, $(jq -c . <<<"${line#* }")"
 
-# ---- restart: a wrong token is refused and answered, the right one restarts the node
+# ---- restart: a proof made with a wrong token, or the plain token, is refused and answered; a
+# valid proof restarts the node
 pid2="$(node_pid 2)"
 ID2="$(retained "$(base 2)/state" | jq -r .node_id)"
 ID3="$(retained "$(base 3)/state" | jq -r .node_id)"
-pub "$(base 2)/cmd/restart" "wrong-token"
+pub "$(base 2)/cmd/restart" "$(signed 2 wrong-token restart)"
 wait_until "wrong token answered" 15 stream_has "^$(base 2)/cmd/result .*\"code\":\"auth_invalid\""
-pub "$(base 2)/cmd/restart" ""
-wait_until "missing token answered" 15 stream_has "^$(base 2)/cmd/result .*\"code\":\"auth_required\""
+pub "$(base 2)/cmd/restart" "token-n2"
+wait_until "plain token answered" 15 stream_has "^$(base 2)/cmd/result .*\"code\":\"proof_required\""
 sleep 1
 grep -q "^$(base 2)/status offline" "$STREAM" && it_fail "n2 went offline after a wrong token"
 grep -q "restart requested" "$(node_log 2)" && it_fail "n2 restarted after a wrong token"
-log "restart with a wrong / missing token: refused (auth_invalid, auth_required), node untouched"
+log "restart with a wrong proof / the plain token: refused (auth_invalid, proof_required), node untouched"
 
-pub "$(base 2)/cmd/restart" "token-n2"
+pub "$(base 2)/cmd/restart" "$(signed 2 token-n2 restart)"
 wait_until "restart accepted" 15 stream_has "^$(base 2)/cmd/result {\"command\":\"restart\",\"status\":\"accepted\"}"
 wait_until "n2 says offline while restarting" 15 stream_has "^$(base 2)/status offline"
 came_back() { [ "$(grep -c "^$(base 2)/status online" "$STREAM")" -ge 2 ]; }
@@ -114,10 +115,10 @@ stop_node 2 TERM
 [ "$IT_LAST_EXIT" = 0 ] || it_fail "n2 exited with $IT_LAST_EXIT after SIGTERM"
 [ "$(retained "$(base 2)/status")" = offline ] || it_fail "n2 status is not offline right after SIGTERM"
 # The broker's log tells a clean DISCONNECT (no will) from a dropped connection (will fired).
-clean="$(grep -c "Client spore-$ID2 disconnected\.$" "$IT_TMP/mosquitto.log" || true)"
+clean="$(grep -Ec "Client spore-$ID2-[0-9a-f]{8} disconnected\.$" "$IT_TMP/mosquitto.log" || true)"
 [ "$clean" = 2 ] || it_fail "n2 should have disconnected cleanly twice (restart, SIGTERM), broker log says $clean: $(grep "spore-$ID2" "$IT_TMP/mosquitto.log")"
-if grep "Client spore-$ID2 " "$IT_TMP/mosquitto.log" | grep -Eq "closed its connection|due to|error"; then
+if grep -E "Client spore-$ID2-[0-9a-f]{8} " "$IT_TMP/mosquitto.log" | grep -Eq "closed its connection|due to|error"; then
   it_fail "n2 dropped a connection uncleanly: $(grep "spore-$ID2" "$IT_TMP/mosquitto.log")"
 fi
-grep -q "Client spore-$ID3 closed its connection" "$IT_TMP/mosquitto.log" || it_fail "the broker did not see n3's connection drop"
+grep -Eq "Client spore-$ID3-[0-9a-f]{8} closed its connection" "$IT_TMP/mosquitto.log" || it_fail "the broker did not see n3's connection drop"
 log "SIGTERM n2: retained status offline at once, clean DISCONNECT (restart and stop), n3 dropped (will)"

@@ -10,6 +10,7 @@
 
 #include "fakes.h"
 #include "spore/membership.h"
+#include "spore/mqtt_bridge.h"
 #include "spore/node_context.h"
 #include "spore/ota_upload.h"
 #include "spore/udp_intake.h"
@@ -192,6 +193,24 @@ TEST_F(MetricsTest, OtaEventsAreCounted) {
   EXPECT_EQ(value_of(text, "spore_ota_updates_succeeded_total"), 1);
   EXPECT_EQ(value_of(text, "spore_ota_updates_failed_total"), 2);
   EXPECT_EQ(metrics.ota_failed(), 2u);
+}
+
+TEST_F(MetricsTest, MqttRefusalsByReasonOnlyWithTheBridge) {
+  EXPECT_EQ(scrape().find("spore_mqtt_commands_refused_total"), std::string::npos);
+  MqttBridgeStats stats;
+  metrics.set_mqtt_stats(&stats);
+  std::string text = scrape();
+  EXPECT_NE(text.find("# TYPE spore_mqtt_commands_refused_total counter\n"), std::string::npos);
+  EXPECT_EQ(value_of(text, "spore_mqtt_commands_refused_total{reason=\"throttled\"}"), -1);  // zero: left out
+  stats.retained_commands = 2;
+  stats.rejected_commands = 7;  // stale ones included
+  stats.stale_commands = 3;
+  stats.throttled = 4989;
+  text = scrape();
+  EXPECT_EQ(value_of(text, "spore_mqtt_commands_refused_total{reason=\"retained\"}"), 2);
+  EXPECT_EQ(value_of(text, "spore_mqtt_commands_refused_total{reason=\"stale\"}"), 3);
+  EXPECT_EQ(value_of(text, "spore_mqtt_commands_refused_total{reason=\"auth\"}"), 4);
+  EXPECT_EQ(value_of(text, "spore_mqtt_commands_refused_total{reason=\"throttled\"}"), 4989);
 }
 
 TEST_F(MetricsTest, HttpStatusesOutsideTheTableShareOneBucket) {

@@ -14,7 +14,9 @@
 
 #include "fakes.h"
 #include "spore/cluster_events.h"
+#include "spore/hex.h"
 #include "spore/membership.h"
+#include "spore/mqtt_proof.h"
 #include "spore/node_context.h"
 #include "spore/ota_upload.h"
 #include "spore/rest_api.h"
@@ -88,6 +90,9 @@ constexpr uint32_t kSelf = 0x0a1b2c3d;
 constexpr const char* kBase = "spore/spore/node-1";
 
 class MqttBridgeTest : public ::testing::Test {
+ public:
+  void on_restart() { ++restarts; }
+
  protected:
   static Config cfg() { return testing::fast_config_without_jitter(); }
   MqttBridgeTest() : ctx(cfg(), clock, rnd, sys, nullptr), api(ctx), mem(ctx, udp, rnd), bridge(ctx, api, port) {}
@@ -104,12 +109,27 @@ class MqttBridgeTest : public ::testing::Test {
     c.model = "Linux";
     ASSERT_TRUE(bridge.begin(c));
   }
-  void on_restart() { ++restarts; }
   void on_rest_restart() {}
-  void command(const std::string& name, const std::string& payload) {
+  void command(const std::string& name, const std::string& payload, bool retained = false) {
     const std::string topic = std::string(kBase) + "/cmd/" + name;
-    bridge.on_message(topic.c_str(), reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+    // One budget token's worth of time (SPORE_MQTT_COMMANDS_PER_S): tests of the answers are not
+    // tests of the budget.
+    clock.advance(1000 / SPORE_MQTT_COMMANDS_PER_S);
+    bridge.on_message(topic.c_str(), reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), retained);
     drain();  // the results wait in the outbox for loop()
+  }
+  /// The payload `spore mqtt proof` makes: a proof for the node's current nonce.
+  std::string signed_cmd(const std::string& name, const std::string& args = "", const std::string& token = "s3cret",
+                         uint32_t node_id = kSelf) {
+    return proof_payload(token, node_id, bridge.nonce(), name, args);
+  }
+  static std::string proof_payload(const std::string& token, uint32_t node_id, const std::string& nonce,
+                                   const std::string& name, const std::string& args) {
+    uint8_t mac[32];
+    compute_mqtt_command_proof(token, node_id, nonce, name, args, mac);
+    char hex[65];
+    hex_encode(mac, sizeof mac, hex);
+    return "nonce=" + nonce + " proof=" + hex + (args.empty() ? "" : " " + args);
   }
   void drain() { bridge.loop(clock.now_ms()); }
   json last_result() {
@@ -139,7 +159,12 @@ class MqttBridgeTest : public ::testing::Test {
 TEST_F(MqttBridgeTest, IdentityTopicsAndClientId) {
   EXPECT_STREQ(bridge.base_topic(), kBase);
   EXPECT_STREQ(bridge.will_topic(), "spore/spore/node-1/status");
-  EXPECT_STREQ(bridge.client_id(), "spore-0a1b2c3d");
+  // spore-<node id>-<random per boot>: 23 bytes, the MQTT 3.1.1 length every broker accepts.
+  const std::string id = bridge.client_id();
+  ASSERT_EQ(id.size(), 23u) << id;
+  EXPECT_EQ(id.substr(0, 15), "spore-0a1b2c3d-");
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef", 15), std::string::npos) << id;
+  EXPECT_EQ(std::string(bridge.nonce()).size(), kMqttNonceHexLen);
   EXPECT_STREQ(MqttBridge::kWillPayload, "offline");
 }
 
@@ -243,7 +268,7 @@ TEST_F(MqttBridgeTest, InvalidConfigIsRefused) {
   EXPECT_FALSE(other.begin(c));
   EXPECT_STREQ(other.base_topic(), "");
   other.on_connected(clock.now_ms());  // not begun: nothing happens
-  other.on_message("spore/ok/node-1/cmd/restart", reinterpret_cast<const uint8_t*>("s3cret"), 6);
+  other.on_message("spore/ok/node-1/cmd/restart", reinterpret_cast<const uint8_t*>("s3cret"), 6, false);
   EXPECT_TRUE(port.msgs.empty());
   EXPECT_EQ(restarts, 0);
 }
@@ -392,34 +417,163 @@ TEST_F(MqttBridgeTest, OwnClusterEventsOnly) {
   EXPECT_EQ(bridge.stats().oversize, 0u);
 }
 
-TEST_F(MqttBridgeTest, RestartWithRightTokenIsAcceptedAndAnswered) {
+TEST_F(MqttBridgeTest, RestartWithAValidProofIsAcceptedAndAnswered) {
   bridge.on_connected(clock.now_ms());
-  command("restart", "s3cret");
+  command("restart", signed_cmd("restart"));
   EXPECT_EQ(restarts, 1);
   EXPECT_EQ(last_result(), (json{{"command", "restart"}, {"status", "accepted"}}));
   EXPECT_FALSE(port.last(std::string(kBase) + "/cmd/result")->retain);
   EXPECT_EQ(bridge.stats().commands, 1u);
 }
 
-TEST_F(MqttBridgeTest, RestartWithWrongOrMissingTokenChangesNothing) {
+TEST_F(MqttBridgeTest, RestartWithoutAValidProofChangesNothing) {
   bridge.on_connected(clock.now_ms());
-  command("restart", "wrong");
+  command("restart", signed_cmd("restart", "", "wrong"));
   EXPECT_EQ(restarts, 0);
   json r = last_result();
   EXPECT_EQ(r["status"], "error");
   EXPECT_EQ(r["code"], "auth_invalid");
   EXPECT_TRUE(r["error"].is_string());
+  // The plain token (the old form) is refused by default: it would put the token on the broker.
+  command("restart", "s3cret");
+  EXPECT_EQ(last_result()["code"], "proof_required");
   command("restart", "");
-  EXPECT_EQ(last_result()["code"], "auth_required");
-  command("restart", "s3cret ");  // the payload is the token alone
-  EXPECT_EQ(last_result()["code"], "auth_invalid");
-  command("restart", "s3cre");
+  EXPECT_EQ(last_result()["code"], "proof_required");
+  // Malformed proofs: short, upper-case nonce, no space before the arguments.
+  const std::string good = signed_cmd("restart");
+  command("restart", good.substr(0, good.size() - 1));
+  EXPECT_EQ(last_result()["code"], "bad_request");
+  command("restart", "nonce=" + std::string(32, 'A') + good.substr(38));
+  EXPECT_EQ(last_result()["code"], "bad_request");
+  command("restart", good + "x");
+  EXPECT_EQ(last_result()["code"], "bad_request");
   command("restart", std::string(200, 'x'));
+  EXPECT_EQ(last_result()["code"], "proof_required");
   EXPECT_EQ(restarts, 0);
-  EXPECT_EQ(bridge.stats().rejected_commands, 5u);
+  EXPECT_EQ(bridge.stats().rejected_commands, 7u);
   EXPECT_EQ(bridge.stats().commands, 0u);
   // The token is never echoed.
   for (const Published& m : port.msgs) EXPECT_EQ(m.payload.find("s3cret"), std::string::npos) << m.topic;
+}
+
+TEST_F(MqttBridgeTest, AProofIsGoodOnceForItsNodeCommandAndArguments) {
+  bridge.on_connected(clock.now_ms());
+  const std::string nonce_topic = std::string(kBase) + "/cmd/nonce";
+  ASSERT_NE(port.last(nonce_topic), nullptr);
+  EXPECT_TRUE(port.last(nonce_topic)->retain);
+  EXPECT_EQ(port.last(nonce_topic)->payload, bridge.nonce());
+  const std::string first_nonce = bridge.nonce();
+
+  // Made for another node, another command, other arguments: refused, the nonce kept.
+  command("restart", signed_cmd("restart", "", "s3cret", kSelf + 1));
+  EXPECT_EQ(last_result()["code"], "auth_invalid");
+  command("restart", signed_cmd("publish"));
+  EXPECT_EQ(last_result()["code"], "auth_invalid");
+  std::string other_args = signed_cmd("publish", "door open");
+  other_args.replace(other_args.size() - 4, 4, "shut");
+  command("publish", other_args);
+  EXPECT_EQ(last_result()["code"], "auth_invalid");
+  EXPECT_EQ(mem.events().stats().published, 0u);
+  EXPECT_EQ(bridge.nonce(), first_nonce);
+
+  // Accepted once; the nonce is renewed and published; the same payload again is stale.
+  const std::string captured = signed_cmd("publish", "door open");
+  command("publish", captured);
+  EXPECT_EQ(last_result()["status"], "accepted");
+  EXPECT_EQ(mem.events().stats().published, 1u);
+  EXPECT_NE(bridge.nonce(), first_nonce);
+  EXPECT_EQ(port.last(nonce_topic)->payload, bridge.nonce());
+  command("publish", captured);
+  EXPECT_EQ(last_result()["code"], "stale");
+  EXPECT_EQ(mem.events().stats().published, 1u);
+  EXPECT_EQ(bridge.stats().stale_commands, 1u);
+
+  // A verified proof is spent even when the command fails (so it cannot succeed later).
+  const std::string before = bridge.nonce();
+  command("publish", signed_cmd("publish", "node_dead x"));
+  EXPECT_EQ(last_result()["code"], "reserved_topic");
+  EXPECT_NE(bridge.nonce(), before);
+
+  // A node that restarted (another boot, other random) has another nonce: an old proof is stale.
+  MqttBridge after_restart(ctx, api, port);
+  ASSERT_TRUE(after_restart.begin(MqttBridgeConfig{}));
+  EXPECT_NE(std::string(after_restart.nonce()), bridge.nonce());
+  EXPECT_EQ(bridge.stats().commands, 1u);
+}
+
+TEST_F(MqttBridgeTest, ARetainedCommandIsNeverCarriedOut) {
+  bridge.on_connected(clock.now_ms());
+  // Even with a valid proof: the broker would hand it over again on every reconnect.
+  command("restart", signed_cmd("restart"), true);
+  EXPECT_EQ(restarts, 0);
+  EXPECT_EQ(last_result()["code"], "retained");
+  const std::string nonce = bridge.nonce();
+  command("publish", signed_cmd("publish", "door/unlock open"), true);
+  EXPECT_EQ(last_result()["code"], "retained");
+  EXPECT_EQ(mem.events().stats().published, 0u);
+  EXPECT_EQ(bridge.nonce(), nonce);  // not spent: it was not even checked
+  EXPECT_EQ(bridge.stats().retained_commands, 2u);
+  // Not retained, the same proof works.
+  command("restart", signed_cmd("restart"));
+  EXPECT_EQ(restarts, 1);
+}
+
+TEST_F(MqttBridgeTest, TheLegacyTokenFormOnlyWhenAllowed) {
+  MqttBridge legacy(ctx, api, port);
+  MqttBridgeConfig c;
+  c.allow_token_payload = true;
+  ASSERT_TRUE(legacy.begin(c));
+  legacy.set_restart_handler(Delegate<void()>::bind<MqttBridgeTest, &MqttBridgeTest::on_restart>(this));
+  legacy.on_connected(clock.now_ms());
+  const auto send = [&](const char* payload, bool retained) {
+    legacy.on_message("spore/spore/node-1/cmd/restart", reinterpret_cast<const uint8_t*>(payload), std::strlen(payload),
+                      retained);
+    legacy.loop(clock.now_ms());
+  };
+  send("wrong", false);
+  EXPECT_EQ(last_result()["code"], "auth_invalid");
+  send("", false);
+  EXPECT_EQ(last_result()["code"], "auth_required");
+  send("s3cret", true);  // retained: refused in every form
+  EXPECT_EQ(last_result()["code"], "retained");
+  EXPECT_EQ(restarts, 0);
+  send("s3cret", false);
+  EXPECT_EQ(restarts, 1);
+}
+
+TEST_F(MqttBridgeTest, RefusalsOverTheBudgetAreDroppedUnansweredAndAValidCommandStillRuns) {
+  bridge.on_connected(clock.now_ms());
+  const std::string topic = std::string(kBase) + "/cmd/zz";
+  const std::string result_topic = std::string(kBase) + "/cmd/result";
+  // A junk flood at one instant: SPORE_MQTT_COMMAND_BURST answers, the rest dropped unanswered.
+  for (int i = 0; i < 1000; ++i) {
+    bridge.on_message(topic.c_str(), reinterpret_cast<const uint8_t*>("x"), 1, false);
+    bridge.on_message((std::string(kBase) + "/cmd/restart").c_str(), reinterpret_cast<const uint8_t*>("junk"), 4,
+                      i % 2 == 0);
+  }
+  drain();
+  EXPECT_EQ(port.on(result_topic).size(), static_cast<size_t>(SPORE_MQTT_COMMAND_BURST));
+  EXPECT_EQ(bridge.stats().throttled, 2000u - SPORE_MQTT_COMMAND_BURST);
+  EXPECT_EQ(bridge.stats().messages, 2000u);
+  // The budget is empty, yet a command with a valid proof is carried out and answered at once.
+  const std::string payload = signed_cmd("restart");
+  bridge.on_message((std::string(kBase) + "/cmd/restart").c_str(), reinterpret_cast<const uint8_t*>(payload.data()),
+                    payload.size(), false);
+  drain();
+  EXPECT_EQ(restarts, 1);
+  EXPECT_EQ(last_result()["status"], "accepted");
+  // It refills at SPORE_MQTT_COMMANDS_PER_S: one second later that many refusals are answered.
+  clock.advance(1000);
+  const size_t answered = port.on(result_topic).size();
+  for (int i = 0; i < 100; ++i) bridge.on_message(topic.c_str(), reinterpret_cast<const uint8_t*>("x"), 1, false);
+  drain();
+  EXPECT_EQ(port.on(result_topic).size() - answered, static_cast<size_t>(SPORE_MQTT_COMMANDS_PER_S));
+  // And full again after a reconnect.
+  bridge.on_connected(clock.now_ms());
+  const size_t before = port.on(result_topic).size();
+  for (int i = 0; i < 100; ++i) bridge.on_message(topic.c_str(), reinterpret_cast<const uint8_t*>("x"), 1, false);
+  drain();
+  EXPECT_EQ(port.on(result_topic).size() - before, static_cast<size_t>(SPORE_MQTT_COMMAND_BURST));
 }
 
 TEST_F(MqttBridgeTest, WithoutTokenAnyPayloadIsAccepted) {
@@ -432,28 +586,28 @@ TEST_F(MqttBridgeTest, WithoutTokenAnyPayloadIsAccepted) {
 
 TEST_F(MqttBridgeTest, PublishCommand) {
   bridge.on_connected(clock.now_ms());
-  command("publish", "s3cret led/state on and off");
+  command("publish", signed_cmd("publish", "led/state on and off"));
   EXPECT_EQ(last_result(), (json{{"command", "publish"}, {"status", "accepted"}}));
   const Published* e = port.last("spore/spore/node-1/events/led/state");
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(json::parse(e->payload)["data"], "on and off");
   EXPECT_EQ(mem.events().stats().published, 1u);
 
-  command("publish", "s3cret empty");  // no data: an empty payload
+  command("publish", signed_cmd("publish", "empty"));  // no data: an empty payload
   EXPECT_EQ(last_result()["status"], "accepted");
   EXPECT_EQ(json::parse(port.last("spore/spore/node-1/events/empty")->payload)["data"], "");
 
-  command("publish", "wrong led/state on");
+  command("publish", signed_cmd("publish", "led/state on", "wrong"));
   EXPECT_EQ(last_result()["code"], "auth_invalid");
-  command("publish", "s3cret");
+  command("publish", signed_cmd("publish"));
   EXPECT_EQ(last_result()["code"], "bad_request");
-  command("publish", "s3cret  on");
+  command("publish", signed_cmd("publish", " on"));
   EXPECT_EQ(last_result()["code"], "bad_request");
-  command("publish", "s3cret node_dead x");
+  command("publish", signed_cmd("publish", "node_dead x"));
   EXPECT_EQ(last_result()["code"], "reserved_topic");
-  command("publish", "s3cret * x");
+  command("publish", signed_cmd("publish", "* x"));
   EXPECT_EQ(last_result()["code"], "bad_topic");
-  command("publish", "s3cret big " + std::string(SPORE_EVENT_PAYLOAD_MAX + 1, 'x'));
+  command("publish", signed_cmd("publish", "big " + std::string(SPORE_EVENT_PAYLOAD_MAX + 1, 'x')));
   EXPECT_EQ(last_result()["code"], "too_large");
   EXPECT_EQ(mem.events().stats().published, 2u);
   EXPECT_EQ(bridge.stats().rejected_commands, 1u);
@@ -462,7 +616,7 @@ TEST_F(MqttBridgeTest, PublishCommand) {
 
 TEST_F(MqttBridgeTest, OtaCommand) {
   bridge.on_connected(clock.now_ms());
-  command("ota", "s3cret http://10.0.0.2:8000/fw.bin");
+  command("ota", signed_cmd("ota", "http://10.0.0.2:8000/fw.bin"));
   EXPECT_EQ(last_result()["code"], "not_supported");  // no handler installed
 
   struct Ota {
@@ -474,24 +628,23 @@ TEST_F(MqttBridgeTest, OtaCommand) {
     }
   } ota;
   bridge.set_ota_url_handler(Delegate<bool(const char*)>::bind<Ota, &Ota::on_url>(&ota));
-  command("ota", "s3cret http://10.0.0.2:8000/fw.bin");
+  command("ota", signed_cmd("ota", "http://10.0.0.2:8000/fw.bin"));
   EXPECT_EQ(ota.url, "http://10.0.0.2:8000/fw.bin");
   EXPECT_EQ(last_result(), (json{{"command", "ota"}, {"status", "accepted"}}));
   ota.url.clear();
-  for (const char* bad : {"s3cret", "s3cret ", "s3cret https://x/fw.bin", "s3cret http://", "s3cret http://a b",
-                          "s3cret ftp://x"}) {
-    command("ota", bad);
+  for (const char* bad : {"", "https://x/fw.bin", "http://", "http://a b", "ftp://x"}) {
+    command("ota", signed_cmd("ota", bad));
     EXPECT_EQ(last_result()["code"], "bad_request") << bad;
   }
-  command("ota", "s3cret http://x/" + std::string(SPORE_MQTT_PAYLOAD_MAX, 'a'));
+  command("ota", signed_cmd("ota", "http://x/" + std::string(SPORE_MQTT_PAYLOAD_MAX, 'a')));
   EXPECT_EQ(last_result()["code"], "bad_request");
-  command("ota", "nope http://x/fw.bin");
+  command("ota", signed_cmd("ota", "http://x/fw.bin", "nope"));
   EXPECT_EQ(last_result()["code"], "auth_invalid");
   command("ota", " http://x/fw.bin");
-  EXPECT_EQ(last_result()["code"], "auth_required");
+  EXPECT_EQ(last_result()["code"], "proof_required");
   EXPECT_TRUE(ota.url.empty());
   ota.accept = false;
-  command("ota", "s3cret http://x/fw.bin");
+  command("ota", signed_cmd("ota", "http://x/fw.bin"));
   EXPECT_EQ(last_result()["code"], "ota_refused");
 }
 
@@ -501,11 +654,12 @@ TEST_F(MqttBridgeTest, MalformedAndForeignMessages) {
   // Not ours: ignored silently.
   for (const char* t : {"spore/spore/other/cmd/restart", "spore/spore/node-1/cmd/", "spore/spore/node-1/cmd",
                         "spore/spore/node-1", "", "spore/spore/node-1/status", "spore/spore/node-10/cmd/restart"}) {
-    bridge.on_message(t, reinterpret_cast<const uint8_t*>("s3cret"), 6);
+    bridge.on_message(t, reinterpret_cast<const uint8_t*>("s3cret"), 6, false);
   }
-  // Our own results come back through cmd/+: never answered (that would loop).
-  bridge.on_message("spore/spore/node-1/cmd/result", reinterpret_cast<const uint8_t*>("{}"), 2);
-  bridge.on_message(nullptr, nullptr, 0);
+  // Our own results and nonces come back through cmd/+: never answered (that would loop).
+  bridge.on_message("spore/spore/node-1/cmd/result", reinterpret_cast<const uint8_t*>("{}"), 2, false);
+  bridge.on_message("spore/spore/node-1/cmd/nonce", reinterpret_cast<const uint8_t*>("ab"), 2, true);
+  bridge.on_message(nullptr, nullptr, 0, false);
   EXPECT_EQ(port.msgs.size(), before);
   EXPECT_EQ(restarts, 0);
   EXPECT_EQ(bridge.stats().messages, 0u);
@@ -516,12 +670,12 @@ TEST_F(MqttBridgeTest, MalformedAndForeignMessages) {
   const json r = last_result();
   EXPECT_EQ(r["code"], "unknown_command");
   EXPECT_EQ(r["command"].get<std::string>().size(), 32u);
-  bridge.on_message("spore/spore/node-1/cmd/restart", nullptr, 5);  // null payload = empty
+  bridge.on_message("spore/spore/node-1/cmd/restart", nullptr, 5, false);  // null payload = empty
   drain();
-  EXPECT_EQ(last_result()["code"], "auth_required");
+  EXPECT_EQ(last_result()["code"], "proof_required");
   const std::string binary("\x00\xFF\"\\", 4);
   command("restart", binary);
-  EXPECT_EQ(last_result()["code"], "auth_invalid");
+  EXPECT_EQ(last_result()["code"], "proof_required");
   command("publish\xFF", "x");
   EXPECT_TRUE(json::accept(port.last(std::string(kBase) + "/cmd/result")->payload));
   EXPECT_EQ(restarts, 0);
@@ -536,7 +690,7 @@ TEST_F(MqttBridgeTest, DisconnectedPortCountsFailuresAndReconnectRepublishes) {
   EXPECT_FALSE(bridge.online());
   ASSERT_TRUE(ctx.publish("t", "x"));
   ctx.members().observe({0x99, 1, 0x0A000009, 8080, "peer"}, clock.now_ms());
-  command("restart", "s3cret");  // carried out; its answer is lost
+  command("restart", signed_cmd("restart"));  // carried out; its answer is lost
   EXPECT_EQ(restarts, 1);
   clock.advance(60000);
   bridge.loop(clock.now_ms());
@@ -568,7 +722,7 @@ TEST_F(MqttBridgeTest, LeavePublishesOfflineAndStops) {
   EXPECT_FALSE(bridge.online());
   const size_t n = port.msgs.size();
   ASSERT_TRUE(ctx.publish("t", "x"));
-  command("restart", "s3cret");
+  command("restart", signed_cmd("restart"));
   clock.advance(60000);
   bridge.loop(clock.now_ms());
   bridge.on_connected(clock.now_ms());
@@ -589,9 +743,11 @@ TEST_F(MqttBridgeTest, EventsFromCallbacksArePublishedInOrderFromLoop) {
   ASSERT_TRUE(ctx.publish("a", "1"));
   ctx.members().observe({0x99, 1, 0x0A000009, 8080, "peer"}, clock.now_ms());
   ASSERT_TRUE(ctx.publish("b", "2"));
-  bridge.on_message("spore/spore/node-1/cmd/publish", reinterpret_cast<const uint8_t*>("s3cret c 3"), 10);
+  const std::string publish = signed_cmd("publish", "c 3");
+  bridge.on_message("spore/spore/node-1/cmd/publish", reinterpret_cast<const uint8_t*>(publish.data()), publish.size(),
+                    false);
   EXPECT_EQ(port.msgs.size(), before);
-  EXPECT_EQ(bridge.queued(), 6u);  // 4 events, the member, the command's result
+  EXPECT_EQ(bridge.queued(), 7u);  // 4 events, the member, the command's result, the new nonce
   drain();
   EXPECT_EQ(bridge.queued(), 0u);
   std::vector<std::string> order;
@@ -599,7 +755,7 @@ TEST_F(MqttBridgeTest, EventsFromCallbacksArePublishedInOrderFromLoop) {
   const std::string b = kBase;
   const std::vector<std::string> expected = {b + "/events/ota_started", b + "/events/a", b + "/members/peer",
                                              b + "/events/b",           b + "/events/c", b + "/cmd/result",
-                                             b + "/state"};  // the counts changed: state last
+                                             b + "/cmd/nonce",          b + "/state"};  // the counts changed: state last
   EXPECT_EQ(order, expected);
   EXPECT_TRUE(port.last(b + "/members/peer")->retain);
   EXPECT_EQ(bridge.stats().events_bridged, 4u);
@@ -640,9 +796,11 @@ TEST_F(MqttBridgeTest, APublishDuringAPublishIsQueued) {
   // A callback that runs while the client waits inside a publish (on the ESP8266 a web-server
   // handler in delay(); lwmqtt delivering a command while it waits for a PUBACK) must not enter
   // the client again: its messages go out after the one being published, never inside it.
-  port.during_publish = [this] {
+  const std::string restart = signed_cmd("restart");
+  port.during_publish = [this, restart] {
     ASSERT_TRUE(ctx.publish("nested", "x"));
-    bridge.on_message("spore/spore/node-1/cmd/restart", reinterpret_cast<const uint8_t*>("s3cret"), 6);
+    bridge.on_message("spore/spore/node-1/cmd/restart", reinterpret_cast<const uint8_t*>(restart.data()),
+                      restart.size(), false);
   };
   bridge.on_connected(clock.now_ms());  // its first publish (status) runs the callback
   EXPECT_EQ(port.nested, 0);
