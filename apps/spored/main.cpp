@@ -152,10 +152,18 @@ bool load_ota_public_key(const std::string& path, spore::OtaSession& session) {
                  path.c_str());
     return false;
   }
-  if (!session.set_public_key_pem(pem)) {
+  if (!session.set_public_key_pem(pem) && std::strcmp(session.key_error(), "too_short") == 0) {
+    std::fprintf(stderr,
+                 "spored: OTA public key file %s holds an RSA key of %zu bits; at least %zu are required (a key "
+                 "this short can be factored and images forged): make a new pair with 'spore keygen' or "
+                 "'openssl genrsa 2048' and sign with it\n",
+                 path.c_str(), session.refused_key_bits(), spore::OtaSession::kMinKeyBits);
+    return false;
+  }
+  if (!session.has_public_key()) {
     std::fprintf(stderr,
                  "spored: OTA public key file %s holds no usable RSA public key (expected PEM '-----BEGIN PUBLIC "
-                 "KEY-----', 512-4096 bits, as 'openssl rsa -in private.key -pubout' or 'spore keygen' write)\n",
+                 "KEY-----', 2048-4096 bits, as 'openssl rsa -in private.key -pubout' or 'spore keygen' write)\n",
                  path.c_str());
     return false;
   }
@@ -347,6 +355,12 @@ int main(int argc, char** argv) {
   ctx.on(spore::topics::kOtaFinished,
          spore::EventHandler::bind<FlashTargetLog, &FlashTargetLog::on_ota_finished>(&flash_log));
   ctx.set_firmware(px::firmware_version(), image_sha256);
+  // Signed images older than this one are refused (docs/ota.md, "Downgrades").
+  ota_session.set_running_version(px::firmware_version());
+  if (ota_session.has_public_key() && !ota_session.running_version().valid) {
+    log.logf(LogLevel::kWarn, "ota: version '%s' has no MAJOR.MINOR.PATCH: signed images are not checked for downgrades",
+             px::firmware_version());
+  }
 
   spore::Membership membership(ctx, udp, random);
   membership.set_cluster_key(cluster_key);
