@@ -467,19 +467,28 @@ TEST_F(MqttBridgeTest, OtaCommand) {
 
   struct Ota {
     std::string url;
+    bool allow_downgrade = false;
     bool accept = true;
-    bool on_url(const char* u) {
+    bool on_url(const char* u, bool allow) {
       url = u;
+      allow_downgrade = allow;
       return accept;
     }
   } ota;
-  bridge.set_ota_url_handler(Delegate<bool(const char*)>::bind<Ota, &Ota::on_url>(&ota));
+  bridge.set_ota_url_handler(Delegate<bool(const char*, bool)>::bind<Ota, &Ota::on_url>(&ota));
   command("ota", "s3cret http://10.0.0.2:8000/fw.bin");
   EXPECT_EQ(ota.url, "http://10.0.0.2:8000/fw.bin");
+  EXPECT_FALSE(ota.allow_downgrade);
+  EXPECT_EQ(last_result(), (json{{"command", "ota"}, {"status", "accepted"}}));
+  // An explicit third word lets a signed older image install (issue 18, finding 7).
+  command("ota", "s3cret http://10.0.0.2:8000/old.bin allow_downgrade");
+  EXPECT_EQ(ota.url, "http://10.0.0.2:8000/old.bin");
+  EXPECT_TRUE(ota.allow_downgrade);
   EXPECT_EQ(last_result(), (json{{"command", "ota"}, {"status", "accepted"}}));
   ota.url.clear();
   for (const char* bad : {"s3cret", "s3cret ", "s3cret https://x/fw.bin", "s3cret http://", "s3cret http://a b",
-                          "s3cret ftp://x"}) {
+                          "s3cret ftp://x", "s3cret http://x/fw.bin allow-downgrade",
+                          "s3cret http://x/fw.bin allow_downgrade extra", "s3cret http://x/fw.bin  allow_downgrade"}) {
     command("ota", bad);
     EXPECT_EQ(last_result()["code"], "bad_request") << bad;
   }
