@@ -152,7 +152,7 @@ bool load_ota_public_key(const std::string& path, spore::OtaSession& session) {
                  path.c_str());
     return false;
   }
-  if (!session.set_public_key_pem(pem) && std::strcmp(session.key_error(), "too_short") == 0) {
+  if (!session.set_public_key_pem(pem) && session.refused_key_bits() > 0) {
     std::fprintf(stderr,
                  "spored: OTA public key file %s holds an RSA key of %zu bits; at least %zu are required (a key "
                  "this short can be factored and images forged): make a new pair with 'spore keygen' or "

@@ -50,7 +50,7 @@ constexpr char kErrorMessages[] SPORE_FLASH =
     "The image is malformed: its structure is not a bootable image for this node.\0"
     "The new image failed its trial run on this node; nothing was replaced.\0"
     "The bytes received are not the image the request's proof was made for.\0"
-    "The signed image is older than the one this node runs (or carries no version); send it with allow_downgrade=1 to install it anyway.\0"
+    "The signed image is older than this node's (or has no version); allow_downgrade=1 installs it.\0"
     "Unknown update error.\0";
 static_assert(flash_list_count(kErrorMessages, sizeof kErrorMessages) == kErrorCount + 1,
               "kErrorMessages must have one sentence per OtaError, then the unknown one");
@@ -148,8 +148,6 @@ OtaSession::OtaSession(FlashTarget& target) : target_(target) {}
 
 bool OtaSession::set_public_key(const uint8_t* n, size_t n_len, const uint8_t* e, size_t e_len) {
   refused_key_bits_ = 0;
-  key_error_ = "malformed";
-  if (busy()) key_error_ = "busy";
   if (busy() || n == nullptr || e == nullptr) return false;
   while (n_len > 0 && n[0] == 0) {
     ++n;
@@ -168,14 +166,12 @@ bool OtaSession::set_public_key(const uint8_t* n, size_t n_len, const uint8_t* e
   for (uint8_t top = n[0]; top != 0; top = static_cast<uint8_t>(top >> 1)) ++bits;
   if (bits < kMinKeyBits) {
     refused_key_bits_ = bits;
-    key_error_ = "too_short";
     return false;
   }
   std::memcpy(key_.n, n, n_len);
   std::memcpy(key_.e, e, e_len);
   key_.n_len = n_len;
   key_.e_len = e_len;
-  key_error_ = "";
   return true;
 }
 
@@ -184,7 +180,6 @@ bool OtaSession::set_public_key_der(const uint8_t* der, size_t der_len) {
   Der e{};
   if (der == nullptr || !der_rsa_public_key(Der{der, der_len}, n, e)) {
     refused_key_bits_ = 0;
-    key_error_ = busy() ? "busy" : "malformed";
     return false;
   }
   return set_public_key(n.p, n.len, e.p, e.len);
@@ -192,7 +187,6 @@ bool OtaSession::set_public_key_der(const uint8_t* der, size_t der_len) {
 
 bool OtaSession::set_public_key_pem(std::string_view pem) {
   refused_key_bits_ = 0;
-  key_error_ = busy() ? "busy" : "malformed";
   if (busy()) return false;
   PemSink sink{};
   br_pem_decoder_context pc;

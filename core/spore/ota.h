@@ -155,11 +155,8 @@ class OtaSession {
   bool set_public_key_pem(std::string_view pem);
   /// The same from DER bytes (SubjectPublicKeyInfo or PKCS#1 RSAPublicKey).
   bool set_public_key_der(const uint8_t* der, size_t der_len);
-  /// Why the last set_public_key*() call returned false, for a log line: "too_short" (an RSA
-  /// key under kMinKeyBits), "malformed" (no RSA public key, even modulus or exponent, over 4096
-  /// bits) or "busy"; "" after a successful call. Static strings. The bits of a refused key that
-  /// parsed are in refused_key_bits() (0 when it did not parse).
-  const char* key_error() const { return key_error_; }
+  /// After a set_public_key*() call that returned false: the bits of an RSA key refused as
+  /// shorter than kMinKeyBits, for the log line; 0 when the key was malformed (or busy()).
   size_t refused_key_bits() const { return refused_key_bits_; }
   /// Forgets the key: images are accepted unsigned again (unless require_public_key()). False when busy().
   bool clear_public_key();
@@ -246,7 +243,6 @@ class OtaSession {
   FlashTarget& target_;
   br_rsa_pkcs1_vrfy rsa_verifier_ = nullptr;
   Key key_{};
-  const char* key_error_ = "";
   size_t refused_key_bits_ = 0;
   ImageVersion running_version_{};
   ImageVersionScanner version_scan_{};

@@ -204,8 +204,8 @@ int OtaUploadHandler::finish_impl(bool complete, uint32_t now_ms, JsonWriter& w,
   if (e != OtaError::kOk) {
     if (session_.busy()) session_.abort(e);
     if (e == OtaError::kDowngrade) {
-      SPORE_LOG(ctx_, LogLevel::kWarn, "ota: signed image version '%s' is older than the running '%s' (allow_downgrade=1 "
-                "installs it)", session_.image_version_text(), ctx_.firmware_version());
+      SPORE_LOG(ctx_, LogLevel::kWarn, "ota: image version '%s' is older than the running '%s'",
+                session_.image_version_text(), ctx_.firmware_version());
     }
     fire_failed(e, received);
     return write_error(w, e, message_, received);

@@ -302,7 +302,13 @@ bool Node::begin(const char* api_token) {
     if (!ota_session_.set_public_key_pem(std::string_view(pem, sizeof kPem - 1))) {
       // Taking unsigned images instead would be a downgrade: no update route at all; the serial
       // port is the way back for this build.
-      SPORE_LOG(ctx_, LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM; no updates");
+      if (ota_session_.refused_key_bits() > 0) {
+        SPORE_LOG(ctx_, LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is an RSA key of %u bits, under %u; no updates",
+                  static_cast<unsigned>(ota_session_.refused_key_bits()),
+                  static_cast<unsigned>(OtaSession::kMinKeyBits));
+      } else {
+        SPORE_LOG(ctx_, LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM; no updates");
+      }
       ota_ok = false;
       degraded = true;
     }

@@ -383,7 +383,6 @@ TEST(OtaSessionTest, KeysUnder2048BitsAreRefused) {
   for (size_t bytes : {size_t{64}, size_t{128}, size_t{255}}) {
     SCOPED_TRACE(bytes);
     EXPECT_FALSE(s.set_public_key(n + sizeof n - bytes, bytes, e, sizeof e));
-    EXPECT_STREQ(s.key_error(), "too_short");
     EXPECT_EQ(s.refused_key_bits(), bytes * 8);
     EXPECT_FALSE(s.has_public_key());
   }
@@ -393,13 +392,11 @@ TEST(OtaSessionTest, KeysUnder2048BitsAreRefused) {
   EXPECT_EQ(s.refused_key_bits(), 2047u);
   n[0] = 0x80;
   EXPECT_TRUE(s.set_public_key(n, sizeof n, e, sizeof e));
-  EXPECT_STREQ(s.key_error(), "");
   EXPECT_EQ(s.public_key_bytes(), 256u);
   // A refused key leaves the previous one in place.
   EXPECT_FALSE(s.set_public_key(n + 128, 128, e, sizeof e));
   EXPECT_EQ(s.public_key_bytes(), 256u);
   EXPECT_FALSE(s.set_public_key_pem("not a pem"));
-  EXPECT_STREQ(s.key_error(), "malformed");
   EXPECT_EQ(s.refused_key_bits(), 0u);
 }
 
