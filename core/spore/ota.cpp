@@ -157,8 +157,8 @@ bool OtaSession::set_public_key(const uint8_t* n, size_t n_len, const uint8_t* e
     ++e;
     --e_len;
   }
-  // 512 bits is the smallest modulus BearSSL's RSA engines take; even moduli and exponents are
-  // never valid RSA keys (and BearSSL's i31 engine requires an odd modulus).
+  // Even moduli and exponents are never valid RSA keys (and BearSSL's i31 engine requires an odd
+  // modulus); under kMinKeyBits is refused below (BearSSL itself would take 512).
   if (n_len == 0 || n_len > SPORE_OTA_MAX_SIGNATURE_BYTES || (n[n_len - 1] & 1) == 0) return false;
   if (e_len < 1 || e_len > sizeof key_.e || (e[e_len - 1] & 1) == 0) return false;
   // The modulus' bit length: its top byte's bits count only up to its highest set bit.

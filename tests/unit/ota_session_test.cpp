@@ -373,7 +373,7 @@ TEST(OtaSessionTest, PublicKeyValidation) {
 }
 
 // Finding 10 of issue 18: a 512-bit key was accepted without a word. Under 2048 bits is refused,
-// with the reason and the size for the log line; the previous key stays.
+// with the size for the log line; the previous key stays.
 TEST(OtaSessionTest, KeysUnder2048BitsAreRefused) {
   FakeFlashTarget flash;
   OtaSession s(flash);
