@@ -60,7 +60,6 @@ PY
 start_extra python3 "$IT_TMP/stall.py" "$WWW_IP" "$WWW_PORT" "$IT_TMP/stall.log"
 stall_up() { python3 -c "import socket,sys; socket.create_connection(('$WWW_IP', $WWW_PORT), 1).close()" 2>/dev/null; }
 wait_until "the stalling server listens" 10 stall_up
-: >"$IT_TMP/stall.log"
 
 # ---- node 1: source address, heartbeats during the stall, SIGTERM
 pub "$(base 1)/cmd/ota" "token-stall http://$WWW_IP:$WWW_PORT/n1.bin"
