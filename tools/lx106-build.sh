@@ -47,7 +47,10 @@ OPTIONAL_MODULES=" mqtt_bridge mqtt_queue mqtt_proof mqtt_inbound "
 # nonce logic and the canonical request target. DESIGN.md §4's 48 KB engine budget was set before
 # they existed and cannot hold them; they get a group of their own so their cost stays visible
 # (docs/footprint.md, "Request proofs"). The firmware image budget covers them with the rest.
-AUTH_MODULES=" request_auth http_target "
+# Since issue 18 also the version a signed image carries (image_version: the slot search and the
+# comparison behind downgrade protection, docs/ota.md §2a), which decides which signed images a
+# node accepts; ~0.9 KB the engine budget, at 97% before it, no longer holds.
+AUTH_MODULES=" request_auth http_target image_version "
 # Compiled for the target (core must build there) but not linked by the ESP8266 firmware, so in no
 # budget: the multipart parser, which the firmware leaves out (SPORE_OTA_MULTIPART=0 there, as
 # ESPAsyncWebServer parses multipart itself).

@@ -540,6 +540,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     cmd->add_flag("--raw", o.raw, "send the image as application/octet-stream instead of multipart (curl -F)");
     cmd->add_flag("--force", o.force, "upload even to a node that already runs this image");
+    cmd->add_flag("--allow-downgrade", o.allow_downgrade,
+                  "let a node with an OTA public key install a signed image older than the one it runs (or one "
+                  "without a version); without it such nodes answer 422 downgrade");
     cmd->add_flag("--json", o.json, "print the result as JSON on stdout (progress stays on stderr)");
   };
   spore::cli::OtaUpdateOptions upd;
@@ -576,7 +579,7 @@ int main(int argc, char** argv) {
       "keygen", "write private.key and public.key (RSA-2048, PEM) for signed updates (ESP8266 core format)");
   keygen->add_option("--out", keygen_dir, "directory for the two files")->type_name("DIR")->capture_default_str();
   keygen->add_option("--bits", keygen_bits, "RSA key size (the ESP8266 core verifies 2048)")
-      ->check(CLI::IsMember({1024, 2048, 3072, 4096}))
+      ->check(CLI::IsMember({2048, 3072, 4096}))
       ->capture_default_str();
   keygen->add_flag("--force", keygen_force, "replace existing key files");
 

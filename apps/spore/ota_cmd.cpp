@@ -150,6 +150,12 @@ struct NodeRun {
   bool upload_only = false;  ///< no_wait: accepted, return not checked
 };
 
+/// The upload's request target: the query asks a node to install a signed image older than its own
+/// (docs/ota.md, "Downgrades"); a request proof signs the whole target, query included.
+std::string update_target(const OtaCommonOptions& o) {
+  return o.allow_downgrade ? "/api/node/update?allow_downgrade=1" : "/api/node/update";
+}
+
 /// Streams `image` to POST /api/node/update. Returns the HTTP answer, or nullopt with `why`.
 struct UploadAnswer {
   int status = 0;
@@ -213,7 +219,7 @@ std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& ima
   set_timeouts(client, o.http_timeout_s, std::max(o.timeout_s, o.http_timeout_s));
   httplib::Headers headers;
   if (!authorization->empty()) headers.emplace("Authorization", *authorization);
-  httplib::Result res = client.Post("/api/node/update", headers, static_cast<size_t>(total), provider, content_type);
+  httplib::Result res = client.Post(update_target(o), headers, static_cast<size_t>(total), provider, content_type);
   ::close(fd);
   reporter.end_bar();
   if (!res) {
@@ -239,7 +245,7 @@ std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& ima
       if (!probe_auth->empty()) probe_headers.emplace("Authorization", *probe_auth);
       httplib::Client probe(addr.host, addr.port);
       set_timeouts(probe, o.http_timeout_s, o.http_timeout_s);
-      httplib::Result again = probe.Post("/api/node/update", probe_headers, "", content_type.c_str());
+      httplib::Result again = probe.Post(update_target(o), probe_headers, "", content_type.c_str());
       if (again && (again->status == 401 || again->status == 403 || again->status == 409)) {
         // Only a refusal that does not depend on the body (token, another upload running) explains
         // the first attempt; an empty body gets 400 from a node that would take the upload.
@@ -362,12 +368,12 @@ NodeRun update_node(const NodeAddress& addr, const std::string& expected_hostnam
       return finish();
     }
     reporter.line(prefix, "uploading " + format_bytes(image.size_bytes) + (o.raw ? " (raw)" : "") + " to " +
-                              addr.base_url() + "/api/node/update");
+                              addr.base_url() + update_target(o));
     uint8_t file_sha[32];
     sha256_from_hex(image.hashes.file_sha256, file_sha);
     bool token_used = false;
     const Authorizer authorize = [&](std::string* sign_why) -> std::optional<std::string> {
-      std::optional<Signed> s = sign_request(addr, o.http_timeout_s, policy, HttpMethod::kPost, "/api/node/update",
+      std::optional<Signed> s = sign_request(addr, o.http_timeout_s, policy, HttpMethod::kPost, update_target(o),
                                              file_sha, sign_why);
       if (!s) {
         *sign_why = "not sent: the node at " + addr.to_string() + ": " + *sign_why;

@@ -30,6 +30,7 @@ struct OtaCommonOptions {
   bool raw = false;                       ///< application/octet-stream instead of multipart
   bool json = false;
   bool force = false;                     ///< upload even when the node already runs this image
+  bool allow_downgrade = false;           ///< --allow-downgrade: ?allow_downgrade=1, which the proof signs
 };
 
 struct OtaUpdateOptions : OtaCommonOptions {

@@ -15,6 +15,8 @@
 #include <memory>
 #include <vector>
 
+#include "spore/ota.h"
+
 namespace spore {
 namespace cli {
 
@@ -210,9 +212,13 @@ bool sign_image(const std::string& in, const std::string& key_path, const std::s
     return fail(error, key_path + " is not an RSA key: the ESP8266 signed-update format uses RSA-2048");
   }
   const int sig_len = EVP_PKEY_get_size(key.get());
-  if (sig_len <= 0 || !plausible_signature_length(static_cast<uint32_t>(sig_len))) {
-    return fail(error, key_path + ": an RSA key of " + std::to_string(EVP_PKEY_get_bits(key.get())) +
-                           " bits; use 1024..4096 (the ESP8266 core verifies RSA-2048)");
+  const int bits = EVP_PKEY_get_bits(key.get());
+  if (sig_len <= 0 || !plausible_signature_length(static_cast<uint32_t>(sig_len)) ||
+      bits < static_cast<int>(OtaSession::kMinKeyBits)) {
+    // Nodes refuse such a key too (OtaSession::kMinKeyBits): a short one can be factored and images forged.
+    return fail(error, key_path + ": an RSA key of " + std::to_string(bits) +
+                           " bits; at least 2048 are required (nodes refuse shorter keys): make a new pair with "
+                           "'spore keygen'");
   }
   File src(std::fopen(in.c_str(), "rb"));
   if (!src) return fail(error, "cannot open " + in + ": " + errno_text());

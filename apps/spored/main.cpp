@@ -157,10 +157,18 @@ bool load_ota_public_key(const std::string& path, spore::OtaSession& session) {
                  path.c_str());
     return false;
   }
-  if (!session.set_public_key_pem(pem)) {
+  if (!session.set_public_key_pem(pem) && session.refused_key_bits() > 0) {
+    std::fprintf(stderr,
+                 "spored: OTA public key file %s holds an RSA key of %zu bits; at least %zu are required (a key "
+                 "this short can be factored and images forged): make a new pair with 'spore keygen' or "
+                 "'openssl genrsa 2048' and sign with it\n",
+                 path.c_str(), session.refused_key_bits(), spore::OtaSession::kMinKeyBits);
+    return false;
+  }
+  if (!session.has_public_key()) {
     std::fprintf(stderr,
                  "spored: OTA public key file %s holds no usable RSA public key (expected PEM '-----BEGIN PUBLIC "
-                 "KEY-----', 512-4096 bits, as 'openssl rsa -in private.key -pubout' or 'spore keygen' write)\n",
+                 "KEY-----', 2048-4096 bits, as 'openssl rsa -in private.key -pubout' or 'spore keygen' write)\n",
                  path.c_str());
     return false;
   }
@@ -359,6 +367,12 @@ int main(int argc, char** argv) {
   ctx.on(spore::topics::kOtaFinished,
          spore::EventHandler::bind<FlashTargetLog, &FlashTargetLog::on_ota_finished>(&flash_log));
   ctx.set_firmware(px::firmware_version(), image_sha256);
+  // Signed images older than this one are refused (docs/ota.md, "Downgrades").
+  ota_session.set_running_version(px::firmware_version());
+  if (ota_session.has_public_key() && !ota_session.running_version().valid) {
+    log.logf(LogLevel::kWarn, "ota: version '%s' has no MAJOR.MINOR.PATCH: signed images are not checked for downgrades",
+             px::firmware_version());
+  }
 
   spore::Membership membership(ctx, udp, random);
   membership.set_cluster_key(cluster_key);
@@ -420,9 +434,12 @@ int main(int argc, char** argv) {
   std::mutex core_mutex;
   // MQTT cmd/ota: the image is fetched over HTTP and streamed through the upload path.
   px::OtaUrlFetch url_fetch(ota, core_mutex, clock, &log);
+  // From the node's own address, as everything else it sends; bounded (docs/mqtt.md, cmd/ota).
+  if (opt.bind_ip != 0) url_fetch.set_source_address(opt.bind);
+  url_fetch.set_deadline_ms(opt.ota_url_timeout_s * 1000);
   if (!opt.mqtt_host.empty()) {
     mqtt.set_ota_url_handler(
-        spore::Delegate<bool(const char*)>::bind<px::OtaUrlFetch, &px::OtaUrlFetch::start>(&url_fetch));
+        spore::Delegate<bool(const char*, bool)>::bind<px::OtaUrlFetch, &px::OtaUrlFetch::start>(&url_fetch));
   }
   px::HttpServer http(api, core_mutex, &log);
   px::HttpServer::Limits limits;
@@ -492,6 +509,7 @@ int main(int argc, char** argv) {
       std::lock_guard<std::mutex> lock(core_mutex);
       wait_ms = ctx.loop();
       ota.poll(clock.now_ms());
+      url_fetch.poll();
       mqtt_client.poll(clock.now_ms());
       udp_stats.dropped_oversize = udp.oversized_dropped();
       if (ota.restart_pending()) g_restart_requested.store(true);
@@ -546,12 +564,13 @@ int main(int argc, char** argv) {
              (new_image ? trial.paths().trial_file : exec_path).c_str());
     // stop() waits for in-flight requests, so the 202 has been sent before we leave.
     http.stop();
-    url_fetch.stop();
+    url_fetch.cancel();
     {
       std::lock_guard<std::mutex> lock(core_mutex);
       mqtt_client.leave();  // retained "offline", flushed, then DISCONNECT
       membership.leave();
     }
+    url_fetch.stop();
   } else {
     log.logf(LogLevel::kInfo, "%s: leaving the cluster", strsignal(g_stop_signal.load()));
     if (trial.on_trial()) {
@@ -559,12 +578,15 @@ int main(int argc, char** argv) {
       log.logf(LogLevel::kWarn, "ota: stopped before this image proved healthy: its guardian sets it aside; the next "
                                 "start runs %s (the previous image)", self_exe.c_str());
     }
-    url_fetch.stop();  // a download in progress ends as aborted; the running image stays
+    // A download in progress ends as aborted (the running image stays): cancelled first, so the
+    // LEAVE goes out at once even while it waits on a stalled server; its thread is joined after.
+    url_fetch.cancel();
     {
       std::lock_guard<std::mutex> lock(core_mutex);
       mqtt_client.leave();  // retained "offline", flushed, then DISCONNECT
       membership.leave();
     }
+    url_fetch.stop();
     http.stop();
   }
   const spore::MembershipStats& s = membership.stats();

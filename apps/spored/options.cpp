@@ -154,6 +154,12 @@ int parse_options(int argc, char** argv, Options* out) {
                  "threshold, at least 2]")
       ->envname("SPORED_OTA_TRIAL_STABLE_S")
       ->check(CLI::Range(1, 3600));
+  app.add_option("--ota-url-timeout-s", o.ota_url_timeout_s,
+                 "MQTT cmd/ota: a firmware download from a URL is given up after this many seconds (connection to "
+                 "last byte); the running image stays")
+      ->envname("SPORED_OTA_URL_TIMEOUT_S")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
   app.add_flag("--self-test", o.self_test,
                "Load the configuration, keys and state as a start would, check the REST API in process, print "
                "'spored <version> self-test ok' and exit 0; binds no port and writes nothing (run on every new "

@@ -49,6 +49,9 @@ struct Options {
   /// How long a new image must run before it may prove healthy, ms; from --ota-trial-stable-s, by
   /// default max(inactive_after_ms, 2000): by then a peer would have noticed a silent node.
   uint32_t ota_trial_stable_ms = 0;
+  /// MQTT cmd/ota: a download from a URL is given up after this many seconds, connection to last
+  /// byte (OtaUrlFetch::set_deadline_ms()).
+  uint32_t ota_url_timeout_s = 300;
   /// --self-test: load config, keys and state like a start, check the REST API in process, print
   /// "spored <version> self-test ok" and exit 0, binding nothing and writing nothing.
   bool self_test = false;

@@ -149,7 +149,8 @@ int HttpRequestTable::start_upload(Slot& slot, const HttpRequestHead& head, Json
   const bool multipart = is_multipart(head.content_type);
   const std::string_view content_type = multipart ? std::string_view("application/octet-stream") : head.content_type;
   const size_t content_length = multipart ? 0 : head.content_length;
-  const int status = ota_->start(content_type, content_length, head.authorization, clock_.now_ms(), out, headers);
+  const int status = ota_->start(content_type, content_length, head.authorization, clock_.now_ms(), out, headers,
+                                 head.target.empty() ? head.path : head.target);
   if (status == 0) {
     slot.upload_id = ota_->upload_id();
     slot.upload_accepting = true;

@@ -72,6 +72,9 @@ struct HttpRequestHead {
   HttpMethod method = kUnknownHttpMethod;
   /// Without the query string.
   std::string_view path;
+  /// The whole target (path and query) of an update upload, which its proof signs and whose
+  /// query may say allow_downgrade=1; empty = `path` alone.
+  std::string_view target;
   std::string_view authorization;
   std::string_view content_type;
   /// Declared Content-Length; 0 when absent (chunked bodies count as plain requests).

@@ -634,12 +634,18 @@ void MqttBridge::run_command(std::string_view command, std::string_view payload)
   }
 
   if (command == "ota") {
-    bool url_ok = rest.size() > 7 && rest.size() < sizeof payload_ &&
-                  starts_with(rest, "http://");
-    for (char c : rest) url_ok = url_ok && static_cast<uint8_t>(c) > 0x20 && static_cast<uint8_t>(c) < 0x7F;
+    // "<url>" or "<url> allow_downgrade" (both covered by the proof): the URL holds no space.
+    const size_t gap = rest.find(' ');
+    const std::string_view url(rest.data(), gap == std::string_view::npos ? rest.size() : gap);
+    const std::string_view option = after(rest, gap);
+    const bool allow_downgrade = option == "allow_downgrade";
+    bool url_ok = url.size() > 7 && url.size() < sizeof payload_ && starts_with(url, "http://") &&
+                  (gap == std::string_view::npos || allow_downgrade);
+    for (char c : url) url_ok = url_ok && static_cast<uint8_t>(c) > 0x20 && static_cast<uint8_t>(c) < 0x7F;
     if (!url_ok) {
       ++stats_.bad_commands;
-      refuse(command, "bad_request", SPORE_FSTR("The payload must be '<proof> <http://host[:port]/path>'."));
+      refuse(command, "bad_request",
+             SPORE_FSTR("The payload must be '<proof> <http://host[:port]/path>[ allow_downgrade]'."));
       return;
     }
     if (!ota_url_handler_) {
@@ -648,9 +654,9 @@ void MqttBridge::run_command(std::string_view command, std::string_view payload)
       return;
     }
     // The handler gets a NUL-terminated copy; payload_ is free until the answer is written.
-    std::memcpy(payload_, rest.data(), rest.size());
-    payload_[rest.size()] = '\0';
-    if (!ota_url_handler_(payload_)) {
+    std::memcpy(payload_, url.data(), url.size());
+    payload_[url.size()] = '\0';
+    if (!ota_url_handler_(payload_, allow_downgrade)) {
       ++stats_.bad_commands;
       refuse(command, "ota_refused", SPORE_FSTR("The node refused the update: busy, or the URL is not supported."));
       return;

@@ -177,8 +177,10 @@ class MqttBridge {
   void set_restart_handler(Delegate<void()> handler) { restart_handler_ = handler; }
   /// OTA from URL: the platform downloads `url` (NUL-terminated, http://, valid only during the
   /// call: copy it) into its OTA path; false = refused at once (busy, unsupported URL). Progress
-  /// and outcome then show as the usual ota_* events. Unset = answered not_supported.
-  void set_ota_url_handler(Delegate<bool(const char* url)> handler) { ota_url_handler_ = handler; }
+  /// and outcome then show as the usual ota_* events. `allow_downgrade`: the command's third
+  /// word was `allow_downgrade` (a signed image older than the running one may install, as
+  /// POST /api/node/update?allow_downgrade=1). Unset = answered not_supported.
+  void set_ota_url_handler(Delegate<bool(const char* url, bool allow_downgrade)> handler) { ota_url_handler_ = handler; }
 
   const MqttBridgeStats& stats() const { return stats_; }
   /// Messages waiting in the outbox for the next loop().
@@ -231,7 +233,7 @@ class MqttBridge {
   RestApi& api_;
   MqttPort& port_;
   Delegate<void()> restart_handler_;
-  Delegate<bool(const char*)> ota_url_handler_;
+  Delegate<bool(const char*, bool)> ota_url_handler_;
   MqttBridgeStats stats_;
   uint32_t state_interval_ms_ = 30000;
   uint32_t last_state_ms_ = 0;

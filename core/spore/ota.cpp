@@ -23,10 +23,10 @@ constexpr ErrorInfo kErrors[] = {
     {"bad_magic", 422},    {"truncated", 400},     {"unsigned", 422},     {"bad_signature", 422},
     {"flash_begin", 500},  {"flash_write", 500},   {"flash_commit", 500}, {"aborted", 400},
     {"stalled", 408},      {"bad_request", 400},   {"unauthorized", 401}, {"unsupported_media_type", 415},
-    {"bad_image", 422},    {"self_test_failed", 422}, {"digest_mismatch", 400},
+    {"bad_image", 422},    {"self_test_failed", 422}, {"digest_mismatch", 400}, {"downgrade", 422},
 };
 constexpr size_t kErrorCount = sizeof kErrors / sizeof kErrors[0];
-static_assert(kErrorCount == static_cast<size_t>(OtaError::kDigestMismatch) + 1,
+static_assert(kErrorCount == static_cast<size_t>(OtaError::kDowngrade) + 1,
               "kErrors must have one entry per OtaError");
 
 // The sentences, in kErrors order, kept in flash (flash_string.h): ~1.1 KB of DRAM on an ESP8266.
@@ -50,6 +50,7 @@ constexpr char kErrorMessages[] SPORE_FLASH =
     "The image is malformed: its structure is not a bootable image for this node.\0"
     "The new image failed its trial run on this node; nothing was replaced.\0"
     "The bytes received are not the image the request's proof was made for.\0"
+    "The signed image is older than this node's (or has no version); allow_downgrade=1 installs it.\0"
     "Unknown update error.\0";
 static_assert(flash_list_count(kErrorMessages, sizeof kErrorMessages) == kErrorCount + 1,
               "kErrorMessages must have one sentence per OtaError, then the unknown one");
@@ -146,6 +147,7 @@ void ota_sha256_hex(const uint8_t (&sha256)[32], char (&out)[65]) { hex_encode(s
 OtaSession::OtaSession(FlashTarget& target) : target_(target) {}
 
 bool OtaSession::set_public_key(const uint8_t* n, size_t n_len, const uint8_t* e, size_t e_len) {
+  refused_key_bits_ = 0;
   if (busy() || n == nullptr || e == nullptr) return false;
   while (n_len > 0 && n[0] == 0) {
     ++n;
@@ -155,10 +157,17 @@ bool OtaSession::set_public_key(const uint8_t* n, size_t n_len, const uint8_t* e
     ++e;
     --e_len;
   }
-  // 512 bits is the smallest modulus BearSSL's RSA engines take; even moduli and exponents are
-  // never valid RSA keys (and BearSSL's i31 engine requires an odd modulus).
-  if (n_len < 64 || n_len > SPORE_OTA_MAX_SIGNATURE_BYTES || (n[n_len - 1] & 1) == 0) return false;
+  // Even moduli and exponents are never valid RSA keys (and BearSSL's i31 engine requires an odd
+  // modulus); under kMinKeyBits is refused below (BearSSL itself would take 512).
+  if (n_len == 0 || n_len > SPORE_OTA_MAX_SIGNATURE_BYTES || (n[n_len - 1] & 1) == 0) return false;
   if (e_len < 1 || e_len > sizeof key_.e || (e[e_len - 1] & 1) == 0) return false;
+  // The modulus' bit length: its top byte's bits count only up to its highest set bit.
+  size_t bits = (n_len - 1) * 8;
+  for (uint8_t top = n[0]; top != 0; top = static_cast<uint8_t>(top >> 1)) ++bits;
+  if (bits < kMinKeyBits) {
+    refused_key_bits_ = bits;
+    return false;
+  }
   std::memcpy(key_.n, n, n_len);
   std::memcpy(key_.e, e, e_len);
   key_.n_len = n_len;
@@ -167,14 +176,17 @@ bool OtaSession::set_public_key(const uint8_t* n, size_t n_len, const uint8_t* e
 }
 
 bool OtaSession::set_public_key_der(const uint8_t* der, size_t der_len) {
-  if (der == nullptr) return false;
   Der n{};
   Der e{};
-  if (!der_rsa_public_key(Der{der, der_len}, n, e)) return false;
+  if (der == nullptr || !der_rsa_public_key(Der{der, der_len}, n, e)) {
+    refused_key_bits_ = 0;
+    return false;
+  }
   return set_public_key(n.p, n.len, e.p, e.len);
 }
 
 bool OtaSession::set_public_key_pem(std::string_view pem) {
+  refused_key_bits_ = 0;
   if (busy()) return false;
   PemSink sink{};
   br_pem_decoder_context pc;
@@ -218,9 +230,12 @@ bool OtaSession::clear_public_key() {
   return true;
 }
 
-OtaError OtaSession::begin(size_t declared_bytes, uint32_t now_ms, const uint8_t (*expected_file_sha256)[32]) {
+OtaError OtaSession::begin(size_t declared_bytes, uint32_t now_ms, const uint8_t (*expected_file_sha256)[32],
+                           bool allow_downgrade) {
   if (busy()) return OtaError::kBusy;
   result_ = OtaResult{};
+  allow_downgrade_ = allow_downgrade;
+  version_scan_.reset();
   expect_file_sha_ = expected_file_sha256 != nullptr;
   if (expect_file_sha_) {
     std::memcpy(expected_file_sha_, *expected_file_sha256, sizeof expected_file_sha_);
@@ -277,6 +292,7 @@ OtaError OtaSession::emit(const uint8_t* data, size_t size_bytes) {
   if (size_bytes == 0) return OtaError::kOk;
   if (size_bytes > capacity_ - image_bytes_) return fail(OtaError::kTooLarge);
   br_sha256_update(&sha_, data, size_bytes);
+  version_scan_.feed(data, size_bytes);  // exactly the bytes hashed, hence signed
   if (!magic_checked_) {
     // Nothing reaches the target before check_magic() saw the first kMagicBytes bytes.
     size_t take = kMagicBytes - head_len_;
@@ -332,6 +348,12 @@ OtaError OtaSession::write(const uint8_t* data, size_t size_bytes, uint32_t now_
   return OtaError::kOk;
 }
 
+bool OtaSession::downgrade_refused() const {
+  if (allow_downgrade_ || !running_version_.valid) return false;
+  // No version slot: an image built before versions were checked, or not by SPORE; as old as any.
+  return !version_scan_.found() || compare_image_versions(version_scan_.version(), running_version_) < 0;
+}
+
 bool OtaSession::verify_signature(const uint8_t* sig, size_t sig_len, const uint8_t (&sha256)[32]) {
   if (sig_len != key_.n_len) return false;
   const br_rsa_public_key pk{key_.n, key_.n_len, key_.e, key_.e_len};
@@ -383,9 +405,14 @@ OtaError OtaSession::finish(uint32_t now_ms) {
 
   OtaResult r{};
   br_sha256_out(&sha_, r.sha256);
+  version_scan_.finish();
+  r.has_version = version_scan_.found();
   if (keyed_) {
     if (!verify_signature(sig, sig_len, r.sha256)) return fail(OtaError::kBadSignature);
     r.signature_verified = true;
+    // Only a verified version means anything: checked after the signature, before the target
+    // sees a commit (Linux: before the trial run executes the image).
+    if (downgrade_refused()) return fail(OtaError::kDowngrade);
   }
   r.image_bytes = image_bytes_;
   const OtaError committed = target_.commit(r.sha256);

@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "spore/flash_string.h"
+#include "spore/image_version.h"
 #include "spore/limits.h"
 
 namespace spore {
@@ -50,6 +51,7 @@ enum class OtaError : uint8_t {
   kBadImage,              ///< the image's structure is not bootable (ELF headers, ESP segments, length, checksum)
   kSelfTestFailed,        ///< the new image failed its trial run before the switch-over (Linux)
   kDigestMismatch,        ///< the bytes received are not the ones the request's proof declared
+  kDowngrade,             ///< a signed image older than the running one (or without a version), not allowed
 };
 
 /// snake_case name of `e` ("too_large"), static, never nullptr ("unknown" for values out of range).
@@ -68,7 +70,7 @@ const char* ota_error_name(OtaError e);
 /// | unsigned               | 422    | bad_request             | 400    |
 /// | unauthorized           | 401    | unsupported_media_type  | 415    |
 /// | bad_image              | 422    | self_test_failed        | 422    |
-/// | digest_mismatch        | 400    |                         |        |
+/// | digest_mismatch        | 400    | downgrade               | 422    |
 ///
 /// 422 = the request was well formed but the image is unacceptable to this node.
 int ota_error_http_status(OtaError e);
@@ -106,6 +108,9 @@ class FlashTarget {
 /// The outcome of one session.
 struct OtaResult {
   OtaError error = OtaError::kOk;
+  /// The image's version slot was found (image_version.h); its text is
+  /// OtaSession::image_version_text().
+  bool has_version = false;
   size_t image_bytes = 0;   ///< image bytes written, without the signature trailer
   uint8_t sha256[32] = {};  ///< SHA-256 of the image (without trailer); valid when error == kOk
   bool signature_verified = false;
@@ -135,9 +140,14 @@ class OtaSession {
   OtaSession(const OtaSession&) = delete;
   OtaSession& operator=(const OtaSession&) = delete;
 
-  /// RSA public key: big-endian modulus `n` (leading zero bytes ignored; 512..4096 bits, at most
-  /// SPORE_OTA_MAX_SIGNATURE_BYTES bytes) and exponent `e` (1..4 bytes, odd). Copied. When set,
-  /// unsigned and mis-signed images are refused. False (previous key kept) when malformed or busy().
+  /// Smallest RSA modulus a key may have, in bits: 2048 (NIST SP 800-131A; a 512-bit modulus is
+  /// factored in hours on rented machines).
+  static constexpr size_t kMinKeyBits = 2048;
+
+  /// RSA public key: big-endian modulus `n` (leading zero bytes ignored; kMinKeyBits..4096 bits, at
+  /// most SPORE_OTA_MAX_SIGNATURE_BYTES bytes) and exponent `e` (1..4 bytes, odd). Copied. When
+  /// set, unsigned and mis-signed images are refused. False (previous key kept) when malformed,
+  /// too short or busy().
   bool set_public_key(const uint8_t* n, size_t n_len, const uint8_t* e, size_t e_len);
   /// The same from a PEM "-----BEGIN PUBLIC KEY-----" (SubjectPublicKeyInfo, what `openssl rsa
   /// -pubout`, the ESP8266 core's signing.py and `spore keygen` write) or "BEGIN RSA PUBLIC KEY"
@@ -145,6 +155,9 @@ class OtaSession {
   bool set_public_key_pem(std::string_view pem);
   /// The same from DER bytes (SubjectPublicKeyInfo or PKCS#1 RSAPublicKey).
   bool set_public_key_der(const uint8_t* der, size_t der_len);
+  /// After a set_public_key*() call that returned false: the bits of an RSA key refused as
+  /// shorter than kMinKeyBits, for the log line; 0 when the key was malformed (or busy()).
+  size_t refused_key_bits() const { return refused_key_bits_; }
   /// Forgets the key: images are accepted unsigned again (unless require_public_key()). False when busy().
   bool clear_public_key();
   /// The build configured a key: while none is set (it failed to load, or was cleared) every
@@ -165,6 +178,15 @@ class OtaSession {
   /// The key's modulus length in bytes (= its signature length), 0 without a key.
   size_t public_key_bytes() const { return key_.n_len; }
 
+  /// The version the node runs (its own version slot's text, image_version.h). With a key set and
+  /// a valid running version, finish() refuses an image whose version slot is missing or older
+  /// (kDowngrade) unless begin() was told `allow_downgrade`; the same version or a newer one
+  /// installs. A text without MAJOR.MINOR.PATCH turns the check off (the platform warns).
+  void set_running_version(std::string_view text) { running_version_ = parse_image_version(text); }
+  const ImageVersion& running_version() const { return running_version_; }
+  /// The version text of the current or last session's image ("" when it has no slot).
+  const char* image_version_text() const { return version_scan_.text(); }
+
   /// The target's capacity_bytes() now: the largest image begin() would accept.
   size_t capacity_bytes() const { return target_.capacity_bytes(); }
   /// Bytes a keyed upload carries beyond the image: 4 + public_key_bytes(); 0 without a key.
@@ -177,12 +199,16 @@ class OtaSession {
   /// `expected_file_sha256` (may be nullptr): the SHA-256 every byte given to write() must hash
   /// to, trailer included (a request proof's declared image digest); finish() refuses anything
   /// else with kDigestMismatch before it verifies or commits.
-  OtaError begin(size_t declared_bytes, uint32_t now_ms, const uint8_t (*expected_file_sha256)[32] = nullptr);
+  /// `allow_downgrade`: install a signed image even when it is older than the running one (see
+  /// set_running_version()).
+  OtaError begin(size_t declared_bytes, uint32_t now_ms, const uint8_t (*expected_file_sha256)[32] = nullptr,
+                 bool allow_downgrade = false);
   /// Next body bytes, in order. kTooLarge beyond capacity or beyond declared_bytes, kBadMagic,
   /// kFlashWrite; any error ends the session.
   OtaError write(const uint8_t* data, size_t size_bytes, uint32_t now_ms);
   /// End of body: parses the trailer, verifies, commits; result() filled. kEmpty, kTruncated
-  /// (fewer than declared_bytes), kDigestMismatch, kBadMagic, kUnsigned, kBadSignature, kFlashWrite, kFlashCommit.
+  /// (fewer than declared_bytes), kDigestMismatch, kBadMagic, kUnsigned, kBadSignature, kDowngrade,
+  /// kFlashWrite, kFlashCommit.
   OtaError finish(uint32_t now_ms);
   /// Ends a running session with `reason` (kAborted, kStalled, ...): the target is aborted,
   /// result().error = reason. No-op when not busy().
@@ -212,10 +238,14 @@ class OtaSession {
   OtaError emit(const uint8_t* data, size_t size_bytes);
   OtaError flush_head();
   bool verify_signature(const uint8_t* sig, size_t sig_len, const uint8_t (&sha256)[32]);
+  bool downgrade_refused() const;
 
   FlashTarget& target_;
   br_rsa_pkcs1_vrfy rsa_verifier_ = nullptr;
   Key key_{};
+  size_t refused_key_bits_ = 0;
+  ImageVersion running_version_{};
+  ImageVersionScanner version_scan_{};
   br_sha256_context sha_{};
   br_sha256_context file_sha_{};  // every body byte, when a digest was declared
   uint8_t expected_file_sha_[32] = {};
@@ -233,6 +263,7 @@ class OtaSession {
   bool magic_checked_ = false;
   bool keyed_ = false;  // a key was set at begin(); fixed for the session
   bool key_required_ = false;  // require_public_key(): no key means no update
+  bool allow_downgrade_ = false;  // of this session (begin())
   uint8_t head_[kMagicBytes] = {};
   uint8_t tail_[kTailBytes] = {};
 };

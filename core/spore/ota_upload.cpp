@@ -1,5 +1,6 @@
 #include "spore/ota_upload.h"
 
+#include "spore/http_target.h"
 #include "spore/http_text.h"
 #include "spore/node_context.h"
 
@@ -27,6 +28,10 @@ int OtaUploadHandler::write_error(JsonWriter& w, OtaError error, FlashStr messag
   if (error == OtaError::kTooLarge) {
     w.field(SPORE_FSTR("maxBytes"), session_.capacity_bytes());
   }
+  if (error == OtaError::kDowngrade) {
+    w.field(SPORE_FSTR("imageVersion"), session_.image_version_text());
+    w.field(SPORE_FSTR("runningVersion"), ctx_.firmware_version());
+  }
   w.end_object();
   return ota_error_http_status(error);
 }
@@ -43,31 +48,42 @@ void OtaUploadHandler::fire_failed(OtaError error, size_t received) {
 }
 
 int OtaUploadHandler::start(std::string_view content_type, size_t content_length, std::string_view authorization,
-                            uint32_t now_ms, JsonOutput& out, HttpResponseHeaders* headers) {
+                            uint32_t now_ms, JsonOutput& out, HttpResponseHeaders* headers, std::string_view target) {
   if (headers != nullptr) *headers = HttpResponseHeaders{};
   JsonWriter w(out);
-  return start_impl(content_type, content_length, &authorization, now_ms, w, headers);
+  return start_impl(content_type, content_length, &authorization, &target, false, now_ms, w, headers);
 }
 
 int OtaUploadHandler::start_authorized(std::string_view content_type, size_t content_length, uint32_t now_ms,
-                                       JsonOutput& out) {
+                                       JsonOutput& out, bool allow_downgrade) {
   JsonWriter w(out);
-  return start_impl(content_type, content_length, nullptr, now_ms, w, nullptr);
+  return start_impl(content_type, content_length, nullptr, nullptr, allow_downgrade, now_ms, w, nullptr);
 }
 
 int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_length,
-                                 const std::string_view* authorization, uint32_t now_ms, JsonWriter& w,
-                                 HttpResponseHeaders* headers) {
+                                 const std::string_view* authorization, const std::string_view* target,
+                                 bool allow_downgrade, uint32_t now_ms, JsonWriter& w, HttpResponseHeaders* headers) {
   // Authentication first: an unauthenticated caller learns nothing, not even that one is running.
   // A proof's sha256 is the image file's: checked by the session when the upload ends.
   AuthDecision auth;
   if (authorization != nullptr) {
     AuthRequest req;
     req.method = HttpMethod::kPost;
-    req.target = kPath;
+    req.target = target != nullptr ? *target : kPath;  // the query is signed too
     req.authorization = *authorization;
     const int denied = rest_.authorize(req, w, headers, &auth);
     if (denied != 0) return denied;
+  }
+  if (target != nullptr) {
+    char value[2];
+    const int n = http_query_param(*target, "allow_downgrade", value, sizeof value);
+    if (n == -1 || (n == 1 && value[0] == '0')) {
+      allow_downgrade = false;
+    } else if (n == 1 && value[0] == '1') {
+      allow_downgrade = true;
+    } else {
+      return write_error(w, OtaError::kBadRequest, SPORE_FSTR("allow_downgrade must be 1 or 0."), 0);
+    }
   }
   if (active_ || session_.busy() || restart_pending_) {
     return write_error(w, OtaError::kBusy,
@@ -107,7 +123,7 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
     }
   }
   const OtaError e = session_.begin(multipart ? 0 : content_length, now_ms,
-                                    auth.has_declared ? &auth.declared_sha256 : nullptr);
+                                    auth.has_declared ? &auth.declared_sha256 : nullptr, allow_downgrade);
   if (e != OtaError::kOk) {
     fire_failed(e, 0);
     return write_error(w, e, FlashStr(), 0);
@@ -118,8 +134,8 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
   error_ = OtaError::kOk;
   message_ = FlashStr();
   last_activity_ms_ = now_ms;
-  SPORE_LOG(ctx_, LogLevel::kInfo, "ota: upload started (%s, %u bytes declared)", multipart ? "multipart" : "raw",
-            static_cast<unsigned>(content_length));
+  SPORE_LOG(ctx_, LogLevel::kInfo, "ota: upload started (%s, %u bytes declared%s)", multipart ? "multipart" : "raw",
+            static_cast<unsigned>(content_length), allow_downgrade ? ", downgrade allowed" : "");
   OtaEvent ev;
   ev.size_bytes = content_length;
   ev.multipart = multipart;
@@ -187,6 +203,10 @@ int OtaUploadHandler::finish_impl(bool complete, uint32_t now_ms, JsonWriter& w,
   const size_t received = session_.received_bytes();
   if (e != OtaError::kOk) {
     if (session_.busy()) session_.abort(e);
+    if (e == OtaError::kDowngrade) {
+      SPORE_LOG(ctx_, LogLevel::kWarn, "ota: image version '%s' is older than the running '%s'",
+                session_.image_version_text(), ctx_.firmware_version());
+    }
     fire_failed(e, received);
     return write_error(w, e, message_, received);
   }
@@ -229,8 +249,8 @@ int OtaUploadHandler::serve(const HttpRequest& req, JsonWriter& w) {
   // The whole body is already here; the route is kTokenInHandler, so the token is checked here, as
   // for a streamed upload.
   const uint32_t now_ms = ctx_.clock().now_ms();
-  const int status =
-      start_impl(req.content_type, req.body.size(), &req.authorization, now_ms, w, rest_.current_headers());
+  const int status = start_impl(req.content_type, req.body.size(), &req.authorization, &req.path, false, now_ms, w,
+                                rest_.current_headers());
   if (status != 0) return status;
   body(reinterpret_cast<const uint8_t*>(req.body.data()), req.body.size(), now_ms);
   return finish_impl(true, now_ms, w, 0);

@@ -22,6 +22,8 @@
 ///   200 {"status":"updated","size":N,"sha256":"<64 hex>","signed":bool,
 ///        "restart":"the node restarts now with the new image"}
 ///   4xx/5xx {"error":"<sentence>","code":"<ota_error_name>", "received":N}
+///        (422 downgrade also "imageVersion" (the image's slot text, "" without one) and
+///        "runningVersion")
 ///        (401 also "authenticate" and HttpResponseHeaders::www_authenticate, as RestApi)
 /// Status per code: ota_error_http_status() (ota.h); docs/ota.md has the table.
 
@@ -87,12 +89,20 @@ class OtaUploadHandler {
   /// none = octet-stream per RFC 9110 §8.3; else 415) and `content_length` against the capacity (413). Returns 0 when the
   /// platform should stream the body in; otherwise the HTTP status, with the JSON error written
   /// to `out` and `headers` filled like RestApi::handle (WWW-Authenticate on 401).
+  ///
+  /// `target` is the request target as received, query included (a proof signs it): the query
+  /// parameter `allow_downgrade=1` lets a signed image older than the running one install
+  /// (OtaSession::set_running_version()); `allow_downgrade=0` or none refuses it (422 downgrade),
+  /// any other value is 400 bad_request. Other parameters are ignored.
   int start(std::string_view content_type, size_t content_length, std::string_view authorization,
-            uint32_t now_ms, JsonOutput& out, HttpResponseHeaders* headers = nullptr);
+            uint32_t now_ms, JsonOutput& out, HttpResponseHeaders* headers = nullptr,
+            std::string_view target = kPath);
 
   /// start() for an upload the caller authorized itself (spored's OTA from a URL, after the MQTT
   /// bridge checked the command's token): no Authorization header, no proof, no declared digest.
-  int start_authorized(std::string_view content_type, size_t content_length, uint32_t now_ms, JsonOutput& out);
+  /// `allow_downgrade` as the query parameter of start().
+  int start_authorized(std::string_view content_type, size_t content_length, uint32_t now_ms, JsonOutput& out,
+                       bool allow_downgrade = false);
 
   /// Body bytes as they arrive. False = stop reading, the result is decided (finish() writes
   /// it). `upload_id` 0 = the current upload; another id than upload_id() returns false.
@@ -118,8 +128,10 @@ class OtaUploadHandler {
 
  private:
   /// `authorization` nullptr: authorized by the caller (start_authorized()).
+  /// `target` nullptr: no query (start_authorized()), `allow_downgrade` decides.
   int start_impl(std::string_view content_type, size_t content_length, const std::string_view* authorization,
-                 uint32_t now_ms, JsonWriter& w, HttpResponseHeaders* headers);
+                 const std::string_view* target, bool allow_downgrade, uint32_t now_ms, JsonWriter& w,
+                 HttpResponseHeaders* headers);
   int finish_impl(bool complete, uint32_t now_ms, JsonWriter& w, uint32_t upload_id);
   int serve(const HttpRequest& req, JsonWriter& w);
   bool on_part_bytes(const uint8_t* data, size_t size_bytes);

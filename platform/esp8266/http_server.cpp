@@ -331,7 +331,14 @@ bool EspHttpServer::admit(AsyncWebServerRequest* request) {
   BufferJsonOutput out(refusal_, sizeof refusal_);
   HttpResponseHeaders headers;
   const HttpHeapState heap{ESP.getFreeHeap(), ESP.getMaxFreeBlockSize()};
-  const int status = table_.admit(request, admission_head_of(request), heap, out, &headers);
+  HttpRequestHead head = admission_head_of(request);
+  // An update upload starts in admit(): its whole target goes with it, as its proof signs the
+  // query (allow_downgrade=1). A target too long was refused (414) by admit() anyway.
+  char target[kTargetMaxBytes];
+  if (is_update_upload(head) && head.query_params <= SPORE_ESP_MAX_QUERY_PARAMS && head.target_bytes < kTargetMaxBytes) {
+    head.target = target_of(request, target, kTargetMaxBytes);
+  }
+  const int status = table_.admit(request, head, heap, out, &headers);
   if (status != 0) {
     send_refusal(request, status, out.c_str(), headers);
     return true;  // Handler takes it and does nothing more with it

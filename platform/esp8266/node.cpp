@@ -16,6 +16,7 @@
 #define SPORE_HAS_DASHBOARD 1
 #endif
 #include "spore/hmac_sha256.h"
+#include "spore/image_version.h"
 
 namespace spore::esp8266 {
 
@@ -37,6 +38,15 @@ constexpr const char* kBuildPassword = "";
 #ifndef SPORE_FIRMWARE_VERSION
 #define SPORE_FIRMWARE_VERSION "spore-esp8266-0.1.0"
 #endif
+
+// This image's version slot (core/spore/image_version.h), in flash (irom0, inside the .bin and so
+// covered by its signature): a node receiving this image finds the version here and refuses it
+// when signed and older than its own (docs/ota.md, "Downgrades"). begin() reads the version from
+// it too, which keeps it through --gc-sections. The only place the marker occurs in the image.
+static_assert(sizeof("SPORE-VERSION-SLOT:" SPORE_FIRMWARE_VERSION) <= spore::kImageVersionSlotBytes,
+              "SPORE_FIRMWARE_VERSION is longer than a version slot holds (28 characters)");
+static const char kVersionSlot[spore::kImageVersionSlotBytes] PROGMEM __attribute__((used)) =
+    "SPORE-VERSION-SLOT:" SPORE_FIRMWARE_VERSION;
 
 #ifdef SPORE_WITH_MQTT
 // Broker and bridge settings from the build (PlatformIO: MQTT_HOST=... pio run -e esp01_1m_mqtt),
@@ -249,8 +259,15 @@ bool Node::begin(const char* api_token) {
   // The address comes with the WiFi connection (on_ip_change); 0 until then.
   if (!ctx_.begin({chip, next_incarnation(), radio_.station_ip(), hostname_})) degraded = true;  // logged why
   uint8_t image_sha256[32] = {};
+  char version[kImageVersionMaxTextBytes + 1];
+  memcpy_P(version, kVersionSlot + kImageVersionMarkerBytes, sizeof version - 1);
+  version[sizeof version - 1] = '\0';
+  ota_session_.set_running_version(version);
+  if (!ota_session_.running_version().valid) {
+    SPORE_LOG(ctx_, LogLevel::kWarn, "OTA: firmware version '%s' has no MAJOR.MINOR.PATCH: no downgrade check", version);
+  }
   if (hash_running_image(image_sha256)) {
-    ctx_.set_firmware(SPORE_FIRMWARE_VERSION, image_sha256);
+    ctx_.set_firmware(version, image_sha256);
     membership_.set_image_digest(ctx_.image_digest());
   }
   // A fresh board gets a random token rather than an open REST API (docs/security.md), drawn in
@@ -288,7 +305,13 @@ bool Node::begin(const char* api_token) {
     if (!ota_session_.set_public_key_pem(std::string_view(pem, sizeof kPem - 1))) {
       // Taking unsigned images instead would be a downgrade: no update route at all; the serial
       // port is the way back for this build.
-      SPORE_LOG(ctx_, LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM; no updates");
+      if (ota_session_.refused_key_bits() > 0) {
+        SPORE_LOG(ctx_, LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is an RSA key of %u bits, under %u; no updates",
+                  static_cast<unsigned>(ota_session_.refused_key_bits()),
+                  static_cast<unsigned>(OtaSession::kMinKeyBits));
+      } else {
+        SPORE_LOG(ctx_, LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM; no updates");
+      }
       ota_ok = false;
       degraded = true;
     }

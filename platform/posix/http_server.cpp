@@ -918,7 +918,9 @@ int HttpServer::begin_upload(MHD_Connection* c, Conn* conn, uint64_t content_len
     std::lock_guard<std::mutex> upload_lock(conn->upload_mutex);
     {
       std::lock_guard<std::mutex> lock(core_mutex_);
-      a.status = ota_->start(header(c, "Content-Type"), declared, header(c, "Authorization"), now_ms(), out, &headers);
+      // The whole target: a proof signs its query (allow_downgrade=1) too.
+      a.status = ota_->start(header(c, "Content-Type"), declared, header(c, "Authorization"), now_ms(), out, &headers,
+                             conn->target);
       if (a.status == 0) conn->upload_id = ota_->upload_id();
       if (a.status != 0) api_.record_response(a.status);
       if (headers.www_authenticate != nullptr) a.challenge = headers.www_authenticate;

@@ -1,6 +1,9 @@
 #include "posix/ota_url_fetch.h"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
@@ -33,32 +36,67 @@ bool OtaUrlFetch::parse_url(const std::string& url, std::string* host, uint16_t*
   return !host->empty() && host->find_first_of("@[]") == std::string::npos;
 }
 
-bool OtaUrlFetch::start(const char* url) {
+bool OtaUrlFetch::start(const char* url, bool allow_downgrade) {
   std::string host, path;
   uint16_t port = 0;
   if (busy_.load() || ota_.busy() || !parse_url(url, &host, &port, &path)) return false;
   if (thread_.joinable()) thread_.join();  // the previous download's thread, finished
   busy_.store(true);
   stopping_.store(false);
-  thread_ = std::thread([this, host, port, path] { run(host, port, path); });
+  timed_out_.store(false);
+  started_ms_.store(clock_.now_ms());
+  thread_ = std::thread([this, host, port, path, allow_downgrade] { run(host, port, path, allow_downgrade); });
   return true;
 }
 
-void OtaUrlFetch::stop() {
+void OtaUrlFetch::shut_down_locked() {
+  // Wakes whatever the download waits in (connect, the answer's head, a body read): its socket
+  // reads EOF, or its connection attempt is aborted, and cpp-httplib returns with an error.
+  if (watch_fd_ >= 0) ::shutdown(watch_fd_, SHUT_RDWR);
+}
+
+void OtaUrlFetch::cancel() {
+  std::lock_guard<std::mutex> lock(socket_mutex_);
+  if (!busy_.load()) return;
   stopping_.store(true);
+  shut_down_locked();
+}
+
+void OtaUrlFetch::poll() {
+  if (!busy_.load() || stopping_.load() || elapsed_ms(clock_.now_ms(), started_ms_.load()) < deadline_ms_) return;
+  timed_out_.store(true);
+  cancel();
+}
+
+void OtaUrlFetch::stop() {
+  cancel();
   if (thread_.joinable()) thread_.join();
+}
+
+void OtaUrlFetch::on_socket(int sock) {
+  std::lock_guard<std::mutex> lock(socket_mutex_);
+  // One socket per address tried; the last is the one that connects.
+  if (watch_fd_ >= 0) ::close(watch_fd_);
+  watch_fd_ = ::fcntl(sock, F_DUPFD_CLOEXEC, 0);
+  if (stopping_.load()) shut_down_locked();  // cancelled before the socket existed
 }
 
 void OtaUrlFetch::log(LogLevel level, const std::string& line) {
   if (log_ != nullptr) log_->write(level, line.c_str());
 }
 
-void OtaUrlFetch::run(std::string host, uint16_t port, std::string path) {
+void OtaUrlFetch::run(std::string host, uint16_t port, std::string path, bool allow_downgrade) {
   const std::string where = "http://" + host + ":" + std::to_string(port) + path;
-  log(LogLevel::kInfo, "ota: downloading " + where);
+  log(LogLevel::kInfo, "ota: downloading " + where + (source_address_.empty() ? "" : " from " + source_address_) +
+                           (allow_downgrade ? " (downgrade allowed)" : "") + ", deadline " +
+                           std::to_string(deadline_ms_ / 1000) + " s");
   httplib::Client client(host, port);
   client.set_connection_timeout(10, 0);
-  client.set_read_timeout(30, 0);  // between bytes; a stalled server also trips core's stall timeout
+  client.set_read_timeout(30, 0);  // between bytes; the overall deadline (poll()) usually ends it first
+  // The node's own address, as every other packet it sends (an IPv4 literal: httplib binds it when
+  // no interface has that name, httplib.h 0.11.4 create_client_socket()).
+  if (!source_address_.empty()) client.set_interface(source_address_);
+  client.set_socket_options([this](int sock) { on_socket(sock); });
   uint32_t upload_id = 0;
   std::string refusal;
   bool body_ok = true;
@@ -74,7 +112,8 @@ void OtaUrlFetch::run(std::string host, uint16_t port, std::string path) {
         std::string answer;
         StringJsonOutput out(answer);
         std::lock_guard<std::mutex> lock(core_mutex_);
-        const int status = ota_.start_authorized("application/octet-stream", length, clock_.now_ms(), out);
+        const int status =
+            ota_.start_authorized("application/octet-stream", length, clock_.now_ms(), out, allow_downgrade);
         if (status != 0) {
           refusal = "refused: " + answer;
           return false;
@@ -88,6 +127,16 @@ void OtaUrlFetch::run(std::string host, uint16_t port, std::string path) {
         body_ok = ota_.body(reinterpret_cast<const uint8_t*>(data), size, clock_.now_ms(), upload_id);
         return body_ok;
       });
+  {
+    std::lock_guard<std::mutex> lock(socket_mutex_);
+    if (watch_fd_ >= 0) ::close(watch_fd_);
+    watch_fd_ = -1;
+  }
+  if (timed_out_.load()) {
+    refusal = "gave up after the download deadline of " + std::to_string(deadline_ms_ / 1000) + " s";
+  } else if (stopping_.load()) {
+    refusal = "cancelled (the node is stopping)";
+  }
   if (upload_id != 0) {
     const bool complete = res && res->status == 200 && body_ok && !stopping_.load();
     std::string answer;
@@ -97,9 +146,11 @@ void OtaUrlFetch::run(std::string host, uint16_t port, std::string path) {
       std::lock_guard<std::mutex> lock(core_mutex_);
       status = ota_.finish(complete, clock_.now_ms(), out, upload_id);
     }
-    log(status == 200 ? LogLevel::kInfo : LogLevel::kWarn, "ota: " + where + ": " + answer);
+    log(status == 200 ? LogLevel::kInfo : LogLevel::kWarn,
+        "ota: " + where + ": " + (refusal.empty() ? "" : refusal + ": ") + answer);
   } else {
     if (refusal.empty()) refusal = "download failed: " + httplib::to_string(res.error());
+    if (res.error() == httplib::Error::BindIPAddress) refusal += " (source address " + source_address_ + ")";
     log(LogLevel::kWarn, "ota: " + where + ": " + refusal);
   }
   busy_.store(false);

@@ -14,14 +14,18 @@
 
 #include <cstddef>
 
+#include "spore/image_version.h"
+
 namespace spore::posix {
 
+/// The slot's layout is core's (spore/image_version.h): a node finds the same slot in an image it
+/// is sent and refuses a signed one older than its own (docs/ota.md, "Downgrades").
 /// Size of the whole slot, prefix and NUL padding included.
-constexpr size_t kVersionSlotBytes = 48;
+constexpr size_t kVersionSlotBytes = kImageVersionSlotBytes;
 /// Length of "SPORE-VERSION-SLOT:", the marker in front of the version.
-constexpr size_t kVersionSlotPrefixBytes = 19;
+constexpr size_t kVersionSlotPrefixBytes = kImageVersionMarkerBytes;
 /// Longest version the slot holds (it always keeps one NUL).
-constexpr size_t kMaxSlotVersionBytes = kVersionSlotBytes - kVersionSlotPrefixBytes - 1;
+constexpr size_t kMaxSlotVersionBytes = kImageVersionMaxTextBytes;
 
 /// The version in the slot: up to the first NUL, printable ASCII without spaces; SPORE_VERSION if
 /// the slot holds nothing usable. Read once; the pointer stays valid.

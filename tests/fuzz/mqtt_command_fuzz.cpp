@@ -72,7 +72,14 @@ class CheckingPort : public spore::MqttPort {
 
 int g_restarts = 0;
 void on_restart() { ++g_restarts; }
-bool on_ota(const char* url) { return std::strncmp(url, "http://", 7) == 0 && std::strlen(url) > 7; }
+bool on_ota(const char* url, bool /*allow_downgrade*/) {
+  // What the platform is handed is one http:// URL: no space, no control byte (the optional
+  // "allow_downgrade" word never reaches it as part of the URL).
+  for (const char* c = url; *c != '\0'; ++c) {
+    if (static_cast<unsigned char>(*c) <= 0x20 || static_cast<unsigned char>(*c) >= 0x7F) std::abort();
+  }
+  return std::strncmp(url, "http://", 7) == 0 && std::strlen(url) > 7;
+}
 
 }  // namespace
 
@@ -99,7 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   spore::MqttBridge bridge(ctx, api, port);
   if (!bridge.begin(spore::MqttBridgeConfig{})) std::abort();
   bridge.set_restart_handler(spore::Delegate<void()>(&on_restart));
-  bridge.set_ota_url_handler(spore::Delegate<bool(const char*)>(&on_ota));
+  bridge.set_ota_url_handler(spore::Delegate<bool(const char*, bool)>(&on_ota));
   bridge.on_connected(clock.now_ms());
 
   const bool retained = (flags & 4) != 0;

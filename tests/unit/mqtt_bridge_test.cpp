@@ -621,18 +621,27 @@ TEST_F(MqttBridgeTest, OtaCommand) {
 
   struct Ota {
     std::string url;
+    bool allow_downgrade = false;
     bool accept = true;
-    bool on_url(const char* u) {
+    bool on_url(const char* u, bool allow) {
       url = u;
+      allow_downgrade = allow;
       return accept;
     }
   } ota;
-  bridge.set_ota_url_handler(Delegate<bool(const char*)>::bind<Ota, &Ota::on_url>(&ota));
+  bridge.set_ota_url_handler(Delegate<bool(const char*, bool)>::bind<Ota, &Ota::on_url>(&ota));
   command("ota", signed_cmd("ota", "http://10.0.0.2:8000/fw.bin"));
   EXPECT_EQ(ota.url, "http://10.0.0.2:8000/fw.bin");
+  EXPECT_FALSE(ota.allow_downgrade);
+  EXPECT_EQ(last_result(), (json{{"command", "ota"}, {"status", "accepted"}}));
+  // An explicit third word lets a signed older image install (issue 18, finding 7).
+  command("ota", signed_cmd("ota", "http://10.0.0.2:8000/old.bin allow_downgrade"));
+  EXPECT_EQ(ota.url, "http://10.0.0.2:8000/old.bin");
+  EXPECT_TRUE(ota.allow_downgrade);
   EXPECT_EQ(last_result(), (json{{"command", "ota"}, {"status", "accepted"}}));
   ota.url.clear();
-  for (const char* bad : {"", "https://x/fw.bin", "http://", "http://a b", "ftp://x"}) {
+  for (const char* bad : {"", "https://x/fw.bin", "http://", "http://a b", "ftp://x", "http://x/fw.bin allow-downgrade",
+                          "http://x/fw.bin allow_downgrade extra", "http://x/fw.bin  allow_downgrade"}) {
     command("ota", signed_cmd("ota", bad));
     EXPECT_EQ(last_result()["code"], "bad_request") << bad;
   }

@@ -60,7 +60,7 @@ TEST(OtaErrorTest, NamesAreStableSnakeCaseAndUnique) {
                             "bad_magic",   "truncated",   "unsigned",     "bad_signature",
                             "flash_begin", "flash_write", "flash_commit", "aborted",
                             "stalled",     "bad_request", "unauthorized", "unsupported_media_type",
-                            "bad_image",   "self_test_failed", "digest_mismatch"};
+                            "bad_image",   "self_test_failed", "digest_mismatch", "downgrade"};
   std::set<std::string> seen;
   for (size_t i = 0; i < sizeof expected / sizeof expected[0]; ++i) {
     const auto e = static_cast<OtaError>(i);
@@ -106,6 +106,7 @@ TEST(OtaErrorTest, HttpStatusTable) {
   EXPECT_EQ(ota_error_http_status(OtaError::kBadImage), 422);
   EXPECT_EQ(ota_error_http_status(OtaError::kSelfTestFailed), 422);
   EXPECT_EQ(ota_error_http_status(OtaError::kDigestMismatch), 400);
+  EXPECT_EQ(ota_error_http_status(OtaError::kDowngrade), 422);
 }
 
 TEST(OtaErrorTest, Sha256Hex) {
@@ -369,6 +370,125 @@ TEST(OtaSessionTest, PublicKeyValidation) {
   EXPECT_FALSE(s.set_public_key_pem(testing::vector::kPublicKeyPem));
   s.abort(OtaError::kAborted);
   EXPECT_TRUE(s.clear_public_key());
+}
+
+// Finding 10 of issue 18: a 512-bit key was accepted without a word. Under 2048 bits is refused,
+// with the size for the log line; the previous key stays.
+TEST(OtaSessionTest, KeysUnder2048BitsAreRefused) {
+  FakeFlashTarget flash;
+  OtaSession s(flash);
+  const uint8_t e[] = {0x01, 0x00, 0x01};
+  uint8_t n[256];
+  std::memset(n, 0xC5, sizeof n);
+  for (size_t bytes : {size_t{64}, size_t{128}, size_t{255}}) {
+    SCOPED_TRACE(bytes);
+    EXPECT_FALSE(s.set_public_key(n + sizeof n - bytes, bytes, e, sizeof e));
+    EXPECT_EQ(s.refused_key_bits(), bytes * 8);
+    EXPECT_FALSE(s.has_public_key());
+  }
+  // 2047 bits: 256 bytes whose top byte is 0x7F.
+  n[0] = 0x7F;
+  EXPECT_FALSE(s.set_public_key(n, sizeof n, e, sizeof e));
+  EXPECT_EQ(s.refused_key_bits(), 2047u);
+  n[0] = 0x80;
+  EXPECT_TRUE(s.set_public_key(n, sizeof n, e, sizeof e));
+  EXPECT_EQ(s.public_key_bytes(), 256u);
+  // A refused key leaves the previous one in place.
+  EXPECT_FALSE(s.set_public_key(n + 128, 128, e, sizeof e));
+  EXPECT_EQ(s.public_key_bytes(), 256u);
+  EXPECT_FALSE(s.set_public_key_pem("not a pem"));
+  EXPECT_EQ(s.refused_key_bits(), 0u);
+}
+
+// ---- downgrades (issue 18, finding 7) -------------------------------------------------------------
+
+namespace {
+
+/// make_image() with a version slot ("SPORE-VERSION-SLOT:<version>", NUL-padded to 48 bytes) at
+/// `at`, as spored and the ESP8266 firmware carry one.
+Bytes versioned_image(const std::string& version, size_t size = 6000, size_t at = 3001) {
+  Bytes image = make_image(size, 7);
+  std::string slot = "SPORE-VERSION-SLOT:" + version;
+  slot.resize(48, '\0');
+  std::copy(slot.begin(), slot.end(), image.begin() + static_cast<std::ptrdiff_t>(at));
+  return image;
+}
+
+struct DowngradeRun {
+  OtaError error;
+  bool committed;
+};
+
+DowngradeRun signed_upload(const Bytes& image, const char* running, bool allow, const std::vector<size_t>& plan) {
+  FakeFlashTarget flash;
+  OtaSession s(flash);
+  EXPECT_TRUE(key_a().install(s));
+  s.set_running_version(running);
+  const Bytes body = signed_image(image, key_a());
+  OtaError e = s.begin(body.size(), 1, nullptr, allow);
+  size_t off = 0;
+  for (size_t n : plan) {
+    if (e != OtaError::kOk) break;
+    e = s.write(body.data() + off, n, 2);
+    off += n;
+  }
+  e = s.finish(3);
+  if (e != OtaError::kOk) flash.expect_untouched();
+  return {e, !flash.committed.empty()};
+}
+
+}  // namespace
+
+TEST(OtaSessionTest, ASignedImageOlderThanTheRunningOneIsRefusedUnlessAllowed) {
+  const Bytes old_image = versioned_image("0.0.9");
+  const Bytes body = signed_image(old_image, key_a());
+  for (const auto& [name, plan] : all_plans(body.size())) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(signed_upload(old_image, "0.2.0", false, plan).error, OtaError::kDowngrade);
+    const DowngradeRun allowed = signed_upload(old_image, "0.2.0", true, plan);
+    EXPECT_EQ(allowed.error, OtaError::kOk);
+    EXPECT_TRUE(allowed.committed);
+  }
+  const auto plan = testing::chunk_plan(body.size(), 1000);
+  // The same version reinstalls; newer installs; the running text's suffixes do not matter.
+  EXPECT_EQ(signed_upload(versioned_image("0.2.0"), "0.2.0", false, plan).error, OtaError::kOk);
+  EXPECT_EQ(signed_upload(versioned_image("0.10.0"), "0.9.7", false, plan).error, OtaError::kOk);
+  EXPECT_EQ(signed_upload(versioned_image("spore-esp8266-1.0.0"), "spore-esp8266-0.1.0", false, plan).error,
+            OtaError::kOk);
+  EXPECT_EQ(signed_upload(versioned_image("1.9.99-rc1"), "2.0.0", false, plan).error, OtaError::kDowngrade);
+  // No slot at all: an old release from before versions were checked, refused unless allowed.
+  const Bytes unversioned = make_image(6000, 7);
+  EXPECT_EQ(signed_upload(unversioned, "0.2.0", false, plan).error, OtaError::kDowngrade);
+  EXPECT_EQ(signed_upload(unversioned, "0.2.0", true, plan).error, OtaError::kOk);
+  // A running version without MAJOR.MINOR.PATCH turns the check off (the platform warns).
+  EXPECT_EQ(signed_upload(unversioned, "dev", false, plan).error, OtaError::kOk);
+}
+
+TEST(OtaSessionTest, TheVersionIsReportedAndTheCheckIsForSignedImagesOnly) {
+  // Without a key anything installs (the token holder could install anything anyway), but the
+  // version found is still reported.
+  FakeFlashTarget flash;
+  OtaSession s(flash);
+  s.set_running_version("0.2.0");
+  ASSERT_EQ(upload(s, versioned_image("0.0.9")).final(), OtaError::kOk);
+  EXPECT_TRUE(s.result().has_version);
+  EXPECT_STREQ(s.image_version_text(), "0.0.9");
+  // The slot right after the magic byte and at the very end of an image (its text ends with it).
+  FakeFlashTarget f2;
+  OtaSession s2(f2);
+  ASSERT_EQ(upload(s2, versioned_image("3.2.1", 6000, 1)).final(), OtaError::kOk);
+  EXPECT_STREQ(s2.image_version_text(), "3.2.1");
+  Bytes tail = make_image(100, 3);
+  const std::string slot = "SPORE-VERSION-SLOT:4.5.6";
+  tail.insert(tail.end(), slot.begin(), slot.end());
+  ASSERT_EQ(upload(s2, tail).final(), OtaError::kOk);
+  EXPECT_STREQ(s2.image_version_text(), "4.5.6");
+  // A signature that does not verify is bad_signature, whatever the version says.
+  FakeFlashTarget f3;
+  OtaSession s3(f3);
+  ASSERT_TRUE(key_a().install(s3));
+  s3.set_running_version("0.2.0");
+  EXPECT_EQ(upload(s3, signed_image(versioned_image("0.0.9"), key_b())).final(), OtaError::kBadSignature);
 }
 
 // ---- every bad input ---------------------------------------------------------------------------

@@ -62,7 +62,7 @@ struct Node {
     BufferJsonOutput out(buf, sizeof buf);
     HttpResponseHeaders headers;
     a.start_status = ota.start(content_type, content_length == SIZE_MAX ? body.size() : content_length, auth,
-                               clock.now_ms(), out, &headers);
+                               clock.now_ms(), out, &headers, target);
     if (headers.www_authenticate != nullptr) a.www_authenticate = headers.www_authenticate;
     if (a.start_status != 0) {
       a.status = a.start_status;
@@ -118,6 +118,7 @@ struct Node {
   OtaSession session;
   OtaUploadHandler ota;
   std::vector<std::string> events;
+  std::string target{OtaUploadHandler::kPath};  // the request target post() sends
   OtaEvent last_event;
 };
 
@@ -262,13 +263,14 @@ TEST(OtaUploadTest, TokenRequiredWhenConfigured) {
 }
 
 /// `Authorization: Spore ...` for an upload of `file` to `n`, with a nonce `n` issued.
-std::string upload_proof(Node& n, const std::string& token, const Bytes& file) {
+std::string upload_proof(Node& n, const std::string& token, const Bytes& file,
+                         std::string_view target = OtaUploadHandler::kPath) {
   uint8_t nonce[kAuthNonceBytes], proof[32];
   n.api.auth().issue_nonce(n.clock.now_ms(), nonce);
   const Bytes sha = testing::sha256_of(file);
   uint8_t digest[32];
   std::copy(sha.begin(), sha.end(), digest);
-  compute_request_proof(token, HttpMethod::kPost, OtaUploadHandler::kPath, n.ctx.self().node_id, nonce, digest, proof);
+  compute_request_proof(token, HttpMethod::kPost, target, n.ctx.self().node_id, nonce, digest, proof);
   char nonce_hex[2 * kAuthNonceBytes + 1], proof_hex[65];
   hex_encode(nonce, sizeof nonce, nonce_hex);
   hex_encode(proof, sizeof proof, proof_hex);
@@ -311,6 +313,61 @@ TEST(OtaUploadTest, AnImageTheProofWasNotMadeForIsRefusedAtTheEnd) {
   EXPECT_EQ(replay.status, 401);
   EXPECT_EQ(replay.body["code"], "auth_stale");
   EXPECT_EQ(n.flash.begin_calls, begins);
+}
+
+bool logged(const Node& n, const std::string& part) {
+  for (const std::string& line : n.log.lines) {
+    if (line.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Issue 18, finding 7: a signed image older than the running one is 422 downgrade with both
+// versions; ?allow_downgrade=1 installs it, and a request proof signs that query, so a proof made
+// for the plain target cannot be replayed with it.
+TEST(OtaUploadTest, AllowDowngradeIsAQueryParameterTheProofSigns) {
+  Bytes image = testing::make_image(20000, 6);
+  const std::string slot = std::string("SPORE-VERSION-SLOT:0.9.0") + std::string(24, '\0');
+  std::copy(slot.begin(), slot.end(), image.begin() + 1000);
+  const Bytes body = testing::signed_image(image, testing::key_a());
+  const std::string oct = "application/octet-stream";
+  Node n;
+  ASSERT_TRUE(n.api.set_api_token("s3cr3t"));
+  ASSERT_TRUE(testing::key_a().install(n.session));
+  n.session.set_running_version(n.ctx.firmware_version());  // "1.0.0", as the platforms do
+
+  const Answer old = n.post(oct, body, "Bearer s3cr3t");
+  EXPECT_EQ(old.status, 422);
+  EXPECT_EQ(old.body["code"], "downgrade");
+  EXPECT_EQ(old.body["imageVersion"], "0.9.0");
+  EXPECT_EQ(old.body["runningVersion"], "1.0.0");
+  EXPECT_EQ(n.events.back(), "ota_failed:downgrade");
+  n.expect_unchanged();
+  EXPECT_TRUE(logged(n, "older than the running '1.0.0'"));
+
+  const int begins = n.flash.begin_calls;
+  for (const char* bad : {"/api/node/update?allow_downgrade=yes", "/api/node/update?allow_downgrade=",
+                          "/api/node/update?allow_downgrade=11"}) {
+    n.target = bad;
+    const Answer a = n.post(oct, body, "Bearer s3cr3t");
+    EXPECT_EQ(a.status, 400) << bad;
+    EXPECT_EQ(a.body["code"], "bad_request") << bad;
+  }
+  EXPECT_EQ(n.flash.begin_calls, begins);  // refused before the session began
+  n.target = "/api/node/update?allow_downgrade=0";
+  EXPECT_EQ(n.post(oct, body, "Bearer s3cr3t").body["code"], "downgrade");
+
+  // A proof for the plain target, sent with the query: 401, nothing read.
+  n.target = "/api/node/update?allow_downgrade=1";
+  const Answer replayed = n.post(oct, body, upload_proof(n, "s3cr3t", body));
+  EXPECT_EQ(replayed.status, 401);
+  EXPECT_EQ(replayed.body["code"], "auth_invalid");
+  n.expect_unchanged();
+  // Signed for what it sends: installed.
+  const Answer allowed = n.post(oct, body, upload_proof(n, "s3cr3t", body, n.target));
+  ASSERT_EQ(allowed.status, 200) << allowed.body.dump();
+  EXPECT_EQ(n.flash.committed, image);
+  EXPECT_TRUE(logged(n, "downgrade allowed"));
 }
 
 TEST(OtaUploadTest, UnsupportedMediaType) {

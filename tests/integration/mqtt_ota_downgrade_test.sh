@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Downgrade protection over MQTT cmd/ota (issue 18, finding 7; docs/ota.md §2a, docs/mqtt.md): a
+# Linux node with an OTA public key running 0.2.0 is sent a URL to a validly signed 0.0.9. The
+# command is accepted (the download starts), the image is refused at its end: the node publishes
+# ota_failed with error "downgrade" on <base>/events/ota_failed and keeps 0.2.0. The same command
+# with the third word `allow_downgrade` installs 0.0.9. Before issue 18 the first command installed
+# the 0.0.9.
+source "$(dirname "$0")/lib.sh"
+it_init 225
+source "$(dirname "$0")/ota_lib.sh"
+source "$(dirname "$0")/mqtt_lib.sh"
+CLUSTER=it225
+
+keys="$IT_TMP/keys"
+make_keys "$keys"
+printf 'token-dg\n' >"$IT_TMP/token"
+chmod 600 "$IT_TMP/token"
+mkdir -p "$IT_TMP/exe-1" "$IT_TMP/www"
+patch_version "$SPORED" "$(exe_of 1)" 0.2.0
+patch_version "$SPORED" "$IT_TMP/old" 0.0.9
+sign_image "$keys/private.key" "$IT_TMP/old" "$IT_TMP/www/old.signed"
+start_ota_node 1 --ota-public-key-file "$keys/public.key" --api-token-file "$IT_TMP/token" \
+  --mqtt "mqtt://127.0.0.1:$PORT" --mqtt-cluster "$CLUSTER" --mqtt-keepalive-s 5
+wait_until "node 1 online on MQTT" 20 retained_is "$(base 1)/status" online
+before="$(snapshot 1)"
+read -r pid inc0 _ <<<"$before"
+
+WWW_IP="$(it_ip 200)"
+WWW_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+start_extra python3 -m http.server --bind "$WWW_IP" --directory "$IT_TMP/www" "$WWW_PORT" >"$IT_TMP/www.log" 2>&1
+www_up() { curl -sf -o /dev/null --max-time 2 "http://$WWW_IP:$WWW_PORT/"; }
+wait_until "the image server answers" 15 www_up
+url="http://$WWW_IP:$WWW_PORT/old.signed"
+
+results() { grep -c "^$(base 1)/cmd/result " "$STREAM" || true; }
+command_answered() {
+  local n0
+  n0="$(results)"
+  pub "$(base 1)/cmd/ota" "$1"
+  wait_until "an answer on cmd/result" 10 bash -c "[ \$(grep -c '^$(base 1)/cmd/result ' '$STREAM') -gt $n0 ]"
+  grep "^$(base 1)/cmd/result " "$STREAM" | sed -n "$((n0 + 1))p" | cut -d' ' -f2-
+}
+
+answer="$(command_answered "token-dg $url")"
+jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "cmd/ota was not accepted: $answer"
+refused() { grep "^$(base 1)/events/ota_failed " "$STREAM" | cut -d' ' -f2- | jq -r .data | jq -e '.error == "downgrade"' >/dev/null 2>&1; }
+wait_until "ota_failed with error downgrade on MQTT" 30 refused
+log "refused over MQTT: $(grep "^$(base 1)/events/ota_failed " "$STREAM" | tail -1)"
+expect_unchanged 1 "$before" "the refused downgrade over MQTT"
+
+answer="$(command_answered "token-dg $url allow_downgrade")"
+jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "cmd/ota ... allow_downgrade was not accepted: $answer"
+sha="$(sha_of "$IT_TMP/old")"
+wait_until "node 1 back running 0.0.9" 60 back_with 1 0.0.9 "$sha" "$inc0"
+[ "$(node_pid 1)" = "$pid" ] && node_alive 1 || it_fail "n1 is not the same process"
+log "PASS"
