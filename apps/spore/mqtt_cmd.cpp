@@ -54,7 +54,7 @@ std::optional<std::string> mqtt_proof_payload(const std::string& node_id, const 
     return std::nullopt;
   }
   if (words.empty()) {
-    *error = "name a command: restart | ota URL | publish TOPIC [DATA...]";
+    *error = "name a command: restart | ota URL [allow_downgrade] | publish TOPIC [DATA...]";
     return std::nullopt;
   }
   const std::string& command = words[0];
@@ -65,12 +65,15 @@ std::optional<std::string> mqtt_proof_payload(const std::string& node_id, const 
       return std::nullopt;
     }
   } else if (command == "ota") {
-    if (words.size() != 2 || words[1].rfind("http://", 0) != 0 || words[1].size() <= 7 ||
-        !printable_without_space(words[1])) {
-      *error = "ota takes one http:// URL without spaces (e.g. ota http://10.0.0.2:8000/spored)";
+    // An optional third word lets a signed older image install (docs/ota.md §2a); the proof covers it.
+    if (words.size() < 2 || words.size() > 3 || (words.size() == 3 && words[2] != "allow_downgrade") ||
+        words[1].rfind("http://", 0) != 0 || words[1].size() <= 7 || !printable_without_space(words[1])) {
+      *error = "ota takes one http:// URL without spaces, then optionally allow_downgrade "
+               "(e.g. ota http://10.0.0.2:8000/spored)";
       return std::nullopt;
     }
     args = words[1];
+    if (words.size() == 3) args += " allow_downgrade";
   } else if (command == "publish") {
     if (words.size() < 2) {
       *error = "publish takes TOPIC [DATA...]";
@@ -84,7 +87,7 @@ std::optional<std::string> mqtt_proof_payload(const std::string& node_id, const 
     if (words.size() > 2) args += ' ';
     for (size_t i = 2; i < words.size(); ++i) args += (i > 2 ? " " : "") + words[i];
   } else {
-    *error = "unknown command '" + escape_payload(command) + "': restart | ota URL | publish TOPIC [DATA...]";
+    *error = "unknown command '" + escape_payload(command) + "': restart | ota URL [allow_downgrade] | publish TOPIC [DATA...]";
     return std::nullopt;
   }
   const std::string id = lower(node_id);
@@ -117,7 +120,7 @@ void MqttCli::add_to(CLI::App& app) {
   auto* tok = proof_->add_option("--token", options_.token, "API token (else --token-file, else $SPORE_TOKEN)")
                   ->type_name("TOKEN");
   proof_->add_option("--token-file", options_.token_file, "file holding the API token")->excludes(tok)->type_name("FILE");
-  proof_->add_option("command", options_.words, "restart | ota URL | publish TOPIC [DATA...]")
+  proof_->add_option("command", options_.words, "restart | ota URL [allow_downgrade] | publish TOPIC [DATA...]")
       ->required()
       ->type_name("COMMAND [ARGS...]");
 }

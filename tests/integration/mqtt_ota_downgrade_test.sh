@@ -41,14 +41,16 @@ command_answered() {
   grep "^$(base 1)/cmd/result " "$STREAM" | sed -n "$((n0 + 1))p" | cut -d' ' -f2-
 }
 
-answer="$(command_answered "token-dg $url")"
+nonce="$(mqtt_nonce 1)"
+answer="$(command_answered "$(signed 1 token-dg ota "$url")")"
 jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "cmd/ota was not accepted: $answer"
 refused() { grep "^$(base 1)/events/ota_failed " "$STREAM" | cut -d' ' -f2- | jq -r .data | jq -e '.error == "downgrade"' >/dev/null 2>&1; }
 wait_until "ota_failed with error downgrade on MQTT" 30 refused
 log "refused over MQTT: $(grep "^$(base 1)/events/ota_failed " "$STREAM" | tail -1)"
 expect_unchanged 1 "$before" "the refused downgrade over MQTT"
 
-answer="$(command_answered "token-dg $url allow_downgrade")"
+wait_until "the nonce is renewed after the accepted command" 10 nonce_renewed 1 "$nonce"
+answer="$(command_answered "$(signed 1 token-dg ota "$url" allow_downgrade)")"
 jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "cmd/ota ... allow_downgrade was not accepted: $answer"
 sha="$(sha_of "$IT_TMP/old")"
 wait_until "node 1 back running 0.0.9" 60 back_with 1 0.0.9 "$sha" "$inc0"

@@ -62,7 +62,7 @@ stall_up() { python3 -c "import socket,sys; socket.create_connection(('$WWW_IP',
 wait_until "the stalling server listens" 10 stall_up
 
 # ---- node 1: source address, heartbeats during the stall, SIGTERM
-pub "$(base 1)/cmd/ota" "token-stall http://$WWW_IP:$WWW_PORT/n1.bin"
+pub "$(base 1)/cmd/ota" "$(signed 1 token-stall ota "http://$WWW_IP:$WWW_PORT/n1.bin")"
 wait_until "the server sees node 1's download" 15 grep -q ' /n1.bin$' "$IT_TMP/stall.log"
 src="$(grep ' /n1.bin$' "$IT_TMP/stall.log" | head -1 | cut -d' ' -f1)"
 [ "$src" = "$(it_ip 1)" ] || it_fail "node 1's download came from $src, not its --bind address $(it_ip 1)"
@@ -85,7 +85,7 @@ log "SIGTERM during the stall: exit 0, LEAVE seen by n2"
 
 # ---- node 3: the overall deadline (3 s) ends a stalled download; the node runs on
 before="$(status_of 3 | jq -r .imageSha256)"
-pub "$(base 3)/cmd/ota" "token-stall http://$WWW_IP:$WWW_PORT/n3.bin"
+pub "$(base 3)/cmd/ota" "$(signed 3 token-stall ota "http://$WWW_IP:$WWW_PORT/n3.bin")"
 wait_until "the server sees node 3's download" 15 grep -q ' /n3.bin$' "$IT_TMP/stall.log"
 wait_until "node 3 gives the download up at its deadline" 15 grep -q 'gave up after the download deadline of 3 s' "$(node_log 3)"
 grep -q 'deadline 3 s' "$(node_log 3)" || it_fail "node 3 does not log its download deadline"

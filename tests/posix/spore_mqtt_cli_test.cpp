@@ -29,6 +29,10 @@ TEST(SporeMqttCli, PayloadsForEachCommand) {
             "nonce=" + kNonce + " proof=" + proof_hex("restart", ""));
   EXPECT_EQ(mqtt_proof_payload("0A1B2C3D", "00112233445566778899AABBCCDDEEFF", "tok", {"ota", "http://h:8/fw"}, &error),
             "nonce=" + kNonce + " proof=" + proof_hex("ota", "http://h:8/fw") + " http://h:8/fw");
+  EXPECT_EQ(mqtt_proof_payload("0A1B2C3D", "00112233445566778899AABBCCDDEEFF", "tok",
+                               {"ota", "http://h:8/fw", "allow_downgrade"}, &error),
+            "nonce=" + kNonce + " proof=" + proof_hex("ota", "http://h:8/fw allow_downgrade") +
+                " http://h:8/fw allow_downgrade");
   // DATA as several words or one quoted word: the same payload.
   const std::string p = "nonce=" + kNonce + " proof=" + proof_hex("publish", "door/x open now") + " door/x open now";
   EXPECT_EQ(mqtt_proof_payload("0a1b2c3d", kNonce, "tok", {"publish", "door/x", "open", "now"}, &error), p);
