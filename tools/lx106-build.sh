@@ -5,7 +5,7 @@
 # Env:   SPORE_LX106_BUDGET_BYTES           .text+.rodata budget of the engine, default 49152 (DESIGN.md §4)
 #        SPORE_LX106_DEVICE_BUDGET_BYTES    .text+.rodata budget of the ESP8266 device logic, default 16384
 #        SPORE_LX106_INTEGRATIONS_BUDGET_BYTES  .text+.rodata budget of the integrations, default 12288
-#        SPORE_LX106_OPTIONAL_BUDGET_BYTES      .text+.rodata budget of the optional modules, default 12288
+#        SPORE_LX106_OPTIONAL_BUDGET_BYTES      .text+.rodata budget of the optional modules, default 14336
 #        SPORE_LX106_AUTH_BUDGET_BYTES          .text+.rodata budget of the request-proof modules, default 6144
 #
 # Exits non-zero if a core header or source fails to compile, or if .text+.rodata exceeds the
@@ -23,7 +23,7 @@ DEVICE_BUDGET="${SPORE_LX106_DEVICE_BUDGET_BYTES:-16384}"
 [[ $DEVICE_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_DEVICE_BUDGET_BYTES must be a number" >&2; exit 2; }
 INTEGRATIONS_BUDGET="${SPORE_LX106_INTEGRATIONS_BUDGET_BYTES:-12288}"
 [[ $INTEGRATIONS_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_INTEGRATIONS_BUDGET_BYTES must be a number" >&2; exit 2; }
-OPTIONAL_BUDGET="${SPORE_LX106_OPTIONAL_BUDGET_BYTES:-12288}"
+OPTIONAL_BUDGET="${SPORE_LX106_OPTIONAL_BUDGET_BYTES:-14336}"
 [[ $OPTIONAL_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_OPTIONAL_BUDGET_BYTES must be a number" >&2; exit 2; }
 AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-6144}"
 [[ $AUTH_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_AUTH_BUDGET_BYTES must be a number" >&2; exit 2; }
@@ -41,7 +41,10 @@ DEVICE_MODULES=" boot_counter config_record device_config device_settings esp_fl
 # "Integrations"). The firmware image budget still covers whatever the default image links.
 INTEGRATION_MODULES=" event_api metrics "
 # Optional: off by default and linked only by its own firmware environment (the MQTT bridge:
-# PlatformIO env esp01_1m_mqtt, docs/mqtt.md), so the default image does not carry it.
+# PlatformIO env esp01_1m_mqtt, docs/mqtt.md), so the default image does not carry it. 14 KB since
+# issue 18 (12 KB before): command proofs (mqtt_proof), the RETAIN follower under arduino-mqtt
+# (mqtt_inbound) and the command budget took it from 10,071 B to 12,417 B; its image is checked
+# against the image budget by tools/firmware-link.sh (docs/footprint.md).
 OPTIONAL_MODULES=" mqtt_bridge mqtt_queue mqtt_proof mqtt_inbound "
 # Request proofs (issue 15: the REST API's authorization without sending the token): the proof and
 # nonce logic and the canonical request target. DESIGN.md §4's 48 KB engine budget was set before
