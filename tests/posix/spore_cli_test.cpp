@@ -8,7 +8,9 @@
 // this test by including its source (it depends on nothing but the standard library and
 // nlohmann_json, which spore_posix brings).
 #include "../../apps/spore/cli_logic.cpp"
+#include "../../apps/spore/terminal_safe.cpp"
 #include "../../apps/spore/ota_logic.cpp"
+#include "../../apps/spore/bounded_http.cpp"
 #include "../../apps/spore/request_signer.cpp"
 
 #include <arpa/inet.h>
