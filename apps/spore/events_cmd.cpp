@@ -127,7 +127,7 @@ std::string describe_publish_error(int status, std::string_view body, bool token
     out += "\n  the node received another payload than the one the request proof was made for";
   } else if (status == 413) {
     const std::string max = json_text(j, "max_bytes");
-    if (!max.empty()) out += "\n  this node takes payloads of at most " + max + " bytes";
+    if (!max.empty()) out += "\n  this node takes payloads of at most " + terminal_safe(max) + " bytes";
   } else if (status == 404 && code.empty()) {
     out += "\n  this node does not serve POST /api/cluster/events: it runs firmware older than the events API";
   } else if (status == 503 && code == "not_running") {

@@ -90,10 +90,12 @@ class Reporter {
   enum class Mode { kBar, kLines, kFinalOnly };
   explicit Reporter(Mode mode) : bar_(mode == Mode::kBar), final_only_(mode == Mode::kFinalOnly) {}
 
+  /// `prefix` (a node's hostname) and `text` (which may quote a node) are shown, not obeyed:
+  /// terminal_safe, the CLI's own line breaks kept.
   void line(const std::string& prefix, const std::string& text) {
     std::lock_guard<std::mutex> lock(mutex_);
     clear_bar_locked();
-    std::cerr << prefix << text << "\n" << std::flush;
+    std::cerr << terminal_safe(prefix + text, Newlines::kKeep) << "\n" << std::flush;
   }
 
   /// A progress sample of one upload. `throttle` belongs to that upload.
@@ -116,7 +118,7 @@ class Reporter {
     }
     if (final_only_ && sent < total) return;
     if (throttle.due(sent, total, elapsed_s)) {
-      std::cerr << prefix << format_progress_line(sent, total, elapsed_s) << "\n" << std::flush;
+      std::cerr << terminal_safe(prefix) << format_progress_line(sent, total, elapsed_s) << "\n" << std::flush;
     }
   }
 
@@ -534,7 +536,9 @@ int cmd_ota_update(const NodeAddress& node, const OtaUpdateOptions& o) {
       std::cout << who << ": already runs image " << short_hash(run.new_hash) << ", nothing sent\n";
       return kExitOk;
     default:
-      throw CliError{kExitFailure, who + ": update failed after " + secs + ": " + terminal_safe(run.reason)};
+      // The reason may quote a node (a status, a digest): shown, not obeyed; its own hint lines kept.
+      throw CliError{kExitFailure,
+                     who + ": update failed after " + secs + ": " + terminal_safe(run.reason, Newlines::kKeep)};
   }
 }
 
@@ -618,7 +622,7 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
     plan += ", then at most " + std::to_string(o.parallel) + " at a time";
     if (!skipped.empty()) {
       plan += "; skipping DEAD:";
-      for (const RolloutTarget& s : skipped) plan += " " + s.hostname;
+      for (const RolloutTarget& s : skipped) plan += " " + terminal_safe(s.hostname);
     }
     std::cerr << plan << "\n";
   }
