@@ -22,6 +22,8 @@
 #include <functional>
 #include <thread>
 
+#include "loopback_listener.h"
+
 namespace spore {
 namespace cli {
 namespace {
@@ -32,15 +34,8 @@ class RawServer {
  public:
   using Behaviour = std::function<void(RawServer&, int fd)>;
   explicit RawServer(Behaviour serve) : serve_(std::move(serve)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::listen(fd_, 4), 0);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = posix::listen_on_loopback(&port_);
+    EXPECT_GE(fd_, 0);
     thread_ = std::thread([this] {
       const int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) return;

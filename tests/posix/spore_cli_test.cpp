@@ -23,6 +23,8 @@
 #include <chrono>
 #include <thread>
 
+#include "loopback_listener.h"
+
 namespace spore {
 namespace cli {
 namespace {
@@ -742,15 +744,8 @@ TEST(SporeCliChallenge, ConnectedAddressesOfALiteralAndOfAName) {
 class TrickleServer {
  public:
   explicit TrickleServer(bool endless) : endless_(endless) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::listen(fd_, 4), 0);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = posix::listen_on_loopback(&port_);
+    EXPECT_GE(fd_, 0);
     thread_ = std::thread([this] { serve(); });
   }
   ~TrickleServer() {
