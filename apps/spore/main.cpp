@@ -148,7 +148,7 @@ spore::cli::NodeAddress node_address(const Globals& g) {
       dotenv ? std::optional<std::string>(dotenv->text) : std::nullopt);
   if (r.source == spore::cli::AddressSource::kDotEnv) {
     // Whoever can write the .env chooses where requests (and the token) go: only the user's own
-    // file may name the node (docs/security.md, "The CLI and .env").
+    // file may name the node (docs/security.md, "The CLI facing a hostile node or a planted .env").
     if (std::optional<std::string> why = spore::cli::dotenv_trust_problem(
             env_path, dotenv->owner, user_name(dotenv->owner), dotenv->mode, ::geteuid(),
             is_private_group(dotenv->group, ::geteuid()))) {
@@ -158,7 +158,10 @@ spore::cli::NodeAddress node_address(const Globals& g) {
   if (!r.address) throw Failure{kExitUsage, r.error};
   if (r.source == spore::cli::AddressSource::kDotEnv && !g.quiet) {
     static bool said = false;  // once per run, also when --watch asks again
-    if (!said) std::cerr << "spore: node " << r.address->to_string() << " from API_NODE in " << env_path << "\n";
+    if (!said) {
+      std::cerr << "spore: node " << r.address->to_string() << " from API_NODE in " << spore::cli::terminal_safe(env_path)
+                << "\n";
+    }
     said = true;
   }
   return *r.address;
