@@ -609,7 +609,8 @@ void EventsCli::add_to(CLI::App& app) {
   publish_->add_flag("--bearer", publish_options_.bearer,
                      "send the token itself ('Authorization: Bearer') instead of a one-use request proof (nodes "
                      "older than request proofs)");
-  publish_->add_flag("--json", publish_options_.json, "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
+  publish_->add_flag("--json", publish_options_.json,
+                     "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
   publish_->footer(
       "Prints `published TOPIC seq N on NODE (NODE_ID, epoch E)`. The node answers 401 without its\n"
       "API token, 413 for a payload over its limit; exit 1 then, exit 2 for a bad topic or payload\n"

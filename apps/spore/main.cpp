@@ -105,7 +105,9 @@ std::optional<DotEnvFile> read_dotenv(const std::string& path) {
     char buf[4096];
     ssize_t n = 0;
     // A .env is a few lines; 1 MiB is plenty and keeps a hostile one from filling memory.
-    while (f.text.size() < (1u << 20) && (n = ::read(fd, buf, sizeof buf)) > 0) f.text.append(buf, static_cast<size_t>(n));
+    while (f.text.size() < (1u << 20) && (n = ::read(fd, buf, sizeof buf)) > 0) {
+      f.text.append(buf, static_cast<size_t>(n));
+    }
     if (n >= 0) out = std::move(f);
   }
   ::close(fd);
@@ -159,8 +161,8 @@ spore::cli::NodeAddress node_address(const Globals& g) {
   if (r.source == spore::cli::AddressSource::kDotEnv && !g.quiet) {
     static bool said = false;  // once per run, also when --watch asks again
     if (!said) {
-      std::cerr << "spore: node " << r.address->to_string() << " from API_NODE in " << spore::cli::terminal_safe(env_path)
-                << "\n";
+      std::cerr << "spore: node " << r.address->to_string() << " from API_NODE in "
+                << spore::cli::terminal_safe(env_path) << "\n";
     }
     said = true;
   }
@@ -552,7 +554,8 @@ int main(int argc, char** argv) {
   cluster->require_subcommand(1);
   MembersOptions members_opts;
   CLI::App* members = cluster->add_subcommand("members", "the membership table as the node sees it");
-  members->add_flag("--json", members_opts.json, "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
+  members->add_flag("--json", members_opts.json,
+                    "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
   members->add_option("--watch", members_opts.watch_s, "refresh every SECONDS until Ctrl-C")
       ->check(CLI::Range(0.1, 3600.0))
       ->type_name("SECONDS");
@@ -561,7 +564,8 @@ int main(int argc, char** argv) {
   node->require_subcommand(1);
   bool status_json = false;
   CLI::App* status = node->add_subcommand("status", "resources and published endpoints of the node");
-  status->add_flag("--json", status_json, "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
+  status->add_flag("--json", status_json,
+                   "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
   RestartOptions restart_opts;
   CLI::App* restart = node->add_subcommand("restart", "restart the node (needs its API token)");
   auto* token_opt = restart->add_option("--token", restart_opts.token, "API token (else --token-file, else $SPORE_TOKEN)")->type_name("TOKEN");

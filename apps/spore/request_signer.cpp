@@ -15,6 +15,7 @@
 #include "spore/hmac_sha256.h"
 #include "spore/request_auth.h"
 #include "bounded_http.h"
+#include "terminal_safe.h"
 #include "transport_error.h"
 
 namespace spore::cli {
@@ -128,7 +129,8 @@ std::optional<Challenge> check_challenge(std::string_view body, std::string_view
   if (std::find(connected.begin(), connected.end(), answered) == connected.end()) {
     std::string where;
     for (const std::string& a : connected) where += (where.empty() ? "" : " or ") + a;
-    return fail("it answered for " + (answered.empty() ? std::string("no address") : "address " + answered) +
+    const std::string shown = answered.empty() ? std::string("no address") : "address " + terminal_safe(answered);
+    return fail("it answered for " + shown +
                 ", not " + (where.empty() ? std::string("the address this CLI reached") : where) +
                 " (a relay, or NAT between this CLI and the node)");
   }
