@@ -171,6 +171,36 @@ TEST(BoundedHttp, ATrickleEndsAtTheDeadline) {
   }
 }
 
+TEST(BoundedHttp, ARelaxedGuardLetsAStreamOutliveTheDeadline) {
+  // events watch: once a stream's head arrived, the request's deadline no longer applies.
+  RawServer s([](RawServer& srv, int fd) {
+    if (!srv.put(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")) return;
+    for (int i = 0; i < 6; ++i) {
+      if (!srv.put(fd, ": keep-alive\n\n")) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+  // 1.2 s of stream against a 0.5 s deadline (the unrelaxed case is ATrickleEndsAtTheDeadline).
+  httplib::Client client("127.0.0.1", s.address().port);
+  set_timeouts(client, 5, 5);
+  RequestGuard guard(client, 0.5, 0);
+  std::string body;
+  httplib::Result res = client.Get(
+      "/api/cluster/events/stream", httplib::Headers{},
+      [&](const httplib::Response&) {
+        guard.relax();
+        return true;
+      },
+      [&](const char* data, size_t n) {
+        body.append(data, n);
+        return true;
+      });
+  guard.end();
+  EXPECT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_FALSE(guard.expired());
+  EXPECT_EQ(body.size(), 6 * std::string(": keep-alive\n\n").size());
+}
+
 TEST(BoundedHttp, NothingListeningIsATransportError) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
