@@ -88,7 +88,12 @@ void RequestGuard::watch() {
         }
       }
     }
-    if (stopping) client_.stop();
+    if (stopping) {
+      // Not under our lock: the request's thread may be waiting for it in relax().
+      lock.unlock();
+      client_.stop();
+      lock.lock();
+    }
   }
 }
 
