@@ -1,5 +1,7 @@
 #include "cli_logic.h"
 
+#include "terminal_safe.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -54,13 +56,14 @@ std::string pad_left(std::string_view s, size_t width) {
 
 using Json = nlohmann::ordered_json;
 
-// Text of a JSON value for a table cell: strings unquoted, numbers as written, others "-".
+// Text of a JSON value for a table cell: strings unquoted and terminal-safe, numbers as written,
+// others "-".
 std::string cell(const Json& obj, const char* key) {
   if (!obj.is_object()) return "-";
   auto it = obj.find(key);
   if (it == obj.end()) return "-";
   if (it->is_string()) {
-    std::string s = it->get<std::string>();
+    std::string s = terminal_safe(it->get_ref<const std::string&>());
     return s.empty() ? "-" : s;
   }
   if (it->is_number() || it->is_boolean()) return it->dump();
@@ -91,10 +94,11 @@ bool flag(const Json& obj, const char* key) {
   return it != obj.end() && it->is_boolean() && it->get<bool>();
 }
 
+// A JSON value as one terminal-safe line: strings unquoted, structures as compact JSON.
 std::string scalar_text(const Json& v) {
-  if (v.is_string()) return v.get<std::string>();
+  if (v.is_string()) return terminal_safe(v.get_ref<const std::string&>());
   if (v.is_null()) return "-";
-  return v.dump();
+  return json_for_terminal(v);
 }
 
 std::string render_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows,
@@ -336,6 +340,26 @@ ResolvedAddress resolve_node_address(const std::optional<std::string>& flag_valu
   return out;
 }
 
+std::optional<std::string> dotenv_trust_problem(const std::string& path, uint32_t owner_uid,
+                                                const std::string& owner_name, uint32_t mode, uint32_t euid,
+                                                bool group_is_private) {
+  constexpr uint32_t kGroupWrite = 0020, kOtherWrite = 0002;  // S_IWGRP, S_IWOTH
+  const bool foreign = owner_uid != euid;
+  const bool shared = (mode & kOtherWrite) != 0 || ((mode & kGroupWrite) != 0 && !group_is_private);
+  if (!foreign && !shared) return std::nullopt;
+  char octal[8];
+  std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
+  const std::string shown = terminal_safe(path);
+  const std::string owner = (owner_name.empty() ? std::string() : terminal_safe(owner_name) + " ") + "(uid " +
+                            std::to_string(owner_uid) + ")";
+  std::string out = "not taking API_NODE from " + shown + ": it is owned by " + owner + ", mode " + octal + ", ";
+  out += foreign ? "not by you (uid " + std::to_string(euid) + ")" : "writable by group or others";
+  out += "; whoever can write it chooses the node your requests and API token go to.\n  If the file is yours: ";
+  if (foreign) out += "chown " + std::to_string(euid) + " '" + shown + "'; ";
+  out += "chmod go-w '" + shown + "'. Else give the node with --node HOST[:PORT] or SPORE_NODE.";
+  return out;
+}
+
 std::optional<std::string> resolve_token(const std::optional<std::string>& flag_value,
                                          const std::optional<std::string>& file_text, const char* env,
                                          TokenSource* source) {
@@ -484,7 +508,7 @@ std::string format_status_lines(const nlohmann::ordered_json& body) {
   if (!body.is_object()) return scalar_text(body) + "\n";
   std::vector<std::pair<std::string, std::string>> lines;
   for (auto it = body.begin(); it != body.end(); ++it) {
-    const std::string& key = it.key();
+    const std::string key = terminal_safe(it.key());
     const Json& v = it.value();
     if (key == "api" && v.is_array()) {
       if (v.empty()) lines.emplace_back("api", "(none)");
@@ -497,10 +521,10 @@ std::string format_status_lines(const nlohmann::ordered_json& body) {
       // An empty object still gets its line, so every field of the answer is shown (fuzz finding).
       if (v.empty()) lines.emplace_back(key, "{}");
       for (auto sub = v.begin(); sub != v.end(); ++sub) {
-        lines.emplace_back(key + "." + sub.key(), sub.value().is_structured() ? sub.value().dump() : scalar_text(sub.value()));
+        lines.emplace_back(key + "." + terminal_safe(sub.key()), scalar_text(sub.value()));
       }
     } else if (v.is_array()) {
-      lines.emplace_back(key, v.dump());
+      lines.emplace_back(key, json_for_terminal(v));
     } else {
       lines.emplace_back(key, scalar_text(v));
     }
@@ -517,29 +541,19 @@ std::string format_status_lines(const nlohmann::ordered_json& body) {
   return out;
 }
 
-namespace {
-/// A node's text for one terminal line: control characters (a JSON "\n" in an error sentence
-/// included) become spaces, so an answer cannot start lines of its own or move the cursor.
-std::string one_line(std::string text) {
-  for (char& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = ' ';
-  }
-  return text;
-}
-}  // namespace
-
 std::string describe_error_response(int status, std::string_view body) {
   Json j = Json::parse(body.begin(), body.end(), nullptr, false);
   std::string out;
   if (!j.is_discarded() && j.is_object() && j.contains("error")) {
-    out = one_line(scalar_text(j["error"])) + " (HTTP " + std::to_string(status) + ")";
-    if (j.contains("code")) out += " [" + one_line(scalar_text(j["code"])) + "]";
+    out = scalar_text(j["error"]) + " (HTTP " + std::to_string(status) + ")";
+    if (j.contains("code")) out += " [" + scalar_text(j["code"]) + "]";
     return out;
   }
   std::string text = trim(body);
   if (text.size() > 200) text = text.substr(0, 200) + "...";
   out = "HTTP " + std::to_string(status);
-  if (!text.empty()) out += ": " + one_line(text);
+  // A node's text on one terminal line: a "\n" in it is shown, not obeyed (terminal_safe).
+  if (!text.empty()) out += ": " + terminal_safe(text);
   return out;
 }
 
@@ -571,7 +585,7 @@ std::string format_discovered_table(std::vector<DiscoveredNode> nodes) {
   std::vector<bool> right = {true, false, false, true, true, true, false};
   std::vector<std::vector<std::string>> rows;
   for (const DiscoveredNode& n : nodes) {
-    rows.push_back({std::to_string(n.node_id), n.hostname, n.ip, n.http_port ? std::to_string(n.http_port) : "-",
+    rows.push_back({std::to_string(n.node_id), terminal_safe(n.hostname), terminal_safe(n.ip), n.http_port ? std::to_string(n.http_port) : "-",
                     std::to_string(n.udp_port), std::to_string(n.incarnation), n.authenticated ? "key" : "none"});
   }
   return render_table(headers, rows, right, {}, 0);

@@ -67,6 +67,17 @@ struct ResolvedAddress {
 ResolvedAddress resolve_node_address(const std::optional<std::string>& flag, const char* spore_node_env,
                                      const char* api_node_env, const std::optional<std::string>& dotenv_text);
 
+/// Why the `.env` at `path` (owned by `owner_uid`, named `owner_name` or "" when unknown, file
+/// mode `mode`) may not name the node for a user with effective uid `euid`, or nullopt when it may.
+/// Whoever can write that file chooses where requests, and the API token, go: it must be the
+/// user's own (owner == euid), not writable by others, and not writable by its group unless
+/// `group_is_private` (the user's own group with no other member, as umask 002 systems create
+/// files; the caller decides). The message names the file, its owner and mode, and how to fix it
+/// (chown/chmod, or --node).
+std::optional<std::string> dotenv_trust_problem(const std::string& path, uint32_t owner_uid,
+                                                const std::string& owner_name, uint32_t mode, uint32_t euid,
+                                                bool group_is_private = false);
+
 /// Where the API token came from.
 enum class TokenSource { kFlag, kFile, kEnv, kNone };
 

@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "ota_cmd.h"
+#include "bounded_http.h"
 #include "request_signer.h"
+#include "terminal_safe.h"
 #include "transport_error.h"
 
 namespace spore {
@@ -111,8 +113,8 @@ std::string format_published(const nlohmann::ordered_json& answer, const std::st
   };
   std::string node = json_text(answer, "hostname");
   if (node.empty()) node = node_name;
-  return "published " + field("topic") + " seq " + field("seq") + " on " + node + " (" + field("node_id") +
-         ", epoch " + field("epoch") + ")";
+  return terminal_safe("published " + field("topic") + " seq " + field("seq") + " on " + node + " (" +
+                       field("node_id") + ", epoch " + field("epoch") + ")");
 }
 
 std::string describe_publish_error(int status, std::string_view body, bool token_given) {
@@ -125,7 +127,7 @@ std::string describe_publish_error(int status, std::string_view body, bool token
     out += "\n  the node received another payload than the one the request proof was made for";
   } else if (status == 413) {
     const std::string max = json_text(j, "max_bytes");
-    if (!max.empty()) out += "\n  this node takes payloads of at most " + max + " bytes";
+    if (!max.empty()) out += "\n  this node takes payloads of at most " + terminal_safe(max) + " bytes";
   } else if (status == 404 && code.empty()) {
     out += "\n  this node does not serve POST /api/cluster/events: it runs firmware older than the events API";
   } else if (status == 503 && code == "not_running") {
@@ -136,7 +138,7 @@ std::string describe_publish_error(int status, std::string_view body, bool token
 
 std::string describe_stream_error(int status, std::string_view content_type, std::string_view body) {
   if (status == 200) {
-    return "the answer is not an event stream (Content-Type '" + std::string(content_type) +
+    return "the answer is not an event stream (Content-Type '" + terminal_safe(content_type) +
            "', expected text/event-stream)";
   }
   Json j = Json::parse(body.begin(), body.end(), nullptr, false);
@@ -151,74 +153,9 @@ std::string describe_stream_error(int status, std::string_view content_type, std
   return out;
 }
 
-namespace {
-
-/// Length of the well-formed UTF-8 sequence at the start of `s` (2..4), 0 when it is not one
-/// (overlong forms, surrogates and code points above U+10FFFF included).
-size_t utf8_sequence(std::string_view s, uint32_t* code_point) {
-  const auto b0 = static_cast<unsigned char>(s[0]);
-  size_t n = 0;
-  uint32_t cp = 0, min = 0;
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    n = 2, cp = b0 & 0x1Fu, min = 0x80;
-  } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-    n = 3, cp = b0 & 0x0Fu, min = 0x800;
-  } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-    n = 4, cp = b0 & 0x07u, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() < n) return 0;
-  for (size_t i = 1; i < n; ++i) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  *code_point = cp;
-  return n;
-}
-
-}  // namespace
-
 std::string escape_payload(std::string_view bytes) {
   if (bytes.empty()) return "\"\"";
-  std::string out;
-  char hex[12];
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    const char c = bytes[i];
-    const auto b = static_cast<unsigned char>(c);
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (b >= 0x20 && b <= 0x7E) {
-      out.push_back(c);
-    } else if (b >= 0x80) {
-      uint32_t cp = 0;
-      const size_t n = utf8_sequence(bytes.substr(i), &cp);
-      if (n == 0) {
-        std::snprintf(hex, sizeof hex, "\\x%02X", b);
-        out += hex;
-      } else if (cp < 0xA0) {
-        // C1 controls: a terminal would act on them.
-        std::snprintf(hex, sizeof hex, "\\u%04X", static_cast<unsigned>(cp));
-        out += hex;
-        i += n - 1;
-      } else {
-        out.append(bytes.data() + i, n);
-        i += n - 1;
-      }
-    } else {
-      std::snprintf(hex, sizeof hex, "\\x%02X", b);
-      out += hex;
-    }
-  }
-  return out;
+  return terminal_safe(bytes);
 }
 
 std::string EventFormatter::text(const SseMessage& m, std::time_t when) {
@@ -236,15 +173,15 @@ std::string EventFormatter::text(const SseMessage& m, std::time_t when) {
     if (!t.empty()) topic = t;
     if (has_prefix(topic, "node_")) {
       // Membership events carry no payload: the member's address and its new status say it all.
-      const std::string ip = json_text(d, "ip");
-      const std::string status = json_text(d, "status");
+      const std::string ip = terminal_safe(json_text(d, "ip"));
+      const std::string status = terminal_safe(json_text(d, "status"));
       payload = ip.empty() ? status : (status.empty() ? ip : ip + " " + status);
       if (color_) color = status_color(status);
     } else if (d.contains("data") && d["data"].is_string()) {
       payload = escape_payload(d["data"].get<std::string>());
       if (color_ && topic == "ota_failed") color = "\033[31m";
     } else if (d.contains("data")) {
-      payload = d["data"].dump();
+      payload = json_for_terminal(d["data"]);
     }
   } else {
     sender = "?";
@@ -272,8 +209,9 @@ std::string EventFormatter::json(const SseMessage& m) const {
   } else {
     out["data"] = m.data;
   }
-  // Replace, not throw, on invalid UTF-8 (a foreign stream): one line per event whatever comes.
-  return out.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+  // Replace, not throw, on invalid UTF-8 (a foreign stream): one line per event whatever comes;
+  // nothing but printable ASCII, so a terminal showing it obeys nothing in it.
+  return json_for_terminal(out) + "\n";
 }
 
 uint64_t Backoff::next_ms() {
@@ -306,13 +244,18 @@ std::string unreachable(const NodeAddress& addr, httplib::Error e) {
          ". Is spored running there? (`spore discover` lists the nodes on the LAN)";
 }
 
+/// The message for a bounded request that got no usable answer: unreachable, or the answer broke
+/// a bound (too slow, too large).
+std::string unreachable(const NodeAddress& addr, const BoundedAnswer& a, double deadline_s) {
+  if (a.failure == BoundedAnswer::Failure::kTransport) return unreachable(addr, a.error);
+  return addr.to_string() + ": " + a.why(deadline_s);
+}
+
 /// The node's hostname from GET /api/node/status, for the publish line; "" when it does not say.
 std::string node_hostname(const NodeAddress& addr, double timeout_s) {
-  httplib::Client client(addr.host, addr.port);
-  set_timeouts(client, timeout_s, timeout_s);
-  httplib::Result res = client.Get("/api/node/status");
-  if (!res || res->status != 200) return "";
-  return json_text(Json::parse(res->body, nullptr, false), "hostname");
+  const BoundedAnswer a = bounded_request(addr, timeout_s, "GET", "/api/node/status");
+  if (!a.ok() || a.status != 200) return "";
+  return json_text(Json::parse(a.body, nullptr, false), "hostname");
 }
 
 std::string payload_for(const EventsPublishOptions& o) {
@@ -373,25 +316,23 @@ int cmd_events_publish(const EventsContext& context, const EventsPublishOptions&
   const std::optional<Signed> sig = sign_request(addr, context.http_timeout_s, single_token_policy(token, o.bearer),
                                                  HttpMethod::kPost, path, payload_sha, &why);
   if (!sig) throw CliError{kExitFailure, addr.to_string() + " POST /api/cluster/events: not sent: " + why};
-  httplib::Client client(addr.host, addr.port);
-  set_timeouts(client, context.http_timeout_s, context.http_timeout_s);
   httplib::Headers headers;
   if (!sig->authorization.empty()) headers.emplace("Authorization", sig->authorization);
-  httplib::Result res = client.Post(path.c_str(), headers, payload, "application/octet-stream");
-  if (!res) throw CliError{kExitFailure, unreachable(addr, res.error())};
-  if (res->status < 200 || res->status > 299) {
+  const BoundedAnswer res =
+      bounded_request(addr, context.http_timeout_s, "POST", path, headers, payload, "application/octet-stream");
+  if (!res.ok()) throw CliError{kExitFailure, unreachable(addr, res, context.http_timeout_s)};
+  if (res.status < 200 || res.status > 299) {
     throw CliError{kExitFailure, addr.to_string() + " POST /api/cluster/events: " +
-                                     describe_publish_error(res->status, res->body, token.has_value())};
+                                     describe_publish_error(res.status, res.body, token.has_value())};
+  }
+  Json answer = Json::parse(res.body, nullptr, false);
+  if (answer.is_discarded() || !answer.is_object()) {
+    throw CliError{kExitFailure, addr.to_string() + " POST /api/cluster/events: HTTP " + std::to_string(res.status) +
+                                     " but the answer is not JSON: " + terminal_safe(res.body.substr(0, 200))};
   }
   if (o.json) {
-    std::cout << res->body;
-    if (res->body.empty() || res->body.back() != '\n') std::cout << '\n';
+    std::cout << json_for_terminal(answer) << '\n';
     return kExitOk;
-  }
-  Json answer = Json::parse(res->body, nullptr, false);
-  if (answer.is_discarded() || !answer.is_object()) {
-    throw CliError{kExitFailure, addr.to_string() + " POST /api/cluster/events: HTTP " + std::to_string(res->status) +
-                                     " but the answer is not JSON: " + res->body.substr(0, 200)};
   }
   std::string name;
   if (json_text(answer, "hostname").empty()) name = node_hostname(addr, context.http_timeout_s);
@@ -511,6 +452,9 @@ int cmd_events_watch(const EventsContext& context, const EventsWatchOptions& o) 
   while (!control.done()) {
     httplib::Client client(addr.host, addr.port);
     set_timeouts(client, context.http_timeout_s, kStreamIdleLimitS);
+    // Until a stream's head arrived the request is bounded like any other (bounded_http.h); the
+    // stream itself has no total: its bounds are the idle limit and the parser's per-event size.
+    RequestGuard guard(client, context.http_timeout_s, max_answer_bytes() + kMaxHeadBytes);
     control.attach(&client);
     parser.reset();
     int status = 0;
@@ -524,6 +468,7 @@ int cmd_events_watch(const EventsContext& context, const EventsWatchOptions& o) 
           status = r.status;
           content_type = r.get_header_value("Content-Type");
           streaming = status == 200 && has_prefix(lower(content_type), "text/event-stream");
+          if (streaming) guard.relax();
           return true;
         },
         [&](const char* data, size_t size) {
@@ -568,6 +513,7 @@ int cmd_events_watch(const EventsContext& context, const EventsWatchOptions& o) 
           return !control.done();
         });
     control.detach();
+    guard.end();
     if (count_reached || output_closed || control.done()) break;
     if (parser.retry_ms()) backoff.set_base(*parser.retry_ms());
 
@@ -583,11 +529,16 @@ int cmd_events_watch(const EventsContext& context, const EventsWatchOptions& o) 
       }
       why = describe_error_response(status, error_body);
     } else if (!res && status == 0) {
+      BoundedAnswer bounded;
+      bounded.failure = guard.expired()      ? BoundedAnswer::Failure::kDeadline
+                        : guard.too_large() ? BoundedAnswer::Failure::kTooLarge
+                                            : BoundedAnswer::Failure::kTransport;
+      bounded.error = res.error();
       if (!ever_streamed) {
-        failure = CliError{kExitFailure, unreachable(addr, res.error())};
+        failure = CliError{kExitFailure, unreachable(addr, bounded, context.http_timeout_s)};
         break;
       }
-      why = describe_transport_error(res.error());
+      why = bounded.why(context.http_timeout_s);
     } else if (res) {
       why = "the node ended it";
     } else if (res.error() == httplib::Error::Read) {
@@ -658,7 +609,8 @@ void EventsCli::add_to(CLI::App& app) {
   publish_->add_flag("--bearer", publish_options_.bearer,
                      "send the token itself ('Authorization: Bearer') instead of a one-use request proof (nodes "
                      "older than request proofs)");
-  publish_->add_flag("--json", publish_options_.json, "print the node's JSON answer unchanged");
+  publish_->add_flag("--json", publish_options_.json,
+                     "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
   publish_->footer(
       "Prints `published TOPIC seq N on NODE (NODE_ID, epoch E)`. The node answers 401 without its\n"
       "API token, 413 for a payload over its limit; exit 1 then, exit 2 for a bad topic or payload\n"

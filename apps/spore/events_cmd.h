@@ -60,10 +60,10 @@ std::string describe_publish_error(int status, std::string_view body, bool token
 /// without the endpoint), 503 too_many_streams, other errors, or 200 with another Content-Type.
 std::string describe_stream_error(int status, std::string_view content_type, std::string_view body);
 
-/// Text for a terminal (payloads, topics, names): printable ASCII and well-formed UTF-8 as is
-/// (nodes send payloads as UTF-8 text, invalid bytes already replaced by U+FFFD), `\\` for a
-/// backslash, \n \r \t, C1 controls as \u0080..\u009F, every other byte as \xNN; "" shows as
-/// `""`, so an empty payload is visible. Nothing in the result moves the cursor or sets colours.
+/// Text for a terminal (payloads, topics, names): terminal_safe() (printable ASCII and
+/// well-formed UTF-8 as is, `\\` for a backslash, \n \r \t, C1 and bidi controls as \uXXXX,
+/// every other byte as \xNN), and "" shows as `""`, so an empty payload is visible. Nothing in
+/// the result moves the cursor or sets colours.
 std::string escape_payload(std::string_view bytes);
 
 /// One event as `spore events watch` prints it.

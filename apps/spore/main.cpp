@@ -9,8 +9,12 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -27,11 +31,13 @@
 #include <thread>
 #include <vector>
 
+#include "bounded_http.h"
 #include "cli_logic.h"
 #include "events_cmd.h"
 #include "mqtt_cmd.h"
 #include "ota_cmd.h"
 #include "request_signer.h"
+#include "terminal_safe.h"
 #include "transport_error.h"
 #include "posix/udp_socket.h"
 #include "posix/version.h"
@@ -50,7 +56,9 @@ using Json = nlohmann::ordered_json;
 struct Globals {
   std::optional<std::string> node;
   double http_timeout_s = 5.0;
+  size_t max_answer_bytes = spore::cli::kDefaultMaxAnswerBytes;
   std::string color = "auto";
+  bool quiet = false;
 };
 
 /// A failure that ends the command: message for stderr and exit code.
@@ -77,13 +85,89 @@ bool use_color(const Globals& g) {
   return isatty(STDOUT_FILENO) == 1;
 }
 
+/// A `.env` as read: its text, and who owns it with which mode (of the file opened, not of a
+/// name looked up again).
+struct DotEnvFile {
+  std::string text;
+  uid_t owner = 0;
+  gid_t group = 0;
+  mode_t mode = 0;
+};
+
+std::optional<DotEnvFile> read_dotenv(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  std::optional<DotEnvFile> out;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+    DotEnvFile f;
+    f.owner = st.st_uid;
+    f.group = st.st_gid;
+    f.mode = st.st_mode;
+    char buf[4096];
+    ssize_t n = 0;
+    // A .env is a few lines; 1 MiB is plenty and keeps a hostile one from filling memory.
+    while (f.text.size() < (1u << 20) && (n = ::read(fd, buf, sizeof buf)) > 0) {
+      f.text.append(buf, static_cast<size_t>(n));
+    }
+    if (n >= 0) out = std::move(f);
+  }
+  ::close(fd);
+  return out;
+}
+
+std::string user_name(uid_t uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[1024];
+  if (::getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found != nullptr) return found->pw_name;
+  return "";
+}
+
+/// True when `gid` is `uid`'s private group: its primary group, named like the user, with no
+/// other member (user private groups, where umask 002 makes files group-writable harmlessly).
+bool is_private_group(gid_t gid, uid_t uid) {
+  struct passwd pw {};
+  struct passwd* user = nullptr;
+  char pw_buf[1024];
+  if (::getpwuid_r(uid, &pw, pw_buf, sizeof pw_buf, &user) != 0 || user == nullptr || user->pw_gid != gid) return false;
+  struct group gr {};
+  struct group* grp = nullptr;
+  std::vector<char> gr_buf(16384);
+  if (::getgrgid_r(gid, &gr, gr_buf.data(), gr_buf.size(), &grp) != 0 || grp == nullptr) return false;
+  if (std::string(grp->gr_name) != user->pw_name) return false;
+  for (char** member = grp->gr_mem; member != nullptr && *member != nullptr; ++member) {
+    if (std::string(*member) != user->pw_name) return false;
+  }
+  return true;
+}
+
 spore::cli::NodeAddress node_address(const Globals& g) {
   // SPORE_ENV_FILE lets a wrapper (ctl.sh) point at the project's .env from another directory.
   const char* env_file = std::getenv("SPORE_ENV_FILE");
-  std::optional<std::string> dotenv = read_file(env_file != nullptr && *env_file != '\0' ? env_file : ".env");
-  spore::cli::ResolvedAddress r =
-      spore::cli::resolve_node_address(g.node, std::getenv("SPORE_NODE"), std::getenv("API_NODE"), dotenv);
+  const std::string env_path = env_file != nullptr && *env_file != '\0' ? env_file : "./.env";
+  const std::optional<DotEnvFile> dotenv = read_dotenv(env_path);
+  spore::cli::ResolvedAddress r = spore::cli::resolve_node_address(
+      g.node, std::getenv("SPORE_NODE"), std::getenv("API_NODE"),
+      dotenv ? std::optional<std::string>(dotenv->text) : std::nullopt);
+  if (r.source == spore::cli::AddressSource::kDotEnv) {
+    // Whoever can write the .env chooses where requests (and the token) go: only the user's own
+    // file may name the node (docs/security.md, "The CLI facing a hostile node or a planted .env").
+    if (std::optional<std::string> why = spore::cli::dotenv_trust_problem(
+            env_path, dotenv->owner, user_name(dotenv->owner), dotenv->mode, ::geteuid(),
+            is_private_group(dotenv->group, ::geteuid()))) {
+      throw Failure{kExitUsage, *why};
+    }
+  }
   if (!r.address) throw Failure{kExitUsage, r.error};
+  if (r.source == spore::cli::AddressSource::kDotEnv && !g.quiet) {
+    static bool said = false;  // once per run, also when --watch asks again
+    if (!said) {
+      std::cerr << "spore: node " << r.address->to_string() << " from API_NODE in "
+                << spore::cli::terminal_safe(env_path) << "\n";
+    }
+    said = true;
+  }
   return *r.address;
 }
 
@@ -92,18 +176,18 @@ struct HttpAnswer {
   std::string body;
 };
 
+/// One request bounded in time (--http-timeout, for the whole request) and size
+/// (--max-answer-bytes): bounded_http.h.
 HttpAnswer http_call(const spore::cli::NodeAddress& addr, const Globals& g, const std::string& method,
                      const std::string& path, const httplib::Headers& headers = {}) {
-  httplib::Client client(addr.host, addr.port);
-  spore::cli::set_timeouts(client, g.http_timeout_s, g.http_timeout_s);
-  httplib::Result res = method == "POST" ? client.Post(path.c_str(), headers, "", "application/json")
-                                         : client.Get(path.c_str(), headers);
-  if (!res) {
-    throw Failure{kExitFailure, "cannot reach the node at " + addr.base_url() + ": " +
-                                    describe_transport_error(res.error()) +
+  const spore::cli::BoundedAnswer a = spore::cli::bounded_request(addr, g.http_timeout_s, method, path, headers, "",
+                                                                  method == "POST" ? "application/json" : "");
+  if (a.failure == spore::cli::BoundedAnswer::Failure::kTransport) {
+    throw Failure{kExitFailure, "cannot reach the node at " + addr.base_url() + ": " + a.why(g.http_timeout_s) +
                                     ". Is spored running there? (`spore discover` lists the nodes on the LAN)"};
   }
-  return HttpAnswer{res->status, res->body};
+  if (!a.ok()) throw Failure{kExitFailure, addr.to_string() + " " + method + " " + path + ": " + a.why(g.http_timeout_s)};
+  return HttpAnswer{a.status, a.body};
 }
 
 /// GET `path` and parse the JSON body; any error answer or non-JSON body is a Failure.
@@ -115,10 +199,12 @@ Json get_json(const spore::cli::NodeAddress& addr, const Globals& g, const std::
   }
   Json j = Json::parse(a.body, nullptr, false);
   if (j.is_discarded()) {
-    std::string head = a.body.substr(0, 200);
-    throw Failure{kExitFailure, addr.to_string() + " GET " + path + ": the answer is not JSON: " + head};
+    throw Failure{kExitFailure, addr.to_string() + " GET " + path + ": the answer is not JSON: " +
+                                    spore::cli::terminal_safe(a.body.substr(0, 200))};
   }
-  if (raw != nullptr) *raw = a.body;
+  // --json prints it re-encoded: a node's JSON may hold raw C1/bidi characters in its strings and
+  // CRs between its tokens, which a terminal would act on.
+  if (raw != nullptr) *raw = spore::cli::json_for_terminal(j);
   return j;
 }
 
@@ -141,7 +227,8 @@ std::string members_once(const spore::cli::NodeAddress& addr, const Globals& g, 
   Json j = get_json(addr, g, "/api/cluster/members", &raw);
   if (o.json) return raw.empty() || raw.back() != '\n' ? raw + "\n" : raw;
   if (!spore::cli::looks_like_members(j)) {
-    throw Failure{kExitFailure, addr.to_string() + ": the answer has no \"members\" list: " + raw.substr(0, 200)};
+    throw Failure{kExitFailure, addr.to_string() + ": the answer has no \"members\" list: " +
+                                    spore::cli::terminal_safe(raw.substr(0, 200))};
   }
   return spore::cli::format_members_table(j, color);
 }
@@ -390,13 +477,13 @@ int cmd_discover(const Globals& g, const DiscoverOptions& o) {
         d.free_heap_bytes = msg.announce.free_heap_bytes;
         d.authenticated = msg.header.authenticated;
         if (spore::cli::merge_discovered(nodes, d) && progress) {
-          std::cerr << "  heard " << d.hostname << " (" << d.ip << ")\n";
+          std::cerr << "  heard " << spore::cli::terminal_safe(d.hostname) << " (" << d.ip << ")\n";
         }
       }
     }
   }
   if (o.json) {
-    std::cout << spore::cli::discovered_to_json(nodes).dump(2) << "\n";
+    std::cout << spore::cli::json_for_terminal(spore::cli::discovered_to_json(nodes), 2) << "\n";
   } else if (!nodes.empty()) {
     std::cout << spore::cli::format_discovered_table(nodes);
   }
@@ -442,17 +529,25 @@ int main(int argc, char** argv) {
   app.fallthrough();  // global options are accepted after the subcommand too
   app.footer(
       "Node address: --node HOST[:PORT] (default port 8080), else $SPORE_NODE, else $API_NODE,\n"
-      "else API_NODE in ./.env (e.g. `export API_NODE=192.168.1.100`).\n"
-      "Global options (--node, --http-timeout, --color) may follow the subcommand.\n"
+      "else API_NODE in ./.env (e.g. `export API_NODE=192.168.1.100`), only if that file is yours and\n"
+      "not writable by group or others (it chooses where the token goes); stderr says which file named the node.\n"
+      "Global options (--node, --http-timeout, --max-answer-bytes, --color, --quiet) may follow the subcommand.\n"
       "SPORE_ENV_FILE names another .env to read; SPORE_TOKEN holds the API token (node restart, ota, events publish, mqtt proof).\n"
       "Exit codes: 0 ok, 1 failed (unreachable, error answer, nothing heard), 2 bad arguments.");
 
   Globals g;
   app.add_option("--node", g.node, "node to talk to: HOST[:PORT], default port 8080")->type_name("HOST[:PORT]");
-  app.add_option("--http-timeout", g.http_timeout_s, "seconds to wait for a node's answer")
+  app.add_option("--http-timeout", g.http_timeout_s,
+                 "seconds one request to a node may take in all (connect, send, the whole answer)")
       ->check(CLI::Range(0.1, 600.0))
       ->type_name("SECONDS")
       ->capture_default_str();
+  app.add_option("--max-answer-bytes", g.max_answer_bytes,
+                 "largest answer body read from a node; a larger one is an error (exit 1), the rest unread")
+      ->check(CLI::Range(static_cast<size_t>(1024), static_cast<size_t>(1) << 30))
+      ->type_name("BYTES")
+      ->capture_default_str();
+  app.add_flag("-q,--quiet", g.quiet, "no notes on stderr (which .env named the node)");
   app.add_option("--color", g.color, "colour the status column: auto (when stdout is a terminal), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->type_name("WHEN")
@@ -462,7 +557,8 @@ int main(int argc, char** argv) {
   cluster->require_subcommand(1);
   MembersOptions members_opts;
   CLI::App* members = cluster->add_subcommand("members", "the membership table as the node sees it");
-  members->add_flag("--json", members_opts.json, "print the node's JSON answer unchanged");
+  members->add_flag("--json", members_opts.json,
+                    "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
   members->add_option("--watch", members_opts.watch_s, "refresh every SECONDS until Ctrl-C")
       ->check(CLI::Range(0.1, 3600.0))
       ->type_name("SECONDS");
@@ -471,7 +567,8 @@ int main(int argc, char** argv) {
   node->require_subcommand(1);
   bool status_json = false;
   CLI::App* status = node->add_subcommand("status", "resources and published endpoints of the node");
-  status->add_flag("--json", status_json, "print the node's JSON answer unchanged");
+  status->add_flag("--json", status_json,
+                   "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
   RestartOptions restart_opts;
   CLI::App* restart = node->add_subcommand("restart", "restart the node (needs its API token)");
   auto* token_opt = restart->add_option("--token", restart_opts.token, "API token (else --token-file, else $SPORE_TOKEN)")->type_name("TOKEN");
@@ -607,6 +704,7 @@ int main(int argc, char** argv) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
 
+  spore::cli::set_max_answer_bytes(g.max_answer_bytes);
   try {
     if (*members) return cmd_members(g, members_opts);
     if (*status) return cmd_status(g, status_json);

@@ -18,9 +18,11 @@
 #include <thread>
 #include <vector>
 
+#include "bounded_http.h"
 #include "ota_crypto.h"
 #include "ota_logic.h"
 #include "request_signer.h"
+#include "terminal_safe.h"
 #include "transport_error.h"
 
 namespace spore {
@@ -41,20 +43,18 @@ std::optional<std::string> slurp(const std::string& path) {
   return ss.str();
 }
 
-/// GET a JSON document; nullopt with `why` on any failure.
+/// GET a JSON document, bounded in time and size (bounded_http.h); nullopt with `why` on any failure.
 std::optional<Json> get_json(const NodeAddress& addr, const std::string& path, double timeout_s, std::string* why) {
-  httplib::Client client(addr.host, addr.port);
-  set_timeouts(client, timeout_s, timeout_s);
-  httplib::Result res = client.Get(path.c_str());
-  if (!res) {
-    if (why != nullptr) *why = describe_transport_error(res.error());
+  const BoundedAnswer res = bounded_request(addr, timeout_s, "GET", path);
+  if (!res.ok()) {
+    if (why != nullptr) *why = res.why(timeout_s);
     return std::nullopt;
   }
-  if (res->status < 200 || res->status > 299) {
-    if (why != nullptr) *why = "GET " + path + ": " + describe_error_response(res->status, res->body);
+  if (res.status < 200 || res.status > 299) {
+    if (why != nullptr) *why = "GET " + path + ": " + describe_error_response(res.status, res.body);
     return std::nullopt;
   }
-  Json j = Json::parse(res->body, nullptr, false);
+  Json j = Json::parse(res.body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     if (why != nullptr) *why = "GET " + path + ": the answer is not a JSON object";
     return std::nullopt;
@@ -90,10 +90,12 @@ class Reporter {
   enum class Mode { kBar, kLines, kFinalOnly };
   explicit Reporter(Mode mode) : bar_(mode == Mode::kBar), final_only_(mode == Mode::kFinalOnly) {}
 
+  /// `prefix` (a node's hostname) and `text` (which may quote a node) are shown, not obeyed:
+  /// terminal_safe, the CLI's own line breaks kept.
   void line(const std::string& prefix, const std::string& text) {
     std::lock_guard<std::mutex> lock(mutex_);
     clear_bar_locked();
-    std::cerr << prefix << text << "\n" << std::flush;
+    std::cerr << terminal_safe(prefix + text, Newlines::kKeep) << "\n" << std::flush;
   }
 
   /// A progress sample of one upload. `throttle` belongs to that upload.
@@ -116,7 +118,7 @@ class Reporter {
     }
     if (final_only_ && sent < total) return;
     if (throttle.due(sent, total, elapsed_s)) {
-      std::cerr << prefix << format_progress_line(sent, total, elapsed_s) << "\n" << std::flush;
+      std::cerr << terminal_safe(prefix) << format_progress_line(sent, total, elapsed_s) << "\n" << std::flush;
     }
   }
 
@@ -219,7 +221,11 @@ std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& ima
   set_timeouts(client, o.http_timeout_s, std::max(o.timeout_s, o.http_timeout_s));
   httplib::Headers headers;
   if (!authorization->empty()) headers.emplace("Authorization", *authorization);
+  // The answer is bounded in size (bounded_http.h); the upload's time is bounded by the stall
+  // limit (--timeout per read/write), as a slow link legitimately takes long for a big image.
+  RequestGuard guard(client, 1e9, static_cast<uint64_t>(max_answer_bytes()) + kMaxHeadBytes);
   httplib::Result res = client.Post(update_target(o), headers, static_cast<size_t>(total), provider, content_type);
+  guard.end();
   ::close(fd);
   reporter.end_bar();
   if (!res) {
@@ -243,13 +249,12 @@ std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& ima
     if (probe_auth) {
       httplib::Headers probe_headers;
       if (!probe_auth->empty()) probe_headers.emplace("Authorization", *probe_auth);
-      httplib::Client probe(addr.host, addr.port);
-      set_timeouts(probe, o.http_timeout_s, o.http_timeout_s);
-      httplib::Result again = probe.Post(update_target(o), probe_headers, "", content_type.c_str());
-      if (again && (again->status == 401 || again->status == 403 || again->status == 409)) {
+      const BoundedAnswer again =
+          bounded_request(addr, o.http_timeout_s, "POST", update_target(o), probe_headers, "", content_type);
+      if (again.ok() && (again.status == 401 || again.status == 403 || again.status == 409)) {
         // Only a refusal that does not depend on the body (token, another upload running) explains
         // the first attempt; an empty body gets 400 from a node that would take the upload.
-        return UploadAnswer{again->status, again->body};
+        return UploadAnswer{again.status, again.body};
       }
     }
     *why = what + "; see the node's log";
@@ -512,19 +517,21 @@ int cmd_ota_update(const NodeAddress& node, const OtaUpdateOptions& o) {
     j["incarnationBefore"] = run.old_incarnation;
     j["incarnationAfter"] = run.new_incarnation;
     if (!run.version.empty()) j["firmwareVersion"] = run.version;
-    std::cout << j.dump(2) << "\n";
+    std::cout << json_for_terminal(j, 2) << "\n";
     return run.outcome == NodeOutcome::kFailed ? kExitFailure : kExitOk;
   }
   char secs[32];
   std::snprintf(secs, sizeof(secs), "%.1f s", run.seconds);
-  const std::string who = (run.hostname.empty() ? node.to_string() : run.hostname + " (" + node.to_string() + ")");
+  // The node's hostname, version and reasons go to a terminal: terminal_safe (issue 18, finding 5).
+  const std::string who =
+      (run.hostname.empty() ? node.to_string() : terminal_safe(run.hostname) + " (" + node.to_string() + ")");
   switch (run.outcome) {
     case NodeOutcome::kUpdated:
       if (run.upload_only) {
         std::cout << who << ": image accepted, the node restarts (not waiting: --no-wait) after " << secs << "\n";
       } else {
         std::cout << who << ": updated in " << secs << ": back ACTIVE with image " << short_hash(run.new_hash);
-        if (!run.version.empty()) std::cout << ", version " << run.version;
+        if (!run.version.empty()) std::cout << ", version " << terminal_safe(run.version);
         if (run.old_incarnation >= 0 && run.new_incarnation >= 0) {
           std::cout << ", incarnation " << run.old_incarnation << " -> " << run.new_incarnation;
         }
@@ -535,7 +542,9 @@ int cmd_ota_update(const NodeAddress& node, const OtaUpdateOptions& o) {
       std::cout << who << ": already runs image " << short_hash(run.new_hash) << ", nothing sent\n";
       return kExitOk;
     default:
-      throw CliError{kExitFailure, who + ": update failed after " + secs + ": " + run.reason};
+      // The reason may quote a node (a status, a digest): shown, not obeyed; its own hint lines kept.
+      throw CliError{kExitFailure,
+                     who + ": update failed after " + secs + ": " + terminal_safe(run.reason, Newlines::kKeep)};
   }
 }
 
@@ -592,8 +601,9 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
       RolloutTarget t = listed[i];
       t.status = "unverified: " + unverified[i];
       impostors.push_back(t);
-      std::cerr << "skipping " << t.hostname << " (" << endpoint_text(t.ip, t.http_port)
-                << "): it cannot prove it is the node listed: " << unverified[i] << "; nothing is sent to it\n";
+      std::cerr << "skipping " << terminal_safe(t.hostname) << " (" << terminal_safe(endpoint_text(t.ip, t.http_port))
+                << "): it cannot prove it is the node listed: " << terminal_safe(unverified[i])
+                << "; nothing is sent to it\n";
     }
   }
   if (targets.empty()) {
@@ -618,7 +628,7 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
     plan += ", then at most " + std::to_string(o.parallel) + " at a time";
     if (!skipped.empty()) {
       plan += "; skipping DEAD:";
-      for (const RolloutTarget& s : skipped) plan += " " + s.hostname;
+      for (const RolloutTarget& s : skipped) plan += " " + terminal_safe(s.hostname);
     }
     std::cerr << plan << "\n";
   }
@@ -679,7 +689,7 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
     }
   }
   if (o.json) {
-    std::cout << rollout_to_json(results, image.hashes.image_sha256).dump(2) << "\n";
+    std::cout << json_for_terminal(rollout_to_json(results, image.hashes.image_sha256), 2) << "\n";
   } else {
     std::cout << format_rollout_table(results);
   }

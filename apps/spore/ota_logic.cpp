@@ -6,6 +6,7 @@
 
 #include "cli_logic.h"
 #include "request_signer.h"
+#include "terminal_safe.h"
 
 namespace spore {
 namespace cli {
@@ -312,7 +313,9 @@ std::string format_rollout_table(const std::vector<NodeResult>& results) {
     char secs[32] = "-";
     if (r.seconds >= 0) std::snprintf(secs, sizeof(secs), "%.1f s", r.seconds);
     std::string wave = r.wave < 0 ? "-" : r.wave == 0 ? "canary" : std::to_string(r.wave);
-    rows.push_back({r.hostname.empty() ? "-" : r.hostname, r.ip.empty() ? "-" : r.ip, wave, outcome_text(r), secs});
+    // Hostnames, addresses and reasons come from the nodes: terminal_safe (issue 18, finding 5).
+    rows.push_back({r.hostname.empty() ? "-" : terminal_safe(r.hostname), r.ip.empty() ? "-" : terminal_safe(r.ip),
+                    wave, terminal_safe(outcome_text(r)), secs});
   }
   std::string out = format_table({"HOSTNAME", "IP", "WAVE", "RESULT", "TIME"}, rows, {false, false, false, false, true});
   std::string summary = std::to_string(results.size()) + (results.size() == 1 ? " node:" : " nodes:");

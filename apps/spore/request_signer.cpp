@@ -7,16 +7,15 @@
 #include <netinet/in.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
-#include <thread>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "spore/hex.h"
 #include "spore/hmac_sha256.h"
 #include "spore/request_auth.h"
+#include "bounded_http.h"
+#include "terminal_safe.h"
 #include "transport_error.h"
 
 namespace spore::cli {
@@ -33,56 +32,6 @@ std::string hex_of(const uint8_t* data, size_t n) {
 
 /// Largest challenge answer read (a real one is ~300 B).
 constexpr size_t kMaxChallengeBytes = 4096;
-
-struct BoundedAnswer {
-  int status = 0;
-  std::string body;
-};
-
-/// GET with an overall deadline and a size cap: whoever answers (a fake member included) cannot
-/// hold the CLI by trickling its answer a byte at a time or grow it without end. The deadline is
-/// enforced by a watchdog that stops the client, since httplib's timeouts are per read.
-std::optional<BoundedAnswer> bounded_get(const NodeAddress& addr, const std::string& path, double timeout_s,
-                                         size_t max_bytes, std::string* why) {
-  httplib::Client client(addr.host, addr.port);
-  set_timeouts(client, timeout_s, timeout_s);
-  std::mutex m;
-  std::condition_variable cv;
-  bool done = false, expired = false;
-  std::thread watchdog([&] {
-    std::unique_lock<std::mutex> lock(m);
-    if (!cv.wait_for(lock, std::chrono::duration<double>(timeout_s), [&] { return done; })) {
-      expired = true;
-      client.stop();
-    }
-  });
-  BoundedAnswer answer;
-  bool too_large = false;
-  httplib::Result res = client.Get(path.c_str(), [&](const char* data, size_t n) {
-    too_large = answer.body.size() + n > max_bytes;
-    if (!too_large) answer.body.append(data, n);
-    return !too_large;
-  });
-  {
-    std::lock_guard<std::mutex> lock(m);
-    done = true;
-  }
-  cv.notify_all();
-  watchdog.join();
-  char secs[32];
-  std::snprintf(secs, sizeof secs, "%g", timeout_s);
-  if (too_large) {
-    *why = "its answer is larger than " + std::to_string(max_bytes) + " bytes";
-  } else if (expired) {
-    *why = std::string("no complete answer within ") + secs + " s";
-  } else if (!res) {
-    *why = "cannot reach it: " + describe_transport_error(res.error());
-  } else {
-    answer.status = res->status;
-    return answer;
-  }
-  return std::nullopt;
-}
 
 std::string fresh_client_nonce() {
   std::random_device rd;  // getrandom(2) on Linux
@@ -180,7 +129,8 @@ std::optional<Challenge> check_challenge(std::string_view body, std::string_view
   if (std::find(connected.begin(), connected.end(), answered) == connected.end()) {
     std::string where;
     for (const std::string& a : connected) where += (where.empty() ? "" : " or ") + a;
-    return fail("it answered for " + (answered.empty() ? std::string("no address") : "address " + answered) +
+    const std::string shown = answered.empty() ? std::string("no address") : "address " + terminal_safe(answered);
+    return fail("it answered for " + shown +
                 ", not " + (where.empty() ? std::string("the address this CLI reached") : where) +
                 " (a relay, or NAT between this CLI and the node)");
   }
@@ -224,21 +174,30 @@ std::optional<Signed> sign_request(const NodeAddress& addr, double timeout_s, co
     return out;
   }
   const std::string client_nonce = fresh_client_nonce();
-  const std::optional<BoundedAnswer> res =
-      bounded_get(addr, "/api/node/challenge?client_nonce=" + client_nonce, timeout_s, kMaxChallengeBytes, why);
-  if (!res) return std::nullopt;
-  if (res->status == 404) {
+  // Bounded in time and size (bounded_http.h): whoever answers, a fake member included, cannot
+  // hold the CLI by trickling its answer or grow it without end.
+  const BoundedAnswer res =
+      bounded_request(addr, timeout_s, "GET", "/api/node/challenge?client_nonce=" + client_nonce, {}, "", "",
+                      kMaxChallengeBytes);
+  if (!res.ok()) {
+    *why = res.failure == BoundedAnswer::Failure::kTransport ? "cannot reach it: " + res.why(timeout_s)
+           : res.failure == BoundedAnswer::Failure::kTooLarge
+               ? "its answer is larger than " + std::to_string(kMaxChallengeBytes) + " bytes"
+               : res.why(timeout_s);
+    return std::nullopt;
+  }
+  if (res.status == 404) {
     // Not "use --bearer": an impostor answers 404 precisely to be sent the token.
     *why = "it serves no /api/node/challenge: firmware older than request proofs, or not a SPORE node; "
            "--bearer sends the API token itself, so use it only for an address you know is that node";
     return std::nullopt;
   }
-  if (res->status != 200) {
-    *why = "its challenge answered HTTP " + std::to_string(res->status);
+  if (res.status != 200) {
+    *why = "its challenge answered HTTP " + std::to_string(res.status);
     return std::nullopt;
   }
   std::string error;
-  const std::optional<Challenge> c = check_challenge(res->body, client_nonce, policy.token_for,
+  const std::optional<Challenge> c = check_challenge(res.body, client_nonce, policy.token_for,
                                                      policy.expected_node_id, connected_addresses(addr), &error);
   if (!c) {
     *why = error;

@@ -9,7 +9,8 @@
 //   1 parse_env_value(env text after the first NUL, key = text before it)
 //   2 resolve_token(flag, file text, env): three NUL-separated fields, byte 1 bits 0-2 say which
 //     are given
-//   3 describe_error_response(status = 100 + byte1 * 2, body = text)
+//   3 describe_error_response(status = 100 + byte1 * 2, body = text), and terminal_safe(text)
+//     (byte 1 bit 0: Newlines::kKeep)
 //   4 the text as JSON (nlohmann::ordered_json::parse(..., nullptr, false), as the CLI reads
 //     answers): looks_like_members, format_members_table (colour = byte1 bit 0) and
 //     format_status_lines on whatever parsed
@@ -25,9 +26,15 @@
 //   source given (flag, else file's first line, else env) that is not blank; the reported source
 //   matches; no token => source kNone;
 // - describe_error_response: non-empty, one line for a body without newlines, names the status;
+// - terminal-clean output (issue 18, finding 5): terminal_safe(), describe_error_response,
+//   format_status_lines and format_members_table (without the CLI's own colour codes) hold no
+//   byte a terminal acts on: no C0 control but '\n' (and none at all in one-line texts), no DEL,
+//   well-formed UTF-8 only, no C1 control (U+0080..U+009F), no bidi formatting character
+//   (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069), no U+2028/U+2029; terminal_safe
+//   leaves printable ASCII without a backslash unchanged;
 // - format_status_lines: one line per field, each ending with '\n' (nothing for {});
 // - format_members_table: ends with '\n'; for a members body it has one line per member plus
-//   the header and the summary line (names with newlines excepted); looks_like_members is
+//   the header and the summary line; looks_like_members is
 //   consistent with the shape.
 //
 // Seed corpus: tests/fuzz/corpus/cli_args/.
@@ -35,7 +42,9 @@
 // cli_logic.cpp is host-side code of the CLI (apps/spore), not core: it is compiled in here, as
 // the fuzz build has no apps (nlohmann/json is header-only).
 #include "../../apps/spore/cli_logic.cpp"
+#include "../../apps/spore/terminal_safe.cpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -66,6 +75,43 @@ std::vector<std::string> fields(std::string_view text, size_t max) {
 }
 
 bool blank(std::string_view s) { return cli::trim(s).empty(); }
+
+/// True when `s` holds nothing a terminal acts on (see the properties above).
+bool terminal_clean(std::string_view s, bool newlines_allowed) {
+  for (size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b < 0x80) {
+      if ((b < 0x20 && !(b == '\n' && newlines_allowed)) || b == 0x7F) return false;
+      ++i;
+      continue;
+    }
+    // Decoded here on its own (not with terminal_safe.cpp's decoder), per RFC 3629's table.
+    const size_t n = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0;
+    if (n == 0 || b > 0xF4 || i + n > s.size()) return false;
+    uint32_t cp = b & (0x7Fu >> n);
+    for (size_t k = 1; k < n; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (c & 0x3Fu);
+    }
+    const uint32_t min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    if (cp <= 0x9F || cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+        (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+/// `text` without the CLI's own colour codes (status_color() and the reset).
+std::string without_own_colours(std::string text) {
+  for (const char* own : {"\033[32m", "\033[33m", "\033[31m", "\033[0m"}) {
+    for (size_t at; (at = text.find(own)) != std::string::npos;) text.erase(at, std::string(own).size());
+  }
+  return text;
+}
 
 void fuzz_address(uint8_t param, std::string_view text) {
   const auto default_port = static_cast<uint16_t>(1u + param * 257u % 65535u);  // callers pass a real port
@@ -118,6 +164,14 @@ void fuzz_error(uint8_t param, std::string_view body) {
   const std::string d = cli::describe_error_response(status, body);
   check(!d.empty() && d.find(std::to_string(status)) != std::string::npos);
   for (char c : d) check(static_cast<unsigned char>(c) >= 0x20 && c != 0x7F);  // one terminal line, always
+  check(terminal_clean(d, false));
+  const bool keep = (param & 1u) != 0;
+  const std::string safe = cli::terminal_safe(body, keep ? cli::Newlines::kKeep : cli::Newlines::kEscape);
+  check(terminal_clean(safe, keep));
+  const bool plain = std::all_of(body.begin(), body.end(), [keep](char c) {
+    return (c >= 0x20 && c <= 0x7E && c != '\\') || (keep && c == '\n');
+  });
+  if (plain) check(safe == body);
 }
 
 void fuzz_json(uint8_t param, std::string_view text) {
@@ -126,24 +180,16 @@ void fuzz_json(uint8_t param, std::string_view text) {
   const bool members = cli::looks_like_members(body);
   check(members == (body.is_object() && body.contains("members") && body["members"].is_array()));
   const std::string status_lines = cli::format_status_lines(body);
+  check(terminal_clean(status_lines, true));
   check(status_lines.empty() ? body.is_object() && body.empty() : status_lines.back() == '\n');  // {} has no lines
   const std::string table = cli::format_members_table(body, (param & 1u) != 0);
   check(!table.empty() && table.back() == '\n');
+  check(terminal_clean(without_own_colours(table), true));
   if (members) {
-    bool names_with_newlines = false;
-    for (const auto& m : body["members"]) {
-      if (!m.is_object()) continue;
-      for (const char* key : {"hostname", "ip", "status"}) {
-        const auto it = m.find(key);
-        if (it != m.end() && it->is_string() && it->get<std::string>().find('\n') != std::string::npos)
-          names_with_newlines = true;
-      }
-    }
-    if (!names_with_newlines) {
-      size_t lines = 0;
-      for (char c : table) lines += c == '\n' ? 1 : 0;
-      check(lines == body["members"].size() + 2);
-    }
+    // Every member is one line, whatever its fields hold (a '\n' in a hostname is shown as \n).
+    size_t lines = 0;
+    for (char c : table) lines += c == '\n' ? 1 : 0;
+    check(lines == body["members"].size() + 2);
   }
 }
 

@@ -49,6 +49,9 @@ table_from "API_NODE"
 printf '# API node IP for cluster management\nexport API_NODE=%s\nexport WIFI_SSID=x\n' "$addr" >.env
 expect_rc 0 "${clean_env[@]}" "$SPORE" cluster members
 table_from ".env"
+grep -q "^spore: node $addr from API_NODE in ./.env$" <<<"$OUT" || it_fail "which file named the node is not said: $OUT"
+expect_rc 0 "${clean_env[@]}" "$SPORE" --quiet cluster members
+grep -q "from API_NODE" <<<"$OUT" && it_fail "--quiet still says which file named the node: $OUT"
 expect_rc 0 "${clean_env[@]}" "$SPORE" --node "http://$(it_ip 2):$IT_HTTP_PORT/" cluster members
 grep -q "^n2\*" <<<"$OUT" || it_fail "--node overrides .env: $OUT"
 printf 'API_NODE=$(touch %s/pwned)\n' "$work" >.env
@@ -75,7 +78,7 @@ timeout 3 "$SPORE" --node "$addr" cluster members --watch 0.5 >"$IT_TMP/watch.ou
 printf 'export API_NODE=%s\n' "$addr" >.env
 expect_rc 0 "${clean_env[@]}" SPORE="$SPORE" "$IT_ROOT/ctl.sh" cluster members
 table_from "./ctl.sh cluster members with the caller's .env"
-expect_rc 0 "${clean_env[@]}" SPORE="$SPORE" "$IT_ROOT/ctl.sh" cluster members --json
+expect_rc 0 "${clean_env[@]}" SPORE="$SPORE" "$IT_ROOT/ctl.sh" cluster members --json --quiet
 jq -e '.members | length == 2' <<<"$OUT" >/dev/null || it_fail "./ctl.sh cluster members --json: $OUT"
 expect_rc 0 "${clean_env[@]}" SPORE="$SPORE" "$IT_ROOT/ctl.sh" node status
 grep -q "^freeHeap: " <<<"$OUT" || it_fail "./ctl.sh node status: $OUT"

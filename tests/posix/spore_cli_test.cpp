@@ -8,7 +8,9 @@
 // this test by including its source (it depends on nothing but the standard library and
 // nlohmann_json, which spore_posix brings).
 #include "../../apps/spore/cli_logic.cpp"
+#include "../../apps/spore/terminal_safe.cpp"
 #include "../../apps/spore/ota_logic.cpp"
+#include "../../apps/spore/bounded_http.cpp"
 #include "../../apps/spore/request_signer.cpp"
 
 #include <arpa/inet.h>
@@ -20,6 +22,8 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+
+#include "loopback_listener.h"
 
 namespace spore {
 namespace cli {
@@ -740,15 +744,8 @@ TEST(SporeCliChallenge, ConnectedAddressesOfALiteralAndOfAName) {
 class TrickleServer {
  public:
   explicit TrickleServer(bool endless) : endless_(endless) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::listen(fd_, 4), 0);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = posix::listen_on_loopback(&port_);
+    EXPECT_GE(fd_, 0);
     thread_ = std::thread([this] { serve(); });
   }
   ~TrickleServer() {

@@ -9,7 +9,9 @@
 // need the standard library, nlohmann_json and cpp-httplib, which spore_posix brings; CLI11 is
 // header-only).
 #include "../../apps/spore/cli_logic.cpp"
+#include "../../apps/spore/terminal_safe.cpp"
 #include "../../apps/spore/events_cmd.cpp"
+#include "../../apps/spore/bounded_http.cpp"
 #include "../../apps/spore/request_signer.cpp"
 #include "../../apps/spore/sse_parser.cpp"
 
@@ -395,6 +397,55 @@ TEST(SporeEventsWatch, JsonLines) {
             "\n");
   // Invalid UTF-8 does not throw.
   EXPECT_NO_THROW(f.json(message("message", "\xff", std::nullopt)));
+}
+
+// Issue 18, finding 5: a node_* event's member fields (ip, status) went to the terminal raw, so a
+// member announcing itself with ESC]0;...BEL or ESC[2J or \r in them retitled, cleared or
+// overwrote the watcher's terminal. "\u202e" (RIGHT-TO-LEFT OVERRIDE) as JSON text is spelt
+// kRloJson, so that the compiler's bidi check does not take it for one in this source.
+const std::string kRloJson = std::string("\\u") + "202e";
+
+TEST(SporeEventsWatch, NodeEventFieldsWithTerminalControlsAreShownEscaped) {
+  for (const bool color : {false, true}) {
+    EventFormatter f(color);
+    const std::string line = f.text(
+        message("node_updated",
+                R"({"topic":"node_updated","hostname":"h\u001b]0;t\u0007","ip":"1.2.3.4\u001b[2J","status":"ACTIVE\r\u009b1m)" +
+                    kRloJson + "\"}",
+                std::nullopt),
+        noon());
+    EXPECT_NE(line.find("h\\x1B]0;t\\x07"), std::string::npos) << line;
+    EXPECT_NE(line.find("1.2.3.4\\x1B[2J ACTIVE\\r\\u009B1m\\u202E"), std::string::npos) << line;
+    std::string rest = line;
+    if (color) {
+      // The CLI's own colour codes are the only escape sequences left.
+      for (const char* own : {"\033[31m", "\033[32m", "\033[33m", "\033[0m"}) {
+        for (size_t at; (at = rest.find(own)) != std::string::npos;) rest.erase(at, std::string(own).size());
+      }
+    }
+    for (const char c : rest.substr(0, rest.size() - 1)) EXPECT_GE(static_cast<unsigned char>(c), 0x20) << line;
+    EXPECT_EQ(rest.find("\xC2\x9B"), std::string::npos) << line;
+    EXPECT_EQ(rest.find("\xE2\x80\xAE"), std::string::npos) << line;
+  }
+  // Non-string data, and the JSON lines: escaped by JSON, ASCII only.
+  EventFormatter f(false);
+  const std::string text =
+      f.text(message("x", R"({"topic":"x","hostname":"h","data":{"k\u001b":"\u009b)" + kRloJson + "\"}}", "i"), noon());
+  EXPECT_NE(text.find(R"({"k\u001b":"\u009b)" + kRloJson + "\"}"), std::string::npos) << text;
+  const std::string json =
+      f.json(message("node_dead", R"({"topic":"node_dead","ip":"\u001b[2J\u009b)" + kRloJson + R"(\u007f"})", std::nullopt));
+  EXPECT_NE(json.find(R"("ip":"\u001b[2J\u009b)" + kRloJson + R"(\u007f")"), std::string::npos) << json;
+  for (const char c : json.substr(0, json.size() - 1)) {
+    EXPECT_TRUE(static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7F) << json;
+  }
+}
+
+TEST(SporeEventsPublish, ThePublishedLineIsTerminalSafe) {
+  const Json answer =
+      Json::parse(R"({"topic":"t\u001b[2J","seq":1,"hostname":"h\r)" + kRloJson + R"(","node_id":"0a","epoch":2})");
+  EXPECT_EQ(format_published(answer, "x"), "published t\\x1B[2J seq 1 on h\\r\\u202E (0a, epoch 2)");
+  EXPECT_EQ(describe_stream_error(200, "text/html\x1b]0;x\x07", ""),
+            "the answer is not an event stream (Content-Type 'text/html\\x1B]0;x\\x07', expected text/event-stream)");
 }
 
 TEST(SporeEventsWatch, BackoffDoublesToTheCapAndResets) {

@@ -1,0 +1,160 @@
+#include "bounded_http.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdio>
+
+#include "transport_error.h"
+
+namespace spore {
+namespace cli {
+
+namespace {
+
+std::atomic<size_t> g_max_answer_bytes{kDefaultMaxAnswerBytes};
+
+/// glibc's struct tcp_info ends at tcpi_total_retrans; the kernel's (linux/tcp.h, which cannot be
+/// included beside netinet/tcp.h) goes on with these fields, at these offsets since Linux 4.1.
+struct TcpInfoWithBytes {
+  struct tcp_info base;
+  uint64_t pacing_rate;
+  uint64_t max_pacing_rate;
+  uint64_t bytes_acked;
+  uint64_t bytes_received;
+};
+static_assert(offsetof(TcpInfoWithBytes, bytes_received) == 128, "linux/tcp.h: tcpi_bytes_received at 128");
+
+/// How often the guard looks at the clock and the socket. Short enough that a fast sender gets
+/// little past the byte limit (the kernel's receive buffer bounds the rest), long enough to cost
+/// nothing.
+constexpr auto kGuardTick = std::chrono::milliseconds(5);
+
+}  // namespace
+
+void set_max_answer_bytes(size_t bytes) { g_max_answer_bytes.store(bytes); }
+size_t max_answer_bytes() { return g_max_answer_bytes.load(); }
+
+std::optional<uint64_t> tcp_bytes_received(int fd) {
+  TcpInfoWithBytes info{};
+  socklen_t size = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &size) != 0) return std::nullopt;
+  if (size < offsetof(TcpInfoWithBytes, bytes_received) + sizeof info.bytes_received) return std::nullopt;
+  return info.bytes_received;
+}
+
+RequestGuard::RequestGuard(httplib::Client& client, double deadline_s, uint64_t max_received_bytes)
+    : client_(client),
+      deadline_(std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                        std::chrono::duration<double>(deadline_s))),
+      max_received_bytes_(max_received_bytes) {
+  client_.set_socket_options([this](socket_t fd) { socket_.store(static_cast<int>(fd)); });
+  thread_ = std::thread([this] { watch(); });
+}
+
+RequestGuard::~RequestGuard() { end(); }
+
+void RequestGuard::relax() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  relaxed_ = true;
+}
+
+void RequestGuard::end() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (done_ && !thread_.joinable()) return;
+    done_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RequestGuard::watch() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  bool stopping = false;
+  while (!cv_.wait_for(lock, kGuardTick, [this] { return done_; })) {
+    if (!stopping && !relaxed_) {
+      if (std::chrono::steady_clock::now() >= deadline_) {
+        expired_.store(true);
+        stopping = true;
+      } else if (max_received_bytes_ > 0) {
+        const int fd = socket_.load();
+        const std::optional<uint64_t> received = fd >= 0 ? tcp_bytes_received(fd) : std::nullopt;
+        if (received && *received > max_received_bytes_) {
+          too_large_.store(true);
+          stopping = true;
+        }
+      }
+    }
+    if (stopping) {
+      // Not under our lock: the request's thread may be waiting for it in relax().
+      lock.unlock();
+      client_.stop();
+      lock.lock();
+    }
+  }
+}
+
+std::string BoundedAnswer::why(double deadline_s) const {
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%g", deadline_s);
+  switch (failure) {
+    case Failure::kNone:
+      return "";
+    case Failure::kDeadline:
+      return std::string("no complete answer within ") + secs + " s (--http-timeout)";
+    case Failure::kTooLarge:
+      return "the answer is larger than " + std::to_string(max_answer_bytes()) +
+             " bytes (--max-answer-bytes); nothing more was read";
+    case Failure::kTransport:
+      break;
+  }
+  return describe_transport_error(error);
+}
+
+BoundedAnswer bounded_request(const NodeAddress& addr, double deadline_s, const std::string& method,
+                              const std::string& path, const httplib::Headers& headers, const std::string& body,
+                              const std::string& content_type, size_t max_body_bytes) {
+  const size_t cap = max_body_bytes > 0 ? max_body_bytes : max_answer_bytes();
+  httplib::Client client(addr.host, addr.port);
+  set_timeouts(client, deadline_s, deadline_s);
+  BoundedAnswer answer;
+  bool body_too_large = false;
+  httplib::Request req;
+  req.method = method;
+  req.path = path;
+  req.headers = headers;
+  if (method != "GET") {
+    req.body = body;
+    if (!content_type.empty()) req.headers.emplace("Content-Type", content_type);
+  }
+  req.response_handler = [&](const httplib::Response& r) {
+    answer.content_type = r.get_header_value("Content-Type");
+    return true;
+  };
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    body_too_large = answer.body.size() + n > cap;
+    if (!body_too_large) answer.body.append(data, n);
+    return !body_too_large;
+  };
+  RequestGuard guard(client, deadline_s, static_cast<uint64_t>(cap) + kMaxHeadBytes);
+  httplib::Result res = client.send(req);
+  guard.end();
+  if (body_too_large || (!res && guard.too_large())) {
+    answer.failure = BoundedAnswer::Failure::kTooLarge;
+  } else if (!res && guard.expired()) {
+    answer.failure = BoundedAnswer::Failure::kDeadline;
+  } else if (!res) {
+    answer.failure = BoundedAnswer::Failure::kTransport;
+    answer.error = res.error();
+  } else {
+    answer.status = res->status;
+  }
+  if (!answer.ok()) answer.body.clear();
+  return answer;
+}
+
+}  // namespace cli
+}  // namespace spore
