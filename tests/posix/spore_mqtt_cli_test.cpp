@@ -3,7 +3,9 @@
 // payload is checked end to end in tests/integration/mqtt_proof_test.sh.
 
 #include "../../apps/spore/cli_logic.cpp"
+#include "../../apps/spore/terminal_safe.cpp"
 #include "../../apps/spore/events_cmd.cpp"
+#include "../../apps/spore/bounded_http.cpp"
 #include "../../apps/spore/mqtt_cmd.cpp"
 #include "../../apps/spore/request_signer.cpp"
 #include "../../apps/spore/sse_parser.cpp"
