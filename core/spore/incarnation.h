@@ -27,6 +27,10 @@ namespace spore {
 /// Bits of an incarnation below the boot count: the refutations one run may make.
 constexpr uint32_t kIncarnationBootShift = 16;
 
+/// Incarnation steps one run may take above its boot's first incarnation (refutations; the
+/// membership protocol refuses more, so a run never reaches the next boot's value).
+constexpr uint32_t kIncarnationRunSteps = (1u << kIncarnationBootShift) - 1;
+
 /// The incarnation a node starts a boot with: the low 16 bits of `boot_count` in the upper half.
 /// Wraps to 0 every 65,536 boots, which serial arithmetic reads as newer than the boot before.
 constexpr uint32_t incarnation_for_boot(uint32_t boot_count) {
