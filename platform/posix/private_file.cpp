@@ -96,8 +96,8 @@ PrivateRead read_private_file_at(int dir_fd, const char* name, const std::string
     if (e == ENOENT) return PrivateRead::kMissing;
     if (error) {
       *error = what + " " + path +
-               (e == ELOOP ? " is a symbolic link; spored reads secrets and state only from the file itself, never "
-                             "through a link: give the real path"
+               (e == ELOOP ? " is a symbolic link; spored never opens a secret or state file that is itself a "
+                             "link (/dev/fd/N of a <(...) too): give the file's real path"
                            : ": cannot read: " + std::string(std::strerror(e)));
     }
     return PrivateRead::kRefused;
