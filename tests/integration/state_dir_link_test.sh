@@ -7,18 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 it_init 231 90
 
-# spored_once DIR [ARGS...]: node 1 in the foreground on DIR, stopped by `timeout` if it runs.
-# Output in $OUT, exit code in $RC (124: it ran until stopped).
-spored_once() {
-  local dir="$1"
-  shift
-  set +e
-  OUT="$(timeout 5 "$SPORED" --hostname n1 --bind "$(it_ip 1)" --http-port "$IT_HTTP_PORT" \
-    --udp-port "$IT_UDP_PORT" --state-dir "$dir" --profile fast "$@" 2>&1)"
-  RC=$?
-  set -e
-}
-
 # ---- the state dir is a link to another directory (another user's link in a sticky /tmp)
 mkdir -m 700 "$IT_TMP/target"
 printf 'IMPORTANT\n' >"$IT_TMP/target/lock"
