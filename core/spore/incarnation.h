@@ -7,9 +7,10 @@
 /// incarnation_for_boot(boot count) = boot count << 16 (mod 2^32) and raises it by one on every
 /// SWIM refutation (and when its datagram sequence would wrap). Membership refuses refutations
 /// past kIncarnationRunSteps per run, so refutations never reach the next boot's value (only a
-/// 2^32-datagram sequence wrap after that could; spored then stores a higher boot count). The boot count itself is 32 bits; only its low 16 bits
-/// reach the incarnation, which therefore wraps every 65,536 boots instead of stopping at the old
-/// 16-bit limit (where restarts stopped being told from stale datagrams, issue 18 finding 2).
+/// 2^32-datagram sequence wrap after that could; spored then stores a higher boot count). The
+/// boot count itself is 32 bits; only its low 16 bits reach the incarnation, which therefore
+/// wraps every 65,536 boots instead of stopping at the old 16-bit limit (where restarts stopped
+/// being told from stale datagrams, issue 18 finding 2).
 ///
 /// Every ordering of two incarnations (membership, gossip precedence, replay window, event
 /// streams, refutations) uses RFC 1982 serial number arithmetic with SERIAL_BITS = 32: `a` is
