@@ -264,6 +264,24 @@ int main(int argc, char** argv) {
   if (!opt.ota_public_key_file.empty() && !load_ota_public_key(opt.ota_public_key_file, ota_session)) return 2;
 
   // ---- identity and secrets ------------------------------------------------------------------
+  // Secrets named by flags first: a refused one stops the start before the state dir is touched
+  // (no boot counted, no lock made) (issue 18, state-fix 6).
+  spore::HmacKey cluster_key, accept_key;
+  if (!read_cluster_key(opt.cluster_key_file, "cluster key file", &cluster_key, log) ||
+      !read_cluster_key(opt.cluster_key_accept_file, "cluster key accept file", &accept_key, log)) {
+    return 2;
+  }
+  std::string token;
+  if (!opt.no_api_token && !opt.api_token_file.empty() &&
+      !read_secret_file(opt.api_token_file, "API token file", &token, log)) {
+    return 2;
+  }
+  std::string mqtt_password;
+  if (!opt.mqtt_host.empty() && !opt.mqtt_password_file.empty() &&
+      !read_secret_file(opt.mqtt_password_file, "MQTT password file", &mqtt_password, log)) {
+    return 2;
+  }
+
   px::StateStore state;
   std::string error;
   px::NodeState node;
@@ -282,18 +300,10 @@ int main(int argc, char** argv) {
     log.logf(LogLevel::kInfo, "state: removed %s, the temporary file of an interrupted write", state.path(name).c_str());
   }
 
-  spore::HmacKey cluster_key, accept_key;
-  if (!read_cluster_key(opt.cluster_key_file, "cluster key file", &cluster_key, log) ||
-      !read_cluster_key(opt.cluster_key_accept_file, "cluster key accept file", &accept_key, log)) {
-    return 2;
-  }
-
-  std::string token;
   std::string token_where = "none (--no-api-token: the REST API is unauthenticated)";
   std::string token_path;  // where a 401 says the token is (RestApi::set_token_location)
   if (!opt.no_api_token) {
     if (!opt.api_token_file.empty()) {
-      if (!read_secret_file(opt.api_token_file, "API token file", &token, log)) return 2;
       token_path = opt.api_token_file;
       token_where = token_path;
     } else if (opt.self_test) {
@@ -408,7 +418,6 @@ int main(int argc, char** argv) {
   spore::MqttBridge mqtt(ctx, api, mqtt_client);
   if (!opt.mqtt_host.empty()) {
     error.clear();
-    std::string password;
     spore::MqttBridgeConfig mqtt_config;
     mqtt_config.cluster = opt.mqtt_cluster.c_str();
     mqtt_config.discovery_prefix = opt.mqtt_discovery_prefix.c_str();
@@ -416,11 +425,9 @@ int main(int argc, char** argv) {
     mqtt_config.model = "Linux";
     mqtt_config.allow_token_payload = opt.mqtt_allow_token_payload;
     metrics.set_mqtt_stats(&mqtt.stats());
-    if ((!opt.mqtt_password_file.empty() &&
-         !read_secret_file(opt.mqtt_password_file, "MQTT password file", &password, log)) ||
-        !mqtt.begin(mqtt_config) ||  // logged why
+    if (!mqtt.begin(mqtt_config) ||  // logged why
         (!opt.self_test &&  // the self-test connects to nothing
-         !mqtt_client.start({opt.mqtt_host, opt.mqtt_port, opt.mqtt_username, password, opt.mqtt_keepalive_s}, mqtt,
+         !mqtt_client.start({opt.mqtt_host, opt.mqtt_port, opt.mqtt_username, mqtt_password, opt.mqtt_keepalive_s}, mqtt,
                             &error))) {
       if (!error.empty()) std::fprintf(stderr, "spored: %s\n", error.c_str());
       membership.leave();
@@ -514,6 +521,9 @@ int main(int argc, char** argv) {
       udp_stats.dropped_oversize = udp.oversized_dropped();
       if (ota.restart_pending()) g_restart_requested.store(true);
       uptime_ms = ctx.uptime_ms();
+      if (!opt.self_test && !state.record_incarnation(node, ctx.self().incarnation, &error)) {
+        log.logf(LogLevel::kWarn, "state: %s", error.c_str());
+      }
       probe = trial.on_trial() && health.probe_due(uptime_ms, active_peers(ctx));
     }
     if (probe) {

@@ -152,8 +152,13 @@ void ClusterEvents::on_message(uint32_t src_ip, uint16_t src_port, const wire::M
   if (type != wire::MessageType::kEvent && type != wire::MessageType::kEventDigest) return;
   const bool is_event = type == wire::MessageType::kEvent;
   const wire::EventStreamPos& pos = is_event ? msg.event.pos : msg.event_digest;
-  Stream* s = stream_for(msg.header.sender_id, pos.epoch);
-  if (s == nullptr) return;
+  bool table_full = false;
+  Stream* s = stream_for(msg.header.sender_id, pos.epoch, &table_full);
+  if (s == nullptr) {
+    // Counted per EVENT (one event each), not per datagram: a digest carries no event.
+    if (is_event && table_full) ++stats_.untracked;
+    return;
+  }
   const bool was_behind = s->latest > s->delivered;
   if (pos.seq > s->latest) s->latest = pos.seq;
   if (pos.oldest_seq > s->delivered + 1) {
@@ -190,7 +195,7 @@ void ClusterEvents::on_message(uint32_t src_ip, uint16_t src_port, const wire::M
   }
 }
 
-ClusterEvents::Stream* ClusterEvents::stream_for(uint32_t node_id, uint32_t epoch) {
+ClusterEvents::Stream* ClusterEvents::stream_for(uint32_t node_id, uint32_t epoch, bool* table_full) {
   Stream* slot = nullptr;
   for (Stream& s : streams_) {
     if (s.node_id == node_id) {
@@ -214,10 +219,8 @@ ClusterEvents::Stream* ClusterEvents::stream_for(uint32_t node_id, uint32_t epoc
       }
     }
   }
-  if (slot == nullptr) {
-    ++stats_.untracked;
-    return nullptr;
-  }
+  *table_full = slot == nullptr;
+  if (slot == nullptr) return nullptr;
   *slot = Stream{};
   slot->node_id = node_id;
   slot->epoch = epoch;

@@ -74,7 +74,9 @@ struct ClusterEventStats {
   uint32_t out_of_order = 0;   ///< EVENTs dropped because an earlier one was missing (re-requested)
   uint32_t lost = 0;           ///< events skipped: no longer in the sender's log, or repair gave up
   uint32_t stale = 0;          ///< EVENT / DIGEST of an older epoch than the one tracked (pre-restart)
-  uint32_t untracked = 0;      ///< dropped because the stream table was full
+  /// EVENT datagrams (one event each; a resent copy counts again) dropped because the stream
+  /// table was full; EVENT_DIGESTs of such a publisher are not counted.
+  uint32_t untracked = 0;
   uint32_t requests_sent = 0;  ///< EVENT_REQ sent
   uint32_t resent = 0;         ///< EVENTs re-sent for peers' EVENT_REQ
   uint32_t digests_sent = 0;   ///< EVENT_DIGEST broadcasts
@@ -144,7 +146,8 @@ class ClusterEvents {
     uint8_t tries = 0;  // EVENT_REQ sent since the last progress
   };
 
-  Stream* stream_for(uint32_t node_id, uint32_t epoch);
+  /// `*table_full`: null because every slot holds an ACTIVE publisher's stream.
+  Stream* stream_for(uint32_t node_id, uint32_t epoch, bool* table_full);
   /// Applies what an EVENT or DIGEST says about the stream (newest, oldest held); requests a new gap.
   void advance(Stream& s, const wire::EventStreamPos& pos, bool is_event, uint32_t now_ms);
   void request(Stream& s, uint32_t now_ms);

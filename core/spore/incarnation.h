@@ -5,10 +5,12 @@
 ///
 /// An incarnation is 32 bits on the wire (v1 header, unchanged). A node starts each boot at
 /// incarnation_for_boot(boot count) = boot count << 16 (mod 2^32) and raises it by one on every
-/// SWIM refutation (and when its datagram sequence would wrap), so one run has 65,535 steps
-/// before it reaches the next boot's value. The boot count itself is 32 bits; only its low 16 bits
-/// reach the incarnation, which therefore wraps every 65,536 boots instead of stopping at the old
-/// 16-bit limit (where restarts stopped being told from stale datagrams, issue 18 finding 2).
+/// SWIM refutation (and when its datagram sequence would wrap). Membership refuses refutations
+/// past kIncarnationRunSteps per run, so refutations never reach the next boot's value (only a
+/// 2^32-datagram sequence wrap after that could; spored then stores a higher boot count). The
+/// boot count itself is 32 bits; only its low 16 bits reach the incarnation, which therefore
+/// wraps every 65,536 boots instead of stopping at the old 16-bit limit (where restarts stopped
+/// being told from stale datagrams, issue 18 finding 2).
 ///
 /// Every ordering of two incarnations (membership, gossip precedence, replay window, event
 /// streams, refutations) uses RFC 1982 serial number arithmetic with SERIAL_BITS = 32: `a` is
@@ -26,6 +28,10 @@ namespace spore {
 
 /// Bits of an incarnation below the boot count: the refutations one run may make.
 constexpr uint32_t kIncarnationBootShift = 16;
+
+/// Incarnation steps one run may take above its boot's first incarnation (refutations; the
+/// membership protocol refuses more, so a run never reaches the next boot's value).
+constexpr uint32_t kIncarnationRunSteps = (1u << kIncarnationBootShift) - 1;
 
 /// The incarnation a node starts a boot with: the low 16 bits of `boot_count` in the upper half.
 /// Wraps to 0 every 65,536 boots, which serial arithmetic reads as newer than the boot before.

@@ -65,6 +65,7 @@ void Membership::begin() {
   if (hostname_[0] == '\0') copy_printable(hostname_, SPORE_MAX_HOSTNAME_LEN, "spore", 0x21, 0x7E, '_');
   copy_printable(sdk_version_, SPORE_MAX_VERSION_LEN, ctx_.system().sdk_version(), 0x20, 0x7E, '?');
   resources_digest_ = compute_resources_digest();
+  boot_incarnation_ = ctx_.self().incarnation & ~(kIncarnationRunSteps);
   ctx_.on(topics::kNodeForgotten, EventHandler::bind<Membership, &Membership::on_forgotten>(this));
   // Join phase: a few quick ANNOUNCEs asking for replies, then the slower heartbeat.
   heartbeat_task_.set_interval_ms(cfg.discovery_interval_ms);
@@ -100,6 +101,7 @@ void Membership::leave() {
 void Membership::run_heartbeat(uint32_t now_ms) {
   if (left_) return;
   const Config& cfg = ctx_.config();
+  if (refute_pending_) raise_incarnation(now_ms);  // this heartbeat (or ANNOUNCE) carries it
   copy_printable(sdk_version_, SPORE_MAX_VERSION_LEN, ctx_.system().sdk_version(), 0x20, 0x7E, '?');
   resources_digest_ = compute_resources_digest();
   const bool joining = join_announces_left_ > 0;
@@ -383,10 +385,18 @@ void Membership::handle_leave(const wire::Header& h, uint32_t now_ms) {
 }
 
 void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) {
+  bool suspected = false, forged = false;
   for (const wire::GossipEntry e : updates) {
     if (e.node_id == ctx_.self().node_id) {
-      if (e.state != wire::MemberState::kAlive && incarnation_at_least(e.incarnation, ctx_.self().incarnation)) {
-        refute(now_ms);
+      if (e.state != wire::MemberState::kAlive) {
+        // Only a claim about the incarnation this node has now is a suspicion to refute. One
+        // above it was never announced by this node (refuting it would let anyone push the
+        // incarnation into the next boot's range), and an older one is refuted already.
+        if (e.incarnation == ctx_.self().incarnation) {
+          suspected = true;
+        } else if (incarnation_newer(e.incarnation, ctx_.self().incarnation)) {
+          forged = true;
+        }
       }
       continue;
     }
@@ -413,10 +423,34 @@ void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) 
     }
     // suspect / dead about others: status is per observer, so our own probes decide.
   }
+  if (forged) ++stats_.forged_incarnation;
+  if (suspected) refute(now_ms);  // once per datagram, however many entries repeat the claim
 }
 
 void Membership::refute(uint32_t now_ms) {
-  (void)now_ms;
+  // At most one refutation per heartbeat interval: a suspicion heard sooner waits for the next
+  // heartbeat, which then carries the raised incarnation (run_heartbeat()).
+  if (refuted_ && elapsed_ms(now_ms, last_refute_ms_) < ctx_.config().heartbeat_interval_ms) {
+    refute_pending_ = true;
+    return;
+  }
+  if (raise_incarnation(now_ms)) broadcast_heartbeat();  // carries the refutation to everyone at once
+}
+
+bool Membership::raise_incarnation(uint32_t now_ms) {
+  refute_pending_ = false;
+  refuted_ = true;
+  last_refute_ms_ = now_ms;
+  if (ctx_.self().incarnation - boot_incarnation_ >= kIncarnationRunSteps) {
+    // The next step would be the next boot's incarnation (incarnation.h): stay, so that the next
+    // start is still newer than anything this run announced. Peers judge liveness by their own
+    // probes, so an unrefuted suspicion costs nothing but the gossip.
+    if (stats_.refutations_refused++ == 0) {
+      SPORE_LOG(ctx_, LogLevel::kWarn, "membership: %u refutations in this run, no more until restart",
+                static_cast<unsigned>(kIncarnationRunSteps));
+    }
+    return false;
+  }
   ctx_.set_incarnation(ctx_.self().incarnation + 1);
   ++stats_.refutations;
   wire::GossipEntry self;
@@ -427,7 +461,7 @@ void Membership::refute(uint32_t now_ms) {
   self.http_port = ctx_.config().http_port;
   self.state = wire::MemberState::kAlive;
   gossip_.push(self, kGossipTransmissions);
-  broadcast_heartbeat();  // carries the refutation to everyone at once
+  return true;
 }
 
 void Membership::handle_info_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg) {

@@ -49,6 +49,12 @@ struct MembershipStats {
   uint32_t probes_indirect = 0;      ///< probe rounds that went on to PING_REQ
   uint32_t suspicions = 0;           ///< probe rounds that went unanswered (member marked suspect)
   uint32_t refutations = 0;          ///< times this node heard itself suspected and raised its incarnation
+  /// Suspicions not refuted because this run made kIncarnationRunSteps refutations already (the
+  /// next would reach the next boot's incarnation, incarnation.h).
+  uint32_t refutations_refused = 0;
+  /// Datagrams whose gossip claimed this node suspect, dead or left at an incarnation above its
+  /// own: never announced by this node, so forged (or garbled); the claim is ignored.
+  uint32_t forged_incarnation = 0;
   uint32_t info_syncs = 0;           ///< complete INFO fetches (all pages of a changed list)
   uint32_t ignored = 0;              ///< accepted datagrams that were not for us (wrong PING target, unknown ACK, ...)
   /// Datagrams accepted with the accept-only key (set_accept_key()): while a key rotation rolls
@@ -170,7 +176,11 @@ class Membership {
   /// First-hand evidence from a non-ANNOUNCE datagram; greets an unknown sender.
   Member* heard_from(const wire::Header& h, uint32_t src_ip, uint16_t src_port, uint32_t now_ms);
   void apply_gossip(const wire::GossipList& updates, uint32_t now_ms);
+  /// Answers a suspicion of this node's current incarnation: at once, or at the next heartbeat
+  /// when the last refutation is less than a heartbeat interval old.
   void refute(uint32_t now_ms);
+  /// +1 and queued as gossip; false (nothing changes) when this run's refutations are used up.
+  bool raise_incarnation(uint32_t now_ms);
   void alive_evidence(Peer& peer, Member& m);
 
   // Send side.
@@ -222,6 +232,10 @@ class Membership {
   uint32_t announced_res_digest_ = 0;
   uint32_t announced_image_digest_ = 0;
   uint32_t last_announce_ms_ = 0;
+  uint32_t boot_incarnation_ = 0;  ///< this boot's first incarnation, low 16 bits clear (begin())
+  uint32_t last_refute_ms_ = 0;
+  bool refuted_ = false;
+  bool refute_pending_ = false;
   uint8_t join_count_ = 0;
   uint8_t join_announces_left_ = kJoinAnnounces;
   uint8_t latency_cursor_ = 0;

@@ -263,13 +263,16 @@ bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slo
         return true;
       }
       // The reasons counted outside the decoder, after its own; 0 (left out) without UdpStats.
-      static constexpr char kOtherReasons[] SPORE_FLASH = "rate_limited\0oversize\0low_heap\0short_read\0";
+      // forged_incarnation: a gossip claim about this node's future incarnation, ignored (the
+      // rest of the datagram is applied).
+      static constexpr char kOtherReasons[] SPORE_FLASH =
+          "rate_limited\0oversize\0low_heap\0short_read\0forged_incarnation\0";
       const size_t other = slot - kDecoderSlots;
-      if (other >= 4) return false;
+      if (other >= 5) return false;
       const uint32_t others[] = {s.rate_limited, udp_ != nullptr ? udp_->dropped_oversize : 0,
                                  udp_ != nullptr ? udp_->dropped_low_heap : 0,
-                                 udp_ != nullptr ? udp_->dropped_short_read : 0};
-      if (others[other] != 0) e.sample(name, reason, flash_nth(kOtherReasons, 4, other), others[other]);
+                                 udp_ != nullptr ? udp_->dropped_short_read : 0, s.forged_incarnation};
+      if (others[other] != 0) e.sample(name, reason, flash_nth(kOtherReasons, 5, other), others[other]);
       return true;
     }
     case kHttpRequests: {

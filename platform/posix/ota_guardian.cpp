@@ -11,6 +11,7 @@
 
 #include "posix/bounded_run.h"
 #include "posix/executable_flash_target.h"
+#include "posix/private_file.h"
 #include "posix/system_info.h"
 
 namespace spore::posix {
@@ -104,7 +105,7 @@ int run_guardian(const GuardianCommand& command, OtaTrial& trial, StderrLogSink&
     gone = node.ended(static_cast<int>(kGuardianPollMs));
     std::string text;
     TrialRecord now;
-    const bool mine = read_small_file(paths.marker, &text, kMaxTrialRecordBytes + 1) &&
+    const bool mine = read_state_file(paths.marker, &text, kMaxTrialRecordBytes + 1) &&
                       parse_trial_record(text, &now, nullptr) && now.guardian_pid == self;
     if (mine) {
       seen = true;

@@ -17,6 +17,7 @@
 
 #include "posix/bounded_run.h"
 #include "posix/ota_guardian.h"
+#include "posix/private_file.h"
 #include "posix/random.h"
 #include "posix/state_store.h"
 #include "posix/system_info.h"
@@ -170,7 +171,7 @@ void OtaTrial::start(bool from_trial, const uint8_t (&running_sha256)[32], const
   std::memcpy(proven_sha256_, running_sha256, sizeof proven_sha256_);
   proven_version_ = running_version;
   std::string text, why;
-  const bool has_marker = read_small_file(paths_.marker, &text, kMaxTrialRecordBytes + 1);
+  const bool has_marker = read_state_file(paths_.marker, &text, kMaxTrialRecordBytes + 1);
   TrialRecord marker;
   const bool parsed = has_marker && parse_trial_record(text, &marker, &why);
   const bool ours = parsed && std::memcmp(marker.image_sha256, running_sha256, 32) == 0;
@@ -227,7 +228,7 @@ void OtaTrial::start(bool from_trial, const uint8_t (&running_sha256)[32], const
 
 bool OtaTrial::take_rollback(TrialRecord* out) {
   std::string text, why;
-  if (!read_small_file(paths_.rollback, &text, kMaxTrialRecordBytes + 1)) return false;
+  if (!read_state_file(paths_.rollback, &text, kMaxTrialRecordBytes + 1)) return false;
   const bool parsed = parse_trial_record(text, out, &why);
   if (!parsed) log(LogLevel::kWarn, "unreadable rollback record " + paths_.rollback + " (" + why + ")");
   ::rename(paths_.rollback.c_str(), paths_.rollback_reported.c_str());

@@ -36,34 +36,68 @@ std::string untrusted_reason(const std::string& what, const std::string& path, c
   return std::string();
 }
 
-bool check_private_dir(const std::string& what, const std::string& dir, std::string* error) {
+int open_private_dir(const std::string& what, const std::string& dir, std::string* error) {
+  // O_NOFOLLOW: a link as the directory itself (another user's, pointing anywhere) is refused
+  // rather than followed; the checks below and every later operation use this one handle, so
+  // the directory cannot be swapped between the check and the use.
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    const int e = errno;
+    if (error) {
+      struct stat st {};
+      // Linux answers ENOTDIR (O_DIRECTORY first) for a link, some systems ELOOP.
+      const bool link = e == ELOOP || (e == ENOTDIR && ::lstat(dir.c_str(), &st) == 0 && S_ISLNK(st.st_mode));
+      if (link) {
+        *error = what + " " + dir + " is a symbolic link; spored uses only the directory itself: give the real path";
+      } else if (e == ENOTDIR) {
+        *error = what + " " + dir + " is not a directory";
+      } else {
+        *error = what + " " + dir + ": " + std::strerror(e);
+      }
+    }
+    return -1;
+  }
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) {
-    if (error) *error = what + " " + dir + ": " + std::strerror(errno);
-    return false;
+  std::string why;
+  if (::fstat(fd, &st) != 0) {
+    why = what + " " + dir + ": cannot stat: " + std::strerror(errno);
+  } else {
+    why = untrusted_reason(what, dir, st);
   }
-  if (!S_ISDIR(st.st_mode)) {
-    if (error) *error = what + " " + dir + " is not a directory";
-    return false;
-  }
-  std::string why = untrusted_reason(what, dir, st);
-  if (why.empty()) return true;
+  if (why.empty()) return fd;
+  ::close(fd);
   if (error) *error = std::move(why);
-  return false;
+  return -1;
+}
+
+bool check_private_dir(const std::string& what, const std::string& dir, std::string* error) {
+  const int fd = open_private_dir(what, dir, error);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
 }
 
 PrivateRead read_private_file(const std::string& what, const std::string& path, std::string* out, size_t max_bytes,
                               std::string* error) {
+  return read_private_file_at(AT_FDCWD, path.c_str(), what, path, out, max_bytes, error);
+}
+
+bool read_state_file(const std::string& path, std::string* out, size_t max_bytes) {
+  return read_private_file("state file", path, out, max_bytes, nullptr) == PrivateRead::kOk;
+}
+
+PrivateRead read_private_file_at(int dir_fd, const char* name, const std::string& what, const std::string& path,
+                                 std::string* out, size_t max_bytes, std::string* error) {
   out->clear();
   // O_NONBLOCK: a FIFO planted at the path must not block the open; it is refused below.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  const int fd = ::openat(dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     const int e = errno;
     if (e == ENOENT) return PrivateRead::kMissing;
     if (error) {
       *error = what + " " + path +
-               (e == ELOOP ? " is a symbolic link; spored reads secrets and state only from the file itself, never "
-                             "through a link: give the real path"
+               (e == ELOOP ? " is a symbolic link; spored never opens a secret or state file that is itself a "
+                             "link (/dev/fd/N of a <(...) too): give the file's real path"
                            : ": cannot read: " + std::string(std::strerror(e)));
     }
     return PrivateRead::kRefused;

@@ -248,3 +248,16 @@ it_cleanup() {
   fi
   exit "$rc"
 }
+
+# spored_once DIR [ARGS...]: runs node 1 in the foreground on state dir DIR; `timeout` stops a
+# spored that (wrongly) accepted what it was given and runs. Output in $OUT, exit code in $RC
+# (124: it ran until stopped).
+spored_once() {
+  local dir="$1"
+  shift
+  set +e
+  OUT="$(timeout 10 "$SPORED" --hostname n1 --bind "$(it_ip 1)" --http-port "$IT_HTTP_PORT" \
+    --udp-port "$IT_UDP_PORT" --state-dir "$dir" --profile fast "$@" 2>&1)"
+  RC=$?
+  set -e
+}

@@ -8,18 +8,6 @@
 source "$(dirname "$0")/lib.sh"
 it_init 218 90
 
-# spored_once DIR [ARGS...]: runs node 1 in the foreground on DIR; `timeout` stops a spored that
-# (wrongly) accepted the directory and runs. Output in $OUT, exit code in $RC.
-spored_once() {
-  local dir="$1"
-  shift
-  set +e
-  OUT="$(timeout 10 "$SPORED" --hostname n1 --bind "$(it_ip 1)" --http-port "$IT_HTTP_PORT" \
-    --udp-port "$IT_UDP_PORT" --state-dir "$dir" --profile fast "$@" 2>&1)"
-  RC=$?
-  set -e
-}
-
 # refused WHAT DIR PATTERN... [-- ARGS]: spored exits 1 or 2 (not 124: it ran) naming each PATTERN.
 refused() {
   local what="$1" dir="$2" pattern

@@ -228,6 +228,26 @@ TEST_F(OtaTrialTest, StagedImageIsPromotedWhenHealthy) {
   EXPECT_FALSE(trial_run.take_rollback(&r));
 }
 
+// Issue 18 (state-fix, finding 3): a FIFO at <state>/ota_trial blocked spored's start in open().
+TEST_F(OtaTrialTest, AFifoOrLinkAtTheMarkerIsRefusedAtOnce) {
+  ASSERT_EQ(::mkfifo(paths.marker.c_str(), 0600), 0);
+  ::alarm(5);  // the old open() blocked for good: fail (SIGALRM) instead of hanging
+  OtaTrial node(paths, nullptr);
+  node.start(true, new_sha, "9.9.9");
+  EXPECT_FALSE(node.on_trial());
+  TrialRecord r;
+  EXPECT_FALSE(node.take_rollback(&r));
+  ASSERT_EQ(::unlink(paths.marker.c_str()), 0);
+  // A link to a valid marker elsewhere is not followed either.
+  const std::string elsewhere = root + "/marker-elsewhere";
+  put(elsewhere, format_trial_record(marker(4242)));
+  ASSERT_EQ(::symlink(elsewhere.c_str(), paths.marker.c_str()), 0);
+  OtaTrial linked(paths, nullptr);
+  linked.start(true, new_sha, "9.9.9");
+  ::alarm(0);
+  EXPECT_FALSE(linked.on_trial());
+}
+
 TEST_F(OtaTrialTest, PromotionLosesToAGuardianThatClaimedTheTrial) {
   stage_and_mark();
   OtaTrial trial_run(paths, nullptr);

@@ -83,6 +83,15 @@ TEST_F(PrivateFileTest, DirectoriesOfThisUserOrRootPassOthersDoNot) {
   EXPECT_FALSE(check_private_dir("state dir", "/tmp", &error));
   EXPECT_NE(error.find("mode 1777"), std::string::npos) << error;
   EXPECT_FALSE(check_private_dir("state dir", root + "/missing", &error));
+  // The directory itself must not be a link (issue 18 state-fix 2); a link among its parents is
+  // followed (documented).
+  const std::string link = root + "/link";
+  ASSERT_EQ(::mkdir((root + "/real").c_str(), 0700), 0);
+  ASSERT_EQ(::symlink((root + "/real").c_str(), link.c_str()), 0);
+  EXPECT_FALSE(check_private_dir("state dir", link, &error));
+  EXPECT_NE(error.find("is a symbolic link"), std::string::npos) << error;
+  ASSERT_EQ(::mkdir((root + "/real/sub").c_str(), 0700), 0);
+  EXPECT_TRUE(check_private_dir("state dir", link + "/sub", &error)) << error;
 }
 
 }  // namespace

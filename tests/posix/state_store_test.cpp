@@ -309,6 +309,79 @@ TEST_F(StateStoreTest, StaleTempFilesOfItsOwnNamingAreRemovedAtOpen) {
   EXPECT_EQ(removed, expected);
 }
 
+// Issue 18 (state-fix, finding 2): a state dir path that is a link (e.g. planted by another user
+// in a sticky /tmp) was followed: spored truncated `lock`, removed `*.tmp.*` files and created
+// files in the directory it pointed to.
+TEST_F(StateStoreTest, AStateDirThatIsALinkIsRefusedAndItsTargetUntouched) {
+  const std::string target = root + "/elsewhere";
+  ASSERT_EQ(::mkdir(target.c_str(), 0700), 0);
+  ASSERT_TRUE(write_file_atomic(target + "/lock", "IMPORTANT\n", 0600, nullptr));
+  ASSERT_TRUE(write_file_atomic(target + "/backup.tmp.999999999", "precious\n", 0600, nullptr));
+  const std::string link = root + "/state";
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  StateStore s;
+  std::string error;
+  EXPECT_FALSE(s.open(link, &error));
+  EXPECT_NE(error.find("symbolic link"), std::string::npos) << error;
+  EXPECT_EQ(slurp(target + "/lock"), "IMPORTANT\n");
+  EXPECT_EQ(slurp(target + "/backup.tmp.999999999"), "precious\n");
+  EXPECT_NE(::access((target + "/node_id").c_str(), F_OK), 0);
+  NodeState n;
+  EXPECT_FALSE(StateStore::peek(link, &n, &error));
+}
+
+// The directory is used through the descriptor open() checked: swapping its path for a link
+// afterwards (the race of toctou_race.sh) redirects no write.
+TEST_F(StateStoreTest, WritesGoToTheDirectoryThatWasCheckedEvenIfItsPathIsSwapped) {
+  const std::string dir = root + "/state", moved = root + "/moved", target = root + "/victim";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(target.c_str(), 0700), 0);
+  StateStore s;
+  std::string error;
+  ASSERT_TRUE(s.open(dir, &error)) << error;
+  ASSERT_EQ(::rename(dir.c_str(), moved.c_str()), 0);
+  ASSERT_EQ(::symlink(target.c_str(), dir.c_str()), 0);
+  NodeState n;
+  ASSERT_TRUE(s.start(&n, &error)) << error;
+  EXPECT_EQ(slurp(moved + "/boot_count"), "1\n");
+  EXPECT_NE(::access((target + "/boot_count").c_str(), F_OK), 0);
+  EXPECT_NE(::access((target + "/node_id").c_str(), F_OK), 0);
+}
+
+// Issue 18 (state-fix, finding 6): a refused start removed a stale temp file and created `lock`.
+TEST_F(StateStoreTest, ARefusedOpenChangesNothing) {
+  const std::string dir = root + "/state";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  ASSERT_TRUE(write_file_atomic(dir + "/boot_count.tmp.999999999", "old\n", 0600, nullptr));
+  ASSERT_TRUE(write_file_atomic(dir + "/zz", "x", 0666, nullptr));
+  StateStore s;
+  std::string error;
+  EXPECT_FALSE(s.open(dir, &error));
+  EXPECT_NE(error.find("writable by group/others"), std::string::npos) << error;
+  EXPECT_EQ(slurp(dir + "/boot_count.tmp.999999999"), "old\n");
+  EXPECT_NE(::access((dir + "/lock").c_str(), F_OK), 0);
+  EXPECT_TRUE(s.removed_temp_files().empty());
+}
+
+// A run whose incarnation went past its boot's range (only a sequence wrap after the last
+// refutation can) stores a boot count whose next start is newer.
+TEST_F(StateStoreTest, ARunPastItsBootsRangeRaisesTheNextStart) {
+  const std::string dir = root + "/state";
+  StateStore s;
+  NodeState n;
+  std::string error;
+  ASSERT_TRUE(s.open(dir, &error) && s.start(&n, &error)) << error;
+  ASSERT_TRUE(s.record_incarnation(n, n.incarnation + kIncarnationRunSteps, &error)) << error;
+  EXPECT_EQ(slurp(dir + "/boot_count"), "1\n");  // within the range: nothing to do
+  const uint32_t beyond = n.incarnation + kIncarnationRunSteps + 3;
+  ASSERT_TRUE(s.record_incarnation(n, beyond, &error)) << error;
+  s.close();
+  StateStore again;
+  NodeState next;
+  ASSERT_TRUE(again.open(dir, &error) && again.start(&next, &error)) << error;
+  EXPECT_TRUE(incarnation_newer(next.incarnation, beyond));
+}
+
 TEST_F(StateStoreTest, WorksUnderUmask000WithPrivateModes) {
   const mode_t old = ::umask(0);
   const std::string dir = root + "/fresh/state";

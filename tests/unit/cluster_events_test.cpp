@@ -220,6 +220,36 @@ TEST_F(ClusterEventsTest, EventsGoneFromTheSendersLogAreSkippedAndCounted) {
   EXPECT_EQ(mem.events().delivered_seq(0xCC), 16u);
 }
 
+// Issue 18 (state-fix 5): `untracked` counted datagrams, so the digests a publisher beyond the
+// stream table repeats on every heartbeat showed as events lost. It counts EVENTs now.
+TEST_F(ClusterEventsTest, UntrackedCountsEventsNotTheDigestsOfAPublisherBeyondTheTable) {
+  auto send = [&](uint32_t id, wire::Message m) { receive(m, id, 0x0A000000 + id); };
+  // kPeer and kStreams - 1 more fill the member table and, with an event each, the stream table.
+  constexpr uint32_t kFirst = 0x100, kStreams = SPORE_EVENT_MAX_STREAMS;
+  static_assert(SPORE_EVENT_MAX_STREAMS <= SPORE_MAX_MEMBERS, "every stream's publisher must be a member");
+  for (uint32_t id = kFirst; id < kFirst + kStreams - 1; ++id) {
+    wire::Message a;
+    a.header.type = wire::MessageType::kAnnounce;
+    a.announce.udp_port = 4210;
+    a.announce.hostname = "peer";
+    send(id, a);
+  }
+  wire::Message ev;
+  ev.header.type = wire::MessageType::kEvent;
+  ev.event.pos = {7, 1, 1};
+  ev.event.topic = "t";
+  event(1);
+  for (uint32_t id = kFirst; id < kFirst + kStreams - 1; ++id) send(id, ev);  // full of ACTIVE ones
+  ASSERT_EQ(stats().untracked, 0u);
+  const uint32_t extra = kFirst + kStreams;  // beyond both tables
+  send(extra, ev);  // its one event
+  wire::Message dg;
+  dg.header.type = wire::MessageType::kEventDigest;
+  dg.event_digest = {7, 1, 1};
+  for (int i = 0; i < 3; ++i) send(extra, dg);  // the digests it repeats on heartbeats
+  EXPECT_EQ(stats().untracked, 1u);
+}
+
 TEST_F(ClusterEventsTest, ANewEpochIsANewStreamAndAnOlderOneIsStale) {
   event(1);
   event(2);

@@ -1,6 +1,7 @@
 // Membership against fake ports: one node, datagrams crafted with the real codec.
 
 #include "spore/membership.h"
+#include "spore/incarnation.h"
 
 #include <gtest/gtest.h>
 
@@ -248,6 +249,66 @@ TEST_F(MembershipTest, HearingItselfSuspectedRaisesTheIncarnationAndSaysSo) {
   // The same (old) suspicion again changes nothing.
   receive(g, 0xB1);
   EXPECT_EQ(ctx.self().incarnation, 6u);
+}
+
+// Issue 18 (state-fix, finding 1): forged SUSPECT gossip, 28 entries per datagram, each one
+// refuted, pushed a node's incarnation into the next boot's range in seconds.
+wire::Message suspicions_of_self(uint32_t incarnation, wire::GossipEntry (&entries)[28]) {
+  for (wire::GossipEntry& e : entries) {
+    e = wire::GossipEntry{};
+    e.node_id = 0xAA;
+    e.incarnation = incarnation;
+    e.ip = 0x0A000001;
+    e.udp_port = 4210;
+    e.state = wire::MemberState::kSuspect;
+  }
+  wire::Message g;
+  g.header.type = wire::MessageType::kGossip;
+  g.gossip.updates = wire::GossipList::from_array(entries, 28);
+  return g;
+}
+
+TEST_F(MembershipTest, AClaimAboutAFutureIncarnationIsForgedAndIgnored) {
+  announce(0xB1);
+  wire::GossipEntry entries[28];
+  for (int i = 0; i < 10; ++i) receive(suspicions_of_self(5 + 0x40000000u, entries), 0xB1);
+  EXPECT_EQ(ctx.self().incarnation, 5u);
+  EXPECT_EQ(mem.stats().refutations, 0u);
+  EXPECT_EQ(mem.stats().forged_incarnation, 10u);
+}
+
+TEST_F(MembershipTest, RefutationsAreOnePerHeartbeatInterval) {
+  announce(0xB1);
+  wire::GossipEntry entries[28];
+  // Each datagram suspects the incarnation the node has now, as an attacker reading its
+  // heartbeats would: one refutation at once, the rest wait for the next heartbeat.
+  for (int i = 0; i < 50; ++i) receive(suspicions_of_self(ctx.self().incarnation, entries), 0xB1);
+  EXPECT_EQ(ctx.self().incarnation, 6u);
+  EXPECT_EQ(mem.stats().refutations, 1u);
+  udp.sent.clear();
+  run(cfg().discovery_interval_ms * 2);  // the next heartbeat carries the deferred refutation
+  EXPECT_EQ(ctx.self().incarnation, 7u);
+  EXPECT_EQ(mem.stats().refutations, 2u);
+  const auto out = sent_of(wire::MessageType::kGossip);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(out.back().header.incarnation, 7u);
+  // Nothing more without a new suspicion.
+  run(cfg().heartbeat_interval_ms * 4);
+  EXPECT_EQ(ctx.self().incarnation, 7u);
+}
+
+TEST_F(MembershipTest, ARunNeverRefutesIntoTheNextBootsIncarnation) {
+  announce(0xB1);
+  // Boot incarnation 5 (boot 0): the last value this run may take is 0xFFFF.
+  ctx.set_incarnation(kIncarnationRunSteps);
+  wire::GossipEntry entries[28];
+  receive(suspicions_of_self(kIncarnationRunSteps, entries), 0xB1);
+  run(cfg().discovery_interval_ms * 2);
+  receive(suspicions_of_self(kIncarnationRunSteps, entries), 0xB1);
+  EXPECT_EQ(ctx.self().incarnation, kIncarnationRunSteps);
+  EXPECT_TRUE(incarnation_newer(incarnation_for_boot(1), ctx.self().incarnation));
+  EXPECT_EQ(mem.stats().refutations, 0u);
+  EXPECT_EQ(mem.stats().refutations_refused, 2u);
 }
 
 TEST_F(MembershipTest, ASilentMemberIsProbedDirectlyThenIndirectly) {
