@@ -35,10 +35,9 @@ TEST(ImageVersionTest, TheFirstMajorMinorPatchCounts) {
   EXPECT_EQ(v("12345678901.2.3 then 4.5.6"), "4.5.6");
 }
 
+int cmp(const char* a, const char* b) { return compare_image_versions(parse_image_version(a), parse_image_version(b)); }
+
 TEST(ImageVersionTest, ComparisonIsNumericPerComponent) {
-  auto cmp = [](const char* a, const char* b) {
-    return compare_image_versions(parse_image_version(a), parse_image_version(b));
-  };
   EXPECT_LT(cmp("0.0.9", "0.2.0"), 0);
   EXPECT_GT(cmp("0.2.0", "0.0.9"), 0);
   EXPECT_GT(cmp("0.2.0", "0.2.0-rc1"), 0);
@@ -50,9 +49,6 @@ TEST(ImageVersionTest, ComparisonIsNumericPerComponent) {
 // Issue 18 (ota-fix): semver §11 as far as a node can without keeping texts: a pre-release is
 // older than its release, two pre-releases of one version are equal, build metadata never counts.
 TEST(ImageVersionTest, PreReleaseIsOlderAndBuildMetadataIsIgnored) {
-  auto cmp = [](const char* a, const char* b) {
-    return compare_image_versions(parse_image_version(a), parse_image_version(b));
-  };
   EXPECT_LT(cmp("0.2.0-rc", "0.2.0"), 0);
   EXPECT_GT(cmp("0.2.0", "0.2.0-rc"), 0);
   EXPECT_LT(cmp("v1.4.2-rc1+g1234567", "1.4.2"), 0);
