@@ -5,8 +5,8 @@
 #include <cstdio>
 
 #include "cli_logic.h"
-#include "spore/image_version.h"
 #include "request_signer.h"
+#include "spore/image_version.h"
 #include "terminal_safe.h"
 
 namespace spore {

@@ -45,8 +45,8 @@ struct ImageVersion {
   uint32_t minor = 0;
   uint32_t patch = 0;
   bool valid = false;
-  bool prerelease = false;         ///< a '-' suffix right after PATCH: older than the same release
-  bool downgrade_marked = false;   ///< build metadata holds the identifier `downgrade` (file comment)
+  bool prerelease = false;        ///< a '-' suffix right after PATCH: older than the same release
+  bool downgrade_marked = false;  ///< build metadata holds the identifier `downgrade` (file comment)
 };
 
 /// The build-metadata identifier that marks an image as signed for downgrades.
