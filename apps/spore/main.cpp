@@ -638,8 +638,8 @@ int main(int argc, char** argv) {
     cmd->add_flag("--raw", o.raw, "send the image as application/octet-stream instead of multipart (curl -F)");
     cmd->add_flag("--force", o.force, "upload even to a node that already runs this image");
     cmd->add_flag("--allow-downgrade", o.allow_downgrade,
-                  "let a node with an OTA public key install a signed image older than the one it runs (or one "
-                  "without a version); without it such nodes answer 422 downgrade");
+                  "let a node with an OTA public key install a signed image older than the one it runs, when the "
+                  "image was signed with 'spore sign --allow-downgrade'; without both such nodes answer 422 downgrade");
     cmd->add_flag("--json", o.json, "print the result as JSON on stdout (progress stays on stderr)");
   };
   spore::cli::OtaUpdateOptions upd;
@@ -689,6 +689,10 @@ int main(int argc, char** argv) {
   sign->add_option("--key", sign_key, "the PEM private key (spore keygen)")->required()->check(CLI::ExistingFile)->type_name("FILE");
   sign->add_option("--out", sign_out, "the signed image (default FILE.signed)")->type_name("FILE");
   sign->add_flag("--force", sign_force, "replace --out, or sign a file that already ends with a signature");
+  bool sign_allow_downgrade = false;
+  sign->add_flag("--allow-downgrade", sign_allow_downgrade,
+                 "mark the image's version slot (inside the signed bytes) so that nodes with a newer version install "
+                 "it when the update also says --allow-downgrade");
 
   std::string verify_file, verify_key;
   CLI::App* verify = app.add_subcommand("verify", "check a signed image's signature with a PEM public key");
@@ -731,7 +735,7 @@ int main(int argc, char** argv) {
       return spore::cli::cmd_ota_all(node_address(g), all);
     }
     if (*keygen) return spore::cli::cmd_keygen(keygen_dir, keygen_bits, keygen_force);
-    if (*sign) return spore::cli::cmd_sign(sign_file, sign_key, sign_out, sign_force);
+    if (*sign) return spore::cli::cmd_sign(sign_file, sign_key, sign_out, sign_force, sign_allow_downgrade);
     if (*verify) return spore::cli::cmd_verify(verify_file, verify_key);
   } catch (const spore::cli::CliError& f) {
     std::cerr << "spore: " << f.message << "\n";

@@ -705,11 +705,18 @@ int cmd_keygen(const std::string& dir, int bits, bool force) {
   return kExitOk;
 }
 
-int cmd_sign(const std::string& file, const std::string& key, const std::optional<std::string>& out, bool force) {
+int cmd_sign(const std::string& file, const std::string& key, const std::optional<std::string>& out, bool force,
+             bool allow_downgrade) {
   const std::string target = out ? *out : file + ".signed";
-  std::string error;
+  std::string error, marked;
   size_t sig_bytes = 0;
-  if (!sign_image(file, key, target, force, &sig_bytes, &error)) throw CliError{kExitFailure, error};
+  if (!sign_image(file, key, target, force, &sig_bytes, &error, allow_downgrade, &marked)) {
+    throw CliError{kExitFailure, error};
+  }
+  if (allow_downgrade) {
+    std::cout << "version slot marked for downgrades: '" << terminal_safe(marked)
+              << "' (a node installs it over a newer version only when the request also allows a downgrade)\n";
+  }
   ImageFile image;
   if (!inspect_image(target, &image, &error)) throw CliError{kExitFailure, error};
   std::cout << "wrote " << target << ": " << format_bytes(image.layout.image_bytes) << " image + " << sig_bytes

@@ -53,8 +53,9 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& options);
 /// spore keygen [--out DIR] [--bits N] [--force].
 int cmd_keygen(const std::string& dir, int bits, bool force);
 
-/// spore sign FILE --key private.key [--out FILE.signed] [--force].
-int cmd_sign(const std::string& file, const std::string& key, const std::optional<std::string>& out, bool force);
+/// spore sign FILE --key private.key [--out FILE.signed] [--force] [--allow-downgrade].
+int cmd_sign(const std::string& file, const std::string& key, const std::optional<std::string>& out, bool force,
+             bool allow_downgrade = false);
 
 /// spore verify FILE --key public.key.
 int cmd_verify(const std::string& file, const std::string& key);

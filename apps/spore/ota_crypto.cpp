@@ -202,8 +202,43 @@ bool generate_key_pair(const std::string& dir, int bits, bool force, std::string
   return write_file_atomic(pub_path, bio_text(pub.get()), 0644, error);
 }
 
+namespace {
+
+/// The patch that marks `f`'s version slot for downgrades (see sign_image()): `*patch` at `*at`.
+bool plan_downgrade_mark(std::FILE* f, const std::string& path, uint64_t size, uint64_t* at, std::string* patch,
+                         std::string* marked_text, std::string* error) {
+  if (std::fseek(f, 0, SEEK_SET) != 0) return fail(error, "cannot seek in " + path + ": " + errno_text());
+  std::string window;
+  std::vector<char> buf(kChunkBytes);
+  uint64_t base = 0;
+  VersionSlotAt slot;
+  for (;;) {
+    const size_t n = std::fread(buf.data(), 1, buf.size(), f);
+    if (n == 0 && std::ferror(f) != 0) return fail(error, "cannot read " + path + ": " + errno_text());
+    window.append(buf.data(), n);
+    const bool at_end = n == 0 || base + window.size() >= size;
+    size_t resume = 0;
+    if (find_version_slot(window, base, at_end, &slot, &resume)) break;
+    if (at_end) {
+      return fail(error, path + " has no version slot (SPORE-VERSION-SLOT:<version>): a node could not tell its "
+                                "version, so it cannot be marked for a downgrade");
+    }
+    window.erase(0, resume);
+    base += resume;
+  }
+  size_t offset = 0;
+  if (!downgrade_slot_patch(slot.slot_tail, marked_text, patch, &offset, error)) {
+    *error = path + ": " + *error;
+    return false;
+  }
+  *at = slot.text_offset + offset;
+  return std::fseek(f, 0, SEEK_SET) == 0 || fail(error, "cannot seek in " + path + ": " + errno_text());
+}
+
+}  // namespace
+
 bool sign_image(const std::string& in, const std::string& key_path, const std::string& out, bool force,
-                size_t* signature_bytes, std::string* error) {
+                size_t* signature_bytes, std::string* error, bool mark_downgrade, std::string* marked_text) {
   if (in == out) return fail(error, "the output must be another file than the input");
   if (!force && file_exists(out)) return fail(error, out + " exists; use --force to replace it");
   Pkey key = read_pem_private_key(key_path, error);
@@ -230,6 +265,11 @@ bool sign_image(const std::string& in, const std::string& key_path, const std::s
     return fail(error, in + " already ends with a " + std::to_string(layout.signature_bytes) +
                            "-byte signature trailer (signed already?); sign the unsigned image, or use --force");
   }
+  // The marker goes into the slot before the digest is taken: the signature covers it.
+  uint64_t patch_at = 0;
+  std::string patch, marked;
+  if (mark_downgrade && !plan_downgrade_mark(src.get(), in, size, &patch_at, &patch, &marked, error)) return false;
+  if (marked_text != nullptr) *marked_text = marked;
   MdCtx ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
   if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key.get()) != 1 ||
@@ -260,6 +300,9 @@ bool sign_image(const std::string& in, const std::string& key_path, const std::s
   for (;;) {
     const size_t n = std::fread(buf.data(), 1, buf.size(), src.get());
     if (n == 0) break;
+    for (size_t i = 0; i < patch.size(); ++i) {
+      if (patch_at + i >= total && patch_at + i < total + n) buf[patch_at + i - total] = static_cast<unsigned char>(patch[i]);
+    }
     if (EVP_DigestSignUpdate(ctx.get(), buf.data(), n) != 1) return abort_with("signing: " + openssl_error());
     if (!write_all(buf.data(), n)) return abort_with("cannot write " + tmp + ": " + errno_text());
     total += n;

@@ -36,8 +36,13 @@ bool generate_key_pair(const std::string& dir, int bits, bool force, std::string
 /// `out` must differ from `in`; an existing `out` is replaced only with `force`. A file that already
 /// ends with a signature trailer is refused unless `force` (it would be signed twice). On success
 /// `signature_bytes` gets the signature length. False with `error` set on failure.
+/// `mark_downgrade` (spore sign --allow-downgrade): the image's version slot gets the downgrade
+/// marker (image_version.h) in the signed copy, so nodes may install it over a newer version when
+/// the request asks; an image without a slot, or whose slot has no room, is refused. `marked_text`
+/// (may be nullptr) gets the slot's version text as signed.
 bool sign_image(const std::string& in, const std::string& key_path, const std::string& out, bool force,
-                size_t* signature_bytes, std::string* error);
+                size_t* signature_bytes, std::string* error, bool mark_downgrade = false,
+                std::string* marked_text = nullptr);
 
 /// True when the signed file `path` (ESP8266 format) verifies with the PEM public key in
 /// `public_key_path`; `error` says why not (unsigned, wrong key, damaged). For `spore verify`.

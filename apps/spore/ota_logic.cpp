@@ -6,6 +6,7 @@
 
 #include "cli_logic.h"
 #include "request_signer.h"
+#include "spore/image_version.h"
 #include "terminal_safe.h"
 
 namespace spore {
@@ -73,6 +74,71 @@ std::string signature_trailer(std::string_view signature) {
   const auto n = static_cast<uint32_t>(signature.size());
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
   return out;
+}
+
+// ---- the downgrade marker --------------------------------------------------------------------------
+
+namespace {
+constexpr std::string_view kSlotMarker = "SPORE-VERSION-SLOT:";
+/// Marker, text and its terminating NUL: what must be in the window to judge one slot.
+constexpr size_t kSlotSpanBytes = kImageVersionMarkerBytes + kImageVersionMaxTextBytes + 1;
+
+/// The version text at the start of `tail`: printable ASCII without spaces, at most
+/// kImageVersionMaxTextBytes (the rule of ImageVersionScanner::feed()).
+std::string_view slot_text(std::string_view tail) {
+  size_t n = 0;
+  while (n < tail.size() && n < kImageVersionMaxTextBytes && tail[n] > ' ' && tail[n] <= '~') ++n;
+  return tail.substr(0, n);
+}
+}  // namespace
+
+bool find_version_slot(std::string_view window, uint64_t base, bool at_end, VersionSlotAt* slot, size_t* resume) {
+  size_t from = 0;
+  for (;;) {
+    const size_t at = window.find(kSlotMarker, from);
+    if (at == std::string_view::npos) {
+      // A marker may start in the last bytes: keep them for the next window.
+      *resume = window.size() > kSlotMarker.size() ? window.size() - kSlotMarker.size() + 1 : 0;
+      return false;
+    }
+    if (!at_end && window.size() - at < kSlotSpanBytes) {
+      *resume = at;
+      return false;
+    }
+    const std::string_view tail = window.substr(at + kSlotMarker.size(), kImageVersionMaxTextBytes + 1);
+    if (parse_image_version(slot_text(tail)).valid) {
+      slot->text_offset = base + at + kSlotMarker.size();
+      slot->slot_tail = std::string(tail);
+      return true;
+    }
+    from = at + 1;  // a stray marker: the search goes on, as on the node
+  }
+}
+
+bool downgrade_slot_patch(std::string_view slot_tail, std::string* marked_text, std::string* patch,
+                          size_t* patch_offset, std::string* error) {
+  const std::string_view text = slot_text(slot_tail);
+  patch->clear();
+  *patch_offset = text.size();
+  if (parse_image_version(text).downgrade_marked) {
+    *marked_text = std::string(text);
+    return true;
+  }
+  // Build metadata starts at the first '+'; the marker is one more identifier in it.
+  const std::string suffix = std::string(text.find('+') == std::string_view::npos ? "+" : ".") + kImageDowngradeMarker;
+  const size_t marked_len = text.size() + suffix.size();
+  // The bytes the longer text takes, and the NUL that ends it (none at a full slot), must be padding.
+  const size_t need = std::min(marked_len + 1, kImageVersionMaxTextBytes);
+  bool padded = slot_tail.size() >= need && marked_len <= kImageVersionMaxTextBytes;
+  for (size_t i = text.size(); padded && i < need; ++i) padded = slot_tail[i] == '\0';
+  if (!padded) {
+    *error = "the version text '" + std::string(text) + "' has no room for '" + suffix + "' in its slot (at most " +
+             std::to_string(kImageVersionMaxTextBytes) + " characters, NUL-padded)";
+    return false;
+  }
+  *marked_text = std::string(text) + suffix;
+  *patch = suffix;
+  return true;
 }
 
 // ---- hashes ---------------------------------------------------------------------------------------

@@ -47,6 +47,30 @@ bool plausible_signature_length(uint32_t length);
 /// The bytes `spore sign` appends to an image: `signature` then its length as uint32 LE.
 std::string signature_trailer(std::string_view signature);
 
+// ---- the downgrade marker (spore sign --allow-downgrade, core/spore/image_version.h) ------------
+
+/// Where an image's version slot was found: the offset of its version text and the slot bytes
+/// from there (the text, then up to the slot's end: kImageVersionMaxTextBytes + 1 bytes at most).
+struct VersionSlotAt {
+  uint64_t text_offset = 0;
+  std::string slot_tail;
+};
+
+/// Finds the first version slot in `window` (bytes of an image starting at `base`) as a node's
+/// ImageVersionScanner does: the marker, then a printable run that holds MAJOR.MINOR.PATCH. A
+/// marker too close to the window's end to judge is left for the next window unless `at_end`.
+/// Returns true with `slot` set when found; `*resume` is how many leading bytes of `window` the
+/// next window need not keep.
+bool find_version_slot(std::string_view window, uint64_t base, bool at_end, VersionSlotAt* slot, size_t* resume);
+
+/// The bytes to write over the slot so that its version text carries the downgrade marker as a
+/// build-metadata identifier ("0.1.0" -> "0.1.0+downgrade", "0.1.0+b7" -> "0.1.0+b7.downgrade");
+/// `*patch` is written at `*patch_offset` (relative to the text). Empty patch when the text is
+/// marked already. False with `error` when the marked text does not fit the slot (the NUL padding
+/// after the text is too short).
+bool downgrade_slot_patch(std::string_view slot_tail, std::string* marked_text, std::string* patch,
+                          size_t* patch_offset, std::string* error);
+
 /// uint32 little-endian from 4 bytes.
 uint32_t read_le32(const uint8_t* p);
 

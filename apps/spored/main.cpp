@@ -260,6 +260,8 @@ int main(int argc, char** argv) {
   // Every image runs `--self-test` with this node's arguments before it is accepted.
   const std::vector<std::string> node_argv(argv, argv + argc);
   flash.set_self_test(argv[0], std::vector<std::string>(argv + 1, argv + argc));
+  // The trial runs under the core mutex (OtaSession::finish() -> commit()): a SIGTERM kills it.
+  flash.set_cancel_flag(&g_stop_signal);
   spore::OtaSession ota_session(flash);
   if (!opt.ota_public_key_file.empty() && !load_ota_public_key(opt.ota_public_key_file, ota_session)) return 2;
 

@@ -48,6 +48,13 @@ size_t emit_component(const char* p, const char* end, bool keep_slash, Canonical
   return n;
 }
 
+/// Offset of the first '#' in `target` (where a fragment starts), or its size when there is none.
+size_t fragment_start(std::string_view target) {
+  size_t n = 0;
+  while (n < target.size() && target[n] != '#') ++n;
+  return n;
+}
+
 }  // namespace
 
 namespace {
@@ -91,18 +98,16 @@ int http_query_param(std::string_view target, std::string_view name, char* out, 
   // Pointer scans rather than string_view::find()/substr(): substr's range check drags libstdc++'s
   // exception message into the ESP8266's DRAM.
   const char* p = target.data();
-  const char* end = p + target.size();
+  // The fragment goes first, as in canonical_target(): a '?' inside it ("/p#?a=1") starts no query
+  // (a proof for "/p" must not vouch for parameters read from behind the '#').
+  const char* end = p + fragment_start(target);
   while (p != end && *p != '?') ++p;
   if (p == end) return -1;
   ++p;
-  for (const char* h = p; h != end; ++h) {
-    if (*h == '#') {
-      end = h;  // the fragment is not part of the query
-      break;
-    }
-  }
   return find_field(p, end, name, false, out, capacity_bytes);
 }
+
+bool http_target_has_fragment(std::string_view target) { return fragment_start(target) != target.size(); }
 
 int http_form_field(std::string_view form, std::string_view name, char* out, size_t capacity_bytes) {
   return find_field(form.data(), form.data() + form.size(), name, true, out, capacity_bytes);
@@ -110,13 +115,7 @@ int http_form_field(std::string_view form, std::string_view name, char* out, siz
 
 size_t canonical_target(std::string_view target, CanonicalSink& sink) {
   const char* p = target.data();
-  const char* end = p + target.size();
-  for (const char* h = p; h != end; ++h) {
-    if (*h == '#') {
-      end = h;
-      break;
-    }
-  }
+  const char* end = p + fragment_start(target);
   const char* path_end = p;
   while (path_end != end && *path_end != '?') ++path_end;
   size_t n = emit_component(p, path_end, true, sink);

@@ -25,8 +25,14 @@ namespace spore {
 /// The value of query parameter `name` in `target`, percent-decoded ('+' stays '+', as a topic may
 /// contain it) into `out`. Returns its length; -1 when absent; -2 when malformed (bad %-escape, a raw or
 /// decoded NUL) or longer than `capacity_bytes`. The first occurrence wins; names are compared
-/// raw (not decoded).
+/// raw (not decoded). A fragment is cut off first, as canonical_target() does: "/p#?a=1" has no
+/// query, so nothing a request proof does not cover is ever read.
 int http_query_param(std::string_view target, std::string_view name, char* out, size_t capacity_bytes);
+
+/// True when `target` holds a '#' (a fragment). A client never sends one (RFC 9112 §3.2: the
+/// origin-form is absolute-path ["?" query]), and what follows it is outside what a request proof signs,
+/// so RestApi and the OTA upload refuse such a target with 400 rather than guess which part counts.
+bool http_target_has_fragment(std::string_view target);
 
 /// The value of field `name` in an application/x-www-form-urlencoded body ("a=1&b=x+y"), decoded
 /// into `out` as a browser encodes it ('+' is a space, %XX a byte). Same results and rules as

@@ -59,6 +59,32 @@ bool take_number(std::string_view text, size_t* pos, uint32_t* out) {
   return digits > 0;
 }
 
+/// Characters of semver pre-release and build identifiers, and the '.' between them.
+bool is_identifier_char(char c) {
+  return is_digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' || c == '.';
+}
+
+/// Reads the suffix at text[pos] (just after PATCH) into `v`: a pre-release ("-rc1"), then build
+/// metadata ("+g12ab.downgrade") whose identifiers are checked for the downgrade marker.
+void take_suffix(std::string_view text, size_t pos, ImageVersion* v) {
+  if (pos < text.size() && text[pos] == '-') {
+    v->prerelease = true;
+    while (pos < text.size() && is_identifier_char(text[pos])) ++pos;
+  }
+  if (pos >= text.size() || text[pos] != '+') return;
+  ++pos;
+  while (pos < text.size()) {
+    size_t end = pos;
+    while (end < text.size() && is_identifier_char(text[end]) && text[end] != '.') ++end;
+    // No substr(): its range check brings libstdc++'s exception text into the ESP8266's DRAM.
+    if (std::string_view(text.data() + pos, end - pos) == std::string_view(kImageDowngradeMarker)) {
+      v->downgrade_marked = true;
+    }
+    if (end >= text.size() || text[end] != '.') return;
+    pos = end + 1;
+  }
+}
+
 }  // namespace
 
 ImageVersion parse_image_version(std::string_view text) {
@@ -71,6 +97,7 @@ ImageVersion parse_image_version(std::string_view text) {
         take_number(text, &pos, &v.minor) && pos < text.size() && text[pos] == '.' && ++pos &&
         take_number(text, &pos, &v.patch)) {
       v.valid = true;
+      take_suffix(text, pos, &v);
       return v;
     }
   }
@@ -83,6 +110,7 @@ int compare_image_versions(const ImageVersion& a, const ImageVersion& b) {
   for (size_t i = 0; i < 3; ++i) {
     if (x[i] != y[i]) return x[i] < y[i] ? -1 : 1;
   }
+  if (a.prerelease != b.prerelease) return a.prerelease ? -1 : 1;  // 1.0.0-rc1 < 1.0.0 (semver §11)
   return 0;
 }
 

@@ -16,7 +16,15 @@
 ///
 /// The comparable version is the first `MAJOR.MINOR.PATCH` (three dot-separated decimal numbers, each
 /// 1..9 digits, starting at a digit run) in the text: "0.2.0", "v1.4.2-rc1", "spore-esp8266-0.1.0"
-/// all have one. Text after it (a pre-release or build suffix) is not compared.
+/// all have one. What follows it, semver-style (semver.org §9-§11):
+///  - a pre-release, '-' right after PATCH ("0.2.0-rc1"): older than the same release without one
+///    (0.2.0-rc1 < 0.2.0). Two pre-releases of one MAJOR.MINOR.PATCH compare equal (the
+///    identifiers are not compared: a node would need to keep the text; equal installs anyway).
+///  - build metadata, '+' then dot-separated identifiers ("1.0.0+build9"): never compared. The
+///    identifier `downgrade` ("0.1.0+downgrade", "0.1.0-rc1+g12ab.downgrade") is the **downgrade
+///    marker**: `spore sign --allow-downgrade` writes it into the slot before signing, so the
+///    signature covers it, and a node installs a signed image older than its own only when the
+///    image carries it AND the request asks for a downgrade (OtaSession::begin()).
 
 #include <cstddef>
 #include <cstdint>
@@ -37,13 +45,19 @@ struct ImageVersion {
   uint32_t minor = 0;
   uint32_t patch = 0;
   bool valid = false;
+  bool prerelease = false;        ///< a '-' suffix right after PATCH: older than the same release
+  bool downgrade_marked = false;  ///< build metadata holds the identifier `downgrade` (file comment)
 };
+
+/// The build-metadata identifier that marks an image as signed for downgrades.
+constexpr char kImageDowngradeMarker[] = "downgrade";
 
 /// The first MAJOR.MINOR.PATCH in `text` (see the file comment); invalid when there is none.
 ImageVersion parse_image_version(std::string_view text);
 
 /// Negative when `a` is older than `b`, 0 when equal, positive when newer; numeric, component by
-/// component. Both must be valid (an invalid one compares as 0.0.0).
+/// component, then a pre-release before the release (build metadata and the marker never count).
+/// Both must be valid (an invalid one compares as 0.0.0).
 int compare_image_versions(const ImageVersion& a, const ImageVersion& b);
 
 /// Finds the first version slot in a stream of image bytes fed in any split: the marker, then

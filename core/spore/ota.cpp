@@ -50,7 +50,8 @@ constexpr char kErrorMessages[] SPORE_FLASH =
     "The image is malformed: its structure is not a bootable image for this node.\0"
     "The new image failed its trial run on this node; nothing was replaced.\0"
     "The bytes received are not the image the request's proof was made for.\0"
-    "The signed image is older than this node's (or has no version); allow_downgrade=1 installs it.\0"
+    "The signed image is older than this node's (or has no version); only an image signed with 'spore sign "
+    "--allow-downgrade', sent with allow_downgrade=1, installs.\0"
     "Unknown update error.\0";
 static_assert(flash_list_count(kErrorMessages, sizeof kErrorMessages) == kErrorCount + 1,
               "kErrorMessages must have one sentence per OtaError, then the unknown one");
@@ -349,9 +350,14 @@ OtaError OtaSession::write(const uint8_t* data, size_t size_bytes, uint32_t now_
 }
 
 bool OtaSession::downgrade_refused() const {
-  if (allow_downgrade_ || !running_version_.valid) return false;
-  // No version slot: an image built before versions were checked, or not by SPORE; as old as any.
-  return !version_scan_.found() || compare_image_versions(version_scan_.version(), running_version_) < 0;
+  if (!running_version_.valid) return false;
+  // No version slot: an image built before versions were checked, or not by SPORE; as old as any,
+  // and without room for the marker, so never installed here.
+  if (!version_scan_.found()) return true;
+  const ImageVersion& image = version_scan_.version();
+  if (compare_image_versions(image, running_version_) >= 0) return false;
+  // Older: both the OTA key's holder (the marker, inside the signed bytes) and the request must say so.
+  return !(allow_downgrade_ && image.downgrade_marked);
 }
 
 bool OtaSession::verify_signature(const uint8_t* sig, size_t sig_len, const uint8_t (&sha256)[32]) {

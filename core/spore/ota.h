@@ -180,8 +180,11 @@ class OtaSession {
 
   /// The version the node runs (its own version slot's text, image_version.h). With a key set and
   /// a valid running version, finish() refuses an image whose version slot is missing or older
-  /// (kDowngrade) unless begin() was told `allow_downgrade`; the same version or a newer one
-  /// installs. A text without MAJOR.MINOR.PATCH turns the check off (the platform warns).
+  /// (kDowngrade) unless the image carries the downgrade marker (image_version.h: put there by
+  /// `spore sign --allow-downgrade`, so the OTA key's holder decides) AND begin() was told
+  /// `allow_downgrade` (the request's consent); an image without a slot is always refused. The same
+  /// version or a newer one installs (a pre-release is older than its release). A text without
+  /// MAJOR.MINOR.PATCH turns the check off (the platform warns).
   void set_running_version(std::string_view text) { running_version_ = parse_image_version(text); }
   const ImageVersion& running_version() const { return running_version_; }
   /// The version text of the current or last session's image ("" when it has no slot).
@@ -199,8 +202,8 @@ class OtaSession {
   /// `expected_file_sha256` (may be nullptr): the SHA-256 every byte given to write() must hash
   /// to, trailer included (a request proof's declared image digest); finish() refuses anything
   /// else with kDigestMismatch before it verifies or commits.
-  /// `allow_downgrade`: install a signed image even when it is older than the running one (see
-  /// set_running_version()).
+  /// `allow_downgrade`: the request consents to a signed image older than the running one; it
+  /// installs only when the image also carries the downgrade marker (see set_running_version()).
   OtaError begin(size_t declared_bytes, uint32_t now_ms, const uint8_t (*expected_file_sha256)[32] = nullptr,
                  bool allow_downgrade = false);
   /// Next body bytes, in order. kTooLarge beyond capacity or beyond declared_bytes, kBadMagic,

@@ -75,6 +75,10 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
     if (denied != 0) return denied;
   }
   if (target != nullptr) {
+    // What follows a '#' is not covered by the proof (http_target.h): refused, never read.
+    if (http_target_has_fragment(*target)) {
+      return write_error(w, OtaError::kBadRequest, SPORE_FSTR("The request target must not hold a fragment ('#')."), 0);
+    }
     char value[2];
     const int n = http_query_param(*target, "allow_downgrade", value, sizeof value);
     if (n == -1 || (n == 1 && value[0] == '0')) {

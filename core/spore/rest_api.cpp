@@ -196,9 +196,11 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
     const auto b = static_cast<uint8_t>(path[i]);
     path_ok = b > 0x20 && b < 0x7F;
   }
-  if (!path_ok) {
+  // No fragment: a proof covers the target up to '#', so nothing behind one may be read (http_target.h).
+  if (!path_ok || http_target_has_fragment(path)) {
     write_error(w, 400, "bad_request",
-                SPORE_FSTR("The request path must start with '/' and hold at most 512 printable ASCII characters."));
+                SPORE_FSTR("The request path must start with '/' and hold at most 512 printable ASCII characters, "
+                           "without a fragment ('#')."));
     w.end_object();
     return 400;
   }

@@ -80,12 +80,14 @@ int spawn_process(const std::string& path, const std::vector<std::string>& argv,
 
 std::string BoundedRunResult::describe(uint32_t timeout_ms) const {
   if (!started) return "could not be started: " + error;
+  if (cancelled) return "was cancelled: the node is stopping (its process group was killed)";
   if (timed_out) return "did not finish within " + std::to_string(timeout_ms) + " ms (its process group was killed)";
   if (signal != 0) return "was killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
   return "exited with status " + std::to_string(exit_status);
 }
 
-BoundedRunResult run_bounded(const std::string& path, const std::vector<std::string>& argv, uint32_t timeout_ms) {
+BoundedRunResult run_bounded(const std::string& path, const std::vector<std::string>& argv, uint32_t timeout_ms,
+                             const std::atomic<int>* cancel) {
   BoundedRunResult r;
   int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -118,6 +120,10 @@ BoundedRunResult run_bounded(const std::string& path, const std::vector<std::str
   for (;;) {
     const int64_t left_ms = static_cast<int64_t>(timeout_ms) - ms_since(start);
     if (left_ms <= 0) break;
+    if (!ended && cancel != nullptr && cancel->load() != 0) {
+      r.cancelled = true;
+      break;  // killed below, as at the deadline
+    }
     pollfd fds[3];
     nfds_t n = 0;
     if (out_pipe[0] >= 0) fds[n++] = {out_pipe[0], POLLIN, 0};
@@ -125,6 +131,7 @@ BoundedRunResult run_bounded(const std::string& path, const std::vector<std::str
     if (!ended && pidfd >= 0) fds[n++] = {pidfd, POLLIN, 0};
     int wait_ms = static_cast<int>(std::min<int64_t>(left_ms, 1000));
     if (!ended && pidfd < 0) wait_ms = std::min(wait_ms, 10);
+    if (!ended && cancel != nullptr) wait_ms = std::min(wait_ms, static_cast<int>(kCancelPollMs));
     if (n == 0) break;  // ended and both pipes closed
     if (::poll(fds, n, wait_ms) < 0 && errno != EINTR) break;
     for (nfds_t i = 0; i < n; ++i) {
@@ -145,7 +152,7 @@ BoundedRunResult run_bounded(const std::string& path, const std::vector<std::str
     if (ended && out_pipe[0] < 0 && err_pipe[0] < 0) break;
   }
   if (!ended) {
-    r.timed_out = true;
+    r.timed_out = !r.cancelled;
     ::kill(-pid, SIGKILL);
   }
   int status = 0;

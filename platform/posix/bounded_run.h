@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -24,6 +25,7 @@ namespace spore::posix {
 struct BoundedRunResult {
   bool started = false;    ///< the program was spawned (else `error` says why)
   bool timed_out = false;  ///< killed at the deadline
+  bool cancelled = false;  ///< killed because `cancel` became nonzero (run_bounded())
   bool exited = false;     ///< ended by exit(): exit_status is valid
   int exit_status = -1;
   int signal = 0;          ///< the signal that ended it (SIGKILL after a timeout), 0 if it exited
@@ -62,6 +64,13 @@ int spawn_process(const std::string& path, const std::vector<std::string>& argv,
 int open_pidfd(pid_t pid);
 
 /// Runs `path` with `argv` (argv[0] included) and the caller's environment and working directory.
-BoundedRunResult run_bounded(const std::string& path, const std::vector<std::string>& argv, uint32_t timeout_ms);
+/// `cancel` (may be nullptr): once it reads nonzero (spored's stop signal) the process group is
+/// killed within kCancelPollMs and the result says `cancelled`, so a SIGTERM never waits for the
+/// whole `timeout_ms` of a trial run.
+BoundedRunResult run_bounded(const std::string& path, const std::vector<std::string>& argv, uint32_t timeout_ms,
+                             const std::atomic<int>* cancel = nullptr);
+
+/// How often run_bounded() looks at its `cancel` flag while the program runs.
+constexpr uint32_t kCancelPollMs = 50;
 
 }  // namespace spore::posix

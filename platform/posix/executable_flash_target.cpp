@@ -332,7 +332,7 @@ OtaError ExecutableFlashTarget::run_self_test() {
   if (self_test_argv0_.empty()) return OtaError::kOk;
   std::vector<std::string> argv{self_test_argv0_, "--self-test"};
   argv.insert(argv.end(), self_test_args_.begin(), self_test_args_.end());
-  const BoundedRunResult run = run_bounded(temp_path_, argv, self_test_timeout_ms_);
+  const BoundedRunResult run = run_bounded(temp_path_, argv, self_test_timeout_ms_, cancel_);
   std::string version;
   if (run.succeeded() && parse_self_test_line(run.out, &version)) {
     new_version_ = version;

@@ -34,6 +34,7 @@
 /// crash or kill interrupted hold space until remove_stale_temp_files() runs (spored: at start).
 /// Not thread-safe (OtaSession calls it under the core mutex).
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -77,6 +78,10 @@ class ExecutableFlashTarget : public spore::FlashTarget {
   /// argv[0] and arguments, so the trial loads the same config and state dir). Empty argv0 (the
   /// default) = no trial run.
   void set_self_test(std::string argv0, std::vector<std::string> args, uint32_t timeout_ms = kDefaultSelfTestTimeoutMs);
+  /// The trial run is killed as soon as `*flag` reads nonzero (spored's stop signal; run_bounded()),
+  /// and commit() fails with kSelfTestFailed: it runs under the node's core mutex, so a SIGTERM
+  /// would otherwise wait for the whole self-test timeout. nullptr (the default) = never.
+  void set_cancel_flag(const std::atomic<int>* flag) { cancel_ = flag; }
   /// Replaces the default installer (rename over executable()).
   void set_installer(Installer installer) { installer_ = std::move(installer); }
   /// Of the last successful commit() with a trial run: the version its self-test line named and
@@ -133,6 +138,7 @@ class ExecutableFlashTarget : public spore::FlashTarget {
   std::string self_test_argv0_;
   std::vector<std::string> self_test_args_;
   uint32_t self_test_timeout_ms_ = kDefaultSelfTestTimeoutMs;
+  const std::atomic<int>* cancel_ = nullptr;
   Installer installer_;
   std::string new_version_;
   uint32_t self_test_ms_ = 0;

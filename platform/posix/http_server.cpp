@@ -66,8 +66,10 @@ std::string internal_error_json() {
   return error_json("The node failed to produce a response.", "internal_error");
 }
 
-/// The path of a request target, without its query string.
-std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+/// The path of a request target, without its query string or fragment (as RestApi routes):
+/// "/api/node/update#..." is the upload route, whose start() refuses a fragment (http_target.h)
+/// whatever the body's size.
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find_first_of("?#")); }
 
 std::string_view header(MHD_Connection* c, const char* name) {
   const char* value = nullptr;

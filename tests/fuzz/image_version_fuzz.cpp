@@ -12,7 +12,9 @@
 // - the first marker in the image is never missed: when its text holds a version, that is the
 //   slot found; when nothing is found, it holds none;
 // - parse_image_version(image as text), when valid, names numbers written in the text as
-//   "MAJOR.MINOR.PATCH" (each without leading zeros beyond one digit, as printed).
+//   "MAJOR.MINOR.PATCH" (each without leading zeros beyond one digit, as printed);
+// - a pre-release is only read from a '-', the downgrade marker only from "+...downgrade"; the
+//   comparison is antisymmetric and a pre-release is older than the same version without one.
 //
 // Seed corpus: tests/fuzz/corpus/image_version/.
 
@@ -96,6 +98,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const spore::ImageVersion parsed = spore::parse_image_version(image);
+  if (parsed.prerelease) require(image.find('-') != std::string_view::npos, "a pre-release without a '-'");
+  if (parsed.downgrade_marked) {
+    const size_t plus = image.find('+');
+    require(plus != std::string_view::npos && image.find(spore::kImageDowngradeMarker, plus) != std::string_view::npos,
+            "a downgrade marker without '+...downgrade'");
+  }
+  if (parsed.valid && whole.found()) {
+    const int ab = spore::compare_image_versions(parsed, whole.version());
+    const int ba = spore::compare_image_versions(whole.version(), parsed);
+    require((ab < 0) == (ba > 0) && (ab == 0) == (ba == 0), "the comparison is not antisymmetric");
+  }
+  if (parsed.valid) {
+    spore::ImageVersion release = parsed;
+    release.prerelease = false;
+    if (parsed.prerelease) require(spore::compare_image_versions(parsed, release) < 0, "a pre-release is not older");
+  }
   if (parsed.valid) {
     const std::string printed =
         std::to_string(parsed.major) + "." + std::to_string(parsed.minor) + "." + std::to_string(parsed.patch);

@@ -19,12 +19,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "posix/ota_trial_text.h"
@@ -383,6 +385,25 @@ TEST_F(ExecutableFlashTargetTest, AHangingSelfTestIsKilledWithItsProcessGroup) {
   EXPECT_TRUE(dead) << "helper " << helper << " of the killed self-test still runs";
   ::unlink(pidfile.c_str());
   ::unsetenv("SPORE_FAKE_IMAGE_PIDFILE");
+}
+
+// Issue 18 (ota-fix): the trial runs under spored's core mutex, so a SIGTERM (the cancel flag)
+// kills it rather than wait for the self-test timeout (60 s here: the result must say cancelled,
+// not timed out).
+TEST_F(ExecutableFlashTargetTest, ASelfTestIsCancelledByTheStopFlag) {
+  ExecutableFlashTarget t(exe);
+  std::atomic<int> stop{0};
+  t.set_cancel_flag(&stop);
+  std::thread signaller([&stop] {
+    ::usleep(200 * 1000);  // the trial has started (or not yet: cancelled at its first look either way)
+    stop.store(SIGTERM);
+  });
+  const OtaError e = commit_with_self_test(t, image, "hang", 60000);
+  signaller.join();
+  EXPECT_EQ(e, OtaError::kSelfTestFailed);
+  EXPECT_NE(t.last_error().find("was cancelled: the node is stopping"), std::string::npos) << t.last_error();
+  EXPECT_EQ(slurp(exe), self);
+  EXPECT_TRUE(others().empty());
 }
 
 TEST_F(ExecutableFlashTargetTest, AnInstallerTakesTheCheckedImageInsteadOfTheRename) {

@@ -378,6 +378,54 @@ TEST(SporeCliOtaSigned, DetectsTheTrailerOfASignedImage) {
   EXPECT_EQ(l.image_bytes, 1000u);
 }
 
+// Issue 18 (ota-fix): spore sign --allow-downgrade finds the slot a node's scanner finds and adds
+// the build-metadata identifier `downgrade` into its NUL padding; no room, no slot: an error.
+TEST(SporeCliOtaSigned, DowngradeMarkerPatch) {
+  auto slot = [](const std::string& version) {
+    std::string s = "SPORE-VERSION-SLOT:" + version;
+    s.resize(48, '\0');
+    return s;
+  };
+  const std::string image = "\x7f" "ELF" + std::string(100, 'x') + "SPORE-VERSION-SLOT:dev" + std::string(5, '\0') +
+                            slot("0.0.9") + "tail";
+  VersionSlotAt at;
+  size_t resume = 0;
+  ASSERT_TRUE(find_version_slot(image, 1000, true, &at, &resume));  // the stray "dev" marker is skipped
+  EXPECT_EQ(at.text_offset, 1000 + image.find("0.0.9"));
+  // Cut inside the slot, the window waits for more bytes rather than judge half a slot.
+  const std::string half = image.substr(0, image.find("0.0.9") + 3);
+  EXPECT_FALSE(find_version_slot(half, 0, false, &at, &resume));
+  EXPECT_EQ(resume, half.rfind("SPORE-VERSION-SLOT:"));
+  EXPECT_FALSE(find_version_slot(std::string(5000, 'S'), 0, false, &at, &resume));
+  EXPECT_EQ(resume, 5000u - 18u);  // a marker may start in the last 18 bytes
+  EXPECT_FALSE(find_version_slot("no slot here", 0, true, &at, &resume));
+
+  auto mark = [&](const std::string& version, std::string* marked) {
+    const std::string s = slot(version);
+    std::string patch, error;
+    size_t offset = 0;
+    const bool ok = downgrade_slot_patch(std::string_view(s).substr(19), marked, &patch, &offset, &error);
+    if (!ok) *marked = "error: " + error;
+    return ok ? version.substr(0, offset) + patch : std::string();
+  };
+  std::string marked;
+  EXPECT_EQ(mark("0.0.9", &marked), "0.0.9+downgrade");
+  EXPECT_EQ(marked, "0.0.9+downgrade");
+  EXPECT_EQ(mark("0.0.9+g12ab", &marked), "0.0.9+g12ab.downgrade");
+  EXPECT_EQ(mark("0.0.9-rc1", &marked), "0.0.9-rc1+downgrade");
+  EXPECT_EQ(mark("0.0.9+downgrade", &marked), "0.0.9+downgrade");  // marked already: unchanged
+  EXPECT_EQ(mark("spore-esp8266-0.1.0-rc", &marked), "");  // 22 + 10 > 28 characters
+  EXPECT_NE(marked.find("no room"), std::string::npos);
+  EXPECT_EQ(mark("spore-esp8266-0.1.0", &marked), "");  // 19 + 10 = 29 > 28
+  EXPECT_EQ(mark("spore-e-0.1.0+abcd", &marked), "spore-e-0.1.0+abcd.downgrade");  // exactly 28
+  // The padding must be NUL: a slot whose text is followed by other bytes is left alone.
+  std::string dirty = slot("0.0.9");
+  dirty[19 + 8] = 'Z';
+  std::string patch, error;
+  size_t offset = 0;
+  EXPECT_FALSE(downgrade_slot_patch(std::string_view(dirty).substr(19), &marked, &patch, &offset, &error));
+}
+
 TEST(SporeCliOtaSigned, UnsignedEndingsAreNotMistakenForSignatures) {
   const uint8_t zeros[4] = {0, 0, 0, 0};
   const uint8_t small[4] = {0x18, 0, 0, 0};         // an ELF section header's sh_entsize

@@ -52,6 +52,19 @@ TEST(HttpQueryParamTest, HandlesEdgeCases) {
   EXPECT_EQ(http_query_param("/p?topic=%00", "topic", out, sizeof out), -2);
 }
 
+// Issue 18 (ota-fix): a '?' behind the '#' starts no query, as canonical_target() sees it; a proof
+// made for "/api/node/update" must not vouch for "#?allow_downgrade=1".
+TEST(HttpQueryParamTest, NothingIsReadFromTheFragment) {
+  char out[8];
+  EXPECT_EQ(http_query_param("/api/node/update#?allow_downgrade=1", "allow_downgrade", out, sizeof out), -1);
+  EXPECT_EQ(http_query_param("/p?a=1#?topic=x", "topic", out, sizeof out), -1);
+  EXPECT_EQ(http_query_param("/p#x?topic=x", "topic", out, sizeof out), -1);
+  EXPECT_TRUE(http_target_has_fragment("/api/node/update#?allow_downgrade=1"));
+  EXPECT_TRUE(http_target_has_fragment("/p?a=1#"));
+  EXPECT_FALSE(http_target_has_fragment("/p?a=%23"));  // an escaped '#' is data, not a fragment
+  EXPECT_FALSE(http_target_has_fragment(""));
+}
+
 TEST(CanonicalTargetTest, PlainTargetsAreThemselves) {
   EXPECT_EQ(canon("/api/node/restart"), "/api/node/restart");
   EXPECT_EQ(canon("/api/cluster/events?topic=light"), "/api/cluster/events?topic=light");

@@ -35,16 +35,40 @@ TEST(ImageVersionTest, TheFirstMajorMinorPatchCounts) {
   EXPECT_EQ(v("12345678901.2.3 then 4.5.6"), "4.5.6");
 }
 
+int cmp(const char* a, const char* b) { return compare_image_versions(parse_image_version(a), parse_image_version(b)); }
+
 TEST(ImageVersionTest, ComparisonIsNumericPerComponent) {
-  auto cmp = [](const char* a, const char* b) {
-    return compare_image_versions(parse_image_version(a), parse_image_version(b));
-  };
   EXPECT_LT(cmp("0.0.9", "0.2.0"), 0);
   EXPECT_GT(cmp("0.2.0", "0.0.9"), 0);
-  EXPECT_EQ(cmp("0.2.0", "0.2.0-rc1"), 0);
+  EXPECT_GT(cmp("0.2.0", "0.2.0-rc1"), 0);
   EXPECT_GT(cmp("0.10.0", "0.9.99"), 0);  // not a text comparison
   EXPECT_LT(cmp("1.99.99", "2.0.0"), 0);
   EXPECT_GT(cmp("1.0.10", "1.0.9"), 0);
+}
+
+// Issue 18 (ota-fix): semver §11 as far as a node can without keeping texts: a pre-release is
+// older than its release, two pre-releases of one version are equal, build metadata never counts.
+TEST(ImageVersionTest, PreReleaseIsOlderAndBuildMetadataIsIgnored) {
+  EXPECT_LT(cmp("0.2.0-rc", "0.2.0"), 0);
+  EXPECT_GT(cmp("0.2.0", "0.2.0-rc"), 0);
+  EXPECT_LT(cmp("v1.4.2-rc1+g1234567", "1.4.2"), 0);
+  EXPECT_GT(cmp("0.2.1-rc1", "0.2.0"), 0);  // numbers first
+  EXPECT_EQ(cmp("0.2.0-rc1", "0.2.0-rc2"), 0);
+  EXPECT_EQ(cmp("1.0.0+build9", "1.0.0"), 0);
+  EXPECT_EQ(cmp("1.0.0+downgrade", "1.0.0"), 0);
+  EXPECT_EQ(cmp("spore-esp8266-0.1.0", "0.1.0"), 0);  // a '-' before the version is no pre-release
+  EXPECT_EQ(cmp("1.2.3.4", "1.2.3"), 0);
+}
+
+TEST(ImageVersionTest, TheDowngradeMarkerIsABuildMetadataIdentifier) {
+  for (const char* marked : {"0.1.0+downgrade", "0.1.0-rc1+downgrade", "0.1.0+g12ab.downgrade",
+                             "0.1.0+downgrade.g12ab", "spore-0.1.0+a.downgrade.b"}) {
+    EXPECT_TRUE(parse_image_version(marked).downgrade_marked) << marked;
+  }
+  for (const char* plain : {"0.1.0", "0.1.0-downgrade", "0.1.0+downgrades", "0.1.0+xdowngrade", "downgrade-0.1.0",
+                            "0.1.0+build.downgrad", "0.1.0 +downgrade", "0.1.0-rc1", "downgrade"}) {
+    EXPECT_FALSE(parse_image_version(plain).downgrade_marked) << plain;
+  }
 }
 
 std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }

@@ -439,13 +439,18 @@ DowngradeRun signed_upload(const Bytes& image, const char* running, bool allow, 
 
 }  // namespace
 
+// Issue 18 (ota-fix): an older image installs only when the key holder marked it (inside the
+// signed bytes) AND the request allows it; neither alone is enough.
 TEST(OtaSessionTest, ASignedImageOlderThanTheRunningOneIsRefusedUnlessAllowed) {
   const Bytes old_image = versioned_image("0.0.9");
-  const Bytes body = signed_image(old_image, key_a());
+  const Bytes marked_image = versioned_image("0.0.9+downgrade");
+  const Bytes body = signed_image(marked_image, key_a());
   for (const auto& [name, plan] : all_plans(body.size())) {
     SCOPED_TRACE(name);
     EXPECT_EQ(signed_upload(old_image, "0.2.0", false, plan).error, OtaError::kDowngrade);
-    const DowngradeRun allowed = signed_upload(old_image, "0.2.0", true, plan);
+    EXPECT_EQ(signed_upload(old_image, "0.2.0", true, plan).error, OtaError::kDowngrade);  // the token holder alone
+    EXPECT_EQ(signed_upload(marked_image, "0.2.0", false, plan).error, OtaError::kDowngrade);  // a replayed marked image
+    const DowngradeRun allowed = signed_upload(marked_image, "0.2.0", true, plan);
     EXPECT_EQ(allowed.error, OtaError::kOk);
     EXPECT_TRUE(allowed.committed);
   }
@@ -456,10 +461,16 @@ TEST(OtaSessionTest, ASignedImageOlderThanTheRunningOneIsRefusedUnlessAllowed) {
   EXPECT_EQ(signed_upload(versioned_image("spore-esp8266-1.0.0"), "spore-esp8266-0.1.0", false, plan).error,
             OtaError::kOk);
   EXPECT_EQ(signed_upload(versioned_image("1.9.99-rc1"), "2.0.0", false, plan).error, OtaError::kDowngrade);
-  // No slot at all: an old release from before versions were checked, refused unless allowed.
+  // A pre-release is older than its release; build metadata does not count.
+  EXPECT_EQ(signed_upload(versioned_image("0.2.0-rc"), "0.2.0", false, plan).error, OtaError::kDowngrade);
+  EXPECT_EQ(signed_upload(versioned_image("0.2.0-rc+downgrade"), "0.2.0", true, plan).error, OtaError::kOk);
+  EXPECT_EQ(signed_upload(versioned_image("0.2.0"), "0.2.0-rc", false, plan).error, OtaError::kOk);
+  EXPECT_EQ(signed_upload(versioned_image("1.0.0+build9"), "1.0.0", false, plan).error, OtaError::kOk);
+  // No slot at all: an old release from before versions were checked; it has no room for the
+  // marker, so a node with a version never installs it.
   const Bytes unversioned = make_image(6000, 7);
   EXPECT_EQ(signed_upload(unversioned, "0.2.0", false, plan).error, OtaError::kDowngrade);
-  EXPECT_EQ(signed_upload(unversioned, "0.2.0", true, plan).error, OtaError::kOk);
+  EXPECT_EQ(signed_upload(unversioned, "0.2.0", true, plan).error, OtaError::kDowngrade);
   // A running version without MAJOR.MINOR.PATCH turns the check off (the platform warns).
   EXPECT_EQ(signed_upload(unversioned, "dev", false, plan).error, OtaError::kOk);
 }

@@ -323,12 +323,19 @@ bool logged(const Node& n, const std::string& part) {
 }
 
 // Issue 18, finding 7: a signed image older than the running one is 422 downgrade with both
-// versions; ?allow_downgrade=1 installs it, and a request proof signs that query, so a proof made
-// for the plain target cannot be replayed with it.
-TEST(OtaUploadTest, AllowDowngradeIsAQueryParameterTheProofSigns) {
+// versions; ?allow_downgrade=1 installs one the key holder marked (spore sign --allow-downgrade),
+// and a request proof signs that query, so a proof made for the plain target cannot be replayed
+// with it.
+Bytes image_with_slot(const std::string& version) {
   Bytes image = testing::make_image(20000, 6);
-  const std::string slot = std::string("SPORE-VERSION-SLOT:0.9.0") + std::string(24, '\0');
+  std::string slot = "SPORE-VERSION-SLOT:" + version;
+  slot.resize(48, '\0');
   std::copy(slot.begin(), slot.end(), image.begin() + 1000);
+  return image;
+}
+
+TEST(OtaUploadTest, AllowDowngradeIsAQueryParameterTheProofSigns) {
+  const Bytes image = image_with_slot("0.9.0+downgrade");
   const Bytes body = testing::signed_image(image, testing::key_a());
   const std::string oct = "application/octet-stream";
   Node n;
@@ -339,7 +346,7 @@ TEST(OtaUploadTest, AllowDowngradeIsAQueryParameterTheProofSigns) {
   const Answer old = n.post(oct, body, "Bearer s3cr3t");
   EXPECT_EQ(old.status, 422);
   EXPECT_EQ(old.body["code"], "downgrade");
-  EXPECT_EQ(old.body["imageVersion"], "0.9.0");
+  EXPECT_EQ(old.body["imageVersion"], "0.9.0+downgrade");
   EXPECT_EQ(old.body["runningVersion"], "1.0.0");
   EXPECT_EQ(n.events.back(), "ota_failed:downgrade");
   n.expect_unchanged();
@@ -363,11 +370,37 @@ TEST(OtaUploadTest, AllowDowngradeIsAQueryParameterTheProofSigns) {
   EXPECT_EQ(replayed.status, 401);
   EXPECT_EQ(replayed.body["code"], "auth_invalid");
   n.expect_unchanged();
+  // Issue 18 (ota-fix): the proof covers the target up to '#'; a query hidden behind one is not
+  // read: the target is refused (400) before the session begins.
+  const int begins_before_fragments = n.flash.begin_calls;
+  for (const char* hidden : {"/api/node/update#?allow_downgrade=1", "/api/node/update?allow_downgrade=1#x"}) {
+    n.target = hidden;
+    // Proofs valid for what canonical_target() makes of the target: the plain path, the query.
+    const std::string signed_for = n.target.substr(0, n.target.find('#'));
+    const Answer a = n.post(oct, body, upload_proof(n, "s3cr3t", body, signed_for));
+    EXPECT_EQ(a.status, 400) << hidden;
+    EXPECT_EQ(a.body["code"], "bad_request") << hidden;
+  }
+  EXPECT_EQ(n.flash.begin_calls, begins_before_fragments);
+  n.expect_unchanged();
   // Signed for what it sends: installed.
+  n.target = "/api/node/update?allow_downgrade=1";
   const Answer allowed = n.post(oct, body, upload_proof(n, "s3cr3t", body, n.target));
   ASSERT_EQ(allowed.status, 200) << allowed.body.dump();
   EXPECT_EQ(n.flash.committed, image);
   EXPECT_TRUE(logged(n, "downgrade allowed"));
+
+  // Issue 18 (ota-fix): the same request with an image the key holder did not mark: 422.
+  Node m;
+  ASSERT_TRUE(m.api.set_api_token("s3cr3t"));
+  ASSERT_TRUE(testing::key_a().install(m.session));
+  m.session.set_running_version(m.ctx.firmware_version());
+  m.target = "/api/node/update?allow_downgrade=1";
+  const Bytes unmarked = testing::signed_image(image_with_slot("0.9.0"), testing::key_a());
+  const Answer refused = m.post(oct, unmarked, upload_proof(m, "s3cr3t", unmarked, m.target));
+  EXPECT_EQ(refused.status, 422);
+  EXPECT_EQ(refused.body["code"], "downgrade");
+  m.expect_unchanged();
 }
 
 TEST(OtaUploadTest, UnsupportedMediaType) {

@@ -122,7 +122,15 @@ TEST_F(RestApiTest, EveryServedEndpointIsInTheApiList) {
 
 TEST_F(RestApiTest, QueryStringIsIgnoredForRouting) {
   EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status?pretty=1").status, 200);
-  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status#x").status, 200);
+}
+
+// Issue 18 (ota-fix): a request proof covers the target up to '#', so a target with a fragment is
+// refused before routing; nothing behind the '#' ("#?topic=...") can be read by a handler.
+TEST_F(RestApiTest, TargetWithAFragmentIs400) {
+  for (std::string_view path : {"/api/node/status#x", "/api/node/status#", "/api/node/status?pretty=1#x",
+                                "/api/cluster/events#?topic=a"}) {
+    expect_error(call(HttpMethod::kGet, path), 400, "bad_request");
+  }
 }
 
 // ---- GET /api/cluster/members --------------------------------------------------------------
