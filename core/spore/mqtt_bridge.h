@@ -93,8 +93,8 @@ class MqttPort {
   /// QoS 0 subscription; `topic` NUL-terminated (may hold '+'). False when not sent. QoS 0, not
   /// 1: a broker queues at most max_queued_messages (mosquitto: 1,000) QoS 1 messages per
   /// subscriber and drops the rest, so a QoS 1 junk flood on cmd/zz made it drop a valid command
-  /// (issue 18 review); at QoS 0 nothing is queued for later: the operator sees the answer on
-  /// cmd/result, or none, and retries (docs/mqtt.md, "Security").
+  /// (issue 18 review); at QoS 0 there is no such queue to overflow, and no redelivery: the
+  /// operator sees the answer on cmd/result, or none, and retries (docs/mqtt.md, "Command budget").
   virtual bool subscribe(const char* topic) = 0;
 };
 
