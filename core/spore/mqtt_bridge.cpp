@@ -364,6 +364,11 @@ void MqttBridge::on_connected(uint32_t now_ms) {
   // The command budget is per connection: full again.
   budget_milli_ = SPORE_MQTT_COMMAND_BURST * 1000u;
   budget_ms_ = now_ms;
+  // A new nonce for every connection, before the subscription: a command published while the
+  // node was off the broker (QoS 1, clean session: lost for the node, but seen by every cmd/#
+  // subscriber) would otherwise still verify after the reconnect, at any later time (issue 18
+  // review). Its retained copy, which the subscription brings back, names the old nonce too.
+  renew_nonce();
   if (build_topic("/cmd/+", {}) && !port_.subscribe(topic_)) {
     SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: subscribing to %s failed; commands will not arrive", topic_);
   }
@@ -488,21 +493,28 @@ void MqttBridge::on_message(const char* topic, const uint8_t* payload, size_t si
   if (payload == nullptr) size_bytes = 0;
   // Called inside the client's read: the results wait in the outbox for loop().
   ++callback_depth_;
+  nonce_spent_ = false;
+  const std::string_view body(reinterpret_cast<const char*>(payload), size_bytes);
   if (retained) {
     // The broker sends a retained message again on every subscribe, i.e. every reconnect: one
     // retained cmd/restart restarted a node in a loop (issue 18). Never carried out, whatever it
-    // holds; the proof is not even checked.
+    // holds. A proof in it that verifies is spent all the same: the retained copy is readable
+    // by every broker user, who could otherwise publish it again without RETAIN and have it run.
     ++stats_.retained_commands;
+    MqttCommandPayload p;
+    if (api_.has_api_token() && parse_mqtt_command_payload(body, &p) == MqttPayloadForm::kProof &&
+        p.nonce_hex == std::string_view(nonce_, kMqttNonceHexLen) && proof_verifies(command, p)) {
+      nonce_spent_ = true;
+    }
     refuse(command, "retained", SPORE_FSTR("Retained commands are refused."));
   } else {
-    nonce_spent_ = false;
-    run_command(command, std::string_view(reinterpret_cast<const char*>(payload), size_bytes));
-    if (nonce_spent_) {
-      // A verified proof spends its nonce whatever the command's outcome, so that a captured
-      // command refused now (busy, say) cannot succeed later.
-      renew_nonce();
-      if (build_topic("/cmd/nonce", {})) send_text(nonce_, true);
-    }
+    run_command(command, body);
+  }
+  if (nonce_spent_) {
+    // A verified proof spends its nonce whatever the command's outcome, so that a captured
+    // command refused now (busy, retained) cannot succeed later.
+    renew_nonce();
+    if (build_topic("/cmd/nonce", {})) send_text(nonce_, true);
   }
   --callback_depth_;
 }
@@ -559,6 +571,15 @@ void MqttBridge::renew_nonce() {
   hex_encode(raw, sizeof raw, nonce_);
 }
 
+bool MqttBridge::proof_verifies(std::string_view command, const MqttCommandPayload& p) const {
+  uint8_t expected[32];
+  compute_mqtt_command_proof(api_.token_pending() ? std::string_view() : api_.auth().token(), ctx_.self().node_id,
+                             p.nonce_hex, command, p.args, expected);
+  const bool ok = !api_.token_pending() && constant_time_equal(expected, p.proof, sizeof expected);
+  secure_wipe(expected, sizeof expected);
+  return ok;
+}
+
 bool MqttBridge::authorize(std::string_view command, std::string_view payload, std::string_view* args) {
   MqttCommandPayload p;
   const MqttPayloadForm form = parse_mqtt_command_payload(payload, &p);
@@ -587,18 +608,11 @@ bool MqttBridge::authorize(std::string_view command, std::string_view payload, s
     ++stats_.stale_commands;
     code = "stale";
     why = SPORE_FSTR("Not the current nonce (cmd/nonce): make a new proof.");
+  } else if (!proof_verifies(command, p)) {
+    code = "auth_invalid";
+    why = SPORE_FSTR("The proof does not verify.");
   } else {
-    uint8_t expected[32];
-    compute_mqtt_command_proof(api_.token_pending() ? std::string_view() : api_.auth().token(),
-                               ctx_.self().node_id, p.nonce_hex, command, p.args, expected);
-    const bool ok = !api_.token_pending() && constant_time_equal(expected, p.proof, sizeof expected);
-    secure_wipe(expected, sizeof expected);
-    if (!ok) {
-      code = "auth_invalid";
-      why = SPORE_FSTR("The proof does not verify.");
-    } else {
-      nonce_spent_ = true;
-    }
+    nonce_spent_ = true;
   }
   if (code == nullptr) return true;
   ++stats_.rejected_commands;

@@ -15,8 +15,8 @@
 ///   cmd/restart       payload `nonce=<hex> proof=<hex>`   (subscribed: cmd/+; mqtt_proof.h)
 ///   cmd/ota           payload `nonce=<hex> proof=<hex> <http-url>`
 ///   cmd/publish       payload `nonce=<hex> proof=<hex> <topic> <data>`
-///   cmd/nonce         retained: the nonce the next command's proof must name (on connect, and
-///                     renewed after every command whose proof verified)
+///   cmd/nonce         retained: the nonce the next command's proof must name (a new one on
+///                     every connect, and after every command whose proof verified)
 ///   cmd/result        not retained: the answer to a command, as JSON (refusals within the
 ///                     command budget, SPORE_MQTT_COMMANDS_PER_S / SPORE_MQTT_COMMAND_BURST)
 /// plus Home Assistant MQTT discovery documents under `<discovery_prefix>/...` (retained).
@@ -59,6 +59,7 @@ namespace spore {
 class NodeContext;
 class RestApi;
 struct Member;
+struct MqttCommandPayload;
 
 struct MqttBridgeConfig {
   /// Second topic level: nodes of one cluster share `spore/<cluster>/`. 1..31 bytes of
@@ -89,7 +90,11 @@ class MqttPort {
   /// The bridge may publish from inside on_message(): a client that shares one buffer between
   /// the message being handled and outgoing ones must have copied what it still needs.
   virtual bool publish(const char* topic, const uint8_t* payload, size_t size_bytes, bool retain) = 0;
-  /// QoS 1 subscription; `topic` NUL-terminated (may hold '+'). False when not sent.
+  /// QoS 0 subscription; `topic` NUL-terminated (may hold '+'). False when not sent. QoS 0, not
+  /// 1: a broker queues at most max_queued_messages (mosquitto: 1,000) QoS 1 messages per
+  /// subscriber and drops the rest, so a QoS 1 junk flood on cmd/zz made it drop a valid command
+  /// (issue 18 review); at QoS 0 there is no such queue to overflow, and no redelivery: the
+  /// operator sees the answer on cmd/result, or none, and retries (docs/mqtt.md, "Command budget").
   virtual bool subscribe(const char* topic) = 0;
 };
 
@@ -149,12 +154,14 @@ class MqttBridge {
   /// published retained on <base>/cmd/nonce. "" before begin().
   const char* nonce() const { return nonce_; }
 
-  /// The platform calls this after each (re)connect: subscribes to <base>/cmd/+, publishes
-  /// status online, the discovery documents, the state and every member's status.
+  /// The platform calls this after each (re)connect: draws a new nonce (a proof made for the
+  /// last connection's no longer verifies), subscribes to <base>/cmd/+, publishes status
+  /// online, the nonce, the discovery documents, the state and every member's status.
   void on_connected(uint32_t now_ms);
   /// A message the client received. `topic` NUL-terminated; `payload` any bytes, valid only
   /// during the call; `retained`: the PUBLISH had its RETAIN flag set (the broker resends such a
-  /// message on every subscribe): refused as "retained", never carried out. Anything but
+  /// message on every subscribe): refused as "retained", never carried out; its proof, when it
+  /// verifies for the current nonce, is spent all the same. Anything but
   /// <base>/cmd/<command> is ignored; a command is answered on <base>/cmd/result (queued:
   /// published by the next loop()) unless it is refused over the command budget. Runs the
   /// restart / OTA handlers and ctx.publish() synchronously.
@@ -204,6 +211,8 @@ class MqttBridge {
   /// Checks the proof (or, when allowed, the token) of `payload`; sets `*args` to what follows
   /// it. Answers and counts a failure.
   bool authorize(std::string_view command, std::string_view payload, std::string_view* args);
+  /// The HMAC of proof-form `p` verifies for `command` with the token (not checked: the nonce).
+  bool proof_verifies(std::string_view command, const MqttCommandPayload& p) const;
   /// Publishes the result of `command` on <base>/cmd/result: accepted when `code` is nullptr.
   void answer(std::string_view command, const char* code, FlashStr error);
   /// answer() for a refusal, if the command budget has a token left; else dropped and counted.

@@ -6,7 +6,7 @@
 /// command cannot be carried out again (the node takes each nonce once).
 ///
 ///   nonce   16 bytes, 32 lower-case hex digits, issued by the node and published retained on
-///           `<base>/cmd/nonce` (at every connect, and renewed after every command whose proof
+///           `<base>/cmd/nonce` (a new one at every connect, and after every command whose proof
 ///           verified): incarnation (4, BE) || serial (4, BE) || random (8). The incarnation and
 ///           serial make it unique even where the RNG is weak at boot; no clock is involved.
 ///   payload `nonce=<32 hex> proof=<64 hex>` then, when the command has arguments, one space and

@@ -59,7 +59,9 @@ bool EspMqttClient::publish(const char* topic, const uint8_t* payload, size_t si
 
 bool EspMqttClient::subscribe(const char* topic) {
   if (!enter()) return false;
-  const bool ok = mqtt_.subscribe(topic, 1);
+  // QoS 0 (MqttPort::subscribe): MQTTClient::subscribe(topic, qos) sends it as asked
+  // (arduino-mqtt 2.5.3 src/MQTTClient.cpp:426-442, lwmqtt_subscribe_one; it waits for the SUBACK).
+  const bool ok = mqtt_.subscribe(topic, 0);
   busy_ = false;
   return ok;
 }

@@ -225,7 +225,8 @@ void MqttClient::on_publish_cb(struct mosquitto*, void* self, int mid) {
 
 bool MqttClient::subscribe(const char* topic) {
   if (mosq_ == nullptr || !connected_) return false;
-  return mosquitto_subscribe(mosq_, nullptr, topic, 1) == MOSQ_ERR_SUCCESS;
+  // QoS 0 (MqttPort::subscribe): the broker then queues nothing for us that a flood could crowd out.
+  return mosquitto_subscribe(mosq_, nullptr, topic, 0) == MOSQ_ERR_SUCCESS;
 }
 
 void MqttClient::leave(uint32_t timeout_ms) {

@@ -508,14 +508,58 @@ TEST_F(MqttBridgeTest, ARetainedCommandIsNeverCarriedOut) {
   EXPECT_EQ(restarts, 0);
   EXPECT_EQ(last_result()["code"], "retained");
   const std::string nonce = bridge.nonce();
-  command("publish", signed_cmd("publish", "door/unlock open"), true);
+  // A retained proof that does not verify (another node's), or names another nonce: nothing spent.
+  command("publish", signed_cmd("publish", "door/unlock open", "s3cret", kSelf + 1), true);
   EXPECT_EQ(last_result()["code"], "retained");
-  EXPECT_EQ(mem.events().stats().published, 0u);
-  EXPECT_EQ(bridge.nonce(), nonce);  // not spent: it was not even checked
+  EXPECT_EQ(bridge.nonce(), nonce);
   EXPECT_EQ(bridge.stats().retained_commands, 2u);
-  // Not retained, the same proof works.
-  command("restart", signed_cmd("restart"));
-  EXPECT_EQ(restarts, 1);
+  EXPECT_EQ(restarts, 0);
+  EXPECT_EQ(mem.events().stats().published, 0u);
+}
+
+// Review finding 2: a retained command's verified proof is spent, so its retained copy (readable
+// by every broker user) cannot be published again without RETAIN and run.
+TEST_F(MqttBridgeTest, ARetainedCommandsProofIsSpent) {
+  bridge.on_connected(clock.now_ms());
+  const std::string nonce_topic = std::string(kBase) + "/cmd/nonce";
+  const std::string before = bridge.nonce();
+  const std::string captured = signed_cmd("publish", "door/unlock open");
+  command("publish", captured, true);
+  EXPECT_EQ(last_result()["code"], "retained");
+  EXPECT_NE(bridge.nonce(), before);
+  EXPECT_EQ(port.last(nonce_topic)->payload, bridge.nonce());
+  // The retained copy republished without RETAIN: stale, never run.
+  command("publish", captured);
+  EXPECT_EQ(last_result()["code"], "stale");
+  EXPECT_EQ(mem.events().stats().published, 0u);
+  EXPECT_EQ(bridge.stats().commands, 0u);
+  // A fresh proof still works.
+  command("publish", signed_cmd("publish", "door/unlock open"));
+  EXPECT_EQ(last_result()["status"], "accepted");
+  EXPECT_EQ(mem.events().stats().published, 1u);
+}
+
+// Review finding 1: a proof made for one connection's nonce does not verify after a reconnect
+// (the command could have been lost for the node and captured by a cmd/# subscriber).
+TEST_F(MqttBridgeTest, EveryConnectDrawsANewNonceBeforeItSubscribes) {
+  bridge.on_connected(clock.now_ms());
+  const std::string nonce_topic = std::string(kBase) + "/cmd/nonce";
+  const std::string first = bridge.nonce();
+  const std::string captured = signed_cmd("publish", "door/unlock open");  // never delivered
+  port.up = false;
+  drain();  // the bridge notices the lost connection
+  port.up = true;
+  const size_t subs_before = port.subs.size();
+  port.msgs.clear();
+  bridge.on_connected(clock.now_ms());
+  ASSERT_EQ(port.subs.size(), subs_before + 1);
+  EXPECT_NE(bridge.nonce(), first);
+  ASSERT_NE(port.last(nonce_topic), nullptr);
+  EXPECT_EQ(port.last(nonce_topic)->payload, bridge.nonce());  // the new one, published on connect
+  EXPECT_EQ(port.on(nonce_topic).size(), 1u);
+  command("publish", captured);
+  EXPECT_EQ(last_result()["code"], "stale");
+  EXPECT_EQ(mem.events().stats().published, 0u);
 }
 
 TEST_F(MqttBridgeTest, TheLegacyTokenFormOnlyWhenAllowed) {
@@ -805,8 +849,9 @@ TEST_F(MqttBridgeTest, APublishDuringAPublishIsQueued) {
   // A callback that runs while the client waits inside a publish (on the ESP8266 a web-server
   // handler in delay(); lwmqtt delivering a command while it waits for a PUBACK) must not enter
   // the client again: its messages go out after the one being published, never inside it.
-  const std::string restart = signed_cmd("restart");
-  port.during_publish = [this, restart] {
+  port.during_publish = [this] {
+    // Made for the nonce on_connected() drew before its first publish, as an operator would.
+    const std::string restart = signed_cmd("restart");
     ASSERT_TRUE(ctx.publish("nested", "x"));
     bridge.on_message("spore/spore/node-1/cmd/restart", reinterpret_cast<const uint8_t*>(restart.data()),
                       restart.size(), false);
@@ -883,7 +928,9 @@ TEST_F(MqttBridgeTest, ADroppedRetainedStatusIsRepublishedWhenTheOutboxHasRoom) 
   ASSERT_EQ(bridge.stats().queue_drops, 2u) << "the member's status did not fit either";
   const std::string peer = std::string(kBase) + "/members/peer";
   const size_t before = port.msgs.size();
+  const std::string nonce = bridge.nonce();
   drain();  // the burst goes out; the outbox is empty after it: the retained set follows
+  EXPECT_EQ(bridge.nonce(), nonce) << "a resync is no reconnect: the nonce stays";
   const Published* p = port.last(peer);
   ASSERT_NE(p, nullptr) << "the dropped retained status is resent";
   EXPECT_EQ(p->payload, "ACTIVE");
