@@ -76,8 +76,8 @@ void RequestGuard::head_complete() {
 
 void RequestGuard::restart_deadline(double deadline_s) {
   std::lock_guard<std::mutex> lock(mutex_);
-  deadline_ = std::chrono::steady_clock::now() +
-              std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(deadline_s));
+  using Clock = std::chrono::steady_clock;
+  deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(deadline_s));
 }
 
 void RequestGuard::relax() {

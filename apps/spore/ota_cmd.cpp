@@ -95,9 +95,9 @@ class Reporter {
   explicit Reporter(Mode mode) : bar_(mode == Mode::kBar), final_only_(mode == Mode::kFinalOnly) {}
 
   /// `prefix` (a node's hostname) is shown on one line, never broken: a '\n' in a hostname would
-  /// forge progress lines (issue 18 attack, finding G). `text` is the CLI's own sentence; the node
-  /// words it quotes were escaped where they entered it (short_hash, the restart field, check_member), so
-  /// only the CLI's own hint lines keep their line breaks here.
+  /// forge progress lines (issue 18 attack, finding G). `text` is the CLI's own sentence; the
+  /// node words it quotes were escaped where they entered it (short_hash, the restart field,
+  /// check_member), so only the CLI's own hint lines keep their line breaks here.
   void line(const std::string& prefix, const std::string& text) {
     std::lock_guard<std::mutex> lock(mutex_);
     clear_bar_locked();
@@ -668,9 +668,8 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
     std::string names;
     for (size_t i : wave) names += (names.empty() ? "" : " ") + targets[i].hostname;
     // The hostnames are the nodes' words: in the prefix, which is shown on one line.
-    reporter.line(std::string(results[wave.front()].wave == 0 ? "canary" : "wave " + std::to_string(results[wave.front()].wave)) +
-                      ": " + names,
-                  "");
+    const int wave_no = results[wave.front()].wave;
+    reporter.line((wave_no == 0 ? std::string("canary") : "wave " + std::to_string(wave_no)) + ": " + names, "");
     std::vector<NodeRun> runs(wave.size());
     std::vector<std::thread> threads;
     // While the observer restarts in this wave it cannot vouch for its wave-mates: each is then

@@ -391,8 +391,9 @@ MemberCheck check_member(const nlohmann::ordered_json& members, std::string_view
     if (m.contains("imageDigest")) {
       const std::string digest = json_string(m, "imageDigest");
       if (!image_digest_matches(digest, hashes)) {
-        return say(MemberCheck::kOldImage, "listed with image " + (digest.empty() ? "?" : terminal_safe(digest)) + ", expected " +
-                                               image_digest_of(hashes.image_sha256));
+        const std::string shown = digest.empty() ? "?" : terminal_safe(digest);
+        return say(MemberCheck::kOldImage,
+                   "listed with image " + shown + ", expected " + image_digest_of(hashes.image_sha256));
       }
     }
     return say(MemberCheck::kConfirmed, "");
