@@ -2,7 +2,9 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 
 #include <cstddef>
 #include <cstdio>
@@ -45,21 +47,46 @@ std::optional<uint64_t> tcp_bytes_received(int fd) {
   return info.bytes_received;
 }
 
-RequestGuard::RequestGuard(httplib::Client& client, double deadline_s, uint64_t max_received_bytes)
-    : client_(client),
-      deadline_(std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                        std::chrono::duration<double>(deadline_s))),
-      max_received_bytes_(max_received_bytes) {
+std::optional<uint64_t> tcp_bytes_read(int fd) {
+  const std::optional<uint64_t> received = tcp_bytes_received(fd);
+  int queued = 0;
+  if (!received || ::ioctl(fd, SIOCINQ, &queued) != 0 || queued < 0) return std::nullopt;
+  const uint64_t q = static_cast<uint64_t>(queued);
+  return *received > q ? *received - q : 0;
+}
+
+RequestGuard::RequestGuard(httplib::Client& client, double deadline_s, uint64_t max_body_bytes)
+    : client_(client), max_body_bytes_(max_body_bytes) {
+  restart_deadline(deadline_s);
   client_.set_socket_options([this](socket_t fd) { socket_.store(static_cast<int>(fd)); });
   thread_ = std::thread([this] { watch(); });
 }
 
 RequestGuard::~RequestGuard() { end(); }
 
-void RequestGuard::relax() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  relaxed_ = true;
+std::optional<uint64_t> RequestGuard::bytes_read() const {
+  const int fd = socket_.load();
+  return fd >= 0 ? tcp_bytes_read(fd) : std::nullopt;
 }
+
+void RequestGuard::head_complete() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (phase_ == Phase::kHead) phase_ = Phase::kBody;
+}
+
+void RequestGuard::restart_deadline(double deadline_s) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  using Clock = std::chrono::steady_clock;
+  deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(deadline_s));
+}
+
+void RequestGuard::relax() {
+  delivered();
+  std::lock_guard<std::mutex> lock(mutex_);
+  phase_ = Phase::kStream;
+}
+
+void RequestGuard::delivered() { read_at_delivery_.store(bytes_read().value_or(0)); }
 
 void RequestGuard::end() {
   {
@@ -75,17 +102,29 @@ void RequestGuard::watch() {
   std::unique_lock<std::mutex> lock(mutex_);
   bool stopping = false;
   while (!cv_.wait_for(lock, kGuardTick, [this] { return done_; })) {
-    if (!stopping && !relaxed_) {
-      if (std::chrono::steady_clock::now() >= deadline_) {
-        expired_.store(true);
+    if (!stopping && phase_ != Phase::kStream && std::chrono::steady_clock::now() >= deadline_) {
+      expired_.store(true);
+      stopping = true;
+    } else if (!stopping) {
+      const std::optional<uint64_t> read = bytes_read();
+      uint64_t limit = 0;  // 0: none
+      uint64_t base = 0;
+      switch (phase_) {
+        case Phase::kHead:
+          limit = kMaxHeadBytes;
+          break;
+        case Phase::kBody:
+          limit = max_body_bytes_ > 0 ? max_body_bytes_ + kMaxHeadBytes : 0;
+          break;
+        case Phase::kStream:
+          limit = kMaxStreamFramingBytes;
+          base = read_at_delivery_.load();
+          break;
+      }
+      if (read && limit > 0 && *read > base && *read - base > limit) {
+        too_large_.store(true);
+        head_too_large_.store(phase_ == Phase::kHead);
         stopping = true;
-      } else if (max_received_bytes_ > 0) {
-        const int fd = socket_.load();
-        const std::optional<uint64_t> received = fd >= 0 ? tcp_bytes_received(fd) : std::nullopt;
-        if (received && *received > max_received_bytes_) {
-          too_large_.store(true);
-          stopping = true;
-        }
       }
     }
     if (stopping) {
@@ -108,6 +147,9 @@ std::string BoundedAnswer::why(double deadline_s) const {
     case Failure::kTooLarge:
       return "the answer is larger than " + std::to_string(max_answer_bytes()) +
              " bytes (--max-answer-bytes); nothing more was read";
+    case Failure::kHeadTooLarge:
+      return "the answer's status line and headers are longer than " + std::to_string(kMaxHeadBytes) +
+             " bytes; nothing more was read";
     case Failure::kTransport:
       break;
   }
@@ -119,7 +161,7 @@ BoundedAnswer bounded_request(const NodeAddress& addr, double deadline_s, const 
                               const std::string& content_type, size_t max_body_bytes) {
   const size_t cap = max_body_bytes > 0 ? max_body_bytes : max_answer_bytes();
   httplib::Client client(addr.host, addr.port);
-  set_timeouts(client, deadline_s, deadline_s);
+  set_timeouts(client, deadline_s, deadline_s + kReadTimeoutMarginS);
   BoundedAnswer answer;
   bool body_too_large = false;
   httplib::Request req;
@@ -130,7 +172,9 @@ BoundedAnswer bounded_request(const NodeAddress& addr, double deadline_s, const 
     req.body = body;
     if (!content_type.empty()) req.headers.emplace("Content-Type", content_type);
   }
+  RequestGuard guard(client, deadline_s, cap);
   req.response_handler = [&](const httplib::Response& r) {
+    guard.head_complete();
     answer.content_type = r.get_header_value("Content-Type");
     return true;
   };
@@ -139,10 +183,11 @@ BoundedAnswer bounded_request(const NodeAddress& addr, double deadline_s, const 
     if (!body_too_large) answer.body.append(data, n);
     return !body_too_large;
   };
-  RequestGuard guard(client, deadline_s, static_cast<uint64_t>(cap) + kMaxHeadBytes);
   httplib::Result res = client.send(req);
   guard.end();
-  if (body_too_large || (!res && guard.too_large())) {
+  if (!res && guard.head_too_large()) {
+    answer.failure = BoundedAnswer::Failure::kHeadTooLarge;
+  } else if (body_too_large || (!res && guard.too_large())) {
     answer.failure = BoundedAnswer::Failure::kTooLarge;
   } else if (!res && guard.expired()) {
     answer.failure = BoundedAnswer::Failure::kDeadline;

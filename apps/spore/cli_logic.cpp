@@ -39,6 +39,18 @@ size_t display_width(std::string_view s) {
   return n;
 }
 
+// `s` cut to at most kMaxCellColumns columns, the last one an ellipsis when it was longer: one
+// 1 MB cell padded every row of a table to 1 MB (issue 18 attack, finding C).
+std::string clip_cell(std::string_view s) {
+  if (display_width(s) <= kMaxCellColumns) return std::string(s);
+  size_t columns = 0;
+  size_t end = 0;
+  for (; end < s.size(); ++end) {
+    if ((static_cast<unsigned char>(s[end]) & 0xC0) != 0x80 && ++columns == kMaxCellColumns) break;
+  }
+  return std::string(s.substr(0, end)) + "\u2026";  // U+2026 HORIZONTAL ELLIPSIS, one column
+}
+
 std::string pad_right(std::string_view s, size_t width) {
   std::string out(s);
   size_t w = display_width(s);
@@ -107,13 +119,15 @@ std::string render_table(const std::vector<std::string>& headers, const std::vec
   std::vector<size_t> widths(headers.size(), 0);
   for (size_t c = 0; c < headers.size(); ++c) widths[c] = display_width(headers[c]);
   for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size() && c < widths.size(); ++c) widths[c] = std::max(widths[c], display_width(row[c]));
+    for (size_t c = 0; c < row.size() && c < widths.size(); ++c) {
+      widths[c] = std::max(widths[c], std::min(display_width(row[c]), kMaxCellColumns));
+    }
   }
   std::string out;
   auto emit = [&](const std::vector<std::string>& row, const std::string* color) {
     std::string line;
     for (size_t c = 0; c < headers.size(); ++c) {
-      const std::string text = c < row.size() ? row[c] : std::string();
+      const std::string text = c < row.size() ? clip_cell(row[c]) : std::string();
       const bool last = c + 1 == headers.size();
       std::string padded = right_align[c] ? pad_left(text, widths[c]) : (last ? text : pad_right(text, widths[c]));
       if (color != nullptr && c == color_column && !color->empty()) {
@@ -341,11 +355,10 @@ ResolvedAddress resolve_node_address(const std::optional<std::string>& flag_valu
 }
 
 std::optional<std::string> dotenv_trust_problem(const std::string& path, uint32_t owner_uid,
-                                                const std::string& owner_name, uint32_t mode, uint32_t euid,
-                                                bool group_is_private) {
+                                                const std::string& owner_name, uint32_t mode, uint32_t euid) {
   constexpr uint32_t kGroupWrite = 0020, kOtherWrite = 0002;  // S_IWGRP, S_IWOTH
   const bool foreign = owner_uid != euid;
-  const bool shared = (mode & kOtherWrite) != 0 || ((mode & kGroupWrite) != 0 && !group_is_private);
+  const bool shared = (mode & (kGroupWrite | kOtherWrite)) != 0;
   if (!foreign && !shared) return std::nullopt;
   char octal[8];
   std::snprintf(octal, sizeof octal, "%04o", static_cast<unsigned>(mode & 07777));
@@ -542,7 +555,7 @@ std::string format_status_lines(const nlohmann::ordered_json& body) {
 }
 
 std::string describe_error_response(int status, std::string_view body) {
-  Json j = Json::parse(body.begin(), body.end(), nullptr, false);
+  Json j = parse_node_json(body);
   std::string out;
   if (!j.is_discarded() && j.is_object() && j.contains("error")) {
     out = scalar_text(j["error"]) + " (HTTP " + std::to_string(status) + ")";

@@ -5,6 +5,7 @@
 /// is found. No I/O here except what callers pass in as strings, so every rule is unit-tested
 /// (tests/posix/spore_cli_test.cpp). Host-side code: the standard library is allowed.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,8 +14,17 @@
 
 #include <nlohmann/json.hpp>
 
+#ifndef SPORE_CLI_MAX_CELL_COLUMNS
+/// Widest cell of a table the CLI prints (members, discover): longer node text is cut and ends in
+/// an ellipsis (U+2026), so a table's size is bounded by rows x columns, not rows x widest cell.
+/// `--json` prints the values whole.
+#define SPORE_CLI_MAX_CELL_COLUMNS 64
+#endif
+
 namespace spore {
 namespace cli {
+
+constexpr size_t kMaxCellColumns = SPORE_CLI_MAX_CELL_COLUMNS;
 
 /// Default REST port of a Linux node (Config::default_lan().http_port). An ESP-01 serves on 80:
 /// give it explicitly (`--node 192.168.1.100:80`).
@@ -70,13 +80,12 @@ ResolvedAddress resolve_node_address(const std::optional<std::string>& flag, con
 /// Why the `.env` at `path` (owned by `owner_uid`, named `owner_name` or "" when unknown, file
 /// mode `mode`) may not name the node for a user with effective uid `euid`, or nullopt when it may.
 /// Whoever can write that file chooses where requests, and the API token, go: it must be the
-/// user's own (owner == euid), not writable by others, and not writable by its group unless
-/// `group_is_private` (the user's own group with no other member, as umask 002 systems create
-/// files; the caller decides). The message names the file, its owner and mode, and how to fix it
-/// (chown/chmod, or --node).
+/// user's own (owner == euid) and writable by neither its group nor others. No exception for a
+/// "private" group: whether another user has that group as primary group is not visible from the
+/// member list (issue 18 attack, finding H). The message names the file, its owner and mode, and
+/// how to fix it (chown/chmod, or --node).
 std::optional<std::string> dotenv_trust_problem(const std::string& path, uint32_t owner_uid,
-                                                const std::string& owner_name, uint32_t mode, uint32_t euid,
-                                                bool group_is_private = false);
+                                                const std::string& owner_name, uint32_t mode, uint32_t euid);
 
 /// Where the API token came from.
 enum class TokenSource { kFlag, kFile, kEnv, kNone };

@@ -119,7 +119,7 @@ std::string format_published(const nlohmann::ordered_json& answer, const std::st
 
 std::string describe_publish_error(int status, std::string_view body, bool token_given) {
   std::string out = describe_error_response(status, body);
-  Json j = Json::parse(body.begin(), body.end(), nullptr, false);
+  Json j = parse_node_json(body);
   const std::string code = !j.is_discarded() && j.is_object() ? json_text(j, "code") : "";
   if (status == 401) {
     out += "\n  " + auth_refusal_hint(body, token_given);
@@ -141,7 +141,7 @@ std::string describe_stream_error(int status, std::string_view content_type, std
     return "the answer is not an event stream (Content-Type '" + terminal_safe(content_type) +
            "', expected text/event-stream)";
   }
-  Json j = Json::parse(body.begin(), body.end(), nullptr, false);
+  Json j = parse_node_json(body);
   const std::string code = !j.is_discarded() && j.is_object() ? json_text(j, "code") : "";
   std::string out = describe_error_response(status, body);
   if (status == 404) {
@@ -162,7 +162,7 @@ std::string EventFormatter::text(const SseMessage& m, std::time_t when) {
   char clock[16] = "--:--:--";
   std::tm tm_local{};
   if (localtime_r(&when, &tm_local) != nullptr) std::strftime(clock, sizeof clock, "%H:%M:%S", &tm_local);
-  Json d = Json::parse(m.data, nullptr, false);
+  Json d = parse_node_json(m.data);
   std::string sender, topic = m.event, payload;
   std::string color;
   if (!d.is_discarded() && d.is_object()) {
@@ -201,7 +201,7 @@ std::string EventFormatter::json(const SseMessage& m) const {
   Json out;
   out["event"] = m.event;
   out["id"] = m.id ? Json(*m.id) : Json(nullptr);
-  Json d = Json::parse(m.data, nullptr, false);
+  Json d = parse_node_json(m.data);
   if (!d.is_discarded() && d.is_object()) {
     for (auto it = d.begin(); it != d.end(); ++it) {
       if (it.key() != "event" && it.key() != "id") out[it.key()] = it.value();
@@ -255,7 +255,7 @@ std::string unreachable(const NodeAddress& addr, const BoundedAnswer& a, double 
 std::string node_hostname(const NodeAddress& addr, double timeout_s) {
   const BoundedAnswer a = bounded_request(addr, timeout_s, "GET", "/api/node/status");
   if (!a.ok() || a.status != 200) return "";
-  return json_text(Json::parse(a.body, nullptr, false), "hostname");
+  return json_text(parse_node_json(a.body), "hostname");
 }
 
 std::string payload_for(const EventsPublishOptions& o) {
@@ -325,7 +325,7 @@ int cmd_events_publish(const EventsContext& context, const EventsPublishOptions&
     throw CliError{kExitFailure, addr.to_string() + " POST /api/cluster/events: " +
                                      describe_publish_error(res.status, res.body, token.has_value())};
   }
-  Json answer = Json::parse(res.body, nullptr, false);
+  Json answer = parse_node_json(res.body);
   if (answer.is_discarded() || !answer.is_object()) {
     throw CliError{kExitFailure, addr.to_string() + " POST /api/cluster/events: HTTP " + std::to_string(res.status) +
                                      " but the answer is not JSON: " + terminal_safe(res.body.substr(0, 200))};
@@ -453,8 +453,9 @@ int cmd_events_watch(const EventsContext& context, const EventsWatchOptions& o) 
     httplib::Client client(addr.host, addr.port);
     set_timeouts(client, context.http_timeout_s, kStreamIdleLimitS);
     // Until a stream's head arrived the request is bounded like any other (bounded_http.h); the
-    // stream itself has no total: its bounds are the idle limit and the parser's per-event size.
-    RequestGuard guard(client, context.http_timeout_s, max_answer_bytes() + kMaxHeadBytes);
+    // stream itself has no total: its bounds are the idle limit, the parser's per-event size and
+    // the guard's allowance of bytes read without one reaching the parser.
+    RequestGuard guard(client, context.http_timeout_s, max_answer_bytes());
     control.attach(&client);
     parser.reset();
     int status = 0;
@@ -468,7 +469,11 @@ int cmd_events_watch(const EventsContext& context, const EventsWatchOptions& o) 
           status = r.status;
           content_type = r.get_header_value("Content-Type");
           streaming = status == 200 && has_prefix(lower(content_type), "text/event-stream");
-          if (streaming) guard.relax();
+          if (streaming) {
+            guard.relax();
+          } else {
+            guard.head_complete();
+          }
           return true;
         },
         [&](const char* data, size_t size) {
@@ -477,6 +482,7 @@ int cmd_events_watch(const EventsContext& context, const EventsWatchOptions& o) 
             if (error_body.size() < 4096) error_body.append(data, std::min(size, 4096 - error_body.size()));
             return true;
           }
+          guard.delivered();
           const bool first = stream_bytes == 0;
           stream_bytes += size;
           std::vector<SseMessage> messages;
@@ -530,15 +536,18 @@ int cmd_events_watch(const EventsContext& context, const EventsWatchOptions& o) 
       why = describe_error_response(status, error_body);
     } else if (!res && status == 0) {
       BoundedAnswer bounded;
-      bounded.failure = guard.expired()      ? BoundedAnswer::Failure::kDeadline
-                        : guard.too_large() ? BoundedAnswer::Failure::kTooLarge
-                                            : BoundedAnswer::Failure::kTransport;
+      bounded.failure = guard.expired()            ? BoundedAnswer::Failure::kDeadline
+                        : guard.head_too_large() ? BoundedAnswer::Failure::kHeadTooLarge
+                        : guard.too_large()      ? BoundedAnswer::Failure::kTooLarge
+                                                 : BoundedAnswer::Failure::kTransport;
       bounded.error = res.error();
       if (!ever_streamed) {
         failure = CliError{kExitFailure, unreachable(addr, bounded, context.http_timeout_s)};
         break;
       }
       why = bounded.why(context.http_timeout_s);
+    } else if (guard.too_large()) {
+      why = "it sent more than " + std::to_string(kMaxStreamFramingBytes) + " bytes without an event byte in them";
     } else if (res) {
       why = "the node ended it";
     } else if (res.error() == httplib::Error::Read) {

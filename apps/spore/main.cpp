@@ -11,7 +11,6 @@
 #include <netinet/in.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -95,7 +94,9 @@ struct DotEnvFile {
 };
 
 std::optional<DotEnvFile> read_dotenv(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: opening a FIFO named .env would otherwise wait for a writer (issue 18 attack, F);
+  // only a regular file is read below, and reads of one never block.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return std::nullopt;
   struct stat st {};
   std::optional<DotEnvFile> out;
@@ -124,50 +125,37 @@ std::string user_name(uid_t uid) {
   return "";
 }
 
-/// True when `gid` is `uid`'s private group: its primary group, named like the user, with no
-/// other member (user private groups, where umask 002 makes files group-writable harmlessly).
-bool is_private_group(gid_t gid, uid_t uid) {
-  struct passwd pw {};
-  struct passwd* user = nullptr;
-  char pw_buf[1024];
-  if (::getpwuid_r(uid, &pw, pw_buf, sizeof pw_buf, &user) != 0 || user == nullptr || user->pw_gid != gid) return false;
-  struct group gr {};
-  struct group* grp = nullptr;
-  std::vector<char> gr_buf(16384);
-  if (::getgrgid_r(gid, &gr, gr_buf.data(), gr_buf.size(), &grp) != 0 || grp == nullptr) return false;
-  if (std::string(grp->gr_name) != user->pw_name) return false;
-  for (char** member = grp->gr_mem; member != nullptr && *member != nullptr; ++member) {
-    if (std::string(*member) != user->pw_name) return false;
-  }
-  return true;
-}
-
 spore::cli::NodeAddress node_address(const Globals& g) {
-  // SPORE_ENV_FILE lets a wrapper (ctl.sh) point at the project's .env from another directory.
-  const char* env_file = std::getenv("SPORE_ENV_FILE");
-  const std::string env_path = env_file != nullptr && *env_file != '\0' ? env_file : "./.env";
-  const std::optional<DotEnvFile> dotenv = read_dotenv(env_path);
-  spore::cli::ResolvedAddress r = spore::cli::resolve_node_address(
-      g.node, std::getenv("SPORE_NODE"), std::getenv("API_NODE"),
-      dotenv ? std::optional<std::string>(dotenv->text) : std::nullopt);
-  if (r.source == spore::cli::AddressSource::kDotEnv) {
-    // Whoever can write the .env chooses where requests (and the token) go: only the user's own
-    // file may name the node (docs/security.md, "The CLI facing a hostile node or a planted .env").
-    if (std::optional<std::string> why = spore::cli::dotenv_trust_problem(
-            env_path, dotenv->owner, user_name(dotenv->owner), dotenv->mode, ::geteuid(),
-            is_private_group(dotenv->group, ::geteuid()))) {
-      throw Failure{kExitUsage, *why};
+  const char* spore_node = std::getenv("SPORE_NODE");
+  const char* api_node = std::getenv("API_NODE");
+  spore::cli::ResolvedAddress r = spore::cli::resolve_node_address(g.node, spore_node, api_node, std::nullopt);
+  // The .env is opened only when nothing the user gave names the node: a hostile one (a FIFO, a
+  // huge file) in the working directory then cannot touch a command that does not need it.
+  if (r.source == spore::cli::AddressSource::kNone) {
+    // SPORE_ENV_FILE lets a wrapper (ctl.sh) point at the project's .env from another directory.
+    const char* env_file = std::getenv("SPORE_ENV_FILE");
+    const std::string env_path = env_file != nullptr && *env_file != '\0' ? env_file : "./.env";
+    const std::optional<DotEnvFile> dotenv = read_dotenv(env_path);
+    if (dotenv) r = spore::cli::resolve_node_address(std::nullopt, nullptr, nullptr, dotenv->text);
+    if (r.source == spore::cli::AddressSource::kDotEnv) {
+      // Whoever can write the .env chooses where requests (and the token) go: only the user's own
+      // file, writable by nobody else (its group included), may name the node (docs/security.md,
+      // "The CLI facing a hostile node or a planted .env").
+      if (std::optional<std::string> why = spore::cli::dotenv_trust_problem(
+              env_path, dotenv->owner, user_name(dotenv->owner), dotenv->mode, ::geteuid())) {
+        throw Failure{kExitUsage, *why};
+      }
+      if (r.address && !g.quiet) {
+        static bool said = false;  // once per run, also when --watch asks again
+        if (!said) {
+          std::cerr << "spore: node " << r.address->to_string() << " from API_NODE in "
+                    << spore::cli::terminal_safe(env_path) << "\n";
+        }
+        said = true;
+      }
     }
   }
   if (!r.address) throw Failure{kExitUsage, r.error};
-  if (r.source == spore::cli::AddressSource::kDotEnv && !g.quiet) {
-    static bool said = false;  // once per run, also when --watch asks again
-    if (!said) {
-      std::cerr << "spore: node " << r.address->to_string() << " from API_NODE in "
-                << spore::cli::terminal_safe(env_path) << "\n";
-    }
-    said = true;
-  }
   return *r.address;
 }
 
@@ -197,7 +185,12 @@ Json get_json(const spore::cli::NodeAddress& addr, const Globals& g, const std::
     throw Failure{kExitFailure, addr.to_string() + " GET " + path + ": " +
                                     spore::cli::describe_error_response(a.status, a.body)};
   }
-  Json j = Json::parse(a.body, nullptr, false);
+  bool too_deep = false;
+  Json j = spore::cli::parse_node_json(a.body, &too_deep);
+  if (too_deep) {
+    throw Failure{kExitFailure, addr.to_string() + " GET " + path + ": the answer nests arrays/objects deeper than " +
+                                    std::to_string(spore::cli::kMaxJsonDepth) + " levels; refused"};
+  }
   if (j.is_discarded()) {
     throw Failure{kExitFailure, addr.to_string() + " GET " + path + ": the answer is not JSON: " +
                                     spore::cli::terminal_safe(a.body.substr(0, 200))};
@@ -631,7 +624,7 @@ int main(int argc, char** argv) {
                   "identities are not checked");
     cmd->add_option("--timeout", o.timeout_s,
                     "per node: seconds to wait for it to come back ACTIVE with the new image after the upload "
-                    "(also the limit for a stalled upload)")
+                    "(also the limit for a stalled upload and for the answer to it)")
         ->check(CLI::Range(1.0, 3600.0))
         ->type_name("SECONDS")
         ->capture_default_str();

@@ -54,7 +54,7 @@ std::optional<Json> get_json(const NodeAddress& addr, const std::string& path, d
     if (why != nullptr) *why = "GET " + path + ": " + describe_error_response(res.status, res.body);
     return std::nullopt;
   }
-  Json j = Json::parse(res.body, nullptr, false);
+  Json j = parse_node_json(res.body);
   if (j.is_discarded() || !j.is_object()) {
     if (why != nullptr) *why = "GET " + path + ": the answer is not a JSON object";
     return std::nullopt;
@@ -73,7 +73,11 @@ std::optional<int64_t> int_field(const Json& j, const char* key) {
   return it->get<int64_t>();
 }
 
-std::string short_hash(const std::string& hex) { return hex.empty() ? "?" : hex.substr(0, 12); }
+/// Identity checks of `ota all` run at once (each one bounded by --http-timeout).
+constexpr size_t kIdentityCheckWorkers = 16;
+
+/// The first 12 characters of a hash a node reported, escaped (it is the node's text).
+std::string short_hash(const std::string& hex) { return hex.empty() ? "?" : terminal_safe(hex.substr(0, 12)); }
 
 int terminal_width() {
   winsize ws{};
@@ -90,12 +94,14 @@ class Reporter {
   enum class Mode { kBar, kLines, kFinalOnly };
   explicit Reporter(Mode mode) : bar_(mode == Mode::kBar), final_only_(mode == Mode::kFinalOnly) {}
 
-  /// `prefix` (a node's hostname) and `text` (which may quote a node) are shown, not obeyed:
-  /// terminal_safe, the CLI's own line breaks kept.
+  /// `prefix` (a node's hostname) is shown on one line, never broken: a '\n' in a hostname would
+  /// forge progress lines (issue 18 attack, finding G). `text` is the CLI's own sentence; the
+  /// node words it quotes were escaped where they entered it (short_hash, the restart field,
+  /// check_member), so only the CLI's own hint lines keep their line breaks here.
   void line(const std::string& prefix, const std::string& text) {
     std::lock_guard<std::mutex> lock(mutex_);
     clear_bar_locked();
-    std::cerr << terminal_safe(prefix + text, Newlines::kKeep) << "\n" << std::flush;
+    std::cerr << terminal_safe(prefix) << terminal_safe(text, Newlines::kKeep) << "\n" << std::flush;
   }
 
   /// A progress sample of one upload. `throttle` belongs to that upload.
@@ -194,6 +200,16 @@ std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& ima
   std::atomic<uint64_t> file_sent{0};
   bool read_failed = false;
   reporter.progress(prefix, throttle, 0, file_bytes, 0);
+  httplib::Client client(addr.host, addr.port);
+  set_timeouts(client, o.http_timeout_s, std::max(o.timeout_s, o.http_timeout_s));
+  // The answer is bounded in size (bounded_http.h). The upload's time is bounded by the stall
+  // limit (--timeout per read/write), as a slow link legitimately takes long for a big image; the
+  // answer's, once the last byte is sent, by answer_deadline_s as a whole (a node trickling its
+  // answer kept the CLI forever: issue 18 attack, finding A).
+  RequestGuard guard(client, 1e9, static_cast<uint64_t>(max_answer_bytes()));
+  // No head callback for an upload in cpp-httplib 0.11's Post: the body allowance from the start.
+  guard.head_complete();
+  const double answer_deadline_s = std::max(o.timeout_s, o.http_timeout_s);
   httplib::ContentProvider provider = [&](size_t offset, size_t length, httplib::DataSink& sink) -> bool {
     // The body is head ‖ file ‖ tail; write the segment `offset` falls in, at most one buffer.
     if (offset < head.size()) {
@@ -211,19 +227,17 @@ std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& ima
       if (!sink.write(buf.data(), static_cast<size_t>(n))) return false;
       file_sent = in_file + static_cast<uint64_t>(n);
       reporter.progress(prefix, throttle, file_sent, file_bytes, seconds_since(t0));
+      if (head.size() + file_sent == total) guard.restart_deadline(answer_deadline_s);  // --raw: no tail
       return true;
     }
     const size_t tail_off = static_cast<size_t>(in_file - file_bytes);
     const size_t n = std::min(length, tail.size() - tail_off);
-    return sink.write(tail.data() + tail_off, n);
+    if (!sink.write(tail.data() + tail_off, n)) return false;
+    if (tail_off + n == tail.size()) guard.restart_deadline(answer_deadline_s);
+    return true;
   };
-  httplib::Client client(addr.host, addr.port);
-  set_timeouts(client, o.http_timeout_s, std::max(o.timeout_s, o.http_timeout_s));
   httplib::Headers headers;
   if (!authorization->empty()) headers.emplace("Authorization", *authorization);
-  // The answer is bounded in size (bounded_http.h); the upload's time is bounded by the stall
-  // limit (--timeout per read/write), as a slow link legitimately takes long for a big image.
-  RequestGuard guard(client, 1e9, static_cast<uint64_t>(max_answer_bytes()) + kMaxHeadBytes);
   httplib::Result res = client.Post(update_target(o), headers, static_cast<size_t>(total), provider, content_type);
   guard.end();
   ::close(fd);
@@ -234,6 +248,16 @@ std::optional<UploadAnswer> upload(const NodeAddress& addr, const ImageFile& ima
       return std::nullopt;
     }
     const uint64_t sent = file_sent;
+    if (guard.expired()) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%g", answer_deadline_s);
+      *why = std::string("no complete answer within ") + secs + " s after the upload's last byte (--timeout)";
+      return std::nullopt;
+    }
+    if (guard.too_large()) {
+      *why = "the answer is larger than " + std::to_string(max_answer_bytes()) + " bytes (--max-answer-bytes)";
+      return std::nullopt;
+    }
     if (res.error() == httplib::Error::Connection || res.error() == httplib::Error::ConnectionTimeout) {
       *why = "cannot reach the node: " + describe_transport_error(res.error());
       return std::nullopt;
@@ -396,7 +420,7 @@ NodeRun update_node(const NodeAddress& addr, const std::string& expected_hostnam
       run.reason = describe_update_error(answer->status, answer->body, token_used);
       return finish();
     }
-    Json body = Json::parse(answer->body, nullptr, false);
+    Json body = parse_node_json(answer->body);
     if (body.is_object()) {
       const std::string node_sha = str_field(body, "sha256");
       if (!node_sha.empty() && !image_hash_matches(node_sha, image.hashes)) {
@@ -412,7 +436,7 @@ NodeRun update_node(const NodeAddress& addr, const std::string& expected_hostnam
       }
       const std::string restart = body.contains("restart") && !body["restart"].is_string() ? body["restart"].dump()
                                                                                            : str_field(body, "restart");
-      if (!restart.empty()) accepted += ", restart: " + restart;
+      if (!restart.empty()) accepted += ", restart: " + terminal_safe(restart);
     }
     accepted += ")";
     reporter.line(prefix, accepted);
@@ -568,27 +592,33 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
   // waves (canary included) and reported.
   std::vector<std::string> unverified(listed.size());
   if (!o.bearer) {
-    std::vector<std::thread> checks;
     uint8_t file_sha[32];
     sha256_from_hex(image.hashes.file_sha256, file_sha);
-    for (size_t i = 0; i < listed.size(); ++i) {
-      checks.emplace_back([&, i]() {
-        const RolloutTarget& t = listed[i];
-        if (!t.node_id) {
-          unverified[i] = "no nodeId in the members list";
-          return;
-        }
-        SignPolicy p = policy;
-        p.require_identity = true;
-        p.expected_node_id = t.node_id;
-        std::string refusal;
-        if (!sign_request(NodeAddress{t.ip, t.http_port}, o.http_timeout_s, p, HttpMethod::kGet, "/", file_sha,
-                          &refusal)) {
-          unverified[i] = refusal.empty() ? "no proof of identity" : refusal;
-        }
+    const auto check = [&](size_t i) {
+      const RolloutTarget& t = listed[i];
+      if (!t.node_id) {
+        unverified[i] = "no nodeId in the members list";
+        return;
+      }
+      SignPolicy p = policy;
+      p.require_identity = true;
+      p.expected_node_id = t.node_id;
+      std::string refusal;
+      if (!sign_request(NodeAddress{t.ip, t.http_port}, o.http_timeout_s, p, HttpMethod::kGet, "/", file_sha,
+                        &refusal)) {
+        unverified[i] = refusal.empty() ? "no proof of identity" : refusal;
+      }
+    };
+    // A fixed number of workers, not one thread per listed member: a members list of 30,000
+    // started 30,000 threads at once (issue 18 attack, note to finding C).
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> workers;
+    for (size_t w = 0; w < std::min(listed.size(), kIdentityCheckWorkers); ++w) {
+      workers.emplace_back([&]() {
+        for (size_t i = next++; i < listed.size(); i = next++) check(i);
       });
     }
-    for (std::thread& th : checks) th.join();
+    for (std::thread& th : workers) th.join();
   } else {
     std::cerr << "--bearer: the nodes' identities are not checked, and each is sent its token itself\n";
   }
@@ -637,8 +667,9 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
     const std::vector<size_t>& wave = waves[w];
     std::string names;
     for (size_t i : wave) names += (names.empty() ? "" : " ") + targets[i].hostname;
-    reporter.line("", std::string(results[wave.front()].wave == 0 ? "canary" : "wave " + std::to_string(results[wave.front()].wave)) +
-                          ": " + names);
+    // The hostnames are the nodes' words: in the prefix, which is shown on one line.
+    const int wave_no = results[wave.front()].wave;
+    reporter.line((wave_no == 0 ? std::string("canary") : "wave " + std::to_string(wave_no)) + ": " + names, "");
     std::vector<NodeRun> runs(wave.size());
     std::vector<std::thread> threads;
     // While the observer restarts in this wave it cannot vouch for its wave-mates: each is then

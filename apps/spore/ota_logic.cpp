@@ -450,12 +450,16 @@ MemberCheck check_member(const nlohmann::ordered_json& members, std::string_view
       continue;
     }
     const std::string status = json_string(m, "status");
-    if (status != "ACTIVE") return say(MemberCheck::kNotActive, "listed " + (status.empty() ? "without status" : status));
+    // The node's words in `detail` are escaped: it ends up in a progress line that keeps newlines.
+    if (status != "ACTIVE") {
+      return say(MemberCheck::kNotActive, "listed " + (status.empty() ? "without status" : terminal_safe(status)));
+    }
     if (m.contains("imageDigest")) {
       const std::string digest = json_string(m, "imageDigest");
       if (!image_digest_matches(digest, hashes)) {
-        return say(MemberCheck::kOldImage, "listed with image " + (digest.empty() ? "?" : digest) + ", expected " +
-                                               image_digest_of(hashes.image_sha256));
+        const std::string shown = digest.empty() ? "?" : terminal_safe(digest);
+        return say(MemberCheck::kOldImage,
+                   "listed with image " + shown + ", expected " + image_digest_of(hashes.image_sha256));
       }
     }
     return say(MemberCheck::kConfirmed, "");
@@ -512,7 +516,7 @@ std::optional<std::string> token_for_node(const TokenMap& map, uint32_t node_id,
 std::string describe_update_error(int status, std::string_view body, bool had_token) {
   std::string out = describe_error_response(status, body);
   // The node's reason code says most; the status is the fallback for nodes that send none.
-  Json j = Json::parse(body.begin(), body.end(), nullptr, false);
+  Json j = parse_node_json(body);
   const std::string code = !j.is_discarded() && j.is_object() ? json_string(j, "code") : std::string();
   std::string hint;
   if (status == 401 || code == "unauthorized" || code.rfind("auth_", 0) == 0) {

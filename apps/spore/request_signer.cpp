@@ -92,7 +92,7 @@ std::optional<Challenge> check_challenge(std::string_view body, std::string_view
     *error = why;
     return std::nullopt;
   };
-  const Json j = Json::parse(body, nullptr, false);
+  const Json j = parse_node_json(body);
   if (j.is_discarded() || !j.is_object()) return fail("its challenge answer is not a JSON object");
   const auto id = j.find("nodeId");
   const auto auth = j.find("auth");
@@ -220,7 +220,7 @@ std::optional<Signed> sign_request(const NodeAddress& addr, double timeout_s, co
 }
 
 std::string auth_refusal_hint(std::string_view body, bool had_token) {
-  const Json j = Json::parse(body, nullptr, false);
+  const Json j = parse_node_json(body);
   const auto field = [&j](const char* key) {
     return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
   };

@@ -1,5 +1,7 @@
 #include "terminal_safe.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 
@@ -91,6 +93,39 @@ std::string json_for_terminal(const nlohmann::ordered_json& document, int indent
   // ensure_ascii escapes every code point >= 0x7F and the serializer every one < 0x20
   // (nlohmann/json 3.11 serializer.hpp, dump_escaped); `replace` turns invalid UTF-8 into U+FFFD.
   return document.dump(indent, ' ', true, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+size_t json_nesting_depth(std::string_view text, size_t stop_above) {
+  size_t depth = 0;
+  size_t deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size() && deepest <= stop_above; ++i) {
+    const char c = text[i];
+    if (c == '\0') break;  // nlohmann's lexer ends the input here (nlohmann/detail/input/lexer.hpp:1586)
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, '"' included, does not end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+nlohmann::ordered_json parse_node_json(std::string_view text, bool* too_deep) {
+  // Counted before parsing: nlohmann's parser keeps its own stack, but dump() and every walk of
+  // the value recurse once per level.
+  const bool deep = json_nesting_depth(text) > kMaxJsonDepth;
+  if (too_deep != nullptr) *too_deep = deep;
+  if (deep) return nlohmann::ordered_json(nlohmann::ordered_json::value_t::discarded);
+  return nlohmann::ordered_json::parse(text.begin(), text.end(), nullptr, false);
 }
 
 }  // namespace cli

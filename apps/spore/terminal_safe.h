@@ -7,6 +7,7 @@
 /// overwrote the user's terminal). Host-side code, standard library and nlohmann_json only, so
 /// the fuzz build compiles it too. Unit tests: tests/posix/terminal_safe_test.cpp.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,24 @@ std::string terminal_safe(std::string_view text, Newlines newlines = Newlines::k
 /// valid JSON with the same values and key order, and pure printable ASCII plus the newlines and
 /// spaces of indentation.
 std::string json_for_terminal(const nlohmann::ordered_json& document, int indent = -1);
+
+#ifndef SPORE_CLI_MAX_JSON_DEPTH
+/// Deepest nesting of arrays and objects the CLI accepts in a node's JSON. Node answers nest 3 or
+/// 4 levels; nlohmann's dump() and the table code recurse once per level, so 60,000 levels (a
+/// 120 KB answer) overflowed the stack (issue 18 attack, finding D).
+#define SPORE_CLI_MAX_JSON_DEPTH 64
+#endif
+constexpr size_t kMaxJsonDepth = SPORE_CLI_MAX_JSON_DEPTH;
+
+/// How deeply `text` nests arrays and objects, counting brackets outside JSON strings and stopping
+/// early once past `stop_above` (so it returns at most stop_above + 1). Equals the real nesting
+/// depth for valid JSON; for invalid JSON it is some number the parser will refuse anyway.
+size_t json_nesting_depth(std::string_view text, size_t stop_above = kMaxJsonDepth);
+
+/// `text` parsed as JSON the way the CLI reads every answer, event and error body from a node: a
+/// discarded value (is_discarded()) when it is not JSON or nests deeper than kMaxJsonDepth, which
+/// also sets `*too_deep` (when given) so the caller can say so. Never throws but std::bad_alloc.
+nlohmann::ordered_json parse_node_json(std::string_view text, bool* too_deep = nullptr);
 
 }  // namespace cli
 }  // namespace spore

@@ -11,9 +11,8 @@
 //     are given
 //   3 describe_error_response(status = 100 + byte1 * 2, body = text), and terminal_safe(text)
 //     (byte 1 bit 0: Newlines::kKeep)
-//   4 the text as JSON (nlohmann::ordered_json::parse(..., nullptr, false), as the CLI reads
-//     answers): looks_like_members, format_members_table (colour = byte1 bit 0) and
-//     format_status_lines on whatever parsed
+//   4 the text as JSON (parse_node_json, as the CLI reads answers): looks_like_members,
+//     format_members_table (colour = byte1 bit 0) and format_status_lines on whatever parsed
 //
 // Properties checked on every input, abort() on violation:
 // - nothing crashes, reads out of bounds, hits undefined behaviour (ASan/UBSan) or lets an
@@ -32,6 +31,8 @@
 //   well-formed UTF-8 only, no C1 control (U+0080..U+009F), no bidi formatting character
 //   (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069), no U+2028/U+2029; terminal_safe
 //   leaves printable ASCII without a backslash unchanged;
+// - parse_node_json: refuses exactly the JSON nlohmann parses to more than kMaxJsonDepth levels
+//   (too_deep set, discarded), else gives nlohmann's value;
 // - format_status_lines: one line per field, each ending with '\n' (nothing for {});
 // - format_members_table: ends with '\n'; for a members body it has one line per member plus
 //   the header and the summary line; looks_like_members is
@@ -174,9 +175,33 @@ void fuzz_error(uint8_t param, std::string_view body) {
   if (plain) check(safe == body);
 }
 
+/// Nesting depth of a parsed value, walked without recursion.
+size_t depth_of(const nlohmann::ordered_json& root) {
+  size_t deepest = 0;
+  std::vector<std::pair<const nlohmann::ordered_json*, size_t>> todo{{&root, 0}};
+  while (!todo.empty()) {
+    const auto [v, d] = todo.back();
+    todo.pop_back();
+    if (!v->is_structured()) continue;
+    deepest = std::max(deepest, d + 1);
+    for (const auto& child : *v) todo.emplace_back(&child, d + 1);
+  }
+  return deepest;
+}
+
 void fuzz_json(uint8_t param, std::string_view text) {
-  const nlohmann::ordered_json body = nlohmann::ordered_json::parse(text.begin(), text.end(), nullptr, false);
+  // As the CLI reads a node's answers: nesting limited (issue 18 attack, finding D).
+  bool too_deep = false;
+  const nlohmann::ordered_json body = cli::parse_node_json(text, &too_deep);
+  const nlohmann::ordered_json plain = nlohmann::ordered_json::parse(text.begin(), text.end(), nullptr, false);
+  if (!plain.is_discarded()) {
+    // The pre-scan counts exactly the parsed depth; within the limit the value is nlohmann's.
+    check(too_deep == (depth_of(plain) > cli::kMaxJsonDepth));
+    if (!too_deep) check(body == plain);
+  }
+  check(!too_deep || body.is_discarded());
   if (body.is_discarded()) return;
+  check(depth_of(body) <= cli::kMaxJsonDepth);
   const bool members = cli::looks_like_members(body);
   check(members == (body.is_object() && body.contains("members") && body["members"].is_array()));
   const std::string status_lines = cli::format_status_lines(body);

@@ -5,16 +5,20 @@
 #   reach the terminal only as visible escapes (\x1B...), and --json stays valid, ASCII-only JSON;
 # - finding 10 (.env): a .env that is not the user's own (mode 0666, or owned by another user)
 #   cannot name the node: the CLI refuses, names the file, and no request (with the token or not)
-#   reaches the node it names.
+#   reaches the node it names;
+# - the attack on that change (issue 18, findings A, D, F, G, H): JSON nested 60,000 deep is
+#   refused with a clear error, not a crash; an OTA answer trickled after the upload ends at the
+#   answer deadline; a FIFO named .env hangs nothing; a '\n' in a listed hostname forges no
+#   progress line of `ota all`; a group-writable .env is refused even when the group looks private.
 source "$(dirname "$0")/lib.sh"
-it_init 226 120
+it_init 226 150
 
-HOSTILE="$(dirname "$0")/hostile_node.py"
+HOSTILE="$(cd "$(dirname "$0")" && pwd)/hostile_node.py"
 clean_env=(env -u SPORE_NODE -u API_NODE -u SPORE_ENV_FILE -u SPORE_TOKEN)
 
-# start_fake NAME K MODE: a hostile node on it_ip K, logging its requests to $IT_TMP/NAME.log.
+# start_fake NAME K MODE [ARGS]: a hostile node on it_ip K, logging its requests to $IT_TMP/NAME.log.
 start_fake() {
-  python3 "$HOSTILE" --ip "$(it_ip "$2")" --port "$IT_HTTP_PORT" --mode "$3" --log "$IT_TMP/$1.log" &
+  python3 "$HOSTILE" --ip "$(it_ip "$2")" --port "$IT_HTTP_PORT" --mode "$3" --log "$IT_TMP/$1.log" "${@:4}" &
   IT_EXTRA_PIDS+=($!)
   # A bare connect: the server sees no request, so nothing is logged.
   wait_until "fake node $1 listens" 20 bash -c "exec 3<>/dev/tcp/$(it_ip "$2")/$IT_HTTP_PORT" 2>/dev/null
@@ -133,3 +137,59 @@ expect_rc 1 "${clean_env[@]}" SPORE_TOKEN=s3cret-token "$SPORE" node restart --b
 grep -q "^spore: node $rec from API_NODE in ./.env$" <<<"$OUT" || it_fail "the note naming the .env: $OUT"
 grep -q '"authorization": true' "$IT_TMP/rec.log" || it_fail "the own .env's node got no request: $(cat "$IT_TMP/rec.log")"
 log "a .env that is not the user's own cannot name the node; the own one can, and is named on stderr"
+
+# ---- finding H: a group-writable .env is refused, also when its group is the user's private
+# one: another user may have that group as primary group without being listed in it.
+chmod 0664 .env
+chgrp "$(id -g)" .env
+expect_rc 2 "${clean_env[@]}" "$SPORE" node status
+refused "a group-writable .env of the user's own group" "./.env" "mode 0664"
+grep -qF "chmod go-w" <<<"$OUT" || it_fail "no chmod fix named: $OUT"
+log "a group-writable .env is refused whatever its group"
+
+# ---- finding F: a FIFO named .env hangs nothing: not opened when the node is given, and when it
+# is not, not waited on (it is not a regular file: as if there were no .env).
+fifo_dir="$IT_TMP/fifo"
+mkdir -p "$fifo_dir"
+mkfifo "$fifo_dir/.env"
+cd "$fifo_dir"
+run fifo_node "${clean_env[@]}" "$SPORE" --node "$rec" --http-timeout 3 node status
+[ "$RC" -eq 1 ] || it_fail "--node with a FIFO .env: exit $RC (124: it hung): $(cat "$IT_TMP/fifo_node.err")"
+run fifo_none "${clean_env[@]}" "$SPORE" --http-timeout 3 node status
+[ "$RC" -eq 2 ] && grep -q "no node given" "$IT_TMP/fifo_none.err" ||
+  it_fail "no node and a FIFO .env: exit $RC (124: it hung): $(cat "$IT_TMP/fifo_none.err")"
+cd "$IT_TMP"
+log "a FIFO named .env hangs no command"
+
+# ---- finding D: JSON nested 60,000 deep (120 KB) overflowed the stack; now a clear refusal
+start_fake deep 5 deep --bytes 60000
+deep="$(it_ip 5):$IT_HTTP_PORT"
+for what in "cluster members" "cluster members --json" "node status" "node status --json"; do
+  name="deep_${what//[ -]/_}"
+  # shellcheck disable=SC2086
+  run "$name" "$SPORE" --node "$deep" $what
+  [ "$RC" -eq 1 ] || it_fail "$what against JSON nested 60000 deep: exit $RC (139: SIGSEGV)"
+  grep -q "nests arrays/objects deeper than 64 levels; refused" "$IT_TMP/$name.err" ||
+    it_fail "$what: no clear message: $(cat "$IT_TMP/$name.err")"
+done
+log "deeply nested JSON is refused with a clear message"
+
+# ---- finding A: a node trickling its answer after the upload cannot hold `ota update` past the
+# answer deadline (--timeout 3 here; the whole answer would take ~160 s).
+start_fake slowota 6 slowota
+head -c 4096 /dev/urandom >"$IT_TMP/image.bin"
+run slowota "$SPORE" --http-timeout 2 ota update "$(it_ip 6):$IT_HTTP_PORT" "$IT_TMP/image.bin" --token t --bearer \
+  --timeout 3
+[ "$RC" -eq 1 ] || it_fail "ota update against a trickled answer: exit $RC (124: still running at 30 s)"
+grep -q "no complete answer within 3 s after the upload's last byte (--timeout)" "$IT_TMP/slowota.err" ||
+  it_fail "ota update: no clear message: $(cat "$IT_TMP/slowota.err")"
+log "an OTA answer trickled after the upload ends at the answer deadline"
+
+# ---- finding G: a '\n' in a listed hostname forges no progress line of `ota all`
+start_fake nlhost 7 nlhost
+run nlhost "$SPORE" --node "$(it_ip 7):$IT_HTTP_PORT" ota all "$IT_TMP/image.bin" --token t --bearer --timeout 3
+[ "$RC" -eq 1 ] || it_fail "ota all against a 401: exit $RC: $(cat "$IT_TMP/nlhost.err")"
+grep -q '^  node-1: updated, forged' "$IT_TMP/nlhost.err" && it_fail "a hostname forged a line: $(cat "$IT_TMP/nlhost.err")"
+grep -q '^forged' "$IT_TMP/nlhost.err" && it_fail "a hostname forged a line: $(cat "$IT_TMP/nlhost.err")"
+grep -qF 'evil\n  node-1: updated, forged\nx' "$IT_TMP/nlhost.err" || it_fail "hostname not shown escaped: $(cat "$IT_TMP/nlhost.err")"
+log "a hostname's newline is shown, not obeyed, in ota all's progress"

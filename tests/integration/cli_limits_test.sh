@@ -6,7 +6,11 @@
 # - a node sending one byte every 2 s cannot hold `node status --http-timeout 3` or the head of
 #   `events watch`: they end within the bound plus slack (asserted against a generous limit);
 # - an event stream is a stream: an 200 MiB event is dropped by the parser (per-event size),
-#   memory stays small and the next event still comes.
+#   memory stays small and the next event still comes;
+# - the attack on that change (issue 18, findings B, C, E): an event stream's chunk-size line that
+#   never ends is cut after 1 MiB (it grew without bound); 4 MB of tiny headers are cut after
+#   64 KiB (~100 MB of memory before); one 64 KiB cell no longer pads every row of the members
+#   table to 64 KiB (a 1 MB answer made a 1 GB table).
 source "$(dirname "$0")/lib.sh"
 it_init 227 150
 
@@ -79,3 +83,30 @@ log "huge event: exit $RC, peak RSS ${PEAK_KB} kB: $OUT"
 grep -q '"data":"after"' <<<"$OUT" || it_fail "the event after the huge one did not come: $OUT"
 [ "$PEAK_KB" -lt "$LIMIT_KB" ] || it_fail "peak RSS ${PEAK_KB} kB while a 200 MiB event streamed (${BASE_KB} kB doing nothing)"
 log "an event stream keeps its memory bounded per event"
+
+# ---- finding E: the head is bounded by 64 KiB until it is complete, not by the body cap
+start_fake headers 4 headers
+measured "$SPORE" --node "$(it_ip 4):$IT_HTTP_PORT" node status
+log "4 MB of tiny headers: exit $RC, peak RSS ${PEAK_KB} kB: $OUT"
+[ "$RC" -eq 1 ] && grep -q "status line and headers are longer than 65536 bytes" <<<"$OUT" ||
+  it_fail "4 MB of headers: exit $RC: $OUT"
+# The parsed headers took ~90 MB before; 16 MiB over doing nothing is far from that.
+[ "$PEAK_KB" -lt $((BASE_KB + (16 << 10))) ] || it_fail "peak RSS ${PEAK_KB} kB for 4 MB of headers (${BASE_KB} kB doing nothing)"
+
+# ---- finding B: after the stream's head, a chunk-size line that never ends is cut at 1 MiB
+start_fake chunkbomb 5 chunkbomb --bytes $((256 << 20))
+measured "$SPORE" --node "$(it_ip 5):$IT_HTTP_PORT" events watch --timeout 5
+log "endless chunk-size line: exit $RC, peak RSS ${PEAK_KB} kB: $OUT"
+grep -q "without an event byte in them" <<<"$OUT" || it_fail "the stream was not cut for its framing: $OUT"
+[ "$PEAK_KB" -lt "$LIMIT_KB" ] || it_fail "peak RSS ${PEAK_KB} kB for an endless chunk-size line (${BASE_KB} kB doing nothing)"
+
+# ---- finding C: table cells are cut at 64 columns; --json keeps them whole
+start_fake wide 6 wide --bytes 65536
+measured "$SPORE" --node "$(it_ip 6):$IT_HTTP_PORT" --color never cluster members
+[ "$RC" -eq 0 ] || it_fail "members with a 64 KiB hostname: exit $RC: ${OUT:0:300}"
+# 401 rows padded to the 64 KiB cell were 26 MB; cut at 64 columns they are ~40 KB.
+[ "${#OUT}" -lt $((200 << 10)) ] || it_fail "the members table is ${#OUT} bytes for 401 members"
+grep -q "^a\{63\}…  " <<<"$OUT" || it_fail "the wide cell is not cut with an ellipsis: ${OUT:0:300}"
+measured "$SPORE" --node "$(it_ip 6):$IT_HTTP_PORT" cluster members --json
+[ "$RC" -eq 0 ] && [ "$(jq -r '.members[0].hostname | length' <<<"$OUT")" -eq 65536 ] || it_fail "--json lost the long hostname"
+log "endless framing, many headers and a wide cell are bounded"

@@ -14,6 +14,16 @@ Modes:
   drip      any GET: the answer one byte every 2 s.
   sse-huge  the event stream: one event whose data line is --bytes long, then a small event.
   record    answers 404 to everything.
+Issue 18 attack findings (cli_hostile_answers_test.sh):
+  deep      GET /api/cluster/members, /api/node/status: JSON nesting arrays --bytes deep.
+  headers   any GET: 200, then 4 MB of tiny headers ("a:b") before the end of the head.
+  chunkbomb the event stream, chunked: a first chunk, then a chunk-size line of --bytes '0's
+            that never ends.
+  wide      GET /api/cluster/members: one member whose hostname is --bytes long, 400 short ones.
+  slowota   GET /api/node/status: a node's status; POST: reads the upload, then answers one
+            byte every 2 s.
+  nlhost    GET /api/cluster/members: a member whose hostname holds '\n' and forged lines;
+            GET /api/node/status: a status; POST: 401.
 Every mode writes one JSON line per request to FILE (method, path, whether an Authorization
 header came, and for huge / sse-huge the bytes sent before the client went away).
 Python's standard library only; stops on SIGTERM.
@@ -79,6 +89,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def send_raw_json(self, text):
+        data = text.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def stream(self, head, total, chunk=b" " * (1 << 20)):
         sent = 0
         try:
@@ -91,7 +109,24 @@ class Handler(BaseHTTPRequestHandler):
             pass
         return sent
 
+    def drip(self, answer):
+        try:
+            for i in range(len(answer)):
+                self.wfile.write(answer[i:i + 1])
+                self.wfile.flush()
+                time.sleep(2)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
     def do_POST(self):
+        if self.server.mode in ("slowota", "nlhost"):
+            self.record()
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.server.mode == "nlhost":
+                self.send_json(401, {"error": "no\nnewline", "code": "x"})
+            else:
+                self.drip(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n" + b" " * 40)
+            return
         self.do_GET()
 
     def do_GET(self):
@@ -126,14 +161,36 @@ class Handler(BaseHTTPRequestHandler):
             self.record(sent=sent)
         elif mode == "drip":
             self.record()
-            answer = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n" + b" " * 40
+            self.drip(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n" + b" " * 40)
+        elif mode == "deep":
+            self.record()
+            self.send_raw_json('{"members":[],"hostname":"h","x":' + "[" * size + "]" * size + "}")
+        elif mode == "headers":
+            self.record()
+            self.wfile.write(b"HTTP/1.0 200 OK\r\n")
             try:
-                for i in range(len(answer)):
-                    self.wfile.write(answer[i:i + 1])
-                    self.wfile.flush()
-                    time.sleep(2)
+                for _ in range(40):
+                    self.wfile.write(b"a:b\r\n" * 20000)
+                self.wfile.write(b"Content-Length: 2\r\n\r\n{}")
             except (BrokenPipeError, ConnectionResetError):
                 pass
+        elif mode == "chunkbomb":
+            first = b": spore events 0a0b0c0d\n\n"
+            head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                    b"%x\r\n" % len(first) + first + b"\r\n")
+            self.record(sent=self.stream(head, size, b"0" * (1 << 20)))
+        elif mode == "wide":
+            self.record()
+            members = [{"hostname": "a" * size, "status": "ACTIVE"}] + [{"hostname": "b", "status": "ACTIVE"}] * 400
+            self.send_json(200, {"members": members})
+        elif mode in ("slowota", "nlhost"):
+            self.record()
+            if mode == "nlhost" and self.path.startswith("/api/cluster/members"):
+                self.send_json(200, {"members": [{"hostname": "evil\n  node-1: updated, forged\nx", "ip": self.server.ip,
+                                                  "httpPort": self.server.port, "status": "ACTIVE", "nodeId": 1}]})
+            else:
+                self.send_json(200, {"hostname": "evil\nforged" if mode == "nlhost" else "h", "nodeId": 1,
+                                     "firmwareVersion": "0.1", "imageSha256": "00" * 32, "incarnation": 1, "api": []})
         else:
             self.record()
             self.send_json(404, {"error": "nothing here"})
@@ -143,13 +200,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ip", required=True)
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--mode", choices=["escapes", "huge", "drip", "sse-huge", "record"], required=True)
+    ap.add_argument("--mode", required=True, choices=["escapes", "huge", "drip", "sse-huge", "record", "deep", "headers",
+                                                        "chunkbomb", "wide", "slowota", "nlhost"])
     ap.add_argument("--log", required=True)
     ap.add_argument("--bytes", type=int, default=256 << 20)
     a = ap.parse_args()
     server = ThreadingHTTPServer((a.ip, a.port), Handler)
     server.daemon_threads = True
     server.mode, server.size, server.log_path, server.log_lock = a.mode, a.bytes, a.log, threading.Lock()
+    server.ip, server.port = a.ip, a.port
     open(a.log, "a").close()
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     server.serve_forever()

@@ -141,11 +141,56 @@ TEST(BoundedHttp, AnEndlessHeaderIsCutAtTheByteLimit) {
   RawServer s([](RawServer& srv, int fd) { srv.flood(fd, "HTTP/1.1 200 OK\r\nX-Junk: ", kOffered, 'j'); });
   BoundedAnswer a;
   const double took = seconds_of([&] { a = bounded_request(s.address(), 60, "GET", "/api/node/status"); });
-  EXPECT_EQ(a.failure, BoundedAnswer::Failure::kTooLarge) << a.why(60);
+  EXPECT_EQ(a.failure, BoundedAnswer::Failure::kHeadTooLarge) << a.why(60);
   EXPECT_LT(took, 30.0);
   s.stop = true;
   EXPECT_LT(s.sent.load(), kReadAtMost);
   set_max_answer_bytes(kDefaultMaxAnswerBytes);
+}
+
+TEST(BoundedHttp, ManyTinyHeadersAreCutAtTheHeadLimitNotTheBodyCap) {
+  // Issue 18 attack, finding E: 4 MB of "a:b" headers fit under the old allowance (body cap +
+  // 64 KiB) and cost ~90 MB as parsed headers. The head gets 64 KiB until it is complete.
+  RawServer s([](RawServer& srv, int fd) {
+    if (!srv.put(fd, "HTTP/1.1 200 OK\r\n")) return;
+    std::string block;
+    for (int i = 0; i < 20000; ++i) block += "a:b\r\n";
+    for (int i = 0; i < 40 && srv.put(fd, block); ++i) {
+    }
+    srv.put(fd, "Content-Length: 2\r\n\r\n{}");
+  });
+  const BoundedAnswer a = bounded_request(s.address(), 60, "GET", "/api/node/status");
+  EXPECT_EQ(a.failure, BoundedAnswer::Failure::kHeadTooLarge) << a.why(60);
+  EXPECT_NE(a.why(60).find("status line and headers are longer than 65536 bytes"), std::string::npos) << a.why(60);
+  s.stop = true;
+  EXPECT_LT(s.sent.load(), 4000000u);  // not all 4 MB were taken
+}
+
+TEST(BoundedHttp, AnAnswerWithAHeadOfSomeKilobytesAndABigBodyIsWhole) {
+  // The head limit must not cut a legitimate answer: a 40 KB head, then a 3 MiB body at once.
+  const std::string body(3u << 20, 'x');
+  RawServer s([&body](RawServer& srv, int fd) {
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    for (int i = 0; i < 400; ++i) head += "X-Pad-" + std::to_string(i) + ": " + std::string(90, 'p') + "\r\n";
+    srv.put(fd, head + "\r\n" + body);
+  });
+  const BoundedAnswer a = bounded_request(s.address(), 60, "GET", "/api/cluster/members");
+  ASSERT_TRUE(a.ok()) << a.why(60);
+  EXPECT_EQ(a.body.size(), body.size());
+}
+
+TEST(BoundedHttp, TheDeadlineIsReportedAsTheDeadline) {
+  // Issue 18 attack, finding I: with cpp-httplib's per-read timeout equal to the deadline, about
+  // half the runs against a silent node said "no answer ... Is spored running there?". The
+  // guard's deadline now always comes first.
+  for (int run = 0; run < 10; ++run) {
+    RawServer s([](RawServer& srv, int) {
+      while (!srv.stop) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    });
+    const BoundedAnswer a = bounded_request(s.address(), 0.1, "GET", "/api/node/status");
+    EXPECT_EQ(a.failure, BoundedAnswer::Failure::kDeadline) << "run " << run << ": " << a.why(0.1);
+    s.stop = true;
+  }
 }
 
 TEST(BoundedHttp, ATrickleEndsAtTheDeadline) {

@@ -184,6 +184,47 @@ TEST(TerminalSafeFormatters, ErrorAnswersAndDiscoveredHostnames) {
   EXPECT_NE(table.find("esp\\x1B]0;pwned\\x07"), std::string::npos) << table;
 }
 
+TEST(NodeJson, NestingDeeperThanTheLimitIsRefusedBeforeParsing) {
+  // Issue 18 attack, finding D: 60,000 levels (120 KB) overflowed the stack in dump().
+  const auto nested = [](size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  bool too_deep = true;
+  EXPECT_TRUE(parse_node_json(nested(kMaxJsonDepth), &too_deep).is_array());
+  EXPECT_FALSE(too_deep);
+  EXPECT_TRUE(parse_node_json(nested(kMaxJsonDepth + 1), &too_deep).is_discarded());
+  EXPECT_TRUE(too_deep);
+  EXPECT_TRUE(parse_node_json("{\"x\":" + nested(60000) + "}", &too_deep).is_discarded());
+  EXPECT_TRUE(too_deep);
+  // Brackets inside strings, escaped quotes included, are not nesting.
+  const std::string in_string = "{\"a\":\"\\\"" + nested(1000) + "\"}";
+  EXPECT_TRUE(parse_node_json(in_string, &too_deep).is_object()) << in_string;
+  EXPECT_FALSE(too_deep);
+  EXPECT_EQ(json_nesting_depth("{\"a\":[{\"b\":\"[[[\"}]}"), 3u);
+  EXPECT_EQ(json_nesting_depth(std::string(100000, '{'), 10), 11u);  // stops early
+  // Not JSON at all: discarded, not "too deep".
+  EXPECT_TRUE(parse_node_json("nope", &too_deep).is_discarded());
+  EXPECT_FALSE(too_deep);
+}
+
+TEST(TerminalSafeFormatters, AWideCellDoesNotWidenEveryRow) {
+  // Issue 18 attack, finding C: one 1 MB hostname padded every row of the table to 1 MB.
+  Json body;
+  body["members"] = Json::array();
+  Json wide;
+  wide["hostname"] = std::string(1u << 20, 'a');
+  body["members"].push_back(wide);
+  for (int i = 0; i < 100; ++i) {
+    Json m;
+    m["hostname"] = "b";
+    body["members"].push_back(m);
+  }
+  const std::string table = format_members_table(body, false);
+  EXPECT_LT(table.size(), 100u * 1024u);
+  EXPECT_NE(table.find(std::string(kMaxCellColumns - 1, 'a') + "\u2026 "), std::string::npos);
+  // A cell just at the limit is shown whole.
+  body["members"][0]["hostname"] = std::string(kMaxCellColumns, 'c');
+  EXPECT_NE(format_members_table(body, false).find(std::string(kMaxCellColumns, 'c') + " "), std::string::npos);
+}
+
 TEST(DotenvTrust, OnlyTheUsersOwnUnsharedFileMayNameTheNode) {
   EXPECT_FALSE(dotenv_trust_problem("./.env", 1000, "me", 0100644, 1000));
   EXPECT_FALSE(dotenv_trust_problem("./.env", 1000, "me", 0100600, 1000));
@@ -201,10 +242,11 @@ TEST(DotenvTrust, OnlyTheUsersOwnUnsharedFileMayNameTheNode) {
   EXPECT_NE(shared->find("chmod go-w '/p/.env'"), std::string::npos) << *shared;
   EXPECT_EQ(shared->find("chown"), std::string::npos) << *shared;
   EXPECT_TRUE(dotenv_trust_problem("./.env", 1000, "me", 0100620, 1000));  // group-writable
-  // ... unless the group is the user's private one (umask 002); others-writable never.
-  EXPECT_FALSE(dotenv_trust_problem("./.env", 1000, "me", 0100664, 1000, true));
-  EXPECT_TRUE(dotenv_trust_problem("./.env", 1000, "me", 0100666, 1000, true));
-  EXPECT_TRUE(dotenv_trust_problem("./.env", 1001, "other", 0100644, 1000, true));
+  // Also when the group looks like the user's private one (umask 002): another user may have it
+  // as primary group without being listed as a member (finding H).
+  const std::optional<std::string> group = dotenv_trust_problem("./.env", 1000, "me", 0100664, 1000);
+  ASSERT_TRUE(group);
+  EXPECT_NE(group->find("chmod go-w"), std::string::npos) << *group;
   EXPECT_TRUE(dotenv_trust_problem("./.env", 0, "root", 0100644, 1000));     // root's, not mine
   // A name with escapes is shown escaped.
   const std::optional<std::string> odd = dotenv_trust_problem("./\x1b[2J.env", 1, "x\r", 0100666, 0);
