@@ -50,3 +50,23 @@ signed() {
 }
 # nonce_renewed K OLD: node K's retained nonce is no longer OLD (a proof verified: it was spent).
 nonce_renewed() { local n; n="$(mqtt_nonce "$1")"; [ -n "$n" ] && [ "$n" != "$2" ]; }
+
+# ota_image_server DIR: serves DIR over HTTP on it_ip 200 (python3 http.server) for cmd/ota;
+# sets WWW_IP and WWW_PORT.
+ota_image_server() {
+  WWW_IP="$(it_ip 200)"
+  WWW_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  start_extra python3 -m http.server --bind "$WWW_IP" --directory "$1" "$WWW_PORT" >"$IT_TMP/www.log" 2>&1
+  www_up() { curl -sf -o /dev/null --max-time 2 "http://$WWW_IP:$WWW_PORT/"; }
+  wait_until "the image server answers" 15 www_up
+}
+
+# ota_command_answered PAYLOAD: publishes PAYLOAD on node 1's cmd/ota and prints the answer that
+# follows on cmd/result.
+ota_command_answered() {
+  local n0
+  n0="$(grep -c "^$(base 1)/cmd/result " "$STREAM" || true)"
+  pub "$(base 1)/cmd/ota" "$1"
+  wait_until "an answer on cmd/result" 10 bash -c "[ \$(grep -c '^$(base 1)/cmd/result ' '$STREAM') -gt $n0 ]"
+  grep "^$(base 1)/cmd/result " "$STREAM" | sed -n "$((n0 + 1))p" | cut -d' ' -f2-
+}

@@ -30,21 +30,8 @@ wait_until "node 1 online on MQTT" 20 retained_is "$(base 1)/status" online
 before="$(snapshot 1)"
 read -r pid inc0 _ <<<"$before"
 
-WWW_IP="$(it_ip 200)"
-WWW_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-start_extra python3 -m http.server --bind "$WWW_IP" --directory "$IT_TMP/www" "$WWW_PORT" >"$IT_TMP/www.log" 2>&1
-www_up() { curl -sf -o /dev/null --max-time 2 "http://$WWW_IP:$WWW_PORT/"; }
-wait_until "the image server answers" 15 www_up
+ota_image_server "$IT_TMP/www"
 url="http://$WWW_IP:$WWW_PORT/old.signed"
-
-results() { grep -c "^$(base 1)/cmd/result " "$STREAM" || true; }
-command_answered() {
-  local n0
-  n0="$(results)"
-  pub "$(base 1)/cmd/ota" "$1"
-  wait_until "an answer on cmd/result" 10 bash -c "[ \$(grep -c '^$(base 1)/cmd/result ' '$STREAM') -gt $n0 ]"
-  grep "^$(base 1)/cmd/result " "$STREAM" | sed -n "$((n0 + 1))p" | cut -d' ' -f2-
-}
 
 failures() { grep -c "^$(base 1)/events/ota_failed " "$STREAM" || true; }
 # refused_downgrade URL [allow_downgrade]: the command is accepted, the image refused at its end
@@ -53,7 +40,7 @@ refused_downgrade() {
   local n0 nonce answer
   n0="$(failures)"
   nonce="$(mqtt_nonce 1)"
-  answer="$(command_answered "$(signed 1 token-dg ota "$@")")"
+  answer="$(ota_command_answered "$(signed 1 token-dg ota "$@")")"
   jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "cmd/ota $* was not accepted: $answer"
   wait_until "ota_failed for cmd/ota $*" 30 bash -c "[ \$(grep -c '^$(base 1)/events/ota_failed ' '$STREAM') -gt $n0 ]"
   grep "^$(base 1)/events/ota_failed " "$STREAM" | tail -1 | cut -d' ' -f2- | jq -r .data | jq -e '.error == "downgrade"' \
@@ -66,7 +53,7 @@ refused_downgrade "$url"
 refused_downgrade "$url" allow_downgrade  # the token holder alone
 refused_downgrade "${url%/*}/marked.signed"  # the key holder alone (a replayed marked image)
 
-answer="$(command_answered "$(signed 1 token-dg ota "${url%/*}/marked.signed" allow_downgrade)")"
+answer="$(ota_command_answered "$(signed 1 token-dg ota "${url%/*}/marked.signed" allow_downgrade)")"
 jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "cmd/ota ... allow_downgrade was not accepted: $answer"
 sha="$(sha_of "$IT_TMP/marked")"
 wait_until "node 1 back running 0.0.9+downgrade" 60 back_with 1 0.0.9+downgrade "$sha" "$inc0"

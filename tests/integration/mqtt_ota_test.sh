@@ -22,25 +22,10 @@ before="$(status_of 1 | jq -r .firmwareVersion)"
 # The image server: python's http.server on the test's own loopback address.
 mkdir -p "$IT_TMP/www"
 patch_version "$SPORED" "$IT_TMP/www/spored-9.8.0" 9.8.0
-WWW_IP="$(it_ip 200)"
-WWW_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-start_extra python3 -m http.server --bind "$WWW_IP" --directory "$IT_TMP/www" "$WWW_PORT" >"$IT_TMP/www.log" 2>&1
-www_up() { curl -sf -o /dev/null --max-time 2 "http://$WWW_IP:$WWW_PORT/"; }
-wait_until "the image server answers" 15 www_up
+ota_image_server "$IT_TMP/www"
 url="http://$WWW_IP:$WWW_PORT/spored-9.8.0"
 
-# result_after N: waits for the (N+1)th line on cmd/result and prints it.
-results() { grep -c "^$(base 1)/cmd/result " "$STREAM" || true; }
-nth_result() { grep "^$(base 1)/cmd/result " "$STREAM" | sed -n "$1p" | cut -d' ' -f2-; }
-command_answered() {
-  local n0
-  n0="$(results)"
-  pub "$(base 1)/cmd/ota" "$1"
-  wait_until "an answer on cmd/result" 10 bash -c "[ \$(grep -c '^$(base 1)/cmd/result ' '$STREAM') -gt $n0 ]"
-  nth_result $((n0 + 1))
-}
-
-answer="$(command_answered "$(signed 1 wrong-token ota "$url")")"
+answer="$(ota_command_answered "$(signed 1 wrong-token ota "$url")")"
 jq -e '.command == "ota" and .status == "error" and .code == "auth_invalid"' <<<"$answer" >/dev/null ||
   it_fail "cmd/ota with a wrong token answered: $answer"
 # (The CLI refuses to make a proof for an https URL: the node's check is shown with a proof made by
@@ -50,11 +35,11 @@ https_args="https://$WWW_IP:$WWW_PORT/spored-9.8.0"
 https_proof="$(python3 -c 'import hmac, hashlib, sys
 print(hmac.new(b"token-ota", ("SPORE-MQTT-CMD\n" + sys.argv[1] + "\n" + sys.argv[2] + "\nota\n" + sys.argv[3]).encode(),
                hashlib.sha256).hexdigest())' "$(mqtt_node_id 1)" "$nonce" "$https_args")"
-answer="$(command_answered "nonce=$nonce proof=$https_proof $https_args")"
+answer="$(ota_command_answered "nonce=$nonce proof=$https_proof $https_args")"
 jq -e '.status == "error" and .code == "bad_request"' <<<"$answer" >/dev/null || it_fail "https URL answered: $answer"
 wait_until "the nonce is renewed after a verified proof" 10 nonce_renewed 1 "$nonce"
 nonce="$(mqtt_nonce 1)"
-answer="$(command_answered "$(signed 1 token-ota ota "http://$WWW_IP:$WWW_PORT/missing")")"
+answer="$(ota_command_answered "$(signed 1 token-ota ota "http://$WWW_IP:$WWW_PORT/missing")")"
 jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "missing file: the command was not accepted: $answer"
 wait_until "the node logs the failed download" 15 grep -q "missing: the server answered HTTP 404" "$(node_log 1)"
 sleep 1
@@ -63,7 +48,7 @@ node_alive 1 || it_fail "node 1 died"
 log "wrong token (auth_invalid), https (bad_request) and a 404 (logged) change nothing"
 
 wait_until "the nonce is renewed after the accepted command" 10 nonce_renewed 1 "$nonce"
-answer="$(command_answered "$(signed 1 token-ota ota "$url")")"
+answer="$(ota_command_answered "$(signed 1 token-ota ota "$url")")"
 jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "cmd/ota with the right token answered: $answer"
 new_version() { [ "$(status_of 1 | jq -r .firmwareVersion 2>/dev/null)" = 9.8.0 ]; }
 wait_until "node 1 runs 9.8.0 after the MQTT-triggered update" 60 new_version
