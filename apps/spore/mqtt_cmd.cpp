@@ -11,6 +11,7 @@
 #include "cli_logic.h"
 #include "events_cmd.h"
 #include "ota_cmd.h"
+#include "spore/bytes.h"
 #include "spore/hex.h"
 #include "spore/mqtt_proof.h"
 
@@ -18,15 +19,6 @@ namespace spore {
 namespace cli {
 
 namespace {
-
-bool all_hex(const std::string& s) { return s.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos; }
-
-std::string lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
 
 bool printable_without_space(const std::string& s) {
   for (char c : s) {
@@ -41,11 +33,14 @@ bool printable_without_space(const std::string& s) {
 std::optional<std::string> mqtt_proof_payload(const std::string& node_id, const std::string& nonce,
                                               const std::string& token, const std::vector<std::string>& words,
                                               std::string* error) {
-  if (node_id.size() != 8 || !all_hex(node_id)) {
+  // Both decoded by core's hex helpers (either case); the proof is over their lower-case form.
+  uint8_t id_bytes[4];
+  uint8_t nonce_bytes[kMqttNonceBytes];
+  if (!hex_decode(node_id, id_bytes, sizeof id_bytes)) {
     *error = "--node-id must be the node's id, 8 hex digits (node_id in <base>/state or `spore node status`)";
     return std::nullopt;
   }
-  if (nonce.size() != kMqttNonceHexLen || !all_hex(nonce)) {
+  if (!hex_decode(nonce, nonce_bytes, sizeof nonce_bytes)) {
     *error = "--nonce must be 32 hex digits, the node's current nonce (retained on <base>/cmd/nonce)";
     return std::nullopt;
   }
@@ -90,17 +85,13 @@ std::optional<std::string> mqtt_proof_payload(const std::string& node_id, const 
     *error = "unknown command '" + escape_payload(command) + "': restart | ota URL [allow_downgrade] | publish TOPIC [DATA...]";
     return std::nullopt;
   }
-  const std::string id = lower(node_id);
-  const std::string n = lower(nonce);
-  uint8_t id_bytes[4];
-  hex_decode(id, id_bytes, sizeof id_bytes);
-  const uint32_t id_value = (uint32_t{id_bytes[0]} << 24) | (uint32_t{id_bytes[1]} << 16) |
-                            (uint32_t{id_bytes[2]} << 8) | id_bytes[3];
+  char n[kMqttNonceHexLen + 1];
+  hex_encode(nonce_bytes, sizeof nonce_bytes, n);
   uint8_t proof[32];
-  compute_mqtt_command_proof(token, id_value, n, command, args, proof);
+  compute_mqtt_command_proof(token, load_be32(id_bytes), n, command, args, proof);
   char hex[65];
   hex_encode(proof, sizeof proof, hex);
-  return "nonce=" + n + " proof=" + hex + (args.empty() ? "" : " " + args);
+  return std::string("nonce=") + n + " proof=" + hex + (args.empty() ? "" : " " + args);
 }
 
 void MqttCli::add_to(CLI::App& app) {
