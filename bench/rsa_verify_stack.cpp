@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "ota_test_vector.h"
-#include "spore/ota.h"
+#include "spore/ota/ota.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 #
 #   DIR/SPORE/library.properties   this repository's, checked against the library specification
 #   DIR/SPORE/src/SPORE.h          generated umbrella header (see below)
-#   DIR/SPORE/src/spore/           = core/spore/*.h|*.cpp         ("spore/x.h" resolves from src/)
+#   DIR/SPORE/src/spore/<module>/  = core/spore/<module>/*.h|*.cpp ("spore/<module>/x.h" resolves from src/)
 #   DIR/SPORE/src/esp8266/         = platform/esp8266/*.h|*.cpp   ("esp8266/x.h" likewise)
 #   DIR/SPORE/examples/            = examples/ (each sketch gets #include <SPORE.h>, see below)
 #   DIR/SPORE/README.md            this repository's README.md
@@ -115,11 +115,17 @@ PKG="$OUT/$name"
 rm -rf "$PKG"
 mkdir -p "$PKG/src/spore" "$PKG/src/esp8266" "$PKG/examples"
 shopt -s nullglob
-core_files=("$ROOT"/core/spore/*.h "$ROOT"/core/spore/*.cpp)
+core_files=("$ROOT"/core/spore/*/*.h "$ROOT"/core/spore/*/*.cpp)
 esp_files=("$ROOT"/platform/esp8266/*.h "$ROOT"/platform/esp8266/*.cpp)
 [ ${#core_files[@]} -gt 0 ] || die "no sources in core/spore"
 [ ${#esp_files[@]} -gt 0 ] || die "no sources in platform/esp8266"
-cp "${core_files[@]}" "$PKG/src/spore/"
+# Core's module folders stay folders: "spore/<module>/x.h" resolves from src/ (the Arduino IDE
+# compiles src/ recursively, library specification 1.5).
+for f in "${core_files[@]}"; do
+  module="$(basename "$(dirname "$f")")"
+  mkdir -p "$PKG/src/spore/$module"
+  cp "$f" "$PKG/src/spore/$module/"
+done
 cp "${esp_files[@]}" "$PKG/src/esp8266/"
 cp "$PROPS" "$PKG/library.properties"
 cp "$ROOT/README.md" "$PKG/README.md"

@@ -109,7 +109,7 @@ def header_text(gz, html_bytes, policy):
 #include <cstddef>
 #include <cstdint>
 
-#include "spore/flash_string.h"
+#include "spore/base/flash_string.h"
 
 namespace spore::generated {{
 

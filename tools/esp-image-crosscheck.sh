@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-checks core's ESP8266 image walker (core/spore/esp_image.h) and the image builder its
+# Cross-checks core's ESP8266 image walker (core/spore/device/esp_image.h) and the image builder its
 # tests use (tests/unit/esp_image_builder.h) against the ESP8266 Arduino core's own tools, on a
 # tree the caller supplies (nothing is downloaded; nothing of it is copied into this repository).
 # CI cannot run this (it needs that tree); docs/ota.md quotes its output.
@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
   return same ? 0 : 1;
 }
 EOF
-g++ -std=c++17 -O1 -Icore -Itests/unit "$OUT/check.cpp" core/spore/esp_image.cpp -o "$OUT/check"
+g++ -std=c++17 -O1 -Icore -Itests/unit "$OUT/check.cpp" core/spore/device/esp_image.cpp -o "$OUT/check"
 "$OUT/check" "$OUT/sections.txt" "$OUT/sketch.bin" "$OUT/sketch.bin.signed"
 
 if [[ -n $ESPTOOL ]]; then

@@ -4,7 +4,7 @@
 # the ESP8266 compiler lays them out, compiled (never linked) by tools/esp8266-compile-check.sh
 # against the trees the caller supplies. Heap per object = umm_malloc's 8-byte blocks with a
 # 4-byte header: ceil((size + 4) / 8) * 8. Also the objects of one accepted connection and, from
-# them and core/spore/limits.h, the heap one request head can take at the head screen's limits
+# them and core/spore/base/limits.h, the heap one request head can take at the head screen's limits
 # (HttpListener::kHeadWorstCaseBytes, platform/esp8266/http_listener.h; README "Known limits").
 #
 # Usage: tools/esp8266-http-sizes.sh ARDUINO AWS ATCP NEWLIB   (as esp8266-compile-check.sh)
@@ -52,7 +52,7 @@ for sym in kString kParamNode kHeaderNode kRequest kBasicResponse kStreamRespons
 done
 # One connection's objects, then what a head at the screen's limits adds (http_listener.h).
 connection=$(( heap[kClient] + heap[kTrackerBlock] + heap[kRequest] + heap[kRequestBlock] + heap[kTcpPcb] ))
-limit() { awk -v m="$1" '$1 == "#define" && $2 == m {print $3}' core/spore/limits.h; }
+limit() { awk -v m="$1" '$1 == "#define" && $2 == m {print $3}' core/spore/base/limits.h; }
 head=$(limit SPORE_ESP_MAX_HEAD_BYTES) headers=$(limit SPORE_ESP_MAX_HEADERS) params=$(limit SPORE_ESP_MAX_QUERY_PARAMS)
 line=$(limit SPORE_ESP_MAX_HEADER_LINE_BYTES) request_line=$(limit SPORE_ESP_MAX_REQUEST_LINE_BYTES)
 # Kept: every header's node and its name and value (the head's text, 2 x 12 B of block overhead),

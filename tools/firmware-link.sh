@@ -267,14 +267,14 @@ else
   fi
 fi
 
-# The image check: core's ESP image walker (core/spore/esp_image.h, what a node runs on every OTA
+# The image check: core's ESP image walker (core/spore/device/esp_image.h, what a node runs on every OTA
 # byte: headers, segment addresses, entry point, checksums, __crc_len/__crc_val), on the host.
 cat >"$OUT/image-check.cpp" <<'EOF'
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <vector>
-#include "spore/esp_image.h"
+#include "spore/device/esp_image.h"
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
   std::ifstream f(argv[1], std::ios::binary);
@@ -287,13 +287,13 @@ int main(int argc, char** argv) {
     std::printf("%s: %zu bytes, ESP image walker: headers, segments, entry points, checksums and CRC valid\n",
                 argv[1], b.size());
   } else {
-    std::printf("%s: %zu bytes, ESP image walker: REFUSED, error %d (core/spore/esp_image.h) at byte %u\n",
+    std::printf("%s: %zu bytes, ESP image walker: REFUSED, error %d (core/spore/device/esp_image.h) at byte %u\n",
                 argv[1], b.size(), e, static_cast<unsigned>(w.error_offset()));
   }
   return e == 0 ? 0 : 1;
 }
 EOF
-g++ -std=c++17 -O1 -Icore "$OUT/image-check.cpp" core/spore/esp_image.cpp -o "$OUT/image-check" || fail "image check build"
+g++ -std=c++17 -O1 -Icore "$OUT/image-check.cpp" core/spore/device/esp_image.cpp -o "$OUT/image-check" || fail "image check build"
 
 # Where the image goes: bytes of the image's output sections per archive (per SPORE half), from
 # the link map (gawk: match() with groups, strtonum()). code = in the .bin (flash code, IRAM code,
@@ -347,7 +347,7 @@ for ENV in "${ENVS[@]}"; do
     "Hash|$ARDUINO/libraries/Hash/src|."
     "ESPAsyncTCP|$ATCP/src|."
     "ESPAsyncWebServer|$AWS/src|."
-    "SPORE|$ROOT|core/spore platform/esp8266 -maxdepth 1")
+    "SPORE|$ROOT|core/spore platform/esp8266 -maxdepth 2")
   if [[ $ENV == esp01_1m_mqtt ]]; then LIBGROUPS+=("MQTT|$MQTT/src|."); fi
   : >"$E/cmds"
   ARCHIVES=()

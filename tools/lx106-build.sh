@@ -27,41 +27,31 @@ OPTIONAL_BUDGET="${SPORE_LX106_OPTIONAL_BUDGET_BYTES:-14336}"
 [[ $OPTIONAL_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_OPTIONAL_BUDGET_BYTES must be a number" >&2; exit 2; }
 AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-7168}"
 [[ $AUTH_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_AUTH_BUDGET_BYTES must be a number" >&2; exit 2; }
-# Core modules that hold the ESP8266 platform layer's decisions (moved out of platform/esp8266 so
-# the host tests reach them; only the ESP8266 firmware links them). DESIGN.md §4's 48 KB is the
-# portable engine's budget, so they are measured and budgeted as their own group; the firmware
-# image budget (440 KiB, docs/footprint.md) covers both. 16 KB since issue 16 (12 KB before): HTTP
-# admission before the body (+1.4 KB), the boot counter's flash log, the settings policy
-# (DeviceSettings, unknown keys, salvage) and the token DRBG's seeding (+2.3 KB), the staged-image
-# read-back (+0.4 KB) took it from 10,883 B to 14,866 B (docs/footprint.md, "Budget").
-DEVICE_MODULES=" boot_counter config_record device_config device_settings esp_flash esp_image esp_staged_image http_head_screen http_request_table loop_pass_monitor reset_reason safe_mode setup_portal token_drbg udp_intake wifi_manager "
-# Integrations: what connects a node to outside tools (Prometheus /metrics, the REST and SSE side
-# of cluster events, the MQTT bridge). DESIGN.md §4's 48 KB engine budget was set for cluster,
-# REST and OTA; issue 8 added these on top, so they get their own budget (docs/footprint.md,
-# "Integrations"). The firmware image budget still covers whatever the default image links.
-INTEGRATION_MODULES=" event_api metrics "
-# Optional: off by default and linked only by its own firmware environment (the MQTT bridge:
-# PlatformIO env esp01_1m_mqtt, docs/mqtt.md), so the default image does not carry it. 14 KB since
-# issue 18 (12 KB before): command proofs (mqtt_proof), the RETAIN follower under arduino-mqtt
-# (mqtt_inbound) and the command budget took it from 10,071 B to 12,417 B; its image is checked
-# against the image budget by tools/firmware-link.sh (docs/footprint.md).
-OPTIONAL_MODULES=" mqtt_bridge mqtt_queue mqtt_proof mqtt_inbound "
-# Request proofs (issue 15: the REST API's authorization without sending the token): the proof and
-# nonce logic and the canonical request target. DESIGN.md §4's 48 KB engine budget was set before
-# they existed and cannot hold them; they get a group of their own so their cost stays visible
-# (docs/footprint.md, "Request proofs"). The firmware image budget covers them with the rest.
-# Since issue 18 also the version a signed image carries (image_version: the slot search and the
-# comparison behind downgrade protection, docs/ota.md §2a), which decides which signed images a
-# node accepts; ~0.9 KB the engine budget, at 97% before it, no longer holds.
-# Since issue 18's attack fixes also the keyed MAC all of them rest on (hmac_sha256, 700 B: request
-# proofs, MQTT command proofs, cluster-key tags): refutation bounds, the fragment refusal and the
-# downgrade marker took the engine to 49,434 B, over DESIGN.md's 48 KB; the MAC moved here and this
-# group's budget went from 6 KB to 7 KB (docs/footprint.md, "Issue 18").
-AUTH_MODULES=" request_auth http_target image_version hmac_sha256 "
-# Compiled for the target (core must build there) but not linked by the ESP8266 firmware, so in no
-# budget: the multipart parser, which the firmware leaves out (SPORE_OTA_MULTIPART=0 there, as
-# ESPAsyncWebServer parses multipart itself).
-HOST_ONLY_MODULES=" multipart "
+# Budget groups come from core/CMakeLists.txt: one `spore_module(FOLDER GROUP [HOST_ONLY file...])`
+# line per module folder of core/spore. Why each group has its own budget:
+# - engine: DESIGN.md §4's 48 KB, set for the portable engine (cluster, REST, OTA, events).
+# - device: the ESP8266 platform layer's decisions, moved into core so the host tests reach them;
+#   only the ESP8266 firmware links them. 16 KB since issue 16 (12 KB before): HTTP admission before
+#   the body (+1.4 KB), the boot counter's flash log, the settings policy and the token DRBG's
+#   seeding (+2.3 KB), the staged-image read-back (+0.4 KB) took it from 10,883 B to 14,866 B.
+# - integrations: what connects a node to outside tools (Prometheus /metrics, the REST and SSE side
+#   of cluster events); issue 8 added them on top of the engine.
+# - optional: off by default and linked only by its own firmware environment (the MQTT bridge:
+#   PlatformIO env esp01_1m_mqtt, docs/mqtt.md). 14 KB since issue 18 (12 KB before): command
+#   proofs, the RETAIN follower under arduino-mqtt and the command budget (10,071 B -> 12,417 B).
+# - auth: request proofs (issue 15), the version a signed image carries (issue 18, downgrade
+#   protection) and the keyed MAC all of them rest on (issue 18's attack fixes). 7 KB since then.
+# - host only: compiled for the target (core must build there) but not linked by the firmware, so in
+#   no budget: the multipart parser (SPORE_OTA_MULTIPART=0 there; ESPAsyncWebServer parses multipart).
+# docs/footprint.md ("Budget") has the history of each figure. The firmware image budget (440 KiB,
+# tools/firmware-link.sh) covers whatever the default image links.
+MODULES_FILE=core/CMakeLists.txt
+declare -A GROUP_OF_FOLDER=() HOST_ONLY=()
+while read -r folder group rest; do
+  GROUP_OF_FOLDER[$folder]=$group
+  if [[ $rest == HOST_ONLY* ]]; then for f in ${rest#HOST_ONLY}; do HOST_ONLY[$folder/$f]=1; done; fi
+done < <(sed -n 's/^spore_module(\([^)]*\)).*/\1/p' "$MODULES_FILE")
+[[ ${#GROUP_OF_FOLDER[@]} -gt 0 ]] || { echo "lx106-build: no spore_module() lines in $MODULES_FILE" >&2; exit 2; }
 
 TARGET=xtensa-lx106-elf
 mapfile -t INCFLAGS <"$OUT/cxxflags"
@@ -77,19 +67,19 @@ failed=()
 
 # The full libstdc++ headers are installed, so the target compile alone would accept <vector> or a
 # throw. Enforce the core rules of DESIGN.md §2 by name.
-if grep -nE '#include *[<"](Arduino\.h|ESP8266|WiFi|lwip/|sys/|unistd\.h|netinet/|arpa/|pthread\.h|vector>|string>|map>|unordered_map>|functional>|memory>|list>|deque>|iostream|sstream|thread>|mutex>)' core/spore/*; then
+if grep -nE '#include *[<"](Arduino\.h|ESP8266|WiFi|lwip/|sys/|unistd\.h|netinet/|arpa/|pthread\.h|vector>|string>|map>|unordered_map>|functional>|memory>|list>|deque>|iostream|sstream|thread>|mutex>)' core/spore/*/*; then
   echo "lx106-build: core includes a platform or allocating header (DESIGN.md §2)" >&2
   failed+=("core rules")
 fi
-if grep -nwE 'throw|try|catch|dynamic_cast|typeid|malloc|new\[\]' core/spore/*; then
+if grep -nwE 'throw|try|catch|dynamic_cast|typeid|malloc|new\[\]' core/spore/*/*; then
   echo "lx106-build: core uses exceptions, RTTI or the heap (DESIGN.md §2)" >&2
   failed+=("core rules")
 fi
 
 # Every header must stand alone under the target compiler, even ones no .cpp includes yet.
-for h in core/spore/*.h; do
+for h in core/spore/*/*.h; do
   [[ -e $h ]] || continue
-  if ! printf '#include "spore/%s"\n' "${h##*/}" | "${CC[@]}" -x c++ -fsyntax-only -; then
+  if ! printf '#include "%s"\n' "${h#core/}" | "${CC[@]}" -x c++ -fsyntax-only -; then
     failed+=("$h")
   fi
 done
@@ -101,36 +91,40 @@ integration_objs=()
 optional_objs=()
 auth_objs=()
 host_only_objs=()
-for src in core/spore/*.cpp; do
+for src in core/spore/*/*.cpp; do
   [[ -e $src ]] || continue
+  rel="${src#core/spore/}"
+  folder="${rel%%/*}"
   name="$(basename "$src" .cpp)"
-  o="$OBJ/$name.o"
+  o="$OBJ/$folder-$name.o"
+  group="${GROUP_OF_FOLDER[$folder]:-}"
+  if [[ -z $group ]]; then
+    failed+=("core/spore/$folder has no spore_module() line in $MODULES_FILE")
+    continue
+  fi
+  [[ -z ${HOST_ONLY[$folder/$name]:-} ]] || group=host-only
   if "${CC[@]}" -c "$src" -o "$o"; then
     objs+=("$o")
-    if [[ $DEVICE_MODULES == *" $name "* ]]; then
-      device_objs+=("$o")
-    elif [[ $INTEGRATION_MODULES == *" $name "* ]]; then
-      integration_objs+=("$o")
-    elif [[ $OPTIONAL_MODULES == *" $name "* ]]; then
-      optional_objs+=("$o")
-    elif [[ $AUTH_MODULES == *" $name "* ]]; then
-      auth_objs+=("$o")
-    elif [[ $HOST_ONLY_MODULES == *" $name "* ]]; then
-      host_only_objs+=("$o")
-    else
-      engine_objs+=("$o")
-    fi
+    case $group in
+      engine) engine_objs+=("$o") ;;
+      device) device_objs+=("$o") ;;
+      integrations) integration_objs+=("$o") ;;
+      optional) optional_objs+=("$o") ;;
+      auth) auth_objs+=("$o") ;;
+      host-only) host_only_objs+=("$o") ;;
+      *) failed+=("$MODULES_FILE: unknown budget group $group for $folder") ;;
+    esac
   else
     failed+=("$src")
   fi
 done
-for name in $DEVICE_MODULES $INTEGRATION_MODULES $OPTIONAL_MODULES $AUTH_MODULES $HOST_ONLY_MODULES; do
-  [[ -e core/spore/$name.cpp ]] || failed+=("lx106-build.sh lists module $name, but core/spore/$name.cpp does not exist")
+for key in "${!HOST_ONLY[@]}"; do
+  [[ -e core/spore/$key.cpp ]] || failed+=("$MODULES_FILE lists HOST_ONLY $key, but core/spore/$key.cpp does not exist")
 done
 
 # Bucket `size -A` sections. With -mtext-section-literals literal pools sit in .text*. .xt.prop,
 # .xt.lit, .xtensa.info and .comment are assembler/linker metadata and never reach the chip.
-# Constant strings core keeps in flash (SPORE_FLASH / SPORE_FSTR, core/spore/flash_string.h) are in
+# Constant strings core keeps in flash (SPORE_FLASH / SPORE_FSTR, core/spore/base/flash_string.h) are in
 # `.irom.text.spore.*` sections, which the ESP8266 linker script maps into flash like code: they
 # count as text here, not rodata. So `rodata` is what the Arduino core would put in DRAM (less the
 # vtables, `.rodata._ZTV*`, which the firmware's -DVTABLES_IN_FLASH moves to flash).
@@ -142,12 +136,12 @@ measure() { # prints: text rodata data bss
     else if ($1 ~ /^\.s?bss/) b += $2
   } END { printf "%d %d %d %d\n", t, r, d, b }'
 }
-row() { printf '%-24s %8s %8s %8s %8s %12s\n' "$@"; }
+row() { printf '%-32s %8s %8s %8s %8s %12s\n' "$@"; }
 
 row file text rodata data bss text+rodata
 for o in "${objs[@]}"; do
   read -r t r d b < <(measure "$o")
-  row "$(basename "$o" .o).cpp" "$t" "$r" "$d" "$b" $((t + r))
+  row "$(basename "$o" .o | sed "s|-|/|").cpp" "$t" "$r" "$d" "$b" $((t + r))
 done
 
 # A partial link merges the inline/template copies (COMDAT groups) each object carries, which
@@ -184,12 +178,12 @@ fi
 # RAM: core has no globals; a node's RAM is the objects the platform creates. Measure them on the
 # target ABI by emitting one array per type whose size is sizeof(type) and reading it with nm.
 cat >"$OUT/ram_probe.cpp" <<'PROBE'
-#include "spore/membership.h"
-#include "spore/node_context.h"
-#include "spore/ota.h"
-#include "spore/ota_upload.h"
-#include "spore/replay_window.h"
-#include "spore/rest_api.h"
+#include "spore/cluster/membership.h"
+#include "spore/node/node_context.h"
+#include "spore/ota/ota.h"
+#include "spore/ota/ota_upload.h"
+#include "spore/wire/replay_window.h"
+#include "spore/http/rest_api.h"
 #define SPORE_PROBE(name, type) extern "C" const char spore_sizeof_##name[sizeof(type)] = {};
 SPORE_PROBE(NodeContext, spore::NodeContext)
 SPORE_PROBE(MemberTable, spore::MemberTable)
@@ -206,7 +200,7 @@ declare -A RAM=()
 if "${CC[@]}" -c "$OUT/ram_probe.cpp" -o "$OUT/ram_probe.o"; then
   while read -r _ size _ name; do RAM[${name#spore_sizeof_}]=$((16#$size)); done \
     < <("$TARGET-nm" -S "$OUT/ram_probe.o" | grep ' spore_sizeof_')
-  members=$(printf '#include "spore/limits.h"\nSPORE_MAX_MEMBERS\n' | "${CC[@]}" -x c++ -E -P - | tail -n1)
+  members=$(printf '#include "spore/base/limits.h"\nSPORE_MAX_MEMBERS\n' | "${CC[@]}" -x c++ -E -P - | tail -n1)
   RAM_BUDGET=$((4096 + 64 * members))
   # A running node is one NodeContext, one Membership (which holds the ReplayWindow), one RestApi
   # and the OTA pair.

@@ -15,7 +15,7 @@
 #include "posix/version.h"
 #include "runner.h"
 #include "scenario.h"
-#include "spore/limits.h"
+#include "spore/base/limits.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include "core_alloc.h"
 #include "seed_model.h"
 #include "sim/simulation.h"
-#include "spore/limits.h"
+#include "spore/base/limits.h"
 
 namespace spore_sim {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "spore/config.h"
+#include "spore/node/config.h"
 
 namespace spore_sim {
 

@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "sim/simulation.h"
-#include "spore/member_table.h"
+#include "spore/cluster/member_table.h"
 
 namespace spore_sim {
 

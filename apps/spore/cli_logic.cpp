@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "spore/incarnation.h"
+#include "spore/base/incarnation.h"
 
 namespace spore {
 namespace cli {

@@ -40,9 +40,9 @@
 #include "transport_error.h"
 #include "posix/udp_socket.h"
 #include "posix/version.h"
-#include "spore/hmac_sha256.h"
-#include "spore/incarnation.h"
-#include "spore/wire_codec.h"
+#include "spore/auth/hmac_sha256.h"
+#include "spore/base/incarnation.h"
+#include "spore/wire/wire_codec.h"
 
 namespace {
 
@@ -331,7 +331,7 @@ int cmd_restart(const Globals& g, const RestartOptions& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     try {
       std::optional<int64_t> now = self_incarnation(addr, g);
-      // Serial arithmetic (core/spore/incarnation.h): boot 65,536 comes back as incarnation 0.
+      // Serial arithmetic (core/spore/base/incarnation.h): boot 65,536 comes back as incarnation 0.
       if (now && (!before || spore::incarnation_newer(static_cast<uint32_t>(*now), static_cast<uint32_t>(*before)))) {
         std::cout << "back with incarnation " << *now;
         if (before) std::cout << " (was " << *before << ")";

@@ -11,9 +11,9 @@
 #include "cli_logic.h"
 #include "events_cmd.h"
 #include "ota_cmd.h"
-#include "spore/bytes.h"
-#include "spore/hex.h"
-#include "spore/mqtt_proof.h"
+#include "spore/base/bytes.h"
+#include "spore/base/hex.h"
+#include "spore/mqtt/mqtt_proof.h"
 
 namespace spore {
 namespace cli {

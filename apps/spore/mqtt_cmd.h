@@ -1,7 +1,7 @@
 #pragma once
 /// @file mqtt_cmd.h
 /// `spore mqtt proof`: the payload of an MQTT command with its freshness proof (docs/mqtt.md,
-/// "Commands"; format: core/spore/mqtt_proof.h), printed for mosquitto_pub. Nothing is sent: the
+/// "Commands"; format: core/spore/mqtt/mqtt_proof.h), printed for mosquitto_pub. Nothing is sent: the
 /// CLI does not speak MQTT, and the token never leaves this process. The first half is pure
 /// logic, unit-tested in tests/posix/spore_mqtt_cli_test.cpp; the second registers and runs the
 /// subcommand with CLI11.

@@ -15,7 +15,7 @@
 #include <memory>
 #include <vector>
 
-#include "spore/ota.h"
+#include "spore/ota/ota.h"
 
 namespace spore {
 namespace cli {

@@ -6,7 +6,7 @@
 
 #include "cli_logic.h"
 #include "request_signer.h"
-#include "spore/image_version.h"
+#include "spore/auth/image_version.h"
 #include "terminal_safe.h"
 
 namespace spore {

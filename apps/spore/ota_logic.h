@@ -47,7 +47,7 @@ bool plausible_signature_length(uint32_t length);
 /// The bytes `spore sign` appends to an image: `signature` then its length as uint32 LE.
 std::string signature_trailer(std::string_view signature);
 
-// ---- the downgrade marker (spore sign --allow-downgrade, core/spore/image_version.h) ------------
+// ---- the downgrade marker (spore sign --allow-downgrade, core/spore/auth/image_version.h) ------------
 
 /// Where an image's version slot was found: the offset of its version text and the slot bytes
 /// from there (the text, then up to the slot's end: kImageVersionMaxTextBytes + 1 bytes at most).

@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "spore/hex.h"
-#include "spore/hmac_sha256.h"
-#include "spore/request_auth.h"
+#include "spore/base/hex.h"
+#include "spore/auth/hmac_sha256.h"
+#include "spore/auth/request_auth.h"
 #include "bounded_http.h"
 #include "terminal_safe.h"
 #include "transport_error.h"

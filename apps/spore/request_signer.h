@@ -1,6 +1,6 @@
 #pragma once
 /// @file request_signer.h
-/// The CLI side of request proofs (core/spore/request_auth.h, docs/security.md "Request proofs"):
+/// The CLI side of request proofs (core/spore/auth/request_auth.h, docs/security.md "Request proofs"):
 /// every command that needs a node's API token (node restart, ota update / all, events publish)
 /// asks the node for a challenge first, checks that the node proves it holds the token the CLI has
 /// for it, and sends a one-use proof instead of the token. Nothing is sent to a node that cannot
@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "cli_logic.h"
-#include "spore/api_registry.h"
+#include "spore/cluster/api_registry.h"
 
 namespace spore::cli {
 

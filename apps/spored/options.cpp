@@ -11,7 +11,7 @@
 #include "posix/mqtt_client.h"
 #include "posix/udp_socket.h"
 #include "posix/version.h"
-#include "spore/limits.h"
+#include "spore/base/limits.h"
 
 namespace spored {
 

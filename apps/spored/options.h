@@ -7,8 +7,8 @@
 #include <utility>
 #include <vector>
 
-#include "spore/config.h"
-#include "spore/ports.h"
+#include "spore/node/config.h"
+#include "spore/base/ports.h"
 
 namespace spored {
 

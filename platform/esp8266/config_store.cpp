@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "spore/config_record.h"
+#include "spore/device/config_record.h"
 
 namespace spore::esp8266 {
 

@@ -1,6 +1,6 @@
 #pragma once
 /// @file config_store.h
-/// Where the DeviceConfig text lives on the ESP8266: one record (core/spore/config_record.h) in
+/// Where the DeviceConfig text lives on the ESP8266: one record (core/spore/device/config_record.h) in
 /// the first three sectors of the filesystem area of the linker script (eagle.flash.1m64.ld:
 /// 0xEB000, 64 KB), written with the SDK's system_param_save_with_protect().
 ///
@@ -13,7 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "spore/device_settings.h"
+#include "spore/device/device_settings.h"
 
 namespace spore::esp8266 {
 
@@ -29,7 +29,7 @@ class ConfigStore final : public SettingsStore {
 
   /// Reads the record: kText (its text copied into `out`, NUL-terminated, `*size_bytes` = its
   /// length), kNone (no SPORE record), kDamaged (anything else: kept, never written over by the
-  /// node, which runs read-only and degraded; core/spore/device_settings.h), kUnreadable (`out`
+  /// node, which runs read-only and degraded; core/spore/device/device_settings.h), kUnreadable (`out`
   /// too small) or kNoArea (no room in this layout).
   ///
   /// What the SDK does (NONOSDK22x_190703 libmain, disassembled): system_param_load() reads the

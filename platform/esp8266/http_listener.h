@@ -1,7 +1,7 @@
 #pragma once
 /// @file http_listener.h
 /// The HTTP port's listener: what AsyncWebServer::begin() would do, plus core's head screen
-/// (core/spore/http_head_screen.h) between lwIP and ESPAsyncWebServer, so the library never parses
+/// (core/spore/device/http_head_screen.h) between lwIP and ESPAsyncWebServer, so the library never parses
 /// a request line, a query or header lines beyond SPORE's limits (platform/esp8266/README.md,
 /// "HTTP admission"). Public APIs only: the library is not patched.
 ///
@@ -43,7 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "spore/http_head_screen.h"
+#include "spore/device/http_head_screen.h"
 
 namespace spore::esp8266 {
 

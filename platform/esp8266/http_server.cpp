@@ -6,8 +6,8 @@
 #include <new>
 #include <string_view>
 
-#include "spore/chunked_answer.h"
-#include "spore/json_writer.h"
+#include "spore/http/chunked_answer.h"
+#include "spore/base/json_writer.h"
 
 namespace spore::esp8266 {
 

@@ -101,11 +101,11 @@
 #include <cstdint>
 
 #include "http_listener.h"
-#include "spore/delegate.h"
-#include "spore/event_api.h"
-#include "spore/http_request_table.h"
-#include "spore/ports.h"
-#include "spore/rest_api.h"
+#include "spore/base/delegate.h"
+#include "spore/integrations/event_api.h"
+#include "spore/device/http_request_table.h"
+#include "spore/base/ports.h"
+#include "spore/http/rest_api.h"
 
 namespace spore {
 class OtaUploadHandler;

@@ -12,8 +12,8 @@
 
 #include <cstdint>
 
-#include "spore/loop_pass_monitor.h"
-#include "spore/ports.h"
+#include "spore/device/loop_pass_monitor.h"
+#include "spore/base/ports.h"
 
 namespace spore::esp8266 {
 

@@ -1,7 +1,7 @@
 #pragma once
 /// @file mqtt_client.h
 /// spore::MqttPort on the ESP8266: 256dpi/arduino-mqtt (lwmqtt) over a WiFiClient, for the MQTT
-/// bridge (core/spore/mqtt_bridge.h, docs/mqtt.md). Built only with -DSPORE_WITH_MQTT (the
+/// bridge (core/spore/mqtt/mqtt_bridge.h, docs/mqtt.md). Built only with -DSPORE_WITH_MQTT (the
 /// PlatformIO env `esp01_1m_mqtt`, which also adds the library): the default image carries none
 /// of it.
 ///
@@ -35,7 +35,7 @@
 /// suspend there (core_esp8266_main.cpp 126-130, 152-164), so the write spins for its whole
 /// timeout_ms with lwIP stopped under it and sends whatever part of the packet fit. So the
 /// bridge publishes only from its loop(), on_connected() and leave(), and queues what callbacks
-/// build (MqttBridge's outbox, core/spore/mqtt_bridge.h); the payload it hands publish() is
+/// build (MqttBridge's outbox, core/spore/mqtt/mqtt_bridge.h); the payload it hands publish() is
 /// always outbox memory, which those callbacks never write (lwmqtt sends the payload from the
 /// caller's buffer after the header: src/lwmqtt/client.c 497-505). This client adds a guard: a
 /// publish, subscribe, loop() or disconnect that begins while another of its calls is in
@@ -45,7 +45,7 @@
 /// Retained commands: arduino-mqtt 2.5.3 does not hand the RETAIN flag to the message callback
 /// (src/MQTTClient.cpp:102-121 passes topic, bytes and length; lwmqtt decoded the flag into
 /// lwmqtt_message_t::retained, src/lwmqtt/lwmqtt.h:78). The connection is therefore a
-/// WiFiClient whose reads also feed MqttInboundFlags (core/spore/mqtt_inbound.h), which follows
+/// WiFiClient whose reads also feed MqttInboundFlags (core/spore/mqtt/mqtt_inbound.h), which follows
 /// the packet framing and keeps the last PUBLISH header's RETAIN bit: lwmqtt reads exactly one
 /// whole packet before it calls back (src/lwmqtt/client.c:247-273, reads through
 /// Client::read(uint8_t*, size_t), src/MQTTClient.cpp:46-80), so that is the message's flag.
@@ -63,11 +63,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "spore/limits.h"
-#include "spore/mqtt_bridge.h"
-#include "spore/mqtt_inbound.h"
-#include "spore/mqtt_proof.h"
-#include "spore/ports.h"
+#include "spore/base/limits.h"
+#include "spore/mqtt/mqtt_bridge.h"
+#include "spore/mqtt/mqtt_inbound.h"
+#include "spore/mqtt/mqtt_proof.h"
+#include "spore/base/ports.h"
 
 /// The library's write buffer: the largest packet the bridge sends (topic, payload and a 5-byte
 /// MQTT header with the 2-byte topic length and packet id).

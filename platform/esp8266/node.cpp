@@ -6,17 +6,17 @@
 
 #include <bearssl/bearssl_hash.h>
 
-#include "spore/boot_counter.h"
-#include "spore/incarnation.h"
-#include "spore/reset_reason.h"
+#include "spore/device/boot_counter.h"
+#include "spore/base/incarnation.h"
+#include "spore/device/reset_reason.h"
 // The web dashboard, generated into the build by firmware/embed_dashboard.py (PlatformIO pre:
 // script) from web/dashboard/. A build without it (Arduino IDE library) serves no GET /.
 #if __has_include("spore_dashboard_asset.h")
 #include "spore_dashboard_asset.h"
 #define SPORE_HAS_DASHBOARD 1
 #endif
-#include "spore/hmac_sha256.h"
-#include "spore/image_version.h"
+#include "spore/auth/hmac_sha256.h"
+#include "spore/auth/image_version.h"
 
 namespace spore::esp8266 {
 
@@ -39,7 +39,7 @@ constexpr const char* kBuildPassword = "";
 #define SPORE_FIRMWARE_VERSION "spore-esp8266-0.1.0"
 #endif
 
-// This image's version slot (core/spore/image_version.h), in flash (irom0, inside the .bin and so
+// This image's version slot (core/spore/auth/image_version.h), in flash (irom0, inside the .bin and so
 // covered by its signature): a node receiving this image finds the version here and refuses it
 // when signed and older than its own (docs/ota.md, "Downgrades"). begin() reads the version from
 // it too, which keeps it through --gc-sections. The only place the marker occurs in the image.
@@ -109,7 +109,7 @@ Node::Node(const Config& config, const SafeModeConfig& safe_mode)
 }
 
 uint32_t Node::next_incarnation() {
-  // The same scheme as spored's (core/spore/incarnation.h): boot count << 16, room for 65,535
+  // The same scheme as spored's (core/spore/base/incarnation.h): boot count << 16, room for 65,535
   // refutations per run, compared with serial arithmetic so that it wraps instead of saturating.
   const uint32_t legacy = boot_log_.legacy_count();
   if (!boot_log_.begin()) {

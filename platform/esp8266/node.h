@@ -12,10 +12,10 @@
 /// Glue only: every decision is in core or in the adapters it holds.
 ///
 /// Settings (begin()): the settings record in flash (esp8266/config_store.h; its fields are in
-/// core/spore/device_config.h: wifi_ssid, wifi_password, api_token, cluster_key, no_bearer; lines
+/// core/spore/device/device_config.h: wifi_ssid, wifi_password, api_token, cluster_key, no_bearer; lines
 /// with keys this image does not know are kept and written back). What the node does with a
 /// record that is missing, damaged or does not parse is core's DeviceSettings
-/// (core/spore/device_settings.h): it never writes over a record that exists; it runs read-only
+/// (core/spore/device/device_settings.h): it never writes over a record that exists; it runs read-only
 /// on what parses ("settingsReadOnly": true in /api/node/status, the reason on the serial log)
 /// until the user saves new settings in the setup portal. When the settings hold no WiFi
 /// credentials, the build flags WIFI_SSID / WIFI_PASSWORD are used if the library was compiled
@@ -24,7 +24,7 @@
 /// Without either, the setup portal opens: an open access point "spore-<chipid>" whose every page
 /// is a form for the credentials (platform/esp8266/portal.h). A stored api_token wins over
 /// begin()'s argument. With neither, the node draws a token once WiFi runs (station connected or
-/// access point up: the RNG is only random with the radio on, core/spore/token_drbg.h), saves it
+/// access point up: the RNG is only random with the radio on, core/spore/device/token_drbg.h), saves it
 /// when nothing was stored, and prints it once on the serial log; until then every protected
 /// route answers 503 token_pending (RestApi::lock_until_token()).
 ///
@@ -33,15 +33,15 @@
 /// the node's identity (NodeContext::set_ip).
 ///
 /// Identity: node_id = ESP.getChipId(), hostname "esp_<chipid, 6 hex digits>", ip = the station
-/// address, incarnation = incarnation_for_boot(boot count) (core/spore/incarnation.h: count << 16,
+/// address, incarnation = incarnation_for_boot(boot count) (core/spore/base/incarnation.h: count << 16,
 /// as spored's) with the boot count from the append-only log in two flash sectors after the
-/// settings (core/spore/boot_counter.h, EspBootLogFlash: one 8-byte program per boot, one sector
+/// settings (core/spore/device/boot_counter.h, EspBootLogFlash: one 8-byte program per boot, one sector
 /// erase per 511 boots; the first boot continues from the counter the EEPROM firmware kept).
 /// Firmware identity: version = SPORE_FIRMWARE_VERSION (build flag, default the library's), image
 /// SHA-256 = the running sketch as it sits in flash (ESP.getSketchSize() bytes from address 0),
 /// hashed once in begin() (~0.4 s for 370 KB).
 ///
-/// Safe mode (core/spore/safe_mode.h, as ESPHome's): begin() first counts the boot in RTC memory
+/// Safe mode (core/spore/device/safe_mode.h, as ESPHome's): begin() first counts the boot in RTC memory
 /// (EspRtcSafeModeStore). After SafeModeConfig::boot_attempts (10) boots in a row that ended
 /// within stable_after_ms (60 s), the next boot is safe mode: WiFi (with its setup portal), the
 /// REST API (status, members, restart) and POST /api/node/update only; no UDP, membership,
@@ -69,21 +69,21 @@
 #include "esp8266/udp.h"
 #include "esp8266/updater_flash_target.h"
 #include "esp8266/wifi.h"
-#include "spore/config.h"
-#include "spore/device_config.h"
-#include "spore/device_settings.h"
-#include "spore/event_api.h"
-#include "spore/membership.h"
-#include "spore/metrics.h"
-#include "spore/node_context.h"
-#include "spore/ota.h"
-#include "spore/ota_upload.h"
-#include "spore/rest_api.h"
-#include "spore/safe_mode.h"
-#include "spore/wifi_manager.h"
+#include "spore/node/config.h"
+#include "spore/device/device_config.h"
+#include "spore/device/device_settings.h"
+#include "spore/integrations/event_api.h"
+#include "spore/cluster/membership.h"
+#include "spore/integrations/metrics.h"
+#include "spore/node/node_context.h"
+#include "spore/ota/ota.h"
+#include "spore/ota/ota_upload.h"
+#include "spore/http/rest_api.h"
+#include "spore/device/safe_mode.h"
+#include "spore/device/wifi_manager.h"
 #ifdef SPORE_WITH_MQTT
 #include "esp8266/mqtt_client.h"
-#include "spore/mqtt_bridge.h"
+#include "spore/mqtt/mqtt_bridge.h"
 #endif
 
 namespace spore::esp8266 {

@@ -8,7 +8,7 @@
 /// which makes them show the portal. /api/ stays with the REST handler, so a device stuck in
 /// setup can still be inspected and updated over the access point (http://192.168.4.1/api/...).
 ///
-/// Every decision is core's (core/spore/setup_portal.h: routing, token, DeviceConfig::set_wifi()
+/// Every decision is core's (core/spore/device/setup_portal.h: routing, token, DeviceConfig::set_wifi()
 /// with the SSID and WPA2 password rules, apply timing). Bad input gets 400 (403 for a wrong
 /// token) with the reason and the form again, and changes nothing. The token field exists because the access
 /// point is open: without it anybody in radio range of a device that lost its network could
@@ -31,11 +31,11 @@
 #include <cstdint>
 
 #include "esp8266/config_store.h"
-#include "spore/device_config.h"
-#include "spore/ports.h"
-#include "spore/rest_api.h"
-#include "spore/setup_portal.h"
-#include "spore/wifi_manager.h"
+#include "spore/device/device_config.h"
+#include "spore/base/ports.h"
+#include "spore/http/rest_api.h"
+#include "spore/device/setup_portal.h"
+#include "spore/device/wifi_manager.h"
 
 namespace spore::esp8266 {
 

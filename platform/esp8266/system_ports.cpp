@@ -6,7 +6,7 @@
 
 #include "esp8266/config_store.h"  // kSettingsSectors
 
-#include "spore/reset_reason.h"
+#include "spore/device/reset_reason.h"
 
 extern "C" {
 // SDK: hardware random number (RANDOM_REG32), declared in osapi.h on some SDKs only.

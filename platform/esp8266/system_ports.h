@@ -1,16 +1,16 @@
 #pragma once
 /// @file system_ports.h
-/// The small ports of core/spore/ports.h on the ESP8266 Arduino core 3.1.x: millis() clock,
+/// The small ports of core/spore/base/ports.h on the ESP8266 Arduino core 3.1.x: millis() clock,
 /// hardware random numbers, Serial log sink and ESP.* system information; and the safe-mode
 /// counter's store in RTC memory. Adapters only: no logic the host tests cannot reach lives here.
 
 #include <cstddef>
 #include <cstdint>
 
-#include "spore/boot_counter.h"
-#include "spore/ports.h"
-#include "spore/safe_mode.h"
-#include "spore/token_drbg.h"
+#include "spore/device/boot_counter.h"
+#include "spore/base/ports.h"
+#include "spore/device/safe_mode.h"
+#include "spore/device/token_drbg.h"
 
 /// First of the three RTC user-memory blocks (4 bytes each, 0..127) that hold the safe-mode
 /// counter. Default: the last three, away from eboot's command (blocks 0..31: Update.end() writes
@@ -35,7 +35,7 @@ class EspRandom final : public Random {
   uint32_t next_u32() override;
 };
 
-/// Seed material for the first-boot API token (core/spore/token_drbg.h): RANDOM_REG32 read
+/// Seed material for the first-boot API token (core/spore/device/token_drbg.h): RANDOM_REG32 read
 /// kTokenSampleSpacingUs after the previous read (delayMicroseconds, loop context only), and
 /// micros(). Only worth anything once WiFi runs: the core's own comment says the register gives
 /// pseudo-random numbers with the radio off (cores/esp8266/Esp.cpp:536-557 in core 3.1.2).
@@ -45,7 +45,7 @@ class EspEntropy final : public EntropySource {
   uint32_t micros_now() override;
 };
 
-/// The boot counter's two log sectors (core/spore/boot_counter.h) in the filesystem area of the
+/// The boot counter's two log sectors (core/spore/device/boot_counter.h) in the filesystem area of the
 /// linker script, right after the settings record's three (config_store.h). With
 /// eagle.flash.1m64.ld (filesystem 0xEB000..0xFB000, EEPROM 0xFB000, RF calibration 0xFC000, the
 /// SDK's WiFi settings 0xFD000..0xFFFFF): settings 0xEB000..0xEDFFF, boot log 0xEE000 and 0xEF000.
@@ -106,7 +106,7 @@ class EspSystemInfo final : public SystemInfo {
   uint8_t heap_fragmentation_percent() const;
   /// rst_info::reason of the last reset (REASON_DEFAULT_RST .. REASON_EXT_SYS_RST).
   uint32_t reset_reason_code() const;
-  /// esp_reset_reason_name(reset_reason_code()) (spore/reset_reason.h, host-tested): "power_on",
+  /// esp_reset_reason_name(reset_reason_code()) (spore/device/reset_reason.h, host-tested): "power_on",
   /// "hardware_watchdog", "exception", "software_watchdog", "software_restart",
   /// "deep_sleep_wake", "external_reset", "unknown". No String is built (ESP.getResetReason()
   /// would).

@@ -3,7 +3,7 @@
 #include <Arduino.h>
 #include <ESP8266WiFi.h>
 
-#include "spore/membership.h"
+#include "spore/cluster/membership.h"
 
 namespace spore::esp8266 {
 

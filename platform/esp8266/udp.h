@@ -33,9 +33,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "spore/limits.h"
-#include "spore/ports.h"
-#include "spore/udp_intake.h"
+#include "spore/base/limits.h"
+#include "spore/base/ports.h"
+#include "spore/device/udp_intake.h"
 
 namespace spore {
 class Membership;

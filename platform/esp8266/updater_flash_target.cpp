@@ -9,8 +9,8 @@
 // generates none.
 #include <Updater_Signing.h>
 
-#include "spore/esp_flash.h"
-#include "spore/node_context.h"
+#include "spore/device/esp_flash.h"
+#include "spore/node/node_context.h"
 
 #if ARDUINO_SIGNING
 // A public.key in the sketch folder makes the Arduino IDE build the core's own signature check

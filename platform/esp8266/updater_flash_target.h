@@ -8,7 +8,7 @@
 /// begin() sets Update.runAsync(true).
 ///
 /// The core's OtaSession does the streaming, SHA-256, size and signature checks. Every image
-/// byte also goes through core's EspImageWalker (spore/esp_image.h): bootloader and app image,
+/// byte also goes through core's EspImageWalker (spore/device/esp_image.h): bootloader and app image,
 /// segment headers and load addresses, entry points, checksums, the exact length and the CRC-32
 /// elf2bin recorded. commit() asks it for the verdict *before* Update.end(): a refused image is
 /// kBadImage, Update.end() is never called, and OtaSession's abort() then resets the Updater
@@ -20,7 +20,7 @@
 /// chip's; a signature only with the core's own signing (refused at compile time here, below),
 /// an MD5 only when one was set.
 ///
-/// Read-back: commit() installs core's EspStagedImageCheck (spore/esp_staged_image.h) as the
+/// Read-back: commit() installs core's EspStagedImageCheck (spore/device/esp_staged_image.h) as the
 /// Updater's hash and verifier (Update.installSignature(), no signature expected), so
 /// Update.end(true) writes its last buffered bytes, reads the whole staged image back from flash
 /// and writes eboot's command only when it is the uploaded image (SHA-256 as OtaSession streamed
@@ -43,15 +43,15 @@
 /// (ARDUINO_SIGNING in the generated Updater_Signing.h); this file then fails to compile with a
 /// message saying to pass the key as SPORE_OTA_PUBLIC_KEY_PEM instead.
 ///
-/// The capacity, magic and Update.begin() sizing rules are core's (spore/esp_flash.h, host-tested
+/// The capacity, magic and Update.begin() sizing rules are core's (spore/device/esp_flash.h, host-tested
 /// in tests/unit/esp_flash_test.cpp); this class only calls Update and ESP.
 
 #include <cstddef>
 #include <cstdint>
 
-#include "spore/esp_image.h"
-#include "spore/esp_staged_image.h"
-#include "spore/ota.h"
+#include "spore/device/esp_image.h"
+#include "spore/device/esp_staged_image.h"
+#include "spore/ota/ota.h"
 
 namespace spore {
 class NodeContext;

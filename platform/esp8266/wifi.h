@@ -1,6 +1,6 @@
 #pragma once
 /// @file wifi.h
-/// The radio for core's WifiManager (core/spore/wifi_manager.h), on ESP8266WiFi, plus the DNS
+/// The radio for core's WifiManager (core/spore/device/wifi_manager.h), on ESP8266WiFi, plus the DNS
 /// half of the captive portal: while the setup access point is up, every name resolves to the
 /// access point's address (192.168.4.1), so phones and laptops that probe for Internet access
 /// land on the portal page. Adapter only: when to connect, retry or open the portal is core's.
@@ -19,7 +19,7 @@
 
 #include <cstdint>
 
-#include "spore/wifi_manager.h"
+#include "spore/device/wifi_manager.h"
 
 namespace spore::esp8266 {
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "spore/ports.h"
+#include "spore/base/ports.h"
 
 namespace spore::posix {
 

@@ -42,7 +42,7 @@
 #include <vector>
 
 #include "posix/elf_image.h"
-#include "spore/ota.h"
+#include "spore/ota/ota.h"
 
 namespace spore::posix {
 

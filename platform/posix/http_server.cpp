@@ -25,9 +25,9 @@
 #include "posix/http_eviction.h"
 #include "posix/http_head_check.h"
 #include "posix/udp_socket.h"
-#include "spore/event_api.h"
-#include "spore/json_writer.h"
-#include "spore/ota_upload.h"
+#include "spore/integrations/event_api.h"
+#include "spore/base/json_writer.h"
+#include "spore/ota/ota_upload.h"
 
 namespace spore::posix {
 
@@ -42,7 +42,7 @@ constexpr const char* kRetryAfter = "Retry-After: 1\r\n";
 /// After this many connections were open at once, the heap is trimmed once they are down to an
 /// eighth (housekeep()).
 constexpr size_t kTrimAfterConnections = 64;
-/// RestApi's restart route (core/spore/rest_api.h): its 202 is followed by an exec().
+/// RestApi's restart route (core/spore/http/rest_api.h): its 202 is followed by an exec().
 constexpr std::string_view kRestartPath = "/api/node/restart";
 
 HttpMethod method_from(const char* name) {

@@ -55,8 +55,8 @@
 #include <string>
 #include <string_view>
 
-#include "spore/ports.h"
-#include "spore/rest_api.h"
+#include "spore/base/ports.h"
+#include "spore/http/rest_api.h"
 
 struct MHD_Connection;
 

@@ -7,7 +7,7 @@
 #include <atomic>
 #include <string_view>
 
-#include "spore/ports.h"
+#include "spore/base/ports.h"
 
 namespace spore::posix {
 

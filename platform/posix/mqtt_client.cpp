@@ -10,7 +10,7 @@
 #include <mutex>
 
 #include "posix/log_sink.h"
-#include "spore/ports.h"
+#include "spore/base/ports.h"
 
 namespace spore::posix {
 

@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <string>
 
-#include "spore/mqtt_bridge.h"
+#include "spore/mqtt/mqtt_bridge.h"
 
 struct mosquitto;
 struct mosquitto_message;

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "spore/hex.h"
-#include "spore/ota.h"
+#include "spore/base/hex.h"
+#include "spore/ota/ota.h"
 
 namespace spore::posix {
 

@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "posix/http_server.h"
-#include "spore/ota_upload.h"
+#include "spore/ota/ota_upload.h"
 
 namespace spore::posix {
 

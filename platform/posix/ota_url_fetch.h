@@ -26,7 +26,7 @@
 #include <string>
 #include <thread>
 
-#include "spore/ports.h"
+#include "spore/base/ports.h"
 
 namespace spore {
 class OtaUploadHandler;

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "spore/ports.h"
+#include "spore/base/ports.h"
 
 namespace spore::posix {
 

@@ -9,7 +9,7 @@
 ///   lock        flock()ed while a spored uses the directory (holds its pid)
 ///
 /// Incarnation: spore::incarnation_for_boot(boot_count) = boot_count << 16 (mod 2^32,
-/// core/spore/incarnation.h). The membership protocol raises the incarnation by one on every
+/// core/spore/base/incarnation.h). The membership protocol raises the incarnation by one on every
 /// in-run refutation (SWIM), at most 65,535 times per run (core Membership refuses more), so a run
 /// never reaches the next boot's incarnation; should one get there anyway (a datagram sequence
 /// wrap after that), record_incarnation() raises the stored boot count past it. The boot count is
@@ -41,7 +41,7 @@
 #include <vector>
 
 #include "posix/private_file.h"
-#include "spore/incarnation.h"
+#include "spore/base/incarnation.h"
 
 namespace spore::posix {
 

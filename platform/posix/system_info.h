@@ -17,8 +17,8 @@
 #include <string>
 #include <string_view>
 
-#include "spore/limits.h"
-#include "spore/ports.h"
+#include "spore/base/limits.h"
+#include "spore/base/ports.h"
 
 namespace spore::posix {
 

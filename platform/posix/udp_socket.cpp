@@ -12,7 +12,7 @@
 
 #include <cstring>
 
-#include "spore/limits.h"
+#include "spore/base/limits.h"
 
 namespace spore::posix {
 namespace {

@@ -27,7 +27,7 @@
 #include <string>
 #include <string_view>
 
-#include "spore/ports.h"
+#include "spore/base/ports.h"
 
 namespace spore::posix {
 

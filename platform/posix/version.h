@@ -14,11 +14,11 @@
 
 #include <cstddef>
 
-#include "spore/image_version.h"
+#include "spore/auth/image_version.h"
 
 namespace spore::posix {
 
-/// The slot's layout is core's (spore/image_version.h): a node finds the same slot in an image it
+/// The slot's layout is core's (spore/auth/image_version.h): a node finds the same slot in an image it
 /// is sent and refuses a signed one older than its own (docs/ota.md, "Downgrades").
 /// Size of the whole slot, prefix and NUL padding included.
 constexpr size_t kVersionSlotBytes = kImageVersionSlotBytes;

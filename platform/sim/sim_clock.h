@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "spore/ports.h"
+#include "spore/base/ports.h"
 
 namespace spore::sim {
 

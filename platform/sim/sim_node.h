@@ -13,10 +13,10 @@
 
 #include "sim/sim_clock.h"
 #include "sim/sim_network.h"
-#include "spore/config.h"
-#include "spore/hmac_sha256.h"
-#include "spore/membership.h"
-#include "spore/node_context.h"
+#include "spore/node/config.h"
+#include "spore/auth/hmac_sha256.h"
+#include "spore/cluster/membership.h"
+#include "spore/node/node_context.h"
 
 namespace spore::sim {
 

@@ -1,4 +1,4 @@
-// libFuzzer target for the boot counter's flash log reader and writer (core/spore/boot_counter.h).
+// libFuzzer target for the boot counter's flash log reader and writer (core/spore/device/boot_counter.h).
 //
 // Input layout: byte 0 = flags, then the bytes of the two sectors: the first half of the rest
 // from offset 0 of sector 0, the second half from offset 0 of sector 1. What the input does not
@@ -20,7 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "spore/boot_counter.h"
+#include "spore/device/boot_counter.h"
 
 namespace {
 

@@ -1,7 +1,7 @@
-// libFuzzer target for the persisted settings parser (core/spore/device_config.h).
+// libFuzzer target for the persisted settings parser (core/spore/device/device_config.h).
 //
 // Input: the settings file text, as read from flash; the same bytes are also decoded as a raw
-// flash record (core/spore/config_record.h), the frame the ESP8266 stores that text in.
+// flash record (core/spore/device/config_record.h), the frame the ESP8266 stores that text in.
 //
 // Properties checked on every input, abort() on violation:
 // - parse() never crashes or reads out of bounds (ASan/UBSan in the fuzz preset);
@@ -24,8 +24,8 @@
 #include <cstring>
 #include <string_view>
 
-#include "spore/config_record.h"
-#include "spore/device_config.h"
+#include "spore/device/config_record.h"
+#include "spore/device/device_config.h"
 
 namespace {
 

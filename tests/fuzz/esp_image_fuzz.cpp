@@ -1,4 +1,4 @@
-// libFuzzer target for the ESP8266 image walker (core/spore/esp_image.h), which decides before
+// libFuzzer target for the ESP8266 image walker (core/spore/device/esp_image.h), which decides before
 // Update.end() whether an uploaded firmware file is a complete, intact ESP8266 Arduino image.
 //
 // Input layout: byte 0 = flags (bit 0: allow a signature trailer), byte 1 = chunking seed, then the
@@ -26,8 +26,8 @@
 
 #include "../unit/esp_image_builder.h"
 #include "fuzz_chunker.h"
-#include "spore/esp_image.h"
-#include "spore/limits.h"
+#include "spore/device/esp_image.h"
+#include "spore/base/limits.h"
 
 namespace {
 

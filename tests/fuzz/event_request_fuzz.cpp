@@ -1,4 +1,4 @@
-// libFuzzer target for cluster events over HTTP (core/spore/event_api.h): the request target and
+// libFuzzer target for cluster events over HTTP (core/spore/integrations/event_api.h): the request target and
 // body of POST /api/cluster/events, and the target of GET /api/cluster/events/stream.
 //
 // Input: the request target, then optionally a NUL byte and the body.
@@ -20,12 +20,12 @@
 #include <string>
 #include <string_view>
 
-#include "spore/cluster_events.h"
-#include "spore/event_api.h"
-#include "spore/http_target.h"
-#include "spore/membership.h"
+#include "spore/events/cluster_events.h"
+#include "spore/integrations/event_api.h"
+#include "spore/auth/http_target.h"
+#include "spore/cluster/membership.h"
 #include "fuzz_ports.h"
-#include "spore/node_context.h"
+#include "spore/node/node_context.h"
 
 namespace {
 

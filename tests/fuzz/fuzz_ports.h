@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "spore/json_writer.h"
-#include "spore/ota.h"
-#include "spore/ports.h"
+#include "spore/base/json_writer.h"
+#include "spore/ota/ota.h"
+#include "spore/base/ports.h"
 
 namespace spore::fuzz {
 

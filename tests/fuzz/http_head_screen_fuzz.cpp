@@ -1,4 +1,4 @@
-// libFuzzer target for the ESP8266 head screen (core/spore/http_head_screen.h): the streaming
+// libFuzzer target for the ESP8266 head screen (core/spore/device/http_head_screen.h): the streaming
 // check in front of ESPAsyncWebServer that bounds the request line, its query parameters, the
 // header lines and the whole head before the library parses any of it.
 //
@@ -21,7 +21,7 @@
 #include <string_view>
 
 #include "fuzz_chunker.h"
-#include "spore/http_head_screen.h"
+#include "spore/device/http_head_screen.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // libFuzzer target for the ESP8266 HTTP adapter's request admission table
-// (core/spore/http_request_table.h): sequences of the calls ESPAsyncWebServer's callbacks make
+// (core/spore/device/http_request_table.h): sequences of the calls ESPAsyncWebServer's callbacks make
 // (admit, body chunks, multipart file chunks, respond_asset / respond, fail, disconnected, poll),
 // on up to 6 request handles against SPORE_ESP_MAX_HTTP_REQUESTS slots, with a real RestApi
 // (token set, dashboard set) + OtaUploadHandler + OtaSession on an in-memory flash target.
@@ -55,13 +55,13 @@
 #include <vector>
 
 #include "fuzz_ports.h"
-#include "spore/http_request_table.h"
-#include "spore/membership.h"
-#include "spore/metrics.h"
-#include "spore/node_context.h"
-#include "spore/ota.h"
-#include "spore/ota_upload.h"
-#include "spore/rest_api.h"
+#include "spore/device/http_request_table.h"
+#include "spore/cluster/membership.h"
+#include "spore/integrations/metrics.h"
+#include "spore/node/node_context.h"
+#include "spore/ota/ota.h"
+#include "spore/ota/ota_upload.h"
+#include "spore/http/rest_api.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// libFuzzer target for the version an image carries (core/spore/image_version.h): the streaming
+// libFuzzer target for the version an image carries (core/spore/auth/image_version.h): the streaming
 // search for the version slot (ImageVersionScanner) and the MAJOR.MINOR.PATCH reader.
 //
 // Input: bytes 0-3 seed the chunking (fuzz_chunker.h; 0 = one chunk), the rest is an image.
@@ -26,7 +26,7 @@
 #include <string_view>
 
 #include "fuzz_chunker.h"
-#include "spore/image_version.h"
+#include "spore/auth/image_version.h"
 
 namespace {
 

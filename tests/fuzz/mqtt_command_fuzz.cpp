@@ -1,4 +1,4 @@
-// libFuzzer target for the MQTT bridge's command handling (core/spore/mqtt_bridge.h,
+// libFuzzer target for the MQTT bridge's command handling (core/spore/mqtt/mqtt_bridge.h,
 // MqttBridge::on_message): whatever a broker delivers on a topic the node subscribed to.
 //
 // Input: byte 0 = flags (bit 0: prefix the topic with "<base>/cmd/", so most inputs reach the
@@ -32,12 +32,12 @@
 #include <string_view>
 
 #include "fuzz_ports.h"
-#include "spore/membership.h"
-#include "spore/hex.h"
-#include "spore/mqtt_bridge.h"
-#include "spore/mqtt_proof.h"
-#include "spore/node_context.h"
-#include "spore/rest_api.h"
+#include "spore/cluster/membership.h"
+#include "spore/base/hex.h"
+#include "spore/mqtt/mqtt_bridge.h"
+#include "spore/mqtt/mqtt_proof.h"
+#include "spore/node/node_context.h"
+#include "spore/http/rest_api.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// libFuzzer target for MqttInboundFlags (core/spore/mqtt_inbound.h): the framing follower that
+// libFuzzer target for MqttInboundFlags (core/spore/mqtt/mqtt_inbound.h): the framing follower that
 // tells the ESP8266 bridge whether a command arrived retained, over whatever bytes a broker sends.
 //
 // Input: a script of packets. Each packet takes 3 input bytes: the fixed header byte, then a
@@ -20,7 +20,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "spore/mqtt_inbound.h"
+#include "spore/mqtt/mqtt_inbound.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Arbitrary bytes, split at every input-chosen point: no crash, same answer as whole.

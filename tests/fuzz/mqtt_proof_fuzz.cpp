@@ -1,4 +1,4 @@
-// libFuzzer target for the MQTT command payload parser and the proof (core/spore/mqtt_proof.h):
+// libFuzzer target for the MQTT command payload parser and the proof (core/spore/mqtt/mqtt_proof.h):
 // whatever a broker user publishes on a node's cmd/ topics.
 //
 // Input: any bytes, parsed as a payload; then the same bytes used as a token, a command and
@@ -21,8 +21,8 @@
 #include <string>
 #include <string_view>
 
-#include "spore/hex.h"
-#include "spore/mqtt_proof.h"
+#include "spore/base/hex.h"
+#include "spore/mqtt/mqtt_proof.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);

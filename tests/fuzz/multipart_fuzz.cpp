@@ -1,4 +1,4 @@
-// libFuzzer target for the streaming multipart/form-data parser (core/spore/multipart.h).
+// libFuzzer target for the streaming multipart/form-data parser (core/spore/ota/multipart.h).
 //
 // Input layout: byte 0 = chunking seed, byte 1 = mode (bit 0: the first line is only the boundary,
 // the parser gets "multipart/form-data; boundary=<line>"; else the line is the whole Content-Type),
@@ -22,7 +22,7 @@
 #include <string_view>
 
 #include "fuzz_chunker.h"
-#include "spore/multipart.h"
+#include "spore/ota/multipart.h"
 
 namespace {
 

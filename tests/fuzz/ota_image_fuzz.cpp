@@ -1,4 +1,4 @@
-// libFuzzer target for the OTA image pipeline (core/spore/ota.h): random upload bodies through an
+// libFuzzer target for the OTA image pipeline (core/spore/ota/ota.h): random upload bodies through an
 // OtaSession, with and without a public key, against a checking fake FlashTarget.
 //
 // Input layout: byte 0 = flags (bit 0: key set; bit 1: declare the body size; bits 2-3: capacity
@@ -29,7 +29,7 @@
 #include <new>
 
 #include "fuzz_chunker.h"
-#include "spore/ota.h"
+#include "spore/ota/ota.h"
 
 namespace {
 

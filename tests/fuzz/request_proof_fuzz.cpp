@@ -1,4 +1,4 @@
-// libFuzzer target for request proofs (core/spore/request_auth.h, http_target.h): the
+// libFuzzer target for request proofs (core/spore/auth/request_auth.h, http_target.h): the
 // `Authorization: Spore ...` parser, the canonical target, and RestApi's decision on a protected
 // route (POST /api/node/restart) and on GET /api/node/challenge.
 //
@@ -28,12 +28,12 @@
 #include <string_view>
 
 #include "fuzz_ports.h"
-#include "spore/hex.h"
-#include "spore/http_target.h"
-#include "spore/http_text.h"
-#include "spore/node_context.h"
-#include "spore/request_auth.h"
-#include "spore/rest_api.h"
+#include "spore/base/hex.h"
+#include "spore/auth/http_target.h"
+#include "spore/http/http_text.h"
+#include "spore/node/node_context.h"
+#include "spore/auth/request_auth.h"
+#include "spore/http/rest_api.h"
 
 namespace {
 

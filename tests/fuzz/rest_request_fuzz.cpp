@@ -47,15 +47,15 @@
 
 #include "fuzz_chunker.h"
 #include "fuzz_ports.h"
-#include "spore/chunked_answer.h"
-#include "spore/cluster_events.h"
-#include "spore/event_api.h"
-#include "spore/membership.h"
-#include "spore/metrics.h"
-#include "spore/node_context.h"
-#include "spore/ota.h"
-#include "spore/ota_upload.h"
-#include "spore/rest_api.h"
+#include "spore/http/chunked_answer.h"
+#include "spore/events/cluster_events.h"
+#include "spore/integrations/event_api.h"
+#include "spore/cluster/membership.h"
+#include "spore/integrations/metrics.h"
+#include "spore/node/node_context.h"
+#include "spore/ota/ota.h"
+#include "spore/ota/ota_upload.h"
+#include "spore/http/rest_api.h"
 
 namespace {
 

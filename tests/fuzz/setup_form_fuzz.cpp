@@ -1,5 +1,5 @@
-// libFuzzer target for the setup portal's form reader (http_form_field(), core/spore/http_target.h)
-// and SetupPortal::submit_form() (core/spore/setup_portal.h), which the ESP8266 portal runs on the
+// libFuzzer target for the setup portal's form reader (http_form_field(), core/spore/auth/http_target.h)
+// and SetupPortal::submit_form() (core/spore/device/setup_portal.h), which the ESP8266 portal runs on the
 // raw POST /wifi body instead of ESPAsyncWebServer's parameter list.
 //
 // Input: byte 0 = output capacity (0..63); the rest is the form body.
@@ -25,11 +25,11 @@
 #include <string_view>
 
 #include "fuzz_ports.h"
-#include "spore/device_config.h"
-#include "spore/http_target.h"
-#include "spore/node_context.h"
-#include "spore/rest_api.h"
-#include "spore/setup_portal.h"
+#include "spore/device/device_config.h"
+#include "spore/auth/http_target.h"
+#include "spore/node/node_context.h"
+#include "spore/http/rest_api.h"
+#include "spore/device/setup_portal.h"
 
 namespace {
 

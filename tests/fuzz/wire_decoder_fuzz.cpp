@@ -21,7 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "spore/wire_codec.h"
+#include "spore/wire/wire_codec.h"
 
 namespace {
 

@@ -140,14 +140,18 @@ for f in library.properties README.md src/SPORE.h src/esp8266/node.h; do
   [ -f "$pkg/$f" ] || it_fail "package lacks $f"
 done
 cmp -s "$pkg/library.properties" "$IT_ROOT/library.properties" || it_fail "library.properties differs in the package"
-for dir in "core/spore:src/spore" "platform/esp8266:src/esp8266"; do
+pairs=("platform/esp8266/:src/esp8266/")
+for d in "$IT_ROOT"/core/spore/*/; do pairs+=("core/spore/$(basename "$d")/:src/spore/$(basename "$d")/"); done
+for dir in "${pairs[@]}"; do
   from="${dir%%:*}" to="${dir#*:}"
-  for f in "$IT_ROOT/$from"/*.h "$IT_ROOT/$from"/*.cpp; do
-    cmp -s "$f" "$pkg/$to/$(basename "$f")" || it_fail "package: $to/$(basename "$f") is not $from/$(basename "$f")"
+  for f in "$IT_ROOT/$from"*.h "$IT_ROOT/$from"*.cpp; do
+    cmp -s "$f" "$pkg/$to$(basename "$f")" || it_fail "package: $to$(basename "$f") is not $from$(basename "$f")"
   done
-  [ "$(find "$pkg/$to" -type f | wc -l)" -eq "$(find "$IT_ROOT/$from" -maxdepth 1 \( -name '*.h' -o -name '*.cpp' \) | wc -l)" ] ||
-    it_fail "package: $to has other files than $from/*.h|*.cpp"
+  [ "$(find "$pkg/$to" -maxdepth 1 -type f | wc -l)" -eq "$(find "$IT_ROOT/$from" -maxdepth 1 \( -name '*.h' -o -name '*.cpp' \) | wc -l)" ] ||
+    it_fail "package: $to has other files than $from*.h|*.cpp"
 done
+[ "$(find "$pkg/src/spore" -type f | wc -l)" -eq "$(find "$IT_ROOT/core/spore" \( -name '*.h' -o -name '*.cpp' \) | wc -l)" ] ||
+  it_fail "package: src/spore has other files than core/spore"
 n_ex=0
 for ex in "$IT_ROOT"/examples/*/; do
   name="$(basename "$ex")"
@@ -170,7 +174,7 @@ zip="$pkgout/SPORE-$version.zip"
 python3 - "$zip" <<'PY' || it_fail "the zip's layout is wrong"
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
-need = ["SPORE/library.properties", "SPORE/src/SPORE.h", "SPORE/src/esp8266/node.h", "SPORE/src/spore/node_context.h"]
+need = ["SPORE/library.properties", "SPORE/src/SPORE.h", "SPORE/src/esp8266/node.h", "SPORE/src/spore/node/node_context.h"]
 missing = [n for n in need if n not in names]
 outside = [n for n in names if not n.startswith("SPORE/")]
 if missing or outside:

@@ -20,9 +20,9 @@
 #include "fakes.h"
 #include "posix/http_server.h"
 #include "raw_http_client.h"
-#include "spore/event_api.h"
-#include "spore/membership.h"
-#include "spore/node_context.h"
+#include "spore/integrations/event_api.h"
+#include "spore/cluster/membership.h"
+#include "spore/node/node_context.h"
 
 namespace spore::posix {
 namespace {

@@ -16,8 +16,8 @@
 #include "fakes.h"
 #include "posix/http_server.h"
 #include "raw_http_client.h"
-#include "spore/node_context.h"
-#include "spore/rest_api.h"
+#include "spore/node/node_context.h"
+#include "spore/http/rest_api.h"
 
 namespace spore::posix {
 namespace {

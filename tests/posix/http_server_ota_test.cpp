@@ -19,10 +19,10 @@
 #include "fakes.h"
 #include "posix/http_server.h"
 #include "raw_http_client.h"
-#include "spore/node_context.h"
-#include "spore/ota.h"
-#include "spore/ota_upload.h"
-#include "spore/rest_api.h"
+#include "spore/node/node_context.h"
+#include "spore/ota/ota.h"
+#include "spore/ota/ota_upload.h"
+#include "spore/http/rest_api.h"
 
 namespace spore::posix {
 namespace {

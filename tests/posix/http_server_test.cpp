@@ -21,9 +21,9 @@
 
 #include "fakes.h"
 #include "raw_http_client.h"
-#include "spore/metrics.h"
-#include "spore/node_context.h"
-#include "spore/rest_api.h"
+#include "spore/integrations/metrics.h"
+#include "spore/node/node_context.h"
+#include "spore/http/rest_api.h"
 
 namespace spore::posix {
 namespace {

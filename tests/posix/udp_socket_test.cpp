@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "spore/limits.h"
+#include "spore/base/limits.h"
 
 namespace spore::posix {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "keyed_cluster.h"
 #include "sim/simulation.h"
-#include "spore/cluster_events.h"
+#include "spore/events/cluster_events.h"
 
 namespace spore::sim {
 namespace {

@@ -1,5 +1,5 @@
 // Issue 18, finding 2, end to end on the simulated network: a node restarts past the old 16-bit
-// boot limit (boot 65,535 -> 65,536: incarnation 0xFFFF0000 -> 0, core/spore/incarnation.h).
+// boot limit (boot 65,535 -> 65,536: incarnation 0xFFFF0000 -> 0, core/spore/base/incarnation.h).
 // Its peers must take it as a restart (not a stale life), and the events it publishes after the
 // restart (a new stream, seq from 1 again) must be delivered, not dropped as duplicates or stale.
 // Before serial arithmetic, incarnation 0 was "older" than 0xFFFF0000: every datagram of the new
@@ -12,7 +12,7 @@
 
 #include "keyed_cluster.h"
 #include "sim/simulation.h"
-#include "spore/incarnation.h"
+#include "spore/base/incarnation.h"
 
 namespace spore::sim {
 namespace {

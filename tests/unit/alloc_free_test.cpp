@@ -13,14 +13,14 @@
 
 #include "fakes.h"
 #include "ota_test_support.h"
-#include "spore/http_request_table.h"
-#include "spore/loop_pass_monitor.h"
-#include "spore/membership.h"
-#include "spore/ota_upload.h"
-#include "spore/rest_api.h"
-#include "spore/node_context.h"
-#include "spore/udp_intake.h"
-#include "spore/wire_codec.h"
+#include "spore/device/http_request_table.h"
+#include "spore/device/loop_pass_monitor.h"
+#include "spore/cluster/membership.h"
+#include "spore/ota/ota_upload.h"
+#include "spore/http/rest_api.h"
+#include "spore/node/node_context.h"
+#include "spore/device/udp_intake.h"
+#include "spore/wire/wire_codec.h"
 
 extern "C" {
 void* __libc_malloc(size_t);

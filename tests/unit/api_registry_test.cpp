@@ -1,7 +1,7 @@
 // Tests for spore::ApiRegistry: validation, capacity, the order-independent digest peers compare
 // every heartbeat, and the seed's JSON shape.
 
-#include "spore/api_registry.h"
+#include "spore/cluster/api_registry.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-#include "spore/json_writer.h"
+#include "spore/base/json_writer.h"
 
 namespace spore {
 namespace {

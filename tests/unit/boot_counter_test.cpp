@@ -1,14 +1,14 @@
-// The boot counter's append-only flash log (core/spore/boot_counter.h) against a fake NOR flash
+// The boot counter's append-only flash log (core/spore/device/boot_counter.h) against a fake NOR flash
 // that can lose power in the middle of any program or erase.
 
-#include "spore/boot_counter.h"
+#include "spore/device/boot_counter.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <random>
 
-#include "spore/incarnation.h"
+#include "spore/base/incarnation.h"
 
 namespace spore {
 namespace {

@@ -1,4 +1,4 @@
-#include "spore/chunked_answer.h"
+#include "spore/http/chunked_answer.h"
 
 #include <gtest/gtest.h>
 
@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "fakes.h"
-#include "spore/metrics.h"
-#include "spore/node_context.h"
-#include "spore/rest_api.h"
+#include "spore/integrations/metrics.h"
+#include "spore/node/node_context.h"
+#include "spore/http/rest_api.h"
 
 namespace spore {
 namespace {

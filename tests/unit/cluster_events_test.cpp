@@ -2,7 +2,7 @@
 // real codec. Covers the outbound log, in-order once-only delivery, gap repair, loss accounting,
 // epochs (restarts) and the OTA bridge; tests/sim/cluster_events_sim_test.cpp runs it end to end.
 
-#include "spore/cluster_events.h"
+#include "spore/events/cluster_events.h"
 
 #include <gtest/gtest.h>
 
@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "fakes.h"
-#include "spore/incarnation.h"
-#include "spore/membership.h"
-#include "spore/ota_upload.h"
+#include "spore/base/incarnation.h"
+#include "spore/cluster/membership.h"
+#include "spore/ota/ota_upload.h"
 
 namespace spore {
 namespace {

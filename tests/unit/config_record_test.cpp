@@ -1,4 +1,4 @@
-#include "spore/config_record.h"
+#include "spore/device/config_record.h"
 
 #include <gtest/gtest.h>
 
@@ -53,7 +53,7 @@ TEST(ConfigRecord, BlankFlashIsNoRecord) {
 }
 
 // A record with the magic that fails its check is damaged, not absent: the node keeps it
-// (core/spore/device_settings.h) instead of writing a first-boot record over it.
+// (core/spore/device/device_settings.h) instead of writing a first-boot record over it.
 TEST(ConfigRecord, ADamagedRecordIsStillPresent) {
   uint8_t rec[kConfigRecordMaxBytes];
   const size_t size = encode_config_record(kText, rec, sizeof rec);

@@ -1,4 +1,4 @@
-#include "spore/config.h"
+#include "spore/node/config.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
 // DeviceConfig: the persisted settings file. Every rejection leaves the previous settings as
 // they were and names the line; serialize() and parse() round-trip.
 
-#include "spore/device_config.h"
+#include "spore/device/device_config.h"
 
-#include "spore/rest_api.h"
-#include "spore/token_drbg.h"
+#include "spore/http/rest_api.h"
+#include "spore/device/token_drbg.h"
 
 #include <gtest/gtest.h>
 

@@ -1,14 +1,14 @@
 // DeviceSettings: what a device does at boot with its stored settings record (issue 16 item 4):
 // a record that exists is never written over by the node itself, whatever it holds.
 
-#include "spore/device_settings.h"
+#include "spore/device/device_settings.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <utility>
 
-#include "spore/token_drbg.h"
+#include "spore/device/token_drbg.h"
 
 namespace spore {
 namespace {

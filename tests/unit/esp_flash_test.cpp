@@ -1,7 +1,7 @@
 // The ESP8266 OTA flash rules: capacity from the free sketch space, image magic, and the
 // Update.begin() size that keeps an abort from installing a half-written image.
 
-#include "spore/esp_flash.h"
+#include "spore/device/esp_flash.h"
 
 #include <gtest/gtest.h>
 

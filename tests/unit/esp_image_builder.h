@@ -1,14 +1,14 @@
 #pragma once
 // Builds ESP8266 firmware files the way the ESP8266 Arduino core 3.1.2's tools/elf2bin.py does
 // (write_bin() for eboot padded to 0x1000 with 0xAA, then the app; add_crc()), for the walker's
-// unit tests and fuzz target (core/spore/esp_image.h). Offsets of the parts are exposed so tests
+// unit tests and fuzz target (core/spore/device/esp_image.h). Offsets of the parts are exposed so tests
 // can cut or corrupt an image at each structure boundary.
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
-#include "spore/esp_image.h"
+#include "spore/device/esp_image.h"
 
 namespace spore::test {
 

@@ -1,8 +1,8 @@
-// EspImageWalker: the ESP8266 image check before Update.end() (core/spore/esp_image.h), against
+// EspImageWalker: the ESP8266 image check before Update.end() (core/spore/device/esp_image.h), against
 // firmware files built the way the ESP8266 Arduino core 3.1.2's tools/elf2bin.py builds them
 // (esp_image_builder.h). Every verdict is also checked fed in pieces of 1, 7 and 1460 bytes.
 
-#include "spore/esp_image.h"
+#include "spore/device/esp_image.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 
 #include "esp_image_builder.h"
 #include "flash_string_util.h"
-#include "spore/limits.h"
+#include "spore/base/limits.h"
 
 namespace spore {
 namespace {

@@ -4,7 +4,7 @@
 // an image; the check must accept exactly the image as uploaded, with or without that byte
 // rewritten, and refuse any other staged byte, a short or a long read-back.
 
-#include "spore/esp_staged_image.h"
+#include "spore/device/esp_staged_image.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // admission (topic filter, slot limit) and the SSE messages it makes of cluster and membership
 // events.
 
-#include "spore/event_api.h"
+#include "spore/integrations/event_api.h"
 
 #include <gtest/gtest.h>
 
@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "fakes.h"
-#include "spore/cluster_events.h"
-#include "spore/membership.h"
-#include "spore/node_context.h"
+#include "spore/events/cluster_events.h"
+#include "spore/cluster/membership.h"
+#include "spore/node/node_context.h"
 
 namespace spore {
 namespace {

@@ -1,4 +1,4 @@
-#include "spore/event_bus.h"
+#include "spore/base/event_bus.h"
 
 #include <gtest/gtest.h>
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "spore/config.h"
-#include "spore/json_writer.h"
-#include "spore/ports.h"
+#include "spore/node/config.h"
+#include "spore/base/json_writer.h"
+#include "spore/base/ports.h"
 
 namespace spore::testing {
 

@@ -1,8 +1,8 @@
-// Tests for spore/flash_string.h (strings kept in ESP8266 flash) and JsonWriter's FlashStr
+// Tests for spore/base/flash_string.h (strings kept in ESP8266 flash) and JsonWriter's FlashStr
 // overloads. On the host SPORE_FLASH only aligns; the word-load reader the target uses is tested
 // directly on aligned buffers.
 
-#include "spore/flash_string.h"
+#include "spore/base/flash_string.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <random>
 #include <string>
 
-#include "spore/json_writer.h"
+#include "spore/base/json_writer.h"
 
 namespace spore {
 namespace {

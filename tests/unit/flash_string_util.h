@@ -1,8 +1,8 @@
 #pragma once
-// Test helper: a FlashStr (spore/flash_string.h) as a std::string, read the way the target must.
+// Test helper: a FlashStr (spore/base/flash_string.h) as a std::string, read the way the target must.
 #include <string>
 
-#include "spore/flash_string.h"
+#include "spore/base/flash_string.h"
 
 namespace spore {
 

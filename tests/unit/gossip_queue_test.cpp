@@ -1,4 +1,4 @@
-#include "spore/gossip_queue.h"
+#include "spore/cluster/gossip_queue.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // HMAC-SHA256 over BearSSL: RFC 4231 vectors, HmacKey's length policy, truncation, compare.
 
-#include "spore/hmac_sha256.h"
+#include "spore/auth/hmac_sha256.h"
 
 #include <gtest/gtest.h>
 

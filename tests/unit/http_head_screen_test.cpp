@@ -1,4 +1,4 @@
-#include "spore/http_head_screen.h"
+#include "spore/device/http_head_screen.h"
 
 #include <gtest/gtest.h>
 

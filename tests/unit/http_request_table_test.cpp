@@ -2,7 +2,7 @@
 // upload routing, restart deferral), driven the way ESPAsyncWebServer's callbacks drive them,
 // with a real RestApi + OtaUploadHandler + OtaSession and a FakeFlashTarget behind them.
 
-#include "spore/http_request_table.h"
+#include "spore/device/http_request_table.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,8 @@
 
 #include "fakes.h"
 #include "ota_test_support.h"
-#include "spore/node_context.h"
-#include "spore/ota_upload.h"
+#include "spore/node/node_context.h"
+#include "spore/ota/ota_upload.h"
 
 namespace spore {
 namespace {

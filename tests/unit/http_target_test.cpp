@@ -1,4 +1,4 @@
-#include "spore/http_target.h"
+#include "spore/auth/http_target.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The version an image carries (image_version.h): the MAJOR.MINOR.PATCH rule, the comparison,
 // and the streaming search for the version slot in any chunking.
 
-#include "spore/image_version.h"
+#include "spore/auth/image_version.h"
 
 #include <gtest/gtest.h>
 

@@ -3,13 +3,13 @@
 // Each test below crosses the old limit (boot 65,535 -> 65,536, incarnation 0xFFFF0000 -> 0) and
 // fails with the plain `<` / `>` comparisons core used before.
 
-#include "spore/incarnation.h"
+#include "spore/base/incarnation.h"
 
 #include <gtest/gtest.h>
 
-#include "spore/gossip_queue.h"
-#include "spore/member_table.h"
-#include "spore/replay_window.h"
+#include "spore/cluster/gossip_queue.h"
+#include "spore/cluster/member_table.h"
+#include "spore/wire/replay_window.h"
 
 namespace spore {
 namespace {

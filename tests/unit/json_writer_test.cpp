@@ -1,7 +1,7 @@
 // Tests for spore::JsonWriter / BufferJsonOutput: every output is parsed back with nlohmann::json,
 // which rejects invalid JSON and ill-formed UTF-8, so "it parses" is a real validity check.
 
-#include "spore/json_writer.h"
+#include "spore/base/json_writer.h"
 
 #include <gtest/gtest.h>
 

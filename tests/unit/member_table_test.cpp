@@ -1,4 +1,4 @@
-#include "spore/member_table.h"
+#include "spore/cluster/member_table.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Membership against fake ports: one node, datagrams crafted with the real codec.
 
-#include "spore/membership.h"
-#include "spore/incarnation.h"
+#include "spore/cluster/membership.h"
+#include "spore/base/incarnation.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Metrics: the Prometheus text a node writes for GET /metrics, exactly, and how it follows the
 // counters it reports (traffic, rejections, HTTP statuses, OTA events, uptime across clock wraps).
 
-#include "spore/metrics.h"
+#include "spore/integrations/metrics.h"
 
 #include <gtest/gtest.h>
 
@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "fakes.h"
-#include "spore/membership.h"
-#include "spore/mqtt_bridge.h"
-#include "spore/node_context.h"
-#include "spore/ota_upload.h"
-#include "spore/udp_intake.h"
-#include "spore/wire_codec.h"
+#include "spore/cluster/membership.h"
+#include "spore/mqtt/mqtt_bridge.h"
+#include "spore/node/node_context.h"
+#include "spore/ota/ota_upload.h"
+#include "spore/device/udp_intake.h"
+#include "spore/wire/wire_codec.h"
 
 namespace spore {
 namespace {

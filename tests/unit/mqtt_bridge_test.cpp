@@ -3,7 +3,7 @@
 // membership events, own cluster events only, commands with right / wrong / missing tokens,
 // malformed payloads, hostname sanitizing and a disconnected port.
 
-#include "spore/mqtt_bridge.h"
+#include "spore/mqtt/mqtt_bridge.h"
 
 #include <gtest/gtest.h>
 
@@ -13,13 +13,13 @@
 #include <vector>
 
 #include "fakes.h"
-#include "spore/cluster_events.h"
-#include "spore/hex.h"
-#include "spore/membership.h"
-#include "spore/mqtt_proof.h"
-#include "spore/node_context.h"
-#include "spore/ota_upload.h"
-#include "spore/rest_api.h"
+#include "spore/events/cluster_events.h"
+#include "spore/base/hex.h"
+#include "spore/cluster/membership.h"
+#include "spore/mqtt/mqtt_proof.h"
+#include "spore/node/node_context.h"
+#include "spore/ota/ota_upload.h"
+#include "spore/http/rest_api.h"
 
 namespace spore {
 namespace {

@@ -1,8 +1,8 @@
-// MqttInboundFlags (core/spore/mqtt_inbound.h): the RETAIN bit of the last PUBLISH in the bytes a
+// MqttInboundFlags (core/spore/mqtt/mqtt_inbound.h): the RETAIN bit of the last PUBLISH in the bytes a
 // client reads, as the ESP8266's client feeds them (any split), across other packets and long
 // Remaining Lengths; a broken stream fails closed.
 
-#include "spore/mqtt_inbound.h"
+#include "spore/mqtt/mqtt_inbound.h"
 
 #include <gtest/gtest.h>
 

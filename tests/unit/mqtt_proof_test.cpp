@@ -1,13 +1,13 @@
-// MQTT command proofs (core/spore/mqtt_proof.h): the payload forms the parser tells apart, and
+// MQTT command proofs (core/spore/mqtt/mqtt_proof.h): the payload forms the parser tells apart, and
 // the proof against a vector computed independently (Python's hmac, in the comment below).
 
-#include "spore/mqtt_proof.h"
+#include "spore/mqtt/mqtt_proof.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "spore/hex.h"
+#include "spore/base/hex.h"
 
 namespace spore {
 namespace {

@@ -2,7 +2,7 @@
 // dropped and counted when full, and the front message's bytes untouched by later pushes (the
 // bridge publishes from the ring while nested callbacks queue more).
 
-#include "spore/mqtt_queue.h"
+#include "spore/mqtt/mqtt_queue.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // MultipartParser: boundary extraction, the firmware part streamed out under any chunking,
 // delimiter near-misses across chunk edges, and every malformed body.
 
-#include "spore/multipart.h"
+#include "spore/ota/multipart.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "spore/node_context.h"
+#include "spore/node/node_context.h"
 
 #include <gtest/gtest.h>
 

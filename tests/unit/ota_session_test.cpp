@@ -8,7 +8,7 @@
 
 #include "ota_test_support.h"
 #include "ota_test_vector.h"
-#include "spore/ota.h"
+#include "spore/ota/ota.h"
 
 namespace spore {
 namespace {

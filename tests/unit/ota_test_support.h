@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "spore/ota.h"
+#include "spore/ota/ota.h"
 
 namespace spore::testing {
 

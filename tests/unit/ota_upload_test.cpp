@@ -2,7 +2,7 @@
 // finish), with a FakeFlashTarget behind the OtaSession. Every refused or failed upload must leave
 // the target uncommitted (aborted if begun), the node not restarting and its status unchanged.
 
-#include "spore/ota_upload.h"
+#include "spore/ota/ota_upload.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,8 @@
 
 #include "fakes.h"
 #include "ota_test_support.h"
-#include "spore/hex.h"
-#include "spore/node_context.h"
+#include "spore/base/hex.h"
+#include "spore/node/node_context.h"
 
 namespace spore {
 namespace {

@@ -1,7 +1,7 @@
 // The inline helpers of ports.h every platform relies on: the wrap-safe elapsed time and the log
 // level filter.
 
-#include "spore/ports.h"
+#include "spore/base/ports.h"
 
 #include <gtest/gtest.h>
 

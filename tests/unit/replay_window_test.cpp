@@ -1,6 +1,6 @@
 // ReplayWindow: per-sender sliding window with incarnation reset and LRU eviction.
 
-#include "spore/replay_window.h"
+#include "spore/wire/replay_window.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "spore/request_auth.h"
+#include "spore/auth/request_auth.h"
 
 #include <bearssl/bearssl_hash.h>
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <string>
 
 #include "fakes.h"
-#include "spore/hex.h"
+#include "spore/base/hex.h"
 
 namespace spore {
 namespace {

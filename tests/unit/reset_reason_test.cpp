@@ -1,6 +1,6 @@
 // The ESP8266 reset reason names the firmware logs and serves.
 
-#include "spore/reset_reason.h"
+#include "spore/device/reset_reason.h"
 
 #include <gtest/gtest.h>
 

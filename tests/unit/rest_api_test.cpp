@@ -1,4 +1,4 @@
-#include "spore/rest_api.h"
+#include "spore/http/rest_api.h"
 
 #include <bearssl/bearssl_hash.h>
 #include <gtest/gtest.h>
@@ -7,9 +7,9 @@
 #include <string>
 
 #include "fakes.h"
-#include "spore/node_context.h"
-#include "spore/hex.h"
-#include "spore/request_auth.h"
+#include "spore/node/node_context.h"
+#include "spore/base/hex.h"
+#include "spore/auth/request_auth.h"
 
 namespace spore {
 namespace {

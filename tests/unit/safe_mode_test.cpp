@@ -1,8 +1,8 @@
-// SafeMode: the boot-loop decision (core/spore/safe_mode.h) against a fake RTC store that keeps
+// SafeMode: the boot-loop decision (core/spore/device/safe_mode.h) against a fake RTC store that keeps
 // its words across simulated boots. Each "boot" is a fresh SafeMode on the same store, as a reset
 // makes one.
 
-#include "spore/safe_mode.h"
+#include "spore/device/safe_mode.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "spore/scheduler.h"
+#include "spore/base/scheduler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,9 +1,9 @@
-#include "spore/setup_portal.h"
+#include "spore/device/setup_portal.h"
 
 #include <gtest/gtest.h>
 
 #include "fakes.h"
-#include "spore/node_context.h"
+#include "spore/node/node_context.h"
 
 namespace spore {
 namespace {

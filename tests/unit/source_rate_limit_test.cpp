@@ -1,6 +1,6 @@
 // SourceRateLimit: datagrams per source address per second, with a bounded table.
 
-#include "spore/source_rate_limit.h"
+#include "spore/wire/source_rate_limit.h"
 
 #include <gtest/gtest.h>
 

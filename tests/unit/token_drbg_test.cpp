@@ -1,14 +1,14 @@
 // draw_api_token: a fresh board's API token from BearSSL's HMAC-DRBG over spaced hardware samples,
 // the microsecond clock and the MAC.
 
-#include "spore/token_drbg.h"
+#include "spore/device/token_drbg.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <string>
 
-#include "spore/rest_api.h"
+#include "spore/http/rest_api.h"
 
 namespace spore {
 namespace {

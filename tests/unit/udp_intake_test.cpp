@@ -1,7 +1,7 @@
 // UdpIntake: the ESP8266 receive policy (esp8266/Arduino#6831) against a scripted socket: at most
 // kMaxDatagramsPerPoll per poll, oversize and low-heap datagrams dropped unread and counted.
 
-#include "spore/udp_intake.h"
+#include "spore/device/udp_intake.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // WifiManager: every transition of its state machine against a fake radio and a test clock.
 
-#include "spore/wifi_manager.h"
+#include "spore/device/wifi_manager.h"
 
 #include <gtest/gtest.h>
 

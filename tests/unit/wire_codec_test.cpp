@@ -4,7 +4,7 @@
 // valid datagram per message type, with and without a tag, into <dir> (the libFuzzer seed corpus
 // tests/fuzz/corpus/wire_decoder/). The key matches tests/fuzz/wire_decoder_fuzz.cpp.
 
-#include "spore/wire_codec.h"
+#include "spore/wire/wire_codec.h"
 
 #include <gtest/gtest.h>
 

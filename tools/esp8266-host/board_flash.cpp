@@ -19,7 +19,7 @@
 #include <cstring>
 
 #include "board.h"
-#include "spore/esp_image.h"
+#include "spore/device/esp_image.h"
 
 namespace {
 

@@ -142,7 +142,7 @@ if [[ -n $MQTT ]]; then for s in $(cd "$MQTT/src" && find . -name '*.c*' | sort)
 for s in $(cd "$BEARSSL/src" && find . -name '*.c' | sort); do
   add "$BEARSSL/src/$s" "$OUT/obj/bearssl/$s.o" -I"$BEARSSL/inc" -I"$BEARSSL/src"
 done
-for s in $(cd "$ROOT" && ls core/spore/*.cpp platform/esp8266/*.cpp) firmware/src/main.cpp; do add "$ROOT/$s" "$OUT/obj/spore/$s.o"; done
+for s in $(cd "$ROOT" && ls core/spore/*/*.cpp platform/esp8266/*.cpp) firmware/src/main.cpp; do add "$ROOT/$s" "$OUT/obj/spore/$s.o"; done
 for s in "${GLUE_SRC[@]}"; do add "$HERE/$s" "$OUT/obj/glue/$s.o"; done
 n=$(wc -l <"$CMDS")
 if [[ $n -gt 0 ]]; then

@@ -61,7 +61,7 @@ const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(''
 
 // The Authorization header for METHOD PATH with a body hashing to `sha` (hex): asks the node for a
 // nonce, checks that it proves it holds the saved token, answers with a one-use proof
-// (core/spore/request_auth.h has the byte format). PATH is one of the fixed ASCII paths below,
+// (core/spore/auth/request_auth.h has the byte format). PATH is one of the fixed ASCII paths below,
 // already in canonical form. '' when no token is saved or the node has none; throws when the node
 // cannot prove it holds the saved token (nothing is sent then).
 async function authorization(method, path, sha) {

@@ -1,0 +1,247 @@
+#pragma once
+/// @file membership.h
+/// The membership protocol of a SPORE node (state machine and timing: docs/protocol.md §11).
+///
+/// In short: every node broadcasts a small heartbeat every heartbeat_interval_ms and a full
+/// ANNOUNCE every member_info_interval_ms (or when its digests change); each observer keeps the
+/// seed's per-observer status model (ACTIVE / INACTIVE / DEAD by silence, MemberTable) and, before
+/// silence turns into INACTIVE, probes the silent member the SWIM way (PING, then PING_REQ through
+/// k members; an unanswered round makes it suspect, gossiped so the member can refute by raising
+/// its incarnation). A crash is therefore seen by every peer at inactive_after_ms, while a healthy
+/// member behind a lossy link is kept ACTIVE by the probes. One PING per heartbeat to the next
+/// member in turn measures latency. Resources and API lists travel only when their digest changes
+/// (INFO_REQ / INFO pages). LEAVE marks a graceful exit.
+///
+/// No allocation: every table is a fixed array (limits.h). Not thread-safe: call everything from
+/// the node's loop (the platform's receive callback included).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "spore/events/cluster_events.h"
+#include "spore/base/event_bus.h"
+#include "spore/cluster/gossip_queue.h"
+#include "spore/auth/hmac_sha256.h"
+#include "spore/base/limits.h"
+#include "spore/node/node_context.h"
+#include "spore/base/ports.h"
+#include "spore/wire/replay_window.h"
+#include "spore/wire/source_rate_limit.h"
+#include "spore/base/scheduler.h"
+#include "spore/wire/wire_codec.h"
+
+namespace spore {
+
+static_assert(SPORE_MAX_MEMBERS <= 255, "Membership indexes its peer slots with uint8_t");
+
+/// Counters of one node's membership traffic. Bytes are UDP payload bytes.
+struct MembershipStats {
+  uint32_t datagrams_sent = 0, bytes_sent = 0, datagrams_received = 0, bytes_received = 0, send_failures = 0;
+  uint32_t rejected[wire::kDecodeErrorCount] = {};  ///< by reason, indexed by wire::DecodeError
+  uint32_t rejected_total = 0;
+
+  /// Datagrams by wire::MessageType value (index 0 unused): sent, and received and accepted.
+  static constexpr size_t kTypeSlots = 12;
+  uint32_t sent_by_type[kTypeSlots] = {};
+  uint32_t received_by_type[kTypeSlots] = {};
+  uint32_t probes_direct = 0;        ///< PINGs sent as probes (latency or liveness)
+  uint32_t probes_indirect = 0;      ///< probe rounds that went on to PING_REQ
+  uint32_t suspicions = 0;           ///< probe rounds that went unanswered (member marked suspect)
+  uint32_t refutations = 0;          ///< times this node heard itself suspected and raised its incarnation
+  /// Suspicions not refuted because this run made kIncarnationRunSteps refutations already (the
+  /// next would reach the next boot's incarnation, incarnation.h).
+  uint32_t refutations_refused = 0;
+  /// Datagrams whose gossip claimed this node suspect, dead or left at an incarnation above its
+  /// own: never announced by this node, so forged (or garbled); the claim is ignored.
+  uint32_t forged_incarnation = 0;
+  uint32_t info_syncs = 0;           ///< complete INFO fetches (all pages of a changed list)
+  uint32_t ignored = 0;              ///< accepted datagrams that were not for us (wrong PING target, unknown ACK, ...)
+  /// Datagrams accepted with the accept-only key (set_accept_key()): while a key rotation rolls
+  /// out, peers still on the other key. Zero for a while = every peer has moved.
+  uint32_t accepted_with_accept_key = 0;
+  /// Datagrams dropped unread because their source sent more than
+  /// SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S in a second (also in rejected_total).
+  uint32_t rate_limited = 0;
+};
+
+class Membership {
+ public:
+  Membership(NodeContext& ctx, UdpPort& udp, Random& random);
+  Membership(const Membership&) = delete;
+  Membership& operator=(const Membership&) = delete;
+
+  /// Empty key = no authentication. Must be called before begin().
+  void set_cluster_key(const HmacKey& key);
+  /// A second key this node accepts but never sends with, so the cluster key can be rotated
+  /// node by node without a partition (docs/security.md, "Rotating the cluster key"): first every
+  /// node accepts the new key, then every node sends with it (accepting the old one), then the old
+  /// one goes. A datagram the cluster key refuses (bad tag, or a tag a keyless node does not
+  /// expect) is checked once more with this key. Empty (the default) = none.
+  void set_accept_key(const HmacKey& key) { accept_key_ = key; }
+  /// Optional unicast join list for networks that filter broadcast (bounded by
+  /// SPORE_MAX_JOIN_ADDRESSES, false when full). Join ANNOUNCEs and periodic ANNOUNCEs are also
+  /// sent there; members learned from them are greeted by unicast.
+  bool add_join_address(uint32_t ip, uint16_t udp_port);
+  /// After ctx.begin(): registers the protocol's tasks ("heartbeat", "membership") with
+  /// ctx.scheduler() and subscribes to node_forgotten (one EventBus slot).
+  void begin();
+  /// The platform calls this for every datagram received on the UDP port (also its own
+  /// broadcasts echoed back: those are ignored).
+  void on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size_bytes);
+  /// Graceful leave: tell the cluster we are going (peers show the node DEAD with left=true at
+  /// once). Call before exit/restart. Afterwards the node sends and accepts nothing.
+  void leave();
+  /// First 4 bytes of the running image's SHA-256 (OTA issue); announced so rollouts can check it.
+  void set_image_digest(uint32_t digest);
+  const MembershipStats& stats() const { return stats_; }
+
+  // Additions for tools and tests.
+  bool begun() const { return begun_; }
+  bool has_left() const { return left_; }
+  /// Fingerprint of this node's static resources (chip id, flash size, cpu MHz, sdk version) as
+  /// announced; FNV-1a over their wire encoding.
+  uint32_t resources_digest() const { return resources_digest_; }
+  const ReplayWindow& replay_window() const { return replay_; }
+  const GossipQueue& gossip_queue() const { return gossip_; }
+  /// Cluster-wide events (docs/events.md); ctx.publish() goes here once begin() ran.
+  ClusterEvents& events() { return events_; }
+  const ClusterEvents& events() const { return events_; }
+
+  /// Full join-phase ANNOUNCEs (reply_requested, every discovery_interval_ms) after begin().
+  static constexpr uint8_t kJoinAnnounces = 3;
+  /// Transmissions of one gossip entry. Heartbeats are broadcast, so each one reaches everybody
+  /// who is reachable; a few repeats cover loss.
+  static constexpr uint8_t kGossipTransmissions = 3;
+  /// INFO_REQ attempts per page before the fetch moves on (it is retried on the next change check).
+  static constexpr uint8_t kInfoTries = 3;
+
+ private:
+  friend class ClusterEvents;  // sends through send(): same key, sequence and counters
+
+  /// Protocol state per member, beside MemberTable (same capacity, keyed by node id).
+  struct Peer {
+    uint32_t node_id = 0;  // 0 = free
+    uint32_t probe_id = 0;  // outstanding probe round, 0 = none
+    uint32_t probe_sent_ms = 0;
+    uint32_t announced_api_digest = 0;
+    uint32_t announced_res_digest = 0;
+    uint32_t held_res_digest = 0;
+    uint8_t probe_phase = 0;  // kPhaseNone / kPhaseDirect / kPhaseIndirect
+    bool announced = false;   // its digests are known (an ANNOUNCE or INFO arrived)
+  };
+  struct Relay {
+    uint32_t our_probe_id = 0;  // 0 = free
+    uint32_t their_probe_id = 0;
+    uint32_t their_timestamp_ms = 0;
+    uint32_t requester_ip = 0;
+    uint32_t expires_ms = 0;
+    uint16_t requester_port = 0;
+  };
+  struct PendingReply {
+    uint32_t ip = 0;  // 0 = free
+    uint32_t due_ms = 0;
+    uint16_t port = 0;
+  };
+  struct JoinAddress {
+    uint32_t ip = 0;
+    uint16_t port = 0;
+  };
+  struct Greeting {
+    uint32_t node_id = 0;
+    uint32_t sent_ms = 0;
+  };
+  struct InfoFetch {
+    uint32_t node_id = 0;  // 0 = idle
+    uint32_t api_digest = 0;
+    uint32_t sent_ms = 0;
+    uint8_t page = 0;
+    uint8_t tries = 0;
+  };
+  static constexpr uint8_t kPhaseNone = 0, kPhaseDirect = 1, kPhaseIndirect = 2;
+  static constexpr size_t kGreetings = 4;
+
+  void run_heartbeat(uint32_t now_ms);
+  void run_tick(uint32_t now_ms);
+  void on_forgotten(const Event& event);
+
+  // Receive side.
+  void handle_announce(uint32_t src_ip, const wire::Message& msg, uint32_t now_ms);
+  void handle_ping(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
+  void handle_ack(const wire::Message& msg, uint32_t now_ms);
+  void handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
+  void handle_leave(const wire::Header& h, uint32_t now_ms);
+  void handle_info_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg);
+  void handle_info(const wire::Message& msg, uint32_t now_ms);
+  /// First-hand evidence from a non-ANNOUNCE datagram; greets an unknown sender.
+  Member* heard_from(const wire::Header& h, uint32_t src_ip, uint16_t src_port, uint32_t now_ms);
+  void apply_gossip(const wire::GossipList& updates, uint32_t now_ms);
+  /// Answers a suspicion of this node's current incarnation: at once, or at the next heartbeat
+  /// when the last refutation is less than a heartbeat interval old.
+  void refute(uint32_t now_ms);
+  /// +1 and queued as gossip; false (nothing changes) when this run's refutations are used up.
+  bool raise_incarnation(uint32_t now_ms);
+  void alive_evidence(Peer& peer, Member& m);
+
+  // Send side.
+  bool send(uint32_t ip, uint16_t port, wire::Message& msg);  // ip 0 = broadcast
+  void fill_announce(wire::Announce& a, bool reply_requested) const;
+  void send_announce(uint32_t ip, uint16_t port, bool reply_requested);
+  void broadcast_heartbeat();
+  void greet(uint32_t node_id, uint32_t ip, uint16_t port, uint32_t now_ms);
+  void send_info_req(uint32_t now_ms);
+  void start_probe(Peer& peer, const Member& m, uint32_t now_ms);
+  void start_indirect(Peer& peer, const Member& m, uint32_t now_ms);
+  void probe_next_for_latency(uint32_t now_ms);
+  void run_probes(uint32_t now_ms);
+  void run_info_sync(uint32_t now_ms);
+  void queue_gossip(const Member& m, wire::MemberState state);
+
+  Peer* find_peer(uint32_t node_id);
+  Peer& peer_for(uint32_t node_id);  // finds or allocates (a slot always exists: see .cpp)
+  uint32_t next_probe_id();
+  uint32_t compute_resources_digest() const;
+  uint32_t random_below(uint32_t bound);
+
+  NodeContext& ctx_;
+  UdpPort& udp_;
+  Random& random_;
+  HmacKey key_;
+  HmacKey accept_key_;
+  SourceRateLimit rate_limit_;
+  ReplayWindow replay_;
+  GossipQueue gossip_;
+  Task heartbeat_task_;
+  Task tick_task_;
+  MembershipStats stats_;
+  ClusterEvents events_;
+  std::array<Peer, SPORE_MAX_MEMBERS> peers_{};
+  std::array<Relay, SPORE_MAX_RELAYED_PROBES> relays_{};
+  std::array<PendingReply, SPORE_MAX_PENDING_REPLIES> replies_{};
+  std::array<JoinAddress, SPORE_MAX_JOIN_ADDRESSES> join_{};
+  std::array<Greeting, kGreetings> greetings_{};
+  InfoFetch fetch_;
+  uint8_t tx_[SPORE_MAX_DATAGRAM_BYTES] = {};  // encode buffer (send() is not re-entered)
+  char hostname_[SPORE_MAX_HOSTNAME_LEN + 1] = {};  // ctx's hostname made wire-safe
+  char sdk_version_[SPORE_MAX_VERSION_LEN + 1] = {};
+  uint32_t seq_ = 0;
+  uint32_t probe_counter_ = 0;
+  uint32_t image_digest_ = 0;
+  uint32_t resources_digest_ = 0;
+  uint32_t announced_api_digest_ = 0;
+  uint32_t announced_res_digest_ = 0;
+  uint32_t announced_image_digest_ = 0;
+  uint32_t last_announce_ms_ = 0;
+  uint32_t boot_incarnation_ = 0;  ///< this boot's first incarnation, low 16 bits clear (begin())
+  uint32_t last_refute_ms_ = 0;
+  bool refuted_ = false;
+  bool refute_pending_ = false;
+  uint8_t join_count_ = 0;
+  uint8_t join_announces_left_ = kJoinAnnounces;
+  uint8_t latency_cursor_ = 0;
+  uint8_t fetch_cursor_ = 0;
+  bool begun_ = false;
+  bool left_ = false;
+};
+
+}  // namespace spore

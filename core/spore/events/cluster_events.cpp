@@ -1,0 +1,271 @@
+#include "spore/events/cluster_events.h"
+
+#include <cstdio>
+#include <cstring>
+
+#include "spore/base/incarnation.h"
+#include "spore/cluster/membership.h"
+#include "spore/node/node_context.h"
+#include "spore/ota/ota_upload.h"
+
+namespace spore {
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+// Membership events are local by design (every node observes membership itself), and a remote
+// "node_dead" carrying a ClusterEvent would be misread by the seed's void* handlers expecting a
+// Member. ota_* are published by the OTA path only, so they always mean a real update.
+bool reserved_topic(std::string_view topic) { return starts_with(topic, "node_") || starts_with(topic, "ota_"); }
+
+}  // namespace
+
+bool valid_event_topic(std::string_view topic) {
+  if (topic.empty() || topic.size() > wire::kMaxEventTopicLen || topic == EventBus::kAnyTopic) return false;
+  for (char c : topic)
+    if (c < '\x21' || c > '\x7e') return false;
+  return true;
+}
+
+const char* publish_error_name(PublishError error) {
+  switch (error) {
+    case PublishError::kOk:
+      return "ok";
+    case PublishError::kNotRunning:
+      return "not_running";
+    case PublishError::kBadTopic:
+      return "bad_topic";
+    case PublishError::kReservedTopic:
+      return "reserved_topic";
+    case PublishError::kTooLarge:
+      return "too_large";
+  }
+  return "?";
+}
+
+ClusterEvents::ClusterEvents(NodeContext& ctx, Membership& membership) : ctx_(ctx), membership_(membership) {}
+
+void ClusterEvents::begin() {
+  epoch_ = ctx_.self().incarnation;
+  running_ = true;
+  ctx_.set_cluster_events(this);
+  // One wildcard slot instead of three topic slots; only OtaEvent payloads pass the type check.
+  ctx_.on(EventBus::kAnyTopic, EventHandler::bind<ClusterEvents, &ClusterEvents::on_ota>(this));
+}
+
+uint32_t ClusterEvents::delivered_seq(uint32_t node_id) const {
+  for (const Stream& s : streams_)
+    if (s.node_id == node_id && node_id != 0) return s.delivered;
+  return 0;
+}
+
+// ---- publishing -----------------------------------------------------------------------------------
+
+PublishError ClusterEvents::publish(std::string_view topic, const uint8_t* payload, size_t size_bytes) {
+  if (!running_) return PublishError::kNotRunning;
+  if (!valid_event_topic(topic)) return PublishError::kBadTopic;
+  if (reserved_topic(topic)) return PublishError::kReservedTopic;
+  return store_and_send(topic, payload, size_bytes, true);
+}
+
+PublishError ClusterEvents::store_and_send(std::string_view topic, const uint8_t* payload, size_t size_bytes,
+                                           bool deliver_locally) {
+  if (payload == nullptr) size_bytes = 0;
+  if (size_bytes > SPORE_EVENT_PAYLOAD_MAX) return PublishError::kTooLarge;
+  const uint32_t seq = ++last_seq_;
+  Slot& slot = log_[(seq - 1) % SPORE_EVENT_LOG_SIZE];
+  slot.seq = seq;
+  slot.topic_len = static_cast<uint8_t>(topic.size());
+  std::memcpy(slot.topic, topic.data(), topic.size());
+  slot.payload_size_bytes = static_cast<uint16_t>(size_bytes);
+  if (size_bytes != 0) std::memcpy(slot.payload, payload, size_bytes);
+  ++stats_.published;
+  digests_left_ = kDigestRepeats;
+  send_event(0, ctx_.config().udp_port, slot);
+  // From the caller's bytes, not the slot: a handler that publishes may reuse the slot.
+  if (deliver_locally) deliver(ctx_.self().node_id, epoch_, seq, topic, payload, size_bytes);
+  return PublishError::kOk;
+}
+
+size_t ota_event_text(const Event& event, char* out, size_t capacity_bytes) {
+  const OtaEvent* ota = event.get<OtaEvent>();
+  if (ota == nullptr || capacity_bytes == 0) return 0;
+  int n = 0;
+  const unsigned long size = static_cast<unsigned long>(ota->size_bytes);
+  if (ota->error != OtaError::kOk) {
+    n = std::snprintf(out, capacity_bytes, "{\"sizeBytes\":%lu,\"error\":\"%s\"}", size, ota_error_name(ota->error));
+  } else if (event.topic() == topics::kOtaFinished) {
+    n = std::snprintf(out, capacity_bytes, "{\"sizeBytes\":%lu,\"imageDigest\":\"%02x%02x%02x%02x\"}", size,
+                      ota->sha256[0], ota->sha256[1], ota->sha256[2], ota->sha256[3]);
+  } else {
+    n = std::snprintf(out, capacity_bytes, "{\"sizeBytes\":%lu}", size);
+  }
+  if (n < 0 || static_cast<size_t>(n) >= capacity_bytes) return 0;
+  return static_cast<size_t>(n);
+}
+
+void ClusterEvents::on_ota(const Event& event) {
+  if (!running_) return;
+  char text[96];
+  size_t len = ota_event_text(event, text, sizeof text);
+  if (len == 0) return;
+  if (len > SPORE_EVENT_PAYLOAD_MAX) len = SPORE_EVENT_PAYLOAD_MAX;
+  // Local subscribers already had the OtaEvent; this copy is for the other nodes only.
+  store_and_send(event.topic(), reinterpret_cast<const uint8_t*>(text), len, false);
+}
+
+void ClusterEvents::send_event(uint32_t ip, uint16_t port, const Slot& slot) {
+  wire::Message m;
+  m.header.type = wire::MessageType::kEvent;
+  m.event.pos = {epoch_, slot.seq, oldest_seq()};
+  m.event.topic = std::string_view(slot.topic, slot.topic_len);
+  m.event.payload = slot.payload;
+  m.event.payload_size_bytes = slot.payload_size_bytes;
+  membership_.send(ip, port, m);
+}
+
+void ClusterEvents::on_heartbeat() {
+  if (!running_ || digests_left_ == 0) return;
+  --digests_left_;
+  wire::Message m;
+  m.header.type = wire::MessageType::kEventDigest;
+  m.event_digest = {epoch_, last_seq_, oldest_seq()};
+  if (membership_.send(0, ctx_.config().udp_port, m)) ++stats_.digests_sent;
+}
+
+// ---- receiving ------------------------------------------------------------------------------------
+
+void ClusterEvents::on_message(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms) {
+  if (!running_) return;
+  const wire::MessageType type = msg.header.type;
+  if (type == wire::MessageType::kEventReq) {
+    const wire::EventStreamPos& req = msg.event_req;
+    if (req.epoch != epoch_) return;  // asks about our previous life: nothing left to send
+    const uint32_t first = req.seq > oldest_seq() ? req.seq : oldest_seq();
+    for (uint32_t seq = first; seq <= last_seq_ && seq - first < kResendBatch; ++seq) {
+      send_event(src_ip, src_port, log_[(seq - 1) % SPORE_EVENT_LOG_SIZE]);
+      ++stats_.resent;
+    }
+    return;
+  }
+  if (type != wire::MessageType::kEvent && type != wire::MessageType::kEventDigest) return;
+  const bool is_event = type == wire::MessageType::kEvent;
+  const wire::EventStreamPos& pos = is_event ? msg.event.pos : msg.event_digest;
+  bool table_full = false;
+  Stream* s = stream_for(msg.header.sender_id, pos.epoch, &table_full);
+  if (s == nullptr) {
+    // Counted per EVENT (one event each), not per datagram: a digest carries no event.
+    if (is_event && table_full) ++stats_.untracked;
+    return;
+  }
+  const bool was_behind = s->latest > s->delivered;
+  if (pos.seq > s->latest) s->latest = pos.seq;
+  if (pos.oldest_seq > s->delivered + 1) {
+    // The sender no longer holds what we miss: skip it. What it published before we first heard
+    // the stream (nothing delivered yet) is history, not a loss.
+    if (s->delivered != 0) {
+      stats_.lost += pos.oldest_seq - s->delivered - 1;
+      stats_.lost_overwritten += pos.oldest_seq - s->delivered - 1;
+    }
+    s->delivered = pos.oldest_seq - 1;
+    s->tries = 0;
+  }
+  bool deliver_now = false;
+  if (is_event) {
+    if (pos.seq == s->delivered + 1) {
+      s->delivered = pos.seq;
+      s->tries = 0;
+      deliver_now = true;
+    } else if (pos.seq <= s->delivered) {
+      ++stats_.duplicates;
+    } else {
+      ++stats_.out_of_order;  // no reorder buffer (RAM): dropped now, re-sent with the gap
+    }
+  }
+  // A new gap is asked for at once; an old one waits for its retry timer (run()), so a batch of
+  // re-sent events does not trigger a request per event.
+  if (!was_behind && s->latest > s->delivered) request(*s, now_ms);
+  if (deliver_now) {
+    ++stats_.delivered;
+    if (!starts_with(msg.event.topic, "node_")) {
+      deliver(msg.header.sender_id, pos.epoch, pos.seq, msg.event.topic, msg.event.payload,
+              msg.event.payload_size_bytes);
+    }
+  }
+}
+
+ClusterEvents::Stream* ClusterEvents::stream_for(uint32_t node_id, uint32_t epoch, bool* table_full) {
+  Stream* slot = nullptr;
+  for (Stream& s : streams_) {
+    if (s.node_id == node_id) {
+      if (incarnation_older(epoch, s.epoch)) {
+        ++stats_.stale;  // delayed datagram from before the sender restarted
+        return nullptr;
+      }
+      if (incarnation_newer(epoch, s.epoch)) slot = &s;  // the sender restarted: a new stream from seq 1
+      else return &s;
+      break;
+    }
+    if (s.node_id == 0 && slot == nullptr) slot = &s;
+  }
+  if (slot == nullptr) {
+    // Full: take over the stream of a node that is gone (forgotten, or no longer ACTIVE).
+    for (Stream& s : streams_) {
+      const Member* m = ctx_.members().find(s.node_id);
+      if (m == nullptr || m->status != MemberStatus::kActive) {
+        slot = &s;
+        break;
+      }
+    }
+  }
+  *table_full = slot == nullptr;
+  if (slot == nullptr) return nullptr;
+  *slot = Stream{};
+  slot->node_id = node_id;
+  slot->epoch = epoch;
+  return slot;
+}
+
+void ClusterEvents::request(Stream& s, uint32_t now_ms) {
+  // Only an ACTIVE member is asked (its address is known and it can answer); the timer is not
+  // restarted otherwise, so the request goes out as soon as it is back.
+  const Member* m = ctx_.members().find(s.node_id);
+  if (m == nullptr || m->status != MemberStatus::kActive || m->left) return;
+  s.req_sent_ms = now_ms;
+  ++s.tries;
+  wire::Message req;
+  req.header.type = wire::MessageType::kEventReq;
+  req.event_req.epoch = s.epoch;
+  req.event_req.seq = s.delivered + 1;
+  if (membership_.send(m->ip, m->udp_port != 0 ? m->udp_port : ctx_.config().udp_port, req)) ++stats_.requests_sent;
+}
+
+void ClusterEvents::run(uint32_t now_ms) {
+  if (!running_) return;
+  const uint32_t retry_ms = 2 * ctx_.config().probe_timeout_ms;
+  for (Stream& s : streams_) {
+    if (s.node_id == 0 || s.latest <= s.delivered || elapsed_ms(now_ms, s.req_sent_ms) < retry_ms) continue;
+    if (s.tries >= kRequestTries) {
+      stats_.lost += s.latest - s.delivered;  // the sender does not answer: move on
+      s.delivered = s.latest;
+      s.tries = 0;
+    } else {
+      request(s, now_ms);
+    }
+  }
+}
+
+void ClusterEvents::deliver(uint32_t sender_id, uint32_t epoch, uint32_t seq, std::string_view topic,
+                            const uint8_t* payload, size_t size_bytes) {
+  ClusterEvent ev;
+  ev.sender_id = sender_id;
+  ev.epoch = epoch;
+  ev.seq = seq;
+  ev.topic = topic;
+  ev.payload = payload;
+  ev.payload_size_bytes = size_bytes;
+  ctx_.fire(topic, ev);
+}
+
+}  // namespace spore

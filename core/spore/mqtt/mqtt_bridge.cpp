@@ -1,0 +1,713 @@
+#include "spore/mqtt/mqtt_bridge.h"
+
+#include <cstring>
+
+#include "spore/events/cluster_events.h"
+#include "spore/base/flash_string.h"
+#include "spore/base/json_writer.h"
+#include "spore/base/hex.h"
+#include "spore/auth/hmac_sha256.h"
+#include "spore/cluster/member_table.h"
+#include "spore/mqtt/mqtt_proof.h"
+#include "spore/node/node_context.h"
+#include "spore/http/rest_api.h"
+
+namespace spore {
+
+namespace {
+
+bool is_level_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/// Names shown in Home Assistant (hostname, firmware, model) are reduced to printable ASCII
+/// without '"' and '\', so they are never escaped and the largest document has a fixed bound.
+size_t copy_display(std::string_view s, char* out, size_t out_size) {
+  size_t n = 0;
+  for (char c : s) {
+    if (n + 1 >= out_size) break;
+    const auto b = static_cast<uint8_t>(c);
+    out[n++] = (b < 0x20 || b > 0x7E || c == '"' || c == '\\') ? '_' : c;
+  }
+  out[n] = '\0';
+  return n;
+}
+
+/// `s` starts with `prefix`. Slicing with the pointer constructors instead of substr() keeps
+/// libstdc++'s out_of_range paths (message strings and calls) out of the ESP8266 image.
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && std::memcmp(s.data(), prefix.data(), prefix.size()) == 0;
+}
+
+/// The part of `s` after byte `at` (empty when `at` is past the end).
+std::string_view after(std::string_view s, size_t at) {
+  return at < s.size() ? std::string_view(s.data() + at + 1, s.size() - at - 1) : std::string_view();
+}
+
+void hex8(uint32_t v, char* out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (int i = 7; i >= 0; --i) {
+    out[i] = kDigits[v & 0xF];
+    v >>= 4;
+  }
+  out[8] = '\0';
+}
+
+/// Appends `s` to `out` at `*len` (NUL-terminated); false when it does not fit.
+bool append(char* out, size_t out_size, size_t* len, std::string_view s) {
+  if (*len + s.size() + 1 > out_size) return false;
+  std::memcpy(out + *len, s.data(), s.size());
+  *len += s.size();
+  out[*len] = '\0';
+  return true;
+}
+
+// Home Assistant entities, one row of 8 strings each (flash list, indexed by Entity * 8 + field):
+// component, object, name, value_template, unit, device_class, state_class, entity_category.
+constexpr char kEntities[] SPORE_FLASH =
+    "binary_sensor\0status\0Status\0\0\0connectivity\0\0diagnostic\0"
+    "sensor\0free_heap\0Free heap\0{{ value_json.free_heap }}\0B\0data_size\0measurement\0diagnostic\0"
+    "sensor\0uptime\0Uptime\0{{ value_json.uptime_s }}\0s\0duration\0total_increasing\0diagnostic\0"
+    "sensor\0firmware\0Firmware\0{{ value_json.firmware }}\0\0\0\0diagnostic\0";
+constexpr size_t kEntityFields = 8;
+constexpr size_t kEntityCount = 4;
+static_assert(flash_list_count(kEntities, sizeof kEntities) == kEntityFields * kEntityCount, "8 strings per entity");
+enum EntityField : uint8_t { kComponent, kObject, kName, kTemplate, kUnit, kDeviceClass, kStateClass, kCategory };
+
+FlashStr entity_field(size_t entity, EntityField field) {
+  return flash_nth(kEntities, kEntityFields * kEntityCount, entity * kEntityFields + field);
+}
+
+/// Copies a flash string to a small RAM buffer (topic pieces are built with memcpy).
+struct FlashCopy {
+  explicit FlashCopy(FlashStr s) { len = s.copy_to(text, sizeof text); }
+  std::string_view view() const { return {text, len}; }
+  char text[24];
+  size_t len;
+};
+
+}  // namespace
+
+MqttBridge::MqttBridge(NodeContext& ctx, RestApi& api, MqttPort& port) : ctx_(ctx), api_(api), port_(port) {}
+
+size_t MqttBridge::sanitize_level(std::string_view hostname, uint32_t node_id, char* out, size_t out_size) {
+  if (out_size == 0) return 0;
+  if (hostname.empty() && out_size >= 9) {
+    hex8(node_id, out);
+    return 8;
+  }
+  size_t n = 0;
+  for (char c : hostname) {
+    if (n + 1 >= out_size) break;
+    out[n++] = is_level_char(c) ? c : '_';
+  }
+  out[n] = '\0';
+  return n;
+}
+
+bool MqttBridge::begin(const MqttBridgeConfig& config) {
+  const std::string_view cluster = config.cluster != nullptr ? config.cluster : "";
+  const std::string_view prefix = config.discovery_prefix != nullptr ? config.discovery_prefix : "";
+  const std::string_view model = config.model != nullptr ? config.model : "";
+  bool cluster_ok = !cluster.empty() && cluster.size() <= kMaxClusterLen;
+  for (char c : cluster) cluster_ok = cluster_ok && is_level_char(c);
+  bool prefix_ok = prefix.size() <= kMaxPrefixLen;
+  for (char c : prefix) prefix_ok = prefix_ok && c > 0x20 && c < 0x7F && c != '+' && c != '#';
+  // One log line with a code (the header documents each limit) costs less flash than a sentence each.
+  const char* why = !cluster_ok                                      ? "cluster (1-31 of A-Za-z0-9_-)"
+                    : !prefix_ok                                     ? "discovery prefix (0-31, no space + #)"
+                    : model.size() > kMaxModelLen                    ? "model (0-31 bytes)"
+                    : config.state_interval_ms < kMinStateIntervalMs ? "state interval (>= 1000 ms)"
+                    : ctx_.self().node_id == 0                       ? "begin() before ctx.begin()"
+                                                                     : nullptr;
+  if (why == nullptr && !begun_ &&
+      ctx_.on(EventBus::kAnyTopic, EventHandler::bind<MqttBridge, &MqttBridge::on_event>(this)) < 0) {
+    why = "event table full";
+  }
+  if (why != nullptr) {
+    SPORE_LOG(ctx_, LogLevel::kError, "mqtt: invalid %s", why);
+    return false;
+  }
+  state_interval_ms_ = config.state_interval_ms;
+  std::memcpy(prefix_, prefix.data(), prefix.size());
+  prefix_[prefix.size()] = '\0';
+  copy_display(model, model_, sizeof model_);
+
+  size_t len = 0;
+  base_[0] = '\0';
+  append(base_, sizeof base_, &len, "spore/");
+  append(base_, sizeof base_, &len, cluster);
+  append(base_, sizeof base_, &len, "/");
+  node_offset_ = static_cast<uint8_t>(len);
+  len += sanitize_level(ctx_.hostname(), ctx_.self().node_id, base_ + len, sizeof base_ - len);
+  base_len_ = static_cast<uint8_t>(len);
+  std::memcpy(will_topic_, base_, len);
+  std::memcpy(will_topic_ + len, "/status", 8);
+  // A fixed id (the node id alone) let any broker user kick the node off at will by connecting
+  // with it (MQTT 3.1.1 §3.1.4: the broker disconnects the existing client). Topics and the Home
+  // Assistant ids do not depend on it.
+  std::memcpy(client_id_, "spore-", 6);
+  hex8(ctx_.self().node_id, client_id_ + 6);
+  client_id_[14] = '-';
+  draw_client_id();
+  allow_token_payload_ = config.allow_token_payload;
+  if (allow_token_payload_) {
+    SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: token payloads allowed (unsafe)");
+  }
+  renew_nonce();
+  begun_ = true;
+  return true;
+}
+
+void MqttBridge::draw_client_id() { hex8(ctx_.random().next_u32(), client_id_ + 15); }
+
+// ---- publishing ------------------------------------------------------------------------------
+
+bool MqttBridge::build_topic(const char* suffix, std::string_view level) {
+  size_t len = 0;
+  topic_[0] = '\0';
+  if (!append(topic_, sizeof topic_, &len, {base_, base_len_}) || !append(topic_, sizeof topic_, &len, suffix)) {
+    return false;
+  }
+  if (len + level.size() + 1 > sizeof topic_) return false;
+  // Wildcards are not allowed in a topic name; event topics may hold them ('/' is kept: levels).
+  for (char c : level) topic_[len++] = (c == '+' || c == '#') ? '_' : c;
+  topic_[len] = '\0';
+  return true;
+}
+
+bool MqttBridge::send(size_t size_bytes, bool retain, bool overflowed, bool event) {
+  if (overflowed) {
+    ++stats_.oversize;
+    ++stats_.publish_failures;
+    return false;
+  }
+  // Every message goes through the outbox, so publish() only ever reads ring memory: the client
+  // may wait inside it (on the ESP8266, WiFiClient's write waits in esp_delay() for lwIP room
+  // between the PUBLISH header and the payload, ClientContext.h:487), and a callback that runs
+  // there renders its message into topic_/payload_ and queues it behind, never into the bytes
+  // being sent (the ring's front stays put across pushes, mqtt_queue.h).
+  const auto* payload = reinterpret_cast<const uint8_t*>(payload_);
+  bool queued = outbox_.push(topic_, payload, size_bytes, retain, event);
+  if (!queued && callback_depth_ == 0 && !outbox_.empty()) {
+    // From the loop: make room by publishing what callbacks queued before (older: order kept).
+    flush_outbox(outbox_.size());
+    queued = outbox_.push(topic_, payload, size_bytes, retain, event);
+  }
+  if (!queued) {
+    ++stats_.queue_drops;
+    ++stats_.publish_failures;
+    // A lost retained message would stay wrong on the broker until the next connect: loop()
+    // republishes the retained set once the outbox has room (resync_).
+    if (retain) resync_ = true;
+    return false;
+  }
+  // Inside a callback (a web-server handler on the system stack, the client's own read, or a
+  // callback nested in one of the client's waits) it waits for loop(); from the loop it goes out
+  // now, after whatever callbacks queued before it.
+  if (callback_depth_ == 0) flush_outbox(outbox_.size());
+  return true;
+}
+
+void MqttBridge::flush_outbox(size_t limit) {
+  MqttQueue::Message m;
+  for (; limit > 0 && outbox_.front(&m); --limit) {
+    // Published straight from the ring: a callback that runs during the client's waits may queue
+    // more meanwhile, behind this message, without touching it.
+    const bool ok = port_.connected() && port_.publish(m.topic, m.payload, m.size_bytes, m.retain);
+    outbox_.pop();
+    if (!ok) {
+      ++stats_.publish_failures;
+      continue;
+    }
+    ++stats_.published;
+    if (m.event) ++stats_.events_bridged;
+  }
+}
+
+bool MqttBridge::send_text(const char* text, bool retain) {
+  const size_t n = std::strlen(text);
+  std::memcpy(payload_, text, n + 1);
+  return send(n, retain, false);
+}
+
+void MqttBridge::publish_state(uint32_t now_ms) {
+  last_state_ms_ = now_ms;
+  const MemberTable& table = ctx_.members();
+  // Self counts as active, as in GET /metrics' spore_members.
+  last_counts_[0] = static_cast<uint16_t>(table.count(MemberStatus::kActive) + 1);
+  last_counts_[1] = static_cast<uint16_t>(table.count(MemberStatus::kInactive));
+  last_counts_[2] = static_cast<uint16_t>(table.count(MemberStatus::kDead));
+  if (!build_topic("/state", {})) return;
+  char ip[16];
+  format_ipv4(ctx_.self().ip, ip, sizeof ip);
+  char id[9];
+  hex8(ctx_.self().node_id, id);
+  BufferJsonOutput out(payload_, sizeof payload_);
+  JsonWriter w(out);
+  w.begin_object()
+      .field(SPORE_FSTR("status"), kOnlinePayload)
+      .field(SPORE_FSTR("free_heap"), ctx_.system().free_heap_bytes())
+      .field(SPORE_FSTR("uptime_s"), ctx_.uptime_ms() / 1000)
+      .field(SPORE_FSTR("firmware"), ctx_.firmware_version())
+      .field(SPORE_FSTR("ip"), static_cast<const char*>(ip))
+      .field(SPORE_FSTR("node_id"), static_cast<const char*>(id))
+      .field(SPORE_FSTR("mqtt_dropped"), stats_.queue_drops);
+  w.key(SPORE_FSTR("members"))
+      .begin_object()
+      .field(SPORE_FSTR("active"), last_counts_[0])
+      .field(SPORE_FSTR("inactive"), last_counts_[1])
+      .field(SPORE_FSTR("dead"), last_counts_[2])
+      .end_object();
+  w.end_object();
+  send(out.size(), true, out.overflowed() || !w.complete());
+}
+
+void MqttBridge::publish_member(const Member& member, bool forgotten) {
+  char level[SPORE_MAX_HOSTNAME_LEN + 1];
+  const size_t n = sanitize_level(member.hostname, member.node_id, level, sizeof level);
+  if (!build_topic("/members/", {level, n})) return;
+  // Forgotten: an empty retained message makes the broker delete the retained status.
+  if (forgotten) {
+    payload_[0] = '\0';
+    send(0, true, false);
+  } else {
+    send_text(member_status_name(member.status), true);
+  }
+}
+
+void MqttBridge::publish_discovery(size_t entity) {
+  char id[9];
+  hex8(ctx_.self().node_id, id);
+  const FlashCopy component(entity_field(entity, kComponent));
+  const FlashCopy object(entity_field(entity, kObject));
+  // <prefix>/<component>/spore_<id>/<object>/config
+  size_t len = 0;
+  topic_[0] = '\0';
+  const bool topic_ok = append(topic_, sizeof topic_, &len, prefix_) && append(topic_, sizeof topic_, &len, "/") &&
+                        append(topic_, sizeof topic_, &len, component.view()) &&
+                        append(topic_, sizeof topic_, &len, "/spore_") && append(topic_, sizeof topic_, &len, id) &&
+                        append(topic_, sizeof topic_, &len, "/") &&
+                        append(topic_, sizeof topic_, &len, object.view()) &&
+                        append(topic_, sizeof topic_, &len, "/config");
+  if (!topic_ok) return;
+
+  const std::string_view node(base_ + node_offset_, base_len_ - node_offset_);
+  char unique_id[48];  // spore_<id>_<object>
+  size_t ulen = 0;
+  unique_id[0] = '\0';
+  append(unique_id, sizeof unique_id, &ulen, "spore_");
+  append(unique_id, sizeof unique_id, &ulen, id);
+  char device_id[16];
+  std::memcpy(device_id, unique_id, ulen + 1);
+  append(unique_id, sizeof unique_id, &ulen, "_");
+  append(unique_id, sizeof unique_id, &ulen, object.view());
+  char object_id[SPORE_MAX_HOSTNAME_LEN + 24];  // <node>_<object>
+  size_t olen = 0;
+  object_id[0] = '\0';
+  append(object_id, sizeof object_id, &olen, node);
+  append(object_id, sizeof object_id, &olen, "_");
+  append(object_id, sizeof object_id, &olen, object.view());
+  char topic[sizeof base_ + 8];
+  std::memcpy(topic, base_, base_len_);
+  const bool is_status = entity == static_cast<size_t>(Entity::kStatus);
+  std::memcpy(topic + base_len_, is_status ? "/status" : "/state", is_status ? 8 : 7);
+  char hostname[SPORE_MAX_HOSTNAME_LEN + 1];
+  copy_display(ctx_.hostname(), hostname, sizeof hostname);
+  char firmware[SPORE_MAX_VERSION_LEN + 1];
+  copy_display(ctx_.firmware_version(), firmware, sizeof firmware);
+
+  BufferJsonOutput out(payload_, sizeof payload_);
+  JsonWriter w(out);
+  w.begin_object()
+      .field(SPORE_FSTR("unique_id"), static_cast<const char*>(unique_id))
+      .field(SPORE_FSTR("object_id"), static_cast<const char*>(object_id))
+      .field(SPORE_FSTR("name"), entity_field(entity, kName))
+      .field(SPORE_FSTR("state_topic"), static_cast<const char*>(topic));
+  // Optional fields are empty strings in the table.
+  const EntityField optional[] = {kTemplate, kUnit, kDeviceClass, kStateClass, kCategory};
+  for (EntityField f : optional) {
+    const FlashStr value = entity_field(entity, f);
+    if (value.length() == 0) continue;
+    switch (f) {
+      case kTemplate: w.key(SPORE_FSTR("value_template")); break;
+      case kUnit: w.key(SPORE_FSTR("unit_of_measurement")); break;
+      case kDeviceClass: w.key(SPORE_FSTR("device_class")); break;
+      case kStateClass: w.key(SPORE_FSTR("state_class")); break;
+      default: w.key(SPORE_FSTR("entity_category")); break;
+    }
+    w.value(value);
+  }
+  if (is_status) {
+    w.field(SPORE_FSTR("payload_on"), kOnlinePayload).field(SPORE_FSTR("payload_off"), kWillPayload);
+  } else {
+    std::memcpy(topic + base_len_, "/status", 8);
+    w.field(SPORE_FSTR("availability_topic"), static_cast<const char*>(topic));
+  }
+  w.key(SPORE_FSTR("device")).begin_object();
+  w.key(SPORE_FSTR("identifiers")).begin_array().value(static_cast<const char*>(device_id)).end_array();
+  w.field(SPORE_FSTR("name"), static_cast<const char*>(hostname))
+      .field(SPORE_FSTR("manufacturer"), SPORE_FSTR("SPORE"))
+      .field(SPORE_FSTR("model"), static_cast<const char*>(model_))
+      .field(SPORE_FSTR("sw_version"), static_cast<const char*>(firmware))
+      .end_object();
+  w.end_object();
+  send(out.size(), true, out.overflowed() || !w.complete());
+}
+
+// ---- connection ------------------------------------------------------------------------------
+
+void MqttBridge::on_connected(uint32_t now_ms) {
+  if (!begun_ || left_) return;
+  session_ = true;
+  ++stats_.connects;
+  // The command budget is per connection: full again.
+  budget_milli_ = SPORE_MQTT_COMMAND_BURST * 1000u;
+  budget_ms_ = now_ms;
+  // A new nonce for every connection, before the subscription: a command published while the
+  // node was off the broker (QoS 1, clean session: lost for the node, but seen by every cmd/#
+  // subscriber) would otherwise still verify after the reconnect, at any later time (issue 18
+  // review). Its retained copy, which the subscription brings back, names the old nonce too.
+  renew_nonce();
+  if (build_topic("/cmd/+", {}) && !port_.subscribe(topic_)) {
+    SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: subscribing to %s failed; commands will not arrive", topic_);
+  }
+  publish_retained(now_ms);
+}
+
+void MqttBridge::publish_retained(uint32_t now_ms) {
+  resync_ = false;
+  if (build_topic("/status", {})) send_text(kOnlinePayload, true);
+  if (build_topic("/cmd/nonce", {})) send_text(nonce_, true);
+  if (prefix_[0] != '\0') {
+    for (size_t e = 0; e < kEntityCount; ++e) publish_discovery(e);
+  }
+  publish_state(now_ms);
+  ctx_.members().for_each([this](const Member& m) { publish_member(m, false); });
+}
+
+void MqttBridge::loop(uint32_t now_ms) {
+  flush_outbox(outbox_.size());
+  if (stats_.queue_drops != drops_logged_) {
+    SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: outbox full, %lu message(s) dropped so far",
+              static_cast<unsigned long>(stats_.queue_drops));
+    drops_logged_ = stats_.queue_drops;
+  }
+  if (!session_) return;
+  if (!port_.connected()) {
+    // Lost: the platform reconnects and calls on_connected(), which republishes everything.
+    session_ = false;
+    return;
+  }
+  if (resync_ && outbox_.empty()) {
+    // A retained message was dropped (full outbox): what the broker keeps is stale until this
+    // republishes the whole retained set (the state included). Only once the callbacks' burst
+    // has drained: while they still queue during a pass, the next pass tries again.
+    counts_dirty_ = false;
+    publish_retained(now_ms);
+    return;
+  }
+  bool due = elapsed_ms(now_ms, last_state_ms_) >= state_interval_ms_;
+  if (counts_dirty_) {
+    counts_dirty_ = false;
+    const MemberTable& table = ctx_.members();
+    due = due || last_counts_[0] != table.count(MemberStatus::kActive) + 1 ||
+          last_counts_[1] != table.count(MemberStatus::kInactive) ||
+          last_counts_[2] != table.count(MemberStatus::kDead);
+  }
+  if (due) publish_state(now_ms);
+}
+
+void MqttBridge::leave() {
+  if (!begun_ || left_) return;
+  flush_outbox(outbox_.size());
+  left_ = true;
+  session_ = false;
+  if (build_topic("/status", {})) send_text(kWillPayload, true);
+}
+
+// ---- local events ----------------------------------------------------------------------------
+
+void MqttBridge::on_event(const Event& event) {
+  if (!begun_ || left_) return;
+  // Events fire wherever their cause runs (an HTTP handler, the UDP intake): everything this
+  // publishes waits in the outbox for loop().
+  ++callback_depth_;
+  on_event_queued(event);
+  --callback_depth_;
+}
+
+void MqttBridge::on_event_queued(const Event& event) {
+  if (const Member* member = event.get<Member>()) {
+    if (!starts_with(event.topic(), "node_")) return;
+    // The state's counts follow in loop(): several changes in one pass give one document.
+    counts_dirty_ = true;
+    publish_member(*member, event.topic() == topics::kNodeForgotten);
+    return;
+  }
+  char id[9];
+  hex8(ctx_.self().node_id, id);
+  // This node's own ota_* events reach it as OtaEvent (ClusterEvents sends the cluster copy to
+  // the others only): bridged here with the text the other nodes receive.
+  char ota_text[96];
+  if (ota_event_text(event, ota_text, sizeof ota_text) != 0) {
+    if (!build_topic("/events/", event.topic())) return;
+    BufferJsonOutput out(payload_, sizeof payload_);
+    JsonWriter w(out);
+    w.begin_object()
+        .field(SPORE_FSTR("node_id"), static_cast<const char*>(id))
+        .field(SPORE_FSTR("data"), static_cast<const char*>(ota_text))
+        .end_object();
+    send(out.size(), false, out.overflowed() || !w.complete(), true);
+    return;
+  }
+  const ClusterEvent* ev = event.get<ClusterEvent>();
+  // Only our own: with every node bridged, the broker then sees each event once.
+  if (ev == nullptr || ev->sender_id != ctx_.self().node_id) return;
+  if (!build_topic("/events/", ev->topic)) return;
+  BufferJsonOutput out(payload_, sizeof payload_);
+  JsonWriter w(out);
+  w.begin_object()
+      .field(SPORE_FSTR("node_id"), static_cast<const char*>(id))
+      .field(SPORE_FSTR("epoch"), ev->epoch)
+      .field(SPORE_FSTR("seq"), ev->seq)
+      .field(SPORE_FSTR("data"), ev->payload_text())
+      .end_object();
+  send(out.size(), false, out.overflowed() || !w.complete(), true);
+}
+
+// ---- commands --------------------------------------------------------------------------------
+
+void MqttBridge::on_message(const char* topic, const uint8_t* payload, size_t size_bytes, bool retained) {
+  if (!begun_ || left_ || topic == nullptr) return;
+  const std::string_view t(topic);
+  constexpr std::string_view kCmd = "/cmd/";
+  const size_t skip = base_len_ + kCmd.size();
+  if (t.size() <= skip || !starts_with(t, {base_, base_len_}) || !starts_with(after(t, base_len_ - 1), kCmd)) {
+    return;
+  }
+  const std::string_view command(t.data() + skip, t.size() - skip);
+  // Our own answers and nonces come back through the cmd/+ subscription.
+  if (command == "result" || command == "nonce") return;
+  ++stats_.messages;
+  if (payload == nullptr) size_bytes = 0;
+  // Called inside the client's read: the results wait in the outbox for loop().
+  ++callback_depth_;
+  nonce_spent_ = false;
+  const std::string_view body(reinterpret_cast<const char*>(payload), size_bytes);
+  if (retained) {
+    // The broker sends a retained message again on every subscribe, i.e. every reconnect: one
+    // retained cmd/restart restarted a node in a loop (issue 18). Never carried out, whatever it
+    // holds. A proof in it that verifies is spent all the same: the retained copy is readable
+    // by every broker user, who could otherwise publish it again without RETAIN and have it run.
+    ++stats_.retained_commands;
+    MqttCommandPayload p;
+    if (api_.has_api_token() && parse_mqtt_command_payload(body, &p) == MqttPayloadForm::kProof &&
+        p.nonce_hex == std::string_view(nonce_, kMqttNonceHexLen) && proof_verifies(command, p)) {
+      nonce_spent_ = true;
+    }
+    refuse(command, "retained", SPORE_FSTR("Retained commands are refused."));
+  } else {
+    run_command(command, body);
+  }
+  if (nonce_spent_) {
+    // A verified proof spends its nonce whatever the command's outcome, so that a captured
+    // command refused now (busy, retained) cannot succeed later.
+    renew_nonce();
+    if (build_topic("/cmd/nonce", {})) send_text(nonce_, true);
+  }
+  --callback_depth_;
+}
+
+void MqttBridge::answer(std::string_view command, const char* code, FlashStr error) {
+  if (!build_topic("/cmd/result", {})) return;
+  // A command name is whatever followed cmd/ in the topic: cap what is echoed.
+  if (command.size() > 32) command = std::string_view(command.data(), 32);
+  BufferJsonOutput out(payload_, sizeof payload_);
+  JsonWriter w(out);
+  w.begin_object().field(SPORE_FSTR("command"), command);
+  if (code == nullptr) {
+    w.field(SPORE_FSTR("status"), SPORE_FSTR("accepted"));
+  } else {
+    w.field(SPORE_FSTR("status"), SPORE_FSTR("error")).field(SPORE_FSTR("code"), code).field(SPORE_FSTR("error"), error);
+  }
+  w.end_object();
+  send(out.size(), false, out.overflowed() || !w.complete());
+}
+
+void MqttBridge::refuse(std::string_view command, const char* code, FlashStr error) {
+  if (!take_budget()) {
+    // Over the budget: no answer, so a junk flood costs the node a parse per message and no
+    // publish (issue 18: 20,000 answered junk commands delayed a valid one by 113 s).
+    ++stats_.throttled;
+    return;
+  }
+  answer(command, code, error);
+}
+
+bool MqttBridge::take_budget() {
+  constexpr uint32_t kFull = SPORE_MQTT_COMMAND_BURST * 1000u;
+  constexpr uint32_t kFillMs = kFull / SPORE_MQTT_COMMANDS_PER_S + 1;  // empty to full
+  const uint32_t now_ms = ctx_.clock().now_ms();
+  const uint32_t elapsed = elapsed_ms(now_ms, budget_ms_);
+  budget_ms_ = now_ms;
+  // 32-bit arithmetic (no 64-bit multiply on the ESP8266): elapsed * rate cannot overflow below kFillMs.
+  budget_milli_ = elapsed >= kFillMs ? kFull : budget_milli_ + elapsed * SPORE_MQTT_COMMANDS_PER_S;
+  if (budget_milli_ > kFull) budget_milli_ = kFull;
+  if (budget_milli_ < 1000) return false;
+  budget_milli_ -= 1000;
+  return true;
+}
+
+void MqttBridge::renew_nonce() {
+  // Incarnation and serial keep it unique even when the RNG is weak at boot (an ESP8266 before
+  // its radio runs); the random part keeps it unpredictable after a reset boot counter.
+  uint8_t raw[kMqttNonceBytes];
+  const uint32_t words[] = {ctx_.self().incarnation, ++nonce_serial_, ctx_.random().next_u32(),
+                            ctx_.random().next_u32()};
+  for (size_t i = 0; i < 4; ++i) {
+    for (size_t b = 0; b < 4; ++b) raw[4 * i + b] = static_cast<uint8_t>(words[i] >> (24 - 8 * b));
+  }
+  hex_encode(raw, sizeof raw, nonce_);
+}
+
+bool MqttBridge::proof_verifies(std::string_view command, const MqttCommandPayload& p) const {
+  uint8_t expected[32];
+  compute_mqtt_command_proof(api_.token_pending() ? std::string_view() : api_.auth().token(), ctx_.self().node_id,
+                             p.nonce_hex, command, p.args, expected);
+  const bool ok = !api_.token_pending() && constant_time_equal(expected, p.proof, sizeof expected);
+  secure_wipe(expected, sizeof expected);
+  return ok;
+}
+
+bool MqttBridge::authorize(std::string_view command, std::string_view payload, std::string_view* args) {
+  MqttCommandPayload p;
+  const MqttPayloadForm form = parse_mqtt_command_payload(payload, &p);
+  *args = p.args;
+  const char* code = nullptr;
+  FlashStr why;
+  if (form == MqttPayloadForm::kMalformed) {
+    code = "bad_request";
+    why = SPORE_FSTR("Payload: nonce=<32 hex> proof=<64 hex>[ <args>].");
+  } else if (!api_.has_api_token()) {
+    return true;  // without a token every payload is accepted, as on the REST API
+  } else if (form == MqttPayloadForm::kToken) {
+    // The old form: the token in clear on the broker, replayable. Only when explicitly allowed.
+    if (!allow_token_payload_) {
+      code = "proof_required";
+      why = SPORE_FSTR("A proof is required (spore mqtt proof), not the token.");
+    } else if (p.token.empty()) {
+      code = "auth_required";
+      why = SPORE_FSTR("This node requires its API token as the first word of the payload.");
+    } else if (!api_.token_matches(p.token)) {
+      code = "auth_invalid";
+      why = SPORE_FSTR("The token does not match this node's API token.");
+    }
+  } else if (p.nonce_hex != std::string_view(nonce_, kMqttNonceHexLen)) {
+    // Used already, from before a restart, or another node's: the cheap check, before any HMAC.
+    ++stats_.stale_commands;
+    code = "stale";
+    why = SPORE_FSTR("Not the current nonce (cmd/nonce): make a new proof.");
+  } else if (!proof_verifies(command, p)) {
+    code = "auth_invalid";
+    why = SPORE_FSTR("The proof does not verify.");
+  } else {
+    nonce_spent_ = true;
+  }
+  if (code == nullptr) return true;
+  ++stats_.rejected_commands;
+  refuse(command, code, why);
+  return false;
+}
+
+void MqttBridge::run_command(std::string_view command, std::string_view payload) {
+  // Unknown names first: no proof check for them, and they draw from the budget like junk.
+  if (command != "restart" && command != "ota" && command != "publish") {
+    ++stats_.bad_commands;
+    refuse(command, "unknown_command", SPORE_FSTR("Commands are restart, ota and publish."));
+    return;
+  }
+  std::string_view rest;
+  if (!authorize(command, payload, &rest)) return;
+
+  if (command == "restart") {
+    if (!rest.empty()) {
+      ++stats_.bad_commands;
+      refuse(command, "bad_request", SPORE_FSTR("No arguments."));
+      return;
+    }
+    if (!restart_handler_) {
+      ++stats_.bad_commands;
+      refuse(command, "not_supported", SPORE_FSTR("This node cannot restart itself."));
+      return;
+    }
+    ++stats_.commands;
+    answer(command, nullptr, FlashStr());
+    restart_handler_();
+    return;
+  }
+
+  if (command == "ota") {
+    // "<url>" or "<url> allow_downgrade" (both covered by the proof): the URL holds no space.
+    const size_t gap = rest.find(' ');
+    const std::string_view url(rest.data(), gap == std::string_view::npos ? rest.size() : gap);
+    const std::string_view option = after(rest, gap);
+    const bool allow_downgrade = option == "allow_downgrade";
+    bool url_ok = url.size() > 7 && url.size() < sizeof payload_ && starts_with(url, "http://") &&
+                  (gap == std::string_view::npos || allow_downgrade);
+    for (char c : url) url_ok = url_ok && static_cast<uint8_t>(c) > 0x20 && static_cast<uint8_t>(c) < 0x7F;
+    if (!url_ok) {
+      ++stats_.bad_commands;
+      refuse(command, "bad_request",
+             SPORE_FSTR("The payload must be '<proof> <http://host[:port]/path>[ allow_downgrade]'."));
+      return;
+    }
+    if (!ota_url_handler_) {
+      ++stats_.bad_commands;
+      refuse(command, "not_supported", SPORE_FSTR("This node cannot update from a URL; use POST /api/node/update."));
+      return;
+    }
+    // The handler gets a NUL-terminated copy; payload_ is free until the answer is written.
+    std::memcpy(payload_, url.data(), url.size());
+    payload_[url.size()] = '\0';
+    if (!ota_url_handler_(payload_, allow_downgrade)) {
+      ++stats_.bad_commands;
+      refuse(command, "ota_refused", SPORE_FSTR("The node refused the update: busy, or the URL is not supported."));
+      return;
+    }
+    ++stats_.commands;
+    answer(command, nullptr, FlashStr());
+    return;
+  }
+
+  {  // publish
+    const size_t gap = rest.find(' ');
+    const std::string_view event_topic(rest.data(), gap == std::string_view::npos ? rest.size() : gap);
+    const std::string_view data = after(rest, gap);
+    if (event_topic.empty()) {
+      ++stats_.bad_commands;
+      refuse(command, "bad_request", SPORE_FSTR("The payload must be '<proof> <topic> <data>'."));
+      return;
+    }
+    ClusterEvents* events = ctx_.cluster_events();
+    const PublishError error =
+        events == nullptr ? PublishError::kNotRunning
+                          : events->publish(event_topic, reinterpret_cast<const uint8_t*>(data.data()), data.size());
+    if (error != PublishError::kOk) {
+      ++stats_.bad_commands;
+      FlashStr why;
+      switch (error) {
+        case PublishError::kBadTopic: why = SPORE_FSTR("The topic must be 1-31 bytes of 0x21-0x7E, not '*'."); break;
+        case PublishError::kReservedTopic: why = SPORE_FSTR("Topics node_* and ota_* are reserved."); break;
+        case PublishError::kTooLarge: why = SPORE_FSTR("The data is longer than this node publishes."); break;
+        default: why = SPORE_FSTR("The node is not in a cluster (not running)."); break;
+      }
+      refuse(command, publish_error_name(error), why);
+      return;
+    }
+    ++stats_.commands;
+    answer(command, nullptr, FlashStr());
+  }
+}
+
+}  // namespace spore

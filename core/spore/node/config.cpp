@@ -1,0 +1,95 @@
+#include "spore/node/config.h"
+
+namespace spore {
+
+Config Config::default_esp8266() {
+  Config c{};
+  c.discovery_interval_ms = 1000;
+  c.listen_interval_ms = 100;
+  c.status_interval_ms = 1000;
+  // Not the seed's 2 s: a 2 s heartbeat plus the 10 s announce costs ~1.06 KB/s received at N=50,
+  // over the DESIGN.md budget; 2.5 s still gives 4 heartbeats per inactive_after_ms window.
+  c.heartbeat_interval_ms = 2500;
+  c.member_info_interval_ms = 10000;
+  c.debug_interval_ms = 5000;
+  c.start_jitter_max_ms = 1000;
+  c.long_task_warn_ms = 100;
+  c.inactive_after_ms = 10000;
+  c.dead_after_ms = 60000;
+  c.dead_retention_ms = 300000;
+  c.suspect_after_ms = 4000;
+  c.probe_timeout_ms = 500;
+  c.indirect_probes = 3;
+  c.udp_port = 4210;
+  c.http_port = 80;
+  c.ota_stall_timeout_ms = 30000;
+  return c;
+}
+
+Config Config::default_lan() {
+  Config c = default_esp8266();
+  c.http_port = 8080;
+  c.long_task_warn_ms = 50;
+  return c;
+}
+
+Config Config::fast() {
+  Config c = default_lan();
+  c.discovery_interval_ms = 250;
+  c.listen_interval_ms = 20;
+  c.status_interval_ms = 100;
+  c.heartbeat_interval_ms = 250;
+  c.member_info_interval_ms = 2000;
+  c.debug_interval_ms = 0;
+  c.start_jitter_max_ms = 250;
+  c.inactive_after_ms = 1500;
+  c.dead_after_ms = 6000;
+  c.dead_retention_ms = 30000;
+  c.suspect_after_ms = 400;
+  c.probe_timeout_ms = 100;
+  c.indirect_probes = 3;
+  c.ota_stall_timeout_ms = 10000;
+  return c;
+}
+
+FlashStr Config::validation_error() const {
+  if (discovery_interval_ms == 0) return SPORE_FSTR("discovery_interval_ms must be > 0");
+  if (listen_interval_ms == 0) return SPORE_FSTR("listen_interval_ms must be > 0");
+  if (status_interval_ms == 0) return SPORE_FSTR("status_interval_ms must be > 0");
+  if (heartbeat_interval_ms == 0) return SPORE_FSTR("heartbeat_interval_ms must be > 0");
+  if (member_info_interval_ms == 0) return SPORE_FSTR("member_info_interval_ms must be > 0");
+  if (inactive_after_ms == 0) return SPORE_FSTR("inactive_after_ms must be > 0");
+  if (dead_after_ms <= inactive_after_ms) return SPORE_FSTR("dead_after_ms must be greater than inactive_after_ms");
+  if (inactive_after_ms < 2 * heartbeat_interval_ms) {
+    // One lost heartbeat would then mark a healthy node INACTIVE.
+    return SPORE_FSTR("inactive_after_ms must be at least 2 x heartbeat_interval_ms");
+  }
+  if (status_interval_ms > inactive_after_ms) {
+    return SPORE_FSTR("status_interval_ms must not exceed inactive_after_ms (status changes would be missed)");
+  }
+  if (probe_timeout_ms == 0) return SPORE_FSTR("probe_timeout_ms must be > 0");
+  if (suspect_after_ms <= heartbeat_interval_ms) {
+    return SPORE_FSTR("suspect_after_ms must exceed heartbeat_interval_ms (every heartbeat would start a probe)");
+  }
+  if (suspect_after_ms + 4 * probe_timeout_ms > inactive_after_ms) {
+    // Fewer than two probe rounds (direct + indirect) before INACTIVE: one lost round trip would do.
+    return SPORE_FSTR("suspect_after_ms + 4 x probe_timeout_ms must not exceed inactive_after_ms");
+  }
+  if (indirect_probes > 8) return SPORE_FSTR("indirect_probes must be 0..8");
+  if (udp_port == 0) return SPORE_FSTR("udp_port must be 1..65535");
+  if (http_port == 0) return SPORE_FSTR("http_port must be 1..65535");
+  if (ota_stall_timeout_ms < 1000) {
+    // Below a TCP retransmission or two, healthy uploads over WiFi would be aborted.
+    return SPORE_FSTR("ota_stall_timeout_ms must be at least 1000");
+  }
+  return FlashStr();
+}
+
+#if !defined(__XTENSA__)
+const char* Config::validate() const {
+  // On hosts SPORE_FLASH data is ordinary memory, so the flash sentence is a valid C string.
+  return validation_error().address();
+}
+#endif
+
+}  // namespace spore

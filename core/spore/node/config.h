@@ -1,0 +1,107 @@
+#pragma once
+/// @file config.h
+/// The one runtime configuration of a SPORE node (cf. memberlist's Config). Every field states its
+/// unit and its trade-off. Start from a named profile and change what you need:
+///
+///     spore::Config cfg = spore::Config::default_lan();
+///     cfg.inactive_after_ms = 5000;
+///     if (const spore::FlashStr err = cfg.validation_error(); !err.is_null()) { /* refuse, say err */ }
+///
+/// Capacities (table sizes) are compile-time and live in limits.h, not here.
+
+#include <cstdint>
+
+#include "spore/base/flash_string.h"
+
+namespace spore {
+
+struct Config {
+  // ---- Task intervals (the seed's cooperative tasks) ------------------------------------------
+  /// Period of the discovery broadcast, ms. Shorter finds new nodes sooner but costs one
+  /// broadcast datagram per node per period that every node on the LAN must receive.
+  uint32_t discovery_interval_ms;
+  /// Period at which the UDP socket is drained, ms. Shorter lowers measured latency and the risk
+  /// of the small ESP8266 receive queue overflowing; longer saves CPU on a busy loop.
+  uint32_t listen_interval_ms;
+  /// Period at which member status (ACTIVE/INACTIVE/DEAD) is re-evaluated, ms. Bounds how late a
+  /// status change is noticed after its threshold passes.
+  uint32_t status_interval_ms;
+  /// Period of the liveness heartbeat broadcast (a GOSSIP datagram, 36 bytes with a key), ms.
+  /// Every node receives every other node's heartbeat, so a node receives N x 36 B per period:
+  /// shorter makes silence (and hence a crash) visible sooner and rides out more lost
+  /// datagrams per inactive_after_ms window, but costs receive traffic linear in N. The default
+  /// 2.5 s keeps N=50 under 1 KB/s received (docs/protocol.md §11).
+  uint32_t heartbeat_interval_ms;
+  /// Period of the full ANNOUNCE broadcast (free heap and the digests of resources and API list),
+  /// ms; it replaces the heartbeat of that period. A changed digest is announced at the next
+  /// heartbeat anyway and peers then fetch the details (INFO) once, so this bounds how stale the
+  /// free-heap figure and a missed change can get, not how fast a change propagates.
+  uint32_t member_info_interval_ms;
+  /// Period of the debug status print, ms; 0 disables it. Printing blocks the loop on a slow
+  /// serial port, so keep it long on devices.
+  uint32_t debug_interval_ms;
+  /// Each task's first run is delayed by a random 0..min(interval, start_jitter_max_ms) ms so that
+  /// nodes powered on together do not broadcast in lock step. 0 disables jitter (tests).
+  uint32_t start_jitter_max_ms;
+  /// A task run longer than this is logged as blocking the loop, ms. On the ESP8266 a loop
+  /// blocked for ~3 s trips the software watchdog and WiFi starves well before that.
+  uint32_t long_task_warn_ms;
+
+  // ---- Status model (the seed's ACTIVE / INACTIVE / DEAD) ---------------------------------------
+  /// A member not heard from for this long becomes INACTIVE, ms (seed: 10 s). Shorter detects
+  /// crashes sooner; too short (< 3 heartbeats) raises false INACTIVE under packet loss.
+  uint32_t inactive_after_ms;
+  /// A member not heard from for this long becomes DEAD, ms (seed: 60 s). Must exceed
+  /// inactive_after_ms. Longer rides out reboots and WiFi reconnects without a DEAD event.
+  uint32_t dead_after_ms;
+  /// A member silent this long (no datagram of it accepted) is probed: PING, then after
+  /// probe_timeout_ms PING_REQ through indirect_probes other members, repeated until it answers
+  /// or becomes INACTIVE; an unanswered round makes it suspect (gossiped, so it can refute), ms.
+  /// Must exceed heartbeat_interval_ms (one heartbeat is expected in that time). Shorter
+  /// costs probes after every single lost heartbeat; longer leaves fewer probe rounds before
+  /// inactive_after_ms, hence more false INACTIVE under loss.
+  uint32_t suspect_after_ms;
+  /// How long a probe waits for its ACK, ms, per phase (direct, then indirect). Must exceed the
+  /// worst round trip (WiFi power save adds ~100 ms on an ESP8266); a round costs 2x this.
+  uint32_t probe_timeout_ms;
+  /// Members asked to probe a silent member on our behalf (SWIM's k). More paths make a false
+  /// suspicion from one bad link less likely; each costs 4 datagrams per round.
+  uint8_t indirect_probes;
+  /// A DEAD member is forgotten (its slot freed) after staying DEAD this long, ms. Longer keeps
+  /// its history visible to operators; shorter frees table slots for newcomers sooner.
+  uint32_t dead_retention_ms;
+
+  // ---- Network ---------------------------------------------------------------------------------
+  /// UDP port for discovery and membership (seed: 4210). Every node of a cluster must agree.
+  uint16_t udp_port;
+  /// HTTP port of the REST API. 80 on devices (browsers default to it); 8080 on Linux so the
+  /// daemon needs no root.
+  uint16_t http_port;
+
+  // ---- OTA ---------------------------------------------------------------------------------------
+  /// An update upload that receives no byte for this long is aborted (reason "stalled", HTTP 408)
+  /// and the upload slot freed, ms. Shorter frees the node from a dead client sooner; too short
+  /// aborts slow uploads over a weak WiFi link (an ESP8266 erases a 4 KB flash sector in ~50 ms,
+  /// a TCP retransmission backoff reaches seconds).
+  uint32_t ota_stall_timeout_ms = 30000;
+
+  /// The ESP8266 profile: the seed's timings exactly, HTTP on port 80.
+  static Config default_esp8266();
+  /// A Linux host on a LAN: the seed's thresholds, HTTP on 8080.
+  static Config default_lan();
+  /// Tests, demos and small wired LANs: sub-second heartbeat, INACTIVE after 1.5 s, DEAD after 6 s.
+  /// Costs several times the traffic of the default profiles.
+  static Config fast();
+
+  /// Null when the configuration is usable; otherwise a static English sentence saying which
+  /// field is wrong and why, kept in flash on the ESP8266 (flash_string.h). A node must refuse to
+  /// begin() with an invalid config.
+  FlashStr validation_error() const;
+#if !defined(__XTENSA__)
+  /// validation_error() as a C string (nullptr when usable); hosts only, where flash strings are
+  /// ordinary memory. On the ESP8266 the sentence must be read with FlashStr's readers.
+  const char* validate() const;
+#endif
+};
+
+}  // namespace spore

@@ -1,0 +1,262 @@
+#pragma once
+/// @file wire_messages.h
+/// The decoded form of SPORE wire protocol v1 messages (layout: docs/protocol.md).
+///
+/// Zero copy: every std::string_view and every list in a decoded Message points into the datagram
+/// buffer handed to decode(), so a Message is valid only while that buffer is unchanged. The same
+/// structs are the encoder's input; there the views and lists point at the caller's data.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "spore/cluster/api_registry.h"
+
+namespace spore {
+namespace wire {
+
+/// Protocol version this code speaks; carried in every header.
+constexpr uint8_t kProtocolVersion = 1;
+
+/// Datagram type. Values are wire values: never renumber, only append.
+enum class MessageType : uint8_t {
+  kAnnounce = 1,  ///< discovery and heartbeat broadcast: who I am, where, digests of my details
+  kPing = 2,      ///< direct probe; expects kAck
+  kAck = 3,       ///< answer to kPing (direct or relayed after kPingReq)
+  kPingReq = 4,   ///< "probe this target for me" (SWIM indirect probe)
+  kGossip = 5,    ///< membership updates only
+  kLeave = 6,     ///< graceful leave of the sender
+  kInfoReq = 7,   ///< ask the receiver for its resources and one page of its API list
+  kInfo = 8,      ///< resources plus one page of the API list
+  kEvent = 9,        ///< one cluster event of the sender's event stream (docs/events.md)
+  kEventReq = 10,    ///< "re-send your events from this seq": gap repair, unicast to the publisher
+  kEventDigest = 11, ///< the sender's newest and oldest held event seq, so receivers see lost tails
+};
+/// "announce", "ping", ...; "?" for a value outside the enum. Never nullptr.
+const char* message_type_name(MessageType type);
+
+/// Member state carried in gossip. Wire values; 0 is invalid on the wire.
+enum class MemberState : uint8_t {
+  kAlive = 1,
+  kSuspect = 2,
+  kDead = 3,
+  kLeft = 4,  ///< left gracefully: dead, but not a failure
+};
+/// "alive", "suspect", "dead", "left"; "?" otherwise. Never nullptr.
+const char* member_state_name(MemberState state);
+
+/// The per-datagram header. On encode, `authenticated` is ignored (it follows the key) and the
+/// version is always kProtocolVersion.
+struct Header {
+  MessageType type = MessageType::kAnnounce;
+  uint32_t sender_id = 0;    ///< sender's node id (chip id); never 0
+  uint32_t incarnation = 0;  ///< sender's incarnation; larger after every restart/refutation
+  uint32_t seq = 0;          ///< per sender and incarnation, +1 per datagram sent (anti-replay)
+  bool authenticated = false;  ///< decode: the datagram carried a tag that verified
+};
+
+/// One membership update, 17 bytes on the wire.
+struct GossipEntry {
+  uint32_t node_id = 0;      ///< never 0
+  uint32_t incarnation = 0;
+  uint32_t ip = 0;           ///< IPv4, most significant byte first (192.168.1.2 = 0xC0A80102)
+  uint16_t udp_port = 0;
+  uint16_t http_port = 0;
+  MemberState state = MemberState::kAlive;
+};
+
+/// A sequence of GossipEntry: either the caller's array (encode) or validated wire bytes
+/// (decode). Random access is O(1) in both cases.
+class GossipList {
+ public:
+  static constexpr size_t kEntryBytes = 17;
+
+  constexpr GossipList() = default;
+  /// Encoder input: `count` entries at `entries`, which must outlive the list.
+  static GossipList from_array(const GossipEntry* entries, size_t count);
+  /// Decoder output: `count` entries of kEntryBytes at `wire`, already validated.
+  static GossipList from_wire(const uint8_t* wire, size_t count);
+
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  /// Entry `i`; `i` must be < size().
+  GossipEntry operator[](size_t i) const;
+
+  class Iterator {
+   public:
+    GossipEntry operator*() const { return (*list_)[index_]; }
+    Iterator& operator++() {
+      ++index_;
+      return *this;
+    }
+    bool operator!=(const Iterator& other) const { return index_ != other.index_; }
+
+   private:
+    friend class GossipList;
+    Iterator(const GossipList* list, size_t index) : list_(list), index_(index) {}
+    const GossipList* list_;
+    size_t index_;
+  };
+  Iterator begin() const { return Iterator(this, 0); }
+  Iterator end() const { return Iterator(this, count_); }
+
+ private:
+  const GossipEntry* array_ = nullptr;
+  const uint8_t* wire_ = nullptr;
+  size_t count_ = 0;
+};
+
+/// One published endpoint.
+struct ApiEntry {
+  HttpMethod method = HttpMethod::kGet;
+  std::string_view uri;  ///< starts with '/', 1..SPORE_MAX_URI_LEN bytes of 0x21..0x7E
+};
+
+/// A sequence of ApiEntry: the caller's array (encode) or validated wire bytes (decode). Entries
+/// are variable length on the wire, so iterate (O(1) per step) rather than index.
+class ApiList {
+ public:
+  constexpr ApiList() = default;
+  /// Encoder input: `count` entries at `entries`, which must outlive the list.
+  static ApiList from_array(const ApiEntry* entries, size_t count);
+  /// Decoder output: `count` validated entries in `size_bytes` bytes at `wire`.
+  static ApiList from_wire(const uint8_t* wire, size_t size_bytes, size_t count);
+
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+
+  class Iterator {
+   public:
+    ApiEntry operator*() const;
+    Iterator& operator++();
+    bool operator!=(const Iterator& other) const { return index_ != other.index_; }
+
+   private:
+    friend class ApiList;
+    Iterator(const ApiList* list, size_t index, size_t offset) : list_(list), index_(index), offset_(offset) {}
+    const ApiList* list_;
+    size_t index_;
+    size_t offset_;  // wire mode: byte offset of entry index_
+  };
+  Iterator begin() const { return Iterator(this, 0, 0); }
+  Iterator end() const { return Iterator(this, count_, wire_size_); }
+
+ private:
+  const ApiEntry* array_ = nullptr;
+  const uint8_t* wire_ = nullptr;
+  size_t wire_size_ = 0;
+  size_t count_ = 0;
+};
+
+/// ANNOUNCE: broadcast for discovery and as heartbeat; also unicast as the answer to an ANNOUNCE
+/// with reply_requested. Digests are opaque 32-bit fingerprints compared for equality only; when
+/// one differs from what the receiver holds it sends INFO_REQ.
+struct Announce {
+  uint8_t max_version = kProtocolVersion;  ///< highest protocol version the sender speaks (>= 1)
+  bool reply_requested = false;  ///< a joining node asks receivers to unicast their ANNOUNCE back
+  uint32_t ip = 0;               ///< sender's IPv4 as it believes it, MSB first; 0 = unknown
+  uint16_t udp_port = 0;
+  uint16_t http_port = 0;
+  uint32_t free_heap_bytes = 0;  ///< here because it changes all the time; INFO is for the rest
+  uint32_t api_digest = 0;       ///< ApiRegistry::digest()
+  uint32_t resources_digest = 0; ///< fingerprint of the static resources in INFO
+  uint32_t image_digest = 0;     ///< first 4 bytes of the running firmware's SHA-256, big-endian
+  std::string_view hostname;     ///< 1..SPORE_MAX_HOSTNAME_LEN bytes of 0x21..0x7E
+};
+
+/// PING: probe the receiver. It answers ACK with the same probe_id and echoes timestamp_ms, so
+/// the prober measures the round trip with its own clock only.
+struct Ping {
+  uint32_t target_id = 0;     ///< node the prober means; a receiver with another id ignores it
+  uint32_t probe_id = 0;
+  uint32_t timestamp_ms = 0;  ///< prober's clock; opaque to the receiver
+  GossipList updates;         ///< piggybacked membership updates
+};
+
+/// ACK: answer to PING. When relayed after PING_REQ, probe_id and timestamp_ms are those of the
+/// PING_REQ, so the original prober can match it.
+struct Ack {
+  uint32_t probe_id = 0;
+  uint32_t timestamp_ms = 0;  ///< echoed unchanged
+  GossipList updates;
+};
+
+/// PING_REQ: ask the receiver to PING `target_id` and relay the ACK.
+struct PingReq {
+  uint32_t probe_id = 0;
+  uint32_t timestamp_ms = 0;  ///< requester's clock, echoed in the relayed ACK
+  uint32_t target_id = 0;     ///< never 0
+  uint32_t target_ip = 0;     ///< MSB first
+  uint16_t target_udp_port = 0;
+  GossipList updates;
+};
+
+/// GOSSIP: membership updates only (e.g. to disseminate a state change faster than pings do).
+struct Gossip {
+  GossipList updates;
+};
+
+/// INFO_REQ: ask for INFO carrying page `api_page` of the receiver's API list.
+struct InfoReq {
+  uint8_t api_page = 0;
+};
+
+/// INFO: the seed's `resources` and one page of its `api` list. The list is split into
+/// api_page_count pages so each fits one datagram; all pages of one list carry the same
+/// api_digest, so a receiver never mixes pages of two versions of the list.
+struct Info {
+  uint32_t resources_digest = 0;
+  uint32_t api_digest = 0;
+  uint32_t free_heap_bytes = 0;
+  uint32_t chip_id = 0;
+  uint32_t flash_chip_size_bytes = 0;
+  uint16_t cpu_freq_mhz = 0;
+  std::string_view sdk_version;  ///< 0..SPORE_MAX_VERSION_LEN bytes of 0x20..0x7E
+  uint8_t api_page = 0;          ///< < api_page_count
+  uint8_t api_page_count = 1;    ///< >= 1 (an empty list is one empty page)
+  ApiList api;                   ///< the entries of this page
+};
+
+/// Longest event topic on the wire: 1..31 bytes of 0x21..0x7E (EventBus::on's limit by default).
+constexpr size_t kMaxEventTopicLen = 31;
+/// Largest event payload on the wire, in bytes. A protocol constant, not a build option, so every
+/// node accepts what any node may publish; what a node itself publishes is bounded by
+/// SPORE_EVENT_PAYLOAD_MAX (<= this), the size of its outbound log slots.
+constexpr size_t kMaxEventPayloadBytes = 256;
+
+/// Where an event sits in its sender's stream. A stream is (sender id, epoch): the epoch is the
+/// incarnation the sender had at begin(), so it grows on every restart but not on a refutation,
+/// and seq restarts at 1 with every epoch.
+struct EventStreamPos {
+  uint32_t epoch = 0;
+  uint32_t seq = 0;         ///< EVENT: this event; DIGEST: the newest published; REQ: first wanted (>= 1)
+  uint32_t oldest_seq = 0;  ///< EVENT, DIGEST: oldest event the sender still holds (1..seq); REQ: unused
+};
+
+/// EVENT: one published event. Receivers deliver a stream's events in seq order, once each.
+struct EventMessage {
+  EventStreamPos pos;
+  std::string_view topic;  ///< 1..kMaxEventTopicLen bytes of 0x21..0x7E
+  const uint8_t* payload = nullptr;
+  uint16_t payload_size_bytes = 0;  ///< 0..kMaxEventPayloadBytes
+};
+
+/// A whole datagram. Only the member matching header.type is meaningful; the others keep their
+/// defaults on decode and are ignored on encode. (Not a union: a decoded Message is then safe to
+/// read in any order, and it is ~200 bytes of stack, short-lived.)
+struct Message {
+  Header header;
+  Announce announce;
+  Ping ping;
+  Ack ack;
+  PingReq ping_req;
+  Gossip gossip;
+  InfoReq info_req;
+  Info info;
+  EventMessage event;         ///< kEvent
+  EventStreamPos event_req;   ///< kEventReq: epoch and seq (first wanted); oldest_seq is not sent (0)
+  EventStreamPos event_digest;  ///< kEventDigest: epoch, seq = newest, oldest_seq
+};
+
+}  // namespace wire
+}  // namespace spore
