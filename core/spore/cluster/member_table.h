@@ -146,6 +146,16 @@ class MemberTable {
   Member* find(uint32_t node_id);
   const Member* find(uint32_t node_id) const;
 
+  /// Slot index of a member of this table, in [0, capacity()): state other components keep per
+  /// member (probe, replay, event stream) is indexed by it. A slot is reused only after its
+  /// member was forgotten (listener kForgotten), so per-slot state is reset on that change.
+  size_t slot_of(const Member& m) const { return static_cast<size_t>(&m - slots_.data()); }
+  /// The member in `slot`, or null when the slot is free or out of range.
+  Member* at_slot(size_t slot) { return slot < slots_.size() && slots_[slot].used_ ? &slots_[slot] : nullptr; }
+  const Member* at_slot(size_t slot) const {
+    return slot < slots_.size() && slots_[slot].used_ ? &slots_[slot] : nullptr;
+  }
+
   std::string_view sdk_version(const Member& m) const;
   size_t api_count(const Member& m) const;
   /// The i-th endpoint of the member; false when i is out of range.
