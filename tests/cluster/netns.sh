@@ -168,7 +168,7 @@ ns_in() {
 ns_hub() { ns_in "$NS_HUB" "$@"; }
 
 # ns_spawn I [NAME=VALUE]... [-- FLAG...]: spawn_spored ($SPORED) in node I's namespace. nsenter
-# and setpriv both exec(): SPORED_PID is spored's pid, and spored's parent is this shell, whose
+# and setpriv both exec(): SPAWN_PID is spored's pid, and spored's parent is this shell, whose
 # death SIGKILLs it.
 ns_spawn() {
   local i="$1"
@@ -185,10 +185,10 @@ ns_start() {
   echo "==== start $(date -u +%FT%T.%3NZ) ====" >>"$(ns_log "$i")"
   ns_spawn "$i" log="$(ns_log "$i")" hostname="n$i" bind="$(ns_ip "$i")" udp_port="$NS_UDP_PORT" \
     http_port="$NS_HTTP_PORT" state_dir="$(ns_dir "$i")" -- "${NS_NODE_ARGS[@]}" "$@"
-  NS_PID[$i]=$SPORED_PID
+  NS_PID[$i]=$SPAWN_PID
   # Out of the job table: bash would otherwise print "Killed" when ns_kill crashes it on purpose.
   # (bash still reaps it; ns_kill and the cleanup poll the pid.)
-  disown "$SPORED_PID"
+  disown "$SPAWN_PID"
 }
 
 ns_alive() {

@@ -93,7 +93,7 @@ spawn_node() {
   echo "==== start $(date +%T) ====" >>"$(node_log "$k")"
   spawn_spored log="$(node_log "$k")" bin="$SPORED" hostname="n$k" bind="$(it_ip "$k")" http_port="$IT_HTTP_PORT" \
     udp_port="$IT_UDP_PORT" state_dir="$(node_dir "$k")" -- "${IT_NODE_ARGS[@]}" "$@"
-  IT_PID[$k]=$SPORED_PID
+  IT_PID[$k]=$SPAWN_PID
 }
 
 # start_node K [spored args...]: spawn_node, then waits until node K answers HTTP.
@@ -265,7 +265,7 @@ spored_once() {
   spored_command prefix="timeout 10" bin="$SPORED" hostname=n1 bind="$(it_ip 1)" http_port="$IT_HTTP_PORT" \
     udp_port="$IT_UDP_PORT" state_dir="$dir" profile=fast -- "$@"
   set +e
-  OUT="$("${SPORED_CMD[@]}" 2>&1)"
+  OUT="$("${SPAWN_CMD[@]}" 2>&1)"
   RC=$?
   set -e
 }

@@ -15,7 +15,7 @@ for bits in 512 1024; do
   rc=0
   spored_command prefix="timeout 20" bin="$SPORED" bind="$(it_ip 1)" http_port="$IT_HTTP_PORT" udp_port="$IT_UDP_PORT" \
     state_dir="$IT_TMP/state-$bits" key_file="$d/public.key"
-  out="$("${SPORED_CMD[@]}" 2>&1)" || rc=$?
+  out="$("${SPAWN_CMD[@]}" 2>&1)" || rc=$?
   [ "$rc" -eq 2 ] || it_fail "spored with a $bits-bit key exited $rc, expected 2: $out"
   grep -q -- "$d/public.key" <<<"$out" && grep -q "RSA key of $bits bits; at least 2048" <<<"$out" ||
     it_fail "spored with a $bits-bit key said: $out"

@@ -18,7 +18,7 @@ bad_key() {
   local file="$1" want="$2" rc=0 out
   spored_command bin="$SPORED" bind="$(it_ip 9)" http_port="$IT_HTTP_PORT" udp_port="$IT_UDP_PORT" \
     state_dir="$IT_TMP/bad-key-state" key_file="$file"
-  out="$("${SPORED_CMD[@]}" 2>&1)" || rc=$?
+  out="$("${SPAWN_CMD[@]}" 2>&1)" || rc=$?
   [ "$rc" -eq 2 ] || it_fail "spored with key file $file exited $rc, expected 2: $out"
   grep -q -- "$file" <<<"$out" && grep -qi -- "$want" <<<"$out" || it_fail "spored with key file $file said: $out"
   log "bad key file ($want): exit 2: $out"

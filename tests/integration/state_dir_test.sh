@@ -79,7 +79,7 @@ spored_command bin="$SPORED" hostname=n1 bind="$(it_ip 1)" http_port="$IT_HTTP_P
   state_dir="$d" -- "${IT_NODE_ARGS[@]}"
 (
   ln "$IT_TMP/victim" "$d/boot_count.tmp.$BASHPID"
-  exec "${SPORED_CMD[@]}"
+  exec "${SPAWN_CMD[@]}"
 ) >>"$(node_log 1)" 2>&1 &
 IT_PID[1]=$!
 wait_until "node 1 answers HTTP" 20 node_answers 1

@@ -172,10 +172,9 @@ demo_start_nodes() {
   for ((k = 1; k <= DEMO_NODES; k++)); do
     mkdir -p "$dir/node-$k"
     chmod 700 "$dir/node-$k"  # a state dir others can write is refused (docs/security.md)
-    : >"$dir/node-$k.log"
-    spawn_spored log="$dir/node-$k.log" bin="$DEMO_SPORED" hostname="demo-$k" bind="${DEMO_IPS[$((k - 1))]}" \
+    spawn_spored new_log="$dir/node-$k.log" bin="$DEMO_SPORED" hostname="demo-$k" bind="${DEMO_IPS[$((k - 1))]}" \
       http_port="$DEMO_HTTP_PORT" udp_port="$DEMO_UDP_PORT" state_dir="$dir/node-$k" profile="$DEMO_PROFILE"
-    DEMO_PIDS+=("$SPORED_PID")
+    DEMO_PIDS+=("$SPAWN_PID")
   done
   printf '%s\n' "${DEMO_PIDS[@]}" >"$dir/pids"
 }
