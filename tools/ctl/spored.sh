@@ -19,7 +19,7 @@
 #   prefix=WORDS  a command in front of spored, split at blanks (so no word may contain one), e.g.
 #               "timeout 10" or "nsenter --net=/run/netns/NS setpriv --pdeathsig KILL"; for
 #               spawn_spored it must exec spored, so that SPAWN_PID is spored's own pid
-# FLAGs after -- follow unchanged (spored's other options, or a repeated one that must come last).
+# FLAGs after -- follow them unchanged (spored's other options).
 
 spored_command() {
   local bin="${SPORED:-}" prefix=() flags=() name value
