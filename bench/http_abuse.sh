@@ -67,8 +67,8 @@ measure() {
   local label="$1" bin="$2" dir="$WORK/$(basename "$2")-$$" pid
   rm -rf "$dir"
   mkdir -p "$dir"
-  "$bin" --hostname abuse --bind "$IP" --http-port "$PORT" --udp-port 29247 --state-dir "$dir" >"$dir.log" 2>&1 &
-  pid=$!
+  spawn_spored new_log="$dir.log" bin="$bin" hostname=abuse bind="$IP" http_port="$PORT" udp_port=29247 state_dir="$dir"
+  pid=$SPAWN_PID
   PIDS+=("$pid")
   local deadline=$((SECONDS + 20))
   until curl -sf -o /dev/null --max-time 1 "http://$IP:$PORT/api/node/status"; do

@@ -1,6 +1,10 @@
 # shellcheck shell=bash
 # Helpers of the bench/ scripts: wall-clock timing, the namespace benches' prerequisites and release
 # build, a scratch directory cleaned up at exit (bench/netns_poll.py polls many observers at once).
+# Nodes start through tools/ctl/spored.sh (spawn_spored), as everywhere else.
+
+# shellcheck source=tools/ctl/spored.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tools/ctl/spored.sh"
 
 now_ms() { date +%s%3N; }
 

@@ -33,9 +33,9 @@ for profile in fast lan; do
     wait_until "4 nodes converge" 60 converged "${PEERS[@]}"
     t0=$(now_ms)
     mkdir -p "$(node_dir 5)"
-    "$SPORED" --hostname n5 --bind "$(it_ip 5)" --http-port "$IT_HTTP_PORT" --udp-port "$IT_UDP_PORT" \
-      --state-dir "$(node_dir 5)" "${IT_NODE_ARGS[@]}" >>"$(node_log 5)" 2>&1 &
-    IT_PID[5]=$!
+    spawn_spored log="$(node_log 5)" bin="$SPORED" hostname=n5 bind="$(it_ip 5)" http_port="$IT_HTTP_PORT" \
+      udp_port="$IT_UDP_PORT" state_dir="$(node_dir 5)" -- "${IT_NODE_ARGS[@]}"
+    IT_PID[5]=$SPAWN_PID
     disown "${IT_PID[5]}"  # it is SIGKILLed below on purpose; no "Killed" notice from bash
     join_ms=$(time_until "$t0" converged 1 2 3 4 5)
     t0=$(now_ms)

@@ -11,6 +11,8 @@
 # on exit; bounded (each wait <= 60 s). Needs mosquitto, mosquitto-clients, curl.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=tools/ctl/spored.sh
+source "$ROOT/tools/ctl/spored.sh"  # spawn_spored
 SIZE_MB="${1:-200}"
 SPORED="${SPORED:-$ROOT/build/dev/spored}"
 MOSQUITTO="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
@@ -50,10 +52,9 @@ run() {
   poll 15 mosquitto_pub -h 127.0.0.1 -p "$port" -t probe -m x 2>/dev/null
   printf 'bench-token\n' >"$dir/token"
   chmod 600 "$dir/token"
-  "$SPORED" --hostname n1 --bind "$NODE_IP" --http-port "$HTTP_PORT" --udp-port 20238 --state-dir "$dir/state" \
-    --api-token-file "$dir/token" --profile fast --mqtt "mqtt://127.0.0.1:$port" --mqtt-cluster bench \
-    >"$dir/node.log" 2>&1 &
-  node=$!
+  spawn_spored new_log="$dir/node.log" bin="$SPORED" hostname=n1 bind="$NODE_IP" http_port="$HTTP_PORT" udp_port=20238 \
+    state_dir="$dir/state" token_file="$dir/token" profile=fast -- --mqtt "mqtt://127.0.0.1:$port" --mqtt-cluster bench
+  node=$SPAWN_PID
   PIDS+=("$node")
   online() { [ "$(timeout 5 mosquitto_sub -h 127.0.0.1 -p "$port" -t "$BASE/status" -C 1 -W 2 2>/dev/null)" = online ]; }
   poll 60 online || { echo "$label: the node did not come online" >&2; tail "$dir/node.log" >&2; exit 1; }

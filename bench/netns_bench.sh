@@ -103,9 +103,8 @@ if [ -n "$ONE" ]; then
     mkdir -p "$dir"
     case "$sys" in
       spore-*)
-        nsenter --net="$ns" setpriv --pdeathsig KILL "$SPORED" --hostname "n$i" --bind "$(ns_ip "$i")" \
-          --udp-port "$(udp_port "$sys")" --http-port "$(http_port "$sys")" --state-dir "$dir" \
-          --profile "${sys#spore-}" >>"$log" 2>&1 &
+        ns_spawn "$i" log="$log" hostname="n$i" bind="$(ns_ip "$i")" udp_port="$(udp_port "$sys")" \
+          http_port="$(http_port "$sys")" state_dir="$dir" profile="${sys#spore-}"
         ;;
       memberlist-lan)
         local join=()

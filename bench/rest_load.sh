@@ -52,9 +52,9 @@ echo "rest-load-token-$$" >"$WORK/token"
 chmod 600 "$WORK/token"
 for k in 1 2 3; do
   mkdir -p "$WORK/n$k"
-  "$SPORED" --hostname "load$k" --bind "$(ip_of "$k")" --http-port 28246 --udp-port 29246 --state-dir "$WORK/n$k" \
-    --api-token-file "$WORK/token" >"$WORK/n$k.log" 2>&1 &
-  PIDS+=($!)
+  spawn_spored new_log="$WORK/n$k.log" bin="$SPORED" hostname="load$k" bind="$(ip_of "$k")" http_port=28246 \
+    udp_port=29246 state_dir="$WORK/n$k" token_file="$WORK/token"
+  PIDS+=("$SPAWN_PID")
 done
 NODE_PID="${PIDS[0]}"
 deadline=$((SECONDS + 30))

@@ -23,6 +23,8 @@
 # ctest passes SPORED, SPORE (binaries) and SPORE_TEST_TMP (scratch directory).
 
 set -euo pipefail
+# shellcheck source=tools/ctl/spored.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/ctl/spored.sh"  # spawn_spored
 
 NS_SKIP_CODE=77
 NS_NAME="$(basename "$0" .sh)"
@@ -165,6 +167,15 @@ ns_in() {
 # ns_hub CMD...: runs CMD in the hub namespace (where every node's REST API is reachable).
 ns_hub() { ns_in "$NS_HUB" "$@"; }
 
+# ns_spawn I [NAME=VALUE]... [-- FLAG...]: spawn_spored ($SPORED) in node I's namespace. nsenter
+# and setpriv both exec(): SPAWN_PID is spored's pid, and spored's parent is this shell, whose
+# death SIGKILLs it.
+ns_spawn() {
+  local i="$1"
+  shift
+  spawn_spored prefix="nsenter --net=$NS_RUN_DIR/$(ns_name "$i") setpriv --pdeathsig KILL" bin="$SPORED" "$@"
+}
+
 # ns_start I [spored args...]: starts node I (hostname nI) in its namespace; returns at once
 # (ns_wait_answering waits for HTTP). Appends to the node's log, so a restart keeps the history.
 ns_start() {
@@ -172,15 +183,12 @@ ns_start() {
   shift
   mkdir -p "$(ns_dir "$i")"
   echo "==== start $(date -u +%FT%T.%3NZ) ====" >>"$(ns_log "$i")"
-  # A simple command (no function), and nsenter and setpriv both exec(): $! is spored's pid, and
-  # spored's parent is this shell, whose death SIGKILLs it.
-  nsenter --net="$NS_RUN_DIR/$(ns_name "$i")" setpriv --pdeathsig KILL \
-    "$SPORED" --hostname "n$i" --bind "$(ns_ip "$i")" --udp-port "$NS_UDP_PORT" --http-port "$NS_HTTP_PORT" \
-    --state-dir "$(ns_dir "$i")" "${NS_NODE_ARGS[@]}" "$@" >>"$(ns_log "$i")" 2>&1 &
-  NS_PID[$i]=$!
+  ns_spawn "$i" log="$(ns_log "$i")" hostname="n$i" bind="$(ns_ip "$i")" udp_port="$NS_UDP_PORT" \
+    http_port="$NS_HTTP_PORT" state_dir="$(ns_dir "$i")" -- "${NS_NODE_ARGS[@]}" "$@"
+  NS_PID[$i]=$SPAWN_PID
   # Out of the job table: bash would otherwise print "Killed" when ns_kill crashes it on purpose.
   # (bash still reaps it; ns_kill and the cleanup poll the pid.)
-  disown "$!"
+  disown "$SPAWN_PID"
 }
 
 ns_alive() {

@@ -19,6 +19,8 @@ command -v jq >/dev/null || { echo "jq is required" >&2; exit 1; }
 
 IT_NAME="$(basename "$0" .sh)"
 IT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=tools/ctl/spored.sh
+source "$IT_ROOT/tools/ctl/spored.sh"  # spawn_spored, spored_command
 IT_TMP="${SPORE_TEST_TMP:-${TMPDIR:-/tmp}/spore-integration}/$IT_NAME"
 IT_NET=""
 IT_UDP_PORT=""
@@ -81,18 +83,23 @@ show_log() {
   tail -n "${2:-25}" "$f" >&2 || true
 }
 
-# start_node K [spored args...]: starts node K (hostname nK) and waits until it answers HTTP.
-# Appends to the node's log, so a restarted node keeps the history.
-start_node() {
+# spawn_node K [spored args...]: starts node K (hostname nK) and returns at once, its pid in
+# IT_PID[K]. Appends to the node's log, so a restarted node keeps the history.
+spawn_node() {
   local k="$1"
   shift
   mkdir -p "$(node_dir "$k")"
   chmod 700 "$(node_dir "$k")"  # spored refuses a state dir others can write, whatever the umask
   echo "==== start $(date +%T) ====" >>"$(node_log "$k")"
-  "$SPORED" --hostname "n$k" --bind "$(it_ip "$k")" --http-port "$IT_HTTP_PORT" --udp-port "$IT_UDP_PORT" \
-    --state-dir "$(node_dir "$k")" "${IT_NODE_ARGS[@]}" "$@" >>"$(node_log "$k")" 2>&1 &
-  IT_PID[$k]=$!
-  wait_until "node $k answers HTTP" 20 node_answers "$k"
+  spawn_spored log="$(node_log "$k")" bin="$SPORED" hostname="n$k" bind="$(it_ip "$k")" http_port="$IT_HTTP_PORT" \
+    udp_port="$IT_UDP_PORT" state_dir="$(node_dir "$k")" -- "${IT_NODE_ARGS[@]}" "$@"
+  IT_PID[$k]=$SPAWN_PID
+}
+
+# start_node K [spored args...]: spawn_node, then waits until node K answers HTTP.
+start_node() {
+  spawn_node "$@"
+  wait_until "node $1 answers HTTP" 20 node_answers "$1"
 }
 
 # True once node K answers GET /api/node/status; fails the test at once if it exited.
@@ -255,9 +262,10 @@ it_cleanup() {
 spored_once() {
   local dir="$1"
   shift
+  spored_command prefix="timeout 10" bin="$SPORED" hostname=n1 bind="$(it_ip 1)" http_port="$IT_HTTP_PORT" \
+    udp_port="$IT_UDP_PORT" state_dir="$dir" profile=fast -- "$@"
   set +e
-  OUT="$(timeout 10 "$SPORED" --hostname n1 --bind "$(it_ip 1)" --http-port "$IT_HTTP_PORT" \
-    --udp-port "$IT_UDP_PORT" --state-dir "$dir" --profile fast "$@" 2>&1)"
+  OUT="$("${SPAWN_CMD[@]}" 2>&1)"
   RC=$?
   set -e
 }

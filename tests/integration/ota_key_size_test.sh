@@ -13,8 +13,9 @@ for bits in 512 1024; do
   openssl genrsa -out "$d/private.key" "$bits" 2>/dev/null || it_fail "openssl genrsa $bits failed"
   openssl rsa -in "$d/private.key" -pubout -out "$d/public.key" 2>/dev/null || it_fail "openssl rsa -pubout failed"
   rc=0
-  out="$(timeout 20 "$SPORED" --bind "$(it_ip 1)" --http-port "$IT_HTTP_PORT" --udp-port "$IT_UDP_PORT" \
-    --state-dir "$IT_TMP/state-$bits" --ota-public-key-file "$d/public.key" 2>&1)" || rc=$?
+  spored_command prefix="timeout 20" bin="$SPORED" bind="$(it_ip 1)" http_port="$IT_HTTP_PORT" udp_port="$IT_UDP_PORT" \
+    state_dir="$IT_TMP/state-$bits" key_file="$d/public.key"
+  out="$("${SPAWN_CMD[@]}" 2>&1)" || rc=$?
   [ "$rc" -eq 2 ] || it_fail "spored with a $bits-bit key exited $rc, expected 2: $out"
   grep -q -- "$d/public.key" <<<"$out" && grep -q "RSA key of $bits bits; at least 2048" <<<"$out" ||
     it_fail "spored with a $bits-bit key said: $out"

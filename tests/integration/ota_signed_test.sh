@@ -16,8 +16,9 @@ make_keys "$keys/other"
 # ---- bad key files: exit 2 at start, nothing started
 bad_key() {
   local file="$1" want="$2" rc=0 out
-  out="$("$SPORED" --bind "$(it_ip 9)" --http-port "$IT_HTTP_PORT" --udp-port "$IT_UDP_PORT" \
-    --state-dir "$IT_TMP/bad-key-state" --ota-public-key-file "$file" 2>&1)" || rc=$?
+  spored_command bin="$SPORED" bind="$(it_ip 9)" http_port="$IT_HTTP_PORT" udp_port="$IT_UDP_PORT" \
+    state_dir="$IT_TMP/bad-key-state" key_file="$file"
+  out="$("${SPAWN_CMD[@]}" 2>&1)" || rc=$?
   [ "$rc" -eq 2 ] || it_fail "spored with key file $file exited $rc, expected 2: $out"
   grep -q -- "$file" <<<"$out" && grep -qi -- "$want" <<<"$out" || it_fail "spored with key file $file said: $out"
   log "bad key file ($want): exit 2: $out"

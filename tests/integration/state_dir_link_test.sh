@@ -47,10 +47,7 @@ done
 
 # ---- a FIFO at <state>/ota_trial: the node starts anyway (the old open() blocked for good)
 mkfifo -m 600 "$d/ota_trial"
-echo "==== start $(date +%T) ====" >>"$(node_log 1)"
-"$SPORED" --hostname n1 --bind "$(it_ip 1)" --http-port "$IT_HTTP_PORT" --udp-port "$IT_UDP_PORT" \
-  --state-dir "$d" "${IT_NODE_ARGS[@]}" >>"$(node_log 1)" 2>&1 &
-IT_PID[1]=$!
+spawn_node 1
 wait_until "node 1 answers HTTP with a FIFO at ota_trial" 10 node_answers 1
 [ "$(tr -d '\n' <"$d/boot_count")" = 1 ] || it_fail "boot_count is '$(cat "$d/boot_count")', expected 1"
 stop_node 1

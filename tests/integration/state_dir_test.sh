@@ -75,10 +75,11 @@ printf 'x' >"$d/ota_trial.tmp.1"  # pid 1 runs: a live writer's, kept
 # The subshell execs spored, so the link's pid is spored's own: exactly the name it writes
 # boot_count through (old code opened it with O_TRUNC and wrote the count into the victim).
 echo "==== start $(date +%T) ====" >>"$(node_log 1)"
+spored_command bin="$SPORED" hostname=n1 bind="$(it_ip 1)" http_port="$IT_HTTP_PORT" udp_port="$IT_UDP_PORT" \
+  state_dir="$d" -- "${IT_NODE_ARGS[@]}"
 (
   ln "$IT_TMP/victim" "$d/boot_count.tmp.$BASHPID"
-  exec "$SPORED" --hostname n1 --bind "$(it_ip 1)" --http-port "$IT_HTTP_PORT" --udp-port "$IT_UDP_PORT" \
-    --state-dir "$d" "${IT_NODE_ARGS[@]}"
+  exec "${SPAWN_CMD[@]}"
 ) >>"$(node_log 1)" 2>&1 &
 IT_PID[1]=$!
 wait_until "node 1 answers HTTP" 20 node_answers 1
