@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "cli_logic.h"
+#include "cli_format.h"
 #include "request_signer.h"
 #include "spore/image_version.h"
 #include "terminal_safe.h"

@@ -7,6 +7,7 @@
 // tests/posix/*_test.cpp link spore_posix only, not the apps, so the CLI logic is compiled into
 // this test by including its source (it depends on nothing but the standard library and
 // nlohmann_json, which spore_posix brings).
+#include "../../apps/spore/cli_format.cpp"
 #include "../../apps/spore/cli_logic.cpp"
 #include "../../apps/spore/terminal_safe.cpp"
 #include "../../apps/spore/ota_logic.cpp"
