@@ -67,6 +67,18 @@ inline void add_bearer_flag(CLI::App* command, bool& bearer) {
                     "older than request proofs)");
 }
 
+/// Adds --json: print the node's JSON answer (re-encoded for a terminal) instead of a table.
+inline void add_json_answer_flag(CLI::App* command, bool& json) {
+  command->add_flag("--json", json,
+                    "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
+}
+
+/// Adds a duration option `name` in seconds, checked against [min_s, max_s]; returns it, for more.
+inline CLI::Option* add_seconds_option(CLI::App* command, const std::string& name, double& seconds,
+                                       const std::string& help, double min_s, double max_s) {
+  return command->add_option(name, seconds, help)->check(CLI::Range(min_s, max_s))->type_name("SECONDS");
+}
+
 /// Whether stdout gets ANSI colours: --color always / never, else not with $NO_COLOR or TERM=dumb,
 /// else when stdout is a terminal.
 bool use_color(const Globals& g);

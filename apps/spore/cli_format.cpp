@@ -1,5 +1,6 @@
 #include "cli_format.h"
 
+#include "json_fields.h"
 #include "terminal_safe.h"
 
 #include <algorithm>
@@ -82,12 +83,6 @@ std::optional<int64_t> number(const Json& obj, const char* key) {
     return static_cast<int64_t>(d);
   }
   return std::nullopt;
-}
-
-bool flag(const Json& obj, const char* key) {
-  if (!obj.is_object()) return false;
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_boolean() && it->get<bool>();
 }
 
 // A JSON value as one terminal-safe line: strings unquoted, structures as compact JSON.
@@ -209,7 +204,7 @@ std::string format_members_table(const nlohmann::ordered_json& body, bool color)
   std::vector<const Json*> ordered;
   for (const Json& m : members) ordered.push_back(&m);
   std::stable_sort(ordered.begin(), ordered.end(), [](const Json* a, const Json* b) {
-    const bool sa = flag(*a, "self"), sb = flag(*b, "self");
+    const bool sa = json_flag(*a, "self"), sb = json_flag(*b, "self");
     if (sa != sb) return sa;
     return natural_less(cell(*a, "hostname"), cell(*b, "hostname"));
   });
@@ -217,7 +212,7 @@ std::string format_members_table(const nlohmann::ordered_json& body, bool color)
     const Json& m = *mp;
     std::vector<std::string> row;
     std::string hostname = cell(m, "hostname");
-    const bool self = flag(m, "self");
+    const bool self = json_flag(m, "self");
     any_self = any_self || self;
     row.push_back(self ? hostname + "*" : hostname);
     std::string ip = cell(m, "ip");
@@ -236,7 +231,7 @@ std::string format_members_table(const nlohmann::ordered_json& body, bool color)
       ++counts[3];
     }
     colors.push_back(color ? status_color(status) : "");
-    if (flag(m, "left")) status += " (left)";
+    if (json_flag(m, "left")) status += " (left)";
     row.push_back(status);
     if (self) {
       row.push_back("self");

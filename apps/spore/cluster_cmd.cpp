@@ -78,11 +78,8 @@ void add_cluster_commands(CLI::App& app, Cli& cli) {
   cluster->require_subcommand(1);
   auto o = std::make_shared<MembersOptions>();
   CLI::App* members = cluster->add_subcommand("members", "the membership table as the node sees it");
-  members->add_flag("--json", o->json,
-                    "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
-  members->add_option("--watch", o->watch_s, "refresh every SECONDS until Ctrl-C")
-      ->check(CLI::Range(0.1, 3600.0))
-      ->type_name("SECONDS");
+  add_json_answer_flag(members, o->json);
+  add_seconds_option(members, "--watch", o->watch_s, "refresh every SECONDS until Ctrl-C", 0.1, 3600.0);
   cli.on_run(members, [&cli, o] { return cmd_members(cli.globals(), *o); });
 }
 

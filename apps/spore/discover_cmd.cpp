@@ -231,10 +231,7 @@ void add_discover_commands(CLI::App& app, Cli& cli) {
   auto o = std::make_shared<DiscoverOptions>();
   CLI::App* discover = app.add_subcommand(
       "discover", "list the nodes on the LAN by listening for their UDP announcements (no address needed)");
-  discover->add_option("--timeout", o->timeout_s, "seconds to listen")
-      ->check(CLI::Range(0.1, 3600.0))
-      ->type_name("SECONDS")
-      ->capture_default_str();
+  add_seconds_option(discover, "--timeout", o->timeout_s, "seconds to listen", 0.1, 3600.0)->capture_default_str();
   discover->add_option("--udp-port", o->udp_port, "the cluster's UDP port")
       ->check(CLI::Range(1, 65535))
       ->type_name("PORT")

@@ -13,6 +13,7 @@
 #include "cli_context.h"
 #include "cli_format.h"
 #include "commands.h"
+#include "json_fields.h"
 #include "request_signer.h"
 #include "terminal_safe.h"
 
@@ -144,8 +145,7 @@ void add_publish_command(CLI::App* events, Cli& cli) {
   publish->add_option("--file", o->file, "read the payload from FILE instead of DATA")->type_name("PATH");
   add_token_options(publish, o->token, o->token_file);
   add_bearer_flag(publish, o->bearer);
-  publish->add_flag("--json", o->json,
-                    "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
+  add_json_answer_flag(publish, o->json);
   publish->footer(
       "Prints `published TOPIC seq N on NODE (NODE_ID, epoch E)`. The node answers 401 without its\n"
       "API token, 413 for a payload over its limit; exit 1 then, exit 2 for a bad topic or payload\n"

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cli_format.h"
+#include "json_fields.h"
 #include "request_signer.h"
 #include "terminal_safe.h"
 
@@ -19,15 +20,6 @@ std::string pad(std::string s, size_t width) {
 }
 
 }  // namespace
-
-std::string json_text(const Json& obj, const char* key) {
-  if (!obj.is_object()) return "";
-  auto it = obj.find(key);
-  if (it == obj.end()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  if (it->is_number()) return it->dump();
-  return "";
-}
 
 std::optional<std::string> topic_error(std::string_view topic, bool for_filter) {
   if (topic.empty()) return std::string("the topic is empty (1 to 31 characters)");

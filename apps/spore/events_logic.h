@@ -96,9 +96,5 @@ class Backoff {
 /// and the --timeout came before N events (documented in README.md, "Cluster events").
 int watch_exit_code(bool timed_out, size_t count_wanted, size_t received);
 
-/// The text of `obj`'s field `key` when it is a string (as is) or a number (as JSON writes it);
-/// "" otherwise, and for anything that is not an object.
-std::string json_text(const nlohmann::ordered_json& obj, const char* key);
-
 }  // namespace cli
 }  // namespace spore

@@ -47,10 +47,9 @@ void add_global_options(CLI::App& app, spore::cli::Globals& g) {
   app.fallthrough();  // global options are accepted after the subcommand too
   app.footer(kFooter);
   app.add_option("--node", g.node, "node to talk to: HOST[:PORT], default port 8080")->type_name("HOST[:PORT]");
-  app.add_option("--http-timeout", g.http_timeout_s,
-                 "seconds one request to a node may take in all (connect, send, the whole answer)")
-      ->check(CLI::Range(0.1, 600.0))
-      ->type_name("SECONDS")
+  spore::cli::add_seconds_option(&app, "--http-timeout", g.http_timeout_s,
+                                 "seconds one request to a node may take in all (connect, send, the whole answer)",
+                                 0.1, 600.0)
       ->capture_default_str();
   app.add_option("--max-answer-bytes", g.max_answer_bytes,
                  "largest answer body read from a node; a larger one is an error (exit 1), the rest unread")

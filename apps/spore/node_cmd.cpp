@@ -117,17 +117,15 @@ void add_node_commands(CLI::App& app, Cli& cli) {
   node->require_subcommand(1);
   auto status_json = std::make_shared<bool>(false);
   CLI::App* status = node->add_subcommand("status", "resources and published endpoints of the node");
-  status->add_flag("--json", *status_json,
-                   "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
+  add_json_answer_flag(status, *status_json);
   cli.on_run(status, [&cli, status_json] { return cmd_status(cli.globals(), *status_json); });
 
   auto o = std::make_shared<RestartOptions>();
   CLI::App* restart = node->add_subcommand("restart", "restart the node (needs its API token)");
   add_token_options(restart, o->token, o->token_file);
   add_bearer_flag(restart, o->bearer);
-  restart->add_option("--wait", o->wait_s, "wait up to SECONDS for the node to come back with a new incarnation")
-      ->check(CLI::Range(0.0, 3600.0))
-      ->type_name("SECONDS");
+  add_seconds_option(restart, "--wait", o->wait_s,
+                     "wait up to SECONDS for the node to come back with a new incarnation", 0.0, 3600.0);
   cli.on_run(restart, [&cli, o] { return cmd_restart(cli.globals(), *o); });
 }
 

@@ -119,7 +119,7 @@ int cmd_ota_update(const NodeAddress& node, const OtaUpdateOptions& o) {
     throw CliError{kExitFailure, "cannot reach the node at " + node.base_url() + ": " + why +
                                      ". Is it running? (`spore discover` lists the nodes on the LAN)"};
   }
-  const std::string hostname = str_field(*status, "hostname");
+  const std::string hostname = json_string(*status, "hostname");
   SignPolicy policy = sign_policy(o, map, fallback);
   if (o.bearer) {
     // A bearer token is chosen by the id the node claims: nothing checks the claim (--bearer's risk).
@@ -155,11 +155,10 @@ void add_common_options(CLI::App* cmd, OtaCommonOptions& o) {
                 "send the API token itself ('Authorization: Bearer') instead of a one-use request proof: for "
                 "nodes older than request proofs; anyone on the path can read and reuse it, and node "
                 "identities are not checked");
-  cmd->add_option("--timeout", o.timeout_s,
-                  "per node: seconds to wait for it to come back ACTIVE with the new image after the upload "
-                  "(also the limit for a stalled upload and for the answer to it)")
-      ->check(CLI::Range(1.0, 3600.0))
-      ->type_name("SECONDS")
+  add_seconds_option(cmd, "--timeout", o.timeout_s,
+                     "per node: seconds to wait for it to come back ACTIVE with the new image after the upload "
+                     "(also the limit for a stalled upload and for the answer to it)",
+                     1.0, 3600.0)
       ->capture_default_str();
   cmd->add_flag("--raw", o.raw, "send the image as application/octet-stream instead of multipart (curl -F)");
   cmd->add_flag("--force", o.force, "upload even to a node that already runs this image");

@@ -44,11 +44,6 @@ std::optional<Json> fetch_json(const NodeAddress& addr, const std::string& path,
   return j;
 }
 
-std::string str_field(const Json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 std::optional<int64_t> int_field(const Json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_number_integer()) return std::nullopt;
@@ -243,7 +238,7 @@ void wait_back(const NodeAddress& addr, const ImageFile& image, const OtaCommonO
       last = "it did not answer since it accepted the image";
       continue;
     }
-    const std::string hash = str_field(*status, "imageSha256");
+    const std::string hash = json_string(*status, "imageSha256");
     const std::optional<int64_t> inc = int_field(*status, "incarnation");
     const bool restarted = seen_down || (inc && run.old_incarnation >= 0 && *inc != run.old_incarnation);
     if (!restarted) {
@@ -267,7 +262,7 @@ void wait_back(const NodeAddress& addr, const ImageFile& image, const OtaCommonO
       answered_new = true;
       run.new_hash = hash;
       run.new_incarnation = inc.value_or(-1);
-      run.version = str_field(*status, "firmwareVersion");
+      run.version = json_string(*status, "firmwareVersion");
     }
     // A Linux node runs a new image on trial until it proves healthy, and may still return to its
     // previous one (docs/ota.md §11): the next wave waits for the verdict.
@@ -282,7 +277,7 @@ void wait_back(const NodeAddress& addr, const ImageFile& image, const OtaCommonO
       continue;
     }
     std::string detail;
-    const std::string host = run.hostname.empty() ? str_field(*status, "hostname") : run.hostname;
+    const std::string host = run.hostname.empty() ? json_string(*status, "hostname") : run.hostname;
     // By the id the node itself reports when it has one: a fake member may reuse its hostname.
     const std::optional<int64_t> id = int_field(*status, "nodeId");
     const std::optional<uint32_t> node_id =
@@ -308,7 +303,7 @@ std::string accepted_line(int status, const Json& body) {
       accepted += body["signed"].get<bool>() ? ", signature verified" : ", unsigned";
     }
     const std::string restart = body.contains("restart") && !body["restart"].is_string() ? body["restart"].dump()
-                                                                                         : str_field(body, "restart");
+                                                                                         : json_string(body, "restart");
     if (!restart.empty()) accepted += ", restart: " + terminal_safe(restart);
   }
   accepted += ")";
@@ -345,7 +340,7 @@ bool send_image(const NodeAddress& addr, const ImageFile& image, const SignPolic
   }
   Json body = parse_node_json(answer->body);
   if (body.is_object()) {
-    const std::string node_sha = str_field(body, "sha256");
+    const std::string node_sha = json_string(body, "sha256");
     if (!node_sha.empty() && !image_hash_matches(node_sha, image.hashes)) {
       run.reason = "the node computed sha256 " + short_hash(node_sha) + " for the upload, the file has " +
                    short_hash(image.hashes.image_sha256) + " (damaged in transit?)";
@@ -370,9 +365,9 @@ NodeRun update_node(const NodeAddress& addr, const std::string& expected_hostnam
     if (!before) {
       run.reason = "unreachable: " + why;
     } else {
-      if (run.hostname.empty()) run.hostname = str_field(*before, "hostname");
+      if (run.hostname.empty()) run.hostname = json_string(*before, "hostname");
       run.old_incarnation = int_field(*before, "incarnation").value_or(-1);
-      run.old_hash = str_field(*before, "imageSha256");
+      run.old_hash = json_string(*before, "imageSha256");
       if (!o.force && image_hash_matches(run.old_hash, image.hashes)) {
         run.outcome = NodeOutcome::kUpToDate;
         run.new_hash = run.old_hash;

@@ -12,9 +12,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_logic.h"
+#include "json_fields.h"
 #include "ota_cmd.h"
 #include "ota_logic.h"
 #include "ota_progress.h"
+#include "rollout_logic.h"
 #include "request_signer.h"
 
 namespace spore {
@@ -29,8 +31,6 @@ double seconds_since(OtaClock::time_point t0);
 std::optional<nlohmann::ordered_json> fetch_json(const NodeAddress& addr, const std::string& path, double timeout_s,
                                                  std::string* why);
 
-/// `j[key]` when it is a string, else "".
-std::string str_field(const nlohmann::ordered_json& j, const char* key);
 /// `j[key]` when it is an integer, else nullopt.
 std::optional<int64_t> int_field(const nlohmann::ordered_json& j, const char* key);
 

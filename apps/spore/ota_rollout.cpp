@@ -12,6 +12,7 @@
 #include "cli_format.h"
 #include "ota_cmd.h"
 #include "ota_node.h"
+#include "rollout_logic.h"
 #include "terminal_safe.h"
 
 namespace spore {

@@ -71,7 +71,6 @@ int cmd_verify(const std::string& file, const std::string& key) {
   return kExitOk;
 }
 
-
 }  // namespace
 
 void add_signing_commands(CLI::App& app, Cli& cli) {
