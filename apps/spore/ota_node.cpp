@@ -371,8 +371,8 @@ NodeRun update_node(const NodeAddress& addr, const std::string& expected_hostnam
       if (!o.force && image_hash_matches(run.old_hash, image.hashes)) {
         run.outcome = NodeOutcome::kUpToDate;
         run.new_hash = run.old_hash;
-        reporter.line(prefix,
-                      "already runs this image (" + short_hash(run.old_hash) + "); not uploaded (--force sends it anyway)");
+        reporter.line(prefix, "already runs this image (" + short_hash(run.old_hash) +
+                                  "); not uploaded (--force sends it anyway)");
       } else if (send_image(addr, image, policy, o, run, reporter, prefix)) {
         if (no_wait) {
           run.outcome = NodeOutcome::kUpdated;

@@ -195,7 +195,9 @@ int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& o) {
   bool failed = false;
   for (size_t w = 0; w < waves.size() && !failed; ++w) {
     failed = run_wave(waves[w], observer, o, policy, image, fleet, reporter);
-    if (failed) reporter.line("", "stopping the rollout: a node of this wave failed; the nodes not reached keep their image");
+    if (failed) {
+      reporter.line("", "stopping the rollout: a node of this wave failed; the nodes not reached keep their image");
+    }
   }
   for (const std::vector<RolloutTarget>* list : {&fleet.impostors, &fleet.skipped}) {
     for (const RolloutTarget& s : *list) {
