@@ -11,7 +11,7 @@
 ///   has read more than kMaxHeadBytes before the head is complete, or more than the body cap plus
 ///   kMaxHeadBytes (chunk framing) in all (Linux TCP_INFO tcpi_bytes_received minus SIOCINQ).
 /// A stream (`events watch`) has these bounds until its head arrived (RequestGuard::relax), then
-/// its own: an idle limit, the SSE parser's per-event size (events_cmd.cpp) and at most
+/// its own: an idle limit, the SSE parser's per-event size (events_watch.cpp) and at most
 /// kMaxStreamFramingBytes read without a byte reaching the parser.
 /// README.md "Limits" documents them; tests/posix/bounded_http_test.cpp and
 /// tests/integration/cli_hostile_node_test.sh check them.

@@ -4,13 +4,13 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
+#include <memory>
 #include <iostream>
-#include <sstream>
 
+#include "cli_context.h"
 #include "cli_logic.h"
-#include "events_cmd.h"
-#include "ota_cmd.h"
+#include "commands.h"
+#include "events_logic.h"
 #include "spore/base/bytes.h"
 #include "spore/base/hex.h"
 #include "spore/mqtt/mqtt_proof.h"
@@ -94,46 +94,46 @@ std::optional<std::string> mqtt_proof_payload(const std::string& node_id, const 
   return std::string("nonce=") + n + " proof=" + hex + (args.empty() ? "" : " " + args);
 }
 
-void MqttCli::add_to(CLI::App& app) {
-  mqtt_ = app.add_subcommand("mqtt", "MQTT bridge helpers (docs/mqtt.md)");
-  mqtt_->require_subcommand(1);
-  proof_ = mqtt_->add_subcommand(
+namespace {
+
+/// Prints the payload; returns 0, or throws CliError (usage: exit 2).
+int cmd_mqtt_proof(const MqttProofOptions& o) {
+  std::optional<std::string> file_text;
+  if (o.token_file) {
+    file_text = read_file(*o.token_file);
+    if (!file_text) throw CliError{kExitUsage, "mqtt proof: cannot read the token file '" + *o.token_file + "'"};
+  }
+  const std::optional<std::string> token = resolve_token(o.token, file_text, std::getenv("SPORE_TOKEN"));
+  std::string error;
+  const std::optional<std::string> payload =
+      mqtt_proof_payload(o.node_id, o.nonce, token.value_or(""), o.words, &error);
+  if (!payload) throw CliError{kExitUsage, "mqtt proof: " + error};
+  std::cout << *payload << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_mqtt_commands(CLI::App& app, Cli& cli) {
+  CLI::App* mqtt = app.add_subcommand("mqtt", "MQTT bridge helpers (docs/mqtt.md)");
+  mqtt->require_subcommand(1);
+  auto o = std::make_shared<MqttProofOptions>();
+  CLI::App* proof = mqtt->add_subcommand(
       "proof",
       "print an MQTT command's payload with its one-use proof, for mosquitto_pub (nothing is sent).\n"
       "  mosquitto_pub -h BROKER -t spore/CLUSTER/NODE/cmd/restart -m \"$(spore mqtt proof --node-id ID \\\n"
       "    --nonce \"$(mosquitto_sub -h BROKER -t spore/CLUSTER/NODE/cmd/nonce -C 1)\" restart)\"");
-  proof_->add_option("--node-id", options_.node_id, "the node's id, 8 hex digits (node_id in its state)")
+  proof->add_option("--node-id", o->node_id, "the node's id, 8 hex digits (node_id in its state)")
       ->required()
       ->type_name("HEX8");
-  proof_->add_option("--nonce", options_.nonce, "the node's current nonce, retained on <base>/cmd/nonce")
+  proof->add_option("--nonce", o->nonce, "the node's current nonce, retained on <base>/cmd/nonce")
       ->required()
       ->type_name("HEX32");
-  auto* tok = proof_->add_option("--token", options_.token, "API token (else --token-file, else $SPORE_TOKEN)")
-                  ->type_name("TOKEN");
-  proof_->add_option("--token-file", options_.token_file, "file holding the API token")->excludes(tok)->type_name("FILE");
-  proof_->add_option("command", options_.words, "restart | ota URL [allow_downgrade] | publish TOPIC [DATA...]")
+  add_token_options(proof, o->token, o->token_file);
+  proof->add_option("command", o->words, "restart | ota URL [allow_downgrade] | publish TOPIC [DATA...]")
       ->required()
       ->type_name("COMMAND [ARGS...]");
-}
-
-bool MqttCli::selected() const { return proof_ != nullptr && proof_->parsed(); }
-
-int MqttCli::run() {
-  std::optional<std::string> file_text;
-  if (options_.token_file) {
-    std::ifstream in(*options_.token_file, std::ios::binary);
-    if (!in) throw CliError{kExitUsage, "mqtt proof: cannot read the token file '" + *options_.token_file + "'"};
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    file_text = ss.str();
-  }
-  const std::optional<std::string> token = resolve_token(options_.token, file_text, std::getenv("SPORE_TOKEN"));
-  std::string error;
-  const std::optional<std::string> payload =
-      mqtt_proof_payload(options_.node_id, options_.nonce, token.value_or(""), options_.words, &error);
-  if (!payload) throw CliError{kExitUsage, "mqtt proof: " + error};
-  std::cout << *payload << "\n";
-  return kExitOk;
+  cli.on_run(proof, [o] { return cmd_mqtt_proof(*o); });
 }
 
 }  // namespace cli

@@ -1,18 +1,14 @@
 #pragma once
 /// @file mqtt_cmd.h
 /// `spore mqtt proof`: the payload of an MQTT command with its freshness proof (docs/mqtt.md,
-/// "Commands"; format: core/spore/mqtt/mqtt_proof.h), printed for mosquitto_pub. Nothing is sent: the
-/// CLI does not speak MQTT, and the token never leaves this process. The first half is pure
-/// logic, unit-tested in tests/posix/spore_mqtt_cli_test.cpp; the second registers and runs the
-/// subcommand with CLI11.
+/// "Commands"; format: core/spore/mqtt_proof.h), printed for mosquitto_pub. Nothing is sent: the
+/// CLI does not speak MQTT, and the token never leaves this process. This header is the pure
+/// logic, unit-tested in tests/posix/spore_mqtt_cli_test.cpp; add_mqtt_commands() (commands.h)
+/// registers and runs the subcommand.
 
 #include <optional>
 #include <string>
 #include <vector>
-
-namespace CLI {
-class App;
-}
 
 namespace spore {
 namespace cli {
@@ -34,20 +30,6 @@ struct MqttProofOptions {
 std::optional<std::string> mqtt_proof_payload(const std::string& node_id, const std::string& nonce,
                                               const std::string& token, const std::vector<std::string>& words,
                                               std::string* error);
-
-/// The `mqtt` subcommand tree. Keep it alive until run().
-class MqttCli {
- public:
-  void add_to(CLI::App& app);
-  bool selected() const;
-  /// Prints the payload; returns 0, or throws CliError (usage: exit 2).
-  int run();
-
- private:
-  CLI::App* mqtt_ = nullptr;
-  CLI::App* proof_ = nullptr;
-  MqttProofOptions options_;
-};
 
 }  // namespace cli
 }  // namespace spore

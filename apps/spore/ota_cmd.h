@@ -1,22 +1,21 @@
 #pragma once
 /// @file ota_cmd.h
-/// The I/O side of `spore ota update`, `spore ota all`, `spore keygen`, `spore sign` and
-/// `spore verify`: HTTP uploads streamed from the file, waiting for nodes to come back, threads for
-/// the waves, terminal progress. The rules they follow are in ota_logic.h (unit-tested).
+/// `spore ota update` (one node) and `spore ota all` (the fleet in waves, ota_rollout.cpp): their
+/// options and what both load before anything is sent (the image, the tokens). One node's update
+/// is in ota_node.h; the rules they follow are in ota_logic.h (unit-tested). add_ota_commands()
+/// (commands.h) registers both.
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
 #include "cli_logic.h"
+#include "ota_logic.h"
+#include "ota_crypto.h"
+#include "request_signer.h"
 
 namespace spore {
 namespace cli {
-
-/// A failure that ends a command: message for stderr and exit code (kExitFailure / kExitUsage).
-struct CliError {
-  int code;
-  std::string message;
-};
 
 /// Options both OTA commands share.
 struct OtaCommonOptions {
@@ -47,18 +46,22 @@ struct OtaAllOptions : OtaCommonOptions {
 int cmd_ota_update(const NodeAddress& node, const OtaUpdateOptions& options);
 
 /// spore ota all FILE: the whole fleet as `observer` lists it, canary then waves. Prints the
-/// result table; 0 when no node failed, 1 otherwise.
+/// result table; 0 when no node failed, 1 otherwise (ota_rollout.cpp).
 int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& options);
 
-/// spore keygen [--out DIR] [--bits N] [--force].
-int cmd_keygen(const std::string& dir, int bits, bool force);
+/// The image FILE, inspected (size, signature, hashes); throws CliError (exit 2) when unreadable.
+ImageFile load_image(const std::string& path);
 
-/// spore sign FILE --key private.key [--out FILE.signed] [--force] [--allow-downgrade].
-int cmd_sign(const std::string& file, const std::string& key, const std::optional<std::string>& out, bool force,
-             bool allow_downgrade = false);
+/// The --token-map file parsed (empty without one); throws CliError (exit 2) when it is unreadable
+/// or malformed.
+TokenMap load_token_map(const OtaCommonOptions& o);
 
-/// spore verify FILE --key public.key.
-int cmd_verify(const std::string& file, const std::string& key);
+/// Tokens by node id: `map`'s line for the node, else `fallback` (--token, --token-file,
+/// $SPORE_TOKEN). `map` must outlive the policy.
+SignPolicy sign_policy(const OtaCommonOptions& o, const TokenMap& map, const std::optional<std::string>& fallback);
+
+/// "FILE: 1.2 MiB, signed (256-byte signature), image sha256 ..." for stderr.
+std::string describe_image(const ImageFile& image);
 
 }  // namespace cli
 }  // namespace spore

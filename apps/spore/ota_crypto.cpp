@@ -235,36 +235,61 @@ bool plan_downgrade_mark(std::FILE* f, const std::string& path, uint64_t size, u
   return std::fseek(f, 0, SEEK_SET) == 0 || fail(error, "cannot seek in " + path + ": " + errno_text());
 }
 
-}  // namespace
-
-bool sign_image(const std::string& in, const std::string& key_path, const std::string& out, bool force,
-                size_t* signature_bytes, std::string* error, bool mark_downgrade, std::string* marked_text) {
-  if (in == out) return fail(error, "the output must be another file than the input");
-  if (!force && file_exists(out)) return fail(error, out + " exists; use --force to replace it");
+/// The RSA private key at `key_path` (null with `error` when it is not one, or shorter than the
+/// nodes accept).
+Pkey read_signing_key(const std::string& key_path, std::string* error) {
   Pkey key = read_pem_private_key(key_path, error);
-  if (!key) return false;
+  if (!key) return key;
   if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) {
-    return fail(error, key_path + " is not an RSA key: the ESP8266 signed-update format uses RSA-2048");
+    fail(error, key_path + " is not an RSA key: the ESP8266 signed-update format uses RSA-2048");
+    return Pkey();
   }
   const int sig_len = EVP_PKEY_get_size(key.get());
   const int bits = EVP_PKEY_get_bits(key.get());
   if (sig_len <= 0 || !plausible_signature_length(static_cast<uint32_t>(sig_len)) ||
       bits < static_cast<int>(OtaSession::kMinKeyBits)) {
     // Nodes refuse such a key too (OtaSession::kMinKeyBits): a short one can be factored and images forged.
-    return fail(error, key_path + ": an RSA key of " + std::to_string(bits) +
-                           " bits; at least 2048 are required (nodes refuse shorter keys): make a new pair with "
-                           "'spore keygen'");
+    fail(error, key_path + ": an RSA key of " + std::to_string(bits) +
+                    " bits; at least 2048 are required (nodes refuse shorter keys): make a new pair with "
+                    "'spore keygen'");
+    return Pkey();
   }
+  return key;
+}
+
+/// The image `in` opened for signing, its size in `*size` (null with `error` when it cannot be
+/// read, is empty, or already ends with a signature and `force` is false).
+File open_image_to_sign(const std::string& in, bool force, uint64_t* size, std::string* error) {
   File src(std::fopen(in.c_str(), "rb"));
-  if (!src) return fail(error, "cannot open " + in + ": " + errno_text());
-  uint64_t size = 0;
-  ImageLayout layout;
-  if (!read_layout(src.get(), in, &size, &layout, error)) return false;
-  if (size == 0) return fail(error, in + " is empty");
-  if (layout.is_signed && !force) {
-    return fail(error, in + " already ends with a " + std::to_string(layout.signature_bytes) +
-                           "-byte signature trailer (signed already?); sign the unsigned image, or use --force");
+  if (!src) {
+    fail(error, "cannot open " + in + ": " + errno_text());
+    return File();
   }
+  ImageLayout layout;
+  if (!read_layout(src.get(), in, size, &layout, error)) return File();
+  if (*size == 0) {
+    fail(error, in + " is empty");
+    return File();
+  }
+  if (layout.is_signed && !force) {
+    fail(error, in + " already ends with a " + std::to_string(layout.signature_bytes) +
+                    "-byte signature trailer (signed already?); sign the unsigned image, or use --force");
+    return File();
+  }
+  return src;
+}
+
+}  // namespace
+
+bool sign_image(const std::string& in, const std::string& key_path, const std::string& out, bool force,
+                size_t* signature_bytes, std::string* error, bool mark_downgrade, std::string* marked_text) {
+  if (in == out) return fail(error, "the output must be another file than the input");
+  if (!force && file_exists(out)) return fail(error, out + " exists; use --force to replace it");
+  const Pkey key = read_signing_key(key_path, error);
+  if (!key) return false;
+  uint64_t size = 0;
+  const File src = open_image_to_sign(in, force, &size, error);
+  if (!src) return false;
   // The marker goes into the slot before the digest is taken: the signature covers it.
   uint64_t patch_at = 0;
   std::string patch, marked;

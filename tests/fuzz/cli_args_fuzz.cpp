@@ -1,5 +1,5 @@
 // libFuzzer target for the spore CLI's parsing of what people and nodes hand it
-// (apps/spore/cli_logic.h): node addresses, .env files, tokens, and the JSON bodies of a node's
+// (apps/spore/cli_logic.h, cli_format.h): node addresses, .env files, tokens, and the JSON bodies of a node's
 // answers (error bodies, GET /api/cluster/members, GET /api/node/status).
 //
 // Input layout: byte 0 selects the function (b % 5), byte 1 is a parameter (default port,
@@ -40,8 +40,9 @@
 //
 // Seed corpus: tests/fuzz/corpus/cli_args/.
 //
-// cli_logic.cpp is host-side code of the CLI (apps/spore), not core: it is compiled in here, as
+// cli_logic.cpp and cli_format.cpp are host-side code of the CLI (apps/spore), not core: they are compiled in here, as
 // the fuzz build has no apps (nlohmann/json is header-only).
+#include "../../apps/spore/cli_format.cpp"
 #include "../../apps/spore/cli_logic.cpp"
 #include "../../apps/spore/terminal_safe.cpp"
 

@@ -9,6 +9,7 @@
 // is outside the range of representable values of type 'long'"); on x86 the INC column showed
 // -9223372036854775808.
 
+#include "../../apps/spore/cli_format.cpp"
 #include "../../apps/spore/cli_logic.cpp"
 #include "../../apps/spore/terminal_safe.cpp"
 

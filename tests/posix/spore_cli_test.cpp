@@ -1,4 +1,5 @@
-// Unit tests of the spore CLI's pure logic (apps/spore/cli_logic.cpp, apps/spore/ota_logic.cpp):
+// Unit tests of the spore CLI's pure logic (apps/spore/cli_logic.cpp, cli_format.cpp, ota_logic.cpp,
+// rollout_logic.cpp):
 // node address parsing and resolution order, .env parsing, token resolution, tables and "N s ago";
 // for OTA: signed-trailer detection and layout, multipart frame, progress formatting and throttling,
 // rollout targets and wave planning (canary, parallelism, observer last), result table and JSON,
@@ -7,9 +8,11 @@
 // tests/posix/*_test.cpp link spore_posix only, not the apps, so the CLI logic is compiled into
 // this test by including its source (it depends on nothing but the standard library and
 // nlohmann_json, which spore_posix brings).
+#include "../../apps/spore/cli_format.cpp"
 #include "../../apps/spore/cli_logic.cpp"
 #include "../../apps/spore/terminal_safe.cpp"
 #include "../../apps/spore/ota_logic.cpp"
+#include "../../apps/spore/rollout_logic.cpp"
 #include "../../apps/spore/bounded_http.cpp"
 #include "../../apps/spore/request_signer.cpp"
 

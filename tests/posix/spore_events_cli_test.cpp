@@ -1,4 +1,4 @@
-// Unit tests of `spore events` (apps/spore/events_cmd.cpp) and its SSE parser
+// Unit tests of `spore events` (apps/spore/events_logic.cpp) and its SSE parser
 // (apps/spore/sse_parser.cpp): line ends (\n, \r\n, \r), multi-line data, comments, id / event /
 // retry, unknown fields, the BOM, bounded memory (long lines and events dropped and counted), the
 // same messages for every split of the stream; then the topic rule, URL encoding, the publish
@@ -8,9 +8,10 @@
 // tests/posix/*_test.cpp link spore_posix only, not the apps, so the sources are included (they
 // need the standard library, nlohmann_json and cpp-httplib, which spore_posix brings; CLI11 is
 // header-only).
+#include "../../apps/spore/cli_format.cpp"
 #include "../../apps/spore/cli_logic.cpp"
 #include "../../apps/spore/terminal_safe.cpp"
-#include "../../apps/spore/events_cmd.cpp"
+#include "../../apps/spore/events_logic.cpp"
 #include "../../apps/spore/bounded_http.cpp"
 #include "../../apps/spore/request_signer.cpp"
 #include "../../apps/spore/sse_parser.cpp"

@@ -2,9 +2,11 @@
 // refusals of bad node ids, nonces, tokens, commands and arguments. That a node accepts the
 // payload is checked end to end in tests/integration/mqtt_proof_test.sh.
 
+#include "../../apps/spore/cli_context.cpp"
+#include "../../apps/spore/cli_format.cpp"
 #include "../../apps/spore/cli_logic.cpp"
 #include "../../apps/spore/terminal_safe.cpp"
-#include "../../apps/spore/events_cmd.cpp"
+#include "../../apps/spore/events_logic.cpp"
 #include "../../apps/spore/bounded_http.cpp"
 #include "../../apps/spore/mqtt_cmd.cpp"
 #include "../../apps/spore/request_signer.cpp"

@@ -4,6 +4,7 @@
 // the terminal of `spore cluster members`, `spore node status` and `spore events watch`).
 //
 // tests/posix/*_test.cpp link spore_posix only, not the apps: the sources are included.
+#include "../../apps/spore/cli_format.cpp"
 #include "../../apps/spore/cli_logic.cpp"
 #include "../../apps/spore/terminal_safe.cpp"
 
