@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <cstdio>
 #include <cstdlib>
@@ -56,6 +57,89 @@ bool parse_join(const std::string& text, uint16_t default_port, JoinTarget* out)
   return true;
 }
 
+// The thresholds (the knobs Config::derive() follows) and the timers a flag may set explicitly,
+// overriding the derivation. `field` is the name validation_error() uses, so a sentence about a
+// field can name the flag that changes it.
+struct TimerFlag {
+  const char* field;
+  const char* flag;
+  uint32_t spore::Config::*member;
+  const char* help;
+};
+
+constexpr size_t kInactiveFlag = 0;
+constexpr size_t kDeadFlag = 1;
+constexpr TimerFlag kTimerFlags[] = {
+    {"inactive_after_ms", "--inactive-after-ms", &spore::Config::inactive_after_ms,
+     "Silence before a member is INACTIVE, ms; the detection timers follow from it (docs/linux-node.md, "
+     "\"Timers\") [default: profile's]"},
+    {"dead_after_ms", "--dead-after-ms", &spore::Config::dead_after_ms,
+     "Silence before a member is DEAD, ms [default: profile's, or 2 x the INACTIVE threshold if longer]"},
+    {"heartbeat_interval_ms", "--heartbeat-interval-ms", &spore::Config::heartbeat_interval_ms,
+     "Override: period of the heartbeat broadcast, ms [default: derived]"},
+    {"suspect_after_ms", "--suspect-after-ms", &spore::Config::suspect_after_ms,
+     "Override: silence before a member is probed, ms [default: derived]"},
+    {"probe_timeout_ms", "--probe-timeout-ms", &spore::Config::probe_timeout_ms,
+     "Override: wait for a probe's ACK, ms per phase [default: derived]"},
+    {"listen_interval_ms", "--membership-tick-ms", &spore::Config::listen_interval_ms,
+     "Override: period of the membership tick that checks probe and INFO timeouts, ms [default: derived]"},
+    {"status_interval_ms", "--status-interval-ms", &spore::Config::status_interval_ms,
+     "Override: period of the member status check, ms [default: derived]"},
+    {"discovery_interval_ms", "--discovery-interval-ms", &spore::Config::discovery_interval_ms,
+     "Override: period of the join-phase ANNOUNCE, ms [default: profile's]"},
+    {"member_info_interval_ms", "--member-info-interval-ms", &spore::Config::member_info_interval_ms,
+     "Override: period of the full ANNOUNCE, ms [default: profile's]"},
+    {"dead_retention_ms", "--dead-retention-ms", &spore::Config::dead_retention_ms,
+     "Override: a DEAD member is forgotten after this long, ms [default: profile's]"},
+};
+constexpr size_t kTimerFlagCount = sizeof kTimerFlags / sizeof kTimerFlags[0];
+
+struct TimerValues {
+  uint32_t value[kTimerFlagCount] = {};
+  CLI::Option* option[kTimerFlagCount] = {};
+  bool given(size_t i) const { return option[i]->count() > 0; }
+};
+
+void add_timer_flags(CLI::App& app, TimerValues* t) {
+  for (size_t i = 0; i < kTimerFlagCount; ++i) {
+    std::string env = std::string("SPORED_") + (kTimerFlags[i].flag + 2);
+    for (char& c : env) c = c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    t->option[i] =
+        app.add_option(kTimerFlags[i].flag, t->value[i], kTimerFlags[i].help)->envname(env)->check(CLI::PositiveNumber);
+  }
+}
+
+// The profile's timers for the given thresholds, then the explicit timers on top.
+spore::Config timers_from(spore::Profile profile, const TimerValues& t) {
+  spore::Config c = spore::Config::derive(profile, t.given(kInactiveFlag) ? t.value[kInactiveFlag] : 0,
+                                          t.given(kDeadFlag) ? t.value[kDeadFlag] : 0);
+  for (size_t i = kDeadFlag + 1; i < kTimerFlagCount; ++i) {
+    if (t.given(i)) c.*kTimerFlags[i].member = t.value[i];
+  }
+  return c;
+}
+
+// validation_error()'s sentence with flags for field names, then the values it speaks of and
+// whether each was given or derived: the flags to change.
+std::string explain_invalid(std::string text, const spore::Config& c, const TimerValues& t) {
+  std::string values;
+  for (size_t i = 0; i < kTimerFlagCount; ++i) {
+    const std::string field = kTimerFlags[i].field, flag = kTimerFlags[i].flag;
+    size_t at = text.find(field);
+    if (at == std::string::npos) continue;
+    for (; at != std::string::npos; at = text.find(field, at + flag.size())) text.replace(at, field.size(), flag);
+    values += (values.empty() ? "" : ", ") + flag + " " + std::to_string(c.*kTimerFlags[i].member) +
+              (t.given(i) ? " given" : " derived");
+  }
+  return values.empty() ? text : text + " (" + values + ")";
+}
+
+spore::Profile profile_named(const std::string& name) {
+  if (name == "fast") return spore::Profile::kFast;
+  if (name == "esp8266" || name == "default_esp8266") return spore::Profile::kEsp8266;
+  return spore::Profile::kLan;
+}
+
 }  // namespace
 
 int parse_options(int argc, char** argv, Options* out) {
@@ -71,7 +155,7 @@ int parse_options(int argc, char** argv, Options* out) {
   std::string profile = "lan";
   std::string log_level = "info";
   std::vector<std::string> join;
-  uint32_t inactive_after_ms = 0, dead_after_ms = 0;
+  TimerValues timers;
   int http_port = -1, udp_port = -1;
 
   app.add_option("--hostname", o.hostname,
@@ -95,12 +179,7 @@ int parse_options(int argc, char** argv, Options* out) {
       ->envname("SPORED_PROFILE")
       ->capture_default_str()
       ->check(CLI::IsMember({"lan", "default_lan", "fast", "esp8266", "default_esp8266"}));
-  app.add_option("--inactive-after-ms", inactive_after_ms, "Override: silence before a member is INACTIVE, ms")
-      ->envname("SPORED_INACTIVE_AFTER_MS")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--dead-after-ms", dead_after_ms, "Override: silence before a member is DEAD, ms")
-      ->envname("SPORED_DEAD_AFTER_MS")
-      ->check(CLI::PositiveNumber);
+  add_timer_flags(app, &timers);
   app.add_option("--cluster-key-file", o.cluster_key_file,
                  "File holding the cluster key as hex (32-64 hex digits); unset = unauthenticated cluster")
       ->envname("SPORED_CLUSTER_KEY_FILE");
@@ -201,16 +280,9 @@ int parse_options(int argc, char** argv, Options* out) {
   const std::optional<int> stop = spore_apps::parse_command_line(app, argc, argv, usage_error);
   if (stop) return *stop;
 
-  if (profile == "fast") {
-    o.config = spore::Config::fast();
-    o.profile = "fast";
-  } else if (profile == "esp8266" || profile == "default_esp8266") {
-    o.config = spore::Config::default_esp8266();
-    o.profile = "esp8266";
-  } else {
-    o.config = spore::Config::default_lan();
-    o.profile = "lan";
-  }
+  const spore::Profile named = profile_named(profile);
+  o.profile = named == spore::Profile::kFast ? "fast" : named == spore::Profile::kEsp8266 ? "esp8266" : "lan";
+  o.config = timers_from(named, timers);
   if (!spore::posix::parse_ipv4(o.bind, &o.bind_ip)) {
     return usage_error("--bind: '" + o.bind + "' is not an IPv4 address (like 0.0.0.0 or 127.0.0.2)");
   }
@@ -220,9 +292,9 @@ int parse_options(int argc, char** argv, Options* out) {
   o.udp_port = udp_port > 0 ? static_cast<uint16_t>(udp_port) : o.config.udp_port;
   o.config.http_port = o.http_port;
   o.config.udp_port = o.udp_port;
-  if (inactive_after_ms > 0) o.config.inactive_after_ms = inactive_after_ms;
-  if (dead_after_ms > 0) o.config.dead_after_ms = dead_after_ms;
-  if (const char* err = o.config.validate()) return usage_error(std::string("invalid configuration: ") + err);
+  if (const char* err = o.config.validate()) {
+    return usage_error("invalid configuration: " + explain_invalid(err, o.config, timers));
+  }
   o.ota_trial_stable_ms = ota_trial_stable_s > 0 ? ota_trial_stable_s * 1000 : std::max<uint32_t>(o.config.inactive_after_ms, 2000);
   o.ota_trial_timeout_s = ota_trial_timeout_s > 0 ? ota_trial_timeout_s : std::max<uint32_t>(60, o.ota_trial_stable_ms / 1000 + 30);
   if (uint64_t{o.ota_trial_stable_ms} + 3000 > uint64_t{o.ota_trial_timeout_s} * 1000) {
