@@ -20,6 +20,12 @@ class Clock {
 /// Elapsed time from `since_ms` to `now_ms`, correct across one 32-bit wrap.
 inline uint32_t elapsed_ms(uint32_t now_ms, uint32_t since_ms) { return now_ms - since_ms; }
 
+/// True once `now_ms` has reached `deadline_ms`; correct across one 32-bit wrap while the two are
+/// less than ~24.8 days (2^31 ms) apart.
+inline bool deadline_reached(uint32_t now_ms, uint32_t deadline_ms) {
+  return static_cast<int32_t>(now_ms - deadline_ms) >= 0;
+}
+
 /// Uniform 32-bit random numbers. Used for jitter and probe order, never for keys.
 class Random {
  public:
