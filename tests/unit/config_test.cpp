@@ -172,6 +172,9 @@ TEST(Config, RejectsInconsistentValuesWithAReason) {
       {"zero probe timeout", [](Config& c) { c.probe_timeout_ms = 0; }},
       {"suspect before a heartbeat is due", [](Config& c) { c.suspect_after_ms = c.heartbeat_interval_ms; }},
       {"no time to probe before inactive", [](Config& c) { c.suspect_after_ms = c.inactive_after_ms - 1; }},
+      // 4 x 2^30 wraps to 0 in 32 bits: accepted before `spored --probe-timeout-ms` could set it.
+      {"probe timeout whose 4 rounds wrap", [](Config& c) { c.probe_timeout_ms = 0x40000000u; }},
+      {"suspect after inactive", [](Config& c) { c.suspect_after_ms = c.inactive_after_ms + 1; }},
       {"too many indirect probes", [](Config& c) { c.indirect_probes = 9; }},
       {"udp port 0", [](Config& c) { c.udp_port = 0; }},
       {"http port 0", [](Config& c) { c.http_port = 0; }},
