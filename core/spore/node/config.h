@@ -131,8 +131,8 @@ struct Config {
 #endif
 
   /// Null when the configuration is usable; otherwise a static English sentence that names first
-  /// the field to change (dependent timers before the thresholds they follow) and says why, kept in flash on the ESP8266 (flash_string.h). A node must refuse to
-  /// begin() with an invalid config.
+  /// the field to change (dependent timers before the thresholds they follow) and says why, kept
+  /// in flash on the ESP8266 (flash_string.h). A node must refuse to begin() with an invalid config.
   FlashStr validation_error() const;
 #if !defined(__XTENSA__)
   /// validation_error() as a C string (nullptr when usable); hosts only, where flash strings are
