@@ -99,11 +99,11 @@ FlashStr Config::validation_error() const {
     return SPORE_FSTR("heartbeat_interval_ms must be at most inactive_after_ms / 2");
   }
   if (status_interval_ms > inactive_after_ms) {
-    return SPORE_FSTR("status_interval_ms must not exceed inactive_after_ms (status changes would be missed)");
+    return SPORE_FSTR("status_interval_ms must not exceed inactive_after_ms (changes would be missed)");
   }
   if (probe_timeout_ms == 0) return SPORE_FSTR("probe_timeout_ms must be > 0");
   if (suspect_after_ms <= heartbeat_interval_ms) {
-    return SPORE_FSTR("suspect_after_ms must exceed heartbeat_interval_ms (every heartbeat would start a probe)");
+    return SPORE_FSTR("suspect_after_ms must exceed heartbeat_interval_ms (each heartbeat would start a probe)");
   }
   if (suspect_after_ms > inactive_after_ms || probe_timeout_ms > (inactive_after_ms - suspect_after_ms) / 4) {
     // Fewer than two probe rounds (direct + indirect) before INACTIVE: one lost round trip would do.
