@@ -9,6 +9,7 @@
 #   DIR/SPORE/library.properties   this repository's, checked against the library specification
 #   DIR/SPORE/src/SPORE.h          generated umbrella header (see below)
 #   DIR/SPORE/src/spore/<module>/  = core/spore/<module>/*.h|*.cpp ("spore/<module>/x.h" resolves from src/)
+#   DIR/SPORE/src/spore/hal.h      = core/spore/*.h (the list of ports)
 #   DIR/SPORE/src/esp8266/         = platform/esp8266/*.h|*.cpp   ("esp8266/x.h" likewise)
 #   DIR/SPORE/examples/            = examples/ (each sketch gets #include <SPORE.h>, see below)
 #   DIR/SPORE/README.md            this repository's README.md
@@ -126,6 +127,9 @@ for f in "${core_files[@]}"; do
   mkdir -p "$PKG/src/spore/$module"
   cp "$f" "$PKG/src/spore/$module/"
 done
+# Headers at the top of core/spore (hal.h, the list of ports) stay there: "spore/hal.h".
+top_files=("$ROOT"/core/spore/*.h)
+[ ${#top_files[@]} -eq 0 ] || cp "${top_files[@]}" "$PKG/src/spore/"
 cp "${esp_files[@]}" "$PKG/src/esp8266/"
 cp "$PROPS" "$PKG/library.properties"
 cp "$ROOT/README.md" "$PKG/README.md"

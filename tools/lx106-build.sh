@@ -67,17 +67,18 @@ failed=()
 
 # The full libstdc++ headers are installed, so the target compile alone would accept <vector> or a
 # throw. Enforce the core rules of DESIGN.md §2 by name.
-if grep -nE '#include *[<"](Arduino\.h|ESP8266|WiFi|lwip/|sys/|unistd\.h|netinet/|arpa/|pthread\.h|vector>|string>|map>|unordered_map>|functional>|memory>|list>|deque>|iostream|sstream|thread>|mutex>)' -r core/spore; then
+if grep -nE '#include *[<"](Arduino\.h|ESP8266|WiFi|lwip/|sys/|unistd\.h|netinet/|arpa/|pthread\.h|vector>|string>|map>|unordered_map>|functional>|memory>|list>|deque>|iostream|sstream|thread>|mutex>)' core/spore/*.h core/spore/*/*; then
   echo "lx106-build: core includes a platform or allocating header (DESIGN.md §2)" >&2
   failed+=("core rules")
 fi
-if grep -nwE 'throw|try|catch|dynamic_cast|typeid|malloc|new\[\]' -r core/spore; then
+if grep -nwE 'throw|try|catch|dynamic_cast|typeid|malloc|new\[\]' core/spore/*.h core/spore/*/*; then
   echo "lx106-build: core uses exceptions, RTTI or the heap (DESIGN.md §2)" >&2
   failed+=("core rules")
 fi
 
-# Every header must stand alone under the target compiler, even ones no .cpp includes yet.
-for h in core/spore/*/*.h core/spore/*.h; do
+# Every header must stand alone under the target compiler, even ones no .cpp includes yet (and
+# core/spore/hal.h, which includes every port's header, with them).
+for h in core/spore/*.h core/spore/*/*.h; do
   [[ -e $h ]] || continue
   if ! printf '#include "%s"\n' "${h#core/}" | "${CC[@]}" -x c++ -fsyntax-only -; then
     failed+=("$h")

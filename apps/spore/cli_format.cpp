@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "spore/base/incarnation.h"
+#include "spore/cluster/member_table.h"
 
 namespace spore {
 namespace cli {
@@ -382,8 +383,9 @@ std::string format_table(const std::vector<std::string>& headers, const std::vec
 }
 
 std::string ipv4_to_string(uint32_t ip) {
-  return std::to_string((ip >> 24) & 0xFF) + "." + std::to_string((ip >> 16) & 0xFF) + "." +
-         std::to_string((ip >> 8) & 0xFF) + "." + std::to_string(ip & 0xFF);
+  char text[16];
+  format_ipv4(ip, text, sizeof text);
+  return text;
 }
 
 }  // namespace cli

@@ -8,6 +8,7 @@
 #include "json_fields.h"
 #include "request_signer.h"
 #include "spore/auth/image_version.h"
+#include "spore/base/bytes.h"
 #include "terminal_safe.h"
 
 namespace spore {
@@ -34,11 +35,6 @@ bool boundary_char_ok(char c) {
 
 // ---- signed images -----------------------------------------------------------------------------
 
-uint32_t read_le32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) |
-         (static_cast<uint32_t>(p[3]) << 24);
-}
-
 bool plausible_signature_length(uint32_t length) {
   return length == 128 || length == 256 || length == 384 || length == 512;
 }
@@ -47,7 +43,7 @@ ImageLayout detect_image_layout(uint64_t file_size, const uint8_t* last4) {
   ImageLayout out;
   out.image_bytes = file_size;
   if (file_size < kSignatureLengthBytes || last4 == nullptr) return out;
-  const uint32_t length = read_le32(last4);
+  const uint32_t length = load_le32(last4);
   if (!plausible_signature_length(length)) return out;
   // At least one image byte before the signature.
   if (file_size < static_cast<uint64_t>(length) + kSignatureLengthBytes + 1) return out;

@@ -71,9 +71,6 @@ bool find_version_slot(std::string_view window, uint64_t base, bool at_end, Vers
 bool downgrade_slot_patch(std::string_view slot_tail, std::string* marked_text, std::string* patch,
                           size_t* patch_offset, std::string* error);
 
-/// uint32 little-endian from 4 bytes.
-uint32_t read_le32(const uint8_t* p);
-
 // ---- hashes -------------------------------------------------------------------------------------
 
 /// Lower-case hex of bytes.

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "spore/base/bytes.h"
 #include "spore/base/hex.h"
 #include "spore/auth/hmac_sha256.h"
 #include "spore/auth/request_auth.h"
@@ -63,7 +64,7 @@ std::string node_id_hex(uint32_t node_id) {
 std::optional<uint32_t> parse_node_id(std::string_view text) {
   uint8_t be[4];
   if (!hex_decode(text, be, sizeof be)) return std::nullopt;
-  return (uint32_t{be[0]} << 24) | (uint32_t{be[1]} << 16) | (uint32_t{be[2]} << 8) | uint32_t{be[3]};
+  return load_be32(be);
 }
 
 std::vector<std::string> connected_addresses(const NodeAddress& addr) {

@@ -119,7 +119,7 @@ void EspMqttClient::loop(uint32_t now_ms, bool network_up) {
     schedule_retry(now_ms);
     return;
   }
-  if (!network_up || static_cast<int32_t>(now_ms - next_attempt_ms_) < 0) return;
+  if (!network_up || !deadline_reached(now_ms, next_attempt_ms_)) return;
   if (!try_connect()) {
     ++failures_;
     schedule_retry(now_ms);

@@ -160,8 +160,7 @@ std::string raw_answer(int status, const std::string& body, const std::string& e
 std::string local_address_of(int fd) {
   const uint32_t ip = socket_address(fd, false);
   if (ip == 0) return {};
-  return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 0xFF) + "." + std::to_string((ip >> 8) & 0xFF) +
-         "." + std::to_string(ip & 0xFF) + ":" + std::to_string(bound_port(fd));
+  return ipv4_to_string(ip) + ":" + std::to_string(bound_port(fd));
 }
 
 }  // namespace

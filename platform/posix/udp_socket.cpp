@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "spore/base/limits.h"
+#include "spore/cluster/member_table.h"
 
 namespace spore::posix {
 namespace {
@@ -261,9 +262,7 @@ bool parse_ipv4(std::string_view text, uint32_t* out) {
 
 std::string ipv4_to_string(uint32_t ip) {
   char text[16];
-  in_addr a{};
-  a.s_addr = htonl(ip);
-  ::inet_ntop(AF_INET, &a, text, sizeof text);
+  format_ipv4(ip, text, sizeof text);
   return text;
 }
 

@@ -18,7 +18,8 @@
 //   port 1..65535; the MQTT cluster name is 1..31 of [A-Za-z0-9_-]; an MQTT host is non-empty with
 //   a port 1..65535; a password file comes with a username; state interval 1..86400 s, keepalive
 //   5..3600 s; the state directory is non-empty;
-// - parsing is deterministic: a second parse of the same input gives the same code and Options.
+// - parsing is deterministic: a second parse of the same input gives the same code and Options
+//   (every timer of the Config included: derived or given, Config::derive()).
 //
 // Seed corpus: tests/fuzz/corpus/spored_options/.
 //
@@ -100,6 +101,14 @@ Setup& setup() {
   return s;
 }
 
+bool same_timers(const spore::Config& a, const spore::Config& b) {
+  return a.inactive_after_ms == b.inactive_after_ms && a.dead_after_ms == b.dead_after_ms &&
+         a.heartbeat_interval_ms == b.heartbeat_interval_ms && a.suspect_after_ms == b.suspect_after_ms &&
+         a.probe_timeout_ms == b.probe_timeout_ms && a.listen_interval_ms == b.listen_interval_ms &&
+         a.status_interval_ms == b.status_interval_ms && a.discovery_interval_ms == b.discovery_interval_ms &&
+         a.member_info_interval_ms == b.member_info_interval_ms && a.dead_retention_ms == b.dead_retention_ms;
+}
+
 bool same(const spored::Options& a, const spored::Options& b) {
   if (a.join.size() != b.join.size()) return false;
   for (size_t i = 0; i < a.join.size(); ++i) {
@@ -107,7 +116,7 @@ bool same(const spored::Options& a, const spored::Options& b) {
   }
   return a.hostname == b.hostname && a.bind == b.bind && a.bind_ip == b.bind_ip && a.http_port == b.http_port &&
          a.udp_port == b.udp_port && a.state_dir == b.state_dir && a.profile == b.profile &&
-         a.config.inactive_after_ms == b.config.inactive_after_ms && a.config.dead_after_ms == b.config.dead_after_ms &&
+         same_timers(a.config, b.config) &&
          a.cluster_key_file == b.cluster_key_file && a.cluster_key_accept_file == b.cluster_key_accept_file &&
          a.api_token_file == b.api_token_file && a.no_api_token == b.no_api_token &&
          a.ota_public_key_file == b.ota_public_key_file && a.ota_max_image_bytes == b.ota_max_image_bytes &&

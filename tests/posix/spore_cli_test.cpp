@@ -366,9 +366,9 @@ TEST(SporeCliOtaSigned, SignatureTrailerByteLayout) {
   EXPECT_EQ(static_cast<uint8_t>(t[257]), 0x01);
   EXPECT_EQ(static_cast<uint8_t>(t[258]), 0x00);
   EXPECT_EQ(static_cast<uint8_t>(t[259]), 0x00);
-  EXPECT_EQ(read_le32(reinterpret_cast<const uint8_t*>(t.data()) + 256), 256u);
+  EXPECT_EQ(load_le32(reinterpret_cast<const uint8_t*>(t.data()) + 256), 256u);
   std::string t4096 = signature_trailer(std::string(512, 'x'));
-  EXPECT_EQ(read_le32(reinterpret_cast<const uint8_t*>(t4096.data()) + 512), 512u);
+  EXPECT_EQ(load_le32(reinterpret_cast<const uint8_t*>(t4096.data()) + 512), 512u);
 }
 
 TEST(SporeCliOtaSigned, DetectsTheTrailerOfASignedImage) {

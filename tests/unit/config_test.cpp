@@ -19,6 +19,102 @@ TEST(Config, Esp8266ProfileHasTheSeedsTimings) {
   EXPECT_EQ(c.http_port, 80);
 }
 
+// The tables each profile had before its timers were derived (docs/protocol.md §11.4): derive()
+// must reproduce them field by field, so every measured figure of a profile still holds.
+struct Table {
+  uint32_t discovery, listen, status, heartbeat, member_info, debug, jitter, long_task, inactive, dead, retention,
+      suspect, probe;
+  uint8_t indirect;
+  uint16_t udp, http;
+  uint32_t ota_stall;
+};
+
+void expect_table(const Config& c, const Table& t, const char* name) {
+  EXPECT_EQ(c.discovery_interval_ms, t.discovery) << name;
+  EXPECT_EQ(c.listen_interval_ms, t.listen) << name;
+  EXPECT_EQ(c.status_interval_ms, t.status) << name;
+  EXPECT_EQ(c.heartbeat_interval_ms, t.heartbeat) << name;
+  EXPECT_EQ(c.member_info_interval_ms, t.member_info) << name;
+  EXPECT_EQ(c.debug_interval_ms, t.debug) << name;
+  EXPECT_EQ(c.start_jitter_max_ms, t.jitter) << name;
+  EXPECT_EQ(c.long_task_warn_ms, t.long_task) << name;
+  EXPECT_EQ(c.inactive_after_ms, t.inactive) << name;
+  EXPECT_EQ(c.dead_after_ms, t.dead) << name;
+  EXPECT_EQ(c.dead_retention_ms, t.retention) << name;
+  EXPECT_EQ(c.suspect_after_ms, t.suspect) << name;
+  EXPECT_EQ(c.probe_timeout_ms, t.probe) << name;
+  EXPECT_EQ(c.indirect_probes, t.indirect) << name;
+  EXPECT_EQ(c.udp_port, t.udp) << name;
+  EXPECT_EQ(c.http_port, t.http) << name;
+  EXPECT_EQ(c.ota_stall_timeout_ms, t.ota_stall) << name;
+}
+
+TEST(Config, DerivedProfilesEqualTheirTablesFieldByField) {
+  const Table esp8266{1000, 100, 1000, 2500, 10000, 5000, 1000, 100, 10000, 60000, 300000, 4000, 500, 3, 4210, 80,
+                      30000};
+  Table lan = esp8266;
+  lan.http = 8080;
+  lan.long_task = 50;
+  const Table fast{250, 20, 100, 250, 2000, 0, 250, 50, 1500, 6000, 30000, 400, 100, 3, 4210, 8080, 10000};
+  expect_table(Config::derive(Profile::kEsp8266), esp8266, "esp8266");
+  expect_table(Config::derive(Profile::kLan), lan, "lan");
+  expect_table(Config::derive(Profile::kFast), fast, "fast");
+  // Naming a profile's own thresholds is the same as leaving them to it.
+  expect_table(Config::derive(Profile::kLan, 10000, 60000), lan, "lan 10 s / 60 s");
+  expect_table(Config::derive(Profile::kFast, 1500, 6000), fast, "fast 1.5 s / 6 s");
+  expect_table(Config::default_esp8266(), esp8266, "default_esp8266");
+  expect_table(Config::default_lan(), lan, "default_lan");
+  expect_table(Config::fast(), fast, "fast()");
+}
+
+TEST(Config, ShorterInactiveThresholdDerivesShorterTimers) {
+  // `spored --inactive-after-ms 3000` was refused before the timers were derived.
+  const Config c = Config::derive(Profile::kLan, 3000);
+  EXPECT_EQ(c.validate(), nullptr);
+  EXPECT_EQ(c.inactive_after_ms, 3000u);
+  EXPECT_EQ(c.dead_after_ms, 60000u);  // the profile's: still longer than 2 x 3 s
+  EXPECT_EQ(c.heartbeat_interval_ms, 750u);
+  EXPECT_EQ(c.suspect_after_ms, 1200u);
+  EXPECT_EQ(c.probe_timeout_ms, 200u);
+  EXPECT_EQ(c.listen_interval_ms, 40u);
+  EXPECT_EQ(c.status_interval_ms, 300u);
+  // Traffic stays the profile's: the periods that do not follow the thresholds are unchanged.
+  EXPECT_EQ(c.member_info_interval_ms, Config::default_lan().member_info_interval_ms);
+  EXPECT_EQ(c.discovery_interval_ms, Config::default_lan().discovery_interval_ms);
+}
+
+TEST(Config, LongerThresholdsKeepTheProfilesTimers) {
+  const Config c = Config::derive(Profile::kLan, 70000);
+  EXPECT_EQ(c.validate(), nullptr);
+  EXPECT_EQ(c.dead_after_ms, 140000u);  // 2 x inactive: the profile's 60 s would be shorter
+  EXPECT_EQ(c.dead_retention_ms, 300000u);  // the profile's: how long operators see a DEAD member
+  EXPECT_EQ(c.heartbeat_interval_ms, 2500u);
+  EXPECT_EQ(c.probe_timeout_ms, 500u);
+  EXPECT_EQ(c.suspect_after_ms, 4000u);
+}
+
+TEST(Config, DeadThresholdAloneDerivesTheInactiveOne) {
+  EXPECT_EQ(Config::derive(Profile::kLan, 0, 120000).inactive_after_ms, 10000u);  // the profile's fits
+  const Config c = Config::derive(Profile::kLan, 0, 5000);
+  EXPECT_EQ(c.inactive_after_ms, 2500u);
+  EXPECT_EQ(c.dead_after_ms, 5000u);
+  EXPECT_EQ(c.validate(), nullptr);
+}
+
+TEST(Config, EveryThresholdTheRulesCanSatisfyValidates) {
+  for (const Profile p : {Profile::kEsp8266, Profile::kLan, Profile::kFast}) {
+    for (uint32_t inactive = 6; inactive < 4000000000u; inactive += inactive / 7 + 1) {
+      const Config c = Config::derive(p, inactive);
+      ASSERT_EQ(c.validate(), nullptr) << "inactive " << inactive << ": " << c.validate();
+      EXPECT_EQ(c.inactive_after_ms, inactive);
+      const Config d = Config::derive(p, inactive, inactive + 1);
+      ASSERT_EQ(d.validate(), nullptr) << "inactive " << inactive << " dead " << inactive + 1;
+    }
+  }
+  // Below 6 ms the rules cannot fit a heartbeat, a suspicion and two probe rounds: refused.
+  EXPECT_NE(Config::derive(Profile::kFast, 5).validate(), nullptr);
+}
+
 TEST(Config, LanProfileKeepsSeedThresholdsOnPort8080) {
   const Config c = Config::default_lan();
   EXPECT_EQ(c.inactive_after_ms, 10000u);
@@ -76,6 +172,9 @@ TEST(Config, RejectsInconsistentValuesWithAReason) {
       {"zero probe timeout", [](Config& c) { c.probe_timeout_ms = 0; }},
       {"suspect before a heartbeat is due", [](Config& c) { c.suspect_after_ms = c.heartbeat_interval_ms; }},
       {"no time to probe before inactive", [](Config& c) { c.suspect_after_ms = c.inactive_after_ms - 1; }},
+      // 4 x 2^30 wraps to 0 in 32 bits: accepted before `spored --probe-timeout-ms` could set it.
+      {"probe timeout whose 4 rounds wrap", [](Config& c) { c.probe_timeout_ms = 0x40000000u; }},
+      {"suspect after inactive", [](Config& c) { c.suspect_after_ms = c.inactive_after_ms + 1; }},
       {"too many indirect probes", [](Config& c) { c.indirect_probes = 9; }},
       {"udp port 0", [](Config& c) { c.udp_port = 0; }},
       {"http port 0", [](Config& c) { c.http_port = 0; }},

@@ -2,7 +2,9 @@
 /// @file ports.h
 /// The small interfaces through which core reaches the world. Each platform (esp8266, posix, sim)
 /// implements them; unit tests use fakes. Keeping them tiny keeps the platform layers thin.
+/// core/spore/hal.h lists every port of core, these and the ones in their modules' headers.
 
+#include <cstddef>
 #include <cstdint>
 
 namespace spore {
@@ -17,6 +19,12 @@ class Clock {
 
 /// Elapsed time from `since_ms` to `now_ms`, correct across one 32-bit wrap.
 inline uint32_t elapsed_ms(uint32_t now_ms, uint32_t since_ms) { return now_ms - since_ms; }
+
+/// True once `now_ms` has reached `deadline_ms`; correct across one 32-bit wrap while the two are
+/// less than ~24.8 days (2^31 ms) apart.
+inline bool deadline_reached(uint32_t now_ms, uint32_t deadline_ms) {
+  return static_cast<int32_t>(now_ms - deadline_ms) >= 0;
+}
 
 /// Uniform 32-bit random numbers. Used for jitter and probe order, never for keys.
 class Random {
@@ -40,10 +48,6 @@ class LogSink {
   virtual void write(LogLevel level, const char* message) = 0;
 };
 
-}  // namespace spore
-
-namespace spore {
-
 /// The seed's `resources`: what a node reports about the machine it runs on. On the ESP8266 these
 /// are ESP.getFreeHeap() and friends; docs say how Linux maps them.
 class SystemInfo {
@@ -56,12 +60,6 @@ class SystemInfo {
   virtual uint16_t cpu_freq_mhz() const = 0;
   virtual uint32_t flash_chip_size_bytes() const = 0;
 };
-
-}  // namespace spore
-
-#include <cstddef>
-
-namespace spore {
 
 /// Datagram output. Fire-and-forget like UDP itself; false means the platform refused at once
 /// (no route, send buffer full), which callers count but do not retry. Input is the platform's

@@ -4,11 +4,6 @@
 
 namespace spore {
 
-namespace {
-// True when `deadline_ms` has been reached; correct across one wrap of the 32-bit clock.
-bool is_due(uint32_t now_ms, uint32_t deadline_ms) { return static_cast<int32_t>(now_ms - deadline_ms) >= 0; }
-}  // namespace
-
 bool Scheduler::add(Task& task) {
   if (task.added_) return false;
   task.added_ = true;
@@ -50,19 +45,21 @@ uint32_t Scheduler::tick() {
       t->restart_ = false;
       t->scheduled_ = true;
     }
-    if (!is_due(now_ms, t->next_run_ms_)) continue;
+    if (!deadline_reached(now_ms, t->next_run_ms_)) continue;
     run(*t);
     t->next_run_ms_ += t->interval_ms_;
     // Behind by a whole interval (the loop was blocked): skip the missed runs rather than
     // running them back to back, which would block the loop even longer.
     const uint32_t after_ms = clock_.now_ms();
-    if (t->interval_ms_ != 0 && is_due(after_ms, t->next_run_ms_)) t->next_run_ms_ = after_ms + t->interval_ms_;
+    if (t->interval_ms_ != 0 && deadline_reached(after_ms, t->next_run_ms_)) {
+      t->next_run_ms_ = after_ms + t->interval_ms_;
+    }
   }
   const uint32_t now_ms = clock_.now_ms();
   uint32_t wait_ms = UINT32_MAX;
   for (Task* t = head_; t != nullptr; t = t->next_) {
     if (!t->enabled_) continue;
-    if (t->restart_ || is_due(now_ms, t->next_run_ms_)) return 0;
+    if (t->restart_ || deadline_reached(now_ms, t->next_run_ms_)) return 0;
     uint32_t until_ms = t->next_run_ms_ - now_ms;
     if (until_ms < wait_ms) wait_ms = until_ms;
   }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "spore/base/bytes.h"
 #include "spore/base/json_writer.h"
 
 namespace spore {
@@ -14,16 +15,6 @@ constexpr size_t kMethodCount = sizeof(kMethodNames) / sizeof(kMethodNames[0]);
 bool method_valid(HttpMethod m) {
   auto v = static_cast<uint8_t>(m);
   return v >= 1 && v <= kMethodCount;
-}
-
-constexpr uint32_t kFnvPrime = 0x01000193u;
-
-uint32_t fnv1a(uint32_t h, std::string_view bytes) {
-  for (char c : bytes) {
-    h ^= static_cast<uint8_t>(c);
-    h *= kFnvPrime;
-  }
-  return h;
 }
 
 /// Orders endpoints by the bytes of their canonical line "METHOD uri\n". Comparing the method

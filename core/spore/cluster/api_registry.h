@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "spore/base/bytes.h"
 #include "spore/base/limits.h"
 
 namespace spore {
@@ -73,7 +74,7 @@ class ApiRegistry {
   uint32_t digest() const { return digest_; }
 
   /// digest() of a registry with no endpoints.
-  static constexpr uint32_t kEmptyDigest = 0x811C9DC5u;
+  static constexpr uint32_t kEmptyDigest = kFnv1aOffset;
 
   /// Writes the seed's array `[{"uri":"...","method":"GET"}, ...]` in registration order. The
   /// caller has already written the key (usually "api").

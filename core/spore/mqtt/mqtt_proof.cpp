@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "spore/base/bytes.h"
 #include "spore/base/hex.h"
 
 namespace spore {
@@ -59,8 +60,8 @@ void compute_mqtt_command_proof(std::string_view token, uint32_t node_id, std::s
   br_hmac_key_init(&key, &br_sha256_vtable, token.data(), token.size());
   br_hmac_init(&ctx, &key, 0);
   char id[9];
-  const uint8_t be[4] = {static_cast<uint8_t>(node_id >> 24), static_cast<uint8_t>(node_id >> 16),
-                         static_cast<uint8_t>(node_id >> 8), static_cast<uint8_t>(node_id)};
+  uint8_t be[4];
+  store_be32(node_id, be);
   hex_encode(be, sizeof be, id);
   const std::string_view parts[] = {kDomain, {id, 8}, "\n", nonce_hex, "\n", command, "\n", args};
   for (const std::string_view& p : parts) br_hmac_update(&ctx, p.data(), p.size());

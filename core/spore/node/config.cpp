@@ -52,7 +52,41 @@ Config Config::fast() {
   return c;
 }
 
+#if !defined(__XTENSA__)
+namespace {
+
+// min(field, derived): the profile's value bounds the derived one; at least 1 ms.
+void lower_to(uint32_t& field, uint32_t derived) {
+  if (derived < field) field = derived > 0 ? derived : 1;
+}
+
+}  // namespace
+
+Config Config::derive(Profile profile, uint32_t inactive_after_ms, uint32_t dead_after_ms) {
+  Config c = profile == Profile::kFast ? fast() : profile == Profile::kEsp8266 ? default_esp8266() : default_lan();
+  if (inactive_after_ms != 0) {
+    c.inactive_after_ms = inactive_after_ms;
+  } else if (dead_after_ms != 0) {
+    lower_to(c.inactive_after_ms, dead_after_ms / 2);
+  }
+  const uint32_t inactive = c.inactive_after_ms;
+  if (dead_after_ms != 0) {
+    c.dead_after_ms = dead_after_ms;
+  } else if (inactive > c.dead_after_ms / 2) {
+    c.dead_after_ms = inactive > UINT32_MAX / 2 ? UINT32_MAX : 2 * inactive;
+  }
+  lower_to(c.heartbeat_interval_ms, inactive / 4);
+  c.suspect_after_ms = c.heartbeat_interval_ms * 8 / 5;  // the heartbeat is at most the profile's 2.5 s
+  if (c.suspect_after_ms <= c.heartbeat_interval_ms) c.suspect_after_ms = c.heartbeat_interval_ms + 1;
+  lower_to(c.probe_timeout_ms, inactive / 15);
+  lower_to(c.listen_interval_ms, c.probe_timeout_ms / 5);
+  lower_to(c.status_interval_ms, inactive / 10);
+  return c;
+}
+#endif
+
 FlashStr Config::validation_error() const {
+  // Each sentence names first the field to change: a timer before the threshold it follows.
   if (discovery_interval_ms == 0) return SPORE_FSTR("discovery_interval_ms must be > 0");
   if (listen_interval_ms == 0) return SPORE_FSTR("listen_interval_ms must be > 0");
   if (status_interval_ms == 0) return SPORE_FSTR("status_interval_ms must be > 0");
@@ -60,18 +94,18 @@ FlashStr Config::validation_error() const {
   if (member_info_interval_ms == 0) return SPORE_FSTR("member_info_interval_ms must be > 0");
   if (inactive_after_ms == 0) return SPORE_FSTR("inactive_after_ms must be > 0");
   if (dead_after_ms <= inactive_after_ms) return SPORE_FSTR("dead_after_ms must be greater than inactive_after_ms");
-  if (inactive_after_ms < 2 * heartbeat_interval_ms) {
+  if (heartbeat_interval_ms > inactive_after_ms / 2) {
     // One lost heartbeat would then mark a healthy node INACTIVE.
-    return SPORE_FSTR("inactive_after_ms must be at least 2 x heartbeat_interval_ms");
+    return SPORE_FSTR("heartbeat_interval_ms must be at most inactive_after_ms / 2");
   }
   if (status_interval_ms > inactive_after_ms) {
-    return SPORE_FSTR("status_interval_ms must not exceed inactive_after_ms (status changes would be missed)");
+    return SPORE_FSTR("status_interval_ms must not exceed inactive_after_ms (changes would be missed)");
   }
   if (probe_timeout_ms == 0) return SPORE_FSTR("probe_timeout_ms must be > 0");
   if (suspect_after_ms <= heartbeat_interval_ms) {
-    return SPORE_FSTR("suspect_after_ms must exceed heartbeat_interval_ms (every heartbeat would start a probe)");
+    return SPORE_FSTR("suspect_after_ms must exceed heartbeat_interval_ms (each heartbeat would start a probe)");
   }
-  if (suspect_after_ms + 4 * probe_timeout_ms > inactive_after_ms) {
+  if (suspect_after_ms > inactive_after_ms || probe_timeout_ms > (inactive_after_ms - suspect_after_ms) / 4) {
     // Fewer than two probe rounds (direct + indirect) before INACTIVE: one lost round trip would do.
     return SPORE_FSTR("suspect_after_ms + 4 x probe_timeout_ms must not exceed inactive_after_ms");
   }

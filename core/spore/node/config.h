@@ -1,13 +1,33 @@
 #pragma once
 /// @file config.h
 /// The one runtime configuration of a SPORE node (cf. memberlist's Config). Every field states its
-/// unit and its trade-off. Start from a named profile and change what you need:
+/// unit and its trade-off. The timers follow from a few knobs (Config::derive(), rules below), so
+/// start from a profile and the thresholds you need, then change single fields only if you must:
 ///
-///     spore::Config cfg = spore::Config::default_lan();
-///     cfg.inactive_after_ms = 5000;
+///     spore::Config cfg = spore::Config::derive(spore::Profile::kLan, /*inactive_after_ms=*/3000);
 ///     if (const spore::FlashStr err = cfg.validation_error(); !err.is_null()) { /* refuse, say err */ }
 ///
 /// Capacities (table sizes) are compile-time and live in limits.h, not here.
+///
+/// ## Derivation rules (Config::derive(profile, inactive_after_ms, dead_after_ms))
+/// A profile gives two thresholds and an upper bound for each detection timer; the timers shrink
+/// with a shorter inactive_after_ms (I) and never grow past the profile's (traffic is set by the
+/// profile, detection speed by the thresholds). Integer ms, rounded down, at least 1:
+/// | field                     | rule                                                       |
+/// | ------------------------- | ---------------------------------------------------------- |
+/// | inactive_after_ms (I)     | given, else min(profile's, dead_after_ms / 2)              |
+/// | dead_after_ms (D)         | given, else max(profile's, 2 x I)                          |
+/// | heartbeat_interval_ms (H) | min(profile's, I / 4): at least 4 heartbeats per window    |
+/// | suspect_after_ms          | max(H x 8 / 5, H + 1): one heartbeat period plus 60 % slack |
+/// | probe_timeout_ms (P)      | min(profile's, I / 15): >= 4 probe rounds before INACTIVE  |
+/// | listen_interval_ms        | min(profile's, P / 5): a probe timeout seen within P / 5   |
+/// | status_interval_ms        | min(profile's, I / 10): a status change seen within I / 10 |
+/// | every other field         | the profile's (traffic, retention, ports)                  |
+/// The profiles' own thresholds reproduce their tables exactly (tests/unit/config_test.cpp), and
+/// any I >= 6 ms (and D > I when given) gives a Config that validates. There is no cluster-size knob: every node hears
+/// every heartbeat directly (a broadcast), so detection time does not grow with N the way
+/// memberlist's gossiped suspicion does; what grows with N is received traffic, set by the
+/// profile's heartbeat (docs/protocol.md §11).
 
 #include <cstdint>
 
@@ -15,13 +35,21 @@
 
 namespace spore {
 
+/// A named starting point for Config::derive() (docs/protocol.md §11.4 has the tables).
+enum class Profile : uint8_t {
+  kEsp8266,  ///< the seed's thresholds (10 s / 60 s) and timings, HTTP on port 80
+  kLan,      ///< a Linux host on a LAN: kEsp8266 with HTTP on 8080 and a stricter blocking warning
+  kFast,     ///< tests, demos, small wired LANs: 1.5 s / 6 s, several times the traffic
+};
+
 struct Config {
   // ---- Task intervals (the seed's cooperative tasks) ------------------------------------------
   /// Period of the discovery broadcast, ms. Shorter finds new nodes sooner but costs one
   /// broadcast datagram per node per period that every node on the LAN must receive.
   uint32_t discovery_interval_ms;
-  /// Period at which the UDP socket is drained, ms. Shorter lowers measured latency and the risk
-  /// of the small ESP8266 receive queue overflowing; longer saves CPU on a busy loop.
+  /// Period of the Membership tick, ms: probe and INFO timeouts, delayed replies and relays are
+  /// checked this often, so it is the resolution of every probe_timeout_ms. (Not the socket: the
+  /// platform's loop drains that on every pass.) Shorter sharpens timeouts; longer saves CPU.
   uint32_t listen_interval_ms;
   /// Period at which member status (ACTIVE/INACTIVE/DEAD) is re-evaluated, ms. Bounds how late a
   /// status change is noticed after its threshold passes.
@@ -85,17 +113,26 @@ struct Config {
   /// a TCP retransmission backoff reaches seconds).
   uint32_t ota_stall_timeout_ms = 30000;
 
-  /// The ESP8266 profile: the seed's timings exactly, HTTP on port 80.
+  /// The ESP8266 profile (Profile::kEsp8266): the seed's timings exactly, HTTP on port 80.
   static Config default_esp8266();
-  /// A Linux host on a LAN: the seed's thresholds, HTTP on 8080.
+  /// A Linux host on a LAN (Profile::kLan): the seed's thresholds, HTTP on 8080.
   static Config default_lan();
-  /// Tests, demos and small wired LANs: sub-second heartbeat, INACTIVE after 1.5 s, DEAD after 6 s.
-  /// Costs several times the traffic of the default profiles.
+  /// Tests, demos and small wired LANs (Profile::kFast): sub-second heartbeat, INACTIVE after
+  /// 1.5 s, DEAD after 6 s. Costs several times the traffic of the default profiles.
   static Config fast();
+#if !defined(__XTENSA__)
+  /// The timers of `profile` for the given thresholds, by the rules at the top of this file;
+  /// 0 for a threshold means "derive it" (the profile's, unless the other threshold is given).
+  /// derive(p) with no thresholds is p's table above. Fields set afterwards override the
+  /// derivation; validation_error() then checks them. Hosts only, for now: no ESP8266 setting
+  /// names a threshold, so the firmware runs the esp8266 table and its flash (engine at 99 % of
+  /// its budget) does not carry the rules.
+  static Config derive(Profile profile, uint32_t inactive_after_ms = 0, uint32_t dead_after_ms = 0);
+#endif
 
-  /// Null when the configuration is usable; otherwise a static English sentence saying which
-  /// field is wrong and why, kept in flash on the ESP8266 (flash_string.h). A node must refuse to
-  /// begin() with an invalid config.
+  /// Null when the configuration is usable; otherwise a static English sentence that names first
+  /// the field to change (dependent timers before the thresholds they follow) and says why, kept
+  /// in flash on the ESP8266 (flash_string.h). A node must refuse to begin() with an invalid config.
   FlashStr validation_error() const;
 #if !defined(__XTENSA__)
   /// validation_error() as a C string (nullptr when usable); hosts only, where flash strings are

@@ -1,0 +1,104 @@
+// spored's timer flags (apps/spored/options.cpp): the thresholds derive the timers
+// (Config::derive()), explicit timer flags override them, and an inconsistent set is refused with
+// a message naming the flags to change.
+//
+// tests/posix/*_test.cpp link spore_posix only, not the apps, so options.cpp is compiled into this
+// test by including its source (as tests/fuzz/spored_options_fuzz.cpp does).
+#include "../../apps/spored/options.cpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace spored {
+namespace {
+
+struct Parsed {
+  int code = 0;
+  Options options;
+  std::string error;
+};
+
+Parsed parse(std::vector<std::string> args) {
+  // Flags only from the arguments, not the caller's environment.
+  for (const char* name : {"SPORED_PROFILE", "SPORED_INACTIVE_AFTER_MS", "SPORED_DEAD_AFTER_MS",
+                           "SPORED_HEARTBEAT_INTERVAL_MS", "SPORED_CONFIG"}) {
+    unsetenv(name);
+  }
+  args.insert(args.begin(), "spored");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  Parsed p;
+  testing::internal::CaptureStderr();
+  p.code = parse_options(static_cast<int>(argv.size()), argv.data(), &p.options);
+  p.error = testing::internal::GetCapturedStderr();
+  return p;
+}
+
+TEST(SporedOptions, ShortInactiveThresholdIsAcceptedWithDerivedTimers) {
+  // Refused before timers were derived: "inactive_after_ms must be at least 2 x heartbeat_interval_ms".
+  const Parsed p = parse({"--inactive-after-ms", "3000"});
+  ASSERT_EQ(p.code, -1) << p.error;
+  const spore::Config want = spore::Config::derive(spore::Profile::kLan, 3000);
+  EXPECT_EQ(p.options.config.inactive_after_ms, 3000u);
+  EXPECT_EQ(p.options.config.heartbeat_interval_ms, want.heartbeat_interval_ms);
+  EXPECT_LT(p.options.config.heartbeat_interval_ms, spore::Config::default_lan().heartbeat_interval_ms);
+  EXPECT_EQ(p.options.config.suspect_after_ms, want.suspect_after_ms);
+  EXPECT_EQ(p.options.config.probe_timeout_ms, want.probe_timeout_ms);
+}
+
+TEST(SporedOptions, ProfilesAndTheirOwnThresholdsGiveTheProfileTables) {
+  // What the integration tests pass: the result must be the profile's timers with that DEAD
+  // threshold, as before the derivation.
+  const Parsed p = parse({"--profile", "fast", "--inactive-after-ms", "1500", "--dead-after-ms", "9000"});
+  ASSERT_EQ(p.code, -1) << p.error;
+  spore::Config want = spore::Config::fast();
+  want.dead_after_ms = 9000;
+  EXPECT_EQ(p.options.config.heartbeat_interval_ms, want.heartbeat_interval_ms);
+  EXPECT_EQ(p.options.config.suspect_after_ms, want.suspect_after_ms);
+  EXPECT_EQ(p.options.config.probe_timeout_ms, want.probe_timeout_ms);
+  EXPECT_EQ(p.options.config.listen_interval_ms, want.listen_interval_ms);
+  EXPECT_EQ(p.options.config.status_interval_ms, want.status_interval_ms);
+  EXPECT_EQ(p.options.config.dead_after_ms, 9000u);
+  EXPECT_EQ(p.options.config.dead_retention_ms, want.dead_retention_ms);
+
+  const Parsed lan = parse({});
+  ASSERT_EQ(lan.code, -1) << lan.error;
+  EXPECT_EQ(lan.options.profile, "lan");
+  EXPECT_EQ(lan.options.config.heartbeat_interval_ms, spore::Config::default_lan().heartbeat_interval_ms);
+  EXPECT_EQ(lan.options.config.inactive_after_ms, 10000u);
+  EXPECT_EQ(lan.options.config.dead_after_ms, 60000u);
+}
+
+TEST(SporedOptions, ExplicitTimerFlagsOverrideTheDerivation) {
+  const Parsed p = parse({"--inactive-after-ms", "3000", "--heartbeat-interval-ms", "1000", "--membership-tick-ms",
+                          "10", "--dead-retention-ms", "5000"});
+  ASSERT_EQ(p.code, -1) << p.error;
+  EXPECT_EQ(p.options.config.heartbeat_interval_ms, 1000u);
+  EXPECT_EQ(p.options.config.listen_interval_ms, 10u);
+  EXPECT_EQ(p.options.config.dead_retention_ms, 5000u);
+  EXPECT_EQ(p.options.config.probe_timeout_ms, spore::Config::derive(spore::Profile::kLan, 3000).probe_timeout_ms);
+}
+
+TEST(SporedOptions, InconsistentExplicitTimersAreRefusedNamingTheFlags) {
+  const Parsed p = parse({"--inactive-after-ms", "3000", "--heartbeat-interval-ms", "2500"});
+  EXPECT_EQ(p.code, 2);
+  EXPECT_NE(p.error.find("--heartbeat-interval-ms must be at most --inactive-after-ms / 2"), std::string::npos)
+      << p.error;
+  EXPECT_NE(p.error.find("--heartbeat-interval-ms 2500 given"), std::string::npos) << p.error;
+
+  const Parsed derived = parse({"--inactive-after-ms", "3000", "--suspect-after-ms", "2900"});
+  EXPECT_EQ(derived.code, 2);
+  EXPECT_NE(derived.error.find("--suspect-after-ms 2900 given, --probe-timeout-ms 200 derived"), std::string::npos)
+      << derived.error;
+
+  const Parsed dead = parse({"--inactive-after-ms", "9000", "--dead-after-ms", "5000"});
+  EXPECT_EQ(dead.code, 2);
+  EXPECT_NE(dead.error.find("--dead-after-ms must be greater than --inactive-after-ms"), std::string::npos)
+      << dead.error;
+}
+
+}  // namespace
+}  // namespace spored
