@@ -315,13 +315,6 @@
 #endif
 #endif
 
-/// Event streams (one per publishing peer) whose delivery position this node tracks, 24 B each.
-/// When full, the stream of a peer that left the member table (or is not ACTIVE) is replaced; an
-/// event of a further stream is dropped and counted.
-#ifndef SPORE_EVENT_MAX_STREAMS
-#define SPORE_EVENT_MAX_STREAMS SPORE_MAX_MEMBERS
-#endif
-
 /// Datagrams a node takes from one source address per second (SourceRateLimit); more are
 /// dropped before any decoding and counted (spore_datagrams_rejected_total{reason="rate_limited"}).
 /// A healthy peer sends a few per second (heartbeat, probe answers, INFO pages, its events); the
