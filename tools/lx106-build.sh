@@ -190,6 +190,7 @@ PROBE_HEADERS=(cluster/membership.h node/node_context.h ota/ota.h ota/ota_upload
 } >"$OUT/ram_probe.cpp"
 # The probe is compiled at the configured member count and at twice it: the difference is what
 # each member costs (every per-member table scales with SPORE_MAX_MEMBERS), the rest is fixed.
+# shellcheck disable=SC2034 # `sizes` is a name reference: it fills the caller's array
 probe_sizes() { # ARRAY_NAME EXTRA_FLAGS... -> fills the associative array with sizeof per name
   local -n sizes=$1
   shift
