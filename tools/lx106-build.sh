@@ -178,38 +178,42 @@ fi
 
 # RAM: core has no globals; a node's RAM is the objects the platform creates. Measure them on the
 # target ABI by emitting one array per type whose size is sizeof(type) and reading it with nm.
-cat >"$OUT/ram_probe.cpp" <<'PROBE'
-#include "spore/cluster/membership.h"
-#include "spore/node/node_context.h"
-#include "spore/ota/ota.h"
-#include "spore/ota/ota_upload.h"
-#include "spore/wire/replay_window.h"
-#include "spore/http/rest_api.h"
-#define SPORE_PROBE(name, type) extern "C" const char spore_sizeof_##name[sizeof(type)] = {};
-SPORE_PROBE(NodeContext, spore::NodeContext)
-SPORE_PROBE(MemberTable, spore::MemberTable)
-SPORE_PROBE(Member, spore::Member)
-SPORE_PROBE(EventBus, spore::EventBus)
-SPORE_PROBE(ApiRegistry, spore::ApiRegistry)
-SPORE_PROBE(ReplayWindow, spore::ReplayWindow)
-SPORE_PROBE(Membership, spore::Membership)
-SPORE_PROBE(RestApi, spore::RestApi)
-SPORE_PROBE(OtaSession, spore::OtaSession)
-SPORE_PROBE(OtaUploadHandler, spore::OtaUploadHandler)
-PROBE
-declare -A RAM=()
-if "${CC[@]}" -c "$OUT/ram_probe.cpp" -o "$OUT/ram_probe.o"; then
-  while read -r _ size _ name; do RAM[${name#spore_sizeof_}]=$((16#$size)); done \
+# NODE_PARTS is what one running node is made of (their sum is the node RAM checked against the
+# budget; a composition root replaces the list with itself); DETAIL_PARTS are parts of them, shown
+# for the arithmetic. Each type is spore::<name>, declared by one of PROBE_HEADERS.
+NODE_PARTS=(NodeContext Membership RestApi OtaSession OtaUploadHandler)
+DETAIL_PARTS=(MemberTable Member EventBus ApiRegistry ClusterEvents ReplayWindow)
+PROBE_HEADERS=(cluster/membership.h node/node_context.h ota/ota.h ota/ota_upload.h wire/replay_window.h http/rest_api.h)
+{
+  for h in "${PROBE_HEADERS[@]}"; do printf '#include "spore/%s"\n' "$h"; done
+  echo '#define SPORE_PROBE(name) extern "C" const char spore_sizeof_##name[sizeof(spore::name)] = {};'
+  for k in "${NODE_PARTS[@]}" "${DETAIL_PARTS[@]}"; do echo "SPORE_PROBE($k)"; done
+} >"$OUT/ram_probe.cpp"
+# The probe is compiled at the configured member count and at twice it: the difference is what
+# each member costs (every per-member table scales with SPORE_MAX_MEMBERS), the rest is fixed.
+# shellcheck disable=SC2034 # `sizes` is a name reference: it fills the caller's array
+probe_sizes() { # ARRAY_NAME EXTRA_FLAGS... -> fills the associative array with sizeof per name
+  local -n sizes=$1
+  shift
+  "${CC[@]}" "$@" -c "$OUT/ram_probe.cpp" -o "$OUT/ram_probe.o" || return 1
+  while read -r _ size _ name; do sizes[${name#spore_sizeof_}]=$((16#$size)); done \
     < <("$TARGET-nm" -S "$OUT/ram_probe.o" | grep ' spore_sizeof_')
-  members=$(printf '#include "spore/base/limits.h"\nSPORE_MAX_MEMBERS\n' | "${CC[@]}" -x c++ -E -P - | tail -n1)
+}
+declare -A RAM=() RAM2=()
+members=$(printf '#include "spore/base/limits.h"\nSPORE_MAX_MEMBERS\n' | "${CC[@]}" -x c++ -E -P - | tail -n1)
+if probe_sizes RAM2 -DSPORE_MAX_MEMBERS=$((2 * members)) && probe_sizes RAM; then
   RAM_BUDGET=$((4096 + 64 * members))
-  # A running node is one NodeContext, one Membership (which holds the ReplayWindow), one RestApi
-  # and the OTA pair.
-  node_ram=$((RAM[NodeContext] + RAM[Membership] + RAM[RestApi] + RAM[OtaSession] + RAM[OtaUploadHandler]))
+  node_ram=0 node_ram2=0
+  for k in "${NODE_PARTS[@]}"; do node_ram=$((node_ram + RAM[$k])) node_ram2=$((node_ram2 + RAM2[$k])); done
   echo
-  printf '%-14s %8s\n' object bytes
-  for k in NodeContext MemberTable Member EventBus ApiRegistry Membership ReplayWindow RestApi OtaSession OtaUploadHandler; do printf '%-14s %8s\n' "$k" "${RAM[$k]}"; done
-  echo "node RAM (NodeContext + Membership + RestApi + OTA, ${members} members): ${node_ram} B;" \
+  printf '%-16s %8s %12s %8s\n' object bytes "per member" fixed
+  for k in "${NODE_PARTS[@]}" "${DETAIL_PARTS[@]}"; do
+    per=$(((RAM2[$k] - RAM[$k]) / members))
+    printf '%-16s %8s %12s %8s\n' "$k" "${RAM[$k]}" "$per" $((RAM[$k] - per * members))
+  done
+  node_ram_per_member=$(((node_ram2 - node_ram) / members))
+  echo "node RAM (${NODE_PARTS[*]}, ${members} members): ${node_ram} B" \
+    "= $((node_ram - node_ram_per_member * members)) B fixed + ${node_ram_per_member} B x ${members} members;" \
     "budget 4096 + 64 x ${members} = ${RAM_BUDGET} B: $([[ $node_ram -le $RAM_BUDGET ]] && echo within || echo OVER)"
 else
   failed+=("ram_probe.cpp")
@@ -241,6 +245,7 @@ replay_window_bytes=${RAM[ReplayWindow]:-0}
 membership_bytes=${RAM[Membership]:-0}
 rest_api_bytes=${RAM[RestApi]:-0}
 node_ram_bytes=${node_ram:-0}
+node_ram_per_member_bytes=${node_ram_per_member:-0}
 node_ram_budget_bytes=${RAM_BUDGET:-0}
 budget_text_rodata_bytes=$BUDGET
 budget_device_text_rodata_bytes=$DEVICE_BUDGET

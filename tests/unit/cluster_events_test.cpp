@@ -225,8 +225,7 @@ TEST_F(ClusterEventsTest, EventsGoneFromTheSendersLogAreSkippedAndCounted) {
 TEST_F(ClusterEventsTest, UntrackedCountsEventsNotTheDigestsOfAPublisherBeyondTheTable) {
   auto send = [&](uint32_t id, wire::Message m) { receive(m, id, 0x0A000000 + id); };
   // kPeer and kStreams - 1 more fill the member table and, with an event each, the stream table.
-  constexpr uint32_t kFirst = 0x100, kStreams = SPORE_EVENT_MAX_STREAMS;
-  static_assert(SPORE_EVENT_MAX_STREAMS <= SPORE_MAX_MEMBERS, "every stream's publisher must be a member");
+  constexpr uint32_t kFirst = 0x100, kStreams = SPORE_MAX_MEMBERS;  // a stream per member slot
   for (uint32_t id = kFirst; id < kFirst + kStreams - 1; ++id) {
     wire::Message a;
     a.header.type = wire::MessageType::kAnnounce;
@@ -259,6 +258,29 @@ TEST_F(ClusterEventsTest, ANewEpochIsANewStreamAndAnOlderOneIsStale) {
   event(3, 1, 3);  // a late datagram of the previous life
   EXPECT_EQ(stats().stale, 1u);
   EXPECT_EQ(got.size(), 3u);
+}
+
+// Issue 19: a stream position lives at its publisher's MemberTable slot and goes when the member
+// is forgotten (NodeContext tells ClusterEvents directly), so a member in the reused slot never
+// continues the old one's stream, and a forgotten publisher that returns starts a new stream.
+TEST_F(ClusterEventsTest, AForgottenMembersStreamGoesWithItsSlot) {
+  event(1);
+  event(2);
+  ASSERT_EQ(mem.events().delivered_seq(kPeer), 2u);
+  const MemberTable& table = ctx.members();
+  const size_t slot = table.slot_of(*table.find(kPeer));
+  // Silent past dead_after_ms, then DEAD past dead_retention_ms: forgotten.
+  const uint32_t dead_ms = clock.now_ms() + cfg().dead_after_ms + 1;
+  ctx.members().update(dead_ms);
+  ctx.members().update(dead_ms + cfg().dead_retention_ms + 1);
+  ASSERT_EQ(table.find(kPeer), nullptr);
+  announce(0xCC);  // takes the free slot
+  ASSERT_EQ(table.slot_of(*table.find(0xCC)), slot);
+  event(3, 1, 3, "t", 0xCC);  // same epoch and next seq as the old stream: not its continuation
+  EXPECT_EQ(seqs(), (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(mem.events().delivered_seq(0xCC), 0u);
+  announce(kPeer);  // back, in another slot: a new stream
+  EXPECT_EQ(mem.events().delivered_seq(kPeer), 0u);
 }
 
 // Issue 18, finding 2: a publisher restarted past boot 65,535 has epoch 0 (incarnation.h); with

@@ -51,9 +51,15 @@
 #define SPORE_MAX_VERSION_LEN 31
 #endif
 
-/// Local event subscriptions (ctx.on) a node can hold at once.
+/// Local event subscriptions (ctx.on) a node can hold at once, 24 B each. Core itself takes at most
+/// five (Membership, ClusterEvents, Metrics, EventApi, the MQTT bridge); the rest is the sketch's.
+/// 16 on the ESP8266 (11 left for a sketch, 192 B less than 24), 24 on hosts.
 #ifndef SPORE_MAX_SUBSCRIBERS
+#if defined(__XTENSA__)
+#define SPORE_MAX_SUBSCRIBERS 16
+#else
 #define SPORE_MAX_SUBSCRIBERS 24
+#endif
 #endif
 
 /// Longest event topic, in bytes, without the terminating NUL.
@@ -139,11 +145,19 @@
 #define SPORE_MAX_PENDING_REPLIES 8
 #endif
 
-/// Longest RSA signature (= modulus) an OTA public key may have, in bytes: 512 = RSA-4096. A
-/// keyed OtaSession holds back 4 + this many bytes (the end of the upload, where the signature
-/// trailer is) and keeps a key of this size, so it is RAM spent while an update runs.
+/// Longest RSA signature (= modulus) an OTA public key may have, in bytes: 512 = RSA-4096. An
+/// OtaSession holds back 4 + this many bytes (the end of the upload, where the signature trailer
+/// is) and keeps a key of this size, for the node's whole life: twice this in RAM. 256 = RSA-2048
+/// on the ESP8266: what `spore keygen` makes and the ESP8266 core's signing tool uses, the size
+/// whose verification stack was measured for the chip (docs/ota.md §9), and 512 B of RAM less
+/// than RSA-4096. A larger key there is refused like a malformed one (no update route); build
+/// with -DSPORE_OTA_MAX_SIGNATURE_BYTES=512 for one. Hosts take up to RSA-4096.
 #ifndef SPORE_OTA_MAX_SIGNATURE_BYTES
+#if defined(__XTENSA__)
+#define SPORE_OTA_MAX_SIGNATURE_BYTES 256
+#else
 #define SPORE_OTA_MAX_SIGNATURE_BYTES 512
+#endif
 #endif
 
 /// Whether OtaUploadHandler parses multipart/form-data bodies itself (1) or takes only raw image
@@ -299,13 +313,6 @@
 #else
 #define SPORE_EVENT_PAYLOAD_MAX 256
 #endif
-#endif
-
-/// Event streams (one per publishing peer) whose delivery position this node tracks, 24 B each.
-/// When full, the stream of a peer that left the member table (or is not ACTIVE) is replaced; an
-/// event of a further stream is dropped and counted.
-#ifndef SPORE_EVENT_MAX_STREAMS
-#define SPORE_EVENT_MAX_STREAMS SPORE_MAX_MEMBERS
 #endif
 
 /// Datagrams a node takes from one source address per second (SourceRateLimit); more are

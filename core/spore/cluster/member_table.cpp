@@ -46,25 +46,25 @@ void copy_hostname(char (&dst)[SPORE_MAX_HOSTNAME_LEN + 1], std::string_view src
 
 Member* MemberTable::find(uint32_t node_id) {
   for (Member& m : slots_)
-    if (m.used_ && m.node_id == node_id) return &m;
+    if (m.used() && m.node_id == node_id) return &m;
   return nullptr;
 }
 
 const Member* MemberTable::find(uint32_t node_id) const {
   for (const Member& m : slots_)
-    if (m.used_ && m.node_id == node_id) return &m;
+    if (m.used() && m.node_id == node_id) return &m;
   return nullptr;
 }
 
 size_t MemberTable::size() const {
   size_t n = 0;
-  for (const Member& m : slots_) n += m.used_ ? 1 : 0;
+  for (const Member& m : slots_) n += m.used() ? 1 : 0;
   return n;
 }
 
 size_t MemberTable::count(MemberStatus status) const {
   size_t n = 0;
-  for (const Member& m : slots_) n += (m.used_ && m.status == status) ? 1 : 0;
+  for (const Member& m : slots_) n += (m.used() && m.status == status) ? 1 : 0;
   return n;
 }
 
@@ -80,7 +80,7 @@ void MemberTable::set_status(Member& m, MemberStatus status, uint32_t now_ms) {
 Member* MemberTable::insert(uint32_t node_id, uint32_t now_ms) {
   Member* slot = nullptr;
   for (Member& m : slots_) {
-    if (!m.used_) {
+    if (!m.used()) {
       slot = &m;
       break;
     }
@@ -107,8 +107,7 @@ Member* MemberTable::insert(uint32_t node_id, uint32_t now_ms) {
     forget(*slot);
   }
   *slot = Member{};
-  slot->used_ = true;
-  slot->node_id = node_id;
+  slot->node_id = node_id;  // not 0 (observe() refuses it): the slot is used from now on
   return slot;
 }
 
@@ -193,7 +192,7 @@ void MemberTable::mark_left(uint32_t node_id, uint32_t incarnation, uint32_t now
 
 void MemberTable::update(uint32_t now_ms) {
   for (Member& m : slots_) {
-    if (!m.used_) continue;
+    if (!m.used()) continue;
     if (m.status == MemberStatus::kDead) {
       if (elapsed_ms(now_ms, m.status_since_ms) >= thresholds_.dead_retention_ms) forget(m);
       continue;
@@ -238,7 +237,7 @@ bool MemberTable::set_api(uint32_t node_id, uint32_t api_digest, const ApiEndpoi
   // A fleet runs few firmware builds: share the bytes of a member that announced the same list.
   if (api_digest != 0) {
     for (const Member& o : slots_) {
-      if (o.used_ && &o != m && o.api_digest == api_digest && o.api_.size != 0 &&
+      if (o.used() && &o != m && o.api_digest == api_digest && o.api_.size != 0 &&
           api_block_equals(o.api_, endpoints, count)) {
         m->api_ = o.api_;
         return true;
@@ -307,7 +306,7 @@ bool MemberTable::complete_api(uint32_t node_id, uint32_t api_digest) {
   m->api_digest = api_digest;
   if (api_digest == 0 || m->api_.size == 0 || m->details_truncated) return true;
   for (const Member& o : slots_) {
-    if (!o.used_ || &o == m || o.api_digest != api_digest || o.api_.size != m->api_.size ||
+    if (!o.used() || &o == m || o.api_digest != api_digest || o.api_.size != m->api_.size ||
         o.api_.offset == m->api_.offset) {
       continue;
     }
@@ -339,7 +338,7 @@ size_t MemberTable::references(uint16_t offset) const {
   // Blocks are packed without overlap, so a non-empty block at the same offset is the same block.
   size_t refs = 0;
   for (const Member& m : slots_) {
-    if (!m.used_) continue;
+    if (!m.used()) continue;
     refs += (m.sdk_.size != 0 && m.sdk_.offset == offset) ? 1 : 0;
     refs += (m.api_.size != 0 && m.api_.offset == offset) ? 1 : 0;
   }
@@ -349,7 +348,7 @@ size_t MemberTable::references(uint16_t offset) const {
 size_t MemberTable::shared_bytes_saved() const {
   size_t referenced = 0;
   for (const Member& m : slots_) {
-    if (m.used_) referenced += m.sdk_.size + m.api_.size;
+    if (m.used()) referenced += m.sdk_.size + m.api_.size;
   }
   return referenced - arena_used_;
 }
@@ -387,7 +386,7 @@ void MemberTable::free_block(Member::Block& block) {
   std::memmove(&arena_[off], &arena_[off + size], arena_used_ - off - size);
   arena_used_ -= size;
   for (Member& m : slots_) {
-    if (!m.used_) continue;
+    if (!m.used()) continue;
     for (Member::Block* b : {&m.sdk_, &m.api_}) {
       if (b->size != 0 && b->offset > off) b->offset = static_cast<uint16_t>(b->offset - size);
     }
@@ -399,7 +398,7 @@ bool MemberTable::store_block(Member::Block& block, const uint8_t* data, size_t 
   if (size == 0) return true;
   // Same bytes as another member's SDK version (same firmware build): share them.
   for (const Member& m : slots_) {
-    if (m.used_ && m.sdk_.size == size && std::memcmp(&arena_[m.sdk_.offset], data, size) == 0) {
+    if (m.used() && m.sdk_.size == size && std::memcmp(&arena_[m.sdk_.offset], data, size) == 0) {
       block = m.sdk_;
       return true;
     }

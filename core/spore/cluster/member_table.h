@@ -57,6 +57,9 @@ struct MemberHello {
 };
 
 struct Member {
+  // Bit-fields take no default member initializer in C++17, so the constructor clears them.
+  Member() : left(false), details_truncated(false), suspected(false) {}
+
   uint32_t node_id = 0;
   uint32_t incarnation = 0;
   uint32_t ip = 0;
@@ -69,22 +72,24 @@ struct Member {
   uint16_t udp_port = 0;      ///< where it receives SPORE datagrams, as announced
   uint16_t latency_ms = kUnknownLatency;  ///< last measured round trip
   MemberStatus status = MemberStatus::kActive;
-  bool left = false;               ///< said goodbye (graceful leave) rather than fell silent
-  bool details_truncated = false;  ///< arena was full: sdk version / API list not stored
-  bool suspected = false;  ///< silent and a whole probe round (direct + indirect) went unanswered
+  // One byte for the three flags, and a slot is free when its node_id is 0 (an id observe()
+  // refuses), not by a flag of its own: 92 B per slot on the lx106 ABI instead of 96.
+  bool left : 1;               ///< said goodbye (graceful leave) rather than fell silent
+  bool details_truncated : 1;  ///< arena was full: sdk version / API list not stored
+  bool suspected : 1;  ///< silent and a whole probe round (direct + indirect) went unanswered
   char hostname[SPORE_MAX_HOSTNAME_LEN + 1] = {};
 
   static constexpr uint16_t kUnknownLatency = 0xFFFF;
 
  private:
   friend class MemberTable;
+  bool used() const { return node_id != 0; }
   struct Block {
     uint16_t offset = 0;
     uint16_t size = 0;
   };
   Block sdk_;  // raw bytes of the SDK version string
   Block api_;  // records of [method u8][uri_len u8][uri bytes]
-  bool used_ = false;
 };
 
 /// What changed, reported to the listener (NodeContext turns these into events).
@@ -151,9 +156,9 @@ class MemberTable {
   /// member was forgotten (listener kForgotten), so per-slot state is reset on that change.
   size_t slot_of(const Member& m) const { return static_cast<size_t>(&m - slots_.data()); }
   /// The member in `slot`, or null when the slot is free or out of range.
-  Member* at_slot(size_t slot) { return slot < slots_.size() && slots_[slot].used_ ? &slots_[slot] : nullptr; }
+  Member* at_slot(size_t slot) { return slot < slots_.size() && slots_[slot].used() ? &slots_[slot] : nullptr; }
   const Member* at_slot(size_t slot) const {
-    return slot < slots_.size() && slots_[slot].used_ ? &slots_[slot] : nullptr;
+    return slot < slots_.size() && slots_[slot].used() ? &slots_[slot] : nullptr;
   }
 
   std::string_view sdk_version(const Member& m) const;
@@ -165,7 +170,7 @@ class MemberTable {
   template <typename Fn>
   void for_each(Fn&& fn) const {
     for (const Member& m : slots_)
-      if (m.used_) fn(m);
+      if (m.used()) fn(m);
   }
   size_t size() const;
   size_t count(MemberStatus status) const;

@@ -55,9 +55,13 @@ void ClusterEvents::begin() {
 }
 
 uint32_t ClusterEvents::delivered_seq(uint32_t node_id) const {
-  for (const Stream& s : streams_)
-    if (s.node_id == node_id && node_id != 0) return s.delivered;
-  return 0;
+  const MemberTable& table = ctx_.members();
+  const Member* m = table.find(node_id);
+  return m != nullptr ? streams_[table.slot_of(*m)].delivered : 0;
+}
+
+void ClusterEvents::forget_slot(size_t slot) {
+  if (slot < streams_.size()) streams_[slot] = Stream{};
 }
 
 // ---- publishing -----------------------------------------------------------------------------------
@@ -152,11 +156,11 @@ void ClusterEvents::on_message(uint32_t src_ip, uint16_t src_port, const wire::M
   if (type != wire::MessageType::kEvent && type != wire::MessageType::kEventDigest) return;
   const bool is_event = type == wire::MessageType::kEvent;
   const wire::EventStreamPos& pos = is_event ? msg.event.pos : msg.event_digest;
-  bool table_full = false;
-  Stream* s = stream_for(msg.header.sender_id, pos.epoch, &table_full);
+  bool untracked = false;
+  Stream* s = stream_for(msg.header.sender_id, pos.epoch, &untracked);
   if (s == nullptr) {
     // Counted per EVENT (one event each), not per datagram: a digest carries no event.
-    if (is_event && table_full) ++stats_.untracked;
+    if (is_event && untracked) ++stats_.untracked;
     return;
   }
   const bool was_behind = s->latest > s->delivered;
@@ -195,42 +199,28 @@ void ClusterEvents::on_message(uint32_t src_ip, uint16_t src_port, const wire::M
   }
 }
 
-ClusterEvents::Stream* ClusterEvents::stream_for(uint32_t node_id, uint32_t epoch, bool* table_full) {
-  Stream* slot = nullptr;
-  for (Stream& s : streams_) {
-    if (s.node_id == node_id) {
-      if (incarnation_older(epoch, s.epoch)) {
-        ++stats_.stale;  // delayed datagram from before the sender restarted
-        return nullptr;
-      }
-      if (incarnation_newer(epoch, s.epoch)) slot = &s;  // the sender restarted: a new stream from seq 1
-      else return &s;
-      break;
-    }
-    if (s.node_id == 0 && slot == nullptr) slot = &s;
+ClusterEvents::Stream* ClusterEvents::stream_for(uint32_t node_id, uint32_t epoch, bool* untracked) {
+  const MemberTable& table = ctx_.members();
+  const Member* m = table.find(node_id);
+  *untracked = m == nullptr;
+  if (m == nullptr) return nullptr;
+  Stream& s = streams_[table.slot_of(*m)];
+  if (s.tracked && incarnation_older(epoch, s.epoch)) {
+    ++stats_.stale;  // delayed datagram from before the sender restarted
+    return nullptr;
   }
-  if (slot == nullptr) {
-    // Full: take over the stream of a node that is gone (forgotten, or no longer ACTIVE).
-    for (Stream& s : streams_) {
-      const Member* m = ctx_.members().find(s.node_id);
-      if (m == nullptr || m->status != MemberStatus::kActive) {
-        slot = &s;
-        break;
-      }
-    }
+  if (!s.tracked || incarnation_newer(epoch, s.epoch)) {
+    s = Stream{};  // first heard, or the sender restarted: a new stream from seq 1
+    s.epoch = epoch;
+    s.tracked = true;
   }
-  *table_full = slot == nullptr;
-  if (slot == nullptr) return nullptr;
-  *slot = Stream{};
-  slot->node_id = node_id;
-  slot->epoch = epoch;
-  return slot;
+  return &s;
 }
 
 void ClusterEvents::request(Stream& s, uint32_t now_ms) {
   // Only an ACTIVE member is asked (its address is known and it can answer); the timer is not
   // restarted otherwise, so the request goes out as soon as it is back.
-  const Member* m = ctx_.members().find(s.node_id);
+  const Member* m = ctx_.members().at_slot(static_cast<size_t>(&s - streams_.data()));
   if (m == nullptr || m->status != MemberStatus::kActive || m->left) return;
   s.req_sent_ms = now_ms;
   ++s.tries;
@@ -245,7 +235,8 @@ void ClusterEvents::run(uint32_t now_ms) {
   if (!running_) return;
   const uint32_t retry_ms = 2 * ctx_.config().probe_timeout_ms;
   for (Stream& s : streams_) {
-    if (s.node_id == 0 || s.latest <= s.delivered || elapsed_ms(now_ms, s.req_sent_ms) < retry_ms) continue;
+    // A free slot's stream is cleared (forget_slot()), so latest == delivered == 0 skips it.
+    if (s.latest <= s.delivered || elapsed_ms(now_ms, s.req_sent_ms) < retry_ms) continue;
     if (s.tries >= kRequestTries) {
       stats_.lost += s.latest - s.delivered;  // the sender does not answer: move on
       s.delivered = s.latest;

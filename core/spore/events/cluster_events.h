@@ -14,7 +14,8 @@
 ///
 /// Membership owns one ClusterEvents and routes the three message types to it; it sends through
 /// Membership (same key, sequence numbers and replay protection as every datagram). No
-/// allocation: the ring and the stream table are fixed arrays (limits.h). Not thread-safe.
+/// allocation: the ring is a fixed array (limits.h), and a publisher's stream position lives at
+/// its MemberTable slot (one per member, cleared when the member is forgotten). Not thread-safe.
 
 #include <array>
 #include <cstddef>
@@ -74,8 +75,10 @@ struct ClusterEventStats {
   uint32_t out_of_order = 0;   ///< EVENTs dropped because an earlier one was missing (re-requested)
   uint32_t lost = 0;           ///< events skipped: no longer in the sender's log, or repair gave up
   uint32_t stale = 0;          ///< EVENT / DIGEST of an older epoch than the one tracked (pre-restart)
-  /// EVENT datagrams (one event each; a resent copy counts again) dropped because the stream
-  /// table was full; EVENT_DIGESTs of such a publisher are not counted.
+  /// EVENT datagrams (one event each; a resent copy counts again) dropped because their publisher
+  /// has no MemberTable slot (the table is full of ACTIVE members, or it was not heard yet: then its
+  /// next digest starts the stream and repair fetches what its ring still holds); EVENT_DIGESTs
+  /// of such a publisher are not counted.
   uint32_t untracked = 0;
   uint32_t requests_sent = 0;  ///< EVENT_REQ sent
   uint32_t resent = 0;         ///< EVENTs re-sent for peers' EVENT_REQ
@@ -128,6 +131,9 @@ class ClusterEvents {
   }
   /// Last seq of `node_id`'s stream delivered here in order; 0 when not tracked.
   uint32_t delivered_seq(uint32_t node_id) const;
+  /// NodeContext calls this when the member in MemberTable slot `slot` is forgotten (before the
+  /// slot can be reused): its stream position goes with it.
+  void forget_slot(size_t slot);
 
  private:
   struct Slot {
@@ -137,19 +143,22 @@ class ClusterEvents {
     char topic[wire::kMaxEventTopicLen] = {};
     uint8_t payload[SPORE_EVENT_PAYLOAD_MAX] = {};
   };
+  /// The position of one publisher's stream, at its MemberTable slot (no id of its own).
   struct Stream {
-    uint32_t node_id = 0;  // 0 = free
     uint32_t epoch = 0;
     uint32_t delivered = 0;  // last seq handed to subscribers in order
     uint32_t latest = 0;     // newest seq known to exist
     uint32_t req_sent_ms = 0;
-    uint8_t tries = 0;  // EVENT_REQ sent since the last progress
+    uint8_t tries = 0;     // EVENT_REQ sent since the last progress
+    bool tracked = false;  // an EVENT or DIGEST of this member was seen (epoch is set)
   };
 
-  /// `*table_full`: null because every slot holds an ACTIVE publisher's stream.
-  Stream* stream_for(uint32_t node_id, uint32_t epoch, bool* table_full);
+  /// The stream of `node_id` at `epoch`; null when the sender has no MemberTable slot (`*untracked`
+  /// set) or the epoch is older than the one tracked (stale).
+  Stream* stream_for(uint32_t node_id, uint32_t epoch, bool* untracked);
   /// Applies what an EVENT or DIGEST says about the stream (newest, oldest held); requests a new gap.
   void advance(Stream& s, const wire::EventStreamPos& pos, bool is_event, uint32_t now_ms);
+  /// Asks the stream's publisher (the member at the stream's slot) for the next missing event.
   void request(Stream& s, uint32_t now_ms);
   void send_event(uint32_t ip, uint16_t port, const Slot& slot);
   void deliver(uint32_t sender_id, uint32_t epoch, uint32_t seq, std::string_view topic, const uint8_t* payload,
@@ -161,7 +170,7 @@ class ClusterEvents {
   Membership& membership_;
   ClusterEventStats stats_;
   std::array<Slot, SPORE_EVENT_LOG_SIZE> log_{};
-  std::array<Stream, SPORE_EVENT_MAX_STREAMS> streams_{};
+  std::array<Stream, SPORE_MAX_MEMBERS> streams_{};  // indexed by MemberTable::slot_of()
   uint32_t epoch_ = 0;
   uint32_t last_seq_ = 0;
   uint8_t digests_left_ = 0;

@@ -76,7 +76,8 @@ class NodeContext {
   /// or before the membership protocol began.
   bool publish(std::string_view topic, const void* payload, size_t size_bytes);
   bool publish(std::string_view topic, std::string_view text) { return publish(topic, text.data(), text.size()); }
-  /// Set by Membership::begin(); nullptr before.
+  /// Set by Membership::begin(); nullptr before. Also told when a member is forgotten
+  /// (ClusterEvents::forget_slot()), before the node_forgotten event fires.
   void set_cluster_events(ClusterEvents* events) { cluster_events_ = events; }
   ClusterEvents* cluster_events() { return cluster_events_; }
 

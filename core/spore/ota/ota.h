@@ -144,10 +144,10 @@ class OtaSession {
   /// factored in hours on rented machines).
   static constexpr size_t kMinKeyBits = 2048;
 
-  /// RSA public key: big-endian modulus `n` (leading zero bytes ignored; kMinKeyBits..4096 bits, at
-  /// most SPORE_OTA_MAX_SIGNATURE_BYTES bytes) and exponent `e` (1..4 bytes, odd). Copied. When
-  /// set, unsigned and mis-signed images are refused. False (previous key kept) when malformed,
-  /// too short or busy().
+  /// RSA public key: big-endian modulus `n` (leading zero bytes ignored; kMinKeyBits bits up to
+  /// SPORE_OTA_MAX_SIGNATURE_BYTES bytes: RSA-4096 on hosts, RSA-2048 on the ESP8266) and
+  /// exponent `e` (1..4 bytes, odd). Copied. When set, unsigned and mis-signed images are refused.
+  /// False (previous key kept) when malformed, too short, too long or busy().
   bool set_public_key(const uint8_t* n, size_t n_len, const uint8_t* e, size_t e_len);
   /// The same from a PEM "-----BEGIN PUBLIC KEY-----" (SubjectPublicKeyInfo, what `openssl rsa
   /// -pubout`, the ESP8266 core's signing.py and `spore keygen` write) or "BEGIN RSA PUBLIC KEY"
