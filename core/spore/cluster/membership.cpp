@@ -38,13 +38,11 @@ bool is_due(uint32_t now_ms, uint32_t deadline_ms) { return static_cast<int32_t>
 
 Membership::Membership(NodeContext& ctx, UdpPort& udp, Random& random)
     : ctx_(ctx),
-      udp_(udp),
       random_(random),
+      channel_(ctx, udp, stats_),
       heartbeat_task_("heartbeat", 1000, Task::Callback::bind<Membership, &Membership::run_heartbeat>(this)),
       tick_task_("membership", 100, Task::Callback::bind<Membership, &Membership::run_tick>(this)),
-      events_(ctx, *this) {}
-
-void Membership::set_cluster_key(const HmacKey& key) { key_ = key; }
+      events_(ctx, channel_) {}
 
 bool Membership::add_join_address(uint32_t ip, uint16_t udp_port) {
   if (ip == 0 || udp_port == 0) return false;
@@ -146,7 +144,7 @@ void Membership::run_tick(uint32_t now_ms) {
 void Membership::on_forgotten(const Event& event) {
   const Member* m = event.get<Member>();
   if (m == nullptr) return;
-  replay_.forget(m->node_id);
+  channel_.forget(m->node_id);
   gossip_.remove(m->node_id);
   if (Peer* p = find_peer(m->node_id)) *p = Peer{};
   if (fetch_.node_id == m->node_id) fetch_ = InfoFetch{};
@@ -156,33 +154,8 @@ void Membership::on_forgotten(const Event& event) {
 
 void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size_bytes) {
   if (!begun_ || left_ || data == nullptr) return;
-  // Our own broadcast echoed back: not news, and not worth a replay-window slot.
-  if (size_bytes >= wire::kHeaderBytes && data[0] == wire::kMagic0 && data[1] == wire::kMagic1 &&
-      load_be32(data + 5) == ctx_.self().node_id) {
-    return;
-  }
-  ++stats_.datagrams_received;
-  stats_.bytes_received += static_cast<uint32_t>(size_bytes);
-  if (!rate_limit_.allow(src_ip, ctx_.clock().now_ms())) {
-    ++stats_.rate_limited;
-    ++stats_.rejected_total;
-    return;
-  }
   wire::Message msg;
-  wire::DecodeError err = wire::decode(data, size_bytes, key_, &replay_, msg);
-  // A refused tag changed nothing (the window moves only for accepted datagrams), so the
-  // rotation's second key gets the same datagram afresh.
-  if ((err == wire::DecodeError::kBadTag || err == wire::DecodeError::kUnexpectedAuth) && !accept_key_.empty()) {
-    err = wire::decode(data, size_bytes, accept_key_, &replay_, msg);
-    if (err == wire::DecodeError::kOk) ++stats_.accepted_with_accept_key;
-  }
-  if (err != wire::DecodeError::kOk) {
-    ++stats_.rejected[static_cast<size_t>(err)];
-    ++stats_.rejected_total;
-    return;
-  }
-  const size_t type = static_cast<size_t>(msg.header.type);
-  if (type < MembershipStats::kTypeSlots) ++stats_.received_by_type[type];
+  if (!channel_.receive(src_ip, data, size_bytes, msg)) return;
   const uint32_t now_ms = ctx_.clock().now_ms();
   switch (msg.header.type) {
     case wire::MessageType::kAnnounce: handle_announce(src_ip, msg, now_ms); break;
@@ -470,7 +443,7 @@ void Membership::handle_info_req(uint32_t src_ip, uint16_t src_port, const wire:
   const size_t n = api.size();
   for (size_t i = 0; i < n; ++i) entries[i] = {api.at(i).method, api.at(i).uri_view()};
   const size_t sdk_len = std::strlen(sdk_version_);
-  const bool auth = !key_.empty();
+  const bool auth = channel_.authenticated();
   uint8_t page = msg.info_req.api_page;
   size_t first = 0, count = 0;
   size_t pages = wire::api_pages(entries, n, sdk_len, auth, page, &first, &count);
@@ -708,14 +681,6 @@ void Membership::send_info_req(uint32_t now_ms) {
 // ---- send -----------------------------------------------------------------------------------------
 
 bool Membership::send(uint32_t ip, uint16_t port, wire::Message& msg) {
-  if (seq_ == UINT32_MAX) {
-    // The sequence must never wrap within an incarnation (docs/protocol.md §7).
-    ctx_.set_incarnation(ctx_.self().incarnation + 1);
-    seq_ = 0;
-  }
-  msg.header.sender_id = ctx_.self().node_id;
-  msg.header.incarnation = ctx_.self().incarnation;
-  msg.header.seq = seq_++;
   wire::GossipEntry updates[SPORE_GOSSIP_QUEUE_LEN];
   wire::GossipList* list = nullptr;
   switch (msg.header.type) {
@@ -728,21 +693,7 @@ bool Membership::send(uint32_t ip, uint16_t port, wire::Message& msg) {
   if (list != nullptr && list->empty()) {
     *list = wire::GossipList::from_array(updates, gossip_.take(updates, SPORE_GOSSIP_QUEUE_LEN));
   }
-  const wire::EncodeResult r = wire::encode(msg, key_, tx_, sizeof tx_);
-  if (!r.ok()) {
-    ++stats_.send_failures;
-    return false;
-  }
-  const bool ok = ip == 0 ? udp_.broadcast(port, tx_, r.size_bytes) : udp_.send_to(ip, port, tx_, r.size_bytes);
-  if (!ok) {
-    ++stats_.send_failures;
-    return false;
-  }
-  ++stats_.datagrams_sent;
-  stats_.bytes_sent += static_cast<uint32_t>(r.size_bytes);
-  const size_t type = static_cast<size_t>(msg.header.type);
-  if (type < MembershipStats::kTypeSlots) ++stats_.sent_by_type[type];
-  return true;
+  return channel_.send(ip, port, msg);
 }
 
 void Membership::fill_announce(wire::Announce& a, bool reply_requested) const {

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "spore/cluster/datagram_channel.h"
 #include "spore/events/cluster_events.h"
 #include "spore/base/event_bus.h"
 #include "spore/cluster/gossip_queue.h"
@@ -26,8 +27,6 @@
 #include "spore/base/limits.h"
 #include "spore/node/node_context.h"
 #include "spore/base/ports.h"
-#include "spore/wire/replay_window.h"
-#include "spore/wire/source_rate_limit.h"
 #include "spore/base/scheduler.h"
 #include "spore/wire/wire_codec.h"
 
@@ -35,16 +34,8 @@ namespace spore {
 
 static_assert(SPORE_MAX_MEMBERS <= 255, "Membership indexes its peer slots with uint8_t");
 
-/// Counters of one node's membership traffic. Bytes are UDP payload bytes.
-struct MembershipStats {
-  uint32_t datagrams_sent = 0, bytes_sent = 0, datagrams_received = 0, bytes_received = 0, send_failures = 0;
-  uint32_t rejected[wire::kDecodeErrorCount] = {};  ///< by reason, indexed by wire::DecodeError
-  uint32_t rejected_total = 0;
-
-  /// Datagrams by wire::MessageType value (index 0 unused): sent, and received and accepted.
-  static constexpr size_t kTypeSlots = 12;
-  uint32_t sent_by_type[kTypeSlots] = {};
-  uint32_t received_by_type[kTypeSlots] = {};
+/// Counters of one node's membership protocol, with its datagram traffic (DatagramChannel).
+struct MembershipStats : DatagramStats {
   uint32_t probes_direct = 0;        ///< PINGs sent as probes (latency or liveness)
   uint32_t probes_indirect = 0;      ///< probe rounds that went on to PING_REQ
   uint32_t suspicions = 0;           ///< probe rounds that went unanswered (member marked suspect)
@@ -57,12 +48,6 @@ struct MembershipStats {
   uint32_t forged_incarnation = 0;
   uint32_t info_syncs = 0;           ///< complete INFO fetches (all pages of a changed list)
   uint32_t ignored = 0;              ///< accepted datagrams that were not for us (wrong PING target, unknown ACK, ...)
-  /// Datagrams accepted with the accept-only key (set_accept_key()): while a key rotation rolls
-  /// out, peers still on the other key. Zero for a while = every peer has moved.
-  uint32_t accepted_with_accept_key = 0;
-  /// Datagrams dropped unread because their source sent more than
-  /// SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S in a second (also in rejected_total).
-  uint32_t rate_limited = 0;
 };
 
 class Membership {
@@ -72,13 +57,13 @@ class Membership {
   Membership& operator=(const Membership&) = delete;
 
   /// Empty key = no authentication. Must be called before begin().
-  void set_cluster_key(const HmacKey& key);
+  void set_cluster_key(const HmacKey& key) { channel_.set_cluster_key(key); }
   /// A second key this node accepts but never sends with, so the cluster key can be rotated
   /// node by node without a partition (docs/security.md, "Rotating the cluster key"): first every
   /// node accepts the new key, then every node sends with it (accepting the old one), then the old
   /// one goes. A datagram the cluster key refuses (bad tag, or a tag a keyless node does not
   /// expect) is checked once more with this key. Empty (the default) = none.
-  void set_accept_key(const HmacKey& key) { accept_key_ = key; }
+  void set_accept_key(const HmacKey& key) { channel_.set_accept_key(key); }
   /// Optional unicast join list for networks that filter broadcast (bounded by
   /// SPORE_MAX_JOIN_ADDRESSES, false when full). Join ANNOUNCEs and periodic ANNOUNCEs are also
   /// sent there; members learned from them are greeted by unicast.
@@ -102,7 +87,7 @@ class Membership {
   /// Fingerprint of this node's static resources (chip id, flash size, cpu MHz, sdk version) as
   /// announced; FNV-1a over their wire encoding.
   uint32_t resources_digest() const { return resources_digest_; }
-  const ReplayWindow& replay_window() const { return replay_; }
+  const ReplayWindow& replay_window() const { return channel_.replay_window(); }
   const GossipQueue& gossip_queue() const { return gossip_; }
   /// Cluster-wide events (docs/events.md); ctx.publish() goes here once begin() ran.
   ClusterEvents& events() { return events_; }
@@ -117,8 +102,6 @@ class Membership {
   static constexpr uint8_t kInfoTries = 3;
 
  private:
-  friend class ClusterEvents;  // sends through send(): same key, sequence and counters
-
   /// Protocol state per member, beside MemberTable (same capacity, keyed by node id).
   struct Peer {
     uint32_t node_id = 0;  // 0 = free
@@ -184,6 +167,7 @@ class Membership {
   void alive_evidence(Peer& peer, Member& m);
 
   // Send side.
+  /// Piggybacks queued gossip on PING / ACK / PING_REQ / GOSSIP, then channel_.send().
   bool send(uint32_t ip, uint16_t port, wire::Message& msg);  // ip 0 = broadcast
   void fill_announce(wire::Announce& a, bool reply_requested) const;
   void send_announce(uint32_t ip, uint16_t port, bool reply_requested);
@@ -204,16 +188,12 @@ class Membership {
   uint32_t random_below(uint32_t bound);
 
   NodeContext& ctx_;
-  UdpPort& udp_;
   Random& random_;
-  HmacKey key_;
-  HmacKey accept_key_;
-  SourceRateLimit rate_limit_;
-  ReplayWindow replay_;
+  MembershipStats stats_;
+  DatagramChannel channel_;
   GossipQueue gossip_;
   Task heartbeat_task_;
   Task tick_task_;
-  MembershipStats stats_;
   ClusterEvents events_;
   std::array<Peer, SPORE_MAX_MEMBERS> peers_{};
   std::array<Relay, SPORE_MAX_RELAYED_PROBES> relays_{};
@@ -221,10 +201,8 @@ class Membership {
   std::array<JoinAddress, SPORE_MAX_JOIN_ADDRESSES> join_{};
   std::array<Greeting, kGreetings> greetings_{};
   InfoFetch fetch_;
-  uint8_t tx_[SPORE_MAX_DATAGRAM_BYTES] = {};  // encode buffer (send() is not re-entered)
   char hostname_[SPORE_MAX_HOSTNAME_LEN + 1] = {};  // ctx's hostname made wire-safe
   char sdk_version_[SPORE_MAX_VERSION_LEN + 1] = {};
-  uint32_t seq_ = 0;
   uint32_t probe_counter_ = 0;
   uint32_t image_digest_ = 0;
   uint32_t resources_digest_ = 0;

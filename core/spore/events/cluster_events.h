@@ -13,8 +13,8 @@
 /// holds are skipped and counted as lost.
 ///
 /// Membership owns one ClusterEvents and routes the three message types to it; it sends through
-/// Membership (same key, sequence numbers and replay protection as every datagram). No
-/// allocation: the ring and the stream table are fixed arrays (limits.h). Not thread-safe.
+/// Membership's DatagramChannel (same key, sequence numbers and replay protection as every
+/// datagram). No allocation: the ring and the stream table are fixed arrays (limits.h). Not thread-safe.
 
 #include <array>
 #include <cstddef>
@@ -27,7 +27,7 @@
 
 namespace spore {
 
-class Membership;
+class DatagramChannel;
 class NodeContext;
 
 static_assert(SPORE_EVENT_PAYLOAD_MAX <= wire::kMaxEventPayloadBytes, "the wire carries at most 256 payload bytes");
@@ -96,7 +96,7 @@ class ClusterEvents {
   /// EVENTs re-sent per EVENT_REQ; a longer gap takes further requests.
   static constexpr uint8_t kResendBatch = 4;
 
-  ClusterEvents(NodeContext& ctx, Membership& membership);
+  ClusterEvents(NodeContext& ctx, DatagramChannel& channel);
   ClusterEvents(const ClusterEvents&) = delete;
   ClusterEvents& operator=(const ClusterEvents&) = delete;
 
@@ -158,7 +158,7 @@ class ClusterEvents {
   void on_ota(const Event& event);
 
   NodeContext& ctx_;
-  Membership& membership_;
+  DatagramChannel& channel_;
   ClusterEventStats stats_;
   std::array<Slot, SPORE_EVENT_LOG_SIZE> log_{};
   std::array<Stream, SPORE_EVENT_MAX_STREAMS> streams_{};

@@ -101,6 +101,12 @@ struct EncodeResult {
 /// `data`. On error, `out` is unspecified (possibly partly written) and must not be used.
 DecodeError decode(const uint8_t* data, size_t size_bytes, const HmacKey& key, ReplayWindow* window, Message& out);
 
+/// The sender id in the header of `data[0 .. size_bytes)`, read without any check beyond the
+/// magic and the header's size (no tag, no replay window): enough to recognise this node's own
+/// broadcast echoed back before spending a decode on it. 0 (never a valid sender) when the bytes
+/// are no SPORE header.
+uint32_t peek_sender(const uint8_t* data, size_t size_bytes);
+
 /// Encodes `msg` (header.type selects the body) into `out[0 .. capacity_bytes)`, with a tag when
 /// `key` is non-empty. Nothing is written beyond the returned size; on error the buffer content is
 /// unspecified. A buffer of SPORE_MAX_DATAGRAM_BYTES always suffices when the message fits at all.
