@@ -39,10 +39,10 @@ bool is_due(uint32_t now_ms, uint32_t deadline_ms) { return static_cast<int32_t>
 Membership::Membership(NodeContext& ctx, UdpPort& udp, Random& random)
     : ctx_(ctx),
       random_(random),
-      channel_(ctx, udp, stats_),
       heartbeat_task_("heartbeat", 1000, Task::Callback::bind<Membership, &Membership::run_heartbeat>(this)),
       tick_task_("membership", 100, Task::Callback::bind<Membership, &Membership::run_tick>(this)),
-      events_(ctx, channel_) {}
+      events_(ctx, channel_),
+      channel_(ctx, udp, stats_) {}
 
 bool Membership::add_join_address(uint32_t ip, uint16_t udp_port) {
   if (ip == 0 || udp_port == 0) return false;
@@ -146,7 +146,7 @@ void Membership::on_forgotten(const Event& event) {
   if (m == nullptr) return;
   channel_.forget(m->node_id);
   gossip_.remove(m->node_id);
-  if (Peer* p = find_peer(m->node_id)) *p = Peer{};
+  peer_of(*m) = Peer{};  // the next member in this slot starts afresh
   if (fetch_.node_id == m->node_id) fetch_ = InfoFetch{};
 }
 
@@ -208,10 +208,9 @@ void Membership::handle_announce(uint32_t src_ip, const wire::Message& msg, uint
   if (m == nullptr) return;
   const bool restarted =
       known && incarnation_newer(h.incarnation, prev_incarnation) && (a.reply_requested || was_left);
-  Peer& peer = peer_for(h.sender_id);
+  Peer& peer = peer_of(*m);
   if (!known || restarted) {
     peer = Peer{};
-    peer.node_id = h.sender_id;
     m->suspected = false;
     if (fetch_.node_id == h.sender_id) fetch_ = InfoFetch{};
     queue_gossip(*m, wire::MemberState::kAlive);  // helps members that cannot hear its broadcasts
@@ -247,7 +246,7 @@ Member* Membership::heard_from(const wire::Header& h, uint32_t src_ip, uint16_t 
     if (ctx_.members().find(h.sender_id) == nullptr) greet(h.sender_id, src_ip, src_port, now_ms);
     return nullptr;
   }
-  alive_evidence(peer_for(h.sender_id), *m);
+  alive_evidence(peer_of(*m), *m);
   return m;
 }
 
@@ -289,17 +288,18 @@ void Membership::handle_ack(const wire::Message& msg, uint32_t now_ms) {
       return;
     }
   }
-  for (Peer& peer : peers_) {
-    if (peer.node_id == 0 || peer.probe_phase == kPhaseNone || peer.probe_id != ack.probe_id) continue;
-    Member* m = ctx_.members().find(peer.node_id);
+  for (size_t slot = 0; slot < peers_.size(); ++slot) {
+    Peer& peer = peers_[slot];
+    if (peer.probe_phase == kPhaseNone || peer.probe_id != ack.probe_id) continue;
+    Member* m = ctx_.members().at_slot(slot);
     peer.probe_phase = kPhaseNone;
     peer.probe_id = 0;
     if (m == nullptr) return;
-    if (msg.header.sender_id == peer.node_id) {
+    if (msg.header.sender_id == m->node_id) {
       // Our own clock echoed: a round trip without synchronised clocks.
-      ctx_.members().set_latency(peer.node_id, elapsed_ms(now_ms, ack.timestamp_ms));
+      ctx_.members().set_latency(m->node_id, elapsed_ms(now_ms, ack.timestamp_ms));
     } else {
-      ctx_.members().touch(peer.node_id, m->incarnation, now_ms);  // relayed: alive, seen by a helper
+      ctx_.members().touch(m->node_id, m->incarnation, now_ms);  // relayed: alive, seen by a helper
     }
     m->suspected = false;
     return;
@@ -349,10 +349,9 @@ void Membership::handle_leave(const wire::Header& h, uint32_t now_ms) {
   Member* m = ctx_.members().find(h.sender_id);
   if (m == nullptr || m->left || incarnation_older(h.incarnation, m->incarnation)) return;
   ctx_.members().mark_left(h.sender_id, h.incarnation, now_ms);
-  if (Peer* p = find_peer(h.sender_id)) {
-    p->probe_phase = kPhaseNone;
-    p->probe_id = 0;
-  }
+  Peer& peer = peer_of(*m);
+  peer.probe_phase = kPhaseNone;
+  peer.probe_id = 0;
   m->suspected = false;
   queue_gossip(*m, wire::MemberState::kLeft);
 }
@@ -385,7 +384,7 @@ void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) 
     if (e.state == wire::MemberState::kLeft) {
       if (!m->left && incarnation_at_least(e.incarnation, m->incarnation)) {
         ctx_.members().mark_left(e.node_id, e.incarnation, now_ms);
-        if (Peer* p = find_peer(e.node_id)) p->probe_phase = kPhaseNone;
+        peer_of(*m).probe_phase = kPhaseNone;
         queue_gossip(*m, wire::MemberState::kLeft);
       }
     } else if (e.state == wire::MemberState::kAlive && incarnation_newer(e.incarnation, m->incarnation) &&
@@ -478,7 +477,7 @@ void Membership::handle_info(const wire::Message& msg, uint32_t now_ms) {
   MemberTable& table = ctx_.members();
   Member* m = table.find(id);
   if (m == nullptr) return;
-  Peer& peer = peer_for(id);
+  Peer& peer = peer_of(*m);
   if (in.resources_digest != peer.held_res_digest || !peer.announced) {
     MemberResources r;
     r.free_heap_bytes = in.free_heap_bytes;
@@ -535,8 +534,8 @@ void Membership::probe_next_for_latency(uint32_t now_ms) {
   for (size_t i = 0; i < peers_.size(); ++i) {
     const size_t idx = (latency_cursor_ + i) % peers_.size();
     Peer& peer = peers_[idx];
-    if (peer.node_id == 0 || peer.probe_phase != kPhaseNone) continue;
-    const Member* m = ctx_.members().find(peer.node_id);
+    if (peer.probe_phase != kPhaseNone) continue;
+    const Member* m = ctx_.members().at_slot(idx);
     if (m == nullptr || m->status != MemberStatus::kActive || m->left) continue;
     latency_cursor_ = static_cast<uint8_t>((idx + 1) % peers_.size());
     start_probe(peer, *m, now_ms);
@@ -567,9 +566,8 @@ void Membership::start_indirect(Peer& peer, const Member& m, uint32_t now_ms) {
   uint8_t candidates[SPORE_MAX_MEMBERS];
   size_t n = 0;
   for (size_t i = 0; i < peers_.size(); ++i) {
-    if (peers_[i].node_id == 0 || peers_[i].node_id == m.node_id) continue;
-    const Member* h = ctx_.members().find(peers_[i].node_id);
-    if (h == nullptr || h->status != MemberStatus::kActive || h->left || h->suspected) continue;
+    const Member* h = ctx_.members().at_slot(i);
+    if (h == nullptr || h == &m || h->status != MemberStatus::kActive || h->left || h->suspected) continue;
     candidates[n++] = static_cast<uint8_t>(i);
   }
   const size_t k = ctx_.config().indirect_probes < n ? ctx_.config().indirect_probes : n;
@@ -578,7 +576,7 @@ void Membership::start_indirect(Peer& peer, const Member& m, uint32_t now_ms) {
     const uint8_t tmp = candidates[i];
     candidates[i] = candidates[j];
     candidates[j] = tmp;
-    const Member* helper = ctx_.members().find(peers_[candidates[i]].node_id);
+    const Member* helper = ctx_.members().at_slot(candidates[i]);
     wire::Message req;
     req.header.type = wire::MessageType::kPingReq;
     req.ping_req.probe_id = peer.probe_id;
@@ -599,10 +597,10 @@ void Membership::start_indirect(Peer& peer, const Member& m, uint32_t now_ms) {
 
 void Membership::run_probes(uint32_t now_ms) {
   const Config& cfg = ctx_.config();
-  for (Peer& peer : peers_) {
-    if (peer.node_id == 0) continue;
-    Member* m = ctx_.members().find(peer.node_id);
+  for (size_t slot = 0; slot < peers_.size(); ++slot) {
+    Member* m = ctx_.members().at_slot(slot);
     if (m == nullptr) continue;
+    Peer& peer = peers_[slot];
     if (m->status != MemberStatus::kActive || m->left) {
       // INACTIVE members are not probed: their own heartbeat brings them back.
       peer.probe_phase = kPhaseNone;
@@ -652,13 +650,13 @@ void Membership::run_info_sync(uint32_t now_ms) {
   for (size_t i = 0; i < peers_.size(); ++i) {
     const size_t idx = (fetch_cursor_ + i) % peers_.size();
     const Peer& peer = peers_[idx];
-    if (peer.node_id == 0 || !peer.announced) continue;
-    const Member* m = ctx_.members().find(peer.node_id);
+    if (!peer.announced) continue;
+    const Member* m = ctx_.members().at_slot(idx);
     if (m == nullptr || m->status != MemberStatus::kActive || m->left) continue;
     if (m->api_digest == peer.announced_api_digest && peer.held_res_digest == peer.announced_res_digest) continue;
     fetch_cursor_ = static_cast<uint8_t>((idx + 1) % peers_.size());
     fetch_ = InfoFetch{};
-    fetch_.node_id = peer.node_id;
+    fetch_.node_id = m->node_id;
     fetch_.api_digest = peer.announced_api_digest;
     send_info_req(now_ms);
     return;
@@ -753,30 +751,6 @@ void Membership::queue_gossip(const Member& m, wire::MemberState state) {
 }
 
 // ---- helpers --------------------------------------------------------------------------------------
-
-Membership::Peer* Membership::find_peer(uint32_t node_id) {
-  for (Peer& p : peers_)
-    if (p.node_id == node_id) return &p;
-  return nullptr;
-}
-
-Membership::Peer& Membership::peer_for(uint32_t node_id) {
-  if (Peer* p = find_peer(node_id)) return *p;
-  // Peers are freed when MemberTable forgets (node_forgotten), and both tables have
-  // SPORE_MAX_MEMBERS slots, so a free one exists; a slot whose member is gone is reclaimed
-  // defensively anyway.
-  Peer* slot = nullptr;
-  for (Peer& p : peers_) {
-    if (p.node_id == 0 || ctx_.members().find(p.node_id) == nullptr) {
-      slot = &p;
-      break;
-    }
-  }
-  if (slot == nullptr) slot = &peers_[0];
-  *slot = Peer{};
-  slot->node_id = node_id;
-  return *slot;
-}
 
 uint32_t Membership::next_probe_id() {
   if (++probe_counter_ == 0) ++probe_counter_;  // 0 means "none"

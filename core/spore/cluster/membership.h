@@ -102,9 +102,9 @@ class Membership {
   static constexpr uint8_t kInfoTries = 3;
 
  private:
-  /// Protocol state per member, beside MemberTable (same capacity, keyed by node id).
+  /// Protocol state per member, indexed by its MemberTable slot (MemberTable::slot_of) and reset
+  /// when that member is forgotten, so the slot's next member starts afresh.
   struct Peer {
-    uint32_t node_id = 0;  // 0 = free
     uint32_t probe_id = 0;  // outstanding probe round, 0 = none
     uint32_t probe_sent_ms = 0;
     uint32_t announced_api_digest = 0;
@@ -181,8 +181,7 @@ class Membership {
   void run_info_sync(uint32_t now_ms);
   void queue_gossip(const Member& m, wire::MemberState state);
 
-  Peer* find_peer(uint32_t node_id);
-  Peer& peer_for(uint32_t node_id);  // finds or allocates (a slot always exists: see .cpp)
+  Peer& peer_of(const Member& m) { return peers_[ctx_.members().slot_of(m)]; }
   uint32_t next_probe_id();
   uint32_t compute_resources_digest() const;
   uint32_t random_below(uint32_t bound);
@@ -190,7 +189,6 @@ class Membership {
   NodeContext& ctx_;
   Random& random_;
   MembershipStats stats_;
-  DatagramChannel channel_;
   GossipQueue gossip_;
   Task heartbeat_task_;
   Task tick_task_;
@@ -220,6 +218,8 @@ class Membership {
   uint8_t fetch_cursor_ = 0;
   bool begun_ = false;
   bool left_ = false;
+  // Last: its transmit buffer is large, and fields past it cost longer loads on the lx106.
+  DatagramChannel channel_;
 };
 
 }  // namespace spore
