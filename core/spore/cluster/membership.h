@@ -148,14 +148,9 @@ class Membership {
   void run_tick(uint32_t now_ms);
   void on_forgotten(const Event& event);
 
-  // Receive side.
+  // membership.cpp: join, ANNOUNCE, LEAVE, gossip and refutation, dispatch.
   void handle_announce(uint32_t src_ip, const wire::Message& msg, uint32_t now_ms);
-  void handle_ping(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
-  void handle_ack(const wire::Message& msg, uint32_t now_ms);
-  void handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
   void handle_leave(const wire::Header& h, uint32_t now_ms);
-  void handle_info_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg);
-  void handle_info(const wire::Message& msg, uint32_t now_ms);
   /// First-hand evidence from a non-ANNOUNCE datagram; greets an unknown sender.
   Member* heard_from(const wire::Header& h, uint32_t src_ip, uint16_t src_port, uint32_t now_ms);
   void apply_gossip(const wire::GossipList& updates, uint32_t now_ms);
@@ -165,24 +160,31 @@ class Membership {
   /// +1 and queued as gossip; false (nothing changes) when this run's refutations are used up.
   bool raise_incarnation(uint32_t now_ms);
   void alive_evidence(Peer& peer, Member& m);
-
-  // Send side.
   /// Piggybacks queued gossip on PING / ACK / PING_REQ / GOSSIP, then channel_.send().
   bool send(uint32_t ip, uint16_t port, wire::Message& msg);  // ip 0 = broadcast
   void fill_announce(wire::Announce& a, bool reply_requested) const;
   void send_announce(uint32_t ip, uint16_t port, bool reply_requested);
   void broadcast_heartbeat();
   void greet(uint32_t node_id, uint32_t ip, uint16_t port, uint32_t now_ms);
-  void send_info_req(uint32_t now_ms);
+  void queue_gossip(const Member& m, wire::MemberState state);
+
+  // prober.cpp: SWIM probes and the relays this node runs for others.
+  void handle_ping(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
+  void handle_ack(const wire::Message& msg, uint32_t now_ms);
+  void handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
   void start_probe(Peer& peer, const Member& m, uint32_t now_ms);
   void start_indirect(Peer& peer, const Member& m, uint32_t now_ms);
   void probe_next_for_latency(uint32_t now_ms);
   void run_probes(uint32_t now_ms);
+  uint32_t next_probe_id();
+
+  // info_sync.cpp: resources and API lists by INFO_REQ / INFO pages.
+  void handle_info_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg);
+  void handle_info(const wire::Message& msg, uint32_t now_ms);
   void run_info_sync(uint32_t now_ms);
-  void queue_gossip(const Member& m, wire::MemberState state);
+  void send_info_req(uint32_t now_ms);
 
   Peer& peer_of(const Member& m) { return peers_[ctx_.members().slot_of(m)]; }
-  uint32_t next_probe_id();
   uint32_t compute_resources_digest() const;
   uint32_t random_below(uint32_t bound);
 
