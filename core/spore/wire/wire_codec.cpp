@@ -64,10 +64,5 @@ const char* encode_error_name(EncodeError error) {
   return nth_name(kNames, i < kCount - 1 ? i : kCount - 1);
 }
 
-uint32_t peek_sender(const uint8_t* data, size_t size_bytes) {
-  if (data == nullptr || size_bytes < kHeaderBytes || data[0] != kMagic0 || data[1] != kMagic1) return 0;
-  return load_be32(data + 5);
-}
-
 }  // namespace wire
 }  // namespace spore
