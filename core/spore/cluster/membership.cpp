@@ -142,12 +142,14 @@ void Membership::run_tick(uint32_t now_ms) {
 }
 
 void Membership::on_forgotten(const Event& event) {
-  const Member* m = event.get<Member>();
-  if (m == nullptr) return;
-  channel_.forget(m->node_id);
-  gossip_.remove(m->node_id);
-  peer_of(*m) = Peer{};  // the next member in this slot starts afresh
-  if (fetch_.node_id == m->node_id) fetch_ = InfoFetch{};
+  if (const Member* m = event.get<Member>()) forget_member(*m);
+}
+
+void Membership::forget_member(const Member& m) {
+  channel_.forget(m.node_id);
+  gossip_.remove(m.node_id);
+  peer_of(m) = Peer{};  // the next member in this slot starts afresh
+  if (fetch_.node_id == m.node_id) fetch_ = InfoFetch{};
 }
 
 // ---- receive --------------------------------------------------------------------------------------

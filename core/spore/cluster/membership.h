@@ -80,6 +80,11 @@ class Membership {
   /// First 4 bytes of the running image's SHA-256 (OTA issue); announced so rollouts can check it.
   void set_image_digest(uint32_t digest);
   const MembershipStats& stats() const { return stats_; }
+  /// Drops what this node keeps about `m` beside the MemberTable (its replay state, queued gossip,
+  /// and the probe and INFO state of its slot). Call when the table forgets it
+  /// (MemberChange::kForgotten, before the slot is reused). Until the node's assembly calls it
+  /// from the MemberTable listener, begin() subscribes it to node_forgotten.
+  void forget_member(const Member& m);
 
   // Additions for tools and tests.
   bool begun() const { return begun_; }
