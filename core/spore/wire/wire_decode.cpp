@@ -1,5 +1,8 @@
 #include "spore/wire/wire_codec.h"
 
+#include <cstring>
+
+#include "spore/base/bytes.h"
 #include "spore/auth/hmac_sha256.h"
 #include "spore/wire/wire_format.h"
 
@@ -9,6 +12,54 @@ namespace wire {
 using namespace format;  // NOLINT(google-build-using-namespace): the codec's own internals
 
 namespace {
+
+// ---- byte order: network order (big-endian) throughout, see docs/protocol.md -----------------
+
+inline uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+
+/// Bounds-checked cursor over a body. Any read past the end latches failure and yields zeros, so
+/// parse code reads straight through and checks ok() once per section.
+class Reader {
+ public:
+  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+
+  uint8_t u8() {
+    const uint8_t* p = take(1);
+    return p ? p[0] : 0;
+  }
+  uint16_t u16() {
+    const uint8_t* p = take(2);
+    return p ? load_u16(p) : 0;
+  }
+  uint32_t u32() {
+    const uint8_t* p = take(4);
+    return p ? load_be32(p) : 0;
+  }
+  /// `n` bytes in place, or nullptr (and failure) if fewer remain.
+  const uint8_t* take(size_t n) {
+    if (!ok_ || n > size_ - pos_) {
+      ok_ = false;
+      return nullptr;
+    }
+    const uint8_t* p = data_ + pos_;
+    pos_ += n;
+    return p;
+  }
+  /// A u8-length-prefixed string in place.
+  std::string_view str8() {
+    const size_t n = u8();
+    const uint8_t* p = take(n);
+    return p ? std::string_view(reinterpret_cast<const char*>(p), n) : std::string_view();
+  }
+  bool ok() const { return ok_; }
+  size_t remaining() const { return size_ - pos_; }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
 
 // ---- decoding ------------------------------------------------------------------------------------
 

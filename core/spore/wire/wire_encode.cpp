@@ -1,5 +1,8 @@
 #include "spore/wire/wire_codec.h"
 
+#include <cstring>
+
+#include "spore/base/bytes.h"
 #include "spore/wire/wire_format.h"
 
 namespace spore {
@@ -8,6 +11,48 @@ namespace wire {
 using namespace format;  // NOLINT(google-build-using-namespace): the codec's own internals
 
 namespace {
+
+/// Bounds-checked writer; any write past capacity latches failure.
+class Writer {
+ public:
+  Writer(uint8_t* data, size_t capacity) : data_(data), capacity_(capacity) {}
+
+  void u8(uint8_t v) {
+    if (uint8_t* p = take(1)) p[0] = v;
+  }
+  void u16(uint16_t v) {
+    if (uint8_t* p = take(2)) {
+      p[0] = static_cast<uint8_t>(v >> 8);
+      p[1] = static_cast<uint8_t>(v);
+    }
+  }
+  void u32(uint32_t v) {
+    if (uint8_t* p = take(4)) store_be32(v, p);
+  }
+  void str8(std::string_view s) {
+    u8(static_cast<uint8_t>(s.size()));
+    if (uint8_t* p = take(s.size())) {
+      if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    }
+  }
+  uint8_t* take(size_t n) {
+    if (!ok_ || n > capacity_ - pos_) {
+      ok_ = false;
+      return nullptr;
+    }
+    uint8_t* p = data_ + pos_;
+    pos_ += n;
+    return p;
+  }
+  bool ok() const { return ok_; }
+  size_t size() const { return pos_; }
+
+ private:
+  uint8_t* data_;
+  size_t capacity_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
 
 // ---- encoding ------------------------------------------------------------------------------------
 

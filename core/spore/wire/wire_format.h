@@ -1,8 +1,8 @@
 #pragma once
 /// @file wire_format.h
-/// Internal to the wire codec (wire_decode.cpp, wire_encode.cpp): the bounds-checked byte cursors
-/// and the field rules both directions apply, so decoder and encoder cannot drift apart. Not an
-/// API: use wire_codec.h.
+/// Internal to the wire codec (wire_decode.cpp, wire_encode.cpp): the field rules and body sizes
+/// both directions apply, so decoder and encoder cannot drift apart. Not an API: use wire_codec.h.
+/// (The byte cursors stay in the one file that uses each, where the compiler may specialise them.)
 
 #include <cstddef>
 #include <cstdint>
@@ -16,96 +16,6 @@
 namespace spore {
 namespace wire {
 namespace format {
-
-// ---- byte order: network order (big-endian) throughout, see docs/protocol.md -----------------
-
-inline uint16_t load_u16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-
-/// Bounds-checked cursor over a body. Any read past the end latches failure and yields zeros, so
-/// parse code reads straight through and checks ok() once per section.
-class Reader {
- public:
-  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-
-  uint8_t u8() {
-    const uint8_t* p = take(1);
-    return p ? p[0] : 0;
-  }
-  uint16_t u16() {
-    const uint8_t* p = take(2);
-    return p ? load_u16(p) : 0;
-  }
-  uint32_t u32() {
-    const uint8_t* p = take(4);
-    return p ? load_be32(p) : 0;
-  }
-  /// `n` bytes in place, or nullptr (and failure) if fewer remain.
-  const uint8_t* take(size_t n) {
-    if (!ok_ || n > size_ - pos_) {
-      ok_ = false;
-      return nullptr;
-    }
-    const uint8_t* p = data_ + pos_;
-    pos_ += n;
-    return p;
-  }
-  /// A u8-length-prefixed string in place.
-  std::string_view str8() {
-    const size_t n = u8();
-    const uint8_t* p = take(n);
-    return p ? std::string_view(reinterpret_cast<const char*>(p), n) : std::string_view();
-  }
-  bool ok() const { return ok_; }
-  size_t remaining() const { return size_ - pos_; }
-
- private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
-
-/// Bounds-checked writer; any write past capacity latches failure.
-class Writer {
- public:
-  Writer(uint8_t* data, size_t capacity) : data_(data), capacity_(capacity) {}
-
-  void u8(uint8_t v) {
-    if (uint8_t* p = take(1)) p[0] = v;
-  }
-  void u16(uint16_t v) {
-    if (uint8_t* p = take(2)) {
-      p[0] = static_cast<uint8_t>(v >> 8);
-      p[1] = static_cast<uint8_t>(v);
-    }
-  }
-  void u32(uint32_t v) {
-    if (uint8_t* p = take(4)) store_be32(v, p);
-  }
-  void str8(std::string_view s) {
-    u8(static_cast<uint8_t>(s.size()));
-    if (uint8_t* p = take(s.size())) {
-      if (!s.empty()) std::memcpy(p, s.data(), s.size());
-    }
-  }
-  uint8_t* take(size_t n) {
-    if (!ok_ || n > capacity_ - pos_) {
-      ok_ = false;
-      return nullptr;
-    }
-    uint8_t* p = data_ + pos_;
-    pos_ += n;
-    return p;
-  }
-  bool ok() const { return ok_; }
-  size_t size() const { return pos_; }
-
- private:
-  uint8_t* data_;
-  size_t capacity_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
 
 // ---- field rules, shared by decoder and encoder so they cannot drift apart --------------------
 
