@@ -200,7 +200,7 @@ class Membership {
   Task heartbeat_task_;
   Task tick_task_;
   ClusterEvents events_;
-  std::array<Peer, SPORE_MAX_MEMBERS> peers_{};
+  std::array<Peer, MemberTable::capacity()> peers_{};  // [MemberTable::slot_of(member)]
   std::array<Relay, SPORE_MAX_RELAYED_PROBES> relays_{};
   std::array<PendingReply, SPORE_MAX_PENDING_REPLIES> replies_{};
   std::array<JoinAddress, SPORE_MAX_JOIN_ADDRESSES> join_{};
