@@ -6,7 +6,9 @@
 // - whatever decodes re-encodes to the identical bytes (the encoding is canonical), and the result
 //   decodes again;
 // - a datagram accepted through a window is refused as kReplayed the second time, and a rejected
-//   one leaves the window empty.
+//   one leaves the window empty;
+// - peek_sender() (the self-echo check before decode) reads within bounds and, for every datagram
+//   that decodes, names the decoded sender.
 //
 // Every message type goes through the same generic decode/encode path, so the cluster-event
 // messages (EVENT, EVENT_REQ, EVENT_DIGEST, docs/events.md) are covered like the others; the seed
@@ -39,6 +41,8 @@ const HmacKey& fuzz_key() {
 
 void check(const uint8_t* data, size_t size, const HmacKey& key) {
   Message m;
+  const uint32_t peeked = peek_sender(data, size);
+  if (peeked != 0 && size < kHeaderBytes) std::abort();
   const DecodeError e = decode(data, size, key, nullptr, m);
   if (decode_error_name(e).is_null() || decode_error_name(e).length() == 0 || decode_error_name(e).equals("?")) {
     std::abort();
@@ -53,6 +57,7 @@ void check(const uint8_t* data, size_t size, const HmacKey& key) {
     return;
   }
   if (decode(data, size, key, &window, again) != DecodeError::kReplayed) std::abort();
+  if (peek_sender(data, size) != m.header.sender_id) std::abort();
   if (m.header.authenticated != !key.empty()) std::abort();
 
   uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];

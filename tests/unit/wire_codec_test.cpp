@@ -309,6 +309,20 @@ TEST(WireCodec, GoldenPingBytes) {
   EXPECT_EQ(0, std::memcmp(full, authed.data() + expected.size(), kTagBytes));  // leftmost 16 bytes
 }
 
+// The self-echo check reads the sender from the header without decoding; anything shorter than a
+// header or without the magic has no sender (0).
+TEST(WireCodec, PeekSenderReadsTheHeaderOnly) {
+  Message m = base(MessageType::kGossip);
+  m.header.sender_id = 0xA1B2C3D4;
+  Bytes d = encode_vec(m, cluster_key());
+  EXPECT_EQ(peek_sender(d.data(), d.size()), 0xA1B2C3D4u);
+  EXPECT_EQ(peek_sender(d.data(), kHeaderBytes), 0xA1B2C3D4u);  // body and tag are not looked at
+  EXPECT_EQ(peek_sender(d.data(), kHeaderBytes - 1), 0u);
+  EXPECT_EQ(peek_sender(nullptr, d.size()), 0u);
+  d[1] = 'Q';
+  EXPECT_EQ(peek_sender(d.data(), d.size()), 0u);
+}
+
 TEST(WireCodec, GossipAndApiListsIterate) {
   Message m = base(MessageType::kGossip);
   m.gossip.updates = GossipList::from_array(kEntries, 4);

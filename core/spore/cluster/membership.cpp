@@ -38,13 +38,11 @@ bool is_due(uint32_t now_ms, uint32_t deadline_ms) { return static_cast<int32_t>
 
 Membership::Membership(NodeContext& ctx, UdpPort& udp, Random& random)
     : ctx_(ctx),
-      udp_(udp),
       random_(random),
       heartbeat_task_("heartbeat", 1000, Task::Callback::bind<Membership, &Membership::run_heartbeat>(this)),
       tick_task_("membership", 100, Task::Callback::bind<Membership, &Membership::run_tick>(this)),
-      events_(ctx, *this) {}
-
-void Membership::set_cluster_key(const HmacKey& key) { key_ = key; }
+      events_(ctx, channel_),
+      channel_(ctx, udp, stats_) {}
 
 bool Membership::add_join_address(uint32_t ip, uint16_t udp_port) {
   if (ip == 0 || udp_port == 0) return false;
@@ -144,45 +142,22 @@ void Membership::run_tick(uint32_t now_ms) {
 }
 
 void Membership::on_forgotten(const Event& event) {
-  const Member* m = event.get<Member>();
-  if (m == nullptr) return;
-  replay_.forget(m->node_id);
-  gossip_.remove(m->node_id);
-  if (Peer* p = find_peer(m->node_id)) *p = Peer{};
-  if (fetch_.node_id == m->node_id) fetch_ = InfoFetch{};
+  if (const Member* m = event.get<Member>()) forget_member(*m);
+}
+
+void Membership::forget_member(const Member& m) {
+  channel_.forget(m.node_id);
+  gossip_.remove(m.node_id);
+  peer_of(m) = Peer{};  // the next member in this slot starts afresh
+  if (fetch_.node_id == m.node_id) fetch_ = InfoFetch{};
 }
 
 // ---- receive --------------------------------------------------------------------------------------
 
 void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size_bytes) {
   if (!begun_ || left_ || data == nullptr) return;
-  // Our own broadcast echoed back: not news, and not worth a replay-window slot.
-  if (size_bytes >= wire::kHeaderBytes && data[0] == wire::kMagic0 && data[1] == wire::kMagic1 &&
-      load_be32(data + 5) == ctx_.self().node_id) {
-    return;
-  }
-  ++stats_.datagrams_received;
-  stats_.bytes_received += static_cast<uint32_t>(size_bytes);
-  if (!rate_limit_.allow(src_ip, ctx_.clock().now_ms())) {
-    ++stats_.rate_limited;
-    ++stats_.rejected_total;
-    return;
-  }
   wire::Message msg;
-  wire::DecodeError err = wire::decode(data, size_bytes, key_, &replay_, msg);
-  // A refused tag changed nothing (the window moves only for accepted datagrams), so the
-  // rotation's second key gets the same datagram afresh.
-  if ((err == wire::DecodeError::kBadTag || err == wire::DecodeError::kUnexpectedAuth) && !accept_key_.empty()) {
-    err = wire::decode(data, size_bytes, accept_key_, &replay_, msg);
-    if (err == wire::DecodeError::kOk) ++stats_.accepted_with_accept_key;
-  }
-  if (err != wire::DecodeError::kOk) {
-    ++stats_.rejected[static_cast<size_t>(err)];
-    ++stats_.rejected_total;
-    return;
-  }
-  const size_t type = static_cast<size_t>(msg.header.type);
-  if (type < MembershipStats::kTypeSlots) ++stats_.received_by_type[type];
+  if (!channel_.receive(src_ip, data, size_bytes, msg)) return;
   const uint32_t now_ms = ctx_.clock().now_ms();
   switch (msg.header.type) {
     case wire::MessageType::kAnnounce: handle_announce(src_ip, msg, now_ms); break;
@@ -235,10 +210,9 @@ void Membership::handle_announce(uint32_t src_ip, const wire::Message& msg, uint
   if (m == nullptr) return;
   const bool restarted =
       known && incarnation_newer(h.incarnation, prev_incarnation) && (a.reply_requested || was_left);
-  Peer& peer = peer_for(h.sender_id);
+  Peer& peer = peer_of(*m);
   if (!known || restarted) {
     peer = Peer{};
-    peer.node_id = h.sender_id;
     m->suspected = false;
     if (fetch_.node_id == h.sender_id) fetch_ = InfoFetch{};
     queue_gossip(*m, wire::MemberState::kAlive);  // helps members that cannot hear its broadcasts
@@ -274,7 +248,7 @@ Member* Membership::heard_from(const wire::Header& h, uint32_t src_ip, uint16_t 
     if (ctx_.members().find(h.sender_id) == nullptr) greet(h.sender_id, src_ip, src_port, now_ms);
     return nullptr;
   }
-  alive_evidence(peer_for(h.sender_id), *m);
+  alive_evidence(peer_of(*m), *m);
   return m;
 }
 
@@ -287,99 +261,13 @@ void Membership::alive_evidence(Peer& peer, Member& m) {
   }
 }
 
-void Membership::handle_ping(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms) {
-  heard_from(msg.header, src_ip, src_port, now_ms);
-  apply_gossip(msg.ping.updates, now_ms);  // first: a refutation raises the incarnation the ACK carries
-  if (msg.ping.target_id != ctx_.self().node_id) {
-    ++stats_.ignored;  // the address now belongs to someone else: let the prober time out
-    return;
-  }
-  wire::Message ack;
-  ack.header.type = wire::MessageType::kAck;
-  ack.ack.probe_id = msg.ping.probe_id;
-  ack.ack.timestamp_ms = msg.ping.timestamp_ms;
-  send(src_ip, src_port, ack);
-}
-
-void Membership::handle_ack(const wire::Message& msg, uint32_t now_ms) {
-  const wire::Ack& ack = msg.ack;
-  for (Relay& r : relays_) {
-    if (r.our_probe_id != 0 && r.our_probe_id == ack.probe_id) {
-      wire::Message relayed;
-      relayed.header.type = wire::MessageType::kAck;
-      relayed.ack.probe_id = r.their_probe_id;
-      relayed.ack.timestamp_ms = r.their_timestamp_ms;
-      const uint32_t ip = r.requester_ip;
-      const uint16_t port = r.requester_port;
-      r = Relay{};
-      send(ip, port, relayed);
-      return;
-    }
-  }
-  for (Peer& peer : peers_) {
-    if (peer.node_id == 0 || peer.probe_phase == kPhaseNone || peer.probe_id != ack.probe_id) continue;
-    Member* m = ctx_.members().find(peer.node_id);
-    peer.probe_phase = kPhaseNone;
-    peer.probe_id = 0;
-    if (m == nullptr) return;
-    if (msg.header.sender_id == peer.node_id) {
-      // Our own clock echoed: a round trip without synchronised clocks.
-      ctx_.members().set_latency(peer.node_id, elapsed_ms(now_ms, ack.timestamp_ms));
-    } else {
-      ctx_.members().touch(peer.node_id, m->incarnation, now_ms);  // relayed: alive, seen by a helper
-    }
-    m->suspected = false;
-    return;
-  }
-  ++stats_.ignored;
-}
-
-void Membership::handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms) {
-  heard_from(msg.header, src_ip, src_port, now_ms);
-  apply_gossip(msg.ping_req.updates, now_ms);
-  const wire::PingReq& pr = msg.ping_req;
-  if (pr.target_id == ctx_.self().node_id) {
-    // Asked to probe ourselves: the requester evidently reaches us, so answer it directly.
-    wire::Message ack;
-    ack.header.type = wire::MessageType::kAck;
-    ack.ack.probe_id = pr.probe_id;
-    ack.ack.timestamp_ms = pr.timestamp_ms;
-    send(src_ip, src_port, ack);
-    return;
-  }
-  Relay* slot = nullptr;
-  for (Relay& r : relays_) {
-    if (r.our_probe_id == 0) {
-      slot = &r;
-      break;
-    }
-  }
-  if (slot == nullptr) {
-    ++stats_.ignored;
-    return;
-  }
-  slot->our_probe_id = next_probe_id();
-  slot->their_probe_id = pr.probe_id;
-  slot->their_timestamp_ms = pr.timestamp_ms;
-  slot->requester_ip = src_ip;
-  slot->requester_port = src_port;
-  slot->expires_ms = now_ms + 2 * ctx_.config().probe_timeout_ms;
-  wire::Message ping;
-  ping.header.type = wire::MessageType::kPing;
-  ping.ping.target_id = pr.target_id;
-  ping.ping.probe_id = slot->our_probe_id;
-  ping.ping.timestamp_ms = now_ms;
-  send(pr.target_ip, pr.target_udp_port != 0 ? pr.target_udp_port : ctx_.config().udp_port, ping);
-}
-
 void Membership::handle_leave(const wire::Header& h, uint32_t now_ms) {
   Member* m = ctx_.members().find(h.sender_id);
   if (m == nullptr || m->left || incarnation_older(h.incarnation, m->incarnation)) return;
   ctx_.members().mark_left(h.sender_id, h.incarnation, now_ms);
-  if (Peer* p = find_peer(h.sender_id)) {
-    p->probe_phase = kPhaseNone;
-    p->probe_id = 0;
-  }
+  Peer& peer = peer_of(*m);
+  peer.probe_phase = kPhaseNone;
+  peer.probe_id = 0;
   m->suspected = false;
   queue_gossip(*m, wire::MemberState::kLeft);
 }
@@ -412,7 +300,7 @@ void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) 
     if (e.state == wire::MemberState::kLeft) {
       if (!m->left && incarnation_at_least(e.incarnation, m->incarnation)) {
         ctx_.members().mark_left(e.node_id, e.incarnation, now_ms);
-        if (Peer* p = find_peer(e.node_id)) p->probe_phase = kPhaseNone;
+        peer_of(*m).probe_phase = kPhaseNone;
         queue_gossip(*m, wire::MemberState::kLeft);
       }
     } else if (e.state == wire::MemberState::kAlive && incarnation_newer(e.incarnation, m->incarnation) &&
@@ -464,258 +352,9 @@ bool Membership::raise_incarnation(uint32_t now_ms) {
   return true;
 }
 
-void Membership::handle_info_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg) {
-  const ApiRegistry& api = ctx_.api();
-  wire::ApiEntry entries[SPORE_MAX_APIS];
-  const size_t n = api.size();
-  for (size_t i = 0; i < n; ++i) entries[i] = {api.at(i).method, api.at(i).uri_view()};
-  const size_t sdk_len = std::strlen(sdk_version_);
-  const bool auth = !key_.empty();
-  uint8_t page = msg.info_req.api_page;
-  size_t first = 0, count = 0;
-  size_t pages = wire::api_pages(entries, n, sdk_len, auth, page, &first, &count);
-  if (pages == 0) {
-    ++stats_.send_failures;
-    return;
-  }
-  if (page >= pages) {
-    page = 0;  // the requester will see page 0 of a list it did not expect and start over
-    wire::api_pages(entries, n, sdk_len, auth, 0, &first, &count);
-  }
-  const SystemInfo& sys = ctx_.system();
-  wire::Message out;
-  out.header.type = wire::MessageType::kInfo;
-  wire::Info& info = out.info;
-  info.resources_digest = resources_digest_;
-  info.api_digest = api.digest();
-  info.free_heap_bytes = sys.free_heap_bytes();
-  info.chip_id = sys.chip_id();
-  info.flash_chip_size_bytes = sys.flash_chip_size_bytes();
-  info.cpu_freq_mhz = sys.cpu_freq_mhz();
-  info.sdk_version = std::string_view(sdk_version_, sdk_len);
-  info.api_page = page;
-  info.api_page_count = static_cast<uint8_t>(pages);
-  info.api = wire::ApiList::from_array(entries + first, count);
-  send(src_ip, src_port, out);
-}
-
-void Membership::handle_info(const wire::Message& msg, uint32_t now_ms) {
-  const uint32_t id = msg.header.sender_id;
-  const wire::Info& in = msg.info;
-  MemberTable& table = ctx_.members();
-  Member* m = table.find(id);
-  if (m == nullptr) return;
-  Peer& peer = peer_for(id);
-  if (in.resources_digest != peer.held_res_digest || !peer.announced) {
-    MemberResources r;
-    r.free_heap_bytes = in.free_heap_bytes;
-    r.chip_id = in.chip_id;
-    r.flash_chip_size_bytes = in.flash_chip_size_bytes;
-    r.cpu_freq_mhz = in.cpu_freq_mhz;
-    table.set_resources(id, r, in.sdk_version);
-    peer.held_res_digest = in.resources_digest;
-  }
-  m->resources.free_heap_bytes = in.free_heap_bytes;
-  // INFO is fresher than the ANNOUNCE that made us ask.
-  peer.announced_res_digest = in.resources_digest;
-  peer.announced_api_digest = in.api_digest;
-  peer.announced = true;
-  if (fetch_.node_id != id) {
-    ++stats_.ignored;  // unsolicited or late: resources taken, the list only through a fetch
-    return;
-  }
-  if (m->api_digest == in.api_digest && fetch_.page == 0) {
-    fetch_ = InfoFetch{};  // only the resources had changed
-    ++stats_.info_syncs;
-    run_info_sync(now_ms);
-    return;
-  }
-  if (in.api_digest != fetch_.api_digest) {
-    // The list changed between pages: start over rather than mix two versions.
-    fetch_.api_digest = in.api_digest;
-    if (in.api_page != 0) {
-      fetch_.page = 0;
-      fetch_.tries = 0;
-      send_info_req(now_ms);
-      return;
-    }
-    fetch_.page = 0;
-  }
-  if (in.api_page != fetch_.page) return;  // duplicate or late page
-  if (in.api_page == 0) table.set_api(id, 0, nullptr, 0);  // digest 0 = incomplete until the last page
-  for (const wire::ApiEntry e : in.api) table.append_api(id, e.method, e.uri);
-  if (in.api_page + 1 < in.api_page_count) {
-    ++fetch_.page;
-    fetch_.tries = 0;
-    send_info_req(now_ms);
-    return;
-  }
-  table.complete_api(id, in.api_digest);  // shares the bytes with members on the same build
-  fetch_ = InfoFetch{};
-  ++stats_.info_syncs;
-  run_info_sync(now_ms);  // next member whose details are out of date, without waiting a tick
-}
-
-// ---- probes ---------------------------------------------------------------------------------------
-
-void Membership::probe_next_for_latency(uint32_t now_ms) {
-  for (size_t i = 0; i < peers_.size(); ++i) {
-    const size_t idx = (latency_cursor_ + i) % peers_.size();
-    Peer& peer = peers_[idx];
-    if (peer.node_id == 0 || peer.probe_phase != kPhaseNone) continue;
-    const Member* m = ctx_.members().find(peer.node_id);
-    if (m == nullptr || m->status != MemberStatus::kActive || m->left) continue;
-    latency_cursor_ = static_cast<uint8_t>((idx + 1) % peers_.size());
-    start_probe(peer, *m, now_ms);
-    return;
-  }
-}
-
-void Membership::start_probe(Peer& peer, const Member& m, uint32_t now_ms) {
-  peer.probe_id = next_probe_id();
-  peer.probe_phase = kPhaseDirect;
-  peer.probe_sent_ms = now_ms;
-  ++stats_.probes_direct;
-  wire::Message ping;
-  ping.header.type = wire::MessageType::kPing;
-  ping.ping.target_id = m.node_id;
-  ping.ping.probe_id = peer.probe_id;
-  ping.ping.timestamp_ms = now_ms;
-  send(m.ip, m.udp_port != 0 ? m.udp_port : ctx_.config().udp_port, ping);
-}
-
-void Membership::start_indirect(Peer& peer, const Member& m, uint32_t now_ms) {
-  peer.probe_phase = kPhaseIndirect;
-  peer.probe_sent_ms = now_ms;
-  ++stats_.probes_indirect;
-  const uint16_t target_port = m.udp_port != 0 ? m.udp_port : ctx_.config().udp_port;
-  // Helpers: k distinct ACTIVE, unsuspected members other than the target, chosen at random
-  // (partial Fisher-Yates over candidate slot indexes).
-  uint8_t candidates[SPORE_MAX_MEMBERS];
-  size_t n = 0;
-  for (size_t i = 0; i < peers_.size(); ++i) {
-    if (peers_[i].node_id == 0 || peers_[i].node_id == m.node_id) continue;
-    const Member* h = ctx_.members().find(peers_[i].node_id);
-    if (h == nullptr || h->status != MemberStatus::kActive || h->left || h->suspected) continue;
-    candidates[n++] = static_cast<uint8_t>(i);
-  }
-  const size_t k = ctx_.config().indirect_probes < n ? ctx_.config().indirect_probes : n;
-  for (size_t i = 0; i < k; ++i) {
-    const size_t j = i + random_below(static_cast<uint32_t>(n - i));
-    const uint8_t tmp = candidates[i];
-    candidates[i] = candidates[j];
-    candidates[j] = tmp;
-    const Member* helper = ctx_.members().find(peers_[candidates[i]].node_id);
-    wire::Message req;
-    req.header.type = wire::MessageType::kPingReq;
-    req.ping_req.probe_id = peer.probe_id;
-    req.ping_req.timestamp_ms = now_ms;
-    req.ping_req.target_id = m.node_id;
-    req.ping_req.target_ip = m.ip;
-    req.ping_req.target_udp_port = target_port;
-    send(helper->ip, helper->udp_port != 0 ? helper->udp_port : ctx_.config().udp_port, req);
-  }
-  // And once more directly, with the same probe id: the first PING or its ACK may just be lost.
-  wire::Message ping;
-  ping.header.type = wire::MessageType::kPing;
-  ping.ping.target_id = m.node_id;
-  ping.ping.probe_id = peer.probe_id;
-  ping.ping.timestamp_ms = now_ms;
-  send(m.ip, target_port, ping);
-}
-
-void Membership::run_probes(uint32_t now_ms) {
-  const Config& cfg = ctx_.config();
-  for (Peer& peer : peers_) {
-    if (peer.node_id == 0) continue;
-    Member* m = ctx_.members().find(peer.node_id);
-    if (m == nullptr) continue;
-    if (m->status != MemberStatus::kActive || m->left) {
-      // INACTIVE members are not probed: their own heartbeat brings them back.
-      peer.probe_phase = kPhaseNone;
-      peer.probe_id = 0;
-      continue;
-    }
-    const uint32_t silent_ms = elapsed_ms(now_ms, m->last_seen_ms);
-    const bool silent = silent_ms >= cfg.suspect_after_ms;
-    const bool timed_out = elapsed_ms(now_ms, peer.probe_sent_ms) >= cfg.probe_timeout_ms;
-    if (peer.probe_phase == kPhaseDirect && timed_out) {
-      if (silent) {
-        start_indirect(peer, *m, now_ms);
-      } else {
-        peer.probe_phase = kPhaseNone;  // a lost latency probe; its heartbeats say it is fine
-        peer.probe_id = 0;
-      }
-    } else if (peer.probe_phase == kPhaseIndirect && timed_out) {
-      peer.probe_phase = kPhaseNone;
-      peer.probe_id = 0;
-      ++stats_.suspicions;
-      if (!m->suspected) {
-        m->suspected = true;
-        queue_gossip(*m, wire::MemberState::kSuspect);  // so it can refute if it is alive
-      }
-    } else if (peer.probe_phase == kPhaseNone && silent) {
-      start_probe(peer, *m, now_ms);
-    }
-  }
-}
-
-// ---- INFO sync ------------------------------------------------------------------------------------
-
-void Membership::run_info_sync(uint32_t now_ms) {
-  if (fetch_.node_id != 0) {
-    const Member* m = ctx_.members().find(fetch_.node_id);
-    if (m == nullptr || m->status != MemberStatus::kActive) {
-      fetch_ = InfoFetch{};
-    } else if (elapsed_ms(now_ms, fetch_.sent_ms) >= 2 * ctx_.config().probe_timeout_ms) {
-      if (++fetch_.tries >= kInfoTries) {
-        fetch_ = InfoFetch{};  // give the others a turn; it is picked again later
-      } else {
-        send_info_req(now_ms);
-      }
-    }
-    return;
-  }
-  for (size_t i = 0; i < peers_.size(); ++i) {
-    const size_t idx = (fetch_cursor_ + i) % peers_.size();
-    const Peer& peer = peers_[idx];
-    if (peer.node_id == 0 || !peer.announced) continue;
-    const Member* m = ctx_.members().find(peer.node_id);
-    if (m == nullptr || m->status != MemberStatus::kActive || m->left) continue;
-    if (m->api_digest == peer.announced_api_digest && peer.held_res_digest == peer.announced_res_digest) continue;
-    fetch_cursor_ = static_cast<uint8_t>((idx + 1) % peers_.size());
-    fetch_ = InfoFetch{};
-    fetch_.node_id = peer.node_id;
-    fetch_.api_digest = peer.announced_api_digest;
-    send_info_req(now_ms);
-    return;
-  }
-}
-
-void Membership::send_info_req(uint32_t now_ms) {
-  const Member* m = ctx_.members().find(fetch_.node_id);
-  if (m == nullptr) {
-    fetch_ = InfoFetch{};
-    return;
-  }
-  fetch_.sent_ms = now_ms;
-  wire::Message req;
-  req.header.type = wire::MessageType::kInfoReq;
-  req.info_req.api_page = fetch_.page;
-  send(m->ip, m->udp_port != 0 ? m->udp_port : ctx_.config().udp_port, req);
-}
-
 // ---- send -----------------------------------------------------------------------------------------
 
 bool Membership::send(uint32_t ip, uint16_t port, wire::Message& msg) {
-  if (seq_ == UINT32_MAX) {
-    // The sequence must never wrap within an incarnation (docs/protocol.md §7).
-    ctx_.set_incarnation(ctx_.self().incarnation + 1);
-    seq_ = 0;
-  }
-  msg.header.sender_id = ctx_.self().node_id;
-  msg.header.incarnation = ctx_.self().incarnation;
-  msg.header.seq = seq_++;
   wire::GossipEntry updates[SPORE_GOSSIP_QUEUE_LEN];
   wire::GossipList* list = nullptr;
   switch (msg.header.type) {
@@ -728,21 +367,7 @@ bool Membership::send(uint32_t ip, uint16_t port, wire::Message& msg) {
   if (list != nullptr && list->empty()) {
     *list = wire::GossipList::from_array(updates, gossip_.take(updates, SPORE_GOSSIP_QUEUE_LEN));
   }
-  const wire::EncodeResult r = wire::encode(msg, key_, tx_, sizeof tx_);
-  if (!r.ok()) {
-    ++stats_.send_failures;
-    return false;
-  }
-  const bool ok = ip == 0 ? udp_.broadcast(port, tx_, r.size_bytes) : udp_.send_to(ip, port, tx_, r.size_bytes);
-  if (!ok) {
-    ++stats_.send_failures;
-    return false;
-  }
-  ++stats_.datagrams_sent;
-  stats_.bytes_sent += static_cast<uint32_t>(r.size_bytes);
-  const size_t type = static_cast<size_t>(msg.header.type);
-  if (type < MembershipStats::kTypeSlots) ++stats_.sent_by_type[type];
-  return true;
+  return channel_.send(ip, port, msg);
 }
 
 void Membership::fill_announce(wire::Announce& a, bool reply_requested) const {
@@ -802,35 +427,6 @@ void Membership::queue_gossip(const Member& m, wire::MemberState state) {
 }
 
 // ---- helpers --------------------------------------------------------------------------------------
-
-Membership::Peer* Membership::find_peer(uint32_t node_id) {
-  for (Peer& p : peers_)
-    if (p.node_id == node_id) return &p;
-  return nullptr;
-}
-
-Membership::Peer& Membership::peer_for(uint32_t node_id) {
-  if (Peer* p = find_peer(node_id)) return *p;
-  // Peers are freed when MemberTable forgets (node_forgotten), and both tables have
-  // SPORE_MAX_MEMBERS slots, so a free one exists; a slot whose member is gone is reclaimed
-  // defensively anyway.
-  Peer* slot = nullptr;
-  for (Peer& p : peers_) {
-    if (p.node_id == 0 || ctx_.members().find(p.node_id) == nullptr) {
-      slot = &p;
-      break;
-    }
-  }
-  if (slot == nullptr) slot = &peers_[0];
-  *slot = Peer{};
-  slot->node_id = node_id;
-  return *slot;
-}
-
-uint32_t Membership::next_probe_id() {
-  if (++probe_counter_ == 0) ++probe_counter_;  // 0 means "none"
-  return probe_counter_;
-}
 
 uint32_t Membership::compute_resources_digest() const {
   const SystemInfo& sys = ctx_.system();

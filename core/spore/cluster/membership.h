@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "spore/cluster/datagram_channel.h"
 #include "spore/events/cluster_events.h"
 #include "spore/base/event_bus.h"
 #include "spore/cluster/gossip_queue.h"
@@ -26,8 +27,6 @@
 #include "spore/base/limits.h"
 #include "spore/node/node_context.h"
 #include "spore/base/ports.h"
-#include "spore/wire/replay_window.h"
-#include "spore/wire/source_rate_limit.h"
 #include "spore/base/scheduler.h"
 #include "spore/wire/wire_codec.h"
 
@@ -35,16 +34,8 @@ namespace spore {
 
 static_assert(SPORE_MAX_MEMBERS <= 255, "Membership indexes its peer slots with uint8_t");
 
-/// Counters of one node's membership traffic. Bytes are UDP payload bytes.
-struct MembershipStats {
-  uint32_t datagrams_sent = 0, bytes_sent = 0, datagrams_received = 0, bytes_received = 0, send_failures = 0;
-  uint32_t rejected[wire::kDecodeErrorCount] = {};  ///< by reason, indexed by wire::DecodeError
-  uint32_t rejected_total = 0;
-
-  /// Datagrams by wire::MessageType value (index 0 unused): sent, and received and accepted.
-  static constexpr size_t kTypeSlots = 12;
-  uint32_t sent_by_type[kTypeSlots] = {};
-  uint32_t received_by_type[kTypeSlots] = {};
+/// Counters of one node's membership protocol, with its datagram traffic (DatagramChannel).
+struct MembershipStats : DatagramStats {
   uint32_t probes_direct = 0;        ///< PINGs sent as probes (latency or liveness)
   uint32_t probes_indirect = 0;      ///< probe rounds that went on to PING_REQ
   uint32_t suspicions = 0;           ///< probe rounds that went unanswered (member marked suspect)
@@ -57,12 +48,6 @@ struct MembershipStats {
   uint32_t forged_incarnation = 0;
   uint32_t info_syncs = 0;           ///< complete INFO fetches (all pages of a changed list)
   uint32_t ignored = 0;              ///< accepted datagrams that were not for us (wrong PING target, unknown ACK, ...)
-  /// Datagrams accepted with the accept-only key (set_accept_key()): while a key rotation rolls
-  /// out, peers still on the other key. Zero for a while = every peer has moved.
-  uint32_t accepted_with_accept_key = 0;
-  /// Datagrams dropped unread because their source sent more than
-  /// SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S in a second (also in rejected_total).
-  uint32_t rate_limited = 0;
 };
 
 class Membership {
@@ -72,13 +57,13 @@ class Membership {
   Membership& operator=(const Membership&) = delete;
 
   /// Empty key = no authentication. Must be called before begin().
-  void set_cluster_key(const HmacKey& key);
+  void set_cluster_key(const HmacKey& key) { channel_.set_cluster_key(key); }
   /// A second key this node accepts but never sends with, so the cluster key can be rotated
   /// node by node without a partition (docs/security.md, "Rotating the cluster key"): first every
   /// node accepts the new key, then every node sends with it (accepting the old one), then the old
   /// one goes. A datagram the cluster key refuses (bad tag, or a tag a keyless node does not
   /// expect) is checked once more with this key. Empty (the default) = none.
-  void set_accept_key(const HmacKey& key) { accept_key_ = key; }
+  void set_accept_key(const HmacKey& key) { channel_.set_accept_key(key); }
   /// Optional unicast join list for networks that filter broadcast (bounded by
   /// SPORE_MAX_JOIN_ADDRESSES, false when full). Join ANNOUNCEs and periodic ANNOUNCEs are also
   /// sent there; members learned from them are greeted by unicast.
@@ -95,6 +80,11 @@ class Membership {
   /// First 4 bytes of the running image's SHA-256 (OTA issue); announced so rollouts can check it.
   void set_image_digest(uint32_t digest);
   const MembershipStats& stats() const { return stats_; }
+  /// Drops what this node keeps about `m` beside the MemberTable (its replay state, queued gossip,
+  /// and the probe and INFO state of its slot). Call when the table forgets it
+  /// (MemberChange::kForgotten, before the slot is reused). Until the node's assembly calls it
+  /// from the MemberTable listener, begin() subscribes it to node_forgotten.
+  void forget_member(const Member& m);
 
   // Additions for tools and tests.
   bool begun() const { return begun_; }
@@ -102,7 +92,7 @@ class Membership {
   /// Fingerprint of this node's static resources (chip id, flash size, cpu MHz, sdk version) as
   /// announced; FNV-1a over their wire encoding.
   uint32_t resources_digest() const { return resources_digest_; }
-  const ReplayWindow& replay_window() const { return replay_; }
+  const ReplayWindow& replay_window() const { return channel_.replay_window(); }
   const GossipQueue& gossip_queue() const { return gossip_; }
   /// Cluster-wide events (docs/events.md); ctx.publish() goes here once begin() ran.
   ClusterEvents& events() { return events_; }
@@ -117,11 +107,9 @@ class Membership {
   static constexpr uint8_t kInfoTries = 3;
 
  private:
-  friend class ClusterEvents;  // sends through send(): same key, sequence and counters
-
-  /// Protocol state per member, beside MemberTable (same capacity, keyed by node id).
+  /// Protocol state per member, indexed by its MemberTable slot (MemberTable::slot_of) and reset
+  /// when that member is forgotten, so the slot's next member starts afresh.
   struct Peer {
-    uint32_t node_id = 0;  // 0 = free
     uint32_t probe_id = 0;  // outstanding probe round, 0 = none
     uint32_t probe_sent_ms = 0;
     uint32_t announced_api_digest = 0;
@@ -165,14 +153,9 @@ class Membership {
   void run_tick(uint32_t now_ms);
   void on_forgotten(const Event& event);
 
-  // Receive side.
+  // membership.cpp: join, ANNOUNCE, LEAVE, gossip and refutation, dispatch.
   void handle_announce(uint32_t src_ip, const wire::Message& msg, uint32_t now_ms);
-  void handle_ping(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
-  void handle_ack(const wire::Message& msg, uint32_t now_ms);
-  void handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
   void handle_leave(const wire::Header& h, uint32_t now_ms);
-  void handle_info_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg);
-  void handle_info(const wire::Message& msg, uint32_t now_ms);
   /// First-hand evidence from a non-ANNOUNCE datagram; greets an unknown sender.
   Member* heard_from(const wire::Header& h, uint32_t src_ip, uint16_t src_port, uint32_t now_ms);
   void apply_gossip(const wire::GossipList& updates, uint32_t now_ms);
@@ -182,49 +165,49 @@ class Membership {
   /// +1 and queued as gossip; false (nothing changes) when this run's refutations are used up.
   bool raise_incarnation(uint32_t now_ms);
   void alive_evidence(Peer& peer, Member& m);
-
-  // Send side.
+  /// Piggybacks queued gossip on PING / ACK / PING_REQ / GOSSIP, then channel_.send().
   bool send(uint32_t ip, uint16_t port, wire::Message& msg);  // ip 0 = broadcast
   void fill_announce(wire::Announce& a, bool reply_requested) const;
   void send_announce(uint32_t ip, uint16_t port, bool reply_requested);
   void broadcast_heartbeat();
   void greet(uint32_t node_id, uint32_t ip, uint16_t port, uint32_t now_ms);
-  void send_info_req(uint32_t now_ms);
+  void queue_gossip(const Member& m, wire::MemberState state);
+
+  // prober.cpp: SWIM probes and the relays this node runs for others.
+  void handle_ping(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
+  void handle_ack(const wire::Message& msg, uint32_t now_ms);
+  void handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
   void start_probe(Peer& peer, const Member& m, uint32_t now_ms);
   void start_indirect(Peer& peer, const Member& m, uint32_t now_ms);
   void probe_next_for_latency(uint32_t now_ms);
   void run_probes(uint32_t now_ms);
-  void run_info_sync(uint32_t now_ms);
-  void queue_gossip(const Member& m, wire::MemberState state);
-
-  Peer* find_peer(uint32_t node_id);
-  Peer& peer_for(uint32_t node_id);  // finds or allocates (a slot always exists: see .cpp)
   uint32_t next_probe_id();
+
+  // info_sync.cpp: resources and API lists by INFO_REQ / INFO pages.
+  void handle_info_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg);
+  void handle_info(const wire::Message& msg, uint32_t now_ms);
+  void run_info_sync(uint32_t now_ms);
+  void send_info_req(uint32_t now_ms);
+
+  Peer& peer_of(const Member& m) { return peers_[ctx_.members().slot_of(m)]; }
   uint32_t compute_resources_digest() const;
   uint32_t random_below(uint32_t bound);
 
   NodeContext& ctx_;
-  UdpPort& udp_;
   Random& random_;
-  HmacKey key_;
-  HmacKey accept_key_;
-  SourceRateLimit rate_limit_;
-  ReplayWindow replay_;
+  MembershipStats stats_;
   GossipQueue gossip_;
   Task heartbeat_task_;
   Task tick_task_;
-  MembershipStats stats_;
   ClusterEvents events_;
-  std::array<Peer, SPORE_MAX_MEMBERS> peers_{};
+  std::array<Peer, MemberTable::capacity()> peers_{};  // [MemberTable::slot_of(member)]
   std::array<Relay, SPORE_MAX_RELAYED_PROBES> relays_{};
   std::array<PendingReply, SPORE_MAX_PENDING_REPLIES> replies_{};
   std::array<JoinAddress, SPORE_MAX_JOIN_ADDRESSES> join_{};
   std::array<Greeting, kGreetings> greetings_{};
   InfoFetch fetch_;
-  uint8_t tx_[SPORE_MAX_DATAGRAM_BYTES] = {};  // encode buffer (send() is not re-entered)
   char hostname_[SPORE_MAX_HOSTNAME_LEN + 1] = {};  // ctx's hostname made wire-safe
   char sdk_version_[SPORE_MAX_VERSION_LEN + 1] = {};
-  uint32_t seq_ = 0;
   uint32_t probe_counter_ = 0;
   uint32_t image_digest_ = 0;
   uint32_t resources_digest_ = 0;
@@ -242,6 +225,8 @@ class Membership {
   uint8_t fetch_cursor_ = 0;
   bool begun_ = false;
   bool left_ = false;
+  // Last: its transmit buffer is large, and fields past it cost longer loads on the lx106.
+  DatagramChannel channel_;
 };
 
 }  // namespace spore

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "spore/base/incarnation.h"
-#include "spore/cluster/membership.h"
+#include "spore/cluster/datagram_channel.h"
 #include "spore/node/node_context.h"
 #include "spore/ota/ota_upload.h"
 
@@ -44,7 +44,7 @@ const char* publish_error_name(PublishError error) {
   return "?";
 }
 
-ClusterEvents::ClusterEvents(NodeContext& ctx, Membership& membership) : ctx_(ctx), membership_(membership) {}
+ClusterEvents::ClusterEvents(NodeContext& ctx, DatagramChannel& channel) : ctx_(ctx), channel_(channel) {}
 
 void ClusterEvents::begin() {
   epoch_ = ctx_.self().incarnation;
@@ -126,7 +126,7 @@ void ClusterEvents::send_event(uint32_t ip, uint16_t port, const Slot& slot) {
   m.event.topic = std::string_view(slot.topic, slot.topic_len);
   m.event.payload = slot.payload;
   m.event.payload_size_bytes = slot.payload_size_bytes;
-  membership_.send(ip, port, m);
+  channel_.send(ip, port, m);
 }
 
 void ClusterEvents::on_heartbeat() {
@@ -135,7 +135,7 @@ void ClusterEvents::on_heartbeat() {
   wire::Message m;
   m.header.type = wire::MessageType::kEventDigest;
   m.event_digest = {epoch_, last_seq_, oldest_seq()};
-  if (membership_.send(0, ctx_.config().udp_port, m)) ++stats_.digests_sent;
+  if (channel_.send(0, ctx_.config().udp_port, m)) ++stats_.digests_sent;
 }
 
 // ---- receiving ------------------------------------------------------------------------------------
@@ -228,7 +228,7 @@ void ClusterEvents::request(Stream& s, uint32_t now_ms) {
   req.header.type = wire::MessageType::kEventReq;
   req.event_req.epoch = s.epoch;
   req.event_req.seq = s.delivered + 1;
-  if (membership_.send(m->ip, m->udp_port != 0 ? m->udp_port : ctx_.config().udp_port, req)) ++stats_.requests_sent;
+  if (channel_.send(m->ip, m->udp_port != 0 ? m->udp_port : ctx_.config().udp_port, req)) ++stats_.requests_sent;
 }
 
 void ClusterEvents::run(uint32_t now_ms) {

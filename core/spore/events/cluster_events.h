@@ -13,9 +13,10 @@
 /// holds are skipped and counted as lost.
 ///
 /// Membership owns one ClusterEvents and routes the three message types to it; it sends through
-/// Membership (same key, sequence numbers and replay protection as every datagram). No
-/// allocation: the ring is a fixed array (limits.h), and a publisher's stream position lives at
-/// its MemberTable slot (one per member, cleared when the member is forgotten). Not thread-safe.
+/// Membership's DatagramChannel (same key, sequence numbers and replay protection as every
+/// datagram). No allocation: the ring is a fixed array (limits.h), and a publisher's stream position
+/// lives at its MemberTable slot (one per member, cleared when the member is forgotten). Not
+/// thread-safe.
 
 #include <array>
 #include <cstddef>
@@ -28,7 +29,7 @@
 
 namespace spore {
 
-class Membership;
+class DatagramChannel;
 class NodeContext;
 
 static_assert(SPORE_EVENT_PAYLOAD_MAX <= wire::kMaxEventPayloadBytes, "the wire carries at most 256 payload bytes");
@@ -99,7 +100,7 @@ class ClusterEvents {
   /// EVENTs re-sent per EVENT_REQ; a longer gap takes further requests.
   static constexpr uint8_t kResendBatch = 4;
 
-  ClusterEvents(NodeContext& ctx, Membership& membership);
+  ClusterEvents(NodeContext& ctx, DatagramChannel& channel);
   ClusterEvents(const ClusterEvents&) = delete;
   ClusterEvents& operator=(const ClusterEvents&) = delete;
 
@@ -167,7 +168,7 @@ class ClusterEvents {
   void on_ota(const Event& event);
 
   NodeContext& ctx_;
-  Membership& membership_;
+  DatagramChannel& channel_;
   ClusterEventStats stats_;
   std::array<Slot, SPORE_EVENT_LOG_SIZE> log_{};
   std::array<Stream, SPORE_MAX_MEMBERS> streams_{};  // indexed by MemberTable::slot_of()

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "spore/base/bytes.h"
 #include "spore/base/flash_string.h"
 #include "spore/auth/hmac_sha256.h"
 #include "spore/base/limits.h"
@@ -100,6 +101,15 @@ struct EncodeResult {
 /// On kOk, `out.header` and the member for `out.header.type` are filled; their views point into
 /// `data`. On error, `out` is unspecified (possibly partly written) and must not be used.
 DecodeError decode(const uint8_t* data, size_t size_bytes, const HmacKey& key, ReplayWindow* window, Message& out);
+
+/// The sender id in the header of `data[0 .. size_bytes)`, read without any check beyond the
+/// magic and the header's size (no tag, no replay window): enough to recognise this node's own
+/// broadcast echoed back before spending a decode on it. 0 (never a valid sender) when the bytes
+/// are no SPORE header. Inline: it is a handful of instructions at its one call site.
+inline uint32_t peek_sender(const uint8_t* data, size_t size_bytes) {
+  const bool header = data != nullptr && size_bytes >= kHeaderBytes && data[0] == kMagic0 && data[1] == kMagic1;
+  return header ? load_be32(data + 5) : 0;  // sender id: after magic, version, type and flags
+}
 
 /// Encodes `msg` (header.type selects the body) into `out[0 .. capacity_bytes)`, with a tag when
 /// `key` is non-empty. Nothing is written beyond the returned size; on error the buffer content is

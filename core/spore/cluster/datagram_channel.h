@@ -1,0 +1,86 @@
+#pragma once
+/// @file datagram_channel.h
+/// The secure datagram layer every cluster message goes through (docs/protocol.md §3, §7): the
+/// cluster keys, the send sequence, the per-source rate limit, the anti-replay window, the
+/// transmit buffer and the traffic counters. Membership and ClusterEvents both send and receive
+/// through one DatagramChannel, so every datagram of a node shares one key, one sequence and one
+/// replay window (memberlist keeps the same concern in net.go + security.go).
+///
+/// send() stamps the header (sender, incarnation, next seq), encodes with a tag when a key is set
+/// and hands the bytes to the UdpPort. receive() drops this node's own echoed broadcasts
+/// uncounted, rate-limits the source, then verifies and decodes (the accept-only key gets a
+/// second chance at a refused tag); only an accepted datagram moves the replay window.
+///
+/// No allocation; not thread-safe (the node's loop, the platform's receive callback included).
+
+#include <cstddef>
+#include <cstdint>
+
+#include "spore/auth/hmac_sha256.h"
+#include "spore/base/ports.h"
+#include "spore/wire/replay_window.h"
+#include "spore/wire/source_rate_limit.h"
+#include "spore/wire/wire_codec.h"
+
+namespace spore {
+
+class NodeContext;
+
+/// Counters of one node's datagram traffic. Bytes are UDP payload bytes.
+struct DatagramStats {
+  uint32_t datagrams_sent = 0, bytes_sent = 0, datagrams_received = 0, bytes_received = 0, send_failures = 0;
+  uint32_t rejected[wire::kDecodeErrorCount] = {};  ///< by reason, indexed by wire::DecodeError
+  uint32_t rejected_total = 0;
+
+  /// Datagrams by wire::MessageType value (index 0 unused): sent, and received and accepted.
+  static constexpr size_t kTypeSlots = 12;
+  uint32_t sent_by_type[kTypeSlots] = {};
+  uint32_t received_by_type[kTypeSlots] = {};
+  /// Datagrams accepted with the accept-only key (set_accept_key()): while a key rotation rolls
+  /// out, peers still on the other key. Zero for a while = every peer has moved.
+  uint32_t accepted_with_accept_key = 0;
+  /// Datagrams dropped unread because their source sent more than
+  /// SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S in a second (also in rejected_total).
+  uint32_t rate_limited = 0;
+};
+
+class DatagramChannel {
+ public:
+  /// Counts into `stats`, which its owner keeps (Membership reports them with its own counters).
+  DatagramChannel(NodeContext& ctx, UdpPort& udp, DatagramStats& stats) : ctx_(ctx), udp_(udp), stats_(stats) {}
+  DatagramChannel(const DatagramChannel&) = delete;
+  DatagramChannel& operator=(const DatagramChannel&) = delete;
+
+  /// Empty key = no authentication. Set before the first datagram.
+  void set_cluster_key(const HmacKey& key) { key_ = key; }
+  /// A second key accepted but never sent with (key rotation, docs/security.md).
+  void set_accept_key(const HmacKey& key) { accept_key_ = key; }
+  /// Datagrams go out tagged (a cluster key is set).
+  bool authenticated() const { return !key_.empty(); }
+
+  /// Stamps msg.header (sender, incarnation, next seq; a seq that would wrap raises the
+  /// incarnation first), encodes it and sends it to ip:port (ip 0 = broadcast). False, counted in
+  /// send_failures, when encoding or the UdpPort refused.
+  bool send(uint32_t ip, uint16_t port, wire::Message& msg);
+  /// Checks and decodes one received datagram into `out` (views into `data`). False when it is
+  /// this node's own echo (not counted) or refused (counted by reason).
+  bool receive(uint32_t src_ip, const uint8_t* data, size_t size_bytes, wire::Message& out);
+
+  /// Drops the replay state of a forgotten member (a restart without a persisted incarnation
+  /// is accepted again).
+  void forget(uint32_t node_id) { replay_.forget(node_id); }
+  const ReplayWindow& replay_window() const { return replay_; }
+
+ private:
+  NodeContext& ctx_;
+  UdpPort& udp_;
+  DatagramStats& stats_;
+  HmacKey key_;
+  HmacKey accept_key_;
+  SourceRateLimit rate_limit_;
+  ReplayWindow replay_;
+  uint32_t seq_ = 0;
+  uint8_t tx_[SPORE_MAX_DATAGRAM_BYTES] = {};  // encode buffer (send() is not re-entered)
+};
+
+}  // namespace spore

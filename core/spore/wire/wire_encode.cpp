@@ -1,0 +1,331 @@
+#include "spore/wire/wire_codec.h"
+
+#include <cstring>
+
+#include "spore/base/bytes.h"
+#include "spore/wire/wire_format.h"
+
+namespace spore {
+namespace wire {
+
+using namespace format;  // NOLINT(google-build-using-namespace): the codec's own internals
+
+namespace {
+
+/// Bounds-checked writer; any write past capacity latches failure.
+class Writer {
+ public:
+  Writer(uint8_t* data, size_t capacity) : data_(data), capacity_(capacity) {}
+
+  void u8(uint8_t v) {
+    if (uint8_t* p = take(1)) p[0] = v;
+  }
+  void u16(uint16_t v) {
+    if (uint8_t* p = take(2)) {
+      p[0] = static_cast<uint8_t>(v >> 8);
+      p[1] = static_cast<uint8_t>(v);
+    }
+  }
+  void u32(uint32_t v) {
+    if (uint8_t* p = take(4)) store_be32(v, p);
+  }
+  void str8(std::string_view s) {
+    u8(static_cast<uint8_t>(s.size()));
+    if (uint8_t* p = take(s.size())) {
+      if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    }
+  }
+  uint8_t* take(size_t n) {
+    if (!ok_ || n > capacity_ - pos_) {
+      ok_ = false;
+      return nullptr;
+    }
+    uint8_t* p = data_ + pos_;
+    pos_ += n;
+    return p;
+  }
+  bool ok() const { return ok_; }
+  size_t size() const { return pos_; }
+
+ private:
+  uint8_t* data_;
+  size_t capacity_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+// ---- encoding ------------------------------------------------------------------------------------
+
+size_t gossip_section_bytes(const GossipList& list) {
+  if (list.size() > 255) return 0;
+  for (const GossipEntry e : list)
+    if (!valid_gossip_entry(e)) return 0;
+  return 1 + list.size() * GossipList::kEntryBytes;
+}
+
+void write_gossip_section(Writer& w, const GossipList& list) {
+  w.u8(static_cast<uint8_t>(list.size()));
+  for (const GossipEntry e : list) {
+    w.u32(e.node_id);
+    w.u32(e.incarnation);
+    w.u32(e.ip);
+    w.u16(e.udp_port);
+    w.u16(e.http_port);
+    w.u8(static_cast<uint8_t>(e.state));
+  }
+}
+
+// Body size and validity in one pass. On refusal returns 0 with the reason in `why`; on success
+// `why` is kOk (LEAVE's valid body is empty, so 0 alone does not mean refusal).
+size_t checked_body_size(const Message& m, EncodeError& why) {
+  why = EncodeError::kOk;
+  const auto refuse = [&why](EncodeError reason) -> size_t {
+    why = reason;
+    return 0;
+  };
+  size_t gossip = 0;
+  switch (m.header.type) {
+    case MessageType::kAnnounce: {
+      const Announce& a = m.announce;
+      if (a.max_version < kProtocolVersion) return refuse(EncodeError::kBadField);
+      if (!valid_hostname(a.hostname)) return refuse(EncodeError::kBadString);
+      return kAnnounceFixedBytes + a.hostname.size();
+    }
+    case MessageType::kPing:
+      if (m.ping.target_id == 0 || (gossip = gossip_section_bytes(m.ping.updates)) == 0)
+        return refuse(EncodeError::kBadField);
+      return kPingFixedBytes - 1 + gossip;
+    case MessageType::kAck:
+      if ((gossip = gossip_section_bytes(m.ack.updates)) == 0) return refuse(EncodeError::kBadField);
+      return kAckFixedBytes - 1 + gossip;
+    case MessageType::kPingReq:
+      if (m.ping_req.target_id == 0 || (gossip = gossip_section_bytes(m.ping_req.updates)) == 0)
+        return refuse(EncodeError::kBadField);
+      return kPingReqFixedBytes - 1 + gossip;
+    case MessageType::kGossip:
+      if ((gossip = gossip_section_bytes(m.gossip.updates)) == 0) return refuse(EncodeError::kBadField);
+      return kGossipFixedBytes - 1 + gossip;
+    case MessageType::kLeave:
+      return 0;
+    case MessageType::kInfoReq:
+      return kInfoReqBytes;
+    case MessageType::kInfo: {
+      const Info& info = m.info;
+      if (info.api_page_count == 0 || info.api_page >= info.api_page_count || info.api.size() > 255)
+        return refuse(EncodeError::kBadField);
+      if (!valid_sdk_version(info.sdk_version)) return refuse(EncodeError::kBadString);
+      size_t size = kInfoFixedBytes + info.sdk_version.size();
+      for (const ApiEntry e : info.api) {
+        if (!valid_method(static_cast<uint8_t>(e.method))) return refuse(EncodeError::kBadField);
+        if (!valid_uri(e.uri)) return refuse(EncodeError::kBadString);
+        size += kApiEntryFixedBytes + e.uri.size();
+      }
+      return size;
+    }
+    case MessageType::kEvent: {
+      const EventMessage& e = m.event;
+      if (!valid_stream_pos(e.pos, true) || e.payload_size_bytes > kMaxEventPayloadBytes ||
+          (e.payload == nullptr && e.payload_size_bytes != 0))
+        return refuse(EncodeError::kBadField);
+      if (!valid_topic(e.topic)) return refuse(EncodeError::kBadString);
+      return kEventFixedBytes + e.topic.size() + e.payload_size_bytes;
+    }
+    case MessageType::kEventReq:
+      if (!valid_stream_pos(m.event_req, false)) return refuse(EncodeError::kBadField);
+      return kEventReqBytes;
+    case MessageType::kEventDigest:
+      if (!valid_stream_pos(m.event_digest, true)) return refuse(EncodeError::kBadField);
+      return kEventDigestBytes;
+  }
+  return refuse(EncodeError::kUnknownType);
+}
+
+void write_body(Writer& w, const Message& m) {
+  switch (m.header.type) {
+    case MessageType::kAnnounce: {
+      const Announce& a = m.announce;
+      w.u8(a.max_version);
+      w.u8(a.reply_requested ? kAnnounceReplyRequested : 0);
+      w.u32(a.ip);
+      w.u16(a.udp_port);
+      w.u16(a.http_port);
+      w.u32(a.free_heap_bytes);
+      w.u32(a.api_digest);
+      w.u32(a.resources_digest);
+      w.u32(a.image_digest);
+      w.str8(a.hostname);
+      break;
+    }
+    case MessageType::kPing:
+      w.u32(m.ping.target_id);
+      w.u32(m.ping.probe_id);
+      w.u32(m.ping.timestamp_ms);
+      write_gossip_section(w, m.ping.updates);
+      break;
+    case MessageType::kAck:
+      w.u32(m.ack.probe_id);
+      w.u32(m.ack.timestamp_ms);
+      write_gossip_section(w, m.ack.updates);
+      break;
+    case MessageType::kPingReq:
+      w.u32(m.ping_req.probe_id);
+      w.u32(m.ping_req.timestamp_ms);
+      w.u32(m.ping_req.target_id);
+      w.u32(m.ping_req.target_ip);
+      w.u16(m.ping_req.target_udp_port);
+      write_gossip_section(w, m.ping_req.updates);
+      break;
+    case MessageType::kGossip:
+      write_gossip_section(w, m.gossip.updates);
+      break;
+    case MessageType::kLeave:
+      break;
+    case MessageType::kInfoReq:
+      w.u8(m.info_req.api_page);
+      break;
+    case MessageType::kInfo: {
+      const Info& info = m.info;
+      w.u32(info.resources_digest);
+      w.u32(info.api_digest);
+      w.u32(info.free_heap_bytes);
+      w.u32(info.chip_id);
+      w.u32(info.flash_chip_size_bytes);
+      w.u16(info.cpu_freq_mhz);
+      w.str8(info.sdk_version);
+      w.u8(info.api_page);
+      w.u8(info.api_page_count);
+      w.u8(static_cast<uint8_t>(info.api.size()));
+      for (const ApiEntry e : info.api) {
+        w.u8(static_cast<uint8_t>(e.method));
+        w.str8(e.uri);
+      }
+      break;
+    }
+    case MessageType::kEvent:
+    case MessageType::kEventReq:
+    case MessageType::kEventDigest: {
+      const EventStreamPos& p = m.header.type == MessageType::kEvent      ? m.event.pos
+                                : m.header.type == MessageType::kEventReq ? m.event_req
+                                                                          : m.event_digest;
+      w.u32(p.epoch);
+      w.u32(p.seq);
+      if (m.header.type == MessageType::kEventReq) break;
+      w.u32(p.oldest_seq);
+      if (m.header.type == MessageType::kEventDigest) break;
+      w.str8(m.event.topic);
+      w.u16(m.event.payload_size_bytes);
+      if (uint8_t* dst = w.take(m.event.payload_size_bytes)) {
+        if (m.event.payload_size_bytes != 0) std::memcpy(dst, m.event.payload, m.event.payload_size_bytes);
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+// ---- encode --------------------------------------------------------------------------------------
+
+size_t datagram_size_bytes(const Message& msg, bool authenticated) {
+  EncodeError why = EncodeError::kOk;
+  const size_t body_bytes = checked_body_size(msg, why);
+  if (why != EncodeError::kOk || msg.header.sender_id == 0) return 0;
+  return kHeaderBytes + body_bytes + (authenticated ? kTagBytes : 0);
+}
+
+EncodeResult encode(const Message& msg, const HmacKey& key, uint8_t* out, size_t capacity_bytes) {
+  EncodeResult result;
+  if (msg.header.sender_id == 0) {
+    result.error = EncodeError::kBadField;
+    return result;
+  }
+  EncodeError why = EncodeError::kOk;
+  const size_t body_bytes = checked_body_size(msg, why);
+  if (why != EncodeError::kOk) {
+    result.error = why;
+    return result;
+  }
+  const bool authenticated = !key.empty();
+  const size_t total = kHeaderBytes + body_bytes + (authenticated ? kTagBytes : 0);
+  if (out == nullptr || total > capacity_bytes || total > SPORE_MAX_DATAGRAM_BYTES) {
+    result.error = EncodeError::kNoSpace;
+    return result;
+  }
+
+  Writer w(out, capacity_bytes);
+  w.u8(kMagic0);
+  w.u8(kMagic1);
+  w.u8(kProtocolVersion);
+  w.u8(static_cast<uint8_t>(msg.header.type));
+  w.u8(authenticated ? kFlagAuthenticated : 0);
+  w.u32(msg.header.sender_id);
+  w.u32(msg.header.incarnation);
+  w.u32(msg.header.seq);
+  w.u16(static_cast<uint16_t>(body_bytes));
+  write_body(w, msg);
+  if (authenticated) {
+    if (uint8_t* tag = w.take(kTagBytes)) hmac_sha256(key, out, kHeaderBytes + body_bytes, tag, kTagBytes);
+  }
+  // The size check above makes failure here impossible; checking keeps a future mismatch between
+  // checked_body_size() and write_body() an error instead of a bad datagram.
+  if (!w.ok() || w.size() != total) {
+    result.error = EncodeError::kNoSpace;
+    return result;
+  }
+  result.size_bytes = total;
+  return result;
+}
+
+// ---- capacity helpers ----------------------------------------------------------------------------
+
+size_t max_gossip_entries(MessageType type, bool authenticated) {
+  size_t fixed = 0;
+  switch (type) {
+    case MessageType::kPing:
+      fixed = kPingFixedBytes;
+      break;
+    case MessageType::kAck:
+      fixed = kAckFixedBytes;
+      break;
+    case MessageType::kPingReq:
+      fixed = kPingReqFixedBytes;
+      break;
+    case MessageType::kGossip:
+      fixed = kGossipFixedBytes;
+      break;
+    default:
+      return 0;
+  }
+  const size_t n = (max_body_bytes(authenticated) - fixed) / GossipList::kEntryBytes;
+  return n > 255 ? 255 : n;
+}
+
+size_t api_pages(const ApiEntry* entries, size_t entry_count, size_t sdk_version_len, bool authenticated,
+                 size_t page_index, size_t* first, size_t* count) {
+  const size_t fixed = kInfoFixedBytes + sdk_version_len;
+  if (fixed > max_body_bytes(authenticated) || (entries == nullptr && entry_count > 0)) return 0;
+  const size_t budget = max_body_bytes(authenticated) - fixed;
+  size_t pages = 0;
+  size_t i = 0;
+  do {
+    const size_t page_first = i;
+    size_t used = 0;
+    while (i < entry_count && i - page_first < 255) {
+      const size_t entry_bytes = kApiEntryFixedBytes + entries[i].uri.size();
+      if (used + entry_bytes > budget) break;
+      used += entry_bytes;
+      ++i;
+    }
+    if (i == page_first && i < entry_count) return 0;  // one entry alone does not fit
+    if (pages == page_index) {
+      if (first != nullptr) *first = page_first;
+      if (count != nullptr) *count = i - page_first;
+    }
+    ++pages;
+    if (pages > 255) return 0;
+  } while (i < entry_count);
+  return pages;
+}
+
+}  // namespace wire
+}  // namespace spore

@@ -1,0 +1,76 @@
+#pragma once
+/// @file wire_format.h
+/// Internal to the wire codec (wire_decode.cpp, wire_encode.cpp): the field rules and body sizes
+/// both directions apply, so decoder and encoder cannot drift apart. Not an API: use wire_codec.h.
+/// (The byte cursors stay in the one file that uses each, where the compiler may specialise them.)
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "spore/base/bytes.h"
+#include "spore/base/limits.h"
+#include "spore/wire/wire_messages.h"
+
+namespace spore {
+namespace wire {
+namespace format {
+
+// ---- field rules, shared by decoder and encoder so they cannot drift apart --------------------
+
+// Hostnames and URIs end up in JSON, logs and URLs: visible ASCII only, no space.
+inline bool all_in_range(std::string_view s, char lo, char hi) {
+  for (char c : s)
+    if (c < lo || c > hi) return false;
+  return true;
+}
+inline bool valid_hostname(std::string_view s) {
+  return !s.empty() && s.size() <= SPORE_MAX_HOSTNAME_LEN && all_in_range(s, '\x21', '\x7e');
+}
+// Same rule as ApiRegistry::add(), so anything a registry holds can be published.
+inline bool valid_uri(std::string_view s) {
+  return !s.empty() && s.size() <= SPORE_MAX_URI_LEN && s[0] == '/' && all_in_range(s, '\x21', '\x7e');
+}
+// SDK strings are free text ("2.2.2-dev(38a443e)", "Linux 6.1"): spaces allowed, may be empty.
+inline bool valid_sdk_version(std::string_view s) {
+  return s.size() <= SPORE_MAX_VERSION_LEN && all_in_range(s, '\x20', '\x7e');
+}
+inline bool valid_method(uint8_t m) {
+  return m >= static_cast<uint8_t>(HttpMethod::kGet) && m <= static_cast<uint8_t>(HttpMethod::kPatch);
+}
+inline bool valid_state(uint8_t s) {
+  return s >= static_cast<uint8_t>(MemberState::kAlive) && s <= static_cast<uint8_t>(MemberState::kLeft);
+}
+inline bool valid_type(uint8_t t) {
+  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kEventDigest);
+}
+inline bool valid_topic(std::string_view s) {
+  return !s.empty() && s.size() <= kMaxEventTopicLen && all_in_range(s, '\x21', '\x7e');
+}
+// seq numbers start at 1; the oldest held event is never newer than the newest one.
+inline bool valid_stream_pos(const EventStreamPos& p, bool with_oldest) {
+  return p.seq != 0 && (!with_oldest || (p.oldest_seq != 0 && p.oldest_seq <= p.seq));
+}
+inline bool valid_gossip_entry(const GossipEntry& e) {
+  return e.node_id != 0 && valid_state(static_cast<uint8_t>(e.state));
+}
+
+constexpr uint8_t kAnnounceReplyRequested = 0x01;
+
+// Fixed part of each body, in bytes (see docs/protocol.md tables).
+constexpr size_t kAnnounceFixedBytes = 1 + 1 + 4 + 2 + 2 + 4 + 4 + 4 + 4 + 1;  // + hostname
+constexpr size_t kPingFixedBytes = 4 + 4 + 4 + 1;                            // + entries
+constexpr size_t kAckFixedBytes = 4 + 4 + 1;
+constexpr size_t kPingReqFixedBytes = 4 + 4 + 4 + 4 + 2 + 1;
+constexpr size_t kGossipFixedBytes = 1;
+constexpr size_t kInfoReqBytes = 1;
+constexpr size_t kInfoFixedBytes = 4 + 4 + 4 + 4 + 4 + 2 + 1 + 1 + 1 + 1;  // + sdk + entries
+constexpr size_t kApiEntryFixedBytes = 2;                                  // + uri
+constexpr size_t kEventFixedBytes = 4 + 4 + 4 + 1 + 2;                     // + topic + payload
+constexpr size_t kEventReqBytes = 4 + 4;
+constexpr size_t kEventDigestBytes = 4 + 4 + 4;
+
+}  // namespace format
+}  // namespace wire
+}  // namespace spore
