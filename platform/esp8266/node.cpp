@@ -136,7 +136,7 @@ bool Node::hash_running_image(uint8_t (&sha256)[32]) {
       return false;
     }
     br_sha256_update(&sha, chunk, n);
-    if ((offset & 0x3FFF) == 0) ESP.wdtFeed();  // ~0.4 s in all: keep the watchdog quiet
+    if ((offset & 0x3FFF) == 0) watchdog_.feed();  // ~0.4 s in all: keep the watchdog quiet
   }
   br_sha256_out(&sha, sha256);
   return size > 0;

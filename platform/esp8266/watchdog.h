@@ -1,6 +1,6 @@
 #pragma once
 /// @file watchdog.h
-/// spore::Watchdog on the ESP8266: ESP.wdtFeed(). spore::Node::loop() feeds it at the top of every
+/// spore::Watchdog on the ESP8266: ESP.wdtFeed(). spore::Node::loop() feeds it once every
 /// pass and measures the passes (core's LoopPassMonitor warns about blocking ones, host-tested in
 /// tests/unit/loop_pass_monitor_test.cpp); code that may legitimately run long (flash erase
 /// loops, big JSON documents) calls feed_now() itself — never yield() from async (lwIP) callbacks.

@@ -102,9 +102,9 @@ class UdpPort {
   virtual uint32_t largest_free_block_bytes() const { return UINT32_MAX; }
 };
 
-/// The platform's watchdog, fed once per loop pass by the loop owner (core/spore/node/node_loop.h)
-/// and by code that legitimately runs long (flash erase loops). ESP8266: ESP.wdtFeed(); Linux and
-/// the simulator have none (nullptr where a Watchdog* is taken).
+/// The platform's watchdog, fed once per loop pass by the loop owner (spore::Node::loop(),
+/// core/spore/node/node.h) and by code that legitimately runs long (flash erase loops). ESP8266:
+/// ESP.wdtFeed(); Linux and the simulator have none (nullptr where a Watchdog* is taken).
 class Watchdog {
  public:
   virtual ~Watchdog() = default;
