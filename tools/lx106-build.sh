@@ -5,6 +5,7 @@
 # Env:   SPORE_LX106_BUDGET_BYTES           .text+.rodata budget of the engine, default 49152 (DESIGN.md §4)
 #        SPORE_LX106_DEVICE_BUDGET_BYTES    .text+.rodata budget of the ESP8266 device logic, default 16384
 #        SPORE_LX106_INTEGRATIONS_BUDGET_BYTES  .text+.rodata budget of the integrations, default 12288
+#        SPORE_LX106_COMPOSITION_BUDGET_BYTES  .text+.rodata budget of the composition root, default 2048
 #        SPORE_LX106_OPTIONAL_BUDGET_BYTES      .text+.rodata budget of the optional modules, default 14336
 #        SPORE_LX106_AUTH_BUDGET_BYTES          .text+.rodata budget of the request-proof modules, default 7168
 #
@@ -23,6 +24,8 @@ DEVICE_BUDGET="${SPORE_LX106_DEVICE_BUDGET_BYTES:-16384}"
 [[ $DEVICE_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_DEVICE_BUDGET_BYTES must be a number" >&2; exit 2; }
 INTEGRATIONS_BUDGET="${SPORE_LX106_INTEGRATIONS_BUDGET_BYTES:-12288}"
 [[ $INTEGRATIONS_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_INTEGRATIONS_BUDGET_BYTES must be a number" >&2; exit 2; }
+COMPOSITION_BUDGET="${SPORE_LX106_COMPOSITION_BUDGET_BYTES:-2048}"
+[[ $COMPOSITION_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_COMPOSITION_BUDGET_BYTES must be a number" >&2; exit 2; }
 OPTIONAL_BUDGET="${SPORE_LX106_OPTIONAL_BUDGET_BYTES:-14336}"
 [[ $OPTIONAL_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_OPTIONAL_BUDGET_BYTES must be a number" >&2; exit 2; }
 AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-7168}"
@@ -41,15 +44,30 @@ AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-7168}"
 #   proofs, the RETAIN follower under arduino-mqtt and the command budget (10,071 B -> 12,417 B).
 # - auth: request proofs (issue 15), the version a signed image carries (issue 18, downgrade
 #   protection) and the keyed MAC all of them rest on (issue 18's attack fixes). 7 KB since then.
+# - composition: spore::Node (core/spore/node/node.cpp), the one receive path and the loop pass
+#   monitor, which spored, the ESP8266 node and the simulator share since issue 19 (the wiring each
+#   platform did itself before, and the ESP8266's intake and monitor from the device group):
+#   1,669 B then. Not engine: the engine budget is the protocol's, and this code only calls it.
+#   Files join it by a GROUP list on their folder's line (`GROUP composition file...`).
 # - host only: compiled for the target (core must build there) but not linked by the firmware, so in
 #   no budget: the multipart parser (SPORE_OTA_MULTIPART=0 there; ESPAsyncWebServer parses multipart).
 # docs/footprint.md ("Budget") has the history of each figure. The firmware image budget (440 KiB,
 # tools/firmware-link.sh) covers whatever the default image links.
 MODULES_FILE=core/CMakeLists.txt
-declare -A GROUP_OF_FOLDER=() HOST_ONLY=()
+declare -A GROUP_OF_FOLDER=() HOST_ONLY=() GROUP_OF_FILE=()
 while read -r folder group rest; do
   GROUP_OF_FOLDER[$folder]=$group
-  if [[ $rest == HOST_ONLY* ]]; then for f in ${rest#HOST_ONLY}; do HOST_ONLY[$folder/$f]=1; done; fi
+  # After the group: `HOST_ONLY file...` and/or `GROUP <group> file...` (files in another group).
+  mode="" file_group=""
+  for word in $rest; do
+    case $mode:$word in
+      *:HOST_ONLY) mode=host ;;
+      *:GROUP) mode=group ;;
+      host:*) HOST_ONLY[$folder/$word]=1 ;;
+      group:*) file_group=$word mode=group_files ;;
+      group_files:*) GROUP_OF_FILE[$folder/$word]=$file_group ;;
+    esac
+  done
 done < <(sed -n 's/^spore_module(\([^)]*\)).*/\1/p' "$MODULES_FILE")
 [[ ${#GROUP_OF_FOLDER[@]} -gt 0 ]] || { echo "lx106-build: no spore_module() lines in $MODULES_FILE" >&2; exit 2; }
 
@@ -89,6 +107,7 @@ objs=()
 engine_objs=()
 device_objs=()
 integration_objs=()
+composition_objs=()
 optional_objs=()
 auth_objs=()
 host_only_objs=()
@@ -103,6 +122,7 @@ for src in core/spore/*/*.cpp; do
     failed+=("core/spore/$folder has no spore_module() line in $MODULES_FILE")
     continue
   fi
+  group="${GROUP_OF_FILE[$folder/$name]:-$group}"
   [[ -z ${HOST_ONLY[$folder/$name]:-} ]] || group=host-only
   if "${CC[@]}" -c "$src" -o "$o"; then
     objs+=("$o")
@@ -110,6 +130,7 @@ for src in core/spore/*/*.cpp; do
       engine) engine_objs+=("$o") ;;
       device) device_objs+=("$o") ;;
       integrations) integration_objs+=("$o") ;;
+      composition) composition_objs+=("$o") ;;
       optional) optional_objs+=("$o") ;;
       auth) auth_objs+=("$o") ;;
       host-only) host_only_objs+=("$o") ;;
@@ -118,6 +139,9 @@ for src in core/spore/*/*.cpp; do
   else
     failed+=("$src")
   fi
+done
+for key in "${!GROUP_OF_FILE[@]}"; do
+  [[ -e core/spore/$key.cpp ]] || failed+=("$MODULES_FILE puts $key in a group, but core/spore/$key.cpp does not exist")
 done
 for key in "${!HOST_ONLY[@]}"; do
   [[ -e core/spore/$key.cpp ]] || failed+=("$MODULES_FILE lists HOST_ONLY $key, but core/spore/$key.cpp does not exist")
@@ -163,6 +187,8 @@ partial "$OUT/spore-device.o" "device logic (ld -r)" "${device_objs[@]}"
 DTR=$((PT + PR))
 partial "$OUT/spore-integrations.o" "integrations (ld -r)" "${integration_objs[@]}"
 ITR=$((PT + PR))
+partial "$OUT/spore-composition.o" "composition (ld -r)" "${composition_objs[@]}"
+CTR=$((PT + PR))
 partial "$OUT/spore-optional.o" "optional (ld -r)" "${optional_objs[@]}"
 OTR=$((PT + PR))
 partial "$OUT/spore-auth.o" "request proofs (ld -r)" "${auth_objs[@]}"
@@ -181,9 +207,11 @@ fi
 # NODE_PARTS is what one running node is made of (their sum is the node RAM checked against the
 # budget; a composition root replaces the list with itself); DETAIL_PARTS are parts of them, shown
 # for the arithmetic. Each type is spore::<name>, declared by one of PROBE_HEADERS.
-NODE_PARTS=(NodeContext Membership RestApi OtaSession OtaUploadHandler)
-DETAIL_PARTS=(MemberTable Member EventBus ApiRegistry ClusterEvents ReplayWindow)
-PROBE_HEADERS=(cluster/membership.h node/node_context.h ota/ota.h ota/ota_upload.h wire/replay_window.h http/rest_api.h)
+NODE_PARTS=(Node)
+DETAIL_PARTS=(NodeContext Membership RestApi OtaSession OtaUploadHandler Metrics EventApi UdpIntake MemberTable Member EventBus
+  ApiRegistry ClusterEvents ReplayWindow)
+PROBE_HEADERS=(node/node.h cluster/membership.h node/node_context.h ota/ota.h ota/ota_upload.h wire/replay_window.h
+  http/rest_api.h integrations/metrics.h integrations/event_api.h node/udp_intake.h)
 {
   for h in "${PROBE_HEADERS[@]}"; do printf '#include "spore/%s"\n' "$h"; done
   echo '#define SPORE_PROBE(name) extern "C" const char spore_sizeof_##name[sizeof(spore::name)] = {};'
@@ -220,7 +248,8 @@ else
 fi
 
 status=ok
-[[ $ETR -le $BUDGET && $DTR -le $DEVICE_BUDGET && $ITR -le $INTEGRATIONS_BUDGET && $OTR -le $OPTIONAL_BUDGET &&
+[[ $ETR -le $BUDGET && $DTR -le $DEVICE_BUDGET && $ITR -le $INTEGRATIONS_BUDGET && $CTR -le $COMPOSITION_BUDGET &&
+  $OTR -le $OPTIONAL_BUDGET &&
   $ATR -le $AUTH_BUDGET ]] ||
   status=over_budget
 [[ ${#failed[@]} -eq 0 ]] || status=compile_failed
@@ -234,6 +263,7 @@ text_rodata_bytes=$TR
 engine_text_rodata_bytes=$ETR
 device_text_rodata_bytes=$DTR
 integrations_text_rodata_bytes=$ITR
+composition_text_rodata_bytes=$CTR
 optional_text_rodata_bytes=$OTR
 auth_text_rodata_bytes=$ATR
 data_bytes=$D
@@ -246,10 +276,12 @@ membership_bytes=${RAM[Membership]:-0}
 rest_api_bytes=${RAM[RestApi]:-0}
 node_ram_bytes=${node_ram:-0}
 node_ram_per_member_bytes=${node_ram_per_member:-0}
+spore_node_bytes=${RAM[Node]:-0}
 node_ram_budget_bytes=${RAM_BUDGET:-0}
 budget_text_rodata_bytes=$BUDGET
 budget_device_text_rodata_bytes=$DEVICE_BUDGET
 budget_integrations_text_rodata_bytes=$INTEGRATIONS_BUDGET
+budget_composition_text_rodata_bytes=$COMPOSITION_BUDGET
 budget_optional_text_rodata_bytes=$OPTIONAL_BUDGET
 budget_auth_text_rodata_bytes=$AUTH_BUDGET
 status=$status
@@ -260,6 +292,7 @@ echo "constant strings kept in flash (.irom.text.spore.*, counted in text): $FLA
 echo "engine text+rodata $ETR / $BUDGET B ($((ETR * 100 / (BUDGET > 0 ? BUDGET : 1)))%);" \
   "ESP8266 device logic $DTR / $DEVICE_BUDGET B ($((DTR * 100 / (DEVICE_BUDGET > 0 ? DEVICE_BUDGET : 1)))%);" \
   "integrations $ITR / $INTEGRATIONS_BUDGET B ($((ITR * 100 / (INTEGRATIONS_BUDGET > 0 ? INTEGRATIONS_BUDGET : 1)))%);" \
+  "composition $CTR / $COMPOSITION_BUDGET B ($((CTR * 100 / (COMPOSITION_BUDGET > 0 ? COMPOSITION_BUDGET : 1)))%);" \
   "optional $OTR / $OPTIONAL_BUDGET B ($((OTR * 100 / (OPTIONAL_BUDGET > 0 ? OPTIONAL_BUDGET : 1)))%);" \
   "request proofs $ATR / $AUTH_BUDGET B ($((ATR * 100 / (AUTH_BUDGET > 0 ? AUTH_BUDGET : 1)))%); total $TR B"
 echo "static RAM data+bss $((D + B)) B (budget 4096 B + 64 B/member; the ESP8266 Arduino core also keeps .rodata in DRAM)"
@@ -268,7 +301,7 @@ if [[ ${#failed[@]} -gt 0 ]]; then
   exit 1
 fi
 if [[ $status == over_budget ]]; then
-  echo "lx106-build: FAILED: text+rodata over budget: engine $ETR / $BUDGET B, device logic $DTR / $DEVICE_BUDGET B, integrations $ITR / $INTEGRATIONS_BUDGET B, optional $OTR / $OPTIONAL_BUDGET B, request proofs $ATR / $AUTH_BUDGET B" >&2
+  echo "lx106-build: FAILED: text+rodata over budget: engine $ETR / $BUDGET B, device logic $DTR / $DEVICE_BUDGET B, integrations $ITR / $INTEGRATIONS_BUDGET B, composition $CTR / $COMPOSITION_BUDGET B, optional $OTR / $OPTIONAL_BUDGET B, request proofs $ATR / $AUTH_BUDGET B" >&2
   exit 1
 fi
 echo "lx106-build: ok (${#objs[@]} objects, summary in ${OUT#"$ROOT"/}/size.txt)"

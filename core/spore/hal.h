@@ -12,11 +12,11 @@
 /// | Random         | base/ports.h             | next_u32(): jitter and probe order, not keys | posix, esp8266, sim |
 /// | LogSink        | base/ports.h             | write(level, line): stderr, Serial           | posix, esp8266      |
 /// | SystemInfo     | base/ports.h             | heap, chip id, SDK, CPU MHz, flash size      | posix, esp8266, sim |
-/// | UdpPort        | base/ports.h             | send_to(), broadcast() of one datagram       | posix, esp8266, sim |
+/// | UdpPort        | base/ports.h             | send and receive one datagram at a time      | posix, esp8266, sim |
+/// | Watchdog       | base/ports.h             | feed(), once per loop pass                   | esp8266             |
 /// | JsonOutput     | base/json_writer.h       | write() of a run of response bytes           | posix (core too)    |
 /// | FlashTarget    | ota/ota.h                | begin, write, commit, abort of an image      | posix, esp8266      |
 /// | MqttPort       | mqtt/mqtt_bridge.h       | connected(), publish(), subscribe()          | posix, esp8266      |
-/// | DatagramSource | device/udp_intake.h      | next_datagram(), read(), sender, heap        | esp8266             |
 /// | WifiPort       | device/wifi_manager.h    | station and AP on/off, status, IP, ARP       | esp8266             |
 /// | SettingsStore  | device/device_settings.h | load(), save() of the settings text          | esp8266             |
 /// | SafeModeStore  | device/safe_mode.h       | load(), save() of words kept over a reset    | esp8266             |
@@ -32,7 +32,7 @@
 /// - JsonOutput: posix/http_server.h; core's BufferJsonOutput
 /// - FlashTarget: posix/executable_flash_target.h, esp8266/updater_flash_target.h
 /// - MqttPort: posix/mqtt_client.h, esp8266/mqtt_client.h
-/// - DatagramSource: esp8266/udp.h
+/// - Watchdog: esp8266/watchdog.h (none on Linux and in the simulator)
 /// - WifiPort: esp8266/wifi.h
 /// - SettingsStore: esp8266/config_store.h
 /// - SafeModeStore: esp8266/system_ports.h
@@ -50,7 +50,6 @@
 #include "spore/device/device_settings.h"
 #include "spore/device/safe_mode.h"
 #include "spore/device/token_drbg.h"
-#include "spore/device/udp_intake.h"
 #include "spore/device/wifi_manager.h"
 #include "spore/mqtt/mqtt_bridge.h"
 #include "spore/ota/ota.h"

@@ -85,25 +85,17 @@ uint16_t mqtt_port_from(const char* text) {
 }  // namespace
 
 Node::Node(const Config& config, const SafeModeConfig& safe_mode)
-    : config_(config),
-      safe_mode_(rtc_, safe_mode),
-      ctx_(config_, clock_, random_, system_, &log_),
-      api_(ctx_),
-      ota_session_(flash_),
-      ota_(ctx_, api_, ota_session_),
-      membership_(ctx_, udp_, random_),
-      metrics_(ctx_, api_),
-      events_(ctx_, api_),
-      server_(config_.http_port),
-      http_(server_, api_, clock_),
-      monitor_(&log_),
+    : safe_mode_(rtc_, safe_mode),
+      node_(config, NodePorts{clock_, random_, system_, udp_, flash_, &log_, &watchdog_}),
+      server_(config.http_port),
+      http_(server_, api(), clock_),
       wifi_(radio_, random_, &log_),
       settings_(store_),
-      portal_(server_, wifi_, settings_.config(), store_, api_, clock_, log_, hostname_)
+      portal_(server_, wifi_, settings_.config(), store_, api(), clock_, log_, hostname_)
 #ifdef SPORE_WITH_MQTT
       ,
       mqtt_(random_),
-      bridge_(ctx_, api_, mqtt_)
+      bridge_(context(), api(), mqtt_)
 #endif
 {
 }
@@ -114,18 +106,18 @@ uint32_t Node::next_incarnation() {
   const uint32_t legacy = boot_log_.legacy_count();
   if (!boot_log_.begin()) {
     // No room for the log: peers may take this boot's datagrams for a stale life's.
-    SPORE_LOG(ctx_, LogLevel::kError, "boot counter: no flash area for its log in this layout; boot count %lu",
+    SPORE_LOG(context(), LogLevel::kError, "boot counter: no flash area for its log in this layout; boot count %lu",
               static_cast<unsigned long>(legacy + 1));
     return incarnation_for_boot(legacy < kBootCountMax ? legacy + 1 : kBootCountMax);
   }
   // Never the EEPROM sector: its old 8 bytes are read once (migrate), never written.
   const BootCount c = next_boot_count(boot_log_, legacy);
   if (c.migrated) {
-    SPORE_LOG(ctx_, LogLevel::kInfo, "boot counter: continued from the EEPROM counter %lu in the log at 0x%lx",
+    SPORE_LOG(context(), LogLevel::kInfo, "boot counter: continued from the EEPROM counter %lu in the log at 0x%lx",
               static_cast<unsigned long>(legacy), static_cast<unsigned long>(boot_log_.address()));
   }
   if (!c.saved) {
-    SPORE_LOG(ctx_, LogLevel::kError, "boot counter: flash write failed; the next boot may repeat boot count %lu",
+    SPORE_LOG(context(), LogLevel::kError, "boot counter: flash write failed; the next boot may repeat boot count %lu",
               static_cast<unsigned long>(c.count));
   }
   return incarnation_for_boot(c.count);
@@ -140,11 +132,11 @@ bool Node::hash_running_image(uint8_t (&sha256)[32]) {
   for (uint32_t offset = 0; offset < size; offset += sizeof chunk) {
     const uint32_t n = size - offset < sizeof chunk ? size - offset : sizeof chunk;
     if (!ESP.flashRead(offset, reinterpret_cast<uint32_t*>(chunk), (n + 3) & ~3u)) {
-      SPORE_LOG(ctx_, LogLevel::kError, "firmware: flash read failed; imageSha256 left unset");
+      SPORE_LOG(context(), LogLevel::kError, "firmware: flash read failed; imageSha256 left unset");
       return false;
     }
     br_sha256_update(&sha, chunk, n);
-    if ((offset & 0x3FFF) == 0) ESP.wdtFeed();  // ~0.4 s in all: keep the watchdog quiet
+    if ((offset & 0x3FFF) == 0) watchdog_.feed();  // ~0.4 s in all: keep the watchdog quiet
   }
   br_sha256_out(&sha, sha256);
   return size > 0;
@@ -153,45 +145,45 @@ bool Node::hash_running_image(uint8_t (&sha256)[32]) {
 void Node::load_device_config() {
   const bool store_ok = store_.begin();
   if (!store_ok) {
-    SPORE_LOG(ctx_, LogLevel::kError, "config: no flash area for settings in this layout; running on build-time settings");
+    SPORE_LOG(context(), LogLevel::kError, "config: no flash area for settings in this layout; running on build-time settings");
   }
   settings_.begin(kBuildSsid, kBuildPassword, sketch_token_);
   const DeviceConfig& config = settings_.config();
   if (settings_.access() == SettingsAccess::kUnavailable && store_ok) {
-    SPORE_LOG(ctx_, LogLevel::kError, "config: stored settings unreadable; READ-ONLY on build-time settings");
+    SPORE_LOG(context(), LogLevel::kError, "config: stored settings unreadable; READ-ONLY on build-time settings");
   } else if (settings_.access() == SettingsAccess::kReadOnly && settings_.bad_lines() > 0) {
-    SPORE_LOG(ctx_, LogLevel::kError,
+    SPORE_LOG(context(), LogLevel::kError,
               "config: settings line %u: %s (%u bad line(s)); READ-ONLY on the rest until the portal saves",
               static_cast<unsigned>(settings_.first_error().line), settings_.first_error().reason,
               static_cast<unsigned>(settings_.bad_lines()));
   } else if (settings_.access() == SettingsAccess::kReadOnly) {
-    SPORE_LOG(ctx_, LogLevel::kError,
+    SPORE_LOG(context(), LogLevel::kError,
               "config: settings record damaged; kept, READ-ONLY on build-time settings until the portal saves");
   }
   if (settings_.degraded()) {
     // Never keyless, never bearer tokens the record may refuse (DeviceSettings::degraded()).
-    SPORE_LOG(ctx_, LogLevel::kError,
+    SPORE_LOG(context(), LogLevel::kError,
               "config: cluster key or no_bearer may be lost; WiFi, REST and OTA only until the portal saves");
   }
   if (config.unknown_keys() > 0) {
-    SPORE_LOG(ctx_, LogLevel::kWarn, "config: %u setting(s) with keys this image does not know kept%s",
+    SPORE_LOG(context(), LogLevel::kWarn, "config: %u setting(s) with keys this image does not know kept%s",
               static_cast<unsigned>(config.unknown_keys()),
               config.unknown_keys_dropped() > 0 ? "; some over the budget: a save loses them" : "");
   }
   if (const char* reason = settings_.build_wifi_error()) {
-    SPORE_LOG(ctx_, LogLevel::kError, "config: WIFI_SSID/WIFI_PASSWORD build flags: %s", reason);
+    SPORE_LOG(context(), LogLevel::kError, "config: WIFI_SSID/WIFI_PASSWORD build flags: %s", reason);
   }
-  ctx_.set_settings_read_only(settings_.read_only());
+  context().set_settings_read_only(settings_.read_only());
 }
 
 void Node::poll_settings() {
   if (settings_.read_only() && store_.saves() > 0) {
     const bool was_degraded = settings_.degraded();
     settings_.saved_by_user();  // the setup portal saved new settings over the record
-    ctx_.set_settings_read_only(false);
+    context().set_settings_read_only(false);
     if (was_degraded) {
       // begin() left the cluster services off; a clean boot starts them on the saved record.
-      SPORE_LOG(ctx_, LogLevel::kWarn, "config: settings saved by the portal; restarting onto them");
+      SPORE_LOG(context(), LogLevel::kWarn, "config: settings saved by the portal; restarting onto them");
       http_.request_restart();
     }
   }
@@ -200,10 +192,10 @@ void Node::poll_settings() {
   uint8_t mac[6];
   radio_.station_mac(mac);
   const bool saved = settings_.draw_token(entropy_, mac);
-  api_.set_api_token(settings_.api_token());  // 32 hex digits: always valid; ends lock_until_token()
+  api().set_api_token(settings_.api_token());  // 32 hex digits: always valid; ends lock_until_token()
   // Shown once, when it is made: reading it needs the board in hand, which the threat model
   // leaves out anyway; the setup portal never shows it (its access point is open).
-  SPORE_LOG(ctx_, LogLevel::kWarn, "new API token %s%s", settings_.api_token().data(),
+  SPORE_LOG(context(), LogLevel::kWarn, "new API token %s%s", settings_.api_token().data(),
             saved ? "" : " (for this boot only: not saved)");
 }
 
@@ -211,30 +203,90 @@ void Node::begin_safe_mode() {
   const bool power_on = system_.reset_reason_code() == static_cast<uint32_t>(EspResetReason::kPowerOn);
   const SafeModeConfig& c = safe_mode_.config();
   if (safe_mode_.begin(clock_.now_ms(), power_on)) {
-    SPORE_LOG(ctx_, LogLevel::kWarn,
+    SPORE_LOG(context(), LogLevel::kWarn,
               "SAFE MODE: %u boots in a row ended within %lu s; WiFi, REST and OTA only for %lu s",
               static_cast<unsigned>(safe_mode_.failed_boots()), static_cast<unsigned long>(c.stable_after_ms / 1000),
               static_cast<unsigned long>(c.timeout_ms / 1000));
   } else if (safe_mode_.failed_boots() > 0) {
-    SPORE_LOG(ctx_, LogLevel::kWarn, "safe mode: %u boot(s) in a row ended early (last reset: %s); safe mode at %u",
+    SPORE_LOG(context(), LogLevel::kWarn, "safe mode: %u boot(s) in a row ended early (last reset: %s); safe mode at %u",
               static_cast<unsigned>(safe_mode_.failed_boots()), system_.reset_reason_name(),
               static_cast<unsigned>(c.boot_attempts));
   }
-  ctx_.set_safe_mode(safe_mode_.active());
+  context().set_safe_mode(safe_mode_.active());
 }
 
 void Node::poll_safe_mode(uint32_t now_ms) {
-  switch (safe_mode_.poll(now_ms, ota_session_.busy() || http_.restart_scheduled())) {
+  switch (safe_mode_.poll(now_ms, ota_session().busy() || http_.restart_scheduled())) {
     case SafeModeEvent::kBootStable:
-      SPORE_LOG(ctx_, LogLevel::kInfo, "safe mode: boot stable; early-reset counter cleared");
+      SPORE_LOG(context(), LogLevel::kInfo, "safe mode: boot stable; early-reset counter cleared");
       break;
     case SafeModeEvent::kTimeout:
-      SPORE_LOG(ctx_, LogLevel::kWarn, "safe mode: time is up; restarting into a normal boot");
+      SPORE_LOG(context(), LogLevel::kWarn, "safe mode: time is up; restarting into a normal boot");
       http_.request_restart();  // loop()'s deferred restart, through before_restart()
       break;
     case SafeModeEvent::kNone:
       break;
   }
+}
+
+#ifdef SPORE_OTA_PUBLIC_KEY_PEM
+bool Node::load_ota_key() {
+  // The PEM stays in flash; parsing needs it in RAM for a moment (stack, ~450 B for RSA-2048).
+  static const char kPem[] PROGMEM = SPORE_OTA_PUBLIC_KEY_PEM;
+  char pem[sizeof kPem];
+  memcpy_P(pem, kPem, sizeof kPem);
+  ota_session().require_public_key();  // whatever happens below, this build never installs unsigned
+  if (ota_session().set_public_key_pem(std::string_view(pem, sizeof kPem - 1))) return true;
+  // Taking unsigned images instead would be a downgrade: no update route at all; the serial
+  // port is the way back for this build.
+  if (ota_session().refused_key_bits() > 0) {
+    SPORE_LOG(context(), LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is an RSA key of %u bits, under %u; no updates",
+              static_cast<unsigned>(ota_session().refused_key_bits()), static_cast<unsigned>(OtaSession::kMinKeyBits));
+  } else {
+    SPORE_LOG(context(), LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM; no updates");
+  }
+  return false;
+}
+#endif
+
+bool Node::apply_settings(bool* ota_ok) {
+  bool ok = true;
+  // A fresh board gets a random token rather than an open REST API (docs/security.md), drawn in
+  // loop() once WiFi runs (poll_settings()). Until then every protected route answers 503
+  // token_pending: no throwaway token, which the pre-radio RNG would make guessable.
+  if (settings_.sketch_token_invalid()) {
+    SPORE_LOG(context(), LogLevel::kError,
+              "API token passed to begin(): 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected; not used");
+  }
+  if (settings_.token_pending()) {
+    api().lock_until_token();
+  } else if (!api().set_api_token(settings_.api_token())) {
+    ok = false;  // DeviceSettings checked it: cannot happen; never an open API instead
+  }
+  // What a 401 says (a string literal: it must outlive the RestApi). Not the token, only where it is.
+  api().set_token_location("the serial log of the board's first boot (./ctl.sh monitor), or its api_token setting");
+  const DeviceConfig& device = settings_.config();
+  api().set_bearer_allowed(!device.no_bearer());
+  if (!device.cluster_key_hex().empty()) {
+    HmacKey key;
+    if (key.set_hex(device.cluster_key_hex())) {
+      membership().set_cluster_key(key);
+    } else {
+      ok = false;  // DeviceConfig checked it: cannot happen; never run keyless instead
+    }
+  }
+  *ota_ok = true;
+#ifdef SPORE_OTA_PUBLIC_KEY_PEM
+  *ota_ok = load_ota_key();
+  ok = *ota_ok && ok;
+#endif
+  // Without a key OtaSession passes a signature trailer through to the flash target.
+  flash_.set_signature_trailer_allowed(!ota_session().has_public_key());
+  // RSA runs on the core's stack thunk, never on the system stack of the upload's callbacks.
+  flash_.set_needs_rsa_stack(ota_session().has_public_key());
+  ota_session().set_rsa_verifier(&UpdaterFlashTarget::rsa_verify);
+  flash_.set_log(&context());
+  return ok;
 }
 
 bool Node::begin(const char* api_token) {
@@ -252,97 +304,41 @@ bool Node::begin(const char* api_token) {
   sketch_token_ = api_token != nullptr ? api_token : "";
   load_device_config();
   if (settings_.degraded()) degraded = true;  // logged why
-  if (!safe_mode_.active() && !udp_.begin(config_.udp_port)) {
-    SPORE_LOG(ctx_, LogLevel::kError, "UDP: cannot bind the cluster port; WiFi, REST and OTA only");
+  if (!safe_mode_.active() && !udp_.begin(context().config().udp_port)) {
+    SPORE_LOG(context(), LogLevel::kError, "UDP: cannot bind the cluster port; WiFi, REST and OTA only");
     degraded = true;
   }
-  // The address comes with the WiFi connection (on_ip_change); 0 until then.
-  if (!ctx_.begin({chip, next_incarnation(), radio_.station_ip(), hostname_})) degraded = true;  // logged why
-  uint8_t image_sha256[32] = {};
+  bool ota_ok = true;
+  if (!apply_settings(&ota_ok)) degraded = true;  // logged why
   char version[kImageVersionMaxTextBytes + 1];
   memcpy_P(version, kVersionSlot + kImageVersionMarkerBytes, sizeof version - 1);
   version[sizeof version - 1] = '\0';
-  ota_session_.set_running_version(version);
-  if (!ota_session_.running_version().valid) {
-    SPORE_LOG(ctx_, LogLevel::kWarn, "OTA: firmware version '%s' has no MAJOR.MINOR.PATCH: no downgrade check", version);
-  }
-  if (hash_running_image(image_sha256)) {
-    ctx_.set_firmware(version, image_sha256);
-    membership_.set_image_digest(ctx_.image_digest());
-  }
-  // A fresh board gets a random token rather than an open REST API (docs/security.md), drawn in
-  // loop() once WiFi runs (poll_settings()). Until then every protected route answers 503
-  // token_pending: no throwaway token, which the pre-radio RNG would make guessable.
-  if (settings_.sketch_token_invalid()) {
-    SPORE_LOG(ctx_, LogLevel::kError,
-              "API token passed to begin(): 1-64 characters of A-Z a-z 0-9 - . _ ~ + / = expected; not used");
-  }
-  if (settings_.token_pending()) {
-    api_.lock_until_token();
-  } else if (!api_.set_api_token(settings_.api_token())) {
-    degraded = true;  // DeviceSettings checked it: cannot happen; never an open API instead
-  }
-  // What a 401 says (a string literal: it must outlive the RestApi). Not the token, only where it is.
-  api_.set_token_location("the serial log of the board's first boot (./ctl.sh monitor), or its api_token setting");
-  const DeviceConfig& device = settings_.config();
-  api_.set_bearer_allowed(!device.no_bearer());
-  if (!device.cluster_key_hex().empty()) {
-    HmacKey key;
-    if (key.set_hex(device.cluster_key_hex())) {
-      membership_.set_cluster_key(key);
-    } else {
-      degraded = true;  // DeviceConfig checked it: cannot happen; never run keyless instead
-    }
-  }
-  bool ota_ok = true;
-#ifdef SPORE_OTA_PUBLIC_KEY_PEM
-  {
-    // The PEM stays in flash; parsing needs it in RAM for a moment (stack, ~450 B for RSA-2048).
-    static const char kPem[] PROGMEM = SPORE_OTA_PUBLIC_KEY_PEM;
-    char pem[sizeof kPem];
-    memcpy_P(pem, kPem, sizeof kPem);
-    ota_session_.require_public_key();  // whatever happens below, this build never installs unsigned
-    if (!ota_session_.set_public_key_pem(std::string_view(pem, sizeof kPem - 1))) {
-      // Taking unsigned images instead would be a downgrade: no update route at all; the serial
-      // port is the way back for this build.
-      if (ota_session_.refused_key_bits() > 0) {
-        SPORE_LOG(ctx_, LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is an RSA key of %u bits, under %u; no updates",
-                  static_cast<unsigned>(ota_session_.refused_key_bits()),
-                  static_cast<unsigned>(OtaSession::kMinKeyBits));
-      } else {
-        SPORE_LOG(ctx_, LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM; no updates");
-      }
-      ota_ok = false;
-      degraded = true;
-    }
-  }
-#endif
-  // Without a key OtaSession passes a signature trailer through to the flash target.
-  flash_.set_signature_trailer_allowed(!ota_session_.has_public_key());
-  // RSA runs on the core's stack thunk, never on the system stack of the upload's callbacks.
-  flash_.set_needs_rsa_stack(ota_session_.has_public_key());
-  ota_session_.set_rsa_verifier(&UpdaterFlashTarget::rsa_verify);
-  flash_.set_log(&ctx_);
-  if (!api_.begin()) degraded = true;                  // logged why; the routes that fit are served
-  if (ota_ok && !ota_.begin()) {  // logged why
+  uint8_t image_sha256[32] = {};
+  FirmwareIdentity firmware{version};
+  if (hash_running_image(image_sha256)) firmware.sha256 = &image_sha256;
+  // The address comes with the WiFi connection (on_ip_change); 0 until then. Every step runs
+  // (logged why when one fails); the routes that fit are served.
+  if (!node_.begin({chip, next_incarnation(), radio_.station_ip(), hostname_}, firmware,
+                   ota_ok ? NodeRest::kRoutesAndUpdate : NodeRest::kRoutes)) {
     degraded = true;
-    ota_ok = false;
   }
-  if (degraded) ctx_.set_safe_mode(true);             // "safeMode": only WiFi, REST and OTA run
+  ota_ok = node_.serves_update();
+  if (degraded) context().set_safe_mode(true);  // "safeMode": only WiFi, REST and OTA run
   if (!safe_mode_.active() && !degraded) begin_services();
-  if (ota_ok) http_.set_ota(&ota_);  // else POST /api/node/update is a plain request: 413/404
+  if (ota_ok) http_.set_ota(&node_.ota());  // else POST /api/node/update is a plain request: 413/404
   http_.set_before_restart(Delegate<void()>::bind<Node, &Node::before_restart>(this));
   portal_.begin();  // before the REST handler: the server asks handlers in order
-  if (!http_.begin(config_.http_port)) {
-    SPORE_LOG(ctx_, LogLevel::kError, "http: cannot listen on port %u", static_cast<unsigned>(config_.http_port));
+  if (!http_.begin(context().config().http_port)) {
+    SPORE_LOG(context(), LogLevel::kError, "http: cannot listen on port %u",
+              static_cast<unsigned>(context().config().http_port));
   }
   if (http_.restart_blocked()) {
-    SPORE_LOG(ctx_, LogLevel::kWarn, "boot mode is UART download (reset by a serial flash): restart requests are "
-                                     "refused until the board is power-cycled");
+    SPORE_LOG(context(), LogLevel::kWarn, "boot mode is UART download (reset by a serial flash): restart requests are "
+                                          "refused until the board is power-cycled");
   }
-  monitor_.begin();
   radio_.begin();
   wifi_.set_on_ip_change(WifiManager::IpChanged::bind<Node, &Node::on_ip_change>(this));
+  const DeviceConfig& device = settings_.config();
   wifi_.begin(clock_.now_ms(), hostname_, ap_name_, device.wifi_ssid(), device.wifi_password());
   begun_ = true;
   return true;
@@ -351,7 +347,7 @@ bool Node::begin(const char* api_token) {
 #ifdef SPORE_WITH_MQTT
 void Node::begin_mqtt() {
   if (*SPORE_MQTT_HOST == '\0') {
-    SPORE_LOG(ctx_, LogLevel::kInfo, "mqtt: no broker (SPORE_MQTT_HOST empty); bridge off");
+    SPORE_LOG(context(), LogLevel::kInfo, "mqtt: no broker (SPORE_MQTT_HOST empty); bridge off");
     return;
   }
   EspMqttClient::Settings settings;
@@ -364,75 +360,77 @@ void Node::begin_mqtt() {
   if (*SPORE_MQTT_DISCOVERY != '\0') config.discovery_prefix = SPORE_MQTT_DISCOVERY[0] == '-' ? "" : SPORE_MQTT_DISCOVERY;
   config.model = "ESP8266";
   if (settings.port == 0) {
-    SPORE_LOG(ctx_, LogLevel::kError, "mqtt: SPORE_MQTT_PORT is not a port number; bridge off");
+    SPORE_LOG(context(), LogLevel::kError, "mqtt: SPORE_MQTT_PORT is not a port number; bridge off");
     return;
   }
-  if (!bridge_.begin(config)) return;  // logged why
-  metrics_.set_mqtt_stats(&bridge_.stats());
-  bridge_.set_restart_handler(Delegate<void()>::bind<EspHttpServer, &EspHttpServer::request_restart>(&http_));
+  if (!node_.begin_mqtt(bridge_, config, Delegate<void()>::bind<EspHttpServer, &EspHttpServer::request_restart>(&http_))) {
+    return;  // logged why
+  }
   mqtt_.begin(settings, bridge_);
-  SPORE_LOG(ctx_, LogLevel::kInfo, "mqtt: broker %s port %u, topics under %s", settings.host,
+  SPORE_LOG(context(), LogLevel::kInfo, "mqtt: broker %s port %u, topics under %s", settings.host,
             static_cast<unsigned>(settings.port), bridge_.base_topic());
 }
 #endif
 
 void Node::begin_services() {
+  NodeServices services;
 #ifdef SPORE_HAS_DASHBOARD
   // Gzipped, in flash (SPORE_FLASH); ESPAsyncWebServer streams it with memcpy_P, no RAM copy.
-  if (!api_.set_dashboard(generated::kDashboardGzip, generated::kDashboardGzipBytes, generated::kDashboardCsp)) {
-    SPORE_LOG(ctx_, LogLevel::kWarn, "web dashboard not served: the api registry is full");
-  }
+  services.dashboard_gzip = generated::kDashboardGzip;
+  services.dashboard_bytes = generated::kDashboardGzipBytes;
+  services.dashboard_csp = generated::kDashboardCsp;
 #endif
-  metrics_.set_membership(&membership_);
-  metrics_.set_udp_stats(&udp_.stats());
-  if (!metrics_.begin()) SPORE_LOG(ctx_, LogLevel::kWarn, "GET /metrics not served: the api registry is full");
-  // POST /api/cluster/events and the SSE stream (EventApi logs why when it cannot serve them).
-  if (events_.begin(EventApi::Sink::bind<EspHttpServer, &EspHttpServer::stream>(&http_))) http_.set_event_api(&events_);
+  services.event_sink = EventApi::Sink::bind<EspHttpServer, &EspHttpServer::stream>(&http_);
+  if (node_.begin_services(services)) http_.set_event_api(&event_api());
 #ifdef SPORE_WITH_MQTT
   begin_mqtt();
 #endif
 }
 
 void Node::on_ip_change(uint32_t ip) {
-  ctx_.set_ip(ip);
-  SPORE_LOG(ctx_, LogLevel::kInfo, "wifi: %s address %lu.%lu.%lu.%lu", hostname_,
+  context().set_ip(ip);
+  SPORE_LOG(context(), LogLevel::kInfo, "wifi: %s address %lu.%lu.%lu.%lu", hostname_,
             static_cast<unsigned long>(ip >> 24), static_cast<unsigned long>((ip >> 16) & 0xFF),
             static_cast<unsigned long>((ip >> 8) & 0xFF), static_cast<unsigned long>(ip & 0xFF));
   // Joining before there is a network would spend the join ANNOUNCEs on nobody. Safe mode never
   // joins: a node that keeps crashing stays out of the cluster.
-  if (!safe_mode_.active() && !membership_.begun()) membership_.begin();
+  if (!safe_mode_.active()) node_.start_membership();
 }
 
 void Node::before_restart() {
   // A restart the node decided (REST, MQTT, a new image, safe mode's end) is not an early death.
   safe_mode_.clear();
   // Log formats in flash (SPORE_LOG): the ESP8266 keeps every other string literal in DRAM.
-  if (ota_.restart_pending()) {
-    SPORE_LOG(ctx_, LogLevel::kInfo, "new firmware installed: leaving the cluster and restarting");
+  if (node_.ota().restart_pending()) {
+    SPORE_LOG(context(), LogLevel::kInfo, "new firmware installed: leaving the cluster and restarting");
   } else {
-    SPORE_LOG(ctx_, LogLevel::kInfo, "restart requested over REST or MQTT: leaving the cluster");
+    SPORE_LOG(context(), LogLevel::kInfo, "restart requested over REST or MQTT: leaving the cluster");
   }
 #ifdef SPORE_WITH_MQTT
   mqtt_.leave();  // "offline" (retained), then DISCONNECT: the broker does not fire the will
 #endif
-  if (!membership_.begun()) return;  // safe mode, or no address yet: nobody to tell
-  membership_.leave();
+  if (!membership().begun()) return;  // safe mode, or no address yet: nobody to tell
+  membership().leave();
   // leave() queues its datagrams in lwIP; give them a moment to go out before the reset.
   delay(50);
 }
 
 void Node::loop() {
-  monitor_.tick();
-  if (!begun_) return;
+  if (!begun_) {
+    watchdog_.feed();
+    return;
+  }
+  // Safe mode, or a setting begin() could not use: no UDP, no MQTT.
   const uint32_t now_ms = clock_.now_ms();
   radio_.loop();
   wifi_.loop(now_ms);
   portal_.loop();
   poll_settings();
   poll_safe_mode(now_ms);
-  const bool normal = !ctx_.safe_mode();  // safe mode, or a setting begin() could not use: no UDP, no MQTT
-  if (normal && wifi_.connected()) udp_.poll(membership_);
-  ctx_.loop();
+  const bool normal = !context().safe_mode();
+  const bool receive = normal && wifi_.connected();
+  node_.loop(receive);  // the watchdog, the pass timing, the datagrams, the due tasks
+  if (receive && node_.intake().last_poll_taken() >= EspUdp::kCoreQueueDatagrams) ++full_queue_polls_;
 #ifdef SPORE_WITH_MQTT
   if (normal) {
     mqtt_.loop(now_ms, wifi_.connected());
@@ -448,9 +446,9 @@ void Node::log_counter_changes(uint32_t now_ms) {
   counters_logged_ms_ = now_ms;
   // Neither counter has a metric (GET /metrics counts datagrams, and a full queue is not one);
   // the log (serial) is where an operator sees them, as the MQTT outbox drops.
-  if (udp_.full_queue_polls() != full_queue_polls_logged_) {
-    full_queue_polls_logged_ = udp_.full_queue_polls();
-    SPORE_LOG(ctx_, LogLevel::kWarn, "UDP: receive queue found full by %lu poll(s) so far; datagrams may be lost",
+  if (full_queue_polls_ != full_queue_polls_logged_) {
+    full_queue_polls_logged_ = full_queue_polls_;
+    SPORE_LOG(context(), LogLevel::kWarn, "UDP: receive queue found full by %lu poll(s) so far; datagrams may be lost",
               static_cast<unsigned long>(full_queue_polls_logged_));
   }
   // HTTP connections ended without an answer: no memory for the response object (a reset), or a
@@ -458,20 +456,20 @@ void Node::log_counter_changes(uint32_t now_ms) {
   if (http_.memory_resets() != http_resets_logged_ || http_.expired_requests() != http_expired_logged_) {
     http_resets_logged_ = http_.memory_resets();
     http_expired_logged_ = http_.expired_requests();
-    SPORE_LOG(ctx_, LogLevel::kWarn, "HTTP: %lu connection(s) reset for lack of memory, %lu unanswered at 10 s",
+    SPORE_LOG(context(), LogLevel::kWarn, "HTTP: %lu connection(s) reset for lack of memory, %lu unanswered at 10 s",
               static_cast<unsigned long>(http_resets_logged_), static_cast<unsigned long>(http_expired_logged_));
   }
   // Connections reset before the library parsed them: no screen or heap at accept, or a head over
   // the screen's limits or its deadline (http_listener.h).
   if (http_.refused_connections() != http_refused_logged_) {
     http_refused_logged_ = http_.refused_connections();
-    SPORE_LOG(ctx_, LogLevel::kWarn, "HTTP: %lu connection(s) reset at accept or for their request head",
+    SPORE_LOG(context(), LogLevel::kWarn, "HTTP: %lu connection(s) reset at accept or for their request head",
               static_cast<unsigned long>(http_refused_logged_));
   }
 #ifdef SPORE_WITH_MQTT
   if (mqtt_.reentrant_refusals() != reentrant_refusals_logged_) {
     reentrant_refusals_logged_ = mqtt_.reentrant_refusals();
-    SPORE_LOG(ctx_, LogLevel::kWarn, "mqtt: %lu client call(s) refused: begun inside another (a bug, mqtt_client.h)",
+    SPORE_LOG(context(), LogLevel::kWarn, "mqtt: %lu client call(s) refused: begun inside another (a bug, mqtt_client.h)",
               static_cast<unsigned long>(reentrant_refusals_logged_));
   }
 #endif

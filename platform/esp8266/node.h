@@ -1,9 +1,10 @@
 #pragma once
 /// @file node.h
-/// One object that wires a whole SPORE node on the ESP8266: the ports (clock, random, Serial log,
-/// ESP.* info, WiFiUDP, Updater), the WiFi manager with its captive portal, the persisted device
-/// settings, NodeContext, RestApi, the OTA upload route, Membership, the ESPAsyncWebServer
-/// adapter and the loop monitor. A sketch needs only:
+/// The ESP8266 firmware node: the ports (clock, random, Serial log, ESP.* info, WiFiUDP, Updater,
+/// watchdog) handed to core's spore::Node (core/spore/node/node.h, which owns and wires the engine:
+/// NodeContext, RestApi, OTA, Membership, /metrics, cluster events, the receive path and the loop
+/// pass warnings), plus what only a board has: the WiFi manager with its captive portal, the
+/// persisted device settings, safe mode and the ESPAsyncWebServer adapter. A sketch needs only:
 /// @code
 ///   spore::esp8266::Node node;
 ///   void setup() { Serial.begin(115200); node.begin(); }
@@ -63,23 +64,17 @@
 
 #include "esp8266/config_store.h"
 #include "esp8266/http_server.h"
-#include "esp8266/loop_monitor.h"
 #include "esp8266/portal.h"
 #include "esp8266/system_ports.h"
 #include "esp8266/udp.h"
 #include "esp8266/updater_flash_target.h"
+#include "esp8266/watchdog.h"
 #include "esp8266/wifi.h"
-#include "spore/node/config.h"
 #include "spore/device/device_config.h"
 #include "spore/device/device_settings.h"
-#include "spore/integrations/event_api.h"
-#include "spore/cluster/membership.h"
-#include "spore/integrations/metrics.h"
-#include "spore/node/node_context.h"
-#include "spore/ota/ota.h"
-#include "spore/ota/ota_upload.h"
-#include "spore/http/rest_api.h"
 #include "spore/device/safe_mode.h"
+#include "spore/node/config.h"
+#include "spore/node/node.h"
 #include "spore/device/wifi_manager.h"
 #ifdef SPORE_WITH_MQTT
 #include "esp8266/mqtt_client.h"
@@ -105,17 +100,21 @@ class Node {
   /// Call from loop(); returns quickly (never blocks on the network).
   void loop();
 
-  NodeContext& context() { return ctx_; }
-  RestApi& api() { return api_; }
-  Membership& membership() { return membership_; }
-  Metrics& metrics() { return metrics_; }
-  EventApi& event_api() { return events_; }
-  OtaSession& ota_session() { return ota_session_; }
+  /// The engine (core/spore/node/node.h).
+  spore::Node& node() { return node_; }
+  NodeContext& context() { return node_.context(); }
+  RestApi& api() { return node_.api(); }
+  Membership& membership() { return node_.membership(); }
+  Metrics& metrics() { return node_.metrics(); }
+  EventApi& event_api() { return node_.event_api(); }
+  OtaSession& ota_session() { return node_.ota_session(); }
   EspLogSink& log_sink() { return log_; }
   const EspSystemInfo& system() const { return system_; }
-  const EspUdp& udp() const { return udp_; }
+  /// received, dropped_low_heap, dropped_oversize, dropped_short_read.
+  const UdpStats& udp_stats() const { return node_.udp_stats(); }
   EspHttpServer& http() { return http_; }
-  const LoopMonitor& loop_monitor() const { return monitor_; }
+  /// passes, long_passes, max_pass_ms (spore::LoopStats).
+  const LoopStats& loop_stats() const { return node_.loop_stats(); }
   const WifiManager& wifi() const { return wifi_; }
   const DeviceConfig& device_config() const { return settings_.config(); }
   const DeviceSettings& device_settings() const { return settings_; }
@@ -137,7 +136,13 @@ class Node {
   /// What only a normal boot runs: dashboard, /metrics, cluster events, MQTT.
   void begin_services();
   void poll_safe_mode(uint32_t now_ms);
-  /// Logs the platform counters no other path reports (EspUdp::full_queue_polls(),
+  /// The settings' token and keys into the RestApi and Membership, the OTA key; false when one
+  /// cannot be used (the node then runs as in safe mode).
+  bool apply_settings(bool* ota_ok);
+#ifdef SPORE_OTA_PUBLIC_KEY_PEM
+  bool load_ota_key();
+#endif
+  /// Logs the platform counters no other path reports (passes that found the UDP queue full,
   /// EspMqttClient::reentrant_refusals(), EspHttpServer::memory_resets() and expired_requests())
   /// when they grew, at most once per kCounterLogIntervalMs.
   void log_counter_changes(uint32_t now_ms);
@@ -145,25 +150,18 @@ class Node {
   void begin_mqtt();
 #endif
 
-  Config config_;
   EspRtcSafeModeStore rtc_;
   SafeMode safe_mode_;
   EspClock clock_;
   EspRandom random_;
   EspLogSink log_;
   EspSystemInfo system_;
-  NodeContext ctx_;
-  RestApi api_;
   UpdaterFlashTarget flash_;
-  OtaSession ota_session_;
-  OtaUploadHandler ota_;
   EspUdp udp_;
-  Membership membership_;
-  Metrics metrics_;
-  EventApi events_;
+  EspWatchdog watchdog_;
+  spore::Node node_;
   AsyncWebServer server_;
   EspHttpServer http_;
-  LoopMonitor monitor_;
   EspWifi radio_;
   WifiManager wifi_;
   ConfigStore store_;
@@ -182,6 +180,9 @@ class Node {
   // log_counter_changes(): a burst that fills UDP's queue at every poll gives one line a minute.
   static constexpr uint32_t kCounterLogIntervalMs = 60000;
   uint32_t counters_logged_ms_ = 0;
+  // Passes whose intake took kCoreQueueDatagrams or more: the core's queue was full, and datagrams
+  // that arrived then were dropped by the core, uncounted (esp8266/udp.h).
+  uint32_t full_queue_polls_ = 0;
   uint32_t full_queue_polls_logged_ = 0;
   uint32_t reentrant_refusals_logged_ = 0;
   uint32_t http_resets_logged_ = 0;

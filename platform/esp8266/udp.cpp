@@ -3,7 +3,7 @@
 #include <Arduino.h>
 #include <ESP8266WiFi.h>
 
-#include "spore/cluster/membership.h"
+#include "spore/node/udp_intake.h"
 
 namespace spore::esp8266 {
 
@@ -31,9 +31,9 @@ void EspUdp::stop() {
 }
 
 bool EspUdp::send(const IPAddress& to, uint16_t port, const uint8_t* data, size_t size_bytes) {
-  if (!bound_ || data == nullptr || !datagram_size_ok(size_bytes)) return intake_.record_send(false);
-  return intake_.record_send(udp_.beginPacket(to, port) == 1 && udp_.write(data, size_bytes) == size_bytes &&
-                             udp_.endPacket() == 1);
+  // A refused send is Membership's to count (MembershipStats::send_failures).
+  if (!bound_ || data == nullptr || !datagram_size_ok(size_bytes)) return false;
+  return udp_.beginPacket(to, port) == 1 && udp_.write(data, size_bytes) == size_bytes && udp_.endPacket() == 1;
 }
 
 bool EspUdp::send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t size_bytes) {
@@ -41,27 +41,17 @@ bool EspUdp::send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t siz
 }
 
 bool EspUdp::broadcast(uint16_t port, const uint8_t* data, size_t size_bytes) {
-  if (!WiFi.isConnected()) return intake_.record_send(false);
+  if (!WiFi.isConnected()) return false;
   return send(WiFi.broadcastIP(), port, data, size_bytes);
 }
 
-static_assert(EspUdp::kMaxDatagramsPerPoll >= EspUdp::kCoreQueueDatagrams,
-              "one poll() must empty the core's UDP receive queue");
-
-size_t EspUdp::poll(Membership& membership) {
-  if (!bound_) return 0;
-  pulled_ = 0;
-  const size_t delivered =
-      intake_.poll(*this, DatagramHandler::bind<Membership, &Membership::on_datagram>(&membership));
-  if (pulled_ >= kCoreQueueDatagrams) ++full_queue_polls_;
-  return delivered;
-}
+static_assert(UdpIntake::kMaxDatagramsPerPoll >= EspUdp::kCoreQueueDatagrams,
+              "one loop pass must empty the core's UDP receive queue");
 
 size_t EspUdp::next_datagram() {
+  if (!bound_) return 0;
   const int size = udp_.parsePacket();  // also discards the unread rest of the previous one
-  if (size <= 0) return 0;
-  ++pulled_;
-  return static_cast<size_t>(size);
+  return size > 0 ? static_cast<size_t>(size) : 0;
 }
 
 size_t EspUdp::read(uint8_t* buffer, size_t size_bytes) {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "spore/base/limits.h"
@@ -154,30 +155,18 @@ bool UdpSocket::open_listener(uint32_t listen_ip, uint16_t port, std::string* er
 }
 
 bool UdpSocket::send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t size_bytes) {
-  if (unicast_fd_ < 0 || listen_only_ || size_bytes > SPORE_MAX_DATAGRAM_BYTES) {
-    ++send_failures_;
-    return false;
-  }
+  if (unicast_fd_ < 0 || listen_only_ || size_bytes > SPORE_MAX_DATAGRAM_BYTES) return false;
   sockaddr_in a = make_addr(ip, port);
   const ssize_t n = ::sendto(unicast_fd_, data, size_bytes, MSG_DONTWAIT | MSG_NOSIGNAL,
                              reinterpret_cast<sockaddr*>(&a), sizeof a);
-  if (n != static_cast<ssize_t>(size_bytes)) {
-    ++send_failures_;
-    return false;
-  }
-  return true;
+  return n == static_cast<ssize_t>(size_bytes);
 }
 
 bool UdpSocket::broadcast(uint16_t port, const uint8_t* data, size_t size_bytes) {
-  if (unicast_fd_ < 0 || listen_only_ || broadcast_count_ == 0) {
-    ++send_failures_;
-    return false;
-  }
+  if (unicast_fd_ < 0 || listen_only_) return false;
+  // True when some target took it: one logical broadcast, one failure at most (Membership's count).
   bool any = false;
-  const uint32_t failures_before = send_failures_;
   for (size_t k = 0; k < broadcast_count_; ++k) any = send_to(broadcast_targets_[k], port, data, size_bytes) || any;
-  // One logical broadcast counts at most one failure, and none if some target took it.
-  send_failures_ = failures_before + (any ? 0u : 1u);
   return any;
 }
 
@@ -235,6 +224,46 @@ size_t UdpSocket::receive(uint8_t* buf, size_t cap, uint32_t* src_ip, uint16_t* 
       timeout_ms = 0;
     }
   }
+}
+
+bool UdpSocket::wait_readable(int timeout_ms) {
+  pollfd fds[2];
+  nfds_t count = 0;
+  if (unicast_fd_ >= 0) fds[count++] = {unicast_fd_, POLLIN, 0};
+  if (broadcast_fd_ >= 0) fds[count++] = {broadcast_fd_, POLLIN, 0};
+  if (count == 0) return false;
+  return ::poll(fds, count, timeout_ms) > 0;  // 0: timeout; < 0: EINTR (a signal: the caller looks at its flags)
+}
+
+size_t UdpSocket::next_datagram() {
+  rx_size_ = 0;
+  const int fds[2] = {unicast_fd_, broadcast_fd_};
+  for (int fd : fds) {
+    if (fd < 0) continue;
+    for (;;) {
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      // MSG_TRUNC: the datagram's real length even when it did not fit (UdpIntake drops it).
+      const ssize_t n = ::recvfrom(fd, rx_, sizeof rx_, MSG_DONTWAIT | MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 0) break;  // nothing queued on this socket
+      rx_ip_ = ntohl(from.sin_addr.s_addr);
+      rx_port_ = ntohs(from.sin_port);
+      if (n == 0) continue;  // an empty datagram carries nothing; 0 would end the caller's drain
+      if (!listen_only_ && bind_ip_ != 0 && rx_ip_ == bind_ip_ && rx_port_ == port_) {
+        ++self_dropped_;  // our own broadcast, looped back
+        continue;
+      }
+      rx_size_ = std::min(static_cast<size_t>(n), sizeof rx_);
+      return static_cast<size_t>(n);
+    }
+  }
+  return 0;
+}
+
+size_t UdpSocket::read(uint8_t* buffer, size_t size_bytes) {
+  const size_t n = std::min(size_bytes, rx_size_);
+  std::memcpy(buffer, rx_, n);
+  return n;
 }
 
 bool parse_ipv4(std::string_view text, uint32_t* out) {

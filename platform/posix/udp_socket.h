@@ -21,12 +21,17 @@
 ///
 /// All addresses are IPv4 as uint32_t, most significant byte first (192.168.1.2 = 0xC0A80102),
 /// the convention of core. Not thread-safe: one thread (the node loop) owns the socket.
+///
+/// Receiving: a node's loop waits with wait_readable() and lets its UdpIntake (through the
+/// UdpPort receive side: next_datagram(), read()) take the datagrams; tools that only listen use
+/// receive().
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "spore/base/limits.h"
 #include "spore/base/ports.h"
 
 namespace spore::posix {
@@ -62,11 +67,22 @@ class UdpSocket : public spore::UdpPort {
 
   // ---- spore::UdpPort ----
   /// Unicast from bind_ip:port. False if closed, listen-only, `size_bytes` exceeds
-  /// SPORE_MAX_DATAGRAM_BYTES, or the kernel refuses at once (counted in send_failures()).
+  /// SPORE_MAX_DATAGRAM_BYTES, or the kernel refuses at once (the caller counts it: Membership).
   bool send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t size_bytes) override;
   /// To broadcast_ip():`port` (for a 0.0.0.0 bind: to every remembered broadcast target; true
   /// if at least one send succeeded).
   bool broadcast(uint16_t port, const uint8_t* data, size_t size_bytes) override;
+  /// The next queued datagram on either socket, without waiting: its whole length (more than
+  /// SPORE_MAX_DATAGRAM_BYTES for one UdpIntake drops as oversize), 0 when none. Datagrams this
+  /// socket sent itself are skipped (counted in self_dropped()).
+  size_t next_datagram() override;
+  size_t read(uint8_t* buffer, size_t size_bytes) override;
+  uint32_t remote_ip() override { return rx_ip_; }
+  uint16_t remote_port() override { return rx_port_; }
+
+  /// Waits up to `timeout_ms` (0 = do not wait, < 0 = forever) until a datagram is queued on
+  /// either socket. False on timeout, a signal (EINTR) or a closed socket.
+  bool wait_readable(int timeout_ms);
 
   /// Waits up to `timeout_ms` (0 = do not wait, < 0 = forever) for a datagram on either socket
   /// and copies the first one into `buf`. Returns its size, or 0 if none arrived (timeout, EINTR,
@@ -90,7 +106,6 @@ class UdpSocket : public spore::UdpPort {
 
   uint32_t oversized_dropped() const { return oversized_dropped_; }
   uint32_t self_dropped() const { return self_dropped_; }
-  uint32_t send_failures() const { return send_failures_; }
 
   /// The broadcast address that fits `bind_ip` by the rules above (0.0.0.0 -> 255.255.255.255).
   static uint32_t broadcast_address_for(uint32_t bind_ip);
@@ -108,7 +123,11 @@ class UdpSocket : public spore::UdpPort {
   size_t broadcast_count_ = 0;
   uint32_t oversized_dropped_ = 0;
   uint32_t self_dropped_ = 0;
-  uint32_t send_failures_ = 0;
+  // The datagram next_datagram() took, until the next one.
+  uint8_t rx_[SPORE_MAX_DATAGRAM_BYTES];
+  size_t rx_size_ = 0;
+  uint32_t rx_ip_ = 0;
+  uint16_t rx_port_ = 0;
 };
 
 /// Parses dotted-quad IPv4 ("127.0.0.2") into MSB-first form. Strict: four decimal parts 0..255,

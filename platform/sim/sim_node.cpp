@@ -1,6 +1,29 @@
 #include "sim/sim_node.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace spore::sim {
+
+bool SimFlashTarget::begin(size_t max_image_bytes) {
+  if (max_image_bytes > capacity) return false;
+  staging_.clear();
+  return true;
+}
+
+bool SimFlashTarget::write(const uint8_t* data, size_t size_bytes) {
+  if (staging_.size() + size_bytes > capacity) return false;
+  staging_.insert(staging_.end(), data, data + size_bytes);
+  return true;
+}
+
+OtaError SimFlashTarget::commit(const uint8_t (&sha256)[32]) {
+  installed.swap(staging_);
+  staging_.clear();
+  std::memcpy(installed_sha256, sha256, sizeof installed_sha256);
+  ++commits;
+  return OtaError::kOk;
+}
 
 SimNode::SimNode(SimNetwork& net, SimClock& clock, const Config& config, uint32_t node_id, uint32_t ip,
                  std::string hostname, uint64_t seed)
@@ -16,35 +39,57 @@ SimNode::SimNode(SimNetwork& net, SimClock& clock, const Config& config, uint32_
   system_.chip = node_id;
   net_.set_up(endpoint_, false);
   net_.set_receiver(endpoint_, [this](uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size) {
-    if (!up_ || !membership_) return;
-    CoreScope core(*this);
-    membership_->on_datagram(src_ip, src_port, data, size);
+    on_delivery(src_ip, src_port, data, size);
   });
+}
+
+void SimNode::on_delivery(uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size) {
+  if (!up_ || !node_) return;
+  inbox_.assign(data, data + size);
+  inbox_ip_ = src_ip;
+  inbox_port_ = src_port;
+  inbox_full_ = true;
+  CoreScope core(*this);
+  node_->receive();  // the one intake path, as spored's and the ESP8266's loop passes take theirs
+}
+
+size_t SimNode::next_datagram() {
+  if (!inbox_full_) return 0;
+  inbox_full_ = false;  // taken: the next call finds the inbox empty
+  return inbox_.size();
+}
+
+size_t SimNode::read(uint8_t* buffer, size_t size_bytes) {
+  const size_t n = std::min(size_bytes, inbox_.size());
+  std::memcpy(buffer, inbox_.data(), n);
+  return n;
 }
 
 SimNode::~SimNode() { stop(); }
 
 bool SimNode::set_key_hex(const std::string& hex) { return key_.set_hex(hex); }
 
-void SimNode::stop() {
-  membership_.reset();  // it refers to ctx_
-  ctx_.reset();
-}
+void SimNode::stop() { node_.reset(); }
 
 void SimNode::start(uint32_t incarnation) {
   stop();
   incarnation_ = incarnation;
-  ctx_ = std::make_unique<NodeContext>(config_, local_clock_, random_, system_, nullptr);
-  membership_ = std::make_unique<Membership>(*ctx_, *this, random_);
-  ctx_->on("*", EventHandler::bind<SimNode, &SimNode::on_event>(this));
-  if (!ctx_->begin({node_id_, incarnation, ip_, hostname_})) {
-    ctx_.reset();
-    membership_.reset();
+  inbox_full_ = false;
+  node_ = std::make_unique<Node>(config_, NodePorts{local_clock_, random_, system_, *this, flash_});
+  node_->context().on("*", EventHandler::bind<SimNode, &SimNode::on_event>(this));
+  if (with_rest && !node_->api().set_api_token(api_token)) {
+    node_.reset();
     return;
   }
-  for (const auto& [uri, method] : endpoints) ctx_->api().add(uri, method);
-  membership_->set_cluster_key(key_);
-  membership_->begin();
+  if (!node_->begin({node_id_, incarnation, ip_, hostname_}, FirmwareIdentity{},
+                    with_rest ? NodeRest::kRoutesAndUpdate : NodeRest::kNone)) {
+    node_.reset();
+    return;
+  }
+  for (const auto& [uri, method] : endpoints) node_->context().api().add(uri, method);
+  if (with_rest) node_->begin_services(NodeServices{});
+  node_->membership().set_cluster_key(key_);
+  node_->start_membership();
   up_ = true;
   net_.set_up(endpoint_, true);
 }
@@ -60,17 +105,17 @@ void SimNode::restart() {
 }
 
 void SimNode::leave() {
-  if (up_ && membership_) {
+  if (up_ && node_) {
     CoreScope core(*this);
-    membership_->leave();
+    node_->membership().leave();
   }
   crash();
 }
 
 uint32_t SimNode::loop() {
-  if (!up_ || !ctx_) return UINT32_MAX;
+  if (!up_ || !node_) return UINT32_MAX;
   CoreScope core(*this);
-  return ctx_->loop();
+  return node_->loop();
 }
 
 void SimNode::on_event(const Event& event) {

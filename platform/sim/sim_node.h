@@ -1,9 +1,16 @@
 #pragma once
 /// @file sim_node.h
-/// One simulated SPORE node: a NodeContext and a Membership on the virtual clock, with a fake
-/// SystemInfo and a UdpPort into SimNetwork. It can crash (stops sending and receiving, state
-/// kept for inspection) and restart (fresh NodeContext + Membership, same node id, incarnation+1).
-/// Every event the node fires is recorded with its virtual time.
+/// One simulated SPORE node: a spore::Node (core/spore/node/node.h, the composition root spored and
+/// the ESP8266 use) on the virtual clock, with a fake SystemInfo, a SimFlashTarget for OTA and a
+/// UdpPort into SimNetwork. It can crash (stops sending and receiving, state kept for inspection)
+/// and restart (a fresh Node, same node id, incarnation+1). Every event the node fires is recorded
+/// with its virtual time.
+///
+/// REST and OTA (`with_rest`): the node's RestApi routes, POST /api/node/update into its
+/// SimFlashTarget, /metrics and cluster events over HTTP, reached through api().handle() and
+/// node().ota(). Off by default: the routes would enter every node's api list, which the cluster
+/// protocol carries, and the REST API draws its nonce secret from the node's random source, so the
+/// scenarios' traffic and timings would no longer be those of the nodes they were measured with.
 
 #include <cstdint>
 #include <memory>
@@ -16,6 +23,7 @@
 #include "spore/node/config.h"
 #include "spore/auth/hmac_sha256.h"
 #include "spore/cluster/membership.h"
+#include "spore/node/node.h"
 #include "spore/node/node_context.h"
 
 namespace spore::sim {
@@ -33,6 +41,26 @@ class SimSystemInfo : public SystemInfo {
   std::string sdk = "sim-1.0";
   uint16_t cpu_mhz = 80;
   uint32_t flash = 1048576;
+};
+
+/// An in-memory image store for OTA: accepts an ESP8266-style image (magic 0xE9) up to
+/// `capacity` bytes; commit() keeps it as `installed`.
+class SimFlashTarget : public FlashTarget {
+ public:
+  size_t capacity_bytes() const override { return capacity; }
+  bool check_magic(const uint8_t* head, size_t size) const override { return size > 0 && head[0] == 0xE9; }
+  bool begin(size_t max_image_bytes) override;
+  bool write(const uint8_t* data, size_t size_bytes) override;
+  OtaError commit(const uint8_t (&sha256)[32]) override;
+  void abort() override { staging_.clear(); }
+
+  size_t capacity = 256 * 1024;
+  std::vector<uint8_t> installed;     ///< the last committed image
+  uint8_t installed_sha256[32] = {};  ///< its SHA-256 as OtaSession computed it
+  uint32_t commits = 0;
+
+ private:
+  std::vector<uint8_t> staging_;
 };
 
 /// One event as a node's handlers saw it.
@@ -80,6 +108,10 @@ class SimNode : public UdpPort {
   bool set_key_hex(const std::string& hex);
   /// Endpoints registered at every start (default: GET /api/node/status).
   std::vector<std::pair<std::string, HttpMethod>> endpoints{{"/api/node/status", HttpMethod::kGet}};
+  /// Serve REST and OTA from the next start() on (see the file comment); `api_token` protects
+  /// them ("" = an open API).
+  bool with_rest = false;
+  std::string api_token;
 
   /// Fresh NodeContext + Membership with `incarnation`, begun at the current virtual time.
   void start(uint32_t incarnation);
@@ -108,10 +140,14 @@ class SimNode : public UdpPort {
   /// Calls into this node's core and back out are bracketed by `hooks` (nullptr: none).
   void set_call_hooks(CallHooks* hooks) { hooks_ = hooks; }
 
-  NodeContext& ctx() { return *ctx_; }
-  const NodeContext& ctx() const { return *ctx_; }
-  Membership& membership() { return *membership_; }
-  const Membership& membership() const { return *membership_; }
+  /// The node's parts; valid after start() (and after a crash, for inspection).
+  Node& node() { return *node_; }
+  NodeContext& ctx() { return node_->context(); }
+  const NodeContext& ctx() const { return node_->context(); }
+  Membership& membership() { return node_->membership(); }
+  const Membership& membership() const { return node_->membership(); }
+  RestApi& api() { return node_->api(); }
+  SimFlashTarget& flash() { return flash_; }
   SimSystemInfo& system() { return system_; }
   uint32_t node_id() const { return node_id_; }
   uint32_t ip() const { return ip_; }
@@ -126,12 +162,18 @@ class SimNode : public UdpPort {
   /// Events about `node_id` with `topic` (both optional: 0 / "" match all).
   size_t count_events(const std::string& topic, uint32_t about_node_id = 0) const;
 
-  // UdpPort
+  // UdpPort: sends go into SimNetwork; a datagram it delivers waits in a one-datagram inbox
+  // that the node's intake (Node::receive()) empties at once, at its arrival time.
   bool send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t size_bytes) override;
   bool broadcast(uint16_t port, const uint8_t* data, size_t size_bytes) override;
+  size_t next_datagram() override;
+  size_t read(uint8_t* buffer, size_t size_bytes) override;
+  uint32_t remote_ip() override { return inbox_ip_; }
+  uint16_t remote_port() override { return inbox_port_; }
 
  private:
   void on_event(const Event& event);
+  void on_delivery(uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size);
   void stop();
 
   // RAII brackets for CallHooks.
@@ -179,8 +221,13 @@ class SimNode : public UdpPort {
   size_t endpoint_;
   uint32_t incarnation_ = 0;
   bool up_ = false;
-  std::unique_ptr<NodeContext> ctx_;
-  std::unique_ptr<Membership> membership_;
+  SimFlashTarget flash_;
+  std::unique_ptr<Node> node_;
+  // The inbox: the datagram SimNetwork delivered, until the intake takes it.
+  std::vector<uint8_t> inbox_;
+  uint32_t inbox_ip_ = 0;
+  uint16_t inbox_port_ = 0;
+  bool inbox_full_ = false;
 };
 
 }  // namespace spore::sim

@@ -14,12 +14,12 @@
 #include "fakes.h"
 #include "ota_test_support.h"
 #include "spore/device/http_request_table.h"
-#include "spore/device/loop_pass_monitor.h"
+#include "spore/node/loop_pass_monitor.h"
 #include "spore/cluster/membership.h"
 #include "spore/ota/ota_upload.h"
 #include "spore/http/rest_api.h"
 #include "spore/node/node_context.h"
-#include "spore/device/udp_intake.h"
+#include "spore/node/udp_intake.h"
 #include "spore/wire/wire_codec.h"
 
 extern "C" {
@@ -449,8 +449,10 @@ TEST(AllocFree, OtaUploadsAllocateNothing) {
 }
 
 /// A socket with `left` queued datagrams of 100 bytes (every 5th oversize).
-class ScriptedSource : public DatagramSource {
+class ScriptedSource : public UdpPort {
  public:
+  bool send_to(uint32_t, uint16_t, const uint8_t*, size_t) override { return true; }
+  bool broadcast(uint16_t, const uint8_t*, size_t) override { return true; }
   size_t next_datagram() override {
     if (left == 0) return 0;
     --left;

@@ -15,7 +15,7 @@ constexpr bool all_abstract() {
 }
 
 static_assert(all_abstract<Clock, Random, LogSink, SystemInfo, UdpPort, JsonOutput, FlashTarget, MqttPort,
-                           DatagramSource, WifiPort, SettingsStore, SafeModeStore, BootLogFlash, EntropySource>(),
+                           Watchdog, WifiPort, SettingsStore, SafeModeStore, BootLogFlash, EntropySource>(),
               "every port hal.h lists is an interface");
 static_assert(std::has_virtual_destructor_v<Clock> && std::has_virtual_destructor_v<UdpPort> &&
                   std::has_virtual_destructor_v<FlashTarget>,

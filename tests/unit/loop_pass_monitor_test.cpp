@@ -1,7 +1,7 @@
 // LoopPassMonitor: pass timing, long-pass counting and the one-warning-per-interval rule, with
 // the caller's clock (including the 32-bit millis() wrap).
 
-#include "spore/device/loop_pass_monitor.h"
+#include "spore/node/loop_pass_monitor.h"
 
 #include <gtest/gtest.h>
 

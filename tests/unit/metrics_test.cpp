@@ -13,7 +13,7 @@
 #include "spore/mqtt/mqtt_bridge.h"
 #include "spore/node/node_context.h"
 #include "spore/ota/ota_upload.h"
-#include "spore/device/udp_intake.h"
+#include "spore/node/udp_intake.h"
 #include "spore/wire/wire_codec.h"
 
 namespace spore {

@@ -73,6 +73,14 @@
 #define SPORE_MAX_DATAGRAM_BYTES 508
 #endif
 
+/// Datagrams one loop pass takes from the socket at most (UdpIntake), so a burst cannot starve the
+/// rest of the loop; the others wait in the socket for the next pass. 8 suits the ESP8266, whose
+/// core queues at most 5 (platform/esp8266/udp.h), so one pass always empties it; spored, whose
+/// kernel queue is deep and whose loop wakes on the socket, takes 64 (NodePorts::datagrams_per_pass).
+#ifndef SPORE_UDP_DATAGRAMS_PER_PASS
+#define SPORE_UDP_DATAGRAMS_PER_PASS 8
+#endif
+
 /// Peers whose anti-replay state is remembered (sequence window per sender).
 #ifndef SPORE_MAX_REPLAY_PEERS
 #define SPORE_MAX_REPLAY_PEERS (SPORE_MAX_MEMBERS + 8)

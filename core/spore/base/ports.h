@@ -61,10 +61,18 @@ class SystemInfo {
   virtual uint32_t flash_chip_size_bytes() const = 0;
 };
 
-/// Datagram output. Fire-and-forget like UDP itself; false means the platform refused at once
-/// (no route, send buffer full), which callers count but do not retry. Input is the platform's
-/// job: it polls or is called back by its socket and hands each datagram to
-/// Membership::on_datagram().
+/// The node's datagram socket, both ways (memberlist's Transport: the real and the simulated
+/// socket implement one interface and share one ingest path, core/spore/node/udp_intake.h).
+///
+/// Send: fire-and-forget like UDP itself; false means the platform refused at once (no route,
+/// send buffer full), which Membership counts (MembershipStats::send_failures, the one count of
+/// them) but does not retry.
+///
+/// Receive: pulled, never pushed. The node's UdpIntake asks next_datagram() for the size of the
+/// next queued datagram, then either read()s it into its one buffer or leaves it unread (the next
+/// next_datagram() discards it): that is how a datagram too large or arriving while the heap is
+/// short is dropped without copying it (esp8266/Arduino#6831). A send-only port (test fakes)
+/// keeps the defaults: nothing is ever queued.
 class UdpPort {
  public:
   virtual ~UdpPort() = default;
@@ -72,6 +80,33 @@ class UdpPort {
   virtual bool send_to(uint32_t ip, uint16_t port, const uint8_t* data, size_t size_bytes) = 0;
   /// To every node on the local network segment (the platform knows which broadcast address).
   virtual bool broadcast(uint16_t port, const uint8_t* data, size_t size_bytes) = 0;
+
+  /// Moves to the next queued datagram, discarding the unread rest of the current one. Its whole
+  /// size in bytes (also when larger than SPORE_MAX_DATAGRAM_BYTES); 0 when none is queued. Never
+  /// waits. Datagrams the port sent itself (a broadcast looped back) may be skipped here.
+  virtual size_t next_datagram() { return 0; }
+  /// Reads up to `size_bytes` of the current datagram; the number of bytes read.
+  virtual size_t read(uint8_t* buffer, size_t size_bytes) {
+    (void)buffer;
+    (void)size_bytes;
+    return 0;
+  }
+  /// Sender of the current datagram (MSB-first IPv4) and its port.
+  virtual uint32_t remote_ip() { return 0; }
+  virtual uint16_t remote_port() { return 0; }
+  /// Largest heap block the network stack could allocate now (ESP8266: ESP.getMaxFreeBlockSize()):
+  /// below UdpIntake's threshold datagrams are dropped unread. Where receiving costs the node no
+  /// heap of its own (Linux, the simulator) the default says "plenty".
+  virtual uint32_t largest_free_block_bytes() const { return UINT32_MAX; }
+};
+
+/// The platform's watchdog, fed once per loop pass by the loop owner (spore::Node::loop(),
+/// core/spore/node/node.h) and by code that legitimately runs long (flash erase loops). ESP8266:
+/// ESP.wdtFeed(); Linux and the simulator have none (nullptr where a Watchdog* is taken).
+class Watchdog {
+ public:
+  virtual ~Watchdog() = default;
+  virtual void feed() = 0;
 };
 
 }  // namespace spore

@@ -6,8 +6,8 @@
 /// per interval, not one per pass). Times come from the caller and are compared through
 /// elapsed_ms(), so the 32-bit millis() wrap is harmless.
 ///
-/// The platform feeds its watchdog around tick() (esp8266/loop_monitor.h); this class decides
-/// only. Host-tested in tests/unit/loop_pass_monitor_test.cpp.
+/// spore::Node::loop() ticks it and feeds the platform's Watchdog port in the same place (ESPHome's
+/// Application::loop); this class decides only. Host-tested in tests/unit/loop_pass_monitor_test.cpp.
 
 #include <cstdint>
 

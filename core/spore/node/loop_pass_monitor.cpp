@@ -1,4 +1,4 @@
-#include "spore/device/loop_pass_monitor.h"
+#include "spore/node/loop_pass_monitor.h"
 
 #include <cstdio>
 
