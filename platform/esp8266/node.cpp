@@ -243,7 +243,11 @@ bool Node::load_ota_key() {
     SPORE_LOG(context(), LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is an RSA key of %u bits, under %u; no updates",
               static_cast<unsigned>(ota_session().refused_key_bits()), static_cast<unsigned>(OtaSession::kMinKeyBits));
   } else {
-    SPORE_LOG(context(), LogLevel::kError, "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM; no updates");
+    // Keys over the build's buffer land here too (SPORE_OTA_MAX_SIGNATURE_BYTES, 2048 bits on the
+    // ESP8266 since issue 19: core/spore/base/limits.h).
+    SPORE_LOG(context(), LogLevel::kError,
+              "OTA: SPORE_OTA_PUBLIC_KEY_PEM is not an RSA public key in PEM of at most %u bits; no updates",
+              static_cast<unsigned>(SPORE_OTA_MAX_SIGNATURE_BYTES * 8));
   }
   return false;
 }

@@ -64,7 +64,7 @@ void Membership::begin() {
   copy_printable(sdk_version_, SPORE_MAX_VERSION_LEN, ctx_.system().sdk_version(), 0x20, 0x7E, '?');
   resources_digest_ = compute_resources_digest();
   boot_incarnation_ = ctx_.self().incarnation & ~(kIncarnationRunSteps);
-  ctx_.on(topics::kNodeForgotten, EventHandler::bind<Membership, &Membership::on_forgotten>(this));
+  ctx_.set_forget_hook(NodeContext::ForgetHook::bind<Membership, &Membership::forget_member>(this));
   // Join phase: a few quick ANNOUNCEs asking for replies, then the slower heartbeat.
   heartbeat_task_.set_interval_ms(cfg.discovery_interval_ms);
   tick_task_.set_interval_ms(cfg.listen_interval_ms);
@@ -141,15 +141,12 @@ void Membership::run_tick(uint32_t now_ms) {
   events_.run(now_ms);
 }
 
-void Membership::on_forgotten(const Event& event) {
-  if (const Member* m = event.get<Member>()) forget_member(*m);
-}
-
 void Membership::forget_member(const Member& m) {
   channel_.forget(m.node_id);
   gossip_.remove(m.node_id);
   peer_of(m) = Peer{};  // the next member in this slot starts afresh
   if (fetch_.node_id == m.node_id) fetch_ = InfoFetch{};
+  events_.forget_slot(ctx_.members().slot_of(m));
 }
 
 // ---- receive --------------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ class Membership {
   /// sent there; members learned from them are greeted by unicast.
   bool add_join_address(uint32_t ip, uint16_t udp_port);
   /// After ctx.begin(): registers the protocol's tasks ("heartbeat", "membership") with
-  /// ctx.scheduler() and subscribes to node_forgotten (one EventBus slot).
+  /// ctx.scheduler() and sets NodeContext's forget hook.
   void begin();
   /// The platform calls this for every datagram received on the UDP port (also its own
   /// broadcasts echoed back: those are ignored).
@@ -82,8 +82,8 @@ class Membership {
   const MembershipStats& stats() const { return stats_; }
   /// Drops what this node keeps about `m` beside the MemberTable (its replay state, queued gossip,
   /// and the probe and INFO state of its slot). Call when the table forgets it
-  /// (MemberChange::kForgotten, before the slot is reused). Until the node's assembly calls it
-  /// from the MemberTable listener, begin() subscribes it to node_forgotten.
+  /// (MemberChange::kForgotten, before the slot is reused): begin() hands it to NodeContext's
+  /// forget hook, which the MemberTable listener calls. Also clears the slot's event stream.
   void forget_member(const Member& m);
 
   // Additions for tools and tests.
@@ -151,7 +151,6 @@ class Membership {
 
   void run_heartbeat(uint32_t now_ms);
   void run_tick(uint32_t now_ms);
-  void on_forgotten(const Event& event);
 
   // membership.cpp: join, ANNOUNCE, LEAVE, gossip and refutation, dispatch.
   void handle_announce(uint32_t src_ip, const wire::Message& msg, uint32_t now_ms);

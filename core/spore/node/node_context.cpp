@@ -101,9 +101,7 @@ void NodeContext::on_member_change(const Member& member, MemberChange change) {
   SPORE_LOG(*this, level, "member %s (%08lx) %s", member.hostname, static_cast<unsigned long>(member.node_id),
             member_change_name(change));
   // State kept per member slot goes with the member, directly rather than through a topic.
-  if (change == MemberChange::kForgotten && cluster_events_ != nullptr) {
-    cluster_events_->forget_slot(members_.slot_of(member));
-  }
+  if (change == MemberChange::kForgotten && forget_hook_) forget_hook_(member);
   events_.fire(topic, static_cast<const NodeInfo&>(member));
 }
 

@@ -76,9 +76,13 @@ class NodeContext {
   /// or before the membership protocol began.
   bool publish(std::string_view topic, const void* payload, size_t size_bytes);
   bool publish(std::string_view topic, std::string_view text) { return publish(topic, text.data(), text.size()); }
-  /// Set by Membership::begin(); nullptr before. Also told when a member is forgotten
-  /// (ClusterEvents::forget_slot()), before the node_forgotten event fires.
+  /// Set by Membership::begin(); nullptr before.
   void set_cluster_events(ClusterEvents* events) { cluster_events_ = events; }
+  /// Called when the MemberTable forgets a member, before the node_forgotten event fires and before
+  /// the slot is reused: state other components keep per member slot goes with it, directly rather
+  /// than through a topic. Membership::begin() sets it (Membership::forget_member()).
+  using ForgetHook = Delegate<void(const Member&)>;
+  void set_forget_hook(ForgetHook hook) { forget_hook_ = hook; }
   ClusterEvents* cluster_events() { return cluster_events_; }
 
   /// printf-style log line through the LogSink; truncated at 160 bytes. No-op without a sink.
@@ -184,6 +188,7 @@ class NodeContext {
   Task status_task_;
   Task debug_task_;
   ClusterEvents* cluster_events_ = nullptr;
+  ForgetHook forget_hook_;
 };
 
 }  // namespace spore
