@@ -44,7 +44,7 @@ AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-7168}"
 #   proofs, the RETAIN follower under arduino-mqtt and the command budget (10,071 B -> 12,417 B).
 # - auth: request proofs (issue 15), the version a signed image carries (issue 18, downgrade
 #   protection) and the keyed MAC all of them rest on (issue 18's attack fixes). 7 KB since then.
-# - composition: spore::Node (core/spore/node/node.cpp), the one receive path and the loop pass
+# - composition: spore::Node (core/spore/node/node_root.cpp), the one receive path and the loop pass
 #   monitor, which spored, the ESP8266 node and the simulator share since issue 19 (the wiring each
 #   platform did itself before, and the ESP8266's intake and monitor from the device group):
 #   1,669 B then. Not engine: the engine budget is the protocol's, and this code only calls it.
@@ -210,7 +210,7 @@ fi
 NODE_PARTS=(Node)
 DETAIL_PARTS=(NodeContext Membership RestApi OtaSession OtaUploadHandler Metrics EventApi UdpIntake MemberTable Member EventBus
   ApiRegistry ClusterEvents ReplayWindow)
-PROBE_HEADERS=(node/node.h cluster/membership.h node/node_context.h ota/ota.h ota/ota_upload.h wire/replay_window.h
+PROBE_HEADERS=(node/node_root.h cluster/membership.h node/node_context.h ota/ota.h ota/ota_upload.h wire/replay_window.h
   http/rest_api.h integrations/metrics.h integrations/event_api.h node/udp_intake.h)
 {
   for h in "${PROBE_HEADERS[@]}"; do printf '#include "spore/%s"\n' "$h"; done

@@ -1,6 +1,6 @@
 #pragma once
 /// @file daemon.h
-/// The running spored: the posix ports, core's spore::Node over them (core/spore/node/node.h),
+/// The running spored: the posix ports, core's spore::Node over them (core/spore/node/node_root.h),
 /// the HTTP server (libmicrohttpd, posix/http_server.h), the MQTT client and OTA from a URL, the
 /// loop, and the leave at the end.
 ///
@@ -25,7 +25,7 @@
 #include "posix/system_info.h"
 #include "posix/udp_socket.h"
 #include "spore/mqtt/mqtt_bridge.h"
-#include "spore/node/node.h"
+#include "spore/node/node_root.h"
 
 namespace spored {
 

@@ -14,7 +14,7 @@
 #include "posix/executable_flash_target.h"
 #include "posix/log_sink.h"
 #include "posix/ota_trial.h"
-#include "spore/node/node.h"
+#include "spore/node/node_root.h"
 
 namespace spored {
 

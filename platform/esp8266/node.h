@@ -1,7 +1,7 @@
 #pragma once
 /// @file node.h
 /// The ESP8266 firmware node: the ports (clock, random, Serial log, ESP.* info, WiFiUDP, Updater,
-/// watchdog) handed to core's spore::Node (core/spore/node/node.h, which owns and wires the engine:
+/// watchdog) handed to core's spore::Node (core/spore/node/node_root.h, which owns and wires the engine:
 /// NodeContext, RestApi, OTA, Membership, /metrics, cluster events, the receive path and the loop
 /// pass warnings), plus what only a board has: the WiFi manager with its captive portal, the
 /// persisted device settings, safe mode and the ESPAsyncWebServer adapter. A sketch needs only:
@@ -74,7 +74,7 @@
 #include "spore/device/device_settings.h"
 #include "spore/device/safe_mode.h"
 #include "spore/node/config.h"
-#include "spore/node/node.h"
+#include "spore/node/node_root.h"
 #include "spore/device/wifi_manager.h"
 #ifdef SPORE_WITH_MQTT
 #include "esp8266/mqtt_client.h"
@@ -100,7 +100,7 @@ class Node {
   /// Call from loop(); returns quickly (never blocks on the network).
   void loop();
 
-  /// The engine (core/spore/node/node.h).
+  /// The engine (core/spore/node/node_root.h).
   spore::Node& node() { return node_; }
   NodeContext& context() { return node_.context(); }
   RestApi& api() { return node_.api(); }

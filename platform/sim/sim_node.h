@@ -1,6 +1,6 @@
 #pragma once
 /// @file sim_node.h
-/// One simulated SPORE node: a spore::Node (core/spore/node/node.h, the composition root spored and
+/// One simulated SPORE node: a spore::Node (core/spore/node/node_root.h, the composition root spored and
 /// the ESP8266 use) on the virtual clock, with a fake SystemInfo, a SimFlashTarget for OTA and a
 /// UdpPort into SimNetwork. It can crash (stops sending and receiving, state kept for inspection)
 /// and restart (a fresh Node, same node id, incarnation+1). Every event the node fires is recorded
@@ -23,7 +23,7 @@
 #include "spore/node/config.h"
 #include "spore/auth/hmac_sha256.h"
 #include "spore/cluster/membership.h"
-#include "spore/node/node.h"
+#include "spore/node/node_root.h"
 #include "spore/node/node_context.h"
 
 namespace spore::sim {

@@ -2,7 +2,7 @@
 // once and announced, and the loop owner (watchdog, blocking-pass warning, the receive path with
 // its per-pass limit).
 
-#include "spore/node/node.h"
+#include "spore/node/node_root.h"
 
 #include <gtest/gtest.h>
 

@@ -101,7 +101,7 @@ class UdpPort {
 };
 
 /// The platform's watchdog, fed once per loop pass by the loop owner (spore::Node::loop(),
-/// core/spore/node/node.h) and by code that legitimately runs long (flash erase loops). ESP8266:
+/// core/spore/node/node_root.h) and by code that legitimately runs long (flash erase loops). ESP8266:
 /// ESP.wdtFeed(); Linux and the simulator have none (nullptr where a Watchdog* is taken).
 class Watchdog {
  public:

@@ -1,4 +1,4 @@
-#include "spore/node/node.h"
+#include "spore/node/node_root.h"
 
 #include "spore/mqtt/mqtt_bridge.h"
 
