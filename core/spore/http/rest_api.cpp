@@ -58,6 +58,51 @@ std::string_view without_query(std::string_view path) {
   return std::string_view(path.data(), n);
 }
 
+/// Starts with '/', holds at most RestApi::kMaxPathBytes, all printable ASCII (no space).
+bool path_well_formed(std::string_view path) {
+  bool ok = !path.empty() && path.front() == '/' && path.size() <= RestApi::kMaxPathBytes;
+  for (size_t i = 0; ok && i < path.size(); ++i) {
+    const auto b = static_cast<uint8_t>(path[i]);
+    ok = b > 0x20 && b < 0x7F;
+  }
+  return ok;
+}
+
+/// What a kToken route's request proof covers: the whole request, body included.
+AuthRequest auth_request_of(const HttpRequest& req) {
+  AuthRequest auth_req;
+  auth_req.method = req.method;
+  auth_req.target = req.path;
+  auth_req.authorization = req.authorization;
+  auth_req.body = &req.body;
+  return auth_req;
+}
+
+/// A 405's Allow header (into `allow`) and the values of its "allowed" list: every method `path`
+/// supports, registration order. A template only because RestApi::Route is private (no flash
+/// strings in here: a template's static would leave the flash section).
+template <typename Route, size_t kAllowBytes>
+void list_allowed(JsonWriter& w, const Route* routes, size_t route_count, std::string_view path,
+                  char (&allow)[kAllowBytes]) {
+  size_t len = 0;
+  allow[0] = '\0';
+  for (size_t i = 0; i < route_count; ++i) {
+    if (routes[i].path != path) continue;
+    const char* name = http_method_name(routes[i].method);
+    w.value(name);
+    const size_t name_len = std::strlen(name);
+    if (len + name_len + 3 < kAllowBytes) {
+      if (len > 0) {
+        allow[len++] = ',';
+        allow[len++] = ' ';
+      }
+      std::memcpy(allow + len, name, name_len);
+      len += name_len;
+      allow[len] = '\0';
+    }
+  }
+}
+
 bool method_known(HttpMethod m) {
   const auto v = static_cast<uint8_t>(m);
   return v >= static_cast<uint8_t>(HttpMethod::kGet) && v <= static_cast<uint8_t>(HttpMethod::kPatch);
@@ -191,13 +236,8 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
   JsonWriter w(out);
 
   std::string_view path = req.path;
-  bool path_ok = !path.empty() && path.front() == '/' && path.size() <= kMaxPathBytes;
-  for (size_t i = 0; path_ok && i < path.size(); ++i) {
-    const auto b = static_cast<uint8_t>(path[i]);
-    path_ok = b > 0x20 && b < 0x7F;
-  }
   // No fragment: a proof covers the target up to '#', so nothing behind one may be read (http_target.h).
-  if (!path_ok || http_target_has_fragment(path)) {
+  if (!path_well_formed(path) || http_target_has_fragment(path)) {
     write_error(w, 400, "bad_request",
                 SPORE_FSTR("The request path must start with '/' and hold at most 512 printable ASCII characters, "
                            "without a fragment ('#')."));
@@ -222,39 +262,17 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
   }
 
   if (match == nullptr) {
-    // Allow header and "allowed" list: every method this path supports, registration order.
-    size_t len = 0;
-    allow_[0] = '\0';
     write_error(w, 405, "method_not_allowed",
                 SPORE_FSTR("This endpoint does not support this method; see \"allowed\"."));
     w.key(SPORE_FSTR("allowed")).begin_array();
-    for (size_t i = 0; i < route_count_; ++i) {
-      if (routes_[i].path != path) continue;
-      const char* name = http_method_name(routes_[i].method);
-      w.value(name);
-      const size_t name_len = std::strlen(name);
-      if (len + name_len + 3 < sizeof allow_) {
-        if (len > 0) {
-          allow_[len++] = ',';
-          allow_[len++] = ' ';
-        }
-        std::memcpy(allow_ + len, name, name_len);
-        len += name_len;
-        allow_[len] = '\0';
-      }
-    }
+    list_allowed(w, routes_, route_count_, path, allow_);
     w.end_array().end_object();
     h.allow = allow_;
     return 405;
   }
 
   if (match->auth == RouteAuth::kToken) {
-    AuthRequest auth_req;
-    auth_req.method = req.method;
-    auth_req.target = req.path;
-    auth_req.authorization = req.authorization;
-    auth_req.body = &req.body;
-    const int denied = authorize(auth_req, w, &h);
+    const int denied = authorize(auth_request_of(req), w, &h);
     if (denied != 0) return denied;
   } else if (match->method == HttpMethod::kGet) {
     h.allow_origin = "*";

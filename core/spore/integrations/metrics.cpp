@@ -164,6 +164,50 @@ static_assert(flash_list_count(kFamilies, sizeof kFamilies) == 2 * kFamilyCount,
 // Families read from Membership: left out until set_membership() gave one.
 bool needs_membership(uint8_t f) { return (f >= kDatagramsReceived && f <= kAcceptKey) || (f >= kEventsPublished && f <= kEventsDropped); }
 
+/// spore_http_requests_total{code=...}: a zero count is left out; code="other" for the statuses
+/// not counted one by one.
+bool write_http_requests(Exposition& e, FlashStr name, size_t slot, const HttpStatusCounts& counts) {
+  if (slot >= HttpStatusCounts::kSlots) return false;
+  const uint32_t n = counts.at(slot);
+  if (n == 0) return true;
+  const int status = HttpStatusCounts::status_at(slot);
+  e.open(name, SPORE_FSTR("code"));
+  if (status != 0) {
+    e.number(static_cast<uint64_t>(status));
+  } else {
+    e.flash(SPORE_FSTR("other"));
+  }
+  e.close(n);
+  return true;
+}
+
+/// spore_cluster_events_lost_total (`lost`) or _dropped_total{reason=...}; a zero count is left out.
+bool write_event_reasons(Exposition& e, bool lost, FlashStr name, size_t slot, const ClusterEventStats& s) {
+  // Lost: the sender's ring no longer held them (ring overflow; events the per-source limit
+  // dropped end here when the sender published on meanwhile), repair unanswered, no stream
+  // slot. Dropped copies: network duplicates, out of order (re-requested), a previous life's.
+  static constexpr char kLostReasons[] SPORE_FLASH = "overwritten\0unanswered\0untracked\0";
+  static constexpr char kDroppedReasons[] SPORE_FLASH = "duplicate\0out_of_order\0stale\0";
+  if (slot >= 3) return false;
+  const uint32_t lost_counts[] = {s.lost_overwritten, s.lost - s.lost_overwritten, s.untracked};
+  const uint32_t dropped_counts[] = {s.duplicates, s.out_of_order, s.stale};
+  const uint32_t n = lost ? lost_counts[slot] : dropped_counts[slot];
+  const char* reasons = lost ? kLostReasons : kDroppedReasons;
+  if (n != 0) e.sample(name, SPORE_FSTR("reason"), flash_nth(reasons, 3, slot), n);
+  return true;
+}
+
+/// spore_mqtt_commands_refused_total{reason=...}; a zero count is left out.
+bool write_mqtt_refused(Exposition& e, FlashStr name, size_t slot, const MqttBridgeStats& mqtt) {
+  // "auth": missing, wrong or malformed proofs (and plain tokens) other than stale ones.
+  static constexpr char kReasons[] SPORE_FLASH = "retained\0stale\0auth\0throttled\0";
+  if (slot >= 4) return false;
+  const uint32_t counts[] = {mqtt.retained_commands, mqtt.stale_commands,
+                             mqtt.rejected_commands - mqtt.stale_commands, mqtt.throttled};
+  if (counts[slot] != 0) e.sample(name, SPORE_FSTR("reason"), flash_nth(kReasons, 4, slot), counts[slot]);
+  return true;
+}
+
 }  // namespace
 
 Metrics::Metrics(NodeContext& ctx, RestApi& api)
@@ -278,44 +322,13 @@ bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slo
     case kHttpRequests: {
       // A scrape written whole is counted once answered: it shows in the next one. One sent in
       // chunks (the ESP8266) is counted before its lines are written, so it shows in itself.
-      if (slot >= HttpStatusCounts::kSlots) return false;
-      const uint32_t n = api_.response_counts().at(slot);
-      if (n == 0) return true;
-      const int status = HttpStatusCounts::status_at(slot);
-      e.open(name, SPORE_FSTR("code"));
-      if (status != 0) {
-        e.number(static_cast<uint64_t>(status));
-      } else {
-        e.flash(SPORE_FSTR("other"));
-      }
-      e.close(n);
-      return true;
+      return write_http_requests(e, name, slot, api_.response_counts());
     }
     case kEventsLost:
-    case kEventsDropped: {
-      // Lost: the sender's ring no longer held them (ring overflow; events the per-source limit
-      // dropped end here when the sender published on meanwhile), repair unanswered, no stream
-      // slot. Dropped copies: network duplicates, out of order (re-requested), a previous life's.
-      static constexpr char kLostReasons[] SPORE_FLASH = "overwritten\0unanswered\0untracked\0";
-      static constexpr char kDroppedReasons[] SPORE_FLASH = "duplicate\0out_of_order\0stale\0";
-      if (slot >= 3) return false;
-      const ClusterEventStats& s = membership_->events().stats();
-      const uint32_t lost[] = {s.lost_overwritten, s.lost - s.lost_overwritten, s.untracked};
-      const uint32_t dropped[] = {s.duplicates, s.out_of_order, s.stale};
-      const uint32_t n = f == kEventsLost ? lost[slot] : dropped[slot];
-      const char* reasons = f == kEventsLost ? kLostReasons : kDroppedReasons;
-      if (n != 0) e.sample(name, SPORE_FSTR("reason"), flash_nth(reasons, 3, slot), n);
-      return true;
-    }
-    case kMqttRefused: {
-      // "auth": missing, wrong or malformed proofs (and plain tokens) other than stale ones.
-      static constexpr char kReasons[] SPORE_FLASH = "retained\0stale\0auth\0throttled\0";
-      if (slot >= 4) return false;
-      const uint32_t counts[] = {mqtt_->retained_commands, mqtt_->stale_commands,
-                                 mqtt_->rejected_commands - mqtt_->stale_commands, mqtt_->throttled};
-      if (counts[slot] != 0) e.sample(name, SPORE_FSTR("reason"), flash_nth(kReasons, 4, slot), counts[slot]);
-      return true;
-    }
+    case kEventsDropped:
+      return write_event_reasons(e, f == kEventsLost, name, slot, membership_->events().stats());
+    case kMqttRefused:
+      return write_mqtt_refused(e, name, slot, *mqtt_);
     case kBuildInfo:
       if (slot != 0) return false;
       e.open(name, SPORE_FSTR("version"));

@@ -6,6 +6,31 @@
 
 namespace spore {
 
+namespace {
+
+/// Whether an upload may have this media type (Content-Type without its parameters); `multipart`
+/// says which body it announces.
+bool accepted_media(std::string_view media, bool& multipart) {
+  if (media.empty() || ascii_iequals(media, "application/octet-stream")) {
+    multipart = false;  // RFC 9110 §8.3: without a Content-Type the recipient may assume octet-stream
+    return true;
+  }
+  multipart = SPORE_OTA_MULTIPART && ascii_iequals(media, "multipart/form-data");
+  return multipart;
+}
+
+/// Logs an accepted upload and fires ota_started.
+void announce_start(NodeContext& ctx, size_t content_length, bool multipart, bool allow_downgrade) {
+  SPORE_LOG(ctx, LogLevel::kInfo, "ota: upload started (%s, %u bytes declared%s)", multipart ? "multipart" : "raw",
+            static_cast<unsigned>(content_length), allow_downgrade ? ", downgrade allowed" : "");
+  OtaEvent ev;
+  ev.size_bytes = content_length;
+  ev.multipart = multipart;
+  ctx.fire(topics::kOtaStarted, ev);
+}
+
+}  // namespace
+
 OtaUploadHandler::OtaUploadHandler(NodeContext& ctx, RestApi& rest, OtaSession& session)
     : ctx_(ctx), rest_(rest), session_(session) {
 #if SPORE_OTA_MULTIPART
@@ -97,14 +122,8 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
   }
 
   std::string_view rest = trim_ows(content_type);
-  const size_t semi = rest.find(';');
-  const std::string_view media = trim_ows(rest.substr(0, semi));
   bool multipart = false;
-  if (media.empty() || ascii_iequals(media, "application/octet-stream")) {
-    multipart = false;  // RFC 9110 §8.3: without a Content-Type the recipient may assume octet-stream
-  } else if (SPORE_OTA_MULTIPART && ascii_iequals(media, "multipart/form-data")) {
-    multipart = true;
-  } else {
+  if (!accepted_media(trim_ows(rest.substr(0, rest.find(';'))), multipart)) {
     multipart_mode_ = false;
     fire_failed(OtaError::kUnsupportedMediaType, 0);
     return write_error(w, OtaError::kUnsupportedMediaType, FlashStr(), 0);
@@ -138,12 +157,7 @@ int OtaUploadHandler::start_impl(std::string_view content_type, size_t content_l
   error_ = OtaError::kOk;
   message_ = FlashStr();
   last_activity_ms_ = now_ms;
-  SPORE_LOG(ctx_, LogLevel::kInfo, "ota: upload started (%s, %u bytes declared%s)", multipart ? "multipart" : "raw",
-            static_cast<unsigned>(content_length), allow_downgrade ? ", downgrade allowed" : "");
-  OtaEvent ev;
-  ev.size_bytes = content_length;
-  ev.multipart = multipart;
-  ctx_.fire(topics::kOtaStarted, ev);
+  announce_start(ctx_, content_length, multipart, allow_downgrade);
   return 0;
 }
 

@@ -140,6 +140,23 @@ size_t checked_body_size(const Message& m, EncodeError& why) {
   return refuse(EncodeError::kUnknownType);
 }
 
+// EVENT, EVENT_REQ and EVENT_DIGEST: one stream position, cut after the fields each carries.
+void write_event_body(Writer& w, const Message& m) {
+  const EventStreamPos& p = m.header.type == MessageType::kEvent      ? m.event.pos
+                            : m.header.type == MessageType::kEventReq ? m.event_req
+                                                                      : m.event_digest;
+  w.u32(p.epoch);
+  w.u32(p.seq);
+  if (m.header.type == MessageType::kEventReq) return;
+  w.u32(p.oldest_seq);
+  if (m.header.type == MessageType::kEventDigest) return;
+  w.str8(m.event.topic);
+  w.u16(m.event.payload_size_bytes);
+  if (uint8_t* dst = w.take(m.event.payload_size_bytes)) {
+    if (m.event.payload_size_bytes != 0) std::memcpy(dst, m.event.payload, m.event.payload_size_bytes);
+  }
+}
+
 void write_body(Writer& w, const Message& m) {
   switch (m.header.type) {
     case MessageType::kAnnounce: {
@@ -203,22 +220,9 @@ void write_body(Writer& w, const Message& m) {
     }
     case MessageType::kEvent:
     case MessageType::kEventReq:
-    case MessageType::kEventDigest: {
-      const EventStreamPos& p = m.header.type == MessageType::kEvent      ? m.event.pos
-                                : m.header.type == MessageType::kEventReq ? m.event_req
-                                                                          : m.event_digest;
-      w.u32(p.epoch);
-      w.u32(p.seq);
-      if (m.header.type == MessageType::kEventReq) break;
-      w.u32(p.oldest_seq);
-      if (m.header.type == MessageType::kEventDigest) break;
-      w.str8(m.event.topic);
-      w.u16(m.event.payload_size_bytes);
-      if (uint8_t* dst = w.take(m.event.payload_size_bytes)) {
-        if (m.event.payload_size_bytes != 0) std::memcpy(dst, m.event.payload, m.event.payload_size_bytes);
-      }
+    case MessageType::kEventDigest:
+      write_event_body(w, m);
       break;
-    }
   }
 }
 
