@@ -114,10 +114,12 @@ add() { # SRC OBJ extra-flags...
   OBJS+=("$obj")
   local line
   line="$(printf '%q ' "${cmd[@]}" -MMD -c "$src" -o "$obj")"
-  # Recompile when the command, the source or a header it read changed (the .d list splits on purpose).
+  # Recompile when the command, the source or a header it read changed, or when a header it read
+  # is gone (moved or deleted: find then fails; the .d list splits on purpose).
   # shellcheck disable=SC2046
   if [[ -f $obj && -f $obj.cmd && "$(cat "$obj.cmd")" == "$line" ]] &&
-    ! find "$src" $(sed -e 's/^[^:]*://' -e 's/\\$//' "${obj%.o}.d" 2>/dev/null) -newer "$obj" 2>/dev/null | grep -q .; then
+    newer="$(find "$src" $(sed -e 's/^[^:]*://' -e 's/\\$//' "${obj%.o}.d" 2>/dev/null) -newer "$obj" 2>/dev/null)" &&
+    [[ -z $newer ]]; then
     return
   fi
   mkdir -p "$(dirname "$obj")"
