@@ -84,7 +84,9 @@ void MqttBridge::answer(std::string_view command, const char* code, FlashStr err
   if (code == nullptr) {
     w.field(SPORE_FSTR("status"), SPORE_FSTR("accepted"));
   } else {
-    w.field(SPORE_FSTR("status"), SPORE_FSTR("error")).field(SPORE_FSTR("code"), code).field(SPORE_FSTR("error"), error);
+    w.field(SPORE_FSTR("status"), SPORE_FSTR("error"))
+        .field(SPORE_FSTR("code"), code)
+        .field(SPORE_FSTR("error"), error);
   }
   w.end_object();
   send(out.size(), false, out.overflowed() || !w.complete());
@@ -176,7 +178,7 @@ bool MqttBridge::authorize(std::string_view command, std::string_view payload, s
 }
 
 void MqttBridge::run_command(std::string_view command, std::string_view payload) {
-  void (MqttBridge::*run)(std::string_view, std::string_view) = command == "restart" ? &MqttBridge::run_restart
+  void (MqttBridge::*run)(std::string_view, std::string_view) = command == "restart"   ? &MqttBridge::run_restart
                                                                 : command == "ota"     ? &MqttBridge::run_ota
                                                                 : command == "publish" ? &MqttBridge::run_publish
                                                                                        : nullptr;
