@@ -86,88 +86,115 @@ std::string BoundedRunResult::describe(uint32_t timeout_ms) const {
   return "exited with status " + std::to_string(exit_status);
 }
 
-BoundedRunResult run_bounded(const std::string& path, const std::vector<std::string>& argv, uint32_t timeout_ms,
-                             const std::atomic<int>* cancel) {
-  BoundedRunResult r;
-  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+namespace {
+
+/// A child run_bounded() started: its pid, its pidfd (-1: polled instead) and the read ends of
+/// its stdout and stderr pipes (-1 once closed).
+struct Child {
+  pid_t pid = -1;
+  int pidfd = -1;
+  int out[2] = {-1, -1};
+  int err[2] = {-1, -1};
+  Clock::time_point start;
+  bool ended = false;     // it exited (still a zombie: reaped by run_bounded)
+  int64_t ended_ms = -1;  // when, since start
+};
+
+/// Starts `path` in its own process group with its output on two pipes. False (r.error set,
+/// nothing left open) when it could not be started.
+bool start_child(const std::string& path, const std::vector<std::string>& argv, Child& c, BoundedRunResult& r) {
+  if (::pipe2(c.out, O_CLOEXEC) != 0 || ::pipe2(c.err, O_CLOEXEC) != 0) {
     r.error = std::string("pipe: ") + std::strerror(errno);
-    close_pair(out_pipe);
-    close_pair(err_pipe);
-    return r;
+    close_pair(c.out);
+    close_pair(c.err);
+    return false;
   }
   SpawnOptions options;
-  options.out_fd = out_pipe[1];
-  options.err_fd = err_pipe[1];
+  options.out_fd = c.out[1];
+  options.err_fd = c.err[1];
   options.own_group = true;  // killed as one at the deadline
-  const Clock::time_point start = Clock::now();
-  pid_t pid = -1;
-  const int rc = spawn_process(path, argv, options, &pid);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  out_pipe[1] = err_pipe[1] = -1;
+  c.start = Clock::now();
+  const int rc = spawn_process(path, argv, options, &c.pid);
+  ::close(c.out[1]);
+  ::close(c.err[1]);
+  c.out[1] = c.err[1] = -1;
   if (rc != 0) {
     r.error = path + ": " + std::strerror(rc);
-    close_pair(out_pipe);
-    close_pair(err_pipe);
-    return r;
+    close_pair(c.out);
+    close_pair(c.err);
+    return false;
   }
   r.started = true;
-  const int pidfd = open_pidfd(pid);  // -1 on kernels before 5.3: polled instead
+  c.pidfd = open_pidfd(c.pid);  // -1 on kernels before 5.3: polled instead
+  return true;
+}
 
-  bool ended = false;
-  int64_t ended_ms = -1;
+/// Collects the child's output into r.out / r.err until it has ended and closed both pipes, the
+/// deadline passes or `cancel` is set (r.cancelled). When it ends, kills what it left running in
+/// its group.
+void follow_child(Child& c, uint32_t timeout_ms, const std::atomic<int>* cancel, BoundedRunResult& r) {
   for (;;) {
-    const int64_t left_ms = static_cast<int64_t>(timeout_ms) - ms_since(start);
+    const int64_t left_ms = static_cast<int64_t>(timeout_ms) - ms_since(c.start);
     if (left_ms <= 0) break;
-    if (!ended && cancel != nullptr && cancel->load() != 0) {
+    if (!c.ended && cancel != nullptr && cancel->load() != 0) {
       r.cancelled = true;
-      break;  // killed below, as at the deadline
+      break;  // killed by run_bounded, as at the deadline
     }
     pollfd fds[3];
     nfds_t n = 0;
-    if (out_pipe[0] >= 0) fds[n++] = {out_pipe[0], POLLIN, 0};
-    if (err_pipe[0] >= 0) fds[n++] = {err_pipe[0], POLLIN, 0};
-    if (!ended && pidfd >= 0) fds[n++] = {pidfd, POLLIN, 0};
+    if (c.out[0] >= 0) fds[n++] = {c.out[0], POLLIN, 0};
+    if (c.err[0] >= 0) fds[n++] = {c.err[0], POLLIN, 0};
+    if (!c.ended && c.pidfd >= 0) fds[n++] = {c.pidfd, POLLIN, 0};
     int wait_ms = static_cast<int>(std::min<int64_t>(left_ms, 1000));
-    if (!ended && pidfd < 0) wait_ms = std::min(wait_ms, 10);
-    if (!ended && cancel != nullptr) wait_ms = std::min(wait_ms, static_cast<int>(kCancelPollMs));
+    if (!c.ended && c.pidfd < 0) wait_ms = std::min(wait_ms, 10);
+    if (!c.ended && cancel != nullptr) wait_ms = std::min(wait_ms, static_cast<int>(kCancelPollMs));
     if (n == 0) break;  // ended and both pipes closed
     if (::poll(fds, n, wait_ms) < 0 && errno != EINTR) break;
     for (nfds_t i = 0; i < n; ++i) {
-      if (fds[i].revents == 0 || fds[i].fd == pidfd) continue;
-      int(&p)[2] = fds[i].fd == out_pipe[0] ? out_pipe : err_pipe;
-      if (!drain(p[0], fds[i].fd == out_pipe[0] ? r.out : r.err)) close_pair(p);
+      if (fds[i].revents == 0 || fds[i].fd == c.pidfd) continue;
+      int(&p)[2] = fds[i].fd == c.out[0] ? c.out : c.err;
+      if (!drain(p[0], fds[i].fd == c.out[0] ? r.out : r.err)) close_pair(p);
     }
-    if (!ended) {
+    if (!c.ended) {
       siginfo_t info{};
       // WNOWAIT: the child stays a zombie, so its pid (= the group id) cannot be reused before
       // the group is killed below.
-      ended = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
-      if (ended) {
-        ended_ms = ms_since(start);
-        ::kill(-pid, SIGKILL);  // whatever it left running in its group
+      c.ended =
+          ::waitid(P_PID, static_cast<id_t>(c.pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == c.pid;
+      if (c.ended) {
+        c.ended_ms = ms_since(c.start);
+        ::kill(-c.pid, SIGKILL);  // whatever it left running in its group
       }
     }
-    if (ended && out_pipe[0] < 0 && err_pipe[0] < 0) break;
+    if (c.ended && c.out[0] < 0 && c.err[0] < 0) break;
   }
-  if (!ended) {
+}
+
+}  // namespace
+
+BoundedRunResult run_bounded(const std::string& path, const std::vector<std::string>& argv, uint32_t timeout_ms,
+                             const std::atomic<int>* cancel) {
+  BoundedRunResult r;
+  Child c;
+  if (!start_child(path, argv, c, r)) return r;
+  follow_child(c, timeout_ms, cancel, r);
+  if (!c.ended) {
     r.timed_out = !r.cancelled;
-    ::kill(-pid, SIGKILL);
+    ::kill(-c.pid, SIGKILL);
   }
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
   }
-  r.elapsed_ms = static_cast<uint32_t>(ended ? ended_ms : ms_since(start));
+  r.elapsed_ms = static_cast<uint32_t>(c.ended ? c.ended_ms : ms_since(c.start));
   if (WIFEXITED(status)) {
     r.exited = true;
     r.exit_status = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {
     r.signal = WTERMSIG(status);
   }
-  if (pidfd >= 0) ::close(pidfd);
-  close_pair(out_pipe);
-  close_pair(err_pipe);
+  if (c.pidfd >= 0) ::close(c.pidfd);
+  close_pair(c.out);
+  close_pair(c.err);
   return r;
 }
 

@@ -207,7 +207,16 @@ class MqttBridge {
   void on_event_queued(const Event& event);
   void on_member_event(const Member& member, bool forgotten);
   void on_cluster_event(const Event& event);
+  /// Carries out cmd/<command> (not retained): unknown names refused first, then authorize(),
+  /// then run_restart() / run_ota() / run_publish() with the arguments after the proof.
   void run_command(std::string_view command, std::string_view payload);
+  void run_restart(std::string_view command, std::string_view args);
+  void run_ota(std::string_view command, std::string_view args);
+  void run_publish(std::string_view command, std::string_view args);
+  /// Counts an authenticated but malformed, unknown, refused or unsupported command and refuse()s it.
+  void refuse_bad(std::string_view command, const char* code, FlashStr error);
+  /// Counts an accepted command and answers it "accepted".
+  void accept(std::string_view command);
   /// Checks the proof (or, when allowed, the token) of `payload`; sets `*args` to what follows
   /// it. Answers and counts a failure.
   bool authorize(std::string_view command, std::string_view payload, std::string_view* args);
