@@ -233,6 +233,13 @@ void Node::poll_safe_mode(uint32_t now_ms) {
 bool Node::load_ota_key() {
   // The PEM stays in flash; parsing needs it in RAM for a moment (stack, ~450 B for RSA-2048).
   static const char kPem[] PROGMEM = SPORE_OTA_PUBLIC_KEY_PEM;
+  // A key longer than this build holds would be refused at every boot, and the node would lose its
+  // update route: refuse it at build time. OtaSession decodes at most SPORE_OTA_MAX_SIGNATURE_BYTES
+  // + 64 bytes of DER; base64 takes 4/3 of that, plus ~128 B of PEM lines and newlines (an RSA-2048
+  // PEM is ~450 B and passes at 256; RSA-3072, ~625 B, needs 512).
+  static_assert(sizeof kPem <= (SPORE_OTA_MAX_SIGNATURE_BYTES + 64) * 4 / 3 + 128,
+                "SPORE_OTA_PUBLIC_KEY_PEM is longer than this build's RSA limit (SPORE_OTA_MAX_SIGNATURE_BYTES, 256 = "
+                "RSA-2048 on the ESP8266): build with -DSPORE_OTA_MAX_SIGNATURE_BYTES=512 for RSA-3072/4096");
   char pem[sizeof kPem];
   memcpy_P(pem, kPem, sizeof kPem);
   ota_session().require_public_key();  // whatever happens below, this build never installs unsigned

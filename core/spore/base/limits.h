@@ -52,8 +52,9 @@
 #endif
 
 /// Local event subscriptions (ctx.on) a node can hold at once, 24 B each. Core itself takes at most
-/// five (Membership, ClusterEvents, Metrics, EventApi, the MQTT bridge); the rest is the sketch's.
-/// 16 on the ESP8266 (11 left for a sketch, 192 B less than 24), 24 on hosts.
+/// four (ClusterEvents, Metrics, EventApi, the MQTT bridge; Membership's forget path is a direct
+/// hook since issue 19); the rest is the sketch's. 16 on the ESP8266 (12 left for a sketch, 192 B
+/// less than 24), 24 on hosts.
 #ifndef SPORE_MAX_SUBSCRIBERS
 #if defined(__XTENSA__)
 #define SPORE_MAX_SUBSCRIBERS 16

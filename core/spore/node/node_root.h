@@ -63,7 +63,8 @@ struct NodePorts {
   /// Where OtaSession writes an image.
   FlashTarget& flash;
   LogSink* log = nullptr;
-  /// Fed at the top of every loop() pass; nullptr where there is none.
+  /// Fed once every loop() pass (the ESP8266 node calls loop() after its radio, WiFi and portal
+  /// polling); nullptr where there is none.
   Watchdog* watchdog = nullptr;
   /// Datagrams one loop() pass takes at most (limits.h, SPORE_UDP_DATAGRAMS_PER_PASS).
   uint16_t datagrams_per_pass = SPORE_UDP_DATAGRAMS_PER_PASS;
