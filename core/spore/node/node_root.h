@@ -1,5 +1,5 @@
 #pragma once
-/// @file node.h
+/// @file node_root.h
 /// spore::Node, the composition root: one object that owns every engine part of a node and wires
 /// them in one order. spored (apps/spored), the ESP8266 firmware (platform/esp8266/node.h) and the
 /// simulator's nodes (platform/sim/sim_node.h) build their ports, hand them over in a NodePorts
