@@ -5,11 +5,10 @@
 namespace spore {
 
 Node::Node(const Config& config, const NodePorts& ports)
-    : config_(config),
-      clock_(ports.clock),
+    : clock_(ports.clock),
       udp_(ports.udp),
       watchdog_(ports.watchdog),
-      ctx_(config_, ports.clock, ports.random, ports.system, ports.log),
+      ctx_(config, ports.clock, ports.random, ports.system, ports.log),
       api_(ctx_),
       ota_session_(ports.flash),
       ota_(ctx_, api_, ota_session_),

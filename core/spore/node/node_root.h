@@ -140,7 +140,6 @@ class Node {
   const LoopStats& loop_stats() const { return passes_.stats(); }
 
  private:
-  Config config_;
   const Clock& clock_;
   UdpPort& udp_;
   Watchdog* watchdog_;
