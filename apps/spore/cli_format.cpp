@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "spore/base/incarnation.h"
+#include "spore/cluster/member_table.h"
 
 namespace spore {
 namespace cli {
@@ -379,6 +380,12 @@ std::string format_table(const std::vector<std::string>& headers, const std::vec
   std::vector<bool> right = right_align;
   right.resize(headers.size(), false);
   return render_table(headers, rows, right, {}, 0);
+}
+
+std::string ipv4_to_string(uint32_t ip) {
+  char text[16];
+  format_ipv4(ip, text, sizeof text);
+  return text;
 }
 
 }  // namespace cli

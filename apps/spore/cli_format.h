@@ -13,7 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_logic.h"
-#include "posix/udp_socket.h"
 
 #ifndef SPORE_CLI_MAX_CELL_COLUMNS
 /// Widest cell of a table the CLI prints (members, discover): longer node text is cut and ends in
@@ -87,8 +86,8 @@ nlohmann::ordered_json discovered_to_json(std::vector<DiscoveredNode> nodes);
 std::string format_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows,
                          const std::vector<bool>& right_align);
 
-/// IPv4 address in wire order (MSB first) as dotted text: the platform's one formatter.
-using posix::ipv4_to_string;
+/// IPv4 address in wire order (MSB first) as dotted text.
+std::string ipv4_to_string(uint32_t ip);
 
 }  // namespace cli
 }  // namespace spore
