@@ -23,7 +23,7 @@ chmod 600 "$IT_TMP/key"
 wide_node() {
   local name="$1" log="$IT_TMP/$1.log" pid
   shift
-  mkdir -m 700 -p "$IT_TMP/$name"
+  mkdir -m 700 "$IT_TMP/$name"
   timeout 30 unshare --net bash -c 'ip link set lo up && ip addr add 192.0.2.1/24 dev lo && exec "$@"' \
     wide "$SPORED" --bind 192.0.2.1 \
     --hostname "$name" --state-dir "$IT_TMP/$name" --udp-port "$IT_UDP_PORT" --http-port "$IT_HTTP_PORT" \

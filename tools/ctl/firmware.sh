@@ -107,7 +107,7 @@ WiFi credentials: WIFI_SSID and WIFI_PASSWORD from the environment, else from .e
 else this repository's; read as text, not run). The password is never printed. The MQTT image
 (--env esp01_1m_mqtt) reads MQTT_HOST, MQTT_PORT, MQTT_USER, MQTT_PASSWORD, SPORE_CLUSTER and
 MQTT_DISCOVERY_PREFIX the same way (docs/mqtt.md).
-Cluster key: SPORE_CLUSTER_KEY (64 hex digits) from the environment, else from that .env; when
+Cluster key: SPORE_CLUSTER_KEY (32-64 hex digits) from the environment, else from that .env; when
 neither has one, the build generates a random key into the .env (0600) and later builds reuse it.
 Give the same key to every node (Linux: spored --cluster-key-file). SPORE_CLUSTER_KEY=open builds
 an open-mode image (no key; the node warns at boot). docs/security.md "Keys".
