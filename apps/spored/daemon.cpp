@@ -64,7 +64,7 @@ int Daemon::begin(const Secrets& secrets) {
   }
   updates_.attach(node_);
   spore::Membership& membership = node_.membership();
-  membership.set_cluster_key(secrets.cluster_key);
+  node_.set_cluster_key(secrets.cluster_key);
   membership.set_accept_key(secrets.accept_key);
   for (const JoinTarget& j : opt_.join) {
     if (!membership.add_join_address(j.ip, j.port)) {
@@ -115,6 +115,13 @@ void Daemon::log_start() {
             opt_.profile.c_str(), static_cast<unsigned>(c.inactive_after_ms), static_cast<unsigned>(c.dead_after_ms),
             opt_.cluster_key_file.empty() ? ", cluster key: none" : ", cluster key: set",
             opt_.cluster_key_accept_file.empty() ? "" : ", accept key: set (key rotation)");
+  // Open mode where other hosts can reach the node: anyone on that network can forge members.
+  if (opt_.cluster_key_file.empty() && (opt_.bind_ip >> 24) != 127) {
+    log_.logf(LogLevel::kWarn,
+              "cluster: OPEN mode (no --cluster-key-file) on %s: any host on this network can forge members, "
+              "suspicions and events; give every node the same key (docs/security.md \"Keys\")",
+              opt_.bind.c_str());
+  }
   if (!opt_.join.empty()) {
     std::string list;
     for (const JoinTarget& j : opt_.join) {

@@ -278,13 +278,28 @@ bool Node::apply_settings(bool* ota_ok) {
   api().set_token_location("the serial log of the board's first boot (./ctl.sh monitor), or its api_token setting");
   const DeviceConfig& device = settings_.config();
   api().set_bearer_allowed(!device.no_bearer());
-  if (!device.cluster_key_hex().empty()) {
+  // The stored key, else the build's (SPORE_CLUSTER_KEY: firmware/cluster_key.py puts the .env's
+  // key there unless the build opted into open mode), copied out of flash for this call only.
+  std::string_view key_hex = device.cluster_key_hex();
+#ifdef SPORE_CLUSTER_KEY
+  static const char kBuildKey[] PROGMEM = SPORE_CLUSTER_KEY;
+  static_assert(sizeof kBuildKey % 2 == 1 && sizeof kBuildKey > 2 * HmacKey::kMinKeyBytes &&
+                    sizeof kBuildKey <= 2 * SPORE_MAX_KEY_BYTES + 1,
+                "SPORE_CLUSTER_KEY: 32..64 hex digits, an even number (firmware/cluster_key.py)");
+  char build_key[sizeof kBuildKey];
+  memcpy_P(build_key, kBuildKey, sizeof kBuildKey);
+  if (key_hex.empty()) key_hex = std::string_view(build_key, sizeof kBuildKey - 1);
+#endif
+  if (!key_hex.empty()) {
     HmacKey key;
-    if (key.set_hex(device.cluster_key_hex())) {
-      membership().set_cluster_key(key);
+    if (key.set_hex(key_hex)) {
+      node_.set_cluster_key(key);
     } else {
-      ok = false;  // DeviceConfig checked it: cannot happen; never run keyless instead
+      ok = false;  // checked (DeviceConfig, the build script): cannot happen; never run keyless instead
     }
+  } else {
+    SPORE_LOG(context(), LogLevel::kWarn,
+              "cluster: OPEN mode (no cluster key): anyone on this network can forge members (docs/security.md)");
   }
   *ota_ok = true;
 #ifdef SPORE_OTA_PUBLIC_KEY_PEM

@@ -88,7 +88,7 @@ void SimNode::start(uint32_t incarnation) {
   }
   for (const auto& [uri, method] : endpoints) node_->context().api().add(uri, method);
   if (with_rest) node_->begin_services(NodeServices{});
-  node_->membership().set_cluster_key(key_);
+  node_->set_cluster_key(key_);
   node_->start_membership();
   up_ = true;
   net_.set_up(endpoint_, true);

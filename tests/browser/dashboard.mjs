@@ -115,6 +115,11 @@ try {
       tr.cells[6].textContent !== '' && !tr.cells[6].textContent.startsWith('#')));
   await waitFor('the detail panel lists the API as links', () =>
     [...document.querySelectorAll('#d-api a')].some((a) => a.textContent === 'GET /api/node/status'));
+  // The test's nodes run without a cluster key: the header warns (docs/security.md "Keys").
+  await waitFor('an OPEN-mode warning badge in the header', () => {
+    const b = document.getElementById('cauth');
+    return !b.hidden && b.textContent === 'OPEN cluster: no key' && b.classList.contains('warn');
+  });
   log(`table:\n${await table()}`);
   if (process.env.SCREENSHOT) {
     await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });

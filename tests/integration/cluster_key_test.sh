@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A cluster key keeps outsiders out: nodes 1-3 share key A and see each other; node 4 (key B) and
 # node 5 (no key) are never admitted by them, and see nobody but themselves. `spore discover`
-# sees the keyed nodes only with the key.
+# sees the keyed nodes only with the key. /api/node/status says "clusterAuth": "keyed" / "open".
 source "$(dirname "$0")/lib.sh"
 it_init 104
 
@@ -32,6 +32,13 @@ while [ "$SECONDS" -lt "$end" ]; do
   sleep 0.5
 done
 converged 1 2 3 || it_fail "the keyed nodes lost each other"
+# /api/node/status says which nodes check tags: "clusterAuth" (docs/security.md "Keys").
+for k in 1 4 5; do
+  want=keyed
+  [ "$k" -ne 5 ] || want=open
+  got="$(curl -sf "$(it_url "$k")/api/node/status" | jq -r .clusterAuth)"
+  [ "$got" = "$want" ] || it_fail "node $k: clusterAuth '$got', expected '$want'"
+done
 log "outsiders never admitted; keyed nodes converged"
 
 # discover: without the key the keyed nodes are not listed; with it they are.

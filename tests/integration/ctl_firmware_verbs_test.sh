@@ -29,7 +29,7 @@ done
 # The fake PlatformIO: its arguments one per line, then the WiFi variables it received.
 cat >"$fake/pio" <<EOF
 #!$BASH
-{ printf 'ARG %s\n' "\$@"; printf 'SSID=%s\nPASS=%s\n' "\${WIFI_SSID-unset}" "\${WIFI_PASSWORD-unset}"; } >"$IT_TMP/pio.log"
+{ printf 'ARG %s\n' "\$@"; printf 'SSID=%s\nPASS=%s\nENVFILE=%s\n' "\${WIFI_SSID-unset}" "\${WIFI_PASSWORD-unset}" "\${SPORE_ENV_FILE-unset}"; } >"$IT_TMP/pio.log"
 exit "\${FAKE_PIO_EXIT:-0}"
 EOF
 chmod +x "$fake/pio"
@@ -96,6 +96,8 @@ expect_rc 0 "${withpio[@]}" build-firmware --env esp01s
 [ "$(pio_args)" = "run -d $FW -e esp01s" ] || it_fail "build-firmware ran: pio $(pio_args)"
 [ "$(pio_var SSID)" = "test net" ] || it_fail "WIFI_SSID from .env: got '$(pio_var SSID)'"
 [ "$(pio_var PASS)" = "pw-s3cret" ] || it_fail "WIFI_PASSWORD from .env: got '$(pio_var PASS)'"
+# firmware/cluster_key.py reads (or generates) the cluster key in that same .env.
+[ "$(pio_var ENVFILE)" = "$work/.env" ] || it_fail "SPORE_ENV_FILE for the key script: got '$(pio_var ENVFILE)'"
 expect_out "test net"
 grep -q "pw-s3cret" <<<"$OUT" && it_fail "the password was printed: $OUT"
 expect_rc 0 "${withpio[@]}" build firmware --env=esp01_1m

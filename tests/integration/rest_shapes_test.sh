@@ -25,6 +25,10 @@ check "status: seed fields with their types" '
 check "status: api lists the seed endpoints" '
   ([.api[] | "\(.method) \(.uri)"]) as $a
   | (["GET /api/node/status", "GET /api/cluster/members", "POST /api/node/restart"] - $a) == []' "$status"
+check "status: extras with their types (clusterAuth: these nodes have no cluster key)" '
+  (.hostname == "n1") and (.nodeId | type == "number") and (.incarnation | type == "number")
+  and (.safeMode | type == "boolean") and (.otaTrial | type == "boolean") and (.settingsReadOnly | type == "boolean")
+  and (.clusterAuth == "open")' "$status"
 ct="$(curl -s -o /dev/null -w '%{content_type}' "$(it_url 1)/api/node/status")"
 [[ "$ct" == application/json* ]] || it_fail "status Content-Type is '$ct'"
 

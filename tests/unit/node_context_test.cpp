@@ -194,6 +194,13 @@ TEST_F(NodeContextTest, SettingsReadOnlyInStatus) {
   EXPECT_EQ(render(false)["settingsReadOnly"], true);
 }
 
+TEST_F(NodeContextTest, ClusterAuthInStatus) {
+  ASSERT_TRUE(ctx.begin({1, 1, 0x7F000001, "self"}));
+  EXPECT_EQ(render(false)["clusterAuth"], "open");  // always there: no key until one is set
+  ctx.set_cluster_keyed(true);
+  EXPECT_EQ(render(false)["clusterAuth"], "keyed");
+}
+
 TEST_F(NodeContextTest, HostileHostnamesStillRenderValidJson) {
   ASSERT_TRUE(ctx.begin({1, 1, 0, "self"}));
   const char hostile[] = "\"}\\\n\x01\xff<script>";

@@ -150,5 +150,32 @@ TEST(NodeTest, StartMembershipIsOnce) {
   EXPECT_TRUE(f.node.membership().begun());
 }
 
+std::string status_json(const NodeContext& ctx) {
+  static char buffer[4096];
+  BufferJsonOutput out(buffer, sizeof buffer);
+  JsonWriter w(out);
+  ctx.write_status_json(w);
+  return std::string(buffer, out.size());
+}
+
+// Issue 20: "clusterAuth" says whether the node's datagrams carry a tag, and follows the key the
+// platform gives spore::Node (never a separate flag that could disagree with Membership).
+TEST(NodeTest, TheClusterKeyTagsDatagramsAndShowsAsClusterAuth) {
+  NodeFixture f;
+  ASSERT_TRUE(f.begin());
+  EXPECT_NE(status_json(f.node.context()).find(R"("clusterAuth":"open")"), std::string::npos);
+  HmacKey key;
+  ASSERT_TRUE(key.set_hex("00112233445566778899aabbccddeeff"));
+  f.node.set_cluster_key(key);
+  EXPECT_TRUE(f.node.context().cluster_keyed());
+  EXPECT_NE(status_json(f.node.context()).find(R"("clusterAuth":"keyed")"), std::string::npos);
+  f.node.start_membership();
+  f.node.loop();
+  ASSERT_FALSE(f.udp.sent.empty());
+  EXPECT_EQ(f.udp.sent.front().bytes.at(4) & 1u, 1u);  // header flags bit 0: a tag follows the body
+  f.node.set_cluster_key(HmacKey{});
+  EXPECT_NE(status_json(f.node.context()).find(R"("clusterAuth":"open")"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace spore

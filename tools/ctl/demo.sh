@@ -12,6 +12,12 @@ UDP port 4210, discovering each other by broadcast (no addresses configured). Wa
 first node sees all N ACTIVE, prints its members table, the URLs, logs and API token, then runs
 until Ctrl-C (or --for SECONDS) and stops every node cleanly (graceful leave).
 
+The cluster is keyed: every node gets the cluster key SPORE_CLUSTER_KEY from the environment, else
+from .env (the caller's, else this repository's; $SPORE_ENV_FILE names another). Without one, the
+first demo generates a random key into that .env (mode 0600) and later demos reuse it; the key is
+never printed. Open mode (no key: anyone on the network can forge members) only when asked for,
+with --open or SPORE_CLUSTER_KEY=open (docs/security.md "Keys").
+
 Options:
   --nodes N          number of nodes, 1..200 (default 5)
   --profile P        lan (seed timings: INACTIVE after 10 s, DEAD after 60 s), fast, esp8266
@@ -22,6 +28,7 @@ Options:
   --http-port PORT   HTTP port of every node (default 8080)
   --udp-port PORT    UDP port of the cluster (default 4210)
   --dir DIR          state directories and logs (default build/demo)
+  --open             open mode: no cluster key (seed compatibility), whatever .env says
 
 Environment: SPORED, SPORE: use these binaries instead of building build/dev.
 USAGE
@@ -74,11 +81,12 @@ demo_show_log() {
 # Sets the DEMO_* options from the command line (defaults as demo_usage says).
 demo_parse_args() {
   DEMO_NODES=5 DEMO_PROFILE=lan DEMO_FOR_S="" DEMO_WAIT_S=30 DEMO_BASE_IP=127.0.0.2
-  DEMO_HTTP_PORT=8080 DEMO_UDP_PORT=4210 DEMO_DIR="$ROOT/build/demo"
+  DEMO_HTTP_PORT=8080 DEMO_UDP_PORT=4210 DEMO_DIR="$ROOT/build/demo" DEMO_OPEN=0
   while [ $# -gt 0 ]; do
     local opt="$1" val=""
     case "${opt%%=*}" in
       -h | --help) demo_usage; exit 0 ;;
+      --open) DEMO_OPEN=1; shift; continue ;;
       --nodes | --profile | --for | --wait | --base-ip | --http-port | --udp-port | --dir) ;;
       *) usage_die "demo: unknown argument '$opt' (./ctl.sh demo --help)" ;;
     esac
@@ -165,15 +173,28 @@ demo_check_ports() {
   fi
 }
 
+# DEMO_KEY_FILE: DIR/cluster.key, the key tools/cluster_key.py resolved (or generated into .env);
+# empty in open mode. Says where the key came from, never the key.
+demo_cluster_key() {
+  local mode open=()
+  [ "$DEMO_OPEN" -eq 0 ] || open=(--open)
+  DEMO_KEY_FILE="$DEMO_DIR/cluster.key"
+  mode="$(python3 "$ROOT/tools/cluster_key.py" --env-file "$(dotenv_target)" --key-file "$DEMO_KEY_FILE" "${open[@]}")" ||
+    die "demo: no usable cluster key (the message above); fix SPORE_CLUSTER_KEY, or run with --open"
+  [ "$mode" = keyed ] || DEMO_KEY_FILE=""
+}
+
 # Starts node K as demo-K on DEMO_IPS[K-1]: state in DIR/node-K, log DIR/node-K.log (new each run).
 demo_start_nodes() {
-  local k dir="$DEMO_DIR"
-  log "starting $DEMO_NODES spored node(s), profile $DEMO_PROFILE, UDP port $DEMO_UDP_PORT"
+  local k dir="$DEMO_DIR" key=()
+  [ -z "$DEMO_KEY_FILE" ] || key=(--cluster-key-file "$DEMO_KEY_FILE")
+  log "starting $DEMO_NODES spored node(s), profile $DEMO_PROFILE, UDP port $DEMO_UDP_PORT, $([ -n "$DEMO_KEY_FILE" ] && echo keyed || echo OPEN mode)"
   for ((k = 1; k <= DEMO_NODES; k++)); do
     mkdir -p "$dir/node-$k"
     chmod 700 "$dir/node-$k"  # a state dir others can write is refused (docs/security.md)
     spawn_spored new_log="$dir/node-$k.log" bin="$DEMO_SPORED" hostname="demo-$k" bind="${DEMO_IPS[$((k - 1))]}" \
-      http_port="$DEMO_HTTP_PORT" udp_port="$DEMO_UDP_PORT" state_dir="$dir/node-$k" profile="$DEMO_PROFILE"
+      http_port="$DEMO_HTTP_PORT" udp_port="$DEMO_UDP_PORT" state_dir="$dir/node-$k" profile="$DEMO_PROFILE" \
+      -- "${key[@]}"
     DEMO_PIDS+=("$SPAWN_PID")
   done
   printf '%s\n' "${DEMO_PIDS[@]}" >"$dir/pids"
@@ -241,6 +262,11 @@ demo_print_info() {
   token_file="$(find "$dir/node-1" -maxdepth 1 -type f -name '*token*' 2>/dev/null | head -n 1 || true)"
   echo
   echo "logs:       $(rel_path "$dir")/node-K.log     state: $(rel_path "$dir")/node-K/"
+  if [ -n "$DEMO_KEY_FILE" ]; then
+    echo "cluster:    keyed (\"clusterAuth\": \"keyed\"): SPORE_CLUSTER_KEY in $(rel_path "$(dotenv_target)"), a copy in $(rel_path "$DEMO_KEY_FILE")"
+  else
+    echo "cluster:    OPEN mode (\"clusterAuth\": \"open\"; --open or SPORE_CLUSTER_KEY=open): no key, anyone on the network can forge members"
+  fi
   if [ -n "$token_file" ]; then
     echo "API token:  $(rel_path "$token_file")  (each node has its own, in its state directory)"
     echo "try:        $spore --node ${ips[0]}:$port cluster members --watch 1"
@@ -249,7 +275,11 @@ demo_print_info() {
     echo "API token:  in each node's state directory ($(rel_path "$dir")/node-K/; see the node's log)"
     echo "try:        $spore --node ${ips[0]}:$port cluster members --watch 1"
   fi
-  echo "            $spore discover --udp-port $DEMO_UDP_PORT"
+  if [ -n "$DEMO_KEY_FILE" ]; then
+    echo "            $spore discover --udp-port $DEMO_UDP_PORT --cluster-key-file $(rel_path "$DEMO_KEY_FILE")"
+  else
+    echo "            $spore discover --udp-port $DEMO_UDP_PORT"
+  fi
   echo "            kill one node (kill <pid> from $(rel_path "$dir")/pids) and watch it turn INACTIVE, then DEAD"
   echo
 }
@@ -279,9 +309,10 @@ demo_supervise() {
 verb_demo() {
   demo_parse_args "$@"
   demo_check_args
-  command -v curl >/dev/null && command -v jq >/dev/null || ensure_deps
+  command -v curl >/dev/null && command -v jq >/dev/null && command -v python3 >/dev/null || ensure_deps
   demo_find_programs
   demo_prepare_dir
+  demo_cluster_key
   demo_check_ports
   trap demo_stop EXIT
   trap 'exit 130' INT

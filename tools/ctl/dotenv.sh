@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The project's .env (the seed's "project root" file): which one is read, and one KEY's value in it.
 # The spore CLI reads API_NODE from it (tools/ctl/cli.sh), build and flash read the WiFi and MQTT
-# settings (tools/ctl/firmware.sh).
+# settings (tools/ctl/firmware.sh), demo and the firmware build the cluster key (tools/cluster_key.py).
 
 # The .env of the seed ("project root"): $SPORE_ENV_FILE when set, else the caller's ./.env, else
 # this repository's .env; empty when there is none. The spore CLI reads API_NODE from it,
@@ -14,6 +14,14 @@ dotenv_file() {
   elif [ -f "$ROOT/.env" ]; then
     printf '%s' "$ROOT/.env"
   fi
+}
+
+# The .env a new setting is written to (the cluster key, tools/cluster_key.py): dotenv_file's,
+# else this repository's .env (created then; .gitignore keeps it out of commits).
+dotenv_target() {
+  local envf
+  envf="$(dotenv_file)"
+  printf '%s' "${envf:-$ROOT/.env}"
 }
 
 # dotenv_get FILE KEY: prints KEY's value in FILE and succeeds, or fails when KEY is not assigned.

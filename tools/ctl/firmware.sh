@@ -50,10 +50,14 @@ fw_check_env() {
 # MQTT_PORT, MQTT_USER, MQTT_PASSWORD, SPORE_CLUSTER, MQTT_DISCOVERY_PREFIX; docs/mqtt.md), for
 # the PlatformIO build (platformio.ini reads them with ${sysenv.*}): the environment's when set and
 # not empty, else the .env's. Never prints a password. Refuses characters the build flag cannot
-# carry ('-D...="${sysenv.X}"' in single quotes).
+# carry ('-D...="${sysenv.X}"' in single quotes). Also exports SPORE_ENV_FILE, the .env where
+# firmware/cluster_key.py reads the cluster key (or generates it).
 fw_wifi_env() {
   local envf key val src
   envf="$(dotenv_file)"
+  # The firmware's cluster key (firmware/cluster_key.py) from the same .env, generated there if absent.
+  SPORE_ENV_FILE="$(dotenv_target)"
+  export SPORE_ENV_FILE
   for key in WIFI_SSID WIFI_PASSWORD MQTT_HOST MQTT_PORT MQTT_USER MQTT_PASSWORD SPORE_CLUSTER MQTT_DISCOVERY_PREFIX; do
     val="${!key:-}"
     src="environment"
@@ -103,6 +107,10 @@ WiFi credentials: WIFI_SSID and WIFI_PASSWORD from the environment, else from .e
 else this repository's; read as text, not run). The password is never printed. The MQTT image
 (--env esp01_1m_mqtt) reads MQTT_HOST, MQTT_PORT, MQTT_USER, MQTT_PASSWORD, SPORE_CLUSTER and
 MQTT_DISCOVERY_PREFIX the same way (docs/mqtt.md).
+Cluster key: SPORE_CLUSTER_KEY (32-64 hex digits) from the environment, else from that .env; when
+neither has one, the build generates a random key into the .env (0600) and later builds reuse it.
+Give the same key to every node (Linux: spored --cluster-key-file). SPORE_CLUSTER_KEY=open builds
+an open-mode image (no key; the node warns at boot). docs/security.md "Keys".
 Environment: SPORE_PIO (the PlatformIO command to use), SPORE_SKIP_HOST_BUILD=1 (skip the host
 part of `build all`; the tests use it), SPORE_JOBS.
 Exit status: 0 built (or firmware skipped in `build all`), 1 a build failed or PlatformIO is

@@ -35,13 +35,15 @@ Verbs:
                     the real ESP-01 firmware as a Linux program on lwIP over TAP (emulated board),
                     and the bed that runs boards and spored nodes as one cluster in network
                     namespaces (tools/esp8266-host/; needs source trees, root; docs/esp8266-runtime.md)
-  demo [--nodes N] [--profile lan|fast|esp8266] [--for SECONDS]
-                    a local cluster of N spored nodes (default 5) on 127.0.0.2.. until Ctrl-C
+  demo [--nodes N] [--profile lan|fast|esp8266] [--for SECONDS] [--open]
+                    a local cluster of N spored nodes (default 5) on 127.0.0.2.. until Ctrl-C,
+                    keyed with SPORE_CLUSTER_KEY from .env (generated there once); --open: no key
                     (./ctl.sh demo --help for every option)
   cluster members [--json] [--watch S]   the membership table as one node sees it
   node status [--json]                   resources and endpoints of one node
   node restart [--token-file F]          restart one node (needs its API token)
-  discover [--timeout S] [--json]        list the nodes heard on the LAN (UDP broadcasts)
+  discover [--timeout S] [--json] [--cluster-key-file F]
+                                         list the nodes heard on the LAN (UDP broadcasts)
   events publish TOPIC DATA [--token-file F]
                                          publish a cluster event to every node (DATA - = stdin)
   events watch [--topic T] [--json] [--count N] [--timeout S]

@@ -252,6 +252,17 @@ async function poll() {
   }
 }
 
+// This node's "clusterAuth" (docs/security.md "Keys"), read once: open mode gets a warning badge.
+fetch('/api/node/status', {cache: 'no-store'}).then((r) => r.json()).then((s) => {
+  if (!s.clusterAuth) return;  // a node from before issue 20
+  const open = s.clusterAuth !== 'keyed', b = $('cauth');
+  b.textContent = open ? 'OPEN cluster: no key' : 'keyed';
+  b.title = open ? 'No cluster key: anyone on this network can forge members and events (docs/security.md "Keys")'
+    : 'Cluster datagrams carry a tag made with the cluster key';
+  b.classList.toggle('warn', open);
+  b.hidden = false;
+}).catch(() => {});
+
 $('members').addEventListener('click', (e) => {
   const tr = e.target.closest('tr[data-k]');
   if (tr) { selected = tr.dataset.k; render(); }

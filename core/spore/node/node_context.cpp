@@ -212,6 +212,7 @@ bool NodeContext::write_status_unit(AnswerCursor& c, JsonWriter& w) const {
       w.field(SPORE_FSTR("safeMode"), safe_mode_);
       w.field(SPORE_FSTR("otaTrial"), ota_trial_);
       w.field(SPORE_FSTR("settingsReadOnly"), settings_read_only_);
+      w.field(SPORE_FSTR("clusterAuth"), cluster_keyed_ ? SPORE_FSTR("keyed") : SPORE_FSTR("open"));
       w.end_object();
       return false;
     }

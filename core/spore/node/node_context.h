@@ -146,6 +146,10 @@ class NodeContext {
   /// rolled back; shown in /api/node/status as "otaTrial", which `spore ota` waits to see false
   /// before it counts the node as updated. False on platforms without trials.
   void set_ota_trial(bool on_trial) { ota_trial_ = on_trial; }
+  /// The cluster protocol runs with a cluster key (datagrams tagged and checked). Shown in
+  /// /api/node/status as "clusterAuth": "keyed" or "open"; spore::Node::set_cluster_key() sets it.
+  void set_cluster_keyed(bool keyed) { cluster_keyed_ = keyed; }
+  bool cluster_keyed() const { return cluster_keyed_; }
 
   /// After a refutation the membership protocol raises this node's incarnation (SWIM).
   void set_incarnation(uint32_t incarnation) { self_.incarnation = incarnation; }
@@ -181,6 +185,7 @@ class NodeContext {
   bool safe_mode_ = false;
   bool ota_trial_ = false;
   bool settings_read_only_ = false;
+  bool cluster_keyed_ = false;
   EventBus events_;
   Scheduler scheduler_;
   MemberTable members_;

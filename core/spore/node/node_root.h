@@ -15,7 +15,7 @@
 /// The order, and why:
 ///  1. Construction: every part, nothing started. Before begin() the platform may configure the
 ///     parts through the accessors (api(): token, bearer, restart handler; ota_session(): public
-///     key; membership(): keys, join list).
+///     key; set_cluster_key(); membership(): accept key, join list).
 ///  2. begin(): NodeContext (identity, scheduler), the firmware identity (set once: NodeContext
 ///     keeps it, Membership announces its digest), the REST routes, then the update route, so the
 ///     node's api list starts with the seed's routes. A failed step does not stop the next: the
@@ -113,6 +113,13 @@ class Node {
   /// Step 5: wires `bridge` (its counters into /metrics, cmd/restart to `restart`) and begins
   /// it; false (logged why) when its config is refused.
   bool begin_mqtt(MqttBridge& bridge, const MqttBridgeConfig& config, Delegate<void()> restart);
+
+  /// The cluster key (empty: open mode, datagrams untagged and unchecked) for Membership, and
+  /// "clusterAuth" in /api/node/status to match. Before start_membership().
+  void set_cluster_key(const HmacKey& key) {
+    membership_.set_cluster_key(key);
+    ctx_.set_cluster_keyed(!key.empty());
+  }
 
   /// One pass of the node's loop (ESPHome's Application::loop): feeds the watchdog, measures the
   /// previous pass (warns when it blocked, LoopPassMonitor), takes the queued datagrams when
