@@ -2,8 +2,9 @@
 # shellcheck disable=SC2034  # IT_ROOT, IT_LAST_EXIT, IT_NODE_ARGS are used by the scripts
 # Helpers for tests/integration/*_test.sh: real spored processes on loopback, checked with curl + jq.
 #
-# Every script calls `it_init K` first, with a K of its own (1..250): its nodes then bind
-# 127.0.K.2, 127.0.K.3, ... and use UDP port 20000+K and HTTP port 21000+K, so scripts never hear
+# Every script calls `it_init K` first, with a K of its own (1..999): its nodes then bind
+# 127.A.B.2, 127.A.B.3, ... with A.B = K as two bytes (127.0.K.x up to 255, 127.1.9.x for 265) and
+# use UDP port 20000+K and HTTP port 21000+K, so scripts never hear
 # each other and ctest -j can run them side by side. Whatever a script starts is stopped by the EXIT
 # trap, on success, failure, time-out or Ctrl-C. Waits poll a condition until a generous deadline:
 # the tests assert behaviour, never speed.
@@ -44,8 +45,8 @@ it_fail() {
 # stopped (and cleaned up) after LIMIT_SECONDS (default 150, below ctest's 180 s).
 it_init() {
   local k="$1" limit="${2:-150}"
-  [[ "$k" =~ ^[0-9]+$ ]] && [ "$k" -ge 1 ] && [ "$k" -le 250 ] || it_fail "it_init: K must be 1..250"
-  IT_NET="127.0.$k"
+  [[ "$k" =~ ^[0-9]+$ ]] && [ "$k" -ge 1 ] && [ "$k" -le 999 ] || it_fail "it_init: K must be 1..999"
+  IT_NET="127.$((k / 256)).$((k % 256))"
   IT_UDP_PORT=$((20000 + k))
   IT_HTTP_PORT=$((21000 + k))
   rm -rf "$IT_TMP"
