@@ -8,10 +8,9 @@
 # The attacker speaks the target's protocol version (read from a datagram it sent the attacker).
 source "$(dirname "$0")/lib.sh"
 it_init 268 150
-atk="$(dirname "$0")/lan_attacker.py"
-eve="$(it_ip 20)"
-start_extra python3 "$atk" capture --bind "$eve:$IT_UDP_PORT" --out "$IT_TMP/capture.txt"
-start_node 1 --join "$eve:$IT_UDP_PORT"
+source "$(dirname "$0")/attack_lib.sh"
+start_extra python3 "$ATK" capture --bind "$EVE:$IT_UDP_PORT" --out "$IT_TMP/capture.txt"
+start_node 1 --join "$EVE:$IT_UDP_PORT"
 start_node 2
 start_node 3
 wait_until "3 nodes converge" 30 converged 1 2 3
@@ -33,7 +32,7 @@ run() {  # run NAME KIND [amplify args...]
   local name="$1" kind="$2" out sent back named
   shift 2
   k=$((k + 1))
-  out="$(python3 "$atk" amplify --capture "$IT_TMP/capture.txt" --target-id "$n1_id" --to "$(it_ip 1):$IT_UDP_PORT" \
+  out="$(python3 "$ATK" amplify --capture "$IT_TMP/capture.txt" --target-id "$n1_id" --to "$(it_ip 1):$IT_UDP_PORT" \
     --victim "$(it_ip $((30 + 2 * k)))" --named "$(it_ip $((31 + 2 * k)))" --kind "$kind" "$@")"
   read -r sent back named <<<"$out"
   log "$(printf '%-34s %6d B in, %6d B back to the forged source, %6d B to the named address' "$name" "$sent" "$back" "$named")"

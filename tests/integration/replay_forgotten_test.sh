@@ -6,15 +6,12 @@
 # window too: the first replay put n2 back, ACTIVE, at the attacker's address.
 source "$(dirname "$0")/lib.sh"
 it_init 266 120
-atk="$(dirname "$0")/lan_attacker.py"
-key="$IT_TMP/key"
-printf '%s\n' 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f >"$key"
-chmod 600 "$key"
-eve="$(it_ip 20)"
+source "$(dirname "$0")/attack_lib.sh"
+key="$(attack_key_file)"
 IT_NODE_ARGS=(--profile fast --dead-retention-ms 2000 --cluster-key-file "$key")
-start_extra python3 "$atk" capture --bind "$eve:$IT_UDP_PORT" --out "$IT_TMP/capture.txt"
+start_extra python3 "$ATK" capture --bind "$EVE:$IT_UDP_PORT" --out "$IT_TMP/capture.txt"
 start_node 1
-start_node 2 --join "$eve:$IT_UDP_PORT"
+start_node 2 --join "$EVE:$IT_UDP_PORT"
 wait_until "2 nodes converge" 30 converged 1 2
 sleep 3
 n2_id="$(node_id_of 2)"
@@ -23,8 +20,8 @@ stop_node 2 KILL
 forgotten() { [ "$(status_at 1 n2)" = ABSENT ]; }
 wait_until "n1 forgets the crashed n2" 30 forgotten
 log "n1 forgot n2; replaying $(wc -l <"$IT_TMP/capture.txt") captured datagrams of it"
-python3 "$atk" replay --capture "$IT_TMP/capture.txt" --sender "$n2_id" --to "$(it_ip 1):$IT_UDP_PORT" \
-  --bind "$eve" --newest 30 --interval 0.2 >"$IT_TMP/replayed" &
+python3 "$ATK" replay --capture "$IT_TMP/capture.txt" --sender "$n2_id" --to "$(it_ip 1):$IT_UDP_PORT" \
+  --bind "$EVE" --newest 30 --interval 0.2 >"$IT_TMP/replayed" &
 replayer=$!
 IT_EXTRA_PIDS+=("$replayer")
 end=$((SECONDS + 9))

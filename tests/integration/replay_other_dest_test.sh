@@ -7,13 +7,10 @@
 # and listed n1 at the attacker's address.
 source "$(dirname "$0")/lib.sh"
 it_init 265 120
-atk="$(dirname "$0")/lan_attacker.py"
-key="$IT_TMP/key"
-printf '%s\n' 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f >"$key"
-chmod 600 "$key"
-eve="$(it_ip 20)"
-start_extra python3 "$atk" capture --bind "$eve:$IT_UDP_PORT" --out "$IT_TMP/capture.txt"
-start_node 1 --cluster-key-file "$key" --join "$eve:$IT_UDP_PORT"
+source "$(dirname "$0")/attack_lib.sh"
+key="$(attack_key_file)"
+start_extra python3 "$ATK" capture --bind "$EVE:$IT_UDP_PORT" --out "$IT_TMP/capture.txt"
+start_node 1 --cluster-key-file "$key" --join "$EVE:$IT_UDP_PORT"
 start_node 2 --cluster-key-file "$key"
 start_node 3 --cluster-key-file "$key"
 wait_until "3 nodes converge" 30 converged 1 2 3
@@ -26,8 +23,8 @@ r0="$(rejected)"
 it_before_cleanup() { [ -z "$(node_pid 1)" ] || kill -CONT "$(node_pid 1)" 2>/dev/null || true; }
 kill -STOP "$(node_pid 1)"
 t0="$(now_ms)"
-python3 "$atk" replay --capture "$IT_TMP/capture.txt" --sender "$(node_id_of 1)" --to "$(it_ip 3):$IT_UDP_PORT" \
-  --bind "$eve" --newest 3 --interval 0.6 >"$IT_TMP/replayed" &
+python3 "$ATK" replay --capture "$IT_TMP/capture.txt" --sender "$(node_id_of 1)" --to "$(it_ip 3):$IT_UDP_PORT" \
+  --bind "$EVE" --newest 3 --interval 0.6 >"$IT_TMP/replayed" &
 replayer=$!
 IT_EXTRA_PIDS+=("$replayer")
 t2="" t3="" moved=""

@@ -6,17 +6,15 @@
 # source address, checked before the tag, spent n2's allowance on the junk.
 source "$(dirname "$0")/lib.sh"
 it_init 267 120
-atk="$(dirname "$0")/lan_attacker.py"
-key="$IT_TMP/key"
-printf '%s\n' 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f >"$key"
-chmod 600 "$key"
+source "$(dirname "$0")/attack_lib.sh"
+key="$(attack_key_file)"
 IT_NODE_ARGS=(--profile fast --cluster-key-file "$key")
 start_node 1
 start_node 2
 wait_until "2 nodes converge" 30 converged 1 2
 inactive_lines() { grep -c "member n2 ([0-9a-f]*) inactive" "$(node_log 1)" || true; }
 before="$(inactive_lines)"
-sent="$(python3 "$atk" flood --bind "$(it_ip 2)" --to "$(it_ip 1):$IT_UDP_PORT" --rate 30000 --seconds 10)"
+sent="$(python3 "$ATK" flood --bind "$(it_ip 2)" --to "$(it_ip 1):$IT_UDP_PORT" --rate 30000 --seconds 10)"
 sleep 0.5
 after="$(inactive_lines)"
 log "flood of $sent junk datagrams from n2's address: n1 marked n2 INACTIVE $((after - before)) times"

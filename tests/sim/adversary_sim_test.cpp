@@ -72,6 +72,40 @@ void print_detection(const char* attack, uint64_t ms, const Config& cfg) {
               ms_text(ms).c_str(), cfg.inactive_after_ms, cfg.inactive_after_ms + 2000);
 }
 
+// Node `a` of `c` freezes; eve replays `captures` (newest first, one every 600 ms) into node
+// `target` from her own address while node `control` gets nothing. Prints and returns how long each
+// kept `a` ACTIVE, and checks `target` let go of it as soon as the silence threshold allows.
+struct FrozenReplay {
+  uint64_t target_ms = UINT64_MAX, control_ms = UINT64_MAX;
+  size_t replays = 0;
+  uint32_t refused = 0;  // datagrams `target` refused meanwhile
+};
+FrozenReplay replay_into_frozen(Cluster& c, const Config& cfg, SimAdversary& eve, size_t a, size_t control,
+                                size_t target, const std::vector<const Captured*>& captures, const char* what) {
+  FrozenReplay r;
+  c.crash(a);  // frozen: silent from now on
+  const uint32_t rejected_before = rejected_total(c, target);
+  size_t next = captures.size();
+  const uint64_t t0 = c.now();
+  run_attack(c, 8000, 10, [&](uint64_t t) {
+    if (t % 600 == 0 && next > 0) {
+      eve.replay(*captures[--next], c.node(target).ip(), cfg.udp_port);
+      ++r.replays;
+    }
+    if (r.target_ms == UINT64_MAX && !is_status(c, target, a, MemberStatus::kActive)) r.target_ms = c.now() - t0;
+    if (r.control_ms == UINT64_MAX && !is_status(c, control, a, MemberStatus::kActive)) r.control_ms = c.now() - t0;
+  });
+  r.refused = rejected_total(c, target) - rejected_before;
+  std::printf(
+      "[figure] %zu replays of %s: crash -> INACTIVE at the target after %s, at the control after %s; the "
+      "target refused %u datagrams\n",
+      r.replays, what, ms_text(r.target_ms).c_str(), ms_text(r.control_ms).c_str(), r.refused);
+  EXPECT_NE(r.control_ms, UINT64_MAX);
+  EXPECT_LE(r.target_ms, uint64_t{cfg.inactive_after_ms} + cfg.status_interval_ms + 50)
+      << "replayed " << what << " kept the frozen node ACTIVE at the target";
+  return r;
+}
+
 // Finding 1. Eve reads the medium (tap), keeps node A's unicast PINGs and ACKs to B, and when A
 // freezes replays them, newest first, into C from her own address. C must see A INACTIVE as soon
 // as B (the control) does: a datagram sent to B is not evidence for C.
@@ -89,27 +123,8 @@ TEST(AdversarySim, ReplayToAnotherDestinationDoesNotKeepAFrozenNodeActive) {
     return d.sender() == a_id && d.dst_ip == b_ip && (d.is(wire::MessageType::kPing) || d.is(wire::MessageType::kAck));
   });
   ASSERT_GE(to_b.size(), 8u) << "eve should have heard A's unicast to B";
-  c.crash(a);  // frozen: silent from now on
-  const uint32_t rejected_before = rejected_total(c, cc);
-  size_t next = to_b.size(), replays = 0;
-  uint64_t c_inactive = UINT64_MAX, b_inactive = UINT64_MAX;
-  const uint64_t t0 = c.now();
-  run_attack(c, 8000, 10, [&](uint64_t t) {
-    if (t % 600 == 0 && next > 0) {
-      eve.replay(*to_b[--next], c.node(cc).ip(), cfg.udp_port);
-      ++replays;
-    }
-    if (c_inactive == UINT64_MAX && !is_status(c, cc, a, MemberStatus::kActive)) c_inactive = c.now() - t0;
-    if (b_inactive == UINT64_MAX && !is_status(c, b, a, MemberStatus::kActive)) b_inactive = c.now() - t0;
-  });
-  std::printf(
-      "[figure] %zu replays of A's unicast to B into C: crash -> INACTIVE at C after %s, at the control B after %s; "
-      "C refused %u datagrams\n",
-      replays, ms_text(c_inactive).c_str(), ms_text(b_inactive).c_str(), rejected_total(c, cc) - rejected_before);
-  ASSERT_NE(b_inactive, UINT64_MAX);
-  EXPECT_LE(c_inactive, uint64_t{cfg.inactive_after_ms} + cfg.status_interval_ms + 50)
-      << "replayed datagrams of A kept it ACTIVE at C";
-  EXPECT_GE(rejected_total(c, cc) - rejected_before, replays) << "C should refuse every replay";
+  const FrozenReplay r = replay_into_frozen(c, cfg, eve, a, b, cc, to_b, "A's unicast to B into C");
+  EXPECT_GE(r.refused, r.replays) << "C should refuse every replay";
 }
 
 // Finding 1, the way a join list opens it: eve is on A's join list (a configured unicast address
@@ -128,22 +143,7 @@ TEST(AdversarySim, JoinListAnnouncesReplayedToAMemberDoNotKeepAFrozenNodeActive)
   const uint32_t a_id = c.node(a).node_id();
   auto to_eve = eve.captured_where([&](const Captured& d) { return d.sender() == a_id && !d.broadcast; });
   ASSERT_GE(to_eve.size(), 3u) << "A should have sent its join-list ANNOUNCEs to eve";
-  c.crash(a);
-  size_t next = to_eve.size();
-  uint64_t c_inactive = UINT64_MAX, b_inactive = UINT64_MAX;
-  const uint64_t t0 = c.now();
-  run_attack(c, 8000, 10, [&](uint64_t t) {
-    if (t % 600 == 0 && next > 0) eve.replay(*to_eve[--next], c.node(cc).ip(), cfg.udp_port);
-    if (c_inactive == UINT64_MAX && !is_status(c, cc, a, MemberStatus::kActive)) c_inactive = c.now() - t0;
-    if (b_inactive == UINT64_MAX && !is_status(c, b, a, MemberStatus::kActive)) b_inactive = c.now() - t0;
-  });
-  std::printf(
-      "[figure] replays of A's join-list ANNOUNCEs into C: crash -> INACTIVE at C after %s, at the control B after "
-      "%s\n",
-      ms_text(c_inactive).c_str(), ms_text(b_inactive).c_str());
-  ASSERT_NE(b_inactive, UINT64_MAX);
-  EXPECT_LE(c_inactive, uint64_t{cfg.inactive_after_ms} + cfg.status_interval_ms + 50)
-      << "replayed join-list ANNOUNCEs of A kept it ACTIVE at C";
+  replay_into_frozen(c, cfg, eve, a, b, cc, to_eve, "A's join-list ANNOUNCEs into C");
 }
 
 // Finding 2. Eve is on C's join list, so C unicasts its ANNOUNCEs to her; she also reads the
