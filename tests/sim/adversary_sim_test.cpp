@@ -49,6 +49,12 @@ uint64_t first_time(Cluster& c, uint64_t ms, uint64_t step_ms, const std::functi
   return seen;
 }
 
+// Starts every node not up yet and waits until all see each other ACTIVE.
+void start_converged(Cluster& c) {
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5000));
+}
+
 uint32_t rejected_total(Cluster& c, size_t i) { return c.node(i).membership().stats().rejected_total; }
 
 bool is_status(Cluster& c, size_t observer, size_t subject, MemberStatus s) {
@@ -114,8 +120,7 @@ TEST(AdversarySim, ReplayToAnotherDestinationDoesNotKeepAFrozenNodeActive) {
   KeyedCluster c(4, cfg, 2001);
   SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
   eve.tap_all();
-  c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5000));
+  ASSERT_NO_FATAL_FAILURE(start_converged(c));
   c.run_for(4000);
   const size_t a = 0, b = 1, cc = 2;
   const uint32_t a_id = c.node(a).node_id(), b_ip = c.node(b).ip();
@@ -194,8 +199,7 @@ TEST(AdversarySim, ReplaysDoNotReviveAForgottenNode) {
   const size_t d = 3, a = 0;
   c.start(d);  // on eve's join list from its first ANNOUNCE
   ASSERT_TRUE(c.node(d).membership().add_join_address(eve.ip(), eve.port()));
-  c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5000));
+  ASSERT_NO_FATAL_FAILURE(start_converged(c));
   c.run_for(3000);
   const uint32_t d_id = c.node(d).node_id();
   auto of_d = eve.captured_where([&](const Captured& x) { return x.sender() == d_id; });
@@ -238,8 +242,7 @@ TEST(AdversarySim, ASpoofedSourceFloodDoesNotSilenceAMember) {
   KeyedCluster c(5, cfg, 2004);
   SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
   eve.tap_all();
-  c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5000));
+  ASSERT_NO_FATAL_FAILURE(start_converged(c));
   c.run_for(2000);
   const size_t a = 0;
   HmacKey wrong;
@@ -303,8 +306,7 @@ TEST(AdversarySim, ARefutationStormRaisesTheIncarnationAtMostOncePerHeartbeat) {
   const size_t a = 0, b = 1;
   const uint32_t boot = 7;
   c.start(b, incarnation_for_boot(boot));
-  c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5000));
+  ASSERT_NO_FATAL_FAILURE(start_converged(c));
   const uint32_t b_id = c.node(b).node_id(), inc0 = c.node(b).ctx().self().incarnation;
   // B's incarnation as eve reads it from B's latest broadcast she heard.
   const auto heard_incarnation = [&] {
@@ -377,8 +379,7 @@ TEST(AdversarySim, NoRequestTypeAmplifiesTowardsAForgedSource) {
   Cluster c(5, cfg, 2006);
   const size_t t = 0;
   SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
-  c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5000));
+  ASSERT_NO_FATAL_FAILURE(start_converged(c));
   for (int i = 0; i < 15; ++i) {  // a long API list: several large INFO pages
     char uri[48];
     std::snprintf(uri, sizeof uri, "/api/some/rather/long/endpoint/path/number/%03d", i);
@@ -497,8 +498,7 @@ TEST(AdversarySim, FakeAnnouncesDoNotFillTheTableAgainstARealNode) {
   c.node(0).with_rest = true;
   c.node(0).api_token = "sim-token";
   SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
-  c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5000));
+  ASSERT_NO_FATAL_FAILURE(start_converged(c));
   const size_t paused = 3;
   c.crash(paused);
   ASSERT_TRUE(
