@@ -1,6 +1,5 @@
 #include "sim/sim_adversary.h"
 
-#include <type_traits>
 #include <utility>
 
 namespace spore::sim {
@@ -64,14 +63,10 @@ bool SimAdversary::send_as(uint32_t src_ip, uint16_t src_port, uint32_t ip, uint
                            const std::vector<uint8_t>& bytes, uint32_t extra_delay_ms) {
   if (bytes.empty()) return false;
   bytes_sent_ += bytes.size();
-  bool found = false;
-  for (auto& [from, n] : sent_as_) {
-    if (from == src_ip) {
-      n += bytes.size();
-      found = true;
-    }
-  }
-  if (!found) sent_as_.emplace_back(src_ip, bytes.size());
+  auto it = sent_as_.begin();
+  while (it != sent_as_.end() && it->first != src_ip) ++it;
+  if (it == sent_as_.end()) it = sent_as_.insert(it, {src_ip, 0});
+  it->second += bytes.size();
   return net_.send_spoofed(endpoint_, src_ip, src_port, ip, port, bytes.data(), bytes.size(), extra_delay_ms);
 }
 

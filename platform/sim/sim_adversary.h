@@ -28,8 +28,8 @@ struct Captured {
   uint64_t at_ms = 0;
   uint32_t src_ip = 0;
   uint16_t src_port = 0;
-  uint32_t dst_ip = 0;
-  uint16_t dst_port = 0;  ///< for a broadcast, the endpoint it was captured at
+  uint32_t dst_ip = 0;  ///< for a broadcast: the receiver it was seen reaching
+  uint16_t dst_port = 0;
   bool broadcast = false;
   std::vector<uint8_t> bytes;
 
@@ -59,7 +59,7 @@ class SimAdversary {
   /// A deque: references to what was captured stay valid while more arrives.
   const std::deque<Captured>& captured() const { return captured_; }
   std::vector<const Captured*> captured_where(const std::function<bool(const Captured&)>& pred) const;
-  /// Bytes and datagrams that reached this endpoint (not the tapped ones), and from one source.
+  /// Bytes and datagrams that reached this endpoint (not the tapped ones).
   uint64_t bytes_received() const { return bytes_received_; }
   uint64_t datagrams_received() const { return datagrams_received_; }
   /// Bytes this adversary sent with `src_ip` as source (its own or forged).

@@ -20,11 +20,11 @@ namespace spore::sim {
 
 /// How the network treats every datagram (per receiver for a broadcast).
 struct LinkProfile {
-  double loss = 0.0;       ///< probability a datagram is dropped, 0..1
-  uint32_t delay_ms = 1;   ///< one-way base delay
-  uint32_t jitter_ms = 0;  ///< plus uniform 0..jitter_ms
-  double duplicate = 0.0;  ///< probability a second copy is delivered (with its own delay)
-  double reorder = 0.0;    ///< probability a datagram is held back by up to reorder_ms extra
+  double loss = 0.0;           ///< probability a datagram is dropped, 0..1
+  uint32_t delay_ms = 1;       ///< one-way base delay
+  uint32_t jitter_ms = 0;      ///< plus uniform 0..jitter_ms
+  double duplicate = 0.0;      ///< probability a second copy is delivered (with its own delay)
+  double reorder = 0.0;        ///< probability a datagram is held back by up to reorder_ms extra
   uint32_t reorder_ms = 20;
 };
 

@@ -3,8 +3,8 @@
 // addresses, datagrams built with wire::encode). Each test asserts the behaviour the finding
 // violated, so it fails where the finding still holds and passes once it is fixed; the attacks do
 // not depend on the wire layout (encode/peek_sender only). Detection times under each attack are
-// printed as [figure] lines (virtual ms). Tests that need wire protocol v2 (everything but the
-// refutation storm, which issue 18's rules already hold): see docs/security.md.
+// printed as [figure] lines (virtual ms). Every test but the refutation storm (which issue 18's
+// rules already hold) fails on wire protocol v1 and needs v2 (docs/simulation.md, "Attacks").
 
 #include <gtest/gtest.h>
 
@@ -419,6 +419,7 @@ TEST(AdversarySim, NoRequestTypeAmplifiesTowardsAForgedSource) {
       {"INFO_REQ", [](wire::Message& m, uint32_t) { m.header.type = wire::MessageType::kInfoReq; }, false},
       {"INFO_REQ as member", [](wire::Message& m, uint32_t) { m.header.type = wire::MessageType::kInfoReq; }, true},
       {"GOSSIP of unknown ids", gossip, false},
+      {"GOSSIP of unknown ids as member", gossip, true},
       {"ANNOUNCE",
        [](wire::Message& m, uint32_t) {
          m.header.type = wire::MessageType::kAnnounce;
