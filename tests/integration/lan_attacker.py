@@ -149,10 +149,13 @@ def amplify(a):
     named.bind((a.named, 0))
     named_port = named.getsockname()[1]
     mtype, body = request_body(a.kind, a, ip_int(a.named), named_port, epoch)
+    # A fresh sender id and sequence range per run: the target's replay window must not refuse a
+    # run for what an earlier one sent (in a member's name: above anything that member sent).
+    run_id = int(time.time() * 10) & 0xFFFFF
     if a.member_id:
-        sender, incarnation, seq0 = int(a.member_id, 16), a.member_incarnation, 0x7FFF0000
+        sender, incarnation, seq0 = int(a.member_id, 16), a.member_incarnation, 0x40000000 + run_id * 256
     else:
-        sender, incarnation, seq0 = 0xE0000000 + mtype, 1, 1
+        sender, incarnation, seq0 = 0xE0000000 + run_id, 1, 1
     sent = back = to_named = 0
     deadline = time.monotonic() + a.count * 0.1 + 2.0
     i = 0
