@@ -42,7 +42,8 @@ uint32_t SimNetwork::uniform(uint32_t max_inclusive) {
   return std::uniform_int_distribution<uint32_t>(0, max_inclusive)(rng_);
 }
 
-void SimNetwork::enqueue(size_t from, size_t to, const uint8_t* data, size_t size) {
+void SimNetwork::enqueue(size_t from, uint32_t src_ip, uint16_t src_port, size_t to, bool broadcast,
+                         const uint8_t* data, size_t size, uint32_t extra_delay_ms) {
   Endpoint& dst = endpoints_[to];
   if (!reachable(from, to) || chance(profile_.loss)) {
     ++dst.counters.dropped;
@@ -50,20 +51,31 @@ void SimNetwork::enqueue(size_t from, size_t to, const uint8_t* data, size_t siz
   }
   const int copies = chance(profile_.duplicate) ? 2 : 1;
   for (int c = 0; c < copies; ++c) {
-    uint64_t delay = profile_.delay_ms + uniform(profile_.jitter_ms);
+    uint64_t delay = uint64_t{profile_.delay_ms} + extra_delay_ms + uniform(profile_.jitter_ms);
     if (chance(profile_.reorder)) delay += 1 + uniform(profile_.reorder_ms);
-    queue_.push(Pending{clock_.now() + delay, order_++, from, to, std::vector<uint8_t>(data, data + size)});
+    queue_.push(Pending{clock_.now() + delay, order_++, from, to, src_ip, src_port, broadcast,
+                        std::vector<uint8_t>(data, data + size)});
   }
 }
 
-bool SimNetwork::send(size_t from, uint32_t ip, uint16_t port, const uint8_t* data, size_t size) {
+bool SimNetwork::count_sent(size_t from, size_t size) {
   Endpoint& src = endpoints_[from];
   if (!src.up) return false;
   ++src.counters.datagrams_sent;
   src.counters.bytes_sent += size;
+  return true;
+}
+
+bool SimNetwork::send(size_t from, uint32_t ip, uint16_t port, const uint8_t* data, size_t size) {
+  return send_spoofed(from, endpoints_[from].ip, endpoints_[from].port, ip, port, data, size);
+}
+
+bool SimNetwork::send_spoofed(size_t from, uint32_t src_ip, uint16_t src_port, uint32_t ip, uint16_t port,
+                              const uint8_t* data, size_t size, uint32_t extra_delay_ms) {
+  if (!count_sent(from, size)) return false;
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     if (endpoints_[i].ip == ip && endpoints_[i].port == port) {
-      enqueue(from, i, data, size);
+      enqueue(from, src_ip, src_port, i, false, data, size, extra_delay_ms);
       break;
     }
   }
@@ -71,12 +83,10 @@ bool SimNetwork::send(size_t from, uint32_t ip, uint16_t port, const uint8_t* da
 }
 
 bool SimNetwork::broadcast(size_t from, uint16_t port, const uint8_t* data, size_t size) {
-  Endpoint& src = endpoints_[from];
-  if (!src.up) return false;
-  ++src.counters.datagrams_sent;
-  src.counters.bytes_sent += size;
+  if (!count_sent(from, size)) return false;
+  const Endpoint& src = endpoints_[from];
   for (size_t i = 0; i < endpoints_.size(); ++i) {
-    if (i != from && endpoints_[i].port == port) enqueue(from, i, data, size);
+    if (i != from && endpoints_[i].port == port) enqueue(from, src.ip, src.port, i, true, data, size);
   }
   return true;
 }
@@ -95,7 +105,10 @@ size_t SimNetwork::deliver_due() {
     ++dst.counters.datagrams_received;
     dst.counters.bytes_received += p.data.size();
     ++delivered;
-    if (dst.receiver) dst.receiver(endpoints_[p.from].ip, endpoints_[p.from].port, p.data.data(), p.data.size());
+    const Delivery d{p.from, p.to, p.src_ip, p.src_port, dst.ip, dst.port, p.broadcast, p.data.data(), p.data.size()};
+    for (const auto& tap : taps)
+      if (tap) tap(d);
+    if (dst.receiver) dst.receiver(p.src_ip, p.src_port, p.data.data(), p.data.size());
   }
   return delivered;
 }

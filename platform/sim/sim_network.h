@@ -64,6 +64,13 @@ class SimNetwork {
   bool send(size_t from, uint32_t ip, uint16_t port, const uint8_t* data, size_t size);
   /// To every other endpoint listening on `port`.
   bool broadcast(size_t from, uint16_t port, const uint8_t* data, size_t size);
+  /// Unicast from endpoint `from` that arrives as if sent by src_ip:src_port (a forged source
+  /// address, as any LAN host can put in a raw IP header). Counted on `from`; the receiver sees
+  /// only the forged source, and answers go there. `extra_delay_ms` is added to the link's delay:
+  /// an attacker sending now for a later millisecond is queued ahead of what the nodes send for
+  /// that millisecond in between (it wins the tie, as a sender timing its frames would).
+  bool send_spoofed(size_t from, uint32_t src_ip, uint16_t src_port, uint32_t ip, uint16_t port, const uint8_t* data,
+                    size_t size, uint32_t extra_delay_ms = 0);
 
   /// Delivers every datagram due at or before now; returns how many were handed to receivers.
   size_t deliver_due();
@@ -79,6 +86,23 @@ class SimNetwork {
   /// to count or block particular message types).
   std::function<bool(size_t from, size_t to, const uint8_t* data, size_t size)> filter;
 
+  /// A datagram as it is delivered: who sent it (endpoint and the source address it carries,
+  /// forged or not) and where it goes.
+  struct Delivery {
+    size_t from, to;
+    uint32_t src_ip;
+    uint16_t src_port;
+    uint32_t dst_ip;  ///< the receiving endpoint's address (also for a broadcast)
+    uint16_t dst_port;
+    bool broadcast;
+    const uint8_t* data;
+    size_t size;
+  };
+  /// Observers of every datagram delivered (after `filter`), unicast between other endpoints
+  /// included: a mirror port, or a Wi-Fi station that knows the network's PSK and so reads every
+  /// frame. SimAdversary captures with them; an empty function is skipped.
+  std::vector<std::function<void(const Delivery&)>> taps;
+
  private:
   struct Endpoint {
     uint32_t ip = 0;
@@ -93,6 +117,9 @@ class SimNetwork {
     uint64_t order;
     size_t from;
     size_t to;
+    uint32_t src_ip;  // the source the receiver sees (the sender's own, unless forged)
+    uint16_t src_port;
+    bool broadcast;
     std::vector<uint8_t> data;
   };
   struct Later {
@@ -101,7 +128,9 @@ class SimNetwork {
     }
   };
 
-  void enqueue(size_t from, size_t to, const uint8_t* data, size_t size);
+  void enqueue(size_t from, uint32_t src_ip, uint16_t src_port, size_t to, bool broadcast, const uint8_t* data,
+               size_t size, uint32_t extra_delay_ms = 0);
+  bool count_sent(size_t from, size_t size);
   bool chance(double p);
   uint32_t uniform(uint32_t max_inclusive);
 

@@ -99,6 +99,12 @@ void SimNode::crash() {
   net_.set_up(endpoint_, false);
 }
 
+void SimNode::resume() {
+  if (!node_) return;
+  up_ = true;
+  net_.set_up(endpoint_, true);
+}
+
 void SimNode::restart() {
   crash();
   start(incarnation_ + 1);

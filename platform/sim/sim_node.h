@@ -119,6 +119,9 @@ class SimNode : public UdpPort {
   void crash();
   /// start(incarnation + 1) after a crash (or while running: a reboot).
   void restart();
+  /// Back after a crash() with the state it had (a paused process, SIGSTOP then SIGCONT, or a
+  /// board whose Wi-Fi dropped for a while): same incarnation, same tables, timers overdue.
+  void resume();
   /// Graceful leave, then down.
   void leave();
   bool up() const { return up_; }

@@ -44,6 +44,11 @@ void Cluster::restart(size_t i) {
   next_due_[i] = clock_.now();
 }
 
+void Cluster::resume(size_t i) {
+  nodes_[i]->resume();
+  next_due_[i] = clock_.now();
+}
+
 void Cluster::start(size_t i, uint32_t incarnation) {
   nodes_[i]->start(incarnation);
   next_due_[i] = clock_.now();

@@ -56,6 +56,8 @@ class Cluster {
   void crash(size_t i) { nodes_[i]->crash(); }
   void restart(size_t i);
   void leave(size_t i) { nodes_[i]->leave(); }
+  /// Node i, crashed before, comes back with its state (SimNode::resume()).
+  void resume(size_t i);
   /// Starts node i (not up) with `incarnation`.
   void start(size_t i, uint32_t incarnation = 1);
 
