@@ -25,7 +25,7 @@ using testing::Sent;
 class MembershipTest : public ::testing::Test {
  protected:
   static Config cfg() { return testing::fast_config_without_jitter(); }
-  MembershipTest() : ctx(cfg(), clock, rnd, sys, nullptr), mem(ctx, udp, rnd) {}
+  MembershipTest() : ctx(cfg(), clock, rnd, sys, &log), mem(ctx, udp, rnd) {}
   void SetUp() override {
     ASSERT_TRUE(ctx.begin({kSelf, 5, 0x0A000001, "self"}));
     mem.begin();
@@ -95,6 +95,7 @@ class MembershipTest : public ::testing::Test {
   FakeRandom rnd;
   FakeSystemInfo sys;
   FakeUdp udp;
+  testing::CapturingLog log;
   NodeContext ctx;
   Membership mem;
   uint32_t seq_ = 0;
@@ -229,7 +230,12 @@ TEST_F(MembershipTest, AVersionOneDatagramIsRefusedAsBadVersion) {
   std::vector<uint8_t> d = last_;
   d[2] = 1;
   mem.on_datagram(0x0A000002, 4210, d.data(), d.size());
-  EXPECT_EQ(rejected(wire::DecodeError::kBadVersion), 1u);
+  mem.on_datagram(0x0A000002, 4210, d.data(), d.size());
+  EXPECT_EQ(rejected(wire::DecodeError::kBadVersion), 2u);
+  EXPECT_EQ(ctx.members().find(0xB1)->last_seen_ms, clock.now_ms());  // nothing else changed
+  size_t said = 0;
+  for (const std::string& line : log.lines) said += line.find("10.0.0.2 speaks protocol v1") != std::string::npos;
+  EXPECT_EQ(said, 1u);  // said once per address
 }
 
 TEST_F(MembershipTest, ANewFirmwareDigestFiresNodeUpdated) {

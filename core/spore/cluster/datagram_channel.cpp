@@ -57,6 +57,7 @@ DatagramChannel::Received DatagramChannel::receive(uint32_t src_ip, const uint8_
     if (v == ReplayVerdict::kReplayed) err = wire::DecodeError::kReplayed;
   }
   if (err != wire::DecodeError::kOk) {
+    if (err == wire::DecodeError::kBadVersion && data[2] == 1) note_v1_peer(src_ip);
     refuse(err);
     return Received::kRefused;
   }
@@ -75,6 +76,20 @@ void DatagramChannel::admit(const Member& m, const wire::Header& h) {
 void DatagramChannel::refuse(wire::DecodeError reason) {
   ++stats_.rejected[static_cast<size_t>(reason)];
   ++stats_.rejected_total;
+}
+
+void DatagramChannel::note_v1_peer(uint32_t src_ip) {
+  // Said once per address, for the first few: a mixed-version LAN is a setup error worth one line,
+  // not a log flood (every refusal is counted as bad_version anyway).
+  for (uint32_t& ip : v1_peers_) {
+    if (ip == src_ip) return;
+    if (ip != 0) continue;
+    ip = src_ip;
+    char text[16];
+    format_ipv4(src_ip, text, sizeof text);
+    SPORE_LOG(ctx_, LogLevel::kWarn, "peer %s speaks protocol v1, this node speaks v2", text);
+    return;
+  }
 }
 
 size_t DatagramChannel::slot_of(const Member& m) const { return ctx_.members().slot_of(m); }

@@ -95,11 +95,13 @@ class DatagramChannel {
   HmacKey key_;
   HmacKey accept_key_;
   size_t slot_of(const Member& m) const;
+  void note_v1_peer(uint32_t src_ip);
   void count_accepted(wire::MessageType type);
 
   SourceRateLimit rate_limit_;
   std::array<ReplayWindow, MemberTable::capacity()> replay_{};  // [MemberTable::slot_of(member)]
   uint32_t seq_ = 0;
+  uint32_t v1_peers_[4] = {};  // addresses already logged as speaking v1
   uint8_t tx_[SPORE_MAX_DATAGRAM_BYTES] = {};  // encode buffer (send() is not re-entered)
 };
 
