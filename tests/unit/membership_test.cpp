@@ -398,6 +398,15 @@ wire::Message suspicions_of_self(uint32_t incarnation, wire::GossipEntry (&entri
   return g;
 }
 
+TEST_F(MembershipTest, AStrangersSuspicionsAreNotEvenRead) {
+  // v2: gossip from a sender that did not complete the handshake is refused before it is applied.
+  wire::GossipEntry entries[28];
+  receive(suspicions_of_self(5, entries), 0xE1);
+  EXPECT_EQ(ctx.self().incarnation, 5u);
+  EXPECT_EQ(mem.stats().refutations, 0u);
+  EXPECT_EQ(rejected(wire::DecodeError::kUnknownSender), 1u);
+}
+
 TEST_F(MembershipTest, AClaimAboutAFutureIncarnationIsForgedAndIgnored) {
   announce(0xB1);
   wire::GossipEntry entries[28];
@@ -405,6 +414,10 @@ TEST_F(MembershipTest, AClaimAboutAFutureIncarnationIsForgedAndIgnored) {
   EXPECT_EQ(ctx.self().incarnation, 5u);
   EXPECT_EQ(mem.stats().refutations, 0u);
   EXPECT_EQ(mem.stats().forged_incarnation, 10u);
+  // Issue 20, finding 5: 28 entries at 0xFFFFFFFF (an older incarnation in serial arithmetic) move nothing.
+  for (int i = 0; i < 10; ++i) receive(suspicions_of_self(0xFFFFFFFFu, entries), 0xB1);
+  EXPECT_EQ(ctx.self().incarnation, 5u);
+  EXPECT_EQ(mem.stats().refutations, 0u);
 }
 
 TEST_F(MembershipTest, RefutationsAreOnePerHeartbeatInterval) {
