@@ -167,7 +167,8 @@ class Membership {
   void dispatch(const wire::Message& msg, uint32_t now_ms);
   /// A member's ANNOUNCE, or a stranger's that echoes a live cookie (admission).
   void handle_announce(const wire::Message& msg, uint32_t now_ms);
-  /// A verified datagram of a non-member: admits it (live echo) or refuses and challenges it.
+  /// admission.cpp: a verified datagram of a non-member: admits it (live echo) or refuses and
+  /// challenges it. The cookie and challenge helpers below live there too.
   void handle_stranger(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
   void handle_leave(const wire::Header& h, uint32_t now_ms);
   /// First-hand evidence from a member's non-ANNOUNCE datagram.
