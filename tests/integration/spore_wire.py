@@ -77,7 +77,7 @@ class Peer:
             self.announce((ip_str(ip), udp_port), dest=sender, echo=cookie)
         return sender if echo == self.cookie else None
 
-    def admit_at(self, to, node_id, timeout_s=3.0):
+    def admit_at(self, to, node_id, timeout_s=10.0):
         """The handshake with one node (unicast): True once it echoed our cookie."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
