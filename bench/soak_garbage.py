@@ -7,7 +7,7 @@
 Runs (in the hub namespace of the test bed: the only place it can send to) until SIGTERM or
 SIGINT, sending R datagrams a second to UDP PORT: P % to the subnet broadcast (every node gets
 one), the rest unicast to a target drawn at random. Every datagram is built to be refused by
-the v1 decoder (docs/protocol.md §9), never accepted: random bytes, and SPORE-looking datagrams
+the v2 decoder (docs/protocol.md §9), never accepted: random bytes, and SPORE-looking datagrams
 with exactly one defect each — a bad header (version, type, flags, sender 0, body length
 short or long, a tag a keyless node does not expect) or a well-formed header whose body breaks
 a body rule (length, string, enum, id 0). Sender ids are random and never a real node's, so the
@@ -32,10 +32,12 @@ import time
 MAX_DATAGRAM = 508
 
 
-def header(rng, mtype, body_len, flags=0, version=1, sender=None):
+def header(rng, mtype, body_len, flags=0, version=2, sender=None):
+    # v2: magic, version, type, flags, sender, incarnation, seq, dest (0: broadcast marker), body length
     if sender is None:
         sender = rng.randint(1, 0xFFFFFFFF)
-    return b"SP" + struct.pack(">BBBIIIH", version, mtype, flags, sender, rng.getrandbits(32), rng.getrandbits(32), body_len)
+    return b"SP" + struct.pack(">BBBIIIIH", version, mtype, flags, sender, rng.getrandbits(32), rng.getrandbits(32), 0,
+                               body_len)
 
 
 def rand_bytes(rng, n):
@@ -48,7 +50,7 @@ def entry(rng, state=None, node=None):
                        rng.randint(1, 4) if state is None else state)
 
 
-def announce_body(rng, hostname=b"ghost", maxver=1, aflags=0):
+def announce_body(rng, hostname=b"ghost", maxver=2, aflags=0):
     return struct.pack(">BBIHHIIII", maxver, aflags, rng.getrandbits(32), 4210, 8080, rng.getrandbits(32),
                        rng.getrandbits(32), rng.getrandbits(32), rng.getrandbits(32)) + bytes([len(hostname)]) + hostname
 
@@ -62,17 +64,17 @@ def k_random(rng):
     return d
 
 
-def k_short_header(rng):  # "SP" 1 and fewer than 19 bytes
-    return b"SP\x01" + rand_bytes(rng, rng.randint(0, 15))
+def k_short_header(rng):  # "SP" 2 and fewer than 23 bytes
+    return b"SP\x02" + rand_bytes(rng, rng.randint(0, 19))
 
 
 def k_too_long(rng):  # a valid-looking header on a datagram over 508 bytes
-    n = rng.randint(MAX_DATAGRAM - 18, 1200)
+    n = rng.randint(MAX_DATAGRAM - 22, 1200)
     return header(rng, 5, n) + rand_bytes(rng, n)
 
 
 def k_bad_version(rng):
-    return header(rng, 5, 1, version=rng.choice([0] + list(range(2, 256)))) + b"\x00"
+    return header(rng, 5, 1, version=rng.choice([0, 1] + list(range(3, 256)))) + b"\x00"
 
 
 def k_unknown_type(rng):
@@ -110,7 +112,7 @@ def k_bad_body(rng):
     elif c == 2:  # ANNOUNCE, max version 0
         body = announce_body(rng, maxver=0)
     elif c == 3:  # ANNOUNCE, reserved announce flag
-        body = announce_body(rng, aflags=rng.randint(1, 127) << 1)
+        body = announce_body(rng, aflags=rng.randint(1, 31) << 3)
     elif c == 4:  # ANNOUNCE, hostname length runs past the body
         body = announce_body(rng)[:-2]
     elif c == 5:  # PING with target id 0

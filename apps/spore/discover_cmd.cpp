@@ -109,7 +109,7 @@ struct Heard {
   bool take(const uint8_t* buf, size_t size, uint32_t src_ip, uint16_t src_port, const HmacKey& key,
             DiscoveredNode* node) {
     wire::Message msg;
-    const wire::DecodeError err = wire::decode(buf, size, key, nullptr, msg);
+    const wire::DecodeError err = wire::decode(buf, size, key, msg);
     if (err == wire::DecodeError::kUnexpectedAuth) {
       ++unexpected_auth;
       return false;

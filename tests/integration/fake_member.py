@@ -4,8 +4,9 @@
   fake_member.py --ip IP --udp-port P --http-port H --node-id HEX --hostname NAME
                  --mode forge|relay [--relay-to IP:PORT] [--incarnation N] --log FILE
 
-Broadcasts a v1 ANNOUNCE (docs/protocol.md §4.1, keyless cluster) every 300 ms for node NODE_ID
-named NAME at IP:H, so the nodes list it ACTIVE (with a real node's NODE_ID and a larger
+Broadcasts a v2 join ANNOUNCE (docs/protocol.md §4.1, keyless cluster) every 300 ms for node
+NODE_ID named NAME at IP:H and answers the nodes' challenges (§11.3), so the nodes admit it and
+list it ACTIVE (with a real node's NODE_ID and a larger
 --incarnation it takes that member's entry over: the nodes then list the real node at IP:H), and
 serves HTTP on IP:H, writing every request it
 gets (method, target, headers, body length and SHA-256) as one JSON line to FILE. It answers:
@@ -22,6 +23,7 @@ import argparse
 import hashlib
 import json
 import os
+import select
 import signal
 import socket
 import struct
@@ -30,12 +32,7 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-
-def announce(node_id, incarnation, seq, ip, udp_port, http_port, hostname):
-    body = struct.pack(">BBIHHIIII", 1, 0, ip, udp_port, http_port, 40000, 0, 0, 0)
-    body += bytes([len(hostname)]) + hostname
-    # "SP", version 1, type 1 (ANNOUNCE), flags 0, sender, incarnation, seq, body length
-    return b"SP" + struct.pack(">BBBIIIH", 1, 1, 0, node_id, incarnation, seq, len(body)) + body
+from spore_wire import Peer
 
 
 def main():
@@ -105,12 +102,15 @@ def main():
     udp.bind((a.ip, 0))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    incarnation, seq = (a.incarnation or int(time.time())) & 0xFFFFFFFF, 0
+    incarnation = (a.incarnation or int(time.time())) & 0xFFFFFFFF
+    peer = Peer(udp, node_id, incarnation, ip_int, a.udp_port, a.http_port, a.hostname.encode())
+    next_join = 0.0
     while not stop.is_set():
-        seq += 1
-        udp.sendto(announce(node_id, incarnation, seq, ip_int, a.udp_port, a.http_port, a.hostname.encode()),
-                   ("127.255.255.255", a.udp_port))
-        stop.wait(0.3)
+        if time.monotonic() >= next_join:
+            peer.join(("127.255.255.255", a.udp_port))
+            next_join = time.monotonic() + 0.3
+        if select.select([udp], [], [], 0.05)[0]:
+            peer.answer(udp.recv(2048))
     server.shutdown()
 
 

@@ -139,7 +139,7 @@ TEST(AllocFree, BusyNodeAllocatesNothingAfterBegin) {
   HmacKey key;
   const uint8_t key_bytes[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
   ASSERT_TRUE(key.set(key_bytes, sizeof key_bytes));
-  static ReplayWindow replay;
+  static ReplayWindow replay[SPORE_MAX_MEMBERS + 9];  // indexed by peer id, as a channel's slots
   uint32_t seq[SPORE_MAX_MEMBERS + 9] = {};  // indexed by peer id 1..kPeers
   long datagrams_accepted = 0;
   long replays_rejected = 0;
@@ -174,14 +174,17 @@ TEST(AllocFree, BusyNodeAllocatesNothingAfterBegin) {
           uint8_t datagram[SPORE_MAX_DATAGRAM_BYTES];
           const wire::EncodeResult enc = wire::encode(out, key, datagram, sizeof datagram);
           wire::Message in;
-          if (enc.ok() && wire::decode(datagram, enc.size_bytes, key, &replay, in) == wire::DecodeError::kOk) {
+          if (enc.ok() && wire::decode(datagram, enc.size_bytes, key, in) == wire::DecodeError::kOk &&
+              replay[peer].check(in.header.incarnation, in.header.seq) == ReplayVerdict::kFresh) {
+            replay[peer].commit(in.header.incarnation, in.header.seq);
             ++datagrams_accepted;
             ctx.members().observe({in.header.sender_id, in.header.incarnation, in.announce.ip, in.announce.http_port,
                                    in.announce.hostname},
                                   clock.now_ms());
             ctx.members().set_latency(peer, t % 37);
           }
-          if (wire::decode(datagram, enc.size_bytes, key, &replay, in) == wire::DecodeError::kReplayed) {
+          if (wire::decode(datagram, enc.size_bytes, key, in) == wire::DecodeError::kOk &&
+              replay[peer].check(in.header.incarnation, in.header.seq) == ReplayVerdict::kReplayed) {
             ++replays_rejected;
           }
         }

@@ -1,5 +1,6 @@
 // DatagramChannel on its own (fake UDP): header stamping, counters, self-echo, the accept-only
-// key and the replay window, as Membership and ClusterEvents rely on them.
+// key, the destination check and the replay window per member slot, as Membership and
+// ClusterEvents rely on them.
 
 #include "spore/cluster/datagram_channel.h"
 
@@ -31,18 +32,35 @@ class DatagramChannelTest : public ::testing::Test {
   DatagramChannelTest() : ctx(testing::fast_config_without_jitter(), clock, rnd, sys, nullptr), ch(ctx, udp, stats) {}
   void SetUp() override { ASSERT_TRUE(ctx.begin({kSelf, 7, 0x0A000001, "self"})); }
   // A GOSSIP datagram as peer `id` would send it (seq `seq`), encoded with `key`.
-  static std::vector<uint8_t> datagram(uint32_t id, uint32_t seq, const HmacKey& key) {
+  static std::vector<uint8_t> datagram(uint32_t id, uint32_t seq, const HmacKey& key, uint32_t dest = kSelf) {
     wire::Message m;
     m.header.type = wire::MessageType::kGossip;
     m.header.sender_id = id;
     m.header.incarnation = 1;
     m.header.seq = seq;
+    m.header.dest_id = dest;
     uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
     const wire::EncodeResult r = wire::encode(m, key, buf, sizeof buf);
     EXPECT_TRUE(r.ok());
     return std::vector<uint8_t>(buf, buf + r.size_bytes);
   }
-  bool receive(const std::vector<uint8_t>& d) { return ch.receive(0x0A000002, d.data(), d.size(), out); }
+  DatagramChannel::Received receive(const std::vector<uint8_t>& d) {
+    return ch.receive(0x0A000002, d.data(), d.size(), out);
+  }
+  // Puts `id` in the member table, as an admission would.
+  Member& member(uint32_t id) {
+    MemberHello hello;
+    hello.node_id = id;
+    hello.incarnation = 1;
+    hello.ip = 0x0A000002;
+    hello.hostname = "peer";
+    Member* m = ctx.members().observe(hello, clock.now_ms());
+    EXPECT_NE(m, nullptr);
+    return *m;
+  }
+  static constexpr auto kRefused = DatagramChannel::Received::kRefused;
+  static constexpr auto kMember = DatagramChannel::Received::kMember;
+  static constexpr auto kStranger = DatagramChannel::Received::kStranger;
 
   static constexpr uint32_t kSelf = 0xAA;
   FakeClock clock{1000};
@@ -59,16 +77,16 @@ TEST_F(DatagramChannelTest, SendStampsTheHeaderWithConsecutiveSequenceNumbersAnd
   for (int i = 0; i < 2; ++i) {
     wire::Message m;
     m.header.type = wire::MessageType::kGossip;
-    ASSERT_TRUE(ch.send(i == 0 ? 0 : 0x0A000009, 4210, m));
+    ASSERT_TRUE(ch.send(i == 0 ? 0 : 0x0A000009, 4210, i == 0 ? 0 : 0xB9, m));
   }
   ASSERT_EQ(udp.sent.size(), 2u);
   EXPECT_EQ(udp.sent[0].ip, 0u);  // broadcast
   EXPECT_EQ(udp.sent[1].ip, 0x0A000009u);
   for (uint32_t i = 0; i < 2; ++i) {
     wire::Message m;
-    ASSERT_EQ(wire::decode(udp.sent[i].bytes.data(), udp.sent[i].bytes.size(), HmacKey{}, nullptr, m),
-              wire::DecodeError::kOk);
+    ASSERT_EQ(wire::decode(udp.sent[i].bytes.data(), udp.sent[i].bytes.size(), HmacKey{}, m), wire::DecodeError::kOk);
     EXPECT_EQ(m.header.sender_id, kSelf);
+    EXPECT_EQ(m.header.dest_id, i == 0 ? 0u : 0xB9u);
     EXPECT_EQ(m.header.incarnation, 7u);
     EXPECT_EQ(m.header.seq, i);
   }
@@ -78,35 +96,63 @@ TEST_F(DatagramChannelTest, SendStampsTheHeaderWithConsecutiveSequenceNumbersAnd
   udp.ok = false;
   wire::Message m;
   m.header.type = wire::MessageType::kGossip;
-  EXPECT_FALSE(ch.send(0, 4210, m));
+  EXPECT_FALSE(ch.send(0, 4210, 0, m));
   EXPECT_EQ(stats.send_failures, 1u);
   EXPECT_EQ(stats.datagrams_sent, 2u);
 }
 
-TEST_F(DatagramChannelTest, OwnEchoIsDroppedUncountedAndAReplayIsRefusedByReason) {
-  EXPECT_FALSE(receive(datagram(kSelf, 0, HmacKey{})));
+TEST_F(DatagramChannelTest, OwnEchoIsDroppedUncountedAndAMemberReplayIsRefusedByReason) {
+  EXPECT_EQ(receive(datagram(kSelf, 0, HmacKey{})), kRefused);
   EXPECT_EQ(stats.datagrams_received, 0u);
+  const Member& m = member(0xB1);
   const std::vector<uint8_t> d = datagram(0xB1, 5, HmacKey{});
-  ASSERT_TRUE(receive(d));
+  ASSERT_EQ(receive(d), kMember);
   EXPECT_EQ(out.header.sender_id, 0xB1u);
   EXPECT_EQ(stats.received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], 1u);
-  EXPECT_FALSE(receive(d));
+  EXPECT_EQ(receive(d), kRefused);
   EXPECT_EQ(stats.rejected[static_cast<size_t>(wire::DecodeError::kReplayed)], 1u);
   EXPECT_EQ(stats.rejected_total, 1u);
   EXPECT_EQ(stats.datagrams_received, 2u);
   EXPECT_EQ(stats.bytes_received, 2 * d.size());
-  ch.forget(0xB1);  // a forgotten sender starts afresh
-  EXPECT_TRUE(receive(d));
+  EXPECT_TRUE(ch.replay_window(m).started());
+  ch.forget(m);  // the forget hook clears the slot's window
+  EXPECT_FALSE(ch.replay_window(m).started());
+}
+
+TEST_F(DatagramChannelTest, AStrangerHasNoWindowUntilAdmittedAndForgottenMeansStrangerAgain) {
+  const std::vector<uint8_t> d = datagram(0xB2, 5, HmacKey{});
+  EXPECT_EQ(receive(d), kStranger);  // verified, but nothing of it is kept
+  EXPECT_EQ(receive(d), kStranger);
+  EXPECT_EQ(stats.received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], 0u);
+  ch.refuse(wire::DecodeError::kUnknownSender);
+  EXPECT_EQ(stats.rejected[static_cast<size_t>(wire::DecodeError::kUnknownSender)], 1u);
+  Member& m = member(0xB2);
+  ch.admit(m, out.header);  // the admitting datagram starts the window and counts as accepted
+  EXPECT_EQ(stats.received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], 1u);
+  EXPECT_EQ(receive(d), kRefused);
+  EXPECT_EQ(stats.rejected[static_cast<size_t>(wire::DecodeError::kReplayed)], 1u);
+  EXPECT_EQ(receive(datagram(0xB2, 6, HmacKey{})), kMember);
+}
+
+TEST_F(DatagramChannelTest, ADatagramForAnotherNodeIsRefusedAsWrongDestination) {
+  member(0xB3);
+  EXPECT_EQ(receive(datagram(0xB3, 1, HmacKey{}, 0xCC)), kRefused);
+  EXPECT_EQ(stats.rejected[static_cast<size_t>(wire::DecodeError::kWrongDestination)], 1u);
+  EXPECT_EQ(receive(datagram(0xB3, 1, HmacKey{}, 0)), kMember);  // broadcast marker
+  EXPECT_EQ(receive(datagram(0xB3, 2, HmacKey{}, kSelf)), kMember);
+  EXPECT_EQ(receive(datagram(0xB4, 1, HmacKey{}, 0xCC)), kRefused);  // strangers too
+  EXPECT_EQ(stats.rejected[static_cast<size_t>(wire::DecodeError::kWrongDestination)], 2u);
 }
 
 TEST_F(DatagramChannelTest, TheAcceptKeyGetsASecondLookAtARefusedTagAndIsCounted) {
+  member(0xB1);
   ch.set_cluster_key(key_of(kKeyA));
   EXPECT_TRUE(ch.authenticated());
-  EXPECT_FALSE(receive(datagram(0xB1, 1, key_of(kKeyB))));
+  EXPECT_EQ(receive(datagram(0xB1, 1, key_of(kKeyB))), kRefused);
   EXPECT_EQ(stats.rejected[static_cast<size_t>(wire::DecodeError::kBadTag)], 1u);
   ch.set_accept_key(key_of(kKeyB));
-  EXPECT_TRUE(receive(datagram(0xB1, 1, key_of(kKeyB))));  // the refusal left the window alone
-  EXPECT_TRUE(receive(datagram(0xB1, 2, key_of(kKeyA))));
+  EXPECT_EQ(receive(datagram(0xB1, 1, key_of(kKeyB))), kMember);  // the refusal left the window alone
+  EXPECT_EQ(receive(datagram(0xB1, 2, key_of(kKeyA))), kMember);
   EXPECT_EQ(stats.accepted_with_accept_key, 1u);
 }
 

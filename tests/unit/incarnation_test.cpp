@@ -49,15 +49,14 @@ TEST(Incarnation, SerialArithmeticFollowsRfc1982) {
 
 TEST(Incarnation, ReplayWindowAcceptsTheLifeAfterTheWrapAndRefusesTheOldOne) {
   ReplayWindow w;
-  constexpr uint32_t kId = 7;
-  for (uint32_t seq = 0; seq < 10; ++seq) w.commit(kId, kBefore + 3, seq);
+  for (uint32_t seq = 0; seq < 10; ++seq) w.commit(kBefore + 3, seq);
   // The restarted node numbers its datagrams from 0 again; the old code saw incarnation 0 as
   // older than 0xFFFF0003 and dropped every one as stale.
-  EXPECT_EQ(w.check(kId, kAfter, 0), ReplayVerdict::kFresh);
-  w.commit(kId, kAfter, 0);
-  EXPECT_EQ(w.check(kId, kAfter, 0), ReplayVerdict::kReplayed);
-  EXPECT_EQ(w.check(kId, kAfter, 1), ReplayVerdict::kFresh);
-  EXPECT_EQ(w.check(kId, kBefore + 3, 11), ReplayVerdict::kStale);  // a late datagram of the old life
+  EXPECT_EQ(w.check(kAfter, 0), ReplayVerdict::kFresh);
+  w.commit(kAfter, 0);
+  EXPECT_EQ(w.check(kAfter, 0), ReplayVerdict::kReplayed);
+  EXPECT_EQ(w.check(kAfter, 1), ReplayVerdict::kFresh);
+  EXPECT_EQ(w.check(kBefore + 3, 11), ReplayVerdict::kStale);  // a late datagram of the old life
 }
 
 TEST(Incarnation, MemberTableTakesTheWrappedIncarnationAsARestart) {

@@ -1,4 +1,6 @@
-// Membership against fake ports: one node, datagrams crafted with the real codec.
+// Membership against fake ports: one node, datagrams crafted with the real codec. Peers are
+// admitted the v2 way (docs/protocol.md §11.3): a stranger's ANNOUNCE draws a challenge, whose
+// cookie the peer's next ANNOUNCE echoes.
 
 #include "spore/cluster/membership.h"
 #include "spore/base/incarnation.h"
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "fakes.h"
+#include "peer_handshake.h"
 
 namespace spore {
 namespace {
@@ -22,12 +25,14 @@ using testing::Sent;
 class MembershipTest : public ::testing::Test {
  protected:
   static Config cfg() { return testing::fast_config_without_jitter(); }
-  MembershipTest() : ctx(cfg(), clock, rnd, sys, nullptr), mem(ctx, udp, rnd) {}
+  MembershipTest() : ctx(cfg(), clock, rnd, sys, &log), mem(ctx, udp, rnd) {}
   void SetUp() override {
     ASSERT_TRUE(ctx.begin({kSelf, 5, 0x0A000001, "self"}));
     mem.begin();
   }
   // Encodes `msg` as peer `id` (incarnation `inc`) would and hands it to the node.
+  // Encodes `msg` as peer `id` (incarnation `inc`) would and hands it to the node; the bytes are
+  // kept in `last_` (to replay them).
   void receive(wire::Message msg, uint32_t id, uint32_t inc = 1, uint32_t ip = 0x0A000002,
                const HmacKey& key = HmacKey{}) {
     msg.header.sender_id = id;
@@ -36,23 +41,43 @@ class MembershipTest : public ::testing::Test {
     uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
     const wire::EncodeResult r = wire::encode(msg, key, buf, sizeof buf);
     ASSERT_TRUE(r.ok());
+    last_.assign(buf, buf + r.size_bytes);
     mem.on_datagram(ip, 4210, buf, r.size_bytes);
   }
+  static wire::Message announce_of(uint32_t ip, uint64_t echo = 0, uint64_t cookie = 0) {
+    return testing::peer_announce(kSelf, ip, echo, cookie);
+  }
+  // The last ANNOUNCE the node sent to `id`, if any.
+  bool announce_to(uint32_t id, wire::Message* out) {
+    bool found = false;
+    for (const Sent& s : udp.sent) {
+      wire::Message m;
+      if (wire::decode(s.bytes.data(), s.bytes.size(), node_key_, m) == wire::DecodeError::kOk &&
+          m.header.type == wire::MessageType::kAnnounce && m.header.dest_id == id) {
+        *out = m;
+        found = true;
+      }
+    }
+    return found;
+  }
+  void admit(uint32_t id, uint32_t inc = 1, uint32_t ip = 0x0A000002, const HmacKey& key = HmacKey{}) {
+    ASSERT_TRUE(testing::admit_peer(mem, ctx, udp, id, ip, &seq_, key, node_key_, inc));
+  }
+  // An ANNOUNCE of peer `id`, admitted first by the handshake if it is no member yet.
   void announce(uint32_t id, uint32_t inc = 1, bool reply = false, uint32_t image_digest = 0) {
-    wire::Message m;
-    m.header.type = wire::MessageType::kAnnounce;
+    if (id != kSelf && !mem.has_left() && ctx.members().find(id) == nullptr) admit(id, inc);
+    wire::Message m = announce_of(0x0A000002);
     m.announce.image_digest = image_digest;
-    m.announce.udp_port = 4210;
-    m.announce.http_port = 8080;
-    m.announce.hostname = "peer";
     m.announce.reply_requested = reply;
+    m.announce.padded = reply;
     receive(m, id, inc);
   }
+  uint32_t rejected(wire::DecodeError reason) const { return mem.stats().rejected[static_cast<size_t>(reason)]; }
   std::vector<wire::Message> sent_of(wire::MessageType type) {
     std::vector<wire::Message> out;
     for (const Sent& s : udp.sent) {
       wire::Message m;
-      if (wire::decode(s.bytes.data(), s.bytes.size(), HmacKey{}, nullptr, m) == wire::DecodeError::kOk &&
+      if (wire::decode(s.bytes.data(), s.bytes.size(), HmacKey{}, m) == wire::DecodeError::kOk &&
           m.header.type == type)
         out.push_back(m);
     }
@@ -70,9 +95,12 @@ class MembershipTest : public ::testing::Test {
   FakeRandom rnd;
   FakeSystemInfo sys;
   FakeUdp udp;
+  testing::CapturingLog log;
   NodeContext ctx;
   Membership mem;
   uint32_t seq_ = 0;
+  std::vector<uint8_t> last_;
+  HmacKey node_key_;  // the key the node sends with
 };
 
 TEST_F(MembershipTest, JoinsWithAnnouncesAskingForRepliesThenHeartbeats) {
@@ -104,20 +132,110 @@ TEST_F(MembershipTest, IgnoresItsOwnEchoAndCountsRejectsByReason) {
   EXPECT_EQ(ctx.members().size(), 0u);
 }
 
-TEST_F(MembershipTest, AnnounceAdmitsAndAReplyIsSentWithJitter) {
-  announce(0xB1, 1, true);
+TEST_F(MembershipTest, AJoinAnnounceIsChallengedWithJitterAndOnlyTheEchoAdmits) {
+  wire::Message join = announce_of(0x0A000002, 0, 0xC0FFEE);
+  join.header.dest_id = 0;  // broadcast
+  join.announce.reply_requested = join.announce.padded = true;
+  receive(join, 0xB1);
+  EXPECT_EQ(ctx.members().find(0xB1), nullptr);  // a captured join ANNOUNCE admits nothing
+  EXPECT_EQ(rejected(wire::DecodeError::kUnknownSender), 1u);
+  wire::Message challenge;
+  EXPECT_FALSE(announce_to(0xB1, &challenge));  // jittered, like every answer to a join
+  run(cfg().discovery_interval_ms);
+  ASSERT_TRUE(announce_to(0xB1, &challenge));
+  EXPECT_EQ(udp.sent.back().ip, 0x0A000002u);  // to the packet's source: all a stranger has shown
+  EXPECT_EQ(challenge.announce.echo, 0xC0FFEEu);
+  EXPECT_NE(challenge.announce.cookie, 0u);
+  EXPECT_FALSE(challenge.announce.padded);  // smaller than the padded join it answers
+  receive(announce_of(0x0A000002, challenge.announce.cookie ^ 1), 0xB1);  // a wrong echo
+  EXPECT_EQ(ctx.members().find(0xB1), nullptr);
+  receive(announce_of(0x0A000002, challenge.announce.cookie), 0xB1);
   ASSERT_NE(ctx.members().find(0xB1), nullptr);
   EXPECT_EQ(ctx.members().find(0xB1)->http_port, 8080);
-  udp.sent.clear();
+}
+
+TEST_F(MembershipTest, TwoNodesAdmitEachOtherByTheHandshake) {
+  // The node is the joiner here: its join ANNOUNCE carries its cookie.
   run(cfg().discovery_interval_ms);
-  bool replied = false;
-  for (const Sent& s : udp.sent) {
-    wire::Message m;
-    if (s.ip == 0x0A000002 && wire::decode(s.bytes.data(), s.bytes.size(), HmacKey{}, nullptr, m) == wire::DecodeError::kOk &&
-        m.header.type == wire::MessageType::kAnnounce)
-      replied = true;
-  }
-  EXPECT_TRUE(replied);
+  const auto joins = sent_of(wire::MessageType::kAnnounce);
+  ASSERT_FALSE(joins.empty());
+  const wire::Announce& join = joins[0].announce;
+  EXPECT_TRUE(join.reply_requested && join.padded);
+  EXPECT_EQ(joins[0].header.dest_id, 0u);
+  ASSERT_NE(join.cookie, 0u);
+  // A member answers with its challenge (echo = the joiner's cookie, cookie = its own): admitted,
+  // and the joiner echoes the member's cookie back at once, to the member's signed address.
+  udp.sent.clear();
+  receive(announce_of(0x0A000007, join.cookie, 0xBEEF), 0xB7, 1, 0x0A0000EE);
+  ASSERT_NE(ctx.members().find(0xB7), nullptr);
+  run(cfg().listen_interval_ms);
+  wire::Message echo;
+  ASSERT_TRUE(announce_to(0xB7, &echo));
+  EXPECT_EQ(echo.announce.echo, 0xBEEFu);
+  EXPECT_EQ(echo.announce.cookie, 0u);  // no further answer wanted: three datagrams per pair
+  EXPECT_EQ(udp.sent.back().ip, 0x0A000007u);
+}
+
+TEST_F(MembershipTest, AMembersAddressIsItsSignedIpNotThePacketSource) {
+  admit(0xB1, 1, 0x0A000002);
+  receive(announce_of(0x0A000002), 0xB1, 1, 0x0A0000EE);  // the same member, through a replayer's address
+  EXPECT_EQ(ctx.members().find(0xB1)->ip, 0x0A000002u);
+  receive(announce_of(0x0A000003), 0xB1, 1, 0x0A0000EE);  // a signed move
+  EXPECT_EQ(ctx.members().find(0xB1)->ip, 0x0A000003u);
+}
+
+TEST_F(MembershipTest, NothingCapturedFromAForgottenMemberAdmitsItAgain) {
+  receive(announce_of(0x0A000002, 0, 0xC00C1E), 0xB1);
+  wire::Message challenge;
+  ASSERT_TRUE(announce_to(0xB1, &challenge));
+  receive(announce_of(0x0A000002, challenge.announce.cookie), 0xB1);
+  ASSERT_NE(ctx.members().find(0xB1), nullptr);
+  const std::vector<uint8_t> admitting = last_;
+  wire::Message hb;
+  hb.header.type = wire::MessageType::kGossip;
+  receive(hb, 0xB1);
+  const std::vector<uint8_t> heartbeat = last_;
+  // Silent past dead_after + retention: forgotten, with its slot's replay window.
+  clock.advance(cfg().dead_after_ms + 1000);
+  run(2 * cfg().status_interval_ms);
+  clock.advance(cfg().dead_retention_ms + 1000);
+  run(2 * cfg().status_interval_ms);
+  ASSERT_EQ(ctx.members().find(0xB1), nullptr);
+  for (const std::vector<uint8_t>* d : {&admitting, &heartbeat}) mem.on_datagram(0x0A000002, 4210, d->data(), d->size());
+  EXPECT_EQ(ctx.members().find(0xB1), nullptr);  // the echoed cookie died with its epoch
+  EXPECT_EQ(rejected(wire::DecodeError::kUnknownSender), 3u);  // the handshake's first, then both
+}
+
+TEST_F(MembershipTest, ADatagramSentToAnotherNodeIsRefused) {
+  admit(0xB1);
+  wire::Message ping;
+  ping.header.type = wire::MessageType::kPing;
+  ping.header.dest_id = 0xC3;  // node 0xB1 probing node 0xC3, replayed to this node
+  ping.ping.target_id = 0xC3;
+  receive(ping, 0xB1);
+  EXPECT_EQ(rejected(wire::DecodeError::kWrongDestination), 1u);
+  const uint32_t seen_ms = ctx.members().find(0xB1)->last_seen_ms;
+  clock.advance(500);
+  wire::Message ack;
+  ack.header.type = wire::MessageType::kAck;
+  ack.header.dest_id = 0xC3;
+  receive(ack, 0xB1);
+  EXPECT_EQ(rejected(wire::DecodeError::kWrongDestination), 2u);
+  EXPECT_EQ(ctx.members().find(0xB1)->last_seen_ms, seen_ms);  // no evidence of life
+}
+
+TEST_F(MembershipTest, AVersionOneDatagramIsRefusedAsBadVersion) {
+  admit(0xB1);
+  receive(announce_of(0x0A000002), 0xB1);
+  std::vector<uint8_t> d = last_;
+  d[2] = 1;
+  mem.on_datagram(0x0A000002, 4210, d.data(), d.size());
+  mem.on_datagram(0x0A000002, 4210, d.data(), d.size());
+  EXPECT_EQ(rejected(wire::DecodeError::kBadVersion), 2u);
+  EXPECT_EQ(ctx.members().find(0xB1)->last_seen_ms, clock.now_ms());  // nothing else changed
+  size_t said = 0;
+  for (const std::string& line : log.lines) said += line.find("10.0.0.2 speaks protocol v1") != std::string::npos;
+  EXPECT_EQ(said, 1u);  // said once per address
 }
 
 TEST_F(MembershipTest, ANewFirmwareDigestFiresNodeUpdated) {
@@ -152,15 +270,20 @@ TEST_F(MembershipTest, AnAcceptKeyLetsARotationRollWithoutAPartition) {
   gossip.header.type = wire::MessageType::kGossip;
   // Phase 2 of a rotation: this node sends with the new key and still accepts the old one.
   mem.set_cluster_key(new_key);
+  node_key_ = new_key;
   mem.set_accept_key(old_key);
+  admit(0xB1, 1, 0x0A000002, new_key);
+  admit(0xB2, 1, 0x0A000003, old_key);  // the handshake works under the accept key too
+  const uint32_t before = mem.stats().rejected_total;  // the two handshakes' unknown_sender
   receive(gossip, 0xB1, 1, 0x0A000002, new_key);
   receive(gossip, 0xB2, 1, 0x0A000003, old_key);
   receive(gossip, 0xB3, 1, 0x0A000004, other);
   receive(gossip, 0xB4, 1, 0x0A000005);  // untagged
-  EXPECT_EQ(mem.stats().accepted_with_accept_key, 1u);
+  EXPECT_EQ(mem.stats().accepted_with_accept_key, 3u);  // 0xB2: both handshake datagrams, then the gossip
   EXPECT_EQ(mem.stats().rejected[static_cast<size_t>(wire::DecodeError::kBadTag)], 1u);
   EXPECT_EQ(mem.stats().rejected[static_cast<size_t>(wire::DecodeError::kAuthRequired)], 1u);
-  EXPECT_EQ(mem.stats().rejected_total, 2u);
+  EXPECT_EQ(mem.stats().rejected_total, before + 2u);
+  EXPECT_EQ(mem.stats().received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], 2u);
   // The datagram refused under the first key is still fresh for the second: the replay window
   // moved only for accepted datagrams, so the same sequence number is not a replay.
   EXPECT_EQ(mem.stats().rejected[static_cast<size_t>(wire::DecodeError::kReplayed)], 0u);
@@ -169,8 +292,8 @@ TEST_F(MembershipTest, AnAcceptKeyLetsARotationRollWithoutAPartition) {
   run(cfg().heartbeat_interval_ms);
   ASSERT_FALSE(udp.sent.empty());
   wire::Message m;
-  EXPECT_EQ(wire::decode(udp.sent[0].bytes.data(), udp.sent[0].bytes.size(), new_key, nullptr, m), wire::DecodeError::kOk);
-  EXPECT_EQ(wire::decode(udp.sent[0].bytes.data(), udp.sent[0].bytes.size(), old_key, nullptr, m), wire::DecodeError::kBadTag);
+  EXPECT_EQ(wire::decode(udp.sent[0].bytes.data(), udp.sent[0].bytes.size(), new_key, m), wire::DecodeError::kOk);
+  EXPECT_EQ(wire::decode(udp.sent[0].bytes.data(), udp.sent[0].bytes.size(), old_key, m), wire::DecodeError::kBadTag);
 }
 
 TEST_F(MembershipTest, AKeylessNodeWithAnAcceptKeyTakesTaggedAndUntagged) {
@@ -178,23 +301,30 @@ TEST_F(MembershipTest, AKeylessNodeWithAnAcceptKeyTakesTaggedAndUntagged) {
   wire::Message gossip;
   gossip.header.type = wire::MessageType::kGossip;
   mem.set_accept_key(new_key);  // phase 1 of turning authentication on
+  admit(0xB1, 1, 0x0A000002);
+  admit(0xB2, 1, 0x0A000003, new_key);
+  const uint32_t before = mem.stats().rejected_total;
   receive(gossip, 0xB1, 1, 0x0A000002);
   receive(gossip, 0xB2, 1, 0x0A000003, new_key);
   receive(gossip, 0xB3, 1, 0x0A000004, key_of('x'));
-  EXPECT_EQ(mem.stats().accepted_with_accept_key, 1u);
-  EXPECT_EQ(mem.stats().rejected_total, 1u);
+  EXPECT_EQ(mem.stats().accepted_with_accept_key, 3u);
+  EXPECT_EQ(mem.stats().rejected_total, before + 1u);
+  EXPECT_EQ(mem.stats().received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], 2u);
 }
 
 TEST_F(MembershipTest, AFloodingSourceIsCutToTheRateLimitBeforeDecoding) {
   wire::Message gossip;
   gossip.header.type = wire::MessageType::kGossip;
   const uint32_t limit = SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S;
+  admit(0xB1, 1, 0x0A000002);
+  admit(0xB2, 1, 0x0A000003);
+  clock.advance(1000);  // the handshakes' datagrams count in an earlier second
   for (uint32_t i = 0; i < limit + 50; ++i) receive(gossip, 0xB1, 1, 0x0A000002);
   EXPECT_EQ(mem.stats().rate_limited, 50u);
-  EXPECT_EQ(mem.stats().rejected_total, 50u);
+  EXPECT_EQ(mem.stats().rejected_total, 52u);  // and the two handshakes' unknown_sender
   EXPECT_EQ(mem.stats().received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], limit);
   // Garbage counts against its source's budget as well, and costs no decoding once over it.
-  const uint8_t junk[] = {'S', 'P', 1, 0};
+  const uint8_t junk[] = {'S', 'P', 2, 0};
   mem.on_datagram(0x0A000009, 4210, junk, sizeof junk);
   EXPECT_EQ(mem.stats().rejected[static_cast<size_t>(wire::DecodeError::kTooShort)], 1u);
   // Other sources are not affected, and the flooder is heard again a second later.
@@ -268,6 +398,15 @@ wire::Message suspicions_of_self(uint32_t incarnation, wire::GossipEntry (&entri
   return g;
 }
 
+TEST_F(MembershipTest, AStrangersSuspicionsAreNotEvenRead) {
+  // v2: gossip from a sender that did not complete the handshake is refused before it is applied.
+  wire::GossipEntry entries[28];
+  receive(suspicions_of_self(5, entries), 0xE1);
+  EXPECT_EQ(ctx.self().incarnation, 5u);
+  EXPECT_EQ(mem.stats().refutations, 0u);
+  EXPECT_EQ(rejected(wire::DecodeError::kUnknownSender), 1u);
+}
+
 TEST_F(MembershipTest, AClaimAboutAFutureIncarnationIsForgedAndIgnored) {
   announce(0xB1);
   wire::GossipEntry entries[28];
@@ -275,6 +414,10 @@ TEST_F(MembershipTest, AClaimAboutAFutureIncarnationIsForgedAndIgnored) {
   EXPECT_EQ(ctx.self().incarnation, 5u);
   EXPECT_EQ(mem.stats().refutations, 0u);
   EXPECT_EQ(mem.stats().forged_incarnation, 10u);
+  // Issue 20, finding 5: 28 entries at 0xFFFFFFFF (an older incarnation in serial arithmetic) move nothing.
+  for (int i = 0; i < 10; ++i) receive(suspicions_of_self(0xFFFFFFFFu, entries), 0xB1);
+  EXPECT_EQ(ctx.self().incarnation, 5u);
+  EXPECT_EQ(mem.stats().refutations, 0u);
 }
 
 TEST_F(MembershipTest, RefutationsAreOnePerHeartbeatInterval) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fakes.h"
+#include "peer_handshake.h"
 #include "spore/cluster/membership.h"
 #include "spore/mqtt/mqtt_bridge.h"
 #include "spore/node/node_context.h"
@@ -27,12 +28,6 @@ class StringOutput : public JsonOutput {
  public:
   void write(const char* data, size_t size_bytes) override { text.append(data, size_bytes); }
   std::string text;
-};
-
-class NullUdp : public UdpPort {
- public:
-  bool send_to(uint32_t, uint16_t, const uint8_t*, size_t) override { return true; }
-  bool broadcast(uint16_t, const uint8_t*, size_t) override { return true; }
 };
 
 class MetricsTest : public ::testing::Test {
@@ -69,7 +64,7 @@ class MetricsTest : public ::testing::Test {
   FakeClock clock{1000};
   FakeRandom rnd;
   FakeSystemInfo sys;
-  NullUdp udp;
+  testing::FakeUdp udp;  // records what is sent: the handshake reads the node's challenge
   NodeContext ctx;
   RestApi api;
   Membership mem;
@@ -160,7 +155,7 @@ TEST_F(MetricsTest, TrafficAndRejectionsFollowMembershipStats) {
 
   // Two junk datagrams (not "SP") and one too short for a header.
   const uint8_t junk[20] = {'X', 'Y'};
-  const uint8_t stub[3] = {'S', 'P', 1};
+  const uint8_t stub[3] = {'S', 'P', 2};
   mem.on_datagram(0x0A000002, 4210, junk, sizeof junk);
   mem.on_datagram(0x0A000002, 4210, junk, sizeof junk);
   mem.on_datagram(0x0A000002, 4210, stub, sizeof stub);
@@ -303,11 +298,8 @@ TEST_F(MetricsTest, EventsTheFloodLimitDroppedAndTheRingOverwroteAreCounted) {
     ASSERT_TRUE(r.ok());
     mem.on_datagram(0x0A000002, 4210, buf, r.size_bytes);
   };
-  wire::Message hello;
-  hello.header.type = wire::MessageType::kAnnounce;
-  hello.announce.udp_port = 4210;
-  hello.announce.hostname = "peer";
-  receive(hello);
+  ASSERT_TRUE(testing::admit_peer(mem, ctx, udp, kPeer, 0x0A000002, &datagram_seq));
+  clock.advance(1000);  // the handshake's datagrams count in an earlier second
   auto event = [&](uint32_t seq) {
     wire::Message m;
     m.header.type = wire::MessageType::kEvent;

@@ -66,8 +66,11 @@ Message base(MessageType type) {
 std::vector<Message> samples() {
   std::vector<Message> out;
   Message m = base(MessageType::kAnnounce);
-  m.announce.max_version = 1;
+  m.announce.max_version = 2;
   m.announce.reply_requested = true;
+  m.announce.padded = true;
+  m.announce.echo = 0x0102030405060708u;
+  m.announce.cookie = 0xF1F2F3F4F5F6F7F8u;
   m.announce.ip = 0xC0A80164;
   m.announce.udp_port = 4210;
   m.announce.http_port = 80;
@@ -136,6 +139,13 @@ std::vector<Message> samples() {
   m = base(MessageType::kEventDigest);
   m.event_digest = {7, 42, 30};
   out.push_back(m);
+
+  m = base(MessageType::kAnnounce);  // samples()[11]: the unpadded form (a heartbeat, an echo)
+  m.header.dest_id = 0x00A1B2C3;
+  m.announce.ip = 0x0A000002;
+  m.announce.echo = 0xF1F2F3F4F5F6F7F8u;
+  m.announce.hostname = "n";
+  out.push_back(m);
   return out;
 }
 
@@ -147,9 +157,9 @@ Bytes encode_vec(const Message& m, const HmacKey& key) {
   return buf;
 }
 
-DecodeError decode_vec(const Bytes& d, const HmacKey& key, ReplayWindow* window = nullptr) {
+DecodeError decode_vec(const Bytes& d, const HmacKey& key) {
   Message out;
-  return decode(d.data(), d.size(), key, window, out);
+  return decode(d.data(), d.size(), key, out);
 }
 
 // Recomputes the tag after a test edited an authenticated datagram, to reach body checks.
@@ -187,6 +197,9 @@ void expect_same(const Message& a, const Message& b) {
       EXPECT_EQ(a.announce.resources_digest, b.announce.resources_digest);
       EXPECT_EQ(a.announce.image_digest, b.announce.image_digest);
       EXPECT_EQ(a.announce.hostname, b.announce.hostname);
+      EXPECT_EQ(a.announce.padded, b.announce.padded);
+      EXPECT_EQ(a.announce.echo, b.announce.echo);
+      EXPECT_EQ(a.announce.cookie, b.announce.cookie);
       break;
     case MessageType::kPing:
       EXPECT_EQ(a.ping.target_id, b.ping.target_id);
@@ -266,7 +279,7 @@ TEST(WireCodec, RoundTripEveryTypeWithAndWithoutKey) {
       const Bytes d = encode_vec(m, *k);
       EXPECT_EQ(d.size(), datagram_size_bytes(m, !k->empty()));
       Message out;
-      ASSERT_EQ(decode(d.data(), d.size(), *k, nullptr, out), DecodeError::kOk);
+      ASSERT_EQ(decode(d.data(), d.size(), *k, out), DecodeError::kOk);
       EXPECT_EQ(out.header.authenticated, !k->empty());
       expect_same(m, out);
       // Canonical: the decoded form (views into `d`) encodes to the very same bytes.
@@ -279,7 +292,7 @@ TEST(WireCodec, DecodedViewsPointIntoTheDatagram) {
   const Message m = samples()[0];
   const Bytes d = encode_vec(m, kNoKey);
   Message out;
-  ASSERT_EQ(decode(d.data(), d.size(), kNoKey, nullptr, out), DecodeError::kOk);
+  ASSERT_EQ(decode(d.data(), d.size(), kNoKey, out), DecodeError::kOk);
   const char* p = out.announce.hostname.data();
   EXPECT_GE(reinterpret_cast<const uint8_t*>(p), d.data());
   EXPECT_LE(reinterpret_cast<const uint8_t*>(p) + out.announce.hostname.size(), d.data() + d.size());
@@ -294,9 +307,11 @@ TEST(WireCodec, GoldenPingBytes) {
   m.ping.target_id = 0x11121314;
   m.ping.probe_id = 0x21222324;
   m.ping.timestamp_ms = 0x31323334;
-  const Bytes expected = {'S',  'P',  1,    2,    0,                          // magic, version, type, flags
+  m.header.dest_id = 0x41424344;
+  const Bytes expected = {'S',  'P',  2,    2,    0,                          // magic, version, type, flags
                           0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,     // sender, incarnation
-                          0x09, 0x0A, 0x0B, 0x0C, 0x00, 0x0D,                 // seq, body length 13
+                          0x09, 0x0A, 0x0B, 0x0C, 0x41, 0x42, 0x43, 0x44,     // seq, dest
+                          0x00, 0x0D,                                         // body length 13
                           0x11, 0x12, 0x13, 0x14, 0x21, 0x22, 0x23, 0x24,     // target, probe
                           0x31, 0x32, 0x33, 0x34, 0x00};                      // timestamp, 0 updates
   EXPECT_EQ(encode_vec(m, kNoKey), expected);
@@ -328,7 +343,7 @@ TEST(WireCodec, GossipAndApiListsIterate) {
   m.gossip.updates = GossipList::from_array(kEntries, 4);
   const Bytes d = encode_vec(m, kNoKey);
   Message out;
-  ASSERT_EQ(decode(d.data(), d.size(), kNoKey, nullptr, out), DecodeError::kOk);
+  ASSERT_EQ(decode(d.data(), d.size(), kNoKey, out), DecodeError::kOk);
   size_t i = 0;
   for (const GossipEntry e : out.gossip.updates) EXPECT_EQ(e.node_id, kEntries[i++].node_id);
   EXPECT_EQ(i, 4u);
@@ -343,7 +358,7 @@ TEST(WireCodec, EveryPrefixOfEveryDatagramIsRejected) {
       const Bytes d = encode_vec(m, *k);
       for (size_t n = 0; n < d.size(); ++n) {
         Message out;
-        const DecodeError e = decode(d.data(), n, *k, nullptr, out);
+        const DecodeError e = decode(d.data(), n, *k, out);
         EXPECT_NE(e, DecodeError::kOk) << message_type_name(m.header.type) << " prefix " << n;
         if (n < 3) {
           EXPECT_EQ(e, DecodeError::kTooShort);
@@ -403,13 +418,15 @@ TEST(WireCodec, BadMagicVersionTypeFlagsSender) {
   d[1] = 'p';
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadMagic);
   d = good;
-  d[2] = 2;
+  d[2] = 1;  // v1: refused, no compatibility mode
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadVersion);
+  d[2] = 3;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadVersion);
   d = good;
   d[2] = 0;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadVersion);
   // A future version with a shorter header is still reported as a version problem.
-  EXPECT_EQ(decode_vec(Bytes{'S', 'P', 2, 0}, kNoKey), DecodeError::kBadVersion);
+  EXPECT_EQ(decode_vec(Bytes{'S', 'P', 3, 0}, kNoKey), DecodeError::kBadVersion);
   d = good;
   d[3] = 0;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
@@ -439,18 +456,18 @@ TEST(WireCodec, BodyLengthMustMatchContents) {
   // Body length says one byte more than the message uses: the extra byte is inside the body.
   for (const Message& m : samples()) {
     Bytes d = encode_vec(m, key);
-    const uint16_t body = static_cast<uint16_t>((d[17] << 8) | d[18]);
+    const uint16_t body = static_cast<uint16_t>((d[21] << 8) | d[22]);
     d.insert(d.end() - kTagBytes, 0);
-    d[17] = static_cast<uint8_t>((body + 1) >> 8);
-    d[18] = static_cast<uint8_t>(body + 1);
+    d[21] = static_cast<uint8_t>((body + 1) >> 8);
+    d[22] = static_cast<uint8_t>(body + 1);
     resign(d, key);
     EXPECT_EQ(decode_vec(d, key), DecodeError::kBadLength) << message_type_name(m.header.type);
   }
   // Body shorter than the fixed fields: a PING with a 4-byte body.
   Bytes d = encode_vec(samples()[1], kNoKey);
   d.resize(kHeaderBytes + 4);
-  d[17] = 0;
-  d[18] = 4;
+  d[21] = 0;
+  d[22] = 4;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
   // Gossip count promising more entries than the body holds.
   Message g = base(MessageType::kGossip);
@@ -460,8 +477,8 @@ TEST(WireCodec, BodyLengthMustMatchContents) {
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
   // Declared body longer than what fits in a datagram: truncated.
   d = encode_vec(g, kNoKey);
-  d[17] = 0xFF;
-  d[18] = 0xFF;
+  d[21] = 0xFF;
+  d[22] = 0xFF;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kTruncatedBody);
 }
 
@@ -471,7 +488,7 @@ TEST(WireCodec, BadStringsAreRejectedBothWays) {
   const std::string too_long_host(SPORE_MAX_HOSTNAME_LEN + 1, 'a');
   const std::string max_host(SPORE_MAX_HOSTNAME_LEN, 'a');
   const char* bad_hosts[] = {"", "has space", "tab\there", "nul\0x", "\x7f", "caf\xc3\xa9"};
-  Message m = samples()[0];
+  Message m = samples()[11];
   m.announce.hostname = max_host;
   EXPECT_EQ(decode_vec(encode_vec(m, kNoKey), kNoKey), DecodeError::kOk);
 
@@ -496,7 +513,7 @@ TEST(WireCodec, BadStringsAreRejectedBothWays) {
   Bytes d = good;  // zero-length hostname, body shortened to match
   d[host_at - 1] = 0;
   d.resize(host_at);
-  d[18] = static_cast<uint8_t>(d[18] - 8);
+  d[22] = static_cast<uint8_t>(d[22] - 8);
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadString);
   // Too long: length prefix above the limit with enough bytes behind it.
   Message big = m;
@@ -504,7 +521,7 @@ TEST(WireCodec, BadStringsAreRejectedBothWays) {
   d = encode_vec(big, kNoKey);
   d.insert(d.end(), 'z');
   d[d.size() - SPORE_MAX_HOSTNAME_LEN - 2] = SPORE_MAX_HOSTNAME_LEN + 1;
-  d[18] = static_cast<uint8_t>(d[18] + 1);
+  d[22] = static_cast<uint8_t>(d[22] + 1);
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadString);
 }
 
@@ -597,12 +614,36 @@ TEST(WireCodec, OutOfRangeFieldsAreRejectedBothWays) {
   Message a = samples()[0];
   const Bytes a_good = encode_vec(a, kNoKey);
   d = a_good;
-  d[kHeaderBytes + 1] = 0x03;
+  d[kHeaderBytes + 1] = 0x0F;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
   d = a_good;
-  d[kHeaderBytes] = 0;
+  d[kHeaderBytes] = 1;  // a v1 speaker
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
-  a.announce.max_version = 0;
+  d = a_good;
+  std::memset(&d[kHeaderBytes + 2], 0, 4);  // ip 0: it would become the member's address
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  d = a_good;
+  d.back() = 1;  // padding must be zeros
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  d = a_good;  // padded flag, but one padding byte short
+  d.pop_back();
+  d[22] = static_cast<uint8_t>(d[22] - 1);
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
+  d = a_good;  // padding without the padded flag
+  d[kHeaderBytes + 1] = 0x05;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
+  d = a_good;  // the handshake fields present but both 0: not canonical
+  std::memset(&d[kHeaderBytes + 26], 0, 16);
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
+  // Without echo and cookie (a heartbeat's ANNOUNCE) the fields are not sent at all.
+  Message plain = samples()[11];
+  plain.announce.echo = 0;
+  EXPECT_EQ(encode_vec(plain, kNoKey).size(), kHeaderBytes + 27 + 1);
+  EXPECT_EQ(a_good.size(), kHeaderBytes + 74);  // padded: always the largest body
+  Message ip0 = a;
+  ip0.announce.ip = 0;
+  EXPECT_EQ(encode(ip0, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  a.announce.max_version = 1;
   EXPECT_EQ(encode(a, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
 
   // PING and PING_REQ target 0; sender 0.
@@ -654,7 +695,7 @@ TEST(WireCodec, LargestEventFitsAnAuthenticatedDatagram) {
   const Bytes d = encode_vec(m, key);
   EXPECT_LE(d.size(), size_t{SPORE_MAX_DATAGRAM_BYTES});
   Message out;
-  ASSERT_EQ(decode(d.data(), d.size(), key, nullptr, out), DecodeError::kOk);
+  ASSERT_EQ(decode(d.data(), d.size(), key, out), DecodeError::kOk);
   EXPECT_EQ(out.event.payload_size_bytes, kMaxEventPayloadBytes);
   EXPECT_EQ(out.event.topic.size(), kMaxEventTopicLen);
 }
@@ -725,8 +766,8 @@ TEST(WireCodec, EventRejectsAreClear) {
   d.push_back(1);
   d[body + 22] = 0x01;
   d[body + 23] = 0x01;
-  d[17] = static_cast<uint8_t>((d.size() - kHeaderBytes) >> 8);
-  d[18] = static_cast<uint8_t>(d.size() - kHeaderBytes);
+  d[21] = static_cast<uint8_t>((d.size() - kHeaderBytes) >> 8);
+  d[22] = static_cast<uint8_t>(d.size() - kHeaderBytes);
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
   // EVENT_REQ: from seq 0; EVENT_DIGEST: oldest > newest.
   d = encode_vec(samples()[9], kNoKey);
@@ -737,7 +778,7 @@ TEST(WireCodec, EventRejectsAreClear) {
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField);
   d = encode_vec(samples()[10], kNoKey);
   d.push_back(0);
-  d[18] = static_cast<uint8_t>(d[18] + 1);
+  d[22] = static_cast<uint8_t>(d[22] + 1);
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
   // A type beyond the last one is still unknown_type (what v1 nodes without events answer).
   d = good;
@@ -840,89 +881,6 @@ TEST(WireCodec, WrongKeyMissingTagUnexpectedTag) {
   }
 }
 
-// ---- anti-replay through decode() --------------------------------------------------------------------
-
-TEST(WireCodec, ReplayOfTheSameDatagramIsRejected) {
-  const HmacKey key = cluster_key();
-  ReplayWindow w;
-  const Bytes d = encode_vec(samples()[1], key);
-  EXPECT_EQ(decode_vec(d, key, &w), DecodeError::kOk);
-  EXPECT_EQ(decode_vec(d, key, &w), DecodeError::kReplayed);
-  EXPECT_EQ(decode_vec(d, key, &w), DecodeError::kReplayed);
-}
-
-TEST(WireCodec, OldIncarnationIsStale) {
-  const HmacKey key = cluster_key();
-  ReplayWindow w;
-  Message m = samples()[1];
-  m.header.incarnation = 5;
-  EXPECT_EQ(decode_vec(encode_vec(m, key), key, &w), DecodeError::kOk);
-  m.header.incarnation = 4;
-  m.header.seq = 1000;
-  EXPECT_EQ(decode_vec(encode_vec(m, key), key, &w), DecodeError::kStale);
-  m.header.incarnation = 6;
-  m.header.seq = 0;
-  EXPECT_EQ(decode_vec(encode_vec(m, key), key, &w), DecodeError::kOk);
-}
-
-TEST(WireCodec, ReorderedWithinWindowAcceptedOnceEach) {
-  const HmacKey key = cluster_key();
-  ReplayWindow w;
-  Message m = samples()[2];
-  std::vector<Bytes> sent;
-  for (uint32_t seq = 100; seq < 120; ++seq) {
-    m.header.seq = seq;
-    sent.push_back(encode_vec(m, key));
-  }
-  const size_t order[] = {3, 0, 19, 1, 2, 10, 5, 4, 18, 6, 7, 8, 9, 11, 17, 12, 13, 14, 15, 16};
-  for (size_t i : order) EXPECT_EQ(decode_vec(sent[i], key, &w), DecodeError::kOk) << i;
-  for (size_t i : order) EXPECT_EQ(decode_vec(sent[i], key, &w), DecodeError::kReplayed) << i;
-}
-
-TEST(WireCodec, RejectedDatagramsLeaveTheWindowUntouched) {
-  const HmacKey key = cluster_key();
-  ReplayWindow w;
-  Message m = samples()[1];
-  m.header.seq = 7;
-  const Bytes genuine = encode_vec(m, key);
-
-  // Forged: same header, wrong key. Must not claim seq 7 nor create an entry.
-  EXPECT_EQ(decode_vec(encode_vec(m, other_key()), key, &w), DecodeError::kBadTag);
-  EXPECT_EQ(w.size(), 0u);
-  // Forged with a huge incarnation: must not make the genuine sender stale.
-  Message forged = m;
-  forged.header.incarnation = 0xFFFFFFFF;
-  EXPECT_EQ(decode_vec(encode_vec(forged, other_key()), key, &w), DecodeError::kBadTag);
-  // Authenticated but malformed body (key holder bug): rejected, window untouched.
-  Bytes bad = genuine;
-  bad[kHeaderBytes] = bad[kHeaderBytes + 1] = bad[kHeaderBytes + 2] = bad[kHeaderBytes + 3] = 0;  // target 0
-  resign(bad, key);
-  EXPECT_EQ(decode_vec(bad, key, &w), DecodeError::kBadField);
-  EXPECT_EQ(w.size(), 0u);
-
-  EXPECT_EQ(decode_vec(genuine, key, &w), DecodeError::kOk);
-  EXPECT_EQ(w.size(), 1u);
-}
-
-TEST(WireCodec, WindowEvictionThroughDecode) {
-  const HmacKey key = cluster_key();
-  ReplayWindow w;
-  Message m = samples()[5];  // LEAVE: smallest
-  const size_t cap = ReplayWindow::capacity();
-  std::vector<Bytes> first;
-  for (uint32_t id = 1; id <= cap + 1; ++id) {
-    m.header.sender_id = id;
-    first.push_back(encode_vec(m, key));
-    EXPECT_EQ(decode_vec(first.back(), key, &w), DecodeError::kOk);
-  }
-  EXPECT_EQ(w.evictions(), 1u);
-  // Sender 1 was least recently updated and evicted: its datagram is accepted once more...
-  EXPECT_EQ(decode_vec(first[0], key, &w), DecodeError::kOk);
-  EXPECT_EQ(decode_vec(first[0], key, &w), DecodeError::kReplayed);
-  // ...which evicted sender 2 in turn, while the most recent senders stay protected.
-  EXPECT_EQ(decode_vec(first[cap], key, &w), DecodeError::kReplayed);
-}
-
 // ---- names -----------------------------------------------------------------------------------------
 
 TEST(WireCodec, EveryReasonHasADistinctName) {
@@ -956,10 +914,12 @@ TEST(CorpusWriter, WriteSeedCorpus) {
   if (dir == nullptr || *dir == '\0') GTEST_SKIP() << "set SPORE_WRITE_CORPUS=<dir> to write the seed corpus";
   const HmacKey key = cluster_key();
   for (const HmacKey* k : {&kNoKey, &key}) {
+    std::set<std::string> names;
     for (const Message& m : samples()) {
       const Bytes d = encode_vec(m, *k);
-      const std::string path =
-          std::string(dir) + "/" + message_type_name(m.header.type) + (k->empty() ? "_plain" : "_auth") + ".bin";
+      std::string name = message_type_name(m.header.type);
+      if (!names.insert(name).second) name += "_2";  // a second form of the type (the unpadded ANNOUNCE)
+      const std::string path = std::string(dir) + "/" + name + (k->empty() ? "_plain" : "_auth") + ".bin";
       std::FILE* f = std::fopen(path.c_str(), "wb");
       ASSERT_NE(f, nullptr) << path;
       ASSERT_EQ(std::fwrite(d.data(), 1, d.size(), f), d.size());

@@ -82,11 +82,6 @@
 #define SPORE_UDP_DATAGRAMS_PER_PASS 8
 #endif
 
-/// Peers whose anti-replay state is remembered (sequence window per sender).
-#ifndef SPORE_MAX_REPLAY_PEERS
-#define SPORE_MAX_REPLAY_PEERS (SPORE_MAX_MEMBERS + 8)
-#endif
-
 /// Longest cluster key, in bytes.
 #ifndef SPORE_MAX_KEY_BYTES
 #define SPORE_MAX_KEY_BYTES 32

@@ -4,7 +4,7 @@
 
 namespace spore {
 
-bool DatagramChannel::send(uint32_t ip, uint16_t port, wire::Message& msg) {
+bool DatagramChannel::send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Message& msg) {
   if (seq_ == UINT32_MAX) {
     // The sequence must never wrap within an incarnation (docs/protocol.md §7).
     ctx_.set_incarnation(ctx_.self().incarnation + 1);
@@ -13,6 +13,7 @@ bool DatagramChannel::send(uint32_t ip, uint16_t port, wire::Message& msg) {
   msg.header.sender_id = ctx_.self().node_id;
   msg.header.incarnation = ctx_.self().incarnation;
   msg.header.seq = seq_++;
+  msg.header.dest_id = dest_id;
   const wire::EncodeResult r = wire::encode(msg, key_, tx_, sizeof tx_);
   const bool ok = r.ok() && (ip == 0 ? udp_.broadcast(port, tx_, r.size_bytes)
                                      : udp_.send_to(ip, port, tx_, r.size_bytes));
@@ -27,31 +28,75 @@ bool DatagramChannel::send(uint32_t ip, uint16_t port, wire::Message& msg) {
   return true;
 }
 
-bool DatagramChannel::receive(uint32_t src_ip, const uint8_t* data, size_t size_bytes, wire::Message& out) {
-  // Our own broadcast echoed back: not news, and not worth a replay-window slot.
-  if (wire::peek_sender(data, size_bytes) == ctx_.self().node_id) return false;
+DatagramChannel::Received DatagramChannel::receive(uint32_t src_ip, const uint8_t* data, size_t size_bytes,
+                                                   wire::Message& out) {
+  // Our own broadcast echoed back: not news, and not worth a replay check.
+  if (wire::peek_sender(data, size_bytes) == ctx_.self().node_id) return Received::kRefused;
   ++stats_.datagrams_received;
   stats_.bytes_received += static_cast<uint32_t>(size_bytes);
   if (!rate_limit_.allow(src_ip, ctx_.clock().now_ms())) {
     ++stats_.rate_limited;
     ++stats_.rejected_total;
-    return false;
+    return Received::kRefused;
   }
-  wire::DecodeError err = wire::decode(data, size_bytes, key_, &replay_, out);
-  // A refused tag changed nothing (the window moves only for accepted datagrams), so the
-  // rotation's second key gets the same datagram afresh.
+  wire::DecodeError err = wire::decode(data, size_bytes, key_, out);
+  // A refused tag changed nothing, so the rotation's second key gets the same datagram afresh.
+  bool accept_key = false;
   if ((err == wire::DecodeError::kBadTag || err == wire::DecodeError::kUnexpectedAuth) && !accept_key_.empty()) {
-    err = wire::decode(data, size_bytes, accept_key_, &replay_, out);
-    if (err == wire::DecodeError::kOk) ++stats_.accepted_with_accept_key;
+    err = wire::decode(data, size_bytes, accept_key_, out);
+    accept_key = err == wire::DecodeError::kOk;
+  }
+  const wire::Header& h = out.header;
+  if (err == wire::DecodeError::kOk && h.dest_id != 0 && h.dest_id != ctx_.self().node_id)
+    err = wire::DecodeError::kWrongDestination;  // sent to another node: replayed here
+  const Member* m = err == wire::DecodeError::kOk ? ctx_.members().find(h.sender_id) : nullptr;
+  ReplayWindow* window = m != nullptr ? &replay_[slot_of(*m)] : nullptr;
+  if (window != nullptr) {
+    const ReplayVerdict v = window->check(h.incarnation, h.seq);
+    if (v == ReplayVerdict::kStale) err = wire::DecodeError::kStale;
+    if (v == ReplayVerdict::kReplayed) err = wire::DecodeError::kReplayed;
   }
   if (err != wire::DecodeError::kOk) {
-    ++stats_.rejected[static_cast<size_t>(err)];
-    ++stats_.rejected_total;
-    return false;
+    if (err == wire::DecodeError::kBadVersion && data[2] == 1) note_v1_peer(src_ip);
+    refuse(err);
+    return Received::kRefused;
   }
-  const size_t type = static_cast<size_t>(out.header.type);
-  if (type < DatagramStats::kTypeSlots) ++stats_.received_by_type[type];
-  return true;
+  if (accept_key) ++stats_.accepted_with_accept_key;
+  if (window == nullptr) return Received::kStranger;
+  window->commit(h.incarnation, h.seq);
+  count_accepted(h.type);
+  return Received::kMember;
+}
+
+void DatagramChannel::admit(const Member& m, const wire::Header& h) {
+  replay_[slot_of(m)].start(h.incarnation, h.seq);
+  count_accepted(h.type);
+}
+
+void DatagramChannel::refuse(wire::DecodeError reason) {
+  ++stats_.rejected[static_cast<size_t>(reason)];
+  ++stats_.rejected_total;
+}
+
+void DatagramChannel::note_v1_peer(uint32_t src_ip) {
+  // Said once per address, for the first few: a mixed-version LAN is a setup error worth one line,
+  // not a log flood (every refusal is counted as bad_version anyway).
+  for (uint32_t& ip : v1_peers_) {
+    if (ip == src_ip) return;
+    if (ip != 0) continue;
+    ip = src_ip;
+    char text[16];
+    format_ipv4(src_ip, text, sizeof text);
+    SPORE_LOG(ctx_, LogLevel::kWarn, "peer %s speaks protocol v1, this node speaks v2", text);
+    return;
+  }
+}
+
+size_t DatagramChannel::slot_of(const Member& m) const { return ctx_.members().slot_of(m); }
+
+void DatagramChannel::count_accepted(wire::MessageType type) {
+  const size_t t = static_cast<size_t>(type);
+  if (t < DatagramStats::kTypeSlots) ++stats_.received_by_type[t];
 }
 
 }  // namespace spore

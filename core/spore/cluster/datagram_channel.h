@@ -6,18 +6,23 @@
 /// through one DatagramChannel, so every datagram of a node shares one key, one sequence and one
 /// replay window (memberlist keeps the same concern in net.go + security.go).
 ///
-/// send() stamps the header (sender, incarnation, next seq), encodes with a tag when a key is set
-/// and hands the bytes to the UdpPort. receive() drops this node's own echoed broadcasts
-/// uncounted, rate-limits the source, then verifies and decodes (the accept-only key gets a
-/// second chance at a refused tag); only an accepted datagram moves the replay window.
+/// send() stamps the header (sender, incarnation, next seq, destination), encodes with a tag when
+/// a key is set and hands the bytes to the UdpPort. receive() drops this node's own echoed
+/// broadcasts uncounted, rate-limits the source, verifies and decodes (the accept-only key gets a
+/// second chance at a refused tag), refuses a datagram addressed to another node, and checks a
+/// member's datagram against the replay window of its MemberTable slot; only an accepted datagram
+/// moves that window. A sender that is no member has no window: receive() reports it a stranger,
+/// and only Membership's admission handshake (docs/protocol.md §11.3) gives it one.
 ///
 /// No allocation; not thread-safe (the node's loop, the platform's receive callback included).
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
 #include "spore/auth/hmac_sha256.h"
 #include "spore/base/ports.h"
+#include "spore/cluster/member_table.h"
 #include "spore/wire/replay_window.h"
 #include "spore/wire/source_rate_limit.h"
 #include "spore/wire/wire_codec.h"
@@ -58,18 +63,30 @@ class DatagramChannel {
   /// Datagrams go out tagged (a cluster key is set).
   bool authenticated() const { return !key_.empty(); }
 
-  /// Stamps msg.header (sender, incarnation, next seq; a seq that would wrap raises the
-  /// incarnation first), encodes it and sends it to ip:port (ip 0 = broadcast). False, counted in
-  /// send_failures, when encoding or the UdpPort refused.
-  bool send(uint32_t ip, uint16_t port, wire::Message& msg);
-  /// Checks and decodes one received datagram into `out` (views into `data`). False when it is
-  /// this node's own echo (not counted) or refused (counted by reason).
-  bool receive(uint32_t src_ip, const uint8_t* data, size_t size_bytes, wire::Message& out);
+  /// Stamps msg.header (sender, incarnation, next seq, `dest_id`; a seq that would wrap raises
+  /// the incarnation first), encodes it and sends it to ip:port (ip 0 = broadcast). `dest_id` is
+  /// the receiver's node id, 0 only for a broadcast or a join address of unknown id. False,
+  /// counted in send_failures, when encoding or the UdpPort refused.
+  bool send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Message& msg);
 
-  /// Drops the replay state of a forgotten member (a restart without a persisted incarnation
-  /// is accepted again).
-  void forget(uint32_t node_id) { replay_.forget(node_id); }
-  const ReplayWindow& replay_window() const { return replay_; }
+  /// What receive() made of a datagram.
+  enum class Received : uint8_t {
+    kRefused,   ///< own echo (not counted) or refused (counted by reason): `out` is unusable
+    kMember,    ///< from a member, fresh: act on it
+    kStranger,  ///< verified and for us, but the sender is no member: admit() it or refuse() it
+  };
+  /// Checks and decodes one received datagram into `out` (views into `data`).
+  Received receive(uint32_t src_ip, const uint8_t* data, size_t size_bytes, wire::Message& out);
+  /// A stranger's datagram (`h`) admitted `m`: its slot's window starts there, and it is counted
+  /// as accepted.
+  void admit(const Member& m, const wire::Header& h);
+  /// A stranger's datagram that admitted nobody: counted under `reason`.
+  void refuse(wire::DecodeError reason);
+
+  /// Clears the replay window of a forgotten member's slot, before the slot is reused.
+  void forget(const Member& m) { replay_[slot_of(m)].clear(); }
+  /// The replay window of a member's slot.
+  const ReplayWindow& replay_window(const Member& m) const { return replay_[slot_of(m)]; }
 
  private:
   NodeContext& ctx_;
@@ -77,9 +94,14 @@ class DatagramChannel {
   DatagramStats& stats_;
   HmacKey key_;
   HmacKey accept_key_;
+  size_t slot_of(const Member& m) const;
+  void note_v1_peer(uint32_t src_ip);
+  void count_accepted(wire::MessageType type);
+
   SourceRateLimit rate_limit_;
-  ReplayWindow replay_;
+  std::array<ReplayWindow, MemberTable::capacity()> replay_{};  // [MemberTable::slot_of(member)]
   uint32_t seq_ = 0;
+  uint32_t v1_peers_[4] = {};  // addresses already logged as speaking v1
   uint8_t tx_[SPORE_MAX_DATAGRAM_BYTES] = {};  // encode buffer (send() is not re-entered)
 };
 

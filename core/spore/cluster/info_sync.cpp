@@ -7,7 +7,9 @@
 
 namespace spore {
 
-void Membership::handle_info_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg) {
+void Membership::handle_info_req(const wire::Message& msg) {
+  const Member* asker = ctx_.members().find(msg.header.sender_id);
+  if (asker == nullptr) return;
   const ApiRegistry& api = ctx_.api();
   wire::ApiEntry entries[SPORE_MAX_APIS];
   const size_t n = api.size();
@@ -39,7 +41,7 @@ void Membership::handle_info_req(uint32_t src_ip, uint16_t src_port, const wire:
   info.api_page = page;
   info.api_page_count = static_cast<uint8_t>(pages);
   info.api = wire::ApiList::from_array(entries + first, count);
-  send(src_ip, src_port, out);
+  send_to(*asker, out);
 }
 
 void Membership::handle_info(const wire::Message& msg, uint32_t now_ms) {
@@ -139,7 +141,7 @@ void Membership::send_info_req(uint32_t now_ms) {
   wire::Message req;
   req.header.type = wire::MessageType::kInfoReq;
   req.info_req.api_page = fetch_.page;
-  send(m->ip, m->udp_port != 0 ? m->udp_port : ctx_.config().udp_port, req);
+  send_to(*m, req);
 }
 
 }  // namespace spore

@@ -80,6 +80,8 @@ struct Member {
   char hostname[SPORE_MAX_HOSTNAME_LEN + 1] = {};
 
   static constexpr uint16_t kUnknownLatency = 0xFFFF;
+  /// Where to send it datagrams: its announced port, or `fallback` (the cluster's) if it gave none.
+  uint16_t udp_port_or(uint16_t fallback) const { return udp_port != 0 ? udp_port : fallback; }
 
  private:
   friend class MemberTable;

@@ -64,6 +64,11 @@ void Membership::begin() {
   copy_printable(sdk_version_, SPORE_MAX_VERSION_LEN, ctx_.system().sdk_version(), 0x20, 0x7E, '?');
   resources_digest_ = compute_resources_digest();
   boot_incarnation_ = ctx_.self().incarnation & ~(kIncarnationRunSteps);
+  // The cookie secret: 32 bytes of the platform's best randomness (the ESP8266's hardware RNG).
+  uint8_t secret[32];
+  for (size_t i = 0; i < sizeof secret; i += 4) store_be32(random_.next_u32(), secret + i);
+  cookie_key_.set(secret, sizeof secret);
+  cookie_epoch_ = ctx_.clock().now_ms() / kCookieEpochMs + 2;  // neither cached cookie is computed yet
   ctx_.set_forget_hook(NodeContext::ForgetHook::bind<Membership, &Membership::forget_member>(this));
   // Join phase: a few quick ANNOUNCEs asking for replies, then the slower heartbeat.
   heartbeat_task_.set_interval_ms(cfg.discovery_interval_ms);
@@ -78,15 +83,14 @@ void Membership::leave() {
   if (!begun_ || left_) return;
   // Twice by broadcast (different sequence numbers, so both pass the replay window) and to the
   // join list; whoever misses all of them hears it as `left` gossip from those who did not.
-  for (int i = 0; i < 2; ++i) {
+  for (size_t i = 0; i < 2u + join_count_; ++i) {
     wire::Message msg;
     msg.header.type = wire::MessageType::kLeave;
-    send(0, ctx_.config().udp_port, msg);
-  }
-  for (size_t i = 0; i < join_count_; ++i) {
-    wire::Message msg;
-    msg.header.type = wire::MessageType::kLeave;
-    send(join_[i].ip, join_[i].port, msg);
+    if (i < 2) {
+      send(0, ctx_.config().udp_port, 0, msg);
+    } else {
+      send(join_[i - 2].ip, join_[i - 2].port, 0, msg);
+    }
   }
   left_ = true;
   events_.stop();
@@ -108,14 +112,14 @@ void Membership::run_heartbeat(uint32_t now_ms) {
                         ctx_.api().digest() != announced_api_digest_ || resources_digest_ != announced_res_digest_ ||
                         image_digest_ != announced_image_digest_;
   if (announce) {
-    send_announce(0, cfg.udp_port, joining);
+    send_announce(0, cfg.udp_port, 0, joining);
     announced_api_digest_ = ctx_.api().digest();
     announced_res_digest_ = resources_digest_;
     announced_image_digest_ = image_digest_;
     last_announce_ms_ = now_ms;
     for (size_t i = 0; i < join_count_; ++i) {
       if (join_[i].ip == ctx_.self().ip && join_[i].port == cfg.udp_port) continue;
-      send_announce(join_[i].ip, join_[i].port, true);
+      send_announce(join_[i].ip, join_[i].port, 0, true);
     }
     if (gossip_.size() != 0) broadcast_heartbeat();  // ANNOUNCE has no gossip section; news must not wait
   } else {
@@ -129,8 +133,9 @@ void Membership::run_tick(uint32_t now_ms) {
   if (left_) return;
   for (PendingReply& r : replies_) {
     if (r.ip != 0 && is_due(now_ms, r.due_ms)) {
-      send_announce(r.ip, r.port, false);
+      const PendingReply due = r;
       r = PendingReply{};
+      send_announce(due.ip, due.port, due.dest_id, false, due.echo, due.with_cookie);
     }
   }
   for (Relay& r : relays_) {
@@ -142,7 +147,7 @@ void Membership::run_tick(uint32_t now_ms) {
 }
 
 void Membership::forget_member(const Member& m) {
-  channel_.forget(m.node_id);
+  channel_.forget(m);
   gossip_.remove(m.node_id);
   peer_of(m) = Peer{};  // the next member in this slot starts afresh
   if (fetch_.node_id == m.node_id) fetch_ = InfoFetch{};
@@ -154,40 +159,45 @@ void Membership::forget_member(const Member& m) {
 void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size_bytes) {
   if (!begun_ || left_ || data == nullptr) return;
   wire::Message msg;
-  if (!channel_.receive(src_ip, data, size_bytes, msg)) return;
+  const DatagramChannel::Received got = channel_.receive(src_ip, data, size_bytes, msg);
   const uint32_t now_ms = ctx_.clock().now_ms();
+  if (got == DatagramChannel::Received::kStranger) handle_stranger(src_ip, src_port, msg, now_ms);
+  if (got == DatagramChannel::Received::kMember) dispatch(msg, now_ms);
+}
+
+void Membership::dispatch(const wire::Message& msg, uint32_t now_ms) {
   switch (msg.header.type) {
-    case wire::MessageType::kAnnounce: handle_announce(src_ip, msg, now_ms); break;
-    case wire::MessageType::kPing: handle_ping(src_ip, src_port, msg, now_ms); break;
+    case wire::MessageType::kAnnounce: handle_announce(msg, now_ms); break;
+    case wire::MessageType::kPing: handle_ping(msg, now_ms); break;
     case wire::MessageType::kAck:
       handle_ack(msg, now_ms);
-      heard_from(msg.header, src_ip, src_port, now_ms);
+      heard_from(msg.header, now_ms);
       apply_gossip(msg.ack.updates, now_ms);
       break;
-    case wire::MessageType::kPingReq: handle_ping_req(src_ip, src_port, msg, now_ms); break;
+    case wire::MessageType::kPingReq: handle_ping_req(msg, now_ms); break;
     case wire::MessageType::kGossip:
-      heard_from(msg.header, src_ip, src_port, now_ms);
+      heard_from(msg.header, now_ms);
       apply_gossip(msg.gossip.updates, now_ms);
       break;
     case wire::MessageType::kLeave: handle_leave(msg.header, now_ms); break;
     case wire::MessageType::kInfoReq:
-      heard_from(msg.header, src_ip, src_port, now_ms);
-      handle_info_req(src_ip, src_port, msg);
+      heard_from(msg.header, now_ms);
+      handle_info_req(msg);
       break;
     case wire::MessageType::kInfo:
-      heard_from(msg.header, src_ip, src_port, now_ms);
+      heard_from(msg.header, now_ms);
       handle_info(msg, now_ms);
       break;
     case wire::MessageType::kEvent:
     case wire::MessageType::kEventReq:
     case wire::MessageType::kEventDigest:
-      heard_from(msg.header, src_ip, src_port, now_ms);
-      events_.on_message(src_ip, src_port, msg, now_ms);
+      heard_from(msg.header, now_ms);
+      events_.on_message(msg, now_ms);
       break;
   }
 }
 
-void Membership::handle_announce(uint32_t src_ip, const wire::Message& msg, uint32_t now_ms) {
+void Membership::handle_announce(const wire::Message& msg, uint32_t now_ms) {
   const wire::Header& h = msg.header;
   const wire::Announce& a = msg.announce;
   const Member* before = ctx_.members().find(h.sender_id);
@@ -197,7 +207,7 @@ void Membership::handle_announce(uint32_t src_ip, const wire::Message& msg, uint
   MemberHello hello;
   hello.node_id = h.sender_id;
   hello.incarnation = h.incarnation;
-  hello.ip = src_ip != 0 ? src_ip : a.ip;  // the address that actually reached us
+  hello.ip = a.ip;  // signed content, never the packet's source (a replay comes from anywhere)
   hello.http_port = a.http_port;
   hello.hostname = a.hostname;
   // Only a joining node's ANNOUNCE (reply requested) says "new process"; a larger incarnation
@@ -205,6 +215,7 @@ void Membership::handle_announce(uint32_t src_ip, const wire::Message& msg, uint
   hello.refutation = !a.reply_requested;
   Member* m = ctx_.members().observe(hello, now_ms);
   if (m == nullptr) return;
+  if (!known) channel_.admit(*m, h);  // its slot's replay window starts at this datagram
   const bool restarted =
       known && incarnation_newer(h.incarnation, prev_incarnation) && (a.reply_requested || was_left);
   Peer& peer = peer_of(*m);
@@ -223,28 +234,18 @@ void Membership::handle_announce(uint32_t src_ip, const wire::Message& msg, uint
   peer.announced = true;
   alive_evidence(peer, *m);
   if (updated) ctx_.fire(topics::kNodeUpdated, *m);
-  if (a.reply_requested) {
-    // Jittered, so a joiner is not hit by every member's reply in the same millisecond.
-    for (const PendingReply& r : replies_) {
-      if (r.ip == src_ip && r.port == a.udp_port) return;
-    }
-    for (PendingReply& r : replies_) {
-      if (r.ip == 0) {
-        r.ip = src_ip != 0 ? src_ip : a.ip;
-        r.port = a.udp_port;
-        r.due_ms = now_ms + random_below(ctx_.config().discovery_interval_ms / 2 + 1);
-        return;
-      }
-    }
+  // A cookie asks for its echo (a joiner, or a node that does not know us), to the member's
+  // signed address. A join broadcast is answered after a jitter, so a joiner is not hit by every
+  // member's reply in the same millisecond.
+  if (a.reply_requested || a.cookie != 0) {
+    const uint32_t delay_ms = a.reply_requested ? random_below(ctx_.config().discovery_interval_ms / 2 + 1) : 0;
+    queue_reply(h.sender_id, m->ip, m->udp_port_or(ctx_.config().udp_port), a.cookie, false, now_ms + delay_ms);
   }
 }
 
-Member* Membership::heard_from(const wire::Header& h, uint32_t src_ip, uint16_t src_port, uint32_t now_ms) {
+Member* Membership::heard_from(const wire::Header& h, uint32_t now_ms) {
   Member* m = ctx_.members().touch(h.sender_id, h.incarnation, now_ms);
-  if (m == nullptr) {
-    if (ctx_.members().find(h.sender_id) == nullptr) greet(h.sender_id, src_ip, src_port, now_ms);
-    return nullptr;
-  }
+  if (m == nullptr) return nullptr;
   alive_evidence(peer_of(*m), *m);
   return m;
 }
@@ -287,10 +288,10 @@ void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) 
     }
     Member* m = ctx_.members().find(e.node_id);
     if (m == nullptr) {
-      // Someone knows a member we do not (it may not reach us by broadcast): say hello to it.
-      // Only its own answer admits it, so gossip alone never puts a node in the table.
+      // Someone knows a member we do not (it may not reach us by broadcast): challenge it.
+      // Only its own echo admits it, so gossip alone never puts a node in the table.
       if (e.state == wire::MemberState::kAlive || e.state == wire::MemberState::kSuspect) {
-        greet(e.node_id, e.ip, e.udp_port, now_ms);
+        challenge(e.node_id, e.ip, e.udp_port, 0, false, now_ms);
       }
       continue;
     }
@@ -351,7 +352,7 @@ bool Membership::raise_incarnation(uint32_t now_ms) {
 
 // ---- send -----------------------------------------------------------------------------------------
 
-bool Membership::send(uint32_t ip, uint16_t port, wire::Message& msg) {
+bool Membership::send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Message& msg) {
   wire::GossipEntry updates[SPORE_GOSSIP_QUEUE_LEN];
   wire::GossipList* list = nullptr;
   switch (msg.header.type) {
@@ -364,13 +365,22 @@ bool Membership::send(uint32_t ip, uint16_t port, wire::Message& msg) {
   if (list != nullptr && list->empty()) {
     *list = wire::GossipList::from_array(updates, gossip_.take(updates, SPORE_GOSSIP_QUEUE_LEN));
   }
-  return channel_.send(ip, port, msg);
+  return channel_.send(ip, port, dest_id, msg);
 }
 
-void Membership::fill_announce(wire::Announce& a, bool reply_requested) const {
+bool Membership::send_to(const Member& m, wire::Message& msg) {
+  return send(m.ip, m.udp_port_or(ctx_.config().udp_port), m.node_id, msg);
+}
+
+void Membership::send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, bool reply_requested, uint64_t echo,
+                               bool with_cookie) {
   const Config& cfg = ctx_.config();
+  wire::Message msg;
+  msg.header.type = wire::MessageType::kAnnounce;
+  wire::Announce& a = msg.announce;
   a.max_version = wire::kProtocolVersion;
   a.reply_requested = reply_requested;
+  a.padded = reply_requested;  // its answers must fit what it gave (anti-amplification credit)
   a.ip = ctx_.self().ip;
   a.udp_port = cfg.udp_port;
   a.http_port = cfg.http_port;
@@ -378,38 +388,16 @@ void Membership::fill_announce(wire::Announce& a, bool reply_requested) const {
   a.api_digest = ctx_.api().digest();
   a.resources_digest = resources_digest_;
   a.image_digest = image_digest_;
+  a.echo = echo;
+  a.cookie = reply_requested || with_cookie ? cookie(ctx_.clock().now_ms()) : 0;
   a.hostname = std::string_view(hostname_);
-}
-
-void Membership::send_announce(uint32_t ip, uint16_t port, bool reply_requested) {
-  wire::Message msg;
-  msg.header.type = wire::MessageType::kAnnounce;
-  fill_announce(msg.announce, reply_requested);
-  send(ip, port, msg);
+  send(ip, port, dest_id, msg);
 }
 
 void Membership::broadcast_heartbeat() {
   wire::Message msg;
   msg.header.type = wire::MessageType::kGossip;
-  send(0, ctx_.config().udp_port, msg);
-}
-
-void Membership::greet(uint32_t node_id, uint32_t ip, uint16_t port, uint32_t now_ms) {
-  if (ip == 0 || node_id == 0) return;
-  const MemberTable& table = ctx_.members();
-  if (table.count(MemberStatus::kActive) >= MemberTable::capacity()) return;  // could not admit it anyway
-  Greeting* oldest = &greetings_[0];
-  for (Greeting& g : greetings_) {
-    if (g.node_id == node_id) {
-      if (elapsed_ms(now_ms, g.sent_ms) < ctx_.config().discovery_interval_ms) return;
-      oldest = &g;
-      break;
-    }
-    if (elapsed_ms(now_ms, g.sent_ms) > elapsed_ms(now_ms, oldest->sent_ms)) oldest = &g;
-  }
-  oldest->node_id = node_id;
-  oldest->sent_ms = now_ms;
-  send_announce(ip, port != 0 ? port : ctx_.config().udp_port, true);
+  send(0, ctx_.config().udp_port, 0, msg);
 }
 
 void Membership::queue_gossip(const Member& m, wire::MemberState state) {

@@ -12,6 +12,12 @@
 /// member in turn measures latency. Resources and API lists travel only when their digest changes
 /// (INFO_REQ / INFO pages). LEAVE marks a graceful exit.
 ///
+/// Admission (docs/protocol.md §11.3): a node that is not in the table is admitted only by an
+/// ANNOUNCE addressed to this node that echoes one of its live cookies, so no captured datagram
+/// creates or revives a member; a stranger's datagram is answered by a challenge (an ANNOUNCE
+/// carrying this node's cookie). A member's address is the one its signed ANNOUNCE names, never
+/// a packet's source.
+///
 /// No allocation: every table is a fixed array (limits.h). Not thread-safe: call everything from
 /// the node's loop (the platform's receive callback included).
 
@@ -66,7 +72,7 @@ class Membership {
   void set_accept_key(const HmacKey& key) { channel_.set_accept_key(key); }
   /// Optional unicast join list for networks that filter broadcast (bounded by
   /// SPORE_MAX_JOIN_ADDRESSES, false when full). Join ANNOUNCEs and periodic ANNOUNCEs are also
-  /// sent there; members learned from them are greeted by unicast.
+  /// sent there (with reply_requested and a cookie, so each answer admits that node).
   bool add_join_address(uint32_t ip, uint16_t udp_port);
   /// After ctx.begin(): registers the protocol's tasks ("heartbeat", "membership") with
   /// ctx.scheduler() and sets NodeContext's forget hook.
@@ -92,7 +98,7 @@ class Membership {
   /// Fingerprint of this node's static resources (chip id, flash size, cpu MHz, sdk version) as
   /// announced; FNV-1a over their wire encoding.
   uint32_t resources_digest() const { return resources_digest_; }
-  const ReplayWindow& replay_window() const { return channel_.replay_window(); }
+  const DatagramChannel& channel() const { return channel_; }
   const GossipQueue& gossip_queue() const { return gossip_; }
   /// Cluster-wide events (docs/events.md); ctx.publish() goes here once begin() ran.
   ClusterEvents& events() { return events_; }
@@ -105,6 +111,8 @@ class Membership {
   static constexpr uint8_t kGossipTransmissions = 3;
   /// INFO_REQ attempts per page before the fetch moves on (it is retried on the next change check).
   static constexpr uint8_t kInfoTries = 3;
+  /// A cookie is valid in its epoch and the next one: an echo must come back within 5..10 s.
+  static constexpr uint32_t kCookieEpochMs = 5000;
 
  private:
   /// Protocol state per member, indexed by its MemberTable slot (MemberTable::slot_of) and reset
@@ -122,20 +130,23 @@ class Membership {
     uint32_t our_probe_id = 0;  // 0 = free
     uint32_t their_probe_id = 0;
     uint32_t their_timestamp_ms = 0;
-    uint32_t requester_ip = 0;
+    uint32_t requester_id = 0;  // a member: the ACK goes to its address from the table
     uint32_t expires_ms = 0;
-    uint16_t requester_port = 0;
   };
+  /// An ANNOUNCE to send at due_ms: an echo for a member, or a challenge to a stranger.
   struct PendingReply {
+    uint64_t echo = 0;
     uint32_t ip = 0;  // 0 = free
     uint32_t due_ms = 0;
+    uint32_t dest_id = 0;
     uint16_t port = 0;
+    bool with_cookie = false;  // a challenge: carries this node's cookie
   };
   struct JoinAddress {
     uint32_t ip = 0;
     uint16_t port = 0;
   };
-  struct Greeting {
+  struct Challenge {
     uint32_t node_id = 0;
     uint32_t sent_ms = 0;
   };
@@ -147,16 +158,21 @@ class Membership {
     uint8_t tries = 0;
   };
   static constexpr uint8_t kPhaseNone = 0, kPhaseDirect = 1, kPhaseIndirect = 2;
-  static constexpr size_t kGreetings = 4;
+  static constexpr size_t kChallenges = 4;
 
   void run_heartbeat(uint32_t now_ms);
   void run_tick(uint32_t now_ms);
 
   // membership.cpp: join, ANNOUNCE, LEAVE, gossip and refutation, dispatch.
-  void handle_announce(uint32_t src_ip, const wire::Message& msg, uint32_t now_ms);
+  void dispatch(const wire::Message& msg, uint32_t now_ms);
+  /// A member's ANNOUNCE, or a stranger's that echoes a live cookie (admission).
+  void handle_announce(const wire::Message& msg, uint32_t now_ms);
+  /// admission.cpp: a verified datagram of a non-member: admits it (live echo) or refuses and
+  /// challenges it. The cookie and challenge helpers below live there too.
+  void handle_stranger(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
   void handle_leave(const wire::Header& h, uint32_t now_ms);
-  /// First-hand evidence from a non-ANNOUNCE datagram; greets an unknown sender.
-  Member* heard_from(const wire::Header& h, uint32_t src_ip, uint16_t src_port, uint32_t now_ms);
+  /// First-hand evidence from a member's non-ANNOUNCE datagram.
+  Member* heard_from(const wire::Header& h, uint32_t now_ms);
   void apply_gossip(const wire::GossipList& updates, uint32_t now_ms);
   /// Answers a suspicion of this node's current incarnation: at once, or at the next heartbeat
   /// when the last refutation is less than a heartbeat interval old.
@@ -165,17 +181,29 @@ class Membership {
   bool raise_incarnation(uint32_t now_ms);
   void alive_evidence(Peer& peer, Member& m);
   /// Piggybacks queued gossip on PING / ACK / PING_REQ / GOSSIP, then channel_.send().
-  bool send(uint32_t ip, uint16_t port, wire::Message& msg);  // ip 0 = broadcast
-  void fill_announce(wire::Announce& a, bool reply_requested) const;
-  void send_announce(uint32_t ip, uint16_t port, bool reply_requested);
+  bool send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Message& msg);  // ip 0 = broadcast
+  /// To a member, at its authenticated address.
+  bool send_to(const Member& m, wire::Message& msg);
+  /// reply_requested ANNOUNCEs are padded and carry the cookie (a join: answers admit their senders).
+  void send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, bool reply_requested, uint64_t echo = 0,
+                     bool with_cookie = false);
   void broadcast_heartbeat();
-  void greet(uint32_t node_id, uint32_t ip, uint16_t port, uint32_t now_ms);
+  /// Queues an ANNOUNCE to dest_id at ip:port, due after `delay_ms`: an echo of `echo`, and a
+  /// challenge (this node's cookie) when `with_cookie`. One per destination at a time.
+  void queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie,
+                   uint32_t due_ms);
+  /// Challenges stranger `node_id` at ip:port, at most once per discovery interval.
+  void challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_t echo, bool jitter, uint32_t now_ms);
+  /// This node's cookie of the current epoch; `live` = it or the previous epoch's (docs/protocol.md §11.3).
+  uint64_t cookie(uint32_t now_ms);
+  bool cookie_live(uint64_t c, uint32_t now_ms);
+  uint64_t cookie_at(uint32_t epoch) const;
   void queue_gossip(const Member& m, wire::MemberState state);
 
   // prober.cpp: SWIM probes and the relays this node runs for others.
-  void handle_ping(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
+  void handle_ping(const wire::Message& msg, uint32_t now_ms);
   void handle_ack(const wire::Message& msg, uint32_t now_ms);
-  void handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
+  void handle_ping_req(const wire::Message& msg, uint32_t now_ms);
   void start_probe(Peer& peer, const Member& m, uint32_t now_ms);
   void start_indirect(Peer& peer, const Member& m, uint32_t now_ms);
   void probe_next_for_latency(uint32_t now_ms);
@@ -183,7 +211,7 @@ class Membership {
   uint32_t next_probe_id();
 
   // info_sync.cpp: resources and API lists by INFO_REQ / INFO pages.
-  void handle_info_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg);
+  void handle_info_req(const wire::Message& msg);
   void handle_info(const wire::Message& msg, uint32_t now_ms);
   void run_info_sync(uint32_t now_ms);
   void send_info_req(uint32_t now_ms);
@@ -203,7 +231,10 @@ class Membership {
   std::array<Relay, SPORE_MAX_RELAYED_PROBES> relays_{};
   std::array<PendingReply, SPORE_MAX_PENDING_REPLIES> replies_{};
   std::array<JoinAddress, SPORE_MAX_JOIN_ADDRESSES> join_{};
-  std::array<Greeting, kGreetings> greetings_{};
+  std::array<Challenge, kChallenges> challenges_{};
+  HmacKey cookie_key_;      // random secret, from the Random port at begin()
+  uint64_t cookies_[2] = {};  // cookie of cookie_epoch_, then of the epoch before
+  uint32_t cookie_epoch_ = 0;
   InfoFetch fetch_;
   char hostname_[SPORE_MAX_HOSTNAME_LEN + 1] = {};  // ctx's hostname made wire-safe
   char sdk_version_[SPORE_MAX_VERSION_LEN + 1] = {};

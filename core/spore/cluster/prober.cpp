@@ -6,10 +6,11 @@
 
 namespace spore {
 
-void Membership::handle_ping(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms) {
-  heard_from(msg.header, src_ip, src_port, now_ms);
+void Membership::handle_ping(const wire::Message& msg, uint32_t now_ms) {
+  heard_from(msg.header, now_ms);
   apply_gossip(msg.ping.updates, now_ms);  // first: a refutation raises the incarnation the ACK carries
-  if (msg.ping.target_id != ctx_.self().node_id) {
+  const Member* prober = ctx_.members().find(msg.header.sender_id);
+  if (msg.ping.target_id != ctx_.self().node_id || prober == nullptr) {
     ++stats_.ignored;  // the address now belongs to someone else: let the prober time out
     return;
   }
@@ -17,7 +18,7 @@ void Membership::handle_ping(uint32_t src_ip, uint16_t src_port, const wire::Mes
   ack.header.type = wire::MessageType::kAck;
   ack.ack.probe_id = msg.ping.probe_id;
   ack.ack.timestamp_ms = msg.ping.timestamp_ms;
-  send(src_ip, src_port, ack);
+  send_to(*prober, ack);
 }
 
 void Membership::handle_ack(const wire::Message& msg, uint32_t now_ms) {
@@ -28,10 +29,9 @@ void Membership::handle_ack(const wire::Message& msg, uint32_t now_ms) {
       relayed.header.type = wire::MessageType::kAck;
       relayed.ack.probe_id = r.their_probe_id;
       relayed.ack.timestamp_ms = r.their_timestamp_ms;
-      const uint32_t ip = r.requester_ip;
-      const uint16_t port = r.requester_port;
+      const Member* requester = ctx_.members().find(r.requester_id);
       r = Relay{};
-      send(ip, port, relayed);
+      if (requester != nullptr) send_to(*requester, relayed);
       return;
     }
   }
@@ -54,17 +54,19 @@ void Membership::handle_ack(const wire::Message& msg, uint32_t now_ms) {
   ++stats_.ignored;
 }
 
-void Membership::handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms) {
-  heard_from(msg.header, src_ip, src_port, now_ms);
+void Membership::handle_ping_req(const wire::Message& msg, uint32_t now_ms) {
+  heard_from(msg.header, now_ms);
   apply_gossip(msg.ping_req.updates, now_ms);
   const wire::PingReq& pr = msg.ping_req;
+  const Member* requester = ctx_.members().find(msg.header.sender_id);
+  if (requester == nullptr) return;
   if (pr.target_id == ctx_.self().node_id) {
     // Asked to probe ourselves: the requester evidently reaches us, so answer it directly.
     wire::Message ack;
     ack.header.type = wire::MessageType::kAck;
     ack.ack.probe_id = pr.probe_id;
     ack.ack.timestamp_ms = pr.timestamp_ms;
-    send(src_ip, src_port, ack);
+    send_to(*requester, ack);
     return;
   }
   Relay* slot = nullptr;
@@ -81,15 +83,14 @@ void Membership::handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire:
   slot->our_probe_id = next_probe_id();
   slot->their_probe_id = pr.probe_id;
   slot->their_timestamp_ms = pr.timestamp_ms;
-  slot->requester_ip = src_ip;
-  slot->requester_port = src_port;
+  slot->requester_id = requester->node_id;
   slot->expires_ms = now_ms + 2 * ctx_.config().probe_timeout_ms;
   wire::Message ping;
   ping.header.type = wire::MessageType::kPing;
   ping.ping.target_id = pr.target_id;
   ping.ping.probe_id = slot->our_probe_id;
   ping.ping.timestamp_ms = now_ms;
-  send(pr.target_ip, pr.target_udp_port != 0 ? pr.target_udp_port : ctx_.config().udp_port, ping);
+  send(pr.target_ip, pr.target_udp_port != 0 ? pr.target_udp_port : ctx_.config().udp_port, pr.target_id, ping);
 }
 
 void Membership::probe_next_for_latency(uint32_t now_ms) {
@@ -115,14 +116,14 @@ void Membership::start_probe(Peer& peer, const Member& m, uint32_t now_ms) {
   ping.ping.target_id = m.node_id;
   ping.ping.probe_id = peer.probe_id;
   ping.ping.timestamp_ms = now_ms;
-  send(m.ip, m.udp_port != 0 ? m.udp_port : ctx_.config().udp_port, ping);
+  send_to(m, ping);
 }
 
 void Membership::start_indirect(Peer& peer, const Member& m, uint32_t now_ms) {
   peer.probe_phase = kPhaseIndirect;
   peer.probe_sent_ms = now_ms;
   ++stats_.probes_indirect;
-  const uint16_t target_port = m.udp_port != 0 ? m.udp_port : ctx_.config().udp_port;
+  const uint16_t target_port = m.udp_port_or(ctx_.config().udp_port);
   // Helpers: k distinct ACTIVE, unsuspected members other than the target, chosen at random
   // (partial Fisher-Yates over candidate slot indexes).
   uint8_t candidates[SPORE_MAX_MEMBERS];
@@ -146,7 +147,7 @@ void Membership::start_indirect(Peer& peer, const Member& m, uint32_t now_ms) {
     req.ping_req.target_id = m.node_id;
     req.ping_req.target_ip = m.ip;
     req.ping_req.target_udp_port = target_port;
-    send(helper->ip, helper->udp_port != 0 ? helper->udp_port : ctx_.config().udp_port, req);
+    send_to(*helper, req);
   }
   // And once more directly, with the same probe id: the first PING or its ACK may just be lost.
   wire::Message ping;
@@ -154,7 +155,7 @@ void Membership::start_indirect(Peer& peer, const Member& m, uint32_t now_ms) {
   ping.ping.target_id = m.node_id;
   ping.ping.probe_id = peer.probe_id;
   ping.ping.timestamp_ms = now_ms;
-  send(m.ip, target_port, ping);
+  send_to(m, ping);
 }
 
 void Membership::run_probes(uint32_t now_ms) {

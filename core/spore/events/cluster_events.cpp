@@ -86,7 +86,7 @@ PublishError ClusterEvents::store_and_send(std::string_view topic, const uint8_t
   if (size_bytes != 0) std::memcpy(slot.payload, payload, size_bytes);
   ++stats_.published;
   digests_left_ = kDigestRepeats;
-  send_event(0, ctx_.config().udp_port, slot);
+  send_event(0, ctx_.config().udp_port, 0, slot);
   // From the caller's bytes, not the slot: a handler that publishes may reuse the slot.
   if (deliver_locally) deliver(ctx_.self().node_id, epoch_, seq, topic, payload, size_bytes);
   return PublishError::kOk;
@@ -119,14 +119,14 @@ void ClusterEvents::on_ota(const Event& event) {
   store_and_send(event.topic(), reinterpret_cast<const uint8_t*>(text), len, false);
 }
 
-void ClusterEvents::send_event(uint32_t ip, uint16_t port, const Slot& slot) {
+void ClusterEvents::send_event(uint32_t ip, uint16_t port, uint32_t dest_id, const Slot& slot) {
   wire::Message m;
   m.header.type = wire::MessageType::kEvent;
   m.event.pos = {epoch_, slot.seq, oldest_seq()};
   m.event.topic = std::string_view(slot.topic, slot.topic_len);
   m.event.payload = slot.payload;
   m.event.payload_size_bytes = slot.payload_size_bytes;
-  channel_.send(ip, port, m);
+  channel_.send(ip, port, dest_id, m);
 }
 
 void ClusterEvents::on_heartbeat() {
@@ -135,20 +135,22 @@ void ClusterEvents::on_heartbeat() {
   wire::Message m;
   m.header.type = wire::MessageType::kEventDigest;
   m.event_digest = {epoch_, last_seq_, oldest_seq()};
-  if (channel_.send(0, ctx_.config().udp_port, m)) ++stats_.digests_sent;
+  if (channel_.send(0, ctx_.config().udp_port, 0, m)) ++stats_.digests_sent;
 }
 
 // ---- receiving ------------------------------------------------------------------------------------
 
-void ClusterEvents::on_message(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms) {
+void ClusterEvents::on_message(const wire::Message& msg, uint32_t now_ms) {
   if (!running_) return;
   const wire::MessageType type = msg.header.type;
   if (type == wire::MessageType::kEventReq) {
     const wire::EventStreamPos& req = msg.event_req;
-    if (req.epoch != epoch_) return;  // asks about our previous life: nothing left to send
+    // Re-sent to the member's authenticated address, never to the packet's source.
+    const Member* asker = ctx_.members().find(msg.header.sender_id);
+    if (req.epoch != epoch_ || asker == nullptr) return;  // our previous life: nothing left to send
     const uint32_t first = req.seq > oldest_seq() ? req.seq : oldest_seq();
     for (uint32_t seq = first; seq <= last_seq_ && seq - first < kResendBatch; ++seq) {
-      send_event(src_ip, src_port, log_[(seq - 1) % SPORE_EVENT_LOG_SIZE]);
+      send_event(asker->ip, asker->udp_port_or(ctx_.config().udp_port), asker->node_id, log_[(seq - 1) % SPORE_EVENT_LOG_SIZE]);
       ++stats_.resent;
     }
     return;
@@ -228,7 +230,7 @@ void ClusterEvents::request(Stream& s, uint32_t now_ms) {
   req.header.type = wire::MessageType::kEventReq;
   req.event_req.epoch = s.epoch;
   req.event_req.seq = s.delivered + 1;
-  if (channel_.send(m->ip, m->udp_port != 0 ? m->udp_port : ctx_.config().udp_port, req)) ++stats_.requests_sent;
+  if (channel_.send(m->ip, m->udp_port_or(ctx_.config().udp_port), m->node_id, req)) ++stats_.requests_sent;
 }
 
 void ClusterEvents::run(uint32_t now_ms) {

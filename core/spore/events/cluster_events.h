@@ -116,7 +116,7 @@ class ClusterEvents {
 
   // Called by Membership.
   /// An accepted EVENT / EVENT_REQ / EVENT_DIGEST.
-  void on_message(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
+  void on_message(const wire::Message& msg, uint32_t now_ms);
   /// Every heartbeat: the pending digest, if any.
   void on_heartbeat();
   /// Every membership tick: repair requests that timed out.
@@ -161,7 +161,7 @@ class ClusterEvents {
   void advance(Stream& s, const wire::EventStreamPos& pos, bool is_event, uint32_t now_ms);
   /// Asks the stream's publisher (the member at the stream's slot) for the next missing event.
   void request(Stream& s, uint32_t now_ms);
-  void send_event(uint32_t ip, uint16_t port, const Slot& slot);
+  void send_event(uint32_t ip, uint16_t port, uint32_t dest_id, const Slot& slot);
   void deliver(uint32_t sender_id, uint32_t epoch, uint32_t seq, std::string_view topic, const uint8_t* payload,
                size_t size_bytes);
   PublishError store_and_send(std::string_view topic, const uint8_t* payload, size_t size_bytes, bool deliver_locally);

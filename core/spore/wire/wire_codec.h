@@ -1,16 +1,16 @@
 #pragma once
 /// @file wire_codec.h
-/// Encoder and decoder of SPORE wire protocol v1 (spec: docs/protocol.md).
+/// Encoder and decoder of SPORE wire protocol v2 (spec: docs/protocol.md).
 ///
 /// Guarantees:
 /// - decode() reads only bytes [data, data + size_bytes), never allocates, and rejects every
 ///   datagram that is not exactly what encode() would produce: wrong magic/version/type/flags,
 ///   inconsistent lengths, bytes past the end, out-of-range enum values, bad strings, a missing,
-///   unexpected or wrong tag, a replayed or stale sequence. Each rejection has a DecodeError.
+///   unexpected or wrong tag. Each rejection has a DecodeError. Replay and destination are the
+///   receiver's checks (DatagramChannel): the codec knows neither the receiver nor its members.
 /// - encode() never writes past `capacity_bytes`, never produces more than
 ///   SPORE_MAX_DATAGRAM_BYTES, and everything it produces decodes back to the same Message
 ///   (same key). The encoding is canonical, so decode-then-encode reproduces the input bytes.
-/// - A ReplayWindow passed to decode() is changed only for a datagram that passed every check.
 
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +19,6 @@
 #include "spore/base/flash_string.h"
 #include "spore/auth/hmac_sha256.h"
 #include "spore/base/limits.h"
-#include "spore/wire/replay_window.h"
 #include "spore/wire/wire_messages.h"
 
 namespace spore {
@@ -28,8 +27,8 @@ namespace wire {
 /// "SP", the first two bytes of every SPORE datagram of every version.
 constexpr uint8_t kMagic0 = 'S';
 constexpr uint8_t kMagic1 = 'P';
-/// Header bytes in v1 (magic, version, type, flags, sender, incarnation, seq, body length).
-constexpr size_t kHeaderBytes = 19;
+/// Header bytes in v2 (magic, version, type, flags, sender, incarnation, seq, dest, body length).
+constexpr size_t kHeaderBytes = 23;
 /// Authentication tag: HMAC-SHA256 truncated to 128 bits (see docs/protocol.md for why).
 constexpr size_t kTagBytes = 16;
 /// Header flag bit 0: a tag follows the body.
@@ -65,9 +64,13 @@ enum class DecodeError : uint8_t {
   kBadTag,          ///< tag does not verify under this node's key (forged, corrupted, other key)
   kStale,           ///< from an incarnation of the sender older than one already seen
   kReplayed,        ///< this sequence number was already accepted, or is older than the window
+  // Receiver-level reasons (DatagramChannel / Membership, never decode()); here so one counter
+  // array and one name list cover every refusal.
+  kWrongDestination,  ///< dest is neither this node nor the broadcast marker (replayed elsewhere)
+  kUnknownSender,     ///< not a member and not an admitting ANNOUNCE (answered by a challenge)
 };
 /// Number of DecodeError values, for sizing a counter array.
-constexpr size_t kDecodeErrorCount = static_cast<size_t>(DecodeError::kReplayed) + 1;
+constexpr size_t kDecodeErrorCount = static_cast<size_t>(DecodeError::kUnknownSender) + 1;
 
 /// "ok", "too_short", ... (snake_case, for logs and metrics names); "?" outside the enum.
 /// Never null; the string is static and in flash on the ESP8266 (read it through FlashStr).
@@ -95,15 +98,12 @@ struct EncodeResult {
 /// `key`: the cluster key. Non-empty: only authenticated datagrams with a valid tag are accepted.
 /// Empty: only unauthenticated ones (a tagged datagram means this node is missing the cluster's
 /// key, reported as kUnexpectedAuth rather than silently half-joining a secured cluster).
-/// `window`: anti-replay state, or nullptr to skip the replay check (tools, tests). Checked after
-/// the tag, committed only when the whole datagram is accepted.
-///
 /// On kOk, `out.header` and the member for `out.header.type` are filled; their views point into
 /// `data`. On error, `out` is unspecified (possibly partly written) and must not be used.
-DecodeError decode(const uint8_t* data, size_t size_bytes, const HmacKey& key, ReplayWindow* window, Message& out);
+DecodeError decode(const uint8_t* data, size_t size_bytes, const HmacKey& key, Message& out);
 
 /// The sender id in the header of `data[0 .. size_bytes)`, read without any check beyond the
-/// magic and the header's size (no tag, no replay window): enough to recognise this node's own
+/// magic and the header's size (no tag): enough to recognise this node's own
 /// broadcast echoed back before spending a decode on it. 0 (never a valid sender) when the bytes
 /// are no SPORE header. Inline: it is a handful of instructions at its one call site.
 inline uint32_t peek_sender(const uint8_t* data, size_t size_bytes) {

@@ -35,6 +35,10 @@ class Reader {
     const uint8_t* p = take(4);
     return p ? load_be32(p) : 0;
   }
+  uint64_t u64() {
+    const uint64_t hi = u32();
+    return (hi << 32) | u32();
+  }
   /// `n` bytes in place, or nullptr (and failure) if fewer remain.
   const uint8_t* take(size_t n) {
     if (!ok_ || n > size_ - pos_) {
@@ -87,7 +91,11 @@ DecodeError parse_gossip_section(Reader& r, GossipList& out) {
 DecodeError parse_announce(Reader& r, Announce& a) {
   a.max_version = r.u8();
   const uint8_t flags = r.u8();
+  constexpr uint8_t kKnownFlags = kAnnounceReplyRequested | kAnnouncePadded | kAnnounceHandshake;
+  if ((flags & ~kKnownFlags) != 0) return DecodeError::kBadField;  // before they shape the layout
   a.reply_requested = (flags & kAnnounceReplyRequested) != 0;
+  a.padded = (flags & kAnnouncePadded) != 0;
+  const bool handshake = (flags & kAnnounceHandshake) != 0;
   a.ip = r.u32();
   a.udp_port = r.u16();
   a.http_port = r.u16();
@@ -95,10 +103,22 @@ DecodeError parse_announce(Reader& r, Announce& a) {
   a.api_digest = r.u32();
   a.resources_digest = r.u32();
   a.image_digest = r.u32();
+  a.echo = handshake ? r.u64() : 0;
+  a.cookie = handshake ? r.u64() : 0;
   a.hostname = r.str8();
   if (!r.ok()) return DecodeError::kBadLength;
-  if (a.max_version < kProtocolVersion || (flags & ~kAnnounceReplyRequested) != 0) return DecodeError::kBadField;
+  // Canonical: the handshake fields are there iff one of them is set.
+  if (a.max_version < kProtocolVersion || a.ip == 0 || (handshake && a.echo == 0 && a.cookie == 0))
+    return DecodeError::kBadField;
   if (!valid_hostname(a.hostname)) return DecodeError::kBadString;
+  if (a.padded) {
+    // Canonical padding: exactly up to the padded size, zeros only.
+    const size_t pad = kAnnouncePaddedBodyBytes - announce_unpadded_bytes(a);
+    if (r.remaining() != pad) return DecodeError::kBadLength;
+    const uint8_t* p = r.take(pad);
+    for (size_t i = 0; i < pad; ++i)
+      if (p[i] != 0) return DecodeError::kBadField;
+  }
   return DecodeError::kOk;
 }
 
@@ -257,9 +277,9 @@ ApiList::Iterator& ApiList::Iterator::operator++() {
 
 // ---- decode --------------------------------------------------------------------------------------
 
-DecodeError decode(const uint8_t* data, size_t size_bytes, const HmacKey& key, ReplayWindow* window, Message& out) {
+DecodeError decode(const uint8_t* data, size_t size_bytes, const HmacKey& key, Message& out) {
   // Header checks run cheapest and most telling first: size, then magic and version (the only
-  // fields every version shares), before anything that depends on the v1 layout.
+  // fields every version shares), before anything that depends on the v2 layout.
   if (size_bytes > SPORE_MAX_DATAGRAM_BYTES) return DecodeError::kTooLong;
   if (data == nullptr || size_bytes < 3) return DecodeError::kTooShort;
   if (data[0] != kMagic0 || data[1] != kMagic1) return DecodeError::kBadMagic;
@@ -274,9 +294,10 @@ DecodeError decode(const uint8_t* data, size_t size_bytes, const HmacKey& key, R
   h.sender_id = load_be32(data + 5);
   h.incarnation = load_be32(data + 9);
   h.seq = load_be32(data + 13);
+  h.dest_id = load_be32(data + 17);
   h.authenticated = (flags & kFlagAuthenticated) != 0;
   if (h.sender_id == 0) return DecodeError::kBadSender;
-  const size_t body_bytes = load_u16(data + 17);
+  const size_t body_bytes = load_u16(data + 21);
   const size_t expected = kHeaderBytes + body_bytes + (h.authenticated ? kTagBytes : 0);
   if (size_bytes < expected) return DecodeError::kTruncatedBody;
   if (size_bytes > expected) return DecodeError::kTrailingBytes;
@@ -291,23 +312,8 @@ DecodeError decode(const uint8_t* data, size_t size_bytes, const HmacKey& key, R
     if (!constant_time_equal(tag, data + signed_bytes, kTagBytes)) return DecodeError::kBadTag;
   }
 
-  if (window != nullptr) {
-    switch (window->check(h.sender_id, h.incarnation, h.seq)) {
-      case ReplayVerdict::kFresh:
-        break;
-      case ReplayVerdict::kStale:
-        return DecodeError::kStale;
-      case ReplayVerdict::kReplayed:
-        return DecodeError::kReplayed;
-    }
-  }
-
   Reader body(data + kHeaderBytes, body_bytes);
-  const DecodeError err = parse_body(h.type, body, out);
-  if (err != DecodeError::kOk) return err;
-
-  if (window != nullptr) window->commit(h.sender_id, h.incarnation, h.seq);
-  return DecodeError::kOk;
+  return parse_body(h.type, body, out);
 }
 
 }  // namespace wire

@@ -29,6 +29,10 @@ class Writer {
   void u32(uint32_t v) {
     if (uint8_t* p = take(4)) store_be32(v, p);
   }
+  void u64(uint64_t v) {
+    u32(static_cast<uint32_t>(v >> 32));
+    u32(static_cast<uint32_t>(v));
+  }
   void str8(std::string_view s) {
     u8(static_cast<uint8_t>(s.size()));
     if (uint8_t* p = take(s.size())) {
@@ -87,9 +91,9 @@ size_t checked_body_size(const Message& m, EncodeError& why) {
   switch (m.header.type) {
     case MessageType::kAnnounce: {
       const Announce& a = m.announce;
-      if (a.max_version < kProtocolVersion) return refuse(EncodeError::kBadField);
+      if (a.max_version < kProtocolVersion || a.ip == 0) return refuse(EncodeError::kBadField);
       if (!valid_hostname(a.hostname)) return refuse(EncodeError::kBadString);
-      return kAnnounceFixedBytes + a.hostname.size();
+      return a.padded ? kAnnouncePaddedBodyBytes : announce_unpadded_bytes(a);
     }
     case MessageType::kPing:
       if (m.ping.target_id == 0 || (gossip = gossip_section_bytes(m.ping.updates)) == 0)
@@ -162,7 +166,9 @@ void write_body(Writer& w, const Message& m) {
     case MessageType::kAnnounce: {
       const Announce& a = m.announce;
       w.u8(a.max_version);
-      w.u8(a.reply_requested ? kAnnounceReplyRequested : 0);
+      const bool handshake = a.echo != 0 || a.cookie != 0;
+      w.u8(static_cast<uint8_t>((a.reply_requested ? kAnnounceReplyRequested : 0) | (a.padded ? kAnnouncePadded : 0) |
+                                (handshake ? kAnnounceHandshake : 0)));
       w.u32(a.ip);
       w.u16(a.udp_port);
       w.u16(a.http_port);
@@ -170,7 +176,15 @@ void write_body(Writer& w, const Message& m) {
       w.u32(a.api_digest);
       w.u32(a.resources_digest);
       w.u32(a.image_digest);
+      if (handshake) {
+        w.u64(a.echo);
+        w.u64(a.cookie);
+      }
       w.str8(a.hostname);
+      if (a.padded) {
+        const size_t pad = kAnnouncePaddedBodyBytes - announce_unpadded_bytes(a);
+        if (uint8_t* p = w.take(pad)) std::memset(p, 0, pad);
+      }
       break;
     }
     case MessageType::kPing:
@@ -265,6 +279,7 @@ EncodeResult encode(const Message& msg, const HmacKey& key, uint8_t* out, size_t
   w.u32(msg.header.sender_id);
   w.u32(msg.header.incarnation);
   w.u32(msg.header.seq);
+  w.u32(msg.header.dest_id);
   w.u16(static_cast<uint16_t>(body_bytes));
   write_body(w, msg);
   if (authenticated) {

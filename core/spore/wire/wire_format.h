@@ -57,9 +57,22 @@ inline bool valid_gossip_entry(const GossipEntry& e) {
 }
 
 constexpr uint8_t kAnnounceReplyRequested = 0x01;
+constexpr uint8_t kAnnouncePadded = 0x02;
+/// echo and cookie follow image_digest (set iff either is non-zero: heartbeats do without them).
+constexpr uint8_t kAnnounceHandshake = 0x04;
 
 // Fixed part of each body, in bytes (see docs/protocol.md tables).
 constexpr size_t kAnnounceFixedBytes = 1 + 1 + 4 + 2 + 2 + 4 + 4 + 4 + 4 + 1;  // + hostname
+constexpr size_t kAnnounceHandshakeBytes = 8 + 8;                            // echo, cookie
+/// A padded ANNOUNCE body is always this long: the largest one (handshake fields and a 31-byte
+/// hostname), zero-filled.
+constexpr size_t kAnnouncePaddedBodyBytes = kAnnounceFixedBytes + kAnnounceHandshakeBytes + 31;
+/// Body bytes of `a` before any padding.
+inline size_t announce_unpadded_bytes(const Announce& a) {
+  return kAnnounceFixedBytes + (a.echo != 0 || a.cookie != 0 ? kAnnounceHandshakeBytes : 0) + a.hostname.size();
+}
+static_assert(SPORE_MAX_HOSTNAME_LEN <= kAnnouncePaddedBodyBytes - kAnnounceFixedBytes,
+              "a padded ANNOUNCE must be the largest one this node can send");
 constexpr size_t kPingFixedBytes = 4 + 4 + 4 + 1;                            // + entries
 constexpr size_t kAckFixedBytes = 4 + 4 + 1;
 constexpr size_t kPingReqFixedBytes = 4 + 4 + 4 + 4 + 2 + 1;

@@ -1,6 +1,6 @@
 #pragma once
 /// @file wire_messages.h
-/// The decoded form of SPORE wire protocol v1 messages (layout: docs/protocol.md).
+/// The decoded form of SPORE wire protocol v2 messages (layout: docs/protocol.md).
 ///
 /// Zero copy: every std::string_view and every list in a decoded Message points into the datagram
 /// buffer handed to decode(), so a Message is valid only while that buffer is unchanged. The same
@@ -16,7 +16,7 @@ namespace spore {
 namespace wire {
 
 /// Protocol version this code speaks; carried in every header.
-constexpr uint8_t kProtocolVersion = 1;
+constexpr uint8_t kProtocolVersion = 2;
 
 /// Datagram type. Values are wire values: never renumber, only append.
 enum class MessageType : uint8_t {
@@ -52,6 +52,9 @@ struct Header {
   uint32_t sender_id = 0;    ///< sender's node id (chip id); never 0
   uint32_t incarnation = 0;  ///< sender's incarnation; larger after every restart/refutation
   uint32_t seq = 0;          ///< per sender and incarnation, +1 per datagram sent (anti-replay)
+  /// The receiver's node id, or 0 (broadcast marker: sent by broadcast, or to a join address whose
+  /// node id is not known yet). Covered by the tag, so a datagram cannot be replayed elsewhere.
+  uint32_t dest_id = 0;
   bool authenticated = false;  ///< decode: the datagram carried a tag that verified
 };
 
@@ -149,18 +152,24 @@ class ApiList {
 };
 
 /// ANNOUNCE: broadcast for discovery and as heartbeat; also unicast as the answer to an ANNOUNCE
-/// with reply_requested. Digests are opaque 32-bit fingerprints compared for equality only; when
-/// one differs from what the receiver holds it sends INFO_REQ.
+/// with reply_requested and as the admission handshake (docs/protocol.md §11.3). Digests are
+/// opaque 32-bit fingerprints compared for equality only; when one differs from what the
+/// receiver holds it sends INFO_REQ.
 struct Announce {
-  uint8_t max_version = kProtocolVersion;  ///< highest protocol version the sender speaks (>= 1)
+  uint8_t max_version = kProtocolVersion;  ///< highest protocol version the sender speaks (>= 2)
   bool reply_requested = false;  ///< a joining node asks receivers to unicast their ANNOUNCE back
-  uint32_t ip = 0;               ///< sender's IPv4 as it believes it, MSB first; 0 = unknown
+  /// The body is zero-padded to the largest ANNOUNCE (so its answers fit the receiver's
+  /// anti-amplification credit); set on every ANNOUNCE with reply_requested.
+  bool padded = false;
+  uint32_t ip = 0;               ///< sender's IPv4, MSB first; never 0: it becomes its member address
   uint16_t udp_port = 0;
   uint16_t http_port = 0;
   uint32_t free_heap_bytes = 0;  ///< here because it changes all the time; INFO is for the rest
   uint32_t api_digest = 0;       ///< ApiRegistry::digest()
   uint32_t resources_digest = 0; ///< fingerprint of the static resources in INFO
   uint32_t image_digest = 0;     ///< first 4 bytes of the running firmware's SHA-256, big-endian
+  uint64_t echo = 0;    ///< a cookie of the receiver's, echoed: proves the sender got its datagram (0 = none)
+  uint64_t cookie = 0;  ///< the sender's current cookie, for the receiver to echo (0 = none)
   std::string_view hostname;     ///< 1..SPORE_MAX_HOSTNAME_LEN bytes of 0x21..0x7E
 };
 
