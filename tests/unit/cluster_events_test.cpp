@@ -309,11 +309,13 @@ TEST_F(ClusterEventsTest, AnswersARequestFromItsLogInBatches) {
   wire::Message req;
   req.header.type = wire::MessageType::kEventReq;
   req.event_req = {ev.epoch(), 2, 0};  // 2..4 are gone: it re-sends from the oldest it holds
-  receive(req, kPeer, 0x0A000009);
+  // From the member's own address: an address that has not proved membership is answered only
+  // within its anti-amplification credit (DatagramChannel, docs/protocol.md §11.11).
+  receive(req, kPeer);
   std::vector<wire::Message> resent;
   const auto sent = sent_of(wire::MessageType::kEvent, &resent);
   ASSERT_EQ(resent.size(), ClusterEvents::kResendBatch);
-  EXPECT_EQ(sent[0].ip, 0x0A000009u);
+  EXPECT_EQ(sent[0].ip, kPeerIp);
   EXPECT_EQ(resent[0].event.pos.seq, 5u);
   EXPECT_EQ(resent[0].event.pos.oldest_seq, 5u);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(resent[0].event.payload), resent[0].event.payload_size_bytes),

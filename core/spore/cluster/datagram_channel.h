@@ -1,15 +1,19 @@
 #pragma once
 /// @file datagram_channel.h
 /// The secure datagram layer every cluster message goes through (docs/protocol.md §3, §7): the
-/// cluster keys, the send sequence, the per-source rate limit, the anti-replay window, the
-/// transmit buffer and the traffic counters. Membership and ClusterEvents both send and receive
+/// cluster keys, the send sequence, the receive rate limits (DatagramLimiter), the
+/// anti-amplification credit (AmplificationGuard), the anti-replay window, the transmit buffer and
+/// the traffic counters. Membership and ClusterEvents both send and receive
 /// through one DatagramChannel, so every datagram of a node shares one key, one sequence and one
 /// replay window (memberlist keeps the same concern in net.go + security.go).
 ///
 /// send() stamps the header (sender, incarnation, next seq), encodes with a tag when a key is set
-/// and hands the bytes to the UdpPort. receive() drops this node's own echoed broadcasts
-/// uncounted, rate-limits the source, then verifies and decodes (the accept-only key gets a
-/// second chance at a refused tag); only an accepted datagram moves the replay window.
+/// and hands the bytes to the UdpPort, unless the destination is an address that has not proved
+/// membership and has too little credit (docs/protocol.md §11.11). receive() drops this node's own
+/// echoed broadcasts uncounted, credits the source, takes a datagram that claims no member from the
+/// shared unverified budget before decoding it, then verifies and decodes (the accept-only key
+/// gets a second chance at a refused tag) and counts a member's against its slot's budget; only
+/// an accepted datagram moves the replay window.
 ///
 /// No allocation; not thread-safe (the node's loop, the platform's receive callback included).
 
@@ -17,9 +21,10 @@
 #include <cstdint>
 
 #include "spore/auth/hmac_sha256.h"
+#include "spore/cluster/amplification_guard.h"
+#include "spore/cluster/datagram_limiter.h"
 #include "spore/base/ports.h"
 #include "spore/wire/replay_window.h"
-#include "spore/wire/source_rate_limit.h"
 #include "spore/wire/wire_codec.h"
 
 namespace spore {
@@ -39,9 +44,13 @@ struct DatagramStats {
   /// Datagrams accepted with the accept-only key (set_accept_key()): while a key rotation rolls
   /// out, peers still on the other key. Zero for a while = every peer has moved.
   uint32_t accepted_with_accept_key = 0;
-  /// Datagrams dropped unread because their source sent more than
-  /// SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S in a second (also in rejected_total).
-  uint32_t rate_limited = 0;
+  /// Verified datagrams of a member past SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S in a second, and
+  /// datagrams claiming no member past SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S (all such sources
+  /// together; dropped before decoding). Both also in rejected_total.
+  uint32_t rate_limited_member = 0, rate_limited_unverified = 0;
+  /// Datagrams not sent, and their bytes, because the destination has not proved membership and
+  /// sent this node fewer bytes than it would get (anti-amplification). Not in send_failures.
+  uint32_t amplification_refused = 0, amplification_refused_bytes = 0;
 };
 
 class DatagramChannel {
@@ -60,11 +69,14 @@ class DatagramChannel {
 
   /// Stamps msg.header (sender, incarnation, next seq; a seq that would wrap raises the
   /// incarnation first), encodes it and sends it to ip:port (ip 0 = broadcast). False, counted in
-  /// send_failures, when encoding or the UdpPort refused.
+  /// send_failures, when encoding or the UdpPort refused; false, counted in amplification_refused,
+  /// when ip:port is neither a member's table address nor trusted and lacks the credit.
   bool send(uint32_t ip, uint16_t port, wire::Message& msg);
-  /// Checks and decodes one received datagram into `out` (views into `data`). False when it is
-  /// this node's own echo (not counted) or refused (counted by reason).
-  bool receive(uint32_t src_ip, const uint8_t* data, size_t size_bytes, wire::Message& out);
+  /// Checks and decodes one received datagram from src_ip:src_port into `out` (views into
+  /// `data`). False when it is this node's own echo (not counted) or refused (counted by reason).
+  bool receive(uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size_bytes, wire::Message& out);
+  /// A configured join address: sent to without anti-amplification credit. False when full.
+  bool trust_address(uint32_t ip, uint16_t port) { return guard_.trust(ip, port); }
 
   /// Drops the replay state of a forgotten member (a restart without a persisted incarnation
   /// is accepted again).
@@ -77,7 +89,11 @@ class DatagramChannel {
   DatagramStats& stats_;
   HmacKey key_;
   HmacKey accept_key_;
-  SourceRateLimit rate_limit_;
+  /// ip:port is a member's address in the table (it proved membership, no credit needed).
+  bool is_member_address(uint32_t ip, uint16_t port) const;
+
+  DatagramLimiter limiter_;
+  AmplificationGuard guard_;
   ReplayWindow replay_;
   uint32_t seq_ = 0;
   uint8_t tx_[SPORE_MAX_DATAGRAM_BYTES] = {};  // encode buffer (send() is not re-entered)
