@@ -398,6 +398,36 @@ TEST_F(MembershipTest, SendFailuresAreCounted) {
   EXPECT_EQ(mem.stats().datagrams_sent, 0u);
 }
 
+// Issue 20 finding 6: PING_REQ made a node PING any address and port the requester named. Now
+// the target must be a member, and its PING goes to the member's table address.
+TEST_F(MembershipTest, APingReqPingsOnlyAMemberAndOnlyAtItsTableAddress) {
+  announce(0xB1);            // the requester, at 10.0.0.2
+  announce(0xB2, 1, false);  // a member, announced from 10.0.0.2 too
+  run(10);
+  udp.sent.clear();
+  wire::Message req;
+  req.header.type = wire::MessageType::kPingReq;
+  req.ping_req.probe_id = 9;
+  req.ping_req.target_id = 0xC3;  // not a member
+  req.ping_req.target_ip = 0x0A0000C3;
+  req.ping_req.target_udp_port = 4999;
+  receive(req, 0xB1);
+  for (const Sent& s : udp.sent) EXPECT_NE(s.ip, 0x0A0000C3u);
+  EXPECT_TRUE(sent_of(wire::MessageType::kPing).empty());
+  udp.sent.clear();
+  req.ping_req.target_id = 0xB2;  // a member, but the request names another address
+  receive(req, 0xB1);
+  const auto pings = sent_of(wire::MessageType::kPing);
+  ASSERT_EQ(pings.size(), 1u);
+  EXPECT_EQ(pings[0].ping.target_id, 0xB2u);
+  for (const Sent& s : udp.sent) {
+    EXPECT_NE(s.ip, 0x0A0000C3u);
+    if (s.ip != 0) {
+      EXPECT_EQ(s.port, 4210);
+    }
+  }
+}
+
 // Issue 20 finding 6: requests from a sender that is not a member (INFO_REQ, EVENT_REQ, PING,
 // GOSSIP naming unknown ids) were answered with several times their size, plus a greeting.
 TEST_F(MembershipTest, AStrangerGetsBackAtMostTheBytesItSent) {

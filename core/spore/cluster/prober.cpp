@@ -67,6 +67,9 @@ void Membership::handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire:
     send(src_ip, src_port, ack);
     return;
   }
+  // Only a current member is probed, and at its address in the table: the request's ip and port
+  // are never used, so no one can aim this node's PINGs at an address of their choosing.
+  const Member* target = ctx_.members().find(pr.target_id);
   Relay* slot = nullptr;
   for (Relay& r : relays_) {
     if (r.our_probe_id == 0) {
@@ -74,7 +77,7 @@ void Membership::handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire:
       break;
     }
   }
-  if (slot == nullptr) {
+  if (slot == nullptr || target == nullptr || target->left) {
     ++stats_.ignored;
     return;
   }
@@ -89,7 +92,7 @@ void Membership::handle_ping_req(uint32_t src_ip, uint16_t src_port, const wire:
   ping.ping.target_id = pr.target_id;
   ping.ping.probe_id = slot->our_probe_id;
   ping.ping.timestamp_ms = now_ms;
-  send(pr.target_ip, pr.target_udp_port != 0 ? pr.target_udp_port : ctx_.config().udp_port, ping);
+  send(target->ip, target->udp_port != 0 ? target->udp_port : ctx_.config().udp_port, ping);
 }
 
 void Membership::probe_next_for_latency(uint32_t now_ms) {
