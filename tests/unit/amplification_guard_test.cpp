@@ -1,5 +1,5 @@
 // AmplificationGuard: QUIC's anti-amplification rule (factor 1) per unverified address, with a
-// bounded table, expiry and pinned join addresses.
+// bounded table, expiry, a cap and trusted join addresses.
 
 #include "spore/cluster/amplification_guard.h"
 
@@ -26,13 +26,21 @@ TEST(AmplificationGuard, SendsAtMostTheBytesReceivedFromTheAddress) {
   EXPECT_FALSE(g.may_send(kIp + 1, 4210, 1, 7));
 }
 
+TEST(AmplificationGuard, CreditIsCappedSoItCannotBeHoardedForABurst) {
+  AmplificationGuard g;
+  for (int i = 0; i < 100; ++i) g.on_received(kIp, 4210, 500, static_cast<uint32_t>(i));
+  size_t granted_bytes = 0;
+  while (g.may_send(kIp, 4210, 100, 200)) granted_bytes += 100;
+  EXPECT_EQ(granted_bytes, AmplificationGuard::kMaxCreditBytes / 100 * 100);
+}
+
 TEST(AmplificationGuard, CreditExpiresAndSurvivesTheClockWrap) {
   AmplificationGuard g;
   const uint32_t t0 = UINT32_MAX - 100;
   g.on_received(kIp, 4210, 100, t0);
   EXPECT_TRUE(g.may_send(kIp, 4210, 50, t0 + 200));  // wrapped, 200 ms later
   EXPECT_FALSE(g.may_send(kIp, 4210, 50, t0 + AmplificationGuard::kCreditLifetimeMs));
-  g.on_received(kIp, 4210, 10, t0 + AmplificationGuard::kCreditLifetimeMs + 1);  // starts afresh
+  g.on_received(kIp, 4210, 10, t0 + AmplificationGuard::kCreditLifetimeMs + 1);  // the old credit is void
   EXPECT_FALSE(g.may_send(kIp, 4210, 11, t0 + AmplificationGuard::kCreditLifetimeMs + 2));
 }
 
@@ -40,14 +48,14 @@ TEST(AmplificationGuard, AFloodOfSourcesOnlyForgetsTheOldestCreditNeverGrantsMor
   AmplificationGuard g;
   g.on_received(kIp, 4210, 100, 0);
   // As many other sources as the table holds, each later than the first: the first is forgotten.
-  for (uint32_t i = 1; i <= SPORE_MAX_UNVERIFIED_SOURCES + SPORE_MAX_JOIN_ADDRESSES; ++i)
+  for (uint32_t i = 1; i <= SPORE_MAX_UNVERIFIED_SOURCES; ++i)
     g.on_received(0x0B000000 + i, 4210, 10, i);
   EXPECT_FALSE(g.may_send(kIp, 4210, 1, 1000));
   size_t granted_bytes = 0;
-  for (uint32_t i = 1; i <= SPORE_MAX_UNVERIFIED_SOURCES + SPORE_MAX_JOIN_ADDRESSES; ++i) {
+  for (uint32_t i = 1; i <= SPORE_MAX_UNVERIFIED_SOURCES; ++i) {
     for (int k = 0; k < 3; ++k) granted_bytes += g.may_send(0x0B000000 + i, 4210, 5, 1000) ? 5 : 0;
   }
-  EXPECT_LE(granted_bytes, 10u * (SPORE_MAX_UNVERIFIED_SOURCES + SPORE_MAX_JOIN_ADDRESSES));
+  EXPECT_LE(granted_bytes, 10u * (SPORE_MAX_UNVERIFIED_SOURCES));
   EXPECT_GT(granted_bytes, 0u);
 }
 
