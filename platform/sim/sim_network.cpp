@@ -1,6 +1,7 @@
 #include "sim/sim_network.h"
 
 #include <limits>
+#include <utility>
 
 namespace spore::sim {
 
@@ -56,11 +57,43 @@ void SimNetwork::enqueue(size_t from, size_t to, const uint8_t* data, size_t siz
   }
 }
 
+double AddressTraffic::ratio() const {
+  if (bytes_from == 0) return bytes_to == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  return static_cast<double>(bytes_to) / static_cast<double>(bytes_from);
+}
+
+AddressTraffic& SimNetwork::traffic_of(uint32_t ip, uint16_t port) {
+  AddressTraffic& t = traffic_[(static_cast<uint64_t>(ip) << 16) | port];
+  t.ip = ip;
+  t.port = port;
+  return t;
+}
+
+AddressTraffic SimNetwork::address_traffic(uint32_t ip, uint16_t port) const {
+  const auto it = traffic_.find((static_cast<uint64_t>(ip) << 16) | port);
+  if (it != traffic_.end()) return it->second;
+  AddressTraffic none;
+  none.ip = ip;
+  none.port = port;
+  return none;
+}
+
+AddressTraffic SimNetwork::max_amplification(const std::function<bool(uint32_t ip, uint16_t port)>& counted) const {
+  AddressTraffic worst;
+  for (const auto& [key, t] : traffic_) {
+    if (!counted(t.ip, t.port)) continue;
+    const double r = t.ratio(), w = worst.ratio();
+    if (r > w || (r == w && t.bytes_to > worst.bytes_to)) worst = t;
+  }
+  return worst;
+}
+
 bool SimNetwork::send(size_t from, uint32_t ip, uint16_t port, const uint8_t* data, size_t size) {
   Endpoint& src = endpoints_[from];
   if (!src.up) return false;
   ++src.counters.datagrams_sent;
   src.counters.bytes_sent += size;
+  traffic_of(ip, port).bytes_to += size;
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     if (endpoints_[i].ip == ip && endpoints_[i].port == port) {
       enqueue(from, i, data, size);
@@ -95,7 +128,9 @@ size_t SimNetwork::deliver_due() {
     ++dst.counters.datagrams_received;
     dst.counters.bytes_received += p.data.size();
     ++delivered;
-    if (dst.receiver) dst.receiver(endpoints_[p.from].ip, endpoints_[p.from].port, p.data.data(), p.data.size());
+    const Endpoint& src = endpoints_[p.from];
+    traffic_of(src.ip, src.port).bytes_from += p.data.size();
+    if (dst.receiver) dst.receiver(src.ip, src.port, p.data.data(), p.data.size());
   }
   return delivered;
 }
@@ -106,6 +141,7 @@ uint64_t SimNetwork::next_delivery_ms() const {
 
 void SimNetwork::reset_counters() {
   for (Endpoint& e : endpoints_) e.counters = TrafficCounters{};
+  traffic_.clear();
 }
 
 }  // namespace spore::sim
