@@ -80,9 +80,8 @@ TEST(AmplificationSim, AddressesThatAreNoNodesGetBackAtMostWhatTheySent) {
   const AddressTraffic s = net.address_traffic(kStrangerIp, 4210);
   const AddressTraffic worst = c.max_amplification();
   std::printf("[figure] stranger sent %llu B, got %llu B back; worst ratio %.3f (%llu B to, %llu B from)\n",
-              static_cast<unsigned long long>(s.bytes_from), static_cast<unsigned long long>(s.bytes_to),
-              worst.ratio(), static_cast<unsigned long long>(worst.bytes_to),
-              static_cast<unsigned long long>(worst.bytes_from));
+              static_cast<unsigned long long>(s.bytes_from), static_cast<unsigned long long>(s.bytes_to), worst.ratio(),
+              static_cast<unsigned long long>(worst.bytes_to), static_cast<unsigned long long>(worst.bytes_from));
   EXPECT_GT(s.bytes_from, 0u);
   EXPECT_GT(s.bytes_to, 0u);  // some answers fit the credit: the rule limits, it does not mute
   EXPECT_LE(s.ratio(), 1.0);

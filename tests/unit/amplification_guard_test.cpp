@@ -48,8 +48,7 @@ TEST(AmplificationGuard, AFloodOfSourcesOnlyForgetsTheOldestCreditNeverGrantsMor
   AmplificationGuard g;
   g.on_received(kIp, 4210, 100, 0);
   // As many other sources as the table holds, each later than the first: the first is forgotten.
-  for (uint32_t i = 1; i <= SPORE_MAX_UNVERIFIED_SOURCES; ++i)
-    g.on_received(0x0B000000 + i, 4210, 10, i);
+  for (uint32_t i = 1; i <= SPORE_MAX_UNVERIFIED_SOURCES; ++i) g.on_received(0x0B000000 + i, 4210, 10, i);
   EXPECT_FALSE(g.may_send(kIp, 4210, 1, 1000));
   size_t granted_bytes = 0;
   for (uint32_t i = 1; i <= SPORE_MAX_UNVERIFIED_SOURCES; ++i) {
@@ -62,7 +61,7 @@ TEST(AmplificationGuard, AFloodOfSourcesOnlyForgetsTheOldestCreditNeverGrantsMor
 TEST(AmplificationGuard, TrustedJoinAddressesNeedNoCreditAndAreNeverEvicted) {
   AmplificationGuard g;
   for (uint32_t i = 0; i < SPORE_MAX_JOIN_ADDRESSES; ++i) EXPECT_TRUE(g.trust(0x0C000000 + i, 4210));
-  EXPECT_TRUE(g.trust(0x0C000000, 4210));  // again: still one
+  EXPECT_TRUE(g.trust(0x0C000000, 4210));   // again: still one
   EXPECT_FALSE(g.trust(0x0D000000, 4210));  // full
   for (uint32_t i = 0; i < 4 * SPORE_MAX_UNVERIFIED_SOURCES; ++i) g.on_received(0x0B000000 + i, 4210, 10, i);
   for (uint32_t i = 0; i < SPORE_MAX_JOIN_ADDRESSES; ++i) {

@@ -148,7 +148,8 @@ TEST_F(DatagramChannelTest, AMembersVerifiedDatagramsAreLimitedPerSlotBeforeThei
   admit(0xB1, kPeerIp);
   admit(0xB2, kPeerIp + 1);
   uint32_t seq = 0;
-  for (uint32_t i = 0; i < SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S; ++i) ASSERT_TRUE(receive(datagram(0xB1, ++seq, HmacKey{})));
+  for (uint32_t i = 0; i < SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S; ++i)
+    ASSERT_TRUE(receive(datagram(0xB1, ++seq, HmacKey{})));
   EXPECT_FALSE(receive(datagram(0xB1, ++seq, HmacKey{})));
   EXPECT_EQ(stats.rate_limited_member, 1u);
   EXPECT_EQ(stats.rejected_total, 1u);
@@ -159,7 +160,8 @@ TEST_F(DatagramChannelTest, AMembersVerifiedDatagramsAreLimitedPerSlotBeforeThei
 
 TEST_F(DatagramChannelTest, DatagramsClaimingNoMemberShareOneBudgetCheckedBeforeDecoding) {
   const uint8_t junk[] = {'S', 'P', 1};
-  for (uint32_t i = 0; i < SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S; ++i) ASSERT_FALSE(ch.receive(0x0B000000 + i, 4210, junk, sizeof junk, out));
+  for (uint32_t i = 0; i < SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S; ++i)
+    ASSERT_FALSE(ch.receive(0x0B000000 + i, 4210, junk, sizeof junk, out));
   EXPECT_EQ(stats.rejected[static_cast<size_t>(wire::DecodeError::kTooShort)], SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S);
   EXPECT_FALSE(receive(datagram(0xB1, 1, HmacKey{})));  // a good one from a stranger waits too
   EXPECT_EQ(stats.rate_limited_unverified, 1u);

@@ -221,7 +221,7 @@ TEST_F(MembershipTest, AFloodWithAMembersSourceAddressDoesNotSilenceTheMember) {
   wire::Message gossip;
   gossip.header.type = wire::MessageType::kGossip;
   const uint8_t junk[24] = {'S', 'P'};
-  for (int i = 0; i < 2500; ++i) {  // all within one second, well past any one-source limit
+  for (int i = 0; i < 2500; ++i) {                      // all within one second, well past any one-source limit
     receive(gossip, 0xB1, 1, 0x0A000002, key_of('w'));  // the member's id, no key
     mem.on_datagram(0x0A000002, 4210, junk, sizeof junk);
   }

@@ -374,7 +374,8 @@ TEST_F(MetricsTest, TableRefusalsEvictionsLimitsAndAmplificationRefusalsAreExpos
   ASSERT_GT(mem.stats().amplification_refused, 0u);
   // Junk from strangers: with the INFO_REQ, one more than the shared budget.
   const uint8_t junk[3] = {'S', 'P', 1};
-  for (uint32_t i = 0; i < SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S; ++i) mem.on_datagram(0x0B000001, 4210, junk, sizeof junk);
+  for (uint32_t i = 0; i < SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S; ++i)
+    mem.on_datagram(0x0B000001, 4210, junk, sizeof junk);
   const std::string text = scrape();
   EXPECT_EQ(value_of(text, "spore_members_refused_total"), 1) << text;
   EXPECT_EQ(value_of(text, "spore_members_evicted_total"), 1) << text;

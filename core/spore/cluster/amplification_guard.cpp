@@ -11,7 +11,8 @@ AmplificationGuard::Entry* AmplificationGuard::entry(uint32_t ip, uint16_t port,
       if (elapsed_ms(now_ms, e.last_ms) >= kCreditLifetimeMs) e.credit_bytes = 0;
       return &e;
     }
-    if (victim->ip != 0 && (e.ip == 0 || elapsed_ms(now_ms, e.last_ms) > elapsed_ms(now_ms, victim->last_ms))) victim = &e;
+    if (victim->ip != 0 && (e.ip == 0 || elapsed_ms(now_ms, e.last_ms) > elapsed_ms(now_ms, victim->last_ms)))
+      victim = &e;
   }
   if (!add) return nullptr;
   *victim = Entry{ip, 0, now_ms, port};

@@ -36,9 +36,8 @@ bool DatagramChannel::send(uint32_t ip, uint16_t port, wire::Message& msg) {
 bool DatagramChannel::is_member_address(uint32_t ip, uint16_t port) const {
   bool found = false;
   const uint16_t default_port = ctx_.config().udp_port;
-  ctx_.members().for_each([&](const Member& m) {
-    found = found || (m.ip == ip && (m.udp_port != 0 ? m.udp_port : default_port) == port);
-  });
+  ctx_.members().for_each(
+      [&](const Member& m) { found = found || (m.ip == ip && (m.udp_port != 0 ? m.udp_port : default_port) == port); });
   return found;
 }
 

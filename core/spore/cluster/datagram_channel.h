@@ -21,9 +21,9 @@
 #include <cstdint>
 
 #include "spore/auth/hmac_sha256.h"
+#include "spore/base/ports.h"
 #include "spore/cluster/amplification_guard.h"
 #include "spore/cluster/datagram_limiter.h"
-#include "spore/base/ports.h"
 #include "spore/wire/replay_window.h"
 #include "spore/wire/wire_codec.h"
 

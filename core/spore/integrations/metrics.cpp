@@ -322,9 +322,12 @@ bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slo
       constexpr size_t kOthers = 6;
       const size_t other = slot - kDecoderSlots;
       if (other >= kOthers) return false;
-      const uint32_t others[] = {s.rate_limited_member, s.rate_limited_unverified, udp_ != nullptr ? udp_->dropped_oversize : 0,
+      const uint32_t others[] = {s.rate_limited_member,
+                                 s.rate_limited_unverified,
+                                 udp_ != nullptr ? udp_->dropped_oversize : 0,
                                  udp_ != nullptr ? udp_->dropped_low_heap : 0,
-                                 udp_ != nullptr ? udp_->dropped_short_read : 0, s.forged_incarnation};
+                                 udp_ != nullptr ? udp_->dropped_short_read : 0,
+                                 s.forged_incarnation};
       if (others[other] != 0) e.sample(name, reason, flash_nth(kOtherReasons, kOthers, other), others[other]);
       return true;
     }
