@@ -84,14 +84,14 @@ class DatagramChannel {
   const ReplayWindow& replay_window() const { return replay_; }
 
  private:
+  /// ip:port is a member's address in the table (it proved membership, no credit needed).
+  bool is_member_address(uint32_t ip, uint16_t port) const;
+
   NodeContext& ctx_;
   UdpPort& udp_;
   DatagramStats& stats_;
   HmacKey key_;
   HmacKey accept_key_;
-  /// ip:port is a member's address in the table (it proved membership, no credit needed).
-  bool is_member_address(uint32_t ip, uint16_t port) const;
-
   DatagramLimiter limiter_;
   AmplificationGuard guard_;
   ReplayWindow replay_;
