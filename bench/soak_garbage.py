@@ -12,8 +12,9 @@ with exactly one defect each — a bad header (version, type, flags, sender 0, b
 short or long, a tag a keyless node does not expect) or a well-formed header whose body breaks
 a body rule (length, string, enum, id 0). Sender ids are random and never a real node's, so the
 replay window, which the decoder only consults for well-formed headers, never gets an entry.
-Sizes stay under the host's per-source rate limit (SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S = 1000),
-so the nodes decode every datagram instead of dropping them as `rate_limited`.
+The rate stays far under the host's shared budget for datagrams that claim no member
+(SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S = 2000, docs/protocol.md §11.11), so the nodes decode every
+datagram instead of dropping them as `rate_limited_unverified`.
 
 FILE gets {"sent": {kind: n}, "broadcast": n, "unicast": n, "oversize_broadcast": n,
 "oversize_unicast": n, "errors": n} every second and at exit (oversize: over the 508-byte limit;

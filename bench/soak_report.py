@@ -17,7 +17,7 @@ the restart), which starts with the first and ends with the last. O showing X
     disturbance), or, for a SIGTERM in the block, its start <= t (the LEAVE makes it DEAD at once);
   - DEAD with "left" (or a logged "left") only by a SIGTERM of X in the block, start <= t <= end + grace;
   - absent: O started less than grace before, or a covering disturbance as for INACTIVE.
-Garbage: the refusals (every reason but stale, replayed, rate_limited, which peers cause) summed
+Garbage: the refusals (every reason but stale, replayed, rate_limited_member, which peers cause) summed
 over processes must be 0.85..1.15 x the datagrams within 508 bytes the running nodes should have
 received (broadcasts x nodes + unicasts, less the loss, x the nodes' uptime fraction).
 Anything else is false. Times are epoch ms of one clock (the machine's); `slack` absorbs the
@@ -278,7 +278,7 @@ def main():
     by_reason = collections.Counter()
     for counts in rej.values():
         by_reason.update(counts)
-    legit_reasons = {"stale", "replayed", "rate_limited"}
+    legit_reasons = {"stale", "replayed", "rate_limited_member"}
     garbage_rejected = sum(v for k, v in by_reason.items() if k not in legit_reasons)
     sent = sum(garbage["sent"].values())
     # What the decoders should have seen: datagrams within 508 bytes (spored's socket drops larger

@@ -58,6 +58,10 @@ class Backend {
   /// Heap allocations the protocol's own code made after its nodes began (core_alloc.h); nullopt
   /// where that is not checked (the seed model is the simulator's code, not core).
   virtual std::optional<uint64_t> core_allocations() const { return std::nullopt; }
+  /// The address that is not a node's with the worst anti-amplification ratio
+  /// (spore::sim::Cluster::max_amplification()); nullopt when no such address sent or got
+  /// anything, or the protocol has no such rule (seed).
+  virtual std::optional<spore::sim::AddressTraffic> max_amplification() const { return std::nullopt; }
 };
 
 }  // namespace spore_sim

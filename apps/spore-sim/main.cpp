@@ -2,6 +2,7 @@
 // Exit 0 when every invariant held in every scenario, 1 when one broke, 2 on bad input.
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -16,6 +17,7 @@
 #include "runner.h"
 #include "scenario.h"
 #include "spore/base/limits.h"
+#include "spore/cluster/member_table.h"
 
 namespace {
 
@@ -60,6 +62,19 @@ std::string opt_ms(const std::optional<uint64_t>& ms) { return ms ? spore_sim::f
 
 nlohmann::json opt_json(const std::optional<uint64_t>& ms) { return ms ? nlohmann::json(*ms) : nlohmann::json(); }
 
+// null when no address that is not a node's sent or got anything; max_ratio null when the
+// address got bytes without sending any (unbounded).
+nlohmann::json amplification_json(const std::optional<spore::sim::AddressTraffic>& a) {
+  if (!a) return nlohmann::json();
+  const double ratio = a->ratio();
+  char ip[16];
+  spore::format_ipv4(a->ip, ip, sizeof ip);
+  return {{"address", std::string(ip) + ":" + std::to_string(a->port)},
+          {"bytes_to", a->bytes_to},
+          {"bytes_from", a->bytes_from},
+          {"max_ratio", std::isinf(ratio) ? nlohmann::json() : nlohmann::json(ratio)}};
+}
+
 nlohmann::json to_json(const ScenarioResult& r) {
   nlohmann::json violations = nlohmann::json::array();
   for (const spore_sim::Violation& v : r.violations) {
@@ -93,6 +108,7 @@ nlohmann::json to_json(const ScenarioResult& r) {
             {"received_bytes", r.received_bytes_per_s},
             {"sent_wire_bytes", r.sent_wire_bytes_per_s},
             {"received_wire_bytes", r.received_wire_bytes_per_s}}},
+          {"amplification", amplification_json(r.amplification)},
           {"wall_s", r.wall_s},
           {"violation_count", r.violation_count},
           {"violations", violations},

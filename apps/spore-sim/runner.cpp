@@ -153,6 +153,11 @@ class SporeBackend final : public Backend {
     return t;
   }
   std::optional<uint64_t> core_allocations() const override { return allocations_.total(); }
+  std::optional<spore::sim::AddressTraffic> max_amplification() const override {
+    const spore::sim::AddressTraffic worst = cluster_.max_amplification();
+    if (worst.bytes_to == 0 && worst.bytes_from == 0) return std::nullopt;
+    return worst;
+  }
 
  private:
   // After begin() (which may allocate: it is not "after begin"), the test hook if asked for.
@@ -620,6 +625,7 @@ class Runner {
     result_.received_bytes_per_s = static_cast<double>(b_rx) / node_s;
     result_.sent_wire_bytes_per_s = static_cast<double>(w_tx) / node_s;
     result_.received_wire_bytes_per_s = static_cast<double>(w_rx) / node_s;
+    result_.amplification = cluster_.max_amplification();
   }
 
   const Scenario& s_;

@@ -57,6 +57,9 @@ struct ScenarioResult {
   // IPv4 + UDP (28 B) or TCP (40 B) headers of every datagram / segment.
   double sent_datagrams_per_s = 0, sent_bytes_per_s = 0, received_datagrams_per_s = 0, received_bytes_per_s = 0;
   double sent_wire_bytes_per_s = 0, received_wire_bytes_per_s = 0;
+  /// Anti-amplification (DESIGN.md budget <= 1): the address that is not a node's (spoofed or an
+  /// adversary's) with the largest bytes-sent-to / bytes-received-from ratio; nullopt when none.
+  std::optional<spore::sim::AddressTraffic> amplification;
   double wall_s = 0;  ///< real seconds the run took (not deterministic; for the curious)
   std::vector<Violation> violations;  ///< at most kMaxViolations kept ...
   uint32_t violation_count = 0;       ///< ... out of this many

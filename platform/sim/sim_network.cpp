@@ -1,6 +1,7 @@
 #include "sim/sim_network.h"
 
 #include <limits>
+#include <utility>
 
 namespace spore::sim {
 
@@ -58,6 +59,37 @@ void SimNetwork::enqueue(size_t from, uint32_t src_ip, uint16_t src_port, size_t
   }
 }
 
+double AddressTraffic::ratio() const {
+  if (bytes_from == 0) return bytes_to == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  return static_cast<double>(bytes_to) / static_cast<double>(bytes_from);
+}
+
+AddressTraffic& SimNetwork::traffic_of(uint32_t ip, uint16_t port) {
+  AddressTraffic& t = traffic_[(static_cast<uint64_t>(ip) << 16) | port];
+  t.ip = ip;
+  t.port = port;
+  return t;
+}
+
+AddressTraffic SimNetwork::address_traffic(uint32_t ip, uint16_t port) const {
+  const auto it = traffic_.find((static_cast<uint64_t>(ip) << 16) | port);
+  if (it != traffic_.end()) return it->second;
+  AddressTraffic none;
+  none.ip = ip;
+  none.port = port;
+  return none;
+}
+
+AddressTraffic SimNetwork::max_amplification(const std::function<bool(uint32_t ip, uint16_t port)>& counted) const {
+  AddressTraffic worst;
+  for (const auto& [key, t] : traffic_) {
+    if (!counted(t.ip, t.port)) continue;
+    const double r = t.ratio(), w = worst.ratio();
+    if (r > w || (r == w && t.bytes_to > worst.bytes_to)) worst = t;
+  }
+  return worst;
+}
+
 bool SimNetwork::count_sent(size_t from, size_t size) {
   Endpoint& src = endpoints_[from];
   if (!src.up) return false;
@@ -73,6 +105,7 @@ bool SimNetwork::send(size_t from, uint32_t ip, uint16_t port, const uint8_t* da
 bool SimNetwork::send_spoofed(size_t from, uint32_t src_ip, uint16_t src_port, uint32_t ip, uint16_t port,
                               const uint8_t* data, size_t size, uint32_t extra_delay_ms) {
   if (!count_sent(from, size)) return false;
+  traffic_of(ip, port).bytes_to += size;
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     if (endpoints_[i].ip == ip && endpoints_[i].port == port) {
       enqueue(from, src_ip, src_port, i, false, data, size, extra_delay_ms);
@@ -106,6 +139,7 @@ size_t SimNetwork::deliver_due() {
     dst.counters.bytes_received += p.data.size();
     ++delivered;
     const Delivery d{p.from, p.to, p.src_ip, p.src_port, dst.ip, dst.port, p.broadcast, p.data.data(), p.data.size()};
+    traffic_of(p.src_ip, p.src_port).bytes_from += p.data.size();
     for (const auto& tap : taps)
       if (tap) tap(d);
     if (dst.receiver) dst.receiver(p.src_ip, p.src_port, p.data.data(), p.data.size());
@@ -119,6 +153,7 @@ uint64_t SimNetwork::next_delivery_ms() const {
 
 void SimNetwork::reset_counters() {
   for (Endpoint& e : endpoints_) e.counters = TrafficCounters{};
+  traffic_.clear();
 }
 
 }  // namespace spore::sim

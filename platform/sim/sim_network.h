@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <queue>
 #include <random>
 #include <vector>
@@ -34,6 +35,19 @@ struct TrafficCounters {
   uint64_t datagrams_sent = 0, bytes_sent = 0;
   uint64_t datagrams_received = 0, bytes_received = 0;
   uint64_t dropped = 0;  ///< addressed to this node but lost, partitioned away, or it was down
+};
+
+/// Bytes between the nodes and one address (ip:port), for the anti-amplification bound
+/// (docs/protocol.md §11.11): `from` = UDP payload bytes delivered to any endpoint with that
+/// source address (spoofed or not), `to` = bytes any endpoint sent there by unicast (broadcasts
+/// are aimed at no one and not counted).
+struct AddressTraffic {
+  uint32_t ip = 0;
+  uint16_t port = 0;
+  uint64_t bytes_from = 0, bytes_to = 0;
+  /// bytes_to / bytes_from: <= 1 when the address got at most what it sent; infinity when it
+  /// was sent bytes without ever sending any, 0 when it was sent none.
+  double ratio() const;
 };
 
 class SimNetwork {
@@ -79,7 +93,14 @@ class SimNetwork {
   size_t in_flight() const { return queue_.size(); }
 
   const TrafficCounters& counters(size_t endpoint) const { return endpoints_[endpoint].counters; }
+  /// Resets the per-endpoint counters and the per-address traffic.
   void reset_counters();
+
+  /// Traffic with ip:port so far (zeros when none).
+  AddressTraffic address_traffic(uint32_t ip, uint16_t port) const;
+  /// The address with the largest ratio() among those `counted` accepts (e.g. not a node's own
+  /// address: Cluster::max_amplification()); ties go to the larger bytes_to. All zeros when none.
+  AddressTraffic max_amplification(const std::function<bool(uint32_t ip, uint16_t port)>& counted) const;
   size_t size() const { return endpoints_.size(); }
 
   /// Optional filter run on every datagram before delivery: return false to drop it (tests use it
@@ -131,6 +152,7 @@ class SimNetwork {
   void enqueue(size_t from, uint32_t src_ip, uint16_t src_port, size_t to, bool broadcast, const uint8_t* data,
                size_t size, uint32_t extra_delay_ms = 0);
   bool count_sent(size_t from, size_t size);
+  AddressTraffic& traffic_of(uint32_t ip, uint16_t port);
   bool chance(double p);
   uint32_t uniform(uint32_t max_inclusive);
 
@@ -139,6 +161,7 @@ class SimNetwork {
   LinkProfile profile_;
   std::vector<Endpoint> endpoints_;
   std::priority_queue<Pending, std::vector<Pending>, Later> queue_;
+  std::map<uint64_t, AddressTraffic> traffic_;  // by ip << 16 | port
   uint64_t order_ = 0;
 };
 

@@ -125,4 +125,13 @@ bool Cluster::converged() const {
   return true;
 }
 
+AddressTraffic Cluster::max_amplification() const {
+  return net_.max_amplification([this](uint32_t ip, uint16_t port) {
+    for (const auto& n : nodes_) {
+      if (n->ip() == ip && n->ctx().config().udp_port == port) return false;
+    }
+    return true;
+  });
+}
+
 }  // namespace spore::sim

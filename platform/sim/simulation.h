@@ -73,6 +73,9 @@ class Cluster {
   bool all_see(size_t subject, MemberStatus status) const;
   /// Every up node shows every other up node ACTIVE.
   bool converged() const;
+  /// The worst anti-amplification ratio (SimNetwork::max_amplification) over every address that
+  /// is not one of this cluster's nodes: spoofed and adversary addresses. The bound is <= 1.
+  AddressTraffic max_amplification() const;
 
  private:
   static uint32_t ip_of(size_t i) { return 0x0A000000u + static_cast<uint32_t>(i) + 1; }

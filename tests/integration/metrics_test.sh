@@ -45,6 +45,22 @@ for k in 1 2 3; do
 done
 log "spore_members{status=\"active\"} = 3 on nodes 1, 2, 3"
 
+# ---- issue 20: a full table's refusals and its evictions, and the datagrams not sent for lack of
+# anti-amplification credit, are exposed. Three nodes never fill a table. (A few amplification
+# refusals are normal while nodes join: a request from a node not admitted yet gets no answer
+# larger than itself, and the requester asks again once admitted.)
+for k in 1 2 3; do
+  for n in spore_members_refused_total spore_members_evicted_total spore_amplification_refused_datagrams_total \
+    spore_amplification_refused_bytes_total; do
+    grep -q "^# TYPE $n counter$" "$IT_TMP/m$k.txt" || it_fail "node $k: no TYPE line for $n"
+  done
+  for n in spore_members_refused_total spore_members_evicted_total; do
+    v="$(metric "$k" "$n")"
+    [ "$v" = 0 ] || it_fail "node $k: $n is $v with 3 nodes"
+  done
+done
+log "members refused/evicted (0) and amplification refusals exposed on every node"
+
 # ---- traffic grows over 3 s
 declare -A before=()
 names=(spore_datagrams_received_total spore_datagrams_sent_total spore_bytes_received_total spore_bytes_sent_total)

@@ -286,7 +286,7 @@ TEST(AdversarySim, ASpoofedSourceFloodDoesNotSilenceAMember) {
   std::printf(
       "[figure] spoofed flood: %llu junk datagrams from 4 members' addresses in 10 s; A refused %u "
       "(rate_limited %u), node_inactive events at A: %zu\n",
-      static_cast<unsigned long long>(sent), s.rejected_total, s.rate_limited, c.node(a).count_events("node_inactive"));
+      static_cast<unsigned long long>(sent), s.rejected_total, s.rate_limited_member + s.rate_limited_unverified, c.node(a).count_events("node_inactive"));
   EXPECT_EQ(c.node(a).count_events("node_inactive"), 0u) << "the flood made A lose members";
   for (size_t i = 1; i < c.size(); ++i) EXPECT_TRUE(is_status(c, a, i, MemberStatus::kActive)) << i;
   const uint64_t ms = detection_under_attack(c, cfg, a, 4, [&](uint64_t t) { flood(t); });
@@ -313,7 +313,7 @@ TEST(AdversarySim, ARefutationStormRaisesTheIncarnationAtMostOncePerHeartbeat) {
     for (auto it = eve.captured().rbegin(); it != eve.captured().rend(); ++it) {
       if (it->sender() != b_id) continue;
       wire::Message m;
-      if (wire::decode(it->bytes.data(), it->bytes.size(), HmacKey{}, nullptr, m) == wire::DecodeError::kOk)
+      if (wire::decode(it->bytes.data(), it->bytes.size(), HmacKey{}, m) == wire::DecodeError::kOk)
         return m.header.incarnation;
     }
     return inc0;

@@ -44,25 +44,31 @@ class DatagramChannelTest : public ::testing::Test {
     EXPECT_TRUE(r.ok());
     return std::vector<uint8_t>(buf, buf + r.size_bytes);
   }
-  DatagramChannel::Received receive(const std::vector<uint8_t>& d) {
-    return ch.receive(0x0A000002, d.data(), d.size(), out);
+  DatagramChannel::Received receive(const std::vector<uint8_t>& d, uint32_t ip = kPeerIp) {
+    return ch.receive(ip, 4210, d.data(), d.size(), out);
   }
-  // Puts `id` in the member table, as an admission would.
-  Member& member(uint32_t id) {
+  // Puts `id` at ip:4210 into the member table, as an admission would.
+  Member& member(uint32_t id, uint32_t ip = kPeerIp) {
     MemberHello hello;
     hello.node_id = id;
     hello.incarnation = 1;
-    hello.ip = 0x0A000002;
+    hello.ip = ip;
     hello.hostname = "peer";
     Member* m = ctx.members().observe(hello, clock.now_ms());
     EXPECT_NE(m, nullptr);
     return *m;
+  }
+  size_t bytes_sent_to(uint32_t ip) const {
+    size_t n = 0;
+    for (const testing::Sent& s : udp.sent) n += s.ip == ip ? s.bytes.size() : 0;
+    return n;
   }
   static constexpr auto kRefused = DatagramChannel::Received::kRefused;
   static constexpr auto kMember = DatagramChannel::Received::kMember;
   static constexpr auto kStranger = DatagramChannel::Received::kStranger;
 
   static constexpr uint32_t kSelf = 0xAA;
+  static constexpr uint32_t kPeerIp = 0x0A000002;
   FakeClock clock{1000};
   FakeRandom rnd;
   FakeSystemInfo sys;
@@ -74,6 +80,7 @@ class DatagramChannelTest : public ::testing::Test {
 };
 
 TEST_F(DatagramChannelTest, SendStampsTheHeaderWithConsecutiveSequenceNumbersAndCounts) {
+  member(0xB9, 0x0A000009);  // a member's address: sent to without anti-amplification credit
   for (int i = 0; i < 2; ++i) {
     wire::Message m;
     m.header.type = wire::MessageType::kGossip;
@@ -154,6 +161,69 @@ TEST_F(DatagramChannelTest, TheAcceptKeyGetsASecondLookAtARefusedTagAndIsCounted
   EXPECT_EQ(receive(datagram(0xB1, 1, key_of(kKeyB))), kMember);  // the refusal left the window alone
   EXPECT_EQ(receive(datagram(0xB1, 2, key_of(kKeyA))), kMember);
   EXPECT_EQ(stats.accepted_with_accept_key, 1u);
+}
+
+TEST_F(DatagramChannelTest, AFloodWithAMembersAddressAndIdButNoKeyDoesNotSilenceTheMember) {
+  // Issue 20 finding 4: a per-source limit before the tag check let junk "from" a member's address
+  // crowd out the member's own datagrams. Only verified datagrams count against a member now.
+  ch.set_cluster_key(key_of(kKeyA));
+  member(0xB1, kPeerIp);
+  const uint8_t junk[] = {'S', 'P', 1, 5, 0, 0, 0, 0, 0xB1};
+  for (uint32_t i = 0; i < 3 * SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S; ++i) {
+    ASSERT_EQ(receive(datagram(0xB1, i + 1, key_of(kKeyB))), kRefused);  // claims the member, wrong key
+    ASSERT_EQ(ch.receive(kPeerIp, 4210, junk, sizeof junk, out), kRefused);
+    ASSERT_EQ(receive(datagram(0xC0 + (i % 8), i + 1, key_of(kKeyB))), kRefused);  // strangers
+  }
+  EXPECT_EQ(stats.rate_limited_member, 0u);
+  EXPECT_GT(stats.rate_limited_unverified, 0u);  // the strangers' and the junk's shared budget
+  EXPECT_EQ(receive(datagram(0xB1, 1, key_of(kKeyA))), kMember);
+  EXPECT_EQ(out.header.sender_id, 0xB1u);
+}
+
+TEST_F(DatagramChannelTest, AMembersVerifiedDatagramsAreLimitedPerSlotBeforeTheirTag) {
+  member(0xB1, kPeerIp);
+  member(0xB2, kPeerIp + 1);
+  uint32_t seq = 0;
+  for (uint32_t i = 0; i < SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S; ++i)
+    ASSERT_EQ(receive(datagram(0xB1, ++seq, HmacKey{})), kMember);
+  EXPECT_EQ(receive(datagram(0xB1, ++seq, HmacKey{})), kRefused);
+  EXPECT_EQ(stats.rate_limited_member, 1u);
+  EXPECT_EQ(stats.rejected_total, 1u);
+  EXPECT_EQ(receive(datagram(0xB2, 1, HmacKey{}), kPeerIp + 1), kMember);  // another member: its own budget
+  clock.advance(1000);
+  EXPECT_EQ(receive(datagram(0xB1, ++seq, HmacKey{})), kMember);
+}
+
+TEST_F(DatagramChannelTest, DatagramsClaimingNoMemberShareOneBudgetCheckedBeforeDecoding) {
+  const uint8_t junk[] = {'S', 'P', 1};
+  for (uint32_t i = 0; i < SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S; ++i)
+    ASSERT_EQ(ch.receive(0x0B000000 + i, 4210, junk, sizeof junk, out), kRefused);
+  EXPECT_EQ(stats.rejected[static_cast<size_t>(wire::DecodeError::kTooShort)], SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S);
+  EXPECT_EQ(receive(datagram(0xB1, 1, HmacKey{})), kRefused);  // a good one from a stranger waits too
+  EXPECT_EQ(stats.rate_limited_unverified, 1u);
+  clock.advance(1000);
+  EXPECT_EQ(receive(datagram(0xB1, 1, HmacKey{})), kStranger);
+}
+
+TEST_F(DatagramChannelTest, AnUnverifiedAddressGetsAtMostTheBytesItSent) {
+  const std::vector<uint8_t> in = datagram(0xB1, 1, HmacKey{});
+  wire::Message m;
+  m.header.type = wire::MessageType::kGossip;
+  EXPECT_FALSE(ch.send(kPeerIp, 4210, 0xB1, m));  // nothing received from it yet
+  EXPECT_EQ(stats.amplification_refused, 1u);
+  EXPECT_GT(stats.amplification_refused_bytes, 0u);
+  EXPECT_EQ(stats.send_failures, 0u);
+  ASSERT_EQ(receive(in), kStranger);
+  for (int i = 0; i < 5; ++i) ch.send(kPeerIp, 4210, 0xB1, m);
+  EXPECT_LE(bytes_sent_to(kPeerIp), in.size());
+  EXPECT_EQ(bytes_sent_to(kPeerIp), in.size());  // a GOSSIP answer to a GOSSIP: exactly one fits
+  // Broadcasts, members' table addresses and trusted (join) addresses need no credit.
+  EXPECT_TRUE(ch.send(0, 4210, 0, m));
+  member(0xB9, 0x0A000009);
+  EXPECT_TRUE(ch.send(0x0A000009, 4210, 0xB9, m));
+  EXPECT_FALSE(ch.send(0x0A000009, 4299, 0xB9, m));  // the member's host, another port: not its address
+  EXPECT_TRUE(ch.trust_address(0x0A00000A, 4210));
+  EXPECT_TRUE(ch.send(0x0A00000A, 4210, 0, m));
 }
 
 }  // namespace

@@ -312,28 +312,51 @@ TEST_F(MembershipTest, AKeylessNodeWithAnAcceptKeyTakesTaggedAndUntagged) {
   EXPECT_EQ(mem.stats().received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], 2u);
 }
 
-TEST_F(MembershipTest, AFloodingSourceIsCutToTheRateLimitBeforeDecoding) {
+TEST_F(MembershipTest, AFloodingMemberIsCutToItsLimitAndOthersAreNotAffected) {
   wire::Message gossip;
   gossip.header.type = wire::MessageType::kGossip;
-  const uint32_t limit = SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S;
   admit(0xB1, 1, 0x0A000002);
   admit(0xB2, 1, 0x0A000003);
   clock.advance(1000);  // the handshakes' datagrams count in an earlier second
+  const uint32_t before = mem.stats().received_by_type[static_cast<size_t>(wire::MessageType::kGossip)];
+  const uint32_t rejected_before = mem.stats().rejected_total;
+  const uint32_t limit = SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S;
   for (uint32_t i = 0; i < limit + 50; ++i) receive(gossip, 0xB1, 1, 0x0A000002);
-  EXPECT_EQ(mem.stats().rate_limited, 50u);
-  EXPECT_EQ(mem.stats().rejected_total, 52u);  // and the two handshakes' unknown_sender
-  EXPECT_EQ(mem.stats().received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], limit);
-  // Garbage counts against its source's budget as well, and costs no decoding once over it.
-  const uint8_t junk[] = {'S', 'P', 2, 0};
-  mem.on_datagram(0x0A000009, 4210, junk, sizeof junk);
-  EXPECT_EQ(mem.stats().rejected[static_cast<size_t>(wire::DecodeError::kTooShort)], 1u);
-  // Other sources are not affected, and the flooder is heard again a second later.
-  receive(gossip, 0xB2, 1, 0x0A000003);
-  EXPECT_EQ(mem.stats().rate_limited, 50u);
+  EXPECT_EQ(mem.stats().rate_limited_member, 50u);
+  EXPECT_EQ(mem.stats().rejected_total, rejected_before + 50u);
+  EXPECT_EQ(mem.stats().received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], before + limit);
+  // Another member, even from the same address, has its own budget; the flooder is heard again a
+  // second later.
+  receive(gossip, 0xB2, 1, 0x0A000002);
+  EXPECT_EQ(mem.stats().rate_limited_member, 50u);
   clock.advance(1000);
   receive(gossip, 0xB1, 1, 0x0A000002);
-  EXPECT_EQ(mem.stats().rate_limited, 50u);
-  EXPECT_EQ(mem.stats().received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], limit + 2);
+  EXPECT_EQ(mem.stats().rate_limited_member, 50u);
+  EXPECT_EQ(mem.stats().received_by_type[static_cast<size_t>(wire::MessageType::kGossip)], before + limit + 2);
+}
+
+// Issue 20 finding 4: the per-source limit ran before the tag check, so junk "from" a member's
+// address (~28 k/s) made its own datagrams be dropped and the member look INACTIVE.
+TEST_F(MembershipTest, AFloodWithAMembersSourceAddressDoesNotSilenceTheMember) {
+  const HmacKey key = key_of('k');
+  mem.set_cluster_key(key);
+  wire::Message hello;
+  hello.header.type = wire::MessageType::kAnnounce;
+  hello.announce.udp_port = 4210;
+  hello.announce.hostname = "peer";
+  receive(hello, 0xB1, 1, 0x0A000002, key);
+  ASSERT_NE(ctx.members().find(0xB1), nullptr);
+  wire::Message gossip;
+  gossip.header.type = wire::MessageType::kGossip;
+  const uint8_t junk[24] = {'S', 'P'};
+  for (int i = 0; i < 2500; ++i) {                      // all within one second, well past any one-source limit
+    receive(gossip, 0xB1, 1, 0x0A000002, key_of('w'));  // the member's id, no key
+    mem.on_datagram(0x0A000002, 4210, junk, sizeof junk);
+  }
+  const size_t kGossip = static_cast<size_t>(wire::MessageType::kGossip);
+  ASSERT_EQ(mem.stats().received_by_type[kGossip], 0u);
+  receive(gossip, 0xB1, 1, 0x0A000002, key);
+  EXPECT_EQ(mem.stats().received_by_type[kGossip], 1u);
 }
 
 TEST_F(MembershipTest, AnswersPingsMeantForItOnly) {
@@ -514,6 +537,71 @@ TEST_F(MembershipTest, SendFailuresAreCounted) {
   run(cfg().discovery_interval_ms);
   EXPECT_GT(mem.stats().send_failures, 0u);
   EXPECT_EQ(mem.stats().datagrams_sent, 0u);
+}
+
+// Issue 20 finding 6: PING_REQ made a node PING any address and port the requester named. Now
+// the target must be a member, and its PING goes to the member's table address.
+TEST_F(MembershipTest, APingReqPingsOnlyAMemberAndOnlyAtItsTableAddress) {
+  announce(0xB1);            // the requester, at 10.0.0.2
+  announce(0xB2, 1, false);  // a member, announced from 10.0.0.2 too
+  run(10);
+  udp.sent.clear();
+  wire::Message req;
+  req.header.type = wire::MessageType::kPingReq;
+  req.ping_req.probe_id = 9;
+  req.ping_req.target_id = 0xC3;  // not a member
+  req.ping_req.target_ip = 0x0A0000C3;
+  req.ping_req.target_udp_port = 4999;
+  receive(req, 0xB1);
+  for (const Sent& s : udp.sent) EXPECT_NE(s.ip, 0x0A0000C3u);
+  EXPECT_TRUE(sent_of(wire::MessageType::kPing).empty());
+  udp.sent.clear();
+  req.ping_req.target_id = 0xB2;  // a member, but the request names another address
+  receive(req, 0xB1);
+  const auto pings = sent_of(wire::MessageType::kPing);
+  ASSERT_EQ(pings.size(), 1u);
+  EXPECT_EQ(pings[0].ping.target_id, 0xB2u);
+  for (const Sent& s : udp.sent) {
+    EXPECT_NE(s.ip, 0x0A0000C3u);
+    if (s.ip != 0) {
+      EXPECT_EQ(s.port, 4210);
+    }
+  }
+}
+
+// Issue 20 finding 6: requests from a sender that is not a member (INFO_REQ, EVENT_REQ, PING,
+// GOSSIP naming unknown ids) were answered with several times their size, plus a greeting.
+TEST_F(MembershipTest, AStrangerGetsBackAtMostTheBytesItSent) {
+  run(10);
+  udp.sent.clear();
+  const uint32_t kStranger = 0x0B000007;
+  size_t received_bytes = 0;
+  auto send_as_stranger = [&](wire::Message m) {
+    m.header.sender_id = 0xC7;
+    m.header.incarnation = 1;
+    m.header.seq = ++seq_;
+    uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+    const wire::EncodeResult r = wire::encode(m, HmacKey{}, buf, sizeof buf);
+    ASSERT_TRUE(r.ok());
+    received_bytes += r.size_bytes;
+    mem.on_datagram(kStranger, 4210, buf, r.size_bytes);
+  };
+  wire::Message m;
+  m.header.type = wire::MessageType::kInfoReq;
+  send_as_stranger(m);
+  m = wire::Message{};
+  m.header.type = wire::MessageType::kEventReq;
+  m.event_req = {1, 1, 0};
+  send_as_stranger(m);
+  m = wire::Message{};
+  m.header.type = wire::MessageType::kPing;
+  m.ping.target_id = kSelf;
+  m.ping.probe_id = 3;
+  send_as_stranger(m);
+  size_t sent_bytes = 0;
+  for (const Sent& s : udp.sent) sent_bytes += s.ip == kStranger ? s.bytes.size() : 0;
+  EXPECT_LE(sent_bytes, received_bytes);
+  EXPECT_GT(mem.stats().amplification_refused, 0u);
 }
 
 }  // namespace

@@ -90,6 +90,12 @@ TEST_F(MetricsTest, ExactTextForAKnownState) {
             "spore_members{status=\"active\"} 2\n"
             "spore_members{status=\"inactive\"} 0\n"
             "spore_members{status=\"dead\"} 0\n"
+            "# HELP spore_members_refused_total Newcomers refused because every member is ACTIVE.\n"
+            "# TYPE spore_members_refused_total counter\n"
+            "spore_members_refused_total 0\n"
+            "# HELP spore_members_evicted_total Members forgotten early to make room for a newcomer.\n"
+            "# TYPE spore_members_evicted_total counter\n"
+            "spore_members_evicted_total 0\n"
             "# HELP spore_http_requests_total HTTP responses by status code.\n"
             "# TYPE spore_http_requests_total counter\n"
             "spore_http_requests_total{code=\"200\"} 1\n"
@@ -278,11 +284,11 @@ TEST_F(MetricsTest, EveryLineIsACommentOrASample) {
     ASSERT_NE(space, std::string::npos) << line;
     EXPECT_EQ(line.substr(space + 1).find_first_not_of("0123456789"), std::string::npos) << line;
   }
-  EXPECT_EQ(typed.size(), 19u);  // every family, with membership
+  EXPECT_EQ(typed.size(), 23u);  // every family, with membership
 }
 
-// Issue 18, finding 10: a publisher floods; the per-source datagram limit drops what is beyond
-// SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S, the publisher's ring moves on, and the events that can
+// Issue 18, finding 10: a publisher floods; the per-member datagram limit drops what is beyond
+// SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S, the publisher's ring moves on, and the events that can
 // no longer be repaired are counted in /metrics (before: only in ClusterEventStats).
 TEST_F(MetricsTest, EventsTheFloodLimitDroppedAndTheRingOverwroteAreCounted) {
   metrics.set_membership(&mem);
@@ -309,12 +315,12 @@ TEST_F(MetricsTest, EventsTheFloodLimitDroppedAndTheRingOverwroteAreCounted) {
     receive(m);
   };
   // All within one second: the limit lets the first ones through and drops the rest.
-  constexpr uint32_t kFlood = SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S + 200;
+  constexpr uint32_t kFlood = SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S + 200;
   for (uint32_t seq = 1; seq <= kFlood; ++seq) event(seq);
   const uint32_t delivered = mem.events().stats().delivered;
   ASSERT_GT(delivered, 0u);
   ASSERT_LT(delivered, kFlood);
-  ASSERT_GT(mem.stats().rate_limited, 0u);
+  ASSERT_GT(mem.stats().rate_limited_member, 0u);
   clock.advance(1500);
   event(kFlood + 1);  // its oldest held is far beyond what was delivered here: the rest is gone
   const std::string text = scrape();
@@ -323,11 +329,51 @@ TEST_F(MetricsTest, EventsTheFloodLimitDroppedAndTheRingOverwroteAreCounted) {
   EXPECT_EQ(value_of(text, "spore_cluster_events_lost_total{reason=\"overwritten\"}"), static_cast<long long>(gone))
       << text;
   EXPECT_EQ(value_of(text, "spore_cluster_events_delivered_total"), static_cast<long long>(delivered)) << text;
-  EXPECT_EQ(value_of(text, "spore_datagrams_rejected_total{reason=\"rate_limited\"}"),
-            static_cast<long long>(mem.stats().rate_limited))
+  EXPECT_EQ(value_of(text, "spore_datagrams_rejected_total{reason=\"rate_limited_member\"}"),
+            static_cast<long long>(mem.stats().rate_limited_member))
       << text;
   EXPECT_EQ(value_of(text, "spore_cluster_events_published_total"), 0);
   EXPECT_EQ(value_of(text, "spore_cluster_events_lost_total{reason=\"unanswered\"}"), -1);  // zero: left out
+}
+
+// Issue 20, finding 7: refusals of a full table and evictions were counted by MemberTable but not
+// shown; so were the new receive limits and the anti-amplification refusals.
+TEST_F(MetricsTest, TableRefusalsEvictionsLimitsAndAmplificationRefusalsAreExposed) {
+  metrics.set_membership(&mem);
+  mem.begin();
+  MemberHello hello;
+  hello.incarnation = 1;
+  for (uint32_t i = 0; i <= MemberTable::capacity(); ++i) {  // one more than fits: refused
+    hello.node_id = 0x100 + i;
+    hello.ip = 0x0A000100 + i;
+    ctx.members().observe(hello, clock.now_ms());
+  }
+  clock.advance(cfg().inactive_after_ms + 1);
+  ctx.members().update(clock.now_ms());
+  hello.node_id = 0x900;  // every member is INACTIVE now: one is evicted for it
+  ctx.members().observe(hello, clock.now_ms());
+  ASSERT_EQ(ctx.members().refused_full(), 1u);
+  ASSERT_EQ(ctx.members().evictions(), 1u);
+  // An INFO_REQ from a stranger: its greeting and the INFO page are larger than the request.
+  wire::Message req;
+  req.header.type = wire::MessageType::kInfoReq;
+  req.header.sender_id = 0xCC;
+  req.header.incarnation = 1;
+  uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+  const wire::EncodeResult r = wire::encode(req, HmacKey{}, buf, sizeof buf);
+  ASSERT_TRUE(r.ok());
+  mem.on_datagram(0x0B000002, 4210, buf, r.size_bytes);
+  ASSERT_GT(mem.stats().amplification_refused, 0u);
+  // Junk from strangers: with the INFO_REQ, one more than the shared budget.
+  const uint8_t junk[3] = {'S', 'P', 1};
+  for (uint32_t i = 0; i < SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S; ++i)
+    mem.on_datagram(0x0B000001, 4210, junk, sizeof junk);
+  const std::string text = scrape();
+  EXPECT_EQ(value_of(text, "spore_members_refused_total"), 1) << text;
+  EXPECT_EQ(value_of(text, "spore_members_evicted_total"), 1) << text;
+  EXPECT_EQ(value_of(text, "spore_datagrams_rejected_total{reason=\"rate_limited_unverified\"}"), 1) << text;
+  EXPECT_EQ(value_of(text, "spore_amplification_refused_datagrams_total"), mem.stats().amplification_refused);
+  EXPECT_EQ(value_of(text, "spore_amplification_refused_bytes_total"), mem.stats().amplification_refused_bytes);
 }
 
 }  // namespace

@@ -319,25 +319,41 @@
 #endif
 #endif
 
-/// Datagrams a node takes from one source address per second (SourceRateLimit); more are
-/// dropped before any decoding and counted (spore_datagrams_rejected_total{reason="rate_limited"}).
-/// A healthy peer sends a few per second (heartbeat, probe answers, INFO pages, its events); the
-/// ESP8266 value still lets a peer publish dozens of events per second, the host value hundreds.
-#ifndef SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S
+/// Tag-verified datagrams a node takes from one member per second (DatagramLimiter, by MemberTable
+/// slot, never by source address: docs/protocol.md §11.11); more are dropped and counted
+/// (spore_datagrams_rejected_total{reason="rate_limited_member"}). A healthy member sends a few
+/// per second (heartbeat, probe answers, INFO pages, its events); the ESP8266 value still lets a
+/// member publish dozens of events per second, the host value hundreds.
+#ifndef SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S
 #if defined(__XTENSA__)
-#define SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S 100
+#define SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S 100
 #else
-#define SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S 1000
+#define SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S 1000
 #endif
 #endif
 
-/// Source addresses SourceRateLimit tracks at once (12 B each). More sources than this only make
-/// the limit looser, never stricter (the longest-quiet entry is reused).
-#ifndef SPORE_RATE_LIMIT_SOURCES
+/// Datagrams per second that claim no member (unknown senders, v1, garbage), all sources
+/// together (DatagramLimiter); more are dropped before decoding or any tag check and counted
+/// (reason="rate_limited_unverified"). They never use up a member's budget. Legitimate ones are
+/// first contacts: joins and the nodes a full table cannot hold (each at most ~1 per heartbeat).
+/// The ESP8266 value bounds the tag checks strangers can cost it to 50 per second; the host value
+/// leaves room for 200-node simulations with 64-member tables (136 strangers x 4 heartbeats/s).
+#ifndef SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S
 #if defined(__XTENSA__)
-#define SPORE_RATE_LIMIT_SOURCES 16
+#define SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S 50
 #else
-#define SPORE_RATE_LIMIT_SOURCES 64
+#define SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S 2000
+#endif
+#endif
+
+/// Addresses that have not proved membership whose anti-amplification credit a node keeps at once
+/// (AmplificationGuard, 16 B each, plus SPORE_MAX_JOIN_ADDRESSES pinned entries). More sources
+/// only make the oldest credit forgotten (the node answers less), never let it send more.
+#ifndef SPORE_MAX_UNVERIFIED_SOURCES
+#if defined(__XTENSA__)
+#define SPORE_MAX_UNVERIFIED_SOURCES 8
+#else
+#define SPORE_MAX_UNVERIFIED_SOURCES 32
 #endif
 #endif
 

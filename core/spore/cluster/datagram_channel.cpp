@@ -15,6 +15,12 @@ bool DatagramChannel::send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::M
   msg.header.seq = seq_++;
   msg.header.dest_id = dest_id;
   const wire::EncodeResult r = wire::encode(msg, key_, tx_, sizeof tx_);
+  if (r.ok() && ip != 0 && !is_member_address(ip, port) &&
+      !guard_.may_send(ip, port, r.size_bytes, ctx_.clock().now_ms())) {
+    ++stats_.amplification_refused;
+    stats_.amplification_refused_bytes += static_cast<uint32_t>(r.size_bytes);
+    return false;
+  }
   const bool ok = r.ok() && (ip == 0 ? udp_.broadcast(port, tx_, r.size_bytes)
                                      : udp_.send_to(ip, port, tx_, r.size_bytes));
   if (!ok) {
@@ -28,14 +34,30 @@ bool DatagramChannel::send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::M
   return true;
 }
 
-DatagramChannel::Received DatagramChannel::receive(uint32_t src_ip, const uint8_t* data, size_t size_bytes,
-                                                   wire::Message& out) {
+bool DatagramChannel::is_member_address(uint32_t ip, uint16_t port) const {
+  bool found = false;
+  const uint16_t default_port = ctx_.config().udp_port;
+  ctx_.members().for_each(
+      [&](const Member& m) { found = found || (m.ip == ip && (m.udp_port != 0 ? m.udp_port : default_port) == port); });
+  return found;
+}
+
+DatagramChannel::Received DatagramChannel::receive(uint32_t src_ip, uint16_t src_port, const uint8_t* data,
+                                                   size_t size_bytes, wire::Message& out) {
   // Our own broadcast echoed back: not news, and not worth a replay check.
-  if (wire::peek_sender(data, size_bytes) == ctx_.self().node_id) return Received::kRefused;
+  const uint32_t sender = wire::peek_sender(data, size_bytes);
+  if (sender == ctx_.self().node_id) return Received::kRefused;
   ++stats_.datagrams_received;
   stats_.bytes_received += static_cast<uint32_t>(size_bytes);
-  if (!rate_limit_.allow(src_ip, ctx_.clock().now_ms())) {
-    ++stats_.rate_limited;
+  const uint32_t now_ms = ctx_.clock().now_ms();
+  if (!is_member_address(src_ip, src_port)) guard_.on_received(src_ip, src_port, size_bytes, now_ms);
+  // Only a verified datagram counts against a member's slot, so a datagram claiming a member is
+  // checked against the slot before its tag (free) and charged after; one claiming no member
+  // takes from the shared budget before anything else is spent on it.
+  const Member* claimed = ctx_.members().find(sender);
+  const size_t slot = claimed != nullptr ? ctx_.members().slot_of(*claimed) : SIZE_MAX;
+  if (claimed != nullptr ? limiter_.member_exhausted(slot, now_ms) : !limiter_.take_unverified(now_ms)) {
+    ++(claimed != nullptr ? stats_.rate_limited_member : stats_.rate_limited_unverified);
     ++stats_.rejected_total;
     return Received::kRefused;
   }
@@ -64,6 +86,7 @@ DatagramChannel::Received DatagramChannel::receive(uint32_t src_ip, const uint8_
   if (accept_key) ++stats_.accepted_with_accept_key;
   if (window == nullptr) return Received::kStranger;
   window->commit(h.incarnation, h.seq);
+  limiter_.count_member(slot);
   count_accepted(h.type);
   return Received::kMember;
 }

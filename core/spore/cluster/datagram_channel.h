@@ -1,18 +1,21 @@
 #pragma once
 /// @file datagram_channel.h
 /// The secure datagram layer every cluster message goes through (docs/protocol.md §3, §7): the
-/// cluster keys, the send sequence, the per-source rate limit, the anti-replay window, the
-/// transmit buffer and the traffic counters. Membership and ClusterEvents both send and receive
+/// cluster keys, the send sequence, the receive rate limits (DatagramLimiter), the
+/// anti-amplification credit (AmplificationGuard), the anti-replay window, the transmit buffer and
+/// the traffic counters. Membership and ClusterEvents both send and receive
 /// through one DatagramChannel, so every datagram of a node shares one key, one sequence and one
 /// replay window (memberlist keeps the same concern in net.go + security.go).
 ///
 /// send() stamps the header (sender, incarnation, next seq, destination), encodes with a tag when
 /// a key is set and hands the bytes to the UdpPort. receive() drops this node's own echoed
-/// broadcasts uncounted, rate-limits the source, verifies and decodes (the accept-only key gets a
+/// broadcasts uncounted, credits the source (docs/protocol.md §11.11), takes a datagram that claims
+/// no member from the shared unverified budget before decoding it, verifies and decodes (the accept-only key gets a
 /// second chance at a refused tag), refuses a datagram addressed to another node, and checks a
 /// member's datagram against the replay window of its MemberTable slot; only an accepted datagram
 /// moves that window. A sender that is no member has no window: receive() reports it a stranger,
 /// and only Membership's admission handshake (docs/protocol.md §11.3) gives it one.
+/// send() refuses a destination that has not proved membership and lacks the credit.
 ///
 /// No allocation; not thread-safe (the node's loop, the platform's receive callback included).
 
@@ -23,8 +26,9 @@
 #include "spore/auth/hmac_sha256.h"
 #include "spore/base/ports.h"
 #include "spore/cluster/member_table.h"
+#include "spore/cluster/amplification_guard.h"
+#include "spore/cluster/datagram_limiter.h"
 #include "spore/wire/replay_window.h"
-#include "spore/wire/source_rate_limit.h"
 #include "spore/wire/wire_codec.h"
 
 namespace spore {
@@ -44,9 +48,13 @@ struct DatagramStats {
   /// Datagrams accepted with the accept-only key (set_accept_key()): while a key rotation rolls
   /// out, peers still on the other key. Zero for a while = every peer has moved.
   uint32_t accepted_with_accept_key = 0;
-  /// Datagrams dropped unread because their source sent more than
-  /// SPORE_MAX_DATAGRAMS_PER_SOURCE_PER_S in a second (also in rejected_total).
-  uint32_t rate_limited = 0;
+  /// Verified datagrams of a member past SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S in a second, and
+  /// datagrams claiming no member past SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S (all such sources
+  /// together; dropped before decoding). Both also in rejected_total.
+  uint32_t rate_limited_member = 0, rate_limited_unverified = 0;
+  /// Datagrams not sent, and their bytes, because the destination has not proved membership and
+  /// sent this node fewer bytes than it would get (anti-amplification). Not in send_failures.
+  uint32_t amplification_refused = 0, amplification_refused_bytes = 0;
 };
 
 class DatagramChannel {
@@ -66,8 +74,12 @@ class DatagramChannel {
   /// Stamps msg.header (sender, incarnation, next seq, `dest_id`; a seq that would wrap raises
   /// the incarnation first), encodes it and sends it to ip:port (ip 0 = broadcast). `dest_id` is
   /// the receiver's node id, 0 only for a broadcast or a join address of unknown id. False,
-  /// counted in send_failures, when encoding or the UdpPort refused.
+  /// counted in send_failures, when encoding or the UdpPort refused; false, counted in
+  /// amplification_refused, when ip:port is neither a member's table address nor trusted and
+  /// lacks the credit.
   bool send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Message& msg);
+  /// A configured join address: sent to without anti-amplification credit. False when full.
+  bool trust_address(uint32_t ip, uint16_t port) { return guard_.trust(ip, port); }
 
   /// What receive() made of a datagram.
   enum class Received : uint8_t {
@@ -76,7 +88,7 @@ class DatagramChannel {
     kStranger,  ///< verified and for us, but the sender is no member: admit() it or refuse() it
   };
   /// Checks and decodes one received datagram into `out` (views into `data`).
-  Received receive(uint32_t src_ip, const uint8_t* data, size_t size_bytes, wire::Message& out);
+  Received receive(uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size_bytes, wire::Message& out);
   /// A stranger's datagram (`h`) admitted `m`: its slot's window starts there, and it is counted
   /// as accepted.
   void admit(const Member& m, const wire::Header& h);
@@ -89,6 +101,9 @@ class DatagramChannel {
   const ReplayWindow& replay_window(const Member& m) const { return replay_[slot_of(m)]; }
 
  private:
+  /// ip:port is a member's address in the table (it proved membership, no credit needed).
+  bool is_member_address(uint32_t ip, uint16_t port) const;
+
   NodeContext& ctx_;
   UdpPort& udp_;
   DatagramStats& stats_;
@@ -98,7 +113,8 @@ class DatagramChannel {
   void note_v1_peer(uint32_t src_ip);
   void count_accepted(wire::MessageType type);
 
-  SourceRateLimit rate_limit_;
+  DatagramLimiter limiter_;
+  AmplificationGuard guard_;
   std::array<ReplayWindow, MemberTable::capacity()> replay_{};  // [MemberTable::slot_of(member)]
   uint32_t seq_ = 0;
   uint32_t v1_peers_[4] = {};  // addresses already logged as speaking v1

@@ -49,7 +49,7 @@ bool Membership::add_join_address(uint32_t ip, uint16_t udp_port) {
   for (JoinAddress& j : join_) {
     if (j.ip == ip && j.port == udp_port) return true;
   }
-  if (join_count_ >= join_.size()) return false;
+  if (join_count_ >= join_.size() || !channel_.trust_address(ip, udp_port)) return false;
   join_[join_count_++] = {ip, udp_port};
   return true;
 }
@@ -159,7 +159,7 @@ void Membership::forget_member(const Member& m) {
 void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* data, size_t size_bytes) {
   if (!begun_ || left_ || data == nullptr) return;
   wire::Message msg;
-  const DatagramChannel::Received got = channel_.receive(src_ip, data, size_bytes, msg);
+  const DatagramChannel::Received got = channel_.receive(src_ip, src_port, data, size_bytes, msg);
   const uint32_t now_ms = ctx_.clock().now_ms();
   if (got == DatagramChannel::Received::kStranger) handle_stranger(src_ip, src_port, msg, now_ms);
   if (got == DatagramChannel::Received::kMember) dispatch(msg, now_ms);

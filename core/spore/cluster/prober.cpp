@@ -69,6 +69,9 @@ void Membership::handle_ping_req(const wire::Message& msg, uint32_t now_ms) {
     send_to(*requester, ack);
     return;
   }
+  // Only a current member is probed, and at its address in the table: the request's ip and port
+  // are never used, so no one can aim this node's PINGs at an address of their choosing.
+  const Member* target = ctx_.members().find(pr.target_id);
   Relay* slot = nullptr;
   for (Relay& r : relays_) {
     if (r.our_probe_id == 0) {
@@ -76,7 +79,7 @@ void Membership::handle_ping_req(const wire::Message& msg, uint32_t now_ms) {
       break;
     }
   }
-  if (slot == nullptr) {
+  if (slot == nullptr || target == nullptr || target->left) {
     ++stats_.ignored;
     return;
   }
@@ -90,7 +93,7 @@ void Membership::handle_ping_req(const wire::Message& msg, uint32_t now_ms) {
   ping.ping.target_id = pr.target_id;
   ping.ping.probe_id = slot->our_probe_id;
   ping.ping.timestamp_ms = now_ms;
-  send(pr.target_ip, pr.target_udp_port != 0 ? pr.target_udp_port : ctx_.config().udp_port, pr.target_id, ping);
+  send(target->ip, target->udp_port_or(ctx_.config().udp_port), pr.target_id, ping);
 }
 
 void Membership::probe_next_for_latency(uint32_t now_ms) {

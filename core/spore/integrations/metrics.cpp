@@ -116,12 +116,16 @@ std::string_view view_or_empty(const char* s) { return s != nullptr ? std::strin
 // counter, 'g' gauge) glued to the name, then the help text. Indexed by Family.
 constexpr char kFamilies[] SPORE_FLASH =
     "gspore_members\0Members by status, this node included.\0"
+    "cspore_members_refused_total\0Newcomers refused because every member is ACTIVE.\0"
+    "cspore_members_evicted_total\0Members forgotten early to make room for a newcomer.\0"
     "cspore_datagrams_received_total\0Cluster datagrams received.\0"
     "cspore_datagrams_sent_total\0Cluster datagrams sent.\0"
     "cspore_bytes_received_total\0UDP payload bytes received.\0"
     "cspore_bytes_sent_total\0UDP payload bytes sent.\0"
     "cspore_datagram_send_failures_total\0Sends the network refused.\0"
     "cspore_datagrams_rejected_total\0Datagrams dropped, by reason.\0"
+    "cspore_amplification_refused_datagrams_total\0Datagrams not sent to an unverified address short of credit.\0"
+    "cspore_amplification_refused_bytes_total\0UDP payload bytes of the datagrams not sent to an unverified address.\0"
     "cspore_datagrams_accept_key_total\0Datagrams accepted with the key rotation's second key.\0"
     "cspore_http_requests_total\0HTTP responses by status code.\0"
     "cspore_ota_updates_started_total\0Firmware uploads accepted.\0"
@@ -138,12 +142,16 @@ constexpr char kFamilies[] SPORE_FLASH =
 
 enum Family : uint8_t {
   kMembers,
+  kMembersRefused,
+  kMembersEvicted,
   kDatagramsReceived,
   kDatagramsSent,
   kBytesReceived,
   kBytesSent,
   kSendFailures,
   kRejected,
+  kAmplificationRefused,
+  kAmplificationRefusedBytes,
   kAcceptKey,  // the last one that needs Membership
   kHttpRequests,
   kOtaStarted,
@@ -310,13 +318,17 @@ bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slo
       // forged_incarnation: a gossip claim about this node's future incarnation, ignored (the
       // rest of the datagram is applied).
       static constexpr char kOtherReasons[] SPORE_FLASH =
-          "rate_limited\0oversize\0low_heap\0short_read\0forged_incarnation\0";
+          "rate_limited_member\0rate_limited_unverified\0oversize\0low_heap\0short_read\0forged_incarnation\0";
+      constexpr size_t kOthers = 6;
       const size_t other = slot - kDecoderSlots;
-      if (other >= 5) return false;
-      const uint32_t others[] = {s.rate_limited, udp_ != nullptr ? udp_->dropped_oversize : 0,
+      if (other >= kOthers) return false;
+      const uint32_t others[] = {s.rate_limited_member,
+                                 s.rate_limited_unverified,
+                                 udp_ != nullptr ? udp_->dropped_oversize : 0,
                                  udp_ != nullptr ? udp_->dropped_low_heap : 0,
-                                 udp_ != nullptr ? udp_->dropped_short_read : 0, s.forged_incarnation};
-      if (others[other] != 0) e.sample(name, reason, flash_nth(kOtherReasons, 5, other), others[other]);
+                                 udp_ != nullptr ? udp_->dropped_short_read : 0,
+                                 s.forged_incarnation};
+      if (others[other] != 0) e.sample(name, reason, flash_nth(kOtherReasons, kOthers, other), others[other]);
       return true;
     }
     case kHttpRequests: {
@@ -346,7 +358,11 @@ bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slo
     case kDatagramsSent: value = datagrams_sent_.total; break;
     case kBytesReceived: value = bytes_received_.total; break;
     case kBytesSent: value = bytes_sent_.total; break;
+    case kMembersRefused: value = ctx_.members().refused_full(); break;
+    case kMembersEvicted: value = ctx_.members().evictions(); break;
     case kSendFailures: value = membership_->stats().send_failures; break;
+    case kAmplificationRefused: value = membership_->stats().amplification_refused; break;
+    case kAmplificationRefusedBytes: value = membership_->stats().amplification_refused_bytes; break;
     case kAcceptKey: value = membership_->stats().accepted_with_accept_key; break;
     case kOtaStarted: value = ota_started_; break;
     case kOtaSucceeded: value = ota_succeeded_; break;
