@@ -7,6 +7,9 @@
 
 #include <new>
 
+#include "spore/device/http_admission.h"
+#include "spore/device/http_request_table.h"
+
 namespace spore::esp8266 {
 namespace {
 
@@ -137,15 +140,48 @@ HttpListener::Screen* HttpListener::free_screen(size_t* in_use) {
   return free;
 }
 
+size_t HttpListener::heads_from(const tcp_pcb* pcb) const {
+  size_t n = 0;
+  for (const Screen& s : screens_) n += s.pcb != nullptr && ip_addr_cmp(&s.pcb->remote_ip, &pcb->remote_ip) ? 1 : 0;
+  return n;
+}
+
+HttpListener::Screen* HttpListener::choose_victim(uint32_t now_ms) {
+  // Every screen holds a first head still arriving (kHead); choose_eviction() weighs their
+  // addresses and ages as spored weighs its connections.
+  EvictionCandidate candidates[SPORE_ESP_MAX_HEAD_SCREENS];
+  for (size_t i = 0; i < SPORE_ESP_MAX_HEAD_SCREENS; ++i) {
+    candidates[i].state = EvictionCandidate::State::kHead;
+    candidates[i].age_ms = now_ms - screens_[i].accepted_ms;
+    candidates[i].address_connections = heads_from(screens_[i].pcb);
+  }
+  const size_t i = choose_eviction(candidates, SPORE_ESP_MAX_HEAD_SCREENS, kEvictionMinAgeMs);
+  return i < SPORE_ESP_MAX_HEAD_SCREENS ? &screens_[i] : nullptr;
+}
+
 err_t HttpListener::accept(tcp_pcb* pcb) {
   size_t in_use = 0;
   Screen* screen = free_screen(&in_use);
-  // Every head in flight may still grow to its worst case; this one too.
-  const uint32_t need = kReserveBytes + (in_use + 1) * kHeadWorstCaseBytes;
-  if (screen == nullptr || ESP.getFreeHeap() < need || ESP.getMaxFreeBlockSize() < kMinFreeBlockBytes) {
+  // Core's admission policy (http_admission.h), as spored applies it: a share per client
+  // address, and a full listener gives up the head choose_eviction() picks for the new one.
+  const ConnectionAdmission admission = admit_connection(heads_from(pcb), in_use, HttpRequestTable::kLimits);
+  Screen* victim = screen == nullptr && admission == ConnectionAdmission::kEvict ? choose_victim(millis()) : nullptr;
+  // Every head in flight may still grow to its worst case; this one too (an evicted one not).
+  const uint32_t need = kReserveBytes + (victim != nullptr ? in_use : in_use + 1) * kHeadWorstCaseBytes;
+  if (admission == ConnectionAdmission::kAddressFull || (screen == nullptr && victim == nullptr) ||
+      ESP.getFreeHeap() < need || ESP.getMaxFreeBlockSize() < kMinFreeBlockBytes) {
     ++refused_accepts_;
     tcp_abort(pcb);
     return ERR_ABRT;
+  }
+  if (victim != nullptr) {
+    // As poll() resets a late head, from lwIP's accept path: lwIP's own tcp_alloc() aborts
+    // other pcbs there too (tcp_kill_prio()). The err callback lets the request delete itself.
+    tcp_pcb* old = victim->pcb;
+    victim->pcb = nullptr;
+    ++evicted_heads_;
+    tcp_abort(old);
+    screen = victim;
   }
   // AsyncServer::_accept() (ESPAsyncTCP.cpp:1215-1291) with AsyncWebServer::begin()'s
   // setNoDelay(true); the AsyncClient constructor sets arg, recv, sent, err and poll.
