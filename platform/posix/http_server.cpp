@@ -705,16 +705,20 @@ int HttpServer::begin_request(MHD_Connection* c, const char* method, Conn* conn)
   facts.fields = &fields;
   facts.head_bytes = size_info != nullptr ? size_info->header_size : 0;
   facts.target_bytes = conn->target.size();
-  facts.query_params = static_cast<size_t>(std::max(0, MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, nullptr, nullptr)));
+  const int query_params = MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, nullptr, nullptr);
+  facts.query_params = static_cast<size_t>(std::max(0, query_params));
   facts.content_type = header(c, "Content-Type");
   facts.content_length = declared;
   facts.has_body = has_body;
   facts.upload = upload;
   const HttpRefusal refusal = admit_head(facts, admission_limits());
-  if (refusal == HttpRefusal::kNone) {
-    if (upload) return begin_upload(c, conn, chunked ? 0 : declared, drain_if_refused);
-    return 1;
-  }
+  if (refusal != HttpRefusal::kNone) return refuse_head(c, conn, refusal, fields, drain_if_refused);
+  if (upload) return begin_upload(c, conn, chunked ? 0 : declared, drain_if_refused);
+  return 1;
+}
+
+int HttpServer::refuse_head(MHD_Connection* c, Conn* conn, HttpRefusal refusal, const HttpHeadFields& fields,
+                            bool drain_if_refused) {
   const std::string code = text_of(http_refusal_code(refusal));
   switch (refusal) {
     case HttpRefusal::kHeadersTooLarge: {
@@ -733,7 +737,8 @@ int HttpServer::begin_request(MHD_Connection* c, const char* method, Conn* conn)
       return 1;
     case HttpRefusal::kUriTooLong: {
       char message[128];
-      std::snprintf(message, sizeof message, "The request target is %zu bytes or more, or has over %zu query parameters.",
+      std::snprintf(message, sizeof message,
+                    "The request target is %zu bytes or more, or has over %zu query parameters.",
                     limits_.max_target_bytes, limits_.max_query_params);
       return refuse(c, conn, 414, code.c_str(), message, true);
     }

@@ -26,8 +26,8 @@
 /// keep-alive connection pins a process that is about to exec().
 ///
 /// Limits (Limits below; docs/reliability.md has the table), decided by core's one HTTP admission
-/// policy (core/spore/device/http_admission.h, shared with the ESP8266): a total deadline for a request head,
-/// a running minimum pace for a body, an idle timeout, connections per client address,
+/// policy (core/spore/device/http_admission.h, shared with the ESP8266): a total deadline for a
+/// request head, a running minimum pace for a body, an idle timeout, connections per client address,
 /// connections in all (a full server displaces its slowest connection for a new one:
 /// choose_eviction(); the node's own address has a small allowance outside both caps), event
 /// streams per address, header fields and head bytes (431), unambiguous body framing (400), the
@@ -113,8 +113,8 @@ class HttpServer {
     /// idle, a head that stopped coming, a client that does not read its answer). Whole seconds.
     uint32_t idle_timeout_s = 5;
     /// Connections counted open at once. A new connection to a full server displaces one it holds
-    /// (choose_eviction(), core/spore/device/http_admission.h: from the address holding the most connections, a
-    /// slow first head before an idle keep-alive connection before a body still arriving), which
+    /// (choose_eviction(), core/spore/device/http_admission.h: from the address holding the most
+    /// connections, a slow first head before an idle keep-alive connection before a body still arriving), which
     /// is answered 503 `overloaded` (`Retry-After: 1`; an idle keep-alive connection: closed
     /// unanswered). When none can be displaced (every connection is being answered, streams
     /// events or uploads), a request on the new connection is answered 503 `overloaded` and the
@@ -219,6 +219,10 @@ class HttpServer {
   // libmicrohttpd callbacks (http_server.cpp); `Conn` is the connection's state.
   int on_request(MHD_Connection* c, const char* method, const char* upload_data, size_t* upload_size, Conn* conn);
   int begin_request(MHD_Connection* c, const char* method, Conn* conn);
+  /// The answer to a head core's admission policy refused (a small body over its limit: read
+  /// and dropped first when `drain_if_refused`).
+  int refuse_head(MHD_Connection* c, Conn* conn, HttpRefusal refusal, const HttpHeadFields& fields,
+                  bool drain_if_refused);
   bool consume_body(Conn* conn, const char* data, size_t size);
   int finish_request(MHD_Connection* c, Conn* conn);
   void on_completed(MHD_Connection* c, Conn* conn);
