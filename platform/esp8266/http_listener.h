@@ -13,8 +13,8 @@
 ///    as AsyncWebServer::begin() asks, `new (std::nothrow) AsyncClient(pcb)`) and the server's
 ///    accept lambda (WebServer.cpp:45-57: setRxTimeout(3), AsyncWebServerRequest::create(), abort
 ///    and delete on failure) do;
-///  - before that, core's admission policy (core/spore/device/http_admission.h, the one spored
-///    applies to its connections) decides: a connection from an address that holds
+///  - before that, core's admission policy (place_head(), core/spore/device/http_admission.h,
+///    the one spored applies to its connections) decides: a connection from an address that holds
 ///    SPORE_ESP_MAX_HEAD_SCREENS_PER_ADDRESS screens already is refused (RST, before anything is
 ///    allocated: lwIP's pcb is all it cost); when all SPORE_ESP_MAX_HEAD_SCREENS screens are in
 ///    use, the head choose_eviction() picks (from the address holding the most, aged before
@@ -122,13 +122,9 @@ class HttpListener {
   /// 137-143, 737-750), and lwIP would go on with a freed pcb (tcp.h: "When calling this from one
   /// of the TCP callbacks, make sure you always return ERR_ABRT").
   err_t after_forward(void* arg, err_t result);
-  /// A free screen, after releasing those whose connection lwIP has closed or freed meanwhile.
-  Screen* free_screen(size_t* in_use);
+  /// Releases the screens whose connection lwIP has closed or freed meanwhile; the screens in use.
+  size_t release_stale_screens();
   Screen* screen_of(const tcp_pcb* pcb);
-  /// Screens held by connections from `pcb`'s client address.
-  size_t heads_from(const tcp_pcb* pcb) const;
-  /// With every screen in use: the one to reset for a new connection.
-  Screen* choose_victim(uint32_t now_ms);
 
   AsyncWebServer* server_ = nullptr;
   tcp_pcb* listen_pcb_ = nullptr;

@@ -199,5 +199,40 @@ TEST(HttpAdmissionTest, AgedBeforeYoungThenHeadIdleBodyThenOldest) {
   EXPECT_EQ(choose({make(State::kHead, 10, 1), make(State::kHead, 30, 1)}), 1u);
 }
 
+HeadScreenSlot slot(uint32_t address, uint32_t accepted_ms) { return HeadScreenSlot{true, address, accepted_ms}; }
+constexpr HeadScreenSlot kFree{false, 0, 0};
+
+// The ESP8266 listener's four head screens (HttpListener::accept()): the per-address share, then
+// eviction among the heads when all are taken.
+TEST(HttpAdmissionTest, AHeadTakesAFreeScreenOrEvictsByThePolicy) {
+  const HttpAdmissionLimits limits = limits_of();  // 4 in all, 3 per address
+  bool evict = true;
+  const uint32_t a = 0x0A000001, b = 0x0A000002, c = 0x0A000003;
+  const uint32_t now = 10000;
+  std::vector<HeadScreenSlot> s = {slot(a, 100), kFree, slot(b, 200), kFree};
+  EXPECT_EQ(place_head(s.data(), s.size(), c, now, 500, limits, &evict), 1u);
+  EXPECT_FALSE(evict);
+  // An address holding 3 screens gets no fourth, free or not.
+  s = {slot(a, 100), slot(a, 200), kFree, slot(a, 300)};
+  EXPECT_EQ(place_head(s.data(), s.size(), a, now, 500, limits, &evict), s.size());
+  EXPECT_FALSE(evict);
+  EXPECT_EQ(place_head(s.data(), s.size(), b, now, 500, limits, &evict), 2u);
+  // All taken: a client from another address displaces the oldest head of the address holding
+  // the most (before, the newcomer was reset: four slow heads kept every client out).
+  s = {slot(b, 100), slot(a, 9000), slot(a, 8000), slot(a, 9500)};
+  EXPECT_EQ(place_head(s.data(), s.size(), c, now, 500, limits, &evict), 2u);
+  EXPECT_TRUE(evict);
+  // An aged head before a young one, whatever their order.
+  s = {slot(a, 9800), slot(b, 9900), slot(c, 5000), slot(0x0A000004, 9990)};
+  EXPECT_EQ(place_head(s.data(), s.size(), 0x0A000005, now, 500, limits, &evict), 2u);
+  EXPECT_TRUE(evict);
+  // The address at its share is refused even when all screens are taken (nothing evicted).
+  s = {slot(a, 100), slot(a, 200), slot(a, 300), slot(b, 400)};
+  EXPECT_EQ(place_head(s.data(), s.size(), a, now, 500, limits, &evict), s.size());
+  EXPECT_FALSE(evict);
+  EXPECT_EQ(place_head(s.data(), 0, a, now, 500, limits, &evict), 0u);  // no screens at all
+  EXPECT_FALSE(evict);
+}
+
 }  // namespace
 }  // namespace spore

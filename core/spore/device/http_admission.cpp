@@ -126,20 +126,62 @@ FlashStr http_refusal_code(HttpRefusal refusal) {
   return flash_nth(kCodes, kCount, static_cast<size_t>(refusal));
 }
 
+namespace {
+
+/// Lexicographic: address connections, aged, state, age; the greatest is closed first.
+bool closes_after(const EvictionCandidate& a, const EvictionCandidate& b, uint32_t min_age_ms) {
+  if (a.address_connections != b.address_connections) return a.address_connections < b.address_connections;
+  const bool a_aged = a.age_ms >= min_age_ms;
+  const bool b_aged = b.age_ms >= min_age_ms;
+  if (a_aged != b_aged) return b_aged;
+  if (a.state != b.state) return a.state < b.state;
+  return a.age_ms < b.age_ms;
+}
+
+size_t heads_from(const HeadScreenSlot* screens, size_t count, uint32_t address) {
+  size_t n = 0;
+  for (size_t i = 0; i < count; ++i) n += screens[i].used && screens[i].address == address ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
 size_t choose_eviction(const EvictionCandidate* candidates, size_t count, uint32_t min_age_ms) {
-  // Lexicographic: address connections, aged, state, age; the greatest is closed.
-  auto before = [min_age_ms](const EvictionCandidate& a, const EvictionCandidate& b) {
-    if (a.address_connections != b.address_connections) return a.address_connections < b.address_connections;
-    const bool a_aged = a.age_ms >= min_age_ms;
-    const bool b_aged = b.age_ms >= min_age_ms;
-    if (a_aged != b_aged) return b_aged;
-    if (a.state != b.state) return a.state < b.state;
-    return a.age_ms < b.age_ms;
-  };
   size_t best = count;
   for (size_t i = 0; i < count; ++i) {
-    if (best == count || before(candidates[best], candidates[i])) best = i;
+    if (best == count || closes_after(candidates[best], candidates[i], min_age_ms)) best = i;
   }
+  return best;
+}
+
+size_t place_head(const HeadScreenSlot* screens, size_t count, uint32_t address, uint32_t now_ms, uint32_t min_age_ms,
+                  const HttpAdmissionLimits& limits, bool* evict) {
+  *evict = false;
+  size_t in_use = 0;
+  size_t free = count;
+  for (size_t i = 0; i < count; ++i) {
+    if (screens[i].used) {
+      ++in_use;
+    } else if (free == count) {
+      free = i;
+    }
+  }
+  const ConnectionAdmission admission = admit_connection(heads_from(screens, count, address), in_use, limits);
+  if (admission == ConnectionAdmission::kAddressFull) return count;
+  if (free != count && admission == ConnectionAdmission::kAccept) return free;
+  // Full (by the screens or by the limit): choose_eviction() over the used ones, built in turn.
+  size_t best = count;
+  EvictionCandidate best_candidate{};
+  for (size_t i = 0; i < count; ++i) {
+    if (!screens[i].used) continue;
+    const EvictionCandidate c{EvictionCandidate::State::kHead, now_ms - screens[i].accepted_ms,
+                              heads_from(screens, count, screens[i].address)};
+    if (best == count || closes_after(best_candidate, c, min_age_ms)) {
+      best = i;
+      best_candidate = c;
+    }
+  }
+  *evict = best != count;
   return best;
 }
 

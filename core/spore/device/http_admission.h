@@ -162,4 +162,20 @@ struct EvictionCandidate {
 /// is none. The order is the one in the file comment.
 size_t choose_eviction(const EvictionCandidate* candidates, size_t count, uint32_t min_age_ms);
 
+/// One of the ESP8266 listener's head screens as admission sees it. No default values, as for
+/// EvictionCandidate: the listener sets every field.
+struct HeadScreenSlot {
+  bool used;             ///< a connection's head is being screened in it
+  uint32_t address;      ///< that connection's client IPv4 address
+  uint32_t accepted_ms;  ///< when it was accepted
+};
+
+/// Where a new connection from `address` goes among `count` screens, by the rules above
+/// (admit_connection(), then choose_eviction() with every screen holding a first head): the
+/// index of a free screen (*evict false), or with all in use the index of the head to reset for
+/// it (*evict true); `count` when it is refused (its address holds
+/// limits.max_connections_per_address screens already, or there is no screen at all).
+size_t place_head(const HeadScreenSlot* screens, size_t count, uint32_t address, uint32_t now_ms, uint32_t min_age_ms,
+                  const HttpAdmissionLimits& limits, bool* evict);
+
 }  // namespace spore
