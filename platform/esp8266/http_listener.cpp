@@ -7,6 +7,9 @@
 
 #include <new>
 
+#include "spore/device/http_admission.h"
+#include "spore/device/http_request_table.h"
+
 namespace spore::esp8266 {
 namespace {
 
@@ -33,6 +36,9 @@ bool is_active(const tcp_pcb* pcb) {
   }
   return false;
 }
+
+// The client's IPv4 address of a connection (the admission policy's per-address share).
+uint32_t ipv4_of(const tcp_pcb* pcb) { return ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)); }
 
 }  // namespace
 
@@ -117,35 +123,53 @@ HttpListener::Screen* HttpListener::screen_of(const tcp_pcb* pcb) {
   return nullptr;
 }
 
-HttpListener::Screen* HttpListener::free_screen(size_t* in_use) {
+size_t HttpListener::release_stale_screens() {
   // A screen is released in recv() when its head ends, is refused, or the library aborts the
   // connection. A connection that ends otherwise mid-head (the peer's RST, the library's 3 s rx
   // timeout closing it) leaves its screen behind: it is stale once its pcb is no longer active
   // or no longer routes its data through us (AsyncClient's close clears the recv callback).
-  Screen* free = nullptr;
-  *in_use = 0;
+  size_t in_use = 0;
   for (Screen& s : screens_) {
     if (s.pcb != nullptr && (!is_active(s.pcb) || s.pcb->recv != &s_recv)) {
       s.pcb = nullptr;
     }
-    if (s.pcb == nullptr) {
-      if (free == nullptr) free = &s;
-    } else {
-      ++*in_use;
-    }
+    in_use += s.pcb != nullptr ? 1 : 0;
   }
-  return free;
+  return in_use;
 }
 
 err_t HttpListener::accept(tcp_pcb* pcb) {
-  size_t in_use = 0;
-  Screen* screen = free_screen(&in_use);
-  // Every head in flight may still grow to its worst case; this one too.
-  const uint32_t need = kReserveBytes + (in_use + 1) * kHeadWorstCaseBytes;
-  if (screen == nullptr || ESP.getFreeHeap() < need || ESP.getMaxFreeBlockSize() < kMinFreeBlockBytes) {
+  const size_t in_use = release_stale_screens();
+  // Core's admission policy (http_admission.h), as spored applies it: a share per client
+  // address, and a full listener gives up the head choose_eviction() picks for the new one.
+  HeadScreenSlot slots[SPORE_ESP_MAX_HEAD_SCREENS];
+  for (size_t i = 0; i < SPORE_ESP_MAX_HEAD_SCREENS; ++i) {
+    slots[i].used = screens_[i].pcb != nullptr;
+    slots[i].address = slots[i].used ? ipv4_of(screens_[i].pcb) : 0;
+    slots[i].accepted_ms = screens_[i].accepted_ms;
+  }
+  // The two numbers it reads, each an immediate (a copy of kLimits would sit in DRAM).
+  HttpAdmissionLimits limits;
+  limits.max_connections = HttpRequestTable::kLimits.max_connections;
+  limits.max_connections_per_address = HttpRequestTable::kLimits.max_connections_per_address;
+  bool evict = false;
+  const size_t i =
+      place_head(slots, SPORE_ESP_MAX_HEAD_SCREENS, ipv4_of(pcb), millis(), kEvictionMinAgeMs, limits, &evict);
+  // Every head in flight may still grow to its worst case; this one too (an evicted one not).
+  const uint32_t need = kReserveBytes + (evict ? in_use : in_use + 1) * kHeadWorstCaseBytes;
+  if (i >= SPORE_ESP_MAX_HEAD_SCREENS || ESP.getFreeHeap() < need || ESP.getMaxFreeBlockSize() < kMinFreeBlockBytes) {
     ++refused_accepts_;
     tcp_abort(pcb);
     return ERR_ABRT;
+  }
+  Screen* screen = &screens_[i];
+  if (evict) {
+    // As poll() resets a late head, from lwIP's accept path: lwIP's own tcp_alloc() aborts
+    // other pcbs there too (tcp_kill_prio()). The err callback lets the request delete itself.
+    tcp_pcb* old = screen->pcb;
+    screen->pcb = nullptr;
+    ++evicted_heads_;
+    tcp_abort(old);
   }
   // AsyncServer::_accept() (ESPAsyncTCP.cpp:1215-1291) with AsyncWebServer::begin()'s
   // setNoDelay(true); the AsyncClient constructor sets arg, recv, sent, err and poll.

@@ -13,10 +13,14 @@
 ///    as AsyncWebServer::begin() asks, `new (std::nothrow) AsyncClient(pcb)`) and the server's
 ///    accept lambda (WebServer.cpp:45-57: setRxTimeout(3), AsyncWebServerRequest::create(), abort
 ///    and delete on failure) do;
-///  - before that, it refuses (RST, before anything is allocated) a connection when all
-///    SPORE_ESP_MAX_HEAD_SCREENS screens are in use or the free heap could not hold one more head
-///    at its worst case besides those in flight and a reserve (see begin()): lwIP's pcb is all
-///    it cost;
+///  - before that, core's admission policy (place_head(), core/spore/device/http_admission.h,
+///    the one spored applies to its connections) decides: a connection from an address that holds
+///    SPORE_ESP_MAX_HEAD_SCREENS_PER_ADDRESS screens already is refused (RST, before anything is
+///    allocated: lwIP's pcb is all it cost); when all SPORE_ESP_MAX_HEAD_SCREENS screens are in
+///    use, the head choose_eviction() picks (from the address holding the most, aged before
+///    young, the oldest) is reset and the new connection takes its screen. It is also refused
+///    when the free heap could not hold one more head at its worst case besides those in flight
+///    and a reserve (see begin());
 ///  - AsyncClient's constructor sets the pcb's recv, sent and err callbacks to its own
 ///    (ESPAsyncTCP.cpp:198-200); the listener saves them from the pcb and puts its own in front,
 ///    for the connection's life. Each received pbuf chain goes through the screen first while the
@@ -82,10 +86,16 @@ class HttpListener {
   /// the largest free block at least kMinFreeBlockBytes. False when lwIP cannot bind or listen.
   bool begin(AsyncWebServer& server, uint16_t port);
 
-  /// Connections reset at accept (no screen free, or not enough heap) since begin().
+  /// Connections reset at accept (their address's share of screens taken, or not enough heap)
+  /// since begin().
   uint32_t refused_accepts() const { return refused_accepts_; }
-  /// Connections reset because their head broke a limit since begin().
+  /// Connections reset because their head broke a limit or its deadline since begin().
   uint32_t refused_heads() const { return refused_heads_; }
+  /// Heads reset to make room for a new connection since begin() (choose_eviction()).
+  uint32_t evicted_heads() const { return evicted_heads_; }
+  /// A head is reset for a newcomer before younger ones once it is this old: spored's default
+  /// (HttpServer::Limits::eviction_min_age_ms); a head on a LAN arrives within milliseconds.
+  static constexpr uint32_t kEvictionMinAgeMs = 500;
   /// Resets connections whose head is not in SPORE_ESP_HEAD_TIMEOUT_MS after accept (the
   /// library's 3 s receive timeout restarts with every byte, so a head sent a byte at a time
   /// would otherwise hold its screen for as long as it likes). Call from loop().
@@ -112,8 +122,8 @@ class HttpListener {
   /// 137-143, 737-750), and lwIP would go on with a freed pcb (tcp.h: "When calling this from one
   /// of the TCP callbacks, make sure you always return ERR_ABRT").
   err_t after_forward(void* arg, err_t result);
-  /// A free screen, after releasing those whose connection lwIP has closed or freed meanwhile.
-  Screen* free_screen(size_t* in_use);
+  /// Releases the screens whose connection lwIP has closed or freed meanwhile; the screens in use.
+  size_t release_stale_screens();
   Screen* screen_of(const tcp_pcb* pcb);
 
   AsyncWebServer* server_ = nullptr;
@@ -128,6 +138,7 @@ class HttpListener {
   bool forwarding_aborted_ = false;  ///< its err callback came meanwhile: the pcb is freed
   uint32_t refused_accepts_ = 0;
   uint32_t refused_heads_ = 0;
+  uint32_t evicted_heads_ = 0;
 };
 
 }  // namespace spore::esp8266

@@ -2,6 +2,7 @@
 
 #include <Arduino.h>
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <string_view>
@@ -184,11 +185,18 @@ HttpRequestHead head_of(AsyncWebServerRequest* request, char* target = nullptr, 
 }
 
 /// head_of() plus what admission bounds: the target's size and the library's parameter and
-/// header lists (already parsed: WebRequest.cpp _parseReqHead() / _parseReqHeader()).
-HttpRequestHead admission_head_of(AsyncWebServerRequest* request) {
+/// header lists (already parsed: WebRequest.cpp _parseReqHead() / _parseReqHeader()), the header
+/// fields added to `fields` (which must outlive the head) for core's framing and name rules.
+HttpRequestHead admission_head_of(AsyncWebServerRequest* request, HttpHeadFields& fields) {
   HttpRequestHead h = head_of(request);
   h.query_params = request->params();
-  h.header_count = request->headers();
+  // getHeader(i) walks the list from its start too: one field past the limit is enough for 431.
+  const size_t count = std::min<size_t>(request->headers(), SPORE_ESP_MAX_HEADERS + 1);
+  for (size_t i = 0; i < count; ++i) {
+    const AsyncWebHeader* field = request->getHeader(i);
+    if (field != nullptr) fields.add(view_of(field->name()), view_of(field->value()));
+  }
+  h.fields = &fields;
   // getParam(i) walks the list from its start: only measure a list admission will not refuse
   // anyway, so a flood of parameters costs no quadratic walk in the SYS context.
   if (h.query_params <= SPORE_ESP_MAX_QUERY_PARAMS) h.target_bytes = target_size(request);
@@ -331,7 +339,8 @@ bool EspHttpServer::admit(AsyncWebServerRequest* request) {
   BufferJsonOutput out(refusal_, sizeof refusal_);
   HttpResponseHeaders headers;
   const HttpHeapState heap{ESP.getFreeHeap(), ESP.getMaxFreeBlockSize()};
-  HttpRequestHead head = admission_head_of(request);
+  HttpHeadFields fields;
+  HttpRequestHead head = admission_head_of(request, fields);
   // An update upload starts in admit(): its whole target goes with it, as its proof signs the
   // query (allow_downgrade=1). A target too long was refused (414) by admit() anyway.
   char target[kTargetMaxBytes];

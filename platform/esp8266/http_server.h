@@ -140,9 +140,12 @@ class EspHttpServer {
   /// library parses it (http_listener.h); AsyncWebServer::begin() is not called. False when
   /// lwIP could not listen on the port (the caller logs it; nothing is served).
   bool begin(uint16_t port);
-  /// Connections reset by the head screen: at accept (no screen free, not enough heap) and for a
-  /// head over SPORE's limits.
-  uint32_t refused_connections() const { return listener_.refused_accepts() + listener_.refused_heads(); }
+  /// Connections reset by the listener: at accept (the address's share of screens, not enough
+  /// heap), to make room for a newcomer (core's choose_eviction()), and for a head over SPORE's
+  /// limits or its deadline.
+  uint32_t refused_connections() const {
+    return listener_.refused_accepts() + listener_.refused_heads() + listener_.evicted_heads();
+  }
   /// From loop(): OTA stall detection, deferred restart (after a restart or a committed update),
   /// event stream keep-alives.
   void loop();

@@ -22,9 +22,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "posix/http_eviction.h"
-#include "posix/http_head_check.h"
 #include "posix/udp_socket.h"
+#include "spore/device/http_admission.h"
 #include "spore/integrations/event_api.h"
 #include "spore/base/json_writer.h"
 #include "spore/ota/ota_upload.h"
@@ -494,7 +493,8 @@ void HttpServer::admit_locked(Conn* conn, bool from_self) {
     return;
   }
   size_t& from_address = impl.per_address[conn->address];
-  if (from_address >= limits_.max_connections_per_ip) {
+  const ConnectionAdmission admission = admit_connection(from_address, impl.counted, admission_limits());
+  if (admission == ConnectionAdmission::kAddressFull) {
     // The address holds its share already: closed unanswered (libmicrohttpd's next read sees
     // the end), as a full accept queue would.
     conn->cut = true;
@@ -504,7 +504,7 @@ void HttpServer::admit_locked(Conn* conn, bool from_self) {
   ++from_address;
   ++impl.counted;
   conn->holds_slot = true;
-  if (impl.counted <= limits_.max_connections) return;
+  if (admission == ConnectionAdmission::kAccept) return;
   Conn* victim = choose_victim_locked(conn);
   if (victim == nullptr) {
     conn->overloaded = true;  // answered 503 when its head is complete
@@ -546,6 +546,18 @@ void HttpServer::release_locked(Conn* conn) {
   --impl.counted;
   auto it = impl.per_address.find(conn->address);
   if (it != impl.per_address.end() && --it->second == 0) impl.per_address.erase(it);
+}
+
+HttpAdmissionLimits HttpServer::admission_limits() const {
+  HttpAdmissionLimits a;
+  a.max_header_count = limits_.max_header_count;
+  a.max_head_bytes = limits_.max_head_bytes;
+  a.max_target_bytes = limits_.max_target_bytes;
+  a.max_query_params = limits_.max_query_params;
+  a.max_body_bytes = max_body_bytes_;
+  a.max_connections = limits_.max_connections;
+  a.max_connections_per_address = limits_.max_connections_per_ip;
+  return a;
 }
 
 void HttpServer::fit_open_file_limit() {
@@ -635,8 +647,16 @@ namespace {
 
 MHD_Result add_field(void* cls, MHD_ValueKind, const char* key, size_t key_size, const char* value,
                      size_t value_size) {
-  static_cast<HeadCheck*>(cls)->add({key, key_size}, {value != nullptr ? value : "", value != nullptr ? value_size : 0});
+  static_cast<HttpHeadFields*>(cls)->add({key, key_size},
+                                         {value != nullptr ? value : "", value != nullptr ? value_size : 0});
   return MHD_YES;
+}
+
+/// One of core's flash strings (http_admission.h) as a std::string.
+std::string text_of(FlashStr s) {
+  std::string out(s.length(), '\0');
+  s.copy_to(out.data(), out.size() + 1);  // and the terminator std::string keeps anyway
+  return out;
 }
 
 }  // namespace
@@ -651,17 +671,16 @@ int HttpServer::begin_request(MHD_Connection* c, const char* method, Conn* conn)
   conn->kind = Conn::Kind::kPlain;
   conn->method = method_from(method);
 
-  HeadCheck check(limits_.max_header_count);
-  MHD_get_connection_values_n(c, MHD_HEADER_KIND, &add_field, &check);
+  HttpHeadFields fields;
+  MHD_get_connection_values_n(c, MHD_HEADER_KIND, &add_field, &fields);
   const MHD_ConnectionInfo* size_info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-  const size_t head_bytes = size_info != nullptr ? size_info->header_size : 0;
-  const bool chunked = check.chunked();
-  const uint64_t declared = check.has_content_length() ? check.content_length() : 0;
+  const bool chunked = fields.chunked();
+  const uint64_t declared = fields.has_content_length() ? fields.content_length() : 0;
   const bool has_body = chunked || declared > 0;
   const bool expect_continue = header_name_is(header(c, "Expect"), "100-continue");
   const bool upload = ota_ != nullptr && std::strcmp(method, "POST") == 0 &&
                       path_of(conn->target) == OtaUploadHandler::kPath &&
-                      (check.has_content_length() || chunked);
+                      (fields.has_content_length() || chunked);
   // A refused body is read and dropped only when that is cheap: a declared length the client
   // sends without waiting to be asked, small enough to read at the minimum pace in seconds.
   const bool drain_if_refused = !chunked && !expect_continue && declared <= kRefusedDrainBytes;
@@ -682,29 +701,51 @@ int HttpServer::begin_request(MHD_Connection* c, const char* method, Conn* conn)
     return refuse(c, conn, 503, "stopping", "The node is stopping or restarting; retry in a moment.", true);
   }
   if (overloaded) return refuse(c, conn, 503, "overloaded", kOverloadedMessage, true);
-  switch (check.verdict(head_bytes, limits_.max_head_bytes)) {
-    case HeadVerdict::kOk:
-      break;
-    case HeadVerdict::kTooManyHeaders:
-    case HeadVerdict::kTooLarge: {
+  HttpHeadFacts facts;
+  facts.fields = &fields;
+  facts.head_bytes = size_info != nullptr ? size_info->header_size : 0;
+  facts.target_bytes = conn->target.size();
+  const int query_params = MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, nullptr, nullptr);
+  facts.query_params = static_cast<size_t>(std::max(0, query_params));
+  facts.content_type = header(c, "Content-Type");
+  facts.content_length = declared;
+  facts.has_body = has_body;
+  facts.upload = upload;
+  const HttpRefusal refusal = admit_head(facts, admission_limits());
+  if (refusal != HttpRefusal::kNone) return refuse_head(c, conn, refusal, fields, drain_if_refused);
+  if (upload) return begin_upload(c, conn, chunked ? 0 : declared, drain_if_refused);
+  return 1;
+}
+
+int HttpServer::refuse_head(MHD_Connection* c, Conn* conn, HttpRefusal refusal, const HttpHeadFields& fields,
+                            bool drain_if_refused) {
+  const std::string code = text_of(http_refusal_code(refusal));
+  switch (refusal) {
+    case HttpRefusal::kHeadersTooLarge: {
       char message[128];
       std::snprintf(message, sizeof message, "The request head is over %zu header fields or %zu bytes.",
                     limits_.max_header_count, limits_.max_head_bytes);
-      return refuse(c, conn, 431, "headers_too_large", message, true);
+      return refuse(c, conn, 431, code.c_str(), message, true);
     }
-    case HeadVerdict::kBadHeader:
-      return refuse(c, conn, 400, "bad_request", "A header name holds a space or a control character.", true);
-    case HeadVerdict::kBadFraming:
-      return refuse(c, conn, 400, "bad_framing", check.framing_problem(), true);
+    case HttpRefusal::kBadFraming:
+      return refuse(c, conn, 400, code.c_str(), text_of(fields.framing_problem()).c_str(), true);
+    case HttpRefusal::kPayloadTooLarge:
+      // Refused before the body: a small one is read and dropped so the answer arrives on a
+      // connection still in sync; any other is answered now and the connection closed.
+      if (!drain_if_refused) return refuse(c, conn, 413, code.c_str(), kTooLargeMessage, true);
+      conn->kind = Conn::Kind::kTooLarge;
+      return 1;
+    case HttpRefusal::kUriTooLong: {
+      char message[128];
+      std::snprintf(message, sizeof message,
+                    "The request target is %zu bytes or more, or has over %zu query parameters.",
+                    limits_.max_target_bytes, limits_.max_query_params);
+      return refuse(c, conn, 414, code.c_str(), message, true);
+    }
+    default:  // kBadHeaderName (spored takes any media type: libmicrohttpd hands the body over raw)
+      return refuse(c, conn, http_refusal_status(refusal), code.c_str(),
+                    "A header name holds a space or a control character.", true);
   }
-  if (upload) return begin_upload(c, conn, chunked ? 0 : declared, drain_if_refused);
-  if (check.has_content_length() && declared > max_body_bytes_) {
-    // Refused before the body: a small one is read and dropped so the answer arrives on a
-    // connection still in sync; any other is answered now and the connection closed.
-    if (!drain_if_refused) return refuse(c, conn, 413, "payload_too_large", kTooLargeMessage, true);
-    conn->kind = Conn::Kind::kTooLarge;
-  }
-  return 1;
 }
 
 bool HttpServer::consume_body(Conn* conn, const char* data, size_t size) {

@@ -25,12 +25,13 @@
 /// /api/node/restart (and the 200 of an installed image) also carries `Connection: close`, so no
 /// keep-alive connection pins a process that is about to exec().
 ///
-/// Limits (Limits below; docs/reliability.md has the table): a total deadline for a request head,
-/// a running minimum pace for a body, an idle timeout, connections per client address,
+/// Limits (Limits below; docs/reliability.md has the table), decided by core's one HTTP admission
+/// policy (core/spore/device/http_admission.h, shared with the ESP8266): a total deadline for a
+/// request head, a running minimum pace for a body, an idle timeout, connections per client address,
 /// connections in all (a full server displaces its slowest connection for a new one:
-/// http_eviction.h; the node's own address has a small allowance outside both caps), event streams
-/// per address, header fields and head bytes (431), unambiguous body framing (400,
-/// http_head_check.h), a fixed memory pool per connection.
+/// choose_eviction(); the node's own address has a small allowance outside both caps), event
+/// streams per address, header fields and head bytes (431), unambiguous body framing (400), the
+/// target's length and query parameters (414), a fixed memory pool per connection.
 ///
 /// Answers libmicrohttpd gives by itself before the request reaches this adapter (a request or
 /// header line it cannot parse, an unsupported HTTP version, a head or request line larger than
@@ -56,6 +57,7 @@
 #include <string_view>
 
 #include "spore/base/ports.h"
+#include "spore/device/http_admission.h"
 #include "spore/http/rest_api.h"
 
 struct MHD_Connection;
@@ -111,8 +113,8 @@ class HttpServer {
     /// idle, a head that stopped coming, a client that does not read its answer). Whole seconds.
     uint32_t idle_timeout_s = 5;
     /// Connections counted open at once. A new connection to a full server displaces one it holds
-    /// (choose_eviction(), http_eviction.h: from the address holding the most connections, a
-    /// slow first head before an idle keep-alive connection before a body still arriving), which
+    /// (choose_eviction(), core/spore/device/http_admission.h: from the address holding the most
+    /// connections, a slow first head before an idle keep-alive connection before a body still arriving), which
     /// is answered 503 `overloaded` (`Retry-After: 1`; an idle keep-alive connection: closed
     /// unanswered). When none can be displaced (every connection is being answered, streams
     /// events or uploads), a request on the new connection is answered 503 `overloaded` and the
@@ -132,6 +134,13 @@ class HttpServer {
     /// 431 `headers_too_large` and close beyond either.
     size_t max_header_count = 100;
     size_t max_head_bytes = 16 * 1024;
+    /// The request target (path and query, as sent) must be shorter than this, with at most
+    /// max_query_params query parameters: 414 `uri_too_long` and close beyond either, before any
+    /// body byte (core's admission rule 4, as on the ESP8266). RestApi refuses a longer target
+    /// anyway (400, RestApi::kMaxPathBytes), but only after the body; SPORE's routes read at most
+    /// one parameter, 16 leave room for any client's additions.
+    size_t max_target_bytes = RestApi::kMaxPathBytes + 1;
+    size_t max_query_params = 16;
     /// libmicrohttpd's memory pool per connection (the head, parsed fields, read and write
     /// buffers). Fixed: a flood of header lines fills it and is refused with 431, so memory per
     /// connection is bounded, and pools over 32 KiB are mmap()ed: returned to the system when the
@@ -210,6 +219,10 @@ class HttpServer {
   // libmicrohttpd callbacks (http_server.cpp); `Conn` is the connection's state.
   int on_request(MHD_Connection* c, const char* method, const char* upload_data, size_t* upload_size, Conn* conn);
   int begin_request(MHD_Connection* c, const char* method, Conn* conn);
+  /// The answer to a head core's admission policy refused (a small body over its limit: read
+  /// and dropped first when `drain_if_refused`).
+  int refuse_head(MHD_Connection* c, Conn* conn, HttpRefusal refusal, const HttpHeadFields& fields,
+                  bool drain_if_refused);
   bool consume_body(Conn* conn, const char* data, size_t size);
   int finish_request(MHD_Connection* c, Conn* conn);
   void on_completed(MHD_Connection* c, Conn* conn);
@@ -243,6 +256,8 @@ class HttpServer {
   void release_locked(Conn* conn);
   /// Lowers limits_.max_connections to fit RLIMIT_NOFILE; logs the caps.
   void fit_open_file_limit();
+  /// limits_ and max_body_bytes_ as core's admission policy takes them (http_admission.h).
+  HttpAdmissionLimits admission_limits() const;
   /// Ends an admitted upload in core (`complete` false: aborted) with `upload_mutex` held; its
   /// answer as raw HTTP, counted ("" when the upload already ended).
   std::string end_upload_locked(Conn* conn, bool complete);

@@ -1,27 +1,25 @@
-// libFuzzer target for spored's request-head checks (platform/posix/http_head_check.h): the
-// header-field count, the head size and the body framing of a request head.
+// libFuzzer target for the request-head rules of core's one HTTP admission policy
+// (core/spore/device/http_admission.h, used by spored and the ESP8266): the header-field count, the
+// head size, the field names and the body framing of a request head (admit_head() rules 1-3).
 //
 // Input: header fields, one per line ("name: value", split at the first ':'; a line without one
-// is a name with an empty value), as libmicrohttpd hands them over. The first byte, if any, is the
-// field-count limit (0..255), the second the head-size limit in units of 64 bytes; the head size
-// is the input's length.
+// is a name with an empty value), as libmicrohttpd or ESPAsyncWebServer hands them over. The first
+// byte, if any, is the field-count limit (0..255), the second the head-size limit in units of 64
+// bytes (0: unchecked, as on the ESP8266); the head size is the input's length.
 //
 // Properties checked on every input, abort() on violation, against an independent reference
 // model written here:
 // - nothing crashes or reads out of bounds (ASan/UBSan in the fuzz preset);
-// - the verdict is the model's: too many fields, then a head too large, then a bad field name,
+// - the verdict is the model's: too many fields or a head too large, then a bad field name,
 //   then bad framing; otherwise accepted;
 // - an accepted head has at most one framing: chunked (exactly one Transfer-Encoding, value
 //   "chunked" in any case) or one Content-Length of decimal digits whose value, read as a 64-bit
-//   number, is content_length(); never both; framing_problem() is "" exactly when the framing
-//   is sound;
+//   number, is content_length(); never both; no X-Expected-Entity-Length; framing_problem() is
+//   null exactly when the framing is sound;
 // - the check is deterministic: a second pass over the same fields gives the same result.
 //
 // Seed corpus: tests/fuzz/corpus/http_head_check/.
-//
-// http_head_check.cpp is host-side code, not core: it is compiled in here, as the fuzz build has
-// no platform/posix library (CMakeLists.txt adds the include directory for this target).
-#include "../../platform/posix/http_head_check.cpp"
+#include "spore/device/http_admission.h"
 
 #include <cctype>
 #include <cstddef>
@@ -34,8 +32,9 @@
 
 namespace {
 
-using spore::posix::HeadCheck;
-using spore::posix::HeadVerdict;
+using spore::HttpHeadFields;
+using spore::HttpRefusal;
+using HeadVerdict = spore::HttpRefusal;
 
 std::string lower_of(std::string_view s) {
   std::string out(s);
@@ -50,7 +49,7 @@ std::string_view trimmed(std::string_view s) {
 }
 
 struct Model {
-  HeadVerdict verdict = HeadVerdict::kOk;
+  HeadVerdict verdict = HeadVerdict::kNone;
   bool chunked = false;
   bool has_length = false;
   uint64_t length = 0;
@@ -60,7 +59,7 @@ Model model_of(const std::vector<std::pair<std::string_view, std::string_view>>&
                size_t head_bytes, size_t max_head_bytes) {
   Model m;
   int lengths = 0, encodings = 0;
-  bool bad_name = false, bad_length = false, bad_encoding = false;
+  bool bad_name = false, bad_length = false, bad_encoding = false, expected_length = false;
   uint64_t length = 0;
   for (const auto& f : fields) {
     if (f.first.empty()) bad_name = true;
@@ -68,7 +67,9 @@ Model model_of(const std::vector<std::pair<std::string_view, std::string_view>>&
       if (c <= ' ' || c == 0x7F) bad_name = true;
     }
     const std::string name = lower_of(f.first);
-    if (name == "content-length") {
+    if (name == "x-expected-entity-length") {
+      expected_length = true;  // refused whatever its value, as a framing problem
+    } else if (name == "content-length") {
       ++lengths;
       const std::string_view v = trimmed(f.second);
       // Decimal digits, value within 64 bits: compare digit strings without leading zeros.
@@ -92,13 +93,12 @@ Model model_of(const std::vector<std::pair<std::string_view, std::string_view>>&
       if (lower_of(trimmed(f.second)) != "chunked") bad_encoding = true;
     }
   }
-  if (fields.size() > max_count) {
-    m.verdict = HeadVerdict::kTooManyHeaders;
-  } else if (head_bytes > max_head_bytes) {
-    m.verdict = HeadVerdict::kTooLarge;
+  if (fields.size() > max_count || (max_head_bytes != 0 && head_bytes > max_head_bytes)) {
+    m.verdict = HeadVerdict::kHeadersTooLarge;
   } else if (bad_name) {
-    m.verdict = HeadVerdict::kBadHeader;
-  } else if (lengths > 1 || encodings > 1 || (lengths == 1 && encodings == 1) || bad_length || bad_encoding) {
+    m.verdict = HeadVerdict::kBadHeaderName;
+  } else if (lengths > 1 || encodings > 1 || (lengths == 1 && encodings == 1) || bad_length || bad_encoding ||
+             expected_length) {
     m.verdict = HeadVerdict::kBadFraming;
   }
   m.chunked = encodings == 1 && !bad_encoding;
@@ -125,19 +125,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     start = end + 1;
   }
 
-  HeadCheck check(max_count), again(max_count);
+  HttpHeadFields check, again;
   for (const auto& f : fields) {
     check.add(f.first, f.second);
     again.add(f.first, f.second);
   }
-  const HeadVerdict v = check.verdict(size, max_head_bytes);
+  // Rules 4-6 out of the way: no target, no body limit that applies (an upload).
+  spore::HttpAdmissionLimits limits;
+  limits.max_header_count = max_count;
+  limits.max_head_bytes = max_head_bytes;
+  limits.max_target_bytes = 1;
+  limits.max_query_params = 0;
+  spore::HttpHeadFacts facts;
+  facts.head_bytes = size;
+  facts.upload = true;
+  facts.fields = &check;
+  const HeadVerdict v = spore::admit_head(facts, limits);
+  facts.fields = &again;
   const Model m = model_of(fields, max_count, size, max_head_bytes);
   if (v != m.verdict) std::abort();
-  if (again.verdict(size, max_head_bytes) != v || again.content_length() != check.content_length()) std::abort();
-  if (check.header_count() != fields.size()) std::abort();
-  const bool sound_framing = *check.framing_problem() == '\0';
+  if (spore::admit_head(facts, limits) != v || again.content_length() != check.content_length()) std::abort();
+  if (check.count() != fields.size()) std::abort();
+  const bool sound_framing = check.framing_problem().is_null();
   if (v == HeadVerdict::kBadFraming && sound_framing) std::abort();
-  if (v == HeadVerdict::kOk) {
+  if (v == HeadVerdict::kNone) {
     if (!sound_framing) std::abort();
     if (check.chunked() && check.has_content_length()) std::abort();
     if (check.chunked() != m.chunked || check.has_content_length() != m.has_length) std::abort();

@@ -7,7 +7,7 @@
 // Input: a sequence of operations; each starts with one byte, op = b & 7, request = (b >> 3) % 6:
 //   0 admit: next byte = head (index into kHeads; bit 7 set: free heap below the minimum), next
 //     byte = Content-Length / 16 for heads that send one, next byte x: target_bytes = x,
-//     query_params = x & 7, header_count = x >> 2;
+//     query_params = x & 7, x >> 2 header fields;
 //   1 on_body: next byte n (0..255), then n body bytes (when it flags an overflow, the adapter's
 //     refuse_too_large() follows);   2 on_upload: next byte n, n bytes, the low bit of the
 //     following byte = final;   3 respond_asset, then respond() if it gave nothing;
@@ -18,8 +18,8 @@
 // Properties checked on every input, abort() on violation:
 // - nothing crashes or reads out of bounds (ASan/UBSan in the fuzz preset);
 // - never more than SPORE_ESP_MAX_HTTP_REQUESTS requests in flight; active_requests() and
-//   contains() agree with a model of the admitted handles; admit() refuses with 414 / 431 / 415
-//   / 413 / 503 exactly when the target, query or headers are over their limits, the body is a
+//   contains() agree with a model of the admitted handles; admit() refuses with 431 / 414 / 415
+//   / 413 / 503 exactly when the headers, target or query are over their limits, the body is a
 //   form or a stray multipart, a plain request declares more than SPORE_ESP_MAX_BODY_BYTES, the
 //   heap is low or every slot is taken, and an update upload only with
 //   OtaUploadHandler's refusals (401 409 413 415, never touching flash unauthenticated); a
@@ -260,17 +260,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         head.content_length = length;
         head.target_bytes = x;
         head.query_params = x & 7;
-        head.header_count = x >> 2;
+        spore::HttpHeadFields fields;
+        for (size_t i = 0; i < size_t{x} >> 2; ++i) fields.add("X-Line", "v");
+        head.fields = &fields;
         const std::string_view media = head.content_type.substr(0, head.content_type.find(';'));
         const bool stray_body = length > 0 && (media == "text/plain" || media == "application/x-www-form-urlencoded" ||
                                                (media == "multipart/form-data" && !spore::is_update_upload(head)));
         int expected = 0;  // -1: an upload OtaUploadHandler decides
         if (was) {
           expected = 0;
+        } else if ((x >> 2) > SPORE_ESP_MAX_HEADERS) {
+          expected = 431;  // core's admission order (http_admission.h): 431 before 414
         } else if (x >= SPORE_ESP_MAX_TARGET_BYTES || (x & 7) > SPORE_ESP_MAX_QUERY_PARAMS) {
           expected = 414;
-        } else if ((x >> 2) > SPORE_ESP_MAX_HEADERS) {
-          expected = 431;
         } else if (stray_body) {
           expected = 415;
         } else if (!spore::is_update_upload(head) && length > SPORE_ESP_MAX_BODY_BYTES) {

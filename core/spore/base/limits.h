@@ -288,6 +288,15 @@
 #define SPORE_ESP_MAX_HEAD_SCREENS 4
 #endif
 
+/// Head screens one client address may hold at once on an ESP8266 node (core's admission policy,
+/// http_admission.h, as spored's per-address cap): one more from that address is reset at accept,
+/// so one host cannot hold every screen; a browser's parallel requests send their heads within
+/// milliseconds of each other. When every screen is taken, a new connection takes the place of
+/// the head choose_eviction() picks (from the address holding the most, the oldest first).
+#ifndef SPORE_ESP_MAX_HEAD_SCREENS_PER_ADDRESS
+#define SPORE_ESP_MAX_HEAD_SCREENS_PER_ADDRESS 3
+#endif
+
 /// Milliseconds an ESP8266 connection has, from accept, to send its whole request head; later it
 /// is reset and its screen freed (platform/esp8266/http_listener.h). A head is one or two TCP
 /// segments from any real client; without a deadline four connections sending a byte every

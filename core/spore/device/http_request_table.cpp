@@ -18,32 +18,6 @@ bool is_update_upload(const HttpRequestHead& head) {
   return head.method == HttpMethod::kPost && head.path == OtaUploadHandler::kPath && head.content_length > 0;
 }
 
-namespace {
-
-// Views built from pointers, not substr(): its range check drags libstdc++'s exception message
-// into the ESP8266's DRAM (as in http_target.cpp).
-bool has_prefix_ci(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && ascii_iequals(std::string_view(s.data(), prefix.size()), prefix);
-}
-
-/// Bodies ESPAsyncWebServer treats as form fields (WebRequest.cpp:199-212: urlencoded always,
-/// text/plain when it starts like "name="): with trivial handlers it drops them unseen, so no
-/// route could read one.
-bool is_form_body(std::string_view content_type) {
-  const std::string_view media = http_media_type(content_type);
-  return ascii_iequals(media, "application/x-www-form-urlencoded") || ascii_iequals(media, "text/plain");
-}
-
-}  // namespace
-
-std::string_view http_media_type(std::string_view content_type) {
-  size_t end = 0;
-  while (end < content_type.size() && content_type[end] != ';') ++end;
-  return trim_ows(std::string_view(content_type.data(), end));
-}
-
-bool is_multipart(std::string_view content_type) { return has_prefix_ci(content_type, "multipart/"); }
-
 bool is_multipart_upload(const HttpRequestHead& head) {
   return is_update_upload(head) && is_multipart(head.content_type);
 }
@@ -83,7 +57,29 @@ void HttpRequestTable::release(Slot& slot) {
   slot.upload_id = 0;
 }
 
-int HttpRequestTable::refuse(int status, const char* code, FlashStr message, JsonOutput& out) {
+int HttpRequestTable::refuse(HttpRefusal refusal, const HttpHeadFields* fields, JsonOutput& out) {
+  FlashStr message;
+  switch (refusal) {
+    case HttpRefusal::kHeadersTooLarge:
+      message = SPORE_FSTR("Too many header lines.");
+      break;
+    case HttpRefusal::kBadHeaderName:
+      message = SPORE_FSTR("A header name holds a space or a control character.");
+      break;
+    case HttpRefusal::kBadFraming:
+      message = fields->framing_problem();
+      break;
+    case HttpRefusal::kUriTooLong:
+      message = SPORE_FSTR("Target or query too long.");
+      break;
+    default:  // kUnsupportedMediaType (kNone and kPayloadTooLarge never come here)
+      message = SPORE_FSTR("Form bodies are not accepted.");
+      break;
+  }
+  return refuse(http_refusal_status(refusal), http_refusal_code(refusal), message, out);
+}
+
+int HttpRequestTable::refuse(int status, FlashStr code, FlashStr message, JsonOutput& out) {
   JsonWriter w(out);
   w.begin_object().field(SPORE_FSTR("error"), message).field(SPORE_FSTR("code"), code).end_object();
   if (status == 503) ++overloaded_;
@@ -97,21 +93,31 @@ int HttpRequestTable::admit(const void* request, const HttpRequestHead& head, co
   if (find(request) != nullptr) return 0;
   // What the library already parsed cannot be undone, but refusing keeps the request from
   // holding it (and a slot) while its body arrives.
-  if (head.target_bytes >= SPORE_ESP_MAX_TARGET_BYTES || head.query_params > SPORE_ESP_MAX_QUERY_PARAMS) {
-    return refuse(414, "uri_too_long", SPORE_FSTR("Target or query too long."), out);
-  }
-  if (head.header_count > SPORE_ESP_MAX_HEADERS) {
-    return refuse(431, "headers_too_large", SPORE_FSTR("Too many header lines."), out);
-  }
-  if (head.content_length > 0 && (is_form_body(head.content_type) ||
-                                  (is_multipart(head.content_type) && !is_multipart_upload(head)))) {
-    return refuse(415, "unsupported_media_type", SPORE_FSTR("Form bodies are not accepted."), out);
-  }
   const bool upload = ota_ != nullptr && is_update_upload(head);
-  if (!upload && head.content_length > SPORE_ESP_MAX_BODY_BYTES) {
+  HttpHeadFacts facts;
+  facts.fields = head.fields;
+  facts.target_bytes = head.target_bytes;
+  facts.query_params = head.query_params;
+  facts.content_type = head.content_type;
+  facts.content_length = head.content_length;
+  facts.has_body = head.content_length > 0;
+  // A multipart update is the update route's body even without OTA (then a plain 413 below).
+  facts.upload = upload || is_multipart_upload(head);
+  // kLimits field by field, each an immediate: kLimits itself, or a copy of it, would be a 32-byte
+  // object in .rodata, which the ESP8266's core keeps in DRAM.
+  HttpAdmissionLimits limits;
+  limits.max_header_count = kLimits.max_header_count;
+  limits.max_target_bytes = kLimits.max_target_bytes;
+  limits.max_query_params = kLimits.max_query_params;
+  limits.max_body_bytes = kLimits.max_body_bytes;
+  limits.refuse_form_bodies = kLimits.refuse_form_bodies;
+  const HttpRefusal refusal = admit_head(facts, limits);
+  if (refusal == HttpRefusal::kPayloadTooLarge ||
+      (refusal == HttpRefusal::kNone && !upload && head.content_length > SPORE_ESP_MAX_BODY_BYTES)) {
     write_too_large(out);
     return 413;
   }
+  if (refusal != HttpRefusal::kNone) return refuse(refusal, head.fields, out);
   Slot* slot = nullptr;
   if (heap.free_bytes >= options_.min_free_heap_bytes && heap.max_block_bytes >= options_.min_free_block_bytes) {
     for (Slot& s : slots_) {
@@ -122,7 +128,7 @@ int HttpRequestTable::admit(const void* request, const HttpRequestHead& head, co
     }
   }
   if (slot == nullptr) {
-    return refuse(503, "overloaded", SPORE_FSTR("The node is low on memory or busy; retry shortly."), out);
+    return refuse(503, SPORE_FSTR("overloaded"), SPORE_FSTR("The node is low on memory or busy; retry shortly."), out);
   }
   slot->request = request;
   slot->admitted_ms = clock_.now_ms();

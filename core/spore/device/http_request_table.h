@@ -25,15 +25,17 @@
 /// refusals and fail()'s 503), so the adapter counts nothing itself.
 ///
 /// Admission (admit(), once the headers are in and before the body) refuses, in this order:
-///  - 414 uri_too_long: a target (path plus re-encoded query) of SPORE_ESP_MAX_TARGET_BYTES or
-///    more, or more than SPORE_ESP_MAX_QUERY_PARAMS query parameters;
-///  - 431 headers_too_large: more than SPORE_ESP_MAX_HEADERS header lines;
-///  - 415 unsupported_media_type: a body declared application/x-www-form-urlencoded or
-///    text/plain (ESPAsyncWebServer would parse it into a parameter list, or drop it, depending on
-///    its first bytes: no SPORE route takes one), or multipart/* anywhere but the update upload;
-///  - 413 payload_too_large: a plain request (not a streamed update upload) declaring a
-///    Content-Length beyond SPORE_ESP_MAX_BODY_BYTES (also "-1", which the library's atoi() makes
-///    SIZE_MAX): it would hold a slot while a body arrives that could only end in 413;
+///  - what core's one HTTP admission policy refuses (admit_head(), http_admission.h: the rules
+///    spored applies too) with kLimits, the ESP8266's numbers: 431 more than SPORE_ESP_MAX_HEADERS
+///    header lines; 400 a bad field name or ambiguous body framing (two Content-Lengths, "-1",
+///    Content-Length with Transfer-Encoding: the library's atoi() and its search for `chunked`
+///    in a list would each pick a framing); 414 a target (path plus re-encoded query) of
+///    SPORE_ESP_MAX_TARGET_BYTES or more, or more than SPORE_ESP_MAX_QUERY_PARAMS query
+///    parameters; 415 a form body (ESPAsyncWebServer would parse it into a parameter list, or drop
+///    it, depending on its first bytes: no SPORE route takes one) or multipart/* anywhere but the
+///    update upload; 413 a plain request (not a streamed update upload) declaring a
+///    Content-Length beyond SPORE_ESP_MAX_BODY_BYTES: it would hold a slot while a body arrives
+///    that could only end in 413;
 ///  - 503 overloaded: free heap below Options::min_free_heap_bytes, largest free block below
 ///    Options::min_free_block_bytes (the worst case of one answer: platform/esp8266/README.md,
 ///    "HTTP admission"), or every slot taken;
@@ -60,6 +62,7 @@
 #include "spore/base/json_writer.h"
 #include "spore/base/limits.h"
 #include "spore/base/ports.h"
+#include "spore/device/http_admission.h"
 #include "spore/http/rest_api.h"
 
 namespace spore {
@@ -82,9 +85,10 @@ struct HttpRequestHead {
   /// Bytes of the request target the adapter will pass to routing (path plus its query as the
   /// adapter rebuilds it); admission refuses SPORE_ESP_MAX_TARGET_BYTES or more.
   size_t target_bytes = 0;
-  /// Query parameters and header lines the server library parsed.
+  /// Query parameters the server library parsed.
   size_t query_params = 0;
-  size_t header_count = 0;
+  /// The header fields the server library parsed (nullptr: none).
+  const HttpHeadFields* fields = nullptr;
   /// HttpRequest::local_address.
   std::string_view local_address;
 };
@@ -96,13 +100,6 @@ HttpMethod http_method_from_name(std::string_view name);
 /// True when a request is streamed into OtaUploadHandler rather than buffered: POST to
 /// OtaUploadHandler::kPath with a body announced by Content-Length.
 bool is_update_upload(const HttpRequestHead& head);
-
-/// The media type of a Content-Type value: before any ';', without surrounding spaces.
-std::string_view http_media_type(std::string_view content_type);
-
-/// True for a multipart/* Content-Type (ASCII case-insensitive), whose file part the library
-/// parses out itself.
-bool is_multipart(std::string_view content_type);
 
 /// True for a request the non-trivial ESPAsyncWebServer handler takes: a multipart update upload
 /// (the library's multipart parser hands out its file part).
@@ -150,6 +147,11 @@ class HttpRequestTable {
   /// Room admit() needs in `out` for a refusal's JSON answer: the longest, a 401 with the ESP8266's
   /// tokenLocation, is 339 bytes (HttpRequestTableTest.TheLongestUploadRefusalFitsTheAdmissionBuffer).
   static constexpr size_t kMinRefusalBytes = 384;
+  /// The ESP8266's numbers for admit_head() (the head's size is bounded by the head screen before
+  /// the library parses it) and the listener's admit_connection().
+  static constexpr HttpAdmissionLimits kLimits{
+      SPORE_ESP_MAX_HEADERS,    0, SPORE_ESP_MAX_TARGET_BYTES, SPORE_ESP_MAX_QUERY_PARAMS, SPORE_ESP_MAX_BODY_BYTES,
+      true, SPORE_ESP_MAX_HEAD_SCREENS, SPORE_ESP_MAX_HEAD_SCREENS_PER_ADDRESS};
 
   HttpRequestTable(RestApi& api, const Clock& clock);
   HttpRequestTable(const HttpRequestTable&) = delete;
@@ -262,7 +264,9 @@ class HttpRequestTable {
   };
 
   Slot* find(const void* request);
-  int refuse(int status, const char* code, FlashStr message, JsonOutput& out);
+  int refuse(int status, FlashStr code, FlashStr message, JsonOutput& out);
+  /// An admit_head() refusal other than 413, with the ESP8266's sentence.
+  int refuse(HttpRefusal refusal, const HttpHeadFields* fields, JsonOutput& out);
   /// Writes and counts the constant 413 answer.
   void write_too_large(JsonOutput& out);
   int start_upload(Slot& slot, const HttpRequestHead& head, JsonOutput& out, HttpResponseHeaders* headers);
