@@ -421,9 +421,10 @@ TEST(AdversarySim, NoRequestTypeAmplifiesTowardsAForgedSource) {
       {"GOSSIP of unknown ids", gossip, false},
       {"GOSSIP of unknown ids as member", gossip, true},
       {"ANNOUNCE",
-       [](wire::Message& m, uint32_t) {
+       [](wire::Message& m, uint32_t named) {
          m.header.type = wire::MessageType::kAnnounce;
          m.announce.reply_requested = true;
+         m.announce.ip = named;  // v2 refuses an ANNOUNCE without an address
          m.announce.udp_port = kVictimPort;
          m.announce.hostname = "x";
        },

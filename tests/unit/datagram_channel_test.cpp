@@ -195,7 +195,7 @@ TEST_F(DatagramChannelTest, AMembersVerifiedDatagramsAreLimitedPerSlotBeforeThei
 }
 
 TEST_F(DatagramChannelTest, DatagramsClaimingNoMemberShareOneBudgetCheckedBeforeDecoding) {
-  const uint8_t junk[] = {'S', 'P', 1};
+  const uint8_t junk[] = {'S', 'P', wire::kProtocolVersion};
   for (uint32_t i = 0; i < SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S; ++i)
     ASSERT_EQ(ch.receive(0x0B000000 + i, 4210, junk, sizeof junk, out), kRefused);
   EXPECT_EQ(stats.rejected[static_cast<size_t>(wire::DecodeError::kTooShort)], SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S);

@@ -340,11 +340,8 @@ TEST_F(MembershipTest, AFloodingMemberIsCutToItsLimitAndOthersAreNotAffected) {
 TEST_F(MembershipTest, AFloodWithAMembersSourceAddressDoesNotSilenceTheMember) {
   const HmacKey key = key_of('k');
   mem.set_cluster_key(key);
-  wire::Message hello;
-  hello.header.type = wire::MessageType::kAnnounce;
-  hello.announce.udp_port = 4210;
-  hello.announce.hostname = "peer";
-  receive(hello, 0xB1, 1, 0x0A000002, key);
+  node_key_ = key;
+  admit(0xB1, 1, 0x0A000002, key);
   ASSERT_NE(ctx.members().find(0xB1), nullptr);
   wire::Message gossip;
   gossip.header.type = wire::MessageType::kGossip;

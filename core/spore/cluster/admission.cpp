@@ -20,21 +20,20 @@ void Membership::handle_stranger(uint32_t src_ip, uint16_t src_port, const wire:
   challenge(msg.header.sender_id, src_ip, src_port, echo, announce && msg.announce.reply_requested, now_ms);
 }
 
-void Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie,
+bool Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie,
                              uint32_t due_ms) {
   PendingReply* free_slot = nullptr;
   for (PendingReply& r : replies_) {
     if (r.ip != 0 && r.dest_id == dest_id) {
       if (echo != 0) r.echo = echo;  // one answer at a time, carrying the newest cookie to echo
       r.with_cookie = r.with_cookie || with_cookie;
-      return;
+      return true;
     }
     if (r.ip == 0 && free_slot == nullptr) free_slot = &r;
   }
   if (free_slot == nullptr || due_ms == ctx_.clock().now_ms()) {
     // Due now, or no room to wait: an answer dropped here would cost the asker a retry.
-    send_announce(ip, port, dest_id, false, echo, with_cookie);
-    return;
+    return send_announce(ip, port, dest_id, false, echo, with_cookie);
   }
   free_slot->echo = echo;
   free_slot->ip = ip;
@@ -42,6 +41,7 @@ void Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint6
   free_slot->dest_id = dest_id;
   free_slot->port = port;
   free_slot->with_cookie = with_cookie;
+  return true;
 }
 
 void Membership::challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_t echo, bool jitter,
@@ -64,7 +64,10 @@ void Membership::challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_
   slot->node_id = node_id;
   slot->sent_ms = now_ms;
   const uint32_t delay_ms = jitter ? random_below(ctx_.config().discovery_interval_ms / 2 + 1) : 0;
-  queue_reply(node_id, ip, port != 0 ? port : ctx_.config().udp_port, echo, true, now_ms + delay_ms);
+  // Not sent (no anti-amplification credit yet): the stranger's next datagram, which adds credit,
+  // may try again at once instead of a discovery interval later.
+  if (!queue_reply(node_id, ip, port != 0 ? port : ctx_.config().udp_port, echo, true, now_ms + delay_ms))
+    slot->node_id = 0;
 }
 
 uint64_t Membership::cookie(uint32_t now_ms) {

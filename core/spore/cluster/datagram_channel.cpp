@@ -15,31 +15,39 @@ bool DatagramChannel::send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::M
   msg.header.seq = seq_++;
   msg.header.dest_id = dest_id;
   const wire::EncodeResult r = wire::encode(msg, key_, tx_, sizeof tx_);
-  if (r.ok() && ip != 0 && !is_member_address(ip, port) &&
-      !guard_.may_send(ip, port, r.size_bytes, ctx_.clock().now_ms())) {
-    ++stats_.amplification_refused;
-    stats_.amplification_refused_bytes += static_cast<uint32_t>(r.size_bytes);
+  last_broadcast_bytes_ = 0;
+  if (!r.ok()) {
+    ++stats_.send_failures;
     return false;
   }
-  const bool ok = r.ok() && (ip == 0 ? udp_.broadcast(port, tx_, r.size_bytes)
-                                     : udp_.send_to(ip, port, tx_, r.size_bytes));
-  if (!ok) {
+  if (!transmit(ip, port, r.size_bytes)) return false;
+  if (ip == 0) last_broadcast_bytes_ = r.size_bytes;
+  return true;
+}
+
+bool DatagramChannel::resend_broadcast(uint32_t ip, uint16_t port) {
+  return last_broadcast_bytes_ != 0 && ip != 0 && transmit(ip, port, last_broadcast_bytes_);
+}
+
+bool DatagramChannel::transmit(uint32_t ip, uint16_t port, size_t size_bytes) {
+  if (ip != 0 && !is_member_address(ip, port) && !guard_.may_send(ip, port, size_bytes, ctx_.clock().now_ms())) {
+    ++stats_.amplification_refused;
+    stats_.amplification_refused_bytes += static_cast<uint32_t>(size_bytes);
+    return false;
+  }
+  if (!(ip == 0 ? udp_.broadcast(port, tx_, size_bytes) : udp_.send_to(ip, port, tx_, size_bytes))) {
     ++stats_.send_failures;
     return false;
   }
   ++stats_.datagrams_sent;
-  stats_.bytes_sent += static_cast<uint32_t>(r.size_bytes);
-  const size_t type = static_cast<size_t>(msg.header.type);
+  stats_.bytes_sent += static_cast<uint32_t>(size_bytes);
+  const size_t type = tx_[3];  // the header's type byte (docs/protocol.md §3)
   if (type < DatagramStats::kTypeSlots) ++stats_.sent_by_type[type];
   return true;
 }
 
 bool DatagramChannel::is_member_address(uint32_t ip, uint16_t port) const {
-  bool found = false;
-  const uint16_t default_port = ctx_.config().udp_port;
-  ctx_.members().for_each(
-      [&](const Member& m) { found = found || (m.ip == ip && (m.udp_port != 0 ? m.udp_port : default_port) == port); });
-  return found;
+  return ctx_.members().find_at(ip, port, ctx_.config().udp_port) != nullptr;
 }
 
 DatagramChannel::Received DatagramChannel::receive(uint32_t src_ip, uint16_t src_port, const uint8_t* data,

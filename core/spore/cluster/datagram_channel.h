@@ -78,6 +78,11 @@ class DatagramChannel {
   /// amplification_refused, when ip:port is neither a member's table address nor trusted and
   /// lacks the credit.
   bool send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Message& msg);
+  /// Sends the bytes of the last datagram again, unchanged (same seq), to ip:port, if the last
+  /// send() was a broadcast. For a join address whose node is not known yet: a member that heard
+  /// the broadcast refuses a replay of this copy as `replayed` (docs/protocol.md §11.9). Same
+  /// anti-amplification rule and counters as send().
+  bool resend_broadcast(uint32_t ip, uint16_t port);
   /// A configured join address: sent to without anti-amplification credit. False when full.
   bool trust_address(uint32_t ip, uint16_t port) { return guard_.trust(ip, port); }
 
@@ -110,6 +115,8 @@ class DatagramChannel {
   HmacKey key_;
   HmacKey accept_key_;
   size_t slot_of(const Member& m) const;
+  /// Sends tx_[0, size_bytes) to ip:port (0 = broadcast), within the anti-amplification credit.
+  bool transmit(uint32_t ip, uint16_t port, size_t size_bytes);
   void note_v1_peer(uint32_t src_ip);
   void count_accepted(wire::MessageType type);
 
@@ -117,6 +124,7 @@ class DatagramChannel {
   AmplificationGuard guard_;
   std::array<ReplayWindow, MemberTable::capacity()> replay_{};  // [MemberTable::slot_of(member)]
   uint32_t seq_ = 0;
+  size_t last_broadcast_bytes_ = 0;  // tx_ holds a broadcast of this size (0: it does not)
   uint32_t v1_peers_[4] = {};  // addresses already logged as speaking v1
   uint8_t tx_[SPORE_MAX_DATAGRAM_BYTES] = {};  // encode buffer (send() is not re-entered)
 };

@@ -56,6 +56,12 @@ const Member* MemberTable::find(uint32_t node_id) const {
   return nullptr;
 }
 
+const Member* MemberTable::find_at(uint32_t ip, uint16_t udp_port, uint16_t default_udp_port) const {
+  for (const Member& m : slots_)
+    if (m.used() && m.ip == ip && m.udp_port_or(default_udp_port) == udp_port) return &m;
+  return nullptr;
+}
+
 size_t MemberTable::size() const {
   size_t n = 0;
   for (const Member& m : slots_) n += m.used() ? 1 : 0;

@@ -152,6 +152,9 @@ class MemberTable {
 
   Member* find(uint32_t node_id);
   const Member* find(uint32_t node_id) const;
+  /// The member whose (signed) address is ip:udp_port, a member without a port of its own counting
+  /// as `default_udp_port`; null when none.
+  const Member* find_at(uint32_t ip, uint16_t udp_port, uint16_t default_udp_port) const;
 
   /// Slot index of a member of this table, in [0, capacity()): state other components keep per
   /// member (probe, replay, event stream) is indexed by it. A slot is reused only after its

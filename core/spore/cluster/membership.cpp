@@ -79,6 +79,13 @@ void Membership::begin() {
   begun_ = true;
 }
 
+uint32_t Membership::node_at(const JoinAddress& j) const {
+  // Addressed to the node once it is known: a copy with dest 0 would be fresh at every other member
+  // that never saw its seq, so a captured one could be replayed there as liveness (issue 20).
+  const Member* m = ctx_.members().find_at(j.ip, j.port, ctx_.config().udp_port);
+  return m != nullptr ? m->node_id : 0;
+}
+
 void Membership::leave() {
   if (!begun_ || left_) return;
   // Twice by broadcast (different sequence numbers, so both pass the replay window) and to the
@@ -89,7 +96,7 @@ void Membership::leave() {
     if (i < 2) {
       send(0, ctx_.config().udp_port, 0, msg);
     } else {
-      send(join_[i - 2].ip, join_[i - 2].port, 0, msg);
+      send(join_[i - 2].ip, join_[i - 2].port, node_at(join_[i - 2]), msg);
     }
   }
   left_ = true;
@@ -107,7 +114,14 @@ void Membership::run_heartbeat(uint32_t now_ms) {
   copy_printable(sdk_version_, SPORE_MAX_VERSION_LEN, ctx_.system().sdk_version(), 0x20, 0x7E, '?');
   resources_digest_ = compute_resources_digest();
   const bool joining = join_announces_left_ > 0;
-  if (joining && --join_announces_left_ == 0) heartbeat_task_.set_interval_ms(cfg.heartbeat_interval_ms);
+  if (joining) {
+    // A challenge since the last join ANNOUNCE means a peer still does not know this node (under
+    // loss one of the handshake's three datagrams went missing): the next one retries every open
+    // handshake at once, so the phase lasts as long as challenges come, up to kMaxJoinAnnounces.
+    const bool more = ++join_announces_sent_ < kMaxJoinAnnounces && challenged_;
+    if (!more && --join_announces_left_ == 0) heartbeat_task_.set_interval_ms(cfg.heartbeat_interval_ms);
+    challenged_ = false;
+  }
   const bool announce = joining || elapsed_ms(now_ms, last_announce_ms_) >= cfg.member_info_interval_ms ||
                         ctx_.api().digest() != announced_api_digest_ || resources_digest_ != announced_res_digest_ ||
                         image_digest_ != announced_image_digest_;
@@ -117,9 +131,15 @@ void Membership::run_heartbeat(uint32_t now_ms) {
     announced_res_digest_ = resources_digest_;
     announced_image_digest_ = image_digest_;
     last_announce_ms_ = now_ms;
-    for (size_t i = 0; i < join_count_; ++i) {
-      if (join_[i].ip == ctx_.self().ip && join_[i].port == cfg.udp_port) continue;
-      send_announce(join_[i].ip, join_[i].port, 0, true);
+    // Join addresses whose node is unknown get the broadcast's own bytes (same seq, dest 0), so no
+    // member that heard the broadcast takes a replay of that copy; known ones a copy for them.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (size_t i = 0; i < join_count_; ++i) {
+        if (join_[i].ip == ctx_.self().ip && join_[i].port == cfg.udp_port) continue;
+        const uint32_t dest = node_at(join_[i]);
+        if (pass == 0 && dest == 0) channel_.resend_broadcast(join_[i].ip, join_[i].port);
+        if (pass == 1 && dest != 0) send_announce(join_[i].ip, join_[i].port, dest, true);
+      }
     }
     if (gossip_.size() != 0) broadcast_heartbeat();  // ANNOUNCE has no gossip section; news must not wait
   } else {
@@ -160,6 +180,9 @@ void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* 
   if (!begun_ || left_ || data == nullptr) return;
   wire::Message msg;
   const DatagramChannel::Received got = channel_.receive(src_ip, src_port, data, size_bytes, msg);
+  if (got != DatagramChannel::Received::kRefused && msg.header.type == wire::MessageType::kAnnounce &&
+      msg.header.dest_id == ctx_.self().node_id && msg.announce.cookie != 0)
+    challenged_ = true;  // run_heartbeat() keeps the join phase going
   const uint32_t now_ms = ctx_.clock().now_ms();
   if (got == DatagramChannel::Received::kStranger) handle_stranger(src_ip, src_port, msg, now_ms);
   if (got == DatagramChannel::Received::kMember) dispatch(msg, now_ms);
@@ -372,7 +395,7 @@ bool Membership::send_to(const Member& m, wire::Message& msg) {
   return send(m.ip, m.udp_port_or(ctx_.config().udp_port), m.node_id, msg);
 }
 
-void Membership::send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, bool reply_requested, uint64_t echo,
+bool Membership::send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, bool reply_requested, uint64_t echo,
                                bool with_cookie) {
   const Config& cfg = ctx_.config();
   wire::Message msg;
@@ -391,7 +414,7 @@ void Membership::send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, boo
   a.echo = echo;
   a.cookie = reply_requested || with_cookie ? cookie(ctx_.clock().now_ms()) : 0;
   a.hostname = std::string_view(hostname_);
-  send(ip, port, dest_id, msg);
+  return send(ip, port, dest_id, msg);
 }
 
 void Membership::broadcast_heartbeat() {

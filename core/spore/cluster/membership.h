@@ -106,6 +106,9 @@ class Membership {
 
   /// Full join-phase ANNOUNCEs (reply_requested, every discovery_interval_ms) after begin().
   static constexpr uint8_t kJoinAnnounces = 3;
+  /// Most join-phase ANNOUNCEs: the phase goes on past kJoinAnnounces while the last one still
+  /// drew a challenge (someone has not admitted this node: a handshake leg was lost).
+  static constexpr uint8_t kMaxJoinAnnounces = 10;
   /// Transmissions of one gossip entry. Heartbeats are broadcast, so each one reaches everybody
   /// who is reachable; a few repeats cover loss.
   static constexpr uint8_t kGossipTransmissions = 3;
@@ -184,13 +187,17 @@ class Membership {
   bool send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Message& msg);  // ip 0 = broadcast
   /// To a member, at its authenticated address.
   bool send_to(const Member& m, wire::Message& msg);
+  /// Node id of the member at a join address, 0 (broadcast marker) while none is known there.
+  uint32_t node_at(const JoinAddress& j) const;
   /// reply_requested ANNOUNCEs are padded and carry the cookie (a join: answers admit their senders).
-  void send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, bool reply_requested, uint64_t echo = 0,
+  /// False when it was not sent (send()).
+  bool send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, bool reply_requested, uint64_t echo = 0,
                      bool with_cookie = false);
   void broadcast_heartbeat();
   /// Queues an ANNOUNCE to dest_id at ip:port, due after `delay_ms`: an echo of `echo`, and a
-  /// challenge (this node's cookie) when `with_cookie`. One per destination at a time.
-  void queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie,
+  /// challenge (this node's cookie) when `with_cookie`. One per destination at a time. False when
+  /// an answer due now was not sent (no anti-amplification credit, or the port refused).
+  bool queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie,
                    uint32_t due_ms);
   /// Challenges stranger `node_id` at ip:port, at most once per discovery interval.
   void challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_t echo, bool jitter, uint32_t now_ms);
@@ -251,6 +258,8 @@ class Membership {
   bool refute_pending_ = false;
   uint8_t join_count_ = 0;
   uint8_t join_announces_left_ = kJoinAnnounces;
+  uint8_t join_announces_sent_ = 0;
+  bool challenged_ = false;  ///< an ANNOUNCE with a cookie was addressed to this node since the last join ANNOUNCE
   uint8_t latency_cursor_ = 0;
   uint8_t fetch_cursor_ = 0;
   bool begun_ = false;
