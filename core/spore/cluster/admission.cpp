@@ -65,7 +65,7 @@ void Membership::challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_
   slot->sent_ms = now_ms;
   const uint32_t delay_ms = jitter ? random_below(ctx_.config().discovery_interval_ms / 2 + 1) : 0;
   // Not sent (no anti-amplification credit yet): the stranger's next datagram, which adds credit,
-  // may try again at once instead of a discovery interval later.
+  // gets its challenge at once instead of a discovery interval later.
   if (!queue_reply(node_id, ip, port != 0 ? port : ctx_.config().udp_port, echo, true, now_ms + delay_ms))
     slot->node_id = 0;
 }
