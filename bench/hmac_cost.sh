@@ -3,7 +3,8 @@
 # core's wire::decode() and hmac_sha256() over BearSSL, per datagram size (docs/benchmarks.md,
 # "HMAC cost on the ESP8266"; the limits it sizes: docs/protocol.md §11.11).
 #
-# Usage: bench/hmac_cost.sh [--out DIR] [--keep-trace] [--compare-lib LIBBEARSSL_A] [--update-docs] BEARSSL_TREE
+# Usage: bench/hmac_cost.sh [--out DIR] [--keep-trace] [--compare-lib LIBBEARSSL_A] [--bearssl-cflags FLAGS]
+#                           [--update-docs] BEARSSL_TREE
 #        bench/hmac_cost.sh --help
 #
 #   BEARSSL_TREE   earlephilhower/bearssl-esp8266 at b024386, the BearSSL of the ESP8266 Arduino
@@ -15,6 +16,8 @@
 #   --keep-trace   keep QEMU's instruction trace (DIR/trace.log, ~70 MB)
 #   --compare-lib  also check that br_sha2small_round here is, instruction for instruction, the one
 #                  in LIBBEARSSL_A (e.g. build/firmware-link/prebuilt/libbearssl.a)
+#   --bearssl-cflags  compile BearSSL with FLAGS (its -O, -m and -f flags) instead of conf/esp8266.mk's (how much the
+#                  compiler's choices move the figures; e.g. "-Os -mlongcalls -mtext-section-literals")
 #   --update-docs  rewrite the `hmac-cost` section of docs/benchmarks.md with the tables
 #
 # Method. bench/hmac_cost/harness.cpp calls wire::decode() on forged datagrams (a v2 GOSSIP
@@ -49,19 +52,21 @@ die() { echo "hmac_cost: error: $1" >&2; exit "${2:-1}"; }
 bad_usage() { echo "hmac_cost: $*" >&2; echo "try: bench/hmac_cost.sh --help" >&2; exit 2; }
 abs_path() { [[ $1 == /* ]] && echo "$1" || echo "$CALLER_PWD/$1"; }
 
-OUT="$ROOT/build/bench/hmac_cost" KEEP_TRACE=0 COMPARE_LIB="" UPDATE_DOCS=0 TREE=""
+OUT="$ROOT/build/bench/hmac_cost" KEEP_TRACE=0 COMPARE_LIB="" UPDATE_DOCS=0 TREE="" BR_CFLAGS=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     -h | --help) usage; exit 0 ;;
     --out) [[ $# -ge 2 ]] || bad_usage "--out needs a directory"; OUT="$(abs_path "$2")"; shift 2 ;;
     --keep-trace) KEEP_TRACE=1; shift ;;
     --compare-lib) [[ $# -ge 2 ]] || bad_usage "--compare-lib needs an archive"; COMPARE_LIB="$(abs_path "$2")"; shift 2 ;;
+    --bearssl-cflags) [[ $# -ge 2 && -n $2 ]] || bad_usage "--bearssl-cflags needs flags"; BR_CFLAGS="$2"; shift 2 ;;
     --update-docs) UPDATE_DOCS=1; shift ;;
     -*) bad_usage "unknown option $1" ;;
     *) [[ -z $TREE ]] || bad_usage "one BEARSSL_TREE only (got '$TREE' and '$1')"; TREE="$(abs_path "$1")"; shift ;;
   esac
 done
 [[ -n $TREE ]] || bad_usage "missing BEARSSL_TREE (earlephilhower/bearssl-esp8266 at b024386)"
+[[ -z $BR_CFLAGS || $UPDATE_DOCS == 0 ]] || bad_usage "--update-docs writes the firmware's flags' figures: not with --bearssl-cflags"
 
 T=xtensa-lx106-elf
 for tool in "$T-g++" "$T-gcc" "$T-nm" "$T-objdump" qemu-system-xtensa python3; do
@@ -91,8 +96,9 @@ fi
 
 # conf/esp8266.mk's CFLAGS as tools/firmware-link.sh uses them: the -O/-m/-f flags this GCC knows.
 BR_FLAGS=() dropped=()
-# shellcheck disable=SC2013 # the flags are words, several on a line
-for flag in $(sed -n 's/^CFLAGS *+\{0,1\}= *//p' "$TREE/conf/esp8266.mk"); do
+flag_source="$(sed -n 's/^CFLAGS *+\{0,1\}= *//p' "$TREE/conf/esp8266.mk")"
+[[ -z $BR_CFLAGS ]] || flag_source="$BR_CFLAGS"
+for flag in $flag_source; do
   [[ $flag == -O* || $flag == -m* || $flag == -f* ]] || continue
   if "$T-gcc" "$flag" -x c -c /dev/null -o /dev/null 2>/dev/null; then BR_FLAGS+=("$flag"); else dropped+=("$flag"); fi
 done
