@@ -16,8 +16,9 @@
 #   --keep-trace   keep QEMU's instruction trace (DIR/trace.log, ~70 MB)
 #   --compare-lib  also check that br_sha2small_round here is, instruction for instruction, the one
 #                  in LIBBEARSSL_A (e.g. build/firmware-link/prebuilt/libbearssl.a)
-#   --bearssl-cflags  compile BearSSL with FLAGS (its -O, -m and -f flags) instead of conf/esp8266.mk's (how much the
-#                  compiler's choices move the figures; e.g. "-Os -mlongcalls -mtext-section-literals")
+#   --bearssl-cflags  compile BearSSL with FLAGS (their -O, -m and -f flags) instead of
+#                  conf/esp8266.mk's, to see how much the compiler's choices move the figures
+#                  (e.g. "-Os -mlongcalls -mtext-section-literals"; not with --update-docs)
 #   --update-docs  rewrite the `hmac-cost` section of docs/benchmarks.md with the tables
 #
 # Method. bench/hmac_cost/harness.cpp calls wire::decode() on forged datagrams (a v2 GOSSIP
