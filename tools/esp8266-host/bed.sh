@@ -53,11 +53,15 @@ BOARDS="${2:-$DEF_B}"
 LINUX="${3:-$DEF_L}"
 BOARD_BIN="${SPORE_BOARD:-$ROOT/build/esp8266-host/spore-board}"
 IMAGE="${SPORE_BOARD_IMAGE:-$ROOT/build/firmware-link/esp01_1m/firmware.bin}"
-SPORE_CLI="${SPORE:-$ROOT/build/release/spore}"
-[[ -x $SPORE_CLI ]] || SPORE_CLI="$ROOT/build/dev/spore"
-if [[ -z ${SPORED:-} ]]; then
-  for c in "$ROOT/build/release/spored" "$ROOT/build/dev/spored"; do [[ -x $c ]] && SPORED="$c" && break; done
-fi
+# The newer of the release and dev builds: a stale one would speak yesterday's protocol (a v1 spored
+# against a v2 board joins nobody).
+newest_of() {
+  local f newest=""
+  for f in "$@"; do [[ -x $f && ( -z $newest || $f -nt $newest ) ]] && newest="$f"; done
+  echo "$newest"
+}
+SPORE_CLI="${SPORE:-$(newest_of "$ROOT/build/release/spore" "$ROOT/build/dev/spore")}"
+SPORED="${SPORED:-$(newest_of "$ROOT/build/release/spored" "$ROOT/build/dev/spored")}"
 [[ -x $BOARD_BIN ]] || { echo "bed: no $BOARD_BIN: build it with tools/esp8266-host/build.sh (./ctl.sh esp8266-host --help)" >&2; exit 1; }
 NOCREDS_BIN="${SPORE_BOARD_NOCREDS:-$ROOT/build/esp8266-host-nocreds/spore-board}"
 [[ $SCENARIO != portal || -x $NOCREDS_BIN ]] || {
