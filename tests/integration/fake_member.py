@@ -103,7 +103,8 @@ def main():
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     incarnation = (a.incarnation or int(time.time())) & 0xFFFFFFFF
-    peer = Peer(udp, node_id, incarnation, ip_int, a.udp_port, a.http_port, a.hostname.encode())
+    # An ANNOUNCE must name the address it comes from (wire v2): the socket's own port.
+    peer = Peer(udp, node_id, incarnation, ip_int, udp.getsockname()[1], a.http_port, a.hostname.encode())
     next_join = 0.0
     while not stop.is_set():
         if time.monotonic() >= next_join:

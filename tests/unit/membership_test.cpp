@@ -146,7 +146,7 @@ TEST_F(MembershipTest, AJoinAnnounceIsChallengedWithJitterAndOnlyTheEchoAdmits) 
   EXPECT_EQ(udp.sent.back().ip, 0x0A000002u);  // to the packet's source: all a stranger has shown
   EXPECT_EQ(challenge.announce.echo, 0xC0FFEEu);
   EXPECT_NE(challenge.announce.cookie, 0u);
-  EXPECT_FALSE(challenge.announce.padded);  // smaller than the padded join it answers
+  EXPECT_TRUE(challenge.announce.padded);  // as large as the padded join it answers, so its answer fits
   receive(announce_of(0x0A000002, challenge.announce.cookie ^ 1), 0xB1);  // a wrong echo
   EXPECT_EQ(ctx.members().find(0xB1), nullptr);
   receive(announce_of(0x0A000002, challenge.announce.cookie), 0xB1);
@@ -155,32 +155,45 @@ TEST_F(MembershipTest, AJoinAnnounceIsChallengedWithJitterAndOnlyTheEchoAdmits) 
 }
 
 TEST_F(MembershipTest, TwoNodesAdmitEachOtherByTheHandshake) {
-  // The node is the joiner here: its join ANNOUNCE carries its cookie.
+  // The node is the joiner: its join broadcast asks for challenges (reply requested, padded) and
+  // carries no cookie, since one that the whole LAN hears could be echoed from any address.
   run(cfg().discovery_interval_ms);
   const auto joins = sent_of(wire::MessageType::kAnnounce);
   ASSERT_FALSE(joins.empty());
   const wire::Announce& join = joins[0].announce;
   EXPECT_TRUE(join.reply_requested && join.padded);
   EXPECT_EQ(joins[0].header.dest_id, 0u);
-  ASSERT_NE(join.cookie, 0u);
-  // A member answers with its challenge (echo = the joiner's cookie, cookie = its own): admitted,
-  // and the joiner echoes the member's cookie back at once, to the member's signed address.
+  EXPECT_EQ(join.cookie, 0u);
+  // A member challenges it (its own cookie): a challenge admits nobody; the joiner echoes it and
+  // challenges back in one ANNOUNCE, to the address the challenge came from.
   udp.sent.clear();
-  receive(announce_of(0x0A000007, join.cookie, 0xBEEF), 0xB7, 1, 0x0A0000EE);
-  ASSERT_NE(ctx.members().find(0xB7), nullptr);
-  run(cfg().listen_interval_ms);
-  wire::Message echo;
-  ASSERT_TRUE(announce_to(0xB7, &echo));
-  EXPECT_EQ(echo.announce.echo, 0xBEEFu);
-  EXPECT_EQ(echo.announce.cookie, 0u);  // no further answer wanted: three datagrams per pair
+  receive(announce_of(0x0A000007, 0, 0xBEEF), 0xB7, 1, 0x0A000007);
+  EXPECT_EQ(ctx.members().find(0xB7), nullptr);
+  wire::Message answer;
+  ASSERT_TRUE(announce_to(0xB7, &answer));
+  EXPECT_EQ(answer.announce.echo, 0xBEEFu);
+  ASSERT_NE(answer.announce.cookie, 0u);
   EXPECT_EQ(udp.sent.back().ip, 0x0A000007u);
+  // The cookie is bound to that node and address: echoed by another id, or from another address
+  // (naming it, as an ANNOUNCE must), it admits nobody.
+  receive(announce_of(0x0A000008, answer.announce.cookie), 0xB8, 1, 0x0A000008);
+  EXPECT_EQ(ctx.members().find(0xB8), nullptr);
+  // The member, admitting the joiner, echoes the joiner's cookie: admitted at its address.
+  receive(announce_of(0x0A000007, answer.announce.cookie), 0xB7, 1, 0x0A000007);
+  ASSERT_NE(ctx.members().find(0xB7), nullptr);
+  EXPECT_EQ(ctx.members().find(0xB7)->ip, 0x0A000007u);
 }
 
 TEST_F(MembershipTest, AMembersAddressIsItsSignedIpNotThePacketSource) {
   admit(0xB1, 1, 0x0A000002);
-  receive(announce_of(0x0A000002), 0xB1, 1, 0x0A0000EE);  // the same member, through a replayer's address
+  // An ANNOUNCE must come from the address it names: a replay through another address, or one
+  // naming an address it does not come from, is refused and moves nothing.
+  receive(announce_of(0x0A000002), 0xB1, 1, 0x0A0000EE);
   EXPECT_EQ(ctx.members().find(0xB1)->ip, 0x0A000002u);
-  receive(announce_of(0x0A000003), 0xB1, 1, 0x0A0000EE);  // a signed move
+  receive(announce_of(0x0A000003), 0xB1, 1, 0x0A0000EE);
+  EXPECT_EQ(ctx.members().find(0xB1)->ip, 0x0A000002u);
+  EXPECT_EQ(rejected(wire::DecodeError::kAddressMismatch), 2u);
+  receive(announce_of(0x0A000003), 0xB1, 1, 0x0A000003);  // a signed move, from the new address
   EXPECT_EQ(ctx.members().find(0xB1)->ip, 0x0A000003u);
 }
 
@@ -372,6 +385,32 @@ TEST_F(MembershipTest, AnswersPingsMeantForItOnly) {
   ASSERT_EQ(acks.size(), 1u);
   EXPECT_EQ(acks[0].ack.probe_id, 7u);
   EXPECT_EQ(acks[0].ack.timestamp_ms, 1234u);
+}
+
+TEST_F(MembershipTest, AMembersOwnDatagramOverrulesALargerIncarnationFromGossip) {
+  // Issue 20 review F3: one GOSSIP from a key holder claiming B1 alive at a huge incarnation must
+  // not make B1's own datagrams stale (and B1 look dead until forgotten).
+  admit(0xB1, 1, 0x0A000002);
+  admit(0xB2, 1, 0x0A000003);
+  wire::GossipEntry claim;
+  claim.node_id = 0xB1;
+  claim.incarnation = 1 + 0x40000000u;
+  claim.ip = 0x0A000002;
+  claim.udp_port = 4210;
+  claim.state = wire::MemberState::kAlive;
+  wire::Message g;
+  g.header.type = wire::MessageType::kGossip;
+  g.gossip.updates = wire::GossipList::from_array(&claim, 1);
+  receive(g, 0xB2, 1, 0x0A000003);
+  ASSERT_EQ(ctx.members().find(0xB1)->incarnation, 1u + 0x40000000u);  // adopted second hand
+  wire::Message hb;
+  hb.header.type = wire::MessageType::kGossip;
+  const uint32_t seen_ms = ctx.members().find(0xB1)->last_seen_ms;
+  run(100);
+  receive(hb, 0xB1, 1, 0x0A000002);  // B1 itself, at its real incarnation
+  EXPECT_EQ(ctx.members().find(0xB1)->incarnation, 1u);
+  EXPECT_GT(ctx.members().find(0xB1)->last_seen_ms, seen_ms);  // first-hand evidence counted
+  EXPECT_EQ(mem.stats().incarnations_overruled, 1u);
 }
 
 TEST_F(MembershipTest, HearingItselfSuspectedRaisesTheIncarnationAndSaysSo) {

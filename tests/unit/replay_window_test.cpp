@@ -96,6 +96,16 @@ TEST(ReplayWindow, StartCountsTheAdmittingDatagramAndClearForgetsAll) {
   EXPECT_EQ(w.check(3, 99), ReplayVerdict::kFresh);
 }
 
+TEST(ReplayWindow, AWindowStartedByAdmissionCountsEveryEarlierSeqAsSeen) {
+  // Issue 20 review F7: what a node sent while still a stranger (refused then) must not be taken
+  // once each after its admission.
+  ReplayWindow w;
+  w.start(4, 17, true);
+  EXPECT_EQ(w.check(4, 16), ReplayVerdict::kReplayed);
+  EXPECT_EQ(w.check(4, 1), ReplayVerdict::kReplayed);
+  EXPECT_EQ(w.check(4, 18), ReplayVerdict::kFresh);
+}
+
 TEST(ReplayWindow, VerdictNames) {
   EXPECT_STREQ(replay_verdict_name(ReplayVerdict::kFresh), "fresh");
   EXPECT_STREQ(replay_verdict_name(ReplayVerdict::kReplayed), "replayed");

@@ -10,30 +10,35 @@ namespace spore {
 
 void Membership::handle_stranger(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms) {
   const bool announce = msg.header.type == wire::MessageType::kAnnounce;
-  if (announce && msg.header.dest_id == ctx_.self().node_id && cookie_live(msg.announce.echo, now_ms)) {
+  if (announce && msg.header.dest_id == ctx_.self().node_id &&
+      cookie_live(msg.announce.echo, now_ms, msg.header.sender_id, src_ip, src_port)) {
     handle_announce(msg, now_ms);  // it answered our challenge: admitted
     return;
   }
   channel_.refuse(wire::DecodeError::kUnknownSender);
   // To the packet source: the only address a stranger has shown (anti-amplification bounds it).
   const uint64_t echo = announce ? msg.announce.cookie : 0;
-  challenge(msg.header.sender_id, src_ip, src_port, echo, announce && msg.announce.reply_requested, now_ms);
+  challenge(msg.header.sender_id, src_ip, src_port, echo, announce && msg.announce.reply_requested,
+            announce && msg.announce.padded, now_ms);
 }
 
-bool Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie,
+bool Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie, bool padded,
                              uint32_t due_ms) {
   PendingReply* free_slot = nullptr;
   for (PendingReply& r : replies_) {
-    if (r.ip != 0 && r.dest_id == dest_id) {
+    // One answer per node and address: a replay of a node's datagram from elsewhere gets its own
+    // entry (bounded by the credit), never the real node's answer or echo.
+    if (r.ip == ip && r.port == port && r.dest_id == dest_id) {
       if (echo != 0) r.echo = echo;  // one answer at a time, carrying the newest cookie to echo
       r.with_cookie = r.with_cookie || with_cookie;
+      r.padded = r.padded || padded;
       return true;
     }
     if (r.ip == 0 && free_slot == nullptr) free_slot = &r;
   }
   if (free_slot == nullptr || due_ms == ctx_.clock().now_ms()) {
     // Due now, or no room to wait: an answer dropped here would cost the asker a retry.
-    return send_announce(ip, port, dest_id, false, echo, with_cookie);
+    return send_announce(ip, port, dest_id, false, echo, with_cookie, padded);
   }
   free_slot->echo = echo;
   free_slot->ip = ip;
@@ -41,21 +46,23 @@ bool Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint6
   free_slot->dest_id = dest_id;
   free_slot->port = port;
   free_slot->with_cookie = with_cookie;
+  free_slot->padded = padded;
   return true;
 }
 
-void Membership::challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_t echo, bool jitter,
+void Membership::challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_t echo, bool jitter, bool padded,
                            uint32_t now_ms) {
   if (ip == 0 || node_id == 0) return;
   // A full table could not admit it; but a cookie is still echoed, so that it can admit us.
   if (echo == 0 && ctx_.members().count(MemberStatus::kActive) >= MemberTable::capacity()) return;
   // One per stranger per discovery interval, unless it brings a cookie to echo (the answer it
-  // needs to admit us): a lost challenge is retried soon, so joins under loss stay fast, and the
+  // needs to admit us) or is padded (a join, paced by the joiner, whose credit covers the
+  // answer): a lost challenge is retried soon, so joins under loss stay fast, and the
   // anti-amplification credit bounds what strangers can draw in bytes.
   Challenge* slot = &challenges_[0];
   for (Challenge& c : challenges_) {
     if (c.node_id == node_id) {
-      if (echo == 0 && elapsed_ms(now_ms, c.sent_ms) < ctx_.config().discovery_interval_ms) return;
+      if (echo == 0 && !padded && elapsed_ms(now_ms, c.sent_ms) < ctx_.config().discovery_interval_ms) return;
       slot = &c;
       break;
     }
@@ -66,33 +73,32 @@ void Membership::challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_
   const uint32_t delay_ms = jitter ? random_below(ctx_.config().discovery_interval_ms / 2 + 1) : 0;
   // Not sent (no anti-amplification credit yet): the stranger's next datagram, which adds credit,
   // gets its challenge at once instead of a discovery interval later.
-  if (!queue_reply(node_id, ip, port != 0 ? port : ctx_.config().udp_port, echo, true, now_ms + delay_ms))
+  if (!queue_reply(node_id, ip, port != 0 ? port : ctx_.config().udp_port, echo, true, padded, now_ms + delay_ms))
     slot->node_id = 0;
 }
 
-uint64_t Membership::cookie(uint32_t now_ms) {
-  const uint32_t epoch = now_ms / kCookieEpochMs;
-  if (epoch != cookie_epoch_) {
-    // One HMAC per epoch: the current cookie becomes the previous one.
-    cookies_[1] = epoch == cookie_epoch_ + 1 ? cookies_[0] : cookie_at(epoch - 1);
-    cookies_[0] = cookie_at(epoch);
-    cookie_epoch_ = epoch;
-  }
-  return cookies_[0];
+uint64_t Membership::cookie(uint32_t now_ms, uint32_t node_id, uint32_t ip, uint16_t port) const {
+  return cookie_at(now_ms / kCookieEpochMs, node_id, ip, port);
 }
 
-uint64_t Membership::cookie_at(uint32_t epoch) const {
-  // First 8 bytes of HMAC-SHA256(secret, "spore-cookie" || epoch as u32 BE).
-  uint8_t in[16] = {'s', 'p', 'o', 'r', 'e', '-', 'c', 'o', 'o', 'k', 'i', 'e'};
+uint64_t Membership::cookie_at(uint32_t epoch, uint32_t node_id, uint32_t ip, uint16_t port) const {
+  // First 8 bytes of HMAC-SHA256(secret, "spore-cookie" || epoch || node id || ip || port), all
+  // big-endian: one HMAC per challenge sent, two per echo checked (current and previous epoch).
+  uint8_t in[12 + 4 + 4 + 4 + 2] = {'s', 'p', 'o', 'r', 'e', '-', 'c', 'o', 'o', 'k', 'i', 'e'};
   store_be32(epoch, in + 12);
+  store_be32(node_id, in + 16);
+  store_be32(ip, in + 20);
+  in[24] = static_cast<uint8_t>(port >> 8);
+  in[25] = static_cast<uint8_t>(port);
   uint8_t out[8];
   hmac_sha256(cookie_key_, in, sizeof in, out, sizeof out);
   const uint64_t c = (uint64_t{load_be32(out)} << 32) | load_be32(out + 4);
   return c != 0 ? c : 1;  // 0 means "no cookie"
 }
 
-bool Membership::cookie_live(uint64_t c, uint32_t now_ms) {
-  return c != 0 && (c == cookie(now_ms) || c == cookies_[1]);
+bool Membership::cookie_live(uint64_t c, uint32_t now_ms, uint32_t node_id, uint32_t ip, uint16_t port) const {
+  const uint32_t epoch = now_ms / kCookieEpochMs;
+  return c != 0 && (c == cookie_at(epoch, node_id, ip, port) || c == cookie_at(epoch - 1, node_id, ip, port));
 }
 
 }  // namespace spore

@@ -79,6 +79,13 @@ DatagramChannel::Received DatagramChannel::receive(uint32_t src_ip, uint16_t src
   const wire::Header& h = out.header;
   if (err == wire::DecodeError::kOk && h.dest_id != 0 && h.dest_id != ctx_.self().node_id)
     err = wire::DecodeError::kWrongDestination;  // sent to another node: replayed here
+  // An ANNOUNCE names the address it speaks for, and must come from it: the challenge of an
+  // admission goes to the source, so a node could otherwise answer for an address it does not
+  // own (a member "at" a victim, which the anti-amplification credit would then exempt), and a
+  // replay from elsewhere could move a member.
+  if (err == wire::DecodeError::kOk && h.type == wire::MessageType::kAnnounce &&
+      (out.announce.ip != src_ip || out.announce.udp_port != src_port))
+    err = wire::DecodeError::kAddressMismatch;
   const Member* m = err == wire::DecodeError::kOk ? ctx_.members().find(h.sender_id) : nullptr;
   ReplayWindow* window = m != nullptr ? &replay_[slot_of(*m)] : nullptr;
   if (window != nullptr) {
@@ -100,7 +107,7 @@ DatagramChannel::Received DatagramChannel::receive(uint32_t src_ip, uint16_t src
 }
 
 void DatagramChannel::admit(const Member& m, const wire::Header& h) {
-  replay_[slot_of(m)].start(h.incarnation, h.seq);
+  replay_[slot_of(m)].start(h.incarnation, h.seq, true);
   count_accepted(h.type);
 }
 

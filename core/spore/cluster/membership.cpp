@@ -68,7 +68,6 @@ void Membership::begin() {
   uint8_t secret[32];
   for (size_t i = 0; i < sizeof secret; i += 4) store_be32(random_.next_u32(), secret + i);
   cookie_key_.set(secret, sizeof secret);
-  cookie_epoch_ = ctx_.clock().now_ms() / kCookieEpochMs + 2;  // neither cached cookie is computed yet
   ctx_.set_forget_hook(NodeContext::ForgetHook::bind<Membership, &Membership::forget_member>(this));
   // Join phase: a few quick ANNOUNCEs asking for replies, then the slower heartbeat.
   heartbeat_task_.set_interval_ms(cfg.discovery_interval_ms);
@@ -155,7 +154,7 @@ void Membership::run_tick(uint32_t now_ms) {
     if (r.ip != 0 && is_due(now_ms, r.due_ms)) {
       const PendingReply due = r;
       r = PendingReply{};
-      send_announce(due.ip, due.port, due.dest_id, false, due.echo, due.with_cookie);
+      send_announce(due.ip, due.port, due.dest_id, false, due.echo, due.with_cookie, due.padded);
     }
   }
   for (Relay& r : relays_) {
@@ -185,7 +184,18 @@ void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* 
     challenged_ = true;  // run_heartbeat() keeps the join phase going
   const uint32_t now_ms = ctx_.clock().now_ms();
   if (got == DatagramChannel::Received::kStranger) handle_stranger(src_ip, src_port, msg, now_ms);
-  if (got == DatagramChannel::Received::kMember) dispatch(msg, now_ms);
+  if (got == DatagramChannel::Received::kMember) {
+    // First-hand evidence outranks gossip: the channel took this datagram as fresh, so its
+    // incarnation is the newest the member itself sent; a larger one in the table came second
+    // hand (a key holder's gossip can claim any), and would make the member's own datagrams
+    // look stale until it was forgotten.
+    Member* m = ctx_.members().find(msg.header.sender_id);
+    if (m != nullptr && incarnation_newer(m->incarnation, msg.header.incarnation)) {
+      m->incarnation = msg.header.incarnation;
+      ++stats_.incarnations_overruled;
+    }
+    dispatch(msg, now_ms);
+  }
 }
 
 void Membership::dispatch(const wire::Message& msg, uint32_t now_ms) {
@@ -262,7 +272,12 @@ void Membership::handle_announce(const wire::Message& msg, uint32_t now_ms) {
   // member's reply in the same millisecond.
   if (a.reply_requested || a.cookie != 0) {
     const uint32_t delay_ms = a.reply_requested ? random_below(ctx_.config().discovery_interval_ms / 2 + 1) : 0;
-    queue_reply(h.sender_id, m->ip, m->udp_port_or(ctx_.config().udp_port), a.cookie, false, now_ms + delay_ms);
+    const uint16_t port = m->udp_port_or(ctx_.config().udp_port);
+    queue_reply(h.sender_id, m->ip, port, a.cookie, false, false, now_ms + delay_ms);
+    // The echo that completes a handshake is the one datagram whose loss nobody retries soon (the
+    // other side has no credit left to challenge again): it goes out a second time, a little later.
+    if (a.cookie != 0 && delay_ms == 0)
+      queue_reply(h.sender_id, m->ip, port, a.cookie, false, false, now_ms + ctx_.config().discovery_interval_ms / 4 + 1);
   }
 }
 
@@ -314,7 +329,7 @@ void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) 
       // Someone knows a member we do not (it may not reach us by broadcast): challenge it.
       // Only its own echo admits it, so gossip alone never puts a node in the table.
       if (e.state == wire::MemberState::kAlive || e.state == wire::MemberState::kSuspect) {
-        challenge(e.node_id, e.ip, e.udp_port, 0, false, now_ms);
+        challenge(e.node_id, e.ip, e.udp_port, 0, false, false, now_ms);
       }
       continue;
     }
@@ -396,14 +411,17 @@ bool Membership::send_to(const Member& m, wire::Message& msg) {
 }
 
 bool Membership::send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, bool reply_requested, uint64_t echo,
-                               bool with_cookie) {
+                               bool with_cookie, bool padded) {
   const Config& cfg = ctx_.config();
   wire::Message msg;
   msg.header.type = wire::MessageType::kAnnounce;
   wire::Announce& a = msg.announce;
   a.max_version = wire::kProtocolVersion;
   a.reply_requested = reply_requested;
-  a.padded = reply_requested;  // its answers must fit what it gave (anti-amplification credit)
+  // Its answers must fit what it gave (anti-amplification credit): a join, and every answer to a
+  // padded ANNOUNCE, is padded to the largest ANNOUNCE, so the challenge answering a join and the
+  // answer to that challenge always fit the credit the other side gave.
+  a.padded = reply_requested || padded;
   a.ip = ctx_.self().ip;
   a.udp_port = cfg.udp_port;
   a.http_port = cfg.http_port;
@@ -412,7 +430,9 @@ bool Membership::send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, boo
   a.resources_digest = resources_digest_;
   a.image_digest = image_digest_;
   a.echo = echo;
-  a.cookie = reply_requested || with_cookie ? cookie(ctx_.clock().now_ms()) : 0;
+  // A cookie only in a unicast to one node (bound to it and its address): a broadcast asks for
+  // challenges instead (reply_requested), which each carry the challenger's own cookie.
+  a.cookie = ip != 0 && (reply_requested || with_cookie) ? cookie(ctx_.clock().now_ms(), dest_id, ip, port) : 0;
   a.hostname = std::string_view(hostname_);
   return send(ip, port, dest_id, msg);
 }

@@ -52,6 +52,9 @@ struct MembershipStats : DatagramStats {
   /// Datagrams whose gossip claimed this node suspect, dead or left at an incarnation above its
   /// own: never announced by this node, so forged (or garbled); the claim is ignored.
   uint32_t forged_incarnation = 0;
+  /// A member's own datagram carried a smaller incarnation than the table held from gossip: the
+  /// table took the member's (first-hand evidence outranks second-hand claims).
+  uint32_t incarnations_overruled = 0;
   uint32_t info_syncs = 0;           ///< complete INFO fetches (all pages of a changed list)
   uint32_t ignored = 0;              ///< accepted datagrams that were not for us (wrong PING target, unknown ACK, ...)
 };
@@ -144,6 +147,7 @@ class Membership {
     uint32_t dest_id = 0;
     uint16_t port = 0;
     bool with_cookie = false;  // a challenge: carries this node's cookie
+    bool padded = false;       // answers a padded ANNOUNCE: padded too, so the answer to it fits
   };
   struct JoinAddress {
     uint32_t ip = 0;
@@ -192,19 +196,23 @@ class Membership {
   /// reply_requested ANNOUNCEs are padded and carry the cookie (a join: answers admit their senders).
   /// False when it was not sent (send()).
   bool send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, bool reply_requested, uint64_t echo = 0,
-                     bool with_cookie = false);
+                     bool with_cookie = false, bool padded = false);
   void broadcast_heartbeat();
   /// Queues an ANNOUNCE to dest_id at ip:port, due after `delay_ms`: an echo of `echo`, and a
   /// challenge (this node's cookie) when `with_cookie`. One per destination at a time. False when
   /// an answer due now was not sent (no anti-amplification credit, or the port refused).
-  bool queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie,
+  bool queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie, bool padded,
                    uint32_t due_ms);
   /// Challenges stranger `node_id` at ip:port, at most once per discovery interval.
-  void challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_t echo, bool jitter, uint32_t now_ms);
-  /// This node's cookie of the current epoch; `live` = it or the previous epoch's (docs/protocol.md §11.3).
-  uint64_t cookie(uint32_t now_ms);
-  bool cookie_live(uint64_t c, uint32_t now_ms);
-  uint64_t cookie_at(uint32_t epoch) const;
+  /// `padded`: it answers a padded ANNOUNCE (a join or a challenge), so it is padded too.
+  void challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_t echo, bool jitter, bool padded,
+                 uint32_t now_ms);
+  /// This node's cookie for node `node_id` at ip:port in the current epoch (docs/protocol.md
+  /// §11.3): bound to the one it challenges, so an echo admits only that node at that address.
+  uint64_t cookie(uint32_t now_ms, uint32_t node_id, uint32_t ip, uint16_t port) const;
+  /// `c` is that cookie of the current or the previous epoch.
+  bool cookie_live(uint64_t c, uint32_t now_ms, uint32_t node_id, uint32_t ip, uint16_t port) const;
+  uint64_t cookie_at(uint32_t epoch, uint32_t node_id, uint32_t ip, uint16_t port) const;
   void queue_gossip(const Member& m, wire::MemberState state);
 
   // prober.cpp: SWIM probes and the relays this node runs for others.
@@ -239,9 +247,7 @@ class Membership {
   std::array<PendingReply, SPORE_MAX_PENDING_REPLIES> replies_{};
   std::array<JoinAddress, SPORE_MAX_JOIN_ADDRESSES> join_{};
   std::array<Challenge, kChallenges> challenges_{};
-  HmacKey cookie_key_;      // random secret, from the Random port at begin()
-  uint64_t cookies_[2] = {};  // cookie of cookie_epoch_, then of the epoch before
-  uint32_t cookie_epoch_ = 0;
+  HmacKey cookie_key_;  // random secret, from the Random port at begin()
   InfoFetch fetch_;
   char hostname_[SPORE_MAX_HOSTNAME_LEN + 1] = {};  // ctx's hostname made wire-safe
   char sdk_version_[SPORE_MAX_VERSION_LEN + 1] = {};

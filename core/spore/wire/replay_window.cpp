@@ -27,10 +27,10 @@ ReplayVerdict ReplayWindow::check(uint32_t incarnation, uint32_t seq) const {
   return (seen_ >> behind) & 1u ? ReplayVerdict::kReplayed : ReplayVerdict::kFresh;
 }
 
-void ReplayWindow::start(uint32_t incarnation, uint32_t seq) {
+void ReplayWindow::start(uint32_t incarnation, uint32_t seq, bool earlier_seen) {
   incarnation_ = incarnation;
   max_seq_ = seq;
-  seen_ = 1;
+  seen_ = earlier_seen ? ~uint64_t{0} : 1;
 }
 
 void ReplayWindow::commit(uint32_t incarnation, uint32_t seq) {

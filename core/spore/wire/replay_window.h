@@ -41,8 +41,10 @@ class ReplayWindow {
   /// returned kFresh for the same pair and the datagram authenticated; a pair that is not fresh
   /// is ignored.
   void commit(uint32_t incarnation, uint32_t seq);
-  /// Starts afresh at (incarnation, seq), which counts as accepted (admission).
-  void start(uint32_t incarnation, uint32_t seq);
+  /// Starts afresh at (incarnation, seq), which counts as accepted. `earlier_seen` (admission):
+  /// every seq below it counts as seen too, so what the node sent before it was admitted (refused
+  /// then as a stranger's) cannot be replayed into the new window once each.
+  void start(uint32_t incarnation, uint32_t seq, bool earlier_seen = false);
   /// Back to unstarted (the slot's member was forgotten).
   void clear() { *this = ReplayWindow{}; }
   bool started() const { return seen_ != 0; }
