@@ -172,6 +172,33 @@ static_assert(flash_list_count(kFamilies, sizeof kFamilies) == 2 * kFamilyCount,
 // Families read from Membership: left out until set_membership() gave one.
 bool needs_membership(uint8_t f) { return (f >= kDatagramsReceived && f <= kAcceptKey) || (f >= kEventsPublished && f <= kEventsDropped); }
 
+/// spore_datagrams_rejected_total{reason=...}: the decoder's reasons, then those counted outside
+/// it; a zero count is left out, and the UDP intake's reasons are 0 without UdpStats.
+bool write_rejected(Exposition& e, FlashStr name, size_t slot, const MembershipStats& s, const UdpStats* udp) {
+  const FlashStr reason = SPORE_FSTR("reason");
+  constexpr size_t kDecoderSlots = wire::kDecodeErrorCount - 1;  // DecodeError 0 is "no error"
+  if (slot < kDecoderSlots) {
+    const uint32_t n = s.rejected[slot + 1];
+    if (n != 0) e.sample(name, reason, wire::decode_error_name(static_cast<wire::DecodeError>(slot + 1)), n);
+    return true;
+  }
+  // forged_incarnation: a gossip claim about this node's future incarnation, ignored (the rest of
+  // the datagram is applied).
+  static constexpr char kOtherReasons[] SPORE_FLASH =
+      "rate_limited_member\0rate_limited_unverified\0oversize\0low_heap\0short_read\0forged_incarnation\0";
+  constexpr size_t kOthers = 6;
+  const size_t other = slot - kDecoderSlots;
+  if (other >= kOthers) return false;
+  const uint32_t others[] = {s.rate_limited_member,
+                             s.rate_limited_unverified,
+                             udp != nullptr ? udp->dropped_oversize : 0,
+                             udp != nullptr ? udp->dropped_low_heap : 0,
+                             udp != nullptr ? udp->dropped_short_read : 0,
+                             s.forged_incarnation};
+  if (others[other] != 0) e.sample(name, reason, flash_nth(kOtherReasons, kOthers, other), others[other]);
+  return true;
+}
+
 /// spore_http_requests_total{code=...}: a zero count is left out; code="other" for the statuses
 /// not counted one by one.
 bool write_http_requests(Exposition& e, FlashStr name, size_t slot, const HttpStatusCounts& counts) {
@@ -305,32 +332,8 @@ bool Metrics::write_sample(JsonOutput& out, uint8_t f, FlashStr name, size_t slo
       e.sample(name, SPORE_FSTR("status"), flash_nth(kStatuses, 3, slot), count);
       return true;
     }
-    case kRejected: {
-      const MembershipStats& s = membership_->stats();
-      const FlashStr reason = SPORE_FSTR("reason");
-      constexpr size_t kDecoderSlots = wire::kDecodeErrorCount - 1;  // DecodeError 0 is "no error"
-      if (slot < kDecoderSlots) {
-        const uint32_t n = s.rejected[slot + 1];
-        if (n != 0) e.sample(name, reason, wire::decode_error_name(static_cast<wire::DecodeError>(slot + 1)), n);
-        return true;
-      }
-      // The reasons counted outside the decoder, after its own; 0 (left out) without UdpStats.
-      // forged_incarnation: a gossip claim about this node's future incarnation, ignored (the
-      // rest of the datagram is applied).
-      static constexpr char kOtherReasons[] SPORE_FLASH =
-          "rate_limited_member\0rate_limited_unverified\0oversize\0low_heap\0short_read\0forged_incarnation\0";
-      constexpr size_t kOthers = 6;
-      const size_t other = slot - kDecoderSlots;
-      if (other >= kOthers) return false;
-      const uint32_t others[] = {s.rate_limited_member,
-                                 s.rate_limited_unverified,
-                                 udp_ != nullptr ? udp_->dropped_oversize : 0,
-                                 udp_ != nullptr ? udp_->dropped_low_heap : 0,
-                                 udp_ != nullptr ? udp_->dropped_short_read : 0,
-                                 s.forged_incarnation};
-      if (others[other] != 0) e.sample(name, reason, flash_nth(kOtherReasons, kOthers, other), others[other]);
-      return true;
-    }
+    case kRejected:
+      return write_rejected(e, name, slot, membership_->stats(), udp_);
     case kHttpRequests: {
       // A scrape written whole is counted once answered: it shows in the next one. One sent in
       // chunks (the ESP8266) is counted before its lines are written, so it shows in itself.
