@@ -39,7 +39,7 @@ void format_ipv4(uint32_t ip, char* out, size_t out_size) {
 namespace {
 void copy_hostname(char (&dst)[SPORE_MAX_HOSTNAME_LEN + 1], std::string_view src) {
   const size_t n = src.size() < SPORE_MAX_HOSTNAME_LEN ? src.size() : SPORE_MAX_HOSTNAME_LEN;
-  std::memcpy(dst, src.data(), n);
+  if (n != 0) std::memcpy(dst, src.data(), n);  // an empty view may have no data() at all
   dst[n] = '\0';
 }
 }  // namespace
