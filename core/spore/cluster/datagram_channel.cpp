@@ -86,8 +86,8 @@ DatagramChannel::Received DatagramChannel::receive(uint32_t src_ip, uint16_t src
   if (err == wire::DecodeError::kOk && h.type == wire::MessageType::kAnnounce &&
       (out.announce.ip != src_ip || out.announce.udp_port != src_port))
     err = wire::DecodeError::kAddressMismatch;
-  const Member* m = err == wire::DecodeError::kOk ? ctx_.members().find(h.sender_id) : nullptr;
-  ReplayWindow* window = m != nullptr ? &replay_[slot_of(*m)] : nullptr;
+  // The decoded sender is the one peek_sender() read from the same bytes: `claimed` and `slot`.
+  ReplayWindow* window = err == wire::DecodeError::kOk && claimed != nullptr ? &replay_[slot] : nullptr;
   if (window != nullptr) {
     const ReplayVerdict v = window->check(h.incarnation, h.seq);
     if (v == ReplayVerdict::kStale) err = wire::DecodeError::kStale;
