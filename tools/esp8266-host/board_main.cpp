@@ -28,7 +28,13 @@
 
 #include "board.h"
 #include "lwip_glue.h"
+#include "spore/base/limits.h"
 #include "tap_netif.h"
+
+// The board runs the chip's capacities, not the host's (core/spore/base/limits.h): its member
+// table, rate limits and credit table are what an ESP-01 has.
+static_assert(SPORE_MAX_MEMBERS == 32 && SPORE_MAX_UNVERIFIED_SOURCES == 8,
+              "the ESP-01 bed must compile core with the ESP8266's limits (SPORE_ESP8266_HOST)");
 
 void setup();
 void loop();

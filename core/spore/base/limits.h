@@ -7,11 +7,18 @@
 /// line (PlatformIO: build_flags) before including SPORE headers. The defaults fit an ESP-01 with
 /// ~40 KB free heap; a Linux node may raise them.
 
+/// The ESP8266's capacities apply on the chip (__XTENSA__) and wherever the firmware is emulated on a
+/// PC: the ESP-01 bed (tools/esp8266-host) compiles it for x86 with SPORE_ESP8266_HOST, and its
+/// figures must be the board's (before this, the bed ran the host's 64 members and rate limits).
+#if defined(__XTENSA__) || defined(SPORE_ESP8266_HOST)
+#define SPORE_LIMITS_ESP8266 1
+#endif
+
 /// Members a node tracks, itself excluded. When full, see MemberTable for the eviction policy.
 /// 32 on the ESP8266 (RAM); 64 on hosts (Linux nodes, the simulator), whose clusters of 50 must
 /// fit one table.
 #ifndef SPORE_MAX_MEMBERS
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_MAX_MEMBERS 32
 #else
 #define SPORE_MAX_MEMBERS 64
@@ -39,7 +46,7 @@
 /// distinct ~10-endpoint lists with their SDK strings (a member whose details do not fit is still
 /// tracked, with details_truncated set). Hosts keep 128 B per member, enough with no sharing.
 #ifndef SPORE_MEMBER_ARENA_BYTES
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_MEMBER_ARENA_BYTES (SPORE_MAX_MEMBERS * 32)
 #else
 #define SPORE_MEMBER_ARENA_BYTES (SPORE_MAX_MEMBERS * 128)
@@ -56,7 +63,7 @@
 /// hook since issue 19); the rest is the sketch's. 16 on the ESP8266 (12 left for a sketch, 192 B
 /// less than 24), 24 on hosts.
 #ifndef SPORE_MAX_SUBSCRIBERS
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_MAX_SUBSCRIBERS 16
 #else
 #define SPORE_MAX_SUBSCRIBERS 24
@@ -105,7 +112,7 @@
 /// `auth_stale` and fetches a new one. 12 B per entry; only token holders can fill it. 8 on the
 /// ESP8266 (a handful of operators), 64 on hosts (scripts publishing events in a loop).
 #ifndef SPORE_MAX_AUTH_NONCES
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_MAX_AUTH_NONCES 8
 #else
 #define SPORE_MAX_AUTH_NONCES 64
@@ -157,7 +164,7 @@
 /// than RSA-4096. A larger key there is refused like a malformed one (no update route); build
 /// with -DSPORE_OTA_MAX_SIGNATURE_BYTES=512 for one. Hosts take up to RSA-4096.
 #ifndef SPORE_OTA_MAX_SIGNATURE_BYTES
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_OTA_MAX_SIGNATURE_BYTES 256
 #else
 #define SPORE_OTA_MAX_SIGNATURE_BYTES 512
@@ -169,7 +176,7 @@
 /// ESP8266's ESPAsyncWebServer parses multipart itself and passes the file part's bytes, so the
 /// firmware never needs the parser and leaves it out (about 3.8 KB of flash, docs/footprint.md).
 #ifndef SPORE_OTA_MULTIPART
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_OTA_MULTIPART 0
 #else
 #define SPORE_OTA_MULTIPART 1
@@ -310,7 +317,7 @@
 /// SPORE_EVENT_PAYLOAD_MAX), so the log is the RAM price of repair: a peer that misses more than
 /// this many events of a node before it can ask again loses the oldest (counted, never silent).
 #ifndef SPORE_EVENT_LOG_SIZE
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_EVENT_LOG_SIZE 4
 #else
 #define SPORE_EVENT_LOG_SIZE 16
@@ -321,7 +328,7 @@
 /// protocol's limit, which every node accepts whatever this is). 64 on the ESP8266 keeps the
 /// outbound log at ~0.4 KB; hosts publish up to the protocol limit.
 #ifndef SPORE_EVENT_PAYLOAD_MAX
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_EVENT_PAYLOAD_MAX 64
 #else
 #define SPORE_EVENT_PAYLOAD_MAX 256
@@ -334,7 +341,7 @@
 /// per second (heartbeat, probe answers, INFO pages, its events); the ESP8266 value still lets a
 /// member publish dozens of events per second, the host value hundreds.
 #ifndef SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S 100
 #else
 #define SPORE_MAX_DATAGRAMS_PER_MEMBER_PER_S 1000
@@ -348,7 +355,7 @@
 /// The ESP8266 value bounds the tag checks strangers can cost it to 50 per second; the host value
 /// leaves room for 200-node simulations with 64-member tables (136 strangers x 4 heartbeats/s).
 #ifndef SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S 50
 #else
 #define SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S 2000
@@ -359,7 +366,7 @@
 /// (AmplificationGuard, 16 B each, plus SPORE_MAX_JOIN_ADDRESSES pinned entries). More sources
 /// only make the oldest credit forgotten (the node answers less), never let it send more.
 #ifndef SPORE_MAX_UNVERIFIED_SOURCES
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_MAX_UNVERIFIED_SOURCES 8
 #else
 #define SPORE_MAX_UNVERIFIED_SOURCES 32
@@ -370,7 +377,7 @@
 /// too_many_streams. Each open stream costs the ESP8266 a TCP connection and its send buffer
 /// (about 1.5 KB of heap while a message is in flight), and a Linux node one HTTP worker thread.
 #ifndef SPORE_MAX_EVENT_STREAMS
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_MAX_EVENT_STREAMS 2
 #else
 #define SPORE_MAX_EVENT_STREAMS 8
@@ -398,7 +405,7 @@
 /// compile time. The ESP8266 spends no more RAM than its 64-byte events and the discovery
 /// documents need; hosts publish 256-byte events.
 #ifndef SPORE_MQTT_PAYLOAD_MAX
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_MQTT_PAYLOAD_MAX 704
 #else
 #define SPORE_MQTT_PAYLOAD_MAX 1664
@@ -413,7 +420,7 @@
 /// (checked in mqtt_queue.h). 1 KB on the ESP8266 holds ~8 typical event messages, or one of
 /// the largest; hosts queue 8 KB.
 #ifndef SPORE_MQTT_QUEUE_BYTES
-#if defined(__XTENSA__)
+#if defined(SPORE_LIMITS_ESP8266)
 #define SPORE_MQTT_QUEUE_BYTES 1024
 #else
 #define SPORE_MQTT_QUEUE_BYTES 8192
