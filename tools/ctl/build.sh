@@ -49,6 +49,19 @@ verb_asan() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_ctest asan
 }
 
+# One libFuzzer target on a scratch copy of its seed corpus (the committed corpus stays small and
+# reviewed); its exit status goes to build/fuzz/NAME.rc, its output to build/fuzz/NAME.log.
+fuzz_one() { # TARGET SECONDS
+  local target=$1 seconds=$2 name work rc=0
+  name="$(basename "$target" _fuzz)"
+  work="$(mktemp -d)"
+  [ -d "tests/fuzz/corpus/$name" ] && cp -r "tests/fuzz/corpus/$name/." "$work/"
+  "$target" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="build/fuzz/${name}-" "$work" >"build/fuzz/${name}.log" 2>&1 || rc=$?
+  rm -rf "$work"
+  echo "$rc" >"build/fuzz/${name}.rc"
+}
+
 verb_fuzz() {
   local seconds="${1:-}"
   if [ -z "$seconds" ]; then
@@ -57,30 +70,37 @@ verb_fuzz() {
     if [ "${CI:-}" = "true" ]; then seconds=30; else seconds=20; fi
   fi
   [[ "$seconds" =~ ^[0-9]+$ ]] || die "fuzz: SECONDS must be a whole number, got '$seconds'"
-  log "fuzz smoke: each libFuzzer target for ${seconds} s (build/fuzz)"
+  # Each target runs on one core, so as many run at once as there are cores (SPORE_FUZZ_JOBS): the
+  # same seconds per target, in half the wall time on two cores.
+  local jobs="${SPORE_FUZZ_JOBS:-$(nproc)}"
+  [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || die "fuzz: SPORE_FUZZ_JOBS must be a positive whole number, got '$jobs'"
+  log "fuzz smoke: each libFuzzer target for ${seconds} s, ${jobs} at a time (build/fuzz)"
   build_preset fuzz || { FAILED=$((FAILED + 1)); return 1; }
-  local target name corpus work rc ran=0
+  local target name rc ran=0 failed=0 targets=()
   for target in build/fuzz/*_fuzz; do
-    [ -x "$target" ] || continue
+    [ -x "$target" ] && targets+=("$target")
+  done
+  rm -f build/fuzz/*.rc
+  for target in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    fuzz_one "$target" "$seconds" &
+  done
+  wait
+  for target in "${targets[@]}"; do
     name="$(basename "$target" _fuzz)"
-    corpus="tests/fuzz/corpus/$name"
-    work="$(mktemp -d)"
-    # Fuzz a scratch copy so the committed seed corpus stays small and reviewed.
-    [ -d "$corpus" ] && cp -r "$corpus/." "$work/"
-    rc=0
-    "$target" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="build/fuzz/${name}-" "$work" >"build/fuzz/${name}.log" 2>&1 || rc=$?
-    rm -rf "$work"
-    if [ "$rc" -ne 0 ]; then
+    rc="$(cat "build/fuzz/${name}.rc" 2>/dev/null || echo missing)"
+    if [ "$rc" != 0 ]; then
       tail -n 40 "build/fuzz/${name}.log"
-      echo "fuzz target ${name}: FAILED (crash input saved as build/fuzz/${name}-*)"
+      echo "fuzz target ${name}: FAILED (exit ${rc}; crash input saved as build/fuzz/${name}-*)"
       FAILED=$((FAILED + 1))
-      return 1
+      failed=1
+      continue
     fi
     echo "fuzz target ${name}: $(grep -E 'stat::number_of_executed_units' "build/fuzz/${name}.log" | awk '{print $2}') runs, 0 crashes"
     PASSED=$((PASSED + 1))
     ran=$((ran + 1))
   done
+  [ "$failed" -eq 0 ] || return 1
   [ "$ran" -gt 0 ] || { echo "no fuzz targets were built"; FAILED=$((FAILED + 1)); return 1; }
 }
 

@@ -24,7 +24,7 @@ Verbs:
                     build/arduino/SPORE-<version>.zip (tools/arduino-package.sh)
   unit              build and run the unit tests only (quick edit loop)
   asan              build and run the unit tests under AddressSanitizer + UBSan
-  fuzz [SECONDS]    build the libFuzzer targets and run each for SECONDS (default 30 under CI, else 20)
+  fuzz [SECONDS]    build the libFuzzer targets and run each for SECONDS (default 30 under CI, else 20), nproc at once (SPORE_FUZZ_JOBS)
   lx106 [DIR]       compile core for the ESP8266 and report sizes (docs/footprint.md; default DIR build/lx106)
   firmware-link [--env ENV]... ARDUINO AWS ATCP NEWLIB MQTT
                     link esp01_1m, esp01s and esp01_1m_mqtt as PlatformIO would, from source trees
