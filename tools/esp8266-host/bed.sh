@@ -68,6 +68,12 @@ NOCREDS_BIN="${SPORE_BOARD_NOCREDS:-$ROOT/build/esp8266-host-nocreds/spore-board
   echo "bed: no $NOCREDS_BIN: build it without credentials (SPORE_HOST_WIFI_SSID= SPORE_HOST_WIFI_PASSWORD= tools/esp8266-host/build.sh ... build/esp8266-host-nocreds) or set SPORE_BOARD_NOCREDS" >&2
   exit 1
 }
+# A portal board left from an older build speaks an older firmware (after the wire protocol went to
+# v2 a stale one was refused by every peer as v1): it must be at least as new as the main board.
+[[ $SCENARIO != portal || ! $BOARD_BIN -nt $NOCREDS_BIN ]] || {
+  echo "bed: $NOCREDS_BIN is older than $BOARD_BIN: build it again without credentials (SPORE_HOST_WIFI_SSID= SPORE_HOST_WIFI_PASSWORD= tools/esp8266-host/build.sh ... build/esp8266-host-nocreds)" >&2
+  exit 1
+}
 [[ -f $IMAGE ]] || { echo "bed: no $IMAGE: run ./ctl.sh firmware-link first" >&2; exit 1; }
 [[ -x ${SPORED:-} ]] || { echo "bed: no spored binary: ./ctl.sh build, or set SPORED" >&2; exit 1; }
 export SPORED
