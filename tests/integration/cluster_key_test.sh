@@ -41,14 +41,20 @@ for k in 1 4 5; do
 done
 log "outsiders never admitted; keyed nodes converged"
 
-# discover: without the key the keyed nodes are not listed; with it they are.
-out="$("$SPORE" discover --udp-port "$IT_UDP_PORT" --timeout 5 --json --cluster-key-file "$IT_TMP/key-a" --expect 3)" ||
-  it_fail "spore discover with key A did not hear the 3 keyed nodes"
+# discover (asking loopback's broadcast only): with key A, from a file or $SPORE_CLUSTER_KEY, it
+# lists the keyed nodes, their answers verified; without a key only the keyless n5 answers.
+here=(--udp-port "$IT_UDP_PORT" --target 127.255.255.255 --listen 127.255.255.255 --json)
+out="$("$SPORE" discover "${here[@]}" --cluster-key-file "$IT_TMP/key-a")" ||
+  it_fail "spore discover with key A failed"
 [ "$(jq -r '[.nodes[] | .hostname] | sort | join(",")' <<<"$out")" = "n1,n2,n3" ] ||
   it_fail "discover with key A lists $(jq -c '[.nodes[].hostname]' <<<"$out")"
 [ "$(jq '[.nodes[] | select(.authenticated != true)] | length' <<<"$out")" -eq 0 ] ||
   it_fail "discover with key A reports unauthenticated nodes"
-out="$("$SPORE" discover --udp-port "$IT_UDP_PORT" --timeout 3 --json 2>"$IT_TMP/discover.err" || true)"
+out="$(SPORE_CLUSTER_KEY="$(cat "$IT_TMP/key-a")" "$SPORE" discover "${here[@]}")" ||
+  it_fail "spore discover with SPORE_CLUSTER_KEY failed"
+[ "$(jq -r '[.nodes[] | .hostname] | sort | join(",")' <<<"$out")" = "n1,n2,n3" ] ||
+  it_fail "discover with SPORE_CLUSTER_KEY lists $(jq -c '[.nodes[].hostname]' <<<"$out")"
+out="$("$SPORE" discover "${here[@]}" 2>"$IT_TMP/discover.err" || true)"
 [ "$(jq -r '[.nodes[] | .hostname] | sort | join(",")' <<<"$out")" = "n5" ] ||
   it_fail "discover without a key lists $(jq -c '[.nodes[].hostname]' <<<"$out"), expected only the keyless n5"
 log "discover: keyed nodes only with the key"
