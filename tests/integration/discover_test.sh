@@ -7,6 +7,7 @@
 # sends nothing off this host; everything else is the default.
 source "$(dirname "$0")/lib.sh"
 it_init 107
+unset SPORE_CLUSTER_KEY SPORE_ENV_FILE  # an open cluster: discover must not find a key elsewhere
 IT_NODE_ARGS=()  # the default profile, as a user runs it
 
 for k in 1 2 3; do start_node "$k"; done
@@ -28,15 +29,15 @@ for run in 1 2; do
   done
 done
 
-# The table for people has a header and one row per node.
-table="$("$SPORE" discover "${here[@]}")" || it_fail "spore discover (table) failed"
+# The table for people has a header and one row per node (--expect: done once all 3 answered).
+table="$("$SPORE" discover "${here[@]}" --expect 3)" || it_fail "spore discover (table) failed"
 head -n1 <<<"$table" | grep -q "HOSTNAME" || it_fail "discover table has no header: $table"
 for k in 1 2 3; do grep -q "n$k .*$(it_ip "$k")" <<<"$table" || it_fail "discover table lacks n$k: $table"; done
 
 # Nothing on another port: exit 1 with a message.
 set +e
 msg="$("$SPORE" discover --udp-port $((IT_UDP_PORT + 1000)) --target 127.255.255.255 --listen 127.255.255.255 \
-  --timeout 1 2>&1)"
+  --timeout 0.5 2>&1)"
 rc=$?
 set -e
 [ "$rc" -eq 1 ] || it_fail "discover on an empty port exited $rc, expected 1"
