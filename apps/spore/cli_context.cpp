@@ -116,6 +116,24 @@ NodeAddress node_address(const Globals& g) {
   return *r.address;
 }
 
+std::optional<std::string> trusted_dotenv_value(std::string_view name, std::string* note) {
+  const char* env_file = std::getenv("SPORE_ENV_FILE");
+  const std::string env_path = env_file != nullptr && *env_file != '\0' ? env_file : "./.env";
+  const std::optional<DotEnvFile> dotenv = read_dotenv(env_path);
+  if (!dotenv) return std::nullopt;
+  std::optional<std::string> value = parse_env_value(dotenv->text, name);
+  if (!value || trim(*value).empty()) return std::nullopt;
+  // The same rule as for API_NODE: only the user's own file, writable by nobody else.
+  if (dotenv_trust_problem(env_path, dotenv->owner, user_name(dotenv->owner), dotenv->mode, ::geteuid())) {
+    if (note != nullptr) {
+      *note = "not taking " + std::string(name) + " from " + terminal_safe(env_path) +
+              ": it is not yours or others can write it (chmod go-w)";
+    }
+    return std::nullopt;
+  }
+  return trim(*value);
+}
+
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;

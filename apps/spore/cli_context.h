@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "bounded_http.h"
@@ -51,6 +52,11 @@ class Cli {
   Globals globals_;
   std::function<int()> chosen_;
 };
+
+/// The value of `name` in the `.env` ($SPORE_ENV_FILE, else ./.env), trimmed; nullopt when there is
+/// no such file or line, or when the file is not the user's own or others can write it (then
+/// `*note`, if given, says why it was not taken).
+std::optional<std::string> trusted_dotenv_value(std::string_view name, std::string* note);
 
 /// Adds --token TOKEN and --token-file FILE (which exclude each other) to `command`.
 inline void add_token_options(CLI::App* command, std::optional<std::string>& token,

@@ -8,13 +8,13 @@
 // - the replay window a member's slot keeps (DatagramChannel) takes a decoded datagram's
 //   (incarnation, seq) once: fresh, then replayed;
 // - the v2 header fields round-trip: dest_id, and an ANNOUNCE's echo/cookie/padded form (a
-//   padded ANNOUNCE is always the largest body);
+//   padded ANNOUNCE is always the largest body), and a DISCOVER's fixed zero body;
 // - peek_sender() (the self-echo check before decode) reads within bounds and, for every datagram
 //   that decodes, names the decoded sender.
 //
 // Every message type goes through the same generic decode/encode path, so the cluster-event
 // messages (EVENT, EVENT_REQ, EVENT_DIGEST, docs/events.md) are covered like the others; the seed
-// corpus has one of each.
+// corpus has one of each, and one DISCOVER (issue 21).
 //
 // Seed corpus: tests/fuzz/corpus/wire_decoder/, written by the unit test
 // CorpusWriter.WriteSeedCorpus (SPORE_WRITE_CORPUS=<dir> build/dev/wire_codec_test). Its key is
@@ -62,6 +62,13 @@ void check(const uint8_t* data, size_t size, const HmacKey& key) {
   if (m.header.type == MessageType::kAnnounce && m.announce.padded &&
       size != kHeaderBytes + 74 + (key.empty() ? 0 : kTagBytes))
     std::abort();
+  // A DISCOVER is exactly as large as the largest ANNOUNCE answering it, zeros only (§4.13): its
+  // answer always fits the anti-amplification credit it gave.
+  if (m.header.type == MessageType::kDiscover) {
+    if (size != kHeaderBytes + 58 + (key.empty() ? 0 : kTagBytes)) std::abort();
+    for (size_t i = kHeaderBytes; i < kHeaderBytes + 58; ++i)
+      if (data[i] != 0) std::abort();
+  }
   if (peek_sender(data, size) != m.header.sender_id) std::abort();
   if (m.header.authenticated != !key.empty()) std::abort();
 

@@ -640,5 +640,96 @@ TEST_F(MembershipTest, AStrangerGetsBackAtMostTheBytesItSent) {
   EXPECT_GT(mem.stats().amplification_refused, 0u);
 }
 
+
+// `spore discover` (docs/protocol.md §4.13): anyone's DISCOVER draws one plain ANNOUNCE to the packet
+// source, jittered, addressed to the asker; the asker is neither challenged nor admitted, and the
+// answer fits the credit the request gave.
+class DiscoverTest : public MembershipTest {
+ protected:
+  static constexpr uint32_t kAsker = 0xD15C0;
+  static constexpr uint32_t kAskerIp = 0x0A000009;
+  static constexpr uint16_t kAskerPort = 40001;
+  /// Sends a DISCOVER as the asker (tagged with `key` unless empty), from `ip`; its size in bytes.
+  size_t ask(const HmacKey& key, uint32_t ip = kAskerIp) {
+    wire::Message m;
+    m.header.type = wire::MessageType::kDiscover;
+    m.header.sender_id = kAsker;
+    m.header.seq = ++seq_;
+    uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+    const wire::EncodeResult r = wire::encode(m, key, buf, sizeof buf);
+    EXPECT_TRUE(r.ok());
+    mem.on_datagram(ip, kAskerPort, buf, r.size_bytes);
+    return r.size_bytes;
+  }
+  /// The datagrams sent to ip:kAskerPort.
+  std::vector<Sent> sent_to(uint32_t ip) const {
+    std::vector<Sent> out;
+    for (const Sent& s : udp.sent)
+      if (s.ip == ip && s.port == kAskerPort) out.push_back(s);
+    return out;
+  }
+};
+
+TEST_F(DiscoverTest, AnyoneIsAnsweredWithOneJitteredAnnounceAndAdmitsNothing) {
+  run(10);
+  admit(0xB1);  // a member, to see that the answer leaves the table alone
+  udp.sent.clear();
+  const uint32_t rejected_before = mem.stats().rejected_total;
+  const size_t request_bytes = ask(HmacKey{});
+  ask(HmacKey{});  // a repeat within the jitter: still one answer
+  run(cfg().discovery_interval_ms / 2 + 20);
+  const std::vector<Sent> answers = sent_to(kAskerIp);
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_LE(answers[0].bytes.size(), request_bytes);
+  wire::Message a;
+  ASSERT_EQ(wire::decode(answers[0].bytes.data(), answers[0].bytes.size(), HmacKey{}, a), wire::DecodeError::kOk);
+  EXPECT_EQ(a.header.type, wire::MessageType::kAnnounce);
+  EXPECT_EQ(a.header.dest_id, kAsker);
+  EXPECT_EQ(a.announce.hostname, "self");
+  EXPECT_EQ(a.announce.ip, 0x0A000001u);
+  EXPECT_EQ(a.announce.cookie, 0u);  // nothing to echo: the asker cannot become a member
+  EXPECT_FALSE(a.announce.reply_requested);
+  EXPECT_EQ(ctx.members().find(kAsker), nullptr);
+  EXPECT_EQ(ctx.members().size(), 1u);
+  EXPECT_EQ(mem.stats().rejected_total, rejected_before);  // taken, not refused as unknown_sender
+  EXPECT_EQ(mem.stats().amplification_refused, 0u);
+}
+
+TEST_F(DiscoverTest, AKeyedNodeAnswersOnlyATaggedRequestAndTagsItsAnswer) {
+  const HmacKey key = key_of('k');
+  mem.set_cluster_key(key);
+  node_key_ = key;
+  run(10);
+  udp.sent.clear();
+  ask(HmacKey{});  // an outsider without the key: refused like any untagged datagram
+  run(cfg().discovery_interval_ms);
+  EXPECT_TRUE(sent_to(kAskerIp).empty());
+  EXPECT_EQ(rejected(wire::DecodeError::kAuthRequired), 1u);
+  ask(key);
+  run(cfg().discovery_interval_ms);
+  const std::vector<Sent> answers = sent_to(kAskerIp);
+  ASSERT_EQ(answers.size(), 1u);
+  wire::Message a;
+  EXPECT_EQ(wire::decode(answers[0].bytes.data(), answers[0].bytes.size(), key, a), wire::DecodeError::kOk);
+  EXPECT_EQ(a.header.dest_id, kAsker);
+}
+
+// A LAN peer spoofing a victim's address: the victim gets at most the bytes sent in its name,
+// however many requests there are, and the unverified budget bounds what the node reads at all.
+TEST_F(DiscoverTest, SpoofedRequestsNeverDrawMoreThanTheirBytes) {
+  run(10);
+  udp.sent.clear();
+  size_t asked_bytes = 0;
+  for (uint32_t i = 0; i < SPORE_MAX_UNVERIFIED_DATAGRAMS_PER_S + 10; ++i) asked_bytes += ask(HmacKey{}, 0x0A0000F0 + i % 4);
+  run(cfg().discovery_interval_ms);
+  size_t answered_bytes = 0;
+  for (uint32_t ip = 0x0A0000F0; ip < 0x0A0000F4; ++ip) {
+    for (const Sent& s : sent_to(ip)) answered_bytes += s.bytes.size();
+  }
+  EXPECT_GT(answered_bytes, 0u);
+  EXPECT_LE(answered_bytes, asked_bytes);
+  EXPECT_GT(mem.stats().rate_limited_unverified, 0u);  // the shared budget cut the flood
+}
+
 }  // namespace
 }  // namespace spore

@@ -146,6 +146,8 @@ std::vector<Message> samples() {
   m.announce.echo = 0xF1F2F3F4F5F6F7F8u;
   m.announce.hostname = "n";
   out.push_back(m);
+
+  out.push_back(base(MessageType::kDiscover));  // samples()[12]: "who is there?", a zero body
   return out;
 }
 
@@ -265,7 +267,8 @@ void expect_same(const Message& a, const Message& b) {
       EXPECT_EQ(a.event_digest.epoch, b.event_digest.epoch);
       EXPECT_EQ(a.event_digest.seq, b.event_digest.seq);
       EXPECT_EQ(a.event_digest.oldest_seq, b.event_digest.oldest_seq);
-      break;
+      break;    case MessageType::kDiscover:
+      break;  // no fields: the body is padding
   }
 }
 
@@ -322,6 +325,39 @@ TEST(WireCodec, GoldenPingBytes) {
   HmacKey k = cluster_key();
   hmac_sha256(k, authed.data(), expected.size(), full, sizeof full);
   EXPECT_EQ(0, std::memcmp(full, authed.data() + expected.size(), kTagBytes));  // leftmost 16 bytes
+}
+
+// DISCOVER (docs/protocol.md §4.13): 58 zero bytes of body, exactly; the answer (an ANNOUNCE
+// without handshake fields) is never larger than the request, keyed or not.
+TEST(WireCodec, DiscoverIsAZeroBodyAsLargeAsItsLargestAnswer) {
+  Message m = base(MessageType::kDiscover);
+  const Bytes d = encode_vec(m, kNoKey);
+  ASSERT_EQ(d.size(), kHeaderBytes + 58);
+  EXPECT_EQ(d[3], 12);
+  EXPECT_EQ(d[21], 0);
+  EXPECT_EQ(d[22], 58);
+  for (size_t i = kHeaderBytes; i < d.size(); ++i) EXPECT_EQ(d[i], 0) << i;
+
+  Message answer = samples()[11];  // an unpadded ANNOUNCE, made as large as it gets
+  answer.announce.echo = 0;
+  const std::string longest(SPORE_MAX_HOSTNAME_LEN, 'h');
+  answer.announce.hostname = longest;
+  for (bool authenticated : {false, true}) {
+    EXPECT_EQ(datagram_size_bytes(answer, authenticated), datagram_size_bytes(m, authenticated));
+  }
+
+  Message out;
+  Bytes bad = d;
+  bad.back() = 1;  // padding must be zeros
+  EXPECT_EQ(decode(bad.data(), bad.size(), kNoKey, out), DecodeError::kBadField);
+  bad = d;
+  bad.push_back(0);  // one byte more, and the header says so: still not the one length
+  bad[22] = 59;
+  EXPECT_EQ(decode(bad.data(), bad.size(), kNoKey, out), DecodeError::kBadLength);
+  bad = d;
+  bad.pop_back();
+  bad[22] = 57;
+  EXPECT_EQ(decode(bad.data(), bad.size(), kNoKey, out), DecodeError::kBadLength);
 }
 
 // The self-echo check reads the sender from the header without decoding; anything shorter than a
@@ -430,7 +466,7 @@ TEST(WireCodec, BadMagicVersionTypeFlagsSender) {
   d = good;
   d[3] = 0;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
-  d[3] = 12;  // one past the last type (kEventDigest = 11)
+  d[3] = 13;  // one past the last type (kDiscover = 12)
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
   d = good;
   d[4] = 0x02;
@@ -782,7 +818,7 @@ TEST(WireCodec, EventRejectsAreClear) {
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
   // A type beyond the last one is still unknown_type (what v1 nodes without events answer).
   d = good;
-  d[3] = 12;
+  d[3] = 13;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
 }
 
@@ -902,7 +938,8 @@ TEST(WireCodec, EveryReasonHasADistinctName) {
   for (uint8_t t = 1; t <= 11; ++t) EXPECT_STRNE(message_type_name(static_cast<MessageType>(t)), "?");
   EXPECT_STREQ(message_type_name(MessageType::kAnnounce), "announce");
   EXPECT_STREQ(message_type_name(static_cast<MessageType>(0)), "?");
-  EXPECT_STREQ(message_type_name(static_cast<MessageType>(12)), "?");
+  EXPECT_STREQ(message_type_name(static_cast<MessageType>(13)), "?");
+  EXPECT_STREQ(message_type_name(MessageType::kDiscover), "discover");
   EXPECT_STREQ(member_state_name(static_cast<MemberState>(0)), "?");
   EXPECT_STREQ(member_state_name(MemberState::kLeft), "left");
 }

@@ -43,7 +43,7 @@ Verbs:
   node status [--json]                   resources and endpoints of one node
   node restart [--token-file F]          restart one node (needs its API token)
   discover [--timeout S] [--json] [--cluster-key-file F]
-                                         list the nodes heard on the LAN (UDP broadcasts)
+                                         ask the LAN which nodes are there (UDP broadcast, 2 s)
   events publish TOPIC DATA [--token-file F]
                                          publish a cluster event to every node (DATA - = stdin)
   events watch [--topic T] [--json] [--count N] [--timeout S]

@@ -22,6 +22,16 @@ void Membership::handle_stranger(uint32_t src_ip, uint16_t src_port, const wire:
             announce && msg.announce.padded, now_ms);
 }
 
+void Membership::answer_discover(uint32_t src_ip, uint16_t src_port, uint32_t asker_id, uint32_t now_ms) {
+  // "Who is there?" (docs/protocol.md §4.13): a plain ANNOUNCE (no cookie: nothing to echo, so the
+  // asker never becomes a member) to the packet source, the one address the asker has shown. The
+  // jitter spreads a cluster's answers; the credit the request gave covers the answer (its body is
+  // as long as the largest ANNOUNCE), and nothing about the asker is kept beyond the pending answer.
+  if (src_ip == 0 || src_port == 0) return;
+  queue_reply(asker_id, src_ip, src_port, 0, false, false,
+              now_ms + random_below(ctx_.config().discovery_interval_ms / 2 + 1));
+}
+
 bool Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie, bool padded,
                              uint32_t due_ms) {
   PendingReply* free_slot = nullptr;

@@ -183,6 +183,10 @@ void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* 
       msg.header.dest_id == ctx_.self().node_id && msg.announce.cookie != 0)
     challenged_ = true;  // run_heartbeat() keeps the join phase going
   const uint32_t now_ms = ctx_.clock().now_ms();
+  if (got != DatagramChannel::Received::kRefused && msg.header.type == wire::MessageType::kDiscover) {
+    answer_discover(src_ip, src_port, msg.header.sender_id, now_ms);
+    return;
+  }
   if (got == DatagramChannel::Received::kStranger) handle_stranger(src_ip, src_port, msg, now_ms);
   if (got == DatagramChannel::Received::kMember) {
     // First-hand evidence outranks gossip: the channel took this datagram as fresh, so its
@@ -227,6 +231,7 @@ void Membership::dispatch(const wire::Message& msg, uint32_t now_ms) {
       heard_from(msg.header, now_ms);
       events_.on_message(msg, now_ms);
       break;
+    case wire::MessageType::kDiscover: break;  // answered in on_datagram(), member or not
   }
 }
 

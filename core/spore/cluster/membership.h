@@ -177,6 +177,9 @@ class Membership {
   /// admission.cpp: a verified datagram of a non-member: admits it (live echo) or refuses and
   /// challenges it. The cookie and challenge helpers below live there too.
   void handle_stranger(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
+  /// A DISCOVER from anyone: queues this node's ANNOUNCE to the packet source, dest = the asker,
+  /// after 0..discovery_interval_ms/2 of jitter (docs/protocol.md §4.13).
+  void answer_discover(uint32_t src_ip, uint16_t src_port, uint32_t asker_id, uint32_t now_ms);
   void handle_leave(const wire::Header& h, uint32_t now_ms);
   /// First-hand evidence from a member's non-ANNOUNCE datagram.
   Member* heard_from(const wire::Header& h, uint32_t now_ms);

@@ -88,6 +88,15 @@ DecodeError parse_gossip_section(Reader& r, GossipList& out) {
   return DecodeError::kOk;
 }
 
+/// Canonical padding: exactly `n` bytes up to the body's end, zeros only.
+DecodeError parse_padding(Reader& r, size_t n) {
+  if (r.remaining() != n) return DecodeError::kBadLength;
+  const uint8_t* p = r.take(n);
+  for (size_t i = 0; i < n; ++i)
+    if (p[i] != 0) return DecodeError::kBadField;
+  return DecodeError::kOk;
+}
+
 DecodeError parse_announce(Reader& r, Announce& a) {
   a.max_version = r.u8();
   const uint8_t flags = r.u8();
@@ -111,15 +120,7 @@ DecodeError parse_announce(Reader& r, Announce& a) {
   if (a.max_version < kProtocolVersion || a.ip == 0 || (handshake && a.echo == 0 && a.cookie == 0))
     return DecodeError::kBadField;
   if (!valid_hostname(a.hostname)) return DecodeError::kBadString;
-  if (a.padded) {
-    // Canonical padding: exactly up to the padded size, zeros only.
-    const size_t pad = kAnnouncePaddedBodyBytes - announce_unpadded_bytes(a);
-    if (r.remaining() != pad) return DecodeError::kBadLength;
-    const uint8_t* p = r.take(pad);
-    for (size_t i = 0; i < pad; ++i)
-      if (p[i] != 0) return DecodeError::kBadField;
-  }
-  return DecodeError::kOk;
+  return a.padded ? parse_padding(r, kAnnouncePaddedBodyBytes - announce_unpadded_bytes(a)) : DecodeError::kOk;
 }
 
 DecodeError parse_info(Reader& r, Info& info) {
@@ -217,6 +218,9 @@ DecodeError parse_body(MessageType type, Reader& r, Message& m) {
       break;
     case MessageType::kEventDigest:
       err = parse_stream_pos(r, m.event_digest, true);
+      break;
+    case MessageType::kDiscover:
+      err = parse_padding(r, kDiscoverBodyBytes);
       break;
   }
   if (err != DecodeError::kOk) return err;

@@ -140,6 +140,8 @@ size_t checked_body_size(const Message& m, EncodeError& why) {
     case MessageType::kEventDigest:
       if (!valid_stream_pos(m.event_digest, true)) return refuse(EncodeError::kBadField);
       return kEventDigestBytes;
+    case MessageType::kDiscover:
+      return kDiscoverBodyBytes;
   }
   return refuse(EncodeError::kUnknownType);
 }
@@ -159,6 +161,10 @@ void write_event_body(Writer& w, const Message& m) {
   if (uint8_t* dst = w.take(m.event.payload_size_bytes)) {
     if (m.event.payload_size_bytes != 0) std::memcpy(dst, m.event.payload, m.event.payload_size_bytes);
   }
+}
+
+void write_padding(Writer& w, size_t n) {
+  if (uint8_t* p = w.take(n)) std::memset(p, 0, n);
 }
 
 void write_body(Writer& w, const Message& m) {
@@ -181,10 +187,7 @@ void write_body(Writer& w, const Message& m) {
         w.u64(a.cookie);
       }
       w.str8(a.hostname);
-      if (a.padded) {
-        const size_t pad = kAnnouncePaddedBodyBytes - announce_unpadded_bytes(a);
-        if (uint8_t* p = w.take(pad)) std::memset(p, 0, pad);
-      }
+      if (a.padded) write_padding(w, kAnnouncePaddedBodyBytes - announce_unpadded_bytes(a));
       break;
     }
     case MessageType::kPing:
@@ -236,6 +239,9 @@ void write_body(Writer& w, const Message& m) {
     case MessageType::kEventReq:
     case MessageType::kEventDigest:
       write_event_body(w, m);
+      break;
+    case MessageType::kDiscover:
+      write_padding(w, kDiscoverBodyBytes);
       break;
   }
 }

@@ -43,7 +43,7 @@ inline bool valid_state(uint8_t s) {
   return s >= static_cast<uint8_t>(MemberState::kAlive) && s <= static_cast<uint8_t>(MemberState::kLeft);
 }
 inline bool valid_type(uint8_t t) {
-  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kEventDigest);
+  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kDiscover);
 }
 inline bool valid_topic(std::string_view s) {
   return !s.empty() && s.size() <= kMaxEventTopicLen && all_in_range(s, '\x21', '\x7e');
@@ -73,6 +73,9 @@ inline size_t announce_unpadded_bytes(const Announce& a) {
 }
 static_assert(SPORE_MAX_HOSTNAME_LEN <= kAnnouncePaddedBodyBytes - kAnnounceFixedBytes,
               "a padded ANNOUNCE must be the largest one this node can send");
+/// A DISCOVER body: zeros, as long as the largest ANNOUNCE that answers it (no handshake fields, a
+/// 31-byte hostname), so the answer is never larger than the request (tagged iff the answer is).
+constexpr size_t kDiscoverBodyBytes = kAnnounceFixedBytes + 31;
 constexpr size_t kPingFixedBytes = 4 + 4 + 4 + 1;                            // + entries
 constexpr size_t kAckFixedBytes = 4 + 4 + 1;
 constexpr size_t kPingReqFixedBytes = 4 + 4 + 4 + 4 + 2 + 1;
