@@ -30,6 +30,8 @@
 ///                          (plus "authenticate": the WWW-Authenticate value the adapter must send,
 ///                          and "tokenLocation": where this node's token is, when the platform said)
 ///   404 not_found          no route has this path
+/// and OPTIONS (kOptionsHttpMethod) on a path a route has: 204, no body, Allow (the path's methods
+/// and OPTIONS) and the CORS preflight headers (HttpResponseHeaders::allow_methods).
 ///   503 token_pending      a protected route while the node has no token yet (lock_until_token())
 ///   405 method_not_allowed a route has this path but not this method
 ///                          (plus "allowed": ["GET", ...], and HttpResponseHeaders::allow)
@@ -60,8 +62,17 @@ namespace spore {
 
 class NodeContext;
 
-/// A method outside HttpMethod (HEAD, OPTIONS, ...): the adapter passes this and gets a 405 or 404.
+/// A method outside HttpMethod (CONNECT, TRACE, ...): the adapter passes this and gets a 405 or 404.
 constexpr HttpMethod kUnknownHttpMethod = static_cast<HttpMethod>(0);
+/// OPTIONS, which no route registers (it is outside HttpMethod, so not in the api list): handle()
+/// answers it on every path a route has, as a CORS preflight (RestApi::handle(), docs/security.md).
+constexpr HttpMethod kOptionsHttpMethod = static_cast<HttpMethod>(0x80);
+
+/// "Access-Control-Allow-Headers" of a preflight answer: the request headers a page of another
+/// origin may send (the token travels in Authorization, set by the page's own script).
+constexpr const char* kCorsAllowHeaders = "Authorization, Content-Type, Last-Event-ID";
+/// "Access-Control-Max-Age" of a preflight answer, seconds: browsers cache the answer this long.
+constexpr const char* kCorsMaxAgeS = "600";
 
 /// One HTTP request as the adapter saw it. Views are valid only during handle().
 struct HttpRequest {
@@ -86,10 +97,16 @@ struct HttpResponseHeaders {
   const char* content_type = nullptr;
   const char* allow = nullptr;             ///< "Allow" on a 405, e.g. "GET" or "GET, POST"
   const char* www_authenticate = nullptr;  ///< "WWW-Authenticate" on a 401
-  /// "Access-Control-Allow-Origin" ("*") on public GET routes: the dashboard served by one node
-  /// reads its peers' GET /api/node/status (firmware version) across origins. Only data anyone
-  /// on the LAN may read anyway; no credentials, no preflight, and never on a protected route.
+  /// "Access-Control-Allow-Origin" ("*"): on public routes (the dashboard served by one node reads
+  /// its peers' GET /api/node/status across origins; data anyone on the LAN may read anyway) and,
+  /// on a node with a token, on protected routes, whose answers a page can only obtain with
+  /// the token it was given (docs/security.md, "Cross-origin requests"). Never
+  /// Access-Control-Allow-Credentials: no cookie or browser-held credential ever authorizes.
   const char* allow_origin = nullptr;
+  /// "Access-Control-Allow-Methods" of a 204 preflight answer (OPTIONS): the path's methods a page
+  /// of another origin may call. When set, the adapter also sends "Access-Control-Allow-Headers:"
+  /// kCorsAllowHeaders and "Access-Control-Max-Age:" kCorsMaxAgeS.
+  const char* allow_methods = nullptr;
 };
 
 /// A complete response body stored pre-encoded in flash (the web dashboard), sent byte for byte.
@@ -108,12 +125,12 @@ struct HttpAsset {
 };
 
 /// Responses by HTTP status, for GET /metrics: one counter for each status SPORE itself sends
-/// (200 202 400 401 404 405 406 408 409 413 414 415 422 500 501 503), one for all others, so the
-/// table is fixed (68 B) whatever a client provokes.
+/// (200 202 204 400 401 404 405 406 408 409 413 414 415 422 500 501 503), one for all others, so the
+/// table is fixed (72 B) whatever a client provokes.
 class HttpStatusCounts {
  public:
   /// Counter slots: one per known status, then "other".
-  static constexpr size_t kSlots = 17;
+  static constexpr size_t kSlots = 18;
   /// The slot counting `status`; kSlots - 1 ("other") for a status outside the table.
   static size_t slot_of(int status);
   /// The status a slot counts; 0 for the "other" slot (and beyond).
@@ -281,6 +298,8 @@ class RestApi {
   bool status_unit(AnswerCursor& c, JsonWriter& w);
   int dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders& h);
   int write_error(JsonWriter& w, int status, const char* code, FlashStr message);
+  /// The 204 answer to OPTIONS on `path` (a known one): Allow and the CORS preflight headers.
+  int answer_preflight(std::string_view path, HttpResponseHeaders& h);
   int serve_restart(const HttpRequest& req, JsonWriter& w);
   int serve_challenge(const HttpRequest& req, JsonWriter& w);
   int serve_dashboard_json(const HttpRequest& req, JsonWriter& w);
@@ -294,7 +313,8 @@ class RestApi {
   Delegate<void()> restart_handler_;
   bool restart_blocked_ = false;
   bool token_pending_ = false;
-  char allow_[48] = {};
+  char allow_[48] = {};          ///< a 405's or preflight's Allow: "GET, POST, PUT, DELETE, PATCH, OPTIONS" fits
+  char allow_methods_[40] = {};  ///< a preflight's Access-Control-Allow-Methods
   HttpAsset dashboard_;
   HttpStatusCounts responses_;
 };
