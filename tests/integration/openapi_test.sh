@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The API description and CORS preflights against real spored processes (issue 21 item 8):
+#   1. GET /openapi.json answers docs/openapi.json byte for byte, as public JSON, and the document
+#      is valid OpenAPI 3.1 (@seriousme/openapi-schema-validator, pinned in
+#      tests/openapi/package-lock.json; a broken copy is refused, so the check can fail);
+#   2. the document's operations are exactly the node's own api list plus OPTIONS on each path;
+#   3. a browser's preflight (OPTIONS with Origin and Access-Control-Request-*) gets 204 with
+#      Allow, Access-Control-Allow-Origin/-Methods/-Headers/-Max-Age; the cross-origin POST that
+#      follows, with the token, is published and readable (Access-Control-Allow-Origin: *);
+#      OPTIONS on an unknown path is a JSON 404;
+#   4. a node without a token (--no-api-token) grants no preflight for its unprotected writes.
+#
+# Needs node and npm (./ctl.sh test installs them) to install the validator with `npm ci` into
+# tests/openapi/node_modules (git-ignored) when missing; without them the test is skipped
+# (exit 77), under CI (CI=true) it fails instead.
+source "$(dirname "$0")/lib.sh"
+
+OPENAPI_DIR="$IT_ROOT/tests/openapi"
+DOC="$IT_ROOT/docs/openapi.json"
+
+missing() {
+  if [ "${CI:-}" = true ]; then
+    echo "$IT_NAME: FAIL: $* (CI must validate the API description: ./ctl.sh test installs nodejs, npm)" >&2
+    exit 1
+  fi
+  echo "$IT_NAME: SKIPPED: $* (apt-get install nodejs npm to run it)" >&2
+  exit 77
+}
+
+command -v node >/dev/null || missing "no node (Node.js)"
+wanted="$(jq -r '.packages["node_modules/@seriousme/openapi-schema-validator"].version' "$OPENAPI_DIR/package-lock.json")"
+installed="$(jq -r .version "$OPENAPI_DIR/node_modules/@seriousme/openapi-schema-validator/package.json" 2>/dev/null || true)"
+if [ "$installed" != "$wanted" ]; then
+  command -v npm >/dev/null || missing "no npm to install the validator"
+  echo "$IT_NAME: installing @seriousme/openapi-schema-validator $wanted (npm ci in tests/openapi)" >&2
+  [ -n "${NODE_EXTRA_CA_CERTS:-}" ] || [ ! -r /etc/ssl/certs/ca-certificates.crt ] ||
+    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+  (cd "$OPENAPI_DIR" && timeout 120 npm ci --ignore-scripts --no-audit --no-fund >&2) ||
+    missing "npm ci in tests/openapi failed (no access to the npm registry?)"
+fi
+validate() { node "$OPENAPI_DIR/node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js" "$1"; }
+
+it_init 330 60
+start_node 1
+start_node 2 --no-api-token
+U1="$(it_url 1)"
+U2="$(it_url 2)"
+ORIGIN="http://tool.example"
+
+# 1. Served byte for byte, public JSON, valid OpenAPI 3.1 (and the validator does refuse).
+curl -s -D "$IT_TMP/doc.h" -o "$IT_TMP/served.json" "$U1/openapi.json"
+grep -q '^HTTP/1.1 200' "$IT_TMP/doc.h" || it_fail "GET /openapi.json: $(head -1 "$IT_TMP/doc.h")"
+grep -qi '^Content-Type: application/json' "$IT_TMP/doc.h" || it_fail "GET /openapi.json is not JSON: $(cat "$IT_TMP/doc.h")"
+cmp -s "$IT_TMP/served.json" "$DOC" || it_fail "GET /openapi.json differs from docs/openapi.json"
+validate "$IT_TMP/served.json" >"$IT_TMP/valid.out" || it_fail "not valid OpenAPI 3.1: $(cat "$IT_TMP/valid.out")"
+jq '.paths["/metrics"].get.responses["200"]["$ref"] = "#/components/responses/Nope"' "$DOC" >"$IT_TMP/broken.json"
+! validate "$IT_TMP/broken.json" >/dev/null || it_fail "the validator accepted a document with a dangling \$ref"
+log "GET /openapi.json is docs/openapi.json, valid OpenAPI 3.1"
+
+# 2. The live node's routes (its api list, plus the preflight on every path) are the document's.
+served="$(curl -sf "$U1/api/node/status" | jq -r '.api[] | "\(.method) \(.uri)", "OPTIONS \(.uri)"' | sort -u)"
+described="$(jq -r '.paths | to_entries[] | .key as $p | .value | keys[]
+  | select(IN("get","put","post","delete","patch","options","head","trace")) | "\(ascii_upcase) \($p)"' "$DOC" | sort -u)"
+[ "$served" = "$described" ] || it_fail "routes and document differ: $(diff <(echo "$served") <(echo "$described"))"
+[ "$(echo "$served" | wc -l)" -ge 20 ] || it_fail "too few routes compared: $served"
+log "the document describes exactly the node's $(echo "$served" | wc -l) operations"
+
+# 3. A browser's preflight, then the cross-origin request itself.
+header() { grep -i "^$1:" "$2" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+curl -s -D "$IT_TMP/pre.h" -o "$IT_TMP/pre.body" -X OPTIONS -H "Origin: $ORIGIN" \
+  -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: authorization, content-type' \
+  "$U1/api/cluster/events?topic=cors"
+grep -q '^HTTP/1.1 204' "$IT_TMP/pre.h" || it_fail "preflight: $(cat "$IT_TMP/pre.h")"
+[ ! -s "$IT_TMP/pre.body" ] || it_fail "a 204 with a body: $(cat "$IT_TMP/pre.body")"
+[ "$(header Allow "$IT_TMP/pre.h")" = "POST, OPTIONS" ] || it_fail "preflight Allow: $(cat "$IT_TMP/pre.h")"
+[ "$(header Access-Control-Allow-Origin "$IT_TMP/pre.h")" = "*" ] || it_fail "no Allow-Origin: $(cat "$IT_TMP/pre.h")"
+[ "$(header Access-Control-Allow-Methods "$IT_TMP/pre.h")" = "POST" ] || it_fail "Allow-Methods: $(cat "$IT_TMP/pre.h")"
+header Access-Control-Allow-Headers "$IT_TMP/pre.h" | grep -qi 'authorization' || it_fail "Allow-Headers: $(cat "$IT_TMP/pre.h")"
+[ "$(header Access-Control-Max-Age "$IT_TMP/pre.h")" = "600" ] || it_fail "Max-Age: $(cat "$IT_TMP/pre.h")"
+! grep -qi '^Access-Control-Allow-Credentials' "$IT_TMP/pre.h" || it_fail "credentials allowed: $(cat "$IT_TMP/pre.h")"
+token="$(token_of 1)"
+curl -s -D "$IT_TMP/post.h" -o "$IT_TMP/post.json" -X POST -H "Origin: $ORIGIN" -H "Authorization: Bearer $token" \
+  -H 'Content-Type: application/json' --data '"on"' "$U1/api/cluster/events?topic=cors"
+grep -q '^HTTP/1.1 202' "$IT_TMP/post.h" || it_fail "cross-origin publish: $(cat "$IT_TMP/post.h" "$IT_TMP/post.json")"
+[ "$(header Access-Control-Allow-Origin "$IT_TMP/post.h")" = "*" ] || it_fail "publish answer not readable: $(cat "$IT_TMP/post.h")"
+code="$(curl -s -o "$IT_TMP/nf.json" -w '%{http_code}' -X OPTIONS -H "Origin: $ORIGIN" "$U1/nope")"
+[ "$code" = 404 ] && [ "$(jq -r .code "$IT_TMP/nf.json")" = not_found ] || it_fail "OPTIONS /nope: $code $(cat "$IT_TMP/nf.json")"
+log "preflight 204 with the CORS headers; the cross-origin publish went through; OPTIONS /nope is 404"
+
+# 4. No token: no preflight for the writes anyone could send (GETs stay readable).
+curl -s -D "$IT_TMP/open.h" -o /dev/null -X OPTIONS -H "Origin: $ORIGIN" -H 'Access-Control-Request-Method: POST' \
+  "$U2/api/node/restart"
+grep -q '^HTTP/1.1 204' "$IT_TMP/open.h" || it_fail "open node preflight: $(cat "$IT_TMP/open.h")"
+! grep -qi '^Access-Control-Allow-\(Origin\|Methods\)' "$IT_TMP/open.h" || it_fail "an open node granted a preflight: $(cat "$IT_TMP/open.h")"
+curl -s -D "$IT_TMP/open2.h" -o /dev/null -X OPTIONS -H "Origin: $ORIGIN" "$U2/api/node/status"
+[ "$(header Access-Control-Allow-Methods "$IT_TMP/open2.h")" = "GET" ] || it_fail "open node GET preflight: $(cat "$IT_TMP/open2.h")"
+node_alive 2 || it_fail "node 2 is gone"
+log "a node without a token grants no cross-origin write"
+log "PASS"
