@@ -971,6 +971,7 @@ int HttpServer::begin_upload(MHD_Connection* c, Conn* conn, uint64_t content_len
       if (a.status == 0) conn->upload_id = ota_->upload_id();
       if (a.status != 0) api_.record_response(a.status);
       if (headers.www_authenticate != nullptr) a.challenge = headers.www_authenticate;
+      a.allow_origin = api_.allow_origin_for(RouteAuth::kTokenInHandler);
     }
     if (a.status == 0) {
       // Admitted: with Expect: 100-continue, libmicrohttpd now sends "100 Continue".
@@ -1021,6 +1022,7 @@ int HttpServer::finish_upload(MHD_Connection* c, Conn* conn) {
     std::lock_guard<std::mutex> lock(core_mutex_);
     a.status = ota_->finish(true, now_ms(), out, conn->upload_id);
     api_.record_response(a.status);
+    a.allow_origin = api_.allow_origin_for(RouteAuth::kTokenInHandler);
     restart_pending = ota_->restart_pending();
     conn->upload_finished = true;
   }

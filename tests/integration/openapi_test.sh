@@ -6,7 +6,8 @@
 #   2. the document's operations are exactly the node's own api list plus OPTIONS on each path;
 #   3. a browser's preflight (OPTIONS with Origin and Access-Control-Request-*) gets 204 with
 #      Allow, Access-Control-Allow-Origin/-Methods/-Headers/-Max-Age; the cross-origin POST that
-#      follows, with the token, is published and readable (Access-Control-Allow-Origin: *);
+#      follows, with the token, is published and readable (Access-Control-Allow-Origin: *), and
+#      so is a streamed upload's answer;
 #      OPTIONS on an unknown path is a JSON 404;
 #   4. a node without a token (--no-api-token) grants no preflight for its unprotected writes.
 #
@@ -83,6 +84,11 @@ curl -s -D "$IT_TMP/post.h" -o "$IT_TMP/post.json" -X POST -H "Origin: $ORIGIN" 
   -H 'Content-Type: application/json' --data '"on"' "$U1/api/cluster/events?topic=cors"
 grep -q '^HTTP/1.1 202' "$IT_TMP/post.h" || it_fail "cross-origin publish: $(cat "$IT_TMP/post.h" "$IT_TMP/post.json")"
 [ "$(header Access-Control-Allow-Origin "$IT_TMP/post.h")" = "*" ] || it_fail "publish answer not readable: $(cat "$IT_TMP/post.h")"
+# A streamed upload's answer (sent outside RestApi) is readable across origins too: 422, not installed.
+curl -s -D "$IT_TMP/upd.h" -o "$IT_TMP/upd.json" -X POST -H "Origin: $ORIGIN" -H "Authorization: Bearer $token" \
+  -H 'Content-Type: application/octet-stream' --data-binary 'not an image' "$U1/api/node/update"
+grep -q '^HTTP/1.1 422' "$IT_TMP/upd.h" || it_fail "cross-origin upload of garbage: $(cat "$IT_TMP/upd.h" "$IT_TMP/upd.json")"
+[ "$(header Access-Control-Allow-Origin "$IT_TMP/upd.h")" = "*" ] || it_fail "upload answer not readable: $(cat "$IT_TMP/upd.h")"
 code="$(curl -s -o "$IT_TMP/nf.json" -w '%{http_code}' -X OPTIONS -H "Origin: $ORIGIN" "$U1/nope")"
 [ "$code" = 404 ] && [ "$(jq -r .code "$IT_TMP/nf.json")" = not_found ] || it_fail "OPTIONS /nope: $code $(cat "$IT_TMP/nf.json")"
 log "preflight 204 with the CORS headers; the cross-origin publish went through; OPTIONS /nope is 404"

@@ -279,7 +279,7 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
   }
 
   // Readable across origins as answer_preflight() says (docs/security.md, "Cross-origin requests").
-  if (match->auth == RouteAuth::kPublic || has_api_token()) h.allow_origin = "*";
+  h.allow_origin = allow_origin_for(match->auth);
   if (match->auth == RouteAuth::kToken) {
     const int denied = authorize(auth_request_of(req), w, &h);
     if (denied != 0) return denied;

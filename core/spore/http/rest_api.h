@@ -262,6 +262,14 @@ class RestApi {
   /// its own instead of the failed answer).
   int handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders* headers = nullptr);
 
+  /// The Access-Control-Allow-Origin value ("*", or nullptr: none) of an answer on a route with
+  /// `auth`: public routes always, protected ones on a node with a token (docs/security.md,
+  /// "Cross-origin requests"). handle() applies it; adapters too, to answers they send outside
+  /// handle() (a streamed upload's).
+  const char* allow_origin_for(RouteAuth auth) const {
+    return auth == RouteAuth::kPublic || has_api_token() ? "*" : nullptr;
+  }
+
   /// The headers of the response handle() is building, for a kTokenInHandler handler that
   /// authorizes itself; nullptr outside handle().
   HttpResponseHeaders* current_headers() const { return current_headers_; }
