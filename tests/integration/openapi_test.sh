@@ -19,26 +19,7 @@ source "$(dirname "$0")/lib.sh"
 OPENAPI_DIR="$IT_ROOT/tests/openapi"
 DOC="$IT_ROOT/docs/openapi.json"
 
-missing() {
-  if [ "${CI:-}" = true ]; then
-    echo "$IT_NAME: FAIL: $* (CI must validate the API description: ./ctl.sh test installs nodejs, npm)" >&2
-    exit 1
-  fi
-  echo "$IT_NAME: SKIPPED: $* (apt-get install nodejs npm to run it)" >&2
-  exit 77
-}
-
-command -v node >/dev/null || missing "no node (Node.js)"
-wanted="$(jq -r '.packages["node_modules/@seriousme/openapi-schema-validator"].version' "$OPENAPI_DIR/package-lock.json")"
-installed="$(jq -r .version "$OPENAPI_DIR/node_modules/@seriousme/openapi-schema-validator/package.json" 2>/dev/null || true)"
-if [ "$installed" != "$wanted" ]; then
-  command -v npm >/dev/null || missing "no npm to install the validator"
-  echo "$IT_NAME: installing @seriousme/openapi-schema-validator $wanted (npm ci in tests/openapi)" >&2
-  [ -n "${NODE_EXTRA_CA_CERTS:-}" ] || [ ! -r /etc/ssl/certs/ca-certificates.crt ] ||
-    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
-  (cd "$OPENAPI_DIR" && timeout 120 npm ci --ignore-scripts --no-audit --no-fund >&2) ||
-    missing "npm ci in tests/openapi failed (no access to the npm registry?)"
-fi
+it_npm_ci "$OPENAPI_DIR" @seriousme/openapi-schema-validator
 validate() { node "$OPENAPI_DIR/node_modules/@seriousme/openapi-schema-validator/bin/validate-api-cli.js" "$1"; }
 
 it_init 330 60
