@@ -217,9 +217,10 @@ void add_common_headers(AsyncWebServerResponse* out, const HttpResponseHeaders& 
   if (h.www_authenticate != nullptr) out->addHeader("WWW-Authenticate", h.www_authenticate);
   if (h.allow_origin != nullptr) out->addHeader("Access-Control-Allow-Origin", h.allow_origin);
   if (h.allow_methods != nullptr) {
-    out->addHeader("Access-Control-Allow-Methods", h.allow_methods);
-    out->addHeader("Access-Control-Allow-Headers", kCorsAllowHeaders);
-    out->addHeader("Access-Control-Max-Age", kCorsMaxAgeS);
+    // Names and constant values from flash: only preflights pay for them, in heap, while sent.
+    out->addHeader(String(F("Access-Control-Allow-Methods")), String(h.allow_methods));
+    out->addHeader(String(F("Access-Control-Allow-Headers")), String(FPSTR(kCorsAllowHeaders)));
+    out->addHeader(String(F("Access-Control-Max-Age")), String(FPSTR(kCorsMaxAgeS)));
   }
 }
 

@@ -54,6 +54,7 @@
 #include "spore/cluster/api_registry.h"
 #include "spore/http/chunked_answer.h"
 #include "spore/base/delegate.h"
+#include "spore/base/flash_string.h"
 #include "spore/base/json_writer.h"
 #include "spore/base/limits.h"
 #include "spore/auth/request_auth.h"
@@ -70,9 +71,10 @@ constexpr HttpMethod kOptionsHttpMethod = static_cast<HttpMethod>(0x80);
 
 /// "Access-Control-Allow-Headers" of a preflight answer: the request headers a page of another
 /// origin may send (the token travels in Authorization, set by the page's own script).
-constexpr const char* kCorsAllowHeaders = "Authorization, Content-Type, Last-Event-ID";
+/// In flash on the ESP8266 (SPORE_FLASH: read with FPSTR / memcpy_P), like the next one.
+constexpr char kCorsAllowHeaders[] SPORE_FLASH = "Authorization, Content-Type, Last-Event-ID";
 /// "Access-Control-Max-Age" of a preflight answer, seconds: browsers cache the answer this long.
-constexpr const char* kCorsMaxAgeS = "600";
+constexpr char kCorsMaxAgeS[] SPORE_FLASH = "600";
 
 /// One HTTP request as the adapter saw it. Views are valid only during handle().
 struct HttpRequest {
