@@ -95,7 +95,7 @@ TEST_F(HttpServerTest, UnknownPathAndWrongMethodAreJson) {
   EXPECT_TRUE(r->body.empty());
   EXPECT_FALSE(r->has_header("Content-Type"));
   EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), "*");
-  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Methods"), "POST");
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Methods"), "POST, OPTIONS");
   EXPECT_EQ(r->get_header_value("Access-Control-Allow-Headers"), kCorsAllowHeaders);
   EXPECT_EQ(r->get_header_value("Access-Control-Max-Age"), kCorsMaxAgeS);
 

@@ -314,25 +314,23 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
 }
 
 int RestApi::answer_preflight(std::string_view path, HttpResponseHeaders& h) {
-  // A page of another origin may call the public routes, and the protected ones only on a node
-  // with a token: it must then send the token, which it has only if the user gave it. A node
-  // without a token refuses the preflight of its unprotected writes (no Allow-Origin), so no web
-  // page can send them a request beyond what a plain HTML form already can (docs/security.md).
-  size_t allow_len = 0;
-  size_t cors_len = 0;
-  allow_[0] = allow_methods_[0] = '\0';
+  // A page of another origin may call a path whose every route is public or, on a node with a
+  // token, protected: it must then send the token, which it has only if the user gave it. A node
+  // without a token refuses the preflight of a path with an unprotected write (no Allow-Origin),
+  // so no web page can send it a request beyond what a plain HTML form already can
+  // (docs/security.md, "Cross-origin requests").
+  size_t len = 0;
+  bool granted = true;
+  allow_[0] = '\0';
   for (size_t i = 0; i < route_count_; ++i) {
     if (routes_[i].path != path) continue;
-    const char* name = http_method_name(routes_[i].method);
-    append_method(allow_, sizeof allow_, &allow_len, name);
-    if (routes_[i].auth == RouteAuth::kPublic || has_api_token()) {
-      append_method(allow_methods_, sizeof allow_methods_, &cors_len, name);
-    }
+    append_method(allow_, sizeof allow_, &len, http_method_name(routes_[i].method));
+    granted = granted && allow_origin_for(routes_[i].auth) != nullptr;
   }
-  append_method(allow_, sizeof allow_, &allow_len, "OPTIONS");
+  append_method(allow_, sizeof allow_, &len, "OPTIONS");
   h.allow = allow_;
-  if (cors_len > 0) {
-    h.allow_methods = allow_methods_;
+  if (granted) {
+    h.allow_methods = allow_;
     h.allow_origin = "*";
   }
   return 204;

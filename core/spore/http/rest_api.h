@@ -105,9 +105,9 @@ struct HttpResponseHeaders {
   /// the token it was given (docs/security.md, "Cross-origin requests"). Never
   /// Access-Control-Allow-Credentials: no cookie or browser-held credential ever authorizes.
   const char* allow_origin = nullptr;
-  /// "Access-Control-Allow-Methods" of a 204 preflight answer (OPTIONS): the path's methods a page
-  /// of another origin may call. When set, the adapter also sends "Access-Control-Allow-Headers:"
-  /// kCorsAllowHeaders and "Access-Control-Max-Age:" kCorsMaxAgeS.
+  /// "Access-Control-Allow-Methods" of a 204 preflight answer (OPTIONS) a page of another origin
+  /// is granted: the path's methods and OPTIONS, as in Allow. When set, the adapter also sends
+  /// "Access-Control-Allow-Headers:" kCorsAllowHeaders and "Access-Control-Max-Age:" kCorsMaxAgeS.
   const char* allow_methods = nullptr;
 };
 
@@ -323,8 +323,7 @@ class RestApi {
   Delegate<void()> restart_handler_;
   bool restart_blocked_ = false;
   bool token_pending_ = false;
-  char allow_[48] = {};          ///< a 405's or preflight's Allow: "GET, POST, PUT, DELETE, PATCH, OPTIONS" fits
-  char allow_methods_[40] = {};  ///< a preflight's Access-Control-Allow-Methods
+  char allow_[48] = {};  ///< a 405's or preflight's Allow: "GET, POST, PUT, DELETE, PATCH, OPTIONS" fits
   HttpAsset dashboard_;
   HttpStatusCounts responses_;
 };
