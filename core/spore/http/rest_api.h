@@ -30,14 +30,14 @@
 ///                          (plus "authenticate": the WWW-Authenticate value the adapter must send,
 ///                          and "tokenLocation": where this node's token is, when the platform said)
 ///   404 not_found          no route has this path
-/// and OPTIONS (kOptionsHttpMethod) on a path a route has: 204, no body, Allow (the path's methods
-/// and OPTIONS) and the CORS preflight headers (HttpResponseHeaders::allow_methods).
 ///   503 token_pending      a protected route while the node has no token yet (lock_until_token())
 ///   405 method_not_allowed a route has this path but not this method
 ///                          (plus "allowed": ["GET", ...], and HttpResponseHeaders::allow)
 ///   406 not_acceptable     GET / reached handle(): an adapter that does not serve asset_for()
 ///   501 not_supported      restart requested but this platform installed no restart handler
 ///   500 internal_error     a handler produced an incomplete document (a bug)
+/// OPTIONS (kOptionsHttpMethod) on a path a route has is a CORS preflight: 204, no body, Allow (the
+/// path's methods and OPTIONS) and, where granted, HttpResponseHeaders::allow_methods/allow_origin.
 ///
 /// GET endpoints are public (the seed's dashboard and CLI read them without credentials); routes
 /// that change the node (restart, OTA, publishing events) require the token when one is
@@ -97,7 +97,7 @@ struct HttpRequest {
 struct HttpResponseHeaders {
   /// "Content-Type" of a text route's body; nullptr = `application/json` (every other answer).
   const char* content_type = nullptr;
-  const char* allow = nullptr;             ///< "Allow" on a 405, e.g. "GET" or "GET, POST"
+  const char* allow = nullptr;             ///< "Allow" on a 405 ("GET, POST") or a 204 preflight (+ OPTIONS)
   const char* www_authenticate = nullptr;  ///< "WWW-Authenticate" on a 401
   /// "Access-Control-Allow-Origin" ("*"): on public routes (the dashboard served by one node reads
   /// its peers' GET /api/node/status across origins; data anyone on the LAN may read anyway) and,
