@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "posix/openapi_route.h"
 #include "posix/ota_trial.h"
 #include "posix/version.h"
 #include "signals.h"
@@ -79,6 +80,8 @@ int Daemon::begin(const Secrets& secrets) {
   services.dashboard_csp = spore::generated::kDashboardCsp;
   services.event_sink = spore::EventApi::Sink::bind<px::HttpServer, &px::HttpServer::send_event>(&http_);
   node_.begin_services(services);
+  // GET /openapi.json: the API description (docs/openapi.json); Linux nodes only.
+  if (!px::serve_openapi(node_.api())) log_.logf(LogLevel::kWarn, "GET /openapi.json not served: the api registry is full");
   mqtt_password_ = secrets.mqtt_password;
   if (!begin_mqtt()) {
     membership.leave();

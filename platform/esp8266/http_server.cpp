@@ -40,6 +40,12 @@ class AnswerResponse final : public AsyncAbstractResponse {
     _chunked = chunked;
   }
   ChunkedAnswer& answer() { return answer_; }
+  /// A 204 (a CORS preflight): no Transfer-Encoding (RFC 9112 forbids it on a 204) and no
+  /// Content-Type; the empty body ends as an HTTP/1.0 one does, with the connection.
+  void set_no_body() {
+    _chunked = false;
+    _contentType = String();
+  }
   /// False once the answer failed, and then the connection is reset: a close would end an
   /// HTTP/1.0 answer (no chunk framing) as if it were complete. Called first thing by
   /// write_send_buffs() (WebResponses.cpp:348-352), which then close()s: safe on the aborted
@@ -154,6 +160,8 @@ HttpMethod method_of(const AsyncWebServerRequest* request) {
       return HttpMethod::kDelete;
     case AsyncWebRequestMethod::HTTP_PATCH:
       return HttpMethod::kPatch;
+    case AsyncWebRequestMethod::HTTP_OPTIONS:
+      return kOptionsHttpMethod;  // a CORS preflight: RestApi answers it
     default:
       return kUnknownHttpMethod;
   }
@@ -208,6 +216,12 @@ void add_common_headers(AsyncWebServerResponse* out, const HttpResponseHeaders& 
   if (h.allow != nullptr) out->addHeader("Allow", h.allow);
   if (h.www_authenticate != nullptr) out->addHeader("WWW-Authenticate", h.www_authenticate);
   if (h.allow_origin != nullptr) out->addHeader("Access-Control-Allow-Origin", h.allow_origin);
+  if (h.allow_methods != nullptr) {
+    // Names and constant values from flash: only preflights pay for them, in heap, while sent.
+    out->addHeader(String(F("Access-Control-Allow-Methods")), String(h.allow_methods));
+    out->addHeader(String(F("Access-Control-Allow-Headers")), String(FPSTR(kCorsAllowHeaders)));
+    out->addHeader(String(F("Access-Control-Max-Age")), String(FPSTR(kCorsMaxAgeS)));
+  }
 }
 
 /// The handler ESPAsyncWebServer asks for every request (after the upload handler); all state
@@ -464,6 +478,7 @@ void EspHttpServer::serve_answer(AsyncWebServerRequest* request, const HttpReque
     return;
   }
   response->setCode(status);
+  if (status == 204) response->set_no_body();
   // A text route (GET /metrics): its media type; the head is built at send().
   if (headers.content_type != nullptr) response->setContentType(headers.content_type);
   add_common_headers(response, headers);

@@ -24,6 +24,7 @@
 
 #include "posix/udp_socket.h"
 #include "spore/device/http_admission.h"
+#include "spore/device/http_request_table.h"
 #include "spore/integrations/event_api.h"
 #include "spore/base/json_writer.h"
 #include "spore/ota/ota_upload.h"
@@ -45,11 +46,8 @@ constexpr size_t kTrimAfterConnections = 64;
 constexpr std::string_view kRestartPath = "/api/node/restart";
 
 HttpMethod method_from(const char* name) {
-  // libmicrohttpd sends no body for HEAD; RestApi answers it as GET.
-  if (std::strcmp(name, "HEAD") == 0) return HttpMethod::kGet;
-  HttpMethod m = kUnknownHttpMethod;
-  if (!parse_http_method(name, &m)) return kUnknownHttpMethod;
-  return m;
+  // libmicrohttpd sends no body for HEAD; RestApi answers it as GET (and OPTIONS as a preflight).
+  return http_method_from_name(name);
 }
 
 std::string error_json(const char* message, const char* code) {
@@ -172,6 +170,7 @@ struct HttpServer::Answer {
   std::string allow;
   std::string challenge;
   const char* allow_origin = nullptr;
+  std::string allow_methods;  ///< a preflight's (with the other CORS headers)
   bool close = false;
   bool retry_after = false;
   /// Sent instead of `body` with the asset's own headers (the dashboard).
@@ -882,6 +881,7 @@ int HttpServer::serve(MHD_Connection* c, Conn* conn) {
     a.status = api_.handle(r, out, &headers);  // counts the status in api_.response_counts()
     if (headers.allow != nullptr) a.allow = headers.allow;
     if (headers.www_authenticate != nullptr) a.challenge = headers.www_authenticate;
+    if (headers.allow_methods != nullptr) a.allow_methods = headers.allow_methods;
     restart_pending = ota_ != nullptr && ota_->restart_pending();
   }
   // headers.content_type and allow_origin are string literals: valid after the lock.
@@ -918,10 +918,15 @@ int HttpServer::answer(MHD_Connection* c, Conn* conn, const Answer& a) {
       MHD_add_response_header(resp, "Content-Security-Policy", a.asset->content_security_policy);
     }
   } else {
-    MHD_add_response_header(resp, "Content-Type", a.content_type);
+    if (a.status != 204) MHD_add_response_header(resp, "Content-Type", a.content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
   }
   if (a.allow_origin != nullptr) MHD_add_response_header(resp, "Access-Control-Allow-Origin", a.allow_origin);
+  if (!a.allow_methods.empty()) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", a.allow_methods.c_str());
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", kCorsAllowHeaders);
+    MHD_add_response_header(resp, "Access-Control-Max-Age", kCorsMaxAgeS);
+  }
   if (!a.allow.empty()) MHD_add_response_header(resp, "Allow", a.allow.c_str());
   if (!a.challenge.empty()) MHD_add_response_header(resp, "WWW-Authenticate", a.challenge.c_str());
   if (a.retry_after) MHD_add_response_header(resp, "Retry-After", "1");
@@ -966,6 +971,7 @@ int HttpServer::begin_upload(MHD_Connection* c, Conn* conn, uint64_t content_len
       if (a.status == 0) conn->upload_id = ota_->upload_id();
       if (a.status != 0) api_.record_response(a.status);
       if (headers.www_authenticate != nullptr) a.challenge = headers.www_authenticate;
+      a.allow_origin = api_.allow_origin_for(RouteAuth::kTokenInHandler);
     }
     if (a.status == 0) {
       // Admitted: with Expect: 100-continue, libmicrohttpd now sends "100 Continue".
@@ -1016,6 +1022,7 @@ int HttpServer::finish_upload(MHD_Connection* c, Conn* conn) {
     std::lock_guard<std::mutex> lock(core_mutex_);
     a.status = ota_->finish(true, now_ms(), out, conn->upload_id);
     api_.record_response(a.status);
+    a.allow_origin = api_.allow_origin_for(RouteAuth::kTokenInHandler);
     restart_pending = ota_->restart_pending();
     conn->upload_finished = true;
   }

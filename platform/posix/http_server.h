@@ -18,7 +18,9 @@
 /// Responses carry `Content-Type: application/json` (a text route such as GET /metrics: the type
 /// RestApi names in HttpResponseHeaders::content_type), `Cache-Control: no-store`,
 /// `X-Content-Type-Options: nosniff`, and the `Allow` / `WWW-Authenticate` /
-/// `Access-Control-Allow-Origin` headers RestApi asks for. An HttpAsset (the dashboard) is sent
+/// `Access-Control-Allow-Origin` headers RestApi asks for (a 204 CORS preflight: no Content-Type,
+/// plus `Access-Control-Allow-Methods/-Headers/-Max-Age`; an upload's answer: the Allow-Origin of
+/// RestApi::allow_origin_for()). An HttpAsset (the dashboard) is sent
 /// byte for byte as stored, with its Content-Encoding, `X-Frame-Options: DENY` and its
 /// Content-Security-Policy. Every answer, RestApi's or not (the dashboard, uploads, refusals,
 /// libmicrohttpd's own), is counted in RestApi::response_counts(). The 202 of POST

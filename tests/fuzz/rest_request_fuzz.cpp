@@ -3,7 +3,7 @@
 // OtaUploadHandler on an in-memory flash target + Metrics + EventApi), and the streamed
 // OtaUploadHandler::start() / body() / finish() path the platform adapters use.
 //
-// Input layout: byte 0 = method (low 3 bits: 0 = unknown, 1..5 = HttpMethod, 6..7 = unknown) and
+// Input layout: byte 0 = method (low 3 bits: 0 = unknown, 1..5 = HttpMethod, 6 = OPTIONS, 7 = unknown) and
 // route (high 5 bits: 0..kRouteCount-1 = that known route, the target field appended to it;
 // else the target field alone); byte 1 = flags (bits 0-1: Authorization 0 = the field as is,
 // 1 = "Bearer <the token>", 2 = the field as is on a node without a token, 3 = the field as
@@ -15,8 +15,11 @@
 // Properties checked on every input, abort() on violation:
 // - nothing crashes or reads out of bounds (ASan/UBSan in the fuzz preset);
 // - handle() answers one of the statuses RestApi / OtaUploadHandler / EventApi document
-//   (200 202 400 401 404 405 406 409 413 415 422 501 503), never 500 (a handler bug) nor another;
-//   response_counts() counts it once;
+//   (200 202 204 400 401 404 405 406 409 413 415 422 501 503), never 500 (a handler bug) nor
+//   another; response_counts() counts it once;
+// - OPTIONS answers only 204 (an empty body, Allow ending in OPTIONS, Allow-Methods only with
+//   Allow-Origin, and then equal to Allow), 400 or 404, and changes nothing whatever its
+//   Authorization;
 // - a JSON answer (HttpResponseHeaders::content_type unset) is exactly one complete, valid JSON
 //   value (RFC 8259, UTF-8; checked with nlohmann::json::accept) and an error answer is an object
 //   with "error" and "code" strings; a 401 comes with WWW-Authenticate, a 405 with Allow;
@@ -105,7 +108,7 @@ struct Node {
 
 bool documented_status(int s) {
   switch (s) {
-    case 200: case 202: case 400: case 401: case 404: case 405: case 406: case 409: case 413: case 415:
+    case 200: case 202: case 204: case 400: case 401: case 404: case 405: case 406: case 409: case 413: case 415:
     case 422: case 501: case 503:
       return true;
     default:
@@ -196,6 +199,14 @@ void check_json_body(const std::string& body, int status) {
   }
 }
 
+void check_preflight(spore::HttpMethod method, const std::string& body, const spore::HttpResponseHeaders& h) {
+  check(method == spore::kOptionsHttpMethod && body.empty() && h.content_type == nullptr && h.allow != nullptr);
+  const std::string_view allow(h.allow);
+  check(allow.size() >= 7 && allow.substr(allow.size() - 7) == "OPTIONS");
+  check((h.allow_methods != nullptr) == (h.allow_origin != nullptr));
+  if (h.allow_methods != nullptr) check(allow == h.allow_methods);
+}
+
 struct Fields {
   std::string_view target, authorization, content_type, body;
 };
@@ -249,13 +260,15 @@ void check_chunked(bool with_token, uint32_t seed, const spore::HttpRequest& req
 void fuzz_handle(uint8_t method_route, uint8_t flags, uint32_t seed, const Fields& f, const std::string& auth_value) {
   const bool with_token = (flags & 3u) != 2;
   Node node(with_token);
-  const auto method = static_cast<spore::HttpMethod>(method_route & 7u);
+  const auto method = (method_route & 7u) == 6 ? spore::kOptionsHttpMethod
+                                               : static_cast<spore::HttpMethod>(method_route & 7u);
   const size_t route = method_route >> 3;
   std::string target;
   if (route < kRouteCount) target = kRoutes[route];
   target.append(f.target);
 
-  const bool authorized = !with_token || auth_value.find(kToken) != std::string::npos;
+  const bool authorized =
+      (!with_token || auth_value.find(kToken) != std::string::npos) && method != spore::kOptionsHttpMethod;
   const uint32_t published_before = node.published();
   StringOutput out;
   spore::HttpResponseHeaders headers;
@@ -265,7 +278,9 @@ void fuzz_handle(uint8_t method_route, uint8_t flags, uint32_t seed, const Field
 
   check(documented_status(status));
   check(node.api.response_counts().count(status) == 1);
-  if (headers.content_type == nullptr) {
+  if (status == 204) {
+    check_preflight(method, out.text, headers);
+  } else if (headers.content_type == nullptr) {
     check_json_body(out.text, status);
   } else {
     check(std::strcmp(headers.content_type, spore::kPrometheusContentType) == 0 && status == 200);
@@ -273,7 +288,8 @@ void fuzz_handle(uint8_t method_route, uint8_t flags, uint32_t seed, const Field
   }
   if (status == 401) check(headers.www_authenticate != nullptr && with_token);
   if (status == 405) check(headers.allow != nullptr && headers.allow[0] != '\0');
-  if (status != 405) check(headers.allow == nullptr);
+  if (status != 405 && status != 204) check(headers.allow == nullptr);
+  if (method == spore::kOptionsHttpMethod) check(status == 204 || status == 400 || status == 404);
 
   if (!authorized) {
     check(node.restarts == 0);

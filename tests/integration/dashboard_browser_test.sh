@@ -17,30 +17,10 @@ source "$(dirname "$0")/ota_lib.sh"
 BROWSER_DIR="$IT_ROOT/tests/browser"
 CHROMIUM="${SPORE_CHROMIUM:-/usr/bin/chromium}"
 
-missing() {
-  if [ "${CI:-}" = true ]; then
-    echo "$IT_NAME: FAIL: $* (CI must run the browser test: ./ctl.sh test installs chromium, nodejs, npm)" >&2
-    exit 1
-  fi
-  echo "$IT_NAME: SKIPPED: $* (apt-get install chromium nodejs npm to run it)" >&2
-  exit 77
-}
-[ -x "$CHROMIUM" ] || missing "no Chromium at $CHROMIUM"
-command -v node >/dev/null || missing "no node (Node.js)"
-# (Re)install when missing or not the version package-lock.json pins.
-wanted="$(jq -r '.packages["node_modules/playwright-core"].version' "$BROWSER_DIR/package-lock.json")"
-installed="$(jq -r .version "$BROWSER_DIR/node_modules/playwright-core/package.json" 2>/dev/null || true)"
-if [ "$installed" != "$wanted" ]; then
-  command -v npm >/dev/null || missing "no npm to install playwright-core"
-  echo "$IT_NAME: installing playwright-core $wanted (npm ci in tests/browser)" >&2
-  # --ignore-scripts: playwright-core downloads no browser; the test uses Debian's Chromium.
-  # Node.js trusts its own CA bundle only; add the system's, so a registry reached through a
-  # proxy whose CA the machine trusts (/usr/local/share/ca-certificates) works too.
-  [ -n "${NODE_EXTRA_CA_CERTS:-}" ] || [ ! -r /etc/ssl/certs/ca-certificates.crt ] ||
-    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
-  (cd "$BROWSER_DIR" && timeout 300 npm ci --ignore-scripts --no-audit --no-fund >&2) ||
-    missing "npm ci in tests/browser failed (no access to the npm registry?)"
-fi
+[ -x "$CHROMIUM" ] || it_tool_missing "no Chromium at $CHROMIUM" "apt-get install chromium nodejs npm"
+# (Re)installed when missing or not the version package-lock.json pins. --ignore-scripts:
+# playwright-core downloads no browser; the test uses Debian's Chromium.
+it_npm_ci "$BROWSER_DIR" playwright-core
 
 it_init 160
 start_ota_node 1

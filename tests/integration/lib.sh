@@ -64,6 +64,36 @@ it_init() {
   log "nodes on $IT_NET.2.., UDP port $IT_UDP_PORT, HTTP port $IT_HTTP_PORT, scratch $IT_TMP"
 }
 
+# it_tool_missing WHAT HINT: a tool the test needs is missing: skipped (exit 77) with WHAT and HINT
+# (how to install it), or failed under CI (CI=true), so CI never passes without running the test.
+it_tool_missing() {
+  if [ "${CI:-}" = true ]; then
+    echo "$IT_NAME: FAIL: $1 (CI must run this test: ./ctl.sh test installs what it needs)" >&2
+    exit 1
+  fi
+  echo "$IT_NAME: SKIPPED: $1 ($2)" >&2
+  exit 77
+}
+
+# it_npm_ci DIR PACKAGE: installs DIR's npm packages as DIR/package-lock.json pins them (npm ci,
+# no install scripts) unless PACKAGE is already there at its pinned version; a missing node or npm,
+# or no access to the registry, is it_tool_missing.
+it_npm_ci() {
+  local dir="$1" pkg="$2" wanted installed
+  command -v node >/dev/null || it_tool_missing "no node (Node.js)" "apt-get install nodejs npm"
+  wanted="$(jq -r --arg p "node_modules/$pkg" '.packages[$p].version' "$dir/package-lock.json")"
+  installed="$(jq -r .version "$dir/node_modules/$pkg/package.json" 2>/dev/null || true)"
+  [ "$installed" != "$wanted" ] || return 0
+  command -v npm >/dev/null || it_tool_missing "no npm to install $pkg" "apt-get install nodejs npm"
+  echo "$IT_NAME: installing $pkg $wanted (npm ci in ${dir#"$IT_ROOT"/})" >&2
+  # Node.js trusts its own CA bundle only; add the system's, so a registry reached through a
+  # proxy whose CA the machine trusts (/usr/local/share/ca-certificates) works too.
+  [ -n "${NODE_EXTRA_CA_CERTS:-}" ] || [ ! -r /etc/ssl/certs/ca-certificates.crt ] ||
+    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+  (cd "$dir" && timeout 300 npm ci --ignore-scripts --no-audit --no-fund >&2) ||
+    it_tool_missing "npm ci in ${dir#"$IT_ROOT"/} failed (no access to the npm registry?)" "apt-get install nodejs npm"
+}
+
 it_ip() { printf '%s.%s' "$IT_NET" $(($1 + 1)); }
 it_url() { printf 'http://%s:%s' "$(it_ip "$1")" "$IT_HTTP_PORT"; }
 node_log() { printf '%s/node-%s.log' "$IT_TMP" "$1"; }

@@ -87,10 +87,17 @@ TEST_F(HttpServerTest, UnknownPathAndWrongMethodAreJson) {
   EXPECT_EQ(r->get_header_value("Allow"), "GET");
   EXPECT_EQ(json_of(r).at("code"), "method_not_allowed");
 
+  // OPTIONS is a CORS preflight (a node with a token: its protected routes may be called).
   r = client->Options("/api/node/restart");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 405);
-  EXPECT_EQ(r->get_header_value("Allow"), "POST");
+  EXPECT_EQ(r->status, 204);
+  EXPECT_EQ(r->get_header_value("Allow"), "POST, OPTIONS");
+  EXPECT_TRUE(r->body.empty());
+  EXPECT_FALSE(r->has_header("Content-Type"));
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Origin"), "*");
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Methods"), "POST, OPTIONS");
+  EXPECT_EQ(r->get_header_value("Access-Control-Allow-Headers"), kCorsAllowHeaders);
+  EXPECT_EQ(r->get_header_value("Access-Control-Max-Age"), kCorsMaxAgeS);
 
   r = client->Head("/api/node/status");
   ASSERT_TRUE(r);

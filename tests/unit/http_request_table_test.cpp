@@ -137,7 +137,8 @@ TEST(HttpRequestTableTest, MethodNames) {
   EXPECT_EQ(http_method_from_name("GET"), HttpMethod::kGet);
   EXPECT_EQ(http_method_from_name("POST"), HttpMethod::kPost);
   EXPECT_EQ(http_method_from_name("HEAD"), HttpMethod::kGet);  // served as GET
-  EXPECT_EQ(http_method_from_name("OPTIONS"), kUnknownHttpMethod);
+  EXPECT_EQ(http_method_from_name("OPTIONS"), kOptionsHttpMethod);  // a CORS preflight
+  EXPECT_EQ(http_method_from_name("TRACE"), kUnknownHttpMethod);
   EXPECT_EQ(http_method_from_name(""), kUnknownHttpMethod);
 }
 

@@ -595,25 +595,107 @@ TEST_F(RestApiTest, DashboardMustBeGzip) {
   EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 4u);
 }
 
-// Public GETs may be read by a dashboard another node served (firmware versions of peers);
-// protected routes and errors carry no CORS header.
-TEST_F(RestApiTest, PublicGetsAllowAnyOriginProtectedRoutesDoNot) {
-  ASSERT_TRUE(api.set_api_token("secret"));
+// Public GETs may be read by a dashboard another node served (firmware versions of peers); on a
+// node with a token, so may protected routes' answers (a page can only get them with the token);
+// on a node without one they are not, and a 404 never is (docs/security.md).
+TEST_F(RestApiTest, AllowOriginOnPublicRoutesAndOnProtectedOnesOnlyWithAToken) {
   HttpResponseHeaders h;
   char out_buf[4096];
+  BufferJsonOutput out0(out_buf, sizeof out_buf);
+  EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", {}, {}, {}, {}}, out0, &h), 202);
+  EXPECT_EQ(h.allow_origin, nullptr);  // no token: not readable across origins
+  ASSERT_TRUE(api.set_api_token("secret"));
   BufferJsonOutput out(out_buf, sizeof out_buf);
   EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/api/node/status", {}, {}, {}, {}}, out, &h), 200);
   ASSERT_NE(h.allow_origin, nullptr);
   EXPECT_STREQ(h.allow_origin, "*");
   BufferJsonOutput out2(out_buf, sizeof out_buf);
   EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", "Bearer secret", {}, {}, {}}, out2, &h), 202);
-  EXPECT_EQ(h.allow_origin, nullptr);
+  EXPECT_STREQ(h.allow_origin, "*");
   BufferJsonOutput out3(out_buf, sizeof out_buf);
   EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kPost, "/api/node/restart", "Bearer wrong", {}, {}, {}}, out3, &h), 401);
-  EXPECT_EQ(h.allow_origin, nullptr);
+  EXPECT_STREQ(h.allow_origin, "*");  // a page that was given a wrong token can say so
   BufferJsonOutput out4(out_buf, sizeof out_buf);
   EXPECT_EQ(api.handle(HttpRequest{HttpMethod::kGet, "/nope", {}, {}, {}, {}}, out4, &h), 404);
   EXPECT_EQ(h.allow_origin, nullptr);
+  EXPECT_EQ(restarts, 2);
+}
+
+int led_get(const HttpRequest&, JsonWriter& w) {
+  w.begin_object().field("on", true).end_object();
+  return 200;
+}
+
+struct Preflight {
+  int status = 0;
+  std::string body, allow, allow_methods, allow_origin;
+};
+
+/// A sketch's path with a public GET and a protected POST (examples/CustomEndpoint).
+void add_led_routes(RestApi& api) {
+  ASSERT_TRUE(api.add_route("/api/led", HttpMethod::kGet, RouteAuth::kPublic, RestApi::Handler(&led_get)));
+  ASSERT_TRUE(api.add_route("/api/led", HttpMethod::kPost, RouteAuth::kToken, RestApi::Handler(&led_get)));
+}
+
+Preflight preflight(RestApi& api, std::string_view path) {
+  char buf[512];
+  BufferJsonOutput out(buf, sizeof buf);
+  HttpResponseHeaders h;
+  h.allow_methods = "garbage";  // handle() resets every header
+  Preflight p;
+  p.status = api.handle(HttpRequest{kOptionsHttpMethod, path, {}, {}, {}, {}}, out, &h);
+  p.body = out.c_str();
+  if (h.allow != nullptr) p.allow = h.allow;
+  if (h.allow_methods != nullptr) p.allow_methods = h.allow_methods;
+  if (h.allow_origin != nullptr) p.allow_origin = h.allow_origin;
+  return p;
+}
+
+// OPTIONS on a known path is a CORS preflight: 204, no body, Allow with OPTIONS, and every method
+// a page of another origin may call; it calls no handler and authorizes nothing.
+TEST_F(RestApiTest, OptionsAnswersAPreflightOnEveryKnownPath) {
+  ASSERT_TRUE(api.set_api_token("secret"));
+  add_led_routes(api);
+  Preflight p = preflight(api, "/api/node/restart");
+  EXPECT_EQ(p.status, 204);
+  EXPECT_EQ(p.body, "");
+  EXPECT_EQ(p.allow, "POST, OPTIONS");
+  EXPECT_EQ(p.allow_methods, "POST, OPTIONS");
+  EXPECT_EQ(p.allow_origin, "*");
+  EXPECT_EQ(restarts, 0);
+  p = preflight(api, "/api/led?x=1");  // the query is ignored, as for every method
+  EXPECT_EQ(p.status, 204);
+  EXPECT_EQ(p.allow, "GET, POST, OPTIONS");
+  EXPECT_EQ(p.allow_methods, "GET, POST, OPTIONS");
+  EXPECT_EQ(preflight(api, "/api/node/status").allow, "GET, OPTIONS");
+  EXPECT_EQ(api.response_counts().count(204), 3u);
+
+  p = preflight(api, "/nope");
+  EXPECT_EQ(p.status, 404);
+  EXPECT_EQ(nlohmann::json::parse(p.body).at("code"), "not_found");
+  EXPECT_TRUE(p.allow.empty() && p.allow_methods.empty() && p.allow_origin.empty());
+  EXPECT_EQ(preflight(api, "no-slash").status, 400);
+}
+
+// A node without a token takes protected routes from anyone who can reach it: a page of another
+// origin must not be let in beyond what a plain HTML form can already send, so the preflight of a
+// path with a protected route grants nothing (no Allow-Origin, no Allow-Methods); public paths
+// stay granted.
+TEST_F(RestApiTest, PreflightGrantsNoProtectedMethodOnANodeWithoutToken) {
+  add_led_routes(api);
+  Preflight p = preflight(api, "/api/node/restart");
+  EXPECT_EQ(p.status, 204);
+  EXPECT_EQ(p.allow, "POST, OPTIONS");
+  EXPECT_TRUE(p.allow_methods.empty() && p.allow_origin.empty());
+  p = preflight(api, "/api/led");
+  EXPECT_EQ(p.allow, "GET, POST, OPTIONS");
+  EXPECT_TRUE(p.allow_methods.empty() && p.allow_origin.empty());
+  p = preflight(api, "/api/node/status");
+  EXPECT_EQ(p.allow_methods, "GET, OPTIONS");
+  EXPECT_EQ(p.allow_origin, "*");
+  // Granted once a token is set: the token is what a page must have.
+  ASSERT_TRUE(api.set_api_token("secret"));
+  EXPECT_EQ(preflight(api, "/api/led").allow_methods, "GET, POST, OPTIONS");
 }
 
 TEST(RestApiStatic, ValidApiToken) {

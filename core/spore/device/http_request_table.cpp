@@ -9,6 +9,7 @@ namespace spore {
 
 HttpMethod http_method_from_name(std::string_view name) {
   if (name == "HEAD") return HttpMethod::kGet;
+  if (name == "OPTIONS") return kOptionsHttpMethod;
   HttpMethod m = kUnknownHttpMethod;
   if (!parse_http_method(name, &m)) return kUnknownHttpMethod;
   return m;

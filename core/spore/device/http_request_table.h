@@ -94,7 +94,8 @@ struct HttpRequestHead {
 };
 
 /// The HttpMethod for a request-line method name: HEAD is served as GET (the library sends the
-/// body anyway; clients ignore it), names outside HttpMethod give kUnknownHttpMethod (405/404).
+/// body anyway; clients ignore it), OPTIONS is kOptionsHttpMethod (a CORS preflight), names
+/// outside HttpMethod give kUnknownHttpMethod (405/404).
 HttpMethod http_method_from_name(std::string_view name);
 
 /// True when a request is streamed into OtaUploadHandler rather than buffered: POST to

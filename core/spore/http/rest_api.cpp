@@ -78,6 +78,20 @@ AuthRequest auth_request_of(const HttpRequest& req) {
   return auth_req;
 }
 
+/// Appends `name` to the method list in `list` (capacity `capacity_bytes`, NUL-terminated, `*len`
+/// bytes so far), ", "-separated; a name that does not fit is left out.
+void append_method(char* list, size_t capacity_bytes, size_t* len, const char* name) {
+  const size_t name_len = std::strlen(name);
+  if (*len + name_len + 3 >= capacity_bytes) return;
+  if (*len > 0) {
+    list[(*len)++] = ',';
+    list[(*len)++] = ' ';
+  }
+  std::memcpy(list + *len, name, name_len);
+  *len += name_len;
+  list[*len] = '\0';
+}
+
 /// A 405's Allow header (into `allow`) and the values of its "allowed" list: every method `path`
 /// supports, registration order. A template only because RestApi::Route is private (no flash
 /// strings in here: a template's static would leave the flash section).
@@ -90,16 +104,7 @@ void list_allowed(JsonWriter& w, const Route* routes, size_t route_count, std::s
     if (routes[i].path != path) continue;
     const char* name = http_method_name(routes[i].method);
     w.value(name);
-    const size_t name_len = std::strlen(name);
-    if (len + name_len + 3 < kAllowBytes) {
-      if (len > 0) {
-        allow[len++] = ',';
-        allow[len++] = ' ';
-      }
-      std::memcpy(allow + len, name, name_len);
-      len += name_len;
-      allow[len] = '\0';
-    }
+    append_method(allow, kAllowBytes, &len, name);
   }
 }
 
@@ -112,7 +117,7 @@ bool method_known(HttpMethod m) {
 
 // The statuses HttpStatusCounts counts one by one, in slot order; in flash (read as aligned words).
 constexpr uint32_t kCountedStatuses[HttpStatusCounts::kSlots - 1] SPORE_FLASH = {
-    200, 202, 400, 401, 404, 405, 406, 408, 409, 413, 414, 415, 422, 500, 501, 503};
+    200, 202, 204, 400, 401, 404, 405, 406, 408, 409, 413, 414, 415, 422, 500, 501, 503};
 
 size_t HttpStatusCounts::slot_of(int status) {
   size_t i = 0;
@@ -261,6 +266,8 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
     return 404;
   }
 
+  if (req.method == kOptionsHttpMethod) return answer_preflight(path, h);
+
   if (match == nullptr) {
     write_error(w, 405, "method_not_allowed",
                 SPORE_FSTR("This endpoint does not support this method; see \"allowed\"."));
@@ -271,11 +278,11 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
     return 405;
   }
 
+  // Readable across origins as answer_preflight() says (docs/security.md, "Cross-origin requests").
+  h.allow_origin = allow_origin_for(match->auth);
   if (match->auth == RouteAuth::kToken) {
     const int denied = authorize(auth_request_of(req), w, &h);
     if (denied != 0) return denied;
-  } else if (match->method == HttpMethod::kGet) {
-    h.allow_origin = "*";
   }
 
   if (match->kind == Kind::kAnswer) {
@@ -304,6 +311,29 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
     return 500;
   }
   return status;
+}
+
+int RestApi::answer_preflight(std::string_view path, HttpResponseHeaders& h) {
+  // A page of another origin may call a path whose every route is public or, on a node with a
+  // token, protected: it must then send the token, which it has only if the user gave it. A node
+  // without a token refuses the preflight of a path with an unprotected write (no Allow-Origin),
+  // so no web page can send it a request beyond what a plain HTML form already can
+  // (docs/security.md, "Cross-origin requests").
+  size_t len = 0;
+  bool granted = true;
+  allow_[0] = '\0';
+  for (size_t i = 0; i < route_count_; ++i) {
+    if (routes_[i].path != path) continue;
+    append_method(allow_, sizeof allow_, &len, http_method_name(routes_[i].method));
+    granted = granted && allow_origin_for(routes_[i].auth) != nullptr;
+  }
+  append_method(allow_, sizeof allow_, &len, "OPTIONS");
+  h.allow = allow_;
+  if (granted) {
+    h.allow_methods = allow_;
+    h.allow_origin = "*";
+  }
+  return 204;
 }
 
 bool RestApi::set_dashboard(const uint8_t* gzip_html, size_t size_bytes, const char* content_security_policy) {

@@ -36,6 +36,8 @@
 ///   406 not_acceptable     GET / reached handle(): an adapter that does not serve asset_for()
 ///   501 not_supported      restart requested but this platform installed no restart handler
 ///   500 internal_error     a handler produced an incomplete document (a bug)
+/// OPTIONS (kOptionsHttpMethod) on a path a route has is a CORS preflight: 204, no body, Allow (the
+/// path's methods and OPTIONS) and, where granted, HttpResponseHeaders::allow_methods/allow_origin.
 ///
 /// GET endpoints are public (the seed's dashboard and CLI read them without credentials); routes
 /// that change the node (restart, OTA, publishing events) require the token when one is
@@ -52,6 +54,7 @@
 #include "spore/cluster/api_registry.h"
 #include "spore/http/chunked_answer.h"
 #include "spore/base/delegate.h"
+#include "spore/base/flash_string.h"
 #include "spore/base/json_writer.h"
 #include "spore/base/limits.h"
 #include "spore/auth/request_auth.h"
@@ -60,8 +63,18 @@ namespace spore {
 
 class NodeContext;
 
-/// A method outside HttpMethod (HEAD, OPTIONS, ...): the adapter passes this and gets a 405 or 404.
+/// A method outside HttpMethod (CONNECT, TRACE, ...): the adapter passes this and gets a 405 or 404.
 constexpr HttpMethod kUnknownHttpMethod = static_cast<HttpMethod>(0);
+/// OPTIONS, which no route registers (it is outside HttpMethod, so not in the api list): handle()
+/// answers it on every path a route has, as a CORS preflight (RestApi::handle(), docs/security.md).
+constexpr HttpMethod kOptionsHttpMethod = static_cast<HttpMethod>(0x80);
+
+/// "Access-Control-Allow-Headers" of a preflight answer: the request headers a page of another
+/// origin may send (the token travels in Authorization, set by the page's own script).
+/// In flash on the ESP8266 (SPORE_FLASH: read with FPSTR / memcpy_P), like the next one.
+constexpr char kCorsAllowHeaders[] SPORE_FLASH = "Authorization, Content-Type, Last-Event-ID";
+/// "Access-Control-Max-Age" of a preflight answer, seconds: browsers cache the answer this long.
+constexpr char kCorsMaxAgeS[] SPORE_FLASH = "600";
 
 /// One HTTP request as the adapter saw it. Views are valid only during handle().
 struct HttpRequest {
@@ -84,12 +97,18 @@ struct HttpRequest {
 struct HttpResponseHeaders {
   /// "Content-Type" of a text route's body; nullptr = `application/json` (every other answer).
   const char* content_type = nullptr;
-  const char* allow = nullptr;             ///< "Allow" on a 405, e.g. "GET" or "GET, POST"
+  const char* allow = nullptr;             ///< "Allow" on a 405 ("GET, POST") or a 204 preflight (+ OPTIONS)
   const char* www_authenticate = nullptr;  ///< "WWW-Authenticate" on a 401
-  /// "Access-Control-Allow-Origin" ("*") on public GET routes: the dashboard served by one node
-  /// reads its peers' GET /api/node/status (firmware version) across origins. Only data anyone
-  /// on the LAN may read anyway; no credentials, no preflight, and never on a protected route.
+  /// "Access-Control-Allow-Origin" ("*"): on public routes (the dashboard served by one node reads
+  /// its peers' GET /api/node/status across origins; data anyone on the LAN may read anyway) and,
+  /// on a node with a token, on protected routes, whose answers a page can only obtain with
+  /// the token it was given (docs/security.md, "Cross-origin requests"). Never
+  /// Access-Control-Allow-Credentials: no cookie or browser-held credential ever authorizes.
   const char* allow_origin = nullptr;
+  /// "Access-Control-Allow-Methods" of a 204 preflight answer (OPTIONS) a page of another origin
+  /// is granted: the path's methods and OPTIONS, as in Allow. When set, the adapter also sends
+  /// "Access-Control-Allow-Headers:" kCorsAllowHeaders and "Access-Control-Max-Age:" kCorsMaxAgeS.
+  const char* allow_methods = nullptr;
 };
 
 /// A complete response body stored pre-encoded in flash (the web dashboard), sent byte for byte.
@@ -108,12 +127,12 @@ struct HttpAsset {
 };
 
 /// Responses by HTTP status, for GET /metrics: one counter for each status SPORE itself sends
-/// (200 202 400 401 404 405 406 408 409 413 414 415 422 500 501 503), one for all others, so the
-/// table is fixed (68 B) whatever a client provokes.
+/// (200 202 204 400 401 404 405 406 408 409 413 414 415 422 500 501 503), one for all others, so the
+/// table is fixed (72 B) whatever a client provokes.
 class HttpStatusCounts {
  public:
   /// Counter slots: one per known status, then "other".
-  static constexpr size_t kSlots = 17;
+  static constexpr size_t kSlots = 18;
   /// The slot counting `status`; kSlots - 1 ("other") for a status outside the table.
   static size_t slot_of(int status);
   /// The status a slot counts; 0 for the "other" slot (and beyond).
@@ -245,6 +264,14 @@ class RestApi {
   /// its own instead of the failed answer).
   int handle(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders* headers = nullptr);
 
+  /// The Access-Control-Allow-Origin value ("*", or nullptr: none) of an answer on a route with
+  /// `auth`: public routes always, protected ones on a node with a token (docs/security.md,
+  /// "Cross-origin requests"). handle() applies it; adapters too, to answers they send outside
+  /// handle() (a streamed upload's).
+  const char* allow_origin_for(RouteAuth auth) const {
+    return auth == RouteAuth::kPublic || has_api_token() ? "*" : nullptr;
+  }
+
   /// The headers of the response handle() is building, for a kTokenInHandler handler that
   /// authorizes itself; nullptr outside handle().
   HttpResponseHeaders* current_headers() const { return current_headers_; }
@@ -281,6 +308,8 @@ class RestApi {
   bool status_unit(AnswerCursor& c, JsonWriter& w);
   int dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeaders& h);
   int write_error(JsonWriter& w, int status, const char* code, FlashStr message);
+  /// The 204 answer to OPTIONS on `path` (a known one): Allow and the CORS preflight headers.
+  int answer_preflight(std::string_view path, HttpResponseHeaders& h);
   int serve_restart(const HttpRequest& req, JsonWriter& w);
   int serve_challenge(const HttpRequest& req, JsonWriter& w);
   int serve_dashboard_json(const HttpRequest& req, JsonWriter& w);
@@ -294,7 +323,7 @@ class RestApi {
   Delegate<void()> restart_handler_;
   bool restart_blocked_ = false;
   bool token_pending_ = false;
-  char allow_[48] = {};
+  char allow_[48] = {};  ///< a 405's or preflight's Allow: "GET, POST, PUT, DELETE, PATCH, OPTIONS" fits
   HttpAsset dashboard_;
   HttpStatusCounts responses_;
 };
