@@ -575,19 +575,19 @@ void EspHttpServer::stream(const SseMessage& msg) {
   // EventApi::format()'s bytes, written in pieces straight into each send buffer: the sink can
   // run inside an HTTP callback (a POST publishes and delivers locally at once), on the SDK's
   // small system stack, where a frame buffer of SPORE_SSE_DATA_MAX bytes does not belong.
-  const std::string_view pieces[] = {"id: ", msg.id, "\n", "event: ", msg.event, "\ndata: ", msg.data, "\n\n"};
-  const size_t first = msg.id.empty() ? 3 : 0;  // no id: no id line
+  const std::string_view pieces[] = {"id: ", msg.id, "\ndata: ", msg.data, "\n\n"};
+  constexpr size_t kPieces = sizeof pieces / sizeof pieces[0];
   size_t size_bytes = 0;
-  for (size_t i = first; i < 8; ++i) size_bytes += pieces[i].size();
+  for (const std::string_view& piece : pieces) size_bytes += piece.size();
   const uint32_t now_ms = clock_.now_ms();
   for (Stream& s : streams_) {
-    if (s.tcp == nullptr || s.cut || !EventApi::filter_matches(s.filter, msg.event)) continue;
+    if (s.tcp == nullptr || s.cut || !EventApi::filter_matches(s.filter, msg.topic)) continue;
     if (s.tcp->space() < size_bytes) {
       ++stream_drops_;
       continue;
     }
     size_t written = 0;
-    for (size_t i = first; i < 8; ++i) written += s.tcp->add(pieces[i].data(), pieces[i].size(), ASYNC_WRITE_FLAG_COPY);
+    for (size_t i = 0; i < kPieces; ++i) written += s.tcp->add(pieces[i].data(), pieces[i].size(), ASYNC_WRITE_FLAG_COPY);
     if (written != size_bytes) {
       cut_stream(s);  // lwIP out of buffers mid-frame: end the stream, the client reconnects
       continue;

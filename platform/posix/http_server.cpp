@@ -80,6 +80,18 @@ std::string_view header(MHD_Connection* c, const char* name) {
   return {value, size};
 }
 
+/// One SSE message's frame (EventApi::format()); empty when it does not fit.
+std::shared_ptr<const std::string> sse_frame(const SseMessage& msg) {
+  std::string text(msg.id.size() + msg.data.size() + 16, '\0');
+  text.resize(EventApi::format(msg, text.data(), text.size()));
+  return text.empty() ? nullptr : std::make_shared<const std::string>(std::move(text));
+}
+
+/// EventApi::replay()'s sink: the frames a reconnecting client missed, into its queue.
+void queue_replayed(std::deque<std::shared_ptr<const std::string>>* queue, const SseMessage& msg) {
+  if (auto frame = sse_frame(msg)) queue->push_back(std::move(frame));
+}
+
 /// Creates the listening socket: SO_REUSEADDR (rebinding right after a restart by exec(), while
 /// the old connections are in TIME_WAIT) but not SO_REUSEPORT (a second spored on the same
 /// ip:port must fail, not share the port), close-on-exec, non-blocking (libmicrohttpd's threads
@@ -1084,6 +1096,12 @@ int HttpServer::serve_stream(MHD_Connection* c, Conn* conn, const HttpRequest& r
     return 0;
   }
   {
+    // What a reconnecting client missed (Last-Event-ID) goes first, and under the core lock up to
+    // the listing, so no event is streamed between the replay and the live messages.
+    std::lock_guard<std::mutex> core_lock(core_mutex_);
+    using Queue = std::deque<std::shared_ptr<const std::string>>;
+    events_->replay(header(c, "Last-Event-ID"), filter,
+                    EventApi::Sink::with_context<Queue, &queue_replayed>(&client->queue), nullptr);
     std::lock_guard<std::mutex> lock(streams_->mutex);
     streams_->clients.push_back(client);
   }
@@ -1145,14 +1163,12 @@ void HttpServer::Impl::stream_free(void* cls) {
 }
 
 void HttpServer::send_event(const SseMessage& msg) {
-  std::string text(msg.id.size() + msg.event.size() + msg.data.size() + 32, '\0');
-  text.resize(EventApi::format(msg, text.data(), text.size()));
-  if (text.empty()) return;
-  const auto frame = std::make_shared<const std::string>(std::move(text));
+  const auto frame = sse_frame(msg);
+  if (frame == nullptr) return;
   std::lock_guard<std::mutex> lock(streams_->mutex);
   if (streams_->stopping) return;
   for (StreamClient* s : streams_->clients) {
-    if (s->overflowed || !EventApi::filter_matches(s->filter, msg.event)) continue;
+    if (s->overflowed || !EventApi::filter_matches(s->filter, msg.topic)) continue;
     if (s->queue.size() >= kStreamQueueMessages) {
       // A client this far behind has stopped reading: its socket is full, so not even the end of
       // the stream would reach it. Cut it off; it reconnects and goes on from the present.
