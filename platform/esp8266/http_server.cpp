@@ -415,7 +415,12 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
     // with a uint8_t pointer is its progmem response (it reads with memcpy_P), no RAM copy.
     AsyncWebServerResponse* response =
         request->beginResponse(200, asset->content_type, asset->data, asset->size_bytes);
-    if (asset->content_encoding != nullptr) response->addHeader("Content-Encoding", asset->content_encoding);
+    if (asset->content_encoding != nullptr) {
+      // Gzip whatever the client's Accept-Encoding (no inflater on the board): every browser takes
+      // it; curl needs --compressed (docs/dashboard.md). Vary keeps caches from mixing clients.
+      response->addHeader("Content-Encoding", asset->content_encoding);
+      response->addHeader("Vary", "Accept-Encoding");
+    }
     response->addHeader("Cache-Control", "no-cache");
     // The page may not be framed (clickjacking); its CSP pins its inline script and style.
     // Plain literals (45 B of DRAM): String(F(...)) temporaries would cost ~100 B more flash.
@@ -468,6 +473,7 @@ void EspHttpServer::serve_answer(AsyncWebServerRequest* request, const HttpReque
   if (headers.content_type != nullptr) response->setContentType(headers.content_type);
   add_common_headers(response, headers);
   if (close_connection) response->addHeader("Connection", "close");
+  if (status == 503) response->addHeader("Retry-After", "1");  // too_many_streams, token_pending
   request->send(response);
 }
 
