@@ -117,8 +117,10 @@ std::shared_ptr<const std::string> sse_frame(const SseMessage& msg) {
   return text.empty() ? nullptr : std::make_shared<const std::string>(std::move(text));
 }
 
+using FrameQueue = std::deque<std::shared_ptr<const std::string>>;
+
 /// EventApi::replay()'s sink: the frames a reconnecting client missed, into its queue.
-void queue_replayed(std::deque<std::shared_ptr<const std::string>>* queue, const SseMessage& msg) {
+void queue_replayed(FrameQueue* queue, const SseMessage& msg) {
   if (auto frame = sse_frame(msg)) queue->push_back(std::move(frame));
 }
 
@@ -1141,12 +1143,10 @@ int HttpServer::serve_stream(MHD_Connection* c, Conn* conn, const HttpRequest& r
     return 0;
   }
   {
-    // What a reconnecting client missed (Last-Event-ID) goes first, and under the core lock up to
-    // the listing, so no event is streamed between the replay and the live messages.
+    // Missed messages (Last-Event-ID) first; the core lock up to the listing keeps out live ones.
     std::lock_guard<std::mutex> core_lock(core_mutex_);
-    using Queue = std::deque<std::shared_ptr<const std::string>>;
     events_->replay(header(c, "Last-Event-ID"), filter,
-                    EventApi::Sink::with_context<Queue, &queue_replayed>(&client->queue), nullptr);
+                    EventApi::Sink::with_context<FrameQueue, &queue_replayed>(&client->queue), nullptr);
     std::lock_guard<std::mutex> lock(streams_->mutex);
     streams_->clients.push_back(client);
   }

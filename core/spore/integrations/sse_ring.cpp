@@ -72,8 +72,10 @@ uint32_t SseRing::replay_from(std::string_view last_event_id, uint32_t* missed) 
   const size_t dash = last_event_id.find('-');
   uint32_t epoch = 0;
   uint32_t n = 0;
-  if (dash == std::string_view::npos || !parse_u32(last_event_id.substr(0, dash), &epoch) ||
-      !parse_u32(last_event_id.substr(dash + 1), &n)) {
+  // Views from pointers, not substr(): its range check would bring libstdc++'s exception text
+  // into the ESP8266's DRAM.
+  if (dash == std::string_view::npos || !parse_u32(std::string_view(last_event_id.data(), dash), &epoch) ||
+      !parse_u32(std::string_view(last_event_id.data() + dash + 1, last_event_id.size() - dash - 1), &n)) {
     return last_ + 1;  // no id or not ours: the present only
   }
   // Another boot's id: everything this boot streamed came after it.
