@@ -83,7 +83,7 @@ std::string_view header(MHD_Connection* c, const char* name) {
 }
 
 /// `asset`'s bytes without their gzip coding, inflated once per asset and kept (the dashboard,
-/// ~25 KB): what a client that does not accept gzip (curl without --compressed) gets. Null when
+/// ~17 KB): what a client that does not accept gzip (curl without --compressed) gets. Null when
 /// the bytes do not inflate (then the gzip bytes go out, as before).
 const std::string* identity_of(const HttpAsset& asset) {
   static std::mutex mutex;

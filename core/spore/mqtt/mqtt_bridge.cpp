@@ -159,7 +159,6 @@ bool MqttBridge::begin(const MqttBridgeConfig& config) {
   append(base_, sizeof base_, &len, "spore/");
   append(base_, sizeof base_, &len, cluster);
   append(base_, sizeof base_, &len, "/");
-  node_offset_ = static_cast<uint8_t>(len);
   len += sanitize_level(ctx_.hostname(), ctx_.self().node_id, base_ + len, sizeof base_ - len);
   base_len_ = static_cast<uint8_t>(len);
   std::memcpy(will_topic_, base_, len);

@@ -289,7 +289,6 @@ class MqttBridge {
   uint32_t budget_milli_ = SPORE_MQTT_COMMAND_BURST * 1000u;  // command budget, 1/1000 tokens
   uint32_t budget_ms_ = 0;        // when it was last refilled
   uint8_t base_len_ = 0;
-  uint8_t node_offset_ = 0;  // where <node> starts in base_
   char base_[6 + kMaxClusterLen + 1 + SPORE_MAX_HOSTNAME_LEN + 1] = {};
   char will_topic_[sizeof base_ + 7] = {};
   char client_id_[24] = {};
