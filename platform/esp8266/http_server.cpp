@@ -581,8 +581,8 @@ void EspHttpServer::stream(const SseMessage& msg) {
   // EventApi::format()'s bytes, written in pieces straight into each send buffer: the sink can
   // run inside an HTTP callback (a POST publishes and delivers locally at once), on the SDK's
   // small system stack, where a frame buffer of SPORE_SSE_DATA_MAX bytes does not belong.
+  // No `event:` line: an EventSource's onmessage gets every message (the topic is in the data).
   const std::string_view pieces[] = {"id: ", msg.id, "\ndata: ", msg.data, "\n\n"};
-  constexpr size_t kPieces = sizeof pieces / sizeof pieces[0];
   size_t size_bytes = 0;
   for (const std::string_view& piece : pieces) size_bytes += piece.size();
   const uint32_t now_ms = clock_.now_ms();
@@ -593,7 +593,7 @@ void EspHttpServer::stream(const SseMessage& msg) {
       continue;
     }
     size_t written = 0;
-    for (size_t i = 0; i < kPieces; ++i) written += s.tcp->add(pieces[i].data(), pieces[i].size(), ASYNC_WRITE_FLAG_COPY);
+    for (const std::string_view& piece : pieces) written += s.tcp->add(piece.data(), piece.size(), ASYNC_WRITE_FLAG_COPY);
     if (written != size_bytes) {
       cut_stream(s);  // lwIP out of buffers mid-frame: end the stream, the client reconnects
       continue;
