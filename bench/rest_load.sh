@@ -121,7 +121,7 @@ for c in $CONNECTIONS; do
   published=$(($(last_seq) - seq0 - 1))
   sleep 1
   kill "${sse[@]}" 2>/dev/null || true
-  per_client="$(for s in 1 2 3 4; do grep -c '^event: load$' "$WORK/stream$c-$s.txt" || true; done | sort -n | tr '\n' ' ')"
+  per_client="$(for s in 1 2 3 4; do grep -c '^data: {"topic":"load"' "$WORK/stream$c-$s.txt" || true; done | sort -n | tr '\n' ' ')"
   NOTES+=("At $c connections $published events were published; the 4 SSE clients received $(echo $per_client | sed 's/ /, /g') of them.")
 done
 

@@ -201,6 +201,8 @@ class Watch {
     Attempt a;
     size_t stream_bytes = 0;
     httplib::Headers headers = {{"Accept", "text/event-stream"}};
+    // A reconnect resumes after the last event shown: the node replays what it still holds.
+    if (!last_id_.empty()) headers.emplace("Last-Event-ID", last_id_);
     httplib::Result res = client.Get(
         path_.c_str(), headers,
         [&](const httplib::Response& r) {
@@ -241,6 +243,11 @@ class Watch {
     parser_.feed(bytes, messages);
     if (first) announce();
     for (const SseMessage& m : messages) {
+      // Kept only when it can go back as a header as it came: printable ASCII, short.
+      if (m.id && m.id->size() <= 64 &&
+          std::all_of(m.id->begin(), m.id->end(), [](char c) { return c > 0x20 && c < 0x7F; })) {
+        last_id_ = *m.id;
+      }
       std::cout << (o_.json ? formatter_.json(m) : formatter_.text(m, std::time(nullptr)));
       std::cout.flush();
       if (!std::cout) {
@@ -318,6 +325,7 @@ class Watch {
   const bool interactive_;
   EventFormatter formatter_;
   SseParser parser_;
+  std::string last_id_;  ///< the last event's id: Last-Event-ID of the next reconnect
   Backoff backoff_;
   size_t received_ = 0;
   bool ever_streamed_ = false;

@@ -11,6 +11,7 @@
 #include "cli_logic.h"
 #include "commands.h"
 #include "events_logic.h"
+#include "request_signer.h"
 #include "spore/base/bytes.h"
 #include "spore/base/hex.h"
 #include "spore/mqtt/mqtt_proof.h"
@@ -33,11 +34,20 @@ bool printable_without_space(const std::string& s) {
 std::optional<std::string> mqtt_proof_payload(const std::string& node_id, const std::string& nonce,
                                               const std::string& token, const std::vector<std::string>& words,
                                               std::string* error) {
-  // Both decoded by core's hex helpers (either case); the proof is over their lower-case form.
-  uint8_t id_bytes[4];
+  // The id as everywhere else: decimal (nodeId in <base>/state and the REST API); 0x + 8 hex
+  // digits for the form spored's state dir and logs print. The nonce is decoded by core's hex
+  // helper (either case); the proof is over its lower-case form.
+  std::optional<uint32_t> id;
+  if (node_id.size() == 10 && (node_id.rfind("0x", 0) == 0 || node_id.rfind("0X", 0) == 0)) {
+    id = parse_node_id(std::string_view(node_id).substr(2));
+  } else if (!node_id.empty() && node_id.size() <= 10 && node_id.find_first_not_of("0123456789") == std::string::npos &&
+             std::stoull(node_id) <= UINT32_MAX) {
+    id = static_cast<uint32_t>(std::stoull(node_id));
+  }
   uint8_t nonce_bytes[kMqttNonceBytes];
-  if (!hex_decode(node_id, id_bytes, sizeof id_bytes)) {
-    *error = "--node-id must be the node's id, 8 hex digits (node_id in <base>/state or `spore node status`)";
+  if (!id) {
+    *error = "--node-id must be the node's id: decimal (nodeId in <base>/state or `spore node status`) or 0x and "
+             "8 hex digits";
     return std::nullopt;
   }
   if (!hex_decode(nonce, nonce_bytes, sizeof nonce_bytes)) {
@@ -88,7 +98,7 @@ std::optional<std::string> mqtt_proof_payload(const std::string& node_id, const 
   char n[kMqttNonceHexLen + 1];
   hex_encode(nonce_bytes, sizeof nonce_bytes, n);
   uint8_t proof[32];
-  compute_mqtt_command_proof(token, load_be32(id_bytes), n, command, args, proof);
+  compute_mqtt_command_proof(token, *id, n, command, args, proof);
   char hex[65];
   hex_encode(proof, sizeof proof, hex);
   return std::string("nonce=") + n + " proof=" + hex + (args.empty() ? "" : " " + args);
@@ -123,7 +133,7 @@ void add_mqtt_commands(CLI::App& app, Cli& cli) {
       "print an MQTT command's payload with its one-use proof, for mosquitto_pub (nothing is sent).\n"
       "  mosquitto_pub -h BROKER -t spore/CLUSTER/NODE/cmd/restart -m \"$(spore mqtt proof --node-id ID \\\n"
       "    --nonce \"$(mosquitto_sub -h BROKER -t spore/CLUSTER/NODE/cmd/nonce -C 1)\" restart)\"");
-  proof->add_option("--node-id", o->node_id, "the node's id, 8 hex digits (node_id in its state)")
+  proof->add_option("--node-id", o->node_id, "the node's id: decimal (nodeId in its state), or 0x and 8 hex digits")
       ->required()
       ->type_name("HEX8");
   proof->add_option("--nonce", o->nonce, "the node's current nonce, retained on <base>/cmd/nonce")

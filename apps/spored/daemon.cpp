@@ -109,7 +109,8 @@ int Daemon::self_test() {
 
 void Daemon::log_start() {
   const px::NodeState& n = id_.node;
-  log_.logf(LogLevel::kInfo, "spored %s: node %s id %08x incarnation %u (boot %u%s), state dir %s", px::firmware_version(),
+  // Only once every socket is bound (start_servers()): a spored that fails to bind never says it started.
+  log_.logf(LogLevel::kInfo, "spored %s started: node %s id %08x incarnation %u (boot %u%s), state dir %s", px::firmware_version(),
             id_.hostname.c_str(), static_cast<unsigned>(n.node_id), static_cast<unsigned>(n.incarnation),
             static_cast<unsigned>(n.boot_count), n.first_start ? ", first start" : "", state_.dir().c_str());
   const spore::Config& c = opt_.config;

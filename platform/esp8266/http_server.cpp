@@ -429,7 +429,12 @@ void EspHttpServer::on_request(AsyncWebServerRequest* request) {
     // with a uint8_t pointer is its progmem response (it reads with memcpy_P), no RAM copy.
     AsyncWebServerResponse* response =
         request->beginResponse(200, asset->content_type, asset->data, asset->size_bytes);
-    if (asset->content_encoding != nullptr) response->addHeader("Content-Encoding", asset->content_encoding);
+    if (asset->content_encoding != nullptr) {
+      // Gzip whatever the client's Accept-Encoding (no inflater on the board): every browser takes
+      // it; curl needs --compressed (docs/dashboard.md). Vary keeps caches from mixing clients.
+      response->addHeader("Content-Encoding", asset->content_encoding);
+      response->addHeader("Vary", "Accept-Encoding");
+    }
     response->addHeader("Cache-Control", "no-cache");
     // The page may not be framed (clickjacking); its CSP pins its inline script and style.
     // Plain literals (45 B of DRAM): String(F(...)) temporaries would cost ~100 B more flash.
@@ -483,6 +488,7 @@ void EspHttpServer::serve_answer(AsyncWebServerRequest* request, const HttpReque
   if (headers.content_type != nullptr) response->setContentType(headers.content_type);
   add_common_headers(response, headers);
   if (close_connection) response->addHeader("Connection", "close");
+  if (status == 503) response->addHeader("Retry-After", "1");  // too_many_streams, token_pending
   request->send(response);
 }
 
@@ -590,19 +596,19 @@ void EspHttpServer::stream(const SseMessage& msg) {
   // EventApi::format()'s bytes, written in pieces straight into each send buffer: the sink can
   // run inside an HTTP callback (a POST publishes and delivers locally at once), on the SDK's
   // small system stack, where a frame buffer of SPORE_SSE_DATA_MAX bytes does not belong.
-  const std::string_view pieces[] = {"id: ", msg.id, "\n", "event: ", msg.event, "\ndata: ", msg.data, "\n\n"};
-  const size_t first = msg.id.empty() ? 3 : 0;  // no id: no id line
+  // No `event:` line: an EventSource's onmessage gets every message (the topic is in the data).
+  const std::string_view pieces[] = {"id: ", msg.id, "\ndata: ", msg.data, "\n\n"};
   size_t size_bytes = 0;
-  for (size_t i = first; i < 8; ++i) size_bytes += pieces[i].size();
+  for (const std::string_view& piece : pieces) size_bytes += piece.size();
   const uint32_t now_ms = clock_.now_ms();
   for (Stream& s : streams_) {
-    if (s.tcp == nullptr || s.cut || !EventApi::filter_matches(s.filter, msg.event)) continue;
+    if (s.tcp == nullptr || s.cut || !EventApi::filter_matches(s.filter, msg.topic)) continue;
     if (s.tcp->space() < size_bytes) {
       ++stream_drops_;
       continue;
     }
     size_t written = 0;
-    for (size_t i = first; i < 8; ++i) written += s.tcp->add(pieces[i].data(), pieces[i].size(), ASYNC_WRITE_FLAG_COPY);
+    for (const std::string_view& piece : pieces) written += s.tcp->add(piece.data(), piece.size(), ASYNC_WRITE_FLAG_COPY);
     if (written != size_bytes) {
       cut_stream(s);  // lwIP out of buffers mid-frame: end the stream, the client reconnects
       continue;

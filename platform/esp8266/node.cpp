@@ -275,7 +275,7 @@ bool Node::apply_settings(bool* ota_ok) {
     ok = false;  // DeviceSettings checked it: cannot happen; never an open API instead
   }
   // What a 401 says (a string literal: it must outlive the RestApi). Not the token, only where it is.
-  api().set_token_location("the serial log of the board's first boot (./ctl.sh monitor), or its api_token setting");
+  api().set_token_location("its first boot's serial log (./ctl.sh monitor) or its api_token setting");
   const DeviceConfig& device = settings_.config();
   api().set_bearer_allowed(!device.no_bearer());
   // The stored key, else the build's (SPORE_CLUSTER_KEY: firmware/cluster_key.py puts the .env's

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,6 +28,7 @@
 #include "spore/device/http_request_table.h"
 #include "spore/integrations/event_api.h"
 #include "spore/base/json_writer.h"
+#include "spore/http/http_text.h"
 #include "spore/ota/ota_upload.h"
 
 namespace spore::posix {
@@ -76,6 +78,48 @@ std::string_view header(MHD_Connection* c, const char* name) {
     return {};
   }
   return {value, size};
+}
+
+/// `asset`'s bytes without their gzip coding, inflated once per asset and kept (the dashboard,
+/// ~17 KB): what a client that does not accept gzip (curl without --compressed) gets. Null when
+/// the bytes do not inflate (then the gzip bytes go out, as before).
+const std::string* identity_of(const HttpAsset& asset) {
+  static std::mutex mutex;
+  static std::unordered_map<const uint8_t*, std::unique_ptr<std::string>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& slot = cache[asset.data];
+  if (slot != nullptr) return slot->empty() ? nullptr : slot.get();
+  slot = std::make_unique<std::string>();
+  z_stream z{};
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return nullptr;  // 16: the gzip wrapper
+  z.next_in = const_cast<Bytef*>(asset.data);
+  z.avail_in = static_cast<uInt>(asset.size_bytes);
+  std::string out;
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    char chunk[16384];
+    z.next_out = reinterpret_cast<Bytef*>(chunk);
+    z.avail_out = sizeof chunk;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(chunk, sizeof chunk - z.avail_out);
+  }
+  inflateEnd(&z);
+  if (rc == Z_STREAM_END) *slot = std::move(out);
+  return slot->empty() ? nullptr : slot.get();
+}
+
+/// One SSE message's frame (EventApi::format()); empty when it does not fit.
+std::shared_ptr<const std::string> sse_frame(const SseMessage& msg) {
+  std::string text(msg.id.size() + msg.data.size() + 16, '\0');
+  text.resize(EventApi::format(msg, text.data(), text.size()));
+  return text.empty() ? nullptr : std::make_shared<const std::string>(std::move(text));
+}
+
+using FrameQueue = std::deque<std::shared_ptr<const std::string>>;
+
+/// EventApi::replay()'s sink: the frames a reconnecting client missed, into its queue.
+void queue_replayed(FrameQueue* queue, const SseMessage& msg) {
+  if (auto frame = sse_frame(msg)) queue->push_back(std::move(frame));
 }
 
 /// Creates the listening socket: SO_REUSEADDR (rebinding right after a restart by exec(), while
@@ -175,6 +219,8 @@ struct HttpServer::Answer {
   bool retry_after = false;
   /// Sent instead of `body` with the asset's own headers (the dashboard).
   const HttpAsset* asset = nullptr;
+  /// The asset without its Content-Encoding: the client's Accept-Encoding does not take it.
+  const std::string* identity = nullptr;
 };
 
 /// One connection, from accept to close (libmicrohttpd's socket context). The request fields are
@@ -871,7 +917,12 @@ int HttpServer::serve(MHD_Connection* c, Conn* conn) {
     if (a.asset != nullptr) api_.record_response(200);
   }
   conn->counted = true;
-  if (a.asset != nullptr) return answer(c, conn, a);
+  if (a.asset != nullptr) {
+    if (a.asset->content_encoding != nullptr && !http_accepts_gzip(header(c, "Accept-Encoding"))) {
+      a.identity = identity_of(*a.asset);
+    }
+    return answer(c, conn, a);
+  }
   a.body.reserve(1024);
   StringJsonOutput out(a.body);
   HttpResponseHeaders headers;
@@ -899,8 +950,11 @@ int HttpServer::serve(MHD_Connection* c, Conn* conn) {
 
 int HttpServer::answer(MHD_Connection* c, Conn* conn, const Answer& a) {
   MHD_Response* resp = nullptr;
-  if (a.asset != nullptr) {
-    // Sent as stored (gzip): libmicrohttpd never compresses.
+  if (a.identity != nullptr) {
+    resp = MHD_create_response_from_buffer(a.identity->size(), const_cast<char*>(a.identity->data()),
+                                           MHD_RESPMEM_PERSISTENT);  // kept for the process's life
+  } else if (a.asset != nullptr) {
+    // Sent as stored (gzip) to a client that accepts it: libmicrohttpd never compresses.
     resp = MHD_create_response_from_buffer(a.asset->size_bytes, const_cast<uint8_t*>(a.asset->data),
                                            MHD_RESPMEM_PERSISTENT);
   } else {
@@ -910,7 +964,11 @@ int HttpServer::answer(MHD_Connection* c, Conn* conn, const Answer& a) {
   MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
   if (a.asset != nullptr) {
     MHD_add_response_header(resp, "Content-Type", a.asset->content_type);
-    if (a.asset->content_encoding != nullptr) MHD_add_response_header(resp, "Content-Encoding", a.asset->content_encoding);
+    if (a.asset->content_encoding != nullptr && a.identity == nullptr) {
+      MHD_add_response_header(resp, "Content-Encoding", a.asset->content_encoding);
+    }
+    // Which bytes depends on Accept-Encoding: a cache must not hand gzip to a client without it.
+    if (a.asset->content_encoding != nullptr) MHD_add_response_header(resp, "Vary", "Accept-Encoding");
     // Revalidate every time: after an OTA update the node may serve a different page.
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
@@ -1067,6 +1125,7 @@ int HttpServer::serve_stream(MHD_Connection* c, Conn* conn, const HttpRequest& r
   if (refusal.status != 200) {
     std::lock_guard<std::mutex> lock(streams_->mutex);
     streams_->release_locked(conn->address);
+    refusal.retry_after = refusal.status == 503;  // every slot taken: a slot frees when a stream ends
     return answer(c, conn, refusal);
   }
   auto* client = new StreamClient();
@@ -1091,6 +1150,10 @@ int HttpServer::serve_stream(MHD_Connection* c, Conn* conn, const HttpRequest& r
     return 0;
   }
   {
+    // Missed messages (Last-Event-ID) first; the core lock up to the listing keeps out live ones.
+    std::lock_guard<std::mutex> core_lock(core_mutex_);
+    events_->replay(header(c, "Last-Event-ID"), filter,
+                    EventApi::Sink::with_context<FrameQueue, &queue_replayed>(&client->queue), nullptr);
     std::lock_guard<std::mutex> lock(streams_->mutex);
     streams_->clients.push_back(client);
   }
@@ -1152,14 +1215,12 @@ void HttpServer::Impl::stream_free(void* cls) {
 }
 
 void HttpServer::send_event(const SseMessage& msg) {
-  std::string text(msg.id.size() + msg.event.size() + msg.data.size() + 32, '\0');
-  text.resize(EventApi::format(msg, text.data(), text.size()));
-  if (text.empty()) return;
-  const auto frame = std::make_shared<const std::string>(std::move(text));
+  const auto frame = sse_frame(msg);
+  if (frame == nullptr) return;
   std::lock_guard<std::mutex> lock(streams_->mutex);
   if (streams_->stopping) return;
   for (StreamClient* s : streams_->clients) {
-    if (s->overflowed || !EventApi::filter_matches(s->filter, msg.event)) continue;
+    if (s->overflowed || !EventApi::filter_matches(s->filter, msg.topic)) continue;
     if (s->queue.size() >= kStreamQueueMessages) {
       // A client this far behind has stopped reading: its socket is full, so not even the end of
       // the stream would reach it. Cut it off; it reconnects and goes on from the present.

@@ -9,7 +9,10 @@
 //   exactly one event when it says 202, none otherwise;
 // - http_query_param() never reports more bytes than the buffer holds;
 // - open_stream() admits only valid topic filters, never more than SPORE_MAX_EVENT_STREAMS
-//   streams, and a refused request takes no slot.
+//   streams, and a refused request takes no slot;
+// - the target read as a Last-Event-ID (SseRing::replay_from()) resumes within the replay ring or
+//   after its end, counts as missed only what the ring lost, and the ring's own last id resumes
+//   after it; deterministic.
 //
 // Seed corpus: tests/fuzz/corpus/event_request/.
 
@@ -91,5 +94,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (status != 400 && status != 503) std::abort();
     if (node.events.open_streams() != open_before || !w.complete()) std::abort();
   }
+
+  // The target read as a Last-Event-ID (SseRing::replay_from(), the messages published above are
+  // in the ring): replay starts within what the ring holds or after its end; what it skips is
+  // exactly the messages gone from it; an id of this boot replays only what came after it.
+  const spore::SseRing& ring = node.events.ring();
+  uint32_t missed = 0;
+  const uint32_t from = ring.replay_from(target, &missed);
+  if (from > ring.last() + 1 || (from <= ring.last() && from < ring.oldest())) std::abort();
+  if (missed != 0 && from != ring.oldest()) std::abort();
+  char id[spore::SseRing::kIdMaxBytes];
+  const uint32_t last = ring.last();
+  if (last > 0 && ring.replay_from(std::string_view(id, ring.format_id(last, id)), nullptr) != last + 1) std::abort();
+  if (ring.replay_from(target, nullptr) != from) std::abort();
   return 0;
 }

@@ -16,10 +16,13 @@
 //   "chunked" in any case) or one Content-Length of decimal digits whose value, read as a 64-bit
 //   number, is content_length(); never both; no X-Expected-Entity-Length; framing_problem() is
 //   null exactly when the framing is sound;
-// - the check is deterministic: a second pass over the same fields gives the same result.
+// - the check is deterministic: a second pass over the same fields gives the same result;
+// - every value read as Accept-Encoding (http_accepts_gzip()): deterministic, case-blind, blind to
+//   OWS around it, and accepting once an accepting ",gzip" item is appended.
 //
 // Seed corpus: tests/fuzz/corpus/http_head_check/.
 #include "spore/device/http_admission.h"
+#include "spore/http/http_text.h"
 
 #include <cctype>
 #include <cstddef>
@@ -35,6 +38,12 @@ namespace {
 using spore::HttpHeadFields;
 using spore::HttpRefusal;
 using HeadVerdict = spore::HttpRefusal;
+
+std::string upper_of(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
 
 std::string lower_of(std::string_view s) {
   std::string out(s);
@@ -153,6 +162,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (check.chunked() && check.has_content_length()) std::abort();
     if (check.chunked() != m.chunked || check.has_content_length() != m.has_length) std::abort();
     if (check.has_content_length() && check.content_length() != m.length) std::abort();
+  }
+  // Every field's value read as an Accept-Encoding (core/spore/http/http_text.h): deterministic,
+  // blind to letter case and to OWS around the list, and an appended ",gzip" item always accepts.
+  for (const auto& f : fields) {
+    const bool accepts = spore::http_accepts_gzip(f.second);
+    if (spore::http_accepts_gzip(f.second) != accepts) std::abort();
+    if (spore::http_accepts_gzip(upper_of(f.second)) != accepts) std::abort();
+    if (spore::http_accepts_gzip(" \t" + std::string(f.second) + "\t ") != accepts) std::abort();
+    if (!spore::http_accepts_gzip(std::string(f.second) + ",gzip")) std::abort();
   }
   return 0;
 }

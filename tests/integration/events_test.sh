@@ -2,7 +2,9 @@
 # Cluster events over HTTP on a 3-node loopback cluster (docs/events.md, "REST and SSE"):
 # POST /api/cluster/events on two nodes reaches the SSE stream GET /api/cluster/events/stream of
 # every node, each event once and in publish order per sender; a topic filter holds; bad requests
-# get 401 / 400 / 413 and publish nothing; a SIGKILLed node shows up as node_inactive on the
+# get 401 / 400 / 413 and publish nothing; a client reconnecting with Last-Event-ID gets the event
+# it missed (replayed from the node's ring) before live ones; every message is unnamed (no
+# `event:`, for EventSource's onmessage); a SIGKILLed node shows up as node_inactive on the
 # streams; SIGTERM ends a node whose stream is open.
 source "$(dirname "$0")/lib.sh"
 it_init 171
@@ -24,7 +26,7 @@ done
 start_extra curl -sN --max-time 120 "$(it_url 3)/api/cluster/events/stream?topic=beta" -o "$IT_TMP/stream-3b.txt"
 stream_open() { grep -q '^retry: 2000$' "$IT_TMP/stream-$1.txt" 2>/dev/null; }
 for k in 1 2 3 3b; do wait_until "stream at node $k open" 10 stream_open "$k"; done
-head -n1 "$IT_TMP/stream-1.txt" | grep -q '^: spore events [0-9a-f]\{8\}$' || it_fail "stream 1 does not start with ': spore events <id>'"
+head -n1 "$IT_TMP/stream-1.txt" | grep -q '^: spore events [0-9]\+$' || it_fail "stream 1 does not start with ': spore events <id>'"
 
 # publish K TOPIC DATA [CURL_ARGS...]: prints the HTTP status; the answer is in $IT_TMP/answer.json.
 publish() {
@@ -75,17 +77,36 @@ code="$(publish 1 'node_dead' x)"
 code="$(publish 1 'a%20b' x)"
 [ "$code" = 400 ] && jq -e '.code == "bad_topic"' "$IT_TMP/answer.json" >/dev/null || it_fail "bad topic: $code"
 code="$(publish 1 big "$(head -c 257 /dev/zero | tr '\0' x)")"
-[ "$code" = 413 ] && jq -e '.code == "too_large" and .max_bytes == 256' "$IT_TMP/answer.json" >/dev/null || it_fail "too large: $code"
+[ "$code" = 413 ] && jq -e '.code == "too_large" and .maxBytes == 256' "$IT_TMP/answer.json" >/dev/null || it_fail "too large: $code"
 code="$(publish 1 alpha a6)"
 [ "$code" = 202 ] && jq -e '.seq == 6' "$IT_TMP/answer.json" >/dev/null || it_fail "the refused requests consumed sequence numbers"
 log "401 auth_invalid, 400 reserved_topic, 400 bad_topic, 413 too_large; the next publish is seq 6"
 
-# A SIGKILLed node: node_inactive on the other streams (membership events carry no id).
+# Reconnecting with Last-Event-ID: node 2's last id before a7, then a7 is published; a new stream
+# that names that id gets a7 from the ring (as a browser EventSource that lost its connection
+# meanwhile), once, before anything live.
+has_data() { events_in "$IT_TMP/stream-$1.txt" | jq -e --arg d "$2" 'select(.data == $d)' >/dev/null; }
+wait_until "a6 on node 2's stream" 20 has_data 2 a6
+last_id="$(sed -n 's/^id: //p' "$IT_TMP/stream-2.txt" | tail -n1)"
+[[ "$last_id" =~ ^[0-9]+-[0-9]+$ ]] || it_fail "node 2's last id '$last_id' is not <epoch>-<n>"
+[ "$(publish 1 alpha a7)" = 202 ] || it_fail "publish a7"
+wait_until "a7 on node 2's stream" 20 has_data 2 a7
+start_extra curl -sN --max-time 60 -H "Last-Event-ID: $last_id" "$(it_url 2)/api/cluster/events/stream" -o "$IT_TMP/stream-r.txt"
+wait_until "a7 replayed to the reconnecting stream" 10 has_data r a7
+[ "$(events_in "$IT_TMP/stream-r.txt" | jq -r .data | tr '\n' ' ')" = "a7 " ] ||
+  it_fail "the reconnected stream did not get exactly a7: $(cat "$IT_TMP/stream-r.txt")"
+[ "$(grep -A1 "^id: $last_id\$" "$IT_TMP/stream-2.txt" | sed -n 's/^data: //p' | jq -r .data)" != a7 ] &&
+  [ "$(sed -n 's/^id: //p' "$IT_TMP/stream-r.txt" | head -n1)" = "$(grep -B1 '"data":"a7"' "$IT_TMP/stream-2.txt" | sed -n 's/^id: //p')" ] ||
+  it_fail "the replayed a7 does not carry the id node 2's live stream gave it"
+grep -q '^event:' "$IT_TMP"/stream-*.txt && it_fail "a stream has an 'event:' line: EventSource's onmessage would miss it"
+log "Last-Event-ID $last_id replayed a7 with its id; no stream names its events"
+
+# A SIGKILLed node: node_inactive on the other streams (with an id, as every message).
 stop_node 3 KILL
-inactive_seen() { grep -q '"topic":"node_inactive","node_id":"[0-9a-f]*","hostname":"n3"' "$IT_TMP/stream-$1.txt"; }
+inactive_seen() { grep -q '"topic":"node_inactive","nodeId":[0-9]*,"hostname":"n3"' "$IT_TMP/stream-$1.txt"; }
 wait_until "node_inactive for n3 on node 1's stream" 30 inactive_seen 1
 wait_until "node_inactive for n3 on node 2's stream" 30 inactive_seen 2
-grep -B1 '"topic":"node_inactive"' "$IT_TMP/stream-1.txt" | grep -q '^event: node_inactive$' || it_fail "no 'event: node_inactive' line"
+grep -B1 '"topic":"node_inactive"' "$IT_TMP/stream-1.txt" | grep -q '^id: [0-9]*-[0-9]*$' || it_fail "node_inactive without an id line"
 log "n3 killed: node_inactive on the streams of nodes 1 and 2"
 
 # SIGTERM with a stream open: the node exits promptly (the stream is ended, not waited for).

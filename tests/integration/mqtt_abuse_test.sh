@@ -33,7 +33,7 @@ chmod 600 "$IT_TMP/token1"
 IT_NODE_ARGS=(--profile fast --mqtt "mqtt://127.0.0.1:$PORT" --mqtt-cluster "$CLUSTER" --mqtt-keepalive-s 5)
 start_node 1 --api-token-file "$IT_TMP/token1"
 wait_until "n1 status online (retained)" 20 retained_is "$(base 1)/status" online
-ID1="$(mqtt_node_id 1)"
+ID1="$(mqtt_node_hex 1)"  # as in the MQTT client id
 boots() { cat "$(node_dir 1)/boot_count"; }
 result_has() { stream_has "^$(base 1)/cmd/result .*$1"; }
 pubr() { timeout 5 mosquitto_pub -h 127.0.0.1 -p "$PORT" -r -t "$1" -m "$2"; }

@@ -40,7 +40,9 @@ retained_is() { [ "$(retained "$1")" = "$2" ]; }
 pub() { timeout 5 mosquitto_pub -h 127.0.0.1 -p "$PORT" -t "$1" -m "$2"; }
 
 # Commands carry a proof for the node's current nonce (docs/mqtt.md, "Commands").
-mqtt_node_id() { retained "$(base "$1")/state" | jq -r .node_id; }
+mqtt_node_id() { retained "$(base "$1")/state" | jq -r .nodeId; }
+# The same id as 8 hex digits: the form in the MQTT client id and inside command proofs.
+mqtt_node_hex() { printf '%08x' "$(mqtt_node_id "$1")"; }
 mqtt_nonce() { retained "$(base "$1")/cmd/nonce"; }
 # signed K TOKEN COMMAND [ARGS...]: the payload `spore mqtt proof` makes for node K's current nonce.
 signed() {

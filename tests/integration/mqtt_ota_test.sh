@@ -34,7 +34,7 @@ nonce="$(mqtt_nonce 1)"
 https_args="https://$WWW_IP:$WWW_PORT/spored-9.8.0"
 https_proof="$(python3 -c 'import hmac, hashlib, sys
 print(hmac.new(b"token-ota", ("SPORE-MQTT-CMD\n" + sys.argv[1] + "\n" + sys.argv[2] + "\nota\n" + sys.argv[3]).encode(),
-               hashlib.sha256).hexdigest())' "$(mqtt_node_id 1)" "$nonce" "$https_args")"
+               hashlib.sha256).hexdigest())' "$(mqtt_node_hex 1)" "$nonce" "$https_args")"
 answer="$(ota_command_answered "nonce=$nonce proof=$https_proof $https_args")"
 jq -e '.status == "error" and .code == "bad_request"' <<<"$answer" >/dev/null || it_fail "https URL answered: $answer"
 wait_until "the nonce is renewed after a verified proof" 10 nonce_renewed 1 "$nonce"
@@ -53,6 +53,6 @@ jq -e '.status == "accepted"' <<<"$answer" >/dev/null || it_fail "cmd/ota with t
 new_version() { [ "$(status_of 1 | jq -r .firmwareVersion 2>/dev/null)" = 9.8.0 ]; }
 wait_until "node 1 runs 9.8.0 after the MQTT-triggered update" 60 new_version
 wait_until "the served image proves healthy and becomes the executable" 30 exe_is 1 "$(sha_of "$IT_TMP/www/spored-9.8.0")"
-state_has_version() { retained "$(base 1)/state" | jq -e '.firmware == "9.8.0"' >/dev/null; }
+state_has_version() { retained "$(base 1)/state" | jq -e '.firmwareVersion == "9.8.0"' >/dev/null; }
 wait_until "the MQTT state announces firmware 9.8.0" 20 state_has_version
 log "cmd/ota with the token: downloaded, installed, restarted into 9.8.0 ($before before)"

@@ -2,7 +2,7 @@
 # The MQTT bridge (docs/mqtt.md) end to end: a real mosquitto broker on 127.0.0.1 (random free
 # port, generated config, not daemonized) and 3 spored nodes with --mqtt, checked with
 # mosquitto_sub / mosquitto_pub: retained status "online" and state JSON, Home Assistant discovery
-# documents, members topics, a cluster event published with cmd/publish (under the publisher's
+# documents (every one checked against HA's documented rules by ha_discovery_check.py), members topics, a cluster event published with cmd/publish (under the publisher's
 # events topic only), restart with a wrong token (refused, answered) and the right one (the node
 # comes back), SIGKILL -> "offline" through the last will, SIGTERM -> "offline" at once, and the
 # API token in no retained message.
@@ -30,26 +30,25 @@ for k in 1 2 3; do
 done
 state_ok() {
   retained "$(base "$1")/state" | jq -e --arg ip "$(it_ip "$1")" '.status == "online" and .ip == $ip
-    and (.free_heap | type == "number") and (.uptime_s | type == "number") and (.firmware | length > 0)
-    and (.node_id | test("^[0-9a-f]{8}$")) and .members == {"active": 3, "inactive": 0, "dead": 0}' >/dev/null
+    and (.freeHeap | type == "number") and (.uptimeMs | type == "number") and (.firmwareVersion | length > 0)
+    and (.nodeId | type == "number") and .members == {"active": 3, "inactive": 0, "dead": 0}' >/dev/null
 }
 for k in 1 2 3; do wait_until "n$k state JSON shows 3 active members" 30 state_ok "$k"; done
 log "status online and state JSON (3 active) retained for n1, n2, n3"
 
-# ---- Home Assistant discovery
-ID1="$(retained "$(base 1)/state" | jq -r .node_id)"
-for obj in sensor/free_heap sensor/uptime sensor/firmware binary_sensor/status; do
-  doc="$(retained "homeassistant/${obj%/*}/spore_$ID1/${obj#*/}/config")"
-  [ -n "$doc" ] || it_fail "no retained discovery document for $obj of n1"
-  jq -e --arg id "$ID1" --arg o "${obj#*/}" --arg b "$(base 1)" '.unique_id == "spore_\($id)_\($o)"
-    and (.state_topic == "\($b)/state" or .state_topic == "\($b)/status")
-    and .device.identifiers == ["spore_\($id)"] and .device.name == "n1" and .device.manufacturer == "SPORE"' \
-    <<<"$doc" >/dev/null || it_fail "discovery document for $obj of n1 is wrong: $doc"
-done
-retained "homeassistant/sensor/spore_$ID1/free_heap/config" |
-  jq -e '.value_template == "{{ value_json.free_heap }}" and .unit_of_measurement == "B"' >/dev/null ||
-  it_fail "free_heap discovery lacks its template or unit"
-log "Home Assistant discovery: 4 documents for n1 (spore_$ID1)"
+# ---- Home Assistant discovery: 7 documents per node, each checked against HA's documented rules
+# (keys and abbreviations, no deprecated object_id, default_entity_id, unique ids, state and
+# availability topics the templates read, configuration_url answering with the dashboard).
+ID1="$(mqtt_node_id 1)"
+[[ "$ID1" =~ ^[0-9]+$ ]] || it_fail "nodeId in n1's state is not a decimal number: $ID1"
+[ "$ID1" = "$(curl -sf "$(it_url 1)/api/node/status" | jq -r .nodeId)" ] || it_fail "the state's nodeId is not the REST API's"
+timeout 10 mosquitto_sub -h 127.0.0.1 -p "$PORT" -t 'homeassistant/#' -t "spore/$CLUSTER/#" --retained-only -W 2 -v \
+  >"$IT_TMP/discovery.txt" 2>/dev/null || true
+python3 "$(dirname "$0")/ha_discovery_check.py" "$IT_TMP/discovery.txt" 21 >"$IT_TMP/discovery-check.txt" ||
+  it_fail "Home Assistant discovery breaks HA's rules: $(cat "$IT_TMP/discovery-check.txt")"
+grep -q "^homeassistant/sensor/spore_$ID1/members_active/config: sensor.n1_members_active = 3$" "$IT_TMP/discovery-check.txt" ||
+  it_fail "n1's members_active entity does not read 3: $(cat "$IT_TMP/discovery-check.txt")"
+log "Home Assistant discovery: 21 documents (7 per node) follow HA's rules; n1 is spore_$ID1"
 
 # ---- members topics
 for k in 1 2 3; do
@@ -65,7 +64,7 @@ pub "$(base 1)/cmd/publish" "$(signed 1 token-n1 publish led/state on)"
 wait_until "cmd/publish accepted" 15 stream_has "^$(base 1)/cmd/result {\"command\":\"publish\",\"status\":\"accepted\"}"
 wait_until "the event on n1's events topic" 15 stream_has "^$(base 1)/events/led/state "
 line="$(grep "^$(base 1)/events/led/state " "$STREAM" | head -1)"
-jq -e --arg id "$ID1" '.node_id == $id and .data == "on" and .seq >= 1 and (.epoch | type == "number")' \
+jq -e --argjson id "$ID1" '.nodeId == $id and .data == "on" and .seq >= 1 and (.epoch | type == "number")' \
   <<<"${line#* }" >/dev/null || it_fail "event JSON is wrong: $line"
 sleep 2  # n2 and n3 received the event too; they must not bridge it
 n="$(grep -c "/events/led/state " "$STREAM" || true)"
@@ -75,8 +74,9 @@ log "cmd/publish: event bridged once, by the publisher, $(jq -c . <<<"${line#* }
 # ---- restart: a proof made with a wrong token, or the plain token, is refused and answered; a
 # valid proof restarts the node
 pid2="$(node_pid 2)"
-ID2="$(retained "$(base 2)/state" | jq -r .node_id)"
-ID3="$(retained "$(base 3)/state" | jq -r .node_id)"
+# The MQTT client id carries the node id in hex (23 bytes, the MQTT 3.1.1 limit).
+ID2="$(mqtt_node_hex 2)"
+ID3="$(mqtt_node_hex 3)"
 pub "$(base 2)/cmd/restart" "$(signed 2 wrong-token restart)"
 wait_until "wrong token answered" 15 stream_has "^$(base 2)/cmd/result .*\"code\":\"auth_invalid\""
 pub "$(base 2)/cmd/restart" "token-n2"

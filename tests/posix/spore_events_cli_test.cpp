@@ -283,10 +283,10 @@ TEST(SporeEventsTopic, PercentEncodingAndPaths) {
 // ---- publish ---------------------------------------------------------------------------------
 
 TEST(SporeEventsPublish, PublishedLine) {
-  Json a = Json::parse(R"({"status":"published","topic":"light","node_id":"0a1b2c3d","epoch":7,"seq":3,"size_bytes":2})");
-  EXPECT_EQ(format_published(a, "node-1"), "published light seq 3 on node-1 (0a1b2c3d, epoch 7)");
+  Json a = Json::parse(R"({"status":"published","topic":"light","nodeId":169552957,"epoch":7,"seq":3,"sizeBytes":2})");
+  EXPECT_EQ(format_published(a, "node-1"), "published light seq 3 on node-1 (169552957, epoch 7)");
   a["hostname"] = "n1";
-  EXPECT_EQ(format_published(a, "127.0.0.2:8080"), "published light seq 3 on n1 (0a1b2c3d, epoch 7)");
+  EXPECT_EQ(format_published(a, "127.0.0.2:8080"), "published light seq 3 on n1 (169552957, epoch 7)");
   EXPECT_EQ(format_published(Json::object(), "x"), "published ? seq ? on x (?, epoch ?)");
 }
 
@@ -443,7 +443,7 @@ TEST(SporeEventsWatch, NodeEventFieldsWithTerminalControlsAreShownEscaped) {
 
 TEST(SporeEventsPublish, ThePublishedLineIsTerminalSafe) {
   const Json answer =
-      Json::parse(R"({"topic":"t\u001b[2J","seq":1,"hostname":"h\r)" + kRloJson + R"(","node_id":"0a","epoch":2})");
+      Json::parse(R"({"topic":"t\u001b[2J","seq":1,"hostname":"h\r)" + kRloJson + R"(","nodeId":"0a","epoch":2})");
   EXPECT_EQ(format_published(answer, "x"), "published t\\x1B[2J seq 1 on h\\r\\u202E (0a, epoch 2)");
   EXPECT_EQ(describe_stream_error(200, "text/html\x1b]0;x\x07", ""),
             "the answer is not an event stream (Content-Type 'text/html\\x1B]0;x\\x07', expected text/event-stream)");

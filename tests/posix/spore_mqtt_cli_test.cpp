@@ -29,19 +29,19 @@ std::string proof_hex(const std::string& command, const std::string& args, const
 
 TEST(SporeMqttCli, PayloadsForEachCommand) {
   std::string error;
-  EXPECT_EQ(mqtt_proof_payload("0a1b2c3d", kNonce, "tok", {"restart"}, &error),
+  EXPECT_EQ(mqtt_proof_payload("169552957", kNonce, "tok", {"restart"}, &error),
             "nonce=" + kNonce + " proof=" + proof_hex("restart", ""));
-  EXPECT_EQ(mqtt_proof_payload("0A1B2C3D", "00112233445566778899AABBCCDDEEFF", "tok", {"ota", "http://h:8/fw"}, &error),
+  EXPECT_EQ(mqtt_proof_payload("0X0A1B2C3D", "00112233445566778899AABBCCDDEEFF", "tok", {"ota", "http://h:8/fw"}, &error),
             "nonce=" + kNonce + " proof=" + proof_hex("ota", "http://h:8/fw") + " http://h:8/fw");
-  EXPECT_EQ(mqtt_proof_payload("0A1B2C3D", "00112233445566778899AABBCCDDEEFF", "tok",
+  EXPECT_EQ(mqtt_proof_payload("0X0A1B2C3D", "00112233445566778899AABBCCDDEEFF", "tok",
                                {"ota", "http://h:8/fw", "allow_downgrade"}, &error),
             "nonce=" + kNonce + " proof=" + proof_hex("ota", "http://h:8/fw allow_downgrade") +
                 " http://h:8/fw allow_downgrade");
   // DATA as several words or one quoted word: the same payload.
   const std::string p = "nonce=" + kNonce + " proof=" + proof_hex("publish", "door/x open now") + " door/x open now";
-  EXPECT_EQ(mqtt_proof_payload("0a1b2c3d", kNonce, "tok", {"publish", "door/x", "open", "now"}, &error), p);
-  EXPECT_EQ(mqtt_proof_payload("0a1b2c3d", kNonce, "tok", {"publish", "door/x", "open now"}, &error), p);
-  EXPECT_EQ(mqtt_proof_payload("0a1b2c3d", kNonce, "tok", {"publish", "t"}, &error),
+  EXPECT_EQ(mqtt_proof_payload("169552957", kNonce, "tok", {"publish", "door/x", "open", "now"}, &error), p);
+  EXPECT_EQ(mqtt_proof_payload("169552957", kNonce, "tok", {"publish", "door/x", "open now"}, &error), p);
+  EXPECT_EQ(mqtt_proof_payload("169552957", kNonce, "tok", {"publish", "t"}, &error),
             "nonce=" + kNonce + " proof=" + proof_hex("publish", "t") + " t");
   // What it prints parses as the node parses it.
   MqttCommandPayload parsed;
@@ -65,19 +65,27 @@ TEST(SporeMqttCli, RefusesWhatANodeWouldRefuse) {
   };
   for (const auto& words : bad_words) {
     std::string error;
-    EXPECT_FALSE(mqtt_proof_payload("0a1b2c3d", kNonce, "tok", words, &error)) << testing::PrintToString(words);
+    EXPECT_FALSE(mqtt_proof_payload("169552957", kNonce, "tok", words, &error)) << testing::PrintToString(words);
     EXPECT_FALSE(error.empty());
   }
   std::string error;
   EXPECT_FALSE(mqtt_proof_payload("0a1b2c3", kNonce, "tok", {"restart"}, &error));
   EXPECT_NE(error.find("--node-id"), std::string::npos);
   EXPECT_FALSE(mqtt_proof_payload("0a1b2c3g", kNonce, "tok", {"restart"}, &error));
-  EXPECT_FALSE(mqtt_proof_payload("0a1b2c3d", kNonce.substr(1), "tok", {"restart"}, &error));
+  // Decimal is the id (nodeId); bare hex is not (12345678 would be both), nor anything past 2^32 - 1.
+  EXPECT_FALSE(mqtt_proof_payload("0a1b2c3d", kNonce, "tok", {"restart"}, &error));
+  EXPECT_FALSE(mqtt_proof_payload("4294967296", kNonce, "tok", {"restart"}, &error));
+  EXPECT_FALSE(mqtt_proof_payload("0x0a1b2c3", kNonce, "tok", {"restart"}, &error));
+  EXPECT_FALSE(mqtt_proof_payload("", kNonce, "tok", {"restart"}, &error));
+  ASSERT_TRUE(mqtt_proof_payload("4294967295", kNonce, "tok", {"restart"}, &error)) << error;
+  EXPECT_EQ(mqtt_proof_payload("4294967295", kNonce, "tok", {"restart"}, &error),
+            mqtt_proof_payload("0xffffffff", kNonce, "tok", {"restart"}, &error));
+  EXPECT_FALSE(mqtt_proof_payload("169552957", kNonce.substr(1), "tok", {"restart"}, &error));
   EXPECT_NE(error.find("--nonce"), std::string::npos);
-  EXPECT_FALSE(mqtt_proof_payload("0a1b2c3d", kNonce, "", {"restart"}, &error));
+  EXPECT_FALSE(mqtt_proof_payload("169552957", kNonce, "", {"restart"}, &error));
   EXPECT_NE(error.find("token"), std::string::npos);
   // An unknown command's name is shown escaped (it came from the command line, maybe a paste).
-  EXPECT_FALSE(mqtt_proof_payload("0a1b2c3d", kNonce, "tok", {"x\x1b[2J"}, &error));
+  EXPECT_FALSE(mqtt_proof_payload("169552957", kNonce, "tok", {"x\x1b[2J"}, &error));
   EXPECT_EQ(error.find('\x1b'), std::string::npos) << error;
 }
 

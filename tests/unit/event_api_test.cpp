@@ -47,8 +47,11 @@ class EventApiTest : public ::testing::Test {
     std::string answer;
     ASSERT_EQ(open("/api/cluster/events/stream", &filter, &answer), 200);
   }
+  static void collect(std::vector<Captured>* into, const SseMessage& m) {
+    into->push_back({std::string(m.id), std::string(m.topic), std::string(m.data)});
+  }
   void capture(const SseMessage& m) {
-    got.push_back({std::string(m.id), std::string(m.event), std::string(m.data)});
+    got.push_back({std::string(m.id), std::string(m.topic), std::string(m.data)});
   }
   int post(std::string_view target, std::string_view body, std::string* answer,
            std::string_view authorization = "Bearer secret") {
@@ -97,14 +100,13 @@ TEST_F(EventApiTest, PublishAnswers202WithTheStreamPositionAndStreamsTheEvent) {
   std::string answer;
   ASSERT_EQ(post("/api/cluster/events?topic=light", "on", &answer), 202);
   EXPECT_EQ(answer,
-            "{\"status\":\"published\",\"topic\":\"light\",\"node_id\":\"0a1b2c3d\",\"hostname\":\"self\",\"epoch\":7,"
-            "\"seq\":1,"
-            "\"size_bytes\":2}");
+            "{\"status\":\"published\",\"topic\":\"light\",\"nodeId\":169552957,\"hostname\":\"self\",\"epoch\":7,"
+            "\"seq\":1,\"sizeBytes\":2}");
   ASSERT_EQ(got.size(), 1u);  // the publisher's own subscribers get it at once
-  EXPECT_EQ(got[0].id, "0a1b2c3d-7-1");
+  EXPECT_EQ(got[0].id, "7-1");  // this node's stream position: its epoch, the first message
   EXPECT_EQ(got[0].event, "light");
   EXPECT_EQ(got[0].data,
-            "{\"topic\":\"light\",\"node_id\":\"0a1b2c3d\",\"hostname\":\"self\",\"epoch\":7,\"seq\":1,\"data\":\"on\"}");
+            "{\"topic\":\"light\",\"nodeId\":169552957,\"hostname\":\"self\",\"epoch\":7,\"seq\":1,\"data\":\"on\"}");
   ASSERT_EQ(post("/api/cluster/events?topic=light", "", &answer), 202);  // an empty payload is an event too
   EXPECT_NE(answer.find("\"seq\":2"), std::string::npos);
   EXPECT_EQ(ctx.cluster_events()->stats().published, 2u);
@@ -180,13 +182,44 @@ TEST_F(EventApiTest, WithoutAStreamingAdapterTheStreamRouteIs501) {
   EXPECT_NE(out.text.find("not_supported"), std::string::npos);
 }
 
-TEST_F(EventApiTest, WithoutAnOpenStreamNothingIsFormatted) {
+TEST_F(EventApiTest, WithoutAnOpenStreamMessagesStillEnterTheReplayRing) {
+  // A client that reconnects finds what was streamed while no stream was open (the ESP8266,
+  // which keeps no ring, formats nothing then).
   events.close_stream();
   std::string answer;
   ASSERT_EQ(post("/api/cluster/events?topic=light", "on", &answer), 202);
   add_member(0x11223344, "node-3", 0x7F000003);
-  EXPECT_TRUE(got.empty());
-  EXPECT_EQ(events.streamed(), 0u);
+  EXPECT_EQ(events.streamed(), 2u);
+  EXPECT_EQ(events.ring().last(), 2u);
+  std::vector<Captured> replayed;
+  auto sink = EventApi::Sink::with_context<std::vector<Captured>, &EventApiTest::collect>(&replayed);
+  EXPECT_EQ(events.replay("7-0", SseFilter{}, sink, nullptr), 2u);
+  ASSERT_EQ(replayed.size(), 2u);
+  EXPECT_EQ(replayed[0].id, "7-1");
+  EXPECT_EQ(replayed[0].data, got[0].data);
+  EXPECT_EQ(replayed[1].id, "7-2");
+  EXPECT_EQ(replayed[1].event, "node_discovered");
+}
+
+TEST_F(EventApiTest, ReplayFollowsTheLastEventIdAndTheTopicFilter) {
+  std::string answer;
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(post("/api/cluster/events?topic=light", "on", &answer), 202);
+  ASSERT_EQ(post("/api/cluster/events?topic=door", "open", &answer), 202);
+  std::vector<Captured> replayed;
+  auto sink = EventApi::Sink::with_context<std::vector<Captured>, &EventApiTest::collect>(&replayed);
+  EXPECT_EQ(events.replay("7-2", SseFilter{}, sink, nullptr), 2u);  // after 7-2: 7-3 and 7-4
+  EXPECT_EQ(replayed.front().id, "7-3");
+  replayed.clear();
+  SseFilter doors;
+  ASSERT_EQ(open("/api/cluster/events/stream?topic=door", &doors, &answer), 200);
+  EXPECT_EQ(events.replay("6-9", doors, sink, nullptr), 1u);  // another boot's id: the whole ring, filtered
+  ASSERT_EQ(replayed.size(), 1u);
+  EXPECT_EQ(replayed[0].id, "7-4");
+  replayed.clear();
+  EXPECT_EQ(events.replay("", SseFilter{}, sink, nullptr), 0u);  // no Last-Event-ID: the present only
+  EXPECT_EQ(events.replay("7-4", SseFilter{}, sink, nullptr), 0u);
+  EXPECT_EQ(events.replay("garbage", SseFilter{}, sink, nullptr), 0u);
+  EXPECT_TRUE(replayed.empty());
 }
 
 TEST_F(EventApiTest, StreamsAreLimitedAndFiltered) {
@@ -216,26 +249,25 @@ TEST_F(EventApiTest, StreamsAreLimitedAndFiltered) {
 TEST_F(EventApiTest, PreambleNamesTheNodeAndTheRetry) {
   char buf[96];
   const size_t n = events.write_preamble(buf, sizeof buf);
-  EXPECT_EQ(std::string(buf, n), ": spore events 0a1b2c3d\nretry: 2000\n\n");
+  EXPECT_EQ(std::string(buf, n), ": spore events 169552957\nretry: 2000\n\n");
   EXPECT_EQ(events.write_preamble(buf, 10), 0u);
 }
 
 TEST_F(EventApiTest, FormatWritesTheSseWireForm) {
   char buf[128];
   size_t n = EventApi::format(SseMessage{"1-2-3", "light", "{}"}, buf, sizeof buf);
-  EXPECT_EQ(std::string(buf, n), "id: 1-2-3\nevent: light\ndata: {}\n\n");
-  n = EventApi::format(SseMessage{"", "node_dead", "{}"}, buf, sizeof buf);
-  EXPECT_EQ(std::string(buf, n), "event: node_dead\ndata: {}\n\n");
-  EXPECT_EQ(EventApi::format(SseMessage{"", "node_dead", "{}"}, buf, 20), 0u);
+  // No event: line: an EventSource's onmessage gets every message (the topic is in the data).
+  EXPECT_EQ(std::string(buf, n), "id: 1-2-3\ndata: {}\n\n");
+  EXPECT_EQ(EventApi::format(SseMessage{"1-2-3", "node_dead", "{}"}, buf, 20), 0u);
 }
 
-TEST_F(EventApiTest, MembershipEventsAreStreamedWithoutId) {
+TEST_F(EventApiTest, MembershipEventsAreStreamedWithAnIdToo) {
   add_member(0x11223344, "node-3", 0x7F000003);
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].id, "");
+  EXPECT_EQ(got[0].id, "7-1");
   EXPECT_EQ(got[0].event, "node_discovered");
   EXPECT_EQ(got[0].data,
-            "{\"topic\":\"node_discovered\",\"node_id\":\"11223344\",\"hostname\":\"node-3\",\"ip\":\"127.0.0.3\","
+            "{\"topic\":\"node_discovered\",\"nodeId\":287454020,\"hostname\":\"node-3\",\"ip\":\"127.0.0.3\","
             "\"status\":\"ACTIVE\"}");
 }
 
@@ -254,9 +286,9 @@ TEST_F(EventApiTest, RemoteEventsNameTheSenderAndEscapeThePayload) {
   ev.sender_id = 0x55555555;  // not (or no longer) a member: no hostname
   ctx.fire("light", ev);
   ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[0].id, "11223344-9-4");
+  EXPECT_EQ(got[0].id, "7-2");  // the receiving node's position, not the publisher's
   EXPECT_EQ(got[0].data,
-            "{\"topic\":\"light\",\"node_id\":\"11223344\",\"hostname\":\"node-3\",\"epoch\":9,\"seq\":4,"
+            "{\"topic\":\"light\",\"nodeId\":287454020,\"hostname\":\"node-3\",\"epoch\":9,\"seq\":4,"
             "\"data\":\"a\\u0001\\\"\xEF\xBF\xBD\"}");  // invalid UTF-8 becomes U+FFFD
   EXPECT_EQ(got[1].data.find("hostname"), std::string::npos);
   EXPECT_EQ(events.streamed(), 3u);  // node_discovered too

@@ -430,7 +430,7 @@ TEST(HttpRequestTableTest, UploadRefusedAtStartIsAnsweredAtAdmissionWithoutASlot
 }
 
 // The ESP8266 adapter writes an admission refusal into a stack buffer of kMinRefusalBytes. The
-// longest is a 401 without valid credentials with the ESP8266's token location (339 bytes when
+// longest is a 401 without valid credentials with the ESP8266's token location (361 bytes when
 // this was written; the old 320 truncated it into invalid JSON).
 TEST(HttpRequestTableTest, TheLongestUploadRefusalFitsTheAdmissionBuffer) {
   const std::string zeros(64, '0');
@@ -439,7 +439,7 @@ TEST(HttpRequestTableTest, TheLongestUploadRefusalFitsTheAdmissionBuffer) {
     Node n;
     ASSERT_TRUE(n.api.set_api_token("s3cr3t"));
     n.api.set_bearer_allowed(bearer);
-    n.api.set_token_location("the serial log of the board's first boot (./ctl.sh monitor), or its api_token setting");
+    n.api.set_token_location("its first boot's serial log (./ctl.sh monitor) or its api_token setting");
     for (const std::string& auth : {std::string(), std::string("Basic x"), std::string("Bearer wrong"),
                                    std::string("Spore nonce=1"), proof}) {
       EXPECT_FALSE(n.admit(req(0), upload(4000, "application/octet-stream", auth))) << auth;  // fits: no overflow

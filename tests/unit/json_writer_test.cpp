@@ -524,3 +524,25 @@ TEST(BufferJsonOutputTest, CapacityOneHoldsOnlyTheNul) {
 
 }  // namespace
 }  // namespace spore
+
+namespace spore {
+namespace {
+
+// value_joined(): one string of three parts, each escaped as value(std::string_view) of the whole
+// (the 401 sentence around a node's token location).
+TEST(JsonWriterTest, ValueJoinedIsOneEscapedString) {
+  StringOutput out;
+  JsonWriter w(out);
+  w.begin_object()
+      .key("error")
+      .value_joined(SPORE_FSTR("in \""), std::string_view("a\\b\n\x01", 5), SPORE_FSTR("\". Send it."))
+      .key("n")
+      .value_joined(SPORE_FSTR("x"), {}, SPORE_FSTR("y"))
+      .end_object();
+  ASSERT_TRUE(w.complete());
+  EXPECT_EQ(out.text, R"({"error":"in \"a\\b\n\u0001\". Send it.","n":"xy"})");
+  EXPECT_EQ(nlohmann::json::parse(out.text)["error"], "in \"a\\b\n\x01\". Send it.");
+}
+
+}  // namespace
+}  // namespace spore

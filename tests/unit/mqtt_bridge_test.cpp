@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -136,12 +138,55 @@ class MqttBridgeTest : public ::testing::Test {
     const Published* p = port.last(std::string(kBase) + "/cmd/result");
     return p == nullptr ? json() : json::parse(p->payload);
   }
+  /// A discovery document as Home Assistant reads it: abbreviated keys expanded (HA's
+  /// ABBREVIATIONS, DEVICE_ and ORIGIN_ABBREVIATIONS, the ones SPORE uses) and "~" replaced
+  /// at the start or end of the *_topic values; an unknown abbreviation fails the test.
+  static json expand(const json& doc) {
+    static const std::map<std::string, std::string> top = {
+        {"uniq_id", "unique_id"},   {"def_ent_id", "default_entity_id"}, {"stat_t", "state_topic"},
+        {"val_tpl", "value_template"}, {"unit_of_meas", "unit_of_measurement"}, {"dev_cla", "device_class"},
+        {"stat_cla", "state_class"}, {"ent_cat", "entity_category"}, {"avty_t", "availability_topic"},
+        {"pl_on", "payload_on"},    {"pl_off", "payload_off"},           {"dev", "device"},
+        {"o", "origin"},            {"name", "name"}};
+    static const std::map<std::string, std::string> device = {
+        {"ids", "identifiers"}, {"name", "name"}, {"mf", "manufacturer"}, {"mdl", "model"},
+        {"sw", "sw_version"},   {"cu", "configuration_url"}};
+    static const std::map<std::string, std::string> origin = {{"name", "name"}, {"sw", "sw_version"}, {"url", "support_url"}};
+    const std::string base = doc.value("~", "");
+    json out = json::object();
+    for (auto it = doc.begin(); it != doc.end(); ++it) {
+      if (it.key() == "~") continue;
+      EXPECT_EQ(top.count(it.key()), 1u) << "unexpected key " << it.key();
+      if (top.count(it.key()) == 0) continue;
+      const std::string key = top.at(it.key());
+      json v = it.value();
+      if (key == "device" || key == "origin") {
+        const auto& names = key == "device" ? device : origin;
+        json sub = json::object();
+        for (auto s = v.begin(); s != v.end(); ++s) {
+          EXPECT_EQ(names.count(s.key()), 1u) << key << " has " << s.key();
+          if (names.count(s.key()) != 0) sub[names.at(s.key())] = s.value();
+        }
+        v = sub;
+      } else if (key.size() > 6 && key.compare(key.size() - 6, 6, "_topic") == 0 && v.is_string()) {
+        std::string t = v.get<std::string>();
+        if (!t.empty() && t[0] == '~') t = base + t.substr(1);
+        v = t;
+      }
+      out[key] = v;
+    }
+    return out;
+  }
   json discovery(const std::string& component, const std::string& object) {
-    const Published* p = port.last("homeassistant/" + component + "/spore_0a1b2c3d/" + object + "/config");
+    const Published* p = port.last("homeassistant/" + component + "/spore_169552957/" + object + "/config");
     EXPECT_NE(p, nullptr) << component << "/" << object;
     if (p == nullptr) return json();
     EXPECT_TRUE(p->retain);
-    return json::parse(p->payload);
+    return expand(json::parse(p->payload));
+  }
+  std::string dashboard() const {
+    const uint16_t http_port = ctx.config().http_port;
+    return "http://10.0.0.5" + (http_port == 80 ? std::string() : ":" + std::to_string(http_port)) + "/";
   }
 
   FakeClock clock{1000};
@@ -182,11 +227,11 @@ TEST_F(MqttBridgeTest, ConnectPublishesStatusStateDiscoveryAndSubscribes) {
   EXPECT_TRUE(state->retain);
   const json s = json::parse(state->payload);
   EXPECT_EQ(s["status"], "online");
-  EXPECT_EQ(s["free_heap"], 41000);
-  EXPECT_EQ(s["uptime_s"], 123);
-  EXPECT_EQ(s["firmware"], "1.2.0");
+  EXPECT_EQ(s["freeHeap"], 41000);
+  EXPECT_EQ(s["uptimeMs"], 123000);
+  EXPECT_EQ(s["firmwareVersion"], "1.2.0");
   EXPECT_EQ(s["ip"], "10.0.0.5");
-  EXPECT_EQ(s["node_id"], "0a1b2c3d");
+  EXPECT_EQ(s["nodeId"], 169552957);  // the REST API's nodeId: decimal, a number
   EXPECT_EQ(s["members"], (json{{"active", 1}, {"inactive", 0}, {"dead", 0}}));
   EXPECT_EQ(bridge.stats().connects, 1u);
   EXPECT_EQ(bridge.stats().publish_failures, 0u);
@@ -197,25 +242,25 @@ TEST_F(MqttBridgeTest, ConnectPublishesStatusStateDiscoveryAndSubscribes) {
 
 TEST_F(MqttBridgeTest, HomeAssistantDiscoveryDocuments) {
   bridge.on_connected(clock.now_ms());
-  const json device = {{"identifiers", {"spore_0a1b2c3d"}},
-                       {"name", "node-1"},
-                       {"manufacturer", "SPORE"},
-                       {"model", "Linux"},
-                       {"sw_version", "1.2.0"}};
+  const json device = {{"identifiers", {"spore_169552957"}}, {"name", "node-1"},     {"manufacturer", "SPORE"},
+                       {"model", "Linux"},                   {"sw_version", "1.2.0"}, {"configuration_url", dashboard()}};
+  const json origin = {{"name", "SPORE"}, {"sw_version", "1.2.0"}, {"support_url", dashboard()}};
   const json st = discovery("binary_sensor", "status");
-  EXPECT_EQ(st["unique_id"], "spore_0a1b2c3d_status");
-  EXPECT_EQ(st["object_id"], "node-1_status");
+  EXPECT_EQ(st["unique_id"], "spore_169552957_status");
+  EXPECT_EQ(st["default_entity_id"], "binary_sensor.node_1_status");  // a valid entity id: no '-'
+  EXPECT_FALSE(st.contains("object_id"));                              // deprecated by HA 2025.10
   EXPECT_EQ(st["state_topic"], "spore/spore/node-1/status");
   EXPECT_EQ(st["payload_on"], "online");
   EXPECT_EQ(st["payload_off"], "offline");
   EXPECT_EQ(st["device_class"], "connectivity");
   EXPECT_EQ(st["device"], device);
+  EXPECT_EQ(st["origin"], origin);
   EXPECT_FALSE(st.contains("value_template"));
 
   const json heap = discovery("sensor", "free_heap");
-  EXPECT_EQ(heap["unique_id"], "spore_0a1b2c3d_free_heap");
+  EXPECT_EQ(heap["unique_id"], "spore_169552957_free_heap");
   EXPECT_EQ(heap["state_topic"], "spore/spore/node-1/state");
-  EXPECT_EQ(heap["value_template"], "{{ value_json.free_heap }}");
+  EXPECT_EQ(heap["value_template"], "{{ value_json.freeHeap }}");
   EXPECT_EQ(heap["unit_of_measurement"], "B");
   EXPECT_EQ(heap["device_class"], "data_size");
   EXPECT_EQ(heap["state_class"], "measurement");
@@ -223,16 +268,26 @@ TEST_F(MqttBridgeTest, HomeAssistantDiscoveryDocuments) {
   EXPECT_EQ(heap["device"], device);
 
   const json up = discovery("sensor", "uptime");
-  EXPECT_EQ(up["value_template"], "{{ value_json.uptime_s }}");
+  EXPECT_EQ(up["value_template"], "{{ value_json.uptimeMs // 1000 }}");
   EXPECT_EQ(up["unit_of_measurement"], "s");
   EXPECT_EQ(up["device_class"], "duration");
   EXPECT_EQ(up["availability_topic"], "spore/spore/node-1/status");
 
   const json fw = discovery("sensor", "firmware");
-  EXPECT_EQ(fw["value_template"], "{{ value_json.firmware }}");
+  EXPECT_EQ(fw["value_template"], "{{ value_json.firmwareVersion }}");
   EXPECT_FALSE(fw.contains("unit_of_measurement"));
   EXPECT_FALSE(fw.contains("device_class"));
   EXPECT_EQ(fw["name"], "Firmware");
+
+  for (const char* status : {"active", "inactive", "dead"}) {
+    const json m = discovery("sensor", std::string("members_") + status);
+    EXPECT_EQ(m["unique_id"], std::string("spore_169552957_members_") + status);
+    EXPECT_EQ(m["default_entity_id"], std::string("sensor.node_1_members_") + status);
+    EXPECT_EQ(m["value_template"], std::string("{{ value_json.members.") + status + " }}");
+    EXPECT_EQ(m["state_class"], "measurement");
+    EXPECT_FALSE(m.contains("entity_category"));  // a cluster's first number, not a diagnostic
+    EXPECT_EQ(m["device"], device);
+  }
 }
 
 TEST_F(MqttBridgeTest, EmptyDiscoveryPrefixDisablesDiscovery) {
@@ -281,8 +336,8 @@ TEST_F(MqttBridgeTest, HostnameSanitizing) {
   EXPECT_STREQ(out, "A-z_09");
   EXPECT_EQ(MqttBridge::sanitize_level("\xC3\xA9t\xE9", 1, out, sizeof out), 4u);
   EXPECT_STREQ(out, "__t_");
-  EXPECT_EQ(MqttBridge::sanitize_level("", 0xdeadbeef, out, sizeof out), 8u);
-  EXPECT_STREQ(out, "deadbeef");
+  EXPECT_EQ(MqttBridge::sanitize_level("", 0xdeadbeef, out, sizeof out), 10u);
+  EXPECT_STREQ(out, "3735928559");  // no hostname: the decimal node id
   char small[4];
   EXPECT_EQ(MqttBridge::sanitize_level("abcdef", 1, small, sizeof small), 3u);
   EXPECT_STREQ(small, "abc");
@@ -297,10 +352,10 @@ TEST_F(MqttBridgeTest, HostnameSanitizing) {
   ASSERT_TRUE(b2.begin(MqttBridgeConfig{}));
   EXPECT_STREQ(b2.base_topic(), "spore/spore/pi_lan");
   b2.on_connected(clock.now_ms());
-  const Published* d = p2.last("homeassistant/sensor/spore_00001234/uptime/config");
+  const Published* d = p2.last("homeassistant/sensor/spore_4660/uptime/config");
   ASSERT_NE(d, nullptr);
-  const json doc = json::parse(d->payload);
-  EXPECT_EQ(doc["object_id"], "pi_lan_uptime");
+  const json doc = expand(json::parse(d->payload));
+  EXPECT_EQ(doc["default_entity_id"], "sensor.pi_lan_uptime");
   EXPECT_EQ(doc["device"]["name"], "pi.lan");
   EXPECT_EQ(doc["device"]["model"], "SPORE node");
 }
@@ -354,7 +409,7 @@ TEST_F(MqttBridgeTest, StateRefreshedEveryInterval) {
   clock.advance(1);
   bridge.loop(clock.now_ms());
   EXPECT_EQ(port.on("spore/spore/node-1/state").size(), n + 1);
-  EXPECT_EQ(json::parse(port.last("spore/spore/node-1/state")->payload)["uptime_s"], 30);
+  EXPECT_EQ(json::parse(port.last("spore/spore/node-1/state")->payload)["uptimeMs"], 30000);
 }
 
 TEST_F(MqttBridgeTest, OwnOtaEventsAreBridgedWithTheTextPeersReceive) {
@@ -368,7 +423,7 @@ TEST_F(MqttBridgeTest, OwnOtaEventsAreBridgedWithTheTextPeersReceive) {
   ASSERT_NE(e, nullptr);
   EXPECT_FALSE(e->retain);
   const json doc = json::parse(e->payload);
-  EXPECT_EQ(doc["node_id"], "0a1b2c3d");
+  EXPECT_EQ(doc["nodeId"], 169552957);
   EXPECT_EQ(json::parse(doc["data"].get<std::string>()), json::parse(R"({"sizeBytes":4096,"error":"bad_signature"})"));
   EXPECT_EQ(bridge.stats().events_bridged, 1u);
 }
@@ -381,7 +436,7 @@ TEST_F(MqttBridgeTest, OwnClusterEventsOnly) {
   ASSERT_NE(e, nullptr);
   EXPECT_FALSE(e->retain);
   const json doc = json::parse(e->payload);
-  EXPECT_EQ(doc["node_id"], "0a1b2c3d");
+  EXPECT_EQ(doc["nodeId"], 169552957);
   EXPECT_EQ(doc["epoch"], mem.events().epoch());
   EXPECT_EQ(doc["seq"], 1);
   EXPECT_EQ(doc["data"], "on");
@@ -842,7 +897,7 @@ TEST_F(MqttBridgeTest, AFullOutboxDropsAndCountsNeverBlocks) {
   clock.advance(30000);
   drain();
   EXPECT_NE(port.last(std::string(kBase) + "/events/again"), nullptr);
-  EXPECT_EQ(json::parse(port.last(std::string(kBase) + "/state")->payload)["mqtt_dropped"], 1);
+  EXPECT_EQ(json::parse(port.last(std::string(kBase) + "/state")->payload)["mqttDropped"], 1);
 }
 
 TEST_F(MqttBridgeTest, APublishDuringAPublishIsQueued) {
@@ -923,10 +978,16 @@ TEST_F(MqttBridgeTest, ADroppedRetainedStatusIsRepublishedWhenTheOutboxHasRoom) 
   for (int i = 0; bridge.stats().queue_drops == 0 && i < 1000; ++i) {
     ASSERT_TRUE(ctx.publish("t" + std::to_string(i), data));
   }
-  ASSERT_EQ(bridge.stats().queue_drops, 1u);  // the outbox is full now
-  ctx.members().observe({0x99, 1, 0x0A000009, 8080, "peer"}, clock.now_ms());
-  ASSERT_EQ(bridge.stats().queue_drops, 2u) << "the member's status did not fit either";
-  const std::string peer = std::string(kBase) + "/members/peer";
+  ASSERT_EQ(bridge.stats().queue_drops, 1u);  // no room for a large message
+  // Members join until one's status does not fit what is left (how many depends on the sizes).
+  uint32_t peers = 0;
+  std::string name;
+  while (bridge.stats().queue_drops == 1 && peers < 20) {
+    name = "peer" + std::to_string(++peers);
+    ctx.members().observe({0x99 + peers, 1, 0x0A000009 + peers, 8080, name}, clock.now_ms());
+  }
+  ASSERT_EQ(bridge.stats().queue_drops, 2u) << "no member's status was dropped";
+  const std::string peer = std::string(kBase) + "/members/" + name;
   const size_t before = port.msgs.size();
   const std::string nonce = bridge.nonce();
   drain();  // the burst goes out; the outbox is empty after it: the retained set follows
@@ -936,12 +997,16 @@ TEST_F(MqttBridgeTest, ADroppedRetainedStatusIsRepublishedWhenTheOutboxHasRoom) 
   EXPECT_EQ(p->payload, "ACTIVE");
   EXPECT_TRUE(p->retain);
   // The whole retained set, as on connect, after the events that fitted.
-  size_t first = before;
-  while (first < port.msgs.size() && port.msgs[first].topic.find("/events/") != std::string::npos) ++first;
-  EXPECT_EQ(first - before, size_t{bridge.stats().events_bridged}) << "the events that fitted come first";
+  size_t first = before, events = 0;
+  for (; first < port.msgs.size() && port.msgs[first].topic != std::string(kBase) + "/status"; ++first) {
+    const bool event = port.msgs[first].topic.find("/events/") != std::string::npos;
+    EXPECT_TRUE(event || port.msgs[first].topic.find("/members/peer") != std::string::npos) << port.msgs[first].topic;
+    events += event ? 1 : 0;
+  }
+  EXPECT_EQ(events, size_t{bridge.stats().events_bridged}) << "the events that fitted come first";
   ASSERT_LT(first, port.msgs.size());
   EXPECT_EQ(port.msgs[first].topic, std::string(kBase) + "/status");
-  EXPECT_EQ(json::parse(port.last(std::string(kBase) + "/state")->payload)["members"]["active"], 2);
+  EXPECT_EQ(json::parse(port.last(std::string(kBase) + "/state")->payload)["members"]["active"], 1 + peers);
   // Once: a quiet pass republishes nothing.
   const size_t after = port.msgs.size();
   drain();
@@ -989,7 +1054,7 @@ TEST_F(MqttBridgeTest, LargestDocumentWithinBound) {
       EXPECT_TRUE(json::accept(m.payload));
     }
   }
-  EXPECT_EQ(discovery, 4);
+  EXPECT_EQ(discovery, 7);
   EXPECT_LE(largest, MqttBridge::kLargestDocumentBytes);
   EXPECT_LT(longest_topic, size_t{SPORE_MQTT_TOPIC_MAX});
   std::printf("figure: largest document %zu B (bound %zu), longest topic %zu B\n", largest,

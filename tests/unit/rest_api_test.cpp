@@ -475,9 +475,18 @@ TEST_F(RestApiTest, ChallengeGivesANonceAndProvesTheNode) {
 
 TEST_F(RestApiTest, BearerCanBeTurnedOffAndRefusalsSayWhereTheTokenIs) {
   ASSERT_TRUE(api.set_api_token("t0k"));
-  api.set_token_location("/var/lib/spored/api_token");
   Response r = call(HttpMethod::kPost, "/api/node/restart");
   expect_error(r, 401, "auth_required");
+  EXPECT_EQ(r.body.at("error"),
+            "This endpoint needs the node's API token. Send 'Authorization: Bearer <token>' or a proof made with it "
+            "(docs/security.md).");
+  api.set_token_location("/var/lib/spored/api_token");
+  r = call(HttpMethod::kPost, "/api/node/restart");
+  expect_error(r, 401, "auth_required");
+  // The sentence a seed user's curl shows names the header and the token's place.
+  EXPECT_EQ(r.body.at("error"),
+            "The API token is in /var/lib/spored/api_token. Send 'Authorization: Bearer <token>' or a proof made "
+            "with it (docs/security.md).");
   EXPECT_EQ(r.body.at("tokenLocation"), "/var/lib/spored/api_token");
   api.set_bearer_allowed(false);
   r = call(HttpMethod::kPost, "/api/node/restart", "Bearer t0k");

@@ -7,7 +7,7 @@
 HOST_PACKAGES=(cmake ninja-build g++ libgtest-dev libgmock-dev nlohmann-json3-dev libbearssl-dev
   clang libclang-rt-14-dev gcc-xtensa-lx106 picolibc-xtensa-lx106-elf gcc-12-source xz-utils make
   pkg-config libcpp-httplib-dev libmicrohttpd-dev libcli11-dev jq curl procps iproute2 nftables libssl-dev openssl python3
-  chromium libmosquitto-dev mosquitto mosquitto-clients)
+  chromium libmosquitto-dev mosquitto mosquitto-clients zlib1g-dev)
 # The dashboard's browser test (tests/integration/dashboard_browser_test.sh) and the OpenAPI
 # validation (tests/integration/openapi_test.sh: npm ci of a pinned validator) also need Node.js and
 # npm: Debian's nodejs + npm unless a node / npm is already on PATH (e.g. NodeSource's nodejs, which

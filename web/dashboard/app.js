@@ -130,8 +130,8 @@ function ingest(ev) {
   while (list.children.length > 200) list.removeChild(list.lastChild);
 }
 
-// The stream is read with fetch, not EventSource: EventSource delivers a named event ("event:
-// light") only to a listener for that name, and topics are not known in advance. Membership
+// The stream is read with fetch (an EventSource's onmessage would do too: events are unnamed, the
+// topic is in the data; fetch lets a 503 set the retry delay). Membership
 // (node_*) is already in the log from the poller; everything else is shown as it arrives.
 async function stream() {
   let wait = 2000;
@@ -151,7 +151,7 @@ async function stream() {
           buf = buf.slice(end + 2);
           if (!data) continue;
           const e = JSON.parse(data);
-          if (!e.topic.startsWith('node_')) ingest({text: (e.hostname || e.node_id) + ': ' + e.topic + (e.data ? ' ' + e.data : '')});
+          if (!e.topic.startsWith('node_')) ingest({text: (e.hostname || e.nodeId) + ': ' + e.topic + (e.data ? ' ' + e.data : '')});
         }
       }
     }

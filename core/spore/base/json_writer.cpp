@@ -132,6 +132,17 @@ JsonWriter& JsonWriter::value(FlashStr s) {
   return *this;
 }
 
+JsonWriter& JsonWriter::value_joined(FlashStr head, std::string_view middle, FlashStr tail) {
+  if (before_value()) {
+    put('"');
+    write_flash_body(head);
+    write_string_body(middle);
+    write_flash_body(tail);
+    put('"');
+  }
+  return *this;
+}
+
 JsonWriter& JsonWriter::value(const char* s) {
   if (s == nullptr) return null_value();
   return value(std::string_view(s));
@@ -286,9 +297,14 @@ void JsonWriter::write_flash_string(FlashStr s) {
   // continue a UTF-8 sequence, so write_string_body() judges every sequence whole (a sequence is
   // at most 4 bytes, so only a run of stray continuation bytes can reach the 36th byte, and those
   // are replaced one by one wherever the cut falls): the output is exactly value(string_view)'s.
+  put('"');
+  write_flash_body(s);
+  put('"');
+}
+
+void JsonWriter::write_flash_body(FlashStr s) {
   constexpr size_t kChunkBytes = 32;
   char chunk[kChunkBytes + 4];
-  put('"');
   size_t n = 0;
   for (size_t i = 0;; ++i) {
     const char c = s.at(i);
@@ -300,7 +316,6 @@ void JsonWriter::write_flash_string(FlashStr s) {
     }
   }
   write_string_body(std::string_view(chunk, n));
-  put('"');
 }
 
 void JsonWriter::write_string_body(std::string_view s) {

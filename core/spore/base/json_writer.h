@@ -108,6 +108,9 @@ class JsonWriter {
   /// String value kept in flash (flash_string.h), streamed through a small stack buffer; escaped
   /// and UTF-8-checked exactly like value(std::string_view). Null writes `null`.
   JsonWriter& value(FlashStr s);
+  /// One string value made of `head`, `middle` and `tail` (a sentence around a variable part),
+  /// escaped as value(std::string_view) of the three joined.
+  JsonWriter& value_joined(FlashStr head, std::string_view middle, FlashStr tail);
   JsonWriter& value(bool b);
   JsonWriter& value(int32_t v) { return write_signed(v); }
   JsonWriter& value(uint32_t v) { return write_unsigned(v); }
@@ -177,6 +180,8 @@ class JsonWriter {
   /// write_string() without the quotes; `s` must not end inside a UTF-8 sequence.
   void write_string_body(std::string_view s);
   void write_flash_string(FlashStr s);
+  /// write_flash_string() without the quotes.
+  void write_flash_body(FlashStr s);
   void put(char c) { out_.write(&c, 1); }
   bool in_object() const { return depth_ > 0 && ((object_bits_ >> (depth_ - 1)) & 1u) != 0; }
   JsonWriter& fail() {

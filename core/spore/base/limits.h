@@ -392,6 +392,25 @@
 #define SPORE_SSE_DATA_MAX (6 * SPORE_EVENT_PAYLOAD_MAX + 6 * SPORE_MAX_HOSTNAME_LEN + 192)
 #endif
 
+/// The event stream's replay ring (SseRing, docs/events.md "Reconnecting"): the last streamed
+/// messages a reconnecting client's Last-Event-ID replays, as bytes of their topic and JSON data
+/// and as a count of messages. A Linux node keeps 16 (at least 4 of the largest); the ESP8266
+/// keeps none (RAM): a client reconnecting to it goes on from the present.
+#ifndef SPORE_SSE_REPLAY_BYTES
+#if defined(SPORE_LIMITS_ESP8266)
+#define SPORE_SSE_REPLAY_BYTES 0
+#else
+#define SPORE_SSE_REPLAY_BYTES (4 * SPORE_SSE_DATA_MAX)
+#endif
+#endif
+#ifndef SPORE_SSE_REPLAY_EVENTS
+#if defined(SPORE_LIMITS_ESP8266)
+#define SPORE_SSE_REPLAY_EVENTS 0
+#else
+#define SPORE_SSE_REPLAY_EVENTS 16
+#endif
+#endif
+
 /// MQTT bridge (docs/mqtt.md): the topic buffer, bytes with the NUL. "spore/<cluster>/<node>/
 /// members/<peer>" is the longest topic: 6 + 31 + 1 + 31 + 9 + 31 = 109 bytes.
 #ifndef SPORE_MQTT_TOPIC_MAX

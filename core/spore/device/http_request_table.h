@@ -146,7 +146,7 @@ class HttpRequestTable {
   };
 
   /// Room admit() needs in `out` for a refusal's JSON answer: the longest, a 401 with the ESP8266's
-  /// tokenLocation, is 339 bytes (HttpRequestTableTest.TheLongestUploadRefusalFitsTheAdmissionBuffer).
+  /// tokenLocation, is 361 bytes (HttpRequestTableTest.TheLongestUploadRefusalFitsTheAdmissionBuffer).
   static constexpr size_t kMinRefusalBytes = 384;
   /// The ESP8266's numbers for admit_head() (the head's size is bounded by the head screen before
   /// the library parses it) and the listener's admit_connection().

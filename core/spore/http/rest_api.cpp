@@ -38,8 +38,7 @@ constexpr AuthRefusal kAuthRefusals[] = {
     {"auth_malformed", kChallengeProofInvalid}, {"auth_stale", kChallengeProofInvalid},
 };
 constexpr char kAuthMessages[] SPORE_FLASH =
-    "This endpoint needs the node's API token (see tokenLocation): send a request proof (docs/security.md) or "
-    "'Authorization: Bearer <token>'.\0"
+    "This endpoint needs the node's API token\0"
     "Authorization must be 'Spore nonce=..., sha256=..., proof=...' or 'Bearer <token>'.\0"
     "This node takes request proofs only, no bearer token.\0"
     "The bearer token or request proof is not valid for this node.\0"
@@ -211,8 +210,18 @@ int RestApi::authorize(const AuthRequest& req, JsonWriter& w, HttpResponseHeader
   const char* challenge = r.challenge;
   if (d.verdict == AuthVerdict::kMissing && !auth_.bearer_allowed()) challenge = kChallengeProof;
   if (d.verdict == AuthVerdict::kInvalid && d.bearer) challenge = kChallengeBearerInvalid;
-  write_error(w, 401, r.code, flash_nth(kAuthMessages, sizeof kAuthRefusals / sizeof kAuthRefusals[0], i));
-  w.field(SPORE_FSTR("authenticate"), challenge);
+  const FlashStr message = flash_nth(kAuthMessages, sizeof kAuthRefusals / sizeof kAuthRefusals[0], i);
+  w.begin_object().key(SPORE_FSTR("error"));
+  if (d.verdict == AuthVerdict::kMissing) {
+    // A seed user's curl without a header: the sentence alone says what to send and where the
+    // token is (tokenLocation below says it again for programs).
+    const bool located = token_location_ != nullptr;
+    w.value_joined(located ? SPORE_FSTR("The API token is in ") : message, located ? token_location_ : "",
+                   SPORE_FSTR(". Send 'Authorization: Bearer <token>' or a proof made with it (docs/security.md)."));
+  } else {
+    w.value(message);
+  }
+  w.field(SPORE_FSTR("code"), r.code).field(SPORE_FSTR("authenticate"), challenge);
   if (token_location_ != nullptr) w.field(SPORE_FSTR("tokenLocation"), token_location_);
   w.end_object();
   if (headers != nullptr) headers->www_authenticate = challenge;

@@ -87,20 +87,7 @@ constexpr char kHostnameKey[] SPORE_FLASH = "hostname";
 constexpr char kEpochKey[] SPORE_FLASH = "epoch";
 constexpr char kSeqKey[] SPORE_FLASH = "seq";
 
-/// The node id as 8 hex digits; `out` holds at least 9 bytes.
-void format_node_id(uint32_t node_id, char* out) {
-  for (int i = 7; i >= 0; --i, node_id >>= 4) {
-    const auto digit = static_cast<char>(node_id & 0xF);
-    out[i] = static_cast<char>(digit < 10 ? '0' + digit : 'a' + digit - 10);
-  }
-  out[8] = '\0';
-}
-
-void write_node_id(JsonWriter& w, uint32_t node_id) {
-  char hex[9];
-  format_node_id(node_id, hex);
-  w.field(SPORE_FSTR("node_id"), static_cast<const char*>(hex));
-}
+void write_node_id(JsonWriter& w, uint32_t node_id) { w.field(SPORE_FSTR("nodeId"), node_id); }
 
 }  // namespace
 
@@ -108,6 +95,7 @@ EventApi::EventApi(NodeContext& ctx, RestApi& api) : ctx_(ctx), api_(api) {}
 
 bool EventApi::begin(Sink sink) {
   sink_ = sink;
+  ring_.begin(ctx_.self().incarnation);
   const bool routes =
       api_.add_route(kPublishPath, HttpMethod::kPost, RouteAuth::kToken,
                      RestApi::Handler::bind<EventApi, &EventApi::serve_publish>(this)) &&
@@ -140,7 +128,7 @@ int EventApi::open_stream(const HttpRequest& req, SseFilter* filter, JsonWriter&
   }
   if (open_streams_ >= SPORE_MAX_EVENT_STREAMS) {
     write_error(w, kTooManyStreams);
-    w.field(SPORE_FSTR("max_streams"), static_cast<uint32_t>(SPORE_MAX_EVENT_STREAMS)).end_object();
+    w.field(SPORE_FSTR("maxStreams"), static_cast<uint32_t>(SPORE_MAX_EVENT_STREAMS)).end_object();
     return 503;
   }
   if (len > 0) {
@@ -156,7 +144,7 @@ void EventApi::close_stream() {
 }
 
 size_t EventApi::write_preamble(char* buffer, size_t capacity_bytes) const {
-  const int n = std::snprintf(buffer, capacity_bytes, ": spore events %08lx\nretry: %lu\n\n",
+  const int n = std::snprintf(buffer, capacity_bytes, ": spore events %lu\nretry: %lu\n\n",
                               static_cast<unsigned long>(ctx_.self().node_id), static_cast<unsigned long>(kRetryMs));
   return n > 0 && static_cast<size_t>(n) < capacity_bytes ? static_cast<size_t>(n) : 0;
 }
@@ -166,18 +154,27 @@ bool EventApi::filter_matches(const SseFilter& filter, std::string_view topic) {
 }
 
 size_t EventApi::format(const SseMessage& msg, char* buffer, size_t capacity_bytes) {
-  // data is one line of JSON and event a topic without spaces or line ends, so each is one field.
-  // The formats are arrays of this function, not literals: the ESP8266 adapter never calls it,
-  // and --gc-sections drops them with it instead of keeping them among the file's DRAM strings.
-  static constexpr char kWithoutId[] = "event: %.*s\ndata: %.*s\n\n";
-  static constexpr char kWithId[] = "id: %.*s\nevent: %.*s\ndata: %.*s\n\n";
-  const int n = msg.id.empty()
-                    ? std::snprintf(buffer, capacity_bytes, kWithoutId, static_cast<int>(msg.event.size()),
-                                    msg.event.data(), static_cast<int>(msg.data.size()), msg.data.data())
-                    : std::snprintf(buffer, capacity_bytes, kWithId, static_cast<int>(msg.id.size()), msg.id.data(),
-                                    static_cast<int>(msg.event.size()), msg.event.data(),
-                                    static_cast<int>(msg.data.size()), msg.data.data());
+  // data is one line of JSON, so one field. No `event:` line: EventSource hands a named event
+  // only to a listener of that name, never to onmessage. The format is an array of this
+  // function, not a literal: the ESP8266 adapter never calls it, and --gc-sections drops it with
+  // it instead of keeping it among the file's DRAM strings.
+  static constexpr char kFrame[] = "id: %.*s\ndata: %.*s\n\n";
+  const int n = std::snprintf(buffer, capacity_bytes, kFrame, static_cast<int>(msg.id.size()), msg.id.data(),
+                              static_cast<int>(msg.data.size()), msg.data.data());
   return n > 0 && static_cast<size_t>(n) < capacity_bytes ? static_cast<size_t>(n) : 0;
+}
+
+size_t EventApi::replay(std::string_view last_event_id, const SseFilter& filter, Sink sink, uint32_t* missed) const {
+  size_t replayed = 0;
+  char id[SseRing::kIdMaxBytes];
+  for (uint32_t n = ring_.replay_from(last_event_id, missed); n <= ring_.last(); ++n) {
+    SseMessage msg;
+    if (!ring_.get(n, &msg.topic, &msg.data) || !filter_matches(filter, msg.topic)) continue;
+    msg.id = std::string_view(id, ring_.format_id(n, id));
+    sink(msg);
+    ++replayed;
+  }
+  return replayed;
 }
 
 int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
@@ -204,7 +201,7 @@ int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
       w.field(FlashStr(kHostnameKey), ctx_.hostname())
           .field(FlashStr(kEpochKey), events->epoch())
           .field(FlashStr(kSeqKey), events->last_seq())
-          .field(SPORE_FSTR("size_bytes"), static_cast<uint32_t>(req.body.size()))
+          .field(SPORE_FSTR("sizeBytes"), static_cast<uint32_t>(req.body.size()))
           .end_object();
       return 202;
     case PublishError::kBadTopic:
@@ -216,7 +213,7 @@ int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
     case PublishError::kTooLarge:
       status = 413;
       write_error(w, kTooLarge);
-      w.field(SPORE_FSTR("max_bytes"), static_cast<uint32_t>(SPORE_EVENT_PAYLOAD_MAX));
+      w.field(SPORE_FSTR("maxBytes"), static_cast<uint32_t>(SPORE_EVENT_PAYLOAD_MAX));
       break;
     case PublishError::kNotRunning:
     default:
@@ -236,22 +233,19 @@ int EventApi::serve_stream_json(const HttpRequest&, JsonWriter& w) {
 }
 
 void EventApi::on_event(const Event& event) {
-  // Only streams read the message: without one, formatting it is wasted work. The adapters (the
+  // Only streams read the message, now or when a client reconnects with Last-Event-ID: without
+  // either, formatting it is wasted work (the ESP8266 keeps no replay ring). The adapters (the
   // Linux and ESP8266 HTTP servers) are the only sinks and admit every stream through
   // open_stream().
-  if (!sink_ || open_streams_ == 0) return;
+  if (!sink_ || (open_streams_ == 0 && SPORE_SSE_REPLAY_EVENTS == 0)) return;
   const ClusterEvent* ce = event.get<ClusterEvent>();
   const Member* m = ce == nullptr ? event.get<Member>() : nullptr;
   // An application's local event, or the OTA path's local copy of an ota_* event: not streamed.
   if (ce == nullptr && (m == nullptr || !is_membership_topic(event.topic()))) return;
   BufferJsonOutput out(data_, sizeof data_);
   JsonWriter w(out);
-  char id[32] = {};  // "<8 hex>-<epoch>-<seq>": at most 8 + 1 + 10 + 1 + 10 bytes
   w.begin_object().field(FlashStr(kTopicKey), ce != nullptr ? ce->topic : event.topic());
   if (ce != nullptr) {
-    format_node_id(ce->sender_id, id);
-    std::snprintf(id + 8, sizeof id - 8, "-%lu-%lu", static_cast<unsigned long>(ce->epoch),
-                  static_cast<unsigned long>(ce->seq));
     write_node_id(w, ce->sender_id);
     const char* hostname = ce->sender_id == ctx_.self().node_id ? ctx_.hostname() : nullptr;
     if (hostname == nullptr) {
@@ -274,7 +268,10 @@ void EventApi::on_event(const Event& event) {
     return;
   }
   ++streamed_;
-  sink_(SseMessage{std::string_view(id), event.topic(), std::string_view(out.c_str(), out.size())});
+  const std::string_view data(out.c_str(), out.size());
+  char id[SseRing::kIdMaxBytes];
+  const size_t id_len = ring_.format_id(ring_.push(event.topic(), data), id);
+  sink_(SseMessage{std::string_view(id, id_len), event.topic(), data});
 }
 
 }  // namespace spore

@@ -14,11 +14,15 @@
 /// also added to RestApi so the node's api list shows it and an adapter without streams answers
 /// 501 instead of 404.
 ///
-/// What a stream carries (the contract `spore events watch` and the dashboard read):
-///   id: <node_id hex>-<epoch>-<seq>       cluster events only (the publisher's stream position)
-///   event: <topic>
-///   data: {"topic","node_id","hostname"?,"epoch","seq","data"}   cluster events
-///   data: {"topic","node_id","hostname","ip","status"}           node_* membership events
+/// What a stream carries (the contract `spore events watch` and the dashboard read): every
+/// message is an unnamed SSE event (no `event:` line), so a browser EventSource's `onmessage`
+/// receives all of them; the topic is inside the data:
+///   id: <epoch>-<n>                       this node's stream position (SseRing): Last-Event-ID
+///   data: {"topic","nodeId","hostname"?,"epoch","seq","data"}   cluster events
+///   data: {"topic","nodeId","hostname","ip","status"}           node_* membership events
+/// `nodeId` is the decimal node id (a JSON number, as the REST API's); epoch and seq are the
+/// publisher's stream position. A client that reconnects with `Last-Event-ID` first gets what the
+/// replay ring still holds after that id (replay(), rules in sse_ring.h).
 /// ota_* events arrive as cluster events (ClusterEvents publishes them); the local copies the OTA
 /// path fires are not repeated. Other local events (ctx.fire() with an application payload) are
 /// not streamed: their payload type is unknown here.
@@ -35,6 +39,7 @@
 #include "spore/base/json_writer.h"
 #include "spore/base/limits.h"
 #include "spore/http/rest_api.h"
+#include "spore/integrations/sse_ring.h"
 #include "spore/wire/wire_messages.h"
 
 namespace spore {
@@ -43,8 +48,8 @@ class NodeContext;
 
 /// One SSE message; views are valid only during the Sink call.
 struct SseMessage {
-  std::string_view id;     ///< empty: no id line (membership events are not part of a stream)
-  std::string_view event;  ///< the topic
+  std::string_view id;     ///< "<epoch>-<n>" (SseRing)
+  std::string_view topic;  ///< for the stream's topic filter; not sent (it is in the data)
   std::string_view data;   ///< one line of JSON
 };
 
@@ -93,9 +98,17 @@ class EventApi {
   /// length, 0 when `capacity_bytes` is too small (64 B is always enough).
   size_t write_preamble(char* buffer, size_t capacity_bytes) const;
 
+  /// Hands the messages a client reconnecting with `last_event_id` (its Last-Event-ID header,
+  /// empty without one) missed and the replay ring still holds to `sink`, oldest first, those
+  /// `filter` passes. Call right after a 200 of open_stream() and before the stream receives
+  /// live messages (under the same lock as the sink's calls). Returns how many were handed over;
+  /// `*missed` (may be null): messages after the id the ring no longer held.
+  size_t replay(std::string_view last_event_id, const SseFilter& filter, Sink sink, uint32_t* missed) const;
+  const SseRing& ring() const { return ring_; }
+
   /// Whether a stream with `filter` receives an event of `topic`.
   static bool filter_matches(const SseFilter& filter, std::string_view topic);
-  /// The SSE wire form of `msg` ("id: ...\nevent: ...\ndata: ...\n\n"), for adapters that write
+  /// The SSE wire form of `msg` ("id: ...\ndata: ...\n\n"), for adapters that write
   /// the stream themselves. Returns the length, or 0 when it does not fit.
   static size_t format(const SseMessage& msg, char* buffer, size_t capacity_bytes);
 
@@ -114,6 +127,7 @@ class EventApi {
   size_t open_streams_ = 0;
   uint32_t streamed_ = 0;
   uint32_t oversize_ = 0;
+  SseRing ring_;
   char data_[SPORE_SSE_DATA_MAX] = {};
 };
 

@@ -41,6 +41,38 @@ void hex8(uint32_t v, char* out) {
   out[8] = '\0';
 }
 
+/// `v` in decimal, NUL-terminated; `out` holds at least 11 bytes. Returns the digits written.
+size_t dec(uint32_t v, char* out) {
+  char rev[10];
+  size_t n = 0;
+  do {
+    rev[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  for (size_t i = 0; i < n; ++i) out[i] = rev[n - 1 - i];
+  out[n] = '\0';
+  return n;
+}
+
+/// A Home Assistant entity id's object part made of `s`: lower-case [a-z0-9], runs of anything
+/// else as one '_', none at either end (HA's valid_entity_id). Returns its length (0: nothing left).
+size_t slug(std::string_view s, char* out, size_t out_size) {
+  size_t n = 0;
+  for (char c : s) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (n + 2 >= out_size) break;
+    if (keep) {
+      out[n++] = c;
+    } else if (n > 0 && out[n - 1] != '_') {
+      out[n++] = '_';
+    }
+  }
+  if (n > 0 && out[n - 1] == '_') --n;
+  out[n] = '\0';
+  return n;
+}
+
 /// Appends `s` to `out` at `*len` (NUL-terminated); false when it does not fit.
 bool append(char* out, size_t out_size, size_t* len, std::string_view s) {
   if (*len + s.size() + 1 > out_size) return false;
@@ -52,13 +84,17 @@ bool append(char* out, size_t out_size, size_t* len, std::string_view s) {
 
 // Home Assistant entities, one row of 8 strings each (flash list, indexed by Entity * 8 + field):
 // component, object, name, value_template, unit, device_class, state_class, entity_category.
+// The templates read <base>/state (publish_state()); uptime is shown in seconds.
 constexpr char kEntities[] SPORE_FLASH =
     "binary_sensor\0status\0Status\0\0\0connectivity\0\0diagnostic\0"
-    "sensor\0free_heap\0Free heap\0{{ value_json.free_heap }}\0B\0data_size\0measurement\0diagnostic\0"
-    "sensor\0uptime\0Uptime\0{{ value_json.uptime_s }}\0s\0duration\0total_increasing\0diagnostic\0"
-    "sensor\0firmware\0Firmware\0{{ value_json.firmware }}\0\0\0\0diagnostic\0";
+    "sensor\0free_heap\0Free heap\0{{ value_json.freeHeap }}\0B\0data_size\0measurement\0diagnostic\0"
+    "sensor\0uptime\0Uptime\0{{ value_json.uptimeMs // 1000 }}\0s\0duration\0total_increasing\0diagnostic\0"
+    "sensor\0firmware\0Firmware\0{{ value_json.firmwareVersion }}\0\0\0\0diagnostic\0"
+    "sensor\0members_active\0Members active\0{{ value_json.members.active }}\0\0\0measurement\0\0"
+    "sensor\0members_inactive\0Members inactive\0{{ value_json.members.inactive }}\0\0\0measurement\0\0"
+    "sensor\0members_dead\0Members dead\0{{ value_json.members.dead }}\0\0\0measurement\0\0";
 constexpr size_t kEntityFields = 8;
-constexpr size_t kEntityCount = 4;
+constexpr size_t kEntityCount = 7;
 static_assert(flash_list_count(kEntities, sizeof kEntities) == kEntityFields * kEntityCount, "8 strings per entity");
 enum EntityField : uint8_t { kComponent, kObject, kName, kTemplate, kUnit, kDeviceClass, kStateClass, kCategory };
 
@@ -80,10 +116,7 @@ MqttBridge::MqttBridge(NodeContext& ctx, RestApi& api, MqttPort& port) : ctx_(ct
 
 size_t MqttBridge::sanitize_level(std::string_view hostname, uint32_t node_id, char* out, size_t out_size) {
   if (out_size == 0) return 0;
-  if (hostname.empty() && out_size >= 9) {
-    hex8(node_id, out);
-    return 8;
-  }
+  if (hostname.empty() && out_size >= 11) return dec(node_id, out);
   size_t n = 0;
   for (char c : hostname) {
     if (n + 1 >= out_size) break;
@@ -126,7 +159,6 @@ bool MqttBridge::begin(const MqttBridgeConfig& config) {
   append(base_, sizeof base_, &len, "spore/");
   append(base_, sizeof base_, &len, cluster);
   append(base_, sizeof base_, &len, "/");
-  node_offset_ = static_cast<uint8_t>(len);
   len += sanitize_level(ctx_.hostname(), ctx_.self().node_id, base_ + len, sizeof base_ - len);
   base_len_ = static_cast<uint8_t>(len);
   std::memcpy(will_topic_, base_, len);
@@ -229,18 +261,17 @@ void MqttBridge::publish_state(uint32_t now_ms) {
   if (!build_topic("/state", {})) return;
   char ip[16];
   format_ipv4(ctx_.self().ip, ip, sizeof ip);
-  char id[9];
-  hex8(ctx_.self().node_id, id);
   BufferJsonOutput out(payload_, sizeof payload_);
   JsonWriter w(out);
+  // The REST API's names and types (nodeId: the decimal node id, a number).
   w.begin_object()
       .field(SPORE_FSTR("status"), kOnlinePayload)
-      .field(SPORE_FSTR("free_heap"), ctx_.system().free_heap_bytes())
-      .field(SPORE_FSTR("uptime_s"), ctx_.uptime_ms() / 1000)
-      .field(SPORE_FSTR("firmware"), ctx_.firmware_version())
+      .field(SPORE_FSTR("freeHeap"), ctx_.system().free_heap_bytes())
+      .field(SPORE_FSTR("uptimeMs"), ctx_.uptime_ms())
+      .field(SPORE_FSTR("firmwareVersion"), ctx_.firmware_version())
       .field(SPORE_FSTR("ip"), static_cast<const char*>(ip))
-      .field(SPORE_FSTR("node_id"), static_cast<const char*>(id))
-      .field(SPORE_FSTR("mqtt_dropped"), stats_.queue_drops);
+      .field(SPORE_FSTR("nodeId"), ctx_.self().node_id)
+      .field(SPORE_FSTR("mqttDropped"), stats_.queue_drops);
   w.key(SPORE_FSTR("members"))
       .begin_object()
       .field(SPORE_FSTR("active"), last_counts_[0])
@@ -264,9 +295,27 @@ void MqttBridge::publish_member(const Member& member, bool forgotten) {
   }
 }
 
+size_t MqttBridge::dashboard_url(char* out, size_t out_size) const {
+  // http://<ip>[:<port>]/ : the node's dashboard (GET /), the page Home Assistant links to.
+  char ip[16];
+  format_ipv4(ctx_.self().ip, ip, sizeof ip);
+  size_t len = 0;
+  out[0] = '\0';
+  append(out, out_size, &len, "http://");
+  append(out, out_size, &len, ip);
+  const uint16_t port = ctx_.config().http_port;
+  if (port != 80) {
+    char digits[11];
+    append(out, out_size, &len, ":");
+    append(out, out_size, &len, {digits, dec(port, digits)});
+  }
+  append(out, out_size, &len, "/");
+  return len;
+}
+
 void MqttBridge::publish_discovery(size_t entity) {
-  char id[9];
-  hex8(ctx_.self().node_id, id);
+  char id[11];
+  dec(ctx_.self().node_id, id);
   const FlashCopy component(entity_field(entity, kComponent));
   const FlashCopy object(entity_field(entity, kObject));
   // <prefix>/<component>/spore_<id>/<object>/config
@@ -280,67 +329,92 @@ void MqttBridge::publish_discovery(size_t entity) {
                         append(topic_, sizeof topic_, &len, "/config");
   if (!topic_ok) return;
 
-  const std::string_view node(base_ + node_offset_, base_len_ - node_offset_);
-  char unique_id[48];  // spore_<id>_<object>
-  size_t ulen = 0;
-  unique_id[0] = '\0';
-  append(unique_id, sizeof unique_id, &ulen, "spore_");
-  append(unique_id, sizeof unique_id, &ulen, id);
-  char device_id[16];
-  std::memcpy(device_id, unique_id, ulen + 1);
+  // unique_id spore_<id>_<object>; the device's identifier spore_<id>.
+  char device_id[20];
+  size_t dlen = 0;
+  device_id[0] = '\0';
+  append(device_id, sizeof device_id, &dlen, "spore_");
+  append(device_id, sizeof device_id, &dlen, id);
+  char unique_id[40];
+  std::memcpy(unique_id, device_id, dlen + 1);
+  size_t ulen = dlen;
   append(unique_id, sizeof unique_id, &ulen, "_");
   append(unique_id, sizeof unique_id, &ulen, object.view());
-  char object_id[SPORE_MAX_HOSTNAME_LEN + 24];  // <node>_<object>
-  size_t olen = 0;
-  object_id[0] = '\0';
-  append(object_id, sizeof object_id, &olen, node);
-  append(object_id, sizeof object_id, &olen, "_");
-  append(object_id, sizeof object_id, &olen, object.view());
-  char topic[sizeof base_ + 8];
-  std::memcpy(topic, base_, base_len_);
-  const bool is_status = entity == static_cast<size_t>(Entity::kStatus);
-  std::memcpy(topic + base_len_, is_status ? "/status" : "/state", is_status ? 8 : 7);
-  char hostname[SPORE_MAX_HOSTNAME_LEN + 1];
-  copy_display(ctx_.hostname(), hostname, sizeof hostname);
-  char firmware[SPORE_MAX_VERSION_LEN + 1];
-  copy_display(ctx_.firmware_version(), firmware, sizeof firmware);
+  // default_entity_id <component>.<slug of the hostname, else spore_<id>>_<object>
+  char entity_id[14 + SPORE_MAX_HOSTNAME_LEN + 24];
+  size_t elen = 0;
+  entity_id[0] = '\0';
+  append(entity_id, sizeof entity_id, &elen, component.view());
+  append(entity_id, sizeof entity_id, &elen, ".");
+  const size_t slugged = slug(ctx_.hostname(), entity_id + elen, sizeof entity_id - elen);
+  elen += slugged;
+  if (slugged == 0) append(entity_id, sizeof entity_id, &elen, device_id);
+  append(entity_id, sizeof entity_id, &elen, "_");
+  append(entity_id, sizeof entity_id, &elen, object.view());
 
+  // Abbreviated keys (HA's discovery abbreviations: uniq_id, def_ent_id, stat_t, ...) and "~",
+  // the base topic the *_t keys start with, keep the largest document within the ESP8266's
+  // payload buffer.
   BufferJsonOutput out(payload_, sizeof payload_);
   JsonWriter w(out);
+  const bool is_status = entity == static_cast<size_t>(Entity::kStatus);
   w.begin_object()
-      .field(SPORE_FSTR("unique_id"), static_cast<const char*>(unique_id))
-      .field(SPORE_FSTR("object_id"), static_cast<const char*>(object_id))
+      .field(SPORE_FSTR("~"), std::string_view(base_, base_len_))
+      .field(SPORE_FSTR("uniq_id"), static_cast<const char*>(unique_id))
+      .field(SPORE_FSTR("def_ent_id"), static_cast<const char*>(entity_id))
       .field(SPORE_FSTR("name"), entity_field(entity, kName))
-      .field(SPORE_FSTR("state_topic"), static_cast<const char*>(topic));
+      .field(SPORE_FSTR("stat_t"), is_status ? SPORE_FSTR("~/status") : SPORE_FSTR("~/state"));
+  write_entity_options(w, entity);
+  if (is_status) {
+    w.field(SPORE_FSTR("pl_on"), kOnlinePayload).field(SPORE_FSTR("pl_off"), kWillPayload);
+  } else {
+    w.field(SPORE_FSTR("avty_t"), SPORE_FSTR("~/status"));
+  }
+  write_device(w, device_id);
+  w.end_object();
+  send(out.size(), true, out.overflowed() || !w.complete());
+}
+
+void MqttBridge::write_entity_options(JsonWriter& w, size_t entity) {
   // Optional fields are empty strings in the table.
   const EntityField optional[] = {kTemplate, kUnit, kDeviceClass, kStateClass, kCategory};
   for (EntityField f : optional) {
     const FlashStr value = entity_field(entity, f);
     if (value.length() == 0) continue;
     switch (f) {
-      case kTemplate: w.key(SPORE_FSTR("value_template")); break;
-      case kUnit: w.key(SPORE_FSTR("unit_of_measurement")); break;
-      case kDeviceClass: w.key(SPORE_FSTR("device_class")); break;
-      case kStateClass: w.key(SPORE_FSTR("state_class")); break;
-      default: w.key(SPORE_FSTR("entity_category")); break;
+      case kTemplate: w.key(SPORE_FSTR("val_tpl")); break;
+      case kUnit: w.key(SPORE_FSTR("unit_of_meas")); break;
+      case kDeviceClass: w.key(SPORE_FSTR("dev_cla")); break;
+      case kStateClass: w.key(SPORE_FSTR("stat_cla")); break;
+      default: w.key(SPORE_FSTR("ent_cat")); break;
     }
     w.value(value);
   }
-  if (is_status) {
-    w.field(SPORE_FSTR("payload_on"), kOnlinePayload).field(SPORE_FSTR("payload_off"), kWillPayload);
-  } else {
-    std::memcpy(topic + base_len_, "/status", 8);
-    w.field(SPORE_FSTR("availability_topic"), static_cast<const char*>(topic));
-  }
-  w.key(SPORE_FSTR("device")).begin_object();
-  w.key(SPORE_FSTR("identifiers")).begin_array().value(static_cast<const char*>(device_id)).end_array();
+}
+
+void MqttBridge::write_device(JsonWriter& w, const char* device_id) {
+  char hostname[SPORE_MAX_HOSTNAME_LEN + 1];
+  copy_display(ctx_.hostname(), hostname, sizeof hostname);
+  char firmware[SPORE_MAX_VERSION_LEN + 1];
+  copy_display(ctx_.firmware_version(), firmware, sizeof firmware);
+  char url[32];  // "http://255.255.255.255:65535/"
+  dashboard_url(url, sizeof url);
+  w.key(SPORE_FSTR("dev")).begin_object();
+  w.key(SPORE_FSTR("ids")).begin_array().value(device_id).end_array();
   w.field(SPORE_FSTR("name"), static_cast<const char*>(hostname))
-      .field(SPORE_FSTR("manufacturer"), SPORE_FSTR("SPORE"))
-      .field(SPORE_FSTR("model"), static_cast<const char*>(model_))
-      .field(SPORE_FSTR("sw_version"), static_cast<const char*>(firmware))
+      .field(SPORE_FSTR("mf"), SPORE_FSTR("SPORE"))
+      .field(SPORE_FSTR("mdl"), static_cast<const char*>(model_))
+      .field(SPORE_FSTR("sw"), static_cast<const char*>(firmware))
+      .field(SPORE_FSTR("cu"), static_cast<const char*>(url))
       .end_object();
-  w.end_object();
-  send(out.size(), true, out.overflowed() || !w.complete());
+  // origin: what published the document (HA logs it). SPORE has no public site: its support
+  // page is the node's own dashboard, which lists the node's API and links its docs.
+  w.key(SPORE_FSTR("o"))
+      .begin_object()
+      .field(SPORE_FSTR("name"), SPORE_FSTR("SPORE"))
+      .field(SPORE_FSTR("sw"), static_cast<const char*>(firmware))
+      .field(SPORE_FSTR("url"), static_cast<const char*>(url))
+      .end_object();
 }
 
 // ---- connection ------------------------------------------------------------------------------
@@ -433,8 +507,6 @@ void MqttBridge::on_event_queued(const Event& event) {
     publish_member(*member, event.topic() == topics::kNodeForgotten);
     return;
   }
-  char id[9];
-  hex8(ctx_.self().node_id, id);
   // This node's own ota_* events reach it as OtaEvent (ClusterEvents sends the cluster copy to
   // the others only): bridged here with the text the other nodes receive.
   char ota_text[96];
@@ -443,7 +515,7 @@ void MqttBridge::on_event_queued(const Event& event) {
     BufferJsonOutput out(payload_, sizeof payload_);
     JsonWriter w(out);
     w.begin_object()
-        .field(SPORE_FSTR("node_id"), static_cast<const char*>(id))
+        .field(SPORE_FSTR("nodeId"), ctx_.self().node_id)
         .field(SPORE_FSTR("data"), static_cast<const char*>(ota_text))
         .end_object();
     send(out.size(), false, out.overflowed() || !w.complete(), true);
@@ -456,7 +528,7 @@ void MqttBridge::on_event_queued(const Event& event) {
   BufferJsonOutput out(payload_, sizeof payload_);
   JsonWriter w(out);
   w.begin_object()
-      .field(SPORE_FSTR("node_id"), static_cast<const char*>(id))
+      .field(SPORE_FSTR("nodeId"), ctx_.self().node_id)
       .field(SPORE_FSTR("epoch"), ev->epoch)
       .field(SPORE_FSTR("seq"), ev->seq)
       .field(SPORE_FSTR("data"), ev->payload_text())

@@ -7,7 +7,8 @@
 /// Topics under `spore/<cluster>/<node>` (<node>: the hostname, every byte outside [A-Za-z0-9_-]
 /// replaced by '_'):
 ///   status            retained, QoS 1: "online"; the connection's last will and leave(): "offline"
-///   state             retained JSON: free heap, uptime, firmware, ip, node id, member counts;
+///   state             retained JSON, the REST API's names: freeHeap, uptimeMs, firmwareVersion,
+///                     ip, nodeId (decimal, a number), mqttDropped, members {active,inactive,dead};
 ///                     on connect, every state_interval_ms and when the member counts change
 ///   members/<peer>    retained: the peer's status as this node sees it ("ACTIVE", "INACTIVE",
 ///                     "DEAD"); an empty retained message (deletes it) when the peer is forgotten
@@ -19,7 +20,10 @@
 ///                     every connect, and after every command whose proof verified)
 ///   cmd/result        not retained: the answer to a command, as JSON (refusals within the
 ///                     command budget, SPORE_MQTT_COMMANDS_PER_S / SPORE_MQTT_COMMAND_BURST)
-/// plus Home Assistant MQTT discovery documents under `<discovery_prefix>/...` (retained).
+/// plus Home Assistant MQTT discovery documents under `<discovery_prefix>/<component>/spore_<nodeId>/
+/// <object>/config` (retained; docs/mqtt.md "Home Assistant"): status, free heap, uptime,
+/// firmware and the three member counts, with default_entity_id, the device's configuration_url
+/// (the node's dashboard) and origin, in HA's abbreviated keys.
 ///
 /// Transport-agnostic: the platform owns the MQTT client (libmosquitto on Linux, an Arduino
 /// library on the ESP8266) behind MqttPort, connects with client_id() and the last will
@@ -57,6 +61,7 @@
 namespace spore {
 
 class NodeContext;
+class JsonWriter;
 class RestApi;
 struct Member;
 struct MqttCommandPayload;
@@ -201,7 +206,16 @@ class MqttBridge {
   static size_t sanitize_level(std::string_view hostname, uint32_t node_id, char* out, size_t out_size);
 
  private:
-  enum class Entity : uint8_t { kStatus, kFreeHeap, kUptime, kFirmware, kCount };
+  enum class Entity : uint8_t {
+    kStatus,
+    kFreeHeap,
+    kUptime,
+    kFirmware,
+    kMembersActive,
+    kMembersInactive,
+    kMembersDead,
+    kCount
+  };
 
   void on_event(const Event& event);
   void on_event_queued(const Event& event);
@@ -233,6 +247,12 @@ class MqttBridge {
   void publish_state(uint32_t now_ms);
   void publish_member(const Member& member, bool forgotten);
   void publish_discovery(size_t entity);
+  /// The entity's optional keys (template, unit, classes, category) from its table row.
+  void write_entity_options(JsonWriter& w, size_t entity);
+  /// The "dev" (device) and "o" (origin) objects every discovery document carries.
+  void write_device(JsonWriter& w, const char* device_id);
+  /// "http://<ip>[:<port>]/", the node's dashboard; returns its length.
+  size_t dashboard_url(char* out, size_t out_size) const;
   /// Status "online", the discovery documents, the state and every member's status: what the
   /// broker keeps for this node (on connect, and after a retained message was dropped).
   void publish_retained(uint32_t now_ms);
@@ -269,7 +289,6 @@ class MqttBridge {
   uint32_t budget_milli_ = SPORE_MQTT_COMMAND_BURST * 1000u;  // command budget, 1/1000 tokens
   uint32_t budget_ms_ = 0;        // when it was last refilled
   uint8_t base_len_ = 0;
-  uint8_t node_offset_ = 0;  // where <node> starts in base_
   char base_[6 + kMaxClusterLen + 1 + SPORE_MAX_HOSTNAME_LEN + 1] = {};
   char will_topic_[sizeof base_ + 7] = {};
   char client_id_[24] = {};
@@ -285,13 +304,13 @@ static_assert(SPORE_MQTT_COMMAND_BURST >= 1 && SPORE_MQTT_COMMAND_BURST <= 10000
               "SPORE_MQTT_COMMAND_BURST: 1..1e6, SPORE_MQTT_COMMANDS_PER_S: >= 1");
 static_assert(SPORE_MQTT_PAYLOAD_MAX > MqttBridge::kLargestDocumentBytes,
               "SPORE_MQTT_PAYLOAD_MAX must hold the largest discovery document");
-// {"node_id":"0a1b2c3d","epoch":4294967295,"seq":4294967295,"data":"..."} around the payload.
+// {"nodeId":4294967295,"epoch":4294967295,"seq":4294967295,"data":"..."} around the payload.
 static_assert(SPORE_MQTT_PAYLOAD_MAX >= 6 * SPORE_EVENT_PAYLOAD_MAX + 80,
               "SPORE_MQTT_PAYLOAD_MAX must hold an own event with every payload byte escaped");
-// "<base>/members/<peer>" is the longest topic under the base; "<prefix>/binary_sensor/spore_N/
-// status/config" the longest discovery topic.
+// "<base>/members/<peer>" is the longest topic under the base; "<prefix>/sensor/spore_<10 digits>/
+// members_inactive/config" the longest discovery topic.
 static_assert(SPORE_MQTT_TOPIC_MAX > 6 + MqttBridge::kMaxClusterLen + 1 + 2 * SPORE_MAX_HOSTNAME_LEN + 9,
               "SPORE_MQTT_TOPIC_MAX must hold <base>/members/<peer>");
-static_assert(SPORE_MQTT_TOPIC_MAX > MqttBridge::kMaxPrefixLen + 43, "SPORE_MQTT_TOPIC_MAX must hold discovery topics");
+static_assert(SPORE_MQTT_TOPIC_MAX > MqttBridge::kMaxPrefixLen + 48, "SPORE_MQTT_TOPIC_MAX must hold discovery topics");
 
 }  // namespace spore

@@ -49,7 +49,7 @@ bool NodeContext::begin(const NodeIdentity& self) {
   scheduler_.add(status_task_);
   if (config_.debug_interval_ms != 0) scheduler_.add(debug_task_);
   scheduler_.begin(config_.start_jitter_max_ms, config_.long_task_warn_ms);
-  SPORE_LOG(*this, LogLevel::kInfo, "node %s (id %08lx, incarnation %lu) started", hostname_,
+  SPORE_LOG(*this, LogLevel::kInfo, "node %s (id %08lx, incarnation %lu) starting", hostname_,
             static_cast<unsigned long>(self_.node_id), static_cast<unsigned long>(self_.incarnation));
   return true;
 }
