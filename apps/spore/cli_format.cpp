@@ -4,6 +4,7 @@
 #include "terminal_safe.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <sstream>
 
@@ -25,17 +26,9 @@ size_t display_width(std::string_view s) {
   return n;
 }
 
-// `s` cut to at most kMaxCellColumns columns, the last one an ellipsis when it was longer: one
-// 1 MB cell padded every row of a table to 1 MB (issue 18 attack, finding C).
-std::string clip_cell(std::string_view s) {
-  if (display_width(s) <= kMaxCellColumns) return std::string(s);
-  size_t columns = 0;
-  size_t end = 0;
-  for (; end < s.size(); ++end) {
-    if ((static_cast<unsigned char>(s[end]) & 0xC0) != 0x80 && ++columns == kMaxCellColumns) break;
-  }
-  return std::string(s.substr(0, end)) + "\u2026";  // U+2026 HORIZONTAL ELLIPSIS, one column
-}
+// `s` cut to at most kMaxCellColumns columns: one 1 MB cell padded every row of a table to 1 MB
+// (issue 18 attack, finding C).
+std::string clip_cell(std::string_view s) { return clip_columns(s, kMaxCellColumns); }
 
 std::string pad_right(std::string_view s, size_t width) {
   std::string out(s);
@@ -166,6 +159,23 @@ std::string format_ago(int64_t ms) {
   return std::to_string(s / 86400) + " d ago";
 }
 
+std::string clip_columns(std::string_view s, size_t max_columns) {
+  if (display_width(s) <= max_columns) return std::string(s);
+  if (max_columns == 0) return "";
+  size_t columns = 0;
+  size_t end = 0;
+  // Up to the character that would be column max_columns: the ellipsis takes its place.
+  for (; end < s.size(); ++end) {
+    if ((static_cast<unsigned char>(s[end]) & 0xC0) != 0x80 && ++columns == max_columns) break;
+  }
+  return std::string(s.substr(0, end)) + "\u2026";  // U+2026 HORIZONTAL ELLIPSIS, one column
+}
+
+std::string format_incarnation(int64_t incarnation) {
+  if (incarnation < 0 || incarnation > 0xFFFFFFFFll) return std::to_string(incarnation);
+  return std::to_string(incarnation >> 16) + "/" + std::to_string(incarnation & 0xFFFF);
+}
+
 std::string format_bytes(uint64_t bytes) {
   if (bytes < 1024) return std::to_string(bytes) + " B";
   static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
@@ -248,7 +258,7 @@ std::string format_members_table(const nlohmann::ordered_json& body, bool color)
     auto heap = resources != nullptr ? number(*resources, "freeHeap") : std::nullopt;
     row.push_back(heap && *heap >= 0 ? format_bytes(static_cast<uint64_t>(*heap)) : "-");
     auto inc = number(m, "incarnation");
-    row.push_back(inc ? std::to_string(*inc) : "-");
+    row.push_back(inc ? format_incarnation(*inc) : "-");
     if (m.is_object() && m.contains("api") && m["api"].is_array()) {
       row.push_back(std::to_string(m["api"].size()));
     } else {
@@ -302,6 +312,21 @@ std::string format_status_lines(const nlohmann::ordered_json& body) {
     out += '\n';
   }
   return out;
+}
+
+std::optional<std::string> not_spore_answer(const std::string& url, std::string_view content_type,
+                                            std::string_view body) {
+  const std::string text = trim(body);
+  if (text.empty() || !parse_node_json(text).is_discarded()) return std::nullopt;
+  std::string type = trim(content_type.substr(0, content_type.find(';')));
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string what = "something else";
+  if (type == "text/html" || type == "application/xhtml+xml" || text.front() == '<') {
+    what = "HTML";
+  } else if (!type.empty()) {
+    what = terminal_safe(clip_columns(type, 40));
+  }
+  return "this is not a SPORE node (answered " + what + " from " + terminal_safe(url) + ")";
 }
 
 std::string describe_error_response(int status, std::string_view body) {

@@ -293,6 +293,7 @@ class Watch {
                         : a.too_large      ? BoundedAnswer::Failure::kTooLarge
                                            : BoundedAnswer::Failure::kTransport;
       bounded.error = a.error;
+      if (a.error == httplib::Error::Connection) bounded.unresolved = host_resolution_problem(addr_.host);
       if (!ever_streamed_) {
         *failure = CliError{kExitFailure, no_usable_answer(addr_, bounded, timeout_s)};
         return "";

@@ -32,6 +32,10 @@ std::optional<Json> fetch_json(const NodeAddress& addr, const std::string& path,
     if (why != nullptr) *why = res.why(timeout_s);
     return std::nullopt;
   }
+  if (const std::optional<std::string> other = not_spore_answer(addr.base_url() + path, res.content_type, res.body)) {
+    if (why != nullptr) *why = *other;
+    return std::nullopt;
+  }
   if (res.status < 200 || res.status > 299) {
     if (why != nullptr) *why = "GET " + path + ": " + describe_error_response(res.status, res.body);
     return std::nullopt;

@@ -158,6 +158,7 @@ bool run_wave(const std::vector<size_t>& wave, const NodeAddress& observer, cons
     r.outcome = run.outcome;
     r.reason = run.reason;
     r.seconds = run.seconds;
+    r.version = run.version;
     char secs[32];
     std::snprintf(secs, sizeof(secs), "%.1f s", run.seconds);
     if (run.outcome == NodeOutcome::kFailed) {
