@@ -317,7 +317,8 @@ std::string format_status_lines(const nlohmann::ordered_json& body) {
 std::optional<std::string> not_spore_answer(const std::string& url, std::string_view content_type,
                                             std::string_view body) {
   const std::string text = trim(body);
-  if (text.empty() || !parse_node_json(text).is_discarded()) return std::nullopt;
+  bool too_deep = false;  // JSON all the same: get_json() names that refusal itself
+  if (text.empty() || !parse_node_json(text, &too_deep).is_discarded() || too_deep) return std::nullopt;
   std::string type = trim(content_type.substr(0, content_type.find(';')));
   for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   std::string what = "something else";

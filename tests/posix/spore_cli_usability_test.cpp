@@ -206,6 +206,8 @@ TEST(SporeCliNotSpore, NamesTheAnswerNeverQuotesIt) {
   EXPECT_EQ(plain->find("404 page"), std::string::npos) << *plain;
   EXPECT_FALSE(not_spore_answer(url, "application/json", R"({"error":"not found"})"));
   EXPECT_FALSE(not_spore_answer(url, "text/html", "")) << "an empty body: the status says it";
+  EXPECT_FALSE(not_spore_answer(url, "application/json", std::string(100, '[') + std::string(100, ']')))
+      << "JSON nested too deep is JSON: refused as such by get_json()";
   EXPECT_NE(not_spore_answer(url, "", "garbage")->find("answered something else"), std::string::npos);
 }
 
