@@ -375,7 +375,7 @@ std::string format_discovered_table(std::vector<DiscoveredNode> nodes) {
   std::vector<std::vector<std::string>> rows;
   for (const DiscoveredNode& n : nodes) {
     rows.push_back({std::to_string(n.node_id), terminal_safe(n.hostname), terminal_safe(n.ip), n.http_port ? std::to_string(n.http_port) : "-",
-                    std::to_string(n.udp_port), std::to_string(n.incarnation), n.authenticated ? "key" : "none"});
+                    std::to_string(n.udp_port), format_incarnation(n.incarnation), n.authenticated ? "key" : "none"});
   }
   return render_table(headers, rows, right, {}, 0);
 }

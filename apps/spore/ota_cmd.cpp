@@ -120,10 +120,12 @@ int cmd_ota_update(const NodeAddress& node, const OtaUpdateOptions& o) {
   const TokenMap map = load_token_map(o);
   const std::optional<std::string> fallback = token_from(o.token, o.token_file);
   std::string why;
-  std::optional<Json> status = fetch_json(node, "/api/node/status", o.http_timeout_s, &why);
+  bool named = false;
+  std::optional<Json> status = fetch_json(node, "/api/node/status", o.http_timeout_s, &why, &named);
   if (!status) {
-    throw CliError{kExitFailure, "cannot reach the node at " + node.base_url() + ": " + why +
-                                     ". Is it running? (`spore discover` lists the nodes on the LAN)"};
+    throw CliError{kExitFailure, named ? why
+                                       : "cannot reach the node at " + node.base_url() + ": " + why +
+                                             ". Is it running? (`spore discover` lists the nodes on the LAN)"};
   }
   const std::string hostname = json_string(*status, "hostname");
   SignPolicy policy = sign_policy(o, map, fallback);

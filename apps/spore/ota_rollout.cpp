@@ -77,10 +77,12 @@ struct Fleet {
 Fleet list_fleet(const NodeAddress& observer, const OtaAllOptions& o, const SignPolicy& policy,
                  const ImageFile& image) {
   std::string why;
-  std::optional<Json> members = fetch_json(observer, "/api/cluster/members", o.http_timeout_s, &why);
+  bool named = false;
+  std::optional<Json> members = fetch_json(observer, "/api/cluster/members", o.http_timeout_s, &why, &named);
   if (!members) {
-    throw CliError{kExitFailure, "cannot read the members from " + observer.base_url() + ": " + why +
-                                     ". Is it running? (`spore discover` lists the nodes on the LAN)"};
+    throw CliError{kExitFailure, named ? why
+                                       : "cannot read the members from " + observer.base_url() + ": " + why +
+                                             ". Is it running? (`spore discover` lists the nodes on the LAN)"};
   }
   if (!looks_like_members(*members)) throw CliError{kExitFailure, observer.to_string() + ": no \"members\" list"};
   Fleet fleet;

@@ -45,7 +45,7 @@ start_extra python3 -m http.server --bind "$(it_ip 5)" --directory "$web" "$IT_H
 web_up() { curl -sf --max-time 2 "http://$(it_ip 5):$IT_HTTP_PORT/" >/dev/null; }
 wait_until "the python web server answers" 20 web_up
 webaddr="$(it_ip 5):$IT_HTTP_PORT"
-for cmd in "cluster members" "node status"; do
+for cmd in "cluster members" "node status" "events watch -t 5" "ota update $SPORED --token t"; do
   # shellcheck disable=SC2086
   expect_rc 1 "$SPORE" --node "$webaddr" $cmd
   grep -qF "this is not a SPORE node (answered HTML from http://$webaddr/api/" <<<"$OUT" || it_fail "$cmd: $OUT"
