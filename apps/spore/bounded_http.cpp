@@ -171,8 +171,8 @@ std::string host_resolution_problem(const std::string& host) {
     return "";
   }
   // EAI_SYSTEM's text is errno's; the others name the resolver's answer ("Name or service not known").
-  return "cannot resolve host '" + terminal_safe(host) + "' (" + (rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc)) +
-         ")";
+  const char* reason = rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc);
+  return "cannot resolve host '" + terminal_safe(host) + "' (" + reason + ")";
 }
 
 BoundedAnswer bounded_request(const NodeAddress& addr, double deadline_s, const std::string& method,

@@ -68,7 +68,11 @@ std::optional<std::string> suggest_command(std::string_view word, std::string_vi
   size_t best_distance = limit + 1;
   bool best_under = false;
   for (const std::string& path : paths) {
-    const size_t d = edit_distance(word, last_word(path));
+    const std::string name = last_word(path);
+    // A start of the name ("clust") is as close as one typo, however much is missing.
+    const bool prefix =
+        word.size() >= 3 && word.size() < name.size() && edit_distance(word, name.substr(0, word.size())) == 0;
+    const size_t d = prefix ? 1 : edit_distance(word, name);
     const bool is_under = under.empty() ? path.find(' ') == std::string::npos : path.rfind(under, 0) == 0;
     const bool better = d < best_distance || (d == best_distance && best && is_under && !best_under) ||
                         (d == best_distance && best && is_under == best_under && path.size() < best->size());

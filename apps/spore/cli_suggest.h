@@ -21,7 +21,8 @@ namespace cli {
 size_t edit_distance(std::string_view a, std::string_view b);
 
 /// The command path in `paths` ("cluster members", "node") whose last word is closest to `word`,
-/// at most max(1, size of `word` / 3) edits away; on a tie the one under `context` (the path where
+/// at most max(1, size of `word` / 3) edits away (a start of the name of 3 or more characters counts
+/// as 1); on a tie the one under `context` (the path where
 /// the word stood, "" at the top) wins, then the shorter path. nullopt when none is close enough.
 std::optional<std::string> suggest_command(std::string_view word, std::string_view context,
                                            const std::vector<std::string>& paths);

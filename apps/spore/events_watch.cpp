@@ -280,7 +280,8 @@ class Watch {
     const double timeout_s = context_.http_timeout_s;
     if (a.status != 0 && !a.streaming) {
       if (!ever_streamed_ || a.status < 500) {
-        const std::optional<std::string> other = not_spore_answer(addr_.base_url() + path_, a.content_type, a.error_body);
+        const std::optional<std::string> other =
+            not_spore_answer(addr_.base_url() + path_, a.content_type, a.error_body);
         *failure = CliError{kExitFailure, other ? *other
                                                 : addr_.to_string() + " GET " + path_ + ": " +
                                                       describe_stream_error(a.status, a.content_type, a.error_body)};

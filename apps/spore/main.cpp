@@ -76,8 +76,8 @@ void add_global_options(CLI::App& app, spore::cli::Globals& g) {
 class UsageFormatter : public CLI::Formatter {
  public:
   std::string make_option_usage(const CLI::Option* opt) const override {
-    if (!opt->get_positional()) return CLI::Formatter::make_option_usage(opt);
     const std::string name = opt->get_type_name();
+    if (!opt->get_positional() || name.empty()) return CLI::Formatter::make_option_usage(opt);
     return opt->get_required() || name.front() == '[' ? name : "[" + name + "]";
   }
 };

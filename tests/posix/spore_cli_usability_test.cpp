@@ -63,6 +63,10 @@ TEST(SporeCliSuggest, WordsAnywhereInTheTree) {
             "unknown command 'membrs'; did you mean 'cluster members'?")
       << "the value of -n is not a command";
   EXPECT_EQ(t.message({"discovr"}), "unknown command 'discovr'; did you mean 'discover'?");
+  EXPECT_EQ(t.message({"clust", "members"}), "unknown command 'clust'; did you mean 'cluster'?");
+  EXPECT_EQ(t.message({"ota", "up"}),
+            "unknown command 'up'; the commands of 'ota' are: update all (`spore ota --help` says more)")
+      << "two letters are too few to guess from";
 }
 
 TEST(SporeCliSuggest, NoCloseWordListsTheCommands) {
