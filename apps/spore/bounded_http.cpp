@@ -5,10 +5,14 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/sockios.h>
+#include <netdb.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdio>
+#include <cstring>
 
+#include "terminal_safe.h"
 #include "transport_error.h"
 
 namespace spore {
@@ -153,7 +157,22 @@ std::string BoundedAnswer::why(double deadline_s) const {
     case Failure::kTransport:
       break;
   }
-  return describe_transport_error(error);
+  return unresolved.empty() ? describe_transport_error(error) : unresolved;
+}
+
+std::string host_resolution_problem(const std::string& host) {
+  struct addrinfo hints {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  struct addrinfo* found = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (rc == 0) {
+    ::freeaddrinfo(found);
+    return "";
+  }
+  // EAI_SYSTEM's text is errno's; the others name the resolver's answer ("Name or service not known").
+  const char* reason = rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc);
+  return "cannot resolve host '" + terminal_safe(host) + "' (" + reason + ")";
 }
 
 BoundedAnswer bounded_request(const NodeAddress& addr, double deadline_s, const std::string& method,
@@ -194,6 +213,7 @@ BoundedAnswer bounded_request(const NodeAddress& addr, double deadline_s, const 
   } else if (!res) {
     answer.failure = BoundedAnswer::Failure::kTransport;
     answer.error = res.error();
+    if (answer.error == httplib::Error::Connection) answer.unresolved = host_resolution_problem(addr.host);
   } else {
     answer.status = res->status;
   }

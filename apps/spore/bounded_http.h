@@ -123,6 +123,9 @@ struct BoundedAnswer {
   enum class Failure { kNone, kTransport, kDeadline, kTooLarge, kHeadTooLarge };
   Failure failure = Failure::kNone;
   httplib::Error error = httplib::Error::Success;  ///< for kTransport
+  /// For kTransport: "cannot resolve host 'x' (...)" when the connection failed because the host
+  /// name does not resolve (host_resolution_problem()), else "".
+  std::string unresolved;
   int status = 0;                                  ///< HTTP status when failure is kNone
   std::string body;                                ///< at most the body cap
   std::string content_type;
@@ -132,6 +135,11 @@ struct BoundedAnswer {
   /// are longer than 65536 bytes", or the transport error in words.
   std::string why(double deadline_s) const;
 };
+
+/// "cannot resolve host 'HOST' (<resolver's reason>)" when `host` (a name or an address) does not
+/// resolve, else "". cpp-httplib reports a name that does not resolve as a connection failure, which
+/// read as "nothing listening there" (issue 21, item 7); asked after such a failure only.
+std::string host_resolution_problem(const std::string& host);
 
 /// One request to `addr` bounded as the file comment says: `method` "GET" or "POST" (with `body`
 /// of `content_type`), deadline `deadline_s` seconds (also the connect timeout), body cap

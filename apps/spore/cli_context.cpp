@@ -1,6 +1,9 @@
 #include "cli_context.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,7 +61,39 @@ std::string user_name(uid_t uid) {
   return "";
 }
 
+/// This host's names for default_http_port(): its interface addresses (IPv4 and IPv6, as text)
+/// and its hostname (also with ".local", its mDNS name).
+std::vector<std::string> local_host_names() {
+  std::vector<std::string> names;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') {
+    names.emplace_back(host);
+    names.push_back(std::string(host) + ".local");
+  }
+  struct ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return names;
+  for (const struct ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr) continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    const int family = i->ifa_addr->sa_family;
+    const void* raw = nullptr;
+    if (family == AF_INET) raw = &reinterpret_cast<const struct sockaddr_in*>(i->ifa_addr)->sin_addr;
+    if (family == AF_INET6) raw = &reinterpret_cast<const struct sockaddr_in6*>(i->ifa_addr)->sin6_addr;
+    if (raw != nullptr && ::inet_ntop(family, raw, text, sizeof text) != nullptr) names.emplace_back(text);
+  }
+  ::freeifaddrs(list);
+  return names;
+}
+
 }  // namespace
+
+NodeAddress with_default_port(NodeAddress addr) {
+  if (!addr.port_given) {
+    addr.port = default_http_port(addr.host, local_host_names());
+    addr.port_given = true;
+  }
+  return addr;
+}
 
 int Cli::run_chosen() const {
   try {
@@ -113,7 +148,7 @@ NodeAddress node_address(const Globals& g) {
     }
   }
   if (!r.address) throw CliError{kExitUsage, r.error};
-  return *r.address;
+  return with_default_port(*r.address);
 }
 
 std::optional<std::string> trusted_dotenv_value(std::string_view name, std::string* note) {

@@ -75,7 +75,7 @@ inline void add_bearer_flag(CLI::App* command, bool& bearer) {
 
 /// Adds --json: print the node's JSON answer (re-encoded for a terminal) instead of a table.
 inline void add_json_answer_flag(CLI::App* command, bool& json) {
-  command->add_flag("--json", json,
+  command->add_flag("-j,--json", json,
                     "print the node's JSON answer (same JSON, non-ASCII characters as \\uXXXX escapes)");
 }
 
@@ -92,8 +92,13 @@ bool use_color(const Globals& g);
 /// The node to talk to: --node, $SPORE_NODE, $API_NODE, else API_NODE in the .env
 /// ($SPORE_ENV_FILE, else ./.env), which is read only then and trusted only when it is the user's
 /// own and writable by nobody else. Says on stderr (once, unless --quiet) which .env named it.
+/// An address without a port gets with_default_port().
 /// Throws CliError (exit 2) when none is given or the one given is invalid.
 NodeAddress node_address(const Globals& g);
+
+/// `addr` with default_http_port() applied when it was parsed without a port: 8080 for this host
+/// (its loopback and interface addresses, its hostname), 80 for any other.
+NodeAddress with_default_port(NodeAddress addr);
 
 /// The whole file, or nullopt when it cannot be opened.
 std::optional<std::string> read_file(const std::string& path);

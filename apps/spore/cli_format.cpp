@@ -4,6 +4,7 @@
 #include "terminal_safe.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <sstream>
 
@@ -25,17 +26,9 @@ size_t display_width(std::string_view s) {
   return n;
 }
 
-// `s` cut to at most kMaxCellColumns columns, the last one an ellipsis when it was longer: one
-// 1 MB cell padded every row of a table to 1 MB (issue 18 attack, finding C).
-std::string clip_cell(std::string_view s) {
-  if (display_width(s) <= kMaxCellColumns) return std::string(s);
-  size_t columns = 0;
-  size_t end = 0;
-  for (; end < s.size(); ++end) {
-    if ((static_cast<unsigned char>(s[end]) & 0xC0) != 0x80 && ++columns == kMaxCellColumns) break;
-  }
-  return std::string(s.substr(0, end)) + "\u2026";  // U+2026 HORIZONTAL ELLIPSIS, one column
-}
+// `s` cut to at most kMaxCellColumns columns: one 1 MB cell padded every row of a table to 1 MB
+// (issue 18 attack, finding C).
+std::string clip_cell(std::string_view s) { return clip_columns(s, kMaxCellColumns); }
 
 std::string pad_right(std::string_view s, size_t width) {
   std::string out(s);
@@ -166,6 +159,23 @@ std::string format_ago(int64_t ms) {
   return std::to_string(s / 86400) + " d ago";
 }
 
+std::string clip_columns(std::string_view s, size_t max_columns) {
+  if (display_width(s) <= max_columns) return std::string(s);
+  if (max_columns == 0) return "";
+  size_t columns = 0;
+  size_t end = 0;
+  // Up to the character that would be column max_columns: the ellipsis takes its place.
+  for (; end < s.size(); ++end) {
+    if ((static_cast<unsigned char>(s[end]) & 0xC0) != 0x80 && ++columns == max_columns) break;
+  }
+  return std::string(s.substr(0, end)) + "\u2026";  // U+2026 HORIZONTAL ELLIPSIS, one column
+}
+
+std::string format_incarnation(int64_t incarnation) {
+  if (incarnation < 0 || incarnation > 0xFFFFFFFFll) return std::to_string(incarnation);
+  return std::to_string(incarnation >> 16) + "/" + std::to_string(incarnation & 0xFFFF);
+}
+
 std::string format_bytes(uint64_t bytes) {
   if (bytes < 1024) return std::to_string(bytes) + " B";
   static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
@@ -248,7 +258,7 @@ std::string format_members_table(const nlohmann::ordered_json& body, bool color)
     auto heap = resources != nullptr ? number(*resources, "freeHeap") : std::nullopt;
     row.push_back(heap && *heap >= 0 ? format_bytes(static_cast<uint64_t>(*heap)) : "-");
     auto inc = number(m, "incarnation");
-    row.push_back(inc ? std::to_string(*inc) : "-");
+    row.push_back(inc ? format_incarnation(*inc) : "-");
     if (m.is_object() && m.contains("api") && m["api"].is_array()) {
       row.push_back(std::to_string(m["api"].size()));
     } else {
@@ -304,6 +314,22 @@ std::string format_status_lines(const nlohmann::ordered_json& body) {
   return out;
 }
 
+std::optional<std::string> not_spore_answer(const std::string& url, std::string_view content_type,
+                                            std::string_view body) {
+  const std::string text = trim(body);
+  bool too_deep = false;  // JSON all the same: get_json() names that refusal itself
+  if (text.empty() || !parse_node_json(text, &too_deep).is_discarded() || too_deep) return std::nullopt;
+  std::string type = trim(content_type.substr(0, content_type.find(';')));
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string what = "something else";
+  if (type == "text/html" || type == "application/xhtml+xml" || text.front() == '<') {
+    what = "HTML";
+  } else if (!type.empty()) {
+    what = terminal_safe(clip_columns(type, 40));
+  }
+  return "this is not a SPORE node (answered " + what + " from " + terminal_safe(url) + ")";
+}
+
 std::string describe_error_response(int status, std::string_view body) {
   Json j = parse_node_json(body);
   std::string out;
@@ -349,7 +375,7 @@ std::string format_discovered_table(std::vector<DiscoveredNode> nodes) {
   std::vector<std::vector<std::string>> rows;
   for (const DiscoveredNode& n : nodes) {
     rows.push_back({std::to_string(n.node_id), terminal_safe(n.hostname), terminal_safe(n.ip), n.http_port ? std::to_string(n.http_port) : "-",
-                    std::to_string(n.udp_port), std::to_string(n.incarnation), n.authenticated ? "key" : "none"});
+                    std::to_string(n.udp_port), format_incarnation(n.incarnation), n.authenticated ? "key" : "none"});
   }
   return render_table(headers, rows, right, {}, 0);
 }

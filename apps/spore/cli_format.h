@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,8 +27,16 @@ namespace cli {
 
 constexpr size_t kMaxCellColumns = SPORE_CLI_MAX_CELL_COLUMNS;
 
+/// `s` cut to at most `max_columns` columns (code points), the last one an ellipsis (U+2026) when
+/// it was longer.
+std::string clip_columns(std::string_view s, size_t max_columns);
+
 /// "now" below 1 s, "3 s ago", "4 min ago", "2 h ago", "3 d ago"; "-" for a negative value.
 std::string format_ago(int64_t ms);
+
+/// An incarnation as people read it: "BOOT/SEQ" (boot = inc >> 16, the restarts; seq = inc & 0xFFFF,
+/// the refutations since), e.g. "2/0" for 131072. A number outside 0..2^32-1 is shown as it is.
+std::string format_incarnation(int64_t incarnation);
 
 /// "512 B", "39.5 KiB", "1.2 MiB", "3.0 GiB".
 std::string format_bytes(uint64_t bytes);
@@ -56,6 +65,13 @@ std::string format_status_lines(const nlohmann::ordered_json& body);
 /// A one-line message for an HTTP error answer: "unauthorized (401): token required [code]" from
 /// the contract's {"error": "...", "code": "..."}, else "HTTP 500: <first 200 bytes of body>".
 std::string describe_error_response(int status, std::string_view body);
+
+/// "this is not a SPORE node (answered HTML from URL)" when an answer from `url` (`content_type`,
+/// `body`) is not SPORE's JSON: a non-empty body that does not parse as JSON ("HTML" for text/html
+/// or a body starting with '<', else its content type, else "something else"). nullopt for JSON
+/// or an empty body. The body itself is never quoted: a web server's page is not for the terminal.
+std::optional<std::string> not_spore_answer(const std::string& url, std::string_view content_type,
+                                            std::string_view body);
 
 /// One node heard by `spore discover`.
 struct DiscoveredNode {

@@ -3,6 +3,7 @@
 #include "terminal_safe.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 namespace spore {
@@ -101,6 +102,7 @@ std::optional<NodeAddress> parse_node_address(std::string_view text, std::string
     set_error(error, "'" + trimmed + "': '[' and ']' only enclose an IPv6 address, as in [fe80::1]:8080");
     return std::nullopt;
   }
+  out.port_given = has_port;
   if (has_port) {
     if (!all_digits(port) || port.size() > 5 || std::stoul(std::string(port)) == 0 ||
         std::stoul(std::string(port)) > 65535) {
@@ -111,6 +113,23 @@ std::optional<NodeAddress> parse_node_address(std::string_view text, std::string
   }
   out.host = std::string(host);
   return out;
+}
+
+uint16_t default_http_port(std::string_view host, const std::vector<std::string>& local_names) {
+  const auto lower = [](std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  std::string h = lower(host);
+  while (!h.empty() && h.back() == '.') h.pop_back();  // "localhost." is the same name
+  const bool loopback = h == "localhost" || (h.size() > 10 && h.compare(h.size() - 10, 10, ".localhost") == 0) ||
+                        starts_with(h, "127.") || h == "::1" || h == "0:0:0:0:0:0:0:1";
+  if (loopback) return kDefaultHttpPort;
+  for (const std::string& name : local_names) {
+    if (!name.empty() && lower(name) == h) return kDefaultHttpPort;
+  }
+  return kDeviceHttpPort;
 }
 
 std::optional<std::string> parse_env_value(std::string_view env_text, std::string_view key) {

@@ -10,13 +10,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace spore {
 namespace cli {
 
-/// Default REST port of a Linux node (Config::default_lan().http_port). An ESP-01 serves on 80:
-/// give it explicitly (`--node 192.168.1.100:80`).
+/// Default REST port of a Linux node (Config::default_lan().http_port): the port an address
+/// without one gets when it names this host (default_http_port()).
 constexpr uint16_t kDefaultHttpPort = 8080;
+/// REST port of an ESP8266 node (the seed's ESP-01 serves on 80): the port an address without one
+/// gets when it names another host.
+constexpr uint16_t kDeviceHttpPort = 80;
 /// Default UDP port of the wire protocol (seed contract).
 constexpr uint16_t kDefaultUdpPort = 4210;
 
@@ -36,6 +40,7 @@ struct CliError {
 struct NodeAddress {
   std::string host;
   uint16_t port = kDefaultHttpPort;
+  bool port_given = true;  ///< false: parsed from an address without a port (default_http_port() applies)
   /// "host:port" ("[v6]:port" for IPv6), for messages.
   std::string to_string() const;
   /// "http://host:port".
@@ -47,6 +52,13 @@ struct NodeAddress {
 /// host, a port that is not 1..65535, an https:// URL (nodes serve plain HTTP), a path, or spaces.
 std::optional<NodeAddress> parse_node_address(std::string_view text, std::string* error = nullptr,
                                               uint16_t default_port = kDefaultHttpPort);
+
+/// The port for an address that names no port: kDefaultHttpPort (8080, where spored listens) when
+/// `host` is this machine (localhost, *.localhost, 127.0.0.0/8, ::1, or one of `local_names`: this
+/// host's interface addresses and hostname, compared as text, case-insensitively), else
+/// kDeviceHttpPort (80, where an ESP-01 serves: the seed's `export API_NODE=192.168.1.100`).
+/// A Linux node on another host is named with its port (`--node 192.168.1.50:8080`).
+uint16_t default_http_port(std::string_view host, const std::vector<std::string>& local_names);
 
 /// Value of `key` in the text of a `.env` file, the seed's format: lines `KEY=value` or
 /// `export KEY=value`, blank lines and `#` comments, values optionally in single or double quotes,

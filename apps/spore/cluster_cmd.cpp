@@ -23,6 +23,9 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
+/// The refresh period of `--watch` given without SECONDS.
+constexpr const char* kDefaultWatchS = "2";
+
 struct MembersOptions {
   bool json = false;
   double watch_s = 0;
@@ -79,7 +82,11 @@ void add_cluster_commands(CLI::App& app, Cli& cli) {
   auto o = std::make_shared<MembersOptions>();
   CLI::App* members = cluster->add_subcommand("members", "the membership table as the node sees it");
   add_json_answer_flag(members, o->json);
-  add_seconds_option(members, "--watch", o->watch_s, "refresh every SECONDS until Ctrl-C", 0.1, 3600.0);
+  // -w alone refreshes every kDefaultWatchS; -w 5 every 5 s.
+  add_seconds_option(members, "-w,--watch", o->watch_s,
+                     "refresh every SECONDS (2 when none is given) until Ctrl-C", 0.1, 3600.0)
+      ->expected(0, 1)
+      ->default_str(kDefaultWatchS);
   cli.on_run(members, [&cli, o] { return cmd_members(cli.globals(), *o); });
 }
 

@@ -162,10 +162,10 @@ void add_watch_command(CLI::App* events, Cli& cli) {
   CLI::App* watch =
       events->add_subcommand("watch", "print the cluster's events as the node sees them, live (Server-Sent Events)");
   watch->add_option("--topic", o->topic, "only this topic (node_* membership events included)")->type_name("TOPIC");
-  watch->add_flag("--json", o->json,
+  watch->add_flag("-j,--json", o->json,
                   "one JSON object per line: the event's fields plus \"event\" and \"id\" (null for node_* events)");
   watch->add_option("--count", o->count, "exit 0 after N events")->check(CLI::PositiveNumber)->type_name("N");
-  watch->add_option("--timeout", o->timeout_s,
+  watch->add_option("-t,--timeout", o->timeout_s,
                     "exit after SECONDS: 0, or 1 when --count N was given and fewer than N events came")
       ->check(CLI::PositiveNumber)
       ->type_name("SECONDS");

@@ -287,8 +287,11 @@ class Watch {
     const double timeout_s = context_.http_timeout_s;
     if (a.status != 0 && !a.streaming) {
       if (!ever_streamed_ || a.status < 500) {
-        *failure = CliError{kExitFailure, addr_.to_string() + " GET " + path_ + ": " +
-                                              describe_stream_error(a.status, a.content_type, a.error_body)};
+        const std::optional<std::string> other =
+            not_spore_answer(addr_.base_url() + path_, a.content_type, a.error_body);
+        *failure = CliError{kExitFailure, other ? *other
+                                                : addr_.to_string() + " GET " + path_ + ": " +
+                                                      describe_stream_error(a.status, a.content_type, a.error_body)};
         return "";
       }
       return describe_error_response(a.status, a.error_body);
@@ -300,6 +303,7 @@ class Watch {
                         : a.too_large      ? BoundedAnswer::Failure::kTooLarge
                                            : BoundedAnswer::Failure::kTransport;
       bounded.error = a.error;
+      if (a.error == httplib::Error::Connection) bounded.unresolved = host_resolution_problem(addr_.host);
       if (!ever_streamed_) {
         *failure = CliError{kExitFailure, no_usable_answer(addr_, bounded, timeout_s)};
         return "";

@@ -12,10 +12,14 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "bounded_http.h"
 #include "cli_context.h"
+#include "cli_suggest.h"
 #include "commands.h"
 #include "posix/version.h"
 #include "spore/wire/wire_codec.h"
@@ -32,10 +36,13 @@ constexpr const char* kDescription =
     "UDP announcements (discover).";
 
 constexpr const char* kFooter =
-    "Node address: --node HOST[:PORT] (default port 8080), else $SPORE_NODE, else $API_NODE,\n"
+    "Node address: -n/--node HOST[:PORT], else $SPORE_NODE, else $API_NODE,\n"
     "else API_NODE in ./.env (e.g. `export API_NODE=192.168.1.100`), only if that file is yours and\n"
     "not writable by group or others (it chooses where the token goes); stderr says which file named the node.\n"
-    "Global options (--node, --http-timeout, --max-answer-bytes, --color, --quiet) may follow the subcommand.\n"
+    "Without a port: 8080 (spored's) when HOST is this machine (localhost, 127.x, ::1, its own addresses\n"
+    "or hostname), else 80 (an ESP-01's); a Linux node on another host: --node HOST:8080.\n"
+    "Global options (-n/--node, --http-timeout, --max-answer-bytes, --color, -q/--quiet) may follow the subcommand.\n"
+    "Short forms where a command has them: -j/--json, -w/--watch [SECONDS], -t/--timeout SECONDS, -h/--help.\n"
     "SPORE_ENV_FILE names another .env to read; SPORE_TOKEN holds the API token (node restart, ota, events publish, mqtt proof).\n"
     "Exit codes: 0 ok, 1 failed (unreachable, error answer, nothing heard), 2 bad arguments.";
 
@@ -46,7 +53,8 @@ void add_global_options(CLI::App& app, spore::cli::Globals& g) {
   app.require_subcommand(1);
   app.fallthrough();  // global options are accepted after the subcommand too
   app.footer(kFooter);
-  app.add_option("--node", g.node, "node to talk to: HOST[:PORT], default port 8080")->type_name("HOST[:PORT]");
+  app.add_option("-n,--node", g.node, "node to talk to: HOST[:PORT]; without a port 8080 for this host, else 80")
+      ->type_name("HOST[:PORT]");
   spore::cli::add_seconds_option(&app, "--http-timeout", g.http_timeout_s,
                                  "seconds one request to a node may take in all (connect, send, the whole answer)",
                                  0.1, 600.0)
@@ -63,10 +71,34 @@ void add_global_options(CLI::App& app, spore::cli::Globals& g) {
       ->capture_default_str();
 }
 
+/// CLI11's help with usage lines people read: a positional shows its type name (`[NODE] FILE`,
+/// `TOPIC [DATA]`), not its variable's name and count (`args(1x)`).
+class UsageFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_usage(const CLI::Option* opt) const override {
+    const std::string name = opt->get_type_name();
+    if (!opt->get_positional() || name.empty()) return CLI::Formatter::make_option_usage(opt);
+    return opt->get_required() || name.front() == '[' ? name : "[" + name + "]";
+  }
+};
+
+/// The message and exit code for a command line CLI11 refused (0 for --help and --version).
+int usage_error(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  if (e.get_exit_code() != 0) {
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    if (const std::optional<std::string> message = spore::cli::unknown_command_message(app, args)) {
+      std::cerr << "spore: " << *message << "\n";
+      return kExitUsage;
+    }
+  }
+  return app.exit(e) == 0 ? kExitOk : kExitUsage;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{kDescription, "spore"};
+  app.formatter(std::make_shared<UsageFormatter>());
   spore::cli::Cli cli;
   add_global_options(app, cli.globals());
   spore::cli::add_cluster_commands(app, cli);
@@ -82,8 +114,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitUsage;
+    return usage_error(app, e, argc, argv);
   }
   spore::cli::set_max_answer_bytes(cli.globals().max_answer_bytes);
   if (cli.chosen()) return cli.run_chosen();

@@ -97,8 +97,8 @@ int cmd_restart(const Globals& g, const RestartOptions& o) {
       std::optional<int64_t> now = self_incarnation(addr, g);
       // Serial arithmetic (core/spore/incarnation.h): boot 65,536 comes back as incarnation 0.
       if (now && (!before || incarnation_newer(static_cast<uint32_t>(*now), static_cast<uint32_t>(*before)))) {
-        std::cout << "back with incarnation " << *now;
-        if (before) std::cout << " (was " << *before << ")";
+        std::cout << "back with incarnation " << format_incarnation(*now);
+        if (before) std::cout << " (was " << format_incarnation(*before) << ")";
         std::cout << "\n";
         return kExitOk;
       }

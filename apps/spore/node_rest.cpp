@@ -9,13 +9,17 @@
 namespace spore {
 namespace cli {
 
-std::string cannot_reach(const NodeAddress& addr, httplib::Error error) {
-  return "cannot reach the node at " + addr.base_url() + ": " + describe_transport_error(error) +
+std::string cannot_reach(const NodeAddress& addr, const BoundedAnswer& answer) {
+  if (!answer.unresolved.empty()) {
+    return answer.unresolved + ": check the name, or give the node's IP address (`spore discover` lists the nodes "
+                               "on the LAN)";
+  }
+  return "cannot reach the node at " + addr.base_url() + ": " + describe_transport_error(answer.error) +
          ". Is spored running there? (`spore discover` lists the nodes on the LAN)";
 }
 
 std::string no_usable_answer(const NodeAddress& addr, const BoundedAnswer& answer, double deadline_s) {
-  if (answer.failure == BoundedAnswer::Failure::kTransport) return cannot_reach(addr, answer.error);
+  if (answer.failure == BoundedAnswer::Failure::kTransport) return cannot_reach(addr, answer);
   return addr.to_string() + ": " + answer.why(deadline_s);
 }
 
@@ -23,11 +27,14 @@ HttpAnswer http_call(const NodeAddress& addr, const Globals& g, const std::strin
                      const httplib::Headers& headers) {
   const BoundedAnswer a =
       bounded_request(addr, g.http_timeout_s, method, path, headers, "", method == "POST" ? "application/json" : "");
-  if (a.failure == BoundedAnswer::Failure::kTransport) throw CliError{kExitFailure, cannot_reach(addr, a.error)};
+  if (a.failure == BoundedAnswer::Failure::kTransport) throw CliError{kExitFailure, cannot_reach(addr, a)};
   if (!a.ok()) {
     throw CliError{kExitFailure, addr.to_string() + " " + method + " " + path + ": " + a.why(g.http_timeout_s)};
   }
-  return HttpAnswer{a.status, a.body};
+  if (const std::optional<std::string> other = not_spore_answer(addr.base_url() + path, a.content_type, a.body)) {
+    throw CliError{kExitFailure, *other};
+  }
+  return HttpAnswer{a.status, a.body, a.content_type};
 }
 
 nlohmann::ordered_json get_json(const NodeAddress& addr, const Globals& g, const std::string& path, std::string* raw) {

@@ -17,8 +17,9 @@ namespace spore {
 namespace cli {
 
 /// "cannot reach the node at http://HOST:PORT: <what failed>. Is spored running there? ...": the
-/// message for a node that did not answer at all (`error` a transport failure).
-std::string cannot_reach(const NodeAddress& addr, httplib::Error error);
+/// message for a node that did not answer at all (`answer` a transport failure); "cannot resolve
+/// host 'HOST' (...)" when that was why.
+std::string cannot_reach(const NodeAddress& addr, const BoundedAnswer& answer);
 
 /// The message for a request that got no usable answer (`answer.ok()` false): cannot_reach() for a
 /// transport failure, else "HOST:PORT: <the bound it broke>" (too slow, too large).
@@ -27,11 +28,13 @@ std::string no_usable_answer(const NodeAddress& addr, const BoundedAnswer& answe
 struct HttpAnswer {
   int status = 0;
   std::string body;
+  std::string content_type;
 };
 
 /// One request bounded in time (--http-timeout, for the whole request) and size
 /// (--max-answer-bytes): bounded_http.h. Any answer is returned; no answer (unreachable, too slow,
-/// too large) throws CliError (exit 1).
+/// too large) throws CliError (exit 1), and so does an answer that is not SPORE's JSON
+/// (not_spore_answer(): a web server's page is named, never printed).
 HttpAnswer http_call(const NodeAddress& addr, const Globals& g, const std::string& method, const std::string& path,
                      const httplib::Headers& headers = {});
 

@@ -42,6 +42,11 @@ ImageFile load_image(const std::string& path) {
   ImageFile image;
   std::string error;
   if (!inspect_image(path, &image, &error)) throw CliError{kExitUsage, error};
+  // Before any request: a wrong file (a text, a gzip, a key) fails here, no node touched.
+  if (const std::optional<std::string> problem = image_format_problem(
+          terminal_safe(path), reinterpret_cast<const uint8_t*>(image.head.data()), image.head.size())) {
+    throw CliError{kExitUsage, *problem};
+  }
   return image;
 }
 
@@ -92,7 +97,8 @@ int print_update(const NodeAddress& node, const NodeRun& run) {
         std::cout << who << ": updated in " << secs << ": back ACTIVE with image " << short_hash(run.new_hash);
         if (!run.version.empty()) std::cout << ", version " << terminal_safe(run.version);
         if (run.old_incarnation >= 0 && run.new_incarnation >= 0) {
-          std::cout << ", incarnation " << run.old_incarnation << " -> " << run.new_incarnation;
+          std::cout << ", incarnation " << format_incarnation(run.old_incarnation) << " -> "
+                    << format_incarnation(run.new_incarnation);
         }
         std::cout << "\n";
       }
@@ -114,10 +120,12 @@ int cmd_ota_update(const NodeAddress& node, const OtaUpdateOptions& o) {
   const TokenMap map = load_token_map(o);
   const std::optional<std::string> fallback = token_from(o.token, o.token_file);
   std::string why;
-  std::optional<Json> status = fetch_json(node, "/api/node/status", o.http_timeout_s, &why);
+  bool named = false;
+  std::optional<Json> status = fetch_json(node, "/api/node/status", o.http_timeout_s, &why, &named);
   if (!status) {
-    throw CliError{kExitFailure, "cannot reach the node at " + node.base_url() + ": " + why +
-                                     ". Is it running? (`spore discover` lists the nodes on the LAN)"};
+    throw CliError{kExitFailure, named ? why
+                                       : "cannot reach the node at " + node.base_url() + ": " + why +
+                                             ". Is it running? (`spore discover` lists the nodes on the LAN)"};
   }
   const std::string hostname = json_string(*status, "hostname");
   SignPolicy policy = sign_policy(o, map, fallback);
@@ -155,7 +163,7 @@ void add_common_options(CLI::App* cmd, OtaCommonOptions& o) {
                 "send the API token itself ('Authorization: Bearer') instead of a one-use request proof: for "
                 "nodes older than request proofs; anyone on the path can read and reuse it, and node "
                 "identities are not checked");
-  add_seconds_option(cmd, "--timeout", o.timeout_s,
+  add_seconds_option(cmd, "-t,--timeout", o.timeout_s,
                      "per node: seconds to wait for it to come back ACTIVE with the new image after the upload "
                      "(also the limit for a stalled upload and for the answer to it)",
                      1.0, 3600.0)
@@ -165,7 +173,7 @@ void add_common_options(CLI::App* cmd, OtaCommonOptions& o) {
   cmd->add_flag("--allow-downgrade", o.allow_downgrade,
                 "let a node with an OTA public key install a signed image older than the one it runs, when the "
                 "image was signed with 'spore sign --allow-downgrade'; without both such nodes answer 422 downgrade");
-  cmd->add_flag("--json", o.json, "print the result as JSON on stdout (progress stays on stderr)");
+  cmd->add_flag("-j,--json", o.json, "print the result as JSON on stdout (progress stays on stderr)");
 }
 
 /// `ota update [NODE] FILE`: NODE from the arguments, else the global options.
@@ -176,7 +184,7 @@ int run_ota_update(const Globals& g, OtaUpdateOptions& o, const std::vector<std:
     std::optional<NodeAddress> addr = parse_node_address(args[0], &error);
     if (!addr) throw CliError{kExitUsage, "ota update: " + error};
     o.file = args[1];
-    return cmd_ota_update(*addr, o);
+    return cmd_ota_update(with_default_port(*addr), o);
   }
   o.file = args[0];
   return cmd_ota_update(node_address(g), o);

@@ -49,7 +49,8 @@ int cmd_ota_update(const NodeAddress& node, const OtaUpdateOptions& options);
 /// result table; 0 when no node failed, 1 otherwise (ota_rollout.cpp).
 int cmd_ota_all(const NodeAddress& observer, const OtaAllOptions& options);
 
-/// The image FILE, inspected (size, signature, hashes); throws CliError (exit 2) when unreadable.
+/// The image FILE, inspected (size, signature, hashes); throws CliError (exit 2) when unreadable
+/// or not a firmware image (image_format_problem()). Both OTA commands call it before any request.
 ImageFile load_image(const std::string& path);
 
 /// The --token-map file parsed (empty without one); throws CliError (exit 2) when it is unreadable

@@ -162,6 +162,7 @@ bool inspect_image(const std::string& path, ImageFile* out, std::string* error) 
     const size_t n = std::fread(buf.data(), 1, buf.size(), f.get());
     if (n == 0) break;
     EVP_DigestUpdate(file_ctx.get(), buf.data(), n);
+    if (offset == 0) img.head.assign(reinterpret_cast<const char*>(buf.data()), std::min<size_t>(n, 16));
     if (offset < img.layout.image_bytes) {
       const uint64_t left = img.layout.image_bytes - offset;
       EVP_DigestUpdate(image_ctx.get(), buf.data(), static_cast<size_t>(std::min<uint64_t>(left, n)));

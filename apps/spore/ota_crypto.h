@@ -20,6 +20,7 @@ struct ImageFile {
   uint64_t size_bytes = 0;
   ImageLayout layout;
   ImageHashes hashes;
+  std::string head;  ///< the file's first bytes (up to 16), for image_format_problem()
 };
 
 /// Reads `path` once: size, signed-trailer detection, SHA-256 of the image part and of the whole

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "cli_format.h"
 #include "json_fields.h"
@@ -37,6 +38,30 @@ bool boundary_char_ok(char c) {
 
 bool plausible_signature_length(uint32_t length) {
   return length == 128 || length == 256 || length == 384 || length == 512;
+}
+
+ImageKind image_kind(const uint8_t* head, size_t size) {
+  constexpr uint8_t kEspMagic = 0xE9;  // ESPLoader.ESP_IMAGE_MAGIC, core/spore/device/esp_image.cpp
+  static constexpr uint8_t kElfMagic[4] = {0x7F, 'E', 'L', 'F'};
+  if (head == nullptr || size == 0) return ImageKind::kUnknown;
+  if (head[0] == kEspMagic) return ImageKind::kEsp8266;
+  if (size >= sizeof kElfMagic && std::memcmp(head, kElfMagic, sizeof kElfMagic) == 0) return ImageKind::kElf;
+  return ImageKind::kUnknown;
+}
+
+std::optional<std::string> image_format_problem(const std::string& path, const uint8_t* head, size_t size) {
+  if (image_kind(head, size) != ImageKind::kUnknown) return std::nullopt;
+  std::string what = "it starts with";
+  char hex[4];
+  for (size_t i = 0; i < std::min<size_t>(size, 4); ++i) {
+    std::snprintf(hex, sizeof hex, " %02X", head[i]);
+    what += hex;
+  }
+  if (size == 0) what = "it is empty";
+  if (size >= 2 && head[0] == 0x1F && head[1] == 0x8B) what += " (gzip: nodes take the image itself)";
+  return path + " is not a firmware image: " + what +
+         "; an ESP8266 takes a .bin starting with E9, a Linux node an ELF executable (7F 45 4C 46). Nothing was "
+         "sent";
 }
 
 ImageLayout detect_image_layout(uint64_t file_size, const uint8_t* last4) {

@@ -41,6 +41,17 @@ struct ImageLayout {
 /// accepts either hash from the node anyway (see image_hash_matches).
 ImageLayout detect_image_layout(uint64_t file_size, const uint8_t* last4);
 
+/// What the first bytes of a file say it is: an ESP8266 image (0xE9, the byte the node's
+/// esp_image_magic_ok() checks) or an ELF file (a Linux node's executable), else neither.
+enum class ImageKind { kUnknown, kEsp8266, kElf };
+ImageKind image_kind(const uint8_t* head, size_t size);
+
+/// Why `path`, whose first bytes are `head` (`size` of them), is no image any SPORE node takes,
+/// or nullopt when it is one (image_kind() not kUnknown). `ota update` and `ota all` check it
+/// before any request, so a wrong file fails (exit 2) before a node is touched; which of the two
+/// kinds a node takes, the node itself checks (422 bad_magic).
+std::optional<std::string> image_format_problem(const std::string& path, const uint8_t* head, size_t size);
+
 /// True for the signature sizes detect_image_layout accepts.
 bool plausible_signature_length(uint32_t length);
 

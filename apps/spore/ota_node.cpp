@@ -26,10 +26,17 @@ double seconds_since(OtaClock::time_point t0) {
   return std::chrono::duration<double>(OtaClock::now() - t0).count();
 }
 
-std::optional<Json> fetch_json(const NodeAddress& addr, const std::string& path, double timeout_s, std::string* why) {
+std::optional<Json> fetch_json(const NodeAddress& addr, const std::string& path, double timeout_s, std::string* why,
+                               bool* named) {
   const BoundedAnswer res = bounded_request(addr, timeout_s, "GET", path);
+  if (named != nullptr) *named = !res.unresolved.empty();
   if (!res.ok()) {
     if (why != nullptr) *why = res.why(timeout_s);
+    return std::nullopt;
+  }
+  if (const std::optional<std::string> other = not_spore_answer(addr.base_url() + path, res.content_type, res.body)) {
+    if (why != nullptr) *why = *other;
+    if (named != nullptr) *named = true;
     return std::nullopt;
   }
   if (res.status < 200 || res.status > 299) {

@@ -28,8 +28,10 @@ using OtaClock = std::chrono::steady_clock;
 double seconds_since(OtaClock::time_point t0);
 
 /// GET a JSON object, bounded in time and size (bounded_http.h); nullopt with `why` on any failure.
+/// `named` (when not null) is set when `why` alone says what is wrong with the address: a host name
+/// that does not resolve, or a server that is not a SPORE node (not_spore_answer()).
 std::optional<nlohmann::ordered_json> fetch_json(const NodeAddress& addr, const std::string& path, double timeout_s,
-                                                 std::string* why);
+                                                 std::string* why, bool* named = nullptr);
 
 /// `j[key]` when it is an integer, else nullopt.
 std::optional<int64_t> int_field(const nlohmann::ordered_json& j, const char* key);

@@ -77,10 +77,12 @@ struct Fleet {
 Fleet list_fleet(const NodeAddress& observer, const OtaAllOptions& o, const SignPolicy& policy,
                  const ImageFile& image) {
   std::string why;
-  std::optional<Json> members = fetch_json(observer, "/api/cluster/members", o.http_timeout_s, &why);
+  bool named = false;
+  std::optional<Json> members = fetch_json(observer, "/api/cluster/members", o.http_timeout_s, &why, &named);
   if (!members) {
-    throw CliError{kExitFailure, "cannot read the members from " + observer.base_url() + ": " + why +
-                                     ". Is it running? (`spore discover` lists the nodes on the LAN)"};
+    throw CliError{kExitFailure, named ? why
+                                       : "cannot read the members from " + observer.base_url() + ": " + why +
+                                             ". Is it running? (`spore discover` lists the nodes on the LAN)"};
   }
   if (!looks_like_members(*members)) throw CliError{kExitFailure, observer.to_string() + ": no \"members\" list"};
   Fleet fleet;
@@ -158,6 +160,7 @@ bool run_wave(const std::vector<size_t>& wave, const NodeAddress& observer, cons
     r.outcome = run.outcome;
     r.reason = run.reason;
     r.seconds = run.seconds;
+    r.version = run.version;
     char secs[32];
     std::snprintf(secs, sizeof(secs), "%.1f s", run.seconds);
     if (run.outcome == NodeOutcome::kFailed) {

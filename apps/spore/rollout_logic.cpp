@@ -88,18 +88,18 @@ const char* outcome_code(NodeOutcome outcome) {
   return "not_reached";
 }
 
-std::string outcome_text(const NodeResult& r) {
-  switch (r.outcome) {
+const char* outcome_text(NodeOutcome outcome) {
+  switch (outcome) {
     case NodeOutcome::kUpdated:
       return "updated";
     case NodeOutcome::kUpToDate:
       return "up to date";
     case NodeOutcome::kFailed:
-      return r.reason.empty() ? "failed" : "failed (" + r.reason + ")";
+      return "FAILED";
     case NodeOutcome::kSkipped:
-      return r.reason.empty() ? "skipped" : "skipped (" + r.reason + ")";
+      return "skipped";
     case NodeOutcome::kUnverified:
-      return "not sent (" + r.reason + ")";
+      return "not sent";
     case NodeOutcome::kNotReached:
       break;
   }
@@ -108,17 +108,25 @@ std::string outcome_text(const NodeResult& r) {
 
 std::string format_rollout_table(const std::vector<NodeResult>& results) {
   std::vector<std::vector<std::string>> rows;
+  std::string details;
   size_t counts[6] = {0, 0, 0, 0, 0, 0};
   for (const NodeResult& r : results) {
     ++counts[static_cast<size_t>(r.outcome)];
     char secs[32] = "-";
     if (r.seconds >= 0) std::snprintf(secs, sizeof(secs), "%.1f s", r.seconds);
-    std::string wave = r.wave < 0 ? "-" : r.wave == 0 ? "canary" : std::to_string(r.wave);
-    // Hostnames, addresses and reasons come from the nodes: terminal_safe (issue 18, finding 5).
-    rows.push_back({r.hostname.empty() ? "-" : terminal_safe(r.hostname), r.ip.empty() ? "-" : terminal_safe(r.ip),
-                    wave, terminal_safe(outcome_text(r)), secs});
+    // Hostnames, addresses, versions and reasons come from the nodes: terminal_safe (issue 18, finding 5).
+    const std::string node = terminal_safe(r.hostname.empty() ? (r.ip.empty() ? "-" : r.ip) : r.hostname);
+    const std::string version = r.version.empty() ? "-" : terminal_safe(r.version);
+    rows.push_back({clip_columns(node, kRolloutNodeColumns), outcome_text(r.outcome), secs,
+                    clip_columns(version, kRolloutVersionColumns)});
+    // The details, whole, below the table: where the node is, its wave, why.
+    details += "  " + node + ": " + (r.ip.empty() ? "no address" : terminal_safe(r.ip));
+    if (r.wave >= 0) details += r.wave == 0 ? ", canary" : ", wave " + std::to_string(r.wave);
+    if (!r.reason.empty()) details += ": " + terminal_safe(r.reason);
+    details += "\n";
   }
-  std::string out = format_table({"HOSTNAME", "IP", "WAVE", "RESULT", "TIME"}, rows, {false, false, false, false, true});
+  std::string out = format_table({"NODE", "RESULT", "TIME", "VERSION"}, rows, {false, false, true, false});
+  if (!results.empty()) out += "\n" + details + "\n";
   std::string summary = std::to_string(results.size()) + (results.size() == 1 ? " node:" : " nodes:");
   const struct {
     NodeOutcome o;
@@ -149,6 +157,7 @@ nlohmann::ordered_json rollout_to_json(const std::vector<NodeResult>& results, c
     j["wave"] = r.wave;
     j["result"] = outcome_code(r.outcome);
     j["reason"] = r.reason;
+    if (!r.version.empty()) j["firmwareVersion"] = r.version;
     if (r.seconds >= 0) {
       j["seconds"] = std::round(r.seconds * 1000) / 1000;
     } else {

@@ -53,6 +53,11 @@ enum class NodeOutcome {
   kUnverified,
 };
 
+/// Widest NODE and VERSION cells of the `ota all` table (longer text ends in an ellipsis), so that
+/// NODE + RESULT (11) + TIME (8) + VERSION and the gaps stay within 80 columns.
+constexpr size_t kRolloutNodeColumns = 32;
+constexpr size_t kRolloutVersionColumns = 22;
+
 struct NodeResult {
   std::string hostname;
   std::string ip;  ///< "ip" or "ip:port" when the port is not 8080
@@ -60,19 +65,24 @@ struct NodeResult {
   std::string reason;
   double seconds = -1;  ///< from upload start to confirmed back; < 0 when not attempted
   int wave = -1;        ///< 0 = canary; -1 when not planned
+  std::string version;  ///< firmware version the node came back with ("" when unknown)
 };
 
-/// "updated", "failed (reason)", "not reached", "up to date", "skipped (DEAD)".
-std::string outcome_text(const NodeResult& r);
+/// "updated", "FAILED", "not reached", "up to date", "skipped", "not sent": the RESULT column.
+const char* outcome_text(NodeOutcome outcome);
 
 /// Machine-readable outcome: "updated", "failed", "not_reached", "up_to_date", "skipped".
 const char* outcome_code(NodeOutcome outcome);
 
-/// The per-node table: HOSTNAME IP WAVE RESULT TIME, in the order given, then a summary line
-/// ("10 nodes: 10 updated" / "... 1 failed, 9 not reached"), without colours.
+/// The per-node table, at most 80 columns wide: NODE (hostname, else address; at most
+/// kRolloutNodeColumns) RESULT TIME VERSION (at most kRolloutVersionColumns), in the order given;
+/// below it one line per node with its address, wave and reason ("n2: 127.0.9.3:9000, wave 1:
+/// not back within 10 s"), then a summary line ("10 nodes: 10 updated" / "... 1 failed, 9 not
+/// reached"), without colours.
 std::string format_rollout_table(const std::vector<NodeResult>& results);
 
-/// {"ok": bool, "sha256", "nodes": [{"hostname","ip","wave","result","reason","seconds"}]}.
+/// {"ok": bool, "sha256", "nodes": [{"hostname","ip","wave","result","reason","seconds"
+/// [,"firmwareVersion"]}]}.
 nlohmann::ordered_json rollout_to_json(const std::vector<NodeResult>& results, const std::string& sha256);
 
 /// True when any node failed.

@@ -131,7 +131,7 @@ void fuzz_address(uint8_t param, std::string_view text) {
   (void)a->base_url();
   std::string again_error;
   const std::optional<cli::NodeAddress> again = cli::parse_node_address(again_text, &again_error, default_port);
-  check(again && again->host == a->host && again->port == a->port);
+  check(again && again->host == a->host && again->port == a->port && again->port_given);
 }
 
 void fuzz_env(std::string_view text) {

@@ -177,7 +177,7 @@ log "deeply nested JSON is refused with a clear message"
 # ---- finding A: a node trickling its answer after the upload cannot hold `ota update` past the
 # answer deadline (--timeout 3 here; the whole answer would take ~160 s).
 start_fake slowota 6 slowota
-head -c 4096 /dev/urandom >"$IT_TMP/image.bin"
+{ printf '\xe9'; head -c 4095 /dev/urandom; } >"$IT_TMP/image.bin"  # 0xE9: passes the CLI's image check
 run slowota "$SPORE" --http-timeout 2 ota update "$(it_ip 6):$IT_HTTP_PORT" "$IT_TMP/image.bin" --token t --bearer \
   --timeout 3
 [ "$RC" -eq 1 ] || it_fail "ota update against a trickled answer: exit $RC (124: still running at 30 s)"

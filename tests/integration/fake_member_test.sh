@@ -54,11 +54,13 @@ cat "$IT_TMP/rollout.err" "$IT_TMP/rollout.out" >&2
 for k in 1 2 3; do
   [ "$(status_of "$k" | jq -r .imageSha256)" = "$NEW_SHA" ] || it_fail "n$k does not run the new image"
   [ "$(status_of "$k" | jq -r .firmwareVersion)" = "9.2.0" ] || it_fail "n$k does not run 9.2.0"
-  grep -Eq "^n$k +$(it_ip "$k")(:[0-9]+)? +[a-z0-9]+ +updated" "$IT_TMP/rollout.out" || it_fail "n$k not reported updated"
+  { grep -Eq "^n$k +updated " "$IT_TMP/rollout.out" &&
+    grep -Eq "^  n$k: $(it_ip "$k")(:[0-9]+)?, (canary|wave [0-9]+)\$" "$IT_TMP/rollout.out"; } ||
+    it_fail "n$k not reported updated"
 done
-grep -Eq "^n0 +$IT_NET\.9(:[0-9]+)? +- +not sent \(unverified: " "$IT_TMP/rollout.out" ||
+grep -Eq "^  n0: $IT_NET\.9(:[0-9]+)?: unverified: " "$IT_TMP/rollout.out" && grep -Eq "^n0 +not sent " "$IT_TMP/rollout.out" ||
   it_fail "the forging fake n0 is not reported as not sent"
-grep -Eq "^n2 +$IT_NET\.10(:[0-9]+)? +- +not sent \(unverified: .*says it is node" "$IT_TMP/rollout.out" ||
+grep -Eq "^  n2: $IT_NET\.10(:[0-9]+)?: unverified: .*says it is node" "$IT_TMP/rollout.out" ||
   it_fail "the relaying fake n2 is not reported as not sent"
 grep -q "3 updated" "$IT_TMP/rollout.out" || it_fail "the summary does not say 3 updated"
 
@@ -103,7 +105,7 @@ rc=0
   --parallel 2 --timeout 30 >"$IT_TMP/rollout2.out" 2>"$IT_TMP/rollout2.err" || rc=$?
 cat "$IT_TMP/rollout2.err" "$IT_TMP/rollout2.out" >&2
 [ "$rc" -eq 1 ] || it_fail "ota all exited $rc with a hijacked member listed, want 1"
-grep -Eq "^hijack +$IT_NET\.11(:[0-9]+)? +- +not sent \(unverified: .*answered for address $(it_ip 3):$IT_HTTP_PORT" \
+grep -Eq "^  hijack: $IT_NET\.11(:[0-9]+)?: unverified: .*answered for address $(it_ip 3):$IT_HTTP_PORT" \
   "$IT_TMP/rollout2.out" || it_fail "the hijacker is not reported as a relay"
 ! jq -e 'select(.method != "GET" or (.headers | has("Authorization")) or .body_bytes > 0)' "$IT_TMP/fake-hijack.jsonl" \
   >/dev/null || it_fail "the hijacker received more than a challenge"

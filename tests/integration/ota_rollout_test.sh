@@ -53,12 +53,16 @@ log "rollout 1: $BIN/spored-9.1.0 (sha256 ${GOOD_SHA:0:12}) to $N nodes, --canar
 rollout 1 "$BIN/spored-9.1.0" 30
 [ "$rc" -eq 0 ] || it_fail "rollout 1 exited $rc"
 grep -q "^10 nodes: 10 updated$" "$IT_TMP/rollout1.out" || it_fail "rollout 1: the summary does not say 10 updated"
-[ "$(grep -c ' updated ' "$IT_TMP/rollout1.out")" -eq $N ] || it_fail "rollout 1: not every row says updated"
+# The table: NODE RESULT TIME VERSION, at most 80 columns; each node's address and wave below it.
+[ "$(grep -Ec '^n[0-9]+ +updated +[0-9.]+ s +9\.1\.0$' "$IT_TMP/rollout1.out")" -eq $N ] ||
+  it_fail "rollout 1: not every row says updated with version 9.1.0"
+[ "$(awk '{ if (length($0) > w) w = length($0) } END { print w }' <(sed -n '1,/^$/p' "$IT_TMP/rollout1.out"))" -le 80 ] ||
+  it_fail "rollout 1: the table is wider than 80 columns"
 # Waves: the canary first, then 3 at a time; the observer (n1) is updated in the last wave.
-grep -Eq '^n2 +[0-9.:]+ +canary +updated' "$IT_TMP/rollout1.out" || it_fail "rollout 1: n2 was not the canary"
-grep -Eq '^n1 +[0-9.:]+ +3 +updated' "$IT_TMP/rollout1.out" || it_fail "rollout 1: the observer n1 was not in the last wave"
+grep -Eq '^  n2: [0-9.:]+, canary$' "$IT_TMP/rollout1.out" || it_fail "rollout 1: n2 was not the canary"
+grep -Eq '^  n1: [0-9.:]+, wave 3$' "$IT_TMP/rollout1.out" || it_fail "rollout 1: the observer n1 was not in the last wave"
 for w in 1 2 3; do
-  n="$(grep -Ec "^n[0-9]+ +[0-9.:]+ +$w +updated" "$IT_TMP/rollout1.out" || true)"
+  n="$(grep -Ec "^  n[0-9]+: [0-9.:]+, wave $w\$" "$IT_TMP/rollout1.out" || true)"
   [ "$n" -eq 3 ] || it_fail "rollout 1: wave $w has $n nodes (want 3)"
 done
 # The rollout waits for each node; its word is checked against the nodes themselves.
@@ -82,7 +86,8 @@ snapshot_nodes
 log "rollout 2: a copy of /bin/true (sha256 ${BAD_SHA:0:12}), --canary 1 --parallel 3 --timeout 8"
 rollout 2 "$BIN/vanishing" 8
 [ "$rc" -eq 1 ] || it_fail "rollout 2 exited $rc, want 1 (a node failed)"
-grep -Eq '^n2 +[0-9.:]+ +canary +failed \(' "$IT_TMP/rollout2.out" || it_fail "rollout 2: the canary n2 is not listed as failed"
+{ grep -Eq '^n2 +FAILED ' "$IT_TMP/rollout2.out" && grep -Eq '^  n2: [0-9.:]+, canary: ' "$IT_TMP/rollout2.out"; } ||
+  it_fail "rollout 2: the canary n2 is not listed as failed"
 grep -q "^10 nodes: 1 failed, 9 not reached$" "$IT_TMP/rollout2.out" || it_fail "rollout 2: the summary is not '1 failed, 9 not reached'"
 [ "$(grep -c ' not reached ' "$IT_TMP/rollout2.out")" -eq 9 ] || it_fail "rollout 2: not 9 rows 'not reached'"
 grep -q "stopping the rollout" "$IT_TMP/rollout2.err" || it_fail "rollout 2: no 'stopping the rollout' line"

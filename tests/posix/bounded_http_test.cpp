@@ -7,6 +7,7 @@
 //
 // tests/posix/*_test.cpp link spore_posix only, not the apps: the source is included.
 #include "../../apps/spore/bounded_http.cpp"
+#include "../../apps/spore/terminal_safe.cpp"  // host_resolution_problem() escapes the host
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -628,16 +628,17 @@ TEST(SporeCliOtaRollout, WavesCanaryThenBoundedParallelism) {
 
 TEST(SporeCliOtaRollout, ResultTableAndSummary) {
   std::vector<NodeResult> r(4);
-  r[0] = {"n1", "127.0.9.2", NodeOutcome::kUpdated, "", 3.26, 0};
-  r[1] = {"n2", "127.0.9.3:9000", NodeOutcome::kFailed, "not back within 10 s: it did not answer", 10.4, 1};
-  r[2] = {"n10", "127.0.9.11", NodeOutcome::kNotReached, "", -1, 2};
-  r[3] = {"n3", "127.0.9.4", NodeOutcome::kSkipped, "DEAD", -1, -1};
+  r[0] = {"n1", "127.0.9.2", NodeOutcome::kUpdated, "", 3.26, 0, "9.1.0"};
+  r[1] = {"n2", "127.0.9.3:9000", NodeOutcome::kFailed, "not back within 10 s: it did not answer", 10.4, 1, ""};
+  r[2] = {"n10", "127.0.9.11", NodeOutcome::kNotReached, "", -1, 2, ""};
+  r[3] = {"n3", "127.0.9.4", NodeOutcome::kSkipped, "DEAD", -1, -1, ""};
   const std::string t = format_rollout_table(r);
-  EXPECT_EQ(t.substr(0, t.find('\n')), "HOSTNAME  IP              WAVE    RESULT                                              TIME");
-  EXPECT_NE(t.find("n1        127.0.9.2       canary  updated                                            3.3 s"), std::string::npos) << t;
-  EXPECT_NE(t.find("failed (not back within 10 s: it did not answer)  10.4 s"), std::string::npos) << t;
-  EXPECT_NE(t.find("n10       127.0.9.11      2       not reached"), std::string::npos) << t;
-  EXPECT_NE(t.find("skipped (DEAD)"), std::string::npos) << t;
+  EXPECT_EQ(t.substr(0, t.find('\n')), "NODE  RESULT         TIME  VERSION");
+  EXPECT_NE(t.find("\nn1    updated       3.3 s  9.1.0\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("\nn2    FAILED       10.4 s  -\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("\nn10   not reached       -  -\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("\n  n2: 127.0.9.3:9000, wave 1: not back within 10 s: it did not answer\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("\n  n3: 127.0.9.4: DEAD\n"), std::string::npos) << t;
   EXPECT_NE(t.find("4 nodes: 1 updated, 1 failed, 1 not reached, 1 skipped\n"), std::string::npos) << t;
   EXPECT_TRUE(rollout_failed(r));
   Json j = rollout_to_json(r, "ab12");
@@ -650,7 +651,7 @@ TEST(SporeCliOtaRollout, ResultTableAndSummary) {
   EXPECT_EQ(j["nodes"][2]["result"], "not_reached");
   EXPECT_TRUE(j["nodes"][2]["seconds"].is_null());
   EXPECT_EQ(j["nodes"][3]["result"], "skipped");
-  std::vector<NodeResult> ok = {r[0], {"n5", "x", NodeOutcome::kUpToDate, "", 0.1, 1}};
+  std::vector<NodeResult> ok = {r[0], {"n5", "x", NodeOutcome::kUpToDate, "", 0.1, 1, ""}};
   EXPECT_FALSE(rollout_failed(ok));
   EXPECT_NE(format_rollout_table(ok).find("2 nodes: 1 updated, 1 up to date\n"), std::string::npos);
   EXPECT_NE(format_rollout_table({}).find("0 nodes: none"), std::string::npos);

@@ -60,7 +60,8 @@ Verbs:
   sign FILE --key private.key [--out F]  append the signature (ESP8266 core's signed format)
                     these run build/dev/spore (built if missing); the node is --node
                     HOST[:PORT], else $SPORE_NODE, else $API_NODE, else API_NODE in .env
-                    (the current directory's, else this repository's)
+                    (the current directory's, else this repository's); without a PORT 8080
+                    for this host (spored), 80 for another (an ESP-01)
   help              this text
 
 Environment: SPORE_JOBS (parallel build jobs, default: all cores); SPORED, SPORE (use these
