@@ -327,7 +327,7 @@ void add_discover_commands(CLI::App& app, Cli& cli) {
   auto o = std::make_shared<DiscoverOptions>();
   CLI::App* discover = app.add_subcommand(
       "discover", "list the nodes on the LAN: asks them by UDP broadcast and lists who answers (no address needed)");
-  add_seconds_option(discover, "--timeout", o->timeout_s,
+  add_seconds_option(discover, "-t,--timeout", o->timeout_s,
                      "seconds to wait for answers; the request is repeated at 1/3 and 2/3 of it", 0.1, 3600.0)
       ->capture_default_str();
   discover->add_option("--udp-port", o->udp_port, "the cluster's UDP port")
@@ -349,7 +349,7 @@ void add_discover_commands(CLI::App& app, Cli& cli) {
   discover->add_option("--expect", o->expect, "stop as soon as N nodes were heard; fail if fewer by the timeout")
       ->type_name("N");
   discover->add_flag("--passive", o->passive, "only listen for the nodes' own ANNOUNCEs (every 10 s), do not ask");
-  discover->add_flag("--json", o->json, "print {\"nodes\": [...]} instead of a table");
+  discover->add_flag("-j,--json", o->json, "print {\"nodes\": [...]} instead of a table");
   cli.on_run(discover, [o] { return cmd_discover(*o); });
 }
 
