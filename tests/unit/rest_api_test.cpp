@@ -109,6 +109,16 @@ TEST_F(RestApiTest, StatusHasTheSeedFieldsAndValues) {
   expect_seed_api(j.at("api"));
 }
 
+// WiFi signal only where the platform knows it (the ESP8266); never a made-up value on Linux.
+TEST_F(RestApiTest, StatusHasWifiRssiOnlyWhenKnown) {
+  EXPECT_FALSE(call(HttpMethod::kGet, "/api/node/status").body.contains("wifiRssiDbm"));
+  sys.rssi = -67;
+  const Response r = call(HttpMethod::kGet, "/api/node/status");
+  ASSERT_TRUE(r.body.contains("wifiRssiDbm"));
+  EXPECT_EQ(r.body.at("wifiRssiDbm"), -67);
+  EXPECT_TRUE(r.body.at("uptimeMs").is_number_unsigned());
+}
+
 TEST_F(RestApiTest, EveryServedEndpointIsInTheApiList) {
   const Response r = call(HttpMethod::kGet, "/api/node/status");
   const auto& list = r.body.at("api");
