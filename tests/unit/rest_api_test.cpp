@@ -224,11 +224,11 @@ TEST_F(RestApiTest, ForgetsOnlyADeadMemberWithTheToken) {
   expect_error(call(HttpMethod::kDelete, "/api/cluster/members/4660", bearer), 409, "member_not_dead");
   EXPECT_EQ(listed(), 2u) << "an ACTIVE member was forgotten";
   // Not a member's decimal id (4660 + 2^32 wraps to it in 32 bits), this node itself, other paths.
-  for (const char* other : {"/api/cluster/members/abc", "/api/cluster/members/0", "/api/cluster/members/4660a",
-                            "/api/cluster/members/a4660", "/api/cluster/members/4294971956",
-                            "/api/cluster/members/99999999999999999999999", "/api/cluster/members/4661",
-                            "/api/cluster/members/11259375", "/api/cluster/members/", "/api/cluster/members/4660/x",
-                            "/api/cluster/member/4660", "/api/cluster/members4660"}) {
+  for (const char* other :
+       {"/api/cluster/members/abc", "/api/cluster/members/0", "/api/cluster/members/4660a",
+        "/api/cluster/members/a4660", "/api/cluster/members/4294971956", "/api/cluster/members/99999999999999999999999",
+        "/api/cluster/members/4661", "/api/cluster/members/11259375", "/api/cluster/members/",
+        "/api/cluster/members/4660/x", "/api/cluster/member/4660", "/api/cluster/members4660"}) {
     expect_error(call(HttpMethod::kDelete, other, bearer), 404, "not_found");
   }
   const Response get = call(HttpMethod::kGet, "/api/cluster/members/4660");

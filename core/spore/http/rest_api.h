@@ -36,9 +36,9 @@
 ///                          and "tokenLocation": where this node's token is, when the platform said)
 ///   404 not_found          no route has this path
 ///   503 token_pending      a protected route while the node has no token yet (lock_until_token())
-///   409 member_not_dead    DELETE of a member that is not DEAD
 ///   405 method_not_allowed a route has this path but not this method
 ///                          (plus "allowed": ["GET", ...], and HttpResponseHeaders::allow)
+///   409 member_not_dead    DELETE /api/cluster/members/{nodeId} of a member that is not DEAD
 ///   406 not_acceptable     GET / reached handle(): an adapter that does not serve asset_for()
 ///   501 not_supported      restart requested but this platform installed no restart handler
 ///   500 internal_error     a handler produced an incomplete document (a bug)
@@ -202,8 +202,9 @@ class RestApi {
 
   /// Adds a route and registers it in ctx.api() so it appears in the node's "api" list. `path`
   /// must stay valid for the RestApi's lifetime (a string literal); a last segment "{name}"
-  /// matches any one non-empty segment (the handler reads it from HttpRequest::path). Returns false when the table
-  /// or the registry is full, the path is not a valid registry URI, or the path + method exists.
+  /// matches any one non-empty segment (the handler reads it from HttpRequest::path). Returns
+  /// false when the table or the registry is full, the path is not a valid registry URI, or the
+  /// path + method exists.
   bool add_route(std::string_view path, HttpMethod method, RouteAuth auth, Handler handler);
   /// add_route() for a route whose body is not JSON (GET /metrics: Prometheus text): handle()
   /// passes its output to `handler` unwrapped and sets HttpResponseHeaders::content_type to
