@@ -87,6 +87,10 @@ uint32_t EspSystemInfo::chip_id() const { return ESP.getChipId(); }
 const char* EspSystemInfo::sdk_version() const { return ESP.getSdkVersion(); }
 uint16_t EspSystemInfo::cpu_freq_mhz() const { return ESP.getCpuFreqMHz(); }
 uint32_t EspSystemInfo::flash_chip_size_bytes() const { return ESP.getFlashChipRealSize(); }
+int8_t EspSystemInfo::wifi_rssi_dbm() const {
+  const sint8 rssi = wifi_station_get_rssi();
+  return rssi < 0 ? rssi : 0;
+}
 uint32_t EspSystemInfo::max_free_block_bytes() const { return ESP.getMaxFreeBlockSize(); }
 uint8_t EspSystemInfo::heap_fragmentation_percent() const { return ESP.getHeapFragmentation(); }
 uint32_t EspSystemInfo::free_sketch_space_bytes() const { return ESP.getFreeSketchSpace(); }

@@ -98,6 +98,8 @@ class EspSystemInfo final : public SystemInfo {
   uint16_t cpu_freq_mhz() const override;
   /// The size the flash chip reports (ESP.getFlashChipRealSize()), not the size the build assumed.
   uint32_t flash_chip_size_bytes() const override;
+  /// The station link's RSSI (wifi_station_get_rssi()); 0 while not associated (the SDK's 31).
+  int8_t wifi_rssi_dbm() const override;
 
   // ESP8266 extras (not part of the port).
   /// Largest block malloc() can return now (ESP.getMaxFreeBlockSize()).

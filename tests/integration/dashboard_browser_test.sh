@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The web dashboard in a real browser: tests/browser/dashboard.mjs (playwright-core, pinned in
 # tests/browser/package-lock.json) drives Debian's Chromium, headless, against a 3-node loopback
-# cluster, on node 1's page (GET /): the table shows 3 ACTIVE; a wrong API token gives a clear
-# error; killing node 3 turns it INACTIVE on the page without a reload; a firmware upload shows
-# progress to 100 % and node 1 comes back with the new version (a copy of spored with its version
-# slot patched, as the OTA tests do). SPORE_DASHBOARD_SCREENSHOT=docs/img/dashboard.png saves a
-# screenshot of the live cluster (relative to the repository root).
+# cluster, on node 1's page (GET /): the table shows 3 ACTIVE with uptime; an event published
+# from the page comes back through the stream; the phone layout (390 px) and dark mode; a wrong
+# API token gives a clear error; killing node 3 turns it INACTIVE on the page without a reload,
+# and once DEAD it is forgotten from the page; a firmware upload shows progress to 100 % and node
+# 1 comes back with the new version (a copy of spored with its version slot patched, as the OTA
+# tests do); a fleet update stops at a failing canary, then updates node 1 (docs/dashboard.md).
+# SPORE_DASHBOARD_SCREENSHOT=docs/img/dashboard.png saves screenshots of the live cluster
+# (relative to the repository root): that one at 1200 x 900, dashboard-phone.png at 390 x 844, dark.
 #
 # Needs chromium, node and npm (./ctl.sh test installs them). On a machine without them the test
 # is skipped (exit 77) with a message; under CI (CI=true) it fails instead, so CI never passes
@@ -22,9 +25,9 @@ CHROMIUM="${SPORE_CHROMIUM:-/usr/bin/chromium}"
 # playwright-core downloads no browser; the test uses Debian's Chromium.
 it_npm_ci "$BROWSER_DIR" playwright-core
 
-it_init 160
+it_init 340  # the range of issue 21's dashboard work (160 before)
 start_ota_node 1
-start_node 2
+start_node 2 --api-token-file "$(node_dir 1)/api_token"  # one token for n1 and n2: a fleet update reaches both
 start_node 3
 wait_until "3 nodes converge" 60 converged 1 2 3
 
@@ -32,6 +35,11 @@ version="9.7.0"
 mkdir -p "$IT_TMP/images"
 image="$IT_TMP/images/spored-$version"
 patch_version "$SPORED" "$image" "$version"
+fleet_version="9.8.0"
+image2="$IT_TMP/images/spored-$fleet_version"
+patch_version "$SPORED" "$image2" "$fleet_version"
+bad_image="$IT_TMP/images/not-an-image.bin"
+echo "not a firmware image" >"$bad_image"
 
 screenshot=""
 if [ -n "${SPORE_DASHBOARD_SCREENSHOT:-}" ]; then
@@ -42,9 +50,9 @@ fi
 
 log "driving $CHROMIUM ($("$CHROMIUM" --version 2>/dev/null || echo '?')) on $(it_url 1)/"
 DASHBOARD_URL="$(it_url 1)/" TOKEN="$(token_of 1)" VICTIM_PID="$(node_pid 3)" IMAGE="$image" \
-  NEW_VERSION="$version" SCREENSHOT="$screenshot" CHROMIUM="$CHROMIUM" \
+  NEW_VERSION="$version" IMAGE2="$image2" BAD_IMAGE="$bad_image" FLEET_VERSION="$fleet_version" SCREENSHOT="$screenshot" CHROMIUM="$CHROMIUM" \
   timeout 120 node "$BROWSER_DIR/dashboard.mjs" || it_fail "the browser checks failed (see above)"
 
 # What the page showed must also be what the nodes say.
-[ "$(status_of 1 | jq -r .firmwareVersion)" = "$version" ] || it_fail "node 1 does not run $version"
+[ "$(status_of 1 | jq -r .firmwareVersion)" = "$fleet_version" ] || it_fail "node 1 does not run $fleet_version"
 [ "$(status_at 1 n3)" != ACTIVE ] || it_fail "node 1 still sees the killed n3 ACTIVE"

@@ -84,8 +84,8 @@ TEST(NodeTest, BeginThenServicesListTheSeedRoutesFirstInOneOrder) {
   EXPECT_TRUE(f.node.begin_services(services));
   EXPECT_EQ(api_uris(f.node.context()),
             (std::vector<std::string>{"/api/node/status", "/api/cluster/members", "/api/node/restart",
-                                      "/api/node/challenge", "/api/node/update", "/", "/metrics", "/api/cluster/events",
-                                      "/api/cluster/events/stream"}));
+                                      "/api/node/challenge", "/api/cluster/members/{nodeId}", "/api/node/update", "/",
+                                      "/metrics", "/api/cluster/events", "/api/cluster/events/stream"}));
 }
 
 TEST(NodeTest, WithoutRestNoRouteIsRegistered) {

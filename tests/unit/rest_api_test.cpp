@@ -109,15 +109,26 @@ TEST_F(RestApiTest, StatusHasTheSeedFieldsAndValues) {
   expect_seed_api(j.at("api"));
 }
 
+// WiFi signal only where the platform knows it (the ESP8266); never a made-up value on Linux.
+TEST_F(RestApiTest, StatusHasWifiRssiOnlyWhenKnown) {
+  EXPECT_FALSE(call(HttpMethod::kGet, "/api/node/status").body.contains("wifiRssiDbm"));
+  sys.rssi = -67;
+  const Response r = call(HttpMethod::kGet, "/api/node/status");
+  ASSERT_TRUE(r.body.contains("wifiRssiDbm"));
+  EXPECT_EQ(r.body.at("wifiRssiDbm"), -67);
+  EXPECT_TRUE(r.body.at("uptimeMs").is_number_unsigned());
+}
+
 TEST_F(RestApiTest, EveryServedEndpointIsInTheApiList) {
   const Response r = call(HttpMethod::kGet, "/api/node/status");
   const auto& list = r.body.at("api");
-  EXPECT_EQ(list.size(), 4u);
+  EXPECT_EQ(list.size(), 5u);
   EXPECT_TRUE(api_has(list, "/api/node/status", "GET"));
   EXPECT_TRUE(api_has(list, "/api/cluster/members", "GET"));
   EXPECT_TRUE(api_has(list, "/api/node/restart", "POST"));
   EXPECT_TRUE(api_has(list, "/api/node/challenge", "GET"));
-  EXPECT_EQ(api.route_count(), 4u);
+  EXPECT_TRUE(api_has(list, "/api/cluster/members/{nodeId}", "DELETE"));
+  EXPECT_EQ(api.route_count(), 5u);
 }
 
 TEST_F(RestApiTest, QueryStringIsIgnoredForRouting) {
@@ -188,6 +199,52 @@ TEST_F(RestApiTest, MembersHasTheSeedShapeForSelfAndPeers) {
   ASSERT_EQ(peer.at("api").size(), 1u);
   EXPECT_EQ(peer.at("api")[0].at("uri"), "/api/node/status");
   EXPECT_EQ(peer.at("api")[0].at("method"), "GET");
+}
+
+// ---- DELETE /api/cluster/members/{nodeId} --------------------------------------------------
+
+const Member* forgotten_by_hook = nullptr;
+void record_forgotten(const Member& m) { forgotten_by_hook = &m; }
+
+TEST_F(RestApiTest, ForgetsOnlyADeadMemberWithTheToken) {
+  MemberHello hello;
+  hello.node_id = 4660;
+  hello.incarnation = 1;
+  hello.ip = 0xC0A80164;
+  hello.http_port = 80;
+  hello.hostname = "esp_peer";
+  ASSERT_NE(ctx.members().observe(hello, clock.now_ms()), nullptr);
+  forgotten_by_hook = nullptr;
+  ctx.set_forget_hook(NodeContext::ForgetHook(&record_forgotten));
+  ASSERT_TRUE(api.set_api_token("s3cr3t-Token_0123456789"));
+  const char* bearer = "Bearer s3cr3t-Token_0123456789";
+  const auto listed = [this] { return call(HttpMethod::kGet, "/api/cluster/members").body.at("members").size(); };
+
+  expect_error(call(HttpMethod::kDelete, "/api/cluster/members/4660"), 401, "auth_required");
+  expect_error(call(HttpMethod::kDelete, "/api/cluster/members/4660", bearer), 409, "member_not_dead");
+  EXPECT_EQ(listed(), 2u) << "an ACTIVE member was forgotten";
+  // Not a member's decimal id (4660 + 2^32 wraps to it in 32 bits), this node itself, other paths.
+  for (const char* other :
+       {"/api/cluster/members/abc", "/api/cluster/members/0", "/api/cluster/members/4660a",
+        "/api/cluster/members/a4660", "/api/cluster/members/4294971956", "/api/cluster/members/99999999999999999999999",
+        "/api/cluster/members/4661", "/api/cluster/members/11259375", "/api/cluster/members/",
+        "/api/cluster/members/4660/x", "/api/cluster/member/4660", "/api/cluster/members4660"}) {
+    expect_error(call(HttpMethod::kDelete, other, bearer), 404, "not_found");
+  }
+  const Response get = call(HttpMethod::kGet, "/api/cluster/members/4660");
+  expect_error(get, 405, "method_not_allowed");
+  EXPECT_EQ(get.allow, "DELETE");
+  EXPECT_EQ(listed(), 2u);
+  EXPECT_EQ(forgotten_by_hook, nullptr);
+
+  ctx.members().mark_left(4660, 1, clock.now_ms());  // left: DEAD at once
+  const Response r = call(HttpMethod::kDelete, "/api/cluster/members/4660?x=1", bearer);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.at("status"), "forgotten");
+  EXPECT_NE(forgotten_by_hook, nullptr) << "NodeContext's forget hook did not run";
+  EXPECT_EQ(listed(), 1u);
+  EXPECT_EQ(ctx.members().find(4660), nullptr);
+  expect_error(call(HttpMethod::kDelete, "/api/cluster/members/4660", bearer), 404, "not_found");
 }
 
 // ---- errors --------------------------------------------------------------------------------
@@ -360,7 +417,7 @@ TEST_F(RestApiTest, AddRouteRefusesDuplicatesBadUrisAndOverflow) {
   size_t added = 0;
   for (const char* p : kPaths) added += api.add_route(p, HttpMethod::kGet, RouteAuth::kPublic, handler) ? 1 : 0;
   EXPECT_EQ(api.route_count(), static_cast<size_t>(SPORE_MAX_ROUTES));
-  EXPECT_EQ(added, static_cast<size_t>(SPORE_MAX_ROUTES) - 5);
+  EXPECT_EQ(added, static_cast<size_t>(SPORE_MAX_ROUTES) - 6);
 }
 
 TEST_F(RestApiTest, ProtectedCustomRouteUsesTheToken) {
@@ -584,15 +641,15 @@ TEST_F(RestApiTest, DashboardIsServedAtRootAsGzipHtmlAndListed) {
   EXPECT_EQ(post.allow, "GET");
   // The service registry lists it, after the seed's endpoints, which keep their order.
   const auto list = call(HttpMethod::kGet, "/api/node/status").body.at("api");
-  ASSERT_EQ(list.size(), 5u);
+  ASSERT_EQ(list.size(), 6u);
   EXPECT_EQ(list[0].at("uri"), "/api/node/status");
-  EXPECT_EQ(list[4].at("uri"), "/");
-  EXPECT_EQ(list[4].at("method"), "GET");
+  EXPECT_EQ(list[5].at("uri"), "/");
+  EXPECT_EQ(list[5].at("method"), "GET");
   // Setting it again (a new page) replaces the bytes without a second registry entry.
   static const uint8_t kOther[sizeof kGzipPage] = {0x1F, 0x8B, 0x08};
   ASSERT_TRUE(api.set_dashboard(kOther, sizeof kOther));
   EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}, {}})->data, kOther);
-  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 5u);
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 6u);
 }
 
 TEST_F(RestApiTest, DashboardMustBeGzip) {
@@ -601,7 +658,7 @@ TEST_F(RestApiTest, DashboardMustBeGzip) {
   EXPECT_FALSE(api.set_dashboard(nullptr, 100));
   EXPECT_FALSE(api.set_dashboard(kGzipPage, 10));  // shorter than any gzip member
   EXPECT_EQ(api.asset_for(HttpRequest{HttpMethod::kGet, "/", {}, {}, {}, {}}), nullptr);
-  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 4u);
+  EXPECT_EQ(call(HttpMethod::kGet, "/api/node/status").body.at("api").size(), 5u);
 }
 
 // Public GETs may be read by a dashboard another node served (firmware versions of peers); on a

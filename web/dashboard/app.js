@@ -1,9 +1,9 @@
 // SPORE dashboard. Polls this node's GET /api/cluster/members every second and redraws without
 // reloading; membership changes it observes go to the events log through ingest(), and so do the
-// cluster events of GET /api/cluster/events/stream (SSE, docs/events.md). Actions (upload, restart) go to the node
-// that served the page: other nodes are reached through their own dashboard (same origin; each node
-// keeps its own token in localStorage). The token never leaves the browser: actions carry a one-use
-// request proof (docs/security.md), after the node proved it holds the same token.
+// cluster events of GET /api/cluster/events/stream (SSE, docs/events.md). Actions (upload, restart,
+// publish, forget) go to the node that served the page; a fleet update also to the peers it lists
+// (docs/dashboard.md). The token is kept in sessionStorage (this tab) and never leaves the browser:
+// actions carry a one-use request proof (docs/security.md), after the node proved it holds the same token.
 'use strict';
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 1000;
@@ -12,7 +12,8 @@ let members = [];       // last members list, this node first
 let known = new Map();  // key -> {status, version} last seen, for change events
 let selected = null;    // key of the node in the detail panel
 let firstPoll = true;
-const versions = new Map();  // nodeId:imageDigest -> firmwareVersion read from that node
+const peeks = new Map();  // nodeId -> {at, inc, digest, s}: that node's own GET /api/node/status, read at `at`
+const PEEK_MS = 10000;
 
 // ---- SHA-256 (FIPS 180-4) and HMAC-SHA256 (RFC 2104) on Uint8Arrays. Hand-written because
 // browsers give crypto.subtle only to secure contexts (https, localhost), and a node's page is
@@ -64,11 +65,16 @@ const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(''
 // (core/spore/auth/request_auth.h has the byte format). PATH is one of the fixed ASCII paths below,
 // already in canonical form. '' when no token is saved or the node has none; throws when the node
 // cannot prove it holds the saved token (nothing is sent then).
-async function authorization(method, path, sha) {
+// `origin` '' is this page's node, else another node's http://ip:port.
+async function authorization(method, path, sha, origin = '') {
+  if (sessionStorage.getItem(TOKEN_KEY) === null) {  // asked once per tab
+    sessionStorage.setItem(TOKEN_KEY, (prompt('API token of this node (kept in this tab only)') || '').trim());
+    $('token').value = token();
+  }
   const t = token();
   if (!t) return '';
   const mine = hex(crypto.getRandomValues(new Uint8Array(16)));
-  const res = await fetch('/api/node/challenge?client_nonce=' + mine, {cache: 'no-store'});
+  const res = await fetch(origin + '/api/node/challenge?client_nonce=' + mine, {cache: 'no-store'});
   // A busy node (503) or an old one (404) is an error, never "no token": nothing is sent then.
   if (!res.ok) throw new Error('The node did not give a challenge: ' + await why(res));
   const c = await res.json();
@@ -76,7 +82,8 @@ async function authorization(method, path, sha) {
   if (c.auth !== 'proof') throw new Error('The node answered its challenge without a nonce.');
   const id = (c.nodeId >>> 0).toString(16).padStart(8, '0');
   // The node signs the address it was reached at: on a page opened by IP it must be this one.
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(location.hostname) && c.address !== location.hostname + ':' + (location.port || '80')) {
+  const at = new URL(origin || location.href);
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(at.hostname) && c.address !== at.hostname + ':' + (at.port || '80')) {
     throw new Error('The node answered for another address (' + c.address + '); nothing was sent.');
   }
   if (c.proof !== hex(hmac(utf8(t), utf8('SPORE-NODE-PROOF\n' + id + '\n' + c.nonce + '\n' + mine + '\n' + c.address)))) {
@@ -89,7 +96,7 @@ window.sporeCrypto = {sha256, hmac, utf8, hex};  // for the browser test's known
 
 const key = (m) => m.hostname + '@' + m.ip;
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';');
-const token = () => localStorage.getItem(TOKEN_KEY) || '';
+const token = () => sessionStorage.getItem(TOKEN_KEY) || '';
 const base = (m) => 'http://' + m.ip + ':' + (m.httpPort || 80);
 
 function ago(ms) {
@@ -98,9 +105,18 @@ function ago(ms) {
   if (s < 3600) return Math.round(s / 60) + ' min ago';
   return Math.round(s / 3600) + ' h ago';
 }
+// One unit rule (as the CLI): under 1024 "N B", else the largest of KiB..TiB whose value is >= 1, one decimal.
 function kb(bytes) {
   if (bytes == null) return '';
-  return bytes < 1048576 ? (bytes / 1024).toFixed(1) + ' KB' : (bytes / 1048576).toFixed(1) + ' MB';
+  let i = 0;
+  while (bytes >= 1024 && i < 4) { bytes /= 1024; i++; }
+  return i ? bytes.toFixed(1) + ' ' + 'KMGT'[i - 1] + 'iB' : bytes + ' B';
+}
+window.sporeBytes = kb;  // for the browser test's unit checks
+function dur(ms) {
+  if (ms == null) return '';
+  const s = Math.floor(ms / 1000), d = Math.floor(s / 86400), h = Math.floor(s / 3600) % 24, m = Math.floor(s / 60) % 60;
+  return d ? d + ' d ' + h + ' h' : h ? h + ' h ' + m + ' min' : m ? m + ' min ' + (s % 60) + ' s' : s + ' s';
 }
 
 function message(text, ok) {
@@ -147,10 +163,12 @@ async function stream() {
         buf += dec.decode(value, {stream: true}).replace(/\r\n?/g, '\n');
         let end;
         while ((end = buf.indexOf('\n\n')) >= 0) {
-          const data = buf.slice(0, end).split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+          const lines = buf.slice(0, end).split('\n'), field = (f) => lines.filter((l) => l.startsWith(f + ':')).map((l) => l.slice(f.length + 1).trim());
+          const data = field('data').join('\n');
           buf = buf.slice(end + 2);
           if (!data) continue;
           const e = JSON.parse(data);
+          e.topic = e.topic || field('event')[0] || '';  // the topic is in the data; an older node also names it in `event:`
           if (!e.topic.startsWith('node_')) ingest({text: (e.hostname || e.nodeId) + ': ' + e.topic + (e.data ? ' ' + e.data : '')});
         }
       }
@@ -159,20 +177,24 @@ async function stream() {
   setTimeout(stream, wait);
 }
 
+// What the members list lacks (a peer's version, uptime, WiFi signal) each node says in its own
+// public GET /api/node/status: read every PEEK_MS and whenever it restarted or changed image.
+const peek = (m) => { const p = peeks.get(m.nodeId); return p && p.s && p.inc === m.incarnation && p.digest === m.imageDigest ? p : null; };
 function version(m) {
   if (m.self) return m.firmwareVersion || '';
-  return versions.get(m.nodeId + ':' + m.imageDigest) || (m.imageDigest ? '#' + m.imageDigest : '');
+  const p = peek(m);
+  return (p && p.s.firmwareVersion) || (m.imageDigest ? '#' + m.imageDigest : '');
 }
-
-// Peers' versions are not in the members list: read each peer's public status once per image.
-function fetchVersion(m) {
-  const k = m.nodeId + ':' + m.imageDigest;
-  if (m.self || versions.has(k) || m.status !== 'ACTIVE') return;
-  versions.set(k, '');
-  fetch(base(m) + '/api/node/status', {cache: 'no-store'})
+const uptime = (m) => { const p = peek(m); return p && m.status === 'ACTIVE' && p.s.uptimeMs != null ? p.s.uptimeMs + Date.now() - p.at : null; };
+function fetchStatus(m) {
+  const p = peeks.get(m.nodeId);
+  if (m.status !== 'ACTIVE' || (p && (!p.s || (peek(m) && Date.now() - p.at < PEEK_MS)))) return;
+  const entry = {at: Date.now(), inc: m.incarnation, digest: m.imageDigest, s: null};
+  peeks.set(m.nodeId, entry);
+  fetch((m.self ? '' : base(m)) + '/api/node/status', {cache: 'no-store'})
     .then((r) => r.json())
-    .then((s) => { versions.set(k, s.firmwareVersion || ''); })
-    .catch(() => versions.delete(k));
+    .then((s) => { entry.s = s; entry.at = Date.now(); })
+    .catch(() => peeks.delete(m.nodeId));
 }
 
 function observe(list) {
@@ -194,17 +216,17 @@ function observe(list) {
   firstPoll = false;
 }
 
+// Each cell carries its column's name (data-l): on a phone a row is a card with labelled cells.
+const td = (label, html, cls) => '<td data-l="' + label + '"' + (cls ? ' class="' + cls + '"' : '') + '>' + html + '</td>';
 function render() {
   const rows = members.map((m) => {
     const k = key(m);
     return '<tr data-k="' + esc(k) + '"' + (k === selected ? ' class="sel"' : '') + '>' +
-      '<td class="st ' + esc(m.status) + '">' + esc(m.status) + (m.left ? ' (left)' : '') + '</td>' +
-      '<td>' + esc(m.hostname) + (m.self ? ' <small>(this node)</small>' : '') + '</td>' +
-      '<td>' + esc(m.ip) + '</td>' +
-      '<td>' + ago(m.lastSeenAgoMs || 0) + '</td>' +
-      '<td>' + (m.latency >= 0 ? m.latency + ' ms' : '&ndash;') + '</td>' +
-      '<td>' + kb(m.resources && m.resources.freeHeap) + '</td>' +
-      '<td>' + esc(version(m)) + '</td></tr>';
+      td('Status', esc(m.status) + (m.left ? ' (left)' : ''), 'st ' + esc(m.status)) +
+      td('Hostname', esc(m.hostname) + (m.self ? ' <small>(this node)</small>' : '')) +
+      td('Uptime', dur(uptime(m))) + td('IP', esc(m.ip)) + td('Last seen', ago(m.lastSeenAgoMs || 0)) +
+      td('Latency', m.latency >= 0 ? m.latency + ' ms' : '&ndash;') +
+      td('Free memory', kb(m.resources && m.resources.freeHeap)) + td('Firmware', esc(version(m))) + '</tr>';
   });
   $('members').tBodies[0].innerHTML = rows.join('');
   const n = (s) => members.filter((m) => m.status === s).length;
@@ -216,12 +238,15 @@ function renderDetail() {
   const m = members.find((x) => key(x) === selected);
   $('detail').hidden = !m;
   if (!m) return;
-  const r = m.resources || {};
+  const r = m.resources || {}, p = peek(m), rssi = p && p.s.wifiRssiDbm;
   $('d-name').textContent = m.hostname;
-  const info = [['Status', m.status], ['Address', m.ip + ':' + m.httpPort], ['Node id', m.nodeId], ['Incarnation', m.incarnation],
-    ['Firmware', version(m)], ['Image', m.imageDigest], ['Free heap', kb(r.freeHeap)], ['Chip id', r.chipId],
-    ['SDK', r.sdkVersion], ['CPU', r.cpuFreqMHz + ' MHz'], ['Flash', kb(r.flashChipSize)]];
+  // One id: the node id; the chip id only where it differs. WiFi only where the node reports it.
+  const info = [['Status', m.status], ['Address', m.ip + ':' + m.httpPort], ['Node id', m.nodeId],
+    r.chipId !== m.nodeId && ['Chip id', r.chipId], ['Uptime', dur(uptime(m))], rssi != null && ['WiFi', rssi + ' dBm'],
+    ['Incarnation', m.incarnation], ['Firmware', version(m)], ['Image', m.imageDigest], ['Free memory', kb(r.freeHeap)],
+    ['SDK', r.sdkVersion], ['CPU', r.cpuFreqMHz + ' MHz'], ['Flash', kb(r.flashChipSize)]].filter(Boolean);
   $('d-info').innerHTML = info.map((p) => '<dt>' + p[0] + '</dt><dd>' + esc(p[1] == null ? '' : p[1]) + '</dd>').join('');
+  $('forget').hidden = m.self || m.status !== 'DEAD';
   // The service registry: GET endpoints open in the browser, the others are listed.
   $('d-api').innerHTML = (m.api || []).map((a) => a.method === 'GET'
     ? '<li><a href="' + esc(base(m) + a.uri) + '" target="_blank">GET ' + esc(a.uri) + '</a></li>'
@@ -237,10 +262,11 @@ async function poll() {
     const res = await fetch('/api/cluster/members', {cache: 'no-store', signal: ctl.signal});
     if (!res.ok) throw new Error(await why(res));
     members = (await res.json()).members || [];
-    if (members[0]) $('node').textContent = members[0].hostname;
-    members.forEach(fetchVersion);
+    if (members[0]) { $('node').textContent = members[0].hostname; $('up').textContent = dur(uptime(members[0])); }
+    members.forEach(fetchStatus);
     observe(members);
-    if (selected === null && members[0]) selected = key(members[0]);
+    roster();
+    if (!members.some((m) => key(m) === selected) && members[0]) selected = key(members[0]);  // none yet, or it was forgotten
     if ($('members').classList.contains('stale')) { $('members').classList.remove('stale'); message(''); }
     render();
   } catch (e) {
@@ -270,19 +296,33 @@ $('members').addEventListener('click', (e) => {
 
 $('auth').addEventListener('submit', (e) => {
   e.preventDefault();
-  localStorage.setItem(TOKEN_KEY, $('token').value.trim());
-  message('API token saved in this browser.', true);
+  sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
+  message('API token kept in this tab.', true);
 });
 
-$('restart').addEventListener('click', async () => {
-  if (!confirm('Restart ' + $('node').textContent + '? It leaves the cluster and comes back in a few seconds.')) return;
+// A protected request to this node with a request proof over `body`; `done` is logged on success.
+async function act(method, path, body, done) {
   try {
-    const auth = await authorization('POST', '/api/node/restart', hex(sha256(new Uint8Array(0))));
-    const res = await fetch('/api/node/restart', {method: 'POST', headers: auth ? {Authorization: auth} : {}});
-    if (res.status !== 202) { message(await why(res)); return; }
-    message('Restarting ' + $('node').textContent + '.', true);
-    ingest({text: $('node').textContent + ': restart requested'});
-  } catch (e) { message(/^(Wrong API token|The node)/.test(e.message) ? e.message : 'Restart failed: ' + e.message); }
+    const auth = await authorization(method, path, hex(sha256(utf8(body))));
+    const res = await fetch(path, {method, body: body || undefined, headers: auth ? {Authorization: auth} : {}});
+    if (!res.ok) { message(await why(res)); return; }
+    message(done, true);
+    ingest({text: done});
+  } catch (e) { message(/^(Wrong API token|The node)/.test(e.message) ? e.message : method + ' ' + path + ' failed: ' + e.message); }
+}
+
+$('restart').addEventListener('click', () => {
+  const n = $('node').textContent;
+  if (confirm('Restart ' + n + '? It leaves the cluster and comes back in a few seconds.')) act('POST', '/api/node/restart', '', n + ': restart requested');
+});
+$('forget').addEventListener('click', () => {
+  const m = members.find((x) => key(x) === selected);
+  if (m && confirm('Forget ' + m.hostname + ' (DEAD) on this node now?')) act('DELETE', '/api/cluster/members/' + m.nodeId, '', m.hostname + ' forgotten');
+});
+$('publish').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const t = $('topic').value.trim();
+  act('POST', '/api/cluster/events?topic=' + encodeURIComponent(t), $('data').value, 'published ' + t);
 });
 
 $('upload').addEventListener('submit', async (e) => {
@@ -295,27 +335,98 @@ $('upload').addEventListener('submit', async (e) => {
     // The proof covers the image file's SHA-256; the node checks it when the upload ends.
     auth = await authorization('POST', '/api/node/update', hex(sha256(new Uint8Array(await file.arrayBuffer()))));
   } catch (err) { message(err.message); return; }
-  const form = new FormData();
-  form.append('firmware', file, file.name);
-  const xhr = new XMLHttpRequest();
-  xhr.open('POST', '/api/node/update');
-  if (auth) xhr.setRequestHeader('Authorization', auth);
-  xhr.upload.onprogress = (ev) => {
-    if (ev.lengthComputable) { const p = Math.floor(ev.loaded * 100 / ev.total); show(p, 'Uploading: ' + p + ' %'); }
-  };
-  xhr.onload = async () => {
-    if (xhr.status === 200) {
-      show(100, 'Uploaded: 100 %, installed; the node restarts with the new firmware.');
-      message('Firmware installed on ' + $('node').textContent + '; it is restarting.', true);
-      ingest({text: $('node').textContent + ': firmware ' + file.name + ' installed, restarting'});
-    } else {
-      show(0, 'Upload refused.');
-      message(await why(new Response(xhr.responseText, {status: xhr.status})));
-    }
-  };
-  xhr.onerror = () => { show(0, 'Upload failed: the connection broke.'); message('Upload failed: the node closed the connection.'); };
   show(0, 'Uploading: 0 %');
-  xhr.send(form);
+  const xhr = await send('', auth, file, (p) => show(p, 'Uploading: ' + p + ' %'));
+  if (xhr.status === 200) {
+    show(100, 'Uploaded: 100 %, installed; the node restarts with the new firmware.');
+    message('Firmware installed on ' + $('node').textContent + '; it is restarting.', true);
+    ingest({text: $('node').textContent + ': firmware ' + file.name + ' installed, restarting'});
+  } else {
+    show(0, xhr.status ? 'Upload refused.' : 'Upload failed: the connection broke.');
+    message(xhr.status ? await why(new Response(xhr.responseText, {status: xhr.status})) : 'Upload failed: the node closed the connection.');
+  }
+});
+
+// POST origin/api/node/update (multipart field "firmware"), progress in % to onpct; resolves with
+// the XMLHttpRequest when it ends (status 0: the connection broke or the browser refused it).
+function send(origin, auth, file, onpct) {
+  return new Promise((done) => {
+    const form = new FormData(), xhr = new XMLHttpRequest();
+    form.append('firmware', file, file.name);
+    xhr.open('POST', origin + '/api/node/update');
+    if (auth) xhr.setRequestHeader('Authorization', auth);
+    xhr.upload.onprogress = (ev) => { if (ev.lengthComputable) onpct(Math.floor(ev.loaded * 100 / ev.total)); };
+    xhr.onload = xhr.onerror = () => done(xhr);
+    xhr.send(form);
+  });
+}
+
+// ---- fleet update: the rules of `spore ota all` (apps/spore/rollout_logic.h, docs/ota.md) ----
+// The chosen members that are not DEAD, by hostname (natural order), this node last (it keeps
+// watching the others). First every one of them must prove it holds the token saved here: one that
+// cannot is sent nothing and left out (the rollout then counts as failed). Then a canary wave,
+// then waves of at most `wave`; a node counts as updated when this node lists it ACTIVE again with
+// a new incarnation and the image's digest; the first failure stops the rollout (the nodes not
+// reached keep their image).
+let rolling = false;
+const unpicked = new Set();
+function roster() {
+  if (rolling) return;
+  const ids = members.filter((m) => m.status !== 'DEAD');
+  const sig = ids.map((m) => m.nodeId + m.hostname).join();
+  if ($('rnodes').dataset.sig === sig) return;
+  $('rnodes').dataset.sig = sig;
+  $('rnodes').innerHTML = ids.map((m) => '<li><label><input type="checkbox" value="' + m.nodeId + '"' +
+    (unpicked.has(String(m.nodeId)) ? '' : ' checked') + '> ' + esc(m.hostname) + '</label> <span id="r' + m.nodeId + '"></span></li>').join('');
+}
+$('rnodes').addEventListener('change', (e) => { (e.target.checked ? unpicked.delete(e.target.value) : unpicked.add(e.target.value)); });
+const note = (m, text) => { const el = $('r' + m.nodeId); if (el) el.textContent = text; };
+
+async function updateOne(m, file, sha) {
+  if (m.imageDigest === sha.slice(0, 8)) { note(m, 'up to date'); return true; }
+  const origin = m.self ? '' : base(m), t0 = Date.now();
+  try {
+    const auth = await authorization('POST', '/api/node/update', sha, origin);
+    const xhr = await send(origin, auth, file, (p) => note(m, 'uploading ' + p + ' %'));
+    if (xhr.status !== 200) throw new Error(xhr.status ? await why(new Response(xhr.responseText, {status: xhr.status})) : 'the upload did not go through');
+  } catch (e) { note(m, 'failed: ' + e.message); return false; }
+  note(m, 'installed, waiting for it to come back');
+  while (Date.now() - t0 < 90000) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = members.find((x) => x.nodeId === m.nodeId);
+    if (now && now.status === 'ACTIVE' && now.incarnation !== m.incarnation && now.imageDigest === sha.slice(0, 8)) {
+      note(m, 'updated in ' + Math.round((Date.now() - t0) / 1000) + ' s');
+      return true;
+    }
+  }
+  note(m, 'failed: not back ACTIVE with the new image within 90 s');
+  return false;
+}
+
+$('roll').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const file = $('rfile').files[0];
+  if (!file || rolling) { message(rolling ? 'A fleet update is running.' : 'Choose a firmware image first.'); return; }
+  const chosen = members.filter((m) => m.status !== 'DEAD' && !unpicked.has(String(m.nodeId)))
+    .sort((a, b) => (!!a.self - !!b.self) || a.hostname.localeCompare(b.hostname, undefined, {numeric: true}));
+  const canary = Math.max(0, +$('canary').value | 0), wave = Math.max(1, +$('wave').value | 0);
+  rolling = true;
+  const sha = hex(sha256(new Uint8Array(await file.arrayBuffer())));
+  chosen.forEach((m) => note(m, 'checking its proof of the token'));
+  const refused = await Promise.all(chosen.map((m) => authorization('GET', '/', sha, m.self ? '' : base(m)).then(() => '', (e) => e.message)));
+  const go = chosen.filter((m, i) => (refused[i] ? note(m, 'not sent (unverified): ' + refused[i]) : note(m, 'waiting'), !refused[i]));
+  let at = 0, ok = true;
+  for (let n = Math.min(canary, go.length) || Math.min(wave, go.length); ok && at < go.length; n = Math.min(wave, go.length - at)) {
+    const results = await Promise.all(go.slice(at, at + n).map((m) => updateOne(m, file, sha)));
+    at += n;
+    ok = results.every(Boolean);
+  }
+  go.slice(at).forEach((m) => note(m, 'not reached'));
+  const done = ok && go.length === chosen.length;
+  message(done ? 'Fleet update done: ' + chosen.length + ' node(s).' : ok ? 'Fleet update done, but not every node could be sent the image.'
+    : 'Fleet update stopped at the first failure; the nodes not reached keep their image.', done);
+  ingest({text: 'fleet update of ' + file.name + (done ? ' done' : ok ? ' done in part' : ' stopped')});
+  rolling = false;
 });
 
 $('token').value = token();

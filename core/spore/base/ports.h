@@ -59,6 +59,9 @@ class SystemInfo {
   virtual const char* sdk_version() const = 0;
   virtual uint16_t cpu_freq_mhz() const = 0;
   virtual uint32_t flash_chip_size_bytes() const = 0;
+  /// Signal strength of the node's WiFi link in dBm (< 0); 0 = no WiFi link or not known (a Linux
+  /// host), and then GET /api/node/status has no "wifiRssiDbm" rather than a made-up value.
+  virtual int8_t wifi_rssi_dbm() const { return 0; }
 };
 
 /// The node's datagram socket, both ways (memberlist's Transport: the real and the simulated

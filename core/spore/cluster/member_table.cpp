@@ -124,6 +124,12 @@ void MemberTable::forget(Member& m) {
   m = Member{};
 }
 
+bool MemberTable::forget_dead(Member& m) {
+  if (m.status != MemberStatus::kDead) return false;
+  forget(m);
+  return true;
+}
+
 Member* MemberTable::observe(const MemberHello& hello, uint32_t now_ms) {
   if (hello.node_id == 0) return nullptr;
   Member* m = find(hello.node_id);

@@ -134,6 +134,10 @@ class MemberTable {
   /// Graceful leave: the member becomes DEAD at once with `left` set. Ignored if stale.
   void mark_left(uint32_t node_id, uint32_t incarnation, uint32_t now_ms);
 
+  /// Forgets `m` (a member of this table) now if it is DEAD, as retention would later (listener
+  /// kForgotten first); false, and nothing changes, for a member in any other status.
+  bool forget_dead(Member& m);
+
   /// Re-evaluates every member's status at `now_ms`; forgets DEAD members past retention.
   void update(uint32_t now_ms);
 

@@ -18,6 +18,8 @@ constexpr std::string_view kMembersPath = "/api/cluster/members";
 constexpr std::string_view kRestartPath = "/api/node/restart";
 constexpr std::string_view kChallengePath = "/api/node/challenge";
 constexpr std::string_view kDashboardPath = "/";
+/// DELETE: forget a DEAD member (its decimal nodeId as the last segment).
+constexpr std::string_view kMemberPath = "/api/cluster/members/{nodeId}";
 
 // WWW-Authenticate values (RFC 9110 §11.6.1): both schemes while bearer tokens are accepted.
 constexpr const char* kChallengeBoth = "Spore realm=\"spore\", Bearer realm=\"spore\"";
@@ -55,6 +57,17 @@ std::string_view without_query(std::string_view path) {
   size_t n = 0;
   while (n < path.size() && path[n] != '?' && path[n] != '#') ++n;
   return std::string_view(path.data(), n);
+}
+
+/// Whether `path` (no query) is served by a route registered as `route`: the same string, or for
+/// a route ending in a "{name}" segment, the same prefix and one non-empty segment in its place.
+bool route_matches(std::string_view route, std::string_view path) {
+  size_t i = 0;
+  while (i < route.size() && i < path.size() && route[i] == path[i]) ++i;
+  if (i == route.size()) return i == path.size();
+  if (route[i] != '{' || i == path.size()) return false;
+  while (i < path.size() && path[i] != '/') ++i;
+  return i == path.size();
 }
 
 /// Starts with '/', holds at most RestApi::kMaxPathBytes, all printable ASCII (no space).
@@ -100,7 +113,7 @@ void list_allowed(JsonWriter& w, const Route* routes, size_t route_count, std::s
   size_t len = 0;
   allow[0] = '\0';
   for (size_t i = 0; i < route_count; ++i) {
-    if (routes[i].path != path) continue;
+    if (!route_matches(routes[i].path, path)) continue;
     const char* name = http_method_name(routes[i].method);
     w.value(name);
     append_method(allow, kAllowBytes, &len, name);
@@ -176,6 +189,9 @@ bool RestApi::begin() {
        ok;
   ok = add_route(kChallengePath, HttpMethod::kGet, RouteAuth::kPublic,
                  Handler::bind<RestApi, &RestApi::serve_challenge>(this)) &&
+       ok;
+  ok = add_route(kMemberPath, HttpMethod::kDelete, RouteAuth::kToken,
+                 Handler::bind<RestApi, &RestApi::serve_forget>(this)) &&
        ok;
   auth_.begin(ctx_.random(), ctx_.self().incarnation);
   if (!ok) SPORE_LOG(ctx_, LogLevel::kError, "rest: could not register every endpoint (registry full?)");
@@ -263,7 +279,7 @@ int RestApi::dispatch(const HttpRequest& req, JsonOutput& out, HttpResponseHeade
   const Route* match = nullptr;
   bool path_known = false;
   for (size_t i = 0; i < route_count_; ++i) {
-    if (routes_[i].path != path) continue;
+    if (!route_matches(routes_[i].path, path)) continue;
     path_known = true;
     if (routes_[i].method == req.method) match = &routes_[i];
   }
@@ -436,6 +452,31 @@ int RestApi::serve_restart(const HttpRequest&, JsonWriter& w) {
   w.field(SPORE_FSTR("incarnation"), ctx_.self().incarnation);
   w.end_object();
   return 202;
+}
+
+int RestApi::serve_forget(const HttpRequest& req, JsonWriter& w) {
+  // The route matched: the path is kMembersPath, '/', one non-empty segment (the node id).
+  const std::string_view path = without_query(req.path);
+  uint32_t id = 0;
+  for (size_t i = kMembersPath.size() + 1; i < path.size(); ++i) {
+    const uint32_t digit = static_cast<uint8_t>(path[i] - '0');
+    if (digit > 9 || id > 429496729u || (id == 429496729u && digit > 5)) {
+      id = 0;  // not a decimal uint32: no member has it (0 is nobody's id)
+      break;
+    }
+    id = id * 10 + digit;
+  }
+  int status = 200;
+  Member* m = ctx_.members().find(id);
+  if (m == nullptr) {
+    status = write_error(w, 404, "not_found", SPORE_FSTR("No such member (decimal nodeId)."));
+  } else if (!ctx_.members().forget_dead(*m)) {
+    status = write_error(w, 409, "member_not_dead", SPORE_FSTR("The member is not DEAD."));
+  } else {
+    w.begin_object().field(SPORE_FSTR("status"), "forgotten");
+  }
+  w.end_object();
+  return status;
 }
 
 }  // namespace spore

@@ -11,6 +11,11 @@
 ///   POST /api/node/restart     202 {"status":"restarting",...}; needs the API token when one is set
 ///   GET  /api/node/challenge   a nonce for a request proof (request_auth.h), and with
 ///                              ?client_nonce=<16..64 hex> the node's own proof that it holds the token
+///   DELETE /api/cluster/members/{nodeId}  forgets a DEAD member (or one that left) now rather than
+///                              after the DEAD retention; needs the token. 200 {"status":"forgotten"};
+///                              404 not_found (no member has this decimal id; this node itself is
+///                              none), 409 member_not_dead. Only this node forgets it; a peer that
+///                              still lists it may tell this node of it again.
 /// and, once set_dashboard() was called, GET / : the web dashboard, a gzipped HTML page the
 /// adapter sends byte for byte (asset_for(); it is not JSON, so it bypasses handle()).
 /// Text routes (add_text_route(), e.g. GET /metrics) go through handle() like JSON ones, but
@@ -33,6 +38,7 @@
 ///   503 token_pending      a protected route while the node has no token yet (lock_until_token())
 ///   405 method_not_allowed a route has this path but not this method
 ///                          (plus "allowed": ["GET", ...], and HttpResponseHeaders::allow)
+///   409 member_not_dead    DELETE /api/cluster/members/{nodeId} of a member that is not DEAD
 ///   406 not_acceptable     GET / reached handle(): an adapter that does not serve asset_for()
 ///   501 not_supported      restart requested but this platform installed no restart handler
 ///   500 internal_error     a handler produced an incomplete document (a bug)
@@ -214,8 +220,10 @@ class RestApi {
   void set_restart_blocked(bool blocked) { restart_blocked_ = blocked; }
 
   /// Adds a route and registers it in ctx.api() so it appears in the node's "api" list. `path`
-  /// must stay valid for the RestApi's lifetime (a string literal). Returns false when the table
-  /// or the registry is full, the path is not a valid registry URI, or the path + method exists.
+  /// must stay valid for the RestApi's lifetime (a string literal); a last segment "{name}"
+  /// matches any one non-empty segment (the handler reads it from HttpRequest::path). Returns
+  /// false when the table or the registry is full, the path is not a valid registry URI, or the
+  /// path + method exists.
   bool add_route(std::string_view path, HttpMethod method, RouteAuth auth, Handler handler);
   /// add_route() for a route whose body is not JSON (GET /metrics: Prometheus text): handle()
   /// passes its output to `handler` unwrapped and sets HttpResponseHeaders::content_type to
@@ -312,6 +320,7 @@ class RestApi {
   int answer_preflight(std::string_view path, HttpResponseHeaders& h);
   int serve_restart(const HttpRequest& req, JsonWriter& w);
   int serve_challenge(const HttpRequest& req, JsonWriter& w);
+  int serve_forget(const HttpRequest& req, JsonWriter& w);
   int serve_dashboard_json(const HttpRequest& req, JsonWriter& w);
 
   NodeContext& ctx_;

@@ -199,6 +199,7 @@ bool NodeContext::write_status_unit(AnswerCursor& c, JsonWriter& w) const {
       w.field(SPORE_FSTR("nodeId"), self_.node_id);
       w.field(SPORE_FSTR("incarnation"), self_.incarnation);
       w.field(SPORE_FSTR("uptimeMs"), uptime_ms());
+      if (const int8_t rssi = system_.wifi_rssi_dbm(); rssi < 0) w.field(SPORE_FSTR("wifiRssiDbm"), int32_t{rssi});
       w.field(SPORE_FSTR("apiDigest"), api_.digest());
       w.field(SPORE_FSTR("maxTaskRunMs"), scheduler_.max_run_ms());
       c.part = 2;
