@@ -167,10 +167,11 @@ void Membership::run_tick(uint32_t now_ms) {
 
 void Membership::forget_member(const Member& m) {
   channel_.forget(m);
-  gossip_.remove(m.node_id);
-  peer_of(m) = Peer{};  // the next member in this slot starts afresh
+  const size_t slot = ctx_.members().slot_of(m);
+  gossip_.remove(slot);
+  peers_[slot] = Peer{};  // the next member in this slot starts afresh
   if (fetch_.node_id == m.node_id) fetch_ = InfoFetch{};
-  events_.forget_slot(ctx_.members().slot_of(m));
+  events_.forget_slot(slot);
 }
 
 // ---- receive --------------------------------------------------------------------------------------
@@ -377,14 +378,7 @@ bool Membership::raise_incarnation(uint32_t now_ms) {
   }
   ctx_.set_incarnation(ctx_.self().incarnation + 1);
   ++stats_.refutations;
-  wire::GossipEntry self;
-  self.node_id = ctx_.self().node_id;
-  self.incarnation = ctx_.self().incarnation;
-  self.ip = ctx_.self().ip;
-  self.udp_port = ctx_.config().udp_port;
-  self.http_port = ctx_.config().http_port;
-  self.state = wire::MemberState::kAlive;
-  gossip_.push(self, kGossipTransmissions);
+  gossip_.push(GossipQueue::kSelf, ctx_.self().incarnation, wire::MemberState::kAlive);
   return true;
 }
 
@@ -401,7 +395,13 @@ bool Membership::send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Messag
     default: break;
   }
   if (list != nullptr && list->empty()) {
-    *list = wire::GossipList::from_array(updates, gossip_.take(updates, SPORE_GOSSIP_QUEUE_LEN));
+    wire::GossipEntry self;  // this node's entry, and the cluster port of members without their own
+    self.node_id = ctx_.self().node_id;
+    self.ip = ctx_.self().ip;
+    self.udp_port = ctx_.config().udp_port;
+    self.http_port = ctx_.config().http_port;
+    *list = wire::GossipList::from_array(updates,
+                                         gossip_.take(ctx_.members(), self, updates, SPORE_GOSSIP_QUEUE_LEN));
   }
   return channel_.send(ip, port, dest_id, msg);
 }
@@ -444,14 +444,7 @@ void Membership::broadcast_heartbeat() {
 }
 
 void Membership::queue_gossip(const Member& m, wire::MemberState state) {
-  wire::GossipEntry e;
-  e.node_id = m.node_id;
-  e.incarnation = m.incarnation;
-  e.ip = m.ip;
-  e.udp_port = m.udp_port != 0 ? m.udp_port : ctx_.config().udp_port;
-  e.http_port = m.http_port;
-  e.state = state;
-  gossip_.push(e, kGossipTransmissions);
+  gossip_.push(ctx_.members().slot_of(m), m.incarnation, state);
 }
 
 // ---- helpers --------------------------------------------------------------------------------------
