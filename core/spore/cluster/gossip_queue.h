@@ -9,7 +9,9 @@
 /// (refutations): the member table's capacity is the only one, and there is no eviction, because
 /// a member's news only ever replaces older news about the same member. Node id and address are
 /// read from the MemberTable when an entry is sent, so they are never stale; a forgotten member's
-/// entry is dropped with its slot (remove(), from Membership's forget hook).
+/// entry is dropped with its slot (remove(), from Membership's forget hook). The incarnation is
+/// kept with the news, not read at send time: a suspicion queued before a second-hand refutation
+/// would otherwise go out at the refuted incarnation and make the member refute once more.
 
 #include <array>
 #include <cstddef>
@@ -39,8 +41,8 @@ class GossipQueue {
   void push(size_t slot, uint32_t incarnation, wire::MemberState state);
 
   /// Copies at most `max` queued entries to `out`, those with the most transmissions left first
-  /// (fresh news goes first, SWIM; among equals this node's own, then slot order), and counts one transmission for each; entries whose budget
-  /// is spent leave the queue. Node id and address come from `members` (a member without a UDP
+  /// (fresh news goes first, SWIM; among equals this node's own, then slot order), and counts one
+  /// transmission for each; entries whose budget is spent leave the queue. Node id and address come from `members` (a member without a UDP
   /// port of its own gets self.udp_port, the cluster's port) and from `self` for kSelf; an
   /// entry whose slot holds no member is dropped. Returns how many were copied.
   size_t take(const MemberTable& members, const wire::GossipEntry& self, wire::GossipEntry* out, size_t max);
