@@ -100,6 +100,31 @@ TEST_F(GossipQueueTest, ABurstSpreadsOverMoreDatagramsFreshNewsFirst) {
   EXPECT_EQ(sent, (kMembers + 1) * GossipQueue::kTransmissions);
 }
 
+// A copy of "alive" news heard in another member's heartbeat counts as one of this node's sends;
+// suspicions and leaves keep their count, and so does newer news than the copy.
+TEST_F(GossipQueueTest, HeardAliveNewsCountsAsSentOtherNewsDoesNot) {
+  const size_t alive = add(1), newer = add(2), suspect = add(3);
+  q_.push(alive, 2, wire::MemberState::kAlive);
+  q_.push(newer, 3, wire::MemberState::kAlive);
+  q_.push(suspect, 2, wire::MemberState::kSuspect);
+  for (uint8_t i = 0; i < GossipQueue::kTransmissions - 1; ++i) {
+    q_.heard(alive, 2);
+    q_.heard(newer, 2);
+    q_.heard(suspect, 2);
+  }
+  q_.heard(GossipQueue::capacity(), 2);  // out of range: ignored
+  // Member 1's news has one send left, the others all of theirs.
+  size_t sent[4] = {};
+  for (size_t n; (n = take()) != 0;)
+    for (size_t i = 0; i < n; ++i) ++sent[out_[i].node_id];
+  EXPECT_EQ(sent[1], 1u);
+  EXPECT_EQ(sent[2], static_cast<size_t>(GossipQueue::kTransmissions));
+  EXPECT_EQ(sent[3], static_cast<size_t>(GossipQueue::kTransmissions));
+  q_.push(alive, 4, wire::MemberState::kAlive);
+  for (uint8_t i = 0; i < GossipQueue::kTransmissions; ++i) q_.heard(alive, 4);
+  EXPECT_EQ(q_.size(), 0u);  // heard as often as it would have been sent: nothing left to send
+}
+
 TEST_F(GossipQueueTest, AForgottenMembersNewsGoesWithItsSlot) {
   const size_t slot = add(1);
   q_.push(slot, 1, wire::MemberState::kLeft);

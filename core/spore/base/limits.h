@@ -138,7 +138,7 @@
 #endif
 
 /// Gossip entries (suspicions, refutations, leaves, joins) piggybacked on one datagram at most.
-/// The news itself waits in its member's slot (GossipQueue: 6 B per SPORE_MAX_MEMBERS slot, plus
+/// The news itself waits in its member's slot (GossipQueue: 5 B per SPORE_MAX_MEMBERS slot, plus
 /// one for this node), so none is dropped: a burst of news only spreads over more datagrams.
 #ifndef SPORE_GOSSIP_QUEUE_LEN
 #define SPORE_GOSSIP_QUEUE_LEN 8

@@ -31,7 +31,8 @@ class GossipQueue {
   /// Index of this node's own entry (after the member slots).
   static constexpr size_t kSelf = MemberTable::capacity();
   /// Transmissions of one entry. Heartbeats are broadcast, so each one reaches everybody who is
-  /// reachable; a few repeats cover loss.
+  /// reachable; a few repeats cover loss. A copy of this node's "alive" news about a member heard
+  /// in another member's heartbeat counts as one of them (heard()).
   static constexpr uint8_t kTransmissions = 3;
 
   /// Queues news about the member in `slot` (MemberTable::slot_of) or this node (kSelf) at
@@ -42,10 +43,27 @@ class GossipQueue {
 
   /// Copies at most `max` queued entries to `out`, those with the most transmissions left first
   /// (fresh news goes first, SWIM; among equals this node's own, then slot order), and counts one
-  /// transmission for each; entries whose budget is spent leave the queue. Node id and address come from `members` (a member without a UDP
-  /// port of its own gets self.udp_port, the cluster's port) and from `self` for kSelf; an
-  /// entry whose slot holds no member is dropped. Returns how many were copied.
+  /// transmission for each; entries whose budget is spent leave the queue. Node id and address
+  /// come from `members` (a member without a UDP port of its own gets self.udp_port, the cluster's
+  /// port) and from `self` for kSelf; an entry whose slot holds no member is dropped. Returns how
+  /// many were copied.
   size_t take(const MemberTable& members, const wire::GossipEntry& self, wire::GossipEntry* out, size_t max);
+
+  /// Counts a copy of queued "alive" news about `slot` (at `incarnation` or an older one), heard
+  /// in another member's heartbeat, as one of its transmissions: that heartbeat was a broadcast,
+  /// so it reached everybody this node's heartbeat would reach. Suspicions, leaves and this
+  /// node's refutations keep their count (heard copies of those are someone else's evidence).
+  ///
+  /// Why: "alive" news is queued when a member is discovered (or restarts) from its own ANNOUNCE,
+  /// which it broadcasts too: on a LAN every member discovers a joiner first hand at about the
+  /// same time, and each one's 3 copies reached everybody who had the news already (N x 3
+  /// broadcasts per join; 3 N^2 for a cluster booting together). The news matters to members that
+  /// cannot hear the joiner (a join address on another network, §11.9 of docs/protocol.md), and
+  /// the member that learned of it there has nobody to hear it from, so it sends all 3. This is
+  /// Trickle's suppression (RFC 6206) with k = 3. Measured: convergence traffic 2-14 % below
+  /// main's 8-entry queue, which dropped news instead (docs/benchmarks.md "Gossip per member
+  /// slot", bench/gossip_slots.sh; under 30 % loss joins are slower on average, cause open).
+  void heard(size_t slot, uint32_t incarnation);
 
   /// Drops the entry of `slot`, if any.
   void remove(size_t slot);
@@ -58,11 +76,22 @@ class GossipQueue {
 
  private:
   static constexpr size_t kSlots = kSelf + 1;
-  static constexpr uint8_t kTaken = 0x80;  // in left_ during take(): copied in this call
-  // Parallel arrays: 6 B per slot on the lx106 ABI, where a struct would be padded to 8.
+  // news_ holds a slot's transmissions left (0 = nothing queued) and its state in one byte, so a
+  // slot costs 5 B on the lx106 ABI (with the incarnation beside it; a struct would be padded to 8).
+  static constexpr uint8_t kLeftMask = 0x03;
+  static constexpr unsigned kStateShift = 2;
+  static constexpr uint8_t kTaken = 0x80;  // during take(): copied in this call
+  static_assert(kTransmissions <= kLeftMask, "the count must fit its bits");
+  static_assert(static_cast<uint8_t>(wire::MemberState::kLeft) < (kTaken >> kStateShift), "the state must fit");
+
+  uint8_t left(size_t slot) const { return news_[slot] & kLeftMask; }
+  wire::MemberState state(size_t slot) const { return static_cast<wire::MemberState>(news_[slot] >> kStateShift); }
+  void set(size_t slot, wire::MemberState state, uint8_t left) {
+    news_[slot] = static_cast<uint8_t>(static_cast<uint8_t>(state) << kStateShift | left);
+  }
+
   std::array<uint32_t, kSlots> incarnation_{};
-  std::array<wire::MemberState, kSlots> state_{};
-  std::array<uint8_t, kSlots> left_{};  // transmissions left; 0 = nothing queued
+  std::array<uint8_t, kSlots> news_{};
 };
 
 }  // namespace spore

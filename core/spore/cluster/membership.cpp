@@ -211,7 +211,7 @@ void Membership::dispatch(const wire::Message& msg, uint32_t now_ms) {
     case wire::MessageType::kPingReq: handle_ping_req(msg, now_ms); break;
     case wire::MessageType::kGossip:
       heard_from(msg.header, now_ms);
-      apply_gossip(msg.gossip.updates, now_ms);
+      apply_gossip(msg.gossip.updates, now_ms, true);  // a heartbeat: broadcast, heard by all we reach
       break;
     case wire::MessageType::kLeave: handle_leave(msg.header, now_ms); break;
     case wire::MessageType::kInfoReq:
@@ -257,7 +257,8 @@ void Membership::handle_announce(const wire::Message& msg, uint32_t now_ms) {
     peer = Peer{};
     m->suspected = false;
     if (fetch_.node_id == h.sender_id) fetch_ = InfoFetch{};
-    queue_gossip(*m, wire::MemberState::kAlive);  // helps members that cannot hear its broadcasts
+    // Helps members that cannot hear its broadcasts (fewer sends once heard: GossipQueue::heard()).
+    queue_gossip(*m, wire::MemberState::kAlive);
   }
   m->udp_port = a.udp_port;
   const bool updated = known && m->image_digest != 0 && a.image_digest != m->image_digest;
@@ -309,7 +310,7 @@ void Membership::handle_leave(const wire::Header& h, uint32_t now_ms) {
   queue_gossip(*m, wire::MemberState::kLeft);
 }
 
-void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) {
+void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms, bool broadcast) {
   bool suspected = false, forged = false;
   for (const wire::GossipEntry e : updates) {
     if (e.node_id == ctx_.self().node_id) {
@@ -334,6 +335,8 @@ void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) 
       }
       continue;
     }
+    // Everybody our broadcast reaches heard this copy of the news: it counts as one of ours.
+    if (broadcast && e.state == wire::MemberState::kAlive) gossip_.heard(ctx_.members().slot_of(*m), e.incarnation);
     if (e.state == wire::MemberState::kLeft) {
       if (!m->left && incarnation_at_least(e.incarnation, m->incarnation)) {
         ctx_.members().mark_left(e.node_id, e.incarnation, now_ms);

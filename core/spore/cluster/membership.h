@@ -177,7 +177,9 @@ class Membership {
   void handle_leave(const wire::Header& h, uint32_t now_ms);
   /// First-hand evidence from a member's non-ANNOUNCE datagram.
   Member* heard_from(const wire::Header& h, uint32_t now_ms);
-  void apply_gossip(const wire::GossipList& updates, uint32_t now_ms);
+  /// `broadcast`: the updates came in a heartbeat, so every member this node's broadcast reaches
+  /// heard them (a copy of queued alive news counts as sent, GossipQueue::heard()).
+  void apply_gossip(const wire::GossipList& updates, uint32_t now_ms, bool broadcast = false);
   /// Answers a suspicion of this node's current incarnation: at once, or at the next heartbeat
   /// when the last refutation is less than a heartbeat interval old.
   void refute(uint32_t now_ms);
