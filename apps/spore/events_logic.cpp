@@ -76,7 +76,7 @@ std::string format_published(const nlohmann::ordered_json& answer, const std::st
   std::string node = json_text(answer, "hostname");
   if (node.empty()) node = node_name;
   return terminal_safe("published " + field("topic") + " seq " + field("seq") + " on " + node + " (" +
-                       field("node_id") + ", epoch " + field("epoch") + ")");
+                       "node " + field("nodeId") + ", epoch " + field("epoch") + ")");
 }
 
 std::string describe_publish_error(int status, std::string_view body, bool token_given) {
@@ -88,7 +88,7 @@ std::string describe_publish_error(int status, std::string_view body, bool token
   } else if (code == "digest_mismatch") {
     out += "\n  the node received another payload than the one the request proof was made for";
   } else if (status == 413) {
-    const std::string max = json_text(j, "max_bytes");
+    const std::string max = json_text(j, "maxBytes");
     if (!max.empty()) out += "\n  this node takes payloads of at most " + terminal_safe(max) + " bytes";
   } else if (status == 404 && code.empty()) {
     out += "\n  this node does not serve POST /api/cluster/events: it runs firmware older than the events API";
@@ -129,7 +129,8 @@ std::string EventFormatter::text(const SseMessage& m, std::time_t when) {
   std::string color;
   if (!d.is_discarded() && d.is_object()) {
     sender = json_text(d, "hostname");
-    if (sender.empty()) sender = json_text(d, "node_id");
+    if (sender.empty()) sender = json_text(d, "nodeId");
+    if (sender.empty()) sender = json_text(d, "node_id");  // the stream's form before issue 21
     if (sender.empty()) sender = "?";
     std::string t = json_text(d, "topic");
     if (!t.empty()) topic = t;

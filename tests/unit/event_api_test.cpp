@@ -97,9 +97,9 @@ TEST_F(EventApiTest, PublishAnswers202WithTheStreamPositionAndStreamsTheEvent) {
   std::string answer;
   ASSERT_EQ(post("/api/cluster/events?topic=light", "on", &answer), 202);
   EXPECT_EQ(answer,
-            "{\"status\":\"published\",\"topic\":\"light\",\"node_id\":\"0a1b2c3d\",\"hostname\":\"self\",\"epoch\":7,"
+            "{\"status\":\"published\",\"topic\":\"light\",\"nodeId\":169552957,\"hostname\":\"self\",\"epoch\":7,"
             "\"seq\":1,"
-            "\"size_bytes\":2}");
+            "\"sizeBytes\":2}");
   ASSERT_EQ(got.size(), 1u);  // the publisher's own subscribers get it at once
   EXPECT_EQ(got[0].id, "0a1b2c3d-7-1");
   EXPECT_EQ(got[0].event, "light");
@@ -148,6 +148,8 @@ TEST_F(EventApiTest, BadTopicsAndPayloadsChangeNothing) {
   EXPECT_EQ(ctx.cluster_events()->stats().published, 0u);
   EXPECT_TRUE(got.empty());
   std::string answer;
+  post("/api/cluster/events?topic=big", std::string(SPORE_EVENT_PAYLOAD_MAX + 1, 'x'), &answer);
+  EXPECT_NE(answer.find("\"maxBytes\":" + std::to_string(SPORE_EVENT_PAYLOAD_MAX)), std::string::npos) << answer;
   EXPECT_EQ(post("/api/cluster/events?topic=big", std::string(SPORE_EVENT_PAYLOAD_MAX, 'x'), &answer), 202);
 }
 
@@ -200,6 +202,7 @@ TEST_F(EventApiTest, StreamsAreLimitedAndFiltered) {
   EXPECT_EQ(events.open_streams(), static_cast<size_t>(SPORE_MAX_EVENT_STREAMS));
   EXPECT_EQ(open("/api/cluster/events/stream", &f, &answer), 503);
   EXPECT_NE(answer.find("too_many_streams"), std::string::npos);
+  EXPECT_NE(answer.find("\"maxStreams\":"), std::string::npos) << answer;  // camelCase, as every field
   events.close_stream();
   ASSERT_EQ(open("/api/cluster/events/stream?topic=node_dead", &f, &answer), 200);  // reserved topics filter fine
   EXPECT_TRUE(EventApi::filter_matches(f, "node_dead"));

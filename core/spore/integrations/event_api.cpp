@@ -140,7 +140,7 @@ int EventApi::open_stream(const HttpRequest& req, SseFilter* filter, JsonWriter&
   }
   if (open_streams_ >= SPORE_MAX_EVENT_STREAMS) {
     write_error(w, kTooManyStreams);
-    w.field(SPORE_FSTR("max_streams"), static_cast<uint32_t>(SPORE_MAX_EVENT_STREAMS)).end_object();
+    w.field(SPORE_FSTR("maxStreams"), static_cast<uint32_t>(SPORE_MAX_EVENT_STREAMS)).end_object();
     return 503;
   }
   if (len > 0) {
@@ -199,12 +199,12 @@ int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
     case PublishError::kOk:
       w.begin_object()
           .field(SPORE_FSTR("status"), SPORE_FSTR("published"))
-          .field(FlashStr(kTopicKey), std::string_view(topic, static_cast<size_t>(len)));
-      write_node_id(w, ctx_.self().node_id);
-      w.field(FlashStr(kHostnameKey), ctx_.hostname())
+          .field(FlashStr(kTopicKey), std::string_view(topic, static_cast<size_t>(len)))
+          .field(SPORE_FSTR("nodeId"), ctx_.self().node_id)  // the seed's id form (docs/api.md)
+          .field(FlashStr(kHostnameKey), ctx_.hostname())
           .field(FlashStr(kEpochKey), events->epoch())
           .field(FlashStr(kSeqKey), events->last_seq())
-          .field(SPORE_FSTR("size_bytes"), static_cast<uint32_t>(req.body.size()))
+          .field(SPORE_FSTR("sizeBytes"), static_cast<uint32_t>(req.body.size()))
           .end_object();
       return 202;
     case PublishError::kBadTopic:
@@ -216,7 +216,7 @@ int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
     case PublishError::kTooLarge:
       status = 413;
       write_error(w, kTooLarge);
-      w.field(SPORE_FSTR("max_bytes"), static_cast<uint32_t>(SPORE_EVENT_PAYLOAD_MAX));
+      w.field(SPORE_FSTR("maxBytes"), static_cast<uint32_t>(SPORE_EVENT_PAYLOAD_MAX));
       break;
     case PublishError::kNotRunning:
     default:
