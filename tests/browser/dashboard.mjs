@@ -111,7 +111,7 @@ try {
     document.querySelectorAll('#members tbody td.st.ACTIVE').length === 3);
   await waitFor('every row has a last-seen age, free heap and firmware version', () =>
     [...document.querySelectorAll('#members tbody tr')].every((tr) =>
-      / s ago$/.test(tr.cells[3].textContent) && / [KM]B$/.test(tr.cells[5].textContent) &&
+      / s ago$/.test(tr.cells[3].textContent) && / (B|[KMGT]iB)$/.test(tr.cells[5].textContent) &&
       tr.cells[6].textContent !== '' && !tr.cells[6].textContent.startsWith('#')));
   await waitFor('the detail panel lists the API as links', () =>
     [...document.querySelectorAll('#d-api a')].some((a) => a.textContent === 'GET /api/node/status'));

@@ -98,9 +98,15 @@ function ago(ms) {
   if (s < 3600) return Math.round(s / 60) + ' min ago';
   return Math.round(s / 3600) + ' h ago';
 }
-function kb(bytes) {
+// The one unit rule (docs/api.md), as the CLI's format_bytes(): "N B" below 1024, else the largest
+// of KiB..TiB whose value is >= 1, one decimal rounded half up (integer tenths, not toFixed()).
+function formatBytes(bytes) {
   if (bytes == null) return '';
-  return bytes < 1048576 ? (bytes / 1024).toFixed(1) + ' KB' : (bytes / 1048576).toFixed(1) + ' MB';
+  if (bytes < 1024) return bytes + ' B';
+  let unit = 0, size = 1024;
+  while (unit < 3 && bytes >= size * 1024) { size *= 1024; unit++; }
+  const tenths = Math.floor(bytes / size) * 10 + Math.floor(((bytes % size) * 10 + size / 2) / size);
+  return Math.floor(tenths / 10) + '.' + (tenths % 10) + ' ' + ['KiB', 'MiB', 'GiB', 'TiB'][unit];
 }
 
 function message(text, ok) {
@@ -203,7 +209,7 @@ function render() {
       '<td>' + esc(m.ip) + '</td>' +
       '<td>' + ago(m.lastSeenAgoMs || 0) + '</td>' +
       '<td>' + (m.latency >= 0 ? m.latency + ' ms' : '&ndash;') + '</td>' +
-      '<td>' + kb(m.resources && m.resources.freeHeap) + '</td>' +
+      '<td>' + formatBytes(m.resources && m.resources.freeHeap) + '</td>' +
       '<td>' + esc(version(m)) + '</td></tr>';
   });
   $('members').tBodies[0].innerHTML = rows.join('');
@@ -219,8 +225,8 @@ function renderDetail() {
   const r = m.resources || {};
   $('d-name').textContent = m.hostname;
   const info = [['Status', m.status], ['Address', m.ip + ':' + m.httpPort], ['Node id', m.nodeId], ['Incarnation', m.incarnation],
-    ['Firmware', version(m)], ['Image', m.imageDigest], ['Free heap', kb(r.freeHeap)], ['Chip id', r.chipId],
-    ['SDK', r.sdkVersion], ['CPU', r.cpuFreqMHz + ' MHz'], ['Flash', kb(r.flashChipSize)]];
+    ['Firmware', version(m)], ['Image', m.imageDigest], ['Free heap', formatBytes(r.freeHeap)], ['Chip id', r.chipId],
+    ['SDK', r.sdkVersion], ['CPU', r.cpuFreqMHz + ' MHz'], ['Flash', formatBytes(r.flashChipSize)]];
   $('d-info').innerHTML = info.map((p) => '<dt>' + p[0] + '</dt><dd>' + esc(p[1] == null ? '' : p[1]) + '</dd>').join('');
   // The service registry: GET endpoints open in the browser, the others are listed.
   $('d-api').innerHTML = (m.api || []).map((a) => a.method === 'GET'
