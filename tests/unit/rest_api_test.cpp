@@ -41,6 +41,17 @@ class RestApiTest : public ::testing::Test {
   }
   void on_restart() { ++restarts; }
 
+  /// Peer 0x1234 at 192.168.1.100, heard from now.
+  void observe_peer(std::string_view hostname, uint16_t http_port = 0) {
+    MemberHello hello;
+    hello.node_id = 0x1234;
+    hello.incarnation = 1;
+    hello.ip = 0xC0A80164;
+    hello.http_port = http_port;
+    hello.hostname = hostname;
+    ASSERT_NE(ctx.members().observe(hello, clock.now_ms()), nullptr);
+  }
+
   Response call(HttpMethod method, std::string_view path, std::string_view authorization = {},
                 std::string_view body = {}) {
     BufferJsonOutput out(buf, sizeof buf);
@@ -137,13 +148,7 @@ TEST_F(RestApiTest, TargetWithAFragmentIs400) {
 // ---- GET /api/cluster/members --------------------------------------------------------------
 
 TEST_F(RestApiTest, MembersHasTheSeedShapeForSelfAndPeers) {
-  MemberHello hello;
-  hello.node_id = 0x1234;
-  hello.incarnation = 1;
-  hello.ip = 0xC0A80164;  // 192.168.1.100
-  hello.http_port = 80;
-  hello.hostname = "esp_123456";
-  ASSERT_NE(ctx.members().observe(hello, clock.now_ms()), nullptr);
+  observe_peer("esp_123456", 80);
   MemberResources res;
   res.free_heap_code = 12345;
   res.chip_id = 12345678;
@@ -196,12 +201,7 @@ TEST_F(RestApiTest, MembersHasTheSeedShapeForSelfAndPeers) {
 TEST_F(RestApiTest, MembersSelfAndPeerEntriesShareOneShape) {
   const uint8_t sha[32] = {0xAB};
   ctx.set_firmware("1.2.3", sha);
-  MemberHello hello;
-  hello.node_id = 0x1234;
-  hello.incarnation = 1;
-  hello.ip = 0xC0A80164;
-  hello.hostname = "peer";
-  ASSERT_NE(ctx.members().observe(hello, clock.now_ms()), nullptr);
+  observe_peer("peer");
   clock.advance(250);
   const Response r = call(HttpMethod::kGet, "/api/cluster/members");
   ASSERT_EQ(r.status, 200);
@@ -234,12 +234,7 @@ TEST_F(RestApiTest, FreeHeapAbove4GiBIsNotCapped) {
   sys.free_heap = 25125558682ULL;  // 23.4 GiB
   Response r = call(HttpMethod::kGet, "/api/node/status");
   EXPECT_EQ(r.body.at("freeHeap"), 25125558682ULL);
-  MemberHello hello;
-  hello.node_id = 0x1234;
-  hello.incarnation = 1;
-  hello.ip = 0xC0A80164;
-  hello.hostname = "peer";
-  ASSERT_NE(ctx.members().observe(hello, clock.now_ms()), nullptr);
+  observe_peer("peer");
   MemberResources res;
   res.free_heap_code = heap_code_from_bytes(25125558682ULL);
   ASSERT_TRUE(ctx.members().set_resources(0x1234, res, ""));
