@@ -16,12 +16,9 @@ namespace spore {
 /// Codes with this bit set count KiB.
 constexpr uint32_t kHeapCodeKibFlag = 0x80000000u;
 
-/// The code of `bytes` (see above): exact below 2 GiB, else KiB rounded down, saturating.
-constexpr uint32_t heap_code_from_bytes(uint64_t bytes) {
-  if (bytes < kHeapCodeKibFlag) return static_cast<uint32_t>(bytes);
-  const uint64_t kib = bytes >> 10;
-  return kHeapCodeKibFlag | static_cast<uint32_t>(kib < kHeapCodeKibFlag - 1 ? kib : kHeapCodeKibFlag - 1);
-}
+/// The code of `bytes` (see above): exact below 2 GiB, else KiB rounded down, saturating. Out of
+/// line: ANNOUNCE and INFO both call it, and the 64-bit compares cost flash on the lx106.
+uint32_t heap_code_from_bytes(uint64_t bytes);
 
 /// The byte count a code stands for (a KiB code: its KiB x 1024).
 constexpr uint64_t heap_bytes_from_code(uint32_t code) {

@@ -332,13 +332,8 @@ bool NodeContext::write_member_unit(AnswerCursor& c, JsonWriter& w, bool is_self
   // Also when the list changed while this answer was being sent and ended early.
   w.field(SPORE_FSTR("detailsTruncated"), m.details_truncated || c.cut);
   write_digest(w, m.image_digest);  // "00000000" until the member announced one
-  // A peer's version is not on the wire (only its image digest): null, never a guess.
-  w.key(SPORE_FSTR("firmwareVersion"));
-  if (is_self) {
-    w.value(static_cast<const char*>(firmware_version_));
-  } else {
-    w.null_value();
-  }
+  // A peer's version is not on the wire (only its image digest): null (a null char*), never a guess.
+  w.field(SPORE_FSTR("firmwareVersion"), is_self ? static_cast<const char*>(firmware_version_) : nullptr);
   w.end_object();
   return true;
 }
