@@ -272,7 +272,8 @@ const Member* NodeContext::unchanged_member(AnswerCursor& c) const {
 
 bool NodeContext::write_member_unit(AnswerCursor& c, JsonWriter& w, bool is_self) const {
   // Units: head (~290 B at most, the hostname fully escaped), resources and the API list's
-  // opening (~330 B: the SDK string), one API entry each (~320 B: the URI), the tail (~360 B).
+  // opening (~330 B: the SDK string), one API entry each (~320 B: the URI), the tail (~400 B:
+  // the firmware version fully escaped).
   const Member& m = c.member;
   if (c.step == 0) {
     char ip[16];
