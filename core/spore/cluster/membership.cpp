@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "spore/base/bytes.h"
+#include "spore/base/heap_size.h"
 #include "spore/base/incarnation.h"
 
 namespace spore {
@@ -268,7 +269,7 @@ void Membership::handle_announce(const wire::Message& msg, uint32_t now_ms) {
   m->udp_port = a.udp_port;
   const bool updated = known && m->image_digest != 0 && a.image_digest != m->image_digest;
   m->image_digest = a.image_digest;
-  m->resources.free_heap_bytes = a.free_heap_bytes;
+  m->resources.free_heap_code = a.free_heap_code;
   peer.announced_api_digest = a.api_digest;
   peer.announced_res_digest = a.resources_digest;
   peer.announced = true;
@@ -433,7 +434,7 @@ bool Membership::send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, boo
   a.ip = ctx_.self().ip;
   a.udp_port = cfg.udp_port;
   a.http_port = cfg.http_port;
-  a.free_heap_bytes = ctx_.system().free_heap_bytes();
+  a.free_heap_code = heap_code_from_bytes(ctx_.system().free_heap_bytes());
   a.api_digest = ctx_.api().digest();
   a.resources_digest = resources_digest_;
   a.image_digest = image_digest_;
