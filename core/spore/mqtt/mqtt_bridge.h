@@ -246,6 +246,8 @@ class MqttBridge {
   void renew_nonce();
   void publish_state(uint32_t now_ms);
   void publish_member(const Member& member, bool forgotten);
+  /// Every entity's discovery document (mqtt_discovery.cpp).
+  void publish_discovery_documents();
   void publish_discovery(size_t entity);
   /// The entity's optional keys (template, unit, classes, category) from its table row.
   void write_entity_options(JsonWriter& w, size_t entity);
