@@ -238,6 +238,12 @@ case $SCENARIO in
       ns_fail "board 1: /api/cluster/members lacks a seed field"
     sse="$(ns_hub curl -s -N --max-time 3 "$(url 1)/api/cluster/events/stream" || true)"
     log "board 1: SSE stream answered ${#sse} B in 3 s: $(head -c 120 <<<"$sse" | tr '\n' '|')"
+    # spore discover from the hub, to the bridge's broadcast: every member answers its DISCOVER at
+    # once, the boards too (core's answer, sent through lwIP). The bed's cluster is open.
+    found="$(ns_hub env SPORE_CLUSTER_KEY=open "$SPORE_CLI" discover --target "$NS_NET.255" --json |
+      jq '[.nodes[].nodeId] | unique | length')" || ns_fail "spore discover from the hub failed"
+    [ "$found" = "$N" ] || ns_fail "spore discover --target $NS_NET.255 listed $found of $N members"
+    log "hub: spore discover --target $NS_NET.255 listed all $N members, boards included"
     ;;
   restart)
     v="$(view 2)"
