@@ -257,9 +257,17 @@ struct EventMessage {
 /// A whole datagram. Only the member matching header.type is meaningful; the others keep their
 /// defaults on decode and are ignored on encode. (Not a union: a decoded Message is then safe to
 /// read in any order, and it is ~200 bytes of stack, short-lived.)
+/// DISCOVER (docs/protocol.md §4.13): the asker's own address, which a node checks against the
+/// packet source (`address_mismatch`), so a captured request replayed from elsewhere is refused.
+struct Discover {
+  uint32_t ip = 0;  ///< the asker's IPv4, MSB first; never 0
+  uint16_t udp_port = 0;  ///< the asker's UDP port; never 0
+};
+
 struct Message {
   Header header;
   Announce announce;
+  Discover discover;  ///< kDiscover
   Ping ping;
   Ack ack;
   PingReq ping_req;
