@@ -664,6 +664,15 @@ class DiscoverTest : public MembershipTest {
     mem.on_datagram(ip, kAskerPort, buf, r.size_bytes);
     return r.size_bytes;
   }
+  /// Gives the node a cluster key and clears what it sent; the key.
+  HmacKey keyed_node() {
+    const HmacKey key = key_of('k');
+    mem.set_cluster_key(key);
+    node_key_ = key;
+    run(10);
+    udp.sent.clear();
+    return key;
+  }
   /// The datagrams sent to the member at 0x0A000002.
   std::vector<Sent> sent_to_member() const {
     std::vector<Sent> out;
@@ -706,11 +715,7 @@ TEST_F(DiscoverTest, AnyoneIsAnsweredWithOneJitteredAnnounceAndAdmitsNothing) {
 }
 
 TEST_F(DiscoverTest, AKeyedNodeAnswersOnlyATaggedRequestAndTagsItsAnswer) {
-  const HmacKey key = key_of('k');
-  mem.set_cluster_key(key);
-  node_key_ = key;
-  run(10);
-  udp.sent.clear();
+  const HmacKey key = keyed_node();
   ask(HmacKey{});  // an outsider without the key: refused like any untagged datagram
   run(cfg().discovery_interval_ms);
   EXPECT_TRUE(sent_to(kAskerIp).empty());
@@ -724,16 +729,10 @@ TEST_F(DiscoverTest, AKeyedNodeAnswersOnlyATaggedRequestAndTagsItsAnswer) {
   EXPECT_EQ(a.header.dest_id, kAsker);
 }
 
-// A LAN peer spoofing a victim's address: the victim gets at most the bytes sent in its name,
-// however many requests there are, and the unverified budget bounds what the node reads at all.
 // Issue 21 finding F1: a captured (tagged) request resent from another source names the original
 // asker's address under its tag, so it is refused, and only the original asker could be answered.
 TEST_F(DiscoverTest, ARequestFromAnotherAddressThanItNamesIsRefused) {
-  const HmacKey key = key_of('k');
-  mem.set_cluster_key(key);
-  node_key_ = key;
-  run(10);
-  udp.sent.clear();
+  const HmacKey key = keyed_node();
   ask(key, 0x0A0000F0, kAskerIp);  // replayed from a spoofed source
   run(cfg().discovery_interval_ms);
   EXPECT_TRUE(sent_to(0x0A0000F0).empty());
@@ -773,6 +772,8 @@ TEST_F(DiscoverTest, AnswersLeaveHalfOfTheReplyQueueToJoins) {
   EXPECT_FALSE(sent_to_member().empty());
 }
 
+// A LAN peer spoofing a victim's address: the victim gets at most the bytes sent in its name,
+// however many requests there are, and the unverified budget bounds what the node reads at all.
 TEST_F(DiscoverTest, SpoofedRequestsNeverDrawMoreThanTheirBytes) {
   run(10);
   udp.sent.clear();
