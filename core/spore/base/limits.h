@@ -363,8 +363,8 @@
 #endif
 
 /// DISCOVER answers (docs/protocol.md §4.13) a node queues per second, from anyone; more requests
-/// are refused as `discover_limited`, as are those finding half of SPORE_MAX_PENDING_REPLIES taken
-/// by answers (join replies keep the rest). A broadcast request is answered by every node, so this
+/// are refused as `discover_limited`, as are those finding the back half of the
+/// SPORE_MAX_PENDING_REPLIES reply slots taken (the front half is kept for join replies). A broadcast request is answered by every node, so this
 /// bounds what one spoofed request stream can draw from a cluster: N x this many answers per
 /// second. `spore discover` sends 3 requests a run.
 #ifndef SPORE_MAX_DISCOVER_ANSWERS_PER_S

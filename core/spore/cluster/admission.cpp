@@ -8,6 +8,8 @@
 
 namespace spore {
 
+static_assert(SPORE_MAX_DISCOVER_ANSWERS_PER_S < 255, "Membership counts DISCOVER answers in a uint8_t");
+
 void Membership::handle_stranger(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms) {
   const bool announce = msg.header.type == wire::MessageType::kAnnounce;
   if (announce && msg.header.dest_id == ctx_.self().node_id &&

@@ -32,8 +32,9 @@ enum class MessageType : uint8_t {
   kEventReq = 10,    ///< "re-send your events from this seq": gap repair, unicast to the publisher
   kEventDigest = 11, ///< the sender's newest and oldest held event seq, so receivers see lost tails
   /// "Who is there?" (`spore discover`): every node that takes it answers the sender's address with
-  /// an ANNOUNCE after a short jitter. Its body is zeros only, as long as the largest such answer,
-  /// so the answer fits the anti-amplification credit the request gave (docs/protocol.md §4.13).
+  /// an ANNOUNCE after a short jitter. Its body names that address (refused from any other), then
+  /// zeros, as long as the largest such answer, so the answer fits the anti-amplification credit
+  /// the request gave (docs/protocol.md §4.13).
   kDiscover = 12,
 };
 /// "announce", "ping", ...; "?" for a value outside the enum. Never nullptr.
