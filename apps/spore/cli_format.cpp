@@ -345,16 +345,22 @@ std::string describe_error_response(int status, std::string_view body) {
   return out;
 }
 
-bool merge_discovered(std::vector<DiscoveredNode>& nodes, const DiscoveredNode& node) {
-  for (DiscoveredNode& n : nodes) {
-    if (n.node_id != node.node_id) continue;
+bool merge_discovered(DiscoveredNodes& nodes, const DiscoveredNode& node, size_t max_nodes) {
+  const auto found = nodes.index.find(node.node_id);
+  if (found != nodes.index.end()) {
+    DiscoveredNode& n = nodes.list[found->second];
     const uint32_t heard = n.announces + 1;
     if (spore::incarnation_at_least(node.incarnation, n.incarnation)) n = node;  // serial arithmetic
     n.announces = heard;
     return false;
   }
-  nodes.push_back(node);
-  nodes.back().announces = 1;
+  if (nodes.list.size() >= max_nodes) {
+    ++nodes.ignored;
+    return false;
+  }
+  nodes.index.emplace(node.node_id, nodes.list.size());
+  nodes.list.push_back(node);
+  nodes.list.back().announces = 1;
   return true;
 }
 
@@ -369,12 +375,13 @@ void sort_discovered(std::vector<DiscoveredNode>& nodes) {
 
 std::string format_discovered_table(std::vector<DiscoveredNode> nodes) {
   sort_discovered(nodes);
-  std::vector<std::string> headers = {"NODE ID", "HOSTNAME", "IP", "HTTP", "UDP", "INC", "AUTH"};
-  std::vector<bool> right = {true, false, false, true, true, true, false};
+  std::vector<std::string> headers = {"NODE ID", "HOSTNAME", "IP", "HTTP", "UDP", "INC", "AUTH", "HEARD"};
+  std::vector<bool> right = {true, false, false, true, true, true, false, false};
   std::vector<std::vector<std::string>> rows;
   for (const DiscoveredNode& n : nodes) {
     rows.push_back({std::to_string(n.node_id), terminal_safe(n.hostname), terminal_safe(n.ip), n.http_port ? std::to_string(n.http_port) : "-",
-                    std::to_string(n.udp_port), format_incarnation(n.incarnation), n.authenticated ? "key" : "none"});
+                    std::to_string(n.udp_port), format_incarnation(n.incarnation), n.authenticated ? "key" : "none",
+                    n.broadcast ? "broadcast" : "answer"});
   }
   return render_table(headers, rows, right, {}, 0);
 }
@@ -392,6 +399,7 @@ nlohmann::ordered_json discovered_to_json(std::vector<DiscoveredNode> nodes) {
     j["incarnation"] = n.incarnation;
     j["freeHeap"] = n.free_heap_bytes;
     j["authenticated"] = n.authenticated;
+    j["heardBy"] = n.broadcast ? "broadcast" : "answer";
     j["url"] = n.http_port ? "http://" + n.ip + ":" + std::to_string(n.http_port) : std::string();
     list.push_back(std::move(j));
   }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -85,18 +86,33 @@ struct DiscoveredNode {
   uint16_t udp_port = 0;
   uint64_t free_heap_bytes = 0;  ///< as the ANNOUNCE codes it (heap_size.h)
   bool authenticated = false;
+  /// Heard as a broadcast ANNOUNCE (--passive), not as an answer addressed to this run: a replay of
+  /// an old one verifies just as well, so it proves neither freshness nor that the node is up.
+  bool broadcast = false;
   uint32_t announces = 0;  ///< how many ANNOUNCEs were heard from it
 };
 
-/// Records `node` in `nodes`: a node id already present is updated in place (newest hostname,
-/// address, larger incarnation), else appended. Returns true when the node id is new.
-bool merge_discovered(std::vector<DiscoveredNode>& nodes, const DiscoveredNode& node);
+/// The nodes `spore discover` heard, by node id: a flood of forged answers costs one hash lookup
+/// each, and at most `kMaxDiscoveredNodes` rows; new ids past it are only counted in `ignored`.
+struct DiscoveredNodes {
+  static constexpr size_t kMaxDiscoveredNodes = 4096;
+  std::vector<DiscoveredNode> list;
+  std::unordered_map<uint32_t, size_t> index;  ///< node id -> position in `list`
+  size_t ignored = 0;  ///< ANNOUNCEs of new node ids heard when `list` was full
+};
 
-/// The discover table: NODE ID HOSTNAME IP HTTP UDP INC, sorted by hostname then id.
+/// Records `node` in `nodes`: a node id already present is updated in place (newest hostname,
+/// address, larger incarnation), else appended while there is room (else counted in `ignored`).
+/// Returns true when the node id is new and was added.
+bool merge_discovered(DiscoveredNodes& nodes, const DiscoveredNode& node,
+                      size_t max_nodes = DiscoveredNodes::kMaxDiscoveredNodes);
+
+/// The discover table: NODE ID HOSTNAME IP HTTP UDP INC AUTH HEARD (answer or broadcast), sorted
+/// by hostname then id.
 std::string format_discovered_table(std::vector<DiscoveredNode> nodes);
 
 /// {"nodes": [{"nodeId","hostname","ip","httpPort","udpPort","incarnation","freeHeap",
-/// "authenticated","url"}]}, sorted like the table.
+/// "authenticated","heardBy" ("answer" or "broadcast"),"url"}]}, sorted like the table.
 nlohmann::ordered_json discovered_to_json(std::vector<DiscoveredNode> nodes);
 
 /// A plain text table: headers, then rows, columns separated by two spaces and padded to the

@@ -2,10 +2,12 @@
 // answers with its ANNOUNCE, docs/protocol.md §4.13) and by listening for their own ANNOUNCE
 // broadcasts meanwhile; needs no node address at all.
 
+#include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -129,15 +131,41 @@ std::vector<std::unique_ptr<posix::UdpSocket>> open_listeners(const DiscoverOpti
   return sockets;
 }
 
+/// The source address the kernel picks for a datagram to ip:port (0 when there is no route):
+/// what a DISCOVER names, since a node answers only a request that comes from the address it names.
+uint32_t source_address_for(uint32_t ip, uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return 0;
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof on);  // connect() to a broadcast needs it
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(ip);
+  sockaddr_in from{};
+  socklen_t len = sizeof from;
+  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&from), &len) == 0;
+  ::close(fd);
+  return ok ? ntohl(from.sin_addr.s_addr) : 0;
+}
+
 /// The asking side: a socket on an ephemeral port (the nodes answer its address), this run's
 /// random sender id (the answers' dest: a tag over it proves an answer was made for this run),
-/// and the DISCOVER it sends, tagged with the key when there is one.
+/// and the DISCOVER it sends, tagged with the key when there is one, naming the address it comes
+/// from (a node refuses it from anywhere else, so a captured request replayed from a spoofed
+/// source draws nothing: docs/protocol.md §4.13).
 class Asker {
  public:
   Asker(const DiscoverOptions& o, const HmacKey& key) : key_(key), port_(o.udp_port) {
     targets_ = addresses_or_default(o.targets, "--target");
     std::string error;
     if (!socket_.open(0, 0, &error)) throw CliError{kExitFailure, "cannot open a UDP socket to ask from: " + error};
+    sockaddr_in self{};
+    socklen_t len = sizeof self;
+    if (::getsockname(socket_.unicast_fd(), reinterpret_cast<sockaddr*>(&self), &len) == 0) {
+      local_port_ = ntohs(self.sin_port);
+    }
     std::random_device rd;
     while (id_ == 0) id_ = rd();
   }
@@ -150,10 +178,14 @@ class Asker {
     m.header.type = wire::MessageType::kDiscover;
     m.header.sender_id = id_;
     m.header.seq = seq_++;
-    uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
-    const wire::EncodeResult r = wire::encode(m, key_, buf, sizeof buf);
+    m.discover.udp_port = local_port_;
     size_t sent = 0;
-    for (uint32_t ip : targets_) sent += r.ok() && socket_.send_to(ip, port_, buf, r.size_bytes) ? 1 : 0;
+    for (uint32_t ip : targets_) {
+      m.discover.ip = source_address_for(ip, port_);
+      uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+      const wire::EncodeResult r = wire::encode(m, key_, buf, sizeof buf);  // refuses address 0
+      sent += r.ok() && socket_.send_to(ip, port_, buf, r.size_bytes) ? 1 : 0;
+    }
     return sent;
   }
   std::string targets_text() const {
@@ -165,6 +197,7 @@ class Asker {
  private:
   HmacKey key_;
   uint16_t port_;
+  uint16_t local_port_ = 0;
   posix::UdpSocket socket_;
   std::vector<uint32_t> targets_;
   uint32_t id_ = 0;
@@ -173,11 +206,12 @@ class Asker {
 
 /// What was heard: the nodes, and the datagrams that did not decode, by reason.
 struct Heard {
-  std::vector<DiscoveredNode> nodes;
+  DiscoveredNodes nodes;
   size_t unexpected_auth = 0, bad_tag = 0, auth_required = 0, other_errors = 0;
 
   /// Decodes one datagram; records an ANNOUNCE's node (true when its id is new) or counts why
-  /// not. Broadcast ANNOUNCEs count, and unicast ones addressed to `asker_id` (the answers).
+  /// not. Asking (`asker_id` != 0), only the answers addressed to it count: a broadcast ANNOUNCE
+  /// may be a replay of an old one. Listening (`asker_id` 0), the broadcasts count, marked so.
   bool take(const uint8_t* buf, size_t size, uint32_t src_ip, uint16_t src_port, const HmacKey& key,
             uint32_t asker_id, DiscoveredNode* node) {
     wire::Message msg;
@@ -192,7 +226,7 @@ struct Heard {
       return false;
     }
     if (msg.header.type != wire::MessageType::kAnnounce) return false;
-    if (msg.header.dest_id != 0 && msg.header.dest_id != asker_id) return false;
+    if (msg.header.dest_id != asker_id) return false;
     DiscoveredNode& d = *node;
     d.node_id = msg.header.sender_id;
     d.incarnation = msg.header.incarnation;
@@ -202,6 +236,7 @@ struct Heard {
     d.udp_port = msg.announce.udp_port != 0 ? msg.announce.udp_port : src_port;
     d.free_heap_bytes = heap_bytes_from_code(msg.announce.free_heap_code);
     d.authenticated = msg.header.authenticated;
+    d.broadcast = asker_id == 0;
     return merge_discovered(nodes, d);
   }
 
@@ -222,14 +257,24 @@ struct Heard {
                                                       "those senders use none";
     }
     if (other_errors > 0) out += "\n  " + std::to_string(other_errors) + " datagram(s) that are not SPORE v2 ignored";
+    if (nodes.ignored > 0) {
+      out += "\n  " + std::to_string(nodes.ignored) + " ANNOUNCE(s) of more nodes heard and ignored: only the first " +
+             std::to_string(DiscoveredNodes::kMaxDiscoveredNodes) + " are listed";
+    }
     return out;
   }
 };
 
-/// Reads everything queued on `s` into `heard`; says who was new on stderr when `progress`.
-void drain(posix::UdpSocket& s, const HmacKey& key, uint32_t asker_id, bool progress, Heard& heard) {
+/// At most this many datagrams per drain() call: a flood is read between deadline checks.
+constexpr int kMaxDatagramsPerDrain = 256;
+
+/// Reads what is queued on `s` into `heard` (at most kMaxDatagramsPerDrain datagrams, and not past
+/// `deadline`: a flood of forged answers cannot hold the run past its timeout); says who was new
+/// on stderr when `progress`.
+void drain(posix::UdpSocket& s, const HmacKey& key, uint32_t asker_id, bool progress, Clock::time_point deadline,
+           Heard& heard) {
   uint8_t buf[2048];
-  for (;;) {
+  for (int i = 0; i < kMaxDatagramsPerDrain && Clock::now() < deadline; ++i) {
     uint32_t src_ip = 0;
     uint16_t src_port = 0;
     const size_t size = s.receive(buf, sizeof(buf), &src_ip, &src_port, 0);
@@ -266,7 +311,7 @@ Heard listen(const DiscoverOptions& o, const HmacKey& key, std::vector<std::uniq
   const auto start = Clock::now();
   const auto wait = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.timeout_s));
   int rounds = 0;
-  while (o.expect == 0 || heard.nodes.size() < o.expect) {
+  while (o.expect == 0 || heard.nodes.list.size() < o.expect) {
     const auto now = Clock::now();
     if (now - start >= wait) break;
     if (asker != nullptr && rounds < kRequestRounds && now - start >= wait * rounds / kRequestRounds) {
@@ -279,7 +324,8 @@ Heard listen(const DiscoverOptions& o, const HmacKey& key, std::vector<std::uniq
     for (pollfd& p : fds) p.revents = 0;
     if (::poll(fds.data(), fds.size(), static_cast<int>(std::max<int64_t>(left, 1))) <= 0) continue;
     for (size_t i = 0; i < fds.size(); ++i) {
-      if ((fds[i].revents & POLLIN) != 0) drain(*owners[i], key, asker != nullptr ? asker->id() : 0, progress, heard);
+      if ((fds[i].revents & POLLIN) != 0)
+        drain(*owners[i], key, asker != nullptr ? asker->id() : 0, progress, start + wait, heard);
     }
   }
   return heard;
@@ -297,7 +343,7 @@ int cmd_discover(const DiscoverOptions& o) {
   std::unique_ptr<Asker> asker = o.passive ? nullptr : std::make_unique<Asker>(o, key);
   size_t asked = 0;
   const Heard heard = listen(o, key, sockets, asker.get(), &asked);
-  const std::vector<DiscoveredNode>& nodes = heard.nodes;
+  const std::vector<DiscoveredNode>& nodes = heard.nodes.list;
   if (o.json) {
     std::cout << json_for_terminal(discovered_to_json(nodes), 2) << "\n";
   } else if (!nodes.empty()) {
@@ -349,7 +395,8 @@ void add_discover_commands(CLI::App& app, Cli& cli) {
       ->type_name("IP");
   discover->add_option("--expect", o->expect, "stop as soon as N nodes were heard; fail if fewer by the timeout")
       ->type_name("N");
-  discover->add_flag("--passive", o->passive, "only listen for the nodes' own ANNOUNCEs (every 10 s), do not ask");
+  discover->add_flag("--passive", o->passive, "only listen for the nodes' own ANNOUNCE broadcasts (every 10 s), do not ask; rows "
+                     "are marked HEARD broadcast: a replayed old ANNOUNCE looks the same");
   discover->add_flag("-j,--json", o->json, "print {\"nodes\": [...]} instead of a table");
   cli.on_run(discover, [o] { return cmd_discover(*o); });
 }

@@ -62,11 +62,12 @@ void check(const uint8_t* data, size_t size, const HmacKey& key) {
   if (m.header.type == MessageType::kAnnounce && m.announce.padded &&
       size != kHeaderBytes + 74 + (key.empty() ? 0 : kTagBytes))
     std::abort();
-  // A DISCOVER is exactly as large as the largest ANNOUNCE answering it, zeros only (§4.13): its
-  // answer always fits the anti-amplification credit it gave.
+  // A DISCOVER is exactly as large as the largest ANNOUNCE answering it, the asker's address (never
+  // 0) then zeros (§4.13): its answer always fits the anti-amplification credit it gave.
   if (m.header.type == MessageType::kDiscover) {
     if (size != kHeaderBytes + 58 + (key.empty() ? 0 : kTagBytes)) std::abort();
-    for (size_t i = kHeaderBytes; i < kHeaderBytes + 58; ++i)
+    if (m.discover.ip == 0 || m.discover.udp_port == 0 || load_be32(data + kHeaderBytes) != m.discover.ip) std::abort();
+    for (size_t i = kHeaderBytes + 6; i < kHeaderBytes + 58; ++i)
       if (data[i] != 0) std::abort();
   }
   if (peek_sender(data, size) != m.header.sender_id) std::abort();

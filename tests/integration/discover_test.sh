@@ -50,3 +50,34 @@ for k in 1 2 3; do
   [ "$n" -eq 3 ] || it_fail "node $k lists $n members after discover, expected 3"
 done
 log "discover lists the 3 nodes with the right details"
+
+# Issue 21 F4: a broadcast ANNOUNCE proves no freshness (a replay of a stopped node's verifies as well
+# as a new one): asking lists only the answers addressed to its run; --passive lists the broadcast,
+# marked so. The "ghost" is a forged broadcast every 0.1 s from a peer that is no node.
+PEER="$(dirname "$0")/discover_peer.py"
+python3 "$PEER" ghost "$(it_ip 8)" "$IT_UDP_PORT" 6 &
+IT_EXTRA_PIDS+=("$!")
+sleep 0.3
+out="$("$SPORE" discover "${here[@]}" --json --timeout 1)" || it_fail "spore discover beside a ghost failed"
+jq -e '(.nodes | length) == 3 and all(.nodes[]; .heardBy == "answer")' <<<"$out" >/dev/null ||
+  it_fail "asking listed a broadcast ANNOUNCE: $(jq -c '[.nodes[] | [.hostname, .heardBy]]' <<<"$out")"
+out="$("$SPORE" discover "${here[@]}" --passive --json --timeout 1)" || it_fail "spore discover --passive failed"
+jq -e '.nodes[] | select(.hostname == "ghost") | .heardBy == "broadcast"' <<<"$out" >/dev/null ||
+  it_fail "--passive did not mark the broadcast row: $(jq -c '[.nodes[] | [.hostname, .heardBy]]' <<<"$out")"
+
+# Issue 21 F3: a peer answers with forged ANNOUNCEs, a new node id each, as fast as it can for 20 s:
+# the CLI still stops at its timeout (before, it read until the socket ran dry: 41 s under a 40 s
+# flood) and lists at most 4,096 nodes, saying that it heard more. Only the peer is asked.
+python3 "$PEER" flood "$(it_ip 9)" "$IT_UDP_PORT" 20 >"$IT_TMP/flood.out" &
+flood=$!
+IT_EXTRA_PIDS+=("$flood")
+sleep 0.3
+"$SPORE" discover --udp-port "$IT_UDP_PORT" --target "$(it_ip 9)" --listen 127.255.255.255 --timeout 1 \
+  >"$IT_TMP/flood.table" 2>"$IT_TMP/flood.err" || it_fail "spore discover under a flood failed: $(cat "$IT_TMP/flood.err")"
+kill -0 "$flood" 2>/dev/null || it_fail "spore discover returned only after the 20 s flood ended"
+kill "$flood"
+rows=$(($(wc -l <"$IT_TMP/flood.table") - 1))
+[ "$rows" -ge 1 ] && [ "$rows" -le 4096 ] || it_fail "spore discover under a flood listed $rows nodes"
+[ "$rows" -lt 4096 ] || grep -q "heard and ignored" "$IT_TMP/flood.err" ||
+  it_fail "4096 rows and no word of the rest: $(cat "$IT_TMP/flood.err")"
+log "discover: broadcasts only with --passive, marked; a flood of forged answers bounded ($rows rows)"

@@ -326,7 +326,8 @@ TEST(SporeCliErrors, NonJsonBody) {
 // ---- discovered nodes ------------------------------------------------------------------------------
 
 TEST(SporeCliDiscover, MergeKeepsOneEntryPerNodeId) {
-  std::vector<DiscoveredNode> nodes;
+  DiscoveredNodes heard;
+  const std::vector<DiscoveredNode>& nodes = heard.list;
   DiscoveredNode a;
   a.node_id = 7;
   a.incarnation = 1;
@@ -334,14 +335,14 @@ TEST(SporeCliDiscover, MergeKeepsOneEntryPerNodeId) {
   a.ip = "127.0.0.3";
   a.http_port = 8080;
   a.udp_port = 4210;
-  EXPECT_TRUE(merge_discovered(nodes, a));
+  EXPECT_TRUE(merge_discovered(heard, a));
   a.incarnation = 2;
   a.ip = "127.0.0.9";
-  EXPECT_FALSE(merge_discovered(nodes, a));
+  EXPECT_FALSE(merge_discovered(heard, a));
   DiscoveredNode old = a;
   old.incarnation = 1;
   old.ip = "1.1.1.1";
-  EXPECT_FALSE(merge_discovered(nodes, old));  // an older incarnation does not overwrite
+  EXPECT_FALSE(merge_discovered(heard, old));  // an older incarnation does not overwrite
   ASSERT_EQ(nodes.size(), 1u);
   EXPECT_EQ(nodes[0].ip, "127.0.0.9");
   EXPECT_EQ(nodes[0].incarnation, 2u);
@@ -349,7 +350,7 @@ TEST(SporeCliDiscover, MergeKeepsOneEntryPerNodeId) {
   DiscoveredNode b = a;
   b.node_id = 3;
   b.hostname = "a-node";
-  EXPECT_TRUE(merge_discovered(nodes, b));
+  EXPECT_TRUE(merge_discovered(heard, b));
 
   std::string t = format_discovered_table(nodes);
   EXPECT_LT(t.find("a-node"), t.find("b-node")) << "sorted by hostname";
@@ -358,6 +359,36 @@ TEST(SporeCliDiscover, MergeKeepsOneEntryPerNodeId) {
   EXPECT_EQ(j["nodes"][0]["hostname"], "a-node");
   EXPECT_TRUE(j["nodes"][0]["nodeId"].is_number());
   EXPECT_EQ(j["nodes"][1]["url"], "http://127.0.0.9:8080");
+  EXPECT_EQ(j["nodes"][1]["heardBy"], "answer");
+}
+
+// Issue 21 finding F3: a flood of forged answers with distinct ids stops at the cap (counted, not
+// listed), and a known id is still updated once the list is full.
+TEST(SporeCliDiscover, MergeStopsAtTheCapAndCountsTheRest) {
+  DiscoveredNodes heard;
+  DiscoveredNode n;
+  for (uint32_t id = 1; id <= 10; ++id) {
+    n.node_id = id;
+    EXPECT_EQ(merge_discovered(heard, n, 4), id <= 4) << id;
+  }
+  EXPECT_EQ(heard.list.size(), 4u);
+  EXPECT_EQ(heard.ignored, 6u);
+  n.node_id = 2;
+  n.incarnation = 9;
+  EXPECT_FALSE(merge_discovered(heard, n, 4));
+  EXPECT_EQ(heard.list[1].incarnation, 9u);
+  EXPECT_EQ(heard.list[1].announces, 2u);
+  EXPECT_EQ(DiscoveredNodes::kMaxDiscoveredNodes, 4096u);
+}
+
+// Issue 21 finding F4: a row heard by broadcast (--passive) says so, in the table and the JSON.
+TEST(SporeCliDiscover, BroadcastHeardRowsAreMarked) {
+  DiscoveredNode n;
+  n.node_id = 5;
+  n.hostname = "n5";
+  n.broadcast = true;
+  EXPECT_NE(format_discovered_table({n}).find("broadcast"), std::string::npos);
+  EXPECT_EQ(discovered_to_json({n})["nodes"][0]["heardBy"], "broadcast");
 }
 
 TEST(SporeCliDiscover, Ipv4ToString) {

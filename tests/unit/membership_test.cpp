@@ -674,17 +674,36 @@ class DiscoverTest : public MembershipTest {
   static constexpr uint32_t kAsker = 0xD15C0;
   static constexpr uint32_t kAskerIp = 0x0A000009;
   static constexpr uint16_t kAskerPort = 40001;
-  /// Sends a DISCOVER as the asker (tagged with `key` unless empty), from `ip`; its size in bytes.
-  size_t ask(const HmacKey& key, uint32_t ip = kAskerIp) {
+  /// Sends a DISCOVER as the asker (tagged with `key` unless empty), from `ip`, naming `named_ip`
+  /// (0: `ip`) as its address; its size in bytes.
+  size_t ask(const HmacKey& key, uint32_t ip = kAskerIp, uint32_t named_ip = 0) {
     wire::Message m;
     m.header.type = wire::MessageType::kDiscover;
     m.header.sender_id = kAsker;
     m.header.seq = ++seq_;
+    m.discover.ip = named_ip != 0 ? named_ip : ip;
+    m.discover.udp_port = kAskerPort;
     uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
     const wire::EncodeResult r = wire::encode(m, key, buf, sizeof buf);
     EXPECT_TRUE(r.ok());
     mem.on_datagram(ip, kAskerPort, buf, r.size_bytes);
     return r.size_bytes;
+  }
+  /// Gives the node a cluster key and clears what it sent; the key.
+  HmacKey keyed_node() {
+    const HmacKey key = key_of('k');
+    mem.set_cluster_key(key);
+    node_key_ = key;
+    run(10);
+    udp.sent.clear();
+    return key;
+  }
+  /// The datagrams sent to the member at 0x0A000002.
+  std::vector<Sent> sent_to_member() const {
+    std::vector<Sent> out;
+    for (const Sent& s : udp.sent)
+      if (s.ip == 0x0A000002) out.push_back(s);
+    return out;
   }
   /// The datagrams sent to ip:kAskerPort.
   std::vector<Sent> sent_to(uint32_t ip) const {
@@ -721,11 +740,7 @@ TEST_F(DiscoverTest, AnyoneIsAnsweredWithOneJitteredAnnounceAndAdmitsNothing) {
 }
 
 TEST_F(DiscoverTest, AKeyedNodeAnswersOnlyATaggedRequestAndTagsItsAnswer) {
-  const HmacKey key = key_of('k');
-  mem.set_cluster_key(key);
-  node_key_ = key;
-  run(10);
-  udp.sent.clear();
+  const HmacKey key = keyed_node();
   ask(HmacKey{});  // an outsider without the key: refused like any untagged datagram
   run(cfg().discovery_interval_ms);
   EXPECT_TRUE(sent_to(kAskerIp).empty());
@@ -737,6 +752,49 @@ TEST_F(DiscoverTest, AKeyedNodeAnswersOnlyATaggedRequestAndTagsItsAnswer) {
   wire::Message a;
   EXPECT_EQ(wire::decode(answers[0].bytes.data(), answers[0].bytes.size(), key, a), wire::DecodeError::kOk);
   EXPECT_EQ(a.header.dest_id, kAsker);
+}
+
+// Issue 21 finding F1: a captured (tagged) request resent from another source names the original
+// asker's address under its tag, so it is refused, and only the original asker could be answered.
+TEST_F(DiscoverTest, ARequestFromAnotherAddressThanItNamesIsRefused) {
+  const HmacKey key = keyed_node();
+  ask(key, 0x0A0000F0, kAskerIp);  // replayed from a spoofed source
+  run(cfg().discovery_interval_ms);
+  EXPECT_TRUE(sent_to(0x0A0000F0).empty());
+  EXPECT_TRUE(sent_to(kAskerIp).empty());
+  EXPECT_EQ(rejected(wire::DecodeError::kAddressMismatch), 1u);
+}
+
+// Issue 21 finding F2: every node answers a broadcast request, so each caps its answers per second.
+TEST_F(DiscoverTest, AnswersPerSecondAreCapped) {
+  run(10);
+  udp.sent.clear();
+  uint32_t asked = 0;
+  for (uint32_t t = 0; t < 990; t += 10, ++asked) {
+    ask(HmacKey{}, 0x0A001000 + asked);  // distinct sources, one second
+    run(10);
+  }
+  run(cfg().discovery_interval_ms);
+  size_t answers = 0;
+  for (uint32_t i = 0; i < asked; ++i) answers += sent_to(0x0A001000 + i).size();
+  EXPECT_GT(answers, 0u);
+  EXPECT_LE(answers, size_t{SPORE_MAX_DISCOVER_ANSWERS_PER_S});
+  EXPECT_EQ(rejected(wire::DecodeError::kDiscoverLimited), asked - answers);
+}
+
+// Issue 21 finding F5: DISCOVER answers never take the last slots of the reply queue, so a join
+// reply is still queued with its jitter, not sent at once for want of a slot.
+TEST_F(DiscoverTest, AnswersLeaveHalfOfTheReplyQueueToJoins) {
+  run(10);
+  admit(0xB1);
+  run(cfg().discovery_interval_ms);
+  udp.sent.clear();
+  for (uint32_t i = 0; i < SPORE_MAX_PENDING_REPLIES; ++i) ask(HmacKey{}, 0x0A002000 + i);
+  EXPECT_GE(rejected(wire::DecodeError::kDiscoverLimited), SPORE_MAX_PENDING_REPLIES / 2u);
+  announce(0xB1, 1, true);  // a join ANNOUNCE: its answer waits for its jitter
+  EXPECT_TRUE(sent_to_member().empty());
+  run(cfg().discovery_interval_ms);
+  EXPECT_FALSE(sent_to_member().empty());
 }
 
 // A LAN peer spoofing a victim's address: the victim gets at most the bytes sent in its name,

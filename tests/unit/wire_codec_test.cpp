@@ -149,7 +149,10 @@ std::vector<Message> samples() {
   m.announce.hostname = "n";
   out.push_back(m);
 
-  out.push_back(base(MessageType::kDiscover));  // samples()[12]: "who is there?", a zero body
+  m = base(MessageType::kDiscover);  // samples()[12]: "who is there?", the asker's address and zeros
+  m.discover.ip = 0x0A000009;
+  m.discover.udp_port = 40001;
+  out.push_back(m);
   return out;
 }
 
@@ -269,8 +272,11 @@ void expect_same(const Message& a, const Message& b) {
       EXPECT_EQ(a.event_digest.epoch, b.event_digest.epoch);
       EXPECT_EQ(a.event_digest.seq, b.event_digest.seq);
       EXPECT_EQ(a.event_digest.oldest_seq, b.event_digest.oldest_seq);
-      break;    case MessageType::kDiscover:
-      break;  // no fields: the body is padding
+      break;
+    case MessageType::kDiscover:
+      EXPECT_EQ(a.discover.ip, b.discover.ip);
+      EXPECT_EQ(a.discover.udp_port, b.discover.udp_port);
+      break;
   }
 }
 
@@ -329,16 +335,21 @@ TEST(WireCodec, GoldenPingBytes) {
   EXPECT_EQ(0, std::memcmp(full, authed.data() + expected.size(), kTagBytes));  // leftmost 16 bytes
 }
 
-// DISCOVER (docs/protocol.md §4.13): 58 zero bytes of body, exactly; the answer (an ANNOUNCE
-// without handshake fields) is never larger than the request, keyed or not.
-TEST(WireCodec, DiscoverIsAZeroBodyAsLargeAsItsLargestAnswer) {
-  Message m = base(MessageType::kDiscover);
+// DISCOVER (docs/protocol.md §4.13): 58 bytes of body, exactly: the asker's IPv4 and port, then
+// zeros; the answer (an ANNOUNCE without handshake fields) is never larger than the request.
+TEST(WireCodec, DiscoverNamesItsAskerAndIsAsLargeAsItsLargestAnswer) {
+  Message m = samples()[12];
   const Bytes d = encode_vec(m, kNoKey);
   ASSERT_EQ(d.size(), kHeaderBytes + 58);
   EXPECT_EQ(d[3], 12);
   EXPECT_EQ(d[21], 0);
   EXPECT_EQ(d[22], 58);
-  for (size_t i = kHeaderBytes; i < d.size(); ++i) EXPECT_EQ(d[i], 0) << i;
+  const Bytes address = {0x0A, 0x00, 0x00, 0x09, 0x9C, 0x41};  // 10.0.0.9:40001
+  EXPECT_EQ(Bytes(d.begin() + kHeaderBytes, d.begin() + kHeaderBytes + 6), address);
+  for (size_t i = kHeaderBytes + 6; i < d.size(); ++i) EXPECT_EQ(d[i], 0) << i;
+  uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+  Message no_address = base(MessageType::kDiscover);
+  EXPECT_EQ(encode(no_address, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
 
   Message answer = samples()[11];  // an unpadded ANNOUNCE, made as large as it gets
   answer.announce.echo = 0;
@@ -351,6 +362,9 @@ TEST(WireCodec, DiscoverIsAZeroBodyAsLargeAsItsLargestAnswer) {
   Message out;
   Bytes bad = d;
   bad.back() = 1;  // padding must be zeros
+  EXPECT_EQ(decode(bad.data(), bad.size(), kNoKey, out), DecodeError::kBadField);
+  bad = d;
+  bad[kHeaderBytes + 4] = bad[kHeaderBytes + 5] = 0;  // port 0
   EXPECT_EQ(decode(bad.data(), bad.size(), kNoKey, out), DecodeError::kBadField);
   bad = d;
   bad.push_back(0);  // one byte more, and the header says so: still not the one length

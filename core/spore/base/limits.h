@@ -362,6 +362,19 @@
 #endif
 #endif
 
+/// DISCOVER answers (docs/protocol.md §4.13) a node queues per second, from anyone; more requests
+/// are refused as `discover_limited`, as are those finding the back half of the
+/// SPORE_MAX_PENDING_REPLIES reply slots taken (the front half is kept for join replies). A broadcast request is answered by every node, so this
+/// bounds what one spoofed request stream can draw from a cluster: N x this many answers per
+/// second. `spore discover` sends 3 requests a run.
+#ifndef SPORE_MAX_DISCOVER_ANSWERS_PER_S
+#if defined(SPORE_LIMITS_ESP8266)
+#define SPORE_MAX_DISCOVER_ANSWERS_PER_S 4
+#else
+#define SPORE_MAX_DISCOVER_ANSWERS_PER_S 20
+#endif
+#endif
+
 /// Addresses that have not proved membership whose anti-amplification credit a node keeps at once
 /// (AmplificationGuard, 16 B each, plus SPORE_MAX_JOIN_ADDRESSES pinned entries). More sources
 /// only make the oldest credit forgotten (the node answers less), never let it send more.

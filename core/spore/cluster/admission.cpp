@@ -8,6 +8,8 @@
 
 namespace spore {
 
+static_assert(SPORE_MAX_DISCOVER_ANSWERS_PER_S < 255, "Membership counts DISCOVER answers in a uint8_t");
+
 void Membership::handle_stranger(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms) {
   const bool announce = msg.header.type == wire::MessageType::kAnnounce;
   if (announce && msg.header.dest_id == ctx_.self().node_id &&
@@ -24,18 +26,30 @@ void Membership::handle_stranger(uint32_t src_ip, uint16_t src_port, const wire:
 
 void Membership::answer_discover(uint32_t src_ip, uint16_t src_port, uint32_t asker_id, uint32_t now_ms) {
   // "Who is there?" (docs/protocol.md §4.13): a plain ANNOUNCE (no cookie: nothing to echo, so the
-  // asker never becomes a member) to the packet source, the one address the asker has shown. The
+  // asker never becomes a member) to the packet source, which the request named under its tag. The
   // jitter spreads a cluster's answers; the credit the request gave covers the answer (its body is
   // as long as the largest ANNOUNCE), and nothing about the asker is kept beyond the pending answer.
-  if (src_ip == 0 || src_port == 0) return;
-  queue_reply(asker_id, src_ip, src_port, 0, false, false,
-              now_ms + random_below(ctx_.config().discovery_interval_ms / 2 + 1));
+  // Every node answers a broadcast, so a per-node cap bounds the cluster's answers to N x the cap
+  // per second; answers take at most the back half of the queue, so join replies (which take the
+  // first free slot) keep theirs and their jitter.
+  if (elapsed_ms(now_ms, discover_window_ms_) >= 1000) {
+    discover_window_ms_ = now_ms;
+    discover_answers_ = 0;
+  }
+  if (discover_answers_ >= SPORE_MAX_DISCOVER_ANSWERS_PER_S ||
+      !queue_reply(asker_id, src_ip, src_port, 0, false, false,
+                   now_ms + random_below(ctx_.config().discovery_interval_ms / 2 + 1), replies_.size() / 2)) {
+    channel_.refuse(wire::DecodeError::kDiscoverLimited);
+    return;
+  }
+  ++discover_answers_;
 }
 
 bool Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie, bool padded,
-                             uint32_t due_ms) {
+                             uint32_t due_ms, size_t first) {
   PendingReply* free_slot = nullptr;
-  for (PendingReply& r : replies_) {
+  for (size_t i = first; i < replies_.size(); ++i) {
+    PendingReply& r = replies_[i];
     // One answer per node and address: a replay of a node's datagram from elsewhere gets its own
     // entry (bounded by the credit), never the real node's answer or echo.
     if (r.ip == ip && r.port == port && r.dest_id == dest_id) {
@@ -46,6 +60,7 @@ bool Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint6
     }
     if (r.ip == 0 && free_slot == nullptr) free_slot = &r;
   }
+  if (free_slot == nullptr && first > 0) return false;  // a DISCOVER's share is taken
   if (free_slot == nullptr || due_ms == ctx_.clock().now_ms()) {
     // Due now, or no room to wait: an answer dropped here would cost the asker a retry.
     return send_announce(ip, port, dest_id, false, echo, with_cookie, padded);

@@ -83,8 +83,12 @@ DatagramChannel::Received DatagramChannel::receive(uint32_t src_ip, uint16_t src
   // admission goes to the source, so a node could otherwise answer for an address it does not
   // own (a member "at" a victim, which the anti-amplification credit would then exempt), and a
   // replay from elsewhere could move a member.
-  if (err == wire::DecodeError::kOk && h.type == wire::MessageType::kAnnounce &&
-      (out.announce.ip != src_ip || out.announce.udp_port != src_port))
+  // A DISCOVER names its asker's address too (under the tag): a captured request replayed from a
+  // spoofed source draws no answer (docs/protocol.md §4.13).
+  const bool announce = h.type == wire::MessageType::kAnnounce;
+  if (err == wire::DecodeError::kOk && (announce || h.type == wire::MessageType::kDiscover) &&
+      ((announce ? out.announce.ip : out.discover.ip) != src_ip ||
+       (announce ? out.announce.udp_port : out.discover.udp_port) != src_port))
     err = wire::DecodeError::kAddressMismatch;
   // The decoded sender is the one peek_sender() read from the same bytes: `claimed` and `slot`.
   ReplayWindow* window = err == wire::DecodeError::kOk && claimed != nullptr ? &replay_[slot] : nullptr;

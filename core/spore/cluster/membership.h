@@ -175,7 +175,8 @@ class Membership {
   /// challenges it. The cookie and challenge helpers below live there too.
   void handle_stranger(uint32_t src_ip, uint16_t src_port, const wire::Message& msg, uint32_t now_ms);
   /// A DISCOVER from anyone: queues this node's ANNOUNCE to the packet source, dest = the asker,
-  /// after 0..discovery_interval_ms/2 of jitter (docs/protocol.md §4.13).
+  /// after 0..discovery_interval_ms/2 of jitter (docs/protocol.md §4.13); `discover_limited` past
+  /// SPORE_MAX_DISCOVER_ANSWERS_PER_S or half of the reply queue.
   void answer_discover(uint32_t src_ip, uint16_t src_port, uint32_t asker_id, uint32_t now_ms);
   void handle_leave(const wire::Header& h, uint32_t now_ms);
   /// First-hand evidence from a member's non-ANNOUNCE datagram.
@@ -203,8 +204,11 @@ class Membership {
   /// Queues an ANNOUNCE to dest_id at ip:port, due after `delay_ms`: an echo of `echo`, and a
   /// challenge (this node's cookie) when `with_cookie`. One per destination at a time. False when
   /// an answer due now was not sent (no anti-amplification credit, or the port refused).
+  /// Only entries from `first` on are used; with `first` > 0 and none of them free, nothing is
+  /// sent and the result is false (a DISCOVER's answers keep to the back half of the queue, so
+  /// join replies always find a slot and keep their jitter).
   bool queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie, bool padded,
-                   uint32_t due_ms);
+                   uint32_t due_ms, size_t first = 0);
   /// Challenges stranger `node_id` at ip:port, at most once per discovery interval.
   /// `padded`: it answers a padded ANNOUNCE (a join or a challenge), so it is padded too.
   void challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_t echo, bool jitter, bool padded,
@@ -262,6 +266,8 @@ class Membership {
   uint32_t last_announce_ms_ = 0;
   uint32_t boot_incarnation_ = 0;  ///< this boot's first incarnation, low 16 bits clear (begin())
   uint32_t last_refute_ms_ = 0;
+  uint32_t discover_window_ms_ = 0;  ///< start of the second answer_discover() counts in
+  uint8_t discover_answers_ = 0;     ///< DISCOVERs answered in it
   bool refuted_ = false;
   bool refute_pending_ = false;
   uint8_t join_count_ = 0;

@@ -49,7 +49,7 @@ FlashStr decode_error_name(DecodeError error) {
   static constexpr char kNames[] SPORE_FLASH =
       "ok\0too_short\0too_long\0bad_magic\0bad_version\0unknown_type\0bad_flags\0bad_sender\0truncated_body\0"
       "trailing_bytes\0bad_length\0bad_string\0bad_field\0auth_required\0unexpected_auth\0bad_tag\0stale\0"
-      "replayed\0wrong_destination\0unknown_sender\0address_mismatch\0?\0";
+      "replayed\0wrong_destination\0unknown_sender\0address_mismatch\0discover_limited\0?\0";
   constexpr size_t kCount = flash_list_count(kNames, sizeof kNames);
   static_assert(kCount == kDecodeErrorCount + 1, "one name per DecodeError, then \"?\"");
   const auto i = static_cast<size_t>(error);

@@ -68,10 +68,11 @@ enum class DecodeError : uint8_t {
   // array and one name list cover every refusal.
   kWrongDestination,  ///< dest is neither this node nor the broadcast marker (replayed elsewhere)
   kUnknownSender,     ///< not a member and not an admitting ANNOUNCE (answered by a challenge)
-  kAddressMismatch,   ///< an ANNOUNCE that names another address than the one it came from
+  kAddressMismatch,   ///< an ANNOUNCE or DISCOVER that names another address than the one it came from
+  kDiscoverLimited,   ///< a DISCOVER over SPORE_MAX_DISCOVER_ANSWERS_PER_S or the queue's share
 };
 /// Number of DecodeError values, for sizing a counter array.
-constexpr size_t kDecodeErrorCount = static_cast<size_t>(DecodeError::kAddressMismatch) + 1;
+constexpr size_t kDecodeErrorCount = static_cast<size_t>(DecodeError::kDiscoverLimited) + 1;
 
 /// "ok", "too_short", ... (snake_case, for logs and metrics names); "?" outside the enum.
 /// Never null; the string is static and in flash on the ESP8266 (read it through FlashStr).

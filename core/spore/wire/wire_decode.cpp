@@ -220,7 +220,10 @@ DecodeError parse_body(MessageType type, Reader& r, Message& m) {
       err = parse_stream_pos(r, m.event_digest, true);
       break;
     case MessageType::kDiscover:
-      err = parse_padding(r, kDiscoverBodyBytes);
+      m.discover.ip = r.u32();
+      m.discover.udp_port = r.u16();
+      err = m.discover.ip == 0 || m.discover.udp_port == 0 ? DecodeError::kBadField
+                                                           : parse_padding(r, kDiscoverBodyBytes - kDiscoverAddressBytes);
       break;
   }
   if (err != DecodeError::kOk) return err;

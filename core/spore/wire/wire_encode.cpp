@@ -141,6 +141,7 @@ size_t checked_body_size(const Message& m, EncodeError& why) {
       if (!valid_stream_pos(m.event_digest, true)) return refuse(EncodeError::kBadField);
       return kEventDigestBytes;
     case MessageType::kDiscover:
+      if (m.discover.ip == 0 || m.discover.udp_port == 0) return refuse(EncodeError::kBadField);
       return kDiscoverBodyBytes;
   }
   return refuse(EncodeError::kUnknownType);
@@ -241,7 +242,9 @@ void write_body(Writer& w, const Message& m) {
       write_event_body(w, m);
       break;
     case MessageType::kDiscover:
-      write_padding(w, kDiscoverBodyBytes);
+      w.u32(m.discover.ip);
+      w.u16(m.discover.udp_port);
+      write_padding(w, kDiscoverBodyBytes - kDiscoverAddressBytes);
       break;
   }
 }

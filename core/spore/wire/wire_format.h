@@ -73,9 +73,11 @@ inline size_t announce_unpadded_bytes(const Announce& a) {
 }
 static_assert(SPORE_MAX_HOSTNAME_LEN <= kAnnouncePaddedBodyBytes - kAnnounceFixedBytes,
               "a padded ANNOUNCE must be the largest one this node can send");
-/// A DISCOVER body: zeros, as long as the largest ANNOUNCE that answers it (no handshake fields, a
-/// 31-byte hostname), so the answer is never larger than the request (tagged iff the answer is).
+/// A DISCOVER body: the asker's IPv4 and UDP port, then zeros, as long as the largest ANNOUNCE that
+/// answers it (no handshake fields, a 31-byte hostname), so the answer is never larger than the
+/// request (tagged iff the answer is).
 constexpr size_t kDiscoverBodyBytes = kAnnounceFixedBytes + 31;
+constexpr size_t kDiscoverAddressBytes = 4 + 2;
 constexpr size_t kPingFixedBytes = 4 + 4 + 4 + 1;                            // + entries
 constexpr size_t kAckFixedBytes = 4 + 4 + 1;
 constexpr size_t kPingReqFixedBytes = 4 + 4 + 4 + 4 + 2 + 1;

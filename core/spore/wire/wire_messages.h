@@ -32,8 +32,9 @@ enum class MessageType : uint8_t {
   kEventReq = 10,    ///< "re-send your events from this seq": gap repair, unicast to the publisher
   kEventDigest = 11, ///< the sender's newest and oldest held event seq, so receivers see lost tails
   /// "Who is there?" (`spore discover`): every node that takes it answers the sender's address with
-  /// an ANNOUNCE after a short jitter. Its body is zeros only, as long as the largest such answer,
-  /// so the answer fits the anti-amplification credit the request gave (docs/protocol.md §4.13).
+  /// an ANNOUNCE after a short jitter. Its body names that address (refused from any other), then
+  /// zeros, as long as the largest such answer, so the answer fits the anti-amplification credit
+  /// the request gave (docs/protocol.md §4.13).
   kDiscover = 12,
 };
 /// "announce", "ping", ...; "?" for a value outside the enum. Never nullptr.
@@ -259,9 +260,17 @@ struct EventMessage {
 /// A whole datagram. Only the member matching header.type is meaningful; the others keep their
 /// defaults on decode and are ignored on encode. (Not a union: a decoded Message is then safe to
 /// read in any order, and it is ~200 bytes of stack, short-lived.)
+/// DISCOVER (docs/protocol.md §4.13): the asker's own address, which a node checks against the
+/// packet source (`address_mismatch`), so a captured request replayed from elsewhere is refused.
+struct Discover {
+  uint32_t ip = 0;  ///< the asker's IPv4, MSB first; never 0
+  uint16_t udp_port = 0;  ///< the asker's UDP port; never 0
+};
+
 struct Message {
   Header header;
   Announce announce;
+  Discover discover;  ///< kDiscover
   Ping ping;
   Ack ack;
   PingReq ping_req;
