@@ -2,7 +2,7 @@
 # Compile the portable core for the ESP8266 (xtensa-lx106) and check its flash footprint.
 #
 # Usage: tools/lx106-build.sh [OUTDIR]      (default build/lx106, relative to the repo root)
-# Env:   SPORE_LX106_BUDGET_BYTES           .text+.rodata budget of the engine, default 53248 (52 KB; DESIGN.md §4 said 48 KB)
+# Env:   SPORE_LX106_BUDGET_BYTES           .text+.rodata budget of the engine, default 56320 (55 KB; DESIGN.md §4 said 48 KB)
 #        SPORE_LX106_DEVICE_BUDGET_BYTES    .text+.rodata budget of the ESP8266 device logic, default 16384
 #        SPORE_LX106_INTEGRATIONS_BUDGET_BYTES  .text+.rodata budget of the integrations, default 12288
 #        SPORE_LX106_COMPOSITION_BUDGET_BYTES  .text+.rodata budget of the composition root, default 2048
@@ -18,7 +18,7 @@ cd "$ROOT"
 OUT="${1:-build/lx106}"
 "$ROOT/tools/lx106-setup.sh" "$OUT"
 OUT="$(cd "$OUT" && pwd)"
-BUDGET="${SPORE_LX106_BUDGET_BYTES:-53248}"
+BUDGET="${SPORE_LX106_BUDGET_BYTES:-56320}"
 [[ $BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_BUDGET_BYTES must be a number" >&2; exit 2; }
 DEVICE_BUDGET="${SPORE_LX106_DEVICE_BUDGET_BYTES:-16384}"
 [[ $DEVICE_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_DEVICE_BUDGET_BYTES must be a number" >&2; exit 2; }
@@ -37,6 +37,10 @@ AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-7168}"
 #   admission handshake with cookies, replay state per member slot, receive limits per member and the
 #   anti-amplification credit took it from 49,052 B (with 100 B left) to ~51.8 KB. The image budget
 #   (440 KiB, tools/firmware-link.sh), which is what binds on a 1 MB ESP-01, had 40 KB to spare.
+#   55 KB since issue 21 (the user surface, on the ESP8266 too): DISCOVER answers (+0.3 KB), CORS
+#   preflight on every route (+0.3 KB), the one JSON shape and naming rule (+0.3 KB), forget a DEAD
+#   member and the WiFi RSSI in status (+0.6 KB) took it from 52,473 B to ~54.2 KB; the image had
+#   ~34 KB to spare.
 # - device: the ESP8266 platform layer's decisions, moved into core so the host tests reach them;
 #   only the ESP8266 firmware links them. 16 KB since issue 16 (12 KB before): HTTP admission before
 #   the body (+1.4 KB), the boot counter's flash log, the settings policy and the token DRBG's

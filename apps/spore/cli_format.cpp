@@ -179,15 +179,14 @@ std::string format_incarnation(int64_t incarnation) {
 std::string format_bytes(uint64_t bytes) {
   if (bytes < 1024) return std::to_string(bytes) + " B";
   static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes) / 1024.0;
   size_t unit = 0;
-  while (v >= 1024.0 && unit + 1 < sizeof(kUnits) / sizeof(kUnits[0])) {
-    v /= 1024.0;
-    ++unit;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.1f %s", v, kUnits[unit]);
-  return buf;
+  while (unit + 1 < sizeof(kUnits) / sizeof(kUnits[0]) && bytes >> (10 * (unit + 2)) != 0) ++unit;
+  // Tenths rounded half up in integers, as the dashboard's formatBytes() does (printf's "%.1f"
+  // rounds ties to even, JavaScript's toFixed() up: 1280 B would read 1.2 KiB here, 1.3 KiB there).
+  const unsigned shift = 10 * static_cast<unsigned>(unit + 1);
+  const uint64_t size = uint64_t{1} << shift;
+  const uint64_t tenths = (bytes >> shift) * 10 + ((bytes & (size - 1)) * 10 + size / 2) / size;
+  return std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + " " + kUnits[unit];
 }
 
 const char* status_color(std::string_view status) {

@@ -38,7 +38,9 @@ std::string format_ago(int64_t ms);
 /// the refutations since), e.g. "2/0" for 131072. A number outside 0..2^32-1 is shown as it is.
 std::string format_incarnation(int64_t incarnation);
 
-/// "512 B", "39.5 KiB", "1.2 MiB", "3.0 GiB".
+/// The one unit rule for people (docs/api.md, same as the dashboard's formatBytes()): below 1024
+/// "N B", else the largest of KiB, MiB, GiB, TiB whose value is >= 1, with one decimal rounded
+/// half up: "512 B", "39.5 KiB", "1.2 MiB", "23.4 GiB".
 std::string format_bytes(uint64_t bytes);
 
 /// Orders names as people expect: digit runs compare by value ("demo-2" < "demo-10").
@@ -81,7 +83,7 @@ struct DiscoveredNode {
   std::string ip;        ///< as the node announces it, else the datagram's source address
   uint16_t http_port = 0;
   uint16_t udp_port = 0;
-  uint32_t free_heap_bytes = 0;
+  uint64_t free_heap_bytes = 0;  ///< as the ANNOUNCE codes it (heap_size.h)
   bool authenticated = false;
   uint32_t announces = 0;  ///< how many ANNOUNCEs were heard from it
 };

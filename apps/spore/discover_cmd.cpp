@@ -25,6 +25,7 @@
 #include "commands.h"
 #include "posix/udp_socket.h"
 #include "spore/auth/hmac_sha256.h"
+#include "spore/base/heap_size.h"
 #include "spore/wire/wire_codec.h"
 #include "terminal_safe.h"
 
@@ -199,7 +200,7 @@ struct Heard {
     d.ip = ipv4_to_string(msg.announce.ip != 0 ? msg.announce.ip : src_ip);
     d.http_port = msg.announce.http_port;
     d.udp_port = msg.announce.udp_port != 0 ? msg.announce.udp_port : src_port;
-    d.free_heap_bytes = msg.announce.free_heap_bytes;
+    d.free_heap_bytes = heap_bytes_from_code(msg.announce.free_heap_code);
     d.authenticated = msg.header.authenticated;
     return merge_discovered(nodes, d);
   }

@@ -76,7 +76,7 @@ std::string format_published(const nlohmann::ordered_json& answer, const std::st
   std::string node = json_text(answer, "hostname");
   if (node.empty()) node = node_name;
   return terminal_safe("published " + field("topic") + " seq " + field("seq") + " on " + node + " (" +
-                       field("nodeId") + ", epoch " + field("epoch") + ")");
+                       "node " + field("nodeId") + ", epoch " + field("epoch") + ")");
 }
 
 std::string describe_publish_error(int status, std::string_view body, bool token_given) {
@@ -131,7 +131,7 @@ std::string EventFormatter::text(const SseMessage& m, std::time_t when) {
   if (!d.is_discarded() && d.is_object()) {
     sender = json_text(d, "hostname");
     if (sender.empty()) sender = json_text(d, "nodeId");
-    if (sender.empty()) sender = json_text(d, "node_id");  // nodes before issue 21
+    if (sender.empty()) sender = json_text(d, "node_id");  // the stream's form before issue 21
     if (sender.empty()) sender = "?";
     std::string t = json_text(d, "topic");
     if (!t.empty()) topic = t;

@@ -21,7 +21,7 @@ namespace cli {
 
 
 /// Largest payload any node takes (the wire's kMaxEventPayloadBytes; ESP8266 nodes take 64 and
-/// answer 413 with their own "max_bytes").
+/// answer 413 with their own "maxBytes").
 constexpr size_t kMaxEventPayloadBytes = 256;
 /// Longest topic (wire::kMaxEventTopicLen).
 constexpr size_t kMaxEventTopicBytes = 31;

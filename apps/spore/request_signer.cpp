@@ -104,7 +104,7 @@ std::optional<Challenge> check_challenge(std::string_view body, std::string_view
   Challenge c;
   c.node_id = id->get<uint32_t>();
   if (expected_node_id && c.node_id != *expected_node_id) {
-    return fail("it says it is node " + node_id_hex(c.node_id) + ", not " + node_id_hex(*expected_node_id));
+    return fail("it says it is node " + std::to_string(c.node_id) + ", not " + std::to_string(*expected_node_id));
   }
   const auto bearer = j.find("bearer");
   c.bearer_allowed = bearer != j.end() && bearer->is_boolean() && bearer->get<bool>();
@@ -142,7 +142,7 @@ std::optional<Challenge> check_challenge(std::string_view body, std::string_view
   }
   compute_node_proof(*token, c.node_id, nonce_bytes, client_nonce_hex, answered, want);
   if (!constant_time_equal(got, want, sizeof got)) {
-    return fail("it did not prove it holds the API token this CLI has for node " + node_id_hex(c.node_id) +
+    return fail("it did not prove it holds the API token this CLI has for node " + std::to_string(c.node_id) +
                 " (a wrong token, or not that node)");
   }
   c.node_proven = true;
@@ -208,11 +208,13 @@ std::optional<Signed> sign_request(const NodeAddress& addr, double timeout_s, co
   const std::optional<std::string>& token = c->token;
   out.token_used = token.has_value();
   if (policy.require_identity && c->open) {
-    *why = "it has no API token, so it cannot prove it is node " + node_id_hex(c->node_id);
+    *why = "it has no API token, so it cannot prove it is node " + std::to_string(c->node_id);
     return std::nullopt;
   }
   if (policy.require_identity && !token) {
-    *why = "no token for node " + node_id_hex(c->node_id) + " (--token-map has no line for it, and no --token)";
+    // The decimal nodeId (docs/api.md), and the map's key for it, which is the state-dir file's hex.
+    *why = "no token for node " + std::to_string(c->node_id) + " (--token-map has no line " + node_id_hex(c->node_id) +
+           " for it, and no --token)";
     return std::nullopt;
   }
   if (c->open || !token) return out;  // nothing to prove, or nothing to prove it with (the node will say 401)

@@ -96,7 +96,8 @@ std::optional<Signed> sign_request(const NodeAddress& addr, double timeout_s, co
 std::string auth_refusal_hint(std::string_view body, bool had_token);
 
 /// Node ids as token maps write them: exactly 8 hex digits, as in spored's state-dir `node_id`
-/// file and the nodes' logs (the REST API's decimal `nodeId`, printed with `%08x`).
+/// file and the nodes' logs (the REST API's decimal `nodeId`, printed with `%08x`). Messages for
+/// people name a node by its decimal nodeId (docs/api.md), this form only where a map is meant.
 std::string node_id_hex(uint32_t node_id);
 std::optional<uint32_t> parse_node_id(std::string_view text);
 

@@ -82,7 +82,7 @@ void EspLogSink::write(LogLevel level, const char* message) {
   Serial.println(message != nullptr ? message : "");
 }
 
-uint32_t EspSystemInfo::free_heap_bytes() const { return ESP.getFreeHeap(); }
+uint64_t EspSystemInfo::free_heap_bytes() const { return ESP.getFreeHeap(); }
 uint32_t EspSystemInfo::chip_id() const { return ESP.getChipId(); }
 const char* EspSystemInfo::sdk_version() const { return ESP.getSdkVersion(); }
 uint16_t EspSystemInfo::cpu_freq_mhz() const { return ESP.getCpuFreqMHz(); }

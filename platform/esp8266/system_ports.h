@@ -92,7 +92,7 @@ class EspLogSink final : public LogSink {
 /// ESP.* values for the seed's "resources" plus what the firmware logs and serves besides.
 class EspSystemInfo final : public SystemInfo {
  public:
-  uint32_t free_heap_bytes() const override;
+  uint64_t free_heap_bytes() const override;
   uint32_t chip_id() const override;
   const char* sdk_version() const override;
   uint16_t cpu_freq_mhz() const override;

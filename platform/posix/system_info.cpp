@@ -113,10 +113,10 @@ LinuxSystemInfo::LinuxSystemInfo(uint32_t chip_id, std::string_view program) : c
                 program.data(), firmware_version(), release.c_str());
 }
 
-uint32_t LinuxSystemInfo::free_heap_bytes() const {
+uint64_t LinuxSystemInfo::free_heap_bytes() const {
   std::string text;
   if (!read_small_file("/proc/meminfo", &text, 64 * 1024)) return 0;
-  return saturate_u32(parse_meminfo_available(text));
+  return parse_meminfo_available(text);
 }
 
 }  // namespace spore::posix

@@ -4,7 +4,7 @@
 ///
 /// | seed field     | Linux value                                                             |
 /// | -------------- | ----------------------------------------------------------------------- |
-/// | freeHeap       | MemAvailable from /proc/meminfo, bytes, saturated to 4294967295          |
+/// | freeHeap       | MemAvailable from /proc/meminfo, bytes, 64-bit (not saturated)           |
 /// | chipId         | random non-zero 32-bit id made on first start, kept in the state dir     |
 /// | sdkVersion     | "spored <version> linux <kernel release up to its first '-'>", <= 31 B  |
 /// | cpuFreqMHz     | cpu0 cpufreq cpuinfo_max_freq, else /proc/cpuinfo "cpu MHz", else 0      |
@@ -28,7 +28,7 @@ class LinuxSystemInfo : public spore::SystemInfo {
   /// sdkVersion ("spored").
   explicit LinuxSystemInfo(uint32_t chip_id, std::string_view program = "spored");
 
-  uint32_t free_heap_bytes() const override;
+  uint64_t free_heap_bytes() const override;
   uint32_t chip_id() const override { return chip_id_; }
   const char* sdk_version() const override { return sdk_version_; }
   uint16_t cpu_freq_mhz() const override { return cpu_freq_mhz_; }

@@ -30,7 +30,7 @@ namespace spore::sim {
 
 class SimSystemInfo : public SystemInfo {
  public:
-  uint32_t free_heap_bytes() const override { return free_heap; }
+  uint64_t free_heap_bytes() const override { return free_heap; }
   uint32_t chip_id() const override { return chip; }
   const char* sdk_version() const override { return sdk.c_str(); }
   uint16_t cpu_freq_mhz() const override { return cpu_mhz; }

@@ -33,7 +33,7 @@ class CountingRandom : public Random {
 class FixedSystem : public SystemInfo {
  public:
   explicit FixedSystem(uint32_t free_heap_bytes = 40000) : free_heap_(free_heap_bytes) {}
-  uint32_t free_heap_bytes() const override { return free_heap_; }
+  uint64_t free_heap_bytes() const override { return free_heap_; }
   uint32_t chip_id() const override { return 1; }
   const char* sdk_version() const override { return "fuzz"; }
   uint16_t cpu_freq_mhz() const override { return 80; }

@@ -52,6 +52,23 @@ check "members: the answering node first, self=true, only it" '
   (.members[0].self == true) and (.members[0].hostname == "n1") and ([.members[1:][] | select(.self == true)] | length == 0)' "$members"
 check "members: other members carry lastSeenAgoMs (number) and left (boolean)" '
   all(.members[1:][]; (.lastSeenAgoMs | type == "number") and (.left | type == "boolean"))' "$members"
+# One shape (docs/api.md): the same keys in the same order in every entry and in every resources
+# object; this node's values for the peer-only facts, a peer's unknown firmware version null.
+check "members: self and peer entries have the same keys, in the same order" '
+  ([.members[] | keys_unsorted] | unique | length == 1) and ([.members[].resources | keys_unsorted] | unique | length == 1)' "$members"
+check "members: self entry heard now, not left, its own apiDigest, complete, its firmwareVersion" "
+  .members[0] | (.lastSeenAgoMs == 0) and (.left == false) and (.apiDigest == $(jq .apiDigest <<<"$status"))
+  and (.detailsTruncated == false) and (.firmwareVersion == $(jq .firmwareVersion <<<"$status"))" "$members"
+check "members: a peer's firmwareVersion is null (not on the wire), self false, detailsTruncated boolean" '
+  all(.members[1:][]; (.firmwareVersion == null) and (.self == false) and (.detailsTruncated | type == "boolean")
+                      and (.apiDigest | type == "number"))' "$members"
+# freeHeap is MemAvailable in bytes, 64-bit (this host may have more than the 4294967295 a uint32
+# holds): the node's own and its peer's view (the ANNOUNCE's code, exact to 1 KiB) are within a
+# factor of 2 of what /proc/meminfo says now (memory moves; its order does not).
+avail=$(( $(awk '/^MemAvailable:/ {print $2}' /proc/meminfo) * 1024 ))
+check "status: freeHeap is MemAvailable's order ($avail B now)" "(.freeHeap * 2 > $avail) and (.freeHeap < $avail * 2)" "$status"
+check "members: n2's freeHeap as n1 holds it is MemAvailable's order too" "
+  [.members[] | select(.hostname == \"n2\") | .resources.freeHeap][0] as \$h | (\$h * 2 > $avail) and (\$h < $avail * 2)" "$members"
 n2="$(jq -c '.members[] | select(.hostname == "n2")' <<<"$members")"
 check "members: n2 entry" "(.ip == \"$(it_ip 2)\") and (.httpPort == $IT_HTTP_PORT) and (.status == \"ACTIVE\") and (.left == false)" "$n2"
 check "members: n2's api list as n2 itself publishes it" "([.api[] | \"\\(.method) \\(.uri)\"] | sort) == ($(jq -c '[.api[] | "\(.method) \(.uri)"] | sort' <<<"$(curl -sf "$(it_url 2)/api/node/status")"))" "$n2"

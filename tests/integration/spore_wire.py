@@ -20,11 +20,19 @@ def datagram(mtype, sender, incarnation, seq, dest, body):
     return b"SP" + struct.pack(">BBBIIIIH", VERSION, mtype, 0, sender, incarnation, seq, dest, len(body)) + body
 
 
-def announce_body(ip, udp_port, http_port, hostname, echo=0, cookie=0, join=False):
+def heap_code(free_bytes):
+    """Free memory as ANNOUNCE and INFO carry it (docs/protocol.md §4.1, core/spore/base/heap_size.h):
+    the byte count below 2 GiB, else bit 31 and whole KiB, saturating at 2^31 - 1 KiB."""
+    if free_bytes < 1 << 31:
+        return free_bytes
+    return 0x80000000 | min(free_bytes >> 10, (1 << 31) - 1)
+
+
+def announce_body(ip, udp_port, http_port, hostname, echo=0, cookie=0, join=False, free_bytes=40000):
     """ANNOUNCE body; `join` = reply_requested, padded to the largest body."""
     handshake = echo != 0 or cookie != 0
     flags = (F_REPLY_REQUESTED | F_PADDED if join else 0) | (F_HANDSHAKE if handshake else 0)
-    body = struct.pack(">BBIHHIIII", VERSION, flags, ip, udp_port, http_port, 40000, 0, 0, 0)
+    body = struct.pack(">BBIHHIIII", VERSION, flags, ip, udp_port, http_port, heap_code(free_bytes), 0, 0, 0)
     if handshake:
         body += struct.pack(">QQ", echo, cookie)
     body += bytes([len(hostname)]) + hostname

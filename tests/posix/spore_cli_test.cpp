@@ -193,6 +193,19 @@ TEST(SporeCliFormat, Bytes) {
   EXPECT_EQ(format_bytes(3ULL << 30), "3.0 GiB");
 }
 
+TEST(CliFormat, BytesFollowTheOneUnitRule) {
+  // The largest unit whose value is >= 1, one decimal rounded half up (as the dashboard's
+  // formatBytes(): printf's "%.1f" would give 1.2 KiB for 1280 B, JavaScript's toFixed 1.3).
+  EXPECT_EQ(format_bytes(1280), "1.3 KiB");
+  EXPECT_EQ(format_bytes(30208), "29.5 KiB");
+  EXPECT_EQ(format_bytes(1048575), "1024.0 KiB");  // 0.99999 MiB is below 1 MiB
+  EXPECT_EQ(format_bytes(4294967295ULL), "4.0 GiB");
+  EXPECT_EQ(format_bytes(25125558682ULL), "23.4 GiB");  // above the old 32-bit cap
+  EXPECT_EQ(format_bytes(5ULL << 40), "5.0 TiB");
+  EXPECT_EQ(format_bytes(3ULL << 50), "3072.0 TiB");  // TiB is the largest unit
+  EXPECT_EQ(format_bytes(UINT64_MAX), "16777216.0 TiB");
+}
+
 TEST(SporeCliFormat, NaturalOrder) {
   EXPECT_TRUE(natural_less("demo-2", "demo-10"));
   EXPECT_FALSE(natural_less("demo-10", "demo-2"));

@@ -284,10 +284,10 @@ TEST(SporeEventsTopic, PercentEncodingAndPaths) {
 
 TEST(SporeEventsPublish, PublishedLine) {
   Json a = Json::parse(R"({"status":"published","topic":"light","nodeId":169552957,"epoch":7,"seq":3,"sizeBytes":2})");
-  EXPECT_EQ(format_published(a, "node-1"), "published light seq 3 on node-1 (169552957, epoch 7)");
+  EXPECT_EQ(format_published(a, "node-1"), "published light seq 3 on node-1 (node 169552957, epoch 7)");
   a["hostname"] = "n1";
-  EXPECT_EQ(format_published(a, "127.0.0.2:8080"), "published light seq 3 on n1 (169552957, epoch 7)");
-  EXPECT_EQ(format_published(Json::object(), "x"), "published ? seq ? on x (?, epoch ?)");
+  EXPECT_EQ(format_published(a, "127.0.0.2:8080"), "published light seq 3 on n1 (node 169552957, epoch 7)");
+  EXPECT_EQ(format_published(Json::object(), "x"), "published ? seq ? on x (node ?, epoch ?)");
 }
 
 TEST(SporeEventsPublish, ErrorHints) {
@@ -296,7 +296,7 @@ TEST(SporeEventsPublish, ErrorHints) {
   EXPECT_NE(m.find("refused"), std::string::npos);
   m = describe_publish_error(401, R"({"error":"token required","code":"auth_required"})", false);
   EXPECT_NE(m.find("--token-file"), std::string::npos);
-  m = describe_publish_error(413, R"({"error":"payload too large","code":"too_large","max_bytes":64})", false);
+  m = describe_publish_error(413, R"({"error":"payload too large","code":"too_large","maxBytes":64})", false);
   EXPECT_NE(m.find("[too_large]"), std::string::npos);
   EXPECT_NE(m.find("at most 64 bytes"), std::string::npos);
   m = describe_publish_error(404, "Not Found", false);
@@ -366,6 +366,9 @@ TEST(SporeEventsWatch, TextLines) {
   // No hostname: the node id; a payload with a control character and UTF-8 text.
   EXPECT_EQ(f.text(message("x", R"({"topic":"x","node_id":"0a1b2c3d","data":"\u00e9\u001b[2J\n"})", "i"), when),
             "12:03:04  0a1b2c3d  x         \xC3\xA9\\x1B[2J\\n\n");
+  // The stream's decimal nodeId (docs/api.md, one id form) is the sender as well.
+  EXPECT_EQ(EventFormatter(false).text(message("x", R"({"topic":"x","nodeId":169552957,"data":"on"})", "i"), when),
+            "12:03:04  169552957  x         on\n");
   // Membership event: the member, its IP and status.
   EXPECT_EQ(f.text(message("node_inactive",
                            R"({"topic":"node_inactive","node_id":"0c","hostname":"node-3","ip":"127.0.0.3","status":"INACTIVE"})",
@@ -443,8 +446,8 @@ TEST(SporeEventsWatch, NodeEventFieldsWithTerminalControlsAreShownEscaped) {
 
 TEST(SporeEventsPublish, ThePublishedLineIsTerminalSafe) {
   const Json answer =
-      Json::parse(R"({"topic":"t\u001b[2J","seq":1,"hostname":"h\r)" + kRloJson + R"(","nodeId":"0a","epoch":2})");
-  EXPECT_EQ(format_published(answer, "x"), "published t\\x1B[2J seq 1 on h\\r\\u202E (0a, epoch 2)");
+      Json::parse(R"({"topic":"t\u001b[2J","seq":1,"hostname":"h\r)" + kRloJson + R"(","nodeId":"0a\u001b","epoch":2})");
+  EXPECT_EQ(format_published(answer, "x"), "published t\\x1B[2J seq 1 on h\\r\\u202E (node 0a\\x1B, epoch 2)");
   EXPECT_EQ(describe_stream_error(200, "text/html\x1b]0;x\x07", ""),
             "the answer is not an event stream (Content-Type 'text/html\\x1B]0;x\\x07', expected text/event-stream)");
 }

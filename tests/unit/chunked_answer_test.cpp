@@ -158,11 +158,18 @@ TEST_F(ChunkedAnswerTest, MembersAreWrittenInNodeIdOrderWithSelfFirst) {
   for (size_t i = 2; i < 6; ++i) EXPECT_LT(j["members"][i - 1]["nodeId"], j["members"][i]["nodeId"]);
 }
 
-/// Every field of a member entry as the seed's README names them, plus SPORE's own.
-const std::set<std::string> kPeerKeys = {"hostname",    "ip",           "lastSeen",    "latency",   "status",
-                                         "resources",   "api",          "nodeId",      "incarnation", "httpPort",
-                                         "lastSeenAgoMs", "left",       "apiDigest",   "detailsTruncated",
-                                         "imageDigest"};
+/// Every field of a member entry as the seed's README names them, plus SPORE's own: the same in
+/// the self entry and every peer's (docs/api.md).
+const std::set<std::string> kMemberKeys = {"hostname",      "ip",   "lastSeen",  "latency",          "status",
+                                           "resources",     "api",  "nodeId",    "incarnation",      "httpPort",
+                                           "self",          "left", "apiDigest", "detailsTruncated", "imageDigest",
+                                           "lastSeenAgoMs", "firmwareVersion"};
+
+std::set<std::string> keys_of(const nlohmann::json& object) {
+  std::set<std::string> keys;
+  for (auto it = object.begin(); it != object.end(); ++it) keys.insert(it.key());
+  return keys;
+}
 
 TEST_F(ChunkedAnswerTest, TableChangesBetweenChunksKeepTheDocumentWhole) {
   // Random fill sizes; between two fills members join, leave, restart or change their API list.
@@ -233,11 +240,10 @@ TEST_F(ChunkedAnswerTest, TableChangesBetweenChunksKeepTheDocumentWhole) {
     const nlohmann::json& members = j["members"];
     ASSERT_GE(members.size(), 1u);
     EXPECT_EQ(members[0]["self"], true);
+    EXPECT_EQ(keys_of(members[0]), kMemberKeys) << members[0].dump();
     for (size_t i = 1; i < members.size(); ++i) {
       const nlohmann::json& m = members[i];
-      std::set<std::string> keys;
-      for (auto it = m.begin(); it != m.end(); ++it) keys.insert(it.key());
-      EXPECT_EQ(keys, kPeerKeys) << m.dump();
+      EXPECT_EQ(keys_of(m), kMemberKeys) << m.dump();
       if (i > 1) {
         EXPECT_LT(members[i - 1]["nodeId"], m["nodeId"]);  // none twice, none out of order
       }

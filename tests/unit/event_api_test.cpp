@@ -150,6 +150,8 @@ TEST_F(EventApiTest, BadTopicsAndPayloadsChangeNothing) {
   EXPECT_EQ(ctx.cluster_events()->stats().published, 0u);
   EXPECT_TRUE(got.empty());
   std::string answer;
+  post("/api/cluster/events?topic=big", std::string(SPORE_EVENT_PAYLOAD_MAX + 1, 'x'), &answer);
+  EXPECT_NE(answer.find("\"maxBytes\":" + std::to_string(SPORE_EVENT_PAYLOAD_MAX)), std::string::npos) << answer;
   EXPECT_EQ(post("/api/cluster/events?topic=big", std::string(SPORE_EVENT_PAYLOAD_MAX, 'x'), &answer), 202);
 }
 
@@ -233,6 +235,7 @@ TEST_F(EventApiTest, StreamsAreLimitedAndFiltered) {
   EXPECT_EQ(events.open_streams(), static_cast<size_t>(SPORE_MAX_EVENT_STREAMS));
   EXPECT_EQ(open("/api/cluster/events/stream", &f, &answer), 503);
   EXPECT_NE(answer.find("too_many_streams"), std::string::npos);
+  EXPECT_NE(answer.find("\"maxStreams\":"), std::string::npos) << answer;  // camelCase, as every field
   events.close_stream();
   ASSERT_EQ(open("/api/cluster/events/stream?topic=node_dead", &f, &answer), 200);  // reserved topics filter fine
   EXPECT_TRUE(EventApi::filter_matches(f, "node_dead"));

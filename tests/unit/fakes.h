@@ -55,14 +55,14 @@ class FakeRandom : public Random {
 
 class FakeSystemInfo : public SystemInfo {
  public:
-  uint32_t free_heap_bytes() const override { return free_heap; }
+  uint64_t free_heap_bytes() const override { return free_heap; }
   uint32_t chip_id() const override { return chip; }
   const char* sdk_version() const override { return sdk; }
   uint16_t cpu_freq_mhz() const override { return 80; }
   uint32_t flash_chip_size_bytes() const override { return 1048576; }
   int8_t wifi_rssi_dbm() const override { return rssi; }
 
-  uint32_t free_heap = 41000;
+  uint64_t free_heap = 41000;
   int8_t rssi = 0;
   uint32_t chip = 0x00ABCDEF;
   const char* sdk = "2.2.2-dev(38a443e)";

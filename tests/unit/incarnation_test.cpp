@@ -86,18 +86,16 @@ TEST(Incarnation, MemberTableTakesTheWrappedIncarnationAsARestart) {
 }
 
 TEST(Incarnation, GossipAboutTheWrappedLifeOverridesTheOldOne) {
+  MemberTable table;
+  MemberHello h{9, kBefore, 0x7F000002u, 8080, "n9"};
+  const Member* m = table.observe(h, 0);
+  ASSERT_NE(m, nullptr);
   GossipQueue q;
-  wire::GossipEntry old_life{};
-  old_life.node_id = 9;
-  old_life.incarnation = kBefore;
-  old_life.state = wire::MemberState::kSuspect;
-  q.push(old_life, 3);
-  wire::GossipEntry new_life = old_life;
-  new_life.incarnation = kAfter;
-  new_life.state = wire::MemberState::kAlive;
-  q.push(new_life, 3);
+  q.push(table.slot_of(*m), kBefore, wire::MemberState::kSuspect);
+  q.push(table.slot_of(*m), kAfter, wire::MemberState::kAlive);
+  wire::GossipEntry self{};
   wire::GossipEntry out[SPORE_GOSSIP_QUEUE_LEN];
-  const size_t n = q.take(out, SPORE_GOSSIP_QUEUE_LEN);
+  const size_t n = q.take(table, self, out, SPORE_GOSSIP_QUEUE_LEN);
   ASSERT_EQ(n, 1u);
   EXPECT_EQ(out[0].incarnation, kAfter);
   EXPECT_EQ(out[0].state, wire::MemberState::kAlive);

@@ -72,6 +72,16 @@ class MembershipTest : public ::testing::Test {
     m.announce.padded = reply;
     receive(m, id, inc);
   }
+  // A gossip entry about node `id` at `ip` (cluster port).
+  static wire::GossipEntry entry(uint32_t id, uint32_t inc, uint32_t ip, wire::MemberState state) {
+    wire::GossipEntry e;
+    e.node_id = id;
+    e.incarnation = inc;
+    e.ip = ip;
+    e.udp_port = 4210;
+    e.state = state;
+    return e;
+  }
   uint32_t rejected(wire::DecodeError reason) const { return mem.stats().rejected[static_cast<size_t>(reason)]; }
   std::vector<wire::Message> sent_of(wire::MessageType type) {
     std::vector<wire::Message> out;
@@ -413,15 +423,30 @@ TEST_F(MembershipTest, AMembersOwnDatagramOverrulesALargerIncarnationFromGossip)
   EXPECT_EQ(mem.stats().incarnations_overruled, 1u);
 }
 
+// A joiner's ANNOUNCE is broadcast, so a member's "alive" news about it is redundant once other
+// members' heartbeats (broadcasts too) carried it: each copy heard there counts as one of this
+// node's sends, a copy in a unicast datagram (an ACK) does not. docs/protocol.md, gossip.
+TEST_F(MembershipTest, DiscoveryNewsHeardInOtherMembersHeartbeatsIsNotRepeated) {
+  admit(0xB1, 1, 0x0A000002);
+  admit(0xB2, 1, 0x0A000003);
+  ASSERT_EQ(mem.gossip_queue().size(), 2u);  // both discovered: alive news about each
+  const wire::GossipEntry alive = entry(0xB1, 1, 0x0A000002, wire::MemberState::kAlive);
+  wire::Message ack;
+  ack.header.type = wire::MessageType::kAck;
+  ack.ack.updates = wire::GossipList::from_array(&alive, 1);
+  for (uint8_t i = 0; i < GossipQueue::kTransmissions; ++i) receive(ack, 0xB2, 1, 0x0A000003);
+  EXPECT_EQ(mem.gossip_queue().size(), 2u);
+  wire::Message hb;
+  hb.header.type = wire::MessageType::kGossip;
+  hb.gossip.updates = wire::GossipList::from_array(&alive, 1);
+  for (uint8_t i = 0; i < GossipQueue::kTransmissions; ++i) receive(hb, 0xB2, 1, 0x0A000003);
+  EXPECT_EQ(mem.gossip_queue().size(), 1u);  // only the news about B2 is left to send
+}
+
 TEST_F(MembershipTest, HearingItselfSuspectedRaisesTheIncarnationAndSaysSo) {
   announce(0xB1);
   udp.sent.clear();
-  wire::GossipEntry suspect;
-  suspect.node_id = kSelf;
-  suspect.incarnation = 5;
-  suspect.ip = 0x0A000001;
-  suspect.udp_port = 4210;
-  suspect.state = wire::MemberState::kSuspect;
+  const wire::GossipEntry suspect = entry(kSelf, 5, 0x0A000001, wire::MemberState::kSuspect);
   wire::Message g;
   g.header.type = wire::MessageType::kGossip;
   g.gossip.updates = wire::GossipList::from_array(&suspect, 1);

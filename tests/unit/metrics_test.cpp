@@ -242,6 +242,12 @@ TEST_F(MetricsTest, LabelValuesFromDataAreEscaped) {
       << text;
 }
 
+// Issue 21: a Linux host's MemAvailable above 4 GiB is not capped at 4294967295.
+TEST_F(MetricsTest, FreeHeapAbove4GiBIsExact) {
+  sys.free_heap = 25125558682ULL;
+  EXPECT_EQ(value_of(scrape(), "spore_free_heap_bytes"), 25125558682LL);
+}
+
 TEST_F(MetricsTest, UptimeAndByteCountersSurviveA32BitWrap) {
   metrics.set_membership(&mem);
   // The node clock wraps after 49.7 days; the refresh task folds it into 64 bits.

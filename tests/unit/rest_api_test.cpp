@@ -8,6 +8,7 @@
 
 #include "fakes.h"
 #include "spore/node/node_context.h"
+#include "spore/base/heap_size.h"
 #include "spore/base/hex.h"
 #include "spore/auth/request_auth.h"
 
@@ -39,6 +40,17 @@ class RestApiTest : public ::testing::Test {
     return c;
   }
   void on_restart() { ++restarts; }
+
+  /// Peer 0x1234 at 192.168.1.100, heard from now.
+  void observe_peer(std::string_view hostname, uint16_t http_port = 0) {
+    MemberHello hello;
+    hello.node_id = 0x1234;
+    hello.incarnation = 1;
+    hello.ip = 0xC0A80164;
+    hello.http_port = http_port;
+    hello.hostname = hostname;
+    ASSERT_NE(ctx.members().observe(hello, clock.now_ms()), nullptr);
+  }
 
   Response call(HttpMethod method, std::string_view path, std::string_view authorization = {},
                 std::string_view body = {}) {
@@ -147,15 +159,9 @@ TEST_F(RestApiTest, TargetWithAFragmentIs400) {
 // ---- GET /api/cluster/members --------------------------------------------------------------
 
 TEST_F(RestApiTest, MembersHasTheSeedShapeForSelfAndPeers) {
-  MemberHello hello;
-  hello.node_id = 0x1234;
-  hello.incarnation = 1;
-  hello.ip = 0xC0A80164;  // 192.168.1.100
-  hello.http_port = 80;
-  hello.hostname = "esp_123456";
-  ASSERT_NE(ctx.members().observe(hello, clock.now_ms()), nullptr);
+  observe_peer("esp_123456", 80);
   MemberResources res;
-  res.free_heap_bytes = 12345;
+  res.free_heap_code = 12345;
   res.chip_id = 12345678;
   res.cpu_freq_mhz = 80;
   res.flash_chip_size_bytes = 1048576;
@@ -245,6 +251,53 @@ TEST_F(RestApiTest, ForgetsOnlyADeadMemberWithTheToken) {
   EXPECT_EQ(listed(), 1u);
   EXPECT_EQ(ctx.members().find(4660), nullptr);
   expect_error(call(HttpMethod::kDelete, "/api/cluster/members/4660", bearer), 404, "not_found");
+}
+
+// Issue 21: self and peers share one shape (every key, same order); this node's values for the
+// peer-only facts, a peer's firmware version null (it is not on the wire).
+TEST_F(RestApiTest, MembersSelfAndPeerEntriesShareOneShape) {
+  const uint8_t sha[32] = {0xAB};
+  ctx.set_firmware("1.2.3", sha);
+  observe_peer("peer");
+  clock.advance(250);
+  const Response r = call(HttpMethod::kGet, "/api/cluster/members");
+  ASSERT_EQ(r.status, 200);
+  const auto& members = r.body.at("members");
+  ASSERT_EQ(members.size(), 2u);
+  std::vector<std::string> self_keys, peer_keys;
+  for (auto it = members[0].begin(); it != members[0].end(); ++it) self_keys.push_back(it.key());
+  for (auto it = members[1].begin(); it != members[1].end(); ++it) peer_keys.push_back(it.key());
+  EXPECT_EQ(self_keys, peer_keys);
+  for (const char* key : {"self", "lastSeenAgoMs", "left", "apiDigest", "detailsTruncated", "imageDigest",
+                          "firmwareVersion", "nodeId", "incarnation", "httpPort"}) {
+    EXPECT_TRUE(members[0].contains(key)) << key;
+  }
+  const auto& self = members[0];
+  EXPECT_EQ(self.at("self"), true);
+  EXPECT_EQ(self.at("lastSeenAgoMs"), 0u);
+  EXPECT_EQ(self.at("left"), false);
+  EXPECT_EQ(self.at("apiDigest"), ctx.api().digest());
+  EXPECT_EQ(self.at("detailsTruncated"), false);
+  EXPECT_EQ(self.at("firmwareVersion"), "1.2.3");
+  const auto& peer = members[1];
+  EXPECT_EQ(peer.at("self"), false);
+  EXPECT_EQ(peer.at("lastSeenAgoMs"), 250u);
+  EXPECT_TRUE(peer.at("firmwareVersion").is_null());
+}
+
+// Issue 21: free memory is 64-bit: a Linux host's 23 GiB reads whole in the node's own answers,
+// and a peer's through the 32-bit code it announced (exact to 1 KiB above 2 GiB).
+TEST_F(RestApiTest, FreeHeapAbove4GiBIsNotCapped) {
+  sys.free_heap = 25125558682ULL;  // 23.4 GiB
+  Response r = call(HttpMethod::kGet, "/api/node/status");
+  EXPECT_EQ(r.body.at("freeHeap"), 25125558682ULL);
+  observe_peer("peer");
+  MemberResources res;
+  res.free_heap_code = heap_code_from_bytes(25125558682ULL);
+  ASSERT_TRUE(ctx.members().set_resources(0x1234, res, ""));
+  r = call(HttpMethod::kGet, "/api/cluster/members");
+  EXPECT_EQ(r.body.at("members")[0].at("resources").at("freeHeap"), 25125558682ULL);
+  EXPECT_EQ(r.body.at("members")[1].at("resources").at("freeHeap"), 25125558682ULL / 1024 * 1024);
 }
 
 // ---- errors --------------------------------------------------------------------------------

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "spore/base/heap_size.h"
+
 namespace spore {
 namespace wire {
 namespace {
@@ -74,7 +76,7 @@ std::vector<Message> samples() {
   m.announce.ip = 0xC0A80164;
   m.announce.udp_port = 4210;
   m.announce.http_port = 80;
-  m.announce.free_heap_bytes = 31337;
+  m.announce.free_heap_code = 31337;
   m.announce.api_digest = 0xDEADBEEF;
   m.announce.resources_digest = 0x01020304;
   m.announce.image_digest = 0xA5A5A5A5;
@@ -115,7 +117,7 @@ std::vector<Message> samples() {
   m = base(MessageType::kInfo);
   m.info.resources_digest = 0x01020304;
   m.info.api_digest = 0xDEADBEEF;
-  m.info.free_heap_bytes = 31337;
+  m.info.free_heap_code = heap_code_from_bytes(25125558682ULL);  // a KiB code (bit 31): 23.4 GiB
   m.info.chip_id = 0x00C0FFEE;
   m.info.flash_chip_size_bytes = 1048576;
   m.info.cpu_freq_mhz = 80;
@@ -194,7 +196,7 @@ void expect_same(const Message& a, const Message& b) {
       EXPECT_EQ(a.announce.ip, b.announce.ip);
       EXPECT_EQ(a.announce.udp_port, b.announce.udp_port);
       EXPECT_EQ(a.announce.http_port, b.announce.http_port);
-      EXPECT_EQ(a.announce.free_heap_bytes, b.announce.free_heap_bytes);
+      EXPECT_EQ(a.announce.free_heap_code, b.announce.free_heap_code);
       EXPECT_EQ(a.announce.api_digest, b.announce.api_digest);
       EXPECT_EQ(a.announce.resources_digest, b.announce.resources_digest);
       EXPECT_EQ(a.announce.image_digest, b.announce.image_digest);
@@ -233,7 +235,7 @@ void expect_same(const Message& a, const Message& b) {
     case MessageType::kInfo: {
       EXPECT_EQ(a.info.resources_digest, b.info.resources_digest);
       EXPECT_EQ(a.info.api_digest, b.info.api_digest);
-      EXPECT_EQ(a.info.free_heap_bytes, b.info.free_heap_bytes);
+      EXPECT_EQ(a.info.free_heap_code, b.info.free_heap_code);
       EXPECT_EQ(a.info.chip_id, b.info.chip_id);
       EXPECT_EQ(a.info.flash_chip_size_bytes, b.info.flash_chip_size_bytes);
       EXPECT_EQ(a.info.cpu_freq_mhz, b.info.cpu_freq_mhz);

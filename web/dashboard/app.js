@@ -105,14 +105,17 @@ function ago(ms) {
   if (s < 3600) return Math.round(s / 60) + ' min ago';
   return Math.round(s / 3600) + ' h ago';
 }
-// One unit rule (as the CLI): under 1024 "N B", else the largest of KiB..TiB whose value is >= 1, one decimal.
-function kb(bytes) {
+// The one unit rule (docs/api.md), as the CLI's format_bytes(): "N B" below 1024, else the largest
+// of KiB..TiB whose value is >= 1, one decimal rounded half up (integer tenths, not toFixed()).
+function formatBytes(bytes) {
   if (bytes == null) return '';
-  let i = 0;
-  while (bytes >= 1024 && i < 4) { bytes /= 1024; i++; }
-  return i ? bytes.toFixed(1) + ' ' + 'KMGT'[i - 1] + 'iB' : bytes + ' B';
+  if (bytes < 1024) return bytes + ' B';
+  let unit = 0, size = 1024;
+  while (unit < 3 && bytes >= size * 1024) { size *= 1024; unit++; }
+  const tenths = Math.floor(bytes / size) * 10 + Math.floor(((bytes % size) * 10 + size / 2) / size);
+  return Math.floor(tenths / 10) + '.' + (tenths % 10) + ' ' + ['KiB', 'MiB', 'GiB', 'TiB'][unit];
 }
-window.sporeBytes = kb;  // for the browser test's unit checks
+window.sporeBytes = formatBytes;  // for the browser test's unit checks
 function dur(ms) {
   if (ms == null) return '';
   const s = Math.floor(ms / 1000), d = Math.floor(s / 86400), h = Math.floor(s / 3600) % 24, m = Math.floor(s / 60) % 60;
@@ -226,7 +229,7 @@ function render() {
       td('Hostname', esc(m.hostname) + (m.self ? ' <small>(this node)</small>' : '')) +
       td('Uptime', dur(uptime(m))) + td('IP', esc(m.ip)) + td('Last seen', ago(m.lastSeenAgoMs || 0)) +
       td('Latency', m.latency >= 0 ? m.latency + ' ms' : '&ndash;') +
-      td('Free memory', kb(m.resources && m.resources.freeHeap)) + td('Firmware', esc(version(m))) + '</tr>';
+      td('Free memory', formatBytes(m.resources && m.resources.freeHeap)) + td('Firmware', esc(version(m))) + '</tr>';
   });
   $('members').tBodies[0].innerHTML = rows.join('');
   const n = (s) => members.filter((m) => m.status === s).length;
@@ -243,8 +246,8 @@ function renderDetail() {
   // One id: the node id; the chip id only where it differs. WiFi only where the node reports it.
   const info = [['Status', m.status], ['Address', m.ip + ':' + m.httpPort], ['Node id', m.nodeId],
     r.chipId !== m.nodeId && ['Chip id', r.chipId], ['Uptime', dur(uptime(m))], rssi != null && ['WiFi', rssi + ' dBm'],
-    ['Incarnation', m.incarnation], ['Firmware', version(m)], ['Image', m.imageDigest], ['Free memory', kb(r.freeHeap)],
-    ['SDK', r.sdkVersion], ['CPU', r.cpuFreqMHz + ' MHz'], ['Flash', kb(r.flashChipSize)]].filter(Boolean);
+    ['Incarnation', m.incarnation], ['Firmware', version(m)], ['Image', m.imageDigest], ['Free memory', formatBytes(r.freeHeap)],
+    ['SDK', r.sdkVersion], ['CPU', r.cpuFreqMHz + ' MHz'], ['Flash', formatBytes(r.flashChipSize)]].filter(Boolean);
   $('d-info').innerHTML = info.map((p) => '<dt>' + p[0] + '</dt><dd>' + esc(p[1] == null ? '' : p[1]) + '</dd>').join('');
   $('forget').hidden = m.self || m.status !== 'DEAD';
   // The service registry: GET endpoints open in the browser, the others are listed.

@@ -137,9 +137,9 @@
 #define SPORE_MAX_JOIN_ADDRESSES 4
 #endif
 
-/// Membership updates waiting to be piggybacked (suspicions, refutations, leaves, joins), 24 B
-/// each. When full, the entry sent most often is replaced: dissemination of old news slows down,
-/// first-hand evidence (heartbeats, probes) is unaffected.
+/// Gossip entries (suspicions, refutations, leaves, joins) piggybacked on one datagram at most.
+/// The news itself waits in its member's slot (GossipQueue: 5 B per SPORE_MAX_MEMBERS slot, plus
+/// one for this node), so none is dropped: a burst of news only spreads over more datagrams.
 #ifndef SPORE_GOSSIP_QUEUE_LEN
 #define SPORE_GOSSIP_QUEUE_LEN 8
 #endif

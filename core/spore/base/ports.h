@@ -53,7 +53,9 @@ class LogSink {
 class SystemInfo {
  public:
   virtual ~SystemInfo() = default;
-  virtual uint32_t free_heap_bytes() const = 0;
+  /// Free memory in bytes: ESP.getFreeHeap() on the ESP8266, MemAvailable on Linux (64-bit: a
+  /// host has more than 4 GiB). Peers see it through heap_size.h's 32-bit code.
+  virtual uint64_t free_heap_bytes() const = 0;
   virtual uint32_t chip_id() const = 0;
   /// NUL-terminated, static or owned by the implementation.
   virtual const char* sdk_version() const = 0;

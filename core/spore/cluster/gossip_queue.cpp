@@ -4,67 +4,66 @@
 
 namespace spore {
 
-namespace {
-// SWIM precedence: an update overrides another about the same node when it is about a later
-// incarnation, or the same one with a stronger claim.
-bool overrides(const wire::GossipEntry& a, const wire::GossipEntry& b) {
-  if (a.incarnation != b.incarnation) return incarnation_newer(a.incarnation, b.incarnation);
-  return static_cast<uint8_t>(a.state) >= static_cast<uint8_t>(b.state);
-}
-}  // namespace
-
-void GossipQueue::push(const wire::GossipEntry& entry, uint8_t transmissions) {
-  if (entry.node_id == 0 || transmissions == 0) return;
-  Item* slot = nullptr;
-  for (Item& it : items_) {
-    if (it.left != 0 && it.entry.node_id == entry.node_id) {
-      if (!overrides(entry, it.entry)) return;
-      slot = &it;
-      break;
-    }
-  }
-  if (slot == nullptr) {
-    for (Item& it : items_) {
-      if (it.left == 0) {
-        slot = &it;
-        break;
-      }
-    }
-  }
-  if (slot == nullptr) {
-    slot = &items_[0];
-    for (Item& it : items_)
-      if (it.sent > slot->sent) slot = &it;
-    ++overflows_;
-  }
-  slot->entry = entry;
-  slot->left = transmissions;
-  slot->sent = 0;
+void GossipQueue::push(size_t slot, uint32_t incarnation, wire::MemberState state) {
+  if (slot >= capacity()) return;
+  // SWIM precedence: news overrides queued news about the same node when it is about a later
+  // incarnation, or the same one with a stronger claim.
+  if (left(slot) != 0 &&
+      (incarnation == incarnation_[slot] ? static_cast<uint8_t>(state) < static_cast<uint8_t>(this->state(slot))
+                                         : !incarnation_newer(incarnation, incarnation_[slot])))
+    return;
+  incarnation_[slot] = incarnation;
+  set(slot, state, kTransmissions);
 }
 
-size_t GossipQueue::take(wire::GossipEntry* out, size_t max) {
+size_t GossipQueue::take(const MemberTable& members, const wire::GossipEntry& self, wire::GossipEntry* out,
+                         size_t max) {
   size_t n = 0;
-  for (Item& it : items_) {
-    if (it.left == 0 || n == max) continue;
-    out[n++] = it.entry;
-    --it.left;
-    ++it.sent;
+  // Every entry starts with the same budget, so most left = least sent: fresh news first. An
+  // entry taken in this call is marked kTaken, so the next (smaller) budget's pass skips it.
+  // This node's own entry comes first: a refutation is late once the suspicion times out.
+  for (uint8_t budget = kTransmissions; budget != 0; --budget) {
+    for (size_t i = 0; i < kSlots && n < max; ++i) {
+      const size_t slot = i == 0 ? kSelf : i - 1;
+      if ((news_[slot] & (kLeftMask | kTaken)) != budget) continue;
+      wire::GossipEntry e = self;
+      if (slot != kSelf) {
+        const Member* m = members.at_slot(slot);
+        if (m == nullptr) {
+          news_[slot] = 0;
+          continue;
+        }
+        e.node_id = m->node_id;
+        e.ip = m->ip;
+        e.udp_port = m->udp_port_or(self.udp_port);
+        e.http_port = m->http_port;
+      }
+      e.incarnation = incarnation_[slot];
+      e.state = state(slot);
+      out[n++] = e;
+      set(slot, e.state, budget - 1);
+      news_[slot] |= kTaken;
+    }
   }
+  for (uint8_t& news : news_) news &= static_cast<uint8_t>(~kTaken);
   return n;
 }
 
-void GossipQueue::remove(uint32_t node_id) {
-  for (Item& it : items_)
-    if (it.left != 0 && it.entry.node_id == node_id) it = Item{};
+void GossipQueue::heard(size_t slot, uint32_t incarnation) {
+  if (slot < capacity() && left(slot) != 0 && state(slot) == wire::MemberState::kAlive &&
+      !incarnation_newer(incarnation_[slot], incarnation))
+    set(slot, wire::MemberState::kAlive, left(slot) - 1);
 }
 
-void GossipQueue::clear() {
-  for (Item& it : items_) it = Item{};
+void GossipQueue::remove(size_t slot) {
+  if (slot < capacity()) news_[slot] = 0;
 }
+
+void GossipQueue::clear() { news_.fill(0); }
 
 size_t GossipQueue::size() const {
   size_t n = 0;
-  for (const Item& it : items_) n += it.left != 0 ? 1 : 0;
+  for (size_t slot = 0; slot < kSlots; ++slot) n += left(slot) != 0 ? 1 : 0;
   return n;
 }
 

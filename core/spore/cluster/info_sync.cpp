@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "spore/base/heap_size.h"
+
 namespace spore {
 
 void Membership::handle_info_req(const wire::Message& msg) {
@@ -33,7 +35,7 @@ void Membership::handle_info_req(const wire::Message& msg) {
   wire::Info& info = out.info;
   info.resources_digest = resources_digest_;
   info.api_digest = api.digest();
-  info.free_heap_bytes = sys.free_heap_bytes();
+  info.free_heap_code = heap_code_from_bytes(sys.free_heap_bytes());
   info.chip_id = sys.chip_id();
   info.flash_chip_size_bytes = sys.flash_chip_size_bytes();
   info.cpu_freq_mhz = sys.cpu_freq_mhz();
@@ -53,14 +55,14 @@ void Membership::handle_info(const wire::Message& msg, uint32_t now_ms) {
   Peer& peer = peer_of(*m);
   if (in.resources_digest != peer.held_res_digest || !peer.announced) {
     MemberResources r;
-    r.free_heap_bytes = in.free_heap_bytes;
+    r.free_heap_code = in.free_heap_code;
     r.chip_id = in.chip_id;
     r.flash_chip_size_bytes = in.flash_chip_size_bytes;
     r.cpu_freq_mhz = in.cpu_freq_mhz;
     table.set_resources(id, r, in.sdk_version);
     peer.held_res_digest = in.resources_digest;
   }
-  m->resources.free_heap_bytes = in.free_heap_bytes;
+  m->resources.free_heap_code = in.free_heap_code;
   // INFO is fresher than the ANNOUNCE that made us ask.
   peer.announced_res_digest = in.resources_digest;
   peer.announced_api_digest = in.api_digest;

@@ -25,6 +25,7 @@
 
 #include "spore/cluster/api_registry.h"
 #include "spore/base/delegate.h"
+#include "spore/base/heap_size.h"
 #include "spore/base/limits.h"
 
 namespace spore {
@@ -37,10 +38,13 @@ const char* member_status_name(MemberStatus status);
 
 /// The seed's `resources` object, minus sdkVersion which lives in the arena.
 struct MemberResources {
-  uint32_t free_heap_bytes = 0;
+  /// Free memory as heap_size.h codes it (4 bytes, as on the wire): free_heap_bytes() reads it.
+  uint32_t free_heap_code = 0;
   uint32_t chip_id = 0;
   uint32_t flash_chip_size_bytes = 0;
   uint16_t cpu_freq_mhz = 0;
+
+  uint64_t free_heap_bytes() const { return heap_bytes_from_code(free_heap_code); }
 };
 
 /// What a node says about itself when it is heard from (discovery, heartbeat, ack).

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "spore/base/bytes.h"
+#include "spore/base/heap_size.h"
 #include "spore/base/incarnation.h"
 
 namespace spore {
@@ -167,10 +168,11 @@ void Membership::run_tick(uint32_t now_ms) {
 
 void Membership::forget_member(const Member& m) {
   channel_.forget(m);
-  gossip_.remove(m.node_id);
-  peer_of(m) = Peer{};  // the next member in this slot starts afresh
+  const size_t slot = ctx_.members().slot_of(m);
+  gossip_.remove(slot);
+  peers_[slot] = Peer{};  // the next member in this slot starts afresh
   if (fetch_.node_id == m.node_id) fetch_ = InfoFetch{};
-  events_.forget_slot(ctx_.members().slot_of(m));
+  events_.forget_slot(slot);
 }
 
 // ---- receive --------------------------------------------------------------------------------------
@@ -214,7 +216,7 @@ void Membership::dispatch(const wire::Message& msg, uint32_t now_ms) {
     case wire::MessageType::kPingReq: handle_ping_req(msg, now_ms); break;
     case wire::MessageType::kGossip:
       heard_from(msg.header, now_ms);
-      apply_gossip(msg.gossip.updates, now_ms);
+      apply_gossip(msg.gossip.updates, now_ms, true);  // a heartbeat: broadcast, heard by all we reach
       break;
     case wire::MessageType::kLeave: handle_leave(msg.header, now_ms); break;
     case wire::MessageType::kInfoReq:
@@ -261,12 +263,13 @@ void Membership::handle_announce(const wire::Message& msg, uint32_t now_ms) {
     peer = Peer{};
     m->suspected = false;
     if (fetch_.node_id == h.sender_id) fetch_ = InfoFetch{};
-    queue_gossip(*m, wire::MemberState::kAlive);  // helps members that cannot hear its broadcasts
+    // Helps members that cannot hear its broadcasts (fewer sends once heard: GossipQueue::heard()).
+    queue_gossip(*m, wire::MemberState::kAlive);
   }
   m->udp_port = a.udp_port;
   const bool updated = known && m->image_digest != 0 && a.image_digest != m->image_digest;
   m->image_digest = a.image_digest;
-  m->resources.free_heap_bytes = a.free_heap_bytes;
+  m->resources.free_heap_code = a.free_heap_code;
   peer.announced_api_digest = a.api_digest;
   peer.announced_res_digest = a.resources_digest;
   peer.announced = true;
@@ -313,7 +316,7 @@ void Membership::handle_leave(const wire::Header& h, uint32_t now_ms) {
   queue_gossip(*m, wire::MemberState::kLeft);
 }
 
-void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) {
+void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms, bool broadcast) {
   bool suspected = false, forged = false;
   for (const wire::GossipEntry e : updates) {
     if (e.node_id == ctx_.self().node_id) {
@@ -338,6 +341,8 @@ void Membership::apply_gossip(const wire::GossipList& updates, uint32_t now_ms) 
       }
       continue;
     }
+    // Everybody our broadcast reaches heard this copy of the news: it counts as one of ours.
+    if (broadcast && e.state == wire::MemberState::kAlive) gossip_.heard(ctx_.members().slot_of(*m), e.incarnation);
     if (e.state == wire::MemberState::kLeft) {
       if (!m->left && incarnation_at_least(e.incarnation, m->incarnation)) {
         ctx_.members().mark_left(e.node_id, e.incarnation, now_ms);
@@ -382,14 +387,7 @@ bool Membership::raise_incarnation(uint32_t now_ms) {
   }
   ctx_.set_incarnation(ctx_.self().incarnation + 1);
   ++stats_.refutations;
-  wire::GossipEntry self;
-  self.node_id = ctx_.self().node_id;
-  self.incarnation = ctx_.self().incarnation;
-  self.ip = ctx_.self().ip;
-  self.udp_port = ctx_.config().udp_port;
-  self.http_port = ctx_.config().http_port;
-  self.state = wire::MemberState::kAlive;
-  gossip_.push(self, kGossipTransmissions);
+  gossip_.push(GossipQueue::kSelf, ctx_.self().incarnation, wire::MemberState::kAlive);
   return true;
 }
 
@@ -406,7 +404,13 @@ bool Membership::send(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Messag
     default: break;
   }
   if (list != nullptr && list->empty()) {
-    *list = wire::GossipList::from_array(updates, gossip_.take(updates, SPORE_GOSSIP_QUEUE_LEN));
+    wire::GossipEntry self;  // this node's entry, and the cluster port of members without their own
+    self.node_id = ctx_.self().node_id;
+    self.ip = ctx_.self().ip;
+    self.udp_port = ctx_.config().udp_port;
+    self.http_port = ctx_.config().http_port;
+    *list = wire::GossipList::from_array(updates,
+                                         gossip_.take(ctx_.members(), self, updates, SPORE_GOSSIP_QUEUE_LEN));
   }
   return channel_.send(ip, port, dest_id, msg);
 }
@@ -430,7 +434,7 @@ bool Membership::send_announce(uint32_t ip, uint16_t port, uint32_t dest_id, boo
   a.ip = ctx_.self().ip;
   a.udp_port = cfg.udp_port;
   a.http_port = cfg.http_port;
-  a.free_heap_bytes = ctx_.system().free_heap_bytes();
+  a.free_heap_code = heap_code_from_bytes(ctx_.system().free_heap_bytes());
   a.api_digest = ctx_.api().digest();
   a.resources_digest = resources_digest_;
   a.image_digest = image_digest_;
@@ -449,14 +453,7 @@ void Membership::broadcast_heartbeat() {
 }
 
 void Membership::queue_gossip(const Member& m, wire::MemberState state) {
-  wire::GossipEntry e;
-  e.node_id = m.node_id;
-  e.incarnation = m.incarnation;
-  e.ip = m.ip;
-  e.udp_port = m.udp_port != 0 ? m.udp_port : ctx_.config().udp_port;
-  e.http_port = m.http_port;
-  e.state = state;
-  gossip_.push(e, kGossipTransmissions);
+  gossip_.push(ctx_.members().slot_of(m), m.incarnation, state);
 }
 
 // ---- helpers --------------------------------------------------------------------------------------

@@ -89,8 +89,8 @@ class Membership {
   /// First 4 bytes of the running image's SHA-256 (OTA issue); announced so rollouts can check it.
   void set_image_digest(uint32_t digest);
   const MembershipStats& stats() const { return stats_; }
-  /// Drops what this node keeps about `m` beside the MemberTable (its replay state, queued gossip,
-  /// and the probe and INFO state of its slot). Call when the table forgets it
+  /// Drops what this node keeps about `m` beside the MemberTable (its replay state, and the
+  /// queued gossip, probe and INFO state of its slot). Call when the table forgets it
   /// (MemberChange::kForgotten, before the slot is reused): begin() hands it to NodeContext's
   /// forget hook, which the MemberTable listener calls. Also clears the slot's event stream.
   void forget_member(const Member& m);
@@ -112,9 +112,6 @@ class Membership {
   /// Most join-phase ANNOUNCEs: the phase goes on past kJoinAnnounces while the last one still
   /// drew a challenge (someone has not admitted this node: a handshake leg was lost).
   static constexpr uint8_t kMaxJoinAnnounces = 10;
-  /// Transmissions of one gossip entry. Heartbeats are broadcast, so each one reaches everybody
-  /// who is reachable; a few repeats cover loss.
-  static constexpr uint8_t kGossipTransmissions = 3;
   /// INFO_REQ attempts per page before the fetch moves on (it is retried on the next change check).
   static constexpr uint8_t kInfoTries = 3;
   /// A cookie is valid in its epoch and the next one: an echo must come back within 5..10 s.
@@ -183,7 +180,9 @@ class Membership {
   void handle_leave(const wire::Header& h, uint32_t now_ms);
   /// First-hand evidence from a member's non-ANNOUNCE datagram.
   Member* heard_from(const wire::Header& h, uint32_t now_ms);
-  void apply_gossip(const wire::GossipList& updates, uint32_t now_ms);
+  /// `broadcast`: the updates came in a heartbeat, so every member this node's broadcast reaches
+  /// heard them (a copy of queued alive news counts as sent, GossipQueue::heard()).
+  void apply_gossip(const wire::GossipList& updates, uint32_t now_ms, bool broadcast = false);
   /// Answers a suspicion of this node's current incarnation: at once, or at the next heartbeat
   /// when the last refutation is less than a heartbeat interval old.
   void refute(uint32_t now_ms);

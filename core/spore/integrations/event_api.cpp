@@ -196,9 +196,9 @@ int EventApi::serve_publish(const HttpRequest& req, JsonWriter& w) {
     case PublishError::kOk:
       w.begin_object()
           .field(SPORE_FSTR("status"), SPORE_FSTR("published"))
-          .field(FlashStr(kTopicKey), std::string_view(topic, static_cast<size_t>(len)));
-      write_node_id(w, ctx_.self().node_id);
-      w.field(FlashStr(kHostnameKey), ctx_.hostname())
+          .field(FlashStr(kTopicKey), std::string_view(topic, static_cast<size_t>(len)))
+          .field(SPORE_FSTR("nodeId"), ctx_.self().node_id)  // the seed's id form (docs/api.md)
+          .field(FlashStr(kHostnameKey), ctx_.hostname())
           .field(FlashStr(kEpochKey), events->epoch())
           .field(FlashStr(kSeqKey), events->last_seq())
           .field(SPORE_FSTR("sizeBytes"), static_cast<uint32_t>(req.body.size()))

@@ -140,8 +140,9 @@ void write_digest(JsonWriter& w, uint32_t digest) {
 
 /// The five resource fields, in the seed's order, shared by /api/node/status and every entry of
 /// /api/cluster/members (one copy of the code and of the keys in flash). `sdk` null writes null.
-void write_resources(JsonWriter& w, const MemberResources& r, const std::string_view* sdk) {
-  w.field(SPORE_FSTR("freeHeap"), r.free_heap_bytes);
+/// freeHeap apart from `r`: this node's own is the exact 64-bit count, a peer's its code's.
+void write_resources(JsonWriter& w, uint64_t free_heap_bytes, const MemberResources& r, const std::string_view* sdk) {
+  w.field(SPORE_FSTR("freeHeap"), free_heap_bytes);
   w.field(SPORE_FSTR("chipId"), r.chip_id);
   w.key(SPORE_FSTR("sdkVersion"));
   if (sdk != nullptr) {
@@ -157,13 +158,12 @@ void write_resources(JsonWriter& w, const MemberResources& r, const std::string_
 
 void NodeContext::write_self_resources(JsonWriter& w) const {
   MemberResources r;
-  r.free_heap_bytes = system_.free_heap_bytes();
   r.chip_id = system_.chip_id();
   r.cpu_freq_mhz = system_.cpu_freq_mhz();
   r.flash_chip_size_bytes = system_.flash_chip_size_bytes();
   const char* sdk = system_.sdk_version();
   const std::string_view sdk_view = sdk != nullptr ? std::string_view(sdk) : std::string_view();
-  write_resources(w, r, sdk != nullptr ? &sdk_view : nullptr);
+  write_resources(w, system_.free_heap_bytes(), r, sdk != nullptr ? &sdk_view : nullptr);
 }
 
 void NodeContext::write_status_json(JsonWriter& w) const {
@@ -235,6 +235,7 @@ bool NodeContext::write_members_unit(AnswerCursor& c, JsonWriter& w) const {
     c.member.latency_ms = 0;
     c.member.http_port = config_.http_port;
     c.member.image_digest = image_digest();
+    c.member.api_digest = api_.digest();
     std::memcpy(c.member.hostname, hostname_, sizeof c.member.hostname);
     c.part = 1;
     return true;
@@ -272,7 +273,8 @@ const Member* NodeContext::unchanged_member(AnswerCursor& c) const {
 
 bool NodeContext::write_member_unit(AnswerCursor& c, JsonWriter& w, bool is_self) const {
   // Units: head (~290 B at most, the hostname fully escaped), resources and the API list's
-  // opening (~330 B: the SDK string), one API entry each (~320 B: the URI), the tail (~360 B).
+  // opening (~330 B: the SDK string), one API entry each (~320 B: the URI), the tail (~400 B:
+  // the firmware version fully escaped).
   const Member& m = c.member;
   if (c.step == 0) {
     char ip[16];
@@ -296,7 +298,7 @@ bool NodeContext::write_member_unit(AnswerCursor& c, JsonWriter& w, bool is_self
       // from the member as it is now, or write none if it changed.
       const Member* live = unchanged_member(c);
       const std::string_view sdk = live != nullptr ? members_.sdk_version(*live) : std::string_view();
-      write_resources(w, m.resources, &sdk);
+      write_resources(w, m.resources.free_heap_bytes(), m.resources, &sdk);
     }
     w.end_object();
     w.key(SPORE_FSTR("api")).begin_array();
@@ -323,17 +325,17 @@ bool NodeContext::write_member_unit(AnswerCursor& c, JsonWriter& w, bool is_self
   w.field(SPORE_FSTR("nodeId"), m.node_id);
   w.field(SPORE_FSTR("incarnation"), m.incarnation);
   w.field(SPORE_FSTR("httpPort"), m.http_port);
-  if (is_self) {
-    w.field(SPORE_FSTR("self"), true);
-  } else {
-    w.field(SPORE_FSTR("lastSeenAgoMs"), elapsed_ms(c.now_ms, m.last_seen_ms));
-    w.field(SPORE_FSTR("left"), m.left);
-    w.field(SPORE_FSTR("apiDigest"), m.api_digest);
-    // Also when the list changed while this answer was being sent and ended early.
-    w.field(SPORE_FSTR("detailsTruncated"), m.details_truncated || c.cut);
-  }
+  // One shape for this node and its peers (docs/api.md): every key in every entry, this node's
+  // from the member written in part 0 (heard from now, not left, its own digest, nothing cut).
+  w.field(SPORE_FSTR("self"), is_self);
+  w.field(SPORE_FSTR("lastSeenAgoMs"), elapsed_ms(c.now_ms, m.last_seen_ms));
+  w.field(SPORE_FSTR("left"), m.left);
+  w.field(SPORE_FSTR("apiDigest"), m.api_digest);
+  // Also when the list changed while this answer was being sent and ended early.
+  w.field(SPORE_FSTR("detailsTruncated"), m.details_truncated || c.cut);
   write_digest(w, m.image_digest);  // "00000000" until the member announced one
-  if (is_self) w.field(SPORE_FSTR("firmwareVersion"), static_cast<const char*>(firmware_version_));
+  // A peer's version is not on the wire (only its image digest): null (a null char*), never a guess.
+  w.field(SPORE_FSTR("firmwareVersion"), is_self ? static_cast<const char*>(firmware_version_) : nullptr);
   w.end_object();
   return true;
 }

@@ -108,7 +108,7 @@ DecodeError parse_announce(Reader& r, Announce& a) {
   a.ip = r.u32();
   a.udp_port = r.u16();
   a.http_port = r.u16();
-  a.free_heap_bytes = r.u32();
+  a.free_heap_code = r.u32();
   a.api_digest = r.u32();
   a.resources_digest = r.u32();
   a.image_digest = r.u32();
@@ -126,7 +126,7 @@ DecodeError parse_announce(Reader& r, Announce& a) {
 DecodeError parse_info(Reader& r, Info& info) {
   info.resources_digest = r.u32();
   info.api_digest = r.u32();
-  info.free_heap_bytes = r.u32();
+  info.free_heap_code = r.u32();
   info.chip_id = r.u32();
   info.flash_chip_size_bytes = r.u32();
   info.cpu_freq_mhz = r.u16();

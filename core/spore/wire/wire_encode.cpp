@@ -178,7 +178,7 @@ void write_body(Writer& w, const Message& m) {
       w.u32(a.ip);
       w.u16(a.udp_port);
       w.u16(a.http_port);
-      w.u32(a.free_heap_bytes);
+      w.u32(a.free_heap_code);
       w.u32(a.api_digest);
       w.u32(a.resources_digest);
       w.u32(a.image_digest);
@@ -221,7 +221,7 @@ void write_body(Writer& w, const Message& m) {
       const Info& info = m.info;
       w.u32(info.resources_digest);
       w.u32(info.api_digest);
-      w.u32(info.free_heap_bytes);
+      w.u32(info.free_heap_code);
       w.u32(info.chip_id);
       w.u32(info.flash_chip_size_bytes);
       w.u16(info.cpu_freq_mhz);

@@ -168,7 +168,9 @@ struct Announce {
   uint32_t ip = 0;               ///< sender's IPv4, MSB first; never 0: it becomes its member address
   uint16_t udp_port = 0;
   uint16_t http_port = 0;
-  uint32_t free_heap_bytes = 0;  ///< here because it changes all the time; INFO is for the rest
+  /// Free memory as heap_size.h codes it (bytes below 2 GiB); here because it changes all the
+  /// time, INFO is for the rest.
+  uint32_t free_heap_code = 0;
   uint32_t api_digest = 0;       ///< ApiRegistry::digest()
   uint32_t resources_digest = 0; ///< fingerprint of the static resources in INFO
   uint32_t image_digest = 0;     ///< first 4 bytes of the running firmware's SHA-256, big-endian
@@ -220,7 +222,7 @@ struct InfoReq {
 struct Info {
   uint32_t resources_digest = 0;
   uint32_t api_digest = 0;
-  uint32_t free_heap_bytes = 0;
+  uint32_t free_heap_code = 0;  ///< as in Announce
   uint32_t chip_id = 0;
   uint32_t flash_chip_size_bytes = 0;
   uint16_t cpu_freq_mhz = 0;
