@@ -817,6 +817,19 @@ TEST_F(RestApiTest, PreflightGrantsNoProtectedMethodOnANodeWithoutToken) {
   EXPECT_EQ(preflight(api, "/api/led").allow_methods, "GET, POST, OPTIONS");
 }
 
+// The forget route's path ends in a {nodeId} segment: its preflight names DELETE for a member's
+// path, so a page of another origin (with the token) can forget a DEAD member as the dashboard does.
+TEST_F(RestApiTest, PreflightOfAPathWithAnIdSegmentNamesItsMethods) {
+  ASSERT_TRUE(api.set_api_token("secret"));
+  Preflight p = preflight(api, "/api/cluster/members/4660");
+  EXPECT_EQ(p.status, 204);
+  EXPECT_EQ(p.allow, "DELETE, OPTIONS");
+  EXPECT_EQ(p.allow_methods, "DELETE, OPTIONS");
+  EXPECT_EQ(p.allow_origin, "*");
+  EXPECT_EQ(preflight(api, "/api/cluster/members").allow, "GET, OPTIONS");
+  EXPECT_EQ(preflight(api, "/api/cluster/members/4660/x").status, 404);
+}
+
 TEST(RestApiStatic, ValidApiToken) {
   EXPECT_TRUE(RestApi::valid_api_token(""));
   EXPECT_TRUE(RestApi::valid_api_token("A-z0.9_~+/="));

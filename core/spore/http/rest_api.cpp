@@ -348,7 +348,7 @@ int RestApi::answer_preflight(std::string_view path, HttpResponseHeaders& h) {
   bool granted = true;
   allow_[0] = '\0';
   for (size_t i = 0; i < route_count_; ++i) {
-    if (routes_[i].path != path) continue;
+    if (!route_matches(routes_[i].path, path)) continue;
     append_method(allow_, sizeof allow_, &len, http_method_name(routes_[i].method));
     granted = granted && allow_origin_for(routes_[i].auth) != nullptr;
   }
