@@ -1,5 +1,6 @@
 #include "spore/device/http_admission.h"
 
+#include "spore/base/decimal.h"
 #include "spore/http/http_text.h"
 
 namespace spore {
@@ -7,18 +8,7 @@ namespace spore {
 namespace {
 
 /// 1*DIGIT within 64 bits.
-bool parse_length(std::string_view s, uint64_t* out) {
-  if (s.empty()) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    const uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - digit) / 10) return false;
-    v = v * 10 + digit;
-  }
-  *out = v;
-  return true;
-}
+bool parse_length(std::string_view s, uint64_t* out) { return parse_decimal(s, UINT64_MAX, out); }
 
 // Views built from pointers, not substr(): its range check drags libstdc++'s exception message
 // into the ESP8266's DRAM (as in http_target.cpp).

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "spore/base/decimal.h"
 #include "spore/base/flash_string.h"
 #include "spore/auth/hmac_sha256.h"
 #include "spore/base/hex.h"
@@ -457,17 +458,13 @@ int RestApi::serve_restart(const HttpRequest&, JsonWriter& w) {
 int RestApi::serve_forget(const HttpRequest& req, JsonWriter& w) {
   // The route matched: the path is kMembersPath, '/', one non-empty segment (the node id).
   const std::string_view path = without_query(req.path);
-  uint32_t id = 0;
-  for (size_t i = kMembersPath.size() + 1; i < path.size(); ++i) {
-    const uint32_t digit = static_cast<uint8_t>(path[i] - '0');
-    if (digit > 9 || id > 429496729u || (id == 429496729u && digit > 5)) {
-      id = 0;  // not a decimal uint32: no member has it (0 is nobody's id)
-      break;
-    }
-    id = id * 10 + digit;
-  }
+  // Not a decimal uint32: id stays 0, which is nobody's (a view from pointers: substr()'s range
+  // check would bring libstdc++'s exception text into the ESP8266's DRAM).
+  const size_t at = kMembersPath.size() + 1;
+  uint64_t id = 0;
+  parse_decimal(std::string_view(path.data() + at, path.size() - at), UINT32_MAX, &id);
   int status = 200;
-  Member* m = ctx_.members().find(id);
+  Member* m = ctx_.members().find(static_cast<uint32_t>(id));
   if (m == nullptr) {
     status = write_error(w, 404, "not_found", SPORE_FSTR("No such member (decimal nodeId)."));
   } else if (!ctx_.members().forget_dead(*m)) {

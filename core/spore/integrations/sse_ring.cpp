@@ -1,5 +1,7 @@
 #include "spore/integrations/sse_ring.h"
 
+#include "spore/base/decimal.h"
+
 #include <cstdio>
 #include <cstring>
 
@@ -9,13 +11,8 @@ namespace {
 
 /// Decimal digits of `s` as a uint32; false when empty, not all digits, or over 2^32 - 1.
 bool parse_u32(std::string_view s, uint32_t* out) {
-  if (s.empty() || s.size() > 10) return false;
   uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v > UINT32_MAX) return false;
+  if (!parse_decimal(s, UINT32_MAX, &v)) return false;
   *out = static_cast<uint32_t>(v);
   return true;
 }

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "spore/base/json_writer.h"
+
 namespace spore::mqtt_text {
 
 /// `s` starts with `prefix`.
@@ -34,15 +36,13 @@ inline size_t copy_display(std::string_view s, char* out, size_t out_size) {
   return n;
 }
 
-/// `v` in decimal, NUL-terminated; `out` holds at least 11 bytes. Returns the digits written.
+/// `v` in decimal, NUL-terminated; `out` holds at least 11 bytes. Returns the digits written
+/// (the digits are format_decimal()'s, json_writer.h).
 inline size_t dec(uint32_t v, char* out) {
-  char rev[10];
-  size_t n = 0;
-  do {
-    rev[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  for (size_t i = 0; i < n; ++i) out[i] = rev[n - 1 - i];
+  char digits[10];
+  const char* first = format_decimal(v, digits + sizeof digits);
+  const size_t n = static_cast<size_t>(digits + sizeof digits - first);
+  std::memcpy(out, first, n);
   out[n] = '\0';
   return n;
 }
