@@ -277,6 +277,17 @@ void expect_same(const Message& a, const Message& b) {
       EXPECT_EQ(a.discover.ip, b.discover.ip);
       EXPECT_EQ(a.discover.udp_port, b.discover.udp_port);
       break;
+    case MessageType::kDigest:
+      EXPECT_EQ(a.digest.round, b.digest.round);
+      EXPECT_EQ(a.digest.next_id, b.digest.next_id);
+      EXPECT_EQ(a.digest.backup_id, b.digest.backup_id);
+      EXPECT_EQ(a.digest.age_unit_ms, b.digest.age_unit_ms);
+      ASSERT_EQ(a.digest.entries.size(), b.digest.entries.size());
+      for (size_t i = 0; i < a.digest.entries.size(); ++i) {
+        EXPECT_EQ(a.digest.entries[i].node_id, b.digest.entries[i].node_id);
+        EXPECT_EQ(a.digest.entries[i].age, b.digest.entries[i].age);
+      }
+      break;
   }
 }
 
@@ -482,7 +493,7 @@ TEST(WireCodec, BadMagicVersionTypeFlagsSender) {
   d = good;
   d[3] = 0;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
-  d[3] = 13;  // one past the last type (kDiscover = 12)
+  d[3] = 14;  // one past the last type (kDigest = 13)
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
   d = good;
   d[4] = 0x02;
@@ -834,7 +845,7 @@ TEST(WireCodec, EventRejectsAreClear) {
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
   // A type beyond the last one is still unknown_type (what v1 nodes without events answer).
   d = good;
-  d[3] = 13;
+  d[3] = 14;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
 }
 
@@ -951,11 +962,12 @@ TEST(WireCodec, EveryReasonHasADistinctName) {
   EXPECT_STREQ(encode_error_name(EncodeError::kNoSpace), "no_space");
   EXPECT_STREQ(encode_error_name(EncodeError::kUnknownType), "unknown_type");
   EXPECT_STREQ(encode_error_name(static_cast<EncodeError>(99)), "?");
-  for (uint8_t t = 1; t <= 11; ++t) EXPECT_STRNE(message_type_name(static_cast<MessageType>(t)), "?");
+  for (uint8_t t = 1; t <= 13; ++t) EXPECT_STRNE(message_type_name(static_cast<MessageType>(t)), "?");
   EXPECT_STREQ(message_type_name(MessageType::kAnnounce), "announce");
   EXPECT_STREQ(message_type_name(static_cast<MessageType>(0)), "?");
-  EXPECT_STREQ(message_type_name(static_cast<MessageType>(13)), "?");
+  EXPECT_STREQ(message_type_name(static_cast<MessageType>(14)), "?");
   EXPECT_STREQ(message_type_name(MessageType::kDiscover), "discover");
+  EXPECT_STREQ(message_type_name(MessageType::kDigest), "digest");
   EXPECT_STREQ(member_state_name(static_cast<MemberState>(0)), "?");
   EXPECT_STREQ(member_state_name(MemberState::kLeft), "left");
 }

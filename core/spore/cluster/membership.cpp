@@ -234,6 +234,9 @@ void Membership::dispatch(const wire::Message& msg, uint32_t now_ms) {
       events_.on_message(msg, now_ms);
       break;
     case wire::MessageType::kDiscover: break;  // answered in on_datagram(), member or not
+    case wire::MessageType::kDigest:
+      heard_from(msg.header, now_ms);
+      break;
   }
 }
 

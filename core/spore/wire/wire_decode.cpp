@@ -88,6 +88,24 @@ DecodeError parse_gossip_section(Reader& r, GossipList& out) {
   return DecodeError::kOk;
 }
 
+/// DIGEST: ids never 0, a unit of at least 1 ms, and an odd count's spare nibble 0 (one encoding).
+DecodeError parse_digest(Reader& r, Digest& d) {
+  d.round = r.u32();
+  d.next_id = r.u32();
+  d.backup_id = r.u32();
+  d.age_unit_ms = r.u16();
+  const size_t n = r.u8();
+  const uint8_t* ids = r.take(4 * n);
+  const uint8_t* ages = r.take((n + 1) / 2);
+  if (!r.ok()) return DecodeError::kBadLength;
+  if (d.age_unit_ms == 0 || n > kMaxDigestEntries || (n % 2 == 1 && (ages[n / 2] & 0x0F) != 0))
+    return DecodeError::kBadField;
+  for (size_t i = 0; i < n; ++i)
+    if (load_be32(ids + 4 * i) == 0) return DecodeError::kBadField;
+  d.entries = DigestList::from_wire(ids, n);
+  return DecodeError::kOk;
+}
+
 /// Canonical padding: exactly `n` bytes up to the body's end, zeros only.
 DecodeError parse_padding(Reader& r, size_t n) {
   if (r.remaining() != n) return DecodeError::kBadLength;
@@ -224,6 +242,9 @@ DecodeError parse_body(MessageType type, Reader& r, Message& m) {
       m.discover.udp_port = r.u16();
       err = m.discover.ip == 0 || m.discover.udp_port == 0 ? DecodeError::kBadField
                                                            : parse_padding(r, kDiscoverBodyBytes - kDiscoverAddressBytes);
+      break;
+    case MessageType::kDigest:
+      err = parse_digest(r, m.digest);
       break;
   }
   if (err != DecodeError::kOk) return err;

@@ -143,8 +143,28 @@ size_t checked_body_size(const Message& m, EncodeError& why) {
     case MessageType::kDiscover:
       if (m.discover.ip == 0 || m.discover.udp_port == 0) return refuse(EncodeError::kBadField);
       return kDiscoverBodyBytes;
+    case MessageType::kDigest: {
+      const Digest& d = m.digest;
+      if (d.age_unit_ms == 0 || d.entries.size() > kMaxDigestEntries) return refuse(EncodeError::kBadField);
+      for (size_t i = 0; i < d.entries.size(); ++i)
+        if (d.entries[i].node_id == 0 || d.entries[i].age > kMaxDigestAge) return refuse(EncodeError::kBadField);
+      return digest_body_bytes(d.entries.size());
+    }
   }
   return refuse(EncodeError::kUnknownType);
+}
+
+// DIGEST: the fixed fields, the ids, then the ages two to a byte (an odd count leaves a 0 nibble).
+void write_digest_body(Writer& w, const Digest& d) {
+  w.u32(d.round);
+  w.u32(d.next_id);
+  w.u32(d.backup_id);
+  w.u16(d.age_unit_ms);
+  const size_t n = d.entries.size();
+  w.u8(static_cast<uint8_t>(n));
+  for (size_t i = 0; i < n; ++i) w.u32(d.entries[i].node_id);
+  for (size_t i = 0; i < n; i += 2)
+    w.u8(static_cast<uint8_t>((d.entries[i].age << 4) | (i + 1 < n ? d.entries[i + 1].age : 0)));
 }
 
 // EVENT, EVENT_REQ and EVENT_DIGEST: one stream position, cut after the fields each carries.
@@ -245,6 +265,9 @@ void write_body(Writer& w, const Message& m) {
       w.u32(m.discover.ip);
       w.u16(m.discover.udp_port);
       write_padding(w, kDiscoverBodyBytes - kDiscoverAddressBytes);
+      break;
+    case MessageType::kDigest:
+      write_digest_body(w, m.digest);
       break;
   }
 }

@@ -43,7 +43,7 @@ inline bool valid_state(uint8_t s) {
   return s >= static_cast<uint8_t>(MemberState::kAlive) && s <= static_cast<uint8_t>(MemberState::kLeft);
 }
 inline bool valid_type(uint8_t t) {
-  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kDiscover);
+  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kDigest);
 }
 inline bool valid_topic(std::string_view s) {
   return !s.empty() && s.size() <= kMaxEventTopicLen && all_in_range(s, '\x21', '\x7e');
@@ -78,6 +78,11 @@ static_assert(SPORE_MAX_HOSTNAME_LEN <= kAnnouncePaddedBodyBytes - kAnnounceFixe
 /// request (tagged iff the answer is).
 constexpr size_t kDiscoverBodyBytes = kAnnounceFixedBytes + 31;
 constexpr size_t kDiscoverAddressBytes = 4 + 2;
+// DIGEST: round, next id, backup id, age unit, count; then 4 bytes per id and a nibble per age.
+constexpr size_t kDigestFixedBytes = 4 + 4 + 4 + 2 + 1;
+constexpr size_t digest_body_bytes(size_t entries) { return kDigestFixedBytes + 4 * entries + (entries + 1) / 2; }
+static_assert(digest_body_bytes(kMaxDigestEntries) <= SPORE_MAX_DATAGRAM_BYTES - 23 - 16,
+              "the largest DIGEST fits an authenticated datagram");
 constexpr size_t kPingFixedBytes = 4 + 4 + 4 + 1;                            // + entries
 constexpr size_t kAckFixedBytes = 4 + 4 + 1;
 constexpr size_t kPingReqFixedBytes = 4 + 4 + 4 + 4 + 2 + 1;

@@ -36,6 +36,12 @@ enum class MessageType : uint8_t {
   /// zeros, as long as the largest such answer, so the answer fits the anti-amplification credit
   /// the request gave (docs/protocol.md §4.13).
   kDiscover = 12,
+  /// Liveness evidence for many members in one broadcast (docs/protocol.md §4.14, §11.12): the
+  /// members the sender has heard from (first or second hand) within its inactive_after_ms, each
+  /// with the evidence's age, and who sends the next DIGEST. Members send their heartbeat to that
+  /// next sender instead of broadcasting it, so a node receives O(1) datagrams per heartbeat
+  /// period whatever N is.
+  kDigest = 13,
 };
 /// "announce", "ping", ...; "?" for a value outside the enum. Never nullptr.
 const char* message_type_name(MessageType type);
@@ -267,6 +273,70 @@ struct Discover {
   uint16_t udp_port = 0;  ///< the asker's UDP port; never 0
 };
 
+/// Most entries in one DIGEST: 15 + 4.5 x 100 = 465 body bytes, within the authenticated
+/// datagram's 469 (a node with more evidence sends several DIGESTs of one round).
+constexpr size_t kMaxDigestEntries = 100;
+/// Largest age in a DIGEST entry (4 bits): an age is given in whole `age_unit_ms`, rounded up.
+constexpr uint8_t kMaxDigestAge = 15;
+
+/// One DIGEST entry: the sender had evidence that `node_id` was alive at most age x age_unit_ms ago.
+struct DigestEntry {
+  uint32_t node_id = 0;  ///< never 0
+  uint8_t age = 0;       ///< 0..kMaxDigestAge, in the digest's age_unit_ms, rounded up
+};
+
+/// The entries of a DIGEST: the caller's array (encode) or validated wire bytes (decode): `count`
+/// u32 node ids, then ceil(count / 2) bytes of 4-bit ages (entry i in the high nibble of byte i / 2
+/// when i is even, in the low nibble when odd). Random access is O(1) in both cases.
+class DigestList {
+ public:
+  constexpr DigestList() = default;
+  /// Encoder input: `count` entries at `entries`, which must outlive the list.
+  static DigestList from_array(const DigestEntry* entries, size_t count) {
+    DigestList l;
+    l.array_ = entries;
+    l.count_ = entries == nullptr ? 0 : count;
+    return l;
+  }
+  /// Decoder output: `count` validated entries whose ids start at `wire`.
+  static DigestList from_wire(const uint8_t* wire, size_t count) {
+    DigestList l;
+    l.wire_ = wire;
+    l.count_ = wire == nullptr ? 0 : count;
+    return l;
+  }
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  /// Entry `i`; `i` must be < size().
+  DigestEntry operator[](size_t i) const {
+    if (array_ != nullptr) return array_[i];
+    const uint8_t* id = wire_ + 4 * i;
+    DigestEntry e;
+    e.node_id = (uint32_t{id[0]} << 24) | (uint32_t{id[1]} << 16) | (uint32_t{id[2]} << 8) | id[3];
+    const uint8_t ages = wire_[4 * count_ + i / 2];
+    e.age = static_cast<uint8_t>((i % 2 == 0) ? ages >> 4 : ages & 0x0F);
+    return e;
+  }
+
+ private:
+  const DigestEntry* array_ = nullptr;
+  const uint8_t* wire_ = nullptr;
+  size_t count_ = 0;
+};
+
+/// DIGEST (docs/protocol.md §4.14). Broadcast by one member per heartbeat period in turn (a chain:
+/// each names the next); receivers take every entry as evidence of life of a member they already
+/// have (never an admission).
+struct Digest {
+  /// The chain's round; the next sender's DIGEST carries round + 1. Two chains merge: receivers
+  /// follow the higher round (serial arithmetic), at equal rounds the lower sender id.
+  uint32_t round = 0;
+  uint32_t next_id = 0;    ///< the member that sends the next DIGEST, 0 = none
+  uint32_t backup_id = 0;  ///< sends it if next_id's does not come in time, 0 = none
+  uint16_t age_unit_ms = 1;  ///< 1..65535
+  DigestList entries;        ///< 0..kMaxDigestEntries
+};
+
 struct Message {
   Header header;
   Announce announce;
@@ -280,6 +350,7 @@ struct Message {
   EventMessage event;         ///< kEvent
   EventStreamPos event_req;   ///< kEventReq: epoch and seq (first wanted); oldest_seq is not sent (0)
   EventStreamPos event_digest;  ///< kEventDigest: epoch, seq = newest, oldest_seq
+  Digest digest;                ///< kDigest
 };
 
 }  // namespace wire
