@@ -42,6 +42,17 @@ enum class Profile : uint8_t {
   kFast,     ///< tests, demos, small wired LANs: 1.5 s / 6 s, several times the traffic
 };
 
+/// How liveness evidence reaches every observer (docs/protocol.md §11.12).
+enum class Liveness : uint8_t {
+  /// Every node broadcasts its heartbeat every heartbeat_interval_ms and every node hears all of
+  /// them: received datagrams grow linearly with N.
+  kBroadcast,
+  /// Members send their heartbeat to one member, which broadcasts a DIGEST vouching for all it
+  /// heard (the role passes along a chain each heartbeat period): received datagrams per node stay
+  /// flat in N. Falls back to broadcast heartbeats while no chain is heard.
+  kDigest,
+};
+
 struct Config {
   // ---- Task intervals (the seed's cooperative tasks) ------------------------------------------
   /// Period of the discovery broadcast, ms. Shorter finds new nodes sooner but costs one
@@ -98,6 +109,11 @@ struct Config {
   /// A DEAD member is forgotten (its slot freed) after staying DEAD this long, ms. Longer keeps
   /// its history visible to operators; shorter frees table slots for newcomers sooner.
   uint32_t dead_retention_ms;
+
+  /// How liveness evidence travels (see Liveness). Every node of a cluster should use the same; a
+  /// kBroadcast node and a kDigest node still understand each other (a kDigest node that hears no
+  /// DIGEST chain broadcasts its heartbeats).
+  Liveness liveness = Liveness::kBroadcast;
 
   // ---- Network ---------------------------------------------------------------------------------
   /// UDP port for discovery and membership (seed: 4210). Every node of a cluster must agree.
