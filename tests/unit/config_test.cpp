@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace spore {
 namespace {
 
@@ -193,6 +195,21 @@ TEST(Config, RejectsInconsistentValuesWithAReason) {
     EXPECT_LT(flash.length(), 100u) << k.what;  // NodeContext::begin() copies it into 100 bytes
   }
   EXPECT_TRUE(Config::default_esp8266().validation_error().is_null());
+}
+
+TEST(Config, DigestLivenessKeepsTheThresholdsAndValidates) {
+  for (const Config& base : {Config::fast(), Config::default_lan(), Config::default_esp8266()}) {
+    const Config c = base.with_digest_liveness();
+    EXPECT_EQ(c.liveness, Liveness::kDigest);
+    EXPECT_EQ(c.validate(), nullptr);
+    EXPECT_EQ(c.inactive_after_ms, base.inactive_after_ms);
+    EXPECT_EQ(c.dead_after_ms, base.dead_after_ms);
+    EXPECT_EQ(c.heartbeat_interval_ms, std::max(base.heartbeat_interval_ms, base.inactive_after_ms / 3));
+    EXPECT_GT(c.suspect_after_ms, c.heartbeat_interval_ms);
+    EXPECT_LE(c.suspect_after_ms + 4 * c.probe_timeout_ms, c.inactive_after_ms);
+  }
+  EXPECT_EQ(Config::fast().with_digest_liveness().heartbeat_interval_ms, 500u);
+  EXPECT_EQ(Config::default_lan().liveness, Liveness::kBroadcast);
 }
 
 }  // namespace

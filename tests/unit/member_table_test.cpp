@@ -84,6 +84,32 @@ TEST_F(MemberTableTest, HearingAgainRecovers) {
   EXPECT_EQ(log.of(1).back(), MemberChange::kRecovered);
 }
 
+TEST_F(MemberTableTest, VouchedEvidenceMovesLastSeenForwardOnlyAndNeverAdmits) {
+  table.observe(hello(1), 1000);
+  EXPECT_EQ(table.vouch(2, 1500, 2000), nullptr) << "a DIGEST never puts a node in the table";
+  EXPECT_EQ(table.find(2), nullptr);
+  EXPECT_EQ(table.vouch(1, 900, 2000), nullptr) << "older than what the table has";
+  EXPECT_EQ(table.find(1)->last_seen_ms, 1000u);
+  ASSERT_NE(table.vouch(1, 1800, 2000), nullptr);
+  EXPECT_EQ(table.find(1)->last_seen_ms, 1800u) << "the evidence's time, not the DIGEST's";
+  ASSERT_NE(table.vouch(1, 5000, 2000), nullptr);
+  EXPECT_EQ(table.find(1)->last_seen_ms, 2000u) << "never fresher than now";
+}
+
+TEST_F(MemberTableTest, VouchedEvidenceRecoversOnlyWithinTheWindowAndNeverALeaver) {
+  table.observe(hello(1), 0);
+  table.observe(hello(2), 0);
+  table.update(70000);  // both DEAD
+  EXPECT_NE(table.vouch(1, 59000, 70000), nullptr);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kDead) << "11 s old: not alive within inactive_after_ms";
+  EXPECT_NE(table.vouch(1, 65000, 70000), nullptr);
+  EXPECT_EQ(table.find(1)->status, MemberStatus::kActive);
+  EXPECT_EQ(log.of(1).back(), MemberChange::kRecovered);
+  table.mark_left(2, 1, 70000);
+  EXPECT_EQ(table.vouch(2, 69000, 70000), nullptr) << "only its own datagrams say a leaver is back";
+  EXPECT_TRUE(table.find(2)->left);
+}
+
 TEST_F(MemberTableTest, DeadMembersAreForgottenAfterRetention) {
   table.observe(hello(1), 0);
   table.update(60000);

@@ -231,6 +231,7 @@ void expect_same(const Message& a, const Message& b) {
       expect_same_gossip(a.gossip.updates, b.gossip.updates);
       break;
     case MessageType::kLeave:
+    case MessageType::kDigestReq:
       break;
     case MessageType::kInfoReq:
       EXPECT_EQ(a.info_req.api_page, b.info_req.api_page);
@@ -493,7 +494,7 @@ TEST(WireCodec, BadMagicVersionTypeFlagsSender) {
   d = good;
   d[3] = 0;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
-  d[3] = 14;  // one past the last type (kDigest = 13)
+  d[3] = 15;  // one past the last type (kDigestReq = 14)
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
   d = good;
   d[4] = 0x02;
@@ -845,7 +846,7 @@ TEST(WireCodec, EventRejectsAreClear) {
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
   // A type beyond the last one is still unknown_type (what v1 nodes without events answer).
   d = good;
-  d[3] = 14;
+  d[3] = 15;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
 }
 
@@ -962,10 +963,10 @@ TEST(WireCodec, EveryReasonHasADistinctName) {
   EXPECT_STREQ(encode_error_name(EncodeError::kNoSpace), "no_space");
   EXPECT_STREQ(encode_error_name(EncodeError::kUnknownType), "unknown_type");
   EXPECT_STREQ(encode_error_name(static_cast<EncodeError>(99)), "?");
-  for (uint8_t t = 1; t <= 13; ++t) EXPECT_STRNE(message_type_name(static_cast<MessageType>(t)), "?");
+  for (uint8_t t = 1; t <= 14; ++t) EXPECT_STRNE(message_type_name(static_cast<MessageType>(t)), "?");
   EXPECT_STREQ(message_type_name(MessageType::kAnnounce), "announce");
   EXPECT_STREQ(message_type_name(static_cast<MessageType>(0)), "?");
-  EXPECT_STREQ(message_type_name(static_cast<MessageType>(14)), "?");
+  EXPECT_STREQ(message_type_name(static_cast<MessageType>(15)), "?");
   EXPECT_STREQ(message_type_name(MessageType::kDiscover), "discover");
   EXPECT_STREQ(message_type_name(MessageType::kDigest), "digest");
   EXPECT_STREQ(member_state_name(static_cast<MemberState>(0)), "?");

@@ -53,6 +53,18 @@
 #endif
 #endif
 
+/// 1: the DIGEST chain (Config::liveness kDigest, docs/protocol.md §11.12) is built in. 0: a node
+/// still takes the evidence of every DIGEST it hears but runs no chain (its heartbeats are
+/// broadcasts whatever Config::liveness says). 0 on the ESP8266 until the ESP-01 bed has run the
+/// chain (it costs ~2 KB of flash, and the engine group is at its budget); 1 on hosts.
+#ifndef SPORE_DIGEST_LIVENESS
+#if defined(SPORE_LIMITS_ESP8266)
+#define SPORE_DIGEST_LIVENESS 0
+#else
+#define SPORE_DIGEST_LIVENESS 1
+#endif
+#endif
+
 /// Longest SDK / firmware version string kept for a member, without the terminating NUL.
 #ifndef SPORE_MAX_VERSION_LEN
 #define SPORE_MAX_VERSION_LEN 31

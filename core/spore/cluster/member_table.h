@@ -135,6 +135,13 @@ class MemberTable {
   /// an unknown member, a stale incarnation, or a member that left in this incarnation.
   Member* touch(uint32_t node_id, uint32_t incarnation, uint32_t now_ms);
 
+  /// Second-hand evidence (a DIGEST entry, docs/protocol.md §11.12): another member had evidence
+  /// that `node_id` was alive at `seen_ms` (not after now_ms). Moves last_seen forward only, and
+  /// recovers an INACTIVE or DEAD member when seen_ms is within inactive_after_ms of now_ms. Never
+  /// for an unknown member or one that left (only its own datagrams say it is back). Returns the
+  /// member when last_seen moved, else nullptr.
+  Member* vouch(uint32_t node_id, uint32_t seen_ms, uint32_t now_ms);
+
   /// Graceful leave: the member becomes DEAD at once with `left` set. Ignored if stale.
   void mark_left(uint32_t node_id, uint32_t incarnation, uint32_t now_ms);
 

@@ -76,6 +76,7 @@ void Membership::begin() {
   ctx_.scheduler().add(heartbeat_task_);
   ctx_.scheduler().add(tick_task_);
   events_.begin();
+  begun_ms_ = ctx_.clock().now_ms();
   begun_ = true;
 }
 
@@ -122,7 +123,7 @@ void Membership::run_heartbeat(uint32_t now_ms) {
     if (!more && --join_announces_left_ == 0) heartbeat_task_.set_interval_ms(cfg.heartbeat_interval_ms);
     challenged_ = false;
   }
-  const bool announce = joining || elapsed_ms(now_ms, last_announce_ms_) >= cfg.member_info_interval_ms ||
+  const bool announce = joining || elapsed_ms(now_ms, last_announce_ms_) >= announce_interval_ms() ||
                         ctx_.api().digest() != announced_api_digest_ || resources_digest_ != announced_res_digest_ ||
                         image_digest_ != announced_image_digest_;
   if (announce) {
@@ -142,10 +143,12 @@ void Membership::run_heartbeat(uint32_t now_ms) {
       }
     }
     if (gossip_.size() != 0) broadcast_heartbeat();  // ANNOUNCE has no gossip section; news must not wait
-  } else {
-    broadcast_heartbeat();
+  } else if (!digest_mode()) {
+    broadcast_heartbeat();  // in digest mode run_liveness() sends the heartbeat, timed by the chain
   }
-  probe_next_for_latency(now_ms);
+  // One latency PING per heartbeat; in digest mode one per 4, or PING and ACK would be most of
+  // what a node receives.
+  if (!digest_mode() || ++heartbeats_ % 4 == 0) probe_next_for_latency(now_ms);
   events_.on_heartbeat();
 }
 
@@ -161,6 +164,7 @@ void Membership::run_tick(uint32_t now_ms) {
   for (Relay& r : relays_) {
     if (r.our_probe_id != 0 && is_due(now_ms, r.expires_ms)) r = Relay{};
   }
+  run_liveness(now_ms);
   run_probes(now_ms);
   run_info_sync(now_ms);
   events_.run(now_ms);
@@ -216,7 +220,8 @@ void Membership::dispatch(const wire::Message& msg, uint32_t now_ms) {
     case wire::MessageType::kPingReq: handle_ping_req(msg, now_ms); break;
     case wire::MessageType::kGossip:
       heard_from(msg.header, now_ms);
-      apply_gossip(msg.gossip.updates, now_ms, true);  // a heartbeat: broadcast, heard by all we reach
+      // A broadcast heartbeat was heard by all we reach; one sent to a DIGEST sender was not.
+      apply_gossip(msg.gossip.updates, now_ms, msg.header.dest_id == 0);
       break;
     case wire::MessageType::kLeave: handle_leave(msg.header, now_ms); break;
     case wire::MessageType::kInfoReq:
@@ -236,6 +241,11 @@ void Membership::dispatch(const wire::Message& msg, uint32_t now_ms) {
     case wire::MessageType::kDiscover: break;  // answered in on_datagram(), member or not
     case wire::MessageType::kDigest:
       heard_from(msg.header, now_ms);
+      handle_digest(msg, now_ms);
+      break;
+    case wire::MessageType::kDigestReq:
+      heard_from(msg.header, now_ms);
+      handle_digest_req(msg.header, now_ms);
       break;
   }
 }

@@ -57,6 +57,11 @@ struct MembershipStats : DatagramStats {
   uint32_t incarnations_overruled = 0;
   uint32_t info_syncs = 0;           ///< complete INFO fetches (all pages of a changed list)
   uint32_t ignored = 0;              ///< accepted datagrams that were not for us (wrong PING target, unknown ACK, ...)
+  uint32_t digests_sent = 0;         ///< DIGEST rounds this node sent (Config::liveness kDigest)
+  uint32_t vouched = 0;              ///< DIGEST entries that refreshed a member's last_seen
+  uint32_t digests_pulled = 0;       ///< DIGESTs sent to a member that asked (DIGEST_REQ)
+  /// Heartbeats broadcast because the DIGEST they were for did not list this node (lost on the way).
+  uint32_t heartbeats_rebroadcast = 0;
 };
 
 class Membership {
@@ -231,6 +236,44 @@ class Membership {
   void run_probes(uint32_t now_ms);
   uint32_t next_probe_id();
 
+  // liveness.cpp: the DIGEST chain (Config::liveness kDigest, docs/protocol.md §11.12).
+  /// The chain as this node last heard it: the newest DIGEST it follows, and this round's heartbeat.
+  struct Chain {
+    uint32_t round = 0;
+    uint32_t sender_id = 0;  ///< who sent that DIGEST (this node's id when it did)
+    uint32_t next_id = 0;    ///< who sends the next one (this node's heartbeat goes there)
+    uint32_t backup_id = 0;  ///< who sends it when next_id's does not come
+    uint32_t heard_ms = 0;   ///< when that DIGEST was heard or sent
+    uint32_t heartbeat_due_ms = 0;
+    uint32_t heartbeat_to_id = 0;  ///< where this round's heartbeat went (0: none sent)
+    uint32_t start_delay_ms = 0;   ///< extra wait before starting a chain when none is heard
+    uint32_t fallback_ms = 0;      ///< last broadcast heartbeat sent while no chain was heard
+    bool heard = false;              ///< a chain is known
+    bool heartbeat_pending = false;  ///< this round's heartbeat is still to send
+    bool pulled = false;             ///< this round's missing DIGEST was asked for (DIGEST_REQ)
+  };
+  bool digest_mode() const { return SPORE_DIGEST_LIVENESS && ctx_.config().liveness == Liveness::kDigest; }
+  /// A chain was heard within 1.5 heartbeat periods: heartbeats go to its next sender.
+  bool chain_live(uint32_t now_ms) const;
+  void handle_digest(const wire::Message& msg, uint32_t now_ms);
+  /// Takes `d` from `sender_id` as the chain this node follows (when it is newer: a higher round, or
+  /// the same round from a lower id, or the old chain is silent) and schedules this round's heartbeat.
+  bool follow_chain(uint32_t sender_id, const wire::Digest& d, uint32_t now_ms);
+  /// From run_tick(): this round's heartbeat, this node's DIGEST when it is due, the fallbacks.
+  void run_liveness(uint32_t now_ms);
+  /// This node's turn: broadcasts the next round's DIGEST and follows it.
+  void send_digest(uint32_t now_ms);
+  /// Composes this node's evidence as DIGEST(s) of `round` naming next and backup, and sends them
+  /// to ip:port (0 = broadcast), as many pages as it takes. False when nothing was sent.
+  bool send_digest_pages(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Digest& d, uint32_t now_ms);
+  /// A member that missed this node's DIGEST asks for it: the chain as this node knows it, unicast.
+  void handle_digest_req(const wire::Header& h, uint32_t now_ms);
+  /// The ACTIVE member with the smallest id above `id` (wrapping), this node included; 0 = none.
+  uint32_t ring_after(uint32_t id) const;
+  /// A period of the periodic ANNOUNCE: member_info_interval_ms, and in digest mode at least
+  /// 4 x (members + 1) heartbeat periods, so the cluster sends O(1) of them per period.
+  uint32_t announce_interval_ms() const;
+
   // info_sync.cpp: resources and API lists by INFO_REQ / INFO pages.
   void handle_info_req(const wire::Message& msg);
   void handle_info(const wire::Message& msg, uint32_t now_ms);
@@ -255,6 +298,9 @@ class Membership {
   std::array<Challenge, kChallenges> challenges_{};
   HmacKey cookie_key_;  // random secret, from the Random port at begin()
   InfoFetch fetch_;
+  Chain chain_;
+  uint32_t begun_ms_ = 0;
+  uint8_t heartbeats_ = 0;  ///< heartbeat-task runs, for the digest mode's latency probe every 4th
   char hostname_[SPORE_MAX_HOSTNAME_LEN + 1] = {};  // ctx's hostname made wire-safe
   char sdk_version_[SPORE_MAX_VERSION_LEN + 1] = {};
   uint32_t probe_counter_ = 0;

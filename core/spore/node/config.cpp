@@ -85,6 +85,17 @@ Config Config::derive(Profile profile, uint32_t inactive_after_ms, uint32_t dead
 }
 #endif
 
+Config Config::with_digest_liveness() const {
+  Config c = *this;
+  c.liveness = Liveness::kDigest;
+  if (c.heartbeat_interval_ms < c.inactive_after_ms / 3) c.heartbeat_interval_ms = c.inactive_after_ms / 3;
+  c.suspect_after_ms = c.heartbeat_interval_ms * 8 / 5;
+  const uint32_t probes_ms = 4 * c.probe_timeout_ms;
+  if (c.inactive_after_ms > probes_ms && c.suspect_after_ms > c.inactive_after_ms - probes_ms)
+    c.suspect_after_ms = c.inactive_after_ms - probes_ms;
+  return c;
+}
+
 FlashStr Config::validation_error() const {
   // Each sentence names first the field to change: a timer before the threshold it follows.
   if (discovery_interval_ms == 0) return SPORE_FSTR("discovery_interval_ms must be > 0");

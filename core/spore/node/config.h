@@ -146,6 +146,13 @@ struct Config {
   static Config derive(Profile profile, uint32_t inactive_after_ms = 0, uint32_t dead_after_ms = 0);
 #endif
 
+  /// This configuration with liveness = kDigest and the two timers that mode needs
+  /// (docs/protocol.md §11.12): heartbeat_interval_ms = max(H, I / 3), since each period costs every
+  /// node a DIGEST of N entries, 3 per inactive_after_ms window suffice where evidence is relayed;
+  /// suspect_after_ms = 2 x that (relayed evidence is normally up to 1.25 periods old when it is
+  /// refreshed), at most inactive_after_ms - 4 x probe_timeout_ms so two probe rounds still fit.
+  Config with_digest_liveness() const;
+
   /// Null when the configuration is usable; otherwise a static English sentence that names first
   /// the field to change (dependent timers before the thresholds they follow) and says why, kept
   /// in flash on the ESP8266 (flash_string.h). A node must refuse to begin() with an invalid config.

@@ -220,6 +220,7 @@ DecodeError parse_body(MessageType type, Reader& r, Message& m) {
       err = parse_gossip_section(r, m.gossip.updates);
       break;
     case MessageType::kLeave:
+    case MessageType::kDigestReq:
       break;
     case MessageType::kInfoReq:
       m.info_req.api_page = r.u8();

@@ -110,6 +110,7 @@ size_t checked_body_size(const Message& m, EncodeError& why) {
       if ((gossip = gossip_section_bytes(m.gossip.updates)) == 0) return refuse(EncodeError::kBadField);
       return kGossipFixedBytes - 1 + gossip;
     case MessageType::kLeave:
+    case MessageType::kDigestReq:
       return 0;
     case MessageType::kInfoReq:
       return kInfoReqBytes;
@@ -188,29 +189,31 @@ void write_padding(Writer& w, size_t n) {
   if (uint8_t* p = w.take(n)) std::memset(p, 0, n);
 }
 
+void write_announce_body(Writer& w, const Announce& a) {
+  w.u8(a.max_version);
+  const bool handshake = a.echo != 0 || a.cookie != 0;
+  w.u8(static_cast<uint8_t>((a.reply_requested ? kAnnounceReplyRequested : 0) | (a.padded ? kAnnouncePadded : 0) |
+                            (handshake ? kAnnounceHandshake : 0)));
+  w.u32(a.ip);
+  w.u16(a.udp_port);
+  w.u16(a.http_port);
+  w.u32(a.free_heap_code);
+  w.u32(a.api_digest);
+  w.u32(a.resources_digest);
+  w.u32(a.image_digest);
+  if (handshake) {
+    w.u64(a.echo);
+    w.u64(a.cookie);
+  }
+  w.str8(a.hostname);
+  if (a.padded) write_padding(w, kAnnouncePaddedBodyBytes - announce_unpadded_bytes(a));
+}
+
 void write_body(Writer& w, const Message& m) {
   switch (m.header.type) {
-    case MessageType::kAnnounce: {
-      const Announce& a = m.announce;
-      w.u8(a.max_version);
-      const bool handshake = a.echo != 0 || a.cookie != 0;
-      w.u8(static_cast<uint8_t>((a.reply_requested ? kAnnounceReplyRequested : 0) | (a.padded ? kAnnouncePadded : 0) |
-                                (handshake ? kAnnounceHandshake : 0)));
-      w.u32(a.ip);
-      w.u16(a.udp_port);
-      w.u16(a.http_port);
-      w.u32(a.free_heap_code);
-      w.u32(a.api_digest);
-      w.u32(a.resources_digest);
-      w.u32(a.image_digest);
-      if (handshake) {
-        w.u64(a.echo);
-        w.u64(a.cookie);
-      }
-      w.str8(a.hostname);
-      if (a.padded) write_padding(w, kAnnouncePaddedBodyBytes - announce_unpadded_bytes(a));
+    case MessageType::kAnnounce:
+      write_announce_body(w, m.announce);
       break;
-    }
     case MessageType::kPing:
       w.u32(m.ping.target_id);
       w.u32(m.ping.probe_id);
@@ -234,7 +237,8 @@ void write_body(Writer& w, const Message& m) {
       write_gossip_section(w, m.gossip.updates);
       break;
     case MessageType::kLeave:
-      break;
+    case MessageType::kDigestReq:
+      break;  // no body
     case MessageType::kInfoReq:
       w.u8(m.info_req.api_page);
       break;

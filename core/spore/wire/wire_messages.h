@@ -42,6 +42,9 @@ enum class MessageType : uint8_t {
   /// next sender instead of broadcasting it, so a node receives O(1) datagrams per heartbeat
   /// period whatever N is.
   kDigest = 13,
+  /// "Send me your DIGEST": unicast by a node that missed the round's DIGEST to its sender, which
+  /// answers with a DIGEST to the asker's member address (no body).
+  kDigestReq = 14,
 };
 /// "announce", "ping", ...; "?" for a value outside the enum. Never nullptr.
 const char* message_type_name(MessageType type);

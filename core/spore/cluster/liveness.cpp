@@ -1,0 +1,229 @@
+// Liveness evidence that aggregates (Config::liveness kDigest; docs/protocol.md §11.12). Instead
+// of every node broadcasting its heartbeat to every node (received datagrams linear in N), each
+// node sends its heartbeat to one member, the chain's next DIGEST sender, which broadcasts one
+// DIGEST vouching for every member it has evidence of (first or second hand, with its age) and
+// names the next sender. A node thus receives about one DIGEST and one heartbeat per period
+// whatever N is. Ages are honest (the evidence's time, not the DIGEST's), so a crash is INACTIVE at
+// every observer inactive_after_ms after its last heartbeat, as with broadcasts. Whenever no chain
+// is heard the node broadcasts its heartbeat as in kBroadcast mode, so the mode degrades to the
+// broadcast design instead of to silence. Part of Membership: one concern per file.
+#include "spore/cluster/membership.h"
+
+namespace spore {
+
+namespace {
+
+// One datagram's worth: the ESP8266 builds keep this small (at most SPORE_MAX_MEMBERS - 1 peers).
+constexpr size_t kDigestPage =
+    SPORE_MAX_MEMBERS < wire::kMaxDigestEntries ? SPORE_MAX_MEMBERS : wire::kMaxDigestEntries;
+
+}  // namespace
+
+void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
+  const wire::Digest& d = msg.digest;
+  const uint32_t self = ctx_.self().node_id;
+  bool listed = false;
+  for (size_t i = 0; i < d.entries.size(); ++i) {
+    const wire::DigestEntry e = d.entries[i];
+    if (e.node_id == self) {
+      listed = true;
+      continue;
+    }
+    // Evidence, never admission: vouch() knows only members of this table, and not those that left.
+    Member* m = ctx_.members().vouch(e.node_id, now_ms - uint32_t{e.age} * d.age_unit_ms, now_ms);
+    if (m == nullptr) continue;
+    ++stats_.vouched;
+    alive_evidence(peer_of(*m), *m);
+  }
+  if (!digest_mode()) return;  // a kBroadcast node takes the evidence and follows no chain
+  const uint32_t sent_to = chain_.heartbeat_to_id;
+  if (!follow_chain(msg.header.sender_id, d, now_ms)) return;
+  // This round's heartbeat went to the sender, yet its DIGEST does not list this node: the
+  // heartbeat was lost. One broadcast gives every member first-hand evidence instead. (With more
+  // than one page a node may be listed on another page, so only a single page says so.)
+  if (!listed && sent_to == msg.header.sender_id && d.entries.size() < kDigestPage) {
+    ++stats_.heartbeats_rebroadcast;
+    broadcast_heartbeat();
+  }
+}
+
+#if SPORE_DIGEST_LIVENESS
+
+namespace {
+
+// Serial-number order (RFC 1982) for rounds: a 32-bit counter that may wrap.
+bool round_newer(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
+
+bool is_due(uint32_t now_ms, uint32_t deadline_ms) { return static_cast<int32_t>(now_ms - deadline_ms) >= 0; }
+
+}  // namespace
+
+bool Membership::chain_live(uint32_t now_ms) const {
+  return chain_.heard && elapsed_ms(now_ms, chain_.heard_ms) < ctx_.config().heartbeat_interval_ms * 3 / 2;
+}
+
+uint32_t Membership::ring_after(uint32_t id) const {
+  // The ring is every ACTIVE, unsuspected member plus this node, in node id order: each node
+  // computes the same successor from (nearly) the same table, without agreeing on anything else.
+  uint32_t above = 0, lowest = 0;
+  const auto consider = [&above, &lowest, id](uint32_t c) {
+    if (c > id && (above == 0 || c < above)) above = c;
+    if (lowest == 0 || c < lowest) lowest = c;
+  };
+  consider(ctx_.self().node_id);
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    const Member* m = ctx_.members().at_slot(i);
+    if (m != nullptr && m->status == MemberStatus::kActive && !m->left && !m->suspected) consider(m->node_id);
+  }
+  return above != 0 ? above : lowest;
+}
+
+uint32_t Membership::announce_interval_ms() const {
+  const Config& cfg = ctx_.config();
+  if (!digest_mode()) return cfg.member_info_interval_ms;
+  // The periodic ANNOUNCE refreshes free heap and repairs missed changes; every node hears every
+  // one, so in digest mode its period grows with N and the cluster sends one per 4 periods.
+  const uint64_t scaled = uint64_t{4} * (ctx_.members().count(MemberStatus::kActive) + 1) * cfg.heartbeat_interval_ms;
+  if (scaled <= cfg.member_info_interval_ms) return cfg.member_info_interval_ms;
+  return scaled > UINT32_MAX / 2 ? UINT32_MAX / 2 : static_cast<uint32_t>(scaled);
+}
+
+bool Membership::follow_chain(uint32_t sender_id, const wire::Digest& d, uint32_t now_ms) {
+  const uint32_t h = ctx_.config().heartbeat_interval_ms;
+  // Two chains (after a partition heals, or two nodes that both thought they were next) merge:
+  // the higher round wins, at equal rounds the lower sender; a chain silent for 3 periods is over.
+  const bool over = !chain_.heard || elapsed_ms(now_ms, chain_.heard_ms) >= 3 * h;
+  const bool newer = round_newer(d.round, chain_.round) || (d.round == chain_.round && sender_id < chain_.sender_id);
+  if (!over && !newer) return false;
+  chain_.round = d.round;
+  chain_.sender_id = sender_id;
+  chain_.next_id = d.next_id;
+  chain_.backup_id = d.backup_id;
+  chain_.heard_ms = now_ms;
+  chain_.heard = true;
+  chain_.heartbeat_to_id = 0;
+  chain_.pulled = false;
+  // Late in the round, so the evidence is fresh when the next DIGEST carries it (it is then
+  // H/4..H/2 old, and at most ~1.5 H by the DIGEST after).
+  chain_.heartbeat_pending = d.next_id != 0 && d.next_id != ctx_.self().node_id;
+  chain_.heartbeat_due_ms = now_ms + h * 13 / 20 + random_below(h / 5 + 1);
+  chain_.start_delay_ms = random_below(h + 1);
+  return true;
+}
+
+void Membership::run_liveness(uint32_t now_ms) {
+  if (!digest_mode() || join_announces_left_ > 0) return;
+  const uint32_t self = ctx_.self().node_id;
+  const uint32_t h = ctx_.config().heartbeat_interval_ms;
+  if (chain_.heartbeat_pending && is_due(now_ms, chain_.heartbeat_due_ms)) {
+    chain_.heartbeat_pending = false;
+    const Member* next = ctx_.members().find(chain_.next_id);
+    if (next != nullptr && gossip_.size() == 0) {
+      wire::Message msg;
+      msg.header.type = wire::MessageType::kGossip;
+      send_to(*next, msg);
+      chain_.heartbeat_to_id = next->node_id;
+    } else {
+      broadcast_heartbeat();  // news must reach everyone, and an unknown next cannot relay
+    }
+  }
+  const uint32_t silent_ms = elapsed_ms(now_ms, chain_.heard ? chain_.heard_ms : begun_ms_);
+  if (chain_.heard && ((chain_.next_id == self && silent_ms >= h) ||
+                       (chain_.backup_id == self && silent_ms >= h * 3 / 2))) {
+    send_digest(now_ms);
+    return;
+  }
+  // This round's DIGEST is late (lost on the way here, most likely): ask its sender for it once,
+  // so one lost datagram does not age this node's evidence of every member by a whole period.
+  if (chain_.heard && !chain_.pulled && chain_.next_id != self && silent_ms >= h + h / 4) {
+    chain_.pulled = true;
+    if (const Member* next = ctx_.members().find(chain_.next_id)) {
+      wire::Message req;
+      req.header.type = wire::MessageType::kDigestReq;
+      send_to(*next, req);
+    }
+  }
+  // No chain (none yet, or its senders are gone): the lowest id starts one after 3 periods, the
+  // others a random period later unless they hear one first.
+  const uint32_t wait_ms = 3 * h + (ring_after(0) == self ? 0 : h + chain_.start_delay_ms);
+  if (silent_ms >= wait_ms) {
+    send_digest(now_ms);
+    return;
+  }
+  // Meanwhile every heartbeat is a broadcast, as in kBroadcast mode: evidence never stops.
+  if (!chain_live(now_ms) && elapsed_ms(now_ms, chain_.fallback_ms) >= h) {
+    chain_.fallback_ms = now_ms;
+    broadcast_heartbeat();
+  }
+}
+
+void Membership::send_digest(uint32_t now_ms) {
+  const uint32_t self = ctx_.self().node_id;
+  wire::Digest d;
+  d.next_id = ring_after(self);
+  if (d.next_id == self) {
+    chain_.heard_ms = now_ms;  // alone: nobody to tell; look again in a period
+    return;
+  }
+  d.round = chain_.round + 1;
+  d.backup_id = ring_after(d.next_id);
+  send_digest_pages(0, ctx_.config().udp_port, 0, d, now_ms);
+  ++stats_.digests_sent;
+  follow_chain(self, d, now_ms);
+}
+
+void Membership::handle_digest_req(const wire::Header& h, uint32_t now_ms) {
+  const Member* asker = ctx_.members().find(h.sender_id);
+  if (!digest_mode() || !chain_.heard || asker == nullptr) return;
+  // The asker's own address from the table, never the packet's source: no reflection.
+  wire::Digest d;
+  d.round = chain_.round;
+  d.next_id = chain_.next_id;
+  d.backup_id = chain_.backup_id;
+  if (send_digest_pages(asker->ip, asker->udp_port_or(ctx_.config().udp_port), asker->node_id, d, now_ms))
+    ++stats_.digests_pulled;
+}
+
+bool Membership::send_digest_pages(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Digest& d, uint32_t now_ms) {
+  const Config& cfg = ctx_.config();
+  wire::Message msg;
+  msg.header.type = wire::MessageType::kDigest;
+  // Ages in 1/15 of inactive_after_ms, rounded up: a 4-bit age covers the whole window, and
+  // rounding up only ever makes evidence look older than it is.
+  const uint32_t unit_ms = (cfg.inactive_after_ms + wire::kMaxDigestAge - 1) / wire::kMaxDigestAge;
+  bool sent = false;
+  d.age_unit_ms = static_cast<uint16_t>(unit_ms == 0 ? 1 : unit_ms > 0xFFFF ? 0xFFFF : unit_ms);
+  wire::DigestEntry page[kDigestPage];
+  size_t n = 0;
+  for (size_t i = 0; i < peers_.size(); ++i) {
+    const Member* m = ctx_.members().at_slot(i);
+    if (m == nullptr || m->status != MemberStatus::kActive || m->left) continue;
+    const uint32_t units = (elapsed_ms(now_ms, m->last_seen_ms) + d.age_unit_ms - 1) / d.age_unit_ms;
+    if (units > wire::kMaxDigestAge) continue;
+    page[n++] = {m->node_id, static_cast<uint8_t>(units)};
+    if (n == kDigestPage) {
+      d.entries = wire::DigestList::from_array(page, n);
+      msg.digest = d;
+      sent = send(ip, port, dest_id, msg) || sent;
+      n = 0;
+    }
+  }
+  if (n != 0 || d.entries.empty()) {
+    d.entries = wire::DigestList::from_array(page, n);
+    msg.digest = d;
+    sent = send(ip, port, dest_id, msg) || sent;
+  }
+  d.entries = wire::DigestList();  // `page` ends here
+  return sent;
+}
+
+#else  // SPORE_DIGEST_LIVENESS == 0: the evidence above, no chain.
+
+uint32_t Membership::announce_interval_ms() const { return ctx_.config().member_info_interval_ms; }
+bool Membership::follow_chain(uint32_t, const wire::Digest&, uint32_t) { return false; }
+void Membership::run_liveness(uint32_t) {}
+void Membership::handle_digest_req(const wire::Header&, uint32_t) {}
+
+#endif  // SPORE_DIGEST_LIVENESS
+
+}  // namespace spore

@@ -1,0 +1,146 @@
+// The DIGEST chain (Config::liveness kDigest, core/spore/cluster/liveness.cpp; docs/protocol.md
+// §11.12) on the simulated network: fixed seeds, virtual time. What it must keep from the
+// broadcast design (detection at inactive_after_ms everywhere, no false alarms) and what it is for
+// (received datagrams per node flat in N).
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+#include "keyed_cluster.h"
+#include "sim/simulation.h"
+
+namespace spore::sim {
+namespace {
+
+using testing::KeyedCluster;
+
+size_t failure_events(Cluster& c) {
+  size_t n = 0;
+  for (size_t i = 0; i < c.size(); ++i)
+    n += c.node(i).count_events("node_inactive") + c.node(i).count_events("node_dead");
+  return n;
+}
+
+uint64_t digests_sent(Cluster& c) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < c.size(); ++i) n += c.node(i).membership().stats().digests_sent;
+  return n;
+}
+
+// Received datagrams per node per second over a quiet minute after convergence.
+double received_per_node_per_s(const Config& cfg, size_t n, uint64_t seed) {
+  KeyedCluster c(n, cfg, seed);
+  c.start_all();
+  EXPECT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
+  c.run_for(30000);  // past the join phase and the first periodic ANNOUNCEs
+  c.net().reset_counters();
+  constexpr uint64_t kQuietMs = 60000;
+  c.run_for(kQuietMs);
+  EXPECT_EQ(failure_events(c), 0u);
+  uint64_t received = 0;
+  for (size_t i = 0; i < n; ++i) received += c.net().counters(i).datagrams_received;
+  return static_cast<double>(received) / static_cast<double>(n) / (kQuietMs / 1000.0);
+}
+
+TEST(LivenessSim, DigestModeReceivesAboutAsManyDatagramsAtFortyNodesAsAtTen) {
+  for (const Config& base : {Config::fast(), Config::default_lan()}) {
+    const Config cfg = base.with_digest_liveness();
+    const double at10 = received_per_node_per_s(cfg, 10, 1);
+    const double at40 = received_per_node_per_s(cfg, 40, 1);
+    std::printf("[figure] digest mode, heartbeat %u ms: %.2f datagrams/s received per node at N=10, %.2f at N=40\n",
+                cfg.heartbeat_interval_ms, at10, at40);
+    EXPECT_LT(at40, 1.5 * at10);
+  }
+  // The broadcast design on the same network grows with N (so the measure can tell them apart).
+  const double b10 = received_per_node_per_s(Config::fast(), 10, 1);
+  const double b40 = received_per_node_per_s(Config::fast(), 40, 1);
+  EXPECT_GT(b40, 3 * b10);
+}
+
+TEST(LivenessSim, DigestModeCrashIsInactiveEverywhereAtTheThreshold) {
+  const Config cfg = Config::fast().with_digest_liveness();
+  KeyedCluster c(20, cfg, 2);
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
+  c.run_for(10000);
+  ASSERT_GT(digests_sent(c), 0u) << "the chain runs";
+  const size_t victim = 5;
+  c.crash(victim);
+  const uint64_t t_crash = c.now();
+  ASSERT_TRUE(c.run_until([&] { return c.all_see(victim, MemberStatus::kInactive); },
+                          cfg.inactive_after_ms + cfg.status_interval_ms));
+  std::printf("[figure] digest mode: crash INACTIVE at all 19 peers after %llu ms (threshold %u)\n",
+              static_cast<unsigned long long>(c.now() - t_crash), cfg.inactive_after_ms);
+  // Relayed evidence carries its age: nobody calls the victim INACTIVE before its last heartbeat
+  // could have aged past the threshold.
+  const uint32_t id = c.node(victim).node_id();
+  for (size_t i = 0; i < c.size(); ++i) {
+    for (const EventRecord& e : c.node(i).events) {
+      if (e.node_id == id && e.topic == "node_inactive") {
+        EXPECT_GE(e.at_ms + cfg.heartbeat_interval_ms, t_crash + cfg.inactive_after_ms) << i;
+      }
+    }
+  }
+  EXPECT_EQ(failure_events(c), c.size() - 1) << "only the victim, once at each peer";
+}
+
+TEST(LivenessSim, TheChainOutlivesItsSendersCrashing) {
+  // Crashes at random moments hit the chain's next and backup senders too; the survivors must keep
+  // each other ACTIVE throughout (the backup, the restart, the broadcast fallback).
+  const Config cfg = Config::fast().with_digest_liveness();
+  KeyedCluster c(16, cfg, 3);
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
+  c.run_for(5000);
+  for (size_t victim = 0; victim < 6; ++victim) {
+    c.crash(victim);
+    c.run_for(cfg.heartbeat_interval_ms * 3 / 2 + 37 * victim);
+  }
+  const uint64_t chain_before = digests_sent(c);
+  c.run_for(cfg.dead_after_ms + 2000);
+  for (size_t i = 6; i < c.size(); ++i) {
+    for (size_t j = 6; j < c.size(); ++j) {
+      if (i == j) continue;
+      EXPECT_EQ(c.node(i).count_events("node_inactive", c.node(j).node_id()), 0u) << i << " about " << j;
+    }
+  }
+  EXPECT_TRUE(c.converged());
+  EXPECT_GT(digests_sent(c), chain_before + 10) << "a chain runs again among the survivors";
+}
+
+TEST(LivenessSim, TenPercentLossRaisesNoFalseAlarm) {
+  const Config cfg = Config::fast().with_digest_liveness();
+  KeyedCluster c(20, cfg, 7);
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
+  LinkProfile lossy;
+  lossy.loss = 0.10;
+  lossy.delay_ms = 2;
+  lossy.jitter_ms = 3;
+  c.net().set_profile(lossy);
+  c.run_for(5 * 60 * 1000);
+  uint32_t pulled = 0;
+  for (size_t i = 0; i < c.size(); ++i) pulled += c.node(i).membership().stats().digests_pulled;
+  std::printf("[figure] digest mode, N=20, 10%% loss, 5 min: %u DIGESTs sent on request\n", pulled);
+  EXPECT_GT(pulled, 0u) << "lost DIGESTs are asked for";
+  EXPECT_EQ(failure_events(c), 0u);
+  EXPECT_TRUE(c.converged());
+}
+
+TEST(LivenessSim, BroadcastAndDigestNodesUnderstandEachOther) {
+  // A cluster being switched node by node: some still broadcast, the rest run the chain.
+  const Config digest = Config::fast().with_digest_liveness();
+  KeyedCluster c(10, digest, 4);
+  for (size_t i = 0; i < 4; ++i) c.add_node(Config::fast());
+  c.set_key_hex(testing::kKey);
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
+  c.run_for(60000);
+  EXPECT_EQ(failure_events(c), 0u);
+  EXPECT_TRUE(c.converged());
+  EXPECT_GT(digests_sent(c), 0u);
+}
+
+}  // namespace
+}  // namespace spore::sim
