@@ -14,6 +14,9 @@ namespace spore {
 namespace {
 
 // One datagram's worth: the ESP8266 builds keep this small (at most SPORE_MAX_MEMBERS - 1 peers).
+// DIGEST_REQs after one DIGEST heard: one per half period, until the chain counts as over (3 periods).
+constexpr uint8_t kMaxPulls = 4;
+
 constexpr size_t kDigestPage =
     SPORE_MAX_MEMBERS < wire::kMaxDigestEntries ? SPORE_MAX_MEMBERS : wire::kMaxDigestEntries;
 
@@ -63,19 +66,28 @@ bool Membership::chain_live(uint32_t now_ms) const {
 }
 
 uint32_t Membership::ring_after(uint32_t id) const {
-  // The ring is every ACTIVE, unsuspected member plus this node, in node id order: each node
-  // computes the same successor from (nearly) the same table, without agreeing on anything else.
-  uint32_t above = 0, lowest = 0;
-  const auto consider = [&above, &lowest, id](uint32_t c) {
-    if (c > id && (above == 0 || c < above)) above = c;
-    if (lowest == 0 || c < lowest) lowest = c;
+  // The ring in node id order: each node computes nearly the same successor from nearly the same
+  // table, without agreeing on anything else. Only members seen running the chain are in it, so a
+  // node that only broadcasts (a kBroadcast node, an ESP8266 build) is never named to send a DIGEST
+  // it will not send; while none is known, every ACTIVE member is, so a chain can start.
+  uint32_t best[2][2] = {};  // [chain members only?][above id, lowest]
+  const auto consider = [&best, id](int set, uint32_t c) {
+    if (c > id && (best[set][0] == 0 || c < best[set][0])) best[set][0] = c;
+    if (best[set][1] == 0 || c < best[set][1]) best[set][1] = c;
   };
-  consider(ctx_.self().node_id);
+  bool chain_known = false;
   for (size_t i = 0; i < peers_.size(); ++i) {
     const Member* m = ctx_.members().at_slot(i);
-    if (m != nullptr && m->status == MemberStatus::kActive && !m->left && !m->suspected) consider(m->node_id);
+    if (m == nullptr || m->status != MemberStatus::kActive || m->left || m->suspected) continue;
+    consider(0, m->node_id);
+    if (peers_[i].chain) {
+      consider(1, m->node_id);
+      chain_known = true;
+    }
   }
-  return above != 0 ? above : lowest;
+  const int set = chain_known ? 1 : 0;
+  consider(set, ctx_.self().node_id);
+  return best[set][0] != 0 ? best[set][0] : best[set][1];
 }
 
 uint32_t Membership::announce_interval_ms() const {
@@ -102,7 +114,8 @@ bool Membership::follow_chain(uint32_t sender_id, const wire::Digest& d, uint32_
   chain_.heard_ms = now_ms;
   chain_.heard = true;
   chain_.heartbeat_to_id = 0;
-  chain_.pulled = false;
+  chain_.pull_id = 0;
+  chain_.pulls = 0;
   // Late in the round, so the evidence is fresh when the next DIGEST carries it (it is then
   // H/4..H/2 old, and at most ~1.5 H by the DIGEST after).
   chain_.heartbeat_pending = d.next_id != 0 && d.next_id != ctx_.self().node_id;
@@ -128,20 +141,30 @@ void Membership::run_liveness(uint32_t now_ms) {
     }
   }
   const uint32_t silent_ms = elapsed_ms(now_ms, chain_.heard ? chain_.heard_ms : begun_ms_);
-  if (chain_.heard && ((chain_.next_id == self && silent_ms >= h) ||
-                       (chain_.backup_id == self && silent_ms >= h * 3 / 2))) {
+  if (chain_.heard && chain_.next_id == self && silent_ms >= h) {
     send_digest(now_ms);
     return;
   }
-  // This round's DIGEST is late (lost on the way here, most likely): ask its sender for it once,
-  // so one lost datagram does not age this node's evidence of every member by a whole period.
-  if (chain_.heard && !chain_.pulled && chain_.next_id != self && silent_ms >= h + h / 4) {
-    chain_.pulled = true;
-    if (const Member* next = ctx_.members().find(chain_.next_id)) {
+  if (chain_.heard && chain_.backup_id == self && silent_ms >= h * 3 / 2) {
+    ++stats_.digests_as_backup;
+    send_digest(now_ms);
+    return;
+  }
+  // This round's DIGEST is late (lost on the way here, most likely): ask for it, so a lost
+  // datagram does not age this node's evidence of every member by a whole period. Two members at
+  // once (the sender and the backup, then on round the ring), since under loss either the request
+  // or the answer may go missing too; again every half period. Any answer carries the chain as
+  // its sender knows it, so this node is back in.
+  if (chain_.heard && chain_.pulls < kMaxPulls && silent_ms >= h + h / 4 + chain_.pulls * (h / 2)) {
+    for (int i = 0; i < 2; ++i) {
+      chain_.pull_id = chain_.pulls == 0 ? (i == 0 ? chain_.next_id : chain_.backup_id) : ring_after(chain_.pull_id);
+      const Member* asked = chain_.pull_id != self ? ctx_.members().find(chain_.pull_id) : nullptr;
+      if (asked == nullptr) continue;
       wire::Message req;
       req.header.type = wire::MessageType::kDigestReq;
-      send_to(*next, req);
+      send_to(*asked, req);
     }
+    ++chain_.pulls;
   }
   // No chain (none yet, or its senders are gone): the lowest id starts one after 3 periods, the
   // others a random period later unless they hear one first.

@@ -219,7 +219,8 @@ void Membership::dispatch(const wire::Message& msg, uint32_t now_ms) {
       break;
     case wire::MessageType::kPingReq: handle_ping_req(msg, now_ms); break;
     case wire::MessageType::kGossip:
-      heard_from(msg.header, now_ms);
+      // A heartbeat addressed to this node: its sender runs the DIGEST chain (liveness.cpp).
+      if (Member* m = heard_from(msg.header, now_ms); m != nullptr && msg.header.dest_id != 0) peer_of(*m).chain = true;
       // A broadcast heartbeat was heard by all we reach; one sent to a DIGEST sender was not.
       apply_gossip(msg.gossip.updates, now_ms, msg.header.dest_id == 0);
       break;
@@ -240,12 +241,13 @@ void Membership::dispatch(const wire::Message& msg, uint32_t now_ms) {
       break;
     case wire::MessageType::kDiscover: break;  // answered in on_datagram(), member or not
     case wire::MessageType::kDigest:
-      heard_from(msg.header, now_ms);
-      handle_digest(msg, now_ms);
-      break;
     case wire::MessageType::kDigestReq:
-      heard_from(msg.header, now_ms);
-      handle_digest_req(msg.header, now_ms);
+      if (Member* m = heard_from(msg.header, now_ms)) peer_of(*m).chain = true;
+      if (msg.header.type == wire::MessageType::kDigest) {
+        handle_digest(msg, now_ms);
+      } else {
+        handle_digest_req(msg.header, now_ms);
+      }
       break;
   }
 }

@@ -60,6 +60,7 @@ struct MembershipStats : DatagramStats {
   uint32_t digests_sent = 0;         ///< DIGEST rounds this node sent (Config::liveness kDigest)
   uint32_t vouched = 0;              ///< DIGEST entries that refreshed a member's last_seen
   uint32_t digests_pulled = 0;       ///< DIGESTs sent to a member that asked (DIGEST_REQ)
+  uint32_t digests_as_backup = 0;    ///< DIGEST rounds this node sent because the named next one did not come
   /// Heartbeats broadcast because the DIGEST they were for did not list this node (lost on the way).
   uint32_t heartbeats_rebroadcast = 0;
 };
@@ -133,6 +134,7 @@ class Membership {
     uint32_t held_res_digest = 0;
     uint8_t probe_phase = 0;  // kPhaseNone / kPhaseDirect / kPhaseIndirect
     bool announced = false;   // its digests are known (an ANNOUNCE or INFO arrived)
+    bool chain = false;       // runs the DIGEST chain: it sent a DIGEST, a DIGEST_REQ or a heartbeat to this node
   };
   struct Relay {
     uint32_t our_probe_id = 0;  // 0 = free
@@ -250,7 +252,8 @@ class Membership {
     uint32_t fallback_ms = 0;      ///< last broadcast heartbeat sent while no chain was heard
     bool heard = false;              ///< a chain is known
     bool heartbeat_pending = false;  ///< this round's heartbeat is still to send
-    bool pulled = false;             ///< this round's missing DIGEST was asked for (DIGEST_REQ)
+    uint32_t pull_id = 0;  ///< who was last asked for a missed DIGEST (DIGEST_REQ), 0 = nobody yet
+    uint8_t pulls = 0;     ///< DIGEST_REQs sent since the last DIGEST heard
   };
   bool digest_mode() const { return SPORE_DIGEST_LIVENESS && ctx_.config().liveness == Liveness::kDigest; }
   /// A chain was heard within 1.5 heartbeat periods: heartbeats go to its next sender.
@@ -268,7 +271,9 @@ class Membership {
   bool send_digest_pages(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Digest& d, uint32_t now_ms);
   /// A member that missed this node's DIGEST asks for it: the chain as this node knows it, unicast.
   void handle_digest_req(const wire::Header& h, uint32_t now_ms);
-  /// The ACTIVE member with the smallest id above `id` (wrapping), this node included; 0 = none.
+  /// The member with the smallest id above `id` (wrapping) in this node's ring: itself and every
+  /// ACTIVE, unsuspected member known to run the chain (Peer::chain), or, while none is known (a
+  /// chain starting), every ACTIVE unsuspected member.
   uint32_t ring_after(uint32_t id) const;
   /// A period of the periodic ANNOUNCE: member_info_interval_ms, and in digest mode at least
   /// 4 x (members + 1) heartbeat periods, so the cluster sends O(1) of them per period.
