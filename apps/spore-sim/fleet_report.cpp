@@ -27,18 +27,24 @@ int fleet_usage_error(const std::string& message) {
   return 2;
 }
 
+/// The figures that differ between the presets: each one is swapped alone for --sensitivity.
+struct Figure {
+  const char* name;
+  double FleetParams::*field;
+};
+constexpr Figure kFigures[] = {{"board_rate_bytes_per_s", &FleetParams::board_rate_bytes_per_s},
+                               {"channel_cap_bytes_per_s", &FleetParams::channel_cap_bytes_per_s},
+                               {"sector_erase_ms", &FleetParams::sector_erase_ms},
+                               {"page_program_ms", &FleetParams::page_program_ms},
+                               {"verify_ms", &FleetParams::verify_ms},
+                               {"restart_wait_ms", &FleetParams::restart_wait_ms},
+                               {"boot_wifi_ms", &FleetParams::boot_wifi_ms}};
+
 nlohmann::json params_json(const FleetParams& p) {
-  return {{"name", p.name},
-          {"image_bytes", p.image_bytes},
-          {"trailer_bytes", p.trailer_bytes},
-          {"board_rate_bytes_per_s", p.board_rate_bytes_per_s},
-          {"channel_cap_bytes_per_s", p.channel_cap_bytes_per_s},
-          {"sector_erase_ms", p.sector_erase_ms},
-          {"page_program_ms", p.page_program_ms},
-          {"verify_ms", p.verify_ms},
-          {"restart_wait_ms", p.restart_wait_ms},
-          {"boot_wifi_ms", p.boot_wifi_ms},
-          {"poll_ms", p.poll_ms}};
+  nlohmann::json out = {{"name", p.name}, {"image_bytes", p.image_bytes}, {"trailer_bytes", p.trailer_bytes}};
+  for (const Figure& f : kFigures) out[f.name] = p.*f.field;
+  out["poll_ms"] = p.poll_ms;
+  return out;
 }
 
 void print_params(const FleetParams& p, const std::vector<double>& one_node_s, size_t canary, size_t seeds) {
@@ -88,6 +94,40 @@ nlohmann::json cells_json(const std::vector<FleetCell>& cells) {
   return out;
 }
 
+/// --sensitivity: the largest fleet of `o`, each preset with one figure at a time taken from the
+/// other preset, so each figure's low and high value shows its own effect on the ratio.
+nlohmann::json run_sensitivity(const FleetOptions& o) {
+  nlohmann::json rows = nlohmann::json::array();
+  FleetOptions largest = o;
+  largest.nodes = {*std::max_element(o.nodes.begin(), o.nodes.end())};
+  if (!o.json) std::printf("sensitivity: N=%zu, canary %zu, each preset with one figure from the other, ratio to one node "
+              "(median of %zu seeds)\n",
+              largest.nodes[0], o.canary, o.seeds);
+  for (const std::string& name : o.params) {
+    FleetParams base, other;
+    fleet_params_named(name, &base);
+    fleet_params_named(name == "fast" ? "slow" : "fast", &other);
+    for (const Figure& f : kFigures) {
+      if (base.*f.field == other.*f.field) continue;
+      FleetParams p = base;
+      p.*f.field = other.*f.field;
+      std::vector<double> one_node_s;
+      const std::vector<FleetCell> cells = run_fleet_cells(p, largest, &one_node_s);
+      nlohmann::json ratios = nlohmann::json::object();
+      if (!o.json) std::printf("  %s, %s = %g (%s: %g): one node %.1f s;", name.c_str(), f.name, p.*f.field, name.c_str(),
+                  base.*f.field, median(one_node_s));
+      for (const FleetCell& c : cells) {
+        ratios["W=" + std::to_string(c.parallel)] = round3(c.ratio_median);
+        if (!o.json) std::printf(" W=%zu %.2fx", c.parallel, c.ratio_median);
+      }
+      if (!o.json) std::printf("\n");
+      rows.push_back({{"preset", name}, {"figure", f.name}, {"value", p.*f.field}, {"preset_value", base.*f.field},
+                      {"one_node_median_s", round3(median(one_node_s))}, {"ratios", ratios}});
+    }
+  }
+  return rows;
+}
+
 }  // namespace
 
 std::vector<FleetCell> run_fleet_cells(const FleetParams& p, const FleetOptions& o, std::vector<double>* one_node_s) {
@@ -134,8 +174,16 @@ int fleet_main(int argc, char** argv) {
   app.add_option("--seed", o.first_seed, "First seed");
   app.add_option("--seeds", o.seeds, "Seeds per cell (first, first+1, ...)")->check(CLI::Range(1, 100));
   app.add_flag("--json", o.json, "Print JSON instead of tables");
+  bool sensitivity = false;
+  app.add_flag("--sensitivity", sensitivity,
+               "For the largest --nodes only: each preset with one figure at a time from the other preset");
   const std::optional<int> stop = spore_apps::parse_command_line(app, argc, argv, fleet_usage_error);
   if (stop) return *stop;
+  if (sensitivity) {
+    const nlohmann::json rows = run_sensitivity(o);
+    if (o.json) std::cout << nlohmann::json{{"canary", o.canary}, {"seeds", o.seeds}, {"sensitivity", rows}}.dump(2) << "\n";
+    return 0;
+  }
   nlohmann::json out = {{"model", "esp01-fleet-rollout"}, {"canary", o.canary}, {"seeds", o.seeds},
                         {"first_seed", o.first_seed}, {"params", nlohmann::json::array()}};
   for (const std::string& name : o.params) {
