@@ -10,21 +10,18 @@
 # tables, the command line at the top). With --update-docs it also replaces the text between
 # <!-- fleet-model:begin --> and <!-- fleet-model:end --> in docs/benchmarks.md.
 # Binary: build/release/spore-sim (built or brought up to date here, -j2; SPORE_SIM overrides).
-# Virtual time: the whole run takes a few seconds of one core.
+# Virtual time: the whole run takes about 20 s of one core.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+[[ $# -le 1 && ${1:---update-docs} == --update-docs ]] || {
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+UPDATE_DOCS=$(( $# == 1 ))
+COMMAND="bench/fleet_model.sh${1:+ $1}"
 SIM="${SPORE_SIM:-$ROOT/build/release/spore-sim}"
 OUT="$ROOT/build/bench"
-UPDATE_DOCS=0
-for arg in "$@"; do
-  case "$arg" in
-    --update-docs) UPDATE_DOCS=1 ;;
-    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "usage: $0 [--update-docs]" >&2; exit 2 ;;
-  esac
-done
-COMMAND="bench/fleet_model.sh${1:+ $*}"
 SEEDS=5
 
 if [[ -z ${SPORE_SIM:-} ]]; then

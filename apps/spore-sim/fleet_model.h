@@ -23,10 +23,9 @@
 namespace spore_sim {
 
 /// One board's and the channel's figures (docs/ota.md §12 gives the source of every value).
+/// An aggregate: the presets list the seven uncertain figures in this order.
 struct FleetParams {
   std::string name;
-  uint64_t image_bytes = 420976;  ///< esp01_1m (docs/footprint.md)
-  uint32_t trailer_bytes = 260;   ///< signature trailer: RSA-2048 signature + 4 B length (docs/ota.md §2)
   double board_rate_bytes_per_s = 0;    ///< one ESP8266's TCP receive rate, alone on the channel
   double channel_cap_bytes_per_s = 0;   ///< what one 2.4 GHz channel carries to all boards together
   double sector_erase_ms = 0;           ///< one 4 KB flash sector erase
@@ -34,6 +33,8 @@ struct FleetParams {
   double verify_ms = 0;                 ///< the RSA-2048 verify at the end of the upload
   double restart_wait_ms = 0;           ///< from the accepted answer until the board resets
   double boot_wifi_ms = 0;              ///< from the reset (after eboot's copy) to WiFi up with an address
+  uint64_t image_bytes = 420976;  ///< esp01_1m (docs/footprint.md)
+  uint32_t trailer_bytes = 260;   ///< signature trailer: RSA-2048 signature + 4 B length (docs/ota.md §2)
   uint32_t poll_ms = 100;               ///< the CLI's health check period (apps/spore/ota_node.cpp)
   uint64_t back_timeout_ms = 60000;     ///< the CLI's --timeout default (apps/spore/ota_cmd.h)
 };

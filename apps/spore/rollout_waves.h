@@ -1,8 +1,8 @@
 #pragma once
 /// @file rollout_waves.h
-/// How `spore ota all` cuts a fleet into a canary and waves (docs/ota.md, "Fleet rollout"). Header
-/// only and free of the CLI's other parts, so the simulator's fleet model (apps/spore-sim/
-/// fleet_model.cpp) plans its waves with this very function.
+/// How `spore ota all` cuts a fleet into a canary and waves. Header only and free of the CLI's
+/// other parts, so the simulator's fleet model (apps/spore-sim/fleet_model.cpp, docs/ota.md §12)
+/// plans its waves with this very function.
 
 #include <algorithm>
 #include <cstddef>
