@@ -48,7 +48,7 @@ for preset in range(len(runs[0]["params"])):
     f = p["figures"]
     lines.append(f"**Preset `{f['name']}`**: board {f['board_rate_bytes_per_s'] / 1e3:.0f} kB/s, channel "
                  f"{f['channel_cap_bytes_per_s'] / 1e6:.2f} MB/s, sector erase {f['sector_erase_ms']:g} ms, page "
-                 f"program {f['page_program_ms']:g} ms, verify {f['verify_ms'] / 1e3:g} s, restart wait "
+                 f"program {f['page_program_ms']:g} ms, SHA-256 {f['sha256_us_per_block']:g} µs per 64 B block, verify {f['verify_ms'] / 1e3:g} s, restart wait "
                  f"{f['restart_wait_ms'] / 1e3:g} s, boot + WiFi {f['boot_wifi_ms'] / 1e3:g} s; image "
                  f"{f['image_bytes']:,} B + {f['trailer_bytes']} B trailer. One board alone: upload and flash "
                  f"{p['upload_one_s']:.1f} s, reboot (eboot copy, boot, WiFi) {p['reboot_s']:.1f} s, "

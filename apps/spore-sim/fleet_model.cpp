@@ -17,6 +17,7 @@ using spore::sim::Cluster;
 
 constexpr uint64_t kSectorBytes = 4096;  // the Updater's buffer and eboot's copy unit (FLASH_SECTOR_SIZE)
 constexpr uint64_t kPageBytes = 256;     // one SPI NOR page program
+constexpr uint64_t kHashBlockBytes = 64;  // one SHA-256 block
 constexpr const char* kFleetKey = "000102030405060708090a0b0c0d0e0f";
 /// How long the cluster may take to converge before the rollout (ESP8266 profile: seconds).
 constexpr uint64_t kConvergeMaxMs = 120000;
@@ -128,9 +129,9 @@ bool run_wave(Cluster& c, const FleetParams& p, const FleetPlan& plan, const std
 }  // namespace
 
 // The figures and their sources: docs/ota.md §12.
-FleetParams fleet_params_fast() { return FleetParams{"fast", 488e3, 4.4e6, 30, 0.7, 100, 0, 2400}; }
+FleetParams fleet_params_fast() { return FleetParams{"fast", 488e3, 4.4e6, 30, 0.7, 100, 0, 2400, 55.7}; }
 
-FleetParams fleet_params_slow() { return FleetParams{"slow", 32e3, 13e6 / 8, 400, 3, 500, 2000, 5000}; }
+FleetParams fleet_params_slow() { return FleetParams{"slow", 32e3, 13e6 / 8, 400, 3, 500, 2000, 5000, 111.4}; }
 
 bool fleet_params_named(std::string_view name, FleetParams* out) {
   if (name == "fast") {
@@ -151,8 +152,9 @@ double upload_ms(const FleetParams& p, size_t concurrent) {
   // The trailer is received but held back, not written (docs/ota.md §1, step 4).
   const double receive_ms = 1000.0 * static_cast<double>(p.image_bytes + p.trailer_bytes) / rate;
   const uint64_t pages = (p.image_bytes + kPageBytes - 1) / kPageBytes;
-  return receive_ms + static_cast<double>(image_sectors(p)) * p.sector_erase_ms +
-         static_cast<double>(pages) * p.page_program_ms;
+  const uint64_t hash_blocks = (p.image_bytes + kHashBlockBytes - 1) / kHashBlockBytes;
+  return receive_ms + static_cast<double>(hash_blocks) * p.sha256_us_per_block / 1000.0 +
+         static_cast<double>(image_sectors(p)) * p.sector_erase_ms + static_cast<double>(pages) * p.page_program_ms;
 }
 
 double reboot_ms(const FleetParams& p) {

@@ -23,7 +23,7 @@
 namespace spore_sim {
 
 /// One board's and the channel's figures (docs/ota.md §12 gives the source of every value).
-/// An aggregate: the presets list the seven uncertain figures in this order.
+/// An aggregate: the presets list the eight uncertain figures in this order.
 struct FleetParams {
   std::string name;
   double board_rate_bytes_per_s = 0;    ///< one ESP8266's TCP receive rate, alone on the channel
@@ -33,6 +33,7 @@ struct FleetParams {
   double verify_ms = 0;                 ///< the RSA-2048 verify at the end of the upload
   double restart_wait_ms = 0;           ///< from the accepted answer until the board resets
   double boot_wifi_ms = 0;              ///< from the reset (after eboot's copy) to WiFi up with an address
+  double sha256_us_per_block = 0;       ///< SHA-256 of one 64 B block while the image streams in
   uint64_t image_bytes = 420976;  ///< esp01_1m (docs/footprint.md)
   uint32_t trailer_bytes = 260;   ///< signature trailer: RSA-2048 signature + 4 B length (docs/ota.md §2)
   uint32_t poll_ms = 100;               ///< the CLI's health check period (apps/spore/ota_node.cpp)
@@ -49,7 +50,8 @@ bool fleet_params_named(std::string_view name, FleetParams* out);
 uint64_t image_sectors(const FleetParams& p);
 /// Milliseconds from the first byte of the upload to the end of its last flash write, for one of
 /// `concurrent` boards uploading at once: each gets min(board rate, channel cap / concurrent)
-/// while it receives, and receives nothing while it erases and programs a sector. Boards of one
+/// while it receives, and receives nothing while it hashes the bytes (OtaSession's SHA-256) or
+/// erases and programs a sector. Boards of one
 /// wave start together and stay in step, so this is also the wave's upload phase (an upper
 /// bound: boards that drift apart leave the channel less idle).
 double upload_ms(const FleetParams& p, size_t concurrent);

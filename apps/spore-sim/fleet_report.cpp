@@ -38,7 +38,8 @@ constexpr Figure kFigures[] = {{"board_rate_bytes_per_s", &FleetParams::board_ra
                                {"page_program_ms", &FleetParams::page_program_ms},
                                {"verify_ms", &FleetParams::verify_ms},
                                {"restart_wait_ms", &FleetParams::restart_wait_ms},
-                               {"boot_wifi_ms", &FleetParams::boot_wifi_ms}};
+                               {"boot_wifi_ms", &FleetParams::boot_wifi_ms},
+                               {"sha256_us_per_block", &FleetParams::sha256_us_per_block}};
 
 nlohmann::json params_json(const FleetParams& p) {
   nlohmann::json out = {{"name", p.name}, {"image_bytes", p.image_bytes}, {"trailer_bytes", p.trailer_bytes}};
@@ -49,9 +50,9 @@ nlohmann::json params_json(const FleetParams& p) {
 
 void print_params(const FleetParams& p, const std::vector<double>& one_node_s, size_t canary, size_t seeds) {
   std::printf("params %s: board %.0f kB/s, channel %.2f MB/s, erase %.1f ms/sector, program %.1f ms/page, "
-              "verify %.1f s, restart wait %.1f s, boot+WiFi %.1f s; image %llu B\n",
+              "SHA-256 %.1f us/block, verify %.1f s, restart wait %.1f s, boot+WiFi %.1f s; image %llu B\n",
               p.name.c_str(), p.board_rate_bytes_per_s / 1e3, p.channel_cap_bytes_per_s / 1e6, p.sector_erase_ms,
-              p.page_program_ms, p.verify_ms / 1e3, p.restart_wait_ms / 1e3, p.boot_wifi_ms / 1e3,
+              p.page_program_ms, p.sha256_us_per_block, p.verify_ms / 1e3, p.restart_wait_ms / 1e3, p.boot_wifi_ms / 1e3,
               static_cast<unsigned long long>(p.image_bytes));
   std::printf("one node: upload+flash %.1f s, reboot (eboot copy, boot, WiFi) %.1f s, confirmed back after %.1f s "
               "(median of %zu seeds)\n",
