@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../cli_parse.h"
+#include "spore/base/limits.h"
 
 namespace spore_sim {
 
@@ -169,7 +170,9 @@ int fleet_main(int argc, char** argv) {
   FleetOptions o;
   app.add_option("--params", o.params, "Parameter presets: fast (every figure at its favourable end), slow")
       ->check(CLI::IsMember({"fast", "slow"}));
-  app.add_option("--nodes", o.nodes, "Fleet sizes N (1 = one node, the ratio's base)")->check(CLI::Range(1, 200));
+  // The observer must be able to list every board: at most SPORE_MAX_MEMBERS (this build's table).
+  app.add_option("--nodes", o.nodes, "Fleet sizes N (1 = one node, the ratio's base; at most the member table's size)")
+      ->check(CLI::Range(1, SPORE_MAX_MEMBERS));
   app.add_option("--parallel", o.parallel, "Wave sizes W (spore ota all --parallel)")->check(CLI::Range(1, 200));
   app.add_option("--canary", o.canary, "Boards in the canary wave (spore ota all --canary)")->check(CLI::Range(0, 200));
   app.add_option("--seed", o.first_seed, "First seed");
