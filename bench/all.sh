@@ -5,6 +5,8 @@
 #
 # Runs, one after the other, each bench script that owns a marked section of docs/benchmarks.md:
 #   bench/sim_sweep.sh --update-docs     <!-- sim-sweep:begin --> .. <!-- sim-sweep:end -->
+#   bench/fleet_model.sh --update-docs   <!-- fleet-model:begin --> .. <!-- fleet-model:end -->  (the
+#       ESP-01 fleet rollout model, spore-sim fleet; about 20 s)
 #   bench/netns_bench.sh --update-docs   <!-- netns:begin --> .. <!-- netns:end -->  (SPORE against
 #       memberlist in network namespaces, N = 10 and 20; BENCH_SKIP_NETNS=1 skips it, e.g. without root)
 # On a fresh Debian machine it first installs what it needs: the host build's packages
@@ -43,6 +45,7 @@ step() {
 }
 
 step "simulation sweep" bench/sim_sweep.sh --update-docs
+step "ESP-01 fleet rollout model" bench/fleet_model.sh --update-docs
 if [ "${BENCH_SKIP_NETNS:-0}" = 1 ]; then
   echo "bench/all.sh: network-namespace bench skipped (BENCH_SKIP_NETNS=1): its section is not regenerated"
 else

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../cli_parse.h"
+#include "fleet_report.h"
 #include "posix/version.h"
 #include "runner.h"
 #include "scenario.h"
@@ -147,10 +148,12 @@ void print_table(const std::vector<ScenarioResult>& results) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `spore-sim fleet ...`: the ESP-01 fleet rollout model, with flags of its own (fleet_report.h).
+  if (argc > 1 && std::string(argv[1]) == "fleet") return spore_sim::fleet_main(argc - 1, argv + 1);
   CLI::App app{"spore-sim: runs SPORE clusters on the simulated network (platform/sim) from scenario files, "
                "deterministically from their seed, checks invariants every check-every of virtual time and "
                "prints a summary. Exit 0: every invariant held; 1: one broke; 2: bad flag or scenario file. "
-               "Scenario format: docs/simulation.md.",
+               "Scenario format: docs/simulation.md. `spore-sim fleet --help`: the ESP-01 fleet rollout model.",
                "spore-sim"};
   app.set_version_flag("--version", std::string("spore-sim ") + spore::posix::firmware_version());
   std::vector<std::string> files;

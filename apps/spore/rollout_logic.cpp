@@ -54,22 +54,6 @@ std::vector<RolloutTarget> rollout_targets(const nlohmann::ordered_json& members
   return out;
 }
 
-std::vector<std::vector<size_t>> plan_waves(size_t count, size_t canary, size_t parallel) {
-  std::vector<std::vector<size_t>> waves;
-  if (parallel == 0) parallel = 1;
-  size_t i = 0;
-  const size_t first = std::min(canary, count);
-  if (first > 0) {
-    waves.emplace_back();
-    for (; i < first; ++i) waves.back().push_back(i);
-  }
-  while (i < count) {
-    waves.emplace_back();
-    for (size_t n = 0; n < parallel && i < count; ++n, ++i) waves.back().push_back(i);
-  }
-  return waves;
-}
-
 const char* outcome_code(NodeOutcome outcome) {
   switch (outcome) {
     case NodeOutcome::kUpdated:

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ota_logic.h"
+#include "rollout_waves.h"
 
 namespace spore {
 namespace cli {
@@ -36,11 +37,7 @@ struct RolloutTarget {
 std::vector<RolloutTarget> rollout_targets(const nlohmann::ordered_json& members, const std::string& observer_host,
                                            uint16_t observer_port, std::vector<RolloutTarget>* skipped);
 
-/// Waves over `count` targets in order: the first min(canary, count) form the canary wave (updated
-/// together), the rest waves of at most `parallel` (>= 1). Indices into the targets, in order.
-/// With rollout_targets' order the observer is in the last wave: it is updated last, and while
-/// it restarts its wave-mates are confirmed by their own members lists instead.
-std::vector<std::vector<size_t>> plan_waves(size_t count, size_t canary, size_t parallel);
+// plan_waves(count, canary, parallel): rollout_waves.h (shared with the simulator's fleet model).
 
 enum class NodeOutcome {
   kNotReached,  ///< a wave before it failed: never contacted, runs what it ran

@@ -81,7 +81,9 @@ void SimNode::start(uint32_t incarnation) {
     node_.reset();
     return;
   }
-  if (!node_->begin({node_id_, incarnation, ip_, hostname_}, FirmwareIdentity{},
+  FirmwareIdentity firmware;
+  if (with_image) firmware.sha256 = &image_sha256;
+  if (!node_->begin({node_id_, incarnation, ip_, hostname_}, firmware,
                     with_rest ? NodeRest::kRoutesAndUpdate : NodeRest::kNone)) {
     node_.reset();
     return;

@@ -112,6 +112,11 @@ class SimNode : public UdpPort {
   /// them ("" = an open API).
   bool with_rest = false;
   std::string api_token;
+  /// The running image from the next start() on, when `with_image`: its SHA-256, whose first 4
+  /// bytes every ANNOUNCE carries as imageDigest (the fleet model boots a board into its new image
+  /// with it). Off by default: the nodes then announce no image, as before.
+  bool with_image = false;
+  uint8_t image_sha256[32] = {};
 
   /// Fresh NodeContext + Membership with `incarnation`, begun at the current virtual time.
   void start(uint32_t incarnation);
