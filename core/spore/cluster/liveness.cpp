@@ -13,10 +13,13 @@ namespace spore {
 
 namespace {
 
-// One datagram's worth: the ESP8266 builds keep this small (at most SPORE_MAX_MEMBERS - 1 peers).
+// Serial-number order (RFC 1982) for rounds: a 32-bit counter that may wrap.
+bool round_newer(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
+
 // DIGEST_REQs after one DIGEST heard: one per half period, until the chain counts as over (3 periods).
 constexpr uint8_t kMaxPulls = 4;
 
+// One datagram's worth: the ESP8266 builds keep this small (at most SPORE_MAX_MEMBERS - 1 peers).
 constexpr size_t kDigestPage =
     SPORE_MAX_MEMBERS < wire::kMaxDigestEntries ? SPORE_MAX_MEMBERS : wire::kMaxDigestEntries;
 
@@ -25,6 +28,18 @@ constexpr size_t kDigestPage =
 void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
   const wire::Digest& d = msg.digest;
   const uint32_t self = ctx_.self().node_id;
+  // Ages count from when a DIGEST was sent, but are applied from when it arrives. One of a round
+  // older than the newest this node has heard (a replay by someone who captured it, or a
+  // straggler) would make old evidence look fresh: its entries are history and count for nothing.
+  // Once no DIGEST has come for 3 periods the chain is over, and a new one may start lower.
+  const bool current = elapsed_ms(now_ms, digest_round_ms_) < 3 * ctx_.config().heartbeat_interval_ms;
+  if (digest_round_known_ && current && round_newer(digest_round_, d.round)) {
+    ++stats_.digests_stale;
+    return;
+  }
+  digest_round_known_ = true;
+  digest_round_ = d.round;
+  digest_round_ms_ = now_ms;
   bool listed = false;
   for (size_t i = 0; i < d.entries.size(); ++i) {
     const wire::DigestEntry e = d.entries[i];
@@ -53,9 +68,6 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
 #if SPORE_DIGEST_LIVENESS
 
 namespace {
-
-// Serial-number order (RFC 1982) for rounds: a 32-bit counter that may wrap.
-bool round_newer(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
 
 bool is_due(uint32_t now_ms, uint32_t deadline_ms) { return static_cast<int32_t>(now_ms - deadline_ms) >= 0; }
 
@@ -188,10 +200,14 @@ void Membership::send_digest(uint32_t now_ms) {
     chain_.heard_ms = now_ms;  // alone: nobody to tell; look again in a period
     return;
   }
-  d.round = chain_.round + 1;
+  // After the chain was over, past every round this node heard, so no member takes it as history.
+  d.round = (digest_round_known_ && round_newer(digest_round_, chain_.round) ? digest_round_ : chain_.round) + 1;
   d.backup_id = ring_after(d.next_id);
   send_digest_pages(0, ctx_.config().udp_port, 0, d, now_ms);
   ++stats_.digests_sent;
+  digest_round_known_ = true;
+  digest_round_ = d.round;
+  digest_round_ms_ = now_ms;
   follow_chain(self, d, now_ms);
 }
 

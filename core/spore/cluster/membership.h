@@ -61,6 +61,8 @@ struct MembershipStats : DatagramStats {
   uint32_t vouched = 0;              ///< DIGEST entries that refreshed a member's last_seen
   uint32_t digests_pulled = 0;       ///< DIGESTs sent to a member that asked (DIGEST_REQ)
   uint32_t digests_as_backup = 0;    ///< DIGEST rounds this node sent because the named next one did not come
+  /// DIGESTs of a round older than the newest heard (replayed or late): their entries were ignored.
+  uint32_t digests_stale = 0;
   /// Heartbeats broadcast because the DIGEST they were for did not list this node (lost on the way).
   uint32_t heartbeats_rebroadcast = 0;
 };
@@ -304,6 +306,9 @@ class Membership {
   HmacKey cookie_key_;  // random secret, from the Random port at begin()
   InfoFetch fetch_;
   Chain chain_;
+  uint32_t digest_round_ = 0;        ///< the newest DIGEST round heard (serial arithmetic)
+  uint32_t digest_round_ms_ = 0;     ///< when it was heard
+  bool digest_round_known_ = false;
   uint32_t begun_ms_ = 0;
   uint8_t heartbeats_ = 0;  ///< heartbeat-task runs, for the digest mode's latency probe every 4th
   char hostname_[SPORE_MAX_HOSTNAME_LEN + 1] = {};  // ctx's hostname made wire-safe
