@@ -5,6 +5,10 @@
 #   spore-fast      spored --profile fast   UDP 4210, HTTP 8080  (INACTIVE 1.5 s, DEAD 6 s)
 #   spore-lan       spored (default, lan)   UDP 4211, HTTP 8081  (INACTIVE 10 s, DEAD 60 s: the seed's)
 #   memberlist-lan  bench/memberlist peer   UDP+TCP 7946, HTTP 8082 (memberlist.DefaultLANConfig())
+# and with -L "broadcast digest" also SPORE with liveness evidence by DIGEST chain (issue 22,
+# docs/protocol.md §11.12), the same profiles with `--liveness digest`:
+#   spore-fast-digest  spored --profile fast --liveness digest  UDP 4212, HTTP 8083
+#   spore-lan-digest   spored --liveness digest                 UDP 4213, HTTP 8084
 # so every system meets the same kernel, bridge, loss and CPU contention.
 #
 # For each N (default 10 and 20), one fresh bed with N-1+ROUNDS namespaces; N-1 nodes converge,
@@ -32,6 +36,9 @@
 # concurrently; a poll round takes ~0.1 s, the slack of the join and crash figures.
 #
 # Usage: bench/netns_bench.sh [--update-docs] [-n "10 20"] [-r ROUNDS] [-s STEADY_S] [-d LOSS_S] [-l "0 10 20 30"]
+#                              [-L "broadcast digest"]
+#   -L  the liveness modes SPORE runs in, side by side (default "broadcast": the systems above
+#       without the digest ones, as before issue 22); "digest" alone leaves out spore-fast/-lan.
 #   --update-docs replaces the text between <!-- netns:begin --> and <!-- netns:end --> of
 #   docs/benchmarks.md with the tables (bench/all.sh uses it). Output also in build/bench/netns_bench.md
 #   (table) and build/bench/netns_bench.json (every figure).
@@ -50,11 +57,10 @@ ML_PEER="${ML_PEER:-$ROOT/build/bench/memberlist-peer}"
 POLL="$ROOT/bench/netns_poll.py"
 OUT_MD="$ROOT/build/bench/netns_bench.md"
 OUT_JSON="$ROOT/build/bench/netns_bench.json"
-SYSTEMS=(spore-fast spore-lan memberlist-lan)
 ML_SETTLE_S=${BENCH_ML_SETTLE_S:-62}
 
 usage() {
-  echo "usage: $0 [--update-docs] [-n \"SIZES\"] [-r ROUNDS] [-s STEADY_S] [-d LOSS_S] [-l \"LOSS%...\"]   (defaults: -n \"10 20\" -r 3 -s 30 -d 60 -l \"0 10 20 30\")" >&2
+  echo "usage: $0 [--update-docs] [-n \"SIZES\"] [-r ROUNDS] [-s STEADY_S] [-d LOSS_S] [-l \"LOSS%...\"] [-L \"broadcast digest\"]   (defaults: -n \"10 20\" -r 3 -s 30 -d 60 -l \"0 10 20 30\" -L broadcast)" >&2
   exit 2
 }
 
@@ -64,14 +70,15 @@ case "${1:-}" in
   --update-docs) UPDATE_DOCS=1; shift ;;
   -h | --help) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 esac
-SIZES="10 20" STEADY_S=30 LOSS_S=60 LOSSES="0 10 20 30" ROUNDS=3
-while getopts "n:s:d:l:r:" opt; do
+SIZES="10 20" STEADY_S=30 LOSS_S=60 LOSSES="0 10 20 30" ROUNDS=3 LIVENESS="broadcast"
+while getopts "n:s:d:l:r:L:" opt; do
   case "$opt" in
     r) ROUNDS="$OPTARG" ;;
     n) SIZES="$OPTARG" ;;
     s) STEADY_S="$OPTARG" ;;
     d) LOSS_S="$OPTARG" ;;
     l) LOSSES="$OPTARG" ;;
+    L) LIVENESS="$OPTARG" ;;
     *) usage ;;
   esac
 done
@@ -80,7 +87,19 @@ done
 for n in $SIZES; do [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 3 ] && [ "$n" -le 100 ] || usage; done
 for l in $LOSSES; do [[ "$l" =~ ^[0-9]+$ ]] && [ "$l" -le 90 ] || usage; done
 [ -n "$SIZES" ] && [ -n "$LOSSES" ] || usage
+# The systems of this run: SPORE's two profiles in each liveness mode asked for, then memberlist.
+SYSTEMS=()
+for mode in $LIVENESS; do
+  case "$mode" in
+    broadcast) SYSTEMS+=(spore-fast spore-lan) ;;
+    digest) SYSTEMS+=(spore-fast-digest spore-lan-digest) ;;
+    *) usage ;;
+  esac
+done
+SYSTEMS+=(memberlist-lan)
+[ "$(printf '%s\n' "${SYSTEMS[@]}" | sort -u | wc -l)" = "${#SYSTEMS[@]}" ] && [ "${#SYSTEMS[@]}" -gt 1 ] || usage
 CMDLINE="bench/netns_bench.sh -n \"$SIZES\" -r $ROUNDS -s $STEADY_S -d $LOSS_S -l \"$LOSSES\""
+[ "$LIVENESS" = broadcast ] || CMDLINE+=" -L \"$LIVENESS\""
 
 # ==== one size: runs in a process of its own, so that each size gets a fresh bed ================
 if [ -n "$ONE" ]; then
@@ -93,15 +112,30 @@ if [ -n "$ONE" ]; then
   RES="$SPORE_TEST_TMP/netns_bench_n$N.json"
   declare -A BPID=()
 
-  udp_port() { case "$1" in spore-fast) echo 4210 ;; spore-lan) echo 4211 ;; memberlist-lan) echo 7946 ;; esac; }
-  http_port() { case "$1" in spore-fast) echo 8080 ;; spore-lan) echo 8081 ;; memberlist-lan) echo 8082 ;; esac; }
+  udp_port() {
+    case "$1" in
+      spore-fast) echo 4210 ;; spore-lan) echo 4211 ;; spore-fast-digest) echo 4212 ;; spore-lan-digest) echo 4213 ;;
+      memberlist-lan) echo 7946 ;;
+    esac
+  }
+  http_port() {
+    case "$1" in
+      spore-fast) echo 8080 ;; spore-lan) echo 8081 ;; spore-fast-digest) echo 8083 ;; spore-lan-digest) echo 8084 ;;
+      memberlist-lan) echo 8082 ;;
+    esac
+  }
 
   # b_start SYSTEM I: starts SYSTEM's process of node I (hostname/name nI) in node I's namespace.
   b_start() {
-    local sys="$1" i="$2" dir log ns
+    local sys="$1" i="$2" dir log ns profile
     dir="$(ns_dir "$i")/$sys" log="$(ns_dir "$i")/$sys.log" ns="$NS_RUN_DIR/$(ns_name "$i")"
     mkdir -p "$dir"
     case "$sys" in
+      spore-*-digest)
+        profile="${sys#spore-}"
+        ns_spawn "$i" log="$log" hostname="n$i" bind="$(ns_ip "$i")" udp_port="$(udp_port "$sys")" \
+          http_port="$(http_port "$sys")" state_dir="$dir" profile="${profile%-digest}" -- --liveness digest
+        ;;
       spore-*)
         ns_spawn "$i" log="$log" hostname="n$i" bind="$(ns_ip "$i")" udp_port="$(udp_port "$sys")" \
           http_port="$(http_port "$sys")" state_dir="$dir" profile="${sys#spore-}"
@@ -144,6 +178,18 @@ if [ -n "$ONE" ]; then
   names() { local i out=""; for i in "$@"; do out+="${out:+,}n$i"; done; echo "$out"; }
   epoch_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 
+  # spore_meter_rules input|output IP: one counter per SPORE system of the run, by its UDP port.
+  spore_meter_rules() {
+    local sys
+    for sys in "${SYSTEMS[@]}"; do
+      [[ "$sys" == spore-* ]] || continue
+      if [ "$1" = input ]; then
+        echo "    iifname \"eth0\" ip saddr != $2 udp dport $(udp_port "$sys") counter comment \"$sys\""
+      else
+        echo "    oifname \"eth0\" udp dport $(udp_port "$sys") counter comment \"$sys\""
+      fi
+    done
+  }
   # Traffic meter: one nftables table per node namespace counting, per system, what crosses eth0
   # (priority -10: before any loss rule). Broadcasts a node sends are looped back to itself on eth0
   # by the kernel; `ip saddr != own` keeps them out of "received".
@@ -155,16 +201,14 @@ if [ -n "$ONE" ]; then
 table inet spore_meter {
   chain input {
     type filter hook input priority -10; policy accept;
-    iifname "eth0" ip saddr != $ip udp dport 4210 counter comment "spore-fast"
-    iifname "eth0" ip saddr != $ip udp dport 4211 counter comment "spore-lan"
+$(spore_meter_rules input "$ip")
     iifname "eth0" ip saddr != $ip udp dport 7946 counter comment "memberlist-lan"
     iifname "eth0" tcp dport 7946 counter comment "memberlist-lan"
     iifname "eth0" tcp sport 7946 counter comment "memberlist-lan"
   }
   chain output {
     type filter hook output priority -10; policy accept;
-    oifname "eth0" udp dport 4210 counter comment "spore-fast"
-    oifname "eth0" udp dport 4211 counter comment "spore-lan"
+$(spore_meter_rules output "$ip")
     oifname "eth0" udp dport 7946 counter comment "memberlist-lan"
     oifname "eth0" tcp dport 7946 counter comment "memberlist-lan"
     oifname "eth0" tcp sport 7946 counter comment "memberlist-lan"
@@ -327,7 +371,7 @@ results=()
 for n in $SIZES; do
   echo "netns_bench: N=$n" >&2
   rm -f "$SPORE_TEST_TMP/netns_bench_n$n.json"
-  "$SELF" --one "$n" -n "$SIZES" -r "$ROUNDS" -s "$STEADY_S" -d "$LOSS_S" -l "$LOSSES" ||
+  "$SELF" --one "$n" -n "$SIZES" -r "$ROUNDS" -s "$STEADY_S" -d "$LOSS_S" -l "$LOSSES" -L "$LIVENESS" ||
     { echo "netns_bench: N=$n failed (logs under $SPORE_TEST_TMP/netns_bench_n$n)" >&2; exit 1; }
   results+=("$SPORE_TEST_TMP/netns_bench_n$n.json")
 done

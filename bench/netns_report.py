@@ -2,6 +2,7 @@
 """Markdown tables of bench/netns_bench.sh: netns_report.py RESULTS.json "COMMAND LINE".
 
 RESULTS.json is the list of per-size results netns_bench.sh writes (build/bench/netns_bench.json).
+Only the systems the run had are shown (netns_bench.sh -L adds the digest ones, issue 22).
 """
 import json
 import sys
@@ -9,6 +10,8 @@ import sys
 SYSTEMS = [
     ("spore-fast", "SPORE `fast`", "INACTIVE after 1.5 s, DEAD after 6 s of silence"),
     ("spore-lan", "SPORE `lan` (default)", "INACTIVE after 10 s, DEAD after 60 s (the seed's)"),
+    ("spore-fast-digest", "SPORE `fast` digest", "as `fast`; liveness by DIGEST chain (`--liveness digest`)"),
+    ("spore-lan-digest", "SPORE `lan` digest", "as `lan`; liveness by DIGEST chain (`--liveness digest`)"),
     ("memberlist-lan", "memberlist LAN", "probe 1 s (timeout 0.5 s), suspect -> dead after 4 x max(1, log10 N) s, shortened by confirmations"),
 ]
 
@@ -42,12 +45,34 @@ def ratio(a, b):
     return "-" if not a or not b else f"{a / b:.2f}x"
 
 
+def systems_of(results):
+    """The SYSTEMS entries some size of the run measured, in SYSTEMS' order."""
+    ran = {k for r in results for k in r["join"]}
+    return [s for s in SYSTEMS if s[0] in ran]
+
+
+def ratio_line(r, fast, lan, suffix):
+    """One size's SPORE / memberlist ratios for the `fast` and `lan` systems of one liveness mode."""
+    s, ml = r["steady"].get(fast, {}), r["steady"].get("memberlist-lan", {})
+    lan_st = r["steady"].get(lan, {})
+    cf, cm = ([median([c[stage] for c in r["crash"].get(k, [])]) for stage in (0, 1)] for k in (fast, "memberlist-lan"))
+    return (f"- N={r['n']}: `lan`{suffix} sends {ratio(lan_st.get('sent_Bps'), ml.get('sent_Bps'))} and receives "
+            f"{ratio(lan_st.get('recv_Bps'), ml.get('recv_Bps'))} memberlist's bytes, uses "
+            f"{ratio(lan_st.get('cpu_ms_per_node_s'), ml.get('cpu_ms_per_node_s'))} its CPU and "
+            f"{ratio(lan_st.get('rss_kib'), ml.get('rss_kib'))} its memory; `fast`{suffix} sends "
+            f"{ratio(s.get('sent_Bps'), ml.get('sent_Bps'))}, receives {ratio(s.get('recv_Bps'), ml.get('recv_Bps'))}, "
+            f"and its median INACTIVE comes in {ratio(cf[0], cm[0])} the time of memberlist's suspect, "
+            f"its DEAD in {ratio(cf[1], cm[1])} the time of memberlist's dead.")
+
+
 def main():
     results = sorted(json.load(open(sys.argv[1])), key=lambda r: r["n"])
     cmd = sys.argv[2]
+    systems = systems_of(results)
+    count = {3: "three", 4: "four", 5: "five"}.get(len(systems), str(len(systems)))
     out = []
     w = out.append
-    w("Real processes, one network namespace and one address per node on a bridge, the three systems")
+    w(f"Real processes, one network namespace and one address per node on a bridge, the {count} systems")
     w("running side by side in the same namespaces at the same time (so the same kernel, bridge, loss")
     w("and CPU contention). spored is the Release build (`cmake --preset release`), the memberlist peer")
     w("is built by Go from Debian's sources. Join and crash figures: median of the rounds (a new node")
@@ -60,7 +85,7 @@ def main():
     w("| N | system | detection settings | new node alive at all N (ms) | killed node suspect/INACTIVE at all N-1 (ms) | dead/DEAD at all N-1 (ms) | sent per node (packets/s) | sent per node (B/s) | received per node (packets/s) | received per node (B/s) | CPU per node-second (ms) | resident memory per node (KiB, median) |")
     w("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
-        for key, label, settings in SYSTEMS:
+        for key, label, settings in systems:
             st = r["steady"].get(key, {})
             crash = r["crash"].get(key, [])
             w(f"| {r['n']} | {label} | {settings} | {spread(r['join'].get(key, []))} | "
@@ -71,7 +96,7 @@ def main():
     w("Bytes are IP bytes (headers included) counted by nftables on each node's `eth0`; a node's own")
     w("broadcasts looped back to it are not counted as received. CPU is the run time of the processes")
     w("(all threads, from `/proc/PID/task/*/schedstat`) over the same window, divided by N and by the")
-    w("window; the three systems share 2 cores with each other and with nothing else.")
+    w(f"window; the {count} systems share 2 cores with each other and with nothing else.")
     w("")
     loss_s = results[0]["loss_s"] if results else 0
     levels = sorted({int(p) for r in results for p in r["alarms"]})
@@ -86,7 +111,7 @@ def main():
     w("| ---: | --- | " + " | ".join("---:" for _ in levels) + " |")
     for r in results:
         node_hours = r["n"] * r["loss_s"] / 3600
-        for key, label, _ in SYSTEMS:
+        for key, label, _ in systems:
             cells = []
             for p in levels:
                 a = r["alarms"].get(str(p), {}).get(key)
@@ -99,16 +124,12 @@ def main():
     w("")
     w("Ratios (SPORE / memberlist, same run):")
     w("")
+    keys = {k for k, _, _ in systems}
     for r in results:
-        s, lan, ml = (r["steady"].get(k, {}) for k, _, _ in SYSTEMS)
-        cf, _, cm = ([median([c[stage] for c in r["crash"].get(k, [])]) for stage in (0, 1)] for k, _, _ in SYSTEMS)
-        w(f"- N={r['n']}: `lan` sends {ratio(lan.get('sent_Bps'), ml.get('sent_Bps'))} and receives "
-          f"{ratio(lan.get('recv_Bps'), ml.get('recv_Bps'))} memberlist's bytes, uses "
-          f"{ratio(lan.get('cpu_ms_per_node_s'), ml.get('cpu_ms_per_node_s'))} its CPU and "
-          f"{ratio(lan.get('rss_kib'), ml.get('rss_kib'))} its memory; `fast` sends "
-          f"{ratio(s.get('sent_Bps'), ml.get('sent_Bps'))}, receives {ratio(s.get('recv_Bps'), ml.get('recv_Bps'))}, "
-          f"and its median INACTIVE comes in {ratio(cf[0], cm[0])} the time of memberlist's suspect, "
-          f"its DEAD in {ratio(cf[1], cm[1])} the time of memberlist's dead.")
+        if "spore-fast" in keys:
+            w(ratio_line(r, "spore-fast", "spore-lan", ""))
+        if "spore-fast-digest" in keys:
+            w(ratio_line(r, "spore-fast-digest", "spore-lan-digest", " digest"))
     print("\n".join(out))
 
 

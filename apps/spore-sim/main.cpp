@@ -89,6 +89,7 @@ nlohmann::json to_json(const ScenarioResult& r) {
           {"nodes", r.nodes},
           {"profile", r.profile},
           {"protocol", r.protocol},
+          {"liveness", r.liveness.empty() ? nlohmann::json() : nlohmann::json(r.liveness)},
           {"seed", r.seed},
           {"virtual_ms", r.virtual_ms},
           {"converge_ms", opt_json(r.converge_ms)},
@@ -117,14 +118,15 @@ nlohmann::json to_json(const ScenarioResult& r) {
 }
 
 void print_table(const std::vector<ScenarioResult>& results) {
-  std::printf("%-28s %5s %-7s %8s %9s %9s %17s %7s %7s %8s %8s %6s %6s\n", "scenario", "nodes", "profile", "virtual",
+  std::printf("%-28s %5s %-11s %8s %9s %9s %17s %7s %7s %8s %8s %6s %6s\n", "scenario", "nodes", "profile", "virtual",
               "converge", "reconv", "detect min/max", "false", "tx dg/s", "tx B/s", "rx B/s", "allocs", "result");
   for (const ScenarioResult& r : results) {
     const std::string detect = r.detect_min_ms ? opt_ms(r.detect_min_ms) + "/" + opt_ms(r.detect_max_ms) : "-";
     const std::string alarms = std::to_string(r.false_inactive) + "/" + std::to_string(r.false_dead);
     const std::string allocs = r.core_allocations ? std::to_string(*r.core_allocations) : "-";
-    std::printf("%-28s %5u %-7s %8s %9s %9s %17s %7s %7.2f %8.1f %8.1f %6s %6s\n", r.name.c_str(), r.nodes,
-                r.protocol == "seed" ? "seed" : r.profile.c_str(), spore_sim::format_ms(r.virtual_ms).c_str(), opt_ms(r.converge_ms).c_str(),
+    std::printf("%-28s %5u %-11s %8s %9s %9s %17s %7s %7.2f %8.1f %8.1f %6s %6s\n", r.name.c_str(), r.nodes,
+                spore_sim::profile_label(r).c_str(), spore_sim::format_ms(r.virtual_ms).c_str(),
+                opt_ms(r.converge_ms).c_str(),
                 opt_ms(r.reconverge_max_ms).c_str(), detect.c_str(), alarms.c_str(), r.sent_datagrams_per_s,
                 r.sent_bytes_per_s, r.received_bytes_per_s, allocs.c_str(), r.passed() ? "PASS" : "FAIL");
   }
@@ -142,7 +144,8 @@ void print_table(const std::vector<ScenarioResult>& results) {
   std::printf("\nfalse = false INACTIVE/DEAD events; tx/rx per node per second of virtual time, whole run, "
               "payload bytes (UDP/TCP/IP headers not counted; --json has wire bytes too).\n"
               "allocs = heap allocations by core after begin() (must be 0; '-' for protocol seed, which is not core).\n"
-              "profile 'seed' = protocol seed: the model of the seed's design (docs/simulation.md).\n");
+              "profile 'seed' = protocol seed: the model of the seed's design (docs/simulation.md); "
+              "'digest' = liveness digest.\n");
 }
 
 }  // namespace
@@ -159,9 +162,14 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   bool json = false, check_only = false;
   std::optional<uint64_t> seed;
+  std::string liveness;
   app.add_option("scenario", files, "Scenario files to run, in order")->required();
   app.add_flag("--json", json, "Print the results as JSON (one object with a 'scenarios' array) instead of a table");
   app.add_option("--seed", seed, "Override every scenario's seed (explore other runs of the same scenario)");
+  app.add_option("--liveness", liveness,
+                 "Override every SPORE scenario's liveness (broadcast or digest; docs/simulation.md), to run one "
+                 "file both ways side by side; protocol seed scenarios run as they are")
+      ->check(CLI::IsMember({"broadcast", "digest"}));
   app.add_flag("--check", check_only, "Only parse the scenario files; exit 0 if all are valid, 2 otherwise");
   const std::optional<int> stop = spore_apps::parse_command_line(app, argc, argv, usage_error);
   if (stop) return *stop;
@@ -178,6 +186,8 @@ int main(int argc, char** argv) {
   bool passed = true;
   for (spore_sim::Scenario& s : scenarios) {
     if (seed) s.seed = *seed;
+    if (!liveness.empty() && s.protocol != "seed")
+      s.liveness = liveness == "digest" ? spore::Liveness::kDigest : spore::Liveness::kBroadcast;
     results.push_back(spore_sim::run_scenario(s));
     passed = passed && results.back().passed();
   }

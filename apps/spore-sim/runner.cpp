@@ -195,6 +195,7 @@ class Runner {
     result_.nodes = s.nodes;
     result_.profile = s.profile;
     result_.protocol = s.protocol;
+    if (!seed_) result_.liveness = liveness_name(cfg_.liveness);
     result_.seed = s.seed;
     const SeedParams seed_params;
     inactive_after_ms_ = seed_ ? seed_params.inactive_after_ms : cfg_.inactive_after_ms;
@@ -651,6 +652,11 @@ class Runner {
 ScenarioResult run_scenario(const Scenario& scenario) {
   Runner r(scenario);
   return r.run();
+}
+
+std::string profile_label(const ScenarioResult& result) {
+  if (result.protocol == "seed") return "seed";
+  return result.liveness == "digest" ? result.profile + " digest" : result.profile;
 }
 
 }  // namespace spore_sim

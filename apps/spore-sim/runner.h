@@ -40,6 +40,7 @@ struct ScenarioResult {
   uint32_t nodes = 0;
   std::string profile;
   std::string protocol = "spore";  ///< spore | seed (Scenario::protocol)
+  std::string liveness;            ///< broadcast | digest (Scenario::liveness); empty for protocol seed
   uint64_t seed = 0;
   uint64_t virtual_ms = 0;
   uint64_t converge_bound_ms = 0;
@@ -67,6 +68,10 @@ struct ScenarioResult {
 };
 
 constexpr size_t kMaxViolations = 20;
+
+/// The run's profile for tables: "seed" (protocol seed), else the profile ("lan"), followed by
+/// " digest" when its liveness is.
+std::string profile_label(const ScenarioResult& result);
 
 /// Convergence bound when the scenario sets none: a joining node's first ANNOUNCE leaves within
 /// the start jitter and its peers' replies within a discovery interval, and a healed or restarted

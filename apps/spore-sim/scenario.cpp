@@ -24,9 +24,15 @@ const char* action_name(ActionKind kind) {
 }
 
 spore::Config config_for(const Scenario& scenario) {
-  if (scenario.profile == "fast") return spore::Config::fast();
-  if (scenario.profile == "esp8266") return spore::Config::default_esp8266();
-  return spore::Config::default_lan();
+  spore::Config c = scenario.profile == "fast"      ? spore::Config::fast()
+                    : scenario.profile == "esp8266" ? spore::Config::default_esp8266()
+                                                    : spore::Config::default_lan();
+  // Digest mode brings its own period and suspicion timer (Config::with_digest_liveness).
+  return scenario.liveness == spore::Liveness::kDigest ? c.with_digest_liveness() : c;
+}
+
+const char* liveness_name(spore::Liveness liveness) {
+  return liveness == spore::Liveness::kDigest ? "digest" : "broadcast";
 }
 
 std::string format_ms(uint64_t ms) {
@@ -179,6 +185,10 @@ class Parser {
     line_ = 0;
     if (s_.nodes == 0) return fail("'nodes N' is required");
     if (s_.duration_ms == 0) return fail("'duration T' is required");
+    if (liveness_line_ != 0 && s_.protocol == "seed") {
+      line_ = liveness_line_;
+      return fail("liveness: protocol seed has none (the seed's design broadcasts every heartbeat)");
+    }
     for (const Action& a : s_.actions) {
       if (a.at_ms > s_.duration_ms) {
         line_ = a.line;
@@ -255,6 +265,7 @@ class Parser {
       s_.protocol = std::string(t[1]);
       return true;
     }
+    if (key == "liveness") return liveness(t);
     if (key == "seed") {
       if (!need_args(t, 2, "seed N") || !once(key)) return false;
       if (!parse_uint(t[1], UINT64_MAX, &s_.seed)) return fail("seed " + quoted(t[1]) + ": expected a whole number");
@@ -300,8 +311,18 @@ class Parser {
       return link_value(key, t[1], &s_.link);
     }
     return fail("unknown setting " + quoted(key) +
-                " (settings: name nodes profile protocol seed key duration check-every idle drift loss delay jitter "
-                "duplicate reorder reorder-window; then 'at' and 'expect' lines)");
+                " (settings: name nodes profile protocol liveness seed key duration check-every idle drift loss delay "
+                "jitter duplicate reorder reorder-window; then 'at' and 'expect' lines)");
+  }
+
+  bool liveness(const std::vector<std::string_view>& t) {
+    if (!need_args(t, 2, "liveness broadcast|digest") || !once(t[0])) return false;
+    if (t[1] != "broadcast" && t[1] != "digest") {
+      return fail("liveness " + quoted(t[1]) + ": expected broadcast or digest");
+    }
+    s_.liveness = t[1] == "digest" ? spore::Liveness::kDigest : spore::Liveness::kBroadcast;
+    liveness_line_ = line_;
+    return true;
   }
 
   // t[first..] = NODES... PPM: the last token is the rate.
@@ -482,6 +503,7 @@ class Parser {
   uint32_t line_ = 0;
   bool in_body_ = false;
   uint64_t last_at_ms_ = 0;
+  uint32_t liveness_line_ = 0;  // where `liveness` was set (0: not), refused in finish() with protocol seed
   std::vector<std::string> seen_;
   std::vector<bool> up_;         // per node, as the actions so far leave it
   std::vector<uint32_t> idle_;   // nodes not yet started

@@ -79,6 +79,9 @@ struct Scenario {
   /// spore: SPORE's core; seed: the model of the seed's design (seed_model.h), where `profile`
   /// and `key` do not apply (the seed has one timing and no key).
   std::string protocol = "spore";
+  /// `liveness broadcast|digest`: Config::liveness of every SPORE node (docs/protocol.md §11.12);
+  /// refused with protocol seed, which has no such choice.
+  spore::Liveness liveness = spore::Liveness::kBroadcast;
   uint64_t seed = 1;
   bool keyed = true;  ///< cluster key on every node, as a deployed cluster should run
   LinkSettings link;
@@ -109,8 +112,11 @@ struct ScenarioError {
 /// idle one. On error returns false, fills `*error` (line and reason) and leaves `*out` alone.
 bool parse_scenario(std::string_view text, Scenario* out, ScenarioError* error);
 
-/// The node Config of the scenario's profile.
+/// The node Config of the scenario's profile, with its liveness.
 spore::Config config_for(const Scenario& scenario);
+
+/// "broadcast" | "digest".
+const char* liveness_name(spore::Liveness liveness);
 
 /// "1.5 s", "250 ms": for messages and tables.
 std::string format_ms(uint64_t ms);

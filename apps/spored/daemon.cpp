@@ -114,9 +114,11 @@ void Daemon::log_start() {
             id_.hostname.c_str(), static_cast<unsigned>(n.node_id), static_cast<unsigned>(n.incarnation),
             static_cast<unsigned>(n.boot_count), n.first_start ? ", first start" : "", state_.dir().c_str());
   const spore::Config& c = opt_.config;
-  log_.logf(LogLevel::kInfo, "bind %s, UDP %u (broadcast %s), HTTP %u, profile %s (inactive %u ms, dead %u ms)%s%s",
+  log_.logf(LogLevel::kInfo,
+            "bind %s, UDP %u (broadcast %s), HTTP %u, profile %s (inactive %u ms, dead %u ms), liveness %s%s%s",
             opt_.bind.c_str(), opt_.udp_port, px::ipv4_to_string(udp_.broadcast_ip()).c_str(), opt_.http_port,
             opt_.profile.c_str(), static_cast<unsigned>(c.inactive_after_ms), static_cast<unsigned>(c.dead_after_ms),
+            c.liveness == spore::Liveness::kDigest ? "digest" : "broadcast",
             opt_.cluster_key_file.empty() ? ", cluster key: none" : ", cluster key: set",
             opt_.cluster_key_accept_file.empty() ? "" : ", accept key: set (key rotation)");
   // Open mode where other hosts can reach the node: anyone on that network can forge members.

@@ -110,9 +110,12 @@ void add_timer_flags(CLI::App& app, TimerValues* t) {
 }
 
 // The profile's timers for the given thresholds, then the explicit timers on top.
-spore::Config timers_from(spore::Profile profile, const TimerValues& t) {
+spore::Config timers_from(spore::Profile profile, const TimerValues& t, bool digest) {
   spore::Config c = spore::Config::derive(profile, t.given(kInactiveFlag) ? t.value[kInactiveFlag] : 0,
                                           t.given(kDeadFlag) ? t.value[kDeadFlag] : 0);
+  // Digest mode's period and suspicion timer follow from the thresholds (Config::with_digest_liveness);
+  // timer flags given explicitly still win.
+  if (digest) c = c.with_digest_liveness();
   for (size_t i = kDeadFlag + 1; i < kTimerFlagCount; ++i) {
     if (t.given(i)) c.*kTimerFlags[i].member = t.value[i];
   }
@@ -143,6 +146,7 @@ spore::Profile profile_named(const std::string& name) {
 // What the command line gives before SPORE's own checks turn it into Options.
 struct RawFlags {
   std::string profile = "lan";
+  std::string liveness = "broadcast";
   std::string log_level = "info";
   std::vector<std::string> join;
   TimerValues timers;
@@ -174,6 +178,13 @@ void add_node_flags(CLI::App& app, Options& o, RawFlags& r) {
       ->capture_default_str()
       ->check(CLI::IsMember({"lan", "default_lan", "fast", "esp8266", "default_esp8266"}));
   add_timer_flags(app, &r.timers);
+  app.add_option("--liveness", r.liveness,
+                 "How liveness evidence travels: broadcast (every node broadcasts its heartbeat) or digest (members "
+                 "send it to one member, which broadcasts a DIGEST for all; docs/protocol.md, 11.12). Every node "
+                 "of a cluster should use the same")
+      ->envname("SPORED_LIVENESS")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"broadcast", "digest"}));
   app.add_option("--cluster-key-file", o.cluster_key_file,
                  "File holding the cluster key as hex (32-64 hex digits); unset = unauthenticated cluster")
       ->envname("SPORED_CLUSTER_KEY_FILE");
@@ -284,7 +295,7 @@ void add_mqtt_flags(CLI::App& app, Options& o, RawFlags& r) {
 int check_node_options(const RawFlags& r, Options& o) {
   const spore::Profile named = profile_named(r.profile);
   o.profile = named == spore::Profile::kFast ? "fast" : named == spore::Profile::kEsp8266 ? "esp8266" : "lan";
-  o.config = timers_from(named, r.timers);
+  o.config = timers_from(named, r.timers, r.liveness == "digest");
   if (!spore::posix::parse_ipv4(o.bind, &o.bind_ip)) {
     return usage_error("--bind: '" + o.bind + "' is not an IPv4 address (like 0.0.0.0 or 127.0.0.2)");
   }

@@ -8,7 +8,7 @@
 //   whole file);
 // - an accepted file is one the runner can execute blindly: 1..kMaxNodes nodes, a duration, actions
 //   in time order within it, every node number in range, partition groups disjoint, idle nodes
-//   only ever started, probabilities in 0..1.
+//   only ever started, probabilities in 0..1, liveness digest only with protocol spore.
 //
 // Seed corpus: tests/fuzz/corpus/scenario/ (the checked-in scenarios and near misses).
 
@@ -40,6 +40,9 @@ void check_accepted(const Scenario& s) {
   check(fraction(s.link.loss) && fraction(s.link.duplicate) && fraction(s.link.reorder));
   check(s.profile == "lan" || s.profile == "fast" || s.profile == "esp8266");
   check(s.protocol == "spore" || s.protocol == "seed");
+  // The seed model has no liveness choice: `liveness` is refused with protocol seed.
+  check(s.liveness == spore::Liveness::kBroadcast ||
+        (s.liveness == spore::Liveness::kDigest && s.protocol == "spore"));
   check(spore_sim::config_for(s).validate() == nullptr);
   for (uint32_t n : s.idle) check(n < s.nodes);
   uint64_t last = 0;

@@ -19,7 +19,7 @@
 //   a port 1..65535; a password file comes with a username; state interval 1..86400 s, keepalive
 //   5..3600 s; the state directory is non-empty;
 // - parsing is deterministic: a second parse of the same input gives the same code and Options
-//   (every timer of the Config included: derived or given, Config::derive()).
+//   (every timer of the Config included: derived or given, Config::derive(); and its liveness).
 //
 // Seed corpus: tests/fuzz/corpus/spored_options/.
 //
@@ -116,7 +116,7 @@ bool same(const spored::Options& a, const spored::Options& b) {
   }
   return a.hostname == b.hostname && a.bind == b.bind && a.bind_ip == b.bind_ip && a.http_port == b.http_port &&
          a.udp_port == b.udp_port && a.state_dir == b.state_dir && a.profile == b.profile &&
-         same_timers(a.config, b.config) &&
+         same_timers(a.config, b.config) && a.config.liveness == b.config.liveness &&
          a.cluster_key_file == b.cluster_key_file && a.cluster_key_accept_file == b.cluster_key_accept_file &&
          a.api_token_file == b.api_token_file && a.no_api_token == b.no_api_token &&
          a.ota_public_key_file == b.ota_public_key_file && a.ota_max_image_bytes == b.ota_max_image_bytes &&

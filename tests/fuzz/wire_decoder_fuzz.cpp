@@ -8,13 +8,15 @@
 // - the replay window a member's slot keeps (DatagramChannel) takes a decoded datagram's
 //   (incarnation, seq) once: fresh, then replayed;
 // - the v2 header fields round-trip: dest_id, and an ANNOUNCE's echo/cookie/padded form (a
-//   padded ANNOUNCE is always the largest body), and a DISCOVER's fixed zero body;
+//   padded ANNOUNCE is always the largest body), a DISCOVER's fixed zero body, and a DIGEST's size
+//   and field bounds;
 // - peek_sender() (the self-echo check before decode) reads within bounds and, for every datagram
 //   that decodes, names the decoded sender.
 //
 // Every message type goes through the same generic decode/encode path, so the cluster-event
 // messages (EVENT, EVENT_REQ, EVENT_DIGEST, docs/events.md) are covered like the others; the seed
-// corpus has one of each, and one DISCOVER (issue 21).
+// corpus has one of each, one DISCOVER (issue 21) and two DIGESTs (issue 22: 3 entries, the spare
+// nibble of an odd count; 100 entries, the most).
 //
 // Seed corpus: tests/fuzz/corpus/wire_decoder/, written by the unit test
 // CorpusWriter.WriteSeedCorpus (SPORE_WRITE_CORPUS=<dir> build/dev/wire_codec_test). Its key is
@@ -28,6 +30,7 @@
 #include "spore/base/bytes.h"
 #include "spore/wire/replay_window.h"
 #include "spore/wire/wire_codec.h"
+#include "spore/wire/wire_format.h"
 
 namespace {
 
@@ -69,6 +72,15 @@ void check(const uint8_t* data, size_t size, const HmacKey& key) {
     if (m.discover.ip == 0 || m.discover.udp_port == 0 || load_be32(data + kHeaderBytes) != m.discover.ip) std::abort();
     for (size_t i = kHeaderBytes + 6; i < kHeaderBytes + 58; ++i)
       if (data[i] != 0) std::abort();
+  }
+  // A DIGEST is exactly 15 + 4n + ceil(n / 2) body bytes (§4.14), n <= 100, a unit of at least
+  // 1 ms, and every entry names a member (id never 0) with a 4-bit age.
+  if (m.header.type == MessageType::kDigest) {
+    const size_t n = m.digest.entries.size();
+    if (n > kMaxDigestEntries || m.digest.age_unit_ms == 0) std::abort();
+    if (size != kHeaderBytes + format::digest_body_bytes(n) + (key.empty() ? 0 : kTagBytes)) std::abort();
+    for (size_t i = 0; i < n; ++i)
+      if (m.digest.entries[i].node_id == 0 || m.digest.entries[i].age > kMaxDigestAge) std::abort();
   }
   if (peek_sender(data, size) != m.header.sender_id) std::abort();
   if (m.header.authenticated != !key.empty()) std::abort();

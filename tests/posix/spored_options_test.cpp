@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -21,11 +22,18 @@ struct Parsed {
   std::string error;
 };
 
-Parsed parse(std::vector<std::string> args) {
-  // Flags only from the arguments, not the caller's environment.
+// Flags only from the arguments (and `env`, NAME=VALUE, set for this parse only), not the
+// caller's environment.
+Parsed parse(std::vector<std::string> args, const char* env = nullptr) {
   for (const char* name : {"SPORED_PROFILE", "SPORED_INACTIVE_AFTER_MS", "SPORED_DEAD_AFTER_MS",
-                           "SPORED_HEARTBEAT_INTERVAL_MS", "SPORED_CONFIG"}) {
+                           "SPORED_HEARTBEAT_INTERVAL_MS", "SPORED_CONFIG", "SPORED_LIVENESS"}) {
     unsetenv(name);
+  }
+  std::string env_name;
+  if (env != nullptr) {
+    const std::string kv(env);
+    env_name = kv.substr(0, kv.find('='));
+    setenv(env_name.c_str(), kv.substr(kv.find('=') + 1).c_str(), 1);
   }
   args.insert(args.begin(), "spored");
   std::vector<char*> argv;
@@ -34,6 +42,7 @@ Parsed parse(std::vector<std::string> args) {
   testing::internal::CaptureStderr();
   p.code = parse_options(static_cast<int>(argv.size()), argv.data(), &p.options);
   p.error = testing::internal::GetCapturedStderr();
+  if (!env_name.empty()) unsetenv(env_name.c_str());
   return p;
 }
 
@@ -98,6 +107,42 @@ TEST(SporedOptions, InconsistentExplicitTimersAreRefusedNamingTheFlags) {
   EXPECT_EQ(dead.code, 2);
   EXPECT_NE(dead.error.find("--dead-after-ms must be greater than --inactive-after-ms"), std::string::npos)
       << dead.error;
+}
+
+// --liveness (issue 22): broadcast by default, digest from the flag, the config file or the
+// environment; anything else is refused naming the flag and the two values.
+TEST(SporedOptions, LivenessComesFromFlagConfigFileOrEnvironment) {
+  const Parsed plain = parse({});
+  ASSERT_EQ(plain.code, -1) << plain.error;
+  EXPECT_EQ(plain.options.config.liveness, spore::Liveness::kBroadcast);
+  const Parsed digest = parse({"--profile", "fast", "--liveness", "digest"});
+  ASSERT_EQ(digest.code, -1) << digest.error;
+  EXPECT_EQ(digest.options.config.liveness, spore::Liveness::kDigest);
+  EXPECT_EQ(digest.options.config.heartbeat_interval_ms, spore::Config::fast().with_digest_liveness().heartbeat_interval_ms);
+  const Parsed broadcast = parse({"--liveness", "broadcast"});
+  ASSERT_EQ(broadcast.code, -1) << broadcast.error;
+  EXPECT_EQ(broadcast.options.config.liveness, spore::Liveness::kBroadcast);
+
+  const std::string file = testing::TempDir() + "spored_options_liveness.ini";
+  std::FILE* f = std::fopen(file.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("profile = lan\nliveness = digest\n", f);
+  std::fclose(f);
+  const Parsed from_file = parse({"--config", file});
+  std::remove(file.c_str());
+  ASSERT_EQ(from_file.code, -1) << from_file.error;
+  EXPECT_EQ(from_file.options.config.liveness, spore::Liveness::kDigest);
+
+  const Parsed from_env = parse({}, "SPORED_LIVENESS=digest");
+  ASSERT_EQ(from_env.code, -1) << from_env.error;
+  EXPECT_EQ(from_env.options.config.liveness, spore::Liveness::kDigest);
+
+  for (const char* bad : {"gossip", "Digest", ""}) {
+    const Parsed p = parse({"--liveness", bad});
+    EXPECT_EQ(p.code, 2) << bad;
+    EXPECT_NE(p.error.find("--liveness"), std::string::npos) << p.error;
+    EXPECT_NE(p.error.find("broadcast,digest"), std::string::npos) << p.error;
+  }
 }
 
 }  // namespace

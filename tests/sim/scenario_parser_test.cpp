@@ -31,6 +31,7 @@ TEST(ScenarioParser, AcceptsEveryDocumentedForm) {
       "name full-example\n"
       "nodes 20\r\n"
       "profile fast\n"
+      "liveness digest\n"
       "seed 18446744073709551615\n"
       "key off\n"
       "loss 12.5%\n"
@@ -60,6 +61,7 @@ TEST(ScenarioParser, AcceptsEveryDocumentedForm) {
   EXPECT_EQ(s.name, "full-example");
   EXPECT_EQ(s.nodes, 20u);
   EXPECT_EQ(s.profile, "fast");
+  EXPECT_EQ(s.liveness, spore::Liveness::kDigest);
   EXPECT_EQ(s.seed, UINT64_MAX);
   EXPECT_FALSE(s.keyed);
   EXPECT_DOUBLE_EQ(s.link.loss, 0.125);
@@ -73,7 +75,7 @@ TEST(ScenarioParser, AcceptsEveryDocumentedForm) {
   EXPECT_EQ(s.idle, (std::vector<uint32_t>{18, 19}));
   ASSERT_EQ(s.actions.size(), 11u);
   EXPECT_EQ(s.actions[0].kind, ActionKind::kPartition);
-  EXPECT_EQ(s.actions[0].line, 17u);
+  EXPECT_EQ(s.actions[0].line, 18u);
   EXPECT_EQ(s.actions[0].groups,
             (std::vector<std::vector<uint32_t>>{{0, 1, 2, 3, 4, 6}, {7, 8, 9}, {10}}));
   EXPECT_EQ(s.actions[1].kind, ActionKind::kHeal);
@@ -100,6 +102,21 @@ TEST(ScenarioParser, DefaultsAreTheDocumentedOnes) {
   EXPECT_FALSE(s.converge_within_ms.has_value());
   EXPECT_EQ(s.max_false_alarms, 0u);
   EXPECT_EQ(config_for(s).inactive_after_ms, spore::Config::default_lan().inactive_after_ms);
+  EXPECT_EQ(s.liveness, spore::Liveness::kBroadcast);
+  EXPECT_EQ(config_for(s).liveness, spore::Liveness::kBroadcast);
+}
+
+// `liveness` reaches every SPORE node's Config (the runner builds every node from config_for());
+// the profile's timers stay.
+TEST(ScenarioParser, LivenessSetsTheNodesConfig) {
+  const spore::Config digest = config_for(parse_ok("nodes 3\nprofile fast\nliveness digest\nduration 10s\n"));
+  EXPECT_EQ(digest.liveness, spore::Liveness::kDigest);
+  EXPECT_EQ(digest.heartbeat_interval_ms, spore::Config::fast().with_digest_liveness().heartbeat_interval_ms);
+  EXPECT_EQ(digest.inactive_after_ms, spore::Config::fast().inactive_after_ms);
+  EXPECT_EQ(config_for(parse_ok("liveness broadcast\nnodes 3\nduration 10s\n")).liveness,
+            spore::Liveness::kBroadcast);
+  EXPECT_STREQ(liveness_name(spore::Liveness::kDigest), "digest");
+  EXPECT_STREQ(liveness_name(spore::Liveness::kBroadcast), "broadcast");
 }
 
 TEST(ScenarioParser, ProtocolChoosesSporeOrTheSeedModel) {
@@ -134,6 +151,14 @@ TEST(ScenarioParser, RefusesWithLineAndReason) {
       {"nodes 3\nprotocol seed\nprotocol spore\n", 3, "set twice"},
       {"nodes 3\nprotocol SEED\n", 2, "expected spore or seed"},
       {"nodes 3\nduration 9s\nat 1s crash 0\nprotocol seed\n", 4, "settings come first"},
+      {"nodes 3\nliveness gossip\n", 2, "expected broadcast or digest"},
+      {"nodes 3\nliveness Digest\n", 2, "expected broadcast or digest"},
+      {"nodes 3\nliveness\n", 2, "liveness broadcast|digest"},
+      {"nodes 3\nliveness digest broadcast\n", 2, "liveness broadcast|digest"},
+      {"nodes 3\nliveness digest\nliveness digest\n", 3, "set twice"},
+      {"nodes 3\nprotocol seed\nliveness broadcast\nduration 9s\n", 3, "protocol seed has none"},
+      {"nodes 3\nliveness digest\nprotocol seed\nduration 9s\n", 2, "protocol seed has none"},
+      {"nodes 3\nduration 9s\nat 1s crash 0\nliveness digest\n", 4, "settings come first"},
       {"nodes 3\nduration 10\n", 2, "like 90s"},
       {"nodes 3\nduration 25h\n", 2, "like 90s"},
       {"nodes 3\nduration 1.5ms\n", 2, "like 90s"},

@@ -74,7 +74,7 @@ TEST_P(ScenarioFile, EveryInvariantHolds) {
   const ScenarioResult r = run_scenario(s);
   std::printf("[figure] %s: N=%u %s, %s virtual in %.1f s wall, converged %s, detection %s..%s, "
               "false %u/%u, per node %.1f B/s sent %.1f B/s received\n",
-              r.name.c_str(), r.nodes, r.protocol == "seed" ? "seed" : r.profile.c_str(),
+              r.name.c_str(), r.nodes, profile_label(r).c_str(),
               format_ms(r.virtual_ms).c_str(), r.wall_s,
               r.converge_ms ? format_ms(*r.converge_ms).c_str() : "-",
               r.detect_min_ms ? format_ms(*r.detect_min_ms).c_str() : "-",
@@ -208,6 +208,21 @@ TEST(SporeSimRunner, AnAllocationInsideTheCoreFailsTheScenario) {
   ASSERT_TRUE(r.core_allocations.has_value());
   EXPECT_EQ(*r.core_allocations, 4u * 3u);  // each node discovers each of its 3 peers once
   EXPECT_NE(r.violations.front().detail.find("after begin()"), std::string::npos);
+}
+
+// The result names the liveness the nodes ran with (spore-sim's table and --json report it); the
+// seed model has none.
+TEST(SporeSimRunner, TheResultNamesTheLiveness) {
+  const ScenarioResult digest = run_scenario(parse_or_die("nodes 4\nprofile fast\nliveness digest\nduration 5s\n"));
+  EXPECT_TRUE(digest.passed()) << describe(digest);
+  EXPECT_EQ(digest.liveness, "digest");
+  EXPECT_EQ(profile_label(digest), "fast digest");
+  const ScenarioResult plain = run_scenario(parse_or_die("nodes 4\nprofile fast\nduration 5s\n"));
+  EXPECT_EQ(plain.liveness, "broadcast");
+  EXPECT_EQ(profile_label(plain), "fast");
+  const ScenarioResult seed = run_scenario(parse_or_die("nodes 3\nprotocol seed\nduration 5s\n"));
+  EXPECT_EQ(seed.liveness, "");
+  EXPECT_EQ(profile_label(seed), "seed");
 }
 
 TEST(SporeSimRunner, TheSeedModelIsNotCheckedForAllocations) {

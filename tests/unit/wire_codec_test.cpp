@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "spore/base/heap_size.h"
+#include "spore/wire/wire_format.h"
 
 namespace spore {
 namespace wire {
@@ -52,6 +53,9 @@ const ApiEntry kApis[] = {
     {HttpMethod::kGet, "/api/cluster/members"},
     {HttpMethod::kPatch, "/x"},
 };
+
+// Odd count: the last age byte's low nibble is the spare one (0).
+const DigestEntry kDigestEntries[] = {{0x00A1B2C3, 0}, {0x00D4E5F6, 15}, {0xFFFFFFFF, 7}};
 
 const uint8_t kEventPayload[] = {'{', '"', 'o', 'n', '"', ':', '1', '}', 0x00, 0xFF};  // binary is fine
 
@@ -152,6 +156,14 @@ std::vector<Message> samples() {
   m = base(MessageType::kDiscover);  // samples()[12]: "who is there?", the asker's address and zeros
   m.discover.ip = 0x0A000009;
   m.discover.udp_port = 40001;
+  out.push_back(m);
+
+  m = base(MessageType::kDigest);  // samples()[13]: three members vouched for, the chain's next two
+  m.digest.round = 0x01020304;
+  m.digest.next_id = 0x00A1B2C3;
+  m.digest.backup_id = 0x00D4E5F6;
+  m.digest.age_unit_ms = 250;
+  m.digest.entries = DigestList::from_array(kDigestEntries, 3);
   out.push_back(m);
   return out;
 }
@@ -386,6 +398,113 @@ TEST(WireCodec, DiscoverNamesItsAskerAndIsAsLargeAsItsLargestAnswer) {
   bad.pop_back();
   bad[22] = 57;
   EXPECT_EQ(decode(bad.data(), bad.size(), kNoKey, out), DecodeError::kBadLength);
+}
+
+// ---- DIGEST (docs/protocol.md §4.14) --------------------------------------------------------------
+
+// `n` entries with ids 0x10000.. (never 0) and ages cycling 0..15.
+std::vector<DigestEntry> digest_entries(size_t n) {
+  std::vector<DigestEntry> e(n);
+  for (size_t i = 0; i < n; ++i) e[i] = {static_cast<uint32_t>(0x10000 + i), static_cast<uint8_t>(i % 16)};
+  return e;
+}
+
+// samples()[13] with `n` of `entries`.
+Message digest_with(const std::vector<DigestEntry>& entries, size_t n) {
+  Message m = samples()[13];
+  m.digest.entries = DigestList::from_array(entries.data(), n);
+  return m;
+}
+
+// An unauthenticated datagram `d` with its body replaced by `body` (and the header's length).
+Bytes with_body(Bytes d, const Bytes& body) {
+  d.resize(kHeaderBytes);
+  d[21] = static_cast<uint8_t>(body.size() >> 8);
+  d[22] = static_cast<uint8_t>(body.size());
+  d.insert(d.end(), body.begin(), body.end());
+  return d;
+}
+
+// Pins the layout: round, next, backup, unit, count, the ids, then the ages two to a byte, entry 0
+// in the high nibble; an odd count's spare low nibble is 0. tests/integration/spore_wire.py pins
+// the same datagram.
+TEST(WireCodec, DigestLayoutIsAsDocumented) {
+  const Bytes d = encode_vec(samples()[13], kNoKey);
+  const Bytes body = {0x01, 0x02, 0x03, 0x04, 0x00, 0xA1, 0xB2, 0xC3, 0x00, 0xD4, 0xE5, 0xF6,  // round, next, backup
+                      0x00, 0xFA, 3,                                                        // unit 250 ms, count
+                      0x00, 0xA1, 0xB2, 0xC3, 0x00, 0xD4, 0xE5, 0xF6, 0xFF, 0xFF, 0xFF, 0xFF,  // ids
+                      0x0F, 0x70};                                                          // ages 0 15 | 7 -
+  ASSERT_EQ(d.size(), kHeaderBytes + body.size());
+  EXPECT_EQ(d[3], 13);
+  EXPECT_EQ(d[22], body.size());
+  EXPECT_EQ(Bytes(d.begin() + kHeaderBytes, d.end()), body);
+  EXPECT_EQ(format::digest_body_bytes(3), body.size());
+  EXPECT_EQ(datagram_size_bytes(samples()[13], true), kHeaderBytes + body.size() + kTagBytes);
+}
+
+TEST(WireCodec, DigestRoundTripsEveryCountFromNoneToTheMost) {
+  const HmacKey key = cluster_key();
+  const std::vector<DigestEntry> all = digest_entries(kMaxDigestEntries);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{98}, size_t{99}, kMaxDigestEntries}) {
+    for (const HmacKey* k : {&kNoKey, &key}) {
+      SCOPED_TRACE(n);
+      const Message m = digest_with(all, n);
+      const Bytes d = encode_vec(m, *k);
+      EXPECT_EQ(d.size(), kHeaderBytes + format::digest_body_bytes(n) + (k->empty() ? 0 : kTagBytes));
+      Message out;
+      ASSERT_EQ(decode(d.data(), d.size(), *k, out), DecodeError::kOk);
+      expect_same(m, out);
+      EXPECT_EQ(encode_vec(out, *k), d);
+    }
+  }
+  // 100 entries: 465 body bytes, 504 with header and tag, within the 508-byte datagram.
+  EXPECT_EQ(format::digest_body_bytes(kMaxDigestEntries), 465u);
+  EXPECT_EQ(datagram_size_bytes(digest_with(all, kMaxDigestEntries), true), 504u);
+}
+
+TEST(WireCodec, DigestRefusalsNameTheirReason) {
+  const Bytes good = encode_vec(samples()[13], kNoKey);  // 3 entries
+  const Bytes body(good.begin() + kHeaderBytes, good.end());
+  constexpr size_t kIds = 15, kAges = 15 + 3 * 4;
+  ASSERT_EQ(decode_vec(with_body(good, body), kNoKey), DecodeError::kOk);
+  Bytes b = body;
+  b[12] = b[13] = 0;  // age unit 0
+  EXPECT_EQ(decode_vec(with_body(good, b), kNoKey), DecodeError::kBadField);
+  b = body;
+  std::memset(&b[kIds + 4], 0, 4);  // the second id 0
+  EXPECT_EQ(decode_vec(with_body(good, b), kNoKey), DecodeError::kBadField);
+  b = body;
+  b[kAges + 1] = 0x71;  // the spare nibble of an odd count
+  EXPECT_EQ(decode_vec(with_body(good, b), kNoKey), DecodeError::kBadField);
+  b.assign(body.begin(), body.begin() + kAges + 1);  // one age byte short
+  EXPECT_EQ(decode_vec(with_body(good, b), kNoKey), DecodeError::kBadLength);
+  b.assign(body.begin(), body.begin() + kIds + 8);  // two of three ids, no ages
+  EXPECT_EQ(decode_vec(with_body(good, b), kNoKey), DecodeError::kBadLength);
+  b = body;
+  b.push_back(0);  // a byte after the ages
+  EXPECT_EQ(decode_vec(with_body(good, b), kNoKey), DecodeError::kBadLength);
+  // 101 entries with all their bytes (470 fit a plain datagram's 485): the count is refused.
+  const std::vector<DigestEntry> all = digest_entries(kMaxDigestEntries + 1);
+  const Bytes most = encode_vec(digest_with(all, kMaxDigestEntries), kNoKey);
+  b.assign(most.begin() + kHeaderBytes, most.end());
+  b[14] = kMaxDigestEntries + 1;
+  b.insert(b.begin() + kIds + 4 * kMaxDigestEntries, {0x00, 0x01, 0x00, 0x64});
+  b.push_back(0x00);
+  ASSERT_EQ(b.size(), format::digest_body_bytes(kMaxDigestEntries + 1));
+  EXPECT_EQ(decode_vec(with_body(most, b), kNoKey), DecodeError::kBadField);
+
+  // The encoder refuses the same.
+  uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+  EXPECT_EQ(encode(digest_with(all, kMaxDigestEntries + 1), kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  Message m = samples()[13];
+  m.digest.age_unit_ms = 0;
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField);
+  for (const DigestEntry bad : {DigestEntry{0, 1}, DigestEntry{7, kMaxDigestAge + 1}}) {
+    std::vector<DigestEntry> e = digest_entries(3);
+    e[1] = bad;
+    EXPECT_EQ(encode(digest_with(e, 3), kNoKey, buf, sizeof buf).error, EncodeError::kBadField)
+        << bad.node_id << "/" << int(bad.age);
+  }
 }
 
 // The self-echo check reads the sender from the header without decoding; anything shorter than a
@@ -979,12 +1098,16 @@ TEST(CorpusWriter, WriteSeedCorpus) {
   const char* dir = std::getenv("SPORE_WRITE_CORPUS");
   if (dir == nullptr || *dir == '\0') GTEST_SKIP() << "set SPORE_WRITE_CORPUS=<dir> to write the seed corpus";
   const HmacKey key = cluster_key();
+  const std::vector<DigestEntry> most = digest_entries(kMaxDigestEntries);
+  std::vector<Message> messages = samples();
+  messages.push_back(digest_with(most, kMaxDigestEntries));  // the largest DIGEST (an odd count is in samples())
   for (const HmacKey* k : {&kNoKey, &key}) {
     std::set<std::string> names;
-    for (const Message& m : samples()) {
+    for (const Message& m : messages) {
       const Bytes d = encode_vec(m, *k);
       std::string name = message_type_name(m.header.type);
-      if (!names.insert(name).second) name += "_2";  // a second form of the type (the unpadded ANNOUNCE)
+      // A second form of the type: the unpadded ANNOUNCE, the largest DIGEST.
+      if (!names.insert(name).second) name += "_2";
       const std::string path = std::string(dir) + "/" + name + (k->empty() ? "_plain" : "_auth") + ".bin";
       std::FILE* f = std::fopen(path.c_str(), "wb");
       ASSERT_NE(f, nullptr) << path;
