@@ -41,10 +41,12 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
   digest_round_ = d.round;
   digest_round_ms_ = now_ms;
   bool listed = false;
+  uint32_t own_age_ms = 0;
   for (size_t i = 0; i < d.entries.size(); ++i) {
     const wire::DigestEntry e = d.entries[i];
     if (e.node_id == self) {
       listed = true;
+      own_age_ms = uint32_t{e.age} * d.age_unit_ms;
       continue;
     }
     // Evidence, never admission: vouch() knows only members of this table, and not those that left.
@@ -54,15 +56,20 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     alive_evidence(peer_of(*m), *m);
   }
   if (!digest_mode()) return;  // a kBroadcast node takes the evidence and follows no chain
-  const uint32_t sent_to = chain_.heartbeat_to_id;
-  if (!follow_chain(msg.header.sender_id, d, now_ms)) return;
-  // This round's heartbeat went to the sender, yet its DIGEST does not list this node: the
-  // heartbeat was lost. One broadcast gives every member first-hand evidence instead. (With more
-  // than one page a node may be listed on another page, so only a single page says so.)
-  if (!listed && sent_to == msg.header.sender_id && d.entries.size() < kDigestPage) {
-    ++stats_.heartbeats_rebroadcast;
-    broadcast_heartbeat();
+  // This round's heartbeat went to the sender, yet its DIGEST (broadcast, or its answer to a
+  // DIGEST_REQ) shows no evidence of this node as fresh as that heartbeat: it was lost. One
+  // broadcast gives every member first-hand evidence instead. (With more than one page a node may
+  // be listed on another page, so only a single page says it is missing.)
+  if (chain_.heartbeat_to_id != 0 && chain_.heartbeat_to_id == msg.header.sender_id) {
+    const bool lost = listed ? own_age_ms > elapsed_ms(now_ms, chain_.heartbeat_sent_ms) + d.age_unit_ms
+                             : d.entries.size() < kDigestPage;
+    chain_.heartbeat_to_id = 0;  // one verdict per heartbeat
+    if (lost) {
+      ++stats_.heartbeats_rebroadcast;
+      broadcast_heartbeat();
+    }
   }
+  follow_chain(msg.header.sender_id, d, now_ms);
 }
 
 #if SPORE_DIGEST_LIVENESS
@@ -148,6 +155,7 @@ void Membership::run_liveness(uint32_t now_ms) {
       msg.header.type = wire::MessageType::kGossip;
       send_to(*next, msg);
       chain_.heartbeat_to_id = next->node_id;
+      chain_.heartbeat_sent_ms = now_ms;
     } else {
       broadcast_heartbeat();  // news must reach everyone, and an unknown next cannot relay
     }
@@ -227,9 +235,10 @@ bool Membership::send_digest_pages(uint32_t ip, uint16_t port, uint32_t dest_id,
   const Config& cfg = ctx_.config();
   wire::Message msg;
   msg.header.type = wire::MessageType::kDigest;
-  // Ages in 1/15 of inactive_after_ms, rounded up: a 4-bit age covers the whole window, and
-  // rounding up only ever makes evidence look older than it is.
-  const uint32_t unit_ms = (cfg.inactive_after_ms + wire::kMaxDigestAge - 1) / wire::kMaxDigestAge;
+  // Ages in eighths of a period, rounded up (rounding up only ever makes evidence look older than
+  // it is): fine enough that fresh evidence stays under suspect_after_ms until the next DIGEST,
+  // and evidence up to 15/8 periods old is relayed, as far back as a lost heartbeat or two.
+  const uint32_t unit_ms = (cfg.heartbeat_interval_ms + 7) / 8;
   bool sent = false;
   d.age_unit_ms = static_cast<uint16_t>(unit_ms == 0 ? 1 : unit_ms > 0xFFFF ? 0xFFFF : unit_ms);
   wire::DigestEntry page[kDigestPage];

@@ -89,7 +89,7 @@ Config Config::with_digest_liveness() const {
   Config c = *this;
   c.liveness = Liveness::kDigest;
   if (c.heartbeat_interval_ms < c.inactive_after_ms / 3) c.heartbeat_interval_ms = c.inactive_after_ms / 3;
-  c.suspect_after_ms = c.heartbeat_interval_ms * 8 / 5;
+  c.suspect_after_ms = c.heartbeat_interval_ms * 3 / 2;
   const uint32_t probes_ms = 4 * c.probe_timeout_ms;
   if (c.inactive_after_ms > probes_ms && c.suspect_after_ms > c.inactive_after_ms - probes_ms)
     c.suspect_after_ms = c.inactive_after_ms - probes_ms;
