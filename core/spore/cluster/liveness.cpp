@@ -39,9 +39,11 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     ++stats_.digests_stale;
     return;
   }
-  digest_round_known_ = true;
-  digest_round_ = d.round;
-  digest_round_ms_ = now_ms;
+  if (!digest_round_known_ || !current || round_newer(d.round, digest_round_)) {
+    digest_round_known_ = true;
+    digest_round_ = d.round;
+    digest_round_ms_ = now_ms;
+  }
   bool listed = false;
   uint32_t own_age_ms = 0;
   for (size_t i = 0; i < d.entries.size(); ++i) {
