@@ -17,13 +17,8 @@ namespace spore::sim {
 namespace {
 
 using testing::KeyedCluster;
+using testing::failure_events;
 
-size_t failure_events(Cluster& c) {
-  size_t n = 0;
-  for (size_t i = 0; i < c.size(); ++i)
-    n += c.node(i).count_events("node_inactive") + c.node(i).count_events("node_dead");
-  return n;
-}
 
 uint64_t digests_sent(Cluster& c) {
   uint64_t n = 0;

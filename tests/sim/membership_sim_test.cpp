@@ -14,6 +14,7 @@ namespace spore::sim {
 namespace {
 
 using testing::KeyedCluster;
+using testing::failure_events;
 
 // Events of `topic` about node `subject` seen by every up node except the subject.
 size_t events_about(Cluster& c, size_t subject, const std::string& topic) {
@@ -23,13 +24,6 @@ size_t events_about(Cluster& c, size_t subject, const std::string& topic) {
   return n;
 }
 
-// Status events (inactive/dead/left) of any kind on any node.
-size_t failure_events(Cluster& c) {
-  size_t n = 0;
-  for (size_t i = 0; i < c.size(); ++i)
-    n += c.node(i).count_events("node_inactive") + c.node(i).count_events("node_dead");
-  return n;
-}
 
 uint64_t info_datagrams(Cluster& c) {
   uint64_t n = 0;
