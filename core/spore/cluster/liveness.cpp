@@ -44,7 +44,7 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     digest_round_ = d.round;
     digest_round_ms_ = now_ms;
   }
-  bool listed = false;
+  bool listed = false, recovered = false;
   uint32_t own_age_ms = 0;
   for (size_t i = 0; i < d.entries.size(); ++i) {
     const wire::DigestEntry e = d.entries[i];
@@ -54,12 +54,22 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
       continue;
     }
     // Evidence, never admission: vouch() knows only members of this table, and not those that left.
+    const Member* known = ctx_.members().find(e.node_id);
+    const bool was_down = known != nullptr && known->status != MemberStatus::kActive;
     Member* m = ctx_.members().vouch(e.node_id, now_ms - uint32_t{e.age} * d.age_unit_ms, now_ms);
     if (m == nullptr) continue;
     ++stats_.vouched;
+    recovered = recovered || (was_down && m->status == MemberStatus::kActive);
     alive_evidence(peer_of(*m), *m);
   }
   if (!digest_mode()) return;  // a kBroadcast node takes the evidence and follows no chain
+  // The DIGEST brought back members this node had lost: a partition healed, and the other side
+  // knows nothing of this node's chain. One heartbeat broadcast (at most one a period) tells it at
+  // once that this node is alive, instead of at the next DIGEST of a chain that may not reach it.
+  if (recovered && elapsed_ms(now_ms, chain_.fallback_ms) >= ctx_.config().heartbeat_interval_ms) {
+    chain_.fallback_ms = now_ms;
+    broadcast_heartbeat();
+  }
   // This round's heartbeat went to the sender, yet its DIGEST (broadcast, or its answer to a
   // DIGEST_REQ) shows no evidence of this node as fresh as that heartbeat: it was lost. One
   // broadcast gives every member first-hand evidence instead. (With more than one page a node may

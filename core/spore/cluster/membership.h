@@ -252,7 +252,7 @@ class Membership {
     uint32_t heartbeat_to_id = 0;  ///< where this round's heartbeat went (0: none sent, or judged)
     uint32_t heartbeat_sent_ms = 0;
     uint32_t start_delay_ms = 0;   ///< extra wait before starting a chain when none is heard
-    uint32_t fallback_ms = 0;      ///< last broadcast heartbeat sent while no chain was heard
+    uint32_t fallback_ms = 0;      ///< last heartbeat broadcast outside the chain (no chain heard, a heal)
     bool heard = false;              ///< a chain is known
     bool heartbeat_pending = false;  ///< this round's heartbeat is still to send
     uint32_t pull_id = 0;  ///< who was last asked for a missed DIGEST (DIGEST_REQ), 0 = nobody yet
