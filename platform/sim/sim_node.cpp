@@ -51,6 +51,7 @@ void SimNode::on_delivery(uint32_t src_ip, uint16_t src_port, const uint8_t* dat
   inbox_full_ = true;
   CoreScope core(*this);
   node_->receive();  // the one intake path, as spored's and the ESP8266's loop passes take theirs
+  delivered_ = true;
 }
 
 size_t SimNode::next_datagram() {
@@ -119,6 +120,7 @@ void SimNode::leave() {
 }
 
 uint32_t SimNode::loop() {
+  delivered_ = false;
   if (!up_ || !node_) return UINT32_MAX;
   CoreScope core(*this);
   return node_->loop();

@@ -140,6 +140,10 @@ class SimNode : public UdpPort {
 
   /// One pass of the node's loop if it is up; ms until its next task (UINT32_MAX when down).
   uint32_t loop();
+  /// True once per delivery since the last loop(): a datagram may have moved a task earlier
+  /// (a delayed answer), so the node's loop runs again in the same millisecond, as spored's and
+  /// the ESP8266's loops run a pass after every receive.
+  bool delivered() const { return delivered_; }
   /// Calls into this node's core and back out are bracketed by `hooks` (nullptr: none).
   void set_call_hooks(CallHooks* hooks) { hooks_ = hooks; }
 
@@ -231,6 +235,7 @@ class SimNode : public UdpPort {
   uint32_t inbox_ip_ = 0;
   uint16_t inbox_port_ = 0;
   bool inbox_full_ = false;
+  bool delivered_ = false;
 };
 
 }  // namespace spore::sim

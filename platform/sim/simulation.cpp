@@ -82,7 +82,7 @@ bool Cluster::run_until(const std::function<bool()>& done, uint64_t max_ms, uint
   const auto run_due = [this](uint64_t now) {
     bool busy = false;
     for (size_t i = 0; i < nodes_.size(); ++i) {
-      if (next_due_[i] > now || !nodes_[i]->up()) continue;
+      if ((next_due_[i] > now && !nodes_[i]->delivered()) || !nodes_[i]->up()) continue;
       const uint32_t wait = nodes_[i]->loop();
       if (wait == 0) busy = true;
       next_due_[i] = wait == UINT32_MAX ? std::numeric_limits<uint64_t>::max() : now + nodes_[i]->shared_ms(wait);

@@ -72,7 +72,43 @@ bool Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint6
   free_slot->port = port;
   free_slot->with_cookie = with_cookie;
   free_slot->padded = padded;
+  tick_task_.run_by(due_ms);  // sent when due, not at the next tick (a join's answers are ms apart)
   return true;
+}
+
+void Membership::send_due_replies(uint32_t now_ms) {
+  for (PendingReply& r : replies_) {
+    if (r.ip != 0 && deadline_reached(now_ms, r.due_ms)) {
+      const PendingReply due = r;
+      r = PendingReply{};
+      send_announce(due.ip, due.port, due.dest_id, false, due.echo, due.with_cookie, due.padded);
+    } else if (r.ip != 0) {
+      tick_task_.run_by(r.due_ms);  // the next one due, if before the tick's next run
+    }
+  }
+}
+
+uint32_t Membership::join_answer_delay_ms() {
+  // Joining (a power-on, where every node is a newcomer and knows few of the others): a random
+  // delay over the half interval, as many answers go to each of many joiners. Settled: one slot
+  // of join_answer_spacing_ms per ACTIVE member, taken in node id order, so the joiner receives
+  // one answer per slot (the members agree on the order: they know the same members), and a
+  // join takes (N - 1) slots; past the half interval the slots wrap (two answers per slot).
+  const Config& cfg = ctx_.config();
+  const uint32_t spread_ms = cfg.discovery_interval_ms / 2;
+  if (join_announces_left_ != 0) return random_below(spread_ms + 1);
+  uint32_t rank = 0;
+  const uint32_t self_id = ctx_.self().node_id;
+  ctx_.members().for_each([&](const Member& m) {
+    if (m.status == MemberStatus::kActive && m.node_id < self_id) ++rank;
+  });
+  return (rank * cfg.join_answer_spacing_ms) % (spread_ms + 1);
+}
+
+void Membership::defer_first_join(uint32_t now_ms) {
+  if (join_announces_sent_ != 0 || join_deferred_ || left_) return;
+  join_deferred_ = true;
+  heartbeat_task_.run_at(now_ms + random_below(ctx_.config().start_jitter_max_ms + 1));
 }
 
 void Membership::challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_t echo, bool jitter, bool padded,
@@ -95,7 +131,7 @@ void Membership::challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_
   }
   slot->node_id = node_id;
   slot->sent_ms = now_ms;
-  const uint32_t delay_ms = jitter ? random_below(ctx_.config().discovery_interval_ms / 2 + 1) : 0;
+  const uint32_t delay_ms = jitter ? join_answer_delay_ms() : 0;
   // Not sent (no anti-amplification credit yet): the stranger's next datagram, which adds credit,
   // gets its challenge at once instead of a discovery interval later.
   if (!queue_reply(node_id, ip, port != 0 ? port : ctx_.config().udp_port, echo, true, padded, now_ms + delay_ms))

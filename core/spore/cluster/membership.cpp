@@ -74,6 +74,9 @@ void Membership::begin() {
   heartbeat_task_.set_interval_ms(cfg.discovery_interval_ms);
   tick_task_.set_interval_ms(cfg.listen_interval_ms);
   ctx_.scheduler().add(heartbeat_task_);
+  // A late join is the common case and must be quick: the first join ANNOUNCE goes within a
+  // short window, not the whole start jitter; a power-on moves it back (defer_first_join()).
+  heartbeat_task_.run_at(ctx_.clock().now_ms() + random_below(cfg.start_jitter_max_ms / 32 + 1));
   ctx_.scheduler().add(tick_task_);
   events_.begin();
   begun_ = true;
@@ -151,13 +154,7 @@ void Membership::run_heartbeat(uint32_t now_ms) {
 
 void Membership::run_tick(uint32_t now_ms) {
   if (left_) return;
-  for (PendingReply& r : replies_) {
-    if (r.ip != 0 && is_due(now_ms, r.due_ms)) {
-      const PendingReply due = r;
-      r = PendingReply{};
-      send_announce(due.ip, due.port, due.dest_id, false, due.echo, due.with_cookie, due.padded);
-    }
-  }
+  send_due_replies(now_ms);
   for (Relay& r : relays_) {
     if (r.our_probe_id != 0 && is_due(now_ms, r.expires_ms)) r = Relay{};
   }
@@ -184,6 +181,9 @@ void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* 
   if (got != DatagramChannel::Received::kRefused && msg.header.type == wire::MessageType::kAnnounce &&
       msg.header.dest_id == ctx_.self().node_id && msg.announce.cookie != 0)
     challenged_ = true;  // run_heartbeat() keeps the join phase going
+  if (got != DatagramChannel::Received::kRefused && msg.header.type == wire::MessageType::kAnnounce &&
+      msg.announce.reply_requested)
+    defer_first_join(ctx_.clock().now_ms());
   const uint32_t now_ms = ctx_.clock().now_ms();
   if (got != DatagramChannel::Received::kRefused && msg.header.type == wire::MessageType::kDiscover) {
     answer_discover(src_ip, src_port, msg.header.sender_id, now_ms);
@@ -282,7 +282,7 @@ void Membership::handle_announce(const wire::Message& msg, uint32_t now_ms) {
   // signed address. A join broadcast is answered after a jitter, so a joiner is not hit by every
   // member's reply in the same millisecond.
   if (a.reply_requested || a.cookie != 0) {
-    const uint32_t delay_ms = a.reply_requested ? random_below(ctx_.config().discovery_interval_ms / 2 + 1) : 0;
+    const uint32_t delay_ms = a.reply_requested ? join_answer_delay_ms() : 0;
     const uint16_t port = m->udp_port_or(ctx_.config().udp_port);
     queue_reply(h.sender_id, m->ip, port, a.cookie, false, false, now_ms + delay_ms);
     // The echo that completes a handshake is the one datagram whose loss nobody retries soon (the
