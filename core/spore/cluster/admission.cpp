@@ -47,32 +47,31 @@ void Membership::answer_discover(uint32_t src_ip, uint16_t src_port, uint32_t as
 
 bool Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie, bool padded,
                              uint32_t due_ms, size_t first) {
-  PendingReply* free_slot = nullptr;
+  PendingReply asked{echo, ip, due_ms, dest_id, port, with_cookie, padded};
+  PendingReply* slot = nullptr;
   for (size_t i = first; i < replies_.size(); ++i) {
     PendingReply& r = replies_[i];
     // One answer per node and address: a replay of a node's datagram from elsewhere gets its own
     // entry (bounded by the credit), never the real node's answer or echo.
     if (r.ip == ip && r.port == port && r.dest_id == dest_id) {
-      if (echo != 0) r.echo = echo;  // one answer at a time, carrying the newest cookie to echo
-      r.with_cookie = r.with_cookie || with_cookie;
-      r.padded = r.padded || padded;
-      return true;
+      if (echo == 0) asked.echo = r.echo;  // one answer at a time, carrying the newest cookie to echo
+      asked.with_cookie = r.with_cookie || with_cookie;
+      asked.padded = r.padded || padded;
+      // The earlier of the two: an echo due now does not wait out a join answer's jitter.
+      if (deadline_reached(due_ms, r.due_ms)) asked.due_ms = r.due_ms;
+      slot = &r;
+      break;
     }
-    if (r.ip == 0 && free_slot == nullptr) free_slot = &r;
+    if (r.ip == 0 && slot == nullptr) slot = &r;
   }
-  if (free_slot == nullptr && first > 0) return false;  // a DISCOVER's share is taken
-  if (free_slot == nullptr || due_ms == ctx_.clock().now_ms()) {
+  if (slot == nullptr && first > 0) return false;  // a DISCOVER's share is taken
+  if (slot == nullptr || asked.due_ms == ctx_.clock().now_ms()) {
     // Due now, or no room to wait: an answer dropped here would cost the asker a retry.
-    return send_announce(ip, port, dest_id, false, echo, with_cookie, padded);
+    if (slot != nullptr) *slot = PendingReply{};
+    return send_announce(ip, port, dest_id, false, asked.echo, asked.with_cookie, asked.padded);
   }
-  free_slot->echo = echo;
-  free_slot->ip = ip;
-  free_slot->due_ms = due_ms;
-  free_slot->dest_id = dest_id;
-  free_slot->port = port;
-  free_slot->with_cookie = with_cookie;
-  free_slot->padded = padded;
-  tick_task_.run_by(due_ms);  // sent when due, not at the next tick (a join's answers are ms apart)
+  *slot = asked;
+  tick_task_.run_by(asked.due_ms);  // sent when due, not at the next tick (a join's answers are ms apart)
   return true;
 }
 
