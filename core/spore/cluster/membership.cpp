@@ -118,9 +118,10 @@ void Membership::run_heartbeat(uint32_t now_ms) {
   resources_digest_ = compute_resources_digest();
   const bool joining = join_announces_left_ > 0;
   if (joining) {
-    // A challenge since the last join ANNOUNCE means a peer still does not know this node (under
-    // loss one of the handshake's three datagrams went missing): the next one retries every open
-    // handshake at once, so the phase lasts as long as challenges come, up to kMaxJoinAnnounces.
+    // A challenge, or a stranger heard, since the last join ANNOUNCE means a peer still does not
+    // know this node (under loss one of the handshake's datagrams went missing): the next one
+    // retries every open handshake at once, so the phase lasts while they come, up to
+    // kMaxJoinAnnounces.
     const bool more = ++join_announces_sent_ < kMaxJoinAnnounces && challenged_;
     if (!more && --join_announces_left_ == 0) heartbeat_task_.set_interval_ms(cfg.heartbeat_interval_ms);
     challenged_ = false;

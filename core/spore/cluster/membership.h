@@ -282,7 +282,7 @@ class Membership {
   uint8_t join_count_ = 0;
   uint8_t join_announces_left_ = kJoinAnnounces;
   uint8_t join_announces_sent_ = 0;
-  bool challenged_ = false;  ///< an ANNOUNCE with a cookie was addressed to this node since the last join ANNOUNCE
+  bool challenged_ = false;  ///< a challenge came, or a stranger was heard, since the last join ANNOUNCE
   bool join_deferred_ = false;  ///< defer_first_join() moved the first join ANNOUNCE
   uint8_t latency_cursor_ = 0;
   uint8_t fetch_cursor_ = 0;
