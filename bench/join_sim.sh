@@ -26,8 +26,8 @@ cd "$ROOT"
 BEFORE="" SEEDS="1 2 3 4 5" UPDATE_DOCS=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --before) BEFORE="$2"; shift 2 ;;
-    --seeds) SEEDS="$2"; shift 2 ;;
+    --before) BEFORE="${2:?--before needs a spore-sim}"; shift 2 ;;
+    --seeds) SEEDS="${2:?--seeds needs a list}"; shift 2 ;;
     --update-docs) UPDATE_DOCS=1; shift ;;
     -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: $0 [--before SIM] [--seeds LIST] [--update-docs]" >&2; exit 2 ;;

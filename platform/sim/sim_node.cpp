@@ -119,8 +119,13 @@ void SimNode::leave() {
   crash();
 }
 
-uint32_t SimNode::loop() {
+uint32_t SimNode::take_wake_ms() {
+  if (!delivered_ || !up_ || !node_) return UINT32_MAX;
   delivered_ = false;
+  return node_->context().scheduler().ms_until_next();
+}
+
+uint32_t SimNode::loop() {
   if (!up_ || !node_) return UINT32_MAX;
   CoreScope core(*this);
   return node_->loop();

@@ -140,10 +140,11 @@ class SimNode : public UdpPort {
 
   /// One pass of the node's loop if it is up; ms until its next task (UINT32_MAX when down).
   uint32_t loop();
-  /// True once per delivery since the last loop(): a datagram may have moved a task earlier
-  /// (a delayed answer), so the node's loop runs again in the same millisecond, as spored's and
-  /// the ESP8266's loops run a pass after every receive.
-  bool delivered() const { return delivered_; }
+  /// Once after each delivery: ms (on this node's clock) until its next task, which the datagram
+  /// may have moved earlier (a delayed answer, Task::run_by()); UINT32_MAX when nothing arrived.
+  /// The cluster then runs the node's loop by that time, as spored's and the ESP8266's loops run
+  /// a pass after every receive.
+  uint32_t take_wake_ms();
   /// Calls into this node's core and back out are bracketed by `hooks` (nullptr: none).
   void set_call_hooks(CallHooks* hooks) { hooks_ = hooks; }
 

@@ -58,9 +58,13 @@ uint32_t Scheduler::tick() {
       t->next_run_ms_ = after_ms + t->interval_ms_;
     }
   }
+  return ms_until_next();
+}
+
+uint32_t Scheduler::ms_until_next() const {
   const uint32_t now_ms = clock_.now_ms();
   uint32_t wait_ms = UINT32_MAX;
-  for (Task* t = head_; t != nullptr; t = t->next_) {
+  for (const Task* t = head_; t != nullptr; t = t->next_) {
     if (!t->enabled_) continue;
     if (t->restart_ || deadline_reached(now_ms, t->next_run_ms_)) return 0;
     uint32_t until_ms = t->next_run_ms_ - now_ms;

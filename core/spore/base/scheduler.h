@@ -88,6 +88,8 @@ class Scheduler {
   /// due (0 if one already is), so a host loop may sleep that long. A task that fell behind by
   /// more than one interval skips the missed runs instead of running in a burst.
   uint32_t tick();
+  /// What tick() returns, without running anything: ms until the next task is due (0 if one is).
+  uint32_t ms_until_next() const;
 
   /// Longest single task run observed, ms, and the task it was (nullptr before any run).
   uint32_t max_run_ms() const { return max_run_ms_; }

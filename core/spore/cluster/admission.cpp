@@ -24,6 +24,7 @@ void Membership::handle_stranger(uint32_t src_ip, uint16_t src_port, const wire:
   // heartbeats (2.5 s apart, two of them to give the credit one challenge needs) and for
   // gossip, which issue 19's suppression thinned: joins under 30 % loss took seconds longer.
   challenged_ = true;
+  if (announce && msg.announce.reply_requested) defer_first_join(now_ms);  // another node boots too
   // To the packet source: the only address a stranger has shown (anti-amplification bounds it).
   const uint64_t echo = announce ? msg.announce.cookie : 0;
   challenge(msg.header.sender_id, src_ip, src_port, echo, announce && msg.announce.reply_requested,

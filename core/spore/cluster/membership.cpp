@@ -182,9 +182,6 @@ void Membership::on_datagram(uint32_t src_ip, uint16_t src_port, const uint8_t* 
   if (got != DatagramChannel::Received::kRefused && msg.header.type == wire::MessageType::kAnnounce &&
       msg.header.dest_id == ctx_.self().node_id && msg.announce.cookie != 0)
     challenged_ = true;  // run_heartbeat() keeps the join phase going
-  if (got != DatagramChannel::Received::kRefused && msg.header.type == wire::MessageType::kAnnounce &&
-      msg.announce.reply_requested)
-    defer_first_join(ctx_.clock().now_ms());
   const uint32_t now_ms = ctx_.clock().now_ms();
   if (got != DatagramChannel::Received::kRefused && msg.header.type == wire::MessageType::kDiscover) {
     answer_discover(src_ip, src_port, msg.header.sender_id, now_ms);

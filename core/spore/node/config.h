@@ -84,10 +84,10 @@ struct Config {
   /// first join ANNOUNCE goes within start_jitter_max_ms / 32 instead, and only a join heard
   /// before it (a power-on) puts it back to 0..start_jitter_max_ms (docs/protocol.md §11.3).
   uint32_t start_jitter_max_ms;
-  /// Members answer a settled cluster's newcomer (its join ANNOUNCE) after a random
-  /// 0..min(this x ACTIVE members, discovery_interval_ms / 2) ms, so the joiner takes about one
-  /// answer per this many ms instead of all at once, ms. A joining ESP8266 spends ~1 ms of CPU
-  /// per member at 80 MHz on the handshake (HMACs, docs/protocol.md §11.3). 0 answers at once.
+  /// Settled members answer a newcomer's join ANNOUNCE one slot of this many ms apart, in node id
+  /// order (the k-th after k x this, wrapping at discovery_interval_ms / 2), so the joiner takes
+  /// one answer per slot instead of all at once, ms. A joining ESP8266 spends ~1 ms of CPU per
+  /// member at 80 MHz on the handshake (HMACs, docs/protocol.md §11.3). 0 answers at once.
   uint32_t join_answer_spacing_ms;
   /// A task run longer than this is logged as blocking the loop, ms. On the ESP8266 a loop
   /// blocked for ~3 s trips the software watchdog and WiFi starves well before that.
