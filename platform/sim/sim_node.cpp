@@ -51,6 +51,7 @@ void SimNode::on_delivery(uint32_t src_ip, uint16_t src_port, const uint8_t* dat
   inbox_full_ = true;
   CoreScope core(*this);
   node_->receive();  // the one intake path, as spored's and the ESP8266's loop passes take theirs
+  delivered_ = true;
 }
 
 size_t SimNode::next_datagram() {
@@ -118,6 +119,12 @@ void SimNode::leave() {
     node_->membership().leave();
   }
   crash();
+}
+
+uint32_t SimNode::take_wake_ms() {
+  if (!delivered_ || !up_ || !node_) return UINT32_MAX;
+  delivered_ = false;
+  return node_->context().scheduler().ms_until_next();
 }
 
 uint32_t SimNode::loop() {

@@ -145,6 +145,11 @@ class SimNode : public UdpPort {
 
   /// One pass of the node's loop if it is up; ms until its next task (UINT32_MAX when down).
   uint32_t loop();
+  /// Once after each delivery: ms (on this node's clock) until its next task, which the datagram
+  /// may have moved earlier (a delayed answer, Task::run_by()); UINT32_MAX when nothing arrived.
+  /// The cluster then runs the node's loop by that time, as spored's and the ESP8266's loops run
+  /// a pass after every receive.
+  uint32_t take_wake_ms();
   /// Calls into this node's core and back out are bracketed by `hooks` (nullptr: none).
   void set_call_hooks(CallHooks* hooks) { hooks_ = hooks; }
 
@@ -236,6 +241,7 @@ class SimNode : public UdpPort {
   uint32_t inbox_ip_ = 0;
   uint16_t inbox_port_ = 0;
   bool inbox_full_ = false;
+  bool delivered_ = false;
 };
 
 }  // namespace spore::sim

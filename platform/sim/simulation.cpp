@@ -82,7 +82,10 @@ bool Cluster::run_until(const std::function<bool()>& done, uint64_t max_ms, uint
   const auto run_due = [this](uint64_t now) {
     bool busy = false;
     for (size_t i = 0; i < nodes_.size(); ++i) {
-      if (next_due_[i] > now || !nodes_[i]->up()) continue;
+      if (!nodes_[i]->up()) continue;
+      const uint32_t wake_ms = nodes_[i]->take_wake_ms();
+      if (wake_ms != UINT32_MAX) next_due_[i] = std::min(next_due_[i], now + nodes_[i]->shared_ms(wake_ms));
+      if (next_due_[i] > now) continue;
       const uint32_t wait = nodes_[i]->loop();
       if (wait == 0) busy = true;
       next_due_[i] = wait == UINT32_MAX ? std::numeric_limits<uint64_t>::max() : now + nodes_[i]->shared_ms(wait);

@@ -172,5 +172,58 @@ TEST(Scheduler, KeepsCadenceAcrossClockWrap) {
   EXPECT_EQ(c.runs, 10);
 }
 
+// A delayed answer between two periodic runs (Membership's join answers): run_by() brings the
+// next run forward, never back, and the period goes on from the run it chose; run_at() set
+// before begin() replaces the start jitter. A task that moves its own next run while running
+// (it still has answers pending) keeps that time rather than the period's.
+TEST(Scheduler, RunByBringsTheNextRunForwardAndRunAtReplacesTheStartJitter) {
+  FakeClock clock(0);
+  FakeRandom rnd(3);
+  Scheduler s(clock, rnd, nullptr);
+  Counter c, first;
+  Task tick("tick", 100, c.cb());
+  Task join("join", 1000, first.cb());
+  join.run_at(7);
+  s.add(tick);
+  s.add(join);
+  s.begin(0, 0);  // no jitter: tick at 0, 100, ...
+  run_for(s, clock, 10);
+  EXPECT_EQ(first.runs, 1);
+  EXPECT_EQ(first.last_ms, 7u);  // run_at() before begin() kept, not replaced by the first run at 0
+  tick.run_by(150);  // later than the next run (100): nothing changes
+  tick.run_by(42);
+  run_for(s, clock, 50);  // to 60
+  EXPECT_EQ(c.runs, 2);
+  EXPECT_EQ(c.last_ms, 42u);
+  run_for(s, clock, 90);  // to 150: the period goes on from 42
+  EXPECT_EQ(c.runs, 3);
+  EXPECT_EQ(c.last_ms, 142u);
+}
+
+struct SelfMover {
+  Task* task = nullptr;
+  int runs = 0;
+  uint32_t last_ms = 0;
+  void run(uint32_t now_ms) {
+    ++runs;
+    last_ms = now_ms;
+    if (runs == 1) task->run_by(now_ms + 5);
+  }
+};
+
+TEST(Scheduler, ATaskMayMoveItsOwnNextRunWhileRunning) {
+  FakeClock clock(0);
+  FakeRandom rnd(3);
+  Scheduler s(clock, rnd, nullptr);
+  SelfMover m;
+  Task t("self", 100, Task::Callback::bind<SelfMover, &SelfMover::run>(&m));
+  m.task = &t;
+  s.add(t);
+  s.begin(0, 0);
+  run_for(s, clock, 20);
+  EXPECT_EQ(m.runs, 2);
+  EXPECT_EQ(m.last_ms, 5u);  // not 100: the run at 0 asked for 5
+}
+
 }  // namespace
 }  // namespace spore

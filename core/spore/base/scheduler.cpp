@@ -27,6 +27,7 @@ void Scheduler::begin(uint32_t start_jitter_max_ms, uint32_t long_task_warn_ms) 
 }
 
 void Scheduler::schedule_first(Task& task, uint32_t now_ms) {
+  if (task.scheduled_) return;  // Task::run_at() chose it
   uint32_t span_ms = task.interval_ms_ < start_jitter_max_ms_ ? task.interval_ms_ : start_jitter_max_ms_;
   uint32_t jitter_ms = span_ms == 0 ? 0 : random_.next_u32() % (span_ms + 1);
   task.next_run_ms_ = now_ms + jitter_ms;
@@ -46,18 +47,24 @@ uint32_t Scheduler::tick() {
       t->scheduled_ = true;
     }
     if (!deadline_reached(now_ms, t->next_run_ms_)) continue;
+    // Planned before the run, so that the task may move its own next run (Task::run_by()).
+    const uint32_t planned_ms = t->next_run_ms_ + t->interval_ms_;
+    t->next_run_ms_ = planned_ms;
     run(*t);
-    t->next_run_ms_ += t->interval_ms_;
     // Behind by a whole interval (the loop was blocked): skip the missed runs rather than
     // running them back to back, which would block the loop even longer.
     const uint32_t after_ms = clock_.now_ms();
-    if (t->interval_ms_ != 0 && deadline_reached(after_ms, t->next_run_ms_)) {
+    if (t->next_run_ms_ == planned_ms && t->interval_ms_ != 0 && deadline_reached(after_ms, planned_ms)) {
       t->next_run_ms_ = after_ms + t->interval_ms_;
     }
   }
+  return ms_until_next();
+}
+
+uint32_t Scheduler::ms_until_next() const {
   const uint32_t now_ms = clock_.now_ms();
   uint32_t wait_ms = UINT32_MAX;
-  for (Task* t = head_; t != nullptr; t = t->next_) {
+  for (const Task* t = head_; t != nullptr; t = t->next_) {
     if (!t->enabled_) continue;
     if (t->restart_ || deadline_reached(now_ms, t->next_run_ms_)) return 0;
     uint32_t until_ms = t->next_run_ms_ - now_ms;

@@ -38,6 +38,18 @@ class Task {
     enabled_ = true;
   }
   void disable() { enabled_ = false; }
+  /// Moves the next run to `due_ms` (the Clock's ms), earlier or later; the interval goes on from
+  /// there. Before Scheduler::begin() it replaces the start jitter of the first run.
+  void run_at(uint32_t due_ms) {
+    next_run_ms_ = due_ms;
+    scheduled_ = true;
+    restart_ = false;
+  }
+  /// Runs the task no later than `due_ms`: like run_at() when that is earlier than the next run,
+  /// else nothing. For work with a deadline between two periodic runs (a delayed answer).
+  void run_by(uint32_t due_ms) {
+    if (!scheduled_ || static_cast<int32_t>(due_ms - next_run_ms_) < 0) run_at(due_ms);
+  }
   bool enabled() const { return enabled_; }
 
   uint32_t run_count() const { return run_count_; }
@@ -68,13 +80,16 @@ class Scheduler {
   bool add(Task& task);
 
   /// Fixes every task's first run at now + a random 0..min(interval, start_jitter_max_ms) ms,
-  /// so nodes powered on together spread their broadcasts. Tasks added later get the same jitter.
+  /// so nodes powered on together spread their broadcasts. Tasks added later get the same jitter;
+  /// a task given its first run already (Task::run_at()) keeps it.
   void begin(uint32_t start_jitter_max_ms, uint32_t long_task_warn_ms);
 
   /// Runs every enabled task that is due, each at most once. Returns ms until the next task is
   /// due (0 if one already is), so a host loop may sleep that long. A task that fell behind by
   /// more than one interval skips the missed runs instead of running in a burst.
   uint32_t tick();
+  /// What tick() returns, without running anything: ms until the next task is due (0 if one is).
+  uint32_t ms_until_next() const;
 
   /// Longest single task run observed, ms, and the task it was (nullptr before any run).
   uint32_t max_run_ms() const { return max_run_ms_; }

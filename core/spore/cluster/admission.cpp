@@ -18,6 +18,13 @@ void Membership::handle_stranger(uint32_t src_ip, uint16_t src_port, const wire:
     return;
   }
   channel_.refuse(wire::DecodeError::kUnknownSender);
+  // Someone this node does not know, who likely does not know it either (a handshake leg was
+  // lost): the join phase goes on (run_heartbeat()), each join ANNOUNCE drawing a fresh padded
+  // challenge from whoever still lacks this node. Without it such a pair waited for each other's
+  // heartbeats (2.5 s apart, two of them to give the credit one challenge needs) and for
+  // gossip, which issue 19's suppression thinned: joins under 30 % loss took seconds longer.
+  challenged_ = true;
+  if (announce && msg.announce.reply_requested) defer_first_join(now_ms);  // another node boots too
   // To the packet source: the only address a stranger has shown (anti-amplification bounds it).
   const uint64_t echo = announce ? msg.announce.cookie : 0;
   challenge(msg.header.sender_id, src_ip, src_port, echo, announce && msg.announce.reply_requested,
@@ -47,32 +54,67 @@ void Membership::answer_discover(uint32_t src_ip, uint16_t src_port, uint32_t as
 
 bool Membership::queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie, bool padded,
                              uint32_t due_ms, size_t first) {
-  PendingReply* free_slot = nullptr;
+  PendingReply asked{echo, ip, due_ms, dest_id, port, with_cookie, padded};
+  PendingReply* slot = nullptr;
   for (size_t i = first; i < replies_.size(); ++i) {
     PendingReply& r = replies_[i];
     // One answer per node and address: a replay of a node's datagram from elsewhere gets its own
     // entry (bounded by the credit), never the real node's answer or echo.
     if (r.ip == ip && r.port == port && r.dest_id == dest_id) {
-      if (echo != 0) r.echo = echo;  // one answer at a time, carrying the newest cookie to echo
-      r.with_cookie = r.with_cookie || with_cookie;
-      r.padded = r.padded || padded;
-      return true;
+      if (echo == 0) asked.echo = r.echo;  // one answer at a time, carrying the newest cookie to echo
+      asked.with_cookie = r.with_cookie || with_cookie;
+      asked.padded = r.padded || padded;
+      // The earlier of the two: an echo due now does not wait out a join answer's jitter.
+      if (deadline_reached(due_ms, r.due_ms)) asked.due_ms = r.due_ms;
+      slot = &r;
+      break;
     }
-    if (r.ip == 0 && free_slot == nullptr) free_slot = &r;
+    if (r.ip == 0 && slot == nullptr) slot = &r;
   }
-  if (free_slot == nullptr && first > 0) return false;  // a DISCOVER's share is taken
-  if (free_slot == nullptr || due_ms == ctx_.clock().now_ms()) {
+  if (slot == nullptr && first > 0) return false;  // a DISCOVER's share is taken
+  if (slot == nullptr || asked.due_ms == ctx_.clock().now_ms()) {
     // Due now, or no room to wait: an answer dropped here would cost the asker a retry.
-    return send_announce(ip, port, dest_id, false, echo, with_cookie, padded);
+    if (slot != nullptr) *slot = PendingReply{};
+    return send_announce(ip, port, dest_id, false, asked.echo, asked.with_cookie, asked.padded);
   }
-  free_slot->echo = echo;
-  free_slot->ip = ip;
-  free_slot->due_ms = due_ms;
-  free_slot->dest_id = dest_id;
-  free_slot->port = port;
-  free_slot->with_cookie = with_cookie;
-  free_slot->padded = padded;
+  *slot = asked;
+  tick_task_.run_by(asked.due_ms);  // sent when due, not at the next tick (a join's answers are ms apart)
   return true;
+}
+
+void Membership::send_due_replies(uint32_t now_ms) {
+  for (PendingReply& r : replies_) {
+    if (r.ip != 0 && deadline_reached(now_ms, r.due_ms)) {
+      const PendingReply due = r;
+      r = PendingReply{};
+      send_announce(due.ip, due.port, due.dest_id, false, due.echo, due.with_cookie, due.padded);
+    } else if (r.ip != 0) {
+      tick_task_.run_by(r.due_ms);  // the next one due, if before the tick's next run
+    }
+  }
+}
+
+uint32_t Membership::join_answer_delay_ms() {
+  // Joining (a power-on, where every node is a newcomer and knows few of the others): a random
+  // delay over the half interval, as many answers go to each of many joiners. Settled: one slot
+  // of join_answer_spacing_ms per ACTIVE member, taken in node id order, so the joiner receives
+  // one answer per slot (the members agree on the order: they know the same members), and a
+  // join takes (N - 1) slots; past the half interval the slots wrap (two answers per slot).
+  const Config& cfg = ctx_.config();
+  const uint32_t spread_ms = cfg.discovery_interval_ms / 2;
+  if (join_announces_left_ != 0) return random_below(spread_ms + 1);
+  uint32_t rank = 0;
+  const uint32_t self_id = ctx_.self().node_id;
+  ctx_.members().for_each([&](const Member& m) {
+    if (m.status == MemberStatus::kActive && m.node_id < self_id) ++rank;
+  });
+  return (rank * cfg.join_answer_spacing_ms) % (spread_ms + 1);
+}
+
+void Membership::defer_first_join(uint32_t now_ms) {
+  if (join_announces_sent_ != 0 || join_deferred_ || left_) return;
+  join_deferred_ = true;
+  heartbeat_task_.run_at(now_ms + random_below(ctx_.config().start_jitter_max_ms + 1));
 }
 
 void Membership::challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_t echo, bool jitter, bool padded,
@@ -95,7 +137,7 @@ void Membership::challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_
   }
   slot->node_id = node_id;
   slot->sent_ms = now_ms;
-  const uint32_t delay_ms = jitter ? random_below(ctx_.config().discovery_interval_ms / 2 + 1) : 0;
+  const uint32_t delay_ms = jitter ? join_answer_delay_ms() : 0;
   // Not sent (no anti-amplification credit yet): the stranger's next datagram, which adds credit,
   // gets its challenge at once instead of a discovery interval later.
   if (!queue_reply(node_id, ip, port != 0 ? port : ctx_.config().udp_port, echo, true, padded, now_ms + delay_ms))

@@ -74,6 +74,9 @@ void Membership::begin() {
   heartbeat_task_.set_interval_ms(cfg.discovery_interval_ms);
   tick_task_.set_interval_ms(cfg.listen_interval_ms);
   ctx_.scheduler().add(heartbeat_task_);
+  // A late join is the common case and must be quick: the first join ANNOUNCE goes within a
+  // short window, not the whole start jitter; a power-on moves it back (defer_first_join()).
+  heartbeat_task_.run_at(ctx_.clock().now_ms() + random_below(cfg.start_jitter_max_ms / 32 + 1));
   ctx_.scheduler().add(tick_task_);
   events_.begin();
   begun_ms_ = ctx_.clock().now_ms();
@@ -116,9 +119,10 @@ void Membership::run_heartbeat(uint32_t now_ms) {
   resources_digest_ = compute_resources_digest();
   const bool joining = join_announces_left_ > 0;
   if (joining) {
-    // A challenge since the last join ANNOUNCE means a peer still does not know this node (under
-    // loss one of the handshake's three datagrams went missing): the next one retries every open
-    // handshake at once, so the phase lasts as long as challenges come, up to kMaxJoinAnnounces.
+    // A challenge, or a stranger heard, since the last join ANNOUNCE means a peer still does not
+    // know this node (under loss one of the handshake's datagrams went missing): the next one
+    // retries every open handshake at once, so the phase lasts while they come, up to
+    // kMaxJoinAnnounces.
     const bool more = ++join_announces_sent_ < kMaxJoinAnnounces && challenged_;
     if (!more && --join_announces_left_ == 0) heartbeat_task_.set_interval_ms(cfg.heartbeat_interval_ms);
     challenged_ = false;
@@ -154,13 +158,7 @@ void Membership::run_heartbeat(uint32_t now_ms) {
 
 void Membership::run_tick(uint32_t now_ms) {
   if (left_) return;
-  for (PendingReply& r : replies_) {
-    if (r.ip != 0 && is_due(now_ms, r.due_ms)) {
-      const PendingReply due = r;
-      r = PendingReply{};
-      send_announce(due.ip, due.port, due.dest_id, false, due.echo, due.with_cookie, due.padded);
-    }
-  }
+  send_due_replies(now_ms);
   for (Relay& r : relays_) {
     if (r.our_probe_id != 0 && is_due(now_ms, r.expires_ms)) r = Relay{};
   }
@@ -294,7 +292,7 @@ void Membership::handle_announce(const wire::Message& msg, uint32_t now_ms) {
   // signed address. A join broadcast is answered after a jitter, so a joiner is not hit by every
   // member's reply in the same millisecond.
   if (a.reply_requested || a.cookie != 0) {
-    const uint32_t delay_ms = a.reply_requested ? random_below(ctx_.config().discovery_interval_ms / 2 + 1) : 0;
+    const uint32_t delay_ms = a.reply_requested ? join_answer_delay_ms() : 0;
     const uint16_t port = m->udp_port_or(ctx_.config().udp_port);
     queue_reply(h.sender_id, m->ip, port, a.cookie, false, false, now_ms + delay_ms);
     // The echo that completes a handshake is the one datagram whose loss nobody retries soon (the

@@ -218,10 +218,19 @@ class Membership {
   /// join replies always find a slot and keep their jitter).
   bool queue_reply(uint32_t dest_id, uint32_t ip, uint16_t port, uint64_t echo, bool with_cookie, bool padded,
                    uint32_t due_ms, size_t first = 0);
+  /// Sends the queued answers that are due, and has the tick run again when the next one is.
+  void send_due_replies(uint32_t now_ms);
   /// Challenges stranger `node_id` at ip:port, at most once per discovery interval.
   /// `padded`: it answers a padded ANNOUNCE (a join or a challenge), so it is padded too.
   void challenge(uint32_t node_id, uint32_t ip, uint16_t port, uint64_t echo, bool jitter, bool padded,
                  uint32_t now_ms);
+  /// Delay of an answer to a join ANNOUNCE (a challenge, or a known member's reply), ms: spread
+  /// by the cluster's size when this node is settled, over discovery_interval_ms / 2 while it is
+  /// joining itself (a power-on: nobody knows the cluster's size yet).
+  uint32_t join_answer_delay_ms();
+  /// Another node's join ANNOUNCE came before this node's first one: a power-on, so the first
+  /// one waits a random 0..start_jitter_max_ms (once) instead of going out in lock step.
+  void defer_first_join(uint32_t now_ms);
   /// This node's cookie for node `node_id` at ip:port in the current epoch (docs/protocol.md
   /// §11.3): bound to the one it challenges, so an echo admits only that node at that address.
   uint64_t cookie(uint32_t now_ms, uint32_t node_id, uint32_t ip, uint16_t port) const;
@@ -330,7 +339,8 @@ class Membership {
   uint8_t join_count_ = 0;
   uint8_t join_announces_left_ = kJoinAnnounces;
   uint8_t join_announces_sent_ = 0;
-  bool challenged_ = false;  ///< an ANNOUNCE with a cookie was addressed to this node since the last join ANNOUNCE
+  bool challenged_ = false;  ///< a challenge came, or a stranger was heard, since the last join ANNOUNCE
+  bool join_deferred_ = false;  ///< defer_first_join() moved the first join ANNOUNCE
   uint8_t latency_cursor_ = 0;
   uint8_t fetch_cursor_ = 0;
   bool begun_ = false;

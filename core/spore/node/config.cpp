@@ -13,6 +13,7 @@ Config Config::default_esp8266() {
   c.member_info_interval_ms = 10000;
   c.debug_interval_ms = 5000;
   c.start_jitter_max_ms = 1000;
+  c.join_answer_spacing_ms = 2;  // the ESP-01's HMAC cost per member, twice over
   c.long_task_warn_ms = 100;
   c.inactive_after_ms = 10000;
   c.dead_after_ms = 60000;
@@ -30,6 +31,7 @@ Config Config::default_lan() {
   Config c = default_esp8266();
   c.http_port = 8080;
   c.long_task_warn_ms = 50;
+  c.join_answer_spacing_ms = 1;  // hosts: microseconds per member; the LAN's airtime bounds it
   return c;
 }
 

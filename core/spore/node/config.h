@@ -80,8 +80,15 @@ struct Config {
   /// serial port, so keep it long on devices.
   uint32_t debug_interval_ms;
   /// Each task's first run is delayed by a random 0..min(interval, start_jitter_max_ms) ms so that
-  /// nodes powered on together do not broadcast in lock step. 0 disables jitter (tests).
+  /// nodes powered on together do not broadcast in lock step. 0 disables jitter (tests). The
+  /// first join ANNOUNCE goes within start_jitter_max_ms / 32 instead, and only a join heard
+  /// before it (a power-on) puts it back to 0..start_jitter_max_ms (docs/protocol.md §11.3).
   uint32_t start_jitter_max_ms;
+  /// Settled members answer a newcomer's join ANNOUNCE one slot of this many ms apart, in node id
+  /// order (the k-th after k x this, wrapping at discovery_interval_ms / 2), so the joiner takes
+  /// one answer per slot instead of all at once, ms. A joining ESP8266 spends ~1 ms of CPU per
+  /// member at 80 MHz on the handshake (HMACs, docs/protocol.md §11.3). 0 answers at once.
+  uint32_t join_answer_spacing_ms;
   /// A task run longer than this is logged as blocking the loop, ms. On the ESP8266 a loop
   /// blocked for ~3 s trips the software watchdog and WiFi starves well before that.
   uint32_t long_task_warn_ms;
