@@ -17,11 +17,31 @@ namespace {
 constexpr size_t kDigestPage =
     SPORE_MAX_MEMBERS < wire::kMaxDigestEntries ? SPORE_MAX_MEMBERS : wire::kMaxDigestEntries;
 
+// Serial-number order (RFC 1982) for rounds: a 32-bit counter that may wrap.
+bool round_newer(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
+
 }  // namespace
 
 void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
   const wire::Digest& d = msg.digest;
   const uint32_t self = ctx_.self().node_id;
+  // Ages count from when a DIGEST is taken, so one taken late (a lost broadcast replayed by anyone
+  // who kept a copy, within its sender's replay window) would date old evidence to now, and this
+  // node's next DIGEST would pass that on to every member. Rounds come about one per heartbeat
+  // period: a DIGEST more than inactive_after_ms worth of rounds behind the live chain is such a
+  // DIGEST (a sender that missed a round or two is behind too, with fresh evidence: it counts).
+  const Config& cfg = ctx_.config();
+  const bool live = chain_.heard && elapsed_ms(now_ms, chain_.heard_ms) < 3 * cfg.heartbeat_interval_ms;
+  if (live && round_newer(chain_.round, d.round) &&
+      chain_.round - d.round > cfg.inactive_after_ms / cfg.heartbeat_interval_ms) {
+    ++stats_.ignored;
+    return;
+  }
+  if (!digest_mode() && (!live || round_newer(d.round, chain_.round))) {
+    chain_.round = d.round;  // no chain to follow here, but the newest round dates what comes later
+    chain_.heard_ms = now_ms;
+    chain_.heard = true;
+  }
   bool listed = false;
   for (size_t i = 0; i < d.entries.size(); ++i) {
     const wire::DigestEntry e = d.entries[i];
@@ -50,9 +70,6 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
 #if SPORE_DIGEST_LIVENESS
 
 namespace {
-
-// Serial-number order (RFC 1982) for rounds: a 32-bit counter that may wrap.
-bool round_newer(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
 
 bool is_due(uint32_t now_ms, uint32_t deadline_ms) { return static_cast<int32_t>(now_ms - deadline_ms) >= 0; }
 
