@@ -252,7 +252,13 @@ class Membership {
     bool heartbeat_pending = false;  ///< this round's heartbeat is still to send
     bool pulled = false;             ///< this round's missing DIGEST was asked for (DIGEST_REQ)
   };
-  bool digest_mode() const { return SPORE_DIGEST_LIVENESS && ctx_.config().liveness == Liveness::kDigest; }
+  /// Config::liveness kDigest, and this node's table has room: a full table may mean a cluster
+  /// larger than it, whose members each know different others, so the chain cannot reach them all
+  /// (DIGESTs of senders a node does not know are no evidence there): heartbeats are broadcast.
+  bool digest_mode() const {
+    return SPORE_DIGEST_LIVENESS && ctx_.config().liveness == Liveness::kDigest &&
+           ctx_.members().size() < MemberTable::capacity();
+  }
   /// A chain was heard within 1.5 heartbeat periods: heartbeats go to its next sender.
   bool chain_live(uint32_t now_ms) const;
   void handle_digest(const wire::Message& msg, uint32_t now_ms);
