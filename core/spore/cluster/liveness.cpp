@@ -42,7 +42,7 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     chain_.heard_ms = now_ms;
     chain_.heard = true;
   }
-  bool listed = false;
+  bool listed = false, unknown = false;
   for (size_t i = 0; i < d.entries.size(); ++i) {
     const wire::DigestEntry e = d.entries[i];
     if (e.node_id == self) {
@@ -51,11 +51,21 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     }
     // Evidence, never admission: vouch() knows only members of this table, and not those that left.
     Member* m = ctx_.members().vouch(e.node_id, now_ms - uint32_t{e.age} * d.age_unit_ms, now_ms);
-    if (m == nullptr) continue;
+    if (m == nullptr) {
+      unknown = unknown || (digest_mode() && ctx_.members().find(e.node_id) == nullptr);
+      continue;
+    }
     ++stats_.vouched;
     alive_evidence(peer_of(*m), *m);
   }
   if (!digest_mode()) return;  // a kBroadcast node takes the evidence and follows no chain
+  // A node that just joined, and a DIGEST names members it does not know: their answers to its join
+  // ANNOUNCE were lost, and their heartbeats, not broadcast in this mode, will not make it challenge
+  // them. One more ANNOUNCE with reply requested asks them all again (within kMaxJoinAnnounces; a
+  // member that joins later reaches older nodes by its own join and gossip).
+  if (unknown && join_announces_left_ == 0 && join_announces_sent_ < kMaxJoinAnnounces &&
+      elapsed_ms(now_ms, begun_ms_) < 20 * ctx_.config().heartbeat_interval_ms)
+    join_announces_left_ = 1;
   const uint32_t sent_to = chain_.heartbeat_to_id;
   if (!follow_chain(msg.header.sender_id, d, now_ms)) return;
   // This round's heartbeat went to the sender, yet its DIGEST does not list this node: the
