@@ -151,5 +151,71 @@ TEST(DigestAttackSim, ARestartedNodeSeesEveryMemberWithinTwoSecondsAtTenPercentL
   EXPECT_LE(worst_ms, 2000u);
 }
 
+// Finding D5 (open mode, or a key holder). Eve forges one datagram per 400 ms in the name of a
+// crashed node D: in the broadcast design a heartbeat, which keeps D ACTIVE (a keyless cluster
+// trusts its LAN) and nothing else; in digest mode a DIGEST of an ever higher round that names D as
+// the next sender and as the backup. Every member then follows it: sends its heartbeat to D, sends
+// no DIGEST (it is not next) and no fallback broadcast (a chain is heard). The live members must
+// still keep each other ACTIVE: what is left is SWIM's probing (suspect_after_ms), at several times
+// the PINGs.
+TEST(DigestAttackSim, AForgedChainThroughACrashedNodeStarvesNobody) {
+  const Config cfg = Config::fast().with_digest_liveness();
+  Cluster c(10, cfg, 13);  // open mode: no key
+  SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
+  c.run_for(5000);
+  const size_t d = 9;
+  const uint32_t d_id = c.node(d).node_id(), d_inc = c.node(d).ctx().self().incarnation;
+  const auto totals = [&](uint64_t& digests, uint64_t& probes, uint64_t& heartbeats_lost) {
+    digests = probes = heartbeats_lost = 0;
+    for (size_t i = 0; i < d; ++i) {
+      digests += c.node(i).membership().stats().digests_sent;
+      probes += c.node(i).membership().stats().probes_direct;
+    }
+    heartbeats_lost = c.net().counters(d).dropped;
+  };
+  uint64_t digests0, probes0, lost0;
+  totals(digests0, probes0, lost0);
+  c.run_for(30000);  // control: the same 30 s with D up and no attack
+  uint64_t digests1, probes1, lost1;
+  totals(digests1, probes1, lost1);
+  c.crash(d);
+  LinkProfile lossy;  // and 10 % loss, so the probes that now carry liveness are tested too
+  lossy.loss = 0.10;
+  lossy.delay_ms = 2;
+  lossy.jitter_ms = 3;
+  c.net().set_profile(lossy);
+  uint32_t seq = 0x40000000u, round = 0x10000000u;
+  const uint64_t t0 = c.now();
+  for (uint64_t t = 0; t < 30000; t += 400) {
+    wire::Message m;
+    m.header.type = wire::MessageType::kDigest;
+    m.header.sender_id = d_id;
+    m.header.incarnation = d_inc;
+    m.header.seq = ++seq;
+    m.digest.round = ++round;
+    m.digest.next_id = m.digest.backup_id = d_id;
+    m.digest.age_unit_ms = 100;
+    const std::vector<uint8_t> bytes = SimAdversary::encode(m);
+    for (size_t i = 0; i < d; ++i) eve.send(c.node(i).ip(), cfg.udp_port, bytes);
+    c.run_for(400);
+  }
+  size_t false_inactive = 0;
+  for (size_t i = 0; i < d; ++i)
+    for (size_t j = 0; j < d; ++j)
+      if (i != j) false_inactive += c.node(i).count_events("node_inactive", c.node(j).node_id());
+  uint64_t digests2, probes2, lost2;
+  totals(digests2, probes2, lost2);
+  std::printf("[figure] 30 s of forged DIGESTs naming a crashed node next: %zu false node_inactive among 9 live "
+              "nodes; DIGESTs sent by them %llu (control 30 s: %llu), direct probes %llu (control %llu), datagrams "
+              "lost into the crashed node %llu\n",
+              false_inactive, static_cast<unsigned long long>(digests2 - digests1),
+              static_cast<unsigned long long>(digests1 - digests0), static_cast<unsigned long long>(probes2 - probes1),
+              static_cast<unsigned long long>(probes1 - probes0), static_cast<unsigned long long>(lost2 - lost1));
+  EXPECT_EQ(false_inactive, 0u);
+  EXPECT_GE(c.now() - t0, 30000u);
+}
+
 }  // namespace
 }  // namespace spore::sim
