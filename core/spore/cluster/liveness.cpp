@@ -202,6 +202,15 @@ void Membership::send_digest(uint32_t now_ms) {
 void Membership::handle_digest_req(const wire::Header& h, uint32_t now_ms) {
   const Member* asker = ctx_.members().find(h.sender_id);
   if (!digest_mode() || !chain_.heard || asker == nullptr) return;
+  // A member asks once a round. Answering more would let anyone who can send in its name (a
+  // keyless cluster) aim every node's DIGEST at it: 23 bytes asked, 4.5 per member answered.
+  Peer& peer = peer_of(*asker);
+  if (peer.digest_answered && elapsed_ms(now_ms, peer.digest_answered_ms) < ctx_.config().heartbeat_interval_ms) {
+    ++stats_.ignored;
+    return;
+  }
+  peer.digest_answered = true;
+  peer.digest_answered_ms = now_ms;
   // The asker's own address from the table, never the packet's source: no reflection.
   wire::Digest d;
   d.round = chain_.round;

@@ -133,6 +133,10 @@ class Membership {
     uint32_t held_res_digest = 0;
     uint8_t probe_phase = 0;  // kPhaseNone / kPhaseDirect / kPhaseIndirect
     bool announced = false;   // its digests are known (an ANNOUNCE or INFO arrived)
+#if SPORE_DIGEST_LIVENESS
+    bool digest_answered = false;     // a DIGEST_REQ of this member was answered at digest_answered_ms
+    uint32_t digest_answered_ms = 0;  // (one answer per heartbeat period: a member asks once a round)
+#endif
   };
   struct Relay {
     uint32_t our_probe_id = 0;  // 0 = free
