@@ -17,14 +17,17 @@ namespace {
 constexpr size_t kDigestPage =
     SPORE_MAX_MEMBERS < wire::kMaxDigestEntries ? SPORE_MAX_MEMBERS : wire::kMaxDigestEntries;
 
+#if SPORE_DIGEST_LIVENESS
 // Serial-number order (RFC 1982) for rounds: a 32-bit counter that may wrap.
 bool round_newer(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
+#endif
 
 }  // namespace
 
 void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
   const wire::Digest& d = msg.digest;
   const uint32_t self = ctx_.self().node_id;
+#if SPORE_DIGEST_LIVENESS  // (an ESP8266 relays no evidence: a late DIGEST misleads it alone, as a late heartbeat)
   // Ages count from when a DIGEST is taken, so one taken late (a lost broadcast replayed by anyone
   // who kept a copy, within its sender's replay window) would date old evidence to now, and this
   // node's next DIGEST would pass that on to every member. Rounds come about one per heartbeat
@@ -42,6 +45,7 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     chain_.heard_ms = now_ms;
     chain_.heard = true;
   }
+#endif
   bool listed = false, unknown = false;
   for (size_t i = 0; i < d.entries.size(); ++i) {
     const wire::DigestEntry e = d.entries[i];
