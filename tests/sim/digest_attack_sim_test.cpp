@@ -273,5 +273,60 @@ TEST(DigestAttackSim, AForgedDigestRequestDoesNotAmplifyTowardsAMember) {
   EXPECT_LE(digest, 1.0);
 }
 
+// What held (keyed cluster, keyless LAN peer): DIGESTs and DIGEST_REQs eve captured, replayed to
+// every node from a forged source (the original sender's address, or a made-up one), are refused
+// (replayed, wrong_destination), or, for a broadcast copy a node had lost, taken once and its
+// evidence ignored as late; nothing is sent to the forged address (a DIGEST_REQ is answered at the
+// asker's table address, never the packet's source).
+TEST(DigestAttackSim, CapturedDigestsAndRequestsReplayedAnywhereDoNothing) {
+  const Config cfg = Config::fast().with_digest_liveness();
+  KeyedCluster c(10, cfg, 15);
+  SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
+  SimAdversary fake(c.net(), c.clock(), 0x0A07F0F0, 4000);  // only counts what is sent to it
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
+  // Some loss while eve listens, so that nodes ask for DIGESTs (DIGEST_REQ and its answers flow).
+  LinkProfile lossy;
+  lossy.loss = 0.15;
+  c.net().set_profile(lossy);
+  eve.tap_all();
+  c.run_for(5000);
+  c.net().set_profile(LinkProfile{});
+  std::vector<const Captured*> kept;
+  size_t requests = 0;
+  for (const Captured& d : eve.captured()) {
+    const bool req = d.is(wire::MessageType::kDigestReq);
+    if (!req && !(d.is(wire::MessageType::kDigest) && (!d.broadcast || d.dst_ip == c.node(0).ip()))) continue;
+    kept.push_back(&d);  // each unicast, and one copy of each broadcast
+    requests += req ? 1 : 0;
+  }
+  ASSERT_GT(requests, 0u);
+  c.run_for(4 * cfg.inactive_after_ms);
+  const auto sum = [&](uint32_t MembershipStats::*field) {
+    uint32_t n = 0;
+    for (size_t i = 0; i < c.size(); ++i) n += c.node(i).membership().stats().*field;
+    return n;
+  };
+  const uint32_t refused0 = sum(&MembershipStats::rejected_total), ignored0 = sum(&MembershipStats::ignored);
+  size_t replays = 0;
+  for (const Captured* d : kept) {
+    for (size_t i = 0; i < c.size(); ++i) {
+      if (c.node(i).node_id() == d->sender()) continue;  // its own datagram: dropped unread, uncounted
+      eve.replay_as(*d, d->src_ip, d->src_port, c.node(i).ip(), cfg.udp_port);
+      eve.replay_as(*d, fake.ip(), fake.port(), c.node(i).ip(), cfg.udp_port);
+      replays += 2;
+    }
+    c.run_for(5);
+  }
+  c.run_for(1000);
+  const uint32_t refused = sum(&MembershipStats::rejected_total) - refused0;
+  const uint32_t ignored = sum(&MembershipStats::ignored) - ignored0;
+  std::printf("[figure] %zu captured DIGESTs and DIGEST_REQs (%zu requests) replayed %zu times: %u refused, %u taken "
+              "and ignored (late), %llu B sent to the forged address\n",
+              kept.size(), requests, replays, refused, ignored, static_cast<unsigned long long>(fake.bytes_received()));
+  EXPECT_GE(refused + ignored, replays);
+  EXPECT_EQ(fake.bytes_received(), 0u);
+}
+
 }  // namespace
 }  // namespace spore::sim
