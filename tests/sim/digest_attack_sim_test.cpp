@@ -29,6 +29,15 @@ uint32_t be32(const uint8_t* p) {
 uint32_t digest_round(const Captured& d) { return be32(d.bytes.data() + wire::kHeaderBytes); }
 uint32_t digest_next_id(const Captured& d) { return be32(d.bytes.data() + wire::kHeaderBytes + 4); }
 
+// A LAN that loses `loss` of the datagrams, 2-5 ms one way.
+LinkProfile lossy_lan(double loss) {
+  LinkProfile p;
+  p.loss = loss;
+  p.delay_ms = 2;
+  p.jitter_ms = 3;
+  return p;
+}
+
 bool is_digest(const uint8_t* data, size_t size) {
   return size > 3 && data[3] == static_cast<uint8_t>(wire::MessageType::kDigest);
 }
@@ -132,11 +141,7 @@ TEST(DigestAttackSim, ARestartedNodeSeesEveryMemberWithinTwoSecondsAtTenPercentL
   KeyedCluster c(20, cfg, 22);
   c.start_all();
   ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
-  LinkProfile lossy;
-  lossy.loss = 0.10;
-  lossy.delay_ms = 2;
-  lossy.jitter_ms = 3;
-  c.net().set_profile(lossy);
+  c.net().set_profile(lossy_lan(0.10));
   uint64_t worst_ms = 0;
   for (size_t victim = 3; victim < 9; ++victim) {
     c.crash(victim);
@@ -181,11 +186,7 @@ TEST(DigestAttackSim, AForgedChainThroughACrashedNodeStarvesNobody) {
   uint64_t digests1, probes1, lost1;
   totals(digests1, probes1, lost1);
   c.crash(d);
-  LinkProfile lossy;  // and 10 % loss, so the probes that now carry liveness are tested too
-  lossy.loss = 0.10;
-  lossy.delay_ms = 2;
-  lossy.jitter_ms = 3;
-  c.net().set_profile(lossy);
+  c.net().set_profile(lossy_lan(0.10));  // so the probes that now carry liveness are tested under loss too
   uint32_t seq = 0x40000000u, round = 0x10000000u;
   const uint64_t t0 = c.now();
   for (uint64_t t = 0; t < 30000; t += 400) {
@@ -286,9 +287,7 @@ TEST(DigestAttackSim, CapturedDigestsAndRequestsReplayedAnywhereDoNothing) {
   c.start_all();
   ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
   // Some loss while eve listens, so that nodes ask for DIGESTs (DIGEST_REQ and its answers flow).
-  LinkProfile lossy;
-  lossy.loss = 0.15;
-  c.net().set_profile(lossy);
+  c.net().set_profile(lossy_lan(0.15));
   eve.tap_all();
   c.run_for(5000);
   c.net().set_profile(LinkProfile{});
