@@ -38,6 +38,13 @@ LinkProfile lossy_lan(double loss) {
   return p;
 }
 
+// Starts every node, waits until all see each other ACTIVE, then lets the cluster settle.
+void start_settled(Cluster& c, uint64_t settle_ms) {
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
+  c.run_for(settle_ms);
+}
+
 bool is_digest(const uint8_t* data, size_t size) {
   return size > 3 && data[3] == static_cast<uint8_t>(wire::MessageType::kDigest);
 }
@@ -54,9 +61,7 @@ TEST(DigestAttackSim, ALostDigestReplayedLateRevivesACrashedNodeNowhere) {
   KeyedCluster c(8, cfg, 11);
   SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
   eve.tap_all();
-  c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
-  c.run_for(5000);
+  ASSERT_NO_FATAL_FAILURE(start_settled(c, 5000));
   const size_t x = 2, victim = 5;
   const uint32_t x_id = c.node(x).node_id(), victim_id = c.node(victim).node_id();
 
@@ -139,8 +144,7 @@ TEST(DigestAttackSim, AClusterLargerThanTheTableRaisesNoFalseAlarm) {
 TEST(DigestAttackSim, ARestartedNodeSeesEveryMemberWithinTwoSecondsAtTenPercentLoss) {
   const Config cfg = Config::fast().with_digest_liveness();
   KeyedCluster c(20, cfg, 22);
-  c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
+  ASSERT_NO_FATAL_FAILURE(start_settled(c, 0));
   c.net().set_profile(lossy_lan(0.10));
   uint64_t worst_ms = 0;
   for (size_t victim = 3; victim < 9; ++victim) {
@@ -167,9 +171,7 @@ TEST(DigestAttackSim, AForgedChainThroughACrashedNodeStarvesNobody) {
   const Config cfg = Config::fast().with_digest_liveness();
   Cluster c(10, cfg, 13);  // open mode: no key
   SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
-  c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
-  c.run_for(5000);
+  ASSERT_NO_FATAL_FAILURE(start_settled(c, 5000));
   const size_t d = 9;
   const uint32_t d_id = c.node(d).node_id(), d_inc = c.node(d).ctx().self().incarnation;
   const auto totals = [&](uint64_t& digests, uint64_t& probes, uint64_t& heartbeats_lost) {
@@ -261,9 +263,7 @@ TEST(DigestAttackSim, AForgedDigestRequestDoesNotAmplifyTowardsAMember) {
   const Config cfg = Config::fast().with_digest_liveness();
   Cluster c(30, cfg, 14);  // open mode: no key
   SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
-  c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
-  c.run_for(3000);
+  ASSERT_NO_FATAL_FAILURE(start_settled(c, 3000));
   const double digest = amplification_towards_member(c, eve, 0, wire::MessageType::kDigestReq,
                                                      wire::MessageType::kDigest, 100);
   const double info = amplification_towards_member(c, eve, 1, wire::MessageType::kInfoReq,
@@ -284,8 +284,7 @@ TEST(DigestAttackSim, CapturedDigestsAndRequestsReplayedAnywhereDoNothing) {
   KeyedCluster c(10, cfg, 15);
   SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
   SimAdversary fake(c.net(), c.clock(), 0x0A07F0F0, 4000);  // only counts what is sent to it
-  c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));
+  ASSERT_NO_FATAL_FAILURE(start_settled(c, 0));
   // Some loss while eve listens, so that nodes ask for DIGESTs (DIGEST_REQ and its answers flow).
   c.net().set_profile(lossy_lan(0.15));
   eve.tap_all();
