@@ -326,5 +326,31 @@ TEST(DigestAttackSim, CapturedDigestsAndRequestsReplayedAnywhereDoNothing) {
   EXPECT_EQ(fake.bytes_received(), 0u);
 }
 
+// Finding R3. Every heartbeat node X sends to the DIGEST sender is lost for 3 periods. The sender
+// still lists X, with the age of its older evidence (an earlier heartbeat, or one relayed), so a
+// check for "not listed" never sees the loss (0 rebroadcasts in a minute at 20 % loss, N=10 and 40),
+// and the others learn X is alive only by probing it once its evidence is suspect_after_ms old.
+// X can tell from its age in the DIGEST: older than its heartbeat, so the heartbeat was lost.
+TEST(DigestAttackSim, AHeartbeatLostOnTheWayToTheDigestSenderIsBroadcast) {
+  const Config cfg = Config::fast().with_digest_liveness();
+  KeyedCluster c(10, cfg, 16);
+  ASSERT_NO_FATAL_FAILURE(start_settled(c, 5000));
+  const size_t x = 4;
+  const uint8_t kGossip = static_cast<uint8_t>(wire::MessageType::kGossip);
+  c.net().filter = [&](size_t from, size_t, const uint8_t* data, size_t size) {
+    return !(from == x && size > wire::kHeaderBytes && data[3] == kGossip && be32(data + 17) != 0);
+  };
+  const uint32_t before = c.node(x).membership().stats().heartbeats_rebroadcast;
+  uint64_t probes_before = 0, probes_after = 0;
+  for (size_t i = 0; i < c.size(); ++i) probes_before += c.node(i).membership().stats().probes_direct;
+  c.run_for(3 * cfg.heartbeat_interval_ms);
+  c.net().filter = nullptr;
+  for (size_t i = 0; i < c.size(); ++i) probes_after += c.node(i).membership().stats().probes_direct;
+  const uint32_t rebroadcast = c.node(x).membership().stats().heartbeats_rebroadcast - before;
+  std::printf("[figure] 3 periods of X's heartbeats lost on the way: X broadcast %u instead; %llu probes meanwhile\n",
+              rebroadcast, static_cast<unsigned long long>(probes_after - probes_before));
+  EXPECT_GE(rebroadcast, 2u);
+}
+
 }  // namespace
 }  // namespace spore::sim

@@ -46,11 +46,12 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     chain_.heard = true;
   }
 #endif
-  bool listed = false, unknown = false;
+  bool unknown = false;
+  uint32_t listed_age_ms = UINT32_MAX;  // this node's age in the DIGEST (UINT32_MAX: not listed)
   for (size_t i = 0; i < d.entries.size(); ++i) {
     const wire::DigestEntry e = d.entries[i];
     if (e.node_id == self) {
-      listed = true;
+      listed_age_ms = uint32_t{e.age} * d.age_unit_ms;
       continue;
     }
     // Evidence, never admission: vouch() knows only members of this table, and not those that left.
@@ -71,11 +72,14 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
       elapsed_ms(now_ms, begun_ms_) < 20 * ctx_.config().heartbeat_interval_ms)
     join_announces_left_ = 1;
   const uint32_t sent_to = chain_.heartbeat_to_id;
+  // Older than the heartbeat (plus a unit of rounding): the sender's evidence of this node is an
+  // earlier one, first or second hand, so the heartbeat was lost.
+  const bool has_heartbeat = listed_age_ms <= elapsed_ms(now_ms, chain_.heartbeat_sent_ms) + d.age_unit_ms;
   if (!follow_chain(msg.header.sender_id, d, now_ms)) return;
-  // This round's heartbeat went to the sender, yet its DIGEST does not list this node: the
-  // heartbeat was lost. One broadcast gives every member first-hand evidence instead. (With more
-  // than one page a node may be listed on another page, so only a single page says so.)
-  if (!listed && sent_to == msg.header.sender_id && d.entries.size() < kDigestPage) {
+  // This round's heartbeat went to the sender, yet its DIGEST does not have it: the heartbeat was
+  // lost. One broadcast gives every member first-hand evidence instead. (With more than one page a
+  // node may be listed on another page, so only a single page says so.)
+  if (!has_heartbeat && sent_to == msg.header.sender_id && d.entries.size() < kDigestPage) {
     ++stats_.heartbeats_rebroadcast;
     broadcast_heartbeat();
   }
@@ -154,6 +158,7 @@ void Membership::run_liveness(uint32_t now_ms) {
       msg.header.type = wire::MessageType::kGossip;
       send_to(*next, msg);
       chain_.heartbeat_to_id = next->node_id;
+      chain_.heartbeat_sent_ms = now_ms;
     } else {
       broadcast_heartbeat();  // news must reach everyone, and an unknown next cannot relay
     }

@@ -250,6 +250,7 @@ class Membership {
     uint32_t heard_ms = 0;   ///< when that DIGEST was heard or sent
     uint32_t heartbeat_due_ms = 0;
     uint32_t heartbeat_to_id = 0;  ///< where this round's heartbeat went (0: none sent)
+    uint32_t heartbeat_sent_ms = 0;  ///< when it went
     uint32_t start_delay_ms = 0;   ///< extra wait before starting a chain when none is heard
     uint32_t fallback_ms = 0;      ///< last broadcast heartbeat sent while no chain was heard
     bool heard = false;              ///< a chain is known
