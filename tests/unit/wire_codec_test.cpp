@@ -165,6 +165,10 @@ std::vector<Message> samples() {
   m.digest.age_unit_ms = 250;
   m.digest.entries = DigestList::from_array(kDigestEntries, 3);
   out.push_back(m);
+
+  m = base(MessageType::kDigestReq);  // samples()[14]: no body, to the expected sender
+  m.header.dest_id = 0x00A1B2C3;
+  out.push_back(m);
   return out;
 }
 
@@ -881,6 +885,66 @@ TEST(WireCodec, LargestEventFitsAnAuthenticatedDatagram) {
   ASSERT_EQ(decode(d.data(), d.size(), key, out), DecodeError::kOk);
   EXPECT_EQ(out.event.payload_size_bytes, kMaxEventPayloadBytes);
   EXPECT_EQ(out.event.topic.size(), kMaxEventTopicLen);
+}
+
+// DIGEST (issue 22): the encoder refuses what the decoder refuses, and the decoder names each
+// refusal: a count over kMaxDigestEntries, an age unit of 0, a node id of 0, a spare nibble that is
+// not 0 (one encoding), and lengths that do not match the count.
+TEST(WireCodec, DigestRejectsAreClear) {
+  uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+  DigestEntry many[kMaxDigestEntries + 1];
+  for (size_t i = 0; i < kMaxDigestEntries + 1; ++i) many[i] = {static_cast<uint32_t>(i + 1), 1};
+  Message m = samples()[13];
+  m.digest.entries = DigestList::from_array(many, kMaxDigestEntries);
+  EXPECT_TRUE(encode(m, cluster_key(), buf, sizeof buf).ok()) << "the largest DIGEST fits a tagged datagram";
+  m.digest.entries = DigestList::from_array(many, kMaxDigestEntries + 1);
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField) << "too many entries";
+  m = samples()[13];
+  m.digest.age_unit_ms = 0;
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField) << "unit 0";
+  const DigestEntry bad_id[] = {{0, 1}}, bad_age[] = {{5, kMaxDigestAge + 1}};
+  m.digest.age_unit_ms = 1;
+  m.digest.entries = DigestList::from_array(bad_id, 1);
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField) << "id 0";
+  m.digest.entries = DigestList::from_array(bad_age, 1);
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField) << "age over 4 bits";
+
+  // Decoder side: patch a valid DIGEST (unauthenticated, so no re-signing is needed). Body: round
+  // 4, next 4, backup 4, unit 2, count 1, then 3 ids and 2 age bytes.
+  const Bytes good = encode_vec(samples()[13], kNoKey);
+  constexpr size_t kUnit = kHeaderBytes + 12, kCount = kUnit + 2, kIds = kCount + 1, kAges = kIds + 12;
+  ASSERT_EQ(good.size(), kAges + 2);
+  ASSERT_EQ(decode_vec(good, kNoKey), DecodeError::kOk);
+  Bytes d = good;
+  d[kUnit] = d[kUnit + 1] = 0;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField) << "unit 0";
+  d = good;
+  std::memset(&d[kIds + 4], 0, 4);
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField) << "id 0";
+  d = good;
+  d[kAges + 1] |= 0x01;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField) << "spare nibble";
+  d = good;
+  d[kCount] = 4;  // one id more than the body holds
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
+  d[kCount] = 2;  // one id fewer: bytes left over
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
+  // 101 entries, every length consistent: refused by count, not by length.
+  m = samples()[13];
+  m.digest.entries = DigestList::from_array(many, kMaxDigestEntries);
+  d = encode_vec(m, kNoKey);
+  ASSERT_FALSE(d.empty());
+  d[kCount] = static_cast<uint8_t>(kMaxDigestEntries + 1);
+  const size_t ages_at = kIds + 4 * kMaxDigestEntries;
+  d.insert(d.begin() + static_cast<std::ptrdiff_t>(ages_at), {0, 0, 0, 0x65});  // id 101
+  d.push_back(0x10);  // the 101st age, and a 0 spare nibble
+  const uint16_t body = static_cast<uint16_t>(d.size() - kHeaderBytes);
+  d[21] = static_cast<uint8_t>(body >> 8);
+  d[22] = static_cast<uint8_t>(body);
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField) << "count over kMaxDigestEntries";
+  // DIGEST_REQ has no body.
+  d = encode_vec(samples()[14], kNoKey);
+  EXPECT_EQ(d.size(), kHeaderBytes);
 }
 
 TEST(WireCodec, EventRejectsAreClear) {

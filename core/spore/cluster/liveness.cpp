@@ -44,7 +44,7 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     digest_round_ = d.round;
     digest_round_ms_ = now_ms;
   }
-  bool listed = false, recovered = false;
+  bool listed = false, recovered = false, unknown = false;
   uint32_t own_age_ms = 0;
   for (size_t i = 0; i < d.entries.size(); ++i) {
     const wire::DigestEntry e = d.entries[i];
@@ -57,7 +57,10 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     const Member* known = ctx_.members().find(e.node_id);
     const bool was_down = known != nullptr && known->status != MemberStatus::kActive;
     Member* m = ctx_.members().vouch(e.node_id, now_ms - uint32_t{e.age} * d.age_unit_ms, now_ms);
-    if (m == nullptr) continue;
+    if (m == nullptr) {
+      unknown = unknown || (digest_mode() && ctx_.members().find(e.node_id) == nullptr);
+      continue;
+    }
     ++stats_.vouched;
     recovered = recovered || (was_down && m->status == MemberStatus::kActive);
     alive_evidence(peer_of(*m), *m);
@@ -70,6 +73,13 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     chain_.fallback_ms = now_ms;
     broadcast_heartbeat();
   }
+  // A node that just joined, and a DIGEST names members it does not know: their answers to its join
+  // ANNOUNCE were lost, and their heartbeats, not broadcast in this mode, will not make it challenge
+  // them. One more ANNOUNCE with reply requested asks them all again (within kMaxJoinAnnounces; a
+  // member that joins later reaches older nodes by its own join and gossip).
+  if (unknown && join_announces_left_ == 0 && join_announces_sent_ < kMaxJoinAnnounces &&
+      elapsed_ms(now_ms, begun_ms_) < 20 * ctx_.config().heartbeat_interval_ms)
+    join_announces_left_ = 1;
   // This round's heartbeat went to the sender, yet its DIGEST (broadcast, or its answer to a
   // DIGEST_REQ) shows no evidence of this node as fresh as that heartbeat: it was lost. One
   // broadcast gives every member first-hand evidence instead. (With more than one page a node may
@@ -236,6 +246,15 @@ void Membership::send_digest(uint32_t now_ms) {
 void Membership::handle_digest_req(const wire::Header& h, uint32_t now_ms) {
   const Member* asker = ctx_.members().find(h.sender_id);
   if (!digest_mode() || !chain_.heard || asker == nullptr) return;
+  // A member asks once a round. Answering more would let anyone who can send in its name (a
+  // keyless cluster) aim every node's DIGEST at it: 23 bytes asked, 4.5 per member answered.
+  Peer& peer = peer_of(*asker);
+  if (peer.digest_answered && elapsed_ms(now_ms, peer.digest_answered_ms) < ctx_.config().heartbeat_interval_ms) {
+    ++stats_.ignored;
+    return;
+  }
+  peer.digest_answered = true;
+  peer.digest_answered_ms = now_ms;
   // The asker's own address from the table, never the packet's source: no reflection.
   wire::Digest d;
   d.round = chain_.round;

@@ -137,6 +137,10 @@ class Membership {
     uint8_t probe_phase = 0;  // kPhaseNone / kPhaseDirect / kPhaseIndirect
     bool announced = false;   // its digests are known (an ANNOUNCE or INFO arrived)
     bool chain = false;       // runs the DIGEST chain: it sent a DIGEST, a DIGEST_REQ or a heartbeat to this node
+#if SPORE_DIGEST_LIVENESS
+    bool digest_answered = false;     // a DIGEST_REQ of this member was answered at digest_answered_ms
+    uint32_t digest_answered_ms = 0;  // (one answer per heartbeat period: a member asks once a round)
+#endif
   };
   struct Relay {
     uint32_t our_probe_id = 0;  // 0 = free
@@ -259,7 +263,7 @@ class Membership {
     uint32_t heard_ms = 0;   ///< when that DIGEST was heard or sent
     uint32_t heartbeat_due_ms = 0;
     uint32_t heartbeat_to_id = 0;  ///< where this round's heartbeat went (0: none sent, or judged)
-    uint32_t heartbeat_sent_ms = 0;
+    uint32_t heartbeat_sent_ms = 0;  ///< when it went
     uint32_t start_delay_ms = 0;   ///< extra wait before starting a chain when none is heard
     uint32_t fallback_ms = 0;      ///< last heartbeat broadcast outside the chain (no chain heard, a heal)
     bool heard = false;              ///< a chain is known
@@ -267,7 +271,13 @@ class Membership {
     uint32_t pull_id = 0;  ///< who was last asked for a missed DIGEST (DIGEST_REQ), 0 = nobody yet
     uint8_t pulls = 0;     ///< DIGEST_REQs sent since the last DIGEST heard
   };
-  bool digest_mode() const { return SPORE_DIGEST_LIVENESS && ctx_.config().liveness == Liveness::kDigest; }
+  /// Config::liveness kDigest, and this node's table has room: a full table may mean a cluster
+  /// larger than it, whose members each know different others, so the chain cannot reach them all
+  /// (DIGESTs of senders a node does not know are no evidence there): heartbeats are broadcast.
+  bool digest_mode() const {
+    return SPORE_DIGEST_LIVENESS && ctx_.config().liveness == Liveness::kDigest &&
+           ctx_.members().size() < MemberTable::capacity();
+  }
   /// A chain was heard within 1.5 heartbeat periods: heartbeats go to its next sender.
   bool chain_live(uint32_t now_ms) const;
   void handle_digest(const wire::Message& msg, uint32_t now_ms);
