@@ -159,8 +159,8 @@ bool Membership::follow_chain(uint32_t sender_id, const wire::Digest& d, uint32_
   chain_.heartbeat_to_id = 0;
   chain_.pull_id = 0;
   chain_.pulls = 0;
-  // Late in the round, so the evidence is fresh when the next DIGEST carries it (it is then
-  // H/4..H/2 old, and at most ~1.5 H by the DIGEST after).
+  // Late in the round (0.65..0.85 of a period), so the evidence is fresh when the next DIGEST
+  // carries it (0.15..0.35 periods old, under 1.5 periods, suspect_after_ms, by the DIGEST after).
   chain_.heartbeat_pending = d.next_id != 0 && d.next_id != ctx_.self().node_id;
   chain_.heartbeat_due_ms = now_ms + h * 13 / 20 + random_below(h / 5 + 1);
   chain_.start_delay_ms = random_below(h + 1);
@@ -246,8 +246,9 @@ void Membership::send_digest(uint32_t now_ms) {
 void Membership::handle_digest_req(const wire::Header& h, uint32_t now_ms) {
   const Member* asker = ctx_.members().find(h.sender_id);
   if (!digest_mode() || !chain_.heard || asker == nullptr) return;
-  // A member asks once a round. Answering more would let anyone who can send in its name (a
-  // keyless cluster) aim every node's DIGEST at it: 23 bytes asked, 4.5 per member answered.
+  // One answer per asker per period (a node asks each member at most once a round, run_liveness()).
+  // Answering more would let anyone who can send in its name (a keyless cluster) aim every node's
+  // DIGEST at it: 23 bytes asked, 4.5 per member answered.
   Peer& peer = peer_of(*asker);
   if (peer.digest_answered && elapsed_ms(now_ms, peer.digest_answered_ms) < ctx_.config().heartbeat_interval_ms) {
     ++stats_.ignored;
