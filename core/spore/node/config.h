@@ -156,8 +156,9 @@ struct Config {
   /// This configuration with liveness = kDigest and the two timers that mode needs
   /// (docs/protocol.md §11.12): heartbeat_interval_ms = max(H, I / 3), since each period costs every
   /// node a DIGEST of N entries, 3 per inactive_after_ms window suffice where evidence is relayed;
-  /// suspect_after_ms = 2 x that (relayed evidence is normally up to 1.25 periods old when it is
-  /// refreshed), at most inactive_after_ms - 4 x probe_timeout_ms so two probe rounds still fit.
+  /// suspect_after_ms = 1.5 x that (relayed evidence is normally at most ~1.35 periods old when the
+  /// next DIGEST refreshes it), at most inactive_after_ms - 4 x probe_timeout_ms so two probe rounds
+  /// still fit. Explicit values set afterwards override these.
   Config with_digest_liveness() const;
 
   /// Null when the configuration is usable; otherwise a static English sentence that names first
