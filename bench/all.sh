@@ -7,17 +7,22 @@
 #   bench/sim_sweep.sh --update-docs     <!-- sim-sweep:begin --> .. <!-- sim-sweep:end -->
 #   bench/fleet_model.sh --update-docs   <!-- fleet-model:begin --> .. <!-- fleet-model:end -->  (the
 #       ESP-01 fleet rollout model, spore-sim fleet; about 20 s)
-#   bench/netns_bench.sh --update-docs   <!-- netns:begin --> .. <!-- netns:end -->  (SPORE against
-#       memberlist in network namespaces, N = 10 and 20; BENCH_SKIP_NETNS=1 skips it, e.g. without root)
+#   bench/join_sim.sh --update-docs      <!-- join-sim:begin --> .. <!-- join-sim:end -->  (a late
+#       join against the seed's design, issue 22)
+#   bench/liveness_sim.sh --update-docs  <!-- liveness-sim:begin --> .. <!-- liveness-sim:end -->
+#       (the DIGEST chain against the broadcast and the seed's design, issue 22; about 10 minutes)
+#   bench/netns_bench.sh -n 20 -L "broadcast digest" --update-docs   <!-- netns:begin --> ..
+#       <!-- netns:end -->  (SPORE, broadcast and digest, against memberlist in network namespaces,
+#       N = 20; BENCH_SKIP_NETNS=1 skips it, e.g. without root)
 # On a fresh Debian machine it first installs what it needs: the host build's packages
 # (`./ctl.sh deps`) and valgrind, python3-matplotlib, golang-go and
 # golang-github-hashicorp-memberlist-dev. The whole run is bounded: each step runs under
-# `timeout`, all of them within BENCH_ALL_LIMIT_S (default 2700 s; about 25 minutes on the 2-core
-# development machine, see docs/benchmarks.md for the measured time).
+# `timeout`, all of them within BENCH_ALL_LIMIT_S (default 3600 s; the steps' own figures: sim sweep
+# ~15 min, liveness ~10 min, namespaces ~10 min on the 2-core development machine).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-LIMIT="${BENCH_ALL_LIMIT_S:-2700}"
+LIMIT="${BENCH_ALL_LIMIT_S:-3600}"
 t0=$SECONDS
 
 # Debian packages: the host build's (ctl.sh's list), then the benchmarks' own.
@@ -46,9 +51,11 @@ step() {
 
 step "simulation sweep" bench/sim_sweep.sh --update-docs
 step "ESP-01 fleet rollout model" bench/fleet_model.sh --update-docs
+step "late join against the seed's design" bench/join_sim.sh --update-docs
+step "liveness by DIGEST chain in the simulator" bench/liveness_sim.sh --update-docs
 if [ "${BENCH_SKIP_NETNS:-0}" = 1 ]; then
   echo "bench/all.sh: network-namespace bench skipped (BENCH_SKIP_NETNS=1): its section is not regenerated"
 else
-  step "SPORE vs memberlist in network namespaces" bench/netns_bench.sh --update-docs
+  step "SPORE vs memberlist in network namespaces" bench/netns_bench.sh -n 20 -L "broadcast digest" --update-docs
 fi
 echo "bench/all.sh: done in $((SECONDS - t0)) s; see git diff docs/benchmarks.md docs/img/"
