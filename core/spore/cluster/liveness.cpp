@@ -98,12 +98,6 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
 
 #if SPORE_DIGEST_LIVENESS
 
-namespace {
-
-bool is_due(uint32_t now_ms, uint32_t deadline_ms) { return static_cast<int32_t>(now_ms - deadline_ms) >= 0; }
-
-}  // namespace
-
 bool Membership::chain_live(uint32_t now_ms) const {
   return chain_.heard && elapsed_ms(now_ms, chain_.heard_ms) < ctx_.config().heartbeat_interval_ms * 3 / 2;
 }
@@ -171,7 +165,7 @@ void Membership::run_liveness(uint32_t now_ms) {
   if (!digest_mode() || join_announces_left_ > 0) return;
   const uint32_t self = ctx_.self().node_id;
   const uint32_t h = ctx_.config().heartbeat_interval_ms;
-  if (chain_.heartbeat_pending && is_due(now_ms, chain_.heartbeat_due_ms)) {
+  if (chain_.heartbeat_pending && deadline_reached(now_ms, chain_.heartbeat_due_ms)) {
     chain_.heartbeat_pending = false;
     const Member* next = ctx_.members().find(chain_.next_id);
     if (next != nullptr && gossip_.size() == 0) {

@@ -196,7 +196,7 @@ Member* MemberTable::touch(uint32_t node_id, uint32_t incarnation, uint32_t now_
 Member* MemberTable::vouch(uint32_t node_id, uint32_t seen_ms, uint32_t now_ms) {
   Member* m = find(node_id);
   if (m == nullptr || m->left || static_cast<int32_t>(seen_ms - m->last_seen_ms) <= 0) return nullptr;
-  if (static_cast<int32_t>(now_ms - seen_ms) < 0) seen_ms = now_ms;  // never fresher than now
+  if (!deadline_reached(now_ms, seen_ms)) seen_ms = now_ms;  // never fresher than now
   m->last_seen_ms = seen_ms;
   if (m->status != MemberStatus::kActive && elapsed_ms(now_ms, seen_ms) < thresholds_.inactive_after_ms) {
     set_status(*m, MemberStatus::kActive, now_ms);

@@ -33,8 +33,6 @@ void copy_printable(char* dst, size_t max_len, const char* src, char lo, char hi
   dst[n] = '\0';
 }
 
-bool is_due(uint32_t now_ms, uint32_t deadline_ms) { return static_cast<int32_t>(now_ms - deadline_ms) >= 0; }
-
 }  // namespace
 
 Membership::Membership(NodeContext& ctx, UdpPort& udp, Random& random)
@@ -160,7 +158,7 @@ void Membership::run_tick(uint32_t now_ms) {
   if (left_) return;
   send_due_replies(now_ms);
   for (Relay& r : relays_) {
-    if (r.our_probe_id != 0 && is_due(now_ms, r.expires_ms)) r = Relay{};
+    if (r.our_probe_id != 0 && deadline_reached(now_ms, r.expires_ms)) r = Relay{};
   }
   run_liveness(now_ms);
   run_probes(now_ms);
