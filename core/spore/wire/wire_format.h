@@ -43,7 +43,7 @@ inline bool valid_state(uint8_t s) {
   return s >= static_cast<uint8_t>(MemberState::kAlive) && s <= static_cast<uint8_t>(MemberState::kLeft);
 }
 inline bool valid_type(uint8_t t) {
-  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kDigestReq);
+  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kLastType);
 }
 inline bool valid_topic(std::string_view s) {
   return !s.empty() && s.size() <= kMaxEventTopicLen && all_in_range(s, '\x21', '\x7e');

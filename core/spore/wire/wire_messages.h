@@ -45,6 +45,7 @@ enum class MessageType : uint8_t {
   /// "Send me your DIGEST": unicast by a node that missed the round's DIGEST to its sender, which
   /// answers with a DIGEST to the asker's member address (no body).
   kDigestReq = 14,
+  kLastType = kDigestReq,  ///< the highest value above; move it when a type is appended
 };
 /// "announce", "ping", ...; "?" for a value outside the enum. Never nullptr.
 const char* message_type_name(MessageType type);
