@@ -83,6 +83,12 @@ constexpr size_t kDigestFixedBytes = 4 + 4 + 4 + 2 + 1;
 constexpr size_t digest_body_bytes(size_t entries) { return kDigestFixedBytes + 4 * entries + (entries + 1) / 2; }
 static_assert(digest_body_bytes(kMaxDigestEntries) <= SPORE_MAX_DATAGRAM_BYTES - 23 - 16,
               "the largest DIGEST fits an authenticated datagram");
+// ROSTER_DIGEST: round, next id, backup id, age unit, roster size, roster hash; then a nibble per age.
+constexpr size_t kRosterDigestFixedBytes = 4 + 4 + 4 + 2 + 2 + 4;
+constexpr size_t roster_digest_body_bytes(size_t members) { return kRosterDigestFixedBytes + (members + 1) / 2; }
+static_assert(roster_digest_body_bytes(kMaxRosterSize) <= SPORE_MAX_DATAGRAM_BYTES - 23 - 16,
+              "the largest ROSTER_DIGEST fits an authenticated datagram");
+static_assert(SPORE_MAX_MEMBERS + 1 <= kMaxRosterSize, "a whole table and its node fit one ROSTER_DIGEST");
 constexpr size_t kPingFixedBytes = 4 + 4 + 4 + 1;                            // + entries
 constexpr size_t kAckFixedBytes = 4 + 4 + 1;
 constexpr size_t kPingReqFixedBytes = 4 + 4 + 4 + 4 + 2 + 1;
