@@ -46,18 +46,21 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
   Evidence ev;
   if (msg.header.type == wire::MessageType::kRosterDigest) {
     // Ages by position in a roster this node must hold too. Any other roster (a member joined or
-    // was forgotten here or there first) gives nothing: the sender's DIGEST, asked for at once
-    // (explicit ids, unicast), gives the evidence instead of a period of ageing and probes.
+    // was forgotten here or there first) gives nothing: the sender is asked for its DIGEST at once
+    // (explicit ids, unicast), instead of a period of ageing evidence and probes. Not followed,
+    // so the answer is, and judges this round's heartbeat. At most one such request a period: in
+    // open mode one forged roster draws no more than a DIGEST_REQ forged in each member's name.
     if (!take_roster(d, now_ms, ev)) {
       ++stats_.rosters_mismatched;
-      if (!digest_mode()) return;
-      if (const Member* sender = ctx_.members().find(msg.header.sender_id)) {
+      const Member* sender = ctx_.members().find(msg.header.sender_id);
+      const uint32_t h = ctx_.config().heartbeat_interval_ms;
+      if (digest_mode() && sender != nullptr && (!chain_.roster_asked || elapsed_ms(now_ms, chain_.roster_asked_ms) >= h)) {
+        chain_.roster_asked = true;
+        chain_.roster_asked_ms = now_ms;
         wire::Message req;
         req.header.type = wire::MessageType::kDigestReq;
         send_to(*sender, req);
       }
-      chain_.heartbeat_to_id = 0;  // the roster said nothing of this node: no verdict this round
-      follow_chain(msg.header.sender_id, d, now_ms);
       return;
     }
   } else {

@@ -273,6 +273,8 @@ class Membership {
     bool heartbeat_pending = false;  ///< this round's heartbeat is still to send
     uint32_t pull_id = 0;  ///< who was last asked for a missed DIGEST (DIGEST_REQ), 0 = nobody yet
     uint8_t pulls = 0;     ///< DIGEST_REQs sent since the last DIGEST heard
+    bool roster_asked = false;    ///< a ROSTER_DIGEST of another roster made this node ask for a DIGEST
+    uint32_t roster_asked_ms = 0;  ///< when (one such request a period)
   };
   /// Config::liveness kDigest, and this node's table has room: a full table may mean a cluster
   /// larger than it, whose members each know different others, so the chain cannot reach them all
