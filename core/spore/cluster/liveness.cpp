@@ -52,9 +52,16 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     // open mode one forged roster draws no more than a DIGEST_REQ forged in each member's name.
     if (!take_roster(d, now_ms, ev)) {
       ++stats_.rosters_mismatched;
-      const Member* sender = ctx_.members().find(msg.header.sender_id);
+      const uint32_t from = msg.header.sender_id;
+      const Member* sender = ctx_.members().find(from);
       const uint32_t h = ctx_.config().heartbeat_interval_ms;
-      if (digest_mode() && sender != nullptr && (!chain_.roster_asked || elapsed_ms(now_ms, chain_.roster_asked_ms) >= h)) {
+      // Only a sender the followed chain names (next, or backup after a lost round), or any while
+      // no chain is followed: a roster forged in another member's name (open mode) would spend the
+      // period's one request on a member that may never answer, and leave the true one unasked.
+      const bool expected = !chain_.heard || elapsed_ms(now_ms, chain_.heard_ms) >= 3 * h ||
+                            from == chain_.next_id || from == chain_.backup_id;
+      if (digest_mode() && sender != nullptr && expected &&
+          (!chain_.roster_asked || elapsed_ms(now_ms, chain_.roster_asked_ms) >= h)) {
         chain_.roster_asked = true;
         chain_.roster_asked_ms = now_ms;
         wire::Message req;
