@@ -115,5 +115,48 @@ TEST(RosterDigestAttackSim, ForgedRostersDoNotStarveANodeWhoseTableDiffers) {
 }
 
 
+// Finding A3 (honest). A kBroadcast member of a digest cluster (Config::liveness kBroadcast, or an
+// ESP8266 build) has only the DIGESTs' evidence of the kDigest members, which do not broadcast
+// their heartbeats while a chain runs. With explicit DIGESTs it takes every id it knows; with
+// ROSTER_DIGESTs only while its table is exactly the sender's, and when it differs it asks for
+// nothing (N=20: 312 entries vouched in 20 periods with DIGESTs, 0 with ROSTER_DIGESTs; its
+// probes find the members alive: 475 PINGs instead of 405, no false INACTIVE).
+TEST(RosterDigestAttackSim, ABroadcastNodeWhoseTableDiffersStillTakesTheEvidence) {
+  const auto run = [](uint16_t roster_min, uint32_t& pings, size_t& inactive, uint32_t& vouched) {
+    Config digest = Config::fast().with_digest_liveness();
+    digest.roster_digest_min_members = roster_min;
+    KeyedCluster c(19, digest, 15);
+    const size_t odd = c.add_node(Config::fast());  // kBroadcast
+    c.set_key_hex(testing::kKey);
+    start_settled(c, 5000);
+    MemberHello ghost;
+    ghost.node_id = 0x0FFFFFFF;
+    ghost.incarnation = 1;
+    ghost.ip = 0x0A00FFFE;
+    ghost.hostname = "ghost";
+    ASSERT_NE(c.node(odd).ctx().members().observe(ghost, static_cast<uint32_t>(c.now())), nullptr);
+    const MembershipStats& stats = c.node(odd).membership().stats();
+    const uint32_t pings0 = stats.sent_by_type[static_cast<size_t>(wire::MessageType::kPing)];
+    const uint32_t vouched0 = stats.vouched;
+    c.run_for(20 * digest.heartbeat_interval_ms);
+    vouched = stats.vouched - vouched0;
+    pings = stats.sent_by_type[static_cast<size_t>(wire::MessageType::kPing)] - pings0;
+    inactive = 0;  // about the real nodes (the extra member goes INACTIVE at `odd`, rightly)
+    for (size_t i = 0; i < c.size(); ++i)
+      for (size_t j = 0; j < c.size(); ++j)
+        if (i != j) inactive += c.node(i).count_events("node_inactive", c.node(j).node_id());
+  };
+  uint32_t pings_ids = 0, pings_roster = 0, vouched_ids = 0, vouched_roster = 0;
+  size_t inactive_ids = 0, inactive_roster = 0;
+  ASSERT_NO_FATAL_FAILURE(run(0, pings_ids, inactive_ids, vouched_ids));
+  ASSERT_NO_FATAL_FAILURE(run(2, pings_roster, inactive_roster, vouched_roster));
+  std::printf("[figure] a kBroadcast node whose table holds an extra member among 19 kDigest nodes, 20 periods: "
+              "%u PINGs and %u entries vouched with DIGESTs, %u and %u with ROSTER_DIGESTs (false INACTIVE %zu, %zu)\n",
+              pings_ids, vouched_ids, pings_roster, vouched_roster, inactive_ids, inactive_roster);
+  EXPECT_EQ(inactive_roster, 0u);
+  EXPECT_GE(vouched_roster, vouched_ids / 2) << "the DIGESTs' evidence reaches it";
+}
+
+
 }  // namespace
 }  // namespace spore::sim
