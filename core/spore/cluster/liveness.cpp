@@ -60,7 +60,10 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
       // period's one request on a member that may never answer, and leave the true one unasked.
       const bool expected = !chain_.heard || elapsed_ms(now_ms, chain_.heard_ms) >= 3 * h ||
                             from == chain_.next_id || from == chain_.backup_id;
-      if (digest_mode() && sender != nullptr && expected &&
+      // A node that follows no chain asks too (kBroadcast, a full table, an ESP8266 build, which
+      // takes no roster): the DIGESTs are its evidence of the kDigest members, which do not
+      // broadcast their heartbeats while a chain runs.
+      if (sender != nullptr && expected &&
           (!chain_.roster_asked || elapsed_ms(now_ms, chain_.roster_asked_ms) >= h)) {
         chain_.roster_asked = true;
         chain_.roster_asked_ms = now_ms;
