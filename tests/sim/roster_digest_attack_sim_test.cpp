@@ -158,5 +158,82 @@ TEST(RosterDigestAttackSim, ABroadcastNodeWhoseTableDiffersStillTakesTheEvidence
 }
 
 
+// Finding A1 (open mode). One forged ROSTER_DIGEST broadcast in member V's name makes every
+// node that runs the chain send V a DIGEST_REQ, and V answers each with a DIGEST of every member:
+// a single frame on the medium aims the cluster's requests at V and V's answers at the cluster
+// (N=30: 286 requests and 286 answers for 10 forgeries, 124.8x eve's bytes, before the expected-
+// sender rule; in the name of the member the chain expects, still 126.5x).
+// A forged DIGEST_REQ (finding D6) needs one frame per node for the same. It works with the
+// default Config (no honest node sends a ROSTER_DIGEST below 101 members), since every kDigest
+// node takes one. Eve broadcasts `per_period` forgeries a period for 10 periods, in V's name
+// (`name_next`: V is whoever the newest DIGEST on the wire names next, the member the chain
+// expects). Returns the bytes drawn (requests to V, V's answers) per byte eve sent.
+struct Drawn {
+  double ratio = 0;
+  uint64_t requests = 0, answers = 0, eve_bytes = 0;
+};
+Drawn forged_rosters_draw(bool name_next, int per_period) {
+  const Config cfg = Config::fast().with_digest_liveness();
+  Cluster c(30, cfg, 21);  // open mode: no key
+  SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
+  eve.tap_all();
+  start_settled(c, 3000);
+  Drawn r;
+  uint64_t drawn_bytes = 0;
+  uint32_t victim_id = c.node(0).node_id();
+  c.net().filter = [&](size_t from, size_t to, const uint8_t* data, size_t size) {
+    if (size < wire::kHeaderBytes) return true;
+    const uint32_t dest = be32(data + 17);
+    if (to < c.size() && c.node(to).node_id() == victim_id && data[3] == static_cast<uint8_t>(wire::MessageType::kDigestReq)) {
+      drawn_bytes += size;
+      ++r.requests;
+    }
+    if (from < c.size() && c.node(from).node_id() == victim_id && dest != 0 &&
+        data[3] == static_cast<uint8_t>(wire::MessageType::kDigest)) {
+      drawn_bytes += size;
+      ++r.answers;
+    }
+    return true;
+  };
+  for (int k = 0; k < 10 * per_period; ++k) {
+    if (name_next) {
+      for (const Captured& d : eve.captured())
+        if (d.broadcast && d.src_ip != kEveIp && (d.is(wire::MessageType::kDigest) || d.is(wire::MessageType::kRosterDigest)))
+          victim_id = be32(d.bytes.data() + wire::kHeaderBytes + 4);
+    }
+    size_t v = 0;
+    while (v < c.size() && c.node(v).node_id() != victim_id) ++v;
+    if (v == c.size()) {
+      ADD_FAILURE() << "no member " << victim_id;
+      return r;
+    }
+    const OnTheWire w = read_wire(eve, victim_id);
+    const std::vector<uint8_t> b = forged_roster(victim_id, c.node(v).ctx().self().incarnation, w.seq + 1, w.round);
+    c.net().broadcast(eve.endpoint(), cfg.udp_port, b.data(), b.size());
+    r.eve_bytes += b.size();
+    c.run_for(cfg.heartbeat_interval_ms / per_period);
+  }
+  c.run_for(cfg.heartbeat_interval_ms);
+  c.net().filter = nullptr;
+  r.ratio = static_cast<double>(drawn_bytes) / static_cast<double>(r.eve_bytes);
+  return r;
+}
+
+TEST(RosterDigestAttackSim, ForgedRostersDrawAtMostOneAnswerPerNodeAPeriod) {
+  const Drawn fixed = forged_rosters_draw(false, 1), next = forged_rosters_draw(true, 1),
+              flood = forged_rosters_draw(true, 10);
+  std::printf("[figure] forged ROSTER_DIGEST broadcasts, N=30, 10 periods: in a fixed member's name, 1 a period: "
+              "%llu DIGEST_REQs, %llu answers, %.1fx eve's bytes; in the expected sender's name: %llu, %llu, %.1fx; "
+              "10 a period: %llu, %llu, %.1fx\n",
+              (unsigned long long)fixed.requests, (unsigned long long)fixed.answers, fixed.ratio,
+              (unsigned long long)next.requests, (unsigned long long)next.answers, next.ratio,
+              (unsigned long long)flood.requests, (unsigned long long)flood.answers, flood.ratio);
+  EXPECT_LE(fixed.ratio, 1.0) << "a roster in the name of a member the chain does not expect draws nothing";
+  // In the expected sender's name it still draws every node's request (residual, docs/security.md),
+  // but one answer per node a period however many are forged: 10 periods and the one after.
+  EXPECT_LE(next.answers, 29u * 11);
+  EXPECT_LE(flood.answers, 29u * 11);
+}
+
 }  // namespace
 }  // namespace spore::sim
