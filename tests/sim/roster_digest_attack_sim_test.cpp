@@ -235,5 +235,59 @@ TEST(RosterDigestAttackSim, ForgedRostersDrawAtMostOneAnswerPerNodeAPeriod) {
   EXPECT_LE(flood.answers, 29u * 11);
 }
 
+// What held (keyed cluster, keyless LAN peer): finding D1 with ROSTER_DIGESTs. Node X loses two
+// periods of ROSTER_DIGESTs; eve keeps the copies, waits until a crashed victim is INACTIVE
+// everywhere and X is the chain's next sender, and replays them into X. They are fresh to X's
+// replay window, but more than a round behind: their ages are ignored (`digests_stale`), and the
+// victim comes back nowhere.
+TEST(RosterDigestAttackSim, ALostRosterReplayedLateRevivesACrashedNodeNowhere) {
+  Config cfg = Config::fast().with_digest_liveness();
+  cfg.roster_digest_min_members = 2;
+  KeyedCluster c(8, cfg, 11);
+  SimAdversary eve(c.net(), c.clock(), kEveIp, cfg.udp_port);
+  eve.tap_all();
+  ASSERT_NO_FATAL_FAILURE(start_settled(c, 5000));
+  const size_t x = 2, victim = 5;
+  const uint32_t x_id = c.node(x).node_id(), victim_id = c.node(victim).node_id();
+  const uint8_t kRoster = static_cast<uint8_t>(wire::MessageType::kRosterDigest);
+  bool lossy = true;
+  c.net().filter = [&](size_t, size_t to, const uint8_t* data, size_t size) {
+    return !(lossy && to == x && size > 3 && data[3] == kRoster);
+  };
+  const uint64_t lost_from = c.now();
+  c.run_for(2 * cfg.heartbeat_interval_ms);
+  lossy = false;
+  std::vector<const Captured*> lost;
+  for (const Captured& d : eve.captured())
+    if (d.at_ms >= lost_from && d.broadcast && d.is(wire::MessageType::kRosterDigest) && d.sender() != x_id &&
+        d.dst_ip == c.node(0).ip())
+      lost.push_back(&d);
+  ASSERT_FALSE(lost.empty());
+  c.crash(victim);
+  ASSERT_TRUE(c.run_until([&] { return c.all_see(victim, MemberStatus::kInactive); },
+                          cfg.inactive_after_ms + cfg.status_interval_ms + 500));
+  const auto x_is_next = [&] {
+    for (auto it = eve.captured().rbegin(); it != eve.captured().rend(); ++it)
+      if (it->broadcast && it->is(wire::MessageType::kRosterDigest))
+        return be32(it->bytes.data() + wire::kHeaderBytes + 4) == x_id;
+    return false;
+  };
+  ASSERT_TRUE(c.run_until(x_is_next, 20 * cfg.heartbeat_interval_ms, 1));
+  const uint32_t stale0 = c.node(x).membership().stats().digests_stale;
+  for (const Captured* d : lost) eve.replay(*d, c.node(x).ip(), cfg.udp_port);
+  const uint64_t replayed_at = c.now();
+  c.run_for(2 * cfg.inactive_after_ms);
+  size_t revived = 0;
+  for (size_t i = 0; i < c.size(); ++i)
+    for (const EventRecord& e : c.node(i).events)
+      if (i != victim && e.node_id == victim_id && e.topic == "node_recovered" && e.at_ms >= replayed_at) ++revived;
+  const uint32_t stale = c.node(x).membership().stats().digests_stale - stale0;
+  std::printf("[figure] %zu lost ROSTER_DIGESTs replayed into the next sender after a crash was INACTIVE everywhere: "
+              "%u taken as late, the crashed node recovered at %zu member(s)\n",
+              lost.size(), stale, revived);
+  EXPECT_EQ(stale, lost.size());
+  EXPECT_EQ(revived, 0u);
+}
+
 }  // namespace
 }  // namespace spore::sim
