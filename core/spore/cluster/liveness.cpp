@@ -49,7 +49,8 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     // was forgotten here or there first) gives nothing: the sender is asked for its DIGEST at once
     // (explicit ids, unicast), instead of a period of ageing evidence and probes. Not followed,
     // so the answer is, and judges this round's heartbeat. At most one such request a period: in
-    // open mode one forged roster draws no more than a DIGEST_REQ forged in each member's name.
+    // open mode a forged roster draws what a DIGEST_REQ forged in each member's name would, but
+    // from one broadcast frame (docs/security.md, A1).
     if (!take_roster(d, now_ms, ev)) {
       ++stats_.rosters_mismatched;
       const uint32_t from = msg.header.sender_id;
