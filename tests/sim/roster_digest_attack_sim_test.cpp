@@ -289,5 +289,34 @@ TEST(RosterDigestAttackSim, ALostRosterReplayedLateRevivesACrashedNodeNowhere) {
   EXPECT_EQ(revived, 0u);
 }
 
+// What held: a mixed cluster, half the nodes sending ROSTER_DIGESTs (roster_digest_min_members 2),
+// half explicit DIGESTs (the default), at 10 % loss for 2 minutes: each takes the other's form, and
+// nobody is called INACTIVE.
+TEST(RosterDigestAttackSim, AClusterHalfOnRostersHalfOnIdsRaisesNoFalseAlarm) {
+  Config roster = Config::fast().with_digest_liveness();
+  roster.roster_digest_min_members = 2;
+  KeyedCluster c(10, roster, 17);
+  for (int i = 0; i < 10; ++i) c.add_node(Config::fast().with_digest_liveness());
+  c.set_key_hex(testing::kKey);
+  ASSERT_NO_FATAL_FAILURE(start_settled(c, 3000));
+  LinkProfile lossy;
+  lossy.loss = 0.10;
+  lossy.delay_ms = 2;
+  lossy.jitter_ms = 3;
+  c.net().set_profile(lossy);
+  c.run_for(2 * 60 * 1000);
+  uint64_t rosters = 0, mismatched = 0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    rosters += c.node(i).membership().stats().received_by_type[static_cast<size_t>(wire::MessageType::kRosterDigest)];
+    mismatched += c.node(i).membership().stats().rosters_mismatched;
+  }
+  std::printf("[figure] 10 nodes on rosters, 10 on ids, 10%% loss, 2 min: %llu ROSTER_DIGESTs received, %llu of "
+              "another roster, %zu failure events\n",
+              (unsigned long long)rosters, (unsigned long long)mismatched, failure_events(c));
+  EXPECT_GT(rosters, 0u);
+  EXPECT_EQ(failure_events(c), 0u);
+  EXPECT_TRUE(c.converged());
+}
+
 }  // namespace
 }  // namespace spore::sim
