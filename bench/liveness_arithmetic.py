@@ -5,8 +5,6 @@ with one), a 10-byte hostname. Prints the Markdown table of docs/protocol.md §1
 
 Usage: bench/liveness_arithmetic.py
 """
-import math
-
 IP = 28
 G = 23 + 1 + IP              # heartbeat: an empty GOSSIP
 A = 23 + 27 + 10 + IP        # ANNOUNCE, 10-byte hostname
@@ -14,18 +12,12 @@ PK = (23 + 13 + IP) + (23 + 9 + IP)  # PING + ACK
 
 
 def digest_bytes(n):
-    """All pages of one round: n - 1 entries, at most 100 per DIGEST."""
+    """One round's broadcast: a DIGEST of the n - 1 other members while they fit one (100), else one
+    ROSTER_DIGEST of the whole roster (n members, 20 fixed bytes and a nibble each, §4.16)."""
     entries = n - 1
-    pages = max(1, math.ceil(entries / 100))
-    return pages, pages * (IP + 23 + 15) + sum(4 * e + (e + 1) // 2 for e in page_sizes(entries))
-
-
-def page_sizes(entries):
-    sizes = []
-    while entries > 0:
-        sizes.append(min(100, entries))
-        entries -= sizes[-1]
-    return sizes or [0]
+    if entries > 100:
+        return 1, IP + 23 + 20 + (n + 1) // 2
+    return 1, IP + 23 + 15 + 4 * entries + (entries + 1) // 2
 
 
 def digest_mode(n, period_s):
@@ -52,5 +44,5 @@ for name, n, period, hb, ann in ROWS:
     rx, tx, dg = digest_mode(n, period)
     brx, bdg = broadcast_mode(n, hb, ann)
     print(f"| {name}, {n} | {period:.2f} s | {rx:,.0f} | {tx:,.0f} | {dg:.1f} | {brx:,.0f}, {bdg:.1f} |")
-for n in (10, 20, 50, 100, 200):
+for n in (10, 20, 50, 100, 101, 102, 200):
     print(f"received datagrams per period at N={n}: {digest_mode(n, 1.0)[2]:.2f}")

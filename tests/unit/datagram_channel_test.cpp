@@ -108,6 +108,19 @@ TEST_F(DatagramChannelTest, SendStampsTheHeaderWithConsecutiveSequenceNumbersAnd
   EXPECT_EQ(stats.datagrams_sent, 2u);
 }
 
+TEST_F(DatagramChannelTest, EveryMessageTypeIsCountedByType) {
+  // The per-type counters once stopped at type 11, so DISCOVER, DIGEST and DIGEST_REQ went uncounted.
+  for (uint8_t t = 1; t <= static_cast<uint8_t>(wire::MessageType::kLastType); ++t) {
+    wire::Message m;
+    m.header.type = static_cast<wire::MessageType>(t);
+    ASSERT_LT(size_t{t}, DatagramStats::kTypeSlots);
+    ch.send(0, 4210, 0, m);  // whether each encodes with an empty body is not this test's concern
+  }
+  for (uint8_t t = 1; t <= static_cast<uint8_t>(wire::MessageType::kLastType); ++t) EXPECT_LE(stats.sent_by_type[t], 1u);
+  EXPECT_EQ(stats.sent_by_type[static_cast<size_t>(wire::MessageType::kDigestReq)], 1u);
+  EXPECT_EQ(stats.sent_by_type[static_cast<size_t>(wire::MessageType::kDigest)], 1u);
+}
+
 TEST_F(DatagramChannelTest, OwnEchoIsDroppedUncountedAndAMemberReplayIsRefusedByReason) {
   EXPECT_EQ(receive(datagram(kSelf, 0, HmacKey{})), kRefused);
   EXPECT_EQ(stats.datagrams_received, 0u);

@@ -56,6 +56,7 @@ const ApiEntry kApis[] = {
 
 // Odd count: the last age byte's low nibble is the spare one (0).
 const DigestEntry kDigestEntries[] = {{0x00A1B2C3, 0}, {0x00D4E5F6, 15}, {0xFFFFFFFF, 7}};
+const uint8_t kRosterAges[] = {0x0F, 0x70};
 
 const uint8_t kEventPayload[] = {'{', '"', 'o', 'n', '"', ':', '1', '}', 0x00, 0xFF};  // binary is fine
 
@@ -168,6 +169,16 @@ std::vector<Message> samples() {
 
   m = base(MessageType::kDigestReq);  // samples()[14]: no body, to the expected sender
   m.header.dest_id = 0x00A1B2C3;
+  out.push_back(m);
+
+  m = base(MessageType::kRosterDigest);  // samples()[15]: a roster of three, ages 0, none, 7
+  m.digest.round = 0x01020304;
+  m.digest.next_id = 0x00A1B2C3;
+  m.digest.backup_id = 0x00D4E5F6;
+  m.digest.age_unit_ms = 250;
+  m.digest.roster_size = 3;
+  m.digest.roster_hash = 0xCAFEF00D;
+  m.digest.roster_ages = kRosterAges;
   out.push_back(m);
   return out;
 }
@@ -304,6 +315,15 @@ void expect_same(const Message& a, const Message& b) {
         EXPECT_EQ(a.digest.entries[i].node_id, b.digest.entries[i].node_id);
         EXPECT_EQ(a.digest.entries[i].age, b.digest.entries[i].age);
       }
+      break;
+    case MessageType::kRosterDigest:
+      EXPECT_EQ(a.digest.round, b.digest.round);
+      EXPECT_EQ(a.digest.next_id, b.digest.next_id);
+      EXPECT_EQ(a.digest.backup_id, b.digest.backup_id);
+      EXPECT_EQ(a.digest.age_unit_ms, b.digest.age_unit_ms);
+      EXPECT_EQ(a.digest.roster_hash, b.digest.roster_hash);
+      ASSERT_EQ(a.digest.roster_size, b.digest.roster_size);
+      for (size_t i = 0; i < a.digest.roster_size; ++i) EXPECT_EQ(a.digest.roster_age(i), b.digest.roster_age(i)) << i;
       break;
   }
 }
@@ -617,7 +637,7 @@ TEST(WireCodec, BadMagicVersionTypeFlagsSender) {
   d = good;
   d[3] = 0;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
-  d[3] = 15;  // one past the last type (kDigestReq = 14)
+  d[3] = 16;  // one past the last type (kRosterDigest = 15)
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
   d = good;
   d[4] = 0x02;
@@ -947,6 +967,94 @@ TEST(WireCodec, DigestRejectsAreClear) {
   EXPECT_EQ(d.size(), kHeaderBytes);
 }
 
+// ROSTER_DIGEST (docs/protocol.md §4.16): round, next, backup, unit, roster size, roster hash, then
+// the ages two to a byte, member 0 in the high nibble; an odd size's spare low nibble is 0.
+TEST(WireCodec, RosterDigestLayoutIsAsDocumented) {
+  const Bytes d = encode_vec(samples()[15], kNoKey);
+  const Bytes body = {0x01, 0x02, 0x03, 0x04, 0x00, 0xA1, 0xB2, 0xC3, 0x00, 0xD4, 0xE5, 0xF6,  // round, next, backup
+                      0x00, 0xFA, 0x00, 0x03, 0xCA, 0xFE, 0xF0, 0x0D,                          // unit, size, hash
+                      0x0F, 0x70};                                                          // ages 0 15 | 7 -
+  ASSERT_EQ(d.size(), kHeaderBytes + body.size());
+  EXPECT_EQ(d[3], 15);
+  EXPECT_EQ(Bytes(d.begin() + kHeaderBytes, d.end()), body);
+  EXPECT_EQ(format::roster_digest_body_bytes(3), body.size());
+  EXPECT_STREQ(message_type_name(MessageType::kRosterDigest), "roster_digest");
+  // The hash of a roster: FNV-1a over the ids' bytes, MSB first (0x00000001 then 0x00000002).
+  const uint8_t ids[] = {0, 0, 0, 1, 0, 0, 0, 2};
+  EXPECT_EQ(roster_hash_step(roster_hash_step(kFnv1aOffset, 1), 2), fnv1a(kFnv1aOffset, ids, sizeof ids));
+}
+
+TEST(WireCodec, RosterDigestRoundTripsFromOneMemberToTheMost) {
+  const HmacKey key = cluster_key();
+  std::vector<uint8_t> ages((kMaxRosterSize + 1) / 2);
+  for (size_t i = 0; i < ages.size(); ++i) ages[i] = static_cast<uint8_t>(i * 37);
+  for (size_t n : {size_t{1}, size_t{2}, size_t{255}, size_t{256}, kMaxRosterSize}) {
+    for (const HmacKey* k : {&kNoKey, &key}) {
+      SCOPED_TRACE(n);
+      Message m = samples()[15];
+      m.digest.roster_size = static_cast<uint16_t>(n);
+      m.digest.roster_ages = ages.data();
+      const Bytes d = encode_vec(m, *k);
+      ASSERT_EQ(d.size(), kHeaderBytes + format::roster_digest_body_bytes(n) + (k->empty() ? 0 : kTagBytes));
+      Message out;
+      ASSERT_EQ(decode(d.data(), d.size(), *k, out), DecodeError::kOk);
+      // An odd size's spare nibble goes out as 0, whatever the caller's byte held.
+      for (size_t i = 0; i < n; ++i) EXPECT_EQ(out.digest.roster_age(i), m.digest.roster_age(i)) << i;
+      EXPECT_EQ(encode_vec(out, *k), d);
+    }
+  }
+  // 898 members in the 508-byte authenticated datagram; a whole table and its node always fit.
+  EXPECT_EQ(kMaxRosterSize, 898u);
+  EXPECT_LE(size_t{SPORE_MAX_MEMBERS} + 1, kMaxRosterSize);
+}
+
+TEST(WireCodec, RosterDigestRejectsAreClear) {
+  uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
+  Message m = samples()[15];
+  m.digest.roster_size = 0;
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField) << "empty roster";
+  m = samples()[15];
+  m.digest.roster_size = static_cast<uint16_t>(kMaxRosterSize + 1);
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField) << "too many";
+  m = samples()[15];
+  m.digest.age_unit_ms = 0;
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField) << "unit 0";
+  m = samples()[15];
+  m.digest.roster_ages = nullptr;
+  EXPECT_EQ(encode(m, kNoKey, buf, sizeof buf).error, EncodeError::kBadField) << "no ages";
+
+  const Bytes good = encode_vec(samples()[15], kNoKey);
+  constexpr size_t kUnit = kHeaderBytes + 12, kSize = kUnit + 2, kAges = kSize + 6;
+  ASSERT_EQ(good.size(), kAges + 2);
+  const Bytes body(good.begin() + kHeaderBytes, good.end());
+  ASSERT_EQ(decode_vec(good, kNoKey), DecodeError::kOk);
+  Bytes d = good;
+  d[kUnit] = d[kUnit + 1] = 0;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField) << "unit 0";
+  d = good;
+  d[kAges + 1] |= 0x01;
+  EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadField) << "spare nibble";
+  Bytes b = body;
+  b[14] = b[15] = 0;  // size 0, no ages
+  b.resize(20);
+  EXPECT_EQ(decode_vec(with_body(good, b), kNoKey), DecodeError::kBadField) << "empty roster";
+  b = body;
+  b[15] = 5;  // five members in two bytes
+  EXPECT_EQ(decode_vec(with_body(good, b), kNoKey), DecodeError::kBadLength);
+  b = body;
+  b[15] = 2;  // two members: one byte left over
+  EXPECT_EQ(decode_vec(with_body(good, b), kNoKey), DecodeError::kBadLength);
+  b.assign(body.begin(), body.begin() + 18);  // cut inside the hash
+  EXPECT_EQ(decode_vec(with_body(good, b), kNoKey), DecodeError::kBadLength);
+  // 899 members with all their bytes: refused by size (it fits only an unauthenticated datagram).
+  b = body;
+  const uint16_t over = static_cast<uint16_t>(kMaxRosterSize + 1);
+  b[14] = static_cast<uint8_t>(over >> 8);
+  b[15] = static_cast<uint8_t>(over);
+  b.resize(20 + (kMaxRosterSize + 2) / 2, 0);
+  EXPECT_EQ(decode_vec(with_body(good, b), kNoKey), DecodeError::kBadField) << "size over kMaxRosterSize";
+}
+
 TEST(WireCodec, EventRejectsAreClear) {
   uint8_t buf[SPORE_MAX_DATAGRAM_BYTES];
   const std::vector<uint8_t> big(kMaxEventPayloadBytes + 1, 1);
@@ -1029,7 +1137,7 @@ TEST(WireCodec, EventRejectsAreClear) {
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kBadLength);
   // A type beyond the last one is still unknown_type (what v1 nodes without events answer).
   d = good;
-  d[3] = 15;
+  d[3] = static_cast<uint8_t>(MessageType::kLastType) + 1;
   EXPECT_EQ(decode_vec(d, kNoKey), DecodeError::kUnknownType);
 }
 
@@ -1146,10 +1254,10 @@ TEST(WireCodec, EveryReasonHasADistinctName) {
   EXPECT_STREQ(encode_error_name(EncodeError::kNoSpace), "no_space");
   EXPECT_STREQ(encode_error_name(EncodeError::kUnknownType), "unknown_type");
   EXPECT_STREQ(encode_error_name(static_cast<EncodeError>(99)), "?");
-  for (uint8_t t = 1; t <= 14; ++t) EXPECT_STRNE(message_type_name(static_cast<MessageType>(t)), "?");
+  for (uint8_t t = 1; t <= 15; ++t) EXPECT_STRNE(message_type_name(static_cast<MessageType>(t)), "?");
   EXPECT_STREQ(message_type_name(MessageType::kAnnounce), "announce");
   EXPECT_STREQ(message_type_name(static_cast<MessageType>(0)), "?");
-  EXPECT_STREQ(message_type_name(static_cast<MessageType>(15)), "?");
+  EXPECT_STREQ(message_type_name(static_cast<MessageType>(16)), "?");
   EXPECT_STREQ(message_type_name(MessageType::kDiscover), "discover");
   EXPECT_STREQ(message_type_name(MessageType::kDigest), "digest");
   EXPECT_STREQ(member_state_name(static_cast<MemberState>(0)), "?");

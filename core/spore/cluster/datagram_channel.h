@@ -41,8 +41,9 @@ struct DatagramStats {
   uint32_t rejected[wire::kDecodeErrorCount] = {};  ///< by reason, indexed by wire::DecodeError
   uint32_t rejected_total = 0;
 
-  /// Datagrams by wire::MessageType value (index 0 unused): sent, and received and accepted.
-  static constexpr size_t kTypeSlots = 12;
+  /// Datagrams by wire::MessageType value (index 0 unused): sent, and received and accepted. Sized
+  /// from the newest type, so a type appended to the enum is counted without touching this line.
+  static constexpr size_t kTypeSlots = static_cast<size_t>(wire::MessageType::kLastType) + 1;
   uint32_t sent_by_type[kTypeSlots] = {};
   uint32_t received_by_type[kTypeSlots] = {};
   /// Datagrams accepted with the accept-only key (set_accept_key()): while a key rotation rolls

@@ -27,7 +27,6 @@ constexpr size_t kDigestPage =
 
 void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
   const wire::Digest& d = msg.digest;
-  const uint32_t self = ctx_.self().node_id;
   // Ages count from when a DIGEST was sent, but are applied from when it arrives. One more than a
   // round older than the newest this node has heard (a replay by someone who captured it, or a
   // straggler) would make old evidence look fresh: its entries are history and count for nothing.
@@ -44,32 +43,46 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     digest_round_ = d.round;
     digest_round_ms_ = now_ms;
   }
-  bool listed = false, recovered = false, unknown = false;
-  uint32_t own_age_ms = 0;
-  for (size_t i = 0; i < d.entries.size(); ++i) {
-    const wire::DigestEntry e = d.entries[i];
-    if (e.node_id == self) {
-      listed = true;
-      own_age_ms = uint32_t{e.age} * d.age_unit_ms;
-      continue;
+  Evidence ev;
+  if (msg.header.type == wire::MessageType::kRosterDigest) {
+    // Ages by position in a roster this node must hold too. Any other roster (a member joined or
+    // was forgotten here or there first) gives nothing: the sender is asked for its DIGEST at once
+    // (explicit ids, unicast), instead of a period of ageing evidence and probes. Not followed,
+    // so the answer is, and judges this round's heartbeat. At most one such request a period: in
+    // open mode a forged roster draws what a DIGEST_REQ forged in each member's name would, but
+    // from one broadcast frame (docs/security.md, A1).
+    if (!take_roster(d, now_ms, ev)) {
+      ++stats_.rosters_mismatched;
+      const uint32_t from = msg.header.sender_id;
+      const Member* sender = ctx_.members().find(from);
+      const uint32_t h = ctx_.config().heartbeat_interval_ms;
+      // Only a sender the followed chain names (next, or backup after a lost round), or any while
+      // no chain is followed: a roster forged in another member's name (open mode) would spend the
+      // period's one request on a member that may never answer, and leave the true one unasked.
+      const bool expected = !chain_.heard || elapsed_ms(now_ms, chain_.heard_ms) >= 3 * h ||
+                            from == chain_.next_id || from == chain_.backup_id;
+      // A node that follows no chain asks too (kBroadcast, a full table, an ESP8266 build, which
+      // takes no roster): the DIGESTs are its evidence of the kDigest members, which do not
+      // broadcast their heartbeats while a chain runs.
+      if (sender != nullptr && expected &&
+          (!chain_.roster_asked || elapsed_ms(now_ms, chain_.roster_asked_ms) >= h)) {
+        chain_.roster_asked = true;
+        chain_.roster_asked_ms = now_ms;
+        wire::Message req;
+        req.header.type = wire::MessageType::kDigestReq;
+        send_to(*sender, req);
+      }
+      return;
     }
-    // Evidence, never admission: vouch() knows only members of this table, and not those that left.
-    const Member* known = ctx_.members().find(e.node_id);
-    const bool was_down = known != nullptr && known->status != MemberStatus::kActive;
-    Member* m = ctx_.members().vouch(e.node_id, now_ms - uint32_t{e.age} * d.age_unit_ms, now_ms);
-    if (m == nullptr) {
-      unknown = unknown || (digest_mode() && ctx_.members().find(e.node_id) == nullptr);
-      continue;
-    }
-    ++stats_.vouched;
-    recovered = recovered || (was_down && m->status == MemberStatus::kActive);
-    alive_evidence(peer_of(*m), *m);
+  } else {
+    for (size_t i = 0; i < d.entries.size(); ++i)
+      take_evidence(d.entries[i].node_id, uint32_t{d.entries[i].age} * d.age_unit_ms, now_ms, ev);
   }
   if (!digest_mode()) return;  // a kBroadcast node takes the evidence and follows no chain
   // The DIGEST brought back members this node had lost: a partition healed, and the other side
   // knows nothing of this node's chain. One heartbeat broadcast (at most one a period) tells it at
   // once that this node is alive, instead of at the next DIGEST of a chain that may not reach it.
-  if (recovered && elapsed_ms(now_ms, chain_.fallback_ms) >= ctx_.config().heartbeat_interval_ms) {
+  if (ev.recovered && elapsed_ms(now_ms, chain_.fallback_ms) >= ctx_.config().heartbeat_interval_ms) {
     chain_.fallback_ms = now_ms;
     broadcast_heartbeat();
   }
@@ -77,7 +90,7 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
   // ANNOUNCE were lost, and their heartbeats, not broadcast in this mode, will not make it challenge
   // them. One more ANNOUNCE with reply requested asks them all again (within kMaxJoinAnnounces; a
   // member that joins later reaches older nodes by its own join and gossip).
-  if (unknown && join_announces_left_ == 0 && join_announces_sent_ < kMaxJoinAnnounces &&
+  if (ev.unknown && join_announces_left_ == 0 && join_announces_sent_ < kMaxJoinAnnounces &&
       elapsed_ms(now_ms, begun_ms_) < 20 * ctx_.config().heartbeat_interval_ms)
     join_announces_left_ = 1;
   // This round's heartbeat went to the sender, yet its DIGEST (broadcast, or its answer to a
@@ -85,8 +98,9 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
   // broadcast gives every member first-hand evidence instead. (With more than one page a node may
   // be listed on another page, so only a single page says it is missing.)
   if (chain_.heartbeat_to_id != 0 && chain_.heartbeat_to_id == msg.header.sender_id) {
-    const bool lost = listed ? own_age_ms > elapsed_ms(now_ms, chain_.heartbeat_sent_ms) + d.age_unit_ms
-                             : d.entries.size() < kDigestPage;
+    // (A roster lists every member it knows: not listed there is missing.)
+    const bool lost = ev.listed ? ev.own_age_ms > elapsed_ms(now_ms, chain_.heartbeat_sent_ms) + d.age_unit_ms
+                                : d.entries.size() < kDigestPage;
     chain_.heartbeat_to_id = 0;  // one verdict per heartbeat
     if (lost) {
       ++stats_.heartbeats_rebroadcast;
@@ -94,6 +108,25 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     }
   }
   follow_chain(msg.header.sender_id, d, now_ms);
+}
+
+void Membership::take_evidence(uint32_t node_id, uint32_t age_ms, uint32_t now_ms, Evidence& ev) {
+  if (node_id == ctx_.self().node_id) {
+    ev.listed = true;
+    ev.own_age_ms = age_ms;
+    return;
+  }
+  // Evidence, never admission: vouch() knows only members of this table, and not those that left.
+  const Member* known = ctx_.members().find(node_id);
+  const bool was_down = known != nullptr && known->status != MemberStatus::kActive;
+  Member* m = ctx_.members().vouch(node_id, now_ms - age_ms, now_ms);
+  if (m == nullptr) {
+    ev.unknown = ev.unknown || (digest_mode() && known == nullptr);
+    return;
+  }
+  ++stats_.vouched;
+  ev.recovered = ev.recovered || (was_down && m->status == MemberStatus::kActive);
+  alive_evidence(peer_of(*m), *m);
 }
 
 #if SPORE_DIGEST_LIVENESS
@@ -237,6 +270,63 @@ void Membership::send_digest(uint32_t now_ms) {
   follow_chain(self, d, now_ms);
 }
 
+size_t Membership::sorted_roster(uint32_t* ids) const {
+  // Insertion sort on the stack: at most a few hundred ids, once a period (no allocation, no table
+  // order to keep).
+  size_t n = 0;
+  const auto insert = [ids, &n](uint32_t id) {
+    size_t i = n++;
+    for (; i > 0 && ids[i - 1] > id; --i) ids[i] = ids[i - 1];
+    ids[i] = id;
+  };
+  insert(ctx_.self().node_id);
+  for (size_t i = 0; i < MemberTable::capacity(); ++i)
+    if (const Member* m = ctx_.members().at_slot(i)) insert(m->node_id);
+  return n;
+}
+
+bool Membership::take_roster(const wire::Digest& d, uint32_t now_ms, Evidence& ev) {
+  uint32_t ids[SPORE_MAX_MEMBERS + 1];
+  const size_t n = sorted_roster(ids);
+  if (n != d.roster_size) return false;
+  uint32_t hash = kFnv1aOffset;
+  for (size_t i = 0; i < n; ++i) hash = wire::roster_hash_step(hash, ids[i]);
+  if (hash != d.roster_hash) return false;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t age = d.roster_age(i);
+    if (age != wire::kRosterNoEvidence) take_evidence(ids[i], uint32_t{age} * d.age_unit_ms, now_ms, ev);
+  }
+  return true;
+}
+
+bool Membership::send_roster_digest(wire::Digest& d, uint32_t now_ms) {
+  // The whole table, ACTIVE or not, so that every member whose table holds the same ids computes
+  // the same roster whatever each thinks of their health; only the ages say who is alive.
+  uint32_t ids[SPORE_MAX_MEMBERS + 1];
+  uint8_t ages[(SPORE_MAX_MEMBERS + 2) / 2] = {};
+  const size_t n = sorted_roster(ids);
+  uint32_t hash = kFnv1aOffset;
+  for (size_t i = 0; i < n; ++i) {
+    hash = wire::roster_hash_step(hash, ids[i]);
+    uint32_t units = 0;  // this node's own entry: alive now
+    if (ids[i] != ctx_.self().node_id) {
+      const Member* m = ctx_.members().find(ids[i]);
+      units = m == nullptr || m->status != MemberStatus::kActive || m->left
+                  ? wire::kRosterNoEvidence
+                  : (elapsed_ms(now_ms, m->last_seen_ms) + d.age_unit_ms - 1) / d.age_unit_ms;
+      if (units > wire::kRosterNoEvidence) units = wire::kRosterNoEvidence;
+    }
+    ages[i / 2] = static_cast<uint8_t>(ages[i / 2] | (i % 2 == 0 ? units << 4 : units));
+  }
+  wire::Message msg;
+  msg.header.type = wire::MessageType::kRosterDigest;
+  msg.digest = d;
+  msg.digest.roster_size = static_cast<uint16_t>(n);
+  msg.digest.roster_hash = hash;
+  msg.digest.roster_ages = ages;
+  return send(0, ctx_.config().udp_port, 0, msg);
+}
+
 void Membership::handle_digest_req(const wire::Header& h, uint32_t now_ms) {
   const Member* asker = ctx_.members().find(h.sender_id);
   if (!digest_mode() || !chain_.heard || asker == nullptr) return;
@@ -269,6 +359,13 @@ bool Membership::send_digest_pages(uint32_t ip, uint16_t port, uint32_t dest_id,
   const uint32_t unit_ms = (cfg.heartbeat_interval_ms + 7) / 8;
   bool sent = false;
   d.age_unit_ms = static_cast<uint16_t>(unit_ms == 0 ? 1 : unit_ms > 0xFFFF ? 0xFFFF : unit_ms);
+  // More evidence than one DIGEST holds (or than Config::roster_digest_min_members): the broadcast
+  // goes as one ROSTER_DIGEST (no ids, an age per member), so a node receives one datagram a period
+  // however large the cluster; an answer to one member (DIGEST_REQ) keeps the ids, which need no
+  // agreement on the roster.
+  const size_t vouched = ctx_.members().count(MemberStatus::kActive) + 1;
+  const size_t roster_from = cfg.roster_digest_min_members != 0 ? cfg.roster_digest_min_members : kDigestPage + 2;
+  if (dest_id == 0 && vouched >= roster_from) return send_roster_digest(d, now_ms);
   wire::DigestEntry page[kDigestPage];
   size_t n = 0;
   for (size_t i = 0; i < peers_.size(); ++i) {
@@ -294,6 +391,9 @@ bool Membership::send_digest_pages(uint32_t ip, uint16_t port, uint32_t dest_id,
 }
 
 #else  // SPORE_DIGEST_LIVENESS == 0: the evidence above, no chain.
+
+// No roster taken: a ROSTER_DIGEST is only sent for more members than such a build's table holds.
+bool Membership::take_roster(const wire::Digest&, uint32_t, Evidence&) { return false; }
 
 uint32_t Membership::announce_interval_ms() const { return ctx_.config().member_info_interval_ms; }
 bool Membership::follow_chain(uint32_t, const wire::Digest&, uint32_t) { return false; }

@@ -237,9 +237,10 @@ void Membership::dispatch(const wire::Message& msg, uint32_t now_ms) {
       break;
     case wire::MessageType::kDiscover: break;  // answered in on_datagram(), member or not
     case wire::MessageType::kDigest:
+    case wire::MessageType::kRosterDigest:
     case wire::MessageType::kDigestReq:
       if (Member* m = heard_from(msg.header, now_ms)) peer_of(*m).chain = true;
-      if (msg.header.type == wire::MessageType::kDigest) {
+      if (msg.header.type != wire::MessageType::kDigestReq) {
         handle_digest(msg, now_ms);
       } else {
         handle_digest_req(msg.header, now_ms);

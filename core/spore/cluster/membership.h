@@ -65,6 +65,9 @@ struct MembershipStats : DatagramStats {
   uint32_t digests_stale = 0;
   /// Heartbeats broadcast because the DIGEST they were for did not list this node (lost on the way).
   uint32_t heartbeats_rebroadcast = 0;
+  /// ROSTER_DIGESTs whose roster was not this node's (a member joined or was forgotten at one of the
+  /// two first): their ages were not taken, and the sender was asked for its DIGEST instead.
+  uint32_t rosters_mismatched = 0;
 };
 
 class Membership {
@@ -270,6 +273,8 @@ class Membership {
     bool heartbeat_pending = false;  ///< this round's heartbeat is still to send
     uint32_t pull_id = 0;  ///< who was last asked for a missed DIGEST (DIGEST_REQ), 0 = nobody yet
     uint8_t pulls = 0;     ///< DIGEST_REQs sent since the last DIGEST heard
+    bool roster_asked = false;    ///< a ROSTER_DIGEST of another roster made this node ask for a DIGEST
+    uint32_t roster_asked_ms = 0;  ///< when (one such request a period)
   };
   /// Config::liveness kDigest, and this node's table has room: a full table may mean a cluster
   /// larger than it, whose members each know different others, so the chain cannot reach them all
@@ -281,6 +286,20 @@ class Membership {
   /// A chain was heard within 1.5 heartbeat periods: heartbeats go to its next sender.
   bool chain_live(uint32_t now_ms) const;
   void handle_digest(const wire::Message& msg, uint32_t now_ms);
+  /// What one DIGEST told this node, entry by entry (take_evidence()).
+  struct Evidence {
+    bool listed = false;     ///< this node's own entry was there, `own_age_ms` old
+    bool recovered = false;  ///< it made a member that was not ACTIVE here ACTIVE again
+    bool unknown = false;    ///< it named a member this table does not hold
+    uint32_t own_age_ms = 0;
+  };
+  /// One entry of a DIGEST or ROSTER_DIGEST: `node_id` was alive `age_ms` ago.
+  void take_evidence(uint32_t node_id, uint32_t age_ms, uint32_t now_ms, Evidence& ev);
+  /// The ages of a ROSTER_DIGEST, when its roster is this node's; false (nothing taken) otherwise.
+  bool take_roster(const wire::Digest& d, uint32_t now_ms, Evidence& ev);
+  /// This node's roster: the ids of its table and its own, ascending, into `ids` (room for
+  /// SPORE_MAX_MEMBERS + 1). Returns how many.
+  size_t sorted_roster(uint32_t* ids) const;
   /// Takes `d` from `sender_id` as the chain this node follows (when it is newer: a higher round, or
   /// the same round from a lower id, or the old chain is silent) and schedules this round's heartbeat.
   bool follow_chain(uint32_t sender_id, const wire::Digest& d, uint32_t now_ms);
@@ -291,6 +310,8 @@ class Membership {
   /// Composes this node's evidence as DIGEST(s) of `round` naming next and backup, and sends them
   /// to ip:port (0 = broadcast), as many pages as it takes. False when nothing was sent.
   bool send_digest_pages(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Digest& d, uint32_t now_ms);
+  /// Broadcasts this node's evidence as one ROSTER_DIGEST (an age for every member of its roster).
+  bool send_roster_digest(wire::Digest& d, uint32_t now_ms);
   /// A member that missed this node's DIGEST asks for it: the chain as this node knows it, unicast.
   void handle_digest_req(const wire::Header& h, uint32_t now_ms);
   /// The member with the smallest id above `id` (wrapping) in this node's ring: itself and every

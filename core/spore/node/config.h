@@ -121,6 +121,13 @@ struct Config {
   /// kBroadcast node and a kDigest node still understand each other (a kDigest node that hears no
   /// DIGEST chain broadcasts its heartbeats).
   Liveness liveness = Liveness::kBroadcast;
+  /// kDigest: a DIGEST broadcast that vouches for at least this many members (this node included)
+  /// goes as one ROSTER_DIGEST: an age per member by position in the sorted table, 0.5 bytes a
+  /// member instead of 4.5, taken by every member whose table holds the same ids (any other asks for
+  /// the DIGEST with ids). 0: only when the DIGEST would not fit one datagram (more members than
+  /// wire::kMaxDigestEntries), so received datagrams stay one a period at any N. Lower saves bytes
+  /// at every N, at the price of a DIGEST_REQ and its answer whenever tables differ (a join).
+  uint16_t roster_digest_min_members = 0;
 
   // ---- Network ---------------------------------------------------------------------------------
   /// UDP port for discovery and membership (seed: 4210). Every node of a cluster must agree.

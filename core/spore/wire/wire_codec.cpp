@@ -29,9 +29,9 @@ const char* nth_name(const char* list, size_t n) {
 const char* message_type_name(MessageType type) {
   // Index 0 ("?") stands for every value outside the enum.
   static constexpr char kNames[] = "?\0announce\0ping\0ack\0ping_req\0gossip\0leave\0info_req\0info\0event\0event_req\0"
-                               "event_digest\0discover\0digest\0digest_req\0";
+                               "event_digest\0discover\0digest\0digest_req\0roster_digest\0";
   constexpr size_t kCount = flash_list_count(kNames, sizeof kNames);
-  static_assert(kCount == static_cast<size_t>(MessageType::kDigestReq) + 1, "one name per MessageType");
+  static_assert(kCount == static_cast<size_t>(MessageType::kLastType) + 1, "one name per MessageType");
   const auto i = static_cast<uint8_t>(type);
   return nth_name(kNames, valid_type(i) ? i : 0);
 }

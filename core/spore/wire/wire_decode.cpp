@@ -106,6 +106,21 @@ DecodeError parse_digest(Reader& r, Digest& d) {
   return DecodeError::kOk;
 }
 
+DecodeError parse_roster_digest(Reader& r, Digest& d) {
+  d.round = r.u32();
+  d.next_id = r.u32();
+  d.backup_id = r.u32();
+  d.age_unit_ms = r.u16();
+  d.roster_size = r.u16();
+  d.roster_hash = r.u32();
+  const size_t n = d.roster_size;
+  d.roster_ages = r.take((n + 1) / 2);
+  if (!r.ok()) return DecodeError::kBadLength;
+  if (d.age_unit_ms == 0 || n == 0 || n > kMaxRosterSize || (n % 2 == 1 && (d.roster_ages[n / 2] & 0x0F) != 0))
+    return DecodeError::kBadField;
+  return DecodeError::kOk;
+}
+
 /// Canonical padding: exactly `n` bytes up to the body's end, zeros only.
 DecodeError parse_padding(Reader& r, size_t n) {
   if (r.remaining() != n) return DecodeError::kBadLength;
@@ -246,6 +261,9 @@ DecodeError parse_body(MessageType type, Reader& r, Message& m) {
       break;
     case MessageType::kDigest:
       err = parse_digest(r, m.digest);
+      break;
+    case MessageType::kRosterDigest:
+      err = parse_roster_digest(r, m.digest);
       break;
   }
   if (err != DecodeError::kOk) return err;

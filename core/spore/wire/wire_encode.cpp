@@ -151,6 +151,13 @@ size_t checked_body_size(const Message& m, EncodeError& why) {
         if (d.entries[i].node_id == 0 || d.entries[i].age > kMaxDigestAge) return refuse(EncodeError::kBadField);
       return digest_body_bytes(d.entries.size());
     }
+    case MessageType::kRosterDigest: {
+      const Digest& d = m.digest;
+      const size_t n = d.roster_size;
+      if (d.age_unit_ms == 0 || n == 0 || n > kMaxRosterSize || d.roster_ages == nullptr)
+        return refuse(EncodeError::kBadField);
+      return roster_digest_body_bytes(n);
+    }
   }
   return refuse(EncodeError::kUnknownType);
 }
@@ -166,6 +173,20 @@ void write_digest_body(Writer& w, const Digest& d) {
   for (size_t i = 0; i < n; ++i) w.u32(d.entries[i].node_id);
   for (size_t i = 0; i < n; i += 2)
     w.u8(static_cast<uint8_t>((d.entries[i].age << 4) | (i + 1 < n ? d.entries[i + 1].age : 0)));
+}
+
+// ROSTER_DIGEST: the fixed fields, then the caller's ages as they are (an odd size's last low
+// nibble written as 0, whatever the caller's byte holds).
+void write_roster_digest_body(Writer& w, const Digest& d) {
+  w.u32(d.round);
+  w.u32(d.next_id);
+  w.u32(d.backup_id);
+  w.u16(d.age_unit_ms);
+  w.u16(d.roster_size);
+  w.u32(d.roster_hash);
+  const size_t bytes = (size_t{d.roster_size} + 1) / 2;
+  for (size_t i = 0; i < bytes; ++i)
+    w.u8(static_cast<uint8_t>(2 * i + 1 < d.roster_size ? d.roster_ages[i] : d.roster_ages[i] & 0xF0));
 }
 
 // EVENT, EVENT_REQ and EVENT_DIGEST: one stream position, cut after the fields each carries.
@@ -272,6 +293,9 @@ void write_body(Writer& w, const Message& m) {
       break;
     case MessageType::kDigest:
       write_digest_body(w, m.digest);
+      break;
+    case MessageType::kRosterDigest:
+      write_roster_digest_body(w, m.digest);
       break;
   }
 }

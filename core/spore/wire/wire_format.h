@@ -43,7 +43,7 @@ inline bool valid_state(uint8_t s) {
   return s >= static_cast<uint8_t>(MemberState::kAlive) && s <= static_cast<uint8_t>(MemberState::kLeft);
 }
 inline bool valid_type(uint8_t t) {
-  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kDigestReq);
+  return t >= static_cast<uint8_t>(MessageType::kAnnounce) && t <= static_cast<uint8_t>(MessageType::kLastType);
 }
 inline bool valid_topic(std::string_view s) {
   return !s.empty() && s.size() <= kMaxEventTopicLen && all_in_range(s, '\x21', '\x7e');
@@ -83,6 +83,12 @@ constexpr size_t kDigestFixedBytes = 4 + 4 + 4 + 2 + 1;
 constexpr size_t digest_body_bytes(size_t entries) { return kDigestFixedBytes + 4 * entries + (entries + 1) / 2; }
 static_assert(digest_body_bytes(kMaxDigestEntries) <= SPORE_MAX_DATAGRAM_BYTES - 23 - 16,
               "the largest DIGEST fits an authenticated datagram");
+// ROSTER_DIGEST: round, next id, backup id, age unit, roster size, roster hash; then a nibble per age.
+constexpr size_t kRosterDigestFixedBytes = 4 + 4 + 4 + 2 + 2 + 4;
+constexpr size_t roster_digest_body_bytes(size_t members) { return kRosterDigestFixedBytes + (members + 1) / 2; }
+static_assert(roster_digest_body_bytes(kMaxRosterSize) <= SPORE_MAX_DATAGRAM_BYTES - 23 - 16,
+              "the largest ROSTER_DIGEST fits an authenticated datagram");
+static_assert(SPORE_MAX_MEMBERS + 1 <= kMaxRosterSize, "a whole table and its node fit one ROSTER_DIGEST");
 constexpr size_t kPingFixedBytes = 4 + 4 + 4 + 1;                            // + entries
 constexpr size_t kAckFixedBytes = 4 + 4 + 1;
 constexpr size_t kPingReqFixedBytes = 4 + 4 + 4 + 4 + 2 + 1;

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "spore/base/bytes.h"
+#include "spore/base/limits.h"
 #include "spore/cluster/api_registry.h"
 
 namespace spore {
@@ -45,6 +47,12 @@ enum class MessageType : uint8_t {
   /// "Send me your DIGEST": unicast by a node that missed the round's DIGEST to its sender, which
   /// answers with a DIGEST to the asker's member address (no body).
   kDigestReq = 14,
+  /// A DIGEST by roster position, for a roster too large for one DIGEST (docs/protocol.md §4.16):
+  /// no ids, only one 4-bit age per member of the sender's whole table in ascending id order, and a
+  /// hash of that id list. A receiver whose own table gives the same list takes the ages; any
+  /// other asks the sender for its DIGEST (kDigestReq).
+  kRosterDigest = 15,
+  kLastType = kRosterDigest,  ///< the highest value above; move it when a type is appended
 };
 /// "announce", "ping", ...; "?" for a value outside the enum. Never nullptr.
 const char* message_type_name(MessageType type);
@@ -327,9 +335,23 @@ class DigestList {
   size_t count_ = 0;
 };
 
-/// DIGEST (docs/protocol.md §4.14). Broadcast by one member per heartbeat period in turn (a chain:
-/// each names the next); receivers take every entry as evidence of life of a member they already
-/// have (never an admission).
+/// ROSTER_DIGEST's age meaning "no evidence to give" (a member not ACTIVE, or heard from too long ago).
+constexpr uint8_t kRosterNoEvidence = 15;
+/// Most members in one ROSTER_DIGEST: two ages a byte after its 20 fixed bytes, in an authenticated
+/// datagram (469 body bytes at the 508-byte datagram).
+constexpr size_t kMaxRosterSize = 2 * (SPORE_MAX_DATAGRAM_BYTES - 23 - 16 - 20);
+
+/// The hash a ROSTER_DIGEST carries: FNV-1a (32 bit) over the ids of the roster in ascending order,
+/// each as 4 bytes MSB first. Fold the ids in one at a time from kFnv1aOffset.
+inline uint32_t roster_hash_step(uint32_t h, uint32_t node_id) {
+  const uint8_t be[4] = {static_cast<uint8_t>(node_id >> 24), static_cast<uint8_t>(node_id >> 16),
+                         static_cast<uint8_t>(node_id >> 8), static_cast<uint8_t>(node_id)};
+  return fnv1a(h, be, sizeof be);
+}
+
+/// DIGEST (docs/protocol.md §4.14) and ROSTER_DIGEST (§4.16). Broadcast by one member per heartbeat
+/// period in turn (a chain: each names the next); receivers take every entry as evidence of life of
+/// a member they already have (never an admission).
 struct Digest {
   /// The chain's round; the next sender's DIGEST carries round + 1. Two chains merge: receivers
   /// follow the higher round (serial arithmetic), at equal rounds the lower sender id.
@@ -337,7 +359,18 @@ struct Digest {
   uint32_t next_id = 0;    ///< the member that sends the next DIGEST, 0 = none
   uint32_t backup_id = 0;  ///< sends it if next_id's does not come in time, 0 = none
   uint16_t age_unit_ms = 1;  ///< 1..65535
-  DigestList entries;        ///< 0..kMaxDigestEntries
+  DigestList entries;        ///< kDigest: 0..kMaxDigestEntries
+  /// kRosterDigest: the sender's roster (its table's ids and its own, ascending), 1..kMaxRosterSize
+  /// of them, its roster_hash_step() hash, and one 4-bit age per member, two to a byte (member i in
+  /// the high nibble of byte i / 2 when i is even), kRosterNoEvidence for none. `roster_ages` points
+  /// at the caller's bytes (encode) or into the datagram (decode).
+  uint16_t roster_size = 0;
+  uint32_t roster_hash = 0;
+  const uint8_t* roster_ages = nullptr;
+  /// The age of roster member `i` (< roster_size).
+  uint8_t roster_age(size_t i) const {
+    return static_cast<uint8_t>(i % 2 == 0 ? roster_ages[i / 2] >> 4 : roster_ages[i / 2] & 0x0F);
+  }
 };
 
 struct Message {
