@@ -2,11 +2,12 @@
 # SPORE against HashiCorp memberlist in the network-namespace test bed (issue 6, items 3 and 4(b)):
 # real processes, one namespace and one IPv4 address per node on a bridge (tests/cluster/netns.sh),
 # all three systems side by side in the SAME namespaces at the same time:
-#   spore-fast      spored --profile fast   UDP 4210, HTTP 8080  (INACTIVE 1.5 s, DEAD 6 s)
-#   spore-lan       spored (default, lan)   UDP 4211, HTTP 8081  (INACTIVE 10 s, DEAD 60 s: the seed's)
+#   spore-fast      spored --profile fast --liveness broadcast  UDP 4210, HTTP 8080  (INACTIVE 1.5 s, DEAD 6 s)
+#   spore-lan       spored --liveness broadcast (lan)         UDP 4211, HTTP 8081  (INACTIVE 10 s, DEAD 60 s: the seed's)
 #   memberlist-lan  bench/memberlist peer   UDP+TCP 7946, HTTP 8082 (memberlist.DefaultLANConfig())
 # and with -L "broadcast digest" also SPORE with liveness evidence by DIGEST chain (issue 22,
-# docs/protocol.md §11.12), the same profiles with `--liveness digest`:
+# docs/protocol.md §11.12; the hosts' default since it was measured here), the same profiles with
+# `--liveness digest` (the broadcast rows pin `--liveness broadcast`, the design they measured):
 #   spore-fast-digest  spored --profile fast --liveness digest  UDP 4212, HTTP 8083
 #   spore-lan-digest   spored --liveness digest                 UDP 4213, HTTP 8084
 # so every system meets the same kernel, bridge, loss and CPU contention.
@@ -138,7 +139,7 @@ if [ -n "$ONE" ]; then
         ;;
       spore-*)
         ns_spawn "$i" log="$log" hostname="n$i" bind="$(ns_ip "$i")" udp_port="$(udp_port "$sys")" \
-          http_port="$(http_port "$sys")" state_dir="$dir" profile="${sys#spore-}"
+          http_port="$(http_port "$sys")" state_dir="$dir" profile="${sys#spore-}" -- --liveness broadcast
         ;;
       memberlist-lan)
         local join=()

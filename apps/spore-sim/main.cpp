@@ -145,7 +145,8 @@ void print_table(const std::vector<ScenarioResult>& results) {
               "payload bytes (UDP/TCP/IP headers not counted; --json has wire bytes too).\n"
               "allocs = heap allocations by core after begin() (must be 0; '-' for protocol seed, which is not core).\n"
               "profile 'seed' = protocol seed: the model of the seed's design (docs/simulation.md); "
-              "'digest' = liveness digest.\n");
+              "'digest' = liveness digest (the lan and fast profiles' default); a profile alone = liveness "
+              "broadcast.\n");
 }
 
 }  // namespace
@@ -168,7 +169,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "Override every scenario's seed (explore other runs of the same scenario)");
   app.add_option("--liveness", liveness,
                  "Override every SPORE scenario's liveness (broadcast or digest; docs/simulation.md), to run one "
-                 "file both ways side by side; protocol seed scenarios run as they are")
+                 "file both ways side by side; protocol seed scenarios run as they are. Without it: the scenario's "
+                 "`liveness` line, else the profile's (digest for lan and fast, broadcast for esp8266)")
       ->check(CLI::IsMember({"broadcast", "digest"}));
   app.add_flag("--check", check_only, "Only parse the scenario files; exit 0 if all are valid, 2 otherwise");
   const std::optional<int> stop = spore_apps::parse_command_line(app, argc, argv, usage_error);

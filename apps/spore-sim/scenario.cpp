@@ -24,11 +24,11 @@ const char* action_name(ActionKind kind) {
 }
 
 spore::Config config_for(const Scenario& scenario) {
-  spore::Config c = scenario.profile == "fast"      ? spore::Config::fast()
-                    : scenario.profile == "esp8266" ? spore::Config::default_esp8266()
-                                                    : spore::Config::default_lan();
-  // Digest mode brings its own period and suspicion timer (Config::with_digest_liveness).
-  return scenario.liveness == spore::Liveness::kDigest ? c.with_digest_liveness() : c;
+  const spore::Profile profile = scenario.profile == "fast"      ? spore::Profile::kFast
+                                 : scenario.profile == "esp8266" ? spore::Profile::kEsp8266
+                                                                 : spore::Profile::kLan;
+  // Each mode brings its own period and suspicion timer (Config::derive); derive(p) is p's table.
+  return scenario.liveness ? spore::Config::derive(profile, *scenario.liveness) : spore::Config::derive(profile);
 }
 
 const char* liveness_name(spore::Liveness liveness) {

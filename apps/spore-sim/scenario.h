@@ -80,8 +80,9 @@ struct Scenario {
   /// and `key` do not apply (the seed has one timing and no key).
   std::string protocol = "spore";
   /// `liveness broadcast|digest`: Config::liveness of every SPORE node (docs/protocol.md §11.12);
-  /// refused with protocol seed, which has no such choice.
-  spore::Liveness liveness = spore::Liveness::kBroadcast;
+  /// unset = the profile's (digest for lan and fast, broadcast for esp8266). Refused with protocol
+  /// seed, which has no such choice.
+  std::optional<spore::Liveness> liveness;
   uint64_t seed = 1;
   bool keyed = true;  ///< cluster key on every node, as a deployed cluster should run
   LinkSettings link;

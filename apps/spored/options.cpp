@@ -109,13 +109,18 @@ void add_timer_flags(CLI::App& app, TimerValues* t) {
   }
 }
 
-// The profile's timers for the given thresholds, then the explicit timers on top.
-spore::Config timers_from(spore::Profile profile, const TimerValues& t, bool digest) {
-  spore::Config c = spore::Config::derive(profile, t.given(kInactiveFlag) ? t.value[kInactiveFlag] : 0,
-                                          t.given(kDeadFlag) ? t.value[kDeadFlag] : 0);
-  // Digest mode's period and suspicion timer follow from the thresholds (Config::with_digest_liveness);
-  // timer flags given explicitly still win.
-  if (digest) c = c.with_digest_liveness();
+// The profile's timers for the given thresholds and liveness mode ("" = the profile's: digest on
+// lan and fast, broadcast on esp8266), then the explicit timers on top.
+spore::Config timers_from(spore::Profile profile, const TimerValues& t, const std::string& liveness) {
+  const uint32_t inactive = t.given(kInactiveFlag) ? t.value[kInactiveFlag] : 0;
+  const uint32_t dead = t.given(kDeadFlag) ? t.value[kDeadFlag] : 0;
+  // Each mode's period and suspicion timer follow from the thresholds (Config::derive); timer flags
+  // given explicitly still win.
+  spore::Config c =
+      liveness.empty()
+          ? spore::Config::derive(profile, inactive, dead)
+          : spore::Config::derive(profile, liveness == "digest" ? spore::Liveness::kDigest : spore::Liveness::kBroadcast,
+                                  inactive, dead);
   for (size_t i = kDeadFlag + 1; i < kTimerFlagCount; ++i) {
     if (t.given(i)) c.*kTimerFlags[i].member = t.value[i];
   }
@@ -146,7 +151,7 @@ spore::Profile profile_named(const std::string& name) {
 // What the command line gives before SPORE's own checks turn it into Options.
 struct RawFlags {
   std::string profile = "lan";
-  std::string liveness = "broadcast";
+  std::string liveness;  // empty: the profile's
   std::string log_level = "info";
   std::vector<std::string> join;
   TimerValues timers;
@@ -179,11 +184,11 @@ void add_node_flags(CLI::App& app, Options& o, RawFlags& r) {
       ->check(CLI::IsMember({"lan", "default_lan", "fast", "esp8266", "default_esp8266"}));
   add_timer_flags(app, &r.timers);
   app.add_option("--liveness", r.liveness,
-                 "How liveness evidence travels: broadcast (every node broadcasts its heartbeat) or digest (members "
-                 "send it to one member, which broadcasts a DIGEST for all; docs/protocol.md, 11.12). Every node "
-                 "of a cluster should use the same")
+                 "How liveness evidence travels: digest (members send their heartbeat to one member, which "
+                 "broadcasts a DIGEST for all; docs/protocol.md, 11.12) or broadcast (every node broadcasts its "
+                 "heartbeat, as ESP8266 nodes do). Every node of a cluster should use the same [default: digest; "
+                 "broadcast with --profile esp8266]")
       ->envname("SPORED_LIVENESS")
-      ->capture_default_str()
       ->check(CLI::IsMember({"broadcast", "digest"}));
   app.add_option("--cluster-key-file", o.cluster_key_file,
                  "File holding the cluster key as hex (32-64 hex digits); unset = unauthenticated cluster")
@@ -295,7 +300,7 @@ void add_mqtt_flags(CLI::App& app, Options& o, RawFlags& r) {
 int check_node_options(const RawFlags& r, Options& o) {
   const spore::Profile named = profile_named(r.profile);
   o.profile = named == spore::Profile::kFast ? "fast" : named == spore::Profile::kEsp8266 ? "esp8266" : "lan";
-  o.config = timers_from(named, r.timers, r.liveness == "digest");
+  o.config = timers_from(named, r.timers, r.liveness);
   if (!spore::posix::parse_ipv4(o.bind, &o.bind_ip)) {
     return usage_error("--bind: '" + o.bind + "' is not an IPv4 address (like 0.0.0.0 or 127.0.0.2)");
   }

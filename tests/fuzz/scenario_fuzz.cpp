@@ -41,8 +41,8 @@ void check_accepted(const Scenario& s) {
   check(s.profile == "lan" || s.profile == "fast" || s.profile == "esp8266");
   check(s.protocol == "spore" || s.protocol == "seed");
   // The seed model has no liveness choice: `liveness` is refused with protocol seed.
-  check(s.liveness == spore::Liveness::kBroadcast ||
-        (s.liveness == spore::Liveness::kDigest && s.protocol == "spore"));
+  check(!s.liveness || *s.liveness == spore::Liveness::kBroadcast ||
+        (*s.liveness == spore::Liveness::kDigest && s.protocol == "spore"));
   check(spore_sim::config_for(s).validate() == nullptr);
   for (uint32_t n : s.idle) check(n < s.nodes);
   uint64_t last = 0;

@@ -109,12 +109,21 @@ TEST(SporedOptions, InconsistentExplicitTimersAreRefusedNamingTheFlags) {
       << dead.error;
 }
 
-// --liveness (issue 22): broadcast by default, digest from the flag, the config file or the
-// environment; anything else is refused naming the flag and the two values.
+// --liveness (issue 22): the profile's by default (digest for lan and fast, broadcast for esp8266),
+// either from the flag, the config file or the environment; anything else is refused naming the
+// flag and the two values.
 TEST(SporedOptions, LivenessComesFromFlagConfigFileOrEnvironment) {
   const Parsed plain = parse({});
   ASSERT_EQ(plain.code, -1) << plain.error;
-  EXPECT_EQ(plain.options.config.liveness, spore::Liveness::kBroadcast);
+  EXPECT_EQ(plain.options.config.liveness, spore::Liveness::kDigest);
+  EXPECT_EQ(plain.options.config.heartbeat_interval_ms, spore::Config::default_lan().heartbeat_interval_ms);
+  const Parsed fast = parse({"--profile", "fast"});
+  ASSERT_EQ(fast.code, -1) << fast.error;
+  EXPECT_EQ(fast.options.config.liveness, spore::Liveness::kDigest);
+  const Parsed esp = parse({"--profile", "esp8266"});
+  ASSERT_EQ(esp.code, -1) << esp.error;
+  EXPECT_EQ(esp.options.config.liveness, spore::Liveness::kBroadcast);
+  EXPECT_EQ(esp.options.config.heartbeat_interval_ms, 2500u);
   const Parsed digest = parse({"--profile", "fast", "--liveness", "digest"});
   ASSERT_EQ(digest.code, -1) << digest.error;
   EXPECT_EQ(digest.options.config.liveness, spore::Liveness::kDigest);
@@ -122,20 +131,35 @@ TEST(SporedOptions, LivenessComesFromFlagConfigFileOrEnvironment) {
   const Parsed broadcast = parse({"--liveness", "broadcast"});
   ASSERT_EQ(broadcast.code, -1) << broadcast.error;
   EXPECT_EQ(broadcast.options.config.liveness, spore::Liveness::kBroadcast);
+  // ... with the broadcast timers: lan's 2.5 s heartbeat, fast's 250 ms, also for given thresholds.
+  EXPECT_EQ(broadcast.options.config.heartbeat_interval_ms, 2500u);
+  EXPECT_EQ(broadcast.options.config.suspect_after_ms, 4000u);
+  const Parsed fast_broadcast = parse({"--profile", "fast", "--liveness", "broadcast"});
+  ASSERT_EQ(fast_broadcast.code, -1) << fast_broadcast.error;
+  EXPECT_EQ(fast_broadcast.options.config.heartbeat_interval_ms, 250u);
+  const Parsed short_broadcast = parse({"--liveness", "broadcast", "--inactive-after-ms", "3000"});
+  ASSERT_EQ(short_broadcast.code, -1) << short_broadcast.error;
+  EXPECT_EQ(short_broadcast.options.config.heartbeat_interval_ms, 750u);
+  const Parsed short_digest = parse({"--inactive-after-ms", "3000"});
+  ASSERT_EQ(short_digest.code, -1) << short_digest.error;
+  EXPECT_EQ(short_digest.options.config.heartbeat_interval_ms, 1000u);
 
   const std::string file = testing::TempDir() + "spored_options_liveness.ini";
   std::FILE* f = std::fopen(file.c_str(), "w");
   ASSERT_NE(f, nullptr);
-  std::fputs("profile = lan\nliveness = digest\n", f);
+  std::fputs("profile = lan\nliveness = broadcast\n", f);
   std::fclose(f);
   const Parsed from_file = parse({"--config", file});
   std::remove(file.c_str());
   ASSERT_EQ(from_file.code, -1) << from_file.error;
-  EXPECT_EQ(from_file.options.config.liveness, spore::Liveness::kDigest);
+  EXPECT_EQ(from_file.options.config.liveness, spore::Liveness::kBroadcast);
 
-  const Parsed from_env = parse({}, "SPORED_LIVENESS=digest");
+  const Parsed from_env = parse({}, "SPORED_LIVENESS=broadcast");
   ASSERT_EQ(from_env.code, -1) << from_env.error;
-  EXPECT_EQ(from_env.options.config.liveness, spore::Liveness::kDigest);
+  EXPECT_EQ(from_env.options.config.liveness, spore::Liveness::kBroadcast);
+  const Parsed esp_env = parse({"--profile", "esp8266"}, "SPORED_LIVENESS=digest");
+  ASSERT_EQ(esp_env.code, -1) << esp_env.error;
+  EXPECT_EQ(esp_env.options.config.liveness, spore::Liveness::kDigest);
 
   for (const char* bad : {"gossip", "Digest", ""}) {
     const Parsed p = parse({"--liveness", bad});

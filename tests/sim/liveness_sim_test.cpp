@@ -42,8 +42,8 @@ double received_per_node_per_s(const Config& cfg, size_t n, uint64_t seed) {
 }
 
 TEST(LivenessSim, DigestModeReceivesAboutAsManyDatagramsAtFortyNodesAsAtTen) {
-  for (const Config& base : {Config::fast(), Config::default_lan()}) {
-    const Config cfg = base.with_digest_liveness();
+  for (const Config& cfg : {Config::fast(), Config::default_lan()}) {  // digest: the hosts' default
+    ASSERT_EQ(cfg.liveness, Liveness::kDigest);
     const double at10 = received_per_node_per_s(cfg, 10, 1);
     const double at40 = received_per_node_per_s(cfg, 40, 1);
     std::printf("[figure] digest mode, heartbeat %u ms: %.2f datagrams/s received per node at N=10, %.2f at N=40\n",
@@ -51,8 +51,9 @@ TEST(LivenessSim, DigestModeReceivesAboutAsManyDatagramsAtFortyNodesAsAtTen) {
     EXPECT_LT(at40, 1.5 * at10);
   }
   // The broadcast design on the same network grows with N (so the measure can tell them apart).
-  const double b10 = received_per_node_per_s(Config::fast(), 10, 1);
-  const double b40 = received_per_node_per_s(Config::fast(), 40, 1);
+  const Config broadcast = Config::derive(Profile::kFast, Liveness::kBroadcast);
+  const double b10 = received_per_node_per_s(broadcast, 10, 1);
+  const double b40 = received_per_node_per_s(broadcast, 40, 1);
   EXPECT_GT(b40, 3 * b10);
 }
 
@@ -128,9 +129,11 @@ TEST(LivenessSim, TenPercentLossRaisesNoFalseAlarm) {
 
 TEST(LivenessSim, BroadcastAndDigestNodesUnderstandEachOther) {
   // A cluster being switched node by node: some still broadcast, the rest run the chain.
-  const Config digest = Config::fast().with_digest_liveness();
+  const Config digest = Config::fast();
+  ASSERT_EQ(digest.liveness, Liveness::kDigest);
   KeyedCluster c(10, digest, 4);
-  for (size_t i = 0; i < 4; ++i) c.add_node(Config::fast());
+  // Pinned: the broadcasting nodes (ESP8266s, or hosts not switched yet) run kBroadcast.
+  for (size_t i = 0; i < 4; ++i) c.add_node(Config::derive(Profile::kFast, Liveness::kBroadcast));
   c.set_key_hex(testing::kKey);
   c.start_all();
   ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10000));

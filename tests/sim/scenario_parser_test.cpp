@@ -102,8 +102,11 @@ TEST(ScenarioParser, DefaultsAreTheDocumentedOnes) {
   EXPECT_FALSE(s.converge_within_ms.has_value());
   EXPECT_EQ(s.max_false_alarms, 0u);
   EXPECT_EQ(config_for(s).inactive_after_ms, spore::Config::default_lan().inactive_after_ms);
-  EXPECT_EQ(s.liveness, spore::Liveness::kBroadcast);
-  EXPECT_EQ(config_for(s).liveness, spore::Liveness::kBroadcast);
+  // No `liveness` line: the profile's, digest for the hosts' lan (broadcast for esp8266, below).
+  EXPECT_FALSE(s.liveness.has_value());
+  EXPECT_EQ(config_for(s).liveness, spore::Liveness::kDigest);
+  EXPECT_EQ(config_for(s).heartbeat_interval_ms, spore::Config::default_lan().heartbeat_interval_ms);
+  EXPECT_EQ(config_for(parse_ok("nodes 3\nprofile esp8266\nduration 10s\n")).liveness, spore::Liveness::kBroadcast);
 }
 
 // `liveness` reaches every SPORE node's Config (the runner builds every node from config_for());
@@ -113,8 +116,13 @@ TEST(ScenarioParser, LivenessSetsTheNodesConfig) {
   EXPECT_EQ(digest.liveness, spore::Liveness::kDigest);
   EXPECT_EQ(digest.heartbeat_interval_ms, spore::Config::fast().with_digest_liveness().heartbeat_interval_ms);
   EXPECT_EQ(digest.inactive_after_ms, spore::Config::fast().inactive_after_ms);
-  EXPECT_EQ(config_for(parse_ok("liveness broadcast\nnodes 3\nduration 10s\n")).liveness,
-            spore::Liveness::kBroadcast);
+  // `liveness broadcast` gives the broadcast timers back (lan: heartbeat 2.5 s, not the DIGEST's 3.33 s).
+  const spore::Config broadcast = config_for(parse_ok("liveness broadcast\nnodes 3\nduration 10s\n"));
+  EXPECT_EQ(broadcast.liveness, spore::Liveness::kBroadcast);
+  EXPECT_EQ(broadcast.heartbeat_interval_ms, 2500u);
+  EXPECT_EQ(broadcast.suspect_after_ms, 4000u);
+  EXPECT_EQ(config_for(parse_ok("nodes 3\nprofile esp8266\nliveness digest\nduration 10s\n")).liveness,
+            spore::Liveness::kDigest);
   EXPECT_STREQ(liveness_name(spore::Liveness::kDigest), "digest");
   EXPECT_STREQ(liveness_name(spore::Liveness::kBroadcast), "broadcast");
 }

@@ -131,12 +131,23 @@ TEST(SporeSimRunner, ADetectionBoundTooTightFailsNamingTheObserver) {
 }
 
 TEST(SporeSimRunner, TotalLossOfAHealthyNetworkIsAFalseAlarm) {
-  // Nobody crashed and nobody is partitioned, so INACTIVE is false, whatever the loss.
+  // Nobody crashed and nobody is partitioned, so INACTIVE is false, whatever the loss. Not before
+  // inactive_after_ms after the newest evidence the loss cut off: with broadcast liveness a
+  // heartbeat at most one period old; with digest liveness (the default) evidence relayed by a
+  // DIGEST, up to 1.5 periods old (suspect_after_ms, Config::with_digest_liveness()).
+  const ScenarioResult b =
+      run_scenario(parse_or_die("nodes 5\nprofile fast\nliveness broadcast\nduration 10s\nat 3s loss 100%\n"));
+  ASSERT_FALSE(b.passed());
+  EXPECT_EQ(b.violations.front().invariant, "false-alarm");
+  EXPECT_GT(b.false_inactive, 0u);
+  const Config broadcast = Config::derive(spore::Profile::kFast, spore::Liveness::kBroadcast);
+  EXPECT_GE(b.violations.front().at_ms, 3000u + broadcast.inactive_after_ms - broadcast.heartbeat_interval_ms);
   const ScenarioResult r = run_scenario(parse_or_die("nodes 5\nprofile fast\nduration 10s\nat 3s loss 100%\n"));
   ASSERT_FALSE(r.passed());
+  EXPECT_EQ(r.liveness, "digest");
   EXPECT_EQ(r.violations.front().invariant, "false-alarm");
   EXPECT_GT(r.false_inactive, 0u);
-  EXPECT_GE(r.violations.front().at_ms, 3000u + Config::fast().inactive_after_ms - Config::fast().heartbeat_interval_ms);
+  EXPECT_GE(r.violations.front().at_ms, 3000u + Config::fast().inactive_after_ms - Config::fast().suspect_after_ms);
   // ... unless the scenario says how many it tolerates.
   const ScenarioResult tolerated = run_scenario(
       parse_or_die("nodes 5\nprofile fast\nduration 10s\nat 3s loss 100%\nexpect false-alarms at most 1000\n"));
@@ -170,7 +181,9 @@ TEST(SporeSimRunner, ARebootedObserverIsNotADetection) {
       parse_or_die("nodes 6\nprofile fast\nduration 10s\nat 3s crash 1\nat 3200ms restart 2\n"));
   EXPECT_TRUE(r.passed()) << describe(r);
   ASSERT_TRUE(r.detect_min_ms.has_value());
-  EXPECT_GE(*r.detect_min_ms, Config::fast().inactive_after_ms - Config::fast().heartbeat_interval_ms);
+  // Digest liveness (the default): the crashed node's newest evidence may be up to 1.5 periods
+  // old when relayed (suspect_after_ms), so detection comes no sooner than I minus that.
+  EXPECT_GE(*r.detect_min_ms, Config::fast().inactive_after_ms - Config::fast().suspect_after_ms);
 }
 
 TEST(SporeSimRunner, TablesStayBoundedWithMorePeersThanSlots) {
@@ -217,9 +230,17 @@ TEST(SporeSimRunner, TheResultNamesTheLiveness) {
   EXPECT_TRUE(digest.passed()) << describe(digest);
   EXPECT_EQ(digest.liveness, "digest");
   EXPECT_EQ(profile_label(digest), "fast digest");
+  // No `liveness` line: the profile's, digest for the hosts' profiles, broadcast for esp8266.
   const ScenarioResult plain = run_scenario(parse_or_die("nodes 4\nprofile fast\nduration 5s\n"));
-  EXPECT_EQ(plain.liveness, "broadcast");
-  EXPECT_EQ(profile_label(plain), "fast");
+  EXPECT_EQ(plain.liveness, "digest");
+  EXPECT_EQ(profile_label(plain), "fast digest");
+  const ScenarioResult broadcast =
+      run_scenario(parse_or_die("nodes 4\nprofile fast\nliveness broadcast\nduration 5s\n"));
+  EXPECT_TRUE(broadcast.passed()) << describe(broadcast);
+  EXPECT_EQ(broadcast.liveness, "broadcast");
+  EXPECT_EQ(profile_label(broadcast), "fast");
+  const ScenarioResult esp = run_scenario(parse_or_die("nodes 3\nprofile esp8266\nduration 5s\n"));
+  EXPECT_EQ(esp.liveness, "broadcast");
   const ScenarioResult seed = run_scenario(parse_or_die("nodes 3\nprotocol seed\nduration 5s\n"));
   EXPECT_EQ(seed.liveness, "");
   EXPECT_EQ(profile_label(seed), "seed");
@@ -313,8 +334,11 @@ TEST(SporeSimDrift, DriftClockRunsAtItsRateContinuouslyAndNeverBackwards) {
   EXPECT_EQ(fast.drift_ppm(), spore::sim::DriftClock::kMaxDriftPpm);
 }
 
+// Pinned to broadcast liveness, where every datagram a node sends is timed by its own clock; in
+// digest mode its heartbeats follow the chain's DIGESTs (other nodes' clocks): 245 / 227 / 235
+// datagrams (fast / slow / normal), under the 5 % this test asks of the clock.
 TEST(SporeSimDrift, ANodeWithAFastClockRunsItsTimersFaster) {
-  Cluster c(4, Config::fast(), 3);
+  Cluster c(4, Config::derive(spore::Profile::kFast, spore::Liveness::kBroadcast), 3);
   c.node(0).set_clock_drift_ppm(100000);   // 10 % fast
   c.node(1).set_clock_drift_ppm(-100000);  // 10 % slow
   c.start_all();

@@ -19,8 +19,8 @@ class StringOutput : public JsonOutput {
   std::string text;
 };
 
-/// Config::fast() without the start jitter: unit tests step the clock themselves and expect the
-/// first tasks at once.
+/// Config::fast() (digest liveness, the hosts' default) without the start jitter: unit tests step
+/// the clock themselves and expect the first tasks at once.
 inline Config fast_config_without_jitter() {
   Config c = Config::fast();
   c.start_jitter_max_ms = 0;

@@ -25,7 +25,8 @@ using testing::Sent;
 class MembershipTest : public ::testing::Test {
  protected:
   static Config cfg() { return testing::fast_config_without_jitter(); }
-  MembershipTest() : ctx(cfg(), clock, rnd, sys, &log), mem(ctx, udp, rnd) {}
+  MembershipTest() : MembershipTest(cfg()) {}
+  explicit MembershipTest(const Config& config) : ctx(config, clock, rnd, sys, &log), mem(ctx, udp, rnd) {}
   void SetUp() override {
     ASSERT_TRUE(ctx.begin({kSelf, 5, 0x0A000001, "self"}));
     mem.begin();
@@ -113,7 +114,20 @@ class MembershipTest : public ::testing::Test {
   HmacKey node_key_;  // the key the node sends with
 };
 
-TEST_F(MembershipTest, JoinsWithAnnouncesAskingForRepliesThenHeartbeats) {
+// A node with broadcast liveness (an ESP8266's): after the join, one GOSSIP heartbeat broadcast per
+// heartbeat_interval_ms. Pinned: in digest mode a node alone broadcasts its heartbeat from the
+// liveness tick instead, on the chain's timing (liveness_sim_test.cpp covers that mode).
+class BroadcastMembershipTest : public MembershipTest {
+ protected:
+  static Config cfg() {
+    Config c = Config::derive(Profile::kFast, Liveness::kBroadcast);
+    c.start_jitter_max_ms = 0;
+    return c;
+  }
+  BroadcastMembershipTest() : MembershipTest(cfg()) {}
+};
+
+TEST_F(BroadcastMembershipTest, JoinsWithAnnouncesAskingForRepliesThenHeartbeats) {
   run(cfg().discovery_interval_ms * Membership::kJoinAnnounces);
   const auto announces = sent_of(wire::MessageType::kAnnounce);
   ASSERT_EQ(announces.size(), Membership::kJoinAnnounces);

@@ -2,6 +2,39 @@
 
 namespace spore {
 
+namespace {
+
+// The lan and fast tables with broadcast liveness: the profiles' traffic, retention and ports, and the
+// timers Config::derive() reproduces; default_lan() and fast() add the digest timers on top.
+Config lan_broadcast() {
+  Config c = Config::default_esp8266();
+  c.http_port = 8080;
+  c.long_task_warn_ms = 50;
+  c.join_answer_spacing_ms = 1;  // hosts: microseconds per member; the LAN's airtime bounds it
+  return c;
+}
+
+Config fast_broadcast() {
+  Config c = lan_broadcast();
+  c.discovery_interval_ms = 250;
+  c.listen_interval_ms = 20;
+  c.status_interval_ms = 100;
+  c.heartbeat_interval_ms = 250;
+  c.member_info_interval_ms = 2000;
+  c.debug_interval_ms = 0;
+  c.start_jitter_max_ms = 250;
+  c.inactive_after_ms = 1500;
+  c.dead_after_ms = 6000;
+  c.dead_retention_ms = 30000;
+  c.suspect_after_ms = 400;
+  c.probe_timeout_ms = 100;
+  c.indirect_probes = 3;
+  c.ota_stall_timeout_ms = 10000;
+  return c;
+}
+
+}  // namespace
+
 Config Config::default_esp8266() {
   Config c{};
   c.discovery_interval_ms = 1000;
@@ -27,32 +60,11 @@ Config Config::default_esp8266() {
   return c;
 }
 
-Config Config::default_lan() {
-  Config c = default_esp8266();
-  c.http_port = 8080;
-  c.long_task_warn_ms = 50;
-  c.join_answer_spacing_ms = 1;  // hosts: microseconds per member; the LAN's airtime bounds it
-  return c;
-}
+// Hosts hear every DIGEST of a chain (SPORE_DIGEST_LIVENESS is 1 there): received datagrams per node
+// stay flat in N (docs/protocol.md §11.12), where broadcast heartbeats cost N per period.
+Config Config::default_lan() { return lan_broadcast().with_digest_liveness(); }
 
-Config Config::fast() {
-  Config c = default_lan();
-  c.discovery_interval_ms = 250;
-  c.listen_interval_ms = 20;
-  c.status_interval_ms = 100;
-  c.heartbeat_interval_ms = 250;
-  c.member_info_interval_ms = 2000;
-  c.debug_interval_ms = 0;
-  c.start_jitter_max_ms = 250;
-  c.inactive_after_ms = 1500;
-  c.dead_after_ms = 6000;
-  c.dead_retention_ms = 30000;
-  c.suspect_after_ms = 400;
-  c.probe_timeout_ms = 100;
-  c.indirect_probes = 3;
-  c.ota_stall_timeout_ms = 10000;
-  return c;
-}
+Config Config::fast() { return fast_broadcast().with_digest_liveness(); }
 
 #if !defined(__XTENSA__)
 namespace {
@@ -65,7 +77,15 @@ void lower_to(uint32_t& field, uint32_t derived) {
 }  // namespace
 
 Config Config::derive(Profile profile, uint32_t inactive_after_ms, uint32_t dead_after_ms) {
-  Config c = profile == Profile::kFast ? fast() : profile == Profile::kEsp8266 ? default_esp8266() : default_lan();
+  return derive(profile, profile == Profile::kEsp8266 ? Liveness::kBroadcast : Liveness::kDigest, inactive_after_ms,
+                dead_after_ms);
+}
+
+Config Config::derive(Profile profile, Liveness liveness, uint32_t inactive_after_ms, uint32_t dead_after_ms) {
+  // The rules below start from the broadcast tables; digest mode's timers follow from their result.
+  Config c = profile == Profile::kFast      ? fast_broadcast()
+             : profile == Profile::kEsp8266 ? default_esp8266()
+                                            : lan_broadcast();
   if (inactive_after_ms != 0) {
     c.inactive_after_ms = inactive_after_ms;
   } else if (dead_after_ms != 0) {
@@ -83,7 +103,8 @@ Config Config::derive(Profile profile, uint32_t inactive_after_ms, uint32_t dead
   lower_to(c.probe_timeout_ms, inactive / 15);
   lower_to(c.listen_interval_ms, c.probe_timeout_ms / 5);
   lower_to(c.status_interval_ms, inactive / 10);
-  return c;
+  c.liveness = Liveness::kBroadcast;
+  return liveness == Liveness::kDigest ? c.with_digest_liveness() : c;
 }
 #endif
 

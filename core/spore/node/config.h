@@ -23,11 +23,17 @@
 /// | listen_interval_ms        | min(profile's, P / 5): a probe timeout seen within P / 5   |
 /// | status_interval_ms        | min(profile's, I / 10): a status change seen within I / 10 |
 /// | every other field         | the profile's (traffic, retention, ports)                  |
+/// | liveness                  | the profile's: kDigest for kLan and kFast, kBroadcast for kEsp8266 |
+/// Those are the broadcast timers; with liveness kDigest derive() ends with with_digest_liveness(),
+/// which lengthens H to max(H, I / 3) and sets suspect_after_ms to 1.5 x H (see there).
+/// derive(profile, liveness, I, D) picks the mode instead of the profile: derive(Profile::kFast,
+/// Liveness::kBroadcast) is the fast profile with broadcast heartbeats and their timers (250 ms).
 /// The profiles' own thresholds reproduce their tables exactly (tests/unit/config_test.cpp), and
-/// any I >= 6 ms (and D > I when given) gives a Config that validates. There is no cluster-size knob: every node hears
-/// every heartbeat directly (a broadcast), so detection time does not grow with N the way
-/// memberlist's gossiped suspicion does; what grows with N is received traffic, set by the
-/// profile's heartbeat (docs/protocol.md §11).
+/// any I >= 6 ms in broadcast mode, I >= 7 ms in digest mode (and D > I when
+/// given) gives a Config that validates. There is no cluster-size knob: every node hears
+/// every heartbeat or DIGEST directly (a broadcast), so detection time does not grow with N the way
+/// memberlist's gossiped suspicion does; what grows with N is received traffic in broadcast mode
+/// (set by the profile's heartbeat) and the DIGEST's length in digest mode (docs/protocol.md §11).
 
 #include <cstdint>
 
@@ -42,7 +48,9 @@ enum class Profile : uint8_t {
   kFast,     ///< tests, demos, small wired LANs: 1.5 s / 6 s, several times the traffic
 };
 
-/// How liveness evidence reaches every observer (docs/protocol.md §11.12).
+/// How liveness evidence reaches every observer (docs/protocol.md §11.12). Hosts (the kLan and kFast
+/// profiles) default to kDigest; the ESP8266 (kEsp8266, whose build has SPORE_DIGEST_LIVENESS 0)
+/// runs kBroadcast.
 enum class Liveness : uint8_t {
   /// Every node broadcasts its heartbeat every heartbeat_interval_ms and every node hears all of
   /// them: received datagrams grow linearly with N.
@@ -65,11 +73,12 @@ struct Config {
   /// Period at which member status (ACTIVE/INACTIVE/DEAD) is re-evaluated, ms. Bounds how late a
   /// status change is noticed after its threshold passes.
   uint32_t status_interval_ms;
-  /// Period of the liveness heartbeat broadcast (a GOSSIP datagram, 36 bytes with a key), ms.
-  /// Every node receives every other node's heartbeat, so a node receives N x 36 B per period:
+  /// Period of the liveness heartbeat (a GOSSIP datagram, 36 bytes with a key), ms. With kBroadcast
+  /// every node receives every other node's heartbeat, so a node receives N x 36 B per period:
   /// shorter makes silence (and hence a crash) visible sooner and rides out more lost
-  /// datagrams per inactive_after_ms window, but costs receive traffic linear in N. The default
-  /// 2.5 s keeps N=50 under 1 KB/s received (docs/protocol.md §11).
+  /// datagrams per inactive_after_ms window, but costs receive traffic linear in N; the ESP8266's
+  /// 2.5 s keeps N=50 under 1 KB/s received (docs/protocol.md §11). With kDigest it is the period
+  /// of the DIGEST chain (with_digest_liveness()): the hosts' default, 3,333 ms lan, 500 ms fast.
   uint32_t heartbeat_interval_ms;
   /// Period of the full ANNOUNCE broadcast (free heap and the digests of resources and API list),
   /// ms; it replaces the heartbeat of that period. A changed digest is announced at the next
@@ -117,9 +126,11 @@ struct Config {
   /// its history visible to operators; shorter frees table slots for newcomers sooner.
   uint32_t dead_retention_ms;
 
-  /// How liveness evidence travels (see Liveness). Every node of a cluster should use the same; a
-  /// kBroadcast node and a kDigest node still understand each other (a kDigest node that hears no
-  /// DIGEST chain broadcasts its heartbeats).
+  /// How liveness evidence travels (see Liveness): kDigest in default_lan() and fast(), kBroadcast
+  /// in default_esp8266() (and in a value-initialized Config). Every node of a cluster should use
+  /// the same; a kBroadcast node and a kDigest node still understand each other (a kDigest node that
+  /// hears no DIGEST chain broadcasts its heartbeats). Change it with derive(profile, liveness) or
+  /// with_digest_liveness(), not alone: each mode has its own heartbeat and suspicion timers.
   Liveness liveness = Liveness::kBroadcast;
   /// kDigest: a DIGEST broadcast that vouches for at least this many members (this node included)
   /// goes as one ROSTER_DIGEST: an age per member by position in the sorted table, 0.5 bytes a
@@ -143,12 +154,16 @@ struct Config {
   /// a TCP retransmission backoff reaches seconds).
   uint32_t ota_stall_timeout_ms = 30000;
 
-  /// The ESP8266 profile (Profile::kEsp8266): the seed's timings exactly, HTTP on port 80.
+  /// The ESP8266 profile (Profile::kEsp8266): the seed's timings exactly, HTTP on port 80,
+  /// broadcast heartbeats (liveness kBroadcast).
   static Config default_esp8266();
-  /// A Linux host on a LAN (Profile::kLan): the seed's thresholds, HTTP on 8080.
+  /// A Linux host on a LAN (Profile::kLan): the seed's thresholds, HTTP on 8080, liveness kDigest
+  /// with its timers (DIGEST period 3,333 ms). derive(Profile::kLan, Liveness::kBroadcast) is the
+  /// same with broadcast heartbeats every 2.5 s.
   static Config default_lan();
-  /// Tests, demos and small wired LANs (Profile::kFast): sub-second heartbeat, INACTIVE after
-  /// 1.5 s, DEAD after 6 s. Costs several times the traffic of the default profiles.
+  /// Tests, demos and small wired LANs (Profile::kFast): INACTIVE after 1.5 s, DEAD after 6 s,
+  /// liveness kDigest with a 500 ms period (derive(Profile::kFast, Liveness::kBroadcast): 250 ms
+  /// broadcast heartbeats). Costs several times the traffic of the default profiles.
   static Config fast();
 #if !defined(__XTENSA__)
   /// The timers of `profile` for the given thresholds, by the rules at the top of this file;
@@ -158,6 +173,9 @@ struct Config {
   /// names a threshold, so the firmware runs the esp8266 table and its flash (engine at 99 % of
   /// its budget) does not carry the rules.
   static Config derive(Profile profile, uint32_t inactive_after_ms = 0, uint32_t dead_after_ms = 0);
+  /// derive() with the liveness mode named rather than the profile's, and that mode's timers:
+  /// derive(Profile::kLan, Liveness::kBroadcast) gives broadcast heartbeats back to a host.
+  static Config derive(Profile profile, Liveness liveness, uint32_t inactive_after_ms = 0, uint32_t dead_after_ms = 0);
 #endif
 
   /// This configuration with liveness = kDigest and the two timers that mode needs
@@ -165,7 +183,9 @@ struct Config {
   /// node a DIGEST of N entries, 3 per inactive_after_ms window suffice where evidence is relayed;
   /// suspect_after_ms = 1.5 x that (relayed evidence is normally at most ~1.35 periods old when the
   /// next DIGEST refreshes it), at most inactive_after_ms - 4 x probe_timeout_ms so two probe rounds
-  /// still fit. Explicit values set afterwards override these.
+  /// still fit. Explicit values set afterwards override these. Applying it twice changes nothing, so
+  /// it is safe on default_lan() and fast(), which are digest already. An ESP8266 build
+  /// (SPORE_DIGEST_LIVENESS 0) broadcasts whatever this field says, so there it only slows heartbeats.
   Config with_digest_liveness() const;
 
   /// Null when the configuration is usable; otherwise a static English sentence that names first
