@@ -56,7 +56,7 @@
 /// 1: the DIGEST chain (Config::liveness kDigest, docs/protocol.md §11.12) is built in. 0: a node
 /// still takes the evidence of every DIGEST it hears but runs no chain (its heartbeats are
 /// broadcasts whatever Config::liveness says). 1 everywhere since the ESP-01 bed ran the chain
-/// (docs/esp8266-runtime.md, 2026-12-08; +2.7 KB of engine flash on the ESP8266); which mode a
+/// (docs/esp8266-runtime.md, 2026-12-08; +2.5 KB of engine flash on the ESP8266); which mode a
 /// board runs is its `liveness=` setting (DeviceConfig), broadcast unless set.
 #ifndef SPORE_DIGEST_LIVENESS
 #define SPORE_DIGEST_LIVENESS 1
