@@ -2,7 +2,7 @@
 # Compile the portable core for the ESP8266 (xtensa-lx106) and check its flash footprint.
 #
 # Usage: tools/lx106-build.sh [OUTDIR]      (default build/lx106, relative to the repo root)
-# Env:   SPORE_LX106_BUDGET_BYTES           .text+.rodata budget of the engine, default 58368 (57 KB; DESIGN.md §4 said 48 KB)
+# Env:   SPORE_LX106_BUDGET_BYTES           .text+.rodata budget of the engine, default 61440 (60 KB; DESIGN.md §4 said 48 KB)
 #        SPORE_LX106_DEVICE_BUDGET_BYTES    .text+.rodata budget of the ESP8266 device logic, default 16384
 #        SPORE_LX106_INTEGRATIONS_BUDGET_BYTES  .text+.rodata budget of the integrations, default 12288
 #        SPORE_LX106_COMPOSITION_BUDGET_BYTES  .text+.rodata budget of the composition root, default 2048
@@ -18,7 +18,7 @@ cd "$ROOT"
 OUT="${1:-build/lx106}"
 "$ROOT/tools/lx106-setup.sh" "$OUT"
 OUT="$(cd "$OUT" && pwd)"
-BUDGET="${SPORE_LX106_BUDGET_BYTES:-58368}"
+BUDGET="${SPORE_LX106_BUDGET_BYTES:-61440}"
 [[ $BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_BUDGET_BYTES must be a number" >&2; exit 2; }
 DEVICE_BUDGET="${SPORE_LX106_DEVICE_BUDGET_BYTES:-16384}"
 [[ $DEVICE_BUDGET =~ ^[0-9]+$ ]] || { echo "lx106-build: SPORE_LX106_DEVICE_BUDGET_BYTES must be a number" >&2; exit 2; }
@@ -42,9 +42,17 @@ AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-7168}"
 #   member and the WiFi RSSI in status (+0.6 KB) took it from 52,473 B to ~54.2 KB; the image had
 #   ~34 KB to spare.
 #   57 KB since issue 22: the DIGEST and DIGEST_REQ codec and the evidence an ESP8266 takes from a
-#   DIGEST (+1.4 KB; the chain itself, SPORE_DIGEST_LIVENESS, is not built for the ESP8266 yet) and
-#   the join as fast as the seed's design (answer slots, the scheduler's run_by, +0.5 KB) took it
-#   from 54,559 B to ~56.7 KB; the image had ~29 KB to spare.
+#   DIGEST (+1.4 KB) and the join as fast as the seed's design (answer slots, the scheduler's
+#   run_by, +0.5 KB) took it from 54,559 B to ~56.7 KB; the image had ~29 KB to spare.
+#   60 KB since the ESP8266 runs the DIGEST chain too (SPORE_DIGEST_LIVENESS 1 on every build, a
+#   board's `liveness=` setting): the chain took the engine from 57,096 B to 60,420 B; without the
+#   ROSTER_DIGEST code, which a 32-member table never uses (SPORE_ROSTER_DIGEST 0 on the ESP8266,
+#   core/spore/base/limits.h), 59,554 B. Again the image budget (440 KiB, tools/firmware-link.sh)
+#   is what binds on a 1 MB ESP-01, not this one: the esp01_1m image is 425,872 B with the chain,
+#   24,688 B under it. (esp01_1m_mqtt does not link with it yet: the core's hand-written
+#   `j postmortem_report` in __wrap_system_restart_local reaches 128 KiB, and the code the link
+#   places between the two grew from 130,020 B to 132,796 B: "dangerous relocation: j: cannot
+#   encode". Not a budget matter; see the branch's report.)
 # - device: the ESP8266 platform layer's decisions, moved into core so the host tests reach them;
 #   only the ESP8266 firmware links them. 16 KB since issue 16 (12 KB before): HTTP admission before
 #   the body (+1.4 KB), the boot counter's flash log, the settings policy and the token DRBG's

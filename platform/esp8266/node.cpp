@@ -278,6 +278,8 @@ bool Node::apply_settings(bool* ota_ok) {
   api().set_token_location("its first boot's serial log (./ctl.sh monitor) or its api_token setting");
   const DeviceConfig& device = settings_.config();
   api().set_bearer_allowed(!device.no_bearer());
+  // Before node_.begin(), which validates the configuration and starts the timers it names.
+  if (device.digest_liveness()) context().use_digest_liveness();
   // The stored key, else the build's (SPORE_CLUSTER_KEY: firmware/cluster_key.py puts the .env's
   // key there unless the build opted into open mode), copied out of flash for this call only.
   std::string_view key_hex = device.cluster_key_hex();

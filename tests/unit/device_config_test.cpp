@@ -121,6 +121,43 @@ TEST(DeviceConfig, NoBearerRoundTrips) {
   EXPECT_TRUE(parsed(text).no_bearer());
 }
 
+// liveness= picks how the board's liveness evidence travels; broadcast (the ESP8266 profile's)
+// unless set, written back as given, and a bad value changes nothing.
+TEST(DeviceConfig, LivenessRoundTripsAndRefusesOtherValues) {
+  EXPECT_FALSE(parsed(kFull).digest_liveness());
+  EXPECT_FALSE(parsed("liveness=broadcast\n").digest_liveness());
+  EXPECT_FALSE(parsed("liveness=\n").digest_liveness());
+  const DeviceConfig c = parsed(std::string(kFull) + "liveness=digest\n");
+  EXPECT_TRUE(c.digest_liveness());
+  char text[512];
+  ASSERT_GT(c.serialize(text, sizeof text), 0u);
+  EXPECT_NE(std::string(text).find("liveness=digest\n"), std::string::npos);
+  EXPECT_TRUE(parsed(text).digest_liveness());
+  // An explicit broadcast stays explicit; none is written when none was given.
+  ASSERT_GT(parsed("liveness=broadcast\n").serialize(text, sizeof text), 0u);
+  EXPECT_NE(std::string(text).find("liveness=broadcast\n"), std::string::npos);
+  ASSERT_GT(parsed(kFull).serialize(text, sizeof text), 0u);
+  EXPECT_EQ(std::string(text).find("liveness"), std::string::npos);
+
+  DeviceConfig d = parsed(std::string(kFull) + "liveness=digest\n");
+  DeviceConfigError e;
+  for (const char* bad : {"liveness=Digest\n", "liveness=chain\n", "liveness=digest \n", "liveness=1\n"}) {
+    EXPECT_FALSE(d.parse(std::string(kFull) + bad, &e)) << bad;
+    EXPECT_EQ(e.line, 7) << bad;
+    EXPECT_STREQ(e.reason, "liveness: broadcast or digest");
+    EXPECT_TRUE(d.digest_liveness()) << bad;  // unchanged
+  }
+  EXPECT_FALSE(d.parse("liveness=digest\nliveness=broadcast\n", &e));
+  EXPECT_EQ(e.line, 2);
+  EXPECT_TRUE(d.digest_liveness());
+  expect_rejected("liveness=gossip\n", 1);
+  // salvage() keeps the rest of a record whose liveness line is bad, and runs the default mode.
+  EXPECT_EQ(d.salvage(std::string(kFull) + "liveness=fast\n", &e), 1u);
+  EXPECT_FALSE(d.digest_liveness());
+  EXPECT_EQ(d.api_token(), "s3cret-token");
+  EXPECT_FALSE(d.guard_refused());
+}
+
 // Issue 16 item 4: an older image run after a newer one that added a setting must neither refuse
 // the settings (the node would lose WiFi, token and key) nor drop the newer line when it saves.
 TEST(DeviceConfig, UnknownKeysAreKeptAndWrittenBack) {

@@ -64,6 +64,23 @@ TEST_F(NodeContextTest, RefusesToBeginWithBadConfigOrIdentity) {
   EXPECT_FALSE(c2.begin({1, 1, 0, std::string(SPORE_MAX_HOSTNAME_LEN + 1, 'x')}));
 }
 
+// A board built with the ESP8266 profile whose settings say liveness=digest (DeviceConfig) runs the
+// profile's thresholds with the digest mode's timers, as Config::with_digest_liveness() computes,
+// and begins with them.
+TEST_F(NodeContextTest, DigestLivenessChosenAfterConstructionTakesItsTimers) {
+  const Config esp = Config::default_esp8266();
+  ASSERT_EQ(esp.liveness, Liveness::kBroadcast);
+  NodeContext c(esp, clock, rnd, sys, &log);
+  c.use_digest_liveness();
+  const Config want = esp.with_digest_liveness();
+  EXPECT_EQ(c.config().liveness, Liveness::kDigest);
+  EXPECT_EQ(c.config().heartbeat_interval_ms, want.heartbeat_interval_ms);
+  EXPECT_EQ(c.config().suspect_after_ms, want.suspect_after_ms);
+  EXPECT_EQ(c.config().inactive_after_ms, esp.inactive_after_ms);
+  EXPECT_EQ(c.config().dead_after_ms, esp.dead_after_ms);
+  EXPECT_TRUE(c.begin({1, 1, 0, "n"}));
+}
+
 TEST_F(NodeContextTest, FlashFormatLogLinesAreFormattedLikePrintf) {
   // SPORE_LOG keeps the format in flash (node_context.h); the line must equal printf's.
   SPORE_LOG(ctx, LogLevel::kWarn, "member %s (%08lx) %u%%", "n1", static_cast<unsigned long>(0xABCD), 7u);

@@ -32,7 +32,9 @@
 #      default build/esp8266-host-nocreds/spore-board, built with empty credentials:
 #      SPORE_HOST_WIFI_SSID= SPORE_HOST_WIFI_PASSWORD= tools/esp8266-host/build.sh ARDUINO AWS ATCP
 #      LWIP BEARSSL build/esp8266-host-nocreds), SPORE_BED_PHONE_STATIC=1 (portal: the phone takes
-#      192.168.4.2/24 without DHCP).
+#      192.168.4.2/24 without DHCP), SPORE_BED_LIVENESS (broadcast, the default, or digest: every board
+#      is given the setting liveness=digest before its first boot, spore-board --settings, and every
+#      spored runs --liveness digest; docs/protocol.md §11.12).
 # Needs root, iproute2, curl, jq, util-linux (nsenter, setpriv); portal: udhcpc or busybox optional.
 # shellcheck disable=SC2034,SC2046  # NS_* are read by netns.sh; $(ns_all) splits on purpose
 set -euo pipefail
@@ -81,6 +83,13 @@ export SPORED
 source "$ROOT/tests/cluster/netns.sh"
 NS_NAME="bed-$SCENARIO"
 NS_NODE_ARGS=(--profile esp8266)
+LIVENESS="${SPORE_BED_LIVENESS:-broadcast}"
+case $LIVENESS in broadcast | digest) ;; *)
+  echo "bed: SPORE_BED_LIVENESS must be broadcast or digest, not '$LIVENESS'" >&2
+  exit 2
+  ;;
+esac
+[[ $LIVENESS == broadcast ]] || NS_NODE_ARGS+=(--liveness digest)
 N=$((BOARDS + LINUX))
 SOAK_S="${SPORE_SOAK_SECONDS:-1800}"
 [[ $SCENARIO != soak ]] || : "${SPORE_BED_SECONDS:=$((SOAK_S + 600))}"
@@ -105,12 +114,17 @@ board_start() {
     [ "$(portal_board)" != "$i" ] || phone_net "$i"
     BED_NET_DONE[$i]=1
   fi
-  local bin="$BOARD_BIN" ap=()
+  local bin="$BOARD_BIN" ap=() settings=()
   if [ "$(portal_board)" = "$i" ]; then bin="$NOCREDS_BIN" ap=(--ap-tap tap1); fi
+  if [ "$LIVENESS" != broadcast ]; then
+    # The board's credentials stay the build's (none stored: DeviceConfig::use_build_wifi).
+    printf 'liveness=%s\n' "$LIVENESS" >"$NS_TMP/board-$i.settings"
+    settings=(--settings "$NS_TMP/board-$i.settings")
+  fi
   echo "==== start $(date -u +%FT%T.%3NZ) ====" >>"$(ns_log "$i")"
   nsenter --net="$NS_RUN_DIR/$ns" setpriv --pdeathsig KILL "$bin" --tap tap0 "${ap[@]}" --ip "$(ns_ip "$i")/24" \
     --flash "$NS_TMP/board-$i.flash" --image "$IMAGE" --chip-id "$((0x100000 + i))" --name "b$i" \
-    --sdk-reserve "${SPORE_BED_SDK_RESERVE:-0}" >>"$(ns_log "$i")" 2>&1 &
+    --sdk-reserve "${SPORE_BED_SDK_RESERVE:-0}" "${settings[@]}" >>"$(ns_log "$i")" 2>&1 &
   NS_PID[$i]=$!
   disown "$!"
 }
@@ -182,6 +196,47 @@ heap_line() { # I LABEL: the board's own sample (board_main.cpp writes <flash>.h
   echo "board $1 $2 ($m members): $(cat "$NS_TMP/board-$1.flash.heap")"
 }
 
+# Board I's counter NAME from its /metrics (spore_datagrams_received_total: cluster datagrams handed to
+# the protocol, own broadcast echoes excluded; docs/metrics.md).
+metric() { get "$1" /metrics | awk -v m="$2" '$1 == m { print $2 }'; }
+
+# SECONDS of cluster datagrams on the wire, counted once each at the hub port they enter by
+# (vI: member I's link; the hub's own br0 and the frames it forwards out are skipped), by sender
+# (board or spored) and message type (docs/protocol.md §3-4). Needs no tcpdump: a packet socket.
+wire_census() {
+  ns_hub python3 - "$1" "$BOARDS" <<'PY'
+import collections, socket, struct, sys, time
+secs, boards = float(sys.argv[1]), int(sys.argv[2])
+names = {1: "ANNOUNCE", 2: "PING", 3: "ACK", 4: "PING_REQ", 5: "GOSSIP", 6: "LEAVE", 7: "INFO_REQ", 8: "INFO",
+         9: "EVENT", 10: "EVENT_REQ", 11: "EVENT_DIGEST", 12: "DISCOVER", 13: "DIGEST", 14: "DIGEST_REQ",
+         15: "ROSTER_DIGEST"}
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.ntohs(0x0003))
+s.settimeout(0.2)
+count = collections.Counter()
+end = time.time() + secs
+while time.time() < end:
+    try:
+        frame, addr = s.recvfrom(2048)
+    except socket.timeout:
+        continue
+    ifname, pkttype = addr[0], addr[2]
+    if pkttype == socket.PACKET_OUTGOING or not ifname.startswith("v") or len(frame) < 14 + 20 + 8 + 4:
+        continue
+    if struct.unpack("!H", frame[12:14])[0] != 0x0800 or frame[23] != 17:
+        continue
+    ihl = (frame[14] & 15) * 4
+    udp = 14 + ihl
+    if struct.unpack("!H", frame[udp + 2:udp + 4])[0] != 4210 or frame[udp + 8:udp + 10] != b"SP":
+        continue
+    member = int(ifname[1:])
+    kind = "board" if member <= boards else "spored"
+    t = frame[udp + 11]
+    count[(kind, names.get(t, str(t)), frame[30:34] == b"\xff\xff\xff\xff" or frame[33] == 255)] += 1
+for (kind, t, bcast), n in sorted(count.items()):
+    print(f"  {kind:6} {t:13} {'broadcast' if bcast else 'unicast':9} {n:6} ({n / secs:.2f}/s)")
+PY
+}
+
 # A new heap measurement window on board I (its two minima start afresh; board_main.cpp).
 window() { kill -USR1 "${NS_PID[$1]}"; sleep 0.3; }
 sha() { get "$1" /api/node/status | jq -r .imageSha256; }
@@ -220,7 +275,7 @@ EOF
 for i in $(ns_all); do if is_board "$i"; then board_start "$i"; else ns_start "$i"; fi; done
 if [ "$SCENARIO" != portal ]; then
   ns_wait "all $N members answer HTTP" 60 answering $(ns_all)
-  log "$BOARDS boards (1..$BOARDS, port 80) and $LINUX spored nodes ($((BOARDS + 1))..$N, port $NS_HTTP_PORT) answer"
+  log "$BOARDS boards (1..$BOARDS, port 80) and $LINUX spored nodes ($((BOARDS + 1))..$N, port $NS_HTTP_PORT) answer; liveness $LIVENESS"
   ns_wait "every member lists all $N members ACTIVE" 120 converged
   log "converged: every member lists $N members, all ACTIVE"
 fi
@@ -248,6 +303,12 @@ case $SCENARIO in
   restart)
     v="$(view 2)"
     inc_before="$(awk '$1 == 1 { print $3 }' <<<"$v")"
+    if [ "$LIVENESS" = digest ]; then
+      # The chain starts after 3 quiet periods (3.3 s each with the esp8266 thresholds): a kill
+      # before then would test the broadcasts a node sends while it hears no chain.
+      sleep 15
+      log "15 s for the DIGEST chain to run"
+    fi
     ns_kill 1
     log "board 1 killed (incarnation $inc_before at member 2)"
     ns_wait "every peer sees board 1 INACTIVE" 40 all_see 1 'INACTIVE|DEAD'
@@ -263,8 +324,20 @@ case $SCENARIO in
     ;;
   heap)
     sleep 10
-    for i in $(seq 1 "$BOARDS"); do window "$i"; done
-    sleep 20
+    declare -A rx0=() tx0=() t0=()
+    for i in $(seq 1 "$BOARDS"); do
+      window "$i"
+      t0[$i]="$(date +%s.%N)"
+      rx0[$i]="$(metric "$i" spore_datagrams_received_total)" tx0[$i]="$(metric "$i" spore_datagrams_sent_total)"
+    done
+    census="$(wire_census 20)"
+    for i in $(seq 1 "$BOARDS"); do
+      rx="$(metric "$i" spore_datagrams_received_total)" tx="$(metric "$i" spore_datagrams_sent_total)"
+      log "board $i idle, liveness $LIVENESS: $(awk -v a="${rx0[$i]}" -v b="$rx" -v c="${tx0[$i]}" -v d="$tx" \
+        -v t0="${t0[$i]}" -v t1="$(date +%s.%N)" 'BEGIN { printf "%d datagrams received (%.1f/s), %d sent (%.1f/s) in %.1f s", b - a, (b - a) / (t1 - t0), d - c, (d - c) / (t1 - t0), t1 - t0 }')"
+    done
+    log "cluster datagrams on the wire in those 20 s, by sender kind, type and destination:"
+    echo "$census" >&2
     for i in $(seq 1 "$BOARDS"); do log "$(heap_line "$i" "idle 20 s")"; done
     for i in $(seq 1 "$BOARDS"); do
       pids=()

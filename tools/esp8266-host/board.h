@@ -17,6 +17,7 @@ struct BoardConfig {
   uint32_t sdk_reserve_bytes = 0;     // heap the SDK's WiFi holds at run time (see docs)
   uint32_t wdt_soft_ms = 3200;        // the SDK's soft watchdog
   const char* control_path = nullptr; // a file the bed writes "wlan off"/"wlan on" into
+  const char* settings_path = nullptr; // settings text stored before the first boot (no record yet)
 };
 
 const BoardConfig& board_config();

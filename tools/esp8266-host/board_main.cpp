@@ -27,6 +27,7 @@
 #include <ctime>
 
 #include "board.h"
+#include "esp8266/config_store.h"
 #include "lwip_glue.h"
 #include "spore/base/limits.h"
 #include "tap_netif.h"
@@ -87,6 +88,8 @@ uint32_t now_ms() {
                "  --wlan SSID:PASS   the bed's WLAN (default spore-bed:spore-bed-pass)\n"
                "  --sdk-reserve N    bytes of heap the SDK's WiFi holds at run time (default 0)\n"
                "  --control FILE     the bed writes 'wlan off' / 'wlan on' here to take the WLAN away\n"
+               "  --settings FILE    settings text (key=value lines, DeviceConfig) stored as the user's\n"
+               "                     first save would be, when the flash holds no settings record yet\n"
                "  --name NAME        name in the board's own messages\n");
   std::exit(code);
 }
@@ -128,6 +131,7 @@ void parse_args(int argc, char** argv) {
     else if (std::strcmp(a, "--image") == 0) config_.image_path = value();
     else if (std::strcmp(a, "--name") == 0) config_.name = value();
     else if (std::strcmp(a, "--control") == 0) config_.control_path = value();
+    else if (std::strcmp(a, "--settings") == 0) config_.settings_path = value();
     else if (std::strcmp(a, "--sdk-reserve") == 0) config_.sdk_reserve_bytes = parse_number(a, value(), 0x7000);
     else if (std::strcmp(a, "--chip-id") == 0) config_.chip_id = parse_number(a, value(), 0xFFFFFF);
     else if (std::strcmp(a, "--wlan") == 0) std::snprintf(wlan, sizeof wlan, "%s", value());
@@ -439,6 +443,35 @@ bool esp_try_delay(const uint32_t start_ms, const uint32_t timeout_ms, const uin
   return false;
 }
 
+// --settings: the text goes into the settings record through the firmware's own ConfigStore (the
+// SDK's system_param_save_with_protect, as the setup portal's save), once: a flash that holds a
+// record (a restart, or one the firmware saved) keeps it. The firmware parses it at boot.
+bool store_settings(const char* path) {
+  FILE* f = std::fopen(path, "rb");
+  if (f == nullptr) {
+    std::fprintf(stderr, "board %s: cannot open settings %s\n", config_.name, path);
+    return false;
+  }
+  char text[SPORE_DEVICE_CONFIG_MAX_BYTES + 1];
+  const size_t n = std::fread(text, 1, sizeof text, f);
+  std::fclose(f);
+  if (n >= sizeof text) {
+    std::fprintf(stderr, "board %s: settings %s over %u B\n", config_.name, path, SPORE_DEVICE_CONFIG_MAX_BYTES);
+    return false;
+  }
+  spore::esp8266::ConfigStore store;
+  char stored[SPORE_DEVICE_CONFIG_MAX_BYTES + 1];
+  size_t stored_n = 0;
+  if (!store.begin()) return false;
+  if (store.load(stored, sizeof stored, &stored_n) != spore::StoredSettings::kNone) return true;
+  if (!store.save(text, n)) {
+    std::fprintf(stderr, "board %s: storing settings %s failed\n", config_.name, path);
+    return false;
+  }
+  std::fprintf(stderr, "board %s: settings %s (%zu B) stored\n", config_.name, path, n);
+  return true;
+}
+
 int main(int argc, char** argv) {
   argv_ = argv;
   main_thread_ = pthread_self();
@@ -461,6 +494,7 @@ int main(int argc, char** argv) {
   std::memset(reinterpret_cast<void*>(0x60001100), 0, sizeof mark);
   board_eboot();
   if (!board_heap_init(config_.sdk_reserve_bytes)) return 1;
+  if (config_.settings_path != nullptr && !store_settings(config_.settings_path)) return 1;
   lwip_glue_init();
   ip4_addr_t ip, mask, gw;
   ip.addr = config_.ip;

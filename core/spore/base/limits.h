@@ -55,13 +55,25 @@
 
 /// 1: the DIGEST chain (Config::liveness kDigest, docs/protocol.md §11.12) is built in. 0: a node
 /// still takes the evidence of every DIGEST it hears but runs no chain (its heartbeats are
-/// broadcasts whatever Config::liveness says). 0 on the ESP8266 until the ESP-01 bed has run the
-/// chain (it costs ~2 KB of flash, and the engine group is at its budget); 1 on hosts.
+/// broadcasts whatever Config::liveness says). 1 everywhere since the ESP-01 bed ran the chain
+/// (docs/esp8266-runtime.md, 2026-12-08; +2.5 KB of engine flash on the ESP8266); which mode a
+/// board runs is its `liveness=` setting (DeviceConfig), broadcast unless set.
 #ifndef SPORE_DIGEST_LIVENESS
-#if defined(SPORE_LIMITS_ESP8266)
-#define SPORE_DIGEST_LIVENESS 0
-#else
 #define SPORE_DIGEST_LIVENESS 1
+#endif
+
+/// 1: a chain sender broadcasts a ROSTER_DIGEST once it vouches for more members than one DIGEST
+/// holds (or Config::roster_digest_min_members), and a node takes the ages of one whose roster is
+/// its own. 0 on the ESP8266: its table (SPORE_MAX_MEMBERS) never reaches the default threshold
+/// (wire::kMaxDigestEntries + 2), and a host sends one only for a roster larger than such a table
+/// holds, so the code (~0.7 KB) would only serve a lowered Config::roster_digest_min_members; such
+/// a board sends DIGESTs with ids, and on a ROSTER_DIGEST asks its sender for one (docs/protocol.md
+/// §4.16). 1 on hosts.
+#ifndef SPORE_ROSTER_DIGEST
+#if defined(SPORE_LIMITS_ESP8266)
+#define SPORE_ROSTER_DIGEST 0
+#else
+#define SPORE_ROSTER_DIGEST 1
 #endif
 #endif
 

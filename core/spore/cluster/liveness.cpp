@@ -270,6 +270,7 @@ void Membership::send_digest(uint32_t now_ms) {
   follow_chain(self, d, now_ms);
 }
 
+#if SPORE_ROSTER_DIGEST
 size_t Membership::sorted_roster(uint32_t* ids) const {
   // Insertion sort on the stack: at most a few hundred ids, once a period (no allocation, no table
   // order to keep).
@@ -326,6 +327,9 @@ bool Membership::send_roster_digest(wire::Digest& d, uint32_t now_ms) {
   msg.digest.roster_ages = ages;
   return send(0, ctx_.config().udp_port, 0, msg);
 }
+#else   // no roster on this build (limits.h): a ROSTER_DIGEST heard makes this node ask for a DIGEST
+bool Membership::take_roster(const wire::Digest&, uint32_t, Evidence&) { return false; }
+#endif  // SPORE_ROSTER_DIGEST
 
 void Membership::handle_digest_req(const wire::Header& h, uint32_t now_ms) {
   const Member* asker = ctx_.members().find(h.sender_id);
@@ -363,9 +367,11 @@ bool Membership::send_digest_pages(uint32_t ip, uint16_t port, uint32_t dest_id,
   // goes as one ROSTER_DIGEST (no ids, an age per member), so a node receives one datagram a period
   // however large the cluster; an answer to one member (DIGEST_REQ) keeps the ids, which need no
   // agreement on the roster.
+#if SPORE_ROSTER_DIGEST
   const size_t vouched = ctx_.members().count(MemberStatus::kActive) + 1;
   const size_t roster_from = cfg.roster_digest_min_members != 0 ? cfg.roster_digest_min_members : kDigestPage + 2;
   if (dest_id == 0 && vouched >= roster_from) return send_roster_digest(d, now_ms);
+#endif
   wire::DigestEntry page[kDigestPage];
   size_t n = 0;
   for (size_t i = 0; i < peers_.size(); ++i) {

@@ -295,11 +295,14 @@ class Membership {
   };
   /// One entry of a DIGEST or ROSTER_DIGEST: `node_id` was alive `age_ms` ago.
   void take_evidence(uint32_t node_id, uint32_t age_ms, uint32_t now_ms, Evidence& ev);
-  /// The ages of a ROSTER_DIGEST, when its roster is this node's; false (nothing taken) otherwise.
+  /// The ages of a ROSTER_DIGEST, when its roster is this node's; false (nothing taken) otherwise
+  /// (always, when SPORE_ROSTER_DIGEST is 0).
   bool take_roster(const wire::Digest& d, uint32_t now_ms, Evidence& ev);
+#if SPORE_ROSTER_DIGEST
   /// This node's roster: the ids of its table and its own, ascending, into `ids` (room for
   /// SPORE_MAX_MEMBERS + 1). Returns how many.
   size_t sorted_roster(uint32_t* ids) const;
+#endif
   /// Takes `d` from `sender_id` as the chain this node follows (when it is newer: a higher round, or
   /// the same round from a lower id, or the old chain is silent) and schedules this round's heartbeat.
   bool follow_chain(uint32_t sender_id, const wire::Digest& d, uint32_t now_ms);
@@ -310,8 +313,10 @@ class Membership {
   /// Composes this node's evidence as DIGEST(s) of `round` naming next and backup, and sends them
   /// to ip:port (0 = broadcast), as many pages as it takes. False when nothing was sent.
   bool send_digest_pages(uint32_t ip, uint16_t port, uint32_t dest_id, wire::Digest& d, uint32_t now_ms);
+#if SPORE_ROSTER_DIGEST
   /// Broadcasts this node's evidence as one ROSTER_DIGEST (an age for every member of its roster).
   bool send_roster_digest(wire::Digest& d, uint32_t now_ms);
+#endif
   /// A member that missed this node's DIGEST asks for it: the chain as this node knows it, unicast.
   void handle_digest_req(const wire::Header& h, uint32_t now_ms);
   /// The member with the smallest id above `id` (wrapping) in this node's ring: itself and every

@@ -16,13 +16,15 @@ static_assert(SPORE_MAX_SSID_LEN <= 255 && SPORE_MAX_WIFI_PASSWORD_LEN <= 255 &&
 
 namespace {
 
-constexpr const char* kKeys[] = {"wifi_ssid", "wifi_password", "api_token", "cluster_key", "no_bearer"};
-enum Key : uint8_t { kSsid, kPassword, kToken, kClusterKey, kNoBearer, kKeyCount };
+constexpr const char* kKeys[] = {"wifi_ssid", "wifi_password", "api_token", "cluster_key", "no_bearer", "liveness"};
+enum Key : uint8_t { kSsid, kPassword, kToken, kClusterKey, kNoBearer, kLiveness, kKeyCount };
+// Indexed by DeviceConfig's liveness_ (kLivenessUnset: no line).
+constexpr const char* kLivenessValues[] = {"", "broadcast", "digest"};
 
 // The longest text serialize() writes: the header comment, every known key at its longest
 // ("key=value\n"), the kept unknown lines; plus the NUL.
 constexpr size_t kLongestTextBytes = 8 + (9 + 2 + SPORE_MAX_SSID_LEN) + (13 + 2 + SPORE_MAX_WIFI_PASSWORD_LEN) +
-                                     (9 + 2 + SPORE_MAX_TOKEN_LEN) + (11 + 2 + 2 * SPORE_MAX_KEY_BYTES) + (9 + 3) +
+                                     (9 + 2 + SPORE_MAX_TOKEN_LEN) + (11 + 2 + 2 * SPORE_MAX_KEY_BYTES) + (9 + 3) + (8 + 2 + 9) +
                                      SPORE_DEVICE_CONFIG_UNKNOWN_BYTES + 1;
 static_assert(kLongestTextBytes <= SPORE_DEVICE_CONFIG_MAX_BYTES,
               "SPORE_DEVICE_CONFIG_UNKNOWN_BYTES: every setting at its longest must fit SPORE_DEVICE_CONFIG_MAX_BYTES");
@@ -104,6 +106,14 @@ const char* DeviceConfig::set_no_bearer(std::string_view value) {
   return nullptr;
 }
 
+const char* DeviceConfig::set_liveness(std::string_view value) {
+  uint8_t v = 0;
+  while (v < sizeof kLivenessValues / sizeof kLivenessValues[0] && value != kLivenessValues[v]) ++v;
+  if (v == sizeof kLivenessValues / sizeof kLivenessValues[0]) return "liveness: broadcast or digest";
+  liveness_ = v;
+  return nullptr;
+}
+
 void DeviceConfig::keep_unknown(std::string_view line) {
   if (unknown_count_ < UINT8_MAX) ++unknown_count_;
   if (line.size() + 1 > sizeof unknown_ - unknown_len_) {
@@ -160,6 +170,7 @@ uint16_t DeviceConfig::read_text(std::string_view text, bool lenient, DeviceConf
   if (const char* r = next.set_api_token(values[kToken])) fail(lines[kToken], r, false);
   if (const char* r = next.set_cluster_key_hex(values[kClusterKey])) fail(lines[kClusterKey], r, true);
   if (const char* r = next.set_no_bearer(values[kNoBearer])) fail(lines[kNoBearer], r, true);
+  if (const char* r = next.set_liveness(values[kLiveness])) fail(lines[kLiveness], r, false);
   if (const char* r = next.set_wifi(values[kSsid], values[kPassword])) {
     fail(lines[r == kBadSsid ? kSsid : kPassword], r, false);
   }
@@ -187,7 +198,7 @@ uint16_t DeviceConfig::salvage(std::string_view text, DeviceConfigError* first_e
 size_t DeviceConfig::serialize(char* out, size_t out_bytes) const {
   if (out_bytes == 0) return 0;
   const std::string_view values[kKeyCount] = {{ssid_, ssid_len_}, {password_, password_len_}, api_token(),
-                                              cluster_key_hex(), no_bearer_ ? "1" : ""};
+                                              cluster_key_hex(), no_bearer_ ? "1" : "", kLivenessValues[liveness_]};
   size_t n = 0;
   bool fits = true;
   auto put = [&](const char* s, size_t size) {

@@ -1,8 +1,9 @@
 #pragma once
 /// @file device_config.h
 /// The settings a device keeps across restarts (on the ESP8266: one record in flash, see config_record.h): WiFi
-/// credentials, REST API token, cluster key, whether bearer tokens are refused. Timing and capacities are not here: they are the
-/// firmware's Config profile and limits.h, fixed at build time.
+/// credentials, REST API token, cluster key, whether bearer tokens are refused, how liveness evidence travels. Timing and
+/// capacities are not here: they are the firmware's Config profile and limits.h, fixed at build time (the liveness mode picks
+/// the timers that go with it, Config::with_digest_liveness()).
 ///
 /// Text format, one setting per line, so a user can read and write the file by hand:
 ///
@@ -12,6 +13,7 @@
 ///     api_token=s3cret-token
 ///     cluster_key=00112233445566778899aabbccddeeff
 ///     no_bearer=1
+///     liveness=digest
 ///
 /// `key=value` with nothing trimmed (an SSID may begin or end with a space), an optional '\r'
 /// before '\n', blank lines and '#' comment lines allowed. An empty value means "not set". Every
@@ -80,6 +82,10 @@ class DeviceConfig {
   /// "1": the REST API refuses bearer tokens and takes request proofs only (RestApi::set_bearer_allowed);
   /// "0" or empty: bearer tokens are accepted too (the default). Anything else is refused.
   const char* set_no_bearer(std::string_view value);
+  /// "digest": the node runs the DIGEST chain (Config::liveness kDigest with its timers,
+  /// docs/protocol.md §11.12); "broadcast" or empty: it broadcasts its heartbeats (the ESP8266
+  /// profile's default). Anything else is refused.
+  const char* set_liveness(std::string_view value);
 
   /// Precedence of the firmware's settings (stored > build flags > setup portal): takes the
   /// credentials compiled into the image (WIFI_SSID / WIFI_PASSWORD) only when none are stored,
@@ -105,6 +111,8 @@ class DeviceConfig {
   std::string_view api_token() const { return {token_, token_len_}; }
   std::string_view cluster_key_hex() const { return {key_hex_, key_hex_len_}; }
   bool no_bearer() const { return no_bearer_; }
+  /// liveness=digest is set: the firmware applies Config::with_digest_liveness() before begin().
+  bool digest_liveness() const { return liveness_ == kLivenessDigest; }
   /// The last salvage() left out a cluster_key or no_bearer line (a bad value, the key given
   /// twice, or such a line without '='): the record asks for protection these settings lack, so
   /// a node must not run cluster services on them (DeviceSettings::degraded()). False after parse().
@@ -137,6 +145,9 @@ class DeviceConfig {
   uint8_t key_hex_len_;
   bool no_bearer_;
   bool guard_refused_;
+  // kLivenessUnset (no line: the profile's mode), or the value given, written back as given.
+  enum : uint8_t { kLivenessUnset, kLivenessBroadcast, kLivenessDigest };
+  uint8_t liveness_;
 };
 
 }  // namespace spore

@@ -138,6 +138,7 @@ struct Config {
   /// the DIGEST with ids). 0: only when the DIGEST would not fit one datagram (more members than
   /// wire::kMaxDigestEntries), so received datagrams stay one a period at any N. Lower saves bytes
   /// at every N, at the price of a DIGEST_REQ and its answer whenever tables differ (a join).
+  /// Ignored by builds without SPORE_ROSTER_DIGEST (the ESP8266: limits.h), which send ids.
   uint16_t roster_digest_min_members = 0;
 
   // ---- Network ---------------------------------------------------------------------------------

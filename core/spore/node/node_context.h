@@ -107,6 +107,11 @@ class NodeContext {
   bool write_members_unit(AnswerCursor& c, JsonWriter& w) const;
 
   const Config& config() const { return config_; }
+  /// Before begin() only: liveness kDigest with its timers (Config::with_digest_liveness()), for a
+  /// device whose stored settings pick the mode (DeviceConfig liveness=) after its node was built
+  /// with its profile. begin() validates the result; the timers it changes are read from config()
+  /// at begin() and after, never kept from construction.
+  void use_digest_liveness() { config_ = config_.with_digest_liveness(); }
   const NodeIdentity& self() const { return self_; }
   const char* hostname() const { return hostname_; }
   uint32_t uptime_ms() const { return elapsed_ms(clock_.now_ms(), started_ms_); }
