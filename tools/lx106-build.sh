@@ -49,10 +49,11 @@ AUTH_BUDGET="${SPORE_LX106_AUTH_BUDGET_BYTES:-7168}"
 #   ROSTER_DIGEST code, which a 32-member table never uses (SPORE_ROSTER_DIGEST 0 on the ESP8266,
 #   core/spore/base/limits.h), 59,554 B. Again the image budget (440 KiB, tools/firmware-link.sh)
 #   is what binds on a 1 MB ESP-01, not this one: the esp01_1m image is 425,872 B with the chain,
-#   24,688 B under it. (esp01_1m_mqtt does not link with it yet: the core's hand-written
-#   `j postmortem_report` in __wrap_system_restart_local reaches 128 KiB, and the code the link
-#   places between the two grew from 130,020 B to 132,796 B: "dangerous relocation: j: cannot
-#   encode". Not a budget matter; see the branch's report.)
+#   24,688 B under it. The esp01_1m_mqtt image is built without the chain (-DSPORE_DIGEST_LIVENESS=0
+#   in platformio.ini and tools/firmware-link.sh): Arduino core 3.1.2's hand-written `j
+#   postmortem_report` in __wrap_system_restart_local reaches 128 KiB (131,072 B), and with the
+#   chain the link places 132,796 B of code between the two ("dangerous relocation: j: cannot
+#   encode"; 130,020 B before issue 22's chain). Not a budget matter: docs/footprint.md.
 # - device: the ESP8266 platform layer's decisions, moved into core so the host tests reach them;
 #   only the ESP8266 firmware links them. 16 KB since issue 16 (12 KB before): HTTP admission before
 #   the body (+1.4 KB), the boot counter's flash log, the settings policy and the token DRBG's

@@ -279,7 +279,9 @@ bool Node::apply_settings(bool* ota_ok) {
   const DeviceConfig& device = settings_.config();
   api().set_bearer_allowed(!device.no_bearer());
   // Before node_.begin(), which validates the configuration and starts the timers it names.
-  if (device.digest_liveness()) context().use_digest_liveness();
+  // A build without the chain (the MQTT image, platformio.ini) keeps the broadcast timers: the
+  // digest timers (a heartbeat every I/3) are only sound where DIGESTs relay the evidence.
+  if (SPORE_DIGEST_LIVENESS && device.digest_liveness()) context().use_digest_liveness();
   // The stored key, else the build's (SPORE_CLUSTER_KEY: firmware/cluster_key.py puts the .env's
   // key there unless the build opted into open mode), copied out of flash for this call only.
   std::string_view key_hex = device.cluster_key_hex();
