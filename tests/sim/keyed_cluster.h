@@ -21,4 +21,19 @@ inline size_t failure_events(Cluster& c) {
   return n;
 }
 
+/// The id of the member add_ghost() puts in one table.
+constexpr uint32_t kGhostId = 0x0FFFFFFF;
+
+/// Puts a member nobody else knows (kGhostId, incarnation 1, never heard) in node `i`'s table, as
+/// after gossip that reached only it: node i's table then differs from every other's. True when it
+/// is there.
+inline bool add_ghost(Cluster& c, size_t i) {
+  MemberHello ghost;
+  ghost.node_id = kGhostId;
+  ghost.incarnation = 1;
+  ghost.ip = 0x0A00FFFE;
+  ghost.hostname = "ghost";
+  return c.node(i).ctx().members().observe(ghost, static_cast<uint32_t>(c.now())) != nullptr;
+}
+
 }  // namespace spore::sim::testing

@@ -80,18 +80,13 @@ TEST(RosterDigestAttackSim, ForgedRostersDoNotStarveANodeWhoseTableDiffers) {
     start_settled(c, 5000);
     const size_t odd = 3;
     const MembershipStats& stats = c.node(odd).membership().stats();
-    MemberHello ghost;
-    ghost.node_id = 0x0FFFFFFF;
-    ghost.incarnation = 1;
-    ghost.ip = 0x0A00FFFE;
-    ghost.hostname = "ghost";
-    ASSERT_NE(c.node(odd).ctx().members().observe(ghost, static_cast<uint32_t>(c.now())), nullptr);
+    ASSERT_TRUE(testing::add_ghost(c, odd));
     const uint32_t pings0 = stats.sent_by_type[static_cast<size_t>(wire::MessageType::kPing)];
     const uint32_t mismatched0 = stats.rosters_mismatched;
     uint32_t seq = 0x40000000u;
     for (uint32_t t = 0; t < 20 * cfg.heartbeat_interval_ms; t += cfg.heartbeat_interval_ms / 2) {
       if (attack) {
-        const std::vector<uint8_t> b = forged_roster(ghost.node_id, ghost.incarnation, ++seq, read_wire(eve, 0).round);
+        const std::vector<uint8_t> b = forged_roster(testing::kGhostId, 1, ++seq, read_wire(eve, 0).round);
         eve.send(c.node(odd).ip(), cfg.udp_port, b);
       }
       c.run_for(cfg.heartbeat_interval_ms / 2);
@@ -129,12 +124,7 @@ TEST(RosterDigestAttackSim, ABroadcastNodeWhoseTableDiffersStillTakesTheEvidence
     const size_t odd = c.add_node(Config::fast());  // kBroadcast
     c.set_key_hex(testing::kKey);
     start_settled(c, 5000);
-    MemberHello ghost;
-    ghost.node_id = 0x0FFFFFFF;
-    ghost.incarnation = 1;
-    ghost.ip = 0x0A00FFFE;
-    ghost.hostname = "ghost";
-    ASSERT_NE(c.node(odd).ctx().members().observe(ghost, static_cast<uint32_t>(c.now())), nullptr);
+    ASSERT_TRUE(testing::add_ghost(c, odd));
     const MembershipStats& stats = c.node(odd).membership().stats();
     const uint32_t pings0 = stats.sent_by_type[static_cast<size_t>(wire::MessageType::kPing)];
     const uint32_t vouched0 = stats.vouched;

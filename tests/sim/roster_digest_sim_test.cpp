@@ -128,12 +128,7 @@ TEST(RosterDigestSim, ANodeWhoseTableHoldsAnExtraMemberAsksEveryRoundAndLosesNoE
   const MembershipStats& stats = c.node(odd).membership().stats();
   const uint32_t mismatched = stats.rosters_mismatched;
   const uint32_t pings = stats.sent_by_type[static_cast<size_t>(wire::MessageType::kPing)];
-  MemberHello ghost;
-  ghost.node_id = 0x0FFFFFFF;
-  ghost.incarnation = 1;
-  ghost.ip = 0x0A00FFFE;
-  ghost.hostname = "ghost";
-  ASSERT_NE(c.node(odd).ctx().members().observe(ghost, static_cast<uint32_t>(c.now())), nullptr);
+  ASSERT_TRUE(testing::add_ghost(c, odd));
   c.run_for(20 * roster.heartbeat_interval_ms);
   EXPECT_GE(stats.rosters_mismatched, mismatched + 15u);
   // Its PINGs: the latency probe (one per 4 periods) and the ghost's probes. Without the DIGEST it

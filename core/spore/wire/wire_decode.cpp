@@ -89,11 +89,16 @@ DecodeError parse_gossip_section(Reader& r, GossipList& out) {
 }
 
 /// DIGEST: ids never 0, a unit of at least 1 ms, and an odd count's spare nibble 0 (one encoding).
-DecodeError parse_digest(Reader& r, Digest& d) {
+// The chain's fields DIGEST and ROSTER_DIGEST both begin with: round, next id, backup id, age unit.
+void parse_chain_fields(Reader& r, Digest& d) {
   d.round = r.u32();
   d.next_id = r.u32();
   d.backup_id = r.u32();
   d.age_unit_ms = r.u16();
+}
+
+DecodeError parse_digest(Reader& r, Digest& d) {
+  parse_chain_fields(r, d);
   const size_t n = r.u8();
   const uint8_t* ids = r.take(4 * n);
   const uint8_t* ages = r.take((n + 1) / 2);
@@ -107,10 +112,7 @@ DecodeError parse_digest(Reader& r, Digest& d) {
 }
 
 DecodeError parse_roster_digest(Reader& r, Digest& d) {
-  d.round = r.u32();
-  d.next_id = r.u32();
-  d.backup_id = r.u32();
-  d.age_unit_ms = r.u16();
+  parse_chain_fields(r, d);
   d.roster_size = r.u16();
   d.roster_hash = r.u32();
   const size_t n = d.roster_size;

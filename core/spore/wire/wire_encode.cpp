@@ -162,12 +162,17 @@ size_t checked_body_size(const Message& m, EncodeError& why) {
   return refuse(EncodeError::kUnknownType);
 }
 
-// DIGEST: the fixed fields, the ids, then the ages two to a byte (an odd count leaves a 0 nibble).
-void write_digest_body(Writer& w, const Digest& d) {
+// The chain's fields DIGEST and ROSTER_DIGEST both begin with: round, next id, backup id, age unit.
+void write_chain_fields(Writer& w, const Digest& d) {
   w.u32(d.round);
   w.u32(d.next_id);
   w.u32(d.backup_id);
   w.u16(d.age_unit_ms);
+}
+
+// DIGEST: the fixed fields, the ids, then the ages two to a byte (an odd count leaves a 0 nibble).
+void write_digest_body(Writer& w, const Digest& d) {
+  write_chain_fields(w, d);
   const size_t n = d.entries.size();
   w.u8(static_cast<uint8_t>(n));
   for (size_t i = 0; i < n; ++i) w.u32(d.entries[i].node_id);
@@ -178,10 +183,7 @@ void write_digest_body(Writer& w, const Digest& d) {
 // ROSTER_DIGEST: the fixed fields, then the caller's ages as they are (an odd size's last low
 // nibble written as 0, whatever the caller's byte holds).
 void write_roster_digest_body(Writer& w, const Digest& d) {
-  w.u32(d.round);
-  w.u32(d.next_id);
-  w.u32(d.backup_id);
-  w.u16(d.age_unit_ms);
+  write_chain_fields(w, d);
   w.u16(d.roster_size);
   w.u32(d.roster_hash);
   const size_t bytes = (size_t{d.roster_size} + 1) / 2;
