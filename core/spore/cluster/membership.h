@@ -252,6 +252,8 @@ class Membership {
   void handle_ping_req(const wire::Message& msg, uint32_t now_ms);
   void start_probe(Peer& peer, const Member& m, uint32_t now_ms);
   void start_indirect(Peer& peer, const Member& m, uint32_t now_ms);
+  /// A PING to `m`; to a member suspected here it carries that suspicion (SWIM's refutation path).
+  void send_ping(const Member& m, uint32_t probe_id, uint32_t now_ms);
   void probe_next_for_latency(uint32_t now_ms);
   void run_probes(uint32_t now_ms);
   uint32_t next_probe_id();

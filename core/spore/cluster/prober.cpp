@@ -114,12 +114,7 @@ void Membership::start_probe(Peer& peer, const Member& m, uint32_t now_ms) {
   peer.probe_phase = kPhaseDirect;
   peer.probe_sent_ms = now_ms;
   ++stats_.probes_direct;
-  wire::Message ping;
-  ping.header.type = wire::MessageType::kPing;
-  ping.ping.target_id = m.node_id;
-  ping.ping.probe_id = peer.probe_id;
-  ping.ping.timestamp_ms = now_ms;
-  send_to(m, ping);
+  send_ping(m, peer.probe_id, now_ms);
 }
 
 void Membership::start_indirect(Peer& peer, const Member& m, uint32_t now_ms) {
@@ -153,11 +148,29 @@ void Membership::start_indirect(Peer& peer, const Member& m, uint32_t now_ms) {
     send_to(*helper, req);
   }
   // And once more directly, with the same probe id: the first PING or its ACK may just be lost.
+  send_ping(m, peer.probe_id, now_ms);
+}
+
+void Membership::send_ping(const Member& m, uint32_t probe_id, uint32_t now_ms) {
   wire::Message ping;
   ping.header.type = wire::MessageType::kPing;
   ping.ping.target_id = m.node_id;
-  ping.ping.probe_id = peer.probe_id;
+  ping.ping.probe_id = probe_id;
   ping.ping.timestamp_ms = now_ms;
+  // A suspect hears of its suspicion from the prober itself, and refutes by broadcast: first-hand
+  // evidence for every observer at once. In digest mode the heartbeats that would carry the
+  // suspicion go to one member each, and the queue's few copies go to PING_REQ helpers, who drop
+  // it (loss30_fast_20_digest: observers went INACTIVE while their PINGs reached the suspect).
+  wire::GossipEntry suspicion;
+  if (m.suspected && digest_mode()) {
+    suspicion.node_id = m.node_id;
+    suspicion.incarnation = m.incarnation;
+    suspicion.ip = m.ip;
+    suspicion.udp_port = m.udp_port_or(ctx_.config().udp_port);
+    suspicion.http_port = m.http_port;
+    suspicion.state = wire::MemberState::kSuspect;
+    ping.ping.updates = wire::GossipList::from_array(&suspicion, 1);
+  }
   send_to(m, ping);
 }
 
