@@ -52,26 +52,7 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     // open mode a forged roster draws what a DIGEST_REQ forged in each member's name would, but
     // from one broadcast frame (docs/security.md, A1).
     if (!take_roster(d, now_ms, ev)) {
-      ++stats_.rosters_mismatched;
-      const uint32_t from = msg.header.sender_id;
-      const Member* sender = ctx_.members().find(from);
-      const uint32_t h = ctx_.config().heartbeat_interval_ms;
-      // Only a sender the followed chain names (next, or backup after a lost round), or any while
-      // no chain is followed: a roster forged in another member's name (open mode) would spend the
-      // period's one request on a member that may never answer, and leave the true one unasked.
-      const bool expected = !chain_.heard || elapsed_ms(now_ms, chain_.heard_ms) >= 3 * h ||
-                            from == chain_.next_id || from == chain_.backup_id;
-      // A node that follows no chain asks too (kBroadcast, a full table, an ESP8266 build, which
-      // takes no roster): the DIGESTs are its evidence of the kDigest members, which do not
-      // broadcast their heartbeats while a chain runs.
-      if (sender != nullptr && expected &&
-          (!chain_.roster_asked || elapsed_ms(now_ms, chain_.roster_asked_ms) >= h)) {
-        chain_.roster_asked = true;
-        chain_.roster_asked_ms = now_ms;
-        wire::Message req;
-        req.header.type = wire::MessageType::kDigestReq;
-        send_to(*sender, req);
-      }
+      ask_for_ids(msg.header.sender_id, now_ms);
       return;
     }
   } else {
@@ -110,6 +91,28 @@ void Membership::handle_digest(const wire::Message& msg, uint32_t now_ms) {
     }
   }
   follow_chain(msg.header.sender_id, d, now_ms);
+}
+
+void Membership::ask_for_ids(uint32_t from, uint32_t now_ms) {
+  ++stats_.rosters_mismatched;
+  const Member* sender = ctx_.members().find(from);
+  const uint32_t h = ctx_.config().heartbeat_interval_ms;
+  // Only a sender the followed chain names (next, or backup after a lost round), or any while
+  // no chain is followed: a roster forged in another member's name (open mode) would spend the
+  // period's one request on a member that may never answer, and leave the true one unasked.
+  const bool expected = !chain_.heard || elapsed_ms(now_ms, chain_.heard_ms) >= 3 * h ||
+                        from == chain_.next_id || from == chain_.backup_id;
+  // A node that follows no chain asks too (kBroadcast, a full table, an ESP8266 build, which
+  // takes no roster): the DIGESTs are its evidence of the kDigest members, which do not
+  // broadcast their heartbeats while a chain runs.
+  if (sender != nullptr && expected &&
+      (!chain_.roster_asked || elapsed_ms(now_ms, chain_.roster_asked_ms) >= h)) {
+    chain_.roster_asked = true;
+    chain_.roster_asked_ms = now_ms;
+    wire::Message req;
+    req.header.type = wire::MessageType::kDigestReq;
+    send_to(*sender, req);
+  }
 }
 
 void Membership::take_evidence(uint32_t node_id, uint32_t age_ms, uint32_t now_ms, Evidence& ev) {

@@ -297,6 +297,9 @@ class Membership {
   };
   /// One entry of a DIGEST or ROSTER_DIGEST: `node_id` was alive `age_ms` ago.
   void take_evidence(uint32_t node_id, uint32_t age_ms, uint32_t now_ms, Evidence& ev);
+  /// A ROSTER_DIGEST from `from` was of another roster: asks `from` for its DIGEST with ids, when
+  /// the followed chain names it (or none is followed), at most once a period.
+  void ask_for_ids(uint32_t from, uint32_t now_ms);
   /// The ages of a ROSTER_DIGEST, when its roster is this node's; false (nothing taken) otherwise
   /// (always, when SPORE_ROSTER_DIGEST is 0).
   bool take_roster(const wire::Digest& d, uint32_t now_ms, Evidence& ev);
