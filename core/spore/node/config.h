@@ -49,8 +49,8 @@ enum class Profile : uint8_t {
 };
 
 /// How liveness evidence reaches every observer (docs/protocol.md §11.12). Hosts (the kLan and kFast
-/// profiles) default to kDigest; the ESP8266 (kEsp8266, whose build has SPORE_DIGEST_LIVENESS 0)
-/// runs kBroadcast.
+/// profiles) default to kDigest; the ESP8266 (kEsp8266) runs kBroadcast unless the board's
+/// `liveness=digest` setting asks for the chain (DeviceConfig).
 enum class Liveness : uint8_t {
   /// Every node broadcasts its heartbeat every heartbeat_interval_ms and every node hears all of
   /// them: received datagrams grow linearly with N.
@@ -185,8 +185,9 @@ struct Config {
   /// suspect_after_ms = 1.5 x that (relayed evidence is normally at most ~1.35 periods old when the
   /// next DIGEST refreshes it), at most inactive_after_ms - 4 x probe_timeout_ms so two probe rounds
   /// still fit. Explicit values set afterwards override these. Applying it twice changes nothing, so
-  /// it is safe on default_lan() and fast(), which are digest already. An ESP8266 build
-  /// (SPORE_DIGEST_LIVENESS 0) broadcasts whatever this field says, so there it only slows heartbeats.
+  /// it is safe on default_lan() and fast(), which are digest already. A build without the chain
+  /// (SPORE_DIGEST_LIVENESS 0: the MQTT image) broadcasts whatever this field says, so there it only
+  /// slows heartbeats (the ESP8266 node does not apply it then).
   Config with_digest_liveness() const;
 
   /// Null when the configuration is usable; otherwise a static English sentence that names first
