@@ -8,10 +8,10 @@ import json
 import sys
 
 SYSTEMS = [
-    ("spore-fast", "SPORE `fast`", "INACTIVE after 1.5 s, DEAD after 6 s of silence"),
-    ("spore-lan", "SPORE `lan` (default)", "INACTIVE after 10 s, DEAD after 60 s (the seed's)"),
-    ("spore-fast-digest", "SPORE `fast` digest", "as `fast`; liveness by DIGEST chain (`--liveness digest`)"),
-    ("spore-lan-digest", "SPORE `lan` digest", "as `lan`; liveness by DIGEST chain (`--liveness digest`)"),
+    ("spore-fast", "SPORE `fast` broadcast", "INACTIVE after 1.5 s, DEAD after 6 s of silence; broadcast heartbeats (`--liveness broadcast`)"),
+    ("spore-lan", "SPORE `lan` broadcast", "INACTIVE after 10 s, DEAD after 60 s (the seed's); broadcast heartbeats (`--liveness broadcast`)"),
+    ("spore-fast-digest", "SPORE `fast` digest (default)", "as `fast`; liveness by DIGEST chain (`--liveness digest`, the hosts' default)"),
+    ("spore-lan-digest", "SPORE `lan` digest (default)", "as `lan`; liveness by DIGEST chain (`--liveness digest`, the hosts' default)"),
     ("memberlist-lan", "memberlist LAN", "probe 1 s (timeout 0.5 s), suspect -> dead after 4 x max(1, log10 N) s, shortened by confirmations"),
 ]
 
@@ -127,7 +127,7 @@ def main():
     keys = {k for k, _, _ in systems}
     for r in results:
         if "spore-fast" in keys:
-            w(ratio_line(r, "spore-fast", "spore-lan", ""))
+            w(ratio_line(r, "spore-fast", "spore-lan", " broadcast"))
         if "spore-fast-digest" in keys:
             w(ratio_line(r, "spore-fast-digest", "spore-lan-digest", " digest"))
     print("\n".join(out))
